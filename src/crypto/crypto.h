@@ -1,0 +1,122 @@
+// Every primitive of docs/protocol.md. This module is the only code that
+// includes <sodium.h>; everything else uses these functions. Failures to
+// decrypt or open are one error ("crypto.decrypt_failed") whatever the cause.
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.h"
+#include "crypto/secure_bytes.h"
+
+namespace keyward::crypto {
+
+using Bytes = std::vector<uint8_t>;
+
+// Must be called once before anything else (idempotent, thread-safe).
+Status Init();
+
+// ---- encodings ----
+std::string Base64UrlEncode(std::span<const uint8_t> bytes);  // unpadded
+// Rejects padding, '+', '/', whitespace and any non-alphabet character.
+Result<Bytes> Base64UrlDecode(std::string_view text);
+Result<SecureBytes> Base64UrlDecodeSecret(std::string_view text);
+std::string HexEncode(std::span<const uint8_t> bytes);
+Result<Bytes> HexDecode(std::string_view text);
+
+// Associated data / sealed headers: UTF-8 parts joined by 0x00.
+Bytes Ad(std::initializer_list<std::string_view> parts);
+
+// ---- randomness ----
+Bytes RandomBytes(size_t n);
+uint32_t RandomUniform(uint32_t upper_bound);  // randombytes_uniform
+std::string RandomDigits(int n);               // e.g. 6-digit email codes
+
+// ---- KDF: crypto_pwhash Argon2id13, 32-byte output ----
+struct KdfParams {
+  uint64_t ops = 3;
+  uint64_t mem = 64ull << 20;  // bytes
+};
+inline constexpr KdfParams kDefaultKdf{3, 64ull << 20};
+inline constexpr KdfParams kClientFloorKdf{2, 19ull << 20};  // the client refuses less
+inline constexpr KdfParams kTestKdf{1, 8ull << 10};         // tests only
+inline constexpr size_t kSaltSize = 16;                      // crypto_pwhash_SALTBYTES
+
+Result<MasterKey> DeriveMasterKey(std::string_view password, std::span<const uint8_t> salt,
+                                  KdfParams params);
+
+// Sub(K, id, ctx): crypto_kdf_derive_from_key, 32 bytes; ctx is exactly 8 chars.
+SecureBytes Sub(std::span<const uint8_t> key, uint64_t id, std::string_view ctx8);
+
+struct AccountKeys {
+  AuthKey auth;
+  EncryptionKey enc;
+};
+// AK = Sub(MK, 1, "KWmaster"), EK = Sub(MK, 2, "KWmaster")
+AccountKeys SplitMasterKey(const MasterKey& mk);
+
+// ---- AEAD: XChaCha20-Poly1305-IETF, blob = 0x01 || nonce(24) || ct ----
+Bytes Encrypt(std::span<const uint8_t> key, std::span<const uint8_t> plaintext,
+              std::span<const uint8_t> ad);
+[[nodiscard]] Result<SecureBytes> Decrypt(std::span<const uint8_t> key,
+                                          std::span<const uint8_t> blob,
+                                          std::span<const uint8_t> ad);
+// Deterministic variant for known-answer vectors only.
+Bytes EncryptWithNonce(std::span<const uint8_t> key, std::span<const uint8_t> nonce24,
+                       std::span<const uint8_t> plaintext, std::span<const uint8_t> ad);
+
+// ---- keyed hash: BLAKE2b-256 ----
+Bytes Hash(std::span<const uint8_t> key, std::span<const uint8_t> message);
+
+// Constant time; false when lengths differ.
+bool ConstantTimeEqual(std::span<const uint8_t> a, std::span<const uint8_t> b);
+
+// ---- sealed boxes (X25519) ----
+struct BoxKeyPair {
+  Bytes public_key;        // 32
+  SecureBytes secret_key;  // 32
+};
+BoxKeyPair GenerateBoxKeyPair();
+BoxKeyPair BoxKeyPairFromSeed(std::span<const uint8_t> seed32);
+Bytes Seal(std::span<const uint8_t> public_key, std::span<const uint8_t> message);
+[[nodiscard]] Result<SecureBytes> Open(std::span<const uint8_t> public_key,
+                                       std::span<const uint8_t> secret_key,
+                                       std::span<const uint8_t> sealed);
+
+// ---- signatures (Ed25519) ----
+struct SignKeyPair {
+  Bytes public_key;        // 32
+  SecureBytes secret_key;  // 64
+};
+SignKeyPair GenerateSignKeyPair();
+SignKeyPair SignKeyPairFromSeed(std::span<const uint8_t> seed32);
+Bytes Sign(std::span<const uint8_t> secret_key, std::span<const uint8_t> message);  // detached, 64
+bool Verify(std::span<const uint8_t> public_key, std::span<const uint8_t> message,
+            std::span<const uint8_t> signature);
+
+// Human-checkable fingerprint of a public key: first 20 bytes of
+// BLAKE2b-256(unkeyed, "keyward/v1/fingerprint" 0 pk) as 5 groups of 8 hex
+// digits, e.g. "1a2b3c4d 5e6f7a8b ...".
+std::string Fingerprint(std::span<const uint8_t> public_key);
+
+// ---- MACs ----
+Bytes HmacSha512(std::span<const uint8_t> key, std::span<const uint8_t> message);
+Bytes HmacSha256(std::span<const uint8_t> key, std::span<const uint8_t> message);
+Bytes HmacSha1(std::span<const uint8_t> key, std::span<const uint8_t> message);  // OpenSSL
+
+// ---- TOTP (RFC 6238 / RFC 4226) ----
+enum class TotpAlgorithm { kSha1, kSha256, kSha512 };
+// Code for the time step containing unix_time (step 30 s, t0 = 0).
+std::string TotpCode(std::span<const uint8_t> secret, int64_t unix_time, int digits = 6,
+                     TotpAlgorithm alg = TotpAlgorithm::kSha1);
+// Accepts the current step and +-window steps; compares in constant time.
+bool TotpVerify(std::span<const uint8_t> secret, std::string_view code, int64_t unix_time,
+                int window = 1);
+std::string Base32Encode(std::span<const uint8_t> bytes);  // RFC 4648, no padding
+Result<Bytes> Base32Decode(std::string_view text);
+
+}  // namespace keyward::crypto
