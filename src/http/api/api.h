@@ -1,0 +1,37 @@
+// The /v1 API: owns the store and the domain services, and registers its
+// routes on a Router. keywardd's main does the wiring (src/server).
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "common/clock.h"
+#include "common/error.h"
+#include "crypto/crypto.h"
+#include "http/router.h"
+#include "mail/mailer.h"
+
+namespace keyward::api {
+
+struct ApiConfig {
+  std::string db_url;                // "sqlite:/path/keyward.db" (postgresql:// later)
+  std::string public_url;            // used in emails and links, never the Host header
+  crypto::KdfParams kdf_minimum = crypto::kDefaultKdf;
+  int64_t session_ttl_seconds = 12 * 3600;
+};
+
+class Api {
+ public:
+  virtual ~Api() = default;
+  virtual void RegisterRoutes(http::Router& router) = 0;
+  // Periodic housekeeping (expired sessions, codes); called by the server
+  // about once a minute from one thread.
+  virtual void Sweep() = 0;
+};
+
+// Opens (and migrates) the store named by config.db_url.
+Result<std::unique_ptr<Api>> MakeApi(const ApiConfig& config, mail::Mailer& mailer,
+                                     const Clock& clock, const crypto::ServerSecret& secret);
+
+}  // namespace keyward::api

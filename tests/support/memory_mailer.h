@@ -1,0 +1,49 @@
+#pragma once
+
+#include <mutex>
+#include <optional>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "mail/mailer.h"
+
+namespace keyward::testing {
+
+// Keeps sent messages in memory; can be told to fail.
+class MemoryMailer final : public mail::Mailer {
+ public:
+  Status Send(const mail::Message& message) override {
+    std::lock_guard lock(mu_);
+    if (fail_) return Fail(Error::Unavailable("mail.unavailable", "mail is down (test)"));
+    sent_.push_back(message);
+    return {};
+  }
+  std::vector<mail::Message> Sent() const {
+    std::lock_guard lock(mu_);
+    return sent_;
+  }
+  void SetFailing(bool fail) {
+    std::lock_guard lock(mu_);
+    fail_ = fail;
+  }
+  // The 6-digit code on a line of its own in the last message to `to`.
+  std::optional<std::string> LastCodeFor(const std::string& to) const {
+    std::lock_guard lock(mu_);
+    static const std::regex kCode(R"((^|\n)\s*(\d{6})\s*(\r?\n|$))");
+    for (auto it = sent_.rbegin(); it != sent_.rend(); ++it) {
+      if (it->to != to) continue;
+      std::smatch m;
+      if (std::regex_search(it->body, m, kCode)) return m[2].str();
+      return std::nullopt;
+    }
+    return std::nullopt;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<mail::Message> sent_;
+  bool fail_ = false;
+};
+
+}  // namespace keyward::testing
