@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -43,7 +44,7 @@ struct KdfParams {
 };
 inline constexpr KdfParams kDefaultKdf{3, 64ull << 20};
 inline constexpr KdfParams kClientFloorKdf{2, 19ull << 20};  // the client refuses less
-inline constexpr KdfParams kTestKdf{1, 8ull << 10};         // tests only
+inline constexpr KdfParams kTestKdf{1, 8ull << 10};          // tests only
 inline constexpr size_t kSaltSize = 16;                      // crypto_pwhash_SALTBYTES
 
 Result<MasterKey> DeriveMasterKey(std::string_view password, std::span<const uint8_t> salt,
@@ -110,12 +111,17 @@ Bytes HmacSha1(std::span<const uint8_t> key, std::span<const uint8_t> message); 
 
 // ---- TOTP (RFC 6238 / RFC 4226) ----
 enum class TotpAlgorithm { kSha1, kSha256, kSha512 };
-// Code for the time step containing unix_time (step 30 s, t0 = 0).
+// Code for the time step containing unix_time (step 30 s, t0 = 0). digits must
+// be 6..8 (RFC 4226); anything else is a programming error and aborts.
 std::string TotpCode(std::span<const uint8_t> secret, int64_t unix_time, int digits = 6,
                      TotpAlgorithm alg = TotpAlgorithm::kSha1);
 // Accepts the current step and +-window steps; compares in constant time.
 bool TotpVerify(std::span<const uint8_t> secret, std::string_view code, int64_t unix_time,
                 int window = 1);
+// As TotpVerify (SHA-1, digits = code length), but returns the matched time
+// step so a server can refuse a second use of the same step (RFC 6238 5.2).
+std::optional<int64_t> TotpVerifyStep(std::span<const uint8_t> secret, std::string_view code,
+                                      int64_t unix_time, int window = 1);
 std::string Base32Encode(std::span<const uint8_t> bytes);  // RFC 4648, no padding
 Result<Bytes> Base32Decode(std::string_view text);
 

@@ -1,0 +1,137 @@
+// Text encodings of binary values: base64url (the wire format), hex (vectors,
+// fingerprints), base32 (TOTP secrets, as authenticator apps expect).
+#include <sodium.h>
+
+#include "crypto/crypto.h"
+#include "crypto/internal.h"
+
+namespace keyward::crypto {
+namespace {
+
+Error BadEncoding(std::string code) {
+  // The message names the format only: the input may be a secret.
+  return Error::InvalidArgument(std::move(code), "malformed encoded value");
+}
+
+constexpr std::string_view kBase32Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+// Decodes into caller-provided storage so secrets never pass through a vector.
+bool DecodeBase64UrlInto(std::string_view text, uint8_t* out, size_t capacity, size_t* written) {
+  // With the no-padding variant, no ignore set and a null end pointer,
+  // libsodium rejects '=', whitespace, '+', '/', a dangling sextet and
+  // non-zero trailing bits: exactly one text per byte string.
+  return sodium_base642bin(out, capacity, text.data(), text.size(), nullptr, written, nullptr,
+                           sodium_base64_VARIANT_URLSAFE_NO_PADDING) == 0;
+}
+
+}  // namespace
+
+std::string Base64UrlEncode(std::span<const uint8_t> bytes) {
+  const size_t encoded_len =
+      sodium_base64_ENCODED_LEN(bytes.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  std::string out(encoded_len, '\0');  // includes the terminating NUL
+  sodium_bin2base64(out.data(), out.size(), internal::DataOrDummy(bytes), bytes.size(),
+                    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  out.resize(encoded_len - 1);
+  return out;
+}
+
+Result<Bytes> Base64UrlDecode(std::string_view text) {
+  Bytes out(text.size() * 3 / 4 + 1);
+  size_t written = 0;
+  if (!DecodeBase64UrlInto(text, out.data(), out.size(), &written)) {
+    return Fail(BadEncoding("encoding.invalid_base64url"));
+  }
+  out.resize(written);
+  return out;
+}
+
+Result<SecureBytes> Base64UrlDecodeSecret(std::string_view text) {
+  SecureBytes buffer(text.size() * 3 / 4 + 1);
+  size_t written = 0;
+  if (!DecodeBase64UrlInto(text, buffer.data(), buffer.size(), &written)) {
+    return Fail(BadEncoding("encoding.invalid_base64url"));
+  }
+  return SecureBytes::Copy(buffer.span().first(written));
+}
+
+std::string HexEncode(std::span<const uint8_t> bytes) {
+  std::string out(bytes.size() * 2 + 1, '\0');
+  sodium_bin2hex(out.data(), out.size(), internal::DataOrDummy(bytes), bytes.size());
+  out.resize(bytes.size() * 2);
+  return out;
+}
+
+Result<Bytes> HexDecode(std::string_view text) {
+  if (text.size() % 2 != 0) return Fail(BadEncoding("encoding.invalid_hex"));
+  Bytes out(text.size() / 2);
+  size_t written = 0;
+  if (!text.empty() && (sodium_hex2bin(out.data(), out.size(), text.data(), text.size(), nullptr,
+                                       &written, nullptr) != 0 ||
+                        written != out.size())) {
+    return Fail(BadEncoding("encoding.invalid_hex"));
+  }
+  return out;
+}
+
+Bytes Ad(std::initializer_list<std::string_view> parts) {
+  Bytes out;
+  bool first = true;
+  for (std::string_view part : parts) {
+    if (!first) out.push_back(0x00);
+    first = false;
+    out.insert(out.end(), part.begin(), part.end());
+  }
+  return out;
+}
+
+std::string Base32Encode(std::span<const uint8_t> bytes) {
+  std::string out;
+  out.reserve((bytes.size() * 8 + 4) / 5);
+  uint32_t buffer = 0;
+  int bits = 0;
+  for (uint8_t byte : bytes) {
+    buffer = (buffer << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      out.push_back(kBase32Alphabet[(buffer >> (bits - 5)) & 0x1f]);
+      bits -= 5;
+    }
+  }
+  if (bits > 0) out.push_back(kBase32Alphabet[(buffer << (5 - bits)) & 0x1f]);
+  return out;
+}
+
+Result<Bytes> Base32Decode(std::string_view text) {
+  Bytes out;
+  uint32_t buffer = 0;
+  int bits = 0;
+  size_t symbols = 0;
+  for (char c : text) {
+    // Authenticator secrets are shown grouped and padded; people retype them.
+    if (c == '=' || c == ' ') continue;
+    uint32_t value;
+    if (c >= 'A' && c <= 'Z') {
+      value = static_cast<uint32_t>(c - 'A');
+    } else if (c >= 'a' && c <= 'z') {
+      value = static_cast<uint32_t>(c - 'a');
+    } else if (c >= '2' && c <= '7') {
+      value = static_cast<uint32_t>(c - '2') + 26;
+    } else {
+      return Fail(BadEncoding("encoding.invalid_base32"));
+    }
+    ++symbols;
+    buffer = ((buffer << 5) | value) & 0xffff;
+    bits += 5;
+    if (bits >= 8) {
+      out.push_back(static_cast<uint8_t>(buffer >> (bits - 8)));
+      bits -= 8;
+    }
+  }
+  // 1, 3 or 6 symbols past a full 8-symbol group cannot come from any bytes.
+  const size_t tail = symbols % 8;
+  if (tail == 1 || tail == 3 || tail == 6) return Fail(BadEncoding("encoding.invalid_base32"));
+  return out;
+}
+
+}  // namespace keyward::crypto
