@@ -1,0 +1,45 @@
+// The CLI's profile: one JSON file (profile.json, mode 0600, written
+// atomically) in a 0700 directory. It holds the server URL, email, account id,
+// device id, session token and the vault key protected under a session key
+// that is never stored (see ProtectVaultKey): nothing in it opens the vault
+// without $KEYWARD_SESSION or the master password.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "common/error.h"
+#include "crypto/crypto.h"
+
+namespace keyward::client {
+
+struct Profile {
+  std::string server_url;
+  std::string email;
+  std::string account_id;
+  std::string device_id;
+  std::string device_name;
+  std::string token;                  // empty when logged out
+  crypto::Bytes protected_vault_key;  // empty when locked
+};
+
+inline constexpr const char* kProfileFileName = "profile.json";
+
+// --profile DIR, else $KEYWARD_PROFILE, else $XDG_CONFIG_HOME/keyward, else
+// ~/.config/keyward.
+Result<std::filesystem::path> ResolveProfileDir(const std::optional<std::string>& flag);
+
+// Creates the directory (and missing parents) with mode 0700.
+Status EnsureProfileDir(const std::filesystem::path& dir);
+
+// nullopt when there is no profile file yet.
+Result<std::optional<Profile>> LoadProfile(const std::filesystem::path& dir);
+
+// Temp file (0600) + fsync + rename + fsync of the directory.
+Status SaveProfile(const std::filesystem::path& dir, const Profile& profile);
+
+// Writes `contents` to `path` atomically with mode 0600.
+Status WriteFileAtomically(const std::filesystem::path& path, std::string_view contents);
+
+}  // namespace keyward::client

@@ -1,0 +1,188 @@
+// Client-side key handling of docs/protocol.md ("Account keys").
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "client/secret_json.h"
+#include "keyward/client.h"
+
+namespace keyward::client {
+namespace {
+
+constexpr std::string_view kUkLabel = "keyward/v1/uk";
+constexpr std::string_view kSkLabel = "keyward/v1/sk";
+constexpr std::string_view kItemLabel = "keyward/v1/item";
+constexpr std::string_view kSessionLabel = "keyward/v1/session";
+
+}  // namespace
+
+Status CheckKdfFloor(const crypto::KdfParams& params) {
+  if (params.ops < crypto::kClientFloorKdf.ops || params.mem < crypto::kClientFloorKdf.mem) {
+    return Fail(Error::PermissionDenied(
+        "kdf.too_weak_from_server",
+        fmt::format("the server asked for key derivation parameters below this client's floor "
+                    "(ops {} < {} or memory {} < {} bytes); refusing, the server may be "
+                    "malicious",
+                    params.ops, crypto::kClientFloorKdf.ops, params.mem,
+                    crypto::kClientFloorKdf.mem)));
+  }
+  return {};
+}
+
+crypto::KdfParams RegistrationKdf(const crypto::KdfParams& server_minimum) {
+  return {std::max(server_minimum.ops, crypto::kClientFloorKdf.ops),
+          std::max(server_minimum.mem, crypto::kClientFloorKdf.mem)};
+}
+
+Result<crypto::AccountKeys> DeriveAccountKeys(const crypto::SecureBytes& password,
+                                              std::span<const uint8_t> salt,
+                                              const crypto::KdfParams& kdf) {
+  if (auto st = CheckKdfFloor(kdf); !st) return Fail(st.error());
+  if (salt.size() != crypto::kSaltSize) {
+    return Fail(Error::Unavailable("server.bad_response", "the account salt has the wrong size"));
+  }
+  auto mk = crypto::DeriveMasterKey(password.view(), salt, kdf);
+  if (!mk) return Fail(mk.error());
+  return crypto::SplitMasterKey(*mk);
+}
+
+crypto::Bytes WrapVaultKey(const crypto::EncryptionKey& ek, std::string_view account_id,
+                           const crypto::VaultKey& uk) {
+  return crypto::Encrypt(ek.span(), uk.span(), crypto::Ad({kUkLabel, account_id}));
+}
+
+Result<crypto::VaultKey> UnwrapVaultKey(const crypto::EncryptionKey& ek,
+                                        std::string_view account_id,
+                                        std::span<const uint8_t> wrapped) {
+  auto uk = crypto::Decrypt(ek.span(), wrapped, crypto::Ad({kUkLabel, account_id}));
+  if (!uk || uk->size() != crypto::VaultKey::kSize) {
+    return Fail(Error::Unauthenticated("client.wrong_password",
+                                       "the master password does not unlock this vault"));
+  }
+  return crypto::VaultKey(std::move(*uk));
+}
+
+crypto::Bytes ProtectVaultKey(const crypto::SessionKey& session_key, std::string_view account_id,
+                              const crypto::VaultKey& uk) {
+  return crypto::Encrypt(session_key.span(), uk.span(), crypto::Ad({kSessionLabel, account_id}));
+}
+
+Result<crypto::VaultKey> UnprotectVaultKey(const crypto::SessionKey& session_key,
+                                           std::string_view account_id,
+                                           std::span<const uint8_t> protected_key) {
+  auto uk =
+      crypto::Decrypt(session_key.span(), protected_key, crypto::Ad({kSessionLabel, account_id}));
+  if (!uk || uk->size() != crypto::VaultKey::kSize) {
+    return Fail(Error::Unauthenticated("client.bad_session_key",
+                                       "KEYWARD_SESSION does not unlock this profile"));
+  }
+  return crypto::VaultKey(std::move(*uk));
+}
+
+Result<RegistrationMaterial> MakeRegistration(const crypto::SecureBytes& password,
+                                              const crypto::KdfParams& kdf) {
+  RegistrationMaterial m;
+  m.account_id = crypto::Base64UrlEncode(crypto::RandomBytes(16));
+  m.kdf = kdf;
+  m.salt = crypto::RandomBytes(crypto::kSaltSize);
+  auto keys = DeriveAccountKeys(password, m.salt, kdf);
+  if (!keys) return Fail(keys.error());
+  m.auth_key = std::move(keys->auth);
+  m.vault_key = crypto::VaultKey::Random();
+  m.wrapped_vault_key = WrapVaultKey(keys->enc, m.account_id, m.vault_key);
+  crypto::BoxKeyPair pair = crypto::GenerateBoxKeyPair();
+  m.public_key = std::move(pair.public_key);
+  m.wrapped_private_key = crypto::Encrypt(m.vault_key.span(), pair.secret_key.span(),
+                                          crypto::Ad({kSkLabel, m.account_id}));
+  return m;
+}
+
+ItemFields ItemFields::Clone() const {
+  return {name, username, password.Clone(), url, notes.Clone()};
+}
+
+std::string NewItemId() { return crypto::Base64UrlEncode(crypto::RandomBytes(16)); }
+
+crypto::Bytes EncryptItem(const crypto::VaultKey& uk, std::string_view account_id,
+                          std::string_view item_id, const ItemFields& fields) {
+  Json j = Json::object();
+  j["name"] = Str(fields.name);
+  j["username"] = Str(fields.username);
+  j["password"] = Json(ToSecretString(fields.password));
+  j["url"] = Str(fields.url);
+  j["notes"] = Json(ToSecretString(fields.notes));
+  SecretString text = j.dump();
+  return crypto::Encrypt(uk.span(), {reinterpret_cast<const uint8_t*>(text.data()), text.size()},
+                         crypto::Ad({kItemLabel, account_id, item_id}));
+}
+
+Result<ItemFields> DecryptItem(const crypto::VaultKey& uk, std::string_view account_id,
+                               std::string_view item_id, std::span<const uint8_t> blob) {
+  auto plain = crypto::Decrypt(uk.span(), blob, crypto::Ad({kItemLabel, account_id, item_id}));
+  if (!plain) {
+    return Fail(Error::PermissionDenied(
+        "item.decrypt_failed",
+        fmt::format("item {} does not decrypt with this vault key (tampered or moved)", item_id)));
+  }
+  Json j = Json::parse(plain->view().begin(), plain->view().end(), nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return Fail(
+        Error::Internal("item.bad_plaintext",
+                        fmt::format("item {} decrypts to something that is not an item", item_id)));
+  }
+  auto text = [&](std::string_view key) -> std::string {
+    auto v = JsonString(j, key);
+    return v ? *v : std::string();
+  };
+  auto secret = [&](std::string_view key) -> crypto::SecureBytes {
+    auto v = JsonSecret(j, key);
+    return v ? std::move(*v) : crypto::SecureBytes();
+  };
+  ItemFields f;
+  f.name = text("name");
+  f.username = text("username");
+  f.password = secret("password");
+  f.url = text("url");
+  f.notes = secret("notes");
+  return f;
+}
+
+Result<crypto::SecureBytes> GeneratePassword(int length) {
+  if (length < kMinPasswordLength || length > kMaxPasswordLength) {
+    return Fail(Error::InvalidArgument("client.bad_length",
+                                       fmt::format("password length must be between {} and {}",
+                                                   kMinPasswordLength, kMaxPasswordLength)));
+  }
+  crypto::SecureBytes out(static_cast<size_t>(length));
+  for (int i = 0; i < length; ++i) {
+    out.data()[i] = static_cast<uint8_t>(
+        kPasswordAlphabet[crypto::RandomUniform(static_cast<uint32_t>(kPasswordAlphabet.size()))]);
+  }
+  return out;
+}
+
+crypto::SecureBytes SecretBase64Url(std::span<const uint8_t> bytes) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  crypto::SecureBytes out((bytes.size() * 4 + 2) / 3);
+  size_t o = 0;
+  size_t i = 0;
+  for (; i + 3 <= bytes.size(); i += 3) {
+    uint32_t v = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
+    out.data()[o++] = kAlphabet[(v >> 18) & 63];
+    out.data()[o++] = kAlphabet[(v >> 12) & 63];
+    out.data()[o++] = kAlphabet[(v >> 6) & 63];
+    out.data()[o++] = kAlphabet[v & 63];
+  }
+  size_t rest = bytes.size() - i;
+  if (rest > 0) {
+    uint32_t v = bytes[i] << 16;
+    if (rest == 2) v |= bytes[i + 1] << 8;
+    out.data()[o++] = kAlphabet[(v >> 18) & 63];
+    out.data()[o++] = kAlphabet[(v >> 12) & 63];
+    if (rest == 2) out.data()[o++] = kAlphabet[(v >> 6) & 63];
+  }
+  return out;
+}
+
+}  // namespace keyward::client

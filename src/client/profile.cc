@@ -1,0 +1,152 @@
+#include "keyward/profile.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace keyward::client {
+namespace {
+
+Error IoError(std::string_view what, const std::filesystem::path& path, int err) {
+  return Error::Internal("profile.io",
+                         fmt::format("cannot {} {}: {}", what, path.string(), std::strerror(err)));
+}
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v == nullptr ? std::string() : std::string(v);
+}
+
+}  // namespace
+
+Result<std::filesystem::path> ResolveProfileDir(const std::optional<std::string>& flag) {
+  if (flag && !flag->empty()) return std::filesystem::path(*flag);
+  if (auto v = Env("KEYWARD_PROFILE"); !v.empty()) return std::filesystem::path(v);
+  if (auto v = Env("XDG_CONFIG_HOME"); !v.empty()) {
+    return std::filesystem::path(v) / "keyward";
+  }
+  if (auto v = Env("HOME"); !v.empty()) return std::filesystem::path(v) / ".config" / "keyward";
+  return Fail(Error::InvalidArgument(
+      "profile.no_home",
+      "cannot find a profile directory: set HOME, KEYWARD_PROFILE or use --profile"));
+}
+
+Status EnsureProfileDir(const std::filesystem::path& dir) {
+  std::filesystem::path current;
+  for (const auto& part : dir) {
+    current /= part;
+    if (current.empty() || current == current.root_path()) continue;
+    if (::mkdir(current.c_str(), 0700) != 0 && errno != EEXIST) {
+      return Fail(IoError("create directory", current, errno));
+    }
+  }
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) return Fail(IoError("inspect", dir, errno));
+  if (!S_ISDIR(st.st_mode)) {
+    return Fail(Error::InvalidArgument("profile.not_a_directory",
+                                       fmt::format("{} is not a directory", dir.string())));
+  }
+  if ((st.st_mode & 077) != 0 && st.st_uid == ::getuid()) {
+    if (::chmod(dir.c_str(), 0700) != 0) return Fail(IoError("chmod", dir, errno));
+  }
+  return {};
+}
+
+Result<std::optional<Profile>> LoadProfile(const std::filesystem::path& dir) {
+  const auto path = dir / kProfileFileName;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    if (errno == ENOENT) return std::optional<Profile>();
+    return Fail(IoError("read", path, errno));
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto j = nlohmann::json::parse(ss.str(), nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return Fail(Error::Internal("profile.corrupt",
+                                fmt::format("{} is not a valid profile file", path.string())));
+  }
+  Profile p;
+  p.server_url = j.value("server_url", "");
+  p.email = j.value("email", "");
+  p.account_id = j.value("account_id", "");
+  p.device_id = j.value("device_id", "");
+  p.device_name = j.value("device_name", "");
+  p.token = j.value("token", "");
+  if (auto pk = j.value("protected_vault_key", ""); !pk.empty()) {
+    auto bytes = crypto::Base64UrlDecode(pk);
+    if (!bytes) {
+      return Fail(Error::Internal("profile.corrupt",
+                                  fmt::format("{} is not a valid profile file", path.string())));
+    }
+    p.protected_vault_key = std::move(*bytes);
+  }
+  return std::optional<Profile>(std::move(p));
+}
+
+Status SaveProfile(const std::filesystem::path& dir, const Profile& p) {
+  if (auto st = EnsureProfileDir(dir); !st) return st;
+  nlohmann::json j = {
+      {"version", 1},
+      {"server_url", p.server_url},
+      {"email", p.email},
+      {"account_id", p.account_id},
+      {"device_id", p.device_id},
+      {"device_name", p.device_name},
+      {"token", p.token},
+      {"protected_vault_key",
+       p.protected_vault_key.empty() ? "" : crypto::Base64UrlEncode(p.protected_vault_key)},
+  };
+  return WriteFileAtomically(dir / kProfileFileName, j.dump(2) + "\n");
+}
+
+Status WriteFileAtomically(const std::filesystem::path& path, std::string_view contents) {
+  std::string tmpl = path.string() + ".tmp.XXXXXX";
+  int fd = ::mkstemp(tmpl.data());
+  if (fd < 0) return Fail(IoError("create a temporary file for", path, errno));
+  auto cleanup = [&](int err, std::string_view what) {
+    ::close(fd);
+    ::unlink(tmpl.c_str());
+    return Fail(IoError(what, path, err));
+  };
+  if (::fchmod(fd, 0600) != 0) return cleanup(errno, "chmod");
+  size_t off = 0;
+  while (off < contents.size()) {
+    ssize_t n = ::write(fd, contents.data() + off, contents.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return cleanup(errno, "write");
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0) return cleanup(errno, "sync");
+  if (::close(fd) != 0) {
+    int err = errno;
+    ::unlink(tmpl.c_str());
+    return Fail(IoError("close", path, err));
+  }
+  if (::rename(tmpl.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmpl.c_str());
+    return Fail(IoError("replace", path, err));
+  }
+  auto parent = path.parent_path();
+  if (parent.empty()) parent = ".";
+  int dfd = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+  return {};
+}
+
+}  // namespace keyward::client
