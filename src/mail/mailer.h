@@ -38,4 +38,9 @@ struct SmtpConfig {
 std::unique_ptr<Mailer> MakeOutboxMailer(std::filesystem::path dir, std::string from);
 std::unique_ptr<Mailer> MakeSmtpMailer(SmtpConfig config);
 
+// Checks an SmtpConfig without connecting (host, port, from; AUTH only over
+// STARTTLS or TLS). Error kUnavailable "mail.invalid_config". The SMTP Mailer
+// runs it on every Send; call it at startup to fail early.
+[[nodiscard]] Status ValidateSmtpConfig(const SmtpConfig& config);
+
 }  // namespace keyward::mail
