@@ -1,0 +1,845 @@
+#include "store/sqlite/sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "store/sqlite/migrations.h"
+
+namespace keyward::store::sqlite {
+
+namespace {
+
+constexpr int kBusyTimeoutMs = 5000;
+constexpr int kBusyRetries = 5;
+
+Error BusyError(std::string_view operation) {
+  return Error::Unavailable("store.busy",
+                            "The database is busy (" + std::string(operation) + "); try again.");
+}
+
+// Maps an SQLite result code to a store error; logs the SQLite message,
+// which names tables and constraints but never bound values.
+Error MapError(sqlite3* db, int rc, std::string_view operation) {
+  int primary = rc & 0xff;
+  if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) return NotFoundError(operation);
+  if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE) {
+    return ConflictError(operation);
+  }
+  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) return BusyError(operation);
+  spdlog::error("sqlite: {} failed: {} ({})", operation, db ? sqlite3_errmsg(db) : "no handle", rc);
+  return StoreError(operation);
+}
+
+// A prepared statement borrowed from the connection's cache; reset on
+// destruction so it can be reused.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, sqlite3_stmt* stmt, std::string_view op) : db_(db), stmt_(stmt), op_(op) {}
+  ~Stmt() {
+    if (stmt_ != nullptr) {
+      sqlite3_reset(stmt_);
+      sqlite3_clear_bindings(stmt_);
+    }
+  }
+  Stmt(Stmt&& o) noexcept : db_(o.db_), stmt_(std::exchange(o.stmt_, nullptr)), op_(o.op_) {}
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  Stmt& operator=(Stmt&&) = delete;
+
+  Stmt& Bind(int i, std::string_view text) {
+    sqlite3_bind_text(stmt_, i, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& Bind(int i, int64_t v) {
+    sqlite3_bind_int64(stmt_, i, v);
+    return *this;
+  }
+  Stmt& Bind(int i, std::span<const uint8_t> blob) {
+    // A zero-length blob must stay a blob, not NULL.
+    static const uint8_t kEmpty = 0;
+    sqlite3_bind_blob(stmt_, i, blob.empty() ? &kEmpty : blob.data(), static_cast<int>(blob.size()),
+                      SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& BindNull(int i) {
+    sqlite3_bind_null(stmt_, i);
+    return *this;
+  }
+
+  // true: a row is available; false: done.
+  Result<bool> Step() {
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    return Fail(MapError(db_, sqlite3_extended_errcode(db_), op_));
+  }
+  // Runs to completion; returns the number of rows changed.
+  Result<int64_t> Exec() {
+    for (;;) {
+      auto r = Step();
+      if (!r) return Fail(r.error());
+      if (!*r) break;
+    }
+    return sqlite3_changes64(db_);
+  }
+
+  int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+  bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+  std::string Text(int col) const {
+    const auto* p = sqlite3_column_text(stmt_, col);
+    int n = sqlite3_column_bytes(stmt_, col);
+    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(n)) : "";
+  }
+  Bytes Blob(int col) const {
+    const auto* p = static_cast<const uint8_t*>(sqlite3_column_blob(stmt_, col));
+    int n = sqlite3_column_bytes(stmt_, col);
+    return p ? Bytes(p, p + n) : Bytes{};
+  }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_;
+  std::string_view op_;
+};
+
+class Connection {
+ public:
+  explicit Connection(sqlite3* db) : db_(db) {}
+  ~Connection() {
+    for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+    sqlite3_close_v2(db_);
+  }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  sqlite3* db() { return db_; }
+
+  // `sql` must be a string literal: the cache is keyed by its address.
+  Result<Stmt> Prepare(const char* sql, std::string_view op, bool read_only) {
+    sqlite3_stmt* stmt = nullptr;
+    if (auto it = cache_.find(sql); it != cache_.end()) {
+      stmt = it->second;
+    } else {
+      int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+      if (rc != SQLITE_OK) return Fail(MapError(db_, rc, op));
+      cache_.emplace(sql, stmt);
+    }
+    if (read_only && sqlite3_stmt_readonly(stmt) == 0) {
+      spdlog::error("sqlite: {} attempted a write in a read-only transaction", op);
+      return Fail(StoreError(op));
+    }
+    return Stmt(db_, stmt, op);
+  }
+
+  // Runs one or more statements without results (BEGIN, COMMIT, migrations).
+  Status ExecScript(const char* sql, std::string_view op) {
+    int rc = sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) return Fail(MapError(db_, sqlite3_extended_errcode(db_), op));
+    return {};
+  }
+
+ private:
+  sqlite3* db_;
+  std::unordered_map<const char*, sqlite3_stmt*> cache_;
+};
+
+Result<std::unique_ptr<Connection>> OpenConnection(const std::string& path) {
+  sqlite3* db = nullptr;
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
+  auto conn = std::make_unique<Connection>(db);  // closes db on every path
+  if (rc != SQLITE_OK) return Fail(MapError(db, rc, "open"));
+  sqlite3_extended_result_codes(db, 1);
+  sqlite3_busy_timeout(db, kBusyTimeoutMs);
+  // WAL lets readers run beside the single writer; synchronous=FULL fsyncs
+  // the WAL at every commit, so an acknowledged write survives a crash.
+  const char* pragmas = path == ":memory:" ? "PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL;"
+                                           : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+                                             "PRAGMA foreign_keys=ON;";
+  if (auto s = conn->ExecScript(pragmas, "open"); !s) return Fail(s.error());
+  return conn;
+}
+
+#define KW_TRY(expr)                                  \
+  do {                                                \
+    auto kw_status_ = (expr);                         \
+    if (!kw_status_) return Fail(kw_status_.error()); \
+  } while (0)
+
+// Column lists are spelled once so readers and writers agree.
+constexpr const char* kAccountCols =
+    "id, email, kdf_ops, kdf_mem, salt, verifier, wrapped_vault_key, public_key, "
+    "wrapped_private_key, verified, created_at, totp_secret_sealed, totp_enabled, totp_last_step";
+
+Account ReadAccount(const Stmt& s) {
+  Account a;
+  a.id = s.Text(0);
+  a.email = s.Text(1);
+  a.kdf_ops = static_cast<uint64_t>(s.Int(2));
+  a.kdf_mem = static_cast<uint64_t>(s.Int(3));
+  a.salt = s.Blob(4);
+  a.verifier = s.Blob(5);
+  a.wrapped_vault_key = s.Blob(6);
+  a.public_key = s.Blob(7);
+  a.wrapped_private_key = s.Blob(8);
+  a.verified = s.Int(9) != 0;
+  a.created_at = s.Int(10);
+  a.totp_secret_sealed = s.Blob(11);
+  a.totp_enabled = s.Int(12) != 0;
+  a.totp_last_step = s.Int(13);
+  return a;
+}
+
+void BindAccount(Stmt& s, const Account& a) {
+  s.Bind(1, a.id)
+      .Bind(2, a.email)
+      .Bind(3, static_cast<int64_t>(a.kdf_ops))
+      .Bind(4, static_cast<int64_t>(a.kdf_mem))
+      .Bind(5, a.salt)
+      .Bind(6, a.verifier)
+      .Bind(7, a.wrapped_vault_key)
+      .Bind(8, a.public_key)
+      .Bind(9, a.wrapped_private_key)
+      .Bind(10, int64_t{a.verified})
+      .Bind(11, a.created_at);
+  if (a.totp_secret_sealed.empty()) {
+    s.BindNull(12);
+  } else {
+    s.Bind(12, a.totp_secret_sealed);
+  }
+  s.Bind(13, int64_t{a.totp_enabled}).Bind(14, a.totp_last_step);
+}
+
+EmailCode ReadCode(const Stmt& s) {
+  EmailCode c;
+  c.purpose = s.Text(0);
+  c.subject = s.Text(1);
+  c.account_id = s.IsNull(2) ? "" : s.Text(2);
+  c.challenge = s.Blob(3);
+  c.code_hash = s.Blob(4);
+  c.expires_at = s.Int(5);
+  c.attempts = static_cast<int>(s.Int(6));
+  c.used = s.Int(7) != 0;
+  c.created_at = s.Int(8);
+  return c;
+}
+
+Device ReadDevice(const Stmt& s) {
+  Device d;
+  d.account_id = s.Text(0);
+  d.id = s.Text(1);
+  d.name = s.Text(2);
+  d.type = s.Text(3);
+  d.first_seen = s.Int(4);
+  d.last_seen = s.Int(5);
+  d.active = s.Int(6) != 0;
+  return d;
+}
+
+Item ReadItem(const Stmt& s) {
+  Item i;
+  i.account_id = s.Text(0);
+  i.id = s.Text(1);
+  i.revision = s.Int(2);
+  i.data = s.Blob(3);
+  i.created_at = s.Int(4);
+  i.updated_at = s.Int(5);
+  return i;
+}
+
+class SqliteTx final : public Tx {
+ public:
+  SqliteTx(Connection& conn, bool read_only) : conn_(conn), read_only_(read_only) {}
+
+  Status InsertAccount(const Account& a) override {
+    static constexpr const char* kSql =
+        "INSERT INTO accounts (id, email, kdf_ops, kdf_mem, salt, verifier, wrapped_vault_key, "
+        "public_key, wrapped_private_key, verified, created_at, totp_secret_sealed, "
+        "totp_enabled, totp_last_step) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)";
+    auto s = Prepare(kSql, "insert account");
+    if (!s) return Fail(s.error());
+    BindAccount(*s, a);
+    KW_TRY(s->Exec());
+    return {};
+  }
+
+  Result<std::optional<Account>> FindAccountById(std::string_view id) override {
+    static const std::string kSql =
+        std::string("SELECT ") + kAccountCols + " FROM accounts WHERE id = ?1";
+    return FindOne<Account>(kSql.c_str(), "find account", ReadAccount,
+                            [&](Stmt& s) { s.Bind(1, id); });
+  }
+
+  Result<std::optional<Account>> FindAccountByEmail(std::string_view email) override {
+    static const std::string kSql =
+        std::string("SELECT ") + kAccountCols + " FROM accounts WHERE email = ?1 COLLATE NOCASE";
+    return FindOne<Account>(kSql.c_str(), "find account", ReadAccount,
+                            [&](Stmt& s) { s.Bind(1, email); });
+  }
+
+  Status UpdateAccount(const Account& a) override {
+    static constexpr const char* kSql =
+        "UPDATE accounts SET email=?2, kdf_ops=?3, kdf_mem=?4, salt=?5, verifier=?6, "
+        "wrapped_vault_key=?7, public_key=?8, wrapped_private_key=?9, verified=?10, "
+        "created_at=?11, totp_secret_sealed=?12, totp_enabled=?13, totp_last_step=?14 "
+        "WHERE id=?1";
+    auto s = Prepare(kSql, "update account");
+    if (!s) return Fail(s.error());
+    BindAccount(*s, a);
+    return ExpectOne(s->Exec(), "update account");
+  }
+
+  Status DeleteAccount(std::string_view id) override {
+    static constexpr const char* kSql = "DELETE FROM accounts WHERE id = ?1";
+    auto s = Prepare(kSql, "delete account");
+    if (!s) return Fail(s.error());
+    s->Bind(1, id);
+    return ExpectOne(s->Exec(), "delete account");
+  }
+
+  Status PutEmailCode(const EmailCode& c) override {
+    static constexpr const char* kSql =
+        "INSERT OR REPLACE INTO email_codes (purpose, subject, account_id, challenge, code_hash, "
+        "expires_at, attempts, used, created_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)";
+    auto s = Prepare(kSql, "put email code");
+    if (!s) return Fail(s.error());
+    s->Bind(1, c.purpose).Bind(2, c.subject);
+    if (c.account_id.empty()) {
+      s->BindNull(3);
+    } else {
+      s->Bind(3, c.account_id);
+    }
+    s->Bind(4, c.challenge)
+        .Bind(5, c.code_hash)
+        .Bind(6, c.expires_at)
+        .Bind(7, int64_t{c.attempts})
+        .Bind(8, int64_t{c.used})
+        .Bind(9, c.created_at);
+    KW_TRY(s->Exec());
+    return {};
+  }
+
+  Result<std::optional<EmailCode>> FindEmailCode(std::string_view purpose,
+                                                 std::string_view subject) override {
+    static constexpr const char* kSql =
+        "SELECT purpose, subject, account_id, challenge, code_hash, expires_at, attempts, used, "
+        "created_at FROM email_codes WHERE purpose = ?1 AND subject = ?2";
+    return FindOne<EmailCode>(kSql, "find email code", ReadCode,
+                              [&](Stmt& s) { s.Bind(1, purpose).Bind(2, subject); });
+  }
+
+  Status UpdateEmailCode(const EmailCode& c) override {
+    static constexpr const char* kSql =
+        "UPDATE email_codes SET attempts = ?3, used = ?4 WHERE purpose = ?1 AND subject = ?2";
+    auto s = Prepare(kSql, "update email code");
+    if (!s) return Fail(s.error());
+    s->Bind(1, c.purpose).Bind(2, c.subject).Bind(3, int64_t{c.attempts}).Bind(4, int64_t{c.used});
+    return ExpectOne(s->Exec(), "update email code");
+  }
+
+  Status DeleteEmailCode(std::string_view purpose, std::string_view subject) override {
+    static constexpr const char* kSql =
+        "DELETE FROM email_codes WHERE purpose = ?1 AND subject = ?2";
+    auto s = Prepare(kSql, "delete email code");
+    if (!s) return Fail(s.error());
+    s->Bind(1, purpose).Bind(2, subject);
+    KW_TRY(s->Exec());
+    return {};
+  }
+
+  Result<int64_t> DeleteExpiredEmailCodes(int64_t now) override {
+    static constexpr const char* kSql = "DELETE FROM email_codes WHERE expires_at < ?1";
+    auto s = Prepare(kSql, "delete expired codes");
+    if (!s) return Fail(s.error());
+    s->Bind(1, now);
+    return s->Exec();
+  }
+
+  Result<std::optional<Device>> FindDevice(std::string_view account_id,
+                                           std::string_view device_id) override {
+    static constexpr const char* kSql =
+        "SELECT account_id, id, name, type, first_seen, last_seen, active FROM devices "
+        "WHERE account_id = ?1 AND id = ?2";
+    return FindOne<Device>(kSql, "find device", ReadDevice,
+                           [&](Stmt& s) { s.Bind(1, account_id).Bind(2, device_id); });
+  }
+
+  Status UpsertDevice(const Device& d) override {
+    static constexpr const char* kSql =
+        "INSERT INTO devices (account_id, id, name, type, first_seen, last_seen, active) "
+        "VALUES (?1,?2,?3,?4,?5,?6,?7) ON CONFLICT (account_id, id) DO UPDATE SET "
+        "name = excluded.name, type = excluded.type, first_seen = excluded.first_seen, "
+        "last_seen = excluded.last_seen, active = excluded.active";
+    auto s = Prepare(kSql, "upsert device");
+    if (!s) return Fail(s.error());
+    s->Bind(1, d.account_id)
+        .Bind(2, d.id)
+        .Bind(3, d.name)
+        .Bind(4, d.type)
+        .Bind(5, d.first_seen)
+        .Bind(6, d.last_seen)
+        .Bind(7, int64_t{d.active});
+    KW_TRY(s->Exec());
+    return {};
+  }
+
+  Result<std::vector<Device>> ListDevices(std::string_view account_id) override {
+    static constexpr const char* kSql =
+        "SELECT account_id, id, name, type, first_seen, last_seen, active FROM devices "
+        "WHERE account_id = ?1 ORDER BY id";
+    return FindAll<Device>(kSql, "list devices", ReadDevice,
+                           [&](Stmt& s) { s.Bind(1, account_id); });
+  }
+
+  Status InsertSession(const Session& x) override {
+    static constexpr const char* kSql =
+        "INSERT INTO sessions (token_hash, account_id, device_id, created_at, expires_at, "
+        "revoked) VALUES (?1,?2,?3,?4,?5,?6)";
+    auto s = Prepare(kSql, "insert session");
+    if (!s) return Fail(s.error());
+    s->Bind(1, x.token_hash)
+        .Bind(2, x.account_id)
+        .Bind(3, x.device_id)
+        .Bind(4, x.created_at)
+        .Bind(5, x.expires_at)
+        .Bind(6, int64_t{x.revoked});
+    KW_TRY(s->Exec());
+    return {};
+  }
+
+  Result<std::optional<Session>> FindSession(std::span<const uint8_t> token_hash) override {
+    static constexpr const char* kSql =
+        "SELECT token_hash, account_id, device_id, created_at, expires_at, revoked "
+        "FROM sessions WHERE token_hash = ?1";
+    return FindOne<Session>(
+        kSql, "find session",
+        [](const Stmt& s) {
+          Session x;
+          x.token_hash = s.Blob(0);
+          x.account_id = s.Text(1);
+          x.device_id = s.Text(2);
+          x.created_at = s.Int(3);
+          x.expires_at = s.Int(4);
+          x.revoked = s.Int(5) != 0;
+          return x;
+        },
+        [&](Stmt& s) { s.Bind(1, token_hash); });
+  }
+
+  Status RevokeSession(std::span<const uint8_t> token_hash) override {
+    static constexpr const char* kSql = "UPDATE sessions SET revoked = 1 WHERE token_hash = ?1";
+    auto s = Prepare(kSql, "revoke session");
+    if (!s) return Fail(s.error());
+    s->Bind(1, token_hash);
+    return ExpectOne(s->Exec(), "revoke session");
+  }
+
+  Result<int64_t> RevokeAccountSessions(std::string_view account_id,
+                                        std::span<const uint8_t> keep) override {
+    static constexpr const char* kSql =
+        "UPDATE sessions SET revoked = 1 WHERE account_id = ?1 AND revoked = 0 "
+        "AND token_hash != ?2";
+    auto s = Prepare(kSql, "revoke sessions");
+    if (!s) return Fail(s.error());
+    s->Bind(1, account_id).Bind(2, keep);
+    return s->Exec();
+  }
+
+  Result<int64_t> RevokeDeviceSessions(std::string_view account_id,
+                                       std::string_view device_id) override {
+    static constexpr const char* kSql =
+        "UPDATE sessions SET revoked = 1 WHERE account_id = ?1 AND device_id = ?2 "
+        "AND revoked = 0";
+    auto s = Prepare(kSql, "revoke device sessions");
+    if (!s) return Fail(s.error());
+    s->Bind(1, account_id).Bind(2, device_id);
+    return s->Exec();
+  }
+
+  Result<int64_t> DeleteDeadSessions(int64_t now) override {
+    static constexpr const char* kSql =
+        "DELETE FROM sessions WHERE expires_at <= ?1 OR revoked = 1";
+    auto s = Prepare(kSql, "delete dead sessions");
+    if (!s) return Fail(s.error());
+    s->Bind(1, now);
+    return s->Exec();
+  }
+
+  Status InsertItem(const Item& i) override {
+    static constexpr const char* kSql =
+        "INSERT INTO items (account_id, id, revision, data, created_at, updated_at) "
+        "VALUES (?1,?2,?3,?4,?5,?6)";
+    auto s = Prepare(kSql, "insert item");
+    if (!s) return Fail(s.error());
+    s->Bind(1, i.account_id)
+        .Bind(2, i.id)
+        .Bind(3, i.revision)
+        .Bind(4, i.data)
+        .Bind(5, i.created_at)
+        .Bind(6, i.updated_at);
+    KW_TRY(s->Exec());
+    return {};
+  }
+
+  Result<std::optional<Item>> FindItem(std::string_view account_id,
+                                       std::string_view item_id) override {
+    static constexpr const char* kSql =
+        "SELECT account_id, id, revision, data, created_at, updated_at FROM items "
+        "WHERE account_id = ?1 AND id = ?2";
+    return FindOne<Item>(kSql, "find item", ReadItem,
+                         [&](Stmt& s) { s.Bind(1, account_id).Bind(2, item_id); });
+  }
+
+  Result<std::vector<Item>> ListItems(std::string_view account_id) override {
+    static constexpr const char* kSql =
+        "SELECT account_id, id, revision, data, created_at, updated_at FROM items "
+        "WHERE account_id = ?1 ORDER BY id";
+    return FindAll<Item>(kSql, "list items", ReadItem, [&](Stmt& s) { s.Bind(1, account_id); });
+  }
+
+  Result<Item> UpdateItem(std::string_view account_id, std::string_view item_id,
+                          int64_t expected_revision, const Bytes& data, int64_t now) override {
+    static constexpr const char* kSql =
+        "UPDATE items SET data = ?4, updated_at = ?5, revision = revision + 1 "
+        "WHERE account_id = ?1 AND id = ?2 AND revision = ?3 "
+        "RETURNING account_id, id, revision, data, created_at, updated_at";
+    {
+      auto s = Prepare(kSql, "update item");
+      if (!s) return Fail(s.error());
+      s->Bind(1, account_id).Bind(2, item_id).Bind(3, expected_revision).Bind(4, data).Bind(5, now);
+      auto row = s->Step();
+      if (!row) return Fail(row.error());
+      if (*row) {
+        Item item = ReadItem(*s);
+        KW_TRY(s->Exec());  // finish the statement so the change is complete
+        return item;
+      }
+    }
+    auto existing = FindItem(account_id, item_id);
+    if (!existing) return Fail(existing.error());
+    if (!*existing) return Fail(NotFoundError("update item"));
+    return Fail(StaleError("update item"));
+  }
+
+  Status DeleteItem(std::string_view account_id, std::string_view item_id) override {
+    static constexpr const char* kSql = "DELETE FROM items WHERE account_id = ?1 AND id = ?2";
+    auto s = Prepare(kSql, "delete item");
+    if (!s) return Fail(s.error());
+    s->Bind(1, account_id).Bind(2, item_id);
+    return ExpectOne(s->Exec(), "delete item");
+  }
+
+  Status ReplaceRecoveryCodes(std::string_view account_id,
+                              const std::vector<Bytes>& code_hashes) override {
+    static constexpr const char* kDelete = "DELETE FROM totp_recovery_codes WHERE account_id = ?1";
+    static constexpr const char* kInsert =
+        "INSERT INTO totp_recovery_codes (account_id, code_hash, used) VALUES (?1, ?2, 0)";
+    {
+      auto s = Prepare(kDelete, "replace recovery codes");
+      if (!s) return Fail(s.error());
+      s->Bind(1, account_id);
+      KW_TRY(s->Exec());
+    }
+    for (const auto& hash : code_hashes) {
+      auto s = Prepare(kInsert, "replace recovery codes");
+      if (!s) return Fail(s.error());
+      s->Bind(1, account_id).Bind(2, hash);
+      KW_TRY(s->Exec());
+    }
+    return {};
+  }
+
+  Result<std::vector<RecoveryCode>> ListRecoveryCodes(std::string_view account_id) override {
+    static constexpr const char* kSql =
+        "SELECT id, code_hash, used FROM totp_recovery_codes WHERE account_id = ?1 ORDER BY id";
+    return FindAll<RecoveryCode>(
+        kSql, "list recovery codes",
+        [](const Stmt& s) {
+          return RecoveryCode{s.Int(0), s.Blob(1), s.Int(2) != 0};
+        },
+        [&](Stmt& s) { s.Bind(1, account_id); });
+  }
+
+  Status MarkRecoveryCodeUsed(std::string_view account_id, int64_t code_id) override {
+    static constexpr const char* kSql =
+        "UPDATE totp_recovery_codes SET used = 1 WHERE account_id = ?1 AND id = ?2 AND used = 0";
+    int64_t changed = 0;
+    {
+      auto s = Prepare(kSql, "use recovery code");
+      if (!s) return Fail(s.error());
+      s->Bind(1, account_id).Bind(2, code_id);
+      auto n = s->Exec();
+      if (!n) return Fail(n.error());
+      changed = *n;
+    }
+    if (changed == 1) return {};
+    auto codes = ListRecoveryCodes(account_id);
+    if (!codes) return Fail(codes.error());
+    for (const auto& c : *codes) {
+      if (c.id == code_id) return Fail(ConflictError("use recovery code"));
+    }
+    return Fail(NotFoundError("use recovery code"));
+  }
+
+  Result<int64_t> HitRateLimit(std::string_view key, int64_t now, int64_t window_seconds) override {
+    static constexpr const char* kSql =
+        "INSERT INTO rate_limits (key, window_start, count) VALUES (?1, ?2, 1) "
+        "ON CONFLICT (key) DO UPDATE SET "
+        "count = CASE WHEN window_start <= ?2 - ?3 THEN 1 ELSE count + 1 END, "
+        "window_start = CASE WHEN window_start <= ?2 - ?3 THEN ?2 ELSE window_start END "
+        "RETURNING count";
+    auto s = Prepare(kSql, "hit rate limit");
+    if (!s) return Fail(s.error());
+    s->Bind(1, key).Bind(2, now).Bind(3, window_seconds);
+    auto row = s->Step();
+    if (!row) return Fail(row.error());
+    if (!*row) return Fail(StoreError("hit rate limit"));
+    int64_t count = s->Int(0);
+    KW_TRY(s->Exec());
+    return count;
+  }
+
+  Result<int64_t> PeekRateLimit(std::string_view key, int64_t now,
+                                int64_t window_seconds) override {
+    static constexpr const char* kSql =
+        "SELECT count FROM rate_limits WHERE key = ?1 AND window_start > ?2 - ?3";
+    auto r = FindOne<int64_t>(
+        kSql, "peek rate limit", [](const Stmt& s) { return s.Int(0); },
+        [&](Stmt& s) { s.Bind(1, key).Bind(2, now).Bind(3, window_seconds); });
+    if (!r) return Fail(r.error());
+    return r->value_or(0);
+  }
+
+  Status ClearRateLimit(std::string_view key) override {
+    static constexpr const char* kSql = "DELETE FROM rate_limits WHERE key = ?1";
+    auto s = Prepare(kSql, "clear rate limit");
+    if (!s) return Fail(s.error());
+    s->Bind(1, key);
+    KW_TRY(s->Exec());
+    return {};
+  }
+
+  Result<int64_t> DeleteRateLimitsBefore(int64_t before) override {
+    static constexpr const char* kSql = "DELETE FROM rate_limits WHERE window_start < ?1";
+    auto s = Prepare(kSql, "delete rate limits");
+    if (!s) return Fail(s.error());
+    s->Bind(1, before);
+    return s->Exec();
+  }
+
+ private:
+  Result<Stmt> Prepare(const char* sql, std::string_view op) {
+    return conn_.Prepare(sql, op, read_only_);
+  }
+
+  static Status ExpectOne(Result<int64_t> changed, std::string_view op) {
+    if (!changed) return Fail(changed.error());
+    if (*changed == 0) return Fail(NotFoundError(op));
+    return {};
+  }
+
+  template <class T, class ReadFn, class BindFn>
+  Result<std::optional<T>> FindOne(const char* sql, std::string_view op, ReadFn read, BindFn bind) {
+    auto s = Prepare(sql, op);
+    if (!s) return Fail(s.error());
+    bind(*s);
+    auto row = s->Step();
+    if (!row) return Fail(row.error());
+    if (!*row) return std::optional<T>();
+    return std::optional<T>(read(*s));
+  }
+
+  template <class T, class ReadFn, class BindFn>
+  Result<std::vector<T>> FindAll(const char* sql, std::string_view op, ReadFn read, BindFn bind) {
+    auto s = Prepare(sql, op);
+    if (!s) return Fail(s.error());
+    bind(*s);
+    std::vector<T> out;
+    for (;;) {
+      auto row = s->Step();
+      if (!row) return Fail(row.error());
+      if (!*row) break;
+      out.push_back(read(*s));
+    }
+    return out;
+  }
+
+  Connection& conn_;
+  bool read_only_;
+};
+
+class SqliteStore final : public Store {
+ public:
+  SqliteStore(std::string path, int pool_size) : path_(std::move(path)), max_(pool_size) {}
+
+  Status Init() {
+    auto conn = OpenConnection(path_);
+    if (!conn) return Fail(conn.error());
+    if (auto s = Migrate(**conn); !s) return s;
+    idle_.push_back(std::move(*conn));
+    open_ = 1;
+    return {};
+  }
+
+  Status Transact(const std::function<Status(Tx&)>& fn) override { return Run(fn, false); }
+  Status Read(const std::function<Status(Tx&)>& fn) override { return Run(fn, true); }
+
+  Result<int> SchemaVersion() override {
+    auto lease = Acquire();
+    if (!lease) return Fail(lease.error());
+    auto v = CurrentVersion(*lease->conn);
+    return v;
+  }
+
+ private:
+  struct Lease {
+    SqliteStore* store;
+    std::unique_ptr<Connection> conn;
+    Lease(SqliteStore* s, std::unique_ptr<Connection> c) : store(s), conn(std::move(c)) {}
+    Lease(Lease&& o) noexcept : store(o.store), conn(std::move(o.conn)) {}
+    ~Lease() {
+      if (conn) store->Release(std::move(conn));
+    }
+  };
+
+  Result<Lease> Acquire() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return !idle_.empty() || open_ < max_; });
+    if (!idle_.empty()) {
+      auto conn = std::move(idle_.back());
+      idle_.pop_back();
+      return Lease(this, std::move(conn));
+    }
+    ++open_;
+    lock.unlock();
+    auto conn = OpenConnection(path_);
+    if (!conn) {
+      std::lock_guard relock(mu_);
+      --open_;
+      cv_.notify_one();
+      return Fail(conn.error());
+    }
+    return Lease(this, std::move(*conn));
+  }
+
+  void Release(std::unique_ptr<Connection> conn) {
+    std::lock_guard lock(mu_);
+    idle_.push_back(std::move(conn));
+    cv_.notify_one();
+  }
+
+  Status Run(const std::function<Status(Tx&)>& fn, bool read_only) {
+    auto lease = Acquire();
+    if (!lease) return Fail(lease.error());
+    Connection& conn = *lease->conn;
+    for (int attempt = 0;; ++attempt) {
+      Status result = RunOnce(conn, fn, read_only);
+      if (result || result.error().code() != "store.busy" || attempt + 1 >= kBusyRetries) {
+        return result;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10 << attempt));
+    }
+  }
+
+  static Status RunOnce(Connection& conn, const std::function<Status(Tx&)>& fn, bool read_only) {
+    // IMMEDIATE takes the write lock up front, so two writers never both
+    // read and then fail to upgrade (which busy_timeout cannot resolve).
+    if (auto s = conn.ExecScript(read_only ? "BEGIN DEFERRED" : "BEGIN IMMEDIATE", "begin"); !s) {
+      return s;
+    }
+    SqliteTx tx(conn, read_only);
+    Status result = fn(tx);
+    if (!result) {
+      Rollback(conn);
+      return result;
+    }
+    if (auto s = conn.ExecScript("COMMIT", "commit"); !s) {
+      Rollback(conn);
+      return s;
+    }
+    return {};
+  }
+
+  static void Rollback(Connection& conn) {
+    if (sqlite3_get_autocommit(conn.db()) == 0) {
+      if (auto s = conn.ExecScript("ROLLBACK", "rollback"); !s) {
+        spdlog::error("sqlite: rollback failed");
+      }
+    }
+  }
+
+  static Result<int> CurrentVersion(Connection& conn) {
+    auto s = conn.Prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+                          "read schema version", true);
+    if (!s) return Fail(s.error());
+    auto row = s->Step();
+    if (!row) return Fail(row.error());
+    return static_cast<int>(s->Int(0));
+  }
+
+  static Status Migrate(Connection& conn) {
+    if (auto s = conn.ExecScript("BEGIN IMMEDIATE", "migrate"); !s) return s;
+    auto result = [&]() -> Status {
+      KW_TRY(conn.ExecScript(
+          "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+          "applied_at INTEGER NOT NULL)",
+          "migrate"));
+      auto current = CurrentVersion(conn);
+      if (!current) return Fail(current.error());
+      const auto& migrations = Migrations();
+      int known = migrations.empty() ? 0 : migrations.back().version;
+      if (*current > known) {
+        return Fail(Error::Internal("store.schema_too_new",
+                                    "The database schema (version " + std::to_string(*current) +
+                                        ") is newer than this keywardd understands (version " +
+                                        std::to_string(known) + "); upgrade keywardd."));
+      }
+      for (const auto& m : migrations) {
+        if (m.version <= *current) continue;
+        KW_TRY(conn.ExecScript(m.sql, "migrate"));
+        auto ins = conn.Prepare(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, unixepoch())",
+            "migrate", false);
+        if (!ins) return Fail(ins.error());
+        ins->Bind(1, int64_t{m.version});
+        KW_TRY(ins->Exec());
+        spdlog::info("sqlite: applied schema migration {}", m.version);
+      }
+      return {};
+    }();
+    if (!result) {
+      Rollback(conn);
+      return result;
+    }
+    return conn.ExecScript("COMMIT", "migrate");
+  }
+
+  std::string path_;
+  int max_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<Connection>> idle_;
+  int open_ = 0;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path, int pool_size) {
+  // Each connection to ":memory:" would be a different database.
+  if (path == ":memory:") pool_size = 1;
+  auto store = std::make_unique<SqliteStore>(path, pool_size < 1 ? 1 : pool_size);
+  if (auto s = store->Init(); !s) return Fail(s.error());
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace keyward::store::sqlite

@@ -1,0 +1,18 @@
+// The embedded SQLite store: WAL journal, synchronous=FULL (an acknowledged
+// commit survives kill -9 and power loss), foreign keys on, a busy timeout,
+// and a small pool of connections so several HTTP worker threads can read at
+// once while SQLite serializes writers (BEGIN IMMEDIATE).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "store/store.h"
+
+namespace keyward::store::sqlite {
+
+// path ":memory:" opens one private in-memory database (pool of one).
+[[nodiscard]] Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path,
+                                                             int pool_size = 4);
+
+}  // namespace keyward::store::sqlite

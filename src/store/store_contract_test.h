@@ -1,0 +1,40 @@
+// The store contract: every Store implementation instantiates this suite
+// with a factory that returns a fresh, empty, migrated store, e.g.
+//
+//   INSTANTIATE_TEST_SUITE_P(Sqlite, StoreContractTest,
+//       ::testing::Values(StoreFactory{"sqlite_file", MakeMyStore}),
+//       StoreFactoryName);
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "store/store.h"
+
+namespace keyward::store::testing {
+
+struct StoreFactory {
+  std::string name;
+  std::function<std::unique_ptr<Store>()> make;
+};
+
+inline std::string StoreFactoryName(const ::testing::TestParamInfo<StoreFactory>& info) {
+  return info.param.name;
+}
+
+class StoreContractTest : public ::testing::TestWithParam<StoreFactory> {
+ protected:
+  void SetUp() override {
+    store_ = GetParam().make();
+    ASSERT_NE(store_, nullptr);
+  }
+  Store& store() { return *store_; }
+
+ private:
+  std::unique_ptr<Store> store_;
+};
+
+}  // namespace keyward::store::testing
