@@ -159,41 +159,71 @@ TEST(SmtpMailerTest, ServerRequiringStartTlsRefusesPlainClient) {
   EXPECT_TRUE(server->Messages().empty());
 }
 
+// A loopback port with a bound but not listening socket: connections are
+// refused, and no other test's server can take the port meanwhile.
+class ReservedPort {
+ public:
+  explicit ReservedPort(bool listen) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    if (listen) {
+      EXPECT_EQ(::listen(fd_, 4), 0);
+    }
+    socklen_t len = sizeof addr;
+    EXPECT_EQ(::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+    port_ = ntohs(addr.sin_port);
+  }
+  ~ReservedPort() { ::close(fd_); }
+  int port() const { return port_; }
+
+ private:
+  int fd_;
+  int port_ = 0;
+};
+
 TEST(SmtpMailerTest, ServerDownFailsQuickly) {
-  auto server = StartServer();
-  ASSERT_TRUE(server);
-  SmtpConfig config = server->ClientConfig();
-  server->Stop();
+  ReservedPort down(/*listen=*/false);
+  SmtpConfig config;
+  config.host = "127.0.0.1";
+  config.port = down.port();
+  config.security = SmtpConfig::Security::kStartTls;
   auto start = SteadyClock::now();
   auto status = MakeSmtpMailer(config)->Send(CodeMessage());
   auto elapsed = SteadyClock::now() - start;
   ASSERT_FALSE(status.has_value());
   EXPECT_EQ(status.error().code(), "mail.send_failed");
   EXPECT_EQ(status.error().kind(), ErrorKind::kUnavailable);
+  EXPECT_THAT(status.error().message(), HasSubstr("could not reach"));
   EXPECT_LT(elapsed, std::chrono::seconds(3));
+}
+
+TEST(SmtpMailerTest, StoppedTestServerRefusesConnections) {
+  auto server = StartServer();
+  ASSERT_TRUE(server);
+  SmtpConfig config = server->ClientConfig();
+  server->Stop();
+  server->Stop();  // idempotent
+  // The port is free again; another process could take it, so only check
+  // that the call returns promptly either way.
+  auto start = SteadyClock::now();
+  (void)MakeSmtpMailer(config)->Send(CodeMessage());
+  EXPECT_LT(SteadyClock::now() - start, std::chrono::seconds(3));
+  EXPECT_TRUE(server->Messages().empty());
 }
 
 TEST(SmtpMailerTest, SilentServerTimesOut) {
   // Listens but never speaks: the kernel completes the handshake, no greeting follows.
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_GE(fd, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  ASSERT_EQ(::listen(fd, 4), 0);
-  socklen_t len = sizeof addr;
-  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-
+  ReservedPort silent(/*listen=*/true);
   SmtpConfig config;
   config.host = "127.0.0.1";
-  config.port = ntohs(addr.sin_port);
+  config.port = silent.port();
   config.security = SmtpConfig::Security::kNone;
   config.timeout_seconds = 1;
   auto start = SteadyClock::now();
   auto status = MakeSmtpMailer(config)->Send(CodeMessage());
   auto elapsed = SteadyClock::now() - start;
-  ::close(fd);
   ASSERT_FALSE(status.has_value());
   EXPECT_EQ(status.error().code(), "mail.send_failed");
   EXPECT_LT(elapsed, std::chrono::seconds(4));
