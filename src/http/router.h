@@ -17,9 +17,9 @@
 namespace keyward::http {
 
 struct Request {
-  std::string method;  // "GET", "POST", ...
-  std::string path;    // without the query string
-  std::string query;   // raw, without '?'
+  std::string method;                          // "GET", "POST", ...
+  std::string path;                            // without the query string
+  std::string query;                           // raw, without '?'
   std::map<std::string, std::string> headers;  // names lower-cased
   std::string body;
   std::string remote_address;  // peer IP, for rate limits and device records
@@ -48,7 +48,8 @@ int HttpStatus(ErrorKind kind);
 Response ErrorResponse(const Error& error);
 Response JsonResponse(int status, const nlohmann::json& body);
 Response NoContent();
-// Parses the body as a JSON object; errors: request.malformed_json (400),
+// Parses the body as a JSON object; errors: request.malformed_json (400:
+// invalid UTF-8 or JSON), request.invalid_body (400: not an object),
 // request.unsupported_media_type (415) when Content-Type is not JSON.
 Result<nlohmann::json> ParseJsonBody(const Request& request);
 
@@ -60,6 +61,9 @@ class Router {
   // route.method_not_allowed with an Allow header. A handler that throws is
   // a bug: it is logged (without the body) and answered 500 internal.
   Response Handle(const Request& request) const;
+  // Same; also reports the matched route pattern ("" when none), for the
+  // access log, which must not show concrete paths.
+  Response Handle(const Request& request, std::string* matched_pattern) const;
   // Every (method, pattern) registered, for the docs/api.md sync test.
   std::vector<std::pair<std::string, std::string>> Routes() const;
 
