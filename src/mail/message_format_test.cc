@@ -71,6 +71,39 @@ TEST(MessageFormatTest, HasAllHeadersAndCrlfBody) {
   EXPECT_EQ(p.body, "Hi\r\n\r\n123456\r\n\r\nBye\r\n");
 }
 
+// Golden: the exact bytes of a typical code message.
+TEST(MessageFormatTest, GoldenCodeMessage) {
+  FormatOptions options = Options();
+  options.from = "Keyward <keyward@vault.example.com>";
+  auto r = FormatMessage({.to = "alice@example.org",
+                          .subject = "Your Keyward code",
+                          .body = "Your code is:\n\n482913\n\nIt expires in 10 minutes.\n"},
+                         options);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->data,
+            "Date: Sat, 21 Nov 2026 21:14:00 +0000\r\n"
+            "From: Keyward <keyward@vault.example.com>\r\n"
+            "To: alice@example.org\r\n"
+            "Subject: Your Keyward code\r\n"
+            "Message-ID: <fixed@example.com>\r\n"
+            "MIME-Version: 1.0\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n"
+            "Content-Transfer-Encoding: 7bit\r\n"
+            "Auto-Submitted: auto-generated\r\n"
+            "\r\n"
+            "Your code is:\r\n"
+            "\r\n"
+            "482913\r\n"
+            "\r\n"
+            "It expires in 10 minutes.\r\n");
+}
+
+TEST(MessageFormatTest, EmptySubjectAndBody) {
+  Parsed p = Parse(Format({.to = "a@b.c", .subject = "", .body = ""}));
+  EXPECT_EQ(p.headers["Subject"], "");
+  EXPECT_EQ(p.body, "");
+}
+
 TEST(MessageFormatTest, EveryLineEndsInCrlf) {
   std::string data = Format({.to = "a@b.c", .subject = "s", .body = "one\rtwo\r\nthree\nfour"});
   for (std::size_t i = 0; i < data.size(); ++i) {
