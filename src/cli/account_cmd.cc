@@ -1,0 +1,121 @@
+// keyward account register | verify | resend | delete | password
+#include <fmt/format.h>
+#include <CLI/CLI.hpp>
+
+#include "cli/context.h"
+
+namespace keyward::cli {
+namespace {
+
+void Done(Context& ctx, std::string_view status, std::string_view text) {
+  if (ctx.json()) {
+    client::Json j = client::Json::object();
+    j["status"] = client::Str(status);
+    ctx.OutJson(j);
+  } else {
+    ctx.Out(text);
+  }
+}
+
+Status Register(Context& ctx, const std::string& email) {
+  auto profile = ctx.LoadProfile();
+  if (!profile) return Fail(profile.error());
+  client::Client c = ctx.MakeClient(*profile);
+  auto password = ctx.prompt().NewPassword("New master password: ", "Repeat master password: ");
+  if (!password) return Fail(password.error());
+  if (auto st = c.Register(email, *password); !st) return st;
+  Done(ctx, "verification_sent",
+       fmt::format("Registration received. Check {} for a 6-digit code, then run: keyward "
+                   "account verify --email {}",
+                   email, email));
+  return {};
+}
+
+Status Verify(Context& ctx, const std::string& email) {
+  auto profile = ctx.LoadProfile();
+  if (!profile) return Fail(profile.error());
+  client::Client c = ctx.MakeClient(*profile);
+  auto code = ctx.prompt().Line("Code from the email: ");
+  if (!code) return Fail(code.error());
+  if (auto st = c.Verify(email, *code); !st) return st;
+  Done(ctx, "verified",
+       fmt::format("Account verified. Log in with: keyward login --email {}", email));
+  return {};
+}
+
+Status Resend(Context& ctx, const std::string& email) {
+  auto profile = ctx.LoadProfile();
+  if (!profile) return Fail(profile.error());
+  client::Client c = ctx.MakeClient(*profile);
+  if (auto st = c.ResendVerification(email); !st) return st;
+  Done(ctx, "verification_sent",
+       fmt::format("If {} awaits verification, a new code was sent.", email));
+  return {};
+}
+
+Status Delete(Context& ctx) {
+  auto profile = ctx.RequireLogin();
+  if (!profile) return Fail(profile.error());
+  auto yes = ctx.prompt().Confirm(
+      fmt::format("Delete the account {} and all of its items for good?", profile->email));
+  if (!yes) return Fail(yes.error());
+  if (!*yes) return Fail(Error::InvalidArgument("cli.cancelled", "cancelled; nothing deleted"));
+  client::Client c = ctx.MakeClient(*profile);
+  auto password = ctx.prompt().Password("Master password: ");
+  if (!password) return Fail(password.error());
+  if (auto st = c.DeleteAccount(*password); !st) return st;
+  client::Profile cleared;
+  cleared.server_url = profile->server_url;
+  cleared.device_id = profile->device_id;
+  cleared.device_name = profile->device_name;
+  if (auto st = ctx.SaveProfile(cleared); !st) return st;
+  Done(ctx, "deleted", "Account deleted.");
+  return {};
+}
+
+Status ChangePassword(Context& ctx) {
+  auto profile = ctx.RequireLogin();
+  if (!profile) return Fail(profile.error());
+  client::Client c = ctx.MakeClient(*profile);
+  auto current = ctx.prompt().Password("Current master password: ");
+  if (!current) return Fail(current.error());
+  auto fresh = ctx.prompt().NewPassword("New master password: ", "Repeat new master password: ");
+  if (!fresh) return Fail(fresh.error());
+  if (auto st = c.ChangePassword(*current, *fresh); !st) return st;
+  Done(ctx, "password_changed",
+       "Master password changed. Your other devices were signed out; this one stays signed in.");
+  return {};
+}
+
+}  // namespace
+
+void AddAccountCommands(CLI::App& app, Action* action) {
+  auto* account = app.add_subcommand("account", "Register, verify, delete, change password");
+  account->require_subcommand(1);
+
+  auto reg_email = std::make_shared<std::string>();
+  auto* reg =
+      account->add_subcommand("register", "Create an account (prompts for the password twice)");
+  reg->add_option("--email", *reg_email, "Account email")->required();
+  reg->callback([=] { *action = [=](Context& c) { return Register(c, *reg_email); }; });
+
+  auto verify_email = std::make_shared<std::string>();
+  auto* verify =
+      account->add_subcommand("verify", "Verify the email (prompts for the emailed code)");
+  verify->add_option("--email", *verify_email, "Account email")->required();
+  verify->callback([=] { *action = [=](Context& c) { return Verify(c, *verify_email); }; });
+
+  auto resend_email = std::make_shared<std::string>();
+  auto* resend = account->add_subcommand("resend", "Email a new verification code");
+  resend->add_option("--email", *resend_email, "Account email")->required();
+  resend->callback([=] { *action = [=](Context& c) { return Resend(c, *resend_email); }; });
+
+  account->add_subcommand("delete", "Delete the account and its items for good")->callback([=] {
+    *action = Delete;
+  });
+  account->add_subcommand("password", "Change the master password")->callback([=] {
+    *action = ChangePassword;
+  });
+}
+
+}  // namespace keyward::cli

@@ -1,0 +1,152 @@
+#include "cli/context.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include <fmt/format.h>
+
+namespace keyward::cli {
+
+Context::Context(const GlobalOptions& options)
+    : options_(options),
+      prompter_(
+          std::make_unique<Prompter>(Prompter::ForStdin(options.password_stdin, options.yes))) {}
+
+Result<client::Profile> Context::LoadProfile() {
+  if (!dir_) {
+    auto dir = client::ResolveProfileDir(
+        options_.profile.empty() ? std::nullopt : std::optional<std::string>(options_.profile));
+    if (!dir) return Fail(dir.error());
+    dir_ = *dir;
+  }
+  auto p = client::LoadProfile(*dir_);
+  if (!p) return Fail(p.error());
+  return p->has_value() ? std::move(**p) : client::Profile{};
+}
+
+Result<client::Profile> Context::RequireLogin() {
+  auto p = LoadProfile();
+  if (!p) return p;
+  if (p->token.empty() || p->account_id.empty()) {
+    return Fail(Error::Unauthenticated("cli.not_logged_in",
+                                       "not logged in; run 'keyward login --email EMAIL' first"));
+  }
+  return p;
+}
+
+Status Context::SaveProfile(const client::Profile& profile) {
+  if (!dir_) {
+    auto p = LoadProfile();
+    if (!p) return Fail(p.error());
+  }
+  return client::SaveProfile(*dir_, profile);
+}
+
+client::Client Context::MakeClient(const client::Profile& profile) {
+  client::ClientOptions o;
+  if (!options_.server.empty()) {
+    o.server_url = options_.server;
+  } else if (!profile.server_url.empty()) {
+    o.server_url = profile.server_url;
+  } else {
+    o.server_url = kDefaultServer;
+  }
+  client::Client c(std::move(o));
+  if (!profile.token.empty()) c.set_token(profile.token);
+  return c;
+}
+
+Result<crypto::VaultKey> Context::VaultKey(client::Client& client, const client::Profile& profile) {
+  const char* env = std::getenv(kSessionEnv);
+  if (env != nullptr && *env != '\0' && !profile.protected_vault_key.empty()) {
+    auto key = crypto::Base64UrlDecodeSecret(env);
+    if (key && key->size() == crypto::SessionKey::kSize) {
+      auto uk = client::UnprotectVaultKey(crypto::SessionKey(std::move(*key)), profile.account_id,
+                                          profile.protected_vault_key);
+      if (uk) return uk;
+    }
+  }
+  // No usable session key: the master password unlocks, this once.
+  auto password = prompter_->Password("Master password: ");
+  if (!password) return Fail(password.error());
+  auto unlocked = client.UnlockWithPassword(*password);
+  if (!unlocked) return Fail(unlocked.error());
+  return std::move(unlocked->vault_key);
+}
+
+Status Context::StartSession(client::Profile& profile, const crypto::VaultKey& uk,
+                             client::Json json_extra) {
+  crypto::SessionKey session_key = crypto::SessionKey::Random();
+  profile.protected_vault_key = client::ProtectVaultKey(session_key, profile.account_id, uk);
+  if (auto st = SaveProfile(profile); !st) return st;
+  crypto::SecureBytes encoded = client::SecretBase64Url(session_key.span());
+  if (json()) {
+    if (!json_extra.is_object()) json_extra = client::Json::object();
+    json_extra["session"] = client::Json(client::ToSecretString(encoded));
+    OutJson(json_extra);
+    return {};
+  }
+  client::SecretString line = client::ToSecretString("export KEYWARD_SESSION=\"");
+  line.append(encoded.view().data(), encoded.size());
+  line.append("\"");
+  OutSecret(client::ToSecureBytes(line));
+  Hint(
+      "To unlock the vault in this shell, run the export line above (or: eval \"$(keyward "
+      "unlock)\"); without it, commands ask for the master password.");
+  return {};
+}
+
+void Context::Out(std::string_view text) {
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fputc('\n', stdout);
+}
+
+void Context::OutSecret(const crypto::SecureBytes& text) {
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fputc('\n', stdout);
+  std::fflush(stdout);
+}
+
+void Context::OutJson(const client::Json& j) {
+  client::SecretString s = j.dump();
+  std::fwrite(s.data(), 1, s.size(), stdout);
+  std::fputc('\n', stdout);
+  std::fflush(stdout);
+}
+
+void Context::Hint(std::string_view text) {
+  if (json()) return;
+  std::fflush(stdout);
+  std::fprintf(stderr, "%.*s\n", static_cast<int>(text.size()), text.data());
+}
+
+Error Explain(const Error& e) {
+  const std::string& c = e.code();
+  if (c == "auth.invalid_credentials") {
+    return Error(e.kind(), c, "wrong email or master password");
+  }
+  if (c == "client.wrong_password") return Error(e.kind(), c, "wrong master password");
+  if (c == "auth.required") {
+    return Error(e.kind(), c,
+                 "your session has ended (logged out, expired, or this device was removed); run "
+                 "'keyward login --email EMAIL'");
+  }
+  if (c == "auth.invalid_two_factor") {
+    return Error(e.kind(), c, "wrong two-step login code or recovery code");
+  }
+  if (c == "account.unverified") {
+    return Error(e.kind(), c,
+                 "this account is not verified yet; run 'keyward account verify --email EMAIL' "
+                 "with the code from the email");
+  }
+  if (c == "verify.invalid_code") {
+    return Error(e.kind(), c, "wrong or expired code; 'keyward account resend' sends a new one");
+  }
+  if (c == "item.not_found") return Error(e.kind(), c, "no such item");
+  if (c == "device.not_found") return Error(e.kind(), c, "no such device");
+  return e;
+}
+
+}  // namespace keyward::cli

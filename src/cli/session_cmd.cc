@@ -1,0 +1,201 @@
+// keyward login | logout | status | unlock | lock
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <CLI/CLI.hpp>
+
+#include "cli/context.h"
+
+namespace keyward::cli {
+namespace {
+
+std::string HostName() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof(buf) - 1) != 0 || buf[0] == '\0') return "keyward-cli";
+  return buf;
+}
+
+bool LooksLikeTotp(std::string_view code) {
+  if (code.size() != 6) return false;
+  for (char c : code) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+Status Login(Context& ctx, const std::string& email, const std::string& device_name) {
+  auto profile = ctx.LoadProfile();
+  if (!profile) return Fail(profile.error());
+  client::Client c = ctx.MakeClient(*profile);
+  if (!profile->token.empty()) (void)c.Logout();  // best effort: one session per profile
+
+  auto password = ctx.prompt().Password("Master password: ");
+  if (!password) return Fail(password.error());
+  auto keys = c.DeriveLoginKeys(email, *password);
+  if (!keys) return Fail(keys.error());
+
+  client::DeviceIdentity device;
+  device.id = profile->device_id.empty() ? client::NewItemId() : profile->device_id;
+  device.name = !device_name.empty()            ? device_name
+                : !profile->device_name.empty() ? profile->device_name
+                                                : HostName();
+  auto result = c.Login(email, *keys, device);
+  if (!result && result.error().code() == "auth.two_factor_required") {
+    auto code = ctx.prompt().Line("Two-step login code (or a recovery code): ");
+    if (!code) return Fail(code.error());
+    client::SecondFactor second;
+    if (LooksLikeTotp(code->view())) {
+      second.totp_code = std::move(*code);
+    } else {
+      second.recovery_code = std::move(*code);
+    }
+    result = c.Login(email, *keys, device, second);
+  }
+  if (!result) return Fail(result.error());
+
+  profile->server_url = c.server_url();
+  profile->email = result->account.email;
+  profile->account_id = result->account.id;
+  profile->device_id = result->device_id;
+  profile->device_name = device.name;
+  profile->token = result->token;
+  client::Json extra = client::Json::object();
+  extra["email"] = client::Str(profile->email);
+  extra["account_id"] = client::Str(profile->account_id);
+  extra["device_id"] = client::Str(profile->device_id);
+  extra["expires_at"] = client::Str(result->expires_at);
+  if (auto st = ctx.StartSession(*profile, result->vault_key, std::move(extra)); !st) return st;
+  ctx.Hint(fmt::format("Logged in as {}.", profile->email));
+  return {};
+}
+
+Status Logout(Context& ctx) {
+  auto profile = ctx.LoadProfile();
+  if (!profile) return Fail(profile.error());
+  if (!profile->token.empty()) {
+    client::Client c = ctx.MakeClient(*profile);
+    auto st = c.Logout();
+    // A session the server already ended is logged out all the same.
+    if (!st && st.error().code() != "auth.required") return st;
+  }
+  profile->token.clear();
+  profile->protected_vault_key.clear();
+  if (auto st = ctx.SaveProfile(*profile); !st) return st;
+  if (ctx.json()) {
+    client::Json j = client::Json::object();
+    j["status"] = client::Str("logged_out");
+    ctx.OutJson(j);
+  } else {
+    ctx.Out("Logged out.");
+  }
+  return {};
+}
+
+Status ShowStatus(Context& ctx) {
+  auto profile = ctx.LoadProfile();
+  if (!profile) return Fail(profile.error());
+  client::Client c = ctx.MakeClient(*profile);
+  bool logged_in = !profile->token.empty();
+  bool session_valid = false;
+  bool two_factor = false;
+  std::string server_error;
+  if (logged_in) {
+    auto account = c.GetAccount();
+    if (account) {
+      session_valid = true;
+      two_factor = account->two_factor_enabled;
+    } else if (account.error().code() != "auth.required") {
+      server_error = account.error().message();
+    }
+  }
+  bool unlocked = false;
+  const char* env = std::getenv(kSessionEnv);
+  if (env != nullptr && *env != '\0' && !profile->protected_vault_key.empty()) {
+    auto key = crypto::Base64UrlDecodeSecret(env);
+    unlocked = key && key->size() == crypto::SessionKey::kSize &&
+               client::UnprotectVaultKey(crypto::SessionKey(std::move(*key)), profile->account_id,
+                                         profile->protected_vault_key)
+                   .has_value();
+  }
+  if (ctx.json()) {
+    client::Json j = client::Json::object();
+    j["server"] = client::Str(c.server_url());
+    j["email"] = client::Str(profile->email);
+    j["account_id"] = client::Str(profile->account_id);
+    j["device_id"] = client::Str(profile->device_id);
+    j["logged_in"] = logged_in && session_valid;
+    j["unlocked"] = unlocked;
+    j["two_factor_enabled"] = two_factor;
+    if (!server_error.empty()) j["server_error"] = client::Str(server_error);
+    ctx.OutJson(j);
+    return {};
+  }
+  ctx.Out(fmt::format("server:     {}", c.server_url()));
+  if (!logged_in) {
+    ctx.Out("status:     not logged in");
+    return {};
+  }
+  ctx.Out(fmt::format("email:      {}", profile->email));
+  ctx.Out(fmt::format("account:    {}", profile->account_id));
+  ctx.Out(fmt::format("device:     {}", profile->device_id));
+  if (!server_error.empty()) {
+    ctx.Out(fmt::format("status:     unknown ({})", server_error));
+  } else if (!session_valid) {
+    ctx.Out("status:     session ended; log in again");
+  } else {
+    ctx.Out(fmt::format("status:     logged in, vault {}", unlocked ? "unlocked" : "locked"));
+    ctx.Out(fmt::format("two-step:   {}", two_factor ? "on" : "off"));
+  }
+  return {};
+}
+
+Status Unlock(Context& ctx) {
+  auto profile = ctx.RequireLogin();
+  if (!profile) return Fail(profile.error());
+  client::Client c = ctx.MakeClient(*profile);
+  auto password = ctx.prompt().Password("Master password: ");
+  if (!password) return Fail(password.error());
+  auto unlocked = c.UnlockWithPassword(*password);
+  if (!unlocked) return Fail(unlocked.error());
+  client::Json extra = client::Json::object();
+  extra["email"] = client::Str(profile->email);
+  return ctx.StartSession(*profile, unlocked->vault_key, std::move(extra));
+}
+
+Status Lock(Context& ctx) {
+  auto profile = ctx.LoadProfile();
+  if (!profile) return Fail(profile.error());
+  profile->protected_vault_key.clear();
+  if (auto st = ctx.SaveProfile(*profile); !st) return st;
+  if (ctx.json()) {
+    client::Json j = client::Json::object();
+    j["status"] = client::Str("locked");
+    ctx.OutJson(j);
+  } else {
+    ctx.Out("Locked: the vault key is forgotten; 'keyward unlock' opens it again.");
+  }
+  return {};
+}
+
+}  // namespace
+
+void AddSessionCommands(CLI::App& app, Action* action) {
+  auto* login = app.add_subcommand("login", "Log in (prints the KEYWARD_SESSION export line)");
+  auto email = std::make_shared<std::string>();
+  auto device_name = std::make_shared<std::string>();
+  login->add_option("--email", *email, "Account email")->required();
+  login->add_option("--device-name", *device_name, "Name of this device (default: host name)");
+  login->callback([=] { *action = [=](Context& c) { return Login(c, *email, *device_name); }; });
+
+  app.add_subcommand("logout", "End this device's session")->callback([=] { *action = Logout; });
+  app.add_subcommand("status", "Show server, account, session and lock state")->callback([=] {
+    *action = ShowStatus;
+  });
+  app.add_subcommand("unlock", "Unlock the vault with the master password (prints the export line)")
+      ->callback([=] { *action = Unlock; });
+  app.add_subcommand("lock", "Forget the vault key kept for this session")->callback([=] {
+    *action = Lock;
+  });
+}
+
+}  // namespace keyward::cli
