@@ -1,0 +1,277 @@
+#include "core/accounts.h"
+
+#include <spdlog/spdlog.h>
+
+#include "core/notices.h"
+#include "core/validation.h"
+
+namespace keyward::core {
+
+namespace {
+
+constexpr size_t kMinBlob = 1 + 24 + 16;  // version, nonce, tag
+constexpr size_t kMaxKeyBlob = 4096;
+
+Error InvalidCode() {
+  return Error::InvalidArgument("verify.invalid_code",
+                                "The code is wrong or expired; ask for a new one.");
+}
+
+Error MailUnavailable() {
+  return Error::Unavailable("mail.unavailable",
+                            "The server could not send email right now; try again later.");
+}
+
+Status CheckBlob(const store::Bytes& blob, std::string_view field) {
+  if (blob.size() < kMinBlob || blob.size() > kMaxKeyBlob) return Fail(InvalidField(field));
+  return {};
+}
+
+}  // namespace
+
+store::Bytes HashEmailCode(const Context& ctx, std::span<const uint8_t> challenge,
+                           std::string_view code) {
+  store::Bytes message(challenge.begin(), challenge.end());
+  message.insert(message.end(), code.begin(), code.end());
+  return crypto::Hash(ctx.keys.code_key.span(), message);
+}
+
+Status AccountService::CheckRegisterRate(std::string_view remote_address) {
+  int64_t count = 0;
+  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(
+        count, tx.HitRateLimit("register:addr:" + std::string(remote_address), ctx_.clock.NowUnix(),
+                               ctx_.config.register_window_seconds));
+    return {};
+  }));
+  if (count > ctx_.config.register_max_per_address) {
+    return Fail(Error::RateLimited("rate_limited", "Too many requests; try again later."));
+  }
+  return {};
+}
+
+Result<bool> AccountService::MayMail(store::Tx& tx, std::string_view email) {
+  auto count = tx.HitRateLimit(credentials_.EmailKey("mail:", email), ctx_.clock.NowUnix(),
+                               ctx_.config.mail_window_seconds);
+  if (!count) return Fail(count.error());
+  return *count <= ctx_.config.mail_max_per_email;
+}
+
+Status AccountService::Register(const Registration& r) {
+  KW_ASSIGN_OR_RETURN(std::string email, NormalizeEmail(r.email));
+  if (!IsValidAccountId(r.id)) return Fail(InvalidField("id"));
+  KW_RETURN_IF_ERROR(CheckKdf(r.kdf, ctx_.config.kdf_minimum));
+  if (r.salt.size() != crypto::kSaltSize) return Fail(InvalidField("salt"));
+  if (r.public_key.size() != 32) return Fail(InvalidField("public_key"));
+  KW_RETURN_IF_ERROR(CheckBlob(r.wrapped_vault_key, "wrapped_vault_key"));
+  KW_RETURN_IF_ERROR(CheckBlob(r.wrapped_private_key, "wrapped_private_key"));
+  KW_RETURN_IF_ERROR(CheckRegisterRate(r.remote_address));
+
+  const int64_t now = ctx_.clock.NowUnix();
+  const store::Bytes verifier = credentials_.Verifier(r.auth_key);
+  enum class Outcome { kCode, kNotice, kQuiet } outcome = Outcome::kQuiet;
+  std::string code;
+  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+    outcome = Outcome::kQuiet;
+    KW_ASSIGN_OR_RETURN(auto existing, tx.FindAccountByEmail(email));
+    KW_ASSIGN_OR_RETURN(bool may_mail, MayMail(tx, email));
+    if (existing && existing->verified) {
+      outcome = may_mail ? Outcome::kNotice : Outcome::kQuiet;
+      return {};
+    }
+    // An unverified registration proves nothing about the address: a new
+    // one replaces it.
+    if (existing) KW_RETURN_IF_ERROR(tx.DeleteAccount(existing->id));
+    store::Account account;
+    account.id = r.id;
+    account.email = email;
+    account.kdf_ops = r.kdf.ops;
+    account.kdf_mem = r.kdf.mem;
+    account.salt = r.salt;
+    account.verifier = verifier;
+    account.wrapped_vault_key = r.wrapped_vault_key;
+    account.public_key = r.public_key;
+    account.wrapped_private_key = r.wrapped_private_key;
+    account.created_at = now;
+    if (auto s = tx.InsertAccount(account); !s) {
+      if (s.error().code() == "store.conflict") {
+        return Fail(
+            Error::Conflict("account.id_taken", "This account id is taken; generate a new one."));
+      }
+      return s;
+    }
+    code = crypto::RandomDigits(6);
+    store::EmailCode row;
+    row.purpose = kRegisterPurpose;
+    row.subject = email;
+    row.account_id = account.id;
+    row.challenge = crypto::RandomBytes(16);
+    row.code_hash = HashEmailCode(ctx_, row.challenge, code);
+    row.expires_at = now + ctx_.config.code_ttl_seconds;
+    row.created_at = now;
+    KW_RETURN_IF_ERROR(tx.PutEmailCode(row));
+    outcome = may_mail ? Outcome::kCode : Outcome::kQuiet;
+    return {};
+  }));
+
+  // Exactly one email per registration, whichever it is, and the same
+  // answer if it cannot be sent, so the answer does not tell them apart.
+  if (outcome == Outcome::kQuiet) return {};
+  mail::Message message =
+      outcome == Outcome::kCode
+          ? notices::VerificationCode(email, code, ctx_.config.code_ttl_seconds / 60)
+          : notices::AlreadyRegistered(email, ctx_.config.public_url);
+  if (auto s = ctx_.mailer.Send(message); !s) {
+    spdlog::warn("mail: could not send a registration email ({})", s.error().code());
+    return Fail(MailUnavailable());
+  }
+  return {};
+}
+
+Status AccountService::Verify(std::string_view raw_email, std::string_view code) {
+  auto email = NormalizeEmail(raw_email);
+  if (!email) return Fail(InvalidCode());
+  const int64_t now = ctx_.clock.NowUnix();
+  bool verified = false;
+  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+    verified = false;
+    KW_ASSIGN_OR_RETURN(auto row, tx.FindEmailCode(kRegisterPurpose, *email));
+    if (!row || row->used || row->expires_at <= now ||
+        row->attempts >= ctx_.config.code_max_attempts) {
+      return {};
+    }
+    store::Bytes submitted = HashEmailCode(ctx_, row->challenge, code);
+    if (!crypto::ConstantTimeEqual(submitted, row->code_hash)) {
+      ++row->attempts;
+      return tx.UpdateEmailCode(*row);  // committed: the wrong try counts
+    }
+    row->used = true;
+    KW_RETURN_IF_ERROR(tx.UpdateEmailCode(*row));
+    KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(row->account_id));
+    if (!account) return {};
+    account->verified = true;
+    KW_RETURN_IF_ERROR(tx.UpdateAccount(*account));
+    verified = true;
+    return {};
+  }));
+  if (!verified) return Fail(InvalidCode());
+  return {};
+}
+
+Status AccountService::Resend(std::string_view raw_email, std::string_view remote_address) {
+  KW_ASSIGN_OR_RETURN(std::string email, NormalizeEmail(raw_email));
+  KW_RETURN_IF_ERROR(CheckRegisterRate(remote_address));
+  const int64_t now = ctx_.clock.NowUnix();
+  std::string code;
+  bool send = false;
+  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+    send = false;
+    KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountByEmail(email));
+    if (!account || account->verified) return {};
+    KW_ASSIGN_OR_RETURN(bool may_mail, MayMail(tx, email));
+    if (!may_mail) return {};
+    code = crypto::RandomDigits(6);
+    store::EmailCode row;
+    row.purpose = kRegisterPurpose;
+    row.subject = email;
+    row.account_id = account->id;
+    row.challenge = crypto::RandomBytes(16);
+    row.code_hash = HashEmailCode(ctx_, row.challenge, code);
+    row.expires_at = now + ctx_.config.code_ttl_seconds;
+    row.created_at = now;
+    KW_RETURN_IF_ERROR(tx.PutEmailCode(row));
+    send = true;
+    return {};
+  }));
+  // The answer never depends on the account, not even when mail is down.
+  if (send) {
+    notices::SendBestEffort(
+        ctx_.mailer, notices::VerificationCode(email, code, ctx_.config.code_ttl_seconds / 60),
+        "verification code");
+  }
+  return {};
+}
+
+Result<PreloginAnswer> AccountService::Prelogin(std::string_view raw_email) {
+  KW_ASSIGN_OR_RETURN(std::string email, NormalizeEmail(raw_email));
+  std::optional<store::Account> account;
+  KW_RETURN_IF_ERROR(ctx_.store.Read([&](store::Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(account, tx.FindAccountByEmail(email));
+    return {};
+  }));
+  if (account) {
+    return PreloginAnswer{crypto::KdfParams{account->kdf_ops, account->kdf_mem}, account->salt};
+  }
+  // PROTOCOL.md: a stable fake salt and default parameters, so the answer
+  // looks like that of an account that exists.
+  store::Bytes salt =
+      crypto::Hash(ctx_.keys.pepper2.span(),
+                   std::span(reinterpret_cast<const uint8_t*>(email.data()), email.size()));
+  salt.resize(crypto::kSaltSize);
+  crypto::KdfParams kdf = ctx_.config.kdf_default;
+  if (kdf.ops < ctx_.config.kdf_minimum.ops || kdf.mem < ctx_.config.kdf_minimum.mem) {
+    kdf = ctx_.config.kdf_minimum;
+  }
+  return PreloginAnswer{kdf, std::move(salt)};
+}
+
+Result<store::Account> AccountService::Get(const Caller& caller) {
+  std::optional<store::Account> account;
+  KW_RETURN_IF_ERROR(ctx_.store.Read([&](store::Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(account, tx.FindAccountById(caller.account_id));
+    return {};
+  }));
+  if (!account) return Fail(Error::Unauthenticated("auth.required", "Log in first."));
+  return std::move(*account);
+}
+
+Status AccountService::ChangePassword(const Caller& caller, const PasswordChange& change) {
+  KW_RETURN_IF_ERROR(CheckKdf(change.new_kdf, ctx_.config.kdf_minimum));
+  if (change.new_salt.size() != crypto::kSaltSize) return Fail(InvalidField("new_salt"));
+  KW_RETURN_IF_ERROR(CheckBlob(change.new_wrapped_vault_key, "new_wrapped_vault_key"));
+  const store::Bytes new_verifier = credentials_.Verifier(change.new_auth_key);
+  Credentials::Check check = Credentials::Check::kOk;
+  std::string email;
+  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(caller.account_id));
+    if (!account) return Fail(Error::Unauthenticated("auth.required", "Log in first."));
+    KW_ASSIGN_OR_RETURN(
+        check, credentials_.CheckAuthKey(tx, *account, change.auth_key, caller.remote_address));
+    if (check != Credentials::Check::kOk) return {};
+    email = account->email;
+    account->kdf_ops = change.new_kdf.ops;
+    account->kdf_mem = change.new_kdf.mem;
+    account->salt = change.new_salt;
+    account->verifier = new_verifier;
+    account->wrapped_vault_key = change.new_wrapped_vault_key;
+    KW_RETURN_IF_ERROR(tx.UpdateAccount(*account));
+    KW_RETURN_IF_ERROR(tx.RevokeAccountSessions(caller.account_id, caller.token_hash));
+    return {};
+  }));
+  if (check != Credentials::Check::kOk) return Fail(Credentials::ErrorFor(check));
+  notices::SendBestEffort(ctx_.mailer, notices::PasswordChanged(email, ctx_.clock.NowUnix()),
+                          "password changed");
+  return {};
+}
+
+Status AccountService::Delete(const Caller& caller, const crypto::AuthKey& auth_key) {
+  Credentials::Check check = Credentials::Check::kOk;
+  std::string email;
+  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(caller.account_id));
+    if (!account) return Fail(Error::Unauthenticated("auth.required", "Log in first."));
+    KW_ASSIGN_OR_RETURN(check,
+                        credentials_.CheckAuthKey(tx, *account, auth_key, caller.remote_address));
+    if (check != Credentials::Check::kOk) return {};
+    email = account->email;
+    KW_RETURN_IF_ERROR(tx.DeleteAccount(account->id));
+    // A fresh registration of this email starts with a clean slate.
+    return credentials_.ClearFailures(tx, email);
+  }));
+  if (check != Credentials::Check::kOk) return Fail(Credentials::ErrorFor(check));
+  notices::SendBestEffort(ctx_.mailer, notices::AccountDeleted(email, ctx_.clock.NowUnix()),
+                          "account deleted");
+  return {};
+}
+
+}  // namespace keyward::core

@@ -1,0 +1,289 @@
+#include "core/accounts.h"
+
+#include "core/core_test_fixture.h"
+
+namespace keyward::core::testing {
+namespace {
+
+constexpr char kAnn[] = "ann@example.com";
+
+class AccountsTest : public CoreTest {};
+
+TEST_F(AccountsTest, RegisterMailsASixDigitCodeAndVerifyActivates) {
+  ASSERT_OK(core().accounts.Register(MakeRegistration("  Ann@Example.COM ")));
+  auto sent = mailer_.Sent();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].to, kAnn);
+  auto code = mailer_.LastCodeFor(kAnn);
+  ASSERT_TRUE(code);
+  EXPECT_EQ(code->size(), 6u);
+  EXPECT_ERROR(core().sessions.Login(MakeLogin(kAnn)), "account.unverified");
+  ASSERT_OK(core().accounts.Verify("ANN@example.com", *code));
+  ASSERT_OK(core().sessions.Login(MakeLogin(kAnn)));
+}
+
+TEST_F(AccountsTest, CodeWorksOnce) {
+  ASSERT_OK(core().accounts.Register(MakeRegistration(kAnn)));
+  auto code = *mailer_.LastCodeFor(kAnn);
+  ASSERT_OK(core().accounts.Verify(kAnn, code));
+  EXPECT_ERROR(core().accounts.Verify(kAnn, code), "verify.invalid_code");
+}
+
+TEST_F(AccountsTest, CodeExpiresAfterTenMinutes) {
+  ASSERT_OK(core().accounts.Register(MakeRegistration(kAnn)));
+  auto code = *mailer_.LastCodeFor(kAnn);
+  clock_.Advance(10 * 60);
+  EXPECT_ERROR(core().accounts.Verify(kAnn, code), "verify.invalid_code");
+}
+
+TEST_F(AccountsTest, CodeDiesAfterFiveWrongTries) {
+  ASSERT_OK(core().accounts.Register(MakeRegistration(kAnn)));
+  auto code = *mailer_.LastCodeFor(kAnn);
+  std::string wrong = code == "000000" ? "111111" : "000000";
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_ERROR(core().accounts.Verify(kAnn, wrong), "verify.invalid_code");
+  }
+  EXPECT_ERROR(core().accounts.Verify(kAnn, code), "verify.invalid_code");
+  // A resent code starts afresh.
+  ASSERT_OK(core().accounts.Resend(kAnn, "192.0.2.1"));
+  auto fresh = *mailer_.LastCodeFor(kAnn);
+  ASSERT_OK(core().accounts.Verify(kAnn, fresh));
+}
+
+TEST_F(AccountsTest, FourWrongTriesThenRightCodeWorks) {
+  ASSERT_OK(core().accounts.Register(MakeRegistration(kAnn)));
+  auto code = *mailer_.LastCodeFor(kAnn);
+  std::string wrong = code == "000000" ? "111111" : "000000";
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_ERROR(core().accounts.Verify(kAnn, wrong), "verify.invalid_code");
+  }
+  ASSERT_OK(core().accounts.Verify(kAnn, code));
+}
+
+TEST_F(AccountsTest, UnknownEmailVerifyIsTheSameError) {
+  EXPECT_ERROR(core().accounts.Verify("nobody@example.com", "123456"), "verify.invalid_code");
+  EXPECT_ERROR(core().accounts.Verify("not an email", "123456"), "verify.invalid_code");
+}
+
+TEST_F(AccountsTest, RegisteringAnExistingEmailAnswersTheSameAndNotifiesTheOwner) {
+  std::string id = CreateAccount(kAnn);
+  size_t before = mailer_.Sent().size();
+  Registration again = MakeRegistration("ANN@example.com", 9);
+  ASSERT_OK(core().accounts.Register(again));
+  auto sent = mailer_.Sent();
+  ASSERT_EQ(sent.size(), before + 1);
+  EXPECT_EQ(sent.back().to, kAnn);
+  EXPECT_NE(sent.back().subject.find("tried to register"), std::string::npos);
+  EXPECT_FALSE(mailer_.LastCodeFor(kAnn));  // a notice carries no code
+  // Nothing changed: the old key still logs in, the new one does not.
+  ASSERT_OK(core().sessions.Login(MakeLogin(kAnn, 1)));
+  EXPECT_ERROR(core().sessions.Login(MakeLogin(kAnn, 9)), "auth.invalid_credentials");
+}
+
+TEST_F(AccountsTest, UnverifiedRegistrationIsReplaced) {
+  ASSERT_OK(core().accounts.Register(MakeRegistration(kAnn, 1)));
+  Registration second = MakeRegistration(kAnn, 2);
+  ASSERT_OK(core().accounts.Register(second));
+  ASSERT_OK(core().accounts.Verify(kAnn, *mailer_.LastCodeFor(kAnn)));
+  EXPECT_ERROR(core().sessions.Login(MakeLogin(kAnn, 1)), "auth.invalid_credentials");
+  auto login = core().sessions.Login(MakeLogin(kAnn, 2));
+  ASSERT_OK(login);
+  EXPECT_EQ(login->account.id, second.id);
+}
+
+TEST_F(AccountsTest, AccountIdCollision) {
+  Registration first = MakeRegistration(kAnn);
+  ASSERT_OK(core().accounts.Register(first));
+  Registration second = MakeRegistration("bob@example.com");
+  second.id = first.id;
+  EXPECT_ERROR(core().accounts.Register(second), "account.id_taken");
+}
+
+TEST_F(AccountsTest, RegisterValidatesInput) {
+  EXPECT_ERROR(core().accounts.Register(MakeRegistration("ann@@example.com")),
+               "account.invalid_email");
+  Registration weak = MakeRegistration(kAnn);
+  config_.kdf_minimum = crypto::kDefaultKdf;
+  Rebuild();
+  EXPECT_ERROR(core().accounts.Register(weak), "kdf.too_weak");
+  Registration bad_id = MakeRegistration(kAnn);
+  bad_id.id = "short";
+  EXPECT_ERROR(core().accounts.Register(bad_id), "request.invalid_field");
+  Registration bad_salt = MakeRegistration(kAnn);
+  bad_salt.kdf = crypto::kDefaultKdf;
+  bad_salt.salt.resize(8);
+  EXPECT_ERROR(core().accounts.Register(bad_salt), "request.invalid_field");
+  EXPECT_TRUE(mailer_.Sent().empty());
+}
+
+TEST_F(AccountsTest, MailFailureOnRegisterIsUnavailable) {
+  mailer_.SetFailing(true);
+  EXPECT_ERROR(core().accounts.Register(MakeRegistration(kAnn)), "mail.unavailable");
+  // The registration was kept; a resend once mail works lets it finish.
+  mailer_.SetFailing(false);
+  ASSERT_OK(core().accounts.Resend(kAnn, "192.0.2.1"));
+  ASSERT_OK(core().accounts.Verify(kAnn, *mailer_.LastCodeFor(kAnn)));
+}
+
+TEST_F(AccountsTest, ResendAnswersTheSameWhateverTheState) {
+  CreateAccount(kAnn);
+  size_t before = mailer_.Sent().size();
+  ASSERT_OK(core().accounts.Resend(kAnn, "192.0.2.1"));
+  ASSERT_OK(core().accounts.Resend("nobody@example.com", "192.0.2.1"));
+  EXPECT_EQ(mailer_.Sent().size(), before);  // nothing to send to either
+}
+
+TEST_F(AccountsTest, MailsPerAddressAreLimited) {
+  ASSERT_OK(core().accounts.Register(MakeRegistration(kAnn)));
+  for (int i = 0; i < 10; ++i) ASSERT_OK(core().accounts.Resend(kAnn, "192.0.2.1"));
+  EXPECT_EQ(mailer_.Sent().size(), static_cast<size_t>(config_.mail_max_per_email));
+  clock_.Advance(config_.mail_window_seconds);
+  ASSERT_OK(core().accounts.Resend(kAnn, "192.0.2.1"));
+  EXPECT_EQ(mailer_.Sent().size(), static_cast<size_t>(config_.mail_max_per_email) + 1);
+}
+
+TEST_F(AccountsTest, RegistrationsPerRemoteAddressAreLimited) {
+  for (int i = 0; i < config_.register_max_per_address; ++i) {
+    ASSERT_OK(core().accounts.Register(MakeRegistration("u" + std::to_string(i) + "@example.com")));
+  }
+  EXPECT_ERROR(core().accounts.Register(MakeRegistration("late@example.com")), "rate_limited");
+  Registration other = MakeRegistration("late@example.com");
+  other.remote_address = "192.0.2.99";
+  ASSERT_OK(core().accounts.Register(other));
+}
+
+TEST_F(AccountsTest, PreloginDoesNotRevealExistence) {
+  Registration r = MakeRegistration(kAnn);
+  ASSERT_OK(core().accounts.Register(r));
+  auto known = core().accounts.Prelogin("ANN@example.com");
+  ASSERT_OK(known);
+  EXPECT_EQ(known->salt, r.salt);
+  EXPECT_EQ(known->kdf.ops, r.kdf.ops);
+  auto unknown = core().accounts.Prelogin("nobody@example.com");
+  ASSERT_OK(unknown);
+  EXPECT_EQ(unknown->salt.size(), 16u);
+  EXPECT_EQ(unknown->kdf.ops, config_.kdf_default.ops);
+  EXPECT_EQ(unknown->kdf.mem, config_.kdf_default.mem);
+  auto again = core().accounts.Prelogin(" Nobody@Example.com");
+  ASSERT_OK(again);
+  EXPECT_EQ(again->salt, unknown->salt);  // stable per email
+  auto other = core().accounts.Prelogin("other@example.com");
+  ASSERT_OK(other);
+  EXPECT_NE(other->salt, unknown->salt);
+  // H(pepper2, lowercase(email)), first 16 bytes.
+  auto pepper2 = crypto::Sub(secret_.span(), 2, "KWserver");
+  std::string email = "nobody@example.com";
+  auto expected = crypto::Hash(
+      pepper2.span(), std::span(reinterpret_cast<const uint8_t*>(email.data()), email.size()));
+  expected.resize(16);
+  EXPECT_EQ(unknown->salt, expected);
+}
+
+PasswordChange MakeChange(uint8_t old_tag, uint8_t new_tag) {
+  PasswordChange c;
+  c.auth_key = KeyFrom(old_tag);
+  c.new_kdf = crypto::kTestKdf;
+  c.new_salt = crypto::RandomBytes(16);
+  c.new_auth_key = KeyFrom(new_tag);
+  c.new_wrapped_vault_key = crypto::RandomBytes(72);
+  return c;
+}
+
+TEST_F(AccountsTest, ChangePasswordRevokesOtherSessionsAndMails) {
+  CreateAccount(kAnn);
+  auto laptop = SignIn(kAnn, 1, "laptop");
+  auto phone = SignIn(kAnn, 1, "phone");
+  PasswordChange change = MakeChange(1, 2);
+  ASSERT_OK(core().accounts.ChangePassword(laptop.caller, change));
+  EXPECT_TRUE(IsSignedIn(laptop));
+  EXPECT_FALSE(IsSignedIn(phone));
+  EXPECT_NE(mailer_.Sent().back().subject.find("master password was changed"), std::string::npos);
+  EXPECT_ERROR(core().sessions.Login(MakeLogin(kAnn, 1)), "auth.invalid_credentials");
+  auto login = core().sessions.Login(MakeLogin(kAnn, 2));
+  ASSERT_OK(login);
+  EXPECT_EQ(login->account.salt, change.new_salt);
+  EXPECT_EQ(login->account.wrapped_vault_key, change.new_wrapped_vault_key);
+}
+
+TEST_F(AccountsTest, ChangePasswordChecksCurrentKeyAndKdf) {
+  CreateAccount(kAnn);
+  auto s = SignIn(kAnn);
+  EXPECT_ERROR(core().accounts.ChangePassword(s.caller, MakeChange(7, 2)),
+               "auth.invalid_credentials");
+  config_.kdf_minimum = crypto::KdfParams{2, 1 << 20};
+  Rebuild();
+  EXPECT_ERROR(core().accounts.ChangePassword(s.caller, MakeChange(1, 2)), "kdf.too_weak");
+  // Nothing changed.
+  ASSERT_OK(core().sessions.Login(MakeLogin(kAnn, 1)));
+}
+
+TEST_F(AccountsTest, DeleteAccountRemovesEverythingAndFreesTheEmail) {
+  std::string id = CreateAccount(kAnn);
+  auto s = SignIn(kAnn);
+  ASSERT_OK(core().items.Create(s.caller, "item1", store::Bytes(50, 1)));
+  EXPECT_ERROR(core().accounts.Delete(s.caller, KeyFrom(8)), "auth.invalid_credentials");
+  ASSERT_OK(core().accounts.Delete(s.caller, KeyFrom(1)));
+  EXPECT_FALSE(IsSignedIn(s));
+  EXPECT_ERROR(core().sessions.Login(MakeLogin(kAnn)), "auth.invalid_credentials");
+  ASSERT_OK(store_->Read([&](store::Tx& tx) -> Status {
+    auto items = tx.ListItems(id);
+    auto devices = tx.ListDevices(id);
+    if (!items || !devices) return Fail(Internal());
+    EXPECT_TRUE(items->empty());
+    EXPECT_TRUE(devices->empty());
+    return {};
+  }));
+  std::string new_id = CreateAccount(kAnn, 5);
+  EXPECT_NE(new_id, id);
+  ASSERT_OK(core().sessions.Login(MakeLogin(kAnn, 5)));
+}
+
+// Every store operation of a registration fails in turn: each time the
+// answer is a clean error and nothing is left half-written.
+TEST_F(AccountsTest, FailingStoreLeavesNothingHalfWritten) {
+  Registration r = MakeRegistration(kAnn);
+  failing_->FailAt(0);
+  ASSERT_OK(core().accounts.Register(r));
+  const int64_t ops = failing_->Operations();
+  ASSERT_GT(ops, 3);
+  for (int64_t n = 1; n <= ops; ++n) {
+    auto fresh = store::Open("sqlite::memory:");
+    ASSERT_OK(fresh);
+    store_ = std::move(*fresh);
+    failing_ = std::make_unique<keyward::testing::FailingStore>(*store_, n);
+    Rebuild();
+    size_t mails_before = mailer_.Sent().size();
+    auto result = core().accounts.Register(r);
+    ASSERT_FALSE(result) << "operation " << n;
+    EXPECT_EQ(result.error().code(), "store.error");
+    EXPECT_EQ(result.error().message().find(kAnn), std::string::npos);
+    EXPECT_EQ(mailer_.Sent().size(), mails_before);
+    ASSERT_OK(store_->Read([&](store::Tx& tx) -> Status {
+      auto account = tx.FindAccountById(r.id);
+      auto code = tx.FindEmailCode(kRegisterPurpose, kAnn);
+      if (!account || !code) return Fail(Internal());
+      EXPECT_FALSE(account->has_value()) << "operation " << n;
+      EXPECT_FALSE(code->has_value()) << "operation " << n;
+      return {};
+    }));
+  }
+}
+
+TEST_F(AccountsTest, FailingStoreDuringPasswordChangeKeepsTheOldPassword) {
+  CreateAccount(kAnn);
+  auto a = SignIn(kAnn, 1, "a");
+  auto b = SignIn(kAnn, 1, "b");
+  PasswordChange change = MakeChange(1, 2);
+  for (int64_t n = 1; n <= 6; ++n) {
+    failing_->FailAt(n);
+    auto result = core().accounts.ChangePassword(a.caller, change);
+    if (result) break;  // n is past the last operation: done
+    EXPECT_EQ(result.error().code(), "store.error");
+    failing_->FailAt(0);
+    EXPECT_TRUE(IsSignedIn(b)) << "operation " << n;
+    ASSERT_OK(core().sessions.Login(MakeLogin(kAnn, 1, "c")));
+  }
+}
+
+}  // namespace
+}  // namespace keyward::core::testing

@@ -1,0 +1,45 @@
+// Tunable rules of the domain. Defaults are the production values; tests
+// lower the KDF minimum and may shorten windows.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "crypto/crypto.h"
+
+namespace keyward::core {
+
+struct CoreConfig {
+  std::string public_url = "http://127.0.0.1:8080";  // named in emails
+  crypto::KdfParams kdf_minimum = crypto::kDefaultKdf;
+  // Answered by pre-login for an unknown email (never below kdf_minimum).
+  crypto::KdfParams kdf_default = crypto::kDefaultKdf;
+  int64_t session_ttl_seconds = 12 * 3600;
+
+  // One-time email codes (PROTOCOL.md).
+  int64_t code_ttl_seconds = 10 * 60;
+  int code_max_attempts = 5;
+
+  // Failed logins (and wrong auth keys on sensitive calls), counted in the
+  // database so they hold across server nodes.
+  int64_t login_window_seconds = 15 * 60;
+  int login_max_failures_per_account = 5;
+  int64_t login_lockout_seconds = 15 * 60;
+  int login_max_failures_per_address = 20;
+
+  // Registration and resend requests per remote address.
+  int64_t register_window_seconds = 3600;
+  int register_max_per_address = 20;
+  // Code and notice emails per address, so nobody can flood a mailbox.
+  int64_t mail_window_seconds = 3600;
+  int mail_max_per_email = 5;
+
+  // Wrong codes while confirming a TOTP enrolment.
+  int64_t totp_confirm_window_seconds = 15 * 60;
+  int totp_confirm_max_failures = 10;
+
+  // Items.
+  size_t item_max_bytes = 64 * 1024;  // decoded ciphertext
+};
+
+}  // namespace keyward::core

@@ -1,0 +1,59 @@
+// What every service shares: the store, the mailer, the clock, the server
+// subkeys and the rules. Services hold a reference; the owner (api::Api or a
+// test) keeps the Context alive.
+#pragma once
+
+#include "common/clock.h"
+#include "core/config.h"
+#include "core/server_keys.h"
+#include "mail/mailer.h"
+#include "store/store.h"
+
+namespace keyward::core {
+
+struct Context {
+  store::Store& store;
+  mail::Mailer& mailer;
+  const Clock& clock;
+  const ServerKeys& keys;
+  const CoreConfig& config;
+};
+
+// Who is calling an authenticated route.
+struct Caller {
+  std::string account_id;
+  std::string device_id;
+  store::Bytes token_hash;
+  std::string remote_address;
+};
+
+// A store error seen by a service: conflicts and not-founds that the service
+// did not expect are still clean errors; the message names no value.
+inline Error Internal() {
+  return Error::Internal("internal", "Something went wrong on the server; try again.");
+}
+
+template <class T>
+Status Discard(Result<T> r) {
+  if (!r) return Fail(r.error());
+  return {};
+}
+
+}  // namespace keyward::core
+
+// Early return of the error of an expression yielding Status or Result<T>.
+#define KW_RETURN_IF_ERROR(expr)                \
+  do {                                          \
+    auto kw_rie_ = (expr);                      \
+    if (!kw_rie_) return Fail(kw_rie_.error()); \
+  } while (0)
+
+#define KW_CONCAT_INNER(a, b) a##b
+#define KW_CONCAT(a, b) KW_CONCAT_INNER(a, b)
+// auto x = value of expr (Result<T>), or return its error.
+#define KW_ASSIGN_OR_RETURN(lhs, expr) \
+  KW_ASSIGN_OR_RETURN_IMPL(KW_CONCAT(kw_aor_, __LINE__), lhs, expr)
+#define KW_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
+  auto tmp = (expr);                             \
+  if (!tmp) return Fail(tmp.error());            \
+  lhs = std::move(*tmp)

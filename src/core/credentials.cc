@@ -1,0 +1,96 @@
+#include "core/credentials.h"
+
+#include <string>
+
+#include "crypto/crypto.h"
+
+namespace keyward::core {
+
+namespace {
+
+std::string AddressKey(std::string_view address) {
+  return "login-fail:addr:" + std::string(address);
+}
+
+}  // namespace
+
+Error InvalidCredentials() {
+  return Error::Unauthenticated("auth.invalid_credentials",
+                                "The email or the master password is wrong.");
+}
+
+Error AuthRateLimited() {
+  return Error::RateLimited("auth.rate_limited",
+                            "Too many failed attempts; wait a few minutes and try again.");
+}
+
+Credentials::Credentials(const Context& ctx)
+    : ctx_(ctx), dummy_verifier_(crypto::RandomBytes(32)) {}
+
+store::Bytes Credentials::Verifier(const crypto::AuthKey& auth_key) const {
+  return crypto::Hash(ctx_.keys.pepper.span(), auth_key.span());
+}
+
+bool Credentials::Matches(const store::Account* account, const crypto::AuthKey& auth_key) const {
+  store::Bytes computed = Verifier(auth_key);
+  const store::Bytes& expected = account != nullptr ? account->verifier : dummy_verifier_;
+  bool equal = crypto::ConstantTimeEqual(computed, expected);
+  return account != nullptr && equal;
+}
+
+std::string Credentials::EmailKey(std::string_view prefix, std::string_view email) const {
+  store::Bytes digest = crypto::Hash(ctx_.keys.pepper2.span(), crypto::Ad({"rate-limit", email}));
+  digest.resize(16);
+  return std::string(prefix) + crypto::HexEncode(digest);
+}
+
+Result<bool> Credentials::Locked(store::Tx& tx, std::string_view email,
+                                 std::string_view address) const {
+  const auto& cfg = ctx_.config;
+  int64_t now = ctx_.clock.NowUnix();
+  auto lock = tx.PeekRateLimit(EmailKey("login-lock:", email), now, cfg.login_lockout_seconds);
+  if (!lock) return Fail(lock.error());
+  if (*lock > 0) return true;
+  auto by_address = tx.PeekRateLimit(AddressKey(address), now, cfg.login_window_seconds);
+  if (!by_address) return Fail(by_address.error());
+  return *by_address >= cfg.login_max_failures_per_address;
+}
+
+Status Credentials::RecordFailure(store::Tx& tx, std::string_view email,
+                                  std::string_view address) const {
+  const auto& cfg = ctx_.config;
+  int64_t now = ctx_.clock.NowUnix();
+  std::string fail_key = EmailKey("login-fail:", email);
+  auto count = tx.HitRateLimit(fail_key, now, cfg.login_window_seconds);
+  if (!count) return Fail(count.error());
+  if (*count >= cfg.login_max_failures_per_account) {
+    // The lock is its own row so it lasts login_lockout_seconds from the
+    // failure that triggered it; counting starts afresh afterwards.
+    KW_RETURN_IF_ERROR(
+        tx.HitRateLimit(EmailKey("login-lock:", email), now, cfg.login_lockout_seconds));
+    KW_RETURN_IF_ERROR(tx.ClearRateLimit(fail_key));
+  }
+  KW_RETURN_IF_ERROR(tx.HitRateLimit(AddressKey(address), now, cfg.login_window_seconds));
+  return {};
+}
+
+Status Credentials::ClearFailures(store::Tx& tx, std::string_view email) const {
+  return tx.ClearRateLimit(EmailKey("login-fail:", email));
+}
+
+Result<Credentials::Check> Credentials::CheckAuthKey(store::Tx& tx, const store::Account& account,
+                                                     const crypto::AuthKey& auth_key,
+                                                     std::string_view address) const {
+  auto locked = Locked(tx, account.email, address);
+  if (!locked) return Fail(locked.error());
+  if (*locked) return Check::kLocked;
+  if (Matches(&account, auth_key)) return Check::kOk;
+  KW_RETURN_IF_ERROR(RecordFailure(tx, account.email, address));
+  return Check::kWrong;
+}
+
+Error Credentials::ErrorFor(Check check) {
+  return check == Check::kLocked ? AuthRateLimited() : InvalidCredentials();
+}
+
+}  // namespace keyward::core

@@ -1,0 +1,53 @@
+// Checking a proof of the master password (the auth key) and counting
+// failures. Failures are counted per email and per remote address in the
+// store's rate_limits table, so the limits hold across server nodes; an
+// email that reaches the limit is locked for a while even when the account
+// does not exist, so a lock does not reveal existence either.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "core/context.h"
+#include "crypto/secure_bytes.h"
+#include "store/store.h"
+
+namespace keyward::core {
+
+Error InvalidCredentials();
+Error AuthRateLimited();
+
+class Credentials {
+ public:
+  explicit Credentials(const Context& ctx);
+
+  // H(pepper, auth_key).
+  store::Bytes Verifier(const crypto::AuthKey& auth_key) const;
+  // Constant time. With no account the key is compared against a dummy
+  // verifier, so an unknown email costs the same work as a wrong key.
+  bool Matches(const store::Account* account, const crypto::AuthKey& auth_key) const;
+
+  // True when the email or the address is locked out right now.
+  [[nodiscard]] Result<bool> Locked(store::Tx& tx, std::string_view email,
+                                    std::string_view address) const;
+  [[nodiscard]] Status RecordFailure(store::Tx& tx, std::string_view email,
+                                     std::string_view address) const;
+  [[nodiscard]] Status ClearFailures(store::Tx& tx, std::string_view email) const;
+
+  enum class Check { kOk, kWrong, kLocked };
+  // Locked -> kLocked; wrong key -> failure recorded, kWrong. The caller
+  // commits either way so the count sticks, then answers the error.
+  [[nodiscard]] Result<Check> CheckAuthKey(store::Tx& tx, const store::Account& account,
+                                           const crypto::AuthKey& auth_key,
+                                           std::string_view address) const;
+  static Error ErrorFor(Check check);
+
+  // A rate-limit key that names an email without storing it.
+  std::string EmailKey(std::string_view prefix, std::string_view email) const;
+
+ private:
+  const Context& ctx_;
+  store::Bytes dummy_verifier_;
+};
+
+}  // namespace keyward::core

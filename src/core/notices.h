@@ -1,0 +1,25 @@
+// The emails the server sends. Plain, short, helpful; a one-time code stands
+// on a line of its own; no secret other than that code ever appears.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "mail/mailer.h"
+
+namespace keyward::core::notices {
+
+mail::Message VerificationCode(std::string_view to, std::string_view code, int64_t ttl_minutes);
+mail::Message AlreadyRegistered(std::string_view to, std::string_view public_url);
+mail::Message NewDevice(std::string_view to, std::string_view device_name,
+                        std::string_view device_type, int64_t when);
+mail::Message PasswordChanged(std::string_view to, int64_t when);
+mail::Message TwoFactorEnabled(std::string_view to, int64_t when);
+mail::Message TwoFactorDisabled(std::string_view to, int64_t when);
+mail::Message AccountDeleted(std::string_view to, int64_t when);
+
+// Notices are best effort: a failure is logged by kind, without the address,
+// and does not fail the operation that already committed.
+void SendBestEffort(mail::Mailer& mailer, const mail::Message& message, std::string_view kind);
+
+}  // namespace keyward::core::notices

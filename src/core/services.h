@@ -1,0 +1,47 @@
+// Everything core offers, built once from its dependencies. The API layer
+// and tests own one of these.
+#pragma once
+
+#include "core/accounts.h"
+#include "core/context.h"
+#include "core/credentials.h"
+#include "core/sessions.h"
+#include "core/two_factor.h"
+#include "core/vault.h"
+
+namespace keyward::core {
+
+class Services {
+ public:
+  Services(store::Store& store, mail::Mailer& mailer, const Clock& clock,
+           const crypto::ServerSecret& secret, CoreConfig config)
+      : keys_(ServerKeys::Derive(secret)),
+        config_(std::move(config)),
+        ctx_{store, mailer, clock, keys_, config_},
+        credentials_(ctx_),
+        accounts(ctx_, credentials_),
+        sessions(ctx_, credentials_),
+        two_factor(ctx_, credentials_),
+        items(ctx_),
+        devices(ctx_) {}
+  Services(const Services&) = delete;
+  Services& operator=(const Services&) = delete;
+
+  const Context& context() const { return ctx_; }
+  const CoreConfig& config() const { return config_; }
+
+ private:
+  ServerKeys keys_;
+  CoreConfig config_;
+  Context ctx_;
+  Credentials credentials_;
+
+ public:
+  AccountService accounts;
+  SessionService sessions;
+  TwoFactorService two_factor;
+  ItemService items;
+  DeviceService devices;
+};
+
+}  // namespace keyward::core

@@ -1,0 +1,162 @@
+#include "core/sessions.h"
+
+#include "core/notices.h"
+#include "core/two_factor.h"
+#include "core/validation.h"
+
+namespace keyward::core {
+
+namespace {
+
+// last_seen is refreshed at most this often, so reads stay reads.
+constexpr int64_t kLastSeenGranularity = 300;
+
+}  // namespace
+
+Error AuthRequired() {
+  return Error::Unauthenticated("auth.required", "Log in first (the session is missing or ended).");
+}
+
+store::Bytes SessionService::TokenHash(std::span<const uint8_t> token) const {
+  return crypto::Hash(ctx_.keys.token_key.span(), token);
+}
+
+Result<LoginResult> SessionService::Login(const core::Login& login) {
+  KW_ASSIGN_OR_RETURN(std::string email, NormalizeEmail(login.email));
+  if (!IsValidClientId(login.device.id)) return Fail(InvalidField("device.id"));
+  if (!IsValidLabel(login.device.name)) return Fail(InvalidField("device.name"));
+  if (!IsValidDeviceType(login.device.type)) return Fail(InvalidField("device.type"));
+
+  const int64_t now = ctx_.clock.NowUnix();
+  enum class Outcome {
+    kOk,
+    kLocked,
+    kWrongKey,
+    kUnverified,
+    kNeedSecondFactor,
+    kWrongSecondFactor
+  } outcome = Outcome::kOk;
+  LoginResult result;
+  bool new_device = false;
+  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+    outcome = Outcome::kOk;
+    new_device = false;
+    KW_ASSIGN_OR_RETURN(bool locked, credentials_.Locked(tx, email, login.remote_address));
+    if (locked) {
+      outcome = Outcome::kLocked;
+      return {};
+    }
+    KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountByEmail(email));
+    if (!credentials_.Matches(account ? &*account : nullptr, login.auth_key)) {
+      outcome = Outcome::kWrongKey;
+      return credentials_.RecordFailure(tx, email, login.remote_address);
+    }
+    if (!account->verified) {
+      outcome = Outcome::kUnverified;
+      return {};
+    }
+    if (account->totp_enabled) {
+      bool ok = false;
+      if (login.totp_code) {
+        KW_ASSIGN_OR_RETURN(ok, AcceptTotp(ctx_, *account, *login.totp_code));
+        if (ok) KW_RETURN_IF_ERROR(tx.UpdateAccount(*account));
+      } else if (login.recovery_code) {
+        KW_ASSIGN_OR_RETURN(ok, UseRecoveryCode(ctx_, tx, *account, *login.recovery_code));
+      } else {
+        outcome = Outcome::kNeedSecondFactor;
+        return {};
+      }
+      if (!ok) {
+        outcome = Outcome::kWrongSecondFactor;
+        return credentials_.RecordFailure(tx, email, login.remote_address);
+      }
+    }
+    KW_RETURN_IF_ERROR(credentials_.ClearFailures(tx, email));
+
+    KW_ASSIGN_OR_RETURN(auto device, tx.FindDevice(account->id, login.device.id));
+    // A deactivated device that logs in again with the master password is
+    // a new sign-in as far as the owner is concerned.
+    new_device = !device || !device->active;
+    store::Device row{account->id,
+                      login.device.id,
+                      login.device.name,
+                      login.device.type,
+                      device ? device->first_seen : now,
+                      now,
+                      true};
+    KW_RETURN_IF_ERROR(tx.UpsertDevice(row));
+
+    result.token = crypto::SecureBytes::Random(32);
+    store::Session session{TokenHash(result.token.span()),        account->id, login.device.id, now,
+                           now + ctx_.config.session_ttl_seconds, false};
+    KW_RETURN_IF_ERROR(tx.InsertSession(session));
+    result.expires_at = session.expires_at;
+    result.device_id = login.device.id;
+    result.account = std::move(*account);
+    return {};
+  }));
+
+  switch (outcome) {
+    case Outcome::kOk:
+      break;
+    case Outcome::kLocked:
+      return Fail(AuthRateLimited());
+    case Outcome::kWrongKey:
+      return Fail(InvalidCredentials());
+    case Outcome::kUnverified:
+      return Fail(Error::PermissionDenied(
+          "account.unverified", "Confirm your email address first (enter the emailed code)."));
+    case Outcome::kNeedSecondFactor:
+      return Fail(Error::Unauthenticated("auth.two_factor_required",
+                                         "Enter the code from your authenticator app."));
+    case Outcome::kWrongSecondFactor:
+      return Fail(Error::Unauthenticated("auth.invalid_two_factor",
+                                         "The two-step login code is wrong or was already used."));
+  }
+  if (new_device) {
+    notices::SendBestEffort(ctx_.mailer,
+                            notices::NewDevice(email, login.device.name, login.device.type, now),
+                            "new device");
+  }
+  return result;
+}
+
+Status SessionService::Logout(const Caller& caller) {
+  return ctx_.store.Transact(
+      [&](store::Tx& tx) -> Status { return tx.RevokeSession(caller.token_hash); });
+}
+
+Result<Caller> SessionService::Authenticate(std::span<const uint8_t> token,
+                                            std::string_view remote_address) {
+  if (token.size() != 32) return Fail(AuthRequired());
+  const int64_t now = ctx_.clock.NowUnix();
+  Caller caller;
+  caller.token_hash = TokenHash(token);
+  caller.remote_address = std::string(remote_address);
+  bool valid = false;
+  bool touch = false;
+  KW_RETURN_IF_ERROR(ctx_.store.Read([&](store::Tx& tx) -> Status {
+    valid = false;
+    KW_ASSIGN_OR_RETURN(auto session, tx.FindSession(caller.token_hash));
+    if (!session || session->revoked || session->expires_at <= now) return {};
+    KW_ASSIGN_OR_RETURN(auto device, tx.FindDevice(session->account_id, session->device_id));
+    if (!device || !device->active) return {};
+    caller.account_id = session->account_id;
+    caller.device_id = session->device_id;
+    touch = now - device->last_seen >= kLastSeenGranularity;
+    valid = true;
+    return {};
+  }));
+  if (!valid) return Fail(AuthRequired());
+  if (touch) {
+    KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+      KW_ASSIGN_OR_RETURN(auto device, tx.FindDevice(caller.account_id, caller.device_id));
+      if (!device) return {};
+      device->last_seen = now;
+      return tx.UpsertDevice(*device);
+    }));
+  }
+  return caller;
+}
+
+}  // namespace keyward::core

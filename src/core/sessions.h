@@ -1,0 +1,61 @@
+// Login (with optional TOTP second step), logout, and resolving a bearer
+// token to the caller.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/context.h"
+#include "core/credentials.h"
+#include "crypto/crypto.h"
+
+namespace keyward::core {
+
+struct DeviceInfo {
+  std::string id;
+  std::string name;
+  std::string type;  // cli | web | desktop | mobile
+};
+
+struct Login {
+  std::string email;
+  crypto::AuthKey auth_key;
+  DeviceInfo device;
+  std::optional<std::string> totp_code;
+  std::optional<std::string> recovery_code;
+  std::string remote_address;
+};
+
+struct LoginResult {
+  crypto::SecureBytes token;  // 32 random bytes; the store keeps only its hash
+  int64_t expires_at = 0;
+  std::string device_id;
+  store::Account account;
+};
+
+class SessionService {
+ public:
+  SessionService(const Context& ctx, const Credentials& credentials)
+      : ctx_(ctx), credentials_(credentials) {}
+
+  // Errors: auth.invalid_credentials (unknown email or wrong key, the same
+  // work and answer), account.unverified (only after the key checked out),
+  // auth.two_factor_required, auth.invalid_two_factor, auth.rate_limited.
+  [[nodiscard]] Result<LoginResult> Login(const core::Login& login);
+  [[nodiscard]] Status Logout(const Caller& caller);
+  // auth.required for an unknown, expired or revoked token or a deactivated
+  // device.
+  [[nodiscard]] Result<Caller> Authenticate(std::span<const uint8_t> token,
+                                            std::string_view remote_address);
+
+  store::Bytes TokenHash(std::span<const uint8_t> token) const;
+
+ private:
+  const Context& ctx_;
+  const Credentials& credentials_;
+};
+
+Error AuthRequired();
+
+}  // namespace keyward::core

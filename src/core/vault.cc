@@ -1,0 +1,123 @@
+#include "core/vault.h"
+
+#include "core/validation.h"
+
+namespace keyward::core {
+
+namespace {
+
+Error ItemNotFound() { return Error::NotFound("item.not_found", "No such item."); }
+
+// Rate-limit windows are at most an hour; a day leaves a wide margin.
+constexpr int64_t kRateLimitRetention = 24 * 3600;
+
+}  // namespace
+
+Status ItemService::CheckData(const store::Bytes& data) const {
+  if (data.empty()) return Fail(InvalidField("data"));
+  if (data.size() > ctx_.config.item_max_bytes) {
+    return Fail(Error(ErrorKind::kTooLarge, "item.too_large",
+                      "The item is larger than the server accepts."));
+  }
+  return {};
+}
+
+Result<std::vector<store::Item>> ItemService::List(const Caller& caller) {
+  std::vector<store::Item> items;
+  KW_RETURN_IF_ERROR(ctx_.store.Read([&](store::Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(items, tx.ListItems(caller.account_id));
+    return {};
+  }));
+  return items;
+}
+
+Result<store::Item> ItemService::Create(const Caller& caller, std::string_view id,
+                                        store::Bytes data) {
+  if (!IsValidClientId(id)) return Fail(InvalidField("id"));
+  KW_RETURN_IF_ERROR(CheckData(data));
+  const int64_t now = ctx_.clock.NowUnix();
+  store::Item item{caller.account_id, std::string(id), 1, std::move(data), now, now};
+  auto s = ctx_.store.Transact([&](store::Tx& tx) { return tx.InsertItem(item); });
+  if (!s) {
+    if (s.error().code() == "store.conflict") {
+      return Fail(Error::Conflict("item.exists", "An item with this id exists."));
+    }
+    return Fail(s.error());
+  }
+  return item;
+}
+
+Result<store::Item> ItemService::Get(const Caller& caller, std::string_view id) {
+  if (!IsValidClientId(id)) return Fail(ItemNotFound());
+  std::optional<store::Item> item;
+  KW_RETURN_IF_ERROR(ctx_.store.Read([&](store::Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(item, tx.FindItem(caller.account_id, id));
+    return {};
+  }));
+  if (!item) return Fail(ItemNotFound());
+  return std::move(*item);
+}
+
+Result<store::Item> ItemService::Update(const Caller& caller, std::string_view id,
+                                        int64_t expected_revision, store::Bytes data) {
+  if (!IsValidClientId(id)) return Fail(ItemNotFound());
+  KW_RETURN_IF_ERROR(CheckData(data));
+  store::Item updated;
+  auto s = ctx_.store.Transact([&](store::Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(updated, tx.UpdateItem(caller.account_id, id, expected_revision, data,
+                                               ctx_.clock.NowUnix()));
+    return {};
+  });
+  if (!s) {
+    if (s.error().code() == "store.stale") {
+      return Fail(
+          Error::Conflict("item.stale_revision", "The item was changed elsewhere; reload it."));
+    }
+    if (s.error().code() == "store.not_found") return Fail(ItemNotFound());
+    return Fail(s.error());
+  }
+  return updated;
+}
+
+Status ItemService::Delete(const Caller& caller, std::string_view id) {
+  if (!IsValidClientId(id)) return Fail(ItemNotFound());
+  auto s = ctx_.store.Transact([&](store::Tx& tx) { return tx.DeleteItem(caller.account_id, id); });
+  if (!s && s.error().code() == "store.not_found") return Fail(ItemNotFound());
+  return s;
+}
+
+Result<std::vector<store::Device>> DeviceService::List(const Caller& caller) {
+  std::vector<store::Device> devices;
+  KW_RETURN_IF_ERROR(ctx_.store.Read([&](store::Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(devices, tx.ListDevices(caller.account_id));
+    return {};
+  }));
+  return devices;
+}
+
+Status DeviceService::Deactivate(const Caller& caller, std::string_view device_id) {
+  bool found = false;
+  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+    found = false;
+    if (!IsValidClientId(device_id)) return {};
+    KW_ASSIGN_OR_RETURN(auto device, tx.FindDevice(caller.account_id, device_id));
+    if (!device) return {};
+    found = true;
+    device->active = false;
+    KW_RETURN_IF_ERROR(tx.UpsertDevice(*device));
+    return Discard(tx.RevokeDeviceSessions(caller.account_id, device_id));
+  }));
+  if (!found) return Fail(Error::NotFound("device.not_found", "No such device."));
+  return {};
+}
+
+Status Sweep(const Context& ctx) {
+  const int64_t now = ctx.clock.NowUnix();
+  return ctx.store.Transact([&](store::Tx& tx) -> Status {
+    KW_RETURN_IF_ERROR(tx.DeleteDeadSessions(now));
+    KW_RETURN_IF_ERROR(tx.DeleteExpiredEmailCodes(now));
+    return Discard(tx.DeleteRateLimitsBefore(now - kRateLimitRetention));
+  });
+}
+
+}  // namespace keyward::core

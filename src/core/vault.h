@@ -1,0 +1,50 @@
+// The owner's encrypted items (opaque to the server) and devices.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/context.h"
+
+namespace keyward::core {
+
+class ItemService {
+ public:
+  explicit ItemService(const Context& ctx) : ctx_(ctx) {}
+
+  [[nodiscard]] Result<std::vector<store::Item>> List(const Caller& caller);
+  // Revision 1. item.exists (409).
+  [[nodiscard]] Result<store::Item> Create(const Caller& caller, std::string_view id,
+                                           store::Bytes data);
+  // item.not_found (404).
+  [[nodiscard]] Result<store::Item> Get(const Caller& caller, std::string_view id);
+  // expected_revision is the one the client last saw: item.stale_revision
+  // (409) when it changed since, item.not_found when it is gone.
+  [[nodiscard]] Result<store::Item> Update(const Caller& caller, std::string_view id,
+                                           int64_t expected_revision, store::Bytes data);
+  [[nodiscard]] Status Delete(const Caller& caller, std::string_view id);
+
+ private:
+  [[nodiscard]] Status CheckData(const store::Bytes& data) const;
+  const Context& ctx_;
+};
+
+class DeviceService {
+ public:
+  explicit DeviceService(const Context& ctx) : ctx_(ctx) {}
+
+  [[nodiscard]] Result<std::vector<store::Device>> List(const Caller& caller);
+  // Marks the device inactive and ends its sessions at once.
+  // device.not_found (404).
+  [[nodiscard]] Status Deactivate(const Caller& caller, std::string_view device_id);
+
+ private:
+  const Context& ctx_;
+};
+
+// Housekeeping: deletes expired and revoked sessions, expired codes, and
+// rate-limit windows older than a day.
+[[nodiscard]] Status Sweep(const Context& ctx);
+
+}  // namespace keyward::core
