@@ -1,0 +1,387 @@
+// The real `keyward` binary against a real keywardd: every secret goes in on
+// standard input (never argv), every emailed code is read from the server's
+// outbox, every TOTP code is computed here from the secret the CLI printed.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <ctime>
+#include <fstream>
+#include <regex>
+
+#include <nlohmann/json.hpp>
+
+#include "cli_runner.h"
+#include "crypto/crypto.h"
+#include "tests/support/server_process.h"
+
+namespace keyward::testing {
+namespace {
+
+namespace fs = std::filesystem;
+const fs::path kCli = KEYWARD_CLI_PATH;
+constexpr const char* kPassword = "correct horse battery staple";
+
+std::string ReadFile(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+class CliE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(crypto::Init());
+    server_ = std::make_unique<ServerProcess>(
+        KEYWARDD_PATH, std::vector<std::string>{"--min-kdf-ops", "2", "--min-kdf-mem", "20971520"});
+    profiles_ = server_->temp_dir() / "profiles";
+  }
+
+  fs::path Profile(const std::string& name) { return profiles_ / name; }
+  fs::path Outbox() { return server_->data_dir() / "outbox"; }
+
+  // keyward --server URL --profile DIR ARGS..., with `input` on stdin.
+  CliResult Cli(const std::string& profile, std::vector<std::string> args,
+                const std::string& input = "", EnvVars env = {}) {
+    std::vector<std::string> full = {"--server", server_->url(), "--profile",
+                                     Profile(profile).string()};
+    full.insert(full.end(), args.begin(), args.end());
+    return RunCli(kCli, full, input, env);
+  }
+
+  void RegisterAndVerify(const std::string& email, const std::string& password = kPassword) {
+    size_t before = CountMessagesTo(Outbox(), email);
+    auto r = Cli("reg", {"account", "register", "--email", email}, password + "\n" + password + "\n");
+    ASSERT_EQ(r.exit_code, 0) << r.Describe();
+    auto code = LatestEmailCode(Outbox(), email, std::chrono::seconds(5), before);
+    ASSERT_TRUE(code) << "no code emailed to " << email;
+    auto v = Cli("reg", {"account", "verify", "--email", email}, *code + "\n");
+    ASSERT_EQ(v.exit_code, 0) << v.Describe();
+  }
+
+  // Logs in; returns the session key printed in the export line.
+  std::string Login(const std::string& profile, const std::string& email,
+                    const std::string& input) {
+    auto r = Cli(profile, {"login", "--email", email, "--device-name", profile}, input);
+    EXPECT_EQ(r.exit_code, 0) << r.Describe();
+    std::smatch m;
+    static const std::regex kExport(R"(export KEYWARD_SESSION="([A-Za-z0-9_-]+)")");
+    if (!std::regex_search(r.out, m, kExport)) {
+      ADD_FAILURE() << "no export line\n" << r.Describe();
+      return "";
+    }
+    return m[1].str();
+  }
+
+  EnvVars Session(const std::string& key) { return {{"KEYWARD_SESSION", key}}; }
+
+  std::string AddItem(const std::string& profile, const std::string& session,
+                      std::vector<std::string> args, const std::string& input) {
+    std::vector<std::string> full = {"--json", "item", "add"};
+    full.insert(full.end(), args.begin(), args.end());
+    auto r = Cli(profile, full, input, Session(session));
+    EXPECT_EQ(r.exit_code, 0) << r.Describe();
+    auto j = nlohmann::json::parse(r.out, nullptr, false);
+    if (j.is_discarded() || !j.contains("id")) {
+      ADD_FAILURE() << r.Describe();
+      return "";
+    }
+    return j["id"].get<std::string>();
+  }
+
+  void ExpectOneLineFailure(const CliResult& r, const std::string& contains) {
+    EXPECT_EQ(r.exit_code, 1) << r.Describe();
+    auto lines = r.ErrLines();
+    ASSERT_EQ(lines.size(), 1u) << r.Describe();
+    EXPECT_TRUE(lines[0].starts_with("keyward: ")) << r.Describe();
+    EXPECT_NE(lines[0].find(contains), std::string::npos) << r.Describe();
+  }
+
+  std::unique_ptr<ServerProcess> server_;
+  fs::path profiles_;
+};
+
+TEST_F(CliE2eTest, RegisterVerifyLoginAndItemRoundTrip) {
+  RegisterAndVerify("ann@example.com");
+  std::string session = Login("ann", "ann@example.com", std::string(kPassword) + "\n");
+  ASSERT_FALSE(session.empty());
+
+  std::string id = AddItem("ann", session,
+                           {"--name", "mail", "--username", "ann", "--url",
+                            "https://mail.example.com", "--notes", "work account"},
+                           "item-secret-1\n");
+  ASSERT_FALSE(id.empty());
+
+  auto list = Cli("ann", {"item", "list"}, "", Session(session));
+  ASSERT_EQ(list.exit_code, 0) << list.Describe();
+  EXPECT_NE(list.out.find(id), std::string::npos);
+  EXPECT_NE(list.out.find("mail"), std::string::npos);
+  EXPECT_EQ(list.out.find("item-secret-1"), std::string::npos) << "list shows no passwords";
+
+  auto pw = Cli("ann", {"item", "get", id, "--field", "password"}, "", Session(session));
+  ASSERT_EQ(pw.exit_code, 0) << pw.Describe();
+  EXPECT_EQ(pw.out, "item-secret-1\n");
+
+  auto get = Cli("ann", {"--json", "item", "get", id}, "", Session(session));
+  ASSERT_EQ(get.exit_code, 0) << get.Describe();
+  auto j = nlohmann::json::parse(get.out);
+  EXPECT_EQ(j["name"], "mail");
+  EXPECT_EQ(j["username"], "ann");
+  EXPECT_EQ(j["password"], "item-secret-1");
+  EXPECT_EQ(j["url"], "https://mail.example.com");
+  EXPECT_EQ(j["notes"], "work account");
+  EXPECT_EQ(j["revision"], 1);
+
+  // A generated password of the asked length.
+  std::string gen = AddItem("ann", session, {"--name", "bank", "--generate", "--length", "32"}, "");
+  auto g = Cli("ann", {"item", "get", gen, "--field", "password"}, "", Session(session));
+  ASSERT_EQ(g.exit_code, 0) << g.Describe();
+  EXPECT_EQ(g.out.size(), 33u) << g.out;
+
+  // Edit bumps the revision; an edit against a stale revision is refused.
+  auto edit = Cli("ann", {"item", "edit", id, "--username", "ann2"}, "", Session(session));
+  ASSERT_EQ(edit.exit_code, 0) << edit.Describe();
+  auto stale = Cli("ann", {"item", "edit", id, "--url", "x", "--revision", "1"}, "",
+                   Session(session));
+  ExpectOneLineFailure(stale, "changed elsewhere");
+
+  // Without KEYWARD_SESSION (or with a wrong one) the master password unlocks.
+  auto by_password = Cli("ann", {"item", "get", id, "--field", "username"},
+                         std::string(kPassword) + "\n");
+  ASSERT_EQ(by_password.exit_code, 0) << by_password.Describe();
+  EXPECT_EQ(by_password.out, "ann2\n");
+  auto wrong_session = Cli("ann", {"item", "list"}, std::string(kPassword) + "\n",
+                           Session("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
+  EXPECT_EQ(wrong_session.exit_code, 0) << wrong_session.Describe();
+  auto no_password = Cli("ann", {"item", "list"}, "wrong password\n");
+  ExpectOneLineFailure(no_password, "wrong master password");
+
+  // Remove.
+  auto rm = Cli("ann", {"item", "rm", gen}, "", Session(session));
+  ASSERT_EQ(rm.exit_code, 0) << rm.Describe();
+  auto gone = Cli("ann", {"item", "get", gen}, "", Session(session));
+  ExpectOneLineFailure(gone, "no such item");
+
+  // The profile: 0600 in a 0700 directory, holding neither password.
+  const fs::path file = Profile("ann") / "profile.json";
+  struct stat st{};
+  ASSERT_EQ(::stat(file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_EQ(::stat(Profile("ann").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  std::string contents = ReadFile(file);
+  EXPECT_EQ(contents.find(kPassword), std::string::npos);
+  EXPECT_EQ(contents.find("item-secret-1"), std::string::npos);
+  EXPECT_EQ(contents.find(session), std::string::npos);
+
+  // Lock forgets the protected key: the old session key no longer unlocks.
+  ASSERT_EQ(Cli("ann", {"lock"}).exit_code, 0);
+  auto locked = Cli("ann", {"item", "list"}, "", Session(session));
+  EXPECT_NE(locked.exit_code, 0) << locked.Describe();
+  auto unlock = Cli("ann", {"unlock"}, std::string(kPassword) + "\n");
+  ASSERT_EQ(unlock.exit_code, 0) << unlock.Describe();
+  EXPECT_NE(unlock.out.find("export KEYWARD_SESSION="), std::string::npos);
+}
+
+TEST_F(CliE2eTest, WrongPasswordSaysSoInOneLine) {
+  RegisterAndVerify("bob@example.com");
+  auto r = Cli("bob", {"login", "--email", "bob@example.com"}, "not the password\n");
+  ExpectOneLineFailure(r, "wrong email or master password");
+  EXPECT_TRUE(r.out.empty()) << r.Describe();
+  auto unknown = Cli("bob", {"login", "--email", "nobody@example.com"}, "whatever\n");
+  ExpectOneLineFailure(unknown, "wrong email or master password");
+}
+
+TEST_F(CliE2eTest, UnverifiedAccountCannotLogIn) {
+  auto r = Cli("eve", {"account", "register", "--email", "eve@example.com"},
+               std::string(kPassword) + "\n" + kPassword + "\n");
+  ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  auto login = Cli("eve", {"login", "--email", "eve@example.com"}, std::string(kPassword) + "\n");
+  ExpectOneLineFailure(login, "not verified");
+  auto bad_code = Cli("eve", {"account", "verify", "--email", "eve@example.com"}, "000000\n");
+  EXPECT_EQ(bad_code.exit_code, 1) << bad_code.Describe();
+  auto resend = Cli("eve", {"account", "resend", "--email", "eve@example.com"});
+  EXPECT_EQ(resend.exit_code, 0) << resend.Describe();
+}
+
+TEST_F(CliE2eTest, RegistrationPasswordsMustMatch) {
+  auto r = Cli("x", {"account", "register", "--email", "x@example.com"}, "one\ntwo\n");
+  ExpectOneLineFailure(r, "do not match");
+}
+
+TEST_F(CliE2eTest, TwoFactorLoginNeedsTotpAndRecoveryCodesWorkOnce) {
+  const std::string email = "cat@example.com";
+  RegisterAndVerify(email);
+  std::string session = Login("cat", email, std::string(kPassword) + "\n");
+
+  CliProcess enable(kCli,
+                    {"--server", server_->url(), "--profile", Profile("cat").string(), "2fa",
+                     "enable"},
+                    Session(session));
+  enable.Write(std::string(kPassword) + "\n");
+  ASSERT_TRUE(enable.WaitForStdout("URI:", std::chrono::seconds(30))) << enable.out();
+  std::smatch m;
+  std::string out = enable.out();
+  ASSERT_TRUE(std::regex_search(out, m, std::regex(R"(Secret: ([A-Z2-7]+))"))) << out;
+  auto secret = crypto::Base32Decode(m[1].str());
+  ASSERT_TRUE(secret);
+  EXPECT_NE(out.find("otpauth://totp/"), std::string::npos);
+  enable.Write(crypto::TotpCode(*secret, std::time(nullptr)) + "\n");
+  auto done = enable.Finish(std::chrono::seconds(30));
+  ASSERT_EQ(done.exit_code, 0) << done.Describe();
+  std::vector<std::string> recovery;
+  std::istringstream lines(done.out);
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::smatch rm;
+    if (std::regex_match(line, rm, std::regex(R"(  (\S+-\S+))"))) recovery.push_back(rm[1]);
+  }
+  ASSERT_EQ(recovery.size(), 10u) << done.Describe();
+
+  auto status = Cli("cat", {"--json", "status"}, "", Session(session));
+  EXPECT_EQ(nlohmann::json::parse(status.out)["two_factor_enabled"], true) << status.Describe();
+  ASSERT_EQ(Cli("cat", {"logout"}).exit_code, 0);
+
+  // The password alone is not enough any more.
+  auto no_code = Cli("cat", {"login", "--email", email}, std::string(kPassword) + "\n");
+  EXPECT_EQ(no_code.exit_code, 1) << no_code.Describe();
+  const int64_t now = std::time(nullptr);
+  std::string wrong = crypto::TotpCode(*secret, now + 3600);
+  for (int64_t t : {now - 30, now, now + 30}) {
+    if (wrong == crypto::TotpCode(*secret, t)) wrong = wrong == "000000" ? "111111" : "000000";
+  }
+  auto bad = Cli("cat", {"login", "--email", email}, std::string(kPassword) + "\n" + wrong + "\n");
+  ExpectOneLineFailure(bad, "wrong two-step login code");
+
+  // The next step's code (inside the server's window, never used before).
+  std::string s2 = Login("cat", email, std::string(kPassword) + "\n" +
+                                           crypto::TotpCode(*secret, now + 30) + "\n");
+  EXPECT_FALSE(s2.empty());
+  ASSERT_EQ(Cli("cat", {"logout"}).exit_code, 0);
+
+  // A recovery code works once.
+  std::string s3 = Login("cat", email, std::string(kPassword) + "\n" + recovery[0] + "\n");
+  EXPECT_FALSE(s3.empty());
+  ASSERT_EQ(Cli("cat", {"logout"}).exit_code, 0);
+  auto again = Cli("cat", {"login", "--email", email},
+                   std::string(kPassword) + "\n" + recovery[0] + "\n");
+  ExpectOneLineFailure(again, "wrong two-step login code");
+
+  // Disabling needs the password; then the password alone logs in again.
+  std::string s4 = Login("cat", email, std::string(kPassword) + "\n" + recovery[1] + "\n");
+  auto off = Cli("cat", {"2fa", "disable"}, std::string(kPassword) + "\n", Session(s4));
+  ASSERT_EQ(off.exit_code, 0) << off.Describe();
+  ASSERT_EQ(Cli("cat", {"logout"}).exit_code, 0);
+  EXPECT_FALSE(Login("cat", email, std::string(kPassword) + "\n").empty());
+}
+
+TEST_F(CliE2eTest, RemovingADeviceEndsItsSession) {
+  const std::string email = "dan@example.com";
+  RegisterAndVerify(email);
+  std::string a = Login("laptop", email, std::string(kPassword) + "\n");
+  std::string b = Login("phone", email, std::string(kPassword) + "\n");
+
+  auto list = Cli("laptop", {"--json", "device", "list"});
+  ASSERT_EQ(list.exit_code, 0) << list.Describe();
+  auto devices = nlohmann::json::parse(list.out)["devices"];
+  ASSERT_EQ(devices.size(), 2u) << list.out;
+  int current = 0;
+  for (const auto& d : devices) current += d["current"].get<bool>() ? 1 : 0;
+  EXPECT_EQ(current, 1);
+
+  auto phone_status = Cli("phone", {"--json", "status"});
+  ASSERT_EQ(phone_status.exit_code, 0) << phone_status.Describe();
+  std::string phone_id = nlohmann::json::parse(phone_status.out)["device_id"];
+  ASSERT_EQ(Cli("phone", {"item", "list"}, "", Session(b)).exit_code, 0);
+
+  auto rm = Cli("laptop", {"device", "remove", phone_id});
+  ASSERT_EQ(rm.exit_code, 0) << rm.Describe();
+  auto ended = Cli("phone", {"item", "list"}, "", Session(b));
+  ExpectOneLineFailure(ended, "session has ended");
+  auto still = Cli("laptop", {"item", "list"}, "", Session(a));
+  EXPECT_EQ(still.exit_code, 0) << still.Describe();
+
+  auto text = Cli("laptop", {"device", "list"});
+  ASSERT_EQ(text.exit_code, 0) << text.Describe();
+  EXPECT_NE(text.out.find("laptop"), std::string::npos) << text.out;
+}
+
+TEST_F(CliE2eTest, PasswordChangeKeepsItemsAndRetiresTheOldPassword) {
+  const std::string email = "fay@example.com";
+  const std::string fresh = "a brand new master password";
+  RegisterAndVerify(email);
+  std::string session = Login("fay", email, std::string(kPassword) + "\n");
+  std::string id = AddItem("fay", session, {"--name", "vpn"}, "vpn-secret\n");
+
+  auto mismatch = Cli("fay", {"account", "password"},
+                      std::string(kPassword) + "\n" + fresh + "\nsomething else\n");
+  ExpectOneLineFailure(mismatch, "do not match");
+  auto wrong_current =
+      Cli("fay", {"account", "password"}, "not it\n" + fresh + "\n" + fresh + "\n");
+  ExpectOneLineFailure(wrong_current, "wrong master password");
+
+  auto change = Cli("fay", {"account", "password"},
+                    std::string(kPassword) + "\n" + fresh + "\n" + fresh + "\n");
+  ASSERT_EQ(change.exit_code, 0) << change.Describe();
+  // This session goes on, and the vault key is unchanged.
+  auto get = Cli("fay", {"item", "get", id, "--field", "password"}, "", Session(session));
+  ASSERT_EQ(get.exit_code, 0) << get.Describe();
+  EXPECT_EQ(get.out, "vpn-secret\n");
+
+  ASSERT_EQ(Cli("fay", {"logout"}).exit_code, 0);
+  auto old = Cli("fay", {"login", "--email", email}, std::string(kPassword) + "\n");
+  ExpectOneLineFailure(old, "wrong email or master password");
+  std::string s2 = Login("fay", email, fresh + "\n");
+  auto after = Cli("fay", {"item", "get", id, "--field", "password"}, "", Session(s2));
+  ASSERT_EQ(after.exit_code, 0) << after.Describe();
+  EXPECT_EQ(after.out, "vpn-secret\n");
+}
+
+TEST_F(CliE2eTest, DeletedAccountCannotLogIn) {
+  const std::string email = "gus@example.com";
+  RegisterAndVerify(email);
+  std::string session = Login("gus", email, std::string(kPassword) + "\n");
+  AddItem("gus", session, {"--name", "x"}, "y\n");
+
+  auto no = Cli("gus", {"account", "delete"}, "n\n");
+  EXPECT_EQ(no.exit_code, 1) << no.Describe();
+  auto yes = Cli("gus", {"account", "delete"}, std::string("yes\n") + kPassword + "\n");
+  ASSERT_EQ(yes.exit_code, 0) << yes.Describe();
+  auto login = Cli("gus", {"login", "--email", email}, std::string(kPassword) + "\n");
+  ExpectOneLineFailure(login, "wrong email or master password");
+  auto status = Cli("gus", {"status"});
+  EXPECT_NE(status.out.find("not logged in"), std::string::npos) << status.Describe();
+}
+
+TEST_F(CliE2eTest, JsonOutputParses) {
+  const std::string email = "hal@example.com";
+  RegisterAndVerify(email);
+  auto login = Cli("hal", {"--json", "login", "--email", email}, std::string(kPassword) + "\n");
+  ASSERT_EQ(login.exit_code, 0) << login.Describe();
+  auto lj = nlohmann::json::parse(login.out);
+  std::string session = lj["session"];
+  EXPECT_EQ(lj["email"], email);
+  EXPECT_TRUE(login.err.empty()) << "no hints in --json mode: " << login.err;
+
+  auto status = Cli("hal", {"status", "--json"}, "", Session(session));  // option after command
+  ASSERT_EQ(status.exit_code, 0) << status.Describe();
+  auto sj = nlohmann::json::parse(status.out);
+  EXPECT_EQ(sj["logged_in"], true);
+  EXPECT_EQ(sj["unlocked"], true);
+  EXPECT_EQ(sj["email"], email);
+
+  AddItem("hal", session, {"--name", "a"}, "pa\n");
+  AddItem("hal", session, {"--name", "b"}, "pb\n");
+  auto list = Cli("hal", {"--json", "item", "list"}, "", Session(session));
+  ASSERT_EQ(list.exit_code, 0) << list.Describe();
+  EXPECT_EQ(nlohmann::json::parse(list.out)["items"].size(), 2u);
+
+  auto err = Cli("hal", {"--json", "item", "get", "nope"}, "", Session(session));
+  EXPECT_EQ(err.exit_code, 1);
+  EXPECT_EQ(nlohmann::json::parse(err.out)["error"]["code"], "item.not_found") << err.Describe();
+
+  auto out = Cli("hal", {"--json", "logout"});
+  ASSERT_EQ(out.exit_code, 0) << out.Describe();
+  EXPECT_EQ(nlohmann::json::parse(out.out)["status"], "logged_out");
+}
+
+}  // namespace
+}  // namespace keyward::testing
