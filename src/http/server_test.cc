@@ -120,6 +120,12 @@ class Socket {
   bool last_was_head_ = false;
 };
 
+ServerOptions Opts(std::string listen) {
+  ServerOptions options;
+  options.listen = std::move(listen);
+  return options;
+}
+
 int StatusOf(const std::string& response) {
   if (response.size() < 12 || response.rfind("HTTP/1.", 0) != 0) return 0;
   return std::stoi(response.substr(9, 3));
@@ -464,20 +470,22 @@ TEST_F(ServerTest, StopFinishesInFlightAndClosesIdle) {
 
 TEST(ServerListenTest, PortInUseAndBadAddress) {
   Router router;
-  Server first(ServerOptions{.listen = "127.0.0.1:0"}, router);
+  Server first(Opts("127.0.0.1:0"), router);
   ASSERT_TRUE(first.Listen().has_value());
-  Server second(ServerOptions{.listen = "127.0.0.1:" + std::to_string(first.port())}, router);
+  Server second(Opts("127.0.0.1:" + std::to_string(first.port())), router);
   auto status = second.Listen();
   ASSERT_FALSE(status.has_value());
   EXPECT_EQ(status.error().code(), "server.listen_failed");
   EXPECT_NE(status.error().message().find("in use"), std::string::npos) << status.error().message();
 
   for (const char* bad : {"nope", "127.0.0.1", "127.0.0.1:99999", "example.com:80", ":80"}) {
-    Server s(ServerOptions{.listen = bad}, router);
+    Server s(Opts(bad), router);
     EXPECT_FALSE(s.Listen().has_value()) << bad;
   }
-  Server v6(ServerOptions{.listen = "[::1]:0"}, router);
-  if (v6.Listen().has_value()) EXPECT_TRUE(v6.url().starts_with("http://[::1]:"));
+  Server v6(Opts("[::1]:0"), router);
+  if (v6.Listen().has_value()) {
+    EXPECT_TRUE(v6.url().starts_with("http://[::1]:"));
+  }
 }
 
 // ---- TLS ----
@@ -510,7 +518,7 @@ TEST(ServerTlsTest, RoundTrip) {
   router.Add("GET", "/healthz", [](const Request&, const PathParams&) {
     return JsonResponse(200, {{"status", "ok"}});
   });
-  ServerOptions options{.listen = "127.0.0.1:0"};
+  ServerOptions options = Opts("127.0.0.1:0");
   options.tls_cert_file = (dir.path() / "cert.pem").string();
   options.tls_key_file = (dir.path() / "key.pem").string();
   options.io_threads = 1;
@@ -553,14 +561,14 @@ TEST(ServerTlsTest, RoundTrip) {
 
 TEST(ServerTlsTest, MissingFilesFail) {
   Router router;
-  ServerOptions options{.listen = "127.0.0.1:0"};
+  ServerOptions options = Opts("127.0.0.1:0");
   options.tls_cert_file = "/nonexistent/cert.pem";
   options.tls_key_file = "/nonexistent/key.pem";
   Server server(options, router);
   auto status = server.Listen();
   ASSERT_FALSE(status.has_value());
   EXPECT_EQ(status.error().code(), "server.tls_failed");
-  ServerOptions half{.listen = "127.0.0.1:0"};
+  ServerOptions half = Opts("127.0.0.1:0");
   half.tls_cert_file = "/x";
   Server half_server(half, router);
   EXPECT_FALSE(half_server.Listen().has_value());

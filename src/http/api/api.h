@@ -19,6 +19,9 @@ struct ApiConfig {
   std::string public_url;            // used in emails and links, never the Host header
   crypto::KdfParams kdf_minimum = crypto::kDefaultKdf;
   int64_t session_ttl_seconds = 12 * 3600;
+  // Answered by pre-login for unknown emails (raised to kdf_minimum if lower).
+  crypto::KdfParams kdf_default = crypto::kDefaultKdf;
+  std::string version = "0.1.0";  // GET /v1/server
 };
 
 class Api {

@@ -1,0 +1,180 @@
+#include "server/key_file.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+#include "crypto/crypto.h"
+
+namespace keyward::server {
+namespace {
+
+constexpr std::string_view kHeader = "keyward-server-key v1\n";
+constexpr size_t kKeySize = crypto::ServerSecret::kSize;
+constexpr size_t kEncodedSize = 43;  // unpadded base64url of 32 bytes
+constexpr size_t kFileSize = kHeader.size() + kEncodedSize + 1;
+
+Error IoError(const std::string& what, const std::filesystem::path& path, int err) {
+  return Error::Internal("server.key_io", "cannot " + what + " server key " + path.string() + ": " +
+                                              std::strerror(err));
+}
+
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  int Release() { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_;
+};
+
+// Base64url into secure memory, so the encoded key never sits in a std::string.
+crypto::SecureBytes EncodeKey(std::span<const uint8_t> key) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  crypto::SecureBytes out(kFileSize);
+  uint8_t* p = out.data();
+  for (char c : kHeader) *p++ = static_cast<uint8_t>(c);
+  size_t i = 0;
+  for (; i + 3 <= key.size(); i += 3) {
+    uint32_t v = (key[i] << 16) | (key[i + 1] << 8) | key[i + 2];
+    *p++ = kAlphabet[(v >> 18) & 63];
+    *p++ = kAlphabet[(v >> 12) & 63];
+    *p++ = kAlphabet[(v >> 6) & 63];
+    *p++ = kAlphabet[v & 63];
+  }
+  if (key.size() - i == 2) {
+    uint32_t v = (key[i] << 16) | (key[i + 1] << 8);
+    *p++ = kAlphabet[(v >> 18) & 63];
+    *p++ = kAlphabet[(v >> 12) & 63];
+    *p++ = kAlphabet[(v >> 6) & 63];
+  } else if (key.size() - i == 1) {
+    uint32_t v = key[i] << 16;
+    *p++ = kAlphabet[(v >> 18) & 63];
+    *p++ = kAlphabet[(v >> 12) & 63];
+  }
+  *p++ = '\n';
+  return out;
+}
+
+Status WriteAll(int fd, std::span<const uint8_t> data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Fail(Error::Internal("server.key_io", std::strerror(errno)));
+    data = data.subspan(static_cast<size_t>(n));
+  }
+  return {};
+}
+
+Result<crypto::ServerSecret> Read(const std::filesystem::path& path, int fd) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return Fail(IoError("inspect", path, errno));
+  if (!S_ISREG(st.st_mode)) {
+    return Fail(Error::Internal("server.key_malformed",
+                                "server key " + path.string() + " is not a regular file"));
+  }
+  if ((st.st_mode & 077) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return Fail(Error::PermissionDenied("server.key_insecure",
+                                        "server key " + path.string() + " has mode " + mode +
+                                            ", readable by group or others; run: chmod 600 " +
+                                            path.string()));
+  }
+  crypto::SecureBytes content(kFileSize + 1);
+  size_t total = 0;
+  while (total < content.size()) {
+    ssize_t n = ::read(fd, content.data() + total, content.size() - total);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Fail(IoError("read", path, errno));
+    if (n == 0) break;
+    total += static_cast<size_t>(n);
+  }
+  auto malformed = [&] {
+    return Fail(Error::Internal("server.key_malformed",
+                                "server key " + path.string() +
+                                    " is malformed (expected \"keyward-server-key v1\" and a "
+                                    "base64url 32-byte key)"));
+  };
+  std::string_view text(reinterpret_cast<const char*>(content.data()), total);
+  if (total != kFileSize || !text.starts_with(kHeader) || text.back() != '\n') return malformed();
+  auto key = crypto::Base64UrlDecodeSecret(text.substr(kHeader.size(), kEncodedSize));
+  if (!key || key->size() != kKeySize) return malformed();
+  return crypto::ServerSecret(std::move(*key));
+}
+
+Result<crypto::ServerSecret> Create(const std::filesystem::path& path) {
+  if (auto init = crypto::Init(); !init) return Fail(init.error());
+  std::filesystem::path dir = path.parent_path().empty() ? "." : path.parent_path();
+  std::string temp = (dir / (path.filename().string() + ".tmp-XXXXXX")).string();
+  // mkstemp: O_CREAT | O_EXCL, mode 0600.
+  Fd fd(::mkostemp(temp.data(), O_CLOEXEC));
+  if (fd.get() < 0) return Fail(IoError("create", path, errno));
+  auto remove_temp = [&] { ::unlink(temp.c_str()); };
+  if (::fchmod(fd.get(), 0600) != 0) {
+    int err = errno;
+    remove_temp();
+    return Fail(IoError("set the mode of", path, err));
+  }
+  crypto::ServerSecret secret = crypto::ServerSecret::Random();
+  crypto::SecureBytes content = EncodeKey(secret.span());
+  if (auto status = WriteAll(fd.get(), content.span()); !status) {
+    remove_temp();
+    return Fail(IoError("write", path, errno));
+  }
+  if (::fsync(fd.get()) != 0) {
+    int err = errno;
+    remove_temp();
+    return Fail(IoError("sync", path, err));
+  }
+  ::close(fd.Release());
+  // Never replace a key another process created meanwhile: use theirs.
+  if (::renameat2(AT_FDCWD, temp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) != 0) {
+    int err = errno;
+    if (err == EINVAL || err == ENOSYS) {
+      // File system without RENAME_NOREPLACE: link() also refuses to replace.
+      if (::link(temp.c_str(), path.c_str()) != 0)
+        err = errno;
+      else
+        err = 0;
+    }
+    remove_temp();
+    if (err == EEXIST) return Fail(Error::Conflict("server.key_exists", "created concurrently"));
+    if (err != 0) return Fail(IoError("install", path, err));
+  }
+  Fd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir_fd.get() >= 0) ::fsync(dir_fd.get());
+  return secret;
+}
+
+}  // namespace
+
+Result<crypto::ServerSecret> LoadOrCreateServerKey(const std::filesystem::path& path) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (fd.get() >= 0) return Read(path, fd.get());
+    if (errno == ELOOP) {
+      return Fail(Error::Internal("server.key_malformed",
+                                  "server key " + path.string() + " is a symbolic link"));
+    }
+    if (errno != ENOENT) return Fail(IoError("open", path, errno));
+    auto created = Create(path);
+    if (created || created.error().code() != "server.key_exists") return created;
+  }
+  return Fail(Error::Internal("server.key_io", "cannot create server key " + path.string()));
+}
+
+}  // namespace keyward::server
