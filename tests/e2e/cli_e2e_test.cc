@@ -63,7 +63,7 @@ class CliE2eTest : public ::testing::Test {
     auto r = Cli(profile, {"login", "--email", email, "--device-name", profile}, input);
     EXPECT_EQ(r.exit_code, 0) << r.Describe();
     std::smatch m;
-    static const std::regex kExport(R"(export KEYWARD_SESSION="([A-Za-z0-9_-]+)")");
+    static const std::regex kExport(R"re(export KEYWARD_SESSION="([A-Za-z0-9_-]+)")re");
     if (!std::regex_search(r.out, m, kExport)) {
       ADD_FAILURE() << "no export line\n" << r.Describe();
       return "";
