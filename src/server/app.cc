@@ -16,6 +16,10 @@
 
 #include "server/key_file.h"
 
+#ifndef KEYWARD_VERSION
+#define KEYWARD_VERSION "0.0.0"
+#endif
+
 namespace keyward::server {
 namespace {
 
@@ -116,6 +120,7 @@ Result<std::unique_ptr<App>> App::Create(const ServerConfig& config, ApiFactory 
   api_config.public_url = app->public_url_;
   api_config.kdf_minimum = {config.min_kdf_ops, config.min_kdf_mem};
   api_config.session_ttl_seconds = config.session_ttl.count();
+  api_config.version = KEYWARD_VERSION;
   auto api = factory(api_config, *app->mailer_, app->clock_, *app->secret_);
   if (!api) return Fail(api.error());
   app->api_ = std::move(*api);

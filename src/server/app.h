@@ -4,7 +4,9 @@
 
 #include <functional>
 #include <memory>
+#include <stop_token>
 #include <string>
+#include <thread>
 
 #include "common/clock.h"
 #include "common/error.h"
