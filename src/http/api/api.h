@@ -15,8 +15,8 @@
 namespace keyward::api {
 
 struct ApiConfig {
-  std::string db_url;                // "sqlite:/path/keyward.db" (postgresql:// later)
-  std::string public_url;            // used in emails and links, never the Host header
+  std::string db_url;      // "sqlite:/path/keyward.db" (postgresql:// later)
+  std::string public_url;  // used in emails and links, never the Host header
   crypto::KdfParams kdf_minimum = crypto::kDefaultKdf;
   int64_t session_ttl_seconds = 12 * 3600;
   // Answered by pre-login for unknown emails (raised to kdf_minimum if lower).

@@ -1,0 +1,335 @@
+// The /v1 routes of docs/api.md: decode strictly, call core, encode.
+#include "http/api/api.h"
+
+#include <spdlog/spdlog.h>
+
+#include "core/services.h"
+#include "http/api/json_fields.h"
+#include "store/store.h"
+
+namespace keyward::api {
+
+namespace {
+
+using http::PathParams;
+using http::Request;
+using http::Response;
+using nlohmann::json;
+
+constexpr size_t kKeyBlobMax = 4096;
+constexpr size_t kWrappedMin = 1;
+
+json KdfJson(uint64_t ops, uint64_t mem) { return {{"ops", ops}, {"mem", mem}}; }
+
+json AccountJson(const store::Account& a) {
+  return {{"id", a.id},
+          {"email", a.email},
+          {"kdf", KdfJson(a.kdf_ops, a.kdf_mem)},
+          {"salt", crypto::Base64UrlEncode(a.salt)},
+          {"wrapped_vault_key", crypto::Base64UrlEncode(a.wrapped_vault_key)},
+          {"public_key", crypto::Base64UrlEncode(a.public_key)},
+          {"wrapped_private_key", crypto::Base64UrlEncode(a.wrapped_private_key)},
+          {"two_factor_enabled", a.totp_enabled},
+          {"created_at", FormatRfc3339(a.created_at)}};
+}
+
+json ItemJson(const store::Item& i) {
+  return {{"id", i.id},
+          {"revision", i.revision},
+          {"data", crypto::Base64UrlEncode(i.data)},
+          {"created_at", FormatRfc3339(i.created_at)},
+          {"updated_at", FormatRfc3339(i.updated_at)}};
+}
+
+json DeviceJson(const store::Device& d, std::string_view current) {
+  return {{"id", d.id},
+          {"name", d.name},
+          {"type", d.type},
+          {"first_seen", FormatRfc3339(d.first_seen)},
+          {"last_seen", FormatRfc3339(d.last_seen)},
+          {"active", d.active},
+          {"current", d.id == current}};
+}
+
+Response Answer(Result<Response> result) {
+  if (!result) {
+    if (result.error().kind() == ErrorKind::kInternal) {
+      spdlog::error("api: internal error {}", result.error().code());
+    }
+    return http::ErrorResponse(result.error());
+  }
+  return std::move(*result);
+}
+
+#define API_TRY(lhs, expr) KW_ASSIGN_OR_RETURN(lhs, expr)
+
+class ApiImpl final : public Api {
+ public:
+  ApiImpl(const ApiConfig& config, std::unique_ptr<store::Store> store, mail::Mailer& mailer,
+          const Clock& clock, const crypto::ServerSecret& secret)
+      : config_(config),
+        store_(std::move(store)),
+        core_(*store_, mailer, clock, secret, CoreConfigFrom(config)) {}
+
+  void RegisterRoutes(http::Router& router) override {
+    Route(router, "GET", "/v1/server", &ApiImpl::ServerInfo);
+    Route(router, "POST", "/v1/accounts/prelogin", &ApiImpl::Prelogin);
+    Route(router, "POST", "/v1/accounts", &ApiImpl::Register);
+    Route(router, "POST", "/v1/accounts/verify", &ApiImpl::Verify);
+    Route(router, "POST", "/v1/accounts/verify/resend", &ApiImpl::Resend);
+    Route(router, "POST", "/v1/sessions", &ApiImpl::Login);
+    Route(router, "DELETE", "/v1/sessions/current", &ApiImpl::Logout);
+    Route(router, "GET", "/v1/account", &ApiImpl::GetAccount);
+    Route(router, "POST", "/v1/account/password", &ApiImpl::ChangePassword);
+    Route(router, "DELETE", "/v1/account", &ApiImpl::DeleteAccount);
+    Route(router, "POST", "/v1/account/2fa/totp", &ApiImpl::TotpBegin);
+    Route(router, "POST", "/v1/account/2fa/totp/confirm", &ApiImpl::TotpConfirm);
+    Route(router, "DELETE", "/v1/account/2fa/totp", &ApiImpl::TotpDisable);
+    Route(router, "GET", "/v1/items", &ApiImpl::ListItems);
+    Route(router, "POST", "/v1/items", &ApiImpl::CreateItem);
+    Route(router, "GET", "/v1/items/{id}", &ApiImpl::GetItem);
+    Route(router, "PUT", "/v1/items/{id}", &ApiImpl::UpdateItem);
+    Route(router, "DELETE", "/v1/items/{id}", &ApiImpl::DeleteItem);
+    Route(router, "GET", "/v1/devices", &ApiImpl::ListDevices);
+    Route(router, "DELETE", "/v1/devices/{id}", &ApiImpl::DeactivateDevice);
+  }
+
+  void Sweep() override {
+    if (auto s = core::Sweep(core_.context()); !s) {
+      spdlog::warn("api: sweep failed ({})", s.error().code());
+    }
+  }
+
+ private:
+  using Method = Result<Response> (ApiImpl::*)(const Request&, const PathParams&);
+
+  void Route(http::Router& router, std::string method, std::string pattern, Method fn) {
+    router.Add(std::move(method), std::move(pattern),
+               [this, fn](const Request& request, const PathParams& params) {
+                 return Answer((this->*fn)(request, params));
+               });
+  }
+
+  static core::CoreConfig CoreConfigFrom(const ApiConfig& config) {
+    core::CoreConfig c;
+    c.public_url = config.public_url;
+    c.kdf_minimum = config.kdf_minimum;
+    c.kdf_default = config.kdf_default;
+    c.session_ttl_seconds = config.session_ttl_seconds;
+    return c;
+  }
+
+  Result<core::Caller> Authenticate(const Request& request) {
+    std::string token = request.BearerToken();
+    if (token.empty() || token.size() > 64) return Fail(core::AuthRequired());
+    auto bytes = crypto::Base64UrlDecodeSecret(token);
+    if (!bytes) return Fail(core::AuthRequired());
+    return core_.sessions.Authenticate(bytes->span(), request.remote_address);
+  }
+
+  // ---- server ----
+  Result<Response> ServerInfo(const Request&, const PathParams&) {
+    return http::JsonResponse(
+        200, {{"version", config_.version},
+              {"kdf_minimum", KdfJson(config_.kdf_minimum.ops, config_.kdf_minimum.mem)},
+              {"public_url", config_.public_url}});
+  }
+
+  // ---- accounts ----
+  Result<Response> Prelogin(const Request& request, const PathParams&) {
+    API_TRY(auto f, Fields::FromBody(request, {"email"}));
+    API_TRY(auto email, f.String("email"));
+    API_TRY(auto answer, core_.accounts.Prelogin(email));
+    return http::JsonResponse(200, {{"kdf", KdfJson(answer.kdf.ops, answer.kdf.mem)},
+                                    {"salt", crypto::Base64UrlEncode(answer.salt)}});
+  }
+
+  Result<Response> Register(const Request& request, const PathParams&) {
+    API_TRY(auto f,
+            Fields::FromBody(request, {"id", "email", "kdf", "salt", "auth_key",
+                                       "wrapped_vault_key", "public_key", "wrapped_private_key"}));
+    core::Registration r;
+    API_TRY(r.id, f.String("id"));
+    API_TRY(r.email, f.String("email"));
+    API_TRY(r.kdf, f.Kdf("kdf"));
+    API_TRY(r.salt, f.Binary("salt", crypto::kSaltSize, crypto::kSaltSize));
+    API_TRY(r.auth_key, f.AuthKey("auth_key"));
+    API_TRY(r.wrapped_vault_key, f.Binary("wrapped_vault_key", kWrappedMin, kKeyBlobMax));
+    API_TRY(r.public_key, f.Binary("public_key", 32, 32));
+    API_TRY(r.wrapped_private_key, f.Binary("wrapped_private_key", kWrappedMin, kKeyBlobMax));
+    r.remote_address = request.remote_address;
+    KW_RETURN_IF_ERROR(core_.accounts.Register(r));
+    return http::JsonResponse(202, {{"status", "verification_sent"}});
+  }
+
+  Result<Response> Verify(const Request& request, const PathParams&) {
+    API_TRY(auto f, Fields::FromBody(request, {"email", "code"}));
+    API_TRY(auto email, f.String("email"));
+    API_TRY(auto code, f.String("code"));
+    KW_RETURN_IF_ERROR(core_.accounts.Verify(email, code));
+    return http::JsonResponse(200, {{"status", "verified"}});
+  }
+
+  Result<Response> Resend(const Request& request, const PathParams&) {
+    API_TRY(auto f, Fields::FromBody(request, {"email"}));
+    API_TRY(auto email, f.String("email"));
+    KW_RETURN_IF_ERROR(core_.accounts.Resend(email, request.remote_address));
+    return http::JsonResponse(202, {{"status", "verification_sent"}});
+  }
+
+  Result<Response> Login(const Request& request, const PathParams&) {
+    API_TRY(auto f, Fields::FromBody(
+                        request, {"email", "auth_key", "device", "totp_code", "recovery_code"}));
+    core::Login login;
+    API_TRY(login.email, f.String("email"));
+    API_TRY(login.auth_key, f.AuthKey("auth_key"));
+    API_TRY(auto device, f.Object("device", {"id", "name", "type"}));
+    API_TRY(login.device.id, device.String("id"));
+    API_TRY(login.device.name, device.String("name"));
+    API_TRY(login.device.type, device.String("type"));
+    API_TRY(login.totp_code, f.OptionalString("totp_code"));
+    API_TRY(login.recovery_code, f.OptionalString("recovery_code"));
+    login.remote_address = request.remote_address;
+    API_TRY(auto result, core_.sessions.Login(login));
+    return http::JsonResponse(201, {{"token", crypto::Base64UrlEncode(result.token.span())},
+                                    {"expires_at", FormatRfc3339(result.expires_at)},
+                                    {"device_id", result.device_id},
+                                    {"account", AccountJson(result.account)}});
+  }
+
+  Result<Response> Logout(const Request& request, const PathParams&) {
+    API_TRY(auto caller, Authenticate(request));
+    KW_RETURN_IF_ERROR(core_.sessions.Logout(caller));
+    return http::NoContent();
+  }
+
+  Result<Response> GetAccount(const Request& request, const PathParams&) {
+    API_TRY(auto caller, Authenticate(request));
+    API_TRY(auto account, core_.accounts.Get(caller));
+    return http::JsonResponse(200, AccountJson(account));
+  }
+
+  Result<Response> ChangePassword(const Request& request, const PathParams&) {
+    API_TRY(auto caller, Authenticate(request));
+    API_TRY(auto f, Fields::FromBody(request, {"auth_key", "new_kdf", "new_salt", "new_auth_key",
+                                               "new_wrapped_vault_key"}));
+    core::PasswordChange change;
+    API_TRY(change.auth_key, f.AuthKey("auth_key"));
+    API_TRY(change.new_kdf, f.Kdf("new_kdf"));
+    API_TRY(change.new_salt, f.Binary("new_salt", crypto::kSaltSize, crypto::kSaltSize));
+    API_TRY(change.new_auth_key, f.AuthKey("new_auth_key"));
+    API_TRY(change.new_wrapped_vault_key,
+            f.Binary("new_wrapped_vault_key", kWrappedMin, kKeyBlobMax));
+    KW_RETURN_IF_ERROR(core_.accounts.ChangePassword(caller, change));
+    return http::NoContent();
+  }
+
+  Result<Response> DeleteAccount(const Request& request, const PathParams&) {
+    API_TRY(auto caller, Authenticate(request));
+    API_TRY(auto f, Fields::FromBody(request, {"auth_key"}));
+    API_TRY(auto key, f.AuthKey("auth_key"));
+    KW_RETURN_IF_ERROR(core_.accounts.Delete(caller, key));
+    return http::NoContent();
+  }
+
+  Result<Response> TotpBegin(const Request& request, const PathParams&) {
+    API_TRY(auto caller, Authenticate(request));
+    API_TRY(auto f, Fields::FromBody(request, {"auth_key"}));
+    API_TRY(auto key, f.AuthKey("auth_key"));
+    API_TRY(auto enrollment, core_.two_factor.Begin(caller, key));
+    return http::JsonResponse(200, {{"secret", enrollment.secret_base32}, {"uri", enrollment.uri}});
+  }
+
+  Result<Response> TotpConfirm(const Request& request, const PathParams&) {
+    API_TRY(auto caller, Authenticate(request));
+    API_TRY(auto f, Fields::FromBody(request, {"code"}));
+    API_TRY(auto code, f.String("code"));
+    API_TRY(auto codes, core_.two_factor.Confirm(caller, code));
+    return http::JsonResponse(200, {{"recovery_codes", codes}});
+  }
+
+  Result<Response> TotpDisable(const Request& request, const PathParams&) {
+    API_TRY(auto caller, Authenticate(request));
+    API_TRY(auto f, Fields::FromBody(request, {"auth_key"}));
+    API_TRY(auto key, f.AuthKey("auth_key"));
+    KW_RETURN_IF_ERROR(core_.two_factor.Disable(caller, key));
+    return http::NoContent();
+  }
+
+  // ---- items ----
+  Result<Response> ListItems(const Request& request, const PathParams&) {
+    API_TRY(auto caller, Authenticate(request));
+    API_TRY(auto items, core_.items.List(caller));
+    json list = json::array();
+    for (const auto& i : items) list.push_back(ItemJson(i));
+    return http::JsonResponse(200, {{"items", std::move(list)}});
+  }
+
+  Result<Response> CreateItem(const Request& request, const PathParams&) {
+    API_TRY(auto caller, Authenticate(request));
+    API_TRY(auto f, Fields::FromBody(request, {"id", "data"}));
+    API_TRY(auto id, f.String("id"));
+    API_TRY(auto data, ItemData(f));
+    API_TRY(auto item, core_.items.Create(caller, id, std::move(data)));
+    return http::JsonResponse(201, ItemJson(item));
+  }
+
+  Result<Response> GetItem(const Request& request, const PathParams& params) {
+    API_TRY(auto caller, Authenticate(request));
+    API_TRY(auto item, core_.items.Get(caller, params.at("id")));
+    return http::JsonResponse(200, ItemJson(item));
+  }
+
+  Result<Response> UpdateItem(const Request& request, const PathParams& params) {
+    API_TRY(auto caller, Authenticate(request));
+    API_TRY(auto f, Fields::FromBody(request, {"revision", "data"}));
+    API_TRY(auto revision, f.Count("revision"));
+    API_TRY(auto data, ItemData(f));
+    API_TRY(auto item, core_.items.Update(caller, params.at("id"), revision, std::move(data)));
+    return http::JsonResponse(200, ItemJson(item));
+  }
+
+  Result<Response> DeleteItem(const Request& request, const PathParams& params) {
+    API_TRY(auto caller, Authenticate(request));
+    KW_RETURN_IF_ERROR(core_.items.Delete(caller, params.at("id")));
+    return http::NoContent();
+  }
+
+  // Decoded size is checked by core (item.too_large, 413); here only a
+  // generous bound so an absurd string is not decoded at all.
+  Result<crypto::Bytes> ItemData(const Fields& f) {
+    return f.Binary("data", 0, core_.config().item_max_bytes * 2);
+  }
+
+  // ---- devices ----
+  Result<Response> ListDevices(const Request& request, const PathParams&) {
+    API_TRY(auto caller, Authenticate(request));
+    API_TRY(auto devices, core_.devices.List(caller));
+    json list = json::array();
+    for (const auto& d : devices) list.push_back(DeviceJson(d, caller.device_id));
+    return http::JsonResponse(200, {{"devices", std::move(list)}});
+  }
+
+  Result<Response> DeactivateDevice(const Request& request, const PathParams& params) {
+    API_TRY(auto caller, Authenticate(request));
+    KW_RETURN_IF_ERROR(core_.devices.Deactivate(caller, params.at("id")));
+    return http::NoContent();
+  }
+
+  ApiConfig config_;
+  std::unique_ptr<store::Store> store_;
+  core::Services core_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Api>> MakeApi(const ApiConfig& config, mail::Mailer& mailer,
+                                     const Clock& clock, const crypto::ServerSecret& secret) {
+  if (auto s = crypto::Init(); !s) return Fail(s.error());
+  auto store = store::Open(config.db_url);
+  if (!store) return Fail(store.error());
+  return std::unique_ptr<Api>(
+      std::make_unique<ApiImpl>(config, std::move(*store), mailer, clock, secret));
+}
+
+}  // namespace keyward::api

@@ -1,0 +1,120 @@
+#include "http/api/json_fields.h"
+
+#include <algorithm>
+
+namespace keyward::api {
+
+Result<Fields> Fields::FromBody(const http::Request& request,
+                                std::initializer_list<std::string_view> allowed) {
+  auto json = http::ParseJsonBody(request);
+  if (!json) return Fail(json.error());
+  return Check(std::move(*json), "", allowed);
+}
+
+Result<Fields> Fields::Check(nlohmann::json json, std::string prefix,
+                             std::initializer_list<std::string_view> allowed) {
+  if (!json.is_object()) {
+    return Fail(Error::InvalidArgument(
+        "request.invalid_field",
+        prefix.empty()
+            ? "The body must be a JSON object."
+            : "The field '" + prefix.substr(0, prefix.size() - 1) + "' must be an object."));
+  }
+  for (const auto& [key, value] : json.items()) {
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+      // Field names are the client's vocabulary, not its data; still, cap
+      // what is echoed.
+      std::string shown = key.size() > 64 ? key.substr(0, 64) + "..." : key;
+      return Fail(Error::InvalidArgument("request.unknown_field",
+                                         "Unknown field '" + prefix + shown + "'."));
+    }
+  }
+  return Fields(std::move(json), std::move(prefix));
+}
+
+std::string Fields::Path(std::string_view name) const { return prefix_ + std::string(name); }
+
+Error Fields::Invalid(std::string_view name) const {
+  return Error::InvalidArgument("request.invalid_field",
+                                "The field '" + Path(name) + "' is not valid.");
+}
+
+Result<const nlohmann::json*> Fields::Required(std::string_view name) const {
+  auto it = json_.find(name);
+  if (it == json_.end()) {
+    return Fail(Error::InvalidArgument("request.missing_field",
+                                       "The field '" + Path(name) + "' is missing."));
+  }
+  return &*it;
+}
+
+Result<std::string> Fields::String(std::string_view name) const {
+  auto v = Required(name);
+  if (!v) return Fail(v.error());
+  if (!(*v)->is_string()) return Fail(Invalid(name));
+  return (*v)->get<std::string>();
+}
+
+Result<std::optional<std::string>> Fields::OptionalString(std::string_view name) const {
+  auto it = json_.find(name);
+  if (it == json_.end() || it->is_null()) return std::optional<std::string>();
+  if (!it->is_string()) return Fail(Invalid(name));
+  return std::optional<std::string>(it->get<std::string>());
+}
+
+Result<int64_t> Fields::Count(std::string_view name) const {
+  auto v = Required(name);
+  if (!v) return Fail(v.error());
+  const nlohmann::json& j = **v;
+  if (j.is_number_unsigned()) {
+    auto u = j.get<uint64_t>();
+    if (u > static_cast<uint64_t>(INT64_MAX)) return Fail(Invalid(name));
+    return static_cast<int64_t>(u);
+  }
+  if (j.is_number_integer() && j.get<int64_t>() >= 0) return j.get<int64_t>();
+  return Fail(Invalid(name));
+}
+
+Result<crypto::Bytes> Fields::Binary(std::string_view name, size_t min_size,
+                                     size_t max_size) const {
+  auto v = Required(name);
+  if (!v) return Fail(v.error());
+  if (!(*v)->is_string()) return Fail(Invalid(name));
+  const auto& text = (*v)->get_ref<const std::string&>();
+  // Cheap bound before decoding: 4 characters per 3 bytes.
+  if (text.size() > (max_size / 3 + 1) * 4) return Fail(Invalid(name));
+  auto bytes = crypto::Base64UrlDecode(text);
+  if (!bytes || bytes->size() < min_size || bytes->size() > max_size) return Fail(Invalid(name));
+  return std::move(*bytes);
+}
+
+Result<crypto::AuthKey> Fields::AuthKey(std::string_view name) const {
+  auto v = Required(name);
+  if (!v) return Fail(v.error());
+  if (!(*v)->is_string()) return Fail(Invalid(name));
+  const auto& text = (*v)->get_ref<const std::string&>();
+  if (text.size() != 43) return Fail(Invalid(name));  // 32 bytes, unpadded
+  auto bytes = crypto::Base64UrlDecodeSecret(text);
+  if (!bytes || bytes->size() != crypto::AuthKey::kSize) return Fail(Invalid(name));
+  return crypto::AuthKey(std::move(*bytes));
+}
+
+Result<crypto::KdfParams> Fields::Kdf(std::string_view name) const {
+  auto object = Object(name, {"ops", "mem"});
+  if (!object) return Fail(object.error());
+  auto ops = object->Count("ops");
+  if (!ops) return Fail(ops.error());
+  auto mem = object->Count("mem");
+  if (!mem) return Fail(mem.error());
+  return crypto::KdfParams{static_cast<uint64_t>(*ops), static_cast<uint64_t>(*mem)};
+}
+
+Result<Fields> Fields::Object(std::string_view name,
+                              std::initializer_list<std::string_view> allowed) const {
+  auto v = Required(name);
+  if (!v) return Fail(v.error());
+  if (!(*v)->is_object()) return Fail(Invalid(name));
+  return Check(**v, Path(name) + ".", allowed);
+}
+
+}  // namespace keyward::api
