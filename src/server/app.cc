@@ -200,6 +200,8 @@ int Main(int argc, char** argv, ApiFactory factory) {
     return 0;
   }
   const ServerConfig& config = parsed->config;
+  // Everything keywardd creates (database, outbox, key) is private to its user.
+  ::umask(077);
   ::signal(SIGPIPE, SIG_IGN);
   SetUpLogging(config);
 
