@@ -1,11 +1,15 @@
 #include "store/sqlite/sqlite_store.h"
 
+#include <signal.h>
 #include <sqlite3.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -17,13 +21,24 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A fresh directory per call, removed when the process exits.
+// A fresh directory per call; all are removed when the test binary exits.
 fs::path TempDir() {
+  struct Dirs {
+    std::mutex mu;
+    std::vector<fs::path> paths;
+    ~Dirs() {
+      std::error_code ec;
+      for (const auto& p : paths) fs::remove_all(p, ec);
+    }
+  };
+  static Dirs dirs;
   static std::atomic<int> counter{0};
   fs::path dir = fs::temp_directory_path() / ("keyward-store-test-" + std::to_string(::getpid()) +
                                               "-" + std::to_string(counter++));
   fs::remove_all(dir);
   fs::create_directories(dir);
+  std::lock_guard lock(dirs.mu);
+  dirs.paths.push_back(dir);
   return dir;
 }
 
@@ -116,6 +131,54 @@ TEST(SqliteMigrationTest, NewerSchemaOnDiskIsRefused) {
   ASSERT_FALSE(store);
   EXPECT_EQ(store.error().code(), "store.schema_too_new");
   EXPECT_NE(store.error().message().find("upgrade"), std::string::npos);
+}
+
+// A child process commits one write after another and reports each
+// acknowledged commit through a pipe; it is killed with SIGKILL mid-stream.
+// Every acknowledged write must be there when the database is reopened.
+TEST(SqliteDurabilityTest, AcknowledgedWritesSurviveKill9) {
+  fs::path db = TempDir() / "k.db";
+  {
+    auto store = Open("sqlite:" + db.string());
+    ASSERT_TRUE(store);
+  }
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::close(fds[0]);
+    auto store = Open("sqlite:" + db.string());
+    if (!store) ::_exit(2);
+    for (int i = 1;; ++i) {
+      auto s = (*store)->Transact([&](Tx& tx) -> Status {
+        auto n = tx.HitRateLimit("acked", 1, 1'000'000'000);
+        if (!n) return Fail(n.error());
+        return {};
+      });
+      if (!s) ::_exit(3);
+      if (::write(fds[1], &i, sizeof i) != sizeof i) ::_exit(4);
+    }
+  }
+  ::close(fds[1]);
+  int acked = 0;
+  int value = 0;
+  while (acked < 200 && ::read(fds[0], &value, sizeof value) == sizeof value) acked = value;
+  ::kill(child, SIGKILL);
+  // Acknowledgements already in the pipe count too.
+  while (::read(fds[0], &value, sizeof value) == sizeof value) acked = value;
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  ASSERT_GE(acked, 200);
+  auto store = Open("sqlite:" + db.string());
+  ASSERT_TRUE(store);
+  ASSERT_TRUE((*store)->Read([&](Tx& tx) -> Status {
+    auto n = tx.PeekRateLimit("acked", 1, 1'000'000'000);
+    if (!n) return Fail(n.error());
+    EXPECT_GE(*n, acked);
+    return {};
+  }));
 }
 
 TEST(StoreOpenTest, Urls) {
