@@ -289,6 +289,7 @@ Status Server::Impl::Start() {
   if (started) {
     return Fail(Error::Internal("server.already_started", "the server was already started"));
   }
+  if (stopping) return Fail(Error::Unavailable("server.stopped", "the server was stopped"));
   started = true;
   unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   int io_threads = options.io_threads > 0 ? options.io_threads : static_cast<int>(cores);
@@ -326,6 +327,16 @@ Status Server::Impl::Start() {
 
 void Server::Impl::Stop() {
   if (stopping.exchange(true)) return;
+  {
+    std::lock_guard lock(lifecycle_mu);
+    if (!started) {
+      // Nothing runs the io_context: release the port here (a posted handler
+      // holding `self` would never run, and never free anything).
+      ErrorCode ec;
+      acceptor.close(ec);
+      return;
+    }
+  }
   asio::post(control, [self = shared_from_this()] { self->BeginStop(); });
 }
 

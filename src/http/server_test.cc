@@ -478,6 +478,18 @@ TEST(ServerListenTest, PortInUseAndBadAddress) {
   EXPECT_EQ(status.error().code(), "server.listen_failed");
   EXPECT_NE(status.error().message().find("in use"), std::string::npos) << status.error().message();
 
+  // A server that only listened releases its port when destroyed.
+  uint16_t port = 0;
+  {
+    Server listen_only(Opts("127.0.0.1:0"), router);
+    ASSERT_TRUE(listen_only.Listen().has_value());
+    port = listen_only.port();
+  }
+  Server rebind(Opts("127.0.0.1:" + std::to_string(port)), router);
+  EXPECT_TRUE(rebind.Listen().has_value());
+  rebind.Stop();
+  EXPECT_FALSE(rebind.Start().has_value());
+
   for (const char* bad : {"nope", "127.0.0.1", "127.0.0.1:99999", "example.com:80", ":80"}) {
     Server s(Opts(bad), router);
     EXPECT_FALSE(s.Listen().has_value()) << bad;
