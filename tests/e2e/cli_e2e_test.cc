@@ -49,7 +49,8 @@ class CliE2eTest : public ::testing::Test {
 
   void RegisterAndVerify(const std::string& email, const std::string& password = kPassword) {
     size_t before = CountMessagesTo(Outbox(), email);
-    auto r = Cli("reg", {"account", "register", "--email", email}, password + "\n" + password + "\n");
+    auto r =
+        Cli("reg", {"account", "register", "--email", email}, password + "\n" + password + "\n");
     ASSERT_EQ(r.exit_code, 0) << r.Describe();
     auto code = LatestEmailCode(Outbox(), email, std::chrono::seconds(5), before);
     ASSERT_TRUE(code) << "no code emailed to " << email;
@@ -139,13 +140,13 @@ TEST_F(CliE2eTest, RegisterVerifyLoginAndItemRoundTrip) {
   // Edit bumps the revision; an edit against a stale revision is refused.
   auto edit = Cli("ann", {"item", "edit", id, "--username", "ann2"}, "", Session(session));
   ASSERT_EQ(edit.exit_code, 0) << edit.Describe();
-  auto stale = Cli("ann", {"item", "edit", id, "--url", "x", "--revision", "1"}, "",
-                   Session(session));
+  auto stale =
+      Cli("ann", {"item", "edit", id, "--url", "x", "--revision", "1"}, "", Session(session));
   ExpectOneLineFailure(stale, "changed elsewhere");
 
   // Without KEYWARD_SESSION (or with a wrong one) the master password unlocks.
-  auto by_password = Cli("ann", {"item", "get", id, "--field", "username"},
-                         std::string(kPassword) + "\n");
+  auto by_password =
+      Cli("ann", {"item", "get", id, "--field", "username"}, std::string(kPassword) + "\n");
   ASSERT_EQ(by_password.exit_code, 0) << by_password.Describe();
   EXPECT_EQ(by_password.out, "ann2\n");
   auto wrong_session = Cli("ann", {"item", "list"}, std::string(kPassword) + "\n",
@@ -162,7 +163,7 @@ TEST_F(CliE2eTest, RegisterVerifyLoginAndItemRoundTrip) {
 
   // The profile: 0600 in a 0700 directory, holding neither password.
   const fs::path file = Profile("ann") / "profile.json";
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat(file.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   ASSERT_EQ(::stat(Profile("ann").c_str(), &st), 0);
@@ -212,10 +213,9 @@ TEST_F(CliE2eTest, TwoFactorLoginNeedsTotpAndRecoveryCodesWorkOnce) {
   RegisterAndVerify(email);
   std::string session = Login("cat", email, std::string(kPassword) + "\n");
 
-  CliProcess enable(kCli,
-                    {"--server", server_->url(), "--profile", Profile("cat").string(), "2fa",
-                     "enable"},
-                    Session(session));
+  CliProcess enable(
+      kCli, {"--server", server_->url(), "--profile", Profile("cat").string(), "2fa", "enable"},
+      Session(session));
   enable.Write(std::string(kPassword) + "\n");
   ASSERT_TRUE(enable.WaitForStdout("URI:", std::chrono::seconds(30))) << enable.out();
   std::smatch m;
@@ -252,8 +252,8 @@ TEST_F(CliE2eTest, TwoFactorLoginNeedsTotpAndRecoveryCodesWorkOnce) {
   ExpectOneLineFailure(bad, "wrong two-step login code");
 
   // The next step's code (inside the server's window, never used before).
-  std::string s2 = Login("cat", email, std::string(kPassword) + "\n" +
-                                           crypto::TotpCode(*secret, now + 30) + "\n");
+  std::string s2 = Login(
+      "cat", email, std::string(kPassword) + "\n" + crypto::TotpCode(*secret, now + 30) + "\n");
   EXPECT_FALSE(s2.empty());
   ASSERT_EQ(Cli("cat", {"logout"}).exit_code, 0);
 
@@ -261,8 +261,8 @@ TEST_F(CliE2eTest, TwoFactorLoginNeedsTotpAndRecoveryCodesWorkOnce) {
   std::string s3 = Login("cat", email, std::string(kPassword) + "\n" + recovery[0] + "\n");
   EXPECT_FALSE(s3.empty());
   ASSERT_EQ(Cli("cat", {"logout"}).exit_code, 0);
-  auto again = Cli("cat", {"login", "--email", email},
-                   std::string(kPassword) + "\n" + recovery[0] + "\n");
+  auto again =
+      Cli("cat", {"login", "--email", email}, std::string(kPassword) + "\n" + recovery[0] + "\n");
   ExpectOneLineFailure(again, "wrong two-step login code");
 
   // Disabling needs the password; then the password alone logs in again.

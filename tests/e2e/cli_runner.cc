@@ -78,8 +78,7 @@ CliProcess::CliProcess(const std::filesystem::path& binary, const std::vector<st
                        const EnvVars& env) {
   ::signal(SIGPIPE, SIG_IGN);
   int in[2], out[2], err[2];
-  if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0 ||
-      ::pipe2(err, O_CLOEXEC) != 0) {
+  if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) {
     throw std::runtime_error("pipe failed");
   }
   std::vector<std::string> argv_s = {binary.string()};
@@ -217,9 +216,8 @@ size_t CountMessagesTo(const std::filesystem::path& outbox, std::string_view to)
   return MessagesTo(outbox, to).size();
 }
 
-std::optional<std::string> LatestEmailCode(const std::filesystem::path& outbox,
-                                           std::string_view to, std::chrono::milliseconds timeout,
-                                           size_t after) {
+std::optional<std::string> LatestEmailCode(const std::filesystem::path& outbox, std::string_view to,
+                                           std::chrono::milliseconds timeout, size_t after) {
   static const std::regex kCode(R"(^\s*(\d{6})\s*$)");
   const auto deadline = Clock::now() + timeout;
   for (;;) {

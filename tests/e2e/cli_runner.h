@@ -70,10 +70,9 @@ CliResult RunCli(const std::filesystem::path& binary, const std::vector<std::str
 // The 6-digit code on a line of its own in the newest message to `to` in
 // `outbox` (*.eml), waiting up to `timeout` for one to appear; `after` skips
 // messages already seen (count of matching messages).
-std::optional<std::string> LatestEmailCode(const std::filesystem::path& outbox,
-                                           std::string_view to,
-                                           std::chrono::milliseconds timeout = std::chrono::seconds(5),
-                                           size_t after = 0);
+std::optional<std::string> LatestEmailCode(
+    const std::filesystem::path& outbox, std::string_view to,
+    std::chrono::milliseconds timeout = std::chrono::seconds(5), size_t after = 0);
 // How many messages in `outbox` are addressed to `to`.
 size_t CountMessagesTo(const std::filesystem::path& outbox, std::string_view to);
 

@@ -24,8 +24,11 @@ TEST(CliRunner, HelpExitsZero) {
 
 TEST(CliRunner, UsageErrorIsExitTwoWithOneLine) {
   for (const auto& args : std::vector<std::vector<std::string>>{
-           {}, {"item"}, {"nosuchgroup"}, {"item", "add"}, {"item", "add", "--name", "x",
-                                                            "--password", "secret"}}) {
+           {},
+           {"item"},
+           {"nosuchgroup"},
+           {"item", "add"},
+           {"item", "add", "--name", "x", "--password", "secret"}}) {
     auto r = RunCli(kCli, args, "");
     EXPECT_EQ(r.exit_code, 2) << r.Describe();
     ASSERT_EQ(r.ErrLines().size(), 1u) << r.Describe();
@@ -36,8 +39,9 @@ TEST(CliRunner, UsageErrorIsExitTwoWithOneLine) {
 TEST(CliRunner, UnreachableServerIsOneLineExitOne) {
   auto dir = std::filesystem::temp_directory_path() / "keyward-runner-test";
   // Port 9 (discard) on loopback: nothing listens there.
-  auto r = RunCli(kCli, {"--server", "http://127.0.0.1:9", "--profile", dir.string(), "login",
-                         "--email", "a@example.com"},
+  auto r = RunCli(kCli,
+                  {"--server", "http://127.0.0.1:9", "--profile", dir.string(), "login", "--email",
+                   "a@example.com"},
                   "pw\n");
   EXPECT_EQ(r.exit_code, 1) << r.Describe();
   ASSERT_EQ(r.ErrLines().size(), 1u) << r.Describe();
@@ -47,8 +51,9 @@ TEST(CliRunner, UnreachableServerIsOneLineExitOne) {
 
 TEST(CliRunner, MissingAnswerOnStdinFailsInsteadOfHanging) {
   auto dir = std::filesystem::temp_directory_path() / "keyward-runner-test2";
-  auto r = RunCli(kCli, {"--server", "http://127.0.0.1:9", "--profile", dir.string(), "account",
-                         "register", "--email", "a@example.com"},
+  auto r = RunCli(kCli,
+                  {"--server", "http://127.0.0.1:9", "--profile", dir.string(), "account",
+                   "register", "--email", "a@example.com"},
                   "only-once\n", {}, std::chrono::seconds(20));
   EXPECT_FALSE(r.timed_out);
   EXPECT_EQ(r.exit_code, 1) << r.Describe();
@@ -127,9 +132,10 @@ class EvilServer {
 TEST(CliRunner, ClientRefusesKdfParamsBelowItsFloorWhateverTheServerSays) {
   EvilServer evil(R"({"kdf":{"ops":1,"mem":8192},"salt":"AAAAAAAAAAAAAAAAAAAAAA"})");
   auto dir = std::filesystem::temp_directory_path() / "keyward-runner-test3";
-  auto r = RunCli(kCli, {"--server", evil.url(), "--profile", dir.string(), "login", "--email",
-                         "ann@example.com"},
-                  "pw\n");
+  auto r = RunCli(
+      kCli,
+      {"--server", evil.url(), "--profile", dir.string(), "login", "--email", "ann@example.com"},
+      "pw\n");
   EXPECT_EQ(r.exit_code, 1) << r.Describe();
   ASSERT_EQ(r.ErrLines().size(), 1u) << r.Describe();
   EXPECT_NE(r.err.find("below this client's floor"), std::string::npos) << r.Describe();
@@ -141,8 +147,9 @@ TEST(CliRunner, ClientRefusesKdfParamsBelowItsFloorWhateverTheServerSays) {
 TEST(CliRunner, NonJsonAnswerIsAClearError) {
   EvilServer evil("<html>oops</html>");
   auto dir = std::filesystem::temp_directory_path() / "keyward-runner-test4";
-  auto r = RunCli(kCli, {"--server", evil.url(), "--profile", dir.string(), "account", "resend",
-                         "--email", "ann@example.com"},
+  auto r = RunCli(kCli,
+                  {"--server", evil.url(), "--profile", dir.string(), "account", "resend",
+                   "--email", "ann@example.com"},
                   "");
   EXPECT_EQ(r.exit_code, 1) << r.Describe();
   EXPECT_NE(r.err.find("something other than JSON"), std::string::npos) << r.Describe();
