@@ -115,9 +115,9 @@ const std::vector<std::pair<std::string, json>>& NotObjects() {
   return v;
 }
 
-// base64url text that is not the unpadded base64url of anything, or not of
-// n bytes.
-std::vector<std::pair<std::string, std::string>> BadBase64(size_t n) {
+// base64url text that is not the unpadded base64url of anything, or (when the
+// field has a fixed size) not of n bytes.
+std::vector<std::pair<std::string, std::string>> BadBase64(size_t n, bool fixed_size) {
   std::string good = RandomB64(n);
   std::vector<std::pair<std::string, std::string>> v = {
       {"padding", good + (n % 3 == 1 ? "==" : "=")},
@@ -130,9 +130,11 @@ std::vector<std::pair<std::string, std::string>> BadBase64(size_t n) {
       {"dot", good.substr(0, 3) + "." + good.substr(4)},
       {"non_ascii", "\xc3\xa9" + good.substr(2)},
       {"impossible_length", good + std::string((5 - good.size() % 4) % 4, 'A')},
-      {"short", good.substr(0, good.size() - 4)},
-      {"long", good + "AAAA"},
   };
+  if (fixed_size) {
+    v.push_back({"short", good.substr(0, good.size() - 4)});
+    v.push_back({"long", good + "AAAA"});
+  }
   if (n % 3 != 0) {
     static constexpr std::string_view kAlphabet =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -261,14 +263,13 @@ class Table {
     }
   }
 
-  // Bad base64url and wrong decoded lengths for a binary field of n bytes.
+  // Bad base64url and wrong decoded lengths for a binary field of n bytes
+  // (variable-size fields take lengths around n: no short/long variants).
   void Base64Cases(const std::string& group, const std::string& method, const std::string& path,
                    bool auth, const std::function<json()>& valid, const std::string& field,
-                   size_t n, std::vector<size_t> wrong_lengths,
-                   std::vector<std::string> extra_codes = {}) {
-    std::vector<std::string> codes = {"request.invalid_field"};
-    codes.insert(codes.end(), extra_codes.begin(), extra_codes.end());
-    for (const auto& [name, text] : BadBase64(n)) {
+                   size_t n, bool fixed_size, std::vector<size_t> wrong_lengths) {
+    const std::vector<std::string> codes = {"request.invalid_field"};
+    for (const auto& [name, text] : BadBase64(n, fixed_size)) {
       AddJson(group, "bad_base64" + field + "/" + name, method, path, auth,
               Set(valid(), field, text).dump(), {400}, codes, Echo(text));
     }
@@ -387,7 +388,9 @@ class Table {
            "POST /v1/accounts HTTP/1.1\r\n" + host +
                "Connection: close\r\nContent-Type: application/json\r\n"
                "Transfer-Encoding: gzip\r\n\r\n{}",
-           {400}, {"request.malformed"}, true);
+           // Beast reads no body for a non-chunked coding, so the empty body
+           // may be what is refused.
+           {400}, {"request.malformed", "request.malformed_json"}, true);
 
     // Headers too large.
     AddRaw("one_header_of_20_kib",
@@ -478,6 +481,10 @@ class Table {
         {"null", "null"},      {"true", "true"},
     };
     for (const Target& t : targets) {
+      // A valid body, a NUL byte, then garbage: not JSON either.
+      AddJson("json", t.name + "/malformed/valid_then_nul_then_garbage", t.method, t.path, t.auth,
+              t.valid.dump() + std::string(1, '\0') + "zq trailing garbage", {400},
+              {"request.malformed_json"});
       for (const auto& [name, body] : malformed) {
         // "empty" may be judged as not an object; the rest is not JSON.
         std::vector<std::string> codes = {"request.malformed_json"};
@@ -525,12 +532,14 @@ class Table {
                {"/id", "/email", "/kdf", "/kdf/ops", "/kdf/mem", "/salt", "/auth_key",
                 "/wrapped_vault_key", "/public_key", "/wrapped_private_key"},
                {"", "/kdf"});
-    Base64Cases("register", "POST", path, false, valid, "/id", 16, {0, 15, 17, 32});
-    Base64Cases("register", "POST", path, false, valid, "/salt", 16, {0, 15, 17});
-    Base64Cases("register", "POST", path, false, valid, "/auth_key", 32, {0, 16, 31, 33, 64});
-    Base64Cases("register", "POST", path, false, valid, "/public_key", 32, {0, 31, 33});
-    Base64Cases("register", "POST", path, false, valid, "/wrapped_vault_key", 73, {0, 40, 4097});
-    Base64Cases("register", "POST", path, false, valid, "/wrapped_private_key", 73, {0, 40, 4097});
+    Base64Cases("register", "POST", path, false, valid, "/id", 16, true, {0, 15, 17, 32});
+    Base64Cases("register", "POST", path, false, valid, "/salt", 16, true, {0, 15, 17});
+    Base64Cases("register", "POST", path, false, valid, "/auth_key", 32, true, {0, 16, 31, 33, 64});
+    Base64Cases("register", "POST", path, false, valid, "/public_key", 32, true, {0, 31, 33});
+    Base64Cases("register", "POST", path, false, valid, "/wrapped_vault_key", 73, false,
+                {0, 40, 4097});
+    Base64Cases("register", "POST", path, false, valid, "/wrapped_private_key", 73, false,
+                {0, 40, 4097});
 
     // Emails.
     const std::vector<std::pair<std::string, std::string>> emails = {
@@ -609,7 +618,7 @@ class Table {
       AddJson("login", "wrong_type/recovery_code/" + type, "POST", path, false,
               Set(valid(), "/recovery_code", value).dump(), {400}, {"request.invalid_field"});
     }
-    Base64Cases("login", "POST", path, false, valid, "/auth_key", 32, {0, 31, 33});
+    Base64Cases("login", "POST", path, false, valid, "/auth_key", 32, true, {0, 31, 33});
     for (const auto& [name, id] :
          std::vector<std::pair<std::string, std::string>>{{"empty", ""},
                                                           {"sixty_five", std::string(65, 'd')},
@@ -647,8 +656,8 @@ class Table {
                {"/id", "/data"}, {""});
     FieldCases("items", "PUT", item_path, true, update, {"/data"}, {"/revision"}, {},
                {"/revision", "/data"}, {""});
-    Base64Cases("items", "POST", "/v1/items", true, create, "/data", 60, {});
-    Base64Cases("items", "PUT", item_path, true, update, "/data", 60, {});
+    Base64Cases("items", "POST", "/v1/items", true, create, "/data", 60, false, {});
+    Base64Cases("items", "PUT", item_path, true, update, "/data", 60, false, {});
     for (const auto& [name, id] :
          std::vector<std::pair<std::string, std::string>>{{"empty", ""},
                                                           {"sixty_five", std::string(65, 'i')},
