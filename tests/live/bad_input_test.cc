@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <thread>
 #include <utility>
@@ -939,6 +940,9 @@ struct SlowClient {
   std::string first;  // sent at once
   bool trickle;       // then one byte every 200 ms (else nothing)
 };
+
+// For readable test names in ctest.
+[[maybe_unused]] void PrintTo(const SlowClient& slow, std::ostream* os) { *os << slow.name; }
 
 class SlowClientTest : public ::testing::TestWithParam<SlowClient> {};
 
