@@ -108,6 +108,9 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   std::unique_ptr<asio::thread_pool> handlers;
   std::vector<std::thread> threads;
   std::mutex lifecycle_mu;
+  // Serializes Wait(). Never held with lifecycle_mu while joining: an io
+  // thread that runs the signal handler calls Stop(), which takes lifecycle_mu.
+  std::mutex join_mu;
   bool listening = false;
   bool started = false;
   bool joined = false;
@@ -364,11 +367,15 @@ void Server::Impl::CheckDone() {
 }
 
 void Server::Impl::Wait() {
-  std::lock_guard lock(lifecycle_mu);
-  if (joined || !started) return;
+  std::lock_guard join_lock(join_mu);
+  {
+    std::lock_guard lock(lifecycle_mu);
+    if (joined || !started) return;
+  }
   for (auto& thread : threads) thread.join();
-  threads.clear();
   if (handlers) handlers->join();
+  std::lock_guard lock(lifecycle_mu);
+  threads.clear();
   joined = true;
 }
 
