@@ -81,8 +81,13 @@ TEST_F(CryptoTest, Base64UrlRoundTripAllLengths) {
 }
 
 TEST_F(CryptoTest, Base64UrlRejectsNonCanonical) {
-  for (std::string_view bad : {"Zg==", "Zg=", "Zm9v+g", "Zm9v/g", "Zm 9v", "Zm9v\n", "Z", "Zh",
-                               "Zm9vY", "Zm9v!A", "Zm9v\xc3\xa9"}) {
+  for (std::string_view bad :
+       {"Zg==", "Zg=",
+        "\x80"
+        "AAA",
+        "AA\xc3\xa9"
+        "A",
+        "Zm9v+g", "Zm9v/g", "Zm 9v", "Zm9v\n", "Z", "Zh", "Zm9vY", "Zm9v!A", "Zm9v\xc3\xa9"}) {
     EXPECT_FALSE(Base64UrlDecode(bad).has_value()) << bad;
     EXPECT_FALSE(Base64UrlDecodeSecret(bad).has_value()) << bad;
   }

@@ -17,6 +17,13 @@ constexpr std::string_view kBase32Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
 // Decodes into caller-provided storage so secrets never pass through a vector.
 bool DecodeBase64UrlInto(std::string_view text, uint8_t* out, size_t capacity, size_t* written) {
+  // libsodium 1.0.18 silently accepts some bytes >= 0x80, so check the
+  // alphabet first.
+  for (char c : text) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_';
+    if (!ok) return false;
+  }
   // With the no-padding variant, no ignore set and a null end pointer,
   // libsodium rejects '=', whitespace, '+', '/', a dangling sextet and
   // non-zero trailing bits: exactly one text per byte string.
