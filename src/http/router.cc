@@ -256,6 +256,11 @@ Result<nlohmann::json> ParseJsonBody(const Request& request) {
   if (!IsValidUtf8(request.body)) {
     return Fail(Error::InvalidArgument("request.malformed_json", "the body is not valid UTF-8"));
   }
+  // JSON never holds a raw NUL, and the parser would stop at one and ignore
+  // whatever follows it.
+  if (request.body.find('\0') != std::string::npos) {
+    return Fail(Error::InvalidArgument("request.malformed_json", "the body contains a NUL byte"));
+  }
   if (MaxNesting(request.body) > kMaxJsonDepth) {
     return Fail(Error::InvalidArgument("request.malformed_json", "the body nests too deeply"));
   }

@@ -183,6 +183,7 @@ TEST(ParseJsonBodyTest, RejectsMalformed) {
       "{\"a\":\"\xc0\xaf\"}",      // overlong
       "{\"a\":\"\xed\xa0\x80\"}",  // surrogate
       "{\"a\":1} trailing",
+      std::string("{\"a\":1}\0zq", 10),                 // NUL: the parser would stop there
       std::string(1000, '[') + std::string(1000, ']'),  // too deep
   };
   for (const auto& body : cases) {
