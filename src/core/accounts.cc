@@ -45,7 +45,7 @@ Status AccountService::CheckRegisterRate(std::string_view remote_address) {
     return {};
   }));
   if (count > ctx_.config.register_max_per_address) {
-    return Fail(Error::RateLimited("rate_limited", "Too many requests; try again later."));
+    return Fail(Error::RateLimited("request.rate_limited", "Too many requests; try again later."));
   }
   return {};
 }

@@ -146,7 +146,8 @@ TEST_F(AccountsTest, RegistrationsPerRemoteAddressAreLimited) {
   for (int i = 0; i < config_.register_max_per_address; ++i) {
     ASSERT_OK(core().accounts.Register(MakeRegistration("u" + std::to_string(i) + "@example.com")));
   }
-  EXPECT_ERROR(core().accounts.Register(MakeRegistration("late@example.com")), "rate_limited");
+  EXPECT_ERROR(core().accounts.Register(MakeRegistration("late@example.com")),
+               "request.rate_limited");
   Registration other = MakeRegistration("late@example.com");
   other.remote_address = "192.0.2.99";
   ASSERT_OK(core().accounts.Register(other));

@@ -176,7 +176,8 @@ Result<std::vector<std::string>> TwoFactorService::Confirm(const Caller& caller,
       return Fail(Error::InvalidArgument("2fa.invalid_code",
                                          "The code is wrong; check the authenticator's clock."));
     case Outcome::kLimited:
-      return Fail(Error::RateLimited("rate_limited", "Too many wrong codes; try again later."));
+      return Fail(
+          Error::RateLimited("request.rate_limited", "Too many wrong codes; try again later."));
   }
   notices::SendBestEffort(ctx_.mailer, notices::TwoFactorEnabled(email, now), "two-step on");
   return codes;

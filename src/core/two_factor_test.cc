@@ -170,7 +170,7 @@ TEST_F(TwoFactorTest, ConfirmGuessesAreLimited) {
     EXPECT_ERROR(core().two_factor.Confirm(s.caller, wrong), "2fa.invalid_code");
   }
   EXPECT_ERROR(core().two_factor.Confirm(s.caller, crypto::TotpCode(secret, clock_.NowUnix())),
-               "rate_limited");
+               "request.rate_limited");
 }
 
 }  // namespace
