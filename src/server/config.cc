@@ -560,8 +560,16 @@ Result<CommandLine> ParseServerConfig(const std::vector<std::string>& args,
   }
 
   // Every KEYWARD_* variable must be known: a typo must not go unnoticed.
+  // The keyward CLI's own variables are known too: an operator who uses the
+  // CLI in the same shell must still be able to start the server.
+  static constexpr std::string_view kClientVariables[] = {"KEYWARD_SESSION", "KEYWARD_PROFILE",
+                                                          "KEYWARD_SERVER"};
   for (const auto& [name, value] : env) {
     if (!name.starts_with("KEYWARD_") || name == "KEYWARD_CONFIG") continue;
+    if (std::find(std::begin(kClientVariables), std::end(kClientVariables), name) !=
+        std::end(kClientVariables)) {
+      continue;
+    }
     std::string key = Lower(std::string_view(name).substr(8));
     if (!FindSpec(key) || EnvName(key) != name) {
       return Fail(

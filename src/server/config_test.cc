@@ -246,6 +246,10 @@ TEST_F(ConfigTest, EnvErrors) {
   EXPECT_EQ(unknown.code(), "config.unknown_env");
   EXPECT_NE(unknown.message().find("KEYWARD_LISTN"), std::string::npos);
   EXPECT_EQ(Bad({}, {{"KEYWARD_listen", "127.0.0.1:1"}}).code(), "config.unknown_env");
+  // The CLI's variables may be set in the operator's shell.
+  EXPECT_EQ(
+      Ok({}, {{"KEYWARD_SESSION", "x"}, {"KEYWARD_PROFILE", "/p"}, {"KEYWARD_SERVER", "u"}}).listen,
+      "127.0.0.1:8080");
   Error bad = Bad({}, {{"KEYWARD_SMTP_PORT", "abc"}});
   EXPECT_EQ(bad.code(), "config.bad_value");
   EXPECT_NE(bad.message().find("KEYWARD_SMTP_PORT"), std::string::npos);
