@@ -12,18 +12,18 @@
 namespace keyward {
 
 enum class ErrorKind {
-  kInvalidArgument,    // 400
-  kUnauthenticated,    // 401
-  kPermissionDenied,   // 403
-  kNotFound,           // 404
-  kMethodNotAllowed,   // 405
-  kConflict,           // 409
-  kGone,               // 410 (expired, deleted)
-  kTooLarge,           // 413
-  kUnsupportedMedia,   // 415
-  kRateLimited,        // 429
-  kInternal,           // 500
-  kUnavailable,        // 503
+  kInvalidArgument,   // 400
+  kUnauthenticated,   // 401
+  kPermissionDenied,  // 403
+  kNotFound,          // 404
+  kMethodNotAllowed,  // 405
+  kConflict,          // 409
+  kGone,              // 410 (expired, deleted)
+  kTooLarge,          // 413
+  kUnsupportedMedia,  // 415
+  kRateLimited,       // 429
+  kInternal,          // 500
+  kUnavailable,       // 503
 };
 
 class [[nodiscard]] Error {
