@@ -311,7 +311,7 @@ const std::vector<KeySpec>& Specs() {
                  false,
                  false,
                  String(&ServerConfig::smtp_username)});
-    s.push_back({{"smtp_password", "SMTP AUTH password (prefer the environment)"},
+    s.push_back({{"smtp_password", "SMTP AUTH password (config file or environment only)"},
                  true,
                  false,
                  String(&ServerConfig::smtp_password)});
@@ -526,6 +526,9 @@ Result<CommandLine> ParseServerConfig(const std::vector<std::string>& args,
   std::map<std::string, bool> switch_values;
   std::map<std::string, CLI::Option*> options;
   for (const KeySpec& spec : Specs()) {
+    // A secret never travels on argv (other users see it in ps): config
+    // file or environment only.
+    if (spec.secret) continue;
     const std::string help = spec.key.help;
     if (spec.is_flag) {
       options[spec.key.name] =
@@ -553,6 +556,18 @@ Result<CommandLine> ParseServerConfig(const std::vector<std::string>& args,
     out.exit_now = true;
     out.output = std::string(e.what()) + "\n";
     return out;
+  } catch (const CLI::ExtrasError&) {
+    // CLI11 would quote every extra argument, and one may be a secret typed
+    // after an option that does not exist: name the first option only.
+    std::string name = "a positional argument";
+    for (const auto& arg : args) {
+      if (arg.starts_with("-")) {
+        name = arg.substr(0, std::min(arg.find('='), size_t{64}));
+        break;
+      }
+    }
+    return Fail(
+        Error::InvalidArgument("config.bad_flag", "unexpected " + name + " (see keywardd --help)"));
   } catch (const CLI::ParseError& e) {
     std::string what = e.what();
     std::replace(what.begin(), what.end(), '\n', ' ');
@@ -594,8 +609,8 @@ Result<CommandLine> ParseServerConfig(const std::vector<std::string>& args,
     }
   }
   for (const KeySpec& spec : Specs()) {
-    CLI::Option* option = options[spec.key.name];
-    if (option->count() == 0) continue;
+    auto option = options.find(spec.key.name);
+    if (option == options.end() || option->second->count() == 0) continue;
     std::string value = spec.is_flag ? "true" : flag_values[spec.key.name];
     if (auto status = Apply(config, spec, value, FlagName(spec.key.name)); !status) {
       return Fail(status.error());
