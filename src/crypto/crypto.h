@@ -23,9 +23,18 @@ Status Init();
 
 // ---- encodings ----
 std::string Base64UrlEncode(std::span<const uint8_t> bytes);  // unpadded
+// The same encoding appended to `out`, table-driven and NOT constant time:
+// only for public bytes such as ciphertexts (item listings encode many).
+void AppendBase64UrlPublic(std::string& out, std::span<const uint8_t> bytes);
 // Rejects padding, '+', '/', whitespace and any non-alphabet character.
 Result<Bytes> Base64UrlDecode(std::string_view text);
 Result<SecureBytes> Base64UrlDecodeSecret(std::string_view text);
+// Decodes into caller storage, without allocating: for hot paths where the
+// text itself already sits in ordinary memory (a bearer token in a request
+// header), so a guarded buffer would add nothing. Returns the decoded size.
+Result<size_t> Base64UrlDecodeInto(std::string_view text, std::span<uint8_t> out);
+// Zeroes memory in a way the compiler cannot drop (sodium_memzero).
+void Wipe(std::span<uint8_t> bytes);
 std::string HexEncode(std::span<const uint8_t> bytes);
 Result<Bytes> HexDecode(std::string_view text);
 

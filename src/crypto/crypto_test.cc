@@ -1,5 +1,8 @@
 #include "crypto/crypto.h"
 
+#include <algorithm>
+#include <array>
+
 #include <gtest/gtest.h>
 
 #include <set>
@@ -407,6 +410,29 @@ TEST_F(CryptoTest, TotpCodeStepBoundaries) {
   EXPECT_EQ(TotpCode(secret, 30), TotpCode(secret, 59));
   EXPECT_EQ(TotpCode(secret, 0, 8).size(), 8u);
   EXPECT_DEATH(TotpCode(secret, 0, 5), "digits");
+}
+
+TEST_F(CryptoTest, DecodeIntoCallerStorage) {
+  const Bytes bytes = RandomBytes(32);
+  std::array<uint8_t, 48> out{};
+  auto n = Base64UrlDecodeInto(Base64UrlEncode(bytes), out);
+  ASSERT_TRUE(n.has_value());
+  ASSERT_EQ(*n, 32u);
+  EXPECT_TRUE(std::equal(bytes.begin(), bytes.end(), out.begin()));
+  std::array<uint8_t, 8> small{};
+  EXPECT_FALSE(Base64UrlDecodeInto(Base64UrlEncode(bytes), small).has_value());
+  EXPECT_FALSE(Base64UrlDecodeInto("Zg==", out).has_value());
+  Wipe(out);
+  EXPECT_TRUE(std::all_of(out.begin(), out.end(), [](uint8_t b) { return b == 0; }));
+}
+
+TEST_F(CryptoTest, PublicBase64UrlMatchesTheConstantTimeEncoder) {
+  for (size_t n = 0; n < 200; ++n) {
+    Bytes bytes = RandomBytes(n);
+    std::string fast = "prefix:";
+    AppendBase64UrlPublic(fast, bytes);
+    EXPECT_EQ(fast, "prefix:" + Base64UrlEncode(bytes)) << n;
+  }
 }
 
 }  // namespace

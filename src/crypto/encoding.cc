@@ -43,6 +43,30 @@ std::string Base64UrlEncode(std::span<const uint8_t> bytes) {
   return out;
 }
 
+void AppendBase64UrlPublic(std::string& out, std::span<const uint8_t> bytes) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  const size_t n = bytes.size();
+  out.reserve(out.size() + (n * 4 + 2) / 3);
+  size_t i = 0;
+  for (; i + 3 <= n; i += 3) {
+    const uint32_t v = (uint32_t{bytes[i]} << 16) | (uint32_t{bytes[i + 1]} << 8) | bytes[i + 2];
+    const char quad[4] = {kAlphabet[v >> 18], kAlphabet[(v >> 12) & 63], kAlphabet[(v >> 6) & 63],
+                          kAlphabet[v & 63]};
+    out.append(quad, 4);
+  }
+  if (n - i == 1) {
+    const uint32_t v = uint32_t{bytes[i]} << 16;
+    out.push_back(kAlphabet[v >> 18]);
+    out.push_back(kAlphabet[(v >> 12) & 63]);
+  } else if (n - i == 2) {
+    const uint32_t v = (uint32_t{bytes[i]} << 16) | (uint32_t{bytes[i + 1]} << 8);
+    out.push_back(kAlphabet[v >> 18]);
+    out.push_back(kAlphabet[(v >> 12) & 63]);
+    out.push_back(kAlphabet[(v >> 6) & 63]);
+  }
+}
+
 Result<Bytes> Base64UrlDecode(std::string_view text) {
   Bytes out(text.size() * 3 / 4 + 1);
   size_t written = 0;
@@ -61,6 +85,16 @@ Result<SecureBytes> Base64UrlDecodeSecret(std::string_view text) {
   }
   return SecureBytes::Copy(buffer.span().first(written));
 }
+
+Result<size_t> Base64UrlDecodeInto(std::string_view text, std::span<uint8_t> out) {
+  size_t written = 0;
+  if (!DecodeBase64UrlInto(text, out.data(), out.size(), &written)) {
+    return Fail(BadEncoding("encoding.invalid_base64url"));
+  }
+  return written;
+}
+
+void Wipe(std::span<uint8_t> bytes) { sodium_memzero(bytes.data(), bytes.size()); }
 
 std::string HexEncode(std::span<const uint8_t> bytes) {
   std::string out(bytes.size() * 2 + 1, '\0');

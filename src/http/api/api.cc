@@ -1,6 +1,8 @@
 // The /v1 routes of docs/api.md: decode strictly, call core, encode.
 #include "http/api/api.h"
 
+#include <array>
+
 #include <spdlog/spdlog.h>
 
 #include "core/services.h"
@@ -39,6 +41,35 @@ json ItemJson(const store::Item& i) {
           {"data", crypto::Base64UrlEncode(i.data)},
           {"created_at", FormatRfc3339(i.created_at)},
           {"updated_at", FormatRfc3339(i.updated_at)}};
+}
+
+// The listing is a vault sync's hot path, so it is written directly rather
+// than through a json tree: ids are 1-64 of [A-Za-z0-9_-] (core checks them
+// on the way in), data is base64url and times are RFC 3339, so nothing needs
+// escaping. api_test checks it parses to the same objects as ItemJson.
+std::string ItemListBody(const std::vector<store::Item>& items) {
+  size_t size = 16;
+  for (const auto& i : items) size += i.id.size() + i.data.size() * 4 / 3 + 128;
+  std::string out;
+  out.reserve(size);
+  out += R"({"items":[)";
+  for (size_t k = 0; k < items.size(); ++k) {
+    const store::Item& i = items[k];
+    if (k > 0) out += ',';
+    out += R"({"id":")";
+    out += i.id;
+    out += R"(","revision":)";
+    out += std::to_string(i.revision);
+    out += R"(,"data":")";
+    crypto::AppendBase64UrlPublic(out, i.data);
+    out += R"(","created_at":")";
+    out += FormatRfc3339(i.created_at);
+    out += R"(","updated_at":")";
+    out += FormatRfc3339(i.updated_at);
+    out += R"("})";
+  }
+  out += "]}";
+  return out;
 }
 
 json DeviceJson(const store::Device& d, std::string_view current) {
@@ -122,9 +153,13 @@ class ApiImpl final : public Api {
   Result<core::Caller> Authenticate(const Request& request) {
     std::string token = request.BearerToken();
     if (token.empty() || token.size() > 64) return Fail(core::AuthRequired());
-    auto bytes = crypto::Base64UrlDecodeSecret(token);
-    if (!bytes) return Fail(core::AuthRequired());
-    return core_.sessions.Authenticate(bytes->span(), request.remote_address);
+    std::array<uint8_t, 48> bytes;
+    auto size = crypto::Base64UrlDecodeInto(token, bytes);
+    if (!size) return Fail(core::AuthRequired());
+    auto caller =
+        core_.sessions.Authenticate(std::span(bytes).first(*size), request.remote_address);
+    crypto::Wipe(bytes);
+    return caller;
   }
 
   // ---- server ----
@@ -260,9 +295,9 @@ class ApiImpl final : public Api {
   Result<Response> ListItems(const Request& request, const PathParams&) {
     API_TRY(auto caller, Authenticate(request));
     API_TRY(auto items, core_.items.List(caller));
-    json list = json::array();
-    for (const auto& i : items) list.push_back(ItemJson(i));
-    return http::JsonResponse(200, {{"items", std::move(list)}});
+    Response response;
+    response.body = ItemListBody(items);
+    return response;
   }
 
   Result<Response> CreateItem(const Request& request, const PathParams&) {

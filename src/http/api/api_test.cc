@@ -180,7 +180,10 @@ TEST_F(ApiTest, WholeAccountJourney) {
   EXPECT_EQ(Body(got)["data"], data2);
   auto list = Call("GET", "/v1/items", {}, token);
   ASSERT_EQ(list.status, 200);
-  EXPECT_EQ(Body(list)["items"].size(), 1u);
+  ASSERT_EQ(Body(list)["items"].size(), 1u);
+  // The hand-written listing parses to exactly what GET of the item answers.
+  EXPECT_EQ(Body(list)["items"][0], Body(got));
+  EXPECT_EQ(list.content_type, "application/json");
   EXPECT_EQ(Call("DELETE", "/v1/items/item-1", {}, token).status, 204);
   EXPECT_EQ(Code(Call("GET", "/v1/items/item-1", {}, token)), "item.not_found");
   EXPECT_EQ(Call("GET", "/v1/items/item-1", {}, token).status, 404);
