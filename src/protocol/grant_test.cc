@@ -1,0 +1,67 @@
+#include "protocol/grant.h"
+
+#include <gtest/gtest.h>
+
+#include "protocol/binding.h"
+
+namespace keyward::protocol {
+namespace {
+
+class GrantTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(crypto::Init().has_value()); }
+  crypto::BoxKeyPair org_ = crypto::GenerateBoxKeyPair();
+  crypto::BoxKeyPair admin_ = crypto::GenerateBoxKeyPair();
+};
+
+TEST_F(GrantTest, RoundTrip) {
+  auto grant = CreateGrant(admin_.public_key, org_, "org-1", "admin-1", 2);
+  ASSERT_TRUE(grant.has_value());
+  auto pair = OpenGrant(admin_, *grant, "org-1", "admin-1", 2, org_.public_key);
+  ASSERT_TRUE(pair.has_value());
+  EXPECT_EQ(pair->public_key, org_.public_key);
+  EXPECT_TRUE(crypto::ConstantTimeEqual(pair->secret_key.span(), org_.secret_key.span()));
+}
+
+TEST_F(GrantTest, MovedGrantFails) {
+  auto grant = CreateGrant(admin_.public_key, org_, "org-1", "admin-1", 2);
+  ASSERT_TRUE(grant.has_value());
+  for (auto [org, admin, version] : {std::tuple{"org-2", "admin-1", 2},
+                                     {"org-1", "admin-2", 2},
+                                     std::tuple{"org-1", "admin-1", 1}}) {
+    auto r = OpenGrant(admin_, *grant, org, admin, version, org_.public_key);
+    ASSERT_FALSE(r.has_value()) << org << admin << version;
+    EXPECT_EQ(r.error().code(), "crypto.decrypt_failed");
+  }
+  const crypto::BoxKeyPair other = crypto::GenerateBoxKeyPair();
+  auto wrong_admin = OpenGrant(other, *grant, "org-1", "admin-1", 2, org_.public_key);
+  ASSERT_FALSE(wrong_admin.has_value());
+  EXPECT_EQ(wrong_admin.error().code(), "crypto.decrypt_failed");
+  // An escrow share header is not a grant header, whatever the ids.
+  const crypto::Bytes share = SealWithHeader(
+      admin_.public_key, SealedHeader(kShareALabel, "org-1", "admin-1", 2), org_.secret_key.span());
+  auto not_grant = OpenGrant(admin_, share, "org-1", "admin-1", 2, org_.public_key);
+  ASSERT_FALSE(not_grant.has_value());
+  EXPECT_EQ(not_grant.error().code(), "crypto.decrypt_failed");
+}
+
+TEST_F(GrantTest, KeyThatIsNotTheSignedOrgKeyIsRefused) {
+  auto grant = CreateGrant(admin_.public_key, org_, "org-1", "admin-1", 2);
+  ASSERT_TRUE(grant.has_value());
+  const crypto::BoxKeyPair other = crypto::GenerateBoxKeyPair();
+  auto r = OpenGrant(admin_, *grant, "org-1", "admin-1", 2, other.public_key);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), "org.grant_key_mismatch");
+}
+
+TEST_F(GrantTest, InvalidInputsAreNamed) {
+  auto r = CreateGrant(crypto::Bytes(33, 0), org_, "org-1", "admin-1", 1);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), "protocol.invalid_public_key");
+  auto v = CreateGrant(admin_.public_key, org_, "org-1", "admin-1", 0);
+  ASSERT_FALSE(v.has_value());
+  EXPECT_EQ(v.error().code(), "protocol.invalid_counter");
+}
+
+}  // namespace
+}  // namespace keyward::protocol

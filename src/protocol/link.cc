@@ -1,0 +1,114 @@
+#include "protocol/link.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "protocol/binding.h"
+
+namespace keyward::protocol {
+namespace {
+
+Error Malformed(std::string what) {
+  return Error::InvalidArgument("link.malformed", "malformed recovery link: " + what);
+}
+
+bool ValidPublicUrl(std::string_view url) {
+  std::string_view rest;
+  if (url.starts_with("https://")) {
+    rest = url.substr(8);
+  } else if (url.starts_with("http://")) {
+    rest = url.substr(7);
+  } else {
+    return false;
+  }
+  if (rest.empty() || rest.front() == '/' || url.back() == '/') return false;
+  return std::all_of(url.begin(), url.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u > 0x20 && u < 0x7f && c != '?' && c != '#' && c != '\\';
+  });
+}
+
+}  // namespace
+
+crypto::GenericKey DeriveLinkToken(const crypto::GenericKey& link_secret) {
+  return crypto::GenericKey(crypto::Sub(link_secret.span(), 1, kLinkContext));
+}
+
+crypto::GenericKey DeriveLinkKey(const crypto::GenericKey& link_secret) {
+  return crypto::GenericKey(crypto::Sub(link_secret.span(), 2, kLinkContext));
+}
+
+Result<ApprovedLink> CreateLink(const crypto::GenericKey& admin_part, std::string_view request_id,
+                                std::string_view user_id, uint64_t epoch) {
+  if (auto s = CheckId(request_id); !s) return Fail(s.error());
+  if (auto s = CheckId(user_id); !s) return Fail(s.error());
+  if (auto s = CheckCounter(epoch); !s) return Fail(s.error());
+  ApprovedLink link{crypto::GenericKey::Random(), {}, {}};
+  link.token = DeriveLinkToken(link.link_secret);
+  const crypto::GenericKey link_key = DeriveLinkKey(link.link_secret);
+  link.linked_admin_share =
+      crypto::Encrypt(link_key.span(), admin_part.span(), LinkAd(request_id, user_id, epoch));
+  return link;
+}
+
+Result<crypto::GenericKey> OpenLink(const crypto::GenericKey& link_secret,
+                                    std::span<const uint8_t> linked_admin_share,
+                                    std::string_view request_id, std::string_view user_id,
+                                    uint64_t epoch) {
+  if (auto s = CheckId(request_id); !s) return Fail(s.error());
+  if (auto s = CheckId(user_id); !s) return Fail(s.error());
+  if (auto s = CheckCounter(epoch); !s) return Fail(s.error());
+  const crypto::GenericKey link_key = DeriveLinkKey(link_secret);
+  auto admin_part =
+      crypto::Decrypt(link_key.span(), linked_admin_share, LinkAd(request_id, user_id, epoch));
+  if (!admin_part || admin_part->size() != crypto::GenericKey::kSize) {
+    return Fail(DecryptFailed());
+  }
+  return crypto::GenericKey(std::move(*admin_part));
+}
+
+Result<crypto::SecureBytes> BuildLinkText(std::string_view public_url, std::string_view request_id,
+                                          const crypto::GenericKey& link_secret) {
+  if (!ValidPublicUrl(public_url)) {
+    return Fail(Error::InvalidArgument(
+        "link.invalid_public_url",
+        "the public URL must be http(s)://host[...] without a trailing '/', query or fragment"));
+  }
+  if (auto s = CheckId(request_id); !s) return Fail(s.error());
+  std::string fragment = crypto::Base64UrlEncode(link_secret.span());
+  const size_t size =
+      public_url.size() + kRecoverPath.size() + request_id.size() + 1 + fragment.size();
+  crypto::SecureBytes text(size);
+  char* out = reinterpret_cast<char*>(text.data());
+  for (std::string_view part :
+       {public_url, kRecoverPath, request_id, std::string_view("#"), std::string_view(fragment)}) {
+    std::memcpy(out, part.data(), part.size());
+    out += part.size();
+  }
+  crypto::Wipe({reinterpret_cast<uint8_t*>(fragment.data()), fragment.size()});
+  return text;
+}
+
+Result<RecoveryLink> ParseLinkText(std::string_view text) {
+  if (text.size() > kMaxLinkSize) return Fail(Malformed("too long"));
+  const size_t hash = text.find('#');
+  if (hash == std::string_view::npos) return Fail(Malformed("no fragment"));
+  const std::string_view fragment = text.substr(hash + 1);
+  const std::string_view location = text.substr(0, hash);
+  if (fragment.find('#') != std::string_view::npos) return Fail(Malformed("two fragments"));
+  const size_t recover = location.rfind(kRecoverPath);
+  if (recover == std::string_view::npos) return Fail(Malformed("no /recover/ path"));
+  const std::string_view public_url = location.substr(0, recover);
+  const std::string_view request_id = location.substr(recover + kRecoverPath.size());
+  if (!ValidPublicUrl(public_url)) return Fail(Malformed("server address"));
+  if (!CheckId(request_id)) return Fail(Malformed("request id"));
+  // Base64UrlDecodeSecret is strict (no padding, alphabet, trailing bits).
+  auto secret = crypto::Base64UrlDecodeSecret(fragment);
+  if (!secret || secret->size() != crypto::GenericKey::kSize) {
+    return Fail(Malformed("link secret"));
+  }
+  return RecoveryLink{std::string(public_url), std::string(request_id),
+                      crypto::GenericKey(std::move(*secret))};
+}
+
+}  // namespace keyward::protocol

@@ -1,0 +1,132 @@
+#include "protocol/link.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace keyward::protocol {
+namespace {
+
+using crypto::Bytes;
+
+class LinkTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(crypto::Init().has_value()); }
+  crypto::GenericKey a_ = crypto::GenericKey::Random();
+};
+
+void ExpectMalformed(std::string_view text) {
+  auto r = ParseLinkText(text);
+  ASSERT_FALSE(r.has_value()) << text;
+  EXPECT_EQ(r.error().code(), "link.malformed") << text;
+  if (!text.empty()) {
+    EXPECT_EQ(r.error().message().find(std::string(text)), std::string::npos);
+  }
+}
+
+TEST_F(LinkTest, RoundTrip) {
+  auto link = CreateLink(a_, "req-1", "user-1", 2);
+  ASSERT_TRUE(link.has_value());
+  EXPECT_TRUE(
+      crypto::ConstantTimeEqual(link->token.span(), DeriveLinkToken(link->link_secret).span()));
+  EXPECT_FALSE(
+      crypto::ConstantTimeEqual(link->token.span(), DeriveLinkKey(link->link_secret).span()));
+  EXPECT_FALSE(crypto::ConstantTimeEqual(link->token.span(), link->link_secret.span()));
+  auto a = OpenLink(link->link_secret, link->linked_admin_share, "req-1", "user-1", 2);
+  ASSERT_TRUE(a.has_value());
+  EXPECT_TRUE(crypto::ConstantTimeEqual(a->span(), a_.span()));
+}
+
+TEST_F(LinkTest, WrongSecretOrBindingFails) {
+  auto link = CreateLink(a_, "req-1", "user-1", 2);
+  ASSERT_TRUE(link.has_value());
+  const crypto::GenericKey other = crypto::GenericKey::Random();
+  auto wrong = OpenLink(other, link->linked_admin_share, "req-1", "user-1", 2);
+  ASSERT_FALSE(wrong.has_value());
+  EXPECT_EQ(wrong.error().code(), "crypto.decrypt_failed");
+  // T is not L: the server's token opens nothing.
+  auto token = OpenLink(link->token, link->linked_admin_share, "req-1", "user-1", 2);
+  ASSERT_FALSE(token.has_value());
+  EXPECT_EQ(token.error().code(), "crypto.decrypt_failed");
+  for (auto [req, user, epoch] : {std::tuple{"req-2", "user-1", 2},
+                                  {"req-1", "user-2", 2},
+                                  std::tuple{"req-1", "user-1", 3}}) {
+    auto r = OpenLink(link->link_secret, link->linked_admin_share, req, user, epoch);
+    ASSERT_FALSE(r.has_value()) << req << user << epoch;
+    EXPECT_EQ(r.error().code(), "crypto.decrypt_failed");
+  }
+}
+
+TEST_F(LinkTest, TextRoundTrip) {
+  const crypto::GenericKey l = crypto::GenericKey::Random();
+  auto text = BuildLinkText("https://vault.example.com:8443/kw", "req-1", l);
+  ASSERT_TRUE(text.has_value());
+  const std::string expected =
+      "https://vault.example.com:8443/kw/recover/req-1#" + crypto::Base64UrlEncode(l.span());
+  EXPECT_EQ(text->view(), expected);
+  auto parsed = ParseLinkText(text->view());
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_EQ(parsed->public_url, "https://vault.example.com:8443/kw");
+  EXPECT_EQ(parsed->request_id, "req-1");
+  EXPECT_TRUE(crypto::ConstantTimeEqual(parsed->link_secret.span(), l.span()));
+  auto plain =
+      ParseLinkText("http://127.0.0.1:8080/recover/r#" + crypto::Base64UrlEncode(l.span()));
+  ASSERT_TRUE(plain.has_value());
+  EXPECT_EQ(plain->public_url, "http://127.0.0.1:8080");
+}
+
+TEST_F(LinkTest, BuildRefusesBadParts) {
+  const crypto::GenericKey l = crypto::GenericKey::Random();
+  for (std::string_view url :
+       {"", "vault.example.com", "ftp://x", "https://", "https:///x", "https://x/", "https://x?a=1",
+        "https://x#y", "https://a b", "https://x\\y"}) {
+    auto r = BuildLinkText(url, "req-1", l);
+    ASSERT_FALSE(r.has_value()) << url;
+    EXPECT_EQ(r.error().code(), "link.invalid_public_url") << url;
+  }
+  auto r = BuildLinkText("https://x", "req/1", l);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), "protocol.invalid_id");
+}
+
+TEST_F(LinkTest, ParseRejectsMalformedLinks) {
+  const std::string l = crypto::Base64UrlEncode(crypto::GenericKey::Random().span());
+  const std::string good = "https://vault.example.com/recover/req-1#" + l;
+  ASSERT_TRUE(ParseLinkText(good).has_value());
+  ExpectMalformed("");
+  ExpectMalformed("https://vault.example.com/recover/req-1");   // no fragment
+  ExpectMalformed("https://vault.example.com/recover/req-1#");  // empty fragment
+  ExpectMalformed(good + "#");                                  // two fragments
+  ExpectMalformed(good + "A");                                  // 44 chars
+  ExpectMalformed(good.substr(0, good.size() - 1));             // 31 bytes and bits
+  ExpectMalformed(good + "=");                                  // padding
+  ExpectMalformed("https://vault.example.com/recover/req-1#" + l.substr(0, 42) + "+");
+  ExpectMalformed("https://vault.example.com/recover/req-1#" + l.substr(0, 41) + " A");
+  ExpectMalformed("https://vault.example.com/recover/#" + l);           // empty request id
+  ExpectMalformed("https://vault.example.com/recover/req.1#" + l);      // request id alphabet
+  ExpectMalformed("https://vault.example.com/recover/a/b#" + l);        // extra path segment
+  ExpectMalformed("https://vault.example.com/recover/req-1/#" + l);     // trailing slash
+  ExpectMalformed("https://vault.example.com/recover/req-1?x=1#" + l);  // query
+  ExpectMalformed("https://vault.example.com/item/req-1#" + l);         // wrong path
+  ExpectMalformed("https://vault.example.com//recover/req-1#" + l);     // url ends with '/'
+  ExpectMalformed("javascript://x/recover/req-1#" + l);                 // scheme
+  ExpectMalformed("HTTPS://vault.example.com/recover/req-1#" + l);      // scheme case
+  ExpectMalformed("/recover/req-1#" + l);                               // no server
+  ExpectMalformed("https:///recover/req-1#" + l);                       // empty host
+  ExpectMalformed(" " + good);                                          // whitespace
+  ExpectMalformed(good + "\n");
+  ExpectMalformed("https://v\xc3\xa4ult.example.com/recover/req-1#" + l);  // non-ASCII
+  ExpectMalformed("https://" + std::string(kMaxLinkSize, 'a') + "/recover/r#" + l);
+}
+
+TEST_F(LinkTest, InvalidInputsAreNamed) {
+  auto bad = CreateLink(a_, "req-1", "user 1", 1);
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().code(), "protocol.invalid_id");
+  auto bad_epoch = CreateLink(a_, "req-1", "user-1", 0);
+  ASSERT_FALSE(bad_epoch.has_value());
+  EXPECT_EQ(bad_epoch.error().code(), "protocol.invalid_counter");
+}
+
+}  // namespace
+}  // namespace keyward::protocol
