@@ -1,0 +1,222 @@
+// Checks src/protocol against tests/vectors/protocol_*.json (written once by
+// generate_protocol_vectors.cc, shared with the TypeScript client). Sealed
+// boxes are checked by opening them with the stored key pairs.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "crypto/crypto.h"
+#include "protocol/binding.h"
+#include "protocol/escrow.h"
+#include "protocol/grant.h"
+#include "protocol/link.h"
+#include "protocol/statement.h"
+
+namespace keyward::protocol {
+namespace {
+
+using crypto::Bytes;
+using Json = nlohmann::json;
+
+Json Load(const std::string& name) {
+  const std::string path = std::string(KEYWARD_SOURCE_DIR) + "/tests/vectors/" + name;
+  std::ifstream in(path);
+  if (!in) {
+    ADD_FAILURE() << "cannot open " << path;
+    return Json::object();
+  }
+  Json doc = Json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) ADD_FAILURE() << "invalid JSON in " << path;
+  EXPECT_TRUE(doc.contains("source") && doc["source"].is_string()) << name;
+  EXPECT_TRUE(doc.contains("encoding")) << name;
+  return doc;
+}
+
+// The caller keeps the document in a local (no range-for over a temporary).
+const Json& Rows(const Json& doc, const char* key, size_t at_least = 1) {
+  static const Json kEmpty = Json::array();
+  if (!doc.contains(key) || !doc[key].is_array()) {
+    ADD_FAILURE() << "missing array '" << key << "'";
+    return kEmpty;
+  }
+  EXPECT_GE(doc[key].size(), at_least) << key;
+  return doc[key];
+}
+
+Bytes Hex(const Json& v) {
+  auto r = crypto::HexDecode(v.get<std::string>());
+  EXPECT_TRUE(r.has_value()) << "bad hex: " << v;
+  return r.value_or(Bytes{});
+}
+std::string HexOf(std::span<const uint8_t> b) { return crypto::HexEncode(b); }
+crypto::GenericKey Key(const Json& v) {
+  return crypto::GenericKey(crypto::SecureBytes::Copy(Hex(v)));
+}
+crypto::BoxKeyPair BoxPair(const Json& pk, const Json& sk) {
+  return crypto::BoxKeyPair{Hex(pk), crypto::SecureBytes::Copy(Hex(sk))};
+}
+
+OrgPin PinOf(const Json& v) {
+  return OrgPin{v["org"], Hex(v["signing_public_key"]), v["version"].get<uint64_t>(),
+                Hex(v["statement_digest"])};
+}
+void ExpectPin(const OrgPin& pin, const Json& v) {
+  EXPECT_EQ(pin.org_id, v["org"]);
+  EXPECT_EQ(HexOf(pin.signing_public_key), v["signing_public_key"]);
+  EXPECT_EQ(pin.version, v["version"].get<uint64_t>());
+  EXPECT_EQ(HexOf(pin.statement_digest), v["statement_digest"]);
+}
+
+class ProtocolVectorsTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(crypto::Init().has_value()); }
+};
+
+TEST_F(ProtocolVectorsTest, Escrow) {
+  const Json doc = Load("protocol_escrow.json");
+  for (const Json& v : Rows(doc, "vectors", 3)) {
+    const std::string org = v["org"], user = v["user"];
+    const uint64_t epoch = v["epoch"];
+    const Bytes e = Hex(v["escrow_key"]), a = Hex(v["admin_part"]), u = Hex(v["server_part"]);
+    ASSERT_EQ(e.size(), 32u);
+    for (size_t i = 0; i < e.size(); ++i) EXPECT_EQ(u[i], e[i] ^ a[i]) << org;
+    EXPECT_EQ(HexOf(EscrowAd(org, user, epoch)), v["ad"]);
+    EXPECT_EQ(HexOf(SealedHeader("share-a", org, user, epoch)), v["header_a"]);
+    EXPECT_EQ(HexOf(SealedHeader("share-u", org, user, epoch)), v["header_u"]);
+    EXPECT_EQ(
+        HexOf(crypto::EncryptWithNonce(e, Hex(v["nonce"]), Hex(v["vault_key"]), Hex(v["ad"]))),
+        v["wrapped_vault_key"]);
+
+    const crypto::BoxKeyPair org_key = crypto::BoxKeyPairFromSeed(Hex(v["org_seed"]));
+    const crypto::BoxKeyPair srv_key = crypto::BoxKeyPairFromSeed(Hex(v["server_seed"]));
+    EXPECT_EQ(HexOf(org_key.public_key), v["org_public_key"]);
+    EXPECT_EQ(HexOf(org_key.secret_key.span()), v["org_secret_key"]);
+    EXPECT_EQ(HexOf(srv_key.public_key), v["server_public_key"]);
+    EXPECT_EQ(HexOf(srv_key.secret_key.span()), v["server_secret_key"]);
+    auto opened_a = OpenAdminShare(org_key, Hex(v["admin_share"]), org, user, epoch);
+    auto opened_u = OpenServerShare(srv_key, Hex(v["server_share"]), org, user, epoch);
+    ASSERT_TRUE(opened_a.has_value()) << org;
+    ASSERT_TRUE(opened_u.has_value()) << org;
+    EXPECT_EQ(HexOf(opened_a->span()), v["admin_part"]);
+    EXPECT_EQ(HexOf(opened_u->span()), v["server_part"]);
+    auto uk = RecoverVaultKey(*opened_a, *opened_u, Hex(v["wrapped_vault_key"]), org, user, epoch);
+    ASSERT_TRUE(uk.has_value());
+    EXPECT_EQ(HexOf(uk->span()), v["vault_key"]);
+    // Bound: the same blobs under a neighbouring epoch or another user fail.
+    const uint64_t other_epoch = epoch == kMaxCounter ? epoch - 1 : epoch + 1;
+    EXPECT_FALSE(OpenAdminShare(org_key, Hex(v["admin_share"]), org, user, other_epoch));
+    EXPECT_FALSE(OpenServerShare(srv_key, Hex(v["server_share"]), org, "someone-else", epoch));
+    EXPECT_FALSE(
+        RecoverVaultKey(*opened_a, *opened_u, Hex(v["wrapped_vault_key"]), org, user, other_epoch));
+  }
+}
+
+TEST_F(ProtocolVectorsTest, Link) {
+  const Json doc = Load("protocol_link.json");
+  for (const Json& v : Rows(doc, "vectors", 3)) {
+    const std::string request = v["request"], user = v["user"];
+    const uint64_t epoch = v["epoch"];
+    const crypto::GenericKey l = Key(v["link_secret"]);
+    const crypto::GenericKey kl = DeriveLinkKey(l);
+    EXPECT_EQ(HexOf(DeriveLinkToken(l).span()), v["token"]);
+    EXPECT_EQ(HexOf(kl.span()), v["link_key"]);
+    EXPECT_EQ(HexOf(LinkAd(request, user, epoch)), v["ad"]);
+    EXPECT_EQ(HexOf(crypto::EncryptWithNonce(kl.span(), Hex(v["nonce"]), Hex(v["admin_part"]),
+                                             Hex(v["ad"]))),
+              v["linked_admin_share"]);
+    auto a = OpenLink(l, Hex(v["linked_admin_share"]), request, user, epoch);
+    ASSERT_TRUE(a.has_value()) << request;
+    EXPECT_EQ(HexOf(a->span()), v["admin_part"]);
+    EXPECT_FALSE(OpenLink(DeriveLinkToken(l), Hex(v["linked_admin_share"]), request, user, epoch));
+
+    auto text = BuildLinkText(v["public_url"].get<std::string>(), request, l);
+    ASSERT_TRUE(text.has_value());
+    EXPECT_EQ(text->view(), v["link"].get<std::string>());
+    auto parsed = ParseLinkText(v["link"].get<std::string>());
+    ASSERT_TRUE(parsed.has_value());
+    EXPECT_EQ(parsed->public_url, v["public_url"]);
+    EXPECT_EQ(parsed->request_id, request);
+    EXPECT_EQ(HexOf(parsed->link_secret.span()), v["link_secret"]);
+  }
+  for (const Json& v : Rows(doc, "invalid_links", 10)) {
+    auto r = ParseLinkText(v["link"].get<std::string>());
+    ASSERT_FALSE(r.has_value()) << v["link"];
+    EXPECT_EQ(r.error().code(), v["error"]);
+  }
+}
+
+TEST_F(ProtocolVectorsTest, Grant) {
+  const Json doc = Load("protocol_grant.json");
+  for (const Json& v : Rows(doc, "vectors", 2)) {
+    const std::string org = v["org"], admin = v["admin_user"];
+    const uint64_t version = v["key_version"];
+    const crypto::BoxKeyPair admin_key = crypto::BoxKeyPairFromSeed(Hex(v["admin_seed"]));
+    EXPECT_EQ(HexOf(admin_key.public_key), v["admin_public_key"]);
+    EXPECT_EQ(HexOf(admin_key.secret_key.span()), v["admin_secret_key"]);
+    EXPECT_EQ(HexOf(SealedHeader("grant", org, admin, version)), v["header"]);
+    auto pair =
+        OpenGrant(admin_key, Hex(v["grant"]), org, admin, version, Hex(v["org_public_key"]));
+    ASSERT_TRUE(pair.has_value()) << org;
+    EXPECT_EQ(HexOf(pair->secret_key.span()), v["org_secret_key"]);
+    EXPECT_FALSE(
+        OpenGrant(admin_key, Hex(v["grant"]), org, admin, version + 1, Hex(v["org_public_key"])));
+    // The opened pair works: a share sealed to pk_org opens with it.
+    const crypto::BoxKeyPair stored = BoxPair(v["org_public_key"], v["org_secret_key"]);
+    const Bytes sealed = crypto::Seal(pair->public_key, Bytes{1, 2, 3});
+    EXPECT_TRUE(crypto::Open(stored.public_key, stored.secret_key.span(), sealed).has_value());
+  }
+}
+
+TEST_F(ProtocolVectorsTest, Statement) {
+  const Json doc = Load("protocol_statement.json");
+  const int64_t now = doc["now"];
+  const OrgPin first_pin = PinOf(doc["first_pin"]);
+  OrgPin pin = first_pin;
+  std::vector<SignedOrgStatement> chain;
+  bool saw_rotation = false;
+  for (const Json& v : Rows(doc, "chain", 3)) {
+    const OrgStatement st{v["org"],
+                          v["version"].get<uint64_t>(),
+                          Hex(v["signing_public_key"]),
+                          Hex(v["org_public_key"]),
+                          v["policy"],
+                          v["not_before"].get<int64_t>()};
+    auto bytes = EncodeOrgStatement(st);
+    ASSERT_TRUE(bytes.has_value());
+    EXPECT_EQ(HexOf(*bytes), v["statement"]) << v["note"];
+    const crypto::SignKeyPair signer = crypto::SignKeyPairFromSeed(Hex(v["signer_seed"]));
+    EXPECT_EQ(HexOf(signer.public_key), v["signer_public_key"]);
+    EXPECT_EQ(crypto::Fingerprint(signer.public_key), v["signer_fingerprint"]);
+    EXPECT_EQ(crypto::Fingerprint(st.org_public_key), v["org_key_fingerprint"]);
+    auto signed_st = SignOrgStatement(st, signer);
+    ASSERT_TRUE(signed_st.has_value());
+    EXPECT_EQ(HexOf(signed_st->signature), v["signature"]) << v["note"];
+
+    const SignedOrgStatement stored{Hex(v["statement"]), Hex(v["signature"])};
+    auto verified = VerifyOrgStatement(stored, pin, now);
+    ASSERT_TRUE(verified.has_value()) << v["note"] << ": " << verified.error().code();
+    ExpectPin(verified->next_pin, v["pin_after"]);
+    EXPECT_EQ(verified->statement.policy_json, v["policy"]);
+    EXPECT_TRUE(CheckOrgPublicKey(verified->statement, st.org_public_key).has_value());
+    saw_rotation |= verified->next_pin.signing_public_key != pin.signing_public_key;
+    pin = verified->next_pin;
+    chain.push_back(stored);
+  }
+  EXPECT_TRUE(saw_rotation) << "the chain must rotate the signing key";
+  auto whole = VerifyOrgStatementChain(chain, first_pin, now);
+  ASSERT_TRUE(whole.has_value());
+  EXPECT_EQ(whole->next_pin.version, pin.version);
+
+  for (const Json& v : Rows(doc, "refused", 6)) {
+    const SignedOrgStatement s{Hex(v["statement"]), Hex(v["signature"])};
+    auto r = VerifyOrgStatement(s, PinOf(v["pin"]), now);
+    ASSERT_FALSE(r.has_value()) << v["why"];
+    EXPECT_EQ(r.error().code(), v["error"]) << v["why"];
+  }
+}
+
+}  // namespace
+}  // namespace keyward::protocol
