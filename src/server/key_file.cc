@@ -15,14 +15,28 @@
 namespace keyward::server {
 namespace {
 
-constexpr std::string_view kHeader = "keyward-server-key v1\n";
-constexpr size_t kKeySize = crypto::ServerSecret::kSize;
+constexpr size_t kKeySize = 32;
+static_assert(kKeySize == crypto::ServerSecret::kSize);
 constexpr size_t kEncodedSize = 43;  // unpadded base64url of 32 bytes
-constexpr size_t kFileSize = kHeader.size() + kEncodedSize + 1;
 
-Error IoError(const std::string& what, const std::filesystem::path& path, int err) {
-  return Error::Internal("server.key_io", "cannot " + what + " server key " + path.string() + ": " +
-                                              std::strerror(err));
+// One kind of key file: "<header>\n<base64url of 32 bytes>\n".
+struct KeyFileKind {
+  std::string_view header;  // with its final newline
+  std::string_view noun;    // for messages: "server key", "recovery key"
+  size_t FileSize() const { return header.size() + kEncodedSize + 1; }
+};
+
+constexpr KeyFileKind kServerKeyFile{"keyward-server-key v1\n", "server key"};
+constexpr KeyFileKind kRecoveryKeyFile{"keyward-recovery-key v1\n", "recovery key"};
+
+std::string Name(const KeyFileKind& kind, const std::filesystem::path& path) {
+  return std::string(kind.noun) + " " + path.string();
+}
+
+Error IoError(const KeyFileKind& kind, const std::string& what, const std::filesystem::path& path,
+              int err) {
+  return Error::Internal("server.key_io",
+                         "cannot " + what + " " + Name(kind, path) + ": " + std::strerror(err));
 }
 
 class Fd {
@@ -41,12 +55,12 @@ class Fd {
 };
 
 // Base64url into secure memory, so the encoded key never sits in a std::string.
-crypto::SecureBytes EncodeKey(std::span<const uint8_t> key) {
+crypto::SecureBytes EncodeKey(const KeyFileKind& kind, std::span<const uint8_t> key) {
   static constexpr char kAlphabet[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  crypto::SecureBytes out(kFileSize);
+  crypto::SecureBytes out(kind.FileSize());
   uint8_t* p = out.data();
-  for (char c : kHeader) *p++ = static_cast<uint8_t>(c);
+  for (char c : kind.header) *p++ = static_cast<uint8_t>(c);
   size_t i = 0;
   for (; i + 3 <= key.size(); i += 3) {
     uint32_t v = (key[i] << 16) | (key[i + 1] << 8) | key[i + 2];
@@ -79,66 +93,71 @@ Status WriteAll(int fd, std::span<const uint8_t> data) {
   return {};
 }
 
-Result<crypto::ServerSecret> Read(const std::filesystem::path& path, int fd) {
+Result<crypto::SecureBytes> Read(const KeyFileKind& kind, const std::filesystem::path& path,
+                                 int fd) {
   struct stat st;
-  if (::fstat(fd, &st) != 0) return Fail(IoError("inspect", path, errno));
+  if (::fstat(fd, &st) != 0) return Fail(IoError(kind, "inspect", path, errno));
   if (!S_ISREG(st.st_mode)) {
-    return Fail(Error::Internal("server.key_malformed",
-                                "server key " + path.string() + " is not a regular file"));
+    return Fail(
+        Error::Internal("server.key_malformed", Name(kind, path) + " is not a regular file"));
   }
   if ((st.st_mode & 077) != 0) {
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
     return Fail(Error::PermissionDenied("server.key_insecure",
-                                        "server key " + path.string() + " has mode " + mode +
+                                        Name(kind, path) + " has mode " + mode +
                                             ", readable by group or others; run: chmod 600 " +
                                             path.string()));
   }
-  crypto::SecureBytes content(kFileSize + 1);
+  const size_t file_size = kind.FileSize();
+  crypto::SecureBytes content(file_size + 1);
   size_t total = 0;
   while (total < content.size()) {
     ssize_t n = ::read(fd, content.data() + total, content.size() - total);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Fail(IoError("read", path, errno));
+    if (n < 0) return Fail(IoError(kind, "read", path, errno));
     if (n == 0) break;
     total += static_cast<size_t>(n);
   }
   auto malformed = [&] {
     return Fail(Error::Internal("server.key_malformed",
-                                "server key " + path.string() +
-                                    " is malformed (expected \"keyward-server-key v1\" and a "
-                                    "base64url 32-byte key)"));
+                                Name(kind, path) + " is malformed (expected \"" +
+                                    std::string(kind.header.substr(0, kind.header.size() - 1)) +
+                                    "\" and a base64url 32-byte key)"));
   };
   std::string_view text(reinterpret_cast<const char*>(content.data()), total);
-  if (total != kFileSize || !text.starts_with(kHeader) || text.back() != '\n') return malformed();
-  auto key = crypto::Base64UrlDecodeSecret(text.substr(kHeader.size(), kEncodedSize));
+  if (total != file_size || !text.starts_with(kind.header) || text.back() != '\n') {
+    return malformed();
+  }
+  auto key = crypto::Base64UrlDecodeSecret(text.substr(kind.header.size(), kEncodedSize));
   if (!key || key->size() != kKeySize) return malformed();
-  return crypto::ServerSecret(std::move(*key));
+  return std::move(*key);
 }
 
-Result<crypto::ServerSecret> Create(const std::filesystem::path& path) {
+Result<crypto::SecureBytes> Create(const KeyFileKind& kind, const std::filesystem::path& path) {
   if (auto init = crypto::Init(); !init) return Fail(init.error());
   std::filesystem::path dir = path.parent_path().empty() ? "." : path.parent_path();
   std::string temp = (dir / (path.filename().string() + ".tmp-XXXXXX")).string();
   // mkstemp: O_CREAT | O_EXCL, mode 0600.
   Fd fd(::mkostemp(temp.data(), O_CLOEXEC));
-  if (fd.get() < 0) return Fail(IoError("create", path, errno));
+  if (fd.get() < 0) return Fail(IoError(kind, "create", path, errno));
   auto remove_temp = [&] { ::unlink(temp.c_str()); };
   if (::fchmod(fd.get(), 0600) != 0) {
     int err = errno;
     remove_temp();
-    return Fail(IoError("set the mode of", path, err));
+    return Fail(IoError(kind, "set the mode of", path, err));
   }
-  crypto::ServerSecret secret = crypto::ServerSecret::Random();
-  crypto::SecureBytes content = EncodeKey(secret.span());
+  crypto::SecureBytes secret = crypto::SecureBytes::Random(kKeySize);
+  crypto::SecureBytes content = EncodeKey(kind, secret.span());
   if (auto status = WriteAll(fd.get(), content.span()); !status) {
+    int err = errno;
     remove_temp();
-    return Fail(IoError("write", path, errno));
+    return Fail(IoError(kind, "write", path, err));
   }
   if (::fsync(fd.get()) != 0) {
     int err = errno;
     remove_temp();
-    return Fail(IoError("sync", path, err));
+    return Fail(IoError(kind, "sync", path, err));
   }
   ::close(fd.Release());
   // Never replace a key another process created meanwhile: use theirs.
@@ -153,28 +172,43 @@ Result<crypto::ServerSecret> Create(const std::filesystem::path& path) {
     }
     remove_temp();
     if (err == EEXIST) return Fail(Error::Conflict("server.key_exists", "created concurrently"));
-    if (err != 0) return Fail(IoError("install", path, err));
+    if (err != 0) return Fail(IoError(kind, "install", path, err));
   }
   Fd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dir_fd.get() >= 0) ::fsync(dir_fd.get());
   return secret;
 }
 
+// Reads the 32 bytes of the key file at path, or creates it with fresh random
+// bytes when it does not exist.
+Result<crypto::SecureBytes> LoadOrCreate(const KeyFileKind& kind,
+                                         const std::filesystem::path& path) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (fd.get() >= 0) return Read(kind, path, fd.get());
+    if (errno == ELOOP) {
+      return Fail(
+          Error::Internal("server.key_malformed", Name(kind, path) + " is a symbolic link"));
+    }
+    if (errno != ENOENT) return Fail(IoError(kind, "open", path, errno));
+    auto created = Create(kind, path);
+    if (created || created.error().code() != "server.key_exists") return created;
+  }
+  return Fail(Error::Internal("server.key_io", "cannot create " + Name(kind, path)));
+}
+
 }  // namespace
 
 Result<crypto::ServerSecret> LoadOrCreateServerKey(const std::filesystem::path& path) {
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-    if (fd.get() >= 0) return Read(path, fd.get());
-    if (errno == ELOOP) {
-      return Fail(Error::Internal("server.key_malformed",
-                                  "server key " + path.string() + " is a symbolic link"));
-    }
-    if (errno != ENOENT) return Fail(IoError("open", path, errno));
-    auto created = Create(path);
-    if (created || created.error().code() != "server.key_exists") return created;
-  }
-  return Fail(Error::Internal("server.key_io", "cannot create server key " + path.string()));
+  auto bytes = LoadOrCreate(kServerKeyFile, path);
+  if (!bytes) return Fail(bytes.error());
+  return crypto::ServerSecret(std::move(*bytes));
+}
+
+Result<crypto::BoxKeyPair> LoadOrCreateRecoveryKey(const std::filesystem::path& path) {
+  auto seed = LoadOrCreate(kRecoveryKeyFile, path);
+  if (!seed) return Fail(seed.error());
+  return crypto::BoxKeyPairFromSeed(seed->span());
 }
 
 }  // namespace keyward::server
