@@ -100,7 +100,12 @@ class ApiImpl final : public Api {
           const Clock& clock, const crypto::ServerSecret& secret)
       : config_(config),
         store_(std::move(store)),
-        core_(*store_, mailer, clock, secret, CoreConfigFrom(config)) {}
+        core_(*store_, mailer, clock, secret, CoreConfigFrom(config)) {
+    if (config_.recovery_key) {
+      recovery_public_key_ = crypto::Base64UrlEncode(config_.recovery_key->public_key);
+      recovery_fingerprint_ = crypto::Fingerprint(config_.recovery_key->public_key);
+    }
+  }
 
   void RegisterRoutes(http::Router& router) override {
     Route(router, "GET", "/v1/server", &ApiImpl::ServerInfo);
@@ -164,10 +169,14 @@ class ApiImpl final : public Api {
 
   // ---- server ----
   Result<Response> ServerInfo(const Request&, const PathParams&) {
-    return http::JsonResponse(
-        200, {{"version", config_.version},
-              {"kdf_minimum", KdfJson(config_.kdf_minimum.ops, config_.kdf_minimum.mem)},
-              {"public_url", config_.public_url}});
+    json body = {{"version", config_.version},
+                 {"kdf_minimum", KdfJson(config_.kdf_minimum.ops, config_.kdf_minimum.mem)},
+                 {"public_url", config_.public_url}};
+    if (config_.recovery_key) {
+      body["recovery_public_key"] = recovery_public_key_;
+      body["recovery_fingerprint"] = recovery_fingerprint_;
+    }
+    return http::JsonResponse(200, body);
   }
 
   // ---- accounts ----
@@ -354,6 +363,8 @@ class ApiImpl final : public Api {
   ApiConfig config_;
   std::unique_ptr<store::Store> store_;
   core::Services core_;
+  std::string recovery_public_key_;   // base64url, when config_.recovery_key
+  std::string recovery_fingerprint_;  // crypto::Fingerprint of it
 };
 
 }  // namespace
@@ -361,6 +372,11 @@ class ApiImpl final : public Api {
 Result<std::unique_ptr<Api>> MakeApi(const ApiConfig& config, mail::Mailer& mailer,
                                      const Clock& clock, const crypto::ServerSecret& secret) {
   if (auto s = crypto::Init(); !s) return Fail(s.error());
+  if (config.recovery_key && (config.recovery_key->public_key.size() != 32 ||
+                              config.recovery_key->secret_key.size() != 32)) {
+    return Fail(Error::Internal("api.bad_recovery_key",
+                                "the server recovery key pair must be 32 + 32 bytes"));
+  }
   auto store = store::Open(config.db_url);
   if (!store) return Fail(store.error());
   return std::unique_ptr<Api>(

@@ -22,6 +22,12 @@ struct ApiConfig {
   // Answered by pre-login for unknown emails (raised to kdf_minimum if lower).
   crypto::KdfParams kdf_default = crypto::kDefaultKdf;
   std::string version = "0.1.0";  // GET /v1/server
+  // The server recovery key pair (pk_srv of PROTOCOL.md escrow; keywardd
+  // loads it from <data>/recovery.key). GET /v1/server serves its public key
+  // and fingerprint; the secret half is kept for the redeem flow. Shared so
+  // that ApiConfig stays copyable. When null (tests that do not need it) the
+  // two fields are left out of GET /v1/server.
+  std::shared_ptr<const crypto::BoxKeyPair> recovery_key;
 };
 
 class Api {
@@ -33,7 +39,8 @@ class Api {
   virtual void Sweep() = 0;
 };
 
-// Opens (and migrates) the store named by config.db_url.
+// Opens (and migrates) the store named by config.db_url. A recovery_key whose
+// halves are not 32 bytes each is refused (api.bad_recovery_key).
 Result<std::unique_ptr<Api>> MakeApi(const ApiConfig& config, mail::Mailer& mailer,
                                      const Clock& clock, const crypto::ServerSecret& secret);
 

@@ -26,6 +26,7 @@ class ApiTest : public ::testing::Test {
     config.db_url = "sqlite::memory:";
     config.public_url = "https://vault.example.com";
     config.kdf_minimum = crypto::kTestKdf;
+    config.recovery_key = recovery_key_;
     auto api = MakeApi(config, mailer_, clock_, secret_);
     EXPECT_TRUE(api.has_value()) << (api ? "" : api.error().code());
     api_ = std::move(*api);
@@ -100,6 +101,8 @@ class ApiTest : public ::testing::Test {
   testing::FakeClock clock_;
   testing::MemoryMailer mailer_;
   crypto::ServerSecret secret_ = crypto::ServerSecret::Random();
+  std::shared_ptr<const crypto::BoxKeyPair> recovery_key_ =
+      std::make_shared<const crypto::BoxKeyPair>(crypto::GenerateBoxKeyPair());
   std::unique_ptr<Api> api_;
   http::Router router_;
 };
@@ -111,6 +114,40 @@ TEST_F(ApiTest, ServerInfo) {
   EXPECT_EQ(b["version"], "0.1.0");
   EXPECT_EQ(b["kdf_minimum"]["ops"], crypto::kTestKdf.ops);
   EXPECT_EQ(b["public_url"], "https://vault.example.com");
+
+  // The server recovery key (pk_srv): 32 bytes, and its fingerprint.
+  ASSERT_TRUE(b["recovery_public_key"].is_string());
+  auto pk = crypto::Base64UrlDecode(b["recovery_public_key"].get<std::string>());
+  ASSERT_TRUE(pk.has_value());
+  ASSERT_EQ(pk->size(), 32u);
+  EXPECT_EQ(*pk, recovery_key_->public_key);
+  EXPECT_EQ(b["recovery_fingerprint"], crypto::Fingerprint(*pk));
+  EXPECT_EQ(b.size(), 5u) << b.dump();
+}
+
+TEST_F(ApiTest, ServerInfoWithoutRecoveryKeyLeavesItOut) {
+  ApiConfig config;
+  config.db_url = "sqlite::memory:";
+  auto api = MakeApi(config, mailer_, clock_, secret_);
+  ASSERT_TRUE(api.has_value());
+  http::Router router;
+  (*api)->RegisterRoutes(router);
+  http::Request request;
+  request.method = "GET";
+  request.path = "/v1/server";
+  auto b = Body(router.Handle(request));
+  EXPECT_FALSE(b.contains("recovery_public_key"));
+  EXPECT_FALSE(b.contains("recovery_fingerprint"));
+}
+
+TEST_F(ApiTest, RefusesABadRecoveryKeyPair) {
+  ApiConfig config;
+  config.db_url = "sqlite::memory:";
+  config.recovery_key = std::make_shared<const crypto::BoxKeyPair>(
+      crypto::BoxKeyPair{crypto::RandomBytes(31), crypto::SecureBytes::Random(32)});
+  auto api = MakeApi(config, mailer_, clock_, secret_);
+  ASSERT_FALSE(api.has_value());
+  EXPECT_EQ(api.error().code(), "api.bad_recovery_key");
 }
 
 TEST_F(ApiTest, WholeAccountJourney) {
