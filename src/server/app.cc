@@ -98,6 +98,11 @@ Result<std::unique_ptr<App>> App::Create(const ServerConfig& config, ApiFactory 
   auto secret = LoadOrCreateServerKey(config.data_dir / "server.key");
   if (!secret) return Fail(secret.error());
   app->secret_ = std::make_unique<crypto::ServerSecret>(std::move(*secret));
+  // Its own file, not derived from server.key: custody may differ (PROTOCOL.md
+  // escrow: SU is sealed to its public key).
+  auto recovery_key = LoadOrCreateRecoveryKey(config.data_dir / "recovery.key");
+  if (!recovery_key) return Fail(recovery_key.error());
+  app->recovery_key_ = std::make_shared<const crypto::BoxKeyPair>(std::move(*recovery_key));
   app->mailer_ = MakeMailer(config);
 
   http::ServerOptions options;
@@ -121,6 +126,7 @@ Result<std::unique_ptr<App>> App::Create(const ServerConfig& config, ApiFactory 
   api_config.kdf_minimum = {config.min_kdf_ops, config.min_kdf_mem};
   api_config.session_ttl_seconds = config.session_ttl.count();
   api_config.version = KEYWARD_VERSION;
+  api_config.recovery_key = app->recovery_key_;
   auto api = factory(api_config, *app->mailer_, app->clock_, *app->secret_);
   if (!api) return Fail(api.error());
   app->api_ = std::move(*api);
@@ -140,6 +146,9 @@ App::~App() {
 std::string App::url() const { return server_->url(); }
 std::string App::public_url() const { return public_url_; }
 uint16_t App::port() const { return server_->port(); }
+std::string App::recovery_fingerprint() const {
+  return crypto::Fingerprint(recovery_key_->public_key);
+}
 
 Status App::Start() {
   if (auto status = server_->Start(); !status) return status;
@@ -225,6 +234,8 @@ int Main(int argc, char** argv, ApiFactory factory) {
   }
   std::fflush(stdout);
   spdlog::info("keywardd listening on {}", (*app)->url());
+  // Logged only once started: a failed start stays one line on stderr.
+  spdlog::info("server recovery key fingerprint {}", (*app)->recovery_fingerprint());
   (*app)->Wait();
   spdlog::info("keywardd stopped");
   return 0;

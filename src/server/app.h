@@ -26,7 +26,9 @@ using ApiFactory = std::function<Result<std::unique_ptr<api::Api>>(
 class App {
  public:
   // Everything up to a listening socket: creates the data directory (0700),
-  // loads or creates the server key, builds the mailer and the API, binds.
+  // loads or creates the server key (<data>/server.key) and the server
+  // recovery key (<data>/recovery.key, passed to the API as
+  // ApiConfig::recovery_key), builds the mailer and the API, binds.
   // With handle_signals, SIGTERM/SIGINT stop the server gracefully.
   static Result<std::unique_ptr<App>> Create(const ServerConfig& config, ApiFactory factory,
                                              bool handle_signals = false);
@@ -35,6 +37,8 @@ class App {
   std::string url() const;  // the bound address, e.g. http://127.0.0.1:41234
   std::string public_url() const;
   uint16_t port() const;
+  // crypto::Fingerprint of the server recovery public key (GET /v1/server).
+  std::string recovery_fingerprint() const;
   const http::Router& router() const { return router_; }
 
   // Starts serving and sweeping (every sweep_interval).
@@ -52,6 +56,7 @@ class App {
   std::string public_url_;
   SystemClock clock_;
   std::unique_ptr<crypto::ServerSecret> secret_;
+  std::shared_ptr<const crypto::BoxKeyPair> recovery_key_;
   std::unique_ptr<mail::Mailer> mailer_;
   std::unique_ptr<api::Api> api_;
   http::Router router_;
