@@ -16,7 +16,7 @@ struct ItemArgs {
   std::optional<std::string> url;
   std::optional<std::string> notes;
   bool generate = false;
-  bool prompt_password = false;  // edit: --password
+  bool prompt_password = false;  // edit: --new-password
   int length = client::kDefaultPasswordLength;
   std::optional<int64_t> revision;
   std::string field;
@@ -245,7 +245,8 @@ void AddItemCommands(CLI::App& app, Action* action) {
   edit->add_option("ID", edit_args->id, "Item id")->required();
   edit->add_option("--name", edit_args->name, "New name");
   AddFieldOptions(edit, *edit_args);
-  edit->add_flag("--password", edit_args->prompt_password, "Ask for a new password");
+  edit->add_flag("--new-password", edit_args->prompt_password,
+                 "Ask for a new password (at a prompt, never on argv)");
   edit->add_option("--revision", edit_args->revision,
                    "The revision you last saw (the edit fails if the item changed since)");
   edit->callback([=] { *action = [=](Context& c) { return Edit(c, *edit_args); }; });

@@ -73,6 +73,13 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForAllHelp&) {
     std::fputs(app.help("", CLI::AppFormatMode::All).c_str(), stdout);
     return 0;
+  } catch (const CLI::ExtrasError&) {
+    // CLI11 would quote the extra arguments, and one may be a secret typed
+    // after an option that does not exist (`--password hunter2`).
+    std::fprintf(stderr,
+                 "keyward: unexpected arguments (see 'keyward <group> <command> --help'); "
+                 "passwords are never given on the command line\n");
+    return 2;
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);
     std::fprintf(stderr, "keyward: %s (see 'keyward --help')\n", OneLine(e.what()).c_str());

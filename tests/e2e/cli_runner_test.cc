@@ -33,6 +33,8 @@ TEST(CliRunner, UsageErrorIsExitTwoWithOneLine) {
     EXPECT_EQ(r.exit_code, 2) << r.Describe();
     ASSERT_EQ(r.ErrLines().size(), 1u) << r.Describe();
     EXPECT_TRUE(r.ErrLines()[0].starts_with("keyward: ")) << r.Describe();
+    // A secret typed on argv by mistake is not repeated on the terminal.
+    EXPECT_EQ(r.ErrLines()[0].find("secret"), std::string::npos) << r.Describe();
   }
 }
 
