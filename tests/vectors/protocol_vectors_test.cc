@@ -14,6 +14,7 @@
 #include "protocol/grant.h"
 #include "protocol/link.h"
 #include "protocol/statement.h"
+#include "vector_file.h"  // beside this file
 
 namespace keyward::protocol {
 namespace {
@@ -21,37 +22,10 @@ namespace {
 using crypto::Bytes;
 using Json = nlohmann::json;
 
-Json Load(const std::string& name) {
-  const std::string path = std::string(KEYWARD_SOURCE_DIR) + "/tests/vectors/" + name;
-  std::ifstream in(path);
-  if (!in) {
-    ADD_FAILURE() << "cannot open " << path;
-    return Json::object();
-  }
-  Json doc = Json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) ADD_FAILURE() << "invalid JSON in " << path;
-  EXPECT_TRUE(doc.contains("source") && doc["source"].is_string()) << name;
-  EXPECT_TRUE(doc.contains("encoding")) << name;
-  return doc;
-}
-
-// The caller keeps the document in a local (no range-for over a temporary).
-const Json& Rows(const Json& doc, const char* key, size_t at_least = 1) {
-  static const Json kEmpty = Json::array();
-  if (!doc.contains(key) || !doc[key].is_array()) {
-    ADD_FAILURE() << "missing array '" << key << "'";
-    return kEmpty;
-  }
-  EXPECT_GE(doc[key].size(), at_least) << key;
-  return doc[key];
-}
-
-Bytes Hex(const Json& v) {
-  auto r = crypto::HexDecode(v.get<std::string>());
-  EXPECT_TRUE(r.has_value()) << "bad hex: " << v;
-  return r.value_or(Bytes{});
-}
-std::string HexOf(std::span<const uint8_t> b) { return crypto::HexEncode(b); }
+using testing::vectors::Hex;
+using testing::vectors::HexOf;
+using testing::vectors::Load;
+using testing::vectors::Rows;
 crypto::GenericKey Key(const Json& v) {
   return crypto::GenericKey(crypto::SecureBytes::Copy(Hex(v)));
 }

@@ -8,46 +8,17 @@
 #include <string>
 
 #include "crypto/crypto.h"
+#include "vector_file.h"  // beside this file
 
 namespace keyward::crypto {
 namespace {
 
 using Json = nlohmann::json;
 
-Json Load(const std::string& name) {
-  const std::string path = std::string(KEYWARD_SOURCE_DIR) + "/tests/vectors/" + name;
-  std::ifstream in(path);
-  if (!in) {
-    ADD_FAILURE() << "cannot open " << path;
-    return Json::object();
-  }
-  Json doc = Json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) ADD_FAILURE() << "invalid JSON in " << path;
-  EXPECT_TRUE(doc.contains("source") && doc["source"].is_string()) << name;
-  EXPECT_TRUE(doc.contains("encoding")) << name;
-  return doc;
-}
-
-// Every table must hold rows: an emptied file would otherwise pass. The
-// caller keeps the document in a local: a range-for over a member of a
-// temporary dangles before C++23's lifetime extension (not in g++ 12).
-const Json& Rows(const Json& doc, const char* key, size_t at_least = 1) {
-  static const Json kEmpty = Json::array();
-  if (!doc.contains(key) || !doc[key].is_array()) {
-    ADD_FAILURE() << "missing array '" << key << "'";
-    return kEmpty;
-  }
-  EXPECT_GE(doc[key].size(), at_least) << key;
-  return doc[key];
-}
-
-Bytes Hex(const Json& v) {
-  auto r = HexDecode(v.get<std::string>());
-  EXPECT_TRUE(r.has_value()) << "bad hex: " << v;
-  return r.value_or(Bytes{});
-}
-
-std::string HexOf(std::span<const uint8_t> b) { return HexEncode(b); }
+using testing::vectors::Hex;
+using testing::vectors::HexOf;
+using testing::vectors::Load;
+using testing::vectors::Rows;
 
 std::span<const uint8_t> Utf8(const std::string& s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
