@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -99,6 +100,60 @@ struct RecoveryCode {
   bool used = false;
 };
 
+// ---- organizations (DESIGN.md capabilities 2, 3, 8) ----
+
+struct Org {
+  std::string id;  // client-chosen
+  std::string name;
+  int64_t created_at = 0;
+  // The creating account. Not a foreign key: the organization outlives it.
+  std::string created_by;
+};
+
+enum class MemberStatus { kActive, kRevoked };  // stored as "active" / "revoked"
+
+// Belongs to its organization and to its account: deleted with either.
+struct OrgMember {
+  std::string org_id;
+  std::string account_id;
+  std::string role;         // core::RoleName: "owner", "admin", "custom", "user"
+  std::string permissions;  // core::PermissionsText, e.g. "manage_account_recovery"
+  MemberStatus status = MemberStatus::kActive;
+  int64_t joined_at = 0;
+};
+
+// Belongs to its organization. created_by is not a foreign key: an invite
+// stays valid when the admin who sent it is deleted.
+struct OrgInvite {
+  std::string id;
+  std::string org_id;
+  std::string email;  // normalized
+  std::string role;
+  std::string permissions;
+  Bytes token_hash;  // H(token key, token); unique
+  std::string created_by;
+  int64_t created_at = 0;
+  int64_t expires_at = 0;
+  std::optional<int64_t> accepted_at;  // nullopt: not accepted yet
+};
+
+// One stored event of the organization's audit chain: exactly what a
+// core::audit::Record holds (the event and its chain hash). The history of the
+// organization: NOT deleted with the accounts it names.
+struct OrgEvent {
+  uint64_t seq = 0;  // 1, 2, 3, ... per organization, without gaps
+  std::string org_id;
+  std::string type;
+  std::string actor_id;
+  std::string target_id;
+  std::string device_id;
+  int64_t time = 0;
+  std::map<std::string, std::string> details;
+  Bytes hash;  // 32 bytes, core::audit::Digest
+
+  friend bool operator==(const OrgEvent&, const OrgEvent&) = default;
+};
+
 // The operations available inside one transaction.
 class Tx {
  public:
@@ -114,7 +169,8 @@ class Tx {
   // Replaces every field of the account with this id; store.not_found.
   [[nodiscard]] virtual Status UpdateAccount(const Account& account) = 0;
   // Removes the account and everything that belongs to it (codes, devices,
-  // sessions, items, recovery codes); store.not_found.
+  // sessions, items, recovery codes, organization memberships); the
+  // organizations' events naming it stay. store.not_found.
   [[nodiscard]] virtual Status DeleteAccount(std::string_view id) = 0;
 
   // ---- one-time email codes ----
@@ -190,6 +246,59 @@ class Tx {
   [[nodiscard]] virtual Status ClearRateLimit(std::string_view key) = 0;
   // Deletes windows that started before `before`.
   [[nodiscard]] virtual Result<int64_t> DeleteRateLimitsBefore(int64_t before) = 0;
+
+  // ---- organizations ----
+  // store.conflict when the id exists.
+  [[nodiscard]] virtual Status CreateOrg(const Org& org) = 0;
+  [[nodiscard]] virtual Result<std::optional<Org>> FindOrg(std::string_view org_id) = 0;
+
+  // ---- organization members ----
+  // store.conflict when (org, account) exists; store.not_found when the
+  // organization or the account does not.
+  [[nodiscard]] virtual Status InsertMember(const OrgMember& member) = 0;
+  [[nodiscard]] virtual Result<std::optional<OrgMember>> FindMember(
+      std::string_view org_id, std::string_view account_id) = 0;
+  // Every member, revoked ones included, ordered by joined_at then account id.
+  [[nodiscard]] virtual Result<std::vector<OrgMember>> ListMembers(std::string_view org_id) = 0;
+  // store.not_found when not a member.
+  [[nodiscard]] virtual Status UpdateMemberRole(std::string_view org_id,
+                                                std::string_view account_id, std::string_view role,
+                                                std::string_view permissions) = 0;
+  [[nodiscard]] virtual Status SetMemberStatus(std::string_view org_id, std::string_view account_id,
+                                               MemberStatus status) = 0;
+  [[nodiscard]] virtual Status DeleteMember(std::string_view org_id,
+                                            std::string_view account_id) = 0;
+  // Active members with the role "owner" (for core::CheckNotLastOwner, inside
+  // the transaction that changes a role or a status).
+  [[nodiscard]] virtual Result<int64_t> CountOwners(std::string_view org_id) = 0;
+  // The account's memberships (any status), ordered by organization id.
+  [[nodiscard]] virtual Result<std::vector<OrgMember>> ListOrgsOfAccount(
+      std::string_view account_id) = 0;
+
+  // ---- organization invites ----
+  // store.conflict when the id or the token hash exists; store.not_found
+  // without the organization.
+  [[nodiscard]] virtual Status InsertInvite(const OrgInvite& invite) = 0;
+  [[nodiscard]] virtual Result<std::optional<OrgInvite>> FindInviteByTokenHash(
+      std::span<const uint8_t> token_hash) = 0;
+  // Sets accepted_at; store.conflict when already accepted, store.not_found
+  // when absent: an invite works once even when two joins race.
+  [[nodiscard]] virtual Status MarkInviteAccepted(std::string_view invite_id, int64_t now) = 0;
+  // Invites expired before `now` (accepted or not); returns how many.
+  [[nodiscard]] virtual Result<int64_t> DeleteExpiredInvites(int64_t now) = 0;
+
+  // ---- organization event log ----
+  // Appends event.seq to the log of event.org_id: store.conflict unless it is
+  // the last stored seq + 1 (1 for the first), so of two concurrent appends
+  // of the same seq only one wins; store.not_found without the organization.
+  [[nodiscard]] virtual Status AppendEvent(const OrgEvent& event) = 0;
+  // The event with the highest seq; nullopt when the log is empty.
+  [[nodiscard]] virtual Result<std::optional<OrgEvent>> LastEvent(std::string_view org_id) = 0;
+  // At most `limit` events with seq > after_seq, ascending (keyset pagination:
+  // pass the last seq of a page to get the next).
+  [[nodiscard]] virtual Result<std::vector<OrgEvent>> ListEvents(std::string_view org_id,
+                                                                 uint64_t after_seq,
+                                                                 int64_t limit) = 0;
 };
 
 class Store {

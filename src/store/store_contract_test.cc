@@ -1,7 +1,10 @@
 #include "store/store_contract_test.h"
 
 #include <atomic>
+#include <map>
+#include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 namespace keyward::store::testing {
@@ -544,6 +547,426 @@ TEST_P(StoreContractTest, ConcurrentItemUpdatesHaveOneWinnerPerRevision) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(winners.load(), 1);
   EXPECT_EQ(stale.load(), kThreads - 1);
+}
+
+// ---- organizations ----
+
+Org MakeOrg(std::string id, std::string created_by) {
+  return Org{std::move(id), "Acme", kNow, std::move(created_by)};
+}
+
+OrgMember MakeMember(std::string org_id, std::string account_id, std::string role,
+                     int64_t joined_at) {
+  return OrgMember{std::move(org_id),     std::move(account_id),
+                   std::move(role),       "",
+                   MemberStatus::kActive, joined_at};
+}
+
+OrgInvite MakeInvite(std::string id, std::string org_id, uint8_t tag, int64_t expires_at) {
+  OrgInvite i;
+  i.id = std::move(id);
+  i.org_id = std::move(org_id);
+  i.email = "new@example.com";
+  i.role = "custom";
+  i.permissions = "manage_account_recovery";
+  i.token_hash = Bytes(32, tag);
+  i.created_by = "a1";
+  i.created_at = kNow;
+  i.expires_at = expires_at;
+  return i;
+}
+
+OrgEvent MakeEvent(std::string org_id, uint64_t seq, std::string actor_id = "a1") {
+  OrgEvent e;
+  e.seq = seq;
+  e.org_id = std::move(org_id);
+  e.type = "org.role_changed";
+  e.actor_id = std::move(actor_id);
+  e.target_id = "a2";
+  e.device_id = "d1";
+  e.time = kNow + static_cast<int64_t>(seq);
+  e.details = {{"role", "admin"}, {"seq", std::to_string(seq)}};
+  e.hash = Bytes(32, static_cast<uint8_t>(seq));
+  return e;
+}
+
+// Accounts a1..a3 and the organization "o1" created by a1.
+void SeedOrg(Store& store) {
+  Write(store, [&](Tx& tx) -> Status {
+    RETURN_IF_ERROR(tx.InsertAccount(MakeAccount("a1", "ann@example.com")));
+    RETURN_IF_ERROR(tx.InsertAccount(MakeAccount("a2", "bob@example.com")));
+    RETURN_IF_ERROR(tx.InsertAccount(MakeAccount("a3", "cat@example.com")));
+    return tx.CreateOrg(MakeOrg("o1", "a1"));
+  });
+}
+
+TEST_P(StoreContractTest, OrgIdIsUnique) {
+  SeedOrg(store());
+  auto dup = store().Transact([&](Tx& tx) { return tx.CreateOrg(MakeOrg("o1", "a2")); });
+  ASSERT_FALSE(dup);
+  EXPECT_EQ(dup.error().code(), "store.conflict");
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    auto found = tx.FindOrg("o1");
+    if (!found) return Fail(found.error());
+    EXPECT_TRUE(found->has_value());
+    if (*found) {
+      EXPECT_EQ((*found)->name, "Acme");
+      EXPECT_EQ((*found)->created_at, kNow);
+      EXPECT_EQ((*found)->created_by, "a1");
+    }
+    auto none = tx.FindOrg("o2");
+    if (!none) return Fail(none.error());
+    EXPECT_FALSE(none->has_value());
+    return {};
+  }));
+}
+
+TEST_P(StoreContractTest, Members) {
+  SeedOrg(store());
+  Write(store(), [&](Tx& tx) -> Status {
+    RETURN_IF_ERROR(tx.CreateOrg(MakeOrg("o2", "a2")));
+    // Same joined_at for a3 and a2: the account id breaks the tie.
+    RETURN_IF_ERROR(tx.InsertMember(MakeMember("o1", "a3", "user", kNow + 5)));
+    RETURN_IF_ERROR(tx.InsertMember(MakeMember("o1", "a1", "owner", kNow)));
+    RETURN_IF_ERROR(tx.InsertMember(MakeMember("o1", "a2", "admin", kNow + 5)));
+    return tx.InsertMember(MakeMember("o2", "a2", "owner", kNow));
+  });
+  for (auto [org, account, code] :
+       {std::tuple{"o1", "a1", "store.conflict"}, std::tuple{"o1", "zz", "store.not_found"},
+        std::tuple{"zz", "a1", "store.not_found"}}) {
+    auto s = store().Transact(
+        [&](Tx& tx) { return tx.InsertMember(MakeMember(org, account, "user", kNow)); });
+    ASSERT_FALSE(s) << org << "/" << account;
+    EXPECT_EQ(s.error().code(), code) << org << "/" << account;
+  }
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    auto members = tx.ListMembers("o1");
+    if (!members) return Fail(members.error());
+    EXPECT_EQ(members->size(), 3u);
+    if (members->size() == 3) {
+      EXPECT_EQ((*members)[0].account_id, "a1");
+      EXPECT_EQ((*members)[1].account_id, "a2");
+      EXPECT_EQ((*members)[2].account_id, "a3");
+    }
+    auto owners = tx.CountOwners("o1");
+    if (!owners) return Fail(owners.error());
+    EXPECT_EQ(*owners, 1);
+    auto orgs = tx.ListOrgsOfAccount("a2");
+    if (!orgs) return Fail(orgs.error());
+    EXPECT_EQ(orgs->size(), 2u);
+    if (orgs->size() == 2) {
+      EXPECT_EQ((*orgs)[0].org_id, "o1");
+      EXPECT_EQ((*orgs)[0].role, "admin");
+      EXPECT_EQ((*orgs)[1].org_id, "o2");
+      EXPECT_EQ((*orgs)[1].role, "owner");
+    }
+    return {};
+  }));
+
+  Write(store(), [&](Tx& tx) -> Status {
+    RETURN_IF_ERROR(tx.UpdateMemberRole("o1", "a3", "custom", "manage_account_recovery"));
+    RETURN_IF_ERROR(tx.UpdateMemberRole("o1", "a2", "owner", ""));
+    return tx.SetMemberStatus("o1", "a1", MemberStatus::kRevoked);
+  });
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    auto m = tx.FindMember("o1", "a3");
+    if (!m) return Fail(m.error());
+    EXPECT_TRUE(m->has_value());
+    if (*m) {
+      EXPECT_EQ((*m)->role, "custom");
+      EXPECT_EQ((*m)->permissions, "manage_account_recovery");
+      EXPECT_EQ((*m)->status, MemberStatus::kActive);
+      EXPECT_EQ((*m)->joined_at, kNow + 5);
+    }
+    auto a1 = tx.FindMember("o1", "a1");
+    if (!a1) return Fail(a1.error());
+    EXPECT_TRUE(a1->has_value() && (*a1)->status == MemberStatus::kRevoked);
+    // a1 is a revoked owner, a2 an active one.
+    auto owners = tx.CountOwners("o1");
+    if (!owners) return Fail(owners.error());
+    EXPECT_EQ(*owners, 1);
+    auto none = tx.FindMember("o2", "a1");
+    if (!none) return Fail(none.error());
+    EXPECT_FALSE(none->has_value());
+    return {};
+  }));
+
+  Write(store(), [&](Tx& tx) -> Status {
+    RETURN_IF_ERROR(tx.SetMemberStatus("o1", "a1", MemberStatus::kActive));
+    return tx.DeleteMember("o1", "a3");
+  });
+  for (int op = 0; op < 3; ++op) {
+    auto s = store().Transact([&](Tx& tx) -> Status {
+      if (op == 0) return tx.UpdateMemberRole("o1", "a3", "user", "");
+      if (op == 1) return tx.SetMemberStatus("o1", "a3", MemberStatus::kRevoked);
+      return tx.DeleteMember("o1", "a3");
+    });
+    ASSERT_FALSE(s) << op;
+    EXPECT_EQ(s.error().code(), "store.not_found") << op;
+  }
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    auto owners = tx.CountOwners("o1");
+    if (!owners) return Fail(owners.error());
+    EXPECT_EQ(*owners, 2);
+    auto members = tx.ListMembers("o1");
+    if (!members) return Fail(members.error());
+    EXPECT_EQ(members->size(), 2u);
+    auto empty = tx.CountOwners("zz");
+    if (!empty) return Fail(empty.error());
+    EXPECT_EQ(*empty, 0);
+    return {};
+  }));
+}
+
+TEST_P(StoreContractTest, InvitesWorkOnce) {
+  SeedOrg(store());
+  Write(store(), [&](Tx& tx) -> Status {
+    RETURN_IF_ERROR(tx.InsertInvite(MakeInvite("i1", "o1", 1, kNow + 100)));
+    return tx.InsertInvite(MakeInvite("i2", "o1", 2, kNow + 200));
+  });
+  for (auto invite : {MakeInvite("i1", "o1", 9, kNow), MakeInvite("i9", "o1", 1, kNow)}) {
+    auto s = store().Transact([&](Tx& tx) { return tx.InsertInvite(invite); });
+    ASSERT_FALSE(s) << invite.id;
+    EXPECT_EQ(s.error().code(), "store.conflict") << invite.id;
+  }
+  auto no_org = store().Transact(
+      [&](Tx& tx) { return tx.InsertInvite(MakeInvite("i9", "zz", 9, kNow + 100)); });
+  ASSERT_FALSE(no_org);
+  EXPECT_EQ(no_org.error().code(), "store.not_found");
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    auto found = tx.FindInviteByTokenHash(Bytes(32, 1));
+    if (!found) return Fail(found.error());
+    EXPECT_TRUE(found->has_value());
+    if (*found) {
+      OrgInvite want = MakeInvite("i1", "o1", 1, kNow + 100);
+      const OrgInvite& got = **found;
+      EXPECT_EQ(got.id, want.id);
+      EXPECT_EQ(got.org_id, want.org_id);
+      EXPECT_EQ(got.email, want.email);
+      EXPECT_EQ(got.role, want.role);
+      EXPECT_EQ(got.permissions, want.permissions);
+      EXPECT_EQ(got.token_hash, want.token_hash);
+      EXPECT_EQ(got.created_by, want.created_by);
+      EXPECT_EQ(got.created_at, want.created_at);
+      EXPECT_EQ(got.expires_at, want.expires_at);
+      EXPECT_FALSE(got.accepted_at.has_value());
+    }
+    auto none = tx.FindInviteByTokenHash(Bytes(32, 7));
+    if (!none) return Fail(none.error());
+    EXPECT_FALSE(none->has_value());
+    return {};
+  }));
+
+  // Four joins race for one invite: exactly one wins.
+  constexpr int kThreads = 4;
+  std::atomic<int> winners{0};
+  std::atomic<int> conflicts{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      auto s = store().Transact([&](Tx& tx) { return tx.MarkInviteAccepted("i1", kNow + t); });
+      if (s) {
+        ++winners;
+      } else if (s.error().code() == "store.conflict") {
+        ++conflicts;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(winners.load(), 1);
+  EXPECT_EQ(conflicts.load(), kThreads - 1);
+  auto unknown = store().Transact([&](Tx& tx) { return tx.MarkInviteAccepted("zz", kNow); });
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().code(), "store.not_found");
+
+  ASSERT_OK(store().Transact([&](Tx& tx) -> Status {
+    auto found = tx.FindInviteByTokenHash(Bytes(32, 1));
+    if (!found) return Fail(found.error());
+    EXPECT_TRUE(found->has_value() && (*found)->accepted_at.has_value());
+    // Expired before kNow + 150: i1 (accepted) only.
+    auto n = tx.DeleteExpiredInvites(kNow + 150);
+    if (!n) return Fail(n.error());
+    EXPECT_EQ(*n, 1);
+    auto gone = tx.FindInviteByTokenHash(Bytes(32, 1));
+    if (!gone) return Fail(gone.error());
+    EXPECT_FALSE(gone->has_value());
+    auto kept = tx.FindInviteByTokenHash(Bytes(32, 2));
+    if (!kept) return Fail(kept.error());
+    EXPECT_TRUE(kept->has_value());
+    return {};
+  }));
+}
+
+TEST_P(StoreContractTest, EventsRefuseGapsAndDuplicates) {
+  SeedOrg(store());
+  OrgEvent first = MakeEvent("o1", 1);
+  // Details survive the trip byte for byte, whatever their characters.
+  first.details = {{"a.b_c", "quote \" backslash \\ slash / tab \t nul-free"},
+                   {"empty", ""},
+                   {"unicode", "caf\xc3\xa9 \xe2\x9c\x93"}};
+  first.actor_id = "";  // the server itself
+  Write(store(), [&](Tx& tx) -> Status {
+    RETURN_IF_ERROR(tx.CreateOrg(MakeOrg("o2", "a1")));
+    RETURN_IF_ERROR(tx.AppendEvent(first));
+    RETURN_IF_ERROR(tx.AppendEvent(MakeEvent("o1", 2)));
+    // Every organization has its own sequence.
+    return tx.AppendEvent(MakeEvent("o2", 1));
+  });
+  for (uint64_t seq : {uint64_t{0}, uint64_t{1}, uint64_t{2}, uint64_t{4}, uint64_t{100}}) {
+    auto s = store().Transact([&](Tx& tx) { return tx.AppendEvent(MakeEvent("o1", seq)); });
+    ASSERT_FALSE(s) << seq;
+    EXPECT_EQ(s.error().code(), "store.conflict") << seq;
+  }
+  auto no_org = store().Transact([&](Tx& tx) { return tx.AppendEvent(MakeEvent("zz", 1)); });
+  ASSERT_FALSE(no_org);
+  EXPECT_EQ(no_org.error().code(), "store.not_found");
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    auto events = tx.ListEvents("o1", 0, 100);
+    if (!events) return Fail(events.error());
+    EXPECT_EQ(events->size(), 2u);
+    if (events->size() == 2) {
+      EXPECT_EQ((*events)[0], first);
+      EXPECT_EQ((*events)[1], MakeEvent("o1", 2));
+    }
+    auto last = tx.LastEvent("o1");
+    if (!last) return Fail(last.error());
+    EXPECT_TRUE(last->has_value());
+    if (*last) {
+      EXPECT_EQ(**last, MakeEvent("o1", 2));
+    }
+    auto none = tx.LastEvent("o3");
+    if (!none) return Fail(none.error());
+    EXPECT_FALSE(none->has_value());
+    auto empty = tx.ListEvents("o1", 0, 0);
+    if (!empty) return Fail(empty.error());
+    EXPECT_TRUE(empty->empty());
+    return {};
+  }));
+  // A rolled-back append leaves no trace: 3 is still the next number.
+  auto rolled_back = store().Transact([&](Tx& tx) -> Status {
+    RETURN_IF_ERROR(tx.AppendEvent(MakeEvent("o1", 3)));
+    return Fail(StoreError("test"));
+  });
+  ASSERT_FALSE(rolled_back);
+  Write(store(), [&](Tx& tx) { return tx.AppendEvent(MakeEvent("o1", 3)); });
+}
+
+TEST_P(StoreContractTest, DeleteAccountKeepsOrgHistory) {
+  SeedOrg(store());
+  Write(store(), [&](Tx& tx) -> Status {
+    RETURN_IF_ERROR(tx.InsertMember(MakeMember("o1", "a1", "owner", kNow)));
+    RETURN_IF_ERROR(tx.InsertMember(MakeMember("o1", "a2", "admin", kNow)));
+    RETURN_IF_ERROR(tx.InsertInvite(MakeInvite("i1", "o1", 1, kNow + 100)));
+    RETURN_IF_ERROR(tx.AppendEvent(MakeEvent("o1", 1, "a1")));
+    return tx.AppendEvent(MakeEvent("o1", 2, "a2"));
+  });
+  Write(store(), [&](Tx& tx) { return tx.DeleteAccount("a1"); });
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    auto membership = tx.FindMember("o1", "a1");
+    if (!membership) return Fail(membership.error());
+    EXPECT_FALSE(membership->has_value());
+    auto orgs = tx.ListOrgsOfAccount("a1");
+    if (!orgs) return Fail(orgs.error());
+    EXPECT_TRUE(orgs->empty());
+    auto members = tx.ListMembers("o1");
+    if (!members) return Fail(members.error());
+    EXPECT_EQ(members->size(), 1u);
+    // The organization, its invites and its whole history stay.
+    auto org = tx.FindOrg("o1");
+    if (!org) return Fail(org.error());
+    EXPECT_TRUE(org->has_value());
+    auto invite = tx.FindInviteByTokenHash(Bytes(32, 1));
+    if (!invite) return Fail(invite.error());
+    EXPECT_TRUE(invite->has_value());
+    auto events = tx.ListEvents("o1", 0, 10);
+    if (!events) return Fail(events.error());
+    EXPECT_EQ(events->size(), 2u);
+    if (!events->empty()) {
+      EXPECT_EQ(events->front(), MakeEvent("o1", 1, "a1"));
+    }
+    return {};
+  }));
+}
+
+TEST_P(StoreContractTest, ConcurrentAppendEventsAreGapFree) {
+  SeedOrg(store());
+  constexpr int kThreads = 4;
+  constexpr int kEvents = 25;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEvents; ++i) {
+        Status s;
+        for (int attempt = 0; attempt < 100; ++attempt) {
+          s = store().Transact([&](Tx& tx) -> Status {
+            auto last = tx.LastEvent("o1");
+            if (!last) return Fail(last.error());
+            uint64_t next = *last ? (*last)->seq + 1 : 1;
+            OrgEvent e = MakeEvent("o1", next, "t" + std::to_string(t));
+            return tx.AppendEvent(e);
+          });
+          if (s || (s.error().code() != "store.conflict" && s.error().code() != "store.busy")) {
+            break;
+          }
+        }
+        if (!s) ++failures;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    auto events = tx.ListEvents("o1", 0, 1000);
+    if (!events) return Fail(events.error());
+    EXPECT_EQ(events->size(), static_cast<size_t>(kThreads * kEvents));
+    std::map<std::string, int> per_thread;
+    for (size_t i = 0; i < events->size(); ++i) {
+      EXPECT_EQ((*events)[i].seq, i + 1);
+      ++per_thread[(*events)[i].actor_id];
+    }
+    for (int t = 0; t < kThreads; ++t) {
+      EXPECT_EQ(per_thread["t" + std::to_string(t)], kEvents) << t;
+    }
+    return {};
+  }));
+}
+
+TEST_P(StoreContractTest, EventsKeysetPagination) {
+  SeedOrg(store());
+  constexpr uint64_t kTotal = 23;
+  Write(store(), [&](Tx& tx) -> Status {
+    RETURN_IF_ERROR(tx.CreateOrg(MakeOrg("o2", "a1")));
+    RETURN_IF_ERROR(tx.AppendEvent(MakeEvent("o2", 1)));
+    for (uint64_t seq = 1; seq <= kTotal; ++seq) {
+      RETURN_IF_ERROR(tx.AppendEvent(MakeEvent("o1", seq)));
+    }
+    return {};
+  });
+  std::vector<uint64_t> seen;
+  uint64_t after = 0;
+  int pages = 0;
+  for (;;) {
+    std::vector<OrgEvent> page;
+    ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+      auto r = tx.ListEvents("o1", after, 5);
+      if (!r) return Fail(r.error());
+      page = std::move(*r);
+      return {};
+    }));
+    if (page.empty()) break;
+    ASSERT_LE(page.size(), 5u);
+    ASSERT_LT(++pages, 10);
+    for (const auto& e : page) {
+      EXPECT_EQ(e.org_id, "o1");
+      EXPECT_EQ(e, MakeEvent("o1", e.seq));
+      seen.push_back(e.seq);
+    }
+    after = page.back().seq;
+  }
+  EXPECT_EQ(pages, 5);
+  ASSERT_EQ(seen.size(), kTotal);
+  for (uint64_t i = 0; i < kTotal; ++i) EXPECT_EQ(seen[i], i + 1);
 }
 
 }  // namespace

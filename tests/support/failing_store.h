@@ -94,6 +94,32 @@ class FailingStore final : public store::Store {
                        (k, now, w))
     KW_FAILING_FORWARD(Status, ClearRateLimit, (std::string_view k), (k))
     KW_FAILING_FORWARD(Result<int64_t>, DeleteRateLimitsBefore, (int64_t b), (b))
+    KW_FAILING_FORWARD(Status, CreateOrg, (const store::Org& o), (o))
+    KW_FAILING_FORWARD(Result<std::optional<store::Org>>, FindOrg, (std::string_view o), (o))
+    KW_FAILING_FORWARD(Status, InsertMember, (const store::OrgMember& m), (m))
+    KW_FAILING_FORWARD(Result<std::optional<store::OrgMember>>, FindMember,
+                       (std::string_view o, std::string_view a), (o, a))
+    KW_FAILING_FORWARD(Result<std::vector<store::OrgMember>>, ListMembers, (std::string_view o),
+                       (o))
+    KW_FAILING_FORWARD(Status, UpdateMemberRole,
+                       (std::string_view o, std::string_view a, std::string_view r,
+                        std::string_view p),
+                       (o, a, r, p))
+    KW_FAILING_FORWARD(Status, SetMemberStatus,
+                       (std::string_view o, std::string_view a, store::MemberStatus s), (o, a, s))
+    KW_FAILING_FORWARD(Status, DeleteMember, (std::string_view o, std::string_view a), (o, a))
+    KW_FAILING_FORWARD(Result<int64_t>, CountOwners, (std::string_view o), (o))
+    KW_FAILING_FORWARD(Result<std::vector<store::OrgMember>>, ListOrgsOfAccount,
+                       (std::string_view a), (a))
+    KW_FAILING_FORWARD(Status, InsertInvite, (const store::OrgInvite& i), (i))
+    KW_FAILING_FORWARD(Result<std::optional<store::OrgInvite>>, FindInviteByTokenHash,
+                       (std::span<const uint8_t> h), (h))
+    KW_FAILING_FORWARD(Status, MarkInviteAccepted, (std::string_view i, int64_t now), (i, now))
+    KW_FAILING_FORWARD(Result<int64_t>, DeleteExpiredInvites, (int64_t now), (now))
+    KW_FAILING_FORWARD(Status, AppendEvent, (const store::OrgEvent& e), (e))
+    KW_FAILING_FORWARD(Result<std::optional<store::OrgEvent>>, LastEvent, (std::string_view o), (o))
+    KW_FAILING_FORWARD(Result<std::vector<store::OrgEvent>>, ListEvents,
+                       (std::string_view o, uint64_t after, int64_t limit), (o, after, limit))
 #undef KW_FAILING_FORWARD
 
    private:

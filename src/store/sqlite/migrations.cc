@@ -88,11 +88,64 @@ CREATE TABLE rate_limits (
 CREATE INDEX rate_limits_window_start ON rate_limits(window_start);
 )sql";
 
+// Organizations (DESIGN.md capabilities 2, 3, 8). Roles and permissions are
+// stored as their text names (core/roles.h). org_events is the organization's
+// audit chain: it has no foreign key to accounts, so deleting an account never
+// rewrites the history (and the chain) that names it.
+constexpr const char* kV2Organizations = R"sql(
+CREATE TABLE orgs (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  created_by TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE org_members (
+  org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+  account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  role TEXT NOT NULL CHECK (role IN ('owner', 'admin', 'custom', 'user')),
+  permissions TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('active', 'revoked')),
+  joined_at INTEGER NOT NULL,
+  PRIMARY KEY (org_id, account_id)
+) STRICT;
+CREATE INDEX org_members_account_id ON org_members(account_id);
+
+CREATE TABLE org_invites (
+  id TEXT PRIMARY KEY,
+  org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+  email TEXT NOT NULL COLLATE NOCASE,
+  role TEXT NOT NULL CHECK (role IN ('owner', 'admin', 'custom', 'user')),
+  permissions TEXT NOT NULL,
+  token_hash BLOB NOT NULL UNIQUE,
+  created_by TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  accepted_at INTEGER
+) STRICT;
+CREATE INDEX org_invites_org_id ON org_invites(org_id);
+CREATE INDEX org_invites_expires_at ON org_invites(expires_at);
+
+CREATE TABLE org_events (
+  org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+  seq INTEGER NOT NULL CHECK (seq >= 1),
+  type TEXT NOT NULL,
+  actor_id TEXT NOT NULL,
+  target_id TEXT NOT NULL,
+  device_id TEXT NOT NULL,
+  time INTEGER NOT NULL,
+  details_json TEXT NOT NULL,
+  hash BLOB NOT NULL CHECK (length(hash) = 32),
+  PRIMARY KEY (org_id, seq)
+) STRICT;
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
   static const std::vector<Migration> kMigrations = {
       {1, kV1Accounts},
+      {2, kV2Organizations},
   };
   return kMigrations;
 }

@@ -2,8 +2,10 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -255,6 +257,92 @@ Item ReadItem(const Stmt& s) {
   i.created_at = s.Int(4);
   i.updated_at = s.Int(5);
   return i;
+}
+
+constexpr const char* kMemberCols = "org_id, account_id, role, permissions, status, joined_at";
+
+std::string_view StatusText(MemberStatus status) {
+  return status == MemberStatus::kRevoked ? "revoked" : "active";
+}
+
+OrgMember ReadMember(const Stmt& s) {
+  OrgMember m;
+  m.org_id = s.Text(0);
+  m.account_id = s.Text(1);
+  m.role = s.Text(2);
+  m.permissions = s.Text(3);
+  m.status = s.Text(4) == "revoked" ? MemberStatus::kRevoked : MemberStatus::kActive;
+  m.joined_at = s.Int(5);
+  return m;
+}
+
+constexpr const char* kInviteCols =
+    "id, org_id, email, role, permissions, token_hash, created_by, created_at, expires_at, "
+    "accepted_at";
+
+OrgInvite ReadInvite(const Stmt& s) {
+  OrgInvite i;
+  i.id = s.Text(0);
+  i.org_id = s.Text(1);
+  i.email = s.Text(2);
+  i.role = s.Text(3);
+  i.permissions = s.Text(4);
+  i.token_hash = s.Blob(5);
+  i.created_by = s.Text(6);
+  i.created_at = s.Int(7);
+  i.expires_at = s.Int(8);
+  if (!s.IsNull(9)) i.accepted_at = s.Int(9);
+  return i;
+}
+
+constexpr const char* kEventCols =
+    "org_id, seq, type, actor_id, target_id, device_id, time, details_json, hash";
+
+// Everything but the details, which ParseDetails reads from column 7.
+OrgEvent ReadEvent(const Stmt& s) {
+  OrgEvent e;
+  e.org_id = s.Text(0);
+  e.seq = static_cast<uint64_t>(s.Int(1));
+  e.type = s.Text(2);
+  e.actor_id = s.Text(3);
+  e.target_id = s.Text(4);
+  e.device_id = s.Text(5);
+  e.time = s.Int(6);
+  e.hash = s.Blob(8);
+  return e;
+}
+
+// A JSON object of string values, keys in ascending byte order (std::map's).
+std::string DetailsJson(const std::map<std::string, std::string>& details) {
+  auto quote = [](std::string& out, std::string_view text) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    out += '"';
+    for (char c : text) {
+      auto u = static_cast<unsigned char>(c);
+      if (c == '"' || c == '\\') {
+        out += '\\';
+        out += c;
+      } else if (u < 0x20 || u == 0x7f) {
+        out += "\\u00";
+        out += kHex[u >> 4];
+        out += kHex[u & 0xf];
+      } else {
+        out += c;
+      }
+    }
+    out += '"';
+  };
+  std::string out = "{";
+  bool first = true;
+  for (const auto& [key, value] : details) {
+    if (!first) out += ',';
+    first = false;
+    quote(out, key);
+    out += ':';
+    quote(out, value);
+  }
+  out += '}';
+  return out;
 }
 
 class SqliteTx final : public Tx {
@@ -637,9 +725,256 @@ class SqliteTx final : public Tx {
     return s->Exec();
   }
 
+  Status CreateOrg(const Org& o) override {
+    static constexpr const char* kSql =
+        "INSERT INTO orgs (id, name, created_at, created_by) VALUES (?1,?2,?3,?4)";
+    auto s = Prepare(kSql, "create org");
+    if (!s) return Fail(s.error());
+    s->Bind(1, o.id).Bind(2, o.name).Bind(3, o.created_at).Bind(4, o.created_by);
+    KW_TRY(s->Exec());
+    return {};
+  }
+
+  Result<std::optional<Org>> FindOrg(std::string_view org_id) override {
+    static constexpr const char* kSql =
+        "SELECT id, name, created_at, created_by FROM orgs WHERE id = ?1";
+    return FindOne<Org>(
+        kSql, "find org",
+        [](const Stmt& s) {
+          return Org{s.Text(0), s.Text(1), s.Int(2), s.Text(3)};
+        },
+        [&](Stmt& s) { s.Bind(1, org_id); });
+  }
+
+  Status InsertMember(const OrgMember& m) override {
+    static constexpr const char* kSql =
+        "INSERT INTO org_members (org_id, account_id, role, permissions, status, joined_at) "
+        "VALUES (?1,?2,?3,?4,?5,?6)";
+    auto s = Prepare(kSql, "insert member");
+    if (!s) return Fail(s.error());
+    s->Bind(1, m.org_id)
+        .Bind(2, m.account_id)
+        .Bind(3, m.role)
+        .Bind(4, m.permissions)
+        .Bind(5, StatusText(m.status))
+        .Bind(6, m.joined_at);
+    KW_TRY(s->Exec());
+    return {};
+  }
+
+  Result<std::optional<OrgMember>> FindMember(std::string_view org_id,
+                                              std::string_view account_id) override {
+    static const std::string kSql = std::string("SELECT ") + kMemberCols +
+                                    " FROM org_members WHERE org_id = ?1 AND account_id = ?2";
+    return FindOne<OrgMember>(kSql.c_str(), "find member", ReadMember,
+                              [&](Stmt& s) { s.Bind(1, org_id).Bind(2, account_id); });
+  }
+
+  Result<std::vector<OrgMember>> ListMembers(std::string_view org_id) override {
+    static const std::string kSql = std::string("SELECT ") + kMemberCols +
+                                    " FROM org_members WHERE org_id = ?1 "
+                                    "ORDER BY joined_at, account_id";
+    return FindAll<OrgMember>(kSql.c_str(), "list members", ReadMember,
+                              [&](Stmt& s) { s.Bind(1, org_id); });
+  }
+
+  Status UpdateMemberRole(std::string_view org_id, std::string_view account_id,
+                          std::string_view role, std::string_view permissions) override {
+    static constexpr const char* kSql =
+        "UPDATE org_members SET role = ?3, permissions = ?4 WHERE org_id = ?1 AND account_id = ?2";
+    auto s = Prepare(kSql, "update member role");
+    if (!s) return Fail(s.error());
+    s->Bind(1, org_id).Bind(2, account_id).Bind(3, role).Bind(4, permissions);
+    return ExpectOne(s->Exec(), "update member role");
+  }
+
+  Status SetMemberStatus(std::string_view org_id, std::string_view account_id,
+                         MemberStatus status) override {
+    static constexpr const char* kSql =
+        "UPDATE org_members SET status = ?3 WHERE org_id = ?1 AND account_id = ?2";
+    auto s = Prepare(kSql, "set member status");
+    if (!s) return Fail(s.error());
+    s->Bind(1, org_id).Bind(2, account_id).Bind(3, StatusText(status));
+    return ExpectOne(s->Exec(), "set member status");
+  }
+
+  Status DeleteMember(std::string_view org_id, std::string_view account_id) override {
+    static constexpr const char* kSql =
+        "DELETE FROM org_members WHERE org_id = ?1 AND account_id = ?2";
+    auto s = Prepare(kSql, "delete member");
+    if (!s) return Fail(s.error());
+    s->Bind(1, org_id).Bind(2, account_id);
+    return ExpectOne(s->Exec(), "delete member");
+  }
+
+  Result<int64_t> CountOwners(std::string_view org_id) override {
+    static constexpr const char* kSql =
+        "SELECT COUNT(*) FROM org_members WHERE org_id = ?1 AND role = 'owner' "
+        "AND status = 'active'";
+    auto r = FindOne<int64_t>(
+        kSql, "count owners", [](const Stmt& s) { return s.Int(0); },
+        [&](Stmt& s) { s.Bind(1, org_id); });
+    if (!r) return Fail(r.error());
+    return r->value_or(0);
+  }
+
+  Result<std::vector<OrgMember>> ListOrgsOfAccount(std::string_view account_id) override {
+    static const std::string kSql = std::string("SELECT ") + kMemberCols +
+                                    " FROM org_members WHERE account_id = ?1 ORDER BY org_id";
+    return FindAll<OrgMember>(kSql.c_str(), "list orgs of account", ReadMember,
+                              [&](Stmt& s) { s.Bind(1, account_id); });
+  }
+
+  Status InsertInvite(const OrgInvite& i) override {
+    static constexpr const char* kSql =
+        "INSERT INTO org_invites (id, org_id, email, role, permissions, token_hash, created_by, "
+        "created_at, expires_at, accepted_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)";
+    auto s = Prepare(kSql, "insert invite");
+    if (!s) return Fail(s.error());
+    s->Bind(1, i.id)
+        .Bind(2, i.org_id)
+        .Bind(3, i.email)
+        .Bind(4, i.role)
+        .Bind(5, i.permissions)
+        .Bind(6, i.token_hash)
+        .Bind(7, i.created_by)
+        .Bind(8, i.created_at)
+        .Bind(9, i.expires_at);
+    if (i.accepted_at) {
+      s->Bind(10, *i.accepted_at);
+    } else {
+      s->BindNull(10);
+    }
+    KW_TRY(s->Exec());
+    return {};
+  }
+
+  Result<std::optional<OrgInvite>> FindInviteByTokenHash(
+      std::span<const uint8_t> token_hash) override {
+    static const std::string kSql =
+        std::string("SELECT ") + kInviteCols + " FROM org_invites WHERE token_hash = ?1";
+    return FindOne<OrgInvite>(kSql.c_str(), "find invite", ReadInvite,
+                              [&](Stmt& s) { s.Bind(1, token_hash); });
+  }
+
+  Status MarkInviteAccepted(std::string_view invite_id, int64_t now) override {
+    static constexpr const char* kSql =
+        "UPDATE org_invites SET accepted_at = ?2 WHERE id = ?1 AND accepted_at IS NULL";
+    static constexpr const char* kExists = "SELECT 1 FROM org_invites WHERE id = ?1";
+    int64_t changed = 0;
+    {
+      auto s = Prepare(kSql, "accept invite");
+      if (!s) return Fail(s.error());
+      s->Bind(1, invite_id).Bind(2, now);
+      auto n = s->Exec();
+      if (!n) return Fail(n.error());
+      changed = *n;
+    }
+    if (changed == 1) return {};
+    auto exists = FindOne<int64_t>(
+        kExists, "accept invite", [](const Stmt& s) { return s.Int(0); },
+        [&](Stmt& s) { s.Bind(1, invite_id); });
+    if (!exists) return Fail(exists.error());
+    if (*exists) return Fail(ConflictError("accept invite"));
+    return Fail(NotFoundError("accept invite"));
+  }
+
+  Result<int64_t> DeleteExpiredInvites(int64_t now) override {
+    static constexpr const char* kSql = "DELETE FROM org_invites WHERE expires_at < ?1";
+    auto s = Prepare(kSql, "delete expired invites");
+    if (!s) return Fail(s.error());
+    s->Bind(1, now);
+    return s->Exec();
+  }
+
+  Status AppendEvent(const OrgEvent& e) override {
+    // The check and the insert run in one write transaction (BEGIN IMMEDIATE
+    // serializes writers); the primary key (org_id, seq) refuses a duplicate
+    // even without it.
+    static constexpr const char* kLast =
+        "SELECT COALESCE(MAX(seq), 0) FROM org_events WHERE org_id = ?1";
+    static constexpr const char* kSql =
+        "INSERT INTO org_events (org_id, seq, type, actor_id, target_id, device_id, time, "
+        "details_json, hash) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)";
+    auto last = FindOne<int64_t>(
+        kLast, "append event", [](const Stmt& s) { return s.Int(0); },
+        [&](Stmt& s) { s.Bind(1, e.org_id); });
+    if (!last) return Fail(last.error());
+    if (e.seq != static_cast<uint64_t>(last->value_or(0)) + 1) {
+      return Fail(ConflictError("append event"));
+    }
+    auto s = Prepare(kSql, "append event");
+    if (!s) return Fail(s.error());
+    s->Bind(1, e.org_id)
+        .Bind(2, static_cast<int64_t>(e.seq))
+        .Bind(3, e.type)
+        .Bind(4, e.actor_id)
+        .Bind(5, e.target_id)
+        .Bind(6, e.device_id)
+        .Bind(7, e.time)
+        .Bind(8, DetailsJson(e.details))
+        .Bind(9, e.hash);
+    KW_TRY(s->Exec());
+    return {};
+  }
+
+  Result<std::optional<OrgEvent>> LastEvent(std::string_view org_id) override {
+    static const std::string kSql = std::string("SELECT ") + kEventCols +
+                                    " FROM org_events WHERE org_id = ?1 ORDER BY seq DESC LIMIT 1";
+    auto r = ReadEvents(kSql.c_str(), "last event", [&](Stmt& s) { s.Bind(1, org_id); });
+    if (!r) return Fail(r.error());
+    if (r->empty()) return std::optional<OrgEvent>();
+    return std::optional<OrgEvent>(std::move(r->front()));
+  }
+
+  Result<std::vector<OrgEvent>> ListEvents(std::string_view org_id, uint64_t after_seq,
+                                           int64_t limit) override {
+    static const std::string kSql = std::string("SELECT ") + kEventCols +
+                                    " FROM org_events WHERE org_id = ?1 AND seq > ?2 "
+                                    "ORDER BY seq LIMIT ?3";
+    if (limit <= 0) return std::vector<OrgEvent>();
+    // Sequence numbers stay below 2^53 (core::audit::kMaxSafeInteger).
+    auto after = static_cast<int64_t>(std::min<uint64_t>(after_seq, uint64_t{1} << 62));
+    return ReadEvents(kSql.c_str(), "list events",
+                      [&](Stmt& s) { s.Bind(1, org_id).Bind(2, after).Bind(3, limit); });
+  }
+
  private:
   Result<Stmt> Prepare(const char* sql, std::string_view op) {
     return conn_.Prepare(sql, op, read_only_);
+  }
+
+  // Rows of kEventCols, then each one's details (a second statement, so the
+  // first is finished before it runs).
+  template <class BindFn>
+  Result<std::vector<OrgEvent>> ReadEvents(const char* sql, std::string_view op, BindFn bind) {
+    std::vector<OrgEvent> events;
+    std::vector<std::string> details;
+    {
+      auto s = Prepare(sql, op);
+      if (!s) return Fail(s.error());
+      bind(*s);
+      for (;;) {
+        auto row = s->Step();
+        if (!row) return Fail(row.error());
+        if (!*row) break;
+        events.push_back(ReadEvent(*s));
+        details.push_back(s->Text(7));
+      }
+    }
+    static constexpr const char* kDetails = "SELECT key, value FROM json_each(?1)";
+    for (size_t i = 0; i < events.size(); ++i) {
+      auto s = Prepare(kDetails, op);
+      if (!s) return Fail(s.error());
+      s->Bind(1, details[i]);
+      for (;;) {
+        auto row = s->Step();
+        if (!row) return Fail(row.error());
+        if (!*row) break;
+        events[i].details.emplace(s->Text(0), s->Text(1));
+      }
+    }
+    return events;
   }
 
   static Status ExpectOne(Result<int64_t> changed, std::string_view op) {
