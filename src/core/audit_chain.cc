@@ -1,5 +1,7 @@
 #include "core/audit_chain.h"
 
+#include "common/byte_writer.h"
+
 #include <algorithm>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -135,19 +137,6 @@ Error Rewritten(std::string message) {
 
 // ---- canonical bytes ----
 
-void PutU32(crypto::Bytes& out, uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<uint8_t>(v >> shift));
-}
-
-void PutU64(crypto::Bytes& out, uint64_t v) {
-  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<uint8_t>(v >> shift));
-}
-
-void PutStr(crypto::Bytes& out, std::string_view s) {
-  PutU32(out, static_cast<uint32_t>(s.size()));
-  out.insert(out.end(), s.begin(), s.end());
-}
-
 // ---- sequence checks shared by Verify and CheckExtends ----
 
 // The event at `pos` should be numbered `expected`; names what is wrong
@@ -253,17 +242,17 @@ crypto::Bytes Canonical(const Event& e) {
   out.reserve(64 + e.org_id.size() + e.type.size() + e.actor_id.size() + e.target_id.size() +
               e.device_id.size());
   out.push_back(kCanonicalVersion);
-  PutU64(out, e.seq);
-  PutStr(out, e.org_id);
-  PutStr(out, e.type);
-  PutStr(out, e.actor_id);
-  PutStr(out, e.target_id);
-  PutStr(out, e.device_id);
-  PutU64(out, static_cast<uint64_t>(e.time));
-  PutU32(out, static_cast<uint32_t>(e.details.size()));
+  AppendU64Be(out, e.seq);
+  AppendLengthPrefixed(out, e.org_id);
+  AppendLengthPrefixed(out, e.type);
+  AppendLengthPrefixed(out, e.actor_id);
+  AppendLengthPrefixed(out, e.target_id);
+  AppendLengthPrefixed(out, e.device_id);
+  AppendU64Be(out, static_cast<uint64_t>(e.time));
+  AppendU32Be(out, static_cast<uint32_t>(e.details.size()));
   for (const auto& [key, value] : e.details) {  // std::map: ascending byte order
-    PutStr(out, key);
-    PutStr(out, value);
+    AppendLengthPrefixed(out, key);
+    AppendLengthPrefixed(out, value);
   }
   return out;
 }

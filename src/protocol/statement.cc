@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/byte_writer.h"
 #include "protocol/binding.h"
 
 namespace keyward::protocol {
@@ -26,22 +27,9 @@ Status CheckPolicy(std::string_view policy_json) {
   return {};
 }
 
-void PutU32(crypto::Bytes& out, uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<uint8_t>(v >> shift));
-}
-void PutU64(crypto::Bytes& out, uint64_t v) {
-  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<uint8_t>(v >> shift));
-}
-void PutField(crypto::Bytes& out, std::span<const uint8_t> field) {
-  PutU32(out, static_cast<uint32_t>(field.size()));
-  out.insert(out.end(), field.begin(), field.end());
-}
-void PutField(crypto::Bytes& out, std::string_view field) {
-  PutField(out, {reinterpret_cast<const uint8_t*>(field.data()), field.size()});
-}
 void PutU64Field(crypto::Bytes& out, uint64_t v) {
-  PutU32(out, 8);
-  PutU64(out, v);
+  AppendU32Be(out, 8);
+  AppendU64Be(out, v);
 }
 
 // Reads the length-prefixed fields back; any overrun is a failure.
@@ -86,11 +74,11 @@ Result<crypto::Bytes> EncodeOrgStatement(const OrgStatement& st) {
   if (auto s = CheckPolicy(st.policy_json); !s) return Fail(s.error());
   crypto::Bytes out(kStatementLabel.begin(), kStatementLabel.end());
   out.push_back(0);
-  PutField(out, st.org_id);
+  AppendLengthPrefixed(out, st.org_id);
   PutU64Field(out, st.version);
-  PutField(out, st.signing_public_key);
-  PutField(out, st.org_public_key);
-  PutField(out, st.policy_json);
+  AppendLengthPrefixed(out, st.signing_public_key);
+  AppendLengthPrefixed(out, st.org_public_key);
+  AppendLengthPrefixed(out, st.policy_json);
   PutU64Field(out, static_cast<uint64_t>(st.not_before));
   return out;
 }
