@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "crypto/crypto.h"
+#include "generator_support.h"  // beside this file
 #include "protocol/binding.h"
 #include "protocol/escrow.h"
 #include "protocol/grant.h"
@@ -24,6 +25,11 @@ namespace {
 
 using keyward::crypto::Bytes;
 namespace kc = keyward::crypto;
+namespace kv = keyward::testing::vectors;
+using kv::Die;
+using kv::Rep;
+using kv::Seq;
+using kv::X;
 namespace kp = keyward::protocol;
 using Json = nlohmann::ordered_json;
 
@@ -37,43 +43,21 @@ constexpr const char* kHexNote =
 
 std::string out_dir;
 
-[[noreturn]] void Die(const std::string& what) {
-  std::fprintf(stderr, "generate_protocol_vectors: %s\n", what.c_str());
-  std::exit(1);
-}
-
-Bytes Rep(uint8_t b, size_t n) { return Bytes(n, b); }
-Bytes Seq(uint8_t start, size_t n) {
-  Bytes out(n);
-  for (size_t i = 0; i < n; ++i) out[i] = static_cast<uint8_t>(start + i);
-  return out;
-}
 Bytes Xor(const Bytes& a, const Bytes& b) {
   Bytes out(a.size());
   for (size_t i = 0; i < a.size(); ++i) out[i] = a[i] ^ b[i];
   return out;
 }
-std::string X(std::span<const uint8_t> b) { return kc::HexEncode(b); }
 template <class T>
 T Must(keyward::Result<T> r, const char* what) {
   if (!r) Die(std::string(what) + ": " + r.error().code());
   return std::move(*r);
 }
 
-void Write(const std::string& name, const Json& doc) {
-  const std::string path = out_dir + "/" + name;
-  std::ofstream out(path);
-  out << doc.dump(2) << "\n";
-  if (!out) Die("cannot write " + path);
-  std::printf("wrote %s\n", path.c_str());
-}
+void Write(const std::string& name, const Json& doc) { kv::Write(out_dir, name, doc); }
 
 Json Doc(const std::string& source, const std::string& description) {
-  Json doc;
-  doc["source"] = source;
-  doc["encoding"] = kHexNote;
-  doc["description"] = description;
-  return doc;
+  return kv::Doc(source, kHexNote, description);
 }
 
 void Escrow() {
@@ -351,7 +335,7 @@ void Statement() {
 
 int main(int argc, char** argv) {
   if (!kc::Init()) Die("libsodium init failed");
-  out_dir = argc > 1 ? argv[1] : KEYWARD_SOURCE_DIR "/tests/vectors";
+  out_dir = kv::OutDir(argc, argv);
   Escrow();
   Link();
   Grant();

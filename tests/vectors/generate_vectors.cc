@@ -14,11 +14,17 @@
 #include <vector>
 
 #include "crypto/crypto.h"
+#include "generator_support.h"  // beside this file
 
 namespace {
 
 using keyward::crypto::Bytes;
 namespace kc = keyward::crypto;
+namespace kv = keyward::testing::vectors;
+using kv::Die;
+using kv::Rep;
+using kv::Seq;
+using kv::X;
 using Json = nlohmann::ordered_json;
 
 constexpr const char* kGenerated =
@@ -27,47 +33,25 @@ constexpr const char* kHexNote = "binary fields are lowercase hex; text fields a
 
 std::string out_dir;
 
-[[noreturn]] void Die(const std::string& what) {
-  std::fprintf(stderr, "generate_vectors: %s\n", what.c_str());
-  std::exit(1);
-}
-
 Bytes H(std::string_view hex) {
   auto r = kc::HexDecode(hex);
   if (!r) Die("bad hex literal");
   return *r;
 }
 Bytes S(std::string_view s) { return Bytes(s.begin(), s.end()); }
-Bytes Rep(uint8_t b, size_t n) { return Bytes(n, b); }
-Bytes Seq(uint8_t start, size_t n) {
-  Bytes out(n);
-  for (size_t i = 0; i < n; ++i) out[i] = static_cast<uint8_t>(start + i);
-  return out;
-}
 Bytes Cat(Bytes a, const Bytes& b) {
   a.insert(a.end(), b.begin(), b.end());
   return a;
 }
-std::string X(std::span<const uint8_t> b) { return kc::HexEncode(b); }
 
 void Expect(bool ok, const std::string& what) {
   if (!ok) Die("implementation disagrees with published vector: " + what);
 }
 
-void Write(const std::string& name, const Json& doc) {
-  const std::string path = out_dir + "/" + name;
-  std::ofstream out(path);
-  out << doc.dump(2) << "\n";
-  if (!out) Die("cannot write " + path);
-  std::printf("wrote %s\n", path.c_str());
-}
+void Write(const std::string& name, const Json& doc) { kv::Write(out_dir, name, doc); }
 
 Json Doc(const std::string& source, const std::string& description) {
-  Json doc;
-  doc["source"] = source;
-  doc["encoding"] = kHexNote;
-  doc["description"] = description;
-  return doc;
+  return kv::Doc(source, kHexNote, description);
 }
 
 void Argon2id() {
@@ -596,7 +580,7 @@ void Fingerprint() {
 
 int main(int argc, char** argv) {
   if (!kc::Init()) Die("libsodium init failed");
-  out_dir = argc > 1 ? argv[1] : KEYWARD_SOURCE_DIR "/tests/vectors";
+  out_dir = kv::OutDir(argc, argv);
   Argon2id();
   KdfDerive();
   Aead();
