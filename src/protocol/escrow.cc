@@ -82,3 +82,19 @@ Result<crypto::VaultKey> RecoverVaultKey(const crypto::GenericKey& admin_part,
 }
 
 }  // namespace keyward::protocol
+
+namespace keyward::protocol {
+
+Result<crypto::Bytes> ResealAdminShare(const crypto::BoxKeyPair& old_org_key,
+                                       std::span<const uint8_t> new_org_public_key,
+                                       std::span<const uint8_t> admin_share,
+                                       std::string_view org_id, std::string_view user_id,
+                                       uint64_t epoch) {
+  if (auto s = CheckPublicKey(new_org_public_key); !s) return Fail(s.error());
+  auto admin_part = OpenAdminShare(old_org_key, admin_share, org_id, user_id, epoch);
+  if (!admin_part) return Fail(admin_part.error());
+  return SealWithHeader(new_org_public_key, SealedHeader(kShareALabel, org_id, user_id, epoch),
+                        admin_part->span());
+}
+
+}  // namespace keyward::protocol

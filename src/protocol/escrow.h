@@ -52,3 +52,17 @@ struct Escrow {
                                                        std::string_view user_id, uint64_t epoch);
 
 }  // namespace keyward::protocol
+
+namespace keyward::protocol {
+
+// Key rotation: opens SA with the old organization key and seals the same A,
+// with the same header (org, user, epoch), to the new pk_org. A lives only
+// in secure memory. Errors as OpenAdminShare, and
+// protocol.invalid_public_key for new_org_public_key.
+[[nodiscard]] Result<crypto::Bytes> ResealAdminShare(const crypto::BoxKeyPair& old_org_key,
+                                                     std::span<const uint8_t> new_org_public_key,
+                                                     std::span<const uint8_t> admin_share,
+                                                     std::string_view org_id,
+                                                     std::string_view user_id, uint64_t epoch);
+
+}  // namespace keyward::protocol

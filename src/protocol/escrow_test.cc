@@ -153,5 +153,47 @@ TEST_F(EscrowTest, InvalidInputsAreNamed) {
   EXPECT_EQ(bad_open.error().code(), "protocol.invalid_id");
 }
 
+TEST_F(EscrowTest, ResealMovesTheAdminShareToTheNewKey) {
+  const crypto::BoxKeyPair next = crypto::GenerateBoxKeyPair();
+  auto resealed =
+      ResealAdminShare(org_, next.public_key, escrow_.admin_share, "org-1", "user-1", 3);
+  ASSERT_TRUE(resealed.has_value());
+  auto a_old = OpenAdminShare(org_, escrow_.admin_share, "org-1", "user-1", 3);
+  auto a_new = OpenAdminShare(next, *resealed, "org-1", "user-1", 3);
+  ASSERT_TRUE(a_old.has_value());
+  ASSERT_TRUE(a_new.has_value());
+  EXPECT_TRUE(crypto::ConstantTimeEqual(a_old->span(), a_new->span()));
+  // The old key no longer opens it; the escrow still recovers UK with U.
+  EXPECT_FALSE(OpenAdminShare(org_, *resealed, "org-1", "user-1", 3).has_value());
+  auto u = OpenServerShare(srv_, escrow_.server_share, "org-1", "user-1", 3);
+  ASSERT_TRUE(u.has_value());
+  auto uk = RecoverVaultKey(*a_new, *u, escrow_.wrapped_vault_key, "org-1", "user-1", 3);
+  ASSERT_TRUE(uk.has_value());
+  EXPECT_TRUE(crypto::ConstantTimeEqual(uk->span(), uk_.span()));
+}
+
+TEST_F(EscrowTest, ResealRefusesMovedTamperedOrBadInput) {
+  const crypto::BoxKeyPair next = crypto::GenerateBoxKeyPair();
+  for (auto [org, user, epoch] : {std::tuple{"org-2", "user-1", 3},
+                                  {"org-1", "user-2", 3},
+                                  std::tuple{"org-1", "user-1", 4}}) {
+    auto r = ResealAdminShare(org_, next.public_key, escrow_.admin_share, org, user, epoch);
+    ASSERT_FALSE(r.has_value());
+    ExpectDecryptFailed(r.error());
+  }
+  Bytes tampered = escrow_.admin_share;
+  tampered.back() ^= 0x80;
+  auto t = ResealAdminShare(org_, next.public_key, tampered, "org-1", "user-1", 3);
+  ASSERT_FALSE(t.has_value());
+  ExpectDecryptFailed(t.error());
+  // The server share is sealed to another key and has another header.
+  auto su = ResealAdminShare(srv_, next.public_key, escrow_.server_share, "org-1", "user-1", 3);
+  ASSERT_FALSE(su.has_value());
+  ExpectDecryptFailed(su.error());
+  auto bad_pk = ResealAdminShare(org_, Bytes(31, 1), escrow_.admin_share, "org-1", "user-1", 3);
+  ASSERT_FALSE(bad_pk.has_value());
+  EXPECT_EQ(bad_pk.error().code(), "protocol.invalid_public_key");
+}
+
 }  // namespace
 }  // namespace keyward::protocol

@@ -1,5 +1,7 @@
 #include "protocol/grant.h"
 
+#include <algorithm>
+
 #include "protocol/binding.h"
 
 namespace keyward::protocol {
@@ -52,6 +54,46 @@ Result<crypto::BoxKeyPair> OpenGrant(const crypto::BoxKeyPair& admin_key,
   if (!KeyPairMatches(pair)) {
     return Fail(Error::InvalidArgument("org.grant_key_mismatch",
                                        "the granted key does not match the organization key"));
+  }
+  return pair;
+}
+
+}  // namespace keyward::protocol
+
+namespace keyward::protocol {
+
+Result<crypto::Bytes> CreateSigningGrant(std::span<const uint8_t> admin_public_key,
+                                         const crypto::SignKeyPair& signing_key,
+                                         std::string_view org_id, std::string_view admin_user_id,
+                                         uint64_t key_version) {
+  if (auto s = CheckGrantBinding(org_id, admin_user_id, key_version); !s) return Fail(s.error());
+  if (auto s = CheckPublicKey(admin_public_key); !s) return Fail(s.error());
+  // libsodium's Ed25519 secret key is seed ‖ pk; only the seed is sealed.
+  if (signing_key.secret_key.size() != 64) {
+    return Fail(Error::InvalidArgument("protocol.invalid_secret_key",
+                                       "the organization signing key must be 64 bytes"));
+  }
+  return SealWithHeader(admin_public_key,
+                        SealedHeader(kSigningGrantLabel, org_id, admin_user_id, key_version),
+                        signing_key.secret_key.span().first(32));
+}
+
+Result<crypto::SignKeyPair> OpenSigningGrant(const crypto::BoxKeyPair& admin_key,
+                                             std::span<const uint8_t> grant,
+                                             std::string_view org_id,
+                                             std::string_view admin_user_id, uint64_t key_version,
+                                             std::span<const uint8_t> expected_signing_public_key) {
+  if (auto s = CheckGrantBinding(org_id, admin_user_id, key_version); !s) return Fail(s.error());
+  if (auto s = CheckPublicKey(expected_signing_public_key); !s) return Fail(s.error());
+  auto seed = OpenWithHeader(
+      admin_key, grant, SealedHeader(kSigningGrantLabel, org_id, admin_user_id, key_version), 32);
+  if (!seed) return Fail(seed.error());
+  crypto::SignKeyPair pair = crypto::SignKeyPairFromSeed(seed->span());
+  if (pair.public_key.size() != expected_signing_public_key.size() ||
+      !std::equal(pair.public_key.begin(), pair.public_key.end(),
+                  expected_signing_public_key.begin())) {
+    return Fail(Error::InvalidArgument(
+        "org.grant_key_mismatch", "the granted signing key does not match the organization's"));
   }
   return pair;
 }

@@ -31,3 +31,24 @@ namespace keyward::protocol {
     std::string_view admin_user_id, uint64_t key_version, std::span<const uint8_t> org_public_key);
 
 }  // namespace keyward::protocol
+
+namespace keyward::protocol {
+
+inline constexpr std::string_view kSigningGrantLabel = "sign-grant";
+
+// The organization's Ed25519 signing key (its 32-byte seed) sealed to an owner
+// or admin: Seal(pk_admin, hdr("sign-grant", org, admin_user, key_version) ‖
+// seed). Errors as CreateGrant.
+[[nodiscard]] Result<crypto::Bytes> CreateSigningGrant(std::span<const uint8_t> admin_public_key,
+                                                       const crypto::SignKeyPair& signing_key,
+                                                       std::string_view org_id,
+                                                       std::string_view admin_user_id,
+                                                       uint64_t key_version);
+// Opens it; crypto.decrypt_failed on any failure or header mismatch;
+// org.grant_key_mismatch when the seed does not give expected_signing_public_key.
+[[nodiscard]] Result<crypto::SignKeyPair> OpenSigningGrant(
+    const crypto::BoxKeyPair& admin_key, std::span<const uint8_t> grant, std::string_view org_id,
+    std::string_view admin_user_id, uint64_t key_version,
+    std::span<const uint8_t> expected_signing_public_key);
+
+}  // namespace keyward::protocol

@@ -63,5 +63,52 @@ TEST_F(GrantTest, InvalidInputsAreNamed) {
   EXPECT_EQ(v.error().code(), "protocol.invalid_counter");
 }
 
+TEST_F(GrantTest, SigningGrantRoundTrip) {
+  const crypto::SignKeyPair signer = crypto::GenerateSignKeyPair();
+  auto grant = CreateSigningGrant(admin_.public_key, signer, "org-1", "admin-1", 3);
+  ASSERT_TRUE(grant.has_value());
+  // 48 bytes of box, the header, the 32-byte seed (not the 64-byte secret key).
+  EXPECT_EQ(grant->size(),
+            48 + SealedHeader(kSigningGrantLabel, "org-1", "admin-1", 3).size() + 32);
+  auto pair = OpenSigningGrant(admin_, *grant, "org-1", "admin-1", 3, signer.public_key);
+  ASSERT_TRUE(pair.has_value());
+  EXPECT_EQ(pair->public_key, signer.public_key);
+  EXPECT_TRUE(crypto::ConstantTimeEqual(pair->secret_key.span(), signer.secret_key.span()));
+  const crypto::Bytes msg = {1, 2, 3};
+  EXPECT_TRUE(crypto::Verify(signer.public_key, msg, crypto::Sign(pair->secret_key.span(), msg)));
+}
+
+TEST_F(GrantTest, SigningGrantMovedOrMismatchedFails) {
+  const crypto::SignKeyPair signer = crypto::GenerateSignKeyPair();
+  auto grant = CreateSigningGrant(admin_.public_key, signer, "org-1", "admin-1", 3);
+  ASSERT_TRUE(grant.has_value());
+  for (auto [org, admin, version] : {std::tuple{"org-2", "admin-1", 3},
+                                     {"org-1", "admin-2", 3},
+                                     std::tuple{"org-1", "admin-1", 2}}) {
+    auto r = OpenSigningGrant(admin_, *grant, org, admin, version, signer.public_key);
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().code(), "crypto.decrypt_failed");
+  }
+  // A recovery grant is not a signing grant (other label), and vice versa.
+  auto recovery = CreateGrant(admin_.public_key, org_, "org-1", "admin-1", 3);
+  ASSERT_TRUE(recovery.has_value());
+  auto swapped = OpenSigningGrant(admin_, *recovery, "org-1", "admin-1", 3, signer.public_key);
+  ASSERT_FALSE(swapped.has_value());
+  EXPECT_EQ(swapped.error().code(), "crypto.decrypt_failed");
+  auto swapped2 = OpenGrant(admin_, *grant, "org-1", "admin-1", 3, org_.public_key);
+  ASSERT_FALSE(swapped2.has_value());
+  EXPECT_EQ(swapped2.error().code(), "crypto.decrypt_failed");
+  const crypto::SignKeyPair other = crypto::GenerateSignKeyPair();
+  auto mismatch = OpenSigningGrant(admin_, *grant, "org-1", "admin-1", 3, other.public_key);
+  ASSERT_FALSE(mismatch.has_value());
+  EXPECT_EQ(mismatch.error().code(), "org.grant_key_mismatch");
+  auto bad = CreateSigningGrant(crypto::Bytes(31, 0), signer, "org-1", "admin-1", 3);
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().code(), "protocol.invalid_public_key");
+  auto bad_version = CreateSigningGrant(admin_.public_key, signer, "org-1", "admin-1", 0);
+  ASSERT_FALSE(bad_version.has_value());
+  EXPECT_EQ(bad_version.error().code(), "protocol.invalid_counter");
+}
+
 }  // namespace
 }  // namespace keyward::protocol

@@ -1,6 +1,6 @@
 // Writes tests/vectors/protocol_*.json, the known-answer vectors of
 // src/protocol (escrow, recovery links, org key grants, signed org
-// statements) that protocol_vectors_test.cc and the TypeScript client check.
+// statements, recovery policies) that protocol_vectors_test.cc and the TypeScript client check.
 // Run by hand, once, when a construction changes:
 // `keyward_generate_protocol_vectors [out_dir]`; never run by CI. Every input
 // is fixed (keys from seeds, AEAD nonces given, Ed25519 deterministic) except
@@ -19,6 +19,7 @@
 #include "protocol/escrow.h"
 #include "protocol/grant.h"
 #include "protocol/link.h"
+#include "protocol/policy.h"
 #include "protocol/statement.h"
 
 namespace {
@@ -67,7 +68,9 @@ void Escrow() {
       "W = 0x01 || nonce || XChaCha20-Poly1305(E, nonce, UK, ad); header_a / header_u = "
       "\"share-a\" / \"share-u\" 0 org 0 user 0 epoch 0; SA = crypto_box_seal(pk_org, header_a || "
       "A), SU = crypto_box_seal(pk_srv, header_u || U). Key pairs from crypto_box_seed_keypair. "
-      "Opening SA / SU under any other org, user or epoch must fail.");
+      "Opening SA / SU under any other org, user or epoch must fail. 'reseal' (key "
+      "rotation): resealed_admin_share = crypto_box_seal(new pk_org, header_a || A) opens with "
+      "the new key pair to admin_part.");
   struct Row {
     std::string org, user;
     uint64_t epoch;
@@ -111,6 +114,28 @@ void Escrow() {
                        {"server_share", X(kp::SealWithHeader(srv.public_key, header_u, u))}});
   }
   doc["vectors"] = vectors;
+  // Key rotation: the same A re-sealed, same header, to the next pk_org.
+  Json reseal = Json::array();
+  for (const Row& r : rows) {
+    const kc::BoxKeyPair org = kc::BoxKeyPairFromSeed(r.org_seed);
+    const Bytes new_seed = Xor(r.org_seed, Rep(0x5a, 32));
+    const kc::BoxKeyPair next = kc::BoxKeyPairFromSeed(new_seed);
+    const Bytes header_a = kp::SealedHeader(kp::kShareALabel, r.org, r.user, r.epoch);
+    const Bytes share = kp::SealWithHeader(org.public_key, header_a, r.a);
+    reseal.push_back(
+        {{"org", r.org},
+         {"user", r.user},
+         {"epoch", r.epoch},
+         {"admin_part", X(r.a)},
+         {"old_org_seed", X(r.org_seed)},
+         {"new_org_seed", X(new_seed)},
+         {"new_org_public_key", X(next.public_key)},
+         {"new_org_secret_key", X(next.secret_key.span())},
+         {"resealed_admin_share",
+          X(Must(kp::ResealAdminShare(org, next.public_key, share, r.org, r.user, r.epoch),
+                 "reseal"))}});
+  }
+  doc["reseal"] = reseal;
   Write("protocol_escrow.json", doc);
 }
 
@@ -189,7 +214,10 @@ void Grant() {
   Json doc = Doc(kGenerated + std::string(kSealedNote),
                  "Org key grants. header = \"grant\" 0 org 0 admin_user 0 key_version 0; grant = "
                  "crypto_box_seal(pk_admin, header || sk_org). Key pairs from "
-                 "crypto_box_seed_keypair. Opening under another org, admin or version must fail.");
+                 "crypto_box_seed_keypair. Opening under another org, admin or version must fail. "
+                 "'signing_grants': header = \"sign-grant\" 0 org 0 admin_user 0 key_version 0; "
+                 "signing_grant = crypto_box_seal(pk_admin, header || ed25519_seed); the seed "
+                 "must give signing_public_key (crypto_sign_seed_keypair).");
   struct Row {
     std::string org, admin;
     uint64_t version;
@@ -217,6 +245,26 @@ void Grant() {
           X(Must(kp::CreateGrant(admin.public_key, org, r.org, r.admin, r.version), "grant"))}});
   }
   doc["vectors"] = vectors;
+  // Signing grants: the org's Ed25519 seed (32 bytes, not libsodium's 64-byte
+  // seed || pk secret key) sealed under its own label.
+  Json signing = Json::array();
+  for (const Row& r : rows) {
+    const kc::BoxKeyPair admin = kc::BoxKeyPairFromSeed(r.admin_seed);
+    const Bytes seed = Xor(r.org_seed, Rep(0x33, 32));
+    const kc::SignKeyPair signer = kc::SignKeyPairFromSeed(seed);
+    signing.push_back(
+        {{"org", r.org},
+         {"admin_user", r.admin},
+         {"key_version", r.version},
+         {"admin_seed", X(r.admin_seed)},
+         {"signing_seed", X(seed)},
+         {"signing_public_key", X(signer.public_key)},
+         {"header", X(kp::SealedHeader(kp::kSigningGrantLabel, r.org, r.admin, r.version))},
+         {"signing_grant",
+          X(Must(kp::CreateSigningGrant(admin.public_key, signer, r.org, r.admin, r.version),
+                 "signing grant"))}});
+  }
+  doc["signing_grants"] = signing;
   Write("protocol_grant.json", doc);
 }
 
@@ -331,6 +379,79 @@ void Statement() {
   Write("protocol_statement.json", doc);
 }
 
+void Policy() {
+  Json doc = Doc(kGenerated,
+                 "Recovery policy (src/protocol/policy.h), the JSON carried in signed statements. "
+                 "'canonical': the fields and their canonical encoding (sorted keys, no spaces); "
+                 "'accepted': other texts that parse to 'canonical' of the same index; "
+                 "'refused': texts every parser must refuse with 'error'; 'durations': CLI "
+                 "duration text to seconds, and seconds to display text.");
+  std::vector<kp::RecoveryPolicy> policies(3);
+  policies[1].enrollment = kp::Enrollment::kOptIn;
+  policies[1].quorum = 2;
+  policies[1].link_ttl = 3600;
+  policies[1].notify = {"alice@example.com", "sec-team+keyward@corp.example.org"};
+  policies[2].enrollment = kp::Enrollment::kMandatory;
+  policies[2].mode = kp::RecoveryMode::kAdminReset;
+  policies[2].quorum = kp::kMaxQuorum;
+  policies[2].link_ttl = kp::kMaxLinkTtl;
+  policies[2].pending_ttl = kp::kMinPendingTtl;
+  Json canonical = Json::array();
+  for (const kp::RecoveryPolicy& p : policies) {
+    canonical.push_back({{"enrollment", std::string(kp::EnrollmentName(p.enrollment))},
+                         {"mode", std::string(kp::RecoveryModeName(p.mode))},
+                         {"quorum", p.quorum},
+                         {"link_ttl", p.link_ttl},
+                         {"pending_ttl", p.pending_ttl},
+                         {"notify", p.notify},
+                         {"json", Must(kp::EncodePolicy(p), "policy")}});
+  }
+  doc["canonical"] = canonical;
+  Json accepted = Json::array();
+  const std::string spaced =
+      R"({ "quorum": 1, "notify": [], "pending_ttl": 604800, "mode": "dual-control", )"
+      R"("link_ttl": 86400, "enrollment": "disabled" })";
+  if (!kp::ParsePolicy(spaced) || *kp::ParsePolicy(spaced) != policies[0]) Die("accepted row");
+  accepted.push_back({{"json", spaced}, {"canonical_index", 0}});
+  doc["accepted"] = accepted;
+  Json refused = Json::array();
+  for (
+      const char* text : {
+          "[]",
+          R"({"enrollment":"disabled","link_ttl":86400,"mode":"dual-control","notify":[],"pending_ttl":604800})",
+          R"({"enrollment":"disabled","link_ttl":86400,"mode":"dual-control","notify":[],"pending_ttl":604800,"quorum":1,"x":1})",
+          R"({"enrollment":"disabled","link_ttl":86400,"mode":"dual-control","notify":[],"pending_ttl":604800,"quorum":1,"quorum":2})",
+          R"({"enrollment":"disabled","link_ttl":86400,"mode":"dual-control","notify":[],"pending_ttl":604800,"quorum":1.0})",
+          R"({"enrollment":"disabled","link_ttl":86400,"mode":"dual-control","notify":[],"pending_ttl":604800,"quorum":11})",
+          R"({"enrollment":"disabled","link_ttl":299,"mode":"dual-control","notify":[],"pending_ttl":604800,"quorum":1})",
+          R"({"enrollment":"disabled","link_ttl":86400,"mode":"dual-control","notify":[],"pending_ttl":7776001,"quorum":1})",
+          R"({"enrollment":"automatic","link_ttl":86400,"mode":"dual-control","notify":[],"pending_ttl":604800,"quorum":1})",
+          R"({"enrollment":"disabled","link_ttl":86400,"mode":"escrow","notify":[],"pending_ttl":604800,"quorum":1})",
+          R"({"enrollment":"disabled","link_ttl":86400,"mode":"dual-control","notify":["Alice@example.com"],"pending_ttl":604800,"quorum":1})",
+          R"({"enrollment":"disabled","link_ttl":86400,"mode":"dual-control","notify":["a@example.com","a@example.com"],"pending_ttl":604800,"quorum":1})",
+          R"({"enrollment":"disabled","link_ttl":86400,"mode":"dual-control","notify":["nobody"],"pending_ttl":604800,"quorum":1})",
+      }) {
+    auto r = kp::ParsePolicy(text);
+    if (r || r.error().code() != "org.invalid_policy") Die(std::string("policy accepted: ") + text);
+    refused.push_back({{"json", text}, {"error", "org.invalid_policy"}});
+  }
+  doc["refused"] = refused;
+  Json durations = Json::array();
+  for (const char* text : {"90s", "90", "30m", "24h", "7d", "25h"}) {
+    const int64_t seconds = Must(kp::ParseDuration(text), "duration");
+    durations.push_back(
+        {{"text", text}, {"seconds", seconds}, {"display", kp::FormatDuration(seconds)}});
+  }
+  doc["durations"] = durations;
+  Json bad_durations = Json::array();
+  for (const char* text : {"", "0", "-1m", "1.5h", "1w", "1D", " 1h"}) {
+    if (kp::ParseDuration(text)) Die(std::string("duration accepted: ") + text);
+    bad_durations.push_back(text);
+  }
+  doc["invalid_durations"] = bad_durations;
+  Write("protocol_policy.json", doc);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -340,5 +461,6 @@ int main(int argc, char** argv) {
   Link();
   Grant();
   Statement();
+  Policy();
   return 0;
 }

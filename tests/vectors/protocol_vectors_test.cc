@@ -13,6 +13,7 @@
 #include "protocol/escrow.h"
 #include "protocol/grant.h"
 #include "protocol/link.h"
+#include "protocol/policy.h"
 #include "protocol/statement.h"
 #include "vector_file.h"  // beside this file
 
@@ -86,6 +87,18 @@ TEST_F(ProtocolVectorsTest, Escrow) {
     EXPECT_FALSE(
         RecoverVaultKey(*opened_a, *opened_u, Hex(v["wrapped_vault_key"]), org, user, other_epoch));
   }
+  for (const Json& v : Rows(doc, "reseal", 3)) {
+    const std::string org = v["org"], user = v["user"];
+    const uint64_t epoch = v["epoch"];
+    const crypto::BoxKeyPair next = crypto::BoxKeyPairFromSeed(Hex(v["new_org_seed"]));
+    EXPECT_EQ(HexOf(next.public_key), v["new_org_public_key"]);
+    EXPECT_EQ(HexOf(next.secret_key.span()), v["new_org_secret_key"]);
+    auto a = OpenAdminShare(next, Hex(v["resealed_admin_share"]), org, user, epoch);
+    ASSERT_TRUE(a.has_value()) << org;
+    EXPECT_EQ(HexOf(a->span()), v["admin_part"]);
+    const crypto::BoxKeyPair old_key = crypto::BoxKeyPairFromSeed(Hex(v["old_org_seed"]));
+    EXPECT_FALSE(OpenAdminShare(old_key, Hex(v["resealed_admin_share"]), org, user, epoch));
+  }
 }
 
 TEST_F(ProtocolVectorsTest, Link) {
@@ -141,6 +154,67 @@ TEST_F(ProtocolVectorsTest, Grant) {
     const crypto::BoxKeyPair stored = BoxPair(v["org_public_key"], v["org_secret_key"]);
     const Bytes sealed = crypto::Seal(pair->public_key, Bytes{1, 2, 3});
     EXPECT_TRUE(crypto::Open(stored.public_key, stored.secret_key.span(), sealed).has_value());
+  }
+  for (const Json& v : Rows(doc, "signing_grants", 2)) {
+    const std::string org = v["org"], admin = v["admin_user"];
+    const uint64_t version = v["key_version"];
+    const crypto::BoxKeyPair admin_key = crypto::BoxKeyPairFromSeed(Hex(v["admin_seed"]));
+    EXPECT_EQ(HexOf(SealedHeader("sign-grant", org, admin, version)), v["header"]);
+    const crypto::SignKeyPair expected = crypto::SignKeyPairFromSeed(Hex(v["signing_seed"]));
+    EXPECT_EQ(HexOf(expected.public_key), v["signing_public_key"]);
+    auto pair = OpenSigningGrant(admin_key, Hex(v["signing_grant"]), org, admin, version,
+                                 Hex(v["signing_public_key"]));
+    ASSERT_TRUE(pair.has_value()) << org;
+    EXPECT_EQ(HexOf(pair->secret_key.span().first(32)), v["signing_seed"]);
+    EXPECT_FALSE(OpenSigningGrant(admin_key, Hex(v["signing_grant"]), org, admin, version + 1,
+                                  Hex(v["signing_public_key"])));
+    EXPECT_FALSE(OpenGrant(admin_key, Hex(v["signing_grant"]), org, admin, version,
+                           Hex(v["signing_public_key"])));
+  }
+}
+
+TEST_F(ProtocolVectorsTest, Policy) {
+  const Json doc = Load("protocol_policy.json");
+  const Json& canonical = Rows(doc, "canonical", 3);
+  for (const Json& v : canonical) {
+    RecoveryPolicy p;
+    auto e = ParseEnrollment(v["enrollment"].get<std::string>());
+    auto m = ParseRecoveryMode(v["mode"].get<std::string>());
+    ASSERT_TRUE(e.has_value());
+    ASSERT_TRUE(m.has_value());
+    p.enrollment = *e;
+    p.mode = *m;
+    p.quorum = v["quorum"];
+    p.link_ttl = v["link_ttl"];
+    p.pending_ttl = v["pending_ttl"];
+    p.notify = v["notify"].get<std::vector<std::string>>();
+    auto text = EncodePolicy(p);
+    ASSERT_TRUE(text.has_value());
+    EXPECT_EQ(*text, v["json"]);
+    auto back = ParsePolicy(v["json"].get<std::string>());
+    ASSERT_TRUE(back.has_value());
+    EXPECT_EQ(*back, p);
+  }
+  for (const Json& v : Rows(doc, "accepted", 1)) {
+    auto p = ParsePolicy(v["json"].get<std::string>());
+    ASSERT_TRUE(p.has_value());
+    auto text = EncodePolicy(*p);
+    ASSERT_TRUE(text.has_value());
+    EXPECT_EQ(*text, canonical[v["canonical_index"].get<size_t>()]["json"]);
+  }
+  for (const Json& v : Rows(doc, "refused", 10)) {
+    auto p = ParsePolicy(v["json"].get<std::string>());
+    ASSERT_FALSE(p.has_value()) << v["json"];
+    EXPECT_EQ(p.error().code(), v["error"]);
+  }
+  for (const Json& v : Rows(doc, "durations", 5)) {
+    auto d = ParseDuration(v["text"].get<std::string>());
+    ASSERT_TRUE(d.has_value()) << v["text"];
+    EXPECT_EQ(*d, v["seconds"].get<int64_t>());
+    EXPECT_EQ(FormatDuration(*d), v["display"]);
+  }
+  for (const Json& v : Rows(doc, "invalid_durations", 5)) {
+    EXPECT_FALSE(ParseDuration(v.get<std::string>()).has_value()) << v;
   }
 }
 

@@ -1,0 +1,70 @@
+// The recovery policy of an organization (DESIGN.md capability 3), as carried
+// inside its signed statements (statement.h: OrgStatement::policy_json). One
+// strict codec shared by the server (which enforces the policy) and the
+// member's client (which verified the statement that carries it).
+//
+// Canonical JSON: an object with exactly these keys, in this order (sorted),
+// no spaces:
+//   {"enrollment":"opt-in","link_ttl":86400,"mode":"dual-control",
+//    "notify":["a@example.com"],"pending_ttl":604800,"quorum":1}
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.h"
+
+namespace keyward::protocol {
+
+enum class Enrollment { kDisabled, kOptIn, kOptOut, kMandatory };
+enum class RecoveryMode { kDualControl, kAdminReset };
+
+inline constexpr int kMaxQuorum = 10;
+inline constexpr int64_t kMinLinkTtl = 5 * 60;
+inline constexpr int64_t kMaxLinkTtl = 30 * 86400;
+inline constexpr int64_t kMinPendingTtl = 3600;
+inline constexpr int64_t kMaxPendingTtl = 90 * 86400;
+inline constexpr size_t kMaxNotify = 50;
+
+struct RecoveryPolicy {
+  Enrollment enrollment = Enrollment::kDisabled;  // recovery is off until an owner turns it on
+  RecoveryMode mode = RecoveryMode::kDualControl;
+  int quorum = 1;                       // 1..kMaxQuorum distinct recovery admins
+  int64_t link_ttl = 24 * 3600;         // seconds, kMinLinkTtl..kMaxLinkTtl
+  int64_t pending_ttl = 7 * 24 * 3600;  // seconds, kMinPendingTtl..kMaxPendingTtl
+  // Admins emailed about new requests; empty = every recovery admin. At most
+  // kMaxNotify addresses, each a plausible email, lower-cased, no duplicates.
+  std::vector<std::string> notify;
+
+  friend bool operator==(const RecoveryPolicy&, const RecoveryPolicy&) = default;
+};
+
+// "disabled" | "opt-in" | "opt-out" | "mandatory"; else org.invalid_policy.
+[[nodiscard]] Result<Enrollment> ParseEnrollment(std::string_view text);
+std::string_view EnrollmentName(Enrollment e);
+// "dual-control" | "admin-reset"; else org.invalid_policy.
+[[nodiscard]] Result<RecoveryMode> ParseRecoveryMode(std::string_view text);
+std::string_view RecoveryModeName(RecoveryMode m);
+
+// The ranges above; org.invalid_policy (kInvalidArgument) with a message
+// naming the field and the allowed range, never echoing an email.
+[[nodiscard]] Status ValidatePolicy(const RecoveryPolicy& policy);
+
+// Canonical JSON of a valid policy (ValidatePolicy first; an invalid one is
+// org.invalid_policy).
+[[nodiscard]] Result<std::string> EncodePolicy(const RecoveryPolicy& policy);
+
+// Strict: a JSON object with exactly the six keys and the right types, then
+// ValidatePolicy. Anything else is org.invalid_policy. (Not required to be
+// canonical: a statement signed by another client is accepted when valid.)
+[[nodiscard]] Result<RecoveryPolicy> ParsePolicy(std::string_view json);
+
+// "24h", "7d", "30m", "90s" or a bare number of seconds -> seconds;
+// org.invalid_policy otherwise (for the CLI's --link-ttl / --pending-ttl).
+[[nodiscard]] Result<int64_t> ParseDuration(std::string_view text);
+// The inverse for display: the largest exact unit ("7d", "24h", "90s").
+std::string FormatDuration(int64_t seconds);
+
+}  // namespace keyward::protocol

@@ -1,0 +1,159 @@
+#include "protocol/policy.h"
+
+#include <gtest/gtest.h>
+
+namespace keyward::protocol {
+namespace {
+
+constexpr std::string_view kDefaultJson =
+    R"({"enrollment":"disabled","link_ttl":86400,"mode":"dual-control","notify":[],)"
+    R"("pending_ttl":604800,"quorum":1})";
+
+void ExpectInvalid(const Result<RecoveryPolicy>& r, std::string_view what) {
+  ASSERT_FALSE(r.has_value()) << what;
+  EXPECT_EQ(r.error().code(), "org.invalid_policy") << what;
+  EXPECT_EQ(r.error().kind(), ErrorKind::kInvalidArgument) << what;
+}
+
+TEST(PolicyTest, DefaultEncodesCanonically) {
+  auto text = EncodePolicy(RecoveryPolicy{});
+  ASSERT_TRUE(text.has_value());
+  EXPECT_EQ(*text, kDefaultJson);
+}
+
+TEST(PolicyTest, RoundTripsEveryValue) {
+  RecoveryPolicy p;
+  p.enrollment = Enrollment::kMandatory;
+  p.mode = RecoveryMode::kAdminReset;
+  p.quorum = kMaxQuorum;
+  p.link_ttl = kMinLinkTtl;
+  p.pending_ttl = kMaxPendingTtl;
+  p.notify = {"a@example.com", "b.c+d@mail.example.org"};
+  auto text = EncodePolicy(p);
+  ASSERT_TRUE(text.has_value());
+  EXPECT_EQ(*text, R"({"enrollment":"mandatory","link_ttl":300,"mode":"admin-reset",)"
+                   R"("notify":["a@example.com","b.c+d@mail.example.org"],"pending_ttl":7776000,)"
+                   R"("quorum":10})");
+  auto back = ParsePolicy(*text);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(*back, p);
+  for (Enrollment e :
+       {Enrollment::kDisabled, Enrollment::kOptIn, Enrollment::kOptOut, Enrollment::kMandatory}) {
+    auto parsed = ParseEnrollment(EnrollmentName(e));
+    ASSERT_TRUE(parsed.has_value());
+    EXPECT_EQ(*parsed, e);
+  }
+  for (RecoveryMode m : {RecoveryMode::kDualControl, RecoveryMode::kAdminReset}) {
+    auto parsed = ParseRecoveryMode(RecoveryModeName(m));
+    ASSERT_TRUE(parsed.has_value());
+    EXPECT_EQ(*parsed, m);
+  }
+}
+
+TEST(PolicyTest, AcceptsNonCanonicalButValidText) {
+  auto p = ParsePolicy(
+      R"( { "quorum" : 2, "notify" : [ "x@example.com" ], "mode" : "dual-control",
+            "enrollment" : "opt-out", "pending_ttl" : 3600, "link_ttl" : 2592000 } )");
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->quorum, 2);
+  EXPECT_EQ(p->enrollment, Enrollment::kOptOut);
+  EXPECT_EQ(p->link_ttl, kMaxLinkTtl);
+}
+
+TEST(PolicyTest, ParseIsStrict) {
+  const std::string base(kDefaultJson);
+  auto with = [&](std::string_view from, std::string_view to) {
+    std::string s = base;
+    const size_t at = s.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    if (at != std::string::npos) s.replace(at, from.size(), to);
+    return s;
+  };
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"", "empty"},
+      {"[]", "array"},
+      {"{}", "empty object"},
+      {"not json", "garbage"},
+      {base + "x", "trailing garbage"},
+      {with(R"("quorum":1})", R"("quorum":1,"extra":true})"), "unknown key"},
+      {with(R"("quorum":1})", R"("quorum":1,"quorum":2})"), "repeated key"},
+      {with(R"("enrollment":"disabled",)", ""), "missing enrollment"},
+      {with(R"(,"quorum":1)", ""), "missing quorum"},
+      {with(R"("quorum":1)", R"("quorum":1.0)"), "float quorum"},
+      {with(R"("quorum":1)", R"("quorum":"1")"), "string quorum"},
+      {with(R"("quorum":1)", R"("quorum":0)"), "quorum 0"},
+      {with(R"("quorum":1)", R"("quorum":11)"), "quorum 11"},
+      {with(R"("quorum":1)", R"("quorum":-1)"), "negative quorum"},
+      {with(R"("quorum":1)", R"("quorum":18446744073709551615)"), "huge quorum"},
+      {with("86400", "299"), "link_ttl too short"},
+      {with("86400", "2592001"), "link_ttl too long"},
+      {with("604800", "3599"), "pending_ttl too short"},
+      {with("604800", "7776001"), "pending_ttl too long"},
+      {with("disabled", "Disabled"), "enrollment case"},
+      {with("disabled", "auto"), "enrollment unknown"},
+      {with(R"("disabled")", "null"), "enrollment null"},
+      {with("dual-control", "dual_control"), "mode unknown"},
+      {with("[]", "{}"), "notify object"},
+      {with("[]", R"(["a@example.com","a@example.com"])"), "duplicate notify"},
+      {with("[]", R"(["A@example.com"])"), "upper-case notify"},
+      {with("[]", R"(["not-an-email"])"), "notify without @"},
+      {with("[]", R"(["a@b@example.com"])"), "notify with two @"},
+      {with("[]", R"(["a b@example.com"])"), "notify with space"},
+      {with("[]", R"(["a@localhost"])"), "notify without dot"},
+      {with("[]", "[1]"), "notify number"},
+  };
+  for (const auto& [text, what] : cases) ExpectInvalid(ParsePolicy(text), what);
+  std::string many = "[";
+  for (size_t i = 0; i <= kMaxNotify; ++i) {
+    many += (i ? ",\"" : "\"") + std::to_string(i) + "@example.com\"";
+  }
+  many += "]";
+  ExpectInvalid(ParsePolicy(with("[]", many)), "too many notify");
+  ExpectInvalid(ParsePolicy(std::string(17 * 1024, ' ') + base), "too large");
+}
+
+TEST(PolicyTest, ValidateNamesTheFieldNeverTheAddress) {
+  RecoveryPolicy p;
+  p.notify = {"Secret.Person@Example.com"};
+  auto s = ValidatePolicy(p);
+  ASSERT_FALSE(s.has_value());
+  EXPECT_EQ(s.error().code(), "org.invalid_policy");
+  EXPECT_EQ(s.error().message().find("Secret"), std::string::npos);
+  EXPECT_NE(s.error().message().find("notify"), std::string::npos);
+  p.notify.clear();
+  p.link_ttl = 10;
+  auto t = EncodePolicy(p);
+  ASSERT_FALSE(t.has_value());
+  EXPECT_NE(t.error().message().find("link_ttl"), std::string::npos);
+}
+
+TEST(PolicyTest, Durations) {
+  const std::vector<std::pair<std::string_view, int64_t>> good = {
+      {"90s", 90}, {"90", 90}, {"30m", 1800}, {"24h", 86400}, {"7d", 604800}, {"1d", 86400}};
+  for (auto [text, seconds] : good) {
+    auto d = ParseDuration(text);
+    ASSERT_TRUE(d.has_value()) << text;
+    EXPECT_EQ(*d, seconds) << text;
+  }
+  for (std::string_view bad : {"", "s", "0", "0d", "-5m", "1.5h", "1w", "1 h", "h1", "+1d", "1hh",
+                               "99999999999999999999d", "1D"}) {
+    auto d = ParseDuration(bad);
+    ASSERT_FALSE(d.has_value()) << bad;
+    EXPECT_EQ(d.error().code(), "org.invalid_policy") << bad;
+  }
+  EXPECT_EQ(FormatDuration(604800), "7d");
+  EXPECT_EQ(FormatDuration(86400), "1d");
+  EXPECT_EQ(FormatDuration(7200), "2h");
+  EXPECT_EQ(FormatDuration(90000), "25h");
+  EXPECT_EQ(FormatDuration(1800), "30m");
+  EXPECT_EQ(FormatDuration(90), "90s");
+  EXPECT_EQ(FormatDuration(0), "0s");
+  for (int64_t s : {int64_t{300}, int64_t{3600}, int64_t{86401}, kMaxPendingTtl}) {
+    auto back = ParseDuration(FormatDuration(s));
+    ASSERT_TRUE(back.has_value());
+    EXPECT_EQ(*back, s);
+  }
+}
+
+}  // namespace
+}  // namespace keyward::protocol
