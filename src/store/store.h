@@ -51,6 +51,9 @@ struct Account {
   Bytes totp_secret_sealed;  // Enc(totp key, secret); empty: none
   bool totp_enabled = false;
   int64_t totp_last_step = -1;  // last accepted time step, refuses replays
+  // Set when an admin reset the master password to a temporary one
+  // (admin-reset mode): the member must choose a new one before anything else.
+  bool must_change_password = false;
 };
 
 // One live one-time code per (purpose, subject): a new one replaces the old.
@@ -108,6 +111,26 @@ struct Org {
   int64_t created_at = 0;
   // The creating account. Not a foreign key: the organization outlives it.
   std::string created_by;
+  // The newest signed statement (see OrgStatementRow) and what the server
+  // decoded from it. key_version counts organization recovery keys: 1 at
+  // creation, +1 at every rotation.
+  uint64_t statement_version = 0;
+  uint64_t key_version = 0;
+  Bytes recovery_public_key;  // pk_org of key_version, 32 bytes
+  std::string policy_json;    // protocol::EncodePolicy of the newest statement
+};
+
+// One signed statement of an organization (protocol/statement.h), kept for
+// ever so that a member's client that missed some can verify the chain.
+// Belongs to its organization.
+struct OrgStatementRow {
+  std::string org_id;
+  uint64_t version = 0;
+  Bytes statement;  // protocol::EncodeOrgStatement bytes
+  Bytes signature;  // Ed25519, 64 bytes
+  int64_t created_at = 0;
+
+  friend bool operator==(const OrgStatementRow&, const OrgStatementRow&) = default;
 };
 
 enum class MemberStatus { kActive, kRevoked };  // stored as "active" / "revoked"
@@ -120,6 +143,43 @@ struct OrgMember {
   std::string permissions;  // core::PermissionsText, e.g. "manage_account_recovery"
   MemberStatus status = MemberStatus::kActive;
   int64_t joined_at = 0;
+  // The highest escrow epoch this member ever uploaded to this organization
+  // (0: never). Kept through withdrawal, so a re-enrollment always moves to a
+  // new epoch and anything bound to an old one stays dead.
+  uint64_t last_epoch = 0;
+};
+
+// The organization's recovery key sk_org (and, for owners and admins, its
+// signing key) sealed to one member by another admin's client
+// (protocol/grant.h). One row per (org, member, key_version); belongs to the
+// membership: deleted with it.
+struct OrgGrant {
+  std::string org_id;
+  std::string account_id;
+  uint64_t key_version = 0;
+  Bytes recovery_grant;  // Seal(pk_member, hdr("grant", ...) || sk_org)
+  Bytes signing_grant;   // Seal(pk_member, hdr("sign-grant", ...) || seed); may be empty
+  std::string created_by;
+  int64_t created_at = 0;
+
+  friend bool operator==(const OrgGrant&, const OrgGrant&) = default;
+};
+
+// A member's current escrow in one organization (PROTOCOL.md "Escrow"):
+// one row per (org, member); belongs to the membership, so removing the
+// member or deleting the account removes it.
+struct Escrow {
+  std::string org_id;
+  std::string account_id;
+  uint64_t epoch = 0;
+  uint64_t key_version = 0;  // the org recovery key admin_share is sealed to
+  Bytes wrapped_vault_key;   // W
+  Bytes admin_share;         // SA
+  Bytes server_share;        // SU
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+
+  friend bool operator==(const Escrow&, const Escrow&) = default;
 };
 
 // Belongs to its organization. created_by is not a foreign key: an invite
@@ -154,6 +214,17 @@ struct OrgEvent {
   friend bool operator==(const OrgEvent&, const OrgEvent&) = default;
 };
 
+// Filters of ListEvents; empty / nullopt fields do not filter. g++ -Wextra
+// warns about designated initializers that leave fields out: set the fields
+// of a default-constructed filter instead.
+struct EventFilter {
+  std::string type;              // exact type, e.g. "recovery.enrolled"
+  std::string actor_id;          // exact
+  std::string target_id;         // exact
+  std::optional<int64_t> since;  // time >= since
+  std::optional<int64_t> until;  // time < until
+};
+
 // The operations available inside one transaction.
 class Tx {
  public:
@@ -169,8 +240,9 @@ class Tx {
   // Replaces every field of the account with this id; store.not_found.
   [[nodiscard]] virtual Status UpdateAccount(const Account& account) = 0;
   // Removes the account and everything that belongs to it (codes, devices,
-  // sessions, items, recovery codes, organization memberships); the
-  // organizations' events naming it stay. store.not_found.
+  // sessions, items, recovery codes, organization memberships and with them
+  // its escrows and grants); the organizations' events naming it stay.
+  // store.not_found.
   [[nodiscard]] virtual Status DeleteAccount(std::string_view id) = 0;
 
   // ---- one-time email codes ----
@@ -251,6 +323,17 @@ class Tx {
   // store.conflict when the id exists.
   [[nodiscard]] virtual Status CreateOrg(const Org& org) = 0;
   [[nodiscard]] virtual Result<std::optional<Org>> FindOrg(std::string_view org_id) = 0;
+  // Replaces name, statement_version, key_version, recovery_public_key and
+  // policy_json; store.not_found.
+  [[nodiscard]] virtual Status UpdateOrg(const Org& org) = 0;
+
+  // ---- signed organization statements ----
+  // store.conflict when (org, version) exists; store.not_found without the
+  // organization.
+  [[nodiscard]] virtual Status InsertStatement(const OrgStatementRow& statement) = 0;
+  // Statements with version > after_version, ascending.
+  [[nodiscard]] virtual Result<std::vector<OrgStatementRow>> ListStatements(
+      std::string_view org_id, uint64_t after_version) = 0;
 
   // ---- organization members ----
   // store.conflict when (org, account) exists; store.not_found when the
@@ -274,6 +357,58 @@ class Tx {
   // The account's memberships (any status), ordered by organization id.
   [[nodiscard]] virtual Result<std::vector<OrgMember>> ListOrgsOfAccount(
       std::string_view account_id) = 0;
+  // Sets last_epoch; store.not_found when not a member.
+  [[nodiscard]] virtual Status SetMemberLastEpoch(std::string_view org_id,
+                                                  std::string_view account_id,
+                                                  uint64_t last_epoch) = 0;
+
+  // ---- recovery key grants ----
+  // Insert or replace the row of (org, account, key_version); store.not_found
+  // when the account is not a member.
+  [[nodiscard]] virtual Status PutGrant(const OrgGrant& grant) = 0;
+  [[nodiscard]] virtual Result<std::optional<OrgGrant>> FindGrant(std::string_view org_id,
+                                                                  std::string_view account_id,
+                                                                  uint64_t key_version) = 0;
+  // Every grant of the organization, ordered by account id then key_version.
+  [[nodiscard]] virtual Result<std::vector<OrgGrant>> ListGrants(std::string_view org_id) = 0;
+  // Removes every grant of one member (the member lost the permission);
+  // returns how many.
+  [[nodiscard]] virtual Result<int64_t> DeleteMemberGrants(std::string_view org_id,
+                                                           std::string_view account_id) = 0;
+  // Removes the grants of key versions below key_version (a retired key);
+  // returns how many.
+  [[nodiscard]] virtual Result<int64_t> DeleteGrantsBelow(std::string_view org_id,
+                                                          uint64_t key_version) = 0;
+
+  // ---- escrows ----
+  // Insert or replace the member's escrow; store.not_found when the account
+  // is not a member.
+  [[nodiscard]] virtual Status PutEscrow(const Escrow& escrow) = 0;
+  [[nodiscard]] virtual Result<std::optional<Escrow>> FindEscrow(std::string_view org_id,
+                                                                 std::string_view account_id) = 0;
+  // store.not_found when absent.
+  [[nodiscard]] virtual Status DeleteEscrow(std::string_view org_id,
+                                            std::string_view account_id) = 0;
+  // Every escrow of the organization, ordered by account id.
+  [[nodiscard]] virtual Result<std::vector<Escrow>> ListEscrows(std::string_view org_id) = 0;
+  // The account's escrows in every organization, ordered by organization id.
+  [[nodiscard]] virtual Result<std::vector<Escrow>> ListEscrowsOfAccount(
+      std::string_view account_id) = 0;
+  // Escrows whose key_version is below key_version with account id >
+  // after_account_id, ascending by account id, at most `limit` (keyset pages
+  // for a key rotation).
+  [[nodiscard]] virtual Result<std::vector<Escrow>> ListEscrowsBelowKeyVersion(
+      std::string_view org_id, uint64_t key_version, std::string_view after_account_id,
+      int64_t limit) = 0;
+  [[nodiscard]] virtual Result<int64_t> CountEscrowsBelowKeyVersion(std::string_view org_id,
+                                                                    uint64_t key_version) = 0;
+  // Replaces admin_share and key_version (and updated_at) only if the stored
+  // escrow still has this epoch and from_key_version: store.stale otherwise
+  // (re-enrolled or already re-wrapped), store.not_found when absent.
+  [[nodiscard]] virtual Status RewrapEscrow(std::string_view org_id, std::string_view account_id,
+                                            uint64_t epoch, uint64_t from_key_version,
+                                            uint64_t to_key_version, const Bytes& admin_share,
+                                            int64_t now) = 0;
 
   // ---- organization invites ----
   // store.conflict when the id or the token hash exists; store.not_found
@@ -284,6 +419,10 @@ class Tx {
   // Sets accepted_at; store.conflict when already accepted, store.not_found
   // when absent: an invite works once even when two joins race.
   [[nodiscard]] virtual Status MarkInviteAccepted(std::string_view invite_id, int64_t now) = 0;
+  // The organization's invites not accepted yet and not expired at `now`
+  // (expires_at > now), ordered by created_at then id.
+  [[nodiscard]] virtual Result<std::vector<OrgInvite>> ListOpenInvites(std::string_view org_id,
+                                                                       int64_t now) = 0;
   // Invites expired before `now` (accepted or not); returns how many.
   [[nodiscard]] virtual Result<int64_t> DeleteExpiredInvites(int64_t now) = 0;
 
@@ -294,11 +433,12 @@ class Tx {
   [[nodiscard]] virtual Status AppendEvent(const OrgEvent& event) = 0;
   // The event with the highest seq; nullopt when the log is empty.
   [[nodiscard]] virtual Result<std::optional<OrgEvent>> LastEvent(std::string_view org_id) = 0;
-  // At most `limit` events with seq > after_seq, ascending (keyset pagination:
-  // pass the last seq of a page to get the next).
-  [[nodiscard]] virtual Result<std::vector<OrgEvent>> ListEvents(std::string_view org_id,
-                                                                 uint64_t after_seq,
-                                                                 int64_t limit) = 0;
+  // At most `limit` events with seq > after_seq that pass the filter,
+  // ascending (keyset pagination: pass the last seq of a page to get the
+  // next).
+  [[nodiscard]] virtual Result<std::vector<OrgEvent>> ListEvents(
+      std::string_view org_id, uint64_t after_seq, int64_t limit,
+      const EventFilter& filter = {}) = 0;
 };
 
 class Store {

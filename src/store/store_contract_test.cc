@@ -1,10 +1,14 @@
 #include "store/store_contract_test.h"
 
+#include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <thread>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 namespace keyward::store::testing {
@@ -71,6 +75,7 @@ TEST_P(StoreContractTest, AccountRoundTrip) {
   Account a = MakeAccount("acct1", "ann@example.com");
   a.totp_secret_sealed = Bytes{9, 9, 9};
   a.totp_last_step = 42;
+  a.must_change_password = true;
   Write(store(), [&](Tx& tx) { return tx.InsertAccount(a); });
   ASSERT_OK(store().Read([&](Tx& tx) -> Status {
     auto found = tx.FindAccountById("acct1");
@@ -91,6 +96,10 @@ TEST_P(StoreContractTest, AccountRoundTrip) {
     EXPECT_EQ(b.totp_secret_sealed, a.totp_secret_sealed);
     EXPECT_FALSE(b.totp_enabled);
     EXPECT_EQ(b.totp_last_step, 42);
+    EXPECT_TRUE(b.must_change_password);
+    auto by_email = tx.FindAccountByEmail("ann@example.com");
+    if (!by_email) return Fail(by_email.error());
+    EXPECT_TRUE(by_email->has_value() && (*by_email)->must_change_password);
     return {};
   }));
 }
@@ -133,6 +142,7 @@ TEST_P(StoreContractTest, UpdateAccount) {
     b.verifier = Bytes(32, 7);
     b.totp_enabled = true;
     b.totp_secret_sealed = Bytes{1, 2};
+    b.must_change_password = true;
     return tx.UpdateAccount(b);
   });
   ASSERT_OK(store().Read([&](Tx& tx) -> Status {
@@ -141,6 +151,21 @@ TEST_P(StoreContractTest, UpdateAccount) {
     EXPECT_TRUE((*a)->verified);
     EXPECT_EQ((*a)->verifier, Bytes(32, 7));
     EXPECT_TRUE((*a)->totp_enabled);
+    EXPECT_TRUE((*a)->must_change_password);
+    return {};
+  }));
+  // And back: the flag is written, not only ever set.
+  Write(store(), [&](Tx& tx) -> Status {
+    auto a = tx.FindAccountById("a1");
+    if (!a) return Fail(a.error());
+    Account b = **a;
+    b.must_change_password = false;
+    return tx.UpdateAccount(b);
+  });
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    auto a = tx.FindAccountById("a1");
+    if (!a) return Fail(a.error());
+    EXPECT_FALSE((*a)->must_change_password);
     return {};
   }));
   auto missing = store().Transact(
@@ -552,14 +577,23 @@ TEST_P(StoreContractTest, ConcurrentItemUpdatesHaveOneWinnerPerRevision) {
 // ---- organizations ----
 
 Org MakeOrg(std::string id, std::string created_by) {
-  return Org{std::move(id), "Acme", kNow, std::move(created_by)};
+  Org o;
+  o.id = std::move(id);
+  o.name = "Acme";
+  o.created_at = kNow;
+  o.created_by = std::move(created_by);
+  return o;
 }
 
 OrgMember MakeMember(std::string org_id, std::string account_id, std::string role,
                      int64_t joined_at) {
-  return OrgMember{std::move(org_id),     std::move(account_id),
-                   std::move(role),       "",
-                   MemberStatus::kActive, joined_at};
+  OrgMember m;
+  m.org_id = std::move(org_id);
+  m.account_id = std::move(account_id);
+  m.role = std::move(role);
+  m.status = MemberStatus::kActive;
+  m.joined_at = joined_at;
+  return m;
 }
 
 OrgInvite MakeInvite(std::string id, std::string org_id, uint8_t tag, int64_t expires_at) {
@@ -967,6 +1001,712 @@ TEST_P(StoreContractTest, EventsKeysetPagination) {
   EXPECT_EQ(pages, 5);
   ASSERT_EQ(seen.size(), kTotal);
   for (uint64_t i = 0; i < kTotal; ++i) EXPECT_EQ(seen[i], i + 1);
+}
+
+// ---- organization recovery: statements, grants, escrows ----
+
+OrgStatementRow MakeStatement(std::string org_id, uint64_t version) {
+  OrgStatementRow r;
+  r.org_id = std::move(org_id);
+  r.version = version;
+  r.statement = Bytes(40, static_cast<uint8_t>(version));
+  r.signature = Bytes(64, static_cast<uint8_t>(0x80 + version));
+  r.created_at = kNow + static_cast<int64_t>(version);
+  return r;
+}
+
+OrgGrant MakeGrant(std::string org_id, std::string account_id, uint64_t key_version,
+                   uint8_t tag = 1) {
+  OrgGrant g;
+  g.org_id = std::move(org_id);
+  g.account_id = std::move(account_id);
+  g.key_version = key_version;
+  g.recovery_grant = Bytes(80, tag);
+  g.signing_grant = Bytes(80, static_cast<uint8_t>(tag + 1));
+  g.created_by = "a1";
+  g.created_at = kNow;
+  return g;
+}
+
+Escrow MakeEscrow(std::string org_id, std::string account_id, uint64_t epoch, uint64_t key_version,
+                  uint8_t tag = 1) {
+  Escrow e;
+  e.org_id = std::move(org_id);
+  e.account_id = std::move(account_id);
+  e.epoch = epoch;
+  e.key_version = key_version;
+  e.wrapped_vault_key = Bytes(72, tag);
+  e.admin_share = Bytes(96, static_cast<uint8_t>(tag + 1));
+  e.server_share = Bytes(48, static_cast<uint8_t>(tag + 2));
+  e.created_at = kNow;
+  e.updated_at = kNow;
+  return e;
+}
+
+// SeedOrg plus a1 (owner), a2 (admin) and a3 (user) as members of o1.
+void SeedMembers(Store& store) {
+  SeedOrg(store);
+  Write(store, [&](Tx& tx) -> Status {
+    RETURN_IF_ERROR(tx.InsertMember(MakeMember("o1", "a1", "owner", kNow)));
+    RETURN_IF_ERROR(tx.InsertMember(MakeMember("o1", "a2", "admin", kNow)));
+    return tx.InsertMember(MakeMember("o1", "a3", "user", kNow));
+  });
+}
+
+TEST_P(StoreContractTest, OrgRecoveryFieldsRoundTripAndUpdate) {
+  SeedOrg(store());
+  Org fresh = MakeOrg("o2", "a1");
+  fresh.statement_version = 1;
+  fresh.key_version = 1;
+  fresh.recovery_public_key = Bytes(32, 7);
+  fresh.policy_json = R"({"mode":"dual-control"})";
+  Write(store(), [&](Tx& tx) { return tx.CreateOrg(fresh); });
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    auto o = tx.FindOrg("o2");
+    if (!o) return Fail(o.error());
+    EXPECT_TRUE(o->has_value());
+    if (*o) {
+      EXPECT_EQ((*o)->statement_version, 1u);
+      EXPECT_EQ((*o)->key_version, 1u);
+      EXPECT_EQ((*o)->recovery_public_key, Bytes(32, 7));
+      EXPECT_EQ((*o)->policy_json, fresh.policy_json);
+    }
+    // An organization created without them reads back the defaults.
+    auto bare = tx.FindOrg("o1");
+    if (!bare) return Fail(bare.error());
+    EXPECT_TRUE(bare->has_value());
+    if (*bare) {
+      EXPECT_EQ((*bare)->statement_version, 0u);
+      EXPECT_EQ((*bare)->key_version, 0u);
+      EXPECT_TRUE((*bare)->recovery_public_key.empty());
+      EXPECT_EQ((*bare)->policy_json, "");
+    }
+    return {};
+  }));
+
+  Org changed = fresh;
+  changed.name = "Acme Corp";
+  changed.statement_version = 4;
+  changed.key_version = 2;
+  changed.recovery_public_key = Bytes(32, 9);
+  changed.policy_json = R"({"mode":"admin-reset"})";
+  // Not replaced by UpdateOrg: the creation facts.
+  changed.created_at = kNow + 999;
+  changed.created_by = "a2";
+  Write(store(), [&](Tx& tx) { return tx.UpdateOrg(changed); });
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    auto o = tx.FindOrg("o2");
+    if (!o) return Fail(o.error());
+    EXPECT_TRUE(o->has_value());
+    if (*o) {
+      EXPECT_EQ((*o)->name, "Acme Corp");
+      EXPECT_EQ((*o)->statement_version, 4u);
+      EXPECT_EQ((*o)->key_version, 2u);
+      EXPECT_EQ((*o)->recovery_public_key, Bytes(32, 9));
+      EXPECT_EQ((*o)->policy_json, changed.policy_json);
+      EXPECT_EQ((*o)->created_at, kNow);
+      EXPECT_EQ((*o)->created_by, "a1");
+    }
+    // The other organization is untouched.
+    auto other = tx.FindOrg("o1");
+    if (!other) return Fail(other.error());
+    EXPECT_TRUE(other->has_value() && (*other)->key_version == 0 && (*other)->name == "Acme");
+    return {};
+  }));
+  auto missing = store().Transact([&](Tx& tx) { return tx.UpdateOrg(MakeOrg("zz", "a1")); });
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code(), "store.not_found");
+}
+
+TEST_P(StoreContractTest, StatementsAreKeptInOrder) {
+  SeedOrg(store());
+  Write(store(), [&](Tx& tx) -> Status {
+    RETURN_IF_ERROR(tx.CreateOrg(MakeOrg("o2", "a1")));
+    // Inserted out of order: the list is by version all the same.
+    RETURN_IF_ERROR(tx.InsertStatement(MakeStatement("o1", 2)));
+    RETURN_IF_ERROR(tx.InsertStatement(MakeStatement("o1", 1)));
+    RETURN_IF_ERROR(tx.InsertStatement(MakeStatement("o1", 3)));
+    return tx.InsertStatement(MakeStatement("o2", 1));
+  });
+  auto dup = store().Transact([&](Tx& tx) {
+    OrgStatementRow other = MakeStatement("o1", 2);
+    other.statement = Bytes{1};
+    return tx.InsertStatement(other);
+  });
+  ASSERT_FALSE(dup);
+  EXPECT_EQ(dup.error().code(), "store.conflict");
+  auto no_org =
+      store().Transact([&](Tx& tx) { return tx.InsertStatement(MakeStatement("zz", 1)); });
+  ASSERT_FALSE(no_org);
+  EXPECT_EQ(no_org.error().code(), "store.not_found");
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    auto all = tx.ListStatements("o1", 0);
+    if (!all) return Fail(all.error());
+    EXPECT_EQ(*all, (std::vector<OrgStatementRow>{MakeStatement("o1", 1), MakeStatement("o1", 2),
+                                                  MakeStatement("o1", 3)}));
+    auto after1 = tx.ListStatements("o1", 1);
+    if (!after1) return Fail(after1.error());
+    EXPECT_EQ(*after1,
+              (std::vector<OrgStatementRow>{MakeStatement("o1", 2), MakeStatement("o1", 3)}));
+    auto none = tx.ListStatements("o1", 3);
+    if (!none) return Fail(none.error());
+    EXPECT_TRUE(none->empty());
+    auto huge = tx.ListStatements("o1", UINT64_MAX);
+    if (!huge) return Fail(huge.error());
+    EXPECT_TRUE(huge->empty());
+    auto o2 = tx.ListStatements("o2", 0);
+    if (!o2) return Fail(o2.error());
+    EXPECT_EQ(*o2, (std::vector<OrgStatementRow>{MakeStatement("o2", 1)}));
+    auto unknown = tx.ListStatements("zz", 0);
+    if (!unknown) return Fail(unknown.error());
+    EXPECT_TRUE(unknown->empty());
+    return {};
+  }));
+}
+
+TEST_P(StoreContractTest, MemberLastEpoch) {
+  SeedOrg(store());
+  Write(store(), [&](Tx& tx) -> Status {
+    OrgMember m = MakeMember("o1", "a1", "owner", kNow);
+    m.last_epoch = 3;
+    RETURN_IF_ERROR(tx.InsertMember(m));
+    return tx.InsertMember(MakeMember("o1", "a2", "user", kNow));
+  });
+  Write(store(), [&](Tx& tx) { return tx.SetMemberLastEpoch("o1", "a2", 7); });
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    auto a1 = tx.FindMember("o1", "a1");
+    auto a2 = tx.FindMember("o1", "a2");
+    auto list = tx.ListMembers("o1");
+    auto orgs = tx.ListOrgsOfAccount("a2");
+    if (!a1 || !a2 || !list || !orgs) return Fail(StoreError("test"));
+    EXPECT_TRUE(a1->has_value() && (*a1)->last_epoch == 3);
+    EXPECT_TRUE(a2->has_value() && (*a2)->last_epoch == 7);
+    EXPECT_EQ(list->size(), 2u);
+    if (list->size() == 2) {
+      EXPECT_EQ((*list)[0].last_epoch, 3u);
+      EXPECT_EQ((*list)[1].last_epoch, 7u);
+    }
+    EXPECT_TRUE(orgs->size() == 1 && orgs->front().last_epoch == 7);
+    return {};
+  }));
+  for (auto [org, account] : {std::pair{"o1", "a3"}, std::pair{"zz", "a1"}}) {
+    auto s = store().Transact([&](Tx& tx) { return tx.SetMemberLastEpoch(org, account, 1); });
+    ASSERT_FALSE(s) << org << "/" << account;
+    EXPECT_EQ(s.error().code(), "store.not_found") << org << "/" << account;
+  }
+  // A role change keeps the epoch.
+  Write(store(), [&](Tx& tx) { return tx.UpdateMemberRole("o1", "a2", "admin", ""); });
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    auto a2 = tx.FindMember("o1", "a2");
+    if (!a2) return Fail(a2.error());
+    EXPECT_TRUE(a2->has_value() && (*a2)->last_epoch == 7);
+    return {};
+  }));
+}
+
+TEST_P(StoreContractTest, Grants) {
+  SeedMembers(store());
+  OrgGrant no_signing = MakeGrant("o1", "a3", 1, 5);
+  no_signing.signing_grant.clear();
+  Write(store(), [&](Tx& tx) -> Status {
+    RETURN_IF_ERROR(tx.PutGrant(MakeGrant("o1", "a2", 2)));
+    RETURN_IF_ERROR(tx.PutGrant(MakeGrant("o1", "a2", 1)));
+    RETURN_IF_ERROR(tx.PutGrant(MakeGrant("o1", "a1", 1)));
+    RETURN_IF_ERROR(tx.PutGrant(MakeGrant("o1", "a1", 2)));
+    return tx.PutGrant(no_signing);
+  });
+  // Only members can hold a grant.
+  Write(store(), [&](Tx& tx) -> Status {
+    RETURN_IF_ERROR(tx.CreateOrg(MakeOrg("o2", "a1")));
+    return tx.InsertMember(MakeMember("o2", "a1", "owner", kNow));
+  });
+  for (auto [org, account] :
+       {std::pair{"o2", "a2"}, std::pair{"zz", "a1"}, std::pair{"o1", "zz"}}) {
+    auto s = store().Transact([&](Tx& tx) { return tx.PutGrant(MakeGrant(org, account, 1)); });
+    ASSERT_FALSE(s) << org << "/" << account;
+    EXPECT_EQ(s.error().code(), "store.not_found") << org << "/" << account;
+  }
+  Write(store(), [&](Tx& tx) { return tx.PutGrant(MakeGrant("o2", "a1", 1)); });
+  // Put again replaces.
+  OrgGrant replaced = MakeGrant("o1", "a2", 2, 9);
+  replaced.created_by = "a2";
+  replaced.created_at = kNow + 50;
+  Write(store(), [&](Tx& tx) { return tx.PutGrant(replaced); });
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    auto g = tx.FindGrant("o1", "a2", 2);
+    if (!g) return Fail(g.error());
+    EXPECT_TRUE(g->has_value());
+    if (*g) {
+      EXPECT_EQ(**g, replaced);
+    }
+    auto empty_signing = tx.FindGrant("o1", "a3", 1);
+    if (!empty_signing) return Fail(empty_signing.error());
+    EXPECT_TRUE(empty_signing->has_value());
+    if (*empty_signing) {
+      EXPECT_EQ(**empty_signing, no_signing);
+    }
+    auto none = tx.FindGrant("o1", "a3", 2);
+    if (!none) return Fail(none.error());
+    EXPECT_FALSE(none->has_value());
+    auto list = tx.ListGrants("o1");
+    if (!list) return Fail(list.error());
+    EXPECT_EQ(*list, (std::vector<OrgGrant>{MakeGrant("o1", "a1", 1), MakeGrant("o1", "a1", 2),
+                                            MakeGrant("o1", "a2", 1), replaced, no_signing}));
+    auto other = tx.ListGrants("o2");
+    if (!other) return Fail(other.error());
+    EXPECT_EQ(*other, (std::vector<OrgGrant>{MakeGrant("o2", "a1", 1)}));
+    return {};
+  }));
+
+  // A retired key: the grants of versions below 2 go, in o1 only.
+  ASSERT_OK(store().Transact([&](Tx& tx) -> Status {
+    auto n = tx.DeleteGrantsBelow("o1", 2);
+    if (!n) return Fail(n.error());
+    EXPECT_EQ(*n, 3);
+    auto again = tx.DeleteGrantsBelow("o1", 2);
+    if (!again) return Fail(again.error());
+    EXPECT_EQ(*again, 0);
+    return {};
+  }));
+  // A member losing the permission loses every grant.
+  ASSERT_OK(store().Transact([&](Tx& tx) -> Status {
+    auto n = tx.DeleteMemberGrants("o1", "a1");
+    if (!n) return Fail(n.error());
+    EXPECT_EQ(*n, 1);
+    auto none = tx.DeleteMemberGrants("o1", "a3");
+    if (!none) return Fail(none.error());
+    EXPECT_EQ(*none, 0);
+    return {};
+  }));
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    auto list = tx.ListGrants("o1");
+    if (!list) return Fail(list.error());
+    EXPECT_EQ(*list, (std::vector<OrgGrant>{replaced}));
+    auto other = tx.ListGrants("o2");
+    if (!other) return Fail(other.error());
+    EXPECT_EQ(other->size(), 1u);
+    // The membership itself stays.
+    auto member = tx.FindMember("o1", "a1");
+    if (!member) return Fail(member.error());
+    EXPECT_TRUE(member->has_value());
+    return {};
+  }));
+}
+
+TEST_P(StoreContractTest, Escrows) {
+  SeedMembers(store());
+  Write(store(), [&](Tx& tx) -> Status {
+    RETURN_IF_ERROR(tx.CreateOrg(MakeOrg("o0", "a1")));
+    RETURN_IF_ERROR(tx.InsertMember(MakeMember("o0", "a2", "user", kNow)));
+    RETURN_IF_ERROR(tx.PutEscrow(MakeEscrow("o1", "a3", 1, 1, 30)));
+    RETURN_IF_ERROR(tx.PutEscrow(MakeEscrow("o1", "a2", 1, 1, 20)));
+    return tx.PutEscrow(MakeEscrow("o0", "a2", 4, 1, 40));
+  });
+  for (auto [org, account] :
+       {std::pair{"o0", "a1"}, std::pair{"zz", "a1"}, std::pair{"o1", "zz"}}) {
+    auto s = store().Transact([&](Tx& tx) { return tx.PutEscrow(MakeEscrow(org, account, 1, 1)); });
+    ASSERT_FALSE(s) << org << "/" << account;
+    EXPECT_EQ(s.error().code(), "store.not_found") << org << "/" << account;
+  }
+  // Re-enrollment replaces the whole row.
+  Escrow second = MakeEscrow("o1", "a2", 2, 1, 60);
+  second.created_at = second.updated_at = kNow + 10;
+  Write(store(), [&](Tx& tx) { return tx.PutEscrow(second); });
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    auto e = tx.FindEscrow("o1", "a2");
+    if (!e) return Fail(e.error());
+    EXPECT_TRUE(e->has_value());
+    if (*e) {
+      EXPECT_EQ(**e, second);
+    }
+    auto none = tx.FindEscrow("o1", "a1");
+    if (!none) return Fail(none.error());
+    EXPECT_FALSE(none->has_value());
+    auto list = tx.ListEscrows("o1");
+    if (!list) return Fail(list.error());
+    EXPECT_EQ(*list, (std::vector<Escrow>{second, MakeEscrow("o1", "a3", 1, 1, 30)}));
+    auto mine = tx.ListEscrowsOfAccount("a2");
+    if (!mine) return Fail(mine.error());
+    EXPECT_EQ(*mine, (std::vector<Escrow>{MakeEscrow("o0", "a2", 4, 1, 40), second}));
+    auto nobody = tx.ListEscrowsOfAccount("a1");
+    if (!nobody) return Fail(nobody.error());
+    EXPECT_TRUE(nobody->empty());
+    return {};
+  }));
+  Write(store(), [&](Tx& tx) { return tx.DeleteEscrow("o1", "a2"); });
+  for (auto [org, account] : {std::pair{"o1", "a2"}, std::pair{"o1", "a1"}}) {
+    auto s = store().Transact([&](Tx& tx) { return tx.DeleteEscrow(org, account); });
+    ASSERT_FALSE(s) << org << "/" << account;
+    EXPECT_EQ(s.error().code(), "store.not_found") << org << "/" << account;
+  }
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    auto list = tx.ListEscrows("o1");
+    if (!list) return Fail(list.error());
+    EXPECT_EQ(*list, (std::vector<Escrow>{MakeEscrow("o1", "a3", 1, 1, 30)}));
+    // Withdrawal removes the escrow, not the membership.
+    auto member = tx.FindMember("o1", "a2");
+    if (!member) return Fail(member.error());
+    EXPECT_TRUE(member->has_value());
+    auto other_org = tx.FindEscrow("o0", "a2");
+    if (!other_org) return Fail(other_org.error());
+    EXPECT_TRUE(other_org->has_value());
+    return {};
+  }));
+}
+
+TEST_P(StoreContractTest, EscrowsBelowKeyVersionKeysetPages) {
+  SeedOrg(store());
+  // 11 members of o1 with escrows at key versions 1, 2, 3 in turn; o2 has one
+  // old escrow that must never show up.
+  std::vector<std::string> old_ids;
+  Write(store(), [&](Tx& tx) -> Status {
+    RETURN_IF_ERROR(tx.CreateOrg(MakeOrg("o2", "a1")));
+    RETURN_IF_ERROR(tx.InsertMember(MakeMember("o2", "a1", "owner", kNow)));
+    RETURN_IF_ERROR(tx.PutEscrow(MakeEscrow("o2", "a1", 1, 1)));
+    for (int i = 10; i > 0; --i) {
+      std::string id = "m" + std::to_string(i / 10) + std::to_string(i % 10);
+      RETURN_IF_ERROR(tx.InsertAccount(MakeAccount(id, id + "@example.com")));
+      RETURN_IF_ERROR(tx.InsertMember(MakeMember("o1", id, "user", kNow)));
+      uint64_t key_version = static_cast<uint64_t>(i % 3) + 1;
+      RETURN_IF_ERROR(tx.PutEscrow(MakeEscrow("o1", id, 1, key_version)));
+      if (key_version < 3) old_ids.push_back(id);
+    }
+    return {};
+  });
+  std::sort(old_ids.begin(), old_ids.end());
+  ASSERT_EQ(old_ids.size(), 7u);
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    auto n3 = tx.CountEscrowsBelowKeyVersion("o1", 3);
+    auto n2 = tx.CountEscrowsBelowKeyVersion("o1", 2);
+    auto n1 = tx.CountEscrowsBelowKeyVersion("o1", 1);
+    auto none = tx.CountEscrowsBelowKeyVersion("zz", 3);
+    if (!n3 || !n2 || !n1 || !none) return Fail(StoreError("test"));
+    EXPECT_EQ(*n3, 7);
+    EXPECT_EQ(*n2, 3);  // i = 3, 6, 9
+    EXPECT_EQ(*n1, 0);
+    EXPECT_EQ(*none, 0);
+    auto zero = tx.ListEscrowsBelowKeyVersion("o1", 3, "", 0);
+    if (!zero) return Fail(zero.error());
+    EXPECT_TRUE(zero->empty());
+    return {};
+  }));
+  std::vector<std::string> seen;
+  std::string after;
+  int pages = 0;
+  for (;;) {
+    std::vector<Escrow> page;
+    ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+      auto r = tx.ListEscrowsBelowKeyVersion("o1", 3, after, 3);
+      if (!r) return Fail(r.error());
+      page = std::move(*r);
+      return {};
+    }));
+    if (page.empty()) break;
+    ASSERT_LE(page.size(), 3u);
+    ASSERT_LT(++pages, 10);
+    for (const auto& e : page) {
+      EXPECT_EQ(e.org_id, "o1");
+      EXPECT_LT(e.key_version, 3u);
+      seen.push_back(e.account_id);
+    }
+    after = page.back().account_id;
+  }
+  EXPECT_EQ(pages, 3);
+  EXPECT_EQ(seen, old_ids);
+}
+
+TEST_P(StoreContractTest, RewrapEscrowIsConditional) {
+  SeedMembers(store());
+  Write(store(), [&](Tx& tx) -> Status {
+    RETURN_IF_ERROR(tx.PutEscrow(MakeEscrow("o1", "a2", 3, 1)));
+    return tx.PutEscrow(MakeEscrow("o1", "a3", 1, 1));
+  });
+  const Bytes share(96, 0xee);
+  // Wrong epoch (re-enrolled meanwhile) or wrong key version: stale.
+  for (auto [epoch, from] : {std::pair{2, 1}, std::pair{4, 1}, std::pair{3, 2}, std::pair{3, 0}}) {
+    auto s = store().Transact([&](Tx& tx) {
+      return tx.RewrapEscrow("o1", "a2", static_cast<uint64_t>(epoch), static_cast<uint64_t>(from),
+                             2, share, kNow + 5);
+    });
+    ASSERT_FALSE(s) << epoch << "/" << from;
+    EXPECT_EQ(s.error().code(), "store.stale") << epoch << "/" << from;
+  }
+  for (auto [org, account] : {std::pair{"o1", "a1"}, std::pair{"zz", "a2"}}) {
+    auto s = store().Transact(
+        [&](Tx& tx) { return tx.RewrapEscrow(org, account, 3, 1, 2, share, kNow + 5); });
+    ASSERT_FALSE(s) << org << "/" << account;
+    EXPECT_EQ(s.error().code(), "store.not_found") << org << "/" << account;
+  }
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    auto e = tx.FindEscrow("o1", "a2");
+    if (!e) return Fail(e.error());
+    EXPECT_TRUE(e->has_value() && **e == MakeEscrow("o1", "a2", 3, 1));
+    return {};
+  }));
+
+  Write(store(), [&](Tx& tx) { return tx.RewrapEscrow("o1", "a2", 3, 1, 2, share, kNow + 5); });
+  Escrow want = MakeEscrow("o1", "a2", 3, 2);
+  want.admin_share = share;
+  want.updated_at = kNow + 5;
+  // The same re-wrap again (a retried rotation page) is stale and changes
+  // nothing.
+  auto again = store().Transact(
+      [&](Tx& tx) { return tx.RewrapEscrow("o1", "a2", 3, 1, 2, Bytes(96, 0x11), kNow + 9); });
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code(), "store.stale");
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    auto e = tx.FindEscrow("o1", "a2");
+    if (!e) return Fail(e.error());
+    EXPECT_TRUE(e->has_value());
+    if (*e) {
+      EXPECT_EQ(**e, want);
+    }
+    // The other member's escrow is untouched.
+    auto other = tx.FindEscrow("o1", "a3");
+    if (!other) return Fail(other.error());
+    EXPECT_TRUE(other->has_value() && **other == MakeEscrow("o1", "a3", 1, 1));
+    auto left = tx.CountEscrowsBelowKeyVersion("o1", 2);
+    if (!left) return Fail(left.error());
+    EXPECT_EQ(*left, 1);
+    return {};
+  }));
+}
+
+TEST_P(StoreContractTest, RemovingMemberOrAccountRemovesEscrowAndGrants) {
+  SeedMembers(store());
+  Write(store(), [&](Tx& tx) -> Status {
+    RETURN_IF_ERROR(tx.CreateOrg(MakeOrg("o2", "a1")));
+    RETURN_IF_ERROR(tx.InsertMember(MakeMember("o2", "a2", "admin", kNow)));
+    for (const char* org : {"o1", "o2"}) {
+      RETURN_IF_ERROR(tx.PutEscrow(MakeEscrow(org, "a2", 1, 1)));
+      RETURN_IF_ERROR(tx.PutGrant(MakeGrant(org, "a2", 1)));
+      RETURN_IF_ERROR(tx.InsertStatement(MakeStatement(org, 1)));
+      RETURN_IF_ERROR(tx.AppendEvent(MakeEvent(org, 1, "a2")));
+    }
+    RETURN_IF_ERROR(tx.PutEscrow(MakeEscrow("o1", "a3", 1, 1)));
+    RETURN_IF_ERROR(tx.PutGrant(MakeGrant("o1", "a3", 1)));
+    RETURN_IF_ERROR(tx.PutEscrow(MakeEscrow("o1", "a1", 1, 1)));
+    return tx.PutGrant(MakeGrant("o1", "a1", 1));
+  });
+
+  // Removing a3 from o1 removes its escrow and grants, nobody else's.
+  Write(store(), [&](Tx& tx) { return tx.DeleteMember("o1", "a3"); });
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    auto e = tx.FindEscrow("o1", "a3");
+    auto g = tx.FindGrant("o1", "a3", 1);
+    auto escrows = tx.ListEscrows("o1");
+    auto grants = tx.ListGrants("o1");
+    if (!e || !g || !escrows || !grants) return Fail(StoreError("test"));
+    EXPECT_FALSE(e->has_value());
+    EXPECT_FALSE(g->has_value());
+    EXPECT_EQ(escrows->size(), 2u);
+    EXPECT_EQ(grants->size(), 2u);
+    return {};
+  }));
+  // Joining again does not bring them back.
+  Write(store(), [&](Tx& tx) { return tx.InsertMember(MakeMember("o1", "a3", "user", kNow)); });
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    auto e = tx.FindEscrow("o1", "a3");
+    auto g = tx.FindGrant("o1", "a3", 1);
+    if (!e || !g) return Fail(StoreError("test"));
+    EXPECT_FALSE(e->has_value());
+    EXPECT_FALSE(g->has_value());
+    return {};
+  }));
+
+  // Deleting a2 removes its escrows and grants in every organization; the
+  // organizations, their statements and their events stay.
+  Write(store(), [&](Tx& tx) { return tx.DeleteAccount("a2"); });
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    auto mine = tx.ListEscrowsOfAccount("a2");
+    if (!mine) return Fail(mine.error());
+    EXPECT_TRUE(mine->empty());
+    for (const char* org : {"o1", "o2"}) {
+      auto g = tx.FindGrant(org, "a2", 1);
+      auto statements = tx.ListStatements(org, 0);
+      auto events = tx.ListEvents(org, 0, 10);
+      if (!g || !statements || !events) return Fail(StoreError("test"));
+      EXPECT_FALSE(g->has_value()) << org;
+      EXPECT_EQ(statements->size(), 1u) << org;
+      EXPECT_EQ(*events, (std::vector<OrgEvent>{MakeEvent(org, 1, "a2")})) << org;
+    }
+    auto escrows = tx.ListEscrows("o1");
+    auto grants = tx.ListGrants("o1");
+    auto o2_escrows = tx.ListEscrows("o2");
+    auto o2_grants = tx.ListGrants("o2");
+    if (!escrows || !grants || !o2_escrows || !o2_grants) return Fail(StoreError("test"));
+    EXPECT_EQ(*escrows, (std::vector<Escrow>{MakeEscrow("o1", "a1", 1, 1)}));
+    EXPECT_EQ(*grants, (std::vector<OrgGrant>{MakeGrant("o1", "a1", 1)}));
+    EXPECT_TRUE(o2_escrows->empty());
+    EXPECT_TRUE(o2_grants->empty());
+    return {};
+  }));
+}
+
+TEST_P(StoreContractTest, RecoveryWritesRollBackAndNeedAWriteTransaction) {
+  SeedMembers(store());
+  auto failed = store().Transact([&](Tx& tx) -> Status {
+    RETURN_IF_ERROR(tx.PutEscrow(MakeEscrow("o1", "a2", 1, 1)));
+    RETURN_IF_ERROR(tx.PutGrant(MakeGrant("o1", "a2", 1)));
+    RETURN_IF_ERROR(tx.InsertStatement(MakeStatement("o1", 1)));
+    RETURN_IF_ERROR(tx.SetMemberLastEpoch("o1", "a2", 1));
+    return Fail(StoreError("test"));
+  });
+  ASSERT_FALSE(failed);
+  for (int op = 0; op < 6; ++op) {
+    auto s = store().Read([&](Tx& tx) -> Status {
+      switch (op) {
+        case 0:
+          return tx.PutEscrow(MakeEscrow("o1", "a2", 1, 1));
+        case 1:
+          return tx.PutGrant(MakeGrant("o1", "a2", 1));
+        case 2:
+          return tx.InsertStatement(MakeStatement("o1", 1));
+        case 3:
+          return tx.SetMemberLastEpoch("o1", "a2", 1);
+        case 4:
+          return tx.UpdateOrg(MakeOrg("o1", "a1"));
+        default:
+          return Discard(tx.DeleteGrantsBelow("o1", 5));
+      }
+    });
+    ASSERT_FALSE(s) << op;
+  }
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    auto e = tx.FindEscrow("o1", "a2");
+    auto g = tx.FindGrant("o1", "a2", 1);
+    auto st = tx.ListStatements("o1", 0);
+    auto m = tx.FindMember("o1", "a2");
+    if (!e || !g || !st || !m) return Fail(StoreError("test"));
+    EXPECT_FALSE(e->has_value());
+    EXPECT_FALSE(g->has_value());
+    EXPECT_TRUE(st->empty());
+    EXPECT_TRUE(m->has_value() && (*m)->last_epoch == 0);
+    return {};
+  }));
+}
+
+TEST_P(StoreContractTest, OpenInvites) {
+  SeedOrg(store());
+  Write(store(), [&](Tx& tx) -> Status {
+    RETURN_IF_ERROR(tx.CreateOrg(MakeOrg("o2", "a1")));
+    OrgInvite later = MakeInvite("i1", "o1", 1, kNow + 100);
+    later.created_at = kNow + 2;
+    RETURN_IF_ERROR(tx.InsertInvite(later));
+    // Same created_at as i3: the id breaks the tie.
+    RETURN_IF_ERROR(tx.InsertInvite(MakeInvite("i4", "o1", 4, kNow + 100)));
+    RETURN_IF_ERROR(tx.InsertInvite(MakeInvite("i3", "o1", 3, kNow + 100)));
+    RETURN_IF_ERROR(tx.InsertInvite(MakeInvite("accepted", "o1", 5, kNow + 100)));
+    RETURN_IF_ERROR(tx.InsertInvite(MakeInvite("expired", "o1", 6, kNow - 1)));
+    RETURN_IF_ERROR(tx.InsertInvite(MakeInvite("edge", "o1", 7, kNow)));
+    RETURN_IF_ERROR(tx.InsertInvite(MakeInvite("other", "o2", 8, kNow + 100)));
+    return tx.MarkInviteAccepted("accepted", kNow);
+  });
+  auto ids = [](const std::vector<OrgInvite>& invites) {
+    std::vector<std::string> out;
+    for (const auto& i : invites) out.push_back(i.id);
+    return out;
+  };
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    auto open = tx.ListOpenInvites("o1", kNow);
+    if (!open) return Fail(open.error());
+    // "edge" expires at kNow exactly: no longer open at kNow.
+    EXPECT_EQ(ids(*open), (std::vector<std::string>{"i3", "i4", "i1"}));
+    if (open->size() == 3) {
+      EXPECT_EQ((*open)[2].created_at, kNow + 2);
+      EXPECT_EQ((*open)[2].token_hash, Bytes(32, 1));
+      EXPECT_FALSE((*open)[2].accepted_at.has_value());
+    }
+    auto before = tx.ListOpenInvites("o1", kNow - 1);
+    if (!before) return Fail(before.error());
+    EXPECT_EQ(ids(*before), (std::vector<std::string>{"edge", "i3", "i4", "i1"}));
+    auto late = tx.ListOpenInvites("o1", kNow + 100);
+    if (!late) return Fail(late.error());
+    EXPECT_TRUE(late->empty());
+    auto other = tx.ListOpenInvites("o2", kNow);
+    if (!other) return Fail(other.error());
+    EXPECT_EQ(ids(*other), (std::vector<std::string>{"other"}));
+    auto unknown = tx.ListOpenInvites("zz", kNow);
+    if (!unknown) return Fail(unknown.error());
+    EXPECT_TRUE(unknown->empty());
+    return {};
+  }));
+}
+
+TEST_P(StoreContractTest, EventFilters) {
+  SeedOrg(store());
+  // seq  type        actor target time
+  //  1   a.enrolled  a1    a2     kNow+1
+  //  2   b.approved  a2    a3     kNow+2
+  //  3   a.enrolled  a2    a2     kNow+3
+  //  4   b.approved  a1    a2     kNow+4
+  //  5   a.enrolled  a1    a3     kNow+5
+  //  6   b.approved  a1    a2     kNow+6
+  struct Row {
+    const char* type;
+    const char* actor;
+    const char* target;
+  };
+  const Row rows[] = {{"a.enrolled", "a1", "a2"}, {"b.approved", "a2", "a3"},
+                      {"a.enrolled", "a2", "a2"}, {"b.approved", "a1", "a2"},
+                      {"a.enrolled", "a1", "a3"}, {"b.approved", "a1", "a2"}};
+  auto event = [&](uint64_t seq) {
+    OrgEvent e = MakeEvent("o1", seq, rows[seq - 1].actor);
+    e.type = rows[seq - 1].type;
+    e.target_id = rows[seq - 1].target;
+    return e;
+  };
+  Write(store(), [&](Tx& tx) -> Status {
+    RETURN_IF_ERROR(tx.CreateOrg(MakeOrg("o2", "a1")));
+    // Another organization's event matching every filter must never leak in.
+    OrgEvent foreign = MakeEvent("o2", 1, "a1");
+    foreign.type = "a.enrolled";
+    RETURN_IF_ERROR(tx.AppendEvent(foreign));
+    for (uint64_t seq = 1; seq <= 6; ++seq) RETURN_IF_ERROR(tx.AppendEvent(event(seq)));
+    return {};
+  });
+  auto seqs = [&](const EventFilter& filter, uint64_t after = 0, int64_t limit = 100) {
+    std::vector<uint64_t> out;
+    auto s = store().Read([&](Tx& tx) -> Status {
+      auto r = tx.ListEvents("o1", after, limit, filter);
+      if (!r) return Fail(r.error());
+      for (const auto& e : *r) {
+        EXPECT_EQ(e, event(e.seq));
+        out.push_back(e.seq);
+      }
+      return {};
+    });
+    EXPECT_TRUE(s.has_value());
+    return out;
+  };
+  using V = std::vector<uint64_t>;
+  // Every field spelled out: g++ -Wextra warns about omitted designated ones.
+  auto filter = [](std::string type, std::string actor, std::string target,
+                   std::optional<int64_t> since, std::optional<int64_t> until) {
+    return EventFilter{std::move(type), std::move(actor), std::move(target), since, until};
+  };
+  constexpr std::nullopt_t kAny = std::nullopt;
+  EXPECT_EQ(seqs({}), (V{1, 2, 3, 4, 5, 6}));
+  EXPECT_EQ(seqs(filter("a.enrolled", "", "", kAny, kAny)), (V{1, 3, 5}));
+  EXPECT_EQ(seqs(filter("a", "", "", kAny, kAny)), V{});  // exact, not a prefix
+  EXPECT_EQ(seqs(filter("", "a2", "", kAny, kAny)), (V{2, 3}));
+  EXPECT_EQ(seqs(filter("", "", "a3", kAny, kAny)), (V{2, 5}));
+  EXPECT_EQ(seqs(filter("", "", "", kNow + 3, kAny)), (V{3, 4, 5, 6}));
+  EXPECT_EQ(seqs(filter("", "", "", kAny, kNow + 3)), (V{1, 2}));
+  EXPECT_EQ(seqs(filter("", "", "", kNow + 2, kNow + 5)), (V{2, 3, 4}));
+  EXPECT_EQ(seqs(filter("", "", "", kNow + 4, kNow + 4)), V{});
+  EXPECT_EQ(seqs(filter("b.approved", "a1", "", kAny, kAny)), (V{4, 6}));
+  EXPECT_EQ(seqs(filter("b.approved", "a1", "a2", kAny, kAny)), (V{4, 6}));
+  EXPECT_EQ(seqs(filter("b.approved", "a1", "", kNow + 5, kAny)), (V{6}));
+  EXPECT_EQ(seqs(filter("a.enrolled", "a1", "a3", kNow + 1, kNow + 6)), (V{5}));
+  EXPECT_EQ(seqs(filter("a.enrolled", "a1", "a3", kNow + 1, kNow + 5)), V{});
+  EXPECT_EQ(seqs(filter("", "a2", "a3", kAny, kAny)), (V{2}));
+  EXPECT_EQ(seqs(filter("", "zz", "", kAny, kAny)), V{});
+  // Still keyset pages by seq: after_seq and limit apply to the filtered rows.
+  EXPECT_EQ(seqs(filter("", "a1", "", kAny, kAny), 0, 2), (V{1, 4}));
+  EXPECT_EQ(seqs(filter("", "a1", "", kAny, kAny), 4, 2), (V{5, 6}));
+  EXPECT_EQ(seqs(filter("", "a1", "", kAny, kAny), 6, 2), V{});
+  EXPECT_EQ(seqs(filter("a.enrolled", "", "", kAny, kAny), 0, 0), V{});
 }
 
 }  // namespace

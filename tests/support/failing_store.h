@@ -96,6 +96,10 @@ class FailingStore final : public store::Store {
     KW_FAILING_FORWARD(Result<int64_t>, DeleteRateLimitsBefore, (int64_t b), (b))
     KW_FAILING_FORWARD(Status, CreateOrg, (const store::Org& o), (o))
     KW_FAILING_FORWARD(Result<std::optional<store::Org>>, FindOrg, (std::string_view o), (o))
+    KW_FAILING_FORWARD(Status, UpdateOrg, (const store::Org& o), (o))
+    KW_FAILING_FORWARD(Status, InsertStatement, (const store::OrgStatementRow& r), (r))
+    KW_FAILING_FORWARD(Result<std::vector<store::OrgStatementRow>>, ListStatements,
+                       (std::string_view o, uint64_t after), (o, after))
     KW_FAILING_FORWARD(Status, InsertMember, (const store::OrgMember& m), (m))
     KW_FAILING_FORWARD(Result<std::optional<store::OrgMember>>, FindMember,
                        (std::string_view o, std::string_view a), (o, a))
@@ -111,15 +115,44 @@ class FailingStore final : public store::Store {
     KW_FAILING_FORWARD(Result<int64_t>, CountOwners, (std::string_view o), (o))
     KW_FAILING_FORWARD(Result<std::vector<store::OrgMember>>, ListOrgsOfAccount,
                        (std::string_view a), (a))
+    KW_FAILING_FORWARD(Status, SetMemberLastEpoch,
+                       (std::string_view o, std::string_view a, uint64_t e), (o, a, e))
+    KW_FAILING_FORWARD(Status, PutGrant, (const store::OrgGrant& g), (g))
+    KW_FAILING_FORWARD(Result<std::optional<store::OrgGrant>>, FindGrant,
+                       (std::string_view o, std::string_view a, uint64_t v), (o, a, v))
+    KW_FAILING_FORWARD(Result<std::vector<store::OrgGrant>>, ListGrants, (std::string_view o), (o))
+    KW_FAILING_FORWARD(Result<int64_t>, DeleteMemberGrants,
+                       (std::string_view o, std::string_view a), (o, a))
+    KW_FAILING_FORWARD(Result<int64_t>, DeleteGrantsBelow, (std::string_view o, uint64_t v), (o, v))
+    KW_FAILING_FORWARD(Status, PutEscrow, (const store::Escrow& e), (e))
+    KW_FAILING_FORWARD(Result<std::optional<store::Escrow>>, FindEscrow,
+                       (std::string_view o, std::string_view a), (o, a))
+    KW_FAILING_FORWARD(Status, DeleteEscrow, (std::string_view o, std::string_view a), (o, a))
+    KW_FAILING_FORWARD(Result<std::vector<store::Escrow>>, ListEscrows, (std::string_view o), (o))
+    KW_FAILING_FORWARD(Result<std::vector<store::Escrow>>, ListEscrowsOfAccount,
+                       (std::string_view a), (a))
+    KW_FAILING_FORWARD(Result<std::vector<store::Escrow>>, ListEscrowsBelowKeyVersion,
+                       (std::string_view o, uint64_t v, std::string_view after, int64_t limit),
+                       (o, v, after, limit))
+    KW_FAILING_FORWARD(Result<int64_t>, CountEscrowsBelowKeyVersion,
+                       (std::string_view o, uint64_t v), (o, v))
+    KW_FAILING_FORWARD(Status, RewrapEscrow,
+                       (std::string_view o, std::string_view a, uint64_t epoch, uint64_t from,
+                        uint64_t to, const store::Bytes& share, int64_t now),
+                       (o, a, epoch, from, to, share, now))
     KW_FAILING_FORWARD(Status, InsertInvite, (const store::OrgInvite& i), (i))
     KW_FAILING_FORWARD(Result<std::optional<store::OrgInvite>>, FindInviteByTokenHash,
                        (std::span<const uint8_t> h), (h))
     KW_FAILING_FORWARD(Status, MarkInviteAccepted, (std::string_view i, int64_t now), (i, now))
+    KW_FAILING_FORWARD(Result<std::vector<store::OrgInvite>>, ListOpenInvites,
+                       (std::string_view o, int64_t now), (o, now))
     KW_FAILING_FORWARD(Result<int64_t>, DeleteExpiredInvites, (int64_t now), (now))
     KW_FAILING_FORWARD(Status, AppendEvent, (const store::OrgEvent& e), (e))
     KW_FAILING_FORWARD(Result<std::optional<store::OrgEvent>>, LastEvent, (std::string_view o), (o))
     KW_FAILING_FORWARD(Result<std::vector<store::OrgEvent>>, ListEvents,
-                       (std::string_view o, uint64_t after, int64_t limit), (o, after, limit))
+                       (std::string_view o, uint64_t after, int64_t limit,
+                        const store::EventFilter& f),
+                       (o, after, limit, f))
 #undef KW_FAILING_FORWARD
 
    private:

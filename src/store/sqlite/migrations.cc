@@ -140,12 +140,71 @@ CREATE TABLE org_events (
 ) STRICT;
 )sql";
 
+// Organization recovery (DESIGN.md capabilities 3, 4, 8; PROTOCOL.md
+// "Escrow"): the newest signed statement decoded into orgs, every statement
+// kept in org_statements, recovery key grants and escrows. Grants and escrows
+// reference the membership, so removing a member or deleting an account (which
+// removes its memberships) removes them too; org_events still has no foreign
+// key to accounts. The org_events indexes serve ListEvents' filters.
+constexpr const char* kV3Recovery = R"sql(
+ALTER TABLE accounts ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0;
+
+ALTER TABLE orgs ADD COLUMN statement_version INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE orgs ADD COLUMN key_version INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE orgs ADD COLUMN recovery_public_key BLOB NOT NULL DEFAULT x'';
+ALTER TABLE orgs ADD COLUMN policy_json TEXT NOT NULL DEFAULT '';
+
+ALTER TABLE org_members ADD COLUMN last_epoch INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE org_statements (
+  org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+  version INTEGER NOT NULL,
+  statement BLOB NOT NULL,
+  signature BLOB NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (org_id, version)
+) STRICT;
+
+CREATE TABLE org_grants (
+  org_id TEXT NOT NULL,
+  account_id TEXT NOT NULL,
+  key_version INTEGER NOT NULL,
+  recovery_grant BLOB NOT NULL,
+  signing_grant BLOB NOT NULL,
+  created_by TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (org_id, account_id, key_version),
+  FOREIGN KEY (org_id, account_id) REFERENCES org_members(org_id, account_id) ON DELETE CASCADE
+) STRICT;
+
+CREATE TABLE escrows (
+  org_id TEXT NOT NULL,
+  account_id TEXT NOT NULL,
+  epoch INTEGER NOT NULL,
+  key_version INTEGER NOT NULL,
+  wrapped_vault_key BLOB NOT NULL,
+  admin_share BLOB NOT NULL,
+  server_share BLOB NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (org_id, account_id),
+  FOREIGN KEY (org_id, account_id) REFERENCES org_members(org_id, account_id) ON DELETE CASCADE
+) STRICT;
+CREATE INDEX escrows_org_key_version ON escrows(org_id, key_version, account_id);
+CREATE INDEX escrows_account_id ON escrows(account_id, org_id);
+
+CREATE INDEX org_events_type ON org_events(org_id, type, seq);
+CREATE INDEX org_events_actor ON org_events(org_id, actor_id, seq);
+CREATE INDEX org_events_target ON org_events(org_id, target_id, seq);
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
   static const std::vector<Migration> kMigrations = {
       {1, kV1Accounts},
       {2, kV2Organizations},
+      {3, kV3Recovery},
   };
   return kMigrations;
 }

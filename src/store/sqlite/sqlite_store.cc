@@ -3,8 +3,10 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <condition_variable>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <string>
@@ -181,7 +183,8 @@ Result<std::unique_ptr<Connection>> OpenConnection(const std::string& path) {
 // Column lists are spelled once so readers and writers agree.
 constexpr const char* kAccountCols =
     "id, email, kdf_ops, kdf_mem, salt, verifier, wrapped_vault_key, public_key, "
-    "wrapped_private_key, verified, created_at, totp_secret_sealed, totp_enabled, totp_last_step";
+    "wrapped_private_key, verified, created_at, totp_secret_sealed, totp_enabled, totp_last_step, "
+    "must_change_password";
 
 Account ReadAccount(const Stmt& s) {
   Account a;
@@ -199,6 +202,7 @@ Account ReadAccount(const Stmt& s) {
   a.totp_secret_sealed = s.Blob(11);
   a.totp_enabled = s.Int(12) != 0;
   a.totp_last_step = s.Int(13);
+  a.must_change_password = s.Int(14) != 0;
   return a;
 }
 
@@ -219,7 +223,9 @@ void BindAccount(Stmt& s, const Account& a) {
   } else {
     s.Bind(12, a.totp_secret_sealed);
   }
-  s.Bind(13, int64_t{a.totp_enabled}).Bind(14, a.totp_last_step);
+  s.Bind(13, int64_t{a.totp_enabled})
+      .Bind(14, a.totp_last_step)
+      .Bind(15, int64_t{a.must_change_password});
 }
 
 EmailCode ReadCode(const Stmt& s) {
@@ -259,7 +265,8 @@ Item ReadItem(const Stmt& s) {
   return i;
 }
 
-constexpr const char* kMemberCols = "org_id, account_id, role, permissions, status, joined_at";
+constexpr const char* kMemberCols =
+    "org_id, account_id, role, permissions, status, joined_at, last_epoch";
 
 std::string_view StatusText(MemberStatus status) {
   return status == MemberStatus::kRevoked ? "revoked" : "active";
@@ -273,7 +280,79 @@ OrgMember ReadMember(const Stmt& s) {
   m.permissions = s.Text(3);
   m.status = s.Text(4) == "revoked" ? MemberStatus::kRevoked : MemberStatus::kActive;
   m.joined_at = s.Int(5);
+  m.last_epoch = static_cast<uint64_t>(s.Int(6));
   return m;
+}
+
+constexpr const char* kOrgCols =
+    "id, name, created_at, created_by, statement_version, key_version, recovery_public_key, "
+    "policy_json";
+
+Org ReadOrg(const Stmt& s) {
+  Org o;
+  o.id = s.Text(0);
+  o.name = s.Text(1);
+  o.created_at = s.Int(2);
+  o.created_by = s.Text(3);
+  o.statement_version = static_cast<uint64_t>(s.Int(4));
+  o.key_version = static_cast<uint64_t>(s.Int(5));
+  o.recovery_public_key = s.Blob(6);
+  o.policy_json = s.Text(7);
+  return o;
+}
+
+constexpr const char* kStatementCols = "org_id, version, statement, signature, created_at";
+
+OrgStatementRow ReadStatement(const Stmt& s) {
+  OrgStatementRow r;
+  r.org_id = s.Text(0);
+  r.version = static_cast<uint64_t>(s.Int(1));
+  r.statement = s.Blob(2);
+  r.signature = s.Blob(3);
+  r.created_at = s.Int(4);
+  return r;
+}
+
+constexpr const char* kGrantCols =
+    "org_id, account_id, key_version, recovery_grant, signing_grant, created_by, created_at";
+
+OrgGrant ReadGrant(const Stmt& s) {
+  OrgGrant g;
+  g.org_id = s.Text(0);
+  g.account_id = s.Text(1);
+  g.key_version = static_cast<uint64_t>(s.Int(2));
+  g.recovery_grant = s.Blob(3);
+  g.signing_grant = s.Blob(4);
+  g.created_by = s.Text(5);
+  g.created_at = s.Int(6);
+  return g;
+}
+
+constexpr const char* kEscrowCols =
+    "org_id, account_id, epoch, key_version, wrapped_vault_key, admin_share, server_share, "
+    "created_at, updated_at";
+
+Escrow ReadEscrow(const Stmt& s) {
+  Escrow e;
+  e.org_id = s.Text(0);
+  e.account_id = s.Text(1);
+  e.epoch = static_cast<uint64_t>(s.Int(2));
+  e.key_version = static_cast<uint64_t>(s.Int(3));
+  e.wrapped_vault_key = s.Blob(4);
+  e.admin_share = s.Blob(5);
+  e.server_share = s.Blob(6);
+  e.created_at = s.Int(7);
+  e.updated_at = s.Int(8);
+  return e;
+}
+
+// Unsigned counters (versions, epochs) are stored as INTEGER, which is signed.
+int64_t U(uint64_t v) { return static_cast<int64_t>(v); }
+
+// For a bound in a comparison: past the largest INTEGER means "all of them".
+int64_t ClampU(uint64_t v) {
+  constexpr auto kMax = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+  return static_cast<int64_t>(std::min(v, kMax));
 }
 
 constexpr const char* kInviteCols =
@@ -353,7 +432,8 @@ class SqliteTx final : public Tx {
     static constexpr const char* kSql =
         "INSERT INTO accounts (id, email, kdf_ops, kdf_mem, salt, verifier, wrapped_vault_key, "
         "public_key, wrapped_private_key, verified, created_at, totp_secret_sealed, "
-        "totp_enabled, totp_last_step) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)";
+        "totp_enabled, totp_last_step, must_change_password) "
+        "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)";
     auto s = Prepare(kSql, "insert account");
     if (!s) return Fail(s.error());
     BindAccount(*s, a);
@@ -379,8 +459,8 @@ class SqliteTx final : public Tx {
     static constexpr const char* kSql =
         "UPDATE accounts SET email=?2, kdf_ops=?3, kdf_mem=?4, salt=?5, verifier=?6, "
         "wrapped_vault_key=?7, public_key=?8, wrapped_private_key=?9, verified=?10, "
-        "created_at=?11, totp_secret_sealed=?12, totp_enabled=?13, totp_last_step=?14 "
-        "WHERE id=?1";
+        "created_at=?11, totp_secret_sealed=?12, totp_enabled=?13, totp_last_step=?14, "
+        "must_change_password=?15 WHERE id=?1";
     auto s = Prepare(kSql, "update account");
     if (!s) return Fail(s.error());
     BindAccount(*s, a);
@@ -727,29 +807,71 @@ class SqliteTx final : public Tx {
 
   Status CreateOrg(const Org& o) override {
     static constexpr const char* kSql =
-        "INSERT INTO orgs (id, name, created_at, created_by) VALUES (?1,?2,?3,?4)";
+        "INSERT INTO orgs (id, name, created_at, created_by, statement_version, key_version, "
+        "recovery_public_key, policy_json) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)";
     auto s = Prepare(kSql, "create org");
     if (!s) return Fail(s.error());
-    s->Bind(1, o.id).Bind(2, o.name).Bind(3, o.created_at).Bind(4, o.created_by);
+    s->Bind(1, o.id)
+        .Bind(2, o.name)
+        .Bind(3, o.created_at)
+        .Bind(4, o.created_by)
+        .Bind(5, U(o.statement_version))
+        .Bind(6, U(o.key_version))
+        .Bind(7, o.recovery_public_key)
+        .Bind(8, o.policy_json);
     KW_TRY(s->Exec());
     return {};
   }
 
   Result<std::optional<Org>> FindOrg(std::string_view org_id) override {
+    static const std::string kSql = std::string("SELECT ") + kOrgCols + " FROM orgs WHERE id = ?1";
+    return FindOne<Org>(kSql.c_str(), "find org", ReadOrg, [&](Stmt& s) { s.Bind(1, org_id); });
+  }
+
+  Status UpdateOrg(const Org& o) override {
     static constexpr const char* kSql =
-        "SELECT id, name, created_at, created_by FROM orgs WHERE id = ?1";
-    return FindOne<Org>(
-        kSql, "find org",
-        [](const Stmt& s) {
-          return Org{s.Text(0), s.Text(1), s.Int(2), s.Text(3)};
-        },
-        [&](Stmt& s) { s.Bind(1, org_id); });
+        "UPDATE orgs SET name = ?2, statement_version = ?3, key_version = ?4, "
+        "recovery_public_key = ?5, policy_json = ?6 WHERE id = ?1";
+    auto s = Prepare(kSql, "update org");
+    if (!s) return Fail(s.error());
+    s->Bind(1, o.id)
+        .Bind(2, o.name)
+        .Bind(3, U(o.statement_version))
+        .Bind(4, U(o.key_version))
+        .Bind(5, o.recovery_public_key)
+        .Bind(6, o.policy_json);
+    return ExpectOne(s->Exec(), "update org");
+  }
+
+  Status InsertStatement(const OrgStatementRow& r) override {
+    static constexpr const char* kSql =
+        "INSERT INTO org_statements (org_id, version, statement, signature, created_at) "
+        "VALUES (?1,?2,?3,?4,?5)";
+    auto s = Prepare(kSql, "insert statement");
+    if (!s) return Fail(s.error());
+    s->Bind(1, r.org_id)
+        .Bind(2, U(r.version))
+        .Bind(3, r.statement)
+        .Bind(4, r.signature)
+        .Bind(5, r.created_at);
+    KW_TRY(s->Exec());
+    return {};
+  }
+
+  Result<std::vector<OrgStatementRow>> ListStatements(std::string_view org_id,
+                                                      uint64_t after_version) override {
+    static const std::string kSql = std::string("SELECT ") + kStatementCols +
+                                    " FROM org_statements WHERE org_id = ?1 AND version > ?2 "
+                                    "ORDER BY version";
+    return FindAll<OrgStatementRow>(kSql.c_str(), "list statements", ReadStatement, [&](Stmt& s) {
+      s.Bind(1, org_id).Bind(2, ClampU(after_version));
+    });
   }
 
   Status InsertMember(const OrgMember& m) override {
     static constexpr const char* kSql =
-        "INSERT INTO org_members (org_id, account_id, role, permissions, status, joined_at) "
-        "VALUES (?1,?2,?3,?4,?5,?6)";
+        "INSERT INTO org_members (org_id, account_id, role, permissions, status, joined_at, "
+        "last_epoch) VALUES (?1,?2,?3,?4,?5,?6,?7)";
     auto s = Prepare(kSql, "insert member");
     if (!s) return Fail(s.error());
     s->Bind(1, m.org_id)
@@ -757,7 +879,8 @@ class SqliteTx final : public Tx {
         .Bind(3, m.role)
         .Bind(4, m.permissions)
         .Bind(5, StatusText(m.status))
-        .Bind(6, m.joined_at);
+        .Bind(6, m.joined_at)
+        .Bind(7, U(m.last_epoch));
     KW_TRY(s->Exec());
     return {};
   }
@@ -825,6 +948,178 @@ class SqliteTx final : public Tx {
                               [&](Stmt& s) { s.Bind(1, account_id); });
   }
 
+  Status SetMemberLastEpoch(std::string_view org_id, std::string_view account_id,
+                            uint64_t last_epoch) override {
+    static constexpr const char* kSql =
+        "UPDATE org_members SET last_epoch = ?3 WHERE org_id = ?1 AND account_id = ?2";
+    auto s = Prepare(kSql, "set member epoch");
+    if (!s) return Fail(s.error());
+    s->Bind(1, org_id).Bind(2, account_id).Bind(3, U(last_epoch));
+    return ExpectOne(s->Exec(), "set member epoch");
+  }
+
+  Status PutGrant(const OrgGrant& g) override {
+    static constexpr const char* kSql =
+        "INSERT INTO org_grants (org_id, account_id, key_version, recovery_grant, signing_grant, "
+        "created_by, created_at) VALUES (?1,?2,?3,?4,?5,?6,?7) "
+        "ON CONFLICT (org_id, account_id, key_version) DO UPDATE SET "
+        "recovery_grant = excluded.recovery_grant, signing_grant = excluded.signing_grant, "
+        "created_by = excluded.created_by, created_at = excluded.created_at";
+    auto s = Prepare(kSql, "put grant");
+    if (!s) return Fail(s.error());
+    s->Bind(1, g.org_id)
+        .Bind(2, g.account_id)
+        .Bind(3, U(g.key_version))
+        .Bind(4, g.recovery_grant)
+        .Bind(5, g.signing_grant)
+        .Bind(6, g.created_by)
+        .Bind(7, g.created_at);
+    KW_TRY(s->Exec());
+    return {};
+  }
+
+  Result<std::optional<OrgGrant>> FindGrant(std::string_view org_id, std::string_view account_id,
+                                            uint64_t key_version) override {
+    static const std::string kSql =
+        std::string("SELECT ") + kGrantCols +
+        " FROM org_grants WHERE org_id = ?1 AND account_id = ?2 AND key_version = ?3";
+    return FindOne<OrgGrant>(kSql.c_str(), "find grant", ReadGrant, [&](Stmt& s) {
+      s.Bind(1, org_id).Bind(2, account_id).Bind(3, U(key_version));
+    });
+  }
+
+  Result<std::vector<OrgGrant>> ListGrants(std::string_view org_id) override {
+    static const std::string kSql = std::string("SELECT ") + kGrantCols +
+                                    " FROM org_grants WHERE org_id = ?1 "
+                                    "ORDER BY account_id, key_version";
+    return FindAll<OrgGrant>(kSql.c_str(), "list grants", ReadGrant,
+                             [&](Stmt& s) { s.Bind(1, org_id); });
+  }
+
+  Result<int64_t> DeleteMemberGrants(std::string_view org_id,
+                                     std::string_view account_id) override {
+    static constexpr const char* kSql =
+        "DELETE FROM org_grants WHERE org_id = ?1 AND account_id = ?2";
+    auto s = Prepare(kSql, "delete member grants");
+    if (!s) return Fail(s.error());
+    s->Bind(1, org_id).Bind(2, account_id);
+    return s->Exec();
+  }
+
+  Result<int64_t> DeleteGrantsBelow(std::string_view org_id, uint64_t key_version) override {
+    static constexpr const char* kSql =
+        "DELETE FROM org_grants WHERE org_id = ?1 AND key_version < ?2";
+    auto s = Prepare(kSql, "delete old grants");
+    if (!s) return Fail(s.error());
+    s->Bind(1, org_id).Bind(2, ClampU(key_version));
+    return s->Exec();
+  }
+
+  Status PutEscrow(const Escrow& e) override {
+    static constexpr const char* kSql =
+        "INSERT INTO escrows (org_id, account_id, epoch, key_version, wrapped_vault_key, "
+        "admin_share, server_share, created_at, updated_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9) "
+        "ON CONFLICT (org_id, account_id) DO UPDATE SET epoch = excluded.epoch, "
+        "key_version = excluded.key_version, wrapped_vault_key = excluded.wrapped_vault_key, "
+        "admin_share = excluded.admin_share, server_share = excluded.server_share, "
+        "created_at = excluded.created_at, updated_at = excluded.updated_at";
+    auto s = Prepare(kSql, "put escrow");
+    if (!s) return Fail(s.error());
+    s->Bind(1, e.org_id)
+        .Bind(2, e.account_id)
+        .Bind(3, U(e.epoch))
+        .Bind(4, U(e.key_version))
+        .Bind(5, e.wrapped_vault_key)
+        .Bind(6, e.admin_share)
+        .Bind(7, e.server_share)
+        .Bind(8, e.created_at)
+        .Bind(9, e.updated_at);
+    KW_TRY(s->Exec());
+    return {};
+  }
+
+  Result<std::optional<Escrow>> FindEscrow(std::string_view org_id,
+                                           std::string_view account_id) override {
+    static const std::string kSql = std::string("SELECT ") + kEscrowCols +
+                                    " FROM escrows WHERE org_id = ?1 AND account_id = ?2";
+    return FindOne<Escrow>(kSql.c_str(), "find escrow", ReadEscrow,
+                           [&](Stmt& s) { s.Bind(1, org_id).Bind(2, account_id); });
+  }
+
+  Status DeleteEscrow(std::string_view org_id, std::string_view account_id) override {
+    static constexpr const char* kSql = "DELETE FROM escrows WHERE org_id = ?1 AND account_id = ?2";
+    auto s = Prepare(kSql, "delete escrow");
+    if (!s) return Fail(s.error());
+    s->Bind(1, org_id).Bind(2, account_id);
+    return ExpectOne(s->Exec(), "delete escrow");
+  }
+
+  Result<std::vector<Escrow>> ListEscrows(std::string_view org_id) override {
+    static const std::string kSql = std::string("SELECT ") + kEscrowCols +
+                                    " FROM escrows WHERE org_id = ?1 ORDER BY account_id";
+    return FindAll<Escrow>(kSql.c_str(), "list escrows", ReadEscrow,
+                           [&](Stmt& s) { s.Bind(1, org_id); });
+  }
+
+  Result<std::vector<Escrow>> ListEscrowsOfAccount(std::string_view account_id) override {
+    static const std::string kSql = std::string("SELECT ") + kEscrowCols +
+                                    " FROM escrows WHERE account_id = ?1 ORDER BY org_id";
+    return FindAll<Escrow>(kSql.c_str(), "list escrows of account", ReadEscrow,
+                           [&](Stmt& s) { s.Bind(1, account_id); });
+  }
+
+  Result<std::vector<Escrow>> ListEscrowsBelowKeyVersion(std::string_view org_id,
+                                                         uint64_t key_version,
+                                                         std::string_view after_account_id,
+                                                         int64_t limit) override {
+    static const std::string kSql = std::string("SELECT ") + kEscrowCols +
+                                    " FROM escrows WHERE org_id = ?1 AND key_version < ?2 "
+                                    "AND account_id > ?3 ORDER BY account_id LIMIT ?4";
+    if (limit <= 0) return std::vector<Escrow>();
+    return FindAll<Escrow>(kSql.c_str(), "list escrows to rewrap", ReadEscrow, [&](Stmt& s) {
+      s.Bind(1, org_id).Bind(2, ClampU(key_version)).Bind(3, after_account_id).Bind(4, limit);
+    });
+  }
+
+  Result<int64_t> CountEscrowsBelowKeyVersion(std::string_view org_id,
+                                              uint64_t key_version) override {
+    static constexpr const char* kSql =
+        "SELECT COUNT(*) FROM escrows WHERE org_id = ?1 AND key_version < ?2";
+    auto r = FindOne<int64_t>(
+        kSql, "count escrows to rewrap", [](const Stmt& s) { return s.Int(0); },
+        [&](Stmt& s) { s.Bind(1, org_id).Bind(2, ClampU(key_version)); });
+    if (!r) return Fail(r.error());
+    return r->value_or(0);
+  }
+
+  Status RewrapEscrow(std::string_view org_id, std::string_view account_id, uint64_t epoch,
+                      uint64_t from_key_version, uint64_t to_key_version, const Bytes& admin_share,
+                      int64_t now) override {
+    static constexpr const char* kSql =
+        "UPDATE escrows SET admin_share = ?6, key_version = ?5, updated_at = ?7 "
+        "WHERE org_id = ?1 AND account_id = ?2 AND epoch = ?3 AND key_version = ?4";
+    int64_t changed = 0;
+    {
+      auto s = Prepare(kSql, "rewrap escrow");
+      if (!s) return Fail(s.error());
+      s->Bind(1, org_id)
+          .Bind(2, account_id)
+          .Bind(3, U(epoch))
+          .Bind(4, U(from_key_version))
+          .Bind(5, U(to_key_version))
+          .Bind(6, admin_share)
+          .Bind(7, now);
+      auto n = s->Exec();
+      if (!n) return Fail(n.error());
+      changed = *n;
+    }
+    if (changed == 1) return {};
+    auto existing = FindEscrow(org_id, account_id);
+    if (!existing) return Fail(existing.error());
+    if (*existing) return Fail(StaleError("rewrap escrow"));
+    return Fail(NotFoundError("rewrap escrow"));
+  }
+
   Status InsertInvite(const OrgInvite& i) override {
     static constexpr const char* kSql =
         "INSERT INTO org_invites (id, org_id, email, role, permissions, token_hash, created_by, "
@@ -879,6 +1174,14 @@ class SqliteTx final : public Tx {
     return Fail(NotFoundError("accept invite"));
   }
 
+  Result<std::vector<OrgInvite>> ListOpenInvites(std::string_view org_id, int64_t now) override {
+    static const std::string kSql = std::string("SELECT ") + kInviteCols +
+                                    " FROM org_invites WHERE org_id = ?1 AND accepted_at IS NULL "
+                                    "AND expires_at > ?2 ORDER BY created_at, id";
+    return FindAll<OrgInvite>(kSql.c_str(), "list invites", ReadInvite,
+                              [&](Stmt& s) { s.Bind(1, org_id).Bind(2, now); });
+  }
+
   Result<int64_t> DeleteExpiredInvites(int64_t now) override {
     static constexpr const char* kSql = "DELETE FROM org_invites WHERE expires_at < ?1";
     auto s = Prepare(kSql, "delete expired invites");
@@ -928,15 +1231,38 @@ class SqliteTx final : public Tx {
   }
 
   Result<std::vector<OrgEvent>> ListEvents(std::string_view org_id, uint64_t after_seq,
-                                           int64_t limit) override {
-    static const std::string kSql = std::string("SELECT ") + kEventCols +
-                                    " FROM org_events WHERE org_id = ?1 AND seq > ?2 "
-                                    "ORDER BY seq LIMIT ?3";
+                                           int64_t limit, const EventFilter& filter) override {
+    // One statement per combination of filters rather than "?n IS NULL OR
+    // column = ?n", which would keep the planner off the (org_id, column, seq)
+    // indexes.
+    static const std::array<std::string, 32> kSql = [] {
+      std::array<std::string, 32> sql;
+      for (size_t mask = 0; mask < sql.size(); ++mask) {
+        sql[mask] =
+            std::string("SELECT ") + kEventCols + " FROM org_events WHERE org_id = ?1 AND seq > ?2";
+        if (mask & 1) sql[mask] += " AND type = ?4";
+        if (mask & 2) sql[mask] += " AND actor_id = ?5";
+        if (mask & 4) sql[mask] += " AND target_id = ?6";
+        if (mask & 8) sql[mask] += " AND time >= ?7";
+        if (mask & 16) sql[mask] += " AND time < ?8";
+        sql[mask] += " ORDER BY seq LIMIT ?3";
+      }
+      return sql;
+    }();
     if (limit <= 0) return std::vector<OrgEvent>();
+    size_t mask = (filter.type.empty() ? 0 : 1) | (filter.actor_id.empty() ? 0 : 2) |
+                  (filter.target_id.empty() ? 0 : 4) | (filter.since ? 8 : 0) |
+                  (filter.until ? 16 : 0);
     // Sequence numbers stay below 2^53 (core::audit::kMaxSafeInteger).
-    auto after = static_cast<int64_t>(std::min<uint64_t>(after_seq, uint64_t{1} << 62));
-    return ReadEvents(kSql.c_str(), "list events",
-                      [&](Stmt& s) { s.Bind(1, org_id).Bind(2, after).Bind(3, limit); });
+    auto after = ClampU(after_seq);
+    return ReadEvents(kSql[mask].c_str(), "list events", [&](Stmt& s) {
+      s.Bind(1, org_id).Bind(2, after).Bind(3, limit);
+      if (mask & 1) s.Bind(4, filter.type);
+      if (mask & 2) s.Bind(5, filter.actor_id);
+      if (mask & 4) s.Bind(6, filter.target_id);
+      if (mask & 8) s.Bind(7, *filter.since);
+      if (mask & 16) s.Bind(8, *filter.until);
+    });
   }
 
  private:
