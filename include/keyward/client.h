@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "client/secret_json.h"
 #include "common/error.h"
 #include "crypto/crypto.h"
 #include "crypto/secure_bytes.h"
@@ -101,6 +102,8 @@ struct ServerInfo {
   std::string version;
   crypto::KdfParams kdf_minimum;
   std::string public_url;
+  crypto::Bytes recovery_public_key;  // empty when the server has none
+  std::string recovery_fingerprint;
 };
 
 struct PreloginInfo {
@@ -117,6 +120,7 @@ struct Account {
   crypto::Bytes public_key;
   crypto::Bytes wrapped_private_key;
   bool two_factor_enabled = false;
+  bool must_change_password = false;  // an admin set a temporary password
   std::string created_at;
 };
 
@@ -178,6 +182,7 @@ struct ClientOptions {
 };
 
 class HttpTransport;
+struct EscrowForOrg;  // org.h
 
 // One server, optionally one session (bearer token). Not thread-safe.
 class Client {
@@ -221,8 +226,10 @@ class Client {
   Result<Unlocked> UnlockWithPassword(const crypto::SecureBytes& password);
   // New salt, new AK/EK, vault key re-wrapped; the server revokes the other
   // sessions. The current password is checked by the server (via AK).
+  // `escrows`: OrgClient::FreshEscrows, one per enrolled organization.
   Status ChangePassword(const crypto::SecureBytes& current_password,
-                        const crypto::SecureBytes& new_password);
+                        const crypto::SecureBytes& new_password,
+                        std::span<const EscrowForOrg> escrows = {});
   Status DeleteAccount(const crypto::SecureBytes& password);
   Result<TotpEnrolment> BeginTotp(const crypto::SecureBytes& password);
   Result<std::vector<crypto::SecureBytes>> ConfirmTotp(const crypto::SecureBytes& code);
@@ -241,6 +248,12 @@ class Client {
 
   Result<std::vector<Device>> ListDevices();
   Status RemoveDevice(std::string_view device_id);
+
+  // A JSON call with this client's session, for the organization client
+  // (org.h): the answer's body (null for 204), or the server's error. `path`
+  // must hold no secret; bodies are wiping JSON.
+  Result<Json> CallJson(std::string_view method, std::string_view path,
+                        const std::optional<Json>& body = std::nullopt);
 
  private:
   std::unique_ptr<HttpTransport> http_;

@@ -6,11 +6,14 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 
 #include "common/error.h"
+#include "core/audit_chain.h"
 #include "crypto/crypto.h"
+#include "protocol/statement.h"
 
 namespace keyward::client {
 
@@ -22,6 +25,11 @@ struct Profile {
   std::string device_name;
   std::string token;                  // empty when logged out
   crypto::Bytes protected_vault_key;  // empty when locked
+  // Per organization id: the signing key pinned at join (trust on first use)
+  // and the last statement accepted; and the last event-log head that
+  // `keyward events verify` checked (a later log must extend it).
+  std::map<std::string, protocol::OrgPin> org_pins;
+  std::map<std::string, core::audit::Head> event_heads;
 };
 
 inline constexpr const char* kProfileFileName = "profile.json";

@@ -6,6 +6,7 @@
 
 #include "client/http_transport.h"
 #include "client/secret_json.h"
+#include "keyward/org.h"
 
 namespace keyward::client {
 namespace {
@@ -38,6 +39,7 @@ Result<Account> ParseAccount(const Json& j) {
   if (auto pk = JsonBase64(j, "public_key")) a.public_key = std::move(*pk);
   if (auto wsk = JsonBase64(j, "wrapped_private_key")) a.wrapped_private_key = std::move(*wsk);
   if (auto tfa = JsonBool(j, "two_factor_enabled")) a.two_factor_enabled = *tfa;
+  if (auto m = JsonBool(j, "must_change_password")) a.must_change_password = *m;
   if (auto c = JsonString(j, "created_at")) a.created_at = *c;
   return a;
 }
@@ -110,6 +112,23 @@ Result<ServerInfo> Client::GetServerInfo() {
   if (!kdf) return Fail(kdf.error());
   info.kdf_minimum = *kdf;
   if (auto u = JsonString(r->body, "public_url")) info.public_url = *u;
+  // Optional: a server without a recovery key cannot take escrows.
+  if (r->body.contains("recovery_public_key") && !r->body["recovery_public_key"].is_null()) {
+    auto pk = JsonBase64(r->body, "recovery_public_key");
+    if (!pk || pk->size() != 32) {
+      return Fail(Error::Unavailable("server.bad_response",
+                                     "the server's recovery public key is not 32 bytes"));
+    }
+    info.recovery_public_key = std::move(*pk);
+    // Computed here, not taken from the server: it is what people compare.
+    info.recovery_fingerprint = crypto::Fingerprint(info.recovery_public_key);
+    if (auto f = JsonString(r->body, "recovery_fingerprint");
+        f && *f != info.recovery_fingerprint) {
+      return Fail(Error::Unavailable(
+          "server.bad_response",
+          "the server's recovery fingerprint does not match its recovery public key"));
+    }
+  }
   return info;
 }
 
@@ -237,7 +256,8 @@ Result<Client::Unlocked> Client::UnlockWithPassword(const crypto::SecureBytes& p
 }
 
 Status Client::ChangePassword(const crypto::SecureBytes& current_password,
-                              const crypto::SecureBytes& new_password) {
+                              const crypto::SecureBytes& new_password,
+                              std::span<const EscrowForOrg> escrows) {
   auto unlocked = UnlockWithPassword(current_password);
   if (!unlocked) return Fail(unlocked.error());
   auto info = GetServerInfo();
@@ -255,6 +275,20 @@ Status Client::ChangePassword(const crypto::SecureBytes& current_password,
   body["new_auth_key"] = SecretB64(new_keys->auth.span());
   body["new_wrapped_vault_key"] =
       B64(WrapVaultKey(new_keys->enc, unlocked->account.id, unlocked->vault_key));
+  if (!escrows.empty()) {
+    Json list = Json::array();
+    for (const EscrowForOrg& e : escrows) {
+      Json j = Json::object();
+      j["org_id"] = Str(e.org_id);
+      j["epoch"] = e.escrow.epoch;
+      j["key_version"] = e.key_version;
+      j["wrapped_vault_key"] = B64(e.escrow.wrapped_vault_key);
+      j["admin_share"] = B64(e.escrow.admin_share);
+      j["server_share"] = B64(e.escrow.server_share);
+      list.push_back(std::move(j));
+    }
+    body["escrows"] = std::move(list);
+  }
   auto r = http_->Call("POST", "/v1/account/password", body, token_);
   if (!r) return Fail(r.error());
   return {};
@@ -413,6 +447,13 @@ Status Client::RemoveDevice(std::string_view device_id) {
   auto r = http_->Call("DELETE", fmt::format("/v1/devices/{}", device_id), std::nullopt, token_);
   if (!r) return Fail(r.error());
   return {};
+}
+
+Result<Json> Client::CallJson(std::string_view method, std::string_view path,
+                              const std::optional<Json>& body) {
+  auto r = http_->Call(method, path, body, token_);
+  if (!r) return Fail(r.error());
+  return std::move(r->body);
 }
 
 }  // namespace keyward::client

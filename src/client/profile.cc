@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -19,6 +20,73 @@ namespace {
 Error IoError(std::string_view what, const std::filesystem::path& path, int err) {
   return Error::Internal("profile.io",
                          fmt::format("cannot {} {}: {}", what, path.string(), std::strerror(err)));
+}
+
+Error Corrupt(const std::filesystem::path& path) {
+  return Error::Internal("profile.corrupt",
+                         fmt::format("{} is not a valid profile file", path.string()));
+}
+
+// {"<org>": {"signing_public_key": b64, "version": n, "statement_digest": b64}}
+nlohmann::json PinsToJson(const std::map<std::string, protocol::OrgPin>& pins) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [org, pin] : pins) {
+    j[org] = {{"signing_public_key", crypto::Base64UrlEncode(pin.signing_public_key)},
+              {"version", pin.version},
+              {"statement_digest", crypto::Base64UrlEncode(pin.statement_digest)}};
+  }
+  return j;
+}
+
+bool PinsFromJson(const nlohmann::json& j, std::map<std::string, protocol::OrgPin>& out) {
+  if (!j.is_object()) return false;
+  for (const auto& [org, v] : j.items()) {
+    if (!v.is_object() || !v.contains("signing_public_key") || !v.contains("version") ||
+        !v["signing_public_key"].is_string() || !v["version"].is_number_unsigned()) {
+      return false;
+    }
+    protocol::OrgPin pin;
+    pin.org_id = org;
+    auto pk = crypto::Base64UrlDecode(v["signing_public_key"].get<std::string>());
+    if (!pk || pk->size() != 32) return false;
+    pin.signing_public_key = std::move(*pk);
+    pin.version = v["version"].get<uint64_t>();
+    if (v.contains("statement_digest")) {
+      if (!v["statement_digest"].is_string()) return false;
+      auto d = crypto::Base64UrlDecode(v["statement_digest"].get<std::string>());
+      if (!d || (!d->empty() && d->size() != 32)) return false;
+      pin.statement_digest = std::move(*d);
+    }
+    out.emplace(org, std::move(pin));
+  }
+  return true;
+}
+
+// {"<org>": {"seq": n, "hash": "<64 lowercase hex>"}}; base64url read too.
+nlohmann::json HeadsToJson(const std::map<std::string, core::audit::Head>& heads) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [org, head] : heads) {
+    j[org] = {{"seq", head.seq}, {"hash", crypto::HexEncode(head.hash)}};
+  }
+  return j;
+}
+
+bool HeadsFromJson(const nlohmann::json& j, std::map<std::string, core::audit::Head>& out) {
+  if (!j.is_object()) return false;
+  for (const auto& [org, v] : j.items()) {
+    if (!v.is_object() || !v.contains("seq") || !v.contains("hash") ||
+        !v["seq"].is_number_unsigned() || !v["hash"].is_string()) {
+      return false;
+    }
+    const std::string text = v["hash"].get<std::string>();
+    auto bytes = text.size() == 64 ? crypto::HexDecode(text) : crypto::Base64UrlDecode(text);
+    core::audit::Head head;
+    if (!bytes || bytes->size() != head.hash.size()) return false;
+    head.seq = v["seq"].get<uint64_t>();
+    std::copy(bytes->begin(), bytes->end(), head.hash.begin());
+    out.emplace(org, head);
+  }
+  return true;
 }
 
 std::string Env(const char* name) {
@@ -84,11 +152,15 @@ Result<std::optional<Profile>> LoadProfile(const std::filesystem::path& dir) {
   p.token = j.value("token", "");
   if (auto pk = j.value("protected_vault_key", ""); !pk.empty()) {
     auto bytes = crypto::Base64UrlDecode(pk);
-    if (!bytes) {
-      return Fail(Error::Internal("profile.corrupt",
-                                  fmt::format("{} is not a valid profile file", path.string())));
-    }
+    if (!bytes) return Fail(Corrupt(path));
     p.protected_vault_key = std::move(*bytes);
+  }
+  // Absent in profiles written before organizations: empty maps.
+  if (j.contains("org_pins") && !PinsFromJson(j["org_pins"], p.org_pins)) {
+    return Fail(Corrupt(path));
+  }
+  if (j.contains("event_heads") && !HeadsFromJson(j["event_heads"], p.event_heads)) {
+    return Fail(Corrupt(path));
   }
   return std::optional<Profile>(std::move(p));
 }
@@ -105,6 +177,8 @@ Status SaveProfile(const std::filesystem::path& dir, const Profile& p) {
       {"token", p.token},
       {"protected_vault_key",
        p.protected_vault_key.empty() ? "" : crypto::Base64UrlEncode(p.protected_vault_key)},
+      {"org_pins", PinsToJson(p.org_pins)},
+      {"event_heads", HeadsToJson(p.event_heads)},
   };
   return WriteFileAtomically(dir / kProfileFileName, j.dump(2) + "\n");
 }

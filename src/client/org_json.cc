@@ -1,0 +1,216 @@
+#include "client/org_json.h"
+
+#include <fmt/format.h>
+
+namespace keyward::client::org_json {
+namespace {
+
+std::string Text(const Json& j, std::string_view key) {
+  auto v = JsonString(j, key);
+  return v ? *v : std::string();
+}
+
+}  // namespace
+
+Error BadResponse(std::string_view what) {
+  return Error::Unavailable("server.bad_response", fmt::format("the server's answer {}", what));
+}
+
+Result<uint64_t> U64(const Json& j, std::string_view key) {
+  auto v = JsonInt(j, key);
+  if (!v) return Fail(v.error());
+  if (*v < 0) return Fail(BadResponse(fmt::format("has a negative '{}'", key)));
+  return static_cast<uint64_t>(*v);
+}
+
+Json B64(std::span<const uint8_t> bytes) { return Str(crypto::Base64UrlEncode(bytes)); }
+
+Result<Enrollment> ParseEnrollment(const Json& j) {
+  Enrollment e;
+  auto state = JsonString(j, "state");
+  if (!state) return Fail(state.error());
+  if (*state != "enrolled" && *state != "not_enrolled") {
+    return Fail(BadResponse("has an unknown enrollment state"));
+  }
+  e.state = *state;
+  if (auto v = U64(j, "epoch")) e.epoch = *v;
+  if (auto v = U64(j, "key_version")) e.key_version = *v;
+  return e;
+}
+
+Result<SignedStatement> ParseStatement(const Json& j) {
+  SignedStatement s;
+  auto version = U64(j, "version");
+  if (!version) return Fail(version.error());
+  s.version = *version;
+  auto st = JsonBase64(j, "statement");
+  if (!st) return Fail(st.error());
+  s.statement = std::move(*st);
+  auto sig = JsonBase64(j, "signature");
+  if (!sig) return Fail(sig.error());
+  s.signature = std::move(*sig);
+  return s;
+}
+
+Result<std::vector<SignedStatement>> ParseStatements(const Json& j, std::string_view key) {
+  auto it = j.is_object() ? j.find(ToSecretString(key)) : j.end();
+  if (it == j.end() || !it->is_array()) return Fail(BadResponse(fmt::format("has no '{}'", key)));
+  std::vector<SignedStatement> out;
+  for (const Json& s : *it) {
+    auto parsed = ParseStatement(s);
+    if (!parsed) return Fail(parsed.error());
+    out.push_back(std::move(*parsed));
+  }
+  return out;
+}
+
+Result<Org> ParseOrg(const Json& j) {
+  Org o;
+  auto id = JsonString(j, "id");
+  if (!id) return Fail(id.error());
+  o.id = *id;
+  o.name = Text(j, "name");
+  o.role = Text(j, "role");
+  o.permissions = Text(j, "permissions");
+  o.status = Text(j, "status");
+  o.created_at = Text(j, "created_at");
+  auto kv = U64(j, "key_version");
+  if (!kv) return Fail(kv.error());
+  o.key_version = *kv;
+  auto sv = U64(j, "statement_version");
+  if (!sv) return Fail(sv.error());
+  o.statement_version = *sv;
+  auto pk = JsonBase64(j, "recovery_public_key");
+  if (!pk) return Fail(pk.error());
+  o.recovery_public_key = std::move(*pk);
+  // Display only: the policy that counts is the one in the verified statement.
+  if (auto it = j.find(ToSecretString("policy")); it != j.end() && it->is_object()) {
+    const SecretString text = it->dump();
+    if (auto p = protocol::ParsePolicy(std::string_view(text.data(), text.size()))) {
+      o.policy = std::move(*p);
+    }
+  }
+  if (auto it = j.find(ToSecretString("enrollment")); it != j.end() && it->is_object()) {
+    if (auto e = ParseEnrollment(*it)) o.enrollment = std::move(*e);
+  }
+  return o;
+}
+
+Result<OrgMember> ParseMember(const Json& j) {
+  OrgMember m;
+  auto id = JsonString(j, "account_id");
+  if (!id) return Fail(id.error());
+  m.account_id = *id;
+  m.email = Text(j, "email");
+  m.role = Text(j, "role");
+  m.permissions = Text(j, "permissions");
+  m.status = Text(j, "status");
+  m.joined_at = Text(j, "joined_at");
+  if (auto pk = JsonBase64(j, "public_key")) m.public_key = std::move(*pk);
+  if (auto it = j.find(ToSecretString("enrollment")); it != j.end() && it->is_object()) {
+    if (auto e = ParseEnrollment(*it)) m.enrollment = std::move(*e);
+  }
+  if (auto v = JsonBool(j, "recovery_admin")) m.recovery_admin = *v;
+  if (auto v = U64(j, "grant_key_version")) m.grant_key_version = *v;
+  return m;
+}
+
+Result<OrgInvite> ParseInvite(const Json& j) {
+  OrgInvite i;
+  auto id = JsonString(j, "id");
+  if (!id) return Fail(id.error());
+  i.id = *id;
+  i.email = Text(j, "email");
+  i.role = Text(j, "role");
+  i.permissions = Text(j, "permissions");
+  i.expires_at = Text(j, "expires_at");
+  return i;
+}
+
+Result<InviteInfo> ParseInviteInfo(const Json& j) {
+  InviteInfo info;
+  info.invite_id = Text(j, "invite_id");
+  auto it = j.find(ToSecretString("org"));
+  if (it == j.end() || !it->is_object()) return Fail(BadResponse("has no 'org'"));
+  auto org_id = JsonString(*it, "id");
+  if (!org_id) return Fail(org_id.error());
+  info.org_id = *org_id;
+  info.org_name = Text(*it, "name");
+  info.role = Text(j, "role");
+  info.permissions = Text(j, "permissions");
+  info.email = Text(j, "email");
+  info.expires_at = Text(j, "expires_at");
+  auto statements = ParseStatements(j, "statements");
+  if (!statements) return Fail(statements.error());
+  info.statements = std::move(*statements);
+  return info;
+}
+
+Result<core::audit::Record> ParseEvent(const Json& j, std::string_view org_id) {
+  core::audit::Record r;
+  auto seq = U64(j, "seq");
+  if (!seq) return Fail(seq.error());
+  r.event.seq = *seq;
+  r.event.org_id = std::string(org_id);
+  auto type = JsonString(j, "type");
+  if (!type) return Fail(type.error());
+  r.event.type = *type;
+  r.event.actor_id = Text(j, "actor_id");
+  r.event.target_id = Text(j, "target_id");
+  r.event.device_id = Text(j, "device_id");
+  auto time = JsonInt(j, "time");
+  if (!time) return Fail(time.error());
+  r.event.time = *time;
+  if (auto it = j.find(ToSecretString("details")); it != j.end()) {
+    if (!it->is_object()) return Fail(BadResponse("has event details that are not an object"));
+    for (auto d = it->begin(); d != it->end(); ++d) {
+      if (!d.value().is_string()) return Fail(BadResponse("has a non-string event detail"));
+      const SecretString& k = d.key();
+      const SecretString& v = d.value().get_ref<const SecretString&>();
+      r.event.details.emplace(std::string(k.data(), k.size()), std::string(v.data(), v.size()));
+    }
+  }
+  auto hash = JsonBase64(j, "hash");
+  if (!hash) return Fail(hash.error());
+  if (hash->size() != r.hash.size())
+    return Fail(BadResponse("has an event hash of the wrong size"));
+  std::copy(hash->begin(), hash->end(), r.hash.begin());
+  return r;
+}
+
+Json EscrowJson(const protocol::Escrow& escrow, uint64_t key_version) {
+  Json j = Json::object();
+  j["epoch"] = escrow.epoch;
+  j["key_version"] = key_version;
+  j["wrapped_vault_key"] = B64(escrow.wrapped_vault_key);
+  j["admin_share"] = B64(escrow.admin_share);
+  j["server_share"] = B64(escrow.server_share);
+  return j;
+}
+
+Json GrantJson(uint64_t key_version, std::span<const uint8_t> recovery_grant,
+               std::span<const uint8_t> signing_grant) {
+  Json j = Json::object();
+  j["key_version"] = key_version;
+  j["recovery_grant"] = B64(recovery_grant);
+  if (!signing_grant.empty()) j["signing_grant"] = B64(signing_grant);
+  return j;
+}
+
+std::string PercentEncode(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+        c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+}  // namespace keyward::client::org_json

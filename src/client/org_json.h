@@ -1,0 +1,41 @@
+// Wire objects of docs/api.md "Organizations", parsed from and written to the
+// client's wiping JSON. Parsing is strict about what the client relies on
+// (ids, keys, versions) and lenient about display-only fields.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "client/secret_json.h"
+#include "common/error.h"
+#include "keyward/org.h"
+
+namespace keyward::client::org_json {
+
+Error BadResponse(std::string_view what);
+
+[[nodiscard]] Result<uint64_t> U64(const Json& j, std::string_view key);
+// Unpadded base64url of public bytes.
+Json B64(std::span<const uint8_t> bytes);
+
+[[nodiscard]] Result<Enrollment> ParseEnrollment(const Json& j);
+[[nodiscard]] Result<SignedStatement> ParseStatement(const Json& j);
+[[nodiscard]] Result<std::vector<SignedStatement>> ParseStatements(const Json& j,
+                                                                   std::string_view key);
+[[nodiscard]] Result<Org> ParseOrg(const Json& j);
+[[nodiscard]] Result<OrgMember> ParseMember(const Json& j);
+[[nodiscard]] Result<OrgInvite> ParseInvite(const Json& j);
+[[nodiscard]] Result<InviteInfo> ParseInviteInfo(const Json& j);
+[[nodiscard]] Result<core::audit::Record> ParseEvent(const Json& j, std::string_view org_id);
+
+// {"epoch","key_version","wrapped_vault_key","admin_share","server_share"}
+Json EscrowJson(const protocol::Escrow& escrow, uint64_t key_version);
+// {"key_version","recovery_grant","signing_grant"?}
+Json GrantJson(uint64_t key_version, std::span<const uint8_t> recovery_grant,
+               std::span<const uint8_t> signing_grant);
+
+// RFC 3986 unreserved characters kept, everything else %XX (query values).
+std::string PercentEncode(std::string_view text);
+
+}  // namespace keyward::client::org_json
