@@ -1,0 +1,148 @@
+#include "core/admin_reset.h"
+
+#include "core/notices.h"
+#include "core/org_access.h"
+#include "core/validation.h"
+#include "protocol/binding.h"
+#include "protocol/escrow.h"
+
+namespace keyward::core {
+
+namespace {
+
+constexpr size_t kMinBlob = 1 + 24 + 16;
+constexpr size_t kMaxKeyBlob = 4096;
+
+// What Begin and Reset both check, in the order of docs/api.md.
+struct ResetTarget {
+  OrgAccess access;
+  store::OrgMember member;
+  store::Escrow escrow;
+};
+
+Result<ResetTarget> CheckResetTarget(store::Tx& tx, const Context& ctx, const Caller& caller,
+                                     std::string_view org_id, std::string_view member_id) {
+  KW_ASSIGN_OR_RETURN(OrgAccess access, LoadOrgAccess(tx, org_id, caller.account_id));
+  KW_ASSIGN_OR_RETURN(auto policy, PolicyOf(access.org));
+  if (policy.mode != protocol::RecoveryMode::kAdminReset) {
+    return Fail(Error::Conflict("org.mode_not_admin_reset",
+                                "This organization's recovery mode is not admin-reset: use a "
+                                "recovery request (approve a link) instead."));
+  }
+  KW_ASSIGN_OR_RETURN(store::OrgMember member, LoadMember(tx, access.org.id, member_id));
+  KW_ASSIGN_OR_RETURN(Target target, TargetOf(member));
+  KW_RETURN_IF_ERROR(CheckCanActOn(access.actor(), target, MemberAction::kResetPassword));
+  if (!ctx.config.recovery_key) return Fail(RecoveryKeyMissing());
+  KW_ASSIGN_OR_RETURN(auto escrow, tx.FindEscrow(access.org.id, member_id));
+  if (!escrow) return Fail(NotEnrolled());
+  return ResetTarget{std::move(access), std::move(member), std::move(*escrow)};
+}
+
+EventSpec AdminEvent(const Caller& caller, const store::Org& org, std::string_view member_id,
+                     std::string type) {
+  EventSpec event;
+  event.org_id = org.id;
+  event.type = std::move(type);
+  event.actor_id = caller.account_id;
+  event.target_id = std::string(member_id);
+  event.device_id = caller.device_id;
+  return event;
+}
+
+}  // namespace
+
+Result<ResetMaterial> AdminResetService::Begin(const Caller& caller, std::string_view org_id,
+                                               std::string_view member_id) {
+  ResetMaterial material;
+  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(ResetTarget t, CheckResetTarget(tx, ctx_, caller, org_id, member_id));
+    auto server_part = protocol::OpenServerShare(*ctx_.config.recovery_key, t.escrow.server_share,
+                                                 t.access.org.id, member_id, t.escrow.epoch);
+    // Checked when it was stored: the server's recovery key changed since.
+    if (!server_part) return Fail(Internal());
+    material.epoch = t.escrow.epoch;
+    material.key_version = t.escrow.key_version;
+    material.wrapped_vault_key = std::move(t.escrow.wrapped_vault_key);
+    material.admin_share = std::move(t.escrow.admin_share);
+    material.server_part = std::move(*server_part);
+    EventSpec event = AdminEvent(caller, t.access.org, member_id, "recovery.escrow_opened");
+    event.details = {{"epoch", protocol::DecimalText(t.escrow.epoch)},
+                     {"key_version", protocol::DecimalText(t.escrow.key_version)}};
+    return AppendOrgEvent(tx, ctx_.clock, std::move(event));
+  }));
+  return material;
+}
+
+Status AdminResetService::Reset(const Caller& caller, std::string_view org_id,
+                                std::string_view member_id, const TemporaryPassword& password) {
+  KW_RETURN_IF_ERROR(CheckKdf(password.new_kdf, ctx_.config.kdf_minimum));
+  if (password.new_salt.size() != crypto::kSaltSize) return Fail(InvalidField("new_salt"));
+  if (password.new_wrapped_vault_key.size() < kMinBlob ||
+      password.new_wrapped_vault_key.size() > kMaxKeyBlob) {
+    return Fail(InvalidField("new_wrapped_vault_key"));
+  }
+  const store::Bytes verifier = credentials_.Verifier(password.new_auth_key);
+  std::string email;
+  std::string org_name;
+  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(ResetTarget t, CheckResetTarget(tx, ctx_, caller, org_id, member_id));
+    KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(member_id));
+    if (!account) return Fail(MemberNotFound());
+    KW_ASSIGN_OR_RETURN(store::Escrow fresh,
+                        ValidateEscrowInTx(tx, ctx_, t.access.org, member_id, password.escrow));
+    KW_RETURN_IF_ERROR(PutEscrowInTx(tx, fresh));
+    account->kdf_ops = password.new_kdf.ops;
+    account->kdf_mem = password.new_kdf.mem;
+    account->salt = password.new_salt;
+    account->verifier = verifier;
+    account->wrapped_vault_key = password.new_wrapped_vault_key;
+    account->must_change_password = true;
+    KW_RETURN_IF_ERROR(tx.UpdateAccount(*account));
+    KW_RETURN_IF_ERROR(tx.RevokeAccountSessions(member_id, {}));
+    // The member starts afresh with the temporary password.
+    KW_RETURN_IF_ERROR(credentials_.ClearFailures(tx, account->email));
+    email = account->email;
+    org_name = t.access.org.name;
+    EventSpec event = AdminEvent(caller, t.access.org, member_id, "recovery.password_reset");
+    event.details = {{"epoch", protocol::DecimalText(fresh.epoch)},
+                     {"key_version", protocol::DecimalText(fresh.key_version)}};
+    return AppendOrgEvent(tx, ctx_.clock, std::move(event));
+  }));
+  notices::SendBestEffort(ctx_.mailer,
+                          notices::PasswordResetByAdmin(email, org_name, ctx_.clock.NowUnix()),
+                          "password reset by an administrator");
+  return {};
+}
+
+Status AdminResetService::ResetTwoFactor(const Caller& caller, std::string_view org_id,
+                                         std::string_view member_id) {
+  std::string email;
+  std::string org_name;
+  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(OrgAccess access, LoadOrgAccess(tx, org_id, caller.account_id));
+    KW_ASSIGN_OR_RETURN(store::OrgMember member, LoadMember(tx, access.org.id, member_id));
+    KW_ASSIGN_OR_RETURN(Target target, TargetOf(member));
+    KW_RETURN_IF_ERROR(CheckCanActOn(access.actor(), target, MemberAction::kResetTwoFactor));
+    KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(member_id));
+    if (!account) return Fail(MemberNotFound());
+    if (!account->totp_enabled) {
+      return Fail(Error::Conflict("account.two_factor_not_enabled",
+                                  "The member's two-step login is not on."));
+    }
+    account->totp_enabled = false;
+    account->totp_secret_sealed.clear();
+    account->totp_last_step = -1;
+    KW_RETURN_IF_ERROR(tx.UpdateAccount(*account));
+    KW_RETURN_IF_ERROR(tx.ReplaceRecoveryCodes(member_id, {}));
+    email = account->email;
+    org_name = access.org.name;
+    return AppendOrgEvent(tx, ctx_.clock,
+                          AdminEvent(caller, access.org, member_id, "recovery.two_factor_reset"));
+  }));
+  notices::SendBestEffort(ctx_.mailer,
+                          notices::TwoFactorResetByAdmin(email, org_name, ctx_.clock.NowUnix()),
+                          "two-step login reset by an administrator");
+  return {};
+}
+
+}  // namespace keyward::core

@@ -1,0 +1,167 @@
+#include "core/enrollment.h"
+
+#include "core/org_access.h"
+#include "core/sessions.h"
+#include "protocol/binding.h"
+#include "protocol/escrow.h"
+#include "protocol/policy.h"
+
+namespace keyward::core {
+
+Error RecoveryKeyMissing() {
+  return Error::Unavailable("server.recovery_key_missing",
+                            "This server has no recovery key, so it cannot take part in account "
+                            "recovery; ask the operator.");
+}
+
+Error EscrowInvalid() {
+  return Error::InvalidArgument(
+      "escrow.invalid",
+      "The escrow does not belong to this organization, member and epoch, or is damaged.");
+}
+
+namespace {
+
+Error StaleEpoch() {
+  return Error::Conflict("escrow.stale_epoch",
+                         "The escrow's epoch is not the next one; reload your enrollment and "
+                         "enroll again.");
+}
+
+Error KeyVersionMismatch() {
+  return Error::Conflict("org.key_version_mismatch",
+                         "The organization's recovery key changed; reload the organization and "
+                         "try again.");
+}
+
+bool BlobSizeOk(const store::Bytes& blob) {
+  return blob.size() >= kEscrowBlobMin && blob.size() <= kEscrowBlobMax;
+}
+
+}  // namespace
+
+Error NotEnrolled() {
+  return Error::Conflict("org.not_enrolled",
+                         "The member is not enrolled in this organization's account recovery.");
+}
+
+Result<store::Escrow> ValidateEscrowInTx(store::Tx& tx, const Context& ctx, const store::Org& org,
+                                         std::string_view account_id, const EscrowUpload& upload) {
+  if (!ctx.config.recovery_key) return Fail(RecoveryKeyMissing());
+  KW_ASSIGN_OR_RETURN(store::OrgMember member, LoadMember(tx, org.id, account_id));
+  if (upload.epoch != member.last_epoch + 1) return Fail(StaleEpoch());
+  if (upload.key_version != org.key_version) return Fail(KeyVersionMismatch());
+  if (!BlobSizeOk(upload.wrapped_vault_key) || !BlobSizeOk(upload.admin_share) ||
+      !BlobSizeOk(upload.server_share) || !protocol::CheckCounter(upload.epoch)) {
+    return Fail(EscrowInvalid());
+  }
+  // The opened U goes out of scope (and is wiped) right here.
+  if (!protocol::OpenServerShare(*ctx.config.recovery_key, upload.server_share, org.id, account_id,
+                                 upload.epoch)) {
+    return Fail(EscrowInvalid());
+  }
+  const int64_t now = ctx.clock.NowUnix();
+  store::Escrow escrow;
+  escrow.org_id = org.id;
+  escrow.account_id = std::string(account_id);
+  escrow.epoch = upload.epoch;
+  escrow.key_version = upload.key_version;
+  escrow.wrapped_vault_key = upload.wrapped_vault_key;
+  escrow.admin_share = upload.admin_share;
+  escrow.server_share = upload.server_share;
+  escrow.created_at = now;
+  escrow.updated_at = now;
+  return escrow;
+}
+
+Status PutEscrowInTx(store::Tx& tx, const store::Escrow& escrow) {
+  KW_RETURN_IF_ERROR(tx.PutEscrow(escrow));
+  return tx.SetMemberLastEpoch(escrow.org_id, escrow.account_id, escrow.epoch);
+}
+
+Status StoreEscrowInTx(store::Tx& tx, const Context& ctx, const store::Org& org,
+                       std::string_view account_id, const EscrowUpload& upload,
+                       std::string_view device_id) {
+  KW_ASSIGN_OR_RETURN(auto policy, PolicyOf(org));
+  if (policy.enrollment == protocol::Enrollment::kDisabled) {
+    return Fail(Error::Conflict("org.enrollment_disabled",
+                                "Account recovery is turned off in this organization."));
+  }
+  KW_ASSIGN_OR_RETURN(store::Escrow escrow, ValidateEscrowInTx(tx, ctx, org, account_id, upload));
+  KW_RETURN_IF_ERROR(PutEscrowInTx(tx, escrow));
+  EventSpec event;
+  event.org_id = org.id;
+  event.type = "recovery.enrolled";
+  event.actor_id = std::string(account_id);
+  event.target_id = std::string(account_id);
+  event.device_id = std::string(device_id);
+  event.details = {{"epoch", protocol::DecimalText(escrow.epoch)},
+                   {"key_version", protocol::DecimalText(escrow.key_version)}};
+  return AppendOrgEvent(tx, ctx.clock, std::move(event));
+}
+
+Result<EnrollmentState> EnrollmentService::Get(const Caller& caller, std::string_view org_id) {
+  EnrollmentState state;
+  KW_RETURN_IF_ERROR(ctx_.store.Read([&](store::Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(OrgAccess access, LoadOrgAccess(tx, org_id, caller.account_id));
+    KW_ASSIGN_OR_RETURN(state, EnrollmentOf(tx, access.org.id, caller.account_id));
+    return {};
+  }));
+  return state;
+}
+
+Result<EnrollmentState> EnrollmentService::Enroll(const Caller& caller, std::string_view org_id,
+                                                  const crypto::AuthKey& auth_key,
+                                                  const EscrowUpload& upload) {
+  Credentials::Check check = Credentials::Check::kOk;
+  EnrollmentState state;
+  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(OrgAccess access, LoadOrgAccess(tx, org_id, caller.account_id));
+    KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(caller.account_id));
+    if (!account) return Fail(AuthRequired());
+    KW_ASSIGN_OR_RETURN(check,
+                        credentials_.CheckAuthKey(tx, *account, auth_key, caller.remote_address));
+    // Committed as is, so that a wrong key counts like a failed login.
+    if (check != Credentials::Check::kOk) return {};
+    KW_RETURN_IF_ERROR(
+        StoreEscrowInTx(tx, ctx_, access.org, caller.account_id, upload, caller.device_id));
+    state = EnrollmentState{true, upload.epoch, upload.key_version};
+    return {};
+  }));
+  if (check != Credentials::Check::kOk) return Fail(Credentials::ErrorFor(check));
+  return state;
+}
+
+Status EnrollmentService::Withdraw(const Caller& caller, std::string_view org_id,
+                                   const crypto::AuthKey& auth_key) {
+  Credentials::Check check = Credentials::Check::kOk;
+  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(OrgAccess access, LoadOrgAccess(tx, org_id, caller.account_id));
+    KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(caller.account_id));
+    if (!account) return Fail(AuthRequired());
+    KW_ASSIGN_OR_RETURN(check,
+                        credentials_.CheckAuthKey(tx, *account, auth_key, caller.remote_address));
+    if (check != Credentials::Check::kOk) return {};
+    KW_ASSIGN_OR_RETURN(auto policy, PolicyOf(access.org));
+    if (policy.enrollment == protocol::Enrollment::kMandatory) {
+      return Fail(Error::Conflict(
+          "org.enrollment_mandatory",
+          "This organization requires account recovery enrollment; you cannot withdraw."));
+    }
+    KW_ASSIGN_OR_RETURN(auto escrow, tx.FindEscrow(access.org.id, caller.account_id));
+    if (!escrow) return Fail(NotEnrolled());
+    KW_RETURN_IF_ERROR(tx.DeleteEscrow(access.org.id, caller.account_id));
+    EventSpec event;
+    event.org_id = access.org.id;
+    event.type = "recovery.withdrew";
+    event.actor_id = caller.account_id;
+    event.target_id = caller.account_id;
+    event.device_id = caller.device_id;
+    event.details = {{"epoch", protocol::DecimalText(escrow->epoch)}};
+    return AppendOrgEvent(tx, ctx_.clock, std::move(event));
+  }));
+  if (check != Credentials::Check::kOk) return Fail(Credentials::ErrorFor(check));
+  return {};
+}
+
+}  // namespace keyward::core

@@ -1,0 +1,261 @@
+// docs/api.md: enrollment (GET/PUT/DELETE /v1/orgs/{org}/enrollment), key
+// rotation (/v1/orgs/{org}/rotation...) and the admin actions on a member's
+// account (.../members/{member}/reset/begin, /reset, /2fa/reset).
+#include <charconv>
+
+#include "core/enrollment.h"
+#include "http/api/json_fields.h"
+#include "http/api/route_support.h"
+
+namespace keyward::api {
+
+namespace {
+
+using http::PathParams;
+using http::Request;
+using http::Response;
+using nlohmann::json;
+
+constexpr size_t kStatementMax = 32 * 1024;
+constexpr size_t kGrantMax = 4096;
+constexpr size_t kShareMin = 48 + 32;
+
+json EnrollmentJson(const core::EnrollmentState& e) {
+  return {{"state", e.enrolled ? "enrolled" : "not_enrolled"},
+          {"epoch", e.epoch},
+          {"key_version", e.key_version}};
+}
+
+json OrgJson(const core::OrgView& view) {
+  json policy = json::parse(view.org.policy_json, nullptr, /*allow_exceptions=*/false);
+  return {{"id", view.org.id},
+          {"name", view.org.name},
+          {"role", view.me.role},
+          {"permissions", view.me.permissions},
+          {"status", view.me.status == store::MemberStatus::kActive ? "active" : "revoked"},
+          {"key_version", view.org.key_version},
+          {"recovery_public_key", crypto::Base64UrlEncode(view.org.recovery_public_key)},
+          {"statement_version", view.org.statement_version},
+          {"policy", std::move(policy)},
+          {"enrollment", EnrollmentJson(view.enrollment)},
+          {"created_at", FormatRfc3339(view.org.created_at)}};
+}
+
+Error InvalidQuery(std::string_view name) {
+  return Error::InvalidArgument("request.invalid_query",
+                                "The query parameter '" + std::string(name) + "' is not valid.");
+}
+
+Result<int64_t> QueryCount(const Request& request, std::string_view name, int64_t fallback) {
+  std::string text = request.QueryParam(name);
+  if (text.empty()) return fallback;
+  int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < 0) {
+    return Fail(InvalidQuery(name));
+  }
+  return value;
+}
+
+Result<core::GrantUpload> ParseGrant(const Fields& f) {
+  core::GrantUpload grant;
+  KW_ASSIGN_OR_RETURN(int64_t key_version, f.Count("key_version"));
+  grant.key_version = static_cast<uint64_t>(key_version);
+  KW_ASSIGN_OR_RETURN(grant.recovery_grant, f.Binary("recovery_grant", kShareMin, kGrantMax));
+  if (f.Has("signing_grant")) {
+    KW_ASSIGN_OR_RETURN(grant.signing_grant, f.Binary("signing_grant", kShareMin, kGrantMax));
+  }
+  return grant;
+}
+
+class RecoveryRoutes {
+ public:
+  explicit RecoveryRoutes(RouteContext ctx) : ctx_(ctx) {}
+
+  void Register(http::Router& router) {
+    Route(router, "GET", "/v1/orgs/{org}/enrollment", &RecoveryRoutes::GetEnrollment);
+    Route(router, "PUT", "/v1/orgs/{org}/enrollment", &RecoveryRoutes::Enroll);
+    Route(router, "DELETE", "/v1/orgs/{org}/enrollment", &RecoveryRoutes::Withdraw);
+    Route(router, "POST", "/v1/orgs/{org}/rotation", &RecoveryRoutes::StartRotation);
+    Route(router, "GET", "/v1/orgs/{org}/rotation", &RecoveryRoutes::PendingRotation);
+    Route(router, "POST", "/v1/orgs/{org}/rotation/escrows", &RecoveryRoutes::RewrapEscrows);
+    Route(router, "POST", "/v1/orgs/{org}/members/{member}/reset/begin",
+          &RecoveryRoutes::BeginReset);
+    Route(router, "POST", "/v1/orgs/{org}/members/{member}/reset", &RecoveryRoutes::Reset);
+    Route(router, "POST", "/v1/orgs/{org}/members/{member}/2fa/reset",
+          &RecoveryRoutes::ResetTwoFactor);
+  }
+
+ private:
+  using Method = Result<Response> (RecoveryRoutes::*)(const Request&, const PathParams&);
+
+  // The router keeps the handlers; each holds a copy of this small object.
+  void Route(http::Router& router, std::string method, std::string pattern, Method fn) {
+    AddRoute(router, std::move(method), std::move(pattern),
+             [self = *this, fn](const Request& request, const PathParams& params) mutable {
+               return (self.*fn)(request, params);
+             });
+  }
+
+  core::Services& core() { return ctx_.core; }
+
+  // ---- enrollment ----
+  Result<Response> GetEnrollment(const Request& request, const PathParams& params) {
+    KW_ASSIGN_OR_RETURN(auto caller, Authenticate(core(), request));
+    KW_ASSIGN_OR_RETURN(auto state, core().enrollment.Get(caller, params.at("org")));
+    return http::JsonResponse(200, EnrollmentJson(state));
+  }
+
+  Result<Response> Enroll(const Request& request, const PathParams& params) {
+    KW_ASSIGN_OR_RETURN(auto caller, Authenticate(core(), request));
+    KW_ASSIGN_OR_RETURN(auto f, Fields::FromBody(request, {"auth_key", "escrow"}));
+    KW_ASSIGN_OR_RETURN(auto auth_key, f.AuthKey("auth_key"));
+    KW_ASSIGN_OR_RETURN(auto escrow, ParseEscrowUpload(f, "escrow"));
+    KW_ASSIGN_OR_RETURN(auto state,
+                        core().enrollment.Enroll(caller, params.at("org"), auth_key, escrow));
+    return http::JsonResponse(200, EnrollmentJson(state));
+  }
+
+  Result<Response> Withdraw(const Request& request, const PathParams& params) {
+    KW_ASSIGN_OR_RETURN(auto caller, Authenticate(core(), request));
+    KW_ASSIGN_OR_RETURN(auto f, Fields::FromBody(request, {"auth_key"}));
+    KW_ASSIGN_OR_RETURN(auto auth_key, f.AuthKey("auth_key"));
+    KW_RETURN_IF_ERROR(core().enrollment.Withdraw(caller, params.at("org"), auth_key));
+    return http::NoContent();
+  }
+
+  // ---- key rotation ----
+  Result<Response> StartRotation(const Request& request, const PathParams& params) {
+    KW_ASSIGN_OR_RETURN(auto caller, Authenticate(core(), request));
+    KW_ASSIGN_OR_RETURN(auto f, Fields::FromBody(request, {"statement", "signature", "grants"}));
+    core::RotationStart start;
+    KW_ASSIGN_OR_RETURN(start.statement.statement, f.Binary("statement", 1, kStatementMax));
+    KW_ASSIGN_OR_RETURN(start.statement.signature, f.Binary("signature", 64, 64));
+    KW_ASSIGN_OR_RETURN(auto grants,
+                        f.ObjectArray("grants", {"account_id", "grant"}, core::kRotationPageMax));
+    for (const auto& g : grants) {
+      core::RotationGrant grant;
+      KW_ASSIGN_OR_RETURN(grant.account_id, g.String("account_id"));
+      KW_ASSIGN_OR_RETURN(auto grant_fields,
+                          g.Object("grant", {"key_version", "recovery_grant", "signing_grant"}));
+      KW_ASSIGN_OR_RETURN(grant.grant, ParseGrant(grant_fields));
+      start.grants.push_back(std::move(grant));
+    }
+    KW_ASSIGN_OR_RETURN(auto view, core().rotation.Start(caller, params.at("org"), start));
+    return http::JsonResponse(200, OrgJson(view));
+  }
+
+  Result<Response> PendingRotation(const Request& request, const PathParams& params) {
+    KW_ASSIGN_OR_RETURN(auto caller, Authenticate(core(), request));
+    KW_ASSIGN_OR_RETURN(int64_t limit, QueryCount(request, "limit", core::kRotationPageDefault));
+    if (limit < 1 || limit > core::kRotationPageMax) return Fail(InvalidQuery("limit"));
+    KW_ASSIGN_OR_RETURN(auto page, core().rotation.Pending(caller, params.at("org"),
+                                                           request.QueryParam("after"), limit));
+    json escrows = json::array();
+    for (const auto& e : page.escrows) {
+      escrows.push_back({{"account_id", e.account_id},
+                         {"epoch", e.epoch},
+                         {"key_version", e.key_version},
+                         {"admin_share", crypto::Base64UrlEncode(e.admin_share)}});
+    }
+    return http::JsonResponse(200, {{"key_version", page.key_version},
+                                    {"pending", page.pending},
+                                    {"escrows", std::move(escrows)}});
+  }
+
+  Result<Response> RewrapEscrows(const Request& request, const PathParams& params) {
+    KW_ASSIGN_OR_RETURN(auto caller, Authenticate(core(), request));
+    KW_ASSIGN_OR_RETURN(auto f, Fields::FromBody(request, {"escrows"}));
+    KW_ASSIGN_OR_RETURN(
+        auto rows,
+        f.ObjectArray("escrows", {"account_id", "epoch", "from_key_version", "admin_share"},
+                      core::kRotationPageMax));
+    std::vector<core::RewrappedShare> shares;
+    shares.reserve(rows.size());
+    for (const auto& row : rows) {
+      core::RewrappedShare share;
+      KW_ASSIGN_OR_RETURN(share.account_id, row.String("account_id"));
+      KW_ASSIGN_OR_RETURN(int64_t epoch, row.Count("epoch"));
+      KW_ASSIGN_OR_RETURN(int64_t from, row.Count("from_key_version"));
+      share.epoch = static_cast<uint64_t>(epoch);
+      share.from_key_version = static_cast<uint64_t>(from);
+      KW_ASSIGN_OR_RETURN(share.admin_share,
+                          row.Binary("admin_share", kShareMin, core::kEscrowBlobMax));
+      shares.push_back(std::move(share));
+    }
+    KW_ASSIGN_OR_RETURN(auto result, core().rotation.Rewrap(caller, params.at("org"), shares));
+    return http::JsonResponse(
+        200,
+        {{"updated", result.updated}, {"skipped", result.skipped}, {"pending", result.pending}});
+  }
+
+  // ---- admin actions on a member ----
+  Result<Response> BeginReset(const Request& request, const PathParams& params) {
+    KW_ASSIGN_OR_RETURN(auto caller, Authenticate(core(), request));
+    KW_RETURN_IF_ERROR(Fields::FromBody(request, {}));
+    KW_ASSIGN_OR_RETURN(auto material,
+                        core().admin_reset.Begin(caller, params.at("org"), params.at("member")));
+    return http::JsonResponse(
+        200, {{"epoch", material.epoch},
+              {"key_version", material.key_version},
+              {"wrapped_vault_key", crypto::Base64UrlEncode(material.wrapped_vault_key)},
+              {"admin_share", crypto::Base64UrlEncode(material.admin_share)},
+              {"server_part", crypto::Base64UrlEncode(material.server_part.span())}});
+  }
+
+  Result<Response> Reset(const Request& request, const PathParams& params) {
+    KW_ASSIGN_OR_RETURN(auto caller, Authenticate(core(), request));
+    KW_ASSIGN_OR_RETURN(auto f, Fields::FromBody(request, {"new_kdf", "new_salt", "new_auth_key",
+                                                           "new_wrapped_vault_key", "escrow"}));
+    core::TemporaryPassword password;
+    KW_ASSIGN_OR_RETURN(password.new_kdf, f.Kdf("new_kdf"));
+    KW_ASSIGN_OR_RETURN(password.new_salt,
+                        f.Binary("new_salt", crypto::kSaltSize, crypto::kSaltSize));
+    KW_ASSIGN_OR_RETURN(password.new_auth_key, f.AuthKey("new_auth_key"));
+    KW_ASSIGN_OR_RETURN(password.new_wrapped_vault_key,
+                        f.Binary("new_wrapped_vault_key", 1, core::kEscrowBlobMax));
+    KW_ASSIGN_OR_RETURN(password.escrow, ParseEscrowUpload(f, "escrow"));
+    KW_RETURN_IF_ERROR(
+        core().admin_reset.Reset(caller, params.at("org"), params.at("member"), password));
+    return http::NoContent();
+  }
+
+  Result<Response> ResetTwoFactor(const Request& request, const PathParams& params) {
+    KW_ASSIGN_OR_RETURN(auto caller, Authenticate(core(), request));
+    KW_RETURN_IF_ERROR(Fields::FromBody(request, {}));
+    KW_RETURN_IF_ERROR(
+        core().admin_reset.ResetTwoFactor(caller, params.at("org"), params.at("member")));
+    return http::NoContent();
+  }
+
+  RouteContext ctx_;
+};
+
+}  // namespace
+
+Result<core::EscrowUpload> ParseEscrowUpload(const Fields& parent, std::string_view name) {
+  KW_ASSIGN_OR_RETURN(auto f, parent.Object(name, {"epoch", "key_version", "wrapped_vault_key",
+                                                   "admin_share", "server_share"}));
+  return EscrowUploadFrom(f);
+}
+
+Result<core::EscrowUpload> EscrowUploadFrom(const Fields& f) {
+  core::EscrowUpload escrow;
+  KW_ASSIGN_OR_RETURN(int64_t epoch, f.Count("epoch"));
+  KW_ASSIGN_OR_RETURN(int64_t key_version, f.Count("key_version"));
+  escrow.epoch = static_cast<uint64_t>(epoch);
+  escrow.key_version = static_cast<uint64_t>(key_version);
+  KW_ASSIGN_OR_RETURN(escrow.wrapped_vault_key,
+                      f.Binary("wrapped_vault_key", core::kEscrowBlobMin, core::kEscrowBlobMax));
+  KW_ASSIGN_OR_RETURN(escrow.admin_share,
+                      f.Binary("admin_share", core::kEscrowBlobMin, core::kEscrowBlobMax));
+  KW_ASSIGN_OR_RETURN(escrow.server_share,
+                      f.Binary("server_share", core::kEscrowBlobMin, core::kEscrowBlobMax));
+  return escrow;
+}
+
+void AddRecoveryRoutes(http::Router& router, RouteContext ctx) {
+  RecoveryRoutes(ctx).Register(router);
+}
+
+}  // namespace keyward::api
