@@ -2,7 +2,7 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
-#include "cli/context.h"
+#include "cli/org_session.h"
 
 namespace keyward::cli {
 namespace {
@@ -81,7 +81,13 @@ Status ChangePassword(Context& ctx) {
   if (!current) return Fail(current.error());
   auto fresh = ctx.prompt().NewPassword("New master password: ", "Repeat new master password: ");
   if (!fresh) return Fail(fresh.error());
-  if (auto st = c.ChangePassword(*current, *fresh); !st) return st;
+  // Every organization escrow is renewed with the password (a wrong current
+  // password fails here, before anything changes).
+  auto unlocked = c.UnlockWithPassword(*current);
+  if (!unlocked) return Fail(unlocked.error());
+  auto escrows = FreshEscrowsFor(c, unlocked->vault_key, unlocked->account, *profile);
+  if (!escrows) return Fail(escrows.error());
+  if (auto st = c.ChangePassword(*current, *fresh, *escrows); !st) return st;
   Done(ctx, "password_changed",
        "Master password changed. Your other devices were signed out; this one stays signed in.");
   return {};

@@ -146,6 +146,38 @@ Error Explain(const Error& e) {
   }
   if (c == "item.not_found") return Error(e.kind(), c, "no such item");
   if (c == "device.not_found") return Error(e.kind(), c, "no such device");
+  if (c == "account.password_change_required") {
+    return Error(e.kind(), c,
+                 "your administrator reset your master password: log in again to choose a new "
+                 "one ('keyward login --email EMAIL')");
+  }
+  if (c == "org.forbidden") {
+    return Error(e.kind(), c, "your role in this organization does not allow that");
+  }
+  if (c == "org.self_action") return Error(e.kind(), c, "you cannot do that to yourself");
+  if (c == "org.member_not_found") return Error(e.kind(), c, "no such member in this organization");
+  if (c == "org.enrollment_mandatory") {
+    return Error(e.kind(), c,
+                 "the organization's recovery policy is mandatory: you cannot withdraw");
+  }
+  if (c == "org.enrollment_disabled") {
+    return Error(e.kind(), c, "account recovery is turned off in this organization");
+  }
+  if (c == "org.not_pinned") {
+    return Error(e.kind(), c,
+                 e.message().find("keyward org trust") != std::string::npos
+                     ? e.message()
+                     : e.message() + " (run 'keyward org trust ORG --fingerprint FP')");
+  }
+  if (c == "org.fingerprint_mismatch") {
+    return Error(e.kind(), c,
+                 "the organization's signing key does not have the fingerprint you gave: do not "
+                 "trust it, and tell an owner of the organization");
+  }
+  if (c == "invite.not_found") {
+    return Error(e.kind(), c,
+                 "no such invite: unknown, already used, expired, or meant for another email");
+  }
   return e;
 }
 

@@ -81,5 +81,8 @@ void AddSessionCommands(CLI::App& app, Action* action);
 void AddItemCommands(CLI::App& app, Action* action);
 void AddDeviceCommands(CLI::App& app, Action* action);
 void AddTwoFactorCommands(CLI::App& app, Action* action);
+void AddOrgCommands(CLI::App& app, Action* action);
+void AddRecoveryCommands(CLI::App& app, Action* action);
+void AddEventsCommands(CLI::App& app, Action* action);
 
 }  // namespace keyward::cli

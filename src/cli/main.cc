@@ -64,6 +64,9 @@ int main(int argc, char** argv) {
   AddItemCommands(app, &action);
   AddDeviceCommands(app, &action);
   AddTwoFactorCommands(app, &action);
+  AddOrgCommands(app, &action);
+  AddRecoveryCommands(app, &action);
+  AddEventsCommands(app, &action);
 
   try {
     app.parse(argc, argv);

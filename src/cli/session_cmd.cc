@@ -1,10 +1,12 @@
 // keyward login | logout | status | unlock | lock
 #include <unistd.h>
 
+#include <cstdio>
+
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
-#include "cli/context.h"
+#include "cli/org_session.h"
 
 namespace keyward::cli {
 namespace {
@@ -52,6 +54,23 @@ Status Login(Context& ctx, const std::string& email, const std::string& device_n
     result = c.Login(email, *keys, device, second);
   }
   if (!result) return Fail(result.error());
+
+  if (result->account.must_change_password) {
+    // An admin reset set a temporary password: the server allows almost
+    // nothing until the member picks their own.
+    std::string text = "Your administrator reset your master password; choose a new one now.";
+    if (ctx.json()) {
+      std::fprintf(stderr, "%s\n", text.c_str());
+    } else {
+      ctx.Out(text);
+    }
+    auto fresh = ctx.prompt().NewPassword("New master password: ", "Repeat new master password: ");
+    if (!fresh) return Fail(fresh.error());
+    auto escrows = FreshEscrowsFor(c, result->vault_key, result->account, *profile);
+    if (!escrows) return Fail(escrows.error());
+    if (auto st = c.ChangePassword(*password, *fresh, *escrows); !st) return st;
+    ctx.Hint("Master password changed.");
+  }
 
   profile->server_url = c.server_url();
   profile->email = result->account.email;

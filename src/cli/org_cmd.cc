@@ -1,0 +1,778 @@
+// keyward org create | list | members | invite | join | role | grant-recovery |
+// revoke | restore | remove | policy show | policy set | rotate-key | trust
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+
+#include <fmt/format.h>
+#include <CLI/CLI.hpp>
+
+#include "cli/org_session.h"
+
+namespace keyward::cli {
+namespace {
+
+const std::vector<std::string> kRoles = {"owner", "admin", "custom", "user"};
+const std::vector<std::string> kPermissions = {"manage_account_recovery"};
+
+struct OrgArgs {
+  std::string org;  // --org
+  std::string name;
+  std::string email;
+  std::string member;
+  std::string role;
+  std::string permissions;
+  std::string token;
+  std::string fingerprint;
+  bool no_enroll = false;
+  // policy set
+  std::optional<std::string> enrollment;
+  std::optional<std::string> mode;
+  std::optional<int> quorum;
+  std::optional<std::string> link_ttl;
+  std::optional<std::string> pending_ttl;
+  std::vector<std::string> notify;
+  bool notify_all = false;
+};
+
+void AddOrgOption(CLI::App* cmd, OrgArgs& a) {
+  cmd->add_option("--org", a.org,
+                  "Organization id or name (default: the only organization you belong to)");
+}
+
+Result<std::optional<std::string>> FingerprintOption(const std::string& flag) {
+  if (flag.empty()) return std::optional<std::string>();
+  auto fp = NormalizeFingerprint(flag);
+  if (!fp) {
+    return Fail(Error::InvalidArgument(
+        "cli.usage", "--fingerprint wants the 40 hex digits shown by the organization's owner"));
+  }
+  return fp;
+}
+
+Status FingerprintMismatch() {
+  return Fail(Error::Conflict("org.fingerprint_mismatch",
+                              "the organization's signing key does not have the fingerprint you "
+                              "gave: do not trust it, and tell an owner of the organization"));
+}
+
+void PrintVerified(Context& ctx, const client::VerifiedOrg& v) {
+  ctx.Out(fmt::format("organization:             {} ({})", v.org.name, v.org.id));
+  ctx.Out(fmt::format("signing key fingerprint:  {}", v.signing_fingerprint));
+  ctx.Out(fmt::format("recovery key fingerprint: {} (key version {})", v.recovery_fingerprint,
+                      v.org.key_version));
+}
+
+client::Json VerifiedJson(const client::VerifiedOrg& v) {
+  client::Json j = OrgJson(v.org);
+  j["signing_fingerprint"] = client::Str(v.signing_fingerprint);
+  j["recovery_fingerprint"] = client::Str(v.recovery_fingerprint);
+  j["statement_version"] = v.statement.version;
+  return j;
+}
+
+void Done(Context& ctx, client::Json j, std::string_view text) {
+  if (ctx.json()) {
+    ctx.OutJson(j);
+  } else {
+    ctx.Out(text);
+  }
+}
+
+// ---- create, list, trust ----
+
+Status Create(Context& ctx, const OrgArgs& a) {
+  auto s = OrgSession::Open(ctx, /*with_keys=*/true);
+  if (!s) return Fail(s.error());
+  auto v = (*s)->org().Create(a.name);
+  if (!v) return Fail(v.error());
+  (*s)->profile().org_pins[v->org.id] = v->next_pin;
+  if (auto st = ctx.SaveProfile((*s)->profile()); !st) return st;
+  if (ctx.json()) {
+    ctx.OutJson(VerifiedJson(*v));
+    return {};
+  }
+  ctx.Out(fmt::format("Created organization {}.", v->org.name));
+  PrintVerified(ctx, *v);
+  ctx.Hint(
+      "Members compare the signing key fingerprint when they join (the invitation email shows "
+      "it). Recovery is off until you turn it on: keyward org policy set --enrollment opt-in");
+  return {};
+}
+
+Status List(Context& ctx) {
+  auto s = OrgSession::Open(ctx, false);
+  if (!s) return Fail(s.error());
+  auto orgs = (*s)->org().List();
+  if (!orgs) return Fail(orgs.error());
+  if (ctx.json()) {
+    client::Json arr = client::Json::array();
+    for (const auto& o : *orgs) arr.push_back(OrgJson(o));
+    client::Json j = client::Json::object();
+    j["orgs"] = std::move(arr);
+    ctx.OutJson(j);
+    return {};
+  }
+  if (orgs->empty()) {
+    ctx.Out("You are not a member of any organization.");
+    return {};
+  }
+  std::vector<std::vector<std::string>> rows = {
+      {"NAME", "ID", "ROLE", "ENROLLMENT", "RECOVERY", "KEY", "PINNED"}};
+  for (const auto& o : *orgs) {
+    rows.push_back({o.name, o.id, RoleText(o.role, o.permissions),
+                    std::string(protocol::EnrollmentName(o.policy.enrollment)),
+                    EnrollmentText(o.enrollment), fmt::format("v{}", o.key_version),
+                    (*s)->profile().org_pins.contains(o.id) ? "yes" : "no"});
+  }
+  PrintTable(ctx, rows);
+  return {};
+}
+
+// The self-signed first statement's signing key, pinned on first use and
+// checked with the whole chain, without trusting the server for anything.
+Result<protocol::VerifiedOrgStatement> VerifyFromFirstUse(
+    std::string_view org_id, const std::vector<protocol::SignedOrgStatement>& chain) {
+  if (chain.empty()) {
+    return Fail(Error::Conflict("org.statement_unsigned", "the organization has no statement"));
+  }
+  auto first = protocol::DecodeOrgStatement(chain.front().statement);
+  if (!first) return Fail(first.error());
+  if (first->version != 1) {
+    return Fail(Error::Conflict("org.statement_malformed",
+                                "the server did not send the organization's first statement"));
+  }
+  auto pin = protocol::PinOnFirstUse(org_id, first->signing_public_key);
+  if (!pin) return Fail(pin.error());
+  return protocol::VerifyOrgStatementChain(chain, *pin, std::time(nullptr));
+}
+
+Result<std::vector<protocol::SignedOrgStatement>> FetchStatements(client::Client& c,
+                                                                  std::string_view org_id) {
+  auto j = c.CallJson("GET", fmt::format("/v1/orgs/{}/statements", org_id));
+  if (!j) return Fail(j.error());
+  std::vector<protocol::SignedOrgStatement> out;
+  if (!j->contains("statements") || !(*j)["statements"].is_array()) {
+    return Fail(Error::Internal("client.bad_response", "the server sent no statements"));
+  }
+  for (const auto& st : (*j)["statements"]) {
+    auto statement = client::JsonBase64(st, "statement");
+    if (!statement) return Fail(statement.error());
+    auto signature = client::JsonBase64(st, "signature");
+    if (!signature) return Fail(signature.error());
+    out.push_back({std::move(*statement), std::move(*signature)});
+  }
+  return out;
+}
+
+Status Trust(Context& ctx, const OrgArgs& a) {
+  auto expected = FingerprintOption(a.fingerprint);
+  if (!expected) return Fail(expected.error());
+  auto s = OrgSession::Open(ctx, false);
+  if (!s) return Fail(s.error());
+  auto org = (*s)->ResolveOrg(a.org);
+  if (!org) return Fail(org.error());
+  auto chain = FetchStatements((*s)->client(), org->id);
+  if (!chain) return Fail(chain.error());
+  auto first = VerifyFromFirstUse(org->id, *chain);
+  if (!first) return Fail(first.error());
+  auto first_statement = protocol::DecodeOrgStatement(chain->front().statement);
+  if (!first_statement) return Fail(first_statement.error());
+  std::string fingerprint = crypto::Fingerprint(first_statement->signing_public_key);
+  if (*expected && **expected != fingerprint) return FingerprintMismatch();
+
+  auto& pins = (*s)->profile().org_pins;
+  auto old = pins.find(org->id);
+  if (old != pins.end() && old->second.signing_public_key != first_statement->signing_public_key &&
+      !*expected) {
+    return Fail(Error::Conflict(
+        "org.pin_conflict",
+        "this device already trusts a different signing key for this organization; give the "
+        "expected one with --fingerprint to replace it"));
+  }
+  if (!ctx.json() || !*expected) {
+    std::string text = fmt::format("organization:            {} ({})\nsigning key fingerprint: {}",
+                                   org->name, org->id, fingerprint);
+    if (ctx.json()) {
+      std::fprintf(stderr, "%s\n", text.c_str());
+    } else {
+      ctx.Out(text);
+    }
+  }
+  if (!*expected) {
+    if (auto st = ConfirmOrCancel(
+            ctx, "Does this fingerprint match the one an owner of the organization gave you?",
+            "nothing trusted");
+        !st) {
+      return st;
+    }
+  }
+  auto pin = protocol::PinOnFirstUse(org->id, first_statement->signing_public_key);
+  if (!pin) return Fail(pin.error());
+  auto v = (*s)->org().Verify(org->id, *pin);
+  if (!v) return Fail(v.error());
+  pins[org->id] = v->next_pin;
+  if (auto st = ctx.SaveProfile((*s)->profile()); !st) return st;
+  if (ctx.json()) {
+    ctx.OutJson(VerifiedJson(*v));
+  } else {
+    ctx.Out(fmt::format("This device now trusts the signing key of {}.", v->org.name));
+  }
+  return {};
+}
+
+// ---- members ----
+
+Status Members(Context& ctx, const OrgArgs& a) {
+  auto s = OrgSession::Open(ctx, false);
+  if (!s) return Fail(s.error());
+  auto org = (*s)->ResolveOrg(a.org);
+  if (!org) return Fail(org.error());
+  auto list = (*s)->org().Members(org->id);
+  if (!list) return Fail(list.error());
+  if (ctx.json()) {
+    client::Json members = client::Json::array();
+    for (const auto& m : list->members) {
+      client::Json j = client::Json::object();
+      j["account_id"] = client::Str(m.account_id);
+      j["email"] = client::Str(m.email);
+      j["role"] = client::Str(m.role);
+      j["permissions"] = client::Str(m.permissions);
+      j["status"] = client::Str(m.status);
+      j["joined_at"] = client::Str(m.joined_at);
+      j["enrollment"] = EnrollmentJson(m.enrollment);
+      j["recovery_admin"] = m.recovery_admin;
+      j["grant_key_version"] = m.grant_key_version;
+      j["recovery_key_granted"] =
+          m.recovery_admin && m.grant_key_version != 0 && m.grant_key_version == org->key_version;
+      members.push_back(std::move(j));
+    }
+    client::Json invites = client::Json::array();
+    for (const auto& i : list->invites) {
+      client::Json j = client::Json::object();
+      j["id"] = client::Str(i.id);
+      j["email"] = client::Str(i.email);
+      j["role"] = client::Str(i.role);
+      j["permissions"] = client::Str(i.permissions);
+      j["expires_at"] = client::Str(i.expires_at);
+      invites.push_back(std::move(j));
+    }
+    client::Json j = client::Json::object();
+    j["org_id"] = client::Str(org->id);
+    j["key_version"] = org->key_version;
+    j["members"] = std::move(members);
+    j["invites"] = std::move(invites);
+    ctx.OutJson(j);
+    return {};
+  }
+  ctx.Out(fmt::format("{} ({}), recovery key version {}", org->name, org->id, org->key_version));
+  std::vector<std::vector<std::string>> rows = {
+      {"EMAIL", "ROLE", "STATUS", "RECOVERY", "EPOCH", "KEY", "GRANT", "ACCOUNT"}};
+  for (const auto& m : list->members) {
+    std::string grant = "-";
+    if (m.recovery_admin) {
+      grant = m.grant_key_version == 0 ? "missing"
+              : m.grant_key_version == org->key_version
+                  ? fmt::format("v{}", m.grant_key_version)
+                  : fmt::format("v{} (old)", m.grant_key_version);
+    }
+    rows.push_back({m.email, RoleText(m.role, m.permissions), m.status,
+                    m.enrollment.enrolled() ? "enrolled" : "not enrolled",
+                    m.enrollment.enrolled() ? std::to_string(m.enrollment.epoch) : "-",
+                    m.enrollment.enrolled() ? fmt::format("v{}", m.enrollment.key_version) : "-",
+                    grant, m.account_id});
+  }
+  PrintTable(ctx, rows);
+  if (!list->invites.empty()) {
+    ctx.Out("");
+    ctx.Out("Pending invites:");
+    std::vector<std::vector<std::string>> inv = {{"EMAIL", "ROLE", "EXPIRES", "ID"}};
+    for (const auto& i : list->invites) {
+      inv.push_back({i.email, RoleText(i.role, i.permissions), i.expires_at, i.id});
+    }
+    PrintTable(ctx, inv);
+  }
+  for (const auto& m : list->members) {
+    if (m.recovery_admin && m.grant_key_version != org->key_version) {
+      ctx.Hint(
+          fmt::format("{} is a recovery admin without the current recovery key: keyward org "
+                      "grant-recovery {}",
+                      m.email, m.email));
+    }
+  }
+  return {};
+}
+
+Status Invite(Context& ctx, const OrgArgs& a) {
+  auto s = OrgSession::Open(ctx, false);
+  if (!s) return Fail(s.error());
+  auto org = (*s)->ResolveOrg(a.org);
+  if (!org) return Fail(org.error());
+  auto inv = (*s)->org().Invite(org->id, a.email, a.role, a.permissions);
+  if (!inv) return Fail(inv.error());
+  client::Json j = client::Json::object();
+  j["id"] = client::Str(inv->id);
+  j["org_id"] = client::Str(org->id);
+  j["email"] = client::Str(inv->email);
+  j["role"] = client::Str(inv->role);
+  j["permissions"] = client::Str(inv->permissions);
+  j["expires_at"] = client::Str(inv->expires_at);
+  Done(ctx, j,
+       fmt::format("Invited {} to {} as {}. The invitation, emailed to them, holds the command to "
+                   "join and the signing key fingerprint; it expires {}.",
+                   inv->email, org->name, RoleText(inv->role, inv->permissions), inv->expires_at));
+  return {};
+}
+
+Status Join(Context& ctx, const OrgArgs& a) {
+  auto expected = FingerprintOption(a.fingerprint);
+  if (!expected) return Fail(expected.error());
+  auto s = OrgSession::Open(ctx, false);
+  if (!s) return Fail(s.error());
+  crypto::SecureBytes token;
+  if (!a.token.empty()) {
+    token = crypto::SecureBytes::Copy(a.token);
+  } else {
+    auto t = ctx.prompt().Line("Invite token (from the invitation email): ");
+    if (!t) return Fail(t.error());
+    token = std::move(*t);
+  }
+  auto info = (*s)->org().LookupInvite(token);
+  if (!info) return Fail(info.error());
+
+  // What the member is about to trust, checked here before anything is sent.
+  std::vector<protocol::SignedOrgStatement> chain;
+  for (const auto& st : info->statements) chain.push_back({st.statement, st.signature});
+  auto verified = VerifyFromFirstUse(info->org_id, chain);
+  if (!verified) return Fail(verified.error());
+  auto first = protocol::DecodeOrgStatement(chain.front().statement);
+  if (!first) return Fail(first.error());
+  std::string fingerprint = crypto::Fingerprint(first->signing_public_key);
+  if (*expected && **expected != fingerprint) return FingerprintMismatch();
+  auto policy = protocol::ParsePolicy(verified->statement.policy_json);
+  if (!policy) return Fail(policy.error());
+
+  std::string preview = fmt::format(
+      "organization:            {} ({})\nrole:                    {}\nsigning key fingerprint: "
+      "{}\nrecovery policy:         enrollment {}, mode {}",
+      info->org_name, info->org_id, RoleText(info->role, info->permissions), fingerprint,
+      protocol::EnrollmentName(policy->enrollment), protocol::RecoveryModeName(policy->mode));
+  if (ctx.json()) {
+    if (!ctx.options().yes) std::fprintf(stderr, "%s\n", preview.c_str());
+  } else {
+    ctx.Out(preview);
+  }
+  if (!*expected && !ctx.json()) {
+    ctx.Hint(
+        "Check that the fingerprint matches the one in the invitation email (or ask an owner).");
+  }
+  if (auto st = ConfirmOrCancel(
+          ctx, fmt::format("Join {} as {} and trust this signing key?", info->org_name, info->role),
+          "not joined");
+      !st) {
+    return st;
+  }
+
+  bool enroll = false;
+  if (policy->enrollment == protocol::Enrollment::kMandatory) {
+    enroll = true;
+    std::string text = fmt::format(
+        "{} requires account recovery (mandatory policy): joining enrolls you now. Enter your "
+        "master password to confirm.",
+        info->org_name);
+    if (ctx.json()) {
+      std::fprintf(stderr, "%s\n", text.c_str());
+    } else {
+      ctx.Out(text);
+    }
+  } else if (policy->enrollment == protocol::Enrollment::kOptOut && !a.no_enroll) {
+    enroll = true;
+    if (!ctx.json()) {
+      ctx.Out(fmt::format(
+          "{} enrolls members in account recovery by default (opt-out; --no-enroll to decline). "
+          "Enter your master password to confirm.",
+          info->org_name));
+    }
+  }
+  if (enroll) {
+    auto auth = (*s)->RecheckPassword(ctx);
+    if (!auth) return Fail(auth.error());
+  }
+  auto joined = (*s)->org().Join(token, *info, *expected, enroll);
+  if (!joined) return Fail(joined.error());
+  (*s)->profile().org_pins[joined->org.id] = joined->next_pin;
+  if (auto st = ctx.SaveProfile((*s)->profile()); !st) return st;
+  if (ctx.json()) {
+    ctx.OutJson(VerifiedJson(*joined));
+    return {};
+  }
+  ctx.Out(fmt::format("Joined {} as {}.", joined->org.name,
+                      RoleText(joined->org.role, joined->org.permissions)));
+  if (joined->org.enrollment.enrolled()) {
+    ctx.Out(fmt::format("Enrolled in account recovery (epoch {}, recovery key fingerprint {}).",
+                        joined->org.enrollment.epoch, joined->recovery_fingerprint));
+  } else if (policy->enrollment != protocol::Enrollment::kDisabled) {
+    ctx.Hint(fmt::format("To let {} help you back into your vault: keyward recovery enroll",
+                         joined->org.name));
+  }
+  return {};
+}
+
+Status SetRole(Context& ctx, const OrgArgs& a) {
+  auto s = OrgSession::Open(ctx, true);
+  if (!s) return Fail(s.error());
+  auto v = (*s)->ResolveVerified(ctx, a.org);
+  if (!v) return Fail(v.error());
+  auto m = (*s)->Member(v->org.id, a.member);
+  if (!m) return Fail(m.error());
+  if (auto st = (*s)->org().SetRole(*v, m->account_id, a.role, a.permissions); !st) return st;
+  client::Json j = client::Json::object();
+  j["status"] = client::Str("role_changed");
+  j["account_id"] = client::Str(m->account_id);
+  j["role"] = client::Str(a.role);
+  j["permissions"] = client::Str(a.permissions);
+  Done(ctx, j, fmt::format("{} is now {}.", m->email, RoleText(a.role, a.permissions)));
+  return {};
+}
+
+Status GrantRecovery(Context& ctx, const OrgArgs& a) {
+  auto s = OrgSession::Open(ctx, true);
+  if (!s) return Fail(s.error());
+  auto v = (*s)->ResolveVerified(ctx, a.org);
+  if (!v) return Fail(v.error());
+  auto m = (*s)->Member(v->org.id, a.member);
+  if (!m) return Fail(m.error());
+  if (auto st = (*s)->org().GrantRecovery(*v, m->account_id); !st) return st;
+  client::Json j = client::Json::object();
+  j["status"] = client::Str("granted");
+  j["account_id"] = client::Str(m->account_id);
+  j["key_version"] = v->org.key_version;
+  Done(ctx, j,
+       fmt::format("{} now holds the recovery key (version {}) of {}.", m->email,
+                   v->org.key_version, v->org.name));
+  return {};
+}
+
+enum class MemberAction { kRevoke, kRestore, kRemove };
+
+Status ChangeMember(Context& ctx, const OrgArgs& a, MemberAction action) {
+  auto s = OrgSession::Open(ctx, false);
+  if (!s) return Fail(s.error());
+  auto org = (*s)->ResolveOrg(a.org);
+  if (!org) return Fail(org.error());
+  auto m = (*s)->Member(org->id, a.member);
+  if (!m) return Fail(m.error());
+  Status st;
+  std::string status, text;
+  switch (action) {
+    case MemberAction::kRevoke:
+      st = (*s)->org().Revoke(org->id, m->account_id);
+      status = "revoked";
+      text = fmt::format(
+          "Revoked {}: the membership stays, access and recovery key grants are gone.", m->email);
+      break;
+    case MemberAction::kRestore:
+      st = (*s)->org().Restore(org->id, m->account_id);
+      status = "restored";
+      text = fmt::format("Restored {}.", m->email);
+      break;
+    case MemberAction::kRemove:
+      if (auto c = ConfirmOrCancel(
+              ctx,
+              fmt::format("Remove {} from {} (membership, grants and recovery escrow)?", m->email,
+                          org->name),
+              "nobody removed");
+          !c) {
+        return c;
+      }
+      st = (*s)->org().Remove(org->id, m->account_id);
+      status = "removed";
+      text = fmt::format("Removed {} from {}.", m->email, org->name);
+      break;
+  }
+  if (!st) return st;
+  client::Json j = client::Json::object();
+  j["status"] = client::Str(status);
+  j["account_id"] = client::Str(m->account_id);
+  Done(ctx, j, text);
+  return {};
+}
+
+// ---- policy ----
+
+Status PolicyShow(Context& ctx, const OrgArgs& a) {
+  auto s = OrgSession::Open(ctx, false);
+  if (!s) return Fail(s.error());
+  auto v = (*s)->ResolveVerified(ctx, a.org);
+  if (!v) return Fail(v.error());
+  if (ctx.json()) {
+    client::Json j = client::Json::object();
+    j["org_id"] = client::Str(v->org.id);
+    j["statement_version"] = v->statement.version;
+    j["policy"] = PolicyJson(v->org.policy);
+    j["signing_fingerprint"] = client::Str(v->signing_fingerprint);
+    j["recovery_fingerprint"] = client::Str(v->recovery_fingerprint);
+    ctx.OutJson(j);
+    return {};
+  }
+  PrintVerified(ctx, *v);
+  PrintPolicy(ctx, v->org.policy);
+  ctx.Out(fmt::format("statement version:        {} (verified against this device's pin)",
+                      v->statement.version));
+  return {};
+}
+
+Status Usage(std::string message) {
+  return Fail(Error::InvalidArgument("cli.usage", std::move(message)));
+}
+
+Status PolicySet(Context& ctx, const OrgArgs& a) {
+  if (!a.enrollment && !a.mode && !a.quorum && !a.link_ttl && !a.pending_ttl && a.notify.empty() &&
+      !a.notify_all) {
+    return Fail(Error::InvalidArgument(
+        "cli.usage",
+        "nothing to change: give --enrollment, --mode, --quorum, --link-ttl, --pending-ttl or "
+        "--notify (see 'keyward org policy set --help')"));
+  }
+  // Everything that can be checked offline is, before any prompt.
+  std::optional<protocol::Enrollment> enrollment;
+  std::optional<protocol::RecoveryMode> mode;
+  std::optional<int64_t> link_ttl, pending_ttl;
+  if (a.enrollment) {
+    auto e = protocol::ParseEnrollment(*a.enrollment);
+    if (!e) return Usage(e.error().message());
+    enrollment = *e;
+  }
+  if (a.mode) {
+    auto m = protocol::ParseRecoveryMode(*a.mode);
+    if (!m) return Usage(m.error().message());
+    mode = *m;
+  }
+  if (a.link_ttl) {
+    auto d = protocol::ParseDuration(*a.link_ttl);
+    if (!d) return Usage("--link-ttl: " + d.error().message());
+    link_ttl = *d;
+  }
+  if (a.pending_ttl) {
+    auto d = protocol::ParseDuration(*a.pending_ttl);
+    if (!d) return Usage("--pending-ttl: " + d.error().message());
+    pending_ttl = *d;
+  }
+
+  auto s = OrgSession::Open(ctx, true);
+  if (!s) return Fail(s.error());
+  auto v = (*s)->ResolveVerified(ctx, a.org);
+  if (!v) return Fail(v.error());
+  protocol::RecoveryPolicy policy = v->org.policy;
+  if (enrollment) policy.enrollment = *enrollment;
+  if (mode) policy.mode = *mode;
+  if (a.quorum) policy.quorum = *a.quorum;
+  if (link_ttl) policy.link_ttl = *link_ttl;
+  if (pending_ttl) policy.pending_ttl = *pending_ttl;
+  if (a.notify_all) policy.notify.clear();
+  if (!a.notify.empty()) {
+    policy.notify.clear();
+    for (const auto& e : a.notify) policy.notify.push_back(Lower(e));
+  }
+  if (auto st = protocol::ValidatePolicy(policy); !st) return Usage(st.error().message());
+  if (policy == v->org.policy) {
+    if (ctx.json()) {
+      client::Json j = client::Json::object();
+      j["org_id"] = client::Str(v->org.id);
+      j["policy"] = PolicyJson(policy);
+      j["changed"] = false;
+      ctx.OutJson(j);
+    } else {
+      ctx.Out("The policy already says so; nothing changed.");
+    }
+    return {};
+  }
+  auto next = (*s)->org().SetPolicy(*v, policy);
+  if (!next) return Fail(next.error());
+  (*s)->profile().org_pins[next->org.id] = next->next_pin;
+  if (auto st = ctx.SaveProfile((*s)->profile()); !st) return st;
+  if (ctx.json()) {
+    client::Json j = client::Json::object();
+    j["org_id"] = client::Str(next->org.id);
+    j["policy"] = PolicyJson(next->org.policy);
+    j["statement_version"] = next->statement.version;
+    j["changed"] = true;
+    ctx.OutJson(j);
+    return {};
+  }
+  ctx.Out(fmt::format("Recovery policy of {} updated (statement version {}):", next->org.name,
+                      next->statement.version));
+  PrintPolicy(ctx, next->org.policy);
+  return {};
+}
+
+// ---- rotation ----
+
+Status RotateKey(Context& ctx, const OrgArgs& a) {
+  auto s = OrgSession::Open(ctx, true);
+  if (!s) return Fail(s.error());
+  auto v = (*s)->ResolveVerified(ctx, a.org);
+  if (!v) return Fail(v.error());
+  const bool bar = !ctx.json() && ::isatty(2) == 1;
+  bool drawn = false;
+  auto progress = [&](uint64_t done, uint64_t total) {
+    if (!bar) return;
+    constexpr uint64_t kWidth = 10;
+    uint64_t filled = total == 0 ? kWidth : std::min(kWidth, done * kWidth / total);
+    uint64_t percent = total == 0 ? 100 : std::min<uint64_t>(100, done * 100 / total);
+    std::string cells(filled, '#');
+    cells.append(kWidth - filled, ' ');
+    std::fprintf(stderr, "\rRe-wrapping %llu/%llu members [%s] %llu%%",
+                 static_cast<unsigned long long>(done), static_cast<unsigned long long>(total),
+                 cells.c_str(), static_cast<unsigned long long>(percent));
+    std::fflush(stderr);
+    drawn = true;
+  };
+  auto r = (*s)->org().RotateKey(*v, progress);
+  if (drawn) std::fputc('\n', stderr);
+  if (!r) return Fail(r.error());
+  // The rotation signed a new statement: move the pin along.
+  auto after = (*s)->VerifyPinned(ctx, v->org);
+  if (!after) return Fail(after.error());
+  if (ctx.json()) {
+    client::Json j = client::Json::object();
+    j["org_id"] = client::Str(v->org.id);
+    j["key_version"] = r->key_version;
+    j["rewrapped"] = r->rewrapped;
+    j["skipped"] = r->skipped;
+    j["resumed"] = r->resumed;
+    j["recovery_fingerprint"] = client::Str(after->recovery_fingerprint);
+    ctx.OutJson(j);
+    return {};
+  }
+  ctx.Out(fmt::format("{} the recovery key of {}: now version {}, fingerprint {}.",
+                      r->resumed ? "Finished rotating" : "Rotated", v->org.name, r->key_version,
+                      after->recovery_fingerprint));
+  ctx.Out(
+      fmt::format("Re-wrapped {} member escrow(s); {} skipped (changed meanwhile or already "
+                  "current).",
+                  r->rewrapped, r->skipped));
+  return {};
+}
+
+}  // namespace
+
+void AddOrgCommands(CLI::App& app, Action* action) {
+  auto* org = app.add_subcommand("org", "Organizations: members, roles, recovery policy, keys");
+  org->require_subcommand(1);
+
+  auto create_args = std::make_shared<OrgArgs>();
+  auto* create = org->add_subcommand(
+      "create", "Create an organization (you become its owner; prints its fingerprints)");
+  create->add_option("NAME", create_args->name, "Organization name")->required();
+  create->callback([=] { *action = [=](Context& c) { return Create(c, *create_args); }; });
+
+  org->add_subcommand("list", "Your organizations")->callback([=] { *action = List; });
+
+  auto members_args = std::make_shared<OrgArgs>();
+  auto* members = org->add_subcommand(
+      "members", "Members with role, status, recovery enrollment and grants; pending invites");
+  AddOrgOption(members, *members_args);
+  members->callback([=] { *action = [=](Context& c) { return Members(c, *members_args); }; });
+
+  auto invite_args = std::make_shared<OrgArgs>();
+  auto* invite =
+      org->add_subcommand("invite", "Invite someone by email (the token is only emailed)");
+  invite->add_option("EMAIL", invite_args->email, "Email of the person to invite")->required();
+  invite->add_option("--role", invite_args->role, "owner, admin, custom or user")
+      ->required()
+      ->check(CLI::IsMember(kRoles));
+  invite
+      ->add_option("--permissions", invite_args->permissions,
+                   "For the custom role: manage_account_recovery")
+      ->check(CLI::IsMember(kPermissions));
+  AddOrgOption(invite, *invite_args);
+  invite->callback([=] { *action = [=](Context& c) { return Invite(c, *invite_args); }; });
+
+  auto join_args = std::make_shared<OrgArgs>();
+  auto* join = org->add_subcommand(
+      "join", "Join with the token from the invitation email (asked for when not given)");
+  join->add_option("TOKEN", join_args->token, "Invite token (the emailed command holds it)");
+  join->add_option("--fingerprint", join_args->fingerprint,
+                   "Signing key fingerprint to expect (from the email or an owner)");
+  join->add_flag("--no-enroll", join_args->no_enroll,
+                 "Under an opt-out policy: do not enroll in account recovery now");
+  join->callback([=] { *action = [=](Context& c) { return Join(c, *join_args); }; });
+
+  auto role_args = std::make_shared<OrgArgs>();
+  auto* role = org->add_subcommand("role", "Change a member's role");
+  role->add_option("MEMBER", role_args->member, "Email or account id")->required();
+  role->add_option("ROLE", role_args->role, "owner, admin, custom or user")
+      ->required()
+      ->check(CLI::IsMember(kRoles));
+  role->add_option("--permissions", role_args->permissions,
+                   "For the custom role: manage_account_recovery")
+      ->check(CLI::IsMember(kPermissions));
+  AddOrgOption(role, *role_args);
+  role->callback([=] { *action = [=](Context& c) { return SetRole(c, *role_args); }; });
+
+  auto grant_args = std::make_shared<OrgArgs>();
+  auto* grant = org->add_subcommand(
+      "grant-recovery", "Seal the organization's recovery key to a recovery admin who lacks it");
+  grant->add_option("MEMBER", grant_args->member, "Email or account id")->required();
+  AddOrgOption(grant, *grant_args);
+  grant->callback([=] { *action = [=](Context& c) { return GrantRecovery(c, *grant_args); }; });
+
+  struct Simple {
+    const char* name;
+    const char* help;
+    MemberAction action;
+  };
+  for (const Simple& m :
+       {Simple{"revoke", "Suspend a member (access and grants)", MemberAction::kRevoke},
+        Simple{"restore", "Restore a revoked member", MemberAction::kRestore},
+        Simple{"remove", "Remove a member (and their recovery escrow)", MemberAction::kRemove}}) {
+    auto args = std::make_shared<OrgArgs>();
+    auto* cmd = org->add_subcommand(m.name, m.help);
+    cmd->add_option("MEMBER", args->member, "Email or account id")->required();
+    AddOrgOption(cmd, *args);
+    MemberAction which = m.action;
+    cmd->callback([=] { *action = [=](Context& c) { return ChangeMember(c, *args, which); }; });
+  }
+
+  auto* policy = org->add_subcommand("policy", "The organization's recovery policy");
+  policy->require_subcommand(1);
+  auto show_args = std::make_shared<OrgArgs>();
+  auto* show = policy->add_subcommand("show", "Show the policy (verified against your pin)");
+  AddOrgOption(show, *show_args);
+  show->callback([=] { *action = [=](Context& c) { return PolicyShow(c, *show_args); }; });
+
+  auto set_args = std::make_shared<OrgArgs>();
+  auto* set = policy->add_subcommand(
+      "set", "Change the policy (options not given keep their current value)");
+  set->add_option("--enrollment", set_args->enrollment, "disabled, opt-in, opt-out or mandatory");
+  set->add_option("--mode", set_args->mode, "dual-control or admin-reset");
+  set->add_option("--quorum", set_args->quorum,
+                  fmt::format("Approvals needed, 1-{}", protocol::kMaxQuorum));
+  set->add_option("--link-ttl", set_args->link_ttl, "Recovery link lifetime, e.g. 24h, 30m");
+  set->add_option("--pending-ttl", set_args->pending_ttl, "Pending request lifetime, e.g. 7d");
+  auto* notify = set->add_option("--notify", set_args->notify,
+                                 "Admins emailed about new requests (replaces the list)");
+  set->add_flag("--notify-all", set_args->notify_all,
+                "Email every recovery admin about new requests")
+      ->excludes(notify);
+  AddOrgOption(set, *set_args);
+  set->callback([=] { *action = [=](Context& c) { return PolicySet(c, *set_args); }; });
+
+  auto rotate_args = std::make_shared<OrgArgs>();
+  auto* rotate = org->add_subcommand(
+      "rotate-key", "Rotate the recovery key and re-wrap every escrow (rerun to resume)");
+  AddOrgOption(rotate, *rotate_args);
+  rotate->callback([=] { *action = [=](Context& c) { return RotateKey(c, *rotate_args); }; });
+
+  auto trust_args = std::make_shared<OrgArgs>();
+  auto* trust = org->add_subcommand(
+      "trust", "Pin an organization's signing key on this device (e.g. a new device)");
+  trust->add_option("ORG", trust_args->org, "Organization id or name")->required();
+  trust->add_option("--fingerprint", trust_args->fingerprint,
+                    "Signing key fingerprint to expect (from an owner)");
+  trust->callback([=] { *action = [=](Context& c) { return Trust(c, *trust_args); }; });
+}
+
+}  // namespace keyward::cli
