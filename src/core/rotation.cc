@@ -65,7 +65,7 @@ Result<OrgView> RotationService::Start(const Caller& caller, std::string_view or
     if (pending > 0) {
       return Fail(Error::Conflict("org.rotation_in_progress",
                                   "A key rotation is still re-wrapping escrows; finish it first "
-                                  "(keyward org rotate resumes it)."));
+                                  "(keyward org rotate-key resumes it)."));
     }
     KW_ASSIGN_OR_RETURN(NextStatement next, VerifyNextStatement(tx, org, start.statement, now));
     if (crypto::ConstantTimeEqual(next.statement.org_public_key, org.recovery_public_key)) {

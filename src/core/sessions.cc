@@ -1,6 +1,7 @@
 #include "core/sessions.h"
 
 #include "core/notices.h"
+#include "core/org_access.h"
 #include "core/two_factor.h"
 #include "core/validation.h"
 
@@ -10,6 +11,19 @@ namespace {
 
 // last_seen is refreshed at most this often, so reads stay reads.
 constexpr int64_t kLastSeenGranularity = 300;
+
+// Account events go to every organization the account is an active member
+// of, in the login's own transaction.
+Status LogLogin(const Context& ctx, store::Tx& tx, const store::Account& account,
+                std::string_view device_id, std::string_view type, std::string_view reason) {
+  EventSpec event;
+  event.type = std::string(type);
+  event.actor_id = account.id;
+  event.target_id = account.id;
+  event.device_id = std::string(device_id);
+  if (!reason.empty()) event.details = {{"reason", std::string(reason)}};
+  return AppendAccountEvent(tx, ctx.clock, account.id, std::move(event));
+}
 
 }  // namespace
 
@@ -49,7 +63,11 @@ Result<LoginResult> SessionService::Login(const core::Login& login) {
     KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountByEmail(email));
     if (!credentials_.Matches(account ? &*account : nullptr, login.auth_key)) {
       outcome = Outcome::kWrongKey;
-      return credentials_.RecordFailure(tx, email, login.remote_address);
+      KW_RETURN_IF_ERROR(credentials_.RecordFailure(tx, email, login.remote_address));
+      // An unknown email logs nothing: there is no organization to tell.
+      if (!account) return {};
+      return LogLogin(ctx_, tx, *account, login.device.id, "account.login_failed",
+                      "invalid_credentials");
     }
     if (!account->verified) {
       outcome = Outcome::kUnverified;
@@ -68,7 +86,9 @@ Result<LoginResult> SessionService::Login(const core::Login& login) {
       }
       if (!ok) {
         outcome = Outcome::kWrongSecondFactor;
-        return credentials_.RecordFailure(tx, email, login.remote_address);
+        KW_RETURN_IF_ERROR(credentials_.RecordFailure(tx, email, login.remote_address));
+        return LogLogin(ctx_, tx, *account, login.device.id, "account.login_failed",
+                        "invalid_two_factor");
       }
     }
     KW_RETURN_IF_ERROR(credentials_.ClearFailures(tx, email));
@@ -90,6 +110,7 @@ Result<LoginResult> SessionService::Login(const core::Login& login) {
     store::Session session{TokenHash(result.token.span()),        account->id, login.device.id, now,
                            now + ctx_.config.session_ttl_seconds, false};
     KW_RETURN_IF_ERROR(tx.InsertSession(session));
+    KW_RETURN_IF_ERROR(LogLogin(ctx_, tx, *account, login.device.id, "account.login", ""));
     result.expires_at = session.expires_at;
     result.device_id = login.device.id;
     result.account = std::move(*account);
@@ -141,8 +162,11 @@ Result<Caller> SessionService::Authenticate(std::span<const uint8_t> token,
     if (!session || session->revoked || session->expires_at <= now) return {};
     KW_ASSIGN_OR_RETURN(auto device, tx.FindDevice(session->account_id, session->device_id));
     if (!device || !device->active) return {};
+    KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(session->account_id));
+    if (!account) return {};
     caller.account_id = session->account_id;
     caller.device_id = session->device_id;
+    caller.must_change_password = account->must_change_password;
     touch = now - device->last_seen >= kLastSeenGranularity;
     valid = true;
     return {};

@@ -196,7 +196,8 @@ TEST_F(ApiTest, WholeAccountJourney) {
   auto account = Call("GET", "/v1/account", {}, token);
   ASSERT_EQ(account.status, 200);
   EXPECT_EQ(Body(account)["public_key"], reg["public_key"]);
-  EXPECT_EQ(Body(account).size(), 9u);
+  EXPECT_EQ(Body(account)["must_change_password"], false);
+  EXPECT_EQ(Body(account).size(), 10u);
 
   // Items CRUD with a revision conflict.
   std::string data = RandomB64(100);

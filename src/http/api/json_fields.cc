@@ -117,4 +117,25 @@ Result<Fields> Fields::Object(std::string_view name,
   return Check(**v, Path(name) + ".", allowed);
 }
 
+bool Fields::Has(std::string_view name) const {
+  auto it = json_.find(name);
+  return it != json_.end() && !it->is_null();
+}
+
+Result<std::vector<Fields>> Fields::ObjectArray(std::string_view name,
+                                                std::initializer_list<std::string_view> allowed,
+                                                size_t max_items) const {
+  auto v = Required(name);
+  if (!v) return Fail(v.error());
+  if (!(*v)->is_array() || (*v)->size() > max_items) return Fail(Invalid(name));
+  std::vector<Fields> out;
+  out.reserve((*v)->size());
+  for (size_t i = 0; i < (*v)->size(); ++i) {
+    auto element = Check((**v)[i], Path(name) + "[" + std::to_string(i) + "].", allowed);
+    if (!element) return Fail(element.error());
+    out.push_back(std::move(*element));
+  }
+  return out;
+}
+
 }  // namespace keyward::api

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -39,6 +40,13 @@ class Fields {
   [[nodiscard]] Result<crypto::KdfParams> Kdf(std::string_view name) const;
   [[nodiscard]] Result<Fields> Object(std::string_view name,
                                       std::initializer_list<std::string_view> allowed) const;
+  // Present and not null (for optional objects and arrays).
+  bool Has(std::string_view name) const;
+  // An array of at most max_items objects, each checked like Object (paths
+  // "name[i].field").
+  [[nodiscard]] Result<std::vector<Fields>> ObjectArray(
+      std::string_view name, std::initializer_list<std::string_view> allowed,
+      size_t max_items) const;
 
  private:
   Fields(nlohmann::json json, std::string prefix)

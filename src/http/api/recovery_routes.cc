@@ -36,9 +36,16 @@ json OrgJson(const core::OrgView& view) {
           {"key_version", view.org.key_version},
           {"recovery_public_key", crypto::Base64UrlEncode(view.org.recovery_public_key)},
           {"statement_version", view.org.statement_version},
-          {"policy", std::move(policy)},
+          {"policy", policy.is_discarded() ? json::object() : std::move(policy)},
           {"enrollment", EnrollmentJson(view.enrollment)},
           {"created_at", FormatRfc3339(view.org.created_at)}};
+}
+
+// `{}` or no body at all.
+Status NoBody(const Request& request) {
+  if (request.body.empty()) return {};
+  KW_RETURN_IF_ERROR(Fields::FromBody(request, {}));
+  return {};
 }
 
 Error InvalidQuery(std::string_view name) {
@@ -192,7 +199,7 @@ class RecoveryRoutes {
   // ---- admin actions on a member ----
   Result<Response> BeginReset(const Request& request, const PathParams& params) {
     KW_ASSIGN_OR_RETURN(auto caller, Authenticate(core(), request));
-    KW_RETURN_IF_ERROR(Fields::FromBody(request, {}));
+    KW_RETURN_IF_ERROR(NoBody(request));
     KW_ASSIGN_OR_RETURN(auto material,
                         core().admin_reset.Begin(caller, params.at("org"), params.at("member")));
     return http::JsonResponse(
@@ -222,7 +229,7 @@ class RecoveryRoutes {
 
   Result<Response> ResetTwoFactor(const Request& request, const PathParams& params) {
     KW_ASSIGN_OR_RETURN(auto caller, Authenticate(core(), request));
-    KW_RETURN_IF_ERROR(Fields::FromBody(request, {}));
+    KW_RETURN_IF_ERROR(NoBody(request));
     KW_RETURN_IF_ERROR(
         core().admin_reset.ResetTwoFactor(caller, params.at("org"), params.at("member")));
     return http::NoContent();

@@ -1,0 +1,381 @@
+// The recovery routes through the whole /v1 API (JSON in, JSON out): an
+// organization made and joined over HTTP, real protocol crypto on the
+// clients' side.
+#include <gtest/gtest.h>
+
+#include "http/api/api.h"
+#include "protocol/escrow.h"
+#include "protocol/policy.h"
+#include "protocol/statement.h"
+#include "tests/support/fake_clock.h"
+#include "tests/support/memory_mailer.h"
+
+namespace keyward::api {
+namespace {
+
+using nlohmann::json;
+
+std::string B64(std::span<const uint8_t> b) { return crypto::Base64UrlEncode(b); }
+std::string RandomB64(size_t n) { return B64(crypto::RandomBytes(n)); }
+std::string AuthKey(uint8_t tag) { return B64(std::vector<uint8_t>(32, tag)); }
+
+struct User {
+  std::string email;
+  uint8_t key_tag = 0;
+  std::string id;
+  std::string token;
+  crypto::VaultKey vault_key = crypto::VaultKey::Random();
+};
+
+class RecoveryRoutesTest : public ::testing::Test {
+ protected:
+  RecoveryRoutesTest() {
+    ApiConfig config;
+    config.db_url = "sqlite::memory:";
+    config.public_url = "https://vault.example.com";
+    config.kdf_minimum = crypto::kTestKdf;
+    config.recovery_key = recovery_key_;
+    auto api = MakeApi(config, mailer_, clock_, secret_);
+    EXPECT_TRUE(api.has_value()) << (api ? "" : api.error().code());
+    api_ = std::move(*api);
+    api_->RegisterRoutes(router_);
+
+    owner_ = SignUp("owner@example.com", 1);
+    bob_ = SignUp("bob@example.com", 2);
+    CreateOrg();
+    Join(bob_, "user");
+  }
+
+  http::Response Call(std::string method, std::string path, std::optional<json> body = {},
+                      const std::string& token = "") {
+    http::Request r;
+    r.method = std::move(method);
+    auto q = path.find('?');
+    if (q != std::string::npos) {
+      r.query = path.substr(q + 1);
+      path.resize(q);
+    }
+    r.path = std::move(path);
+    r.remote_address = "192.0.2.1";
+    if (body) {
+      r.headers["content-type"] = "application/json";
+      r.body = body->dump();
+    }
+    if (!token.empty()) r.headers["authorization"] = "Bearer " + token;
+    return router_.Handle(r);
+  }
+
+  static json Body(const http::Response& r) {
+    return r.body.empty() ? json() : json::parse(r.body);
+  }
+  static std::string Code(const http::Response& r) {
+    auto b = Body(r);
+    return b.contains("error") ? b["error"]["code"].get<std::string>() : "";
+  }
+
+  json LoginBody(const User& u, uint8_t key_tag, const std::string& device = "laptop") {
+    return {{"email", u.email},
+            {"auth_key", AuthKey(key_tag)},
+            {"device", {{"id", device}, {"name", "laptop"}, {"type", "cli"}}}};
+  }
+
+  User SignUp(const std::string& email, uint8_t key_tag) {
+    User u;
+    u.email = email;
+    u.key_tag = key_tag;
+    json reg = {{"id", RandomB64(16)},
+                {"email", email},
+                {"kdf", {{"ops", crypto::kTestKdf.ops}, {"mem", crypto::kTestKdf.mem}}},
+                {"salt", RandomB64(16)},
+                {"auth_key", AuthKey(key_tag)},
+                {"wrapped_vault_key", RandomB64(73)},
+                {"public_key", RandomB64(32)},
+                {"wrapped_private_key", RandomB64(73)}};
+    u.id = reg["id"];
+    EXPECT_EQ(Call("POST", "/v1/accounts", reg).status, 202);
+    auto code = mailer_.LastCodeFor(email);
+    EXPECT_TRUE(code);
+    EXPECT_EQ(Call("POST", "/v1/accounts/verify", json{{"email", email}, {"code", *code}}).status,
+              200);
+    auto login = Call("POST", "/v1/sessions", LoginBody(u, key_tag));
+    EXPECT_EQ(login.status, 201) << login.body;
+    u.token = Body(login).value("token", "");
+    return u;
+  }
+
+  protocol::SignedOrgStatement Statement(uint64_t version, const crypto::BoxKeyPair& org_key,
+                                         const protocol::RecoveryPolicy& policy) {
+    protocol::OrgStatement st;
+    st.org_id = kOrg;
+    st.version = version;
+    st.signing_public_key = signer_.public_key;
+    st.org_public_key = org_key.public_key;
+    st.policy_json = protocol::EncodePolicy(policy).value();
+    st.not_before = clock_.NowUnix();
+    return protocol::SignOrgStatement(st, signer_).value();
+  }
+
+  static json Grant(uint64_t key_version) {
+    return {{"key_version", key_version},
+            {"recovery_grant", RandomB64(120)},
+            {"signing_grant", RandomB64(120)}};
+  }
+
+  void CreateOrg() {
+    policy_.enrollment = protocol::Enrollment::kOptIn;
+    policy_.mode = protocol::RecoveryMode::kAdminReset;
+    auto st = Statement(1, org_key_, policy_);
+    auto r = Call("POST", "/v1/orgs",
+                  json{{"id", kOrg},
+                       {"name", "Acme"},
+                       {"statement", B64(st.statement)},
+                       {"signature", B64(st.signature)},
+                       {"grant", Grant(1)}},
+                  owner_.token);
+    ASSERT_EQ(r.status, 201) << r.body;
+  }
+
+  void Join(const User& u, const std::string& role) {
+    auto invite = Call("POST", std::string("/v1/orgs/") + kOrg + "/invites",
+                       json{{"email", u.email}, {"role", role}, {"permissions", ""}}, owner_.token);
+    ASSERT_EQ(invite.status, 201) << invite.body;
+    std::string body = mailer_.Sent().back().body;
+    auto at = body.find("keyward org join ");
+    ASSERT_NE(at, std::string::npos);
+    at += std::string("keyward org join ").size();
+    std::string token = body.substr(at, body.find('\n', at) - at);
+    auto accept = Call("POST", "/v1/invites/accept", json{{"token", token}}, u.token);
+    ASSERT_EQ(accept.status, 201) << accept.body;
+  }
+
+  json EscrowJson(const User& u, uint64_t epoch, const crypto::VaultKey& vault_key,
+                  uint64_t key_version = 1) {
+    auto e = protocol::CreateEscrow(vault_key, kOrg, u.id, epoch, org_key_.public_key,
+                                    recovery_key_->public_key);
+    EXPECT_TRUE(e.has_value());
+    return {{"epoch", epoch},
+            {"key_version", key_version},
+            {"wrapped_vault_key", B64(e->wrapped_vault_key)},
+            {"admin_share", B64(e->admin_share)},
+            {"server_share", B64(e->server_share)}};
+  }
+
+  http::Response Enroll(const User& u, uint64_t epoch) {
+    return Call(
+        "PUT", Path("/enrollment"),
+        json{{"auth_key", AuthKey(u.key_tag)}, {"escrow", EscrowJson(u, epoch, u.vault_key)}},
+        u.token);
+  }
+
+  static std::string Path(const std::string& rest) {
+    return std::string("/v1/orgs/") + kOrg + rest;
+  }
+  static std::string MemberPath(const User& u, const std::string& rest) {
+    return Path("/members/" + u.id + rest);
+  }
+
+  json PasswordBody(uint8_t old_tag, uint8_t new_tag) {
+    return {{"auth_key", AuthKey(old_tag)},
+            {"new_kdf", {{"ops", crypto::kTestKdf.ops}, {"mem", crypto::kTestKdf.mem}}},
+            {"new_salt", RandomB64(16)},
+            {"new_auth_key", AuthKey(new_tag)},
+            {"new_wrapped_vault_key", RandomB64(73)}};
+  }
+
+  static constexpr char kOrg[] = "acme";
+  testing::FakeClock clock_;
+  testing::MemoryMailer mailer_;
+  crypto::ServerSecret secret_ = crypto::ServerSecret::Random();
+  std::shared_ptr<const crypto::BoxKeyPair> recovery_key_ =
+      std::make_shared<const crypto::BoxKeyPair>(crypto::GenerateBoxKeyPair());
+  std::unique_ptr<Api> api_;
+  http::Router router_;
+  crypto::SignKeyPair signer_ = crypto::GenerateSignKeyPair();
+  crypto::BoxKeyPair org_key_ = crypto::GenerateBoxKeyPair();
+  protocol::RecoveryPolicy policy_;
+  User owner_;
+  User bob_;
+};
+
+TEST_F(RecoveryRoutesTest, EnrollmentRoutes) {
+  auto get = Call("GET", Path("/enrollment"), {}, bob_.token);
+  ASSERT_EQ(get.status, 200) << get.body;
+  EXPECT_EQ(Body(get), (json{{"state", "not_enrolled"}, {"epoch", 0}, {"key_version", 0}}));
+
+  auto bad = Call(
+      "PUT", Path("/enrollment"),
+      json{{"auth_key", AuthKey(2)}, {"escrow", EscrowJson(bob_, 1, bob_.vault_key)}, {"extra", 1}},
+      bob_.token);
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(Code(bad), "request.unknown_field");
+  auto wrong = Call("PUT", Path("/enrollment"),
+                    json{{"auth_key", AuthKey(9)}, {"escrow", EscrowJson(bob_, 1, bob_.vault_key)}},
+                    bob_.token);
+  EXPECT_EQ(wrong.status, 401);
+  EXPECT_EQ(Code(wrong), "auth.invalid_credentials");
+  auto stale = Enroll(bob_, 2);
+  EXPECT_EQ(stale.status, 409);
+  EXPECT_EQ(Code(stale), "escrow.stale_epoch");
+
+  auto put = Enroll(bob_, 1);
+  ASSERT_EQ(put.status, 200) << put.body;
+  EXPECT_EQ(Body(put), (json{{"state", "enrolled"}, {"epoch", 1}, {"key_version", 1}}));
+  EXPECT_EQ(Body(Call("GET", Path(""), {}, bob_.token))["enrollment"]["epoch"], 1);
+
+  auto del = Call("DELETE", Path("/enrollment"), json{{"auth_key", AuthKey(2)}}, bob_.token);
+  EXPECT_EQ(del.status, 204) << del.body;
+  auto again = Call("DELETE", Path("/enrollment"), json{{"auth_key", AuthKey(2)}}, bob_.token);
+  EXPECT_EQ(again.status, 409);
+  EXPECT_EQ(Code(again), "org.not_enrolled");
+
+  // Another organization's id answers like a missing one.
+  auto other = Call("GET", "/v1/orgs/nope/enrollment", {}, bob_.token);
+  EXPECT_EQ(other.status, 404);
+  EXPECT_EQ(Code(other), "org.not_found");
+}
+
+TEST_F(RecoveryRoutesTest, AdminResetAndThePasswordChangeGate) {
+  ASSERT_EQ(Enroll(bob_, 1).status, 200);
+
+  // Bob cannot reset the owner; users reset nobody.
+  auto forbidden = Call("POST", MemberPath(owner_, "/reset/begin"), json::object(), bob_.token);
+  EXPECT_EQ(forbidden.status, 403);
+  EXPECT_EQ(Code(forbidden), "org.forbidden");
+
+  auto begin = Call("POST", MemberPath(bob_, "/reset/begin"), json::object(), owner_.token);
+  ASSERT_EQ(begin.status, 200) << begin.body;
+  auto m = Body(begin);
+  EXPECT_EQ(m.size(), 5u);
+  EXPECT_EQ(m["epoch"], 1);
+  EXPECT_EQ(m["key_version"], 1);
+  auto admin_share = crypto::Base64UrlDecode(m["admin_share"].get<std::string>()).value();
+  auto wrapped = crypto::Base64UrlDecode(m["wrapped_vault_key"].get<std::string>()).value();
+  auto u_bytes = crypto::Base64UrlDecodeSecret(m["server_part"].get<std::string>()).value();
+  auto a = protocol::OpenAdminShare(org_key_, admin_share, kOrg, bob_.id, 1);
+  ASSERT_TRUE(a.has_value());
+  auto uk = protocol::RecoverVaultKey(*a, crypto::GenericKey(std::move(u_bytes)), wrapped, kOrg,
+                                      bob_.id, 1);
+  ASSERT_TRUE(uk.has_value());
+  EXPECT_TRUE(crypto::ConstantTimeEqual(uk->span(), bob_.vault_key.span()));
+
+  json reset = {{"new_kdf", {{"ops", crypto::kTestKdf.ops}, {"mem", crypto::kTestKdf.mem}}},
+                {"new_salt", RandomB64(16)},
+                {"new_auth_key", AuthKey(9)},
+                {"new_wrapped_vault_key", RandomB64(73)},
+                {"escrow", EscrowJson(bob_, 2, *uk)}};
+  auto done = Call("POST", MemberPath(bob_, "/reset"), reset, owner_.token);
+  ASSERT_EQ(done.status, 204) << done.body;
+  EXPECT_EQ(mailer_.Sent().back().to, bob_.email);
+
+  // Bob's old session is gone; the temporary password logs in, but only the
+  // password change is open.
+  EXPECT_EQ(Call("GET", "/v1/account", {}, bob_.token).status, 401);
+  auto login = Call("POST", "/v1/sessions", LoginBody(bob_, 9));
+  ASSERT_EQ(login.status, 201) << login.body;
+  EXPECT_EQ(Body(login)["account"]["must_change_password"], true);
+  std::string token = Body(login)["token"];
+  auto items = Call("GET", "/v1/items", {}, token);
+  EXPECT_EQ(items.status, 403);
+  EXPECT_EQ(Code(items), "account.password_change_required");
+  EXPECT_EQ(Code(Call("GET", Path("/enrollment"), {}, token)), "account.password_change_required");
+  EXPECT_EQ(Call("GET", "/v1/account", {}, token).status, 200);
+  EXPECT_EQ(Call("GET", Path(""), {}, token).status, 200);
+
+  // The change needs the fresh escrow at epoch 3.
+  auto no_escrow = Call("POST", "/v1/account/password", PasswordBody(9, 10), token);
+  EXPECT_EQ(no_escrow.status, 409);
+  EXPECT_EQ(Code(no_escrow), "escrow.required");
+  json change = PasswordBody(9, 10);
+  json escrow = EscrowJson(bob_, 3, *uk);
+  escrow["org_id"] = kOrg;
+  change["escrows"] = json::array({escrow});
+  auto changed = Call("POST", "/v1/account/password", change, token);
+  ASSERT_EQ(changed.status, 204) << changed.body;
+  EXPECT_EQ(Call("GET", "/v1/items", {}, token).status, 200);
+  EXPECT_EQ(Body(Call("GET", "/v1/account", {}, token))["must_change_password"], false);
+
+  auto events =
+      Call("GET", Path("/events?type=recovery.temporary_password_updated"), {}, owner_.token);
+  ASSERT_EQ(events.status, 200) << events.body;
+  EXPECT_EQ(Body(events)["events"].size(), 1u);
+  for (auto type : {"recovery.escrow_opened", "recovery.password_reset", "account.login"}) {
+    auto r = Call("GET", Path(std::string("/events?type=") + type), {}, owner_.token);
+    EXPECT_FALSE(Body(r)["events"].empty()) << type;
+  }
+}
+
+TEST_F(RecoveryRoutesTest, ResetNeedsAdminResetMode) {
+  ASSERT_EQ(Enroll(bob_, 1).status, 200);
+  policy_.mode = protocol::RecoveryMode::kDualControl;
+  auto st = Statement(2, org_key_, policy_);
+  ASSERT_EQ(
+      Call("PUT", Path("/policy"),
+           json{{"statement", B64(st.statement)}, {"signature", B64(st.signature)}}, owner_.token)
+          .status,
+      200);
+  auto r = Call("POST", MemberPath(bob_, "/reset/begin"), json::object(), owner_.token);
+  EXPECT_EQ(r.status, 409);
+  EXPECT_EQ(Code(r), "org.mode_not_admin_reset");
+}
+
+TEST_F(RecoveryRoutesTest, TwoFactorResetAndDeletedAccounts) {
+  auto r = Call("POST", MemberPath(bob_, "/2fa/reset"), json::object(), owner_.token);
+  EXPECT_EQ(r.status, 409);
+  EXPECT_EQ(Code(r), "account.two_factor_not_enabled");
+
+  ASSERT_EQ(Enroll(bob_, 1).status, 200);
+  ASSERT_EQ(Call("DELETE", "/v1/account", json{{"auth_key", AuthKey(2)}}, bob_.token).status, 204);
+  for (auto rest : {"/reset/begin", "/2fa/reset"}) {
+    auto gone = Call("POST", MemberPath(bob_, rest), json::object(), owner_.token);
+    EXPECT_EQ(gone.status, 404) << rest;
+    EXPECT_EQ(Code(gone), "org.member_not_found") << rest;
+  }
+}
+
+TEST_F(RecoveryRoutesTest, RotationRoutes) {
+  ASSERT_EQ(Enroll(bob_, 1).status, 200);
+  auto empty = Call("GET", Path("/rotation"), {}, owner_.token);
+  ASSERT_EQ(empty.status, 200) << empty.body;
+  EXPECT_EQ(Body(empty), (json{{"key_version", 1}, {"pending", 0}, {"escrows", json::array()}}));
+  EXPECT_EQ(Code(Call("GET", Path("/rotation?limit=0"), {}, owner_.token)),
+            "request.invalid_query");
+  EXPECT_EQ(Code(Call("GET", Path("/rotation"), {}, bob_.token)), "org.forbidden");
+
+  auto new_key = crypto::GenerateBoxKeyPair();
+  auto st = Statement(2, new_key, policy_);
+  auto start =
+      Call("POST", Path("/rotation"),
+           json{{"statement", B64(st.statement)},
+                {"signature", B64(st.signature)},
+                {"grants", json::array({{{"account_id", owner_.id}, {"grant", Grant(2)}}})}},
+           owner_.token);
+  ASSERT_EQ(start.status, 200) << start.body;
+  EXPECT_EQ(Body(start)["key_version"], 2);
+  EXPECT_EQ(Body(start)["statement_version"], 2);
+  EXPECT_EQ(Body(start)["recovery_public_key"], B64(new_key.public_key));
+
+  auto pending = Call("GET", Path("/rotation?limit=10"), {}, owner_.token);
+  ASSERT_EQ(pending.status, 200);
+  auto p = Body(pending);
+  EXPECT_EQ(p["pending"], 1);
+  ASSERT_EQ(p["escrows"].size(), 1u);
+  auto row = p["escrows"][0];
+  EXPECT_EQ(row["account_id"], bob_.id);
+  EXPECT_EQ(row["epoch"], 1);
+  EXPECT_EQ(row["key_version"], 1);
+  auto share = crypto::Base64UrlDecode(row["admin_share"].get<std::string>()).value();
+  auto resealed =
+      protocol::ResealAdminShare(org_key_, new_key.public_key, share, kOrg, bob_.id, 1).value();
+  json upload = {{"escrows", json::array({{{"account_id", bob_.id},
+                                           {"epoch", 1},
+                                           {"from_key_version", 1},
+                                           {"admin_share", B64(resealed)}}})}};
+  auto rewrap = Call("POST", Path("/rotation/escrows"), upload, owner_.token);
+  ASSERT_EQ(rewrap.status, 200) << rewrap.body;
+  EXPECT_EQ(Body(rewrap), (json{{"updated", 1}, {"skipped", 0}, {"pending", 0}}));
+  rewrap = Call("POST", Path("/rotation/escrows"), upload, owner_.token);
+  EXPECT_EQ(Body(rewrap), (json{{"updated", 0}, {"skipped", 1}, {"pending", 0}}));
+}
+
+}  // namespace
+}  // namespace keyward::api
