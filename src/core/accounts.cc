@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/notices.h"
+#include "core/org_access.h"
 #include "core/validation.h"
 
 namespace keyward::core {
@@ -264,6 +265,11 @@ Status AccountService::Delete(const Caller& caller, const crypto::AuthKey& auth_
                         credentials_.CheckAuthKey(tx, *account, auth_key, caller.remote_address));
     if (check != Credentials::Check::kOk) return {};
     email = account->email;
+    // Logged in every organization while the memberships still exist: the
+    // store deletes them with the account, the events stay.
+    KW_RETURN_IF_ERROR(AppendAccountEvent(
+        tx, ctx_.clock, account->id,
+        EventSpec{"", "account.deleted", account->id, account->id, caller.device_id, {}}));
     KW_RETURN_IF_ERROR(tx.DeleteAccount(account->id));
     // A fresh registration of this email starts with a clean slate.
     return credentials_.ClearFailures(tx, email);

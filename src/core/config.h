@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "crypto/crypto.h"
@@ -40,6 +41,14 @@ struct CoreConfig {
 
   // Items.
   size_t item_max_bytes = 64 * 1024;  // decoded ciphertext
+
+  // Organizations.
+  int64_t invite_ttl_seconds = 7 * 86400;
+  // The server recovery key pair (pk_srv / sk_srv of PROTOCOL.md "Escrow"):
+  // the server opens server shares with it (validation at enrollment, U for
+  // admin reset and redemption). Null: enrollment answers
+  // server.recovery_key_missing.
+  std::shared_ptr<const crypto::BoxKeyPair> recovery_key;
 };
 
 }  // namespace keyward::core

@@ -25,6 +25,9 @@ struct Caller {
   std::string device_id;
   store::Bytes token_hash;
   std::string remote_address;
+  // An admin reset the master password (admin-reset mode): only the routes
+  // that let the member choose a new one are open (api::Access).
+  bool must_change_password = false;
 };
 
 // A store error seen by a service: conflicts and not-founds that the service

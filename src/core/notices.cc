@@ -90,6 +90,67 @@ mail::Message AccountDeleted(std::string_view to, int64_t when) {
                           FormatRfc3339(when)));
 }
 
+mail::Message PasswordResetByAdmin(std::string_view to, std::string_view org_name, int64_t when) {
+  return Make(to, "Your Keyward master password was reset by an administrator",
+              fmt::format("Your master password was reset by an administrator of the\n"
+                          "organization \"{}\" at {}, through account recovery.\n"
+                          "Every device was signed out. Your administrator will give you a\n"
+                          "temporary master password: log in with it, and you will be asked\n"
+                          "to choose a new one before anything else. Two-step login, if you\n"
+                          "use it, stays on.\n"
+                          "\n"
+                          "If you did not ask for this, contact your organization at once.\n",
+                          org_name, FormatRfc3339(when)));
+}
+
+mail::Message TwoFactorResetByAdmin(std::string_view to, std::string_view org_name, int64_t when) {
+  return Make(to, "Your Keyward two-step login was reset",
+              fmt::format("Your two-step login was reset (turned off) by an administrator of\n"
+                          "the organization \"{}\" at {}. Your recovery codes no longer work.\n"
+                          "\n"
+                          "Turn two-step login back on after you log in (keyward 2fa).\n"
+                          "If you did not ask for this, change your master password and\n"
+                          "contact your organization at once.\n",
+                          org_name, FormatRfc3339(when)));
+}
+
+mail::Message OrgInvite(std::string_view to, std::string_view org_name, std::string_view role,
+                        std::string_view token, std::string_view signing_fingerprint,
+                        int64_t expires_at) {
+  return Make(to, fmt::format("You are invited to the organization \"{}\" on Keyward", org_name),
+              fmt::format("You are invited to join the organization \"{}\" on Keyward as {}.\n"
+                          "\n"
+                          "To accept, sign in with this email address and run:\n"
+                          "\n"
+                          "keyward org join {}\n"
+                          "\n"
+                          "Before accepting, check that the organization's signing key\n"
+                          "fingerprint shown by keyward is exactly:\n"
+                          "\n"
+                          "  {}\n"
+                          "\n"
+                          "(ask an administrator of the organization to confirm it in person\n"
+                          "or by phone). The invitation works once and expires at {}.\n"
+                          "If you did not expect it, ignore this email.\n",
+                          org_name, role, token, signing_fingerprint, FormatRfc3339(expires_at)));
+}
+
+mail::Message RemovedFromOrg(std::string_view to, std::string_view org_name, int64_t when) {
+  return Make(to, "You were removed from a Keyward organization",
+              fmt::format("An administrator removed you from the organization \"{}\" at {}.\n"
+                          "Your own vault is unchanged; your account recovery enrollment in\n"
+                          "this organization was deleted.\n",
+                          org_name, FormatRfc3339(when)));
+}
+
+mail::Message OrgRoleChanged(std::string_view to, std::string_view org_name, std::string_view role,
+                             int64_t when) {
+  return Make(to, "Your role in a Keyward organization changed",
+              fmt::format("An administrator changed your role in the organization \"{}\"\n"
+                          "to {} at {}.\n",
+                          org_name, role, FormatRfc3339(when)));
+}
+
 void SendBestEffort(mail::Mailer& mailer, const mail::Message& message, std::string_view kind) {
   if (auto s = mailer.Send(message); !s) {
     spdlog::warn("mail: could not send the {} notice ({})", kind, s.error().code());

@@ -18,6 +18,21 @@ mail::Message TwoFactorEnabled(std::string_view to, int64_t when);
 mail::Message TwoFactorDisabled(std::string_view to, int64_t when);
 mail::Message AccountDeleted(std::string_view to, int64_t when);
 
+// Account recovery (admin-reset mode): an administrator of `org_name` set a
+// temporary master password / turned off two-step login.
+mail::Message PasswordResetByAdmin(std::string_view to, std::string_view org_name, int64_t when);
+mail::Message TwoFactorResetByAdmin(std::string_view to, std::string_view org_name, int64_t when);
+
+// Organizations. The invite carries its token on a line of its own as the
+// exact command `keyward org join TOKEN`, and the fingerprint of the
+// organization's signing key for the invitee to compare out of band.
+mail::Message OrgInvite(std::string_view to, std::string_view org_name, std::string_view role,
+                        std::string_view token, std::string_view signing_fingerprint,
+                        int64_t expires_at);
+mail::Message RemovedFromOrg(std::string_view to, std::string_view org_name, int64_t when);
+mail::Message OrgRoleChanged(std::string_view to, std::string_view org_name, std::string_view role,
+                             int64_t when);
+
 // Notices are best effort: a failure is logged by kind, without the address,
 // and does not fail the operation that already committed.
 void SendBestEffort(mail::Mailer& mailer, const mail::Message& message, std::string_view kind);

@@ -3,8 +3,14 @@
 #pragma once
 
 #include "core/accounts.h"
+#include "core/admin_reset.h"
 #include "core/context.h"
 #include "core/credentials.h"
+#include "core/enrollment.h"
+#include "core/events.h"
+#include "core/org_members.h"
+#include "core/orgs.h"
+#include "core/rotation.h"
 #include "core/sessions.h"
 #include "core/two_factor.h"
 #include "core/vault.h"
@@ -23,7 +29,13 @@ class Services {
         sessions(ctx_, credentials_),
         two_factor(ctx_, credentials_),
         items(ctx_),
-        devices(ctx_) {}
+        devices(ctx_),
+        enrollment(ctx_, credentials_),
+        admin_reset(ctx_, credentials_),
+        rotation(ctx_),
+        orgs(ctx_),
+        members(ctx_),
+        events(ctx_) {}
   Services(const Services&) = delete;
   Services& operator=(const Services&) = delete;
 
@@ -42,6 +54,12 @@ class Services {
   TwoFactorService two_factor;
   ItemService items;
   DeviceService devices;
+  EnrollmentService enrollment;
+  AdminResetService admin_reset;
+  RotationService rotation;
+  OrgService orgs;
+  MemberService members;
+  EventService events;
 };
 
 }  // namespace keyward::core

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "core/notices.h"
+#include "core/org_access.h"
 #include "core/sessions.h"
 
 namespace keyward::core {
@@ -164,6 +165,10 @@ Result<std::vector<std::string>> TwoFactorService::Confirm(const Caller& caller,
     }
     KW_RETURN_IF_ERROR(tx.ReplaceRecoveryCodes(account->id, hashes));
     KW_RETURN_IF_ERROR(tx.ClearRateLimit(limit_key));
+    KW_RETURN_IF_ERROR(AppendAccountEvent(
+        tx, ctx_.clock, account->id,
+        EventSpec{
+            "", "account.two_factor_enabled", account->id, account->id, caller.device_id, {}}));
     email = account->email;
     return {};
   }));
@@ -199,6 +204,12 @@ Status TwoFactorService::Disable(const Caller& caller, const crypto::AuthKey& au
     account->totp_secret_sealed.clear();
     account->totp_last_step = -1;
     KW_RETURN_IF_ERROR(tx.UpdateAccount(*account));
+    if (was_enabled) {
+      KW_RETURN_IF_ERROR(AppendAccountEvent(
+          tx, ctx_.clock, account->id,
+          EventSpec{
+              "", "account.two_factor_disabled", account->id, account->id, caller.device_id, {}}));
+    }
     return tx.ReplaceRecoveryCodes(account->id, {});
   }));
   if (check != Credentials::Check::kOk) return Fail(Credentials::ErrorFor(check));

@@ -1,5 +1,6 @@
 #include "core/vault.h"
 
+#include "core/org_access.h"
 #include "core/validation.h"
 
 namespace keyward::core {
@@ -105,7 +106,14 @@ Status DeviceService::Deactivate(const Caller& caller, std::string_view device_i
     found = true;
     device->active = false;
     KW_RETURN_IF_ERROR(tx.UpsertDevice(*device));
-    return Discard(tx.RevokeDeviceSessions(caller.account_id, device_id));
+    KW_RETURN_IF_ERROR(tx.RevokeDeviceSessions(caller.account_id, device_id));
+    return AppendAccountEvent(tx, ctx_.clock, caller.account_id,
+                              EventSpec{"",
+                                        "device.removed",
+                                        caller.account_id,
+                                        caller.account_id,
+                                        caller.device_id,
+                                        {{"device_id", std::string(device_id)}}});
   }));
   if (!found) return Fail(Error::NotFound("device.not_found", "No such device."));
   return {};

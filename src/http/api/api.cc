@@ -7,6 +7,7 @@
 
 #include "core/services.h"
 #include "http/api/json_fields.h"
+#include "http/api/route_support.h"
 #include "store/store.h"
 
 namespace keyward::api {
@@ -20,8 +21,6 @@ using nlohmann::json;
 
 constexpr size_t kKeyBlobMax = 4096;
 constexpr size_t kWrappedMin = 1;
-
-json KdfJson(uint64_t ops, uint64_t mem) { return {{"ops", ops}, {"mem", mem}}; }
 
 json AccountJson(const store::Account& a) {
   return {{"id", a.id},
@@ -82,16 +81,6 @@ json DeviceJson(const store::Device& d, std::string_view current) {
           {"current", d.id == current}};
 }
 
-Response Answer(Result<Response> result) {
-  if (!result) {
-    if (result.error().kind() == ErrorKind::kInternal) {
-      spdlog::error("api: internal error {}", result.error().code());
-    }
-    return http::ErrorResponse(result.error());
-  }
-  return std::move(*result);
-}
-
 #define API_TRY(lhs, expr) KW_ASSIGN_OR_RETURN(lhs, expr)
 
 class ApiImpl final : public Api {
@@ -128,6 +117,8 @@ class ApiImpl final : public Api {
     Route(router, "DELETE", "/v1/items/{id}", &ApiImpl::DeleteItem);
     Route(router, "GET", "/v1/devices", &ApiImpl::ListDevices);
     Route(router, "DELETE", "/v1/devices/{id}", &ApiImpl::DeactivateDevice);
+    AddOrgRoutes(router, RouteContext{config_, core_});
+    AddRecoveryRoutes(router, RouteContext{config_, core_});
   }
 
   void Sweep() override {
@@ -140,10 +131,10 @@ class ApiImpl final : public Api {
   using Method = Result<Response> (ApiImpl::*)(const Request&, const PathParams&);
 
   void Route(http::Router& router, std::string method, std::string pattern, Method fn) {
-    router.Add(std::move(method), std::move(pattern),
-               [this, fn](const Request& request, const PathParams& params) {
-                 return Answer((this->*fn)(request, params));
-               });
+    AddRoute(router, std::move(method), std::move(pattern),
+             [this, fn](const Request& request, const PathParams& params) {
+               return (this->*fn)(request, params);
+             });
   }
 
   static core::CoreConfig CoreConfigFrom(const ApiConfig& config) {
@@ -152,19 +143,12 @@ class ApiImpl final : public Api {
     c.kdf_minimum = config.kdf_minimum;
     c.kdf_default = config.kdf_default;
     c.session_ttl_seconds = config.session_ttl_seconds;
+    c.recovery_key = config.recovery_key;
     return c;
   }
 
-  Result<core::Caller> Authenticate(const Request& request) {
-    std::string token = request.BearerToken();
-    if (token.empty() || token.size() > 64) return Fail(core::AuthRequired());
-    std::array<uint8_t, 48> bytes;
-    auto size = crypto::Base64UrlDecodeInto(token, bytes);
-    if (!size) return Fail(core::AuthRequired());
-    auto caller =
-        core_.sessions.Authenticate(std::span(bytes).first(*size), request.remote_address);
-    crypto::Wipe(bytes);
-    return caller;
+  Result<core::Caller> Authenticate(const Request& request, Access access = Access::kNormal) {
+    return api::Authenticate(core_, request, access);
   }
 
   // ---- server ----
@@ -242,19 +226,19 @@ class ApiImpl final : public Api {
   }
 
   Result<Response> Logout(const Request& request, const PathParams&) {
-    API_TRY(auto caller, Authenticate(request));
+    API_TRY(auto caller, Authenticate(request, Access::kWhilePasswordChangeRequired));
     KW_RETURN_IF_ERROR(core_.sessions.Logout(caller));
     return http::NoContent();
   }
 
   Result<Response> GetAccount(const Request& request, const PathParams&) {
-    API_TRY(auto caller, Authenticate(request));
+    API_TRY(auto caller, Authenticate(request, Access::kWhilePasswordChangeRequired));
     API_TRY(auto account, core_.accounts.Get(caller));
     return http::JsonResponse(200, AccountJson(account));
   }
 
   Result<Response> ChangePassword(const Request& request, const PathParams&) {
-    API_TRY(auto caller, Authenticate(request));
+    API_TRY(auto caller, Authenticate(request, Access::kWhilePasswordChangeRequired));
     API_TRY(auto f, Fields::FromBody(request, {"auth_key", "new_kdf", "new_salt", "new_auth_key",
                                                "new_wrapped_vault_key"}));
     core::PasswordChange change;

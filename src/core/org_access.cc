@@ -1,0 +1,94 @@
+#include "core/org_access.h"
+
+#include "core/audit_chain.h"
+#include <algorithm>
+
+#include "core/context.h"
+
+namespace keyward::core {
+
+Error OrgNotFound() {
+  return Error::NotFound("org.not_found", "No such organization (or you are not a member of it).");
+}
+
+Error MemberNotFound() {
+  return Error::NotFound("org.member_not_found",
+                         "No such member in this organization (never joined, removed, or the "
+                         "account was deleted; a deleted account cannot be recovered).");
+}
+
+Result<Actor> ActorOf(const store::OrgMember& member) {
+  auto role = ParseRole(member.role);
+  auto permissions = ParsePermissions(member.permissions);
+  if (!role || !permissions) return Fail(Internal());
+  return Actor{member.account_id, *role, *permissions};
+}
+
+Result<Target> TargetOf(const store::OrgMember& member) {
+  auto role = ParseRole(member.role);
+  if (!role) return Fail(Internal());
+  return Target{member.account_id, *role};
+}
+
+Result<OrgAccess> LoadOrgAccess(store::Tx& tx, std::string_view org_id,
+                                std::string_view account_id) {
+  KW_ASSIGN_OR_RETURN(auto member, tx.FindMember(org_id, account_id));
+  if (!member || member->status != store::MemberStatus::kActive) return Fail(OrgNotFound());
+  KW_ASSIGN_OR_RETURN(auto org, tx.FindOrg(org_id));
+  if (!org) return Fail(OrgNotFound());
+  KW_ASSIGN_OR_RETURN(Actor actor, ActorOf(*member));
+  return OrgAccess{std::move(*org), std::move(*member), actor.role, actor.permissions};
+}
+
+Result<store::OrgMember> LoadMember(store::Tx& tx, std::string_view org_id,
+                                    std::string_view account_id) {
+  KW_ASSIGN_OR_RETURN(auto member, tx.FindMember(org_id, account_id));
+  if (!member) return Fail(MemberNotFound());
+  return std::move(*member);
+}
+
+Status AppendOrgEvent(store::Tx& tx, const Clock& clock, EventSpec spec) {
+  KW_ASSIGN_OR_RETURN(auto last, tx.LastEvent(spec.org_id));
+  audit::Head prev = audit::Genesis();
+  if (last) {
+    if (last->hash.size() != audit::kDigestSize) return Fail(Internal());
+    prev.seq = last->seq;
+    std::copy(last->hash.begin(), last->hash.end(), prev.hash.begin());
+  }
+  audit::Event event;
+  event.seq = prev.seq + 1;
+  event.org_id = spec.org_id;
+  event.type = std::move(spec.type);
+  event.actor_id = std::move(spec.actor_id);
+  event.target_id = std::move(spec.target_id);
+  event.device_id = std::move(spec.device_id);
+  event.time = clock.NowUnix();
+  event.details = std::move(spec.details);
+  auto head = audit::Append(prev, event);
+  if (!head) return Fail(Internal());  // a bug: services only log valid events
+  store::OrgEvent row;
+  row.seq = event.seq;
+  row.org_id = event.org_id;
+  row.type = event.type;
+  row.actor_id = event.actor_id;
+  row.target_id = event.target_id;
+  row.device_id = event.device_id;
+  row.time = event.time;
+  row.details = event.details;
+  row.hash.assign(head->hash.begin(), head->hash.end());
+  return tx.AppendEvent(row);
+}
+
+Status AppendAccountEvent(store::Tx& tx, const Clock& clock, std::string_view account_id,
+                          EventSpec spec) {
+  KW_ASSIGN_OR_RETURN(auto memberships, tx.ListOrgsOfAccount(account_id));
+  for (const auto& m : memberships) {
+    if (m.status != store::MemberStatus::kActive) continue;
+    EventSpec copy = spec;
+    copy.org_id = m.org_id;
+    KW_RETURN_IF_ERROR(AppendOrgEvent(tx, clock, std::move(copy)));
+  }
+  return {};
+}
+
+}  // namespace keyward::core

@@ -1,0 +1,507 @@
+#include "core/org_members.h"
+
+#include <algorithm>
+
+#include "core/notices.h"
+#include "core/validation.h"
+
+namespace keyward::core {
+
+namespace {
+
+constexpr std::string_view kInviteTokenLabel = "keyward/v1/invite";
+constexpr size_t kInviteTokenSize = 32;
+
+Error Forbidden(std::string message) {
+  return Error::PermissionDenied("org.forbidden", std::move(message));
+}
+
+Error InviteNotFound() {
+  return Error::NotFound("invite.not_found",
+                         "No such invitation: it is unknown, used, expired, or for another "
+                         "email address than yours.");
+}
+
+Error AlreadyMember() {
+  return Error::Conflict("org.already_member", "This account is already a member.");
+}
+
+Error NotRecoveryAdmin() {
+  return Error::Conflict("org.not_recovery_admin",
+                         "The member is not an active recovery admin, so holds no recovery key.");
+}
+
+// Only owners and admins change roles, revoke, restore, remove and grant
+// (core/roles.h rule 4): refused before the target is even looked up, so
+// that others cannot probe who is a member.
+Status RequireManager(const OrgAccess& access) {
+  if (access.role != Role::kOwner && access.role != Role::kAdmin) {
+    return Fail(Forbidden("Only owners and admins manage members."));
+  }
+  return {};
+}
+
+struct RoleChoice {
+  Role role = Role::kUser;
+  Permissions permissions;
+};
+
+// Permissions count only for the custom role (core/roles.h rule 6): others
+// are stored without any, so that what is shown is what counts.
+Result<RoleChoice> ParseRoleChoice(std::string_view role_text, std::string_view permissions_text) {
+  KW_ASSIGN_OR_RETURN(Role role, ParseRole(role_text));
+  KW_ASSIGN_OR_RETURN(Permissions permissions, ParsePermissions(permissions_text));
+  if (role != Role::kCustom) permissions = {};
+  return RoleChoice{role, permissions};
+}
+
+int Rank(Role role) { return static_cast<int>(role); }
+
+Result<store::Bytes> DecodeToken(std::string_view token) {
+  if (token.size() != 43) return Fail(InviteNotFound());
+  auto bytes = crypto::Base64UrlDecode(token);
+  if (!bytes || bytes->size() != kInviteTokenSize) return Fail(InviteNotFound());
+  return std::move(*bytes);
+}
+
+// Owners of the organization remaining after `member` stops being an active
+// owner; org.last_owner when none would.
+Status CheckOwnerLeaves(store::Tx& tx, const store::OrgMember& member) {
+  if (member.role != RoleName(Role::kOwner) || member.status != store::MemberStatus::kActive) {
+    return {};
+  }
+  KW_ASSIGN_OR_RETURN(int64_t owners, tx.CountOwners(member.org_id));
+  return CheckNotLastOwner(static_cast<int>(owners - 1));
+}
+
+// Removes every grant of the member; appends key.grant_removed when there
+// were any. Returns how many.
+Result<int64_t> RemoveGrants(store::Tx& tx, const Clock& clock, const Caller& caller,
+                             std::string_view org_id, std::string_view account_id,
+                             std::string_view reason) {
+  KW_ASSIGN_OR_RETURN(int64_t removed, tx.DeleteMemberGrants(org_id, account_id));
+  if (removed > 0) {
+    KW_RETURN_IF_ERROR(AppendOrgEvent(
+        tx, clock,
+        EventSpec{std::string(org_id),
+                  "key.grant_removed",
+                  caller.account_id,
+                  std::string(account_id),
+                  caller.device_id,
+                  {{"grants", std::to_string(removed)}, {"reason", std::string(reason)}}}));
+  }
+  return removed;
+}
+
+// An owner or admin who becomes custom keeps the recovery key but not the
+// signing key.
+Result<int64_t> RemoveSigningGrants(store::Tx& tx, const Clock& clock, const Caller& caller,
+                                    std::string_view org_id, std::string_view account_id) {
+  KW_ASSIGN_OR_RETURN(auto grants, tx.ListGrants(org_id));
+  int64_t stripped = 0;
+  for (auto& g : grants) {
+    if (g.account_id != account_id || g.signing_grant.empty()) continue;
+    g.signing_grant.clear();
+    KW_RETURN_IF_ERROR(tx.PutGrant(g));
+    ++stripped;
+  }
+  if (stripped > 0) {
+    KW_RETURN_IF_ERROR(AppendOrgEvent(tx, clock,
+                                      EventSpec{std::string(org_id),
+                                                "key.grant_removed",
+                                                caller.account_id,
+                                                std::string(account_id),
+                                                caller.device_id,
+                                                {{"grants", std::to_string(stripped)},
+                                                 {"reason", "role_changed"},
+                                                 {"signing_only", "true"}}}));
+  }
+  return stripped;
+}
+
+struct Loaded {
+  OrgAccess access;
+  store::OrgMember target;
+};
+
+// The caller's access (owners and admins only) and the target member, for
+// the member-management actions.
+Result<Loaded> LoadForManagement(store::Tx& tx, const Caller& caller, std::string_view org_id,
+                                 std::string_view member_id, MemberAction action) {
+  KW_ASSIGN_OR_RETURN(OrgAccess access, LoadOrgAccess(tx, org_id, caller.account_id));
+  KW_RETURN_IF_ERROR(RequireManager(access));
+  if (!IsValidAccountId(member_id)) return Fail(MemberNotFound());
+  KW_ASSIGN_OR_RETURN(store::OrgMember target, LoadMember(tx, org_id, member_id));
+  KW_ASSIGN_OR_RETURN(Target t, TargetOf(target));
+  if (action != MemberAction::kChangeRole) {
+    KW_RETURN_IF_ERROR(CheckCanActOn(access.actor(), t, action));
+  }
+  return Loaded{std::move(access), std::move(target)};
+}
+
+}  // namespace
+
+store::Bytes HashInviteToken(const Context& ctx, std::span<const uint8_t> token) {
+  store::Bytes message(kInviteTokenLabel.begin(), kInviteTokenLabel.end());
+  message.push_back(0);
+  message.insert(message.end(), token.begin(), token.end());
+  return crypto::Hash(ctx.keys.token_key.span(), message);
+}
+
+Result<MemberList> MemberService::List(const Caller& caller, std::string_view org_id) {
+  const int64_t now = ctx_.clock.NowUnix();
+  MemberList out;
+  KW_RETURN_IF_ERROR(ctx_.store.Read([&](store::Tx& tx) -> Status {
+    out = {};
+    KW_ASSIGN_OR_RETURN(OrgAccess access, LoadOrgAccess(tx, org_id, caller.account_id));
+    if (!access.recovery_admin()) return Fail(Forbidden("Only recovery admins list members."));
+    KW_ASSIGN_OR_RETURN(auto members, tx.ListMembers(org_id));
+    KW_ASSIGN_OR_RETURN(auto escrows, tx.ListEscrows(org_id));
+    KW_ASSIGN_OR_RETURN(auto grants, tx.ListGrants(org_id));
+    for (auto& m : members) {
+      KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(m.account_id));
+      if (!account) continue;  // deleted meanwhile: the store removes its memberships
+      KW_ASSIGN_OR_RETURN(Actor actor, ActorOf(m));
+      MemberView view;
+      view.email = account->email;
+      view.public_key = account->public_key;
+      view.recovery_admin = m.status == store::MemberStatus::kActive &&
+                            IsRecoveryAdmin(actor.role, actor.permissions);
+      for (const auto& e : escrows) {
+        if (e.account_id == m.account_id) view.enrollment = {true, e.epoch, e.key_version};
+      }
+      for (const auto& g : grants) {
+        if (g.account_id == m.account_id) {
+          view.grant_key_version = std::max(view.grant_key_version, g.key_version);
+        }
+      }
+      view.member = std::move(m);
+      out.members.push_back(std::move(view));
+    }
+    KW_ASSIGN_OR_RETURN(out.invites, tx.ListOpenInvites(org_id, now));
+    return {};
+  }));
+  return out;
+}
+
+Result<store::OrgInvite> MemberService::Invite(const Caller& caller, std::string_view org_id,
+                                               const NewInvite& in) {
+  KW_ASSIGN_OR_RETURN(std::string email, NormalizeEmail(in.email));
+  KW_ASSIGN_OR_RETURN(RoleChoice choice, ParseRoleChoice(in.role, in.permissions));
+  const int64_t now = ctx_.clock.NowUnix();
+
+  // The same checks before the email and in the transaction that stores it.
+  auto check = [&](store::Tx& tx) -> Result<OrgAccess> {
+    KW_ASSIGN_OR_RETURN(OrgAccess access, LoadOrgAccess(tx, org_id, caller.account_id));
+    if (!access.recovery_admin()) return Fail(Forbidden("Only recovery admins invite."));
+    if (Rank(choice.role) < Rank(access.role)) {
+      return Fail(Forbidden("Nobody invites to a role above their own."));
+    }
+    KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountByEmail(email));
+    if (account) {
+      KW_ASSIGN_OR_RETURN(auto member, tx.FindMember(org_id, account->id));
+      if (member) return Fail(AlreadyMember());
+    }
+    return access;
+  };
+
+  std::string org_name;
+  std::string fingerprint;
+  KW_RETURN_IF_ERROR(ctx_.store.Read([&](store::Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(OrgAccess access, check(tx));
+    KW_ASSIGN_OR_RETURN(auto statement, CurrentStatement(tx, access.org));
+    org_name = access.org.name;
+    fingerprint = crypto::Fingerprint(statement.signing_public_key);
+    return {};
+  }));
+
+  store::OrgInvite invite;
+  invite.id = crypto::Base64UrlEncode(crypto::RandomBytes(16));
+  invite.org_id = std::string(org_id);
+  invite.email = email;
+  invite.role = std::string(RoleName(choice.role));
+  invite.permissions = PermissionsText(choice.permissions);
+  invite.created_by = caller.account_id;
+  invite.created_at = now;
+  invite.expires_at = now + ctx_.config.invite_ttl_seconds;
+  {
+    const store::Bytes token = crypto::RandomBytes(kInviteTokenSize);
+    invite.token_hash = HashInviteToken(ctx_, token);
+    // The token exists only in this email: an invite that could not be sent
+    // is not stored, and one whose storing fails is dead.
+    auto sent = ctx_.mailer.Send(notices::OrgInvite(email, org_name, invite.role,
+                                                    crypto::Base64UrlEncode(token), fingerprint,
+                                                    invite.expires_at));
+    if (!sent) {
+      return Fail(Error::Unavailable(
+          "mail.unavailable", "The server could not send the invitation email; try again later."));
+    }
+  }
+  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+    KW_RETURN_IF_ERROR(check(tx));
+    KW_RETURN_IF_ERROR(tx.InsertInvite(invite));
+    return AppendOrgEvent(tx, ctx_.clock,
+                          EventSpec{invite.org_id,
+                                    "member.invited",
+                                    caller.account_id,
+                                    "",
+                                    caller.device_id,
+                                    {{"invite_id", invite.id},
+                                     {"role", invite.role},
+                                     {"permissions", invite.permissions},
+                                     {"expires_at", std::to_string(invite.expires_at)}}});
+  }));
+  return invite;
+}
+
+Result<InviteInfo> MemberService::LookupInvite(const Caller& caller, std::string_view token) {
+  KW_ASSIGN_OR_RETURN(store::Bytes token_bytes, DecodeToken(token));
+  const store::Bytes hash = HashInviteToken(ctx_, token_bytes);
+  const int64_t now = ctx_.clock.NowUnix();
+  InviteInfo info;
+  KW_RETURN_IF_ERROR(ctx_.store.Read([&](store::Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(caller.account_id));
+    KW_ASSIGN_OR_RETURN(auto invite, tx.FindInviteByTokenHash(hash));
+    if (!account || !invite || invite->accepted_at || invite->expires_at <= now ||
+        invite->email != account->email) {
+      return Fail(InviteNotFound());
+    }
+    KW_ASSIGN_OR_RETURN(auto org, tx.FindOrg(invite->org_id));
+    if (!org) return Fail(InviteNotFound());
+    KW_ASSIGN_OR_RETURN(info.statements, tx.ListStatements(org->id, 0));
+    info.invite = std::move(*invite);
+    info.org_name = org->name;
+    return {};
+  }));
+  return info;
+}
+
+Result<OrgView> MemberService::AcceptInvite(const Caller& caller, std::string_view token,
+                                            const std::optional<EscrowUpload>& escrow) {
+  KW_ASSIGN_OR_RETURN(store::Bytes token_bytes, DecodeToken(token));
+  const store::Bytes hash = HashInviteToken(ctx_, token_bytes);
+  const int64_t now = ctx_.clock.NowUnix();
+  OrgView view;
+  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(caller.account_id));
+    KW_ASSIGN_OR_RETURN(auto invite, tx.FindInviteByTokenHash(hash));
+    if (!account || !invite || invite->accepted_at || invite->expires_at <= now ||
+        invite->email != account->email) {
+      return Fail(InviteNotFound());
+    }
+    KW_ASSIGN_OR_RETURN(auto org, tx.FindOrg(invite->org_id));
+    if (!org) return Fail(InviteNotFound());
+    KW_ASSIGN_OR_RETURN(auto existing, tx.FindMember(org->id, caller.account_id));
+    if (existing) return Fail(AlreadyMember());
+    KW_ASSIGN_OR_RETURN(auto policy, PolicyOf(*org));
+    if (policy.enrollment == protocol::Enrollment::kMandatory && !escrow) {
+      return Fail(Error::Conflict("org.enrollment_required",
+                                  "This organization requires account recovery enrollment at "
+                                  "join: send an escrow with the invitation."));
+    }
+    store::OrgMember member;
+    member.org_id = org->id;
+    member.account_id = caller.account_id;
+    member.role = invite->role;
+    member.permissions = invite->permissions;
+    member.joined_at = now;
+    if (auto s = tx.InsertMember(member); !s) {
+      if (store::IsCode(s.error(), "store.conflict")) return Fail(AlreadyMember());
+      return s;
+    }
+    if (auto s = tx.MarkInviteAccepted(invite->id, now); !s) {
+      // Another join with the same token won the race.
+      if (store::IsCode(s.error(), "store.conflict")) return Fail(InviteNotFound());
+      return s;
+    }
+    KW_RETURN_IF_ERROR(AppendOrgEvent(tx, ctx_.clock,
+                                      EventSpec{org->id,
+                                                "member.joined",
+                                                caller.account_id,
+                                                caller.account_id,
+                                                caller.device_id,
+                                                {{"invite_id", invite->id},
+                                                 {"role", member.role},
+                                                 {"permissions", member.permissions}}}));
+    EnrollmentState enrollment;
+    if (escrow) {
+      // Checks the escrow, stores it and appends recovery.enrolled.
+      KW_RETURN_IF_ERROR(
+          StoreEscrowInTx(tx, ctx_, *org, caller.account_id, *escrow, caller.device_id));
+      enrollment = EnrollmentState{true, escrow->epoch, escrow->key_version};
+    }
+    view = OrgView{std::move(*org), std::move(member), enrollment};
+    return {};
+  }));
+  return view;
+}
+
+Status MemberService::ChangeRole(const Caller& caller, std::string_view org_id,
+                                 std::string_view member_id, std::string_view role_text,
+                                 std::string_view permissions_text,
+                                 const std::optional<GrantUpload>& grant) {
+  KW_ASSIGN_OR_RETURN(RoleChoice choice, ParseRoleChoice(role_text, permissions_text));
+  std::string email;
+  std::string org_name;
+  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+    email.clear();
+    KW_ASSIGN_OR_RETURN(
+        Loaded loaded, LoadForManagement(tx, caller, org_id, member_id, MemberAction::kChangeRole));
+    const store::OrgMember& target = loaded.target;
+    KW_ASSIGN_OR_RETURN(Target t, TargetOf(target));
+    KW_ASSIGN_OR_RETURN(Actor before, ActorOf(target));
+    KW_RETURN_IF_ERROR(CheckCanAssignRole(loaded.access.actor(), t, choice.role));
+    if (choice.role != Role::kOwner) KW_RETURN_IF_ERROR(CheckOwnerLeaves(tx, target));
+    const bool active = target.status == store::MemberStatus::kActive;
+    const bool was_admin = IsRecoveryAdmin(before.role, before.permissions);
+    const bool is_admin = IsRecoveryAdmin(choice.role, choice.permissions);
+    if (grant) {
+      if (!is_admin || !active) return Fail(NotRecoveryAdmin());
+      KW_RETURN_IF_ERROR(CheckGrantUpload(*grant, loaded.access.org.key_version, choice.role));
+    }
+
+    const std::string new_role(RoleName(choice.role));
+    const std::string new_permissions = PermissionsText(choice.permissions);
+    KW_RETURN_IF_ERROR(tx.UpdateMemberRole(org_id, target.account_id, new_role, new_permissions));
+    KW_RETURN_IF_ERROR(AppendOrgEvent(tx, ctx_.clock,
+                                      EventSpec{std::string(org_id),
+                                                "member.role_changed",
+                                                caller.account_id,
+                                                target.account_id,
+                                                caller.device_id,
+                                                {{"from_role", target.role},
+                                                 {"from_permissions", target.permissions},
+                                                 {"role", new_role},
+                                                 {"permissions", new_permissions}}}));
+    if (was_admin && !is_admin) {
+      KW_RETURN_IF_ERROR(
+          RemoveGrants(tx, ctx_.clock, caller, org_id, target.account_id, "role_changed"));
+    } else if (is_admin && choice.role != Role::kOwner && choice.role != Role::kAdmin) {
+      KW_RETURN_IF_ERROR(RemoveSigningGrants(tx, ctx_.clock, caller, org_id, target.account_id));
+    }
+    if (grant) {
+      KW_RETURN_IF_ERROR(StoreGrant(tx, ctx_.clock, caller, org_id, target.account_id, *grant));
+    }
+    KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(target.account_id));
+    if (account && (target.role != new_role || target.permissions != new_permissions)) {
+      email = account->email;
+      org_name = loaded.access.org.name;
+    }
+    return {};
+  }));
+  if (!email.empty()) {
+    notices::SendBestEffort(
+        ctx_.mailer,
+        notices::OrgRoleChanged(email, org_name, RoleName(choice.role), ctx_.clock.NowUnix()),
+        "role changed");
+  }
+  return {};
+}
+
+Status MemberService::Grant(const Caller& caller, std::string_view org_id,
+                            std::string_view member_id, const GrantUpload& grant) {
+  return ctx_.store.Transact([&](store::Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(Loaded loaded, LoadForManagement(tx, caller, org_id, member_id,
+                                                         MemberAction::kGrantRecoveryKey));
+    KW_ASSIGN_OR_RETURN(Actor target, ActorOf(loaded.target));
+    if (loaded.target.status != store::MemberStatus::kActive ||
+        !IsRecoveryAdmin(target.role, target.permissions)) {
+      return Fail(NotRecoveryAdmin());
+    }
+    KW_RETURN_IF_ERROR(CheckGrantUpload(grant, loaded.access.org.key_version, target.role));
+    return StoreGrant(tx, ctx_.clock, caller, org_id, loaded.target.account_id, grant);
+  });
+}
+
+Result<store::OrgGrant> MemberService::GetGrant(const Caller& caller, std::string_view org_id,
+                                                std::optional<uint64_t> key_version) {
+  store::OrgGrant out;
+  KW_RETURN_IF_ERROR(ctx_.store.Read([&](store::Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(OrgAccess access, LoadOrgAccess(tx, org_id, caller.account_id));
+    KW_ASSIGN_OR_RETURN(auto grant, tx.FindGrant(org_id, caller.account_id,
+                                                 key_version.value_or(access.org.key_version)));
+    if (!grant) {
+      return Fail(Error::NotFound("org.grant_not_found",
+                                  "You hold no recovery key grant for this key version; ask "
+                                  "another recovery admin to grant it."));
+    }
+    out = std::move(*grant);
+    return {};
+  }));
+  return out;
+}
+
+Status MemberService::Revoke(const Caller& caller, std::string_view org_id,
+                             std::string_view member_id) {
+  return ctx_.store.Transact([&](store::Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(Loaded loaded,
+                        LoadForManagement(tx, caller, org_id, member_id, MemberAction::kRevoke));
+    if (loaded.target.status == store::MemberStatus::kRevoked)
+      return {};  // already: nothing to log
+    KW_RETURN_IF_ERROR(CheckOwnerLeaves(tx, loaded.target));
+    KW_RETURN_IF_ERROR(
+        tx.SetMemberStatus(org_id, loaded.target.account_id, store::MemberStatus::kRevoked));
+    KW_ASSIGN_OR_RETURN(int64_t grants, tx.DeleteMemberGrants(org_id, loaded.target.account_id));
+    return AppendOrgEvent(
+        tx, ctx_.clock,
+        EventSpec{std::string(org_id),
+                  "member.revoked",
+                  caller.account_id,
+                  loaded.target.account_id,
+                  caller.device_id,
+                  {{"role", loaded.target.role}, {"grants_removed", std::to_string(grants)}}});
+  });
+}
+
+Status MemberService::Restore(const Caller& caller, std::string_view org_id,
+                              std::string_view member_id) {
+  return ctx_.store.Transact([&](store::Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(Loaded loaded,
+                        LoadForManagement(tx, caller, org_id, member_id, MemberAction::kRestore));
+    if (loaded.target.status == store::MemberStatus::kActive) return {};
+    KW_RETURN_IF_ERROR(
+        tx.SetMemberStatus(org_id, loaded.target.account_id, store::MemberStatus::kActive));
+    return AppendOrgEvent(tx, ctx_.clock,
+                          EventSpec{std::string(org_id),
+                                    "member.restored",
+                                    caller.account_id,
+                                    loaded.target.account_id,
+                                    caller.device_id,
+                                    {{"role", loaded.target.role}}});
+  });
+}
+
+Status MemberService::Remove(const Caller& caller, std::string_view org_id,
+                             std::string_view member_id) {
+  std::string email;
+  std::string org_name;
+  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+    email.clear();
+    KW_ASSIGN_OR_RETURN(Loaded loaded,
+                        LoadForManagement(tx, caller, org_id, member_id, MemberAction::kRemove));
+    KW_RETURN_IF_ERROR(CheckOwnerLeaves(tx, loaded.target));
+    KW_ASSIGN_OR_RETURN(auto escrow, tx.FindEscrow(org_id, loaded.target.account_id));
+    // The store removes the member's grants and escrow with the membership.
+    KW_RETURN_IF_ERROR(tx.DeleteMember(org_id, loaded.target.account_id));
+    KW_RETURN_IF_ERROR(AppendOrgEvent(
+        tx, ctx_.clock,
+        EventSpec{std::string(org_id),
+                  "member.removed",
+                  caller.account_id,
+                  loaded.target.account_id,
+                  caller.device_id,
+                  {{"role", loaded.target.role}, {"escrow_removed", escrow ? "true" : "false"}}}));
+    KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(loaded.target.account_id));
+    if (account) email = account->email;
+    org_name = loaded.access.org.name;
+    return {};
+  }));
+  if (!email.empty()) {
+    notices::SendBestEffort(ctx_.mailer,
+                            notices::RemovedFromOrg(email, org_name, ctx_.clock.NowUnix()),
+                            "removed from organization");
+  }
+  return {};
+}
+
+}  // namespace keyward::core

@@ -1,0 +1,291 @@
+#include "core/orgs.h"
+
+#include "core/validation.h"
+
+namespace keyward::core {
+
+namespace {
+
+// protocol/statement.h answers as a member's client would (403: "I refuse
+// this"); to the server these are bad requests (docs/api.md: 400).
+Error AsBadRequest(const Error& e) { return Error::InvalidArgument(e.code(), e.message()); }
+
+Error StatementVersion(uint64_t expected) {
+  return Error::Conflict("org.statement_version", "The statement must have version " +
+                                                      std::to_string(expected) +
+                                                      "; reload the organization and sign again.");
+}
+
+Error WrongOrg() {
+  return Error::InvalidArgument("org.wrong_org", "The statement is for another organization.");
+}
+
+Error InvalidName() {
+  return Error::InvalidArgument("org.invalid_name",
+                                "The organization name must be 1 to 100 characters, without "
+                                "control characters.");
+}
+
+Error KeyVersionMismatch() {
+  return Error::Conflict("org.key_version_mismatch",
+                         "The grant is for another key version than the organization's current "
+                         "one; reload the organization.");
+}
+
+// A statement decoded and verified against `pin`, with its policy.
+Result<NextStatement> VerifyAgainst(const protocol::SignedOrgStatement& signed_statement,
+                                    const protocol::OrgPin& pin, uint64_t expected_version,
+                                    int64_t now) {
+  // Decoding first tells a malformed statement from a bad signature.
+  auto decoded = protocol::DecodeOrgStatement(signed_statement.statement);
+  if (!decoded) return Fail(AsBadRequest(decoded.error()));
+  if (decoded->org_id != pin.org_id) return Fail(WrongOrg());
+  if (decoded->version != expected_version) return Fail(StatementVersion(expected_version));
+  auto verified = protocol::VerifyOrgStatement(signed_statement, pin, now);
+  if (!verified) return Fail(AsBadRequest(verified.error()));
+  auto policy = protocol::ParsePolicy(verified->statement.policy_json);
+  if (!policy) return Fail(AsBadRequest(policy.error()));
+  return NextStatement{std::move(verified->statement), std::move(*policy)};
+}
+
+}  // namespace
+
+Status CheckOrgName(std::string_view name) {
+  size_t chars = 0;
+  for (size_t i = 0; i < name.size(); ++i) {
+    auto u = static_cast<unsigned char>(name[i]);
+    if (u < 0x20 || u == 0x7f) return Fail(InvalidName());
+    // C1 controls U+0080..U+009F are C2 80..C2 9F in UTF-8.
+    if (u == 0xc2 && i + 1 < name.size()) {
+      auto next = static_cast<unsigned char>(name[i + 1]);
+      if (next >= 0x80 && next <= 0x9f) return Fail(InvalidName());
+    }
+    if ((u & 0xc0) != 0x80) ++chars;  // count code points, not bytes
+  }
+  if (chars == 0 || chars > kMaxOrgNameChars) {
+    return Fail(InvalidName());
+  }
+  return {};
+}
+
+Result<protocol::RecoveryPolicy> PolicyOf(const store::Org& org) {
+  auto policy = protocol::ParsePolicy(org.policy_json);
+  if (!policy) return Fail(Internal());
+  return std::move(*policy);
+}
+
+Result<protocol::OrgStatement> CurrentStatement(store::Tx& tx, const store::Org& org) {
+  if (org.statement_version == 0) return Fail(Internal());
+  KW_ASSIGN_OR_RETURN(auto rows, tx.ListStatements(org.id, org.statement_version - 1));
+  if (rows.empty() || rows.front().version != org.statement_version) return Fail(Internal());
+  auto statement = protocol::DecodeOrgStatement(rows.front().statement);
+  if (!statement) return Fail(Internal());
+  return std::move(*statement);
+}
+
+Result<NextStatement> VerifyNextStatement(store::Tx& tx, const store::Org& org,
+                                          const protocol::SignedOrgStatement& signed_statement,
+                                          int64_t now) {
+  KW_ASSIGN_OR_RETURN(auto current, CurrentStatement(tx, org));
+  protocol::OrgPin pin{org.id, current.signing_public_key, current.version, {}};
+  return VerifyAgainst(signed_statement, pin, org.statement_version + 1, now);
+}
+
+Result<EnrollmentState> EnrollmentOf(store::Tx& tx, std::string_view org_id,
+                                     std::string_view account_id) {
+  KW_ASSIGN_OR_RETURN(auto escrow, tx.FindEscrow(org_id, account_id));
+  if (!escrow) return EnrollmentState{};
+  return EnrollmentState{true, escrow->epoch, escrow->key_version};
+}
+
+Result<OrgView> LoadOrgView(store::Tx& tx, std::string_view org_id, std::string_view account_id) {
+  KW_ASSIGN_OR_RETURN(OrgAccess access, LoadOrgAccess(tx, org_id, account_id));
+  KW_ASSIGN_OR_RETURN(EnrollmentState enrollment, EnrollmentOf(tx, org_id, account_id));
+  return OrgView{std::move(access.org), std::move(access.me), enrollment};
+}
+
+Status CheckGrantUpload(const GrantUpload& grant, uint64_t current_key_version, Role role) {
+  if (grant.recovery_grant.size() < kMinGrantSize || grant.recovery_grant.size() > kMaxGrantSize) {
+    return Fail(InvalidField("grant.recovery_grant"));
+  }
+  if (!grant.signing_grant.empty()) {
+    if (grant.signing_grant.size() < kMinGrantSize || grant.signing_grant.size() > kMaxGrantSize ||
+        (role != Role::kOwner && role != Role::kAdmin)) {
+      return Fail(InvalidField("grant.signing_grant"));
+    }
+  }
+  if (grant.key_version != current_key_version) return Fail(KeyVersionMismatch());
+  return {};
+}
+
+Status StoreGrant(store::Tx& tx, const Clock& clock, const Caller& caller, std::string_view org_id,
+                  std::string_view account_id, const GrantUpload& grant) {
+  store::OrgGrant row;
+  row.org_id = std::string(org_id);
+  row.account_id = std::string(account_id);
+  row.key_version = grant.key_version;
+  row.recovery_grant = grant.recovery_grant;
+  row.signing_grant = grant.signing_grant;
+  row.created_by = caller.account_id;
+  row.created_at = clock.NowUnix();
+  KW_RETURN_IF_ERROR(tx.PutGrant(row));
+  return AppendOrgEvent(tx, clock,
+                        EventSpec{std::string(org_id),
+                                  "key.granted",
+                                  caller.account_id,
+                                  std::string(account_id),
+                                  caller.device_id,
+                                  {{"key_version", std::to_string(grant.key_version)},
+                                   {"signing", grant.signing_grant.empty() ? "false" : "true"}}});
+}
+
+std::map<std::string, std::string> PolicyDetails(const protocol::RecoveryPolicy& policy) {
+  return {{"enrollment", std::string(protocol::EnrollmentName(policy.enrollment))},
+          {"mode", std::string(protocol::RecoveryModeName(policy.mode))},
+          {"quorum", std::to_string(policy.quorum)},
+          {"link_ttl", std::to_string(policy.link_ttl)},
+          {"pending_ttl", std::to_string(policy.pending_ttl)},
+          // Addresses stay out of the log: 0 means "every recovery admin".
+          {"notify_count", std::to_string(policy.notify.size())}};
+}
+
+Result<OrgView> OrgService::Create(const Caller& caller, const NewOrg& in) {
+  if (!IsValidClientId(in.id)) return Fail(InvalidField("id"));
+  KW_RETURN_IF_ERROR(CheckOrgName(in.name));
+  const int64_t now = ctx_.clock.NowUnix();
+  protocol::SignedOrgStatement signed_statement{in.statement, in.signature};
+  // The first statement is self-signed: verified with the key it names.
+  auto decoded = protocol::DecodeOrgStatement(in.statement);
+  if (!decoded) return Fail(AsBadRequest(decoded.error()));
+  if (decoded->org_id != in.id) return Fail(WrongOrg());
+  auto pin = protocol::PinOnFirstUse(in.id, decoded->signing_public_key);
+  if (!pin) return Fail(AsBadRequest(pin.error()));
+  KW_ASSIGN_OR_RETURN(NextStatement first, VerifyAgainst(signed_statement, *pin, 1, now));
+  KW_RETURN_IF_ERROR(CheckGrantUpload(in.grant, 1, Role::kOwner));
+  auto policy_json = protocol::EncodePolicy(first.policy);
+  if (!policy_json) return Fail(AsBadRequest(policy_json.error()));
+
+  OrgView view;
+  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+    store::Org org;
+    org.id = in.id;
+    org.name = in.name;
+    org.created_at = now;
+    org.created_by = caller.account_id;
+    org.statement_version = 1;
+    org.key_version = 1;
+    org.recovery_public_key = first.statement.org_public_key;
+    org.policy_json = *policy_json;
+    if (auto s = tx.CreateOrg(org); !s) {
+      if (store::IsCode(s.error(), "store.conflict")) {
+        return Fail(Error::Conflict("org.exists", "This organization id is taken; pick another."));
+      }
+      return s;
+    }
+    KW_RETURN_IF_ERROR(
+        tx.InsertStatement(store::OrgStatementRow{org.id, 1, in.statement, in.signature, now}));
+    store::OrgMember owner;
+    owner.org_id = org.id;
+    owner.account_id = caller.account_id;
+    owner.role = std::string(RoleName(Role::kOwner));
+    owner.joined_at = now;
+    KW_RETURN_IF_ERROR(tx.InsertMember(owner));
+    store::OrgGrant grant;
+    grant.org_id = org.id;
+    grant.account_id = caller.account_id;
+    grant.key_version = 1;
+    grant.recovery_grant = in.grant.recovery_grant;
+    grant.signing_grant = in.grant.signing_grant;
+    grant.created_by = caller.account_id;
+    grant.created_at = now;
+    KW_RETURN_IF_ERROR(tx.PutGrant(grant));
+    auto details = PolicyDetails(first.policy);
+    details["statement_version"] = "1";
+    details["key_version"] = "1";
+    KW_RETURN_IF_ERROR(
+        AppendOrgEvent(tx, ctx_.clock,
+                       EventSpec{org.id, "org.created", caller.account_id, caller.account_id,
+                                 caller.device_id, std::move(details)}));
+    view = OrgView{std::move(org), std::move(owner), {}};
+    return {};
+  }));
+  return view;
+}
+
+Result<std::vector<OrgView>> OrgService::List(const Caller& caller) {
+  std::vector<OrgView> out;
+  KW_RETURN_IF_ERROR(ctx_.store.Read([&](store::Tx& tx) -> Status {
+    out.clear();
+    KW_ASSIGN_OR_RETURN(auto memberships, tx.ListOrgsOfAccount(caller.account_id));
+    for (const auto& m : memberships) {
+      if (m.status != store::MemberStatus::kActive) continue;
+      KW_ASSIGN_OR_RETURN(auto view, LoadOrgView(tx, m.org_id, caller.account_id));
+      out.push_back(std::move(view));
+    }
+    return {};
+  }));
+  return out;
+}
+
+Result<OrgView> OrgService::Get(const Caller& caller, std::string_view org_id) {
+  OrgView view;
+  KW_RETURN_IF_ERROR(ctx_.store.Read([&](store::Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(view, LoadOrgView(tx, org_id, caller.account_id));
+    return {};
+  }));
+  return view;
+}
+
+Result<std::vector<store::OrgStatementRow>> OrgService::Statements(const Caller& caller,
+                                                                   std::string_view org_id,
+                                                                   uint64_t after) {
+  std::vector<store::OrgStatementRow> rows;
+  KW_RETURN_IF_ERROR(ctx_.store.Read([&](store::Tx& tx) -> Status {
+    KW_RETURN_IF_ERROR(LoadOrgAccess(tx, org_id, caller.account_id));
+    KW_ASSIGN_OR_RETURN(rows, tx.ListStatements(org_id, after));
+    return {};
+  }));
+  return rows;
+}
+
+Result<OrgView> OrgService::ChangePolicy(const Caller& caller, std::string_view org_id,
+                                         const protocol::SignedOrgStatement& signed_statement) {
+  const int64_t now = ctx_.clock.NowUnix();
+  OrgView view;
+  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(OrgAccess access, LoadOrgAccess(tx, org_id, caller.account_id));
+    if (access.role != Role::kOwner && access.role != Role::kAdmin) {
+      return Fail(Error::PermissionDenied("org.forbidden",
+                                          "Only owners and admins change the recovery policy."));
+    }
+    KW_ASSIGN_OR_RETURN(auto current, CurrentStatement(tx, access.org));
+    KW_ASSIGN_OR_RETURN(NextStatement next,
+                        VerifyNextStatement(tx, access.org, signed_statement, now));
+    if (!crypto::ConstantTimeEqual(next.statement.org_public_key, current.org_public_key) ||
+        !crypto::ConstantTimeEqual(next.statement.signing_public_key, current.signing_public_key)) {
+      return Fail(Error::InvalidArgument(
+          "org.key_mismatch",
+          "A policy change keeps the organization's keys; rotate the key to change them."));
+    }
+    auto policy_json = protocol::EncodePolicy(next.policy);
+    if (!policy_json) return Fail(AsBadRequest(policy_json.error()));
+    store::Org org = access.org;
+    org.statement_version = next.statement.version;
+    org.policy_json = *policy_json;
+    KW_RETURN_IF_ERROR(tx.UpdateOrg(org));
+    KW_RETURN_IF_ERROR(tx.InsertStatement(store::OrgStatementRow{org.id, next.statement.version,
+                                                                 signed_statement.statement,
+                                                                 signed_statement.signature, now}));
+    auto details = PolicyDetails(next.policy);
+    details["statement_version"] = std::to_string(next.statement.version);
+    KW_RETURN_IF_ERROR(AppendOrgEvent(tx, ctx_.clock,
+                                      EventSpec{org.id, "policy.changed", caller.account_id, "",
+                                                caller.device_id, std::move(details)}));
+    KW_ASSIGN_OR_RETURN(EnrollmentState enrollment, EnrollmentOf(tx, org.id, caller.account_id));
+    view = OrgView{std::move(org), std::move(access.me), enrollment};
+    return {};
+  }));
+  return view;
+}
+
+}  // namespace keyward::core

@@ -1,0 +1,56 @@
+// What the route files of the /v1 API share (api.cc: accounts, items,
+// devices; org_routes.cc: organizations, members, invites, policy, events;
+// recovery_routes.cc: enrollment, key rotation, admin reset).
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+#include "core/services.h"
+#include "http/api/api.h"
+#include "http/api/json_fields.h"
+#include "http/router.h"
+
+namespace keyward::api {
+
+struct RouteContext {
+  const ApiConfig& config;
+  core::Services& core;
+};
+
+using Handler =
+    std::function<Result<http::Response>(const http::Request&, const http::PathParams&)>;
+
+// Registers `fn`; its error becomes the JSON error answer (internal errors
+// are logged by code only).
+void AddRoute(http::Router& router, std::string method, std::string pattern, Handler fn);
+http::Response Answer(Result<http::Response> result);
+
+// Which routes a caller whose master password was reset by an admin may use
+// before choosing a new one (docs/api.md "Organizations").
+enum class Access { kNormal, kWhilePasswordChangeRequired };
+
+// The bearer token's caller, else auth.required (401). With Access::kNormal a
+// caller whose account must change its password gets
+// account.password_change_required (403).
+[[nodiscard]] Result<core::Caller> Authenticate(core::Services& core, const http::Request& request,
+                                                Access access = Access::kNormal);
+
+nlohmann::json KdfJson(uint64_t ops, uint64_t mem);
+
+// docs/api.md "Escrow upload" (defined in recovery_routes.cc): the object
+// `name` of `parent`, with exactly its five fields; EscrowUploadFrom reads
+// them from an object whose other fields the caller checked (the elements
+// of POST /v1/account/password's `escrows` also carry `org_id`).
+[[nodiscard]] Result<core::EscrowUpload> ParseEscrowUpload(const Fields& parent,
+                                                           std::string_view name);
+[[nodiscard]] Result<core::EscrowUpload> EscrowUploadFrom(const Fields& escrow);
+
+// Defined in their own files.
+void AddOrgRoutes(http::Router& router, RouteContext ctx);
+void AddRecoveryRoutes(http::Router& router, RouteContext ctx);
+
+}  // namespace keyward::api
