@@ -2,6 +2,7 @@
 // revoke | restore | remove | policy show | policy set | rotate-key | trust
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 
@@ -420,12 +421,13 @@ Status Join(Context& ctx, const OrgArgs& a) {
 }
 
 Status SetRole(Context& ctx, const OrgArgs& a) {
-  auto s = OrgSession::Open(ctx, true);
+  auto s = OrgSession::Open(ctx, false);
   if (!s) return Fail(s.error());
   auto v = (*s)->ResolveVerified(ctx, a.org);
   if (!v) return Fail(v.error());
   auto m = (*s)->Member(v->org.id, a.member);
   if (!m) return Fail(m.error());
+  if (auto st = (*s)->UnlockKeys(ctx); !st) return st;
   if (auto st = (*s)->org().SetRole(*v, m->account_id, a.role, a.permissions); !st) return st;
   client::Json j = client::Json::object();
   j["status"] = client::Str("role_changed");
@@ -437,12 +439,13 @@ Status SetRole(Context& ctx, const OrgArgs& a) {
 }
 
 Status GrantRecovery(Context& ctx, const OrgArgs& a) {
-  auto s = OrgSession::Open(ctx, true);
+  auto s = OrgSession::Open(ctx, false);
   if (!s) return Fail(s.error());
   auto v = (*s)->ResolveVerified(ctx, a.org);
   if (!v) return Fail(v.error());
   auto m = (*s)->Member(v->org.id, a.member);
   if (!m) return Fail(m.error());
+  if (auto st = (*s)->UnlockKeys(ctx); !st) return st;
   if (auto st = (*s)->org().GrantRecovery(*v, m->account_id); !st) return st;
   client::Json j = client::Json::object();
   j["status"] = client::Str("granted");
@@ -560,7 +563,7 @@ Status PolicySet(Context& ctx, const OrgArgs& a) {
     pending_ttl = *d;
   }
 
-  auto s = OrgSession::Open(ctx, true);
+  auto s = OrgSession::Open(ctx, false);
   if (!s) return Fail(s.error());
   auto v = (*s)->ResolveVerified(ctx, a.org);
   if (!v) return Fail(v.error());
@@ -575,7 +578,20 @@ Status PolicySet(Context& ctx, const OrgArgs& a) {
     policy.notify.clear();
     for (const auto& e : a.notify) policy.notify.push_back(Lower(e));
   }
-  if (auto st = protocol::ValidatePolicy(policy); !st) return Usage(st.error().message());
+  if (auto st = protocol::ValidatePolicy(policy); !st) {
+    // "link_ttl must be ..." names the field: name the option instead.
+    std::string message = st.error().message();
+    for (std::string_view field :
+         {"enrollment", "mode", "quorum", "link_ttl", "pending_ttl", "notify"}) {
+      if (message.starts_with(field)) {
+        std::string option = "--" + std::string(field);
+        std::replace(option.begin(), option.end(), '_', '-');
+        message = option + message.substr(field.size());
+        break;
+      }
+    }
+    return Usage(message);
+  }
   if (policy == v->org.policy) {
     if (ctx.json()) {
       client::Json j = client::Json::object();
@@ -588,6 +604,7 @@ Status PolicySet(Context& ctx, const OrgArgs& a) {
     }
     return {};
   }
+  if (auto st = (*s)->UnlockKeys(ctx); !st) return st;
   auto next = (*s)->org().SetPolicy(*v, policy);
   if (!next) return Fail(next.error());
   (*s)->profile().org_pins[next->org.id] = next->next_pin;

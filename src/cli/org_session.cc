@@ -28,13 +28,17 @@ Result<std::unique_ptr<OrgSession>> OrgSession::Open(Context& ctx, bool with_key
   client::Client c = ctx.MakeClient(*profile);
   std::unique_ptr<OrgSession> s(new OrgSession(std::move(*profile), std::move(c)));
   if (with_keys) {
-    auto uk = ctx.VaultKey(s->client_, s->profile_);
-    if (!uk) return Fail(uk.error());
-    auto account = s->client_.GetAccount();
-    if (!account) return Fail(account.error());
-    if (auto st = s->UseKeys(std::move(*uk), *account); !st) return Fail(st.error());
+    if (auto st = s->UnlockKeys(ctx); !st) return Fail(st.error());
   }
   return s;
+}
+
+Status OrgSession::UnlockKeys(Context& ctx) {
+  auto uk = ctx.VaultKey(client_, profile_);
+  if (!uk) return Fail(uk.error());
+  auto account = client_.GetAccount();
+  if (!account) return Fail(account.error());
+  return UseKeys(std::move(*uk), *account);
 }
 
 Status OrgSession::UseKeys(crypto::VaultKey vault_key, const client::Account& account) {

@@ -31,6 +31,9 @@ class OrgSession {
   client::OrgClient& org() { return *org_; }
   const crypto::VaultKey& vault_key() const { return vault_key_; }
 
+  // The member's own keys from $KEYWARD_SESSION, else the master password:
+  // for commands that check what they can first and unlock only then.
+  Status UnlockKeys(Context& ctx);
   // Replaces the keys with the member's own (after a master password
   // re-check, which also gives the vault key).
   Status UseKeys(crypto::VaultKey vault_key, const client::Account& account);

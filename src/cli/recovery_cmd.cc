@@ -194,7 +194,7 @@ Status ShowStatus(Context& ctx) {
 }
 
 Status Reset(Context& ctx, const RecoveryArgs& a) {
-  auto s = OrgSession::Open(ctx, true);
+  auto s = OrgSession::Open(ctx, false);
   if (!s) return Fail(s.error());
   auto v = (*s)->ResolveVerified(ctx, a.org);
   if (!v) return Fail(v.error());
@@ -216,6 +216,7 @@ Status Reset(Context& ctx, const RecoveryArgs& a) {
       !st) {
     return st;
   }
+  if (auto st = (*s)->UnlockKeys(ctx); !st) return st;
   auto r = (*s)->org().ResetPassword(*v, m->account_id);
   if (!r) return Fail(r.error());
   const std::string warning = fmt::format(

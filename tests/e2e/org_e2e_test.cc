@@ -1,0 +1,539 @@
+// Organizations, account recovery and the event log through the real
+// `keyward` binary against a real keywardd: invites are read from the
+// server's outbox, secrets go in on standard input, and the event log is
+// tampered with in the server's SQLite file to see `events verify` catch it.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <fstream>
+#include <regex>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "cli_runner.h"
+#include "core/audit_chain.h"
+#include "crypto/crypto.h"
+#include "tests/support/server_process.h"
+
+namespace keyward::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+const fs::path kCli = KEYWARD_CLI_PATH;
+constexpr const char* kPassword = "correct horse battery staple";
+constexpr const char* kBobNewPassword = "bob's own new master password";
+
+std::string ReadFile(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+struct Invitation {
+  std::string token;
+  std::string fingerprint;
+};
+
+// One event row of the server's database.
+struct EventRow {
+  core::audit::Event event;
+  std::vector<uint8_t> hash;
+};
+
+class OrgE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(crypto::Init());
+    server_ = std::make_unique<ServerProcess>(
+        KEYWARDD_PATH, std::vector<std::string>{"--min-kdf-ops", "2", "--min-kdf-mem", "20971520"});
+    profiles_ = server_->temp_dir() / "profiles";
+  }
+
+  fs::path Profile(const std::string& name) { return profiles_ / name; }
+  fs::path Outbox() { return server_->data_dir() / "outbox"; }
+  fs::path Database() { return server_->data_dir() / "keyward.db"; }
+
+  CliResult Cli(const std::string& profile, std::vector<std::string> args,
+                const std::string& input = "", EnvVars env = {}) {
+    std::vector<std::string> full = {"--server", server_->url(), "--profile",
+                                     Profile(profile).string()};
+    full.insert(full.end(), args.begin(), args.end());
+    return RunCli(kCli, full, input, env);
+  }
+
+  // As `Cli` with the user's session key, so commands that need the vault
+  // key do not ask for the master password.
+  CliResult As(const std::string& user, std::vector<std::string> args,
+               const std::string& input = "") {
+    return Cli(user, std::move(args), input, {{"KEYWARD_SESSION", sessions_[user]}});
+  }
+
+  json Json(const CliResult& r) {
+    auto j = json::parse(r.out, nullptr, false);
+    if (j.is_discarded()) ADD_FAILURE() << "not JSON\n" << r.Describe();
+    return j;
+  }
+
+  void RegisterAndVerify(const std::string& email) {
+    size_t before = CountMessagesTo(Outbox(), email);
+    auto r = Cli("reg", {"account", "register", "--email", email},
+                 std::string(kPassword) + "\n" + kPassword + "\n");
+    ASSERT_EQ(r.exit_code, 0) << r.Describe();
+    auto code = LatestEmailCode(Outbox(), email, std::chrono::seconds(5), before);
+    ASSERT_TRUE(code) << "no code emailed to " << email;
+    auto v = Cli("reg", {"account", "verify", "--email", email}, *code + "\n");
+    ASSERT_EQ(v.exit_code, 0) << v.Describe();
+  }
+
+  // Logs `user` (profile name = local part) in with `input`; keeps the session key.
+  void Login(const std::string& user, const std::string& input, CliResult* result = nullptr) {
+    auto r = Cli(user, {"login", "--email", user + "@example.com", "--device-name", user}, input);
+    if (result != nullptr) *result = r;
+    ASSERT_EQ(r.exit_code, 0) << r.Describe();
+    std::smatch m;
+    static const std::regex kExport(R"re(export KEYWARD_SESSION="([A-Za-z0-9_-]+)")re");
+    ASSERT_TRUE(std::regex_search(r.out, m, kExport)) << r.Describe();
+    sessions_[user] = m[1].str();
+  }
+
+  void NewUser(const std::string& user) {
+    RegisterAndVerify(user + "@example.com");
+    Login(user, std::string(kPassword) + "\n");
+  }
+
+  // The token and fingerprint of the newest invitation emailed to `to`.
+  std::optional<Invitation> InvitationFor(const std::string& to) {
+    static const std::regex kJoin(R"(keyward org join ([A-Za-z0-9_-]+))");
+    static const std::regex kFingerprint(R"(([0-9a-f]{8}(?: [0-9a-f]{8}){4}))");
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    for (;;) {
+      std::vector<fs::path> files;
+      if (fs::exists(Outbox())) {
+        for (const auto& e : fs::directory_iterator(Outbox())) {
+          if (e.path().extension() == ".eml") files.push_back(e.path());
+        }
+      }
+      std::sort(files.begin(), files.end(), [](const fs::path& a, const fs::path& b) {
+        return fs::last_write_time(a) < fs::last_write_time(b);
+      });
+      std::optional<Invitation> found;
+      for (const auto& f : files) {
+        std::string text = std::regex_replace(ReadFile(f), std::regex("=\r?\n"), "");
+        if (text.find("To: " + to) == std::string::npos &&
+            text.find("<" + to + ">") == std::string::npos) {
+          continue;
+        }
+        std::smatch join, fp;
+        if (std::regex_search(text, join, kJoin) && std::regex_search(text, fp, kFingerprint)) {
+          found = Invitation{join[1].str(), fp[1].str()};
+        }
+      }
+      if (found || std::chrono::steady_clock::now() > deadline) return found;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+
+  void ExpectFailure(const CliResult& r, int code, const std::string& contains) {
+    EXPECT_EQ(r.exit_code, code) << r.Describe();
+    auto lines = r.ErrLines();
+    ASSERT_EQ(lines.size(), 1u) << r.Describe();
+    EXPECT_TRUE(lines[0].starts_with("keyward: ")) << r.Describe();
+    EXPECT_NE(lines[0].find(contains), std::string::npos) << r.Describe();
+  }
+
+  // Owner `owner` creates "Acme" with the given enrollment policy; returns its id.
+  std::string CreateOrg(const std::string& owner, const std::string& enrollment) {
+    auto r = As(owner, {"--json", "org", "create", "Acme"});
+    EXPECT_EQ(r.exit_code, 0) << r.Describe();
+    json j = Json(r);
+    EXPECT_TRUE(j.contains("signing_fingerprint")) << r.out;
+    EXPECT_TRUE(j.contains("recovery_fingerprint")) << r.out;
+    auto p = As(owner, {"org", "policy", "set", "--enrollment", enrollment});
+    EXPECT_EQ(p.exit_code, 0) << p.Describe();
+    return j.value("id", "");
+  }
+
+  void Invite(const std::string& admin, const std::string& user, const std::string& role) {
+    auto r = As(admin, {"org", "invite", user + "@example.com", "--role", role});
+    ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  }
+
+  // ---- the server's database, edited behind its back ----
+
+  sqlite3* OpenDb() {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open_v2(Database().c_str(), &db, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK)
+        << Database();
+    sqlite3_busy_timeout(db, 5000);
+    return db;
+  }
+
+  void Exec(sqlite3* db, const std::string& sql) {
+    char* err = nullptr;
+    ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK)
+        << sql << ": " << (err ? err : "");
+    sqlite3_free(err);
+  }
+
+  std::vector<EventRow> LoadEvents(sqlite3* db, const std::string& org_id) {
+    std::vector<EventRow> rows;
+    sqlite3_stmt* st = nullptr;
+    EXPECT_EQ(
+        sqlite3_prepare_v2(db,
+                           "SELECT seq, type, actor_id, target_id, device_id, time, "
+                           "details_json, hash FROM org_events WHERE org_id = ?1 ORDER BY seq",
+                           -1, &st, nullptr),
+        SQLITE_OK);
+    sqlite3_bind_text(st, 1, org_id.c_str(), -1, SQLITE_TRANSIENT);
+    auto text = [&](int col) {
+      auto* p = sqlite3_column_text(st, col);
+      return p ? std::string(reinterpret_cast<const char*>(p)) : std::string();
+    };
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      EventRow r;
+      r.event.org_id = org_id;
+      r.event.seq = static_cast<uint64_t>(sqlite3_column_int64(st, 0));
+      r.event.type = text(1);
+      r.event.actor_id = text(2);
+      r.event.target_id = text(3);
+      r.event.device_id = text(4);
+      r.event.time = sqlite3_column_int64(st, 5);
+      json details = json::parse(text(6));
+      for (auto it = details.begin(); it != details.end(); ++it) {
+        r.event.details[it.key()] = it.value().get<std::string>();
+      }
+      auto* h = static_cast<const uint8_t*>(sqlite3_column_blob(st, 7));
+      r.hash.assign(h, h + sqlite3_column_bytes(st, 7));
+      rows.push_back(std::move(r));
+    }
+    sqlite3_finalize(st);
+    return rows;
+  }
+
+  std::unique_ptr<ServerProcess> server_;
+  fs::path profiles_;
+  std::map<std::string, std::string> sessions_;
+};
+
+std::set<std::string> EventTypes(const json& list) {
+  std::set<std::string> types;
+  for (const auto& e : list["events"]) types.insert(e["type"].get<std::string>());
+  return types;
+}
+
+const json* FindMember(const json& members, const std::string& email) {
+  for (const auto& m : members["members"]) {
+    if (m["email"] == email) return &m;
+  }
+  return nullptr;
+}
+
+TEST_F(OrgE2eTest, EnrollRotateAdminResetAndVerifyTheLog) {
+  NewUser("alice");
+  NewUser("bob");
+  NewUser("carol");
+  std::string org_id = CreateOrg("alice", "opt-in");
+  ASSERT_FALSE(org_id.empty());
+
+  auto show = As("alice", {"org", "policy", "show"});
+  ASSERT_EQ(show.exit_code, 0) << show.Describe();
+  EXPECT_NE(show.out.find("opt-in"), std::string::npos) << show.out;
+  EXPECT_NE(show.out.find("dual-control"), std::string::npos) << show.out;
+
+  Invite("alice", "bob", "user");
+  Invite("alice", "carol", "admin");
+  auto pending = As("alice", {"org", "members"});
+  ASSERT_EQ(pending.exit_code, 0) << pending.Describe();
+  EXPECT_NE(pending.out.find("Pending invites"), std::string::npos) << pending.out;
+  EXPECT_NE(pending.out.find("bob@example.com"), std::string::npos) << pending.out;
+
+  // Bob joins with the emailed command; a wrong fingerprint is refused first.
+  auto bob_invite = InvitationFor("bob@example.com");
+  ASSERT_TRUE(bob_invite);
+  auto wrong = As("bob", {"org", "join", bob_invite->token, "--fingerprint",
+                          "00000000 00000000 00000000 00000000 00000000"});
+  ExpectFailure(wrong, 1, "fingerprint");
+  auto join = As(
+      "bob", {"org", "join", bob_invite->token, "--fingerprint", bob_invite->fingerprint}, "y\n");
+  ASSERT_EQ(join.exit_code, 0) << join.Describe();
+  EXPECT_NE(join.out.find(bob_invite->fingerprint), std::string::npos) << join.out;
+  EXPECT_NE(join.out.find("Acme"), std::string::npos) << join.out;
+
+  auto item = As("bob", {"--json", "item", "add", "--name", "mail"}, "bob-item-secret\n");
+  ASSERT_EQ(item.exit_code, 0) << item.Describe();
+  std::string item_id = Json(item).value("id", "");
+
+  // Enrollment re-checks the master password.
+  auto bad = As("bob", {"recovery", "enroll"}, "y\nnot the password\n");
+  ExpectFailure(bad, 1, "wrong");
+  auto enroll = As("bob", {"recovery", "enroll"}, std::string("y\n") + kPassword + "\n");
+  ASSERT_EQ(enroll.exit_code, 0) << enroll.Describe();
+  EXPECT_NE(enroll.out.find("epoch 1"), std::string::npos) << enroll.out;
+
+  auto status = As("bob", {"--json", "recovery", "status"});
+  ASSERT_EQ(status.exit_code, 0) << status.Describe();
+  json st = Json(status);
+  ASSERT_EQ(st["orgs"].size(), 1u) << status.out;
+  EXPECT_EQ(st["orgs"][0]["state"], "enrolled");
+  EXPECT_EQ(st["orgs"][0]["epoch"], 1);
+  EXPECT_EQ(st["orgs"][0]["key_version"], 1);
+  EXPECT_EQ(st["orgs"][0]["enrollment"], "opt-in");
+  EXPECT_EQ(st["orgs"][0]["verified"], true);
+  EXPECT_FALSE(st["orgs"][0]["recovery_fingerprint"].get<std::string>().empty());
+
+  // Carol joins as admin (--yes), gets the recovery key and rotates it.
+  auto carol_invite = InvitationFor("carol@example.com");
+  ASSERT_TRUE(carol_invite);
+  auto cjoin = As("carol", {"--yes", "org", "join", carol_invite->token});
+  ASSERT_EQ(cjoin.exit_code, 0) << cjoin.Describe();
+  EXPECT_NE(cjoin.out.find(carol_invite->fingerprint), std::string::npos) << cjoin.out;
+  auto grant = As("alice", {"org", "grant-recovery", "carol@example.com"});
+  ASSERT_EQ(grant.exit_code, 0) << grant.Describe();
+  auto rotate = As("carol", {"--json", "org", "rotate-key"});
+  ASSERT_EQ(rotate.exit_code, 0) << rotate.Describe();
+  json rot = Json(rotate);
+  EXPECT_EQ(rot["key_version"], 2);
+  EXPECT_EQ(rot["rewrapped"], 1);
+  EXPECT_TRUE(rotate.err.empty()) << "no progress bar when stderr is not a terminal\n"
+                                  << rotate.err;
+
+  auto members = As("carol", {"--json", "org", "members"});
+  ASSERT_EQ(members.exit_code, 0) << members.Describe();
+  json mj = Json(members);
+  const json* bob = FindMember(mj, "bob@example.com");
+  ASSERT_NE(bob, nullptr) << members.out;
+  EXPECT_EQ((*bob)["enrollment"]["key_version"], 2);
+  EXPECT_EQ((*bob)["enrollment"]["state"], "enrolled");
+
+  // Admin-reset mode: carol sets a temporary password for bob.
+  auto dual = As("carol", {"--yes", "recovery", "reset", "bob@example.com"});
+  ExpectFailure(dual, 1, "admin-reset");
+  auto mode = As("alice", {"org", "policy", "set", "--mode", "admin-reset"});
+  ASSERT_EQ(mode.exit_code, 0) << mode.Describe();
+  auto reset = As("carol", {"--json", "--yes", "recovery", "reset", "bob@example.com"});
+  ASSERT_EQ(reset.exit_code, 0) << reset.Describe();
+  json rj = Json(reset);
+  std::string temporary = rj.value("temporary_password", "");
+  ASSERT_FALSE(temporary.empty()) << reset.out;
+  EXPECT_NE(rj.value("warning", "").find("read"), std::string::npos) << reset.out;
+
+  // Bob's session ended; he logs in with the temporary password and must change it.
+  auto ended = As("bob", {"item", "list"});
+  EXPECT_NE(ended.exit_code, 0) << ended.Describe();
+  CliResult forced;
+  Login("bob", temporary + "\n" + kBobNewPassword + "\n" + kBobNewPassword + "\n", &forced);
+  EXPECT_NE(forced.out.find("Your administrator reset your master password"), std::string::npos)
+      << forced.Describe();
+  auto secret = As("bob", {"item", "get", item_id, "--field", "password"});
+  ASSERT_EQ(secret.exit_code, 0) << secret.Describe();
+  EXPECT_EQ(secret.out, "bob-item-secret\n");
+  auto temp_again = Cli("bob", {"unlock"}, temporary + "\n");
+  ExpectFailure(temp_again, 1, "wrong");
+  auto unlock = Cli("bob", {"unlock"}, std::string(kBobNewPassword) + "\n");
+  EXPECT_EQ(unlock.exit_code, 0) << unlock.Describe();
+  auto status2 = As("bob", {"--json", "recovery", "status"});
+  ASSERT_EQ(status2.exit_code, 0) << status2.Describe();
+  EXPECT_EQ(Json(status2)["orgs"][0]["state"], "enrolled") << status2.out;
+
+  // The log verifies and holds the story.
+  auto verify = As("alice", {"events", "verify"});
+  ASSERT_EQ(verify.exit_code, 0) << verify.Describe();
+  EXPECT_TRUE(verify.out.starts_with("verified ")) << verify.out;
+  auto list = As("alice", {"--json", "events", "list", "--limit", "1000"});
+  ASSERT_EQ(list.exit_code, 0) << list.Describe();
+  json events = Json(list);
+  auto types = EventTypes(events);
+  for (const char* t : {"recovery.enrolled", "key.rotated", "recovery.password_reset",
+                        "recovery.temporary_password_updated"}) {
+    EXPECT_TRUE(types.contains(t)) << t << "\n" << list.out;
+  }
+  auto only = As("alice", {"--json", "events", "list", "--type", "recovery.enrolled", "--target",
+                           "bob@example.com"});
+  ASSERT_EQ(only.exit_code, 0) << only.Describe();
+  EXPECT_EQ(EventTypes(Json(only)), std::set<std::string>{"recovery.enrolled"}) << only.out;
+  auto paged = As("alice", {"events", "list", "--limit", "2"});
+  ASSERT_EQ(paged.exit_code, 0) << paged.Describe();
+  EXPECT_NE(paged.err.find("--after 2"), std::string::npos) << paged.Describe();
+
+  // Export: a 0600 file that verifies on its own.
+  fs::path exported = server_->temp_dir() / "events.jsonl";
+  auto exp = As("alice", {"events", "export", "--format", "jsonl", "--output", exported.string()});
+  ASSERT_EQ(exp.exit_code, 0) << exp.Describe();
+  EXPECT_EQ(fs::status(exported).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+  auto parsed = core::audit::ParseJsonLines(ReadFile(exported));
+  ASSERT_TRUE(parsed) << parsed.error().message();
+  EXPECT_EQ(parsed->size(), events["events"].size());
+  auto from_file = Cli("alice", {"events", "verify", "--file", exported.string()});
+  EXPECT_EQ(from_file.exit_code, 0) << from_file.Describe();
+
+  // One stored event edited: the first broken link is named.
+  sqlite3* db = OpenDb();
+  ASSERT_NE(db, nullptr);
+  auto rows = LoadEvents(db, org_id);
+  ASSERT_FALSE(rows.empty());
+  uint64_t enrolled_seq = 0;
+  for (const auto& r : rows) {
+    if (r.event.type == "recovery.enrolled") {
+      enrolled_seq = r.event.seq;
+      break;
+    }
+  }
+  ASSERT_NE(enrolled_seq, 0u);
+  Exec(db, "UPDATE org_events SET time = time + 3600 WHERE org_id = '" + org_id +
+               "' AND seq = " + std::to_string(enrolled_seq));
+  auto broken = As("alice", {"events", "verify"});
+  ExpectFailure(broken, 1, "event " + std::to_string(enrolled_seq) + ":");
+  EXPECT_NE(broken.err.find("hash does not match"), std::string::npos) << broken.Describe();
+
+  // The log rewritten from that event on with a consistent chain: it verifies
+  // on its own, but no longer extends the head alice's client remembers.
+  core::audit::Head head;
+  for (auto& r : rows) {
+    if (r.event.seq == enrolled_seq) r.event.time -= 86400;  // a forged history
+    auto next = core::audit::Append(head, r.event);
+    ASSERT_TRUE(next) << next.error().message();
+    head = *next;
+    if (r.event.seq < enrolled_seq) continue;
+    sqlite3_stmt* upd = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db,
+                                 "UPDATE org_events SET time = ?1, hash = ?2 "
+                                 "WHERE org_id = ?3 AND seq = ?4",
+                                 -1, &upd, nullptr),
+              SQLITE_OK);
+    sqlite3_bind_int64(upd, 1, r.event.time);
+    sqlite3_bind_blob(upd, 2, head.hash.data(), static_cast<int>(head.hash.size()),
+                      SQLITE_TRANSIENT);
+    sqlite3_bind_text(upd, 3, org_id.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(upd, 4, static_cast<int64_t>(r.event.seq));
+    ASSERT_EQ(sqlite3_step(upd), SQLITE_DONE);
+    sqlite3_finalize(upd);
+  }
+  sqlite3_close(db);
+  auto rewritten = As("alice", {"events", "verify"});
+  ExpectFailure(rewritten, 1, "rewritten");
+  // A device that never saw the old log finds nothing wrong with the new one.
+  auto fresh = Cli("carol", {"events", "verify"});
+  EXPECT_EQ(fresh.exit_code, 0) << fresh.Describe();
+}
+
+TEST_F(OrgE2eTest, MandatoryPolicyEnrollsAtJoinAndForbidsWithdrawal) {
+  NewUser("alice");
+  NewUser("bob");
+  CreateOrg("alice", "mandatory");
+  Invite("alice", "bob", "user");
+  auto inv = InvitationFor("bob@example.com");
+  ASSERT_TRUE(inv);
+  auto join = As("bob", {"--yes", "org", "join", inv->token}, std::string(kPassword) + "\n");
+  ASSERT_EQ(join.exit_code, 0) << join.Describe();
+  EXPECT_NE(join.out.find("mandatory"), std::string::npos) << join.out;
+  EXPECT_NE(join.out.find("Enrolled"), std::string::npos) << join.out;
+
+  auto status = As("bob", {"--json", "recovery", "status"});
+  ASSERT_EQ(status.exit_code, 0) << status.Describe();
+  json st = Json(status);
+  EXPECT_EQ(st["orgs"][0]["state"], "enrolled") << status.out;
+  EXPECT_EQ(st["orgs"][0]["epoch"], 1) << status.out;
+  EXPECT_EQ(st["orgs"][0]["enrollment"], "mandatory") << status.out;
+
+  auto withdraw = As("bob", {"--yes", "recovery", "withdraw"}, std::string(kPassword) + "\n");
+  ExpectFailure(withdraw, 1, "mandatory");
+
+  // A password change renews the escrow: bob stays enrolled, at the next epoch.
+  auto change = As("bob", {"account", "password"},
+                   std::string(kPassword) + "\n" + kBobNewPassword + "\n" + kBobNewPassword + "\n");
+  ASSERT_EQ(change.exit_code, 0) << change.Describe();
+  auto after = As("bob", {"--json", "recovery", "status"});
+  ASSERT_EQ(after.exit_code, 0) << after.Describe();
+  EXPECT_EQ(Json(after)["orgs"][0]["state"], "enrolled") << after.out;
+  EXPECT_EQ(Json(after)["orgs"][0]["epoch"], 2) << after.out;
+}
+
+TEST_F(OrgE2eTest, ANewDeviceTrustsByFingerprintThenEnrollsAndWithdraws) {
+  NewUser("alice");
+  NewUser("bob");
+  CreateOrg("alice", "opt-in");
+  Invite("alice", "bob", "user");
+  auto inv = InvitationFor("bob@example.com");
+  ASSERT_TRUE(inv);
+  ASSERT_EQ(As("bob", {"--yes", "org", "join", inv->token}).exit_code, 0);
+
+  // A second device of bob's: nothing pinned, so nothing is sealed until he trusts the org.
+  auto login = Cli("bob2", {"login", "--email", "bob@example.com"}, std::string(kPassword) + "\n");
+  ASSERT_EQ(login.exit_code, 0) << login.Describe();
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(login.out, m, std::regex(R"re(KEYWARD_SESSION="([^"]+)")re")));
+  EnvVars env = {{"KEYWARD_SESSION", m[1].str()}};
+  auto unpinned = Cli("bob2", {"--yes", "recovery", "enroll"}, std::string(kPassword) + "\n", env);
+  ExpectFailure(unpinned, 1, "keyward org trust");
+  auto wrong = Cli("bob2", {"org", "trust", "Acme", "--fingerprint",
+                            "11111111 11111111 11111111 11111111 11111111"});
+  ExpectFailure(wrong, 1, "fingerprint");
+  auto trust = Cli("bob2", {"org", "trust", "Acme", "--fingerprint", inv->fingerprint});
+  ASSERT_EQ(trust.exit_code, 0) << trust.Describe();
+  auto enroll = Cli("bob2", {"--yes", "recovery", "enroll"}, std::string(kPassword) + "\n", env);
+  ASSERT_EQ(enroll.exit_code, 0) << enroll.Describe();
+  EXPECT_NE(enroll.out.find("epoch 1"), std::string::npos) << enroll.out;
+
+  // Opt-in: withdrawing is allowed, and re-checks the password too.
+  auto bad = Cli("bob2", {"--yes", "recovery", "withdraw"}, "not the password\n");
+  ExpectFailure(bad, 1, "wrong");
+  auto withdraw = Cli("bob2", {"--yes", "recovery", "withdraw"}, std::string(kPassword) + "\n");
+  ASSERT_EQ(withdraw.exit_code, 0) << withdraw.Describe();
+  auto status = Cli("bob2", {"--json", "recovery", "status"});
+  EXPECT_EQ(Json(status)["orgs"][0]["state"], "not_enrolled") << status.out;
+}
+
+// Needs the server to report the last epoch used through a withdrawal (the
+// client reads "last_epoch" from GET /v1/orgs/{org}/enrollment).
+TEST_F(OrgE2eTest, ReenrollsAfterWithdrawing) {
+  NewUser("alice");
+  NewUser("bob");
+  CreateOrg("alice", "opt-in");
+  Invite("alice", "bob", "user");
+  auto inv = InvitationFor("bob@example.com");
+  ASSERT_TRUE(inv);
+  ASSERT_EQ(As("bob", {"--yes", "org", "join", inv->token}).exit_code, 0);
+  std::string pw = std::string(kPassword) + "\n";
+  ASSERT_EQ(As("bob", {"--yes", "recovery", "enroll"}, pw).exit_code, 0);
+  ASSERT_EQ(As("bob", {"--yes", "recovery", "withdraw"}, pw).exit_code, 0);
+  auto again = As("bob", {"--yes", "recovery", "enroll"}, pw);
+  ASSERT_EQ(again.exit_code, 0) << again.Describe();
+  EXPECT_NE(again.out.find("epoch 2"), std::string::npos) << again.out;
+}
+
+TEST_F(OrgE2eTest, UsageErrorsExitTwo) {
+  auto no_command = Cli("x", {"org"});
+  EXPECT_EQ(no_command.exit_code, 2) << no_command.Describe();
+  auto bad_role = Cli("x", {"org", "invite", "bob@example.com", "--role", "boss"});
+  EXPECT_EQ(bad_role.exit_code, 2) << bad_role.Describe();
+  auto no_role = Cli("x", {"org", "invite", "bob@example.com"});
+  EXPECT_EQ(no_role.exit_code, 2) << no_role.Describe();
+  auto bad_fp = Cli("x", {"org", "join", "tok", "--fingerprint", "xyz"});
+  ExpectFailure(bad_fp, 2, "--fingerprint");
+  auto bad_time = Cli("x", {"events", "list", "--since", "yesterday"});
+  ExpectFailure(bad_time, 2, "--since");
+  auto bad_format = Cli("x", {"events", "export", "--format", "csv"});
+  EXPECT_EQ(bad_format.exit_code, 2) << bad_format.Describe();
+  auto no_reset_member = Cli("x", {"recovery", "reset"});
+  EXPECT_EQ(no_reset_member.exit_code, 2) << no_reset_member.Describe();
+
+  NewUser("alice");
+  CreateOrg("alice", "opt-in");
+  auto nothing = As("alice", {"org", "policy", "set"});
+  ExpectFailure(nothing, 2, "nothing to change");
+  auto enrollment = As("alice", {"org", "policy", "set", "--enrollment", "sometimes"});
+  ExpectFailure(enrollment, 2, "enrollment");
+  auto quorum = As("alice", {"org", "policy", "set", "--quorum", "0"});
+  ExpectFailure(quorum, 2, "quorum");
+  auto ttl = As("alice", {"org", "policy", "set", "--link-ttl", "soon"});
+  ExpectFailure(ttl, 2, "--link-ttl");
+  auto unknown_org = As("alice", {"org", "members", "--org", "Globex"});
+  ExpectFailure(unknown_org, 1, "Globex");
+}
+
+}  // namespace
+}  // namespace keyward::testing
