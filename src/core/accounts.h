@@ -4,9 +4,11 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/context.h"
 #include "core/credentials.h"
+#include "core/enrollment.h"
 #include "crypto/crypto.h"
 
 namespace keyward::core {
@@ -34,6 +36,9 @@ struct PasswordChange {
   store::Bytes new_salt;
   crypto::AuthKey new_auth_key;
   store::Bytes new_wrapped_vault_key;
+  // A fresh escrow at the next epoch for every organization the account is
+  // enrolled in (an active member with an escrow); may be empty when none.
+  std::vector<OrgEscrowUpload> escrows;
 };
 
 class AccountService {
@@ -52,8 +57,10 @@ class AccountService {
   [[nodiscard]] Result<PreloginAnswer> Prelogin(std::string_view email);
 
   [[nodiscard]] Result<store::Account> Get(const Caller& caller);
-  // Replaces salt, KDF, verifier and wrapped vault key at once and signs out
-  // every other session.
+  // Replaces salt, KDF, verifier, wrapped vault key and the escrows at once,
+  // clears must_change_password and signs out every other session.
+  // escrow.required (409) unless `escrows` covers every enrollment;
+  // org.not_enrolled (409) for an escrow where the account is not enrolled.
   [[nodiscard]] Status ChangePassword(const Caller& caller, const PasswordChange& change);
   // Removes the account with everything it owns; the email is free again.
   [[nodiscard]] Status Delete(const Caller& caller, const crypto::AuthKey& auth_key);
@@ -62,6 +69,8 @@ class AccountService {
   [[nodiscard]] Status CheckRegisterRate(std::string_view remote_address);
   // Counts one email to this address; false when over the hourly limit.
   [[nodiscard]] Result<bool> MayMail(store::Tx& tx, std::string_view email);
+  [[nodiscard]] Status ReplaceEscrows(store::Tx& tx, std::string_view account_id,
+                                      const std::vector<OrgEscrowUpload>& uploads);
 
   const Context& ctx_;
   const Credentials& credentials_;

@@ -21,6 +21,7 @@ using nlohmann::json;
 
 constexpr size_t kKeyBlobMax = 4096;
 constexpr size_t kWrappedMin = 1;
+constexpr size_t kMaxPasswordEscrows = 1000;  // organizations one account is enrolled in
 
 json AccountJson(const store::Account& a) {
   return {{"id", a.id},
@@ -31,6 +32,7 @@ json AccountJson(const store::Account& a) {
           {"public_key", crypto::Base64UrlEncode(a.public_key)},
           {"wrapped_private_key", crypto::Base64UrlEncode(a.wrapped_private_key)},
           {"two_factor_enabled", a.totp_enabled},
+          {"must_change_password", a.must_change_password},
           {"created_at", FormatRfc3339(a.created_at)}};
 }
 
@@ -240,7 +242,7 @@ class ApiImpl final : public Api {
   Result<Response> ChangePassword(const Request& request, const PathParams&) {
     API_TRY(auto caller, Authenticate(request, Access::kWhilePasswordChangeRequired));
     API_TRY(auto f, Fields::FromBody(request, {"auth_key", "new_kdf", "new_salt", "new_auth_key",
-                                               "new_wrapped_vault_key"}));
+                                               "new_wrapped_vault_key", "escrows"}));
     core::PasswordChange change;
     API_TRY(change.auth_key, f.AuthKey("auth_key"));
     API_TRY(change.new_kdf, f.Kdf("new_kdf"));
@@ -248,6 +250,18 @@ class ApiImpl final : public Api {
     API_TRY(change.new_auth_key, f.AuthKey("new_auth_key"));
     API_TRY(change.new_wrapped_vault_key,
             f.Binary("new_wrapped_vault_key", kWrappedMin, kKeyBlobMax));
+    if (f.Has("escrows")) {
+      API_TRY(auto escrows, f.ObjectArray("escrows",
+                                          {"org_id", "epoch", "key_version", "wrapped_vault_key",
+                                           "admin_share", "server_share"},
+                                          kMaxPasswordEscrows));
+      for (const auto& e : escrows) {
+        core::OrgEscrowUpload upload;
+        API_TRY(upload.org_id, e.String("org_id"));
+        API_TRY(upload.escrow, EscrowUploadFrom(e));
+        change.escrows.push_back(std::move(upload));
+      }
+    }
     KW_RETURN_IF_ERROR(core_.accounts.ChangePassword(caller, change));
     return http::NoContent();
   }
