@@ -55,29 +55,41 @@ Status Login(Context& ctx, const std::string& email, const std::string& device_n
   }
   if (!result) return Fail(result.error());
 
-  if (result->account.must_change_password) {
-    // An admin reset set a temporary password: the server allows almost
-    // nothing until the member picks their own.
-    std::string text = "Your administrator reset your master password; choose a new one now.";
-    if (ctx.json()) {
-      std::fprintf(stderr, "%s\n", text.c_str());
-    } else {
-      ctx.Out(text);
-    }
-    auto fresh = ctx.prompt().NewPassword("New master password: ", "Repeat new master password: ");
-    if (!fresh) return Fail(fresh.error());
-    auto escrows = FreshEscrowsFor(c, result->vault_key, result->account, *profile);
-    if (!escrows) return Fail(escrows.error());
-    if (auto st = c.ChangePassword(*password, *fresh, *escrows); !st) return st;
-    ctx.Hint("Master password changed.");
-  }
-
   profile->server_url = c.server_url();
   profile->email = result->account.email;
   profile->account_id = result->account.id;
   profile->device_id = result->device_id;
   profile->device_name = device.name;
   profile->token = result->token;
+  profile->protected_vault_key.clear();
+
+  if (result->account.must_change_password) {
+    // An admin reset set a temporary password: the server allows almost
+    // nothing until the member picks their own. The session is saved first,
+    // so that whatever stops the change here (e.g. an organization this
+    // device has not pinned yet) can be fixed and the change finished with
+    // `keyward account password`.
+    if (auto st = ctx.SaveProfile(*profile); !st) return st;
+    std::string text = "Your administrator reset your master password; choose a new one now.";
+    if (ctx.json()) {
+      std::fprintf(stderr, "%s\n", text.c_str());
+    } else {
+      ctx.Out(text);
+    }
+    auto pending = [](const Error& e) {
+      return Fail(Error(e.kind(), "cli.password_change_pending",
+                        fmt::format("{}; then finish with 'keyward account password' (the "
+                                    "current password is the temporary one)",
+                                    Explain(e).message())));
+    };
+    auto fresh = ctx.prompt().NewPassword("New master password: ", "Repeat new master password: ");
+    if (!fresh) return pending(fresh.error());
+    auto escrows = FreshEscrowsFor(c, result->vault_key, result->account, *profile);
+    if (!escrows) return pending(escrows.error());
+    if (auto st = c.ChangePassword(*password, *fresh, *escrows); !st) return pending(st.error());
+    ctx.Hint("Master password changed.");
+  }
+
   client::Json extra = client::Json::object();
   extra["email"] = client::Str(profile->email);
   extra["account_id"] = client::Str(profile->account_id);

@@ -505,6 +505,84 @@ TEST_F(OrgE2eTest, ReenrollsAfterWithdrawing) {
   EXPECT_NE(again.out.find("epoch 2"), std::string::npos) << again.out;
 }
 
+TEST_F(OrgE2eTest, AResetMemberOnANewDeviceTrustsTheOrgThenChangesThePassword) {
+  NewUser("alice");
+  NewUser("bob");
+  CreateOrg("alice", "opt-in");
+  ASSERT_EQ(As("alice", {"org", "policy", "set", "--mode", "admin-reset"}).exit_code, 0);
+  Invite("alice", "bob", "user");
+  auto inv = InvitationFor("bob@example.com");
+  ASSERT_TRUE(inv);
+  ASSERT_EQ(As("bob", {"--yes", "org", "join", inv->token}).exit_code, 0);
+  std::string pw = std::string(kPassword) + "\n";
+  ASSERT_EQ(As("bob", {"--yes", "recovery", "enroll"}, pw).exit_code, 0);
+  auto reset = As("alice", {"--json", "--yes", "recovery", "reset", "bob"});
+  ExpectFailure(reset, 1, "no such member");
+  reset = As("alice", {"--json", "--yes", "recovery", "reset", "BOB@example.com"});
+  ASSERT_EQ(reset.exit_code, 0) << reset.Describe();
+  std::string temporary = Json(reset).value("temporary_password", "");
+  ASSERT_FALSE(temporary.empty());
+
+  // A device without the pin cannot renew the escrow: the session is kept,
+  // and the way out is named.
+  std::string change = temporary + "\n" + kBobNewPassword + "\n" + kBobNewPassword + "\n";
+  auto login = Cli("bob-new", {"login", "--email", "bob@example.com"}, change);
+  ExpectFailure(login, 1, "keyward org trust");
+  EXPECT_NE(login.err.find("keyward account password"), std::string::npos) << login.Describe();
+  auto blocked = Cli("bob-new", {"item", "list"}, temporary + "\n");
+  EXPECT_EQ(blocked.exit_code, 1) << blocked.Describe();
+  auto trust = Cli("bob-new", {"org", "trust", "Acme", "--fingerprint", inv->fingerprint});
+  ASSERT_EQ(trust.exit_code, 0) << trust.Describe();
+  auto finish = Cli("bob-new", {"account", "password"}, change);
+  ASSERT_EQ(finish.exit_code, 0) << finish.Describe();
+  auto unlock = Cli("bob-new", {"unlock"}, std::string(kBobNewPassword) + "\n");
+  EXPECT_EQ(unlock.exit_code, 0) << unlock.Describe();
+  auto status = Cli("bob-new", {"--json", "recovery", "status"});
+  ASSERT_EQ(status.exit_code, 0) << status.Describe();
+  EXPECT_EQ(Json(status)["orgs"][0]["state"], "enrolled") << status.out;
+}
+
+TEST_F(OrgE2eTest, RolesRevokeRestoreAndRemove) {
+  NewUser("alice");
+  NewUser("bob");
+  CreateOrg("alice", "opt-in");
+  Invite("alice", "bob", "user");
+  auto inv = InvitationFor("bob@example.com");
+  ASSERT_TRUE(inv);
+  ASSERT_EQ(As("bob", {"--yes", "org", "join", inv->token}).exit_code, 0);
+  ExpectFailure(As("bob", {"org", "members"}), 1, "role");
+
+  auto role = As("alice", {"org", "role", "bob@example.com", "admin"});
+  ASSERT_EQ(role.exit_code, 0) << role.Describe();
+  auto members = As("bob", {"--json", "org", "members"});
+  ASSERT_EQ(members.exit_code, 0) << members.Describe();
+  const json mj = Json(members);
+  const json* bob = FindMember(mj, "bob@example.com");
+  ASSERT_NE(bob, nullptr) << members.out;
+  EXPECT_EQ((*bob)["role"], "admin");
+  EXPECT_EQ((*bob)["recovery_admin"], true);
+  EXPECT_EQ((*bob)["recovery_key_granted"], true) << members.out;
+
+  auto list = As("bob", {"org", "list"});
+  ASSERT_EQ(list.exit_code, 0) << list.Describe();
+  EXPECT_NE(list.out.find("Acme"), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find("admin"), std::string::npos) << list.out;
+
+  ASSERT_EQ(As("alice", {"org", "revoke", "bob@example.com"}).exit_code, 0);
+  auto revoked = As("bob", {"org", "members", "--org", "Acme"});
+  EXPECT_EQ(revoked.exit_code, 1) << revoked.Describe();
+  ASSERT_EQ(As("alice", {"org", "restore", "bob@example.com"}).exit_code, 0);
+  EXPECT_EQ(As("bob", {"org", "members"}).exit_code, 0);
+
+  auto no = As("alice", {"org", "remove", "bob@example.com"}, "n\n");
+  ExpectFailure(no, 1, "cancelled");
+  ASSERT_EQ(As("alice", {"--yes", "org", "remove", "bob@example.com"}).exit_code, 0);
+  auto gone = As("bob", {"--json", "org", "list"});
+  ASSERT_EQ(gone.exit_code, 0) << gone.Describe();
+  EXPECT_TRUE(Json(gone)["orgs"].empty()) << gone.out;
+  ExpectFailure(As("bob", {"recovery", "enroll"}), 1, "not a member of any organization");
+}
+
 TEST_F(OrgE2eTest, UsageErrorsExitTwo) {
   auto no_command = Cli("x", {"org"});
   EXPECT_EQ(no_command.exit_code, 2) << no_command.Describe();
