@@ -91,10 +91,18 @@ Result<crypto::Bytes> ResealAdminShare(const crypto::BoxKeyPair& old_org_key,
                                        std::string_view org_id, std::string_view user_id,
                                        uint64_t epoch) {
   if (auto s = CheckPublicKey(new_org_public_key); !s) return Fail(s.error());
-  auto admin_part = OpenAdminShare(old_org_key, admin_share, org_id, user_id, epoch);
-  if (!admin_part) return Fail(admin_part.error());
-  return SealWithHeader(new_org_public_key, SealedHeader(kShareALabel, org_id, user_id, epoch),
-                        admin_part->span());
+  if (auto s = CheckBinding(org_id, user_id, epoch); !s) return Fail(s.error());
+  // The re-sealed plaintext is the opened one, header and A unchanged: one
+  // secure buffer per share instead of three (rotation re-seals every member).
+  auto opened = crypto::Open(old_org_key.public_key, old_org_key.secret_key.span(), admin_share);
+  if (!opened) return Fail(DecryptFailed());
+  const crypto::Bytes header = SealedHeader(kShareALabel, org_id, user_id, epoch);
+  const std::span<const uint8_t> plain = opened->span();
+  if (plain.size() != header.size() + crypto::GenericKey::kSize ||
+      !crypto::ConstantTimeEqual(plain.first(header.size()), header)) {
+    return Fail(DecryptFailed());
+  }
+  return crypto::Seal(new_org_public_key, plain);
 }
 
 }  // namespace keyward::protocol
