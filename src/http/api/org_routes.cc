@@ -117,23 +117,6 @@ Result<core::GrantUpload> GrantFrom(const Fields& f, std::string_view name) {
   return out;
 }
 
-Result<core::EscrowUpload> EscrowFrom(const Fields& f, std::string_view name) {
-  KW_ASSIGN_OR_RETURN(Fields e, f.Object(name, {"epoch", "key_version", "wrapped_vault_key",
-                                                "admin_share", "server_share"}));
-  core::EscrowUpload out;
-  KW_ASSIGN_OR_RETURN(int64_t epoch, e.Count("epoch"));
-  KW_ASSIGN_OR_RETURN(int64_t key_version, e.Count("key_version"));
-  out.epoch = static_cast<uint64_t>(epoch);
-  out.key_version = static_cast<uint64_t>(key_version);
-  KW_ASSIGN_OR_RETURN(out.wrapped_vault_key,
-                      e.Binary("wrapped_vault_key", core::kEscrowBlobMin, core::kEscrowBlobMax));
-  KW_ASSIGN_OR_RETURN(out.admin_share,
-                      e.Binary("admin_share", core::kEscrowBlobMin, core::kEscrowBlobMax));
-  KW_ASSIGN_OR_RETURN(out.server_share,
-                      e.Binary("server_share", core::kEscrowBlobMin, core::kEscrowBlobMax));
-  return out;
-}
-
 Result<protocol::SignedOrgStatement> SignedStatementFrom(const Fields& f) {
   protocol::SignedOrgStatement out;
   KW_ASSIGN_OR_RETURN(out.statement, f.Binary("statement", 1, kMaxStatementSize));
@@ -297,7 +280,7 @@ class OrgRoutes {
     KW_ASSIGN_OR_RETURN(auto token, f.String("token"));
     std::optional<core::EscrowUpload> escrow;
     if (f.Has("escrow")) {
-      KW_ASSIGN_OR_RETURN(escrow, EscrowFrom(f, "escrow"));
+      KW_ASSIGN_OR_RETURN(escrow, ParseEscrowUpload(f, "escrow"));
     }
     KW_ASSIGN_OR_RETURN(auto view, ctx_.core.members.AcceptInvite(caller, token, escrow));
     return http::JsonResponse(201, OrgJson(view));
