@@ -125,7 +125,7 @@ Result<EnrollmentState> EnrollmentService::Enroll(const Caller& caller, std::str
     if (check != Credentials::Check::kOk) return {};
     KW_RETURN_IF_ERROR(
         StoreEscrowInTx(tx, ctx_, access.org, caller.account_id, upload, caller.device_id));
-    state = EnrollmentState{true, upload.epoch, upload.key_version};
+    state = EnrollmentState{true, upload.epoch, upload.key_version, upload.epoch};
     return {};
   }));
   if (check != Credentials::Check::kOk) return Fail(Credentials::ErrorFor(check));

@@ -167,8 +167,11 @@ Result<MemberList> MemberService::List(const Caller& caller, std::string_view or
       view.public_key = account->public_key;
       view.recovery_admin = m.status == store::MemberStatus::kActive &&
                             IsRecoveryAdmin(actor.role, actor.permissions);
+      view.enrollment.last_epoch = m.last_epoch;
       for (const auto& e : escrows) {
-        if (e.account_id == m.account_id) view.enrollment = {true, e.epoch, e.key_version};
+        if (e.account_id == m.account_id) {
+          view.enrollment = {true, e.epoch, e.key_version, m.last_epoch};
+        }
       }
       for (const auto& g : grants) {
         if (g.account_id == m.account_id) {
@@ -328,7 +331,7 @@ Result<OrgView> MemberService::AcceptInvite(const Caller& caller, std::string_vi
       // Checks the escrow, stores it and appends recovery.enrolled.
       KW_RETURN_IF_ERROR(
           StoreEscrowInTx(tx, ctx_, *org, caller.account_id, *escrow, caller.device_id));
-      enrollment = EnrollmentState{true, escrow->epoch, escrow->key_version};
+      enrollment = EnrollmentState{true, escrow->epoch, escrow->key_version, escrow->epoch};
     }
     view = OrgView{std::move(*org), std::move(member), enrollment};
     return {};

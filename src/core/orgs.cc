@@ -94,8 +94,15 @@ Result<NextStatement> VerifyNextStatement(store::Tx& tx, const store::Org& org,
 Result<EnrollmentState> EnrollmentOf(store::Tx& tx, std::string_view org_id,
                                      std::string_view account_id) {
   KW_ASSIGN_OR_RETURN(auto escrow, tx.FindEscrow(org_id, account_id));
-  if (!escrow) return EnrollmentState{};
-  return EnrollmentState{true, escrow->epoch, escrow->key_version};
+  KW_ASSIGN_OR_RETURN(auto member, tx.FindMember(org_id, account_id));
+  EnrollmentState state;
+  if (member) state.last_epoch = member->last_epoch;
+  if (escrow) {
+    state.enrolled = true;
+    state.epoch = escrow->epoch;
+    state.key_version = escrow->key_version;
+  }
+  return state;
 }
 
 Result<OrgView> LoadOrgView(store::Tx& tx, std::string_view org_id, std::string_view account_id) {

@@ -32,6 +32,9 @@ struct EnrollmentState {
   bool enrolled = false;
   uint64_t epoch = 0;
   uint64_t key_version = 0;
+  // The member's highest epoch ever (kept through withdrawal): the next
+  // enrollment must use last_epoch + 1.
+  uint64_t last_epoch = 0;
 };
 
 // What a member sees of an organization.

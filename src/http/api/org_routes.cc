@@ -26,30 +26,8 @@ constexpr size_t kSignatureSize = 64;
 
 std::string B64(const store::Bytes& bytes) { return crypto::Base64UrlEncode(bytes); }
 
-json EnrollmentJson(const core::EnrollmentState& e) {
-  return {{"state", e.enrolled ? "enrolled" : "not_enrolled"},
-          {"epoch", e.enrolled ? e.epoch : 0},
-          {"key_version", e.enrolled ? e.key_version : 0}};
-}
-
 std::string_view StatusName(store::MemberStatus status) {
   return status == store::MemberStatus::kActive ? "active" : "revoked";
-}
-
-json OrgJson(const core::OrgView& v) {
-  // Stored canonical by the service (protocol::EncodePolicy).
-  json policy = json::parse(v.org.policy_json, nullptr, false);
-  return {{"id", v.org.id},
-          {"name", v.org.name},
-          {"role", v.me.role},
-          {"permissions", v.me.permissions},
-          {"status", StatusName(v.me.status)},
-          {"key_version", v.org.key_version},
-          {"recovery_public_key", B64(v.org.recovery_public_key)},
-          {"statement_version", v.org.statement_version},
-          {"policy", policy.is_discarded() ? json::object() : policy},
-          {"enrollment", EnrollmentJson(v.enrollment)},
-          {"created_at", FormatRfc3339(v.org.created_at)}};
 }
 
 json StatementJson(const store::OrgStatementRow& s) {
@@ -105,45 +83,7 @@ json EventJson(const store::OrgEvent& e) {
 
 Result<core::GrantUpload> GrantFrom(const Fields& f, std::string_view name) {
   KW_ASSIGN_OR_RETURN(Fields g, f.Object(name, {"key_version", "recovery_grant", "signing_grant"}));
-  core::GrantUpload out;
-  KW_ASSIGN_OR_RETURN(int64_t key_version, g.Count("key_version"));
-  out.key_version = static_cast<uint64_t>(key_version);
-  KW_ASSIGN_OR_RETURN(out.recovery_grant,
-                      g.Binary("recovery_grant", core::kMinGrantSize, core::kMaxGrantSize));
-  if (g.Has("signing_grant")) {
-    KW_ASSIGN_OR_RETURN(out.signing_grant,
-                        g.Binary("signing_grant", core::kMinGrantSize, core::kMaxGrantSize));
-  }
-  return out;
-}
-
-Result<protocol::SignedOrgStatement> SignedStatementFrom(const Fields& f) {
-  protocol::SignedOrgStatement out;
-  KW_ASSIGN_OR_RETURN(out.statement, f.Binary("statement", 1, kMaxStatementSize));
-  KW_ASSIGN_OR_RETURN(out.signature, f.Binary("signature", kSignatureSize, kSignatureSize));
-  return out;
-}
-
-// Routes without a request body take none, or an empty object.
-Status NoBody(const Request& request) {
-  if (request.body.empty()) return {};
-  auto fields = Fields::FromBody(request, {});
-  if (!fields) return Fail(fields.error());
-  return {};
-}
-
-// A query parameter that is absent (or empty) gives `fallback`; anything but
-// a decimal integer in [min, max] is request.invalid_query.
-Result<uint64_t> QueryNumber(const Request& request, std::string_view name, uint64_t fallback,
-                             uint64_t min, uint64_t max) {
-  const std::string text = request.QueryParam(name);
-  if (text.empty()) return fallback;
-  uint64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max) {
-    return Fail(core::InvalidQuery(name));
-  }
-  return value;
+  return GrantUploadFrom(g);
 }
 
 constexpr uint64_t kMaxSafeInteger = (uint64_t{1} << 53) - 1;

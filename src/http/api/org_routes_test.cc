@@ -236,7 +236,8 @@ TEST_F(OrgApiTest, CreateListAndShow) {
   EXPECT_EQ(o["policy"],
             json::parse(protocol::EncodePolicy(Policy(protocol::Enrollment::kOptOut)).value()));
   EXPECT_EQ(o["policy"]["link_ttl"], 86400);
-  EXPECT_EQ(o["enrollment"], (json{{"state", "not_enrolled"}, {"epoch", 0}, {"key_version", 0}}));
+  EXPECT_EQ(o["enrollment"],
+            (json{{"state", "not_enrolled"}, {"epoch", 0}, {"key_version", 0}, {"last_epoch", 0}}));
   EXPECT_TRUE(o["created_at"].is_string());
   EXPECT_EQ(o.size(), 11u);
 
@@ -411,7 +412,8 @@ TEST_F(OrgApiTest, JoiningAMandatoryOrganizationNeedsAnEscrow) {
             {"server_share", B64(escrow.server_share)}};
   r = Call("POST", "/v1/invites/accept", json{{"token", token}, {"escrow", e}}, bob);
   ASSERT_EQ(r.status, 201) << r.body;
-  EXPECT_EQ(Body(r)["enrollment"], (json{{"state", "enrolled"}, {"epoch", 1}, {"key_version", 1}}));
+  EXPECT_EQ(Body(r)["enrollment"],
+            (json{{"state", "enrolled"}, {"epoch", 1}, {"key_version", 1}, {"last_epoch", 1}}));
   auto types = EventTypes(ann, "acme", 0);
   EXPECT_EQ(types, (std::vector<std::string>{"org.created", "member.invited", "member.joined",
                                              "recovery.enrolled"}));

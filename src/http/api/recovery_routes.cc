@@ -16,65 +16,6 @@ using http::Request;
 using http::Response;
 using nlohmann::json;
 
-constexpr size_t kStatementMax = 32 * 1024;
-constexpr size_t kGrantMax = 4096;
-constexpr size_t kShareMin = 48 + 32;
-
-json EnrollmentJson(const core::EnrollmentState& e) {
-  return {{"state", e.enrolled ? "enrolled" : "not_enrolled"},
-          {"epoch", e.epoch},
-          {"key_version", e.key_version}};
-}
-
-json OrgJson(const core::OrgView& view) {
-  json policy = json::parse(view.org.policy_json, nullptr, /*allow_exceptions=*/false);
-  return {{"id", view.org.id},
-          {"name", view.org.name},
-          {"role", view.me.role},
-          {"permissions", view.me.permissions},
-          {"status", view.me.status == store::MemberStatus::kActive ? "active" : "revoked"},
-          {"key_version", view.org.key_version},
-          {"recovery_public_key", crypto::Base64UrlEncode(view.org.recovery_public_key)},
-          {"statement_version", view.org.statement_version},
-          {"policy", policy.is_discarded() ? json::object() : std::move(policy)},
-          {"enrollment", EnrollmentJson(view.enrollment)},
-          {"created_at", FormatRfc3339(view.org.created_at)}};
-}
-
-// `{}` or no body at all.
-Status NoBody(const Request& request) {
-  if (request.body.empty()) return {};
-  KW_RETURN_IF_ERROR(Fields::FromBody(request, {}));
-  return {};
-}
-
-Error InvalidQuery(std::string_view name) {
-  return Error::InvalidArgument("request.invalid_query",
-                                "The query parameter '" + std::string(name) + "' is not valid.");
-}
-
-Result<int64_t> QueryCount(const Request& request, std::string_view name, int64_t fallback) {
-  std::string text = request.QueryParam(name);
-  if (text.empty()) return fallback;
-  int64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || value < 0) {
-    return Fail(InvalidQuery(name));
-  }
-  return value;
-}
-
-Result<core::GrantUpload> ParseGrant(const Fields& f) {
-  core::GrantUpload grant;
-  KW_ASSIGN_OR_RETURN(int64_t key_version, f.Count("key_version"));
-  grant.key_version = static_cast<uint64_t>(key_version);
-  KW_ASSIGN_OR_RETURN(grant.recovery_grant, f.Binary("recovery_grant", kShareMin, kGrantMax));
-  if (f.Has("signing_grant")) {
-    KW_ASSIGN_OR_RETURN(grant.signing_grant, f.Binary("signing_grant", kShareMin, kGrantMax));
-  }
-  return grant;
-}
-
 class RecoveryRoutes {
  public:
   explicit RecoveryRoutes(RouteContext ctx) : ctx_(ctx) {}
@@ -136,8 +77,7 @@ class RecoveryRoutes {
     KW_ASSIGN_OR_RETURN(auto caller, Authenticate(core(), request));
     KW_ASSIGN_OR_RETURN(auto f, Fields::FromBody(request, {"statement", "signature", "grants"}));
     core::RotationStart start;
-    KW_ASSIGN_OR_RETURN(start.statement.statement, f.Binary("statement", 1, kStatementMax));
-    KW_ASSIGN_OR_RETURN(start.statement.signature, f.Binary("signature", 64, 64));
+    KW_ASSIGN_OR_RETURN(start.statement, SignedStatementFrom(f));
     KW_ASSIGN_OR_RETURN(auto grants,
                         f.ObjectArray("grants", {"account_id", "grant"}, core::kRotationPageMax));
     for (const auto& g : grants) {
@@ -145,7 +85,7 @@ class RecoveryRoutes {
       KW_ASSIGN_OR_RETURN(grant.account_id, g.String("account_id"));
       KW_ASSIGN_OR_RETURN(auto grant_fields,
                           g.Object("grant", {"key_version", "recovery_grant", "signing_grant"}));
-      KW_ASSIGN_OR_RETURN(grant.grant, ParseGrant(grant_fields));
+      KW_ASSIGN_OR_RETURN(grant.grant, GrantUploadFrom(grant_fields));
       start.grants.push_back(std::move(grant));
     }
     KW_ASSIGN_OR_RETURN(auto view, core().rotation.Start(caller, params.at("org"), start));
@@ -154,10 +94,11 @@ class RecoveryRoutes {
 
   Result<Response> PendingRotation(const Request& request, const PathParams& params) {
     KW_ASSIGN_OR_RETURN(auto caller, Authenticate(core(), request));
-    KW_ASSIGN_OR_RETURN(int64_t limit, QueryCount(request, "limit", core::kRotationPageDefault));
-    if (limit < 1 || limit > core::kRotationPageMax) return Fail(InvalidQuery("limit"));
-    KW_ASSIGN_OR_RETURN(auto page, core().rotation.Pending(caller, params.at("org"),
-                                                           request.QueryParam("after"), limit));
+    KW_ASSIGN_OR_RETURN(uint64_t limit, QueryNumber(request, "limit", core::kRotationPageDefault, 1,
+                                                    core::kRotationPageMax));
+    KW_ASSIGN_OR_RETURN(
+        auto page, core().rotation.Pending(caller, params.at("org"), request.QueryParam("after"),
+                                           static_cast<int64_t>(limit)));
     json escrows = json::array();
     for (const auto& e : page.escrows) {
       escrows.push_back({{"account_id", e.account_id},
@@ -187,7 +128,7 @@ class RecoveryRoutes {
       share.epoch = static_cast<uint64_t>(epoch);
       share.from_key_version = static_cast<uint64_t>(from);
       KW_ASSIGN_OR_RETURN(share.admin_share,
-                          row.Binary("admin_share", kShareMin, core::kEscrowBlobMax));
+                          row.Binary("admin_share", core::kEscrowBlobMin, core::kEscrowBlobMax));
       shares.push_back(std::move(share));
     }
     KW_ASSIGN_OR_RETURN(auto result, core().rotation.Rewrap(caller, params.at("org"), shares));

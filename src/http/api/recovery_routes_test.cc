@@ -200,7 +200,8 @@ class RecoveryRoutesTest : public ::testing::Test {
 TEST_F(RecoveryRoutesTest, EnrollmentRoutes) {
   auto get = Call("GET", Path("/enrollment"), {}, bob_.token);
   ASSERT_EQ(get.status, 200) << get.body;
-  EXPECT_EQ(Body(get), (json{{"state", "not_enrolled"}, {"epoch", 0}, {"key_version", 0}}));
+  EXPECT_EQ(Body(get),
+            (json{{"state", "not_enrolled"}, {"epoch", 0}, {"key_version", 0}, {"last_epoch", 0}}));
 
   auto bad = Call(
       "PUT", Path("/enrollment"),
@@ -219,7 +220,8 @@ TEST_F(RecoveryRoutesTest, EnrollmentRoutes) {
 
   auto put = Enroll(bob_, 1);
   ASSERT_EQ(put.status, 200) << put.body;
-  EXPECT_EQ(Body(put), (json{{"state", "enrolled"}, {"epoch", 1}, {"key_version", 1}}));
+  EXPECT_EQ(Body(put),
+            (json{{"state", "enrolled"}, {"epoch", 1}, {"key_version", 1}, {"last_epoch", 1}}));
   EXPECT_EQ(Body(Call("GET", Path(""), {}, bob_.token))["enrollment"]["epoch"], 1);
 
   auto del = Call("DELETE", Path("/enrollment"), json{{"auth_key", AuthKey(2)}}, bob_.token);
@@ -227,6 +229,10 @@ TEST_F(RecoveryRoutesTest, EnrollmentRoutes) {
   auto again = Call("DELETE", Path("/enrollment"), json{{"auth_key", AuthKey(2)}}, bob_.token);
   EXPECT_EQ(again.status, 409);
   EXPECT_EQ(Code(again), "org.not_enrolled");
+  // Withdrawn: not enrolled, but the epoch is remembered so that the next
+  // escrow moves on to epoch 2.
+  EXPECT_EQ(Body(Call("GET", Path("/enrollment"), {}, bob_.token)),
+            (json{{"state", "not_enrolled"}, {"epoch", 0}, {"key_version", 0}, {"last_epoch", 1}}));
 
   // Another organization's id answers like a missing one.
   auto other = Call("GET", "/v1/orgs/nope/enrollment", {}, bob_.token);

@@ -13,6 +13,7 @@
 #include "http/api/api.h"
 #include "http/api/json_fields.h"
 #include "http/router.h"
+#include "protocol/statement.h"
 
 namespace keyward::api {
 
@@ -41,7 +42,24 @@ enum class Access { kNormal, kWhilePasswordChangeRequired };
 
 nlohmann::json KdfJson(uint64_t ops, uint64_t mem);
 
-// docs/api.md "Escrow upload" (defined in recovery_routes.cc): the object
+// ---- organization wire objects shared by org_routes.cc and
+// recovery_routes.cc (defined in org_wire.cc) ----
+
+// docs/api.md "Enrollment" and "Org".
+nlohmann::json EnrollmentJson(const core::EnrollmentState& e);
+nlohmann::json OrgJson(const core::OrgView& view);
+// Routes without a request body take none, or an empty object.
+[[nodiscard]] Status NoBody(const http::Request& request);
+// A query parameter that is absent (or empty) gives `fallback`; anything but
+// a decimal integer in [min, max] is request.invalid_query.
+[[nodiscard]] Result<uint64_t> QueryNumber(const http::Request& request, std::string_view name,
+                                           uint64_t fallback, uint64_t min, uint64_t max);
+// docs/api.md "Grant": the fields of a grant object.
+[[nodiscard]] Result<core::GrantUpload> GrantUploadFrom(const Fields& grant);
+// {"statement","signature"} fields of `f`.
+[[nodiscard]] Result<protocol::SignedOrgStatement> SignedStatementFrom(const Fields& f);
+
+// docs/api.md "Escrow upload": the object
 // `name` of `parent`, with exactly its five fields; EscrowUploadFrom reads
 // them from an object whose other fields the caller checked (the elements
 // of POST /v1/account/password's `escrows` also carry `org_id`).
