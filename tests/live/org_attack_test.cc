@@ -355,6 +355,51 @@ TEST_F(LiveOrgTest, KeyRotationRewrapsEveryEscrow) {
   EXPECT_EQ(again->key_version, 3u);
 }
 
+// A rotation interrupted after the new key was published (the admin's client
+// or the server dies mid-way) is finished by running it again: the shares
+// still sealed to the old key move to the new one, each exactly once.
+TEST_F(LiveOrgTest, InterruptedKeyRotationResumes) {
+  auto owner = SignUp(*server_, Email("owner"));
+  auto created = owner->orgs->Create("Resumers");
+  ASSERT_TRUE(created.has_value()) << created.error().code();
+  protocol::RecoveryPolicy opt_in;
+  opt_in.enrollment = protocol::Enrollment::kOptIn;
+  auto org = owner->orgs->SetPolicy(*created, opt_in);
+  ASSERT_TRUE(org.has_value()) << org.error().code();
+  const std::string org_id = org->org.id;
+  std::vector<std::unique_ptr<User>> members;
+  for (int i = 0; i < 2; ++i) {
+    members.push_back(SignUp(*server_, Email("r" + std::to_string(i))));
+    (void)InviteAndJoin(*owner, *org, *members.back());
+  }
+  ASSERT_TRUE(owner->orgs->Enroll(*org, owner->auth_key).has_value());
+
+  // The server dies once the new key is published, before any share moved.
+  auto crashed = owner->orgs->RotateKey(*org, [&](uint64_t done, uint64_t) {
+    if (done == 0) server_->Kill();
+  });
+  ASSERT_FALSE(crashed.has_value());
+  server_->Restart();
+
+  auto current = owner->orgs->Verify(org_id, org->next_pin);
+  ASSERT_TRUE(current.has_value()) << current.error().code();
+  EXPECT_EQ(current->org.key_version, 2u);
+  for (auto& m : members) EXPECT_EQ(m->orgs->GetEnrollment(org_id)->key_version, 1u);
+
+  auto resumed = owner->orgs->RotateKey(*current, {});
+  ASSERT_TRUE(resumed.has_value()) << resumed.error().code() << " " << resumed.error().message();
+  EXPECT_TRUE(resumed->resumed);
+  EXPECT_EQ(resumed->key_version, 2u);
+  EXPECT_EQ(resumed->rewrapped, 3u);
+  for (auto& m : members) EXPECT_EQ(m->orgs->GetEnrollment(org_id)->key_version, 2u);
+
+  // Done: the next run starts a new rotation instead of resuming.
+  auto next = owner->orgs->RotateKey(*current, {});
+  ASSERT_TRUE(next.has_value()) << next.error().code();
+  EXPECT_FALSE(next->resumed);
+  EXPECT_EQ(next->key_version, 3u);
+}
+
 TEST_F(LiveOrgTest, AdminResetThenMemberReplacesTheTemporaryPassword) {
   auto owner = SignUp(*server_, Email("owner"));
   auto member = SignUp(*server_, Email("member"));
