@@ -311,6 +311,31 @@ Status AccountService::ReplaceEscrows(store::Tx& tx, std::string_view account_id
   return {};
 }
 
+namespace {
+
+// An organization with other members keeps an owner (Bitwarden asks the same
+// before an account deletion): its sole active owner must first make someone
+// else owner, or remove the other members.
+Status CheckNotSoleOwner(store::Tx& tx, std::string_view account_id) {
+  KW_ASSIGN_OR_RETURN(auto memberships, tx.ListOrgsOfAccount(account_id));
+  for (const auto& m : memberships) {
+    if (m.status != store::MemberStatus::kActive || m.role != "owner") continue;
+    KW_ASSIGN_OR_RETURN(int64_t owners, tx.CountOwners(m.org_id));
+    if (owners > 1) continue;
+    KW_ASSIGN_OR_RETURN(auto members, tx.ListMembers(m.org_id));
+    if (members.size() > 1) {
+      return Fail(Error::Conflict(
+          "org.last_owner",
+          "You are the only owner of an organization that has other members: make another "
+          "member owner (keyward org role MEMBER owner) or remove them before deleting your "
+          "account."));
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
 Status AccountService::Delete(const Caller& caller, const crypto::AuthKey& auth_key) {
   Credentials::Check check = Credentials::Check::kOk;
   std::string email;
@@ -321,6 +346,7 @@ Status AccountService::Delete(const Caller& caller, const crypto::AuthKey& auth_
                         credentials_.CheckAuthKey(tx, *account, auth_key, caller.remote_address));
     if (check != Credentials::Check::kOk) return {};
     email = account->email;
+    KW_RETURN_IF_ERROR(CheckNotSoleOwner(tx, account->id));
     // Logged in every organization while the memberships still exist: the
     // store deletes them with the account, the events stay.
     KW_RETURN_IF_ERROR(AppendAccountEvent(

@@ -251,5 +251,21 @@ TEST_F(OrgsTest, CreateIsAllOrNothing) {
   }
 }
 
+// The sole owner of an organization with other members cannot delete their
+// account (the organization would be left without an owner); alone, or once
+// someone else is owner too, they can.
+TEST_F(OrgsTest, SoleOwnerWithMembersCannotDeleteTheAccount) {
+  TestOrg org = NewOrgOf(owner_);
+  Person bob = Join(org, owner_, "bob@example.com", 4, "user");
+  EXPECT_ERROR(core().accounts.Delete(owner_.caller(), KeyFrom(owner_.key_tag)), "org.last_owner");
+  ASSERT_TRUE(StoredMember(org, owner_).has_value());
+
+  ASSERT_OK(core().members.ChangeRole(owner_.caller(), org.id, bob.id, "owner", "", std::nullopt));
+  ASSERT_OK(core().accounts.Delete(owner_.caller(), KeyFrom(owner_.key_tag)));
+
+  // Bob is now the sole owner of an organization with no other member.
+  ASSERT_OK(core().accounts.Delete(bob.caller(), KeyFrom(bob.key_tag)));
+}
+
 }  // namespace
 }  // namespace keyward::core::testing
