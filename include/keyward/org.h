@@ -236,7 +236,8 @@ class OrgClient {
   // recovery admin holding one) unless one is in progress, then re-wraps
   // every pending share in pages, in parallel, reporting progress;
   // idempotent: running it again after a crash finishes the same rotation.
-  [[nodiscard]] Result<RotationResult> RotateKey(const VerifiedOrg& org, const ProgressFn& progress);
+  [[nodiscard]] Result<RotationResult> RotateKey(const VerifiedOrg& org,
+                                                 const ProgressFn& progress);
 
   // ---- admin-reset mode ----
   [[nodiscard]] Result<AdminResetResult> ResetPassword(const VerifiedOrg& org,

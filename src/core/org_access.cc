@@ -1,7 +1,7 @@
 #include "core/org_access.h"
 
-#include "core/audit_chain.h"
 #include <algorithm>
+#include "core/audit_chain.h"
 
 #include "core/context.h"
 
