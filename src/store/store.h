@@ -214,6 +214,56 @@ struct OrgEvent {
   friend bool operator==(const OrgEvent&, const OrgEvent&) = default;
 };
 
+// ---- recovery requests (DESIGN.md capability 5, the Enpass flow) ----
+
+// Exactly the five statuses of the product; stored as "pending", "approved",
+// "link_used", "expired", "declined".
+enum class RequestStatus { kPending, kApproved, kLinkUsed, kExpired, kDeclined };
+
+// A member's request to get back into the vault through one organization's
+// escrow. Belongs to the membership (deleted with it, so a deleted account's
+// requests go too; the organization's events keep the history).
+struct RecoveryRequest {
+  std::string id;  // server-chosen, 16 random bytes base64url
+  std::string org_id;
+  std::string account_id;
+  RequestStatus status = RequestStatus::kPending;
+  // Empty: the member asked (email + code). Else the admin who started it
+  // (admin-initiated recovery).
+  std::string initiated_by;
+  uint64_t epoch = 0;          // the escrow epoch the request recovers
+  std::string device_name;     // what the requesting client called itself
+  std::string remote_address;  // where the request came from
+  int64_t created_at = 0;
+  // Pending: when it expires unapproved. Approved: when the link expires.
+  int64_t expires_at = 0;
+  int64_t decided_at = 0;      // approved (last approval) or declined; 0 before
+  std::string decided_by;      // the admin who approved last or declined
+  std::string decline_reason;  // 1-500 characters when declined
+  Bytes token_hash;            // H(token key, T) once approved; unique; empty before
+  Bytes link_share;            // LA once approved
+  int64_t completed_at = 0;    // Link Used at
+
+  friend bool operator==(const RecoveryRequest&, const RecoveryRequest&) = default;
+};
+
+// One admin's approval of a request (quorum of M distinct admins). Belongs to
+// its request: deleted with it. admin_id is not a foreign key: the approval
+// stays on record when that admin's account is deleted.
+struct RecoveryApproval {
+  std::string request_id;
+  std::string admin_id;
+  int64_t created_at = 0;
+
+  friend bool operator==(const RecoveryApproval&, const RecoveryApproval&) = default;
+};
+
+// Keyset position in a request listing (newest first).
+struct RequestCursor {
+  int64_t created_at = 0;
+  std::string id;
+};
+
 // Filters of ListEvents; empty / nullopt fields do not filter. g++ -Wextra
 // warns about designated initializers that leave fields out: set the fields
 // of a default-constructed filter instead.
@@ -425,6 +475,45 @@ class Tx {
                                                                        int64_t now) = 0;
   // Invites expired before `now` (accepted or not); returns how many.
   [[nodiscard]] virtual Result<int64_t> DeleteExpiredInvites(int64_t now) = 0;
+
+  // ---- recovery requests ----
+  // store.conflict when the id or the (non-empty) token hash exists or the
+  // account already has an open (pending or approved) request in any
+  // organization: one open request per member, even when two submissions
+  // race. store.not_found when the account is not a member of the
+  // organization.
+  [[nodiscard]] virtual Status InsertRequest(const RecoveryRequest& request) = 0;
+  [[nodiscard]] virtual Result<std::optional<RecoveryRequest>> FindRequest(
+      std::string_view request_id) = 0;
+  // The account's open (pending or approved) request, if any.
+  [[nodiscard]] virtual Result<std::optional<RecoveryRequest>> FindOpenRequest(
+      std::string_view account_id) = 0;
+  // An empty hash (a request not approved yet has none) finds nothing.
+  [[nodiscard]] virtual Result<std::optional<RecoveryRequest>> FindRequestByTokenHash(
+      std::span<const uint8_t> token_hash) = 0;
+  // Replaces every field but id, org_id, account_id and created_at, only if
+  // the stored status is `expected`: store.stale otherwise (so of two admins
+  // acting at once exactly one wins), store.not_found when absent;
+  // store.conflict when the new token hash is another request's or the
+  // change would give the account a second open request.
+  [[nodiscard]] virtual Status UpdateRequest(const RecoveryRequest& request,
+                                             RequestStatus expected) = 0;
+  // The organization's requests, newest first (created_at desc, id desc),
+  // those strictly after `after` when given, with this status when given; at
+  // most `limit`. Pass the last row of a page as `after` to get the next.
+  [[nodiscard]] virtual Result<std::vector<RecoveryRequest>> ListRequests(
+      std::string_view org_id, std::optional<RequestStatus> status,
+      const std::optional<RequestCursor>& after, int64_t limit) = 0;
+  // Open requests (pending or approved) with expires_at <= now, oldest
+  // deadline first (then by id), at most `limit` (for the expiry sweeper).
+  [[nodiscard]] virtual Result<std::vector<RecoveryRequest>> ListExpiredOpenRequests(
+      int64_t now, int64_t limit) = 0;
+  // store.conflict when this admin already approved this request;
+  // store.not_found without the request.
+  [[nodiscard]] virtual Status InsertApproval(const RecoveryApproval& approval) = 0;
+  // Oldest first (created_at, then admin id).
+  [[nodiscard]] virtual Result<std::vector<RecoveryApproval>> ListApprovals(
+      std::string_view request_id) = 0;
 
   // ---- organization event log ----
   // Appends event.seq to the log of event.org_id: store.conflict unless it is

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <cstdio>
 #include <map>
 #include <optional>
 #include <string>
@@ -1707,6 +1708,579 @@ TEST_P(StoreContractTest, EventFilters) {
   EXPECT_EQ(seqs(filter("", "a1", "", kAny, kAny), 4, 2), (V{5, 6}));
   EXPECT_EQ(seqs(filter("", "a1", "", kAny, kAny), 6, 2), V{});
   EXPECT_EQ(seqs(filter("a.enrolled", "", "", kAny, kAny), 0, 0), V{});
+}
+
+// ---- recovery requests ----
+
+RecoveryRequest MakeRequest(std::string id, std::string org_id, std::string account_id,
+                            int64_t created_at = kNow,
+                            RequestStatus status = RequestStatus::kPending) {
+  RecoveryRequest r;
+  r.id = std::move(id);
+  r.org_id = std::move(org_id);
+  r.account_id = std::move(account_id);
+  r.status = status;
+  r.epoch = 1;
+  r.device_name = "laptop";
+  r.remote_address = "192.0.2.1";
+  r.created_at = created_at;
+  r.expires_at = created_at + 3600;
+  return r;
+}
+
+// r approved by `admin` at `now`: a token hash tagged `tag`, the link share,
+// the link's deadline.
+RecoveryRequest Approved(RecoveryRequest r, std::string admin, int64_t now, uint8_t tag) {
+  r.status = RequestStatus::kApproved;
+  r.decided_at = now;
+  r.decided_by = std::move(admin);
+  r.token_hash = Bytes(32, tag);
+  r.link_share = Bytes(88, static_cast<uint8_t>(tag + 1));
+  r.expires_at = now + 86400;
+  return r;
+}
+
+RecoveryRequest Declined(RecoveryRequest r, std::string admin, int64_t now) {
+  r.status = RequestStatus::kDeclined;
+  r.decided_at = now;
+  r.decided_by = std::move(admin);
+  r.decline_reason = "Call the help desk first.";
+  return r;
+}
+
+Result<std::optional<RecoveryRequest>> FindRequestIn(Store& store, std::string_view id) {
+  std::optional<RecoveryRequest> found;
+  auto s = store.Read([&](Tx& tx) -> Status {
+    auto r = tx.FindRequest(id);
+    if (!r) return Fail(r.error());
+    found = std::move(*r);
+    return {};
+  });
+  if (!s) return Fail(s.error());
+  return found;
+}
+
+// The store's error code of a write, "" when it succeeded.
+std::string WriteCode(Store& store, const std::function<Status(Tx&)>& fn) {
+  auto s = store.Transact(fn);
+  return s ? "" : s.error().code();
+}
+
+TEST_P(StoreContractTest, RecoveryRequestRoundTripAndTokenHashLookup) {
+  SeedMembers(store());
+  // Every field set, an admin-initiated request.
+  RecoveryRequest full = MakeRequest("r1", "o1", "a3", kNow + 5);
+  full.initiated_by = "a2";
+  full.epoch = 7;
+  full.device_name = "Ann's phone";
+  full.remote_address = "2001:db8::1";
+  Write(store(), [&](Tx& tx) { return tx.InsertRequest(full); });
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    auto found = tx.FindRequest("r1");
+    auto none = tx.FindRequest("r2");
+    // Not approved yet: no token hash, and the empty hash finds nothing.
+    auto by_empty = tx.FindRequestByTokenHash({});
+    if (!found || !none || !by_empty) return Fail(StoreError("test"));
+    EXPECT_EQ(*found, std::optional<RecoveryRequest>(full));
+    EXPECT_FALSE(none->has_value());
+    EXPECT_FALSE(by_empty->has_value());
+    return {};
+  }));
+
+  RecoveryRequest approved = Approved(full, "a1", kNow + 10, 1);
+  Write(store(), [&](Tx& tx) { return tx.UpdateRequest(approved, RequestStatus::kPending); });
+  RecoveryRequest used = approved;
+  used.status = RequestStatus::kLinkUsed;
+  used.completed_at = kNow + 20;
+  Write(store(), [&](Tx& tx) { return tx.UpdateRequest(used, RequestStatus::kApproved); });
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    auto by_hash = tx.FindRequestByTokenHash(Bytes(32, 1));
+    auto other = tx.FindRequestByTokenHash(Bytes(32, 2));
+    if (!by_hash || !other) return Fail(StoreError("test"));
+    EXPECT_EQ(*by_hash, std::optional<RecoveryRequest>(used));
+    EXPECT_FALSE(other->has_value());
+    return {};
+  }));
+
+  // A token hash is unique across requests, even closed ones.
+  Write(store(), [&](Tx& tx) { return tx.InsertRequest(MakeRequest("r2", "o1", "a2")); });
+  EXPECT_EQ(WriteCode(store(),
+                      [&](Tx& tx) {
+                        return tx.UpdateRequest(
+                            Approved(MakeRequest("r2", "o1", "a2"), "a1", kNow + 30, 1),
+                            RequestStatus::kPending);
+                      }),
+            "store.conflict");
+  EXPECT_EQ(WriteCode(store(),
+                      [&](Tx& tx) {
+                        return tx.InsertRequest(
+                            Approved(MakeRequest("r4", "o1", "a1"), "a2", kNow + 30, 1));
+                      }),
+            "store.conflict");
+  // Several requests without a hash coexist (NULL, not an empty blob).
+  Write(store(), [&](Tx& tx) {
+    return tx.InsertRequest(Declined(MakeRequest("r3", "o1", "a1"), "a2", kNow));
+  });
+
+  // The id is unique; the account must be a member of the organization.
+  EXPECT_EQ(WriteCode(store(),
+                      [&](Tx& tx) {
+                        return tx.InsertRequest(Declined(MakeRequest("r1", "o1", "a1"), "a2", 0));
+                      }),
+            "store.conflict");
+  EXPECT_EQ(
+      WriteCode(store(), [&](Tx& tx) { return tx.InsertRequest(MakeRequest("r9", "o2", "a1")); }),
+      "store.not_found");
+  EXPECT_EQ(WriteCode(store(),
+                      [&](Tx& tx) { return tx.InsertRequest(MakeRequest("r9", "o1", "nobody")); }),
+            "store.not_found");
+}
+
+TEST_P(StoreContractTest, OneOpenRequestPerAccount) {
+  SeedMembers(store());
+  Write(store(), [&](Tx& tx) -> Status {
+    RETURN_IF_ERROR(tx.CreateOrg(MakeOrg("o2", "a1")));
+    return tx.InsertMember(MakeMember("o2", "a3", "user", kNow));
+  });
+  Write(store(), [&](Tx& tx) { return tx.InsertRequest(MakeRequest("r1", "o1", "a3")); });
+  auto insert = [&](RecoveryRequest r) {
+    return WriteCode(store(), [&](Tx& tx) { return tx.InsertRequest(r); });
+  };
+  // A second open request, pending or approved, in this or another organization.
+  EXPECT_EQ(insert(MakeRequest("r2", "o1", "a3")), "store.conflict");
+  EXPECT_EQ(insert(MakeRequest("r2", "o2", "a3")), "store.conflict");
+  EXPECT_EQ(insert(Approved(MakeRequest("r2", "o2", "a3"), "a1", kNow, 2)), "store.conflict");
+  // Closed requests do not count, and other members are not affected.
+  EXPECT_EQ(insert(Declined(MakeRequest("r2", "o2", "a3"), "a1", kNow)), "");
+  EXPECT_EQ(insert(MakeRequest("r3", "o1", "a2")), "");
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    auto open = tx.FindOpenRequest("a3");
+    auto none = tx.FindOpenRequest("a1");
+    if (!open || !none) return Fail(StoreError("test"));
+    EXPECT_TRUE(open->has_value() && (*open)->id == "r1");
+    EXPECT_FALSE(none->has_value());
+    return {};
+  }));
+
+  // Once the open request is closed (declined, expired, link used), a new one
+  // may be submitted, in any of the member's organizations.
+  struct Step {
+    RequestStatus close_to;
+    std::string next_id;
+    std::string next_org;
+  };
+  std::string open_id = "r1";
+  std::string open_org = "o1";
+  int64_t t = kNow;
+  uint8_t tag = 10;
+  for (const Step& step :
+       {Step{RequestStatus::kDeclined, "r4", "o2"}, Step{RequestStatus::kExpired, "r5", "o1"},
+        Step{RequestStatus::kLinkUsed, "r6", "o2"}}) {
+    SCOPED_TRACE(step.next_id);
+    t += 100;
+    RecoveryRequest current = MakeRequest(open_id, open_org, "a3", t - 100);
+    RequestStatus from = RequestStatus::kPending;
+    if (step.close_to == RequestStatus::kLinkUsed) {
+      // Link Used comes from Approved.
+      current = Approved(current, "a1", t, tag++);
+      Write(store(), [&](Tx& tx) { return tx.UpdateRequest(current, RequestStatus::kPending); });
+      from = RequestStatus::kApproved;
+    }
+    current.status = step.close_to;
+    EXPECT_EQ(insert(MakeRequest(step.next_id, step.next_org, "a3", t)), "store.conflict");
+    Write(store(), [&](Tx& tx) { return tx.UpdateRequest(current, from); });
+    EXPECT_EQ(insert(MakeRequest(step.next_id, step.next_org, "a3", t)), "");
+    open_id = step.next_id;
+    open_org = step.next_org;
+  }
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    auto open = tx.FindOpenRequest("a3");
+    if (!open) return Fail(open.error());
+    EXPECT_TRUE(open->has_value() && (*open)->id == "r6" && (*open)->org_id == "o2");
+    return {};
+  }));
+  // Reopening a closed request while another is open breaks the rule too.
+  EXPECT_EQ(WriteCode(store(),
+                      [&](Tx& tx) {
+                        return tx.UpdateRequest(MakeRequest("r4", "o2", "a3"),
+                                                RequestStatus::kExpired);
+                      }),
+            "store.conflict");
+}
+
+TEST_P(StoreContractTest, ConcurrentRequestSubmissionsOpenOne) {
+  SeedMembers(store());
+  Write(store(), [&](Tx& tx) -> Status {
+    RETURN_IF_ERROR(tx.CreateOrg(MakeOrg("o2", "a1")));
+    return tx.InsertMember(MakeMember("o2", "a3", "user", kNow));
+  });
+  constexpr int kThreads = 4;
+  std::atomic<int> winners{0};
+  std::atomic<int> conflicts{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::string code = WriteCode(store(), [&](Tx& tx) -> Status {
+        // Check-then-insert, as a submission does; only the index decides.
+        auto open = tx.FindOpenRequest("a3");
+        if (!open) return Fail(open.error());
+        return tx.InsertRequest(
+            MakeRequest("r" + std::to_string(t), t % 2 == 0 ? "o1" : "o2", "a3"));
+      });
+      if (code.empty()) {
+        ++winners;
+      } else if (code == "store.conflict") {
+        ++conflicts;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(winners.load(), 1);
+  EXPECT_EQ(conflicts.load(), kThreads - 1);
+}
+
+TEST_P(StoreContractTest, UpdateRequestIsCompareAndSet) {
+  SeedMembers(store());
+  RecoveryRequest pending = MakeRequest("r1", "o1", "a3");
+  Write(store(), [&](Tx& tx) { return tx.InsertRequest(pending); });
+  auto update = [&](const RecoveryRequest& r, RequestStatus expected) {
+    return WriteCode(store(), [&](Tx& tx) { return tx.UpdateRequest(r, expected); });
+  };
+  RecoveryRequest approved = Approved(pending, "a1", kNow + 10, 1);
+  RecoveryRequest declined = Declined(pending, "a2", kNow + 11);
+
+  EXPECT_EQ(update(approved, RequestStatus::kApproved), "store.stale");
+  EXPECT_EQ(update(approved, RequestStatus::kDeclined), "store.stale");
+  EXPECT_EQ(update(MakeRequest("r9", "o1", "a3"), RequestStatus::kPending), "store.not_found");
+  ASSERT_OK(FindRequestIn(store(), "r1"));
+  EXPECT_EQ(*FindRequestIn(store(), "r1"), std::optional<RecoveryRequest>(pending));
+
+  // Two admins act on the same pending request: the first wins, the second
+  // finds it changed.
+  EXPECT_EQ(update(approved, RequestStatus::kPending), "");
+  EXPECT_EQ(update(declined, RequestStatus::kPending), "store.stale");
+  EXPECT_EQ(*FindRequestIn(store(), "r1"), std::optional<RecoveryRequest>(approved));
+
+  // id, org_id, account_id and created_at are never rewritten.
+  RecoveryRequest moved = approved;
+  moved.org_id = "o2";
+  moved.account_id = "a2";
+  moved.created_at = kNow + 99;
+  moved.status = RequestStatus::kExpired;
+  EXPECT_EQ(update(moved, RequestStatus::kApproved), "");
+  RecoveryRequest expired = approved;
+  expired.status = RequestStatus::kExpired;
+  EXPECT_EQ(*FindRequestIn(store(), "r1"), std::optional<RecoveryRequest>(expired));
+  // A closed request's token hash can be cleared (stored as NULL again).
+  RecoveryRequest cleared = expired;
+  cleared.token_hash.clear();
+  cleared.link_share.clear();
+  EXPECT_EQ(update(cleared, RequestStatus::kExpired), "");
+  EXPECT_EQ(*FindRequestIn(store(), "r1"), std::optional<RecoveryRequest>(cleared));
+}
+
+TEST_P(StoreContractTest, ConcurrentRequestDecisionsHaveOneWinner) {
+  SeedMembers(store());
+  Write(store(), [&](Tx& tx) { return tx.InsertRequest(MakeRequest("r1", "o1", "a3")); });
+  constexpr int kThreads = 4;
+  std::atomic<int> winners{0};
+  std::atomic<int> stale{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      RecoveryRequest r = MakeRequest("r1", "o1", "a3");
+      r = t % 2 == 0 ? Approved(r, "a" + std::to_string(t), kNow + t, static_cast<uint8_t>(t))
+                     : Declined(r, "a" + std::to_string(t), kNow + t);
+      std::string code = WriteCode(store(), [&](Tx& tx) -> Status {
+        auto current = tx.FindRequest("r1");
+        if (!current) return Fail(current.error());
+        return tx.UpdateRequest(r, RequestStatus::kPending);
+      });
+      if (code.empty()) {
+        ++winners;
+      } else if (code == "store.stale") {
+        ++stale;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(winners.load(), 1);
+  EXPECT_EQ(stale.load(), kThreads - 1);
+}
+
+TEST_P(StoreContractTest, ListRequestsKeysetPagesNewestFirst) {
+  SeedMembers(store());
+  // Members m00..m11 of o1, each with one request; several share a
+  // created_at, so the id breaks ties. Every third one is declined, the rest
+  // stay pending. a3 also has closed requests in o1, and o2 has one of its own.
+  std::vector<RecoveryRequest> all;
+  Write(store(), [&](Tx& tx) -> Status {
+    RETURN_IF_ERROR(tx.CreateOrg(MakeOrg("o2", "a1")));
+    RETURN_IF_ERROR(tx.InsertMember(MakeMember("o2", "a2", "admin", kNow)));
+    RETURN_IF_ERROR(tx.InsertRequest(MakeRequest("zz", "o2", "a2", kNow + 50)));
+    for (int i = 0; i < 12; ++i) {
+      char id[4];
+      std::snprintf(id, sizeof id, "%02d", i);
+      std::string account = std::string("m") + id;
+      RETURN_IF_ERROR(tx.InsertAccount(MakeAccount(account, account + "@example.com")));
+      RETURN_IF_ERROR(tx.InsertMember(MakeMember("o1", account, "user", kNow)));
+      // created_at is kNow + 0..3, not in id order.
+      RecoveryRequest r = MakeRequest(std::string("r") + id, "o1", account, kNow + (i * 7) % 4);
+      if (i % 3 == 0) r = Declined(r, "a1", kNow + 10);
+      RETURN_IF_ERROR(tx.InsertRequest(r));
+      all.push_back(r);
+    }
+    for (const char* id : {"x1", "x2"}) {
+      RecoveryRequest r = Declined(MakeRequest(id, "o1", "a3", kNow + 2), "a2", kNow + 10);
+      RETURN_IF_ERROR(tx.InsertRequest(r));
+      all.push_back(r);
+    }
+    return {};
+  });
+  auto newest_first = [](const RecoveryRequest& a, const RecoveryRequest& b) {
+    return std::tie(a.created_at, a.id) > std::tie(b.created_at, b.id);
+  };
+  std::sort(all.begin(), all.end(), newest_first);
+  std::vector<RecoveryRequest> pending;
+  for (const auto& r : all) {
+    if (r.status == RequestStatus::kPending) pending.push_back(r);
+  }
+  ASSERT_EQ(pending.size(), 8u);
+
+  auto page_through = [&](std::optional<RequestStatus> status, int64_t limit) {
+    std::vector<RecoveryRequest> seen;
+    std::optional<RequestCursor> after;
+    for (int pages = 0;; ++pages) {
+      EXPECT_LT(pages, 20);
+      if (pages >= 20) break;
+      std::vector<RecoveryRequest> page;
+      EXPECT_TRUE(store().Read([&](Tx& tx) -> Status {
+        auto r = tx.ListRequests("o1", status, after, limit);
+        if (!r) return Fail(r.error());
+        page = std::move(*r);
+        return {};
+      }));
+      EXPECT_LE(static_cast<int64_t>(page.size()), limit);
+      if (page.empty()) break;
+      seen.insert(seen.end(), page.begin(), page.end());
+      after = RequestCursor{page.back().created_at, page.back().id};
+    }
+    return seen;
+  };
+  for (int64_t limit : {1, 3, 5, 100}) {
+    SCOPED_TRACE(limit);
+    EXPECT_EQ(page_through(std::nullopt, limit), all);
+    EXPECT_EQ(page_through(RequestStatus::kPending, limit), pending);
+  }
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    auto approved = tx.ListRequests("o1", RequestStatus::kApproved, std::nullopt, 10);
+    auto none = tx.ListRequests("o3", std::nullopt, std::nullopt, 10);
+    auto zero = tx.ListRequests("o1", std::nullopt, std::nullopt, 0);
+    auto o2 = tx.ListRequests("o2", RequestStatus::kPending, std::nullopt, 10);
+    // A cursor between two rows of the same created_at.
+    auto mid = tx.ListRequests("o1", std::nullopt, RequestCursor{kNow + 2, "x2"}, 2);
+    if (!approved || !none || !zero || !o2 || !mid) return Fail(StoreError("test"));
+    EXPECT_TRUE(approved->empty());
+    EXPECT_TRUE(none->empty());
+    EXPECT_TRUE(zero->empty());
+    EXPECT_EQ(o2->size(), 1u);
+    std::vector<std::string> ids;
+    for (const auto& r : *mid) ids.push_back(r.id);
+    EXPECT_EQ(ids, (std::vector<std::string>{"x1", "r10"}));
+    return {};
+  }));
+}
+
+TEST_P(StoreContractTest, ListExpiredOpenRequests) {
+  SeedMembers(store());
+  Write(store(), [&](Tx& tx) -> Status {
+    RETURN_IF_ERROR(tx.CreateOrg(MakeOrg("o2", "a1")));
+    for (const char* account : {"a4", "a5", "a6"}) {
+      RETURN_IF_ERROR(
+          tx.InsertAccount(MakeAccount(account, std::string(account) + "@example.com")));
+      RETURN_IF_ERROR(tx.InsertMember(MakeMember("o2", account, "user", kNow)));
+    }
+    auto with_deadline = [](RecoveryRequest r, int64_t expires_at) {
+      r.expires_at = expires_at;
+      return r;
+    };
+    // Open and past (or at) the deadline, in both organizations.
+    RETURN_IF_ERROR(tx.InsertRequest(with_deadline(MakeRequest("p1", "o1", "a1"), kNow - 5)));
+    RETURN_IF_ERROR(tx.InsertRequest(
+        with_deadline(Approved(MakeRequest("p2", "o2", "a4"), "a1", kNow, 1), kNow - 9)));
+    RETURN_IF_ERROR(tx.InsertRequest(with_deadline(MakeRequest("p3", "o1", "a2"), kNow)));
+    // Open and still running.
+    RETURN_IF_ERROR(tx.InsertRequest(with_deadline(MakeRequest("p4", "o1", "a3"), kNow + 1)));
+    RETURN_IF_ERROR(tx.InsertRequest(
+        with_deadline(Approved(MakeRequest("p5", "o2", "a5"), "a1", kNow, 2), kNow + 1)));
+    // Closed, whatever their deadline.
+    for (auto status :
+         {RequestStatus::kDeclined, RequestStatus::kExpired, RequestStatus::kLinkUsed}) {
+      RecoveryRequest r = MakeRequest("c" + std::to_string(static_cast<int>(status)), "o2", "a6");
+      r.status = status;
+      RETURN_IF_ERROR(tx.InsertRequest(with_deadline(r, kNow - 100)));
+    }
+    return {};
+  });
+  auto ids = [&](int64_t now, int64_t limit) {
+    std::vector<std::string> out;
+    EXPECT_TRUE(store().Read([&](Tx& tx) -> Status {
+      auto r = tx.ListExpiredOpenRequests(now, limit);
+      if (!r) return Fail(r.error());
+      for (const auto& x : *r) out.push_back(x.id);
+      return {};
+    }));
+    return out;
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(ids(kNow, 10), (V{"p2", "p1", "p3"}));
+  EXPECT_EQ(ids(kNow, 2), (V{"p2", "p1"}));
+  EXPECT_EQ(ids(kNow - 6, 10), (V{"p2"}));
+  EXPECT_EQ(ids(kNow + 1, 10), (V{"p2", "p1", "p3", "p4", "p5"}));
+  EXPECT_EQ(ids(kNow, 0), V{});
+}
+
+TEST_P(StoreContractTest, RecoveryApprovals) {
+  SeedMembers(store());
+  Write(store(), [&](Tx& tx) -> Status {
+    RETURN_IF_ERROR(tx.InsertRequest(MakeRequest("r1", "o1", "a3")));
+    RETURN_IF_ERROR(tx.InsertRequest(MakeRequest("r2", "o1", "a2")));
+    RETURN_IF_ERROR(tx.InsertApproval({"r1", "a2", kNow + 5}));
+    RETURN_IF_ERROR(tx.InsertApproval({"r1", "a1", kNow + 7}));
+    // Same time as a1's: the admin id breaks the tie.
+    RETURN_IF_ERROR(tx.InsertApproval({"r1", "a0", kNow + 7}));
+    return tx.InsertApproval({"r2", "a1", kNow + 1});
+  });
+  EXPECT_EQ(WriteCode(store(),
+                      [&](Tx& tx) {
+                        return tx.InsertApproval({"r1", "a2", kNow + 9});
+                      }),
+            "store.conflict");
+  EXPECT_EQ(WriteCode(store(),
+                      [&](Tx& tx) {
+                        return tx.InsertApproval({"r9", "a2", kNow});
+                      }),
+            "store.not_found");
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    auto r1 = tx.ListApprovals("r1");
+    auto r2 = tx.ListApprovals("r2");
+    auto r9 = tx.ListApprovals("r9");
+    if (!r1 || !r2 || !r9) return Fail(StoreError("test"));
+    EXPECT_EQ(*r1, (std::vector<RecoveryApproval>{
+                       {"r1", "a2", kNow + 5}, {"r1", "a0", kNow + 7}, {"r1", "a1", kNow + 7}}));
+    EXPECT_EQ(*r2, (std::vector<RecoveryApproval>{{"r2", "a1", kNow + 1}}));
+    EXPECT_TRUE(r9->empty());
+    return {};
+  }));
+}
+
+TEST_P(StoreContractTest, RemovingMemberOrAccountRemovesRequestsAndApprovals) {
+  SeedMembers(store());
+  Write(store(), [&](Tx& tx) -> Status {
+    RETURN_IF_ERROR(tx.CreateOrg(MakeOrg("o2", "a1")));
+    RETURN_IF_ERROR(tx.InsertMember(MakeMember("o2", "a3", "user", kNow)));
+    RETURN_IF_ERROR(tx.InsertMember(MakeMember("o2", "a2", "user", kNow)));
+    // a3: an open request in o1, closed ones in o1 and o2; a2: one in each.
+    RETURN_IF_ERROR(tx.InsertRequest(Approved(MakeRequest("a3-o1", "o1", "a3"), "a1", kNow, 1)));
+    RETURN_IF_ERROR(tx.InsertRequest(Declined(MakeRequest("a3-o1-old", "o1", "a3"), "a1", kNow)));
+    RETURN_IF_ERROR(tx.InsertRequest(Declined(MakeRequest("a3-o2", "o2", "a3"), "a1", kNow)));
+    RETURN_IF_ERROR(tx.InsertRequest(MakeRequest("a2-o1", "o1", "a2")));
+    RETURN_IF_ERROR(tx.InsertRequest(Declined(MakeRequest("a2-o2", "o2", "a2"), "a1", kNow)));
+    for (const char* id : {"a3-o1", "a3-o2", "a2-o1", "a2-o2"}) {
+      RETURN_IF_ERROR(tx.InsertApproval({id, "a1", kNow}));
+    }
+    return tx.AppendEvent(MakeEvent("o1", 1, "a3"));
+  });
+  auto exists = [&](const char* id) {
+    auto r = FindRequestIn(store(), id);
+    EXPECT_TRUE(r.has_value());
+    return r && r->has_value();
+  };
+  auto approvals = [&](const char* id) {
+    size_t n = 0;
+    EXPECT_TRUE(store().Read([&](Tx& tx) -> Status {
+      auto r = tx.ListApprovals(id);
+      if (!r) return Fail(r.error());
+      n = r->size();
+      return {};
+    }));
+    return n;
+  };
+
+  // Removing a3 from o1 removes its requests there and their approvals.
+  Write(store(), [&](Tx& tx) { return tx.DeleteMember("o1", "a3"); });
+  EXPECT_FALSE(exists("a3-o1"));
+  EXPECT_FALSE(exists("a3-o1-old"));
+  EXPECT_EQ(approvals("a3-o1"), 0u);
+  EXPECT_TRUE(exists("a3-o2"));
+  EXPECT_EQ(approvals("a3-o2"), 1u);
+  EXPECT_TRUE(exists("a2-o1"));
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    auto open = tx.FindOpenRequest("a3");
+    auto by_hash = tx.FindRequestByTokenHash(Bytes(32, 1));
+    if (!open || !by_hash) return Fail(StoreError("test"));
+    EXPECT_FALSE(open->has_value());
+    EXPECT_FALSE(by_hash->has_value());
+    return {};
+  }));
+  // Having no open request left, a3 may ask again in o2.
+  Write(store(), [&](Tx& tx) { return tx.InsertRequest(MakeRequest("a3-o2-new", "o2", "a3")); });
+
+  // Deleting a2 removes its requests and approvals in every organization;
+  // the organization's events stay.
+  Write(store(), [&](Tx& tx) { return tx.DeleteAccount("a2"); });
+  EXPECT_FALSE(exists("a2-o1"));
+  EXPECT_FALSE(exists("a2-o2"));
+  EXPECT_EQ(approvals("a2-o1"), 0u);
+  EXPECT_EQ(approvals("a2-o2"), 0u);
+  EXPECT_TRUE(exists("a3-o2"));
+  EXPECT_TRUE(exists("a3-o2-new"));
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    auto o1 = tx.ListRequests("o1", std::nullopt, std::nullopt, 10);
+    auto o2 = tx.ListRequests("o2", std::nullopt, std::nullopt, 10);
+    auto events = tx.ListEvents("o1", 0, 10);
+    if (!o1 || !o2 || !events) return Fail(StoreError("test"));
+    EXPECT_TRUE(o1->empty());
+    EXPECT_EQ(o2->size(), 2u);
+    EXPECT_EQ(events->size(), 1u);
+    return {};
+  }));
+}
+
+TEST_P(StoreContractTest, RequestWritesRollBackAndNeedAWriteTransaction) {
+  SeedMembers(store());
+  Write(store(), [&](Tx& tx) { return tx.InsertRequest(MakeRequest("r1", "o1", "a3")); });
+  auto failed = store().Transact([&](Tx& tx) -> Status {
+    RETURN_IF_ERROR(tx.InsertRequest(MakeRequest("r2", "o1", "a2")));
+    RETURN_IF_ERROR(tx.UpdateRequest(Approved(MakeRequest("r1", "o1", "a3"), "a1", kNow, 1),
+                                     RequestStatus::kPending));
+    RETURN_IF_ERROR(tx.InsertApproval({"r1", "a1", kNow}));
+    return Fail(StoreError("test"));
+  });
+  ASSERT_FALSE(failed);
+  for (int op = 0; op < 3; ++op) {
+    auto s = store().Read([&](Tx& tx) -> Status {
+      switch (op) {
+        case 0:
+          return tx.InsertRequest(MakeRequest("r2", "o1", "a2"));
+        case 1:
+          return tx.UpdateRequest(Declined(MakeRequest("r1", "o1", "a3"), "a1", kNow),
+                                  RequestStatus::kPending);
+        default:
+          return tx.InsertApproval({"r1", "a1", kNow});
+      }
+    });
+    ASSERT_FALSE(s) << op;
+  }
+  EXPECT_EQ(*FindRequestIn(store(), "r1"),
+            std::optional<RecoveryRequest>(MakeRequest("r1", "o1", "a3")));
+  EXPECT_FALSE(FindRequestIn(store(), "r2")->has_value());
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    auto approvals = tx.ListApprovals("r1");
+    if (!approvals) return Fail(approvals.error());
+    EXPECT_TRUE(approvals->empty());
+    return {};
+  }));
 }
 
 }  // namespace

@@ -147,6 +147,25 @@ class FailingStore final : public store::Store {
     KW_FAILING_FORWARD(Result<std::vector<store::OrgInvite>>, ListOpenInvites,
                        (std::string_view o, int64_t now), (o, now))
     KW_FAILING_FORWARD(Result<int64_t>, DeleteExpiredInvites, (int64_t now), (now))
+    KW_FAILING_FORWARD(Status, InsertRequest, (const store::RecoveryRequest& r), (r))
+    KW_FAILING_FORWARD(Result<std::optional<store::RecoveryRequest>>, FindRequest,
+                       (std::string_view r), (r))
+    KW_FAILING_FORWARD(Result<std::optional<store::RecoveryRequest>>, FindOpenRequest,
+                       (std::string_view a), (a))
+    KW_FAILING_FORWARD(Result<std::optional<store::RecoveryRequest>>, FindRequestByTokenHash,
+                       (std::span<const uint8_t> h), (h))
+    KW_FAILING_FORWARD(Status, UpdateRequest,
+                       (const store::RecoveryRequest& r, store::RequestStatus expected),
+                       (r, expected))
+    KW_FAILING_FORWARD(Result<std::vector<store::RecoveryRequest>>, ListRequests,
+                       (std::string_view o, std::optional<store::RequestStatus> status,
+                        const std::optional<store::RequestCursor>& after, int64_t limit),
+                       (o, status, after, limit))
+    KW_FAILING_FORWARD(Result<std::vector<store::RecoveryRequest>>, ListExpiredOpenRequests,
+                       (int64_t now, int64_t limit), (now, limit))
+    KW_FAILING_FORWARD(Status, InsertApproval, (const store::RecoveryApproval& a), (a))
+    KW_FAILING_FORWARD(Result<std::vector<store::RecoveryApproval>>, ListApprovals,
+                       (std::string_view r), (r))
     KW_FAILING_FORWARD(Status, AppendEvent, (const store::OrgEvent& e), (e))
     KW_FAILING_FORWARD(Result<std::optional<store::OrgEvent>>, LastEvent, (std::string_view o), (o))
     KW_FAILING_FORWARD(Result<std::vector<store::OrgEvent>>, ListEvents,

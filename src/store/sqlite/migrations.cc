@@ -198,6 +198,53 @@ CREATE INDEX org_events_actor ON org_events(org_id, actor_id, seq);
 CREATE INDEX org_events_target ON org_events(org_id, target_id, seq);
 )sql";
 
+// Recovery requests (DESIGN.md capability 5; PROTOCOL.md "Approval and
+// redemption"). A request references the membership, so removing the member
+// or deleting the account removes its requests and their approvals; the
+// organization's events keep the history. token_hash is NULL until approval
+// (UNIQUE admits many NULLs). The partial unique index keeps one open request
+// per account across every organization even when two submissions race; the
+// org indexes serve the newest-first keyset listings without a sort; the
+// (status, expires_at) index serves the expiry sweeper; (account_id, org_id)
+// serves the cascade from org_members. recovery_approvals.admin_id is not a
+// foreign key: an approval stays on record when its admin is deleted.
+constexpr const char* kV4RecoveryRequests = R"sql(
+CREATE TABLE recovery_requests (
+  id TEXT PRIMARY KEY,
+  org_id TEXT NOT NULL,
+  account_id TEXT NOT NULL,
+  status TEXT NOT NULL
+    CHECK (status IN ('pending', 'approved', 'link_used', 'expired', 'declined')),
+  initiated_by TEXT NOT NULL,
+  epoch INTEGER NOT NULL,
+  device_name TEXT NOT NULL,
+  remote_address TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  decided_at INTEGER NOT NULL,
+  decided_by TEXT NOT NULL,
+  decline_reason TEXT NOT NULL,
+  token_hash BLOB UNIQUE CHECK (token_hash IS NULL OR length(token_hash) > 0),
+  link_share BLOB NOT NULL,
+  completed_at INTEGER NOT NULL,
+  FOREIGN KEY (org_id, account_id) REFERENCES org_members(org_id, account_id) ON DELETE CASCADE
+) STRICT;
+CREATE UNIQUE INDEX recovery_requests_one_open ON recovery_requests(account_id)
+  WHERE status IN ('pending', 'approved');
+CREATE INDEX recovery_requests_member ON recovery_requests(account_id, org_id);
+CREATE INDEX recovery_requests_org_status
+  ON recovery_requests(org_id, status, created_at DESC, id DESC);
+CREATE INDEX recovery_requests_org ON recovery_requests(org_id, created_at DESC, id DESC);
+CREATE INDEX recovery_requests_expiry ON recovery_requests(status, expires_at);
+
+CREATE TABLE recovery_approvals (
+  request_id TEXT NOT NULL REFERENCES recovery_requests(id) ON DELETE CASCADE,
+  admin_id TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (request_id, admin_id)
+) STRICT;
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
@@ -205,6 +252,7 @@ const std::vector<Migration>& Migrations() {
       {1, kV1Accounts},
       {2, kV2Organizations},
       {3, kV3Recovery},
+      {4, kV4RecoveryRequests},
   };
   return kMigrations;
 }

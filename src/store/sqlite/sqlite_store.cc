@@ -374,6 +374,82 @@ OrgInvite ReadInvite(const Stmt& s) {
   return i;
 }
 
+constexpr const char* kRequestCols =
+    "id, org_id, account_id, status, initiated_by, epoch, device_name, remote_address, "
+    "created_at, expires_at, decided_at, decided_by, decline_reason, token_hash, link_share, "
+    "completed_at";
+
+std::string_view RequestStatusText(RequestStatus status) {
+  switch (status) {
+    case RequestStatus::kPending:
+      return "pending";
+    case RequestStatus::kApproved:
+      return "approved";
+    case RequestStatus::kLinkUsed:
+      return "link_used";
+    case RequestStatus::kExpired:
+      return "expired";
+    case RequestStatus::kDeclined:
+      return "declined";
+  }
+  return "pending";
+}
+
+// The CHECK constraint admits the five names only; anything else would read
+// as a closed status, which no flow acts on.
+RequestStatus ParseRequestStatus(std::string_view text) {
+  if (text == "pending") return RequestStatus::kPending;
+  if (text == "approved") return RequestStatus::kApproved;
+  if (text == "link_used") return RequestStatus::kLinkUsed;
+  if (text == "declined") return RequestStatus::kDeclined;
+  return RequestStatus::kExpired;
+}
+
+RecoveryRequest ReadRequest(const Stmt& s) {
+  RecoveryRequest r;
+  r.id = s.Text(0);
+  r.org_id = s.Text(1);
+  r.account_id = s.Text(2);
+  r.status = ParseRequestStatus(s.Text(3));
+  r.initiated_by = s.Text(4);
+  r.epoch = static_cast<uint64_t>(s.Int(5));
+  r.device_name = s.Text(6);
+  r.remote_address = s.Text(7);
+  r.created_at = s.Int(8);
+  r.expires_at = s.Int(9);
+  r.decided_at = s.Int(10);
+  r.decided_by = s.Text(11);
+  r.decline_reason = s.Text(12);
+  r.token_hash = s.Blob(13);  // NULL reads as empty
+  r.link_share = s.Blob(14);
+  r.completed_at = s.Int(15);
+  return r;
+}
+
+// Parameters ?1..?16 in kRequestCols order. An empty token hash is stored as
+// NULL, so requests not approved yet never collide on the UNIQUE column.
+void BindRequest(Stmt& s, const RecoveryRequest& r) {
+  s.Bind(1, r.id)
+      .Bind(2, r.org_id)
+      .Bind(3, r.account_id)
+      .Bind(4, RequestStatusText(r.status))
+      .Bind(5, r.initiated_by)
+      .Bind(6, U(r.epoch))
+      .Bind(7, r.device_name)
+      .Bind(8, r.remote_address)
+      .Bind(9, r.created_at)
+      .Bind(10, r.expires_at)
+      .Bind(11, r.decided_at)
+      .Bind(12, r.decided_by)
+      .Bind(13, r.decline_reason);
+  if (r.token_hash.empty()) {
+    s.BindNull(14);
+  } else {
+    s.Bind(14, r.token_hash);
+  }
+  s.Bind(15, r.link_share).Bind(16, r.completed_at);
+}
+
 constexpr const char* kEventCols =
     "org_id, seq, type, actor_id, target_id, device_id, time, details_json, hash";
 
@@ -1190,6 +1266,129 @@ class SqliteTx final : public Tx {
     return s->Exec();
   }
 
+  Status InsertRequest(const RecoveryRequest& r) override {
+    // The partial unique index recovery_requests_one_open refuses a second
+    // open request of the account (store.conflict), also when two
+    // transactions race; the membership foreign key gives store.not_found.
+    static const std::string kSql = std::string("INSERT INTO recovery_requests (") + kRequestCols +
+                                    ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,"
+                                    "?15,?16)";
+    auto s = Prepare(kSql.c_str(), "insert recovery request");
+    if (!s) return Fail(s.error());
+    BindRequest(*s, r);
+    KW_TRY(s->Exec());
+    return {};
+  }
+
+  Result<std::optional<RecoveryRequest>> FindRequest(std::string_view request_id) override {
+    static const std::string kSql =
+        std::string("SELECT ") + kRequestCols + " FROM recovery_requests WHERE id = ?1";
+    return FindOne<RecoveryRequest>(kSql.c_str(), "find recovery request", ReadRequest,
+                                    [&](Stmt& s) { s.Bind(1, request_id); });
+  }
+
+  Result<std::optional<RecoveryRequest>> FindOpenRequest(std::string_view account_id) override {
+    // Spelled like the partial index's WHERE so the planner can use it.
+    static const std::string kSql = std::string("SELECT ") + kRequestCols +
+                                    " FROM recovery_requests WHERE account_id = ?1 "
+                                    "AND status IN ('pending', 'approved')";
+    return FindOne<RecoveryRequest>(kSql.c_str(), "find open recovery request", ReadRequest,
+                                    [&](Stmt& s) { s.Bind(1, account_id); });
+  }
+
+  Result<std::optional<RecoveryRequest>> FindRequestByTokenHash(
+      std::span<const uint8_t> token_hash) override {
+    static const std::string kSql =
+        std::string("SELECT ") + kRequestCols + " FROM recovery_requests WHERE token_hash = ?1";
+    // An empty hash is NULL in the table: it matches no request.
+    if (token_hash.empty()) return std::optional<RecoveryRequest>();
+    return FindOne<RecoveryRequest>(kSql.c_str(), "find recovery request", ReadRequest,
+                                    [&](Stmt& s) { s.Bind(1, token_hash); });
+  }
+
+  Status UpdateRequest(const RecoveryRequest& r, RequestStatus expected) override {
+    static constexpr const char* kSql =
+        "UPDATE recovery_requests SET status = ?4, initiated_by = ?5, epoch = ?6, "
+        "device_name = ?7, remote_address = ?8, expires_at = ?10, decided_at = ?11, "
+        "decided_by = ?12, decline_reason = ?13, token_hash = ?14, link_share = ?15, "
+        "completed_at = ?16 WHERE id = ?1 AND status = ?17";
+    static constexpr const char* kExists = "SELECT 1 FROM recovery_requests WHERE id = ?1";
+    int64_t changed = 0;
+    {
+      auto s = Prepare(kSql, "update recovery request");
+      if (!s) return Fail(s.error());
+      BindRequest(*s, r);  // ?2, ?3 and ?9 are bound but not written
+      s->Bind(17, RequestStatusText(expected));
+      auto n = s->Exec();
+      if (!n) return Fail(n.error());
+      changed = *n;
+    }
+    if (changed == 1) return {};
+    auto exists = FindOne<int64_t>(
+        kExists, "update recovery request", [](const Stmt& s) { return s.Int(0); },
+        [&](Stmt& s) { s.Bind(1, r.id); });
+    if (!exists) return Fail(exists.error());
+    if (*exists) return Fail(StaleError("update recovery request"));
+    return Fail(NotFoundError("update recovery request"));
+  }
+
+  Result<std::vector<RecoveryRequest>> ListRequests(std::string_view org_id,
+                                                    std::optional<RequestStatus> status,
+                                                    const std::optional<RequestCursor>& after,
+                                                    int64_t limit) override {
+    static const std::array<std::string, 4> kSql = [] {
+      std::array<std::string, 4> sql;
+      for (size_t mask = 0; mask < sql.size(); ++mask) {
+        sql[mask] = ListRequestsSql((mask & 1) != 0, (mask & 2) != 0);
+      }
+      return sql;
+    }();
+    if (limit <= 0) return std::vector<RecoveryRequest>();
+    size_t mask = (status ? 1 : 0) | (after ? 2 : 0);
+    return FindAll<RecoveryRequest>(kSql[mask].c_str(), "list recovery requests", ReadRequest,
+                                    [&](Stmt& s) {
+                                      s.Bind(1, org_id).Bind(5, limit);
+                                      if (status) s.Bind(2, RequestStatusText(*status));
+                                      if (after) s.Bind(3, after->created_at).Bind(4, after->id);
+                                    });
+  }
+
+  Result<std::vector<RecoveryRequest>> ListExpiredOpenRequests(int64_t now,
+                                                               int64_t limit) override {
+    // Uses recovery_requests_expiry for each of the two statuses, then sorts
+    // what matched: only the open requests past their deadline, which the
+    // sweeper keeps few.
+    static const std::string kSql = std::string("SELECT ") + kRequestCols +
+                                    " FROM recovery_requests WHERE status IN ('pending', "
+                                    "'approved') AND expires_at <= ?1 "
+                                    "ORDER BY expires_at, id LIMIT ?2";
+    if (limit <= 0) return std::vector<RecoveryRequest>();
+    return FindAll<RecoveryRequest>(kSql.c_str(), "list expired recovery requests", ReadRequest,
+                                    [&](Stmt& s) { s.Bind(1, now).Bind(2, limit); });
+  }
+
+  Status InsertApproval(const RecoveryApproval& a) override {
+    static constexpr const char* kSql =
+        "INSERT INTO recovery_approvals (request_id, admin_id, created_at) VALUES (?1,?2,?3)";
+    auto s = Prepare(kSql, "insert recovery approval");
+    if (!s) return Fail(s.error());
+    s->Bind(1, a.request_id).Bind(2, a.admin_id).Bind(3, a.created_at);
+    KW_TRY(s->Exec());
+    return {};
+  }
+
+  Result<std::vector<RecoveryApproval>> ListApprovals(std::string_view request_id) override {
+    static constexpr const char* kSql =
+        "SELECT request_id, admin_id, created_at FROM recovery_approvals WHERE request_id = ?1 "
+        "ORDER BY created_at, admin_id";
+    return FindAll<RecoveryApproval>(
+        kSql, "list recovery approvals",
+        [](const Stmt& s) {
+          return RecoveryApproval{s.Text(0), s.Text(1), s.Int(2)};
+        },
+        [&](Stmt& s) { s.Bind(1, request_id); });
+  }
+
   Status AppendEvent(const OrgEvent& e) override {
     // The check and the insert run in one write transaction (BEGIN IMMEDIATE
     // serializes writers); the primary key (org_id, seq) refuses a duplicate
@@ -1494,6 +1693,17 @@ class SqliteStore final : public Store {
 };
 
 }  // namespace
+
+std::string ListRequestsSql(bool by_status, bool after_cursor) {
+  // Row-value comparison: SQLite (and PostgreSQL) use it as a range on the
+  // (created_at DESC, id DESC) index columns.
+  std::string sql =
+      std::string("SELECT ") + kRequestCols + " FROM recovery_requests WHERE org_id = ?1";
+  if (by_status) sql += " AND status = ?2";
+  if (after_cursor) sql += " AND (created_at, id) < (?3, ?4)";
+  sql += " ORDER BY created_at DESC, id DESC LIMIT ?5";
+  return sql;
+}
 
 Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path, int pool_size) {
   // Each connection to ":memory:" would be a different database.

@@ -15,4 +15,9 @@ namespace keyward::store::sqlite {
 [[nodiscard]] Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path,
                                                              int pool_size = 4);
 
+// The statement Tx::ListRequests runs for one combination of its filters
+// (parameters: ?1 org_id, ?2 status, ?3 ?4 the cursor, ?5 limit), so a test
+// can check its query plan: an index search, no sort.
+std::string ListRequestsSql(bool by_status, bool after_cursor);
+
 }  // namespace keyward::store::sqlite
