@@ -1,0 +1,160 @@
+// Keyward client library, recovery requests (docs/api.md "Recovery
+// requests"; docs/protocol.md "Approval and redemption"): the member's side
+// (ask, confirm, cancel, redeem a link) and the recovery admin's side (list,
+// show, approve with the link's cryptography, decline, start).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/error.h"
+#include "crypto/crypto.h"
+#include "crypto/secure_bytes.h"
+#include "keyward/org.h"
+#include "protocol/statement.h"
+
+namespace keyward::client {
+
+class Client;
+
+struct RecoveryApprovalInfo {
+  std::string admin_id;
+  std::string email;
+  std::string at;
+};
+
+struct RecoveryRequestInfo {
+  std::string id;
+  std::string org_id;
+  std::string account_id;
+  std::string email;
+  std::string status;        // pending | approved | link_used | expired | declined
+  std::string initiated_by;  // empty: the member
+  uint64_t epoch = 0;
+  std::string device_name;
+  std::string remote_address;
+  std::string created_at;
+  std::string expires_at;
+  int quorum = 1;
+  std::vector<RecoveryApprovalInfo> approvals;
+  std::string decided_by;
+  std::string decided_at;
+  std::string decline_reason;
+  std::string completed_at;
+  // Only on GET of a pending request the caller may approve.
+  std::optional<PendingShare> escrow;
+};
+
+struct RequestPage {
+  std::vector<RecoveryRequestInfo> requests;
+  std::optional<std::string> next_after;
+};
+
+// "Pending", "Approved", "Link Used", "Expired", "Declined".
+std::string_view RequestStatusText(std::string_view status);
+
+// ---- the member, not signed in ----
+
+struct RequestSubmitted {
+  std::string request_id;
+  std::string status;
+  std::string org_name;
+  std::string expires_at;
+};
+
+// POST /v1/recovery/requests (intent "submit" or "cancel").
+[[nodiscard]] Status AskRecoveryCode(Client& client, std::string_view email,
+                                     std::string_view device_name, std::string_view intent);
+// POST /v1/recovery/requests/confirm after a "submit".
+[[nodiscard]] Result<RequestSubmitted> ConfirmRecoveryRequest(Client& client,
+                                                              std::string_view email,
+                                                              const crypto::SecureBytes& code);
+// POST /v1/recovery/requests/confirm after a "cancel".
+[[nodiscard]] Status ConfirmRecoveryCancel(Client& client, std::string_view email,
+                                           const crypto::SecureBytes& code);
+
+// Redeeming a link, in the order of docs/api.md: Begin (the token; the
+// server emails a code), Verify (the code; gives U, W, LA and the ticket,
+// and recovers the vault key), Complete (the new master password; fresh
+// escrows for every organization, each verified against `pins` or pinned
+// on first use when the device has none — reported in `newly_pinned`).
+class Redemption {
+ public:
+  // Parses the link (protocol::ParseLinkText) and checks that its
+  // public_url is the server's (recovery.link_other_server otherwise).
+  [[nodiscard]] static Result<Redemption> Parse(const crypto::SecureBytes& link_text,
+                                                std::string_view server_public_url);
+
+  const std::string& request_id() const { return request_id_; }
+
+  [[nodiscard]] Status Begin(Client& client);
+  // Opens LA with the link key, E = A xor U, UK = Dec(E, W): a wrong link
+  // secret, tampered share or escrow is crypto.decrypt_failed.
+  [[nodiscard]] Status Verify(Client& client, const crypto::SecureBytes& code);
+  // The account's email (known after Verify).
+  const std::string& email() const { return email_; }
+  struct Completed {
+    std::vector<std::string> newly_pinned;         // org ids pinned on first use here
+    std::map<std::string, protocol::OrgPin> pins;  // the pins to store
+  };
+  [[nodiscard]] Result<Completed> Complete(Client& client, const crypto::SecureBytes& new_password,
+                                           const std::map<std::string, protocol::OrgPin>& pins);
+
+  Redemption(Redemption&&) noexcept;
+  Redemption& operator=(Redemption&&) noexcept;
+  ~Redemption();
+
+ private:
+  Redemption();
+  struct State;
+  std::string request_id_;
+  std::string email_;
+  std::unique_ptr<State> state_;  // L, T, and after Verify UK, ticket, orgs
+};
+
+// ---- the recovery admin (signed in) ----
+
+struct ApproveResult {
+  RecoveryRequestInfo request;
+  // The link, when this approval completed the quorum; nullopt while more
+  // approvals are needed ("1 of 2 approvals").
+  std::optional<crypto::SecureBytes> link;
+};
+
+class RecoveryAdmin {
+ public:
+  // `me`: the caller's member key pair, which opens the caller's grant of
+  // sk_org (OrgClient keeps its own copy private).
+  RecoveryAdmin(OrgClient& orgs, Client& client, MemberKeys me)
+      : orgs_(orgs), client_(client), me_(std::move(me)) {}
+
+  [[nodiscard]] Result<RequestPage> List(std::string_view org_id, std::string_view status,
+                                         std::string_view after, int limit = 50);
+  [[nodiscard]] Result<RecoveryRequestInfo> Get(std::string_view org_id,
+                                                std::string_view request_id);
+  // GET the request (its escrow share), open the caller's grant (sk_org of
+  // the verified org), A = OpenAdminShare (header bound to org, member,
+  // epoch), L = CreateLink(A, request, member, epoch), POST approve with T
+  // and LA; the link text is <public_url>/recover/<id>#<L>.
+  [[nodiscard]] Result<ApproveResult> Approve(const VerifiedOrg& org, std::string_view request_id,
+                                              std::string_view public_url);
+  [[nodiscard]] Result<RecoveryRequestInfo> Decline(std::string_view org_id,
+                                                    std::string_view request_id,
+                                                    std::string_view reason);
+  // Admin-initiated: creates the request; the caller then Approve()s it.
+  [[nodiscard]] Result<RecoveryRequestInfo> Start(std::string_view org_id,
+                                                  std::string_view member_id);
+
+ private:
+  OrgClient& orgs_;
+  Client& client_;
+  MemberKeys me_;
+};
+
+}  // namespace keyward::client

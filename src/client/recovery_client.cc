@@ -1,0 +1,553 @@
+// Recovery requests (include/keyward/recovery.h): docs/api.md "Recovery
+// requests" on top of Client::CallJson, with the link's cryptography
+// (docs/protocol.md "Approval and redemption") done here: the approving
+// admin's client makes L, T and LA; the redeeming member's client opens LA
+// with L, joins it with the server's U and unwraps the vault key. The server
+// never sees L, and the admin never sees U.
+#include "keyward/recovery.h"
+
+#include <chrono>
+
+#include <fmt/format.h>
+
+#include "client/org_json.h"
+#include "keyward/client.h"
+#include "protocol/binding.h"
+#include "protocol/escrow.h"
+#include "protocol/grant.h"
+#include "protocol/link.h"
+
+namespace keyward::client {
+namespace {
+
+using namespace org_json;
+
+int64_t Now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Json SecretB64(std::span<const uint8_t> bytes) {
+  crypto::SecureBytes text = SecretBase64Url(bytes);
+  return Json(ToSecretString(text));
+}
+
+// A display field: "" when absent or null.
+std::string Text(const Json& j, std::string_view key) {
+  auto v = JsonString(j, key);
+  return v ? *v : std::string();
+}
+
+Result<std::string> RequestsPath(std::string_view org_id, std::string_view rest = {}) {
+  if (auto s = protocol::CheckId(org_id); !s) return Fail(s.error());
+  return fmt::format("/v1/orgs/{}/recovery{}", org_id, rest);
+}
+
+Result<std::string> RequestPath(std::string_view org_id, std::string_view request_id,
+                                std::string_view rest = {}) {
+  if (auto s = protocol::CheckId(request_id); !s) return Fail(s.error());
+  return RequestsPath(org_id, fmt::format("/requests/{}{}", request_id, rest));
+}
+
+Result<RecoveryRequestInfo> ParseRequest(const Json& j) {
+  RecoveryRequestInfo r;
+  auto id = JsonString(j, "id");
+  if (!id) return Fail(id.error());
+  if (!protocol::CheckId(*id)) return Fail(BadResponse("has an invalid request id"));
+  r.id = *id;
+  auto org = JsonString(j, "org_id");
+  if (!org) return Fail(org.error());
+  r.org_id = *org;
+  auto account = JsonString(j, "account_id");
+  if (!account) return Fail(account.error());
+  r.account_id = *account;
+  auto status = JsonString(j, "status");
+  if (!status) return Fail(status.error());
+  r.status = *status;
+  r.email = Text(j, "email");
+  r.initiated_by = Text(j, "initiated_by");
+  if (auto e = U64(j, "epoch")) r.epoch = *e;
+  r.device_name = Text(j, "device_name");
+  r.remote_address = Text(j, "remote_address");
+  r.created_at = Text(j, "created_at");
+  r.expires_at = Text(j, "expires_at");
+  if (auto q = JsonInt(j, "quorum"); q && *q > 0) r.quorum = static_cast<int>(*q);
+  if (auto it = j.find(ToSecretString("approvals")); it != j.end() && it->is_array()) {
+    for (const Json& a : *it) {
+      r.approvals.push_back({Text(a, "admin_id"), Text(a, "email"), Text(a, "at")});
+    }
+  }
+  r.decided_by = Text(j, "decided_by");
+  r.decided_at = Text(j, "decided_at");
+  r.decline_reason = Text(j, "decline_reason");
+  r.completed_at = Text(j, "completed_at");
+  if (auto it = j.find(ToSecretString("escrow")); it != j.end() && it->is_object()) {
+    PendingShare share;
+    share.account_id = r.account_id;
+    auto epoch = U64(*it, "epoch");
+    if (!epoch) return Fail(epoch.error());
+    share.epoch = *epoch;
+    auto kv = U64(*it, "key_version");
+    if (!kv) return Fail(kv.error());
+    share.key_version = *kv;
+    auto sa = JsonBase64(*it, "admin_share");
+    if (!sa) return Fail(sa.error());
+    share.admin_share = std::move(*sa);
+    r.escrow = std::move(share);
+  }
+  return r;
+}
+
+Result<crypto::GenericKey> DecodeKey32(const Json& j, std::string_view key) {
+  auto text = JsonSecret(j, key);
+  if (!text) return Fail(text.error());
+  auto bytes = crypto::Base64UrlDecodeSecret(text->view());
+  if (!bytes || bytes->size() != crypto::GenericKey::kSize) {
+    return Fail(BadResponse(fmt::format("has an invalid '{}'", key)));
+  }
+  return crypto::GenericKey(std::move(*bytes));
+}
+
+}  // namespace
+
+std::string_view RequestStatusText(std::string_view status) {
+  if (status == "pending") return "Pending";
+  if (status == "approved") return "Approved";
+  if (status == "link_used") return "Link Used";
+  if (status == "expired") return "Expired";
+  if (status == "declined") return "Declined";
+  return status;
+}
+
+// ---- the member, not signed in ----
+
+Status AskRecoveryCode(Client& client, std::string_view email, std::string_view device_name,
+                       std::string_view intent) {
+  if (intent != "submit" && intent != "cancel") {
+    return Fail(Error::InvalidArgument("recovery.bad_intent",
+                                       "a recovery code is asked to submit or to cancel"));
+  }
+  Json body = Json::object();
+  body["email"] = Str(email);
+  body["device_name"] = Str(device_name);
+  body["intent"] = Str(intent);
+  auto r = client.CallJson("POST", "/v1/recovery/requests", body);
+  if (!r) return Fail(r.error());
+  return {};
+}
+
+Result<RequestSubmitted> ConfirmRecoveryRequest(Client& client, std::string_view email,
+                                                const crypto::SecureBytes& code) {
+  Json body = Json::object();
+  body["email"] = Str(email);
+  body["code"] = Json(ToSecretString(code));
+  auto r = client.CallJson("POST", "/v1/recovery/requests/confirm", body);
+  if (!r) return Fail(r.error());
+  RequestSubmitted out;
+  auto id = JsonString(*r, "request_id");
+  if (!id) return Fail(id.error());
+  out.request_id = *id;
+  out.status = Text(*r, "status");
+  out.org_name = Text(*r, "org_name");
+  out.expires_at = Text(*r, "expires_at");
+  return out;
+}
+
+Status ConfirmRecoveryCancel(Client& client, std::string_view email,
+                             const crypto::SecureBytes& code) {
+  Json body = Json::object();
+  body["email"] = Str(email);
+  body["code"] = Json(ToSecretString(code));
+  auto r = client.CallJson("POST", "/v1/recovery/requests/confirm", body);
+  if (!r) return Fail(r.error());
+  return {};
+}
+
+// ---- redeeming a link ----
+
+namespace {
+
+// One organization the member is enrolled in, as POST redeem/verify lists it.
+struct RedeemOrg {
+  std::string org_id;
+  std::string name;
+  uint64_t last_epoch = 0;
+  uint64_t key_version = 0;
+  crypto::Bytes recovery_public_key;
+  std::vector<SignedStatement> statements;
+};
+
+Result<RedeemOrg> ParseRedeemOrg(const Json& j) {
+  RedeemOrg o;
+  auto id = JsonString(j, "org_id");
+  if (!id) return Fail(id.error());
+  if (!protocol::CheckId(*id)) return Fail(BadResponse("has an invalid organization id"));
+  o.org_id = *id;
+  o.name = Text(j, "name");
+  auto last = U64(j, "last_epoch");
+  if (!last) return Fail(last.error());
+  o.last_epoch = *last;
+  auto kv = U64(j, "key_version");
+  if (!kv) return Fail(kv.error());
+  o.key_version = *kv;
+  auto pk = JsonBase64(j, "recovery_public_key");
+  if (!pk) return Fail(pk.error());
+  o.recovery_public_key = std::move(*pk);
+  auto statements = ParseStatements(j, "statements");
+  if (!statements) return Fail(statements.error());
+  o.statements = std::move(*statements);
+  return o;
+}
+
+// The organization's statements verified against this device's pin (from
+// the pinned version on), or pinned on first use from the first one served.
+Result<protocol::VerifiedOrgStatement> VerifyRedeemOrg(const RedeemOrg& org,
+                                                       const protocol::OrgPin* pin, int64_t now) {
+  std::vector<protocol::SignedOrgStatement> chain;
+  protocol::OrgPin start;
+  if (pin != nullptr) {
+    for (const SignedStatement& s : org.statements) {
+      if (s.version >= pin->version) chain.push_back({s.statement, s.signature});
+    }
+    if (pin->version > 0 &&
+        (org.statements.empty() || org.statements.back().version < pin->version)) {
+      return Fail(Error::PermissionDenied(
+          "org.statement_rollback",
+          fmt::format("the server no longer serves statement version {} of organization {}, "
+                      "which this device accepted earlier; refusing an older one",
+                      pin->version, org.org_id)));
+    }
+    start = *pin;
+  } else {
+    if (org.statements.empty()) {
+      return Fail(Error::PermissionDenied(
+          "org.statement_unsigned", "the server sent no signed statement for the organization"));
+    }
+    auto first = protocol::DecodeOrgStatement(org.statements.front().statement);
+    if (!first) return Fail(first.error());
+    auto tofu = protocol::PinOnFirstUse(org.org_id, first->signing_public_key);
+    if (!tofu) return Fail(tofu.error());
+    start = std::move(*tofu);
+    for (const SignedStatement& s : org.statements) {
+      chain.push_back({s.statement, s.signature});
+    }
+  }
+  auto verified = protocol::VerifyOrgStatementChain(chain, start, now);
+  if (!verified) return Fail(verified.error());
+  if (auto s = protocol::CheckOrgPublicKey(verified->statement, org.recovery_public_key); !s) {
+    return Fail(s.error());
+  }
+  return verified;
+}
+
+}  // namespace
+
+struct Redemption::State {
+  crypto::GenericKey link_secret;  // L
+  crypto::GenericKey token;        // T
+  bool begun = false;
+  // After Verify:
+  std::string account_id;
+  std::string org_id;  // the organization whose escrow was opened
+  uint64_t epoch = 0;
+  std::optional<crypto::VaultKey> vault_key;
+  crypto::SecureBytes ticket;
+  crypto::KdfParams kdf_minimum;
+  std::vector<RedeemOrg> orgs;
+  bool completed = false;
+};
+
+Redemption::Redemption() : state_(std::make_unique<State>()) {}
+Redemption::Redemption(Redemption&&) noexcept = default;
+Redemption& Redemption::operator=(Redemption&&) noexcept = default;
+Redemption::~Redemption() = default;
+
+Result<Redemption> Redemption::Parse(const crypto::SecureBytes& link_text,
+                                     std::string_view server_public_url) {
+  std::string_view text = link_text.view();
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) {
+    text.remove_suffix(1);
+  }
+  while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+  auto link = protocol::ParseLinkText(text);
+  if (!link) return Fail(link.error());
+  std::string_view server = server_public_url;
+  while (!server.empty() && server.back() == '/') server.remove_suffix(1);
+  if (link->public_url != server) {
+    return Fail(Error::InvalidArgument(
+        "recovery.link_other_server",
+        fmt::format("this recovery link is for the server {}, not {}; run the command with "
+                    "--server {}",
+                    link->public_url, server, link->public_url)));
+  }
+  Redemption r;
+  r.request_id_ = std::move(link->request_id);
+  r.state_->token = protocol::DeriveLinkToken(link->link_secret);
+  r.state_->link_secret = std::move(link->link_secret);
+  return r;
+}
+
+Status Redemption::Begin(Client& client) {
+  Json body = Json::object();
+  body["request_id"] = Str(request_id_);
+  body["token"] = SecretB64(state_->token.span());
+  auto r = client.CallJson("POST", "/v1/recovery/redeem", body);
+  if (!r) return Fail(r.error());
+  state_->begun = true;
+  return {};
+}
+
+Status Redemption::Verify(Client& client, const crypto::SecureBytes& code) {
+  Json body = Json::object();
+  body["request_id"] = Str(request_id_);
+  body["token"] = SecretB64(state_->token.span());
+  body["code"] = Json(ToSecretString(code));
+  auto r = client.CallJson("POST", "/v1/recovery/redeem/verify", body);
+  if (!r) return Fail(r.error());
+
+  auto account = JsonString(*r, "account_id");
+  if (!account) return Fail(account.error());
+  if (!protocol::CheckId(*account)) return Fail(BadResponse("has an invalid account id"));
+  auto email = JsonString(*r, "email");
+  if (!email) return Fail(email.error());
+  auto epoch = U64(*r, "epoch");
+  if (!epoch) return Fail(epoch.error());
+  auto wrapped = JsonBase64(*r, "wrapped_vault_key");
+  if (!wrapped) return Fail(wrapped.error());
+  auto link_share = JsonBase64(*r, "link_share");
+  if (!link_share) return Fail(link_share.error());
+  auto server_part = DecodeKey32(*r, "server_part");
+  if (!server_part) return Fail(server_part.error());
+  auto ticket = JsonSecret(*r, "ticket");
+  if (!ticket) return Fail(ticket.error());
+  auto kdf = JsonKdf(*r, "kdf_minimum");
+  if (!kdf) return Fail(kdf.error());
+  std::vector<RedeemOrg> orgs;
+  if (auto it = r->find(ToSecretString("orgs")); it != r->end() && it->is_array()) {
+    for (const Json& o : *it) {
+      auto parsed = ParseRedeemOrg(o);
+      if (!parsed) return Fail(parsed.error());
+      orgs.push_back(std::move(*parsed));
+    }
+  } else {
+    return Fail(BadResponse("has no 'orgs'"));
+  }
+
+  // A = Dec(KL, LA): only the holder of the link's fragment can do this.
+  auto admin_part =
+      protocol::OpenLink(state_->link_secret, *link_share, request_id_, *account, *epoch);
+  if (!admin_part) return Fail(admin_part.error());
+
+  // The escrow is bound to its organization: the one the answer names, else
+  // the one of the member's organizations whose binding opens it.
+  std::vector<std::string> candidates;
+  if (auto org = JsonString(*r, "org_id")) {
+    candidates.push_back(*org);
+  } else {
+    for (const RedeemOrg& o : orgs) candidates.push_back(o.org_id);
+  }
+  for (const std::string& org_id : candidates) {
+    if (!protocol::CheckId(org_id)) continue;
+    auto uk =
+        protocol::RecoverVaultKey(*admin_part, *server_part, *wrapped, org_id, *account, *epoch);
+    if (!uk) continue;
+    state_->vault_key = std::move(*uk);
+    state_->org_id = org_id;
+    break;
+  }
+  if (!state_->vault_key) return Fail(protocol::DecryptFailed());
+
+  state_->account_id = *account;
+  state_->epoch = *epoch;
+  state_->ticket = std::move(*ticket);
+  state_->kdf_minimum = *kdf;
+  state_->orgs = std::move(orgs);
+  email_ = *email;
+  return {};
+}
+
+Result<Redemption::Completed> Redemption::Complete(
+    Client& client, const crypto::SecureBytes& new_password,
+    const std::map<std::string, protocol::OrgPin>& pins) {
+  if (!state_->vault_key) {
+    return Fail(
+        Error::Internal("recovery.not_verified", "the recovery link's code was not verified yet"));
+  }
+  if (state_->completed) {
+    return Fail(Error::Conflict("recovery.link_used", "this redemption is already complete"));
+  }
+  const crypto::VaultKey& uk = *state_->vault_key;
+  const std::string& account_id = state_->account_id;
+
+  // Every escrow is sealed to a pk_org this device verified: the server
+  // cannot slip in a key of its own while the member is locked out.
+  Completed done;
+  Json escrows = Json::array();
+  if (!state_->orgs.empty()) {
+    auto info = client.GetServerInfo();
+    if (!info) return Fail(info.error());
+    if (info->recovery_public_key.size() != 32) {
+      return Fail(Error::Unavailable("server.recovery_key_missing",
+                                     "the server has no recovery key; escrow is not possible"));
+    }
+    const int64_t now = Now();
+    for (const RedeemOrg& o : state_->orgs) {
+      auto pin = pins.find(o.org_id);
+      auto verified = VerifyRedeemOrg(o, pin == pins.end() ? nullptr : &pin->second, now);
+      if (!verified) return Fail(verified.error());
+      auto escrow =
+          protocol::CreateEscrow(uk, o.org_id, account_id, o.last_epoch + 1,
+                                 verified->statement.org_public_key, info->recovery_public_key);
+      if (!escrow) return Fail(escrow.error());
+      Json e = EscrowJson(*escrow, o.key_version);
+      e["org_id"] = Str(o.org_id);
+      escrows.push_back(std::move(e));
+      if (pin == pins.end()) done.newly_pinned.push_back(o.org_id);
+      done.pins[o.org_id] = std::move(verified->next_pin);
+    }
+  }
+
+  const crypto::KdfParams kdf = RegistrationKdf(state_->kdf_minimum);
+  const crypto::Bytes salt = crypto::RandomBytes(crypto::kSaltSize);
+  auto keys = DeriveAccountKeys(new_password, salt, kdf);
+  if (!keys) return Fail(keys.error());
+
+  Json body = Json::object();
+  body["ticket"] = Json(ToSecretString(state_->ticket));
+  body["new_kdf"] = KdfToJson(kdf);
+  body["new_salt"] = B64(salt);
+  body["new_auth_key"] = SecretB64(keys->auth.span());
+  body["new_wrapped_vault_key"] = B64(WrapVaultKey(keys->enc, account_id, uk));
+  body["escrows"] = std::move(escrows);
+  auto r = client.CallJson("POST", "/v1/recovery/redeem/complete", body);
+  if (!r) return Fail(r.error());
+  state_->completed = true;
+  return done;
+}
+
+// ---- the recovery admin ----
+
+Result<RequestPage> RecoveryAdmin::List(std::string_view org_id, std::string_view status,
+                                        std::string_view after, int limit) {
+  std::string query = fmt::format("/requests?limit={}", limit);
+  if (!status.empty()) query += "&status=" + PercentEncode(status);
+  if (!after.empty()) query += "&after=" + PercentEncode(after);
+  auto path = RequestsPath(org_id, query);
+  if (!path) return Fail(path.error());
+  auto r = client_.CallJson("GET", *path);
+  if (!r) return Fail(r.error());
+  auto it = r->find(ToSecretString("requests"));
+  if (it == r->end() || !it->is_array()) return Fail(BadResponse("has no 'requests'"));
+  RequestPage page;
+  for (const Json& j : *it) {
+    auto req = ParseRequest(j);
+    if (!req) return Fail(req.error());
+    page.requests.push_back(std::move(*req));
+  }
+  if (auto next = JsonString(*r, "next_after"); next && !next->empty()) page.next_after = *next;
+  return page;
+}
+
+Result<RecoveryRequestInfo> RecoveryAdmin::Get(std::string_view org_id,
+                                               std::string_view request_id) {
+  auto path = RequestPath(org_id, request_id);
+  if (!path) return Fail(path.error());
+  auto r = client_.CallJson("GET", *path);
+  if (!r) return Fail(r.error());
+  auto req = ParseRequest(*r);
+  if (!req) return Fail(req.error());
+  if (req->id != request_id || req->org_id != org_id) {
+    return Fail(BadResponse("names another recovery request"));
+  }
+  return req;
+}
+
+Result<ApproveResult> RecoveryAdmin::Approve(const VerifiedOrg& org, std::string_view request_id,
+                                             std::string_view public_url) {
+  const std::string& org_id = org.org.id;
+  auto req = Get(org_id, request_id);
+  if (!req) return Fail(req.error());
+  if (req->status != "pending") {
+    return Fail(Error::Conflict(
+        "recovery.not_pending",
+        fmt::format("the request is {}, not pending: only a pending request can be approved",
+                    RequestStatusText(req->status))));
+  }
+  if (!req->escrow) {
+    return Fail(
+        Error::PermissionDenied("org.forbidden",
+                                "the server did not give you this member's escrow share: your role "
+                                "does not allow approving their recovery"));
+  }
+  const PendingShare& share = *req->escrow;
+  if (share.epoch != req->epoch) {
+    return Fail(BadResponse("gives an escrow of another epoch than the request's"));
+  }
+  if (share.key_version != org.org.key_version) {
+    return Fail(Error::Conflict(
+        "org.rotation_in_progress",
+        fmt::format("the member's escrow is still sealed to key version {} (a key rotation is "
+                    "in progress); finish it with 'keyward org rotate-key', then approve again",
+                    share.key_version)));
+  }
+  // sk_org from the caller's grant, checked against the verified pk_org.
+  auto grant = client_.CallJson(
+      "GET", fmt::format("/v1/orgs/{}/grant?key_version={}", org_id, share.key_version));
+  if (!grant) return Fail(grant.error());
+  auto recovery_grant = JsonBase64(*grant, "recovery_grant");
+  if (!recovery_grant) return Fail(recovery_grant.error());
+  auto org_key = protocol::OpenGrant(me_.key_pair, *recovery_grant, org_id, me_.account_id,
+                                     share.key_version, org.statement.org_public_key);
+  if (!org_key) return Fail(org_key.error());
+
+  // A, bound to this org, member and epoch; then L, T and LA.
+  auto admin_part =
+      protocol::OpenAdminShare(*org_key, share.admin_share, org_id, req->account_id, share.epoch);
+  if (!admin_part) return Fail(admin_part.error());
+  auto link = protocol::CreateLink(*admin_part, req->id, req->account_id, share.epoch);
+  if (!link) return Fail(link.error());
+  // Built before the server records anything: a link that cannot be shown
+  // must not be approved.
+  auto text = protocol::BuildLinkText(public_url, req->id, link->link_secret);
+  if (!text) return Fail(text.error());
+
+  Json body = Json::object();
+  body["token"] = SecretB64(link->token.span());
+  body["link_share"] = B64(link->linked_admin_share);
+  auto path = RequestPath(org_id, request_id, "/approve");
+  if (!path) return Fail(path.error());
+  auto r = client_.CallJson("POST", *path, body);
+  if (!r) return Fail(r.error());
+  auto after = ParseRequest(*r);
+  if (!after) return Fail(after.error());
+  ApproveResult result{std::move(*after), std::nullopt};
+  if (result.request.status == "approved") result.link = std::move(*text);
+  return result;
+}
+
+Result<RecoveryRequestInfo> RecoveryAdmin::Decline(std::string_view org_id,
+                                                   std::string_view request_id,
+                                                   std::string_view reason) {
+  auto path = RequestPath(org_id, request_id, "/decline");
+  if (!path) return Fail(path.error());
+  Json body = Json::object();
+  body["reason"] = Str(reason);
+  auto r = client_.CallJson("POST", *path, body);
+  if (!r) return Fail(r.error());
+  return ParseRequest(*r);
+}
+
+Result<RecoveryRequestInfo> RecoveryAdmin::Start(std::string_view org_id,
+                                                 std::string_view member_id) {
+  if (auto s = protocol::CheckId(member_id); !s) return Fail(s.error());
+  auto path = RequestsPath(org_id, "/start");
+  if (!path) return Fail(path.error());
+  Json body = Json::object();
+  body["member"] = Str(member_id);
+  auto r = client_.CallJson("POST", *path, body);
+  if (!r) return Fail(r.error());
+  return ParseRequest(*r);
+}
+
+}  // namespace keyward::client
