@@ -1,10 +1,12 @@
-// keyward recovery enroll | withdraw | status | reset | reset-2fa
+// keyward recovery enroll | withdraw | status | reset | reset-2fa, and the
+// request commands of request_cmd.cc
 #include <cstdio>
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
 #include "cli/org_session.h"
+#include "cli/request_cmd.h"
 
 namespace keyward::cli {
 namespace {
@@ -271,7 +273,8 @@ Status ResetTwoFactor(Context& ctx, const RecoveryArgs& a) {
 }  // namespace
 
 void AddRecoveryCommands(CLI::App& app, Action* action) {
-  auto* recovery = app.add_subcommand("recovery", "Account recovery: enrollment and admin resets");
+  auto* recovery = app.add_subcommand(
+      "recovery", "Account recovery: enrollment, requests and links, admin resets");
   recovery->require_subcommand(1);
 
   auto enroll_args = std::make_shared<RecoveryArgs>();
@@ -301,6 +304,8 @@ void AddRecoveryCommands(CLI::App& app, Action* action) {
   twofa->add_option("MEMBER", twofa_args->member, "Email or account id")->required();
   AddOrgOption(twofa, *twofa_args);
   twofa->callback([=] { *action = [=](Context& c) { return ResetTwoFactor(c, *twofa_args); }; });
+
+  AddRecoveryRequestCommands(*recovery, action);
 }
 
 }  // namespace keyward::cli

@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
@@ -15,6 +16,30 @@ std::string HostName() {
   char buf[256] = {};
   if (::gethostname(buf, sizeof(buf) - 1) != 0 || buf[0] == '\0') return "keyward-cli";
   return buf;
+}
+
+// A person at a terminal who typed a wrong master password is shown the
+// way out of it, as a second line after main's one-line error (hence at
+// exit). Scripts (stderr not a terminal) and --json keep the one line.
+std::string& ForgotEmail() {
+  static std::string email;
+  return email;
+}
+
+void PrintForgotHint() {
+  std::fprintf(stderr, "Forgot your master password? Run: keyward recovery request --email %s\n",
+               ForgotEmail().c_str());
+}
+
+Error WithForgotHint(Context& ctx, Error e, std::string_view email) {
+  const bool wrong_password =
+      e.code() == "auth.invalid_credentials" || e.code() == "client.wrong_password";
+  if (wrong_password && !ctx.json() && !email.empty() && ::isatty(2) == 1 &&
+      ForgotEmail().empty()) {
+    ForgotEmail() = std::string(email);
+    std::atexit(PrintForgotHint);
+  }
+  return e;
 }
 
 bool LooksLikeTotp(std::string_view code) {
@@ -53,7 +78,7 @@ Status Login(Context& ctx, const std::string& email, const std::string& device_n
     }
     result = c.Login(email, *keys, device, second);
   }
-  if (!result) return Fail(result.error());
+  if (!result) return Fail(WithForgotHint(ctx, result.error(), email));
 
   profile->server_url = c.server_url();
   profile->email = result->account.email;
@@ -187,7 +212,7 @@ Status Unlock(Context& ctx) {
   auto password = ctx.prompt().Password("Master password: ");
   if (!password) return Fail(password.error());
   auto unlocked = c.UnlockWithPassword(*password);
-  if (!unlocked) return Fail(unlocked.error());
+  if (!unlocked) return Fail(WithForgotHint(ctx, unlocked.error(), profile->email));
   client::Json extra = client::Json::object();
   extra["email"] = client::Str(profile->email);
   return ctx.StartSession(*profile, unlocked->vault_key, std::move(extra));
