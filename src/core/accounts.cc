@@ -232,13 +232,7 @@ Status AccountService::ChangePassword(const Caller& caller, const PasswordChange
   KW_RETURN_IF_ERROR(CheckKdf(change.new_kdf, ctx_.config.kdf_minimum));
   if (change.new_salt.size() != crypto::kSaltSize) return Fail(InvalidField("new_salt"));
   KW_RETURN_IF_ERROR(CheckBlob(change.new_wrapped_vault_key, "new_wrapped_vault_key"));
-  for (size_t i = 0; i < change.escrows.size(); ++i) {
-    for (size_t j = 0; j < i; ++j) {
-      if (change.escrows[i].org_id == change.escrows[j].org_id) {
-        return Fail(InvalidField("escrows"));  // one escrow per organization
-      }
-    }
-  }
+  KW_RETURN_IF_ERROR(CheckOneEscrowPerOrg(change.escrows));
   const store::Bytes new_verifier = credentials_.Verifier(change.new_auth_key);
   Credentials::Check check = Credentials::Check::kOk;
   std::string email;
@@ -248,7 +242,7 @@ Status AccountService::ChangePassword(const Caller& caller, const PasswordChange
     KW_ASSIGN_OR_RETURN(
         check, credentials_.CheckAuthKey(tx, *account, change.auth_key, caller.remote_address));
     if (check != Credentials::Check::kOk) return {};
-    KW_RETURN_IF_ERROR(ReplaceEscrows(tx, caller.account_id, change.escrows));
+    KW_RETURN_IF_ERROR(ReplaceEnrolledEscrowsInTx(tx, ctx_, caller.account_id, change.escrows));
     const bool was_temporary = account->must_change_password;
     email = account->email;
     account->kdf_ops = change.new_kdf.ops;
@@ -269,45 +263,6 @@ Status AccountService::ChangePassword(const Caller& caller, const PasswordChange
   if (check != Credentials::Check::kOk) return Fail(Credentials::ErrorFor(check));
   notices::SendBestEffort(ctx_.mailer, notices::PasswordChanged(email, ctx_.clock.NowUnix()),
                           "password changed");
-  return {};
-}
-
-// A new password moves every enrollment to a new epoch, so that whatever was
-// bound to the old one (an approved link, an opened share) dies with it.
-// Escrows in organizations where the membership is revoked are left as they
-// are: the member cannot see those organizations, and their vault key, which
-// the escrow wraps, does not change.
-Status AccountService::ReplaceEscrows(store::Tx& tx, std::string_view account_id,
-                                      const std::vector<OrgEscrowUpload>& uploads) {
-  KW_ASSIGN_OR_RETURN(auto escrows, tx.ListEscrowsOfAccount(account_id));
-  KW_ASSIGN_OR_RETURN(auto memberships, tx.ListOrgsOfAccount(account_id));
-  auto enrolled = [&](std::string_view org_id) {
-    bool has_escrow = std::any_of(escrows.begin(), escrows.end(),
-                                  [&](const store::Escrow& e) { return e.org_id == org_id; });
-    bool active = std::any_of(memberships.begin(), memberships.end(), [&](const auto& m) {
-      return m.org_id == org_id && m.status == store::MemberStatus::kActive;
-    });
-    return has_escrow && active;
-  };
-  for (const auto& upload : uploads) {
-    if (!enrolled(upload.org_id)) return Fail(NotEnrolled());
-  }
-  for (const auto& escrow : escrows) {
-    if (!enrolled(escrow.org_id)) continue;
-    auto upload = std::find_if(uploads.begin(), uploads.end(),
-                               [&](const OrgEscrowUpload& u) { return u.org_id == escrow.org_id; });
-    if (upload == uploads.end()) {
-      return Fail(Error::Conflict("escrow.required",
-                                  "Your account is enrolled in account recovery: the new password "
-                                  "needs a fresh escrow for every organization you are enrolled "
-                                  "in (reload your organizations and try again)."));
-    }
-    KW_ASSIGN_OR_RETURN(auto org, tx.FindOrg(escrow.org_id));
-    if (!org) return Fail(Internal());
-    KW_ASSIGN_OR_RETURN(store::Escrow fresh,
-                        ValidateEscrowInTx(tx, ctx_, *org, account_id, upload->escrow));
-    KW_RETURN_IF_ERROR(PutEscrowInTx(tx, fresh));
-  }
   return {};
 }
 

@@ -69,8 +69,6 @@ class AccountService {
   [[nodiscard]] Status CheckRegisterRate(std::string_view remote_address);
   // Counts one email to this address; false when over the hourly limit.
   [[nodiscard]] Result<bool> MayMail(store::Tx& tx, std::string_view email);
-  [[nodiscard]] Status ReplaceEscrows(store::Tx& tx, std::string_view account_id,
-                                      const std::vector<OrgEscrowUpload>& uploads);
 
   const Context& ctx_;
   const Credentials& credentials_;

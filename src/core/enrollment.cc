@@ -1,7 +1,10 @@
 #include "core/enrollment.h"
 
+#include <algorithm>
+
 #include "core/org_access.h"
 #include "core/sessions.h"
+#include "core/validation.h"
 #include "protocol/binding.h"
 #include "protocol/escrow.h"
 #include "protocol/policy.h"
@@ -98,6 +101,55 @@ Status StoreEscrowInTx(store::Tx& tx, const Context& ctx, const store::Org& org,
   event.details = {{"epoch", protocol::DecimalText(escrow.epoch)},
                    {"key_version", protocol::DecimalText(escrow.key_version)}};
   return AppendOrgEvent(tx, ctx.clock, std::move(event));
+}
+
+Status CheckOneEscrowPerOrg(const std::vector<OrgEscrowUpload>& uploads) {
+  for (size_t i = 0; i < uploads.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (uploads[i].org_id == uploads[j].org_id) return Fail(InvalidField("escrows"));
+    }
+  }
+  return {};
+}
+
+// A new password moves every enrollment to a new epoch, so that whatever was
+// bound to the old one (an approved link, an opened share) dies with it.
+// Escrows in organizations where the membership is revoked are left as they
+// are: the member cannot see those organizations, and their vault key, which
+// the escrow wraps, does not change.
+Status ReplaceEnrolledEscrowsInTx(store::Tx& tx, const Context& ctx, std::string_view account_id,
+                                  const std::vector<OrgEscrowUpload>& uploads) {
+  KW_RETURN_IF_ERROR(CheckOneEscrowPerOrg(uploads));
+  KW_ASSIGN_OR_RETURN(auto escrows, tx.ListEscrowsOfAccount(account_id));
+  KW_ASSIGN_OR_RETURN(auto memberships, tx.ListOrgsOfAccount(account_id));
+  auto enrolled = [&](std::string_view org_id) {
+    bool has_escrow = std::any_of(escrows.begin(), escrows.end(),
+                                  [&](const store::Escrow& e) { return e.org_id == org_id; });
+    bool active = std::any_of(memberships.begin(), memberships.end(), [&](const auto& m) {
+      return m.org_id == org_id && m.status == store::MemberStatus::kActive;
+    });
+    return has_escrow && active;
+  };
+  for (const auto& upload : uploads) {
+    if (!enrolled(upload.org_id)) return Fail(NotEnrolled());
+  }
+  for (const auto& escrow : escrows) {
+    if (!enrolled(escrow.org_id)) continue;
+    auto upload = std::find_if(uploads.begin(), uploads.end(),
+                               [&](const OrgEscrowUpload& u) { return u.org_id == escrow.org_id; });
+    if (upload == uploads.end()) {
+      return Fail(Error::Conflict("escrow.required",
+                                  "Your account is enrolled in account recovery: the new password "
+                                  "needs a fresh escrow for every organization you are enrolled "
+                                  "in (reload your organizations and try again)."));
+    }
+    KW_ASSIGN_OR_RETURN(auto org, tx.FindOrg(escrow.org_id));
+    if (!org) return Fail(Internal());
+    KW_ASSIGN_OR_RETURN(store::Escrow fresh,
+                        ValidateEscrowInTx(tx, ctx, *org, account_id, upload->escrow));
+    KW_RETURN_IF_ERROR(PutEscrowInTx(tx, fresh));
+  }
+  return {};
 }
 
 Result<EnrollmentState> EnrollmentService::Get(const Caller& caller, std::string_view org_id) {

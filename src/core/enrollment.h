@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/error.h"
 #include "core/context.h"
@@ -73,6 +74,20 @@ inline constexpr size_t kEscrowBlobMax = 4096;
 [[nodiscard]] Status StoreEscrowInTx(store::Tx& tx, const Context& ctx, const store::Org& org,
                                      std::string_view account_id, const EscrowUpload& upload,
                                      std::string_view device_id);
+
+// A new master password (password change, recovery) moves every enrollment
+// to a new epoch. `uploads` must hold exactly one fresh escrow for every
+// organization where the account is enrolled (an active member with an
+// escrow): request.invalid_field ("escrows") for an organization named twice,
+// org.not_enrolled (409) for one where it is not enrolled, escrow.required
+// (409) for one left out; then ValidateEscrowInTx and PutEscrowInTx for each.
+// Escrows in organizations where the membership is revoked stay as they are.
+[[nodiscard]] Status ReplaceEnrolledEscrowsInTx(store::Tx& tx, const Context& ctx,
+                                                std::string_view account_id,
+                                                const std::vector<OrgEscrowUpload>& uploads);
+// The first check of ReplaceEnrolledEscrowsInTx, for callers that validate
+// their input before opening a transaction.
+[[nodiscard]] Status CheckOneEscrowPerOrg(const std::vector<OrgEscrowUpload>& uploads);
 
 class EnrollmentService {
  public:

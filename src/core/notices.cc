@@ -151,6 +151,118 @@ mail::Message OrgRoleChanged(std::string_view to, std::string_view org_name, std
                           org_name, role, FormatRfc3339(when)));
 }
 
+mail::Message RecoveryRequestCode(std::string_view to, std::string_view code, int64_t ttl_minutes,
+                                  bool cancel) {
+  return Make(to,
+              cancel ? "Your code to cancel a Keyward recovery request"
+                     : "Your Keyward account recovery code",
+              fmt::format("Enter this code to {} your account recovery request:\n"
+                          "\n"
+                          "{}\n"
+                          "\n"
+                          "The code works once and expires in {} minutes.\n"
+                          "If you did not ask for this, ignore this email and tell your\n"
+                          "organization's administrator.\n",
+                          cancel ? "cancel" : "confirm", code, ttl_minutes));
+}
+
+mail::Message RecoveryNotPossible(std::string_view to, std::string_view public_url) {
+  return Make(to, "Keyward account recovery is not possible for your account",
+              fmt::format("Someone asked to recover the Keyward account of this email address,\n"
+                          "but the account is not enrolled in any organization's account\n"
+                          "recovery, so nobody can recover it. Nothing was changed.\n"
+                          "\n"
+                          "If you still know your master password, log in at {} and enroll\n"
+                          "(keyward recovery enroll). If you forgot it, your vault cannot be\n"
+                          "opened by anyone; you may delete the account and start a new one.\n"
+                          "If you did not ask for this, no action is needed.\n",
+                          public_url));
+}
+
+mail::Message RecoveryRequested(std::string_view to, std::string_view org_name,
+                                std::string_view member_email, int64_t when,
+                                std::string_view device_name, std::string_view remote_address,
+                                bool started_by_admin) {
+  return Make(
+      to, fmt::format("Account recovery request in \"{}\"", org_name),
+      fmt::format("{} for a member of the organization \"{}\":\n"
+                  "\n"
+                  "  member:  {}\n"
+                  "  time:    {}\n"
+                  "  device:  {}\n"
+                  "  address: {}\n"
+                  "\n"
+                  "Check with the member in person or by phone that the request is theirs,\n"
+                  "then approve or decline it (keyward recovery list --status pending).\n",
+                  started_by_admin ? "An administrator started account recovery"
+                                   : "A new account recovery request was made",
+                  org_name, member_email, FormatRfc3339(when),
+                  device_name.empty() ? "(not given)" : device_name, remote_address));
+}
+
+mail::Message RecoveryApproved(std::string_view to, std::string_view org_name,
+                               int64_t link_expires_at) {
+  return Make(to, "Your Keyward account recovery was approved",
+              fmt::format("An administrator of the organization \"{}\" approved the recovery\n"
+                          "of your Keyward account. The administrator gives you the recovery\n"
+                          "link directly (it is never sent by Keyward); it works until {}.\n"
+                          "\n"
+                          "If you did not ask for account recovery, tell your administrator\n"
+                          "at once.\n",
+                          org_name, FormatRfc3339(link_expires_at)));
+}
+
+mail::Message RecoveryDeclined(std::string_view to, std::string_view org_name,
+                               std::string_view reason, int64_t when) {
+  return Make(to, "Your Keyward account recovery request was declined",
+              fmt::format("An administrator of the organization \"{}\" declined your account\n"
+                          "recovery request at {}. The reason given:\n"
+                          "\n"
+                          "  {}\n"
+                          "\n"
+                          "You may ask again once the issue is addressed\n"
+                          "(keyward recovery request).\n",
+                          org_name, FormatRfc3339(when), reason));
+}
+
+mail::Message RecoveryExpired(std::string_view to, std::string_view org_name, bool was_approved,
+                              int64_t when) {
+  return Make(to, "Your Keyward account recovery request expired",
+              fmt::format("Your account recovery request in the organization \"{}\" expired at\n"
+                          "{}{}. Expired requests and links are never reused or extended:\n"
+                          "if you still need to recover your account, ask again\n"
+                          "(keyward recovery request).\n",
+                          org_name, FormatRfc3339(when),
+                          was_approved ? ", before its recovery link was used"
+                                       : ", before an administrator answered it"));
+}
+
+mail::Message RecoveryRedeemCode(std::string_view to, std::string_view code, int64_t ttl_minutes) {
+  return Make(to, "Your Keyward recovery link code",
+              fmt::format("Someone opened the recovery link of your Keyward account. Enter this\n"
+                          "code to go on and choose a new master password:\n"
+                          "\n"
+                          "{}\n"
+                          "\n"
+                          "The code works once and expires in {} minutes.\n"
+                          "If this was not you, do not share the code, and tell your\n"
+                          "organization's administrator at once.\n",
+                          code, ttl_minutes));
+}
+
+mail::Message PasswordResetByRecovery(std::string_view to, std::string_view org_name,
+                                      int64_t when) {
+  return Make(to, "Your Keyward master password was reset through account recovery",
+              fmt::format("The master password of your Keyward account was reset at {}\n"
+                          "through account recovery in the organization \"{}\".\n"
+                          "Every device was signed out: log in with the new master password\n"
+                          "(two-step login, if you use it, is still asked).\n"
+                          "\n"
+                          "If you did not do this, contact your organization's administrator\n"
+                          "at once.\n",
+                          FormatRfc3339(when), org_name));
+}
+
 void SendBestEffort(mail::Mailer& mailer, const mail::Message& message, std::string_view kind) {
   if (auto s = mailer.Send(message); !s) {
     spdlog::warn("mail: could not send the {} notice ({})", kind, s.error().code());

@@ -33,6 +33,27 @@ mail::Message RemovedFromOrg(std::string_view to, std::string_view org_name, int
 mail::Message OrgRoleChanged(std::string_view to, std::string_view org_name, std::string_view role,
                              int64_t when);
 
+// Recovery requests (docs/api.md "Recovery requests"). None carries a link,
+// a token or a share; the codes stand on a line of their own.
+// The code confirming a request (cancel = false) or its cancellation.
+mail::Message RecoveryRequestCode(std::string_view to, std::string_view code, int64_t ttl_minutes,
+                                  bool cancel);
+// A verified account that is enrolled nowhere asked for recovery.
+mail::Message RecoveryNotPossible(std::string_view to, std::string_view public_url);
+// To a recovery admin: a new request to review (who, when, from where).
+mail::Message RecoveryRequested(std::string_view to, std::string_view org_name,
+                                std::string_view member_email, int64_t when,
+                                std::string_view device_name, std::string_view remote_address,
+                                bool started_by_admin);
+mail::Message RecoveryApproved(std::string_view to, std::string_view org_name,
+                               int64_t link_expires_at);
+mail::Message RecoveryDeclined(std::string_view to, std::string_view org_name,
+                               std::string_view reason, int64_t when);
+mail::Message RecoveryExpired(std::string_view to, std::string_view org_name, bool was_approved,
+                              int64_t when);
+mail::Message RecoveryRedeemCode(std::string_view to, std::string_view code, int64_t ttl_minutes);
+mail::Message PasswordResetByRecovery(std::string_view to, std::string_view org_name, int64_t when);
+
 // Notices are best effort: a failure is logged by kind, without the address,
 // and does not fail the operation that already committed.
 void SendBestEffort(mail::Mailer& mailer, const mail::Message& message, std::string_view kind);

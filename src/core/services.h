@@ -10,6 +10,7 @@
 #include "core/events.h"
 #include "core/org_members.h"
 #include "core/orgs.h"
+#include "core/recovery_requests.h"
 #include "core/rotation.h"
 #include "core/sessions.h"
 #include "core/two_factor.h"
@@ -35,7 +36,8 @@ class Services {
         rotation(ctx_),
         orgs(ctx_),
         members(ctx_),
-        events(ctx_) {}
+        events(ctx_),
+        requests(ctx_, credentials_) {}
   Services(const Services&) = delete;
   Services& operator=(const Services&) = delete;
 
@@ -60,6 +62,7 @@ class Services {
   OrgService orgs;
   MemberService members;
   EventService events;
+  RecoveryRequestService requests;
 };
 
 }  // namespace keyward::core

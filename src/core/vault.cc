@@ -1,6 +1,7 @@
 #include "core/vault.h"
 
 #include "core/org_access.h"
+#include "core/recovery_requests.h"
 #include "core/validation.h"
 
 namespace keyward::core {
@@ -121,11 +122,12 @@ Status DeviceService::Deactivate(const Caller& caller, std::string_view device_i
 
 Status Sweep(const Context& ctx) {
   const int64_t now = ctx.clock.NowUnix();
-  return ctx.store.Transact([&](store::Tx& tx) -> Status {
+  KW_RETURN_IF_ERROR(ctx.store.Transact([&](store::Tx& tx) -> Status {
     KW_RETURN_IF_ERROR(tx.DeleteDeadSessions(now));
     KW_RETURN_IF_ERROR(tx.DeleteExpiredEmailCodes(now));
     return Discard(tx.DeleteRateLimitsBefore(now - kRateLimitRetention));
-  });
+  }));
+  return Discard(SweepRecoveryRequests(ctx));
 }
 
 }  // namespace keyward::core

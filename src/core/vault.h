@@ -44,7 +44,8 @@ class DeviceService {
 };
 
 // Housekeeping: deletes expired and revoked sessions, expired codes, and
-// rate-limit windows older than a day.
+// rate-limit windows older than a day; expires overdue recovery requests
+// (SweepRecoveryRequests).
 [[nodiscard]] Status Sweep(const Context& ctx);
 
 }  // namespace keyward::core

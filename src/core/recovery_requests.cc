@@ -1,0 +1,1000 @@
+#include "core/recovery_requests.h"
+
+#include <algorithm>
+#include <utility>
+
+#include <spdlog/spdlog.h>
+
+#include "core/accounts.h"  // HashEmailCode
+#include "core/notices.h"
+#include "core/org_access.h"
+#include "core/orgs.h"
+#include "core/validation.h"
+#include "protocol/binding.h"
+#include "protocol/escrow.h"
+#include "protocol/policy.h"
+
+namespace keyward::core {
+
+namespace {
+
+using store::RequestStatus;
+
+// Limits (docs/api.md "Recovery requests"), per hour, counted in the store
+// so they hold across server nodes.
+constexpr int64_t kWindow = 3600;
+constexpr int64_t kAsksPerAddress = 20;
+constexpr int64_t kWrongTokensPerRequest = 10;
+constexpr int64_t kWrongTokensPerAddress = 20;
+constexpr int64_t kRedeemCodesPerRequest = 5;  // emailed codes
+constexpr int64_t kWrongCodesPerRequest = 10;
+constexpr int64_t kWrongCodesPerAddress = 20;
+
+constexpr size_t kChallengeRandom = 16;
+constexpr char kSubmitByte = 's';
+constexpr char kCancelByte = 'c';
+constexpr std::string_view kCancelReason = "Cancelled by the member";
+
+constexpr size_t kMinBlob = 1 + 24 + 16;
+constexpr size_t kMaxKeyBlob = 4096;
+
+Error InvalidCode() {
+  return Error::InvalidArgument("recovery.invalid_code",
+                                "The code is wrong, expired or already used; ask for a new one.");
+}
+
+Error RequestNotFound() {
+  return Error::NotFound("recovery.not_found", "No such recovery request in this organization.");
+}
+
+Error LinkInvalid() {
+  return Error::NotFound("recovery.link_invalid",
+                         "This recovery link is not valid; check that it was copied whole.");
+}
+
+Error InvalidTicket() {
+  return Error::InvalidArgument(
+      "recovery.invalid_ticket",
+      "The completion ticket is unknown, used or expired; open the recovery link again.");
+}
+
+Error RateLimited() {
+  return Error::RateLimited("request.rate_limited", "Too many requests; try again later.");
+}
+
+Error AlreadyApproved() {
+  return Error::Conflict("recovery.already_approved", "You already approved this request.");
+}
+
+Error NotRecoveryAdmin() {
+  return Error::PermissionDenied("org.forbidden", "Only recovery admins see recovery requests.");
+}
+
+Error EscrowChanged() {
+  return Error::Conflict("org.not_enrolled",
+                         "The member's enrollment changed since this request was made (withdrawn "
+                         "or re-enrolled); the member must ask for recovery again.");
+}
+
+Error MailUnavailable() {
+  return Error::Unavailable("mail.unavailable",
+                            "The server could not send email right now; try again later.");
+}
+
+// The refusal of the state machine for (status, action), for a
+// compare-and-set that lost: the winner moved the request to a status where
+// the action is refused.
+Error StateError(std::optional<RequestStatus> status, RequestAction action) {
+  auto next = NextRequestStatus(status, action);
+  return next ? Internal() : next.error();
+}
+
+Error NotPending() { return StateError(RequestStatus::kApproved, RequestAction::kDecline); }
+
+// Emails to send once the transaction that decided them has committed. The
+// transaction callback may run more than once: it clears the list first.
+using Outbox = std::vector<mail::Message>;
+
+void SendAll(mail::Mailer& mailer, const Outbox& outbox, std::string_view kind) {
+  for (const auto& message : outbox) notices::SendBestEffort(mailer, message, kind);
+}
+
+std::string Decimal(uint64_t n) { return protocol::DecimalText(n); }
+
+EventSpec RequestEvent(const store::RecoveryRequest& r, std::string type, std::string actor_id,
+                       std::string device_id = "") {
+  EventSpec event;
+  event.org_id = r.org_id;
+  event.type = std::move(type);
+  event.actor_id = std::move(actor_id);
+  event.target_id = r.account_id;
+  event.device_id = std::move(device_id);
+  event.details = {{"request_id", r.id}};
+  return event;
+}
+
+// The compare-and-set of every status change.
+Status UpdateFrom(store::Tx& tx, const store::RecoveryRequest& r, RequestStatus expected,
+                  const Error& on_stale) {
+  auto s = tx.UpdateRequest(r, expected);
+  if (!s && store::IsCode(s.error(), "store.stale")) return Fail(on_stale);
+  return s;
+}
+
+Result<std::string> EmailOf(store::Tx& tx, std::string_view account_id) {
+  KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(account_id));
+  return account ? account->email : std::string();
+}
+
+// An open request past its deadline becomes Expired here, with its event and
+// the member's email, in the caller's transaction. True when it did.
+Result<bool> ExpireIfOverdue(store::Tx& tx, const Context& ctx, store::RecoveryRequest& r,
+                             Outbox& outbox) {
+  if (!IsOpen(r.status) || r.expires_at > ctx.clock.NowUnix()) return false;
+  KW_ASSIGN_OR_RETURN(RequestStatus next, NextRequestStatus(r.status, RequestAction::kExpire));
+  const RequestStatus was = r.status;
+  r.status = next;
+  KW_RETURN_IF_ERROR(UpdateFrom(tx, r, was, StateError(r.status, RequestAction::kExpire)));
+  EventSpec event = RequestEvent(r, "recovery.expired", "");
+  event.details["was"] = std::string(RequestStatusName(was));
+  KW_RETURN_IF_ERROR(AppendOrgEvent(tx, ctx.clock, std::move(event)));
+  KW_ASSIGN_OR_RETURN(auto org, tx.FindOrg(r.org_id));
+  KW_ASSIGN_OR_RETURN(std::string email, EmailOf(tx, r.account_id));
+  if (org && !email.empty()) {
+    outbox.push_back(
+        notices::RecoveryExpired(email, org->name, was == RequestStatus::kApproved, r.expires_at));
+  }
+  return true;
+}
+
+// Hits `key` when counting a failure; Peek otherwise.
+Result<bool> AtLimit(store::Tx& tx, const std::string& key, int64_t now, int64_t max) {
+  KW_ASSIGN_OR_RETURN(int64_t count, tx.PeekRateLimit(key, now, kWindow));
+  return count >= max;
+}
+
+Status Hit(store::Tx& tx, const std::string& key, int64_t now) {
+  return Discard(tx.HitRateLimit(key, now, kWindow));
+}
+
+// Approvals by admins who may still approve for this member (an admin
+// demoted or removed since no longer counts towards the quorum).
+Result<std::vector<store::RecoveryApproval>> EligibleApprovals(store::Tx& tx,
+                                                               const store::RecoveryRequest& r,
+                                                               const Target& target) {
+  KW_ASSIGN_OR_RETURN(auto approvals, tx.ListApprovals(r.id));
+  std::vector<store::RecoveryApproval> out;
+  for (auto& a : approvals) {
+    KW_ASSIGN_OR_RETURN(auto member, tx.FindMember(r.org_id, a.admin_id));
+    if (!member || member->status != store::MemberStatus::kActive) continue;
+    KW_ASSIGN_OR_RETURN(Actor actor, ActorOf(*member));
+    if (!CheckCanActOn(actor, target, MemberAction::kApproveRecovery)) continue;
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+// Who hears of a new request: the policy's notify list, else every active
+// recovery admin the hierarchy lets approve for this member.
+Result<std::vector<std::string>> NotifyList(store::Tx& tx, const store::Org& org,
+                                            const protocol::RecoveryPolicy& policy,
+                                            const Target& target, std::string_view skip) {
+  if (!policy.notify.empty()) return policy.notify;
+  std::vector<std::string> out;
+  KW_ASSIGN_OR_RETURN(auto members, tx.ListMembers(org.id));
+  for (const auto& m : members) {
+    if (m.status != store::MemberStatus::kActive || m.account_id == skip) continue;
+    KW_ASSIGN_OR_RETURN(Actor actor, ActorOf(m));
+    if (!IsRecoveryAdmin(actor.role, actor.permissions)) continue;
+    if (!CheckCanActOn(actor, target, MemberAction::kApproveRecovery)) continue;
+    KW_ASSIGN_OR_RETURN(std::string email, EmailOf(tx, m.account_id));
+    if (!email.empty()) out.push_back(std::move(email));
+  }
+  return out;
+}
+
+Result<RequestView> BuildView(store::Tx& tx, store::RecoveryRequest r, int quorum) {
+  RequestView view;
+  KW_ASSIGN_OR_RETURN(view.email, EmailOf(tx, r.account_id));
+  KW_ASSIGN_OR_RETURN(auto approvals, tx.ListApprovals(r.id));
+  for (const auto& a : approvals) {
+    KW_ASSIGN_OR_RETURN(std::string email, EmailOf(tx, a.admin_id));
+    view.approvals.push_back({a.admin_id, std::move(email), a.created_at});
+  }
+  view.quorum = quorum;
+  view.request = std::move(r);
+  return view;
+}
+
+// The request `request_id` of the caller's organization, for a recovery
+// admin.
+struct AdminScope {
+  OrgAccess access;
+  protocol::RecoveryPolicy policy;
+};
+
+Result<AdminScope> LoadAdminScope(store::Tx& tx, std::string_view org_id,
+                                  std::string_view account_id) {
+  KW_ASSIGN_OR_RETURN(OrgAccess access, LoadOrgAccess(tx, org_id, account_id));
+  if (!access.recovery_admin()) return Fail(NotRecoveryAdmin());
+  KW_ASSIGN_OR_RETURN(auto policy, PolicyOf(access.org));
+  return AdminScope{std::move(access), std::move(policy)};
+}
+
+Result<store::RecoveryRequest> LoadRequest(store::Tx& tx, std::string_view org_id,
+                                           std::string_view request_id) {
+  KW_ASSIGN_OR_RETURN(auto r, tx.FindRequest(request_id));
+  if (!r || r->org_id != org_id) return Fail(RequestNotFound());
+  return std::move(*r);
+}
+
+Result<Target> TargetOfRequest(store::Tx& tx, const store::RecoveryRequest& r) {
+  KW_ASSIGN_OR_RETURN(store::OrgMember member, LoadMember(tx, r.org_id, r.account_id));
+  return TargetOf(member);
+}
+
+// The escrow the request recovers: still the member's current one.
+Result<store::Escrow> RequestEscrow(store::Tx& tx, const store::RecoveryRequest& r) {
+  KW_ASSIGN_OR_RETURN(auto escrow, tx.FindEscrow(r.org_id, r.account_id));
+  if (!escrow || escrow->epoch != r.epoch) return Fail(EscrowChanged());
+  return std::move(*escrow);
+}
+
+// The organization of the member's most recent enrollment (active
+// membership with an escrow); nullopt when enrolled nowhere.
+Result<std::optional<store::Escrow>> LatestEnrollment(store::Tx& tx, std::string_view account_id) {
+  KW_ASSIGN_OR_RETURN(auto escrows, tx.ListEscrowsOfAccount(account_id));
+  KW_ASSIGN_OR_RETURN(auto memberships, tx.ListOrgsOfAccount(account_id));
+  std::optional<store::Escrow> best;
+  for (auto& e : escrows) {
+    bool active = std::any_of(memberships.begin(), memberships.end(), [&](const auto& m) {
+      return m.org_id == e.org_id && m.status == store::MemberStatus::kActive;
+    });
+    if (!active) continue;
+    if (!best || e.created_at > best->created_at ||
+        (e.created_at == best->created_at && e.org_id > best->org_id)) {
+      best = std::move(e);
+    }
+  }
+  return best;
+}
+
+std::string NewRequestId() { return crypto::Base64UrlEncode(crypto::RandomBytes(16)); }
+
+// The member's escrowed organizations, for redemption.
+Result<std::vector<RedeemMaterial::Org>> EnrolledOrgs(store::Tx& tx, std::string_view account_id) {
+  KW_ASSIGN_OR_RETURN(auto escrows, tx.ListEscrowsOfAccount(account_id));
+  KW_ASSIGN_OR_RETURN(auto memberships, tx.ListOrgsOfAccount(account_id));
+  std::vector<RedeemMaterial::Org> out;
+  for (const auto& m : memberships) {
+    if (m.status != store::MemberStatus::kActive) continue;
+    bool has_escrow = std::any_of(escrows.begin(), escrows.end(),
+                                  [&](const store::Escrow& e) { return e.org_id == m.org_id; });
+    if (!has_escrow) continue;
+    KW_ASSIGN_OR_RETURN(auto org, tx.FindOrg(m.org_id));
+    if (!org) return Fail(Internal());
+    RedeemMaterial::Org o;
+    o.org_id = org->id;
+    o.name = org->name;
+    o.last_epoch = m.last_epoch;
+    o.key_version = org->key_version;
+    o.recovery_public_key = org->recovery_public_key;
+    KW_ASSIGN_OR_RETURN(o.statements, tx.ListStatements(org->id, 0));
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
+// 1-500 characters (code points) of UTF-8 (the JSON decoder checked it)
+// without control characters, so it reads as one line in the email.
+// Returns the number of characters.
+Result<size_t> ReasonLength(std::string_view reason) {
+  size_t chars = 0;
+  for (unsigned char c : reason) {
+    if (c < 0x20 || c == 0x7f) return Fail(InvalidField("reason"));
+    if ((c & 0xc0) != 0x80) ++chars;
+  }
+  if (chars < 1 || chars > kDeclineReasonMaxChars) return Fail(InvalidField("reason"));
+  return chars;
+}
+
+store::Bytes TokenHash(const Context& ctx, const crypto::GenericKey& token) {
+  return crypto::Hash(ctx.keys.token_key.span(), token.span());
+}
+
+// The ticket row is found by H(token key, ticket); its code_hash binds the
+// request id (the row's challenge) to the ticket.
+std::string TicketSubject(const Context& ctx, const crypto::GenericKey& ticket) {
+  return crypto::Base64UrlEncode(crypto::Hash(ctx.keys.token_key.span(), ticket.span()));
+}
+
+store::Bytes TicketHash(const Context& ctx, std::span<const uint8_t> request_id,
+                        const crypto::GenericKey& ticket) {
+  store::Bytes message(request_id.begin(), request_id.end());
+  message.insert(message.end(), ticket.span().begin(), ticket.span().end());
+  return crypto::Hash(ctx.keys.code_key.span(), message);
+}
+
+std::string TokenRequestKey(std::string_view request_id) {
+  return "redeem-token:req:" + std::string(request_id);
+}
+std::string TokenAddressKey(std::string_view address) {
+  return "redeem-token:addr:" + std::string(address);
+}
+std::string CodeRequestKey(std::string_view request_id) {
+  return "redeem-code:req:" + std::string(request_id);
+}
+std::string CodeAddressKey(std::string_view address) {
+  return "redeem-code:addr:" + std::string(address);
+}
+
+// The approved request behind (request_id, token), counting wrong tokens.
+// Sets `late` (and returns nullopt) when the caller must answer an error
+// after committing what was counted.
+Result<std::optional<store::RecoveryRequest>> RequestByToken(store::Tx& tx, const Context& ctx,
+                                                             std::string_view request_id,
+                                                             const crypto::GenericKey& token,
+                                                             std::string_view address,
+                                                             std::optional<Error>& late) {
+  const int64_t now = ctx.clock.NowUnix();
+  KW_ASSIGN_OR_RETURN(bool by_request,
+                      AtLimit(tx, TokenRequestKey(request_id), now, kWrongTokensPerRequest));
+  KW_ASSIGN_OR_RETURN(bool by_address,
+                      AtLimit(tx, TokenAddressKey(address), now, kWrongTokensPerAddress));
+  if (by_request || by_address) {
+    late = RateLimited();
+    return std::nullopt;
+  }
+  // The lookup is by H(token key, T): comparing hashes in an index reveals
+  // nothing usable about T.
+  KW_ASSIGN_OR_RETURN(auto r, tx.FindRequestByTokenHash(TokenHash(ctx, token)));
+  if (!r || r->id != request_id) {
+    KW_RETURN_IF_ERROR(Hit(tx, TokenRequestKey(request_id), now));
+    KW_RETURN_IF_ERROR(Hit(tx, TokenAddressKey(address), now));
+    late = LinkInvalid();
+    return std::nullopt;
+  }
+  return r;
+}
+
+}  // namespace
+
+// ---- the member asks ----
+
+Status RecoveryRequestService::Ask(const RecoveryAsk& ask) {
+  KW_ASSIGN_OR_RETURN(std::string email, NormalizeEmail(ask.email));
+  if (!ask.device_name.empty() && !IsValidLabel(ask.device_name)) {
+    return Fail(InvalidField("device_name"));
+  }
+  const int64_t now = ctx_.clock.NowUnix();
+  enum class Outcome { kQuiet, kCode, kNotice } outcome = Outcome::kQuiet;
+  std::string code;
+  bool limited = false;
+  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+    outcome = Outcome::kQuiet;
+    limited = false;
+    KW_ASSIGN_OR_RETURN(int64_t asks,
+                        tx.HitRateLimit("recovery-ask:addr:" + ask.remote_address, now, kWindow));
+    if (asks > kAsksPerAddress) {
+      limited = true;
+      return {};
+    }
+    // The same reads and writes whether or not the account exists.
+    KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountByEmail(email));
+    const std::string account_id = account && account->verified ? account->id : std::string();
+    KW_ASSIGN_OR_RETURN(auto enrolled, LatestEnrollment(tx, account_id));
+    KW_ASSIGN_OR_RETURN(auto open, tx.FindOpenRequest(account_id));
+    KW_ASSIGN_OR_RETURN(int64_t mails,
+                        tx.HitRateLimit(credentials_.EmailKey("recovery-mail:", email), now,
+                                        ctx_.config.mail_window_seconds));
+    if (mails > ctx_.config.mail_max_per_email) return {};  // the last code stays valid
+    // The challenge binds the intent and the device name into the code's
+    // hash: 16 random bytes, 's' or 'c', the device name.
+    code = crypto::RandomDigits(6);
+    store::EmailCode row;
+    row.purpose = kRecoveryCodePurpose;
+    row.subject = email;
+    row.account_id = account_id;
+    row.challenge = crypto::RandomBytes(kChallengeRandom);
+    row.challenge.push_back(ask.intent == RecoveryIntent::kCancel ? kCancelByte : kSubmitByte);
+    row.challenge.insert(row.challenge.end(), ask.device_name.begin(), ask.device_name.end());
+    row.code_hash = HashEmailCode(ctx_, row.challenge, code);
+    row.expires_at = now + ctx_.config.code_ttl_seconds;
+    row.created_at = now;
+    KW_RETURN_IF_ERROR(tx.PutEmailCode(row));
+    if (account_id.empty()) return {};
+    outcome = enrolled || open ? Outcome::kCode : Outcome::kNotice;
+    return {};
+  }));
+  if (limited) return Fail(RateLimited());
+  // The answer never depends on the account, not even when mail is down.
+  if (outcome == Outcome::kCode) {
+    notices::SendBestEffort(
+        ctx_.mailer,
+        notices::RecoveryRequestCode(email, code, ctx_.config.code_ttl_seconds / 60,
+                                     ask.intent == RecoveryIntent::kCancel),
+        "recovery code");
+  } else if (outcome == Outcome::kNotice) {
+    notices::SendBestEffort(ctx_.mailer,
+                            notices::RecoveryNotPossible(email, ctx_.config.public_url),
+                            "recovery not possible");
+  }
+  return {};
+}
+
+Result<ConfirmOutcome> RecoveryRequestService::Confirm(std::string_view raw_email,
+                                                       std::string_view code,
+                                                       std::string_view remote_address) {
+  auto email = NormalizeEmail(raw_email);
+  if (!email) return Fail(InvalidCode());
+  const int64_t now = ctx_.clock.NowUnix();
+  ConfirmOutcome outcome;
+  std::optional<Error> late;
+  Outbox outbox;
+  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+    outcome = {};
+    late.reset();
+    outbox.clear();
+    KW_ASSIGN_OR_RETURN(auto row, tx.FindEmailCode(kRecoveryCodePurpose, *email));
+    if (!row || row->used || row->expires_at <= now ||
+        row->attempts >= ctx_.config.code_max_attempts ||
+        row->challenge.size() <= kChallengeRandom) {
+      late = InvalidCode();
+      return {};
+    }
+    if (!crypto::ConstantTimeEqual(HashEmailCode(ctx_, row->challenge, code), row->code_hash)) {
+      ++row->attempts;
+      late = InvalidCode();
+      return tx.UpdateEmailCode(*row);  // committed: the wrong try counts
+    }
+    row->used = true;
+    KW_RETURN_IF_ERROR(tx.UpdateEmailCode(*row));
+    KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(row->account_id));
+    if (row->account_id.empty() || !account) {
+      late = InvalidCode();
+      return {};
+    }
+    const bool cancel = row->challenge[kChallengeRandom] == kCancelByte;
+    const std::string device_name(row->challenge.begin() + kChallengeRandom + 1,
+                                  row->challenge.end());
+    outcome.intent = cancel ? RecoveryIntent::kCancel : RecoveryIntent::kSubmit;
+
+    KW_ASSIGN_OR_RETURN(auto open, tx.FindOpenRequest(account->id));
+    if (open) KW_RETURN_IF_ERROR(ExpireIfOverdue(tx, ctx_, *open, outbox));
+    std::optional<RequestStatus> current;
+    if (open) current = open->status;
+
+    if (cancel) {
+      auto next = NextRequestStatus(current, RequestAction::kCancel);
+      if (!next) {
+        late = next.error();  // the used code and any expiry stand
+        return {};
+      }
+      const RequestStatus was = open->status;
+      open->status = *next;
+      open->decline_reason = std::string(kCancelReason);
+      open->decided_at = now;
+      open->decided_by = account->id;
+      KW_RETURN_IF_ERROR(UpdateFrom(tx, *open, was, StateError({}, RequestAction::kCancel)));
+      EventSpec event = RequestEvent(*open, "recovery.cancelled", account->id);
+      event.details["was"] = std::string(RequestStatusName(was));
+      return AppendOrgEvent(tx, ctx_.clock, std::move(event));
+    }
+
+    if (auto next = NextRequestStatus(current, RequestAction::kSubmit); !next) {
+      late = next.error();
+      return {};
+    }
+    KW_ASSIGN_OR_RETURN(auto escrow, LatestEnrollment(tx, account->id));
+    if (!escrow) {
+      late = NotEnrolled();
+      return {};
+    }
+    KW_ASSIGN_OR_RETURN(auto org, tx.FindOrg(escrow->org_id));
+    if (!org) return Fail(Internal());
+    KW_ASSIGN_OR_RETURN(auto policy, PolicyOf(*org));
+    store::RecoveryRequest r;
+    r.id = NewRequestId();
+    r.org_id = org->id;
+    r.account_id = account->id;
+    r.status = RequestStatus::kPending;
+    r.epoch = escrow->epoch;
+    r.device_name = device_name;
+    r.remote_address = std::string(remote_address);
+    r.created_at = now;
+    r.expires_at = now + policy.pending_ttl;
+    if (auto s = tx.InsertRequest(r); !s) {
+      // Another confirmation won the race for the one open request.
+      if (store::IsCode(s.error(), "store.conflict")) {
+        return Fail(StateError(RequestStatus::kPending, RequestAction::kSubmit));
+      }
+      return s;
+    }
+    EventSpec event = RequestEvent(r, "recovery.requested", account->id);
+    event.details["epoch"] = Decimal(r.epoch);
+    event.details["initiated_by"] = "member";
+    KW_RETURN_IF_ERROR(AppendOrgEvent(tx, ctx_.clock, std::move(event)));
+    KW_ASSIGN_OR_RETURN(store::OrgMember member, LoadMember(tx, org->id, account->id));
+    KW_ASSIGN_OR_RETURN(Target target, TargetOf(member));
+    KW_ASSIGN_OR_RETURN(auto admins, NotifyList(tx, *org, policy, target, ""));
+    for (const auto& to : admins) {
+      outbox.push_back(notices::RecoveryRequested(to, org->name, account->email, now, device_name,
+                                                  remote_address, false));
+    }
+    outcome.submitted = SubmittedRequest{r.id, org->name, r.expires_at};
+    return {};
+  }));
+  SendAll(ctx_.mailer, outbox, "recovery request");
+  if (late) return Fail(std::move(*late));
+  return outcome;
+}
+
+// ---- recovery admins ----
+
+Result<RequestPage> RecoveryRequestService::List(const Caller& caller, std::string_view org_id,
+                                                 std::optional<RequestStatus> status,
+                                                 const std::optional<store::RequestCursor>& after,
+                                                 int64_t limit) {
+  limit = std::clamp<int64_t>(limit, 1, kRequestPageMax);
+  RequestPage page;
+  Outbox outbox;
+  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+    page = {};
+    outbox.clear();
+    KW_ASSIGN_OR_RETURN(AdminScope scope, LoadAdminScope(tx, org_id, caller.account_id));
+    KW_ASSIGN_OR_RETURN(auto rows, tx.ListRequests(scope.access.org.id, status, after, limit + 1));
+    if (static_cast<int64_t>(rows.size()) > limit) {
+      rows.resize(static_cast<size_t>(limit));
+      page.next_after = store::RequestCursor{rows.back().created_at, rows.back().id};
+    }
+    for (auto& r : rows) {
+      KW_RETURN_IF_ERROR(ExpireIfOverdue(tx, ctx_, r, outbox));
+      if (status && r.status != *status) continue;  // expired while listed
+      KW_ASSIGN_OR_RETURN(auto view, BuildView(tx, std::move(r), scope.policy.quorum));
+      page.requests.push_back(std::move(view));
+    }
+    return {};
+  }));
+  SendAll(ctx_.mailer, outbox, "recovery expired");
+  return page;
+}
+
+Result<RequestView> RecoveryRequestService::Show(const Caller& caller, std::string_view org_id,
+                                                 std::string_view request_id) {
+  RequestView view;
+  Outbox outbox;
+  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+    outbox.clear();
+    KW_ASSIGN_OR_RETURN(AdminScope scope, LoadAdminScope(tx, org_id, caller.account_id));
+    KW_ASSIGN_OR_RETURN(auto r, LoadRequest(tx, scope.access.org.id, request_id));
+    KW_RETURN_IF_ERROR(ExpireIfOverdue(tx, ctx_, r, outbox));
+    KW_ASSIGN_OR_RETURN(view, BuildView(tx, std::move(r), scope.policy.quorum));
+    const auto& req = view.request;
+    if (req.status != RequestStatus::kPending) return {};
+    KW_ASSIGN_OR_RETURN(auto member, tx.FindMember(req.org_id, req.account_id));
+    if (!member) return {};
+    KW_ASSIGN_OR_RETURN(Target target, TargetOf(*member));
+    if (!CheckCanActOn(scope.access.actor(), target, MemberAction::kApproveRecovery)) return {};
+    bool approved_already =
+        std::any_of(view.approvals.begin(), view.approvals.end(),
+                    [&](const auto& a) { return a.admin_id == caller.account_id; });
+    if (approved_already) return {};
+    KW_ASSIGN_OR_RETURN(auto escrow, tx.FindEscrow(req.org_id, req.account_id));
+    if (escrow && escrow->epoch == req.epoch) {
+      view.escrow = RequestView::Share{escrow->epoch, escrow->key_version, escrow->admin_share};
+    }
+    return {};
+  }));
+  SendAll(ctx_.mailer, outbox, "recovery expired");
+  return view;
+}
+
+Result<RequestView> RecoveryRequestService::Approve(const Caller& caller, std::string_view org_id,
+                                                    std::string_view request_id,
+                                                    const crypto::GenericKey& token,
+                                                    const store::Bytes& link_share) {
+  if (link_share.size() < kMinBlob || link_share.size() > kMaxKeyBlob) {
+    return Fail(InvalidField("link_share"));
+  }
+  const store::Bytes token_hash = TokenHash(ctx_, token);
+  const int64_t now = ctx_.clock.NowUnix();
+  RequestView view;
+  std::optional<Error> late;
+  Outbox outbox;
+  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+    late.reset();
+    outbox.clear();
+    KW_ASSIGN_OR_RETURN(OrgAccess access, LoadOrgAccess(tx, org_id, caller.account_id));
+    KW_ASSIGN_OR_RETURN(auto r, LoadRequest(tx, access.org.id, request_id));
+    KW_ASSIGN_OR_RETURN(Target target, TargetOfRequest(tx, r));
+    KW_RETURN_IF_ERROR(CheckCanActOn(access.actor(), target, MemberAction::kApproveRecovery));
+    KW_RETURN_IF_ERROR(ExpireIfOverdue(tx, ctx_, r, outbox));
+    if (auto next = NextRequestStatus(r.status, RequestAction::kRecordApproval); !next) {
+      late = next.error();  // committed: an expiry found here stands
+      return {};
+    }
+    KW_ASSIGN_OR_RETURN(auto eligible, EligibleApprovals(tx, r, target));
+    for (const auto& a : eligible) {
+      if (a.admin_id == caller.account_id) return Fail(AlreadyApproved());
+    }
+    KW_RETURN_IF_ERROR(RequestEscrow(tx, r));
+    KW_ASSIGN_OR_RETURN(auto policy, PolicyOf(access.org));
+    if (auto s = tx.InsertApproval({r.id, caller.account_id, now}); !s) {
+      if (store::IsCode(s.error(), "store.conflict")) return Fail(AlreadyApproved());
+      return s;
+    }
+    const int64_t approvals = static_cast<int64_t>(eligible.size()) + 1;
+    const bool final_approval = approvals >= policy.quorum;
+    const RequestStatus was = r.status;
+    KW_ASSIGN_OR_RETURN(r.status,
+                        NextRequestStatus(was, final_approval ? RequestAction::kFinalApproval
+                                                              : RequestAction::kRecordApproval));
+    EventSpec event =
+        RequestEvent(r, final_approval ? "recovery.approved" : "recovery.approval_recorded",
+                     caller.account_id, caller.device_id);
+    event.details["approvals"] = Decimal(static_cast<uint64_t>(approvals));
+    event.details["quorum"] = Decimal(static_cast<uint64_t>(policy.quorum));
+    if (final_approval) {
+      r.token_hash = token_hash;
+      r.link_share = link_share;
+      r.expires_at = now + policy.link_ttl;
+      r.decided_at = now;
+      r.decided_by = caller.account_id;
+    }
+    // Written even for a recorded approval, so that of two racing approvals
+    // exactly one commits against the status both read.
+    KW_RETURN_IF_ERROR(UpdateFrom(tx, r, was, NotPending()));
+    KW_RETURN_IF_ERROR(AppendOrgEvent(tx, ctx_.clock, std::move(event)));
+    KW_ASSIGN_OR_RETURN(view, BuildView(tx, r, policy.quorum));
+    if (final_approval && !view.email.empty()) {
+      outbox.push_back(notices::RecoveryApproved(view.email, access.org.name, r.expires_at));
+    }
+    return {};
+  }));
+  SendAll(ctx_.mailer, outbox, "recovery approved");
+  if (late) return Fail(std::move(*late));
+  return view;
+}
+
+Result<RequestView> RecoveryRequestService::Decline(const Caller& caller, std::string_view org_id,
+                                                    std::string_view request_id,
+                                                    std::string_view reason) {
+  KW_ASSIGN_OR_RETURN(const size_t reason_length, ReasonLength(reason));
+  const int64_t now = ctx_.clock.NowUnix();
+  RequestView view;
+  std::optional<Error> late;
+  Outbox outbox;
+  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+    late.reset();
+    outbox.clear();
+    KW_ASSIGN_OR_RETURN(OrgAccess access, LoadOrgAccess(tx, org_id, caller.account_id));
+    KW_ASSIGN_OR_RETURN(auto r, LoadRequest(tx, access.org.id, request_id));
+    KW_ASSIGN_OR_RETURN(Target target, TargetOfRequest(tx, r));
+    KW_RETURN_IF_ERROR(CheckCanActOn(access.actor(), target, MemberAction::kDeclineRecovery));
+    KW_RETURN_IF_ERROR(ExpireIfOverdue(tx, ctx_, r, outbox));
+    auto next = NextRequestStatus(r.status, RequestAction::kDecline);
+    if (!next) {
+      late = next.error();  // committed: an expiry found here stands
+      return {};
+    }
+    KW_ASSIGN_OR_RETURN(auto policy, PolicyOf(access.org));
+    const RequestStatus was = r.status;
+    r.status = *next;
+    r.decline_reason = std::string(reason);
+    r.decided_at = now;
+    r.decided_by = caller.account_id;
+    KW_RETURN_IF_ERROR(UpdateFrom(tx, r, was, NotPending()));
+    EventSpec event = RequestEvent(r, "recovery.declined", caller.account_id, caller.device_id);
+    event.details["reason_length"] = Decimal(reason_length);
+    KW_RETURN_IF_ERROR(AppendOrgEvent(tx, ctx_.clock, std::move(event)));
+    KW_ASSIGN_OR_RETURN(view, BuildView(tx, r, policy.quorum));
+    if (!view.email.empty()) {
+      outbox.push_back(notices::RecoveryDeclined(view.email, access.org.name, reason, now));
+    }
+    return {};
+  }));
+  SendAll(ctx_.mailer, outbox, "recovery declined");
+  if (late) return Fail(std::move(*late));
+  return view;
+}
+
+Result<RequestView> RecoveryRequestService::Start(const Caller& caller, std::string_view org_id,
+                                                  std::string_view member_id) {
+  const int64_t now = ctx_.clock.NowUnix();
+  RequestView view;
+  std::optional<Error> late;
+  Outbox outbox;
+  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+    late.reset();
+    outbox.clear();
+    KW_ASSIGN_OR_RETURN(OrgAccess access, LoadOrgAccess(tx, org_id, caller.account_id));
+    KW_ASSIGN_OR_RETURN(store::OrgMember member, LoadMember(tx, access.org.id, member_id));
+    KW_ASSIGN_OR_RETURN(Target target, TargetOf(member));
+    KW_RETURN_IF_ERROR(CheckCanActOn(access.actor(), target, MemberAction::kStartRecovery));
+    KW_ASSIGN_OR_RETURN(auto escrow, tx.FindEscrow(access.org.id, member_id));
+    if (!escrow) return Fail(NotEnrolled());
+    KW_ASSIGN_OR_RETURN(auto open, tx.FindOpenRequest(member_id));
+    if (open) KW_RETURN_IF_ERROR(ExpireIfOverdue(tx, ctx_, *open, outbox));
+    std::optional<RequestStatus> current;
+    if (open) current = open->status;
+    if (auto next = NextRequestStatus(current, RequestAction::kSubmit); !next) {
+      late = next.error();
+      return {};
+    }
+    KW_ASSIGN_OR_RETURN(auto policy, PolicyOf(access.org));
+    store::RecoveryRequest r;
+    r.id = NewRequestId();
+    r.org_id = access.org.id;
+    r.account_id = std::string(member_id);
+    r.status = RequestStatus::kPending;
+    r.initiated_by = caller.account_id;
+    r.epoch = escrow->epoch;
+    r.remote_address = caller.remote_address;
+    r.created_at = now;
+    r.expires_at = now + policy.pending_ttl;
+    if (auto s = tx.InsertRequest(r); !s) {
+      if (store::IsCode(s.error(), "store.conflict")) {
+        return Fail(StateError(RequestStatus::kPending, RequestAction::kSubmit));
+      }
+      return s;
+    }
+    EventSpec event = RequestEvent(r, "recovery.requested", caller.account_id, caller.device_id);
+    event.details["epoch"] = Decimal(r.epoch);
+    event.details["initiated_by"] = "admin";
+    KW_RETURN_IF_ERROR(AppendOrgEvent(tx, ctx_.clock, std::move(event)));
+    KW_ASSIGN_OR_RETURN(view, BuildView(tx, r, policy.quorum));
+    KW_ASSIGN_OR_RETURN(auto admins, NotifyList(tx, access.org, policy, target, caller.account_id));
+    for (const auto& to : admins) {
+      outbox.push_back(notices::RecoveryRequested(to, access.org.name, view.email, now, "",
+                                                  caller.remote_address, true));
+    }
+    return {};
+  }));
+  SendAll(ctx_.mailer, outbox, "recovery request");
+  if (late) return Fail(std::move(*late));
+  return view;
+}
+
+// ---- the member redeems the link ----
+
+Status RecoveryRequestService::RedeemStart(std::string_view request_id,
+                                           const crypto::GenericKey& token,
+                                           std::string_view remote_address) {
+  const int64_t now = ctx_.clock.NowUnix();
+  std::optional<Error> late;
+  Outbox outbox;
+  std::optional<mail::Message> code_mail;
+  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+    late.reset();
+    outbox.clear();
+    code_mail.reset();
+    KW_ASSIGN_OR_RETURN(auto r, RequestByToken(tx, ctx_, request_id, token, remote_address, late));
+    if (!r) return {};
+    KW_RETURN_IF_ERROR(ExpireIfOverdue(tx, ctx_, *r, outbox));
+    if (auto next = NextRequestStatus(r->status, RequestAction::kRedeemStart); !next) {
+      late = next.error();
+      return {};
+    }
+    KW_ASSIGN_OR_RETURN(int64_t codes, tx.HitRateLimit("redeem-mail:req:" + r->id, now, kWindow));
+    if (codes > kRedeemCodesPerRequest) {
+      late = RateLimited();
+      return {};
+    }
+    KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(r->account_id));
+    if (!account) return Fail(LinkInvalid());
+    const std::string code = crypto::RandomDigits(6);
+    store::EmailCode row;
+    row.purpose = kRedeemCodePurpose;
+    row.subject = r->id;
+    row.account_id = r->account_id;
+    row.challenge = crypto::RandomBytes(kChallengeRandom);
+    row.code_hash = HashEmailCode(ctx_, row.challenge, code);
+    row.expires_at = now + ctx_.config.code_ttl_seconds;
+    row.created_at = now;
+    KW_RETURN_IF_ERROR(tx.PutEmailCode(row));
+    KW_RETURN_IF_ERROR(
+        AppendOrgEvent(tx, ctx_.clock, RequestEvent(*r, "recovery.redeem_started", r->account_id)));
+    code_mail =
+        notices::RecoveryRedeemCode(account->email, code, ctx_.config.code_ttl_seconds / 60);
+    return {};
+  }));
+  SendAll(ctx_.mailer, outbox, "recovery expired");
+  if (late) return Fail(std::move(*late));
+  // The member cannot go on without this code: say so when it was not sent.
+  if (code_mail) {
+    if (auto s = ctx_.mailer.Send(*code_mail); !s) {
+      spdlog::warn("mail: could not send a redeem code ({})", s.error().code());
+      return Fail(MailUnavailable());
+    }
+  }
+  return {};
+}
+
+Result<RedeemMaterial> RecoveryRequestService::RedeemVerify(std::string_view request_id,
+                                                            const crypto::GenericKey& token,
+                                                            std::string_view code,
+                                                            std::string_view remote_address) {
+  const int64_t now = ctx_.clock.NowUnix();
+  RedeemMaterial material;
+  std::optional<Error> late;
+  Outbox outbox;
+  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+    late.reset();
+    outbox.clear();
+    KW_ASSIGN_OR_RETURN(bool codes_by_request,
+                        AtLimit(tx, CodeRequestKey(request_id), now, kWrongCodesPerRequest));
+    KW_ASSIGN_OR_RETURN(bool codes_by_address,
+                        AtLimit(tx, CodeAddressKey(remote_address), now, kWrongCodesPerAddress));
+    if (codes_by_request || codes_by_address) {
+      late = RateLimited();
+      return {};
+    }
+    KW_ASSIGN_OR_RETURN(auto r, RequestByToken(tx, ctx_, request_id, token, remote_address, late));
+    if (!r) return {};
+    KW_RETURN_IF_ERROR(ExpireIfOverdue(tx, ctx_, *r, outbox));
+    if (auto next = NextRequestStatus(r->status, RequestAction::kRedeemVerify); !next) {
+      late = next.error();
+      return {};
+    }
+    KW_ASSIGN_OR_RETURN(auto row, tx.FindEmailCode(kRedeemCodePurpose, r->id));
+    const bool live =
+        row && !row->used && row->expires_at > now && row->attempts < ctx_.config.code_max_attempts;
+    if (!live ||
+        !crypto::ConstantTimeEqual(HashEmailCode(ctx_, row->challenge, code), row->code_hash)) {
+      if (live) {
+        ++row->attempts;
+        KW_RETURN_IF_ERROR(tx.UpdateEmailCode(*row));
+      }
+      KW_RETURN_IF_ERROR(Hit(tx, CodeRequestKey(r->id), now));
+      KW_RETURN_IF_ERROR(Hit(tx, CodeAddressKey(remote_address), now));
+      late = InvalidCode();
+      return {};
+    }
+    if (!ctx_.config.recovery_key) return Fail(RecoveryKeyMissing());
+    KW_ASSIGN_OR_RETURN(store::Escrow escrow, RequestEscrow(tx, *r));
+    auto server_part = protocol::OpenServerShare(*ctx_.config.recovery_key, escrow.server_share,
+                                                 r->org_id, r->account_id, escrow.epoch);
+    // Checked when it was stored: the server's recovery key changed since.
+    if (!server_part) return Fail(Internal());
+    row->used = true;
+    KW_RETURN_IF_ERROR(tx.UpdateEmailCode(*row));
+    KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(r->account_id));
+    if (!account) return Fail(LinkInvalid());
+
+    material.ticket = crypto::GenericKey::Random();
+    store::EmailCode ticket;
+    ticket.purpose = kRedeemTicketPurpose;
+    ticket.subject = TicketSubject(ctx_, material.ticket);
+    ticket.account_id = r->account_id;
+    ticket.challenge.assign(r->id.begin(), r->id.end());
+    ticket.code_hash = TicketHash(ctx_, ticket.challenge, material.ticket);
+    ticket.expires_at = now + kTicketTtlSeconds;
+    ticket.created_at = now;
+    KW_RETURN_IF_ERROR(tx.PutEmailCode(ticket));
+
+    EventSpec event = RequestEvent(*r, "recovery.escrow_opened", r->account_id);
+    event.details["epoch"] = Decimal(escrow.epoch);
+    event.details["key_version"] = Decimal(escrow.key_version);
+    KW_RETURN_IF_ERROR(AppendOrgEvent(tx, ctx_.clock, std::move(event)));
+
+    material.account_id = account->id;
+    material.email = account->email;
+    material.epoch = escrow.epoch;
+    material.wrapped_vault_key = std::move(escrow.wrapped_vault_key);
+    material.link_share = r->link_share;
+    material.server_part = std::move(*server_part);
+    material.ticket_expires_at = ticket.expires_at;
+    material.kdf_minimum = ctx_.config.kdf_minimum;
+    KW_ASSIGN_OR_RETURN(material.orgs, EnrolledOrgs(tx, account->id));
+    return {};
+  }));
+  SendAll(ctx_.mailer, outbox, "recovery expired");
+  if (late) return Fail(std::move(*late));
+  return material;
+}
+
+Status RecoveryRequestService::Complete(const RecoveryCompletion& c) {
+  KW_RETURN_IF_ERROR(CheckKdf(c.new_kdf, ctx_.config.kdf_minimum));
+  if (c.new_salt.size() != crypto::kSaltSize) return Fail(InvalidField("new_salt"));
+  if (c.new_wrapped_vault_key.size() < kMinBlob || c.new_wrapped_vault_key.size() > kMaxKeyBlob) {
+    return Fail(InvalidField("new_wrapped_vault_key"));
+  }
+  KW_RETURN_IF_ERROR(CheckOneEscrowPerOrg(c.escrows));
+  const store::Bytes verifier = credentials_.Verifier(c.new_auth_key);
+  const std::string subject = TicketSubject(ctx_, c.ticket);
+  const int64_t now = ctx_.clock.NowUnix();
+  std::optional<Error> late;
+  Outbox outbox;
+  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+    late.reset();
+    outbox.clear();
+    const std::string address_key = TokenAddressKey(c.remote_address);
+    KW_ASSIGN_OR_RETURN(bool limited, AtLimit(tx, address_key, now, kWrongTokensPerAddress));
+    if (limited) {
+      late = RateLimited();
+      return {};
+    }
+    KW_ASSIGN_OR_RETURN(auto ticket, tx.FindEmailCode(kRedeemTicketPurpose, subject));
+    if (!ticket || ticket->used || ticket->expires_at <= now ||
+        !crypto::ConstantTimeEqual(TicketHash(ctx_, ticket->challenge, c.ticket),
+                                   ticket->code_hash)) {
+      KW_RETURN_IF_ERROR(Hit(tx, address_key, now));
+      late = InvalidTicket();
+      return {};
+    }
+    const std::string request_id(ticket->challenge.begin(), ticket->challenge.end());
+    KW_ASSIGN_OR_RETURN(auto r, tx.FindRequest(request_id));
+    // The ticket, not the link's deadline, bounds this last step: it was
+    // issued while the link was valid.
+    if (!r || r->account_id != ticket->account_id) return Fail(InvalidTicket());
+    auto next = NextRequestStatus(r->status, RequestAction::kComplete);
+    if (!next) return Fail(InvalidTicket());
+    KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(r->account_id));
+    if (!account) return Fail(InvalidTicket());
+    KW_ASSIGN_OR_RETURN(auto org, tx.FindOrg(r->org_id));
+    if (!org) return Fail(InvalidTicket());
+
+    KW_RETURN_IF_ERROR(ReplaceEnrolledEscrowsInTx(tx, ctx_, account->id, c.escrows));
+    account->kdf_ops = c.new_kdf.ops;
+    account->kdf_mem = c.new_kdf.mem;
+    account->salt = c.new_salt;
+    account->verifier = verifier;
+    account->wrapped_vault_key = c.new_wrapped_vault_key;
+    account->must_change_password = false;
+    KW_RETURN_IF_ERROR(tx.UpdateAccount(*account));  // two-step login untouched
+    KW_RETURN_IF_ERROR(tx.RevokeAccountSessions(account->id, {}));
+    KW_RETURN_IF_ERROR(credentials_.ClearFailures(tx, account->email));
+    ticket->used = true;
+    KW_RETURN_IF_ERROR(tx.UpdateEmailCode(*ticket));
+
+    const RequestStatus was = r->status;
+    r->status = *next;
+    r->completed_at = now;
+    KW_RETURN_IF_ERROR(UpdateFrom(tx, *r, was, InvalidTicket()));
+    EventSpec used = RequestEvent(*r, "recovery.link_used", account->id);
+    used.details["epoch"] = Decimal(r->epoch);
+    KW_RETURN_IF_ERROR(AppendOrgEvent(tx, ctx_.clock, std::move(used)));
+    KW_RETURN_IF_ERROR(
+        AppendOrgEvent(tx, ctx_.clock, RequestEvent(*r, "recovery.password_reset", account->id)));
+    outbox.push_back(notices::PasswordResetByRecovery(account->email, org->name, now));
+    return {};
+  }));
+  if (late) return Fail(std::move(*late));
+  SendAll(ctx_.mailer, outbox, "password reset through recovery");
+  return {};
+}
+
+// ---- the sweeper ----
+
+Result<int64_t> SweepRecoveryRequests(const Context& ctx, int64_t limit) {
+  const int64_t now = ctx.clock.NowUnix();
+  std::vector<store::RecoveryRequest> overdue;
+  KW_RETURN_IF_ERROR(ctx.store.Read([&](store::Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(overdue, tx.ListExpiredOpenRequests(now, limit));
+    return {};
+  }));
+  int64_t expired = 0;
+  for (const auto& listed : overdue) {
+    bool done = false;
+    Outbox outbox;
+    // Re-read inside the transaction: another node (or a reader) may have
+    // expired it, or an admin decided it, since the listing.
+    auto s = ctx.store.Transact([&](store::Tx& tx) -> Status {
+      done = false;
+      outbox.clear();
+      KW_ASSIGN_OR_RETURN(auto r, tx.FindRequest(listed.id));
+      if (!r) return {};
+      KW_ASSIGN_OR_RETURN(done, ExpireIfOverdue(tx, ctx, *r, outbox));
+      return {};
+    });
+    if (!s) {
+      spdlog::warn("recovery: sweeping a request failed ({})", s.error().code());
+      continue;
+    }
+    if (done) ++expired;
+    SendAll(ctx.mailer, outbox, "recovery expired");
+  }
+  return expired;
+}
+
+}  // namespace keyward::core

@@ -1,0 +1,883 @@
+// Recovery requests end to end through core, with the real protocol crypto
+// on the clients' side (escrows, the admin's link, the member's redemption)
+// and a real SQLite store (a file for the races).
+#include "core/recovery_requests.h"
+
+#include <atomic>
+#include <filesystem>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "core/recovery_test_fixture.h"
+#include "protocol/link.h"
+
+namespace keyward::core::testing {
+namespace {
+
+using protocol::Enrollment;
+using store::RequestStatus;
+
+constexpr char kAddress[] = "198.51.100.7";
+
+class RequestTest : public RecoveryTest {
+ protected:
+  RequestTest()
+      : owner_(MakePerson("owner@example.com", 1)),
+        admin_(MakePerson("admin@example.com", 2)),
+        admin2_(MakePerson("admin2@example.com", 3)),
+        bob_(MakePerson("bob@example.com", 4)),
+        org_(CreateOrg(owner_, MakePolicy(Enrollment::kOptIn))) {
+    AddMember(org_, admin_, "admin");
+    AddMember(org_, admin2_, "admin");
+    AddMember(org_, bob_, "user");
+    EXPECT_TRUE(Enroll(org_, bob_, 1).has_value());
+  }
+
+  RecoveryAsk AskOf(const std::string& email, RecoveryIntent intent = RecoveryIntent::kSubmit) {
+    return RecoveryAsk{email, "bob-laptop", intent, kAddress};
+  }
+
+  // The member asks and confirms; returns the request id.
+  std::string Submit(const Person& p) {
+    EXPECT_TRUE(core().requests.Ask(AskOf(p.email)).has_value());
+    auto code = mailer_.LastCodeFor(p.email);
+    EXPECT_TRUE(code.has_value());
+    auto confirmed = core().requests.Confirm(p.email, code.value_or(""), kAddress);
+    EXPECT_TRUE(confirmed.has_value()) << (confirmed ? "" : confirmed.error().code());
+    return confirmed ? confirmed->submitted.request_id : "";
+  }
+
+  store::RecoveryRequest Stored(const std::string& id) {
+    std::optional<store::RecoveryRequest> r;
+    EXPECT_TRUE(store_->Read([&](store::Tx& tx) -> Status {
+      KW_ASSIGN_OR_RETURN(r, tx.FindRequest(id));
+      return {};
+    }));
+    EXPECT_TRUE(r.has_value());
+    return r.value_or(store::RecoveryRequest{});
+  }
+
+  // The approving admin's client (PROTOCOL.md "Approval and redemption"):
+  // A from SA with sk_org, then L, T and LA.
+  protocol::ApprovedLink MakeLink(const std::string& request_id, const Person& member) {
+    auto escrow = StoredEscrow(org_, member);
+    EXPECT_TRUE(escrow.has_value());
+    auto a =
+        protocol::OpenAdminShare(org_.key, escrow->admin_share, org_.id, member.id, escrow->epoch);
+    EXPECT_TRUE(a.has_value());
+    auto link = protocol::CreateLink(*a, request_id, member.id, escrow->epoch);
+    EXPECT_TRUE(link.has_value());
+    return std::move(*link);
+  }
+
+  Result<RequestView> Approve(const Person& admin, const std::string& id,
+                              const protocol::ApprovedLink& link) {
+    return core().requests.Approve(admin.caller(), org_.id, id, link.token,
+                                   link.linked_admin_share);
+  }
+
+  Result<RequestView> Approve(const Person& admin, const std::string& id) {
+    return Approve(admin, id, MakeLink(id, bob_));
+  }
+
+  size_t MailsTo(const std::string& to) {
+    size_t n = 0;
+    for (const auto& m : mailer_.Sent()) n += m.to == to ? 1 : 0;
+    return n;
+  }
+
+  std::vector<store::OrgEvent> EventsOf(const std::string& request_id, std::string type = "") {
+    std::vector<store::OrgEvent> out;
+    for (auto& e : Events(org_, std::move(type))) {
+      auto it = e.details.find("request_id");
+      if (it != e.details.end() && it->second == request_id) out.push_back(std::move(e));
+    }
+    return out;
+  }
+
+  // The member's client redeeming: start (code emailed), verify.
+  Result<RedeemMaterial> Redeem(const std::string& id, const protocol::ApprovedLink& link) {
+    KW_RETURN_IF_ERROR(core().requests.RedeemStart(id, link.token, kAddress));
+    auto code = mailer_.LastCodeFor(bob_.email);
+    if (!code) return Fail(Error::Internal("test", "no code mailed"));
+    return core().requests.RedeemVerify(id, link.token, *code, kAddress);
+  }
+
+  // What the member's client sends to complete, from the redeemed material:
+  // A = Dec(KL, LA), UK = Dec(A xor U, W); new password (auth key tag);
+  // fresh escrows at last_epoch + 1 for each organization in `m.orgs`.
+  RecoveryCompletion Completion(const RedeemMaterial& m, const protocol::ApprovedLink& link,
+                                const std::string& request_id, uint8_t new_tag) {
+    auto a = protocol::OpenLink(link.link_secret, m.link_share, request_id, m.account_id, m.epoch);
+    EXPECT_TRUE(a.has_value());
+    auto uk = protocol::RecoverVaultKey(*a, m.server_part, m.wrapped_vault_key, org_.id,
+                                        m.account_id, m.epoch);
+    EXPECT_TRUE(uk.has_value());
+    EXPECT_TRUE(crypto::ConstantTimeEqual(uk->span(), bob_.vault_key.span()));
+    RecoveryCompletion c;
+    c.ticket = m.ticket.Clone();
+    c.new_kdf = crypto::kTestKdf;
+    c.new_salt = crypto::RandomBytes(16);
+    c.new_auth_key = KeyFrom(new_tag);
+    c.new_wrapped_vault_key = crypto::RandomBytes(72);
+    for (const auto& o : m.orgs) {
+      c.escrows.push_back({o.org_id, EscrowFor(o.org_id, m.account_id, o.last_epoch + 1,
+                                               o.key_version, o.recovery_public_key, *uk)});
+    }
+    c.remote_address = kAddress;
+    return c;
+  }
+
+  Person owner_;
+  Person admin_;
+  Person admin2_;
+  Person bob_;
+  TestOrg org_;
+};
+
+// ---- asking ----
+
+TEST_F(RequestTest, UniformAnswersForUnknownNotEnrolledAndEnrolledEmails) {
+  Person carol = MakePerson("carol@example.com", 5);  // verified, enrolled nowhere
+  AddMember(org_, carol, "user");
+  const size_t before = mailer_.Sent().size();
+  for (const std::string email : {"nobody@example.com", "carol@example.com", "bob@example.com"}) {
+    ASSERT_OK(core().requests.Ask(AskOf(email)));
+  }
+  // The same work for each: a code row for every address.
+  for (const std::string email : {"nobody@example.com", "carol@example.com", "bob@example.com"}) {
+    ASSERT_TRUE(store_->Read([&](store::Tx& tx) -> Status {
+      KW_ASSIGN_OR_RETURN(auto row, tx.FindEmailCode(kRecoveryCodePurpose, email));
+      EXPECT_TRUE(row.has_value()) << email;
+      return {};
+    }));
+  }
+  // Only the mail differs.
+  auto sent = mailer_.Sent();
+  ASSERT_EQ(sent.size(), before + 2);
+  EXPECT_EQ(sent[before].to, "carol@example.com");
+  EXPECT_NE(sent[before].body.find("not enrolled"), std::string::npos);
+  EXPECT_FALSE(mailer_.LastCodeFor("carol@example.com").has_value());
+  EXPECT_EQ(sent[before + 1].to, "bob@example.com");
+  EXPECT_TRUE(mailer_.LastCodeFor("bob@example.com").has_value());
+  // A code for an unknown email is never sent, so any guess is the same error.
+  EXPECT_ERROR(core().requests.Confirm("nobody@example.com", "123456", kAddress),
+               "recovery.invalid_code");
+}
+
+TEST_F(RequestTest, SubmitMakesOnePendingRequestAndNotifiesEligibleAdmins) {
+  const std::string id = Submit(bob_);
+  auto r = Stored(id);
+  EXPECT_EQ(r.status, RequestStatus::kPending);
+  EXPECT_EQ(r.org_id, org_.id);
+  EXPECT_EQ(r.account_id, bob_.id);
+  EXPECT_EQ(r.epoch, 1u);
+  EXPECT_EQ(r.device_name, "bob-laptop");
+  EXPECT_EQ(r.remote_address, kAddress);
+  EXPECT_EQ(r.expires_at, Now() + org_.policy.pending_ttl);
+  EXPECT_TRUE(r.initiated_by.empty());
+  // Every recovery admin allowed to act on bob, with who / when / from where.
+  for (const auto* p : {&owner_, &admin_, &admin2_}) {
+    auto m = LastMailTo(p->email);
+    ASSERT_TRUE(m.has_value()) << p->email;
+    EXPECT_NE(m->body.find("bob@example.com"), std::string::npos);
+    EXPECT_NE(m->body.find("bob-laptop"), std::string::npos);
+    EXPECT_NE(m->body.find(kAddress), std::string::npos);
+  }
+  ASSERT_EQ(EventsOf(id, "recovery.requested").size(), 1u);
+  // One open request per member.
+  ASSERT_OK(core().requests.Ask(AskOf(bob_.email)));
+  EXPECT_ERROR(core().requests.Confirm(bob_.email, *mailer_.LastCodeFor(bob_.email), kAddress),
+               "recovery.request_open");
+}
+
+TEST_F(RequestTest, NotifyListOfThePolicyIsUsedWhenSet) {
+  auto policy = org_.policy;
+  policy.notify = {"security@example.com"};
+  SetPolicy(org_, policy);
+  const size_t owner_mails = MailsTo(owner_.email);
+  Submit(bob_);
+  EXPECT_EQ(MailsTo("security@example.com"), 1u);
+  EXPECT_EQ(MailsTo(owner_.email), owner_mails);
+}
+
+TEST_F(RequestTest, AdminsWhoMayNotActOnTheMemberAreNotNotified) {
+  Person helper = MakePerson("helper@example.com", 6);
+  AddMember(org_, helper, "custom", "manage_account_recovery");
+  // The request of an admin: the custom recovery helper cannot act on it.
+  ASSERT_OK(core().enrollment.Enroll(admin_.caller(), org_.id, KeyFrom(admin_.key_tag),
+                                     Escrow(org_, admin_, 1)));
+  const size_t helper_mails = MailsTo(helper.email);
+  const size_t owner_mails = MailsTo(owner_.email);
+  const size_t admin2_mails = MailsTo(admin2_.email);
+  Submit(admin_);
+  EXPECT_EQ(MailsTo(helper.email), helper_mails);
+  EXPECT_EQ(MailsTo(owner_.email), owner_mails + 1);
+  EXPECT_EQ(MailsTo(admin2_.email), admin2_mails + 1);
+}
+
+TEST_F(RequestTest, CodeGuessingIsCapped) {
+  ASSERT_OK(core().requests.Ask(AskOf(bob_.email)));
+  const std::string code = *mailer_.LastCodeFor(bob_.email);
+  const std::string wrong = code == "000000" ? "111111" : "000000";
+  for (int i = 0; i < config_.code_max_attempts; ++i) {
+    EXPECT_ERROR(core().requests.Confirm(bob_.email, wrong, kAddress), "recovery.invalid_code");
+  }
+  EXPECT_ERROR(core().requests.Confirm(bob_.email, code, kAddress), "recovery.invalid_code");
+}
+
+TEST_F(RequestTest, CodesExpireAndWorkOnce) {
+  ASSERT_OK(core().requests.Ask(AskOf(bob_.email)));
+  std::string code = *mailer_.LastCodeFor(bob_.email);
+  clock_.Advance(config_.code_ttl_seconds);
+  EXPECT_ERROR(core().requests.Confirm(bob_.email, code, kAddress), "recovery.invalid_code");
+  ASSERT_OK(core().requests.Ask(AskOf(bob_.email)));
+  code = *mailer_.LastCodeFor(bob_.email);
+  ASSERT_OK(core().requests.Confirm(bob_.email, code, kAddress));
+  EXPECT_ERROR(core().requests.Confirm(bob_.email, code, kAddress), "recovery.invalid_code");
+}
+
+TEST_F(RequestTest, AsksPerAddressAreRateLimited) {
+  for (int i = 0; i < 20; ++i) ASSERT_OK(core().requests.Ask(AskOf("x@example.com")));
+  EXPECT_ERROR(core().requests.Ask(AskOf("y@example.com")), "request.rate_limited");
+}
+
+TEST_F(RequestTest, CodeEmailsPerAccountAreCappedWithoutChangingTheAnswer) {
+  for (int i = 0; i < config_.mail_max_per_email; ++i) {
+    ASSERT_OK(core().requests.Ask(AskOf(bob_.email)));
+  }
+  const std::string last = *mailer_.LastCodeFor(bob_.email);
+  const size_t mails = MailsTo(bob_.email);
+  ASSERT_OK(core().requests.Ask(AskOf(bob_.email)));
+  EXPECT_EQ(MailsTo(bob_.email), mails);
+  ASSERT_OK(core().requests.Confirm(bob_.email, last, kAddress));  // still valid
+}
+
+TEST_F(RequestTest, MemberCancelsTheOpenRequest) {
+  const std::string id = Submit(bob_);
+  ASSERT_OK(core().requests.Ask(AskOf(bob_.email, RecoveryIntent::kCancel)));
+  auto outcome = core().requests.Confirm(bob_.email, *mailer_.LastCodeFor(bob_.email), kAddress);
+  ASSERT_OK(outcome);
+  EXPECT_EQ(outcome->intent, RecoveryIntent::kCancel);
+  auto r = Stored(id);
+  EXPECT_EQ(r.status, RequestStatus::kDeclined);
+  EXPECT_EQ(r.decline_reason, "Cancelled by the member");
+  EXPECT_EQ(EventsOf(id, "recovery.cancelled").size(), 1u);
+  ASSERT_OK(core().requests.Ask(AskOf(bob_.email, RecoveryIntent::kCancel)));
+  EXPECT_ERROR(core().requests.Confirm(bob_.email, *mailer_.LastCodeFor(bob_.email), kAddress),
+               "recovery.no_open_request");
+}
+
+TEST_F(RequestTest, ConfirmAfterWithdrawalIsNotEnrolled) {
+  ASSERT_OK(core().requests.Ask(AskOf(bob_.email)));
+  ASSERT_OK(core().enrollment.Withdraw(bob_.caller(), org_.id, KeyFrom(bob_.key_tag)));
+  EXPECT_ERROR(core().requests.Confirm(bob_.email, *mailer_.LastCodeFor(bob_.email), kAddress),
+               "org.not_enrolled");
+}
+
+// ---- approving and declining ----
+
+TEST_F(RequestTest, ApproveStoresTheLinkAndEmailsTheMemberWithoutIt) {
+  const std::string id = Submit(bob_);
+  auto shown = core().requests.Show(admin_.caller(), org_.id, id);
+  ASSERT_OK(shown);
+  ASSERT_TRUE(shown->escrow.has_value());
+  EXPECT_EQ(shown->escrow->epoch, 1u);
+  auto link = MakeLink(id, bob_);
+  auto view = Approve(admin_, id, link);
+  ASSERT_OK(view);
+  EXPECT_EQ(view->request.status, RequestStatus::kApproved);
+  EXPECT_EQ(view->request.expires_at, Now() + org_.policy.link_ttl);
+  EXPECT_EQ(view->request.decided_by, admin_.id);
+  ASSERT_EQ(view->approvals.size(), 1u);
+  EXPECT_EQ(view->approvals[0].email, admin_.email);
+  auto r = Stored(id);
+  EXPECT_EQ(r.link_share, link.linked_admin_share);
+  EXPECT_FALSE(r.token_hash.empty());
+  EXPECT_NE(r.token_hash, store::Bytes(link.token.span().begin(), link.token.span().end()));
+  EXPECT_EQ(EventsOf(id, "recovery.approved").size(), 1u);
+  auto mail = LastMailTo(bob_.email);
+  ASSERT_TRUE(mail.has_value());
+  EXPECT_NE(mail->subject.find("approved"), std::string::npos);
+  EXPECT_NE(mail->body.find("tell your administrator"), std::string::npos);
+  EXPECT_EQ(mail->body.find("/recover/"), std::string::npos);
+  EXPECT_EQ(mail->body.find(crypto::Base64UrlEncode(link.token.span())), std::string::npos);
+  // Decided: no more approvals or declines.
+  EXPECT_ERROR(Approve(admin2_, id), "recovery.not_pending");
+  EXPECT_ERROR(core().requests.Decline(admin2_.caller(), org_.id, id, "no"),
+               "recovery.not_pending");
+}
+
+TEST_F(RequestTest, QuorumOfTwoDistinctEligibleAdmins) {
+  auto policy = org_.policy;
+  policy.quorum = 2;
+  SetPolicy(org_, policy);
+  const std::string id = Submit(bob_);
+  auto first = Approve(admin_, id);
+  ASSERT_OK(first);
+  EXPECT_EQ(first->request.status, RequestStatus::kPending);
+  EXPECT_EQ(first->quorum, 2);
+  EXPECT_EQ(first->approvals.size(), 1u);  // "1 of 2"
+  EXPECT_TRUE(Stored(id).token_hash.empty());
+  EXPECT_EQ(EventsOf(id, "recovery.approval_recorded").size(), 1u);
+  // The same admin twice, the member themself, and a member bob cannot be
+  // approved by: refused, nothing recorded.
+  EXPECT_ERROR(Approve(admin_, id), "recovery.already_approved");
+  EXPECT_ERROR(Approve(bob_, id), "org.self_action");
+  auto shown = core().requests.Show(admin_.caller(), org_.id, id);
+  ASSERT_OK(shown);
+  EXPECT_FALSE(shown->escrow.has_value());  // admin_ already approved
+  auto second = Approve(admin2_, id);
+  ASSERT_OK(second);
+  EXPECT_EQ(second->request.status, RequestStatus::kApproved);
+  EXPECT_EQ(second->approvals.size(), 2u);
+  EXPECT_EQ(EventsOf(id, "recovery.approved").size(), 1u);
+  EXPECT_EQ(EventsOf(id, "recovery.approval_recorded").size(), 1u);
+}
+
+TEST_F(RequestTest, AnAdminCannotApproveForAnOwnerAndAUserCannotApproveAtAll) {
+  Person owner2 = MakePerson("owner2@example.com", 7);
+  AddMember(org_, owner2, "owner");
+  ASSERT_OK(core().enrollment.Enroll(owner2.caller(), org_.id, KeyFrom(owner2.key_tag),
+                                     Escrow(org_, owner2, 1)));
+  const std::string id = Submit(owner2);
+  auto link = MakeLink(id, owner2);
+  EXPECT_ERROR(Approve(admin_, id, link), "org.forbidden");
+  EXPECT_ERROR(core().requests.Decline(admin_.caller(), org_.id, id, "no"), "org.forbidden");
+  Person carol = MakePerson("carol@example.com", 5);
+  AddMember(org_, carol, "user");
+  EXPECT_ERROR(Approve(carol, id, link), "org.forbidden");
+  EXPECT_ERROR(core().requests.List(carol.caller(), org_.id, std::nullopt, std::nullopt, 50),
+               "org.forbidden");
+  ASSERT_OK(Approve(owner_, id, link));
+}
+
+TEST_F(RequestTest, ADemotedApproverNoLongerCountsTowardsTheQuorum) {
+  auto policy = org_.policy;
+  policy.quorum = 2;
+  SetPolicy(org_, policy);
+  const std::string id = Submit(bob_);
+  ASSERT_OK(Approve(admin_, id));
+  ASSERT_TRUE(store_->Transact([&](store::Tx& tx) -> Status {
+    return tx.UpdateMemberRole(org_.id, admin_.id, "user", "");
+  }));
+  auto second = Approve(admin2_, id);
+  ASSERT_OK(second);
+  EXPECT_EQ(second->request.status, RequestStatus::kPending);
+  ASSERT_OK(Approve(owner_, id));
+  EXPECT_EQ(Stored(id).status, RequestStatus::kApproved);
+}
+
+TEST_F(RequestTest, DeclineEmailsTheReasonAndTheMemberMayAskAgain) {
+  const std::string id = Submit(bob_);
+  EXPECT_ERROR(core().requests.Decline(admin_.caller(), org_.id, id, ""), "request.invalid_field");
+  EXPECT_ERROR(core().requests.Decline(admin_.caller(), org_.id, id, std::string(501, 'x')),
+               "request.invalid_field");
+  EXPECT_ERROR(core().requests.Decline(admin_.caller(), org_.id, id, "two\nlines"),
+               "request.invalid_field");
+  // 500 characters, most of them two bytes long.
+  std::string reason = "Call the helpdesk first: ";
+  for (int i = 0; i < 475; ++i) reason += "\xc3\xa9";  // é
+  ASSERT_OK(core().requests.Decline(admin_.caller(), org_.id, id, reason));
+  auto r = Stored(id);
+  EXPECT_EQ(r.status, RequestStatus::kDeclined);
+  EXPECT_EQ(r.decline_reason, reason);
+  auto mail = LastMailTo(bob_.email);
+  ASSERT_TRUE(mail.has_value());
+  EXPECT_NE(mail->body.find(reason), std::string::npos);
+  auto events = EventsOf(id, "recovery.declined");
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].details.at("reason_length"), "500");
+  for (const auto& e : Events(org_)) {
+    for (const auto& [k, v] : e.details) EXPECT_EQ(v.find("helpdesk"), std::string::npos);
+  }
+  const std::string again = Submit(bob_);
+  EXPECT_NE(again, id);
+  EXPECT_EQ(Stored(again).status, RequestStatus::kPending);
+}
+
+TEST_F(RequestTest, AdminStartsARecoveryThatOthersApprove) {
+  auto started = core().requests.Start(admin_.caller(), org_.id, bob_.id);
+  ASSERT_OK(started);
+  EXPECT_EQ(started->request.status, RequestStatus::kPending);
+  EXPECT_EQ(started->request.initiated_by, admin_.id);
+  EXPECT_EQ(started->request.epoch, 1u);
+  EXPECT_TRUE(LastMailTo(owner_.email).has_value());
+  EXPECT_ERROR(core().requests.Start(admin2_.caller(), org_.id, bob_.id), "recovery.request_open");
+  EXPECT_ERROR(core().requests.Start(admin_.caller(), org_.id, admin_.id), "org.self_action");
+  Person carol = MakePerson("carol@example.com", 5);
+  AddMember(org_, carol, "user");
+  EXPECT_ERROR(core().requests.Start(admin_.caller(), org_.id, carol.id), "org.not_enrolled");
+  EXPECT_ERROR(core().requests.Start(admin_.caller(), org_.id, NewAccountId()),
+               "org.member_not_found");
+  ASSERT_OK(Approve(admin2_, started->request.id));
+}
+
+TEST_F(RequestTest, ListIsNewestFirstWithPagesAndAStatusFilter) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    ids.push_back(Submit(bob_));
+    ASSERT_OK(core().requests.Decline(admin_.caller(), org_.id, ids.back(), "no"));
+    clock_.Advance(10);
+  }
+  ids.push_back(Submit(bob_));
+  auto page = core().requests.List(admin_.caller(), org_.id, std::nullopt, std::nullopt, 3);
+  ASSERT_OK(page);
+  ASSERT_EQ(page->requests.size(), 3u);
+  EXPECT_EQ(page->requests[0].request.id, ids[3]);
+  EXPECT_EQ(page->requests[2].request.id, ids[1]);
+  ASSERT_TRUE(page->next_after.has_value());
+  auto rest = core().requests.List(admin_.caller(), org_.id, std::nullopt, page->next_after, 3);
+  ASSERT_OK(rest);
+  ASSERT_EQ(rest->requests.size(), 1u);
+  EXPECT_EQ(rest->requests[0].request.id, ids[0]);
+  EXPECT_FALSE(rest->next_after.has_value());
+  auto pending =
+      core().requests.List(admin_.caller(), org_.id, RequestStatus::kPending, std::nullopt, 50);
+  ASSERT_OK(pending);
+  ASSERT_EQ(pending->requests.size(), 1u);
+  EXPECT_EQ(pending->requests[0].request.id, ids[3]);
+}
+
+TEST_F(RequestTest, RequestsOfAnotherOrganizationAreNotFound) {
+  const std::string id = Submit(bob_);
+  TestOrg other = CreateOrg(admin_, MakePolicy(Enrollment::kOptIn), "other");
+  EXPECT_ERROR(core().requests.Show(admin_.caller(), other.id, id), "recovery.not_found");
+  EXPECT_ERROR(core().requests.Approve(admin_.caller(), other.id, id, crypto::GenericKey::Random(),
+                                       crypto::RandomBytes(80)),
+               "recovery.not_found");
+  EXPECT_ERROR(core().requests.Show(bob_.caller(), other.id, id), "org.not_found");
+}
+
+// ---- expiry ----
+
+TEST_F(RequestTest, APendingRequestReadAfterItsDeadlineIsStoredExpired) {
+  const std::string id = Submit(bob_);
+  clock_.Advance(org_.policy.pending_ttl);
+  auto shown = core().requests.Show(admin_.caller(), org_.id, id);
+  ASSERT_OK(shown);
+  EXPECT_EQ(shown->request.status, RequestStatus::kExpired);
+  EXPECT_EQ(Stored(id).status, RequestStatus::kExpired);
+  EXPECT_EQ(EventsOf(id, "recovery.expired").size(), 1u);
+  EXPECT_ERROR(Approve(admin_, id), "recovery.expired");
+  // Emailed once, whoever expired it; the sweeper finds nothing left.
+  const size_t mails = MailsTo(bob_.email);
+  auto swept = SweepRecoveryRequests(core().context());
+  ASSERT_OK(swept);
+  EXPECT_EQ(*swept, 0);
+  EXPECT_EQ(MailsTo(bob_.email), mails);
+  EXPECT_EQ(EventsOf(id, "recovery.expired").size(), 1u);
+  Submit(bob_);  // a new request may be made
+}
+
+TEST_F(RequestTest, ApprovingAfterTheDeadlineIsExpiredAndTheExpiryStands) {
+  const std::string id = Submit(bob_);
+  clock_.Advance(org_.policy.pending_ttl);
+  EXPECT_ERROR(Approve(admin_, id), "recovery.expired");
+  EXPECT_EQ(Stored(id).status, RequestStatus::kExpired);
+  EXPECT_EQ(EventsOf(id, "recovery.expired").size(), 1u);
+  EXPECT_TRUE(EventsOf(id, "recovery.approved").empty());
+}
+
+TEST_F(RequestTest, SweeperExpiresAndEmailsOnce) {
+  const std::string pending = Submit(bob_);
+  clock_.Advance(org_.policy.pending_ttl - 1);
+  auto none = SweepRecoveryRequests(core().context());
+  ASSERT_OK(none);
+  EXPECT_EQ(*none, 0);
+  clock_.Advance(1);
+  const size_t mails = MailsTo(bob_.email);
+  ASSERT_OK(Sweep(core().context()));  // the server's periodic housekeeping
+  EXPECT_EQ(Stored(pending).status, RequestStatus::kExpired);
+  EXPECT_EQ(MailsTo(bob_.email), mails + 1);
+  auto mail = LastMailTo(bob_.email);
+  EXPECT_NE(mail->subject.find("expired"), std::string::npos);
+  ASSERT_OK(Sweep(core().context()));
+  EXPECT_EQ(MailsTo(bob_.email), mails + 1);
+  EXPECT_EQ(EventsOf(pending, "recovery.expired").size(), 1u);
+}
+
+// ---- redeeming ----
+
+TEST_F(RequestTest, RedeemCompletesWithFreshEscrowsRevokesSessionsKeepsTwoStepLogin) {
+  ASSERT_TRUE(store_->Transact([&](store::Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(auto a, tx.FindAccountById(bob_.id));
+    a->totp_enabled = true;
+    a->totp_secret_sealed = crypto::RandomBytes(40);
+    return tx.UpdateAccount(*a);
+  }));
+  const std::string id = Submit(bob_);
+  auto link = MakeLink(id, bob_);
+  ASSERT_OK(Approve(admin_, id, link));
+  auto m = Redeem(id, link);
+  ASSERT_OK(m);
+  EXPECT_EQ(m->account_id, bob_.id);
+  EXPECT_EQ(m->email, bob_.email);
+  EXPECT_EQ(m->epoch, 1u);
+  EXPECT_EQ(m->ticket_expires_at, Now() + kTicketTtlSeconds);
+  ASSERT_EQ(m->orgs.size(), 1u);
+  EXPECT_EQ(m->orgs[0].last_epoch, 1u);
+  EXPECT_EQ(m->orgs[0].statements.size(), 1u);
+  EXPECT_EQ(EventsOf(id, "recovery.redeem_started").size(), 1u);
+  auto completion = Completion(*m, link, id, 9);
+  ASSERT_OK(core().requests.Complete(completion));
+
+  auto r = Stored(id);
+  EXPECT_EQ(r.status, RequestStatus::kLinkUsed);
+  EXPECT_EQ(r.completed_at, Now());
+  auto account = StoredAccount(bob_);
+  EXPECT_TRUE(account->totp_enabled);
+  EXPECT_FALSE(account->must_change_password);
+  EXPECT_EQ(StoredEscrow(org_, bob_)->epoch, 2u);
+  EXPECT_EQ(LastEpoch(org_, bob_), 2u);
+  EXPECT_FALSE(IsSignedIn(bob_.session));
+  auto login = core().sessions.Login(MakeLogin(bob_.email, 9));
+  EXPECT_FALSE(login.has_value());  // the new password, then the second step
+  EXPECT_NE(login.error().code(), "auth.invalid_credentials");
+  EXPECT_ERROR(core().sessions.Login(MakeLogin(bob_.email, bob_.key_tag)),
+               "auth.invalid_credentials");
+  EXPECT_EQ(EventsOf(id, "recovery.link_used").size(), 1u);
+  EXPECT_EQ(EventsOf(id, "recovery.password_reset").size(), 1u);
+  EXPECT_NE(LastMailTo(bob_.email)->subject.find("reset"), std::string::npos);
+  // The ticket and the link work once.
+  EXPECT_ERROR(core().requests.Complete(Completion(*m, link, id, 10)), "recovery.invalid_ticket");
+  EXPECT_ERROR(core().requests.RedeemStart(id, link.token, kAddress), "recovery.link_used");
+  // Nothing secret in the log.
+  const std::string t = crypto::Base64UrlEncode(link.token.span());
+  for (const auto& e : Events(org_)) {
+    for (const auto& [k, v] : e.details) EXPECT_NE(v, t) << k;
+  }
+}
+
+TEST_F(RequestTest, CompleteNeedsAFreshEscrowForEveryEnrolledOrganization) {
+  clock_.Advance(1);  // enrolled in `other` after org_
+  TestOrg other = CreateOrg(owner_, MakePolicy(Enrollment::kOptIn), "other");
+  AddMember(other, bob_, "user");
+  ASSERT_OK(Enroll(other, bob_, 1));
+  const std::string id = Submit(bob_);
+  auto r = Stored(id);
+  ASSERT_EQ(r.org_id, other.id);  // the most recent enrollment
+  // The admin of `other` approves with its key.
+  auto escrow = StoredEscrow(other, bob_);
+  auto a = protocol::OpenAdminShare(other.key, escrow->admin_share, other.id, bob_.id, 1);
+  ASSERT_OK(a);
+  auto link = protocol::CreateLink(*a, id, bob_.id, 1);
+  ASSERT_OK(link);
+  ASSERT_OK(core().requests.Approve(owner_.caller(), other.id, id, link->token,
+                                    link->linked_admin_share));
+  ASSERT_OK(core().requests.RedeemStart(id, link->token, kAddress));
+  auto m =
+      core().requests.RedeemVerify(id, link->token, *mailer_.LastCodeFor(bob_.email), kAddress);
+  ASSERT_OK(m);
+  ASSERT_EQ(m->orgs.size(), 2u);
+  auto uk_a = protocol::OpenLink(link->link_secret, m->link_share, id, bob_.id, 1);
+  ASSERT_OK(uk_a);
+  auto uk =
+      protocol::RecoverVaultKey(*uk_a, m->server_part, m->wrapped_vault_key, other.id, bob_.id, 1);
+  ASSERT_OK(uk);
+  RecoveryCompletion c;
+  c.ticket = m->ticket.Clone();
+  c.new_kdf = crypto::kTestKdf;
+  c.new_salt = crypto::RandomBytes(16);
+  c.new_auth_key = KeyFrom(9);
+  c.new_wrapped_vault_key = crypto::RandomBytes(72);
+  c.remote_address = kAddress;
+  c.escrows.push_back({other.id, EscrowFor(other.id, bob_.id, 2, 1, other.key.public_key, *uk)});
+  EXPECT_ERROR(core().requests.Complete(c), "escrow.required");
+  EXPECT_EQ(Stored(id).status, RequestStatus::kApproved);
+  EXPECT_TRUE(IsSignedIn(bob_.session));
+  // The same ticket, now with both.
+  c.escrows.push_back({org_.id, EscrowFor(org_.id, bob_.id, 2, 1, org_.key.public_key, *uk)});
+  ASSERT_OK(core().requests.Complete(c));
+  EXPECT_EQ(StoredEscrow(org_, bob_)->epoch, 2u);
+  EXPECT_EQ(StoredEscrow(other, bob_)->epoch, 2u);
+}
+
+TEST_F(RequestTest, TokenGuessingIsCappedPerRequestAndPerAddress) {
+  const std::string id = Submit(bob_);
+  auto link = MakeLink(id, bob_);
+  ASSERT_OK(Approve(admin_, id, link));
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_ERROR(core().requests.RedeemStart(id, crypto::GenericKey::Random(), "203.0.113.1"),
+                 "recovery.link_invalid");
+  }
+  // Capped for this request, even with the right token, from anywhere.
+  EXPECT_ERROR(core().requests.RedeemStart(id, link.token, kAddress), "request.rate_limited");
+  // Per address: another request id (unknown) from one address.
+  for (int i = 0; i < 20; ++i) {
+    auto s =
+        core().requests.RedeemStart(NewAccountId(), crypto::GenericKey::Random(), "203.0.113.2");
+    EXPECT_ERROR(s, "recovery.link_invalid");
+  }
+  EXPECT_ERROR(
+      core().requests.RedeemStart(NewAccountId(), crypto::GenericKey::Random(), "203.0.113.2"),
+      "request.rate_limited");
+  clock_.Advance(3600);
+  ASSERT_OK(core().requests.RedeemStart(id, link.token, kAddress));
+}
+
+TEST_F(RequestTest, RedeemCodeGuessingIsCapped) {
+  auto policy = org_.policy;
+  policy.link_ttl = 30 * 86400;
+  SetPolicy(org_, policy);
+  const std::string id = Submit(bob_);
+  auto link = MakeLink(id, bob_);
+  ASSERT_OK(Approve(admin_, id, link));
+  ASSERT_OK(core().requests.RedeemStart(id, link.token, kAddress));
+  const std::string code = *mailer_.LastCodeFor(bob_.email);
+  const std::string wrong = code == "000000" ? "111111" : "000000";
+  for (int i = 0; i < config_.code_max_attempts; ++i) {
+    EXPECT_ERROR(core().requests.RedeemVerify(id, link.token, wrong, kAddress),
+                 "recovery.invalid_code");
+  }
+  EXPECT_ERROR(core().requests.RedeemVerify(id, link.token, code, kAddress),
+               "recovery.invalid_code");  // that code is dead
+  // A new code; wrong guesses per request are capped across codes too.
+  ASSERT_OK(core().requests.RedeemStart(id, link.token, kAddress));
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_ERROR(core().requests.RedeemVerify(id, link.token, wrong, "203.0.113.9"),
+                 "recovery.invalid_code");
+  }
+  const std::string fresh = *mailer_.LastCodeFor(bob_.email);
+  EXPECT_ERROR(core().requests.RedeemVerify(id, link.token, fresh, kAddress),
+               "request.rate_limited");
+  // Emailed codes per request are capped as well.
+  clock_.Advance(3600);
+  for (int i = 0; i < 5; ++i) ASSERT_OK(core().requests.RedeemStart(id, link.token, kAddress));
+  EXPECT_ERROR(core().requests.RedeemStart(id, link.token, kAddress), "request.rate_limited");
+}
+
+TEST_F(RequestTest, AnExpiredLinkHasItsOwnErrorAndIsNeverReused) {
+  const std::string id = Submit(bob_);
+  auto link = MakeLink(id, bob_);
+  ASSERT_OK(Approve(admin_, id, link));
+  ASSERT_OK(core().requests.RedeemStart(id, link.token, kAddress));
+  clock_.Advance(org_.policy.link_ttl);
+  EXPECT_ERROR(
+      core().requests.RedeemVerify(id, link.token, *mailer_.LastCodeFor(bob_.email), kAddress),
+      "recovery.link_expired");
+  EXPECT_EQ(Stored(id).status, RequestStatus::kExpired);
+  EXPECT_EQ(EventsOf(id, "recovery.expired").size(), 1u);
+  EXPECT_NE(LastMailTo(bob_.email)->subject.find("expired"), std::string::npos);
+  EXPECT_ERROR(core().requests.RedeemStart(id, link.token, kAddress), "recovery.link_expired");
+  // A new request gets a new link; the old token stays dead.
+  const std::string again = Submit(bob_);
+  auto link2 = MakeLink(again, bob_);
+  ASSERT_OK(Approve(admin_, again, link2));
+  EXPECT_ERROR(core().requests.RedeemStart(again, link.token, kAddress), "recovery.link_invalid");
+  EXPECT_ERROR(core().requests.RedeemStart(id, link.token, kAddress), "recovery.link_expired");
+  ASSERT_OK(core().requests.RedeemStart(again, link2.token, kAddress));
+}
+
+TEST_F(RequestTest, PendingOrDeclinedRequestsHaveNoWorkingLink) {
+  const std::string id = Submit(bob_);
+  auto link = MakeLink(id, bob_);
+  EXPECT_ERROR(core().requests.RedeemStart(id, link.token, kAddress), "recovery.link_invalid");
+  ASSERT_OK(core().requests.Decline(admin_.caller(), org_.id, id, "no"));
+  EXPECT_ERROR(core().requests.RedeemStart(id, link.token, kAddress), "recovery.link_invalid");
+}
+
+TEST_F(RequestTest, ADeletedAccountTakesItsRequestsAlong) {
+  const std::string id = Submit(bob_);
+  auto link = MakeLink(id, bob_);
+  ASSERT_OK(Approve(admin_, id, link));
+  ASSERT_OK(core().accounts.Delete(bob_.caller(), KeyFrom(bob_.key_tag)));
+  EXPECT_ERROR(core().requests.Show(admin_.caller(), org_.id, id), "recovery.not_found");
+  EXPECT_ERROR(core().requests.RedeemStart(id, link.token, kAddress), "recovery.link_invalid");
+  auto page = core().requests.List(admin_.caller(), org_.id, std::nullopt, std::nullopt, 50);
+  ASSERT_OK(page);
+  EXPECT_TRUE(page->requests.empty());
+  EXPECT_FALSE(EventsOf(id, "recovery.approved").empty());  // the history stays
+}
+
+// ---- atomicity: a store failing at any operation leaves nothing behind ----
+
+TEST_F(RequestTest, ApproveIsAtomicUnderStoreFailures) {
+  const std::string id = Submit(bob_);
+  auto link = MakeLink(id, bob_);
+  const size_t events = Events(org_).size();
+  const size_t mails = mailer_.Sent().size();
+  bool done = false;
+  for (int64_t n = 1; n < 500 && !done; ++n) {
+    failing_->FailAt(n);
+    auto result = Approve(admin_, id, link);
+    failing_->FailAt(0);
+    if (result) {
+      done = true;
+      break;
+    }
+    EXPECT_EQ(result.error().code(), "store.error") << n;
+    auto r = Stored(id);
+    ASSERT_EQ(r.status, RequestStatus::kPending) << n;
+    EXPECT_TRUE(r.token_hash.empty()) << n;
+    EXPECT_EQ(Events(org_).size(), events) << n;
+    EXPECT_EQ(mailer_.Sent().size(), mails) << n;
+    ASSERT_TRUE(store_->Read([&](store::Tx& tx) -> Status {
+      KW_ASSIGN_OR_RETURN(auto approvals, tx.ListApprovals(id));
+      EXPECT_TRUE(approvals.empty()) << n;
+      return {};
+    }));
+  }
+  ASSERT_TRUE(done);
+  EXPECT_EQ(Stored(id).status, RequestStatus::kApproved);
+  EXPECT_EQ(Events(org_).size(), events + 1);
+}
+
+TEST_F(RequestTest, CompleteIsAtomicUnderStoreFailures) {
+  const std::string id = Submit(bob_);
+  auto link = MakeLink(id, bob_);
+  ASSERT_OK(Approve(admin_, id, link));
+  auto m = Redeem(id, link);
+  ASSERT_OK(m);
+  auto before = StoredAccount(bob_);
+  const size_t events = Events(org_).size();
+  bool done = false;
+  for (int64_t n = 1; n < 500 && !done; ++n) {
+    auto c = Completion(*m, link, id, 9);
+    failing_->FailAt(n);
+    auto result = core().requests.Complete(c);
+    failing_->FailAt(0);
+    if (result) {
+      done = true;
+      break;
+    }
+    EXPECT_EQ(result.error().code(), "store.error") << n;
+    EXPECT_EQ(Stored(id).status, RequestStatus::kApproved) << n;
+    EXPECT_EQ(StoredAccount(bob_)->verifier, before->verifier) << n;
+    EXPECT_EQ(StoredEscrow(org_, bob_)->epoch, 1u) << n;
+    EXPECT_EQ(LastEpoch(org_, bob_), 1u) << n;
+    EXPECT_TRUE(IsSignedIn(bob_.session)) << n;
+    EXPECT_EQ(Events(org_).size(), events) << n;
+  }
+  ASSERT_TRUE(done);
+  EXPECT_EQ(Stored(id).status, RequestStatus::kLinkUsed);
+  EXPECT_FALSE(IsSignedIn(bob_.session));
+  EXPECT_EQ(Events(org_).size(), events + 2);
+}
+
+// ---- races on a real SQLite file ----
+
+class RequestRaceTest : public RequestTest {
+ protected:
+  RequestRaceTest() {
+    path_ = std::filesystem::temp_directory_path() /
+            ("keyward-requests-" + crypto::HexEncode(crypto::RandomBytes(8)) + ".db");
+  }
+  ~RequestRaceTest() override {
+    services_.reset();
+    failing_.reset();
+    store_.reset();
+    std::error_code ec;
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      std::filesystem::remove(path_.string() + suffix, ec);
+    }
+  }
+
+  // The same people and organization, but on a file so that two threads use
+  // the store as two server nodes would.
+  void SetUp() override {
+    auto opened = store::Open("sqlite:" + path_.string());
+    ASSERT_TRUE(opened.has_value()) << opened.error().code();
+    services_.reset();
+    failing_ = std::make_unique<keyward::testing::FailingStore>(**opened);
+    store_ = std::move(*opened);
+    Rebuild();
+    owner_ = MakePerson("owner@example.com", 1);
+    admin_ = MakePerson("admin@example.com", 2);
+    admin2_ = MakePerson("admin2@example.com", 3);
+    bob_ = MakePerson("bob@example.com", 4);
+    org_ = CreateOrg(owner_, MakePolicy(Enrollment::kOptIn));
+    AddMember(org_, admin_, "admin");
+    AddMember(org_, admin2_, "admin");
+    AddMember(org_, bob_, "user");
+    ASSERT_OK(Enroll(org_, bob_, 1));
+  }
+
+  // A fresh pending request for bob (the previous one closed by hand).
+  std::string FreshRequest(const std::string& previous) {
+    if (!previous.empty()) {
+      EXPECT_TRUE(store_->Transact([&](store::Tx& tx) -> Status {
+        KW_ASSIGN_OR_RETURN(auto r, tx.FindRequest(previous));
+        auto was = r->status;
+        if (!IsOpen(was)) return {};
+        r->status = RequestStatus::kDeclined;
+        r->decline_reason = "test";
+        return tx.UpdateRequest(*r, was);
+      }));
+    }
+    auto started = core().requests.Start(owner_.caller(), org_.id, bob_.id);
+    EXPECT_TRUE(started.has_value()) << (started ? "" : started.error().code());
+    return started ? started->request.id : "";
+  }
+
+  std::filesystem::path path_;
+};
+
+TEST_F(RequestRaceTest, TwoApprovalsRaceOneWinsOneEvent) {
+  std::string id;
+  for (int trial = 0; trial < 100; ++trial) {
+    id = FreshRequest(id);
+    auto link1 = MakeLink(id, bob_);
+    auto link2 = MakeLink(id, bob_);
+    std::atomic<int> ready{0};
+    Result<RequestView> r1 = Fail(Internal());
+    Result<RequestView> r2 = Fail(Internal());
+    auto run = [&](const Person& admin, const protocol::ApprovedLink& link,
+                   Result<RequestView>& out) {
+      ++ready;
+      while (ready.load() < 2) std::this_thread::yield();
+      out = Approve(admin, id, link);
+    };
+    std::thread t1(run, std::cref(admin_), std::cref(link1), std::ref(r1));
+    std::thread t2(run, std::cref(admin2_), std::cref(link2), std::ref(r2));
+    t1.join();
+    t2.join();
+    ASSERT_NE(r1.has_value(), r2.has_value()) << "trial " << trial;
+    const auto& loser = r1 ? r2 : r1;
+    EXPECT_EQ(loser.error().code(), "recovery.not_pending") << "trial " << trial;
+    ASSERT_EQ(EventsOf(id, "recovery.approved").size(), 1u) << "trial " << trial;
+    auto stored = Stored(id);
+    const auto& winning_link = r1 ? link1 : link2;
+    EXPECT_EQ(stored.link_share, winning_link.linked_admin_share) << "trial " << trial;
+  }
+}
+
+TEST_F(RequestRaceTest, ApproveAndDeclineRaceOneOutcomeOneEvent) {
+  std::string id;
+  int approvals = 0;
+  for (int trial = 0; trial < 100; ++trial) {
+    id = FreshRequest(id);
+    auto link = MakeLink(id, bob_);
+    std::atomic<int> ready{0};
+    Result<RequestView> approved = Fail(Internal());
+    Result<RequestView> declined = Fail(Internal());
+    auto wait = [&] {
+      ++ready;
+      while (ready.load() < 2) std::this_thread::yield();
+    };
+    std::thread t1([&] {
+      wait();
+      approved = Approve(admin_, id, link);
+    });
+    std::thread t2([&] {
+      wait();
+      declined = core().requests.Decline(admin2_.caller(), org_.id, id, "not verified");
+    });
+    t1.join();
+    t2.join();
+    ASSERT_NE(approved.has_value(), declined.has_value()) << "trial " << trial;
+    const auto& loser = approved ? declined : approved;
+    EXPECT_EQ(loser.error().code(), "recovery.not_pending") << "trial " << trial;
+    const size_t a = EventsOf(id, "recovery.approved").size();
+    const size_t d = EventsOf(id, "recovery.declined").size();
+    ASSERT_EQ(a + d, 1u) << "trial " << trial;
+    EXPECT_EQ(a == 1, approved.has_value());
+    EXPECT_EQ(Stored(id).status, approved ? RequestStatus::kApproved : RequestStatus::kDeclined);
+    approvals += approved ? 1 : 0;
+  }
+  RecordProperty("approvals_won", approvals);
+}
+
+}  // namespace
+}  // namespace keyward::core::testing
