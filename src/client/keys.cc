@@ -82,7 +82,7 @@ Result<crypto::VaultKey> UnprotectVaultKey(const crypto::SessionKey& session_key
 Result<RegistrationMaterial> MakeRegistration(const crypto::SecureBytes& password,
                                               const crypto::KdfParams& kdf) {
   RegistrationMaterial m;
-  m.account_id = crypto::Base64UrlEncode(crypto::RandomBytes(16));
+  m.account_id = crypto::RandomArgSafeId(16);
   m.kdf = kdf;
   m.salt = crypto::RandomBytes(crypto::kSaltSize);
   auto keys = DeriveAccountKeys(password, m.salt, kdf);
@@ -101,7 +101,7 @@ ItemFields ItemFields::Clone() const {
   return {name, username, password.Clone(), url, notes.Clone()};
 }
 
-std::string NewItemId() { return crypto::Base64UrlEncode(crypto::RandomBytes(16)); }
+std::string NewItemId() { return crypto::RandomArgSafeId(16); }
 
 crypto::Bytes EncryptItem(const crypto::VaultKey& uk, std::string_view account_id,
                           std::string_view item_id, const ItemFields& fields) {

@@ -253,7 +253,7 @@ Result<crypto::Bytes> ServerRecoveryKey(Client& client) {
 // ---- create, read, verify ----
 
 Result<VerifiedOrg> OrgClient::Create(std::string_view name) {
-  const std::string org_id = crypto::Base64UrlEncode(crypto::RandomBytes(16));
+  const std::string org_id = crypto::RandomArgSafeId(16);
   const crypto::SignKeyPair signer = crypto::GenerateSignKeyPair();
   const crypto::BoxKeyPair recovery = crypto::GenerateBoxKeyPair();
   auto policy = protocol::EncodePolicy(protocol::RecoveryPolicy{});

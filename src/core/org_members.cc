@@ -219,7 +219,7 @@ Result<store::OrgInvite> MemberService::Invite(const Caller& caller, std::string
   }));
 
   store::OrgInvite invite;
-  invite.id = crypto::Base64UrlEncode(crypto::RandomBytes(16));
+  invite.id = crypto::RandomArgSafeId(16);
   invite.org_id = std::string(org_id);
   invite.email = email;
   invite.role = std::string(RoleName(choice.role));
@@ -228,7 +228,7 @@ Result<store::OrgInvite> MemberService::Invite(const Caller& caller, std::string
   invite.created_at = now;
   invite.expires_at = now + ctx_.config.invite_ttl_seconds;
   {
-    const store::Bytes token = crypto::RandomBytes(kInviteTokenSize);
+    const store::Bytes token = crypto::RandomArgSafeBytes(kInviteTokenSize);
     invite.token_hash = HashInviteToken(ctx_, token);
     // The token exists only in this email: an invite that could not be sent
     // is not stored, and one whose storing fails is dead.

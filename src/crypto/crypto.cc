@@ -64,6 +64,15 @@ Bytes RandomBytes(size_t n) {
   return out;
 }
 
+Bytes RandomArgSafeBytes(size_t n) {
+  Bytes out = RandomBytes(n);
+  // The first base64url character is the top 6 bits of byte 0; 62 is '-'.
+  while (n != 0 && (out[0] >> 2) == 62) out = RandomBytes(n);
+  return out;
+}
+
+std::string RandomArgSafeId(size_t n) { return Base64UrlEncode(RandomArgSafeBytes(n)); }
+
 uint32_t RandomUniform(uint32_t upper_bound) {
   internal::EnsureSodium();
   return randombytes_uniform(upper_bound);

@@ -156,6 +156,22 @@ TEST_F(CryptoTest, RandomDigitsAreDigitsAndKeepLeadingZeros) {
   EXPECT_EQ(RandomDigits(0), "");
 }
 
+// Ids and tokens are command-line arguments: never a leading '-'. 2000 draws
+// would include about 31 such ids if nothing redrew them.
+TEST_F(CryptoTest, ArgSafeIdsNeverStartWithADash) {
+  int dashes_in_plain = 0;
+  for (int i = 0; i < 2000; ++i) {
+    std::string id = RandomArgSafeId(16);
+    ASSERT_EQ(id.size(), 22u);
+    ASSERT_NE(id.front(), '-');
+    Bytes raw = RandomArgSafeBytes(32);
+    ASSERT_EQ(raw.size(), 32u);
+    ASSERT_NE(Base64UrlEncode(raw).front(), '-');
+    if (Base64UrlEncode(RandomBytes(16)).front() == '-') ++dashes_in_plain;
+  }
+  EXPECT_GT(dashes_in_plain, 0);  // the case the redraw exists for does happen
+}
+
 TEST_F(CryptoTest, RandomUniformInRange) {
   for (int i = 0; i < 1000; ++i) EXPECT_LT(RandomUniform(7), 7u);
   EXPECT_EQ(RandomBytes(0).size(), 0u);
