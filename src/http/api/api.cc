@@ -121,6 +121,7 @@ class ApiImpl final : public Api {
     Route(router, "DELETE", "/v1/devices/{id}", &ApiImpl::DeactivateDevice);
     AddOrgRoutes(router, RouteContext{config_, core_});
     AddRecoveryRoutes(router, RouteContext{config_, core_});
+    AddRequestRoutes(router, RouteContext{config_, core_});
   }
 
   void Sweep() override {

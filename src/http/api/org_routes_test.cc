@@ -466,6 +466,11 @@ TEST_F(OrgApiTest, CrossOrganizationIsolation) {
                                                 {"from_key_version", 1},
                                                 {"admin_share", RandomB64(80)}}})}};
     }
+    if (pattern.ends_with("/recovery/requests/{id}/approve")) {
+      return json{{"token", RandomB64(32)}, {"link_share", RandomB64(80)}};
+    }
+    if (pattern.ends_with("/recovery/requests/{id}/decline")) return json{{"reason", "no"}};
+    if (pattern == "/v1/orgs/{org}/recovery/start") return json{{"member", bob.id}};
     if (pattern == "/v1/orgs/{org}/members/{member}/reset") {
       return json{{"new_kdf", {{"ops", crypto::kTestKdf.ops}, {"mem", crypto::kTestKdf.mem}}},
                   {"new_salt", RandomB64(16)},

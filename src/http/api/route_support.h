@@ -70,5 +70,6 @@ nlohmann::json OrgJson(const core::OrgView& view);
 // Defined in their own files.
 void AddOrgRoutes(http::Router& router, RouteContext ctx);
 void AddRecoveryRoutes(http::Router& router, RouteContext ctx);
+void AddRequestRoutes(http::Router& router, RouteContext ctx);  // request_routes.cc
 
 }  // namespace keyward::api

@@ -1,0 +1,284 @@
+// docs/api.md "Recovery requests": the member's request (no session), the
+// recovery admins' review (list, show, approve, decline, start) and the
+// redemption of a link (no session).
+#include <charconv>
+
+#include "core/recovery_requests.h"
+#include "core/validation.h"
+#include "http/api/json_fields.h"
+#include "http/api/route_support.h"
+
+namespace keyward::api {
+
+namespace {
+
+using http::PathParams;
+using http::Request;
+using http::Response;
+using nlohmann::json;
+
+constexpr size_t kMaxRedeemEscrows = 1000;  // organizations one account is enrolled in
+
+std::string B64(std::span<const uint8_t> bytes) { return crypto::Base64UrlEncode(bytes); }
+
+json OrNull(const std::string& text) { return text.empty() ? json(nullptr) : json(text); }
+json TimeOrNull(int64_t t) { return t == 0 ? json(nullptr) : json(FormatRfc3339(t)); }
+
+// docs/api.md "Request".
+json RequestJson(const core::RequestView& v) {
+  const store::RecoveryRequest& r = v.request;
+  json approvals = json::array();
+  for (const auto& a : v.approvals) {
+    approvals.push_back(
+        {{"admin_id", a.admin_id}, {"email", a.email}, {"at", FormatRfc3339(a.at)}});
+  }
+  json out = {{"id", r.id},
+              {"org_id", r.org_id},
+              {"account_id", r.account_id},
+              {"email", v.email},
+              {"status", core::RequestStatusName(r.status)},
+              {"initiated_by", OrNull(r.initiated_by)},
+              {"epoch", r.epoch},
+              {"device_name", r.device_name},
+              {"remote_address", r.remote_address},
+              {"created_at", FormatRfc3339(r.created_at)},
+              {"expires_at", FormatRfc3339(r.expires_at)},
+              {"quorum", v.quorum},
+              {"approvals", std::move(approvals)},
+              {"decided_by", OrNull(r.decided_by)},
+              {"decided_at", TimeOrNull(r.decided_at)},
+              {"decline_reason", OrNull(r.decline_reason)},
+              {"completed_at", TimeOrNull(r.completed_at)}};
+  if (v.escrow) {
+    out["escrow"] = {{"epoch", v.escrow->epoch},
+                     {"key_version", v.escrow->key_version},
+                     {"admin_share", B64(v.escrow->admin_share)}};
+  }
+  return out;
+}
+
+// The `next_after` cursor: "<created_at>.<id>" (ids are base64url, without
+// dots). The client passes it back as it is.
+std::string CursorText(const store::RequestCursor& c) {
+  return std::to_string(c.created_at) + "." + c.id;
+}
+
+Result<std::optional<store::RequestCursor>> CursorFrom(const Request& request) {
+  const std::string text = request.QueryParam("after");
+  if (text.empty()) return std::nullopt;
+  auto dot = text.find('.');
+  if (dot == std::string::npos) return Fail(core::InvalidQuery("after"));
+  store::RequestCursor cursor;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + dot, cursor.created_at);
+  cursor.id = text.substr(dot + 1);
+  if (ec != std::errc() || end != text.data() + dot || cursor.created_at < 0 ||
+      !core::IsValidAccountId(cursor.id)) {
+    return Fail(core::InvalidQuery("after"));
+  }
+  return cursor;
+}
+
+// T and the completion ticket: base64url of 32 bytes, into secure memory.
+Result<crypto::GenericKey> SecretKey(const Fields& f, std::string_view name) {
+  KW_ASSIGN_OR_RETURN(auto key, f.AuthKey(name));
+  return crypto::GenericKey(std::move(key.bytes()));
+}
+
+json StatementJson(const store::OrgStatementRow& s) {
+  return {{"version", s.version}, {"statement", B64(s.statement)}, {"signature", B64(s.signature)}};
+}
+
+class RequestRoutes {
+ public:
+  explicit RequestRoutes(RouteContext ctx) : ctx_(ctx) {}
+
+  void Register(http::Router& router) {
+    Route(router, "POST", "/v1/recovery/requests", &RequestRoutes::Ask);
+    Route(router, "POST", "/v1/recovery/requests/confirm", &RequestRoutes::Confirm);
+    Route(router, "GET", "/v1/orgs/{org}/recovery/requests", &RequestRoutes::List);
+    Route(router, "GET", "/v1/orgs/{org}/recovery/requests/{id}", &RequestRoutes::Show);
+    Route(router, "POST", "/v1/orgs/{org}/recovery/requests/{id}/approve", &RequestRoutes::Approve);
+    Route(router, "POST", "/v1/orgs/{org}/recovery/requests/{id}/decline", &RequestRoutes::Decline);
+    Route(router, "POST", "/v1/orgs/{org}/recovery/start", &RequestRoutes::Start);
+    Route(router, "POST", "/v1/recovery/redeem", &RequestRoutes::RedeemStart);
+    Route(router, "POST", "/v1/recovery/redeem/verify", &RequestRoutes::RedeemVerify);
+    Route(router, "POST", "/v1/recovery/redeem/complete", &RequestRoutes::Complete);
+  }
+
+ private:
+  using Method = Result<Response> (RequestRoutes::*)(const Request&, const PathParams&);
+
+  void Route(http::Router& router, std::string method, std::string pattern, Method fn) {
+    AddRoute(router, std::move(method), std::move(pattern),
+             [self = *this, fn](const Request& request, const PathParams& params) mutable {
+               return (self.*fn)(request, params);
+             });
+  }
+
+  core::RecoveryRequestService& requests() { return ctx_.core.requests; }
+
+  // ---- the member, no session ----
+  Result<Response> Ask(const Request& request, const PathParams&) {
+    KW_ASSIGN_OR_RETURN(auto f, Fields::FromBody(request, {"email", "device_name", "intent"}));
+    core::RecoveryAsk ask;
+    KW_ASSIGN_OR_RETURN(ask.email, f.String("email"));
+    KW_ASSIGN_OR_RETURN(auto device_name, f.OptionalString("device_name"));
+    KW_ASSIGN_OR_RETURN(auto intent, f.OptionalString("intent"));
+    ask.device_name = device_name.value_or("");
+    if (!intent || *intent == "submit") {
+      ask.intent = core::RecoveryIntent::kSubmit;
+    } else if (*intent == "cancel") {
+      ask.intent = core::RecoveryIntent::kCancel;
+    } else {
+      return Fail(core::InvalidField("intent"));
+    }
+    ask.remote_address = request.remote_address;
+    KW_RETURN_IF_ERROR(requests().Ask(ask));
+    return http::JsonResponse(202, {{"status", "code_sent"}});
+  }
+
+  Result<Response> Confirm(const Request& request, const PathParams&) {
+    KW_ASSIGN_OR_RETURN(auto f, Fields::FromBody(request, {"email", "code"}));
+    KW_ASSIGN_OR_RETURN(auto email, f.String("email"));
+    KW_ASSIGN_OR_RETURN(auto code, f.String("code"));
+    KW_ASSIGN_OR_RETURN(auto outcome, requests().Confirm(email, code, request.remote_address));
+    if (outcome.intent == core::RecoveryIntent::kCancel) {
+      return http::JsonResponse(200, {{"status", "cancelled"}});
+    }
+    return http::JsonResponse(201, {{"request_id", outcome.submitted.request_id},
+                                    {"status", "pending"},
+                                    {"org_name", outcome.submitted.org_name},
+                                    {"expires_at", FormatRfc3339(outcome.submitted.expires_at)}});
+  }
+
+  // ---- recovery admins ----
+  Result<Response> List(const Request& request, const PathParams& params) {
+    KW_ASSIGN_OR_RETURN(auto caller, Authenticate(ctx_.core, request));
+    std::optional<store::RequestStatus> status;
+    if (std::string text = request.QueryParam("status"); !text.empty()) {
+      status = core::ParseRequestStatus(text);
+      if (!status) return Fail(core::InvalidQuery("status"));
+    }
+    KW_ASSIGN_OR_RETURN(auto after, CursorFrom(request));
+    KW_ASSIGN_OR_RETURN(uint64_t limit, QueryNumber(request, "limit", core::kRequestPageDefault, 1,
+                                                    core::kRequestPageMax));
+    KW_ASSIGN_OR_RETURN(auto page, requests().List(caller, params.at("org"), status, after,
+                                                   static_cast<int64_t>(limit)));
+    json list = json::array();
+    for (const auto& v : page.requests) list.push_back(RequestJson(v));
+    return http::JsonResponse(
+        200,
+        {{"requests", std::move(list)},
+         {"next_after", page.next_after ? json(CursorText(*page.next_after)) : json(nullptr)}});
+  }
+
+  Result<Response> Show(const Request& request, const PathParams& params) {
+    KW_ASSIGN_OR_RETURN(auto caller, Authenticate(ctx_.core, request));
+    KW_ASSIGN_OR_RETURN(auto view, requests().Show(caller, params.at("org"), params.at("id")));
+    return http::JsonResponse(200, RequestJson(view));
+  }
+
+  Result<Response> Approve(const Request& request, const PathParams& params) {
+    KW_ASSIGN_OR_RETURN(auto caller, Authenticate(ctx_.core, request));
+    KW_ASSIGN_OR_RETURN(auto f, Fields::FromBody(request, {"token", "link_share"}));
+    KW_ASSIGN_OR_RETURN(auto token, SecretKey(f, "token"));
+    KW_ASSIGN_OR_RETURN(auto link_share,
+                        f.Binary("link_share", core::kEscrowBlobMin, core::kEscrowBlobMax));
+    KW_ASSIGN_OR_RETURN(auto view, requests().Approve(caller, params.at("org"), params.at("id"),
+                                                      token, link_share));
+    return http::JsonResponse(200, RequestJson(view));
+  }
+
+  Result<Response> Decline(const Request& request, const PathParams& params) {
+    KW_ASSIGN_OR_RETURN(auto caller, Authenticate(ctx_.core, request));
+    KW_ASSIGN_OR_RETURN(auto f, Fields::FromBody(request, {"reason"}));
+    KW_ASSIGN_OR_RETURN(auto reason, f.String("reason"));
+    KW_ASSIGN_OR_RETURN(auto view,
+                        requests().Decline(caller, params.at("org"), params.at("id"), reason));
+    return http::JsonResponse(200, RequestJson(view));
+  }
+
+  Result<Response> Start(const Request& request, const PathParams& params) {
+    KW_ASSIGN_OR_RETURN(auto caller, Authenticate(ctx_.core, request));
+    KW_ASSIGN_OR_RETURN(auto f, Fields::FromBody(request, {"member"}));
+    KW_ASSIGN_OR_RETURN(auto member, f.String("member"));
+    KW_ASSIGN_OR_RETURN(auto view, requests().Start(caller, params.at("org"), member));
+    return http::JsonResponse(201, RequestJson(view));
+  }
+
+  // ---- the member redeems the link, no session ----
+  Result<Response> RedeemStart(const Request& request, const PathParams&) {
+    KW_ASSIGN_OR_RETURN(auto f, Fields::FromBody(request, {"request_id", "token"}));
+    KW_ASSIGN_OR_RETURN(auto request_id, f.String("request_id"));
+    KW_ASSIGN_OR_RETURN(auto token, SecretKey(f, "token"));
+    KW_RETURN_IF_ERROR(requests().RedeemStart(request_id, token, request.remote_address));
+    return http::JsonResponse(202, {{"status", "code_sent"}});
+  }
+
+  Result<Response> RedeemVerify(const Request& request, const PathParams&) {
+    KW_ASSIGN_OR_RETURN(auto f, Fields::FromBody(request, {"request_id", "token", "code"}));
+    KW_ASSIGN_OR_RETURN(auto request_id, f.String("request_id"));
+    KW_ASSIGN_OR_RETURN(auto token, SecretKey(f, "token"));
+    KW_ASSIGN_OR_RETURN(auto code, f.String("code"));
+    KW_ASSIGN_OR_RETURN(auto m,
+                        requests().RedeemVerify(request_id, token, code, request.remote_address));
+    json orgs = json::array();
+    for (const auto& o : m.orgs) {
+      json statements = json::array();
+      for (const auto& s : o.statements) statements.push_back(StatementJson(s));
+      orgs.push_back({{"org_id", o.org_id},
+                      {"name", o.name},
+                      {"last_epoch", o.last_epoch},
+                      {"key_version", o.key_version},
+                      {"recovery_public_key", B64(o.recovery_public_key)},
+                      {"statements", std::move(statements)}});
+    }
+    return http::JsonResponse(200, {{"account_id", m.account_id},
+                                    {"email", m.email},
+                                    {"epoch", m.epoch},
+                                    {"wrapped_vault_key", B64(m.wrapped_vault_key)},
+                                    {"link_share", B64(m.link_share)},
+                                    {"server_part", B64(m.server_part.span())},
+                                    {"ticket", B64(m.ticket.span())},
+                                    {"ticket_expires_at", FormatRfc3339(m.ticket_expires_at)},
+                                    {"kdf_minimum", KdfJson(m.kdf_minimum.ops, m.kdf_minimum.mem)},
+                                    {"orgs", std::move(orgs)}});
+  }
+
+  Result<Response> Complete(const Request& request, const PathParams&) {
+    KW_ASSIGN_OR_RETURN(auto f,
+                        Fields::FromBody(request, {"ticket", "new_kdf", "new_salt", "new_auth_key",
+                                                   "new_wrapped_vault_key", "escrows"}));
+    core::RecoveryCompletion c;
+    KW_ASSIGN_OR_RETURN(c.ticket, SecretKey(f, "ticket"));
+    KW_ASSIGN_OR_RETURN(c.new_kdf, f.Kdf("new_kdf"));
+    KW_ASSIGN_OR_RETURN(c.new_salt, f.Binary("new_salt", crypto::kSaltSize, crypto::kSaltSize));
+    KW_ASSIGN_OR_RETURN(c.new_auth_key, f.AuthKey("new_auth_key"));
+    KW_ASSIGN_OR_RETURN(c.new_wrapped_vault_key,
+                        f.Binary("new_wrapped_vault_key", 1, core::kEscrowBlobMax));
+    KW_ASSIGN_OR_RETURN(auto rows,
+                        f.ObjectArray("escrows",
+                                      {"org_id", "epoch", "key_version", "wrapped_vault_key",
+                                       "admin_share", "server_share"},
+                                      kMaxRedeemEscrows));
+    for (const auto& row : rows) {
+      core::OrgEscrowUpload upload;
+      KW_ASSIGN_OR_RETURN(upload.org_id, row.String("org_id"));
+      KW_ASSIGN_OR_RETURN(upload.escrow, EscrowUploadFrom(row));
+      c.escrows.push_back(std::move(upload));
+    }
+    c.remote_address = request.remote_address;
+    KW_RETURN_IF_ERROR(requests().Complete(c));
+    return http::NoContent();
+  }
+
+  RouteContext ctx_;
+};
+
+}  // namespace
+
+void AddRequestRoutes(http::Router& router, RouteContext ctx) {
+  RequestRoutes(ctx).Register(router);
+}
+
+}  // namespace keyward::api
