@@ -92,8 +92,9 @@ Error ExplainRequest(const Error& e, std::string_view email) {
   }
   if (c == "recovery.not_pending") {
     return Error(e.kind(), c,
-                 "the request is no longer pending (another admin approved or declined it, or it "
-                 "expired); see 'keyward recovery show ID'");
+                 "the request is not pending (approved, declined, used or expired, maybe by "
+                 "another admin just now): only a pending request can be approved or declined; "
+                 "see 'keyward recovery show ID'");
   }
   if (c == "recovery.already_approved") {
     return Error(e.kind(), c,
@@ -120,6 +121,12 @@ client::Client MemberClient(Context& ctx, client::Profile profile) {
   return c;
 }
 
+// Before a code prompt on a terminal: where to look. Scripts get nothing
+// (a command that then fails keeps its one line on stderr).
+void CodeHint(Context& ctx, bool code_stdin, std::string_view text) {
+  if (!code_stdin && ::isatty(0) == 1) ctx.Hint(text);
+}
+
 // The emailed code: a line of standard input with --code-stdin (even on a
 // terminal), else the usual prompt.
 Result<crypto::SecureBytes> AskCode(Context& ctx, bool code_stdin) {
@@ -141,10 +148,10 @@ Status Request(Context& ctx, const RequestArgs& a) {
                              : !profile->device_name.empty() ? profile->device_name
                                                              : HostName();
   if (auto st = client::AskRecoveryCode(c, a.email, device, "submit"); !st) return st;
-  ctx.Hint(fmt::format(
-      "If {} can be recovered, a 6-digit code was emailed to it (an email explains it when "
-      "it cannot).",
-      a.email));
+  CodeHint(ctx, a.code_stdin,
+           fmt::format("If {} can be recovered, a 6-digit code was emailed to it (an email "
+                       "explains it when it cannot).",
+                       a.email));
   auto code = AskCode(ctx, a.code_stdin);
   if (!code) return Fail(code.error());
   auto sub = client::ConfirmRecoveryRequest(c, a.email, *code);
@@ -173,7 +180,8 @@ Status Cancel(Context& ctx, const RequestArgs& a) {
   client::Client c = MemberClient(ctx, *profile);
   const std::string device = !profile->device_name.empty() ? profile->device_name : HostName();
   if (auto st = client::AskRecoveryCode(c, a.email, device, "cancel"); !st) return st;
-  ctx.Hint(fmt::format("If {} has an account, a 6-digit code was emailed to it.", a.email));
+  CodeHint(ctx, a.code_stdin,
+           fmt::format("If {} has an account, a 6-digit code was emailed to it.", a.email));
   auto code = AskCode(ctx, a.code_stdin);
   if (!code) return Fail(code.error());
   if (auto st = client::ConfirmRecoveryCancel(c, a.email, *code); !st) return st;
@@ -213,7 +221,7 @@ Status Redeem(Context& ctx, const RequestArgs& a) {
   auto r = client::Redemption::Parse(link, info->public_url);
   if (!r) return Fail(r.error());
   if (auto st = r->Begin(c); !st) return st;
-  ctx.Hint("A 6-digit code was emailed to the account this link recovers.");
+  CodeHint(ctx, false, "A 6-digit code was emailed to the account this link recovers.");
   auto code = ctx.prompt().Line("Code from the email: ");
   if (!code) return Fail(code.error());
   if (auto st = r->Verify(c, *code); !st) return st;

@@ -475,6 +475,12 @@ Result<ApproveResult> RecoveryAdmin::Approve(const VerifiedOrg& org, std::string
                     RequestStatusText(req->status))));
   }
   if (!req->escrow) {
+    for (const RecoveryApprovalInfo& a : req->approvals) {
+      if (a.admin_id == me_.account_id) {
+        return Fail(
+            Error::Conflict("recovery.already_approved", "you already approved this request"));
+      }
+    }
     return Fail(
         Error::PermissionDenied("org.forbidden",
                                 "the server did not give you this member's escrow share: your role "
