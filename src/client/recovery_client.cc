@@ -484,7 +484,8 @@ Result<ApproveResult> RecoveryAdmin::Approve(const VerifiedOrg& org, std::string
     return Fail(
         Error::PermissionDenied("org.forbidden",
                                 "the server did not give you this member's escrow share: your role "
-                                "does not allow approving their recovery"));
+                                "does not allow approving their recovery, or their escrow changed "
+                                "since they asked (then they must ask again)"));
   }
   const PendingShare& share = *req->escrow;
   if (share.epoch != req->epoch) {
