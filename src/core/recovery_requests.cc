@@ -259,7 +259,9 @@ Result<std::optional<store::Escrow>> LatestEnrollment(store::Tx& tx, std::string
   return best;
 }
 
-std::string NewRequestId() { return crypto::Base64UrlEncode(crypto::RandomBytes(16)); }
+// Typed as a command-line argument (keyward recovery show ID): never
+// starting with '-'.
+std::string NewRequestId() { return crypto::RandomArgSafeId(16); }
 
 // The member's escrowed organizations, for redemption.
 Result<std::vector<RedeemMaterial::Org>> EnrolledOrgs(store::Tx& tx, std::string_view account_id) {
