@@ -260,33 +260,33 @@ void Seed(const std::string& db_url, const User& owner, int64_t now) {
   std::vector<std::string> ids;
   ids.reserve(kMembers);
   Must(db->Transact([&](store::Tx& tx) -> Status {
-         ids.clear();
-         for (int i = 0; i < kMembers; ++i) {
-           store::Account a;
-           a.id = RandomB64(16);
-           a.email = "member" + std::to_string(i) + "@example.com";
-           a.kdf_ops = crypto::kTestKdf.ops;
-           a.kdf_mem = crypto::kTestKdf.mem;
-           a.salt = crypto::RandomBytes(16);
-           a.verifier = crypto::RandomBytes(32);
-           a.wrapped_vault_key = crypto::RandomBytes(73);
-           a.public_key = crypto::RandomBytes(32);
-           a.wrapped_private_key = crypto::RandomBytes(73);
-           a.verified = true;
-           a.created_at = now - 400 * 86400;
-           if (auto s = tx.InsertAccount(a); !s) return s;
-           store::OrgMember m;
-           m.org_id = kOrg;
-           m.account_id = a.id;
-           m.role = "user";
-           m.status = store::MemberStatus::kActive;
-           m.joined_at = a.created_at;
-           m.last_epoch = 1;
-           if (auto s = tx.InsertMember(m); !s) return s;
-           ids.push_back(a.id);
-         }
-         return {};
-       }),
+    ids.clear();
+    for (int i = 0; i < kMembers; ++i) {
+      store::Account a;
+      a.id = RandomB64(16);
+      a.email = "member" + std::to_string(i) + "@example.com";
+      a.kdf_ops = crypto::kTestKdf.ops;
+      a.kdf_mem = crypto::kTestKdf.mem;
+      a.salt = crypto::RandomBytes(16);
+      a.verifier = crypto::RandomBytes(32);
+      a.wrapped_vault_key = crypto::RandomBytes(73);
+      a.public_key = crypto::RandomBytes(32);
+      a.wrapped_private_key = crypto::RandomBytes(73);
+      a.verified = true;
+      a.created_at = now - 400 * 86400;
+      if (auto s = tx.InsertAccount(a); !s) return s;
+      store::OrgMember m;
+      m.org_id = kOrg;
+      m.account_id = a.id;
+      m.role = "user";
+      m.status = store::MemberStatus::kActive;
+      m.joined_at = a.created_at;
+      m.last_epoch = 1;
+      if (auto s = tx.InsertMember(m); !s) return s;
+      ids.push_back(a.id);
+    }
+    return {};
+  }),
        "seed members");
   // 98,000 final requests spread over the last 365 days (every third
   // declined, link_used or expired), and for 2,000 members one pending
@@ -296,46 +296,46 @@ void Seed(const std::string& db_url, const User& owner, int64_t now) {
                                          store::RequestStatus::kLinkUsed,
                                          store::RequestStatus::kExpired};
   Must(db->Transact([&](store::Tx& tx) -> Status {
-         int n = 0;
-         for (int i = 0; i < kMembers; ++i) {
-           const bool has_pending = i < kPendingMembers;
-           for (int k = 0; k < kRequestsPerMember; ++k) {
-             store::RecoveryRequest r;
-             r.id = RandomB64(16);
-             r.org_id = kOrg;
-             r.account_id = ids[static_cast<size_t>(i)];
-             r.epoch = 1;
-             r.device_name = "laptop-" + std::to_string(i);
-             r.remote_address = "10.0." + std::to_string(i / 256) + "." + std::to_string(i % 256);
-             if (has_pending && k == 0) {
-               r.status = store::RequestStatus::kPending;
-               r.created_at = now - static_cast<int64_t>(crypto::RandomUniform(7 * 86400));
-               r.expires_at = r.created_at + 7 * 86400 + 86400;  // still open at `now`
-             } else {
-               r.status = kFinal[(n++) % 3];
-               r.created_at = now - static_cast<int64_t>(crypto::RandomUniform(365 * 86400));
-               r.expires_at = r.created_at + 7 * 86400;
-               r.decided_at = r.created_at + 3600;
-               if (r.status == store::RequestStatus::kDeclined) {
-                 r.decided_by = owner.id;
-                 r.decline_reason = "Please call the help desk first";
-               } else if (r.status == store::RequestStatus::kLinkUsed) {
-                 r.decided_by = owner.id;
-                 r.token_hash = crypto::RandomBytes(32);
-                 r.link_share = crypto::RandomBytes(73);
-                 r.completed_at = r.decided_at + 600;
-               } else {
-                 r.decided_at = 0;
-               }
-             }
-             if (auto s = tx.InsertRequest(r); !s) return s;
-             if (r.status == store::RequestStatus::kLinkUsed) {
-               if (auto s = tx.InsertApproval({r.id, owner.id, r.decided_at}); !s) return s;
-             }
-           }
-         }
-         return {};
-       }),
+    int n = 0;
+    for (int i = 0; i < kMembers; ++i) {
+      const bool has_pending = i < kPendingMembers;
+      for (int k = 0; k < kRequestsPerMember; ++k) {
+        store::RecoveryRequest r;
+        r.id = RandomB64(16);
+        r.org_id = kOrg;
+        r.account_id = ids[static_cast<size_t>(i)];
+        r.epoch = 1;
+        r.device_name = "laptop-" + std::to_string(i);
+        r.remote_address = "10.0." + std::to_string(i / 256) + "." + std::to_string(i % 256);
+        if (has_pending && k == 0) {
+          r.status = store::RequestStatus::kPending;
+          r.created_at = now - static_cast<int64_t>(crypto::RandomUniform(7 * 86400));
+          r.expires_at = r.created_at + 7 * 86400 + 86400;  // still open at `now`
+        } else {
+          r.status = kFinal[(n++) % 3];
+          r.created_at = now - static_cast<int64_t>(crypto::RandomUniform(365 * 86400));
+          r.expires_at = r.created_at + 7 * 86400;
+          r.decided_at = r.created_at + 3600;
+          if (r.status == store::RequestStatus::kDeclined) {
+            r.decided_by = owner.id;
+            r.decline_reason = "Please call the help desk first";
+          } else if (r.status == store::RequestStatus::kLinkUsed) {
+            r.decided_by = owner.id;
+            r.token_hash = crypto::RandomBytes(32);
+            r.link_share = crypto::RandomBytes(73);
+            r.completed_at = r.decided_at + 600;
+          } else {
+            r.decided_at = 0;
+          }
+        }
+        if (auto s = tx.InsertRequest(r); !s) return s;
+        if (r.status == store::RequestStatus::kLinkUsed) {
+          if (auto s = tx.InsertApproval({r.id, owner.id, r.decided_at}); !s) return s;
+        }
+      }
+    }
+    return {};
+  }),
        "seed requests");
 }
 
@@ -480,10 +480,10 @@ void RoundTripBench(const std::filesystem::path& dir, int round_trips) {
       auto u = crypto::Base64UrlDecodeSecret(verified["server_part"].get<std::string>());
       auto w_bytes = crypto::Base64UrlDecode(verified["wrapped_vault_key"].get<std::string>());
       if (!la_bytes || !u || !w_bytes) Die("redeem/verify answer");
-      auto a = Must(protocol::OpenLink(link->link_secret, *la_bytes, id, bob.id, bob.epoch),
-                    "OpenLink");
-      auto uk = Must(protocol::RecoverVaultKey(a, crypto::GenericKey(std::move(*u)), *w_bytes,
-                                               kOrg, bob.id, bob.epoch),
+      auto a =
+          Must(protocol::OpenLink(link->link_secret, *la_bytes, id, bob.id, bob.epoch), "OpenLink");
+      auto uk = Must(protocol::RecoverVaultKey(a, crypto::GenericKey(std::move(*u)), *w_bytes, kOrg,
+                                               bob.id, bob.epoch),
                      "RecoverVaultKey");
       if (!crypto::ConstantTimeEqual(uk.span(), bob.vault_key.span())) Die("wrong vault key");
       const auto salt = crypto::RandomBytes(crypto::kSaltSize);
@@ -500,8 +500,7 @@ void RoundTripBench(const std::filesystem::path& dir, int round_trips) {
         {"new_wrapped_vault_key", RandomB64(73)},
         {"escrows", json::array({escrow})}};
     total += step(t.complete, [&] {
-      server.Expect(204, server.Call("POST", "/v1/recovery/redeem/complete", complete),
-                    "complete");
+      server.Expect(204, server.Call("POST", "/v1/recovery/redeem/complete", complete), "complete");
     });
     if (counted) t.total.push_back(total);
   }
@@ -537,8 +536,9 @@ void KdfBench(int runs) {
   std::vector<double> ms;
   for (int i = 0; i < runs + 1; ++i) {
     const auto start = Clock::now();
-    auto mk = Must(crypto::DeriveMasterKey("correct horse battery staple", salt, crypto::kDefaultKdf),
-                   "DeriveMasterKey");
+    auto mk =
+        Must(crypto::DeriveMasterKey("correct horse battery staple", salt, crypto::kDefaultKdf),
+             "DeriveMasterKey");
     (void)mk;
     if (i > 0) ms.push_back(Ms(Clock::now() - start));  // the first one maps the memory
   }
