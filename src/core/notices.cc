@@ -269,4 +269,10 @@ void SendBestEffort(mail::Mailer& mailer, const mail::Message& message, std::str
   }
 }
 
+void QueueBestEffort(mail::Mailer& mailer, const mail::Message& message, std::string_view kind) {
+  if (auto s = mailer.Queue(message); !s) {
+    spdlog::warn("mail: could not queue the {} notice ({})", kind, s.error().code());
+  }
+}
+
 }  // namespace keyward::core::notices

@@ -57,5 +57,8 @@ mail::Message PasswordResetByRecovery(std::string_view to, std::string_view org_
 // Notices are best effort: a failure is logged by kind, without the address,
 // and does not fail the operation that already committed.
 void SendBestEffort(mail::Mailer& mailer, const mail::Message& message, std::string_view kind);
+// The same through Mailer::Queue: delivered later, so the caller's answer
+// time does not depend on whether (or how slowly) an email goes out.
+void QueueBestEffort(mail::Mailer& mailer, const mail::Message& message, std::string_view kind);
 
 }  // namespace keyward::core::notices

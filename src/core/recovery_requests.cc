@@ -409,17 +409,18 @@ Status RecoveryRequestService::Ask(const RecoveryAsk& ask) {
     return {};
   }));
   if (limited) return Fail(RateLimited());
-  // The answer never depends on the account, not even when mail is down.
+  // The answer never depends on the account, not even when mail is down or
+  // slow: these emails are queued, not sent inline (Mailer::Queue).
   if (outcome == Outcome::kCode) {
-    notices::SendBestEffort(
+    notices::QueueBestEffort(
         ctx_.mailer,
         notices::RecoveryRequestCode(email, code, ctx_.config.code_ttl_seconds / 60,
                                      ask.intent == RecoveryIntent::kCancel),
         "recovery code");
   } else if (outcome == Outcome::kNotice) {
-    notices::SendBestEffort(ctx_.mailer,
-                            notices::RecoveryNotPossible(email, ctx_.config.public_url),
-                            "recovery not possible");
+    notices::QueueBestEffort(ctx_.mailer,
+                             notices::RecoveryNotPossible(email, ctx_.config.public_url),
+                             "recovery not possible");
   }
   return {};
 }

@@ -20,7 +20,15 @@ struct Message {
 class Mailer {
  public:
   virtual ~Mailer() = default;
+  // Delivers now (or writes the outbox file now); the caller learns whether
+  // it worked (registration answers 503 when its email cannot be sent).
   [[nodiscard]] virtual Status Send(const Message& message) = 0;
+  // Hands a best-effort message over for delivery without waiting for it,
+  // so that how long a request takes never depends on whether an email went
+  // out (the recovery request answer must not reveal whether an account
+  // exists). By default the same as Send; MakeBackgroundMailer's mailer
+  // queues it for a worker thread.
+  [[nodiscard]] virtual Status Queue(const Message& message) { return Send(message); }
 };
 
 struct SmtpConfig {
@@ -37,6 +45,12 @@ struct SmtpConfig {
 
 std::unique_ptr<Mailer> MakeOutboxMailer(std::filesystem::path dir, std::string from);
 std::unique_ptr<Mailer> MakeSmtpMailer(SmtpConfig config);
+// Wraps `inner`: Send passes straight through; Queue appends to a bounded
+// in-memory queue (mail.unavailable when it holds `capacity` messages) that
+// one worker thread delivers with inner.Send, logging failures by error code
+// only. The destructor delivers what is still queued, then stops.
+std::unique_ptr<Mailer> MakeBackgroundMailer(std::unique_ptr<Mailer> inner,
+                                             size_t capacity = 10'000);
 
 // Checks an SmtpConfig without connecting (host, port, from; AUTH only over
 // STARTTLS or TLS). Error kUnavailable "mail.invalid_config". The SMTP Mailer

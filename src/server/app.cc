@@ -103,7 +103,9 @@ Result<std::unique_ptr<App>> App::Create(const ServerConfig& config, ApiFactory 
   auto recovery_key = LoadOrCreateRecoveryKey(config.data_dir / "recovery.key");
   if (!recovery_key) return Fail(recovery_key.error());
   app->recovery_key_ = std::make_shared<const crypto::BoxKeyPair>(std::move(*recovery_key));
-  app->mailer_ = MakeMailer(config);
+  // Best-effort emails that must not slow a request down (the recovery
+  // request's answer) go through a queue; the rest is sent inline.
+  app->mailer_ = mail::MakeBackgroundMailer(MakeMailer(config));
 
   http::ServerOptions options;
   options.listen = config.listen;

@@ -19,6 +19,18 @@ class MemoryMailer final : public mail::Mailer {
     sent_.push_back(message);
     return {};
   }
+  // Counts the messages handed over with Queue (delivered at once here).
+  Status Queue(const mail::Message& message) override {
+    {
+      std::lock_guard lock(mu_);
+      ++queued_;
+    }
+    return Send(message);
+  }
+  size_t Queued() const {
+    std::lock_guard lock(mu_);
+    return queued_;
+  }
   std::vector<mail::Message> Sent() const {
     std::lock_guard lock(mu_);
     return sent_;
@@ -44,6 +56,7 @@ class MemoryMailer final : public mail::Mailer {
   mutable std::mutex mu_;
   std::vector<mail::Message> sent_;
   bool fail_ = false;
+  size_t queued_ = 0;
 };
 
 }  // namespace keyward::testing
