@@ -1,7 +1,5 @@
 // OrgClient (include/keyward/org.h): docs/api.md "Organizations" on top of
 // Client::CallJson, with every key made, sealed and verified here.
-#include <chrono>
-
 #include <fmt/format.h>
 
 #include "client/org_json.h"
@@ -17,17 +15,6 @@ using namespace org_json;
 
 constexpr int kRotationPage = 500;
 constexpr int kEventPage = 1000;
-
-int64_t Now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-Json SecretB64(std::span<const uint8_t> bytes) {
-  crypto::SecureBytes text = SecretBase64Url(bytes);
-  return Json(ToSecretString(text));
-}
 
 Result<std::string> OrgPath(std::string_view org_id, std::string_view rest = {}) {
   if (auto s = protocol::CheckId(org_id); !s) return Fail(s.error());

@@ -1,16 +1,28 @@
 #include "client/org_json.h"
 
+#include <chrono>
+
 #include <fmt/format.h>
 
+#include "keyward/client.h"
+
 namespace keyward::client::org_json {
-namespace {
+
+int64_t Now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Json SecretB64(std::span<const uint8_t> bytes) {
+  crypto::SecureBytes text = SecretBase64Url(bytes);
+  return Json(ToSecretString(text));
+}
 
 std::string Text(const Json& j, std::string_view key) {
   auto v = JsonString(j, key);
   return v ? *v : std::string();
 }
-
-}  // namespace
 
 Error BadResponse(std::string_view what) {
   return Error::Unavailable("server.bad_response", fmt::format("the server's answer {}", what));

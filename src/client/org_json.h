@@ -15,6 +15,13 @@ namespace keyward::client::org_json {
 
 Error BadResponse(std::string_view what);
 
+// Unix seconds now (statements' not_before and their verification).
+int64_t Now();
+// Unpadded base64url of secret bytes, as wiping JSON.
+Json SecretB64(std::span<const uint8_t> bytes);
+// A display field: "" when absent or null.
+std::string Text(const Json& j, std::string_view key);
+
 [[nodiscard]] Result<uint64_t> U64(const Json& j, std::string_view key);
 // Unpadded base64url of public bytes.
 Json B64(std::span<const uint8_t> bytes);

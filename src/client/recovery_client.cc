@@ -6,8 +6,6 @@
 // never sees L, and the admin never sees U.
 #include "keyward/recovery.h"
 
-#include <chrono>
-
 #include <fmt/format.h>
 
 #include "client/org_json.h"
@@ -21,23 +19,6 @@ namespace keyward::client {
 namespace {
 
 using namespace org_json;
-
-int64_t Now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-Json SecretB64(std::span<const uint8_t> bytes) {
-  crypto::SecureBytes text = SecretBase64Url(bytes);
-  return Json(ToSecretString(text));
-}
-
-// A display field: "" when absent or null.
-std::string Text(const Json& j, std::string_view key) {
-  auto v = JsonString(j, key);
-  return v ? *v : std::string();
-}
 
 Result<std::string> RequestsPath(std::string_view org_id, std::string_view rest = {}) {
   if (auto s = protocol::CheckId(org_id); !s) return Fail(s.error());
