@@ -313,19 +313,9 @@ Result<VerifiedOrg> OrgClient::Verify(std::string_view org_id, const protocol::O
   if (!r) return Fail(r.error());
   auto statements = ParseStatements(*r, "statements");
   if (!statements) return Fail(statements.error());
-  if (pin.version > 0 && (statements->empty() || statements->back().version < pin.version)) {
-    return Fail(Error::PermissionDenied(
-        "org.statement_rollback",
-        fmt::format("the server no longer serves statement version {} of organization {}, "
-                    "which this client accepted earlier; refusing an older one",
-                    pin.version, org_id)));
-  }
-  auto chain = VerifyEach(*statements, pin, Now());
-  if (!chain) return Fail(chain.error());
-  if (auto s = protocol::CheckOrgPublicKey(chain->last.statement, org->recovery_public_key); !s) {
-    return Fail(s.error());
-  }
-  return MakeVerified(std::move(*org), std::move(chain->last));
+  auto verified = VerifyStatements(org_id, *statements, &pin, org->recovery_public_key);
+  if (!verified) return Fail(verified.error());
+  return MakeVerified(std::move(*org), std::move(*verified));
 }
 
 // ---- invites and joining ----

@@ -225,4 +225,43 @@ std::string PercentEncode(std::string_view text) {
   return out;
 }
 
+Result<protocol::VerifiedOrgStatement> VerifyStatements(
+    std::string_view org_id, std::span<const SignedStatement> statements,
+    const protocol::OrgPin* pin, std::span<const uint8_t> offered_org_public_key) {
+  std::vector<protocol::SignedOrgStatement> chain;
+  protocol::OrgPin start;
+  if (pin != nullptr) {
+    if (pin->version > 0 && (statements.empty() || statements.back().version < pin->version)) {
+      return Fail(Error::PermissionDenied(
+          "org.statement_rollback",
+          fmt::format("the server no longer serves statement version {} of organization {}, "
+                      "which this device accepted earlier; refusing an older one",
+                      pin->version, org_id)));
+    }
+    for (const SignedStatement& s : statements) {
+      if (s.version >= pin->version) chain.push_back({s.statement, s.signature});
+    }
+    start = *pin;
+  } else {
+    if (statements.empty()) {
+      return Fail(Error::PermissionDenied(
+          "org.statement_unsigned", "the server sent no signed statement for the organization"));
+    }
+    // Only the signing key is read before verification: the first statement
+    // must then verify under it (it is self-signed).
+    auto first = protocol::DecodeOrgStatement(statements.front().statement);
+    if (!first) return Fail(first.error());
+    auto tofu = protocol::PinOnFirstUse(org_id, first->signing_public_key);
+    if (!tofu) return Fail(tofu.error());
+    start = std::move(*tofu);
+    for (const SignedStatement& s : statements) chain.push_back({s.statement, s.signature});
+  }
+  auto verified = protocol::VerifyOrgStatementChain(chain, start, Now());
+  if (!verified) return Fail(verified.error());
+  if (auto s = protocol::CheckOrgPublicKey(verified->statement, offered_org_public_key); !s) {
+    return Fail(s.error());
+  }
+  return verified;
+}
+
 }  // namespace keyward::client::org_json

@@ -42,6 +42,16 @@ Json EscrowJson(const protocol::Escrow& escrow, uint64_t key_version);
 Json GrantJson(uint64_t key_version, std::span<const uint8_t> recovery_grant,
                std::span<const uint8_t> signing_grant);
 
+// The one check behind every use of an organization's keys: `statements`
+// (ascending, as the server served them) verified from `pin` — only those
+// at or after the pinned version, which must still be served
+// (org.statement_rollback otherwise) — or, with no pin, from the first
+// statement's signing key (trust on first use); then the newest verified
+// pk_org must be `offered_org_public_key` (org.key_mismatch).
+[[nodiscard]] Result<protocol::VerifiedOrgStatement> VerifyStatements(
+    std::string_view org_id, std::span<const SignedStatement> statements,
+    const protocol::OrgPin* pin, std::span<const uint8_t> offered_org_public_key);
+
 // RFC 3986 unreserved characters kept, everything else %XX (query values).
 std::string PercentEncode(std::string_view text);
 

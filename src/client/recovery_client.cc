@@ -184,42 +184,8 @@ Result<RedeemOrg> ParseRedeemOrg(const Json& j) {
 // The organization's statements verified against this device's pin (from
 // the pinned version on), or pinned on first use from the first one served.
 Result<protocol::VerifiedOrgStatement> VerifyRedeemOrg(const RedeemOrg& org,
-                                                       const protocol::OrgPin* pin, int64_t now) {
-  std::vector<protocol::SignedOrgStatement> chain;
-  protocol::OrgPin start;
-  if (pin != nullptr) {
-    for (const SignedStatement& s : org.statements) {
-      if (s.version >= pin->version) chain.push_back({s.statement, s.signature});
-    }
-    if (pin->version > 0 &&
-        (org.statements.empty() || org.statements.back().version < pin->version)) {
-      return Fail(Error::PermissionDenied(
-          "org.statement_rollback",
-          fmt::format("the server no longer serves statement version {} of organization {}, "
-                      "which this device accepted earlier; refusing an older one",
-                      pin->version, org.org_id)));
-    }
-    start = *pin;
-  } else {
-    if (org.statements.empty()) {
-      return Fail(Error::PermissionDenied(
-          "org.statement_unsigned", "the server sent no signed statement for the organization"));
-    }
-    auto first = protocol::DecodeOrgStatement(org.statements.front().statement);
-    if (!first) return Fail(first.error());
-    auto tofu = protocol::PinOnFirstUse(org.org_id, first->signing_public_key);
-    if (!tofu) return Fail(tofu.error());
-    start = std::move(*tofu);
-    for (const SignedStatement& s : org.statements) {
-      chain.push_back({s.statement, s.signature});
-    }
-  }
-  auto verified = protocol::VerifyOrgStatementChain(chain, start, now);
-  if (!verified) return Fail(verified.error());
-  if (auto s = protocol::CheckOrgPublicKey(verified->statement, org.recovery_public_key); !s) {
-    return Fail(s.error());
-  }
-  return verified;
+                                                       const protocol::OrgPin* pin) {
+  return VerifyStatements(org.org_id, org.statements, pin, org.recovery_public_key);
 }
 
 }  // namespace
@@ -372,10 +338,9 @@ Result<Redemption::Completed> Redemption::Complete(
       return Fail(Error::Unavailable("server.recovery_key_missing",
                                      "the server has no recovery key; escrow is not possible"));
     }
-    const int64_t now = Now();
     for (const RedeemOrg& o : state_->orgs) {
       auto pin = pins.find(o.org_id);
-      auto verified = VerifyRedeemOrg(o, pin == pins.end() ? nullptr : &pin->second, now);
+      auto verified = VerifyRedeemOrg(o, pin == pins.end() ? nullptr : &pin->second);
       if (!verified) return Fail(verified.error());
       auto escrow =
           protocol::CreateEscrow(uk, o.org_id, account_id, o.last_epoch + 1,
