@@ -1,5 +1,8 @@
 # keyward_test(NAME LABEL unit|e2e|pg|web SOURCES a.cc b.cc LIBS lib...)
-# Builds one GoogleTest binary and registers each of its tests with ctest under LABEL.
+# Builds one GoogleTest binary and registers each of its tests with ctest under
+# LABEL. Tests labelled pg run against the throwaway PostgreSQL cluster (ctest
+# fixture pg_cluster; tests/support/pg_test_db.h finds it through
+# KEYWARD_TEST_PG_URL_FILE).
 function(keyward_test name)
   cmake_parse_arguments(T "" "LABEL;TIMEOUT" "SOURCES;LIBS" ${ARGN})
   if(NOT T_LABEL)
@@ -10,7 +13,32 @@ function(keyward_test name)
   endif()
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gmock GTest::gtest_main)
+  if(T_LABEL STREQUAL "pg")
+    gtest_discover_tests(${name}
+      PROPERTIES LABELS pg TIMEOUT ${T_TIMEOUT} FIXTURES_REQUIRED pg_cluster
+                 ENVIRONMENT "KEYWARD_TEST_PG_URL_FILE=${KEYWARD_PG_CLUSTER_DIR}/url"
+      DISCOVERY_TIMEOUT 60)
+  else()
+    gtest_discover_tests(${name}
+      PROPERTIES LABELS ${T_LABEL} TIMEOUT ${T_TIMEOUT}
+      DISCOVERY_TIMEOUT 60)
+  endif()
+endfunction()
+
+# keyward_test_on_postgres(NAME [TIMEOUT s])
+# Registers the tests of an existing end-to-end binary a second time, as
+# "pg/<Suite>.<Test>" labelled pg, with KEYWARD_TEST_STORE=postgresql: every
+# keywardd that tests/support/server_process.h starts then runs on a fresh
+# database of the throwaway cluster instead of SQLite.
+function(keyward_test_on_postgres name)
+  cmake_parse_arguments(T "" "TIMEOUT" "" ${ARGN})
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 300)
+  endif()
   gtest_discover_tests(${name}
-    PROPERTIES LABELS ${T_LABEL} TIMEOUT ${T_TIMEOUT}
+    TEST_PREFIX "pg/"
+    TEST_LIST ${name}_PG_TESTS
+    PROPERTIES LABELS pg TIMEOUT ${T_TIMEOUT} FIXTURES_REQUIRED pg_cluster
+               ENVIRONMENT "KEYWARD_TEST_PG_URL_FILE=${KEYWARD_PG_CLUSTER_DIR}/url;KEYWARD_TEST_STORE=postgresql"
     DISCOVERY_TIMEOUT 60)
 endfunction()

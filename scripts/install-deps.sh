@@ -10,10 +10,8 @@ packages=(
   libcurl4-openssl-dev libqrencode-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-aiosmtpd wrk
+  libpq-dev postgresql nginx
 )
-if [ "${KEYWARD_WITH_POSTGRES:-0}" = 1 ]; then
-  packages+=(postgresql libpq-dev)
-fi
 
 missing=()
 for p in "${packages[@]}"; do

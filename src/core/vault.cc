@@ -121,13 +121,18 @@ Status DeviceService::Deactivate(const Caller& caller, std::string_view device_i
 }
 
 Status Sweep(const Context& ctx) {
-  const int64_t now = ctx.clock.NowUnix();
-  KW_RETURN_IF_ERROR(ctx.store.Transact([&](store::Tx& tx) -> Status {
-    KW_RETURN_IF_ERROR(tx.DeleteDeadSessions(now));
-    KW_RETURN_IF_ERROR(tx.DeleteExpiredEmailCodes(now));
-    return Discard(tx.DeleteRateLimitsBefore(now - kRateLimitRetention));
+  // Every node runs the sweeper; one at a time does the work (PostgreSQL:
+  // an advisory lock), so an overdue request is expired and its member
+  // emailed once.
+  return Discard(ctx.store.RunExclusive("sweep", [&]() -> Status {
+    const int64_t now = ctx.clock.NowUnix();
+    KW_RETURN_IF_ERROR(ctx.store.Transact([&](store::Tx& tx) -> Status {
+      KW_RETURN_IF_ERROR(tx.DeleteDeadSessions(now));
+      KW_RETURN_IF_ERROR(tx.DeleteExpiredEmailCodes(now));
+      return Discard(tx.DeleteRateLimitsBefore(now - kRateLimitRetention));
+    }));
+    return Discard(SweepRecoveryRequests(ctx));
   }));
-  return Discard(SweepRecoveryRequests(ctx));
 }
 
 }  // namespace keyward::core

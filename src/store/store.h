@@ -541,13 +541,25 @@ class Store {
   [[nodiscard]] virtual Status Read(const std::function<Status(Tx&)>& fn) = 0;
   // The newest migration applied to the database.
   [[nodiscard]] virtual Result<int> SchemaVersion() = 0;
+  // Runs fn unless another holder of `task` (on this node or, on PostgreSQL,
+  // on any node sharing the database) is running it right now; returns
+  // whether fn ran. For periodic jobs that must not run twice at once (the
+  // expiry sweeper). PostgreSQL: pg_try_advisory_lock on a key derived from
+  // `task`, held on one pooled connection for the duration of fn; SQLite (one
+  // process per database file): a process-wide try-lock. fn runs its own
+  // transactions.
+  [[nodiscard]] virtual Result<bool> RunExclusive(std::string_view task,
+                                                  const std::function<Status()>& fn) = 0;
 };
 
 // "sqlite:/path/file.db", "sqlite:relative.db", "sqlite::memory:" (one private
-// in-memory database, for tests). The store is created and migrated if needed.
-// Errors: store.invalid_url, store.unsupported (postgresql:// for now),
-// store.schema_too_new (the file was written by a newer keywardd),
-// store.error.
+// in-memory database, for tests), or a libpq URL "postgresql://user@host:port/db"
+// ("postgres://" too; libpq parameters such as ?host=/socket/dir or
+// ?sslmode=verify-full pass through). The store is created and migrated if
+// needed (on PostgreSQL the tables must be creatable by the URL's user).
+// Errors: store.invalid_url, store.unavailable (the PostgreSQL server cannot
+// be reached or refused the login), store.schema_too_new (the database was
+// written by a newer keywardd), store.error.
 [[nodiscard]] Result<std::unique_ptr<Store>> Open(std::string_view url);
 
 // Helpers for implementations and core.

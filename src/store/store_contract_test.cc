@@ -2283,5 +2283,41 @@ TEST_P(StoreContractTest, RequestWritesRollBackAndNeedAWriteTransaction) {
   }));
 }
 
+TEST_P(StoreContractTest, RunExclusiveRunsOneHolderOfATaskAtATime) {
+  int ran = 0;
+  auto outer = store().RunExclusive("sweep", [&]() -> Status {
+    ++ran;
+    // While "sweep" is held, a second holder is refused; another task runs.
+    auto inner = store().RunExclusive("sweep", [&]() -> Status {
+      ++ran;
+      return {};
+    });
+    EXPECT_TRUE(inner.has_value());
+    if (inner) {
+      EXPECT_FALSE(*inner);
+    }
+    auto other = store().RunExclusive("other", [&]() -> Status {
+      ran += 10;
+      return {};
+    });
+    EXPECT_TRUE(other.has_value());
+    if (other) {
+      EXPECT_TRUE(*other);
+    }
+    // fn's own transactions work while the task is held.
+    return store().Transact([&](Tx& tx) { return tx.CreateOrg(MakeOrg("o1", "a1")); });
+  });
+  ASSERT_OK(outer);
+  EXPECT_TRUE(*outer);
+  EXPECT_EQ(ran, 11);
+  // Released afterwards, also after fn failed (its error is returned).
+  auto failed = store().RunExclusive("sweep", [&]() -> Status { return Fail(StoreError("fn")); });
+  ASSERT_FALSE(failed.has_value());
+  EXPECT_EQ(failed.error().code(), "store.error");
+  auto again = store().RunExclusive("sweep", [&]() -> Status { return {}; });
+  ASSERT_OK(again);
+  EXPECT_TRUE(*again);
+}
+
 }  // namespace
 }  // namespace keyward::store::testing

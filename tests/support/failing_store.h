@@ -35,6 +35,9 @@ class FailingStore final : public store::Store {
     });
   }
   Result<int> SchemaVersion() override { return inner_.SchemaVersion(); }
+  Result<bool> RunExclusive(std::string_view task, const std::function<Status()>& fn) override {
+    return inner_.RunExclusive(task, fn);
+  }
 
  private:
   bool ShouldFail() { return ++count_ == fail_at_; }

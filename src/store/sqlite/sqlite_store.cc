@@ -1561,6 +1561,19 @@ class SqliteStore final : public Store {
     return v;
   }
 
+  Result<bool> RunExclusive(std::string_view task, const std::function<Status()>& fn) override {
+    std::unique_lock<std::mutex> held;
+    {
+      std::lock_guard lock(mu_);
+      auto& task_mu = exclusive_[std::string(task)];
+      if (!task_mu) task_mu = std::make_unique<std::mutex>();
+      held = std::unique_lock(*task_mu, std::try_to_lock);
+    }
+    if (!held.owns_lock()) return false;
+    if (auto s = fn(); !s) return Fail(s.error());
+    return true;
+  }
+
  private:
   struct Lease {
     SqliteStore* store;
@@ -1690,6 +1703,7 @@ class SqliteStore final : public Store {
   std::condition_variable cv_;
   std::vector<std::unique_ptr<Connection>> idle_;
   int open_ = 0;
+  std::map<std::string, std::unique_ptr<std::mutex>> exclusive_;  // RunExclusive, under mu_
 };
 
 }  // namespace
