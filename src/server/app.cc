@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "server/key_file.h"
+#include "server/migrate.h"
 
 #ifndef KEYWARD_VERSION
 #define KEYWARD_VERSION "0.0.0"
@@ -201,6 +202,10 @@ void SetUpLogging(const ServerConfig& config) {
 
 int Main(int argc, char** argv, ApiFactory factory) {
   std::vector<std::string> args(argv + (argc > 0 ? 1 : 0), argv + argc);
+  if (!args.empty() && args[0] == "migrate") {
+    ::umask(077);
+    return MigrateMain({args.begin() + 1, args.end()});
+  }
   auto parsed = ParseServerConfig(args, KeywardEnvironment());
   if (!parsed) {
     std::fprintf(stderr, "keywardd: %s\n", parsed.error().message().c_str());

@@ -518,7 +518,11 @@ Result<CommandLine> ParseServerConfig(const std::vector<std::string>& args,
   app.footer(
       "Every option is also a config-file key (smtp_host = \"...\") and an environment\n"
       "variable (KEYWARD_SMTP_HOST). Priority: flags > environment > config file > defaults.\n"
-      "Durations: 30s, 500ms, 5m, 12h, 1d. Sizes: 1048576, 512KiB, 1MiB.");
+      "Durations: 30s, 500ms, 5m, 12h, 1d. Sizes: 1048576, 512KiB, 1MiB.\n"
+      "\n"
+      "keywardd migrate --from sqlite:PATH --to postgresql://... [--json]\n"
+      "  copies an installation from SQLite into an empty PostgreSQL database\n"
+      "  (stop keywardd first; see keywardd migrate --help).");
   std::string config_flag;
   CLI::Option* config_option =
       app.add_option("--config", config_flag, "TOML config file (also KEYWARD_CONFIG)");

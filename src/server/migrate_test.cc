@@ -1,0 +1,561 @@
+#include "server/migrate.h"
+
+#include <stdlib.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "pg_test_db.h"
+#include "store/store.h"
+
+namespace keyward::server {
+namespace {
+
+using store::Bytes;
+using store::Store;
+using store::Tx;
+using testing::TestDatabase;
+
+constexpr int64_t kNow = 1'790'000'000;
+
+#define ASSERT_OK(expr)                                                                        \
+  do {                                                                                         \
+    const auto& kw_r_ = (expr);                                                                \
+    ASSERT_TRUE(kw_r_.has_value()) << kw_r_.error().code() << ": " << kw_r_.error().message(); \
+  } while (0)
+
+#define RETURN_IF_ERROR(expr)               \
+  do {                                      \
+    auto kw_r_ = (expr);                    \
+    if (!kw_r_) return Fail(kw_r_.error()); \
+  } while (0)
+
+// Every table the SQLite schema has, schema_migrations aside.
+const std::vector<std::string> kTables = {
+    "accounts",       "email_codes",         "devices",           "sessions",
+    "items",          "totp_recovery_codes", "rate_limits",       "orgs",
+    "org_statements", "org_members",         "org_grants",        "escrows",
+    "org_invites",    "org_events",          "recovery_requests", "recovery_approvals"};
+
+Bytes B(size_t n, uint8_t fill) { return Bytes(n, fill); }
+
+// Bytes 0..255 and back, so every byte value (NUL, 0xff, ...) crosses over.
+Bytes AllBytes() {
+  Bytes b;
+  for (int i = 0; i < 256; ++i) b.push_back(static_cast<uint8_t>(i));
+  return b;
+}
+
+store::Account MakeAccount(std::string id, std::string email) {
+  store::Account a;
+  a.id = std::move(id);
+  a.email = std::move(email);
+  a.kdf_ops = 3;
+  a.kdf_mem = 64ull << 20;
+  a.salt = B(16, 1);
+  a.verifier = B(32, 2);
+  a.wrapped_vault_key = B(72, 3);
+  a.public_key = B(32, 4);
+  a.wrapped_private_key = B(72, 5);
+  a.created_at = kNow;
+  return a;
+}
+
+store::OrgEvent MakeEvent(const std::string& org, uint64_t seq) {
+  store::OrgEvent e;
+  e.seq = seq;
+  e.org_id = org;
+  e.type = seq == 1 ? "org.created" : "member.joined";
+  e.actor_id = "a1";
+  e.target_id = seq == 1 ? "" : "a2";
+  e.device_id = "d1";
+  e.time = kNow + static_cast<int64_t>(seq);
+  e.details = {{"name", "Acme \"quoted\" \xc3\xa9"}, {"seq", std::to_string(seq)}};
+  e.hash = B(32, static_cast<uint8_t>(0x40 + seq));
+  return e;
+}
+
+store::RecoveryRequest MakeRequest(std::string id, std::string account, store::RequestStatus st) {
+  store::RecoveryRequest r;
+  r.id = std::move(id);
+  r.org_id = "o1";
+  r.account_id = std::move(account);
+  r.status = st;
+  r.epoch = 1;
+  r.device_name = "laptop";
+  r.remote_address = "203.0.113.7";
+  r.created_at = kNow;
+  r.expires_at = kNow + 86400;
+  return r;
+}
+
+// One or more rows in every table, through the Store API.
+void Fill(Store& s) {
+  auto status = s.Transact([&](Tx& tx) -> Status {
+    store::Account a1 = MakeAccount("a1", "ann@example.com");
+    a1.verified = true;
+    a1.totp_secret_sealed = AllBytes();
+    a1.totp_enabled = true;
+    a1.totp_last_step = 123456;
+    store::Account a2 = MakeAccount("a2", "bob@example.com");
+    a2.must_change_password = true;
+    store::Account a3 = MakeAccount("a3", "cy@example.com");
+    RETURN_IF_ERROR(tx.InsertAccount(a1));
+    RETURN_IF_ERROR(tx.InsertAccount(a2));
+    RETURN_IF_ERROR(tx.InsertAccount(a3));
+
+    RETURN_IF_ERROR(tx.PutEmailCode(
+        {"register", "bob@example.com", "a2", B(16, 7), B(32, 8), kNow + 600, 2, false, kNow}));
+    RETURN_IF_ERROR(tx.PutEmailCode(
+        {"recovery", "x@example.com", "", B(16, 9), B(32, 10), kNow + 600, 0, true, kNow}));
+
+    RETURN_IF_ERROR(tx.UpsertDevice({"a1", "d1", "laptop", "cli", kNow, kNow + 5, true}));
+    RETURN_IF_ERROR(tx.UpsertDevice({"a1", "d2", "phone", "mobile", kNow, kNow + 9, false}));
+    RETURN_IF_ERROR(tx.UpsertDevice({"a2", "d1", "web", "web", kNow, kNow, true}));
+    RETURN_IF_ERROR(tx.InsertSession({B(32, 11), "a1", "d1", kNow, kNow + 3600, false}));
+    RETURN_IF_ERROR(tx.InsertSession({B(32, 12), "a1", "d2", kNow, kNow + 3600, true}));
+
+    RETURN_IF_ERROR(tx.InsertItem({"a1", "i1", 1, AllBytes(), kNow, kNow}));
+    RETURN_IF_ERROR(tx.InsertItem({"a1", "i2", 1, Bytes{}, kNow, kNow}));
+    RETURN_IF_ERROR(tx.InsertItem({"a2", "i1", 1, B(100, 13), kNow, kNow}));
+
+    RETURN_IF_ERROR(tx.ReplaceRecoveryCodes("a1", {B(32, 14), B(32, 15), B(32, 16)}));
+    RETURN_IF_ERROR(tx.ReplaceRecoveryCodes("a2", {B(32, 17)}));
+
+    RETURN_IF_ERROR(tx.HitRateLimit("login:ann@example.com", kNow, 60));
+    RETURN_IF_ERROR(tx.HitRateLimit("login:ann@example.com", kNow + 1, 60));
+    RETURN_IF_ERROR(tx.HitRateLimit("ip:203.0.113.7", kNow, 60));
+
+    store::Org org;
+    org.id = "o1";
+    org.name = "Acme";
+    org.created_at = kNow;
+    org.created_by = "a1";
+    org.statement_version = 2;
+    org.key_version = 1;
+    org.recovery_public_key = B(32, 18);
+    org.policy_json = R"({"enrollment":"opt-in"})";
+    RETURN_IF_ERROR(tx.CreateOrg(org));
+    store::Org empty_org;
+    empty_org.id = "o2";
+    empty_org.name = "Empty";
+    empty_org.created_at = kNow;
+    empty_org.created_by = "gone";
+    RETURN_IF_ERROR(tx.CreateOrg(empty_org));
+
+    RETURN_IF_ERROR(tx.InsertStatement({"o1", 1, B(90, 19), B(64, 20), kNow}));
+    RETURN_IF_ERROR(tx.InsertStatement({"o1", 2, B(95, 21), B(64, 22), kNow + 1}));
+
+    RETURN_IF_ERROR(
+        tx.InsertMember({"o1", "a1", "owner", "", store::MemberStatus::kActive, kNow, 1}));
+    RETURN_IF_ERROR(tx.InsertMember({"o1", "a2", "custom", "manage_account_recovery",
+                                     store::MemberStatus::kActive, kNow + 1, 2}));
+    RETURN_IF_ERROR(
+        tx.InsertMember({"o1", "a3", "user", "", store::MemberStatus::kRevoked, kNow + 2, 0}));
+
+    RETURN_IF_ERROR(tx.PutGrant({"o1", "a1", 1, B(80, 23), B(80, 24), "a1", kNow}));
+    RETURN_IF_ERROR(tx.PutGrant({"o1", "a2", 1, B(80, 25), Bytes{}, "a1", kNow}));
+
+    RETURN_IF_ERROR(tx.PutEscrow({"o1", "a1", 1, 1, B(72, 26), B(80, 27), B(80, 28), kNow, kNow}));
+    RETURN_IF_ERROR(
+        tx.PutEscrow({"o1", "a2", 2, 1, B(72, 29), B(80, 30), B(80, 31), kNow, kNow + 7}));
+
+    RETURN_IF_ERROR(tx.InsertInvite({"inv1", "o1", "dee@example.com", "admin", "", B(32, 32), "a1",
+                                     kNow, kNow + 86400, std::nullopt}));
+    RETURN_IF_ERROR(
+        tx.InsertInvite({"inv2", "o1", "bob@example.com", "custom", "manage_account_recovery",
+                         B(32, 33), "a1", kNow, kNow + 86400, std::nullopt}));
+    RETURN_IF_ERROR(tx.MarkInviteAccepted("inv2", kNow + 5));
+
+    for (uint64_t seq = 1; seq <= 5; ++seq) RETURN_IF_ERROR(tx.AppendEvent(MakeEvent("o1", seq)));
+
+    store::RecoveryRequest declined = MakeRequest("r1", "a2", store::RequestStatus::kDeclined);
+    declined.decided_at = kNow + 10;
+    declined.decided_by = "a1";
+    declined.decline_reason = "Please call the help desk first.";
+    RETURN_IF_ERROR(tx.InsertRequest(declined));
+    store::RecoveryRequest approved = MakeRequest("r2", "a2", store::RequestStatus::kApproved);
+    approved.initiated_by = "a1";
+    approved.decided_at = kNow + 20;
+    approved.decided_by = "a1";
+    approved.token_hash = B(32, 34);
+    approved.link_share = B(48, 35);
+    RETURN_IF_ERROR(tx.InsertRequest(approved));
+    RETURN_IF_ERROR(tx.InsertApproval({"r2", "a1", kNow + 20}));
+    return tx.InsertApproval({"r2", "gone-admin", kNow + 21});
+  });
+  ASSERT_OK(status);
+}
+
+auto Tie(const store::Account& a) {
+  return std::tie(a.id, a.email, a.kdf_ops, a.kdf_mem, a.salt, a.verifier, a.wrapped_vault_key,
+                  a.public_key, a.wrapped_private_key, a.verified, a.created_at,
+                  a.totp_secret_sealed, a.totp_enabled, a.totp_last_step, a.must_change_password);
+}
+auto Tie(const store::EmailCode& c) {
+  return std::tie(c.purpose, c.subject, c.account_id, c.challenge, c.code_hash, c.expires_at,
+                  c.attempts, c.used, c.created_at);
+}
+auto Tie(const store::Device& d) {
+  return std::tie(d.account_id, d.id, d.name, d.type, d.first_seen, d.last_seen, d.active);
+}
+auto Tie(const store::Session& s) {
+  return std::tie(s.token_hash, s.account_id, s.device_id, s.created_at, s.expires_at, s.revoked);
+}
+auto Tie(const store::Item& i) {
+  return std::tie(i.account_id, i.id, i.revision, i.data, i.created_at, i.updated_at);
+}
+auto Tie(const store::RecoveryCode& c) { return std::tie(c.id, c.code_hash, c.used); }
+auto Tie(const store::Org& o) {
+  return std::tie(o.id, o.name, o.created_at, o.created_by, o.statement_version, o.key_version,
+                  o.recovery_public_key, o.policy_json);
+}
+auto Tie(const store::OrgMember& m) {
+  return std::tie(m.org_id, m.account_id, m.role, m.permissions, m.status, m.joined_at,
+                  m.last_epoch);
+}
+auto Tie(const store::OrgInvite& i) {
+  return std::tie(i.id, i.org_id, i.email, i.role, i.permissions, i.token_hash, i.created_by,
+                  i.created_at, i.expires_at, i.accepted_at);
+}
+
+template <class T>
+void ExpectSameRows(const std::vector<T>& a, const std::vector<T>& b, const char* what) {
+  ASSERT_EQ(a.size(), b.size()) << what;
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(Tie(a[i]) == Tie(b[i])) << what << " #" << i;
+}
+
+// Everything Fill wrote, as the Store API reads it back (so the comparison
+// goes through each store's own decoding).
+struct Snapshot {
+  std::vector<store::Account> accounts;
+  std::vector<store::EmailCode> codes;
+  std::vector<store::Device> devices;
+  std::vector<store::Session> sessions;
+  std::vector<store::Item> items;
+  std::vector<store::RecoveryCode> recovery_codes;
+  std::vector<int64_t> rate_limits;
+  std::vector<store::Org> orgs;
+  std::vector<store::OrgStatementRow> statements;
+  std::vector<store::OrgMember> members;
+  std::vector<store::OrgGrant> grants;
+  std::vector<store::Escrow> escrows;
+  std::vector<store::OrgInvite> invites;
+  std::vector<store::OrgEvent> events;
+  std::vector<store::RecoveryRequest> requests;
+  std::vector<store::RecoveryApproval> approvals;
+};
+
+template <class T>
+Status Take(Result<std::optional<T>> r, std::vector<T>& out, const char* what) {
+  if (!r) return Fail(r.error());
+  if (!*r) return Fail(Error::NotFound("test.missing", what));
+  out.push_back(std::move(**r));
+  return {};
+}
+template <class T>
+Status Append(Result<std::vector<T>> r, std::vector<T>& out) {
+  if (!r) return Fail(r.error());
+  out.insert(out.end(), r->begin(), r->end());
+  return {};
+}
+
+Snapshot ReadAll(Store& s) {
+  Snapshot x;
+  auto status = s.Read([&](Tx& tx) -> Status {
+    x = Snapshot{};
+    for (const char* id : {"a1", "a2", "a3"}) {
+      RETURN_IF_ERROR(Take(tx.FindAccountById(id), x.accounts, id));
+      RETURN_IF_ERROR(Append(tx.ListDevices(id), x.devices));
+      RETURN_IF_ERROR(Append(tx.ListItems(id), x.items));
+      RETURN_IF_ERROR(Append(tx.ListRecoveryCodes(id), x.recovery_codes));
+      RETURN_IF_ERROR(Append(tx.ListOrgsOfAccount(id), x.members));
+      RETURN_IF_ERROR(Append(tx.ListEscrowsOfAccount(id), x.escrows));
+    }
+    RETURN_IF_ERROR(Take(tx.FindEmailCode("register", "bob@example.com"), x.codes, "code1"));
+    RETURN_IF_ERROR(Take(tx.FindEmailCode("recovery", "x@example.com"), x.codes, "code2"));
+    RETURN_IF_ERROR(Take(tx.FindSession(B(32, 11)), x.sessions, "s1"));
+    RETURN_IF_ERROR(Take(tx.FindSession(B(32, 12)), x.sessions, "s2"));
+    for (const char* key : {"login:ann@example.com", "ip:203.0.113.7", "none"}) {
+      auto n = tx.PeekRateLimit(key, kNow + 2, 60);
+      if (!n) return Fail(n.error());
+      x.rate_limits.push_back(*n);
+    }
+    RETURN_IF_ERROR(Take(tx.FindOrg("o1"), x.orgs, "o1"));
+    RETURN_IF_ERROR(Take(tx.FindOrg("o2"), x.orgs, "o2"));
+    RETURN_IF_ERROR(Append(tx.ListStatements("o1", 0), x.statements));
+    RETURN_IF_ERROR(Append(tx.ListGrants("o1"), x.grants));
+    RETURN_IF_ERROR(Append(tx.ListOpenInvites("o1", kNow), x.invites));
+    RETURN_IF_ERROR(Take(tx.FindInviteByTokenHash(B(32, 33)), x.invites, "inv2"));
+    RETURN_IF_ERROR(Append(tx.ListEvents("o1", 0, 100), x.events));
+    RETURN_IF_ERROR(Append(tx.ListEvents("o2", 0, 100), x.events));
+    RETURN_IF_ERROR(Append(tx.ListRequests("o1", std::nullopt, std::nullopt, 100), x.requests));
+    RETURN_IF_ERROR(Append(tx.ListApprovals("r2"), x.approvals));
+    return {};
+  });
+  EXPECT_TRUE(status.has_value()) << status.error().code() << ": " << status.error().message();
+  return x;
+}
+
+class MigrateTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (std::filesystem::temp_directory_path() / "keyward-migrate-XXXXXX");
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+    source_path_ = dir_ / "keyward.db";
+    source_url_ = "sqlite:" + source_path_.string();
+  }
+  void TearDown() override {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  // A populated SQLite installation at source_url_.
+  void MakeSource() {
+    auto s = store::Open(source_url_);
+    ASSERT_OK(s);
+    Fill(**s);
+  }
+
+  std::map<std::string, int64_t> Counts(const TestDatabase& db) {
+    std::map<std::string, int64_t> counts;
+    for (const auto& t : kTables) {
+      counts[t] = std::stoll(db.Query("SELECT count(*) FROM " + t)[0][0]);
+    }
+    return counts;
+  }
+
+  std::filesystem::path dir_;
+  std::filesystem::path source_path_;
+  std::string source_url_;
+};
+
+TEST_F(MigrateTest, CopiesEveryTableAndReadsBackTheSame) {
+  KEYWARD_REQUIRE_PG_CLUSTER();
+  MakeSource();
+  TestDatabase db("migrate");
+  auto report = Migrate({source_url_, db.url(), nullptr});
+  ASSERT_OK(report);
+
+  // Every table, each with rows, in an order where parents come first.
+  ASSERT_EQ(report->tables.size(), kTables.size());
+  std::map<std::string, size_t> position;
+  for (size_t i = 0; i < report->tables.size(); ++i) {
+    position[report->tables[i].name] = i;
+    EXPECT_GT(report->tables[i].rows, 0) << report->tables[i].name;
+  }
+  for (const auto& t : kTables) EXPECT_TRUE(position.contains(t)) << t;
+  EXPECT_LT(position["accounts"], position["devices"]);
+  EXPECT_LT(position["devices"], position["sessions"]);
+  EXPECT_LT(position["org_members"], position["escrows"]);
+  EXPECT_LT(position["recovery_requests"], position["recovery_approvals"]);
+  EXPECT_EQ(report->orgs_verified, 2);
+  EXPECT_EQ(report->events_verified, 5);
+  EXPECT_EQ(report->sequences_advanced, 1);  // totp_recovery_codes.id
+  EXPECT_EQ(report->schema_version, 4);
+
+  auto source = store::Open(source_url_);
+  ASSERT_OK(source);
+  auto target = store::Open(db.url());
+  ASSERT_OK(target);
+  Snapshot want = ReadAll(**source);
+  Snapshot got = ReadAll(**target);
+  ASSERT_EQ(want.accounts.size(), 3u);
+  ExpectSameRows(want.accounts, got.accounts, "accounts");
+  ExpectSameRows(want.codes, got.codes, "email codes");
+  ExpectSameRows(want.devices, got.devices, "devices");
+  ExpectSameRows(want.sessions, got.sessions, "sessions");
+  ExpectSameRows(want.items, got.items, "items");
+  ExpectSameRows(want.recovery_codes, got.recovery_codes, "recovery codes");
+  EXPECT_EQ(want.rate_limits, got.rate_limits);
+  EXPECT_EQ(want.rate_limits, (std::vector<int64_t>{2, 1, 0}));
+  ExpectSameRows(want.orgs, got.orgs, "orgs");
+  EXPECT_EQ(want.statements, got.statements);
+  ExpectSameRows(want.members, got.members, "members");
+  EXPECT_EQ(want.grants, got.grants);
+  EXPECT_EQ(want.escrows, got.escrows);
+  ExpectSameRows(want.invites, got.invites, "invites");
+  EXPECT_EQ(want.events, got.events);
+  EXPECT_EQ(want.requests, got.requests);
+  EXPECT_EQ(want.approvals, got.approvals);
+  EXPECT_EQ(got.items[0].data, AllBytes());
+  EXPECT_EQ(got.accounts[0].totp_secret_sealed, AllBytes());
+  EXPECT_TRUE(got.accounts[2].totp_secret_sealed.empty());
+
+  // New rows work after the copy: identity ids continue past the copied ones,
+  // event chains continue, the unique indexes hold.
+  int64_t max_id = 0;
+  for (const auto& c : want.recovery_codes) max_id = std::max(max_id, c.id);
+  ASSERT_OK((*target)->Transact([&](Tx& tx) -> Status {
+    RETURN_IF_ERROR(tx.ReplaceRecoveryCodes("a3", {B(32, 40), B(32, 41)}));
+    RETURN_IF_ERROR(tx.AppendEvent(MakeEvent("o1", 6)));
+    return tx.InsertAccount(MakeAccount("a4", "dee@example.com"));
+  }));
+  ASSERT_OK((*target)->Read([&](Tx& tx) -> Status {
+    auto codes = tx.ListRecoveryCodes("a3");
+    if (!codes) return Fail(codes.error());
+    EXPECT_EQ(codes->size(), 2u);
+    for (const auto& c : *codes) EXPECT_GT(c.id, max_id);
+    return {};
+  }));
+  auto dup = (*target)->Transact(
+      [&](Tx& tx) { return tx.InsertAccount(MakeAccount("a5", "ANN@example.com")); });
+  ASSERT_FALSE(dup.has_value());
+  EXPECT_EQ(dup.error().code(), "store.conflict");
+  // The source is unchanged.
+  Snapshot again = ReadAll(**source);
+  EXPECT_EQ(again.events, want.events);
+  ExpectSameRows(again.recovery_codes, want.recovery_codes, "source recovery codes");
+}
+
+TEST_F(MigrateTest, RefusesATargetWithRowsAndLeavesItAlone) {
+  KEYWARD_REQUIRE_PG_CLUSTER();
+  MakeSource();
+  TestDatabase db("migrate");
+  {
+    auto target = store::Open(db.url());
+    ASSERT_OK(target);
+    ASSERT_OK((*target)->Transact(
+        [&](Tx& tx) { return tx.InsertAccount(MakeAccount("zz", "zed@example.com")); }));
+  }
+  auto before = Counts(db);
+  auto report = Migrate({source_url_, db.url(), nullptr});
+  ASSERT_FALSE(report.has_value());
+  EXPECT_EQ(report.error().code(), "migrate.target_not_empty");
+  EXPECT_NE(report.error().message().find("accounts"), std::string::npos);
+  EXPECT_EQ(Counts(db), before);
+  EXPECT_EQ(before["accounts"], 1);
+
+  // Even a table far down the order (a rate-limit row only) counts.
+  TestDatabase db2("migrate");
+  {
+    auto target = store::Open(db2.url());
+    ASSERT_OK(target);
+    ASSERT_OK((*target)->Transact([&](Tx& tx) -> Status {
+      auto n = tx.HitRateLimit("k", kNow, 60);
+      if (!n) return Fail(n.error());
+      return {};
+    }));
+  }
+  auto second = Migrate({source_url_, db2.url(), nullptr});
+  ASSERT_FALSE(second.has_value());
+  EXPECT_EQ(second.error().code(), "migrate.target_not_empty");
+  EXPECT_EQ(Counts(db2)["accounts"], 0);
+}
+
+TEST_F(MigrateTest, MissingSourceFailsAndCreatesNoFile) {
+  KEYWARD_REQUIRE_PG_CLUSTER();
+  TestDatabase db("migrate");
+  auto report = Migrate({source_url_, db.url(), nullptr});
+  ASSERT_FALSE(report.has_value());
+  EXPECT_EQ(report.error().code(), "migrate.source_missing");
+  EXPECT_FALSE(std::filesystem::exists(source_path_));
+  EXPECT_FALSE(std::filesystem::exists(source_path_.string() + "-wal"));
+  // Nothing happened on the target either (not even its schema).
+  EXPECT_TRUE(db.Query("SELECT 1 FROM information_schema.tables WHERE table_name = 'accounts' "
+                       "AND table_schema = current_schema()")
+                  .empty());
+}
+
+TEST_F(MigrateTest, FailureMidwayLeavesTheTargetWithoutRows) {
+  KEYWARD_REQUIRE_PG_CLUSTER();
+  MakeSource();
+  TestDatabase db("migrate");
+  ASSERT_OK(store::Open(db.url()));
+  // A table late in the order refuses its rows: by then the earlier tables
+  // have been copied inside the same transaction.
+  db.Exec(
+      "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+      "$$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$;"
+      "CREATE TRIGGER refuse BEFORE INSERT ON recovery_approvals "
+      "FOR EACH ROW EXECUTE FUNCTION refuse();");
+  auto report = Migrate({source_url_, db.url(), nullptr});
+  ASSERT_FALSE(report.has_value());
+  EXPECT_EQ(report.error().code(), "migrate.copy_failed");
+  EXPECT_NE(report.error().message().find("refused by the test"), std::string::npos)
+      << report.error().message();
+  EXPECT_EQ(report.error().message().find('\n'), std::string::npos);
+  for (const auto& [table, count] : Counts(db)) EXPECT_EQ(count, 0) << table;
+
+  // With the obstacle gone, the same target takes the copy.
+  db.Exec("DROP TRIGGER refuse ON recovery_approvals");
+  ASSERT_OK(Migrate({source_url_, db.url(), nullptr}));
+  EXPECT_EQ(Counts(db)["recovery_approvals"], 2);
+}
+
+TEST_F(MigrateTest, RefusesAColumnTheOtherSideLacks) {
+  KEYWARD_REQUIRE_PG_CLUSTER();
+  MakeSource();
+  TestDatabase db("migrate");
+  ASSERT_OK(store::Open(db.url()));
+  db.Exec("ALTER TABLE items ADD COLUMN extra BIGINT");
+  auto report = Migrate({source_url_, db.url(), nullptr});
+  ASSERT_FALSE(report.has_value());
+  EXPECT_EQ(report.error().code(), "migrate.schema_mismatch");
+  EXPECT_NE(report.error().message().find("extra"), std::string::npos);
+  for (const auto& [table, count] : Counts(db)) EXPECT_EQ(count, 0) << table;
+}
+
+TEST_F(MigrateTest, EmptySourceCopiesNothingButSucceeds) {
+  KEYWARD_REQUIRE_PG_CLUSTER();
+  ASSERT_OK(store::Open(source_url_));
+  TestDatabase db("migrate");
+  auto report = Migrate({source_url_, db.url(), nullptr});
+  ASSERT_OK(report);
+  EXPECT_EQ(report->rows, 0);
+  EXPECT_EQ(report->tables.size(), kTables.size());
+  EXPECT_EQ(report->sequences_advanced, 0);
+}
+
+TEST_F(MigrateTest, ProgressNamesEveryTable) {
+  KEYWARD_REQUIRE_PG_CLUSTER();
+  MakeSource();
+  TestDatabase db("migrate");
+  char* buffer = nullptr;
+  size_t size = 0;
+  std::FILE* out = ::open_memstream(&buffer, &size);
+  ASSERT_NE(out, nullptr);
+  auto report = Migrate({source_url_, db.url(), out});
+  std::fclose(out);
+  std::string text(buffer, size);
+  std::free(buffer);
+  ASSERT_OK(report);
+  EXPECT_NE(text.find("accounts: 3/3\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("org_events: 5/5\n"), std::string::npos) << text;
+}
+
+TEST(MigrateUrlTest, RefusesUrlsItCannotMigrate) {
+  auto r = Migrate({"postgresql://h/db", "postgresql://h/db2", nullptr});
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), "migrate.bad_url");
+  r = Migrate({"sqlite::memory:", "postgresql://h/db", nullptr});
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), "migrate.bad_url");
+  r = Migrate({"sqlite:/tmp/x.db", "mysql://h/db", nullptr});
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), "migrate.bad_url");
+}
+
+TEST(MigrateUrlTest, RedactsPasswords) {
+  EXPECT_EQ(RedactDbUrl("postgresql://kw:s3cret@db.example:5432/keyward"),
+            "postgresql://kw@db.example:5432/keyward");
+  EXPECT_EQ(RedactDbUrl("postgres://kw:p%40ss@h/db?sslmode=require&password=x&a=b"),
+            "postgres://kw@h/db?sslmode=require&a=b");
+  EXPECT_EQ(RedactDbUrl("postgresql://h/db?PASSWORD=x"), "postgresql://h/db");
+  EXPECT_EQ(RedactDbUrl("postgresql://kw@h/db"), "postgresql://kw@h/db");
+  EXPECT_EQ(RedactDbUrl("postgresql://[::1]:5432/db"), "postgresql://[::1]:5432/db");
+  EXPECT_EQ(RedactDbUrl("sqlite:/var/lib/keyward/keyward.db"),
+            "sqlite:/var/lib/keyward/keyward.db");
+}
+
+}  // namespace
+}  // namespace keyward::server
