@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "store/postgres/pg_store.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace keyward::store {
@@ -35,8 +36,7 @@ Result<std::unique_ptr<Store>> Open(std::string_view url) {
     return sqlite::OpenSqliteStore(path);
   }
   if (url.starts_with("postgresql://") || url.starts_with("postgres://")) {
-    return Fail(Error::Unavailable(
-        "store.unsupported", "PostgreSQL is not supported by this build yet; use sqlite:PATH."));
+    return postgres::OpenPostgresStore(std::string(url));
   }
   return Fail(Error::InvalidArgument(
       "store.invalid_url",

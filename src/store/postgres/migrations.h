@@ -1,0 +1,20 @@
+// The PostgreSQL schema as an append-only list of migrations, version for
+// version the same as the SQLite list (store/sqlite/migrations.cc): the same
+// tables, the same column names in the same order, the same constraints,
+// foreign keys and indexes, with INTEGER as BIGINT, TEXT as TEXT and BLOB as
+// BYTEA. So a database can be copied from SQLite table by table
+// (postgres::TablesInCopyOrder). A released migration is never edited.
+#pragma once
+
+#include <vector>
+
+namespace keyward::store::postgres {
+
+struct Migration {
+  int version;
+  const char* sql;  // several statements, run in the migrating transaction
+};
+
+const std::vector<Migration>& Migrations();
+
+}  // namespace keyward::store::postgres
