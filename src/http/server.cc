@@ -513,7 +513,8 @@ awaitable<void> Server::Impl::Serve(Stream& stream, Connection& connection,
       if (!inserted) it->second += ", " + std::string(Sv(field.value()));
     }
     request.body = std::move(req.body());
-    request.remote_address = remote;
+    request.remote_address =
+        ClientAddress(remote, request.Header("x-forwarded-for"), options.trusted_proxies);
 
     std::string pattern;
     Response response = co_await asio::co_spawn(

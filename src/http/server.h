@@ -13,6 +13,7 @@
 #include <string>
 
 #include "common/error.h"
+#include "http/client_address.h"
 #include "http/router.h"
 
 namespace keyward::http {
@@ -34,6 +35,9 @@ struct ServerOptions {
   std::string tls_key_file;
   // Stop() on SIGTERM/SIGINT while running.
   bool handle_signals = false;
+  // Connections from these addresses are reverse proxies: the request's
+  // remote_address is taken from X-Forwarded-For (http/client_address.h).
+  ProxyList trusted_proxies;
 };
 
 class Server {

@@ -243,6 +243,28 @@ TEST_F(ServerTest, PostBodyQueryAndRemote) {
   EXPECT_EQ(body["query_a"], "x y");
 }
 
+TEST_F(ServerTest, ForwardedForCountsOnlyFromATrustedProxy) {
+  std::string forwarded =
+      "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+      "X-Forwarded-For: 1.2.3.4, 198.51.100.9\r\nContent-Length: 2\r\n\r\n{}";
+  auto remote = [&] {
+    Socket s(server_->port());
+    EXPECT_TRUE(s.Send(forwarded));
+    std::string response = s.ReadResponse();
+    EXPECT_EQ(StatusOf(response), 200) << response;
+    return nlohmann::json::parse(BodyOf(response))["remote"].get<std::string>();
+  };
+  StartServer();  // no trusted proxy: the header is the client's word, ignored
+  EXPECT_EQ(remote(), "127.0.0.1");
+  server_->Stop();
+  server_->Wait();
+  ServerOptions options;
+  std::string bad;
+  ASSERT_TRUE(ProxyList::Parse("127.0.0.1", &options.trusted_proxies, &bad));
+  StartServer(options);
+  EXPECT_EQ(remote(), "198.51.100.9");
+}
+
 TEST_F(ServerTest, BodyAtLimitIsAcceptedAboveIs413) {
   StartServer();
   const size_t limit = 1 << 20;

@@ -119,6 +119,11 @@ Result<std::unique_ptr<App>> App::Create(const ServerConfig& config, ApiFactory 
   options.tls_cert_file = config.tls_cert;
   options.tls_key_file = config.tls_key;
   options.handle_signals = handle_signals;
+  std::string bad_proxy;
+  if (!http::ProxyList::Parse(config.trusted_proxies, &options.trusted_proxies, &bad_proxy)) {
+    return Fail(Error::InvalidArgument("server.bad_proxy",
+                                       "trusted_proxies: not an IP address: " + bad_proxy));
+  }
   app->server_ = std::make_unique<http::Server>(options, app->router_);
   if (auto status = app->server_->Listen(); !status) return Fail(status.error());
   app->public_url_ = config.EffectivePublicUrl(app->server_->port());

@@ -1,5 +1,7 @@
 #include "server/config.h"
 
+#include "http/client_address.h"
+
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -289,6 +291,20 @@ const std::vector<KeySpec>& Specs() {
                    auto b = ParseBool(v);
                    if (!b) return Fail(b.error());
                    c.allow_insecure_http = *b;
+                   return {};
+                 }});
+    s.push_back({{"trusted_proxies",
+                  "reverse proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For "
+                  "names the client [none]"},
+                 false,
+                 false,
+                 [](ServerConfig& c, std::string_view v) -> Status {
+                   http::ProxyList list;
+                   std::string bad;
+                   if (!http::ProxyList::Parse(v, &list, &bad)) {
+                     return Fail(BadValue("not an IP address or CIDR block: " + bad));
+                   }
+                   c.trusted_proxies = std::string(v);
                    return {};
                  }});
     s.push_back({{"smtp_host", "SMTP server; empty: write mail to <data>/outbox"},

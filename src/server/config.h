@@ -27,6 +27,7 @@ struct ServerConfig {
   std::string tls_cert;
   std::string tls_key;
   bool allow_insecure_http = false;  // plain HTTP on a non-loopback address
+  std::string trusted_proxies;       // http::ProxyList text; "" -> none
 
   std::string smtp_host;  // "" -> outbox mailer in <data>/outbox
   int smtp_port = 587;

@@ -163,6 +163,17 @@ TEST_F(ConfigTest, EveryKeyFromEveryPlace) {
   }
 }
 
+TEST_F(ConfigTest, TrustedProxies) {
+  EXPECT_EQ(Ok({}).trusted_proxies, "");
+  ServerConfig c = Ok({"--trusted-proxies", "127.0.0.1, 10.0.0.0/8"});
+  EXPECT_EQ(c.trusted_proxies, "127.0.0.1, 10.0.0.0/8");
+  c = Ok({}, {{"KEYWARD_TRUSTED_PROXIES", "::1"}});
+  EXPECT_EQ(c.trusted_proxies, "::1");
+  Error bad = Bad({"--trusted-proxies", "127.0.0.1,proxy.example"});
+  EXPECT_EQ(bad.code(), "config.bad_value");
+  EXPECT_NE(bad.message().find("proxy.example"), std::string::npos);
+}
+
 TEST_F(ConfigTest, TlsAndInsecureHttp) {
   ServerConfig c = Ok({"--tls-cert", "/c.pem", "--tls-key", "/k.pem", "--listen", "0.0.0.0:443"});
   EXPECT_TRUE(c.tls());
