@@ -1,11 +1,23 @@
 #include "store/postgres/pg_store.h"
 
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <latch>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
 #include "pg_test_db.h"
+#include "store/postgres/migrations.h"
+#include "store/sqlite/migrations.h"
 #include "store/store_contract_test.h"
 
 namespace keyward::store::testing {
@@ -46,6 +58,546 @@ std::unique_ptr<Store> MakePgStore() {
 
 INSTANTIATE_TEST_SUITE_P(Postgres, StoreContractTest,
                          ::testing::Values(StoreFactory{"pg", MakePgStore}), StoreFactoryName);
+
+// ---- PostgreSQL only: several nodes on one database, lost connections,
+// migrations, the schema copy contract, query plans ----
+
+constexpr int64_t kNow = 1'790'000'000;
+
+#define ASSERT_OK(expr)                                                                        \
+  do {                                                                                         \
+    auto kw_r_ = (expr);                                                                       \
+    ASSERT_TRUE(kw_r_.has_value()) << kw_r_.error().code() << ": " << kw_r_.error().message(); \
+  } while (0)
+
+#define RETURN_IF_ERROR(expr)               \
+  do {                                      \
+    auto kw_r_ = (expr);                    \
+    if (!kw_r_) return Fail(kw_r_.error()); \
+  } while (0)
+
+std::unique_ptr<Store> OpenOrFail(const std::string& url) {
+  auto store = Open(url);
+  if (!store) {
+    ADD_FAILURE() << store.error().code() << ": " << store.error().message();
+    return nullptr;
+  }
+  return std::move(*store);
+}
+
+template <class T>
+Status Discard(Result<T> r) {
+  if (!r) return Fail(r.error());
+  return {};
+}
+
+std::string CodeOf(const Status& s) { return s ? "" : s.error().code(); }
+
+Account MakeAccount(const std::string& id) {
+  Account a;
+  a.id = id;
+  a.email = id + "@example.com";
+  a.kdf_ops = 3;
+  a.kdf_mem = 1 << 20;
+  a.salt = Bytes(16, 1);
+  a.verifier = Bytes(32, 2);
+  a.wrapped_vault_key = Bytes(72, 3);
+  a.public_key = Bytes(32, 4);
+  a.wrapped_private_key = Bytes(72, 5);
+  a.created_at = kNow;
+  return a;
+}
+
+// Organization o1 and `members` accounts m0, m1, ... that are its members.
+Status SeedOrg(Tx& tx, int members) {
+  Org o;
+  o.id = "o1";
+  o.name = "Acme";
+  o.created_at = kNow;
+  o.created_by = "m0";
+  RETURN_IF_ERROR(tx.CreateOrg(o));
+  for (int i = 0; i < members; ++i) {
+    std::string id = "m" + std::to_string(i);
+    RETURN_IF_ERROR(tx.InsertAccount(MakeAccount(id)));
+    OrgMember m;
+    m.org_id = "o1";
+    m.account_id = id;
+    m.role = i < 3 ? "admin" : "user";
+    m.joined_at = kNow;
+    RETURN_IF_ERROR(tx.InsertMember(m));
+  }
+  return {};
+}
+
+RecoveryRequest MakeRequest(const std::string& id, const std::string& account_id) {
+  RecoveryRequest r;
+  r.id = id;
+  r.org_id = "o1";
+  r.account_id = account_id;
+  r.epoch = 1;
+  r.device_name = "laptop";
+  r.remote_address = "192.0.2.1";
+  r.created_at = kNow;
+  r.expires_at = kNow + 3600;
+  return r;
+}
+
+OrgEvent MakeEvent(uint64_t seq, const std::string& actor) {
+  OrgEvent e;
+  e.seq = seq;
+  e.org_id = "o1";
+  e.type = "org.role_changed";
+  e.actor_id = actor;
+  e.target_id = "m1";
+  e.device_id = "d1";
+  e.time = kNow;
+  e.details = {{"node", actor}};
+  e.hash = Bytes(32, 7);
+  return e;
+}
+
+// Two "nodes": two stores (two pools) on one database.
+class PgNodesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    KEYWARD_REQUIRE_PG_CLUSTER();
+    db_ = std::make_unique<TestDatabase>("nodes");
+    a_ = OpenOrFail(db_->url());
+    ASSERT_NE(a_, nullptr);
+    b_ = OpenOrFail(db_->url());
+    ASSERT_NE(b_, nullptr);
+  }
+  void TearDown() override {
+    a_.reset();
+    b_.reset();
+  }
+  Store& node(int i) { return i % 2 == 0 ? *a_ : *b_; }
+
+  std::unique_ptr<TestDatabase> db_;
+  std::unique_ptr<Store> a_;
+  std::unique_ptr<Store> b_;
+};
+
+TEST_F(PgNodesTest, RunExclusiveHeldOnOneNodeIsRefusedOnTheOther) {
+  std::atomic<bool> inner_ran{false};
+  auto outer = a_->RunExclusive("sweep", [&]() -> Status {
+    auto other = b_->RunExclusive("sweep", [&]() -> Status {
+      inner_ran = true;
+      return {};
+    });
+    EXPECT_TRUE(other.has_value());
+    if (other) {
+      EXPECT_FALSE(*other);
+    }
+    // Another task is free on the other node meanwhile.
+    auto different = b_->RunExclusive("rotate", [] { return Status(); });
+    EXPECT_TRUE(different.has_value() && *different);
+    return {};
+  });
+  ASSERT_OK(outer);
+  EXPECT_TRUE(*outer);
+  EXPECT_FALSE(inner_ran.load());
+  // Released: the other node gets it now.
+  auto after = b_->RunExclusive("sweep", [&]() -> Status {
+    inner_ran = true;
+    return {};
+  });
+  ASSERT_OK(after);
+  EXPECT_TRUE(*after);
+  EXPECT_TRUE(inner_ran.load());
+  // No advisory lock is left behind.
+  auto locks = db_->Query(
+      "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = "
+      "(SELECT oid FROM pg_database WHERE datname = current_database())");
+  EXPECT_EQ(locks[0][0], "0");
+}
+
+TEST_F(PgNodesTest, RunExclusiveWithPoolOfOneCanTransact) {
+  auto small = postgres::OpenPostgresStore(db_->url(), 1);
+  ASSERT_TRUE(small.has_value()) << small.error().code();
+  auto ran = (*small)->RunExclusive("sweep", [&]() -> Status {
+    return (*small)->Transact([](Tx& tx) { return SeedOrg(tx, 1); });
+  });
+  ASSERT_OK(ran);
+  EXPECT_TRUE(*ran);
+}
+
+TEST_F(PgNodesTest, ConcurrentAppendsOfOneSeqHaveOneWinner) {
+  ASSERT_OK(a_->Transact([](Tx& tx) { return SeedOrg(tx, 1); }));
+  constexpr int kThreads = 50;
+  std::atomic<int> winners{0};
+  std::atomic<int> conflicts{0};
+  std::vector<std::string> others;
+  std::mutex others_mu;
+  std::latch start(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      start.arrive_and_wait();
+      std::string code = CodeOf(node(t).Transact(
+          [&](Tx& tx) { return tx.AppendEvent(MakeEvent(1, "t" + std::to_string(t))); }));
+      if (code.empty()) {
+        ++winners;
+      } else if (code == "store.conflict") {
+        ++conflicts;
+      } else {
+        std::lock_guard lock(others_mu);
+        others.push_back(code);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(winners.load(), 1);
+  EXPECT_EQ(conflicts.load(), kThreads - 1);
+  EXPECT_TRUE(others.empty()) << others.front();
+  EXPECT_EQ(db_->Query("SELECT count(*) FROM org_events")[0][0], "1");
+}
+
+// The quorum rule of core: insert my approval, count the approvals, and when
+// they reach the quorum (2) approve the request. Under snapshot isolation
+// alone two admins could each count 1 and leave a request with two approvals
+// pending; SERIALIZABLE (with the store's retries) must never allow that.
+TEST_F(PgNodesTest, QuorumReadCheckWriteNeverLeavesTwoApprovalsPending) {
+  constexpr int kRounds = 20;
+  ASSERT_OK(a_->Transact([&](Tx& tx) -> Status {
+    RETURN_IF_ERROR(SeedOrg(tx, kRounds + 3));
+    for (int i = 0; i < kRounds; ++i) {
+      RETURN_IF_ERROR(
+          tx.InsertRequest(MakeRequest("r" + std::to_string(i), "m" + std::to_string(i + 3))));
+    }
+    return {};
+  }));
+  std::atomic<int> failures{0};
+  for (int i = 0; i < kRounds; ++i) {
+    std::string id = "r" + std::to_string(i);
+    std::latch start(2);
+    std::vector<std::thread> admins;
+    for (int t = 0; t < 2; ++t) {
+      admins.emplace_back([&, t] {
+        start.arrive_and_wait();
+        auto s = node(t).Transact([&](Tx& tx) -> Status {
+          RETURN_IF_ERROR(tx.InsertApproval(RecoveryApproval{id, "m" + std::to_string(t), kNow}));
+          auto approvals = tx.ListApprovals(id);
+          if (!approvals) return Fail(approvals.error());
+          if (approvals->size() < 2) return {};
+          auto request = tx.FindRequest(id);
+          if (!request) return Fail(request.error());
+          RecoveryRequest r = **request;
+          r.status = RequestStatus::kApproved;
+          r.decided_at = kNow;
+          r.decided_by = "m" + std::to_string(t);
+          return tx.UpdateRequest(r, RequestStatus::kPending);
+        });
+        if (!s) {
+          ++failures;
+          ADD_FAILURE() << s.error().code();
+        }
+      });
+    }
+    for (auto& t : admins) t.join();
+    ASSERT_OK(a_->Read([&](Tx& tx) -> Status {
+      auto approvals = tx.ListApprovals(id);
+      if (!approvals) return Fail(approvals.error());
+      auto request = tx.FindRequest(id);
+      if (!request) return Fail(request.error());
+      EXPECT_EQ(approvals->size(), 2u) << id;
+      EXPECT_EQ((*request)->status, RequestStatus::kApproved) << id;
+      return {};
+    }));
+  }
+  EXPECT_EQ(failures.load(), 0);
+}
+
+TEST_F(PgNodesTest, RacingRequestSubmissionsOpenOne) {
+  ASSERT_OK(a_->Transact([](Tx& tx) { return SeedOrg(tx, 4); }));
+  constexpr int kThreads = 8;
+  std::atomic<int> winners{0};
+  std::atomic<int> conflicts{0};
+  std::latch start(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      start.arrive_and_wait();
+      std::string code = CodeOf(node(t).Transact([&](Tx& tx) -> Status {
+        auto open = tx.FindOpenRequest("m3");
+        if (!open) return Fail(open.error());
+        return tx.InsertRequest(MakeRequest("r" + std::to_string(t), "m3"));
+      }));
+      if (code.empty()) {
+        ++winners;
+      } else if (code == "store.conflict") {
+        ++conflicts;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(winners.load(), 1);
+  EXPECT_EQ(conflicts.load(), kThreads - 1);
+}
+
+// Terminates every backend of the database but the caller's.
+void TerminateOthers(const TestDatabase& db) {
+  db.Exec(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+      "WHERE datname = current_database() AND pid <> pg_backend_pid()");
+}
+
+TEST_F(PgNodesTest, SurvivesTerminatedBackends) {
+  ASSERT_OK(a_->Transact([](Tx& tx) { return SeedOrg(tx, 1); }));
+  // Four connections in the pool (four transactions open at once), and the
+  // RunExclusive connection.
+  {
+    std::latch inside(4);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&] {
+        EXPECT_TRUE(a_->Read([&](Tx& tx) -> Status {
+          inside.arrive_and_wait();
+          return Discard(tx.FindOrg("o1"));
+        }));
+      });
+    }
+    for (auto& t : threads) t.join();
+  }
+  ASSERT_OK(a_->RunExclusive("sweep", [] { return Status(); }));
+  auto before = db_->Query(
+      "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+      "AND application_name = 'keywardd'");
+  EXPECT_GE(std::stoi(before[0][0]), 5);
+
+  TerminateOthers(*db_);
+  ASSERT_OK(a_->Transact([](Tx& tx) { return tx.AppendEvent(MakeEvent(1, "after")); }));
+  ASSERT_OK(a_->Read([](Tx& tx) { return Discard(tx.LastEvent("o1")); }));
+  auto ran = a_->RunExclusive("sweep", [] { return Status(); });
+  ASSERT_OK(ran);
+  EXPECT_TRUE(*ran);
+
+  // A backend lost in the middle of a transaction: the callback runs again
+  // on a new connection.
+  int calls = 0;
+  ASSERT_OK(a_->Transact([&](Tx& tx) -> Status {
+    ++calls;
+    RETURN_IF_ERROR(tx.FindOrg("o1"));
+    if (calls == 1) TerminateOthers(*db_);
+    return tx.AppendEvent(MakeEvent(2, "mid"));
+  }));
+  EXPECT_EQ(calls, 2);
+  EXPECT_EQ(db_->Query("SELECT count(*) FROM org_events")[0][0], "2");
+}
+
+TEST(PgOpenTest, UnreachableServerIsUnavailableWithoutPassword) {
+  auto start = std::chrono::steady_clock::now();
+  auto store = Open("postgresql://u:s3cret@127.0.0.1:1/x");
+  auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().code(), "store.unavailable");
+  EXPECT_EQ(store.error().message().find("s3cret"), std::string::npos) << store.error().message();
+  EXPECT_NE(store.error().message().find("127.0.0.1:1"), std::string::npos)
+      << store.error().message();
+  EXPECT_LT(took, std::chrono::seconds(5));
+  auto other_scheme = Open("postgres://u:s3cret@127.0.0.1:1/x?sslmode=disable");
+  ASSERT_FALSE(other_scheme);
+  EXPECT_EQ(other_scheme.error().code(), "store.unavailable");
+  EXPECT_EQ(other_scheme.error().message().find("s3cret"), std::string::npos);
+}
+
+TEST(PgOpenTest, MalformedUrlIsInvalid) {
+  auto store = Open("postgresql://u:s3cret@127.0.0.1:1/x?nosuchparameter=1");
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().code(), "store.invalid_url");
+  EXPECT_EQ(store.error().message().find("s3cret"), std::string::npos);
+}
+
+int LatestVersion() { return postgres::Migrations().back().version; }
+
+TEST(PgMigrationTest, OpenTwiceKeepsVersionAndData) {
+  KEYWARD_REQUIRE_PG_CLUSTER();
+  TestDatabase db("migrate");
+  {
+    auto store = OpenOrFail(db.url());
+    ASSERT_NE(store, nullptr);
+    ASSERT_OK(store->Transact([](Tx& tx) { return tx.InsertAccount(MakeAccount("a1")); }));
+  }
+  auto store = OpenOrFail(db.url());
+  ASSERT_NE(store, nullptr);
+  auto v = store->SchemaVersion();
+  ASSERT_OK(v);
+  EXPECT_EQ(*v, LatestVersion());
+  ASSERT_OK(store->Read([](Tx& tx) -> Status {
+    auto a = tx.FindAccountByEmail("A1@EXAMPLE.COM");
+    if (!a) return Fail(a.error());
+    EXPECT_TRUE(a->has_value());
+    return {};
+  }));
+  EXPECT_EQ(db.Query("SELECT count(*) FROM schema_migrations")[0][0],
+            std::to_string(postgres::Migrations().size()));
+}
+
+TEST(PgMigrationTest, NodesMigratingAFreshDatabaseAtOnceAllSucceed) {
+  KEYWARD_REQUIRE_PG_CLUSTER();
+  TestDatabase db("race");
+  constexpr int kNodes = 4;
+  std::latch start(kNodes);
+  std::vector<std::string> codes(kNodes);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kNodes; ++i) {
+    threads.emplace_back([&, i] {
+      start.arrive_and_wait();
+      auto store = Open(db.url());
+      codes[i] = store ? "" : store.error().code() + ": " + store.error().message();
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& c : codes) EXPECT_EQ(c, "");
+  EXPECT_EQ(db.Query("SELECT count(*) FROM schema_migrations")[0][0],
+            std::to_string(postgres::Migrations().size()));
+}
+
+TEST(PgMigrationTest, NewerSchemaIsRefused) {
+  KEYWARD_REQUIRE_PG_CLUSTER();
+  TestDatabase db("newer");
+  { ASSERT_NE(OpenOrFail(db.url()), nullptr); }
+  db.Exec("INSERT INTO schema_migrations VALUES (" + std::to_string(LatestVersion() + 1) + ", 0)");
+  auto store = Open(db.url());
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().code(), "store.schema_too_new");
+  EXPECT_NE(store.error().message().find("upgrade"), std::string::npos);
+}
+
+TEST(PgStoreTest, EmptyBytesStayEmptyNotNull) {
+  KEYWARD_REQUIRE_PG_CLUSTER();
+  TestDatabase db("bytes");
+  auto store = OpenOrFail(db.url());
+  ASSERT_NE(store, nullptr);
+  Account a = MakeAccount("a1");
+  a.salt.clear();
+  ASSERT_OK(store->Transact([&](Tx& tx) { return tx.InsertAccount(a); }));
+  auto rows =
+      db.Query("SELECT salt IS NULL, length(salt), totp_secret_sealed IS NULL FROM accounts");
+  EXPECT_EQ(rows[0], (std::vector<std::string>{"f", "0", "t"}));
+  ASSERT_OK(store->Read([](Tx& tx) -> Status {
+    auto found = tx.FindAccountById("a1");
+    if (!found) return Fail(found.error());
+    EXPECT_TRUE(found->has_value() && (*found)->salt.empty());
+    return {};
+  }));
+}
+
+// The copier from SQLite relies on this: the same tables with the same
+// columns in the same order, INTEGER as bigint, TEXT as text, BLOB as bytea,
+// the same NOT NULLs; and TablesInCopyOrder lists every table once, parents
+// first.
+TEST(PgSchemaTest, MatchesSqliteColumnForColumn) {
+  KEYWARD_REQUIRE_PG_CLUSTER();
+  TestDatabase db("schema");
+  { ASSERT_NE(OpenOrFail(db.url()), nullptr); }
+  sqlite3* lite = nullptr;
+  ASSERT_EQ(sqlite3_open(":memory:", &lite), SQLITE_OK);
+  for (const auto& m : sqlite::Migrations()) {
+    ASSERT_EQ(sqlite3_exec(lite, m.sql, nullptr, nullptr, nullptr), SQLITE_OK) << m.version;
+  }
+  auto tables = postgres::TablesInCopyOrder();
+  auto pg_tables = db.Query(
+      "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
+      "AND table_name <> 'schema_migrations' ORDER BY table_name");
+  std::set<std::string> listed(tables.begin(), tables.end());
+  EXPECT_EQ(listed.size(), tables.size());
+  std::set<std::string> in_pg;
+  for (const auto& row : pg_tables) in_pg.insert(row[0]);
+  EXPECT_EQ(listed, in_pg);
+
+  for (const auto& table : tables) {
+    struct Column {
+      std::string name, type, not_null;
+      bool operator==(const Column&) const = default;
+    };
+    std::vector<Column> expected;
+    sqlite3_stmt* stmt = nullptr;
+    std::string pragma = "PRAGMA table_info(" + table + ")";
+    ASSERT_EQ(sqlite3_prepare_v2(lite, pragma.c_str(), -1, &stmt, nullptr), SQLITE_OK);
+    while (sqlite3_step(stmt) == SQLITE_ROW) {
+      std::string type = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 2));
+      std::string mapped = type == "INTEGER" ? "bigint" : type == "TEXT" ? "text" : "bytea";
+      // A primary key column is NOT NULL in PostgreSQL whatever SQLite says.
+      bool not_null = sqlite3_column_int(stmt, 3) != 0 || sqlite3_column_int(stmt, 5) != 0;
+      expected.push_back({reinterpret_cast<const char*>(sqlite3_column_text(stmt, 1)), mapped,
+                          not_null ? "NO" : "YES"});
+    }
+    sqlite3_finalize(stmt);
+    std::vector<Column> actual;
+    for (const auto& row :
+         db.Query("SELECT column_name, data_type, is_nullable FROM information_schema.columns "
+                  "WHERE table_schema = 'public' AND table_name = '" +
+                  table + "' ORDER BY ordinal_position")) {
+      actual.push_back({row[0], row[1], row[2]});
+    }
+    ASSERT_EQ(actual.size(), expected.size()) << table;
+    for (size_t i = 0; i < actual.size(); ++i) {
+      EXPECT_EQ(actual[i].name, expected[i].name) << table << " column " << i;
+      EXPECT_EQ(actual[i].type, expected[i].type) << table << "." << actual[i].name;
+      EXPECT_EQ(actual[i].not_null, expected[i].not_null) << table << "." << actual[i].name;
+    }
+  }
+  sqlite3_close(lite);
+
+  // Parents before children.
+  auto fks = db.Query(
+      "SELECT c.conrelid::regclass::text, c.confrelid::regclass::text FROM pg_constraint c "
+      "WHERE c.contype = 'f'");
+  EXPECT_FALSE(fks.empty());
+  auto position = [&](const std::string& t) {
+    return std::find(tables.begin(), tables.end(), t) - tables.begin();
+  };
+  for (const auto& fk : fks) {
+    EXPECT_LT(position(fk[1]), position(fk[0])) << fk[0] << " references " << fk[1];
+  }
+}
+
+// ListRequests is served by the (org_id[, status], created_at DESC, id DESC)
+// indexes: an Index Scan in the order wanted, no Sort, for every filter
+// combination, with the planner's custom and generic plans.
+TEST(PgRequestIndexTest, ListRequestsUsesIndexWithoutSort) {
+  KEYWARD_REQUIRE_PG_CLUSTER();
+  TestDatabase db("plan");
+  { ASSERT_NE(OpenOrFail(db.url()), nullptr); }
+  db.Exec(R"sql(
+    INSERT INTO orgs (id, name, created_at, created_by) VALUES ('o1', 'A', 0, 'a1'), ('o2', 'B', 0, 'a1');
+    INSERT INTO accounts (id, email, kdf_ops, kdf_mem, salt, verifier, wrapped_vault_key,
+                          public_key, wrapped_private_key, created_at)
+      SELECT 'a' || g, 'a' || g || '@x', 1, 1, '', '', '', '', '', 0 FROM generate_series(1, 2000) g;
+    INSERT INTO org_members (org_id, account_id, role, permissions, status, joined_at)
+      SELECT o, 'a' || g, 'user', '', 'active', 0 FROM generate_series(1, 2000) g, unnest(ARRAY['o1', 'o2']) o;
+    INSERT INTO recovery_requests
+      SELECT 'r' || o || '_' || g || '_' || k, o, 'a' || g,
+             CASE WHEN k = 0 AND o = 'o1' THEN 'pending' ELSE 'expired' END, '', 1, '', '',
+             g * 10 + k, 0, 0, '', '', NULL, '', 0
+      FROM generate_series(1, 2000) g, generate_series(0, 4) k, unnest(ARRAY['o1', 'o2']) o;
+    ANALYZE;
+  )sql");
+  for (const char* mode : {"force_custom_plan", "force_generic_plan"}) {
+    for (bool by_status : {false, true}) {
+      for (bool after : {false, true}) {
+        std::string sql = std::string("SET plan_cache_mode = ") + mode +
+                          "; PREPARE q(text, text, bigint, text, bigint) AS " +
+                          postgres::ListRequestsSql(by_status, after) +
+                          "; EXPLAIN EXECUTE q('o1', 'pending', 15000, 'r', 50)";
+        std::string plan;
+        for (const auto& row : db.Query(sql)) plan += row[0] + "\n";
+        SCOPED_TRACE(std::string(mode) + (by_status ? " status" : "") + (after ? " after" : ""));
+        EXPECT_NE(
+            plan.find("Index Scan using " + std::string(by_status ? "recovery_requests_org_status"
+                                                                  : "recovery_requests_org ")),
+            std::string::npos)
+            << plan;
+        EXPECT_EQ(plan.find("Sort"), std::string::npos) << plan;
+        EXPECT_EQ(plan.find("Backward"), std::string::npos) << plan;
+        if (after) {
+          EXPECT_NE(plan.find("ROW(created_at, id) <"), std::string::npos) << plan;
+        }
+      }
+    }
+  }
+}
 
 }  // namespace
 }  // namespace keyward::store::testing
