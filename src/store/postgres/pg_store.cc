@@ -435,10 +435,10 @@ Escrow ReadEscrow(const Stmt& s) {
   return e;
 }
 
-// Unsigned counters (versions, epochs) are stored as INTEGER, which is signed.
+// Unsigned counters (versions, epochs) are stored as BIGINT, which is signed.
 int64_t U(uint64_t v) { return static_cast<int64_t>(v); }
 
-// For a bound in a comparison: past the largest INTEGER means "all of them".
+// For a bound in a comparison: past the largest BIGINT means "all of them".
 int64_t ClampU(uint64_t v) {
   constexpr auto kMax = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
   return static_cast<int64_t>(std::min(v, kMax));
