@@ -545,9 +545,9 @@ class Store {
   // on any node sharing the database) is running it right now; returns
   // whether fn ran. For periodic jobs that must not run twice at once (the
   // expiry sweeper). PostgreSQL: pg_try_advisory_lock on a key derived from
-  // `task`, held on one pooled connection for the duration of fn; SQLite (one
-  // process per database file): a process-wide try-lock. fn runs its own
-  // transactions.
+  // `task`, held on a connection of its own (outside the pool) for the
+  // duration of fn; SQLite (one process per database file): a process-wide
+  // try-lock. fn runs its own transactions.
   [[nodiscard]] virtual Result<bool> RunExclusive(std::string_view task,
                                                   const std::function<Status()>& fn) = 0;
 };

@@ -702,7 +702,7 @@ TEST(SqliteDurabilityTest, AcknowledgedWritesSurviveKill9) {
 TEST(StoreOpenTest, Urls) {
   auto pg = Open("postgresql://u@localhost/keyward");
   ASSERT_FALSE(pg);
-  EXPECT_EQ(pg.error().code(), "store.unsupported");
+  EXPECT_EQ(pg.error().code(), "store.unavailable");
   auto bad = Open("mysql://x");
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().code(), "store.invalid_url");
