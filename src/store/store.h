@@ -528,6 +528,14 @@ class Tx {
   [[nodiscard]] virtual Result<std::vector<OrgEvent>> ListEvents(
       std::string_view org_id, uint64_t after_seq, int64_t limit,
       const EventFilter& filter = {}) = 0;
+
+  // ---- facts about the installation (core/server_identity.h) ----
+  // Written once per name and never changed: store.conflict when the name
+  // exists. The values are public or keyed digests, never secrets.
+  [[nodiscard]] virtual Status InsertServerMeta(std::string_view name, const Bytes& value,
+                                                int64_t now) = 0;
+  // nullopt when the name was never written.
+  [[nodiscard]] virtual Result<std::optional<Bytes>> FindServerMeta(std::string_view name) = 0;
 };
 
 class Store {

@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <tuple>
 #include <utility>
@@ -2317,6 +2318,85 @@ TEST_P(StoreContractTest, RunExclusiveRunsOneHolderOfATaskAtATime) {
   auto again = store().RunExclusive("sweep", [&]() -> Status { return {}; });
   ASSERT_OK(again);
   EXPECT_TRUE(*again);
+}
+
+// ---- server meta (core/server_identity.h) ----
+
+// The value stored under name; nullopt (and a failure) when reading fails.
+std::optional<Bytes> FindMetaIn(Store& store, std::string_view name) {
+  std::optional<Bytes> found;
+  auto s = store.Read([&](Tx& tx) -> Status {
+    auto r = tx.FindServerMeta(name);
+    if (!r) return Fail(r.error());
+    found = std::move(*r);
+    return {};
+  });
+  EXPECT_TRUE(s.has_value()) << s.error().code();
+  return found;
+}
+
+TEST_P(StoreContractTest, ServerMetaIsWrittenOnce) {
+  EXPECT_EQ(FindMetaIn(store(), "server_key_check"), std::nullopt);
+  const Bytes check(32, 0xa5);
+  const Bytes public_key(32, 0x07);
+  Write(store(), [&](Tx& tx) -> Status {
+    RETURN_IF_ERROR(tx.InsertServerMeta("server_key_check", check, kNow));
+    // Visible in the transaction that wrote it.
+    auto r = tx.FindServerMeta("server_key_check");
+    if (!r) return Fail(r.error());
+    EXPECT_EQ(*r, std::optional<Bytes>(check));
+    return tx.InsertServerMeta("recovery_public_key", public_key, kNow);
+  });
+  EXPECT_EQ(FindMetaIn(store(), "server_key_check"), std::optional<Bytes>(check));
+  EXPECT_EQ(FindMetaIn(store(), "recovery_public_key"), std::optional<Bytes>(public_key));
+  // Names are exact (byte order), not folded.
+  EXPECT_EQ(FindMetaIn(store(), "Server_Key_Check"), std::nullopt);
+  // A second write of a name is refused and changes nothing.
+  EXPECT_EQ(WriteCode(store(),
+                      [&](Tx& tx) {
+                        return tx.InsertServerMeta("server_key_check", Bytes(32, 0x5a), kNow + 1);
+                      }),
+            "store.conflict");
+  EXPECT_EQ(FindMetaIn(store(), "server_key_check"), std::optional<Bytes>(check));
+}
+
+TEST_P(StoreContractTest, ServerMetaWritesRollBackAndNeedAWriteTransaction) {
+  auto failed = store().Transact([&](Tx& tx) -> Status {
+    RETURN_IF_ERROR(tx.InsertServerMeta("server_key_check", Bytes(32, 1), kNow));
+    return Fail(StoreError("test"));
+  });
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(FindMetaIn(store(), "server_key_check"), std::nullopt);
+  auto read_only = store().Read(
+      [&](Tx& tx) { return tx.InsertServerMeta("server_key_check", Bytes(32, 1), kNow); });
+  ASSERT_FALSE(read_only);
+  EXPECT_EQ(FindMetaIn(store(), "server_key_check"), std::nullopt);
+}
+
+// Two nodes starting at once on a fresh database: each checks, then inserts;
+// one insert wins, the others see store.conflict.
+TEST_P(StoreContractTest, ConcurrentServerMetaInsertsHaveOneWinner) {
+  constexpr int kThreads = 4;
+  std::atomic<int> winners{0};
+  std::atomic<int> conflicts{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::string code = WriteCode(store(), [&](Tx& tx) -> Status {
+        auto found = tx.FindServerMeta("server_key_check");
+        if (!found) return Fail(found.error());
+        return tx.InsertServerMeta("server_key_check", Bytes(32, static_cast<uint8_t>(t)), kNow);
+      });
+      if (code.empty()) {
+        ++winners;
+      } else if (code == "store.conflict") {
+        ++conflicts;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(winners.load(), 1);
+  EXPECT_EQ(conflicts.load(), kThreads - 1);
 }
 
 }  // namespace

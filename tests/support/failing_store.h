@@ -175,6 +175,10 @@ class FailingStore final : public store::Store {
                        (std::string_view o, uint64_t after, int64_t limit,
                         const store::EventFilter& f),
                        (o, after, limit, f))
+    KW_FAILING_FORWARD(Status, InsertServerMeta,
+                       (std::string_view n, const store::Bytes& v, int64_t now), (n, v, now))
+    KW_FAILING_FORWARD(Result<std::optional<store::Bytes>>, FindServerMeta, (std::string_view n),
+                       (n))
 #undef KW_FAILING_FORWARD
 
    private:

@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/server_identity.h"
 #include "core/services.h"
 #include "http/api/json_fields.h"
 #include "http/api/route_support.h"
@@ -123,6 +124,10 @@ class ApiImpl final : public Api {
     AddRecoveryRoutes(router, RouteContext{config_, core_});
     AddRequestRoutes(router, RouteContext{config_, core_});
   }
+
+  // Before any request: a node whose key files are not the database's would
+  // reject every login and seal server shares to a foreign key.
+  Status BindServerKeys() { return core::BindServerKeys(core_.context()); }
 
   void Sweep() override {
     if (auto s = core::Sweep(core_.context()); !s) {
@@ -378,8 +383,9 @@ Result<std::unique_ptr<Api>> MakeApi(const ApiConfig& config, mail::Mailer& mail
   }
   auto store = store::Open(config.db_url);
   if (!store) return Fail(store.error());
-  return std::unique_ptr<Api>(
-      std::make_unique<ApiImpl>(config, std::move(*store), mailer, clock, secret));
+  auto api = std::make_unique<ApiImpl>(config, std::move(*store), mailer, clock, secret);
+  if (auto bound = api->BindServerKeys(); !bound) return Fail(bound.error());
+  return std::unique_ptr<Api>(std::move(api));
 }
 
 }  // namespace keyward::api

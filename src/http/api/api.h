@@ -39,8 +39,11 @@ class Api {
   virtual void Sweep() = 0;
 };
 
-// Opens (and migrates) the store named by config.db_url. A recovery_key whose
-// halves are not 32 bytes each is refused (api.bad_recovery_key).
+// Opens (and migrates) the store named by config.db_url and binds it to the
+// server's keys (core/server_identity.h: server.keys_mismatch when the
+// database was set up with another server.key or recovery.key). A
+// recovery_key whose halves are not 32 bytes each is refused
+// (api.bad_recovery_key).
 Result<std::unique_ptr<Api>> MakeApi(const ApiConfig& config, mail::Mailer& mailer,
                                      const Clock& clock, const crypto::ServerSecret& secret);
 

@@ -237,14 +237,24 @@ CREATE TABLE recovery_approvals (
 );
 )sql";
 
+// Facts about the installation itself: see the SQLite migration 5.
+constexpr const char* kV5ServerMeta = R"sql(
+CREATE TABLE server_meta (
+  name TEXT COLLATE "C" PRIMARY KEY,
+  value BYTEA NOT NULL,
+  created_at BIGINT NOT NULL
+);
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
   static const std::vector<Migration> kMigrations = {
-      {1, kV1Accounts},
-      {2, kV2Organizations},
-      {3, kV3Recovery},
-      {4, kV4RecoveryRequests},
+      {1, kV1Accounts},          // accounts, codes, devices, sessions, items, rate limits
+      {2, kV2Organizations},     // organizations, members, invites, events
+      {3, kV3Recovery},          // statements, grants, escrows
+      {4, kV4RecoveryRequests},  // recovery requests and approvals
+      {5, kV5ServerMeta},        // the keys the database is bound to
   };
   return kMigrations;
 }

@@ -1572,6 +1572,23 @@ class PgTx final : public Tx {
     });
   }
 
+  Status InsertServerMeta(std::string_view name, const Bytes& value, int64_t now) override {
+    static constexpr const char* kSql =
+        "INSERT INTO server_meta (name, value, created_at) VALUES ($1,$2,$3)";
+    auto s = Prepare(kSql, "insert server meta");
+    if (!s) return Fail(s.error());
+    s->Bind(1, name).Bind(2, value).Bind(3, now);
+    KW_TRY(s->Exec());
+    return {};
+  }
+
+  Result<std::optional<Bytes>> FindServerMeta(std::string_view name) override {
+    static constexpr const char* kSql = "SELECT value FROM server_meta WHERE name = $1";
+    return FindOne<Bytes>(
+        kSql, "find server meta", [](const Stmt& s) { return s.Blob(0); },
+        [&](Stmt& s) { s.Bind(1, name); });
+  }
+
  private:
   Result<Stmt> Prepare(const char* sql, std::string_view op) { return Stmt(conn_, sql, op); }
 
@@ -2003,12 +2020,12 @@ std::string ListRequestsSql(bool by_status, bool after_cursor) {
 }
 
 std::vector<std::string> TablesInCopyOrder() {
-  return {"accounts",          "email_codes", "devices",
-          "sessions",          "items",       "totp_recovery_codes",
-          "rate_limits",       "orgs",        "org_members",
-          "org_invites",       "org_events",  "org_statements",
-          "org_grants",        "escrows",     "recovery_requests",
-          "recovery_approvals"};
+  return {"accounts",           "email_codes", "devices",
+          "sessions",           "items",       "totp_recovery_codes",
+          "rate_limits",        "orgs",        "org_members",
+          "org_invites",        "org_events",  "org_statements",
+          "org_grants",         "escrows",     "recovery_requests",
+          "recovery_approvals", "server_meta"};
 }
 
 int64_t TaskLockKey(std::string_view task) {

@@ -245,14 +245,28 @@ CREATE TABLE recovery_approvals (
 ) STRICT;
 )sql";
 
+// Facts about the installation itself, one row per name (core/server_identity.h):
+// "server_key_check" (a keyed hash that only the holder of server.key can
+// compute) and "recovery_public_key" (pk_srv), written by the first keywardd
+// that starts on the database and compared by every later one, so that a node
+// with other key files refuses to start.
+constexpr const char* kV5ServerMeta = R"sql(
+CREATE TABLE server_meta (
+  name TEXT PRIMARY KEY,
+  value BLOB NOT NULL,
+  created_at INTEGER NOT NULL
+) STRICT;
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
   static const std::vector<Migration> kMigrations = {
-      {1, kV1Accounts},
-      {2, kV2Organizations},
-      {3, kV3Recovery},
-      {4, kV4RecoveryRequests},
+      {1, kV1Accounts},          // accounts, codes, devices, sessions, items, rate limits
+      {2, kV2Organizations},     // organizations, members, invites, events
+      {3, kV3Recovery},          // statements, grants, escrows
+      {4, kV4RecoveryRequests},  // recovery requests and approvals
+      {5, kV5ServerMeta},        // the keys the database is bound to
   };
   return kMigrations;
 }

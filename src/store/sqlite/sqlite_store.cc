@@ -1464,6 +1464,23 @@ class SqliteTx final : public Tx {
     });
   }
 
+  Status InsertServerMeta(std::string_view name, const Bytes& value, int64_t now) override {
+    static constexpr const char* kSql =
+        "INSERT INTO server_meta (name, value, created_at) VALUES (?1,?2,?3)";
+    auto s = Prepare(kSql, "insert server meta");
+    if (!s) return Fail(s.error());
+    s->Bind(1, name).Bind(2, value).Bind(3, now);
+    KW_TRY(s->Exec());
+    return {};
+  }
+
+  Result<std::optional<Bytes>> FindServerMeta(std::string_view name) override {
+    static constexpr const char* kSql = "SELECT value FROM server_meta WHERE name = ?1";
+    return FindOne<Bytes>(
+        kSql, "find server meta", [](const Stmt& s) { return s.Blob(0); },
+        [&](Stmt& s) { s.Bind(1, name); });
+  }
+
  private:
   Result<Stmt> Prepare(const char* sql, std::string_view op) {
     return conn_.Prepare(sql, op, read_only_);

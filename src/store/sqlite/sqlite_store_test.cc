@@ -314,6 +314,76 @@ TEST(SqliteMigrationTest, UpgradesVersion3DatabaseWithData) {
   }));
 }
 
+// A database written by a keywardd that knew migrations 1 to 4, with a
+// recovery request in it, is upgraded in place: the rows stay, and
+// server_meta starts empty (so the next keywardd binds its keys to it,
+// core/server_identity.h) and refuses a second write of a name.
+TEST(SqliteMigrationTest, UpgradesVersion4DatabaseWithData) {
+  ASSERT_GE(LatestVersion(), 5);
+  fs::path db = TempDir() / "v4.db";
+  {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
+    RawExec(raw, "PRAGMA foreign_keys=ON");
+    RawExec(raw,
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT "
+            "NULL)");
+    for (const auto& m : sqlite::Migrations()) {
+      if (m.version > 4) break;
+      RawExec(raw, m.sql);
+      RawExec(raw, "INSERT INTO schema_migrations VALUES (" + std::to_string(m.version) + ", 0)");
+    }
+    RawExec(raw,
+            "INSERT INTO accounts (id, email, kdf_ops, kdf_mem, salt, verifier, "
+            "wrapped_vault_key, public_key, wrapped_private_key, verified, created_at) VALUES "
+            "('a1', 'ann@example.com', 3, 65536, x'01', x'02', x'03', x'04', x'05', 1, 100), "
+            "('a2', 'bob@example.com', 3, 65536, x'01', x'02', x'03', x'04', x'05', 1, 100)");
+    RawExec(raw,
+            "INSERT INTO orgs (id, name, created_at, created_by, statement_version, key_version, "
+            "recovery_public_key, policy_json) VALUES ('o1', 'Acme', 100, 'a1', 1, 1, "
+            "zeroblob(32), '{}')");
+    RawExec(raw,
+            "INSERT INTO org_members (org_id, account_id, role, permissions, status, joined_at, "
+            "last_epoch) VALUES ('o1', 'a1', 'owner', '', 'active', 100, 1), "
+            "('o1', 'a2', 'user', '', 'active', 101, 2)");
+    RawExec(raw,
+            "INSERT INTO recovery_requests (id, org_id, account_id, status, initiated_by, epoch, "
+            "device_name, remote_address, created_at, expires_at, decided_at, decided_by, "
+            "decline_reason, token_hash, link_share, completed_at) VALUES ('r1', 'o1', 'a2', "
+            "'pending', '', 2, 'laptop', '192.0.2.1', 300, 400, 0, '', '', NULL, x'', 0)");
+    RawExec(raw, "INSERT INTO recovery_approvals VALUES ('r1', 'a1', 310)");
+    sqlite3_close(raw);
+  }
+  auto store = Open("sqlite:" + db.string());
+  ASSERT_TRUE(store) << store.error().code();
+  auto v = (*store)->SchemaVersion();
+  ASSERT_TRUE(v);
+  EXPECT_EQ(*v, LatestVersion());
+  ASSERT_TRUE((*store)->Read([&](Tx& tx) -> Status {
+    auto open = tx.FindOpenRequest("a2");
+    auto approvals = tx.ListApprovals("r1");
+    auto check = tx.FindServerMeta("server_key_check");
+    if (!open || !approvals || !check) return Fail(StoreError("test"));
+    EXPECT_TRUE(open->has_value() && (*open)->id == "r1");
+    EXPECT_EQ(approvals->size(), 1u);
+    EXPECT_FALSE(check->has_value());
+    return {};
+  }));
+  const Bytes value(32, 9);
+  ASSERT_TRUE((*store)->Transact(
+      [&](Tx& tx) { return tx.InsertServerMeta("server_key_check", value, 500); }));
+  auto again = (*store)->Transact(
+      [&](Tx& tx) { return tx.InsertServerMeta("server_key_check", Bytes(32, 8), 501); });
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code(), "store.conflict");
+  ASSERT_TRUE((*store)->Read([&](Tx& tx) -> Status {
+    auto check = tx.FindServerMeta("server_key_check");
+    if (!check) return Fail(check.error());
+    EXPECT_EQ(*check, std::optional<Bytes>(value));
+    return {};
+  }));
+}
+
 // FailingStore must forward every Tx operation, each counting as one: a flow
 // over the operations migration 3 added runs unchanged through it, and
 // failing any one of its steps fails the transaction with store.error.
