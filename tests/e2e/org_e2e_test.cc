@@ -3,7 +3,6 @@
 // server's outbox, secrets go in on standard input, and the event log is
 // tampered with in the server's SQLite file to see `events verify` catch it.
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 
 #include <algorithm>
 #include <fstream>
@@ -54,7 +53,6 @@ class OrgE2eTest : public ::testing::Test {
 
   fs::path Profile(const std::string& name) { return profiles_ / name; }
   fs::path Outbox() { return server_->data_dir() / "outbox"; }
-  fs::path Database() { return server_->data_dir() / "keyward.db"; }
 
   CliResult Cli(const std::string& profile, std::vector<std::string> args,
                 const std::string& input = "", EnvVars env = {}) {
@@ -163,53 +161,27 @@ class OrgE2eTest : public ::testing::Test {
 
   // ---- the server's database, edited behind its back ----
 
-  sqlite3* OpenDb() {
-    sqlite3* db = nullptr;
-    EXPECT_EQ(sqlite3_open_v2(Database().c_str(), &db, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK)
-        << Database();
-    sqlite3_busy_timeout(db, 5000);
-    return db;
-  }
-
-  void Exec(sqlite3* db, const std::string& sql) {
-    char* err = nullptr;
-    ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK)
-        << sql << ": " << (err ? err : "");
-    sqlite3_free(err);
-  }
-
-  std::vector<EventRow> LoadEvents(sqlite3* db, const std::string& org_id) {
+  std::vector<EventRow> LoadEvents(const std::string& org_id) {
     std::vector<EventRow> rows;
-    sqlite3_stmt* st = nullptr;
-    EXPECT_EQ(
-        sqlite3_prepare_v2(db,
-                           "SELECT seq, type, actor_id, target_id, device_id, time, "
-                           "details_json, hash FROM org_events WHERE org_id = ?1 ORDER BY seq",
-                           -1, &st, nullptr),
-        SQLITE_OK);
-    sqlite3_bind_text(st, 1, org_id.c_str(), -1, SQLITE_TRANSIENT);
-    auto text = [&](int col) {
-      auto* p = sqlite3_column_text(st, col);
-      return p ? std::string(reinterpret_cast<const char*>(p)) : std::string();
-    };
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    for (const auto& row : server_->QuerySql(
+             "SELECT seq, type, actor_id, target_id, device_id, time, details_json, hash "
+             "FROM org_events WHERE org_id = " +
+             SqlText(org_id) + " ORDER BY seq")) {
       EventRow r;
       r.event.org_id = org_id;
-      r.event.seq = static_cast<uint64_t>(sqlite3_column_int64(st, 0));
-      r.event.type = text(1);
-      r.event.actor_id = text(2);
-      r.event.target_id = text(3);
-      r.event.device_id = text(4);
-      r.event.time = sqlite3_column_int64(st, 5);
-      json details = json::parse(text(6));
+      r.event.seq = std::stoull(row[0]);
+      r.event.type = row[1];
+      r.event.actor_id = row[2];
+      r.event.target_id = row[3];
+      r.event.device_id = row[4];
+      r.event.time = std::stoll(row[5]);
+      json details = json::parse(row[6]);
       for (auto it = details.begin(); it != details.end(); ++it) {
         r.event.details[it.key()] = it.value().get<std::string>();
       }
-      auto* h = static_cast<const uint8_t*>(sqlite3_column_blob(st, 7));
-      r.hash.assign(h, h + sqlite3_column_bytes(st, 7));
+      r.hash.assign(row[7].begin(), row[7].end());
       rows.push_back(std::move(r));
     }
-    sqlite3_finalize(st);
     return rows;
   }
 
@@ -371,9 +343,7 @@ TEST_F(OrgE2eTest, EnrollRotateAdminResetAndVerifyTheLog) {
   EXPECT_EQ(from_file.exit_code, 0) << from_file.Describe();
 
   // One stored event edited: the first broken link is named.
-  sqlite3* db = OpenDb();
-  ASSERT_NE(db, nullptr);
-  auto rows = LoadEvents(db, org_id);
+  auto rows = LoadEvents(org_id);
   ASSERT_FALSE(rows.empty());
   uint64_t enrolled_seq = 0;
   for (const auto& r : rows) {
@@ -383,8 +353,8 @@ TEST_F(OrgE2eTest, EnrollRotateAdminResetAndVerifyTheLog) {
     }
   }
   ASSERT_NE(enrolled_seq, 0u);
-  Exec(db, "UPDATE org_events SET time = time + 3600 WHERE org_id = '" + org_id +
-               "' AND seq = " + std::to_string(enrolled_seq));
+  ASSERT_NO_THROW(server_->ExecSql("UPDATE org_events SET time = time + 3600 WHERE org_id = " +
+                                   SqlText(org_id) + " AND seq = " + std::to_string(enrolled_seq)));
   auto broken = As("alice", {"events", "verify"});
   ExpectFailure(broken, 1, "event " + std::to_string(enrolled_seq) + ":");
   EXPECT_NE(broken.err.find("hash does not match"), std::string::npos) << broken.Describe();
@@ -398,21 +368,11 @@ TEST_F(OrgE2eTest, EnrollRotateAdminResetAndVerifyTheLog) {
     ASSERT_TRUE(next) << next.error().message();
     head = *next;
     if (r.event.seq < enrolled_seq) continue;
-    sqlite3_stmt* upd = nullptr;
-    ASSERT_EQ(sqlite3_prepare_v2(db,
-                                 "UPDATE org_events SET time = ?1, hash = ?2 "
-                                 "WHERE org_id = ?3 AND seq = ?4",
-                                 -1, &upd, nullptr),
-              SQLITE_OK);
-    sqlite3_bind_int64(upd, 1, r.event.time);
-    sqlite3_bind_blob(upd, 2, head.hash.data(), static_cast<int>(head.hash.size()),
-                      SQLITE_TRANSIENT);
-    sqlite3_bind_text(upd, 3, org_id.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(upd, 4, static_cast<int64_t>(r.event.seq));
-    ASSERT_EQ(sqlite3_step(upd), SQLITE_DONE);
-    sqlite3_finalize(upd);
+    ASSERT_NO_THROW(server_->ExecSql(
+        "UPDATE org_events SET time = " + std::to_string(r.event.time) +
+        ", hash = " + server_->BlobLiteral(head.hash) + " WHERE org_id = " + SqlText(org_id) +
+        " AND seq = " + std::to_string(r.event.seq)));
   }
-  sqlite3_close(db);
   auto rewritten = As("alice", {"events", "verify"});
   ExpectFailure(rewritten, 1, "rewritten");
   // A device that never saw the old log finds nothing wrong with the new one.

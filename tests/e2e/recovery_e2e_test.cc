@@ -8,7 +8,6 @@
 // moved into the past in the server's database: keywardd has no fake clock),
 // and what an admin alone holds: none of it opens the vault.
 #include <fcntl.h>
-#include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -353,15 +352,6 @@ class RecoveryE2e : public ::testing::Test {
     return Json(r);
   }
 
-  sqlite3* OpenDb() {
-    sqlite3* db = nullptr;
-    EXPECT_EQ(sqlite3_open_v2((server_->data_dir() / "keyward.db").c_str(), &db,
-                              SQLITE_OPEN_READWRITE, nullptr),
-              SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    return db;
-  }
-
   std::unique_ptr<SmtpTestServer> smtp_;
   std::unique_ptr<ServerProcess> server_;
   std::unique_ptr<Mailbox> mail_;
@@ -598,17 +588,9 @@ TEST_F(RecoveryE2e, AnExpiredLinkIsRefusedAndANewRequestCanFollow) {
   ASSERT_TRUE(link);
 
   // The link's deadline passes (moved into the past: keywardd has no fake clock).
-  sqlite3* db = OpenDb();
-  ASSERT_NE(db, nullptr);
-  sqlite3_stmt* st = nullptr;
-  ASSERT_EQ(sqlite3_prepare_v2(db, "UPDATE recovery_requests SET expires_at = ?1 WHERE id = ?2", -1,
-                               &st, nullptr),
-            SQLITE_OK);
-  sqlite3_bind_int64(st, 1, static_cast<int64_t>(std::time(nullptr)) - 60);
-  sqlite3_bind_text(st, 2, id.c_str(), -1, SQLITE_TRANSIENT);
-  ASSERT_EQ(sqlite3_step(st), SQLITE_DONE);
-  sqlite3_finalize(st);
-  sqlite3_close(db);
+  ASSERT_NO_THROW(server_->ExecSql("UPDATE recovery_requests SET expires_at = " +
+                                   std::to_string(static_cast<int64_t>(std::time(nullptr)) - 60) +
+                                   " WHERE id = " + SqlText(id)));
 
   auto expired = Cli("bob", {"recovery", "redeem", *link}, "");
   ExpectFailure(expired, "expired");
@@ -662,23 +644,15 @@ TEST_F(RecoveryE2e, NothingAnAdminHoldsOpensTheVault) {
 
   // LA and W as stored (W is not even admin-visible: the worst case).
   crypto::Bytes link_share, wrapped;
-  sqlite3* db = OpenDb();
-  ASSERT_NE(db, nullptr);
   auto blob = [&](const std::string& sql) {
-    sqlite3_stmt* st = nullptr;
-    EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr), SQLITE_OK) << sql;
     crypto::Bytes out;
-    if (sqlite3_step(st) == SQLITE_ROW) {
-      auto* p = static_cast<const uint8_t*>(sqlite3_column_blob(st, 0));
-      out.assign(p, p + sqlite3_column_bytes(st, 0));
-    }
-    sqlite3_finalize(st);
+    auto rows = server_->QuerySql(sql);
+    if (!rows.empty()) out.assign(rows[0][0].begin(), rows[0][0].end());
     return out;
   };
-  link_share = blob("SELECT link_share FROM recovery_requests WHERE id = '" + id + "'");
-  wrapped = blob("SELECT wrapped_vault_key FROM escrows WHERE account_id = '" + bob_id +
-                 "' AND epoch = " + std::to_string(epoch));
-  sqlite3_close(db);
+  link_share = blob("SELECT link_share FROM recovery_requests WHERE id = " + SqlText(id));
+  wrapped = blob("SELECT wrapped_vault_key FROM escrows WHERE account_id = " + SqlText(bob_id) +
+                 " AND epoch = " + std::to_string(epoch));
   ASSERT_FALSE(link_share.empty());
   ASSERT_FALSE(wrapped.empty()) << "escrow table layout changed?";
 

@@ -4,6 +4,8 @@
 // data directory, and must then list every acknowledged item with the data it
 // was sent (unacknowledged ones may or may not be there, but whole), and its
 // SQLite file must pass PRAGMA integrity_check. Several cycles in one test.
+// On PostgreSQL (the pg/ variant) the database outlives keywardd; the items
+// must survive all the same (there is no file of ours to check).
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -234,16 +236,20 @@ TEST_P(CrashTest, EveryAcknowledgedItemSurvivesSigkill) {
                    static_cast<int>(unacknowledged_kept));
 
     // The database file is sound (read while the restarted server runs).
-    std::filesystem::path db = FindDatabase(server->data_dir());
-    std::vector<std::string> check = IntegrityCheck(db, SQLITE_OPEN_READONLY);
-    EXPECT_EQ(check, std::vector<std::string>{"ok"}) << db;
+    if (!server->on_postgres()) {
+      std::filesystem::path db = FindDatabase(server->data_dir());
+      std::vector<std::string> check = IntegrityCheck(db, SQLITE_OPEN_READONLY);
+      EXPECT_EQ(check, std::vector<std::string>{"ok"}) << db;
+    }
   }
 
   // And once more with the server stopped cleanly, read-write.
   EXPECT_EQ(server->Stop(), 0) << "keywardd did not exit cleanly within 15 s of SIGTERM (-1: "
                                   "still running, then SIGKILLed)";
-  std::filesystem::path db = FindDatabase(server->data_dir());
-  EXPECT_EQ(IntegrityCheck(db, SQLITE_OPEN_READWRITE), std::vector<std::string>{"ok"}) << db;
+  if (!server->on_postgres()) {
+    std::filesystem::path db = FindDatabase(server->data_dir());
+    EXPECT_EQ(IntegrityCheck(db, SQLITE_OPEN_READWRITE), std::vector<std::string>{"ok"}) << db;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(live, CrashTest, ::testing::Values(3),

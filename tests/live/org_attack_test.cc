@@ -8,7 +8,6 @@
 //   (c) the statements rolled back below the member's pin -> org.statement_rollback.
 // Also key rotation end to end (owner + members, every escrow re-wrapped).
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 
 #include <chrono>
 #include <filesystem>
@@ -101,20 +100,13 @@ std::optional<std::string> WaitForInviteToken(
   return std::nullopt;
 }
 
-// The attacker's handle on the server's database.
+// The attacker's handle on the server's database (SQLite or PostgreSQL,
+// whichever the server runs on): each `?` of the SQL is replaced by the next
+// parameter as a literal of the store's dialect.
 class Db {
  public:
-  explicit Db(const fs::path& path) {
-    if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
-      throw std::runtime_error("cannot open " + path.string());
-    }
-    sqlite3_busy_timeout(db_, 5000);
-  }
-  ~Db() { sqlite3_close(db_); }
-  Db(const Db&) = delete;
-  Db& operator=(const Db&) = delete;
+  explicit Db(const testing::ServerProcess& server) : server_(server) {}
 
-  // Runs `sql` with blob/text/int parameters bound in order.
   struct Param {
     enum { kBlob, kText, kInt } kind;
     crypto::Bytes blob;
@@ -126,45 +118,39 @@ class Db {
   static Param Int(int64_t n) { return {Param::kInt, {}, {}, n}; }
 
   void Exec(const std::string& sql, const std::vector<Param>& params = {}) {
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &st, nullptr) != SQLITE_OK) {
-      throw std::runtime_error(std::string("prepare: ") + sqlite3_errmsg(db_) + ": " + sql);
-    }
-    for (size_t i = 0; i < params.size(); ++i) {
-      const int at = static_cast<int>(i) + 1;
-      const Param& p = params[i];
-      if (p.kind == Param::kBlob) {
-        sqlite3_bind_blob(st, at, p.blob.data(), static_cast<int>(p.blob.size()), SQLITE_TRANSIENT);
-      } else if (p.kind == Param::kText) {
-        sqlite3_bind_text(st, at, p.text.c_str(), -1, SQLITE_TRANSIENT);
-      } else {
-        sqlite3_bind_int64(st, at, p.n);
-      }
-    }
-    const int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-      throw std::runtime_error(std::string("step: ") + sqlite3_errmsg(db_) + ": " + sql);
-    }
+    server_.ExecSql(Bind(sql, params));
   }
 
   crypto::Bytes BlobOf(const std::string& sql, const std::string& org) {
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &st, nullptr) != SQLITE_OK) {
-      throw std::runtime_error(std::string("prepare: ") + sqlite3_errmsg(db_));
-    }
-    sqlite3_bind_text(st, 1, org.c_str(), -1, SQLITE_TRANSIENT);
-    crypto::Bytes out;
-    if (sqlite3_step(st) == SQLITE_ROW) {
-      const auto* p = static_cast<const uint8_t*>(sqlite3_column_blob(st, 0));
-      out.assign(p, p + sqlite3_column_bytes(st, 0));
-    }
-    sqlite3_finalize(st);
-    return out;
+    auto rows = server_.QuerySql(Bind(sql, {Text(org)}));
+    if (rows.empty()) return {};
+    return crypto::Bytes(rows[0][0].begin(), rows[0][0].end());
   }
 
  private:
-  sqlite3* db_ = nullptr;
+  std::string Bind(const std::string& sql, const std::vector<Param>& params) const {
+    std::string out;
+    size_t next = 0;
+    for (char c : sql) {
+      if (c != '?') {
+        out.push_back(c);
+        continue;
+      }
+      if (next >= params.size()) throw std::runtime_error("too few parameters: " + sql);
+      const Param& p = params[next++];
+      if (p.kind == Param::kBlob) {
+        out += server_.BlobLiteral(p.blob);
+      } else if (p.kind == Param::kText) {
+        out += testing::SqlText(p.text);
+      } else {
+        out += std::to_string(p.n);
+      }
+    }
+    if (next != params.size()) throw std::runtime_error("too many parameters: " + sql);
+    return out;
+  }
+
+  const testing::ServerProcess& server_;
 };
 
 class LiveOrgTest : public ::testing::Test {
@@ -176,7 +162,6 @@ class LiveOrgTest : public ::testing::Test {
   std::string Email(std::string_view who) {
     return std::string(who) + "-" + RandomToken(8) + "@example.com";
   }
-  fs::path DbPath() const { return server_->data_dir() / "keyward.db"; }
 
   // Invites `member` into `org` and joins it (pinning on first use); enrolls.
   client::VerifiedOrg InviteAndJoin(User& owner, const client::VerifiedOrg& org, User& member,
@@ -223,7 +208,7 @@ TEST_F(LiveOrgTest, MaliciousServerCannotRedirectEscrowsEthWormAttack) {
   auto honest = member->orgs->Verify(org_id, pin);
   ASSERT_TRUE(honest.has_value()) << honest.error().code();
 
-  Db db(DbPath());
+  Db db(*server_);
   const crypto::Bytes real_pk =
       db.BlobOf("SELECT recovery_public_key FROM orgs WHERE id = ?", org_id);
   ASSERT_EQ(real_pk, org->statement.org_public_key);

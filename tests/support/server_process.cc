@@ -2,19 +2,24 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <libpq-fe.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cctype>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+
+#include "tests/support/pg_test_db.h"
 
 extern char** environ;
 
@@ -74,7 +79,187 @@ int Connect(const std::string& url) {
   return -1;
 }
 
+bool HasDbArg(const std::vector<std::string>& args) {
+  for (const auto& a : args) {
+    if (a == "--db" || a.starts_with("--db=")) return true;
+  }
+  return false;
+}
+
+std::string DbArgOf(const std::vector<std::string>& args) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--db" && i + 1 < args.size()) return args[i + 1];
+    if (args[i].starts_with("--db=")) return args[i].substr(5);
+  }
+  return "";
+}
+
+std::string SqlitePath(std::string_view url) {
+  std::string path(url.substr(std::string_view("sqlite:").size()));
+  if (path.starts_with("//")) path.erase(0, 2);
+  return path;
+}
+
+// One SQLite connection with a busy timeout (the server holds the file).
+struct SqliteDb {
+  explicit SqliteDb(std::string_view url) {
+    std::string path = SqlitePath(url);
+    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
+      std::string why = db ? sqlite3_errmsg(db) : "out of memory";
+      sqlite3_close(db);
+      throw std::runtime_error("cannot open " + path + ": " + why);
+    }
+    sqlite3_busy_timeout(db, 10000);
+  }
+  ~SqliteDb() { sqlite3_close(db); }
+  SqliteDb(const SqliteDb&) = delete;
+  SqliteDb& operator=(const SqliteDb&) = delete;
+  sqlite3* db = nullptr;
+};
+
+struct PgConn {
+  explicit PgConn(const std::string& url) : conn(PQconnectdb(url.c_str())) {
+    if (PQstatus(conn) != CONNECTION_OK) {
+      std::string why = PQerrorMessage(conn);
+      PQfinish(conn);
+      throw std::runtime_error("cannot connect to the test database: " + why);
+    }
+  }
+  ~PgConn() { PQfinish(conn); }
+  PgConn(const PgConn&) = delete;
+  PgConn& operator=(const PgConn&) = delete;
+  PGresult* Run(const std::string& sql) {
+    PGresult* r = PQexec(conn, sql.c_str());
+    auto status = PQresultStatus(r);
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+      std::string why = PQresultErrorMessage(r);
+      PQclear(r);
+      throw std::runtime_error("SQL failed: " + why + ": " + sql);
+    }
+    return r;
+  }
+  PGconn* conn;
+};
+
+constexpr Oid kBoolOid = 16;
+constexpr Oid kByteaOid = 17;
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// bytea in PostgreSQL's hex output format ("\x0aff") to its bytes.
+std::string FromPgHex(std::string_view text) {
+  if (!text.starts_with("\\x")) throw std::runtime_error("unexpected bytea output");
+  text.remove_prefix(2);
+  std::string out;
+  for (size_t i = 0; i + 1 < text.size(); i += 2) {
+    out.push_back(static_cast<char>(HexValue(text[i]) * 16 + HexValue(text[i + 1])));
+  }
+  return out;
+}
+
 }  // namespace
+
+SqlStore StoreOf(std::string_view db_url) {
+  return db_url.starts_with("postgresql://") || db_url.starts_with("postgres://")
+             ? SqlStore::kPostgres
+             : SqlStore::kSqlite;
+}
+
+bool TestStoreIsPostgres() {
+  const char* store = std::getenv("KEYWARD_TEST_STORE");
+  return store != nullptr &&
+         (std::string_view(store) == "postgresql" || std::string_view(store) == "postgres");
+}
+
+void ExecSql(const std::string& db_url, const std::string& sql) {
+  if (StoreOf(db_url) == SqlStore::kPostgres) {
+    PgConn conn(db_url);
+    PQclear(conn.Run(sql));
+    return;
+  }
+  SqliteDb db(db_url);
+  char* err = nullptr;
+  if (sqlite3_exec(db.db, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string why = err ? err : sqlite3_errmsg(db.db);
+    sqlite3_free(err);
+    throw std::runtime_error("SQL failed: " + why + ": " + sql);
+  }
+}
+
+std::vector<SqlRow> QuerySql(const std::string& db_url, const std::string& sql) {
+  std::vector<SqlRow> rows;
+  if (StoreOf(db_url) == SqlStore::kPostgres) {
+    PgConn conn(db_url);
+    PGresult* r = conn.Run(sql);
+    for (int i = 0; i < PQntuples(r); ++i) {
+      SqlRow row;
+      for (int j = 0; j < PQnfields(r); ++j) {
+        if (PQgetisnull(r, i, j)) {
+          row.emplace_back();
+          continue;
+        }
+        std::string_view value(PQgetvalue(r, i, j), static_cast<size_t>(PQgetlength(r, i, j)));
+        if (PQftype(r, j) == kByteaOid) {
+          row.push_back(FromPgHex(value));
+        } else if (PQftype(r, j) == kBoolOid) {
+          row.emplace_back(value == "t" ? "1" : "0");
+        } else {
+          row.emplace_back(value);
+        }
+      }
+      rows.push_back(std::move(row));
+    }
+    PQclear(r);
+    return rows;
+  }
+  SqliteDb db(db_url);
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db.db, sql.c_str(), -1, &st, nullptr) != SQLITE_OK) {
+    throw std::runtime_error(std::string("SQL failed: ") + sqlite3_errmsg(db.db) + ": " + sql);
+  }
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    SqlRow row;
+    for (int j = 0; j < sqlite3_column_count(st); ++j) {
+      if (sqlite3_column_type(st, j) == SQLITE_BLOB) {
+        const auto* p = static_cast<const char*>(sqlite3_column_blob(st, j));
+        row.emplace_back(p, p + sqlite3_column_bytes(st, j));
+      } else {
+        const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st, j));
+        row.emplace_back(p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(st, j))) : "");
+      }
+    }
+    rows.push_back(std::move(row));
+  }
+  std::string why = sqlite3_errmsg(db.db);
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) throw std::runtime_error("SQL failed: " + why + ": " + sql);
+  return rows;
+}
+
+std::string BlobLiteral(SqlStore store, std::span<const uint8_t> bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  for (uint8_t b : bytes) {
+    hex.push_back(kHex[b >> 4]);
+    hex.push_back(kHex[b & 15]);
+  }
+  return store == SqlStore::kPostgres ? "'\\x" + hex + "'::bytea" : "x'" + hex + "'";
+}
+
+std::string SqlText(std::string_view text) {
+  std::string out = "'";
+  for (char c : text) {
+    out.push_back(c);
+    if (c == '\'') out.push_back('\'');
+  }
+  return out + "'";
+}
 
 HttpResult HttpRequest(const std::string& url, const std::string& method, const std::string& path,
                        const std::string& body,
@@ -139,7 +324,12 @@ HttpResult HttpRequest(const std::string& url, const std::string& method, const 
 }
 
 ServerProcess::ServerProcess(std::filesystem::path binary, std::vector<std::string> args)
-    : ServerProcess(Options{std::move(binary), std::move(args), {}}) {}
+    : ServerProcess([&] {
+        Options options;
+        options.binary = std::move(binary);
+        options.args = std::move(args);
+        return options;
+      }()) {}
 
 ServerProcess::ServerProcess(Options options) : options_(std::move(options)) {
   std::string pattern = (std::filesystem::temp_directory_path() / "keywardd-test-XXXXXX").string();
@@ -147,6 +337,27 @@ ServerProcess::ServerProcess(Options options) : options_(std::move(options)) {
   temp_dir_ = pattern;
   data_dir_ = temp_dir_ / "data";
   try {
+    if (!options_.db_url.empty()) {
+      db_url_ = options_.db_url;
+      options_.args.insert(options_.args.end(), {"--db", db_url_});
+    } else if (HasDbArg(options_.args)) {
+      db_url_ = DbArgOf(options_.args);
+    } else if (TestStoreIsPostgres()) {
+      own_db_ = std::make_unique<TestDatabase>("node");
+      db_url_ = own_db_->url();
+      options_.args.insert(options_.args.end(), {"--db", db_url_});
+    } else {
+      db_url_ = "sqlite:" + (data_dir_ / "keyward.db").string();
+    }
+    if (!options_.copy_keys_from.empty()) {
+      std::filesystem::create_directories(data_dir_);
+      std::filesystem::permissions(data_dir_, std::filesystem::perms::owner_all);
+      for (const char* name : {"server.key", "recovery.key"}) {
+        std::filesystem::copy_file(options_.copy_keys_from / name, data_dir_ / name);
+        std::filesystem::permissions(data_dir_ / name, std::filesystem::perms::owner_read |
+                                                           std::filesystem::perms::owner_write);
+      }
+    }
     Spawn("127.0.0.1:0");
   } catch (...) {
     std::error_code ec;
