@@ -53,13 +53,13 @@ std::string DatabaseUrl(const std::string& admin_url, const std::string& name);
 
 // Skips the current test when no cluster is available, except under CI,
 // where PostgreSQL must be tested and its absence fails the test.
-#define KEYWARD_REQUIRE_PG_CLUSTER()                                              \
-  do {                                                                            \
-    if (::keyward::testing::TestClusterUrl().empty()) {                           \
-      if (::keyward::testing::PgRequired()) {                                     \
-        FAIL() << "CI is set but no PostgreSQL test cluster is running "          \
-                  "(KEYWARD_TEST_PG_URL_FILE; run through ctest)";                \
-      }                                                                           \
+#define KEYWARD_REQUIRE_PG_CLUSTER()                                                \
+  do {                                                                              \
+    if (::keyward::testing::TestClusterUrl().empty()) {                             \
+      if (::keyward::testing::PgRequired()) {                                       \
+        FAIL() << "CI is set but no PostgreSQL test cluster is running "            \
+                  "(KEYWARD_TEST_PG_URL_FILE; run through ctest)";                  \
+      }                                                                             \
       GTEST_SKIP() << "no PostgreSQL test cluster (install postgresql; run ctest)"; \
-    }                                                                             \
+    }                                                                               \
   } while (0)
