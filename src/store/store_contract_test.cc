@@ -48,25 +48,6 @@ void Write(Store& store, const std::function<Status(Tx&)>& fn) {
   ASSERT_TRUE(s.has_value()) << s.error().code() << ": " << s.error().message();
 }
 
-// Drops the value of a successful result (g++ 12 lacks expected::transform).
-template <class T>
-Status Discard(Result<T> r) {
-  if (!r) return Fail(r.error());
-  return {};
-}
-
-#define ASSERT_OK(expr)                                                                        \
-  do {                                                                                         \
-    auto kw_r_ = (expr);                                                                       \
-    ASSERT_TRUE(kw_r_.has_value()) << kw_r_.error().code() << ": " << kw_r_.error().message(); \
-  } while (0)
-
-#define RETURN_IF_ERROR(expr)               \
-  do {                                      \
-    auto kw_r_ = (expr);                    \
-    if (!kw_r_) return Fail(kw_r_.error()); \
-  } while (0)
-
 TEST_P(StoreContractTest, SchemaVersionIsPositive) {
   auto v = store().SchemaVersion();
   ASSERT_OK(v);

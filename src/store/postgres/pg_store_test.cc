@@ -64,18 +64,6 @@ INSTANTIATE_TEST_SUITE_P(Postgres, StoreContractTest,
 
 constexpr int64_t kNow = 1'790'000'000;
 
-#define ASSERT_OK(expr)                                                                        \
-  do {                                                                                         \
-    auto kw_r_ = (expr);                                                                       \
-    ASSERT_TRUE(kw_r_.has_value()) << kw_r_.error().code() << ": " << kw_r_.error().message(); \
-  } while (0)
-
-#define RETURN_IF_ERROR(expr)               \
-  do {                                      \
-    auto kw_r_ = (expr);                    \
-    if (!kw_r_) return Fail(kw_r_.error()); \
-  } while (0)
-
 std::unique_ptr<Store> OpenOrFail(const std::string& url) {
   auto store = Open(url);
   if (!store) {
@@ -83,12 +71,6 @@ std::unique_ptr<Store> OpenOrFail(const std::string& url) {
     return nullptr;
   }
   return std::move(*store);
-}
-
-template <class T>
-Status Discard(Result<T> r) {
-  if (!r) return Fail(r.error());
-  return {};
 }
 
 std::string CodeOf(const Status& s) { return s ? "" : s.error().code(); }
