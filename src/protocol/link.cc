@@ -38,33 +38,80 @@ crypto::GenericKey DeriveLinkKey(const crypto::GenericKey& link_secret) {
   return crypto::GenericKey(crypto::Sub(link_secret.span(), 2, kLinkContext));
 }
 
+Result<crypto::SecureBytes> EncodeLinkPlaintext(const crypto::GenericKey& admin_part,
+                                                const OrgPin* anchor) {
+  if (anchor == nullptr) return crypto::SecureBytes::Copy(admin_part.span());
+  if (auto s = CheckId(anchor->org_id); !s) return Fail(s.error());
+  if (auto s = CheckPublicKey(anchor->signing_public_key); !s) return Fail(s.error());
+  if (auto s = CheckCounter(anchor->version); !s) return Fail(s.error());
+  if (anchor->statement_digest.size() != 32) {
+    return Fail(Error::InvalidArgument("link.invalid_anchor",
+                                       "the organization anchor needs a 32-byte statement digest"));
+  }
+  crypto::SecureBytes out(crypto::GenericKey::kSize + kLinkAnchorFixedSize + anchor->org_id.size());
+  uint8_t* p = out.data();
+  auto put = [&p](std::span<const uint8_t> bytes) {
+    std::memcpy(p, bytes.data(), bytes.size());
+    p += bytes.size();
+  };
+  put(admin_part.span());
+  put(anchor->signing_public_key);
+  put(anchor->statement_digest);
+  for (int shift = 56; shift >= 0; shift -= 8)
+    *p++ = static_cast<uint8_t>(anchor->version >> shift);
+  put({reinterpret_cast<const uint8_t*>(anchor->org_id.data()), anchor->org_id.size()});
+  return out;
+}
+
 Result<ApprovedLink> CreateLink(const crypto::GenericKey& admin_part, std::string_view request_id,
-                                std::string_view user_id, uint64_t epoch) {
+                                std::string_view user_id, uint64_t epoch, const OrgPin* anchor) {
   if (auto s = CheckId(request_id); !s) return Fail(s.error());
   if (auto s = CheckId(user_id); !s) return Fail(s.error());
   if (auto s = CheckCounter(epoch); !s) return Fail(s.error());
+  auto plaintext = EncodeLinkPlaintext(admin_part, anchor);
+  if (!plaintext) return Fail(plaintext.error());
   ApprovedLink link{crypto::GenericKey::Random(), {}, {}};
   link.token = DeriveLinkToken(link.link_secret);
   const crypto::GenericKey link_key = DeriveLinkKey(link.link_secret);
   link.linked_admin_share =
-      crypto::Encrypt(link_key.span(), admin_part.span(), LinkAd(request_id, user_id, epoch));
+      crypto::Encrypt(link_key.span(), plaintext->span(), LinkAd(request_id, user_id, epoch));
   return link;
+}
+
+Result<OpenedLink> OpenLinkWithAnchor(const crypto::GenericKey& link_secret,
+                                      std::span<const uint8_t> linked_admin_share,
+                                      std::string_view request_id, std::string_view user_id,
+                                      uint64_t epoch) {
+  if (auto s = CheckId(request_id); !s) return Fail(s.error());
+  if (auto s = CheckId(user_id); !s) return Fail(s.error());
+  if (auto s = CheckCounter(epoch); !s) return Fail(s.error());
+  const crypto::GenericKey link_key = DeriveLinkKey(link_secret);
+  auto plain =
+      crypto::Decrypt(link_key.span(), linked_admin_share, LinkAd(request_id, user_id, epoch));
+  constexpr size_t kA = crypto::GenericKey::kSize;
+  if (!plain || plain->size() < kA) return Fail(DecryptFailed());
+  OpenedLink out{crypto::GenericKey(crypto::SecureBytes::Copy(plain->span().first(kA))),
+                 std::nullopt};
+  if (plain->size() == kA) return out;
+  if (plain->size() <= kA + kLinkAnchorFixedSize) return Fail(DecryptFailed());
+  std::span<const uint8_t> rest = plain->span().subspan(kA);
+  OrgPin pin;
+  pin.signing_public_key.assign(rest.begin(), rest.begin() + 32);
+  pin.statement_digest.assign(rest.begin() + 32, rest.begin() + 64);
+  for (size_t i = 64; i < 72; ++i) pin.version = (pin.version << 8) | rest[i];
+  pin.org_id.assign(reinterpret_cast<const char*>(rest.data()) + 72, rest.size() - 72);
+  if (!CheckId(pin.org_id) || !CheckCounter(pin.version)) return Fail(DecryptFailed());
+  out.anchor = std::move(pin);
+  return out;
 }
 
 Result<crypto::GenericKey> OpenLink(const crypto::GenericKey& link_secret,
                                     std::span<const uint8_t> linked_admin_share,
                                     std::string_view request_id, std::string_view user_id,
                                     uint64_t epoch) {
-  if (auto s = CheckId(request_id); !s) return Fail(s.error());
-  if (auto s = CheckId(user_id); !s) return Fail(s.error());
-  if (auto s = CheckCounter(epoch); !s) return Fail(s.error());
-  const crypto::GenericKey link_key = DeriveLinkKey(link_secret);
-  auto admin_part =
-      crypto::Decrypt(link_key.span(), linked_admin_share, LinkAd(request_id, user_id, epoch));
-  if (!admin_part || admin_part->size() != crypto::GenericKey::kSize) {
-    return Fail(DecryptFailed());
-  }
-  return crypto::GenericKey(std::move(*admin_part));
+  auto opened = OpenLinkWithAnchor(link_secret, linked_admin_share, request_id, user_id, epoch);
+  if (!opened) return Fail(opened.error());
+  return std::move(opened->admin_part);
 }
 
 Result<crypto::SecureBytes> BuildLinkText(std::string_view public_url, std::string_view request_id,

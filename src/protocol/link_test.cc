@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include "protocol/binding.h"
+
 namespace keyward::protocol {
 namespace {
 
@@ -55,6 +57,79 @@ TEST_F(LinkTest, WrongSecretOrBindingFails) {
     ASSERT_FALSE(r.has_value()) << req << user << epoch;
     EXPECT_EQ(r.error().code(), "crypto.decrypt_failed");
   }
+}
+
+OrgPin Anchor(std::string org_id = "org-1") {
+  OrgPin pin;
+  pin.org_id = std::move(org_id);
+  pin.signing_public_key = crypto::RandomBytes(32);
+  pin.statement_digest = crypto::RandomBytes(32);
+  pin.version = 7;
+  return pin;
+}
+
+TEST_F(LinkTest, AnchorRoundTrip) {
+  const OrgPin anchor = Anchor("o-" + std::string(62, 'x'));
+  auto link = CreateLink(a_, "req-1", "user-1", 2, &anchor);
+  ASSERT_TRUE(link.has_value());
+  auto opened =
+      OpenLinkWithAnchor(link->link_secret, link->linked_admin_share, "req-1", "user-1", 2);
+  ASSERT_TRUE(opened.has_value());
+  EXPECT_TRUE(crypto::ConstantTimeEqual(opened->admin_part.span(), a_.span()));
+  ASSERT_TRUE(opened->anchor.has_value());
+  EXPECT_EQ(opened->anchor->org_id, anchor.org_id);
+  EXPECT_EQ(opened->anchor->signing_public_key, anchor.signing_public_key);
+  EXPECT_EQ(opened->anchor->statement_digest, anchor.statement_digest);
+  EXPECT_EQ(opened->anchor->version, 7u);
+  // OpenLink still gives A alone.
+  auto a = OpenLink(link->link_secret, link->linked_admin_share, "req-1", "user-1", 2);
+  ASSERT_TRUE(a.has_value());
+  EXPECT_TRUE(crypto::ConstantTimeEqual(a->span(), a_.span()));
+}
+
+TEST_F(LinkTest, LinkWithoutAnchorOpensWithNone) {
+  auto link = CreateLink(a_, "req-1", "user-1", 2);
+  ASSERT_TRUE(link.has_value());
+  auto opened =
+      OpenLinkWithAnchor(link->link_secret, link->linked_admin_share, "req-1", "user-1", 2);
+  ASSERT_TRUE(opened.has_value());
+  EXPECT_FALSE(opened->anchor.has_value());
+}
+
+TEST_F(LinkTest, BadAnchorsAreRefused) {
+  OrgPin no_digest = Anchor();
+  no_digest.statement_digest.clear();
+  EXPECT_EQ(CreateLink(a_, "req-1", "user-1", 1, &no_digest).error().code(), "link.invalid_anchor");
+  OrgPin bad_key = Anchor();
+  bad_key.signing_public_key.resize(31);
+  EXPECT_EQ(CreateLink(a_, "req-1", "user-1", 1, &bad_key).error().code(),
+            "protocol.invalid_public_key");
+  OrgPin bad_org = Anchor("a b");
+  EXPECT_EQ(CreateLink(a_, "req-1", "user-1", 1, &bad_org).error().code(), "protocol.invalid_id");
+  OrgPin no_version = Anchor();
+  no_version.version = 0;
+  EXPECT_FALSE(CreateLink(a_, "req-1", "user-1", 1, &no_version).has_value());
+}
+
+TEST_F(LinkTest, MalformedAnchorPlaintextIsOneDecryptError) {
+  // A plaintext that is neither A nor A and a whole anchor, even under the
+  // right key and binding, opens nothing.
+  const crypto::GenericKey l = crypto::GenericKey::Random();
+  const crypto::GenericKey kl = DeriveLinkKey(l);
+  const OrgPin anchor = Anchor();
+  auto plain = EncodeLinkPlaintext(a_, &anchor);
+  ASSERT_TRUE(plain.has_value());
+  for (size_t size : {size_t{0}, size_t{31}, size_t{33}, size_t{32 + kLinkAnchorFixedSize}}) {
+    std::span<const uint8_t> cut = plain->span().first(size);
+    const Bytes la = crypto::Encrypt(kl.span(), cut, LinkAd("req-1", "user-1", 1));
+    auto r = OpenLinkWithAnchor(l, la, "req-1", "user-1", 1);
+    ASSERT_FALSE(r.has_value()) << size;
+    EXPECT_EQ(r.error().code(), "crypto.decrypt_failed");
+  }
+  crypto::SecureBytes bad_org = plain->Clone();
+  bad_org.data()[bad_org.size() - 1] = ' ';
+  const Bytes la = crypto::Encrypt(kl.span(), bad_org.span(), LinkAd("req-1", "user-1", 1));
+  EXPECT_FALSE(OpenLinkWithAnchor(l, la, "req-1", "user-1", 1).has_value());
 }
 
 TEST_F(LinkTest, TextRoundTrip) {

@@ -145,7 +145,9 @@ void Link() {
       "Recovery links. T = crypto_kdf_derive_from_key(32, 1, \"KWlink__\", L), KL = (.., 2, ..); "
       "ad = \"keyward/v1/link\" 0 request 0 user 0 epoch; LA = 0x01 || nonce || "
       "XChaCha20-Poly1305(KL, nonce, A, ad); link = public_url \"/recover/\" request \"#\" "
-      "base64url(L) (unpadded). 'invalid_links' must be refused with 'error'.");
+      "base64url(L) (unpadded). 'invalid_links' must be refused with 'error'. 'anchored' vectors "
+      "carry the organization anchor inside LA: plaintext = A || signing_public_key || "
+      "statement_digest || version (8 bytes, big-endian) || org_id.");
   struct Row {
     std::string public_url, request, user;
     uint64_t epoch;
@@ -180,6 +182,33 @@ void Link() {
                        {"link", std::string(text.view())}});
   }
   doc["vectors"] = vectors;
+  Json anchored = Json::array();
+  for (const Row& r : rows) {
+    kp::OrgPin anchor;
+    anchor.org_id = "org-" + r.user;
+    anchor.signing_public_key = Seq(0x80, 32);
+    anchor.statement_digest = Rep(0x5a, 32);
+    anchor.version = r.epoch % 1000 + 2;
+    const kc::GenericKey l(kc::SecureBytes::Copy(r.l));
+    const kc::GenericKey kl = kp::DeriveLinkKey(l);
+    const Bytes ad = kp::LinkAd(r.request, r.user, r.epoch);
+    const kc::GenericKey a(kc::SecureBytes::Copy(r.a));
+    const kc::SecureBytes plain = Must(kp::EncodeLinkPlaintext(a, &anchor), "anchor");
+    anchored.push_back(
+        {{"request", r.request},
+         {"user", r.user},
+         {"epoch", r.epoch},
+         {"link_secret", X(r.l)},
+         {"admin_part", X(r.a)},
+         {"anchor_org", anchor.org_id},
+         {"anchor_signing_public_key", X(anchor.signing_public_key)},
+         {"anchor_statement_digest", X(anchor.statement_digest)},
+         {"anchor_version", anchor.version},
+         {"plaintext", X(plain.span())},
+         {"nonce", X(r.nonce)},
+         {"linked_admin_share", X(kc::EncryptWithNonce(kl.span(), r.nonce, plain.span(), ad))}});
+  }
+  doc["anchored"] = anchored;
   const std::string l = kc::Base64UrlEncode(Seq(0x00, 32));
   Json invalid = Json::array();
   for (const std::string& text : std::vector<std::string>{

@@ -128,6 +128,30 @@ TEST_F(ProtocolVectorsTest, Link) {
     EXPECT_EQ(parsed->request_id, request);
     EXPECT_EQ(HexOf(parsed->link_secret.span()), v["link_secret"]);
   }
+  for (const Json& v : Rows(doc, "anchored", 3)) {
+    const std::string request = v["request"], user = v["user"];
+    const uint64_t epoch = v["epoch"];
+    const crypto::GenericKey l = Key(v["link_secret"]);
+    OrgPin anchor;
+    anchor.org_id = v["anchor_org"];
+    anchor.signing_public_key = Hex(v["anchor_signing_public_key"]);
+    anchor.statement_digest = Hex(v["anchor_statement_digest"]);
+    anchor.version = v["anchor_version"];
+    auto plain = EncodeLinkPlaintext(Key(v["admin_part"]), &anchor);
+    ASSERT_TRUE(plain.has_value());
+    EXPECT_EQ(HexOf(plain->span()), v["plaintext"]);
+    EXPECT_EQ(HexOf(crypto::EncryptWithNonce(DeriveLinkKey(l).span(), Hex(v["nonce"]),
+                                             plain->span(), LinkAd(request, user, epoch))),
+              v["linked_admin_share"]);
+    auto opened = OpenLinkWithAnchor(l, Hex(v["linked_admin_share"]), request, user, epoch);
+    ASSERT_TRUE(opened.has_value()) << request;
+    EXPECT_EQ(HexOf(opened->admin_part.span()), v["admin_part"]);
+    ASSERT_TRUE(opened->anchor.has_value());
+    EXPECT_EQ(opened->anchor->org_id, v["anchor_org"]);
+    EXPECT_EQ(HexOf(opened->anchor->signing_public_key), v["anchor_signing_public_key"]);
+    EXPECT_EQ(HexOf(opened->anchor->statement_digest), v["anchor_statement_digest"]);
+    EXPECT_EQ(opened->anchor->version, v["anchor_version"]);
+  }
   for (const Json& v : Rows(doc, "invalid_links", 10)) {
     auto r = ParseLinkText(v["link"].get<std::string>());
     ASSERT_FALSE(r.has_value()) << v["link"];
