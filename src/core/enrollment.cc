@@ -118,7 +118,8 @@ Status CheckOneEscrowPerOrg(const std::vector<OrgEscrowUpload>& uploads) {
 // are: the member cannot see those organizations, and their vault key, which
 // the escrow wraps, does not change.
 Status ReplaceEnrolledEscrowsInTx(store::Tx& tx, const Context& ctx, std::string_view account_id,
-                                  const std::vector<OrgEscrowUpload>& uploads) {
+                                  const std::vector<OrgEscrowUpload>& uploads,
+                                  EscrowCoverage coverage) {
   KW_RETURN_IF_ERROR(CheckOneEscrowPerOrg(uploads));
   KW_ASSIGN_OR_RETURN(auto escrows, tx.ListEscrowsOfAccount(account_id));
   KW_ASSIGN_OR_RETURN(auto memberships, tx.ListOrgsOfAccount(account_id));
@@ -138,6 +139,7 @@ Status ReplaceEnrolledEscrowsInTx(store::Tx& tx, const Context& ctx, std::string
     auto upload = std::find_if(uploads.begin(), uploads.end(),
                                [&](const OrgEscrowUpload& u) { return u.org_id == escrow.org_id; });
     if (upload == uploads.end()) {
+      if (coverage == EscrowCoverage::kListedOnly) continue;
       return Fail(Error::Conflict("escrow.required",
                                   "Your account is enrolled in account recovery: the new password "
                                   "needs a fresh escrow for every organization you are enrolled "

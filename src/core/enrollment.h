@@ -75,16 +75,29 @@ inline constexpr size_t kEscrowBlobMax = 4096;
                                      std::string_view account_id, const EscrowUpload& upload,
                                      std::string_view device_id);
 
-// A new master password (password change, recovery) moves every enrollment
-// to a new epoch. `uploads` must hold exactly one fresh escrow for every
-// organization where the account is enrolled (an active member with an
-// escrow): request.invalid_field ("escrows") for an organization named twice,
-// org.not_enrolled (409) for one where it is not enrolled, escrow.required
-// (409) for one left out; then ValidateEscrowInTx and PutEscrowInTx for each.
-// Escrows in organizations where the membership is revoked stay as they are.
-[[nodiscard]] Status ReplaceEnrolledEscrowsInTx(store::Tx& tx, const Context& ctx,
-                                                std::string_view account_id,
-                                                const std::vector<OrgEscrowUpload>& uploads);
+// Which enrolled organizations a new password must bring fresh escrows for.
+enum class EscrowCoverage {
+  // Password change: every one (the member's device holds every pin).
+  kEveryEnrolledOrg,
+  // Redeeming a recovery link: those the member's client could vouch for;
+  // the others keep their escrow (the vault key did not change, so it still
+  // opens), since a client on a new device must not seal to an organization
+  // only the server names (docs/recovery.md "What a malicious server can do").
+  kListedOnly,
+};
+
+// A new master password (password change, recovery) moves the enrollments
+// to a new epoch. `uploads` must hold one fresh escrow per organization
+// where the account is enrolled (an active member with an escrow) — for
+// every such organization with kEveryEnrolledOrg: request.invalid_field
+// ("escrows") for an organization named twice, org.not_enrolled (409) for
+// one where it is not enrolled, escrow.required (409) for one left out;
+// then ValidateEscrowInTx and PutEscrowInTx for each. Escrows in
+// organizations where the membership is revoked stay as they are.
+[[nodiscard]] Status ReplaceEnrolledEscrowsInTx(
+    store::Tx& tx, const Context& ctx, std::string_view account_id,
+    const std::vector<OrgEscrowUpload>& uploads,
+    EscrowCoverage coverage = EscrowCoverage::kEveryEnrolledOrg);
 // The first check of ReplaceEnrolledEscrowsInTx, for callers that validate
 // their input before opening a transaction.
 [[nodiscard]] Status CheckOneEscrowPerOrg(const std::vector<OrgEscrowUpload>& uploads);

@@ -937,7 +937,8 @@ Status RecoveryRequestService::Complete(const RecoveryCompletion& c) {
     KW_ASSIGN_OR_RETURN(auto org, tx.FindOrg(r->org_id));
     if (!org) return Fail(InvalidTicket());
 
-    KW_RETURN_IF_ERROR(ReplaceEnrolledEscrowsInTx(tx, ctx_, account->id, c.escrows));
+    KW_RETURN_IF_ERROR(
+        ReplaceEnrolledEscrowsInTx(tx, ctx_, account->id, c.escrows, EscrowCoverage::kListedOnly));
     account->kdf_ops = c.new_kdf.ops;
     account->kdf_mem = c.new_kdf.mem;
     account->salt = c.new_salt;

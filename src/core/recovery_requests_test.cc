@@ -554,7 +554,10 @@ TEST_F(RequestTest, RedeemCompletesWithFreshEscrowsRevokesSessionsKeepsTwoStepLo
   }
 }
 
-TEST_F(RequestTest, CompleteNeedsAFreshEscrowForEveryEnrolledOrganization) {
+// A redeeming client escrows only to organizations it can vouch for (its
+// pins, the link's anchor, or a fingerprint the member confirmed): one it
+// leaves out keeps its escrow, which still opens the unchanged vault key.
+TEST_F(RequestTest, CompleteKeepsTheEscrowOfAnOrganizationLeftOut) {
   clock_.Advance(1);  // enrolled in `other` after org_
   TestOrg other = CreateOrg(owner_, MakePolicy(Enrollment::kOptIn), "other");
   AddMember(other, bob_, "user");
@@ -588,14 +591,42 @@ TEST_F(RequestTest, CompleteNeedsAFreshEscrowForEveryEnrolledOrganization) {
   c.new_wrapped_vault_key = crypto::RandomBytes(72);
   c.remote_address = kAddress;
   c.escrows.push_back({other.id, EscrowFor(other.id, bob_.id, 2, 1, other.key.public_key, *uk)});
-  EXPECT_ERROR(core().requests.Complete(c), "escrow.required");
+  const auto before = StoredEscrow(org_, bob_);
+  ASSERT_TRUE(before);
+  ASSERT_OK(core().requests.Complete(c));
+  EXPECT_EQ(Stored(id).status, RequestStatus::kLinkUsed);
+  EXPECT_EQ(StoredEscrow(other, bob_)->epoch, 2u);
+  const auto kept = StoredEscrow(org_, bob_);
+  ASSERT_TRUE(kept);
+  EXPECT_EQ(kept->epoch, before->epoch);
+  EXPECT_EQ(kept->admin_share, before->admin_share);
+  EXPECT_EQ(kept->wrapped_vault_key, before->wrapped_vault_key);
+}
+
+TEST_F(RequestTest, CompleteRefusesAnEscrowForAnOrganizationNotEnrolledIn) {
+  TestOrg other = CreateOrg(owner_, MakePolicy(Enrollment::kOptIn), "other");
+  const std::string id = Submit(bob_);
+  auto link = MakeLink(id, bob_);
+  ASSERT_OK(Approve(admin_, id, link));
+  ASSERT_OK(core().requests.RedeemStart(id, link.token, kAddress));
+  auto m = core().requests.RedeemVerify(id, link.token, *mailer_.LastCodeFor(bob_.email), kAddress);
+  ASSERT_OK(m);
+  auto a = protocol::OpenLink(link.link_secret, m->link_share, id, bob_.id, 1);
+  ASSERT_OK(a);
+  auto uk =
+      protocol::RecoverVaultKey(*a, m->server_part, m->wrapped_vault_key, org_.id, bob_.id, 1);
+  ASSERT_OK(uk);
+  RecoveryCompletion c;
+  c.ticket = m->ticket.Clone();
+  c.new_kdf = crypto::kTestKdf;
+  c.new_salt = crypto::RandomBytes(16);
+  c.new_auth_key = KeyFrom(9);
+  c.new_wrapped_vault_key = crypto::RandomBytes(72);
+  c.remote_address = kAddress;
+  c.escrows.push_back({other.id, EscrowFor(other.id, bob_.id, 2, 1, other.key.public_key, *uk)});
+  EXPECT_ERROR(core().requests.Complete(c), "org.not_enrolled");
   EXPECT_EQ(Stored(id).status, RequestStatus::kApproved);
   EXPECT_TRUE(IsSignedIn(bob_.session));
-  // The same ticket, now with both.
-  c.escrows.push_back({org_.id, EscrowFor(org_.id, bob_.id, 2, 1, org_.key.public_key, *uk)});
-  ASSERT_OK(core().requests.Complete(c));
-  EXPECT_EQ(StoredEscrow(org_, bob_)->epoch, 2u);
-  EXPECT_EQ(StoredEscrow(other, bob_)->epoch, 2u);
 }
 
 TEST_F(RequestTest, TokenGuessingIsCappedPerRequestAndPerAddress) {

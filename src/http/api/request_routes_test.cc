@@ -188,10 +188,16 @@ TEST_F(RequestRoutesTest, SubmitApproveRedeemComplete) {
                    {"new_auth_key", AuthKey(7)},
                    {"new_wrapped_vault_key", RandomB64(73)},
                    {"escrows", json::array()}};
-  auto missing = Call("POST", "/v1/recovery/redeem/complete", complete);
-  EXPECT_EQ(missing.status, 409);
-  EXPECT_EQ(Code(missing), "escrow.required");
-  complete["escrows"].push_back(escrow);
+  // An escrow for an organization the member is not enrolled in is refused
+  // (one left out would keep its escrow: the client escrows only where it
+  // can vouch for the organization's keys).
+  json stray = escrow;
+  stray["org_id"] = "not-an-org";
+  complete["escrows"].push_back(stray);
+  auto refused = Call("POST", "/v1/recovery/redeem/complete", complete);
+  EXPECT_EQ(refused.status, 409);
+  EXPECT_EQ(Code(refused), "org.not_enrolled");
+  complete["escrows"] = json::array({escrow});
   auto done = Call("POST", "/v1/recovery/redeem/complete", complete);
   ASSERT_EQ(done.status, 204) << done.body;
   auto used = Call("POST", "/v1/recovery/redeem/complete", complete);
