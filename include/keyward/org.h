@@ -153,11 +153,19 @@ struct RewrappedShare {
 // Called as work progresses: done of total members.
 using ProgressFn = std::function<void(uint64_t done, uint64_t total)>;
 
+// Whether the caller may seal to this member's public key (as the server
+// lists it): true only for a key the caller pinned or confirmed by its
+// fingerprint. The server picks the member list, so nothing else is trusted.
+using MemberKeyCheck = std::function<Result<bool>(const OrgMember& member)>;
+
 struct RotationResult {
   uint64_t key_version = 0;  // the new one
   uint64_t rewrapped = 0;
   uint64_t skipped = 0;  // changed meanwhile (re-enrolled); already current
   bool resumed = false;  // an interrupted rotation was finished
+  // Recovery admins not granted the new key: their public key was not
+  // confirmed (MemberKeyCheck said no); grant them with GrantRecovery.
+  std::vector<OrgMember> not_granted;
 };
 
 struct AdminResetResult {
@@ -206,11 +214,16 @@ class OrgClient {
   // ---- members ----
   [[nodiscard]] Result<MemberList> Members(std::string_view org_id);
   // When the new role makes the member a recovery admin, seals the current
-  // recovery key (and, for owner/admin, the signing key) to the member's
-  // public key from the member list, with the caller's own grant.
+  // recovery key (and, for owner/admin, the signing key), with the caller's
+  // own grant, to `confirmed_public_key`: the member key the caller pinned or
+  // confirmed by fingerprint, never merely the one the server lists
+  // (org.member_key_unconfirmed when a grant is needed and it is empty;
+  // org.member_key_mismatch when the server lists another key).
   [[nodiscard]] Status SetRole(const VerifiedOrg& org, std::string_view member_id,
-                               std::string_view role, std::string_view permissions);
-  [[nodiscard]] Status GrantRecovery(const VerifiedOrg& org, std::string_view member_id);
+                               std::string_view role, std::string_view permissions,
+                               std::span<const uint8_t> confirmed_public_key = {});
+  [[nodiscard]] Status GrantRecovery(const VerifiedOrg& org, std::string_view member_id,
+                                     std::span<const uint8_t> confirmed_public_key);
   [[nodiscard]] Status Revoke(std::string_view org_id, std::string_view member_id);
   [[nodiscard]] Status Restore(std::string_view org_id, std::string_view member_id);
   [[nodiscard]] Status Remove(std::string_view org_id, std::string_view member_id);
@@ -232,12 +245,14 @@ class OrgClient {
   [[nodiscard]] Result<Enrollment> GetEnrollment(std::string_view org_id);
 
   // ---- key rotation ----
-  // Starts a rotation (new key pair, statement version+1, grants to every
-  // recovery admin holding one) unless one is in progress, then re-wraps
-  // every pending share in pages, in parallel, reporting progress;
-  // idempotent: running it again after a crash finishes the same rotation.
-  [[nodiscard]] Result<RotationResult> RotateKey(const VerifiedOrg& org,
-                                                 const ProgressFn& progress);
+  // Starts a rotation (new key pair, statement version+1, grants to the
+  // caller and to every recovery admin holding one whose key `trusted`
+  // accepts; the others are listed in not_granted) unless one is in
+  // progress, then re-wraps every pending share in pages, in parallel,
+  // reporting progress; idempotent: running it again after a crash finishes
+  // the same rotation.
+  [[nodiscard]] Result<RotationResult> RotateKey(const VerifiedOrg& org, const ProgressFn& progress,
+                                                 const MemberKeyCheck& trusted = {});
 
   // ---- admin-reset mode ----
   [[nodiscard]] Result<AdminResetResult> ResetPassword(const VerifiedOrg& org,

@@ -30,6 +30,10 @@ struct Profile {
   // `keyward events verify` checked (a later log must extend it).
   std::map<std::string, protocol::OrgPin> org_pins;
   std::map<std::string, core::audit::Head> event_heads;
+  // Per account id: the member public key this device's person confirmed by
+  // its fingerprint before sealing a recovery key grant to it; grants (and
+  // key rotations) seal to no other key of that member.
+  std::map<std::string, crypto::Bytes> member_keys;
 };
 
 inline constexpr const char* kProfileFileName = "profile.json";

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -79,11 +80,29 @@ struct RequestSubmitted {
 [[nodiscard]] Status ConfirmRecoveryCancel(Client& client, std::string_view email,
                                            const crypto::SecureBytes& code);
 
+// An organization the server lists at redeem that neither this device's
+// pins nor the link's anchor vouch for: shown to the member, who escrows to
+// it only after confirming its signing key fingerprint.
+struct UnvouchedOrg {
+  std::string org_id;
+  std::string name;                 // as the server says: display only
+  std::string signing_fingerprint;  // crypto::Fingerprint of its first statement's signing key
+};
+// true: the member confirmed the fingerprint; false: no escrow for it.
+using ConfirmOrgFn = std::function<Result<bool>(const UnvouchedOrg&)>;
+
 // Redeeming a link, in the order of docs/api.md: Begin (the token; the
 // server emails a code), Verify (the code; gives U, W, LA and the ticket,
 // and recovers the vault key), Complete (the new master password; fresh
-// escrows for every organization, each verified against `pins` or pinned
-// on first use when the device has none — reported in `newly_pinned`).
+// escrows for the organizations the member can vouch for).
+//
+// The server lists the organizations to escrow to, and a server that lies
+// must gain nothing: an organization is escrowed to only when its signed
+// statements verify from this device's pin, from the anchor the approving
+// admin put inside LA (the request's organization), or from a first
+// statement whose signing key fingerprint the member confirmed. Any other
+// listed organization gets no escrow (the member's previous escrow there,
+// if any, stays as it was) and is reported in `skipped`.
 class Redemption {
  public:
   // Parses the link (protocol::ParseLinkText) and checks that its
@@ -94,17 +113,22 @@ class Redemption {
   const std::string& request_id() const { return request_id_; }
 
   [[nodiscard]] Status Begin(Client& client);
-  // Opens LA with the link key, E = A xor U, UK = Dec(E, W): a wrong link
-  // secret, tampered share or escrow is crypto.decrypt_failed.
+  // Opens LA with the link key (and its organization anchor), E = A xor U,
+  // UK = Dec(E, W): a wrong link secret, tampered share or escrow, or an
+  // anchor naming another organization than the escrow's is
+  // crypto.decrypt_failed.
   [[nodiscard]] Status Verify(Client& client, const crypto::SecureBytes& code);
   // The account's email (known after Verify).
   const std::string& email() const { return email_; }
   struct Completed {
-    std::vector<std::string> newly_pinned;         // org ids pinned on first use here
+    std::vector<std::string> newly_pinned;         // vouched for by the anchor or the member
+    std::vector<UnvouchedOrg> skipped;             // listed, not confirmed: not escrowed to
     std::map<std::string, protocol::OrgPin> pins;  // the pins to store
   };
+  // `confirm` is asked about each unvouched organization (none: all skipped).
   [[nodiscard]] Result<Completed> Complete(Client& client, const crypto::SecureBytes& new_password,
-                                           const std::map<std::string, protocol::OrgPin>& pins);
+                                           const std::map<std::string, protocol::OrgPin>& pins,
+                                           const ConfirmOrgFn& confirm = {});
 
   Redemption(Redemption&&) noexcept;
   Redemption& operator=(Redemption&&) noexcept;

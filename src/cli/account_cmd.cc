@@ -1,8 +1,9 @@
-// keyward account register | verify | resend | delete | password
+// keyward account register | verify | resend | show | delete | password
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
 #include "cli/org_session.h"
+#include "keyward/org.h"
 
 namespace keyward::cli {
 namespace {
@@ -50,6 +51,40 @@ Status Resend(Context& ctx, const std::string& email) {
   if (auto st = c.ResendVerification(email); !st) return st;
   Done(ctx, "verification_sent",
        fmt::format("If {} awaits verification, a new code was sent.", email));
+  return {};
+}
+
+// The member key fingerprint is what an admin compares before granting this
+// account an organization's recovery key: computed from the key pair the
+// vault key opens, so a server cannot show another.
+Status Show(Context& ctx) {
+  auto profile = ctx.RequireLogin();
+  if (!profile) return Fail(profile.error());
+  client::Client c = ctx.MakeClient(*profile);
+  auto uk = ctx.VaultKey(c, *profile);
+  if (!uk) return Fail(uk.error());
+  auto account = c.GetAccount();
+  if (!account) return Fail(account.error());
+  auto keys =
+      client::UnwrapMemberKeys(*uk, account->id, account->public_key, account->wrapped_private_key);
+  if (!keys) return Fail(keys.error());
+  const std::string fingerprint = crypto::Fingerprint(keys->key_pair.public_key);
+  if (ctx.json()) {
+    client::Json j = client::Json::object();
+    j["email"] = client::Str(account->email);
+    j["account_id"] = client::Str(account->id);
+    j["member_key_fingerprint"] = client::Str(fingerprint);
+    j["two_factor"] = account->two_factor_enabled;
+    ctx.OutJson(j);
+    return {};
+  }
+  ctx.Out(fmt::format("email:                  {}", account->email));
+  ctx.Out(fmt::format("account id:             {}", account->id));
+  ctx.Out(fmt::format("member key fingerprint: {}", fingerprint));
+  ctx.Out(fmt::format("two-step login:         {}", account->two_factor_enabled ? "on" : "off"));
+  ctx.Hint(
+      "An admin who grants you an organization's recovery key compares the member key "
+      "fingerprint with you first.");
   return {};
 }
 
@@ -115,6 +150,9 @@ void AddAccountCommands(CLI::App& app, Action* action) {
   auto* resend = account->add_subcommand("resend", "Email a new verification code");
   resend->add_option("--email", *resend_email, "Account email")->required();
   resend->callback([=] { *action = [=](Context& c) { return Resend(c, *resend_email); }; });
+
+  account->add_subcommand("show", "Your account, with the member key fingerprint admins compare")
+      ->callback([=] { *action = Show; });
 
   account->add_subcommand("delete", "Delete the account and its items for good")->callback([=] {
     *action = Delete;

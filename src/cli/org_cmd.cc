@@ -202,7 +202,7 @@ Status Trust(Context& ctx, const OrgArgs& a) {
     }
   }
   if (!*expected) {
-    if (auto st = ConfirmOrCancel(
+    if (auto st = ConfirmFingerprintOrCancel(
             ctx, "Does this fingerprint match the one an owner of the organization gave you?",
             "nothing trusted");
         !st) {
@@ -364,13 +364,16 @@ Status Join(Context& ctx, const OrgArgs& a) {
   } else {
     ctx.Out(preview);
   }
-  if (!*expected && !ctx.json()) {
+  if (!*expected && !ctx.json() && !ctx.options().yes) {
     ctx.Hint(
         "Check that the fingerprint matches the one in the invitation email (or ask an owner).");
   }
-  if (auto st = ConfirmOrCancel(
-          ctx, fmt::format("Join {} as {} and trust this signing key?", info->org_name, info->role),
-          "not joined");
+  // Without --fingerprint the member compares the fingerprint on screen:
+  // a confirmation --yes cannot give, since the key is trusted from here on.
+  const std::string join_question =
+      fmt::format("Join {} as {} and trust this signing key?", info->org_name, info->role);
+  if (auto st = *expected ? ConfirmOrCancel(ctx, join_question, "not joined")
+                          : ConfirmFingerprintOrCancel(ctx, join_question, "not joined");
       !st) {
     return st;
   }
@@ -420,6 +423,77 @@ Status Join(Context& ctx, const OrgArgs& a) {
   return {};
 }
 
+// ---- member keys ----
+
+bool IsRecoveryAdmin(std::string_view role, std::string_view permissions) {
+  return role == "owner" || role == "admin" ||
+         (role == "custom" &&
+          permissions.find("manage_account_recovery") != std::string_view::npos);
+}
+
+bool HoldsSigningKey(std::string_view role) { return role == "owner" || role == "admin"; }
+
+// The member's public key as the server lists it, sealed to only when this
+// device confirmed it before (the profile's member_keys) or the person
+// confirms its fingerprint now: --fingerprint, or comparing it on screen
+// with what the member reads from 'keyward account show'. Pinned once
+// accepted, so that later grants and rotations need no new comparison.
+Result<crypto::Bytes> ConfirmMemberKey(Context& ctx, OrgSession& s, const client::OrgMember& m,
+                                       const std::string& flag) {
+  if (m.public_key.size() != 32) {
+    return Fail(Error::Unavailable("server.bad_response",
+                                   "the server's answer has a member without a public key"));
+  }
+  const std::string fingerprint = crypto::Fingerprint(m.public_key);
+  std::optional<std::string> expected;
+  if (!flag.empty()) {
+    expected = NormalizeFingerprint(flag);
+    if (!expected) {
+      return Fail(Error::InvalidArgument(
+          "cli.usage", "--fingerprint wants the 40 hex digits of 'keyward account show'"));
+    }
+    if (*expected != fingerprint) {
+      return Fail(Error::Conflict(
+          "org.member_key_mismatch",
+          fmt::format("the server gives {} a member key that does not have the fingerprint you "
+                      "gave: nothing granted (tell the member and an owner)",
+                      m.email)));
+    }
+  }
+  auto& pinned = s.profile().member_keys;
+  if (auto it = pinned.find(m.account_id); it != pinned.end()) {
+    if (it->second == m.public_key) return it->second;
+    if (!expected) {
+      return Fail(Error::Conflict(
+          "org.member_key_changed",
+          fmt::format("the server now gives {} another member key than the one this device "
+                      "confirmed; nothing granted. If the member really has a new key, compare "
+                      "its fingerprint and give it with --fingerprint",
+                      m.email)));
+    }
+  }
+  if (!expected) {
+    std::string text = fmt::format(
+        "member:                 {} ({})\nmember key fingerprint: {}\nThe recovery key is sealed "
+        "to this key: compare it with the fingerprint {} reads from 'keyward account show'.",
+        m.email, m.account_id, fingerprint, m.email);
+    if (ctx.json()) {
+      std::fprintf(stderr, "%s\n", text.c_str());
+    } else {
+      ctx.Out(text);
+    }
+    if (auto st = ConfirmFingerprintOrCancel(
+            ctx, fmt::format("Does it match the fingerprint {} gave you?", m.email),
+            "nothing granted");
+        !st) {
+      return Fail(st.error());
+    }
+  }
+  pinned[m.account_id] = m.public_key;
+  if (auto st = ctx.SaveProfile(s.profile()); !st) return Fail(st.error());
+  return m.public_key;
+}
+
 Status SetRole(Context& ctx, const OrgArgs& a) {
   auto s = OrgSession::Open(ctx, false);
   if (!s) return Fail(s.error());
@@ -427,8 +501,20 @@ Status SetRole(Context& ctx, const OrgArgs& a) {
   if (!v) return Fail(v.error());
   auto m = (*s)->Member(v->org.id, a.member);
   if (!m) return Fail(m.error());
+  // A grant goes with the role when it makes a recovery admin who lacks the
+  // current key (or the signing key an owner or admin holds).
+  crypto::Bytes member_key;
+  if (IsRecoveryAdmin(a.role, a.permissions) &&
+      (m->grant_key_version < v->org.key_version ||
+       (HoldsSigningKey(a.role) && !HoldsSigningKey(m->role)))) {
+    auto key = ConfirmMemberKey(ctx, **s, *m, a.fingerprint);
+    if (!key) return Fail(key.error());
+    member_key = std::move(*key);
+  }
   if (auto st = (*s)->UnlockKeys(ctx); !st) return st;
-  if (auto st = (*s)->org().SetRole(*v, m->account_id, a.role, a.permissions); !st) return st;
+  if (auto st = (*s)->org().SetRole(*v, m->account_id, a.role, a.permissions, member_key); !st) {
+    return st;
+  }
   client::Json j = client::Json::object();
   j["status"] = client::Str("role_changed");
   j["account_id"] = client::Str(m->account_id);
@@ -445,8 +531,10 @@ Status GrantRecovery(Context& ctx, const OrgArgs& a) {
   if (!v) return Fail(v.error());
   auto m = (*s)->Member(v->org.id, a.member);
   if (!m) return Fail(m.error());
+  auto member_key = ConfirmMemberKey(ctx, **s, *m, a.fingerprint);
+  if (!member_key) return Fail(member_key.error());
   if (auto st = (*s)->UnlockKeys(ctx); !st) return st;
-  if (auto st = (*s)->org().GrantRecovery(*v, m->account_id); !st) return st;
+  if (auto st = (*s)->org().GrantRecovery(*v, m->account_id, *member_key); !st) return st;
   client::Json j = client::Json::object();
   j["status"] = client::Str("granted");
   j["account_id"] = client::Str(m->account_id);
@@ -646,8 +734,38 @@ Status RotateKey(Context& ctx, const OrgArgs& a) {
     std::fflush(stderr);
     drawn = true;
   };
-  auto r = (*s)->org().RotateKey(*v, progress);
+  // The new key goes to the recovery admins whose member keys this device
+  // confirmed; any other is asked about (a comparison --yes cannot make) or
+  // left out, to be granted later with 'keyward org grant-recovery'.
+  bool pinned_new = false;
+  auto trusted = [&](const client::OrgMember& m) -> Result<bool> {
+    auto& pinned = (*s)->profile().member_keys;
+    if (auto it = pinned.find(m.account_id); it != pinned.end()) return it->second == m.public_key;
+    std::string text = fmt::format(
+        "recovery admin:         {} ({})\nmember key fingerprint: {} (not confirmed on this "
+        "device)",
+        m.email, RoleText(m.role, m.permissions), crypto::Fingerprint(m.public_key));
+    std::fprintf(stderr, "%s\n", text.c_str());
+    auto yes = ctx.prompt().ConfirmFingerprint(
+        fmt::format("Grant the new key to {}: does the fingerprint match the one they gave you?",
+                    m.email),
+        "'keyward org grant-recovery' afterwards");
+    if (!yes) {
+      const std::string& code = yes.error().code();
+      if (code == "cli.fingerprint_unconfirmed" || code == "cli.no_input") return false;
+      return Fail(yes.error());
+    }
+    if (*yes) {
+      pinned[m.account_id] = m.public_key;
+      pinned_new = true;
+    }
+    return *yes;
+  };
+  auto r = (*s)->org().RotateKey(*v, progress, trusted);
   if (drawn) std::fputc('\n', stderr);
+  if (pinned_new) {
+    if (auto st = ctx.SaveProfile((*s)->profile()); !st) return st;
+  }
   if (!r) return Fail(r.error());
   // The rotation signed a new statement: move the pin along.
   auto after = (*s)->VerifyPinned(ctx, v->org);
@@ -660,8 +778,17 @@ Status RotateKey(Context& ctx, const OrgArgs& a) {
     j["skipped"] = r->skipped;
     j["resumed"] = r->resumed;
     j["recovery_fingerprint"] = client::Str(after->recovery_fingerprint);
+    client::Json left_out = client::Json::array();
+    for (const auto& m : r->not_granted) left_out.push_back(client::Str(m.account_id));
+    j["not_granted"] = std::move(left_out);
     ctx.OutJson(j);
     return {};
+  }
+  for (const auto& m : r->not_granted) {
+    ctx.Out(
+        fmt::format("Not granted the new key: {} (member key not confirmed on this device); "
+                    "run 'keyward org grant-recovery {}' after comparing fingerprints.",
+                    m.email, m.email));
   }
   ctx.Out(fmt::format("{} the recovery key of {}: now version {}, fingerprint {}.",
                       r->resumed ? "Finished rotating" : "Rotated", v->org.name, r->key_version,
@@ -726,6 +853,9 @@ void AddOrgCommands(CLI::App& app, Action* action) {
   role->add_option("--permissions", role_args->permissions,
                    "For the custom role: manage_account_recovery")
       ->check(CLI::IsMember(kPermissions));
+  role->add_option("--fingerprint", role_args->fingerprint,
+                   "The member key fingerprint the member gave (from 'keyward account show'), "
+                   "when the role makes them a recovery admin");
   AddOrgOption(role, *role_args);
   role->callback([=] { *action = [=](Context& c) { return SetRole(c, *role_args); }; });
 
@@ -733,6 +863,8 @@ void AddOrgCommands(CLI::App& app, Action* action) {
   auto* grant = org->add_subcommand(
       "grant-recovery", "Seal the organization's recovery key to a recovery admin who lacks it");
   grant->add_option("MEMBER", grant_args->member, "Email or account id")->required();
+  grant->add_option("--fingerprint", grant_args->fingerprint,
+                    "The member key fingerprint the member gave (from 'keyward account show')");
   AddOrgOption(grant, *grant_args);
   grant->callback([=] { *action = [=](Context& c) { return GrantRecovery(c, *grant_args); }; });
 

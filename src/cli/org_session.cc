@@ -292,4 +292,15 @@ Status ConfirmOrCancel(Context& ctx, std::string_view question, std::string_view
   return {};
 }
 
+Status ConfirmFingerprintOrCancel(Context& ctx, std::string_view question,
+                                  std::string_view nothing_done) {
+  auto yes = ctx.prompt().ConfirmFingerprint(question, "--fingerprint FP");
+  if (!yes) return Fail(yes.error());
+  if (!*yes) {
+    return Fail(
+        Error::InvalidArgument("cli.cancelled", fmt::format("cancelled; {}", nothing_done)));
+  }
+  return {};
+}
+
 }  // namespace keyward::cli

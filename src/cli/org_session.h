@@ -92,5 +92,9 @@ void PrintPolicy(Context& ctx, const protocol::RecoveryPolicy& p);
 
 // A yes/no confirmation that cancels the command on "no".
 Status ConfirmOrCancel(Context& ctx, std::string_view question, std::string_view nothing_done);
+// The same for a fingerprint comparison, which --yes does not answer (the
+// command's --fingerprint option gives it instead).
+Status ConfirmFingerprintOrCancel(Context& ctx, std::string_view question,
+                                  std::string_view nothing_done);
 
 }  // namespace keyward::cli

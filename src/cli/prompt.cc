@@ -137,6 +137,16 @@ Result<crypto::SecureBytes> Prompter::Line(std::string_view question) {
   return trimmed;
 }
 
+Result<bool> Prompter::ConfirmFingerprint(std::string_view question, std::string_view flag_hint) {
+  if (options_.assume_yes) {
+    return Fail(Error::InvalidArgument(
+        "cli.fingerprint_unconfirmed",
+        fmt::format("--yes does not confirm a fingerprint: compare it and answer, or give {}",
+                    flag_hint)));
+  }
+  return Confirm(question);
+}
+
 Result<bool> Prompter::Confirm(std::string_view question) {
   if (options_.assume_yes) return true;
   auto answer = Ask(fmt::format("{} [y/N] ", question), /*hidden=*/false, /*from_stdin=*/false);

@@ -35,6 +35,10 @@ class Prompter {
   Result<crypto::SecureBytes> Line(std::string_view question);
   // y/yes (any case) is yes; --yes answers without asking.
   Result<bool> Confirm(std::string_view question);
+  // A fingerprint comparison: only the person can answer it, so --yes does
+  // not (cli.fingerprint_unconfirmed, naming `flag_hint`, the option that
+  // gives the fingerprint non-interactively); otherwise as Confirm.
+  Result<bool> ConfirmFingerprint(std::string_view question, std::string_view flag_hint);
 
   // Lets the caller show something (e.g. a TOTP secret) before the next
   // question: flushes stdout so a reader of a pipe sees it.

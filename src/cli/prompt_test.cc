@@ -51,6 +51,21 @@ TEST_F(PromptTest, EachPromptReadsOneLineInOrder) {
   EXPECT_EQ(eof.error().code(), "cli.no_input");
 }
 
+TEST_F(PromptTest, YesDoesNotConfirmAFingerprint) {
+  Pipe in("y\n");
+  Prompter yes({in.fd(), false, false, /*assume_yes=*/true});
+  EXPECT_TRUE(*yes.Confirm("Remove?"));
+  auto fp = yes.ConfirmFingerprint("Does it match?", "--fingerprint");
+  ASSERT_FALSE(fp);
+  EXPECT_EQ(fp.error().code(), "cli.fingerprint_unconfirmed");
+  EXPECT_NE(fp.error().message().find("--fingerprint"), std::string::npos);
+  // Answered by the person (here: a line of standard input).
+  Prompter person({in.fd(), false, false, false});
+  auto answered = person.ConfirmFingerprint("Does it match?", "--fingerprint");
+  ASSERT_TRUE(answered);
+  EXPECT_TRUE(*answered);
+}
+
 TEST_F(PromptTest, PasswordsKeepSpacesCodesAreTrimmed) {
   Pipe in("  pass word  \n  654321 \n");
   Prompter p({in.fd(), false, false, false});

@@ -7,6 +7,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include <fmt/format.h>
@@ -35,6 +36,7 @@ struct RequestArgs {
   std::string member;
   std::string reason;
   bool qr = false;
+  std::vector<std::string> fingerprints;  // redeem: organizations' signing keys to accept
 };
 
 Status Usage(std::string message) {
@@ -227,8 +229,41 @@ Status Redeem(Context& ctx, const RequestArgs& a) {
   if (auto st = r->Verify(c, *code); !st) return st;
   auto password = ctx.prompt().NewPassword("New master password: ", "Repeat new master password: ");
   if (!password) return Fail(password.error());
+  std::vector<std::string> accepted;
+  for (const std::string& f : a.fingerprints) {
+    auto fp = NormalizeFingerprint(f);
+    if (!fp)
+      return Usage("--fingerprint wants the 40 hex digits an owner of the organization gave");
+    accepted.push_back(*fp);
+  }
+  // An organization that neither this device nor the link vouches for is
+  // escrowed to only if the member confirms its fingerprint.
+  auto confirm = [&](const client::UnvouchedOrg& o) -> Result<bool> {
+    if (std::find(accepted.begin(), accepted.end(), o.signing_fingerprint) != accepted.end()) {
+      return true;
+    }
+    std::string text = fmt::format(
+        "The server lists {} ({}) as an organization you are enrolled in, but neither this device "
+        "nor the recovery link vouches for it.\nsigning key fingerprint: {}\nEscrow your vault "
+        "key to it only if this matches the fingerprint an owner of that organization gave you; "
+        "otherwise your previous escrow there stays as it was.",
+        o.name, o.org_id, o.signing_fingerprint);
+    if (ctx.json()) {
+      std::fprintf(stderr, "%s\n", text.c_str());
+    } else {
+      ctx.Out(text);
+    }
+    auto yes = ctx.prompt().ConfirmFingerprint(
+        fmt::format("Does the fingerprint of {} match?", o.name), "--fingerprint FP");
+    // No answer is a no: nothing is sealed to a key the member did not confirm.
+    if (!yes && (yes.error().code() == "cli.fingerprint_unconfirmed" ||
+                 yes.error().code() == "cli.no_input")) {
+      return false;
+    }
+    return yes;
+  };
   // Pins are facts about organizations, whoever's profile holds them.
-  auto done = r->Complete(c, *password, profile->org_pins);
+  auto done = r->Complete(c, *password, profile->org_pins, confirm);
   if (!done) return Fail(done.error());
 
   // The server ended every session of the account; keep the new pins.
@@ -257,6 +292,14 @@ Status Redeem(Context& ctx, const RequestArgs& a) {
       pinned.push_back(std::move(p));
     }
     j["newly_pinned"] = std::move(pinned);
+    client::Json skipped = client::Json::array();
+    for (const auto& o : done->skipped) {
+      client::Json k = client::Json::object();
+      k["org_id"] = client::Str(o.org_id);
+      k["signing_fingerprint"] = client::Str(o.signing_fingerprint);
+      skipped.push_back(std::move(k));
+    }
+    j["not_escrowed"] = std::move(skipped);
     j["next"] = client::Str(login);
     ctx.OutJson(j);
     return {};
@@ -266,6 +309,12 @@ Status Redeem(Context& ctx, const RequestArgs& a) {
         "Pinned organization {} on this device; its signing key fingerprint is {} (compare it "
         "with an owner).",
         id, crypto::Fingerprint(done->pins.at(id).signing_public_key)));
+  }
+  for (const auto& o : done->skipped) {
+    ctx.Out(fmt::format(
+        "Not escrowed to {} ({}): its fingerprint was not confirmed. Your previous escrow there "
+        "stays; once you trust it ('keyward org trust'), re-enroll with 'keyward recovery enroll'.",
+        o.name, o.org_id));
   }
   ctx.Out(fmt::format("Your master password was reset. Log in with: {}", login));
   return {};
@@ -608,6 +657,9 @@ void AddRecoveryRequestCommands(CLI::App& recovery, Action* action) {
   auto* redeem = recovery.add_subcommand(
       "redeem", "Set a new master password with the recovery link your admin sent");
   redeem->add_option("LINK", redeem_args->link, "The recovery link (asked for when omitted)");
+  redeem->add_option("--fingerprint", redeem_args->fingerprints,
+                     "Signing key fingerprint of an organization to escrow to that neither this "
+                     "device nor the link vouches for (repeatable)");
   redeem->callback(bind(Redeem, redeem_args));
 
   auto list_args = std::make_shared<RequestArgs>();

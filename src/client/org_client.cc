@@ -1,5 +1,7 @@
 // OrgClient (include/keyward/org.h): docs/api.md "Organizations" on top of
 // Client::CallJson, with every key made, sealed and verified here.
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "client/org_json.h"
@@ -429,27 +431,47 @@ Result<OrgMember> OrgClient::FindMember(std::string_view org_id, std::string_vie
 
 namespace {
 
+// The member's key to seal to: the one the caller confirmed, which the
+// server must still list for that member.
+Result<crypto::Bytes> ConfirmedKey(const OrgMember& member,
+                                   std::span<const uint8_t> confirmed_public_key) {
+  if (confirmed_public_key.empty()) {
+    return Fail(Error::PermissionDenied(
+        "org.member_key_unconfirmed",
+        "the member's public key was not confirmed by its fingerprint; nothing was granted"));
+  }
+  if (auto s = protocol::CheckPublicKey(confirmed_public_key); !s) return Fail(s.error());
+  if (!std::equal(member.public_key.begin(), member.public_key.end(), confirmed_public_key.begin(),
+                  confirmed_public_key.end())) {
+    return Fail(Error::PermissionDenied(
+        "org.member_key_mismatch",
+        "the server lists another public key for the member than the one confirmed; nothing was "
+        "granted"));
+  }
+  return crypto::Bytes(confirmed_public_key.begin(), confirmed_public_key.end());
+}
+
 // The grant blob JSON for `member` at the org's current key version, sealed
-// with the caller's own grants.
+// with the caller's own grants to the member key the caller confirmed.
 Result<Json> GrantFor(Client& client, const MemberKeys& me, const VerifiedOrg& org,
-                      const OrgMember& member, std::string_view role) {
-  if (member.public_key.size() != 32) return Fail(BadResponse("has a member without a public key"));
+                      const OrgMember& member, std::string_view role,
+                      std::span<const uint8_t> confirmed_public_key) {
+  auto member_key = ConfirmedKey(member, confirmed_public_key);
+  if (!member_key) return Fail(member_key.error());
   const uint64_t kv = org.org.key_version;
   auto blobs = FetchGrant(client, org.org.id, kv);
   if (!blobs) return Fail(blobs.error());
   auto org_key = protocol::OpenGrant(me.key_pair, blobs->recovery_grant, org.org.id, me.account_id,
                                      kv, org.statement.org_public_key);
   if (!org_key) return Fail(org_key.error());
-  auto grant =
-      protocol::CreateGrant(member.public_key, *org_key, org.org.id, member.account_id, kv);
+  auto grant = protocol::CreateGrant(*member_key, *org_key, org.org.id, member.account_id, kv);
   if (!grant) return Fail(grant.error());
   crypto::Bytes signing_grant;
   if (HoldsSigningKey(role) && !blobs->signing_grant.empty()) {
     auto signer = protocol::OpenSigningGrant(me.key_pair, blobs->signing_grant, org.org.id,
                                              me.account_id, kv, org.statement.signing_public_key);
     if (!signer) return Fail(signer.error());
-    auto sg =
-        protocol::CreateSigningGrant(member.public_key, *signer, org.org.id, member.account_id, kv);
+    auto sg = protocol::CreateSigningGrant(*member_key, *signer, org.org.id, member.account_id, kv);
     if (!sg) return Fail(sg.error());
     signing_grant = std::move(*sg);
   }
@@ -459,7 +481,8 @@ Result<Json> GrantFor(Client& client, const MemberKeys& me, const VerifiedOrg& o
 }  // namespace
 
 Status OrgClient::SetRole(const VerifiedOrg& org, std::string_view member_id, std::string_view role,
-                          std::string_view permissions) {
+                          std::string_view permissions,
+                          std::span<const uint8_t> confirmed_public_key) {
   auto path = MemberPath(org.org.id, member_id, "/role");
   if (!path) return Fail(path.error());
   Json body = Json::object();
@@ -470,7 +493,7 @@ Status OrgClient::SetRole(const VerifiedOrg& org, std::string_view member_id, st
     if (!member) return Fail(member.error());
     const bool needs_signing = HoldsSigningKey(role) && !HoldsSigningKey(member->role);
     if (member->grant_key_version < org.org.key_version || needs_signing) {
-      auto grant = GrantFor(client_, me_, org, *member, role);
+      auto grant = GrantFor(client_, me_, org, *member, role, confirmed_public_key);
       if (!grant) return Fail(grant.error());
       body["grant"] = std::move(*grant);
     }
@@ -480,12 +503,13 @@ Status OrgClient::SetRole(const VerifiedOrg& org, std::string_view member_id, st
   return {};
 }
 
-Status OrgClient::GrantRecovery(const VerifiedOrg& org, std::string_view member_id) {
+Status OrgClient::GrantRecovery(const VerifiedOrg& org, std::string_view member_id,
+                                std::span<const uint8_t> confirmed_public_key) {
   auto path = MemberPath(org.org.id, member_id, "/grant");
   if (!path) return Fail(path.error());
   auto member = FindMember(org.org.id, member_id);
   if (!member) return Fail(member.error());
-  auto grant = GrantFor(client_, me_, org, *member, member->role);
+  auto grant = GrantFor(client_, me_, org, *member, member->role, confirmed_public_key);
   if (!grant) return Fail(grant.error());
   Json body = Json::object();
   body["grant"] = std::move(*grant);
@@ -626,7 +650,8 @@ Error NoGrantFor(uint64_t key_version) {
 
 }  // namespace
 
-Result<RotationResult> OrgClient::RotateKey(const VerifiedOrg& org, const ProgressFn& progress) {
+Result<RotationResult> OrgClient::RotateKey(const VerifiedOrg& org, const ProgressFn& progress,
+                                            const MemberKeyCheck& trusted) {
   const std::string& org_id = org.org.id;
   auto state = FetchRotationPage(client_, org_id, "", 1);
   if (!state) return Fail(state.error());
@@ -712,7 +737,21 @@ Result<RotationResult> OrgClient::RotateKey(const VerifiedOrg& org, const Progre
                     m.grant_key_version < old_version || m.public_key.size() != 32)) {
         continue;
       }
-      if (self) self_included = true;
+      if (self) {
+        self_included = true;
+      } else {
+        // The server chose this list: seal only to keys the caller vouches for.
+        bool ok = false;
+        if (trusted) {
+          auto answer = trusted(m);
+          if (!answer) return Fail(answer.error());
+          ok = *answer;
+        }
+        if (!ok) {
+          result.not_granted.push_back(m);
+          continue;
+        }
+      }
       const std::span<const uint8_t> pk =
           self ? std::span<const uint8_t>(me_.key_pair.public_key) : m.public_key;
       if (auto s = add_grant(m.account_id, pk, self || HoldsSigningKey(m.role)); !s) {

@@ -89,6 +89,24 @@ bool HeadsFromJson(const nlohmann::json& j, std::map<std::string, core::audit::H
   return true;
 }
 
+// {"<account>": "<base64url public key>"}
+nlohmann::json KeysToJson(const std::map<std::string, crypto::Bytes>& keys) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [account, pk] : keys) j[account] = crypto::Base64UrlEncode(pk);
+  return j;
+}
+
+bool KeysFromJson(const nlohmann::json& j, std::map<std::string, crypto::Bytes>& out) {
+  if (!j.is_object()) return false;
+  for (const auto& [account, v] : j.items()) {
+    if (!v.is_string()) return false;
+    auto pk = crypto::Base64UrlDecode(v.get<std::string>());
+    if (!pk || pk->size() != 32) return false;
+    out.emplace(account, std::move(*pk));
+  }
+  return true;
+}
+
 std::string Env(const char* name) {
   const char* v = std::getenv(name);
   return v == nullptr ? std::string() : std::string(v);
@@ -162,6 +180,9 @@ Result<std::optional<Profile>> LoadProfile(const std::filesystem::path& dir) {
   if (j.contains("event_heads") && !HeadsFromJson(j["event_heads"], p.event_heads)) {
     return Fail(Corrupt(path));
   }
+  if (j.contains("member_keys") && !KeysFromJson(j["member_keys"], p.member_keys)) {
+    return Fail(Corrupt(path));
+  }
   return std::optional<Profile>(std::move(p));
 }
 
@@ -179,6 +200,7 @@ Status SaveProfile(const std::filesystem::path& dir, const Profile& p) {
        p.protected_vault_key.empty() ? "" : crypto::Base64UrlEncode(p.protected_vault_key)},
       {"org_pins", PinsToJson(p.org_pins)},
       {"event_heads", HeadsToJson(p.event_heads)},
+      {"member_keys", KeysToJson(p.member_keys)},
   };
   return WriteFileAtomically(dir / kProfileFileName, j.dump(2) + "\n");
 }

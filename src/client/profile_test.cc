@@ -41,6 +41,7 @@ TEST_F(ProfileTest, SaveCreates0700DirAnd0600FileAndLoadsBack) {
   p.device_name = "laptop";
   p.token = "tok";
   p.protected_vault_key = {1, 2, 3};
+  p.member_keys["carol"] = crypto::Bytes(32, 7);
   ASSERT_TRUE(SaveProfile(dir, p));
   EXPECT_EQ(Mode(dir), 0700u);
   EXPECT_EQ(Mode(dir / kProfileFileName), 0600u);
@@ -51,6 +52,7 @@ TEST_F(ProfileTest, SaveCreates0700DirAnd0600FileAndLoadsBack) {
   EXPECT_EQ((*loaded)->email, p.email);
   EXPECT_EQ((*loaded)->token, "tok");
   EXPECT_EQ((*loaded)->protected_vault_key, p.protected_vault_key);
+  EXPECT_EQ((*loaded)->member_keys, p.member_keys);
 
   // No temporary file is left behind.
   int files = 0;

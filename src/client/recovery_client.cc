@@ -6,6 +6,8 @@
 // never sees L, and the admin never sees U.
 #include "keyward/recovery.h"
 
+#include <set>
+
 #include <fmt/format.h>
 
 #include "client/org_json.h"
@@ -181,11 +183,22 @@ Result<RedeemOrg> ParseRedeemOrg(const Json& j) {
   return o;
 }
 
-// The organization's statements verified against this device's pin (from
-// the pinned version on), or pinned on first use from the first one served.
+// The organization's statements verified against a pin (this device's or
+// the link's anchor, from the pinned version on), or, with none, pinned on
+// first use from the first one served.
 Result<protocol::VerifiedOrgStatement> VerifyRedeemOrg(const RedeemOrg& org,
                                                        const protocol::OrgPin* pin) {
   return VerifyStatements(org.org_id, org.statements, pin, org.recovery_public_key);
+}
+
+Result<UnvouchedOrg> Unvouched(const RedeemOrg& org) {
+  if (org.statements.empty()) {
+    return Fail(Error::PermissionDenied(
+        "org.statement_unsigned", "the server sent no signed statement for the organization"));
+  }
+  auto first = protocol::DecodeOrgStatement(org.statements.front().statement);
+  if (!first) return Fail(first.error());
+  return UnvouchedOrg{org.org_id, org.name, crypto::Fingerprint(first->signing_public_key)};
 }
 
 }  // namespace
@@ -196,7 +209,8 @@ struct Redemption::State {
   bool begun = false;
   // After Verify:
   std::string account_id;
-  std::string org_id;  // the organization whose escrow was opened
+  std::string org_id;                      // the organization whose escrow was opened
+  std::optional<protocol::OrgPin> anchor;  // the approving admin's pin of org_id, from LA
   uint64_t epoch = 0;
   std::optional<crypto::VaultKey> vault_key;
   crypto::SecureBytes ticket;
@@ -282,9 +296,10 @@ Status Redemption::Verify(Client& client, const crypto::SecureBytes& code) {
   }
 
   // A = Dec(KL, LA): only the holder of the link's fragment can do this.
-  auto admin_part =
-      protocol::OpenLink(state_->link_secret, *link_share, request_id_, *account, *epoch);
-  if (!admin_part) return Fail(admin_part.error());
+  auto opened =
+      protocol::OpenLinkWithAnchor(state_->link_secret, *link_share, request_id_, *account, *epoch);
+  if (!opened) return Fail(opened.error());
+  const crypto::GenericKey& admin_part = opened->admin_part;
 
   // The escrow is bound to its organization: the one the answer names, else
   // the one of the member's organizations whose binding opens it.
@@ -297,13 +312,20 @@ Status Redemption::Verify(Client& client, const crypto::SecureBytes& code) {
   for (const std::string& org_id : candidates) {
     if (!protocol::CheckId(org_id)) continue;
     auto uk =
-        protocol::RecoverVaultKey(*admin_part, *server_part, *wrapped, org_id, *account, *epoch);
+        protocol::RecoverVaultKey(admin_part, *server_part, *wrapped, org_id, *account, *epoch);
     if (!uk) continue;
     state_->vault_key = std::move(*uk);
     state_->org_id = org_id;
     break;
   }
   if (!state_->vault_key) return Fail(protocol::DecryptFailed());
+  // The anchor the admin sealed under L names the organization whose escrow
+  // this is; anything else was not made by an honest approving client.
+  if (opened->anchor && opened->anchor->org_id != state_->org_id) {
+    state_->vault_key.reset();
+    return Fail(protocol::DecryptFailed());
+  }
+  state_->anchor = std::move(opened->anchor);
 
   state_->account_id = *account;
   state_->epoch = *epoch;
@@ -316,7 +338,7 @@ Status Redemption::Verify(Client& client, const crypto::SecureBytes& code) {
 
 Result<Redemption::Completed> Redemption::Complete(
     Client& client, const crypto::SecureBytes& new_password,
-    const std::map<std::string, protocol::OrgPin>& pins) {
+    const std::map<std::string, protocol::OrgPin>& pins, const ConfirmOrgFn& confirm) {
   if (!state_->vault_key) {
     return Fail(
         Error::Internal("recovery.not_verified", "the recovery link's code was not verified yet"));
@@ -327,31 +349,54 @@ Result<Redemption::Completed> Redemption::Complete(
   const crypto::VaultKey& uk = *state_->vault_key;
   const std::string& account_id = state_->account_id;
 
-  // Every escrow is sealed to a pk_org this device verified: the server
-  // cannot slip in a key of its own while the member is locked out.
+  // Every escrow is sealed to a pk_org verified from a pin the member holds
+  // (this device's, or the approving admin's inside LA) or from a signing
+  // key whose fingerprint the member confirmed: a server that lists an
+  // organization of its own while the member is locked out gets nothing.
   Completed done;
   Json escrows = Json::array();
-  if (!state_->orgs.empty()) {
-    auto info = client.GetServerInfo();
-    if (!info) return Fail(info.error());
-    if (info->recovery_public_key.size() != 32) {
-      return Fail(Error::Unavailable("server.recovery_key_missing",
-                                     "the server has no recovery key; escrow is not possible"));
+  std::optional<crypto::Bytes> server_key;
+  std::set<std::string> seen;
+  for (const RedeemOrg& o : state_->orgs) {
+    if (!seen.insert(o.org_id).second) return Fail(BadResponse("lists an organization twice"));
+    const protocol::OrgPin* pin = nullptr;
+    if (auto local = pins.find(o.org_id); local != pins.end()) {
+      pin = &local->second;
+    } else if (state_->anchor && state_->anchor->org_id == o.org_id) {
+      pin = &*state_->anchor;
+    } else {
+      auto unvouched = Unvouched(o);
+      if (!unvouched) return Fail(unvouched.error());
+      bool confirmed = false;
+      if (confirm) {
+        auto answer = confirm(*unvouched);
+        if (!answer) return Fail(answer.error());
+        confirmed = *answer;
+      }
+      if (!confirmed) {
+        done.skipped.push_back(std::move(*unvouched));
+        continue;
+      }
     }
-    for (const RedeemOrg& o : state_->orgs) {
-      auto pin = pins.find(o.org_id);
-      auto verified = VerifyRedeemOrg(o, pin == pins.end() ? nullptr : &pin->second);
-      if (!verified) return Fail(verified.error());
-      auto escrow =
-          protocol::CreateEscrow(uk, o.org_id, account_id, o.last_epoch + 1,
-                                 verified->statement.org_public_key, info->recovery_public_key);
-      if (!escrow) return Fail(escrow.error());
-      Json e = EscrowJson(*escrow, o.key_version);
-      e["org_id"] = Str(o.org_id);
-      escrows.push_back(std::move(e));
-      if (pin == pins.end()) done.newly_pinned.push_back(o.org_id);
-      done.pins[o.org_id] = std::move(verified->next_pin);
+    auto verified = VerifyRedeemOrg(o, pin);
+    if (!verified) return Fail(verified.error());
+    if (!server_key) {
+      auto info = client.GetServerInfo();
+      if (!info) return Fail(info.error());
+      if (info->recovery_public_key.size() != 32) {
+        return Fail(Error::Unavailable("server.recovery_key_missing",
+                                       "the server has no recovery key; escrow is not possible"));
+      }
+      server_key = std::move(info->recovery_public_key);
     }
+    auto escrow = protocol::CreateEscrow(uk, o.org_id, account_id, o.last_epoch + 1,
+                                         verified->statement.org_public_key, *server_key);
+    if (!escrow) return Fail(escrow.error());
+    Json e = EscrowJson(*escrow, o.key_version);
+    e["org_id"] = Str(o.org_id);
+    escrows.push_back(std::move(e));
+    if (!pins.contains(o.org_id)) done.newly_pinned.push_back(o.org_id);
+    done.pins[o.org_id] = std::move(verified->next_pin);
   }
 
   const crypto::KdfParams kdf = RegistrationKdf(state_->kdf_minimum);
@@ -458,7 +503,10 @@ Result<ApproveResult> RecoveryAdmin::Approve(const VerifiedOrg& org, std::string
   auto admin_part =
       protocol::OpenAdminShare(*org_key, share.admin_share, org_id, req->account_id, share.epoch);
   if (!admin_part) return Fail(admin_part.error());
-  auto link = protocol::CreateLink(*admin_part, req->id, req->account_id, share.epoch);
+  // The link carries this admin's verified pin of the organization, so the
+  // member's client checks its keys without trusting the server.
+  auto link =
+      protocol::CreateLink(*admin_part, req->id, req->account_id, share.epoch, &org.next_pin);
   if (!link) return Fail(link.error());
   // Built before the server records anything: a link that cannot be shown
   // must not be approved.

@@ -170,11 +170,22 @@ class RecoveryClientTest : public ::testing::Test {
     grant_ = std::move(*grant);
   }
 
-  // The link an approving admin makes, with its T and LA.
-  void MakeLink(const std::string& public_url) {
+  // The approving admin's pin of the organization (statement 1).
+  protocol::OrgPin AdminPin() {
+    auto pin = protocol::PinOnFirstUse(kOrg, signer_.public_key);
+    EXPECT_TRUE(pin.has_value());
+    auto v = protocol::VerifyOrgStatement(signed_, *pin, 1'700'000'000);
+    EXPECT_TRUE(v.has_value());
+    return v->next_pin;
+  }
+
+  // The link an approving admin makes, with its T and LA; anchored to the
+  // admin's pin unless `anchor` is false (a link made before anchors).
+  void MakeLink(const std::string& public_url, bool anchor = true) {
     auto a = protocol::OpenAdminShare(org_key_, escrow_.admin_share, kOrg, kBob, 1);
     ASSERT_TRUE(a.has_value());
-    auto link = protocol::CreateLink(*a, kRequest, kBob, 1);
+    const protocol::OrgPin pin = AdminPin();
+    auto link = protocol::CreateLink(*a, kRequest, kBob, 1, anchor ? &pin : nullptr);
     ASSERT_TRUE(link.has_value());
     auto text = protocol::BuildLinkText(public_url, kRequest, link->link_secret);
     ASSERT_TRUE(text.has_value());
@@ -352,6 +363,80 @@ TEST_F(RecoveryClientTest, RedeemsAndMakesFreshVerifiedEscrows) {
   }
 }
 
+// A link made before anchors vouches for no organization: on a device with
+// no pin, the member is asked (the fingerprint of the first statement's
+// signing key); a no sends no escrow, a yes pins and escrows.
+TEST_F(RecoveryClientTest, AnUnanchoredOrganizationIsEscrowedOnlyWhenConfirmed) {
+  for (bool yes : {false, true}) {
+    SCOPED_TRACE(yes);
+    completed_ = json();
+    std::string url;
+    FakeServer server([&](const std::string& m, const std::string& p, const json& b) {
+      return Member(url, m, p, b);
+    });
+    url = server.url();
+    MakeLink(url, /*anchor=*/false);
+    Client client(ClientOptions{url, 5000, 30000});
+    auto r = Redemption::Parse(link_text_, url);
+    ASSERT_TRUE(r.has_value());
+    ASSERT_TRUE(r->Begin(client).has_value());
+    ASSERT_TRUE(r->Verify(client, crypto::SecureBytes::Copy(std::string_view("123456"))));
+    std::vector<UnvouchedOrg> asked;
+    auto done = r->Complete(client, crypto::SecureBytes::Copy(std::string_view("pw")), {},
+                            [&](const UnvouchedOrg& o) -> Result<bool> {
+                              asked.push_back(o);
+                              return yes;
+                            });
+    ASSERT_TRUE(done.has_value()) << done.error().message();
+    ASSERT_EQ(asked.size(), 1u);
+    EXPECT_EQ(asked[0].org_id, kOrg);
+    EXPECT_EQ(asked[0].signing_fingerprint, crypto::Fingerprint(signer_.public_key));
+    ASSERT_TRUE(completed_.is_object());
+    if (yes) {
+      EXPECT_EQ(done->newly_pinned, std::vector<std::string>{kOrg});
+      ASSERT_EQ(completed_["escrows"].size(), 1u);
+      EXPECT_TRUE(done->skipped.empty());
+    } else {
+      EXPECT_TRUE(done->newly_pinned.empty());
+      EXPECT_TRUE(completed_["escrows"].empty()) << completed_.dump();
+      ASSERT_EQ(done->skipped.size(), 1u);
+      EXPECT_EQ(done->skipped[0].org_id, kOrg);
+    }
+  }
+}
+
+// The anchor inside LA names the organization whose escrow opens: an LA
+// anchored to another organization is not what an honest admin made.
+TEST_F(RecoveryClientTest, AnAnchorForAnotherOrganizationIsRefused) {
+  std::string url;
+  FakeServer server([&](const std::string& m, const std::string& p, const json& b) {
+    return Member(url, m, p, b);
+  });
+  url = server.url();
+  MakeLink(url);
+  auto a = protocol::OpenAdminShare(org_key_, escrow_.admin_share, kOrg, kBob, 1);
+  ASSERT_TRUE(a.has_value());
+  protocol::OrgPin other = AdminPin();
+  other.org_id = "org-2";
+  auto link = protocol::CreateLink(*a, kRequest, kBob, 1, &other);
+  ASSERT_TRUE(link.has_value());
+  auto text = protocol::BuildLinkText(url, kRequest, link->link_secret);
+  ASSERT_TRUE(text.has_value());
+  link_text_ = std::move(*text);
+  token_ = B64(link->token.span());
+  link_share_ = link->linked_admin_share;
+  Client client(ClientOptions{url, 5000, 30000});
+  auto r = Redemption::Parse(link_text_, url);
+  ASSERT_TRUE(r.has_value());
+  ASSERT_TRUE(r->Begin(client).has_value());
+  auto v = r->Verify(client, crypto::SecureBytes::Copy(std::string_view("123456")));
+  ASSERT_FALSE(v.has_value());
+  EXPECT_EQ(v.error().code(), "crypto.decrypt_failed");
+  auto done = r->Complete(client, crypto::SecureBytes::Copy(std::string_view("pw")), {});
+  ASSERT_FALSE(done.has_value());
+  EXPECT_TRUE(completed_.is_null());
+}
+
 TEST_F(RecoveryClientTest, AWrongLinkSecretFailsOnTheClient) {
   std::string url;
   check_token_ = false;  // a server that lets anything through
@@ -487,6 +572,7 @@ TEST_F(RecoveryClientTest, ApproveMakesALinkOnlyWhenTheQuorumIsMet) {
   org.org.id = kOrg;
   org.org.key_version = 1;
   org.statement = statement_;
+  org.next_pin = AdminPin();
 
   auto r = admin.Approve(org, kRequest, "https://vault.example.com");
   ASSERT_TRUE(r.has_value()) << r.error().message();
@@ -505,6 +591,14 @@ TEST_F(RecoveryClientTest, ApproveMakesALinkOnlyWhenTheQuorumIsMet) {
   auto expected_a = protocol::OpenAdminShare(org_key_, escrow_.admin_share, kOrg, kBob, 1);
   ASSERT_TRUE(expected_a.has_value());
   EXPECT_TRUE(crypto::ConstantTimeEqual(a->span(), expected_a->span()));
+  // ...and carries the admin's pin of the organization as its anchor.
+  auto anchored = protocol::OpenLinkWithAnchor(parsed->link_secret, Unb64(approved["link_share"]),
+                                               kRequest, kBob, 1);
+  ASSERT_TRUE(anchored.has_value());
+  ASSERT_TRUE(anchored->anchor.has_value());
+  EXPECT_EQ(anchored->anchor->org_id, kOrg);
+  EXPECT_EQ(anchored->anchor->signing_public_key, signer_.public_key);
+  EXPECT_EQ(anchored->anchor->statement_digest, org.next_pin.statement_digest);
 
   // Quorum 2: the approval is recorded, and no link is shown.
   approvals_needed = 2;

@@ -156,7 +156,7 @@ TEST_F(MigrateE2eTest, AnInstallationMovesFromSqliteToPostgresql) {
   ASSERT_EQ(invite.exit_code, 0) << invite.Describe();
   std::string token = InviteToken("bob@example.com");
   ASSERT_FALSE(token.empty());
-  auto join = As("bob", {"--yes", "org", "join", token});
+  auto join = As("bob", {"org", "join", token}, "y\n");  // bob compares the fingerprint
   ASSERT_EQ(join.exit_code, 0) << join.Describe();
   auto bob_item = As("bob", {"--json", "item", "add", "--name", "mail"}, "bob-secret\n");
   ASSERT_EQ(bob_item.exit_code, 0) << bob_item.Describe();

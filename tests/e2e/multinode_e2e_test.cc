@@ -286,7 +286,10 @@ class MultiNode : public ::testing::Test {
       auto joined = As(user, {"--yes", "org", "join", join[1].str(), "--fingerprint", fp[1].str()});
       ASSERT_EQ(joined.exit_code, 0) << joined.Describe();
       if (role == "admin") {
-        auto grant = As("alice", {"org", "grant-recovery", email});
+        auto show = As(user, {"--json", "account", "show"});
+        ASSERT_EQ(show.exit_code, 0) << show.Describe();
+        auto grant = As("alice", {"org", "grant-recovery", email, "--fingerprint",
+                                  Json(show).value("member_key_fingerprint", "")});
         ASSERT_EQ(grant.exit_code, 0) << grant.Describe();
       } else {
         auto enroll = As(user, {"--yes", "recovery", "enroll"}, std::string(kPassword) + "\n");

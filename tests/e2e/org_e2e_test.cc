@@ -259,18 +259,30 @@ TEST_F(OrgE2eTest, EnrollRotateAdminResetAndVerifyTheLog) {
   // Carol joins as admin (--yes), gets the recovery key and rotates it.
   auto carol_invite = InvitationFor("carol@example.com");
   ASSERT_TRUE(carol_invite);
-  auto cjoin = As("carol", {"--yes", "org", "join", carol_invite->token});
+  auto cjoin = As("carol", {"--yes", "org", "join", carol_invite->token, "--fingerprint",
+                            carol_invite->fingerprint});
   ASSERT_EQ(cjoin.exit_code, 0) << cjoin.Describe();
   EXPECT_NE(cjoin.out.find(carol_invite->fingerprint), std::string::npos) << cjoin.out;
-  auto grant = As("alice", {"org", "grant-recovery", "carol@example.com"});
+  // Alice compares carol's member key fingerprint before granting it.
+  auto carol_show = As("carol", {"--json", "account", "show"});
+  ASSERT_EQ(carol_show.exit_code, 0) << carol_show.Describe();
+  const std::string carol_fp = Json(carol_show).value("member_key_fingerprint", "");
+  auto unconfirmed = As("alice", {"--yes", "org", "grant-recovery", "carol@example.com"});
+  ExpectFailure(unconfirmed, 1, "--yes does not confirm a fingerprint");
+  auto grant = As("alice", {"org", "grant-recovery", "carol@example.com"}, "y\n");
   ASSERT_EQ(grant.exit_code, 0) << grant.Describe();
-  auto rotate = As("carol", {"--json", "org", "rotate-key"});
+  EXPECT_NE(grant.out.find(carol_fp), std::string::npos) << grant.out;
+  // Carol confirms alice's member key when the rotation seals the new key to it.
+  auto rotate = As("carol", {"--json", "org", "rotate-key"}, "y\n");
   ASSERT_EQ(rotate.exit_code, 0) << rotate.Describe();
   json rot = Json(rotate);
   EXPECT_EQ(rot["key_version"], 2);
   EXPECT_EQ(rot["rewrapped"], 1);
-  EXPECT_TRUE(rotate.err.empty()) << "no progress bar when stderr is not a terminal\n"
-                                  << rotate.err;
+  EXPECT_EQ(rotate.err.find('\r'), std::string::npos)
+      << "no progress bar when stderr is not a terminal\n"
+      << rotate.err;
+  EXPECT_NE(rotate.err.find("alice@example.com"), std::string::npos) << rotate.err;
+  EXPECT_TRUE(rot["not_granted"].empty()) << rotate.out;
 
   auto members = As("carol", {"--json", "org", "members"});
   ASSERT_EQ(members.exit_code, 0) << members.Describe();
@@ -387,7 +399,7 @@ TEST_F(OrgE2eTest, MandatoryPolicyEnrollsAtJoinAndForbidsWithdrawal) {
   Invite("alice", "bob", "user");
   auto inv = InvitationFor("bob@example.com");
   ASSERT_TRUE(inv);
-  auto join = As("bob", {"--yes", "org", "join", inv->token}, std::string(kPassword) + "\n");
+  auto join = As("bob", {"org", "join", inv->token}, std::string("y\n") + kPassword + "\n");
   ASSERT_EQ(join.exit_code, 0) << join.Describe();
   EXPECT_NE(join.out.find("mandatory"), std::string::npos) << join.out;
   EXPECT_NE(join.out.find("Enrolled"), std::string::npos) << join.out;
@@ -419,7 +431,9 @@ TEST_F(OrgE2eTest, ANewDeviceTrustsByFingerprintThenEnrollsAndWithdraws) {
   Invite("alice", "bob", "user");
   auto inv = InvitationFor("bob@example.com");
   ASSERT_TRUE(inv);
-  ASSERT_EQ(As("bob", {"--yes", "org", "join", inv->token}).exit_code, 0);
+  ASSERT_EQ(
+      As("bob", {"--yes", "org", "join", inv->token, "--fingerprint", inv->fingerprint}).exit_code,
+      0);
 
   // A second device of bob's: nothing pinned, so nothing is sealed until he trusts the org.
   auto login = Cli("bob2", {"login", "--email", "bob@example.com"}, std::string(kPassword) + "\n");
@@ -456,7 +470,9 @@ TEST_F(OrgE2eTest, ReenrollsAfterWithdrawing) {
   Invite("alice", "bob", "user");
   auto inv = InvitationFor("bob@example.com");
   ASSERT_TRUE(inv);
-  ASSERT_EQ(As("bob", {"--yes", "org", "join", inv->token}).exit_code, 0);
+  ASSERT_EQ(
+      As("bob", {"--yes", "org", "join", inv->token, "--fingerprint", inv->fingerprint}).exit_code,
+      0);
   std::string pw = std::string(kPassword) + "\n";
   ASSERT_EQ(As("bob", {"--yes", "recovery", "enroll"}, pw).exit_code, 0);
   ASSERT_EQ(As("bob", {"--yes", "recovery", "withdraw"}, pw).exit_code, 0);
@@ -473,7 +489,9 @@ TEST_F(OrgE2eTest, AResetMemberOnANewDeviceTrustsTheOrgThenChangesThePassword) {
   Invite("alice", "bob", "user");
   auto inv = InvitationFor("bob@example.com");
   ASSERT_TRUE(inv);
-  ASSERT_EQ(As("bob", {"--yes", "org", "join", inv->token}).exit_code, 0);
+  ASSERT_EQ(
+      As("bob", {"--yes", "org", "join", inv->token, "--fingerprint", inv->fingerprint}).exit_code,
+      0);
   std::string pw = std::string(kPassword) + "\n";
   ASSERT_EQ(As("bob", {"--yes", "recovery", "enroll"}, pw).exit_code, 0);
   auto reset = As("alice", {"--json", "--yes", "recovery", "reset", "bob"});
@@ -509,11 +527,15 @@ TEST_F(OrgE2eTest, RolesRevokeRestoreAndRemove) {
   Invite("alice", "bob", "user");
   auto inv = InvitationFor("bob@example.com");
   ASSERT_TRUE(inv);
-  ASSERT_EQ(As("bob", {"--yes", "org", "join", inv->token}).exit_code, 0);
+  ASSERT_EQ(
+      As("bob", {"--yes", "org", "join", inv->token, "--fingerprint", inv->fingerprint}).exit_code,
+      0);
   ExpectFailure(As("bob", {"org", "members"}), 1, "role");
 
-  auto role = As("alice", {"org", "role", "bob@example.com", "admin"});
+  // Making bob an admin grants him the keys: alice confirms his member key.
+  auto role = As("alice", {"org", "role", "bob@example.com", "admin"}, "y\n");
   ASSERT_EQ(role.exit_code, 0) << role.Describe();
+  EXPECT_NE(role.out.find("member key fingerprint"), std::string::npos) << role.out;
   auto members = As("bob", {"--json", "org", "members"});
   ASSERT_EQ(members.exit_code, 0) << members.Describe();
   const json mj = Json(members);
