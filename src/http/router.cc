@@ -6,9 +6,12 @@
 #include <set>
 #include <string>
 #include <typeinfo>
+#include <utility>
 #include <vector>
 
 #include <spdlog/spdlog.h>
+
+#include "http/request_log.h"
 
 namespace keyward::http {
 namespace {
@@ -297,6 +300,14 @@ Result<nlohmann::json> ParseJsonBody(const Request& request) {
   }
   return body;
 }
+
+namespace {
+thread_local std::string request_actor;
+}  // namespace
+
+void NoteRequestActor(std::string_view account_id) { request_actor = account_id; }
+
+std::string TakeRequestActor() { return std::exchange(request_actor, std::string()); }
 
 void Router::Add(std::string method, std::string pattern, Handler handler) {
   Route route;
