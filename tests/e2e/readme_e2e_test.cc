@@ -13,6 +13,8 @@
 //     server given through KEYWARD_SERVER), after replacing the placeholders:
 //       <ID>     the newest id printed (`item add`, `recovery request`, ...)
 //       <TOKEN>  the token of the newest invitation emailed to the person
+//                (when that email's command has --fingerprint, the README's
+//                `org join` line must be exactly that command)
 //       <FP>     the signing key fingerprint `org create` printed
 //       <LINK>   the newest recovery link printed
 //     An optional part `[--qr]` is left out. Questions are answered on
@@ -234,7 +236,9 @@ class ReadmeE2eTest : public ::testing::Test {
     const std::string value = words[1].substr(eq + 1);
     if (name == "PATH") {
       // The binaries under test are the built ones.
-      if (value.find("build/bin") == std::string::npos) return "PATH does not name build/bin";
+      if (value.find("build/bin") == std::string::npos || kCli.parent_path().filename() != "bin") {
+        return "PATH does not name build/bin, where keyward is built";
+      }
       return std::nullopt;
     }
     if (name == "KEYWARD_SESSION") {
@@ -286,6 +290,17 @@ class ReadmeE2eTest : public ::testing::Test {
       const std::string candidate = command.empty() ? a : command + " " + a;
       if (!Answers().contains(candidate) && !command.empty() && Answers().contains(command)) break;
       command = candidate;
+    }
+    // Once the invitation email carries the whole command (with
+    // --fingerprint), the README's join line must be that command.
+    if (command == "org join" && invitation_command_.find("--fingerprint") != std::string::npos) {
+      auto emailed = SplitShell(invitation_command_);
+      std::vector<std::string> readme = {"keyward"};
+      readme.insert(readme.end(), args.begin(), args.end());
+      if (!emailed || emailed->words != readme) {
+        return "the invitation email says \"" + invitation_command_ +
+               "\", not the README's command";
+      }
     }
     auto found = Answers().find(command);
     if (found == Answers().end()) return "no answers known for \"keyward " + command + "\"";
@@ -419,10 +434,12 @@ class ReadmeE2eTest : public ::testing::Test {
         continue;
       }
       std::smatch join;
-      if (std::regex_search(text, join, std::regex(R"(keyward org join ([A-Za-z0-9_-]+))"))) {
+      if (std::regex_search(text, join,
+                            std::regex(R"((keyward org join ([A-Za-z0-9_-]+)[^\r\n]*))"))) {
         EXPECT_NE(text.find(fingerprint_), std::string::npos)
             << "the invitation to " << person.email << " does not name " << fingerprint_;
-        token = join[1].str();
+        token = join[2].str();
+        invitation_command_ = join[1].str();
       }
     }
     return token;
@@ -434,6 +451,7 @@ class ReadmeE2eTest : public ::testing::Test {
   std::string last_id_;
   std::string last_link_;
   std::string fingerprint_;
+  std::string invitation_command_;  // the join command of the last invitation read
 };
 
 TEST(ReadmeWalkThrough, SplitsShellWords) {
