@@ -422,5 +422,20 @@ TEST_F(CliE2eTest, ServerLogNamesClientAndActorButNoSecrets) {
   }
 }
 
+// Behind a trusted proxy the log names the address the proxy forwarded.
+TEST(ServerLogTest, NamesTheForwardedClientBehindATrustedProxy) {
+  ServerProcess server(KEYWARDD_PATH, {"--trusted-proxies", "127.0.0.1"});
+  auto r = server.Request("GET", "/v1/items", "", {{"X-Forwarded-For", "203.0.113.7"}});
+  EXPECT_EQ(r.status, 401);
+  const std::regex line(
+      R"(http method=GET route=/v1/items status=401 .*client=203\.0\.113\.7 actor=-)");
+  std::string log;
+  for (int i = 0; i < 100 && !std::regex_search(log, line); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    log = server.StderrText();
+  }
+  EXPECT_TRUE(std::regex_search(log, line)) << log;
+}
+
 }  // namespace
 }  // namespace keyward::testing
