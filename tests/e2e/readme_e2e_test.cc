@@ -18,13 +18,13 @@
 //       <FP>     the signing key fingerprint `org create` printed
 //       <LINK>   the newest recovery link printed
 //     An optional part `[--qr]` is left out. Questions are answered on
-//     standard input, in order, from kAnswers below (passwords, emailed codes,
+//     standard input, in order, from Answers() below (passwords, emailed codes,
 //     two-step codes, `y` to confirmations); a command missing there fails
 //     the test. The command must exit 0.
 //   - `export KEYWARD_SESSION="…"`: the session key the person's last login
 //     printed; `export PATH=...build/bin...`: the binaries under test.
 // Any other line fails the test: a README edit this test cannot run fails
-// the build. To teach it a new command, add its questions to kAnswers.
+// the build. To teach it a new command, add its questions to Answers().
 #include <gtest/gtest.h>
 
 #include <algorithm>
