@@ -4,9 +4,14 @@
 #include <cctype>
 #include <exception>
 #include <set>
+#include <string>
 #include <typeinfo>
+#include <utility>
+#include <vector>
 
 #include <spdlog/spdlog.h>
+
+#include "http/request_log.h"
 
 namespace keyward::http {
 namespace {
@@ -264,15 +269,45 @@ Result<nlohmann::json> ParseJsonBody(const Request& request) {
   if (MaxNesting(request.body) > kMaxJsonDepth) {
     return Fail(Error::InvalidArgument("request.malformed_json", "the body nests too deeply"));
   }
-  nlohmann::json body = nlohmann::json::parse(request.body, nullptr, /*allow_exceptions=*/false);
+  // nlohmann::json keeps the last of duplicate keys; two readers of one body
+  // could then disagree on what it says, so a repeated key is refused, in
+  // every object at any depth (keys compared once unescaped).
+  std::vector<std::set<std::string>> keys;  // one per open object
+  bool duplicate = false;
+  nlohmann::json::parser_callback_t check = [&keys, &duplicate](int /*depth*/,
+                                                                nlohmann::json::parse_event_t event,
+                                                                nlohmann::json& parsed) {
+    using Event = nlohmann::json::parse_event_t;
+    if (event == Event::object_start) {
+      keys.emplace_back();
+    } else if (event == Event::object_end) {
+      if (!keys.empty()) keys.pop_back();
+    } else if (event == Event::key && !keys.empty() && parsed.is_string()) {
+      if (!keys.back().insert(parsed.get<std::string>()).second) duplicate = true;
+    }
+    return true;
+  };
+  nlohmann::json body = nlohmann::json::parse(request.body, check, /*allow_exceptions=*/false);
   if (body.is_discarded()) {
     return Fail(Error::InvalidArgument("request.malformed_json", "the body is not valid JSON"));
+  }
+  if (duplicate) {
+    return Fail(Error::InvalidArgument("request.duplicate_key",
+                                       "a key appears twice in one object of the body"));
   }
   if (!body.is_object()) {
     return Fail(Error::InvalidArgument("request.invalid_body", "the body must be a JSON object"));
   }
   return body;
 }
+
+namespace {
+thread_local std::string request_actor;
+}  // namespace
+
+void NoteRequestActor(std::string_view account_id) { request_actor = account_id; }
+
+std::string TakeRequestActor() { return std::exchange(request_actor, std::string()); }
 
 void Router::Add(std::string method, std::string pattern, Handler handler) {
   Route route;

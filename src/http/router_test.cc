@@ -194,6 +194,27 @@ TEST(ParseJsonBodyTest, RejectsMalformed) {
   }
 }
 
+TEST(ParseJsonBodyTest, RejectsDuplicateKeysAtAnyDepth) {
+  for (const char* body : {
+           R"({"a":1,"a":1})", R"({"a":1,"b":2,"a":"x"})", R"({"o":{"k":1,"k":2}})",
+           R"({"l":[1,{"k":1,"j":{},"k":1}]})", R"({"a":{"b":{"c":[{"d":{"e":1,"e":1}}]}}})",
+           R"({"\u0061":1,"a":2})",  // the same key once decoded
+       }) {
+    auto result = ParseJsonBody(JsonRequest(body));
+    ASSERT_FALSE(result.has_value()) << body;
+    EXPECT_EQ(result.error().code(), "request.duplicate_key") << body;
+    EXPECT_EQ(HttpStatus(result.error().kind()), 400) << body;
+  }
+  // The same key in different objects is fine.
+  for (const char* body : {
+           R"({"a":{"k":1},"b":{"k":2},"k":3})",
+           R"({"l":[{"k":1},{"k":2}]})",
+           R"({"a":{"a":{"a":1}}})",
+       }) {
+    EXPECT_TRUE(ParseJsonBody(JsonRequest(body)).has_value()) << body;
+  }
+}
+
 TEST(ParseJsonBodyTest, RejectsNonObjects) {
   for (const char* body : {"[]", "1", "\"s\"", "null", "true"}) {
     auto result = ParseJsonBody(JsonRequest(body));

@@ -18,6 +18,8 @@
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
+#include "http/request_log.h"
+
 namespace keyward::http {
 namespace {
 
@@ -135,8 +137,8 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   template <class Stream>
   awaitable<void> Serve(Stream& stream, Connection& connection, const std::string& remote);
   template <class Stream>
-  awaitable<void> RefuseAndClose(Stream& stream, unsigned version, std::string_view method,
-                                 const Response& response, bool drain);
+  awaitable<void> RefuseAndClose(Stream& stream, std::string_view peer, unsigned version,
+                                 std::string_view method, const Response& response, bool drain);
   template <class Stream>
   awaitable<void> Close(Stream& stream);
   Response Dispatch(const Request& request, std::string* pattern) const;
@@ -171,11 +173,17 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
 
 namespace {
 
+// One line per answer: the route pattern (never the path, which may hold
+// ids or tokens), the client's address (after trusted_proxies) and the
+// authenticated account id ("-" when there is none). Both are values the
+// server made or checked: an IP address and a random id, never an email,
+// code or token.
 void LogAccess(std::string_view method, std::string_view route, int status,
-               SteadyClock::time_point start) {
+               SteadyClock::time_point start, std::string_view client, std::string_view actor) {
   double ms = std::chrono::duration<double, std::milli>(SteadyClock::now() - start).count();
-  spdlog::info("http method={} route={} status={} duration_ms={:.2f}",
-               method.empty() ? "-" : method, route.empty() ? "<unmatched>" : route, status, ms);
+  spdlog::info("http method={} route={} status={} duration_ms={:.2f} client={} actor={}",
+               method.empty() ? "-" : method, route.empty() ? "<unmatched>" : route, status, ms,
+               client.empty() ? "-" : client, actor.empty() ? "-" : actor);
 }
 
 // Only tokens are logged as methods: the method is client-controlled.
@@ -460,16 +468,16 @@ awaitable<void> Server::Impl::Serve(Stream& stream, Connection& connection,
     co_await bhttp::async_read_header(stream, buffer, parser, Redirect(ec));
     auto start = SteadyClock::now();
     if (ec == bhttp::error::header_limit) {
-      co_await RefuseAndClose(stream, 11, "", HeaderTooLarge(), false);
+      co_await RefuseAndClose(stream, remote, 11, "", HeaderTooLarge(), false);
       co_return;
     }
     if (ec == bhttp::error::body_limit) {
-      co_await RefuseAndClose(stream, parser.get().version(),
+      co_await RefuseAndClose(stream, remote, parser.get().version(),
                               SafeMethod(Sv(parser.get().method_string())), TooLarge(), true);
       co_return;
     }
     if (ec && IsHttpParseError(ec)) {
-      co_await RefuseAndClose(stream, 11, "", Malformed(), false);
+      co_await RefuseAndClose(stream, remote, 11, "", Malformed(), false);
       co_return;
     }
     if (ec) co_return;
@@ -486,11 +494,11 @@ awaitable<void> Server::Impl::Serve(Stream& stream, Connection& connection,
       lowest.expires_after(options.read_timeout);
       co_await bhttp::async_read(stream, buffer, parser, Redirect(ec));
       if (ec == bhttp::error::body_limit) {
-        co_await RefuseAndClose(stream, req.version(), method, TooLarge(), true);
+        co_await RefuseAndClose(stream, remote, req.version(), method, TooLarge(), true);
         co_return;
       }
       if (ec && IsHttpParseError(ec)) {
-        co_await RefuseAndClose(stream, req.version(), method, Malformed(), false);
+        co_await RefuseAndClose(stream, remote, req.version(), method, Malformed(), false);
         co_return;
       }
       if (ec) co_return;
@@ -498,7 +506,7 @@ awaitable<void> Server::Impl::Serve(Stream& stream, Connection& connection,
 
     std::string_view target = Sv(req.target());
     if (target.empty() || target.front() != '/') {
-      co_await RefuseAndClose(stream, req.version(), method, Malformed(), false);
+      co_await RefuseAndClose(stream, remote, req.version(), method, Malformed(), false);
       co_return;
     }
     Request request;
@@ -517,10 +525,14 @@ awaitable<void> Server::Impl::Serve(Stream& stream, Connection& connection,
         ClientAddress(remote, request.Header("x-forwarded-for"), options.trusted_proxies);
 
     std::string pattern;
+    std::string actor;  // the authenticated account, if any (request_log.h)
     Response response = co_await asio::co_spawn(
         handlers->get_executor(),
-        [this, &request, &pattern]() -> awaitable<Response> {
-          co_return Dispatch(request, &pattern);
+        [this, &request, &pattern, &actor]() -> awaitable<Response> {
+          (void)TakeRequestActor();  // nothing left over from another request
+          Response answer = Dispatch(request, &pattern);
+          actor = TakeRequestActor();
+          co_return answer;
         },
         use_awaitable);
 
@@ -529,7 +541,7 @@ awaitable<void> Server::Impl::Serve(Stream& stream, Connection& connection,
     auto res = ToBeast(std::move(response), req.version(), keep_alive, request.method == "HEAD");
     lowest.expires_after(options.read_timeout);
     co_await bhttp::async_write(stream, res, Redirect(ec));
-    LogAccess(method, pattern, status, start);
+    LogAccess(method, pattern, status, start, request.remote_address, actor);
     if (ec) co_return;
     if (!keep_alive) {
       co_await Close(stream);
@@ -548,16 +560,18 @@ Response Server::Impl::Dispatch(const Request& request, std::string* pattern) co
 }
 
 template <class Stream>
-awaitable<void> Server::Impl::RefuseAndClose(Stream& stream, unsigned version,
-                                             std::string_view method, const Response& response,
-                                             bool drain) {
+awaitable<void> Server::Impl::RefuseAndClose(Stream& stream, std::string_view peer,
+                                             unsigned version, std::string_view method,
+                                             const Response& response, bool drain) {
   auto start = SteadyClock::now();
   auto& lowest = beast::get_lowest_layer(stream);
   auto res = ToBeast(response, version == 10 ? 10 : 11, false, false);
   ErrorCode ec;
   lowest.expires_after(options.read_timeout);
   co_await bhttp::async_write(stream, res, Redirect(ec));
-  LogAccess(method, "", response.status, start);
+  // Refused before the headers were read or trusted: the peer's address.
+  LogAccess(method, "", response.status, start, ClientAddress(peer, "", options.trusted_proxies),
+            "");
   if (ec) co_return;
   if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
     stream.socket().shutdown(tcp::socket::shutdown_send, ec);

@@ -7,6 +7,7 @@
 #include <ctime>
 #include <fstream>
 #include <regex>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -381,6 +382,59 @@ TEST_F(CliE2eTest, JsonOutputParses) {
   auto out = Cli("hal", {"--json", "logout"});
   ASSERT_EQ(out.exit_code, 0) << out.Describe();
   EXPECT_EQ(nlohmann::json::parse(out.out)["status"], "logged_out");
+}
+
+// keywardd logs each request with the client's address and the caller's
+// account id, and never an email, a code, a token or a password.
+TEST_F(CliE2eTest, ServerLogNamesClientAndActorButNoSecrets) {
+  const std::string email = "logged@example.com";
+  RegisterAndVerify(email);
+  auto code = LatestEmailCode(Outbox(), email);
+  ASSERT_TRUE(code);
+  std::string session = Login("logged", email, std::string(kPassword) + "\n");
+  ASSERT_FALSE(session.empty());
+  ASSERT_FALSE(AddItem("logged", session, {"--name", "mail", "--generate"}, "").empty());
+  auto status = Cli("logged", {"--json", "status"});
+  ASSERT_EQ(status.exit_code, 0) << status.Describe();
+  const std::string account_id = nlohmann::json::parse(status.out)["account_id"];
+  const std::string token =
+      nlohmann::json::parse(ReadFile(Profile("logged") / "profile.json"))["token"];
+  ASSERT_FALSE(token.empty());
+  // A forwarded address from a peer that is not a trusted proxy is ignored.
+  auto forged = server_->Request("GET", "/v1/items", "", {{"X-Forwarded-For", "203.0.113.7"}});
+  EXPECT_EQ(forged.status, 401);
+
+  const std::regex authenticated(
+      "http method=POST route=/v1/items status=201 .*client=127\\.0\\.0\\.1 actor=" + account_id);
+  const std::regex anonymous(
+      R"(http method=GET route=/v1/items status=401 .*client=127\.0\.0\.1 actor=-)");
+  std::string log;
+  for (int i = 0; i < 100; ++i) {
+    log = server_->StderrText();
+    if (std::regex_search(log, anonymous)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(std::regex_search(log, authenticated)) << log;
+  EXPECT_TRUE(std::regex_search(log, anonymous)) << log;
+  for (const std::string& secret : {email, std::string("logged%40example.com"), *code, token,
+                                    session, std::string(kPassword), std::string("203.0.113.7")}) {
+    EXPECT_EQ(log.find(secret), std::string::npos) << secret << " in the log:\n" << log;
+  }
+}
+
+// Behind a trusted proxy the log names the address the proxy forwarded.
+TEST(ServerLogTest, NamesTheForwardedClientBehindATrustedProxy) {
+  ServerProcess server(KEYWARDD_PATH, {"--trusted-proxies", "127.0.0.1"});
+  auto r = server.Request("GET", "/v1/items", "", {{"X-Forwarded-For", "203.0.113.7"}});
+  EXPECT_EQ(r.status, 401);
+  const std::regex line(
+      R"(http method=GET route=/v1/items status=401 .*client=203\.0\.113\.7 actor=-)");
+  std::string log;
+  for (int i = 0; i < 100 && !std::regex_search(log, line); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    log = server.StderrText();
+  }
+  EXPECT_TRUE(std::regex_search(log, line)) << log;
 }
 
 }  // namespace

@@ -493,6 +493,16 @@ class Table {
         AddJson("json", t.name + "/malformed/" + name, t.method, t.path, t.auth, body, {400},
                 codes);
       }
+      // Duplicate keys: the parser would keep the last one; refused at any depth.
+      const auto first = t.valid.begin();
+      const std::string head = "{" + json(first.key()).dump() + ":" + first.value().dump() + ",";
+      const std::string rest = t.valid.dump().substr(1);
+      AddJson("json", t.name + "/duplicate_key/top_level", t.method, t.path, t.auth, head + rest,
+              {400}, {"request.duplicate_key"});
+      AddJson("json", t.name + "/duplicate_key/nested", t.method, t.path, t.auth,
+              R"({"x":{"k":1,"k":2},)" + rest, {400}, {"request.duplicate_key"});
+      AddJson("json", t.name + "/duplicate_key/in_array", t.method, t.path, t.auth,
+              R"({"x":[{"k":1},{"k":1,"k":1}],)" + rest, {400}, {"request.duplicate_key"});
       for (const auto& [name, body] : not_objects) {
         AddJson("json", t.name + "/not_an_object/" + name, t.method, t.path, t.auth, body, {400},
                 {"request.invalid_body", "request.malformed_json"});

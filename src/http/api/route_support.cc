@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "http/request_log.h"
+
 namespace keyward::api {
 
 http::Response Answer(Result<http::Response> result) {
@@ -32,6 +34,7 @@ Result<core::Caller> Authenticate(core::Services& core, const http::Request& req
   if (!size) return Fail(core::AuthRequired());
   auto caller = core.sessions.Authenticate(std::span(bytes).first(*size), request.remote_address);
   crypto::Wipe(bytes);
+  if (caller) http::NoteRequestActor(caller->account_id);
   if (caller && caller->must_change_password && access == Access::kNormal) {
     return Fail(Error::PermissionDenied(
         "account.password_change_required",
