@@ -71,6 +71,7 @@ const std::map<std::string, std::vector<Answer>>& Answers() {
       {"account register", {kNewPassword, kNewPassword}},
       {"account verify", {kMailedCode}},
       {"account password", {kPassword, kNewPassword, kNewPassword}},
+      {"account show", {kPassword}},
       {"login", {kPassword}},
       {"logout", {}},
       {"item add", {}},  // --generate
