@@ -179,13 +179,17 @@ class RecoveryClientTest : public ::testing::Test {
     return v->next_pin;
   }
 
-  // The link an approving admin makes, with its T and LA; anchored to the
-  // admin's pin unless `anchor` is false (a link made before anchors).
-  void MakeLink(const std::string& public_url, bool anchor = true) {
+  // The link an approving admin makes, with its T and LA, anchored to the
+  // admin's pin.
+  void MakeLink(const std::string& public_url) {
+    const protocol::OrgPin pin = AdminPin();
+    MakeLinkAnchoredTo(public_url, &pin);
+  }
+  // The same with another anchor, or none (a link made before anchors).
+  void MakeLinkAnchoredTo(const std::string& public_url, const protocol::OrgPin* anchor) {
     auto a = protocol::OpenAdminShare(org_key_, escrow_.admin_share, kOrg, kBob, 1);
     ASSERT_TRUE(a.has_value());
-    const protocol::OrgPin pin = AdminPin();
-    auto link = protocol::CreateLink(*a, kRequest, kBob, 1, anchor ? &pin : nullptr);
+    auto link = protocol::CreateLink(*a, kRequest, kBob, 1, anchor);
     ASSERT_TRUE(link.has_value());
     auto text = protocol::BuildLinkText(public_url, kRequest, link->link_secret);
     ASSERT_TRUE(text.has_value());
@@ -375,7 +379,7 @@ TEST_F(RecoveryClientTest, AnUnanchoredOrganizationIsEscrowedOnlyWhenConfirmed) 
       return Member(url, m, p, b);
     });
     url = server.url();
-    MakeLink(url, /*anchor=*/false);
+    MakeLinkAnchoredTo(url, nullptr);
     Client client(ClientOptions{url, 5000, 30000});
     auto r = Redemption::Parse(link_text_, url);
     ASSERT_TRUE(r.has_value());
@@ -413,18 +417,9 @@ TEST_F(RecoveryClientTest, AnAnchorForAnotherOrganizationIsRefused) {
     return Member(url, m, p, b);
   });
   url = server.url();
-  MakeLink(url);
-  auto a = protocol::OpenAdminShare(org_key_, escrow_.admin_share, kOrg, kBob, 1);
-  ASSERT_TRUE(a.has_value());
   protocol::OrgPin other = AdminPin();
   other.org_id = "org-2";
-  auto link = protocol::CreateLink(*a, kRequest, kBob, 1, &other);
-  ASSERT_TRUE(link.has_value());
-  auto text = protocol::BuildLinkText(url, kRequest, link->link_secret);
-  ASSERT_TRUE(text.has_value());
-  link_text_ = std::move(*text);
-  token_ = B64(link->token.span());
-  link_share_ = link->linked_admin_share;
+  MakeLinkAnchoredTo(url, &other);
   Client client(ClientOptions{url, 5000, 30000});
   auto r = Redemption::Parse(link_text_, url);
   ASSERT_TRUE(r.has_value());

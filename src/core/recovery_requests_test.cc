@@ -608,22 +608,11 @@ TEST_F(RequestTest, CompleteRefusesAnEscrowForAnOrganizationNotEnrolledIn) {
   const std::string id = Submit(bob_);
   auto link = MakeLink(id, bob_);
   ASSERT_OK(Approve(admin_, id, link));
-  ASSERT_OK(core().requests.RedeemStart(id, link.token, kAddress));
-  auto m = core().requests.RedeemVerify(id, link.token, *mailer_.LastCodeFor(bob_.email), kAddress);
+  auto m = Redeem(id, link);
   ASSERT_OK(m);
-  auto a = protocol::OpenLink(link.link_secret, m->link_share, id, bob_.id, 1);
-  ASSERT_OK(a);
-  auto uk =
-      protocol::RecoverVaultKey(*a, m->server_part, m->wrapped_vault_key, org_.id, bob_.id, 1);
-  ASSERT_OK(uk);
-  RecoveryCompletion c;
-  c.ticket = m->ticket.Clone();
-  c.new_kdf = crypto::kTestKdf;
-  c.new_salt = crypto::RandomBytes(16);
-  c.new_auth_key = KeyFrom(9);
-  c.new_wrapped_vault_key = crypto::RandomBytes(72);
-  c.remote_address = kAddress;
-  c.escrows.push_back({other.id, EscrowFor(other.id, bob_.id, 2, 1, other.key.public_key, *uk)});
+  RecoveryCompletion c = Completion(*m, link, id, 9);
+  c.escrows.push_back(
+      {other.id, EscrowFor(other.id, bob_.id, 2, 1, other.key.public_key, bob_.vault_key)});
   EXPECT_ERROR(core().requests.Complete(c), "org.not_enrolled");
   EXPECT_EQ(Stored(id).status, RequestStatus::kApproved);
   EXPECT_TRUE(IsSignedIn(bob_.session));

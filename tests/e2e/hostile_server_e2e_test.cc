@@ -74,6 +74,21 @@ class HostileServerE2e : public RecoveryE2e {
     return link.value_or("");
   }
 
+  // The redeem answer lists `evil` as one more organization bob is enrolled in.
+  void ListInRedeemAnswer(const ForgedOrg& evil) {
+    proxy_->SetEdit([&evil](const ProxyExchange& x, int& status, std::string& body) {
+      if (x.path != "/v1/recovery/redeem/verify" || status != 200) return;
+      EditJson(body, [&](json& j) {
+        j["orgs"].push_back({{"org_id", evil.org_id},
+                             {"name", "Acme-IT-Recovery"},
+                             {"last_epoch", 0},
+                             {"key_version", 1},
+                             {"recovery_public_key", evil.PublicKey()},
+                             {"statements", evil.Statements()}});
+      });
+    });
+  }
+
   // The org ids of the escrows a redeem/complete request carried.
   std::vector<std::string> EscrowedOrgs() {
     std::vector<std::string> out;
@@ -96,17 +111,7 @@ TEST_F(HostileServerE2e, RedeemDoesNotEscrowToAnOrganizationTheServerInvents) {
   const std::string link = ApprovedLinkFromANewDevice();
   ASSERT_FALSE(link.empty());
   const ForgedOrg evil("acme-it-recovery");
-  proxy_->SetEdit([&](const ProxyExchange& x, int& status, std::string& body) {
-    if (x.path != "/v1/recovery/redeem/verify" || status != 200) return;
-    EditJson(body, [&](json& j) {
-      j["orgs"].push_back({{"org_id", evil.org_id},
-                           {"name", "Acme-IT-Recovery"},
-                           {"last_epoch", 0},
-                           {"key_version", 1},
-                           {"recovery_public_key", evil.PublicKey()},
-                           {"statements", evil.Statements()}});
-    });
-  });
+  ListInRedeemAnswer(evil);
   auto r = WithEmailedCode("bob-new", {"recovery", "redeem", link}, "bob@example.com", "",
                            std::string(kNewPassword) + "\n" + kNewPassword + "\nn\n");
   ASSERT_EQ(r.exit_code, 0) << r.Describe();
@@ -128,17 +133,7 @@ TEST_F(HostileServerE2e, RedeemWithYesLeavesAnUnconfirmedOrganizationOut) {
   const std::string link = ApprovedLinkFromANewDevice();
   ASSERT_FALSE(link.empty());
   const ForgedOrg evil("acme-it-recovery");
-  proxy_->SetEdit([&](const ProxyExchange& x, int& status, std::string& body) {
-    if (x.path != "/v1/recovery/redeem/verify" || status != 200) return;
-    EditJson(body, [&](json& j) {
-      j["orgs"].push_back({{"org_id", evil.org_id},
-                           {"name", "Acme-IT-Recovery"},
-                           {"last_epoch", 0},
-                           {"key_version", 1},
-                           {"recovery_public_key", evil.PublicKey()},
-                           {"statements", evil.Statements()}});
-    });
-  });
+  ListInRedeemAnswer(evil);
   auto r =
       WithEmailedCode("bob-new", {"--json", "--yes", "recovery", "redeem", link}, "bob@example.com",
                       "", std::string(kNewPassword) + "\n" + kNewPassword + "\n");
