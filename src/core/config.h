@@ -44,6 +44,11 @@ struct CoreConfig {
 
   // Organizations.
   int64_t invite_ttl_seconds = 7 * 86400;
+  // Invitations sent, per organization and per inviter, counted in the
+  // database so they hold across server nodes (org.invite_rate_limited).
+  int64_t invite_window_seconds = 3600;
+  int invite_max_per_org = 50;
+  int invite_max_per_inviter = 20;
   // The server recovery key pair (pk_srv / sk_srv of PROTOCOL.md "Escrow"):
   // the server opens server shares with it (validation at enrollment, U for
   // admin reset and redemption). Null: enrollment answers

@@ -134,6 +134,27 @@ class OrgE2eTest : public ::testing::Test {
     }
   }
 
+  // Whether an email to `to` holding `needle` is in the outbox, waiting a
+  // little: some notices are queued and written by a worker.
+  bool MailArrived(const std::string& to, const std::string& needle) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    for (;;) {
+      if (fs::exists(Outbox())) {
+        for (const auto& e : fs::directory_iterator(Outbox())) {
+          if (e.path().extension() != ".eml") continue;
+          std::string text = std::regex_replace(ReadFile(e.path()), std::regex("=\r?\n"), "");
+          if ((text.find("To: " + to) != std::string::npos ||
+               text.find("<" + to + ">") != std::string::npos) &&
+              text.find(needle) != std::string::npos) {
+            return true;
+          }
+        }
+      }
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+
   void ExpectFailure(const CliResult& r, int code, const std::string& contains) {
     EXPECT_EQ(r.exit_code, code) << r.Describe();
     auto lines = r.ErrLines();
@@ -541,6 +562,31 @@ TEST_F(OrgE2eTest, RolesRevokeRestoreAndRemove) {
   ASSERT_EQ(gone.exit_code, 0) << gone.Describe();
   EXPECT_TRUE(Json(gone)["orgs"].empty()) << gone.out;
   ExpectFailure(As("bob", {"recovery", "enroll"}), 1, "not a member of any organization");
+}
+
+// Issue 10 item 3: the invitation shows the exact join command, with the
+// fingerprint, and keeps the organization's name out of the subject.
+TEST_F(OrgE2eTest, TheInvitationEmailCarriesTheExactJoinCommand) {
+  NewUser("alice");
+  NewUser("bob");
+  auto created = As("alice", {"--json", "org", "create", "Buy \"cheap\" pills"});
+  ASSERT_EQ(created.exit_code, 0) << created.Describe();
+  const std::string fingerprint = Json(created).value("signing_fingerprint", "");
+  ASSERT_FALSE(fingerprint.empty());
+  Invite("alice", "bob", "user");
+  auto inv = InvitationFor("bob@example.com");
+  ASSERT_TRUE(inv);
+  EXPECT_EQ(inv->fingerprint, fingerprint);
+  const std::string command =
+      "keyward org join " + inv->token + " --fingerprint \"" + fingerprint + "\"";
+  EXPECT_TRUE(MailArrived("bob@example.com", command + "\r\n") ||
+              MailArrived("bob@example.com", command + "\n"));
+  EXPECT_TRUE(MailArrived("bob@example.com",
+                          "Subject: You are invited to an organization on "
+                          "Keyward\r\n"));
+  // What the email shows is what bob runs.
+  auto join = As("bob", {"--yes", "org", "join", inv->token, "--fingerprint", fingerprint});
+  ASSERT_EQ(join.exit_code, 0) << join.Describe();
 }
 
 TEST_F(OrgE2eTest, UsageErrorsExitTwo) {
