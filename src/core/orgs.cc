@@ -1,5 +1,8 @@
 #include "core/orgs.h"
 
+#include <algorithm>
+
+#include "core/notices.h"
 #include "core/validation.h"
 
 namespace keyward::core {
@@ -156,7 +159,27 @@ std::map<std::string, std::string> PolicyDetails(const protocol::RecoveryPolicy&
           {"notify_count", std::to_string(policy.notify.size())}};
 }
 
+Status OrgService::CheckMayCreate(const Caller& caller) {
+  if (!ctx_.config.org_creation_operator_only) return {};
+  bool allowed = false;
+  KW_RETURN_IF_ERROR(ctx_.store.Read([&](store::Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(caller.account_id));
+    // Emails are stored normalized (lower case), as are the operator's.
+    allowed = account && std::find(ctx_.config.org_creators.begin(), ctx_.config.org_creators.end(),
+                                   account->email) != ctx_.config.org_creators.end();
+    return {};
+  }));
+  if (!allowed) {
+    return Fail(Error::PermissionDenied(
+        "org.creation_forbidden",
+        "On this server only accounts chosen by the operator create organizations; ask the "
+        "operator, or an administrator of an existing organization to invite you."));
+  }
+  return {};
+}
+
 Result<OrgView> OrgService::Create(const Caller& caller, const NewOrg& in) {
+  KW_RETURN_IF_ERROR(CheckMayCreate(caller));
   if (!IsValidClientId(in.id)) return Fail(InvalidField("id"));
   KW_RETURN_IF_ERROR(CheckOrgName(in.name));
   const int64_t now = ctx_.clock.NowUnix();

@@ -63,9 +63,12 @@ class OrgService {
  public:
   explicit OrgService(const Context& ctx) : ctx_(ctx) {}
 
-  // The caller becomes the owner. org.exists, org.statement_malformed,
-  // org.signature_invalid, org.wrong_org, org.statement_version,
-  // org.invalid_policy, org.invalid_name, org.key_version_mismatch.
+  // The caller becomes the owner. org.creation_forbidden (403, first) when
+  // the operator restricts creation (CoreConfig::org_creation_operator_only)
+  // and the caller's email is not listed; org.exists,
+  // org.statement_malformed, org.signature_invalid, org.wrong_org,
+  // org.statement_version, org.invalid_policy, org.invalid_name,
+  // org.key_version_mismatch.
   [[nodiscard]] Result<OrgView> Create(const Caller& caller, const NewOrg& org);
   // Active memberships, ordered by organization id.
   [[nodiscard]] Result<std::vector<OrgView>> List(const Caller& caller);
@@ -79,6 +82,8 @@ class OrgService {
                                              const protocol::SignedOrgStatement& signed_statement);
 
  private:
+  [[nodiscard]] Status CheckMayCreate(const Caller& caller);
+
   const Context& ctx_;
 };
 

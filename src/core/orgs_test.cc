@@ -267,5 +267,38 @@ TEST_F(OrgsTest, SoleOwnerWithMembersCannotDeleteTheAccount) {
   ASSERT_OK(core().accounts.Delete(bob.caller(), KeyFrom(bob.key_tag)));
 }
 
+// ---- issue 10 item 3: who creates organizations ----
+
+TEST_F(OrgsTest, OperatorRestrictsWhoCreatesOrganizations) {
+  Person ops = MakePerson("ops@example.com", 2);
+  config_.org_creation_operator_only = true;
+  config_.org_creators = {"ops@example.com"};
+  Rebuild();
+  TestOrg denied;
+  denied.id = "denied";
+  denied.policy = MakePolicy(Enrollment::kOptIn);
+  // Refused before anything else is looked at, and nothing is stored.
+  EXPECT_ERROR(core().orgs.Create(owner_.caller(), MakeNewOrg(denied)), "org.creation_forbidden");
+  NewOrg bad = MakeNewOrg(denied);
+  bad.name = "";
+  EXPECT_ERROR(core().orgs.Create(owner_.caller(), bad), "org.creation_forbidden");
+  ASSERT_TRUE(store_->Read([&](store::Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(auto row, tx.FindOrg("denied"));
+    EXPECT_FALSE(row.has_value());
+    return {};
+  }));
+  // The listed account creates.
+  TestOrg allowed;
+  allowed.id = "allowed";
+  allowed.policy = MakePolicy(Enrollment::kOptIn);
+  ASSERT_OK(core().orgs.Create(ops.caller(), MakeNewOrg(allowed)));
+
+  // The default: anyone.
+  config_.org_creation_operator_only = false;
+  config_.org_creators.clear();
+  Rebuild();
+  ASSERT_OK(core().orgs.Create(owner_.caller(), MakeNewOrg(denied)));
+}
+
 }  // namespace
 }  // namespace keyward::core::testing

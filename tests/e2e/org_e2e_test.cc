@@ -564,6 +564,23 @@ TEST_F(OrgE2eTest, RolesRevokeRestoreAndRemove) {
   ExpectFailure(As("bob", {"recovery", "enroll"}), 1, "not a member of any organization");
 }
 
+// Issue 10 item 3: the operator decides who creates organizations
+// (keywardd --org-creation operator --org-creators LIST).
+TEST_F(OrgE2eTest, OnlyTheAccountsTheOperatorListsCreateOrganizations) {
+  server_ = std::make_unique<ServerProcess>(
+      KEYWARDD_PATH,
+      std::vector<std::string>{"--min-kdf-ops", "2", "--min-kdf-mem", "20971520", "--org-creation",
+                               "operator", "--org-creators", "ALICE@example.com, ops@example.com"});
+  profiles_ = server_->temp_dir() / "profiles";
+  NewUser("alice");
+  NewUser("bob");
+  auto refused = As("bob", {"org", "create", "Spam"});
+  ExpectFailure(refused, 1, "operator");
+  EXPECT_EQ(server_->QuerySql("SELECT count(*) FROM orgs")[0][0], "0");
+  CreateOrg("alice", "opt-in");  // listed, in another case
+  EXPECT_EQ(server_->QuerySql("SELECT count(*) FROM orgs")[0][0], "1");
+}
+
 // Issue 10 item 3: the invitation shows the exact join command, with the
 // fingerprint, and keeps the organization's name out of the subject.
 TEST_F(OrgE2eTest, TheInvitationEmailCarriesTheExactJoinCommand) {
