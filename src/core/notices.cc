@@ -160,6 +160,42 @@ mail::Message OrgInvite(std::string_view to, std::string_view org_name, std::str
                           FormatRfc3339(expires_at)));
 }
 
+mail::Message RecoveryModeChanged(std::string_view to, std::string_view org_name,
+                                  std::string_view new_mode, int64_t when) {
+  const bool admin_reset = new_mode == "admin-reset";
+  return Make(
+      to, "The account recovery policy of your Keyward organization changed",
+      fmt::format("The owners of the organization \"{}\" changed its account recovery\n"
+                  "mode to {} at {}.\n"
+                  "\n"
+                  "Your enrollment keeps the mode it was made under until you enroll\n"
+                  "again. To enroll under the new policy, run:\n"
+                  "\n"
+                  "keyward recovery enroll\n"
+                  "\n"
+                  "{}",
+                  Name(org_name), new_mode, FormatRfc3339(when),
+                  admin_reset
+                      ? "Under admin-reset, one administrator can reset your master password\n"
+                        "and open your vault on their own. If you did not expect this change,\n"
+                        "ask your organization before you enroll again.\n"
+                      : "Under dual-control, no administrator can open your vault on their\n"
+                        "own; this applies to your enrollment at once, and enrolling again\n"
+                        "records it with your escrow.\n"));
+}
+
+mail::Message EnrollmentRequired(std::string_view to, std::string_view org_name, int64_t when) {
+  return Make(to, "Account recovery enrollment is now required in your Keyward organization",
+              fmt::format("The owners of the organization \"{}\" made account recovery\n"
+                          "enrollment mandatory at {}. You are not enrolled yet: until you\n"
+                          "are, nobody can help you if you forget your master password.\n"
+                          "\n"
+                          "To enroll, run:\n"
+                          "\n"
+                          "keyward recovery enroll\n",
+                          Name(org_name), FormatRfc3339(when)));
+}
+
 mail::Message RemovedFromOrg(std::string_view to, std::string_view org_name, int64_t when) {
   return Make(to, "You were removed from a Keyward organization",
               fmt::format("An administrator removed you from the organization \"{}\" at {}.\n"

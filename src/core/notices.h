@@ -32,6 +32,13 @@ mail::Message TwoFactorResetByAdmin(std::string_view to, std::string_view org_na
 mail::Message OrgInvite(std::string_view to, std::string_view org_name, std::string_view role,
                         std::string_view token, std::string_view signing_fingerprint,
                         int64_t expires_at);
+// The recovery mode of the organization's policy changed (`new_mode`,
+// protocol::RecoveryModeName): the member's escrow keeps the mode it was
+// made under until they enroll again (keyward recovery enroll).
+mail::Message RecoveryModeChanged(std::string_view to, std::string_view org_name,
+                                  std::string_view new_mode, int64_t when);
+// Enrollment became mandatory and the member is not enrolled.
+mail::Message EnrollmentRequired(std::string_view to, std::string_view org_name, int64_t when);
 mail::Message RemovedFromOrg(std::string_view to, std::string_view org_name, int64_t when);
 mail::Message OrgRoleChanged(std::string_view to, std::string_view org_name, std::string_view role,
                              int64_t when);

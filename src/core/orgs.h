@@ -78,6 +78,11 @@ class OrgService {
                                                                        std::string_view org_id,
                                                                        uint64_t after);
   // Owners and admins; the statement keeps both keys and changes the policy.
+  // org.quorum_unreachable (409) when the quorum exceeds the active recovery
+  // admins holding a grant of the current key version. A new recovery mode
+  // queues an email to every enrolled active member (their escrows keep the
+  // mode they were made under until they enroll again); enrollment becoming
+  // mandatory queues one to every active member not enrolled.
   [[nodiscard]] Result<OrgView> ChangePolicy(const Caller& caller, std::string_view org_id,
                                              const protocol::SignedOrgStatement& signed_statement);
 

@@ -306,6 +306,12 @@ TEST_F(OrgE2eTest, EnrollRotateAdminResetAndVerifyTheLog) {
   ExpectFailure(dual, 1, "admin-reset");
   auto mode = As("alice", {"org", "policy", "set", "--mode", "admin-reset"});
   ASSERT_EQ(mode.exit_code, 0) << mode.Describe();
+  // bob enrolled under dual control: his escrow keeps it (issue 10 item 5),
+  // and he is emailed to enroll again.
+  auto kept = As("carol", {"--yes", "recovery", "reset", "bob@example.com"});
+  ExpectFailure(kept, 1, "dual control");
+  EXPECT_TRUE(MailArrived("bob@example.com", "keyward recovery enroll"));
+  ASSERT_EQ(As("bob", {"--yes", "recovery", "enroll"}, std::string(kPassword) + "\n").exit_code, 0);
   auto reset = As("carol", {"--json", "--yes", "recovery", "reset", "bob@example.com"});
   ASSERT_EQ(reset.exit_code, 0) << reset.Describe();
   json rj = Json(reset);
@@ -604,6 +610,17 @@ TEST_F(OrgE2eTest, TheInvitationEmailCarriesTheExactJoinCommand) {
   // What the email shows is what bob runs.
   auto join = As("bob", {"--yes", "org", "join", inv->token, "--fingerprint", fingerprint});
   ASSERT_EQ(join.exit_code, 0) << join.Describe();
+}
+
+// Issue 10 item 5: the CLI names the way out when the quorum cannot be met.
+TEST_F(OrgE2eTest, AQuorumAboveTheRecoveryAdminsIsRefused) {
+  NewUser("alice");
+  CreateOrg("alice", "opt-in");
+  auto quorum = As("alice", {"org", "policy", "set", "--quorum", "2"});
+  ExpectFailure(quorum, 1, "grant-recovery");
+  auto shown = As("alice", {"--json", "org", "policy", "show"});
+  ASSERT_EQ(shown.exit_code, 0) << shown.Describe();
+  EXPECT_TRUE(std::regex_search(shown.out, std::regex(R"("quorum":\s*1\b)"))) << shown.out;
 }
 
 TEST_F(OrgE2eTest, UsageErrorsExitTwo) {
