@@ -190,7 +190,7 @@ class Server {
     auto at = body.find(marker);
     if (at == std::string::npos) Die("no invite token in the email");
     at += marker.size();
-    std::string token = body.substr(at, body.find('\n', at) - at);
+    std::string token = body.substr(at, body.find_first_of(" \n", at) - at);
     Expect(201, Call("POST", "/v1/invites/accept", json{{"token", token}}, u.token), "accept");
   }
 

@@ -32,9 +32,23 @@ Result<ResetTarget> CheckResetTarget(store::Tx& tx, const Context& ctx, const Ca
   KW_ASSIGN_OR_RETURN(store::OrgMember member, LoadMember(tx, access.org.id, member_id));
   KW_ASSIGN_OR_RETURN(Target target, TargetOf(member));
   KW_RETURN_IF_ERROR(CheckCanActOn(access.actor(), target, MemberAction::kResetPassword));
+  if (member.status != store::MemberStatus::kActive) {
+    return Fail(Error::Conflict("org.member_revoked",
+                                "The member's access is revoked: restore the member before "
+                                "resetting their master password."));
+  }
   if (!ctx.config.recovery_key) return Fail(RecoveryKeyMissing());
   KW_ASSIGN_OR_RETURN(auto escrow, tx.FindEscrow(access.org.id, member_id));
   if (!escrow) return Fail(NotEnrolled());
+  // An escrow keeps the mode it was made under: a member who enrolled under
+  // dual control is never reset by one admin alone, whatever the policy says
+  // now, until they enroll again.
+  if (escrow->mode != protocol::RecoveryModeName(protocol::RecoveryMode::kAdminReset)) {
+    return Fail(Error::Conflict(
+        "org.escrow_dual_control",
+        "The member enrolled under dual control: one administrator cannot reset them until they "
+        "enroll again under the admin-reset policy. Use a recovery request instead."));
+  }
   return ResetTarget{std::move(access), std::move(member), std::move(*escrow)};
 }
 
@@ -90,6 +104,7 @@ Status AdminResetService::Reset(const Caller& caller, std::string_view org_id,
     if (!account) return Fail(MemberNotFound());
     KW_ASSIGN_OR_RETURN(store::Escrow fresh,
                         ValidateEscrowInTx(tx, ctx_, t.access.org, member_id, password.escrow));
+    fresh.mode = t.escrow.mode;
     KW_RETURN_IF_ERROR(PutEscrowInTx(tx, fresh));
     account->kdf_ops = password.new_kdf.ops;
     account->kdf_mem = password.new_kdf.mem;

@@ -283,5 +283,62 @@ TEST_F(AdminResetTest, TwoFactorReset) {
   ASSERT_OK(core().admin_reset.ResetTwoFactor(owner_.caller(), org_.id, bob_.id));
 }
 
+// ---- issue 10 item 5: a policy change never weakens an escrow ----
+
+TEST_F(AdminResetTest, AnEscrowMadeUnderDualControlIsNotResetAfterTheModeChanges) {
+  SetPolicy(org_, MakePolicy(Enrollment::kOptIn, RecoveryMode::kDualControl));
+  Person carol = MakePerson("carol@example.com", 5);
+  AddMember(org_, carol, "user");
+  ASSERT_OK(Enroll(org_, carol, 1));
+  EXPECT_EQ(StoredEscrow(org_, carol)->mode, "dual-control");
+  // The owner switches to admin-reset: carol's escrow keeps dual control.
+  SetPolicy(org_, MakePolicy(Enrollment::kOptIn, RecoveryMode::kAdminReset));
+  for (const Person* admin : {&owner_, &admin_}) {
+    auto begun = core().admin_reset.Begin(admin->caller(), org_.id, carol.id);
+    EXPECT_ERROR(begun, "org.escrow_dual_control");
+    ASSERT_FALSE(begun.has_value());
+    EXPECT_EQ(begun.error().kind(), ErrorKind::kConflict);
+  }
+  TemporaryPassword password;
+  password.new_kdf = crypto::kTestKdf;
+  password.new_salt = crypto::RandomBytes(16);
+  password.new_auth_key = KeyFrom(9);
+  password.new_wrapped_vault_key = crypto::RandomBytes(72);
+  password.escrow = Escrow(org_, carol, 2);
+  EXPECT_ERROR(core().admin_reset.Reset(admin_.caller(), org_.id, carol.id, password),
+               "org.escrow_dual_control");
+  EXPECT_TRUE(Events(org_, "recovery.escrow_opened").empty());
+  EXPECT_FALSE(StoredAccount(carol)->must_change_password);
+  // bob enrolled under admin-reset: still reset as before.
+  ASSERT_OK(ResetWithTemporaryPassword(admin_, bob_, 9));
+  EXPECT_EQ(StoredEscrow(org_, bob_)->mode, "admin-reset");  // the fresh escrow keeps it
+
+  // Once carol enrolls again under the new policy, she can be reset.
+  ASSERT_OK(Enroll(org_, carol, 2));
+  EXPECT_EQ(StoredEscrow(org_, carol)->mode, "admin-reset");
+  ASSERT_OK(ResetWithTemporaryPassword(admin_, carol, 10));
+}
+
+TEST_F(AdminResetTest, ARevokedMemberIsNotReset) {
+  ASSERT_OK(core().members.Revoke(owner_.caller(), org_.id, bob_.id));
+  auto begun = core().admin_reset.Begin(admin_.caller(), org_.id, bob_.id);
+  EXPECT_ERROR(begun, "org.member_revoked");
+  ASSERT_FALSE(begun.has_value());
+  EXPECT_EQ(begun.error().kind(), ErrorKind::kConflict);
+  TemporaryPassword password;
+  password.new_kdf = crypto::kTestKdf;
+  password.new_salt = crypto::RandomBytes(16);
+  password.new_auth_key = KeyFrom(9);
+  password.new_wrapped_vault_key = crypto::RandomBytes(72);
+  password.escrow = Escrow(org_, bob_, 2);
+  EXPECT_ERROR(core().admin_reset.Reset(admin_.caller(), org_.id, bob_.id, password),
+               "org.member_revoked");
+  EXPECT_FALSE(StoredAccount(bob_)->must_change_password);
+  EXPECT_TRUE(IsSignedIn(bob_.session));
+  // Restored, the member can be reset again.
+  ASSERT_OK(core().members.Restore(owner_.caller(), org_.id, bob_.id));
+  ASSERT_OK(ResetWithTemporaryPassword(admin_, bob_, 9));
+}
+
 }  // namespace
 }  // namespace keyward::core::testing

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "crypto/crypto.h"
 
@@ -44,6 +45,16 @@ struct CoreConfig {
 
   // Organizations.
   int64_t invite_ttl_seconds = 7 * 86400;
+  // Invitations sent, per organization and per inviter, counted in the
+  // database so they hold across server nodes (org.invite_rate_limited).
+  int64_t invite_window_seconds = 3600;
+  int invite_max_per_org = 50;
+  int invite_max_per_inviter = 20;
+  // Who may create organizations (keywardd org_creation / org_creators):
+  // anyone signed in, or only the accounts whose emails the operator lists
+  // (normalized, lower case; org.creation_forbidden otherwise).
+  bool org_creation_operator_only = false;
+  std::vector<std::string> org_creators;
   // The server recovery key pair (pk_srv / sk_srv of PROTOCOL.md "Escrow"):
   // the server opens server shares with it (validation at enrollment, U for
   // admin reset and redemption). Null: enrollment answers

@@ -91,6 +91,9 @@ Status StoreEscrowInTx(store::Tx& tx, const Context& ctx, const store::Org& org,
                                 "Account recovery is turned off in this organization."));
   }
   KW_ASSIGN_OR_RETURN(store::Escrow escrow, ValidateEscrowInTx(tx, ctx, org, account_id, upload));
+  // The member enrolls under the policy in force: its mode stays with the
+  // escrow until the member enrolls again.
+  escrow.mode = std::string(protocol::RecoveryModeName(policy.mode));
   KW_RETURN_IF_ERROR(PutEscrowInTx(tx, escrow));
   EventSpec event;
   event.org_id = org.id;
@@ -99,7 +102,8 @@ Status StoreEscrowInTx(store::Tx& tx, const Context& ctx, const store::Org& org,
   event.target_id = std::string(account_id);
   event.device_id = std::string(device_id);
   event.details = {{"epoch", protocol::DecimalText(escrow.epoch)},
-                   {"key_version", protocol::DecimalText(escrow.key_version)}};
+                   {"key_version", protocol::DecimalText(escrow.key_version)},
+                   {"mode", escrow.mode}};
   return AppendOrgEvent(tx, ctx.clock, std::move(event));
 }
 
@@ -149,6 +153,8 @@ Status ReplaceEnrolledEscrowsInTx(store::Tx& tx, const Context& ctx, std::string
     if (!org) return Fail(Internal());
     KW_ASSIGN_OR_RETURN(store::Escrow fresh,
                         ValidateEscrowInTx(tx, ctx, *org, account_id, upload->escrow));
+    // A new password is not a new enrollment: the escrow keeps its mode.
+    fresh.mode = escrow.mode;
     KW_RETURN_IF_ERROR(PutEscrowInTx(tx, fresh));
   }
   return {};

@@ -284,6 +284,25 @@ TEST_F(EnrollmentTest, PasswordChangeLeavesEscrowsOfRevokedMembershipsAlone) {
   EXPECT_EQ(StoredEscrow(org_, bob_)->epoch, 1u);
 }
 
+// ---- issue 10 item 5: an escrow keeps the mode it was made under ----
+
+TEST_F(EnrollmentTest, TheEscrowRecordsThePolicyModeAndKeepsItThroughAPasswordChange) {
+  ASSERT_OK(Enroll(org_, bob_, 1));
+  EXPECT_EQ(StoredEscrow(org_, bob_)->mode, "dual-control");
+  EXPECT_EQ(Events(org_, "recovery.enrolled").back().details.at("mode"), "dual-control");
+  SetPolicy(org_, MakePolicy(Enrollment::kOptIn, protocol::RecoveryMode::kAdminReset));
+  // A new master password is not a new enrollment.
+  auto change = NewPassword(bob_, 7);
+  change.escrows = {{org_.id, Escrow(org_, bob_, 2)}};
+  ASSERT_OK(core().accounts.ChangePassword(bob_.caller(), change));
+  EXPECT_EQ(StoredEscrow(org_, bob_)->epoch, 2u);
+  EXPECT_EQ(StoredEscrow(org_, bob_)->mode, "dual-control");
+  // Enrolling again takes the policy in force.
+  ASSERT_OK(core().enrollment.Enroll(bob_.caller(), org_.id, KeyFrom(7), Escrow(org_, bob_, 3)));
+  EXPECT_EQ(StoredEscrow(org_, bob_)->mode, "admin-reset");
+  EXPECT_EQ(Events(org_, "recovery.enrolled").back().details.at("mode"), "admin-reset");
+}
+
 // ---- login events ----
 
 TEST_F(EnrollmentTest, LoginsAreLoggedInTheAccountsOrganizations) {

@@ -16,6 +16,30 @@ mail::Message Make(std::string_view to, std::string subject, std::string body) {
                        std::move(body) + std::string(kSignature)};
 }
 
+// A name someone typed (an organization's), for a body: control characters
+// become spaces and double quotes become single ones, so that it can neither
+// break a line nor end the quotes it stands in. Subjects never carry one.
+std::string Name(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    auto u = static_cast<unsigned char>(text[i]);
+    if (u < 0x20 || u == 0x7f) {
+      out.push_back(' ');
+    } else if (u == 0xc2 && i + 1 < text.size() &&
+               static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
+               static_cast<unsigned char>(text[i + 1]) <= 0x9f) {
+      out.push_back(' ');  // a C1 control character (U+0080..U+009F)
+      ++i;
+    } else if (u == '"') {
+      out.push_back('\'');
+    } else {
+      out.push_back(text[i]);
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 mail::Message VerificationCode(std::string_view to, std::string_view code, int64_t ttl_minutes) {
@@ -100,7 +124,7 @@ mail::Message PasswordResetByAdmin(std::string_view to, std::string_view org_nam
                           "use it, stays on.\n"
                           "\n"
                           "If you did not ask for this, contact your organization at once.\n",
-                          org_name, FormatRfc3339(when)));
+                          Name(org_name), FormatRfc3339(when)));
 }
 
 mail::Message TwoFactorResetByAdmin(std::string_view to, std::string_view org_name, int64_t when) {
@@ -111,28 +135,65 @@ mail::Message TwoFactorResetByAdmin(std::string_view to, std::string_view org_na
                           "Turn two-step login back on after you log in (keyward 2fa).\n"
                           "If you did not ask for this, change your master password and\n"
                           "contact your organization at once.\n",
-                          org_name, FormatRfc3339(when)));
+                          Name(org_name), FormatRfc3339(when)));
 }
 
 mail::Message OrgInvite(std::string_view to, std::string_view org_name, std::string_view role,
                         std::string_view token, std::string_view signing_fingerprint,
                         int64_t expires_at) {
-  return Make(to, fmt::format("You are invited to the organization \"{}\" on Keyward", org_name),
+  return Make(to, "You are invited to an organization on Keyward",
               fmt::format("You are invited to join the organization \"{}\" on Keyward as {}.\n"
                           "\n"
                           "To accept, sign in with this email address and run:\n"
                           "\n"
-                          "keyward org join {}\n"
+                          "keyward org join {} --fingerprint \"{}\"\n"
                           "\n"
-                          "Before accepting, check that the organization's signing key\n"
-                          "fingerprint shown by keyward is exactly:\n"
+                          "The fingerprint is that of the organization's signing key:\n"
                           "\n"
                           "  {}\n"
                           "\n"
-                          "(ask an administrator of the organization to confirm it in person\n"
-                          "or by phone). The invitation works once and expires at {}.\n"
+                          "keyward refuses to join if the key has another one. Ask an\n"
+                          "administrator of the organization to confirm it in person or by\n"
+                          "phone. The invitation works once and expires at {}.\n"
                           "If you did not expect it, ignore this email.\n",
-                          org_name, role, token, signing_fingerprint, FormatRfc3339(expires_at)));
+                          Name(org_name), role, token, signing_fingerprint, signing_fingerprint,
+                          FormatRfc3339(expires_at)));
+}
+
+mail::Message RecoveryModeChanged(std::string_view to, std::string_view org_name,
+                                  std::string_view new_mode, int64_t when) {
+  const bool admin_reset = new_mode == "admin-reset";
+  return Make(
+      to, "The account recovery policy of your Keyward organization changed",
+      fmt::format("The owners of the organization \"{}\" changed its account recovery\n"
+                  "mode to {} at {}.\n"
+                  "\n"
+                  "Your enrollment keeps the mode it was made under until you enroll\n"
+                  "again. To enroll under the new policy, run:\n"
+                  "\n"
+                  "keyward recovery enroll\n"
+                  "\n"
+                  "{}",
+                  Name(org_name), new_mode, FormatRfc3339(when),
+                  admin_reset
+                      ? "Under admin-reset, one administrator can reset your master password\n"
+                        "and open your vault on their own. If you did not expect this change,\n"
+                        "ask your organization before you enroll again.\n"
+                      : "Under dual-control, no administrator can open your vault on their\n"
+                        "own; this applies to your enrollment at once, and enrolling again\n"
+                        "records it with your escrow.\n"));
+}
+
+mail::Message EnrollmentRequired(std::string_view to, std::string_view org_name, int64_t when) {
+  return Make(to, "Account recovery enrollment is now required in your Keyward organization",
+              fmt::format("The owners of the organization \"{}\" made account recovery\n"
+                          "enrollment mandatory at {}. You are not enrolled yet: until you\n"
+                          "are, nobody can help you if you forget your master password.\n"
+                          "\n"
+                          "To enroll, run:\n"
+                          "\n"
+                          "keyward recovery enroll\n",
+                          Name(org_name), FormatRfc3339(when)));
 }
 
 mail::Message RemovedFromOrg(std::string_view to, std::string_view org_name, int64_t when) {
@@ -140,7 +201,7 @@ mail::Message RemovedFromOrg(std::string_view to, std::string_view org_name, int
               fmt::format("An administrator removed you from the organization \"{}\" at {}.\n"
                           "Your own vault is unchanged; your account recovery enrollment in\n"
                           "this organization was deleted.\n",
-                          org_name, FormatRfc3339(when)));
+                          Name(org_name), FormatRfc3339(when)));
 }
 
 mail::Message OrgRoleChanged(std::string_view to, std::string_view org_name, std::string_view role,
@@ -148,7 +209,7 @@ mail::Message OrgRoleChanged(std::string_view to, std::string_view org_name, std
   return Make(to, "Your role in a Keyward organization changed",
               fmt::format("An administrator changed your role in the organization \"{}\"\n"
                           "to {} at {}.\n",
-                          org_name, role, FormatRfc3339(when)));
+                          Name(org_name), role, FormatRfc3339(when)));
 }
 
 mail::Message RecoveryRequestCode(std::string_view to, std::string_view code, int64_t ttl_minutes,
@@ -184,7 +245,9 @@ mail::Message RecoveryRequested(std::string_view to, std::string_view org_name,
                                 std::string_view device_name, std::string_view remote_address,
                                 bool started_by_admin) {
   return Make(
-      to, fmt::format("Account recovery request in \"{}\"", org_name),
+      to,
+      started_by_admin ? "Account recovery started on Keyward"
+                       : "Account recovery request on Keyward",
       fmt::format("{} for a member of the organization \"{}\":\n"
                   "\n"
                   "  member:  {}\n"
@@ -196,7 +259,7 @@ mail::Message RecoveryRequested(std::string_view to, std::string_view org_name,
                   "then approve or decline it (keyward recovery list --status pending).\n",
                   started_by_admin ? "An administrator started account recovery"
                                    : "A new account recovery request was made",
-                  org_name, member_email, FormatRfc3339(when),
+                  Name(org_name), member_email, FormatRfc3339(when),
                   device_name.empty() ? "(not given)" : device_name, remote_address));
 }
 
@@ -209,7 +272,7 @@ mail::Message RecoveryApproved(std::string_view to, std::string_view org_name,
                           "\n"
                           "If you did not ask for account recovery, tell your administrator\n"
                           "at once.\n",
-                          org_name, FormatRfc3339(link_expires_at)));
+                          Name(org_name), FormatRfc3339(link_expires_at)));
 }
 
 mail::Message RecoveryDeclined(std::string_view to, std::string_view org_name,
@@ -222,7 +285,7 @@ mail::Message RecoveryDeclined(std::string_view to, std::string_view org_name,
                           "\n"
                           "You may ask again once the issue is addressed\n"
                           "(keyward recovery request).\n",
-                          org_name, FormatRfc3339(when), reason));
+                          Name(org_name), FormatRfc3339(when), reason));
 }
 
 mail::Message RecoveryExpired(std::string_view to, std::string_view org_name, bool was_approved,
@@ -232,7 +295,7 @@ mail::Message RecoveryExpired(std::string_view to, std::string_view org_name, bo
                           "{}{}. Expired requests and links are never reused or extended:\n"
                           "if you still need to recover your account, ask again\n"
                           "(keyward recovery request).\n",
-                          org_name, FormatRfc3339(when),
+                          Name(org_name), FormatRfc3339(when),
                           was_approved ? ", before its recovery link was used"
                                        : ", before an administrator answered it"));
 }
@@ -260,7 +323,7 @@ mail::Message PasswordResetByRecovery(std::string_view to, std::string_view org_
                           "\n"
                           "If you did not do this, contact your organization's administrator\n"
                           "at once.\n",
-                          FormatRfc3339(when), org_name));
+                          FormatRfc3339(when), Name(org_name)));
 }
 
 void SendBestEffort(mail::Mailer& mailer, const mail::Message& message, std::string_view kind) {

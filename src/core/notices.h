@@ -24,11 +24,21 @@ mail::Message PasswordResetByAdmin(std::string_view to, std::string_view org_nam
 mail::Message TwoFactorResetByAdmin(std::string_view to, std::string_view org_name, int64_t when);
 
 // Organizations. The invite carries its token on a line of its own as the
-// exact command `keyward org join TOKEN`, and the fingerprint of the
-// organization's signing key for the invitee to compare out of band.
+// exact command `keyward org join TOKEN --fingerprint "FP"`, with the
+// fingerprint of the organization's signing key, which the invitee also
+// compares out of band. Subjects are fixed text: nothing a user typed (the
+// organization's name) goes into a subject; names in bodies are quoted with
+// control characters removed.
 mail::Message OrgInvite(std::string_view to, std::string_view org_name, std::string_view role,
                         std::string_view token, std::string_view signing_fingerprint,
                         int64_t expires_at);
+// The recovery mode of the organization's policy changed (`new_mode`,
+// protocol::RecoveryModeName): the member's escrow keeps the mode it was
+// made under until they enroll again (keyward recovery enroll).
+mail::Message RecoveryModeChanged(std::string_view to, std::string_view org_name,
+                                  std::string_view new_mode, int64_t when);
+// Enrollment became mandatory and the member is not enrolled.
+mail::Message EnrollmentRequired(std::string_view to, std::string_view org_name, int64_t when);
 mail::Message RemovedFromOrg(std::string_view to, std::string_view org_name, int64_t when);
 mail::Message OrgRoleChanged(std::string_view to, std::string_view org_name, std::string_view role,
                              int64_t when);

@@ -119,6 +119,36 @@ Result<int64_t> RemoveSigningGrants(store::Tx& tx, const Clock& clock, const Cal
   return stripped;
 }
 
+// A sliding window over the store's fixed-window counters: one row per
+// window-sized bucket ("<key>:<bucket>"), and the previous bucket's count
+// weighted by how much of it still lies within the last window_seconds
+// (rounded up). Rows are swept with the other rate limits.
+struct SlidingWindow {
+  std::string key;
+  int64_t now = 0;
+  int64_t window_seconds = 0;
+
+  std::string Bucket(int64_t offset) const {
+    return key + ":" + std::to_string(now / window_seconds + offset);
+  }
+  // The count over the last window_seconds; writes nothing.
+  Result<int64_t> Estimate(store::Tx& tx) const {
+    KW_ASSIGN_OR_RETURN(int64_t current, tx.PeekRateLimit(Bucket(0), now, 2 * window_seconds));
+    KW_ASSIGN_OR_RETURN(int64_t previous, tx.PeekRateLimit(Bucket(-1), now, 2 * window_seconds));
+    const int64_t remaining = window_seconds - now % window_seconds;
+    return current + (previous * remaining + window_seconds - 1) / window_seconds;
+  }
+  Status Hit(store::Tx& tx) const {
+    return Discard(tx.HitRateLimit(Bucket(0), now, 2 * window_seconds));
+  }
+};
+
+Error InviteRateLimited() {
+  return Error::RateLimited("org.invite_rate_limited",
+                            "Too many invitations sent from this organization or by you in the "
+                            "last hour; try again later.");
+}
+
 struct Loaded {
   OrgAccess access;
   store::OrgMember target;
@@ -212,11 +242,35 @@ Result<store::OrgInvite> MemberService::Invite(const Caller& caller, std::string
   std::string fingerprint;
   KW_RETURN_IF_ERROR(ctx_.store.Read([&](store::Tx& tx) -> Status {
     KW_ASSIGN_OR_RETURN(OrgAccess access, check(tx));
-    KW_ASSIGN_OR_RETURN(auto statement, CurrentStatement(tx, access.org));
+    // The fingerprint members pin at join: that of the first statement's
+    // signing key (what `keyward org join --fingerprint` compares).
+    KW_ASSIGN_OR_RETURN(auto rows, tx.ListStatements(access.org.id, 0));
+    if (rows.empty()) return Fail(Internal());
+    auto first = protocol::DecodeOrgStatement(rows.front().statement);
+    if (!first) return Fail(Internal());
     org_name = access.org.name;
-    fingerprint = crypto::Fingerprint(statement.signing_public_key);
+    fingerprint = crypto::Fingerprint(first->signing_public_key);
     return {};
   }));
+
+  // Every invitation is an email someone else receives: counted per
+  // organization and per inviter, in the database so that the limits hold
+  // across server nodes. A refused one does not count, so that one inviter
+  // cannot use up the organization's share by trying.
+  bool limited = false;
+  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+    const int64_t window = std::max<int64_t>(1, ctx_.config.invite_window_seconds);
+    const SlidingWindow by_org{"invite:org:" + std::string(org_id), now, window};
+    const SlidingWindow by_inviter{"invite:by:" + caller.account_id, now, window};
+    KW_ASSIGN_OR_RETURN(int64_t org_count, by_org.Estimate(tx));
+    KW_ASSIGN_OR_RETURN(int64_t inviter_count, by_inviter.Estimate(tx));
+    limited = org_count >= ctx_.config.invite_max_per_org ||
+              inviter_count >= ctx_.config.invite_max_per_inviter;
+    if (limited) return {};
+    KW_RETURN_IF_ERROR(by_org.Hit(tx));
+    return by_inviter.Hit(tx);
+  }));
+  if (limited) return Fail(InviteRateLimited());
 
   store::OrgInvite invite;
   invite.id = crypto::RandomArgSafeId(16);

@@ -55,7 +55,9 @@ class MemberService {
   // Emails the token (32 random bytes, never stored) to the invitee; the
   // invite is stored only once the email is sent (mail.unavailable
   // otherwise). org.invalid_role, org.invalid_permission,
-  // org.already_member, account.invalid_email.
+  // org.already_member, account.invalid_email; org.invite_rate_limited (429)
+  // past CoreConfig::invite_max_per_org / invite_max_per_inviter in the last
+  // invite_window_seconds (sliding window, counted in the store).
   [[nodiscard]] Result<store::OrgInvite> Invite(const Caller& caller, std::string_view org_id,
                                                 const NewInvite& invite);
   // invite.not_found for an unknown, used, expired token or one for another

@@ -33,8 +33,14 @@ TEST_F(MembersTest, InviteEmailsTheJoinCommandAndTheSigningKeyFingerprint) {
   ASSERT_TRUE(mail);
   const std::string token = InviteToken("bob@example.com");
   ASSERT_EQ(token.size(), 43u);  // 32 bytes, base64url
-  EXPECT_NE(mail->body.find("\nkeyward org join " + token + "\n"), std::string::npos);
-  EXPECT_NE(mail->body.find(crypto::Fingerprint(org_.signer.public_key)), std::string::npos);
+  // The exact command of the README: the token and the signing key's
+  // fingerprint as keyward org join --fingerprint compares it.
+  EXPECT_NE(mail->body.find("\nkeyward org join " + token + " --fingerprint \"" +
+                            crypto::Fingerprint(org_.signer.public_key) + "\"\n"),
+            std::string::npos)
+      << mail->body;
+  // Nothing a user typed goes into the subject.
+  EXPECT_EQ(mail->subject, "You are invited to an organization on Keyward");
   // The token is not what the store keeps.
   ASSERT_TRUE(store_->Read([&](store::Tx& tx) -> Status {
     auto bytes = crypto::Base64UrlDecode(token).value();
@@ -514,6 +520,77 @@ TEST_F(MembersTest, RoleChangeIsAllOrNothing) {
   const int64_t operations = change_once(0, 0);
   ASSERT_GT(operations, 5);
   for (int64_t n = 1; n <= operations; ++n) change_once(static_cast<int>(n), n);
+}
+
+// ---- issue 10 item 3: invitations are not a mail relay ----
+
+TEST_F(MembersTest, InvitationsAreLimitedPerOrganizationAndPerInviter) {
+  config_.invite_max_per_org = 5;
+  config_.invite_max_per_inviter = 3;
+  config_.invite_window_seconds = 3600;
+  Rebuild();
+  clock_.Set((Now() / 3600 + 1) * 3600);  // at the start of an hour, for the sliding below
+  Person admin = Join(org_, owner_, "admin@example.com", 2, "admin");
+  // (Join sent one invitation by the owner.)
+  const size_t before = mailer_.Sent().size();
+  ASSERT_OK(Invite(owner_, "a1@example.com", "user"));
+  ASSERT_OK(Invite(owner_, "a2@example.com", "user"));
+  // Per inviter: the owner's fourth in the hour is refused, nothing is sent
+  // or stored.
+  auto refused = Invite(owner_, "a3@example.com", "user");
+  EXPECT_ERROR(refused, "org.invite_rate_limited");
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().kind(), ErrorKind::kRateLimited);
+  EXPECT_EQ(mailer_.Sent().size(), before + 2);
+  // Per organization: another admin gets the org's last two.
+  ASSERT_OK(Invite(admin, "b1@example.com", "user"));
+  ASSERT_OK(Invite(admin, "b2@example.com", "user"));
+  EXPECT_ERROR(Invite(admin, "b3@example.com", "user"), "org.invite_rate_limited");
+  EXPECT_EQ(mailer_.Sent().size(), before + 4);
+  auto list = core().members.List(owner_.caller(), org_.id);
+  ASSERT_OK(list);
+  EXPECT_EQ(list->invites.size(), 4u);
+
+  // Another organization of the same admin has its own count, but the
+  // inviter's count follows the person.
+  Person other_owner = MakePerson("other@example.com", 3);
+  TestOrg other = NewOrgOf(other_owner, MakePolicy(Enrollment::kOptIn), "other");
+  ASSERT_OK(core().members.Invite(other_owner.caller(), other.id, {"c1@example.com", "user", ""}));
+
+  // The window slides: an hour and a half on, half of the previous hour
+  // still weighs: the owner's 3 count as 2 (rounded up), so one more.
+  clock_.Advance(3600 + 1800);
+  ASSERT_OK(Invite(owner_, "d1@example.com", "user"));
+  EXPECT_ERROR(Invite(owner_, "d2@example.com", "user"), "org.invite_rate_limited");
+  // Two windows on, everything is forgotten.
+  clock_.Advance(2 * 3600);
+  ASSERT_OK(Invite(owner_, "e1@example.com", "user"));
+}
+
+TEST_F(MembersTest, TheDefaultLimitsAllowTwentyInvitationsAnHourPerInviter) {
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_OK(Invite(owner_, "p" + std::to_string(i) + "@example.com", "user"));
+  }
+  EXPECT_ERROR(Invite(owner_, "p20@example.com", "user"), "org.invite_rate_limited");
+}
+
+TEST_F(MembersTest, TheOrganizationNameStaysOutOfInvitationSubjects) {
+  Person eve = MakePerson("eve@example.com", 2);
+  TestOrg spam = NewOrgOf(eve, MakePolicy(Enrollment::kOptIn), "spam");
+  // The name is set at creation; make it an advertisement.
+  ASSERT_OK(store_->Transact([&](store::Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(auto row, tx.FindOrg("spam"));
+    row->name = "CHEAP \"PILLS\" at example.net";
+    return tx.UpdateOrg(*row);
+  }));
+  ASSERT_OK(core().members.Invite(eve.caller(), spam.id, {"victim@example.com", "user", ""}));
+  auto mail = LastMailTo("victim@example.com");
+  ASSERT_TRUE(mail);
+  EXPECT_EQ(mail->subject, "You are invited to an organization on Keyward");
+  // In the body, quoted, with its own quotes neutralized.
+  EXPECT_NE(mail->body.find("organization \"CHEAP 'PILLS' at example.net\" on Keyward"),
+            std::string::npos)
+      << mail->body;
 }
 
 }  // namespace

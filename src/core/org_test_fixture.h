@@ -38,11 +38,12 @@ class OrgTest : public RecoveryTest {
   }
 
   // The token of the last invitation emailed to `email`: the argument of the
-  // "keyward org join TOKEN" line.
+  // "keyward org join TOKEN --fingerprint "FP"" line.
   std::string InviteToken(const std::string& email) {
     auto mail = LastMailTo(email);
     if (!mail) return "";
-    static const std::regex kJoin(R"((^|\n)keyward org join ([A-Za-z0-9_-]+)\n)");
+    static const std::regex kJoin(
+        R"((^|\n)keyward org join ([A-Za-z0-9_-]+) --fingerprint "[0-9a-f ]+"\n)");
     std::smatch m;
     if (!std::regex_search(mail->body, m, kJoin)) return "";
     return m[2].str();

@@ -1,5 +1,8 @@
 #include "core/orgs.h"
 
+#include <algorithm>
+
+#include "core/notices.h"
 #include "core/validation.h"
 
 namespace keyward::core {
@@ -46,6 +49,68 @@ Result<NextStatement> VerifyAgainst(const protocol::SignedOrgStatement& signed_s
   auto policy = protocol::ParsePolicy(verified->statement.policy_json);
   if (!policy) return Fail(AsBadRequest(policy.error()));
   return NextStatement{std::move(verified->statement), std::move(*policy)};
+}
+
+// Active recovery admins holding a grant of the organization's current
+// key version: the most approvals a request can collect.
+Result<int64_t> EligibleRecoveryAdmins(store::Tx& tx, const store::Org& org) {
+  KW_ASSIGN_OR_RETURN(auto members, tx.ListMembers(org.id));
+  KW_ASSIGN_OR_RETURN(auto grants, tx.ListGrants(org.id));
+  int64_t eligible = 0;
+  for (const auto& m : members) {
+    if (m.status != store::MemberStatus::kActive) continue;
+    KW_ASSIGN_OR_RETURN(Actor actor, ActorOf(m));
+    if (!IsRecoveryAdmin(actor.role, actor.permissions)) continue;
+    if (std::any_of(grants.begin(), grants.end(), [&](const store::OrgGrant& g) {
+          return g.account_id == m.account_id && g.key_version == org.key_version;
+        })) {
+      ++eligible;
+    }
+  }
+  return eligible;
+}
+
+Status CheckQuorumReachable(store::Tx& tx, const store::Org& org,
+                            const protocol::RecoveryPolicy& policy) {
+  KW_ASSIGN_OR_RETURN(int64_t eligible, EligibleRecoveryAdmins(tx, org));
+  if (policy.quorum > eligible) {
+    return Fail(Error::Conflict(
+        "org.quorum_unreachable",
+        "The quorum (" + std::to_string(policy.quorum) +
+            ") is larger than the number of recovery admins holding the recovery key (" +
+            std::to_string(eligible) +
+            "): grant the key to more admins first (keyward org grant-recovery MEMBER)."));
+  }
+  return {};
+}
+
+// Who is told what after a policy change (sent once it is committed).
+struct PolicyNotices {
+  std::vector<std::string> mode_changed;         // enrolled active members
+  std::vector<std::string> enrollment_required;  // active members not enrolled
+};
+
+Result<PolicyNotices> CollectPolicyNotices(store::Tx& tx, const std::string& org_id,
+                                           const protocol::RecoveryPolicy& before,
+                                           const protocol::RecoveryPolicy& after) {
+  PolicyNotices out;
+  const bool mode_changed = before.mode != after.mode;
+  const bool now_mandatory = after.enrollment == protocol::Enrollment::kMandatory &&
+                             before.enrollment != protocol::Enrollment::kMandatory;
+  if (!mode_changed && !now_mandatory) return out;
+  KW_ASSIGN_OR_RETURN(auto members, tx.ListMembers(org_id));
+  KW_ASSIGN_OR_RETURN(auto escrows, tx.ListEscrows(org_id));
+  for (const auto& m : members) {
+    if (m.status != store::MemberStatus::kActive) continue;
+    const bool enrolled = std::any_of(escrows.begin(), escrows.end(), [&](const store::Escrow& e) {
+      return e.account_id == m.account_id;
+    });
+    if (!(enrolled ? mode_changed : now_mandatory)) continue;
+    KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(m.account_id));
+    if (!account) continue;
+    (enrolled ? out.mode_changed : out.enrollment_required).push_back(account->email);
+  }
+  return out;
 }
 
 }  // namespace
@@ -156,7 +221,27 @@ std::map<std::string, std::string> PolicyDetails(const protocol::RecoveryPolicy&
           {"notify_count", std::to_string(policy.notify.size())}};
 }
 
+Status OrgService::CheckMayCreate(const Caller& caller) {
+  if (!ctx_.config.org_creation_operator_only) return {};
+  bool allowed = false;
+  KW_RETURN_IF_ERROR(ctx_.store.Read([&](store::Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(caller.account_id));
+    // Emails are stored normalized (lower case), as are the operator's.
+    allowed = account && std::find(ctx_.config.org_creators.begin(), ctx_.config.org_creators.end(),
+                                   account->email) != ctx_.config.org_creators.end();
+    return {};
+  }));
+  if (!allowed) {
+    return Fail(Error::PermissionDenied(
+        "org.creation_forbidden",
+        "On this server only accounts chosen by the operator create organizations; ask the "
+        "operator, or an administrator of an existing organization to invite you."));
+  }
+  return {};
+}
+
 Result<OrgView> OrgService::Create(const Caller& caller, const NewOrg& in) {
+  KW_RETURN_IF_ERROR(CheckMayCreate(caller));
   if (!IsValidClientId(in.id)) return Fail(InvalidField("id"));
   KW_RETURN_IF_ERROR(CheckOrgName(in.name));
   const int64_t now = ctx_.clock.NowUnix();
@@ -259,7 +344,10 @@ Result<OrgView> OrgService::ChangePolicy(const Caller& caller, std::string_view 
                                          const protocol::SignedOrgStatement& signed_statement) {
   const int64_t now = ctx_.clock.NowUnix();
   OrgView view;
+  PolicyNotices notices;
+  std::string_view new_mode;
   KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+    notices = {};
     KW_ASSIGN_OR_RETURN(OrgAccess access, LoadOrgAccess(tx, org_id, caller.account_id));
     if (access.role != Role::kOwner && access.role != Role::kAdmin) {
       return Fail(Error::PermissionDenied("org.forbidden",
@@ -276,6 +364,10 @@ Result<OrgView> OrgService::ChangePolicy(const Caller& caller, std::string_view 
     }
     auto policy_json = protocol::EncodePolicy(next.policy);
     if (!policy_json) return Fail(AsBadRequest(policy_json.error()));
+    KW_RETURN_IF_ERROR(CheckQuorumReachable(tx, access.org, next.policy));
+    KW_ASSIGN_OR_RETURN(auto before, PolicyOf(access.org));
+    KW_ASSIGN_OR_RETURN(notices, CollectPolicyNotices(tx, access.org.id, before, next.policy));
+    new_mode = protocol::RecoveryModeName(next.policy.mode);
     store::Org org = access.org;
     org.statement_version = next.statement.version;
     org.policy_json = *policy_json;
@@ -292,6 +384,16 @@ Result<OrgView> OrgService::ChangePolicy(const Caller& caller, std::string_view 
     view = OrgView{std::move(org), std::move(access.me), enrollment};
     return {};
   }));
+  // Queued, so the answer does not wait for one email per member.
+  for (const auto& email : notices.mode_changed) {
+    notices::QueueBestEffort(ctx_.mailer,
+                             notices::RecoveryModeChanged(email, view.org.name, new_mode, now),
+                             "recovery mode changed");
+  }
+  for (const auto& email : notices.enrollment_required) {
+    notices::QueueBestEffort(ctx_.mailer, notices::EnrollmentRequired(email, view.org.name, now),
+                             "enrollment required");
+  }
   return view;
 }
 

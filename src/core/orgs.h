@@ -63,9 +63,12 @@ class OrgService {
  public:
   explicit OrgService(const Context& ctx) : ctx_(ctx) {}
 
-  // The caller becomes the owner. org.exists, org.statement_malformed,
-  // org.signature_invalid, org.wrong_org, org.statement_version,
-  // org.invalid_policy, org.invalid_name, org.key_version_mismatch.
+  // The caller becomes the owner. org.creation_forbidden (403, first) when
+  // the operator restricts creation (CoreConfig::org_creation_operator_only)
+  // and the caller's email is not listed; org.exists,
+  // org.statement_malformed, org.signature_invalid, org.wrong_org,
+  // org.statement_version, org.invalid_policy, org.invalid_name,
+  // org.key_version_mismatch.
   [[nodiscard]] Result<OrgView> Create(const Caller& caller, const NewOrg& org);
   // Active memberships, ordered by organization id.
   [[nodiscard]] Result<std::vector<OrgView>> List(const Caller& caller);
@@ -75,10 +78,17 @@ class OrgService {
                                                                        std::string_view org_id,
                                                                        uint64_t after);
   // Owners and admins; the statement keeps both keys and changes the policy.
+  // org.quorum_unreachable (409) when the quorum exceeds the active recovery
+  // admins holding a grant of the current key version. A new recovery mode
+  // queues an email to every enrolled active member (their escrows keep the
+  // mode they were made under until they enroll again); enrollment becoming
+  // mandatory queues one to every active member not enrolled.
   [[nodiscard]] Result<OrgView> ChangePolicy(const Caller& caller, std::string_view org_id,
                                              const protocol::SignedOrgStatement& signed_statement);
 
  private:
+  [[nodiscard]] Status CheckMayCreate(const Caller& caller);
+
   const Context& ctx_;
 };
 

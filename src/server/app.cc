@@ -135,6 +135,8 @@ Result<std::unique_ptr<App>> App::Create(const ServerConfig& config, ApiFactory 
   api_config.session_ttl_seconds = config.session_ttl.count();
   api_config.version = KEYWARD_VERSION;
   api_config.recovery_key = app->recovery_key_;
+  api_config.org_creation_operator_only = config.org_creation == OrgCreation::kOperator;
+  api_config.org_creators = config.org_creators;
   auto api = factory(api_config, *app->mailer_, app->clock_, *app->secret_);
   if (!api) return Fail(api.error());
   app->api_ = std::move(*api);

@@ -169,6 +169,36 @@ Error BadValue(std::string why) {
   return Error::InvalidArgument("config.bad_value", std::move(why));
 }
 
+// "a@x.example, B@y.example" -> {"a@x.example", "b@y.example"}: trimmed,
+// lower case (as accounts' emails are stored), duplicates dropped.
+Result<std::vector<std::string>> ParseEmailList(std::string_view text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    if (comma == std::string_view::npos) comma = text.size();
+    std::string_view item = text.substr(start, comma - start);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    start = comma + 1;
+    if (item.empty()) {
+      if (comma == text.size() && out.empty() && text.find_first_not_of(" \t") == text.npos) {
+        break;  // an empty list
+      }
+      return Fail(BadValue("expected email addresses separated by commas"));
+    }
+    const size_t at = item.find('@');
+    if (at == 0 || at == item.npos || at + 1 == item.size() ||
+        item.find('@', at + 1) != item.npos || HasControlOrSpace(item)) {
+      return Fail(BadValue("expected email addresses separated by commas"));
+    }
+    std::string email = Lower(item);
+    if (std::find(out.begin(), out.end(), email) == out.end()) out.push_back(std::move(email));
+    if (comma == text.size()) break;
+  }
+  return out;
+}
+
 using Setter = std::function<Status(ServerConfig&, std::string_view)>;
 
 struct KeySpec {
@@ -377,6 +407,25 @@ const std::vector<KeySpec>& Specs() {
          false,
          false,
          Uint([](ServerConfig& c, uint64_t n) { c.workers = static_cast<int>(n); }, 0, 1024)});
+    s.push_back(
+        {{"org_creation",
+          "who creates organizations: anyone (any signed-in account) | operator (only "
+          "the accounts in org_creators) [anyone]"},
+         false,
+         false,
+         Enum<OrgCreation>(&ServerConfig::org_creation, {{"anyone", OrgCreation::kAnyone},
+                                                         {"operator", OrgCreation::kOperator}})});
+    s.push_back({{"org_creators",
+                  "emails (comma-separated, any case) of the accounts that create organizations "
+                  "when org_creation is operator [none]"},
+                 false,
+                 false,
+                 [](ServerConfig& c, std::string_view v) -> Status {
+                   auto list = ParseEmailList(v);
+                   if (!list) return Fail(list.error());
+                   c.org_creators = std::move(*list);
+                   return {};
+                 }});
     s.push_back({{"log_level", "trace | debug | info | warn | error | critical | off [info]"},
                  false,
                  false,

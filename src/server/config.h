@@ -18,6 +18,7 @@ namespace keyward::server {
 
 enum class SmtpSecurity { kNone, kStartTls, kTls };
 enum class LogFormat { kText, kJson };
+enum class OrgCreation { kAnyone, kOperator };
 
 struct ServerConfig {
   std::string listen = "127.0.0.1:8080";
@@ -45,6 +46,10 @@ struct ServerConfig {
   std::chrono::milliseconds read_timeout{15'000};
   std::chrono::milliseconds idle_timeout{60'000};
   int workers = 0;  // 0 = one per core
+  // Who may create organizations: anyone signed in, or (kOperator) only the
+  // accounts whose emails are listed in org_creators (lower case, unique).
+  OrgCreation org_creation = OrgCreation::kAnyone;
+  std::vector<std::string> org_creators;
   std::string log_level = "info";
   LogFormat log_format = LogFormat::kText;
 

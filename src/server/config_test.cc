@@ -305,5 +305,51 @@ TEST_F(ConfigTest, FileErrors) {
   EXPECT_EQ(c.min_kdf_mem, 8192u);
 }
 
+// Who creates organizations (docs/operations.md "Who creates
+// organizations"): anyone by default; operator with a list of emails.
+TEST_F(ConfigTest, OrgCreation) {
+  ServerConfig d = Ok({});
+  EXPECT_EQ(d.org_creation, OrgCreation::kAnyone);
+  EXPECT_TRUE(d.org_creators.empty());
+
+  ServerConfig flags = Ok({"--org-creation", "Operator", "--org-creators",
+                           " Alice@Example.com, bob@x.example ,"
+                           "alice@example.com"});
+  EXPECT_EQ(flags.org_creation, OrgCreation::kOperator);
+  EXPECT_EQ(flags.org_creators, (std::vector<std::string>{"alice@example.com", "bob@x.example"}));
+
+  ServerConfig env =
+      Ok({}, {{"KEYWARD_ORG_CREATION", "operator"}, {"KEYWARD_ORG_CREATORS", "ops@example.com"}});
+  EXPECT_EQ(env.org_creation, OrgCreation::kOperator);
+  EXPECT_EQ(env.org_creators, (std::vector<std::string>{"ops@example.com"}));
+
+  ServerConfig file =
+      Ok({"--config", WriteToml("org_creation = \"operator\"\n"
+                                "org_creators = \"a@example.com,b@example.com\"\n")});
+  EXPECT_EQ(file.org_creation, OrgCreation::kOperator);
+  EXPECT_EQ(file.org_creators.size(), 2u);
+  EXPECT_TRUE(Ok({"--org-creators", ""}).org_creators.empty());
+
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"--org-creation", "admins"},
+                                             {"--org-creation", ""},
+                                             {"--org-creators", "not-an-email"},
+                                             {"--org-creators", "a@example.com,,b@example.com"},
+                                             {"--org-creators", "a b@example.com"},
+                                             {"--org-creators", "@example.com"}}) {
+    Error e = Bad(args);
+    EXPECT_EQ(e.code(), "config.bad_value") << args[1];
+    std::string key = args[0].substr(2);
+    std::replace(key.begin(), key.end(), '-', '_');
+    EXPECT_NE(e.message().find(key), std::string::npos) << e.message();
+  }
+  EXPECT_NE(Bad({"--org-creation", "admins"}).message().find("anyone, operator"),
+            std::string::npos);
+  auto help = ParseServerConfig({"--help"}, {});
+  ASSERT_TRUE(help.has_value());
+  EXPECT_NE(help->output.find("--org-creation"), std::string::npos);
+  EXPECT_NE(help->output.find("--org-creators"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace keyward::server

@@ -178,6 +178,12 @@ struct Escrow {
   Bytes server_share;        // SU
   int64_t created_at = 0;
   int64_t updated_at = 0;
+  // The recovery mode of the organization's policy when the member made this
+  // escrow (protocol::RecoveryModeName: "dual-control" or "admin-reset"). It
+  // stays until the member enrolls again: a policy change never weakens an
+  // existing escrow (docs/recovery.md "Changing the policy"). Escrows stored
+  // before schema version 6 read as "dual-control".
+  std::string mode = "dual-control";
 
   friend bool operator==(const Escrow&, const Escrow&) = default;
 };

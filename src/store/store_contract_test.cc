@@ -1337,6 +1337,67 @@ TEST_P(StoreContractTest, Escrows) {
   }));
 }
 
+// An escrow keeps the recovery mode it was made under (issue 10 item 5):
+// stored and read back by every listing, replaced with the row, kept by a
+// key rotation's re-wrap, and limited to the two modes.
+TEST_P(StoreContractTest, EscrowsKeepTheirMode) {
+  SeedMembers(store());
+  Escrow admin_reset = MakeEscrow("o1", "a2", 1, 1, 20);
+  admin_reset.mode = "admin-reset";
+  Escrow dual = MakeEscrow("o1", "a3", 1, 1, 30);
+  EXPECT_EQ(dual.mode, "dual-control");  // the default
+  Write(store(), [&](Tx& tx) -> Status {
+    RETURN_IF_ERROR(tx.PutEscrow(admin_reset));
+    return tx.PutEscrow(dual);
+  });
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    auto e = tx.FindEscrow("o1", "a2");
+    if (!e) return Fail(e.error());
+    EXPECT_EQ(*e, std::optional<Escrow>(admin_reset));
+    auto list = tx.ListEscrows("o1");
+    if (!list) return Fail(list.error());
+    EXPECT_EQ(*list, (std::vector<Escrow>{admin_reset, dual}));
+    auto mine = tx.ListEscrowsOfAccount("a2");
+    if (!mine) return Fail(mine.error());
+    EXPECT_EQ(*mine, (std::vector<Escrow>{admin_reset}));
+    auto below = tx.ListEscrowsBelowKeyVersion("o1", 2, "", 10);
+    if (!below) return Fail(below.error());
+    EXPECT_EQ(*below, (std::vector<Escrow>{admin_reset, dual}));
+    return {};
+  }));
+  // A re-wrap keeps the mode.
+  const Bytes rewrapped(96, 77);
+  Write(store(), [&](Tx& tx) { return tx.RewrapEscrow("o1", "a2", 1, 1, 2, rewrapped, kNow + 5); });
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    auto e = tx.FindEscrow("o1", "a2");
+    if (!e) return Fail(e.error());
+    EXPECT_TRUE(e->has_value() && (*e)->mode == "admin-reset");
+    return {};
+  }));
+  // Re-enrolling replaces the mode with the row.
+  Escrow again = MakeEscrow("o1", "a2", 2, 1, 60);
+  Write(store(), [&](Tx& tx) { return tx.PutEscrow(again); });
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    auto e = tx.FindEscrow("o1", "a2");
+    if (!e) return Fail(e.error());
+    EXPECT_EQ(*e, std::optional<Escrow>(again));
+    return {};
+  }));
+  // Nothing else is a mode.
+  Escrow bad = MakeEscrow("o1", "a3", 2, 1, 31);
+  for (const char* mode : {"", "admin_reset", "none"}) {
+    bad.mode = mode;
+    auto s = store().Transact([&](Tx& tx) { return tx.PutEscrow(bad); });
+    EXPECT_FALSE(s) << mode;
+  }
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    auto e = tx.FindEscrow("o1", "a3");
+    if (!e) return Fail(e.error());
+    EXPECT_EQ(*e, std::optional<Escrow>(dual));
+    return {};
+  }));
+}
+
 TEST_P(StoreContractTest, EscrowsBelowKeyVersionKeysetPages) {
   SeedOrg(store());
   // 11 members of o1 with escrows at key versions 1, 2, 3 in turn; o2 has one

@@ -134,6 +134,27 @@ class OrgE2eTest : public ::testing::Test {
     }
   }
 
+  // Whether an email to `to` holding `needle` is in the outbox, waiting a
+  // little: some notices are queued and written by a worker.
+  bool MailArrived(const std::string& to, const std::string& needle) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    for (;;) {
+      if (fs::exists(Outbox())) {
+        for (const auto& e : fs::directory_iterator(Outbox())) {
+          if (e.path().extension() != ".eml") continue;
+          std::string text = std::regex_replace(ReadFile(e.path()), std::regex("=\r?\n"), "");
+          if ((text.find("To: " + to) != std::string::npos ||
+               text.find("<" + to + ">") != std::string::npos) &&
+              text.find(needle) != std::string::npos) {
+            return true;
+          }
+        }
+      }
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+
   void ExpectFailure(const CliResult& r, int code, const std::string& contains) {
     EXPECT_EQ(r.exit_code, code) << r.Describe();
     auto lines = r.ErrLines();
@@ -297,6 +318,12 @@ TEST_F(OrgE2eTest, EnrollRotateAdminResetAndVerifyTheLog) {
   ExpectFailure(dual, 1, "admin-reset");
   auto mode = As("alice", {"org", "policy", "set", "--mode", "admin-reset"});
   ASSERT_EQ(mode.exit_code, 0) << mode.Describe();
+  // bob enrolled under dual control: his escrow keeps it (issue 10 item 5),
+  // and he is emailed to enroll again.
+  auto kept = As("carol", {"--yes", "recovery", "reset", "bob@example.com"});
+  ExpectFailure(kept, 1, "dual control");
+  EXPECT_TRUE(MailArrived("bob@example.com", "keyward recovery enroll"));
+  ASSERT_EQ(As("bob", {"--yes", "recovery", "enroll"}, std::string(kPassword) + "\n").exit_code, 0);
   auto reset = As("carol", {"--json", "--yes", "recovery", "reset", "bob@example.com"});
   ASSERT_EQ(reset.exit_code, 0) << reset.Describe();
   json rj = Json(reset);
@@ -563,6 +590,59 @@ TEST_F(OrgE2eTest, RolesRevokeRestoreAndRemove) {
   ASSERT_EQ(gone.exit_code, 0) << gone.Describe();
   EXPECT_TRUE(Json(gone)["orgs"].empty()) << gone.out;
   ExpectFailure(As("bob", {"recovery", "enroll"}), 1, "not a member of any organization");
+}
+
+// Issue 10 item 3: the operator decides who creates organizations
+// (keywardd --org-creation operator --org-creators LIST).
+TEST_F(OrgE2eTest, OnlyTheAccountsTheOperatorListsCreateOrganizations) {
+  server_ = std::make_unique<ServerProcess>(
+      KEYWARDD_PATH,
+      std::vector<std::string>{"--min-kdf-ops", "2", "--min-kdf-mem", "20971520", "--org-creation",
+                               "operator", "--org-creators", "ALICE@example.com, ops@example.com"});
+  profiles_ = server_->temp_dir() / "profiles";
+  NewUser("alice");
+  NewUser("bob");
+  auto refused = As("bob", {"org", "create", "Spam"});
+  ExpectFailure(refused, 1, "operator");
+  EXPECT_EQ(server_->QuerySql("SELECT count(*) FROM orgs")[0][0], "0");
+  CreateOrg("alice", "opt-in");  // listed, in another case
+  EXPECT_EQ(server_->QuerySql("SELECT count(*) FROM orgs")[0][0], "1");
+}
+
+// Issue 10 item 3: the invitation shows the exact join command, with the
+// fingerprint, and keeps the organization's name out of the subject.
+TEST_F(OrgE2eTest, TheInvitationEmailCarriesTheExactJoinCommand) {
+  NewUser("alice");
+  NewUser("bob");
+  auto created = As("alice", {"--json", "org", "create", "Buy \"cheap\" pills"});
+  ASSERT_EQ(created.exit_code, 0) << created.Describe();
+  const std::string fingerprint = Json(created).value("signing_fingerprint", "");
+  ASSERT_FALSE(fingerprint.empty());
+  Invite("alice", "bob", "user");
+  auto inv = InvitationFor("bob@example.com");
+  ASSERT_TRUE(inv);
+  EXPECT_EQ(inv->fingerprint, fingerprint);
+  const std::string command =
+      "keyward org join " + inv->token + " --fingerprint \"" + fingerprint + "\"";
+  EXPECT_TRUE(MailArrived("bob@example.com", command + "\r\n") ||
+              MailArrived("bob@example.com", command + "\n"));
+  EXPECT_TRUE(MailArrived("bob@example.com",
+                          "Subject: You are invited to an organization on "
+                          "Keyward\r\n"));
+  // What the email shows is what bob runs.
+  auto join = As("bob", {"--yes", "org", "join", inv->token, "--fingerprint", fingerprint});
+  ASSERT_EQ(join.exit_code, 0) << join.Describe();
+}
+
+// Issue 10 item 5: the CLI names the way out when the quorum cannot be met.
+TEST_F(OrgE2eTest, AQuorumAboveTheRecoveryAdminsIsRefused) {
+  NewUser("alice");
+  CreateOrg("alice", "opt-in");
+  auto quorum = As("alice", {"org", "policy", "set", "--quorum", "2"});
+  ExpectFailure(quorum, 1, "grant-recovery");
+  auto shown = As("alice", {"--json", "org", "policy", "show"});
+  ASSERT_EQ(shown.exit_code, 0) << shown.Describe();
+  EXPECT_TRUE(std::regex_search(shown.out, std::regex(R"("quorum":\s*1\b)"))) << shown.out;
 }
 
 TEST_F(OrgE2eTest, UsageErrorsExitTwo) {

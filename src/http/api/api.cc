@@ -152,6 +152,8 @@ class ApiImpl final : public Api {
     c.kdf_default = config.kdf_default;
     c.session_ttl_seconds = config.session_ttl_seconds;
     c.recovery_key = config.recovery_key;
+    c.org_creation_operator_only = config.org_creation_operator_only;
+    c.org_creators = config.org_creators;
     return c;
   }
 

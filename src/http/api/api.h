@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/error.h"
@@ -28,6 +29,10 @@ struct ApiConfig {
   // that ApiConfig stays copyable. When null (tests that do not need it) the
   // two fields are left out of GET /v1/server.
   std::shared_ptr<const crypto::BoxKeyPair> recovery_key;
+  // keywardd org_creation = operator: only accounts whose email is in
+  // org_creators (lower case) create organizations.
+  bool org_creation_operator_only = false;
+  std::vector<std::string> org_creators;
 };
 
 class Api {

@@ -151,7 +151,7 @@ class OrgApiFixture : public ::testing::Test {
     auto at = body.find("keyward org join ");
     ASSERT_NE(at, std::string::npos);
     at += std::string("keyward org join ").size();
-    std::string token = body.substr(at, body.find('\n', at) - at);
+    std::string token = body.substr(at, body.find_first_of(" \n", at) - at);
     auto accept = Call("POST", "/v1/invites/accept", json{{"token", token}}, u.token);
     ASSERT_EQ(accept.status, 201) << accept.body;
   }

@@ -156,7 +156,8 @@ class OrgApiTest : public ::testing::Test {
   }
 
   std::string InviteToken(const std::string& email) {
-    static const std::regex kJoin(R"((^|\n)keyward org join ([A-Za-z0-9_-]+)\n)");
+    static const std::regex kJoin(
+        R"((^|\n)keyward org join ([A-Za-z0-9_-]+) --fingerprint "[0-9a-f ]+"\n)");
     auto sent = mailer_.Sent();
     for (auto it = sent.rbegin(); it != sent.rend(); ++it) {
       if (it->to != email) continue;
@@ -389,6 +390,23 @@ TEST_F(OrgApiTest, InvitesAreSingleUseBoundToTheEmailAndExpire) {
   EXPECT_EQ(ann_row["recovery_admin"], true);
   EXPECT_EQ(Code(Call("GET", "/v1/orgs/acme/members", std::nullopt, bob)), "org.forbidden");
   EXPECT_EQ(Code(Invite(bob, "acme", "x@example.com", "user")), "org.forbidden");
+}
+
+// Issue 10 item 3 over HTTP: 20 invitations an hour per inviter, then 429.
+TEST_F(OrgApiTest, InvitationsPastTheLimitAnswer429) {
+  User ann = SignUp("ann@example.com");
+  CreateOrg(ann, "acme");
+  for (int i = 0; i < 20; ++i) {
+    auto r = Invite(ann, "acme", "p" + std::to_string(i) + "@example.com", "user");
+    ASSERT_EQ(r.status, 201) << i << " " << r.body;
+  }
+  const size_t sent = mailer_.Sent().size();
+  auto r = Invite(ann, "acme", "p20@example.com", "user");
+  EXPECT_EQ(r.status, 429) << r.body;
+  EXPECT_EQ(Body(r)["error"]["code"], "org.invite_rate_limited");
+  EXPECT_EQ(mailer_.Sent().size(), sent);
+  clock_.Advance(2 * 3600);
+  EXPECT_EQ(Invite(ann, "acme", "p20@example.com", "user").status, 201);
 }
 
 TEST_F(OrgApiTest, JoiningAMandatoryOrganizationNeedsAnEscrow) {

@@ -246,6 +246,12 @@ CREATE TABLE server_meta (
 );
 )sql";
 
+// The recovery mode each escrow was made under: see the SQLite migration 6.
+constexpr const char* kV6EscrowMode = R"sql(
+ALTER TABLE escrows ADD COLUMN mode TEXT COLLATE "C" NOT NULL DEFAULT 'dual-control'
+  CHECK (mode IN ('dual-control', 'admin-reset'));
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
@@ -255,6 +261,7 @@ const std::vector<Migration>& Migrations() {
       {3, kV3Recovery},          // statements, grants, escrows
       {4, kV4RecoveryRequests},  // recovery requests and approvals
       {5, kV5ServerMeta},        // the keys the database is bound to
+      {6, kV6EscrowMode},        // the recovery mode of each escrow
   };
   return kMigrations;
 }

@@ -415,6 +415,70 @@ TEST(PgMigrationTest, OpenTwiceKeepsVersionAndData) {
             std::to_string(postgres::Migrations().size()));
 }
 
+// A version 5 database with an escrow in it is upgraded in place: the escrow
+// stays and reads as made under dual control, and new escrows keep the mode
+// they are given, one of the two (issue 10 item 5).
+TEST(PgMigrationTest, UpgradesVersion5DatabaseWithData) {
+  KEYWARD_REQUIRE_PG_CLUSTER();
+  ASSERT_GE(LatestVersion(), 6);
+  TestDatabase db("v5");
+  db.Exec(
+      "CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)");
+  for (const auto& m : postgres::Migrations()) {
+    if (m.version > 5) break;
+    db.Exec(m.sql);
+    db.Exec("INSERT INTO schema_migrations VALUES (" + std::to_string(m.version) + ", 0)");
+  }
+  db.Exec(
+      "INSERT INTO accounts (id, email, kdf_ops, kdf_mem, salt, verifier, wrapped_vault_key, "
+      "public_key, wrapped_private_key, verified, created_at) VALUES "
+      "('a1', 'ann@example.com', 3, 65536, '\\x01', '\\x02', '\\x03', '\\x04', '\\x05', 1, "
+      "100), ('a2', 'bob@example.com', 3, 65536, '\\x01', '\\x02', '\\x03', '\\x04', "
+      "'\\x05', 1, 100)");
+  db.Exec(
+      "INSERT INTO orgs (id, name, created_at, created_by, statement_version, key_version, "
+      "recovery_public_key, policy_json) VALUES ('o1', 'Acme', 100, 'a1', 1, 1, '\\x00', "
+      "'{\"mode\":\"admin-reset\"}')");
+  db.Exec(
+      "INSERT INTO org_members (org_id, account_id, role, permissions, status, joined_at, "
+      "last_epoch) VALUES ('o1', 'a1', 'owner', '', 'active', 100, 1), "
+      "('o1', 'a2', 'user', '', 'active', 101, 2)");
+  db.Exec(
+      "INSERT INTO escrows (org_id, account_id, epoch, key_version, wrapped_vault_key, "
+      "admin_share, server_share, created_at, updated_at) VALUES "
+      "('o1', 'a2', 2, 1, '\\x01', '\\x02', '\\x03', 200, 201)");
+  auto store = OpenOrFail(db.url());
+  ASSERT_NE(store, nullptr);
+  auto v = store->SchemaVersion();
+  ASSERT_OK(v);
+  EXPECT_EQ(*v, LatestVersion());
+  ASSERT_OK(store->Read([&](Tx& tx) -> Status {
+    auto escrow = tx.FindEscrow("o1", "a2");
+    if (!escrow) return Fail(escrow.error());
+    EXPECT_TRUE(escrow->has_value());
+    if (!*escrow) return {};
+    EXPECT_EQ((*escrow)->epoch, 2u);
+    EXPECT_EQ((*escrow)->mode, "dual-control");
+    return {};
+  }));
+  Escrow made;
+  made.org_id = "o1";
+  made.account_id = "a1";
+  made.epoch = 2;
+  made.key_version = 1;
+  made.wrapped_vault_key = made.admin_share = made.server_share = Bytes{7};
+  made.mode = "admin-reset";
+  ASSERT_OK(store->Transact([&](Tx& tx) { return tx.PutEscrow(made); }));
+  ASSERT_OK(store->Read([&](Tx& tx) -> Status {
+    auto escrow = tx.FindEscrow("o1", "a1");
+    if (!escrow) return Fail(escrow.error());
+    EXPECT_EQ(*escrow, std::optional<Escrow>(made));
+    return {};
+  }));
+  made.mode = "nobody";
+  EXPECT_FALSE(store->Transact([&](Tx& tx) { return tx.PutEscrow(made); }));
+}
+
 TEST(PgMigrationTest, NodesMigratingAFreshDatabaseAtOnceAllSucceed) {
   KEYWARD_REQUIRE_PG_CLUSTER();
   TestDatabase db("race");

@@ -258,6 +258,15 @@ CREATE TABLE server_meta (
 ) STRICT;
 )sql";
 
+// The recovery mode each escrow was made under (store::Escrow::mode): a
+// policy change never weakens an existing escrow. Escrows made before this
+// version read as dual-control, the stronger promise: under admin-reset,
+// their members enroll again before an administrator can reset them.
+constexpr const char* kV6EscrowMode = R"sql(
+ALTER TABLE escrows ADD COLUMN mode TEXT NOT NULL DEFAULT 'dual-control'
+  CHECK (mode IN ('dual-control', 'admin-reset'));
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
@@ -267,6 +276,7 @@ const std::vector<Migration>& Migrations() {
       {3, kV3Recovery},          // statements, grants, escrows
       {4, kV4RecoveryRequests},  // recovery requests and approvals
       {5, kV5ServerMeta},        // the keys the database is bound to
+      {6, kV6EscrowMode},        // the recovery mode of each escrow
   };
   return kMigrations;
 }

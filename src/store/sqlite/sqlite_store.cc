@@ -330,7 +330,7 @@ OrgGrant ReadGrant(const Stmt& s) {
 
 constexpr const char* kEscrowCols =
     "org_id, account_id, epoch, key_version, wrapped_vault_key, admin_share, server_share, "
-    "created_at, updated_at";
+    "created_at, updated_at, mode";
 
 Escrow ReadEscrow(const Stmt& s) {
   Escrow e;
@@ -343,6 +343,7 @@ Escrow ReadEscrow(const Stmt& s) {
   e.server_share = s.Blob(6);
   e.created_at = s.Int(7);
   e.updated_at = s.Int(8);
+  e.mode = s.Text(9);
   return e;
 }
 
@@ -1094,11 +1095,13 @@ class SqliteTx final : public Tx {
   Status PutEscrow(const Escrow& e) override {
     static constexpr const char* kSql =
         "INSERT INTO escrows (org_id, account_id, epoch, key_version, wrapped_vault_key, "
-        "admin_share, server_share, created_at, updated_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9) "
+        "admin_share, server_share, created_at, updated_at, mode) "
+        "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10) "
         "ON CONFLICT (org_id, account_id) DO UPDATE SET epoch = excluded.epoch, "
         "key_version = excluded.key_version, wrapped_vault_key = excluded.wrapped_vault_key, "
         "admin_share = excluded.admin_share, server_share = excluded.server_share, "
-        "created_at = excluded.created_at, updated_at = excluded.updated_at";
+        "created_at = excluded.created_at, updated_at = excluded.updated_at, "
+        "mode = excluded.mode";
     auto s = Prepare(kSql, "put escrow");
     if (!s) return Fail(s.error());
     s->Bind(1, e.org_id)
@@ -1109,7 +1112,8 @@ class SqliteTx final : public Tx {
         .Bind(6, e.admin_share)
         .Bind(7, e.server_share)
         .Bind(8, e.created_at)
-        .Bind(9, e.updated_at);
+        .Bind(9, e.updated_at)
+        .Bind(10, e.mode);
     KW_TRY(s->Exec());
     return {};
   }

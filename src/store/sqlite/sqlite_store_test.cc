@@ -384,6 +384,76 @@ TEST(SqliteMigrationTest, UpgradesVersion4DatabaseWithData) {
   }));
 }
 
+// A version 5 database with an escrow in it is upgraded in place: the escrow
+// stays and reads as made under dual control (the stronger promise), and new
+// escrows keep the mode they are given (issue 10 item 5).
+TEST(SqliteMigrationTest, UpgradesVersion5DatabaseWithData) {
+  ASSERT_GE(LatestVersion(), 6);
+  fs::path db = TempDir() / "v5.db";
+  {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
+    RawExec(raw, "PRAGMA foreign_keys=ON");
+    RawExec(raw,
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT "
+            "NULL)");
+    for (const auto& m : sqlite::Migrations()) {
+      if (m.version > 5) break;
+      RawExec(raw, m.sql);
+      RawExec(raw, "INSERT INTO schema_migrations VALUES (" + std::to_string(m.version) + ", 0)");
+    }
+    RawExec(raw,
+            "INSERT INTO accounts (id, email, kdf_ops, kdf_mem, salt, verifier, "
+            "wrapped_vault_key, public_key, wrapped_private_key, verified, created_at) VALUES "
+            "('a1', 'ann@example.com', 3, 65536, x'01', x'02', x'03', x'04', x'05', 1, 100), "
+            "('a2', 'bob@example.com', 3, 65536, x'01', x'02', x'03', x'04', x'05', 1, 100)");
+    RawExec(raw,
+            "INSERT INTO orgs (id, name, created_at, created_by, statement_version, key_version, "
+            "recovery_public_key, policy_json) VALUES ('o1', 'Acme', 100, 'a1', 1, 1, "
+            "zeroblob(32), '{\"mode\":\"admin-reset\"}')");
+    RawExec(raw,
+            "INSERT INTO org_members (org_id, account_id, role, permissions, status, joined_at, "
+            "last_epoch) VALUES ('o1', 'a1', 'owner', '', 'active', 100, 1), "
+            "('o1', 'a2', 'user', '', 'active', 101, 2)");
+    RawExec(raw,
+            "INSERT INTO escrows (org_id, account_id, epoch, key_version, wrapped_vault_key, "
+            "admin_share, server_share, created_at, updated_at) VALUES "
+            "('o1', 'a2', 2, 1, x'01', x'02', x'03', 200, 201)");
+    sqlite3_close(raw);
+  }
+  auto store = Open("sqlite:" + db.string());
+  ASSERT_TRUE(store) << store.error().code();
+  auto v = (*store)->SchemaVersion();
+  ASSERT_TRUE(v);
+  EXPECT_EQ(*v, LatestVersion());
+  ASSERT_TRUE((*store)->Read([&](Tx& tx) -> Status {
+    auto escrow = tx.FindEscrow("o1", "a2");
+    if (!escrow) return Fail(escrow.error());
+    EXPECT_TRUE(escrow->has_value());
+    if (!*escrow) return {};
+    EXPECT_EQ((*escrow)->epoch, 2u);
+    EXPECT_EQ((*escrow)->mode, "dual-control");
+    return {};
+  }));
+  Escrow made;
+  made.org_id = "o1";
+  made.account_id = "a1";
+  made.epoch = 2;
+  made.key_version = 1;
+  made.wrapped_vault_key = made.admin_share = made.server_share = Bytes{7};
+  made.mode = "admin-reset";
+  ASSERT_TRUE((*store)->Transact([&](Tx& tx) { return tx.PutEscrow(made); }));
+  ASSERT_TRUE((*store)->Read([&](Tx& tx) -> Status {
+    auto escrow = tx.FindEscrow("o1", "a1");
+    if (!escrow) return Fail(escrow.error());
+    EXPECT_EQ(*escrow, std::optional<Escrow>(made));
+    return {};
+  }));
+  // The column admits only the two modes.
+  made.mode = "nobody";
+  EXPECT_FALSE((*store)->Transact([&](Tx& tx) { return tx.PutEscrow(made); }));
+}
+
 // FailingStore must forward every Tx operation, each counting as one: a flow
 // over the operations migration 3 added runs unchanged through it, and
 // failing any one of its steps fails the transaction with store.error.
