@@ -73,7 +73,7 @@ class CoreTest : public ::testing::Test {
     EXPECT_TRUE(core().accounts.Register(r).has_value());
     auto code = mailer_.LastCodeFor(email);
     EXPECT_TRUE(code.has_value());
-    EXPECT_TRUE(core().accounts.Verify(email, code.value_or("")).has_value());
+    EXPECT_TRUE(core().accounts.Verify(email, code.value_or(""), "192.0.2.1").has_value());
     return id;
   }
 
