@@ -1,6 +1,7 @@
 #include "core/recovery_requests.h"
 
 #include <algorithm>
+#include <functional>
 #include <utility>
 
 #include <fmt/format.h>
@@ -348,14 +349,55 @@ std::string CodeAddressKey(std::string_view address) {
   return "redeem-code:addr:" + std::string(address);
 }
 
+// Issue 10, item 6: wrong codes and wrong link tokens are logged in the
+// organization's event log, never with the code or token. Whether there is
+// an account or a request to log for is found after the answer (Deferred),
+// so the answer does the same store work for every email and request id.
+void LogAfterAnswer(const Context& ctx, std::function<Status(store::Tx&)> work) {
+  ctx.deferred.Post([&ctx, work = std::move(work)] {
+    if (auto s = ctx.store.Transact(work); !s) {
+      spdlog::warn("events: could not log a rejected code or token ({})", s.error().code());
+    }
+  });
+}
+
+// A wrong code for the recovery request of `email`: logged in the
+// organization the request would go to (the member's latest enrollment).
+void LogRejectedRequestCode(const Context& ctx, std::string email, std::string address) {
+  LogAfterAnswer(
+      ctx, [&ctx, email = std::move(email), address = std::move(address)](store::Tx& tx) -> Status {
+        KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountByEmail(email));
+        if (!account || !account->verified) return {};
+        KW_ASSIGN_OR_RETURN(auto escrow, LatestEnrollment(tx, account->id));
+        if (!escrow) return {};
+        EventSpec event;
+        event.org_id = escrow->org_id;
+        event.type = "recovery.code_rejected";
+        event.target_id = account->id;
+        event.details = {{"step", "request"}, {"remote_address", address}};
+        return AppendOrgEvent(tx, ctx.clock, std::move(event));
+      });
+}
+
+// A wrong token for `request_id`: logged when that request exists.
+void LogRejectedToken(const Context& ctx, std::string request_id, std::string address) {
+  LogAfterAnswer(ctx,
+                 [&ctx, request_id = std::move(request_id),
+                  address = std::move(address)](store::Tx& tx) -> Status {
+                   KW_ASSIGN_OR_RETURN(auto r, tx.FindRequest(request_id));
+                   if (!r) return {};
+                   EventSpec event = RequestEvent(*r, "recovery.link_rejected", "");
+                   event.details["remote_address"] = address;
+                   return AppendOrgEvent(tx, ctx.clock, std::move(event));
+                 });
+}
+
 // The approved request behind (request_id, token), counting wrong tokens.
 // Sets `late` (and returns nullopt) when the caller must answer an error
 // after committing what was counted.
-Result<std::optional<store::RecoveryRequest>> RequestByToken(store::Tx& tx, const Context& ctx,
-                                                             std::string_view request_id,
-                                                             const crypto::GenericKey& token,
-                                                             std::string_view address,
-                                                             std::optional<Error>& late) {
+Result<std::optional<store::RecoveryRequest>> RequestByToken(
+    store::Tx& tx, const Context& ctx, std::string_view request_id, const crypto::GenericKey& token,
+    std::string_view address, std::optional<Error>& late, bool& wrong_token) {
   const int64_t now = ctx.clock.NowUnix();
   KW_ASSIGN_OR_RETURN(bool by_address,
                       AtLimit(tx, TokenAddressKey(address), now, kWrongTokensPerAddress));
@@ -376,6 +418,7 @@ Result<std::optional<store::RecoveryRequest>> RequestByToken(store::Tx& tx, cons
     if (!by_request) KW_RETURN_IF_ERROR(Hit(tx, TokenRequestKey(request_id), now));
     KW_RETURN_IF_ERROR(Hit(tx, TokenAddressKey(address), now));
     late = by_request ? RateLimited() : LinkInvalid();
+    wrong_token = true;
     return std::nullopt;
   }
   return r;
@@ -478,10 +521,12 @@ Result<ConfirmOutcome> RecoveryRequestService::Confirm(std::string_view raw_emai
   ConfirmOutcome outcome;
   std::optional<Error> late;
   Outbox outbox;
+  bool wrong_code = false;
   KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     outcome = {};
     late.reset();
     outbox.clear();
+    wrong_code = false;
     const std::string address_key = "recovery-confirm:addr:" + std::string(remote_address);
     KW_ASSIGN_OR_RETURN(bool blocked, AtLimit(tx, address_key, now, kWrongConfirmsPerAddress));
     if (blocked) {
@@ -496,11 +541,13 @@ Result<ConfirmOutcome> RecoveryRequestService::Confirm(std::string_view raw_emai
         row->attempts >= ctx_.config.code_max_attempts ||
         row->challenge.size() <= kChallengeRandom) {
       late = InvalidCode();
+      wrong_code = true;
       return Hit(tx, address_key, now);  // committed: the wrong try counts
     }
     if (!crypto::ConstantTimeEqual(HashEmailCode(ctx_, row->challenge, code), row->code_hash)) {
       ++row->attempts;
       late = InvalidCode();
+      wrong_code = true;
       KW_RETURN_IF_ERROR(Hit(tx, address_key, now));
       return tx.UpdateEmailCode(*row);  // committed: the wrong try counts
     }
@@ -582,6 +629,7 @@ Result<ConfirmOutcome> RecoveryRequestService::Confirm(std::string_view raw_emai
     return {};
   }));
   SendAll(ctx_.mailer, outbox, "recovery request");
+  if (wrong_code) LogRejectedRequestCode(ctx_, *email, std::string(remote_address));
   if (late) return Fail(std::move(*late));
   return outcome;
 }
@@ -831,11 +879,14 @@ Status RecoveryRequestService::RedeemStart(std::string_view request_id,
   std::optional<Error> late;
   Outbox outbox;
   std::optional<mail::Message> code_mail;
+  bool wrong_token = false;
   KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     late.reset();
     outbox.clear();
     code_mail.reset();
-    KW_ASSIGN_OR_RETURN(auto r, RequestByToken(tx, ctx_, request_id, token, remote_address, late));
+    wrong_token = false;
+    KW_ASSIGN_OR_RETURN(
+        auto r, RequestByToken(tx, ctx_, request_id, token, remote_address, late, wrong_token));
     if (!r) return {};
     KW_RETURN_IF_ERROR(ExpireIfOverdue(tx, ctx_, *r, outbox));
     if (auto next = NextRequestStatus(r->status, RequestAction::kRedeemStart); !next) {
@@ -866,6 +917,7 @@ Status RecoveryRequestService::RedeemStart(std::string_view request_id,
     return {};
   }));
   SendAll(ctx_.mailer, outbox, "recovery expired");
+  if (wrong_token) LogRejectedToken(ctx_, std::string(request_id), std::string(remote_address));
   if (late) return Fail(std::move(*late));
   // The member cannot go on without this code: say so when it was not sent.
   if (code_mail) {
@@ -885,9 +937,11 @@ Result<RedeemMaterial> RecoveryRequestService::RedeemVerify(std::string_view req
   RedeemMaterial material;
   std::optional<Error> late;
   Outbox outbox;
+  bool wrong_token = false;
   KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     late.reset();
     outbox.clear();
+    wrong_token = false;
     KW_ASSIGN_OR_RETURN(bool codes_by_request,
                         AtLimit(tx, CodeRequestKey(request_id), now, kWrongCodesPerRequest));
     KW_ASSIGN_OR_RETURN(bool codes_by_address,
@@ -896,7 +950,8 @@ Result<RedeemMaterial> RecoveryRequestService::RedeemVerify(std::string_view req
       late = RateLimited();
       return {};
     }
-    KW_ASSIGN_OR_RETURN(auto r, RequestByToken(tx, ctx_, request_id, token, remote_address, late));
+    KW_ASSIGN_OR_RETURN(
+        auto r, RequestByToken(tx, ctx_, request_id, token, remote_address, late, wrong_token));
     if (!r) return {};
     KW_RETURN_IF_ERROR(ExpireIfOverdue(tx, ctx_, *r, outbox));
     if (auto next = NextRequestStatus(r->status, RequestAction::kRedeemVerify); !next) {
@@ -915,7 +970,11 @@ Result<RedeemMaterial> RecoveryRequestService::RedeemVerify(std::string_view req
       KW_RETURN_IF_ERROR(Hit(tx, CodeRequestKey(r->id), now));
       KW_RETURN_IF_ERROR(Hit(tx, CodeAddressKey(remote_address), now));
       late = InvalidCode();
-      return {};
+      // The token was right, so the request exists: logged right here.
+      EventSpec event = RequestEvent(*r, "recovery.code_rejected", "");
+      event.details["step"] = "redeem";
+      event.details["remote_address"] = std::string(remote_address);
+      return AppendOrgEvent(tx, ctx_.clock, std::move(event));
     }
     if (!ctx_.config.recovery_key) return Fail(RecoveryKeyMissing());
     KW_ASSIGN_OR_RETURN(store::Escrow escrow, RequestEscrow(tx, *r));
@@ -956,6 +1015,7 @@ Result<RedeemMaterial> RecoveryRequestService::RedeemVerify(std::string_view req
     return {};
   }));
   SendAll(ctx_.mailer, outbox, "recovery expired");
+  if (wrong_token) LogRejectedToken(ctx_, std::string(request_id), std::string(remote_address));
   if (late) return Fail(std::move(*late));
   return material;
 }
