@@ -465,6 +465,11 @@ Result<ApproveResult> RecoveryAdmin::Approve(const VerifiedOrg& org, std::string
         fmt::format("the request is {}, not pending: only a pending request can be approved",
                     RequestStatusText(req->status))));
   }
+  if (req->account_id == me_.account_id) {
+    return Fail(Error::PermissionDenied(
+        "org.self_action",
+        "you cannot approve your own recovery request: another recovery admin must"));
+  }
   if (!req->escrow) {
     for (const RecoveryApprovalInfo& a : req->approvals) {
       if (a.admin_id == me_.account_id) {

@@ -617,5 +617,47 @@ TEST_F(RecoveryClientTest, ApproveMakesALinkOnlyWhenTheQuorumIsMet) {
   EXPECT_TRUE(approved.is_null());
 }
 
+// Issue 10, item 6: approving one's own request said "your role does not
+// allow approving their recovery"; it says what is wrong.
+TEST_F(RecoveryClientTest, ApprovingOnesOwnRequestSaysSo) {
+  FakeServer server([&](const std::string& m, const std::string& p, const json&) -> Reply {
+    if (m == "GET" && p == std::string("/v1/orgs/") + kOrg + "/recovery/requests/" + kRequest) {
+      json r = {{"id", kRequest},
+                {"org_id", kOrg},
+                {"account_id", kAdmin},
+                {"email", "carol@example.com"},
+                {"status", "pending"},
+                {"initiated_by", nullptr},
+                {"epoch", 1},
+                {"device_name", "carol-laptop"},
+                {"remote_address", "10.0.0.7"},
+                {"created_at", "2026-01-01T00:00:00Z"},
+                {"expires_at", "2026-01-08T00:00:00Z"},
+                {"quorum", 1},
+                {"approvals", json::array()},
+                {"decided_by", nullptr},
+                {"decided_at", nullptr},
+                {"decline_reason", nullptr},
+                {"completed_at", nullptr}};
+      return {200, r.dump()};
+    }
+    return ErrorReply(404, "route.not_found");
+  });
+  Client client(ClientOptions{server.url(), 5000, 30000});
+  crypto::VaultKey admin_uk = crypto::VaultKey::Random();
+  OrgClient orgs(client, admin_uk, MemberKeys{kAdmin, crypto::GenerateBoxKeyPair()});
+  RecoveryAdmin admin(orgs, client,
+                      MemberKeys{kAdmin, {admin_key_.public_key, admin_key_.secret_key.Clone()}});
+  VerifiedOrg org;
+  org.org.id = kOrg;
+  org.org.key_version = 1;
+  org.statement = statement_;
+  auto r = admin.Approve(org, kRequest, "https://vault.example.com");
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), "org.self_action");
+  EXPECT_NE(r.error().message().find("your own recovery request"), std::string::npos)
+      << r.error().message();
+}
+
 }  // namespace
 }  // namespace keyward::client

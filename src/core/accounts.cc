@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "core/notices.h"
@@ -25,12 +26,36 @@ Error MailUnavailable() {
                             "The server could not send email right now; try again later.");
 }
 
+Error RateLimited() {
+  return Error::RateLimited("request.rate_limited", "Too many requests; try again later.");
+}
+
+// Issue 10, item 2: as for recovery codes (recovery_requests.cc), resent
+// codes are counted per (asking address, email) first, then per email, in
+// whole-hour windows, the same for every email.
+constexpr int64_t kCodeWindow = 3600;
+constexpr int64_t kCodesPerAddressAndEmail = 5;
+constexpr int64_t kCodesPerEmail = 10;
+constexpr int64_t kWrongCodesPerAddress = 20;
+
+Error CodeLimit(int64_t minutes) {
+  return Error::RateLimited(
+      "verify.code_limit",
+      fmt::format("No new code can be sent to this address for {} minute{}; use the last code "
+                  "you received, if any.",
+                  minutes, minutes == 1 ? "" : "s"));
+}
+
 Status CheckBlob(const store::Bytes& blob, std::string_view field) {
   if (blob.size() < kMinBlob || blob.size() > kMaxKeyBlob) return Fail(InvalidField(field));
   return {};
 }
 
 }  // namespace
+
+std::string VerifyCodeSubject(std::string_view email, std::string_view remote_address) {
+  return std::string(email) + " " + std::string(remote_address);
+}
 
 store::Bytes HashEmailCode(const Context& ctx, std::span<const uint8_t> challenge,
                            std::string_view code) {
@@ -106,7 +131,7 @@ Status AccountService::Register(const Registration& r) {
     code = crypto::RandomDigits(6);
     store::EmailCode row;
     row.purpose = kRegisterPurpose;
-    row.subject = email;
+    row.subject = VerifyCodeSubject(email, r.remote_address);
     row.account_id = account.id;
     row.challenge = crypto::RandomBytes(16);
     row.code_hash = HashEmailCode(ctx_, row.challenge, code);
@@ -131,21 +156,33 @@ Status AccountService::Register(const Registration& r) {
   return {};
 }
 
-Status AccountService::Verify(std::string_view raw_email, std::string_view code) {
+Status AccountService::Verify(std::string_view raw_email, std::string_view code,
+                              std::string_view remote_address) {
   auto email = NormalizeEmail(raw_email);
   if (!email) return Fail(InvalidCode());
   const int64_t now = ctx_.clock.NowUnix();
   bool verified = false;
+  bool limited = false;
   KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     verified = false;
-    KW_ASSIGN_OR_RETURN(auto row, tx.FindEmailCode(kRegisterPurpose, *email));
+    limited = false;
+    const std::string address_key = "verify-wrong:addr:" + std::string(remote_address);
+    KW_ASSIGN_OR_RETURN(int64_t wrong, tx.PeekRateLimit(address_key, now, kCodeWindow));
+    if (wrong >= kWrongCodesPerAddress) {
+      limited = true;
+      return {};
+    }
+    // The code asked from this address: guesses from elsewhere never reach it.
+    KW_ASSIGN_OR_RETURN(
+        auto row, tx.FindEmailCode(kRegisterPurpose, VerifyCodeSubject(*email, remote_address)));
     if (!row || row->used || row->expires_at <= now ||
         row->attempts >= ctx_.config.code_max_attempts) {
-      return {};
+      return Discard(tx.HitRateLimit(address_key, now, kCodeWindow));
     }
     store::Bytes submitted = HashEmailCode(ctx_, row->challenge, code);
     if (!crypto::ConstantTimeEqual(submitted, row->code_hash)) {
       ++row->attempts;
+      KW_RETURN_IF_ERROR(Discard(tx.HitRateLimit(address_key, now, kCodeWindow)));
       return tx.UpdateEmailCode(*row);  // committed: the wrong try counts
     }
     row->used = true;
@@ -157,6 +194,7 @@ Status AccountService::Verify(std::string_view raw_email, std::string_view code)
     verified = true;
     return {};
   }));
+  if (limited) return Fail(RateLimited());
   if (!verified) return Fail(InvalidCode());
   return {};
 }
@@ -167,25 +205,46 @@ Status AccountService::Resend(std::string_view raw_email, std::string_view remot
   const int64_t now = ctx_.clock.NowUnix();
   std::string code;
   bool send = false;
+  int64_t retry_at = 0;
   KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     send = false;
+    retry_at = 0;
+    // The same reads and writes for every email (issue 10, items 2 and 4):
+    // the counts and a code row, which only an unverified account's owner
+    // is emailed.
     KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountByEmail(email));
-    if (!account || account->verified) return {};
-    KW_ASSIGN_OR_RETURN(bool may_mail, MayMail(tx, email));
-    if (!may_mail) return {};
+    const bool unverified = account && !account->verified;
+    const int64_t window = now / kCodeWindow;
+    const std::string suffix = ":" + std::to_string(window);
+    const std::string pair_key =
+        credentials_.EmailKey("verify-mail:pair:" + std::string(remote_address) + ":", email) +
+        suffix;
+    const std::string email_key = credentials_.EmailKey("verify-mail:", email) + suffix;
+    KW_ASSIGN_OR_RETURN(int64_t pair, tx.PeekRateLimit(pair_key, now, kCodeWindow));
+    int64_t all = 0;
+    if (pair < kCodesPerAddressAndEmail) {
+      KW_ASSIGN_OR_RETURN(all, tx.PeekRateLimit(email_key, now, kCodeWindow));
+    }
+    if (pair >= kCodesPerAddressAndEmail || all >= kCodesPerEmail) {
+      retry_at = (window + 1) * kCodeWindow;  // the last code sent stays valid
+      return {};
+    }
+    KW_RETURN_IF_ERROR(Discard(tx.HitRateLimit(pair_key, now, kCodeWindow)));
+    KW_RETURN_IF_ERROR(Discard(tx.HitRateLimit(email_key, now, kCodeWindow)));
     code = crypto::RandomDigits(6);
     store::EmailCode row;
     row.purpose = kRegisterPurpose;
-    row.subject = email;
-    row.account_id = account->id;
+    row.subject = VerifyCodeSubject(email, remote_address);
+    row.account_id = unverified ? account->id : std::string();
     row.challenge = crypto::RandomBytes(16);
     row.code_hash = HashEmailCode(ctx_, row.challenge, code);
     row.expires_at = now + ctx_.config.code_ttl_seconds;
     row.created_at = now;
     KW_RETURN_IF_ERROR(tx.PutEmailCode(row));
-    send = true;
+    send = unverified;
     return {};
   }));
+  if (retry_at != 0) return Fail(CodeLimit((retry_at - now + 59) / 60));
   // The answer never depends on the account, not even when mail is down.
   if (send) {
     notices::SendBestEffort(

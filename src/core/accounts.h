@@ -50,9 +50,17 @@ class AccountService {
   // address, a notice to the owner of an existing one. Fails with
   // mail.unavailable (503) when that email cannot be sent.
   [[nodiscard]] Status Register(const Registration& registration);
-  // verify.invalid_code for every kind of failure.
-  [[nodiscard]] Status Verify(std::string_view email, std::string_view code);
-  // Sends a fresh code to an unverified account; does nothing otherwise.
+  // The code emailed to `email` for a request from `remote_address` (codes
+  // are bound to the address that asked for them). verify.invalid_code for
+  // every kind of failure; request.rate_limited after 20 of them from the
+  // address in an hour.
+  [[nodiscard]] Status Verify(std::string_view email, std::string_view code,
+                              std::string_view remote_address);
+  // Sends a fresh code to an unverified account; the same store work and
+  // answer for every email. request.rate_limited (per address);
+  // verify.code_limit (429) when no new code can be sent to this email from
+  // this address for now (5 per address and email, then 10 per email, an
+  // hour), whether or not the email has an account.
   [[nodiscard]] Status Resend(std::string_view email, std::string_view remote_address);
   [[nodiscard]] Result<PreloginAnswer> Prelogin(std::string_view email);
 
@@ -74,7 +82,13 @@ class AccountService {
   const Credentials& credentials_;
 };
 
-inline constexpr char kRegisterPurpose[] = "register";
+inline constexpr char kRegisterPurpose[] = "register";  // VerifyCodeSubject
+
+// The subject of a registration code row: the email and the address that
+// asked for the code, so that wrong guesses or a resend from another
+// address never kill the code of the one who registered.
+[[nodiscard]] std::string VerifyCodeSubject(std::string_view email,
+                                            std::string_view remote_address);
 
 // H(code key, challenge || code).
 store::Bytes HashEmailCode(const Context& ctx, std::span<const uint8_t> challenge,

@@ -6,6 +6,7 @@ namespace keyward::core::testing {
 namespace {
 
 constexpr char kAnn[] = "ann@example.com";
+constexpr char kFrom[] = "192.0.2.1";  // MakeRegistration's remote address
 
 class AccountsTest : public CoreTest {};
 
@@ -18,22 +19,22 @@ TEST_F(AccountsTest, RegisterMailsASixDigitCodeAndVerifyActivates) {
   ASSERT_TRUE(code);
   EXPECT_EQ(code->size(), 6u);
   EXPECT_ERROR(core().sessions.Login(MakeLogin(kAnn)), "account.unverified");
-  ASSERT_OK(core().accounts.Verify("ANN@example.com", *code));
+  ASSERT_OK(core().accounts.Verify("ANN@example.com", *code, kFrom));
   ASSERT_OK(core().sessions.Login(MakeLogin(kAnn)));
 }
 
 TEST_F(AccountsTest, CodeWorksOnce) {
   ASSERT_OK(core().accounts.Register(MakeRegistration(kAnn)));
   auto code = *mailer_.LastCodeFor(kAnn);
-  ASSERT_OK(core().accounts.Verify(kAnn, code));
-  EXPECT_ERROR(core().accounts.Verify(kAnn, code), "verify.invalid_code");
+  ASSERT_OK(core().accounts.Verify(kAnn, code, kFrom));
+  EXPECT_ERROR(core().accounts.Verify(kAnn, code, kFrom), "verify.invalid_code");
 }
 
 TEST_F(AccountsTest, CodeExpiresAfterTenMinutes) {
   ASSERT_OK(core().accounts.Register(MakeRegistration(kAnn)));
   auto code = *mailer_.LastCodeFor(kAnn);
   clock_.Advance(10 * 60);
-  EXPECT_ERROR(core().accounts.Verify(kAnn, code), "verify.invalid_code");
+  EXPECT_ERROR(core().accounts.Verify(kAnn, code, kFrom), "verify.invalid_code");
 }
 
 TEST_F(AccountsTest, CodeDiesAfterFiveWrongTries) {
@@ -41,13 +42,13 @@ TEST_F(AccountsTest, CodeDiesAfterFiveWrongTries) {
   auto code = *mailer_.LastCodeFor(kAnn);
   std::string wrong = code == "000000" ? "111111" : "000000";
   for (int i = 0; i < 5; ++i) {
-    EXPECT_ERROR(core().accounts.Verify(kAnn, wrong), "verify.invalid_code");
+    EXPECT_ERROR(core().accounts.Verify(kAnn, wrong, kFrom), "verify.invalid_code");
   }
-  EXPECT_ERROR(core().accounts.Verify(kAnn, code), "verify.invalid_code");
+  EXPECT_ERROR(core().accounts.Verify(kAnn, code, kFrom), "verify.invalid_code");
   // A resent code starts afresh.
   ASSERT_OK(core().accounts.Resend(kAnn, "192.0.2.1"));
   auto fresh = *mailer_.LastCodeFor(kAnn);
-  ASSERT_OK(core().accounts.Verify(kAnn, fresh));
+  ASSERT_OK(core().accounts.Verify(kAnn, fresh, kFrom));
 }
 
 TEST_F(AccountsTest, FourWrongTriesThenRightCodeWorks) {
@@ -55,14 +56,71 @@ TEST_F(AccountsTest, FourWrongTriesThenRightCodeWorks) {
   auto code = *mailer_.LastCodeFor(kAnn);
   std::string wrong = code == "000000" ? "111111" : "000000";
   for (int i = 0; i < 4; ++i) {
-    EXPECT_ERROR(core().accounts.Verify(kAnn, wrong), "verify.invalid_code");
+    EXPECT_ERROR(core().accounts.Verify(kAnn, wrong, kFrom), "verify.invalid_code");
   }
-  ASSERT_OK(core().accounts.Verify(kAnn, code));
+  ASSERT_OK(core().accounts.Verify(kAnn, code, kFrom));
+}
+
+// Issue 10, item 2: resends and wrong codes from a stranger's address used
+// to replace and then kill the registrant's code, and use up the email's
+// allowance so that the registrant's own resend sent nothing.
+TEST_F(AccountsTest, AStrangerCannotKillTheRegistrantsCode) {
+  constexpr char kStranger[] = "203.0.113.66";
+  ASSERT_OK(core().accounts.Register(MakeRegistration(kAnn)));
+  const std::string code = *mailer_.LastCodeFor(kAnn);
+  for (int round = 0; round < 5; ++round) {
+    (void)core().accounts.Resend(kAnn, kStranger);
+    for (int i = 0; i < 5; ++i) (void)core().accounts.Verify(kAnn, "000000", kStranger);
+  }
+  ASSERT_OK(core().accounts.Verify(kAnn, code, kFrom));
+}
+
+TEST_F(AccountsTest, TheRegistrantsResendIsNotSpentByAStranger) {
+  constexpr char kStranger[] = "203.0.113.66";
+  ASSERT_OK(core().accounts.Register(MakeRegistration(kAnn)));
+  for (int i = 0; i < 6; ++i) (void)core().accounts.Resend(kAnn, kStranger);
+  const size_t mails = mailer_.Sent().size();
+  ASSERT_OK(core().accounts.Resend(kAnn, kFrom));
+  ASSERT_EQ(mailer_.Sent().size(), mails + 1);
+  ASSERT_OK(core().accounts.Verify(kAnn, *mailer_.LastCodeFor(kAnn), kFrom));
+}
+
+// When no code can be sent, the answer says so and for how long; the same
+// answer after the same count for a verified, an unverified and an unknown
+// email.
+TEST_F(AccountsTest, ResendSaysWhenNoCodeCanBeSentTheSameForEveryEmail) {
+  CreateAccount("bob@example.com");
+  ASSERT_OK(core().accounts.Register(MakeRegistration(kAnn)));
+  clock_.Set((clock_.NowUnix() / 3600 + 1) * 3600 + 3000);  // 10 minutes left in the hour
+  std::vector<std::string> messages;
+  for (const std::string& email :
+       {std::string(kAnn), std::string("bob@example.com"), std::string("nobody@example.com")}) {
+    for (int i = 0; i < 5; ++i) ASSERT_OK(core().accounts.Resend(email, kFrom));
+    auto spent = core().accounts.Resend(email, kFrom);
+    EXPECT_ERROR(spent, "verify.code_limit");
+    if (!spent) messages.push_back(spent.error().message());
+  }
+  ASSERT_EQ(messages.size(), 3u);
+  EXPECT_EQ(messages[0], messages[1]);
+  EXPECT_EQ(messages[0], messages[2]);
+  EXPECT_NE(messages[0].find("10 minutes"), std::string::npos) << messages[0];
+  ASSERT_OK(core().accounts.Verify(kAnn, *mailer_.LastCodeFor(kAnn), kFrom));  // still valid
+}
+
+TEST_F(AccountsTest, WrongVerifyCodesPerAddressAreCapped) {
+  ASSERT_OK(core().accounts.Register(MakeRegistration(kAnn)));
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_ERROR(core().accounts.Verify("n" + std::to_string(i) + "@example.com", "000000", kFrom),
+                 "verify.invalid_code");
+  }
+  EXPECT_ERROR(core().accounts.Verify(kAnn, *mailer_.LastCodeFor(kAnn), kFrom),
+               "request.rate_limited");
 }
 
 TEST_F(AccountsTest, UnknownEmailVerifyIsTheSameError) {
-  EXPECT_ERROR(core().accounts.Verify("nobody@example.com", "123456"), "verify.invalid_code");
-  EXPECT_ERROR(core().accounts.Verify("not an email", "123456"), "verify.invalid_code");
+  EXPECT_ERROR(core().accounts.Verify("nobody@example.com", "123456", kFrom),
+               "verify.invalid_code");
+  EXPECT_ERROR(core().accounts.Verify("not an email", "123456", kFrom), "verify.invalid_code");
 }
 
 TEST_F(AccountsTest, RegisteringAnExistingEmailAnswersTheSameAndNotifiesTheOwner) {
@@ -84,7 +142,7 @@ TEST_F(AccountsTest, UnverifiedRegistrationIsReplaced) {
   ASSERT_OK(core().accounts.Register(MakeRegistration(kAnn, 1)));
   Registration second = MakeRegistration(kAnn, 2);
   ASSERT_OK(core().accounts.Register(second));
-  ASSERT_OK(core().accounts.Verify(kAnn, *mailer_.LastCodeFor(kAnn)));
+  ASSERT_OK(core().accounts.Verify(kAnn, *mailer_.LastCodeFor(kAnn), kFrom));
   EXPECT_ERROR(core().sessions.Login(MakeLogin(kAnn, 1)), "auth.invalid_credentials");
   auto login = core().sessions.Login(MakeLogin(kAnn, 2));
   ASSERT_OK(login);
@@ -122,7 +180,7 @@ TEST_F(AccountsTest, MailFailureOnRegisterIsUnavailable) {
   // The registration was kept; a resend once mail works lets it finish.
   mailer_.SetFailing(false);
   ASSERT_OK(core().accounts.Resend(kAnn, "192.0.2.1"));
-  ASSERT_OK(core().accounts.Verify(kAnn, *mailer_.LastCodeFor(kAnn)));
+  ASSERT_OK(core().accounts.Verify(kAnn, *mailer_.LastCodeFor(kAnn), kFrom));
 }
 
 TEST_F(AccountsTest, ResendAnswersTheSameWhateverTheState) {
@@ -133,13 +191,16 @@ TEST_F(AccountsTest, ResendAnswersTheSameWhateverTheState) {
   EXPECT_EQ(mailer_.Sent().size(), before);  // nothing to send to either
 }
 
+// Resent codes: 5 per (address, email) an hour, then the answer says so
+// (it used to answer the same 202 without an email).
 TEST_F(AccountsTest, MailsPerAddressAreLimited) {
   ASSERT_OK(core().accounts.Register(MakeRegistration(kAnn)));
-  for (int i = 0; i < 10; ++i) ASSERT_OK(core().accounts.Resend(kAnn, "192.0.2.1"));
-  EXPECT_EQ(mailer_.Sent().size(), static_cast<size_t>(config_.mail_max_per_email));
-  clock_.Advance(config_.mail_window_seconds);
+  for (int i = 0; i < 5; ++i) ASSERT_OK(core().accounts.Resend(kAnn, "192.0.2.1"));
+  EXPECT_ERROR(core().accounts.Resend(kAnn, "192.0.2.1"), "verify.code_limit");
+  EXPECT_EQ(mailer_.Sent().size(), 6u);  // the registration's code and 5 more
+  clock_.Advance(3600);
   ASSERT_OK(core().accounts.Resend(kAnn, "192.0.2.1"));
-  EXPECT_EQ(mailer_.Sent().size(), static_cast<size_t>(config_.mail_max_per_email) + 1);
+  EXPECT_EQ(mailer_.Sent().size(), 7u);
 }
 
 TEST_F(AccountsTest, RegistrationsPerRemoteAddressAreLimited) {
@@ -261,7 +322,7 @@ TEST_F(AccountsTest, FailingStoreLeavesNothingHalfWritten) {
     EXPECT_EQ(mailer_.Sent().size(), mails_before);
     ASSERT_OK(store_->Read([&](store::Tx& tx) -> Status {
       auto account = tx.FindAccountById(r.id);
-      auto code = tx.FindEmailCode(kRegisterPurpose, kAnn);
+      auto code = tx.FindEmailCode(kRegisterPurpose, VerifyCodeSubject(kAnn, kFrom));
       if (!account || !code) return Fail(Internal());
       EXPECT_FALSE(account->has_value()) << "operation " << n;
       EXPECT_FALSE(code->has_value()) << "operation " << n;

@@ -5,6 +5,7 @@
 
 #include "common/clock.h"
 #include "core/config.h"
+#include "core/deferred.h"
 #include "core/server_keys.h"
 #include "mail/mailer.h"
 #include "store/store.h"
@@ -17,6 +18,8 @@ struct Context {
   const Clock& clock;
   const ServerKeys& keys;
   const CoreConfig& config;
+  // Work left for after the answer (core/deferred.h).
+  Deferred& deferred;
 };
 
 // Who is calling an authenticated route.

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "core/services.h"
+#include "tests/support/counting_store.h"
 #include "tests/support/failing_store.h"
 #include "tests/support/fake_clock.h"
 #include "tests/support/memory_mailer.h"
@@ -39,7 +40,8 @@ class CoreTest : public ::testing::Test {
     auto opened = store::Open("sqlite::memory:");
     EXPECT_TRUE(opened.has_value());
     store_ = std::move(*opened);
-    failing_ = std::make_unique<keyward::testing::FailingStore>(*store_);
+    counting_ = std::make_unique<keyward::testing::CountingStore>(*store_);
+    failing_ = std::make_unique<keyward::testing::FailingStore>(*counting_);
     config_.kdf_minimum = crypto::kTestKdf;
     config_.public_url = "https://vault.example.com";
     Rebuild();
@@ -73,7 +75,7 @@ class CoreTest : public ::testing::Test {
     EXPECT_TRUE(core().accounts.Register(r).has_value());
     auto code = mailer_.LastCodeFor(email);
     EXPECT_TRUE(code.has_value());
-    EXPECT_TRUE(core().accounts.Verify(email, code.value_or("")).has_value());
+    EXPECT_TRUE(core().accounts.Verify(email, code.value_or(""), "192.0.2.1").has_value());
     return id;
   }
 
@@ -111,6 +113,7 @@ class CoreTest : public ::testing::Test {
   crypto::ServerSecret secret_ = crypto::ServerSecret::Random();
   CoreConfig config_;
   std::unique_ptr<store::Store> store_;
+  std::unique_ptr<keyward::testing::CountingStore> counting_;  // records when started
   std::unique_ptr<keyward::testing::FailingStore> failing_;
   std::unique_ptr<Services> services_;
 };

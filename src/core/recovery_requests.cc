@@ -1,8 +1,10 @@
 #include "core/recovery_requests.h"
 
 #include <algorithm>
+#include <functional>
 #include <utility>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "core/accounts.h"  // HashEmailCode
@@ -24,6 +26,14 @@ using store::RequestStatus;
 // so they hold across server nodes.
 constexpr int64_t kWindow = 3600;
 constexpr int64_t kAsksPerAddress = 20;
+// Code emails, counted in fixed windows aligned on the hour so that the
+// answer can say when the next code may be sent. The pair (asking address,
+// email) is checked before the email alone, so one address never uses up
+// an email's allowance. Counted the same whether or not the email has an
+// account, so the answer tells nothing.
+constexpr int64_t kCodesPerAddressAndEmail = 5;
+constexpr int64_t kCodesPerEmail = 10;
+constexpr int64_t kWrongConfirmsPerAddress = 20;
 constexpr int64_t kWrongTokensPerRequest = 10;
 constexpr int64_t kWrongTokensPerAddress = 20;
 constexpr int64_t kRedeemCodesPerRequest = 5;  // emailed codes
@@ -41,6 +51,15 @@ constexpr size_t kMaxKeyBlob = 4096;
 Error InvalidCode() {
   return Error::InvalidArgument("recovery.invalid_code",
                                 "The code is wrong, expired or already used; ask for a new one.");
+}
+
+// The same for every email, known or not: the counting behind it is.
+Error CodeLimit(int64_t minutes) {
+  return Error::RateLimited(
+      "recovery.code_limit",
+      fmt::format("No new code can be sent to this address for {} minute{}; use the last code "
+                  "you received, if any.",
+                  minutes, minutes == 1 ? "" : "s"));
 }
 
 Error RequestNotFound() {
@@ -330,20 +349,59 @@ std::string CodeAddressKey(std::string_view address) {
   return "redeem-code:addr:" + std::string(address);
 }
 
+// Issue 10, item 6: wrong codes and wrong link tokens are logged in the
+// organization's event log, never with the code or token. Whether there is
+// an account or a request to log for is found after the answer (Deferred),
+// so the answer does the same store work for every email and request id.
+void LogAfterAnswer(const Context& ctx, std::function<Status(store::Tx&)> work) {
+  ctx.deferred.Post([&ctx, work = std::move(work)] {
+    if (auto s = ctx.store.Transact(work); !s) {
+      spdlog::warn("events: could not log a rejected code or token ({})", s.error().code());
+    }
+  });
+}
+
+// A wrong code for the recovery request of `email`: logged in the
+// organization the request would go to (the member's latest enrollment).
+void LogRejectedRequestCode(const Context& ctx, std::string email, std::string address) {
+  LogAfterAnswer(
+      ctx, [&ctx, email = std::move(email), address = std::move(address)](store::Tx& tx) -> Status {
+        KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountByEmail(email));
+        if (!account || !account->verified) return {};
+        KW_ASSIGN_OR_RETURN(auto escrow, LatestEnrollment(tx, account->id));
+        if (!escrow) return {};
+        EventSpec event;
+        event.org_id = escrow->org_id;
+        event.type = "recovery.code_rejected";
+        event.target_id = account->id;
+        event.details = {{"step", "request"}, {"remote_address", address}};
+        return AppendOrgEvent(tx, ctx.clock, std::move(event));
+      });
+}
+
+// A wrong token for `request_id`: logged when that request exists.
+void LogRejectedToken(const Context& ctx, std::string request_id, std::string address) {
+  LogAfterAnswer(ctx,
+                 [&ctx, request_id = std::move(request_id),
+                  address = std::move(address)](store::Tx& tx) -> Status {
+                   KW_ASSIGN_OR_RETURN(auto r, tx.FindRequest(request_id));
+                   if (!r) return {};
+                   EventSpec event = RequestEvent(*r, "recovery.link_rejected", "");
+                   event.details["remote_address"] = address;
+                   return AppendOrgEvent(tx, ctx.clock, std::move(event));
+                 });
+}
+
 // The approved request behind (request_id, token), counting wrong tokens.
 // Sets `late` (and returns nullopt) when the caller must answer an error
 // after committing what was counted.
-Result<std::optional<store::RecoveryRequest>> RequestByToken(store::Tx& tx, const Context& ctx,
-                                                             std::string_view request_id,
-                                                             const crypto::GenericKey& token,
-                                                             std::string_view address,
-                                                             std::optional<Error>& late) {
+Result<std::optional<store::RecoveryRequest>> RequestByToken(
+    store::Tx& tx, const Context& ctx, std::string_view request_id, const crypto::GenericKey& token,
+    std::string_view address, std::optional<Error>& late, bool& wrong_token) {
   const int64_t now = ctx.clock.NowUnix();
-  KW_ASSIGN_OR_RETURN(bool by_request,
-                      AtLimit(tx, TokenRequestKey(request_id), now, kWrongTokensPerRequest));
   KW_ASSIGN_OR_RETURN(bool by_address,
                       AtLimit(tx, TokenAddressKey(address), now, kWrongTokensPerAddress));
-  if (by_request || by_address) {
+  if (by_address) {
     late = RateLimited();
     return std::nullopt;
   }
@@ -351,9 +409,16 @@ Result<std::optional<store::RecoveryRequest>> RequestByToken(store::Tx& tx, cons
   // nothing usable about T.
   KW_ASSIGN_OR_RETURN(auto r, tx.FindRequestByTokenHash(TokenHash(ctx, token)));
   if (!r || r->id != request_id) {
-    KW_RETURN_IF_ERROR(Hit(tx, TokenRequestKey(request_id), now));
+    // Wrong tokens for one request are capped too, but the cap never
+    // refuses the right token: T is 32 random bytes, so the cap guards
+    // nothing a guesser could reach, and anyone who knows the request id
+    // could otherwise lock the member out of their own link.
+    KW_ASSIGN_OR_RETURN(bool by_request,
+                        AtLimit(tx, TokenRequestKey(request_id), now, kWrongTokensPerRequest));
+    if (!by_request) KW_RETURN_IF_ERROR(Hit(tx, TokenRequestKey(request_id), now));
     KW_RETURN_IF_ERROR(Hit(tx, TokenAddressKey(address), now));
-    late = LinkInvalid();
+    late = by_request ? RateLimited() : LinkInvalid();
+    wrong_token = true;
     return std::nullopt;
   }
   return r;
@@ -362,6 +427,11 @@ Result<std::optional<store::RecoveryRequest>> RequestByToken(store::Tx& tx, cons
 }  // namespace
 
 // ---- the member asks ----
+
+std::string RecoveryCodeSubject(std::string_view email, std::string_view remote_address) {
+  // An email holds no space, so the pair reads back unambiguously.
+  return std::string(email) + " " + std::string(remote_address);
+}
 
 Status RecoveryRequestService::Ask(const RecoveryAsk& ask) {
   KW_ASSIGN_OR_RETURN(std::string email, NormalizeEmail(ask.email));
@@ -372,9 +442,11 @@ Status RecoveryRequestService::Ask(const RecoveryAsk& ask) {
   enum class Outcome { kQuiet, kCode, kNotice } outcome = Outcome::kQuiet;
   std::string code;
   bool limited = false;
+  int64_t retry_at = 0;
   KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     outcome = Outcome::kQuiet;
     limited = false;
+    retry_at = 0;
     KW_ASSIGN_OR_RETURN(int64_t asks,
                         tx.HitRateLimit("recovery-ask:addr:" + ask.remote_address, now, kWindow));
     if (asks > kAsksPerAddress) {
@@ -386,16 +458,30 @@ Status RecoveryRequestService::Ask(const RecoveryAsk& ask) {
     const std::string account_id = account && account->verified ? account->id : std::string();
     KW_ASSIGN_OR_RETURN(auto enrolled, LatestEnrollment(tx, account_id));
     KW_ASSIGN_OR_RETURN(auto open, tx.FindOpenRequest(account_id));
-    KW_ASSIGN_OR_RETURN(int64_t mails,
-                        tx.HitRateLimit(credentials_.EmailKey("recovery-mail:", email), now,
-                                        ctx_.config.mail_window_seconds));
-    if (mails > ctx_.config.mail_max_per_email) return {};  // the last code stays valid
+    // The pair first: an address that used up its share does not touch the
+    // email's allowance, which is left for the member's own addresses.
+    const int64_t window = now / kWindow;
+    const std::string suffix = ":" + std::to_string(window);
+    const std::string pair_key =
+        credentials_.EmailKey("recovery-mail:pair:" + ask.remote_address + ":", email) + suffix;
+    const std::string email_key = credentials_.EmailKey("recovery-mail:", email) + suffix;
+    KW_ASSIGN_OR_RETURN(bool pair_spent, AtLimit(tx, pair_key, now, kCodesPerAddressAndEmail));
+    bool email_spent = false;
+    if (!pair_spent) {
+      KW_ASSIGN_OR_RETURN(email_spent, AtLimit(tx, email_key, now, kCodesPerEmail));
+    }
+    if (pair_spent || email_spent) {
+      retry_at = (window + 1) * kWindow;  // the last code sent stays valid
+      return {};
+    }
+    KW_RETURN_IF_ERROR(Hit(tx, pair_key, now));
+    KW_RETURN_IF_ERROR(Hit(tx, email_key, now));
     // The challenge binds the intent and the device name into the code's
     // hash: 16 random bytes, 's' or 'c', the device name.
     code = crypto::RandomDigits(6);
     store::EmailCode row;
     row.purpose = kRecoveryCodePurpose;
-    row.subject = email;
+    row.subject = RecoveryCodeSubject(email, ask.remote_address);
     row.account_id = account_id;
     row.challenge = crypto::RandomBytes(kChallengeRandom);
     row.challenge.push_back(ask.intent == RecoveryIntent::kCancel ? kCancelByte : kSubmitByte);
@@ -409,6 +495,7 @@ Status RecoveryRequestService::Ask(const RecoveryAsk& ask) {
     return {};
   }));
   if (limited) return Fail(RateLimited());
+  if (retry_at != 0) return Fail(CodeLimit((retry_at - now + 59) / 60));
   // The answer never depends on the account, not even when mail is down or
   // slow: these emails are queued, not sent inline (Mailer::Queue).
   if (outcome == Outcome::kCode) {
@@ -434,20 +521,34 @@ Result<ConfirmOutcome> RecoveryRequestService::Confirm(std::string_view raw_emai
   ConfirmOutcome outcome;
   std::optional<Error> late;
   Outbox outbox;
+  bool wrong_code = false;
   KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     outcome = {};
     late.reset();
     outbox.clear();
-    KW_ASSIGN_OR_RETURN(auto row, tx.FindEmailCode(kRecoveryCodePurpose, *email));
+    wrong_code = false;
+    const std::string address_key = "recovery-confirm:addr:" + std::string(remote_address);
+    KW_ASSIGN_OR_RETURN(bool blocked, AtLimit(tx, address_key, now, kWrongConfirmsPerAddress));
+    if (blocked) {
+      late = RateLimited();
+      return {};
+    }
+    // The code asked from this address: wrong guesses from elsewhere never
+    // reach it.
+    KW_ASSIGN_OR_RETURN(auto row, tx.FindEmailCode(kRecoveryCodePurpose,
+                                                   RecoveryCodeSubject(*email, remote_address)));
     if (!row || row->used || row->expires_at <= now ||
         row->attempts >= ctx_.config.code_max_attempts ||
         row->challenge.size() <= kChallengeRandom) {
       late = InvalidCode();
-      return {};
+      wrong_code = true;
+      return Hit(tx, address_key, now);  // committed: the wrong try counts
     }
     if (!crypto::ConstantTimeEqual(HashEmailCode(ctx_, row->challenge, code), row->code_hash)) {
       ++row->attempts;
       late = InvalidCode();
+      wrong_code = true;
+      KW_RETURN_IF_ERROR(Hit(tx, address_key, now));
       return tx.UpdateEmailCode(*row);  // committed: the wrong try counts
     }
     row->used = true;
@@ -528,6 +629,7 @@ Result<ConfirmOutcome> RecoveryRequestService::Confirm(std::string_view raw_emai
     return {};
   }));
   SendAll(ctx_.mailer, outbox, "recovery request");
+  if (wrong_code) LogRejectedRequestCode(ctx_, *email, std::string(remote_address));
   if (late) return Fail(std::move(*late));
   return outcome;
 }
@@ -609,6 +711,11 @@ Result<RequestView> RecoveryRequestService::Approve(const Caller& caller, std::s
     outbox.clear();
     KW_ASSIGN_OR_RETURN(OrgAccess access, LoadOrgAccess(tx, org_id, caller.account_id));
     KW_ASSIGN_OR_RETURN(auto r, LoadRequest(tx, access.org.id, request_id));
+    if (r.account_id == caller.account_id) {
+      return Fail(Error::PermissionDenied(
+          "org.self_action",
+          "You cannot approve your own recovery request; another recovery admin must."));
+    }
     KW_ASSIGN_OR_RETURN(Target target, TargetOfRequest(tx, r));
     KW_RETURN_IF_ERROR(CheckCanActOn(access.actor(), target, MemberAction::kApproveRecovery));
     KW_RETURN_IF_ERROR(ExpireIfOverdue(tx, ctx_, r, outbox));
@@ -646,7 +753,12 @@ Result<RequestView> RecoveryRequestService::Approve(const Caller& caller, std::s
     }
     // Written even for a recorded approval, so that of two racing approvals
     // exactly one commits against the status both read.
-    KW_RETURN_IF_ERROR(UpdateFrom(tx, r, was, NotPending()));
+    if (auto s = UpdateFrom(tx, r, was, NotPending()); !s) {
+      // The other conflict: T is another request's (a client that reused
+      // it; a fresh random T never is).
+      if (store::IsCode(s.error(), "store.conflict")) return Fail(InvalidField("token"));
+      return s;
+    }
     KW_RETURN_IF_ERROR(AppendOrgEvent(tx, ctx_.clock, std::move(event)));
     KW_ASSIGN_OR_RETURN(view, BuildView(tx, r, policy.quorum));
     if (final_approval && !view.email.empty()) {
@@ -767,11 +879,14 @@ Status RecoveryRequestService::RedeemStart(std::string_view request_id,
   std::optional<Error> late;
   Outbox outbox;
   std::optional<mail::Message> code_mail;
+  bool wrong_token = false;
   KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     late.reset();
     outbox.clear();
     code_mail.reset();
-    KW_ASSIGN_OR_RETURN(auto r, RequestByToken(tx, ctx_, request_id, token, remote_address, late));
+    wrong_token = false;
+    KW_ASSIGN_OR_RETURN(
+        auto r, RequestByToken(tx, ctx_, request_id, token, remote_address, late, wrong_token));
     if (!r) return {};
     KW_RETURN_IF_ERROR(ExpireIfOverdue(tx, ctx_, *r, outbox));
     if (auto next = NextRequestStatus(r->status, RequestAction::kRedeemStart); !next) {
@@ -802,6 +917,7 @@ Status RecoveryRequestService::RedeemStart(std::string_view request_id,
     return {};
   }));
   SendAll(ctx_.mailer, outbox, "recovery expired");
+  if (wrong_token) LogRejectedToken(ctx_, std::string(request_id), std::string(remote_address));
   if (late) return Fail(std::move(*late));
   // The member cannot go on without this code: say so when it was not sent.
   if (code_mail) {
@@ -821,9 +937,11 @@ Result<RedeemMaterial> RecoveryRequestService::RedeemVerify(std::string_view req
   RedeemMaterial material;
   std::optional<Error> late;
   Outbox outbox;
+  bool wrong_token = false;
   KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     late.reset();
     outbox.clear();
+    wrong_token = false;
     KW_ASSIGN_OR_RETURN(bool codes_by_request,
                         AtLimit(tx, CodeRequestKey(request_id), now, kWrongCodesPerRequest));
     KW_ASSIGN_OR_RETURN(bool codes_by_address,
@@ -832,7 +950,8 @@ Result<RedeemMaterial> RecoveryRequestService::RedeemVerify(std::string_view req
       late = RateLimited();
       return {};
     }
-    KW_ASSIGN_OR_RETURN(auto r, RequestByToken(tx, ctx_, request_id, token, remote_address, late));
+    KW_ASSIGN_OR_RETURN(
+        auto r, RequestByToken(tx, ctx_, request_id, token, remote_address, late, wrong_token));
     if (!r) return {};
     KW_RETURN_IF_ERROR(ExpireIfOverdue(tx, ctx_, *r, outbox));
     if (auto next = NextRequestStatus(r->status, RequestAction::kRedeemVerify); !next) {
@@ -851,7 +970,11 @@ Result<RedeemMaterial> RecoveryRequestService::RedeemVerify(std::string_view req
       KW_RETURN_IF_ERROR(Hit(tx, CodeRequestKey(r->id), now));
       KW_RETURN_IF_ERROR(Hit(tx, CodeAddressKey(remote_address), now));
       late = InvalidCode();
-      return {};
+      // The token was right, so the request exists: logged right here.
+      EventSpec event = RequestEvent(*r, "recovery.code_rejected", "");
+      event.details["step"] = "redeem";
+      event.details["remote_address"] = std::string(remote_address);
+      return AppendOrgEvent(tx, ctx_.clock, std::move(event));
     }
     if (!ctx_.config.recovery_key) return Fail(RecoveryKeyMissing());
     KW_ASSIGN_OR_RETURN(store::Escrow escrow, RequestEscrow(tx, *r));
@@ -892,6 +1015,7 @@ Result<RedeemMaterial> RecoveryRequestService::RedeemVerify(std::string_view req
     return {};
   }));
   SendAll(ctx_.mailer, outbox, "recovery expired");
+  if (wrong_token) LogRejectedToken(ctx_, std::string(request_id), std::string(remote_address));
   if (late) return Fail(std::move(*late));
   return material;
 }

@@ -193,8 +193,14 @@ class RecoveryRequestService {
 [[nodiscard]] Result<int64_t> SweepRecoveryRequests(const Context& ctx, int64_t limit = 1000);
 
 // EmailCode purposes (store::EmailCode::purpose).
-inline constexpr char kRecoveryCodePurpose[] = "recovery";       // subject: the email
+inline constexpr char kRecoveryCodePurpose[] = "recovery";       // RecoveryCodeSubject
 inline constexpr char kRedeemCodePurpose[] = "redeem";           // subject: the request id
 inline constexpr char kRedeemTicketPurpose[] = "redeem-ticket";  // subject: H(ticket)
+
+// The subject of a recovery code row: the email and the address that asked
+// for it, so that each asking address has its own code and wrong-guess
+// counter (wrong guesses from one address never kill another's code).
+[[nodiscard]] std::string RecoveryCodeSubject(std::string_view email,
+                                              std::string_view remote_address);
 
 }  // namespace keyward::core

@@ -152,7 +152,8 @@ TEST_F(RequestTest, UniformAnswersForUnknownNotEnrolledAndEnrolledEmails) {
   // The same work for each: a code row for every address.
   for (const std::string email : {"nobody@example.com", "carol@example.com", "bob@example.com"}) {
     ASSERT_TRUE(store_->Read([&](store::Tx& tx) -> Status {
-      KW_ASSIGN_OR_RETURN(auto row, tx.FindEmailCode(kRecoveryCodePurpose, email));
+      KW_ASSIGN_OR_RETURN(
+          auto row, tx.FindEmailCode(kRecoveryCodePurpose, RecoveryCodeSubject(email, kAddress)));
       EXPECT_TRUE(row.has_value()) << email;
       return {};
     }));
@@ -243,19 +244,91 @@ TEST_F(RequestTest, CodesExpireAndWorkOnce) {
 }
 
 TEST_F(RequestTest, AsksPerAddressAreRateLimited) {
-  for (int i = 0; i < 20; ++i) ASSERT_OK(core().requests.Ask(AskOf("x@example.com")));
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_OK(core().requests.Ask(AskOf("x" + std::to_string(i) + "@example.com")));
+  }
   EXPECT_ERROR(core().requests.Ask(AskOf("y@example.com")), "request.rate_limited");
 }
 
-TEST_F(RequestTest, CodeEmailsPerAccountAreCappedWithoutChangingTheAnswer) {
-  for (int i = 0; i < config_.mail_max_per_email; ++i) {
-    ASSERT_OK(core().requests.Ask(AskOf(bob_.email)));
+// Issue 10, item 2: five asks and five wrong codes from a stranger's address
+// used to spend the email's allowance and kill the last code.
+TEST_F(RequestTest, AStrangerCannotKeepTheMemberOutOfRecovery) {
+  constexpr char kStranger[] = "203.0.113.66";
+  for (int round = 0; round < 5; ++round) {
+    (void)core().requests.Ask(RecoveryAsk{bob_.email, "x", RecoveryIntent::kSubmit, kStranger});
+    for (int i = 0; i < config_.code_max_attempts; ++i) {
+      (void)core().requests.Confirm(bob_.email, "000000", kStranger);
+    }
   }
-  const std::string last = *mailer_.LastCodeFor(bob_.email);
   const size_t mails = MailsTo(bob_.email);
   ASSERT_OK(core().requests.Ask(AskOf(bob_.email)));
-  EXPECT_EQ(MailsTo(bob_.email), mails);
-  ASSERT_OK(core().requests.Confirm(bob_.email, last, kAddress));  // still valid
+  ASSERT_EQ(MailsTo(bob_.email), mails + 1);  // a fresh code for the member
+  auto confirmed = core().requests.Confirm(bob_.email, *mailer_.LastCodeFor(bob_.email), kAddress);
+  ASSERT_OK(confirmed);
+  EXPECT_EQ(Stored(confirmed->submitted.request_id).status, RequestStatus::kPending);
+}
+
+TEST_F(RequestTest, WrongCodesFromAnotherAddressDoNotKillTheMembersCode) {
+  ASSERT_OK(core().requests.Ask(AskOf(bob_.email)));
+  const std::string code = *mailer_.LastCodeFor(bob_.email);
+  const std::string wrong = code == "000000" ? "111111" : "000000";
+  for (int i = 0; i < 2 * config_.code_max_attempts; ++i) {
+    EXPECT_ERROR(core().requests.Confirm(bob_.email, wrong, "203.0.113.66"),
+                 "recovery.invalid_code");
+  }
+  ASSERT_OK(core().requests.Confirm(bob_.email, code, kAddress));
+}
+
+// When no code can be sent, the answer says so and for how long; the same
+// answer, after the same count, for an unknown email.
+TEST_F(RequestTest, NoNewCodeIsSaidPlainlyAndTheSameForUnknownEmails) {
+  clock_.Set((Now() / 3600 + 1) * 3600 + 2400);  // 20 minutes before the next hour
+  std::vector<std::string> messages;
+  for (const std::string& email : {bob_.email, std::string("nobody@example.com")}) {
+    for (int i = 0; i < 5; ++i) ASSERT_OK(core().requests.Ask(AskOf(email)));
+    auto spent = core().requests.Ask(AskOf(email));
+    EXPECT_ERROR(spent, "recovery.code_limit");
+    if (!spent) messages.push_back(spent.error().message());
+  }
+  ASSERT_EQ(messages.size(), 2u);
+  EXPECT_EQ(messages[0], messages[1]);
+  EXPECT_NE(messages[0].find("20 minutes"), std::string::npos) << messages[0];
+  // The last code sent stays valid.
+  ASSERT_OK(core().requests.Confirm(bob_.email, *mailer_.LastCodeFor(bob_.email), kAddress));
+  // The next window sends again.
+  clock_.Advance(20 * 60);
+  ASSERT_OK(core().requests.Ask(AskOf("nobody@example.com")));
+}
+
+// Over all addresses, an email gets at most 10 codes an hour; the limit of
+// the pair (address, email) comes first, so a single address spends 5.
+TEST_F(RequestTest, CodeEmailsPerEmailAreCappedAfterThePerAddressShare) {
+  clock_.Set((Now() / 3600 + 1) * 3600);  // the start of a window
+  const size_t mails = MailsTo(bob_.email);
+  for (int a = 0; a < 2; ++a) {
+    const std::string address = "203.0.113." + std::to_string(a);
+    for (int i = 0; i < 5; ++i) {
+      ASSERT_OK(core().requests.Ask(RecoveryAsk{bob_.email, "", RecoveryIntent::kSubmit, address}));
+    }
+  }
+  EXPECT_EQ(MailsTo(bob_.email), mails + 10);
+  EXPECT_ERROR(core().requests.Ask(AskOf(bob_.email)), "recovery.code_limit");
+  ASSERT_OK(core().requests.Ask(AskOf("nobody@example.com")));  // its own allowance
+}
+
+TEST_F(RequestTest, WrongConfirmationsPerAddressAreCapped) {
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_ERROR(
+        core().requests.Confirm("n" + std::to_string(i) + "@example.com", "000000", "203.0.113.66"),
+        "recovery.invalid_code");
+  }
+  ASSERT_OK(
+      core().requests.Ask(RecoveryAsk{bob_.email, "", RecoveryIntent::kSubmit, "203.0.113.66"}));
+  EXPECT_ERROR(
+      core().requests.Confirm(bob_.email, *mailer_.LastCodeFor(bob_.email), "203.0.113.66"),
+      "request.rate_limited");
+  ASSERT_OK(core().requests.Ask(AskOf(bob_.email)));  // other addresses are not affected
+  ASSERT_OK(core().requests.Confirm(bob_.email, *mailer_.LastCodeFor(bob_.email), kAddress));
 }
 
 TEST_F(RequestTest, MemberCancelsTheOpenRequest) {
@@ -355,6 +428,41 @@ TEST_F(RequestTest, AnAdminCannotApproveForAnOwnerAndAUserCannotApproveAtAll) {
   EXPECT_ERROR(core().requests.List(carol.caller(), org_.id, std::nullopt, std::nullopt, 50),
                "org.forbidden");
   ASSERT_OK(Approve(owner_, id, link));
+}
+
+// Issue 10, item 6: a token already stored for another request (a client
+// that reuses T) surfaced as store.conflict.
+TEST_F(RequestTest, ATokenOfAnotherRequestIsAnInvalidField) {
+  Person carol = MakePerson("carol@example.com", 5);
+  AddMember(org_, carol, "user");
+  ASSERT_TRUE(Enroll(org_, carol, 1).has_value());
+  const std::string bob_id = Submit(bob_);
+  const std::string carol_id = Submit(carol);
+  auto link = MakeLink(bob_id, bob_);
+  ASSERT_OK(Approve(admin_, bob_id, link));
+  auto carol_link = MakeLink(carol_id, carol);
+  auto reused = core().requests.Approve(admin_.caller(), org_.id, carol_id, link.token,
+                                        carol_link.linked_admin_share);
+  EXPECT_ERROR(reused, "request.invalid_field");
+  EXPECT_EQ(Stored(carol_id).status, RequestStatus::kPending);
+  ASSERT_OK(Approve(admin_, carol_id, carol_link));
+}
+
+// Issue 10, item 6: one's own request is refused with a code and a message
+// that say so.
+TEST_F(RequestTest, ApprovingOnesOwnRequestSaysSo) {
+  ASSERT_OK(core().enrollment.Enroll(admin_.caller(), org_.id, KeyFrom(admin_.key_tag),
+                                     Escrow(org_, admin_, 1)));
+  const std::string id = Submit(admin_);
+  auto own = core().requests.Approve(admin_.caller(), org_.id, id, crypto::GenericKey::Random(),
+                                     crypto::RandomBytes(72));
+  EXPECT_ERROR(own, "org.self_action");
+  if (!own) {
+    EXPECT_EQ(own.error().message(),
+              "You cannot approve your own recovery request; another recovery admin must.");
+  }
+  auto declined = core().requests.Decline(admin_.caller(), org_.id, id, "no");
+  EXPECT_ERROR(declined, "org.self_action");
 }
 
 TEST_F(RequestTest, ADemotedApproverNoLongerCountsTowardsTheQuorum) {
@@ -626,8 +734,11 @@ TEST_F(RequestTest, TokenGuessingIsCappedPerRequestAndPerAddress) {
     EXPECT_ERROR(core().requests.RedeemStart(id, crypto::GenericKey::Random(), "203.0.113.1"),
                  "recovery.link_invalid");
   }
-  // Capped for this request, even with the right token, from anywhere.
-  EXPECT_ERROR(core().requests.RedeemStart(id, link.token, kAddress), "request.rate_limited");
+  // Capped for this request, but never for the right token: anyone who
+  // knows the request id could otherwise lock the member out of the link.
+  EXPECT_ERROR(core().requests.RedeemStart(id, crypto::GenericKey::Random(), "203.0.113.3"),
+               "request.rate_limited");
+  ASSERT_OK(core().requests.RedeemStart(id, link.token, kAddress));
   // Per address: another request id (unknown) from one address.
   for (int i = 0; i < 20; ++i) {
     auto s =

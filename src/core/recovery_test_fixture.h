@@ -174,6 +174,7 @@ class RecoveryTest : public CoreTest {
   }
 
   std::vector<store::OrgEvent> Events(const TestOrg& org, std::string type = "") {
+    core().WaitForBackgroundWork();  // events written after an answer
     std::vector<store::OrgEvent> events;
     EXPECT_TRUE(store_->Read([&](store::Tx& tx) -> Status {
       store::EventFilter filter;

@@ -24,7 +24,7 @@ class Services {
            const crypto::ServerSecret& secret, CoreConfig config)
       : keys_(ServerKeys::Derive(secret)),
         config_(std::move(config)),
-        ctx_{store, mailer, clock, keys_, config_},
+        ctx_{store, mailer, clock, keys_, config_, deferred_},
         credentials_(ctx_),
         accounts(ctx_, credentials_),
         sessions(ctx_, credentials_),
@@ -38,15 +38,21 @@ class Services {
         members(ctx_),
         events(ctx_),
         requests(ctx_, credentials_) {}
+  // Background work (core/deferred.h) still queued runs first: it uses
+  // the context.
+  ~Services() { deferred_.Stop(); }
   Services(const Services&) = delete;
   Services& operator=(const Services&) = delete;
 
   const Context& context() const { return ctx_; }
   const CoreConfig& config() const { return config_; }
+  // Returns once the background work posted so far has run (tests).
+  void WaitForBackgroundWork() { deferred_.WaitIdle(); }
 
  private:
   ServerKeys keys_;
   CoreConfig config_;
+  Deferred deferred_;
   Context ctx_;
   Credentials credentials_;
 

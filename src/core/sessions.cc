@@ -1,5 +1,7 @@
 #include "core/sessions.h"
 
+#include <spdlog/spdlog.h>
+
 #include "core/notices.h"
 #include "core/org_access.h"
 #include "core/two_factor.h"
@@ -63,11 +65,9 @@ Result<LoginResult> SessionService::Login(const core::Login& login) {
     KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountByEmail(email));
     if (!credentials_.Matches(account ? &*account : nullptr, login.auth_key)) {
       outcome = Outcome::kWrongKey;
-      KW_RETURN_IF_ERROR(credentials_.RecordFailure(tx, email, login.remote_address));
-      // An unknown email logs nothing: there is no organization to tell.
-      if (!account) return {};
-      return LogLogin(ctx_, tx, *account, login.device.id, "account.login_failed",
-                      "invalid_credentials");
+      // The same work for a known and an unknown email: the event of a
+      // known account is written after the answer (below).
+      return credentials_.RecordFailure(tx, email, login.remote_address);
     }
     if (!account->verified) {
       outcome = Outcome::kUnverified;
@@ -123,6 +123,17 @@ Result<LoginResult> SessionService::Login(const core::Login& login) {
     case Outcome::kLocked:
       return Fail(AuthRateLimited());
     case Outcome::kWrongKey:
+      // Posted for every email; for an unknown one the task finds nothing
+      // to log (there is no organization to tell).
+      ctx_.deferred.Post([&ctx = ctx_, email, device_id = login.device.id] {
+        auto s = ctx.store.Transact([&](store::Tx& tx) -> Status {
+          KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountByEmail(email));
+          if (!account) return {};
+          return LogLogin(ctx, tx, *account, device_id, "account.login_failed",
+                          "invalid_credentials");
+        });
+        if (!s) spdlog::warn("events: could not log a failed login ({})", s.error().code());
+      });
       return Fail(InvalidCredentials());
     case Outcome::kUnverified:
       return Fail(Error::PermissionDenied(

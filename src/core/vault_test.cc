@@ -91,7 +91,8 @@ TEST_F(VaultTest, SweepRemovesDeadSessionsAndCodes) {
   ASSERT_OK(store_->Read([&](store::Tx& tx) -> Status {
     auto sa = tx.FindSession(a.caller.token_hash);
     auto sb = tx.FindSession(b.caller.token_hash);
-    auto code = tx.FindEmailCode(kRegisterPurpose, "bob@example.com");
+    auto code =
+        tx.FindEmailCode(kRegisterPurpose, VerifyCodeSubject("bob@example.com", "192.0.2.1"));
     if (!sa || !sb || !code) return Fail(Internal());
     EXPECT_FALSE(sa->has_value());
     EXPECT_TRUE(sb->has_value());
@@ -102,7 +103,8 @@ TEST_F(VaultTest, SweepRemovesDeadSessionsAndCodes) {
   ASSERT_OK(Sweep(core().context()));
   ASSERT_OK(store_->Read([&](store::Tx& tx) -> Status {
     auto sb = tx.FindSession(b.caller.token_hash);
-    auto code = tx.FindEmailCode(kRegisterPurpose, "bob@example.com");
+    auto code =
+        tx.FindEmailCode(kRegisterPurpose, VerifyCodeSubject("bob@example.com", "192.0.2.1"));
     if (!sb || !code) return Fail(Internal());
     EXPECT_FALSE(sb->has_value());
     EXPECT_FALSE(code->has_value());

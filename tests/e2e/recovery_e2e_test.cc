@@ -484,6 +484,23 @@ TEST_F(RecoveryE2e, AWrongPasswordAtATerminalPointsToRecovery) {
   ExpectFailure(piped, "wrong email or master password");
 }
 
+// Issue 10, item 2: when no new code can be sent, `recovery request` says so
+// and for how long instead of waiting for an email that will not come; the
+// answer is the same for an email without an account (on both stores).
+TEST_F(RecoveryE2e, TheCliSaysWhenNoCodeCanBeSent) {
+  Start(false);
+  NewUser("bob");
+  for (const std::string email : {"bob@example.com", "nobody@example.com"}) {
+    for (int i = 0; i < 5; ++i) {
+      auto asked =
+          Cli("bob", {"recovery", "request", "--email", email, "--code-stdin"}, "000000\n");
+      EXPECT_EQ(asked.exit_code, 1) << asked.Describe();
+    }
+    auto spent = Cli("bob", {"recovery", "request", "--email", email, "--code-stdin"}, "");
+    ExpectFailure(spent, "No new code can be sent to this address for ");
+  }
+}
+
 TEST_F(RecoveryE2e, UsageErrors) {
   Start(false);
   EXPECT_EQ(Cli("x", {"recovery", "request"}).exit_code, 2);

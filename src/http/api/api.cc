@@ -204,7 +204,7 @@ class ApiImpl final : public Api {
     API_TRY(auto f, Fields::FromBody(request, {"email", "code"}));
     API_TRY(auto email, f.String("email"));
     API_TRY(auto code, f.String("code"));
-    KW_RETURN_IF_ERROR(core_.accounts.Verify(email, code));
+    KW_RETURN_IF_ERROR(core_.accounts.Verify(email, code, request.remote_address));
     return http::JsonResponse(200, {{"status", "verified"}});
   }
 

@@ -1,4 +1,5 @@
 #include "http/api/api.h"
+#include "http/api/route_support.h"
 
 #include <fstream>
 #include <set>
@@ -106,6 +107,22 @@ class ApiTest : public ::testing::Test {
   std::unique_ptr<Api> api_;
   http::Router router_;
 };
+
+// Issue 10, item 6: a store error that core did not map never reaches a
+// client with its store code.
+TEST(AnswerTest, UnmappedStoreErrorsAreInternal) {
+  for (const Error& e : {Error::Conflict("store.conflict", "insert request"),
+                         Error::Conflict("store.stale", "update request"),
+                         Error::NotFound("store.not_found", "update account")}) {
+    http::Response r = Answer(Fail(e));
+    EXPECT_EQ(r.status, 500) << e.code();
+    EXPECT_NE(r.body.find("\"code\":\"internal\""), std::string::npos) << r.body;
+    EXPECT_EQ(r.body.find("store."), std::string::npos) << r.body;
+  }
+  // Mapped codes and a busy database pass through.
+  EXPECT_EQ(Answer(Fail(Error::Conflict("recovery.not_pending", "x"))).status, 409);
+  EXPECT_EQ(Answer(Fail(Error::Unavailable("store.busy", "x"))).status, 503);
+}
 
 TEST_F(ApiTest, ServerInfo) {
   auto r = Call("GET", "/v1/server");

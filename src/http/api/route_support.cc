@@ -10,10 +10,18 @@ namespace keyward::api {
 
 http::Response Answer(Result<http::Response> result) {
   if (!result) {
-    if (result.error().kind() == ErrorKind::kInternal) {
-      spdlog::error("api: internal error {}", result.error().code());
+    const Error& e = result.error();
+    // A store error that core did not map to a documented code (a conflict,
+    // a stale revision or a missing row: a race core does not expect, or a
+    // bug) never reaches a client as such (issue 10, item 6). store.busy
+    // stays a 503 that the client may retry.
+    if (e.code().starts_with("store.") && e.kind() != ErrorKind::kUnavailable) {
+      spdlog::error("api: unmapped store error {}", e.code());
+      return http::ErrorResponse(
+          Error::Internal("internal", "Something went wrong on the server; try again."));
     }
-    return http::ErrorResponse(result.error());
+    if (e.kind() == ErrorKind::kInternal) spdlog::error("api: internal error {}", e.code());
+    return http::ErrorResponse(e);
   }
   return std::move(*result);
 }
