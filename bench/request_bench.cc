@@ -124,7 +124,7 @@ class Server {
   }
 
   std::string Code(const std::string& email) {
-    auto c = mailer_.LastCodeFor(email);
+    auto c = mailer_.WaitForCodeFor(email);
     if (!c) Die("no code emailed to " + email);
     return *c;
   }

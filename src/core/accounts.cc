@@ -1,6 +1,7 @@
 #include "core/accounts.h"
 
 #include <algorithm>
+#include <memory>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -85,6 +86,14 @@ Result<bool> AccountService::MayMail(store::Tx& tx, std::string_view email) {
   return *count <= ctx_.config.mail_max_per_email;
 }
 
+// What a registration stores, copied out of the request for the work done
+// after the answer (no auth key: only its verifier).
+struct AccountService::PendingRegistration {
+  std::string email;
+  store::Account account;
+  std::string remote_address;
+};
+
 Status AccountService::Register(const Registration& r) {
   KW_ASSIGN_OR_RETURN(std::string email, NormalizeEmail(r.email));
   if (!IsValidAccountId(r.id)) return Fail(InvalidField("id"));
@@ -95,8 +104,31 @@ Status AccountService::Register(const Registration& r) {
   KW_RETURN_IF_ERROR(CheckBlob(r.wrapped_private_key, "wrapped_private_key"));
   KW_RETURN_IF_ERROR(CheckRegisterRate(r.remote_address));
 
+  auto p = std::make_shared<PendingRegistration>();
+  p->email = email;
+  p->remote_address = r.remote_address;
+  store::Account& account = p->account;
+  account.id = r.id;
+  account.email = email;
+  account.kdf_ops = r.kdf.ops;
+  account.kdf_mem = r.kdf.mem;
+  account.salt = r.salt;
+  account.verifier = credentials_.Verifier(r.auth_key);
+  account.wrapped_vault_key = r.wrapped_vault_key;
+  account.public_key = r.public_key;
+  account.wrapped_private_key = r.wrapped_private_key;
+  // Whether the email is new or taken is found out after the answer.
+  ctx_.deferred.Post([this, p] {
+    if (auto s = StoreRegistration(*p); !s) {
+      spdlog::warn("register: a registration was not completed ({})", s.error().code());
+    }
+  });
+  return {};
+}
+
+Status AccountService::StoreRegistration(const PendingRegistration& p) {
+  const std::string& email = p.email;
   const int64_t now = ctx_.clock.NowUnix();
-  const store::Bytes verifier = credentials_.Verifier(r.auth_key);
   enum class Outcome { kCode, kNotice, kQuiet } outcome = Outcome::kQuiet;
   std::string code;
   KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
@@ -110,16 +142,7 @@ Status AccountService::Register(const Registration& r) {
     // An unverified registration proves nothing about the address: a new
     // one replaces it.
     if (existing) KW_RETURN_IF_ERROR(tx.DeleteAccount(existing->id));
-    store::Account account;
-    account.id = r.id;
-    account.email = email;
-    account.kdf_ops = r.kdf.ops;
-    account.kdf_mem = r.kdf.mem;
-    account.salt = r.salt;
-    account.verifier = verifier;
-    account.wrapped_vault_key = r.wrapped_vault_key;
-    account.public_key = r.public_key;
-    account.wrapped_private_key = r.wrapped_private_key;
+    store::Account account = p.account;
     account.created_at = now;
     if (auto s = tx.InsertAccount(account); !s) {
       if (s.error().code() == "store.conflict") {
@@ -131,7 +154,7 @@ Status AccountService::Register(const Registration& r) {
     code = crypto::RandomDigits(6);
     store::EmailCode row;
     row.purpose = kRegisterPurpose;
-    row.subject = VerifyCodeSubject(email, r.remote_address);
+    row.subject = VerifyCodeSubject(email, p.remote_address);
     row.account_id = account.id;
     row.challenge = crypto::RandomBytes(16);
     row.code_hash = HashEmailCode(ctx_, row.challenge, code);
@@ -142,17 +165,13 @@ Status AccountService::Register(const Registration& r) {
     return {};
   }));
 
-  // Exactly one email per registration, whichever it is, and the same
-  // answer if it cannot be sent, so the answer does not tell them apart.
+  // Exactly one email per registration, whichever it is.
   if (outcome == Outcome::kQuiet) return {};
   mail::Message message =
       outcome == Outcome::kCode
           ? notices::VerificationCode(email, code, ctx_.config.code_ttl_seconds / 60)
           : notices::AlreadyRegistered(email, ctx_.config.public_url);
-  if (auto s = ctx_.mailer.Send(message); !s) {
-    spdlog::warn("mail: could not send a registration email ({})", s.error().code());
-    return Fail(MailUnavailable());
-  }
+  if (auto s = ctx_.mailer.Send(message); !s) return Fail(MailUnavailable());
   return {};
 }
 

@@ -46,9 +46,13 @@ class AccountService {
   AccountService(const Context& ctx, const Credentials& credentials)
       : ctx_(ctx), credentials_(credentials) {}
 
-  // Answers the same for a new and an existing email: a code goes to a new
-  // address, a notice to the owner of an existing one. Fails with
-  // mail.unavailable (503) when that email cannot be sent.
+  // Checks the registration (input, per-address limit) and answers; the
+  // registration itself is stored after the answer (core/deferred.h), so the
+  // answer does the same store work, and takes the same time, for a new and
+  // an already registered email (issue 10, item 4). Then a code goes to a
+  // new address and a notice to the owner of an existing one; a failure
+  // there (mail down, store error, an id collision) is logged, and the
+  // registrant's `account resend` (or a new registration) tries again.
   [[nodiscard]] Status Register(const Registration& registration);
   // The code emailed to `email` for a request from `remote_address` (codes
   // are bound to the address that asked for them). verify.invalid_code for
@@ -74,6 +78,9 @@ class AccountService {
   [[nodiscard]] Status Delete(const Caller& caller, const crypto::AuthKey& auth_key);
 
  private:
+  struct PendingRegistration;
+  // The transaction and the email of a registration that was answered.
+  Status StoreRegistration(const PendingRegistration& p);
   [[nodiscard]] Status CheckRegisterRate(std::string_view remote_address);
   // Counts one email to this address; false when over the hourly limit.
   [[nodiscard]] Result<bool> MayMail(store::Tx& tx, std::string_view email);

@@ -55,7 +55,7 @@ TEST_F(SessionsTest, WrongKeyAndUnknownEmailGetTheSameAnswer) {
 }
 
 TEST_F(SessionsTest, UnverifiedIsOnlyToldAfterTheKeyChecksOut) {
-  ASSERT_OK(core().accounts.Register(MakeRegistration(kAnn)));
+  ASSERT_OK(RegisterNow(MakeRegistration(kAnn)));
   EXPECT_ERROR(core().sessions.Login(MakeLogin(kAnn, 2)), "auth.invalid_credentials");
   EXPECT_ERROR(core().sessions.Login(MakeLogin(kAnn, 1)), "account.unverified");
 }

@@ -86,7 +86,7 @@ TEST_F(VaultTest, SweepRemovesDeadSessionsAndCodes) {
   auto a = SignIn(kAnn);
   auto b = SignIn(kAnn);
   ASSERT_OK(core().sessions.Logout(a.caller));
-  ASSERT_OK(core().accounts.Register(MakeRegistration("bob@example.com")));
+  ASSERT_OK(RegisterNow(MakeRegistration("bob@example.com")));
   ASSERT_OK(Sweep(core().context()));
   ASSERT_OK(store_->Read([&](store::Tx& tx) -> Status {
     auto sa = tx.FindSession(a.caller.token_hash);

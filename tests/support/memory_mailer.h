@@ -1,9 +1,11 @@
 #pragma once
 
+#include <chrono>
 #include <mutex>
 #include <optional>
 #include <regex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "mail/mailer.h"
@@ -39,6 +41,18 @@ class MemoryMailer final : public mail::Mailer {
     std::lock_guard lock(mu_);
     fail_ = fail;
   }
+  // LastCodeFor, waiting up to `timeout` for the last message to `to` to
+  // carry one: for mail sent after an answer (a registration's code).
+  std::optional<std::string> WaitForCodeFor(
+      const std::string& to, std::chrono::milliseconds timeout = std::chrono::seconds(10)) const {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      auto code = LastCodeFor(to);
+      if (code || std::chrono::steady_clock::now() > deadline) return code;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+
   // The 6-digit code on a line of its own in the last message to `to`.
   std::optional<std::string> LastCodeFor(const std::string& to) const {
     std::lock_guard lock(mu_);

@@ -101,7 +101,7 @@ class OrgApiFixture : public ::testing::Test {
                 {"wrapped_private_key", RandomB64(73)}};
     u.id = reg["id"];
     EXPECT_EQ(Call("POST", "/v1/accounts", reg).status, 202);
-    auto code = mailer_.LastCodeFor(email);
+    auto code = mailer_.WaitForCodeFor(email);
     EXPECT_TRUE(code);
     EXPECT_EQ(Call("POST", "/v1/accounts/verify", json{{"email", email}, {"code", *code}}).status,
               200);

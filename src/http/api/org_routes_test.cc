@@ -94,7 +94,7 @@ class OrgApiTest : public ::testing::Test {
                 {"public_key", RandomB64(32)},
                 {"wrapped_private_key", RandomB64(73)}};
     EXPECT_EQ(Call("POST", "/v1/accounts", reg).status, 202);
-    auto code = mailer_.LastCodeFor(email);
+    auto code = mailer_.WaitForCodeFor(email);
     EXPECT_TRUE(code);
     EXPECT_EQ(
         Call("POST", "/v1/accounts/verify", json{{"email", email}, {"code", code.value_or("")}})
