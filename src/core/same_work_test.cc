@@ -59,6 +59,25 @@ class SameWorkTest : public RecoveryTest {
                                       << "\nunknown: " << ::testing::PrintToString(for_unknown);
   }
 
+  // bob asks and confirms; the admin approves: the request id and its link.
+  void ApprovedRequest(std::string& id, protocol::ApprovedLink& link) {
+    ASSERT_OK(
+        core().requests.Ask(RecoveryAsk{kKnown, "laptop", RecoveryIntent::kSubmit, kAddress}));
+    auto submitted = core().requests.Confirm(kKnown, *mailer_.LastCodeFor(kKnown), kAddress);
+    ASSERT_OK(submitted);
+    id = submitted->submitted.request_id;
+    auto escrow = StoredEscrow(org_, bob_);
+    ASSERT_TRUE(escrow.has_value());
+    auto a =
+        protocol::OpenAdminShare(org_.key, escrow->admin_share, org_.id, bob_.id, escrow->epoch);
+    ASSERT_TRUE(a.has_value());
+    auto made = protocol::CreateLink(*a, id, bob_.id, escrow->epoch);
+    ASSERT_TRUE(made.has_value());
+    link = std::move(*made);
+    ASSERT_OK(
+        core().requests.Approve(admin_.caller(), org_.id, id, link.token, link.linked_admin_share));
+  }
+
   Person owner_;
   Person admin_;
   Person bob_;
@@ -137,19 +156,10 @@ TEST_F(SameWorkTest, RecoveryAskAndConfirm) {
 }
 
 TEST_F(SameWorkTest, RedeemWithAWrongToken) {
-  ASSERT_OK(core().requests.Ask(RecoveryAsk{kKnown, "laptop", RecoveryIntent::kSubmit, kAddress}));
-  auto submitted = core().requests.Confirm(kKnown, *mailer_.LastCodeFor(kKnown), kAddress);
-  ASSERT_OK(submitted);
-  const std::string id = submitted->submitted.request_id;
   // Approved, so that the request has a token (a wrong one is still wrong).
-  auto escrow = StoredEscrow(org_, bob_);
-  ASSERT_TRUE(escrow.has_value());
-  auto a = protocol::OpenAdminShare(org_.key, escrow->admin_share, org_.id, bob_.id, escrow->epoch);
-  ASSERT_TRUE(a.has_value());
-  auto link = protocol::CreateLink(*a, id, bob_.id, escrow->epoch);
-  ASSERT_TRUE(link.has_value());
-  ASSERT_OK(
-      core().requests.Approve(admin_.caller(), org_.id, id, link->token, link->linked_admin_share));
+  std::string id;
+  protocol::ApprovedLink link;
+  ASSERT_NO_FATAL_FAILURE(ApprovedRequest(id, link));
   const auto wrong = crypto::GenericKey::Random();
   ExpectSameWork(
       [&](const std::string& request_id) {
@@ -174,22 +184,13 @@ TEST_F(SameWorkTest, RedeemWithAWrongToken) {
 }
 
 TEST_F(SameWorkTest, AWrongRedeemCodeIsLogged) {
-  ASSERT_OK(core().requests.Ask(RecoveryAsk{kKnown, "laptop", RecoveryIntent::kSubmit, kAddress}));
-  auto submitted = core().requests.Confirm(kKnown, *mailer_.LastCodeFor(kKnown), kAddress);
-  ASSERT_OK(submitted);
-  const std::string id = submitted->submitted.request_id;
-  auto escrow = StoredEscrow(org_, bob_);
-  ASSERT_TRUE(escrow.has_value());
-  auto a = protocol::OpenAdminShare(org_.key, escrow->admin_share, org_.id, bob_.id, escrow->epoch);
-  ASSERT_TRUE(a.has_value());
-  auto link = protocol::CreateLink(*a, id, bob_.id, escrow->epoch);
-  ASSERT_TRUE(link.has_value());
-  ASSERT_OK(
-      core().requests.Approve(admin_.caller(), org_.id, id, link->token, link->linked_admin_share));
-  ASSERT_OK(core().requests.RedeemStart(id, link->token, kAddress));
+  std::string id;
+  protocol::ApprovedLink link;
+  ASSERT_NO_FATAL_FAILURE(ApprovedRequest(id, link));
+  ASSERT_OK(core().requests.RedeemStart(id, link.token, kAddress));
   const std::string code = *mailer_.LastCodeFor(kKnown);
   const std::string wrong = code == "000000" ? "111111" : "000000";
-  EXPECT_ERROR(core().requests.RedeemVerify(id, link->token, wrong, kAddress),
+  EXPECT_ERROR(core().requests.RedeemVerify(id, link.token, wrong, kAddress),
                "recovery.invalid_code");
   auto events = Events(org_, "recovery.code_rejected");
   ASSERT_EQ(events.size(), 1u);
