@@ -179,6 +179,16 @@ class RecoveryClientTest : public ::testing::Test {
     return v->next_pin;
   }
 
+  // The organization as the approving admin's client verified it.
+  VerifiedOrg AdminsView() {
+    VerifiedOrg org;
+    org.org.id = kOrg;
+    org.org.key_version = 1;
+    org.statement = statement_;
+    org.next_pin = AdminPin();
+    return org;
+  }
+
   // The link an approving admin makes, with its T and LA, anchored to the
   // admin's pin.
   void MakeLink(const std::string& public_url) {
@@ -563,11 +573,7 @@ TEST_F(RecoveryClientTest, ApproveMakesALinkOnlyWhenTheQuorumIsMet) {
   RecoveryAdmin admin(orgs, client,
                       MemberKeys{kAdmin, {admin_key_.public_key, admin_key_.secret_key.Clone()}});
 
-  VerifiedOrg org;
-  org.org.id = kOrg;
-  org.org.key_version = 1;
-  org.statement = statement_;
-  org.next_pin = AdminPin();
+  const VerifiedOrg org = AdminsView();
 
   auto r = admin.Approve(org, kRequest, "https://vault.example.com");
   ASSERT_TRUE(r.has_value()) << r.error().message();
@@ -648,10 +654,7 @@ TEST_F(RecoveryClientTest, ApprovingOnesOwnRequestSaysSo) {
   OrgClient orgs(client, admin_uk, MemberKeys{kAdmin, crypto::GenerateBoxKeyPair()});
   RecoveryAdmin admin(orgs, client,
                       MemberKeys{kAdmin, {admin_key_.public_key, admin_key_.secret_key.Clone()}});
-  VerifiedOrg org;
-  org.org.id = kOrg;
-  org.org.key_version = 1;
-  org.statement = statement_;
+  const VerifiedOrg org = AdminsView();
   auto r = admin.Approve(org, kRequest, "https://vault.example.com");
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().code(), "org.self_action");

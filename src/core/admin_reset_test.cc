@@ -46,6 +46,18 @@ class AdminResetTest : public RecoveryTest {
     return password;
   }
 
+  // A well-formed temporary password and escrow at epoch 2 for `member`,
+  // made without opening anything: for resets the server must refuse.
+  TemporaryPassword AnyTemporaryPassword(const Person& member) {
+    TemporaryPassword password;
+    password.new_kdf = crypto::kTestKdf;
+    password.new_salt = crypto::RandomBytes(16);
+    password.new_auth_key = KeyFrom(9);
+    password.new_wrapped_vault_key = crypto::RandomBytes(72);
+    password.escrow = Escrow(org_, member, 2);
+    return password;
+  }
+
   Status ResetWithTemporaryPassword(const Person& admin, const Person& member, uint8_t temp_tag) {
     KW_ASSIGN_OR_RETURN(auto password, PrepareReset(admin, member, temp_tag));
     return core().admin_reset.Reset(admin.caller(), org_.id, member.id, password);
@@ -205,12 +217,7 @@ TEST_F(AdminResetTest, ResetRefusesAStaleEscrowAndChangesNothing) {
 TEST_F(AdminResetTest, DeletedAccountsCannotBeRecovered) {
   ASSERT_OK(core().accounts.Delete(bob_.caller(), KeyFrom(4)));
   EXPECT_ERROR(core().admin_reset.Begin(admin_.caller(), org_.id, bob_.id), "org.member_not_found");
-  TemporaryPassword password;
-  password.new_kdf = crypto::kTestKdf;
-  password.new_salt = crypto::RandomBytes(16);
-  password.new_auth_key = KeyFrom(9);
-  password.new_wrapped_vault_key = crypto::RandomBytes(72);
-  password.escrow = Escrow(org_, bob_, 2);
+  const TemporaryPassword password = AnyTemporaryPassword(bob_);
   EXPECT_ERROR(core().admin_reset.Reset(admin_.caller(), org_.id, bob_.id, password),
                "org.member_not_found");
   EXPECT_ERROR(core().admin_reset.ResetTwoFactor(admin_.caller(), org_.id, bob_.id),
@@ -299,12 +306,7 @@ TEST_F(AdminResetTest, AnEscrowMadeUnderDualControlIsNotResetAfterTheModeChanges
     ASSERT_FALSE(begun.has_value());
     EXPECT_EQ(begun.error().kind(), ErrorKind::kConflict);
   }
-  TemporaryPassword password;
-  password.new_kdf = crypto::kTestKdf;
-  password.new_salt = crypto::RandomBytes(16);
-  password.new_auth_key = KeyFrom(9);
-  password.new_wrapped_vault_key = crypto::RandomBytes(72);
-  password.escrow = Escrow(org_, carol, 2);
+  const TemporaryPassword password = AnyTemporaryPassword(carol);
   EXPECT_ERROR(core().admin_reset.Reset(admin_.caller(), org_.id, carol.id, password),
                "org.escrow_dual_control");
   EXPECT_TRUE(Events(org_, "recovery.escrow_opened").empty());
@@ -325,12 +327,7 @@ TEST_F(AdminResetTest, ARevokedMemberIsNotReset) {
   EXPECT_ERROR(begun, "org.member_revoked");
   ASSERT_FALSE(begun.has_value());
   EXPECT_EQ(begun.error().kind(), ErrorKind::kConflict);
-  TemporaryPassword password;
-  password.new_kdf = crypto::kTestKdf;
-  password.new_salt = crypto::RandomBytes(16);
-  password.new_auth_key = KeyFrom(9);
-  password.new_wrapped_vault_key = crypto::RandomBytes(72);
-  password.escrow = Escrow(org_, bob_, 2);
+  const TemporaryPassword password = AnyTemporaryPassword(bob_);
   EXPECT_ERROR(core().admin_reset.Reset(admin_.caller(), org_.id, bob_.id, password),
                "org.member_revoked");
   EXPECT_FALSE(StoredAccount(bob_)->must_change_password);

@@ -116,6 +116,27 @@ void RawExec(sqlite3* db, const std::string& sql) {
   ASSERT_EQ(rc, SQLITE_OK) << (err ? err : "") << " in: " << sql.substr(0, 80);
 }
 
+// A database as a keywardd that knew migrations 1 to `version` left it
+// (foreign keys on); nullptr, with a test failure, when it cannot be opened.
+sqlite3* OpenAtVersion(const fs::path& db, int version) {
+  sqlite3* raw = nullptr;
+  if (sqlite3_open(db.c_str(), &raw) != SQLITE_OK) {
+    ADD_FAILURE() << "cannot open " << db;
+    sqlite3_close(raw);
+    return nullptr;
+  }
+  RawExec(raw, "PRAGMA foreign_keys=ON");
+  RawExec(raw,
+          "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT "
+          "NULL)");
+  for (const auto& m : sqlite::Migrations()) {
+    if (m.version > version) break;
+    RawExec(raw, m.sql);
+    RawExec(raw, "INSERT INTO schema_migrations VALUES (" + std::to_string(m.version) + ", 0)");
+  }
+  return raw;
+}
+
 // A database written by a keywardd that knew migrations 1 and 2 only, with
 // rows in every table migration 3 alters, is upgraded in place: the rows keep
 // their values, the new columns read as their defaults, and the new tables
@@ -124,17 +145,8 @@ TEST(SqliteMigrationTest, UpgradesVersion2DatabaseWithData) {
   ASSERT_GE(LatestVersion(), 3);
   fs::path db = TempDir() / "v2.db";
   {
-    sqlite3* raw = nullptr;
-    ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
-    RawExec(raw, "PRAGMA foreign_keys=ON");
-    RawExec(raw,
-            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT "
-            "NULL)");
-    for (const auto& m : sqlite::Migrations()) {
-      if (m.version > 2) break;
-      RawExec(raw, m.sql);
-      RawExec(raw, "INSERT INTO schema_migrations VALUES (" + std::to_string(m.version) + ", 0)");
-    }
+    sqlite3* raw = OpenAtVersion(db, 2);
+    ASSERT_NE(raw, nullptr);
     RawExec(raw,
             "INSERT INTO accounts (id, email, kdf_ops, kdf_mem, salt, verifier, "
             "wrapped_vault_key, public_key, wrapped_private_key, verified, created_at) VALUES "
@@ -218,17 +230,8 @@ TEST(SqliteMigrationTest, UpgradesVersion3DatabaseWithData) {
   ASSERT_GE(LatestVersion(), 4);
   fs::path db = TempDir() / "v3.db";
   {
-    sqlite3* raw = nullptr;
-    ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
-    RawExec(raw, "PRAGMA foreign_keys=ON");
-    RawExec(raw,
-            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT "
-            "NULL)");
-    for (const auto& m : sqlite::Migrations()) {
-      if (m.version > 3) break;
-      RawExec(raw, m.sql);
-      RawExec(raw, "INSERT INTO schema_migrations VALUES (" + std::to_string(m.version) + ", 0)");
-    }
+    sqlite3* raw = OpenAtVersion(db, 3);
+    ASSERT_NE(raw, nullptr);
     RawExec(raw,
             "INSERT INTO accounts (id, email, kdf_ops, kdf_mem, salt, verifier, "
             "wrapped_vault_key, public_key, wrapped_private_key, verified, created_at, "
@@ -322,17 +325,8 @@ TEST(SqliteMigrationTest, UpgradesVersion4DatabaseWithData) {
   ASSERT_GE(LatestVersion(), 5);
   fs::path db = TempDir() / "v4.db";
   {
-    sqlite3* raw = nullptr;
-    ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
-    RawExec(raw, "PRAGMA foreign_keys=ON");
-    RawExec(raw,
-            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT "
-            "NULL)");
-    for (const auto& m : sqlite::Migrations()) {
-      if (m.version > 4) break;
-      RawExec(raw, m.sql);
-      RawExec(raw, "INSERT INTO schema_migrations VALUES (" + std::to_string(m.version) + ", 0)");
-    }
+    sqlite3* raw = OpenAtVersion(db, 4);
+    ASSERT_NE(raw, nullptr);
     RawExec(raw,
             "INSERT INTO accounts (id, email, kdf_ops, kdf_mem, salt, verifier, "
             "wrapped_vault_key, public_key, wrapped_private_key, verified, created_at) VALUES "
@@ -391,17 +385,8 @@ TEST(SqliteMigrationTest, UpgradesVersion5DatabaseWithData) {
   ASSERT_GE(LatestVersion(), 6);
   fs::path db = TempDir() / "v5.db";
   {
-    sqlite3* raw = nullptr;
-    ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
-    RawExec(raw, "PRAGMA foreign_keys=ON");
-    RawExec(raw,
-            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT "
-            "NULL)");
-    for (const auto& m : sqlite::Migrations()) {
-      if (m.version > 5) break;
-      RawExec(raw, m.sql);
-      RawExec(raw, "INSERT INTO schema_migrations VALUES (" + std::to_string(m.version) + ", 0)");
-    }
+    sqlite3* raw = OpenAtVersion(db, 5);
+    ASSERT_NE(raw, nullptr);
     RawExec(raw,
             "INSERT INTO accounts (id, email, kdf_ops, kdf_mem, salt, verifier, "
             "wrapped_vault_key, public_key, wrapped_private_key, verified, created_at) VALUES "
