@@ -150,6 +150,18 @@ struct RewrappedShare {
     const crypto::BoxKeyPair& old_key, std::span<const uint8_t> new_public_key,
     std::string_view org_id, std::span<const PendingShare> shares, unsigned threads = 0);
 
+// The role rules every client applies: owners, admins and custom members
+// with manage_account_recovery are recovery admins; owners and admins also
+// hold the signing key.
+bool IsRecoveryAdminRole(std::string_view role, std::string_view permissions);
+bool HoldsSigningKey(std::string_view role);
+// Whether giving `member` this role seals a grant to them: it makes a
+// recovery admin who lacks the current key, or the signing key that comes
+// with owner or admin. OrgClient::SetRole then needs the member's
+// confirmed public key.
+bool RoleChangeNeedsGrant(const VerifiedOrg& org, const OrgMember& member, std::string_view role,
+                          std::string_view permissions);
+
 // Called as work progresses: done of total members.
 using ProgressFn = std::function<void(uint64_t done, uint64_t total)>;
 

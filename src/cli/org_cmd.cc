@@ -425,14 +425,6 @@ Status Join(Context& ctx, const OrgArgs& a) {
 
 // ---- member keys ----
 
-bool IsRecoveryAdmin(std::string_view role, std::string_view permissions) {
-  return role == "owner" || role == "admin" ||
-         (role == "custom" &&
-          permissions.find("manage_account_recovery") != std::string_view::npos);
-}
-
-bool HoldsSigningKey(std::string_view role) { return role == "owner" || role == "admin"; }
-
 // The member's public key as the server lists it, sealed to only when this
 // device confirmed it before (the profile's member_keys) or the person
 // confirms its fingerprint now: --fingerprint, or comparing it on screen
@@ -501,12 +493,8 @@ Status SetRole(Context& ctx, const OrgArgs& a) {
   if (!v) return Fail(v.error());
   auto m = (*s)->Member(v->org.id, a.member);
   if (!m) return Fail(m.error());
-  // A grant goes with the role when it makes a recovery admin who lacks the
-  // current key (or the signing key an owner or admin holds).
   crypto::Bytes member_key;
-  if (IsRecoveryAdmin(a.role, a.permissions) &&
-      (m->grant_key_version < v->org.key_version ||
-       (HoldsSigningKey(a.role) && !HoldsSigningKey(m->role)))) {
+  if (client::RoleChangeNeedsGrant(*v, *m, a.role, a.permissions)) {
     auto key = ConfirmMemberKey(ctx, **s, *m, a.fingerprint);
     if (!key) return Fail(key.error());
     member_key = std::move(*key);
@@ -746,15 +734,12 @@ Status RotateKey(Context& ctx, const OrgArgs& a) {
         "device)",
         m.email, RoleText(m.role, m.permissions), crypto::Fingerprint(m.public_key));
     std::fprintf(stderr, "%s\n", text.c_str());
-    auto yes = ctx.prompt().ConfirmFingerprint(
+    auto yes = ConfirmFingerprintOrNo(
+        ctx,
         fmt::format("Grant the new key to {}: does the fingerprint match the one they gave you?",
                     m.email),
         "'keyward org grant-recovery' afterwards");
-    if (!yes) {
-      const std::string& code = yes.error().code();
-      if (code == "cli.fingerprint_unconfirmed" || code == "cli.no_input") return false;
-      return Fail(yes.error());
-    }
+    if (!yes) return Fail(yes.error());
     if (*yes) {
       pinned[m.account_id] = m.public_key;
       pinned_new = true;

@@ -292,6 +292,16 @@ Status ConfirmOrCancel(Context& ctx, std::string_view question, std::string_view
   return {};
 }
 
+Result<bool> ConfirmFingerprintOrNo(Context& ctx, std::string_view question,
+                                    std::string_view flag_hint) {
+  auto yes = ctx.prompt().ConfirmFingerprint(question, flag_hint);
+  if (!yes && (yes.error().code() == "cli.fingerprint_unconfirmed" ||
+               yes.error().code() == "cli.no_input")) {
+    return false;
+  }
+  return yes;
+}
+
 Status ConfirmFingerprintOrCancel(Context& ctx, std::string_view question,
                                   std::string_view nothing_done) {
   auto yes = ctx.prompt().ConfirmFingerprint(question, "--fingerprint FP");

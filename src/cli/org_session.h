@@ -92,6 +92,11 @@ void PrintPolicy(Context& ctx, const protocol::RecoveryPolicy& p);
 
 // A yes/no confirmation that cancels the command on "no".
 Status ConfirmOrCancel(Context& ctx, std::string_view question, std::string_view nothing_done);
+// A fingerprint comparison where leaving something out is safe (redeem,
+// rotation): --yes or no answer on standard input count as no, since
+// nothing is sealed to a key the person did not confirm.
+Result<bool> ConfirmFingerprintOrNo(Context& ctx, std::string_view question,
+                                    std::string_view flag_hint);
 // The same for a fingerprint comparison, which --yes does not answer (the
 // command's --fingerprint option gives it instead).
 Status ConfirmFingerprintOrCancel(Context& ctx, std::string_view question,

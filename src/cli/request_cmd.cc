@@ -253,14 +253,8 @@ Status Redeem(Context& ctx, const RequestArgs& a) {
     } else {
       ctx.Out(text);
     }
-    auto yes = ctx.prompt().ConfirmFingerprint(
-        fmt::format("Does the fingerprint of {} match?", o.name), "--fingerprint FP");
-    // No answer is a no: nothing is sealed to a key the member did not confirm.
-    if (!yes && (yes.error().code() == "cli.fingerprint_unconfirmed" ||
-                 yes.error().code() == "cli.no_input")) {
-      return false;
-    }
-    return yes;
+    return ConfirmFingerprintOrNo(ctx, fmt::format("Does the fingerprint of {} match?", o.name),
+                                  "--fingerprint FP");
   };
   // Pins are facts about organizations, whoever's profile holds them.
   auto done = r->Complete(c, *password, profile->org_pins, confirm);

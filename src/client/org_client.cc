@@ -39,14 +39,6 @@ Json StatementFields(Json body, const protocol::SignedOrgStatement& s) {
   return body;
 }
 
-bool IsRecoveryAdminRole(std::string_view role, std::string_view permissions) {
-  return role == "owner" || role == "admin" ||
-         (role == "custom" &&
-          permissions.find("manage_account_recovery") != std::string_view::npos);
-}
-
-bool HoldsSigningKey(std::string_view role) { return role == "owner" || role == "admin"; }
-
 // Statements verified one by one from `pin`: the newest, and the recovery
 // key each key version had (key versions count pk_org changes, 1 first).
 struct VerifiedChain {
@@ -144,6 +136,21 @@ Result<RotationPage> ParseRotationPage(const Json& j) {
 }
 
 }  // namespace
+
+bool IsRecoveryAdminRole(std::string_view role, std::string_view permissions) {
+  return role == "owner" || role == "admin" ||
+         (role == "custom" &&
+          permissions.find("manage_account_recovery") != std::string_view::npos);
+}
+
+bool HoldsSigningKey(std::string_view role) { return role == "owner" || role == "admin"; }
+
+bool RoleChangeNeedsGrant(const VerifiedOrg& org, const OrgMember& member, std::string_view role,
+                          std::string_view permissions) {
+  if (!IsRecoveryAdminRole(role, permissions)) return false;
+  return member.grant_key_version < org.org.key_version ||
+         (HoldsSigningKey(role) && !HoldsSigningKey(member.role));
+}
 
 // ---- helpers shared by several operations (file-local via the class) ----
 
@@ -491,8 +498,7 @@ Status OrgClient::SetRole(const VerifiedOrg& org, std::string_view member_id, st
   if (IsRecoveryAdminRole(role, permissions)) {
     auto member = FindMember(org.org.id, member_id);
     if (!member) return Fail(member.error());
-    const bool needs_signing = HoldsSigningKey(role) && !HoldsSigningKey(member->role);
-    if (member->grant_key_version < org.org.key_version || needs_signing) {
+    if (RoleChangeNeedsGrant(org, *member, role, permissions)) {
       auto grant = GrantFor(client_, me_, org, *member, role, confirmed_public_key);
       if (!grant) return Fail(grant.error());
       body["grant"] = std::move(*grant);
