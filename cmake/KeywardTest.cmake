@@ -13,6 +13,8 @@ function(keyward_test name)
   endif()
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gmock GTest::gtest_main)
+  # Tests include shared helpers as "tests/support/...".
+  target_include_directories(${name} PRIVATE ${CMAKE_SOURCE_DIR})
   if(T_LABEL STREQUAL "pg")
     gtest_discover_tests(${name}
       PROPERTIES LABELS pg TIMEOUT ${T_TIMEOUT} FIXTURES_REQUIRED pg_cluster

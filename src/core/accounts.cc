@@ -67,7 +67,7 @@ store::Bytes HashEmailCode(const Context& ctx, std::span<const uint8_t> challeng
 
 Status AccountService::CheckRegisterRate(std::string_view remote_address) {
   int64_t count = 0;
-  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+  KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     KW_ASSIGN_OR_RETURN(
         count, tx.HitRateLimit("register:addr:" + std::string(remote_address), ctx_.clock.NowUnix(),
                                ctx_.config.register_window_seconds));
@@ -97,12 +97,12 @@ struct AccountService::PendingRegistration {
 Status AccountService::Register(const Registration& r) {
   KW_ASSIGN_OR_RETURN(std::string email, NormalizeEmail(r.email));
   if (!IsValidAccountId(r.id)) return Fail(InvalidField("id"));
-  KW_RETURN_IF_ERROR(CheckKdf(r.kdf, ctx_.config.kdf_minimum));
+  KW_TRY(CheckKdf(r.kdf, ctx_.config.kdf_minimum));
   if (r.salt.size() != crypto::kSaltSize) return Fail(InvalidField("salt"));
   if (r.public_key.size() != 32) return Fail(InvalidField("public_key"));
-  KW_RETURN_IF_ERROR(CheckBlob(r.wrapped_vault_key, "wrapped_vault_key"));
-  KW_RETURN_IF_ERROR(CheckBlob(r.wrapped_private_key, "wrapped_private_key"));
-  KW_RETURN_IF_ERROR(CheckRegisterRate(r.remote_address));
+  KW_TRY(CheckBlob(r.wrapped_vault_key, "wrapped_vault_key"));
+  KW_TRY(CheckBlob(r.wrapped_private_key, "wrapped_private_key"));
+  KW_TRY(CheckRegisterRate(r.remote_address));
 
   auto p = std::make_shared<PendingRegistration>();
   p->email = email;
@@ -131,7 +131,7 @@ Status AccountService::StoreRegistration(const PendingRegistration& p) {
   const int64_t now = ctx_.clock.NowUnix();
   enum class Outcome { kCode, kNotice, kQuiet } outcome = Outcome::kQuiet;
   std::string code;
-  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+  KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     outcome = Outcome::kQuiet;
     KW_ASSIGN_OR_RETURN(auto existing, tx.FindAccountByEmail(email));
     KW_ASSIGN_OR_RETURN(bool may_mail, MayMail(tx, email));
@@ -141,7 +141,7 @@ Status AccountService::StoreRegistration(const PendingRegistration& p) {
     }
     // An unverified registration proves nothing about the address: a new
     // one replaces it.
-    if (existing) KW_RETURN_IF_ERROR(tx.DeleteAccount(existing->id));
+    if (existing) KW_TRY(tx.DeleteAccount(existing->id));
     store::Account account = p.account;
     account.created_at = now;
     if (auto s = tx.InsertAccount(account); !s) {
@@ -160,7 +160,7 @@ Status AccountService::StoreRegistration(const PendingRegistration& p) {
     row.code_hash = HashEmailCode(ctx_, row.challenge, code);
     row.expires_at = now + ctx_.config.code_ttl_seconds;
     row.created_at = now;
-    KW_RETURN_IF_ERROR(tx.PutEmailCode(row));
+    KW_TRY(tx.PutEmailCode(row));
     outcome = may_mail ? Outcome::kCode : Outcome::kQuiet;
     return {};
   }));
@@ -182,7 +182,7 @@ Status AccountService::Verify(std::string_view raw_email, std::string_view code,
   const int64_t now = ctx_.clock.NowUnix();
   bool verified = false;
   bool limited = false;
-  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+  KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     verified = false;
     limited = false;
     const std::string address_key = "verify-wrong:addr:" + std::string(remote_address);
@@ -201,15 +201,15 @@ Status AccountService::Verify(std::string_view raw_email, std::string_view code,
     store::Bytes submitted = HashEmailCode(ctx_, row->challenge, code);
     if (!crypto::ConstantTimeEqual(submitted, row->code_hash)) {
       ++row->attempts;
-      KW_RETURN_IF_ERROR(Discard(tx.HitRateLimit(address_key, now, kCodeWindow)));
+      KW_TRY(Discard(tx.HitRateLimit(address_key, now, kCodeWindow)));
       return tx.UpdateEmailCode(*row);  // committed: the wrong try counts
     }
     row->used = true;
-    KW_RETURN_IF_ERROR(tx.UpdateEmailCode(*row));
+    KW_TRY(tx.UpdateEmailCode(*row));
     KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(row->account_id));
     if (!account) return {};
     account->verified = true;
-    KW_RETURN_IF_ERROR(tx.UpdateAccount(*account));
+    KW_TRY(tx.UpdateAccount(*account));
     verified = true;
     return {};
   }));
@@ -220,12 +220,12 @@ Status AccountService::Verify(std::string_view raw_email, std::string_view code,
 
 Status AccountService::Resend(std::string_view raw_email, std::string_view remote_address) {
   KW_ASSIGN_OR_RETURN(std::string email, NormalizeEmail(raw_email));
-  KW_RETURN_IF_ERROR(CheckRegisterRate(remote_address));
+  KW_TRY(CheckRegisterRate(remote_address));
   const int64_t now = ctx_.clock.NowUnix();
   std::string code;
   bool send = false;
   int64_t retry_at = 0;
-  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+  KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     send = false;
     retry_at = 0;
     // The same reads and writes for every email (issue 10, items 2 and 4):
@@ -248,8 +248,8 @@ Status AccountService::Resend(std::string_view raw_email, std::string_view remot
       retry_at = (window + 1) * kCodeWindow;  // the last code sent stays valid
       return {};
     }
-    KW_RETURN_IF_ERROR(Discard(tx.HitRateLimit(pair_key, now, kCodeWindow)));
-    KW_RETURN_IF_ERROR(Discard(tx.HitRateLimit(email_key, now, kCodeWindow)));
+    KW_TRY(Discard(tx.HitRateLimit(pair_key, now, kCodeWindow)));
+    KW_TRY(Discard(tx.HitRateLimit(email_key, now, kCodeWindow)));
     code = crypto::RandomDigits(6);
     store::EmailCode row;
     row.purpose = kRegisterPurpose;
@@ -259,7 +259,7 @@ Status AccountService::Resend(std::string_view raw_email, std::string_view remot
     row.code_hash = HashEmailCode(ctx_, row.challenge, code);
     row.expires_at = now + ctx_.config.code_ttl_seconds;
     row.created_at = now;
-    KW_RETURN_IF_ERROR(tx.PutEmailCode(row));
+    KW_TRY(tx.PutEmailCode(row));
     send = unverified;
     return {};
   }));
@@ -276,7 +276,7 @@ Status AccountService::Resend(std::string_view raw_email, std::string_view remot
 Result<PreloginAnswer> AccountService::Prelogin(std::string_view raw_email) {
   KW_ASSIGN_OR_RETURN(std::string email, NormalizeEmail(raw_email));
   std::optional<store::Account> account;
-  KW_RETURN_IF_ERROR(ctx_.store.Read([&](store::Tx& tx) -> Status {
+  KW_TRY(ctx_.store.Read([&](store::Tx& tx) -> Status {
     KW_ASSIGN_OR_RETURN(account, tx.FindAccountByEmail(email));
     return {};
   }));
@@ -298,7 +298,7 @@ Result<PreloginAnswer> AccountService::Prelogin(std::string_view raw_email) {
 
 Result<store::Account> AccountService::Get(const Caller& caller) {
   std::optional<store::Account> account;
-  KW_RETURN_IF_ERROR(ctx_.store.Read([&](store::Tx& tx) -> Status {
+  KW_TRY(ctx_.store.Read([&](store::Tx& tx) -> Status {
     KW_ASSIGN_OR_RETURN(account, tx.FindAccountById(caller.account_id));
     return {};
   }));
@@ -307,20 +307,20 @@ Result<store::Account> AccountService::Get(const Caller& caller) {
 }
 
 Status AccountService::ChangePassword(const Caller& caller, const PasswordChange& change) {
-  KW_RETURN_IF_ERROR(CheckKdf(change.new_kdf, ctx_.config.kdf_minimum));
+  KW_TRY(CheckKdf(change.new_kdf, ctx_.config.kdf_minimum));
   if (change.new_salt.size() != crypto::kSaltSize) return Fail(InvalidField("new_salt"));
-  KW_RETURN_IF_ERROR(CheckBlob(change.new_wrapped_vault_key, "new_wrapped_vault_key"));
-  KW_RETURN_IF_ERROR(CheckOneEscrowPerOrg(change.escrows));
+  KW_TRY(CheckBlob(change.new_wrapped_vault_key, "new_wrapped_vault_key"));
+  KW_TRY(CheckOneEscrowPerOrg(change.escrows));
   const store::Bytes new_verifier = credentials_.Verifier(change.new_auth_key);
   Credentials::Check check = Credentials::Check::kOk;
   std::string email;
-  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+  KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(caller.account_id));
     if (!account) return Fail(Error::Unauthenticated("auth.required", "Log in first."));
     KW_ASSIGN_OR_RETURN(
         check, credentials_.CheckAuthKey(tx, *account, change.auth_key, caller.remote_address));
     if (check != Credentials::Check::kOk) return {};
-    KW_RETURN_IF_ERROR(ReplaceEnrolledEscrowsInTx(tx, ctx_, caller.account_id, change.escrows));
+    KW_TRY(ReplaceEnrolledEscrowsInTx(tx, ctx_, caller.account_id, change.escrows));
     const bool was_temporary = account->must_change_password;
     email = account->email;
     account->kdf_ops = change.new_kdf.ops;
@@ -329,8 +329,8 @@ Status AccountService::ChangePassword(const Caller& caller, const PasswordChange
     account->verifier = new_verifier;
     account->wrapped_vault_key = change.new_wrapped_vault_key;
     account->must_change_password = false;
-    KW_RETURN_IF_ERROR(tx.UpdateAccount(*account));
-    KW_RETURN_IF_ERROR(tx.RevokeAccountSessions(caller.account_id, caller.token_hash));
+    KW_TRY(tx.UpdateAccount(*account));
+    KW_TRY(tx.RevokeAccountSessions(caller.account_id, caller.token_hash));
     EventSpec event;
     event.type = was_temporary ? "recovery.temporary_password_updated" : "account.password_changed";
     event.actor_id = caller.account_id;
@@ -372,20 +372,20 @@ Status CheckNotSoleOwner(store::Tx& tx, std::string_view account_id) {
 Status AccountService::Delete(const Caller& caller, const crypto::AuthKey& auth_key) {
   Credentials::Check check = Credentials::Check::kOk;
   std::string email;
-  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+  KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(caller.account_id));
     if (!account) return Fail(Error::Unauthenticated("auth.required", "Log in first."));
     KW_ASSIGN_OR_RETURN(check,
                         credentials_.CheckAuthKey(tx, *account, auth_key, caller.remote_address));
     if (check != Credentials::Check::kOk) return {};
     email = account->email;
-    KW_RETURN_IF_ERROR(CheckNotSoleOwner(tx, account->id));
+    KW_TRY(CheckNotSoleOwner(tx, account->id));
     // Logged in every organization while the memberships still exist: the
     // store deletes them with the account, the events stay.
-    KW_RETURN_IF_ERROR(AppendAccountEvent(
+    KW_TRY(AppendAccountEvent(
         tx, ctx_.clock, account->id,
         EventSpec{"", "account.deleted", account->id, account->id, caller.device_id, {}}));
-    KW_RETURN_IF_ERROR(tx.DeleteAccount(account->id));
+    KW_TRY(tx.DeleteAccount(account->id));
     // A fresh registration of this email starts with a clean slate.
     return credentials_.ClearFailures(tx, email);
   }));

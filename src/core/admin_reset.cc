@@ -31,7 +31,7 @@ Result<ResetTarget> CheckResetTarget(store::Tx& tx, const Context& ctx, const Ca
   }
   KW_ASSIGN_OR_RETURN(store::OrgMember member, LoadMember(tx, access.org.id, member_id));
   KW_ASSIGN_OR_RETURN(Target target, TargetOf(member));
-  KW_RETURN_IF_ERROR(CheckCanActOn(access.actor(), target, MemberAction::kResetPassword));
+  KW_TRY(CheckCanActOn(access.actor(), target, MemberAction::kResetPassword));
   if (member.status != store::MemberStatus::kActive) {
     return Fail(Error::Conflict("org.member_revoked",
                                 "The member's access is revoked: restore the member before "
@@ -68,7 +68,7 @@ EventSpec AdminEvent(const Caller& caller, const store::Org& org, std::string_vi
 Result<ResetMaterial> AdminResetService::Begin(const Caller& caller, std::string_view org_id,
                                                std::string_view member_id) {
   ResetMaterial material;
-  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+  KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     KW_ASSIGN_OR_RETURN(ResetTarget t, CheckResetTarget(tx, ctx_, caller, org_id, member_id));
     auto server_part = protocol::OpenServerShare(*ctx_.config.recovery_key, t.escrow.server_share,
                                                  t.access.org.id, member_id, t.escrow.epoch);
@@ -89,7 +89,7 @@ Result<ResetMaterial> AdminResetService::Begin(const Caller& caller, std::string
 
 Status AdminResetService::Reset(const Caller& caller, std::string_view org_id,
                                 std::string_view member_id, const TemporaryPassword& password) {
-  KW_RETURN_IF_ERROR(CheckKdf(password.new_kdf, ctx_.config.kdf_minimum));
+  KW_TRY(CheckKdf(password.new_kdf, ctx_.config.kdf_minimum));
   if (password.new_salt.size() != crypto::kSaltSize) return Fail(InvalidField("new_salt"));
   if (password.new_wrapped_vault_key.size() < kMinBlob ||
       password.new_wrapped_vault_key.size() > kMaxKeyBlob) {
@@ -98,24 +98,24 @@ Status AdminResetService::Reset(const Caller& caller, std::string_view org_id,
   const store::Bytes verifier = credentials_.Verifier(password.new_auth_key);
   std::string email;
   std::string org_name;
-  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+  KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     KW_ASSIGN_OR_RETURN(ResetTarget t, CheckResetTarget(tx, ctx_, caller, org_id, member_id));
     KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(member_id));
     if (!account) return Fail(MemberNotFound());
     KW_ASSIGN_OR_RETURN(store::Escrow fresh,
                         ValidateEscrowInTx(tx, ctx_, t.access.org, member_id, password.escrow));
     fresh.mode = t.escrow.mode;
-    KW_RETURN_IF_ERROR(PutEscrowInTx(tx, fresh));
+    KW_TRY(PutEscrowInTx(tx, fresh));
     account->kdf_ops = password.new_kdf.ops;
     account->kdf_mem = password.new_kdf.mem;
     account->salt = password.new_salt;
     account->verifier = verifier;
     account->wrapped_vault_key = password.new_wrapped_vault_key;
     account->must_change_password = true;
-    KW_RETURN_IF_ERROR(tx.UpdateAccount(*account));
-    KW_RETURN_IF_ERROR(tx.RevokeAccountSessions(member_id, {}));
+    KW_TRY(tx.UpdateAccount(*account));
+    KW_TRY(tx.RevokeAccountSessions(member_id, {}));
     // The member starts afresh with the temporary password.
-    KW_RETURN_IF_ERROR(credentials_.ClearFailures(tx, account->email));
+    KW_TRY(credentials_.ClearFailures(tx, account->email));
     email = account->email;
     org_name = t.access.org.name;
     EventSpec event = AdminEvent(caller, t.access.org, member_id, "recovery.password_reset");
@@ -133,11 +133,11 @@ Status AdminResetService::ResetTwoFactor(const Caller& caller, std::string_view 
                                          std::string_view member_id) {
   std::string email;
   std::string org_name;
-  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+  KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     KW_ASSIGN_OR_RETURN(OrgAccess access, LoadOrgAccess(tx, org_id, caller.account_id));
     KW_ASSIGN_OR_RETURN(store::OrgMember member, LoadMember(tx, access.org.id, member_id));
     KW_ASSIGN_OR_RETURN(Target target, TargetOf(member));
-    KW_RETURN_IF_ERROR(CheckCanActOn(access.actor(), target, MemberAction::kResetTwoFactor));
+    KW_TRY(CheckCanActOn(access.actor(), target, MemberAction::kResetTwoFactor));
     KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(member_id));
     if (!account) return Fail(MemberNotFound());
     if (!account->totp_enabled) {
@@ -147,8 +147,8 @@ Status AdminResetService::ResetTwoFactor(const Caller& caller, std::string_view 
     account->totp_enabled = false;
     account->totp_secret_sealed.clear();
     account->totp_last_step = -1;
-    KW_RETURN_IF_ERROR(tx.UpdateAccount(*account));
-    KW_RETURN_IF_ERROR(tx.ReplaceRecoveryCodes(member_id, {}));
+    KW_TRY(tx.UpdateAccount(*account));
+    KW_TRY(tx.ReplaceRecoveryCodes(member_id, {}));
     email = account->email;
     org_name = access.org.name;
     return AppendOrgEvent(tx, ctx_.clock,

@@ -68,7 +68,7 @@ class AdminResetTest : public RecoveryTest {
       KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(p.id));
       account->totp_enabled = true;
       account->totp_secret_sealed = crypto::RandomBytes(60);
-      KW_RETURN_IF_ERROR(tx.UpdateAccount(*account));
+      KW_TRY(tx.UpdateAccount(*account));
       return tx.ReplaceRecoveryCodes(p.id, {crypto::RandomBytes(32), crypto::RandomBytes(32)});
     }));
   }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "common/clock.h"
+#include "common/try.h"
 #include "core/config.h"
 #include "core/deferred.h"
 #include "core/server_keys.h"
@@ -46,20 +47,3 @@ Status Discard(Result<T> r) {
 }
 
 }  // namespace keyward::core
-
-// Early return of the error of an expression yielding Status or Result<T>.
-#define KW_RETURN_IF_ERROR(expr)                \
-  do {                                          \
-    auto kw_rie_ = (expr);                      \
-    if (!kw_rie_) return Fail(kw_rie_.error()); \
-  } while (0)
-
-#define KW_CONCAT_INNER(a, b) a##b
-#define KW_CONCAT(a, b) KW_CONCAT_INNER(a, b)
-// auto x = value of expr (Result<T>), or return its error.
-#define KW_ASSIGN_OR_RETURN(lhs, expr) \
-  KW_ASSIGN_OR_RETURN_IMPL(KW_CONCAT(kw_aor_, __LINE__), lhs, expr)
-#define KW_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
-  auto tmp = (expr);                             \
-  if (!tmp) return Fail(tmp.error());            \
-  lhs = std::move(*tmp)

@@ -12,21 +12,9 @@
 #include "tests/support/failing_store.h"
 #include "tests/support/fake_clock.h"
 #include "tests/support/memory_mailer.h"
+#include "tests/support/status_assertions.h"
 
 namespace keyward::core::testing {
-
-#define ASSERT_OK(expr)                                                                        \
-  do {                                                                                         \
-    const auto& kw_r_ = (expr);                                                                \
-    ASSERT_TRUE(kw_r_.has_value()) << kw_r_.error().code() << ": " << kw_r_.error().message(); \
-  } while (0)
-
-#define EXPECT_ERROR(expr, code_)                            \
-  do {                                                       \
-    const auto& kw_r_ = (expr);                              \
-    ASSERT_FALSE(kw_r_.has_value()) << "expected " << code_; \
-    EXPECT_EQ(kw_r_.error().code(), code_);                  \
-  } while (0)
 
 inline crypto::AuthKey KeyFrom(uint8_t tag) {
   return crypto::AuthKey(crypto::SecureBytes::Copy(std::vector<uint8_t>(32, tag)));

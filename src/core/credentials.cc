@@ -66,11 +66,10 @@ Status Credentials::RecordFailure(store::Tx& tx, std::string_view email,
   if (*count >= cfg.login_max_failures_per_account) {
     // The lock is its own row so it lasts login_lockout_seconds from the
     // failure that triggered it; counting starts afresh afterwards.
-    KW_RETURN_IF_ERROR(
-        tx.HitRateLimit(EmailKey("login-lock:", email), now, cfg.login_lockout_seconds));
-    KW_RETURN_IF_ERROR(tx.ClearRateLimit(fail_key));
+    KW_TRY(tx.HitRateLimit(EmailKey("login-lock:", email), now, cfg.login_lockout_seconds));
+    KW_TRY(tx.ClearRateLimit(fail_key));
   }
-  KW_RETURN_IF_ERROR(tx.HitRateLimit(AddressKey(address), now, cfg.login_window_seconds));
+  KW_TRY(tx.HitRateLimit(AddressKey(address), now, cfg.login_window_seconds));
   return {};
 }
 
@@ -85,7 +84,7 @@ Result<Credentials::Check> Credentials::CheckAuthKey(store::Tx& tx, const store:
   if (!locked) return Fail(locked.error());
   if (*locked) return Check::kLocked;
   if (Matches(&account, auth_key)) return Check::kOk;
-  KW_RETURN_IF_ERROR(RecordFailure(tx, account.email, address));
+  KW_TRY(RecordFailure(tx, account.email, address));
   return Check::kWrong;
 }
 

@@ -78,7 +78,7 @@ Result<store::Escrow> ValidateEscrowInTx(store::Tx& tx, const Context& ctx, cons
 }
 
 Status PutEscrowInTx(store::Tx& tx, const store::Escrow& escrow) {
-  KW_RETURN_IF_ERROR(tx.PutEscrow(escrow));
+  KW_TRY(tx.PutEscrow(escrow));
   return tx.SetMemberLastEpoch(escrow.org_id, escrow.account_id, escrow.epoch);
 }
 
@@ -94,7 +94,7 @@ Status StoreEscrowInTx(store::Tx& tx, const Context& ctx, const store::Org& org,
   // The member enrolls under the policy in force: its mode stays with the
   // escrow until the member enrolls again.
   escrow.mode = std::string(protocol::RecoveryModeName(policy.mode));
-  KW_RETURN_IF_ERROR(PutEscrowInTx(tx, escrow));
+  KW_TRY(PutEscrowInTx(tx, escrow));
   EventSpec event;
   event.org_id = org.id;
   event.type = "recovery.enrolled";
@@ -124,7 +124,7 @@ Status CheckOneEscrowPerOrg(const std::vector<OrgEscrowUpload>& uploads) {
 Status ReplaceEnrolledEscrowsInTx(store::Tx& tx, const Context& ctx, std::string_view account_id,
                                   const std::vector<OrgEscrowUpload>& uploads,
                                   EscrowCoverage coverage) {
-  KW_RETURN_IF_ERROR(CheckOneEscrowPerOrg(uploads));
+  KW_TRY(CheckOneEscrowPerOrg(uploads));
   KW_ASSIGN_OR_RETURN(auto escrows, tx.ListEscrowsOfAccount(account_id));
   KW_ASSIGN_OR_RETURN(auto memberships, tx.ListOrgsOfAccount(account_id));
   auto enrolled = [&](std::string_view org_id) {
@@ -155,14 +155,14 @@ Status ReplaceEnrolledEscrowsInTx(store::Tx& tx, const Context& ctx, std::string
                         ValidateEscrowInTx(tx, ctx, *org, account_id, upload->escrow));
     // A new password is not a new enrollment: the escrow keeps its mode.
     fresh.mode = escrow.mode;
-    KW_RETURN_IF_ERROR(PutEscrowInTx(tx, fresh));
+    KW_TRY(PutEscrowInTx(tx, fresh));
   }
   return {};
 }
 
 Result<EnrollmentState> EnrollmentService::Get(const Caller& caller, std::string_view org_id) {
   EnrollmentState state;
-  KW_RETURN_IF_ERROR(ctx_.store.Read([&](store::Tx& tx) -> Status {
+  KW_TRY(ctx_.store.Read([&](store::Tx& tx) -> Status {
     KW_ASSIGN_OR_RETURN(OrgAccess access, LoadOrgAccess(tx, org_id, caller.account_id));
     KW_ASSIGN_OR_RETURN(state, EnrollmentOf(tx, access.org.id, caller.account_id));
     return {};
@@ -175,7 +175,7 @@ Result<EnrollmentState> EnrollmentService::Enroll(const Caller& caller, std::str
                                                   const EscrowUpload& upload) {
   Credentials::Check check = Credentials::Check::kOk;
   EnrollmentState state;
-  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+  KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     KW_ASSIGN_OR_RETURN(OrgAccess access, LoadOrgAccess(tx, org_id, caller.account_id));
     KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(caller.account_id));
     if (!account) return Fail(AuthRequired());
@@ -183,8 +183,7 @@ Result<EnrollmentState> EnrollmentService::Enroll(const Caller& caller, std::str
                         credentials_.CheckAuthKey(tx, *account, auth_key, caller.remote_address));
     // Committed as is, so that a wrong key counts like a failed login.
     if (check != Credentials::Check::kOk) return {};
-    KW_RETURN_IF_ERROR(
-        StoreEscrowInTx(tx, ctx_, access.org, caller.account_id, upload, caller.device_id));
+    KW_TRY(StoreEscrowInTx(tx, ctx_, access.org, caller.account_id, upload, caller.device_id));
     state = EnrollmentState{true, upload.epoch, upload.key_version, upload.epoch};
     return {};
   }));
@@ -195,7 +194,7 @@ Result<EnrollmentState> EnrollmentService::Enroll(const Caller& caller, std::str
 Status EnrollmentService::Withdraw(const Caller& caller, std::string_view org_id,
                                    const crypto::AuthKey& auth_key) {
   Credentials::Check check = Credentials::Check::kOk;
-  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+  KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     KW_ASSIGN_OR_RETURN(OrgAccess access, LoadOrgAccess(tx, org_id, caller.account_id));
     KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(caller.account_id));
     if (!account) return Fail(AuthRequired());
@@ -210,7 +209,7 @@ Status EnrollmentService::Withdraw(const Caller& caller, std::string_view org_id
     }
     KW_ASSIGN_OR_RETURN(auto escrow, tx.FindEscrow(access.org.id, caller.account_id));
     if (!escrow) return Fail(NotEnrolled());
-    KW_RETURN_IF_ERROR(tx.DeleteEscrow(access.org.id, caller.account_id));
+    KW_TRY(tx.DeleteEscrow(access.org.id, caller.account_id));
     EventSpec event;
     event.org_id = access.org.id;
     event.type = "recovery.withdrew";

@@ -190,7 +190,7 @@ TEST_F(EnrollmentTest, StoreEscrowInTxWorksInsideAnotherTransaction) {
   ASSERT_OK(store_->Transact([&](store::Tx& tx) -> Status {
     KW_ASSIGN_OR_RETURN(auto org, tx.FindOrg(org_.id));
     org_row = *org;
-    KW_RETURN_IF_ERROR(
+    KW_TRY(
         tx.InsertMember({org_.id, carol.id, "user", "", store::MemberStatus::kActive, Now(), 0}));
     return StoreEscrowInTx(tx, core().context(), *org, carol.id, upload, "laptop");
   }));
@@ -200,8 +200,7 @@ TEST_F(EnrollmentTest, StoreEscrowInTxWorksInsideAnotherTransaction) {
   Person dan = MakePerson("dan@example.com", 4);
   auto bad = Escrow(org_, dan, 2);
   auto s = store_->Transact([&](store::Tx& tx) -> Status {
-    KW_RETURN_IF_ERROR(
-        tx.InsertMember({org_.id, dan.id, "user", "", store::MemberStatus::kActive, Now(), 0}));
+    KW_TRY(tx.InsertMember({org_.id, dan.id, "user", "", store::MemberStatus::kActive, Now(), 0}));
     return StoreEscrowInTx(tx, core().context(), org_row, dan.id, bad, "laptop");
   });
   EXPECT_ERROR(s, "escrow.stale_epoch");

@@ -85,7 +85,7 @@ Result<EventPage> EventService::List(const Caller& caller, std::string_view org_
                                      const EventQuery& query) {
   if (query.limit < 1 || query.limit > kMaxEventPage) return Fail(InvalidQuery("limit"));
   EventPage page;
-  KW_RETURN_IF_ERROR(ctx_.store.Read([&](store::Tx& tx) -> Status {
+  KW_TRY(ctx_.store.Read([&](store::Tx& tx) -> Status {
     KW_ASSIGN_OR_RETURN(OrgAccess access, LoadOrgAccess(tx, org_id, caller.account_id));
     if (!access.recovery_admin()) {
       return Fail(

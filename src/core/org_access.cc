@@ -86,7 +86,7 @@ Status AppendAccountEvent(store::Tx& tx, const Clock& clock, std::string_view ac
     if (m.status != store::MemberStatus::kActive) continue;
     EventSpec copy = spec;
     copy.org_id = m.org_id;
-    KW_RETURN_IF_ERROR(AppendOrgEvent(tx, clock, std::move(copy)));
+    KW_TRY(AppendOrgEvent(tx, clock, std::move(copy)));
   }
   return {};
 }

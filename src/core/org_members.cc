@@ -81,7 +81,7 @@ Result<int64_t> RemoveGrants(store::Tx& tx, const Clock& clock, const Caller& ca
                              std::string_view reason) {
   KW_ASSIGN_OR_RETURN(int64_t removed, tx.DeleteMemberGrants(org_id, account_id));
   if (removed > 0) {
-    KW_RETURN_IF_ERROR(AppendOrgEvent(
+    KW_TRY(AppendOrgEvent(
         tx, clock,
         EventSpec{std::string(org_id),
                   "key.grant_removed",
@@ -102,19 +102,19 @@ Result<int64_t> RemoveSigningGrants(store::Tx& tx, const Clock& clock, const Cal
   for (auto& g : grants) {
     if (g.account_id != account_id || g.signing_grant.empty()) continue;
     g.signing_grant.clear();
-    KW_RETURN_IF_ERROR(tx.PutGrant(g));
+    KW_TRY(tx.PutGrant(g));
     ++stripped;
   }
   if (stripped > 0) {
-    KW_RETURN_IF_ERROR(AppendOrgEvent(tx, clock,
-                                      EventSpec{std::string(org_id),
-                                                "key.grant_removed",
-                                                caller.account_id,
-                                                std::string(account_id),
-                                                caller.device_id,
-                                                {{"grants", std::to_string(stripped)},
-                                                 {"reason", "role_changed"},
-                                                 {"signing_only", "true"}}}));
+    KW_TRY(AppendOrgEvent(tx, clock,
+                          EventSpec{std::string(org_id),
+                                    "key.grant_removed",
+                                    caller.account_id,
+                                    std::string(account_id),
+                                    caller.device_id,
+                                    {{"grants", std::to_string(stripped)},
+                                     {"reason", "role_changed"},
+                                     {"signing_only", "true"}}}));
   }
   return stripped;
 }
@@ -159,12 +159,12 @@ struct Loaded {
 Result<Loaded> LoadForManagement(store::Tx& tx, const Caller& caller, std::string_view org_id,
                                  std::string_view member_id, MemberAction action) {
   KW_ASSIGN_OR_RETURN(OrgAccess access, LoadOrgAccess(tx, org_id, caller.account_id));
-  KW_RETURN_IF_ERROR(RequireManager(access));
+  KW_TRY(RequireManager(access));
   if (!IsValidAccountId(member_id)) return Fail(MemberNotFound());
   KW_ASSIGN_OR_RETURN(store::OrgMember target, LoadMember(tx, org_id, member_id));
   KW_ASSIGN_OR_RETURN(Target t, TargetOf(target));
   if (action != MemberAction::kChangeRole) {
-    KW_RETURN_IF_ERROR(CheckCanActOn(access.actor(), t, action));
+    KW_TRY(CheckCanActOn(access.actor(), t, action));
   }
   return Loaded{std::move(access), std::move(target)};
 }
@@ -181,7 +181,7 @@ store::Bytes HashInviteToken(const Context& ctx, std::span<const uint8_t> token)
 Result<MemberList> MemberService::List(const Caller& caller, std::string_view org_id) {
   const int64_t now = ctx_.clock.NowUnix();
   MemberList out;
-  KW_RETURN_IF_ERROR(ctx_.store.Read([&](store::Tx& tx) -> Status {
+  KW_TRY(ctx_.store.Read([&](store::Tx& tx) -> Status {
     out = {};
     KW_ASSIGN_OR_RETURN(OrgAccess access, LoadOrgAccess(tx, org_id, caller.account_id));
     if (!access.recovery_admin()) return Fail(Forbidden("Only recovery admins list members."));
@@ -240,7 +240,7 @@ Result<store::OrgInvite> MemberService::Invite(const Caller& caller, std::string
 
   std::string org_name;
   std::string fingerprint;
-  KW_RETURN_IF_ERROR(ctx_.store.Read([&](store::Tx& tx) -> Status {
+  KW_TRY(ctx_.store.Read([&](store::Tx& tx) -> Status {
     KW_ASSIGN_OR_RETURN(OrgAccess access, check(tx));
     // The fingerprint members pin at join: that of the first statement's
     // signing key (what `keyward org join --fingerprint` compares).
@@ -258,7 +258,7 @@ Result<store::OrgInvite> MemberService::Invite(const Caller& caller, std::string
   // across server nodes. A refused one does not count, so that one inviter
   // cannot use up the organization's share by trying.
   bool limited = false;
-  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+  KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     const int64_t window = std::max<int64_t>(1, ctx_.config.invite_window_seconds);
     const SlidingWindow by_org{"invite:org:" + std::string(org_id), now, window};
     const SlidingWindow by_inviter{"invite:by:" + caller.account_id, now, window};
@@ -267,7 +267,7 @@ Result<store::OrgInvite> MemberService::Invite(const Caller& caller, std::string
     limited = org_count >= ctx_.config.invite_max_per_org ||
               inviter_count >= ctx_.config.invite_max_per_inviter;
     if (limited) return {};
-    KW_RETURN_IF_ERROR(by_org.Hit(tx));
+    KW_TRY(by_org.Hit(tx));
     return by_inviter.Hit(tx);
   }));
   if (limited) return Fail(InviteRateLimited());
@@ -294,9 +294,9 @@ Result<store::OrgInvite> MemberService::Invite(const Caller& caller, std::string
           "mail.unavailable", "The server could not send the invitation email; try again later."));
     }
   }
-  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
-    KW_RETURN_IF_ERROR(check(tx));
-    KW_RETURN_IF_ERROR(tx.InsertInvite(invite));
+  KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+    KW_TRY(check(tx));
+    KW_TRY(tx.InsertInvite(invite));
     return AppendOrgEvent(tx, ctx_.clock,
                           EventSpec{invite.org_id,
                                     "member.invited",
@@ -316,7 +316,7 @@ Result<InviteInfo> MemberService::LookupInvite(const Caller& caller, std::string
   const store::Bytes hash = HashInviteToken(ctx_, token_bytes);
   const int64_t now = ctx_.clock.NowUnix();
   InviteInfo info;
-  KW_RETURN_IF_ERROR(ctx_.store.Read([&](store::Tx& tx) -> Status {
+  KW_TRY(ctx_.store.Read([&](store::Tx& tx) -> Status {
     KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(caller.account_id));
     KW_ASSIGN_OR_RETURN(auto invite, tx.FindInviteByTokenHash(hash));
     if (!account || !invite || invite->accepted_at || invite->expires_at <= now ||
@@ -339,7 +339,7 @@ Result<OrgView> MemberService::AcceptInvite(const Caller& caller, std::string_vi
   const store::Bytes hash = HashInviteToken(ctx_, token_bytes);
   const int64_t now = ctx_.clock.NowUnix();
   OrgView view;
-  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+  KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(caller.account_id));
     KW_ASSIGN_OR_RETURN(auto invite, tx.FindInviteByTokenHash(hash));
     if (!account || !invite || invite->accepted_at || invite->expires_at <= now ||
@@ -371,20 +371,19 @@ Result<OrgView> MemberService::AcceptInvite(const Caller& caller, std::string_vi
       if (store::IsCode(s.error(), "store.conflict")) return Fail(InviteNotFound());
       return s;
     }
-    KW_RETURN_IF_ERROR(AppendOrgEvent(tx, ctx_.clock,
-                                      EventSpec{org->id,
-                                                "member.joined",
-                                                caller.account_id,
-                                                caller.account_id,
-                                                caller.device_id,
-                                                {{"invite_id", invite->id},
-                                                 {"role", member.role},
-                                                 {"permissions", member.permissions}}}));
+    KW_TRY(AppendOrgEvent(tx, ctx_.clock,
+                          EventSpec{org->id,
+                                    "member.joined",
+                                    caller.account_id,
+                                    caller.account_id,
+                                    caller.device_id,
+                                    {{"invite_id", invite->id},
+                                     {"role", member.role},
+                                     {"permissions", member.permissions}}}));
     EnrollmentState enrollment;
     if (escrow) {
       // Checks the escrow, stores it and appends recovery.enrolled.
-      KW_RETURN_IF_ERROR(
-          StoreEscrowInTx(tx, ctx_, *org, caller.account_id, *escrow, caller.device_id));
+      KW_TRY(StoreEscrowInTx(tx, ctx_, *org, caller.account_id, *escrow, caller.device_id));
       enrollment = EnrollmentState{true, escrow->epoch, escrow->key_version, escrow->epoch};
     }
     view = OrgView{std::move(*org), std::move(member), enrollment};
@@ -400,44 +399,43 @@ Status MemberService::ChangeRole(const Caller& caller, std::string_view org_id,
   KW_ASSIGN_OR_RETURN(RoleChoice choice, ParseRoleChoice(role_text, permissions_text));
   std::string email;
   std::string org_name;
-  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+  KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     email.clear();
     KW_ASSIGN_OR_RETURN(
         Loaded loaded, LoadForManagement(tx, caller, org_id, member_id, MemberAction::kChangeRole));
     const store::OrgMember& target = loaded.target;
     KW_ASSIGN_OR_RETURN(Target t, TargetOf(target));
     KW_ASSIGN_OR_RETURN(Actor before, ActorOf(target));
-    KW_RETURN_IF_ERROR(CheckCanAssignRole(loaded.access.actor(), t, choice.role));
-    if (choice.role != Role::kOwner) KW_RETURN_IF_ERROR(CheckOwnerLeaves(tx, target));
+    KW_TRY(CheckCanAssignRole(loaded.access.actor(), t, choice.role));
+    if (choice.role != Role::kOwner) KW_TRY(CheckOwnerLeaves(tx, target));
     const bool active = target.status == store::MemberStatus::kActive;
     const bool was_admin = IsRecoveryAdmin(before.role, before.permissions);
     const bool is_admin = IsRecoveryAdmin(choice.role, choice.permissions);
     if (grant) {
       if (!is_admin || !active) return Fail(NotRecoveryAdmin());
-      KW_RETURN_IF_ERROR(CheckGrantUpload(*grant, loaded.access.org.key_version, choice.role));
+      KW_TRY(CheckGrantUpload(*grant, loaded.access.org.key_version, choice.role));
     }
 
     const std::string new_role(RoleName(choice.role));
     const std::string new_permissions = PermissionsText(choice.permissions);
-    KW_RETURN_IF_ERROR(tx.UpdateMemberRole(org_id, target.account_id, new_role, new_permissions));
-    KW_RETURN_IF_ERROR(AppendOrgEvent(tx, ctx_.clock,
-                                      EventSpec{std::string(org_id),
-                                                "member.role_changed",
-                                                caller.account_id,
-                                                target.account_id,
-                                                caller.device_id,
-                                                {{"from_role", target.role},
-                                                 {"from_permissions", target.permissions},
-                                                 {"role", new_role},
-                                                 {"permissions", new_permissions}}}));
+    KW_TRY(tx.UpdateMemberRole(org_id, target.account_id, new_role, new_permissions));
+    KW_TRY(AppendOrgEvent(tx, ctx_.clock,
+                          EventSpec{std::string(org_id),
+                                    "member.role_changed",
+                                    caller.account_id,
+                                    target.account_id,
+                                    caller.device_id,
+                                    {{"from_role", target.role},
+                                     {"from_permissions", target.permissions},
+                                     {"role", new_role},
+                                     {"permissions", new_permissions}}}));
     if (was_admin && !is_admin) {
-      KW_RETURN_IF_ERROR(
-          RemoveGrants(tx, ctx_.clock, caller, org_id, target.account_id, "role_changed"));
+      KW_TRY(RemoveGrants(tx, ctx_.clock, caller, org_id, target.account_id, "role_changed"));
     } else if (is_admin && choice.role != Role::kOwner && choice.role != Role::kAdmin) {
-      KW_RETURN_IF_ERROR(RemoveSigningGrants(tx, ctx_.clock, caller, org_id, target.account_id));
+      KW_TRY(RemoveSigningGrants(tx, ctx_.clock, caller, org_id, target.account_id));
     }
     if (grant) {
-      KW_RETURN_IF_ERROR(StoreGrant(tx, ctx_.clock, caller, org_id, target.account_id, *grant));
+      KW_TRY(StoreGrant(tx, ctx_.clock, caller, org_id, target.account_id, *grant));
     }
     KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(target.account_id));
     if (account && (target.role != new_role || target.permissions != new_permissions)) {
@@ -465,7 +463,7 @@ Status MemberService::Grant(const Caller& caller, std::string_view org_id,
         !IsRecoveryAdmin(target.role, target.permissions)) {
       return Fail(NotRecoveryAdmin());
     }
-    KW_RETURN_IF_ERROR(CheckGrantUpload(grant, loaded.access.org.key_version, target.role));
+    KW_TRY(CheckGrantUpload(grant, loaded.access.org.key_version, target.role));
     return StoreGrant(tx, ctx_.clock, caller, org_id, loaded.target.account_id, grant);
   });
 }
@@ -473,7 +471,7 @@ Status MemberService::Grant(const Caller& caller, std::string_view org_id,
 Result<store::OrgGrant> MemberService::GetGrant(const Caller& caller, std::string_view org_id,
                                                 std::optional<uint64_t> key_version) {
   store::OrgGrant out;
-  KW_RETURN_IF_ERROR(ctx_.store.Read([&](store::Tx& tx) -> Status {
+  KW_TRY(ctx_.store.Read([&](store::Tx& tx) -> Status {
     KW_ASSIGN_OR_RETURN(OrgAccess access, LoadOrgAccess(tx, org_id, caller.account_id));
     KW_ASSIGN_OR_RETURN(auto grant, tx.FindGrant(org_id, caller.account_id,
                                                  key_version.value_or(access.org.key_version)));
@@ -495,9 +493,8 @@ Status MemberService::Revoke(const Caller& caller, std::string_view org_id,
                         LoadForManagement(tx, caller, org_id, member_id, MemberAction::kRevoke));
     if (loaded.target.status == store::MemberStatus::kRevoked)
       return {};  // already: nothing to log
-    KW_RETURN_IF_ERROR(CheckOwnerLeaves(tx, loaded.target));
-    KW_RETURN_IF_ERROR(
-        tx.SetMemberStatus(org_id, loaded.target.account_id, store::MemberStatus::kRevoked));
+    KW_TRY(CheckOwnerLeaves(tx, loaded.target));
+    KW_TRY(tx.SetMemberStatus(org_id, loaded.target.account_id, store::MemberStatus::kRevoked));
     KW_ASSIGN_OR_RETURN(int64_t grants, tx.DeleteMemberGrants(org_id, loaded.target.account_id));
     return AppendOrgEvent(
         tx, ctx_.clock,
@@ -516,8 +513,7 @@ Status MemberService::Restore(const Caller& caller, std::string_view org_id,
     KW_ASSIGN_OR_RETURN(Loaded loaded,
                         LoadForManagement(tx, caller, org_id, member_id, MemberAction::kRestore));
     if (loaded.target.status == store::MemberStatus::kActive) return {};
-    KW_RETURN_IF_ERROR(
-        tx.SetMemberStatus(org_id, loaded.target.account_id, store::MemberStatus::kActive));
+    KW_TRY(tx.SetMemberStatus(org_id, loaded.target.account_id, store::MemberStatus::kActive));
     return AppendOrgEvent(tx, ctx_.clock,
                           EventSpec{std::string(org_id),
                                     "member.restored",
@@ -532,15 +528,15 @@ Status MemberService::Remove(const Caller& caller, std::string_view org_id,
                              std::string_view member_id) {
   std::string email;
   std::string org_name;
-  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+  KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     email.clear();
     KW_ASSIGN_OR_RETURN(Loaded loaded,
                         LoadForManagement(tx, caller, org_id, member_id, MemberAction::kRemove));
-    KW_RETURN_IF_ERROR(CheckOwnerLeaves(tx, loaded.target));
+    KW_TRY(CheckOwnerLeaves(tx, loaded.target));
     KW_ASSIGN_OR_RETURN(auto escrow, tx.FindEscrow(org_id, loaded.target.account_id));
     // The store removes the member's grants and escrow with the membership.
-    KW_RETURN_IF_ERROR(tx.DeleteMember(org_id, loaded.target.account_id));
-    KW_RETURN_IF_ERROR(AppendOrgEvent(
+    KW_TRY(tx.DeleteMember(org_id, loaded.target.account_id));
+    KW_TRY(AppendOrgEvent(
         tx, ctx_.clock,
         EventSpec{std::string(org_id),
                   "member.removed",

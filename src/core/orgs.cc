@@ -200,7 +200,7 @@ Status StoreGrant(store::Tx& tx, const Clock& clock, const Caller& caller, std::
   row.signing_grant = grant.signing_grant;
   row.created_by = caller.account_id;
   row.created_at = clock.NowUnix();
-  KW_RETURN_IF_ERROR(tx.PutGrant(row));
+  KW_TRY(tx.PutGrant(row));
   return AppendOrgEvent(tx, clock,
                         EventSpec{std::string(org_id),
                                   "key.granted",
@@ -224,7 +224,7 @@ std::map<std::string, std::string> PolicyDetails(const protocol::RecoveryPolicy&
 Status OrgService::CheckMayCreate(const Caller& caller) {
   if (!ctx_.config.org_creation_operator_only) return {};
   bool allowed = false;
-  KW_RETURN_IF_ERROR(ctx_.store.Read([&](store::Tx& tx) -> Status {
+  KW_TRY(ctx_.store.Read([&](store::Tx& tx) -> Status {
     KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(caller.account_id));
     // Emails are stored normalized (lower case), as are the operator's.
     allowed = account && std::find(ctx_.config.org_creators.begin(), ctx_.config.org_creators.end(),
@@ -241,9 +241,9 @@ Status OrgService::CheckMayCreate(const Caller& caller) {
 }
 
 Result<OrgView> OrgService::Create(const Caller& caller, const NewOrg& in) {
-  KW_RETURN_IF_ERROR(CheckMayCreate(caller));
+  KW_TRY(CheckMayCreate(caller));
   if (!IsValidClientId(in.id)) return Fail(InvalidField("id"));
-  KW_RETURN_IF_ERROR(CheckOrgName(in.name));
+  KW_TRY(CheckOrgName(in.name));
   const int64_t now = ctx_.clock.NowUnix();
   protocol::SignedOrgStatement signed_statement{in.statement, in.signature};
   // The first statement is self-signed: verified with the key it names.
@@ -253,12 +253,12 @@ Result<OrgView> OrgService::Create(const Caller& caller, const NewOrg& in) {
   auto pin = protocol::PinOnFirstUse(in.id, decoded->signing_public_key);
   if (!pin) return Fail(AsBadRequest(pin.error()));
   KW_ASSIGN_OR_RETURN(NextStatement first, VerifyAgainst(signed_statement, *pin, 1, now));
-  KW_RETURN_IF_ERROR(CheckGrantUpload(in.grant, 1, Role::kOwner));
+  KW_TRY(CheckGrantUpload(in.grant, 1, Role::kOwner));
   auto policy_json = protocol::EncodePolicy(first.policy);
   if (!policy_json) return Fail(AsBadRequest(policy_json.error()));
 
   OrgView view;
-  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+  KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     store::Org org;
     org.id = in.id;
     org.name = in.name;
@@ -274,14 +274,13 @@ Result<OrgView> OrgService::Create(const Caller& caller, const NewOrg& in) {
       }
       return s;
     }
-    KW_RETURN_IF_ERROR(
-        tx.InsertStatement(store::OrgStatementRow{org.id, 1, in.statement, in.signature, now}));
+    KW_TRY(tx.InsertStatement(store::OrgStatementRow{org.id, 1, in.statement, in.signature, now}));
     store::OrgMember owner;
     owner.org_id = org.id;
     owner.account_id = caller.account_id;
     owner.role = std::string(RoleName(Role::kOwner));
     owner.joined_at = now;
-    KW_RETURN_IF_ERROR(tx.InsertMember(owner));
+    KW_TRY(tx.InsertMember(owner));
     store::OrgGrant grant;
     grant.org_id = org.id;
     grant.account_id = caller.account_id;
@@ -290,14 +289,13 @@ Result<OrgView> OrgService::Create(const Caller& caller, const NewOrg& in) {
     grant.signing_grant = in.grant.signing_grant;
     grant.created_by = caller.account_id;
     grant.created_at = now;
-    KW_RETURN_IF_ERROR(tx.PutGrant(grant));
+    KW_TRY(tx.PutGrant(grant));
     auto details = PolicyDetails(first.policy);
     details["statement_version"] = "1";
     details["key_version"] = "1";
-    KW_RETURN_IF_ERROR(
-        AppendOrgEvent(tx, ctx_.clock,
-                       EventSpec{org.id, "org.created", caller.account_id, caller.account_id,
-                                 caller.device_id, std::move(details)}));
+    KW_TRY(AppendOrgEvent(tx, ctx_.clock,
+                          EventSpec{org.id, "org.created", caller.account_id, caller.account_id,
+                                    caller.device_id, std::move(details)}));
     view = OrgView{std::move(org), std::move(owner), {}};
     return {};
   }));
@@ -306,7 +304,7 @@ Result<OrgView> OrgService::Create(const Caller& caller, const NewOrg& in) {
 
 Result<std::vector<OrgView>> OrgService::List(const Caller& caller) {
   std::vector<OrgView> out;
-  KW_RETURN_IF_ERROR(ctx_.store.Read([&](store::Tx& tx) -> Status {
+  KW_TRY(ctx_.store.Read([&](store::Tx& tx) -> Status {
     out.clear();
     KW_ASSIGN_OR_RETURN(auto memberships, tx.ListOrgsOfAccount(caller.account_id));
     for (const auto& m : memberships) {
@@ -321,7 +319,7 @@ Result<std::vector<OrgView>> OrgService::List(const Caller& caller) {
 
 Result<OrgView> OrgService::Get(const Caller& caller, std::string_view org_id) {
   OrgView view;
-  KW_RETURN_IF_ERROR(ctx_.store.Read([&](store::Tx& tx) -> Status {
+  KW_TRY(ctx_.store.Read([&](store::Tx& tx) -> Status {
     KW_ASSIGN_OR_RETURN(view, LoadOrgView(tx, org_id, caller.account_id));
     return {};
   }));
@@ -332,8 +330,8 @@ Result<std::vector<store::OrgStatementRow>> OrgService::Statements(const Caller&
                                                                    std::string_view org_id,
                                                                    uint64_t after) {
   std::vector<store::OrgStatementRow> rows;
-  KW_RETURN_IF_ERROR(ctx_.store.Read([&](store::Tx& tx) -> Status {
-    KW_RETURN_IF_ERROR(LoadOrgAccess(tx, org_id, caller.account_id));
+  KW_TRY(ctx_.store.Read([&](store::Tx& tx) -> Status {
+    KW_TRY(LoadOrgAccess(tx, org_id, caller.account_id));
     KW_ASSIGN_OR_RETURN(rows, tx.ListStatements(org_id, after));
     return {};
   }));
@@ -346,7 +344,7 @@ Result<OrgView> OrgService::ChangePolicy(const Caller& caller, std::string_view 
   OrgView view;
   PolicyNotices notices;
   std::string_view new_mode;
-  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+  KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     notices = {};
     KW_ASSIGN_OR_RETURN(OrgAccess access, LoadOrgAccess(tx, org_id, caller.account_id));
     if (access.role != Role::kOwner && access.role != Role::kAdmin) {
@@ -364,22 +362,22 @@ Result<OrgView> OrgService::ChangePolicy(const Caller& caller, std::string_view 
     }
     auto policy_json = protocol::EncodePolicy(next.policy);
     if (!policy_json) return Fail(AsBadRequest(policy_json.error()));
-    KW_RETURN_IF_ERROR(CheckQuorumReachable(tx, access.org, next.policy));
+    KW_TRY(CheckQuorumReachable(tx, access.org, next.policy));
     KW_ASSIGN_OR_RETURN(auto before, PolicyOf(access.org));
     KW_ASSIGN_OR_RETURN(notices, CollectPolicyNotices(tx, access.org.id, before, next.policy));
     new_mode = protocol::RecoveryModeName(next.policy.mode);
     store::Org org = access.org;
     org.statement_version = next.statement.version;
     org.policy_json = *policy_json;
-    KW_RETURN_IF_ERROR(tx.UpdateOrg(org));
-    KW_RETURN_IF_ERROR(tx.InsertStatement(store::OrgStatementRow{org.id, next.statement.version,
-                                                                 signed_statement.statement,
-                                                                 signed_statement.signature, now}));
+    KW_TRY(tx.UpdateOrg(org));
+    KW_TRY(tx.InsertStatement(store::OrgStatementRow{org.id, next.statement.version,
+                                                     signed_statement.statement,
+                                                     signed_statement.signature, now}));
     auto details = PolicyDetails(next.policy);
     details["statement_version"] = std::to_string(next.statement.version);
-    KW_RETURN_IF_ERROR(AppendOrgEvent(tx, ctx_.clock,
-                                      EventSpec{org.id, "policy.changed", caller.account_id, "",
-                                                caller.device_id, std::move(details)}));
+    KW_TRY(AppendOrgEvent(tx, ctx_.clock,
+                          EventSpec{org.id, "policy.changed", caller.account_id, "",
+                                    caller.device_id, std::move(details)}));
     KW_ASSIGN_OR_RETURN(EnrollmentState enrollment, EnrollmentOf(tx, org.id, caller.account_id));
     view = OrgView{std::move(org), std::move(access.me), enrollment};
     return {};

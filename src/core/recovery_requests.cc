@@ -153,10 +153,10 @@ Result<bool> ExpireIfOverdue(store::Tx& tx, const Context& ctx, store::RecoveryR
   KW_ASSIGN_OR_RETURN(RequestStatus next, NextRequestStatus(r.status, RequestAction::kExpire));
   const RequestStatus was = r.status;
   r.status = next;
-  KW_RETURN_IF_ERROR(UpdateFrom(tx, r, was, StateError(r.status, RequestAction::kExpire)));
+  KW_TRY(UpdateFrom(tx, r, was, StateError(r.status, RequestAction::kExpire)));
   EventSpec event = RequestEvent(r, "recovery.expired", "");
   event.details["was"] = std::string(RequestStatusName(was));
-  KW_RETURN_IF_ERROR(AppendOrgEvent(tx, ctx.clock, std::move(event)));
+  KW_TRY(AppendOrgEvent(tx, ctx.clock, std::move(event)));
   KW_ASSIGN_OR_RETURN(auto org, tx.FindOrg(r.org_id));
   KW_ASSIGN_OR_RETURN(std::string email, EmailOf(tx, r.account_id));
   if (org && !email.empty()) {
@@ -415,8 +415,8 @@ Result<std::optional<store::RecoveryRequest>> RequestByToken(
     // could otherwise lock the member out of their own link.
     KW_ASSIGN_OR_RETURN(bool by_request,
                         AtLimit(tx, TokenRequestKey(request_id), now, kWrongTokensPerRequest));
-    if (!by_request) KW_RETURN_IF_ERROR(Hit(tx, TokenRequestKey(request_id), now));
-    KW_RETURN_IF_ERROR(Hit(tx, TokenAddressKey(address), now));
+    if (!by_request) KW_TRY(Hit(tx, TokenRequestKey(request_id), now));
+    KW_TRY(Hit(tx, TokenAddressKey(address), now));
     late = by_request ? RateLimited() : LinkInvalid();
     wrong_token = true;
     return std::nullopt;
@@ -443,7 +443,7 @@ Status RecoveryRequestService::Ask(const RecoveryAsk& ask) {
   std::string code;
   bool limited = false;
   int64_t retry_at = 0;
-  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+  KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     outcome = Outcome::kQuiet;
     limited = false;
     retry_at = 0;
@@ -474,8 +474,8 @@ Status RecoveryRequestService::Ask(const RecoveryAsk& ask) {
       retry_at = (window + 1) * kWindow;  // the last code sent stays valid
       return {};
     }
-    KW_RETURN_IF_ERROR(Hit(tx, pair_key, now));
-    KW_RETURN_IF_ERROR(Hit(tx, email_key, now));
+    KW_TRY(Hit(tx, pair_key, now));
+    KW_TRY(Hit(tx, email_key, now));
     // The challenge binds the intent and the device name into the code's
     // hash: 16 random bytes, 's' or 'c', the device name.
     code = crypto::RandomDigits(6);
@@ -489,7 +489,7 @@ Status RecoveryRequestService::Ask(const RecoveryAsk& ask) {
     row.code_hash = HashEmailCode(ctx_, row.challenge, code);
     row.expires_at = now + ctx_.config.code_ttl_seconds;
     row.created_at = now;
-    KW_RETURN_IF_ERROR(tx.PutEmailCode(row));
+    KW_TRY(tx.PutEmailCode(row));
     if (account_id.empty()) return {};
     outcome = enrolled || open ? Outcome::kCode : Outcome::kNotice;
     return {};
@@ -522,7 +522,7 @@ Result<ConfirmOutcome> RecoveryRequestService::Confirm(std::string_view raw_emai
   std::optional<Error> late;
   Outbox outbox;
   bool wrong_code = false;
-  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+  KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     outcome = {};
     late.reset();
     outbox.clear();
@@ -548,11 +548,11 @@ Result<ConfirmOutcome> RecoveryRequestService::Confirm(std::string_view raw_emai
       ++row->attempts;
       late = InvalidCode();
       wrong_code = true;
-      KW_RETURN_IF_ERROR(Hit(tx, address_key, now));
+      KW_TRY(Hit(tx, address_key, now));
       return tx.UpdateEmailCode(*row);  // committed: the wrong try counts
     }
     row->used = true;
-    KW_RETURN_IF_ERROR(tx.UpdateEmailCode(*row));
+    KW_TRY(tx.UpdateEmailCode(*row));
     KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(row->account_id));
     if (row->account_id.empty() || !account) {
       late = InvalidCode();
@@ -564,7 +564,7 @@ Result<ConfirmOutcome> RecoveryRequestService::Confirm(std::string_view raw_emai
     outcome.intent = cancel ? RecoveryIntent::kCancel : RecoveryIntent::kSubmit;
 
     KW_ASSIGN_OR_RETURN(auto open, tx.FindOpenRequest(account->id));
-    if (open) KW_RETURN_IF_ERROR(ExpireIfOverdue(tx, ctx_, *open, outbox));
+    if (open) KW_TRY(ExpireIfOverdue(tx, ctx_, *open, outbox));
     std::optional<RequestStatus> current;
     if (open) current = open->status;
 
@@ -579,7 +579,7 @@ Result<ConfirmOutcome> RecoveryRequestService::Confirm(std::string_view raw_emai
       open->decline_reason = std::string(kCancelReason);
       open->decided_at = now;
       open->decided_by = account->id;
-      KW_RETURN_IF_ERROR(UpdateFrom(tx, *open, was, StateError({}, RequestAction::kCancel)));
+      KW_TRY(UpdateFrom(tx, *open, was, StateError({}, RequestAction::kCancel)));
       EventSpec event = RequestEvent(*open, "recovery.cancelled", account->id);
       event.details["was"] = std::string(RequestStatusName(was));
       return AppendOrgEvent(tx, ctx_.clock, std::move(event));
@@ -617,7 +617,7 @@ Result<ConfirmOutcome> RecoveryRequestService::Confirm(std::string_view raw_emai
     EventSpec event = RequestEvent(r, "recovery.requested", account->id);
     event.details["epoch"] = Decimal(r.epoch);
     event.details["initiated_by"] = "member";
-    KW_RETURN_IF_ERROR(AppendOrgEvent(tx, ctx_.clock, std::move(event)));
+    KW_TRY(AppendOrgEvent(tx, ctx_.clock, std::move(event)));
     KW_ASSIGN_OR_RETURN(store::OrgMember member, LoadMember(tx, org->id, account->id));
     KW_ASSIGN_OR_RETURN(Target target, TargetOf(member));
     KW_ASSIGN_OR_RETURN(auto admins, NotifyList(tx, *org, policy, target, ""));
@@ -643,7 +643,7 @@ Result<RequestPage> RecoveryRequestService::List(const Caller& caller, std::stri
   limit = std::clamp<int64_t>(limit, 1, kRequestPageMax);
   RequestPage page;
   Outbox outbox;
-  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+  KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     page = {};
     outbox.clear();
     KW_ASSIGN_OR_RETURN(AdminScope scope, LoadAdminScope(tx, org_id, caller.account_id));
@@ -653,7 +653,7 @@ Result<RequestPage> RecoveryRequestService::List(const Caller& caller, std::stri
       page.next_after = store::RequestCursor{rows.back().created_at, rows.back().id};
     }
     for (auto& r : rows) {
-      KW_RETURN_IF_ERROR(ExpireIfOverdue(tx, ctx_, r, outbox));
+      KW_TRY(ExpireIfOverdue(tx, ctx_, r, outbox));
       if (status && r.status != *status) continue;  // expired while listed
       KW_ASSIGN_OR_RETURN(auto view, BuildView(tx, std::move(r), scope.policy.quorum));
       page.requests.push_back(std::move(view));
@@ -668,11 +668,11 @@ Result<RequestView> RecoveryRequestService::Show(const Caller& caller, std::stri
                                                  std::string_view request_id) {
   RequestView view;
   Outbox outbox;
-  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+  KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     outbox.clear();
     KW_ASSIGN_OR_RETURN(AdminScope scope, LoadAdminScope(tx, org_id, caller.account_id));
     KW_ASSIGN_OR_RETURN(auto r, LoadRequest(tx, scope.access.org.id, request_id));
-    KW_RETURN_IF_ERROR(ExpireIfOverdue(tx, ctx_, r, outbox));
+    KW_TRY(ExpireIfOverdue(tx, ctx_, r, outbox));
     KW_ASSIGN_OR_RETURN(view, BuildView(tx, std::move(r), scope.policy.quorum));
     const auto& req = view.request;
     if (req.status != RequestStatus::kPending) return {};
@@ -706,7 +706,7 @@ Result<RequestView> RecoveryRequestService::Approve(const Caller& caller, std::s
   RequestView view;
   std::optional<Error> late;
   Outbox outbox;
-  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+  KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     late.reset();
     outbox.clear();
     KW_ASSIGN_OR_RETURN(OrgAccess access, LoadOrgAccess(tx, org_id, caller.account_id));
@@ -717,8 +717,8 @@ Result<RequestView> RecoveryRequestService::Approve(const Caller& caller, std::s
           "You cannot approve your own recovery request; another recovery admin must."));
     }
     KW_ASSIGN_OR_RETURN(Target target, TargetOfRequest(tx, r));
-    KW_RETURN_IF_ERROR(CheckCanActOn(access.actor(), target, MemberAction::kApproveRecovery));
-    KW_RETURN_IF_ERROR(ExpireIfOverdue(tx, ctx_, r, outbox));
+    KW_TRY(CheckCanActOn(access.actor(), target, MemberAction::kApproveRecovery));
+    KW_TRY(ExpireIfOverdue(tx, ctx_, r, outbox));
     if (auto next = NextRequestStatus(r.status, RequestAction::kRecordApproval); !next) {
       late = next.error();  // committed: an expiry found here stands
       return {};
@@ -727,7 +727,7 @@ Result<RequestView> RecoveryRequestService::Approve(const Caller& caller, std::s
     for (const auto& a : eligible) {
       if (a.admin_id == caller.account_id) return Fail(AlreadyApproved());
     }
-    KW_RETURN_IF_ERROR(RequestEscrow(tx, r));
+    KW_TRY(RequestEscrow(tx, r));
     KW_ASSIGN_OR_RETURN(auto policy, PolicyOf(access.org));
     if (auto s = tx.InsertApproval({r.id, caller.account_id, now}); !s) {
       if (store::IsCode(s.error(), "store.conflict")) return Fail(AlreadyApproved());
@@ -759,7 +759,7 @@ Result<RequestView> RecoveryRequestService::Approve(const Caller& caller, std::s
       if (store::IsCode(s.error(), "store.conflict")) return Fail(InvalidField("token"));
       return s;
     }
-    KW_RETURN_IF_ERROR(AppendOrgEvent(tx, ctx_.clock, std::move(event)));
+    KW_TRY(AppendOrgEvent(tx, ctx_.clock, std::move(event)));
     KW_ASSIGN_OR_RETURN(view, BuildView(tx, r, policy.quorum));
     if (final_approval && !view.email.empty()) {
       outbox.push_back(notices::RecoveryApproved(view.email, access.org.name, r.expires_at));
@@ -779,14 +779,14 @@ Result<RequestView> RecoveryRequestService::Decline(const Caller& caller, std::s
   RequestView view;
   std::optional<Error> late;
   Outbox outbox;
-  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+  KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     late.reset();
     outbox.clear();
     KW_ASSIGN_OR_RETURN(OrgAccess access, LoadOrgAccess(tx, org_id, caller.account_id));
     KW_ASSIGN_OR_RETURN(auto r, LoadRequest(tx, access.org.id, request_id));
     KW_ASSIGN_OR_RETURN(Target target, TargetOfRequest(tx, r));
-    KW_RETURN_IF_ERROR(CheckCanActOn(access.actor(), target, MemberAction::kDeclineRecovery));
-    KW_RETURN_IF_ERROR(ExpireIfOverdue(tx, ctx_, r, outbox));
+    KW_TRY(CheckCanActOn(access.actor(), target, MemberAction::kDeclineRecovery));
+    KW_TRY(ExpireIfOverdue(tx, ctx_, r, outbox));
     auto next = NextRequestStatus(r.status, RequestAction::kDecline);
     if (!next) {
       late = next.error();  // committed: an expiry found here stands
@@ -798,10 +798,10 @@ Result<RequestView> RecoveryRequestService::Decline(const Caller& caller, std::s
     r.decline_reason = std::string(reason);
     r.decided_at = now;
     r.decided_by = caller.account_id;
-    KW_RETURN_IF_ERROR(UpdateFrom(tx, r, was, NotPending()));
+    KW_TRY(UpdateFrom(tx, r, was, NotPending()));
     EventSpec event = RequestEvent(r, "recovery.declined", caller.account_id, caller.device_id);
     event.details["reason_length"] = Decimal(reason_length);
-    KW_RETURN_IF_ERROR(AppendOrgEvent(tx, ctx_.clock, std::move(event)));
+    KW_TRY(AppendOrgEvent(tx, ctx_.clock, std::move(event)));
     KW_ASSIGN_OR_RETURN(view, BuildView(tx, r, policy.quorum));
     if (!view.email.empty()) {
       outbox.push_back(notices::RecoveryDeclined(view.email, access.org.name, reason, now));
@@ -819,17 +819,17 @@ Result<RequestView> RecoveryRequestService::Start(const Caller& caller, std::str
   RequestView view;
   std::optional<Error> late;
   Outbox outbox;
-  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+  KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     late.reset();
     outbox.clear();
     KW_ASSIGN_OR_RETURN(OrgAccess access, LoadOrgAccess(tx, org_id, caller.account_id));
     KW_ASSIGN_OR_RETURN(store::OrgMember member, LoadMember(tx, access.org.id, member_id));
     KW_ASSIGN_OR_RETURN(Target target, TargetOf(member));
-    KW_RETURN_IF_ERROR(CheckCanActOn(access.actor(), target, MemberAction::kStartRecovery));
+    KW_TRY(CheckCanActOn(access.actor(), target, MemberAction::kStartRecovery));
     KW_ASSIGN_OR_RETURN(auto escrow, tx.FindEscrow(access.org.id, member_id));
     if (!escrow) return Fail(NotEnrolled());
     KW_ASSIGN_OR_RETURN(auto open, tx.FindOpenRequest(member_id));
-    if (open) KW_RETURN_IF_ERROR(ExpireIfOverdue(tx, ctx_, *open, outbox));
+    if (open) KW_TRY(ExpireIfOverdue(tx, ctx_, *open, outbox));
     std::optional<RequestStatus> current;
     if (open) current = open->status;
     if (auto next = NextRequestStatus(current, RequestAction::kSubmit); !next) {
@@ -856,7 +856,7 @@ Result<RequestView> RecoveryRequestService::Start(const Caller& caller, std::str
     EventSpec event = RequestEvent(r, "recovery.requested", caller.account_id, caller.device_id);
     event.details["epoch"] = Decimal(r.epoch);
     event.details["initiated_by"] = "admin";
-    KW_RETURN_IF_ERROR(AppendOrgEvent(tx, ctx_.clock, std::move(event)));
+    KW_TRY(AppendOrgEvent(tx, ctx_.clock, std::move(event)));
     KW_ASSIGN_OR_RETURN(view, BuildView(tx, r, policy.quorum));
     KW_ASSIGN_OR_RETURN(auto admins, NotifyList(tx, access.org, policy, target, caller.account_id));
     for (const auto& to : admins) {
@@ -880,7 +880,7 @@ Status RecoveryRequestService::RedeemStart(std::string_view request_id,
   Outbox outbox;
   std::optional<mail::Message> code_mail;
   bool wrong_token = false;
-  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+  KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     late.reset();
     outbox.clear();
     code_mail.reset();
@@ -888,7 +888,7 @@ Status RecoveryRequestService::RedeemStart(std::string_view request_id,
     KW_ASSIGN_OR_RETURN(
         auto r, RequestByToken(tx, ctx_, request_id, token, remote_address, late, wrong_token));
     if (!r) return {};
-    KW_RETURN_IF_ERROR(ExpireIfOverdue(tx, ctx_, *r, outbox));
+    KW_TRY(ExpireIfOverdue(tx, ctx_, *r, outbox));
     if (auto next = NextRequestStatus(r->status, RequestAction::kRedeemStart); !next) {
       late = next.error();
       return {};
@@ -909,8 +909,8 @@ Status RecoveryRequestService::RedeemStart(std::string_view request_id,
     row.code_hash = HashEmailCode(ctx_, row.challenge, code);
     row.expires_at = now + ctx_.config.code_ttl_seconds;
     row.created_at = now;
-    KW_RETURN_IF_ERROR(tx.PutEmailCode(row));
-    KW_RETURN_IF_ERROR(
+    KW_TRY(tx.PutEmailCode(row));
+    KW_TRY(
         AppendOrgEvent(tx, ctx_.clock, RequestEvent(*r, "recovery.redeem_started", r->account_id)));
     code_mail =
         notices::RecoveryRedeemCode(account->email, code, ctx_.config.code_ttl_seconds / 60);
@@ -938,7 +938,7 @@ Result<RedeemMaterial> RecoveryRequestService::RedeemVerify(std::string_view req
   std::optional<Error> late;
   Outbox outbox;
   bool wrong_token = false;
-  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+  KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     late.reset();
     outbox.clear();
     wrong_token = false;
@@ -953,7 +953,7 @@ Result<RedeemMaterial> RecoveryRequestService::RedeemVerify(std::string_view req
     KW_ASSIGN_OR_RETURN(
         auto r, RequestByToken(tx, ctx_, request_id, token, remote_address, late, wrong_token));
     if (!r) return {};
-    KW_RETURN_IF_ERROR(ExpireIfOverdue(tx, ctx_, *r, outbox));
+    KW_TRY(ExpireIfOverdue(tx, ctx_, *r, outbox));
     if (auto next = NextRequestStatus(r->status, RequestAction::kRedeemVerify); !next) {
       late = next.error();
       return {};
@@ -965,10 +965,10 @@ Result<RedeemMaterial> RecoveryRequestService::RedeemVerify(std::string_view req
         !crypto::ConstantTimeEqual(HashEmailCode(ctx_, row->challenge, code), row->code_hash)) {
       if (live) {
         ++row->attempts;
-        KW_RETURN_IF_ERROR(tx.UpdateEmailCode(*row));
+        KW_TRY(tx.UpdateEmailCode(*row));
       }
-      KW_RETURN_IF_ERROR(Hit(tx, CodeRequestKey(r->id), now));
-      KW_RETURN_IF_ERROR(Hit(tx, CodeAddressKey(remote_address), now));
+      KW_TRY(Hit(tx, CodeRequestKey(r->id), now));
+      KW_TRY(Hit(tx, CodeAddressKey(remote_address), now));
       late = InvalidCode();
       // The token was right, so the request exists: logged right here.
       EventSpec event = RequestEvent(*r, "recovery.code_rejected", "");
@@ -983,7 +983,7 @@ Result<RedeemMaterial> RecoveryRequestService::RedeemVerify(std::string_view req
     // Checked when it was stored: the server's recovery key changed since.
     if (!server_part) return Fail(Internal());
     row->used = true;
-    KW_RETURN_IF_ERROR(tx.UpdateEmailCode(*row));
+    KW_TRY(tx.UpdateEmailCode(*row));
     KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(r->account_id));
     if (!account) return Fail(LinkInvalid());
 
@@ -996,12 +996,12 @@ Result<RedeemMaterial> RecoveryRequestService::RedeemVerify(std::string_view req
     ticket.code_hash = TicketHash(ctx_, ticket.challenge, material.ticket);
     ticket.expires_at = now + kTicketTtlSeconds;
     ticket.created_at = now;
-    KW_RETURN_IF_ERROR(tx.PutEmailCode(ticket));
+    KW_TRY(tx.PutEmailCode(ticket));
 
     EventSpec event = RequestEvent(*r, "recovery.escrow_opened", r->account_id);
     event.details["epoch"] = Decimal(escrow.epoch);
     event.details["key_version"] = Decimal(escrow.key_version);
-    KW_RETURN_IF_ERROR(AppendOrgEvent(tx, ctx_.clock, std::move(event)));
+    KW_TRY(AppendOrgEvent(tx, ctx_.clock, std::move(event)));
 
     material.account_id = account->id;
     material.email = account->email;
@@ -1021,18 +1021,18 @@ Result<RedeemMaterial> RecoveryRequestService::RedeemVerify(std::string_view req
 }
 
 Status RecoveryRequestService::Complete(const RecoveryCompletion& c) {
-  KW_RETURN_IF_ERROR(CheckKdf(c.new_kdf, ctx_.config.kdf_minimum));
+  KW_TRY(CheckKdf(c.new_kdf, ctx_.config.kdf_minimum));
   if (c.new_salt.size() != crypto::kSaltSize) return Fail(InvalidField("new_salt"));
   if (c.new_wrapped_vault_key.size() < kMinBlob || c.new_wrapped_vault_key.size() > kMaxKeyBlob) {
     return Fail(InvalidField("new_wrapped_vault_key"));
   }
-  KW_RETURN_IF_ERROR(CheckOneEscrowPerOrg(c.escrows));
+  KW_TRY(CheckOneEscrowPerOrg(c.escrows));
   const store::Bytes verifier = credentials_.Verifier(c.new_auth_key);
   const std::string subject = TicketSubject(ctx_, c.ticket);
   const int64_t now = ctx_.clock.NowUnix();
   std::optional<Error> late;
   Outbox outbox;
-  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+  KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     late.reset();
     outbox.clear();
     const std::string address_key = TokenAddressKey(c.remote_address);
@@ -1045,7 +1045,7 @@ Status RecoveryRequestService::Complete(const RecoveryCompletion& c) {
     if (!ticket || ticket->used || ticket->expires_at <= now ||
         !crypto::ConstantTimeEqual(TicketHash(ctx_, ticket->challenge, c.ticket),
                                    ticket->code_hash)) {
-      KW_RETURN_IF_ERROR(Hit(tx, address_key, now));
+      KW_TRY(Hit(tx, address_key, now));
       late = InvalidTicket();
       return {};
     }
@@ -1061,7 +1061,7 @@ Status RecoveryRequestService::Complete(const RecoveryCompletion& c) {
     KW_ASSIGN_OR_RETURN(auto org, tx.FindOrg(r->org_id));
     if (!org) return Fail(InvalidTicket());
 
-    KW_RETURN_IF_ERROR(
+    KW_TRY(
         ReplaceEnrolledEscrowsInTx(tx, ctx_, account->id, c.escrows, EscrowCoverage::kListedOnly));
     account->kdf_ops = c.new_kdf.ops;
     account->kdf_mem = c.new_kdf.mem;
@@ -1069,20 +1069,20 @@ Status RecoveryRequestService::Complete(const RecoveryCompletion& c) {
     account->verifier = verifier;
     account->wrapped_vault_key = c.new_wrapped_vault_key;
     account->must_change_password = false;
-    KW_RETURN_IF_ERROR(tx.UpdateAccount(*account));  // two-step login untouched
-    KW_RETURN_IF_ERROR(tx.RevokeAccountSessions(account->id, {}));
-    KW_RETURN_IF_ERROR(credentials_.ClearFailures(tx, account->email));
+    KW_TRY(tx.UpdateAccount(*account));  // two-step login untouched
+    KW_TRY(tx.RevokeAccountSessions(account->id, {}));
+    KW_TRY(credentials_.ClearFailures(tx, account->email));
     ticket->used = true;
-    KW_RETURN_IF_ERROR(tx.UpdateEmailCode(*ticket));
+    KW_TRY(tx.UpdateEmailCode(*ticket));
 
     const RequestStatus was = r->status;
     r->status = *next;
     r->completed_at = now;
-    KW_RETURN_IF_ERROR(UpdateFrom(tx, *r, was, InvalidTicket()));
+    KW_TRY(UpdateFrom(tx, *r, was, InvalidTicket()));
     EventSpec used = RequestEvent(*r, "recovery.link_used", account->id);
     used.details["epoch"] = Decimal(r->epoch);
-    KW_RETURN_IF_ERROR(AppendOrgEvent(tx, ctx_.clock, std::move(used)));
-    KW_RETURN_IF_ERROR(
+    KW_TRY(AppendOrgEvent(tx, ctx_.clock, std::move(used)));
+    KW_TRY(
         AppendOrgEvent(tx, ctx_.clock, RequestEvent(*r, "recovery.password_reset", account->id)));
     outbox.push_back(notices::PasswordResetByRecovery(account->email, org->name, now));
     return {};
@@ -1097,7 +1097,7 @@ Status RecoveryRequestService::Complete(const RecoveryCompletion& c) {
 Result<int64_t> SweepRecoveryRequests(const Context& ctx, int64_t limit) {
   const int64_t now = ctx.clock.NowUnix();
   std::vector<store::RecoveryRequest> overdue;
-  KW_RETURN_IF_ERROR(ctx.store.Read([&](store::Tx& tx) -> Status {
+  KW_TRY(ctx.store.Read([&](store::Tx& tx) -> Status {
     KW_ASSIGN_OR_RETURN(overdue, tx.ListExpiredOpenRequests(now, limit));
     return {};
   }));

@@ -98,7 +98,7 @@ class RequestTest : public RecoveryTest {
 
   // The member's client redeeming: start (code emailed), verify.
   Result<RedeemMaterial> Redeem(const std::string& id, const protocol::ApprovedLink& link) {
-    KW_RETURN_IF_ERROR(core().requests.RedeemStart(id, link.token, kAddress));
+    KW_TRY(core().requests.RedeemStart(id, link.token, kAddress));
     auto code = mailer_.LastCodeFor(bob_.email);
     if (!code) return Fail(Error::Internal("test", "no code mailed"));
     return core().requests.RedeemVerify(id, link.token, *code, kAddress);

@@ -93,9 +93,8 @@ class RecoveryTest : public CoreTest {
       row.key_version = 1;
       row.recovery_public_key = org.key.public_key;
       row.policy_json = protocol::EncodePolicy(policy).value();
-      KW_RETURN_IF_ERROR(tx.CreateOrg(row));
-      KW_RETURN_IF_ERROR(
-          tx.InsertStatement({org.id, 1, signed_st.statement, signed_st.signature, Now()}));
+      KW_TRY(tx.CreateOrg(row));
+      KW_TRY(tx.InsertStatement({org.id, 1, signed_st.statement, signed_st.signature, Now()}));
       return tx.InsertMember(
           {org.id, owner.id, "owner", "", store::MemberStatus::kActive, Now(), 0});
     }));
@@ -119,7 +118,7 @@ class RecoveryTest : public CoreTest {
       KW_ASSIGN_OR_RETURN(auto row, tx.FindOrg(org.id));
       row->statement_version = org.statement_version;
       row->policy_json = protocol::EncodePolicy(policy).value();
-      KW_RETURN_IF_ERROR(tx.InsertStatement(
+      KW_TRY(tx.InsertStatement(
           {org.id, org.statement_version, signed_st.statement, signed_st.signature, Now()}));
       return tx.UpdateOrg(*row);
     }));

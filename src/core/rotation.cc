@@ -38,7 +38,7 @@ Result<int64_t> CompleteIfDone(store::Tx& tx, const Clock& clock, const Caller& 
   event.device_id = caller.device_id;
   event.details = {{"key_version", protocol::DecimalText(org.key_version)},
                    {"grants_removed", std::to_string(retired)}};
-  KW_RETURN_IF_ERROR(AppendOrgEvent(tx, clock, std::move(event)));
+  KW_TRY(AppendOrgEvent(tx, clock, std::move(event)));
   return 0;
 }
 
@@ -58,7 +58,7 @@ Result<OrgView> RotationService::Start(const Caller& caller, std::string_view or
                   [&](const RotationGrant& g) { return g.account_id == caller.account_id; });
   const int64_t now = ctx_.clock.NowUnix();
   OrgView view;
-  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+  KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     KW_ASSIGN_OR_RETURN(OrgAccess access, LoadRotator(tx, org_id, caller.account_id));
     store::Org org = access.org;
     KW_ASSIGN_OR_RETURN(int64_t pending, CompleteIfDone(tx, ctx_.clock, caller, org));
@@ -91,16 +91,16 @@ Result<OrgView> RotationService::Start(const Caller& caller, std::string_view or
         return Fail(Error::Conflict("org.not_recovery_admin",
                                     "Only active recovery admins receive the recovery key."));
       }
-      KW_RETURN_IF_ERROR(CheckGrantUpload(g.grant, new_key_version, holder.role));
+      KW_TRY(CheckGrantUpload(g.grant, new_key_version, holder.role));
     }
 
-    KW_RETURN_IF_ERROR(tx.InsertStatement(store::OrgStatementRow{org.id, next.statement.version,
-                                                                 start.statement.statement,
-                                                                 start.statement.signature, now}));
+    KW_TRY(tx.InsertStatement(store::OrgStatementRow{org.id, next.statement.version,
+                                                     start.statement.statement,
+                                                     start.statement.signature, now}));
     org.statement_version = next.statement.version;
     org.key_version = new_key_version;
     org.recovery_public_key = next.statement.org_public_key;
-    KW_RETURN_IF_ERROR(tx.UpdateOrg(org));
+    KW_TRY(tx.UpdateOrg(org));
     EventSpec event;
     event.org_id = org.id;
     event.type = "key.rotated";
@@ -108,12 +108,12 @@ Result<OrgView> RotationService::Start(const Caller& caller, std::string_view or
     event.device_id = caller.device_id;
     event.details = {{"key_version", protocol::DecimalText(org.key_version)},
                      {"statement_version", protocol::DecimalText(org.statement_version)}};
-    KW_RETURN_IF_ERROR(AppendOrgEvent(tx, ctx_.clock, std::move(event)));
+    KW_TRY(AppendOrgEvent(tx, ctx_.clock, std::move(event)));
     for (const auto& g : start.grants) {
-      KW_RETURN_IF_ERROR(StoreGrant(tx, ctx_.clock, caller, org.id, g.account_id, g.grant));
+      KW_TRY(StoreGrant(tx, ctx_.clock, caller, org.id, g.account_id, g.grant));
     }
     // An organization without escrows is done at once.
-    KW_RETURN_IF_ERROR(Discard(CompleteIfDone(tx, ctx_.clock, caller, org)));
+    KW_TRY(Discard(CompleteIfDone(tx, ctx_.clock, caller, org)));
     KW_ASSIGN_OR_RETURN(view, LoadOrgView(tx, org.id, caller.account_id));
     return {};
   }));
@@ -124,7 +124,7 @@ Result<RotationPage> RotationService::Pending(const Caller& caller, std::string_
                                               std::string_view after, int64_t limit) {
   if (limit < 1 || limit > kRotationPageMax) return Fail(InvalidField("limit"));
   RotationPage page;
-  KW_RETURN_IF_ERROR(ctx_.store.Read([&](store::Tx& tx) -> Status {
+  KW_TRY(ctx_.store.Read([&](store::Tx& tx) -> Status {
     KW_ASSIGN_OR_RETURN(OrgAccess access, LoadRotator(tx, org_id, caller.account_id));
     page.key_version = access.org.key_version;
     KW_ASSIGN_OR_RETURN(page.pending,
@@ -146,7 +146,7 @@ Result<RewrapResult> RotationService::Rewrap(const Caller& caller, std::string_v
   }
   const int64_t now = ctx_.clock.NowUnix();
   RewrapResult result;
-  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+  KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     result = RewrapResult{};
     KW_ASSIGN_OR_RETURN(OrgAccess access, LoadRotator(tx, org_id, caller.account_id));
     const store::Org& org = access.org;

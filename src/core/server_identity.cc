@@ -15,7 +15,7 @@ constexpr char kServerKeyCheckLabel[] = "keyward server key check v1";
 Result<bool> Matches(store::Tx& tx, std::string_view name, const store::Bytes& value, int64_t now) {
   KW_ASSIGN_OR_RETURN(auto stored, tx.FindServerMeta(name));
   if (!stored) {
-    KW_RETURN_IF_ERROR(tx.InsertServerMeta(name, value, now));
+    KW_TRY(tx.InsertServerMeta(name, value, now));
     return true;
   }
   return crypto::ConstantTimeEqual(*stored, value);

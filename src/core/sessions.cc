@@ -54,7 +54,7 @@ Result<LoginResult> SessionService::Login(const core::Login& login) {
   } outcome = Outcome::kOk;
   LoginResult result;
   bool new_device = false;
-  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+  KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     outcome = Outcome::kOk;
     new_device = false;
     KW_ASSIGN_OR_RETURN(bool locked, credentials_.Locked(tx, email, login.remote_address));
@@ -77,7 +77,7 @@ Result<LoginResult> SessionService::Login(const core::Login& login) {
       bool ok = false;
       if (login.totp_code) {
         KW_ASSIGN_OR_RETURN(ok, AcceptTotp(ctx_, *account, *login.totp_code));
-        if (ok) KW_RETURN_IF_ERROR(tx.UpdateAccount(*account));
+        if (ok) KW_TRY(tx.UpdateAccount(*account));
       } else if (login.recovery_code) {
         KW_ASSIGN_OR_RETURN(ok, UseRecoveryCode(ctx_, tx, *account, *login.recovery_code));
       } else {
@@ -86,12 +86,12 @@ Result<LoginResult> SessionService::Login(const core::Login& login) {
       }
       if (!ok) {
         outcome = Outcome::kWrongSecondFactor;
-        KW_RETURN_IF_ERROR(credentials_.RecordFailure(tx, email, login.remote_address));
+        KW_TRY(credentials_.RecordFailure(tx, email, login.remote_address));
         return LogLogin(ctx_, tx, *account, login.device.id, "account.login_failed",
                         "invalid_two_factor");
       }
     }
-    KW_RETURN_IF_ERROR(credentials_.ClearFailures(tx, email));
+    KW_TRY(credentials_.ClearFailures(tx, email));
 
     KW_ASSIGN_OR_RETURN(auto device, tx.FindDevice(account->id, login.device.id));
     // A deactivated device that logs in again with the master password is
@@ -104,13 +104,13 @@ Result<LoginResult> SessionService::Login(const core::Login& login) {
                       device ? device->first_seen : now,
                       now,
                       true};
-    KW_RETURN_IF_ERROR(tx.UpsertDevice(row));
+    KW_TRY(tx.UpsertDevice(row));
 
     result.token = crypto::SecureBytes::Random(32);
     store::Session session{TokenHash(result.token.span()),        account->id, login.device.id, now,
                            now + ctx_.config.session_ttl_seconds, false};
-    KW_RETURN_IF_ERROR(tx.InsertSession(session));
-    KW_RETURN_IF_ERROR(LogLogin(ctx_, tx, *account, login.device.id, "account.login", ""));
+    KW_TRY(tx.InsertSession(session));
+    KW_TRY(LogLogin(ctx_, tx, *account, login.device.id, "account.login", ""));
     result.expires_at = session.expires_at;
     result.device_id = login.device.id;
     result.account = std::move(*account);
@@ -167,7 +167,7 @@ Result<Caller> SessionService::Authenticate(std::span<const uint8_t> token,
   caller.remote_address = std::string(remote_address);
   bool valid = false;
   bool touch = false;
-  KW_RETURN_IF_ERROR(ctx_.store.Read([&](store::Tx& tx) -> Status {
+  KW_TRY(ctx_.store.Read([&](store::Tx& tx) -> Status {
     valid = false;
     KW_ASSIGN_OR_RETURN(auto session, tx.FindSession(caller.token_hash));
     if (!session || session->revoked || session->expires_at <= now) return {};
@@ -184,7 +184,7 @@ Result<Caller> SessionService::Authenticate(std::span<const uint8_t> token,
   }));
   if (!valid) return Fail(AuthRequired());
   if (touch) {
-    KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+    KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
       KW_ASSIGN_OR_RETURN(auto device, tx.FindDevice(caller.account_id, caller.device_id));
       if (!device) return {};
       device->last_seen = now;

@@ -100,7 +100,7 @@ Result<TotpEnrollment> TwoFactorService::Begin(const Caller& caller,
   bool already = false;
   std::string email;
   crypto::SecureBytes secret = crypto::SecureBytes::Random(kSecretBytes);
-  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+  KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     already = false;
     KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(caller.account_id));
     if (!account) return Fail(AuthRequired());
@@ -136,7 +136,7 @@ Result<std::vector<std::string>> TwoFactorService::Confirm(const Caller& caller,
   enum class Outcome { kOk, kNotPending, kWrong, kLimited } outcome = Outcome::kOk;
   std::vector<std::string> codes;
   std::string email;
-  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+  KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     outcome = Outcome::kOk;
     codes.clear();
     KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(caller.account_id));
@@ -157,15 +157,15 @@ Result<std::vector<std::string>> TwoFactorService::Confirm(const Caller& caller,
       return Discard(tx.HitRateLimit(limit_key, now, ctx_.config.totp_confirm_window_seconds));
     }
     account->totp_enabled = true;
-    KW_RETURN_IF_ERROR(tx.UpdateAccount(*account));
+    KW_TRY(tx.UpdateAccount(*account));
     std::vector<store::Bytes> hashes;
     for (int i = 0; i < kRecoveryCodes; ++i) {
       codes.push_back(NewRecoveryCode());
       hashes.push_back(HashRecoveryCode(ctx_, account->id, CanonicalRecoveryCode(codes.back())));
     }
-    KW_RETURN_IF_ERROR(tx.ReplaceRecoveryCodes(account->id, hashes));
-    KW_RETURN_IF_ERROR(tx.ClearRateLimit(limit_key));
-    KW_RETURN_IF_ERROR(AppendAccountEvent(
+    KW_TRY(tx.ReplaceRecoveryCodes(account->id, hashes));
+    KW_TRY(tx.ClearRateLimit(limit_key));
+    KW_TRY(AppendAccountEvent(
         tx, ctx_.clock, account->id,
         EventSpec{
             "", "account.two_factor_enabled", account->id, account->id, caller.device_id, {}}));
@@ -192,7 +192,7 @@ Status TwoFactorService::Disable(const Caller& caller, const crypto::AuthKey& au
   Credentials::Check check = Credentials::Check::kOk;
   bool was_enabled = false;
   std::string email;
-  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+  KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(caller.account_id));
     if (!account) return Fail(AuthRequired());
     KW_ASSIGN_OR_RETURN(check,
@@ -203,9 +203,9 @@ Status TwoFactorService::Disable(const Caller& caller, const crypto::AuthKey& au
     account->totp_enabled = false;
     account->totp_secret_sealed.clear();
     account->totp_last_step = -1;
-    KW_RETURN_IF_ERROR(tx.UpdateAccount(*account));
+    KW_TRY(tx.UpdateAccount(*account));
     if (was_enabled) {
-      KW_RETURN_IF_ERROR(AppendAccountEvent(
+      KW_TRY(AppendAccountEvent(
           tx, ctx_.clock, account->id,
           EventSpec{
               "", "account.two_factor_disabled", account->id, account->id, caller.device_id, {}}));

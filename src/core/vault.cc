@@ -26,7 +26,7 @@ Status ItemService::CheckData(const store::Bytes& data) const {
 
 Result<std::vector<store::Item>> ItemService::List(const Caller& caller) {
   std::vector<store::Item> items;
-  KW_RETURN_IF_ERROR(ctx_.store.Read([&](store::Tx& tx) -> Status {
+  KW_TRY(ctx_.store.Read([&](store::Tx& tx) -> Status {
     KW_ASSIGN_OR_RETURN(items, tx.ListItems(caller.account_id));
     return {};
   }));
@@ -36,7 +36,7 @@ Result<std::vector<store::Item>> ItemService::List(const Caller& caller) {
 Result<store::Item> ItemService::Create(const Caller& caller, std::string_view id,
                                         store::Bytes data) {
   if (!IsValidClientId(id)) return Fail(InvalidField("id"));
-  KW_RETURN_IF_ERROR(CheckData(data));
+  KW_TRY(CheckData(data));
   const int64_t now = ctx_.clock.NowUnix();
   store::Item item{caller.account_id, std::string(id), 1, std::move(data), now, now};
   auto s = ctx_.store.Transact([&](store::Tx& tx) { return tx.InsertItem(item); });
@@ -52,7 +52,7 @@ Result<store::Item> ItemService::Create(const Caller& caller, std::string_view i
 Result<store::Item> ItemService::Get(const Caller& caller, std::string_view id) {
   if (!IsValidClientId(id)) return Fail(ItemNotFound());
   std::optional<store::Item> item;
-  KW_RETURN_IF_ERROR(ctx_.store.Read([&](store::Tx& tx) -> Status {
+  KW_TRY(ctx_.store.Read([&](store::Tx& tx) -> Status {
     KW_ASSIGN_OR_RETURN(item, tx.FindItem(caller.account_id, id));
     return {};
   }));
@@ -63,7 +63,7 @@ Result<store::Item> ItemService::Get(const Caller& caller, std::string_view id) 
 Result<store::Item> ItemService::Update(const Caller& caller, std::string_view id,
                                         int64_t expected_revision, store::Bytes data) {
   if (!IsValidClientId(id)) return Fail(ItemNotFound());
-  KW_RETURN_IF_ERROR(CheckData(data));
+  KW_TRY(CheckData(data));
   store::Item updated;
   auto s = ctx_.store.Transact([&](store::Tx& tx) -> Status {
     KW_ASSIGN_OR_RETURN(updated, tx.UpdateItem(caller.account_id, id, expected_revision, data,
@@ -90,7 +90,7 @@ Status ItemService::Delete(const Caller& caller, std::string_view id) {
 
 Result<std::vector<store::Device>> DeviceService::List(const Caller& caller) {
   std::vector<store::Device> devices;
-  KW_RETURN_IF_ERROR(ctx_.store.Read([&](store::Tx& tx) -> Status {
+  KW_TRY(ctx_.store.Read([&](store::Tx& tx) -> Status {
     KW_ASSIGN_OR_RETURN(devices, tx.ListDevices(caller.account_id));
     return {};
   }));
@@ -99,15 +99,15 @@ Result<std::vector<store::Device>> DeviceService::List(const Caller& caller) {
 
 Status DeviceService::Deactivate(const Caller& caller, std::string_view device_id) {
   bool found = false;
-  KW_RETURN_IF_ERROR(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+  KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     found = false;
     if (!IsValidClientId(device_id)) return {};
     KW_ASSIGN_OR_RETURN(auto device, tx.FindDevice(caller.account_id, device_id));
     if (!device) return {};
     found = true;
     device->active = false;
-    KW_RETURN_IF_ERROR(tx.UpsertDevice(*device));
-    KW_RETURN_IF_ERROR(tx.RevokeDeviceSessions(caller.account_id, device_id));
+    KW_TRY(tx.UpsertDevice(*device));
+    KW_TRY(tx.RevokeDeviceSessions(caller.account_id, device_id));
     return AppendAccountEvent(tx, ctx_.clock, caller.account_id,
                               EventSpec{"",
                                         "device.removed",
@@ -126,9 +126,9 @@ Status Sweep(const Context& ctx) {
   // emailed once.
   return Discard(ctx.store.RunExclusive("sweep", [&]() -> Status {
     const int64_t now = ctx.clock.NowUnix();
-    KW_RETURN_IF_ERROR(ctx.store.Transact([&](store::Tx& tx) -> Status {
-      KW_RETURN_IF_ERROR(tx.DeleteDeadSessions(now));
-      KW_RETURN_IF_ERROR(tx.DeleteExpiredEmailCodes(now));
+    KW_TRY(ctx.store.Transact([&](store::Tx& tx) -> Status {
+      KW_TRY(tx.DeleteDeadSessions(now));
+      KW_TRY(tx.DeleteExpiredEmailCodes(now));
       return Discard(tx.DeleteRateLimitsBefore(now - kRateLimitRetention));
     }));
     return Discard(SweepRecoveryRequests(ctx));

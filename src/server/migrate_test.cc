@@ -17,6 +17,7 @@
 #include "pg_test_db.h"
 #include "store/postgres/pg_store.h"
 #include "store/store.h"
+#include "tests/support/status_assertions.h"
 
 namespace keyward::server {
 namespace {
@@ -27,18 +28,6 @@ using store::Tx;
 using testing::TestDatabase;
 
 constexpr int64_t kNow = 1'790'000'000;
-
-#define ASSERT_OK(expr)                                                                        \
-  do {                                                                                         \
-    const auto& kw_r_ = (expr);                                                                \
-    ASSERT_TRUE(kw_r_.has_value()) << kw_r_.error().code() << ": " << kw_r_.error().message(); \
-  } while (0)
-
-#define RETURN_IF_ERROR(expr)               \
-  do {                                      \
-    auto kw_r_ = (expr);                    \
-    if (!kw_r_) return Fail(kw_r_.error()); \
-  } while (0)
 
 // The tables Fill writes: every table of schema version 4 (later versions
 // add tables; the copy must cover those too, see TablesInCopyOrder below).
@@ -111,31 +100,31 @@ void Fill(Store& s) {
     store::Account a2 = MakeAccount("a2", "bob@example.com");
     a2.must_change_password = true;
     store::Account a3 = MakeAccount("a3", "cy@example.com");
-    RETURN_IF_ERROR(tx.InsertAccount(a1));
-    RETURN_IF_ERROR(tx.InsertAccount(a2));
-    RETURN_IF_ERROR(tx.InsertAccount(a3));
+    KW_TRY(tx.InsertAccount(a1));
+    KW_TRY(tx.InsertAccount(a2));
+    KW_TRY(tx.InsertAccount(a3));
 
-    RETURN_IF_ERROR(tx.PutEmailCode(
+    KW_TRY(tx.PutEmailCode(
         {"register", "bob@example.com", "a2", B(16, 7), B(32, 8), kNow + 600, 2, false, kNow}));
-    RETURN_IF_ERROR(tx.PutEmailCode(
+    KW_TRY(tx.PutEmailCode(
         {"recovery", "x@example.com", "", B(16, 9), B(32, 10), kNow + 600, 0, true, kNow}));
 
-    RETURN_IF_ERROR(tx.UpsertDevice({"a1", "d1", "laptop", "cli", kNow, kNow + 5, true}));
-    RETURN_IF_ERROR(tx.UpsertDevice({"a1", "d2", "phone", "mobile", kNow, kNow + 9, false}));
-    RETURN_IF_ERROR(tx.UpsertDevice({"a2", "d1", "web", "web", kNow, kNow, true}));
-    RETURN_IF_ERROR(tx.InsertSession({B(32, 11), "a1", "d1", kNow, kNow + 3600, false}));
-    RETURN_IF_ERROR(tx.InsertSession({B(32, 12), "a1", "d2", kNow, kNow + 3600, true}));
+    KW_TRY(tx.UpsertDevice({"a1", "d1", "laptop", "cli", kNow, kNow + 5, true}));
+    KW_TRY(tx.UpsertDevice({"a1", "d2", "phone", "mobile", kNow, kNow + 9, false}));
+    KW_TRY(tx.UpsertDevice({"a2", "d1", "web", "web", kNow, kNow, true}));
+    KW_TRY(tx.InsertSession({B(32, 11), "a1", "d1", kNow, kNow + 3600, false}));
+    KW_TRY(tx.InsertSession({B(32, 12), "a1", "d2", kNow, kNow + 3600, true}));
 
-    RETURN_IF_ERROR(tx.InsertItem({"a1", "i1", 1, AllBytes(), kNow, kNow}));
-    RETURN_IF_ERROR(tx.InsertItem({"a1", "i2", 1, Bytes{}, kNow, kNow}));
-    RETURN_IF_ERROR(tx.InsertItem({"a2", "i1", 1, B(100, 13), kNow, kNow}));
+    KW_TRY(tx.InsertItem({"a1", "i1", 1, AllBytes(), kNow, kNow}));
+    KW_TRY(tx.InsertItem({"a1", "i2", 1, Bytes{}, kNow, kNow}));
+    KW_TRY(tx.InsertItem({"a2", "i1", 1, B(100, 13), kNow, kNow}));
 
-    RETURN_IF_ERROR(tx.ReplaceRecoveryCodes("a1", {B(32, 14), B(32, 15), B(32, 16)}));
-    RETURN_IF_ERROR(tx.ReplaceRecoveryCodes("a2", {B(32, 17)}));
+    KW_TRY(tx.ReplaceRecoveryCodes("a1", {B(32, 14), B(32, 15), B(32, 16)}));
+    KW_TRY(tx.ReplaceRecoveryCodes("a2", {B(32, 17)}));
 
-    RETURN_IF_ERROR(tx.HitRateLimit("login:ann@example.com", kNow, 60));
-    RETURN_IF_ERROR(tx.HitRateLimit("login:ann@example.com", kNow + 1, 60));
-    RETURN_IF_ERROR(tx.HitRateLimit("ip:203.0.113.7", kNow, 60));
+    KW_TRY(tx.HitRateLimit("login:ann@example.com", kNow, 60));
+    KW_TRY(tx.HitRateLimit("login:ann@example.com", kNow + 1, 60));
+    KW_TRY(tx.HitRateLimit("ip:203.0.113.7", kNow, 60));
 
     store::Org org;
     org.id = "o1";
@@ -146,53 +135,49 @@ void Fill(Store& s) {
     org.key_version = 1;
     org.recovery_public_key = B(32, 18);
     org.policy_json = R"({"enrollment":"opt-in"})";
-    RETURN_IF_ERROR(tx.CreateOrg(org));
+    KW_TRY(tx.CreateOrg(org));
     store::Org empty_org;
     empty_org.id = "o2";
     empty_org.name = "Empty";
     empty_org.created_at = kNow;
     empty_org.created_by = "gone";
-    RETURN_IF_ERROR(tx.CreateOrg(empty_org));
+    KW_TRY(tx.CreateOrg(empty_org));
 
-    RETURN_IF_ERROR(tx.InsertStatement({"o1", 1, B(90, 19), B(64, 20), kNow}));
-    RETURN_IF_ERROR(tx.InsertStatement({"o1", 2, B(95, 21), B(64, 22), kNow + 1}));
+    KW_TRY(tx.InsertStatement({"o1", 1, B(90, 19), B(64, 20), kNow}));
+    KW_TRY(tx.InsertStatement({"o1", 2, B(95, 21), B(64, 22), kNow + 1}));
 
-    RETURN_IF_ERROR(
-        tx.InsertMember({"o1", "a1", "owner", "", store::MemberStatus::kActive, kNow, 1}));
-    RETURN_IF_ERROR(tx.InsertMember({"o1", "a2", "custom", "manage_account_recovery",
-                                     store::MemberStatus::kActive, kNow + 1, 2}));
-    RETURN_IF_ERROR(
-        tx.InsertMember({"o1", "a3", "user", "", store::MemberStatus::kRevoked, kNow + 2, 0}));
+    KW_TRY(tx.InsertMember({"o1", "a1", "owner", "", store::MemberStatus::kActive, kNow, 1}));
+    KW_TRY(tx.InsertMember({"o1", "a2", "custom", "manage_account_recovery",
+                            store::MemberStatus::kActive, kNow + 1, 2}));
+    KW_TRY(tx.InsertMember({"o1", "a3", "user", "", store::MemberStatus::kRevoked, kNow + 2, 0}));
 
-    RETURN_IF_ERROR(tx.PutGrant({"o1", "a1", 1, B(80, 23), B(80, 24), "a1", kNow}));
-    RETURN_IF_ERROR(tx.PutGrant({"o1", "a2", 1, B(80, 25), Bytes{}, "a1", kNow}));
+    KW_TRY(tx.PutGrant({"o1", "a1", 1, B(80, 23), B(80, 24), "a1", kNow}));
+    KW_TRY(tx.PutGrant({"o1", "a2", 1, B(80, 25), Bytes{}, "a1", kNow}));
 
-    RETURN_IF_ERROR(tx.PutEscrow({"o1", "a1", 1, 1, B(72, 26), B(80, 27), B(80, 28), kNow, kNow}));
-    RETURN_IF_ERROR(
-        tx.PutEscrow({"o1", "a2", 2, 1, B(72, 29), B(80, 30), B(80, 31), kNow, kNow + 7}));
+    KW_TRY(tx.PutEscrow({"o1", "a1", 1, 1, B(72, 26), B(80, 27), B(80, 28), kNow, kNow}));
+    KW_TRY(tx.PutEscrow({"o1", "a2", 2, 1, B(72, 29), B(80, 30), B(80, 31), kNow, kNow + 7}));
 
-    RETURN_IF_ERROR(tx.InsertInvite({"inv1", "o1", "dee@example.com", "admin", "", B(32, 32), "a1",
-                                     kNow, kNow + 86400, std::nullopt}));
-    RETURN_IF_ERROR(
-        tx.InsertInvite({"inv2", "o1", "bob@example.com", "custom", "manage_account_recovery",
-                         B(32, 33), "a1", kNow, kNow + 86400, std::nullopt}));
-    RETURN_IF_ERROR(tx.MarkInviteAccepted("inv2", kNow + 5));
+    KW_TRY(tx.InsertInvite({"inv1", "o1", "dee@example.com", "admin", "", B(32, 32), "a1", kNow,
+                            kNow + 86400, std::nullopt}));
+    KW_TRY(tx.InsertInvite({"inv2", "o1", "bob@example.com", "custom", "manage_account_recovery",
+                            B(32, 33), "a1", kNow, kNow + 86400, std::nullopt}));
+    KW_TRY(tx.MarkInviteAccepted("inv2", kNow + 5));
 
-    for (uint64_t seq = 1; seq <= 5; ++seq) RETURN_IF_ERROR(tx.AppendEvent(MakeEvent("o1", seq)));
+    for (uint64_t seq = 1; seq <= 5; ++seq) KW_TRY(tx.AppendEvent(MakeEvent("o1", seq)));
 
     store::RecoveryRequest declined = MakeRequest("r1", "a2", store::RequestStatus::kDeclined);
     declined.decided_at = kNow + 10;
     declined.decided_by = "a1";
     declined.decline_reason = "Please call the help desk first.";
-    RETURN_IF_ERROR(tx.InsertRequest(declined));
+    KW_TRY(tx.InsertRequest(declined));
     store::RecoveryRequest approved = MakeRequest("r2", "a2", store::RequestStatus::kApproved);
     approved.initiated_by = "a1";
     approved.decided_at = kNow + 20;
     approved.decided_by = "a1";
     approved.token_hash = B(32, 34);
     approved.link_share = B(48, 35);
-    RETURN_IF_ERROR(tx.InsertRequest(approved));
-    RETURN_IF_ERROR(tx.InsertApproval({"r2", "a1", kNow + 20}));
+    KW_TRY(tx.InsertRequest(approved));
+    KW_TRY(tx.InsertApproval({"r2", "a1", kNow + 20}));
     return tx.InsertApproval({"r2", "gone-admin", kNow + 21});
   });
   ASSERT_OK(status);
@@ -276,32 +261,32 @@ Snapshot ReadAll(Store& s) {
   auto status = s.Read([&](Tx& tx) -> Status {
     x = Snapshot{};
     for (const char* id : {"a1", "a2", "a3"}) {
-      RETURN_IF_ERROR(Take(tx.FindAccountById(id), x.accounts, id));
-      RETURN_IF_ERROR(Append(tx.ListDevices(id), x.devices));
-      RETURN_IF_ERROR(Append(tx.ListItems(id), x.items));
-      RETURN_IF_ERROR(Append(tx.ListRecoveryCodes(id), x.recovery_codes));
-      RETURN_IF_ERROR(Append(tx.ListOrgsOfAccount(id), x.members));
-      RETURN_IF_ERROR(Append(tx.ListEscrowsOfAccount(id), x.escrows));
+      KW_TRY(Take(tx.FindAccountById(id), x.accounts, id));
+      KW_TRY(Append(tx.ListDevices(id), x.devices));
+      KW_TRY(Append(tx.ListItems(id), x.items));
+      KW_TRY(Append(tx.ListRecoveryCodes(id), x.recovery_codes));
+      KW_TRY(Append(tx.ListOrgsOfAccount(id), x.members));
+      KW_TRY(Append(tx.ListEscrowsOfAccount(id), x.escrows));
     }
-    RETURN_IF_ERROR(Take(tx.FindEmailCode("register", "bob@example.com"), x.codes, "code1"));
-    RETURN_IF_ERROR(Take(tx.FindEmailCode("recovery", "x@example.com"), x.codes, "code2"));
-    RETURN_IF_ERROR(Take(tx.FindSession(B(32, 11)), x.sessions, "s1"));
-    RETURN_IF_ERROR(Take(tx.FindSession(B(32, 12)), x.sessions, "s2"));
+    KW_TRY(Take(tx.FindEmailCode("register", "bob@example.com"), x.codes, "code1"));
+    KW_TRY(Take(tx.FindEmailCode("recovery", "x@example.com"), x.codes, "code2"));
+    KW_TRY(Take(tx.FindSession(B(32, 11)), x.sessions, "s1"));
+    KW_TRY(Take(tx.FindSession(B(32, 12)), x.sessions, "s2"));
     for (const char* key : {"login:ann@example.com", "ip:203.0.113.7", "none"}) {
       auto n = tx.PeekRateLimit(key, kNow + 2, 60);
       if (!n) return Fail(n.error());
       x.rate_limits.push_back(*n);
     }
-    RETURN_IF_ERROR(Take(tx.FindOrg("o1"), x.orgs, "o1"));
-    RETURN_IF_ERROR(Take(tx.FindOrg("o2"), x.orgs, "o2"));
-    RETURN_IF_ERROR(Append(tx.ListStatements("o1", 0), x.statements));
-    RETURN_IF_ERROR(Append(tx.ListGrants("o1"), x.grants));
-    RETURN_IF_ERROR(Append(tx.ListOpenInvites("o1", kNow), x.invites));
-    RETURN_IF_ERROR(Take(tx.FindInviteByTokenHash(B(32, 33)), x.invites, "inv2"));
-    RETURN_IF_ERROR(Append(tx.ListEvents("o1", 0, 100), x.events));
-    RETURN_IF_ERROR(Append(tx.ListEvents("o2", 0, 100), x.events));
-    RETURN_IF_ERROR(Append(tx.ListRequests("o1", std::nullopt, std::nullopt, 100), x.requests));
-    RETURN_IF_ERROR(Append(tx.ListApprovals("r2"), x.approvals));
+    KW_TRY(Take(tx.FindOrg("o1"), x.orgs, "o1"));
+    KW_TRY(Take(tx.FindOrg("o2"), x.orgs, "o2"));
+    KW_TRY(Append(tx.ListStatements("o1", 0), x.statements));
+    KW_TRY(Append(tx.ListGrants("o1"), x.grants));
+    KW_TRY(Append(tx.ListOpenInvites("o1", kNow), x.invites));
+    KW_TRY(Take(tx.FindInviteByTokenHash(B(32, 33)), x.invites, "inv2"));
+    KW_TRY(Append(tx.ListEvents("o1", 0, 100), x.events));
+    KW_TRY(Append(tx.ListEvents("o2", 0, 100), x.events));
+    KW_TRY(Append(tx.ListRequests("o1", std::nullopt, std::nullopt, 100), x.requests));
+    KW_TRY(Append(tx.ListApprovals("r2"), x.approvals));
     return {};
   });
   EXPECT_TRUE(status.has_value()) << status.error().code() << ": " << status.error().message();
@@ -407,8 +392,8 @@ TEST_F(MigrateTest, CopiesEveryTableAndReadsBackTheSame) {
   int64_t max_id = 0;
   for (const auto& c : want.recovery_codes) max_id = std::max(max_id, c.id);
   ASSERT_OK((*target)->Transact([&](Tx& tx) -> Status {
-    RETURN_IF_ERROR(tx.ReplaceRecoveryCodes("a3", {B(32, 40), B(32, 41)}));
-    RETURN_IF_ERROR(tx.AppendEvent(MakeEvent("o1", 6)));
+    KW_TRY(tx.ReplaceRecoveryCodes("a3", {B(32, 40), B(32, 41)}));
+    KW_TRY(tx.AppendEvent(MakeEvent("o1", 6)));
     return tx.InsertAccount(MakeAccount("a4", "dee@example.com"));
   }));
   ASSERT_OK((*target)->Read([&](Tx& tx) -> Status {

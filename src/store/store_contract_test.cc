@@ -218,11 +218,11 @@ TEST_P(StoreContractTest, EmailCodes) {
 
 TEST_P(StoreContractTest, DevicesAndSessions) {
   Write(store(), [&](Tx& tx) -> Status {
-    RETURN_IF_ERROR(tx.InsertAccount(MakeAccount("a1", "ann@example.com")));
-    RETURN_IF_ERROR(tx.UpsertDevice(MakeDevice("a1", "dev-b")));
-    RETURN_IF_ERROR(tx.UpsertDevice(MakeDevice("a1", "dev-a")));
-    RETURN_IF_ERROR(tx.InsertSession(MakeSession(1, "a1", "dev-a")));
-    RETURN_IF_ERROR(tx.InsertSession(MakeSession(2, "a1", "dev-a")));
+    KW_TRY(tx.InsertAccount(MakeAccount("a1", "ann@example.com")));
+    KW_TRY(tx.UpsertDevice(MakeDevice("a1", "dev-b")));
+    KW_TRY(tx.UpsertDevice(MakeDevice("a1", "dev-a")));
+    KW_TRY(tx.InsertSession(MakeSession(1, "a1", "dev-a")));
+    KW_TRY(tx.InsertSession(MakeSession(2, "a1", "dev-a")));
     return tx.InsertSession(MakeSession(3, "a1", "dev-b"));
   });
   // A session needs an existing device.
@@ -247,7 +247,7 @@ TEST_P(StoreContractTest, DevicesAndSessions) {
     d.active = false;
     d.name = "old phone";
     d.last_seen = kNow + 5;
-    RETURN_IF_ERROR(tx.UpsertDevice(d));
+    KW_TRY(tx.UpsertDevice(d));
     auto n = tx.RevokeDeviceSessions("a1", "dev-b");
     if (!n) return Fail(n.error());
     EXPECT_EQ(*n, 1);
@@ -280,7 +280,7 @@ TEST_P(StoreContractTest, DevicesAndSessions) {
     return tx.RevokeSession(Bytes(32, 1));
   });
   Write(store(), [&](Tx& tx) -> Status {
-    RETURN_IF_ERROR(tx.InsertSession(MakeSession(5, "a1", "dev-a")));
+    KW_TRY(tx.InsertSession(MakeSession(5, "a1", "dev-a")));
     auto n = tx.DeleteDeadSessions(kNow);
     if (!n) return Fail(n.error());
     EXPECT_EQ(*n, 3);
@@ -296,8 +296,8 @@ TEST_P(StoreContractTest, DevicesAndSessions) {
 
 TEST_P(StoreContractTest, ItemsAndRevisions) {
   Write(store(), [&](Tx& tx) -> Status {
-    RETURN_IF_ERROR(tx.InsertAccount(MakeAccount("a1", "ann@example.com")));
-    RETURN_IF_ERROR(tx.InsertItem(Item{"a1", "zeta", 1, Bytes{1}, kNow, kNow}));
+    KW_TRY(tx.InsertAccount(MakeAccount("a1", "ann@example.com")));
+    KW_TRY(tx.InsertItem(Item{"a1", "zeta", 1, Bytes{1}, kNow, kNow}));
     return tx.InsertItem(Item{"a1", "alpha", 1, Bytes{2}, kNow, kNow});
   });
   auto dup = store().Transact([&](Tx& tx) {
@@ -351,7 +351,7 @@ TEST_P(StoreContractTest, ItemsAndRevisions) {
 
 TEST_P(StoreContractTest, RecoveryCodesWorkOnce) {
   Write(store(), [&](Tx& tx) -> Status {
-    RETURN_IF_ERROR(tx.InsertAccount(MakeAccount("a1", "ann@example.com")));
+    KW_TRY(tx.InsertAccount(MakeAccount("a1", "ann@example.com")));
     return tx.ReplaceRecoveryCodes("a1", {Bytes(32, 1), Bytes(32, 2)});
   });
   int64_t first_id = 0;
@@ -405,12 +405,12 @@ TEST_P(StoreContractTest, RateLimitWindows) {
     return {};
   });
   Write(store(), [&](Tx& tx) -> Status {
-    RETURN_IF_ERROR(tx.ClearRateLimit("k"));
+    KW_TRY(tx.ClearRateLimit("k"));
     auto peek = tx.PeekRateLimit("k", kNow + 62, 60);
     if (!peek) return Fail(peek.error());
     EXPECT_EQ(*peek, 0);
-    RETURN_IF_ERROR(tx.HitRateLimit("old", kNow, 60));
-    RETURN_IF_ERROR(tx.HitRateLimit("new", kNow + 100, 60));
+    KW_TRY(tx.HitRateLimit("old", kNow, 60));
+    KW_TRY(tx.HitRateLimit("new", kNow + 100, 60));
     auto n = tx.DeleteRateLimitsBefore(kNow + 50);
     if (!n) return Fail(n.error());
     EXPECT_EQ(*n, 1);
@@ -420,16 +420,16 @@ TEST_P(StoreContractTest, RateLimitWindows) {
 
 TEST_P(StoreContractTest, FailedTransactionWritesNothing) {
   auto s = store().Transact([&](Tx& tx) -> Status {
-    RETURN_IF_ERROR(tx.InsertAccount(MakeAccount("a1", "ann@example.com")));
-    RETURN_IF_ERROR(tx.UpsertDevice(MakeDevice("a1", "d1")));
-    RETURN_IF_ERROR(tx.HitRateLimit("k", kNow, 60));
+    KW_TRY(tx.InsertAccount(MakeAccount("a1", "ann@example.com")));
+    KW_TRY(tx.UpsertDevice(MakeDevice("a1", "d1")));
+    KW_TRY(tx.HitRateLimit("k", kNow, 60));
     return Fail(Error::Internal("test.abort", "abort"));
   });
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().code(), "test.abort");
   // A failing operation inside also rolls back what came before it.
   auto s2 = store().Transact([&](Tx& tx) -> Status {
-    RETURN_IF_ERROR(tx.InsertAccount(MakeAccount("a2", "bob@example.com")));
+    KW_TRY(tx.InsertAccount(MakeAccount("a2", "bob@example.com")));
     return tx.InsertAccount(MakeAccount("a3", "BOB@example.com"));
   });
   ASSERT_FALSE(s2);
@@ -462,12 +462,12 @@ TEST_P(StoreContractTest, DeleteAccountCascades) {
   Write(store(), [&](Tx& tx) -> Status {
     for (const char* id : {"a1", "a2"}) {
       std::string email = std::string(id) + "@example.com";
-      RETURN_IF_ERROR(tx.InsertAccount(MakeAccount(id, email)));
-      RETURN_IF_ERROR(tx.UpsertDevice(MakeDevice(id, "d")));
-      RETURN_IF_ERROR(tx.InsertSession(MakeSession(id == std::string("a1") ? 1 : 2, id, "d")));
-      RETURN_IF_ERROR(tx.InsertItem(Item{id, "i", 1, Bytes{1}, kNow, kNow}));
-      RETURN_IF_ERROR(tx.ReplaceRecoveryCodes(id, {Bytes(32, 1)}));
-      RETURN_IF_ERROR(tx.PutEmailCode(
+      KW_TRY(tx.InsertAccount(MakeAccount(id, email)));
+      KW_TRY(tx.UpsertDevice(MakeDevice(id, "d")));
+      KW_TRY(tx.InsertSession(MakeSession(id == std::string("a1") ? 1 : 2, id, "d")));
+      KW_TRY(tx.InsertItem(Item{id, "i", 1, Bytes{1}, kNow, kNow}));
+      KW_TRY(tx.ReplaceRecoveryCodes(id, {Bytes(32, 1)}));
+      KW_TRY(tx.PutEmailCode(
           EmailCode{"register", email, id, Bytes(16, 1), Bytes(32, 1), kNow + 60, 0, false, kNow}));
     }
     return {};
@@ -533,7 +533,7 @@ TEST_P(StoreContractTest, ConcurrentRateLimitHitsAreExact) {
 
 TEST_P(StoreContractTest, ConcurrentItemUpdatesHaveOneWinnerPerRevision) {
   Write(store(), [&](Tx& tx) -> Status {
-    RETURN_IF_ERROR(tx.InsertAccount(MakeAccount("a1", "ann@example.com")));
+    KW_TRY(tx.InsertAccount(MakeAccount("a1", "ann@example.com")));
     return tx.InsertItem(Item{"a1", "i", 1, Bytes{0}, kNow, kNow});
   });
   constexpr int kThreads = 4;
@@ -610,9 +610,9 @@ OrgEvent MakeEvent(std::string org_id, uint64_t seq, std::string actor_id = "a1"
 // Accounts a1..a3 and the organization "o1" created by a1.
 void SeedOrg(Store& store) {
   Write(store, [&](Tx& tx) -> Status {
-    RETURN_IF_ERROR(tx.InsertAccount(MakeAccount("a1", "ann@example.com")));
-    RETURN_IF_ERROR(tx.InsertAccount(MakeAccount("a2", "bob@example.com")));
-    RETURN_IF_ERROR(tx.InsertAccount(MakeAccount("a3", "cat@example.com")));
+    KW_TRY(tx.InsertAccount(MakeAccount("a1", "ann@example.com")));
+    KW_TRY(tx.InsertAccount(MakeAccount("a2", "bob@example.com")));
+    KW_TRY(tx.InsertAccount(MakeAccount("a3", "cat@example.com")));
     return tx.CreateOrg(MakeOrg("o1", "a1"));
   });
 }
@@ -641,11 +641,11 @@ TEST_P(StoreContractTest, OrgIdIsUnique) {
 TEST_P(StoreContractTest, Members) {
   SeedOrg(store());
   Write(store(), [&](Tx& tx) -> Status {
-    RETURN_IF_ERROR(tx.CreateOrg(MakeOrg("o2", "a2")));
+    KW_TRY(tx.CreateOrg(MakeOrg("o2", "a2")));
     // Same joined_at for a3 and a2: the account id breaks the tie.
-    RETURN_IF_ERROR(tx.InsertMember(MakeMember("o1", "a3", "user", kNow + 5)));
-    RETURN_IF_ERROR(tx.InsertMember(MakeMember("o1", "a1", "owner", kNow)));
-    RETURN_IF_ERROR(tx.InsertMember(MakeMember("o1", "a2", "admin", kNow + 5)));
+    KW_TRY(tx.InsertMember(MakeMember("o1", "a3", "user", kNow + 5)));
+    KW_TRY(tx.InsertMember(MakeMember("o1", "a1", "owner", kNow)));
+    KW_TRY(tx.InsertMember(MakeMember("o1", "a2", "admin", kNow + 5)));
     return tx.InsertMember(MakeMember("o2", "a2", "owner", kNow));
   });
   for (auto [org, account, code] :
@@ -681,8 +681,8 @@ TEST_P(StoreContractTest, Members) {
   }));
 
   Write(store(), [&](Tx& tx) -> Status {
-    RETURN_IF_ERROR(tx.UpdateMemberRole("o1", "a3", "custom", "manage_account_recovery"));
-    RETURN_IF_ERROR(tx.UpdateMemberRole("o1", "a2", "owner", ""));
+    KW_TRY(tx.UpdateMemberRole("o1", "a3", "custom", "manage_account_recovery"));
+    KW_TRY(tx.UpdateMemberRole("o1", "a2", "owner", ""));
     return tx.SetMemberStatus("o1", "a1", MemberStatus::kRevoked);
   });
   ASSERT_OK(store().Read([&](Tx& tx) -> Status {
@@ -709,7 +709,7 @@ TEST_P(StoreContractTest, Members) {
   }));
 
   Write(store(), [&](Tx& tx) -> Status {
-    RETURN_IF_ERROR(tx.SetMemberStatus("o1", "a1", MemberStatus::kActive));
+    KW_TRY(tx.SetMemberStatus("o1", "a1", MemberStatus::kActive));
     return tx.DeleteMember("o1", "a3");
   });
   for (int op = 0; op < 3; ++op) {
@@ -738,7 +738,7 @@ TEST_P(StoreContractTest, Members) {
 TEST_P(StoreContractTest, InvitesWorkOnce) {
   SeedOrg(store());
   Write(store(), [&](Tx& tx) -> Status {
-    RETURN_IF_ERROR(tx.InsertInvite(MakeInvite("i1", "o1", 1, kNow + 100)));
+    KW_TRY(tx.InsertInvite(MakeInvite("i1", "o1", 1, kNow + 100)));
     return tx.InsertInvite(MakeInvite("i2", "o1", 2, kNow + 200));
   });
   for (auto invite : {MakeInvite("i1", "o1", 9, kNow), MakeInvite("i9", "o1", 1, kNow)}) {
@@ -823,9 +823,9 @@ TEST_P(StoreContractTest, EventsRefuseGapsAndDuplicates) {
                    {"unicode", "caf\xc3\xa9 \xe2\x9c\x93"}};
   first.actor_id = "";  // the server itself
   Write(store(), [&](Tx& tx) -> Status {
-    RETURN_IF_ERROR(tx.CreateOrg(MakeOrg("o2", "a1")));
-    RETURN_IF_ERROR(tx.AppendEvent(first));
-    RETURN_IF_ERROR(tx.AppendEvent(MakeEvent("o1", 2)));
+    KW_TRY(tx.CreateOrg(MakeOrg("o2", "a1")));
+    KW_TRY(tx.AppendEvent(first));
+    KW_TRY(tx.AppendEvent(MakeEvent("o1", 2)));
     // Every organization has its own sequence.
     return tx.AppendEvent(MakeEvent("o2", 1));
   });
@@ -861,7 +861,7 @@ TEST_P(StoreContractTest, EventsRefuseGapsAndDuplicates) {
   }));
   // A rolled-back append leaves no trace: 3 is still the next number.
   auto rolled_back = store().Transact([&](Tx& tx) -> Status {
-    RETURN_IF_ERROR(tx.AppendEvent(MakeEvent("o1", 3)));
+    KW_TRY(tx.AppendEvent(MakeEvent("o1", 3)));
     return Fail(StoreError("test"));
   });
   ASSERT_FALSE(rolled_back);
@@ -871,10 +871,10 @@ TEST_P(StoreContractTest, EventsRefuseGapsAndDuplicates) {
 TEST_P(StoreContractTest, DeleteAccountKeepsOrgHistory) {
   SeedOrg(store());
   Write(store(), [&](Tx& tx) -> Status {
-    RETURN_IF_ERROR(tx.InsertMember(MakeMember("o1", "a1", "owner", kNow)));
-    RETURN_IF_ERROR(tx.InsertMember(MakeMember("o1", "a2", "admin", kNow)));
-    RETURN_IF_ERROR(tx.InsertInvite(MakeInvite("i1", "o1", 1, kNow + 100)));
-    RETURN_IF_ERROR(tx.AppendEvent(MakeEvent("o1", 1, "a1")));
+    KW_TRY(tx.InsertMember(MakeMember("o1", "a1", "owner", kNow)));
+    KW_TRY(tx.InsertMember(MakeMember("o1", "a2", "admin", kNow)));
+    KW_TRY(tx.InsertInvite(MakeInvite("i1", "o1", 1, kNow + 100)));
+    KW_TRY(tx.AppendEvent(MakeEvent("o1", 1, "a1")));
     return tx.AppendEvent(MakeEvent("o1", 2, "a2"));
   });
   Write(store(), [&](Tx& tx) { return tx.DeleteAccount("a1"); });
@@ -953,10 +953,10 @@ TEST_P(StoreContractTest, EventsKeysetPagination) {
   SeedOrg(store());
   constexpr uint64_t kTotal = 23;
   Write(store(), [&](Tx& tx) -> Status {
-    RETURN_IF_ERROR(tx.CreateOrg(MakeOrg("o2", "a1")));
-    RETURN_IF_ERROR(tx.AppendEvent(MakeEvent("o2", 1)));
+    KW_TRY(tx.CreateOrg(MakeOrg("o2", "a1")));
+    KW_TRY(tx.AppendEvent(MakeEvent("o2", 1)));
     for (uint64_t seq = 1; seq <= kTotal; ++seq) {
-      RETURN_IF_ERROR(tx.AppendEvent(MakeEvent("o1", seq)));
+      KW_TRY(tx.AppendEvent(MakeEvent("o1", seq)));
     }
     return {};
   });
@@ -1030,8 +1030,8 @@ Escrow MakeEscrow(std::string org_id, std::string account_id, uint64_t epoch, ui
 void SeedMembers(Store& store) {
   SeedOrg(store);
   Write(store, [&](Tx& tx) -> Status {
-    RETURN_IF_ERROR(tx.InsertMember(MakeMember("o1", "a1", "owner", kNow)));
-    RETURN_IF_ERROR(tx.InsertMember(MakeMember("o1", "a2", "admin", kNow)));
+    KW_TRY(tx.InsertMember(MakeMember("o1", "a1", "owner", kNow)));
+    KW_TRY(tx.InsertMember(MakeMember("o1", "a2", "admin", kNow)));
     return tx.InsertMember(MakeMember("o1", "a3", "user", kNow));
   });
 }
@@ -1104,11 +1104,11 @@ TEST_P(StoreContractTest, OrgRecoveryFieldsRoundTripAndUpdate) {
 TEST_P(StoreContractTest, StatementsAreKeptInOrder) {
   SeedOrg(store());
   Write(store(), [&](Tx& tx) -> Status {
-    RETURN_IF_ERROR(tx.CreateOrg(MakeOrg("o2", "a1")));
+    KW_TRY(tx.CreateOrg(MakeOrg("o2", "a1")));
     // Inserted out of order: the list is by version all the same.
-    RETURN_IF_ERROR(tx.InsertStatement(MakeStatement("o1", 2)));
-    RETURN_IF_ERROR(tx.InsertStatement(MakeStatement("o1", 1)));
-    RETURN_IF_ERROR(tx.InsertStatement(MakeStatement("o1", 3)));
+    KW_TRY(tx.InsertStatement(MakeStatement("o1", 2)));
+    KW_TRY(tx.InsertStatement(MakeStatement("o1", 1)));
+    KW_TRY(tx.InsertStatement(MakeStatement("o1", 3)));
     return tx.InsertStatement(MakeStatement("o2", 1));
   });
   auto dup = store().Transact([&](Tx& tx) {
@@ -1152,7 +1152,7 @@ TEST_P(StoreContractTest, MemberLastEpoch) {
   Write(store(), [&](Tx& tx) -> Status {
     OrgMember m = MakeMember("o1", "a1", "owner", kNow);
     m.last_epoch = 3;
-    RETURN_IF_ERROR(tx.InsertMember(m));
+    KW_TRY(tx.InsertMember(m));
     return tx.InsertMember(MakeMember("o1", "a2", "user", kNow));
   });
   Write(store(), [&](Tx& tx) { return tx.SetMemberLastEpoch("o1", "a2", 7); });
@@ -1192,15 +1192,15 @@ TEST_P(StoreContractTest, Grants) {
   OrgGrant no_signing = MakeGrant("o1", "a3", 1, 5);
   no_signing.signing_grant.clear();
   Write(store(), [&](Tx& tx) -> Status {
-    RETURN_IF_ERROR(tx.PutGrant(MakeGrant("o1", "a2", 2)));
-    RETURN_IF_ERROR(tx.PutGrant(MakeGrant("o1", "a2", 1)));
-    RETURN_IF_ERROR(tx.PutGrant(MakeGrant("o1", "a1", 1)));
-    RETURN_IF_ERROR(tx.PutGrant(MakeGrant("o1", "a1", 2)));
+    KW_TRY(tx.PutGrant(MakeGrant("o1", "a2", 2)));
+    KW_TRY(tx.PutGrant(MakeGrant("o1", "a2", 1)));
+    KW_TRY(tx.PutGrant(MakeGrant("o1", "a1", 1)));
+    KW_TRY(tx.PutGrant(MakeGrant("o1", "a1", 2)));
     return tx.PutGrant(no_signing);
   });
   // Only members can hold a grant.
   Write(store(), [&](Tx& tx) -> Status {
-    RETURN_IF_ERROR(tx.CreateOrg(MakeOrg("o2", "a1")));
+    KW_TRY(tx.CreateOrg(MakeOrg("o2", "a1")));
     return tx.InsertMember(MakeMember("o2", "a1", "owner", kNow));
   });
   for (auto [org, account] :
@@ -1279,10 +1279,10 @@ TEST_P(StoreContractTest, Grants) {
 TEST_P(StoreContractTest, Escrows) {
   SeedMembers(store());
   Write(store(), [&](Tx& tx) -> Status {
-    RETURN_IF_ERROR(tx.CreateOrg(MakeOrg("o0", "a1")));
-    RETURN_IF_ERROR(tx.InsertMember(MakeMember("o0", "a2", "user", kNow)));
-    RETURN_IF_ERROR(tx.PutEscrow(MakeEscrow("o1", "a3", 1, 1, 30)));
-    RETURN_IF_ERROR(tx.PutEscrow(MakeEscrow("o1", "a2", 1, 1, 20)));
+    KW_TRY(tx.CreateOrg(MakeOrg("o0", "a1")));
+    KW_TRY(tx.InsertMember(MakeMember("o0", "a2", "user", kNow)));
+    KW_TRY(tx.PutEscrow(MakeEscrow("o1", "a3", 1, 1, 30)));
+    KW_TRY(tx.PutEscrow(MakeEscrow("o1", "a2", 1, 1, 20)));
     return tx.PutEscrow(MakeEscrow("o0", "a2", 4, 1, 40));
   });
   for (auto [org, account] :
@@ -1347,7 +1347,7 @@ TEST_P(StoreContractTest, EscrowsKeepTheirMode) {
   Escrow dual = MakeEscrow("o1", "a3", 1, 1, 30);
   EXPECT_EQ(dual.mode, "dual-control");  // the default
   Write(store(), [&](Tx& tx) -> Status {
-    RETURN_IF_ERROR(tx.PutEscrow(admin_reset));
+    KW_TRY(tx.PutEscrow(admin_reset));
     return tx.PutEscrow(dual);
   });
   ASSERT_OK(store().Read([&](Tx& tx) -> Status {
@@ -1404,15 +1404,15 @@ TEST_P(StoreContractTest, EscrowsBelowKeyVersionKeysetPages) {
   // old escrow that must never show up.
   std::vector<std::string> old_ids;
   Write(store(), [&](Tx& tx) -> Status {
-    RETURN_IF_ERROR(tx.CreateOrg(MakeOrg("o2", "a1")));
-    RETURN_IF_ERROR(tx.InsertMember(MakeMember("o2", "a1", "owner", kNow)));
-    RETURN_IF_ERROR(tx.PutEscrow(MakeEscrow("o2", "a1", 1, 1)));
+    KW_TRY(tx.CreateOrg(MakeOrg("o2", "a1")));
+    KW_TRY(tx.InsertMember(MakeMember("o2", "a1", "owner", kNow)));
+    KW_TRY(tx.PutEscrow(MakeEscrow("o2", "a1", 1, 1)));
     for (int i = 10; i > 0; --i) {
       std::string id = "m" + std::to_string(i / 10) + std::to_string(i % 10);
-      RETURN_IF_ERROR(tx.InsertAccount(MakeAccount(id, id + "@example.com")));
-      RETURN_IF_ERROR(tx.InsertMember(MakeMember("o1", id, "user", kNow)));
+      KW_TRY(tx.InsertAccount(MakeAccount(id, id + "@example.com")));
+      KW_TRY(tx.InsertMember(MakeMember("o1", id, "user", kNow)));
       uint64_t key_version = static_cast<uint64_t>(i % 3) + 1;
-      RETURN_IF_ERROR(tx.PutEscrow(MakeEscrow("o1", id, 1, key_version)));
+      KW_TRY(tx.PutEscrow(MakeEscrow("o1", id, 1, key_version)));
       if (key_version < 3) old_ids.push_back(id);
     }
     return {};
@@ -1462,7 +1462,7 @@ TEST_P(StoreContractTest, EscrowsBelowKeyVersionKeysetPages) {
 TEST_P(StoreContractTest, RewrapEscrowIsConditional) {
   SeedMembers(store());
   Write(store(), [&](Tx& tx) -> Status {
-    RETURN_IF_ERROR(tx.PutEscrow(MakeEscrow("o1", "a2", 3, 1)));
+    KW_TRY(tx.PutEscrow(MakeEscrow("o1", "a2", 3, 1)));
     return tx.PutEscrow(MakeEscrow("o1", "a3", 1, 1));
   });
   const Bytes share(96, 0xee);
@@ -1519,17 +1519,17 @@ TEST_P(StoreContractTest, RewrapEscrowIsConditional) {
 TEST_P(StoreContractTest, RemovingMemberOrAccountRemovesEscrowAndGrants) {
   SeedMembers(store());
   Write(store(), [&](Tx& tx) -> Status {
-    RETURN_IF_ERROR(tx.CreateOrg(MakeOrg("o2", "a1")));
-    RETURN_IF_ERROR(tx.InsertMember(MakeMember("o2", "a2", "admin", kNow)));
+    KW_TRY(tx.CreateOrg(MakeOrg("o2", "a1")));
+    KW_TRY(tx.InsertMember(MakeMember("o2", "a2", "admin", kNow)));
     for (const char* org : {"o1", "o2"}) {
-      RETURN_IF_ERROR(tx.PutEscrow(MakeEscrow(org, "a2", 1, 1)));
-      RETURN_IF_ERROR(tx.PutGrant(MakeGrant(org, "a2", 1)));
-      RETURN_IF_ERROR(tx.InsertStatement(MakeStatement(org, 1)));
-      RETURN_IF_ERROR(tx.AppendEvent(MakeEvent(org, 1, "a2")));
+      KW_TRY(tx.PutEscrow(MakeEscrow(org, "a2", 1, 1)));
+      KW_TRY(tx.PutGrant(MakeGrant(org, "a2", 1)));
+      KW_TRY(tx.InsertStatement(MakeStatement(org, 1)));
+      KW_TRY(tx.AppendEvent(MakeEvent(org, 1, "a2")));
     }
-    RETURN_IF_ERROR(tx.PutEscrow(MakeEscrow("o1", "a3", 1, 1)));
-    RETURN_IF_ERROR(tx.PutGrant(MakeGrant("o1", "a3", 1)));
-    RETURN_IF_ERROR(tx.PutEscrow(MakeEscrow("o1", "a1", 1, 1)));
+    KW_TRY(tx.PutEscrow(MakeEscrow("o1", "a3", 1, 1)));
+    KW_TRY(tx.PutGrant(MakeGrant("o1", "a3", 1)));
+    KW_TRY(tx.PutEscrow(MakeEscrow("o1", "a1", 1, 1)));
     return tx.PutGrant(MakeGrant("o1", "a1", 1));
   });
 
@@ -1590,10 +1590,10 @@ TEST_P(StoreContractTest, RemovingMemberOrAccountRemovesEscrowAndGrants) {
 TEST_P(StoreContractTest, RecoveryWritesRollBackAndNeedAWriteTransaction) {
   SeedMembers(store());
   auto failed = store().Transact([&](Tx& tx) -> Status {
-    RETURN_IF_ERROR(tx.PutEscrow(MakeEscrow("o1", "a2", 1, 1)));
-    RETURN_IF_ERROR(tx.PutGrant(MakeGrant("o1", "a2", 1)));
-    RETURN_IF_ERROR(tx.InsertStatement(MakeStatement("o1", 1)));
-    RETURN_IF_ERROR(tx.SetMemberLastEpoch("o1", "a2", 1));
+    KW_TRY(tx.PutEscrow(MakeEscrow("o1", "a2", 1, 1)));
+    KW_TRY(tx.PutGrant(MakeGrant("o1", "a2", 1)));
+    KW_TRY(tx.InsertStatement(MakeStatement("o1", 1)));
+    KW_TRY(tx.SetMemberLastEpoch("o1", "a2", 1));
     return Fail(StoreError("test"));
   });
   ASSERT_FALSE(failed);
@@ -1633,17 +1633,17 @@ TEST_P(StoreContractTest, RecoveryWritesRollBackAndNeedAWriteTransaction) {
 TEST_P(StoreContractTest, OpenInvites) {
   SeedOrg(store());
   Write(store(), [&](Tx& tx) -> Status {
-    RETURN_IF_ERROR(tx.CreateOrg(MakeOrg("o2", "a1")));
+    KW_TRY(tx.CreateOrg(MakeOrg("o2", "a1")));
     OrgInvite later = MakeInvite("i1", "o1", 1, kNow + 100);
     later.created_at = kNow + 2;
-    RETURN_IF_ERROR(tx.InsertInvite(later));
+    KW_TRY(tx.InsertInvite(later));
     // Same created_at as i3: the id breaks the tie.
-    RETURN_IF_ERROR(tx.InsertInvite(MakeInvite("i4", "o1", 4, kNow + 100)));
-    RETURN_IF_ERROR(tx.InsertInvite(MakeInvite("i3", "o1", 3, kNow + 100)));
-    RETURN_IF_ERROR(tx.InsertInvite(MakeInvite("accepted", "o1", 5, kNow + 100)));
-    RETURN_IF_ERROR(tx.InsertInvite(MakeInvite("expired", "o1", 6, kNow - 1)));
-    RETURN_IF_ERROR(tx.InsertInvite(MakeInvite("edge", "o1", 7, kNow)));
-    RETURN_IF_ERROR(tx.InsertInvite(MakeInvite("other", "o2", 8, kNow + 100)));
+    KW_TRY(tx.InsertInvite(MakeInvite("i4", "o1", 4, kNow + 100)));
+    KW_TRY(tx.InsertInvite(MakeInvite("i3", "o1", 3, kNow + 100)));
+    KW_TRY(tx.InsertInvite(MakeInvite("accepted", "o1", 5, kNow + 100)));
+    KW_TRY(tx.InsertInvite(MakeInvite("expired", "o1", 6, kNow - 1)));
+    KW_TRY(tx.InsertInvite(MakeInvite("edge", "o1", 7, kNow)));
+    KW_TRY(tx.InsertInvite(MakeInvite("other", "o2", 8, kNow + 100)));
     return tx.MarkInviteAccepted("accepted", kNow);
   });
   auto ids = [](const std::vector<OrgInvite>& invites) {
@@ -1701,12 +1701,12 @@ TEST_P(StoreContractTest, EventFilters) {
     return e;
   };
   Write(store(), [&](Tx& tx) -> Status {
-    RETURN_IF_ERROR(tx.CreateOrg(MakeOrg("o2", "a1")));
+    KW_TRY(tx.CreateOrg(MakeOrg("o2", "a1")));
     // Another organization's event matching every filter must never leak in.
     OrgEvent foreign = MakeEvent("o2", 1, "a1");
     foreign.type = "a.enrolled";
-    RETURN_IF_ERROR(tx.AppendEvent(foreign));
-    for (uint64_t seq = 1; seq <= 6; ++seq) RETURN_IF_ERROR(tx.AppendEvent(event(seq)));
+    KW_TRY(tx.AppendEvent(foreign));
+    for (uint64_t seq = 1; seq <= 6; ++seq) KW_TRY(tx.AppendEvent(event(seq)));
     return {};
   });
   auto seqs = [&](const EventFilter& filter, uint64_t after = 0, int64_t limit = 100) {
@@ -1882,7 +1882,7 @@ TEST_P(StoreContractTest, RecoveryRequestRoundTripAndTokenHashLookup) {
 TEST_P(StoreContractTest, OneOpenRequestPerAccount) {
   SeedMembers(store());
   Write(store(), [&](Tx& tx) -> Status {
-    RETURN_IF_ERROR(tx.CreateOrg(MakeOrg("o2", "a1")));
+    KW_TRY(tx.CreateOrg(MakeOrg("o2", "a1")));
     return tx.InsertMember(MakeMember("o2", "a3", "user", kNow));
   });
   Write(store(), [&](Tx& tx) { return tx.InsertRequest(MakeRequest("r1", "o1", "a3")); });
@@ -1954,7 +1954,7 @@ TEST_P(StoreContractTest, OneOpenRequestPerAccount) {
 TEST_P(StoreContractTest, ConcurrentRequestSubmissionsOpenOne) {
   SeedMembers(store());
   Write(store(), [&](Tx& tx) -> Status {
-    RETURN_IF_ERROR(tx.CreateOrg(MakeOrg("o2", "a1")));
+    KW_TRY(tx.CreateOrg(MakeOrg("o2", "a1")));
     return tx.InsertMember(MakeMember("o2", "a3", "user", kNow));
   });
   constexpr int kThreads = 4;
@@ -2058,24 +2058,24 @@ TEST_P(StoreContractTest, ListRequestsKeysetPagesNewestFirst) {
   // stay pending. a3 also has closed requests in o1, and o2 has one of its own.
   std::vector<RecoveryRequest> all;
   Write(store(), [&](Tx& tx) -> Status {
-    RETURN_IF_ERROR(tx.CreateOrg(MakeOrg("o2", "a1")));
-    RETURN_IF_ERROR(tx.InsertMember(MakeMember("o2", "a2", "admin", kNow)));
-    RETURN_IF_ERROR(tx.InsertRequest(MakeRequest("zz", "o2", "a2", kNow + 50)));
+    KW_TRY(tx.CreateOrg(MakeOrg("o2", "a1")));
+    KW_TRY(tx.InsertMember(MakeMember("o2", "a2", "admin", kNow)));
+    KW_TRY(tx.InsertRequest(MakeRequest("zz", "o2", "a2", kNow + 50)));
     for (int i = 0; i < 12; ++i) {
       char id[4];
       std::snprintf(id, sizeof id, "%02d", i);
       std::string account = std::string("m") + id;
-      RETURN_IF_ERROR(tx.InsertAccount(MakeAccount(account, account + "@example.com")));
-      RETURN_IF_ERROR(tx.InsertMember(MakeMember("o1", account, "user", kNow)));
+      KW_TRY(tx.InsertAccount(MakeAccount(account, account + "@example.com")));
+      KW_TRY(tx.InsertMember(MakeMember("o1", account, "user", kNow)));
       // created_at is kNow + 0..3, not in id order.
       RecoveryRequest r = MakeRequest(std::string("r") + id, "o1", account, kNow + (i * 7) % 4);
       if (i % 3 == 0) r = Declined(r, "a1", kNow + 10);
-      RETURN_IF_ERROR(tx.InsertRequest(r));
+      KW_TRY(tx.InsertRequest(r));
       all.push_back(r);
     }
     for (const char* id : {"x1", "x2"}) {
       RecoveryRequest r = Declined(MakeRequest(id, "o1", "a3", kNow + 2), "a2", kNow + 10);
-      RETURN_IF_ERROR(tx.InsertRequest(r));
+      KW_TRY(tx.InsertRequest(r));
       all.push_back(r);
     }
     return {};
@@ -2137,31 +2137,30 @@ TEST_P(StoreContractTest, ListRequestsKeysetPagesNewestFirst) {
 TEST_P(StoreContractTest, ListExpiredOpenRequests) {
   SeedMembers(store());
   Write(store(), [&](Tx& tx) -> Status {
-    RETURN_IF_ERROR(tx.CreateOrg(MakeOrg("o2", "a1")));
+    KW_TRY(tx.CreateOrg(MakeOrg("o2", "a1")));
     for (const char* account : {"a4", "a5", "a6"}) {
-      RETURN_IF_ERROR(
-          tx.InsertAccount(MakeAccount(account, std::string(account) + "@example.com")));
-      RETURN_IF_ERROR(tx.InsertMember(MakeMember("o2", account, "user", kNow)));
+      KW_TRY(tx.InsertAccount(MakeAccount(account, std::string(account) + "@example.com")));
+      KW_TRY(tx.InsertMember(MakeMember("o2", account, "user", kNow)));
     }
     auto with_deadline = [](RecoveryRequest r, int64_t expires_at) {
       r.expires_at = expires_at;
       return r;
     };
     // Open and past (or at) the deadline, in both organizations.
-    RETURN_IF_ERROR(tx.InsertRequest(with_deadline(MakeRequest("p1", "o1", "a1"), kNow - 5)));
-    RETURN_IF_ERROR(tx.InsertRequest(
+    KW_TRY(tx.InsertRequest(with_deadline(MakeRequest("p1", "o1", "a1"), kNow - 5)));
+    KW_TRY(tx.InsertRequest(
         with_deadline(Approved(MakeRequest("p2", "o2", "a4"), "a1", kNow, 1), kNow - 9)));
-    RETURN_IF_ERROR(tx.InsertRequest(with_deadline(MakeRequest("p3", "o1", "a2"), kNow)));
+    KW_TRY(tx.InsertRequest(with_deadline(MakeRequest("p3", "o1", "a2"), kNow)));
     // Open and still running.
-    RETURN_IF_ERROR(tx.InsertRequest(with_deadline(MakeRequest("p4", "o1", "a3"), kNow + 1)));
-    RETURN_IF_ERROR(tx.InsertRequest(
+    KW_TRY(tx.InsertRequest(with_deadline(MakeRequest("p4", "o1", "a3"), kNow + 1)));
+    KW_TRY(tx.InsertRequest(
         with_deadline(Approved(MakeRequest("p5", "o2", "a5"), "a1", kNow, 2), kNow + 1)));
     // Closed, whatever their deadline.
     for (auto status :
          {RequestStatus::kDeclined, RequestStatus::kExpired, RequestStatus::kLinkUsed}) {
       RecoveryRequest r = MakeRequest("c" + std::to_string(static_cast<int>(status)), "o2", "a6");
       r.status = status;
-      RETURN_IF_ERROR(tx.InsertRequest(with_deadline(r, kNow - 100)));
+      KW_TRY(tx.InsertRequest(with_deadline(r, kNow - 100)));
     }
     return {};
   });
@@ -2186,12 +2185,12 @@ TEST_P(StoreContractTest, ListExpiredOpenRequests) {
 TEST_P(StoreContractTest, RecoveryApprovals) {
   SeedMembers(store());
   Write(store(), [&](Tx& tx) -> Status {
-    RETURN_IF_ERROR(tx.InsertRequest(MakeRequest("r1", "o1", "a3")));
-    RETURN_IF_ERROR(tx.InsertRequest(MakeRequest("r2", "o1", "a2")));
-    RETURN_IF_ERROR(tx.InsertApproval({"r1", "a2", kNow + 5}));
-    RETURN_IF_ERROR(tx.InsertApproval({"r1", "a1", kNow + 7}));
+    KW_TRY(tx.InsertRequest(MakeRequest("r1", "o1", "a3")));
+    KW_TRY(tx.InsertRequest(MakeRequest("r2", "o1", "a2")));
+    KW_TRY(tx.InsertApproval({"r1", "a2", kNow + 5}));
+    KW_TRY(tx.InsertApproval({"r1", "a1", kNow + 7}));
     // Same time as a1's: the admin id breaks the tie.
-    RETURN_IF_ERROR(tx.InsertApproval({"r1", "a0", kNow + 7}));
+    KW_TRY(tx.InsertApproval({"r1", "a0", kNow + 7}));
     return tx.InsertApproval({"r2", "a1", kNow + 1});
   });
   EXPECT_EQ(WriteCode(store(),
@@ -2220,17 +2219,17 @@ TEST_P(StoreContractTest, RecoveryApprovals) {
 TEST_P(StoreContractTest, RemovingMemberOrAccountRemovesRequestsAndApprovals) {
   SeedMembers(store());
   Write(store(), [&](Tx& tx) -> Status {
-    RETURN_IF_ERROR(tx.CreateOrg(MakeOrg("o2", "a1")));
-    RETURN_IF_ERROR(tx.InsertMember(MakeMember("o2", "a3", "user", kNow)));
-    RETURN_IF_ERROR(tx.InsertMember(MakeMember("o2", "a2", "user", kNow)));
+    KW_TRY(tx.CreateOrg(MakeOrg("o2", "a1")));
+    KW_TRY(tx.InsertMember(MakeMember("o2", "a3", "user", kNow)));
+    KW_TRY(tx.InsertMember(MakeMember("o2", "a2", "user", kNow)));
     // a3: an open request in o1, closed ones in o1 and o2; a2: one in each.
-    RETURN_IF_ERROR(tx.InsertRequest(Approved(MakeRequest("a3-o1", "o1", "a3"), "a1", kNow, 1)));
-    RETURN_IF_ERROR(tx.InsertRequest(Declined(MakeRequest("a3-o1-old", "o1", "a3"), "a1", kNow)));
-    RETURN_IF_ERROR(tx.InsertRequest(Declined(MakeRequest("a3-o2", "o2", "a3"), "a1", kNow)));
-    RETURN_IF_ERROR(tx.InsertRequest(MakeRequest("a2-o1", "o1", "a2")));
-    RETURN_IF_ERROR(tx.InsertRequest(Declined(MakeRequest("a2-o2", "o2", "a2"), "a1", kNow)));
+    KW_TRY(tx.InsertRequest(Approved(MakeRequest("a3-o1", "o1", "a3"), "a1", kNow, 1)));
+    KW_TRY(tx.InsertRequest(Declined(MakeRequest("a3-o1-old", "o1", "a3"), "a1", kNow)));
+    KW_TRY(tx.InsertRequest(Declined(MakeRequest("a3-o2", "o2", "a3"), "a1", kNow)));
+    KW_TRY(tx.InsertRequest(MakeRequest("a2-o1", "o1", "a2")));
+    KW_TRY(tx.InsertRequest(Declined(MakeRequest("a2-o2", "o2", "a2"), "a1", kNow)));
     for (const char* id : {"a3-o1", "a3-o2", "a2-o1", "a2-o2"}) {
-      RETURN_IF_ERROR(tx.InsertApproval({id, "a1", kNow}));
+      KW_TRY(tx.InsertApproval({id, "a1", kNow}));
     }
     return tx.AppendEvent(MakeEvent("o1", 1, "a3"));
   });
@@ -2294,10 +2293,10 @@ TEST_P(StoreContractTest, RequestWritesRollBackAndNeedAWriteTransaction) {
   SeedMembers(store());
   Write(store(), [&](Tx& tx) { return tx.InsertRequest(MakeRequest("r1", "o1", "a3")); });
   auto failed = store().Transact([&](Tx& tx) -> Status {
-    RETURN_IF_ERROR(tx.InsertRequest(MakeRequest("r2", "o1", "a2")));
-    RETURN_IF_ERROR(tx.UpdateRequest(Approved(MakeRequest("r1", "o1", "a3"), "a1", kNow, 1),
-                                     RequestStatus::kPending));
-    RETURN_IF_ERROR(tx.InsertApproval({"r1", "a1", kNow}));
+    KW_TRY(tx.InsertRequest(MakeRequest("r2", "o1", "a2")));
+    KW_TRY(tx.UpdateRequest(Approved(MakeRequest("r1", "o1", "a3"), "a1", kNow, 1),
+                            RequestStatus::kPending));
+    KW_TRY(tx.InsertApproval({"r1", "a1", kNow}));
     return Fail(StoreError("test"));
   });
   ASSERT_FALSE(failed);
@@ -2382,7 +2381,7 @@ TEST_P(StoreContractTest, ServerMetaIsWrittenOnce) {
   const Bytes check(32, 0xa5);
   const Bytes public_key(32, 0x07);
   Write(store(), [&](Tx& tx) -> Status {
-    RETURN_IF_ERROR(tx.InsertServerMeta("server_key_check", check, kNow));
+    KW_TRY(tx.InsertServerMeta("server_key_check", check, kNow));
     // Visible in the transaction that wrote it.
     auto r = tx.FindServerMeta("server_key_check");
     if (!r) return Fail(r.error());
@@ -2404,7 +2403,7 @@ TEST_P(StoreContractTest, ServerMetaIsWrittenOnce) {
 
 TEST_P(StoreContractTest, ServerMetaWritesRollBackAndNeedAWriteTransaction) {
   auto failed = store().Transact([&](Tx& tx) -> Status {
-    RETURN_IF_ERROR(tx.InsertServerMeta("server_key_check", Bytes(32, 1), kNow));
+    KW_TRY(tx.InsertServerMeta("server_key_check", Bytes(32, 1), kNow));
     return Fail(StoreError("test"));
   });
   ASSERT_FALSE(failed);

@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include "store/store.h"
+#include "tests/support/status_assertions.h"
 
 namespace keyward::store::testing {
 
@@ -36,19 +37,6 @@ Status Discard(Result<T> r) {
   if (!r) return Fail(r.error());
   return {};
 }
-
-// Test helpers shared by the contract suite and each store's own tests.
-#define ASSERT_OK(expr)                                                                        \
-  do {                                                                                         \
-    auto kw_r_ = (expr);                                                                       \
-    ASSERT_TRUE(kw_r_.has_value()) << kw_r_.error().code() << ": " << kw_r_.error().message(); \
-  } while (0)
-
-#define RETURN_IF_ERROR(expr)               \
-  do {                                      \
-    auto kw_r_ = (expr);                    \
-    if (!kw_r_) return Fail(kw_r_.error()); \
-  } while (0)
 
 class StoreContractTest : public ::testing::TestWithParam<StoreFactory> {
  protected:

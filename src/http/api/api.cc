@@ -196,7 +196,7 @@ class ApiImpl final : public Api {
     API_TRY(r.public_key, f.Binary("public_key", 32, 32));
     API_TRY(r.wrapped_private_key, f.Binary("wrapped_private_key", kWrappedMin, kKeyBlobMax));
     r.remote_address = request.remote_address;
-    KW_RETURN_IF_ERROR(core_.accounts.Register(r));
+    KW_TRY(core_.accounts.Register(r));
     return http::JsonResponse(202, {{"status", "verification_sent"}});
   }
 
@@ -204,14 +204,14 @@ class ApiImpl final : public Api {
     API_TRY(auto f, Fields::FromBody(request, {"email", "code"}));
     API_TRY(auto email, f.String("email"));
     API_TRY(auto code, f.String("code"));
-    KW_RETURN_IF_ERROR(core_.accounts.Verify(email, code, request.remote_address));
+    KW_TRY(core_.accounts.Verify(email, code, request.remote_address));
     return http::JsonResponse(200, {{"status", "verified"}});
   }
 
   Result<Response> Resend(const Request& request, const PathParams&) {
     API_TRY(auto f, Fields::FromBody(request, {"email"}));
     API_TRY(auto email, f.String("email"));
-    KW_RETURN_IF_ERROR(core_.accounts.Resend(email, request.remote_address));
+    KW_TRY(core_.accounts.Resend(email, request.remote_address));
     return http::JsonResponse(202, {{"status", "verification_sent"}});
   }
 
@@ -237,7 +237,7 @@ class ApiImpl final : public Api {
 
   Result<Response> Logout(const Request& request, const PathParams&) {
     API_TRY(auto caller, Authenticate(request, Access::kWhilePasswordChangeRequired));
-    KW_RETURN_IF_ERROR(core_.sessions.Logout(caller));
+    KW_TRY(core_.sessions.Logout(caller));
     return http::NoContent();
   }
 
@@ -270,7 +270,7 @@ class ApiImpl final : public Api {
         change.escrows.push_back(std::move(upload));
       }
     }
-    KW_RETURN_IF_ERROR(core_.accounts.ChangePassword(caller, change));
+    KW_TRY(core_.accounts.ChangePassword(caller, change));
     return http::NoContent();
   }
 
@@ -278,7 +278,7 @@ class ApiImpl final : public Api {
     API_TRY(auto caller, Authenticate(request));
     API_TRY(auto f, Fields::FromBody(request, {"auth_key"}));
     API_TRY(auto key, f.AuthKey("auth_key"));
-    KW_RETURN_IF_ERROR(core_.accounts.Delete(caller, key));
+    KW_TRY(core_.accounts.Delete(caller, key));
     return http::NoContent();
   }
 
@@ -302,7 +302,7 @@ class ApiImpl final : public Api {
     API_TRY(auto caller, Authenticate(request));
     API_TRY(auto f, Fields::FromBody(request, {"auth_key"}));
     API_TRY(auto key, f.AuthKey("auth_key"));
-    KW_RETURN_IF_ERROR(core_.two_factor.Disable(caller, key));
+    KW_TRY(core_.two_factor.Disable(caller, key));
     return http::NoContent();
   }
 
@@ -341,7 +341,7 @@ class ApiImpl final : public Api {
 
   Result<Response> DeleteItem(const Request& request, const PathParams& params) {
     API_TRY(auto caller, Authenticate(request));
-    KW_RETURN_IF_ERROR(core_.items.Delete(caller, params.at("id")));
+    KW_TRY(core_.items.Delete(caller, params.at("id")));
     return http::NoContent();
   }
 
@@ -362,7 +362,7 @@ class ApiImpl final : public Api {
 
   Result<Response> DeactivateDevice(const Request& request, const PathParams& params) {
     API_TRY(auto caller, Authenticate(request));
-    KW_RETURN_IF_ERROR(core_.devices.Deactivate(caller, params.at("id")));
+    KW_TRY(core_.devices.Deactivate(caller, params.at("id")));
     return http::NoContent();
   }
 

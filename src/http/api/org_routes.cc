@@ -235,8 +235,8 @@ class OrgRoutes {
     if (f.Has("grant")) {
       KW_ASSIGN_OR_RETURN(grant, GrantFrom(f, "grant"));
     }
-    KW_RETURN_IF_ERROR(ctx_.core.members.ChangeRole(caller, p.at("org"), p.at("member"), role,
-                                                    permissions, grant));
+    KW_TRY(ctx_.core.members.ChangeRole(caller, p.at("org"), p.at("member"), role, permissions,
+                                        grant));
     return http::NoContent();
   }
 
@@ -244,7 +244,7 @@ class OrgRoutes {
     KW_ASSIGN_OR_RETURN(auto caller, Authenticate(ctx_.core, request));
     KW_ASSIGN_OR_RETURN(auto f, Fields::FromBody(request, {"grant"}));
     KW_ASSIGN_OR_RETURN(auto grant, GrantFrom(f, "grant"));
-    KW_RETURN_IF_ERROR(ctx_.core.members.Grant(caller, p.at("org"), p.at("member"), grant));
+    KW_TRY(ctx_.core.members.Grant(caller, p.at("org"), p.at("member"), grant));
     return http::NoContent();
   }
 
@@ -260,22 +260,22 @@ class OrgRoutes {
 
   Result<Response> Revoke(const Request& request, const PathParams& p) {
     KW_ASSIGN_OR_RETURN(auto caller, Authenticate(ctx_.core, request));
-    KW_RETURN_IF_ERROR(NoBody(request));
-    KW_RETURN_IF_ERROR(ctx_.core.members.Revoke(caller, p.at("org"), p.at("member")));
+    KW_TRY(NoBody(request));
+    KW_TRY(ctx_.core.members.Revoke(caller, p.at("org"), p.at("member")));
     return http::NoContent();
   }
 
   Result<Response> Restore(const Request& request, const PathParams& p) {
     KW_ASSIGN_OR_RETURN(auto caller, Authenticate(ctx_.core, request));
-    KW_RETURN_IF_ERROR(NoBody(request));
-    KW_RETURN_IF_ERROR(ctx_.core.members.Restore(caller, p.at("org"), p.at("member")));
+    KW_TRY(NoBody(request));
+    KW_TRY(ctx_.core.members.Restore(caller, p.at("org"), p.at("member")));
     return http::NoContent();
   }
 
   Result<Response> Remove(const Request& request, const PathParams& p) {
     KW_ASSIGN_OR_RETURN(auto caller, Authenticate(ctx_.core, request));
-    KW_RETURN_IF_ERROR(NoBody(request));
-    KW_RETURN_IF_ERROR(ctx_.core.members.Remove(caller, p.at("org"), p.at("member")));
+    KW_TRY(NoBody(request));
+    KW_TRY(ctx_.core.members.Remove(caller, p.at("org"), p.at("member")));
     return http::NoContent();
   }
 

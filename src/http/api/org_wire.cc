@@ -40,7 +40,7 @@ json OrgJson(const core::OrgView& v) {
 
 Status NoBody(const http::Request& request) {
   if (request.body.empty()) return {};
-  KW_RETURN_IF_ERROR(Fields::FromBody(request, {}));
+  KW_TRY(Fields::FromBody(request, {}));
   return {};
 }
 

@@ -68,7 +68,7 @@ class RecoveryRoutes {
     KW_ASSIGN_OR_RETURN(auto caller, Authenticate(core(), request));
     KW_ASSIGN_OR_RETURN(auto f, Fields::FromBody(request, {"auth_key"}));
     KW_ASSIGN_OR_RETURN(auto auth_key, f.AuthKey("auth_key"));
-    KW_RETURN_IF_ERROR(core().enrollment.Withdraw(caller, params.at("org"), auth_key));
+    KW_TRY(core().enrollment.Withdraw(caller, params.at("org"), auth_key));
     return http::NoContent();
   }
 
@@ -140,7 +140,7 @@ class RecoveryRoutes {
   // ---- admin actions on a member ----
   Result<Response> BeginReset(const Request& request, const PathParams& params) {
     KW_ASSIGN_OR_RETURN(auto caller, Authenticate(core(), request));
-    KW_RETURN_IF_ERROR(NoBody(request));
+    KW_TRY(NoBody(request));
     KW_ASSIGN_OR_RETURN(auto material,
                         core().admin_reset.Begin(caller, params.at("org"), params.at("member")));
     return http::JsonResponse(
@@ -163,16 +163,14 @@ class RecoveryRoutes {
     KW_ASSIGN_OR_RETURN(password.new_wrapped_vault_key,
                         f.Binary("new_wrapped_vault_key", 1, core::kEscrowBlobMax));
     KW_ASSIGN_OR_RETURN(password.escrow, ParseEscrowUpload(f, "escrow"));
-    KW_RETURN_IF_ERROR(
-        core().admin_reset.Reset(caller, params.at("org"), params.at("member"), password));
+    KW_TRY(core().admin_reset.Reset(caller, params.at("org"), params.at("member"), password));
     return http::NoContent();
   }
 
   Result<Response> ResetTwoFactor(const Request& request, const PathParams& params) {
     KW_ASSIGN_OR_RETURN(auto caller, Authenticate(core(), request));
-    KW_RETURN_IF_ERROR(NoBody(request));
-    KW_RETURN_IF_ERROR(
-        core().admin_reset.ResetTwoFactor(caller, params.at("org"), params.at("member")));
+    KW_TRY(NoBody(request));
+    KW_TRY(core().admin_reset.ResetTwoFactor(caller, params.at("org"), params.at("member")));
     return http::NoContent();
   }
 

@@ -133,7 +133,7 @@ class RequestRoutes {
       return Fail(core::InvalidField("intent"));
     }
     ask.remote_address = request.remote_address;
-    KW_RETURN_IF_ERROR(requests().Ask(ask));
+    KW_TRY(requests().Ask(ask));
     return http::JsonResponse(202, {{"status", "code_sent"}});
   }
 
@@ -211,7 +211,7 @@ class RequestRoutes {
     KW_ASSIGN_OR_RETURN(auto f, Fields::FromBody(request, {"request_id", "token"}));
     KW_ASSIGN_OR_RETURN(auto request_id, f.String("request_id"));
     KW_ASSIGN_OR_RETURN(auto token, SecretKey(f, "token"));
-    KW_RETURN_IF_ERROR(requests().RedeemStart(request_id, token, request.remote_address));
+    KW_TRY(requests().RedeemStart(request_id, token, request.remote_address));
     return http::JsonResponse(202, {{"status", "code_sent"}});
   }
 
@@ -268,7 +268,7 @@ class RequestRoutes {
       c.escrows.push_back(std::move(upload));
     }
     c.remote_address = request.remote_address;
-    KW_RETURN_IF_ERROR(requests().Complete(c));
+    KW_TRY(requests().Complete(c));
     return http::NoContent();
   }
 

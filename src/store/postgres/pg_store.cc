@@ -22,6 +22,7 @@
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
+#include "common/try.h"
 #include "store/postgres/migrations.h"
 
 namespace keyward::store::postgres {
@@ -262,12 +263,6 @@ class Stmt {
   PgResult result_;
   int row_ = -1;
 };
-
-#define KW_TRY(expr)                                  \
-  do {                                                \
-    auto kw_status_ = (expr);                         \
-    if (!kw_status_) return Fail(kw_status_.error()); \
-  } while (0)
 
 // Column lists are spelled once so readers and writers agree.
 constexpr const char* kAccountCols =

@@ -97,16 +97,16 @@ Status SeedOrg(Tx& tx, int members) {
   o.name = "Acme";
   o.created_at = kNow;
   o.created_by = "m0";
-  RETURN_IF_ERROR(tx.CreateOrg(o));
+  KW_TRY(tx.CreateOrg(o));
   for (int i = 0; i < members; ++i) {
     std::string id = "m" + std::to_string(i);
-    RETURN_IF_ERROR(tx.InsertAccount(MakeAccount(id)));
+    KW_TRY(tx.InsertAccount(MakeAccount(id)));
     OrgMember m;
     m.org_id = "o1";
     m.account_id = id;
     m.role = i < 3 ? "admin" : "user";
     m.joined_at = kNow;
-    RETURN_IF_ERROR(tx.InsertMember(m));
+    KW_TRY(tx.InsertMember(m));
   }
   return {};
 }
@@ -242,10 +242,9 @@ TEST_F(PgNodesTest, ConcurrentAppendsOfOneSeqHaveOneWinner) {
 TEST_F(PgNodesTest, QuorumReadCheckWriteNeverLeavesTwoApprovalsPending) {
   constexpr int kRounds = 20;
   ASSERT_OK(a_->Transact([&](Tx& tx) -> Status {
-    RETURN_IF_ERROR(SeedOrg(tx, kRounds + 3));
+    KW_TRY(SeedOrg(tx, kRounds + 3));
     for (int i = 0; i < kRounds; ++i) {
-      RETURN_IF_ERROR(
-          tx.InsertRequest(MakeRequest("r" + std::to_string(i), "m" + std::to_string(i + 3))));
+      KW_TRY(tx.InsertRequest(MakeRequest("r" + std::to_string(i), "m" + std::to_string(i + 3))));
     }
     return {};
   }));
@@ -258,7 +257,7 @@ TEST_F(PgNodesTest, QuorumReadCheckWriteNeverLeavesTwoApprovalsPending) {
       admins.emplace_back([&, t] {
         start.arrive_and_wait();
         auto s = node(t).Transact([&](Tx& tx) -> Status {
-          RETURN_IF_ERROR(tx.InsertApproval(RecoveryApproval{id, "m" + std::to_string(t), kNow}));
+          KW_TRY(tx.InsertApproval(RecoveryApproval{id, "m" + std::to_string(t), kNow}));
           auto approvals = tx.ListApprovals(id);
           if (!approvals) return Fail(approvals.error());
           if (approvals->size() < 2) return {};
@@ -359,7 +358,7 @@ TEST_F(PgNodesTest, SurvivesTerminatedBackends) {
   int calls = 0;
   ASSERT_OK(a_->Transact([&](Tx& tx) -> Status {
     ++calls;
-    RETURN_IF_ERROR(tx.FindOrg("o1"));
+    KW_TRY(tx.FindOrg("o1"));
     if (calls == 1) TerminateOthers(*db_);
     return tx.AppendEvent(MakeEvent(2, "mid"));
   }));

@@ -17,6 +17,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/try.h"
 #include "store/sqlite/migrations.h"
 
 namespace keyward::store::sqlite {
@@ -173,12 +174,6 @@ Result<std::unique_ptr<Connection>> OpenConnection(const std::string& path) {
   if (auto s = conn->ExecScript(pragmas, "open"); !s) return Fail(s.error());
   return conn;
 }
-
-#define KW_TRY(expr)                                  \
-  do {                                                \
-    auto kw_status_ = (expr);                         \
-    if (!kw_status_) return Fail(kw_status_.error()); \
-  } while (0)
 
 // Column lists are spelled once so readers and writers agree.
 constexpr const char* kAccountCols =
