@@ -8,12 +8,11 @@
 
 #include <vector>
 
+#include "store/sql/sql_store.h"
+
 namespace keyward::store::postgres {
 
-struct Migration {
-  int version;
-  const char* sql;  // several statements, run in the migrating transaction
-};
+using Migration = sql::Migration;
 
 const std::vector<Migration>& Migrations();
 

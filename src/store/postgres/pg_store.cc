@@ -1,15 +1,12 @@
 #include "store/postgres/pg_store.h"
 
-#include <arpa/inet.h>
 #include <libpq-fe.h>
 #include <poll.h>
 
 #include <algorithm>
-#include <array>
 #include <chrono>
 #include <condition_variable>
-#include <cstring>
-#include <limits>
+#include <ctime>
 #include <map>
 #include <mutex>
 #include <random>
@@ -20,10 +17,10 @@
 #include <vector>
 
 #include <spdlog/spdlog.h>
-#include <nlohmann/json.hpp>
 
 #include "common/try.h"
 #include "store/postgres/migrations.h"
+#include "store/sql/sql_store.h"
 
 namespace keyward::store::postgres {
 
@@ -62,15 +59,151 @@ enum class Trouble {
   kLost,   // the connection broke
 };
 
-class Connection {
+// sql with ?N parameters written $N, as PostgreSQL spells them. The SQL of
+// the store has no '?' anywhere else.
+std::string DollarParameters(std::string_view sql) {
+  std::string out(sql);
+  for (size_t i = 0; i + 1 < out.size(); ++i) {
+    if (out[i] == '?' && out[i + 1] >= '0' && out[i + 1] <= '9') out[i] = '$';
+  }
+  return out;
+}
+
+// Binds a case-insensitive comparison to the unique index on lower(email).
+const sql::Dialect kDialect = {
+    .name = "postgres",
+    .find_account_by_email =
+        "SELECT " KW_SQL_ACCOUNT_COLUMNS " FROM accounts WHERE lower(email) = lower(?1)",
+};
+
+class Connection;
+
+// One statement of a connection: parameters in binary ($1 is index 1),
+// results in binary, all rows at once. Prepared on the server at its first
+// run, with the types of that run's parameters.
+class PgStatement final : public sql::Statement {
+ public:
+  PgStatement(Connection& conn, std::string sql) : conn_(conn), sql_(std::move(sql)) {}
+
+  void set_operation(std::string_view op) { op_ = op; }
+
+  void BindText(int i, std::string_view text) override { Set(i, kText, text.data(), text.size()); }
+  void BindInt(int i, int64_t v) override {
+    uint64_t u = static_cast<uint64_t>(v);
+    char be[8];
+    for (int k = 7; k >= 0; --k) {
+      be[k] = static_cast<char>(u & 0xff);
+      u >>= 8;
+    }
+    Set(i, kInt8, be, sizeof be);
+  }
+  void BindBlob(int i, std::span<const uint8_t> blob) override {
+    Set(i, kBytea, reinterpret_cast<const char*>(blob.data()), blob.size());
+  }
+  void BindNull(int i, sql::Type type) override {
+    Param& p = Slot(i);
+    p.type = type == sql::Type::kInt ? kInt8 : type == sql::Type::kBlob ? kBytea : kText;
+    p.null = true;
+  }
+
+  Result<bool> Step() override {
+    if (!result_) KW_TRY(Run());
+    ++row_;
+    return row_ < PQntuples(result_.get());
+  }
+  Result<int64_t> Exec() override {
+    if (!result_) KW_TRY(Run());
+    const char* n = PQcmdTuples(result_.get());
+    return n && *n ? std::stoll(n) : 0;
+  }
+
+  int ColumnCount() const override { return result_ ? PQnfields(result_.get()) : 0; }
+  sql::Type ColumnType(int col) const override {
+    if (PQgetisnull(result_.get(), row_, col) != 0) return sql::Type::kNull;
+    switch (PQftype(result_.get(), col)) {
+      case 20:  // int8
+      case 21:  // int2
+      case 23:  // int4
+      case 16:  // bool
+        return sql::Type::kInt;
+      case kBytea:
+        return sql::Type::kBlob;
+      default:
+        return sql::Type::kText;
+    }
+  }
+  int64_t Int(int col) const override {
+    if (PQgetisnull(result_.get(), row_, col) != 0) return 0;
+    const auto* p = reinterpret_cast<const uint8_t*>(PQgetvalue(result_.get(), row_, col));
+    int n = PQgetlength(result_.get(), row_, col);
+    uint64_t u = 0;
+    for (int k = 0; k < n; ++k) u = (u << 8) | p[k];
+    // Sign-extend int2 and int4 (COUNT is int8, a literal 1 is int4).
+    if (n > 0 && n < 8 && (p[0] & 0x80) != 0) u |= ~uint64_t{0} << (8 * n);
+    return static_cast<int64_t>(u);
+  }
+  std::string Text(int col) const override {
+    if (PQgetisnull(result_.get(), row_, col) != 0) return "";
+    return std::string(PQgetvalue(result_.get(), row_, col),
+                       static_cast<size_t>(PQgetlength(result_.get(), row_, col)));
+  }
+  Bytes Blob(int col) const override {
+    if (PQgetisnull(result_.get(), row_, col) != 0) return {};
+    const auto* p = reinterpret_cast<const uint8_t*>(PQgetvalue(result_.get(), row_, col));
+    return Bytes(p, p + PQgetlength(result_.get(), row_, col));
+  }
+
+  void Reset() override {
+    result_.reset();
+    row_ = -1;
+    for (auto& p : params_) {
+      p.null = true;
+      p.type = kText;
+    }
+  }
+
+ private:
+  struct Param {
+    Oid type = kText;  // an unused $n still needs a type
+    bool null = true;
+    std::string value;
+  };
+
+  Param& Slot(int i) {
+    if (params_.size() < static_cast<size_t>(i)) params_.resize(static_cast<size_t>(i));
+    return params_[static_cast<size_t>(i) - 1];
+  }
+  void Set(int i, Oid type, const char* data, size_t size) {
+    Param& p = Slot(i);
+    p.type = type;
+    p.null = false;
+    p.value.assign(data, size);
+  }
+
+  Status Run();
+
+  Connection& conn_;
+  std::string sql_;   // with $N parameters
+  std::string name_;  // of the server-side prepared statement; empty before the first run
+  std::string_view op_;
+  std::vector<Param> params_;
+  PgResult result_;
+  int row_ = -1;
+};
+
+class Connection final : public sql::Connection {
  public:
   explicit Connection(PGconn* pg) : pg_(pg) {}
-  ~Connection() { PQfinish(pg_); }
+  ~Connection() override {
+    cache_.clear();
+    PQfinish(pg_);
+  }
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
   PGconn* pg() { return pg_; }
   bool ok() const { return PQstatus(pg_) == CONNECTION_OK; }
+  const sql::Dialect& dialect() const override { return kDialect; }
 
   // Whether an idle connection still works as far as can be told without a
   // round trip: a terminated backend has sent its last words and closed the
@@ -86,7 +219,12 @@ class Connection {
   }
 
   Trouble trouble() const { return trouble_; }
-  void ResetTrouble() { trouble_ = Trouble::kNone; }
+  // Whether the last transaction got as far as sending COMMIT.
+  bool commit_sent() const { return commit_sent_; }
+  void ResetTrouble() {
+    trouble_ = Trouble::kNone;
+    commit_sent_ = false;
+  }
 
   // Maps a failed result (or a failure to get one) to a store error and
   // records whether the transaction should be retried or the connection is
@@ -114,20 +252,19 @@ class Connection {
     return StoreError(op);
   }
 
-  // The name of the prepared statement for sql, preparing it on first use
-  // with these parameter types. `sql` must outlive the connection (a string
-  // literal or a static string): the cache is keyed by its address.
-  Result<const std::string*> Prepared(const char* sql, const std::vector<Oid>& types,
-                                      std::string_view op) {
-    if (auto it = cache_.find(sql); it != cache_.end()) return &it->second;
-    std::string name = "kw" + std::to_string(cache_.size());
-    PgResult r(PQprepare(pg_, name.c_str(), sql, static_cast<int>(types.size()), types.data()));
-    if (!r || PQresultStatus(r.get()) != PGRES_COMMAND_OK) return Fail(MapError(r.get(), op));
-    return &cache_.emplace(sql, std::move(name)).first->second;
+  // A fresh name for a server-side prepared statement of this connection.
+  std::string NextStatementName() { return "kw" + std::to_string(prepared_++); }
+
+  Result<sql::Statement*> Prepare(const char* sql, std::string_view op) override {
+    auto it = cache_.find(sql);
+    if (it == cache_.end()) {
+      it = cache_.emplace(sql, std::make_unique<PgStatement>(*this, DollarParameters(sql))).first;
+    }
+    it->second->set_operation(op);
+    return it->second.get();
   }
 
-  // Runs statements without parameters or results (BEGIN, COMMIT, migrations).
-  Status ExecScript(const char* sql, std::string_view op) {
+  Status ExecScript(const char* sql, std::string_view op) override {
     PgResult r(PQexec(pg_, sql));
     if (!r || (PQresultStatus(r.get()) != PGRES_COMMAND_OK &&
                PQresultStatus(r.get()) != PGRES_TUPLES_OK)) {
@@ -136,1515 +273,76 @@ class Connection {
     return {};
   }
 
+  Status Begin(bool read_only) override {
+    return ExecScript(read_only ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+                                : "BEGIN ISOLATION LEVEL SERIALIZABLE",
+                      "begin");
+  }
+
+  Status Commit() override {
+    if (trouble_ != Trouble::kNone || PQtransactionStatus(pg_) == PQTRANS_INERROR) {
+      // The callback went on after a failed statement: PostgreSQL would turn
+      // the COMMIT into a ROLLBACK, so this must not look like success.
+      Rollback();
+      if (trouble_ == Trouble::kNone) {
+        spdlog::error("postgres: a transaction went on after a failed statement");
+      }
+      return Fail(trouble_ == Trouble::kRetry ? BusyError("commit") : StoreError("commit"));
+    }
+    commit_sent_ = true;
+    if (auto s = ExecScript("COMMIT", "commit"); !s) {
+      Rollback();
+      return s;
+    }
+    return {};
+  }
+
+  void Rollback() override {
+    if (ok() && InTransaction()) {
+      if (auto s = ExecScript("ROLLBACK", "rollback"); !s)
+        spdlog::error("postgres: rollback failed");
+    }
+  }
+
   bool InTransaction() const { return PQtransactionStatus(pg_) != PQTRANS_IDLE; }
 
  private:
   PGconn* pg_;
   Trouble trouble_ = Trouble::kNone;
-  std::unordered_map<const char*, std::string> cache_;
+  bool commit_sent_ = false;
+  int prepared_ = 0;
+  std::unordered_map<const char*, std::unique_ptr<PgStatement>> cache_;
 };
 
-// One execution of a prepared statement: parameters in binary ($1 is index
-// 1), results in binary, all rows at once.
-class Stmt {
- public:
-  Stmt(Connection& conn, const char* sql, std::string_view op) : conn_(conn), sql_(sql), op_(op) {}
-  Stmt(Stmt&&) noexcept = default;
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-  Stmt& operator=(Stmt&&) = delete;
-
-  Stmt& Bind(int i, std::string_view text) { return Set(i, kText, text.data(), text.size()); }
-  Stmt& Bind(int i, int64_t v) {
-    uint64_t u = static_cast<uint64_t>(v);
-    char be[8];
-    for (int k = 7; k >= 0; --k) {
-      be[k] = static_cast<char>(u & 0xff);
-      u >>= 8;
-    }
-    return Set(i, kInt8, be, sizeof be);
+Status PgStatement::Run() {
+  std::vector<Oid> types;
+  std::vector<const char*> values;
+  std::vector<int> lengths;
+  std::vector<int> formats(params_.size(), 1);
+  for (const auto& p : params_) {
+    types.push_back(p.type);
+    // A non-null pointer with length 0 is an empty value, not NULL.
+    values.push_back(p.null ? nullptr : p.value.data());
+    lengths.push_back(static_cast<int>(p.value.size()));
   }
-  Stmt& Bind(int i, std::span<const uint8_t> blob) {
-    return Set(i, kBytea, reinterpret_cast<const char*>(blob.data()), blob.size());
+  if (name_.empty()) {
+    std::string name = conn_.NextStatementName();
+    PgResult r(PQprepare(conn_.pg(), name.c_str(), sql_.c_str(), static_cast<int>(types.size()),
+                         types.data()));
+    if (!r || PQresultStatus(r.get()) != PGRES_COMMAND_OK)
+      return Fail(conn_.MapError(r.get(), op_));
+    name_ = std::move(name);
   }
-  Stmt& BindNull(int i, Oid type) {
-    Param& p = Slot(i);
-    p.type = type;
-    p.null = true;
-    return *this;
+  result_.reset(PQexecPrepared(conn_.pg(), name_.c_str(), static_cast<int>(params_.size()),
+                               values.data(), lengths.data(), formats.data(), 1));
+  auto status = result_ ? PQresultStatus(result_.get()) : PGRES_FATAL_ERROR;
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+    Error e = conn_.MapError(result_.get(), op_);
+    result_.reset();
+    return Fail(std::move(e));
   }
-
-  // true: a row is available; false: done. Runs the statement on first call.
-  Result<bool> Step() {
-    if (!result_) {
-      if (auto s = Run(); !s) return Fail(s.error());
-    }
-    ++row_;
-    return row_ < PQntuples(result_.get());
-  }
-  // Runs the statement; returns the number of rows it changed (or returned).
-  Result<int64_t> Exec() {
-    if (!result_) {
-      if (auto s = Run(); !s) return Fail(s.error());
-    }
-    const char* n = PQcmdTuples(result_.get());
-    return n && *n ? std::stoll(n) : 0;
-  }
-
-  bool IsNull(int col) const { return PQgetisnull(result_.get(), row_, col) != 0; }
-  int64_t Int(int col) const {
-    if (IsNull(col)) return 0;
-    const auto* p = reinterpret_cast<const uint8_t*>(PQgetvalue(result_.get(), row_, col));
-    int n = PQgetlength(result_.get(), row_, col);
-    uint64_t u = 0;
-    for (int k = 0; k < n; ++k) u = (u << 8) | p[k];
-    // Sign-extend int2 and int4 (COUNT is int8, a literal 1 is int4).
-    if (n > 0 && n < 8 && (p[0] & 0x80) != 0) u |= ~uint64_t{0} << (8 * n);
-    return static_cast<int64_t>(u);
-  }
-  std::string Text(int col) const {
-    if (IsNull(col)) return "";
-    return std::string(PQgetvalue(result_.get(), row_, col),
-                       static_cast<size_t>(PQgetlength(result_.get(), row_, col)));
-  }
-  Bytes Blob(int col) const {
-    if (IsNull(col)) return {};
-    const auto* p = reinterpret_cast<const uint8_t*>(PQgetvalue(result_.get(), row_, col));
-    return Bytes(p, p + PQgetlength(result_.get(), row_, col));
-  }
-
- private:
-  struct Param {
-    Oid type = kText;  // an unused $n still needs a type
-    bool null = true;
-    std::string value;
-  };
-
-  Param& Slot(int i) {
-    if (params_.size() < static_cast<size_t>(i)) params_.resize(static_cast<size_t>(i));
-    return params_[static_cast<size_t>(i) - 1];
-  }
-  Stmt& Set(int i, Oid type, const char* data, size_t size) {
-    Param& p = Slot(i);
-    p.type = type;
-    p.null = false;
-    p.value.assign(data, size);
-    return *this;
-  }
-
-  Status Run() {
-    std::vector<Oid> types;
-    std::vector<const char*> values;
-    std::vector<int> lengths;
-    std::vector<int> formats(params_.size(), 1);
-    for (const auto& p : params_) {
-      types.push_back(p.type);
-      // A non-null pointer with length 0 is an empty value, not NULL.
-      values.push_back(p.null ? nullptr : p.value.data());
-      lengths.push_back(static_cast<int>(p.value.size()));
-    }
-    auto name = conn_.Prepared(sql_, types, op_);
-    if (!name) return Fail(name.error());
-    result_.reset(PQexecPrepared(conn_.pg(), (*name)->c_str(), static_cast<int>(params_.size()),
-                                 values.data(), lengths.data(), formats.data(), 1));
-    auto status = result_ ? PQresultStatus(result_.get()) : PGRES_FATAL_ERROR;
-    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-      Error e = conn_.MapError(result_.get(), op_);
-      result_.reset();
-      return Fail(std::move(e));
-    }
-    return {};
-  }
-
-  Connection& conn_;
-  const char* sql_;
-  std::string_view op_;
-  std::vector<Param> params_;
-  PgResult result_;
-  int row_ = -1;
-};
-
-// Column lists are spelled once so readers and writers agree.
-constexpr const char* kAccountCols =
-    "id, email, kdf_ops, kdf_mem, salt, verifier, wrapped_vault_key, public_key, "
-    "wrapped_private_key, verified, created_at, totp_secret_sealed, totp_enabled, totp_last_step, "
-    "must_change_password";
-
-Account ReadAccount(const Stmt& s) {
-  Account a;
-  a.id = s.Text(0);
-  a.email = s.Text(1);
-  a.kdf_ops = static_cast<uint64_t>(s.Int(2));
-  a.kdf_mem = static_cast<uint64_t>(s.Int(3));
-  a.salt = s.Blob(4);
-  a.verifier = s.Blob(5);
-  a.wrapped_vault_key = s.Blob(6);
-  a.public_key = s.Blob(7);
-  a.wrapped_private_key = s.Blob(8);
-  a.verified = s.Int(9) != 0;
-  a.created_at = s.Int(10);
-  a.totp_secret_sealed = s.Blob(11);
-  a.totp_enabled = s.Int(12) != 0;
-  a.totp_last_step = s.Int(13);
-  a.must_change_password = s.Int(14) != 0;
-  return a;
+  return {};
 }
-
-void BindAccount(Stmt& s, const Account& a) {
-  s.Bind(1, a.id)
-      .Bind(2, a.email)
-      .Bind(3, static_cast<int64_t>(a.kdf_ops))
-      .Bind(4, static_cast<int64_t>(a.kdf_mem))
-      .Bind(5, a.salt)
-      .Bind(6, a.verifier)
-      .Bind(7, a.wrapped_vault_key)
-      .Bind(8, a.public_key)
-      .Bind(9, a.wrapped_private_key)
-      .Bind(10, int64_t{a.verified})
-      .Bind(11, a.created_at);
-  if (a.totp_secret_sealed.empty()) {
-    s.BindNull(12, kBytea);
-  } else {
-    s.Bind(12, a.totp_secret_sealed);
-  }
-  s.Bind(13, int64_t{a.totp_enabled})
-      .Bind(14, a.totp_last_step)
-      .Bind(15, int64_t{a.must_change_password});
-}
-
-EmailCode ReadCode(const Stmt& s) {
-  EmailCode c;
-  c.purpose = s.Text(0);
-  c.subject = s.Text(1);
-  c.account_id = s.IsNull(2) ? "" : s.Text(2);
-  c.challenge = s.Blob(3);
-  c.code_hash = s.Blob(4);
-  c.expires_at = s.Int(5);
-  c.attempts = static_cast<int>(s.Int(6));
-  c.used = s.Int(7) != 0;
-  c.created_at = s.Int(8);
-  return c;
-}
-
-Device ReadDevice(const Stmt& s) {
-  Device d;
-  d.account_id = s.Text(0);
-  d.id = s.Text(1);
-  d.name = s.Text(2);
-  d.type = s.Text(3);
-  d.first_seen = s.Int(4);
-  d.last_seen = s.Int(5);
-  d.active = s.Int(6) != 0;
-  return d;
-}
-
-Item ReadItem(const Stmt& s) {
-  Item i;
-  i.account_id = s.Text(0);
-  i.id = s.Text(1);
-  i.revision = s.Int(2);
-  i.data = s.Blob(3);
-  i.created_at = s.Int(4);
-  i.updated_at = s.Int(5);
-  return i;
-}
-
-constexpr const char* kMemberCols =
-    "org_id, account_id, role, permissions, status, joined_at, last_epoch";
-
-std::string_view StatusText(MemberStatus status) {
-  return status == MemberStatus::kRevoked ? "revoked" : "active";
-}
-
-OrgMember ReadMember(const Stmt& s) {
-  OrgMember m;
-  m.org_id = s.Text(0);
-  m.account_id = s.Text(1);
-  m.role = s.Text(2);
-  m.permissions = s.Text(3);
-  m.status = s.Text(4) == "revoked" ? MemberStatus::kRevoked : MemberStatus::kActive;
-  m.joined_at = s.Int(5);
-  m.last_epoch = static_cast<uint64_t>(s.Int(6));
-  return m;
-}
-
-constexpr const char* kOrgCols =
-    "id, name, created_at, created_by, statement_version, key_version, recovery_public_key, "
-    "policy_json";
-
-Org ReadOrg(const Stmt& s) {
-  Org o;
-  o.id = s.Text(0);
-  o.name = s.Text(1);
-  o.created_at = s.Int(2);
-  o.created_by = s.Text(3);
-  o.statement_version = static_cast<uint64_t>(s.Int(4));
-  o.key_version = static_cast<uint64_t>(s.Int(5));
-  o.recovery_public_key = s.Blob(6);
-  o.policy_json = s.Text(7);
-  return o;
-}
-
-constexpr const char* kStatementCols = "org_id, version, statement, signature, created_at";
-
-OrgStatementRow ReadStatement(const Stmt& s) {
-  OrgStatementRow r;
-  r.org_id = s.Text(0);
-  r.version = static_cast<uint64_t>(s.Int(1));
-  r.statement = s.Blob(2);
-  r.signature = s.Blob(3);
-  r.created_at = s.Int(4);
-  return r;
-}
-
-constexpr const char* kGrantCols =
-    "org_id, account_id, key_version, recovery_grant, signing_grant, created_by, created_at";
-
-OrgGrant ReadGrant(const Stmt& s) {
-  OrgGrant g;
-  g.org_id = s.Text(0);
-  g.account_id = s.Text(1);
-  g.key_version = static_cast<uint64_t>(s.Int(2));
-  g.recovery_grant = s.Blob(3);
-  g.signing_grant = s.Blob(4);
-  g.created_by = s.Text(5);
-  g.created_at = s.Int(6);
-  return g;
-}
-
-constexpr const char* kEscrowCols =
-    "org_id, account_id, epoch, key_version, wrapped_vault_key, admin_share, server_share, "
-    "created_at, updated_at, mode";
-
-Escrow ReadEscrow(const Stmt& s) {
-  Escrow e;
-  e.org_id = s.Text(0);
-  e.account_id = s.Text(1);
-  e.epoch = static_cast<uint64_t>(s.Int(2));
-  e.key_version = static_cast<uint64_t>(s.Int(3));
-  e.wrapped_vault_key = s.Blob(4);
-  e.admin_share = s.Blob(5);
-  e.server_share = s.Blob(6);
-  e.created_at = s.Int(7);
-  e.updated_at = s.Int(8);
-  e.mode = s.Text(9);
-  return e;
-}
-
-// Unsigned counters (versions, epochs) are stored as BIGINT, which is signed.
-int64_t U(uint64_t v) { return static_cast<int64_t>(v); }
-
-// For a bound in a comparison: past the largest BIGINT means "all of them".
-int64_t ClampU(uint64_t v) {
-  constexpr auto kMax = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
-  return static_cast<int64_t>(std::min(v, kMax));
-}
-
-constexpr const char* kInviteCols =
-    "id, org_id, email, role, permissions, token_hash, created_by, created_at, expires_at, "
-    "accepted_at";
-
-OrgInvite ReadInvite(const Stmt& s) {
-  OrgInvite i;
-  i.id = s.Text(0);
-  i.org_id = s.Text(1);
-  i.email = s.Text(2);
-  i.role = s.Text(3);
-  i.permissions = s.Text(4);
-  i.token_hash = s.Blob(5);
-  i.created_by = s.Text(6);
-  i.created_at = s.Int(7);
-  i.expires_at = s.Int(8);
-  if (!s.IsNull(9)) i.accepted_at = s.Int(9);
-  return i;
-}
-
-constexpr const char* kRequestCols =
-    "id, org_id, account_id, status, initiated_by, epoch, device_name, remote_address, "
-    "created_at, expires_at, decided_at, decided_by, decline_reason, token_hash, link_share, "
-    "completed_at";
-
-std::string_view RequestStatusText(RequestStatus status) {
-  switch (status) {
-    case RequestStatus::kPending:
-      return "pending";
-    case RequestStatus::kApproved:
-      return "approved";
-    case RequestStatus::kLinkUsed:
-      return "link_used";
-    case RequestStatus::kExpired:
-      return "expired";
-    case RequestStatus::kDeclined:
-      return "declined";
-  }
-  return "pending";
-}
-
-// The CHECK constraint admits the five names only; anything else would read
-// as a closed status, which no flow acts on.
-RequestStatus ParseRequestStatus(std::string_view text) {
-  if (text == "pending") return RequestStatus::kPending;
-  if (text == "approved") return RequestStatus::kApproved;
-  if (text == "link_used") return RequestStatus::kLinkUsed;
-  if (text == "declined") return RequestStatus::kDeclined;
-  return RequestStatus::kExpired;
-}
-
-RecoveryRequest ReadRequest(const Stmt& s) {
-  RecoveryRequest r;
-  r.id = s.Text(0);
-  r.org_id = s.Text(1);
-  r.account_id = s.Text(2);
-  r.status = ParseRequestStatus(s.Text(3));
-  r.initiated_by = s.Text(4);
-  r.epoch = static_cast<uint64_t>(s.Int(5));
-  r.device_name = s.Text(6);
-  r.remote_address = s.Text(7);
-  r.created_at = s.Int(8);
-  r.expires_at = s.Int(9);
-  r.decided_at = s.Int(10);
-  r.decided_by = s.Text(11);
-  r.decline_reason = s.Text(12);
-  r.token_hash = s.Blob(13);  // NULL reads as empty
-  r.link_share = s.Blob(14);
-  r.completed_at = s.Int(15);
-  return r;
-}
-
-// Parameters $1..$16 in kRequestCols order. An empty token hash is stored as
-// NULL, so requests not approved yet never collide on the UNIQUE column.
-void BindRequest(Stmt& s, const RecoveryRequest& r) {
-  s.Bind(1, r.id)
-      .Bind(2, r.org_id)
-      .Bind(3, r.account_id)
-      .Bind(4, RequestStatusText(r.status))
-      .Bind(5, r.initiated_by)
-      .Bind(6, U(r.epoch))
-      .Bind(7, r.device_name)
-      .Bind(8, r.remote_address)
-      .Bind(9, r.created_at)
-      .Bind(10, r.expires_at)
-      .Bind(11, r.decided_at)
-      .Bind(12, r.decided_by)
-      .Bind(13, r.decline_reason);
-  if (r.token_hash.empty()) {
-    s.BindNull(14, kBytea);
-  } else {
-    s.Bind(14, r.token_hash);
-  }
-  s.Bind(15, r.link_share).Bind(16, r.completed_at);
-}
-
-constexpr const char* kEventCols =
-    "org_id, seq, type, actor_id, target_id, device_id, time, details_json, hash";
-
-// Everything but the details, which ParseDetails reads from column 7.
-OrgEvent ReadEvent(const Stmt& s) {
-  OrgEvent e;
-  e.org_id = s.Text(0);
-  e.seq = static_cast<uint64_t>(s.Int(1));
-  e.type = s.Text(2);
-  e.actor_id = s.Text(3);
-  e.target_id = s.Text(4);
-  e.device_id = s.Text(5);
-  e.time = s.Int(6);
-  e.hash = s.Blob(8);
-  return e;
-}
-
-// A JSON object of string values, keys in ascending byte order (std::map's).
-std::string DetailsJson(const std::map<std::string, std::string>& details) {
-  auto quote = [](std::string& out, std::string_view text) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    out += '"';
-    for (char c : text) {
-      auto u = static_cast<unsigned char>(c);
-      if (c == '"' || c == '\\') {
-        out += '\\';
-        out += c;
-      } else if (u < 0x20 || u == 0x7f) {
-        out += "\\u00";
-        out += kHex[u >> 4];
-        out += kHex[u & 0xf];
-      } else {
-        out += c;
-      }
-    }
-    out += '"';
-  };
-  std::string out = "{";
-  bool first = true;
-  for (const auto& [key, value] : details) {
-    if (!first) out += ',';
-    first = false;
-    quote(out, key);
-    out += ':';
-    quote(out, value);
-  }
-  out += '}';
-  return out;
-}
-
-// Reads what DetailsJson wrote: an object of string values.
-bool ParseDetails(const std::string& text, std::map<std::string, std::string>& details) {
-  auto json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded() || !json.is_object()) return false;
-  for (const auto& [key, value] : json.items()) {
-    details.emplace(key, value.is_string() ? value.get<std::string>() : value.dump());
-  }
-  return true;
-}
-
-class PgTx final : public Tx {
- public:
-  explicit PgTx(Connection& conn) : conn_(conn) {}
-
-  Connection& conn() { return conn_; }
-
-  Status InsertAccount(const Account& a) override {
-    static constexpr const char* kSql =
-        "INSERT INTO accounts (id, email, kdf_ops, kdf_mem, salt, verifier, wrapped_vault_key, "
-        "public_key, wrapped_private_key, verified, created_at, totp_secret_sealed, "
-        "totp_enabled, totp_last_step, must_change_password) "
-        "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)";
-    auto s = Prepare(kSql, "insert account");
-    if (!s) return Fail(s.error());
-    BindAccount(*s, a);
-    KW_TRY(s->Exec());
-    return {};
-  }
-
-  Result<std::optional<Account>> FindAccountById(std::string_view id) override {
-    static const std::string kSql =
-        std::string("SELECT ") + kAccountCols + " FROM accounts WHERE id = $1";
-    return FindOne<Account>(kSql.c_str(), "find account", ReadAccount,
-                            [&](Stmt& s) { s.Bind(1, id); });
-  }
-
-  Result<std::optional<Account>> FindAccountByEmail(std::string_view email) override {
-    static const std::string kSql =
-        std::string("SELECT ") + kAccountCols + " FROM accounts WHERE lower(email) = lower($1)";
-    return FindOne<Account>(kSql.c_str(), "find account", ReadAccount,
-                            [&](Stmt& s) { s.Bind(1, email); });
-  }
-
-  Status UpdateAccount(const Account& a) override {
-    static constexpr const char* kSql =
-        "UPDATE accounts SET email=$2, kdf_ops=$3, kdf_mem=$4, salt=$5, verifier=$6, "
-        "wrapped_vault_key=$7, public_key=$8, wrapped_private_key=$9, verified=$10, "
-        "created_at=$11, totp_secret_sealed=$12, totp_enabled=$13, totp_last_step=$14, "
-        "must_change_password=$15 WHERE id=$1";
-    auto s = Prepare(kSql, "update account");
-    if (!s) return Fail(s.error());
-    BindAccount(*s, a);
-    return ExpectOne(s->Exec(), "update account");
-  }
-
-  Status DeleteAccount(std::string_view id) override {
-    static constexpr const char* kSql = "DELETE FROM accounts WHERE id = $1";
-    auto s = Prepare(kSql, "delete account");
-    if (!s) return Fail(s.error());
-    s->Bind(1, id);
-    return ExpectOne(s->Exec(), "delete account");
-  }
-
-  Status PutEmailCode(const EmailCode& c) override {
-    static constexpr const char* kSql =
-        "INSERT INTO email_codes (purpose, subject, account_id, challenge, code_hash, "
-        "expires_at, attempts, used, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) "
-        "ON CONFLICT (purpose, subject) DO UPDATE SET account_id = excluded.account_id, "
-        "challenge = excluded.challenge, code_hash = excluded.code_hash, "
-        "expires_at = excluded.expires_at, attempts = excluded.attempts, used = excluded.used, "
-        "created_at = excluded.created_at";
-    auto s = Prepare(kSql, "put email code");
-    if (!s) return Fail(s.error());
-    s->Bind(1, c.purpose).Bind(2, c.subject);
-    if (c.account_id.empty()) {
-      s->BindNull(3, kText);
-    } else {
-      s->Bind(3, c.account_id);
-    }
-    s->Bind(4, c.challenge)
-        .Bind(5, c.code_hash)
-        .Bind(6, c.expires_at)
-        .Bind(7, int64_t{c.attempts})
-        .Bind(8, int64_t{c.used})
-        .Bind(9, c.created_at);
-    KW_TRY(s->Exec());
-    return {};
-  }
-
-  Result<std::optional<EmailCode>> FindEmailCode(std::string_view purpose,
-                                                 std::string_view subject) override {
-    static constexpr const char* kSql =
-        "SELECT purpose, subject, account_id, challenge, code_hash, expires_at, attempts, used, "
-        "created_at FROM email_codes WHERE purpose = $1 AND subject = $2";
-    return FindOne<EmailCode>(kSql, "find email code", ReadCode,
-                              [&](Stmt& s) { s.Bind(1, purpose).Bind(2, subject); });
-  }
-
-  Status UpdateEmailCode(const EmailCode& c) override {
-    static constexpr const char* kSql =
-        "UPDATE email_codes SET attempts = $3, used = $4 WHERE purpose = $1 AND subject = $2";
-    auto s = Prepare(kSql, "update email code");
-    if (!s) return Fail(s.error());
-    s->Bind(1, c.purpose).Bind(2, c.subject).Bind(3, int64_t{c.attempts}).Bind(4, int64_t{c.used});
-    return ExpectOne(s->Exec(), "update email code");
-  }
-
-  Status DeleteEmailCode(std::string_view purpose, std::string_view subject) override {
-    static constexpr const char* kSql =
-        "DELETE FROM email_codes WHERE purpose = $1 AND subject = $2";
-    auto s = Prepare(kSql, "delete email code");
-    if (!s) return Fail(s.error());
-    s->Bind(1, purpose).Bind(2, subject);
-    KW_TRY(s->Exec());
-    return {};
-  }
-
-  Result<int64_t> DeleteExpiredEmailCodes(int64_t now) override {
-    static constexpr const char* kSql = "DELETE FROM email_codes WHERE expires_at < $1";
-    auto s = Prepare(kSql, "delete expired codes");
-    if (!s) return Fail(s.error());
-    s->Bind(1, now);
-    return s->Exec();
-  }
-
-  Result<std::optional<Device>> FindDevice(std::string_view account_id,
-                                           std::string_view device_id) override {
-    static constexpr const char* kSql =
-        "SELECT account_id, id, name, type, first_seen, last_seen, active FROM devices "
-        "WHERE account_id = $1 AND id = $2";
-    return FindOne<Device>(kSql, "find device", ReadDevice,
-                           [&](Stmt& s) { s.Bind(1, account_id).Bind(2, device_id); });
-  }
-
-  Status UpsertDevice(const Device& d) override {
-    static constexpr const char* kSql =
-        "INSERT INTO devices (account_id, id, name, type, first_seen, last_seen, active) "
-        "VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT (account_id, id) DO UPDATE SET "
-        "name = excluded.name, type = excluded.type, first_seen = excluded.first_seen, "
-        "last_seen = excluded.last_seen, active = excluded.active";
-    auto s = Prepare(kSql, "upsert device");
-    if (!s) return Fail(s.error());
-    s->Bind(1, d.account_id)
-        .Bind(2, d.id)
-        .Bind(3, d.name)
-        .Bind(4, d.type)
-        .Bind(5, d.first_seen)
-        .Bind(6, d.last_seen)
-        .Bind(7, int64_t{d.active});
-    KW_TRY(s->Exec());
-    return {};
-  }
-
-  Result<std::vector<Device>> ListDevices(std::string_view account_id) override {
-    static constexpr const char* kSql =
-        "SELECT account_id, id, name, type, first_seen, last_seen, active FROM devices "
-        "WHERE account_id = $1 ORDER BY id";
-    return FindAll<Device>(kSql, "list devices", ReadDevice,
-                           [&](Stmt& s) { s.Bind(1, account_id); });
-  }
-
-  Status InsertSession(const Session& x) override {
-    static constexpr const char* kSql =
-        "INSERT INTO sessions (token_hash, account_id, device_id, created_at, expires_at, "
-        "revoked) VALUES ($1,$2,$3,$4,$5,$6)";
-    auto s = Prepare(kSql, "insert session");
-    if (!s) return Fail(s.error());
-    s->Bind(1, x.token_hash)
-        .Bind(2, x.account_id)
-        .Bind(3, x.device_id)
-        .Bind(4, x.created_at)
-        .Bind(5, x.expires_at)
-        .Bind(6, int64_t{x.revoked});
-    KW_TRY(s->Exec());
-    return {};
-  }
-
-  Result<std::optional<Session>> FindSession(std::span<const uint8_t> token_hash) override {
-    static constexpr const char* kSql =
-        "SELECT token_hash, account_id, device_id, created_at, expires_at, revoked "
-        "FROM sessions WHERE token_hash = $1";
-    return FindOne<Session>(
-        kSql, "find session",
-        [](const Stmt& s) {
-          Session x;
-          x.token_hash = s.Blob(0);
-          x.account_id = s.Text(1);
-          x.device_id = s.Text(2);
-          x.created_at = s.Int(3);
-          x.expires_at = s.Int(4);
-          x.revoked = s.Int(5) != 0;
-          return x;
-        },
-        [&](Stmt& s) { s.Bind(1, token_hash); });
-  }
-
-  Status RevokeSession(std::span<const uint8_t> token_hash) override {
-    static constexpr const char* kSql = "UPDATE sessions SET revoked = 1 WHERE token_hash = $1";
-    auto s = Prepare(kSql, "revoke session");
-    if (!s) return Fail(s.error());
-    s->Bind(1, token_hash);
-    return ExpectOne(s->Exec(), "revoke session");
-  }
-
-  Result<int64_t> RevokeAccountSessions(std::string_view account_id,
-                                        std::span<const uint8_t> keep) override {
-    static constexpr const char* kSql =
-        "UPDATE sessions SET revoked = 1 WHERE account_id = $1 AND revoked = 0 "
-        "AND token_hash != $2";
-    auto s = Prepare(kSql, "revoke sessions");
-    if (!s) return Fail(s.error());
-    s->Bind(1, account_id).Bind(2, keep);
-    return s->Exec();
-  }
-
-  Result<int64_t> RevokeDeviceSessions(std::string_view account_id,
-                                       std::string_view device_id) override {
-    static constexpr const char* kSql =
-        "UPDATE sessions SET revoked = 1 WHERE account_id = $1 AND device_id = $2 "
-        "AND revoked = 0";
-    auto s = Prepare(kSql, "revoke device sessions");
-    if (!s) return Fail(s.error());
-    s->Bind(1, account_id).Bind(2, device_id);
-    return s->Exec();
-  }
-
-  Result<int64_t> DeleteDeadSessions(int64_t now) override {
-    static constexpr const char* kSql =
-        "DELETE FROM sessions WHERE expires_at <= $1 OR revoked = 1";
-    auto s = Prepare(kSql, "delete dead sessions");
-    if (!s) return Fail(s.error());
-    s->Bind(1, now);
-    return s->Exec();
-  }
-
-  Status InsertItem(const Item& i) override {
-    static constexpr const char* kSql =
-        "INSERT INTO items (account_id, id, revision, data, created_at, updated_at) "
-        "VALUES ($1,$2,$3,$4,$5,$6)";
-    auto s = Prepare(kSql, "insert item");
-    if (!s) return Fail(s.error());
-    s->Bind(1, i.account_id)
-        .Bind(2, i.id)
-        .Bind(3, i.revision)
-        .Bind(4, i.data)
-        .Bind(5, i.created_at)
-        .Bind(6, i.updated_at);
-    KW_TRY(s->Exec());
-    return {};
-  }
-
-  Result<std::optional<Item>> FindItem(std::string_view account_id,
-                                       std::string_view item_id) override {
-    static constexpr const char* kSql =
-        "SELECT account_id, id, revision, data, created_at, updated_at FROM items "
-        "WHERE account_id = $1 AND id = $2";
-    return FindOne<Item>(kSql, "find item", ReadItem,
-                         [&](Stmt& s) { s.Bind(1, account_id).Bind(2, item_id); });
-  }
-
-  Result<std::vector<Item>> ListItems(std::string_view account_id) override {
-    static constexpr const char* kSql =
-        "SELECT account_id, id, revision, data, created_at, updated_at FROM items "
-        "WHERE account_id = $1 ORDER BY id";
-    return FindAll<Item>(kSql, "list items", ReadItem, [&](Stmt& s) { s.Bind(1, account_id); });
-  }
-
-  Result<Item> UpdateItem(std::string_view account_id, std::string_view item_id,
-                          int64_t expected_revision, const Bytes& data, int64_t now) override {
-    static constexpr const char* kSql =
-        "UPDATE items SET data = $4, updated_at = $5, revision = revision + 1 "
-        "WHERE account_id = $1 AND id = $2 AND revision = $3 "
-        "RETURNING account_id, id, revision, data, created_at, updated_at";
-    {
-      auto s = Prepare(kSql, "update item");
-      if (!s) return Fail(s.error());
-      s->Bind(1, account_id).Bind(2, item_id).Bind(3, expected_revision).Bind(4, data).Bind(5, now);
-      auto row = s->Step();
-      if (!row) return Fail(row.error());
-      if (*row) {
-        Item item = ReadItem(*s);
-        KW_TRY(s->Exec());  // finish the statement so the change is complete
-        return item;
-      }
-    }
-    auto existing = FindItem(account_id, item_id);
-    if (!existing) return Fail(existing.error());
-    if (!*existing) return Fail(NotFoundError("update item"));
-    return Fail(StaleError("update item"));
-  }
-
-  Status DeleteItem(std::string_view account_id, std::string_view item_id) override {
-    static constexpr const char* kSql = "DELETE FROM items WHERE account_id = $1 AND id = $2";
-    auto s = Prepare(kSql, "delete item");
-    if (!s) return Fail(s.error());
-    s->Bind(1, account_id).Bind(2, item_id);
-    return ExpectOne(s->Exec(), "delete item");
-  }
-
-  Status ReplaceRecoveryCodes(std::string_view account_id,
-                              const std::vector<Bytes>& code_hashes) override {
-    static constexpr const char* kDelete = "DELETE FROM totp_recovery_codes WHERE account_id = $1";
-    static constexpr const char* kInsert =
-        "INSERT INTO totp_recovery_codes (account_id, code_hash, used) VALUES ($1, $2, 0)";
-    {
-      auto s = Prepare(kDelete, "replace recovery codes");
-      if (!s) return Fail(s.error());
-      s->Bind(1, account_id);
-      KW_TRY(s->Exec());
-    }
-    for (const auto& hash : code_hashes) {
-      auto s = Prepare(kInsert, "replace recovery codes");
-      if (!s) return Fail(s.error());
-      s->Bind(1, account_id).Bind(2, hash);
-      KW_TRY(s->Exec());
-    }
-    return {};
-  }
-
-  Result<std::vector<RecoveryCode>> ListRecoveryCodes(std::string_view account_id) override {
-    static constexpr const char* kSql =
-        "SELECT id, code_hash, used FROM totp_recovery_codes WHERE account_id = $1 ORDER BY id";
-    return FindAll<RecoveryCode>(
-        kSql, "list recovery codes",
-        [](const Stmt& s) {
-          return RecoveryCode{s.Int(0), s.Blob(1), s.Int(2) != 0};
-        },
-        [&](Stmt& s) { s.Bind(1, account_id); });
-  }
-
-  Status MarkRecoveryCodeUsed(std::string_view account_id, int64_t code_id) override {
-    static constexpr const char* kSql =
-        "UPDATE totp_recovery_codes SET used = 1 WHERE account_id = $1 AND id = $2 AND used = 0";
-    int64_t changed = 0;
-    {
-      auto s = Prepare(kSql, "use recovery code");
-      if (!s) return Fail(s.error());
-      s->Bind(1, account_id).Bind(2, code_id);
-      auto n = s->Exec();
-      if (!n) return Fail(n.error());
-      changed = *n;
-    }
-    if (changed == 1) return {};
-    auto codes = ListRecoveryCodes(account_id);
-    if (!codes) return Fail(codes.error());
-    for (const auto& c : *codes) {
-      if (c.id == code_id) return Fail(ConflictError("use recovery code"));
-    }
-    return Fail(NotFoundError("use recovery code"));
-  }
-
-  Result<int64_t> HitRateLimit(std::string_view key, int64_t now, int64_t window_seconds) override {
-    static constexpr const char* kSql =
-        "INSERT INTO rate_limits (key, window_start, count) VALUES ($1, $2, 1) "
-        "ON CONFLICT (key) DO UPDATE SET "
-        "count = CASE WHEN rate_limits.window_start <= $2 - $3 THEN 1 "
-        "ELSE rate_limits.count + 1 END, "
-        "window_start = CASE WHEN rate_limits.window_start <= $2 - $3 THEN $2 "
-        "ELSE rate_limits.window_start END "
-        "RETURNING count";
-    auto s = Prepare(kSql, "hit rate limit");
-    if (!s) return Fail(s.error());
-    s->Bind(1, key).Bind(2, now).Bind(3, window_seconds);
-    auto row = s->Step();
-    if (!row) return Fail(row.error());
-    if (!*row) return Fail(StoreError("hit rate limit"));
-    int64_t count = s->Int(0);
-    KW_TRY(s->Exec());
-    return count;
-  }
-
-  Result<int64_t> PeekRateLimit(std::string_view key, int64_t now,
-                                int64_t window_seconds) override {
-    static constexpr const char* kSql =
-        "SELECT count FROM rate_limits WHERE key = $1 AND window_start > $2 - $3";
-    auto r = FindOne<int64_t>(
-        kSql, "peek rate limit", [](const Stmt& s) { return s.Int(0); },
-        [&](Stmt& s) { s.Bind(1, key).Bind(2, now).Bind(3, window_seconds); });
-    if (!r) return Fail(r.error());
-    return r->value_or(0);
-  }
-
-  Status ClearRateLimit(std::string_view key) override {
-    static constexpr const char* kSql = "DELETE FROM rate_limits WHERE key = $1";
-    auto s = Prepare(kSql, "clear rate limit");
-    if (!s) return Fail(s.error());
-    s->Bind(1, key);
-    KW_TRY(s->Exec());
-    return {};
-  }
-
-  Result<int64_t> DeleteRateLimitsBefore(int64_t before) override {
-    static constexpr const char* kSql = "DELETE FROM rate_limits WHERE window_start < $1";
-    auto s = Prepare(kSql, "delete rate limits");
-    if (!s) return Fail(s.error());
-    s->Bind(1, before);
-    return s->Exec();
-  }
-
-  Status CreateOrg(const Org& o) override {
-    static constexpr const char* kSql =
-        "INSERT INTO orgs (id, name, created_at, created_by, statement_version, key_version, "
-        "recovery_public_key, policy_json) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)";
-    auto s = Prepare(kSql, "create org");
-    if (!s) return Fail(s.error());
-    s->Bind(1, o.id)
-        .Bind(2, o.name)
-        .Bind(3, o.created_at)
-        .Bind(4, o.created_by)
-        .Bind(5, U(o.statement_version))
-        .Bind(6, U(o.key_version))
-        .Bind(7, o.recovery_public_key)
-        .Bind(8, o.policy_json);
-    KW_TRY(s->Exec());
-    return {};
-  }
-
-  Result<std::optional<Org>> FindOrg(std::string_view org_id) override {
-    static const std::string kSql = std::string("SELECT ") + kOrgCols + " FROM orgs WHERE id = $1";
-    return FindOne<Org>(kSql.c_str(), "find org", ReadOrg, [&](Stmt& s) { s.Bind(1, org_id); });
-  }
-
-  Status UpdateOrg(const Org& o) override {
-    static constexpr const char* kSql =
-        "UPDATE orgs SET name = $2, statement_version = $3, key_version = $4, "
-        "recovery_public_key = $5, policy_json = $6 WHERE id = $1";
-    auto s = Prepare(kSql, "update org");
-    if (!s) return Fail(s.error());
-    s->Bind(1, o.id)
-        .Bind(2, o.name)
-        .Bind(3, U(o.statement_version))
-        .Bind(4, U(o.key_version))
-        .Bind(5, o.recovery_public_key)
-        .Bind(6, o.policy_json);
-    return ExpectOne(s->Exec(), "update org");
-  }
-
-  Status InsertStatement(const OrgStatementRow& r) override {
-    static constexpr const char* kSql =
-        "INSERT INTO org_statements (org_id, version, statement, signature, created_at) "
-        "VALUES ($1,$2,$3,$4,$5)";
-    auto s = Prepare(kSql, "insert statement");
-    if (!s) return Fail(s.error());
-    s->Bind(1, r.org_id)
-        .Bind(2, U(r.version))
-        .Bind(3, r.statement)
-        .Bind(4, r.signature)
-        .Bind(5, r.created_at);
-    KW_TRY(s->Exec());
-    return {};
-  }
-
-  Result<std::vector<OrgStatementRow>> ListStatements(std::string_view org_id,
-                                                      uint64_t after_version) override {
-    static const std::string kSql = std::string("SELECT ") + kStatementCols +
-                                    " FROM org_statements WHERE org_id = $1 AND version > $2 "
-                                    "ORDER BY version";
-    return FindAll<OrgStatementRow>(kSql.c_str(), "list statements", ReadStatement, [&](Stmt& s) {
-      s.Bind(1, org_id).Bind(2, ClampU(after_version));
-    });
-  }
-
-  Status InsertMember(const OrgMember& m) override {
-    static constexpr const char* kSql =
-        "INSERT INTO org_members (org_id, account_id, role, permissions, status, joined_at, "
-        "last_epoch) VALUES ($1,$2,$3,$4,$5,$6,$7)";
-    auto s = Prepare(kSql, "insert member");
-    if (!s) return Fail(s.error());
-    s->Bind(1, m.org_id)
-        .Bind(2, m.account_id)
-        .Bind(3, m.role)
-        .Bind(4, m.permissions)
-        .Bind(5, StatusText(m.status))
-        .Bind(6, m.joined_at)
-        .Bind(7, U(m.last_epoch));
-    KW_TRY(s->Exec());
-    return {};
-  }
-
-  Result<std::optional<OrgMember>> FindMember(std::string_view org_id,
-                                              std::string_view account_id) override {
-    static const std::string kSql = std::string("SELECT ") + kMemberCols +
-                                    " FROM org_members WHERE org_id = $1 AND account_id = $2";
-    return FindOne<OrgMember>(kSql.c_str(), "find member", ReadMember,
-                              [&](Stmt& s) { s.Bind(1, org_id).Bind(2, account_id); });
-  }
-
-  Result<std::vector<OrgMember>> ListMembers(std::string_view org_id) override {
-    static const std::string kSql = std::string("SELECT ") + kMemberCols +
-                                    " FROM org_members WHERE org_id = $1 "
-                                    "ORDER BY joined_at, account_id";
-    return FindAll<OrgMember>(kSql.c_str(), "list members", ReadMember,
-                              [&](Stmt& s) { s.Bind(1, org_id); });
-  }
-
-  Status UpdateMemberRole(std::string_view org_id, std::string_view account_id,
-                          std::string_view role, std::string_view permissions) override {
-    static constexpr const char* kSql =
-        "UPDATE org_members SET role = $3, permissions = $4 WHERE org_id = $1 AND account_id = $2";
-    auto s = Prepare(kSql, "update member role");
-    if (!s) return Fail(s.error());
-    s->Bind(1, org_id).Bind(2, account_id).Bind(3, role).Bind(4, permissions);
-    return ExpectOne(s->Exec(), "update member role");
-  }
-
-  Status SetMemberStatus(std::string_view org_id, std::string_view account_id,
-                         MemberStatus status) override {
-    static constexpr const char* kSql =
-        "UPDATE org_members SET status = $3 WHERE org_id = $1 AND account_id = $2";
-    auto s = Prepare(kSql, "set member status");
-    if (!s) return Fail(s.error());
-    s->Bind(1, org_id).Bind(2, account_id).Bind(3, StatusText(status));
-    return ExpectOne(s->Exec(), "set member status");
-  }
-
-  Status DeleteMember(std::string_view org_id, std::string_view account_id) override {
-    static constexpr const char* kSql =
-        "DELETE FROM org_members WHERE org_id = $1 AND account_id = $2";
-    auto s = Prepare(kSql, "delete member");
-    if (!s) return Fail(s.error());
-    s->Bind(1, org_id).Bind(2, account_id);
-    return ExpectOne(s->Exec(), "delete member");
-  }
-
-  Result<int64_t> CountOwners(std::string_view org_id) override {
-    static constexpr const char* kSql =
-        "SELECT COUNT(*) FROM org_members WHERE org_id = $1 AND role = 'owner' "
-        "AND status = 'active'";
-    auto r = FindOne<int64_t>(
-        kSql, "count owners", [](const Stmt& s) { return s.Int(0); },
-        [&](Stmt& s) { s.Bind(1, org_id); });
-    if (!r) return Fail(r.error());
-    return r->value_or(0);
-  }
-
-  Result<std::vector<OrgMember>> ListOrgsOfAccount(std::string_view account_id) override {
-    static const std::string kSql = std::string("SELECT ") + kMemberCols +
-                                    " FROM org_members WHERE account_id = $1 ORDER BY org_id";
-    return FindAll<OrgMember>(kSql.c_str(), "list orgs of account", ReadMember,
-                              [&](Stmt& s) { s.Bind(1, account_id); });
-  }
-
-  Status SetMemberLastEpoch(std::string_view org_id, std::string_view account_id,
-                            uint64_t last_epoch) override {
-    static constexpr const char* kSql =
-        "UPDATE org_members SET last_epoch = $3 WHERE org_id = $1 AND account_id = $2";
-    auto s = Prepare(kSql, "set member epoch");
-    if (!s) return Fail(s.error());
-    s->Bind(1, org_id).Bind(2, account_id).Bind(3, U(last_epoch));
-    return ExpectOne(s->Exec(), "set member epoch");
-  }
-
-  Status PutGrant(const OrgGrant& g) override {
-    static constexpr const char* kSql =
-        "INSERT INTO org_grants (org_id, account_id, key_version, recovery_grant, signing_grant, "
-        "created_by, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7) "
-        "ON CONFLICT (org_id, account_id, key_version) DO UPDATE SET "
-        "recovery_grant = excluded.recovery_grant, signing_grant = excluded.signing_grant, "
-        "created_by = excluded.created_by, created_at = excluded.created_at";
-    auto s = Prepare(kSql, "put grant");
-    if (!s) return Fail(s.error());
-    s->Bind(1, g.org_id)
-        .Bind(2, g.account_id)
-        .Bind(3, U(g.key_version))
-        .Bind(4, g.recovery_grant)
-        .Bind(5, g.signing_grant)
-        .Bind(6, g.created_by)
-        .Bind(7, g.created_at);
-    KW_TRY(s->Exec());
-    return {};
-  }
-
-  Result<std::optional<OrgGrant>> FindGrant(std::string_view org_id, std::string_view account_id,
-                                            uint64_t key_version) override {
-    static const std::string kSql =
-        std::string("SELECT ") + kGrantCols +
-        " FROM org_grants WHERE org_id = $1 AND account_id = $2 AND key_version = $3";
-    return FindOne<OrgGrant>(kSql.c_str(), "find grant", ReadGrant, [&](Stmt& s) {
-      s.Bind(1, org_id).Bind(2, account_id).Bind(3, U(key_version));
-    });
-  }
-
-  Result<std::vector<OrgGrant>> ListGrants(std::string_view org_id) override {
-    static const std::string kSql = std::string("SELECT ") + kGrantCols +
-                                    " FROM org_grants WHERE org_id = $1 "
-                                    "ORDER BY account_id, key_version";
-    return FindAll<OrgGrant>(kSql.c_str(), "list grants", ReadGrant,
-                             [&](Stmt& s) { s.Bind(1, org_id); });
-  }
-
-  Result<int64_t> DeleteMemberGrants(std::string_view org_id,
-                                     std::string_view account_id) override {
-    static constexpr const char* kSql =
-        "DELETE FROM org_grants WHERE org_id = $1 AND account_id = $2";
-    auto s = Prepare(kSql, "delete member grants");
-    if (!s) return Fail(s.error());
-    s->Bind(1, org_id).Bind(2, account_id);
-    return s->Exec();
-  }
-
-  Result<int64_t> DeleteGrantsBelow(std::string_view org_id, uint64_t key_version) override {
-    static constexpr const char* kSql =
-        "DELETE FROM org_grants WHERE org_id = $1 AND key_version < $2";
-    auto s = Prepare(kSql, "delete old grants");
-    if (!s) return Fail(s.error());
-    s->Bind(1, org_id).Bind(2, ClampU(key_version));
-    return s->Exec();
-  }
-
-  Status PutEscrow(const Escrow& e) override {
-    static constexpr const char* kSql =
-        "INSERT INTO escrows (org_id, account_id, epoch, key_version, wrapped_vault_key, "
-        "admin_share, server_share, created_at, updated_at, mode) "
-        "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) "
-        "ON CONFLICT (org_id, account_id) DO UPDATE SET epoch = excluded.epoch, "
-        "key_version = excluded.key_version, wrapped_vault_key = excluded.wrapped_vault_key, "
-        "admin_share = excluded.admin_share, server_share = excluded.server_share, "
-        "created_at = excluded.created_at, updated_at = excluded.updated_at, "
-        "mode = excluded.mode";
-    auto s = Prepare(kSql, "put escrow");
-    if (!s) return Fail(s.error());
-    s->Bind(1, e.org_id)
-        .Bind(2, e.account_id)
-        .Bind(3, U(e.epoch))
-        .Bind(4, U(e.key_version))
-        .Bind(5, e.wrapped_vault_key)
-        .Bind(6, e.admin_share)
-        .Bind(7, e.server_share)
-        .Bind(8, e.created_at)
-        .Bind(9, e.updated_at)
-        .Bind(10, e.mode);
-    KW_TRY(s->Exec());
-    return {};
-  }
-
-  Result<std::optional<Escrow>> FindEscrow(std::string_view org_id,
-                                           std::string_view account_id) override {
-    static const std::string kSql = std::string("SELECT ") + kEscrowCols +
-                                    " FROM escrows WHERE org_id = $1 AND account_id = $2";
-    return FindOne<Escrow>(kSql.c_str(), "find escrow", ReadEscrow,
-                           [&](Stmt& s) { s.Bind(1, org_id).Bind(2, account_id); });
-  }
-
-  Status DeleteEscrow(std::string_view org_id, std::string_view account_id) override {
-    static constexpr const char* kSql = "DELETE FROM escrows WHERE org_id = $1 AND account_id = $2";
-    auto s = Prepare(kSql, "delete escrow");
-    if (!s) return Fail(s.error());
-    s->Bind(1, org_id).Bind(2, account_id);
-    return ExpectOne(s->Exec(), "delete escrow");
-  }
-
-  Result<std::vector<Escrow>> ListEscrows(std::string_view org_id) override {
-    static const std::string kSql = std::string("SELECT ") + kEscrowCols +
-                                    " FROM escrows WHERE org_id = $1 ORDER BY account_id";
-    return FindAll<Escrow>(kSql.c_str(), "list escrows", ReadEscrow,
-                           [&](Stmt& s) { s.Bind(1, org_id); });
-  }
-
-  Result<std::vector<Escrow>> ListEscrowsOfAccount(std::string_view account_id) override {
-    static const std::string kSql = std::string("SELECT ") + kEscrowCols +
-                                    " FROM escrows WHERE account_id = $1 ORDER BY org_id";
-    return FindAll<Escrow>(kSql.c_str(), "list escrows of account", ReadEscrow,
-                           [&](Stmt& s) { s.Bind(1, account_id); });
-  }
-
-  Result<std::vector<Escrow>> ListEscrowsBelowKeyVersion(std::string_view org_id,
-                                                         uint64_t key_version,
-                                                         std::string_view after_account_id,
-                                                         int64_t limit) override {
-    static const std::string kSql = std::string("SELECT ") + kEscrowCols +
-                                    " FROM escrows WHERE org_id = $1 AND key_version < $2 "
-                                    "AND account_id > $3 ORDER BY account_id LIMIT $4";
-    if (limit <= 0) return std::vector<Escrow>();
-    return FindAll<Escrow>(kSql.c_str(), "list escrows to rewrap", ReadEscrow, [&](Stmt& s) {
-      s.Bind(1, org_id).Bind(2, ClampU(key_version)).Bind(3, after_account_id).Bind(4, limit);
-    });
-  }
-
-  Result<int64_t> CountEscrowsBelowKeyVersion(std::string_view org_id,
-                                              uint64_t key_version) override {
-    static constexpr const char* kSql =
-        "SELECT COUNT(*) FROM escrows WHERE org_id = $1 AND key_version < $2";
-    auto r = FindOne<int64_t>(
-        kSql, "count escrows to rewrap", [](const Stmt& s) { return s.Int(0); },
-        [&](Stmt& s) { s.Bind(1, org_id).Bind(2, ClampU(key_version)); });
-    if (!r) return Fail(r.error());
-    return r->value_or(0);
-  }
-
-  Status RewrapEscrow(std::string_view org_id, std::string_view account_id, uint64_t epoch,
-                      uint64_t from_key_version, uint64_t to_key_version, const Bytes& admin_share,
-                      int64_t now) override {
-    static constexpr const char* kSql =
-        "UPDATE escrows SET admin_share = $6, key_version = $5, updated_at = $7 "
-        "WHERE org_id = $1 AND account_id = $2 AND epoch = $3 AND key_version = $4";
-    int64_t changed = 0;
-    {
-      auto s = Prepare(kSql, "rewrap escrow");
-      if (!s) return Fail(s.error());
-      s->Bind(1, org_id)
-          .Bind(2, account_id)
-          .Bind(3, U(epoch))
-          .Bind(4, U(from_key_version))
-          .Bind(5, U(to_key_version))
-          .Bind(6, admin_share)
-          .Bind(7, now);
-      auto n = s->Exec();
-      if (!n) return Fail(n.error());
-      changed = *n;
-    }
-    if (changed == 1) return {};
-    auto existing = FindEscrow(org_id, account_id);
-    if (!existing) return Fail(existing.error());
-    if (*existing) return Fail(StaleError("rewrap escrow"));
-    return Fail(NotFoundError("rewrap escrow"));
-  }
-
-  Status InsertInvite(const OrgInvite& i) override {
-    static constexpr const char* kSql =
-        "INSERT INTO org_invites (id, org_id, email, role, permissions, token_hash, created_by, "
-        "created_at, expires_at, accepted_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)";
-    auto s = Prepare(kSql, "insert invite");
-    if (!s) return Fail(s.error());
-    s->Bind(1, i.id)
-        .Bind(2, i.org_id)
-        .Bind(3, i.email)
-        .Bind(4, i.role)
-        .Bind(5, i.permissions)
-        .Bind(6, i.token_hash)
-        .Bind(7, i.created_by)
-        .Bind(8, i.created_at)
-        .Bind(9, i.expires_at);
-    if (i.accepted_at) {
-      s->Bind(10, *i.accepted_at);
-    } else {
-      s->BindNull(10, kInt8);
-    }
-    KW_TRY(s->Exec());
-    return {};
-  }
-
-  Result<std::optional<OrgInvite>> FindInviteByTokenHash(
-      std::span<const uint8_t> token_hash) override {
-    static const std::string kSql =
-        std::string("SELECT ") + kInviteCols + " FROM org_invites WHERE token_hash = $1";
-    return FindOne<OrgInvite>(kSql.c_str(), "find invite", ReadInvite,
-                              [&](Stmt& s) { s.Bind(1, token_hash); });
-  }
-
-  Status MarkInviteAccepted(std::string_view invite_id, int64_t now) override {
-    static constexpr const char* kSql =
-        "UPDATE org_invites SET accepted_at = $2 WHERE id = $1 AND accepted_at IS NULL";
-    static constexpr const char* kExists = "SELECT 1 FROM org_invites WHERE id = $1";
-    int64_t changed = 0;
-    {
-      auto s = Prepare(kSql, "accept invite");
-      if (!s) return Fail(s.error());
-      s->Bind(1, invite_id).Bind(2, now);
-      auto n = s->Exec();
-      if (!n) return Fail(n.error());
-      changed = *n;
-    }
-    if (changed == 1) return {};
-    auto exists = FindOne<int64_t>(
-        kExists, "accept invite", [](const Stmt& s) { return s.Int(0); },
-        [&](Stmt& s) { s.Bind(1, invite_id); });
-    if (!exists) return Fail(exists.error());
-    if (*exists) return Fail(ConflictError("accept invite"));
-    return Fail(NotFoundError("accept invite"));
-  }
-
-  Result<std::vector<OrgInvite>> ListOpenInvites(std::string_view org_id, int64_t now) override {
-    static const std::string kSql = std::string("SELECT ") + kInviteCols +
-                                    " FROM org_invites WHERE org_id = $1 AND accepted_at IS NULL "
-                                    "AND expires_at > $2 ORDER BY created_at, id";
-    return FindAll<OrgInvite>(kSql.c_str(), "list invites", ReadInvite,
-                              [&](Stmt& s) { s.Bind(1, org_id).Bind(2, now); });
-  }
-
-  Result<int64_t> DeleteExpiredInvites(int64_t now) override {
-    static constexpr const char* kSql = "DELETE FROM org_invites WHERE expires_at < $1";
-    auto s = Prepare(kSql, "delete expired invites");
-    if (!s) return Fail(s.error());
-    s->Bind(1, now);
-    return s->Exec();
-  }
-
-  Status InsertRequest(const RecoveryRequest& r) override {
-    // The partial unique index recovery_requests_one_open refuses a second
-    // open request of the account (store.conflict), also when two
-    // transactions race; the membership foreign key gives store.not_found.
-    static const std::string kSql = std::string("INSERT INTO recovery_requests (") + kRequestCols +
-                                    ") VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,"
-                                    "$15,$16)";
-    auto s = Prepare(kSql.c_str(), "insert recovery request");
-    if (!s) return Fail(s.error());
-    BindRequest(*s, r);
-    KW_TRY(s->Exec());
-    return {};
-  }
-
-  Result<std::optional<RecoveryRequest>> FindRequest(std::string_view request_id) override {
-    static const std::string kSql =
-        std::string("SELECT ") + kRequestCols + " FROM recovery_requests WHERE id = $1";
-    return FindOne<RecoveryRequest>(kSql.c_str(), "find recovery request", ReadRequest,
-                                    [&](Stmt& s) { s.Bind(1, request_id); });
-  }
-
-  Result<std::optional<RecoveryRequest>> FindOpenRequest(std::string_view account_id) override {
-    // Spelled like the partial index's WHERE so the planner can use it.
-    static const std::string kSql = std::string("SELECT ") + kRequestCols +
-                                    " FROM recovery_requests WHERE account_id = $1 "
-                                    "AND status IN ('pending', 'approved')";
-    return FindOne<RecoveryRequest>(kSql.c_str(), "find open recovery request", ReadRequest,
-                                    [&](Stmt& s) { s.Bind(1, account_id); });
-  }
-
-  Result<std::optional<RecoveryRequest>> FindRequestByTokenHash(
-      std::span<const uint8_t> token_hash) override {
-    static const std::string kSql =
-        std::string("SELECT ") + kRequestCols + " FROM recovery_requests WHERE token_hash = $1";
-    // An empty hash is NULL in the table: it matches no request.
-    if (token_hash.empty()) return std::optional<RecoveryRequest>();
-    return FindOne<RecoveryRequest>(kSql.c_str(), "find recovery request", ReadRequest,
-                                    [&](Stmt& s) { s.Bind(1, token_hash); });
-  }
-
-  Status UpdateRequest(const RecoveryRequest& r, RequestStatus expected) override {
-    static constexpr const char* kSql =
-        "UPDATE recovery_requests SET status = $4, initiated_by = $5, epoch = $6, "
-        "device_name = $7, remote_address = $8, expires_at = $10, decided_at = $11, "
-        "decided_by = $12, decline_reason = $13, token_hash = $14, link_share = $15, "
-        "completed_at = $16 WHERE id = $1 AND status = $17";
-    static constexpr const char* kExists = "SELECT 1 FROM recovery_requests WHERE id = $1";
-    int64_t changed = 0;
-    {
-      auto s = Prepare(kSql, "update recovery request");
-      if (!s) return Fail(s.error());
-      BindRequest(*s, r);  // $2, $3 and $9 are bound but not written
-      s->Bind(17, RequestStatusText(expected));
-      auto n = s->Exec();
-      if (!n) return Fail(n.error());
-      changed = *n;
-    }
-    if (changed == 1) return {};
-    auto exists = FindOne<int64_t>(
-        kExists, "update recovery request", [](const Stmt& s) { return s.Int(0); },
-        [&](Stmt& s) { s.Bind(1, r.id); });
-    if (!exists) return Fail(exists.error());
-    if (*exists) return Fail(StaleError("update recovery request"));
-    return Fail(NotFoundError("update recovery request"));
-  }
-
-  Result<std::vector<RecoveryRequest>> ListRequests(std::string_view org_id,
-                                                    std::optional<RequestStatus> status,
-                                                    const std::optional<RequestCursor>& after,
-                                                    int64_t limit) override {
-    static const std::array<std::string, 4> kSql = [] {
-      std::array<std::string, 4> sql;
-      for (size_t mask = 0; mask < sql.size(); ++mask) {
-        sql[mask] = ListRequestsSql((mask & 1) != 0, (mask & 2) != 0);
-      }
-      return sql;
-    }();
-    if (limit <= 0) return std::vector<RecoveryRequest>();
-    size_t mask = (status ? 1 : 0) | (after ? 2 : 0);
-    return FindAll<RecoveryRequest>(kSql[mask].c_str(), "list recovery requests", ReadRequest,
-                                    [&](Stmt& s) {
-                                      s.Bind(1, org_id).Bind(5, limit);
-                                      if (status) s.Bind(2, RequestStatusText(*status));
-                                      if (after) s.Bind(3, after->created_at).Bind(4, after->id);
-                                    });
-  }
-
-  Result<std::vector<RecoveryRequest>> ListExpiredOpenRequests(int64_t now,
-                                                               int64_t limit) override {
-    // Uses recovery_requests_expiry for each of the two statuses, then sorts
-    // what matched: only the open requests past their deadline, which the
-    // sweeper keeps few.
-    static const std::string kSql = std::string("SELECT ") + kRequestCols +
-                                    " FROM recovery_requests WHERE status IN ('pending', "
-                                    "'approved') AND expires_at <= $1 "
-                                    "ORDER BY expires_at, id LIMIT $2";
-    if (limit <= 0) return std::vector<RecoveryRequest>();
-    return FindAll<RecoveryRequest>(kSql.c_str(), "list expired recovery requests", ReadRequest,
-                                    [&](Stmt& s) { s.Bind(1, now).Bind(2, limit); });
-  }
-
-  Status InsertApproval(const RecoveryApproval& a) override {
-    static constexpr const char* kSql =
-        "INSERT INTO recovery_approvals (request_id, admin_id, created_at) VALUES ($1,$2,$3)";
-    auto s = Prepare(kSql, "insert recovery approval");
-    if (!s) return Fail(s.error());
-    s->Bind(1, a.request_id).Bind(2, a.admin_id).Bind(3, a.created_at);
-    KW_TRY(s->Exec());
-    return {};
-  }
-
-  Result<std::vector<RecoveryApproval>> ListApprovals(std::string_view request_id) override {
-    static constexpr const char* kSql =
-        "SELECT request_id, admin_id, created_at FROM recovery_approvals WHERE request_id = $1 "
-        "ORDER BY created_at, admin_id";
-    return FindAll<RecoveryApproval>(
-        kSql, "list recovery approvals",
-        [](const Stmt& s) {
-          return RecoveryApproval{s.Text(0), s.Text(1), s.Int(2)};
-        },
-        [&](Stmt& s) { s.Bind(1, request_id); });
-  }
-
-  Status AppendEvent(const OrgEvent& e) override {
-    // The check and the insert run in one SERIALIZABLE transaction: of two
-    // concurrent appends of the same seq one fails to serialize and, run
-    // again, sees the other's row; the primary key (org_id, seq) refuses a
-    // duplicate even without it.
-    static constexpr const char* kLast =
-        "SELECT COALESCE(MAX(seq), 0) FROM org_events WHERE org_id = $1";
-    static constexpr const char* kSql =
-        "INSERT INTO org_events (org_id, seq, type, actor_id, target_id, device_id, time, "
-        "details_json, hash) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)";
-    auto last = FindOne<int64_t>(
-        kLast, "append event", [](const Stmt& s) { return s.Int(0); },
-        [&](Stmt& s) { s.Bind(1, e.org_id); });
-    if (!last) return Fail(last.error());
-    if (e.seq != static_cast<uint64_t>(last->value_or(0)) + 1) {
-      return Fail(ConflictError("append event"));
-    }
-    auto s = Prepare(kSql, "append event");
-    if (!s) return Fail(s.error());
-    s->Bind(1, e.org_id)
-        .Bind(2, static_cast<int64_t>(e.seq))
-        .Bind(3, e.type)
-        .Bind(4, e.actor_id)
-        .Bind(5, e.target_id)
-        .Bind(6, e.device_id)
-        .Bind(7, e.time)
-        .Bind(8, DetailsJson(e.details))
-        .Bind(9, e.hash);
-    KW_TRY(s->Exec());
-    return {};
-  }
-
-  Result<std::optional<OrgEvent>> LastEvent(std::string_view org_id) override {
-    static const std::string kSql = std::string("SELECT ") + kEventCols +
-                                    " FROM org_events WHERE org_id = $1 ORDER BY seq DESC LIMIT 1";
-    auto r = ReadEvents(kSql.c_str(), "last event", [&](Stmt& s) { s.Bind(1, org_id); });
-    if (!r) return Fail(r.error());
-    if (r->empty()) return std::optional<OrgEvent>();
-    return std::optional<OrgEvent>(std::move(r->front()));
-  }
-
-  Result<std::vector<OrgEvent>> ListEvents(std::string_view org_id, uint64_t after_seq,
-                                           int64_t limit, const EventFilter& filter) override {
-    // One statement per combination of filters rather than "?n IS NULL OR
-    // column = ?n", which would keep the planner off the (org_id, column, seq)
-    // indexes.
-    static const std::array<std::string, 32> kSql = [] {
-      std::array<std::string, 32> sql;
-      for (size_t mask = 0; mask < sql.size(); ++mask) {
-        sql[mask] =
-            std::string("SELECT ") + kEventCols + " FROM org_events WHERE org_id = $1 AND seq > $2";
-        if (mask & 1) sql[mask] += " AND type = $4";
-        if (mask & 2) sql[mask] += " AND actor_id = $5";
-        if (mask & 4) sql[mask] += " AND target_id = $6";
-        if (mask & 8) sql[mask] += " AND time >= $7";
-        if (mask & 16) sql[mask] += " AND time < $8";
-        sql[mask] += " ORDER BY seq LIMIT $3";
-      }
-      return sql;
-    }();
-    if (limit <= 0) return std::vector<OrgEvent>();
-    size_t mask = (filter.type.empty() ? 0 : 1) | (filter.actor_id.empty() ? 0 : 2) |
-                  (filter.target_id.empty() ? 0 : 4) | (filter.since ? 8 : 0) |
-                  (filter.until ? 16 : 0);
-    // Sequence numbers stay below 2^53 (core::audit::kMaxSafeInteger).
-    auto after = ClampU(after_seq);
-    return ReadEvents(kSql[mask].c_str(), "list events", [&](Stmt& s) {
-      s.Bind(1, org_id).Bind(2, after).Bind(3, limit);
-      if (mask & 1) s.Bind(4, filter.type);
-      if (mask & 2) s.Bind(5, filter.actor_id);
-      if (mask & 4) s.Bind(6, filter.target_id);
-      if (mask & 8) s.Bind(7, *filter.since);
-      if (mask & 16) s.Bind(8, *filter.until);
-    });
-  }
-
-  Status InsertServerMeta(std::string_view name, const Bytes& value, int64_t now) override {
-    static constexpr const char* kSql =
-        "INSERT INTO server_meta (name, value, created_at) VALUES ($1,$2,$3)";
-    auto s = Prepare(kSql, "insert server meta");
-    if (!s) return Fail(s.error());
-    s->Bind(1, name).Bind(2, value).Bind(3, now);
-    KW_TRY(s->Exec());
-    return {};
-  }
-
-  Result<std::optional<Bytes>> FindServerMeta(std::string_view name) override {
-    static constexpr const char* kSql = "SELECT value FROM server_meta WHERE name = $1";
-    return FindOne<Bytes>(
-        kSql, "find server meta", [](const Stmt& s) { return s.Blob(0); },
-        [&](Stmt& s) { s.Bind(1, name); });
-  }
-
- private:
-  Result<Stmt> Prepare(const char* sql, std::string_view op) { return Stmt(conn_, sql, op); }
-
-  // Rows of kEventCols, each with its details parsed from column 7.
-  template <class BindFn>
-  Result<std::vector<OrgEvent>> ReadEvents(const char* sql, std::string_view op, BindFn bind) {
-    std::vector<OrgEvent> events;
-    auto s = Prepare(sql, op);
-    if (!s) return Fail(s.error());
-    bind(*s);
-    for (;;) {
-      auto row = s->Step();
-      if (!row) return Fail(row.error());
-      if (!*row) break;
-      events.push_back(ReadEvent(*s));
-      if (!ParseDetails(s->Text(7), events.back().details)) {
-        spdlog::error("postgres: {}: an event's details_json is not a JSON object", op);
-        return Fail(StoreError(op));
-      }
-    }
-    return events;
-  }
-
-  static Status ExpectOne(Result<int64_t> changed, std::string_view op) {
-    if (!changed) return Fail(changed.error());
-    if (*changed == 0) return Fail(NotFoundError(op));
-    return {};
-  }
-
-  template <class T, class ReadFn, class BindFn>
-  Result<std::optional<T>> FindOne(const char* sql, std::string_view op, ReadFn read, BindFn bind) {
-    auto s = Prepare(sql, op);
-    if (!s) return Fail(s.error());
-    bind(*s);
-    auto row = s->Step();
-    if (!row) return Fail(row.error());
-    if (!*row) return std::optional<T>();
-    return std::optional<T>(read(*s));
-  }
-
-  template <class T, class ReadFn, class BindFn>
-  Result<std::vector<T>> FindAll(const char* sql, std::string_view op, ReadFn read, BindFn bind) {
-    auto s = Prepare(sql, op);
-    if (!s) return Fail(s.error());
-    bind(*s);
-    std::vector<T> out;
-    for (;;) {
-      auto row = s->Step();
-      if (!row) return Fail(row.error());
-      if (!*row) break;
-      out.push_back(read(*s));
-    }
-    return out;
-  }
-
-  Connection& conn_;
-};
 
 // Where a URL points, for messages, and its password, to strip from them.
 struct Target {
@@ -1714,60 +412,22 @@ Result<std::unique_ptr<Connection>> Connect(const Target& t) {
   return conn;
 }
 
-void Rollback(Connection& conn) {
-  if (conn.ok() && conn.InTransaction()) {
-    if (auto s = conn.ExecScript("ROLLBACK", "rollback"); !s) {
-      spdlog::error("postgres: rollback failed");
-    }
-  }
-}
-
-Result<int> CurrentVersion(Connection& conn) {
-  static constexpr const char* kSql = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations";
-  Stmt s(conn, kSql, "read schema version");
-  auto row = s.Step();
-  if (!row) return Fail(row.error());
-  return static_cast<int>(s.Int(0));
-}
-
 Status Migrate(Connection& conn) {
   // READ COMMITTED: after waiting for the lock, each statement sees what the
   // node that migrated before committed.
-  if (auto s = conn.ExecScript("BEGIN ISOLATION LEVEL READ COMMITTED", "migrate"); !s) return s;
+  KW_TRY(conn.ExecScript("BEGIN ISOLATION LEVEL READ COMMITTED", "migrate"));
   auto result = [&]() -> Status {
-    static constexpr const char* kLock = "SELECT pg_advisory_xact_lock($1)";
-    Stmt lock(conn, kLock, "migrate");
+    KW_ASSIGN_OR_RETURN(auto lock,
+                        sql::Prepare(conn, "SELECT pg_advisory_xact_lock(?1)", "migrate"));
     lock.Bind(1, kMigrationLockKey);
     KW_TRY(lock.Exec());
-    KW_TRY(
-        conn.ExecScript("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, "
-                        "applied_at BIGINT NOT NULL)",
-                        "migrate"));
-    auto current = CurrentVersion(conn);
-    if (!current) return Fail(current.error());
-    const auto& migrations = Migrations();
-    int known = migrations.empty() ? 0 : migrations.back().version;
-    if (*current > known) {
-      return Fail(Error::Internal("store.schema_too_new",
-                                  "The database schema (version " + std::to_string(*current) +
-                                      ") is newer than this keywardd understands (version " +
-                                      std::to_string(known) + "); upgrade keywardd."));
-    }
-    for (const auto& m : migrations) {
-      if (m.version <= *current) continue;
-      KW_TRY(conn.ExecScript(m.sql, "migrate"));
-      static constexpr const char* kInsert =
-          "INSERT INTO schema_migrations (version, applied_at) "
-          "VALUES ($1, extract(epoch from now())::bigint)";
-      Stmt ins(conn, kInsert, "migrate");
-      ins.Bind(1, int64_t{m.version});
-      KW_TRY(ins.Exec());
-      spdlog::info("postgres: applied schema migration {}", m.version);
-    }
-    return {};
+    return sql::ApplyMigrations(conn, Migrations(),
+                                "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT "
+                                "PRIMARY KEY, applied_at BIGINT NOT NULL)",
+                                std::time(nullptr));
   }();
   if (!result) {
-    Rollback(conn);
+    conn.Rollback();
     return result;
   }
   return conn.ExecScript("COMMIT", "migrate");
@@ -1790,17 +450,8 @@ class PgStore final : public Store {
   Status Read(const std::function<Status(Tx&)>& fn) override { return Run(fn, true); }
 
   Result<int> SchemaVersion() override {
-    int version = 0;
-    auto s = Run(
-        [&](Tx& tx) -> Status {
-          auto v = CurrentVersion(static_cast<PgTx&>(tx).conn());
-          if (!v) return Fail(v.error());
-          version = *v;
-          return {};
-        },
-        true);
-    if (!s) return Fail(s.error());
-    return version;
+    KW_ASSIGN_OR_RETURN(auto lease, Acquire());
+    return sql::SchemaVersion(*lease.conn);
   }
 
   Result<bool> RunExclusive(std::string_view task, const std::function<Status()>& fn) override {
@@ -1813,15 +464,15 @@ class PgStore final : public Store {
     }
     if (!held.owns_lock()) return false;
 
-    static constexpr const char* kTryLock = "SELECT pg_try_advisory_lock($1)";
-    static constexpr const char* kUnlock = "SELECT pg_advisory_unlock($1)";
+    static constexpr const char* kTryLock = "SELECT pg_try_advisory_lock(?1)";
+    static constexpr const char* kUnlock = "SELECT pg_advisory_unlock(?1)";
     const int64_t key = TaskLockKey(task);
     std::unique_ptr<Connection> conn;
     bool got = false;
     for (int attempt = 0; attempt < 2 && !conn; ++attempt) {
       auto c = TakeExclusiveConnection();
       if (!c) return Fail(c.error());
-      Stmt s(**c, kTryLock, "run exclusive");
+      KW_ASSIGN_OR_RETURN(auto s, sql::Prepare(**c, kTryLock, "run exclusive"));
       s.Bind(1, key);
       auto row = s.Step();
       if (row && *row) {
@@ -1837,10 +488,13 @@ class PgStore final : public Store {
       return false;
     }
     Status result = fn();
-    Stmt s(*conn, kUnlock, "run exclusive");
-    s.Bind(1, key);
-    auto row = s.Step();
-    if (row && *row && s.Int(0) != 0) {
+    bool released = false;
+    if (auto s = sql::Prepare(*conn, kUnlock, "run exclusive"); s) {
+      s->Bind(1, key);
+      auto row = s->Step();
+      released = row && *row && s->Int(0) != 0;
+    }
+    if (released) {
       ReturnExclusiveConnection(std::move(conn));
     } else {
       // Closing the session releases whatever it still holds.
@@ -1938,9 +592,9 @@ class PgStore final : public Store {
         auto lease = Acquire();
         if (!lease) return Fail(lease.error());
         Connection& conn = *lease->conn;
-        bool committing = false;
-        result = RunOnce(conn, fn, read_only, committing);
+        result = sql::RunTransaction(conn, fn, read_only);
         trouble = conn.trouble();
+        bool committing = conn.commit_sent();
         conn.ResetTrouble();
         if (!conn.ok()) trouble = Trouble::kLost;
         if (trouble == Trouble::kLost) {
@@ -1967,34 +621,6 @@ class PgStore final : public Store {
     }
   }
 
-  static Status RunOnce(Connection& conn, const std::function<Status(Tx&)>& fn, bool read_only,
-                        bool& committing) {
-    const char* begin = read_only ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
-                                  : "BEGIN ISOLATION LEVEL SERIALIZABLE";
-    if (auto s = conn.ExecScript(begin, "begin"); !s) return s;
-    PgTx tx(conn);
-    Status result = fn(tx);
-    if (!result) {
-      Rollback(conn);
-      return result;
-    }
-    if (conn.trouble() != Trouble::kNone || PQtransactionStatus(conn.pg()) == PQTRANS_INERROR) {
-      // The callback went on after a failed statement: PostgreSQL would turn
-      // the COMMIT into a ROLLBACK, so this must not look like success.
-      Rollback(conn);
-      if (conn.trouble() == Trouble::kNone) {
-        spdlog::error("postgres: a transaction went on after a failed statement");
-      }
-      return Fail(conn.trouble() == Trouble::kRetry ? BusyError("commit") : StoreError("commit"));
-    }
-    committing = true;
-    if (auto s = conn.ExecScript("COMMIT", "commit"); !s) {
-      Rollback(conn);
-      return s;
-    }
-    return {};
-  }
-
   Target target_;
   int max_;
   std::mutex mu_;
@@ -2008,14 +634,7 @@ class PgStore final : public Store {
 }  // namespace
 
 std::string ListRequestsSql(bool by_status, bool after_cursor) {
-  // The row-value comparison is a range on the (created_at DESC, id DESC)
-  // index columns.
-  std::string sql =
-      std::string("SELECT ") + kRequestCols + " FROM recovery_requests WHERE org_id = $1";
-  if (by_status) sql += " AND status = $2";
-  if (after_cursor) sql += " AND (created_at, id) < ($3, $4)";
-  sql += " ORDER BY created_at DESC, id DESC LIMIT $5";
-  return sql;
+  return DollarParameters(sql::ListRequestsSql(by_status, after_cursor));
 }
 
 std::vector<std::string> TablesInCopyOrder() {

@@ -5,12 +5,11 @@
 
 #include <vector>
 
+#include "store/sql/sql_store.h"
+
 namespace keyward::store::sqlite {
 
-struct Migration {
-  int version;
-  const char* sql;  // several statements, run in the opening transaction
-};
+using Migration = sql::Migration;
 
 const std::vector<Migration>& Migrations();
 

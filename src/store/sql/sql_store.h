@@ -1,0 +1,51 @@
+// The one SQL implementation of store::Tx, shared by the SQLite and the
+// PostgreSQL store: every query and every row mapping is written here once,
+// over the driver interface (driver.h). The per-database stores keep only
+// their connection, pool, retry, locking and migration lists.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "store/sql/driver.h"
+#include "store/store.h"
+
+namespace keyward::store::sql {
+
+// Runs fn once in one transaction on conn: Begin(read_only), fn over the SQL
+// Tx, then Commit, or Rollback when fn (or the commit) fails. Retrying is the
+// caller's business: only it knows which failures are worth another run.
+[[nodiscard]] Status RunTransaction(Connection& conn, const std::function<Status(Tx&)>& fn,
+                                    bool read_only);
+
+// One step of a schema: several statements run in the migrating transaction.
+// A released migration is never edited.
+struct Migration {
+  int version;
+  const char* sql;
+};
+
+// The newest migration recorded in schema_migrations (0 for a new database).
+[[nodiscard]] Result<int> SchemaVersion(Connection& conn);
+
+// Inside a transaction the caller opened (and commits): creates
+// schema_migrations with create_table_sql if needed, refuses a database newer
+// than `migrations` (store.schema_too_new), then applies and records every
+// migration above the current version, in order.
+[[nodiscard]] Status ApplyMigrations(Connection& conn, const std::vector<Migration>& migrations,
+                                     const char* create_table_sql, int64_t now);
+
+// The statement Tx::ListRequests runs for one combination of its filters
+// (parameters: ?1 org_id, ?2 status, ?3 ?4 the cursor, ?5 limit), so a test
+// can check its plan: an index search, no sort.
+std::string ListRequestsSql(bool by_status, bool after_cursor);
+
+// The columns of the accounts table in the order the Tx reads them, for a
+// Dialect's find_account_by_email.
+#define KW_SQL_ACCOUNT_COLUMNS                                                                    \
+  "id, email, kdf_ops, kdf_mem, salt, verifier, wrapped_vault_key, public_key, "                  \
+  "wrapped_private_key, verified, created_at, totp_secret_sealed, totp_enabled, totp_last_step, " \
+  "must_change_password"
+
+}  // namespace keyward::store::sql
