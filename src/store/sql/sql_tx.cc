@@ -356,10 +356,9 @@ class SqlTx final : public Tx {
         "public_key, wrapped_private_key, verified, created_at, totp_secret_sealed, "
         "totp_enabled, totp_last_step, must_change_password) "
         "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)";
-    auto s = Prepare(kSql, "insert account");
-    if (!s) return Fail(s.error());
-    BindAccount(*s, a);
-    KW_TRY(s->Exec());
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "insert account"));
+    BindAccount(s, a);
+    KW_TRY(s.Exec());
     return {};
   }
 
@@ -381,18 +380,16 @@ class SqlTx final : public Tx {
         "wrapped_vault_key=?7, public_key=?8, wrapped_private_key=?9, verified=?10, "
         "created_at=?11, totp_secret_sealed=?12, totp_enabled=?13, totp_last_step=?14, "
         "must_change_password=?15 WHERE id=?1";
-    auto s = Prepare(kSql, "update account");
-    if (!s) return Fail(s.error());
-    BindAccount(*s, a);
-    return ExpectOne(s->Exec(), "update account");
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "update account"));
+    BindAccount(s, a);
+    return ExpectOne(s.Exec(), "update account");
   }
 
   Status DeleteAccount(std::string_view id) override {
     static constexpr const char* kSql = "DELETE FROM accounts WHERE id = ?1";
-    auto s = Prepare(kSql, "delete account");
-    if (!s) return Fail(s.error());
-    s->Bind(1, id);
-    return ExpectOne(s->Exec(), "delete account");
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "delete account"));
+    s.Bind(1, id);
+    return ExpectOne(s.Exec(), "delete account");
   }
 
   Status PutEmailCode(const EmailCode& c) override {
@@ -403,21 +400,20 @@ class SqlTx final : public Tx {
         "challenge = excluded.challenge, code_hash = excluded.code_hash, "
         "expires_at = excluded.expires_at, attempts = excluded.attempts, used = excluded.used, "
         "created_at = excluded.created_at";
-    auto s = Prepare(kSql, "put email code");
-    if (!s) return Fail(s.error());
-    s->Bind(1, c.purpose).Bind(2, c.subject);
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "put email code"));
+    s.Bind(1, c.purpose).Bind(2, c.subject);
     if (c.account_id.empty()) {
-      s->BindNull(3, Type::kText);
+      s.BindNull(3, Type::kText);
     } else {
-      s->Bind(3, c.account_id);
+      s.Bind(3, c.account_id);
     }
-    s->Bind(4, c.challenge)
+    s.Bind(4, c.challenge)
         .Bind(5, c.code_hash)
         .Bind(6, c.expires_at)
         .Bind(7, int64_t{c.attempts})
         .Bind(8, int64_t{c.used})
         .Bind(9, c.created_at);
-    KW_TRY(s->Exec());
+    KW_TRY(s.Exec());
     return {};
   }
 
@@ -433,28 +429,25 @@ class SqlTx final : public Tx {
   Status UpdateEmailCode(const EmailCode& c) override {
     static constexpr const char* kSql =
         "UPDATE email_codes SET attempts = ?3, used = ?4 WHERE purpose = ?1 AND subject = ?2";
-    auto s = Prepare(kSql, "update email code");
-    if (!s) return Fail(s.error());
-    s->Bind(1, c.purpose).Bind(2, c.subject).Bind(3, int64_t{c.attempts}).Bind(4, int64_t{c.used});
-    return ExpectOne(s->Exec(), "update email code");
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "update email code"));
+    s.Bind(1, c.purpose).Bind(2, c.subject).Bind(3, int64_t{c.attempts}).Bind(4, int64_t{c.used});
+    return ExpectOne(s.Exec(), "update email code");
   }
 
   Status DeleteEmailCode(std::string_view purpose, std::string_view subject) override {
     static constexpr const char* kSql =
         "DELETE FROM email_codes WHERE purpose = ?1 AND subject = ?2";
-    auto s = Prepare(kSql, "delete email code");
-    if (!s) return Fail(s.error());
-    s->Bind(1, purpose).Bind(2, subject);
-    KW_TRY(s->Exec());
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "delete email code"));
+    s.Bind(1, purpose).Bind(2, subject);
+    KW_TRY(s.Exec());
     return {};
   }
 
   Result<int64_t> DeleteExpiredEmailCodes(int64_t now) override {
     static constexpr const char* kSql = "DELETE FROM email_codes WHERE expires_at < ?1";
-    auto s = Prepare(kSql, "delete expired codes");
-    if (!s) return Fail(s.error());
-    s->Bind(1, now);
-    return s->Exec();
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "delete expired codes"));
+    s.Bind(1, now);
+    return s.Exec();
   }
 
   Result<std::optional<Device>> FindDevice(std::string_view account_id,
@@ -472,16 +465,15 @@ class SqlTx final : public Tx {
         "VALUES (?1,?2,?3,?4,?5,?6,?7) ON CONFLICT (account_id, id) DO UPDATE SET "
         "name = excluded.name, type = excluded.type, first_seen = excluded.first_seen, "
         "last_seen = excluded.last_seen, active = excluded.active";
-    auto s = Prepare(kSql, "upsert device");
-    if (!s) return Fail(s.error());
-    s->Bind(1, d.account_id)
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "upsert device"));
+    s.Bind(1, d.account_id)
         .Bind(2, d.id)
         .Bind(3, d.name)
         .Bind(4, d.type)
         .Bind(5, d.first_seen)
         .Bind(6, d.last_seen)
         .Bind(7, int64_t{d.active});
-    KW_TRY(s->Exec());
+    KW_TRY(s.Exec());
     return {};
   }
 
@@ -497,15 +489,14 @@ class SqlTx final : public Tx {
     static constexpr const char* kSql =
         "INSERT INTO sessions (token_hash, account_id, device_id, created_at, expires_at, "
         "revoked) VALUES (?1,?2,?3,?4,?5,?6)";
-    auto s = Prepare(kSql, "insert session");
-    if (!s) return Fail(s.error());
-    s->Bind(1, x.token_hash)
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "insert session"));
+    s.Bind(1, x.token_hash)
         .Bind(2, x.account_id)
         .Bind(3, x.device_id)
         .Bind(4, x.created_at)
         .Bind(5, x.expires_at)
         .Bind(6, int64_t{x.revoked});
-    KW_TRY(s->Exec());
+    KW_TRY(s.Exec());
     return {};
   }
 
@@ -530,10 +521,9 @@ class SqlTx final : public Tx {
 
   Status RevokeSession(std::span<const uint8_t> token_hash) override {
     static constexpr const char* kSql = "UPDATE sessions SET revoked = 1 WHERE token_hash = ?1";
-    auto s = Prepare(kSql, "revoke session");
-    if (!s) return Fail(s.error());
-    s->Bind(1, token_hash);
-    return ExpectOne(s->Exec(), "revoke session");
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "revoke session"));
+    s.Bind(1, token_hash);
+    return ExpectOne(s.Exec(), "revoke session");
   }
 
   Result<int64_t> RevokeAccountSessions(std::string_view account_id,
@@ -541,10 +531,9 @@ class SqlTx final : public Tx {
     static constexpr const char* kSql =
         "UPDATE sessions SET revoked = 1 WHERE account_id = ?1 AND revoked = 0 "
         "AND token_hash != ?2";
-    auto s = Prepare(kSql, "revoke sessions");
-    if (!s) return Fail(s.error());
-    s->Bind(1, account_id).Bind(2, keep);
-    return s->Exec();
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "revoke sessions"));
+    s.Bind(1, account_id).Bind(2, keep);
+    return s.Exec();
   }
 
   Result<int64_t> RevokeDeviceSessions(std::string_view account_id,
@@ -552,34 +541,31 @@ class SqlTx final : public Tx {
     static constexpr const char* kSql =
         "UPDATE sessions SET revoked = 1 WHERE account_id = ?1 AND device_id = ?2 "
         "AND revoked = 0";
-    auto s = Prepare(kSql, "revoke device sessions");
-    if (!s) return Fail(s.error());
-    s->Bind(1, account_id).Bind(2, device_id);
-    return s->Exec();
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "revoke device sessions"));
+    s.Bind(1, account_id).Bind(2, device_id);
+    return s.Exec();
   }
 
   Result<int64_t> DeleteDeadSessions(int64_t now) override {
     static constexpr const char* kSql =
         "DELETE FROM sessions WHERE expires_at <= ?1 OR revoked = 1";
-    auto s = Prepare(kSql, "delete dead sessions");
-    if (!s) return Fail(s.error());
-    s->Bind(1, now);
-    return s->Exec();
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "delete dead sessions"));
+    s.Bind(1, now);
+    return s.Exec();
   }
 
   Status InsertItem(const Item& i) override {
     static constexpr const char* kSql =
         "INSERT INTO items (account_id, id, revision, data, created_at, updated_at) "
         "VALUES (?1,?2,?3,?4,?5,?6)";
-    auto s = Prepare(kSql, "insert item");
-    if (!s) return Fail(s.error());
-    s->Bind(1, i.account_id)
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "insert item"));
+    s.Bind(1, i.account_id)
         .Bind(2, i.id)
         .Bind(3, i.revision)
         .Bind(4, i.data)
         .Bind(5, i.created_at)
         .Bind(6, i.updated_at);
-    KW_TRY(s->Exec());
+    KW_TRY(s.Exec());
     return {};
   }
 
@@ -606,29 +592,25 @@ class SqlTx final : public Tx {
         "WHERE account_id = ?1 AND id = ?2 AND revision = ?3 "
         "RETURNING account_id, id, revision, data, created_at, updated_at";
     {
-      auto s = Prepare(kSql, "update item");
-      if (!s) return Fail(s.error());
-      s->Bind(1, account_id).Bind(2, item_id).Bind(3, expected_revision).Bind(4, data).Bind(5, now);
-      auto row = s->Step();
-      if (!row) return Fail(row.error());
-      if (*row) {
-        Item item = ReadItem(*s);
-        KW_TRY(s->Exec());  // finish the statement so the change is complete
+      KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "update item"));
+      s.Bind(1, account_id).Bind(2, item_id).Bind(3, expected_revision).Bind(4, data).Bind(5, now);
+      KW_ASSIGN_OR_RETURN(auto row, s.Step());
+      if (row) {
+        Item item = ReadItem(s);
+        KW_TRY(s.Exec());  // finish the statement so the change is complete
         return item;
       }
     }
-    auto existing = FindItem(account_id, item_id);
-    if (!existing) return Fail(existing.error());
-    if (!*existing) return Fail(NotFoundError("update item"));
+    KW_ASSIGN_OR_RETURN(auto existing, FindItem(account_id, item_id));
+    if (!existing) return Fail(NotFoundError("update item"));
     return Fail(StaleError("update item"));
   }
 
   Status DeleteItem(std::string_view account_id, std::string_view item_id) override {
     static constexpr const char* kSql = "DELETE FROM items WHERE account_id = ?1 AND id = ?2";
-    auto s = Prepare(kSql, "delete item");
-    if (!s) return Fail(s.error());
-    s->Bind(1, account_id).Bind(2, item_id);
-    return ExpectOne(s->Exec(), "delete item");
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "delete item"));
+    s.Bind(1, account_id).Bind(2, item_id);
+    return ExpectOne(s.Exec(), "delete item");
   }
 
   Status ReplaceRecoveryCodes(std::string_view account_id,
@@ -637,16 +619,14 @@ class SqlTx final : public Tx {
     static constexpr const char* kInsert =
         "INSERT INTO totp_recovery_codes (account_id, code_hash, used) VALUES (?1, ?2, 0)";
     {
-      auto s = Prepare(kDelete, "replace recovery codes");
-      if (!s) return Fail(s.error());
-      s->Bind(1, account_id);
-      KW_TRY(s->Exec());
+      KW_ASSIGN_OR_RETURN(auto s, Prepare(kDelete, "replace recovery codes"));
+      s.Bind(1, account_id);
+      KW_TRY(s.Exec());
     }
     for (const auto& hash : code_hashes) {
-      auto s = Prepare(kInsert, "replace recovery codes");
-      if (!s) return Fail(s.error());
-      s->Bind(1, account_id).Bind(2, hash);
-      KW_TRY(s->Exec());
+      KW_ASSIGN_OR_RETURN(auto s, Prepare(kInsert, "replace recovery codes"));
+      s.Bind(1, account_id).Bind(2, hash);
+      KW_TRY(s.Exec());
     }
     return {};
   }
@@ -667,17 +647,14 @@ class SqlTx final : public Tx {
         "UPDATE totp_recovery_codes SET used = 1 WHERE account_id = ?1 AND id = ?2 AND used = 0";
     int64_t changed = 0;
     {
-      auto s = Prepare(kSql, "use recovery code");
-      if (!s) return Fail(s.error());
-      s->Bind(1, account_id).Bind(2, code_id);
-      auto n = s->Exec();
-      if (!n) return Fail(n.error());
-      changed = *n;
+      KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "use recovery code"));
+      s.Bind(1, account_id).Bind(2, code_id);
+      KW_ASSIGN_OR_RETURN(auto n, s.Exec());
+      changed = n;
     }
     if (changed == 1) return {};
-    auto codes = ListRecoveryCodes(account_id);
-    if (!codes) return Fail(codes.error());
-    for (const auto& c : *codes) {
+    KW_ASSIGN_OR_RETURN(auto codes, ListRecoveryCodes(account_id));
+    for (const auto& c : codes) {
       if (c.id == code_id) return Fail(ConflictError("use recovery code"));
     }
     return Fail(NotFoundError("use recovery code"));
@@ -692,14 +669,12 @@ class SqlTx final : public Tx {
         "window_start = CASE WHEN rate_limits.window_start <= ?2 - ?3 THEN ?2 "
         "ELSE rate_limits.window_start END "
         "RETURNING count";
-    auto s = Prepare(kSql, "hit rate limit");
-    if (!s) return Fail(s.error());
-    s->Bind(1, key).Bind(2, now).Bind(3, window_seconds);
-    auto row = s->Step();
-    if (!row) return Fail(row.error());
-    if (!*row) return Fail(StoreError("hit rate limit"));
-    int64_t count = s->Int(0);
-    KW_TRY(s->Exec());
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "hit rate limit"));
+    s.Bind(1, key).Bind(2, now).Bind(3, window_seconds);
+    KW_ASSIGN_OR_RETURN(auto row, s.Step());
+    if (!row) return Fail(StoreError("hit rate limit"));
+    int64_t count = s.Int(0);
+    KW_TRY(s.Exec());
     return count;
   }
 
@@ -716,28 +691,25 @@ class SqlTx final : public Tx {
 
   Status ClearRateLimit(std::string_view key) override {
     static constexpr const char* kSql = "DELETE FROM rate_limits WHERE key = ?1";
-    auto s = Prepare(kSql, "clear rate limit");
-    if (!s) return Fail(s.error());
-    s->Bind(1, key);
-    KW_TRY(s->Exec());
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "clear rate limit"));
+    s.Bind(1, key);
+    KW_TRY(s.Exec());
     return {};
   }
 
   Result<int64_t> DeleteRateLimitsBefore(int64_t before) override {
     static constexpr const char* kSql = "DELETE FROM rate_limits WHERE window_start < ?1";
-    auto s = Prepare(kSql, "delete rate limits");
-    if (!s) return Fail(s.error());
-    s->Bind(1, before);
-    return s->Exec();
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "delete rate limits"));
+    s.Bind(1, before);
+    return s.Exec();
   }
 
   Status CreateOrg(const Org& o) override {
     static constexpr const char* kSql =
         "INSERT INTO orgs (id, name, created_at, created_by, statement_version, key_version, "
         "recovery_public_key, policy_json) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)";
-    auto s = Prepare(kSql, "create org");
-    if (!s) return Fail(s.error());
-    s->Bind(1, o.id)
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "create org"));
+    s.Bind(1, o.id)
         .Bind(2, o.name)
         .Bind(3, o.created_at)
         .Bind(4, o.created_by)
@@ -745,7 +717,7 @@ class SqlTx final : public Tx {
         .Bind(6, U(o.key_version))
         .Bind(7, o.recovery_public_key)
         .Bind(8, o.policy_json);
-    KW_TRY(s->Exec());
+    KW_TRY(s.Exec());
     return {};
   }
 
@@ -758,29 +730,27 @@ class SqlTx final : public Tx {
     static constexpr const char* kSql =
         "UPDATE orgs SET name = ?2, statement_version = ?3, key_version = ?4, "
         "recovery_public_key = ?5, policy_json = ?6 WHERE id = ?1";
-    auto s = Prepare(kSql, "update org");
-    if (!s) return Fail(s.error());
-    s->Bind(1, o.id)
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "update org"));
+    s.Bind(1, o.id)
         .Bind(2, o.name)
         .Bind(3, U(o.statement_version))
         .Bind(4, U(o.key_version))
         .Bind(5, o.recovery_public_key)
         .Bind(6, o.policy_json);
-    return ExpectOne(s->Exec(), "update org");
+    return ExpectOne(s.Exec(), "update org");
   }
 
   Status InsertStatement(const OrgStatementRow& r) override {
     static constexpr const char* kSql =
         "INSERT INTO org_statements (org_id, version, statement, signature, created_at) "
         "VALUES (?1,?2,?3,?4,?5)";
-    auto s = Prepare(kSql, "insert statement");
-    if (!s) return Fail(s.error());
-    s->Bind(1, r.org_id)
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "insert statement"));
+    s.Bind(1, r.org_id)
         .Bind(2, U(r.version))
         .Bind(3, r.statement)
         .Bind(4, r.signature)
         .Bind(5, r.created_at);
-    KW_TRY(s->Exec());
+    KW_TRY(s.Exec());
     return {};
   }
 
@@ -798,16 +768,15 @@ class SqlTx final : public Tx {
     static constexpr const char* kSql =
         "INSERT INTO org_members (org_id, account_id, role, permissions, status, joined_at, "
         "last_epoch) VALUES (?1,?2,?3,?4,?5,?6,?7)";
-    auto s = Prepare(kSql, "insert member");
-    if (!s) return Fail(s.error());
-    s->Bind(1, m.org_id)
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "insert member"));
+    s.Bind(1, m.org_id)
         .Bind(2, m.account_id)
         .Bind(3, m.role)
         .Bind(4, m.permissions)
         .Bind(5, StatusText(m.status))
         .Bind(6, m.joined_at)
         .Bind(7, U(m.last_epoch));
-    KW_TRY(s->Exec());
+    KW_TRY(s.Exec());
     return {};
   }
 
@@ -831,29 +800,26 @@ class SqlTx final : public Tx {
                           std::string_view role, std::string_view permissions) override {
     static constexpr const char* kSql =
         "UPDATE org_members SET role = ?3, permissions = ?4 WHERE org_id = ?1 AND account_id = ?2";
-    auto s = Prepare(kSql, "update member role");
-    if (!s) return Fail(s.error());
-    s->Bind(1, org_id).Bind(2, account_id).Bind(3, role).Bind(4, permissions);
-    return ExpectOne(s->Exec(), "update member role");
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "update member role"));
+    s.Bind(1, org_id).Bind(2, account_id).Bind(3, role).Bind(4, permissions);
+    return ExpectOne(s.Exec(), "update member role");
   }
 
   Status SetMemberStatus(std::string_view org_id, std::string_view account_id,
                          MemberStatus status) override {
     static constexpr const char* kSql =
         "UPDATE org_members SET status = ?3 WHERE org_id = ?1 AND account_id = ?2";
-    auto s = Prepare(kSql, "set member status");
-    if (!s) return Fail(s.error());
-    s->Bind(1, org_id).Bind(2, account_id).Bind(3, StatusText(status));
-    return ExpectOne(s->Exec(), "set member status");
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "set member status"));
+    s.Bind(1, org_id).Bind(2, account_id).Bind(3, StatusText(status));
+    return ExpectOne(s.Exec(), "set member status");
   }
 
   Status DeleteMember(std::string_view org_id, std::string_view account_id) override {
     static constexpr const char* kSql =
         "DELETE FROM org_members WHERE org_id = ?1 AND account_id = ?2";
-    auto s = Prepare(kSql, "delete member");
-    if (!s) return Fail(s.error());
-    s->Bind(1, org_id).Bind(2, account_id);
-    return ExpectOne(s->Exec(), "delete member");
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "delete member"));
+    s.Bind(1, org_id).Bind(2, account_id);
+    return ExpectOne(s.Exec(), "delete member");
   }
 
   Result<int64_t> CountOwners(std::string_view org_id) override {
@@ -878,10 +844,9 @@ class SqlTx final : public Tx {
                             uint64_t last_epoch) override {
     static constexpr const char* kSql =
         "UPDATE org_members SET last_epoch = ?3 WHERE org_id = ?1 AND account_id = ?2";
-    auto s = Prepare(kSql, "set member epoch");
-    if (!s) return Fail(s.error());
-    s->Bind(1, org_id).Bind(2, account_id).Bind(3, U(last_epoch));
-    return ExpectOne(s->Exec(), "set member epoch");
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "set member epoch"));
+    s.Bind(1, org_id).Bind(2, account_id).Bind(3, U(last_epoch));
+    return ExpectOne(s.Exec(), "set member epoch");
   }
 
   Status PutGrant(const OrgGrant& g) override {
@@ -891,16 +856,15 @@ class SqlTx final : public Tx {
         "ON CONFLICT (org_id, account_id, key_version) DO UPDATE SET "
         "recovery_grant = excluded.recovery_grant, signing_grant = excluded.signing_grant, "
         "created_by = excluded.created_by, created_at = excluded.created_at";
-    auto s = Prepare(kSql, "put grant");
-    if (!s) return Fail(s.error());
-    s->Bind(1, g.org_id)
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "put grant"));
+    s.Bind(1, g.org_id)
         .Bind(2, g.account_id)
         .Bind(3, U(g.key_version))
         .Bind(4, g.recovery_grant)
         .Bind(5, g.signing_grant)
         .Bind(6, g.created_by)
         .Bind(7, g.created_at);
-    KW_TRY(s->Exec());
+    KW_TRY(s.Exec());
     return {};
   }
 
@@ -926,19 +890,17 @@ class SqlTx final : public Tx {
                                      std::string_view account_id) override {
     static constexpr const char* kSql =
         "DELETE FROM org_grants WHERE org_id = ?1 AND account_id = ?2";
-    auto s = Prepare(kSql, "delete member grants");
-    if (!s) return Fail(s.error());
-    s->Bind(1, org_id).Bind(2, account_id);
-    return s->Exec();
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "delete member grants"));
+    s.Bind(1, org_id).Bind(2, account_id);
+    return s.Exec();
   }
 
   Result<int64_t> DeleteGrantsBelow(std::string_view org_id, uint64_t key_version) override {
     static constexpr const char* kSql =
         "DELETE FROM org_grants WHERE org_id = ?1 AND key_version < ?2";
-    auto s = Prepare(kSql, "delete old grants");
-    if (!s) return Fail(s.error());
-    s->Bind(1, org_id).Bind(2, ClampU(key_version));
-    return s->Exec();
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "delete old grants"));
+    s.Bind(1, org_id).Bind(2, ClampU(key_version));
+    return s.Exec();
   }
 
   Status PutEscrow(const Escrow& e) override {
@@ -951,9 +913,8 @@ class SqlTx final : public Tx {
         "admin_share = excluded.admin_share, server_share = excluded.server_share, "
         "created_at = excluded.created_at, updated_at = excluded.updated_at, "
         "mode = excluded.mode";
-    auto s = Prepare(kSql, "put escrow");
-    if (!s) return Fail(s.error());
-    s->Bind(1, e.org_id)
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "put escrow"));
+    s.Bind(1, e.org_id)
         .Bind(2, e.account_id)
         .Bind(3, U(e.epoch))
         .Bind(4, U(e.key_version))
@@ -963,7 +924,7 @@ class SqlTx final : public Tx {
         .Bind(8, e.created_at)
         .Bind(9, e.updated_at)
         .Bind(10, e.mode);
-    KW_TRY(s->Exec());
+    KW_TRY(s.Exec());
     return {};
   }
 
@@ -977,10 +938,9 @@ class SqlTx final : public Tx {
 
   Status DeleteEscrow(std::string_view org_id, std::string_view account_id) override {
     static constexpr const char* kSql = "DELETE FROM escrows WHERE org_id = ?1 AND account_id = ?2";
-    auto s = Prepare(kSql, "delete escrow");
-    if (!s) return Fail(s.error());
-    s->Bind(1, org_id).Bind(2, account_id);
-    return ExpectOne(s->Exec(), "delete escrow");
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "delete escrow"));
+    s.Bind(1, org_id).Bind(2, account_id);
+    return ExpectOne(s.Exec(), "delete escrow");
   }
 
   Result<std::vector<Escrow>> ListEscrows(std::string_view org_id) override {
@@ -1029,23 +989,20 @@ class SqlTx final : public Tx {
         "WHERE org_id = ?1 AND account_id = ?2 AND epoch = ?3 AND key_version = ?4";
     int64_t changed = 0;
     {
-      auto s = Prepare(kSql, "rewrap escrow");
-      if (!s) return Fail(s.error());
-      s->Bind(1, org_id)
+      KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "rewrap escrow"));
+      s.Bind(1, org_id)
           .Bind(2, account_id)
           .Bind(3, U(epoch))
           .Bind(4, U(from_key_version))
           .Bind(5, U(to_key_version))
           .Bind(6, admin_share)
           .Bind(7, now);
-      auto n = s->Exec();
-      if (!n) return Fail(n.error());
-      changed = *n;
+      KW_ASSIGN_OR_RETURN(auto n, s.Exec());
+      changed = n;
     }
     if (changed == 1) return {};
-    auto existing = FindEscrow(org_id, account_id);
-    if (!existing) return Fail(existing.error());
-    if (*existing) return Fail(StaleError("rewrap escrow"));
+    KW_ASSIGN_OR_RETURN(auto existing, FindEscrow(org_id, account_id));
+    if (existing) return Fail(StaleError("rewrap escrow"));
     return Fail(NotFoundError("rewrap escrow"));
   }
 
@@ -1053,9 +1010,8 @@ class SqlTx final : public Tx {
     static constexpr const char* kSql =
         "INSERT INTO org_invites (id, org_id, email, role, permissions, token_hash, created_by, "
         "created_at, expires_at, accepted_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)";
-    auto s = Prepare(kSql, "insert invite");
-    if (!s) return Fail(s.error());
-    s->Bind(1, i.id)
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "insert invite"));
+    s.Bind(1, i.id)
         .Bind(2, i.org_id)
         .Bind(3, i.email)
         .Bind(4, i.role)
@@ -1065,11 +1021,11 @@ class SqlTx final : public Tx {
         .Bind(8, i.created_at)
         .Bind(9, i.expires_at);
     if (i.accepted_at) {
-      s->Bind(10, *i.accepted_at);
+      s.Bind(10, *i.accepted_at);
     } else {
-      s->BindNull(10, Type::kInt);
+      s.BindNull(10, Type::kInt);
     }
-    KW_TRY(s->Exec());
+    KW_TRY(s.Exec());
     return {};
   }
 
@@ -1087,12 +1043,10 @@ class SqlTx final : public Tx {
     static constexpr const char* kExists = "SELECT 1 FROM org_invites WHERE id = ?1";
     int64_t changed = 0;
     {
-      auto s = Prepare(kSql, "accept invite");
-      if (!s) return Fail(s.error());
-      s->Bind(1, invite_id).Bind(2, now);
-      auto n = s->Exec();
-      if (!n) return Fail(n.error());
-      changed = *n;
+      KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "accept invite"));
+      s.Bind(1, invite_id).Bind(2, now);
+      KW_ASSIGN_OR_RETURN(auto n, s.Exec());
+      changed = n;
     }
     if (changed == 1) return {};
     auto exists = FindOne<int64_t>(
@@ -1113,10 +1067,9 @@ class SqlTx final : public Tx {
 
   Result<int64_t> DeleteExpiredInvites(int64_t now) override {
     static constexpr const char* kSql = "DELETE FROM org_invites WHERE expires_at < ?1";
-    auto s = Prepare(kSql, "delete expired invites");
-    if (!s) return Fail(s.error());
-    s->Bind(1, now);
-    return s->Exec();
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "delete expired invites"));
+    s.Bind(1, now);
+    return s.Exec();
   }
 
   Status InsertRequest(const RecoveryRequest& r) override {
@@ -1126,10 +1079,9 @@ class SqlTx final : public Tx {
     static const std::string kSql = std::string("INSERT INTO recovery_requests (") + kRequestCols +
                                     ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,"
                                     "?15,?16)";
-    auto s = Prepare(kSql.c_str(), "insert recovery request");
-    if (!s) return Fail(s.error());
-    BindRequest(*s, r);
-    KW_TRY(s->Exec());
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql.c_str(), "insert recovery request"));
+    BindRequest(s, r);
+    KW_TRY(s.Exec());
     return {};
   }
 
@@ -1168,13 +1120,11 @@ class SqlTx final : public Tx {
     static constexpr const char* kExists = "SELECT 1 FROM recovery_requests WHERE id = ?1";
     int64_t changed = 0;
     {
-      auto s = Prepare(kSql, "update recovery request");
-      if (!s) return Fail(s.error());
-      BindRequest(*s, r);  // ?2, ?3 and ?9 are bound but not written
-      s->Bind(17, RequestStatusText(expected));
-      auto n = s->Exec();
-      if (!n) return Fail(n.error());
-      changed = *n;
+      KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "update recovery request"));
+      BindRequest(s, r);  // ?2, ?3 and ?9 are bound but not written
+      s.Bind(17, RequestStatusText(expected));
+      KW_ASSIGN_OR_RETURN(auto n, s.Exec());
+      changed = n;
     }
     if (changed == 1) return {};
     auto exists = FindOne<int64_t>(
@@ -1223,10 +1173,9 @@ class SqlTx final : public Tx {
   Status InsertApproval(const RecoveryApproval& a) override {
     static constexpr const char* kSql =
         "INSERT INTO recovery_approvals (request_id, admin_id, created_at) VALUES (?1,?2,?3)";
-    auto s = Prepare(kSql, "insert recovery approval");
-    if (!s) return Fail(s.error());
-    s->Bind(1, a.request_id).Bind(2, a.admin_id).Bind(3, a.created_at);
-    KW_TRY(s->Exec());
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "insert recovery approval"));
+    s.Bind(1, a.request_id).Bind(2, a.admin_id).Bind(3, a.created_at);
+    KW_TRY(s.Exec());
     return {};
   }
 
@@ -1260,9 +1209,8 @@ class SqlTx final : public Tx {
     if (e.seq != static_cast<uint64_t>(last->value_or(0)) + 1) {
       return Fail(ConflictError("append event"));
     }
-    auto s = Prepare(kSql, "append event");
-    if (!s) return Fail(s.error());
-    s->Bind(1, e.org_id)
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "append event"));
+    s.Bind(1, e.org_id)
         .Bind(2, static_cast<int64_t>(e.seq))
         .Bind(3, e.type)
         .Bind(4, e.actor_id)
@@ -1271,7 +1219,7 @@ class SqlTx final : public Tx {
         .Bind(7, e.time)
         .Bind(8, DetailsJson(e.details))
         .Bind(9, e.hash);
-    KW_TRY(s->Exec());
+    KW_TRY(s.Exec());
     return {};
   }
 
@@ -1322,10 +1270,9 @@ class SqlTx final : public Tx {
   Status InsertServerMeta(std::string_view name, const Bytes& value, int64_t now) override {
     static constexpr const char* kSql =
         "INSERT INTO server_meta (name, value, created_at) VALUES (?1,?2,?3)";
-    auto s = Prepare(kSql, "insert server meta");
-    if (!s) return Fail(s.error());
-    s->Bind(1, name).Bind(2, value).Bind(3, now);
-    KW_TRY(s->Exec());
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "insert server meta"));
+    s.Bind(1, name).Bind(2, value).Bind(3, now);
+    KW_TRY(s.Exec());
     return {};
   }
 
@@ -1345,15 +1292,13 @@ class SqlTx final : public Tx {
   template <class BindFn>
   Result<std::vector<OrgEvent>> ReadEvents(const char* sql, std::string_view op, BindFn bind) {
     std::vector<OrgEvent> events;
-    auto s = Prepare(sql, op);
-    if (!s) return Fail(s.error());
-    bind(*s);
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(sql, op));
+    bind(s);
     for (;;) {
-      auto row = s->Step();
-      if (!row) return Fail(row.error());
-      if (!*row) break;
-      events.push_back(ReadEvent(*s));
-      if (!ParseDetails(s->Text(7), events.back().details)) {
+      KW_ASSIGN_OR_RETURN(auto row, s.Step());
+      if (!row) break;
+      events.push_back(ReadEvent(s));
+      if (!ParseDetails(s.Text(7), events.back().details)) {
         spdlog::error("store: {}: an event's details_json is not a JSON object", op);
         return Fail(StoreError(op));
       }
@@ -1369,26 +1314,22 @@ class SqlTx final : public Tx {
 
   template <class T, class ReadFn, class BindFn>
   Result<std::optional<T>> FindOne(const char* sql, std::string_view op, ReadFn read, BindFn bind) {
-    auto s = Prepare(sql, op);
-    if (!s) return Fail(s.error());
-    bind(*s);
-    auto row = s->Step();
-    if (!row) return Fail(row.error());
-    if (!*row) return std::optional<T>();
-    return std::optional<T>(read(*s));
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(sql, op));
+    bind(s);
+    KW_ASSIGN_OR_RETURN(auto row, s.Step());
+    if (!row) return std::optional<T>();
+    return std::optional<T>(read(s));
   }
 
   template <class T, class ReadFn, class BindFn>
   Result<std::vector<T>> FindAll(const char* sql, std::string_view op, ReadFn read, BindFn bind) {
-    auto s = Prepare(sql, op);
-    if (!s) return Fail(s.error());
-    bind(*s);
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(sql, op));
+    bind(s);
     std::vector<T> out;
     for (;;) {
-      auto row = s->Step();
-      if (!row) return Fail(row.error());
-      if (!*row) break;
-      out.push_back(read(*s));
+      KW_ASSIGN_OR_RETURN(auto row, s.Step());
+      if (!row) break;
+      out.push_back(read(s));
     }
     return out;
   }
