@@ -247,6 +247,7 @@ class Connection final : public sql::Connection {
     if (sqlstate == "23505") return ConflictError(op);
     if (sqlstate == "23503") return NotFoundError(op);
     const char* primary = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+    last_error_ = primary ? primary : "no message from the server";
     spdlog::error("postgres: {} failed: SQLSTATE {}: {}", op, sqlstate.empty() ? "none" : sqlstate,
                   primary ? primary : "no message from the server");
     return StoreError(op);
@@ -306,8 +307,18 @@ class Connection final : public sql::Connection {
 
   bool InTransaction() const { return PQtransactionStatus(pg_) != PQTRANS_IDLE; }
 
+  std::string LastError() const override {
+    std::string text = last_error_.empty() ? PQerrorMessage(pg_) : last_error_;
+    for (char& c : text) {
+      if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+    }
+    while (!text.empty() && text.back() == ' ') text.pop_back();
+    return text;
+  }
+
  private:
   PGconn* pg_;
+  std::string last_error_;  // the primary message of the last failed statement
   Trouble trouble_ = Trouble::kNone;
   bool commit_sent_ = false;
   int prepared_ = 0;
@@ -657,6 +668,12 @@ int64_t TaskLockKey(std::string_view task) {
   mix("keyward.task:");
   mix(task);
   return static_cast<int64_t>(h);
+}
+
+Result<std::unique_ptr<sql::Connection>> Connect(const std::string& url) {
+  KW_ASSIGN_OR_RETURN(auto target, ParseUrl(url));
+  KW_ASSIGN_OR_RETURN(auto conn, Connect(target));
+  return std::unique_ptr<sql::Connection>(std::move(conn));
 }
 
 Result<std::unique_ptr<Store>> OpenPostgresStore(const std::string& url, int pool_size) {

@@ -43,6 +43,7 @@
 #include <string_view>
 #include <vector>
 
+#include "store/sql/driver.h"
 #include "store/store.h"
 
 namespace keyward::store::postgres {
@@ -53,6 +54,10 @@ namespace keyward::store::postgres {
 // never the password), store.schema_too_new, store.error.
 [[nodiscard]] Result<std::unique_ptr<Store>> OpenPostgresStore(const std::string& url,
                                                                int pool_size = 8);
+
+// One connection of the driver, outside any store (keywardd migrate writes
+// its target through it). Errors as OpenPostgresStore's.
+[[nodiscard]] Result<std::unique_ptr<sql::Connection>> Connect(const std::string& url);
 
 // Every table of the current schema except schema_migrations, parents before
 // children (foreign keys point only to tables earlier in the list), so a copy

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <span>
 #include <string>
 #include <string_view>
@@ -78,6 +79,15 @@ class Connection {
   [[nodiscard]] virtual Result<Statement*> Prepare(const char* sql, std::string_view operation) = 0;
   // Runs statements without parameters or rows (schema scripts, SET, ...).
   [[nodiscard]] virtual Status ExecScript(const char* sql, std::string_view operation) = 0;
+  // Prepare for SQL built at run time (keywardd migrate): the connection
+  // keeps the text for as long as it lives.
+  [[nodiscard]] Result<Statement*> PrepareText(std::string sql, std::string_view operation) {
+    texts_.push_back(std::move(sql));
+    return Prepare(texts_.back().c_str(), operation);
+  }
+  // The database's own message for the last failure, on one line and without
+  // values (the primary message), for tools that report it (keywardd migrate).
+  virtual std::string LastError() const = 0;
 
   // A write transaction that serializes with every other writer (SQLite:
   // BEGIN IMMEDIATE; PostgreSQL: SERIALIZABLE), or a read-only snapshot.
@@ -87,6 +97,9 @@ class Connection {
   [[nodiscard]] virtual Status Commit() = 0;
   // Rolls back the open transaction, if any; logs a failure.
   virtual void Rollback() = 0;
+
+ private:
+  std::deque<std::string> texts_;  // PrepareText's SQL
 };
 
 // A borrowed statement: binds and reads forward to it, and it is reset when

@@ -164,6 +164,8 @@ class Connection final : public sql::Connection {
     return {};
   }
 
+  std::string LastError() const override { return sqlite3_errmsg(db_); }
+
   Status Begin(bool read_only) override {
     // IMMEDIATE takes the write lock up front, so two writers never both
     // read and then fail to upgrade (which busy_timeout cannot resolve).
@@ -194,14 +196,17 @@ class Connection final : public sql::Connection {
   std::unordered_map<const char*, std::unique_ptr<SqliteStatement>> cache_;
 };
 
-Result<std::unique_ptr<Connection>> OpenConnection(const std::string& path) {
+Result<std::unique_ptr<Connection>> OpenConnection(const std::string& path,
+                                                   bool read_only = false) {
   sqlite3* db = nullptr;
-  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  int flags = read_only ? SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX
+                        : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
   int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
   auto conn = std::make_unique<Connection>(db);  // closes db on every path
   if (rc != SQLITE_OK) return Fail(MapError(db, rc, "open"));
   sqlite3_extended_result_codes(db, 1);
   sqlite3_busy_timeout(db, kBusyTimeoutMs);
+  if (read_only) return conn;
   // WAL lets readers run beside the single writer; synchronous=FULL fsyncs
   // the WAL at every commit, so an acknowledged write survives a crash.
   const char* pragmas = path == ":memory:" ? "PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL;"
@@ -323,6 +328,11 @@ class SqliteStore final : public Store {
 
 std::string ListRequestsSql(bool by_status, bool after_cursor) {
   return sql::ListRequestsSql(by_status, after_cursor);
+}
+
+Result<std::unique_ptr<sql::Connection>> Connect(const std::string& path, bool read_only) {
+  KW_ASSIGN_OR_RETURN(auto conn, OpenConnection(path, read_only));
+  return std::unique_ptr<sql::Connection>(std::move(conn));
 }
 
 Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path, int pool_size) {

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "store/sql/driver.h"
 #include "store/store.h"
 
 namespace keyward::store::sqlite {
@@ -14,6 +15,13 @@ namespace keyward::store::sqlite {
 // path ":memory:" opens one private in-memory database (pool of one).
 [[nodiscard]] Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path,
                                                              int pool_size = 4);
+
+// One connection of the driver, outside any store (keywardd migrate reads
+// its source through it): read_only opens an existing file without creating
+// it; otherwise as the store's own connections (WAL, synchronous=FULL,
+// foreign keys).
+[[nodiscard]] Result<std::unique_ptr<sql::Connection>> Connect(const std::string& path,
+                                                               bool read_only);
 
 // The statement Tx::ListRequests runs for one combination of its filters
 // (parameters: ?1 org_id, ?2 status, ?3 ?4 the cursor, ?5 limit), so a test

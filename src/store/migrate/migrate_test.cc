@@ -1,4 +1,4 @@
-#include "server/migrate.h"
+#include "store/migrate/migrate.h"
 
 #include <stdlib.h>
 
@@ -19,7 +19,7 @@
 #include "store/store.h"
 #include "tests/support/status_assertions.h"
 
-namespace keyward::server {
+namespace keyward::store::migrate {
 namespace {
 
 using store::Bytes;
@@ -512,6 +512,33 @@ TEST_F(MigrateTest, EmptySourceCopiesNothingButSucceeds) {
   EXPECT_EQ(report->sequences_advanced, 0);
 }
 
+// Rows go in batches of multi-row INSERTs: a table of several full batches
+// and a partial one arrives whole, each row with its own values.
+TEST_F(MigrateTest, CopiesTablesOfSeveralBatches) {
+  KEYWARD_REQUIRE_PG_CLUSTER();
+  auto source = store::Open(source_url_);
+  ASSERT_OK(source);
+  constexpr int kRows = 1000;
+  ASSERT_OK((*source)->Transact([&](Tx& tx) -> Status {
+    for (int i = 0; i < kRows; ++i) {
+      KW_TRY(tx.HitRateLimit("key-" + std::to_string(i), kNow + i, 60));
+    }
+    return {};
+  }));
+  source->reset();
+  TestDatabase db("migrate");
+  auto report = Migrate({source_url_, db.url(), nullptr});
+  ASSERT_OK(report);
+  EXPECT_EQ(report->rows, kRows);
+  EXPECT_EQ(Counts(db)["rate_limits"], kRows);
+  auto rows = db.Query(
+      "SELECT key, window_start FROM rate_limits WHERE key IN ('key-0', 'key-999')"
+      " ORDER BY key");
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0][1], std::to_string(kNow));
+  EXPECT_EQ(rows[1][1], std::to_string(kNow + 999));
+}
+
 TEST_F(MigrateTest, ProgressNamesEveryTable) {
   KEYWARD_REQUIRE_PG_CLUSTER();
   MakeSource();
@@ -554,4 +581,4 @@ TEST(MigrateUrlTest, RedactsPasswords) {
 }
 
 }  // namespace
-}  // namespace keyward::server
+}  // namespace keyward::store::migrate
