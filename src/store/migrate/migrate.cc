@@ -68,6 +68,39 @@ Status EachRow(sql::Stmt& s, Fn&& fn, FailFn&& failure) {
   }
 }
 
+// One side of the copy: a connection, and errors that say which side failed
+// with the database's own message.
+class Side {
+ public:
+  Side(std::unique_ptr<sql::Connection> conn, std::string name)
+      : conn_(std::move(conn)), name_(std::move(name)) {}
+
+  Error Failure(const std::string& what) const {
+    return CopyFailed("the " + name_ + " database failed " + what + ": " +
+                      OneLine(conn_->LastError()));
+  }
+
+  Result<int64_t> Count(const std::string& table) {
+    KW_ASSIGN_OR_RETURN(auto s,
+                        Query("SELECT count(*) FROM " + QuoteIdent(table), "counting " + table));
+    auto row = s.Step();
+    if (!row || !*row) return Fail(Failure("counting " + table));
+    return s.Int(0);
+  }
+
+ protected:
+  Result<sql::Stmt> Query(std::string text, const std::string& what) {
+    auto s = conn_->PrepareText(std::move(text), what);
+    if (!s) return Fail(Failure(what));
+    return sql::Stmt(*s);
+  }
+
+  std::unique_ptr<sql::Connection> conn_;
+
+ private:
+  std::string name_;
+};
+
 // ---- the source: one SQLite read transaction ----
 
 struct SourceColumn {
@@ -83,7 +116,7 @@ struct SourceTable {
 
 using Chains = std::map<std::string, std::vector<std::pair<int64_t, Bytes>>>;
 
-class SqliteSnapshot {
+class SqliteSnapshot : public Side {
  public:
   // Opens `path` read-only (never creating it) and starts the read
   // transaction every later call runs in.
@@ -130,14 +163,6 @@ class SqliteSnapshot {
     return tables;
   }
 
-  Result<int64_t> Count(const std::string& table) {
-    KW_ASSIGN_OR_RETURN(auto s,
-                        Query("SELECT count(*) FROM " + QuoteIdent(table), "counting " + table));
-    auto row = s.Step();
-    if (!row || !*row) return Fail(Failure("counting " + table));
-    return s.Int(0);
-  }
-
   // Steps through `SELECT columns FROM table`; fn sees each row.
   template <class Fn>
   Status ForEachRow(const std::string& table, const std::vector<std::string>& columns, Fn&& fn) {
@@ -167,22 +192,13 @@ class SqliteSnapshot {
   }
 
  private:
-  explicit SqliteSnapshot(std::unique_ptr<sql::Connection> conn) : conn_(std::move(conn)) {}
+  explicit SqliteSnapshot(std::unique_ptr<sql::Connection> conn)
+      : Side(std::move(conn), "source") {}
 
-  Error Failure(const std::string& what) const {
-    return CopyFailed("the source database failed " + what + ": " + OneLine(conn_->LastError()));
-  }
-  Result<sql::Stmt> Query(std::string text, const std::string& what) {
-    auto s = conn_->PrepareText(std::move(text), what);
-    if (!s) return Fail(Failure(what));
-    return sql::Stmt(*s);
-  }
   template <class Fn>
   Status Rows(sql::Stmt& s, const std::string& what, Fn&& fn) {
     return EachRow(s, fn, [&] { return Failure(what); });
   }
-
-  std::unique_ptr<sql::Connection> conn_;
 };
 
 // Parents before children (Kahn's algorithm; ties by name, so the order is
@@ -232,7 +248,7 @@ struct Field {
   std::string bytes;  // text or blob
 };
 
-class PgTarget {
+class PgTarget : public Side {
  public:
   static Result<PgTarget> Connect(const std::string& url) {
     auto conn = postgres::Connect(url);
@@ -274,14 +290,6 @@ class PgTarget {
         },
         [&] { return Failure(what); }));
     return tables;
-  }
-
-  Result<int64_t> Count(const std::string& table) {
-    KW_ASSIGN_OR_RETURN(auto s,
-                        Query("SELECT count(*) FROM " + QuoteIdent(table), "counting " + table));
-    auto row = s.Step();
-    if (!row || !*row) return Fail(Failure("counting " + table));
-    return s.Int(0);
   }
 
   Result<bool> HasRows(const std::string& table) {
@@ -367,18 +375,8 @@ class PgTarget {
     return advanced;
   }
 
-  Error Failure(const std::string& what) const {
-    return CopyFailed("the target database failed " + what + ": " + OneLine(conn_->LastError()));
-  }
-
  private:
-  explicit PgTarget(std::unique_ptr<sql::Connection> conn) : conn_(std::move(conn)) {}
-
-  Result<sql::Stmt> Query(std::string text, const std::string& what) {
-    auto s = conn_->PrepareText(std::move(text), what);
-    if (!s) return Fail(Failure(what));
-    return sql::Stmt(*s);
-  }
+  explicit PgTarget(std::unique_ptr<sql::Connection> conn) : Side(std::move(conn), "target") {}
 
   static std::string InsertSql(const std::string& table, const std::vector<TargetColumn>& columns,
                                size_t rows) {
@@ -399,7 +397,6 @@ class PgTarget {
     return sql;
   }
 
-  std::unique_ptr<sql::Connection> conn_;
   std::map<std::pair<std::string, size_t>, std::string> inserts_;  // SQL by (table, rows)
 };
 

@@ -255,14 +255,9 @@ ALTER TABLE escrows ADD COLUMN mode TEXT COLLATE "C" NOT NULL DEFAULT 'dual-cont
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
-  static const std::vector<Migration> kMigrations = {
-      {1, kV1Accounts},          // accounts, codes, devices, sessions, items, rate limits
-      {2, kV2Organizations},     // organizations, members, invites, events
-      {3, kV3Recovery},          // statements, grants, escrows
-      {4, kV4RecoveryRequests},  // recovery requests and approvals
-      {5, kV5ServerMeta},        // the keys the database is bound to
-      {6, kV6EscrowMode},        // the recovery mode of each escrow
-  };
+  static const auto kMigrations =
+      sql::NumberMigrations({kV1Accounts, kV2Organizations, kV3Recovery, kV4RecoveryRequests,
+                             kV5ServerMeta, kV6EscrowMode});
   return kMigrations;
 }
 

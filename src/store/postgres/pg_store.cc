@@ -5,10 +5,11 @@
 
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
 #include <ctime>
+#include <limits>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -20,6 +21,7 @@
 
 #include "common/try.h"
 #include "store/postgres/migrations.h"
+#include "store/sql/pool.h"
 #include "store/sql/sql_store.h"
 
 namespace keyward::store::postgres {
@@ -306,6 +308,9 @@ class Connection final : public sql::Connection {
   }
 
   bool InTransaction() const { return PQtransactionStatus(pg_) != PQTRANS_IDLE; }
+  // Pool hooks.
+  bool Alive() { return LooksAlive(); }
+  bool Reusable() const { return ok() && !InTransaction(); }
 
   std::string LastError() const override {
     std::string text = last_error_.empty() ? PQerrorMessage(pg_) : last_error_;
@@ -446,14 +451,17 @@ Status Migrate(Connection& conn) {
 
 class PgStore final : public Store {
  public:
-  PgStore(Target target, int pool_size) : target_(std::move(target)), max_(pool_size) {}
+  PgStore(Target target, int pool_size)
+      : pool_(pool_size, [this] { return Connect(target_); }),
+        // RunExclusive's connections, outside the pool (so fn's own
+        // transactions cannot wait for them even with a pool of one).
+        exclusive_(std::numeric_limits<int>::max(), [this] { return Connect(target_); }),
+        target_(std::move(target)) {}
 
   Status Init() {
-    auto conn = Connect(target_);
-    if (!conn) return Fail(conn.error());
-    if (auto s = Migrate(**conn); !s) return s;
-    idle_.push_back(std::move(*conn));
-    open_ = 1;
+    KW_ASSIGN_OR_RETURN(auto conn, Connect(target_));
+    KW_TRY(Migrate(*conn));
+    pool_.Add(std::move(conn));
     return {};
   }
 
@@ -461,138 +469,49 @@ class PgStore final : public Store {
   Status Read(const std::function<Status(Tx&)>& fn) override { return Run(fn, true); }
 
   Result<int> SchemaVersion() override {
-    KW_ASSIGN_OR_RETURN(auto lease, Acquire());
-    return sql::SchemaVersion(*lease.conn);
+    KW_ASSIGN_OR_RETURN(auto lease, pool_.Acquire());
+    return sql::SchemaVersion(*lease);
   }
 
   Result<bool> RunExclusive(std::string_view task, const std::function<Status()>& fn) override {
-    std::unique_lock<std::mutex> held;
-    {
-      std::lock_guard lock(mu_);
-      auto& task_mu = exclusive_[std::string(task)];
-      if (!task_mu) task_mu = std::make_unique<std::mutex>();
-      held = std::unique_lock(*task_mu, std::try_to_lock);
-    }
+    auto held = tasks_.TryLock(task);
     if (!held.owns_lock()) return false;
-
     static constexpr const char* kTryLock = "SELECT pg_try_advisory_lock(?1)";
     static constexpr const char* kUnlock = "SELECT pg_advisory_unlock(?1)";
     const int64_t key = TaskLockKey(task);
-    std::unique_ptr<Connection> conn;
+    std::optional<sql::Pool<Connection>::Lease> conn;
     bool got = false;
     for (int attempt = 0; attempt < 2 && !conn; ++attempt) {
-      auto c = TakeExclusiveConnection();
-      if (!c) return Fail(c.error());
-      KW_ASSIGN_OR_RETURN(auto s, sql::Prepare(**c, kTryLock, "run exclusive"));
+      KW_ASSIGN_OR_RETURN(auto lease, exclusive_.Acquire());
+      KW_ASSIGN_OR_RETURN(auto s, sql::Prepare(*lease, kTryLock, "run exclusive"));
       s.Bind(1, key);
       auto row = s.Step();
       if (row && *row) {
         got = s.Int(0) != 0;
-        conn = std::move(*c);
-      } else if ((*c)->ok() || attempt == 1) {
+        conn.emplace(std::move(lease));
+      } else if (lease->ok() || attempt == 1) {
         return Fail(row ? StoreError("run exclusive") : row.error());
       }
       // Else the connection was dead: once more on a fresh one.
     }
-    if (!got) {
-      ReturnExclusiveConnection(std::move(conn));
-      return false;
-    }
+    if (!got) return false;
     Status result = fn();
     bool released = false;
-    if (auto s = sql::Prepare(*conn, kUnlock, "run exclusive"); s) {
+    if (auto s = sql::Prepare(**conn, kUnlock, "run exclusive"); s) {
       s->Bind(1, key);
       auto row = s->Step();
       released = row && *row && s->Int(0) != 0;
     }
-    if (released) {
-      ReturnExclusiveConnection(std::move(conn));
-    } else {
+    if (!released) {
       // Closing the session releases whatever it still holds.
       spdlog::warn("postgres: could not release the lock of task {}; closing its connection", task);
-      conn.reset();
+      conn->Discard();
     }
-    if (!result) return Fail(result.error());
+    KW_TRY(result);
     return true;
   }
 
  private:
-  struct Lease {
-    PgStore* store;
-    std::unique_ptr<Connection> conn;
-    bool discard = false;
-    Lease(PgStore* s, std::unique_ptr<Connection> c) : store(s), conn(std::move(c)) {}
-    Lease(Lease&& o) noexcept
-        : store(o.store), conn(std::move(o.conn)), discard(std::exchange(o.discard, false)) {}
-    Lease(const Lease&) = delete;
-    Lease& operator=(const Lease&) = delete;
-    Lease& operator=(Lease&&) = delete;
-    ~Lease() {
-      if (conn) store->Release(std::move(conn), discard);
-    }
-  };
-
-  Result<Lease> Acquire() {
-    std::unique_lock lock(mu_);
-    for (;;) {
-      cv_.wait(lock, [&] { return !idle_.empty() || open_ < max_; });
-      if (!idle_.empty()) {
-        auto conn = std::move(idle_.back());
-        idle_.pop_back();
-        if (conn->LooksAlive()) return Lease(this, std::move(conn));
-        --open_;  // dead while idle (a restart, a terminated backend): drop it
-        continue;
-      }
-      ++open_;
-      lock.unlock();
-      auto conn = Connect(target_);
-      if (!conn) {
-        lock.lock();
-        --open_;
-        cv_.notify_one();
-        return Fail(conn.error());
-      }
-      return Lease(this, std::move(*conn));
-    }
-  }
-
-  void Release(std::unique_ptr<Connection> conn, bool discard) {
-    std::lock_guard lock(mu_);
-    if (discard || !conn->ok() || conn->InTransaction()) {
-      --open_;
-    } else {
-      idle_.push_back(std::move(conn));
-    }
-    cv_.notify_one();
-  }
-
-  // After a lost connection the idle ones are suspect too (a restart closes
-  // them all): closing them makes the retry open a fresh one.
-  void DropIdle() {
-    std::lock_guard lock(mu_);
-    open_ -= static_cast<int>(idle_.size());
-    idle_.clear();
-    cv_.notify_all();
-  }
-
-  Result<std::unique_ptr<Connection>> TakeExclusiveConnection() {
-    {
-      std::lock_guard lock(mu_);
-      while (!exclusive_idle_.empty()) {
-        auto conn = std::move(exclusive_idle_.back());
-        exclusive_idle_.pop_back();
-        if (conn->LooksAlive()) return conn;
-      }
-    }
-    return Connect(target_);
-  }
-
-  void ReturnExclusiveConnection(std::unique_ptr<Connection> conn) {
-    if (!conn->ok() || conn->InTransaction()) return;
-    std::lock_guard lock(mu_);
-    exclusive_idle_.push_back(std::move(conn));
-  }
-
   Status Run(const std::function<Status(Tx&)>& fn, bool read_only) {
     bool reconnected = false;
     auto backoff = kFirstBackoff;
@@ -600,16 +519,15 @@ class PgStore final : public Store {
       Trouble trouble = Trouble::kNone;
       Status result;
       {
-        auto lease = Acquire();
-        if (!lease) return Fail(lease.error());
-        Connection& conn = *lease->conn;
+        KW_ASSIGN_OR_RETURN(auto lease, pool_.Acquire());
+        Connection& conn = *lease;
         result = sql::RunTransaction(conn, fn, read_only);
         trouble = conn.trouble();
         bool committing = conn.commit_sent();
         conn.ResetTrouble();
         if (!conn.ok()) trouble = Trouble::kLost;
         if (trouble == Trouble::kLost) {
-          lease->discard = true;
+          lease.Discard();
           // A COMMIT whose answer was lost may have happened: not repeated.
           if (result || committing || reconnected) return result;
         }
@@ -617,7 +535,7 @@ class PgStore final : public Store {
       if (trouble == Trouble::kLost) {
         spdlog::warn("postgres: connection lost; running the transaction again on a new one");
         reconnected = true;
-        DropIdle();
+        pool_.DropIdle();
         continue;
       }
       if (trouble != Trouble::kRetry) return result;
@@ -632,14 +550,10 @@ class PgStore final : public Store {
     }
   }
 
+  sql::Pool<Connection> pool_;
+  sql::Pool<Connection> exclusive_;
+  sql::TaskLocks tasks_;
   Target target_;
-  int max_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::unique_ptr<Connection>> idle_;
-  int open_ = 0;                                                  // idle and leased
-  std::vector<std::unique_ptr<Connection>> exclusive_idle_;       // RunExclusive, under mu_
-  std::map<std::string, std::unique_ptr<std::mutex>> exclusive_;  // RunExclusive, under mu_
 };
 
 }  // namespace

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,16 @@ struct Migration {
   int version;
   const char* sql;
 };
+
+// The schema's versions, the same on every database:
+//   1 accounts, codes, devices, sessions, items, rate limits
+//   2 organizations, members, invites, events
+//   3 statements, grants, escrows
+//   4 recovery requests and approvals
+//   5 the keys the database is bound to
+//   6 the recovery mode of each escrow
+// A driver lists its scripts in that order; they become versions 1, 2, ...
+std::vector<Migration> NumberMigrations(std::initializer_list<const char*> scripts);
 
 // The newest migration recorded in schema_migrations (0 for a new database).
 [[nodiscard]] Result<int> SchemaVersion(Connection& conn);

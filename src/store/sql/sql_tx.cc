@@ -1350,6 +1350,13 @@ Status RunTransaction(Connection& conn, const std::function<Status(Tx&)>& fn, bo
   return conn.Commit();
 }
 
+std::vector<Migration> NumberMigrations(std::initializer_list<const char*> scripts) {
+  std::vector<Migration> migrations;
+  for (const char* sql : scripts)
+    migrations.push_back({static_cast<int>(migrations.size()) + 1, sql});
+  return migrations;
+}
+
 Result<int> SchemaVersion(Connection& conn) {
   KW_ASSIGN_OR_RETURN(auto s,
                       Prepare(conn, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",

@@ -3,10 +3,7 @@
 #include <sqlite3.h>
 
 #include <chrono>
-#include <condition_variable>
 #include <ctime>
-#include <map>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -16,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/try.h"
+#include "store/sql/pool.h"
 #include "store/sql/sql_store.h"
 #include "store/sqlite/migrations.h"
 
@@ -136,6 +134,9 @@ class Connection final : public sql::Connection {
   Connection& operator=(const Connection&) = delete;
 
   sqlite3* db() { return db_; }
+  // Pool hooks: a SQLite connection stays usable.
+  bool Alive() const { return true; }
+  bool Reusable() const { return true; }
   const sql::Dialect& dialect() const override { return kDialect; }
 
   Result<sql::Statement*> Prepare(const char* sql, std::string_view op) override {
@@ -218,14 +219,13 @@ Result<std::unique_ptr<Connection>> OpenConnection(const std::string& path,
 
 class SqliteStore final : public Store {
  public:
-  SqliteStore(std::string path, int pool_size) : path_(std::move(path)), max_(pool_size) {}
+  SqliteStore(std::string path, int pool_size)
+      : pool_(pool_size, [path] { return OpenConnection(path); }), path_(std::move(path)) {}
 
   Status Init() {
-    auto conn = OpenConnection(path_);
-    if (!conn) return Fail(conn.error());
-    if (auto s = Migrate(**conn); !s) return s;
-    idle_.push_back(std::move(*conn));
-    open_ = 1;
+    KW_ASSIGN_OR_RETURN(auto conn, OpenConnection(path_));
+    KW_TRY(Migrate(*conn));
+    pool_.Add(std::move(conn));
     return {};
   }
 
@@ -233,67 +233,23 @@ class SqliteStore final : public Store {
   Status Read(const std::function<Status(Tx&)>& fn) override { return Run(fn, true); }
 
   Result<int> SchemaVersion() override {
-    auto lease = Acquire();
-    if (!lease) return Fail(lease.error());
-    return sql::SchemaVersion(*lease->conn);
+    KW_ASSIGN_OR_RETURN(auto lease, pool_.Acquire());
+    return sql::SchemaVersion(*lease);
   }
 
+  // One process per database file: the process-wide lock is enough.
   Result<bool> RunExclusive(std::string_view task, const std::function<Status()>& fn) override {
-    std::unique_lock<std::mutex> held;
-    {
-      std::lock_guard lock(mu_);
-      auto& task_mu = exclusive_[std::string(task)];
-      if (!task_mu) task_mu = std::make_unique<std::mutex>();
-      held = std::unique_lock(*task_mu, std::try_to_lock);
-    }
+    auto held = tasks_.TryLock(task);
     if (!held.owns_lock()) return false;
-    if (auto s = fn(); !s) return Fail(s.error());
+    KW_TRY(fn());
     return true;
   }
 
  private:
-  struct Lease {
-    SqliteStore* store;
-    std::unique_ptr<Connection> conn;
-    Lease(SqliteStore* s, std::unique_ptr<Connection> c) : store(s), conn(std::move(c)) {}
-    Lease(Lease&& o) noexcept : store(o.store), conn(std::move(o.conn)) {}
-    ~Lease() {
-      if (conn) store->Release(std::move(conn));
-    }
-  };
-
-  Result<Lease> Acquire() {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return !idle_.empty() || open_ < max_; });
-    if (!idle_.empty()) {
-      auto conn = std::move(idle_.back());
-      idle_.pop_back();
-      return Lease(this, std::move(conn));
-    }
-    ++open_;
-    lock.unlock();
-    auto conn = OpenConnection(path_);
-    if (!conn) {
-      std::lock_guard relock(mu_);
-      --open_;
-      cv_.notify_one();
-      return Fail(conn.error());
-    }
-    return Lease(this, std::move(*conn));
-  }
-
-  void Release(std::unique_ptr<Connection> conn) {
-    std::lock_guard lock(mu_);
-    idle_.push_back(std::move(conn));
-    cv_.notify_one();
-  }
-
   Status Run(const std::function<Status(Tx&)>& fn, bool read_only) {
-    auto lease = Acquire();
-    if (!lease) return Fail(lease.error());
-    Connection& conn = *lease->conn;
+    KW_ASSIGN_OR_RETURN(auto lease, pool_.Acquire());
     for (int attempt = 0;; ++attempt) {
-      Status result = sql::RunTransaction(conn, fn, read_only);
+      Status result = sql::RunTransaction(*lease, fn, read_only);
       if (result || result.error().code() != "store.busy" || attempt + 1 >= kBusyRetries) {
         return result;
       }
@@ -315,13 +271,9 @@ class SqliteStore final : public Store {
     return conn.Commit();
   }
 
+  sql::Pool<Connection> pool_;
+  sql::TaskLocks tasks_;
   std::string path_;
-  int max_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::unique_ptr<Connection>> idle_;
-  int open_ = 0;
-  std::map<std::string, std::unique_ptr<std::mutex>> exclusive_;  // RunExclusive, under mu_
 };
 
 }  // namespace
