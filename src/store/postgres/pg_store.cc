@@ -428,7 +428,7 @@ Result<std::unique_ptr<Connection>> Connect(const Target& t) {
   return conn;
 }
 
-Status Migrate(Connection& conn) {
+Status MigrateSchema(Connection& conn) {
   // READ COMMITTED: after waiting for the lock, each statement sees what the
   // node that migrated before committed.
   KW_TRY(conn.ExecScript("BEGIN ISOLATION LEVEL READ COMMITTED", "migrate"));
@@ -449,29 +449,14 @@ Status Migrate(Connection& conn) {
   return conn.ExecScript("COMMIT", "migrate");
 }
 
-class PgStore final : public Store {
+class PgStore final : public sql::PooledStore<Connection> {
  public:
   PgStore(Target target, int pool_size)
-      : pool_(pool_size, [this] { return Connect(target_); }),
+      : PooledStore(pool_size, [this] { return Connect(target_); }),
         // RunExclusive's connections, outside the pool (so fn's own
         // transactions cannot wait for them even with a pool of one).
         exclusive_(std::numeric_limits<int>::max(), [this] { return Connect(target_); }),
         target_(std::move(target)) {}
-
-  Status Init() {
-    KW_ASSIGN_OR_RETURN(auto conn, Connect(target_));
-    KW_TRY(Migrate(*conn));
-    pool_.Add(std::move(conn));
-    return {};
-  }
-
-  Status Transact(const std::function<Status(Tx&)>& fn) override { return Run(fn, false); }
-  Status Read(const std::function<Status(Tx&)>& fn) override { return Run(fn, true); }
-
-  Result<int> SchemaVersion() override {
-    KW_ASSIGN_OR_RETURN(auto lease, pool_.Acquire());
-    return sql::SchemaVersion(*lease);
-  }
 
   Result<bool> RunExclusive(std::string_view task, const std::function<Status()>& fn) override {
     auto held = tasks_.TryLock(task);
@@ -512,7 +497,9 @@ class PgStore final : public Store {
   }
 
  private:
-  Status Run(const std::function<Status(Tx&)>& fn, bool read_only) {
+  Status Migrate(Connection& conn) override { return MigrateSchema(conn); }
+
+  Status Run(const std::function<Status(Tx&)>& fn, bool read_only) override {
     bool reconnected = false;
     auto backoff = kFirstBackoff;
     for (int attempt = 1;; ++attempt) {
@@ -550,9 +537,7 @@ class PgStore final : public Store {
     }
   }
 
-  sql::Pool<Connection> pool_;
   sql::Pool<Connection> exclusive_;
-  sql::TaskLocks tasks_;
   Target target_;
 };
 

@@ -14,6 +14,9 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/try.h"
+#include "store/sql/sql_store.h"
+#include "store/store.h"
 
 namespace keyward::store::sql {
 
@@ -125,6 +128,43 @@ class TaskLocks {
  private:
   std::mutex mu_;
   std::map<std::string, std::unique_ptr<std::mutex>> locks_;
+};
+
+// What both stores do the same way around their pool: the first connection
+// migrates the database and joins the pool; Transact and Read are one Run;
+// the schema version is read on a pooled connection.
+template <class Conn>
+class PooledStore : public Store {
+ public:
+  PooledStore(int pool_size, typename Pool<Conn>::Opener open)
+      : pool_(pool_size, open), open_(std::move(open)) {}
+
+  [[nodiscard]] Status Init() {
+    KW_ASSIGN_OR_RETURN(auto conn, open_());
+    KW_TRY(Migrate(*conn));
+    pool_.Add(std::move(conn));
+    return {};
+  }
+
+  Status Transact(const std::function<Status(Tx&)>& fn) override { return Run(fn, false); }
+  Status Read(const std::function<Status(Tx&)>& fn) override { return Run(fn, true); }
+
+  Result<int> SchemaVersion() override {
+    KW_ASSIGN_OR_RETURN(auto lease, pool_.Acquire());
+    return sql::SchemaVersion(*lease);
+  }
+
+ protected:
+  // Brings the database to the newest schema (in a transaction of its own).
+  [[nodiscard]] virtual Status Migrate(Conn& conn) = 0;
+  // Runs fn in one transaction, retrying as the database needs.
+  [[nodiscard]] virtual Status Run(const std::function<Status(Tx&)>& fn, bool read_only) = 0;
+
+  Pool<Conn> pool_;
+  TaskLocks tasks_;
+
+ private:
+  typename Pool<Conn>::Opener open_;
 };
 
 }  // namespace keyward::store::sql

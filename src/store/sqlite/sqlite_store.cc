@@ -217,25 +217,10 @@ Result<std::unique_ptr<Connection>> OpenConnection(const std::string& path,
   return conn;
 }
 
-class SqliteStore final : public Store {
+class SqliteStore final : public sql::PooledStore<Connection> {
  public:
-  SqliteStore(std::string path, int pool_size)
-      : pool_(pool_size, [path] { return OpenConnection(path); }), path_(std::move(path)) {}
-
-  Status Init() {
-    KW_ASSIGN_OR_RETURN(auto conn, OpenConnection(path_));
-    KW_TRY(Migrate(*conn));
-    pool_.Add(std::move(conn));
-    return {};
-  }
-
-  Status Transact(const std::function<Status(Tx&)>& fn) override { return Run(fn, false); }
-  Status Read(const std::function<Status(Tx&)>& fn) override { return Run(fn, true); }
-
-  Result<int> SchemaVersion() override {
-    KW_ASSIGN_OR_RETURN(auto lease, pool_.Acquire());
-    return sql::SchemaVersion(*lease);
-  }
+  SqliteStore(const std::string& path, int pool_size)
+      : PooledStore(pool_size, [path] { return OpenConnection(path); }) {}
 
   // One process per database file: the process-wide lock is enough.
   Result<bool> RunExclusive(std::string_view task, const std::function<Status()>& fn) override {
@@ -246,7 +231,7 @@ class SqliteStore final : public Store {
   }
 
  private:
-  Status Run(const std::function<Status(Tx&)>& fn, bool read_only) {
+  Status Run(const std::function<Status(Tx&)>& fn, bool read_only) override {
     KW_ASSIGN_OR_RETURN(auto lease, pool_.Acquire());
     for (int attempt = 0;; ++attempt) {
       Status result = sql::RunTransaction(*lease, fn, read_only);
@@ -257,7 +242,7 @@ class SqliteStore final : public Store {
     }
   }
 
-  static Status Migrate(Connection& conn) {
+  Status Migrate(Connection& conn) override {
     KW_TRY(conn.Begin(false));
     Status result = sql::ApplyMigrations(
         conn, Migrations(),
@@ -270,10 +255,6 @@ class SqliteStore final : public Store {
     }
     return conn.Commit();
   }
-
-  sql::Pool<Connection> pool_;
-  sql::TaskLocks tasks_;
-  std::string path_;
 };
 
 }  // namespace
