@@ -625,37 +625,44 @@ std::string RedactDbUrl(std::string_view url) {
   return out;
 }
 
-Result<MigrateReport> Migrate(const MigrateOptions& options) {
+namespace {
+
+// The SQLite file of --from, after checking both URLs and that the file
+// exists (store::Open would create a missing one, and an empty source copied
+// into the target would look like a successful migration).
+Result<std::string> SourcePath(const MigrateOptions& options) {
   if (!options.from.starts_with("sqlite:")) {
     return Fail(BadUrl("--from must be an SQLite database (sqlite:PATH)"));
   }
   if (!IsPostgresUrl(options.to)) {
     return Fail(BadUrl("--to must be a PostgreSQL database (postgresql://...)"));
   }
-  auto path = SqlitePath(options.from);
-  if (!path) return Fail(path.error());
-  // store::Open would create a missing file: an empty source copied into the
-  // target would look like a successful migration.
+  KW_ASSIGN_OR_RETURN(auto path, SqlitePath(options.from));
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(*path, ec)) {
+  if (!std::filesystem::is_regular_file(path, ec)) {
     return Fail(Error::NotFound("migrate.source_missing",
-                                "the source database " + *path + " does not exist"));
+                                "the source database " + path + " does not exist"));
   }
+  return path;
+}
 
-  auto source_store = store::Open(options.from);
-  if (!source_store) {
-    return Fail(Error::Unavailable(
-        "migrate.open_failed",
-        "cannot open the source database: " + OneLine(source_store.error().message())));
+Result<std::unique_ptr<Store>> OpenSide(const std::string& url, const char* side) {
+  auto opened = store::Open(url);
+  if (!opened) {
+    return Fail(Error::Unavailable("migrate.open_failed",
+                                   std::string("cannot open the ") + side +
+                                       " database: " + OneLine(opened.error().message())));
   }
-  auto target_store = store::Open(options.to);
-  if (!target_store) {
-    return Fail(Error::Unavailable(
-        "migrate.open_failed",
-        "cannot open the target database: " + OneLine(target_store.error().message())));
-  }
-  auto source_version = (*source_store)->SchemaVersion();
-  auto target_version = (*target_store)->SchemaVersion();
+  return std::move(*opened);
+}
+
+// Opens both stores, which migrates each to the newest schema, and checks
+// that their versions agree; returns the version and the target store.
+Result<std::pair<int, std::unique_ptr<Store>>> OpenAtOneVersion(const MigrateOptions& options) {
+  KW_ASSIGN_OR_RETURN(auto source, OpenSide(options.from, "source"));
+  KW_ASSIGN_OR_RETURN(auto target, OpenSide(options.to, "target"));
+  auto source_version = source->SchemaVersion();
+  auto target_version = target->SchemaVersion();
   if (!source_version || !target_version) {
     return Fail(Error::Unavailable("migrate.open_failed", "cannot read the schema versions"));
   }
@@ -665,89 +672,87 @@ Result<MigrateReport> Migrate(const MigrateOptions& options) {
                                     " but the target's is " + std::to_string(*target_version) +
                                     "; run the same keywardd version on both"));
   }
-  // The rest reads the file directly, inside one snapshot.
-  source_store->reset();
+  return std::pair(*source_version, std::move(target));
+}
 
-  MigrateReport report;
-  report.schema_version = *source_version;
-  auto snapshot = SqliteSnapshot::Open(*path);
-  if (!snapshot) return Fail(snapshot.error());
-  auto source_tables = snapshot->Tables();
-  if (!source_tables) return Fail(source_tables.error());
-  auto ordered = CopyOrder(std::move(*source_tables));
-  if (!ordered) return Fail(ordered.error());
-
-  auto target = PgTarget::Connect(options.to);
-  if (!target) return Fail(target.error());
-  if (auto s = target->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ", "starting a transaction");
-      !s) {
-    return Fail(s.error());
-  }
-  auto target_tables = target->Tables();
-  if (!target_tables) return Fail(target_tables.error());
-  target_tables->erase(std::string(kSchemaTable));
-
+// In the target's open transaction: the columns of each source table, in
+// copy order, matched to the target's; every target table locked against
+// writers and checked empty.
+Result<std::vector<std::vector<TargetColumn>>> PrepareTarget(
+    PgTarget& target, const std::vector<SourceTable>& ordered) {
+  KW_ASSIGN_OR_RETURN(auto target_tables, target.Tables());
+  target_tables.erase(std::string(kSchemaTable));
   std::vector<std::vector<TargetColumn>> matched;
-  for (const auto& table : *ordered) {
-    auto it = target_tables->find(table.name);
-    if (it == target_tables->end()) {
+  for (const auto& table : ordered) {
+    auto it = target_tables.find(table.name);
+    if (it == target_tables.end()) {
       return Fail(SchemaMismatch("the target database has no table " + table.name));
     }
-    auto columns = MatchColumns(table, it->second);
-    if (!columns) return Fail(columns.error());
-    matched.push_back(std::move(*columns));
+    KW_ASSIGN_OR_RETURN(auto columns, MatchColumns(table, it->second));
+    matched.push_back(std::move(columns));
   }
   // No writer may slip rows in between the emptiness check and the commit
   // (a keywardd started on the target too early, say). Readers may go on.
   std::string lock;
-  for (const auto& [name, columns] : *target_tables) {
+  for (const auto& [name, columns] : target_tables) {
     lock += (lock.empty() ? "" : ", ") + QuoteIdent(name);
   }
-  if (!lock.empty()) {
-    if (auto s = target->Exec("LOCK TABLE " + lock + " IN EXCLUSIVE MODE", "locking the tables");
-        !s) {
-      return Fail(s.error());
-    }
-  }
-  for (const auto& [name, columns] : *target_tables) {
-    auto has_rows = target->HasRows(name);
-    if (!has_rows) return Fail(has_rows.error());
-    if (*has_rows) {
+  if (!lock.empty())
+    KW_TRY(target.Exec("LOCK TABLE " + lock + " IN EXCLUSIVE MODE", "locking the tables"));
+  for (const auto& [name, columns] : target_tables) {
+    KW_ASSIGN_OR_RETURN(bool has_rows, target.HasRows(name));
+    if (has_rows) {
       return Fail(Error::Conflict("migrate.target_not_empty",
                                   "the target database is not empty (table " + name +
                                       " has rows); migrate only into a new, empty database"));
     }
   }
+  return matched;
+}
 
-  for (size_t i = 0; i < ordered->size(); ++i) {
-    const SourceTable& table = (*ordered)[i];
-    auto total = snapshot->Count(table.name);
-    if (!total) return Fail(total.error());
-    auto copied = CopyTable(*snapshot, *target, table, matched[i], *total, options.progress);
-    if (!copied) return Fail(copied.error());
-    if (*copied != *total) {
-      return Fail(CopyFailed(table.name + " changed while it was copied"));
-    }
-    report.tables.push_back({table.name, *copied});
-    report.rows += *copied;
-  }
-  auto advanced = target->AdvanceSequences();
-  if (!advanced) return Fail(advanced.error());
-  report.sequences_advanced = *advanced;
-  if (auto s = target->Exec("COMMIT", "committing"); !s) return Fail(s.error());
-
-  // Verification, from outside the copy's transaction.
+// Counts and event chains compared from outside the copy's transaction.
+Status Verify(SqliteSnapshot& snapshot, PgTarget& target, Store& target_store,
+              MigrateReport& report) {
   for (const auto& table : report.tables) {
-    auto count = target->Count(table.name);
+    auto count = target.Count(table.name);
     if (!count) return Fail(VerifyFailed(count.error().message()));
     if (*count != table.rows) {
       return Fail(VerifyFailed("the target's " + table.name + " has " + std::to_string(*count) +
                                " rows, the source " + std::to_string(table.rows)));
     }
   }
-  auto chains = snapshot->EventChains();
-  if (!chains) return Fail(chains.error());
-  if (auto s = CompareChains(**target_store, *chains, report); !s) return Fail(s.error());
+  KW_ASSIGN_OR_RETURN(auto chains, snapshot.EventChains());
+  return CompareChains(target_store, chains, report);
+}
+
+}  // namespace
+
+Result<MigrateReport> Migrate(const MigrateOptions& options) {
+  KW_ASSIGN_OR_RETURN(auto path, SourcePath(options));
+  KW_ASSIGN_OR_RETURN(auto opened, OpenAtOneVersion(options));
+  auto& [version, target_store] = opened;
+  MigrateReport report;
+  report.schema_version = version;
+  // The copy reads the file directly, inside one snapshot.
+  KW_ASSIGN_OR_RETURN(auto snapshot, SqliteSnapshot::Open(path));
+  KW_ASSIGN_OR_RETURN(auto source_tables, snapshot.Tables());
+  KW_ASSIGN_OR_RETURN(auto ordered, CopyOrder(std::move(source_tables)));
+
+  KW_ASSIGN_OR_RETURN(auto target, PgTarget::Connect(options.to));
+  KW_TRY(target.Exec("BEGIN ISOLATION LEVEL REPEATABLE READ", "starting a transaction"));
+  KW_ASSIGN_OR_RETURN(auto matched, PrepareTarget(target, ordered));
+  for (size_t i = 0; i < ordered.size(); ++i) {
+    const SourceTable& table = ordered[i];
+    KW_ASSIGN_OR_RETURN(int64_t total, snapshot.Count(table.name));
+    KW_ASSIGN_OR_RETURN(int64_t copied,
+                        CopyTable(snapshot, target, table, matched[i], total, options.progress));
+    if (copied != total) return Fail(CopyFailed(table.name + " changed while it was copied"));
+    report.tables.push_back({table.name, copied});
+    report.rows += copied;
+  }
+  KW_ASSIGN_OR_RETURN(report.sequences_advanced, target.AdvanceSequences());
+  KW_TRY(target.Exec("COMMIT", "committing"));
+  KW_TRY(Verify(snapshot, target, *target_store, report));
   return report;
 }
 
