@@ -80,29 +80,6 @@ Result<RequestStatus> FromApproved(RequestStatus current, RequestStatus next) {
 
 }  // namespace
 
-std::string_view RequestStatusName(RequestStatus status) {
-  switch (status) {
-    case RequestStatus::kPending:
-      return "pending";
-    case RequestStatus::kApproved:
-      return "approved";
-    case RequestStatus::kLinkUsed:
-      return "link_used";
-    case RequestStatus::kExpired:
-      return "expired";
-    case RequestStatus::kDeclined:
-      return "declined";
-  }
-  return "unknown";
-}
-
-std::optional<RequestStatus> ParseRequestStatus(std::string_view name) {
-  for (RequestStatus s : kAllRequestStatuses) {
-    if (RequestStatusName(s) == name) return s;
-  }
-  return std::nullopt;
-}
-
 std::string_view RequestActionName(RequestAction action) {
   switch (action) {
     case RequestAction::kSubmit:

@@ -57,11 +57,7 @@ inline constexpr std::array kAllRequestStatuses = {
     store::RequestStatus::kDeclined,
 };
 
-// "pending", "approved", "link_used", "expired", "declined" (the wire and
-// store names).
-std::string_view RequestStatusName(store::RequestStatus status);
-// The inverse; nullopt for anything else.
-std::optional<store::RequestStatus> ParseRequestStatus(std::string_view name);
+// RequestStatusName and ParseRequestStatus: core/domain.h.
 // "submit", "record_approval", ... (for test names and messages).
 std::string_view RequestActionName(RequestAction action);
 

@@ -103,17 +103,14 @@ Item ReadItem(const Stmt& s) {
 constexpr const char* kMemberCols =
     "org_id, account_id, role, permissions, status, joined_at, last_epoch";
 
-std::string_view StatusText(MemberStatus status) {
-  return status == MemberStatus::kRevoked ? "revoked" : "active";
-}
-
 OrgMember ReadMember(const Stmt& s) {
   OrgMember m;
   m.org_id = s.Text(0);
   m.account_id = s.Text(1);
   m.role = s.Text(2);
   m.permissions = s.Text(3);
-  m.status = s.Text(4) == "revoked" ? MemberStatus::kRevoked : MemberStatus::kActive;
+  m.status = s.Text(4) == core::MemberStatusName(MemberStatus::kRevoked) ? MemberStatus::kRevoked
+                                                                         : MemberStatus::kActive;
   m.joined_at = s.Int(5);
   m.last_epoch = static_cast<uint64_t>(s.Int(6));
   return m;
@@ -215,30 +212,10 @@ constexpr const char* kRequestCols =
     "created_at, expires_at, decided_at, decided_by, decline_reason, token_hash, link_share, "
     "completed_at";
 
-std::string_view RequestStatusText(RequestStatus status) {
-  switch (status) {
-    case RequestStatus::kPending:
-      return "pending";
-    case RequestStatus::kApproved:
-      return "approved";
-    case RequestStatus::kLinkUsed:
-      return "link_used";
-    case RequestStatus::kExpired:
-      return "expired";
-    case RequestStatus::kDeclined:
-      return "declined";
-  }
-  return "pending";
-}
-
 // The CHECK constraint admits the five names only; anything else would read
 // as a closed status, which no flow acts on.
-RequestStatus ParseRequestStatus(std::string_view text) {
-  if (text == "pending") return RequestStatus::kPending;
-  if (text == "approved") return RequestStatus::kApproved;
-  if (text == "link_used") return RequestStatus::kLinkUsed;
-  if (text == "declined") return RequestStatus::kDeclined;
-  return RequestStatus::kExpired;
+RequestStatus ReadRequestStatus(std::string_view text) {
+  return core::ParseRequestStatus(text).value_or(RequestStatus::kExpired);
 }
 
 RecoveryRequest ReadRequest(const Stmt& s) {
@@ -246,7 +223,7 @@ RecoveryRequest ReadRequest(const Stmt& s) {
   r.id = s.Text(0);
   r.org_id = s.Text(1);
   r.account_id = s.Text(2);
-  r.status = ParseRequestStatus(s.Text(3));
+  r.status = ReadRequestStatus(s.Text(3));
   r.initiated_by = s.Text(4);
   r.epoch = static_cast<uint64_t>(s.Int(5));
   r.device_name = s.Text(6);
@@ -268,7 +245,7 @@ void BindRequest(Stmt& s, const RecoveryRequest& r) {
   s.Bind(1, r.id)
       .Bind(2, r.org_id)
       .Bind(3, r.account_id)
-      .Bind(4, RequestStatusText(r.status))
+      .Bind(4, core::RequestStatusName(r.status))
       .Bind(5, r.initiated_by)
       .Bind(6, U(r.epoch))
       .Bind(7, r.device_name)
@@ -773,7 +750,7 @@ class SqlTx final : public Tx {
         .Bind(2, m.account_id)
         .Bind(3, m.role)
         .Bind(4, m.permissions)
-        .Bind(5, StatusText(m.status))
+        .Bind(5, core::MemberStatusName(m.status))
         .Bind(6, m.joined_at)
         .Bind(7, U(m.last_epoch));
     KW_TRY(s.Exec());
@@ -810,7 +787,7 @@ class SqlTx final : public Tx {
     static constexpr const char* kSql =
         "UPDATE org_members SET status = ?3 WHERE org_id = ?1 AND account_id = ?2";
     KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "set member status"));
-    s.Bind(1, org_id).Bind(2, account_id).Bind(3, StatusText(status));
+    s.Bind(1, org_id).Bind(2, account_id).Bind(3, core::MemberStatusName(status));
     return ExpectOne(s.Exec(), "set member status");
   }
 
@@ -1122,7 +1099,7 @@ class SqlTx final : public Tx {
     {
       KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "update recovery request"));
       BindRequest(s, r);  // ?2, ?3 and ?9 are bound but not written
-      s.Bind(17, RequestStatusText(expected));
+      s.Bind(17, core::RequestStatusName(expected));
       KW_ASSIGN_OR_RETURN(auto n, s.Exec());
       changed = n;
     }
@@ -1151,7 +1128,7 @@ class SqlTx final : public Tx {
     return FindAll<RecoveryRequest>(kSql[mask].c_str(), "list recovery requests", ReadRequest,
                                     [&](Stmt& s) {
                                       s.Bind(1, org_id).Bind(5, limit);
-                                      if (status) s.Bind(2, RequestStatusText(*status));
+                                      if (status) s.Bind(2, core::RequestStatusName(*status));
                                       if (after) s.Bind(3, after->created_at).Bind(4, after->id);
                                     });
   }

@@ -1,0 +1,256 @@
+// The domain types of Keyward: what an account, a device, an organization,
+// a membership, an escrow, a recovery request ... is. Plain data, owned by
+// core; the store keeps them as rows (store/store.h) and the services of
+// core act on them.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace keyward::core {
+
+using Bytes = std::vector<uint8_t>;
+
+struct Account {
+  std::string id;     // client-chosen, base64url of 16 bytes
+  std::string email;  // normalized; unique case-insensitively
+  uint64_t kdf_ops = 0;
+  uint64_t kdf_mem = 0;
+  Bytes salt;
+  Bytes verifier;  // H(pepper, auth_key)
+  Bytes wrapped_vault_key;
+  Bytes public_key;
+  Bytes wrapped_private_key;
+  bool verified = false;
+  int64_t created_at = 0;
+  // TOTP two-step login. A non-empty secret with enabled == false is an
+  // enrolment waiting for its confirming code.
+  Bytes totp_secret_sealed;  // Enc(totp key, secret); empty: none
+  bool totp_enabled = false;
+  int64_t totp_last_step = -1;  // last accepted time step, refuses replays
+  // Set when an admin reset the master password to a temporary one
+  // (admin-reset mode): the member must choose a new one before anything else.
+  bool must_change_password = false;
+};
+
+// One live one-time code per (purpose, subject): a new one replaces the old.
+struct EmailCode {
+  std::string purpose;     // "register", later "recovery", ...
+  std::string subject;     // what the code is bound to (an email, a request id)
+  std::string account_id;  // may be empty
+  Bytes challenge;         // random, bound into the hash
+  Bytes code_hash;         // H(code key, challenge || code)
+  int64_t expires_at = 0;
+  int attempts = 0;  // wrong tries so far
+  bool used = false;
+  int64_t created_at = 0;
+};
+
+struct Device {
+  std::string account_id;
+  std::string id;  // client-chosen
+  std::string name;
+  std::string type;  // cli | web | desktop | mobile
+  int64_t first_seen = 0;
+  int64_t last_seen = 0;
+  bool active = true;
+};
+
+struct Session {
+  Bytes token_hash;  // H(token key, token); the token itself is never stored
+  std::string account_id;
+  std::string device_id;
+  int64_t created_at = 0;
+  int64_t expires_at = 0;
+  bool revoked = false;
+};
+
+struct Item {
+  std::string account_id;
+  std::string id;  // client-chosen
+  int64_t revision = 0;
+  Bytes data;  // opaque ciphertext
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+};
+
+struct RecoveryCode {
+  int64_t id = 0;
+  Bytes code_hash;
+  bool used = false;
+};
+
+// ---- organizations (docs/recovery.md) ----
+
+struct Org {
+  std::string id;  // client-chosen
+  std::string name;
+  int64_t created_at = 0;
+  // The creating account. Not a foreign key: the organization outlives it.
+  std::string created_by;
+  // The newest signed statement (see OrgStatementRow) and what the server
+  // decoded from it. key_version counts organization recovery keys: 1 at
+  // creation, +1 at every rotation.
+  uint64_t statement_version = 0;
+  uint64_t key_version = 0;
+  Bytes recovery_public_key;  // pk_org of key_version, 32 bytes
+  std::string policy_json;    // protocol::EncodePolicy of the newest statement
+};
+
+// One signed statement of an organization (protocol/statement.h), kept for
+// ever so that a member's client that missed some can verify the chain.
+// Belongs to its organization.
+struct OrgStatementRow {
+  std::string org_id;
+  uint64_t version = 0;
+  Bytes statement;  // protocol::EncodeOrgStatement bytes
+  Bytes signature;  // Ed25519, 64 bytes
+  int64_t created_at = 0;
+
+  friend bool operator==(const OrgStatementRow&, const OrgStatementRow&) = default;
+};
+
+enum class MemberStatus { kActive, kRevoked };  // stored as "active" / "revoked"
+
+// Belongs to its organization and to its account: deleted with either.
+struct OrgMember {
+  std::string org_id;
+  std::string account_id;
+  std::string role;         // core::RoleName: "owner", "admin", "custom", "user"
+  std::string permissions;  // core::PermissionsText, e.g. "manage_account_recovery"
+  MemberStatus status = MemberStatus::kActive;
+  int64_t joined_at = 0;
+  // The highest escrow epoch this member ever uploaded to this organization
+  // (0: never). Kept through withdrawal, so a re-enrollment always moves to a
+  // new epoch and anything bound to an old one stays dead.
+  uint64_t last_epoch = 0;
+};
+
+// The organization's recovery key sk_org (and, for owners and admins, its
+// signing key) sealed to one member by another admin's client
+// (protocol/grant.h). One row per (org, member, key_version); belongs to the
+// membership: deleted with it.
+struct OrgGrant {
+  std::string org_id;
+  std::string account_id;
+  uint64_t key_version = 0;
+  Bytes recovery_grant;  // Seal(pk_member, hdr("grant", ...) || sk_org)
+  Bytes signing_grant;   // Seal(pk_member, hdr("sign-grant", ...) || seed); may be empty
+  std::string created_by;
+  int64_t created_at = 0;
+
+  friend bool operator==(const OrgGrant&, const OrgGrant&) = default;
+};
+
+// A member's current escrow in one organization (docs/protocol.md "Escrow, links, grants and signed
+// statements"): one row per (org, member); belongs to the membership, so removing the member or
+// deleting the account removes it.
+struct Escrow {
+  std::string org_id;
+  std::string account_id;
+  uint64_t epoch = 0;
+  uint64_t key_version = 0;  // the org recovery key admin_share is sealed to
+  Bytes wrapped_vault_key;   // W
+  Bytes admin_share;         // SA
+  Bytes server_share;        // SU
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+  // The recovery mode of the organization's policy when the member made this
+  // escrow (protocol::RecoveryModeName: "dual-control" or "admin-reset"). It
+  // stays until the member enrolls again: a policy change never weakens an
+  // existing escrow (docs/recovery.md "Changing the policy"). Escrows stored
+  // before schema version 6 read as "dual-control".
+  std::string mode = "dual-control";
+
+  friend bool operator==(const Escrow&, const Escrow&) = default;
+};
+
+// Belongs to its organization. created_by is not a foreign key: an invite
+// stays valid when the admin who sent it is deleted.
+struct OrgInvite {
+  std::string id;
+  std::string org_id;
+  std::string email;  // normalized
+  std::string role;
+  std::string permissions;
+  Bytes token_hash;  // H(token key, token); unique
+  std::string created_by;
+  int64_t created_at = 0;
+  int64_t expires_at = 0;
+  std::optional<int64_t> accepted_at;  // nullopt: not accepted yet
+};
+
+// One stored event of the organization's audit chain: exactly what a
+// core::audit::Record holds (the event and its chain hash). The history of the
+// organization: NOT deleted with the accounts it names.
+struct OrgEvent {
+  uint64_t seq = 0;  // 1, 2, 3, ... per organization, without gaps
+  std::string org_id;
+  std::string type;
+  std::string actor_id;
+  std::string target_id;
+  std::string device_id;
+  int64_t time = 0;
+  std::map<std::string, std::string> details;
+  Bytes hash;  // 32 bytes, core::audit::Digest
+
+  friend bool operator==(const OrgEvent&, const OrgEvent&) = default;
+};
+
+// ---- recovery requests (docs/recovery.md, the Enpass flow) ----
+
+// Exactly the five statuses of the product; stored as "pending", "approved",
+// "link_used", "expired", "declined".
+enum class RequestStatus { kPending, kApproved, kLinkUsed, kExpired, kDeclined };
+
+// A member's request to get back into the vault through one organization's
+// escrow. Belongs to the membership (deleted with it, so a deleted account's
+// requests go too; the organization's events keep the history).
+struct RecoveryRequest {
+  std::string id;  // server-chosen, 16 random bytes base64url
+  std::string org_id;
+  std::string account_id;
+  RequestStatus status = RequestStatus::kPending;
+  // Empty: the member asked (email + code). Else the admin who started it
+  // (admin-initiated recovery).
+  std::string initiated_by;
+  uint64_t epoch = 0;          // the escrow epoch the request recovers
+  std::string device_name;     // what the requesting client called itself
+  std::string remote_address;  // where the request came from
+  int64_t created_at = 0;
+  // Pending: when it expires unapproved. Approved: when the link expires.
+  int64_t expires_at = 0;
+  int64_t decided_at = 0;      // approved (last approval) or declined; 0 before
+  std::string decided_by;      // the admin who approved last or declined
+  std::string decline_reason;  // 1-500 characters when declined
+  Bytes token_hash;            // H(token key, T) once approved; unique; empty before
+  Bytes link_share;            // LA once approved
+  int64_t completed_at = 0;    // Link Used at
+
+  friend bool operator==(const RecoveryRequest&, const RecoveryRequest&) = default;
+};
+
+// One admin's approval of a request (quorum of M distinct admins). Belongs to
+// its request: deleted with it. admin_id is not a foreign key: the approval
+// stays on record when that admin's account is deleted.
+struct RecoveryApproval {
+  std::string request_id;
+  std::string admin_id;
+  int64_t created_at = 0;
+
+  friend bool operator==(const RecoveryApproval&, const RecoveryApproval&) = default;
+};
+
+// The stored and wire names of a request status: "pending", "approved",
+// "link_used", "expired", "declined".
+std::string_view RequestStatusName(RequestStatus status);
+// The inverse; nullopt for anything else.
+std::optional<RequestStatus> ParseRequestStatus(std::string_view name);
+// "active" / "revoked".
+std::string_view MemberStatusName(MemberStatus status);
+
+}  // namespace keyward::core
