@@ -11,8 +11,8 @@
 #include <string>
 
 #include "common/error.h"
-#include "core/audit_chain.h"
 #include "crypto/crypto.h"
+#include "protocol/audit_chain.h"
 #include "protocol/statement.h"
 
 namespace keyward::client {
@@ -29,7 +29,7 @@ struct Profile {
   // and the last statement accepted; and the last event-log head that
   // `keyward events verify` checked (a later log must extend it).
   std::map<std::string, protocol::OrgPin> org_pins;
-  std::map<std::string, core::audit::Head> event_heads;
+  std::map<std::string, protocol::audit::Head> event_heads;
   // Per account id: the member public key this device's person confirmed by
   // its fingerprint before sealing a recovery key grant to it; grants (and
   // key rotations) seal to no other key of that member.

@@ -31,10 +31,10 @@ void AddOrgOption(CLI::App* cmd, EventsArgs& a) {
                   "Organization id or name (default: the only organization you belong to)");
 }
 
-std::string HashHex(const core::audit::Digest& d) { return crypto::HexEncode(d); }
+std::string HashHex(const protocol::audit::Digest& d) { return crypto::HexEncode(d); }
 
-client::Json EventJson(const core::audit::Record& r) {
-  const core::audit::Event& e = r.event;
+client::Json EventJson(const protocol::audit::Record& r) {
+  const protocol::audit::Event& e = r.event;
   client::Json j = client::Json::object();
   j["seq"] = e.seq;
   j["type"] = client::Str(e.type);
@@ -133,7 +133,7 @@ Status Export(Context& ctx, const EventsArgs& a) {
   if (!org) return Fail(org.error());
   auto records = (*s)->org().AllEvents(org->id);
   if (!records) return Fail(records.error());
-  auto text = core::audit::ExportJsonLines(*records);
+  auto text = protocol::audit::ExportJsonLines(*records);
   if (!text) return Fail(text.error());
   if (a.output.empty()) {
     std::fwrite(text->data(), 1, text->size(), stdout);
@@ -167,14 +167,14 @@ Result<std::string> ReadTextFile(const std::string& path) {
 Status Verify(Context& ctx, const EventsArgs& a) {
   auto profile = ctx.LoadProfile();
   if (!profile) return Fail(profile.error());
-  std::vector<core::audit::Record> records;
+  std::vector<protocol::audit::Record> records;
   std::string org_id, org_name;
   std::unique_ptr<OrgSession> session;
   if (!a.file.empty()) {
     auto text = ReadTextFile(a.file);
     if (!text) return Fail(text.error());
-    auto parsed = text->empty() ? Result<std::vector<core::audit::Record>>()
-                                : core::audit::ParseJsonLines(*text);
+    auto parsed = text->empty() ? Result<std::vector<protocol::audit::Record>>()
+                                : protocol::audit::ParseJsonLines(*text);
     if (!parsed) return Fail(parsed.error());
     records = std::move(*parsed);
     if (!records.empty()) org_id = records.front().event.org_id;
@@ -203,7 +203,7 @@ Status Verify(Context& ctx, const EventsArgs& a) {
         "cli.usage", fmt::format("{} holds no events; nothing to verify", a.file)));
   }
 
-  auto head = core::audit::Verify(org_id, records);
+  auto head = protocol::audit::Verify(org_id, records);
   if (!head) {
     return Fail(Error(head.error().kind(), head.error().code(),
                       fmt::format("the event log is broken: {}", head.error().message())));
@@ -212,10 +212,10 @@ Status Verify(Context& ctx, const EventsArgs& a) {
   client::Profile& p = session ? session->profile() : *profile;
   auto remembered = p.event_heads.find(org_id);
   if (remembered != p.event_heads.end()) {
-    std::vector<core::audit::Event> events;
+    std::vector<protocol::audit::Event> events;
     events.reserve(records.size());
     for (const auto& r : records) events.push_back(r.event);
-    if (auto st = core::audit::CheckExtends(remembered->second, events); !st) {
+    if (auto st = protocol::audit::CheckExtends(remembered->second, events); !st) {
       const bool rewritten = st.error().code() == "events.chain_rewritten";
       return Fail(Error(st.error().kind(), st.error().code(),
                         fmt::format("the event log {}: {} (this device verified event {} before)",

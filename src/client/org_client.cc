@@ -958,8 +958,8 @@ Result<EventPage> OrgClient::Events(std::string_view org_id, const EventQuery& q
   return page;
 }
 
-Result<std::vector<core::audit::Record>> OrgClient::AllEvents(std::string_view org_id) {
-  std::vector<core::audit::Record> out;
+Result<std::vector<protocol::audit::Record>> OrgClient::AllEvents(std::string_view org_id) {
+  std::vector<protocol::audit::Record> out;
   EventQuery q;
   q.limit = kEventPage;
   for (;;) {

@@ -158,8 +158,8 @@ Result<InviteInfo> ParseInviteInfo(const Json& j) {
   return info;
 }
 
-Result<core::audit::Record> ParseEvent(const Json& j, std::string_view org_id) {
-  core::audit::Record r;
+Result<protocol::audit::Record> ParseEvent(const Json& j, std::string_view org_id) {
+  protocol::audit::Record r;
   auto seq = U64(j, "seq");
   if (!seq) return Fail(seq.error());
   r.event.seq = *seq;

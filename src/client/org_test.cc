@@ -183,7 +183,7 @@ TEST_F(OrgProfileTest, PinsAndHeadsRoundTrip) {
   p.org_pins["org-a"] = *fresh;
   p.org_pins["org-b"] =
       protocol::OrgPin{"org-b", crypto::GenerateSignKeyPair().public_key, 7, crypto::Bytes(32, 9)};
-  core::audit::Head head;
+  protocol::audit::Head head;
   head.seq = 42;
   for (size_t i = 0; i < head.hash.size(); ++i) head.hash[i] = static_cast<uint8_t>(i * 7);
   p.event_heads["org-b"] = head;

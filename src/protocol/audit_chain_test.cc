@@ -1,4 +1,4 @@
-#include "core/audit_chain.h"
+#include "protocol/audit_chain.h"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-namespace keyward::core::audit {
+namespace keyward::protocol::audit {
 namespace {
 
 using Json = nlohmann::json;
@@ -613,4 +613,4 @@ TEST_F(AuditVectorsTest, InvalidLinesAreRefused) {
 }
 
 }  // namespace
-}  // namespace keyward::core::audit
+}  // namespace keyward::protocol::audit
