@@ -128,8 +128,10 @@ Result<std::unique_ptr<App>> App::Create(const ServerConfig& config, ApiFactory 
   if (auto status = app->server_->Listen(); !status) return Fail(status.error());
   app->public_url_ = config.EffectivePublicUrl(app->server_->port());
 
+  // The store is opened here, by the wiring; the API only uses it.
+  auto store = store::Open(config.EffectiveDb());
+  if (!store) return Fail(store.error());
   api::ApiConfig api_config;
-  api_config.db_url = config.EffectiveDb();
   api_config.public_url = app->public_url_;
   api_config.kdf_minimum = {config.min_kdf_ops, config.min_kdf_mem};
   api_config.session_ttl_seconds = config.session_ttl.count();
@@ -137,7 +139,7 @@ Result<std::unique_ptr<App>> App::Create(const ServerConfig& config, ApiFactory 
   api_config.recovery_key = app->recovery_key_;
   api_config.org_creation_operator_only = config.org_creation == OrgCreation::kOperator;
   api_config.org_creators = config.org_creators;
-  auto api = factory(api_config, *app->mailer_, app->clock_, *app->secret_);
+  auto api = factory(api_config, std::move(*store), *app->mailer_, app->clock_, *app->secret_);
   if (!api) return Fail(api.error());
   app->api_ = std::move(*api);
 
