@@ -14,6 +14,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "common/try.h"
+
 namespace keyward::client {
 namespace {
 
@@ -187,7 +189,7 @@ Result<std::optional<Profile>> LoadProfile(const std::filesystem::path& dir) {
 }
 
 Status SaveProfile(const std::filesystem::path& dir, const Profile& p) {
-  if (auto st = EnsureProfileDir(dir); !st) return st;
+  KW_TRY(EnsureProfileDir(dir));
   nlohmann::json j = {
       {"version", 1},
       {"server_url", p.server_url},

@@ -70,7 +70,7 @@ class AppTest : public ::testing::Test {
 
 TEST_F(AppTest, WiresEverything) {
   auto app = App::Create(config_, FakeFactory(seen_));
-  ASSERT_TRUE(app.has_value()) << app.error().message();
+  ASSERT_OK(app);
   (*app)->sweep_interval = 50ms;
   ASSERT_TRUE((*app)->Start().has_value());
 
@@ -131,16 +131,14 @@ TEST_F(AppTest, StartupFailures) {
   ServerConfig busy = config_;
   busy.listen = "127.0.0.1:" + std::to_string((*first)->port());
   auto second = App::Create(busy, FakeFactory(seen_));
-  ASSERT_FALSE(second.has_value());
-  EXPECT_EQ(second.error().code(), "server.listen_failed");
+  EXPECT_ERROR(second, "server.listen_failed");
 
   // Data directory under a regular file.
   std::ofstream(dir_ / "file") << "x";
   ServerConfig bad_dir = config_;
   bad_dir.data_dir = dir_ / "file" / "data";
   auto third = App::Create(bad_dir, FakeFactory(seen_));
-  ASSERT_FALSE(third.has_value());
-  EXPECT_EQ(third.error().code(), "server.data_dir");
+  EXPECT_ERROR(third, "server.data_dir");
 
   // The API refuses to start.
   auto failing = App::Create(
@@ -149,8 +147,7 @@ TEST_F(AppTest, StartupFailures) {
          const crypto::ServerSecret&) -> Result<std::unique_ptr<api::Api>> {
         return Fail(Error::Unavailable("store.open", "cannot open database"));
       });
-  ASSERT_FALSE(failing.has_value());
-  EXPECT_EQ(failing.error().code(), "store.open");
+  EXPECT_ERROR(failing, "store.open");
 
   // The store cannot be opened: App fails before it builds the API.
   ServerConfig bad_db = config_;
@@ -160,8 +157,7 @@ TEST_F(AppTest, StartupFailures) {
   // An insecure key file.
   ::chmod((config_.data_dir / "server.key").c_str(), 0644);
   auto insecure = App::Create(config_, FakeFactory(seen_));
-  ASSERT_FALSE(insecure.has_value());
-  EXPECT_EQ(insecure.error().code(), "server.key_insecure");
+  EXPECT_ERROR(insecure, "server.key_insecure");
 }
 
 }  // namespace
