@@ -99,8 +99,8 @@ Result<std::unique_ptr<App>> App::Create(const ServerConfig& config, ApiFactory 
   KW_TRY(PrepareDataDir(config.data_dir));
   KW_ASSIGN_OR_RETURN(auto secret, LoadOrCreateServerKey(config.data_dir / "server.key"));
   app->secret_ = std::make_unique<crypto::ServerSecret>(std::move(secret));
-  // Its own file, not derived from server.key: custody may differ (PROTOCOL.md
-  // escrow: SU is sealed to its public key).
+  // Its own file, not derived from server.key: custody may differ
+  // (docs/protocol.md escrow: SU is sealed to its public key).
   KW_ASSIGN_OR_RETURN(auto recovery_key, LoadOrCreateRecoveryKey(config.data_dir / "recovery.key"));
   app->recovery_key_ = std::make_shared<const crypto::BoxKeyPair>(std::move(recovery_key));
   // Best-effort emails that must not slow a request down (the recovery

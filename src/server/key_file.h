@@ -3,7 +3,7 @@
 //   <data>/server.key    "keyward-server-key v1\n"   <base64url 32 bytes> "\n"
 //     the master secret (peppers, token and code keys: core/server_keys.h);
 //   <data>/recovery.key  "keyward-recovery-key v1\n" <base64url 32 bytes> "\n"
-//     the seed of the server recovery key pair (pk_srv of PROTOCOL.md escrow).
+//     the seed of the server recovery key pair (pk_srv of docs/protocol.md escrow).
 // The base64url is unpadded. Each is created 0600 on first start (temp file
 // with O_EXCL, fsync, no-replace rename, fsync of the directory) and refused
 // when group/other may read it, when it is not a regular file (a symbolic
