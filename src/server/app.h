@@ -33,8 +33,9 @@ class App {
   // ApiConfig::recovery_key), builds the mailer, binds, opens (and migrates)
   // the store named by config.EffectiveDb() and hands it to the API.
   // With handle_signals, SIGTERM/SIGINT stop the server gracefully.
-  static Result<std::unique_ptr<App>> Create(const ServerConfig& config, ApiFactory factory,
-                                             bool handle_signals = false);
+  [[nodiscard]] static Result<std::unique_ptr<App>> Create(const ServerConfig& config,
+                                                           ApiFactory factory,
+                                                           bool handle_signals = false);
   ~App();
 
   std::string url() const;  // the bound address, e.g. http://127.0.0.1:41234

@@ -22,12 +22,12 @@ namespace keyward::server {
 
 // Errors (both functions, whichever file): server.key_insecure (mode),
 // server.key_malformed, server.key_io. Messages name the file and its role.
-Result<crypto::ServerSecret> LoadOrCreateServerKey(const std::filesystem::path& path);
+[[nodiscard]] Result<crypto::ServerSecret> LoadOrCreateServerKey(const std::filesystem::path& path);
 
 // The file stores the 32-byte seed; the X25519 pair is
 // crypto::BoxKeyPairFromSeed(seed) (crypto_box_seed_keypair: the secret key is
 // the first 32 bytes of SHA-512(seed)), so the same file always gives the
 // same pair. Exporting it to an HSM means exporting the derived secret key.
-Result<crypto::BoxKeyPair> LoadOrCreateRecoveryKey(const std::filesystem::path& path);
+[[nodiscard]] Result<crypto::BoxKeyPair> LoadOrCreateRecoveryKey(const std::filesystem::path& path);
 
 }  // namespace keyward::server
