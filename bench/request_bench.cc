@@ -87,12 +87,13 @@ class Server {
  public:
   explicit Server(const std::string& db_url) {
     api::ApiConfig config;
-    config.db_url = db_url;
     config.public_url = "https://vault.example.com";
     config.kdf_minimum = crypto::kTestKdf;
     config.kdf_default = crypto::kTestKdf;
     config.recovery_key = recovery_key_;
-    api_ = Must(api::MakeApi(config, mailer_, clock_, secret_), "MakeApi");
+    api_ = Must(
+        api::MakeApi(config, Must(store::Open(db_url), "open the store"), mailer_, clock_, secret_),
+        "MakeApi");
     api_->RegisterRoutes(router_);
   }
 

@@ -24,7 +24,7 @@ namespace keyward::client {
 // The client's own floor (Argon2id ops 2, 19 MiB): parameters below it are
 // refused whatever the server says ("kdf.too_weak_from_server"), which closes
 // the KDF downgrade attack of a malicious server.
-Status CheckKdfFloor(const crypto::KdfParams& params);
+[[nodiscard]] Status CheckKdfFloor(const crypto::KdfParams& params);
 
 // The parameters a new account uses: the server's minimum raised to the
 // client floor, field by field.
@@ -41,27 +41,27 @@ struct RegistrationMaterial {
   crypto::Bytes wrapped_private_key;  // Enc(UK, sk, "keyward/v1/sk" 0 account_id)
   crypto::VaultKey vault_key;
 };
-Result<RegistrationMaterial> MakeRegistration(const crypto::SecureBytes& password,
-                                              const crypto::KdfParams& kdf);
+[[nodiscard]] Result<RegistrationMaterial> MakeRegistration(const crypto::SecureBytes& password,
+                                                            const crypto::KdfParams& kdf);
 
 // AK and EK from the master password (after CheckKdfFloor).
-Result<crypto::AccountKeys> DeriveAccountKeys(const crypto::SecureBytes& password,
-                                              std::span<const uint8_t> salt,
-                                              const crypto::KdfParams& kdf);
+[[nodiscard]] Result<crypto::AccountKeys> DeriveAccountKeys(const crypto::SecureBytes& password,
+                                                            std::span<const uint8_t> salt,
+                                                            const crypto::KdfParams& kdf);
 
 crypto::Bytes WrapVaultKey(const crypto::EncryptionKey& ek, std::string_view account_id,
                            const crypto::VaultKey& uk);
-Result<crypto::VaultKey> UnwrapVaultKey(const crypto::EncryptionKey& ek,
-                                        std::string_view account_id,
-                                        std::span<const uint8_t> wrapped);
+[[nodiscard]] Result<crypto::VaultKey> UnwrapVaultKey(const crypto::EncryptionKey& ek,
+                                                      std::string_view account_id,
+                                                      std::span<const uint8_t> wrapped);
 
 // The CLI keeps the vault key on disk only under a random session key that
 // is never stored: Enc(session_key, UK, "keyward/v1/session" 0 account_id).
 crypto::Bytes ProtectVaultKey(const crypto::SessionKey& session_key, std::string_view account_id,
                               const crypto::VaultKey& uk);
-Result<crypto::VaultKey> UnprotectVaultKey(const crypto::SessionKey& session_key,
-                                           std::string_view account_id,
-                                           std::span<const uint8_t> protected_key);
+[[nodiscard]] Result<crypto::VaultKey> UnprotectVaultKey(const crypto::SessionKey& session_key,
+                                                         std::string_view account_id,
+                                                         std::span<const uint8_t> protected_key);
 
 // An item's plaintext: {name, username, password, url, notes}.
 struct ItemFields {
@@ -79,8 +79,9 @@ std::string NewItemId();
 // Enc(UK, json, "keyward/v1/item" 0 account_id 0 item_id)
 crypto::Bytes EncryptItem(const crypto::VaultKey& uk, std::string_view account_id,
                           std::string_view item_id, const ItemFields& fields);
-Result<ItemFields> DecryptItem(const crypto::VaultKey& uk, std::string_view account_id,
-                               std::string_view item_id, std::span<const uint8_t> blob);
+[[nodiscard]] Result<ItemFields> DecryptItem(const crypto::VaultKey& uk,
+                                             std::string_view account_id, std::string_view item_id,
+                                             std::span<const uint8_t> blob);
 
 // Password generator: `length` characters drawn uniformly (RandomUniform)
 // from kPasswordAlphabet.
@@ -89,7 +90,7 @@ inline constexpr std::string_view kPasswordAlphabet =
 inline constexpr int kDefaultPasswordLength = 24;
 inline constexpr int kMinPasswordLength = 8;
 inline constexpr int kMaxPasswordLength = 256;
-Result<crypto::SecureBytes> GeneratePassword(int length = kDefaultPasswordLength);
+[[nodiscard]] Result<crypto::SecureBytes> GeneratePassword(int length = kDefaultPasswordLength);
 
 // Unpadded base64url written straight into secure memory (for secrets that
 // must be shown or sent as text, e.g. the session key).
@@ -197,25 +198,26 @@ class Client {
   const std::string& token() const;
 
   // ---- no session needed ----
-  Result<ServerInfo> GetServerInfo();
+  [[nodiscard]] Result<ServerInfo> GetServerInfo();
   // Refuses parameters under the client floor ("kdf.too_weak_from_server").
-  Result<PreloginInfo> Prelogin(std::string_view email);
+  [[nodiscard]] Result<PreloginInfo> Prelogin(std::string_view email);
   // Makes all keys client-side and uploads them; the server emails a code.
-  Status Register(std::string_view email, const crypto::SecureBytes& password);
-  Status Verify(std::string_view email, const crypto::SecureBytes& code);
-  Status ResendVerification(std::string_view email);
+  [[nodiscard]] Status Register(std::string_view email, const crypto::SecureBytes& password);
+  [[nodiscard]] Status Verify(std::string_view email, const crypto::SecureBytes& code);
+  [[nodiscard]] Status ResendVerification(std::string_view email);
   // Prelogin + KDF: the keys to log in with (done once, reused on a retry
   // with a second factor).
-  Result<crypto::AccountKeys> DeriveLoginKeys(std::string_view email,
-                                              const crypto::SecureBytes& password);
+  [[nodiscard]] Result<crypto::AccountKeys> DeriveLoginKeys(std::string_view email,
+                                                            const crypto::SecureBytes& password);
   // POST /v1/sessions, then unwraps the vault key. On success the client
   // holds the new token. "auth.two_factor_required" asks for a second factor.
-  Result<LoginResult> Login(std::string_view email, const crypto::AccountKeys& keys,
-                            const DeviceIdentity& device, const SecondFactor& second = {});
+  [[nodiscard]] Result<LoginResult> Login(std::string_view email, const crypto::AccountKeys& keys,
+                                          const DeviceIdentity& device,
+                                          const SecondFactor& second = {});
 
   // ---- session needed ----
-  Status Logout();
-  Result<Account> GetAccount();
+  [[nodiscard]] Status Logout();
+  [[nodiscard]] Result<Account> GetAccount();
   // Re-derives AK/EK from the password with the account's own salt and
   // params (floor checked) and unwraps the vault key.
   struct Unlocked {
@@ -223,37 +225,41 @@ class Client {
     crypto::VaultKey vault_key;
     Account account;
   };
-  Result<Unlocked> UnlockWithPassword(const crypto::SecureBytes& password);
+  [[nodiscard]] Result<Unlocked> UnlockWithPassword(const crypto::SecureBytes& password);
   // New salt, new AK/EK, vault key re-wrapped; the server revokes the other
   // sessions. The current password is checked by the server (via AK).
   // `escrows`: OrgClient::FreshEscrows, one per enrolled organization.
-  Status ChangePassword(const crypto::SecureBytes& current_password,
-                        const crypto::SecureBytes& new_password,
-                        std::span<const EscrowForOrg> escrows = {});
-  Status DeleteAccount(const crypto::SecureBytes& password);
-  Result<TotpEnrolment> BeginTotp(const crypto::SecureBytes& password);
-  Result<std::vector<crypto::SecureBytes>> ConfirmTotp(const crypto::SecureBytes& code);
-  Status DisableTotp(const crypto::SecureBytes& password);
+  [[nodiscard]] Status ChangePassword(const crypto::SecureBytes& current_password,
+                                      const crypto::SecureBytes& new_password,
+                                      std::span<const EscrowForOrg> escrows = {});
+  [[nodiscard]] Status DeleteAccount(const crypto::SecureBytes& password);
+  [[nodiscard]] Result<TotpEnrolment> BeginTotp(const crypto::SecureBytes& password);
+  [[nodiscard]] Result<std::vector<crypto::SecureBytes>> ConfirmTotp(
+      const crypto::SecureBytes& code);
+  [[nodiscard]] Status DisableTotp(const crypto::SecureBytes& password);
 
-  Result<std::vector<EncryptedItem>> ListEncryptedItems();
-  Result<std::vector<Item>> ListItems(const crypto::VaultKey& uk, std::string_view account_id);
-  Result<Item> GetItem(const crypto::VaultKey& uk, std::string_view account_id,
-                       std::string_view item_id);
-  Result<Item> AddItem(const crypto::VaultKey& uk, std::string_view account_id,
-                       const ItemFields& fields, std::optional<std::string> item_id = {});
+  [[nodiscard]] Result<std::vector<EncryptedItem>> ListEncryptedItems();
+  [[nodiscard]] Result<std::vector<Item>> ListItems(const crypto::VaultKey& uk,
+                                                    std::string_view account_id);
+  [[nodiscard]] Result<Item> GetItem(const crypto::VaultKey& uk, std::string_view account_id,
+                                     std::string_view item_id);
+  [[nodiscard]] Result<Item> AddItem(const crypto::VaultKey& uk, std::string_view account_id,
+                                     const ItemFields& fields,
+                                     std::optional<std::string> item_id = {});
   // `revision` is the one last seen; "item.stale_revision" if it changed.
-  Result<Item> UpdateItem(const crypto::VaultKey& uk, std::string_view account_id,
-                          std::string_view item_id, int64_t revision, const ItemFields& fields);
-  Status DeleteItem(std::string_view item_id);
+  [[nodiscard]] Result<Item> UpdateItem(const crypto::VaultKey& uk, std::string_view account_id,
+                                        std::string_view item_id, int64_t revision,
+                                        const ItemFields& fields);
+  [[nodiscard]] Status DeleteItem(std::string_view item_id);
 
-  Result<std::vector<Device>> ListDevices();
-  Status RemoveDevice(std::string_view device_id);
+  [[nodiscard]] Result<std::vector<Device>> ListDevices();
+  [[nodiscard]] Status RemoveDevice(std::string_view device_id);
 
   // A JSON call with this client's session, for the organization client
   // (org.h): the answer's body (null for 204), or the server's error. `path`
   // must hold no secret; bodies are wiping JSON.
-  Result<Json> CallJson(std::string_view method, std::string_view path,
-                        const std::optional<Json>& body = std::nullopt);
+  [[nodiscard]] Result<Json> CallJson(std::string_view method, std::string_view path,
+                                      const std::optional<Json>& body = std::nullopt);
 
  private:
   std::unique_ptr<HttpTransport> http_;

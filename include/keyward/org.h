@@ -19,8 +19,8 @@
 #include <vector>
 
 #include "common/error.h"
-#include "core/audit_chain.h"
 #include "crypto/crypto.h"
+#include "protocol/audit_chain.h"
 #include "protocol/escrow.h"
 #include "protocol/policy.h"
 #include "protocol/statement.h"
@@ -125,7 +125,7 @@ struct EventQuery {
 };
 
 struct EventPage {
-  std::vector<core::audit::Record> records;
+  std::vector<protocol::audit::Record> records;
   std::optional<uint64_t> next_after;
 };
 
@@ -281,7 +281,7 @@ class OrgClient {
   // ---- events ----
   [[nodiscard]] Result<EventPage> Events(std::string_view org_id, const EventQuery& query);
   // Every event from seq 1, all pages.
-  [[nodiscard]] Result<std::vector<core::audit::Record>> AllEvents(std::string_view org_id);
+  [[nodiscard]] Result<std::vector<protocol::audit::Record>> AllEvents(std::string_view org_id);
 
  private:
   Client& client_;

@@ -11,8 +11,8 @@
 #include <string>
 
 #include "common/error.h"
-#include "core/audit_chain.h"
 #include "crypto/crypto.h"
+#include "protocol/audit_chain.h"
 #include "protocol/statement.h"
 
 namespace keyward::client {
@@ -29,7 +29,7 @@ struct Profile {
   // and the last statement accepted; and the last event-log head that
   // `keyward events verify` checked (a later log must extend it).
   std::map<std::string, protocol::OrgPin> org_pins;
-  std::map<std::string, core::audit::Head> event_heads;
+  std::map<std::string, protocol::audit::Head> event_heads;
   // Per account id: the member public key this device's person confirmed by
   // its fingerprint before sealing a recovery key grant to it; grants (and
   // key rotations) seal to no other key of that member.
@@ -40,18 +40,20 @@ inline constexpr const char* kProfileFileName = "profile.json";
 
 // --profile DIR, else $KEYWARD_PROFILE, else $XDG_CONFIG_HOME/keyward, else
 // ~/.config/keyward.
-Result<std::filesystem::path> ResolveProfileDir(const std::optional<std::string>& flag);
+[[nodiscard]] Result<std::filesystem::path> ResolveProfileDir(
+    const std::optional<std::string>& flag);
 
 // Creates the directory (and missing parents) with mode 0700.
-Status EnsureProfileDir(const std::filesystem::path& dir);
+[[nodiscard]] Status EnsureProfileDir(const std::filesystem::path& dir);
 
 // nullopt when there is no profile file yet.
-Result<std::optional<Profile>> LoadProfile(const std::filesystem::path& dir);
+[[nodiscard]] Result<std::optional<Profile>> LoadProfile(const std::filesystem::path& dir);
 
 // Temp file (0600) + fsync + rename + fsync of the directory.
-Status SaveProfile(const std::filesystem::path& dir, const Profile& profile);
+[[nodiscard]] Status SaveProfile(const std::filesystem::path& dir, const Profile& profile);
 
 // Writes `contents` to `path` atomically with mode 0600.
-Status WriteFileAtomically(const std::filesystem::path& path, std::string_view contents);
+[[nodiscard]] Status WriteFileAtomically(const std::filesystem::path& path,
+                                         std::string_view contents);
 
 }  // namespace keyward::client

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/org_session.h"
+#include "common/try.h"
 #include "keyward/org.h"
 
 namespace keyward::cli {
@@ -19,12 +20,11 @@ void Done(Context& ctx, std::string_view status, std::string_view text) {
 }
 
 Status Register(Context& ctx, const std::string& email) {
-  auto profile = ctx.LoadProfile();
-  if (!profile) return Fail(profile.error());
-  client::Client c = ctx.MakeClient(*profile);
-  auto password = ctx.prompt().NewPassword("New master password: ", "Repeat master password: ");
-  if (!password) return Fail(password.error());
-  if (auto st = c.Register(email, *password); !st) return st;
+  KW_ASSIGN_OR_RETURN(auto profile, ctx.LoadProfile());
+  client::Client c = ctx.MakeClient(profile);
+  KW_ASSIGN_OR_RETURN(
+      auto password, ctx.prompt().NewPassword("New master password: ", "Repeat master password: "));
+  KW_TRY(c.Register(email, password));
   Done(ctx, "verification_sent",
        fmt::format("Registration received. Check {} for a 6-digit code, then run: keyward "
                    "account verify --email {}",
@@ -33,22 +33,19 @@ Status Register(Context& ctx, const std::string& email) {
 }
 
 Status Verify(Context& ctx, const std::string& email) {
-  auto profile = ctx.LoadProfile();
-  if (!profile) return Fail(profile.error());
-  client::Client c = ctx.MakeClient(*profile);
-  auto code = ctx.prompt().Line("Code from the email: ");
-  if (!code) return Fail(code.error());
-  if (auto st = c.Verify(email, *code); !st) return st;
+  KW_ASSIGN_OR_RETURN(auto profile, ctx.LoadProfile());
+  client::Client c = ctx.MakeClient(profile);
+  KW_ASSIGN_OR_RETURN(auto code, ctx.prompt().Line("Code from the email: "));
+  KW_TRY(c.Verify(email, code));
   Done(ctx, "verified",
        fmt::format("Account verified. Log in with: keyward login --email {}", email));
   return {};
 }
 
 Status Resend(Context& ctx, const std::string& email) {
-  auto profile = ctx.LoadProfile();
-  if (!profile) return Fail(profile.error());
-  client::Client c = ctx.MakeClient(*profile);
-  if (auto st = c.ResendVerification(email); !st) return st;
+  KW_ASSIGN_OR_RETURN(auto profile, ctx.LoadProfile());
+  client::Client c = ctx.MakeClient(profile);
+  KW_TRY(c.ResendVerification(email));
   Done(ctx, "verification_sent",
        fmt::format("If {} awaits verification, a new code was sent.", email));
   return {};
@@ -58,30 +55,26 @@ Status Resend(Context& ctx, const std::string& email) {
 // account an organization's recovery key: computed from the key pair the
 // vault key opens, so a server cannot show another.
 Status Show(Context& ctx) {
-  auto profile = ctx.RequireLogin();
-  if (!profile) return Fail(profile.error());
-  client::Client c = ctx.MakeClient(*profile);
-  auto uk = ctx.VaultKey(c, *profile);
-  if (!uk) return Fail(uk.error());
-  auto account = c.GetAccount();
-  if (!account) return Fail(account.error());
-  auto keys =
-      client::UnwrapMemberKeys(*uk, account->id, account->public_key, account->wrapped_private_key);
-  if (!keys) return Fail(keys.error());
-  const std::string fingerprint = crypto::Fingerprint(keys->key_pair.public_key);
+  KW_ASSIGN_OR_RETURN(auto profile, ctx.RequireLogin());
+  client::Client c = ctx.MakeClient(profile);
+  KW_ASSIGN_OR_RETURN(auto uk, ctx.VaultKey(c, profile));
+  KW_ASSIGN_OR_RETURN(auto account, c.GetAccount());
+  KW_ASSIGN_OR_RETURN(auto keys, client::UnwrapMemberKeys(uk, account.id, account.public_key,
+                                                          account.wrapped_private_key));
+  const std::string fingerprint = crypto::Fingerprint(keys.key_pair.public_key);
   if (ctx.json()) {
     client::Json j = client::Json::object();
-    j["email"] = client::Str(account->email);
-    j["account_id"] = client::Str(account->id);
+    j["email"] = client::Str(account.email);
+    j["account_id"] = client::Str(account.id);
     j["member_key_fingerprint"] = client::Str(fingerprint);
-    j["two_factor"] = account->two_factor_enabled;
+    j["two_factor"] = account.two_factor_enabled;
     ctx.OutJson(j);
     return {};
   }
-  ctx.Out(fmt::format("email:                  {}", account->email));
-  ctx.Out(fmt::format("account id:             {}", account->id));
+  ctx.Out(fmt::format("email:                  {}", account.email));
+  ctx.Out(fmt::format("account id:             {}", account.id));
   ctx.Out(fmt::format("member key fingerprint: {}", fingerprint));
-  ctx.Out(fmt::format("two-step login:         {}", account->two_factor_enabled ? "on" : "off"));
+  ctx.Out(fmt::format("two-step login:         {}", account.two_factor_enabled ? "on" : "off"));
   ctx.Hint(
       "An admin who grants you an organization's recovery key compares the member key "
       "fingerprint with you first.");
@@ -89,40 +82,35 @@ Status Show(Context& ctx) {
 }
 
 Status Delete(Context& ctx) {
-  auto profile = ctx.RequireLogin();
-  if (!profile) return Fail(profile.error());
-  auto yes = ctx.prompt().Confirm(
-      fmt::format("Delete the account {} and all of its items for good?", profile->email));
-  if (!yes) return Fail(yes.error());
-  if (!*yes) return Fail(Error::InvalidArgument("cli.cancelled", "cancelled; nothing deleted"));
-  client::Client c = ctx.MakeClient(*profile);
-  auto password = ctx.prompt().Password("Master password: ");
-  if (!password) return Fail(password.error());
-  if (auto st = c.DeleteAccount(*password); !st) return st;
+  KW_ASSIGN_OR_RETURN(auto profile, ctx.RequireLogin());
+  KW_ASSIGN_OR_RETURN(auto yes,
+                      ctx.prompt().Confirm(fmt::format(
+                          "Delete the account {} and all of its items for good?", profile.email)));
+  if (!yes) return Fail(Error::InvalidArgument("cli.cancelled", "cancelled; nothing deleted"));
+  client::Client c = ctx.MakeClient(profile);
+  KW_ASSIGN_OR_RETURN(auto password, ctx.prompt().Password("Master password: "));
+  KW_TRY(c.DeleteAccount(password));
   client::Profile cleared;
-  cleared.server_url = profile->server_url;
-  cleared.device_id = profile->device_id;
-  cleared.device_name = profile->device_name;
-  if (auto st = ctx.SaveProfile(cleared); !st) return st;
+  cleared.server_url = profile.server_url;
+  cleared.device_id = profile.device_id;
+  cleared.device_name = profile.device_name;
+  KW_TRY(ctx.SaveProfile(cleared));
   Done(ctx, "deleted", "Account deleted.");
   return {};
 }
 
 Status ChangePassword(Context& ctx) {
-  auto profile = ctx.RequireLogin();
-  if (!profile) return Fail(profile.error());
-  client::Client c = ctx.MakeClient(*profile);
-  auto current = ctx.prompt().Password("Current master password: ");
-  if (!current) return Fail(current.error());
-  auto fresh = ctx.prompt().NewPassword("New master password: ", "Repeat new master password: ");
-  if (!fresh) return Fail(fresh.error());
+  KW_ASSIGN_OR_RETURN(auto profile, ctx.RequireLogin());
+  client::Client c = ctx.MakeClient(profile);
+  KW_ASSIGN_OR_RETURN(auto current, ctx.prompt().Password("Current master password: "));
+  KW_ASSIGN_OR_RETURN(auto fresh, ctx.prompt().NewPassword("New master password: ",
+                                                           "Repeat new master password: "));
   // Every organization escrow is renewed with the password (a wrong current
   // password fails here, before anything changes).
-  auto unlocked = c.UnlockWithPassword(*current);
-  if (!unlocked) return Fail(unlocked.error());
-  auto escrows = FreshEscrowsFor(c, unlocked->vault_key, unlocked->account, *profile);
-  if (!escrows) return Fail(escrows.error());
-  if (auto st = c.ChangePassword(*current, *fresh, *escrows); !st) return st;
+  KW_ASSIGN_OR_RETURN(auto unlocked, c.UnlockWithPassword(current));
+  KW_ASSIGN_OR_RETURN(auto escrows,
+                      FreshEscrowsFor(c, unlocked.vault_key, unlocked.account, profile));
+  KW_TRY(c.ChangePassword(current, fresh, escrows));
   Done(ctx, "password_changed",
        "Master password changed. Your other devices were signed out; this one stays signed in.");
   return {};

@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "common/try.h"
+
 namespace keyward::cli {
 
 Context::Context(const GlobalOptions& options)
@@ -16,14 +18,14 @@ Context::Context(const GlobalOptions& options)
 
 Result<client::Profile> Context::LoadProfile() {
   if (!dir_) {
-    auto dir = client::ResolveProfileDir(
-        options_.profile.empty() ? std::nullopt : std::optional<std::string>(options_.profile));
-    if (!dir) return Fail(dir.error());
-    dir_ = *dir;
+    KW_ASSIGN_OR_RETURN(
+        auto dir, client::ResolveProfileDir(options_.profile.empty()
+                                                ? std::nullopt
+                                                : std::optional<std::string>(options_.profile)));
+    dir_ = dir;
   }
-  auto p = client::LoadProfile(*dir_);
-  if (!p) return Fail(p.error());
-  return p->has_value() ? std::move(**p) : client::Profile{};
+  KW_ASSIGN_OR_RETURN(auto p, client::LoadProfile(*dir_));
+  return p.has_value() ? std::move(*p) : client::Profile{};
 }
 
 Result<client::Profile> Context::RequireLogin() {
@@ -38,8 +40,7 @@ Result<client::Profile> Context::RequireLogin() {
 
 Status Context::SaveProfile(const client::Profile& profile) {
   if (!dir_) {
-    auto p = LoadProfile();
-    if (!p) return Fail(p.error());
+    KW_TRY(LoadProfile());
   }
   return client::SaveProfile(*dir_, profile);
 }
@@ -69,18 +70,16 @@ Result<crypto::VaultKey> Context::VaultKey(client::Client& client, const client:
     }
   }
   // No usable session key: the master password unlocks, this once.
-  auto password = prompter_->Password("Master password: ");
-  if (!password) return Fail(password.error());
-  auto unlocked = client.UnlockWithPassword(*password);
-  if (!unlocked) return Fail(unlocked.error());
-  return std::move(unlocked->vault_key);
+  KW_ASSIGN_OR_RETURN(auto password, prompter_->Password("Master password: "));
+  KW_ASSIGN_OR_RETURN(auto unlocked, client.UnlockWithPassword(password));
+  return std::move(unlocked.vault_key);
 }
 
 Status Context::StartSession(client::Profile& profile, const crypto::VaultKey& uk,
                              client::Json json_extra) {
   crypto::SessionKey session_key = crypto::SessionKey::Random();
   profile.protected_vault_key = client::ProtectVaultKey(session_key, profile.account_id, uk);
-  if (auto st = SaveProfile(profile); !st) return st;
+  KW_TRY(SaveProfile(profile));
   crypto::SecureBytes encoded = client::SecretBase64Url(session_key.span());
   if (json()) {
     if (!json_extra.is_object()) json_extra = client::Json::object();

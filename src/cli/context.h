@@ -40,10 +40,10 @@ class Context {
   Prompter& prompt() { return *prompter_; }
 
   // The profile (an empty one if there is none yet).
-  Result<client::Profile> LoadProfile();
+  [[nodiscard]] Result<client::Profile> LoadProfile();
   // The profile of a logged-in user, else "not logged in".
-  Result<client::Profile> RequireLogin();
-  Status SaveProfile(const client::Profile& profile);
+  [[nodiscard]] Result<client::Profile> RequireLogin();
+  [[nodiscard]] Status SaveProfile(const client::Profile& profile);
 
   // A client for --server, else the profile's server, else the default;
   // with the profile's token when it has one.
@@ -51,11 +51,12 @@ class Context {
 
   // The vault key: from $KEYWARD_SESSION and the profile, else by asking for
   // the master password.
-  Result<crypto::VaultKey> VaultKey(client::Client& client, const client::Profile& profile);
+  [[nodiscard]] Result<crypto::VaultKey> VaultKey(client::Client& client,
+                                                  const client::Profile& profile);
 
   // Stores UK under a fresh session key and prints how to export it.
-  Status StartSession(client::Profile& profile, const crypto::VaultKey& uk,
-                      client::Json json_extra);
+  [[nodiscard]] Status StartSession(client::Profile& profile, const crypto::VaultKey& uk,
+                                    client::Json json_extra);
 
   // Output: text lines to stdout, or one JSON document.
   void Out(std::string_view text);

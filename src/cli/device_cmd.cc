@@ -5,19 +5,18 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/context.h"
+#include "common/try.h"
 
 namespace keyward::cli {
 namespace {
 
 Status List(Context& ctx) {
-  auto profile = ctx.RequireLogin();
-  if (!profile) return Fail(profile.error());
-  client::Client c = ctx.MakeClient(*profile);
-  auto devices = c.ListDevices();
-  if (!devices) return Fail(devices.error());
+  KW_ASSIGN_OR_RETURN(auto profile, ctx.RequireLogin());
+  client::Client c = ctx.MakeClient(profile);
+  KW_ASSIGN_OR_RETURN(auto devices, c.ListDevices());
   if (ctx.json()) {
     client::Json arr = client::Json::array();
-    for (const auto& d : *devices) {
+    for (const auto& d : devices) {
       client::Json j = client::Json::object();
       j["id"] = client::Str(d.id);
       j["name"] = client::Str(d.name);
@@ -34,13 +33,13 @@ Status List(Context& ctx) {
     return {};
   }
   size_t w_id = 2, w_name = 4;
-  for (const auto& d : *devices) {
+  for (const auto& d : devices) {
     w_id = std::max(w_id, d.id.size());
     w_name = std::max(w_name, d.name.size());
   }
   ctx.Out(fmt::format("  {:<{}}  {:<{}}  {:<7}  {:<8}  {}", "ID", w_id, "NAME", w_name, "TYPE",
                       "STATE", "LAST SEEN"));
-  for (const auto& d : *devices) {
+  for (const auto& d : devices) {
     ctx.Out(fmt::format("{} {:<{}}  {:<{}}  {:<7}  {:<8}  {}", d.current ? '*' : ' ', d.id, w_id,
                         d.name, w_name, d.type, d.active ? "active" : "removed", d.last_seen));
   }
@@ -48,15 +47,14 @@ Status List(Context& ctx) {
 }
 
 Status Remove(Context& ctx, const std::string& id) {
-  auto profile = ctx.RequireLogin();
-  if (!profile) return Fail(profile.error());
-  client::Client c = ctx.MakeClient(*profile);
-  if (auto st = c.RemoveDevice(id); !st) return st;
-  if (id == profile->device_id) {
+  KW_ASSIGN_OR_RETURN(auto profile, ctx.RequireLogin());
+  client::Client c = ctx.MakeClient(profile);
+  KW_TRY(c.RemoveDevice(id));
+  if (id == profile.device_id) {
     // This device's own session has just ended.
-    profile->token.clear();
-    profile->protected_vault_key.clear();
-    if (auto st = ctx.SaveProfile(*profile); !st) return st;
+    profile.token.clear();
+    profile.protected_vault_key.clear();
+    KW_TRY(ctx.SaveProfile(profile));
   }
   if (ctx.json()) {
     client::Json j = client::Json::object();

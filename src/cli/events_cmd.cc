@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/org_session.h"
+#include "common/try.h"
 
 namespace keyward::cli {
 namespace {
@@ -31,10 +32,10 @@ void AddOrgOption(CLI::App* cmd, EventsArgs& a) {
                   "Organization id or name (default: the only organization you belong to)");
 }
 
-std::string HashHex(const core::audit::Digest& d) { return crypto::HexEncode(d); }
+std::string HashHex(const protocol::audit::Digest& d) { return crypto::HexEncode(d); }
 
-client::Json EventJson(const core::audit::Record& r) {
-  const core::audit::Event& e = r.event;
+client::Json EventJson(const protocol::audit::Record& r) {
+  const protocol::audit::Event& e = r.event;
   client::Json j = client::Json::object();
   j["seq"] = e.seq;
   j["type"] = client::Str(e.type);
@@ -54,52 +55,46 @@ client::Json EventJson(const core::audit::Record& r) {
 // account id is taken as it is (it may name someone who has left).
 Result<std::string> MemberId(OrgSession& s, std::string_view org_id, const std::string& value) {
   if (value.empty() || value.find('@') == std::string::npos) return value;
-  auto m = s.Member(org_id, value);
-  if (!m) return Fail(m.error());
-  return m->account_id;
+  KW_ASSIGN_OR_RETURN(auto m, s.Member(org_id, value));
+  return m.account_id;
 }
 
 Status List(Context& ctx, const EventsArgs& a) {
   for (const auto& [value, option] :
        {std::pair{a.since, "--since"}, std::pair{a.until, "--until"}}) {
     if (value.empty()) continue;
-    if (auto t = ParseTime(value, option); !t) return Fail(t.error());
+    KW_TRY(ParseTime(value, option));
   }
-  auto s = OrgSession::Open(ctx, false);
-  if (!s) return Fail(s.error());
-  auto org = (*s)->ResolveOrg(a.org);
-  if (!org) return Fail(org.error());
+  KW_ASSIGN_OR_RETURN(auto s, OrgSession::Open(ctx, false));
+  KW_ASSIGN_OR_RETURN(auto org, s->ResolveOrg(a.org));
   client::EventQuery q;
   q.after = a.after;
   q.limit = a.limit;
   q.type = a.type;
   q.since = a.since;
   q.until = a.until;
-  auto actor = MemberId(**s, org->id, a.actor);
-  if (!actor) return Fail(actor.error());
-  q.actor = *actor;
-  auto target = MemberId(**s, org->id, a.target);
-  if (!target) return Fail(target.error());
-  q.target = *target;
-  auto page = (*s)->org().Events(org->id, q);
-  if (!page) return Fail(page.error());
+  KW_ASSIGN_OR_RETURN(auto actor, MemberId(*s, org.id, a.actor));
+  q.actor = actor;
+  KW_ASSIGN_OR_RETURN(auto target, MemberId(*s, org.id, a.target));
+  q.target = target;
+  KW_ASSIGN_OR_RETURN(auto page, s->org().Events(org.id, q));
   if (ctx.json()) {
     client::Json arr = client::Json::array();
-    for (const auto& r : page->records) arr.push_back(EventJson(r));
+    for (const auto& r : page.records) arr.push_back(EventJson(r));
     client::Json j = client::Json::object();
-    j["org_id"] = client::Str(org->id);
+    j["org_id"] = client::Str(org.id);
     j["events"] = std::move(arr);
-    j["next_after"] = page->next_after ? client::Json(*page->next_after) : client::Json(nullptr);
+    j["next_after"] = page.next_after ? client::Json(*page.next_after) : client::Json(nullptr);
     ctx.OutJson(j);
     return {};
   }
-  if (page->records.empty()) {
+  if (page.records.empty()) {
     ctx.Out("No events.");
     return {};
   }
   // Emails read better than account ids; members who left keep their id.
   std::map<std::string, std::string> names;
-  if (auto members = (*s)->org().Members(org->id); members) {
+  if (auto members = s->org().Members(org.id); members) {
     for (const auto& m : members->members) names[m.account_id] = m.email;
   }
   auto who = [&](const std::string& id) -> std::string {
@@ -109,7 +104,7 @@ Status List(Context& ctx, const EventsArgs& a) {
   };
   std::vector<std::vector<std::string>> rows = {
       {"SEQ", "TIME", "TYPE", "ACTOR", "TARGET", "DETAILS"}};
-  for (const auto& r : page->records) {
+  for (const auto& r : page.records) {
     const auto& e = r.event;
     std::string details;
     for (const auto& [k, v] : e.details) {
@@ -120,36 +115,32 @@ Status List(Context& ctx, const EventsArgs& a) {
                     e.actor_id.empty() ? "(server)" : who(e.actor_id), who(e.target_id), details});
   }
   PrintTable(ctx, rows);
-  if (page->next_after) {
-    ctx.Hint(fmt::format("More events: keyward events list --after {}", *page->next_after));
+  if (page.next_after) {
+    ctx.Hint(fmt::format("More events: keyward events list --after {}", *page.next_after));
   }
   return {};
 }
 
 Status Export(Context& ctx, const EventsArgs& a) {
-  auto s = OrgSession::Open(ctx, false);
-  if (!s) return Fail(s.error());
-  auto org = (*s)->ResolveOrg(a.org);
-  if (!org) return Fail(org.error());
-  auto records = (*s)->org().AllEvents(org->id);
-  if (!records) return Fail(records.error());
-  auto text = core::audit::ExportJsonLines(*records);
-  if (!text) return Fail(text.error());
+  KW_ASSIGN_OR_RETURN(auto s, OrgSession::Open(ctx, false));
+  KW_ASSIGN_OR_RETURN(auto org, s->ResolveOrg(a.org));
+  KW_ASSIGN_OR_RETURN(auto records, s->org().AllEvents(org.id));
+  KW_ASSIGN_OR_RETURN(auto text, protocol::audit::ExportJsonLines(records));
   if (a.output.empty()) {
-    std::fwrite(text->data(), 1, text->size(), stdout);
+    std::fwrite(text.data(), 1, text.size(), stdout);
     std::fflush(stdout);
     return {};
   }
-  if (auto st = client::WriteFileAtomically(a.output, *text); !st) return st;
+  KW_TRY(client::WriteFileAtomically(a.output, text));
   if (ctx.json()) {
     client::Json j = client::Json::object();
     j["status"] = client::Str("exported");
-    j["org_id"] = client::Str(org->id);
-    j["events"] = records->size();
+    j["org_id"] = client::Str(org.id);
+    j["events"] = records.size();
     j["file"] = client::Str(a.output);
     ctx.OutJson(j);
   } else {
-    ctx.Out(fmt::format("Exported {} events of {} to {}.", records->size(), org->name, a.output));
+    ctx.Out(fmt::format("Exported {} events of {} to {}.", records.size(), org.name, a.output));
   }
   return {};
 }
@@ -165,37 +156,31 @@ Result<std::string> ReadTextFile(const std::string& path) {
 }
 
 Status Verify(Context& ctx, const EventsArgs& a) {
-  auto profile = ctx.LoadProfile();
-  if (!profile) return Fail(profile.error());
-  std::vector<core::audit::Record> records;
+  KW_ASSIGN_OR_RETURN(auto profile, ctx.LoadProfile());
+  std::vector<protocol::audit::Record> records;
   std::string org_id, org_name;
   std::unique_ptr<OrgSession> session;
   if (!a.file.empty()) {
-    auto text = ReadTextFile(a.file);
-    if (!text) return Fail(text.error());
-    auto parsed = text->empty() ? Result<std::vector<core::audit::Record>>()
-                                : core::audit::ParseJsonLines(*text);
-    if (!parsed) return Fail(parsed.error());
-    records = std::move(*parsed);
+    KW_ASSIGN_OR_RETURN(auto text, ReadTextFile(a.file));
+    KW_ASSIGN_OR_RETURN(auto parsed, text.empty() ? Result<std::vector<protocol::audit::Record>>()
+                                                  : protocol::audit::ParseJsonLines(text));
+    records = std::move(parsed);
     if (!records.empty()) org_id = records.front().event.org_id;
   }
   if (a.file.empty() || (!a.org.empty() && a.org != org_id)) {
-    auto s = OrgSession::Open(ctx, false);
-    if (!s) return Fail(s.error());
-    session = std::move(*s);
-    auto org = session->ResolveOrg(a.org);
-    if (!org) return Fail(org.error());
-    if (!a.file.empty() && !records.empty() && org->id != org_id) {
+    KW_ASSIGN_OR_RETURN(auto s, OrgSession::Open(ctx, false));
+    session = std::move(s);
+    KW_ASSIGN_OR_RETURN(auto org, session->ResolveOrg(a.org));
+    if (!a.file.empty() && !records.empty() && org.id != org_id) {
       return Fail(Error::InvalidArgument(
           "cli.usage",
           fmt::format("{} holds the events of another organization ({})", a.file, org_id)));
     }
-    org_id = org->id;
-    org_name = org->name;
+    org_id = org.id;
+    org_name = org.name;
     if (a.file.empty()) {
-      auto all = session->org().AllEvents(org_id);
-      if (!all) return Fail(all.error());
-      records = std::move(*all);
+      KW_ASSIGN_OR_RETURN(auto all, session->org().AllEvents(org_id));
+      records = std::move(all);
     }
   }
   if (org_id.empty()) {
@@ -203,19 +188,19 @@ Status Verify(Context& ctx, const EventsArgs& a) {
         "cli.usage", fmt::format("{} holds no events; nothing to verify", a.file)));
   }
 
-  auto head = core::audit::Verify(org_id, records);
+  auto head = protocol::audit::Verify(org_id, records);
   if (!head) {
     return Fail(Error(head.error().kind(), head.error().code(),
                       fmt::format("the event log is broken: {}", head.error().message())));
   }
   // The profile of a session (if any) is the one to update.
-  client::Profile& p = session ? session->profile() : *profile;
+  client::Profile& p = session ? session->profile() : profile;
   auto remembered = p.event_heads.find(org_id);
   if (remembered != p.event_heads.end()) {
-    std::vector<core::audit::Event> events;
+    std::vector<protocol::audit::Event> events;
     events.reserve(records.size());
     for (const auto& r : records) events.push_back(r.event);
-    if (auto st = core::audit::CheckExtends(remembered->second, events); !st) {
+    if (auto st = protocol::audit::CheckExtends(remembered->second, events); !st) {
       const bool rewritten = st.error().code() == "events.chain_rewritten";
       return Fail(Error(st.error().kind(), st.error().code(),
                         fmt::format("the event log {}: {} (this device verified event {} before)",
@@ -227,7 +212,7 @@ Status Verify(Context& ctx, const EventsArgs& a) {
   bool advance = remembered == p.event_heads.end() || head->seq >= remembered->second.seq;
   if (advance) {
     p.event_heads[org_id] = *head;
-    if (auto st = ctx.SaveProfile(p); !st) return st;
+    KW_TRY(ctx.SaveProfile(p));
   }
   std::string hash = HashHex(head->hash);
   if (ctx.json()) {

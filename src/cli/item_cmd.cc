@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/context.h"
+#include "common/try.h"
 
 namespace keyward::cli {
 namespace {
@@ -52,61 +53,54 @@ struct Session {
 };
 
 Result<Session> Open(Context& ctx) {
-  auto profile = ctx.RequireLogin();
-  if (!profile) return Fail(profile.error());
-  client::Client c = ctx.MakeClient(*profile);
-  auto uk = ctx.VaultKey(c, *profile);
-  if (!uk) return Fail(uk.error());
-  return Session{std::move(*profile), std::move(c), std::move(*uk)};
+  KW_ASSIGN_OR_RETURN(auto profile, ctx.RequireLogin());
+  client::Client c = ctx.MakeClient(profile);
+  KW_ASSIGN_OR_RETURN(auto uk, ctx.VaultKey(c, profile));
+  return Session{std::move(profile), std::move(c), std::move(uk)};
 }
 
 Status Add(Context& ctx, const ItemArgs& a) {
-  auto s = Open(ctx);
-  if (!s) return Fail(s.error());
+  KW_ASSIGN_OR_RETURN(auto s, Open(ctx));
   client::ItemFields f;
   f.name = a.name.value_or("");
   f.username = a.username.value_or("");
   f.url = a.url.value_or("");
   f.notes = crypto::SecureBytes::Copy(a.notes.value_or(""));
-  auto pw = NewItemPassword(ctx, a);
-  if (!pw) return Fail(pw.error());
-  f.password = std::move(*pw);
-  auto item = s->client.AddItem(s->uk, s->profile.account_id, f);
-  if (!item) return Fail(item.error());
+  KW_ASSIGN_OR_RETURN(auto pw, NewItemPassword(ctx, a));
+  f.password = std::move(pw);
+  KW_ASSIGN_OR_RETURN(auto item, s.client.AddItem(s.uk, s.profile.account_id, f));
   if (ctx.json()) {
-    ctx.OutJson(ItemJson(*item, false));
+    ctx.OutJson(ItemJson(item, false));
   } else {
-    ctx.Out(fmt::format("Added item {} ({}).", item->id, item->fields.name));
+    ctx.Out(fmt::format("Added item {} ({}).", item.id, item.fields.name));
   }
   return {};
 }
 
 Status List(Context& ctx) {
-  auto s = Open(ctx);
-  if (!s) return Fail(s.error());
-  auto items = s->client.ListItems(s->uk, s->profile.account_id);
-  if (!items) return Fail(items.error());
+  KW_ASSIGN_OR_RETURN(auto s, Open(ctx));
+  KW_ASSIGN_OR_RETURN(auto items, s.client.ListItems(s.uk, s.profile.account_id));
   if (ctx.json()) {
     client::Json arr = client::Json::array();
-    for (const auto& it : *items) arr.push_back(ItemJson(it, false));
+    for (const auto& it : items) arr.push_back(ItemJson(it, false));
     client::Json j = client::Json::object();
     j["items"] = std::move(arr);
     ctx.OutJson(j);
     return {};
   }
-  if (items->empty()) {
+  if (items.empty()) {
     ctx.Out("No items.");
     return {};
   }
   size_t w_id = 2, w_name = 4, w_user = 8;
-  for (const auto& it : *items) {
+  for (const auto& it : items) {
     w_id = std::max(w_id, it.id.size());
     w_name = std::max(w_name, it.fields.name.size());
     w_user = std::max(w_user, it.fields.username.size());
   }
   ctx.Out(fmt::format("{:<{}}  {:<{}}  {:<{}}  {}", "ID", w_id, "NAME", w_name, "USERNAME", w_user,
                       "URL"));
-  for (const auto& it : *items) {
+  for (const auto& it : items) {
     ctx.Out(fmt::format("{:<{}}  {:<{}}  {:<{}}  {}", it.id, w_id, it.fields.name, w_name,
                         it.fields.username, w_user, it.fields.url));
   }
@@ -122,14 +116,12 @@ Status Get(Context& ctx, const ItemArgs& a) {
                                  "id, revision (not '{}')",
                                  a.field)));
   }
-  auto s = Open(ctx);
-  if (!s) return Fail(s.error());
-  auto item = s->client.GetItem(s->uk, s->profile.account_id, a.id);
-  if (!item) return Fail(item.error());
-  const auto& f = item->fields;
+  KW_ASSIGN_OR_RETURN(auto s, Open(ctx));
+  KW_ASSIGN_OR_RETURN(auto item, s.client.GetItem(s.uk, s.profile.account_id, a.id));
+  const auto& f = item.fields;
   if (!a.field.empty()) {
     if (ctx.json()) {
-      client::Json full = ItemJson(*item, true);
+      client::Json full = ItemJson(item, true);
       client::Json j = client::Json::object();
       j[client::ToSecretString(a.field)] = full[client::ToSecretString(a.field)];
       ctx.OutJson(j);
@@ -138,20 +130,20 @@ Status Get(Context& ctx, const ItemArgs& a) {
     } else if (a.field == "notes") {
       ctx.OutSecret(f.notes);
     } else if (a.field == "revision") {
-      ctx.Out(std::to_string(item->revision));
+      ctx.Out(std::to_string(item.revision));
     } else {
       ctx.Out(a.field == "name"       ? f.name
               : a.field == "username" ? f.username
               : a.field == "url"      ? f.url
-                                      : item->id);
+                                      : item.id);
     }
     return {};
   }
   if (ctx.json()) {
-    ctx.OutJson(ItemJson(*item, true));
+    ctx.OutJson(ItemJson(item, true));
     return {};
   }
-  ctx.Out(fmt::format("id:       {}", item->id));
+  ctx.Out(fmt::format("id:       {}", item.id));
   ctx.Out(fmt::format("name:     {}", f.name));
   ctx.Out(fmt::format("username: {}", f.username));
   client::SecretString line = client::ToSecretString("password: ");
@@ -161,42 +153,37 @@ Status Get(Context& ctx, const ItemArgs& a) {
   client::SecretString notes = client::ToSecretString("notes:    ");
   notes.append(f.notes.view().data(), f.notes.size());
   ctx.OutSecret(client::ToSecureBytes(notes));
-  ctx.Out(fmt::format("revision: {}", item->revision));
-  ctx.Out(fmt::format("updated:  {}", item->updated_at));
+  ctx.Out(fmt::format("revision: {}", item.revision));
+  ctx.Out(fmt::format("updated:  {}", item.updated_at));
   return {};
 }
 
 Status Edit(Context& ctx, const ItemArgs& a) {
-  auto s = Open(ctx);
-  if (!s) return Fail(s.error());
-  auto item = s->client.GetItem(s->uk, s->profile.account_id, a.id);
-  if (!item) return Fail(item.error());
-  client::ItemFields f = item->fields.Clone();
+  KW_ASSIGN_OR_RETURN(auto s, Open(ctx));
+  KW_ASSIGN_OR_RETURN(auto item, s.client.GetItem(s.uk, s.profile.account_id, a.id));
+  client::ItemFields f = item.fields.Clone();
   if (a.name) f.name = *a.name;
   if (a.username) f.username = *a.username;
   if (a.url) f.url = *a.url;
   if (a.notes) f.notes = crypto::SecureBytes::Copy(*a.notes);
   if (a.generate || a.prompt_password) {
-    auto pw = NewItemPassword(ctx, a);
-    if (!pw) return Fail(pw.error());
-    f.password = std::move(*pw);
+    KW_ASSIGN_OR_RETURN(auto pw, NewItemPassword(ctx, a));
+    f.password = std::move(pw);
   }
-  auto updated = s->client.UpdateItem(s->uk, s->profile.account_id, a.id,
-                                      a.revision.value_or(item->revision), f);
-  if (!updated) return Fail(updated.error());
+  KW_ASSIGN_OR_RETURN(auto updated, s.client.UpdateItem(s.uk, s.profile.account_id, a.id,
+                                                        a.revision.value_or(item.revision), f));
   if (ctx.json()) {
-    ctx.OutJson(ItemJson(*updated, false));
+    ctx.OutJson(ItemJson(updated, false));
   } else {
-    ctx.Out(fmt::format("Updated item {} (revision {}).", updated->id, updated->revision));
+    ctx.Out(fmt::format("Updated item {} (revision {}).", updated.id, updated.revision));
   }
   return {};
 }
 
 Status Remove(Context& ctx, const ItemArgs& a) {
-  auto profile = ctx.RequireLogin();
-  if (!profile) return Fail(profile.error());
-  client::Client c = ctx.MakeClient(*profile);
-  if (auto st = c.DeleteItem(a.id); !st) return st;
+  KW_ASSIGN_OR_RETURN(auto profile, ctx.RequireLogin());
+  client::Client c = ctx.MakeClient(profile);
+  KW_TRY(c.DeleteItem(a.id));
   if (ctx.json()) {
     client::Json j = client::Json::object();
     j["status"] = client::Str("deleted");

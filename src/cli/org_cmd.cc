@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/org_session.h"
+#include "common/try.h"
 
 namespace keyward::cli {
 namespace {
@@ -84,18 +85,16 @@ void Done(Context& ctx, client::Json j, std::string_view text) {
 // ---- create, list, trust ----
 
 Status Create(Context& ctx, const OrgArgs& a) {
-  auto s = OrgSession::Open(ctx, /*with_keys=*/true);
-  if (!s) return Fail(s.error());
-  auto v = (*s)->org().Create(a.name);
-  if (!v) return Fail(v.error());
-  (*s)->profile().org_pins[v->org.id] = v->next_pin;
-  if (auto st = ctx.SaveProfile((*s)->profile()); !st) return st;
+  KW_ASSIGN_OR_RETURN(auto s, OrgSession::Open(ctx, /*with_keys=*/true));
+  KW_ASSIGN_OR_RETURN(auto v, s->org().Create(a.name));
+  s->profile().org_pins[v.org.id] = v.next_pin;
+  KW_TRY(ctx.SaveProfile(s->profile()));
   if (ctx.json()) {
-    ctx.OutJson(VerifiedJson(*v));
+    ctx.OutJson(VerifiedJson(v));
     return {};
   }
-  ctx.Out(fmt::format("Created organization {}.", v->org.name));
-  PrintVerified(ctx, *v);
+  ctx.Out(fmt::format("Created organization {}.", v.org.name));
+  PrintVerified(ctx, v);
   ctx.Hint(
       "Members compare the signing key fingerprint when they join (the invitation email shows "
       "it). Recovery is off until you turn it on: keyward org policy set --enrollment opt-in");
@@ -103,29 +102,27 @@ Status Create(Context& ctx, const OrgArgs& a) {
 }
 
 Status List(Context& ctx) {
-  auto s = OrgSession::Open(ctx, false);
-  if (!s) return Fail(s.error());
-  auto orgs = (*s)->org().List();
-  if (!orgs) return Fail(orgs.error());
+  KW_ASSIGN_OR_RETURN(auto s, OrgSession::Open(ctx, false));
+  KW_ASSIGN_OR_RETURN(auto orgs, s->org().List());
   if (ctx.json()) {
     client::Json arr = client::Json::array();
-    for (const auto& o : *orgs) arr.push_back(OrgJson(o));
+    for (const auto& o : orgs) arr.push_back(OrgJson(o));
     client::Json j = client::Json::object();
     j["orgs"] = std::move(arr);
     ctx.OutJson(j);
     return {};
   }
-  if (orgs->empty()) {
+  if (orgs.empty()) {
     ctx.Out("You are not a member of any organization.");
     return {};
   }
   std::vector<std::vector<std::string>> rows = {
       {"NAME", "ID", "ROLE", "ENROLLMENT", "RECOVERY", "KEY", "PINNED"}};
-  for (const auto& o : *orgs) {
+  for (const auto& o : orgs) {
     rows.push_back({o.name, o.id, RoleText(o.role, o.permissions),
                     std::string(protocol::EnrollmentName(o.policy.enrollment)),
                     EnrollmentText(o.enrollment), fmt::format("v{}", o.key_version),
-                    (*s)->profile().org_pins.contains(o.id) ? "yes" : "no"});
+                    s->profile().org_pins.contains(o.id) ? "yes" : "no"});
   }
   PrintTable(ctx, rows);
   return {};
@@ -138,87 +135,72 @@ Result<protocol::VerifiedOrgStatement> VerifyFromFirstUse(
   if (chain.empty()) {
     return Fail(Error::Conflict("org.statement_unsigned", "the organization has no statement"));
   }
-  auto first = protocol::DecodeOrgStatement(chain.front().statement);
-  if (!first) return Fail(first.error());
-  if (first->version != 1) {
+  KW_ASSIGN_OR_RETURN(auto first, protocol::DecodeOrgStatement(chain.front().statement));
+  if (first.version != 1) {
     return Fail(Error::Conflict("org.statement_malformed",
                                 "the server did not send the organization's first statement"));
   }
-  auto pin = protocol::PinOnFirstUse(org_id, first->signing_public_key);
-  if (!pin) return Fail(pin.error());
-  return protocol::VerifyOrgStatementChain(chain, *pin, std::time(nullptr));
+  KW_ASSIGN_OR_RETURN(auto pin, protocol::PinOnFirstUse(org_id, first.signing_public_key));
+  return protocol::VerifyOrgStatementChain(chain, pin, std::time(nullptr));
 }
 
 Result<std::vector<protocol::SignedOrgStatement>> FetchStatements(client::Client& c,
                                                                   std::string_view org_id) {
-  auto j = c.CallJson("GET", fmt::format("/v1/orgs/{}/statements", org_id));
-  if (!j) return Fail(j.error());
+  KW_ASSIGN_OR_RETURN(auto j, c.CallJson("GET", fmt::format("/v1/orgs/{}/statements", org_id)));
   std::vector<protocol::SignedOrgStatement> out;
-  if (!j->contains("statements") || !(*j)["statements"].is_array()) {
+  if (!j.contains("statements") || !j["statements"].is_array()) {
     return Fail(Error::Internal("client.bad_response", "the server sent no statements"));
   }
-  for (const auto& st : (*j)["statements"]) {
-    auto statement = client::JsonBase64(st, "statement");
-    if (!statement) return Fail(statement.error());
-    auto signature = client::JsonBase64(st, "signature");
-    if (!signature) return Fail(signature.error());
-    out.push_back({std::move(*statement), std::move(*signature)});
+  for (const auto& st : j["statements"]) {
+    KW_ASSIGN_OR_RETURN(auto statement, client::JsonBase64(st, "statement"));
+    KW_ASSIGN_OR_RETURN(auto signature, client::JsonBase64(st, "signature"));
+    out.push_back({std::move(statement), std::move(signature)});
   }
   return out;
 }
 
 Status Trust(Context& ctx, const OrgArgs& a) {
-  auto expected = FingerprintOption(a.fingerprint);
-  if (!expected) return Fail(expected.error());
-  auto s = OrgSession::Open(ctx, false);
-  if (!s) return Fail(s.error());
-  auto org = (*s)->ResolveOrg(a.org);
-  if (!org) return Fail(org.error());
-  auto chain = FetchStatements((*s)->client(), org->id);
-  if (!chain) return Fail(chain.error());
-  auto first = VerifyFromFirstUse(org->id, *chain);
-  if (!first) return Fail(first.error());
-  auto first_statement = protocol::DecodeOrgStatement(chain->front().statement);
-  if (!first_statement) return Fail(first_statement.error());
-  std::string fingerprint = crypto::Fingerprint(first_statement->signing_public_key);
-  if (*expected && **expected != fingerprint) return FingerprintMismatch();
+  KW_ASSIGN_OR_RETURN(auto expected, FingerprintOption(a.fingerprint));
+  KW_ASSIGN_OR_RETURN(auto s, OrgSession::Open(ctx, false));
+  KW_ASSIGN_OR_RETURN(auto org, s->ResolveOrg(a.org));
+  KW_ASSIGN_OR_RETURN(auto chain, FetchStatements(s->client(), org.id));
+  KW_TRY(VerifyFromFirstUse(org.id, chain));
+  KW_ASSIGN_OR_RETURN(auto first_statement, protocol::DecodeOrgStatement(chain.front().statement));
+  std::string fingerprint = crypto::Fingerprint(first_statement.signing_public_key);
+  if (expected && *expected != fingerprint) return FingerprintMismatch();
 
-  auto& pins = (*s)->profile().org_pins;
-  auto old = pins.find(org->id);
-  if (old != pins.end() && old->second.signing_public_key != first_statement->signing_public_key &&
-      !*expected) {
+  auto& pins = s->profile().org_pins;
+  auto old = pins.find(org.id);
+  if (old != pins.end() && old->second.signing_public_key != first_statement.signing_public_key &&
+      !expected) {
     return Fail(Error::Conflict(
         "org.pin_conflict",
         "this device already trusts a different signing key for this organization; give the "
         "expected one with --fingerprint to replace it"));
   }
-  if (!ctx.json() || !*expected) {
+  if (!ctx.json() || !expected) {
     std::string text = fmt::format("organization:            {} ({})\nsigning key fingerprint: {}",
-                                   org->name, org->id, fingerprint);
+                                   org.name, org.id, fingerprint);
     if (ctx.json()) {
       std::fprintf(stderr, "%s\n", text.c_str());
     } else {
       ctx.Out(text);
     }
   }
-  if (!*expected) {
-    if (auto st = ConfirmFingerprintOrCancel(
-            ctx, "Does this fingerprint match the one an owner of the organization gave you?",
-            "nothing trusted");
-        !st) {
-      return st;
-    }
+  if (!expected) {
+    KW_TRY(ConfirmFingerprintOrCancel(
+        ctx, "Does this fingerprint match the one an owner of the organization gave you?",
+        "nothing trusted"));
   }
-  auto pin = protocol::PinOnFirstUse(org->id, first_statement->signing_public_key);
-  if (!pin) return Fail(pin.error());
-  auto v = (*s)->org().Verify(org->id, *pin);
-  if (!v) return Fail(v.error());
-  pins[org->id] = v->next_pin;
-  if (auto st = ctx.SaveProfile((*s)->profile()); !st) return st;
+  KW_ASSIGN_OR_RETURN(auto pin,
+                      protocol::PinOnFirstUse(org.id, first_statement.signing_public_key));
+  KW_ASSIGN_OR_RETURN(auto v, s->org().Verify(org.id, pin));
+  pins[org.id] = v.next_pin;
+  KW_TRY(ctx.SaveProfile(s->profile()));
   if (ctx.json()) {
-    ctx.OutJson(VerifiedJson(*v));
+    ctx.OutJson(VerifiedJson(v));
   } else {
-    ctx.Out(fmt::format("This device now trusts the signing key of {}.", v->org.name));
+    ctx.Out(fmt::format("This device now trusts the signing key of {}.", v.org.name));
   }
   return {};
 }
@@ -226,15 +208,12 @@ Status Trust(Context& ctx, const OrgArgs& a) {
 // ---- members ----
 
 Status Members(Context& ctx, const OrgArgs& a) {
-  auto s = OrgSession::Open(ctx, false);
-  if (!s) return Fail(s.error());
-  auto org = (*s)->ResolveOrg(a.org);
-  if (!org) return Fail(org.error());
-  auto list = (*s)->org().Members(org->id);
-  if (!list) return Fail(list.error());
+  KW_ASSIGN_OR_RETURN(auto s, OrgSession::Open(ctx, false));
+  KW_ASSIGN_OR_RETURN(auto org, s->ResolveOrg(a.org));
+  KW_ASSIGN_OR_RETURN(auto list, s->org().Members(org.id));
   if (ctx.json()) {
     client::Json members = client::Json::array();
-    for (const auto& m : list->members) {
+    for (const auto& m : list.members) {
       client::Json j = client::Json::object();
       j["account_id"] = client::Str(m.account_id);
       j["email"] = client::Str(m.email);
@@ -246,11 +225,11 @@ Status Members(Context& ctx, const OrgArgs& a) {
       j["recovery_admin"] = m.recovery_admin;
       j["grant_key_version"] = m.grant_key_version;
       j["recovery_key_granted"] =
-          m.recovery_admin && m.grant_key_version != 0 && m.grant_key_version == org->key_version;
+          m.recovery_admin && m.grant_key_version != 0 && m.grant_key_version == org.key_version;
       members.push_back(std::move(j));
     }
     client::Json invites = client::Json::array();
-    for (const auto& i : list->invites) {
+    for (const auto& i : list.invites) {
       client::Json j = client::Json::object();
       j["id"] = client::Str(i.id);
       j["email"] = client::Str(i.email);
@@ -260,21 +239,21 @@ Status Members(Context& ctx, const OrgArgs& a) {
       invites.push_back(std::move(j));
     }
     client::Json j = client::Json::object();
-    j["org_id"] = client::Str(org->id);
-    j["key_version"] = org->key_version;
+    j["org_id"] = client::Str(org.id);
+    j["key_version"] = org.key_version;
     j["members"] = std::move(members);
     j["invites"] = std::move(invites);
     ctx.OutJson(j);
     return {};
   }
-  ctx.Out(fmt::format("{} ({}), recovery key version {}", org->name, org->id, org->key_version));
+  ctx.Out(fmt::format("{} ({}), recovery key version {}", org.name, org.id, org.key_version));
   std::vector<std::vector<std::string>> rows = {
       {"EMAIL", "ROLE", "STATUS", "RECOVERY", "EPOCH", "KEY", "GRANT", "ACCOUNT"}};
-  for (const auto& m : list->members) {
+  for (const auto& m : list.members) {
     std::string grant = "-";
     if (m.recovery_admin) {
       grant = m.grant_key_version == 0 ? "missing"
-              : m.grant_key_version == org->key_version
+              : m.grant_key_version == org.key_version
                   ? fmt::format("v{}", m.grant_key_version)
                   : fmt::format("v{} (old)", m.grant_key_version);
     }
@@ -285,17 +264,17 @@ Status Members(Context& ctx, const OrgArgs& a) {
                     grant, m.account_id});
   }
   PrintTable(ctx, rows);
-  if (!list->invites.empty()) {
+  if (!list.invites.empty()) {
     ctx.Out("");
     ctx.Out("Pending invites:");
     std::vector<std::vector<std::string>> inv = {{"EMAIL", "ROLE", "EXPIRES", "ID"}};
-    for (const auto& i : list->invites) {
+    for (const auto& i : list.invites) {
       inv.push_back({i.email, RoleText(i.role, i.permissions), i.expires_at, i.id});
     }
     PrintTable(ctx, inv);
   }
-  for (const auto& m : list->members) {
-    if (m.recovery_admin && m.grant_key_version != org->key_version) {
+  for (const auto& m : list.members) {
+    if (m.recovery_admin && m.grant_key_version != org.key_version) {
       ctx.Hint(
           fmt::format("{} is a recovery admin without the current recovery key: keyward org "
                       "grant-recovery {}",
@@ -306,119 +285,104 @@ Status Members(Context& ctx, const OrgArgs& a) {
 }
 
 Status Invite(Context& ctx, const OrgArgs& a) {
-  auto s = OrgSession::Open(ctx, false);
-  if (!s) return Fail(s.error());
-  auto org = (*s)->ResolveOrg(a.org);
-  if (!org) return Fail(org.error());
-  auto inv = (*s)->org().Invite(org->id, a.email, a.role, a.permissions);
-  if (!inv) return Fail(inv.error());
+  KW_ASSIGN_OR_RETURN(auto s, OrgSession::Open(ctx, false));
+  KW_ASSIGN_OR_RETURN(auto org, s->ResolveOrg(a.org));
+  KW_ASSIGN_OR_RETURN(auto inv, s->org().Invite(org.id, a.email, a.role, a.permissions));
   client::Json j = client::Json::object();
-  j["id"] = client::Str(inv->id);
-  j["org_id"] = client::Str(org->id);
-  j["email"] = client::Str(inv->email);
-  j["role"] = client::Str(inv->role);
-  j["permissions"] = client::Str(inv->permissions);
-  j["expires_at"] = client::Str(inv->expires_at);
+  j["id"] = client::Str(inv.id);
+  j["org_id"] = client::Str(org.id);
+  j["email"] = client::Str(inv.email);
+  j["role"] = client::Str(inv.role);
+  j["permissions"] = client::Str(inv.permissions);
+  j["expires_at"] = client::Str(inv.expires_at);
   Done(ctx, j,
        fmt::format("Invited {} to {} as {}. The invitation, emailed to them, holds the command to "
                    "join and the signing key fingerprint; it expires {}.",
-                   inv->email, org->name, RoleText(inv->role, inv->permissions), inv->expires_at));
+                   inv.email, org.name, RoleText(inv.role, inv.permissions), inv.expires_at));
   return {};
 }
 
 Status Join(Context& ctx, const OrgArgs& a) {
-  auto expected = FingerprintOption(a.fingerprint);
-  if (!expected) return Fail(expected.error());
-  auto s = OrgSession::Open(ctx, false);
-  if (!s) return Fail(s.error());
+  KW_ASSIGN_OR_RETURN(auto expected, FingerprintOption(a.fingerprint));
+  KW_ASSIGN_OR_RETURN(auto s, OrgSession::Open(ctx, false));
   crypto::SecureBytes token;
   if (!a.token.empty()) {
     token = crypto::SecureBytes::Copy(a.token);
   } else {
-    auto t = ctx.prompt().Line("Invite token (from the invitation email): ");
-    if (!t) return Fail(t.error());
-    token = std::move(*t);
+    KW_ASSIGN_OR_RETURN(auto t, ctx.prompt().Line("Invite token (from the invitation email): "));
+    token = std::move(t);
   }
-  auto info = (*s)->org().LookupInvite(token);
-  if (!info) return Fail(info.error());
+  KW_ASSIGN_OR_RETURN(auto info, s->org().LookupInvite(token));
 
   // What the member is about to trust, checked here before anything is sent.
   std::vector<protocol::SignedOrgStatement> chain;
-  for (const auto& st : info->statements) chain.push_back({st.statement, st.signature});
-  auto verified = VerifyFromFirstUse(info->org_id, chain);
-  if (!verified) return Fail(verified.error());
-  auto first = protocol::DecodeOrgStatement(chain.front().statement);
-  if (!first) return Fail(first.error());
-  std::string fingerprint = crypto::Fingerprint(first->signing_public_key);
-  if (*expected && **expected != fingerprint) return FingerprintMismatch();
-  auto policy = protocol::ParsePolicy(verified->statement.policy_json);
-  if (!policy) return Fail(policy.error());
+  for (const auto& st : info.statements) chain.push_back({st.statement, st.signature});
+  KW_ASSIGN_OR_RETURN(auto verified, VerifyFromFirstUse(info.org_id, chain));
+  KW_ASSIGN_OR_RETURN(auto first, protocol::DecodeOrgStatement(chain.front().statement));
+  std::string fingerprint = crypto::Fingerprint(first.signing_public_key);
+  if (expected && *expected != fingerprint) return FingerprintMismatch();
+  KW_ASSIGN_OR_RETURN(auto policy, protocol::ParsePolicy(verified.statement.policy_json));
 
   std::string preview = fmt::format(
       "organization:            {} ({})\nrole:                    {}\nsigning key fingerprint: "
       "{}\nrecovery policy:         enrollment {}, mode {}",
-      info->org_name, info->org_id, RoleText(info->role, info->permissions), fingerprint,
-      protocol::EnrollmentName(policy->enrollment), protocol::RecoveryModeName(policy->mode));
+      info.org_name, info.org_id, RoleText(info.role, info.permissions), fingerprint,
+      protocol::EnrollmentName(policy.enrollment), protocol::RecoveryModeName(policy.mode));
   if (ctx.json()) {
     if (!ctx.options().yes) std::fprintf(stderr, "%s\n", preview.c_str());
   } else {
     ctx.Out(preview);
   }
-  if (!*expected && !ctx.json() && !ctx.options().yes) {
+  if (!expected && !ctx.json() && !ctx.options().yes) {
     ctx.Hint(
         "Check that the fingerprint matches the one in the invitation email (or ask an owner).");
   }
   // Without --fingerprint the member compares the fingerprint on screen:
   // a confirmation --yes cannot give, since the key is trusted from here on.
   const std::string join_question =
-      fmt::format("Join {} as {} and trust this signing key?", info->org_name, info->role);
-  if (auto st = *expected ? ConfirmOrCancel(ctx, join_question, "not joined")
-                          : ConfirmFingerprintOrCancel(ctx, join_question, "not joined");
-      !st) {
-    return st;
-  }
+      fmt::format("Join {} as {} and trust this signing key?", info.org_name, info.role);
+  KW_TRY(expected ? ConfirmOrCancel(ctx, join_question, "not joined")
+                  : ConfirmFingerprintOrCancel(ctx, join_question, "not joined"));
 
   bool enroll = false;
-  if (policy->enrollment == protocol::Enrollment::kMandatory) {
+  if (policy.enrollment == protocol::Enrollment::kMandatory) {
     enroll = true;
     std::string text = fmt::format(
         "{} requires account recovery (mandatory policy): joining enrolls you now. Enter your "
         "master password to confirm.",
-        info->org_name);
+        info.org_name);
     if (ctx.json()) {
       std::fprintf(stderr, "%s\n", text.c_str());
     } else {
       ctx.Out(text);
     }
-  } else if (policy->enrollment == protocol::Enrollment::kOptOut && !a.no_enroll) {
+  } else if (policy.enrollment == protocol::Enrollment::kOptOut && !a.no_enroll) {
     enroll = true;
     if (!ctx.json()) {
       ctx.Out(fmt::format(
           "{} enrolls members in account recovery by default (opt-out; --no-enroll to decline). "
           "Enter your master password to confirm.",
-          info->org_name));
+          info.org_name));
     }
   }
   if (enroll) {
-    auto auth = (*s)->RecheckPassword(ctx);
-    if (!auth) return Fail(auth.error());
+    KW_TRY(s->RecheckPassword(ctx));
   }
-  auto joined = (*s)->org().Join(token, *info, *expected, enroll);
-  if (!joined) return Fail(joined.error());
-  (*s)->profile().org_pins[joined->org.id] = joined->next_pin;
-  if (auto st = ctx.SaveProfile((*s)->profile()); !st) return st;
+  KW_ASSIGN_OR_RETURN(auto joined, s->org().Join(token, info, expected, enroll));
+  s->profile().org_pins[joined.org.id] = joined.next_pin;
+  KW_TRY(ctx.SaveProfile(s->profile()));
   if (ctx.json()) {
-    ctx.OutJson(VerifiedJson(*joined));
+    ctx.OutJson(VerifiedJson(joined));
     return {};
   }
-  ctx.Out(fmt::format("Joined {} as {}.", joined->org.name,
-                      RoleText(joined->org.role, joined->org.permissions)));
-  if (joined->org.enrollment.enrolled()) {
+  ctx.Out(fmt::format("Joined {} as {}.", joined.org.name,
+                      RoleText(joined.org.role, joined.org.permissions)));
+  if (joined.org.enrollment.enrolled()) {
     ctx.Out(fmt::format("Enrolled in account recovery (epoch {}, recovery key fingerprint {}).",
-                        joined->org.enrollment.epoch, joined->recovery_fingerprint));
-  } else if (policy->enrollment != protocol::Enrollment::kDisabled) {
+                        joined.org.enrollment.epoch, joined.recovery_fingerprint));
+  } else if (policy.enrollment != protocol::Enrollment::kDisabled) {
     ctx.Hint(fmt::format("To let {} help you back into your vault: keyward recovery enroll",
-                         joined->org.name));
+                         joined.org.name));
   }
   return {};
 }
@@ -474,106 +438,87 @@ Result<crypto::Bytes> ConfirmMemberKey(Context& ctx, OrgSession& s, const client
     } else {
       ctx.Out(text);
     }
-    if (auto st = ConfirmFingerprintOrCancel(
-            ctx, fmt::format("Does it match the fingerprint {} gave you?", m.email),
-            "nothing granted");
-        !st) {
-      return Fail(st.error());
-    }
+    KW_TRY(ConfirmFingerprintOrCancel(
+        ctx, fmt::format("Does it match the fingerprint {} gave you?", m.email),
+        "nothing granted"));
   }
   pinned[m.account_id] = m.public_key;
-  if (auto st = ctx.SaveProfile(s.profile()); !st) return Fail(st.error());
+  KW_TRY(ctx.SaveProfile(s.profile()));
   return m.public_key;
 }
 
 Status SetRole(Context& ctx, const OrgArgs& a) {
-  auto s = OrgSession::Open(ctx, false);
-  if (!s) return Fail(s.error());
-  auto v = (*s)->ResolveVerified(ctx, a.org);
-  if (!v) return Fail(v.error());
-  auto m = (*s)->Member(v->org.id, a.member);
-  if (!m) return Fail(m.error());
+  KW_ASSIGN_OR_RETURN(auto s, OrgSession::Open(ctx, false));
+  KW_ASSIGN_OR_RETURN(auto v, s->ResolveVerified(ctx, a.org));
+  KW_ASSIGN_OR_RETURN(auto m, s->Member(v.org.id, a.member));
   crypto::Bytes member_key;
-  if (client::RoleChangeNeedsGrant(*v, *m, a.role, a.permissions)) {
-    auto key = ConfirmMemberKey(ctx, **s, *m, a.fingerprint);
-    if (!key) return Fail(key.error());
-    member_key = std::move(*key);
+  if (client::RoleChangeNeedsGrant(v, m, a.role, a.permissions)) {
+    KW_ASSIGN_OR_RETURN(auto key, ConfirmMemberKey(ctx, *s, m, a.fingerprint));
+    member_key = std::move(key);
   }
-  if (auto st = (*s)->UnlockKeys(ctx); !st) return st;
-  if (auto st = (*s)->org().SetRole(*v, m->account_id, a.role, a.permissions, member_key); !st) {
-    return st;
-  }
+  KW_TRY(s->UnlockKeys(ctx));
+  KW_TRY(s->org().SetRole(v, m.account_id, a.role, a.permissions, member_key));
   client::Json j = client::Json::object();
   j["status"] = client::Str("role_changed");
-  j["account_id"] = client::Str(m->account_id);
+  j["account_id"] = client::Str(m.account_id);
   j["role"] = client::Str(a.role);
   j["permissions"] = client::Str(a.permissions);
-  Done(ctx, j, fmt::format("{} is now {}.", m->email, RoleText(a.role, a.permissions)));
+  Done(ctx, j, fmt::format("{} is now {}.", m.email, RoleText(a.role, a.permissions)));
   return {};
 }
 
 Status GrantRecovery(Context& ctx, const OrgArgs& a) {
-  auto s = OrgSession::Open(ctx, false);
-  if (!s) return Fail(s.error());
-  auto v = (*s)->ResolveVerified(ctx, a.org);
-  if (!v) return Fail(v.error());
-  auto m = (*s)->Member(v->org.id, a.member);
-  if (!m) return Fail(m.error());
-  auto member_key = ConfirmMemberKey(ctx, **s, *m, a.fingerprint);
-  if (!member_key) return Fail(member_key.error());
-  if (auto st = (*s)->UnlockKeys(ctx); !st) return st;
-  if (auto st = (*s)->org().GrantRecovery(*v, m->account_id, *member_key); !st) return st;
+  KW_ASSIGN_OR_RETURN(auto s, OrgSession::Open(ctx, false));
+  KW_ASSIGN_OR_RETURN(auto v, s->ResolveVerified(ctx, a.org));
+  KW_ASSIGN_OR_RETURN(auto m, s->Member(v.org.id, a.member));
+  KW_ASSIGN_OR_RETURN(auto member_key, ConfirmMemberKey(ctx, *s, m, a.fingerprint));
+  KW_TRY(s->UnlockKeys(ctx));
+  KW_TRY(s->org().GrantRecovery(v, m.account_id, member_key));
   client::Json j = client::Json::object();
   j["status"] = client::Str("granted");
-  j["account_id"] = client::Str(m->account_id);
-  j["key_version"] = v->org.key_version;
+  j["account_id"] = client::Str(m.account_id);
+  j["key_version"] = v.org.key_version;
   Done(ctx, j,
-       fmt::format("{} now holds the recovery key (version {}) of {}.", m->email,
-                   v->org.key_version, v->org.name));
+       fmt::format("{} now holds the recovery key (version {}) of {}.", m.email, v.org.key_version,
+                   v.org.name));
   return {};
 }
 
 enum class MemberAction { kRevoke, kRestore, kRemove };
 
 Status ChangeMember(Context& ctx, const OrgArgs& a, MemberAction action) {
-  auto s = OrgSession::Open(ctx, false);
-  if (!s) return Fail(s.error());
-  auto org = (*s)->ResolveOrg(a.org);
-  if (!org) return Fail(org.error());
-  auto m = (*s)->Member(org->id, a.member);
-  if (!m) return Fail(m.error());
+  KW_ASSIGN_OR_RETURN(auto s, OrgSession::Open(ctx, false));
+  KW_ASSIGN_OR_RETURN(auto org, s->ResolveOrg(a.org));
+  KW_ASSIGN_OR_RETURN(auto m, s->Member(org.id, a.member));
   Status st;
   std::string status, text;
   switch (action) {
     case MemberAction::kRevoke:
-      st = (*s)->org().Revoke(org->id, m->account_id);
+      st = s->org().Revoke(org.id, m.account_id);
       status = "revoked";
       text = fmt::format(
-          "Revoked {}: the membership stays, access and recovery key grants are gone.", m->email);
+          "Revoked {}: the membership stays, access and recovery key grants are gone.", m.email);
       break;
     case MemberAction::kRestore:
-      st = (*s)->org().Restore(org->id, m->account_id);
+      st = s->org().Restore(org.id, m.account_id);
       status = "restored";
-      text = fmt::format("Restored {}.", m->email);
+      text = fmt::format("Restored {}.", m.email);
       break;
     case MemberAction::kRemove:
-      if (auto c = ConfirmOrCancel(
-              ctx,
-              fmt::format("Remove {} from {} (membership, grants and recovery escrow)?", m->email,
-                          org->name),
-              "nobody removed");
-          !c) {
-        return c;
-      }
-      st = (*s)->org().Remove(org->id, m->account_id);
+      KW_TRY(
+          ConfirmOrCancel(ctx,
+                          fmt::format("Remove {} from {} (membership, grants and recovery escrow)?",
+                                      m.email, org.name),
+                          "nobody removed"));
+      st = s->org().Remove(org.id, m.account_id);
       status = "removed";
-      text = fmt::format("Removed {} from {}.", m->email, org->name);
+      text = fmt::format("Removed {} from {}.", m.email, org.name);
       break;
   }
   if (!st) return st;
   client::Json j = client::Json::object();
   j["status"] = client::Str(status);
-  j["account_id"] = client::Str(m->account_id);
+  j["account_id"] = client::Str(m.account_id);
   Done(ctx, j, text);
   return {};
 }
@@ -581,24 +526,22 @@ Status ChangeMember(Context& ctx, const OrgArgs& a, MemberAction action) {
 // ---- policy ----
 
 Status PolicyShow(Context& ctx, const OrgArgs& a) {
-  auto s = OrgSession::Open(ctx, false);
-  if (!s) return Fail(s.error());
-  auto v = (*s)->ResolveVerified(ctx, a.org);
-  if (!v) return Fail(v.error());
+  KW_ASSIGN_OR_RETURN(auto s, OrgSession::Open(ctx, false));
+  KW_ASSIGN_OR_RETURN(auto v, s->ResolveVerified(ctx, a.org));
   if (ctx.json()) {
     client::Json j = client::Json::object();
-    j["org_id"] = client::Str(v->org.id);
-    j["statement_version"] = v->statement.version;
-    j["policy"] = PolicyJson(v->org.policy);
-    j["signing_fingerprint"] = client::Str(v->signing_fingerprint);
-    j["recovery_fingerprint"] = client::Str(v->recovery_fingerprint);
+    j["org_id"] = client::Str(v.org.id);
+    j["statement_version"] = v.statement.version;
+    j["policy"] = PolicyJson(v.org.policy);
+    j["signing_fingerprint"] = client::Str(v.signing_fingerprint);
+    j["recovery_fingerprint"] = client::Str(v.recovery_fingerprint);
     ctx.OutJson(j);
     return {};
   }
-  PrintVerified(ctx, *v);
-  PrintPolicy(ctx, v->org.policy);
+  PrintVerified(ctx, v);
+  PrintPolicy(ctx, v.org.policy);
   ctx.Out(fmt::format("statement version:        {} (verified against this device's pin)",
-                      v->statement.version));
+                      v.statement.version));
   return {};
 }
 
@@ -639,11 +582,9 @@ Status PolicySet(Context& ctx, const OrgArgs& a) {
     pending_ttl = *d;
   }
 
-  auto s = OrgSession::Open(ctx, false);
-  if (!s) return Fail(s.error());
-  auto v = (*s)->ResolveVerified(ctx, a.org);
-  if (!v) return Fail(v.error());
-  protocol::RecoveryPolicy policy = v->org.policy;
+  KW_ASSIGN_OR_RETURN(auto s, OrgSession::Open(ctx, false));
+  KW_ASSIGN_OR_RETURN(auto v, s->ResolveVerified(ctx, a.org));
+  protocol::RecoveryPolicy policy = v.org.policy;
   if (enrollment) policy.enrollment = *enrollment;
   if (mode) policy.mode = *mode;
   if (a.quorum) policy.quorum = *a.quorum;
@@ -668,10 +609,10 @@ Status PolicySet(Context& ctx, const OrgArgs& a) {
     }
     return Usage(message);
   }
-  if (policy == v->org.policy) {
+  if (policy == v.org.policy) {
     if (ctx.json()) {
       client::Json j = client::Json::object();
-      j["org_id"] = client::Str(v->org.id);
+      j["org_id"] = client::Str(v.org.id);
       j["policy"] = PolicyJson(policy);
       j["changed"] = false;
       ctx.OutJson(j);
@@ -680,33 +621,30 @@ Status PolicySet(Context& ctx, const OrgArgs& a) {
     }
     return {};
   }
-  if (auto st = (*s)->UnlockKeys(ctx); !st) return st;
-  auto next = (*s)->org().SetPolicy(*v, policy);
-  if (!next) return Fail(next.error());
-  (*s)->profile().org_pins[next->org.id] = next->next_pin;
-  if (auto st = ctx.SaveProfile((*s)->profile()); !st) return st;
+  KW_TRY(s->UnlockKeys(ctx));
+  KW_ASSIGN_OR_RETURN(auto next, s->org().SetPolicy(v, policy));
+  s->profile().org_pins[next.org.id] = next.next_pin;
+  KW_TRY(ctx.SaveProfile(s->profile()));
   if (ctx.json()) {
     client::Json j = client::Json::object();
-    j["org_id"] = client::Str(next->org.id);
-    j["policy"] = PolicyJson(next->org.policy);
-    j["statement_version"] = next->statement.version;
+    j["org_id"] = client::Str(next.org.id);
+    j["policy"] = PolicyJson(next.org.policy);
+    j["statement_version"] = next.statement.version;
     j["changed"] = true;
     ctx.OutJson(j);
     return {};
   }
-  ctx.Out(fmt::format("Recovery policy of {} updated (statement version {}):", next->org.name,
-                      next->statement.version));
-  PrintPolicy(ctx, next->org.policy);
+  ctx.Out(fmt::format("Recovery policy of {} updated (statement version {}):", next.org.name,
+                      next.statement.version));
+  PrintPolicy(ctx, next.org.policy);
   return {};
 }
 
 // ---- rotation ----
 
 Status RotateKey(Context& ctx, const OrgArgs& a) {
-  auto s = OrgSession::Open(ctx, true);
-  if (!s) return Fail(s.error());
-  auto v = (*s)->ResolveVerified(ctx, a.org);
-  if (!v) return Fail(v.error());
+  KW_ASSIGN_OR_RETURN(auto s, OrgSession::Open(ctx, true));
+  KW_ASSIGN_OR_RETURN(auto v, s->ResolveVerified(ctx, a.org));
   const bool bar = !ctx.json() && ::isatty(2) == 1;
   bool drawn = false;
   auto progress = [&](uint64_t done, uint64_t total) {
@@ -727,42 +665,43 @@ Status RotateKey(Context& ctx, const OrgArgs& a) {
   // left out, to be granted later with 'keyward org grant-recovery'.
   bool pinned_new = false;
   auto trusted = [&](const client::OrgMember& m) -> Result<bool> {
-    auto& pinned = (*s)->profile().member_keys;
+    auto& pinned = s->profile().member_keys;
     if (auto it = pinned.find(m.account_id); it != pinned.end()) return it->second == m.public_key;
     std::string text = fmt::format(
         "recovery admin:         {} ({})\nmember key fingerprint: {} (not confirmed on this "
         "device)",
         m.email, RoleText(m.role, m.permissions), crypto::Fingerprint(m.public_key));
     std::fprintf(stderr, "%s\n", text.c_str());
-    auto yes = ConfirmFingerprintOrNo(
-        ctx,
-        fmt::format("Grant the new key to {}: does the fingerprint match the one they gave you?",
-                    m.email),
-        "'keyward org grant-recovery' afterwards");
-    if (!yes) return Fail(yes.error());
-    if (*yes) {
+    KW_ASSIGN_OR_RETURN(
+        auto yes,
+        ConfirmFingerprintOrNo(
+            ctx,
+            fmt::format(
+                "Grant the new key to {}: does the fingerprint match the one they gave you?",
+                m.email),
+            "'keyward org grant-recovery' afterwards"));
+    if (yes) {
       pinned[m.account_id] = m.public_key;
       pinned_new = true;
     }
-    return *yes;
+    return yes;
   };
-  auto r = (*s)->org().RotateKey(*v, progress, trusted);
+  auto r = s->org().RotateKey(v, progress, trusted);
   if (drawn) std::fputc('\n', stderr);
   if (pinned_new) {
-    if (auto st = ctx.SaveProfile((*s)->profile()); !st) return st;
+    KW_TRY(ctx.SaveProfile(s->profile()));
   }
   if (!r) return Fail(r.error());
   // The rotation signed a new statement: move the pin along.
-  auto after = (*s)->VerifyPinned(ctx, v->org);
-  if (!after) return Fail(after.error());
+  KW_ASSIGN_OR_RETURN(auto after, s->VerifyPinned(ctx, v.org));
   if (ctx.json()) {
     client::Json j = client::Json::object();
-    j["org_id"] = client::Str(v->org.id);
+    j["org_id"] = client::Str(v.org.id);
     j["key_version"] = r->key_version;
     j["rewrapped"] = r->rewrapped;
     j["skipped"] = r->skipped;
     j["resumed"] = r->resumed;
-    j["recovery_fingerprint"] = client::Str(after->recovery_fingerprint);
+    j["recovery_fingerprint"] = client::Str(after.recovery_fingerprint);
     client::Json left_out = client::Json::array();
     for (const auto& m : r->not_granted) left_out.push_back(client::Str(m.account_id));
     j["not_granted"] = std::move(left_out);
@@ -776,8 +715,8 @@ Status RotateKey(Context& ctx, const OrgArgs& a) {
                     m.email, m.email));
   }
   ctx.Out(fmt::format("{} the recovery key of {}: now version {}, fingerprint {}.",
-                      r->resumed ? "Finished rotating" : "Rotated", v->org.name, r->key_version,
-                      after->recovery_fingerprint));
+                      r->resumed ? "Finished rotating" : "Rotated", v.org.name, r->key_version,
+                      after.recovery_fingerprint));
   ctx.Out(
       fmt::format("Re-wrapped {} member escrow(s); {} skipped (changed meanwhile or already "
                   "current).",

@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "common/try.h"
+
 namespace keyward::cli {
 namespace {
 
@@ -23,54 +25,45 @@ OrgSession::OrgSession(client::Profile profile, client::Client client)
 }
 
 Result<std::unique_ptr<OrgSession>> OrgSession::Open(Context& ctx, bool with_keys) {
-  auto profile = ctx.RequireLogin();
-  if (!profile) return Fail(profile.error());
-  client::Client c = ctx.MakeClient(*profile);
-  std::unique_ptr<OrgSession> s(new OrgSession(std::move(*profile), std::move(c)));
+  KW_ASSIGN_OR_RETURN(auto profile, ctx.RequireLogin());
+  client::Client c = ctx.MakeClient(profile);
+  std::unique_ptr<OrgSession> s(new OrgSession(std::move(profile), std::move(c)));
   if (with_keys) {
-    if (auto st = s->UnlockKeys(ctx); !st) return Fail(st.error());
+    KW_TRY(s->UnlockKeys(ctx));
   }
   return s;
 }
 
 Status OrgSession::UnlockKeys(Context& ctx) {
-  auto uk = ctx.VaultKey(client_, profile_);
-  if (!uk) return Fail(uk.error());
-  auto account = client_.GetAccount();
-  if (!account) return Fail(account.error());
-  return UseKeys(std::move(*uk), *account);
+  KW_ASSIGN_OR_RETURN(auto uk, ctx.VaultKey(client_, profile_));
+  KW_ASSIGN_OR_RETURN(auto account, client_.GetAccount());
+  return UseKeys(std::move(uk), account);
 }
 
 Status OrgSession::UseKeys(crypto::VaultKey vault_key, const client::Account& account) {
-  auto keys = client::UnwrapMemberKeys(vault_key, account.id, account.public_key,
-                                       account.wrapped_private_key);
-  if (!keys) return Fail(keys.error());
+  KW_ASSIGN_OR_RETURN(auto keys, client::UnwrapMemberKeys(vault_key, account.id, account.public_key,
+                                                          account.wrapped_private_key));
   org_.reset();  // it refers to vault_key_
   vault_key_ = std::move(vault_key);
-  org_.emplace(client_, vault_key_, std::move(*keys));
+  org_.emplace(client_, vault_key_, std::move(keys));
   return {};
 }
 
 Result<crypto::AuthKey> OrgSession::RecheckPassword(Context& ctx) {
-  auto password = ctx.prompt().Password("Master password: ");
-  if (!password) return Fail(password.error());
-  auto unlocked = client_.UnlockWithPassword(*password);
-  if (!unlocked) return Fail(unlocked.error());
-  if (auto st = UseKeys(std::move(unlocked->vault_key), unlocked->account); !st) {
-    return Fail(st.error());
-  }
-  return std::move(unlocked->keys.auth);
+  KW_ASSIGN_OR_RETURN(auto password, ctx.prompt().Password("Master password: "));
+  KW_ASSIGN_OR_RETURN(auto unlocked, client_.UnlockWithPassword(password));
+  KW_TRY(UseKeys(std::move(unlocked.vault_key), unlocked.account));
+  return std::move(unlocked.keys.auth);
 }
 
 Result<client::Org> OrgSession::ResolveOrg(std::string_view flag) {
-  auto orgs = org_->List();
-  if (!orgs) return Fail(orgs.error());
+  KW_ASSIGN_OR_RETURN(auto orgs, org_->List());
   if (!flag.empty()) {
-    for (auto& o : *orgs) {
+    for (auto& o : orgs) {
       if (o.id == flag) return std::move(o);
     }
     std::vector<const client::Org*> named;
-    for (const auto& o : *orgs) {
+    for (const auto& o : orgs) {
       if (Lower(o.name) == Lower(flag)) named.push_back(&o);
     }
     if (named.size() == 1) return *named.front();
@@ -86,21 +79,21 @@ Result<client::Org> OrgSession::ResolveOrg(std::string_view flag) {
         fmt::format("you are not a member of an organization '{}' (see 'keyward org list')",
                     flag)));
   }
-  if (orgs->size() == 1) return std::move(orgs->front());
-  if (orgs->empty()) {
+  if (orgs.size() == 1) return std::move(orgs.front());
+  if (orgs.empty()) {
     return Fail(Error::NotFound("org.none",
                                 "you are not a member of any organization; create one with "
                                 "'keyward org create NAME' or join with 'keyward org join TOKEN'"));
   }
   std::string names;
-  for (const auto& o : *orgs) {
+  for (const auto& o : orgs) {
     if (!names.empty()) names += ", ";
     names += fmt::format("{} ({})", o.name, o.id);
   }
   return Fail(Error::InvalidArgument(
       "cli.usage", fmt::format("you belong to {} organizations: choose one with --org ID_OR_NAME "
                                "(one of {})",
-                               orgs->size(), names)));
+                               orgs.size(), names)));
 }
 
 Result<client::VerifiedOrg> OrgSession::VerifyPinned(Context& ctx, const client::Org& org) {
@@ -112,20 +105,18 @@ Result<client::VerifiedOrg> OrgSession::VerifyPinned(Context& ctx, const client:
                     "with an owner, then run 'keyward org trust {} --fingerprint FP'",
                     org.name, org.id)));
   }
-  auto verified = org_->Verify(org.id, pin->second);
-  if (!verified) return Fail(verified.error());
-  if (verified->next_pin.version != pin->second.version ||
-      verified->next_pin.signing_public_key != pin->second.signing_public_key) {
-    pin->second = verified->next_pin;
-    if (auto st = ctx.SaveProfile(profile_); !st) return Fail(st.error());
+  KW_ASSIGN_OR_RETURN(auto verified, org_->Verify(org.id, pin->second));
+  if (verified.next_pin.version != pin->second.version ||
+      verified.next_pin.signing_public_key != pin->second.signing_public_key) {
+    pin->second = verified.next_pin;
+    KW_TRY(ctx.SaveProfile(profile_));
   }
   return verified;
 }
 
 Result<client::VerifiedOrg> OrgSession::ResolveVerified(Context& ctx, std::string_view flag) {
-  auto org = ResolveOrg(flag);
-  if (!org) return Fail(org.error());
-  return VerifyPinned(ctx, *org);
+  KW_ASSIGN_OR_RETURN(auto org, ResolveOrg(flag));
+  return VerifyPinned(ctx, org);
 }
 
 Result<client::OrgMember> OrgSession::Member(std::string_view org_id,
@@ -137,10 +128,9 @@ Result<std::vector<client::EscrowForOrg>> FreshEscrowsFor(client::Client& client
                                                           const crypto::VaultKey& vault_key,
                                                           const client::Account& account,
                                                           const client::Profile& profile) {
-  auto keys = client::UnwrapMemberKeys(vault_key, account.id, account.public_key,
-                                       account.wrapped_private_key);
-  if (!keys) return Fail(keys.error());
-  client::OrgClient org(client, vault_key, std::move(*keys));
+  KW_ASSIGN_OR_RETURN(auto keys, client::UnwrapMemberKeys(vault_key, account.id, account.public_key,
+                                                          account.wrapped_private_key));
+  client::OrgClient org(client, vault_key, std::move(keys));
   return org.FreshEscrows(profile.org_pins);
 }
 
@@ -283,9 +273,8 @@ void PrintPolicy(Context& ctx, const protocol::RecoveryPolicy& p) {
 }
 
 Status ConfirmOrCancel(Context& ctx, std::string_view question, std::string_view nothing_done) {
-  auto yes = ctx.prompt().Confirm(question);
-  if (!yes) return Fail(yes.error());
-  if (!*yes) {
+  KW_ASSIGN_OR_RETURN(auto yes, ctx.prompt().Confirm(question));
+  if (!yes) {
     return Fail(
         Error::InvalidArgument("cli.cancelled", fmt::format("cancelled; {}", nothing_done)));
   }
@@ -304,9 +293,8 @@ Result<bool> ConfirmFingerprintOrNo(Context& ctx, std::string_view question,
 
 Status ConfirmFingerprintOrCancel(Context& ctx, std::string_view question,
                                   std::string_view nothing_done) {
-  auto yes = ctx.prompt().ConfirmFingerprint(question, "--fingerprint FP");
-  if (!yes) return Fail(yes.error());
-  if (!*yes) {
+  KW_ASSIGN_OR_RETURN(auto yes, ctx.prompt().ConfirmFingerprint(question, "--fingerprint FP"));
+  if (!yes) {
     return Fail(
         Error::InvalidArgument("cli.cancelled", fmt::format("cancelled; {}", nothing_done)));
   }

@@ -22,7 +22,7 @@ class OrgSession {
   // and the member key pair, for commands that seal or open something.
   // Without them the organization client holds throwaway keys and can only
   // read, verify and make requests that carry no key material.
-  static Result<std::unique_ptr<OrgSession>> Open(Context& ctx, bool with_keys);
+  [[nodiscard]] static Result<std::unique_ptr<OrgSession>> Open(Context& ctx, bool with_keys);
   OrgSession(const OrgSession&) = delete;
   OrgSession& operator=(const OrgSession&) = delete;
 
@@ -33,24 +33,25 @@ class OrgSession {
 
   // The member's own keys from $KEYWARD_SESSION, else the master password:
   // for commands that check what they can first and unlock only then.
-  Status UnlockKeys(Context& ctx);
+  [[nodiscard]] Status UnlockKeys(Context& ctx);
   // Replaces the keys with the member's own (after a master password
   // re-check, which also gives the vault key).
-  Status UseKeys(crypto::VaultKey vault_key, const client::Account& account);
+  [[nodiscard]] Status UseKeys(crypto::VaultKey vault_key, const client::Account& account);
   // The master password re-check: asks for it, unlocks, keeps the keys and
   // returns the auth key (proof of the password for the server).
-  Result<crypto::AuthKey> RecheckPassword(Context& ctx);
+  [[nodiscard]] Result<crypto::AuthKey> RecheckPassword(Context& ctx);
 
   // --org ID_OR_NAME (an id, or a name, case-insensitive), else the only
   // organization the caller belongs to.
-  Result<client::Org> ResolveOrg(std::string_view flag);
+  [[nodiscard]] Result<client::Org> ResolveOrg(std::string_view flag);
   // The organization checked against this device's pin; the advanced pin is
   // saved. org.not_pinned (with the command to run) when there is none.
-  Result<client::VerifiedOrg> VerifyPinned(Context& ctx, const client::Org& org);
+  [[nodiscard]] Result<client::VerifiedOrg> VerifyPinned(Context& ctx, const client::Org& org);
   // ResolveOrg + VerifyPinned.
-  Result<client::VerifiedOrg> ResolveVerified(Context& ctx, std::string_view flag);
+  [[nodiscard]] Result<client::VerifiedOrg> ResolveVerified(Context& ctx, std::string_view flag);
   // A member by email or account id.
-  Result<client::OrgMember> Member(std::string_view org_id, std::string_view id_or_email);
+  [[nodiscard]] Result<client::OrgMember> Member(std::string_view org_id,
+                                                 std::string_view id_or_email);
 
  private:
   OrgSession(client::Profile profile, client::Client client);
@@ -63,10 +64,9 @@ class OrgSession {
 
 // Fresh escrows for every organization the account is enrolled in (master
 // password change), verified against the profile's pins.
-Result<std::vector<client::EscrowForOrg>> FreshEscrowsFor(client::Client& client,
-                                                          const crypto::VaultKey& vault_key,
-                                                          const client::Account& account,
-                                                          const client::Profile& profile);
+[[nodiscard]] Result<std::vector<client::EscrowForOrg>> FreshEscrowsFor(
+    client::Client& client, const crypto::VaultKey& vault_key, const client::Account& account,
+    const client::Profile& profile);
 
 // "1a2b3c4d 5e6f7a8b ..." from any spacing or case (colons and dashes too);
 // nullopt when it is not 40 hex digits.
@@ -75,7 +75,7 @@ std::optional<std::string> NormalizeFingerprint(std::string_view text);
 // Unix seconds as RFC 3339 UTC ("2026-11-21T21:20:00Z").
 std::string FormatTime(int64_t unix_seconds);
 // RFC 3339 ("...Z" or "...+hh:mm") -> unix seconds; cli.usage otherwise.
-Result<int64_t> ParseTime(std::string_view text, std::string_view option);
+[[nodiscard]] Result<int64_t> ParseTime(std::string_view text, std::string_view option);
 
 // Columns padded to the widest cell; the first row is the header.
 void PrintTable(Context& ctx, const std::vector<std::vector<std::string>>& rows);
@@ -91,15 +91,16 @@ client::Json OrgJson(const client::Org& o);
 void PrintPolicy(Context& ctx, const protocol::RecoveryPolicy& p);
 
 // A yes/no confirmation that cancels the command on "no".
-Status ConfirmOrCancel(Context& ctx, std::string_view question, std::string_view nothing_done);
+[[nodiscard]] Status ConfirmOrCancel(Context& ctx, std::string_view question,
+                                     std::string_view nothing_done);
 // A fingerprint comparison where leaving something out is safe (redeem,
 // rotation): --yes or no answer on standard input count as no, since
 // nothing is sealed to a key the person did not confirm.
-Result<bool> ConfirmFingerprintOrNo(Context& ctx, std::string_view question,
-                                    std::string_view flag_hint);
+[[nodiscard]] Result<bool> ConfirmFingerprintOrNo(Context& ctx, std::string_view question,
+                                                  std::string_view flag_hint);
 // The same for a fingerprint comparison, which --yes does not answer (the
 // command's --fingerprint option gives it instead).
-Status ConfirmFingerprintOrCancel(Context& ctx, std::string_view question,
-                                  std::string_view nothing_done);
+[[nodiscard]] Status ConfirmFingerprintOrCancel(Context& ctx, std::string_view question,
+                                                std::string_view nothing_done);
 
 }  // namespace keyward::cli

@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "common/try.h"
 #include "crypto/crypto.h"
 
 namespace keyward::cli {
@@ -149,9 +150,9 @@ Result<bool> Prompter::ConfirmFingerprint(std::string_view question, std::string
 
 Result<bool> Prompter::Confirm(std::string_view question) {
   if (options_.assume_yes) return true;
-  auto answer = Ask(fmt::format("{} [y/N] ", question), /*hidden=*/false, /*from_stdin=*/false);
-  if (!answer) return Fail(answer.error());
-  auto t = Trim(*answer);
+  KW_ASSIGN_OR_RETURN(
+      auto answer, Ask(fmt::format("{} [y/N] ", question), /*hidden=*/false, /*from_stdin=*/false));
+  auto t = Trim(answer);
   std::string_view v = t.view();
   return v == "y" || v == "Y" || v == "yes" || v == "Yes" || v == "YES";
 }

@@ -28,24 +28,27 @@ class Prompter {
   static PromptOptions ForStdin(bool password_stdin, bool assume_yes);
 
   // A hidden answer (passwords, codes); never empty.
-  Result<crypto::SecureBytes> Password(std::string_view question);
+  [[nodiscard]] Result<crypto::SecureBytes> Password(std::string_view question);
   // A new password, asked twice; never empty.
-  Result<crypto::SecureBytes> NewPassword(std::string_view question, std::string_view again);
+  [[nodiscard]] Result<crypto::SecureBytes> NewPassword(std::string_view question,
+                                                        std::string_view again);
   // A visible answer (emailed and TOTP codes), trimmed; never empty.
-  Result<crypto::SecureBytes> Line(std::string_view question);
+  [[nodiscard]] Result<crypto::SecureBytes> Line(std::string_view question);
   // y/yes (any case) is yes; --yes answers without asking.
-  Result<bool> Confirm(std::string_view question);
+  [[nodiscard]] Result<bool> Confirm(std::string_view question);
   // A fingerprint comparison: only the person can answer it, so --yes does
   // not (cli.fingerprint_unconfirmed, naming `flag_hint`, the option that
   // gives the fingerprint non-interactively); otherwise as Confirm.
-  Result<bool> ConfirmFingerprint(std::string_view question, std::string_view flag_hint);
+  [[nodiscard]] Result<bool> ConfirmFingerprint(std::string_view question,
+                                                std::string_view flag_hint);
 
   // Lets the caller show something (e.g. a TOTP secret) before the next
   // question: flushes stdout so a reader of a pipe sees it.
   static void FlushOutput();
 
  private:
-  Result<crypto::SecureBytes> Ask(std::string_view question, bool hidden, bool from_stdin);
+  [[nodiscard]] Result<crypto::SecureBytes> Ask(std::string_view question, bool hidden,
+                                                bool from_stdin);
 
   PromptOptions options_;
 };

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "crypto/crypto.h"
+#include "tests/support/status_assertions.h"
 
 namespace keyward::cli {
 namespace {
@@ -47,8 +48,7 @@ TEST_F(PromptTest, EachPromptReadsOneLineInOrder) {
   ASSERT_TRUE(last);
   EXPECT_EQ(last->view(), "second pw");
   auto eof = p.Line("More: ");
-  ASSERT_FALSE(eof);
-  EXPECT_EQ(eof.error().code(), "cli.no_input");
+  EXPECT_ERROR(eof, "cli.no_input");
 }
 
 TEST_F(PromptTest, YesDoesNotConfirmAFingerprint) {
@@ -56,8 +56,7 @@ TEST_F(PromptTest, YesDoesNotConfirmAFingerprint) {
   Prompter yes({in.fd(), false, false, /*assume_yes=*/true});
   EXPECT_TRUE(*yes.Confirm("Remove?"));
   auto fp = yes.ConfirmFingerprint("Does it match?", "--fingerprint");
-  ASSERT_FALSE(fp);
-  EXPECT_EQ(fp.error().code(), "cli.fingerprint_unconfirmed");
+  EXPECT_ERROR(fp, "cli.fingerprint_unconfirmed");
   EXPECT_NE(fp.error().message().find("--fingerprint"), std::string::npos);
   // Answered by the person (here: a line of standard input).
   Prompter person({in.fd(), false, false, false});
@@ -80,8 +79,7 @@ TEST_F(PromptTest, NewPasswordMustMatch) {
   Pipe bad("abc\nabd\n");
   Prompter p2({bad.fd(), false, false, false});
   auto r = p2.NewPassword("a", "b");
-  ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().code(), "cli.password_mismatch");
+  EXPECT_ERROR(r, "cli.password_mismatch");
 }
 
 TEST_F(PromptTest, EmptyPasswordRefused) {

@@ -1,6 +1,7 @@
 // The terminal QR code: read back from its half blocks, it is the symbol
 // libqrencode makes for the text.
 #include "cli/qr.h"
+#include "tests/support/status_assertions.h"
 
 #include <gtest/gtest.h>
 
@@ -20,7 +21,7 @@ TEST(QrTest, HalfBlocksDrawTheSymbolWithAQuietZone) {
       "https://vault.example.com/recover/AAAAAAAAAAAAAAAAAAAAAA#"
       "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB";
   auto drawn = RenderQr(crypto::SecureBytes::Copy(std::string_view(link)));
-  ASSERT_TRUE(drawn.has_value()) << drawn.error().message();
+  ASSERT_OK(drawn);
   QRcode* code =
       QRcode_encodeData(static_cast<int>(link.size()),
                         reinterpret_cast<const unsigned char*>(link.data()), 0, QR_ECLEVEL_M);
@@ -68,8 +69,7 @@ TEST(QrTest, HalfBlocksDrawTheSymbolWithAQuietZone) {
 #else
 TEST(QrTest, WithoutLibqrencodeSaysSo) {
   auto drawn = RenderQr(crypto::SecureBytes::Copy(std::string_view("x")));
-  ASSERT_FALSE(drawn.has_value());
-  EXPECT_EQ(drawn.error().code(), "cli.qr_unavailable");
+  EXPECT_ERROR(drawn, "cli.qr_unavailable");
 }
 #endif
 

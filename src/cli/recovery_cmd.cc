@@ -7,6 +7,7 @@
 
 #include "cli/org_session.h"
 #include "cli/request_cmd.h"
+#include "common/try.h"
 
 namespace keyward::cli {
 namespace {
@@ -32,117 +33,104 @@ void Preview(Context& ctx, const std::string& text) {
 }
 
 Status Enroll(Context& ctx, const RecoveryArgs& a) {
-  auto s = OrgSession::Open(ctx, false);
-  if (!s) return Fail(s.error());
-  auto v = (*s)->ResolveVerified(ctx, a.org);
-  if (!v) return Fail(v.error());
-  if (v->org.policy.enrollment == protocol::Enrollment::kDisabled) {
+  KW_ASSIGN_OR_RETURN(auto s, OrgSession::Open(ctx, false));
+  KW_ASSIGN_OR_RETURN(auto v, s->ResolveVerified(ctx, a.org));
+  if (v.org.policy.enrollment == protocol::Enrollment::kDisabled) {
     return Fail(Error::Conflict("org.enrollment_disabled",
                                 fmt::format("account recovery is turned off in {} (policy "
                                             "enrollment: disabled); ask an owner or admin",
-                                            v->org.name)));
+                                            v.org.name)));
   }
-  auto server = (*s)->client().GetServerInfo();
-  if (!server) return Fail(server.error());
-  if (server->recovery_fingerprint.empty()) {
+  KW_ASSIGN_OR_RETURN(auto server, s->client().GetServerInfo());
+  if (server.recovery_fingerprint.empty()) {
     return Fail(Error::Unavailable("server.recovery_key_missing",
                                    "the server has no recovery key; ask its operator"));
   }
-  Preview(ctx, fmt::format("organization:                    {} ({})\n"
-                           "organization recovery key:       {} (version {})\n"
-                           "server recovery key:             {}\n"
-                           "recovery mode:                   {}",
-                           v->org.name, v->org.id, v->recovery_fingerprint, v->org.key_version,
-                           server->recovery_fingerprint,
-                           protocol::RecoveryModeName(v->org.policy.mode)));
+  Preview(ctx,
+          fmt::format("organization:                    {} ({})\n"
+                      "organization recovery key:       {} (version {})\n"
+                      "server recovery key:             {}\n"
+                      "recovery mode:                   {}",
+                      v.org.name, v.org.id, v.recovery_fingerprint, v.org.key_version,
+                      server.recovery_fingerprint, protocol::RecoveryModeName(v.org.policy.mode)));
   std::string question =
-      v->org.policy.mode == protocol::RecoveryMode::kAdminReset
+      v.org.policy.mode == protocol::RecoveryMode::kAdminReset
           ? fmt::format(
                 "Escrow your vault key with {}? In admin-reset mode a recovery admin can "
                 "reset your master password, and could then read your vault.",
-                v->org.name)
+                v.org.name)
           : fmt::format(
                 "Escrow your vault key with {}? Recovering it will need both a recovery "
                 "admin and this server.",
-                v->org.name);
-  if (auto st = ConfirmOrCancel(ctx, question, "not enrolled"); !st) return st;
-  auto auth = (*s)->RecheckPassword(ctx);
-  if (!auth) return Fail(auth.error());
-  auto e = (*s)->org().Enroll(*v, *auth);
-  if (!e) return Fail(e.error());
+                v.org.name);
+  KW_TRY(ConfirmOrCancel(ctx, question, "not enrolled"));
+  KW_ASSIGN_OR_RETURN(auto auth, s->RecheckPassword(ctx));
+  KW_ASSIGN_OR_RETURN(auto e, s->org().Enroll(v, auth));
   if (ctx.json()) {
-    client::Json j = EnrollmentJson(*e);
-    j["org_id"] = client::Str(v->org.id);
-    j["recovery_fingerprint"] = client::Str(v->recovery_fingerprint);
-    j["server_recovery_fingerprint"] = client::Str(server->recovery_fingerprint);
+    client::Json j = EnrollmentJson(e);
+    j["org_id"] = client::Str(v.org.id);
+    j["recovery_fingerprint"] = client::Str(v.recovery_fingerprint);
+    j["server_recovery_fingerprint"] = client::Str(server.recovery_fingerprint);
     ctx.OutJson(j);
   } else {
     ctx.Out(fmt::format("Enrolled in account recovery of {} (epoch {}, key version {}).",
-                        v->org.name, e->epoch, e->key_version));
+                        v.org.name, e.epoch, e.key_version));
   }
   return {};
 }
 
 Status Withdraw(Context& ctx, const RecoveryArgs& a) {
-  auto s = OrgSession::Open(ctx, false);
-  if (!s) return Fail(s.error());
-  auto org = (*s)->ResolveOrg(a.org);
-  if (!org) return Fail(org.error());
+  KW_ASSIGN_OR_RETURN(auto s, OrgSession::Open(ctx, false));
+  KW_ASSIGN_OR_RETURN(auto org, s->ResolveOrg(a.org));
   // The server enforces these too; checking first spares a password prompt.
-  if (org->policy.enrollment == protocol::Enrollment::kMandatory) {
+  if (org.policy.enrollment == protocol::Enrollment::kMandatory) {
     return Fail(Error::Conflict(
         "org.enrollment_mandatory",
         fmt::format("{} requires account recovery (mandatory policy): you cannot withdraw",
-                    org->name)));
+                    org.name)));
   }
-  if (!org->enrollment.enrolled()) {
+  if (!org.enrollment.enrolled()) {
     return Fail(
         Error::Conflict("org.not_enrolled",
-                        fmt::format("you are not enrolled in account recovery of {}", org->name)));
+                        fmt::format("you are not enrolled in account recovery of {}", org.name)));
   }
-  if (auto st = ConfirmOrCancel(
-          ctx,
-          fmt::format("Withdraw from account recovery of {}? Nobody there will be able to help "
-                      "you back into your vault if you forget your master password.",
-                      org->name),
-          "still enrolled");
-      !st) {
-    return st;
-  }
-  auto auth = (*s)->RecheckPassword(ctx);
-  if (!auth) return Fail(auth.error());
-  if (auto st = (*s)->org().Withdraw(org->id, *auth); !st) return st;
+  KW_TRY(ConfirmOrCancel(
+      ctx,
+      fmt::format("Withdraw from account recovery of {}? Nobody there will be able to help "
+                  "you back into your vault if you forget your master password.",
+                  org.name),
+      "still enrolled"));
+  KW_ASSIGN_OR_RETURN(auto auth, s->RecheckPassword(ctx));
+  KW_TRY(s->org().Withdraw(org.id, auth));
   if (ctx.json()) {
     client::Json j = client::Json::object();
     j["status"] = client::Str("withdrawn");
-    j["org_id"] = client::Str(org->id);
+    j["org_id"] = client::Str(org.id);
     ctx.OutJson(j);
   } else {
     ctx.Out(fmt::format("Withdrawn from account recovery of {}; your escrow there is deleted.",
-                        org->name));
+                        org.name));
   }
   return {};
 }
 
 Status ShowStatus(Context& ctx) {
-  auto s = OrgSession::Open(ctx, false);
-  if (!s) return Fail(s.error());
-  auto orgs = (*s)->org().List();
-  if (!orgs) return Fail(orgs.error());
+  KW_ASSIGN_OR_RETURN(auto s, OrgSession::Open(ctx, false));
+  KW_ASSIGN_OR_RETURN(auto orgs, s->org().List());
   std::string server_fingerprint;
-  if (auto info = (*s)->client().GetServerInfo(); info) {
+  if (auto info = s->client().GetServerInfo(); info) {
     server_fingerprint = info->recovery_fingerprint;
   }
   client::Json arr = client::Json::array();
   std::vector<std::vector<std::string>> rows = {
       {"ORGANIZATION", "STATE", "EPOCH", "KEY", "POLICY", "MODE", "RECOVERY KEY FINGERPRINT"}};
   std::vector<std::string> notes;
-  for (const auto& o : *orgs) {
+  for (const auto& o : orgs) {
     // Shown from the statement this device verified, never from the server's word alone.
     std::string fingerprint, problem;
     protocol::RecoveryPolicy policy = o.policy;
-    if ((*s)->profile().org_pins.contains(o.id)) {
-      auto v = (*s)->VerifyPinned(ctx, o);
+    if (s->profile().org_pins.contains(o.id)) {
+      auto v = s->VerifyPinned(ctx, o);
       if (v) {
         fingerprint = v->recovery_fingerprint;
         policy = v->org.policy;
@@ -184,7 +172,7 @@ Status ShowStatus(Context& ctx) {
     ctx.OutJson(j);
     return {};
   }
-  if (orgs->empty()) {
+  if (orgs.empty()) {
     ctx.Out("You are not a member of any organization.");
     return {};
   }
@@ -196,76 +184,63 @@ Status ShowStatus(Context& ctx) {
 }
 
 Status Reset(Context& ctx, const RecoveryArgs& a) {
-  auto s = OrgSession::Open(ctx, false);
-  if (!s) return Fail(s.error());
-  auto v = (*s)->ResolveVerified(ctx, a.org);
-  if (!v) return Fail(v.error());
-  if (v->org.policy.mode != protocol::RecoveryMode::kAdminReset) {
+  KW_ASSIGN_OR_RETURN(auto s, OrgSession::Open(ctx, false));
+  KW_ASSIGN_OR_RETURN(auto v, s->ResolveVerified(ctx, a.org));
+  if (v.org.policy.mode != protocol::RecoveryMode::kAdminReset) {
     return Fail(Error::Conflict(
         "org.mode_not_admin_reset",
         fmt::format("{} recovers accounts in dual-control mode; resetting a master password needs "
                     "'keyward org policy set --mode admin-reset'",
-                    v->org.name)));
+                    v.org.name)));
   }
-  auto m = (*s)->Member(v->org.id, a.member);
-  if (!m) return Fail(m.error());
-  if (auto st = ConfirmOrCancel(
-          ctx,
-          fmt::format("Reset the master password of {}? Their sessions end and they must choose "
-                      "a new password at their next login.",
-                      m->email),
-          "nothing reset");
-      !st) {
-    return st;
-  }
-  if (auto st = (*s)->UnlockKeys(ctx); !st) return st;
-  auto r = (*s)->org().ResetPassword(*v, m->account_id);
-  if (!r) return Fail(r.error());
+  KW_ASSIGN_OR_RETURN(auto m, s->Member(v.org.id, a.member));
+  KW_TRY(ConfirmOrCancel(
+      ctx,
+      fmt::format("Reset the master password of {}? Their sessions end and they must choose "
+                  "a new password at their next login.",
+                  m.email),
+      "nothing reset"));
+  KW_TRY(s->UnlockKeys(ctx));
+  KW_ASSIGN_OR_RETURN(auto r, s->org().ResetPassword(v, m.account_id));
   const std::string warning = fmt::format(
       "Warning: to set this password your client opened {}'s vault key; whoever knows the "
       "temporary password can read their vault until they change it. Hand it over privately.",
-      m->email);
+      m.email);
   if (ctx.json()) {
     client::Json j = client::Json::object();
     j["status"] = client::Str("password_reset");
-    j["account_id"] = client::Str(m->account_id);
-    j["email"] = client::Str(m->email);
-    j["temporary_password"] = client::Json(client::ToSecretString(r->temporary_password));
+    j["account_id"] = client::Str(m.account_id);
+    j["email"] = client::Str(m.email);
+    j["temporary_password"] = client::Json(client::ToSecretString(r.temporary_password));
     j["warning"] = client::Str(warning);
     ctx.OutJson(j);
     return {};
   }
-  ctx.Out(fmt::format("Temporary master password for {} (shown only this once):", m->email));
-  ctx.OutSecret(r->temporary_password);
+  ctx.Out(fmt::format("Temporary master password for {} (shown only this once):", m.email));
+  ctx.OutSecret(r.temporary_password);
   ctx.Hint(warning);
-  ctx.Hint(fmt::format("{} must choose a new master password at the next login.", m->email));
+  ctx.Hint(fmt::format("{} must choose a new master password at the next login.", m.email));
   return {};
 }
 
 Status ResetTwoFactor(Context& ctx, const RecoveryArgs& a) {
-  auto s = OrgSession::Open(ctx, false);
-  if (!s) return Fail(s.error());
-  auto org = (*s)->ResolveOrg(a.org);
-  if (!org) return Fail(org.error());
-  auto m = (*s)->Member(org->id, a.member);
-  if (!m) return Fail(m.error());
-  if (auto st = ConfirmOrCancel(
-          ctx, fmt::format("Turn off two-step login for {}? They are emailed.", m->email),
-          "nothing reset");
-      !st) {
-    return st;
-  }
-  if (auto st = (*s)->org().ResetTwoFactor(org->id, m->account_id); !st) return st;
+  KW_ASSIGN_OR_RETURN(auto s, OrgSession::Open(ctx, false));
+  KW_ASSIGN_OR_RETURN(auto org, s->ResolveOrg(a.org));
+  KW_ASSIGN_OR_RETURN(auto m, s->Member(org.id, a.member));
+  KW_TRY(ConfirmOrCancel(ctx,
+                         fmt::format("Turn off two-step login for {}? They are emailed.", m.email),
+                         "nothing reset"));
+  KW_TRY(s->org().ResetTwoFactor(org.id, m.account_id));
   if (ctx.json()) {
     client::Json j = client::Json::object();
     j["status"] = client::Str("two_factor_reset");
-    j["account_id"] = client::Str(m->account_id);
+    j["account_id"] = client::Str(m.account_id);
     ctx.OutJson(j);
   } else {
     ctx.Out(
         fmt::format("Two-step login is off for {}; they can turn it on again with 'keyward "
                     "2fa enable'.",
-                    m->email));
+                    m.email));
   }
   return {};
 }

@@ -4,6 +4,7 @@
 // admin's run in the admin's session, and `approve` unlocks the admin's keys
 // to open the escrow share and make the link.
 #include "cli/request_cmd.h"
+#include "common/try.h"
 
 #include <unistd.h>
 
@@ -143,50 +144,45 @@ Result<crypto::SecureBytes> AskCode(Context& ctx, bool code_stdin) {
 // ---- the member ----
 
 Status Request(Context& ctx, const RequestArgs& a) {
-  auto profile = ctx.LoadProfile();
-  if (!profile) return Fail(profile.error());
-  client::Client c = MemberClient(ctx, *profile);
-  const std::string device = !a.device_name.empty()          ? a.device_name
-                             : !profile->device_name.empty() ? profile->device_name
-                                                             : HostName();
-  if (auto st = client::AskRecoveryCode(c, a.email, device, "submit"); !st) return st;
+  KW_ASSIGN_OR_RETURN(auto profile, ctx.LoadProfile());
+  client::Client c = MemberClient(ctx, profile);
+  const std::string device = !a.device_name.empty()         ? a.device_name
+                             : !profile.device_name.empty() ? profile.device_name
+                                                            : HostName();
+  KW_TRY(client::AskRecoveryCode(c, a.email, device, "submit"));
   CodeHint(ctx, a.code_stdin,
            fmt::format("If {} can be recovered, a 6-digit code was emailed to it (an email "
                        "explains it when it cannot).",
                        a.email));
-  auto code = AskCode(ctx, a.code_stdin);
-  if (!code) return Fail(code.error());
-  auto sub = client::ConfirmRecoveryRequest(c, a.email, *code);
-  if (!sub) return Fail(sub.error());
+  KW_ASSIGN_OR_RETURN(auto code, AskCode(ctx, a.code_stdin));
+  KW_ASSIGN_OR_RETURN(auto sub, client::ConfirmRecoveryRequest(c, a.email, code));
   if (ctx.json()) {
     client::Json j = client::Json::object();
-    j["request_id"] = client::Str(sub->request_id);
-    j["status"] = client::Str(sub->status.empty() ? "pending" : sub->status);
-    j["org_name"] = client::Str(sub->org_name);
-    j["expires_at"] = client::Str(sub->expires_at);
+    j["request_id"] = client::Str(sub.request_id);
+    j["status"] = client::Str(sub.status.empty() ? "pending" : sub.status);
+    j["org_name"] = client::Str(sub.org_name);
+    j["expires_at"] = client::Str(sub.expires_at);
     ctx.OutJson(j);
     return {};
   }
-  ctx.Out(fmt::format("Your request is pending (request {}{}).", sub->request_id,
-                      sub->org_name.empty() ? "" : ", organization " + sub->org_name));
+  ctx.Out(fmt::format("Your request is pending (request {}{}).", sub.request_id,
+                      sub.org_name.empty() ? "" : ", organization " + sub.org_name));
   ctx.Out(fmt::format(
       "Contact your administrator: a recovery admin must approve it{}. They will send you a "
       "recovery link; then run 'keyward recovery redeem LINK'.",
-      sub->expires_at.empty() ? "" : " before " + sub->expires_at));
+      sub.expires_at.empty() ? "" : " before " + sub.expires_at));
   return {};
 }
 
 Status Cancel(Context& ctx, const RequestArgs& a) {
-  auto profile = ctx.LoadProfile();
-  if (!profile) return Fail(profile.error());
-  client::Client c = MemberClient(ctx, *profile);
-  const std::string device = !profile->device_name.empty() ? profile->device_name : HostName();
-  if (auto st = client::AskRecoveryCode(c, a.email, device, "cancel"); !st) return st;
+  KW_ASSIGN_OR_RETURN(auto profile, ctx.LoadProfile());
+  client::Client c = MemberClient(ctx, profile);
+  const std::string device = !profile.device_name.empty() ? profile.device_name : HostName();
+  KW_TRY(client::AskRecoveryCode(c, a.email, device, "cancel"));
   CodeHint(ctx, a.code_stdin,
            fmt::format("If {} has an account, a 6-digit code was emailed to it.", a.email));
-  auto code = AskCode(ctx, a.code_stdin);
-  if (!code) return Fail(code.error());
-  if (auto st = client::ConfirmRecoveryCancel(c, a.email, *code); !st) return st;
+  KW_ASSIGN_OR_RETURN(auto code, AskCode(ctx, a.code_stdin));
+  KW_TRY(client::ConfirmRecoveryCancel(c, a.email, code));
   if (ctx.json()) {
     client::Json j = client::Json::object();
     j["status"] = client::Str("cancelled");
@@ -198,37 +194,31 @@ Status Cancel(Context& ctx, const RequestArgs& a) {
 }
 
 Status Redeem(Context& ctx, const RequestArgs& a) {
-  auto profile = ctx.LoadProfile();
-  if (!profile) return Fail(profile.error());
+  KW_ASSIGN_OR_RETURN(auto profile, ctx.LoadProfile());
   crypto::SecureBytes link;
   if (!a.link.empty()) {
     link = crypto::SecureBytes::Copy(std::string_view(a.link));
   } else {
-    auto asked = ctx.prompt().Password("Recovery link: ");
-    if (!asked) return Fail(asked.error());
-    link = std::move(*asked);
+    KW_ASSIGN_OR_RETURN(auto asked, ctx.prompt().Password("Recovery link: "));
+    link = std::move(asked);
   }
   // Which server: --server, else the profile's, else the one the link names.
-  client::Profile where = *profile;
+  client::Profile where = profile;
   if (ctx.options().server.empty() && where.server_url.empty()) {
     std::string_view text = link.view();
     while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
-    auto parsed = protocol::ParseLinkText(text);
-    if (!parsed) return Fail(parsed.error());
-    where.server_url = parsed->public_url;
+    KW_ASSIGN_OR_RETURN(auto parsed, protocol::ParseLinkText(text));
+    where.server_url = parsed.public_url;
   }
   client::Client c = MemberClient(ctx, where);
-  auto info = c.GetServerInfo();
-  if (!info) return Fail(info.error());
-  auto r = client::Redemption::Parse(link, info->public_url);
-  if (!r) return Fail(r.error());
-  if (auto st = r->Begin(c); !st) return st;
+  KW_ASSIGN_OR_RETURN(auto info, c.GetServerInfo());
+  KW_ASSIGN_OR_RETURN(auto r, client::Redemption::Parse(link, info.public_url));
+  KW_TRY(r.Begin(c));
   CodeHint(ctx, false, "A 6-digit code was emailed to the account this link recovers.");
-  auto code = ctx.prompt().Line("Code from the email: ");
-  if (!code) return Fail(code.error());
-  if (auto st = r->Verify(c, *code); !st) return st;
-  auto password = ctx.prompt().NewPassword("New master password: ", "Repeat new master password: ");
-  if (!password) return Fail(password.error());
+  KW_ASSIGN_OR_RETURN(auto code, ctx.prompt().Line("Code from the email: "));
+  KW_TRY(r.Verify(c, code));
+  KW_ASSIGN_OR_RETURN(auto password, ctx.prompt().NewPassword("New master password: ",
+                                                              "Repeat new master password: "));
   std::vector<std::string> accepted;
   for (const std::string& f : a.fingerprints) {
     auto fp = NormalizeFingerprint(f);
@@ -257,37 +247,36 @@ Status Redeem(Context& ctx, const RequestArgs& a) {
                                   "--fingerprint FP");
   };
   // Pins are facts about organizations, whoever's profile holds them.
-  auto done = r->Complete(c, *password, profile->org_pins, confirm);
-  if (!done) return Fail(done.error());
+  KW_ASSIGN_OR_RETURN(auto done, r.Complete(c, password, profile.org_pins, confirm));
 
   // The server ended every session of the account; keep the new pins.
-  for (auto& [org_id, pin] : done->pins) profile->org_pins[org_id] = pin;
-  const bool same_account = profile->email.empty() || Lower(profile->email) == Lower(r->email());
+  for (auto& [org_id, pin] : done.pins) profile.org_pins[org_id] = pin;
+  const bool same_account = profile.email.empty() || Lower(profile.email) == Lower(r.email());
   if (same_account) {
-    profile->email = r->email();
-    profile->token.clear();
-    profile->protected_vault_key.clear();
-    if (profile->server_url.empty()) profile->server_url = c.server_url();
+    profile.email = r.email();
+    profile.token.clear();
+    profile.protected_vault_key.clear();
+    if (profile.server_url.empty()) profile.server_url = c.server_url();
   }
-  if (auto st = ctx.SaveProfile(*profile); !st) return st;
+  KW_TRY(ctx.SaveProfile(profile));
 
-  const std::string login = fmt::format("keyward login --email {}", r->email());
+  const std::string login = fmt::format("keyward login --email {}", r.email());
   if (ctx.json()) {
     client::Json j = client::Json::object();
     j["status"] = client::Str("password_reset");
-    j["request_id"] = client::Str(r->request_id());
-    j["email"] = client::Str(r->email());
+    j["request_id"] = client::Str(r.request_id());
+    j["email"] = client::Str(r.email());
     client::Json pinned = client::Json::array();
-    for (const auto& id : done->newly_pinned) {
+    for (const auto& id : done.newly_pinned) {
       client::Json p = client::Json::object();
       p["org_id"] = client::Str(id);
       p["signing_fingerprint"] =
-          client::Str(crypto::Fingerprint(done->pins.at(id).signing_public_key));
+          client::Str(crypto::Fingerprint(done.pins.at(id).signing_public_key));
       pinned.push_back(std::move(p));
     }
     j["newly_pinned"] = std::move(pinned);
     client::Json skipped = client::Json::array();
-    for (const auto& o : done->skipped) {
+    for (const auto& o : done.skipped) {
       client::Json k = client::Json::object();
       k["org_id"] = client::Str(o.org_id);
       k["signing_fingerprint"] = client::Str(o.signing_fingerprint);
@@ -298,13 +287,13 @@ Status Redeem(Context& ctx, const RequestArgs& a) {
     ctx.OutJson(j);
     return {};
   }
-  for (const auto& id : done->newly_pinned) {
+  for (const auto& id : done.newly_pinned) {
     ctx.Out(fmt::format(
         "Pinned organization {} on this device; its signing key fingerprint is {} (compare it "
         "with an owner).",
-        id, crypto::Fingerprint(done->pins.at(id).signing_public_key)));
+        id, crypto::Fingerprint(done.pins.at(id).signing_public_key)));
   }
-  for (const auto& o : done->skipped) {
+  for (const auto& o : done.skipped) {
     ctx.Out(fmt::format(
         "Not escrowed to {} ({}): its fingerprint was not confirmed. Your previous escrow there "
         "stays; once you trust it ('keyward org trust'), re-enroll with 'keyward recovery enroll'.",
@@ -370,10 +359,9 @@ client::RecoveryAdmin Reader(OrgSession& s) {
 
 // The admin's own member keys, after OrgSession::UnlockKeys.
 Result<client::MemberKeys> MyKeys(OrgSession& s) {
-  auto account = s.client().GetAccount();
-  if (!account) return Fail(account.error());
-  return client::UnwrapMemberKeys(s.vault_key(), account->id, account->public_key,
-                                  account->wrapped_private_key);
+  KW_ASSIGN_OR_RETURN(auto account, s.client().GetAccount());
+  return client::UnwrapMemberKeys(s.vault_key(), account.id, account.public_key,
+                                  account.wrapped_private_key);
 }
 
 Status List(Context& ctx, const RequestArgs& a) {
@@ -388,39 +376,36 @@ Status List(Context& ctx, const RequestArgs& a) {
   if (a.limit < 1 || a.limit > kMaxListLimit) {
     return Usage(fmt::format("--limit must be between 1 and {}", kMaxListLimit));
   }
-  auto s = OrgSession::Open(ctx, false);
-  if (!s) return Fail(s.error());
-  auto org = (*s)->ResolveOrg(a.org);
-  if (!org) return Fail(org.error());
-  auto page = Reader(**s).List(org->id, status, a.after, a.limit);
-  if (!page) return Fail(page.error());
+  KW_ASSIGN_OR_RETURN(auto s, OrgSession::Open(ctx, false));
+  KW_ASSIGN_OR_RETURN(auto org, s->ResolveOrg(a.org));
+  KW_ASSIGN_OR_RETURN(auto page, Reader(*s).List(org.id, status, a.after, a.limit));
   if (ctx.json()) {
     client::Json list = client::Json::array();
-    for (const auto& r : page->requests) list.push_back(RequestJson(r));
+    for (const auto& r : page.requests) list.push_back(RequestJson(r));
     client::Json j = client::Json::object();
-    j["org_id"] = client::Str(org->id);
+    j["org_id"] = client::Str(org.id);
     j["requests"] = std::move(list);
-    j["next_after"] = page->next_after ? client::Str(*page->next_after) : client::Json(nullptr);
+    j["next_after"] = page.next_after ? client::Str(*page.next_after) : client::Json(nullptr);
     ctx.OutJson(j);
     return {};
   }
-  if (page->requests.empty()) {
-    ctx.Out(status.empty() ? fmt::format("No recovery requests in {}.", org->name)
+  if (page.requests.empty()) {
+    ctx.Out(status.empty() ? fmt::format("No recovery requests in {}.", org.name)
                            : fmt::format("No {} recovery requests in {}.",
-                                         client::RequestStatusText(status), org->name));
+                                         client::RequestStatusText(status), org.name));
     return {};
   }
   std::vector<std::vector<std::string>> rows = {
       {"ID", "MEMBER", "STATUS", "REQUESTED", "DEVICE", "ADDRESS", "EPOCH", "APPROVALS"}};
-  for (const auto& r : page->requests) {
+  for (const auto& r : page.requests) {
     rows.push_back({r.id, r.email.empty() ? r.account_id : r.email,
                     std::string(client::RequestStatusText(r.status)), r.created_at,
                     r.initiated_by.empty() ? Dash(r.device_name) : "(started by an admin)",
                     Dash(r.remote_address), std::to_string(r.epoch), Approvals(r)});
   }
   PrintTable(ctx, rows);
-  if (page->next_after) {
-    ctx.Hint(fmt::format("More: keyward recovery list --after {}{}", *page->next_after,
+  if (page.next_after) {
+    ctx.Hint(fmt::format("More: keyward recovery list --after {}{}", *page.next_after,
                          a.status.empty() ? "" : " --status " + a.status));
   }
   return {};
@@ -453,16 +438,13 @@ void PrintRequest(Context& ctx, const client::RecoveryRequestInfo& r) {
 }
 
 Status Show(Context& ctx, const RequestArgs& a) {
-  auto s = OrgSession::Open(ctx, false);
-  if (!s) return Fail(s.error());
-  auto org = (*s)->ResolveOrg(a.org);
-  if (!org) return Fail(org.error());
-  auto r = Reader(**s).Get(org->id, a.id);
-  if (!r) return Fail(r.error());
+  KW_ASSIGN_OR_RETURN(auto s, OrgSession::Open(ctx, false));
+  KW_ASSIGN_OR_RETURN(auto org, s->ResolveOrg(a.org));
+  KW_ASSIGN_OR_RETURN(auto r, Reader(*s).Get(org.id, a.id));
   if (ctx.json()) {
-    ctx.OutJson(RequestJson(*r));
+    ctx.OutJson(RequestJson(r));
   } else {
-    PrintRequest(ctx, *r);
+    PrintRequest(ctx, r);
   }
   return {};
 }
@@ -474,9 +456,8 @@ Status ShowApproval(Context& ctx, client::ApproveResult& result, bool qr) {
   const size_t needed = static_cast<size_t>(r.quorum);
   std::optional<crypto::SecureBytes> drawn;
   if (result.link && qr) {
-    auto q = RenderQr(*result.link);
-    if (!q) return Fail(q.error());
-    drawn = std::move(*q);
+    KW_ASSIGN_OR_RETURN(auto q, RenderQr(*result.link));
+    drawn = std::move(q);
   }
   if (ctx.json()) {
     client::Json j = client::Json::object();
@@ -510,109 +491,87 @@ Status ApproveCmd(Context& ctx, const RequestArgs& a) {
   if (a.qr && !QrAvailable()) {
     return Fail(RenderQr(crypto::SecureBytes()).error());
   }
-  auto s = OrgSession::Open(ctx, false);
-  if (!s) return Fail(s.error());
-  auto v = (*s)->ResolveVerified(ctx, a.org);
-  if (!v) return Fail(v.error());
-  auto req = Reader(**s).Get(v->org.id, a.id);
-  if (!req) return Fail(req.error());
-  if (req->status != "pending") {
+  KW_ASSIGN_OR_RETURN(auto s, OrgSession::Open(ctx, false));
+  KW_ASSIGN_OR_RETURN(auto v, s->ResolveVerified(ctx, a.org));
+  KW_ASSIGN_OR_RETURN(auto req, Reader(*s).Get(v.org.id, a.id));
+  if (req.status != "pending") {
     return Fail(
         Error::Conflict("recovery.not_pending",
                         fmt::format("request {} is {}: only a pending request can be approved",
-                                    req->id, client::RequestStatusText(req->status))));
+                                    req.id, client::RequestStatusText(req.status))));
   }
-  if (!ctx.json()) PrintRequest(ctx, *req);
-  if (auto st = ConfirmOrCancel(
-          ctx,
-          fmt::format("Approve the recovery of {}? Check first (e.g. by phone) that they asked "
-                      "for it.",
-                      req->email),
-          "not approved");
-      !st) {
-    return st;
-  }
-  if (auto st = (*s)->UnlockKeys(ctx); !st) return st;
-  auto keys = MyKeys(**s);
-  if (!keys) return Fail(keys.error());
-  auto info = (*s)->client().GetServerInfo();
-  if (!info) return Fail(info.error());
-  client::RecoveryAdmin admin((*s)->org(), (*s)->client(), std::move(*keys));
-  auto result = admin.Approve(*v, a.id, info->public_url);
-  if (!result) return Fail(result.error());
-  return ShowApproval(ctx, *result, a.qr);
+  if (!ctx.json()) PrintRequest(ctx, req);
+  KW_TRY(ConfirmOrCancel(
+      ctx,
+      fmt::format("Approve the recovery of {}? Check first (e.g. by phone) that they asked "
+                  "for it.",
+                  req.email),
+      "not approved"));
+  KW_TRY(s->UnlockKeys(ctx));
+  KW_ASSIGN_OR_RETURN(auto keys, MyKeys(*s));
+  KW_ASSIGN_OR_RETURN(auto info, s->client().GetServerInfo());
+  client::RecoveryAdmin admin(s->org(), s->client(), std::move(keys));
+  KW_ASSIGN_OR_RETURN(auto result, admin.Approve(v, a.id, info.public_url));
+  return ShowApproval(ctx, result, a.qr);
 }
 
 Status DeclineCmd(Context& ctx, const RequestArgs& a) {
-  auto s = OrgSession::Open(ctx, false);
-  if (!s) return Fail(s.error());
-  auto org = (*s)->ResolveOrg(a.org);
-  if (!org) return Fail(org.error());
+  KW_ASSIGN_OR_RETURN(auto s, OrgSession::Open(ctx, false));
+  KW_ASSIGN_OR_RETURN(auto org, s->ResolveOrg(a.org));
   std::string reason = a.reason;
   if (reason.empty()) {
-    auto asked = ctx.prompt().Line("Reason for declining (emailed to the member): ");
-    if (!asked) return Fail(asked.error());
-    reason = std::string(asked->view());
+    KW_ASSIGN_OR_RETURN(auto asked,
+                        ctx.prompt().Line("Reason for declining (emailed to the member): "));
+    reason = std::string(asked.view());
   }
-  auto r = Reader(**s).Decline(org->id, a.id, reason);
-  if (!r) return Fail(r.error());
+  KW_ASSIGN_OR_RETURN(auto r, Reader(*s).Decline(org.id, a.id, reason));
   if (ctx.json()) {
-    ctx.OutJson(RequestJson(*r));
+    ctx.OutJson(RequestJson(r));
   } else {
     ctx.Out(
         fmt::format("Request {} declined; {} is emailed your reason and may submit a new request.",
-                    r->id, r->email.empty() ? "the member" : r->email));
+                    r.id, r.email.empty() ? "the member" : r.email));
   }
   return {};
 }
 
 Status StartCmd(Context& ctx, const RequestArgs& a) {
-  auto s = OrgSession::Open(ctx, false);
-  if (!s) return Fail(s.error());
-  auto v = (*s)->ResolveVerified(ctx, a.org);
-  if (!v) return Fail(v.error());
-  auto m = (*s)->Member(v->org.id, a.member);
-  if (!m) return Fail(m.error());
-  const bool alone = v->org.policy.quorum <= 1;
-  if (auto st = ConfirmOrCancel(
-          ctx,
-          fmt::format("Start a recovery of {}'s account{}? They will need the link and a code "
-                      "emailed to them.",
-                      m->email, alone ? " and approve it now" : ""),
-          "nothing started");
-      !st) {
-    return st;
-  }
+  KW_ASSIGN_OR_RETURN(auto s, OrgSession::Open(ctx, false));
+  KW_ASSIGN_OR_RETURN(auto v, s->ResolveVerified(ctx, a.org));
+  KW_ASSIGN_OR_RETURN(auto m, s->Member(v.org.id, a.member));
+  const bool alone = v.org.policy.quorum <= 1;
+  KW_TRY(ConfirmOrCancel(
+      ctx,
+      fmt::format("Start a recovery of {}'s account{}? They will need the link and a code "
+                  "emailed to them.",
+                  m.email, alone ? " and approve it now" : ""),
+      "nothing started"));
   // Keys first: a wrong master password leaves no request behind.
   std::optional<client::MemberKeys> keys;
   if (alone) {
-    if (auto st = (*s)->UnlockKeys(ctx); !st) return st;
-    auto k = MyKeys(**s);
-    if (!k) return Fail(k.error());
-    keys = std::move(*k);
+    KW_TRY(s->UnlockKeys(ctx));
+    KW_ASSIGN_OR_RETURN(auto k, MyKeys(*s));
+    keys = std::move(k);
   }
-  auto req = Reader(**s).Start(v->org.id, m->account_id);
-  if (!req) return Fail(req.error());
-  if (alone && req->quorum <= 1) {
-    auto info = (*s)->client().GetServerInfo();
-    if (!info) return Fail(info.error());
-    client::RecoveryAdmin admin((*s)->org(), (*s)->client(), std::move(*keys));
-    auto result = admin.Approve(*v, req->id, info->public_url);
-    if (!result) return Fail(result.error());
-    return ShowApproval(ctx, *result, a.qr);
+  KW_ASSIGN_OR_RETURN(auto req, Reader(*s).Start(v.org.id, m.account_id));
+  if (alone && req.quorum <= 1) {
+    KW_ASSIGN_OR_RETURN(auto info, s->client().GetServerInfo());
+    client::RecoveryAdmin admin(s->org(), s->client(), std::move(*keys));
+    KW_ASSIGN_OR_RETURN(auto result, admin.Approve(v, req.id, info.public_url));
+    return ShowApproval(ctx, result, a.qr);
   }
   if (ctx.json()) {
     client::Json j = client::Json::object();
-    j["request"] = RequestJson(*req);
-    j["approvals_recorded"] = req->approvals.size();
-    j["quorum"] = req->quorum;
+    j["request"] = RequestJson(req);
+    j["approvals_recorded"] = req.approvals.size();
+    j["quorum"] = req.quorum;
     ctx.OutJson(j);
     return {};
   }
   ctx.Out(fmt::format(
       "Recovery request {} started for {}; it needs {} approvals. Recovery admins approve it "
       "with: keyward recovery approve {}",
-      req->id, m->email, req->quorum, req->id));
+      req.id, m.email, req.quorum, req.id));
   return {};
 }
 

@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/org_session.h"
+#include "common/try.h"
 
 namespace keyward::cli {
 namespace {
@@ -51,42 +52,38 @@ bool LooksLikeTotp(std::string_view code) {
 }
 
 Status Login(Context& ctx, const std::string& email, const std::string& device_name) {
-  auto profile = ctx.LoadProfile();
-  if (!profile) return Fail(profile.error());
-  client::Client c = ctx.MakeClient(*profile);
-  if (!profile->token.empty()) (void)c.Logout();  // best effort: one session per profile
+  KW_ASSIGN_OR_RETURN(auto profile, ctx.LoadProfile());
+  client::Client c = ctx.MakeClient(profile);
+  if (!profile.token.empty()) (void)c.Logout();  // best effort: one session per profile
 
-  auto password = ctx.prompt().Password("Master password: ");
-  if (!password) return Fail(password.error());
-  auto keys = c.DeriveLoginKeys(email, *password);
-  if (!keys) return Fail(keys.error());
+  KW_ASSIGN_OR_RETURN(auto password, ctx.prompt().Password("Master password: "));
+  KW_ASSIGN_OR_RETURN(auto keys, c.DeriveLoginKeys(email, password));
 
   client::DeviceIdentity device;
-  device.id = profile->device_id.empty() ? client::NewItemId() : profile->device_id;
-  device.name = !device_name.empty()            ? device_name
-                : !profile->device_name.empty() ? profile->device_name
-                                                : HostName();
-  auto result = c.Login(email, *keys, device);
+  device.id = profile.device_id.empty() ? client::NewItemId() : profile.device_id;
+  device.name = !device_name.empty()           ? device_name
+                : !profile.device_name.empty() ? profile.device_name
+                                               : HostName();
+  auto result = c.Login(email, keys, device);
   if (!result && result.error().code() == "auth.two_factor_required") {
-    auto code = ctx.prompt().Line("Two-step login code (or a recovery code): ");
-    if (!code) return Fail(code.error());
+    KW_ASSIGN_OR_RETURN(auto code, ctx.prompt().Line("Two-step login code (or a recovery code): "));
     client::SecondFactor second;
-    if (LooksLikeTotp(code->view())) {
-      second.totp_code = std::move(*code);
+    if (LooksLikeTotp(code.view())) {
+      second.totp_code = std::move(code);
     } else {
-      second.recovery_code = std::move(*code);
+      second.recovery_code = std::move(code);
     }
-    result = c.Login(email, *keys, device, second);
+    result = c.Login(email, keys, device, second);
   }
   if (!result) return Fail(WithForgotHint(ctx, result.error(), email));
 
-  profile->server_url = c.server_url();
-  profile->email = result->account.email;
-  profile->account_id = result->account.id;
-  profile->device_id = result->device_id;
-  profile->device_name = device.name;
-  profile->token = result->token;
-  profile->protected_vault_key.clear();
+  profile.server_url = c.server_url();
+  profile.email = result->account.email;
+  profile.account_id = result->account.id;
+  profile.device_id = result->device_id;
+  profile.device_name = device.name;
+  profile.token = result->token;
+  profile.protected_vault_key.clear();
 
   if (result->account.must_change_password) {
     // An admin reset set a temporary password: the server allows almost
@@ -94,7 +91,7 @@ Status Login(Context& ctx, const std::string& email, const std::string& device_n
     // so that whatever stops the change here (e.g. an organization this
     // device has not pinned yet) can be fixed and the change finished with
     // `keyward account password`.
-    if (auto st = ctx.SaveProfile(*profile); !st) return st;
+    KW_TRY(ctx.SaveProfile(profile));
     std::string text = "Your administrator reset your master password; choose a new one now.";
     if (ctx.json()) {
       std::fprintf(stderr, "%s\n", text.c_str());
@@ -109,34 +106,33 @@ Status Login(Context& ctx, const std::string& email, const std::string& device_n
     };
     auto fresh = ctx.prompt().NewPassword("New master password: ", "Repeat new master password: ");
     if (!fresh) return pending(fresh.error());
-    auto escrows = FreshEscrowsFor(c, result->vault_key, result->account, *profile);
+    auto escrows = FreshEscrowsFor(c, result->vault_key, result->account, profile);
     if (!escrows) return pending(escrows.error());
-    if (auto st = c.ChangePassword(*password, *fresh, *escrows); !st) return pending(st.error());
+    if (auto st = c.ChangePassword(password, *fresh, *escrows); !st) return pending(st.error());
     ctx.Hint("Master password changed.");
   }
 
   client::Json extra = client::Json::object();
-  extra["email"] = client::Str(profile->email);
-  extra["account_id"] = client::Str(profile->account_id);
-  extra["device_id"] = client::Str(profile->device_id);
+  extra["email"] = client::Str(profile.email);
+  extra["account_id"] = client::Str(profile.account_id);
+  extra["device_id"] = client::Str(profile.device_id);
   extra["expires_at"] = client::Str(result->expires_at);
-  if (auto st = ctx.StartSession(*profile, result->vault_key, std::move(extra)); !st) return st;
-  ctx.Hint(fmt::format("Logged in as {}.", profile->email));
+  KW_TRY(ctx.StartSession(profile, result->vault_key, std::move(extra)));
+  ctx.Hint(fmt::format("Logged in as {}.", profile.email));
   return {};
 }
 
 Status Logout(Context& ctx) {
-  auto profile = ctx.LoadProfile();
-  if (!profile) return Fail(profile.error());
-  if (!profile->token.empty()) {
-    client::Client c = ctx.MakeClient(*profile);
+  KW_ASSIGN_OR_RETURN(auto profile, ctx.LoadProfile());
+  if (!profile.token.empty()) {
+    client::Client c = ctx.MakeClient(profile);
     auto st = c.Logout();
     // A session the server already ended is logged out all the same.
     if (!st && st.error().code() != "auth.required") return st;
   }
-  profile->token.clear();
-  profile->protected_vault_key.clear();
-  if (auto st = ctx.SaveProfile(*profile); !st) return st;
+  profile.token.clear();
+  profile.protected_vault_key.clear();
+  KW_TRY(ctx.SaveProfile(profile));
   if (ctx.json()) {
     client::Json j = client::Json::object();
     j["status"] = client::Str("logged_out");
@@ -148,10 +144,9 @@ Status Logout(Context& ctx) {
 }
 
 Status ShowStatus(Context& ctx) {
-  auto profile = ctx.LoadProfile();
-  if (!profile) return Fail(profile.error());
-  client::Client c = ctx.MakeClient(*profile);
-  bool logged_in = !profile->token.empty();
+  KW_ASSIGN_OR_RETURN(auto profile, ctx.LoadProfile());
+  client::Client c = ctx.MakeClient(profile);
+  bool logged_in = !profile.token.empty();
   bool session_valid = false;
   bool two_factor = false;
   std::string server_error;
@@ -166,19 +161,19 @@ Status ShowStatus(Context& ctx) {
   }
   bool unlocked = false;
   const char* env = std::getenv(kSessionEnv);
-  if (env != nullptr && *env != '\0' && !profile->protected_vault_key.empty()) {
+  if (env != nullptr && *env != '\0' && !profile.protected_vault_key.empty()) {
     auto key = crypto::Base64UrlDecodeSecret(env);
     unlocked = key && key->size() == crypto::SessionKey::kSize &&
-               client::UnprotectVaultKey(crypto::SessionKey(std::move(*key)), profile->account_id,
-                                         profile->protected_vault_key)
+               client::UnprotectVaultKey(crypto::SessionKey(std::move(*key)), profile.account_id,
+                                         profile.protected_vault_key)
                    .has_value();
   }
   if (ctx.json()) {
     client::Json j = client::Json::object();
     j["server"] = client::Str(c.server_url());
-    j["email"] = client::Str(profile->email);
-    j["account_id"] = client::Str(profile->account_id);
-    j["device_id"] = client::Str(profile->device_id);
+    j["email"] = client::Str(profile.email);
+    j["account_id"] = client::Str(profile.account_id);
+    j["device_id"] = client::Str(profile.device_id);
     j["logged_in"] = logged_in && session_valid;
     j["unlocked"] = unlocked;
     j["two_factor_enabled"] = two_factor;
@@ -191,9 +186,9 @@ Status ShowStatus(Context& ctx) {
     ctx.Out("status:     not logged in");
     return {};
   }
-  ctx.Out(fmt::format("email:      {}", profile->email));
-  ctx.Out(fmt::format("account:    {}", profile->account_id));
-  ctx.Out(fmt::format("device:     {}", profile->device_id));
+  ctx.Out(fmt::format("email:      {}", profile.email));
+  ctx.Out(fmt::format("account:    {}", profile.account_id));
+  ctx.Out(fmt::format("device:     {}", profile.device_id));
   if (!server_error.empty()) {
     ctx.Out(fmt::format("status:     unknown ({})", server_error));
   } else if (!session_valid) {
@@ -206,23 +201,20 @@ Status ShowStatus(Context& ctx) {
 }
 
 Status Unlock(Context& ctx) {
-  auto profile = ctx.RequireLogin();
-  if (!profile) return Fail(profile.error());
-  client::Client c = ctx.MakeClient(*profile);
-  auto password = ctx.prompt().Password("Master password: ");
-  if (!password) return Fail(password.error());
-  auto unlocked = c.UnlockWithPassword(*password);
-  if (!unlocked) return Fail(WithForgotHint(ctx, unlocked.error(), profile->email));
+  KW_ASSIGN_OR_RETURN(auto profile, ctx.RequireLogin());
+  client::Client c = ctx.MakeClient(profile);
+  KW_ASSIGN_OR_RETURN(auto password, ctx.prompt().Password("Master password: "));
+  auto unlocked = c.UnlockWithPassword(password);
+  if (!unlocked) return Fail(WithForgotHint(ctx, unlocked.error(), profile.email));
   client::Json extra = client::Json::object();
-  extra["email"] = client::Str(profile->email);
-  return ctx.StartSession(*profile, unlocked->vault_key, std::move(extra));
+  extra["email"] = client::Str(profile.email);
+  return ctx.StartSession(profile, unlocked->vault_key, std::move(extra));
 }
 
 Status Lock(Context& ctx) {
-  auto profile = ctx.LoadProfile();
-  if (!profile) return Fail(profile.error());
-  profile->protected_vault_key.clear();
-  if (auto st = ctx.SaveProfile(*profile); !st) return st;
+  KW_ASSIGN_OR_RETURN(auto profile, ctx.LoadProfile());
+  profile.protected_vault_key.clear();
+  KW_TRY(ctx.SaveProfile(profile));
   if (ctx.json()) {
     client::Json j = client::Json::object();
     j["status"] = client::Str("locked");

@@ -29,8 +29,8 @@ class HttpTransport {
 
   // `path` starts with '/'. A 2xx answer is returned; anything else is an
   // Error. The body, when given, is sent as application/json.
-  Result<HttpResponse> Call(std::string_view method, std::string_view path,
-                            const std::optional<Json>& body, std::string_view token);
+  [[nodiscard]] Result<HttpResponse> Call(std::string_view method, std::string_view path,
+                                          const std::optional<Json>& body, std::string_view token);
 
  private:
   std::string base_url_;

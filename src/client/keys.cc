@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "client/secret_json.h"
+#include "common/try.h"
 #include "keyward/client.h"
 
 namespace keyward::client {
@@ -37,13 +38,12 @@ crypto::KdfParams RegistrationKdf(const crypto::KdfParams& server_minimum) {
 Result<crypto::AccountKeys> DeriveAccountKeys(const crypto::SecureBytes& password,
                                               std::span<const uint8_t> salt,
                                               const crypto::KdfParams& kdf) {
-  if (auto st = CheckKdfFloor(kdf); !st) return Fail(st.error());
+  KW_TRY(CheckKdfFloor(kdf));
   if (salt.size() != crypto::kSaltSize) {
     return Fail(Error::Unavailable("server.bad_response", "the account salt has the wrong size"));
   }
-  auto mk = crypto::DeriveMasterKey(password.view(), salt, kdf);
-  if (!mk) return Fail(mk.error());
-  return crypto::SplitMasterKey(*mk);
+  KW_ASSIGN_OR_RETURN(auto mk, crypto::DeriveMasterKey(password.view(), salt, kdf));
+  return crypto::SplitMasterKey(mk);
 }
 
 crypto::Bytes WrapVaultKey(const crypto::EncryptionKey& ek, std::string_view account_id,
@@ -85,11 +85,10 @@ Result<RegistrationMaterial> MakeRegistration(const crypto::SecureBytes& passwor
   m.account_id = crypto::RandomArgSafeId(16);
   m.kdf = kdf;
   m.salt = crypto::RandomBytes(crypto::kSaltSize);
-  auto keys = DeriveAccountKeys(password, m.salt, kdf);
-  if (!keys) return Fail(keys.error());
-  m.auth_key = std::move(keys->auth);
+  KW_ASSIGN_OR_RETURN(auto keys, DeriveAccountKeys(password, m.salt, kdf));
+  m.auth_key = std::move(keys.auth);
   m.vault_key = crypto::VaultKey::Random();
-  m.wrapped_vault_key = WrapVaultKey(keys->enc, m.account_id, m.vault_key);
+  m.wrapped_vault_key = WrapVaultKey(keys.enc, m.account_id, m.vault_key);
   crypto::BoxKeyPair pair = crypto::GenerateBoxKeyPair();
   m.public_key = std::move(pair.public_key);
   m.wrapped_private_key = crypto::Encrypt(m.vault_key.span(), pair.secret_key.span(),

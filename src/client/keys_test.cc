@@ -6,6 +6,7 @@
 
 #include "crypto/crypto.h"
 #include "keyward/client.h"
+#include "tests/support/status_assertions.h"
 
 namespace keyward::client {
 namespace {
@@ -23,13 +24,11 @@ TEST_F(KeysTest, KdfFloorRefusesWeakServerParams) {
   for (crypto::KdfParams weak :
        {crypto::KdfParams{1, 64ull << 20}, crypto::KdfParams{3, 8ull << 20}, crypto::kTestKdf}) {
     auto st = CheckKdfFloor(weak);
-    ASSERT_FALSE(st);
-    EXPECT_EQ(st.error().code(), "kdf.too_weak_from_server");
+    EXPECT_ERROR(st, "kdf.too_weak_from_server");
   }
   // Deriving keys goes through the same check.
   auto keys = DeriveAccountKeys(Pw("pw"), crypto::RandomBytes(16), crypto::kTestKdf);
-  ASSERT_FALSE(keys);
-  EXPECT_EQ(keys.error().code(), "kdf.too_weak_from_server");
+  EXPECT_ERROR(keys, "kdf.too_weak_from_server");
 }
 
 TEST_F(KeysTest, RegistrationKdfRaisesServerMinimumToFloor) {
@@ -43,7 +42,7 @@ TEST_F(KeysTest, RegistrationKdfRaisesServerMinimumToFloor) {
 
 TEST_F(KeysTest, RegistrationWrapsVaultKeyUnderPasswordAndAccount) {
   auto m = MakeRegistration(Pw("correct horse"), crypto::kClientFloorKdf);
-  ASSERT_TRUE(m) << m.error().message();
+  ASSERT_OK(m);
   EXPECT_EQ(m->salt.size(), crypto::kSaltSize);
   EXPECT_EQ(crypto::Base64UrlDecode(m->account_id)->size(), 16u);
   EXPECT_EQ(m->public_key.size(), 32u);
@@ -114,8 +113,7 @@ TEST_F(KeysTest, ItemEncryptionIsBoundToAccountAndItemId) {
   auto tampered = blob;
   tampered.back() ^= 1;
   auto t = DecryptItem(uk, "acct", id, tampered);
-  ASSERT_FALSE(t);
-  EXPECT_EQ(t.error().code(), "item.decrypt_failed");
+  EXPECT_ERROR(t, "item.decrypt_failed");
 }
 
 TEST_F(KeysTest, PasswordGeneratorLengthAndAlphabet) {

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "common/try.h"
 #include "keyward/client.h"
 
 namespace keyward::client::org_json {
@@ -29,22 +30,20 @@ Error BadResponse(std::string_view what) {
 }
 
 Result<uint64_t> U64(const Json& j, std::string_view key) {
-  auto v = JsonInt(j, key);
-  if (!v) return Fail(v.error());
-  if (*v < 0) return Fail(BadResponse(fmt::format("has a negative '{}'", key)));
-  return static_cast<uint64_t>(*v);
+  KW_ASSIGN_OR_RETURN(auto v, JsonInt(j, key));
+  if (v < 0) return Fail(BadResponse(fmt::format("has a negative '{}'", key)));
+  return static_cast<uint64_t>(v);
 }
 
 Json B64(std::span<const uint8_t> bytes) { return Str(crypto::Base64UrlEncode(bytes)); }
 
 Result<Enrollment> ParseEnrollment(const Json& j) {
   Enrollment e;
-  auto state = JsonString(j, "state");
-  if (!state) return Fail(state.error());
-  if (*state != "enrolled" && *state != "not_enrolled") {
+  KW_ASSIGN_OR_RETURN(auto state, JsonString(j, "state"));
+  if (state != "enrolled" && state != "not_enrolled") {
     return Fail(BadResponse("has an unknown enrollment state"));
   }
-  e.state = *state;
+  e.state = state;
   if (auto v = U64(j, "epoch")) e.epoch = *v;
   if (auto v = U64(j, "key_version")) e.key_version = *v;
   return e;
@@ -52,15 +51,12 @@ Result<Enrollment> ParseEnrollment(const Json& j) {
 
 Result<SignedStatement> ParseStatement(const Json& j) {
   SignedStatement s;
-  auto version = U64(j, "version");
-  if (!version) return Fail(version.error());
-  s.version = *version;
-  auto st = JsonBase64(j, "statement");
-  if (!st) return Fail(st.error());
-  s.statement = std::move(*st);
-  auto sig = JsonBase64(j, "signature");
-  if (!sig) return Fail(sig.error());
-  s.signature = std::move(*sig);
+  KW_ASSIGN_OR_RETURN(auto version, U64(j, "version"));
+  s.version = version;
+  KW_ASSIGN_OR_RETURN(auto st, JsonBase64(j, "statement"));
+  s.statement = std::move(st);
+  KW_ASSIGN_OR_RETURN(auto sig, JsonBase64(j, "signature"));
+  s.signature = std::move(sig);
   return s;
 }
 
@@ -69,32 +65,27 @@ Result<std::vector<SignedStatement>> ParseStatements(const Json& j, std::string_
   if (it == j.end() || !it->is_array()) return Fail(BadResponse(fmt::format("has no '{}'", key)));
   std::vector<SignedStatement> out;
   for (const Json& s : *it) {
-    auto parsed = ParseStatement(s);
-    if (!parsed) return Fail(parsed.error());
-    out.push_back(std::move(*parsed));
+    KW_ASSIGN_OR_RETURN(auto parsed, ParseStatement(s));
+    out.push_back(std::move(parsed));
   }
   return out;
 }
 
 Result<Org> ParseOrg(const Json& j) {
   Org o;
-  auto id = JsonString(j, "id");
-  if (!id) return Fail(id.error());
-  o.id = *id;
+  KW_ASSIGN_OR_RETURN(auto id, JsonString(j, "id"));
+  o.id = id;
   o.name = Text(j, "name");
   o.role = Text(j, "role");
   o.permissions = Text(j, "permissions");
   o.status = Text(j, "status");
   o.created_at = Text(j, "created_at");
-  auto kv = U64(j, "key_version");
-  if (!kv) return Fail(kv.error());
-  o.key_version = *kv;
-  auto sv = U64(j, "statement_version");
-  if (!sv) return Fail(sv.error());
-  o.statement_version = *sv;
-  auto pk = JsonBase64(j, "recovery_public_key");
-  if (!pk) return Fail(pk.error());
-  o.recovery_public_key = std::move(*pk);
+  KW_ASSIGN_OR_RETURN(auto kv, U64(j, "key_version"));
+  o.key_version = kv;
+  KW_ASSIGN_OR_RETURN(auto sv, U64(j, "statement_version"));
+  o.statement_version = sv;
+  KW_ASSIGN_OR_RETURN(auto pk, JsonBase64(j, "recovery_public_key"));
+  o.recovery_public_key = std::move(pk);
   // Display only: the policy that counts is the one in the verified statement.
   if (auto it = j.find(ToSecretString("policy")); it != j.end() && it->is_object()) {
     const SecretString text = it->dump();
@@ -110,9 +101,8 @@ Result<Org> ParseOrg(const Json& j) {
 
 Result<OrgMember> ParseMember(const Json& j) {
   OrgMember m;
-  auto id = JsonString(j, "account_id");
-  if (!id) return Fail(id.error());
-  m.account_id = *id;
+  KW_ASSIGN_OR_RETURN(auto id, JsonString(j, "account_id"));
+  m.account_id = id;
   m.email = Text(j, "email");
   m.role = Text(j, "role");
   m.permissions = Text(j, "permissions");
@@ -129,9 +119,8 @@ Result<OrgMember> ParseMember(const Json& j) {
 
 Result<OrgInvite> ParseInvite(const Json& j) {
   OrgInvite i;
-  auto id = JsonString(j, "id");
-  if (!id) return Fail(id.error());
-  i.id = *id;
+  KW_ASSIGN_OR_RETURN(auto id, JsonString(j, "id"));
+  i.id = id;
   i.email = Text(j, "email");
   i.role = Text(j, "role");
   i.permissions = Text(j, "permissions");
@@ -144,35 +133,30 @@ Result<InviteInfo> ParseInviteInfo(const Json& j) {
   info.invite_id = Text(j, "invite_id");
   auto it = j.find(ToSecretString("org"));
   if (it == j.end() || !it->is_object()) return Fail(BadResponse("has no 'org'"));
-  auto org_id = JsonString(*it, "id");
-  if (!org_id) return Fail(org_id.error());
-  info.org_id = *org_id;
+  KW_ASSIGN_OR_RETURN(auto org_id, JsonString(*it, "id"));
+  info.org_id = org_id;
   info.org_name = Text(*it, "name");
   info.role = Text(j, "role");
   info.permissions = Text(j, "permissions");
   info.email = Text(j, "email");
   info.expires_at = Text(j, "expires_at");
-  auto statements = ParseStatements(j, "statements");
-  if (!statements) return Fail(statements.error());
-  info.statements = std::move(*statements);
+  KW_ASSIGN_OR_RETURN(auto statements, ParseStatements(j, "statements"));
+  info.statements = std::move(statements);
   return info;
 }
 
-Result<core::audit::Record> ParseEvent(const Json& j, std::string_view org_id) {
-  core::audit::Record r;
-  auto seq = U64(j, "seq");
-  if (!seq) return Fail(seq.error());
-  r.event.seq = *seq;
+Result<protocol::audit::Record> ParseEvent(const Json& j, std::string_view org_id) {
+  protocol::audit::Record r;
+  KW_ASSIGN_OR_RETURN(auto seq, U64(j, "seq"));
+  r.event.seq = seq;
   r.event.org_id = std::string(org_id);
-  auto type = JsonString(j, "type");
-  if (!type) return Fail(type.error());
-  r.event.type = *type;
+  KW_ASSIGN_OR_RETURN(auto type, JsonString(j, "type"));
+  r.event.type = type;
   r.event.actor_id = Text(j, "actor_id");
   r.event.target_id = Text(j, "target_id");
   r.event.device_id = Text(j, "device_id");
-  auto time = JsonInt(j, "time");
-  if (!time) return Fail(time.error());
-  r.event.time = *time;
+  KW_ASSIGN_OR_RETURN(auto time, JsonInt(j, "time"));
+  r.event.time = time;
   if (auto it = j.find(ToSecretString("details")); it != j.end()) {
     if (!it->is_object()) return Fail(BadResponse("has event details that are not an object"));
     for (auto d = it->begin(); d != it->end(); ++d) {
@@ -182,11 +166,9 @@ Result<core::audit::Record> ParseEvent(const Json& j, std::string_view org_id) {
       r.event.details.emplace(std::string(k.data(), k.size()), std::string(v.data(), v.size()));
     }
   }
-  auto hash = JsonBase64(j, "hash");
-  if (!hash) return Fail(hash.error());
-  if (hash->size() != r.hash.size())
-    return Fail(BadResponse("has an event hash of the wrong size"));
-  std::copy(hash->begin(), hash->end(), r.hash.begin());
+  KW_ASSIGN_OR_RETURN(auto hash, JsonBase64(j, "hash"));
+  if (hash.size() != r.hash.size()) return Fail(BadResponse("has an event hash of the wrong size"));
+  std::copy(hash.begin(), hash.end(), r.hash.begin());
   return r;
 }
 
@@ -249,18 +231,13 @@ Result<protocol::VerifiedOrgStatement> VerifyStatements(
     }
     // Only the signing key is read before verification: the first statement
     // must then verify under it (it is self-signed).
-    auto first = protocol::DecodeOrgStatement(statements.front().statement);
-    if (!first) return Fail(first.error());
-    auto tofu = protocol::PinOnFirstUse(org_id, first->signing_public_key);
-    if (!tofu) return Fail(tofu.error());
-    start = std::move(*tofu);
+    KW_ASSIGN_OR_RETURN(auto first, protocol::DecodeOrgStatement(statements.front().statement));
+    KW_ASSIGN_OR_RETURN(auto tofu, protocol::PinOnFirstUse(org_id, first.signing_public_key));
+    start = std::move(tofu);
     for (const SignedStatement& s : statements) chain.push_back({s.statement, s.signature});
   }
-  auto verified = protocol::VerifyOrgStatementChain(chain, start, Now());
-  if (!verified) return Fail(verified.error());
-  if (auto s = protocol::CheckOrgPublicKey(verified->statement, offered_org_public_key); !s) {
-    return Fail(s.error());
-  }
+  KW_ASSIGN_OR_RETURN(auto verified, protocol::VerifyOrgStatementChain(chain, start, Now()));
+  KW_TRY(protocol::CheckOrgPublicKey(verified.statement, offered_org_public_key));
   return verified;
 }
 

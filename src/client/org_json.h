@@ -34,7 +34,7 @@ Json B64(std::span<const uint8_t> bytes);
 [[nodiscard]] Result<OrgMember> ParseMember(const Json& j);
 [[nodiscard]] Result<OrgInvite> ParseInvite(const Json& j);
 [[nodiscard]] Result<InviteInfo> ParseInviteInfo(const Json& j);
-[[nodiscard]] Result<core::audit::Record> ParseEvent(const Json& j, std::string_view org_id);
+[[nodiscard]] Result<protocol::audit::Record> ParseEvent(const Json& j, std::string_view org_id);
 
 // {"epoch","key_version","wrapped_vault_key","admin_share","server_share"}
 Json EscrowJson(const protocol::Escrow& escrow, uint64_t key_version);

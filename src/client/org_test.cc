@@ -12,6 +12,7 @@
 #include "keyward/org.h"
 #include "keyward/profile.h"
 #include "protocol/escrow.h"
+#include "tests/support/status_assertions.h"
 
 namespace keyward::client {
 namespace {
@@ -100,8 +101,7 @@ TEST_F(RewrapTest, TamperedShareFailsTheWholeBatchNamingNoId) {
   shares_[150].admin_share[40] ^= 0x01;
   for (unsigned threads : {1u, 4u}) {
     auto out = RewrapShares(old_, new_.public_key, "org-1", shares_, threads);
-    ASSERT_FALSE(out.has_value());
-    EXPECT_EQ(out.error().code(), "crypto.decrypt_failed");
+    EXPECT_ERROR(out, "crypto.decrypt_failed");
     EXPECT_EQ(out.error().message().find("user-150"), std::string::npos);
   }
 }
@@ -109,30 +109,24 @@ TEST_F(RewrapTest, TamperedShareFailsTheWholeBatchNamingNoId) {
 TEST_F(RewrapTest, SharesAreBoundToOrgUserAndEpoch) {
   // Another organization id: nothing opens.
   auto other_org = RewrapShares(old_, new_.public_key, "org-2", shares_, 4);
-  ASSERT_FALSE(other_org.has_value());
-  EXPECT_EQ(other_org.error().code(), "crypto.decrypt_failed");
+  EXPECT_ERROR(other_org, "crypto.decrypt_failed");
   // A share listed under another member (a server moving shares around).
   std::vector<PendingShare> moved;
   moved.push_back(PendingShare{"user-1", shares_[0].epoch, 3, shares_[0].admin_share});
   auto wrong_user = RewrapShares(old_, new_.public_key, "org-1", moved, 1);
-  ASSERT_FALSE(wrong_user.has_value());
-  EXPECT_EQ(wrong_user.error().code(), "crypto.decrypt_failed");
+  EXPECT_ERROR(wrong_user, "crypto.decrypt_failed");
   // Under another epoch.
   moved[0] = PendingShare{shares_[0].account_id, shares_[0].epoch + 1, 3, shares_[0].admin_share};
   auto wrong_epoch = RewrapShares(old_, new_.public_key, "org-1", moved, 1);
-  ASSERT_FALSE(wrong_epoch.has_value());
-  EXPECT_EQ(wrong_epoch.error().code(), "crypto.decrypt_failed");
+  EXPECT_ERROR(wrong_epoch, "crypto.decrypt_failed");
   // Not sealed to the old key at all.
   auto wrong_key = RewrapShares(new_, new_.public_key, "org-1", shares_, 2);
-  ASSERT_FALSE(wrong_key.has_value());
-  EXPECT_EQ(wrong_key.error().code(), "crypto.decrypt_failed");
+  EXPECT_ERROR(wrong_key, "crypto.decrypt_failed");
   // Bad arguments are named.
   auto bad_pk = RewrapShares(old_, crypto::Bytes(31, 0), "org-1", shares_, 2);
-  ASSERT_FALSE(bad_pk.has_value());
-  EXPECT_EQ(bad_pk.error().code(), "protocol.invalid_public_key");
+  EXPECT_ERROR(bad_pk, "protocol.invalid_public_key");
   auto bad_org = RewrapShares(old_, new_.public_key, "org 1", shares_, 2);
-  ASSERT_FALSE(bad_org.has_value());
-  EXPECT_EQ(bad_org.error().code(), "protocol.invalid_id");
+  EXPECT_ERROR(bad_org, "protocol.invalid_id");
 }
 
 TEST(MemberKeysTest, UnwrapsTheRegistrationKeyPair) {
@@ -148,13 +142,11 @@ TEST(MemberKeysTest, UnwrapsTheRegistrationKeyPair) {
   // Another account id (the key moved), or a public key that is not its pair.
   auto moved =
       UnwrapMemberKeys(m->vault_key, "someone-else", m->public_key, m->wrapped_private_key);
-  ASSERT_FALSE(moved.has_value());
-  EXPECT_EQ(moved.error().code(), "client.member_key_invalid");
+  EXPECT_ERROR(moved, "client.member_key_invalid");
   const crypto::BoxKeyPair other = crypto::GenerateBoxKeyPair();
   auto swapped =
       UnwrapMemberKeys(m->vault_key, m->account_id, other.public_key, m->wrapped_private_key);
-  ASSERT_FALSE(swapped.has_value());
-  EXPECT_EQ(swapped.error().code(), "client.member_key_invalid");
+  EXPECT_ERROR(swapped, "client.member_key_invalid");
 }
 
 class OrgProfileTest : public ::testing::Test {
@@ -183,7 +175,7 @@ TEST_F(OrgProfileTest, PinsAndHeadsRoundTrip) {
   p.org_pins["org-a"] = *fresh;
   p.org_pins["org-b"] =
       protocol::OrgPin{"org-b", crypto::GenerateSignKeyPair().public_key, 7, crypto::Bytes(32, 9)};
-  core::audit::Head head;
+  protocol::audit::Head head;
   head.seq = 42;
   for (size_t i = 0; i < head.hash.size(); ++i) head.hash[i] = static_cast<uint8_t>(i * 7);
   p.event_heads["org-b"] = head;

@@ -14,6 +14,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "common/try.h"
+
 namespace keyward::client {
 namespace {
 
@@ -63,7 +65,7 @@ bool PinsFromJson(const nlohmann::json& j, std::map<std::string, protocol::OrgPi
 }
 
 // {"<org>": {"seq": n, "hash": "<64 lowercase hex>"}}; base64url read too.
-nlohmann::json HeadsToJson(const std::map<std::string, core::audit::Head>& heads) {
+nlohmann::json HeadsToJson(const std::map<std::string, protocol::audit::Head>& heads) {
   nlohmann::json j = nlohmann::json::object();
   for (const auto& [org, head] : heads) {
     j[org] = {{"seq", head.seq}, {"hash", crypto::HexEncode(head.hash)}};
@@ -71,7 +73,7 @@ nlohmann::json HeadsToJson(const std::map<std::string, core::audit::Head>& heads
   return j;
 }
 
-bool HeadsFromJson(const nlohmann::json& j, std::map<std::string, core::audit::Head>& out) {
+bool HeadsFromJson(const nlohmann::json& j, std::map<std::string, protocol::audit::Head>& out) {
   if (!j.is_object()) return false;
   for (const auto& [org, v] : j.items()) {
     if (!v.is_object() || !v.contains("seq") || !v.contains("hash") ||
@@ -80,7 +82,7 @@ bool HeadsFromJson(const nlohmann::json& j, std::map<std::string, core::audit::H
     }
     const std::string text = v["hash"].get<std::string>();
     auto bytes = text.size() == 64 ? crypto::HexDecode(text) : crypto::Base64UrlDecode(text);
-    core::audit::Head head;
+    protocol::audit::Head head;
     if (!bytes || bytes->size() != head.hash.size()) return false;
     head.seq = v["seq"].get<uint64_t>();
     std::copy(bytes->begin(), bytes->end(), head.hash.begin());
@@ -187,7 +189,7 @@ Result<std::optional<Profile>> LoadProfile(const std::filesystem::path& dir) {
 }
 
 Status SaveProfile(const std::filesystem::path& dir, const Profile& p) {
-  if (auto st = EnsureProfileDir(dir); !st) return st;
+  KW_TRY(EnsureProfileDir(dir));
   nlohmann::json j = {
       {"version", 1},
       {"server_url", p.server_url},

@@ -4,6 +4,7 @@
 // admin's client makes L, T and LA; the redeeming member's client opens LA
 // with L, joins it with the server's U and unwraps the vault key. The server
 // never sees L, and the admin never sees U.
+#include "common/try.h"
 #include "keyward/recovery.h"
 
 #include <set>
@@ -23,31 +24,27 @@ namespace {
 using namespace org_json;
 
 Result<std::string> RequestsPath(std::string_view org_id, std::string_view rest = {}) {
-  if (auto s = protocol::CheckId(org_id); !s) return Fail(s.error());
+  KW_TRY(protocol::CheckId(org_id));
   return fmt::format("/v1/orgs/{}/recovery{}", org_id, rest);
 }
 
 Result<std::string> RequestPath(std::string_view org_id, std::string_view request_id,
                                 std::string_view rest = {}) {
-  if (auto s = protocol::CheckId(request_id); !s) return Fail(s.error());
+  KW_TRY(protocol::CheckId(request_id));
   return RequestsPath(org_id, fmt::format("/requests/{}{}", request_id, rest));
 }
 
 Result<RecoveryRequestInfo> ParseRequest(const Json& j) {
   RecoveryRequestInfo r;
-  auto id = JsonString(j, "id");
-  if (!id) return Fail(id.error());
-  if (!protocol::CheckId(*id)) return Fail(BadResponse("has an invalid request id"));
-  r.id = *id;
-  auto org = JsonString(j, "org_id");
-  if (!org) return Fail(org.error());
-  r.org_id = *org;
-  auto account = JsonString(j, "account_id");
-  if (!account) return Fail(account.error());
-  r.account_id = *account;
-  auto status = JsonString(j, "status");
-  if (!status) return Fail(status.error());
-  r.status = *status;
+  KW_ASSIGN_OR_RETURN(auto id, JsonString(j, "id"));
+  if (!protocol::CheckId(id)) return Fail(BadResponse("has an invalid request id"));
+  r.id = id;
+  KW_ASSIGN_OR_RETURN(auto org, JsonString(j, "org_id"));
+  r.org_id = org;
+  KW_ASSIGN_OR_RETURN(auto account, JsonString(j, "account_id"));
+  r.account_id = account;
+  KW_ASSIGN_OR_RETURN(auto status, JsonString(j, "status"));
+  r.status = status;
   r.email = Text(j, "email");
   r.initiated_by = Text(j, "initiated_by");
   if (auto e = U64(j, "epoch")) r.epoch = *e;
@@ -68,24 +65,20 @@ Result<RecoveryRequestInfo> ParseRequest(const Json& j) {
   if (auto it = j.find(ToSecretString("escrow")); it != j.end() && it->is_object()) {
     PendingShare share;
     share.account_id = r.account_id;
-    auto epoch = U64(*it, "epoch");
-    if (!epoch) return Fail(epoch.error());
-    share.epoch = *epoch;
-    auto kv = U64(*it, "key_version");
-    if (!kv) return Fail(kv.error());
-    share.key_version = *kv;
-    auto sa = JsonBase64(*it, "admin_share");
-    if (!sa) return Fail(sa.error());
-    share.admin_share = std::move(*sa);
+    KW_ASSIGN_OR_RETURN(auto epoch, U64(*it, "epoch"));
+    share.epoch = epoch;
+    KW_ASSIGN_OR_RETURN(auto kv, U64(*it, "key_version"));
+    share.key_version = kv;
+    KW_ASSIGN_OR_RETURN(auto sa, JsonBase64(*it, "admin_share"));
+    share.admin_share = std::move(sa);
     r.escrow = std::move(share);
   }
   return r;
 }
 
 Result<crypto::GenericKey> DecodeKey32(const Json& j, std::string_view key) {
-  auto text = JsonSecret(j, key);
-  if (!text) return Fail(text.error());
-  auto bytes = crypto::Base64UrlDecodeSecret(text->view());
+  KW_ASSIGN_OR_RETURN(auto text, JsonSecret(j, key));
+  auto bytes = crypto::Base64UrlDecodeSecret(text.view());
   if (!bytes || bytes->size() != crypto::GenericKey::kSize) {
     return Fail(BadResponse(fmt::format("has an invalid '{}'", key)));
   }
@@ -115,8 +108,7 @@ Status AskRecoveryCode(Client& client, std::string_view email, std::string_view 
   body["email"] = Str(email);
   body["device_name"] = Str(device_name);
   body["intent"] = Str(intent);
-  auto r = client.CallJson("POST", "/v1/recovery/requests", body);
-  if (!r) return Fail(r.error());
+  KW_TRY(client.CallJson("POST", "/v1/recovery/requests", body));
   return {};
 }
 
@@ -125,15 +117,13 @@ Result<RequestSubmitted> ConfirmRecoveryRequest(Client& client, std::string_view
   Json body = Json::object();
   body["email"] = Str(email);
   body["code"] = Json(ToSecretString(code));
-  auto r = client.CallJson("POST", "/v1/recovery/requests/confirm", body);
-  if (!r) return Fail(r.error());
+  KW_ASSIGN_OR_RETURN(auto r, client.CallJson("POST", "/v1/recovery/requests/confirm", body));
   RequestSubmitted out;
-  auto id = JsonString(*r, "request_id");
-  if (!id) return Fail(id.error());
-  out.request_id = *id;
-  out.status = Text(*r, "status");
-  out.org_name = Text(*r, "org_name");
-  out.expires_at = Text(*r, "expires_at");
+  KW_ASSIGN_OR_RETURN(auto id, JsonString(r, "request_id"));
+  out.request_id = id;
+  out.status = Text(r, "status");
+  out.org_name = Text(r, "org_name");
+  out.expires_at = Text(r, "expires_at");
   return out;
 }
 
@@ -142,8 +132,7 @@ Status ConfirmRecoveryCancel(Client& client, std::string_view email,
   Json body = Json::object();
   body["email"] = Str(email);
   body["code"] = Json(ToSecretString(code));
-  auto r = client.CallJson("POST", "/v1/recovery/requests/confirm", body);
-  if (!r) return Fail(r.error());
+  KW_TRY(client.CallJson("POST", "/v1/recovery/requests/confirm", body));
   return {};
 }
 
@@ -163,23 +152,18 @@ struct RedeemOrg {
 
 Result<RedeemOrg> ParseRedeemOrg(const Json& j) {
   RedeemOrg o;
-  auto id = JsonString(j, "org_id");
-  if (!id) return Fail(id.error());
-  if (!protocol::CheckId(*id)) return Fail(BadResponse("has an invalid organization id"));
-  o.org_id = *id;
+  KW_ASSIGN_OR_RETURN(auto id, JsonString(j, "org_id"));
+  if (!protocol::CheckId(id)) return Fail(BadResponse("has an invalid organization id"));
+  o.org_id = id;
   o.name = Text(j, "name");
-  auto last = U64(j, "last_epoch");
-  if (!last) return Fail(last.error());
-  o.last_epoch = *last;
-  auto kv = U64(j, "key_version");
-  if (!kv) return Fail(kv.error());
-  o.key_version = *kv;
-  auto pk = JsonBase64(j, "recovery_public_key");
-  if (!pk) return Fail(pk.error());
-  o.recovery_public_key = std::move(*pk);
-  auto statements = ParseStatements(j, "statements");
-  if (!statements) return Fail(statements.error());
-  o.statements = std::move(*statements);
+  KW_ASSIGN_OR_RETURN(auto last, U64(j, "last_epoch"));
+  o.last_epoch = last;
+  KW_ASSIGN_OR_RETURN(auto kv, U64(j, "key_version"));
+  o.key_version = kv;
+  KW_ASSIGN_OR_RETURN(auto pk, JsonBase64(j, "recovery_public_key"));
+  o.recovery_public_key = std::move(pk);
+  KW_ASSIGN_OR_RETURN(auto statements, ParseStatements(j, "statements"));
+  o.statements = std::move(statements);
   return o;
 }
 
@@ -196,9 +180,8 @@ Result<UnvouchedOrg> Unvouched(const RedeemOrg& org) {
     return Fail(Error::PermissionDenied(
         "org.statement_unsigned", "the server sent no signed statement for the organization"));
   }
-  auto first = protocol::DecodeOrgStatement(org.statements.front().statement);
-  if (!first) return Fail(first.error());
-  return UnvouchedOrg{org.org_id, org.name, crypto::Fingerprint(first->signing_public_key)};
+  KW_ASSIGN_OR_RETURN(auto first, protocol::DecodeOrgStatement(org.statements.front().statement));
+  return UnvouchedOrg{org.org_id, org.name, crypto::Fingerprint(first.signing_public_key)};
 }
 
 }  // namespace
@@ -231,21 +214,20 @@ Result<Redemption> Redemption::Parse(const crypto::SecureBytes& link_text,
     text.remove_suffix(1);
   }
   while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
-  auto link = protocol::ParseLinkText(text);
-  if (!link) return Fail(link.error());
+  KW_ASSIGN_OR_RETURN(auto link, protocol::ParseLinkText(text));
   std::string_view server = server_public_url;
   while (!server.empty() && server.back() == '/') server.remove_suffix(1);
-  if (link->public_url != server) {
+  if (link.public_url != server) {
     return Fail(Error::InvalidArgument(
         "recovery.link_other_server",
         fmt::format("this recovery link is for the server {}, not {}; run the command with "
                     "--server {}",
-                    link->public_url, server, link->public_url)));
+                    link.public_url, server, link.public_url)));
   }
   Redemption r;
-  r.request_id_ = std::move(link->request_id);
-  r.state_->token = protocol::DeriveLinkToken(link->link_secret);
-  r.state_->link_secret = std::move(link->link_secret);
+  r.request_id_ = std::move(link.request_id);
+  r.state_->token = protocol::DeriveLinkToken(link.link_secret);
+  r.state_->link_secret = std::move(link.link_secret);
   return r;
 }
 
@@ -253,8 +235,7 @@ Status Redemption::Begin(Client& client) {
   Json body = Json::object();
   body["request_id"] = Str(request_id_);
   body["token"] = SecretB64(state_->token.span());
-  auto r = client.CallJson("POST", "/v1/recovery/redeem", body);
-  if (!r) return Fail(r.error());
+  KW_TRY(client.CallJson("POST", "/v1/recovery/redeem", body));
   state_->begun = true;
   return {};
 }
@@ -264,55 +245,43 @@ Status Redemption::Verify(Client& client, const crypto::SecureBytes& code) {
   body["request_id"] = Str(request_id_);
   body["token"] = SecretB64(state_->token.span());
   body["code"] = Json(ToSecretString(code));
-  auto r = client.CallJson("POST", "/v1/recovery/redeem/verify", body);
-  if (!r) return Fail(r.error());
+  KW_ASSIGN_OR_RETURN(auto r, client.CallJson("POST", "/v1/recovery/redeem/verify", body));
 
-  auto account = JsonString(*r, "account_id");
-  if (!account) return Fail(account.error());
-  if (!protocol::CheckId(*account)) return Fail(BadResponse("has an invalid account id"));
-  auto email = JsonString(*r, "email");
-  if (!email) return Fail(email.error());
-  auto epoch = U64(*r, "epoch");
-  if (!epoch) return Fail(epoch.error());
-  auto wrapped = JsonBase64(*r, "wrapped_vault_key");
-  if (!wrapped) return Fail(wrapped.error());
-  auto link_share = JsonBase64(*r, "link_share");
-  if (!link_share) return Fail(link_share.error());
-  auto server_part = DecodeKey32(*r, "server_part");
-  if (!server_part) return Fail(server_part.error());
-  auto ticket = JsonSecret(*r, "ticket");
-  if (!ticket) return Fail(ticket.error());
-  auto kdf = JsonKdf(*r, "kdf_minimum");
-  if (!kdf) return Fail(kdf.error());
+  KW_ASSIGN_OR_RETURN(auto account, JsonString(r, "account_id"));
+  if (!protocol::CheckId(account)) return Fail(BadResponse("has an invalid account id"));
+  KW_ASSIGN_OR_RETURN(auto email, JsonString(r, "email"));
+  KW_ASSIGN_OR_RETURN(auto epoch, U64(r, "epoch"));
+  KW_ASSIGN_OR_RETURN(auto wrapped, JsonBase64(r, "wrapped_vault_key"));
+  KW_ASSIGN_OR_RETURN(auto link_share, JsonBase64(r, "link_share"));
+  KW_ASSIGN_OR_RETURN(auto server_part, DecodeKey32(r, "server_part"));
+  KW_ASSIGN_OR_RETURN(auto ticket, JsonSecret(r, "ticket"));
+  KW_ASSIGN_OR_RETURN(auto kdf, JsonKdf(r, "kdf_minimum"));
   std::vector<RedeemOrg> orgs;
-  if (auto it = r->find(ToSecretString("orgs")); it != r->end() && it->is_array()) {
+  if (auto it = r.find(ToSecretString("orgs")); it != r.end() && it->is_array()) {
     for (const Json& o : *it) {
-      auto parsed = ParseRedeemOrg(o);
-      if (!parsed) return Fail(parsed.error());
-      orgs.push_back(std::move(*parsed));
+      KW_ASSIGN_OR_RETURN(auto parsed, ParseRedeemOrg(o));
+      orgs.push_back(std::move(parsed));
     }
   } else {
     return Fail(BadResponse("has no 'orgs'"));
   }
 
   // A = Dec(KL, LA): only the holder of the link's fragment can do this.
-  auto opened =
-      protocol::OpenLinkWithAnchor(state_->link_secret, *link_share, request_id_, *account, *epoch);
-  if (!opened) return Fail(opened.error());
-  const crypto::GenericKey& admin_part = opened->admin_part;
+  KW_ASSIGN_OR_RETURN(auto opened, protocol::OpenLinkWithAnchor(state_->link_secret, link_share,
+                                                                request_id_, account, epoch));
+  const crypto::GenericKey& admin_part = opened.admin_part;
 
   // The escrow is bound to its organization: the one the answer names, else
   // the one of the member's organizations whose binding opens it.
   std::vector<std::string> candidates;
-  if (auto org = JsonString(*r, "org_id")) {
+  if (auto org = JsonString(r, "org_id")) {
     candidates.push_back(*org);
   } else {
     for (const RedeemOrg& o : orgs) candidates.push_back(o.org_id);
   }
   for (const std::string& org_id : candidates) {
     if (!protocol::CheckId(org_id)) continue;
-    auto uk =
-        protocol::RecoverVaultKey(admin_part, *server_part, *wrapped, org_id, *account, *epoch);
+    auto uk = protocol::RecoverVaultKey(admin_part, server_part, wrapped, org_id, account, epoch);
     if (!uk) continue;
     state_->vault_key = std::move(*uk);
     state_->org_id = org_id;
@@ -321,18 +290,18 @@ Status Redemption::Verify(Client& client, const crypto::SecureBytes& code) {
   if (!state_->vault_key) return Fail(protocol::DecryptFailed());
   // The anchor the admin sealed under L names the organization whose escrow
   // this is; anything else was not made by an honest approving client.
-  if (opened->anchor && opened->anchor->org_id != state_->org_id) {
+  if (opened.anchor && opened.anchor->org_id != state_->org_id) {
     state_->vault_key.reset();
     return Fail(protocol::DecryptFailed());
   }
-  state_->anchor = std::move(opened->anchor);
+  state_->anchor = std::move(opened.anchor);
 
-  state_->account_id = *account;
-  state_->epoch = *epoch;
-  state_->ticket = std::move(*ticket);
-  state_->kdf_minimum = *kdf;
+  state_->account_id = account;
+  state_->epoch = epoch;
+  state_->ticket = std::move(ticket);
+  state_->kdf_minimum = kdf;
   state_->orgs = std::move(orgs);
-  email_ = *email;
+  email_ = email;
   return {};
 }
 
@@ -365,54 +334,48 @@ Result<Redemption::Completed> Redemption::Complete(
     } else if (state_->anchor && state_->anchor->org_id == o.org_id) {
       pin = &*state_->anchor;
     } else {
-      auto unvouched = Unvouched(o);
-      if (!unvouched) return Fail(unvouched.error());
+      KW_ASSIGN_OR_RETURN(auto unvouched, Unvouched(o));
       bool confirmed = false;
       if (confirm) {
-        auto answer = confirm(*unvouched);
-        if (!answer) return Fail(answer.error());
-        confirmed = *answer;
+        KW_ASSIGN_OR_RETURN(auto answer, confirm(unvouched));
+        confirmed = answer;
       }
       if (!confirmed) {
-        done.skipped.push_back(std::move(*unvouched));
+        done.skipped.push_back(std::move(unvouched));
         continue;
       }
     }
-    auto verified = VerifyRedeemOrg(o, pin);
-    if (!verified) return Fail(verified.error());
+    KW_ASSIGN_OR_RETURN(auto verified, VerifyRedeemOrg(o, pin));
     if (!server_key) {
-      auto info = client.GetServerInfo();
-      if (!info) return Fail(info.error());
-      if (info->recovery_public_key.size() != 32) {
+      KW_ASSIGN_OR_RETURN(auto info, client.GetServerInfo());
+      if (info.recovery_public_key.size() != 32) {
         return Fail(Error::Unavailable("server.recovery_key_missing",
                                        "the server has no recovery key; escrow is not possible"));
       }
-      server_key = std::move(info->recovery_public_key);
+      server_key = std::move(info.recovery_public_key);
     }
-    auto escrow = protocol::CreateEscrow(uk, o.org_id, account_id, o.last_epoch + 1,
-                                         verified->statement.org_public_key, *server_key);
-    if (!escrow) return Fail(escrow.error());
-    Json e = EscrowJson(*escrow, o.key_version);
+    KW_ASSIGN_OR_RETURN(auto escrow,
+                        protocol::CreateEscrow(uk, o.org_id, account_id, o.last_epoch + 1,
+                                               verified.statement.org_public_key, *server_key));
+    Json e = EscrowJson(escrow, o.key_version);
     e["org_id"] = Str(o.org_id);
     escrows.push_back(std::move(e));
     if (!pins.contains(o.org_id)) done.newly_pinned.push_back(o.org_id);
-    done.pins[o.org_id] = std::move(verified->next_pin);
+    done.pins[o.org_id] = std::move(verified.next_pin);
   }
 
   const crypto::KdfParams kdf = RegistrationKdf(state_->kdf_minimum);
   const crypto::Bytes salt = crypto::RandomBytes(crypto::kSaltSize);
-  auto keys = DeriveAccountKeys(new_password, salt, kdf);
-  if (!keys) return Fail(keys.error());
+  KW_ASSIGN_OR_RETURN(auto keys, DeriveAccountKeys(new_password, salt, kdf));
 
   Json body = Json::object();
   body["ticket"] = Json(ToSecretString(state_->ticket));
   body["new_kdf"] = KdfToJson(kdf);
   body["new_salt"] = B64(salt);
-  body["new_auth_key"] = SecretB64(keys->auth.span());
-  body["new_wrapped_vault_key"] = B64(WrapVaultKey(keys->enc, account_id, uk));
+  body["new_auth_key"] = SecretB64(keys.auth.span());
+  body["new_wrapped_vault_key"] = B64(WrapVaultKey(keys.enc, account_id, uk));
   body["escrows"] = std::move(escrows);
-  auto r = client.CallJson("POST", "/v1/recovery/redeem/complete", body);
-  if (!r) return Fail(r.error());
+  KW_TRY(client.CallJson("POST", "/v1/recovery/redeem/complete", body));
   state_->completed = true;
   return done;
 }
@@ -424,31 +387,25 @@ Result<RequestPage> RecoveryAdmin::List(std::string_view org_id, std::string_vie
   std::string query = fmt::format("/requests?limit={}", limit);
   if (!status.empty()) query += "&status=" + PercentEncode(status);
   if (!after.empty()) query += "&after=" + PercentEncode(after);
-  auto path = RequestsPath(org_id, query);
-  if (!path) return Fail(path.error());
-  auto r = client_.CallJson("GET", *path);
-  if (!r) return Fail(r.error());
-  auto it = r->find(ToSecretString("requests"));
-  if (it == r->end() || !it->is_array()) return Fail(BadResponse("has no 'requests'"));
+  KW_ASSIGN_OR_RETURN(auto path, RequestsPath(org_id, query));
+  KW_ASSIGN_OR_RETURN(auto r, client_.CallJson("GET", path));
+  auto it = r.find(ToSecretString("requests"));
+  if (it == r.end() || !it->is_array()) return Fail(BadResponse("has no 'requests'"));
   RequestPage page;
   for (const Json& j : *it) {
-    auto req = ParseRequest(j);
-    if (!req) return Fail(req.error());
-    page.requests.push_back(std::move(*req));
+    KW_ASSIGN_OR_RETURN(auto req, ParseRequest(j));
+    page.requests.push_back(std::move(req));
   }
-  if (auto next = JsonString(*r, "next_after"); next && !next->empty()) page.next_after = *next;
+  if (auto next = JsonString(r, "next_after"); next && !next->empty()) page.next_after = *next;
   return page;
 }
 
 Result<RecoveryRequestInfo> RecoveryAdmin::Get(std::string_view org_id,
                                                std::string_view request_id) {
-  auto path = RequestPath(org_id, request_id);
-  if (!path) return Fail(path.error());
-  auto r = client_.CallJson("GET", *path);
-  if (!r) return Fail(r.error());
-  auto req = ParseRequest(*r);
-  if (!req) return Fail(req.error());
-  if (req->id != request_id || req->org_id != org_id) {
+  KW_ASSIGN_OR_RETURN(auto path, RequestPath(org_id, request_id));
+  KW_ASSIGN_OR_RETURN(auto r, client_.CallJson("GET", path));
+  KW_ASSIGN_OR_RETURN(auto req, ParseRequest(r));
+  if (req.id != request_id || req.org_id != org_id) {
     return Fail(BadResponse("names another recovery request"));
   }
   return req;
@@ -457,21 +414,20 @@ Result<RecoveryRequestInfo> RecoveryAdmin::Get(std::string_view org_id,
 Result<ApproveResult> RecoveryAdmin::Approve(const VerifiedOrg& org, std::string_view request_id,
                                              std::string_view public_url) {
   const std::string& org_id = org.org.id;
-  auto req = Get(org_id, request_id);
-  if (!req) return Fail(req.error());
-  if (req->status != "pending") {
+  KW_ASSIGN_OR_RETURN(auto req, Get(org_id, request_id));
+  if (req.status != "pending") {
     return Fail(Error::Conflict(
         "recovery.not_pending",
         fmt::format("the request is {}, not pending: only a pending request can be approved",
-                    RequestStatusText(req->status))));
+                    RequestStatusText(req.status))));
   }
-  if (req->account_id == me_.account_id) {
+  if (req.account_id == me_.account_id) {
     return Fail(Error::PermissionDenied(
         "org.self_action",
         "you cannot approve your own recovery request: another recovery admin must"));
   }
-  if (!req->escrow) {
-    for (const RecoveryApprovalInfo& a : req->approvals) {
+  if (!req.escrow) {
+    for (const RecoveryApprovalInfo& a : req.approvals) {
       if (a.admin_id == me_.account_id) {
         return Fail(
             Error::Conflict("recovery.already_approved", "you already approved this request"));
@@ -483,8 +439,8 @@ Result<ApproveResult> RecoveryAdmin::Approve(const VerifiedOrg& org, std::string
                                 "does not allow approving their recovery, or their escrow changed "
                                 "since they asked (then they must ask again)"));
   }
-  const PendingShare& share = *req->escrow;
-  if (share.epoch != req->epoch) {
+  const PendingShare& share = *req.escrow;
+  if (share.epoch != req.epoch) {
     return Fail(BadResponse("gives an escrow of another epoch than the request's"));
   }
   if (share.key_version != org.org.key_version) {
@@ -495,65 +451,54 @@ Result<ApproveResult> RecoveryAdmin::Approve(const VerifiedOrg& org, std::string
                     share.key_version)));
   }
   // sk_org from the caller's grant, checked against the verified pk_org.
-  auto grant = client_.CallJson(
-      "GET", fmt::format("/v1/orgs/{}/grant?key_version={}", org_id, share.key_version));
-  if (!grant) return Fail(grant.error());
-  auto recovery_grant = JsonBase64(*grant, "recovery_grant");
-  if (!recovery_grant) return Fail(recovery_grant.error());
-  auto org_key = protocol::OpenGrant(me_.key_pair, *recovery_grant, org_id, me_.account_id,
-                                     share.key_version, org.statement.org_public_key);
-  if (!org_key) return Fail(org_key.error());
+  KW_ASSIGN_OR_RETURN(
+      auto grant, client_.CallJson("GET", fmt::format("/v1/orgs/{}/grant?key_version={}", org_id,
+                                                      share.key_version)));
+  KW_ASSIGN_OR_RETURN(auto recovery_grant, JsonBase64(grant, "recovery_grant"));
+  KW_ASSIGN_OR_RETURN(auto org_key,
+                      protocol::OpenGrant(me_.key_pair, recovery_grant, org_id, me_.account_id,
+                                          share.key_version, org.statement.org_public_key));
 
   // A, bound to this org, member and epoch; then L, T and LA.
-  auto admin_part =
-      protocol::OpenAdminShare(*org_key, share.admin_share, org_id, req->account_id, share.epoch);
-  if (!admin_part) return Fail(admin_part.error());
+  KW_ASSIGN_OR_RETURN(auto admin_part, protocol::OpenAdminShare(org_key, share.admin_share, org_id,
+                                                                req.account_id, share.epoch));
   // The link carries this admin's verified pin of the organization, so the
   // member's client checks its keys without trusting the server.
-  auto link =
-      protocol::CreateLink(*admin_part, req->id, req->account_id, share.epoch, &org.next_pin);
-  if (!link) return Fail(link.error());
+  KW_ASSIGN_OR_RETURN(auto link, protocol::CreateLink(admin_part, req.id, req.account_id,
+                                                      share.epoch, &org.next_pin));
   // Built before the server records anything: a link that cannot be shown
   // must not be approved.
-  auto text = protocol::BuildLinkText(public_url, req->id, link->link_secret);
-  if (!text) return Fail(text.error());
+  KW_ASSIGN_OR_RETURN(auto text, protocol::BuildLinkText(public_url, req.id, link.link_secret));
 
   Json body = Json::object();
-  body["token"] = SecretB64(link->token.span());
-  body["link_share"] = B64(link->linked_admin_share);
-  auto path = RequestPath(org_id, request_id, "/approve");
-  if (!path) return Fail(path.error());
-  auto r = client_.CallJson("POST", *path, body);
-  if (!r) return Fail(r.error());
-  auto after = ParseRequest(*r);
-  if (!after) return Fail(after.error());
-  ApproveResult result{std::move(*after), std::nullopt};
-  if (result.request.status == "approved") result.link = std::move(*text);
+  body["token"] = SecretB64(link.token.span());
+  body["link_share"] = B64(link.linked_admin_share);
+  KW_ASSIGN_OR_RETURN(auto path, RequestPath(org_id, request_id, "/approve"));
+  KW_ASSIGN_OR_RETURN(auto r, client_.CallJson("POST", path, body));
+  KW_ASSIGN_OR_RETURN(auto after, ParseRequest(r));
+  ApproveResult result{std::move(after), std::nullopt};
+  if (result.request.status == "approved") result.link = std::move(text);
   return result;
 }
 
 Result<RecoveryRequestInfo> RecoveryAdmin::Decline(std::string_view org_id,
                                                    std::string_view request_id,
                                                    std::string_view reason) {
-  auto path = RequestPath(org_id, request_id, "/decline");
-  if (!path) return Fail(path.error());
+  KW_ASSIGN_OR_RETURN(auto path, RequestPath(org_id, request_id, "/decline"));
   Json body = Json::object();
   body["reason"] = Str(reason);
-  auto r = client_.CallJson("POST", *path, body);
-  if (!r) return Fail(r.error());
-  return ParseRequest(*r);
+  KW_ASSIGN_OR_RETURN(auto r, client_.CallJson("POST", path, body));
+  return ParseRequest(r);
 }
 
 Result<RecoveryRequestInfo> RecoveryAdmin::Start(std::string_view org_id,
                                                  std::string_view member_id) {
-  if (auto s = protocol::CheckId(member_id); !s) return Fail(s.error());
-  auto path = RequestsPath(org_id, "/start");
-  if (!path) return Fail(path.error());
+  KW_TRY(protocol::CheckId(member_id));
+  KW_ASSIGN_OR_RETURN(auto path, RequestsPath(org_id, "/start"));
   Json body = Json::object();
   body["member"] = Str(member_id);
-  auto r = client_.CallJson("POST", *path, body);
-  if (!r) return Fail(r.error());
-  return ParseRequest(*r);
+  KW_ASSIGN_OR_RETURN(auto r, client_.CallJson("POST", path, body));
+  return ParseRequest(r);
 }
 
 }  // namespace keyward::client

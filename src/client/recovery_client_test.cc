@@ -26,6 +26,7 @@
 #include "protocol/link.h"
 #include "protocol/policy.h"
 #include "protocol/statement.h"
+#include "tests/support/status_assertions.h"
 
 namespace keyward::client {
 namespace {
@@ -291,7 +292,7 @@ TEST(RequestStatusTextTest, TheFiveStatuses) {
 TEST_F(RecoveryClientTest, ParseChecksTheLinkAndItsServer) {
   MakeLink("https://vault.example.com");
   auto ok = Redemption::Parse(link_text_, "https://vault.example.com");
-  ASSERT_TRUE(ok.has_value()) << ok.error().message();
+  ASSERT_OK(ok);
   EXPECT_EQ(ok->request_id(), kRequest);
 
   // Pasted with a newline, or against a server URL with a trailing '/'.
@@ -300,8 +301,7 @@ TEST_F(RecoveryClientTest, ParseChecksTheLinkAndItsServer) {
   EXPECT_TRUE(Redemption::Parse(crypto::SecureBytes::Copy(pasted), "https://vault.example.com/"));
 
   auto other = Redemption::Parse(link_text_, "https://evil.example.com");
-  ASSERT_FALSE(other.has_value());
-  EXPECT_EQ(other.error().code(), "recovery.link_other_server");
+  EXPECT_ERROR(other, "recovery.link_other_server");
   // The message names the servers, never the secret in the fragment.
   const std::string fragment(link_text_.view().substr(link_text_.view().find('#') + 1));
   EXPECT_EQ(other.error().message().find(fragment), std::string::npos);
@@ -326,18 +326,17 @@ TEST_F(RecoveryClientTest, RedeemsAndMakesFreshVerifiedEscrows) {
   Client client(ClientOptions{url, 5000, 30000});
 
   auto r = Redemption::Parse(link_text_, url);
-  ASSERT_TRUE(r.has_value()) << r.error().message();
+  ASSERT_OK(r);
   ASSERT_TRUE(r->Begin(client).has_value());
   auto wrong = r->Verify(client, crypto::SecureBytes::Copy(std::string_view("654321")));
-  ASSERT_FALSE(wrong.has_value());
-  EXPECT_EQ(wrong.error().code(), "recovery.invalid_code");
+  EXPECT_ERROR(wrong, "recovery.invalid_code");
   auto v = r->Verify(client, crypto::SecureBytes::Copy(std::string_view("123456")));
-  ASSERT_TRUE(v.has_value()) << v.error().message();
+  ASSERT_OK(v);
   EXPECT_EQ(r->email(), "bob@example.com");
 
   const auto password = crypto::SecureBytes::Copy(std::string_view("bob's new password"));
   auto done = r->Complete(client, password, {});
-  ASSERT_TRUE(done.has_value()) << done.error().message();
+  ASSERT_OK(done);
   EXPECT_EQ(done->newly_pinned, std::vector<std::string>{kOrg});
   ASSERT_TRUE(done->pins.contains(kOrg));
   EXPECT_EQ(done->pins.at(kOrg).version, 1u);
@@ -401,7 +400,7 @@ TEST_F(RecoveryClientTest, AnUnanchoredOrganizationIsEscrowedOnlyWhenConfirmed) 
                               asked.push_back(o);
                               return yes;
                             });
-    ASSERT_TRUE(done.has_value()) << done.error().message();
+    ASSERT_OK(done);
     ASSERT_EQ(asked.size(), 1u);
     EXPECT_EQ(asked[0].org_id, kOrg);
     EXPECT_EQ(asked[0].signing_fingerprint, crypto::Fingerprint(signer_.public_key));
@@ -435,8 +434,7 @@ TEST_F(RecoveryClientTest, AnAnchorForAnotherOrganizationIsRefused) {
   ASSERT_TRUE(r.has_value());
   ASSERT_TRUE(r->Begin(client).has_value());
   auto v = r->Verify(client, crypto::SecureBytes::Copy(std::string_view("123456")));
-  ASSERT_FALSE(v.has_value());
-  EXPECT_EQ(v.error().code(), "crypto.decrypt_failed");
+  EXPECT_ERROR(v, "crypto.decrypt_failed");
   auto done = r->Complete(client, crypto::SecureBytes::Copy(std::string_view("pw")), {});
   ASSERT_FALSE(done.has_value());
   EXPECT_TRUE(completed_.is_null());
@@ -459,11 +457,9 @@ TEST_F(RecoveryClientTest, AWrongLinkSecretFailsOnTheClient) {
   // The real server refuses its token; this one does not, and the client
   // still cannot open LA.
   auto begin = r->Begin(client);
-  ASSERT_FALSE(begin.has_value());
-  EXPECT_EQ(begin.error().code(), "recovery.link_invalid");
+  EXPECT_ERROR(begin, "recovery.link_invalid");
   auto v = r->Verify(client, crypto::SecureBytes::Copy(std::string_view("123456")));
-  ASSERT_FALSE(v.has_value());
-  EXPECT_EQ(v.error().code(), "crypto.decrypt_failed");
+  EXPECT_ERROR(v, "crypto.decrypt_failed");
   auto done = r->Complete(client, crypto::SecureBytes::Copy(std::string_view("pw")), {});
   ASSERT_FALSE(done.has_value());
   EXPECT_TRUE(completed_.is_null()) << "nothing is sent without the vault key";
@@ -486,8 +482,7 @@ TEST_F(RecoveryClientTest, ATamperedEscrowFailsOnTheClient) {
   ASSERT_TRUE(r.has_value());
   ASSERT_TRUE(r->Begin(client).has_value());
   auto v = r->Verify(client, crypto::SecureBytes::Copy(std::string_view("123456")));
-  ASSERT_FALSE(v.has_value());
-  EXPECT_EQ(v.error().code(), "crypto.decrypt_failed");
+  EXPECT_ERROR(v, "crypto.decrypt_failed");
 }
 
 TEST_F(RecoveryClientTest, APinnedDeviceRefusesAnotherSigningKey) {
@@ -508,15 +503,14 @@ TEST_F(RecoveryClientTest, APinnedDeviceRefusesAnotherSigningKey) {
   ASSERT_TRUE(pin.has_value());
   std::map<std::string, protocol::OrgPin> pins{{kOrg, *pin}};
   auto done = r->Complete(client, crypto::SecureBytes::Copy(std::string_view("pw")), pins);
-  ASSERT_FALSE(done.has_value());
-  EXPECT_EQ(done.error().code(), "org.signature_invalid");
+  EXPECT_ERROR(done, "org.signature_invalid");
   EXPECT_TRUE(completed_.is_null()) << "nothing is sealed to an unverified key";
 
   // The right pin passes, and moves nothing it did not verify.
   auto good = protocol::PinOnFirstUse(kOrg, signer_.public_key);
   ASSERT_TRUE(good.has_value());
   auto ok = r->Complete(client, crypto::SecureBytes::Copy(std::string_view("pw")), {{kOrg, *good}});
-  ASSERT_TRUE(ok.has_value()) << ok.error().message();
+  ASSERT_OK(ok);
   EXPECT_TRUE(ok->newly_pinned.empty());
 }
 
@@ -576,7 +570,7 @@ TEST_F(RecoveryClientTest, ApproveMakesALinkOnlyWhenTheQuorumIsMet) {
   const VerifiedOrg org = AdminsView();
 
   auto r = admin.Approve(org, kRequest, "https://vault.example.com");
-  ASSERT_TRUE(r.has_value()) << r.error().message();
+  ASSERT_OK(r);
   ASSERT_TRUE(r->link.has_value());
   EXPECT_EQ(r->request.status, "approved");
   auto parsed = protocol::ParseLinkText(r->link->view());
@@ -604,7 +598,7 @@ TEST_F(RecoveryClientTest, ApproveMakesALinkOnlyWhenTheQuorumIsMet) {
   // Quorum 2: the approval is recorded, and no link is shown.
   approvals_needed = 2;
   auto first = admin.Approve(org, kRequest, "https://vault.example.com");
-  ASSERT_TRUE(first.has_value()) << first.error().message();
+  ASSERT_OK(first);
   EXPECT_FALSE(first->link.has_value());
   EXPECT_EQ(first->request.quorum, 2);
   EXPECT_EQ(first->request.approvals.size(), 1u);
@@ -618,8 +612,7 @@ TEST_F(RecoveryClientTest, ApproveMakesALinkOnlyWhenTheQuorumIsMet) {
   // An invalid public URL is refused before anything is approved.
   approved = json();
   auto bad_url = admin.Approve(org, kRequest, "vault.example.com");
-  ASSERT_FALSE(bad_url.has_value());
-  EXPECT_EQ(bad_url.error().code(), "link.invalid_public_url");
+  EXPECT_ERROR(bad_url, "link.invalid_public_url");
   EXPECT_TRUE(approved.is_null());
 }
 
@@ -656,8 +649,7 @@ TEST_F(RecoveryClientTest, ApprovingOnesOwnRequestSaysSo) {
                       MemberKeys{kAdmin, {admin_key_.public_key, admin_key_.secret_key.Clone()}});
   const VerifiedOrg org = AdminsView();
   auto r = admin.Approve(org, kRequest, "https://vault.example.com");
-  ASSERT_FALSE(r.has_value());
-  EXPECT_EQ(r.error().code(), "org.self_action");
+  EXPECT_ERROR(r, "org.self_action");
   EXPECT_NE(r.error().message().find("your own recovery request"), std::string::npos)
       << r.error().message();
 }

@@ -5,6 +5,7 @@
 #include <optional>
 #include <thread>
 
+#include "common/try.h"
 #include "keyward/org.h"
 #include "protocol/binding.h"
 
@@ -39,8 +40,8 @@ Result<std::vector<RewrappedShare>> RewrapShares(const crypto::BoxKeyPair& old_k
                                                  std::string_view org_id,
                                                  std::span<const PendingShare> shares,
                                                  unsigned threads) {
-  if (auto s = protocol::CheckId(org_id); !s) return Fail(s.error());
-  if (auto s = protocol::CheckPublicKey(new_public_key); !s) return Fail(s.error());
+  KW_TRY(protocol::CheckId(org_id));
+  KW_TRY(protocol::CheckPublicKey(new_public_key));
   std::vector<RewrappedShare> out(shares.size());
   if (shares.empty()) return out;
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());

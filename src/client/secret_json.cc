@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "common/try.h"
+
 namespace keyward::client {
 
 void WipeMemory(void* p, size_t n) {
@@ -27,47 +29,41 @@ Result<const Json*> Field(const Json& j, std::string_view key) {
 }  // namespace
 
 Result<std::string> JsonString(const Json& j, std::string_view key) {
-  auto f = Field(j, key);
-  if (!f) return Fail(f.error());
-  if (!(*f)->is_string()) return Fail(BadField(key, "a non-string"));
-  const auto& s = (*f)->get_ref<const SecretString&>();
+  KW_ASSIGN_OR_RETURN(auto f, Field(j, key));
+  if (!f->is_string()) return Fail(BadField(key, "a non-string"));
+  const auto& s = f->get_ref<const SecretString&>();
   return std::string(s.data(), s.size());
 }
 
 Result<crypto::SecureBytes> JsonSecret(const Json& j, std::string_view key) {
-  auto f = Field(j, key);
-  if (!f) return Fail(f.error());
-  if (!(*f)->is_string()) return Fail(BadField(key, "a non-string"));
-  return ToSecureBytes((*f)->get_ref<const SecretString&>());
+  KW_ASSIGN_OR_RETURN(auto f, Field(j, key));
+  if (!f->is_string()) return Fail(BadField(key, "a non-string"));
+  return ToSecureBytes(f->get_ref<const SecretString&>());
 }
 
 Result<int64_t> JsonInt(const Json& j, std::string_view key) {
-  auto f = Field(j, key);
-  if (!f) return Fail(f.error());
-  if (!(*f)->is_number_integer()) return Fail(BadField(key, "a non-integer"));
-  return (*f)->get<int64_t>();
+  KW_ASSIGN_OR_RETURN(auto f, Field(j, key));
+  if (!f->is_number_integer()) return Fail(BadField(key, "a non-integer"));
+  return f->get<int64_t>();
 }
 
 Result<bool> JsonBool(const Json& j, std::string_view key) {
-  auto f = Field(j, key);
-  if (!f) return Fail(f.error());
-  if (!(*f)->is_boolean()) return Fail(BadField(key, "a non-boolean"));
-  return (*f)->get<bool>();
+  KW_ASSIGN_OR_RETURN(auto f, Field(j, key));
+  if (!f->is_boolean()) return Fail(BadField(key, "a non-boolean"));
+  return f->get<bool>();
 }
 
 Result<crypto::Bytes> JsonBase64(const Json& j, std::string_view key) {
-  auto s = JsonString(j, key);
-  if (!s) return Fail(s.error());
-  auto b = crypto::Base64UrlDecode(*s);
+  KW_ASSIGN_OR_RETURN(auto s, JsonString(j, key));
+  auto b = crypto::Base64UrlDecode(s);
   if (!b) return Fail(BadField(key, "an invalid base64url"));
   return std::move(*b);
 }
 
 Result<crypto::KdfParams> JsonKdf(const Json& j, std::string_view key) {
-  auto f = Field(j, key);
-  if (!f) return Fail(f.error());
-  auto ops = JsonInt(**f, "ops");
-  auto mem = JsonInt(**f, "mem");
+  KW_ASSIGN_OR_RETURN(auto f, Field(j, key));
+  auto ops = JsonInt(*f, "ops");
+  auto mem = JsonInt(*f, "mem");
   if (!ops || !mem || *ops <= 0 || *mem <= 0) return Fail(BadField(key, "an invalid"));
   return crypto::KdfParams{static_cast<uint64_t>(*ops), static_cast<uint64_t>(*mem)};
 }

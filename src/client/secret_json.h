@@ -51,12 +51,12 @@ inline crypto::SecureBytes ToSecureBytes(const SecretString& s) {
 }
 
 // Typed field access with a clear error naming the field.
-Result<std::string> JsonString(const Json& j, std::string_view key);
-Result<crypto::SecureBytes> JsonSecret(const Json& j, std::string_view key);
-Result<int64_t> JsonInt(const Json& j, std::string_view key);
-Result<bool> JsonBool(const Json& j, std::string_view key);
-Result<crypto::Bytes> JsonBase64(const Json& j, std::string_view key);
-Result<crypto::KdfParams> JsonKdf(const Json& j, std::string_view key);
+[[nodiscard]] Result<std::string> JsonString(const Json& j, std::string_view key);
+[[nodiscard]] Result<crypto::SecureBytes> JsonSecret(const Json& j, std::string_view key);
+[[nodiscard]] Result<int64_t> JsonInt(const Json& j, std::string_view key);
+[[nodiscard]] Result<bool> JsonBool(const Json& j, std::string_view key);
+[[nodiscard]] Result<crypto::Bytes> JsonBase64(const Json& j, std::string_view key);
+[[nodiscard]] Result<crypto::KdfParams> JsonKdf(const Json& j, std::string_view key);
 Json KdfToJson(const crypto::KdfParams& kdf);
 Json Str(std::string_view s);
 

@@ -1,6 +1,6 @@
 // Big-endian integers and u32-length-prefixed fields: the building blocks of
 // Keyward's canonical encodings (signed organization statements in
-// src/protocol, audit events in src/core/audit_chain). Each format is
+// src/protocol, audit events in src/protocol/audit_chain). Each format is
 // documented in docs/protocol.md; this only writes the pieces.
 #pragma once
 

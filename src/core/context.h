@@ -7,8 +7,8 @@
 #include "common/try.h"
 #include "core/config.h"
 #include "core/deferred.h"
+#include "core/mail.h"
 #include "core/server_keys.h"
-#include "mail/mailer.h"
 #include "store/store.h"
 
 namespace keyward::core {

@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "mail/mailer.h"
+#include "core/mail.h"
 
 namespace keyward::core::notices {
 

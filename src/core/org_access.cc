@@ -1,7 +1,7 @@
 #include "core/org_access.h"
 
 #include <algorithm>
-#include "core/audit_chain.h"
+#include "protocol/audit_chain.h"
 
 #include "core/context.h"
 
@@ -49,13 +49,13 @@ Result<store::OrgMember> LoadMember(store::Tx& tx, std::string_view org_id,
 
 Status AppendOrgEvent(store::Tx& tx, const Clock& clock, EventSpec spec) {
   KW_ASSIGN_OR_RETURN(auto last, tx.LastEvent(spec.org_id));
-  audit::Head prev = audit::Genesis();
+  protocol::audit::Head prev = protocol::audit::Genesis();
   if (last) {
-    if (last->hash.size() != audit::kDigestSize) return Fail(Internal());
+    if (last->hash.size() != protocol::audit::kDigestSize) return Fail(Internal());
     prev.seq = last->seq;
     std::copy(last->hash.begin(), last->hash.end(), prev.hash.begin());
   }
-  audit::Event event;
+  protocol::audit::Event event;
   event.seq = prev.seq + 1;
   event.org_id = spec.org_id;
   event.type = std::move(spec.type);
@@ -64,7 +64,7 @@ Status AppendOrgEvent(store::Tx& tx, const Clock& clock, EventSpec spec) {
   event.device_id = std::move(spec.device_id);
   event.time = clock.NowUnix();
   event.details = std::move(spec.details);
-  auto head = audit::Append(prev, event);
+  auto head = protocol::audit::Append(prev, event);
   if (!head) return Fail(Internal());  // a bug: services only log valid events
   store::OrgEvent row;
   row.seq = event.seq;

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "core/audit_chain.h"
 #include "core/recovery_test_fixture.h"
+#include "protocol/audit_chain.h"
 
 namespace keyward::core::testing {
 
@@ -78,19 +78,19 @@ class OrgTest : public RecoveryTest {
     return events.empty() ? 0 : events.back().seq;
   }
 
-  // audit::Verify over the whole stored log.
+  // protocol::audit::Verify over the whole stored log.
   void ExpectChainVerifies(const TestOrg& org) {
-    std::vector<audit::Event> events;
-    std::vector<audit::Digest> hashes;
+    std::vector<protocol::audit::Event> events;
+    std::vector<protocol::audit::Digest> hashes;
     for (const auto& e : Events(org)) {
       events.push_back(
           {e.seq, e.org_id, e.type, e.actor_id, e.target_id, e.device_id, e.time, e.details});
-      audit::Digest d{};
+      protocol::audit::Digest d{};
       ASSERT_EQ(e.hash.size(), d.size());
       std::copy(e.hash.begin(), e.hash.end(), d.begin());
       hashes.push_back(d);
     }
-    auto head = audit::Verify(org.id, events, hashes);
+    auto head = protocol::audit::Verify(org.id, events, hashes);
     ASSERT_TRUE(head.has_value()) << head.error().message();
     EXPECT_EQ(head->seq, events.size());
   }

@@ -19,7 +19,7 @@ namespace keyward::crypto {
 using Bytes = std::vector<uint8_t>;
 
 // Must be called once before anything else (idempotent, thread-safe).
-Status Init();
+[[nodiscard]] Status Init();
 
 // ---- encodings ----
 std::string Base64UrlEncode(std::span<const uint8_t> bytes);  // unpadded
@@ -27,16 +27,16 @@ std::string Base64UrlEncode(std::span<const uint8_t> bytes);  // unpadded
 // only for public bytes such as ciphertexts (item listings encode many).
 void AppendBase64UrlPublic(std::string& out, std::span<const uint8_t> bytes);
 // Rejects padding, '+', '/', whitespace and any non-alphabet character.
-Result<Bytes> Base64UrlDecode(std::string_view text);
-Result<SecureBytes> Base64UrlDecodeSecret(std::string_view text);
+[[nodiscard]] Result<Bytes> Base64UrlDecode(std::string_view text);
+[[nodiscard]] Result<SecureBytes> Base64UrlDecodeSecret(std::string_view text);
 // Decodes into caller storage, without allocating: for hot paths where the
 // text itself already sits in ordinary memory (a bearer token in a request
 // header), so a guarded buffer would add nothing. Returns the decoded size.
-Result<size_t> Base64UrlDecodeInto(std::string_view text, std::span<uint8_t> out);
+[[nodiscard]] Result<size_t> Base64UrlDecodeInto(std::string_view text, std::span<uint8_t> out);
 // Zeroes memory in a way the compiler cannot drop (sodium_memzero).
 void Wipe(std::span<uint8_t> bytes);
 std::string HexEncode(std::span<const uint8_t> bytes);
-Result<Bytes> HexDecode(std::string_view text);
+[[nodiscard]] Result<Bytes> HexDecode(std::string_view text);
 
 // Associated data / sealed headers: UTF-8 parts joined by 0x00.
 Bytes Ad(std::initializer_list<std::string_view> parts);
@@ -62,8 +62,8 @@ inline constexpr KdfParams kClientFloorKdf{2, 19ull << 20};  // the client refus
 inline constexpr KdfParams kTestKdf{1, 8ull << 10};          // tests only
 inline constexpr size_t kSaltSize = 16;                      // crypto_pwhash_SALTBYTES
 
-Result<MasterKey> DeriveMasterKey(std::string_view password, std::span<const uint8_t> salt,
-                                  KdfParams params);
+[[nodiscard]] Result<MasterKey> DeriveMasterKey(std::string_view password,
+                                                std::span<const uint8_t> salt, KdfParams params);
 
 // Sub(K, id, ctx): crypto_kdf_derive_from_key, 32 bytes; ctx is exactly 8 chars.
 SecureBytes Sub(std::span<const uint8_t> key, uint64_t id, std::string_view ctx8);
@@ -138,6 +138,6 @@ bool TotpVerify(std::span<const uint8_t> secret, std::string_view code, int64_t 
 std::optional<int64_t> TotpVerifyStep(std::span<const uint8_t> secret, std::string_view code,
                                       int64_t unix_time, int window = 1);
 std::string Base32Encode(std::span<const uint8_t> bytes);  // RFC 4648, no padding
-Result<Bytes> Base32Decode(std::string_view text);
+[[nodiscard]] Result<Bytes> Base32Decode(std::string_view text);
 
 }  // namespace keyward::crypto

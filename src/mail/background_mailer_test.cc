@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "mail/mailer.h"
+#include "tests/support/status_assertions.h"
 
 namespace keyward::mail {
 namespace {
@@ -69,8 +70,7 @@ TEST(BackgroundMailerTest, SendStillReportsTheOutcome) {
   auto mailer = MakeBackgroundMailer(std::make_unique<GatedMailer>(shared));
   EXPECT_TRUE(mailer->Send({"a@example.com", "s", "b"}).has_value());
   auto failed = mailer->Send({"fail@example.com", "s", "b"});
-  ASSERT_FALSE(failed.has_value());
-  EXPECT_EQ(failed.error().code(), "mail.unavailable");
+  EXPECT_ERROR(failed, "mail.unavailable");
 }
 
 TEST(BackgroundMailerTest, FullQueueRefusesAndStopDeliversWhatIsQueued) {
@@ -84,8 +84,7 @@ TEST(BackgroundMailerTest, FullQueueRefusesAndStopDeliversWhatIsQueued) {
       last = mailer->Queue({"q" + std::to_string(i) + "@example.com", "s", "b"});
       if (last) ++accepted;
     }
-    ASSERT_FALSE(last.has_value());
-    EXPECT_EQ(last.error().code(), "mail.unavailable");
+    EXPECT_ERROR(last, "mail.unavailable");
     EXPECT_GE(accepted, 2);
     EXPECT_LE(accepted, 3);
     Open(shared);

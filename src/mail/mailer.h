@@ -8,28 +8,14 @@
 #include <string>
 
 #include "common/error.h"
+#include "core/mail.h"
 
 namespace keyward::mail {
 
-struct Message {
-  std::string to;       // one address
-  std::string subject;  // plain ASCII/UTF-8, encoded by the mailer as needed
-  std::string body;     // text/plain UTF-8; codes stand on a line of their own
-};
-
-class Mailer {
- public:
-  virtual ~Mailer() = default;
-  // Delivers now (or writes the outbox file now); the caller learns whether
-  // it worked (registration answers 503 when its email cannot be sent).
-  [[nodiscard]] virtual Status Send(const Message& message) = 0;
-  // Hands a best-effort message over for delivery without waiting for it,
-  // so that how long a request takes never depends on whether an email went
-  // out (the recovery request answer must not reveal whether an account
-  // exists). By default the same as Send; MakeBackgroundMailer's mailer
-  // queues it for a worker thread.
-  [[nodiscard]] virtual Status Queue(const Message& message) { return Send(message); }
-};
+// The interface is core's (core/mail.h); this module implements it and core
+// never links it.
+using Message = core::mail::Message;
+using Mailer = core::mail::Mailer;
 
 struct SmtpConfig {
   std::string host;

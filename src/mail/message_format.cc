@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include "common/try.h"
+
 namespace keyward::mail {
 namespace {
 
@@ -247,7 +249,7 @@ Result<Mailbox> ParseMailbox(std::string_view text) {
   } else {
     mailbox.address = std::string(text);
   }
-  if (auto ok = ValidateAddress(mailbox.address); !ok) return Fail(ok.error());
+  KW_TRY(ValidateAddress(mailbox.address));
   return mailbox;
 }
 
@@ -338,10 +340,9 @@ std::string NewMessageId(std::string_view domain) {
 }
 
 Result<FormattedMessage> FormatMessage(const Message& message, const FormatOptions& options) {
-  auto from = ParseMailbox(options.from);
-  if (!from) return Fail(from.error());
+  KW_ASSIGN_OR_RETURN(auto from, ParseMailbox(options.from));
   if (HasLineBreakOrNul(message.to)) return Fail(InvalidHeader("recipient"));
-  if (auto ok = ValidateAddress(message.to); !ok) return Fail(ok.error());
+  KW_TRY(ValidateAddress(message.to));
   if (HasLineBreakOrNul(message.subject)) return Fail(InvalidHeader("subject"));
   if (!IsValidUtf8(message.subject)) {
     return Fail(Error::InvalidArgument("mail.invalid_header", "subject is not valid UTF-8"));
@@ -369,14 +370,14 @@ Result<FormattedMessage> FormatMessage(const Message& message, const FormatOptio
     encoding = "quoted-printable";
   }
 
-  std::string domain = from->address.substr(from->address.find('@') + 1);
+  std::string domain = from.address.substr(from.address.find('@') + 1);
   std::string from_header =
-      from->display_name.empty()
-          ? from->address
-          : fmt::format("{} <{}>", EncodeDisplayName(from->display_name), from->address);
+      from.display_name.empty()
+          ? from.address
+          : fmt::format("{} <{}>", EncodeDisplayName(from.display_name), from.address);
 
   FormattedMessage out;
-  out.envelope_from = from->address;
+  out.envelope_from = from.address;
   out.envelope_to = message.to;
   out.data.reserve(body.size() + 512);
   out.data += fmt::format("Date: {}\r\n", FormatRfc5322Date(options.date_unix));

@@ -6,6 +6,8 @@
 #include <map>
 #include <string>
 
+#include "tests/support/status_assertions.h"
+
 namespace keyward::mail {
 namespace {
 
@@ -21,7 +23,7 @@ FormatOptions Options() {
 
 std::string Format(const Message& message) {
   auto formatted = FormatMessage(message, Options());
-  EXPECT_TRUE(formatted.has_value()) << formatted.error().code();
+  EXPECT_OK(formatted);
   return formatted ? formatted->data : std::string();
 }
 
@@ -205,22 +207,19 @@ TEST(MessageFormatTest, RejectsHeaderInjection) {
   for (std::string bad : {std::string("a@b.c\r\nBcc: x@y.z"), std::string("a@b.c\nBcc: x@y.z"),
                           std::string("a@b.c\r"), std::string("a@b.c\0x", 7)}) {
     auto r = FormatMessage({.to = bad, .subject = "s", .body = "x"}, Options());
-    ASSERT_FALSE(r.has_value());
-    EXPECT_EQ(r.error().code(), "mail.invalid_header");
+    EXPECT_ERROR(r, "mail.invalid_header");
     EXPECT_EQ(r.error().kind(), ErrorKind::kInvalidArgument);
     EXPECT_THAT(r.error().message(), ::testing::Not(HasSubstr("a@b.c")));
   }
   for (std::string bad :
        {std::string("hi\r\nBcc: x@y.z"), std::string("hi\n"), std::string("hi\0", 3)}) {
     auto r = FormatMessage({.to = "a@b.c", .subject = bad, .body = "x"}, Options());
-    ASSERT_FALSE(r.has_value());
-    EXPECT_EQ(r.error().code(), "mail.invalid_header");
+    EXPECT_ERROR(r, "mail.invalid_header");
   }
   FormatOptions options = Options();
   options.from = "keyward@example.com\r\nBcc: x@y.z";
   auto r = FormatMessage({.to = "a@b.c", .subject = "s", .body = "x"}, options);
-  ASSERT_FALSE(r.has_value());
-  EXPECT_EQ(r.error().code(), "mail.invalid_header");
+  EXPECT_ERROR(r, "mail.invalid_header");
 }
 
 TEST(MessageFormatTest, RecipientMustBeOneAddress) {
@@ -241,14 +240,11 @@ TEST(MessageFormatTest, RecipientMustBeOneAddress) {
 TEST(MessageFormatTest, RejectsNulAndInvalidUtf8) {
   auto r =
       FormatMessage({.to = "a@b.c", .subject = "s", .body = std::string("a\0b", 3)}, Options());
-  ASSERT_FALSE(r.has_value());
-  EXPECT_EQ(r.error().code(), "mail.invalid_body");
+  EXPECT_ERROR(r, "mail.invalid_body");
   r = FormatMessage({.to = "a@b.c", .subject = "s", .body = "\xc3\x28"}, Options());
-  ASSERT_FALSE(r.has_value());
-  EXPECT_EQ(r.error().code(), "mail.invalid_body");
+  EXPECT_ERROR(r, "mail.invalid_body");
   r = FormatMessage({.to = "a@b.c", .subject = "\xed\xa0\x80", .body = "x"}, Options());
-  ASSERT_FALSE(r.has_value());
-  EXPECT_EQ(r.error().code(), "mail.invalid_header");
+  EXPECT_ERROR(r, "mail.invalid_header");
 }
 
 TEST(MessageFormatTest, FromWithDisplayName) {

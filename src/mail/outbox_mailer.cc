@@ -24,6 +24,7 @@
 #include <fmt/format.h>
 
 #include "common/clock.h"
+#include "common/try.h"
 #include "mail/mailer.h"
 #include "mail/message_format.h"
 
@@ -105,7 +106,7 @@ Status WriteFileDurably(const std::filesystem::path& tmp, std::string_view data)
   if (fd.get() < 0) return Fail(WriteFailed("create file", errno));
   // The umask may only have taken bits away; make the mode exact.
   if (::fchmod(fd.get(), kFileMode) != 0) return Fail(WriteFailed("chmod", errno));
-  if (auto ok = WriteAll(fd.get(), data); !ok) return ok;
+  KW_TRY(WriteAll(fd.get(), data));
   if (::fsync(fd.get()) != 0) return Fail(WriteFailed("fsync", errno));
   if (fd.Close() != 0) return Fail(WriteFailed("close", errno));
   return {};
@@ -130,14 +131,13 @@ class OutboxMailer final : public Mailer {
     FormatOptions options;
     options.from = from_;
     options.date_unix = clock_.NowUnix();
-    auto formatted = FormatMessage(message, options);
-    if (!formatted) return Fail(formatted.error());
-    if (auto ok = EnsureDirectory(dir_); !ok) return ok;
+    KW_ASSIGN_OR_RETURN(auto formatted, FormatMessage(message, options));
+    KW_TRY(EnsureDirectory(dir_));
 
     std::string stem = NewFileStem();
     std::filesystem::path tmp = dir_ / fmt::format(".{}.eml.tmp", stem);
     std::filesystem::path final_path = dir_ / fmt::format("{}.eml", stem);
-    if (auto ok = WriteFileDurably(tmp, formatted->data); !ok) {
+    if (auto ok = WriteFileDurably(tmp, formatted.data); !ok) {
       ::unlink(tmp.c_str());
       return ok;
     }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "mail/mailer.h"
+#include "tests/support/status_assertions.h"
 
 namespace keyward::mail {
 namespace {
@@ -155,8 +156,7 @@ TEST_F(OutboxMailerTest, ReadOnlyDirectoryIsAnError) {
   auto status = MakeOutboxMailer(dir, "keyward@localhost")
                     ->Send({.to = "a@b.c", .subject = "s", .body = "x"});
   fs::permissions(dir, fs::perms::owner_all);
-  ASSERT_FALSE(status.has_value());
-  EXPECT_EQ(status.error().code(), "mail.send_failed");
+  EXPECT_ERROR(status, "mail.send_failed");
 }
 
 TEST_F(OutboxMailerTest, RecreatesADeletedDirectory) {
@@ -170,8 +170,7 @@ TEST_F(OutboxMailerTest, RecreatesADeletedDirectory) {
 TEST_F(OutboxMailerTest, InvalidMessageWritesNothing) {
   auto mailer = MakeOutboxMailer(root_, "keyward@localhost");
   auto status = mailer->Send({.to = "a@b.c\r\nBcc: evil@x.y", .subject = "s", .body = "x"});
-  ASSERT_FALSE(status.has_value());
-  EXPECT_EQ(status.error().code(), "mail.invalid_header");
+  EXPECT_ERROR(status, "mail.invalid_header");
   EXPECT_TRUE(Entries(root_).empty());
 }
 

@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "common/clock.h"
+#include "common/try.h"
 #include "mail/mailer.h"
 #include "mail/message_format.h"
 
@@ -104,12 +105,11 @@ class SmtpMailer final : public Mailer {
   }
 
   Status Send(const Message& message) override {
-    if (auto ok = ValidateSmtpConfig(config_); !ok) return ok;
+    KW_TRY(ValidateSmtpConfig(config_));
     FormatOptions options;
     options.from = config_.from;
     options.date_unix = clock_.NowUnix();
-    auto formatted = FormatMessage(message, options);
-    if (!formatted) return Fail(formatted.error());
+    KW_ASSIGN_OR_RETURN(auto formatted, FormatMessage(message, options));
 
     std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
     if (!curl) return Fail(SendFailed("SMTP send failed: could not create a transfer"));
@@ -121,12 +121,12 @@ class SmtpMailer final : public Mailer {
                            : config_.host;
     std::string url =
         fmt::format("{}://{}:{}/{}", implicit_tls ? "smtps" : "smtp", host, config_.port, helo_);
-    std::string mail_from = fmt::format("<{}>", formatted->envelope_from);
-    std::string rcpt = fmt::format("<{}>", formatted->envelope_to);
+    std::string mail_from = fmt::format("<{}>", formatted.envelope_from);
+    std::string rcpt = fmt::format("<{}>", formatted.envelope_to);
     std::unique_ptr<curl_slist, SlistDeleter> recipients(curl_slist_append(nullptr, rcpt.c_str()));
     if (!recipients) return Fail(SendFailed("SMTP send failed: out of memory"));
     long timeout = config_.timeout_seconds > 0 ? config_.timeout_seconds : kDefaultTimeoutSeconds;
-    Upload upload{formatted->data};
+    Upload upload{formatted.data};
 
     bool ok = true;
     auto set = [&ok](CURLcode rc) { ok = ok && rc == CURLE_OK; };
@@ -149,7 +149,7 @@ class SmtpMailer final : public Mailer {
     set(curl_easy_setopt(h, CURLOPT_MAIL_RCPT, recipients.get()));
     set(curl_easy_setopt(h, CURLOPT_UPLOAD, 1L));
     set(curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE,
-                         static_cast<curl_off_t>(formatted->data.size())));
+                         static_cast<curl_off_t>(formatted.data.size())));
     set(curl_easy_setopt(h, CURLOPT_READFUNCTION, &ReadCallback));
     set(curl_easy_setopt(h, CURLOPT_READDATA, &upload));
     if (!ok) return Fail(SendFailed("SMTP send failed: libcurl rejected an option"));

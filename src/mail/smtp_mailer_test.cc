@@ -16,6 +16,7 @@
 
 #include "mail/mailer.h"
 #include "tests/support/smtp_server.h"
+#include "tests/support/status_assertions.h"
 
 namespace keyward::mail {
 namespace {
@@ -37,7 +38,7 @@ std::unique_ptr<SmtpTestServer> StartServer(Tls tls = Tls::kNone, bool auth = fa
     options.password = kPassword;
   }
   auto server = SmtpTestServer::Start(std::move(options));
-  EXPECT_TRUE(server.has_value()) << server.error().message();
+  EXPECT_OK(server);
   return server ? std::move(*server) : nullptr;
 }
 
@@ -77,7 +78,7 @@ TEST(SmtpMailerTest, SendsPlain) {
   SmtpConfig config = server->ClientConfig();
   config.from = "keyward@vault.example.com";
   auto status = MakeSmtpMailer(config)->Send(CodeMessage());
-  ASSERT_TRUE(status.has_value()) << status.error().message();
+  ASSERT_OK(status);
   ExpectCodeMessage(*server, "keyward@vault.example.com");
 }
 
@@ -89,7 +90,7 @@ TEST(SmtpMailerTest, SendsWithStartTlsAndAuthVerifyingThePeer) {
   ASSERT_FALSE(config.ca_file.empty());
   config.from = "Keyward <keyward@vault.example.com>";
   auto status = MakeSmtpMailer(config)->Send(CodeMessage());
-  ASSERT_TRUE(status.has_value()) << status.error().message();
+  ASSERT_OK(status);
   auto received = server->Received();
   ASSERT_EQ(received.size(), 1u);
   EXPECT_EQ(received[0].mail_from, "keyward@vault.example.com");
@@ -103,7 +104,7 @@ TEST(SmtpMailerTest, SendsWithImplicitTlsAndAuth) {
   SmtpConfig config = server->ClientConfig();
   config.from = "keyward@vault.example.com";
   auto status = MakeSmtpMailer(config)->Send(CodeMessage());
-  ASSERT_TRUE(status.has_value()) << status.error().message();
+  ASSERT_OK(status);
   ExpectCodeMessage(*server, "keyward@vault.example.com");
 }
 
@@ -112,7 +113,7 @@ TEST(SmtpMailerTest, NonAsciiSubjectArrivesEncoded) {
   ASSERT_TRUE(server);
   auto status = MakeSmtpMailer(server->ClientConfig())
                     ->Send({.to = "bob@example.org", .subject = "Grüße", .body = "Schön.\n"});
-  ASSERT_TRUE(status.has_value()) << status.error().message();
+  ASSERT_OK(status);
   auto messages = server->Messages();
   ASSERT_EQ(messages.size(), 1u);
   EXPECT_EQ(Header(messages[0], "Subject"), "=?UTF-8?B?R3LDvMOfZQ==?=");
@@ -126,8 +127,7 @@ TEST(SmtpMailerTest, UntrustedCertificateIsRefused) {
   SmtpConfig config = server->ClientConfig();
   config.ca_file.clear();  // the system store does not know the test CA
   auto status = MakeSmtpMailer(config)->Send(CodeMessage());
-  ASSERT_FALSE(status.has_value());
-  EXPECT_EQ(status.error().code(), "mail.send_failed");
+  EXPECT_ERROR(status, "mail.send_failed");
   EXPECT_THAT(status.error().message(), Not(HasSubstr(kPassword)));
   EXPECT_TRUE(server->Messages().empty());
 }
@@ -138,8 +138,7 @@ TEST(SmtpMailerTest, WrongPasswordIsAnErrorWithoutTheSecret) {
   SmtpConfig config = server->ClientConfig();
   config.password = "wrong-password-xyz";
   auto status = MakeSmtpMailer(config)->Send(CodeMessage());
-  ASSERT_FALSE(status.has_value());
-  EXPECT_EQ(status.error().code(), "mail.send_failed");
+  EXPECT_ERROR(status, "mail.send_failed");
   EXPECT_EQ(status.error().kind(), ErrorKind::kUnavailable);
   EXPECT_THAT(status.error().message(), HasSubstr("login"));
   for (const char* secret : {"wrong-password-xyz", kPassword, kUser, "alice", "482913"}) {
@@ -154,8 +153,7 @@ TEST(SmtpMailerTest, ServerRequiringStartTlsRefusesPlainClient) {
   SmtpConfig config = server->ClientConfig();
   config.security = SmtpConfig::Security::kNone;
   auto status = MakeSmtpMailer(config)->Send(CodeMessage());
-  ASSERT_FALSE(status.has_value());
-  EXPECT_EQ(status.error().code(), "mail.send_failed");
+  EXPECT_ERROR(status, "mail.send_failed");
   EXPECT_TRUE(server->Messages().empty());
 }
 
@@ -192,8 +190,7 @@ TEST(SmtpMailerTest, ServerDownFailsQuickly) {
   auto start = SteadyClock::now();
   auto status = MakeSmtpMailer(config)->Send(CodeMessage());
   auto elapsed = SteadyClock::now() - start;
-  ASSERT_FALSE(status.has_value());
-  EXPECT_EQ(status.error().code(), "mail.send_failed");
+  EXPECT_ERROR(status, "mail.send_failed");
   EXPECT_EQ(status.error().kind(), ErrorKind::kUnavailable);
   EXPECT_THAT(status.error().message(), HasSubstr("could not reach"));
   EXPECT_LT(elapsed, std::chrono::seconds(3));
@@ -224,8 +221,7 @@ TEST(SmtpMailerTest, SilentServerTimesOut) {
   auto start = SteadyClock::now();
   auto status = MakeSmtpMailer(config)->Send(CodeMessage());
   auto elapsed = SteadyClock::now() - start;
-  ASSERT_FALSE(status.has_value());
-  EXPECT_EQ(status.error().code(), "mail.send_failed");
+  EXPECT_ERROR(status, "mail.send_failed");
   EXPECT_LT(elapsed, std::chrono::seconds(4));
 }
 
@@ -238,8 +234,7 @@ TEST(SmtpMailerTest, AuthWithoutTlsIsRefusedBeforeConnecting) {
   config.password = kPassword;
   EXPECT_FALSE(ValidateSmtpConfig(config).has_value());
   auto status = MakeSmtpMailer(config)->Send(CodeMessage());
-  ASSERT_FALSE(status.has_value());
-  EXPECT_EQ(status.error().code(), "mail.invalid_config");
+  EXPECT_ERROR(status, "mail.invalid_config");
   EXPECT_THAT(status.error().message(), Not(HasSubstr(kPassword)));
 }
 
@@ -250,8 +245,7 @@ TEST(SmtpMailerTest, InvalidRecipientIsRejectedBeforeSending) {
                     ->Send({.to = "alice@example.org>\r\nRCPT TO:<bob@example.org",
                             .subject = "s",
                             .body = "x"});
-  ASSERT_FALSE(status.has_value());
-  EXPECT_EQ(status.error().code(), "mail.invalid_header");
+  EXPECT_ERROR(status, "mail.invalid_header");
   EXPECT_TRUE(server->Messages().empty());
 }
 

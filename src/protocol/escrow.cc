@@ -1,13 +1,14 @@
 #include "protocol/escrow.h"
 
+#include "common/try.h"
 #include "protocol/binding.h"
 
 namespace keyward::protocol {
 namespace {
 
 Status CheckBinding(std::string_view org_id, std::string_view user_id, uint64_t epoch) {
-  if (auto s = CheckId(org_id); !s) return s;
-  if (auto s = CheckId(user_id); !s) return s;
+  KW_TRY(CheckId(org_id));
+  KW_TRY(CheckId(user_id));
   return CheckCounter(epoch);
 }
 
@@ -22,11 +23,11 @@ crypto::GenericKey Xor(const crypto::GenericKey& a, const crypto::GenericKey& b)
 Result<crypto::GenericKey> OpenShare(const crypto::BoxKeyPair& key, std::span<const uint8_t> sealed,
                                      std::string_view label, std::string_view org_id,
                                      std::string_view user_id, uint64_t epoch) {
-  if (auto s = CheckBinding(org_id, user_id, epoch); !s) return Fail(s.error());
-  auto share = OpenWithHeader(key, sealed, SealedHeader(label, org_id, user_id, epoch),
-                              crypto::GenericKey::kSize);
-  if (!share) return Fail(share.error());
-  return crypto::GenericKey(std::move(*share));
+  KW_TRY(CheckBinding(org_id, user_id, epoch));
+  KW_ASSIGN_OR_RETURN(auto share,
+                      OpenWithHeader(key, sealed, SealedHeader(label, org_id, user_id, epoch),
+                                     crypto::GenericKey::kSize));
+  return crypto::GenericKey(std::move(share));
 }
 
 }  // namespace
@@ -35,9 +36,9 @@ Result<Escrow> CreateEscrow(const crypto::VaultKey& vault_key, std::string_view 
                             std::string_view user_id, uint64_t epoch,
                             std::span<const uint8_t> org_public_key,
                             std::span<const uint8_t> server_public_key) {
-  if (auto s = CheckBinding(org_id, user_id, epoch); !s) return Fail(s.error());
-  if (auto s = CheckPublicKey(org_public_key); !s) return Fail(s.error());
-  if (auto s = CheckPublicKey(server_public_key); !s) return Fail(s.error());
+  KW_TRY(CheckBinding(org_id, user_id, epoch));
+  KW_TRY(CheckPublicKey(org_public_key));
+  KW_TRY(CheckPublicKey(server_public_key));
 
   const crypto::GenericKey escrow_key = crypto::GenericKey::Random();  // E
   const crypto::GenericKey admin_part = crypto::GenericKey::Random();  // A
@@ -73,7 +74,7 @@ Result<crypto::VaultKey> RecoverVaultKey(const crypto::GenericKey& admin_part,
                                          std::span<const uint8_t> wrapped_vault_key,
                                          std::string_view org_id, std::string_view user_id,
                                          uint64_t epoch) {
-  if (auto s = CheckBinding(org_id, user_id, epoch); !s) return Fail(s.error());
+  KW_TRY(CheckBinding(org_id, user_id, epoch));
   const crypto::GenericKey escrow_key = Xor(admin_part, server_part);
   auto vault_key =
       crypto::Decrypt(escrow_key.span(), wrapped_vault_key, EscrowAd(org_id, user_id, epoch));
@@ -90,8 +91,8 @@ Result<crypto::Bytes> ResealAdminShare(const crypto::BoxKeyPair& old_org_key,
                                        std::span<const uint8_t> admin_share,
                                        std::string_view org_id, std::string_view user_id,
                                        uint64_t epoch) {
-  if (auto s = CheckPublicKey(new_org_public_key); !s) return Fail(s.error());
-  if (auto s = CheckBinding(org_id, user_id, epoch); !s) return Fail(s.error());
+  KW_TRY(CheckPublicKey(new_org_public_key));
+  KW_TRY(CheckBinding(org_id, user_id, epoch));
   // The re-sealed plaintext is the opened one, header and A unchanged: one
   // secure buffer per share instead of three (rotation re-seals every member).
   auto opened = crypto::Open(old_org_key.public_key, old_org_key.secret_key.span(), admin_share);

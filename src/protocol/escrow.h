@@ -1,5 +1,5 @@
-// Escrow at enrollment, dual control (PROTOCOL.md "Escrow (enrollment), dual
-// control"; docs/protocol.md "Escrow, links, grants and signed statements").
+// Escrow at enrollment, dual control (docs/protocol.md "Escrow, links, grants
+// and signed statements").
 // The member's client splits a fresh escrow key E into one-time-pad shares
 // A (sealed to the organization) and U = E xor A (sealed to the server), and
 // wraps its vault key under E. Every piece is bound to (org, user, epoch).

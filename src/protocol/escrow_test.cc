@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "protocol/binding.h"
+#include "tests/support/status_assertions.h"
 
 namespace keyward::protocol {
 namespace {
@@ -140,17 +141,13 @@ TEST_F(EscrowTest, WrongKeyOrTamperingFails) {
 
 TEST_F(EscrowTest, InvalidInputsAreNamed) {
   auto bad_id = CreateEscrow(uk_, "org 1", "user-1", 1, org_.public_key, srv_.public_key);
-  ASSERT_FALSE(bad_id.has_value());
-  EXPECT_EQ(bad_id.error().code(), "protocol.invalid_id");
+  EXPECT_ERROR(bad_id, "protocol.invalid_id");
   auto bad_epoch = CreateEscrow(uk_, "org-1", "user-1", 0, org_.public_key, srv_.public_key);
-  ASSERT_FALSE(bad_epoch.has_value());
-  EXPECT_EQ(bad_epoch.error().code(), "protocol.invalid_counter");
+  EXPECT_ERROR(bad_epoch, "protocol.invalid_counter");
   auto bad_key = CreateEscrow(uk_, "org-1", "user-1", 1, Bytes(31, 1), srv_.public_key);
-  ASSERT_FALSE(bad_key.has_value());
-  EXPECT_EQ(bad_key.error().code(), "protocol.invalid_public_key");
+  EXPECT_ERROR(bad_key, "protocol.invalid_public_key");
   auto bad_open = OpenAdminShare(org_, escrow_.admin_share, "org-1", "", 3);
-  ASSERT_FALSE(bad_open.has_value());
-  EXPECT_EQ(bad_open.error().code(), "protocol.invalid_id");
+  EXPECT_ERROR(bad_open, "protocol.invalid_id");
 }
 
 TEST_F(EscrowTest, ResealMovesTheAdminShareToTheNewKey) {
@@ -191,8 +188,7 @@ TEST_F(EscrowTest, ResealRefusesMovedTamperedOrBadInput) {
   ASSERT_FALSE(su.has_value());
   ExpectDecryptFailed(su.error());
   auto bad_pk = ResealAdminShare(org_, Bytes(31, 1), escrow_.admin_share, "org-1", "user-1", 3);
-  ASSERT_FALSE(bad_pk.has_value());
-  EXPECT_EQ(bad_pk.error().code(), "protocol.invalid_public_key");
+  EXPECT_ERROR(bad_pk, "protocol.invalid_public_key");
 }
 
 }  // namespace

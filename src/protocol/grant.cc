@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/try.h"
 #include "protocol/binding.h"
 
 namespace keyward::protocol {
@@ -9,8 +10,8 @@ namespace {
 
 Status CheckGrantBinding(std::string_view org_id, std::string_view admin_user_id,
                          uint64_t key_version) {
-  if (auto s = CheckId(org_id); !s) return s;
-  if (auto s = CheckId(admin_user_id); !s) return s;
+  KW_TRY(CheckId(org_id));
+  KW_TRY(CheckId(admin_user_id));
   return CheckCounter(key_version);
 }
 
@@ -29,8 +30,8 @@ bool KeyPairMatches(const crypto::BoxKeyPair& pair) {
 Result<crypto::Bytes> CreateGrant(std::span<const uint8_t> admin_public_key,
                                   const crypto::BoxKeyPair& org_key, std::string_view org_id,
                                   std::string_view admin_user_id, uint64_t key_version) {
-  if (auto s = CheckGrantBinding(org_id, admin_user_id, key_version); !s) return Fail(s.error());
-  if (auto s = CheckPublicKey(admin_public_key); !s) return Fail(s.error());
+  KW_TRY(CheckGrantBinding(org_id, admin_user_id, key_version));
+  KW_TRY(CheckPublicKey(admin_public_key));
   if (org_key.secret_key.size() != 32) {
     return Fail(Error::InvalidArgument("protocol.invalid_secret_key",
                                        "the organization secret key must be 32 bytes"));
@@ -44,13 +45,14 @@ Result<crypto::BoxKeyPair> OpenGrant(const crypto::BoxKeyPair& admin_key,
                                      std::span<const uint8_t> grant, std::string_view org_id,
                                      std::string_view admin_user_id, uint64_t key_version,
                                      std::span<const uint8_t> org_public_key) {
-  if (auto s = CheckGrantBinding(org_id, admin_user_id, key_version); !s) return Fail(s.error());
-  if (auto s = CheckPublicKey(org_public_key); !s) return Fail(s.error());
-  auto secret = OpenWithHeader(admin_key, grant,
-                               SealedHeader(kGrantLabel, org_id, admin_user_id, key_version), 32);
-  if (!secret) return Fail(secret.error());
+  KW_TRY(CheckGrantBinding(org_id, admin_user_id, key_version));
+  KW_TRY(CheckPublicKey(org_public_key));
+  KW_ASSIGN_OR_RETURN(
+      auto secret,
+      OpenWithHeader(admin_key, grant,
+                     SealedHeader(kGrantLabel, org_id, admin_user_id, key_version), 32));
   crypto::BoxKeyPair pair{crypto::Bytes(org_public_key.begin(), org_public_key.end()),
-                          std::move(*secret)};
+                          std::move(secret)};
   if (!KeyPairMatches(pair)) {
     return Fail(Error::InvalidArgument("org.grant_key_mismatch",
                                        "the granted key does not match the organization key"));
@@ -66,8 +68,8 @@ Result<crypto::Bytes> CreateSigningGrant(std::span<const uint8_t> admin_public_k
                                          const crypto::SignKeyPair& signing_key,
                                          std::string_view org_id, std::string_view admin_user_id,
                                          uint64_t key_version) {
-  if (auto s = CheckGrantBinding(org_id, admin_user_id, key_version); !s) return Fail(s.error());
-  if (auto s = CheckPublicKey(admin_public_key); !s) return Fail(s.error());
+  KW_TRY(CheckGrantBinding(org_id, admin_user_id, key_version));
+  KW_TRY(CheckPublicKey(admin_public_key));
   // libsodium's Ed25519 secret key is seed ‖ pk; only the seed is sealed.
   if (signing_key.secret_key.size() != 64) {
     return Fail(Error::InvalidArgument("protocol.invalid_secret_key",
@@ -83,12 +85,13 @@ Result<crypto::SignKeyPair> OpenSigningGrant(const crypto::BoxKeyPair& admin_key
                                              std::string_view org_id,
                                              std::string_view admin_user_id, uint64_t key_version,
                                              std::span<const uint8_t> expected_signing_public_key) {
-  if (auto s = CheckGrantBinding(org_id, admin_user_id, key_version); !s) return Fail(s.error());
-  if (auto s = CheckPublicKey(expected_signing_public_key); !s) return Fail(s.error());
-  auto seed = OpenWithHeader(
-      admin_key, grant, SealedHeader(kSigningGrantLabel, org_id, admin_user_id, key_version), 32);
-  if (!seed) return Fail(seed.error());
-  crypto::SignKeyPair pair = crypto::SignKeyPairFromSeed(seed->span());
+  KW_TRY(CheckGrantBinding(org_id, admin_user_id, key_version));
+  KW_TRY(CheckPublicKey(expected_signing_public_key));
+  KW_ASSIGN_OR_RETURN(
+      auto seed,
+      OpenWithHeader(admin_key, grant,
+                     SealedHeader(kSigningGrantLabel, org_id, admin_user_id, key_version), 32));
+  crypto::SignKeyPair pair = crypto::SignKeyPairFromSeed(seed.span());
   if (pair.public_key.size() != expected_signing_public_key.size() ||
       !std::equal(pair.public_key.begin(), pair.public_key.end(),
                   expected_signing_public_key.begin())) {

@@ -1,5 +1,5 @@
-// Organization recovery key grants (PROTOCOL.md "Organization recovery key";
-// docs/protocol.md "Escrow, links, grants and signed statements"): sk_org
+// Organization recovery key grants (docs/protocol.md "Escrow, links, grants
+// and signed statements"): sk_org
 // sealed to one recovery admin, bound to the org, the admin and the key
 // version. The server stores grants and can open none.
 #pragma once

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "protocol/binding.h"
+#include "tests/support/status_assertions.h"
 
 namespace keyward::protocol {
 namespace {
@@ -35,14 +36,12 @@ TEST_F(GrantTest, MovedGrantFails) {
   }
   const crypto::BoxKeyPair other = crypto::GenerateBoxKeyPair();
   auto wrong_admin = OpenGrant(other, *grant, "org-1", "admin-1", 2, org_.public_key);
-  ASSERT_FALSE(wrong_admin.has_value());
-  EXPECT_EQ(wrong_admin.error().code(), "crypto.decrypt_failed");
+  EXPECT_ERROR(wrong_admin, "crypto.decrypt_failed");
   // An escrow share header is not a grant header, whatever the ids.
   const crypto::Bytes share = SealWithHeader(
       admin_.public_key, SealedHeader(kShareALabel, "org-1", "admin-1", 2), org_.secret_key.span());
   auto not_grant = OpenGrant(admin_, share, "org-1", "admin-1", 2, org_.public_key);
-  ASSERT_FALSE(not_grant.has_value());
-  EXPECT_EQ(not_grant.error().code(), "crypto.decrypt_failed");
+  EXPECT_ERROR(not_grant, "crypto.decrypt_failed");
 }
 
 TEST_F(GrantTest, KeyThatIsNotTheSignedOrgKeyIsRefused) {
@@ -50,17 +49,14 @@ TEST_F(GrantTest, KeyThatIsNotTheSignedOrgKeyIsRefused) {
   ASSERT_TRUE(grant.has_value());
   const crypto::BoxKeyPair other = crypto::GenerateBoxKeyPair();
   auto r = OpenGrant(admin_, *grant, "org-1", "admin-1", 2, other.public_key);
-  ASSERT_FALSE(r.has_value());
-  EXPECT_EQ(r.error().code(), "org.grant_key_mismatch");
+  EXPECT_ERROR(r, "org.grant_key_mismatch");
 }
 
 TEST_F(GrantTest, InvalidInputsAreNamed) {
   auto r = CreateGrant(crypto::Bytes(33, 0), org_, "org-1", "admin-1", 1);
-  ASSERT_FALSE(r.has_value());
-  EXPECT_EQ(r.error().code(), "protocol.invalid_public_key");
+  EXPECT_ERROR(r, "protocol.invalid_public_key");
   auto v = CreateGrant(admin_.public_key, org_, "org-1", "admin-1", 0);
-  ASSERT_FALSE(v.has_value());
-  EXPECT_EQ(v.error().code(), "protocol.invalid_counter");
+  EXPECT_ERROR(v, "protocol.invalid_counter");
 }
 
 TEST_F(GrantTest, SigningGrantRoundTrip) {
@@ -86,28 +82,22 @@ TEST_F(GrantTest, SigningGrantMovedOrMismatchedFails) {
                                      {"org-1", "admin-2", 3},
                                      std::tuple{"org-1", "admin-1", 2}}) {
     auto r = OpenSigningGrant(admin_, *grant, org, admin, version, signer.public_key);
-    ASSERT_FALSE(r.has_value());
-    EXPECT_EQ(r.error().code(), "crypto.decrypt_failed");
+    EXPECT_ERROR(r, "crypto.decrypt_failed");
   }
   // A recovery grant is not a signing grant (other label), and vice versa.
   auto recovery = CreateGrant(admin_.public_key, org_, "org-1", "admin-1", 3);
   ASSERT_TRUE(recovery.has_value());
   auto swapped = OpenSigningGrant(admin_, *recovery, "org-1", "admin-1", 3, signer.public_key);
-  ASSERT_FALSE(swapped.has_value());
-  EXPECT_EQ(swapped.error().code(), "crypto.decrypt_failed");
+  EXPECT_ERROR(swapped, "crypto.decrypt_failed");
   auto swapped2 = OpenGrant(admin_, *grant, "org-1", "admin-1", 3, org_.public_key);
-  ASSERT_FALSE(swapped2.has_value());
-  EXPECT_EQ(swapped2.error().code(), "crypto.decrypt_failed");
+  EXPECT_ERROR(swapped2, "crypto.decrypt_failed");
   const crypto::SignKeyPair other = crypto::GenerateSignKeyPair();
   auto mismatch = OpenSigningGrant(admin_, *grant, "org-1", "admin-1", 3, other.public_key);
-  ASSERT_FALSE(mismatch.has_value());
-  EXPECT_EQ(mismatch.error().code(), "org.grant_key_mismatch");
+  EXPECT_ERROR(mismatch, "org.grant_key_mismatch");
   auto bad = CreateSigningGrant(crypto::Bytes(31, 0), signer, "org-1", "admin-1", 3);
-  ASSERT_FALSE(bad.has_value());
-  EXPECT_EQ(bad.error().code(), "protocol.invalid_public_key");
+  EXPECT_ERROR(bad, "protocol.invalid_public_key");
   auto bad_version = CreateSigningGrant(admin_.public_key, signer, "org-1", "admin-1", 0);
-  ASSERT_FALSE(bad_version.has_value());
-  EXPECT_EQ(bad_version.error().code(), "protocol.invalid_counter");
+  EXPECT_ERROR(bad_version, "protocol.invalid_counter");
 }
 
 }  // namespace

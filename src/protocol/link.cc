@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "common/try.h"
 #include "protocol/binding.h"
 
 namespace keyward::protocol {
@@ -41,9 +42,9 @@ crypto::GenericKey DeriveLinkKey(const crypto::GenericKey& link_secret) {
 Result<crypto::SecureBytes> EncodeLinkPlaintext(const crypto::GenericKey& admin_part,
                                                 const OrgPin* anchor) {
   if (anchor == nullptr) return crypto::SecureBytes::Copy(admin_part.span());
-  if (auto s = CheckId(anchor->org_id); !s) return Fail(s.error());
-  if (auto s = CheckPublicKey(anchor->signing_public_key); !s) return Fail(s.error());
-  if (auto s = CheckCounter(anchor->version); !s) return Fail(s.error());
+  KW_TRY(CheckId(anchor->org_id));
+  KW_TRY(CheckPublicKey(anchor->signing_public_key));
+  KW_TRY(CheckCounter(anchor->version));
   if (anchor->statement_digest.size() != 32) {
     return Fail(Error::InvalidArgument("link.invalid_anchor",
                                        "the organization anchor needs a 32-byte statement digest"));
@@ -65,16 +66,15 @@ Result<crypto::SecureBytes> EncodeLinkPlaintext(const crypto::GenericKey& admin_
 
 Result<ApprovedLink> CreateLink(const crypto::GenericKey& admin_part, std::string_view request_id,
                                 std::string_view user_id, uint64_t epoch, const OrgPin* anchor) {
-  if (auto s = CheckId(request_id); !s) return Fail(s.error());
-  if (auto s = CheckId(user_id); !s) return Fail(s.error());
-  if (auto s = CheckCounter(epoch); !s) return Fail(s.error());
-  auto plaintext = EncodeLinkPlaintext(admin_part, anchor);
-  if (!plaintext) return Fail(plaintext.error());
+  KW_TRY(CheckId(request_id));
+  KW_TRY(CheckId(user_id));
+  KW_TRY(CheckCounter(epoch));
+  KW_ASSIGN_OR_RETURN(auto plaintext, EncodeLinkPlaintext(admin_part, anchor));
   ApprovedLink link{crypto::GenericKey::Random(), {}, {}};
   link.token = DeriveLinkToken(link.link_secret);
   const crypto::GenericKey link_key = DeriveLinkKey(link.link_secret);
   link.linked_admin_share =
-      crypto::Encrypt(link_key.span(), plaintext->span(), LinkAd(request_id, user_id, epoch));
+      crypto::Encrypt(link_key.span(), plaintext.span(), LinkAd(request_id, user_id, epoch));
   return link;
 }
 
@@ -82,9 +82,9 @@ Result<OpenedLink> OpenLinkWithAnchor(const crypto::GenericKey& link_secret,
                                       std::span<const uint8_t> linked_admin_share,
                                       std::string_view request_id, std::string_view user_id,
                                       uint64_t epoch) {
-  if (auto s = CheckId(request_id); !s) return Fail(s.error());
-  if (auto s = CheckId(user_id); !s) return Fail(s.error());
-  if (auto s = CheckCounter(epoch); !s) return Fail(s.error());
+  KW_TRY(CheckId(request_id));
+  KW_TRY(CheckId(user_id));
+  KW_TRY(CheckCounter(epoch));
   const crypto::GenericKey link_key = DeriveLinkKey(link_secret);
   auto plain =
       crypto::Decrypt(link_key.span(), linked_admin_share, LinkAd(request_id, user_id, epoch));
@@ -109,9 +109,9 @@ Result<crypto::GenericKey> OpenLink(const crypto::GenericKey& link_secret,
                                     std::span<const uint8_t> linked_admin_share,
                                     std::string_view request_id, std::string_view user_id,
                                     uint64_t epoch) {
-  auto opened = OpenLinkWithAnchor(link_secret, linked_admin_share, request_id, user_id, epoch);
-  if (!opened) return Fail(opened.error());
-  return std::move(opened->admin_part);
+  KW_ASSIGN_OR_RETURN(
+      auto opened, OpenLinkWithAnchor(link_secret, linked_admin_share, request_id, user_id, epoch));
+  return std::move(opened.admin_part);
 }
 
 Result<crypto::SecureBytes> BuildLinkText(std::string_view public_url, std::string_view request_id,
@@ -121,7 +121,7 @@ Result<crypto::SecureBytes> BuildLinkText(std::string_view public_url, std::stri
         "link.invalid_public_url",
         "the public URL must be http(s)://host[...] without a trailing '/', query or fragment"));
   }
-  if (auto s = CheckId(request_id); !s) return Fail(s.error());
+  KW_TRY(CheckId(request_id));
   std::string fragment = crypto::Base64UrlEncode(link_secret.span());
   const size_t size =
       public_url.size() + kRecoverPath.size() + request_id.size() + 1 + fragment.size();

@@ -1,5 +1,5 @@
-// Recovery links (PROTOCOL.md "Approval and redemption"; docs/protocol.md
-// "Escrow, links, grants and signed statements"). The approving admin's
+// Recovery links (docs/protocol.md "Escrow, links, grants and signed
+// statements"). The approving admin's
 // client draws a link secret L, derives the server token T and the link key
 // KL from it, and wraps the admin share A under KL. The link text carries L
 // in its fragment, which no server ever receives.

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "protocol/binding.h"
+#include "tests/support/status_assertions.h"
 
 namespace keyward::protocol {
 namespace {
@@ -44,12 +45,10 @@ TEST_F(LinkTest, WrongSecretOrBindingFails) {
   ASSERT_TRUE(link.has_value());
   const crypto::GenericKey other = crypto::GenericKey::Random();
   auto wrong = OpenLink(other, link->linked_admin_share, "req-1", "user-1", 2);
-  ASSERT_FALSE(wrong.has_value());
-  EXPECT_EQ(wrong.error().code(), "crypto.decrypt_failed");
+  EXPECT_ERROR(wrong, "crypto.decrypt_failed");
   // T is not L: the server's token opens nothing.
   auto token = OpenLink(link->token, link->linked_admin_share, "req-1", "user-1", 2);
-  ASSERT_FALSE(token.has_value());
-  EXPECT_EQ(token.error().code(), "crypto.decrypt_failed");
+  EXPECT_ERROR(token, "crypto.decrypt_failed");
   for (auto [req, user, epoch] : {std::tuple{"req-2", "user-1", 2},
                                   {"req-1", "user-2", 2},
                                   std::tuple{"req-1", "user-1", 3}}) {
@@ -160,8 +159,7 @@ TEST_F(LinkTest, BuildRefusesBadParts) {
     EXPECT_EQ(r.error().code(), "link.invalid_public_url") << url;
   }
   auto r = BuildLinkText("https://x", "req/1", l);
-  ASSERT_FALSE(r.has_value());
-  EXPECT_EQ(r.error().code(), "protocol.invalid_id");
+  EXPECT_ERROR(r, "protocol.invalid_id");
 }
 
 TEST_F(LinkTest, ParseRejectsMalformedLinks) {
@@ -196,11 +194,9 @@ TEST_F(LinkTest, ParseRejectsMalformedLinks) {
 
 TEST_F(LinkTest, InvalidInputsAreNamed) {
   auto bad = CreateLink(a_, "req-1", "user 1", 1);
-  ASSERT_FALSE(bad.has_value());
-  EXPECT_EQ(bad.error().code(), "protocol.invalid_id");
+  EXPECT_ERROR(bad, "protocol.invalid_id");
   auto bad_epoch = CreateLink(a_, "req-1", "user-1", 0);
-  ASSERT_FALSE(bad_epoch.has_value());
-  EXPECT_EQ(bad_epoch.error().code(), "protocol.invalid_counter");
+  EXPECT_ERROR(bad_epoch, "protocol.invalid_counter");
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/try.h"
 #include "protocol/binding.h"
 #include "protocol/statement.h"
 
@@ -130,7 +131,7 @@ Status ValidatePolicy(const RecoveryPolicy& p) {
 }
 
 Result<std::string> EncodePolicy(const RecoveryPolicy& p) {
-  if (auto s = ValidatePolicy(p); !s) return Fail(s.error());
+  KW_TRY(ValidatePolicy(p));
   json j = json::object();  // std::map: keys come out sorted
   j["enrollment"] = std::string(EnrollmentName(p.enrollment));
   j["link_ttl"] = p.link_ttl;
@@ -163,28 +164,21 @@ Result<RecoveryPolicy> ParsePolicy(std::string_view text) {
     if (!j.contains(k)) return Fail(Invalid("the policy lacks the field '" + std::string(k) + "'"));
   }
   RecoveryPolicy p;
-  auto enrollment = StringField(j, "enrollment");
-  if (!enrollment) return Fail(enrollment.error());
-  auto e = ParseEnrollment(*enrollment);
-  if (!e) return Fail(e.error());
-  p.enrollment = *e;
-  auto mode_text = StringField(j, "mode");
-  if (!mode_text) return Fail(mode_text.error());
-  auto mode = ParseRecoveryMode(*mode_text);
-  if (!mode) return Fail(mode.error());
-  p.mode = *mode;
-  auto quorum = IntField(j, "quorum");
-  if (!quorum) return Fail(quorum.error());
-  if (*quorum < 1 || *quorum > kMaxQuorum) {
+  KW_ASSIGN_OR_RETURN(auto enrollment, StringField(j, "enrollment"));
+  KW_ASSIGN_OR_RETURN(auto e, ParseEnrollment(enrollment));
+  p.enrollment = e;
+  KW_ASSIGN_OR_RETURN(auto mode_text, StringField(j, "mode"));
+  KW_ASSIGN_OR_RETURN(auto mode, ParseRecoveryMode(mode_text));
+  p.mode = mode;
+  KW_ASSIGN_OR_RETURN(auto quorum, IntField(j, "quorum"));
+  if (quorum < 1 || quorum > kMaxQuorum) {
     return Fail(Invalid("quorum must be 1.." + std::to_string(kMaxQuorum)));
   }
-  p.quorum = static_cast<int>(*quorum);
-  auto link_ttl = IntField(j, "link_ttl");
-  if (!link_ttl) return Fail(link_ttl.error());
-  p.link_ttl = *link_ttl;
-  auto pending_ttl = IntField(j, "pending_ttl");
-  if (!pending_ttl) return Fail(pending_ttl.error());
-  p.pending_ttl = *pending_ttl;
+  p.quorum = static_cast<int>(quorum);
+  KW_ASSIGN_OR_RETURN(auto link_ttl, IntField(j, "link_ttl"));
+  p.link_ttl = link_ttl;
+  KW_ASSIGN_OR_RETURN(auto pending_ttl, IntField(j, "pending_ttl"));
+  p.pending_ttl = pending_ttl;
   const json& notify = j.at("notify");
   if (!notify.is_array()) return Fail(Invalid("the field 'notify' must be an array"));
   if (notify.size() > kMaxNotify) {
@@ -194,7 +188,7 @@ Result<RecoveryPolicy> ParsePolicy(std::string_view text) {
     if (!a.is_string()) return Fail(Invalid("notify entries must be strings"));
     p.notify.push_back(a.get<std::string>());
   }
-  if (auto s = ValidatePolicy(p); !s) return Fail(s.error());
+  KW_TRY(ValidatePolicy(p));
   return p;
 }
 

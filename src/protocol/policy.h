@@ -1,7 +1,8 @@
-// The recovery policy of an organization (DESIGN.md capability 3), as carried
-// inside its signed statements (statement.h: OrgStatement::policy_json). One
-// strict codec shared by the server (which enforces the policy) and the
-// member's client (which verified the statement that carries it).
+// The recovery policy of an organization (docs/recovery.md "Changing the
+// policy"), as carried inside its signed statements (statement.h:
+// OrgStatement::policy_json). One strict codec shared by the server (which
+// enforces the policy) and the member's client (which verified the statement
+// that carries it).
 //
 // Canonical JSON: an object with exactly these keys, in this order (sorted),
 // no spaces:

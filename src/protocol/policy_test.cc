@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/status_assertions.h"
+
 namespace keyward::protocol {
 namespace {
 
@@ -116,8 +118,7 @@ TEST(PolicyTest, ValidateNamesTheFieldNeverTheAddress) {
   RecoveryPolicy p;
   p.notify = {"Secret.Person@Example.com"};
   auto s = ValidatePolicy(p);
-  ASSERT_FALSE(s.has_value());
-  EXPECT_EQ(s.error().code(), "org.invalid_policy");
+  EXPECT_ERROR(s, "org.invalid_policy");
   EXPECT_EQ(s.error().message().find("Secret"), std::string::npos);
   EXPECT_NE(s.error().message().find("notify"), std::string::npos);
   p.notify.clear();

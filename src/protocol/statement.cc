@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/byte_writer.h"
+#include "common/try.h"
 #include "protocol/binding.h"
 
 namespace keyward::protocol {
@@ -67,11 +68,11 @@ crypto::Bytes Digest(std::span<const uint8_t> statement) { return crypto::Hash({
 }  // namespace
 
 Result<crypto::Bytes> EncodeOrgStatement(const OrgStatement& st) {
-  if (auto s = CheckId(st.org_id); !s) return Fail(s.error());
-  if (auto s = CheckCounter(st.version); !s) return Fail(s.error());
-  if (auto s = CheckPublicKey(st.signing_public_key); !s) return Fail(s.error());
-  if (auto s = CheckPublicKey(st.org_public_key); !s) return Fail(s.error());
-  if (auto s = CheckPolicy(st.policy_json); !s) return Fail(s.error());
+  KW_TRY(CheckId(st.org_id));
+  KW_TRY(CheckCounter(st.version));
+  KW_TRY(CheckPublicKey(st.signing_public_key));
+  KW_TRY(CheckPublicKey(st.org_public_key));
+  KW_TRY(CheckPolicy(st.policy_json));
   crypto::Bytes out(kStatementLabel.begin(), kStatementLabel.end());
   out.push_back(0);
   AppendLengthPrefixed(out, st.org_id);
@@ -109,15 +110,14 @@ Result<OrgStatement> DecodeOrgStatement(std::span<const uint8_t> bytes) {
 
 Result<SignedOrgStatement> SignOrgStatement(const OrgStatement& statement,
                                             const crypto::SignKeyPair& signer) {
-  auto bytes = EncodeOrgStatement(statement);
-  if (!bytes) return Fail(bytes.error());
-  crypto::Bytes signature = crypto::Sign(signer.secret_key.span(), *bytes);
-  return SignedOrgStatement{std::move(*bytes), std::move(signature)};
+  KW_ASSIGN_OR_RETURN(auto bytes, EncodeOrgStatement(statement));
+  crypto::Bytes signature = crypto::Sign(signer.secret_key.span(), bytes);
+  return SignedOrgStatement{std::move(bytes), std::move(signature)};
 }
 
 Result<OrgPin> PinOnFirstUse(std::string_view org_id, std::span<const uint8_t> signing_public_key) {
-  if (auto s = CheckId(org_id); !s) return Fail(s.error());
-  if (auto s = CheckPublicKey(signing_public_key); !s) return Fail(s.error());
+  KW_TRY(CheckId(org_id));
+  KW_TRY(CheckPublicKey(signing_public_key));
   return OrgPin{std::string(org_id),
                 crypto::Bytes(signing_public_key.begin(), signing_public_key.end()),
                 0,
@@ -126,7 +126,7 @@ Result<OrgPin> PinOnFirstUse(std::string_view org_id, std::span<const uint8_t> s
 
 Result<VerifiedOrgStatement> VerifyOrgStatement(const SignedOrgStatement& signed_st,
                                                 const OrgPin& pin, int64_t now) {
-  if (auto s = CheckPublicKey(pin.signing_public_key); !s) return Fail(s.error());
+  KW_TRY(CheckPublicKey(pin.signing_public_key));
   if (signed_st.signature.empty()) {
     return Fail(Denied("org.statement_unsigned", "the organization statement is not signed"));
   }
@@ -134,25 +134,24 @@ Result<VerifiedOrgStatement> VerifyOrgStatement(const SignedOrgStatement& signed
     return Fail(Denied("org.signature_invalid",
                        "the organization statement is not signed by the pinned signing key"));
   }
-  auto st = DecodeOrgStatement(signed_st.statement);
-  if (!st) return Fail(st.error());
-  if (st->org_id != pin.org_id) {
+  KW_ASSIGN_OR_RETURN(auto st, DecodeOrgStatement(signed_st.statement));
+  if (st.org_id != pin.org_id) {
     return Fail(Denied("org.wrong_org", "the statement is for another organization"));
   }
   const crypto::Bytes digest = Digest(signed_st.statement);
-  if (st->version < pin.version) {
+  if (st.version < pin.version) {
     return Fail(Denied("org.statement_rollback",
                        "the statement is older than the last one accepted (rollback)"));
   }
-  if (st->version == pin.version && !crypto::ConstantTimeEqual(digest, pin.statement_digest)) {
+  if (st.version == pin.version && !crypto::ConstantTimeEqual(digest, pin.statement_digest)) {
     return Fail(Denied("org.statement_conflict",
                        "another statement with the same version was accepted before"));
   }
-  if (st->not_before > now && st->not_before - now > kStatementClockSkewSeconds) {
+  if (st.not_before > now && st.not_before - now > kStatementClockSkewSeconds) {
     return Fail(Denied("org.statement_not_yet_valid", "the statement is not valid yet"));
   }
-  OrgPin next{pin.org_id, st->signing_public_key, st->version, digest};
-  return VerifiedOrgStatement{std::move(*st), std::move(next)};
+  OrgPin next{pin.org_id, st.signing_public_key, st.version, digest};
+  return VerifiedOrgStatement{std::move(st), std::move(next)};
 }
 
 Result<VerifiedOrgStatement> VerifyOrgStatementChain(std::span<const SignedOrgStatement> chain,

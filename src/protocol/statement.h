@@ -1,6 +1,6 @@
-// Signed organization statements and signing-key pinning (PROTOCOL.md
-// "Organization recovery key, and why members need not trust the server";
-// docs/protocol.md "Escrow, links, grants and signed statements").
+// Signed organization statements and signing-key pinning (docs/protocol.md
+// "Escrow, links, grants and signed statements"; why members need not trust
+// the server: docs/recovery.md "What a malicious server can do").
 //
 // A statement names the org's recovery key pk_org, its recovery policy and
 // the Ed25519 key that signs the org's next statement. Members pin the org's

@@ -4,6 +4,8 @@
 
 #include <vector>
 
+#include "tests/support/status_assertions.h"
+
 namespace keyward::protocol {
 namespace {
 
@@ -100,8 +102,7 @@ TEST_F(StatementTest, DecodeIsStrict) {
   bad.push_back({});
   for (const Bytes& b : bad) {
     auto r = DecodeOrgStatement(b);
-    ASSERT_FALSE(r.has_value());
-    EXPECT_EQ(r.error().code(), "org.statement_malformed");
+    EXPECT_ERROR(r, "org.statement_malformed");
   }
 }
 
@@ -124,7 +125,7 @@ TEST_F(StatementTest, EncodeChecksFields) {
 TEST_F(StatementTest, AcceptsStatementSignedByPinnedKeyAndAdvancesPin) {
   const SignedOrgStatement s1 = Signed(Make(1, signer_), signer_);
   auto v1 = VerifyOrgStatement(s1, pin_, kNow);
-  ASSERT_TRUE(v1.has_value()) << v1.error().code();
+  ASSERT_OK(v1);
   EXPECT_EQ(v1->statement.org_public_key, org_.public_key);
   EXPECT_EQ(v1->next_pin.version, 1u);
   EXPECT_EQ(v1->next_pin.signing_public_key, signer_.public_key);
@@ -151,8 +152,7 @@ TEST_F(StatementTest, SwappedOrgKeyFailsAgainstThePin) {
   auto v = VerifyOrgStatement(Signed(Make(1, signer_), signer_), pin_, kNow);
   ASSERT_TRUE(v.has_value());
   auto mismatch = CheckOrgPublicKey(v->statement, server_key.public_key);
-  ASSERT_FALSE(mismatch.has_value());
-  EXPECT_EQ(mismatch.error().code(), "org.key_mismatch");
+  EXPECT_ERROR(mismatch, "org.key_mismatch");
 }
 
 TEST_F(StatementTest, UnsignedAndTamperedStatementsAreRefused) {
@@ -223,11 +223,9 @@ TEST_F(StatementTest, SigningKeyRotationIsSignedByTheKeyItReplaces) {
   EXPECT_EQ(caught_up->next_pin.signing_public_key, next.public_key);
   const std::vector<SignedOrgStatement> reversed = {s3, s2};
   auto bad_chain = VerifyOrgStatementChain(reversed, v1->next_pin, kNow);
-  ASSERT_FALSE(bad_chain.has_value());
-  EXPECT_EQ(bad_chain.error().code(), "org.signature_invalid");
+  EXPECT_ERROR(bad_chain, "org.signature_invalid");
   auto empty = VerifyOrgStatementChain({}, v1->next_pin, kNow);
-  ASSERT_FALSE(empty.has_value());
-  EXPECT_EQ(empty.error().code(), "org.statement_unsigned");
+  EXPECT_ERROR(empty, "org.statement_unsigned");
 }
 
 TEST_F(StatementTest, PinChecksItsInputs) {

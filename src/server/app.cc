@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
+#include "common/try.h"
 #include "server/key_file.h"
 #include "server/migrate.h"
 
@@ -95,15 +96,13 @@ Result<std::unique_ptr<App>> App::Create(const ServerConfig& config, ApiFactory 
                                          bool handle_signals) {
   std::unique_ptr<App> app(new App());
   app->config_ = config;
-  if (auto status = PrepareDataDir(config.data_dir); !status) return Fail(status.error());
-  auto secret = LoadOrCreateServerKey(config.data_dir / "server.key");
-  if (!secret) return Fail(secret.error());
-  app->secret_ = std::make_unique<crypto::ServerSecret>(std::move(*secret));
-  // Its own file, not derived from server.key: custody may differ (PROTOCOL.md
-  // escrow: SU is sealed to its public key).
-  auto recovery_key = LoadOrCreateRecoveryKey(config.data_dir / "recovery.key");
-  if (!recovery_key) return Fail(recovery_key.error());
-  app->recovery_key_ = std::make_shared<const crypto::BoxKeyPair>(std::move(*recovery_key));
+  KW_TRY(PrepareDataDir(config.data_dir));
+  KW_ASSIGN_OR_RETURN(auto secret, LoadOrCreateServerKey(config.data_dir / "server.key"));
+  app->secret_ = std::make_unique<crypto::ServerSecret>(std::move(secret));
+  // Its own file, not derived from server.key: custody may differ
+  // (docs/protocol.md escrow: SU is sealed to its public key).
+  KW_ASSIGN_OR_RETURN(auto recovery_key, LoadOrCreateRecoveryKey(config.data_dir / "recovery.key"));
+  app->recovery_key_ = std::make_shared<const crypto::BoxKeyPair>(std::move(recovery_key));
   // Best-effort emails that must not slow a request down (the recovery
   // request's answer) go through a queue; the rest is sent inline.
   app->mailer_ = mail::MakeBackgroundMailer(MakeMailer(config));
@@ -125,11 +124,12 @@ Result<std::unique_ptr<App>> App::Create(const ServerConfig& config, ApiFactory 
                                        "trusted_proxies: not an IP address: " + bad_proxy));
   }
   app->server_ = std::make_unique<http::Server>(options, app->router_);
-  if (auto status = app->server_->Listen(); !status) return Fail(status.error());
+  KW_TRY(app->server_->Listen());
   app->public_url_ = config.EffectivePublicUrl(app->server_->port());
 
+  // The store is opened here, by the wiring; the API only uses it.
+  KW_ASSIGN_OR_RETURN(auto store, store::Open(config.EffectiveDb()));
   api::ApiConfig api_config;
-  api_config.db_url = config.EffectiveDb();
   api_config.public_url = app->public_url_;
   api_config.kdf_minimum = {config.min_kdf_ops, config.min_kdf_mem};
   api_config.session_ttl_seconds = config.session_ttl.count();
@@ -137,9 +137,9 @@ Result<std::unique_ptr<App>> App::Create(const ServerConfig& config, ApiFactory 
   api_config.recovery_key = app->recovery_key_;
   api_config.org_creation_operator_only = config.org_creation == OrgCreation::kOperator;
   api_config.org_creators = config.org_creators;
-  auto api = factory(api_config, *app->mailer_, app->clock_, *app->secret_);
-  if (!api) return Fail(api.error());
-  app->api_ = std::move(*api);
+  KW_ASSIGN_OR_RETURN(
+      auto api, factory(api_config, std::move(store), *app->mailer_, app->clock_, *app->secret_));
+  app->api_ = std::move(api);
 
   app->router_.Add("GET", "/healthz", [](const http::Request&, const http::PathParams&) {
     return http::JsonResponse(200, {{"status", "ok"}});
@@ -161,7 +161,7 @@ std::string App::recovery_fingerprint() const {
 }
 
 Status App::Start() {
-  if (auto status = server_->Start(); !status) return status;
+  KW_TRY(server_->Start());
   sweeper_ = std::jthread([this](std::stop_token stop) { SweepLoop(stop); });
   return {};
 }

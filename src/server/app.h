@@ -16,22 +16,26 @@
 #include "http/server.h"
 #include "mail/mailer.h"
 #include "server/config.h"
+#include "store/store.h"
 
 namespace keyward::server {
 
-// api::MakeApi in keywardd; a fake in tests.
+// api::MakeApi in keywardd; a fake in tests. It is given the store App opened.
 using ApiFactory = std::function<Result<std::unique_ptr<api::Api>>(
-    const api::ApiConfig&, mail::Mailer&, const Clock&, const crypto::ServerSecret&)>;
+    const api::ApiConfig&, std::unique_ptr<store::Store>, mail::Mailer&, const Clock&,
+    const crypto::ServerSecret&)>;
 
 class App {
  public:
   // Everything up to a listening socket: creates the data directory (0700),
   // loads or creates the server key (<data>/server.key) and the server
   // recovery key (<data>/recovery.key, passed to the API as
-  // ApiConfig::recovery_key), builds the mailer and the API, binds.
+  // ApiConfig::recovery_key), builds the mailer, binds, opens (and migrates)
+  // the store named by config.EffectiveDb() and hands it to the API.
   // With handle_signals, SIGTERM/SIGINT stop the server gracefully.
-  static Result<std::unique_ptr<App>> Create(const ServerConfig& config, ApiFactory factory,
-                                             bool handle_signals = false);
+  [[nodiscard]] static Result<std::unique_ptr<App>> Create(const ServerConfig& config,
+                                                           ApiFactory factory,
+                                                           bool handle_signals = false);
   ~App();
 
   std::string url() const;  // the bound address, e.g. http://127.0.0.1:41234

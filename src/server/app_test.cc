@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/support/server_process.h"
+#include "tests/support/status_assertions.h"
 
 namespace keyward::server {
 namespace {
@@ -20,6 +21,7 @@ struct Seen {
   api::ApiConfig config;
   std::atomic<int> sweeps{0};
   mail::Mailer* mailer = nullptr;
+  bool got_store = false;
 };
 
 class FakeApi final : public api::Api {
@@ -38,10 +40,12 @@ class FakeApi final : public api::Api {
 };
 
 ApiFactory FakeFactory(Seen& seen) {
-  return [&seen](const api::ApiConfig& config, mail::Mailer& mailer, const Clock&,
+  return [&seen](const api::ApiConfig& config, std::unique_ptr<store::Store> store,
+                 mail::Mailer& mailer, const Clock&,
                  const crypto::ServerSecret&) -> Result<std::unique_ptr<api::Api>> {
     seen.config = config;
     seen.mailer = &mailer;
+    seen.got_store = store != nullptr;
     return std::make_unique<FakeApi>(seen);
   };
 }
@@ -66,7 +70,7 @@ class AppTest : public ::testing::Test {
 
 TEST_F(AppTest, WiresEverything) {
   auto app = App::Create(config_, FakeFactory(seen_));
-  ASSERT_TRUE(app.has_value()) << app.error().message();
+  ASSERT_OK(app);
   (*app)->sweep_interval = 50ms;
   ASSERT_TRUE((*app)->Start().has_value());
 
@@ -80,7 +84,9 @@ TEST_F(AppTest, WiresEverything) {
   EXPECT_EQ(url, "http://127.0.0.1:" + std::to_string((*app)->port()));
   EXPECT_EQ((*app)->public_url(), url);
   EXPECT_EQ(seen_.config.public_url, url);
-  EXPECT_EQ(seen_.config.db_url, "sqlite:" + (config_.data_dir / "keyward.db").string());
+  // App opened the default store, <data>/keyward.db, and handed it over.
+  EXPECT_TRUE(seen_.got_store);
+  EXPECT_TRUE(std::filesystem::exists(config_.data_dir / "keyward.db"));
   EXPECT_EQ(seen_.config.kdf_minimum.ops, 1u);
   EXPECT_EQ(seen_.config.kdf_minimum.mem, 8192u);
   EXPECT_EQ(seen_.config.session_ttl_seconds, 12 * 3600);
@@ -109,11 +115,13 @@ TEST_F(AppTest, WiresEverything) {
 
 TEST_F(AppTest, ExplicitPublicUrlAndDb) {
   config_.public_url = "https://vault.example.com";
-  config_.db = "sqlite:/tmp/x.db";
+  config_.db = "sqlite:" + (dir_ / "x.db").string();
   auto app = App::Create(config_, FakeFactory(seen_));
-  ASSERT_TRUE(app.has_value());
+  ASSERT_OK(app);
   EXPECT_EQ(seen_.config.public_url, "https://vault.example.com");
-  EXPECT_EQ(seen_.config.db_url, "sqlite:/tmp/x.db");
+  EXPECT_TRUE(seen_.got_store);
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "x.db"));
+  EXPECT_FALSE(std::filesystem::exists(config_.data_dir / "keyward.db"));
 }
 
 TEST_F(AppTest, StartupFailures) {
@@ -123,32 +131,33 @@ TEST_F(AppTest, StartupFailures) {
   ServerConfig busy = config_;
   busy.listen = "127.0.0.1:" + std::to_string((*first)->port());
   auto second = App::Create(busy, FakeFactory(seen_));
-  ASSERT_FALSE(second.has_value());
-  EXPECT_EQ(second.error().code(), "server.listen_failed");
+  EXPECT_ERROR(second, "server.listen_failed");
 
   // Data directory under a regular file.
   std::ofstream(dir_ / "file") << "x";
   ServerConfig bad_dir = config_;
   bad_dir.data_dir = dir_ / "file" / "data";
   auto third = App::Create(bad_dir, FakeFactory(seen_));
-  ASSERT_FALSE(third.has_value());
-  EXPECT_EQ(third.error().code(), "server.data_dir");
+  EXPECT_ERROR(third, "server.data_dir");
 
   // The API refuses to start.
-  auto failing =
-      App::Create(config_,
-                  [](const api::ApiConfig&, mail::Mailer&, const Clock&,
-                     const crypto::ServerSecret&) -> Result<std::unique_ptr<api::Api>> {
-                    return Fail(Error::Unavailable("store.open", "cannot open database"));
-                  });
-  ASSERT_FALSE(failing.has_value());
-  EXPECT_EQ(failing.error().code(), "store.open");
+  auto failing = App::Create(
+      config_,
+      [](const api::ApiConfig&, std::unique_ptr<store::Store>, mail::Mailer&, const Clock&,
+         const crypto::ServerSecret&) -> Result<std::unique_ptr<api::Api>> {
+        return Fail(Error::Unavailable("store.open", "cannot open database"));
+      });
+  EXPECT_ERROR(failing, "store.open");
+
+  // The store cannot be opened: App fails before it builds the API.
+  ServerConfig bad_db = config_;
+  bad_db.db = "sqlite:/nonexistent-dir/x/y.db";
+  EXPECT_ERROR(App::Create(bad_db, FakeFactory(seen_)), "store.error");
 
   // An insecure key file.
   ::chmod((config_.data_dir / "server.key").c_str(), 0644);
   auto insecure = App::Create(config_, FakeFactory(seen_));
-  ASSERT_FALSE(insecure.has_value());
-  EXPECT_EQ(insecure.error().code(), "server.key_insecure");
+  EXPECT_ERROR(insecure, "server.key_insecure");
 }
 
 }  // namespace

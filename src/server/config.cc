@@ -1,5 +1,6 @@
 #include "server/config.h"
 
+#include "common/try.h"
 #include "http/client_address.h"
 
 #include <arpa/inet.h>
@@ -230,19 +231,17 @@ Setter Uint(std::function<void(ServerConfig&, uint64_t)> assign, uint64_t min, u
 
 Setter Size(std::function<void(ServerConfig&, uint64_t)> assign, uint64_t min) {
   return [assign, min](ServerConfig& c, std::string_view v) -> Status {
-    auto n = ParseSize(v);
-    if (!n) return Fail(n.error());
-    if (*n < min) return Fail(BadValue("must be at least " + std::to_string(min) + " bytes"));
-    assign(c, *n);
+    KW_ASSIGN_OR_RETURN(auto n, ParseSize(v));
+    if (n < min) return Fail(BadValue("must be at least " + std::to_string(min) + " bytes"));
+    assign(c, n);
     return {};
   };
 }
 
 Setter Duration(std::function<void(ServerConfig&, std::chrono::milliseconds)> assign) {
   return [assign](ServerConfig& c, std::string_view v) -> Status {
-    auto d = ParseDuration(v);
-    if (!d) return Fail(d.error());
-    assign(c, *d);
+    KW_ASSIGN_OR_RETURN(auto d, ParseDuration(v));
+    assign(c, d);
     return {};
   };
 }
@@ -270,8 +269,7 @@ const std::vector<KeySpec>& Specs() {
                  false,
                  false,
                  [](ServerConfig& c, std::string_view v) -> Status {
-                   auto hp = ParseListenAddress(v);
-                   if (!hp) return Fail(hp.error());
+                   KW_TRY(ParseListenAddress(v));
                    c.listen = std::string(v);
                    return {};
                  }});
@@ -301,9 +299,8 @@ const std::vector<KeySpec>& Specs() {
                  false,
                  false,
                  [](ServerConfig& c, std::string_view v) -> Status {
-                   auto url = ParsePublicUrl(v);
-                   if (!url) return Fail(url.error());
-                   c.public_url = *url;
+                   KW_ASSIGN_OR_RETURN(auto url, ParsePublicUrl(v));
+                   c.public_url = url;
                    return {};
                  }});
     s.push_back({{"tls_cert", "PEM certificate chain: serve HTTPS (with tls_key)"},
@@ -318,9 +315,8 @@ const std::vector<KeySpec>& Specs() {
                  false,
                  true,
                  [](ServerConfig& c, std::string_view v) -> Status {
-                   auto b = ParseBool(v);
-                   if (!b) return Fail(b.error());
-                   c.allow_insecure_http = *b;
+                   KW_ASSIGN_OR_RETURN(auto b, ParseBool(v));
+                   c.allow_insecure_http = b;
                    return {};
                  }});
     s.push_back({{"trusted_proxies",
@@ -421,9 +417,8 @@ const std::vector<KeySpec>& Specs() {
                  false,
                  false,
                  [](ServerConfig& c, std::string_view v) -> Status {
-                   auto list = ParseEmailList(v);
-                   if (!list) return Fail(list.error());
-                   c.org_creators = std::move(*list);
+                   KW_ASSIGN_OR_RETURN(auto list, ParseEmailList(v));
+                   c.org_creators = std::move(list);
                    return {};
                  }});
     s.push_back({{"log_level", "trace | debug | info | warn | error | critical | off [info]"},
@@ -515,7 +510,7 @@ Status ApplyToml(ServerConfig& config, const std::string& path) {
       return Fail(BadValue("bad value for " + name + " (from " + path +
                            "): expected a string, an integer or a boolean"));
     }
-    if (auto status = Apply(config, *spec, value, path); !status) return status;
+    KW_TRY(Apply(config, *spec, value, path));
   }
   return {};
 }
@@ -524,9 +519,8 @@ Status Validate(ServerConfig& config) {
   if (config.tls_cert.empty() != config.tls_key.empty()) {
     return Fail(BadValue("tls_cert and tls_key must be set together"));
   }
-  auto hp = ParseListenAddress(config.listen);
-  if (!hp) return Fail(hp.error());
-  if (!config.tls() && !IsLoopback(*hp) && !config.allow_insecure_http) {
+  KW_ASSIGN_OR_RETURN(auto hp, ParseListenAddress(config.listen));
+  if (!config.tls() && !IsLoopback(hp) && !config.allow_insecure_http) {
     return Fail(Error::InvalidArgument(
         "config.insecure",
         "refusing plain HTTP on non-loopback address " + config.listen +
@@ -668,24 +662,20 @@ Result<CommandLine> ParseServerConfig(const std::vector<std::string>& args,
     config.config_file = it->second;
   }
   if (!config.config_file.empty()) {
-    if (auto status = ApplyToml(config, config.config_file); !status) return Fail(status.error());
+    KW_TRY(ApplyToml(config, config.config_file));
   }
   for (const KeySpec& spec : Specs()) {
     auto it = env.find(EnvName(spec.key.name));
     if (it == env.end() || it->second.empty()) continue;
-    if (auto status = Apply(config, spec, it->second, it->first); !status) {
-      return Fail(status.error());
-    }
+    KW_TRY(Apply(config, spec, it->second, it->first));
   }
   for (const KeySpec& spec : Specs()) {
     auto option = options.find(spec.key.name);
     if (option == options.end() || option->second->count() == 0) continue;
     std::string value = spec.is_flag ? "true" : flag_values[spec.key.name];
-    if (auto status = Apply(config, spec, value, FlagName(spec.key.name)); !status) {
-      return Fail(status.error());
-    }
+    KW_TRY(Apply(config, spec, value, FlagName(spec.key.name)));
   }
-  if (auto status = Validate(config); !status) return Fail(status.error());
+  KW_TRY(Validate(config));
   return out;
 }
 

@@ -73,8 +73,8 @@ struct CommandLine {
 // args excludes argv[0]; env holds the environment (only KEYWARD_* matters).
 // Errors (exit status 2): config.bad_flag, config.bad_file, config.unknown_key,
 // config.unknown_env, config.bad_value — each with a one-line message.
-Result<CommandLine> ParseServerConfig(const std::vector<std::string>& args,
-                                      const std::map<std::string, std::string>& env);
+[[nodiscard]] Result<CommandLine> ParseServerConfig(const std::vector<std::string>& args,
+                                                    const std::map<std::string, std::string>& env);
 
 // The process environment's KEYWARD_* variables.
 std::map<std::string, std::string> KeywardEnvironment();

@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/status_assertions.h"
+
 namespace keyward::server {
 namespace {
 
@@ -29,7 +31,7 @@ class ConfigTest : public ::testing::Test {
 
   static ServerConfig Ok(const std::vector<std::string>& args, const Env& env = {}) {
     auto result = ParseServerConfig(args, env);
-    EXPECT_TRUE(result.has_value()) << (result ? "" : result.error().message());
+    EXPECT_OK(result);
     if (!result) return {};
     EXPECT_FALSE(result->exit_now);
     return result->config;

@@ -20,12 +20,9 @@ class FakeApi final : public keyward::api::Api {
 int main(int argc, char** argv) {
   return keyward::server::Main(
       argc, argv,
-      [](const keyward::api::ApiConfig& config, keyward::mail::Mailer&, const keyward::Clock&,
-         const keyward::crypto::ServerSecret&)
+      [](const keyward::api::ApiConfig&, std::unique_ptr<keyward::store::Store>,
+         keyward::mail::Mailer&, const keyward::Clock&, const keyward::crypto::ServerSecret&)
           -> keyward::Result<std::unique_ptr<keyward::api::Api>> {
-        if (config.db_url.starts_with("sqlite:/nonexistent")) {
-          return keyward::Fail(keyward::Error::Unavailable("store.open", "cannot open database"));
-        }
         return std::make_unique<FakeApi>();
       });
 }

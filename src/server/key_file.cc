@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/try.h"
 #include "crypto/crypto.h"
 
 namespace keyward::server {
@@ -135,7 +136,7 @@ Result<crypto::SecureBytes> Read(const KeyFileKind& kind, const std::filesystem:
 }
 
 Result<crypto::SecureBytes> Create(const KeyFileKind& kind, const std::filesystem::path& path) {
-  if (auto init = crypto::Init(); !init) return Fail(init.error());
+  KW_TRY(crypto::Init());
   std::filesystem::path dir = path.parent_path().empty() ? "." : path.parent_path();
   std::string temp = (dir / (path.filename().string() + ".tmp-XXXXXX")).string();
   // mkstemp: O_CREAT | O_EXCL, mode 0600.
@@ -200,15 +201,13 @@ Result<crypto::SecureBytes> LoadOrCreate(const KeyFileKind& kind,
 }  // namespace
 
 Result<crypto::ServerSecret> LoadOrCreateServerKey(const std::filesystem::path& path) {
-  auto bytes = LoadOrCreate(kServerKeyFile, path);
-  if (!bytes) return Fail(bytes.error());
-  return crypto::ServerSecret(std::move(*bytes));
+  KW_ASSIGN_OR_RETURN(auto bytes, LoadOrCreate(kServerKeyFile, path));
+  return crypto::ServerSecret(std::move(bytes));
 }
 
 Result<crypto::BoxKeyPair> LoadOrCreateRecoveryKey(const std::filesystem::path& path) {
-  auto seed = LoadOrCreate(kRecoveryKeyFile, path);
-  if (!seed) return Fail(seed.error());
-  return crypto::BoxKeyPairFromSeed(seed->span());
+  KW_ASSIGN_OR_RETURN(auto seed, LoadOrCreate(kRecoveryKeyFile, path));
+  return crypto::BoxKeyPairFromSeed(seed.span());
 }
 
 }  // namespace keyward::server

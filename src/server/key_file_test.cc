@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "crypto/crypto.h"
+#include "tests/support/status_assertions.h"
 
 namespace keyward::server {
 namespace {
@@ -41,7 +42,7 @@ class KeyFileTest : public ::testing::Test {
 
 TEST_F(KeyFileTest, CreatesThenReloads) {
   auto first = LoadOrCreateServerKey(path_);
-  ASSERT_TRUE(first.has_value()) << first.error().message();
+  ASSERT_OK(first);
   struct stat st;
   ASSERT_EQ(::stat(path_.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0600u);
@@ -126,14 +127,12 @@ TEST_F(KeyFileTest, UnwritableDirectoryFails) {
   ::chmod(dir_.c_str(), 0500);
   auto result = LoadOrCreateServerKey(path_);
   ::chmod(dir_.c_str(), 0700);
-  ASSERT_FALSE(result.has_value());
-  EXPECT_EQ(result.error().code(), "server.key_io");
+  EXPECT_ERROR(result, "server.key_io");
 }
 
 TEST_F(KeyFileTest, MissingDirectoryFails) {
   auto result = LoadOrCreateServerKey(dir_ / "nope" / "server.key");
-  ASSERT_FALSE(result.has_value());
-  EXPECT_EQ(result.error().code(), "server.key_io");
+  EXPECT_ERROR(result, "server.key_io");
 }
 
 // <data>/recovery.key: the same machinery, its own header, a key pair.
@@ -147,7 +146,7 @@ class RecoveryKeyFileTest : public KeyFileTest {
 
 TEST_F(RecoveryKeyFileTest, CreatesMode0600ThenReloadsTheSamePair) {
   auto first = LoadOrCreateRecoveryKey(path_);
-  ASSERT_TRUE(first.has_value()) << first.error().message();
+  ASSERT_OK(first);
   struct stat st;
   ASSERT_EQ(::stat(path_.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0600u);
@@ -245,8 +244,7 @@ TEST_F(RecoveryKeyFileTest, RefusesSymlink) {
   ASSERT_TRUE(LoadOrCreateRecoveryKey(target).has_value());
   std::filesystem::create_symlink(target, path_);
   auto link = LoadOrCreateRecoveryKey(path_);
-  ASSERT_FALSE(link.has_value());
-  EXPECT_EQ(link.error().code(), "server.key_malformed");
+  EXPECT_ERROR(link, "server.key_malformed");
 }
 
 }  // namespace

@@ -12,8 +12,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_runner.h"
-#include "core/audit_chain.h"
 #include "crypto/crypto.h"
+#include "protocol/audit_chain.h"
 #include "tests/support/server_process.h"
 
 namespace keyward::testing {
@@ -38,7 +38,7 @@ struct Invitation {
 
 // One event row of the server's database.
 struct EventRow {
-  core::audit::Event event;
+  protocol::audit::Event event;
   std::vector<uint8_t> hash;
 };
 
@@ -375,7 +375,7 @@ TEST_F(OrgE2eTest, EnrollRotateAdminResetAndVerifyTheLog) {
   ASSERT_EQ(exp.exit_code, 0) << exp.Describe();
   EXPECT_EQ(fs::status(exported).permissions() & fs::perms::all,
             fs::perms::owner_read | fs::perms::owner_write);
-  auto parsed = core::audit::ParseJsonLines(ReadFile(exported));
+  auto parsed = protocol::audit::ParseJsonLines(ReadFile(exported));
   ASSERT_TRUE(parsed) << parsed.error().message();
   EXPECT_EQ(parsed->size(), events["events"].size());
   auto from_file = Cli("alice", {"events", "verify", "--file", exported.string()});
@@ -400,10 +400,10 @@ TEST_F(OrgE2eTest, EnrollRotateAdminResetAndVerifyTheLog) {
 
   // The log rewritten from that event on with a consistent chain: it verifies
   // on its own, but no longer extends the head alice's client remembers.
-  core::audit::Head head;
+  protocol::audit::Head head;
   for (auto& r : rows) {
     if (r.event.seq == enrolled_seq) r.event.time -= 86400;  // a forged history
-    auto next = core::audit::Append(head, r.event);
+    auto next = protocol::audit::Append(head, r.event);
     ASSERT_TRUE(next) << next.error().message();
     head = *next;
     if (r.event.seq < enrolled_seq) continue;

@@ -8,21 +8,21 @@
 #include <thread>
 #include <vector>
 
-#include "mail/mailer.h"
+#include "core/mail.h"
 
 namespace keyward::testing {
 
 // Keeps sent messages in memory; can be told to fail.
-class MemoryMailer final : public mail::Mailer {
+class MemoryMailer final : public core::mail::Mailer {
  public:
-  Status Send(const mail::Message& message) override {
+  Status Send(const core::mail::Message& message) override {
     std::lock_guard lock(mu_);
     if (fail_) return Fail(Error::Unavailable("mail.unavailable", "mail is down (test)"));
     sent_.push_back(message);
     return {};
   }
   // Counts the messages handed over with Queue (delivered at once here).
-  Status Queue(const mail::Message& message) override {
+  Status Queue(const core::mail::Message& message) override {
     {
       std::lock_guard lock(mu_);
       ++queued_;
@@ -33,7 +33,7 @@ class MemoryMailer final : public mail::Mailer {
     std::lock_guard lock(mu_);
     return queued_;
   }
-  std::vector<mail::Message> Sent() const {
+  std::vector<core::mail::Message> Sent() const {
     std::lock_guard lock(mu_);
     return sent_;
   }
@@ -68,7 +68,7 @@ class MemoryMailer final : public mail::Mailer {
 
  private:
   mutable std::mutex mu_;
-  std::vector<mail::Message> sent_;
+  std::vector<core::mail::Message> sent_;
   bool fail_ = false;
   size_t queued_ = 0;
 };

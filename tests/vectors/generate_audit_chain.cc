@@ -1,6 +1,6 @@
 // Writes tests/vectors/audit_chain.json, the known answers of the audit-log
-// chain (src/core/audit_chain.h, docs/protocol.md "Audit log chain") that the
-// C++ (src/core/audit_chain_test.cc) and TypeScript implementations both
+// chain (src/protocol/audit_chain.h, docs/protocol.md "Audit log chain") that the
+// C++ (src/protocol/audit_chain_test.cc) and TypeScript implementations both
 // check. Run by hand, once: `keyward_generate_audit_vectors [out_dir]`.
 // Deterministic: a re-run rewrites the same bytes. The canonical bytes and
 // hashes were also recomputed independently (Python hashlib.blake2b with a
@@ -12,12 +12,12 @@
 #include <string>
 #include <vector>
 
-#include "core/audit_chain.h"
 #include "crypto/crypto.h"
+#include "protocol/audit_chain.h"
 
 namespace {
 
-namespace audit = keyward::core::audit;
+namespace audit = keyward::protocol::audit;
 namespace kc = keyward::crypto;
 using audit::Event;
 using audit::Record;

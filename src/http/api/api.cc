@@ -375,17 +375,17 @@ class ApiImpl final : public Api {
 
 }  // namespace
 
-Result<std::unique_ptr<Api>> MakeApi(const ApiConfig& config, mail::Mailer& mailer,
-                                     const Clock& clock, const crypto::ServerSecret& secret) {
+Result<std::unique_ptr<Api>> MakeApi(const ApiConfig& config, std::unique_ptr<store::Store> store,
+                                     mail::Mailer& mailer, const Clock& clock,
+                                     const crypto::ServerSecret& secret) {
   if (auto s = crypto::Init(); !s) return Fail(s.error());
   if (config.recovery_key && (config.recovery_key->public_key.size() != 32 ||
                               config.recovery_key->secret_key.size() != 32)) {
     return Fail(Error::Internal("api.bad_recovery_key",
                                 "the server recovery key pair must be 32 + 32 bytes"));
   }
-  auto store = store::Open(config.db_url);
-  if (!store) return Fail(store.error());
-  auto api = std::make_unique<ApiImpl>(config, std::move(*store), mailer, clock, secret);
+  if (!store) return Fail(Error::Internal("api.no_store", "the API needs an open store"));
+  auto api = std::make_unique<ApiImpl>(config, std::move(store), mailer, clock, secret);
   if (auto bound = api->BindServerKeys(); !bound) return Fail(bound.error());
   return std::unique_ptr<Api>(std::move(api));
 }

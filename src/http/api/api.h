@@ -1,5 +1,6 @@
-// The /v1 API: owns the store and the domain services, and registers its
-// routes on a Router. keywardd's main does the wiring (src/server).
+// The /v1 API: owns the store it is given and the domain services, and
+// registers its routes on a Router. keywardd's wiring (src/server) opens the
+// store and builds the API.
 #pragma once
 
 #include <filesystem>
@@ -12,18 +13,18 @@
 #include "crypto/crypto.h"
 #include "http/router.h"
 #include "mail/mailer.h"
+#include "store/store.h"
 
 namespace keyward::api {
 
 struct ApiConfig {
-  std::string db_url;      // "sqlite:/path/keyward.db" (postgresql:// later)
   std::string public_url;  // used in emails and links, never the Host header
   crypto::KdfParams kdf_minimum = crypto::kDefaultKdf;
   int64_t session_ttl_seconds = 12 * 3600;
   // Answered by pre-login for unknown emails (raised to kdf_minimum if lower).
   crypto::KdfParams kdf_default = crypto::kDefaultKdf;
   std::string version = "0.1.0";  // GET /v1/server
-  // The server recovery key pair (pk_srv of PROTOCOL.md escrow; keywardd
+  // The server recovery key pair (pk_srv of docs/protocol.md escrow; keywardd
   // loads it from <data>/recovery.key). GET /v1/server serves its public key
   // and fingerprint; the secret half is kept for the redeem flow. Shared so
   // that ApiConfig stays copyable. When null (tests that do not need it) the
@@ -44,12 +45,14 @@ class Api {
   virtual void Sweep() = 0;
 };
 
-// Opens (and migrates) the store named by config.db_url and binds it to the
+// Takes an open (and migrated) store, store::Open's, and binds it to the
 // server's keys (core/server_identity.h: server.keys_mismatch when the
 // database was set up with another server.key or recovery.key). A
 // recovery_key whose halves are not 32 bytes each is refused
 // (api.bad_recovery_key).
-Result<std::unique_ptr<Api>> MakeApi(const ApiConfig& config, mail::Mailer& mailer,
-                                     const Clock& clock, const crypto::ServerSecret& secret);
+[[nodiscard]] Result<std::unique_ptr<Api>> MakeApi(const ApiConfig& config,
+                                                   std::unique_ptr<store::Store> store,
+                                                   mail::Mailer& mailer, const Clock& clock,
+                                                   const crypto::ServerSecret& secret);
 
 }  // namespace keyward::api

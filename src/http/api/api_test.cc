@@ -24,11 +24,10 @@ class ApiTest : public ::testing::Test {
  protected:
   ApiTest() {
     ApiConfig config;
-    config.db_url = "sqlite::memory:";
     config.public_url = "https://vault.example.com";
     config.kdf_minimum = crypto::kTestKdf;
     config.recovery_key = recovery_key_;
-    auto api = MakeApi(config, mailer_, clock_, secret_);
+    auto api = MakeApi(config, store::Open("sqlite::memory:").value(), mailer_, clock_, secret_);
     EXPECT_TRUE(api.has_value()) << (api ? "" : api.error().code());
     api_ = std::move(*api);
     api_->RegisterRoutes(router_);
@@ -144,8 +143,7 @@ TEST_F(ApiTest, ServerInfo) {
 
 TEST_F(ApiTest, ServerInfoWithoutRecoveryKeyLeavesItOut) {
   ApiConfig config;
-  config.db_url = "sqlite::memory:";
-  auto api = MakeApi(config, mailer_, clock_, secret_);
+  auto api = MakeApi(config, store::Open("sqlite::memory:").value(), mailer_, clock_, secret_);
   ASSERT_TRUE(api.has_value());
   http::Router router;
   (*api)->RegisterRoutes(router);
@@ -159,10 +157,9 @@ TEST_F(ApiTest, ServerInfoWithoutRecoveryKeyLeavesItOut) {
 
 TEST_F(ApiTest, RefusesABadRecoveryKeyPair) {
   ApiConfig config;
-  config.db_url = "sqlite::memory:";
   config.recovery_key = std::make_shared<const crypto::BoxKeyPair>(
       crypto::BoxKeyPair{crypto::RandomBytes(31), crypto::SecureBytes::Random(32)});
-  auto api = MakeApi(config, mailer_, clock_, secret_);
+  auto api = MakeApi(config, store::Open("sqlite::memory:").value(), mailer_, clock_, secret_);
   ASSERT_FALSE(api.has_value());
   EXPECT_EQ(api.error().code(), "api.bad_recovery_key");
 }

@@ -39,11 +39,10 @@ class OrgApiFixture : public ::testing::Test {
  protected:
   explicit OrgApiFixture(protocol::RecoveryMode mode) : mode_(mode) {
     ApiConfig config;
-    config.db_url = "sqlite::memory:";
     config.public_url = "https://vault.example.com";
     config.kdf_minimum = crypto::kTestKdf;
     config.recovery_key = recovery_key_;
-    auto api = MakeApi(config, mailer_, clock_, secret_);
+    auto api = MakeApi(config, store::Open("sqlite::memory:").value(), mailer_, clock_, secret_);
     EXPECT_TRUE(api.has_value()) << (api ? "" : api.error().code());
     api_ = std::move(*api);
     api_->RegisterRoutes(router_);

@@ -5,8 +5,8 @@
 
 #include <gtest/gtest.h>
 
-#include "core/audit_chain.h"
 #include "http/api/api.h"
+#include "protocol/audit_chain.h"
 #include "protocol/escrow.h"
 #include "protocol/policy.h"
 #include "protocol/statement.h"
@@ -39,11 +39,10 @@ class OrgApiTest : public ::testing::Test {
  protected:
   OrgApiTest() {
     ApiConfig config;
-    config.db_url = "sqlite::memory:";
     config.public_url = "https://vault.example.com";
     config.kdf_minimum = crypto::kTestKdf;
     config.recovery_key = recovery_key_;
-    auto api = MakeApi(config, mailer_, clock_, secret_);
+    auto api = MakeApi(config, store::Open("sqlite::memory:").value(), mailer_, clock_, secret_);
     EXPECT_TRUE(api.has_value()) << (api ? "" : api.error().code());
     api_ = std::move(*api);
     api_->RegisterRoutes(router_);
@@ -636,10 +635,10 @@ TEST_F(OrgApiTest, EventsPageFilterAndVerify) {
   EXPECT_EQ(first.size(), 9u);
 
   // The chain verifies from what the API returns.
-  std::vector<core::audit::Event> events;
-  std::vector<core::audit::Digest> hashes;
+  std::vector<protocol::audit::Event> events;
+  std::vector<protocol::audit::Digest> hashes;
   for (const auto& e : all["events"]) {
-    core::audit::Event ev;
+    protocol::audit::Event ev;
     ev.seq = e["seq"];
     ev.org_id = "acme";
     ev.type = e["type"];
@@ -650,12 +649,12 @@ TEST_F(OrgApiTest, EventsPageFilterAndVerify) {
     ev.details = e["details"].get<std::map<std::string, std::string>>();
     events.push_back(ev);
     auto hash = crypto::Base64UrlDecode(e["hash"].get<std::string>()).value();
-    core::audit::Digest d{};
+    protocol::audit::Digest d{};
     ASSERT_EQ(hash.size(), d.size());
     std::copy(hash.begin(), hash.end(), d.begin());
     hashes.push_back(d);
   }
-  auto head = core::audit::Verify("acme", events, hashes);
+  auto head = protocol::audit::Verify("acme", events, hashes);
   ASSERT_TRUE(head.has_value()) << head.error().message();
   EXPECT_EQ(head->seq, 6u);
 

@@ -1,4 +1,4 @@
-#include "core/audit_chain.h"
+#include "protocol/audit_chain.h"
 
 #include "common/byte_writer.h"
 
@@ -9,13 +9,13 @@
 #include <string>
 #include <utility>
 
-namespace keyward::core::audit {
+namespace keyward::protocol::audit {
 
 namespace {
 
 constexpr uint8_t kCanonicalVersion = 0x01;
 constexpr size_t kMaxLineLength = 64 * 1024;
-// PROTOCOL.md's H(0, ...): BLAKE2b-256 keyed with 32 zero bytes (which is not
+// docs/protocol.md's H(0, ...): BLAKE2b-256 keyed with 32 zero bytes (which is not
 // the same function as unkeyed BLAKE2b-256).
 constexpr std::array<uint8_t, 32> kChainKey{};
 
@@ -426,4 +426,4 @@ Result<std::vector<Record>> ParseJsonLines(std::string_view text) {
   return out;
 }
 
-}  // namespace keyward::core::audit
+}  // namespace keyward::protocol::audit

@@ -1,4 +1,4 @@
-#include "core/audit_chain.h"
+#include "protocol/audit_chain.h"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,9 @@
 #include <string>
 #include <vector>
 
-namespace keyward::core::audit {
+#include "tests/support/status_assertions.h"
+
+namespace keyward::protocol::audit {
 namespace {
 
 using Json = nlohmann::json;
@@ -65,7 +67,7 @@ class AuditChainTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_TRUE(crypto::Init().has_value());
     auto built = BuildChain(MakeEvents(1000));
-    ASSERT_TRUE(built.has_value()) << built.error().message();
+    ASSERT_OK(built);
     chain_ = std::move(*built);
   }
 
@@ -89,7 +91,7 @@ class AuditChainTest : public ::testing::Test {
 
 TEST_F(AuditChainTest, ThousandEventsVerify) {
   auto head = Verify(kOrg, chain_);
-  ASSERT_TRUE(head.has_value()) << head.error().message();
+  ASSERT_OK(head);
   EXPECT_EQ(*head, HeadAt(1000));
   auto split = VerifySplit(chain_);
   ASSERT_TRUE(split.has_value());
@@ -157,8 +159,7 @@ TEST_F(AuditChainTest, DeletedLastEventIsNotDetectableByVerifyAlone) {
   auto head = Verify(kOrg, tampered);
   ASSERT_TRUE(head.has_value());
   auto status = CheckExtends(HeadAt(1000), Events(tampered));
-  ASSERT_FALSE(status.has_value());
-  EXPECT_EQ(status.error().code(), "events.chain_rewritten");
+  EXPECT_ERROR(status, "events.chain_rewritten");
 }
 
 TEST_F(AuditChainTest, ReorderedEventsAreNamed) {
@@ -206,8 +207,7 @@ TEST_F(AuditChainTest, CountsOfEventsAndHashesMustAgree) {
   auto hashes = Hashes(chain_);
   hashes.pop_back();
   auto r = Verify(kOrg, Events(chain_), hashes);
-  ASSERT_FALSE(r.has_value());
-  EXPECT_EQ(r.error().code(), "events.invalid_export");
+  EXPECT_ERROR(r, "events.invalid_export");
 }
 
 TEST_F(AuditChainTest, VerifyFromARememberedHead) {
@@ -218,7 +218,7 @@ TEST_F(AuditChainTest, VerifyFromARememberedHead) {
     hashes.push_back(chain_[i].hash);
   }
   auto head = VerifyFrom(HeadAt(600), kOrg, tail, hashes);
-  ASSERT_TRUE(head.has_value()) << head.error().message();
+  ASSERT_OK(head);
   EXPECT_EQ(*head, HeadAt(1000));
   ExpectBroken(VerifyFrom(HeadAt(599), kOrg, tail, hashes),
                "event 600: missing (the log skips from 599 to 601)");
@@ -239,8 +239,7 @@ TEST_F(AuditChainTest, AppendChecksTheEventAndItsNumber) {
   }
   EXPECT_EQ(head, HeadAt(3));
   auto skip = Append(HeadAt(1), events[2]);
-  ASSERT_FALSE(skip.has_value());
-  EXPECT_EQ(skip.error().code(), "events.invalid_event");
+  EXPECT_ERROR(skip, "events.invalid_event");
   Event bad = events[0];
   bad.org_id = "";
   auto invalid = Append(Genesis(), bad);
@@ -270,8 +269,7 @@ TEST_F(AuditChainTest, WholeChainRebuiltPassesVerifyButNotCheckExtends) {
   ASSERT_TRUE(head.has_value()) << "a consistent rewrite is a valid chain";
   EXPECT_NE(*head, HeadAt(1000));
   auto status = CheckExtends(HeadAt(600), Events(*rebuilt));
-  ASSERT_FALSE(status.has_value());
-  EXPECT_EQ(status.error().code(), "events.chain_rewritten");
+  EXPECT_ERROR(status, "events.chain_rewritten");
   EXPECT_EQ(status.error().message(), "event 600: does not match the remembered head");
   // A head remembered before the rewritten event is still contained.
   EXPECT_TRUE(CheckExtends(HeadAt(299), Events(*rebuilt)).has_value());
@@ -284,12 +282,10 @@ TEST_F(AuditChainTest, TruncationBelowTheRememberedHeadIsReported) {
   std::vector<Event> prefix;
   for (size_t i = 0; i < 599; ++i) prefix.push_back(chain_[i].event);
   auto status = CheckExtends(HeadAt(600), prefix);
-  ASSERT_FALSE(status.has_value());
-  EXPECT_EQ(status.error().code(), "events.chain_rewritten");
+  EXPECT_ERROR(status, "events.chain_rewritten");
   EXPECT_EQ(status.error().message(), "the log ends at event 599, before the remembered event 600");
   auto empty = CheckExtends(HeadAt(600), {});
-  ASSERT_FALSE(empty.has_value());
-  EXPECT_EQ(empty.error().code(), "events.chain_rewritten");
+  EXPECT_ERROR(empty, "events.chain_rewritten");
   EXPECT_EQ(empty.error().message(), "the log is empty, before the remembered event 600");
 }
 
@@ -302,16 +298,14 @@ TEST_F(AuditChainTest, TruncatedAndRegrownLogIsRewritten) {
     events[i] = fresh[i];
   }
   auto status = CheckExtends(HeadAt(600), events);
-  ASSERT_FALSE(status.has_value());
-  EXPECT_EQ(status.error().code(), "events.chain_rewritten");
+  EXPECT_ERROR(status, "events.chain_rewritten");
 }
 
 TEST_F(AuditChainTest, CheckExtendsNamesDisorderBeforeTheHead) {
   auto events = Events(chain_);
   events.erase(events.begin() + 9);
   auto status = CheckExtends(HeadAt(600), events);
-  ASSERT_FALSE(status.has_value());
-  EXPECT_EQ(status.error().code(), "events.chain_broken");
+  EXPECT_ERROR(status, "events.chain_broken");
   EXPECT_EQ(status.error().message(), "event 10: missing (the log skips from 9 to 11)");
 }
 
@@ -319,8 +313,7 @@ TEST_F(AuditChainTest, ANonZeroGenesisHeadIsRefused) {
   Head bogus;
   bogus.hash[0] = 1;
   auto status = CheckExtends(bogus, Events(chain_));
-  ASSERT_FALSE(status.has_value());
-  EXPECT_EQ(status.error().code(), "events.invalid_head");
+  EXPECT_ERROR(status, "events.invalid_head");
 }
 
 // ---- validation and canonical form ----
@@ -433,8 +426,8 @@ TEST(AuditEventTest, DetailsOrderDoesNotChangeTheCanonicalForm) {
       R"({"hash":")" + std::string(64, '0') +
       R"(","details":{"a":"1","b":"2"},"time":5,"device_id":"","target_id":"","actor_id":"",)"
       R"("type":"a.b","org_id":"o","seq":1})");
-  ASSERT_TRUE(one.has_value()) << one.error().message();
-  ASSERT_TRUE(two.has_value()) << two.error().message();
+  ASSERT_OK(one);
+  ASSERT_OK(two);
   EXPECT_EQ(Canonical(one->event), Canonical(two->event));
 }
 
@@ -445,7 +438,7 @@ TEST_F(AuditChainTest, JsonLinesRoundTrip) {
   ASSERT_TRUE(text.has_value());
   EXPECT_EQ(std::count(text->begin(), text->end(), '\n'), 1000);
   auto parsed = ParseJsonLines(*text);
-  ASSERT_TRUE(parsed.has_value()) << parsed.error().message();
+  ASSERT_OK(parsed);
   EXPECT_EQ(*parsed, chain_);
   auto head = Verify(kOrg, *parsed);
   ASSERT_TRUE(head.has_value());
@@ -473,8 +466,7 @@ TEST_F(AuditChainTest, ExportRefusesAnInvalidEvent) {
   auto records = chain_;
   records[3].event.details["k"] = "\xff";  // would not even be JSON
   auto text = ExportJsonLines(records);
-  ASSERT_FALSE(text.has_value());
-  EXPECT_EQ(text.error().code(), "events.invalid_event");
+  EXPECT_ERROR(text, "events.invalid_event");
 }
 
 TEST_F(AuditChainTest, ParseNamesTheBadLine) {
@@ -485,8 +477,7 @@ TEST_F(AuditChainTest, ParseNamesTheBadLine) {
   size_t at = bad.find("\"hash\":\"", third) + 8;
   bad[at] = 'G';
   auto r = ParseJsonLines(bad);
-  ASSERT_FALSE(r.has_value());
-  EXPECT_EQ(r.error().code(), "events.invalid_export");
+  EXPECT_ERROR(r, "events.invalid_export");
   EXPECT_EQ(r.error().message(), "line 3: the field 'hash' is not valid");
 
   std::string blank = *text;
@@ -613,4 +604,4 @@ TEST_F(AuditVectorsTest, InvalidLinesAreRefused) {
 }
 
 }  // namespace
-}  // namespace keyward::core::audit
+}  // namespace keyward::protocol::audit

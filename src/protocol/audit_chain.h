@@ -1,8 +1,9 @@
-// The verifiable per-organization audit log (PROTOCOL.md "Audit log"): the
-// event value type, its canonical bytes, the hash chain over them, the
-// consistency check against a head remembered by an admin's client, and the
-// JSON Lines export. Pure functions, no I/O. docs/protocol.md "Audit log chain
-// (src/core/audit_chain)" is the byte-exact description a second
+// The verifiable per-organization audit log, a wire format shared by the
+// server (src/core appends) and the client (which verifies): the event value
+// type, its canonical bytes, the hash chain over them, the consistency check
+// against a head remembered by an admin's client, and the JSON Lines export.
+// Pure functions, no store, no I/O. docs/protocol.md "Audit log chain
+// (src/protocol/audit_chain)" is the byte-exact description a second
 // implementation (the TypeScript client) follows; tests/vectors/
 // audit_chain.json holds its known answers.
 #pragma once
@@ -18,9 +19,9 @@
 #include "common/error.h"
 #include "crypto/crypto.h"
 
-namespace keyward::core::audit {
+namespace keyward::protocol::audit {
 
-// Event types named by DESIGN.md and PROTOCOL.md. Any well-formed dotted type
+// Event types named by docs/protocol.md. Any well-formed dotted type
 // is accepted (see Validate), so a new event needs no change here to verify.
 namespace event_type {
 inline constexpr std::string_view kRecoveryEnrolled = "recovery.enrolled";
@@ -98,7 +99,7 @@ struct Head {
 
 inline constexpr Head Genesis() { return {}; }
 
-// One step of the chain: BLAKE2b-256 keyed with 32 zero bytes (PROTOCOL.md's
+// One step of the chain: BLAKE2b-256 keyed with 32 zero bytes (docs/protocol.md's
 // H(0, ...)) over prev || Canonical(event). No checks.
 Digest ChainHash(const Digest& prev, const Event& event);
 
@@ -174,4 +175,4 @@ struct Record {
 // verify the chain: call Verify on the result.
 [[nodiscard]] Result<std::vector<Record>> ParseJsonLines(std::string_view text);
 
-}  // namespace keyward::core::audit
+}  // namespace keyward::protocol::audit
