@@ -80,10 +80,10 @@ Status AccountService::CheckRegisterRate(std::string_view remote_address) {
 }
 
 Result<bool> AccountService::MayMail(store::Tx& tx, std::string_view email) {
-  auto count = tx.HitRateLimit(credentials_.EmailKey("mail:", email), ctx_.clock.NowUnix(),
-                               ctx_.config.mail_window_seconds);
-  if (!count) return Fail(count.error());
-  return *count <= ctx_.config.mail_max_per_email;
+  KW_ASSIGN_OR_RETURN(auto count,
+                      tx.HitRateLimit(credentials_.EmailKey("mail:", email), ctx_.clock.NowUnix(),
+                                      ctx_.config.mail_window_seconds));
+  return count <= ctx_.config.mail_max_per_email;
 }
 
 // What a registration stores, copied out of the request for the work done

@@ -48,12 +48,12 @@ Result<bool> Credentials::Locked(store::Tx& tx, std::string_view email,
                                  std::string_view address) const {
   const auto& cfg = ctx_.config;
   int64_t now = ctx_.clock.NowUnix();
-  auto lock = tx.PeekRateLimit(EmailKey("login-lock:", email), now, cfg.login_lockout_seconds);
-  if (!lock) return Fail(lock.error());
-  if (*lock > 0) return true;
-  auto by_address = tx.PeekRateLimit(AddressKey(address), now, cfg.login_window_seconds);
-  if (!by_address) return Fail(by_address.error());
-  return *by_address >= cfg.login_max_failures_per_address;
+  KW_ASSIGN_OR_RETURN(
+      auto lock, tx.PeekRateLimit(EmailKey("login-lock:", email), now, cfg.login_lockout_seconds));
+  if (lock > 0) return true;
+  KW_ASSIGN_OR_RETURN(auto by_address,
+                      tx.PeekRateLimit(AddressKey(address), now, cfg.login_window_seconds));
+  return by_address >= cfg.login_max_failures_per_address;
 }
 
 Status Credentials::RecordFailure(store::Tx& tx, std::string_view email,
@@ -61,9 +61,8 @@ Status Credentials::RecordFailure(store::Tx& tx, std::string_view email,
   const auto& cfg = ctx_.config;
   int64_t now = ctx_.clock.NowUnix();
   std::string fail_key = EmailKey("login-fail:", email);
-  auto count = tx.HitRateLimit(fail_key, now, cfg.login_window_seconds);
-  if (!count) return Fail(count.error());
-  if (*count >= cfg.login_max_failures_per_account) {
+  KW_ASSIGN_OR_RETURN(auto count, tx.HitRateLimit(fail_key, now, cfg.login_window_seconds));
+  if (count >= cfg.login_max_failures_per_account) {
     // The lock is its own row so it lasts login_lockout_seconds from the
     // failure that triggered it; counting starts afresh afterwards.
     KW_TRY(tx.HitRateLimit(EmailKey("login-lock:", email), now, cfg.login_lockout_seconds));
@@ -80,9 +79,8 @@ Status Credentials::ClearFailures(store::Tx& tx, std::string_view email) const {
 Result<Credentials::Check> Credentials::CheckAuthKey(store::Tx& tx, const store::Account& account,
                                                      const crypto::AuthKey& auth_key,
                                                      std::string_view address) const {
-  auto locked = Locked(tx, account.email, address);
-  if (!locked) return Fail(locked.error());
-  if (*locked) return Check::kLocked;
+  KW_ASSIGN_OR_RETURN(bool locked, Locked(tx, account.email, address));
+  if (locked) return Check::kLocked;
   if (Matches(&account, auth_key)) return Check::kOk;
   KW_TRY(RecordFailure(tx, account.email, address));
   return Check::kWrong;

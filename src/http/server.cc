@@ -18,6 +18,7 @@
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
+#include "common/try.h"
 #include "http/request_log.h"
 
 namespace keyward::http {
@@ -240,8 +241,7 @@ Response Malformed() {
 Status Server::Impl::Listen() {
   std::lock_guard lock(lifecycle_mu);
   if (listening) return {};
-  auto address = ParseListen(options.listen);
-  if (!address) return Fail(address.error());
+  KW_ASSIGN_OR_RETURN(auto address, ParseListen(options.listen));
 
   if (!options.tls_cert_file.empty() || !options.tls_key_file.empty()) {
     if (options.tls_cert_file.empty() || options.tls_key_file.empty()) {
@@ -269,7 +269,7 @@ Status Server::Impl::Listen() {
     }
   }
 
-  tcp::endpoint endpoint(address->address, address->port);
+  tcp::endpoint endpoint(address.address, address.port);
   ErrorCode ec;
   auto fail = [&](const char* what) {
     return Fail(Error::Unavailable(
@@ -295,7 +295,7 @@ Status Server::Impl::Listen() {
 }
 
 Status Server::Impl::Start() {
-  if (auto status = Listen(); !status) return status;
+  KW_TRY(Listen());
   std::lock_guard lock(lifecycle_mu);
   if (started) {
     return Fail(Error::Internal("server.already_started", "the server was already started"));
@@ -621,7 +621,7 @@ Status Server::Start() { return impl_->Start(); }
 void Server::Stop() { impl_->Stop(); }
 void Server::Wait() { impl_->Wait(); }
 Status Server::Run() {
-  if (auto status = Start(); !status) return status;
+  KW_TRY(Start());
   Wait();
   return {};
 }
