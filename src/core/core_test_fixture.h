@@ -58,7 +58,7 @@ class CoreTest : public ::testing::Test {
 
   // Register, then the work it leaves for after its answer (the
   // registration itself: core/deferred.h).
-  Status RegisterNow(const Registration& r) {
+  [[nodiscard]] Status RegisterNow(const Registration& r) {
     Status answer = core().accounts.Register(r);
     core().WaitForBackgroundWork();
     return answer;

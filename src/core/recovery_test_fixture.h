@@ -140,7 +140,8 @@ class RecoveryTest : public CoreTest {
     return EscrowUpload{epoch, key_version, e->wrapped_vault_key, e->admin_share, e->server_share};
   }
 
-  Result<EnrollmentState> Enroll(const TestOrg& org, const Person& p, uint64_t epoch) {
+  [[nodiscard]] Result<EnrollmentState> Enroll(const TestOrg& org, const Person& p,
+                                               uint64_t epoch) {
     return core().enrollment.Enroll(p.caller(), org.id, KeyFrom(p.key_tag), Escrow(org, p, epoch));
   }
 

@@ -49,7 +49,8 @@ class Api {
 // database was set up with another server.key or recovery.key). A
 // recovery_key whose halves are not 32 bytes each is refused
 // (api.bad_recovery_key).
-Result<std::unique_ptr<Api>> MakeApi(const ApiConfig& config, mail::Mailer& mailer,
-                                     const Clock& clock, const crypto::ServerSecret& secret);
+[[nodiscard]] Result<std::unique_ptr<Api>> MakeApi(const ApiConfig& config, mail::Mailer& mailer,
+                                                   const Clock& clock,
+                                                   const crypto::ServerSecret& secret);
 
 }  // namespace keyward::api
