@@ -283,7 +283,8 @@ Result<PreloginAnswer> AccountService::Prelogin(std::string_view raw_email) {
   if (account) {
     return PreloginAnswer{crypto::KdfParams{account->kdf_ops, account->kdf_mem}, account->salt};
   }
-  // PROTOCOL.md: a stable fake salt and default parameters, so the answer
+  // docs/api.md "POST /v1/accounts/prelogin": a stable fake salt and
+  // default parameters, so the answer
   // looks like that of an account that exists.
   store::Bytes salt =
       crypto::Hash(ctx_.keys.pepper2.span(),

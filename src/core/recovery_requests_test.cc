@@ -58,7 +58,8 @@ class RequestTest : public RecoveryTest {
     return r.value_or(store::RecoveryRequest{});
   }
 
-  // The approving admin's client (PROTOCOL.md "Approval and redemption"):
+  // The approving admin's client (docs/protocol.md "Escrow, links, grants
+  // and signed statements", recovery links):
   // A from SA with sk_org, then L, T and LA.
   protocol::ApprovedLink MakeLink(const std::string& request_id, const Person& member) {
     auto escrow = StoredEscrow(org_, member);
