@@ -98,26 +98,27 @@ class ApiImpl final : public Api {
   }
 
   void RegisterRoutes(http::Router& router) override {
-    Route(router, "GET", "/v1/server", &ApiImpl::ServerInfo);
-    Route(router, "POST", "/v1/accounts/prelogin", &ApiImpl::Prelogin);
-    Route(router, "POST", "/v1/accounts", &ApiImpl::Register);
-    Route(router, "POST", "/v1/accounts/verify", &ApiImpl::Verify);
-    Route(router, "POST", "/v1/accounts/verify/resend", &ApiImpl::Resend);
-    Route(router, "POST", "/v1/sessions", &ApiImpl::Login);
-    Route(router, "DELETE", "/v1/sessions/current", &ApiImpl::Logout);
-    Route(router, "GET", "/v1/account", &ApiImpl::GetAccount);
-    Route(router, "POST", "/v1/account/password", &ApiImpl::ChangePassword);
-    Route(router, "DELETE", "/v1/account", &ApiImpl::DeleteAccount);
-    Route(router, "POST", "/v1/account/2fa/totp", &ApiImpl::TotpBegin);
-    Route(router, "POST", "/v1/account/2fa/totp/confirm", &ApiImpl::TotpConfirm);
-    Route(router, "DELETE", "/v1/account/2fa/totp", &ApiImpl::TotpDisable);
-    Route(router, "GET", "/v1/items", &ApiImpl::ListItems);
-    Route(router, "POST", "/v1/items", &ApiImpl::CreateItem);
-    Route(router, "GET", "/v1/items/{id}", &ApiImpl::GetItem);
-    Route(router, "PUT", "/v1/items/{id}", &ApiImpl::UpdateItem);
-    Route(router, "DELETE", "/v1/items/{id}", &ApiImpl::DeleteItem);
-    Route(router, "GET", "/v1/devices", &ApiImpl::ListDevices);
-    Route(router, "DELETE", "/v1/devices/{id}", &ApiImpl::DeactivateDevice);
+    RouteAdder route(router, this);
+    route("GET", "/v1/server", &ApiImpl::ServerInfo);
+    route("POST", "/v1/accounts/prelogin", &ApiImpl::Prelogin);
+    route("POST", "/v1/accounts", &ApiImpl::Register);
+    route("POST", "/v1/accounts/verify", &ApiImpl::Verify);
+    route("POST", "/v1/accounts/verify/resend", &ApiImpl::Resend);
+    route("POST", "/v1/sessions", &ApiImpl::Login);
+    route("DELETE", "/v1/sessions/current", &ApiImpl::Logout);
+    route("GET", "/v1/account", &ApiImpl::GetAccount);
+    route("POST", "/v1/account/password", &ApiImpl::ChangePassword);
+    route("DELETE", "/v1/account", &ApiImpl::DeleteAccount);
+    route("POST", "/v1/account/2fa/totp", &ApiImpl::TotpBegin);
+    route("POST", "/v1/account/2fa/totp/confirm", &ApiImpl::TotpConfirm);
+    route("DELETE", "/v1/account/2fa/totp", &ApiImpl::TotpDisable);
+    route("GET", "/v1/items", &ApiImpl::ListItems);
+    route("POST", "/v1/items", &ApiImpl::CreateItem);
+    route("GET", "/v1/items/{id}", &ApiImpl::GetItem);
+    route("PUT", "/v1/items/{id}", &ApiImpl::UpdateItem);
+    route("DELETE", "/v1/items/{id}", &ApiImpl::DeleteItem);
+    route("GET", "/v1/devices", &ApiImpl::ListDevices);
+    route("DELETE", "/v1/devices/{id}", &ApiImpl::DeactivateDevice);
     AddOrgRoutes(router, RouteContext{config_, core_});
     AddRecoveryRoutes(router, RouteContext{config_, core_});
     AddRequestRoutes(router, RouteContext{config_, core_});
@@ -134,15 +135,6 @@ class ApiImpl final : public Api {
   }
 
  private:
-  using Method = Result<Response> (ApiImpl::*)(const Request&, const PathParams&);
-
-  void Route(http::Router& router, std::string method, std::string pattern, Method fn) {
-    AddRoute(router, std::move(method), std::move(pattern),
-             [this, fn](const Request& request, const PathParams& params) {
-               return (this->*fn)(request, params);
-             });
-  }
-
   static core::CoreConfig CoreConfigFrom(const ApiConfig& config) {
     core::CoreConfig c;
     c.public_url = config.public_url;
@@ -279,16 +271,14 @@ class ApiImpl final : public Api {
 
   Result<Response> DeleteAccount(const Request& request, const PathParams&) {
     KW_ASSIGN_OR_RETURN(auto caller, Authenticate(request));
-    KW_ASSIGN_OR_RETURN(auto f, Fields::FromBody(request, {"auth_key"}));
-    KW_ASSIGN_OR_RETURN(auto key, f.AuthKey("auth_key"));
+    KW_ASSIGN_OR_RETURN(auto key, AuthKeyBody(request));
     KW_TRY(core_.accounts.Delete(caller, key));
     return http::NoContent();
   }
 
   Result<Response> TotpBegin(const Request& request, const PathParams&) {
     KW_ASSIGN_OR_RETURN(auto caller, Authenticate(request));
-    KW_ASSIGN_OR_RETURN(auto f, Fields::FromBody(request, {"auth_key"}));
-    KW_ASSIGN_OR_RETURN(auto key, f.AuthKey("auth_key"));
+    KW_ASSIGN_OR_RETURN(auto key, AuthKeyBody(request));
     KW_ASSIGN_OR_RETURN(auto enrollment, core_.two_factor.Begin(caller, key));
     return http::JsonResponse(200, {{"secret", enrollment.secret_base32}, {"uri", enrollment.uri}});
   }
@@ -303,8 +293,7 @@ class ApiImpl final : public Api {
 
   Result<Response> TotpDisable(const Request& request, const PathParams&) {
     KW_ASSIGN_OR_RETURN(auto caller, Authenticate(request));
-    KW_ASSIGN_OR_RETURN(auto f, Fields::FromBody(request, {"auth_key"}));
-    KW_ASSIGN_OR_RETURN(auto key, f.AuthKey("auth_key"));
+    KW_ASSIGN_OR_RETURN(auto key, AuthKeyBody(request));
     KW_TRY(core_.two_factor.Disable(caller, key));
     return http::NoContent();
   }
