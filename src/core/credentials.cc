@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include <fmt/format.h>
+
 #include "crypto/crypto.h"
 
 namespace keyward::core {
@@ -22,6 +24,26 @@ Error InvalidCredentials() {
 Error AuthRateLimited() {
   return Error::RateLimited("auth.rate_limited",
                             "Too many failed attempts; wait a few minutes and try again.");
+}
+
+void SetMasterPassword(store::Account& account, const crypto::KdfParams& kdf,
+                       const store::Bytes& salt, const store::Bytes& verifier,
+                       const store::Bytes& wrapped_vault_key, bool must_change) {
+  account.kdf_ops = kdf.ops;
+  account.kdf_mem = kdf.mem;
+  account.salt = salt;
+  account.verifier = verifier;
+  account.wrapped_vault_key = wrapped_vault_key;
+  account.must_change_password = must_change;
+}
+
+Error CodeLimit(std::string_view code, int64_t retry_at, int64_t now) {
+  const int64_t minutes = (retry_at - now + 59) / 60;
+  return Error::RateLimited(
+      std::string(code),
+      fmt::format("No new code can be sent to this address for {} minute{}; use the last code "
+                  "you received, if any.",
+                  minutes, minutes == 1 ? "" : "s"));
 }
 
 Credentials::Credentials(const Context& ctx)

@@ -169,6 +169,27 @@ Result<Loaded> LoadForManagement(store::Tx& tx, const Caller& caller, std::strin
   return Loaded{std::move(access), std::move(target)};
 }
 
+// The invite whose token hashes to `token_hash`, not accepted, not expired
+// and addressed to the caller's email, with its organization; anything else
+// is invite.not_found (the same answer whatever was wrong).
+struct OpenInvite {
+  store::OrgInvite invite;
+  store::Org org;
+};
+
+Result<OpenInvite> FindOpenInvite(store::Tx& tx, const Caller& caller,
+                                  const store::Bytes& token_hash, int64_t now) {
+  KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(caller.account_id));
+  KW_ASSIGN_OR_RETURN(auto invite, tx.FindInviteByTokenHash(token_hash));
+  if (!account || !invite || invite->accepted_at || invite->expires_at <= now ||
+      invite->email != account->email) {
+    return Fail(InviteNotFound());
+  }
+  KW_ASSIGN_OR_RETURN(auto org, tx.FindOrg(invite->org_id));
+  if (!org) return Fail(InviteNotFound());
+  return OpenInvite{std::move(*invite), std::move(*org)};
+}
+
 }  // namespace
 
 store::Bytes HashInviteToken(const Context& ctx, std::span<const uint8_t> token) {
@@ -317,17 +338,10 @@ Result<InviteInfo> MemberService::LookupInvite(const Caller& caller, std::string
   const int64_t now = ctx_.clock.NowUnix();
   InviteInfo info;
   KW_TRY(ctx_.store.Read([&](store::Tx& tx) -> Status {
-    KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(caller.account_id));
-    KW_ASSIGN_OR_RETURN(auto invite, tx.FindInviteByTokenHash(hash));
-    if (!account || !invite || invite->accepted_at || invite->expires_at <= now ||
-        invite->email != account->email) {
-      return Fail(InviteNotFound());
-    }
-    KW_ASSIGN_OR_RETURN(auto org, tx.FindOrg(invite->org_id));
-    if (!org) return Fail(InviteNotFound());
-    KW_ASSIGN_OR_RETURN(info.statements, tx.ListStatements(org->id, 0));
-    info.invite = std::move(*invite);
-    info.org_name = org->name;
+    KW_ASSIGN_OR_RETURN(OpenInvite open, FindOpenInvite(tx, caller, hash, now));
+    KW_ASSIGN_OR_RETURN(info.statements, tx.ListStatements(open.org.id, 0));
+    info.invite = std::move(open.invite);
+    info.org_name = open.org.name;
     return {};
   }));
   return info;
@@ -340,53 +354,48 @@ Result<OrgView> MemberService::AcceptInvite(const Caller& caller, std::string_vi
   const int64_t now = ctx_.clock.NowUnix();
   OrgView view;
   KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
-    KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(caller.account_id));
-    KW_ASSIGN_OR_RETURN(auto invite, tx.FindInviteByTokenHash(hash));
-    if (!account || !invite || invite->accepted_at || invite->expires_at <= now ||
-        invite->email != account->email) {
-      return Fail(InviteNotFound());
-    }
-    KW_ASSIGN_OR_RETURN(auto org, tx.FindOrg(invite->org_id));
-    if (!org) return Fail(InviteNotFound());
-    KW_ASSIGN_OR_RETURN(auto existing, tx.FindMember(org->id, caller.account_id));
+    KW_ASSIGN_OR_RETURN(OpenInvite open, FindOpenInvite(tx, caller, hash, now));
+    const store::OrgInvite& invite = open.invite;
+    store::Org& org = open.org;
+    KW_ASSIGN_OR_RETURN(auto existing, tx.FindMember(org.id, caller.account_id));
     if (existing) return Fail(AlreadyMember());
-    KW_ASSIGN_OR_RETURN(auto policy, PolicyOf(*org));
+    KW_ASSIGN_OR_RETURN(auto policy, PolicyOf(org));
     if (policy.enrollment == protocol::Enrollment::kMandatory && !escrow) {
       return Fail(Error::Conflict("org.enrollment_required",
                                   "This organization requires account recovery enrollment at "
                                   "join: send an escrow with the invitation."));
     }
     store::OrgMember member;
-    member.org_id = org->id;
+    member.org_id = org.id;
     member.account_id = caller.account_id;
-    member.role = invite->role;
-    member.permissions = invite->permissions;
+    member.role = invite.role;
+    member.permissions = invite.permissions;
     member.joined_at = now;
     if (auto s = tx.InsertMember(member); !s) {
       if (store::IsCode(s.error(), "store.conflict")) return Fail(AlreadyMember());
       return s;
     }
-    if (auto s = tx.MarkInviteAccepted(invite->id, now); !s) {
+    if (auto s = tx.MarkInviteAccepted(invite.id, now); !s) {
       // Another join with the same token won the race.
       if (store::IsCode(s.error(), "store.conflict")) return Fail(InviteNotFound());
       return s;
     }
     KW_TRY(AppendOrgEvent(tx, ctx_.clock,
-                          EventSpec{org->id,
+                          EventSpec{org.id,
                                     "member.joined",
                                     caller.account_id,
                                     caller.account_id,
                                     caller.device_id,
-                                    {{"invite_id", invite->id},
+                                    {{"invite_id", invite.id},
                                      {"role", member.role},
                                      {"permissions", member.permissions}}}));
     EnrollmentState enrollment;
     if (escrow) {
       // Checks the escrow, stores it and appends recovery.enrolled.
-      KW_TRY(StoreEscrowInTx(tx, ctx_, *org, caller.account_id, *escrow, caller.device_id));
+      KW_TRY(StoreEscrowInTx(tx, ctx_, org, caller.account_id, *escrow, caller.device_id));
       enrollment = EnrollmentState{true, escrow->epoch, escrow->key_version, escrow->epoch};
     }
-    view = OrgView{std::move(*org), std::move(member), enrollment};
+    view = OrgView{std::move(org), std::move(member), enrollment};
     return {};
   }));
   return view;

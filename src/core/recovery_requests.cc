@@ -4,7 +4,6 @@
 #include <functional>
 #include <utility>
 
-#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "core/accounts.h"  // HashEmailCode
@@ -51,15 +50,6 @@ constexpr size_t kMaxKeyBlob = 4096;
 Error InvalidCode() {
   return Error::InvalidArgument("recovery.invalid_code",
                                 "The code is wrong, expired or already used; ask for a new one.");
-}
-
-// The same for every email, known or not: the counting behind it is.
-Error CodeLimit(int64_t minutes) {
-  return Error::RateLimited(
-      "recovery.code_limit",
-      fmt::format("No new code can be sent to this address for {} minute{}; use the last code "
-                  "you received, if any.",
-                  minutes, minutes == 1 ? "" : "s"));
 }
 
 Error RequestNotFound() {
@@ -495,7 +485,8 @@ Status RecoveryRequestService::Ask(const RecoveryAsk& ask) {
     return {};
   }));
   if (limited) return Fail(RateLimited());
-  if (retry_at != 0) return Fail(CodeLimit((retry_at - now + 59) / 60));
+  // The same for every email, known or not: the counting behind it is.
+  if (retry_at != 0) return Fail(CodeLimit("recovery.code_limit", retry_at, now));
   // The answer never depends on the account, not even when mail is down or
   // slow: these emails are queued, not sent inline (Mailer::Queue).
   if (outcome == Outcome::kCode) {
@@ -1063,12 +1054,8 @@ Status RecoveryRequestService::Complete(const RecoveryCompletion& c) {
 
     KW_TRY(
         ReplaceEnrolledEscrowsInTx(tx, ctx_, account->id, c.escrows, EscrowCoverage::kListedOnly));
-    account->kdf_ops = c.new_kdf.ops;
-    account->kdf_mem = c.new_kdf.mem;
-    account->salt = c.new_salt;
-    account->verifier = verifier;
-    account->wrapped_vault_key = c.new_wrapped_vault_key;
-    account->must_change_password = false;
+    SetMasterPassword(*account, c.new_kdf, c.new_salt, verifier, c.new_wrapped_vault_key,
+                      /*must_change=*/false);
     KW_TRY(tx.UpdateAccount(*account));  // two-step login untouched
     KW_TRY(tx.RevokeAccountSessions(account->id, {}));
     KW_TRY(credentials_.ClearFailures(tx, account->email));
