@@ -149,6 +149,70 @@ Error InviteRateLimited() {
                             "last hour; try again later.");
 }
 
+// Whether the caller may invite `email` to `role` in `org_id`: a recovery
+// admin, to a role not above their own, someone not already a member.
+Result<OrgAccess> CheckCanInvite(store::Tx& tx, const Caller& caller, std::string_view org_id,
+                                 const std::string& email, Role role) {
+  KW_ASSIGN_OR_RETURN(OrgAccess access, LoadOrgAccess(tx, org_id, caller.account_id));
+  if (!access.recovery_admin()) return Fail(Forbidden("Only recovery admins invite."));
+  if (Rank(role) < Rank(access.role)) {
+    return Fail(Forbidden("Nobody invites to a role above their own."));
+  }
+  KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountByEmail(email));
+  if (account) {
+    KW_ASSIGN_OR_RETURN(auto member, tx.FindMember(org_id, account->id));
+    if (member) return Fail(AlreadyMember());
+  }
+  return access;
+}
+
+// The fingerprint members pin at join: that of the first statement's
+// signing key (what `keyward org join --fingerprint` compares).
+Result<std::string> JoinFingerprint(store::Tx& tx, const store::Org& org) {
+  KW_ASSIGN_OR_RETURN(auto rows, tx.ListStatements(org.id, 0));
+  if (rows.empty()) return Fail(Internal());
+  auto first = protocol::DecodeOrgStatement(rows.front().statement);
+  if (!first) return Fail(Internal());
+  return crypto::Fingerprint(first->signing_public_key);
+}
+
+// Every invitation is an email someone else receives: counted per
+// organization and per inviter, in the database so that the limits hold
+// across server nodes. A refused one does not count, so that one inviter
+// cannot use up the organization's share by trying. True when refused.
+Result<bool> CountInvitation(store::Tx& tx, const Context& ctx, std::string_view org_id,
+                             const std::string& inviter_id, int64_t now) {
+  const int64_t window = std::max<int64_t>(1, ctx.config.invite_window_seconds);
+  const SlidingWindow by_org{"invite:org:" + std::string(org_id), now, window};
+  const SlidingWindow by_inviter{"invite:by:" + inviter_id, now, window};
+  KW_ASSIGN_OR_RETURN(int64_t org_count, by_org.Estimate(tx));
+  KW_ASSIGN_OR_RETURN(int64_t inviter_count, by_inviter.Estimate(tx));
+  if (org_count >= ctx.config.invite_max_per_org ||
+      inviter_count >= ctx.config.invite_max_per_inviter) {
+    return true;
+  }
+  KW_TRY(by_org.Hit(tx));
+  KW_TRY(by_inviter.Hit(tx));
+  return false;
+}
+
+// Draws the invitation token, keeps its hash on `invite` and emails it. The
+// token exists only in this email: an invite that could not be sent is not
+// stored, and one whose storing fails is dead.
+Status MailInviteToken(const Context& ctx, store::OrgInvite& invite, const std::string& org_name,
+                       const std::string& fingerprint) {
+  const store::Bytes token = crypto::RandomArgSafeBytes(kInviteTokenSize);
+  invite.token_hash = HashInviteToken(ctx, token);
+  auto sent = ctx.mailer.Send(notices::OrgInvite(invite.email, org_name, invite.role,
+                                                 crypto::Base64UrlEncode(token), fingerprint,
+                                                 invite.expires_at));
+  if (!sent) {
+    return Fail(Error::Unavailable(
+        "mail.unavailable", "The server could not send the invitation email; try again later."));
+  }
+  return {};
+}
+
 struct Loaded {
   OrgAccess access;
   store::OrgMember target;
@@ -245,51 +309,19 @@ Result<store::OrgInvite> MemberService::Invite(const Caller& caller, std::string
   const int64_t now = ctx_.clock.NowUnix();
 
   // The same checks before the email and in the transaction that stores it.
-  auto check = [&](store::Tx& tx) -> Result<OrgAccess> {
-    KW_ASSIGN_OR_RETURN(OrgAccess access, LoadOrgAccess(tx, org_id, caller.account_id));
-    if (!access.recovery_admin()) return Fail(Forbidden("Only recovery admins invite."));
-    if (Rank(choice.role) < Rank(access.role)) {
-      return Fail(Forbidden("Nobody invites to a role above their own."));
-    }
-    KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountByEmail(email));
-    if (account) {
-      KW_ASSIGN_OR_RETURN(auto member, tx.FindMember(org_id, account->id));
-      if (member) return Fail(AlreadyMember());
-    }
-    return access;
-  };
-
   std::string org_name;
   std::string fingerprint;
   KW_TRY(ctx_.store.Read([&](store::Tx& tx) -> Status {
-    KW_ASSIGN_OR_RETURN(OrgAccess access, check(tx));
-    // The fingerprint members pin at join: that of the first statement's
-    // signing key (what `keyward org join --fingerprint` compares).
-    KW_ASSIGN_OR_RETURN(auto rows, tx.ListStatements(access.org.id, 0));
-    if (rows.empty()) return Fail(Internal());
-    auto first = protocol::DecodeOrgStatement(rows.front().statement);
-    if (!first) return Fail(Internal());
+    KW_ASSIGN_OR_RETURN(OrgAccess access, CheckCanInvite(tx, caller, org_id, email, choice.role));
+    KW_ASSIGN_OR_RETURN(fingerprint, JoinFingerprint(tx, access.org));
     org_name = access.org.name;
-    fingerprint = crypto::Fingerprint(first->signing_public_key);
     return {};
   }));
 
-  // Every invitation is an email someone else receives: counted per
-  // organization and per inviter, in the database so that the limits hold
-  // across server nodes. A refused one does not count, so that one inviter
-  // cannot use up the organization's share by trying.
   bool limited = false;
   KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
-    const int64_t window = std::max<int64_t>(1, ctx_.config.invite_window_seconds);
-    const SlidingWindow by_org{"invite:org:" + std::string(org_id), now, window};
-    const SlidingWindow by_inviter{"invite:by:" + caller.account_id, now, window};
-    KW_ASSIGN_OR_RETURN(int64_t org_count, by_org.Estimate(tx));
-    KW_ASSIGN_OR_RETURN(int64_t inviter_count, by_inviter.Estimate(tx));
-    limited = org_count >= ctx_.config.invite_max_per_org ||
-              inviter_count >= ctx_.config.invite_max_per_inviter;
-    if (limited) return {};
-    KW_TRY(by_org.Hit(tx));
-    return by_inviter.Hit(tx);
+    KW_ASSIGN_OR_RETURN(limited, CountInvitation(tx, ctx_, org_id, caller.account_id, now));
+    return {};
   }));
   if (limited) return Fail(InviteRateLimited());
 
@@ -302,21 +334,9 @@ Result<store::OrgInvite> MemberService::Invite(const Caller& caller, std::string
   invite.created_by = caller.account_id;
   invite.created_at = now;
   invite.expires_at = now + ctx_.config.invite_ttl_seconds;
-  {
-    const store::Bytes token = crypto::RandomArgSafeBytes(kInviteTokenSize);
-    invite.token_hash = HashInviteToken(ctx_, token);
-    // The token exists only in this email: an invite that could not be sent
-    // is not stored, and one whose storing fails is dead.
-    auto sent = ctx_.mailer.Send(notices::OrgInvite(email, org_name, invite.role,
-                                                    crypto::Base64UrlEncode(token), fingerprint,
-                                                    invite.expires_at));
-    if (!sent) {
-      return Fail(Error::Unavailable(
-          "mail.unavailable", "The server could not send the invitation email; try again later."));
-    }
-  }
+  KW_TRY(MailInviteToken(ctx_, invite, org_name, fingerprint));
   KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
-    KW_TRY(check(tx));
+    KW_TRY(CheckCanInvite(tx, caller, org_id, email, choice.role));
     KW_TRY(tx.InsertInvite(invite));
     return AppendOrgEvent(tx, ctx_.clock,
                           EventSpec{invite.org_id,
