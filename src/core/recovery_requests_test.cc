@@ -11,6 +11,7 @@
 
 #include "core/recovery_test_fixture.h"
 #include "protocol/link.h"
+#include "tests/support/status_assertions.h"
 
 namespace keyward::core::testing {
 namespace {
@@ -44,7 +45,7 @@ class RequestTest : public RecoveryTest {
     auto code = mailer_.LastCodeFor(p.email);
     EXPECT_TRUE(code.has_value());
     auto confirmed = core().requests.Confirm(p.email, code.value_or(""), kAddress);
-    EXPECT_TRUE(confirmed.has_value()) << (confirmed ? "" : confirmed.error().code());
+    EXPECT_OK(confirmed);
     return confirmed ? confirmed->submitted.request_id : "";
   }
 
@@ -914,7 +915,7 @@ class RequestRaceTest : public RequestTest {
   // the store as two server nodes would.
   void SetUp() override {
     auto opened = store::Open("sqlite:" + path_.string());
-    ASSERT_TRUE(opened.has_value()) << opened.error().code();
+    ASSERT_OK(opened);
     services_.reset();
     failing_ = std::make_unique<keyward::testing::FailingStore>(**opened);
     store_ = std::move(*opened);
@@ -943,7 +944,7 @@ class RequestRaceTest : public RequestTest {
       }));
     }
     auto started = core().requests.Start(owner_.caller(), org_.id, bob_.id);
-    EXPECT_TRUE(started.has_value()) << (started ? "" : started.error().code());
+    EXPECT_OK(started);
     return started ? started->request.id : "";
   }
 
