@@ -253,17 +253,7 @@ class ApiImpl final : public Api {
     KW_ASSIGN_OR_RETURN(change.new_wrapped_vault_key,
                         f.Binary("new_wrapped_vault_key", kWrappedMin, kKeyBlobMax));
     if (f.Has("escrows")) {
-      KW_ASSIGN_OR_RETURN(auto escrows,
-                          f.ObjectArray("escrows",
-                                        {"org_id", "epoch", "key_version", "wrapped_vault_key",
-                                         "admin_share", "server_share"},
-                                        kMaxPasswordEscrows));
-      for (const auto& e : escrows) {
-        core::OrgEscrowUpload upload;
-        KW_ASSIGN_OR_RETURN(upload.org_id, e.String("org_id"));
-        KW_ASSIGN_OR_RETURN(upload.escrow, EscrowUploadFrom(e));
-        change.escrows.push_back(std::move(upload));
-      }
+      KW_ASSIGN_OR_RETURN(change.escrows, OrgEscrowUploads(f, "escrows", kMaxPasswordEscrows));
     }
     KW_TRY(core_.accounts.ChangePassword(caller, change));
     return http::NoContent();

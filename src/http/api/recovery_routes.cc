@@ -189,6 +189,25 @@ Result<core::EscrowUpload> EscrowUploadFrom(const Fields& f) {
   return escrow;
 }
 
+Result<std::vector<core::OrgEscrowUpload>> OrgEscrowUploads(const Fields& parent,
+                                                            std::string_view name,
+                                                            size_t max_items) {
+  KW_ASSIGN_OR_RETURN(auto rows,
+                      parent.ObjectArray(name,
+                                         {"org_id", "epoch", "key_version", "wrapped_vault_key",
+                                          "admin_share", "server_share"},
+                                         max_items));
+  std::vector<core::OrgEscrowUpload> out;
+  out.reserve(rows.size());
+  for (const auto& row : rows) {
+    core::OrgEscrowUpload upload;
+    KW_ASSIGN_OR_RETURN(upload.org_id, row.String("org_id"));
+    KW_ASSIGN_OR_RETURN(upload.escrow, EscrowUploadFrom(row));
+    out.push_back(std::move(upload));
+  }
+  return out;
+}
+
 void AddRecoveryRoutes(http::Router& router, RouteContext ctx) {
   RecoveryRoutes(ctx).Register(router);
 }

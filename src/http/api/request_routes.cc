@@ -241,17 +241,7 @@ class RequestRoutes {
     KW_ASSIGN_OR_RETURN(c.new_auth_key, f.AuthKey("new_auth_key"));
     KW_ASSIGN_OR_RETURN(c.new_wrapped_vault_key,
                         f.Binary("new_wrapped_vault_key", 1, core::kEscrowBlobMax));
-    KW_ASSIGN_OR_RETURN(auto rows,
-                        f.ObjectArray("escrows",
-                                      {"org_id", "epoch", "key_version", "wrapped_vault_key",
-                                       "admin_share", "server_share"},
-                                      kMaxRedeemEscrows));
-    for (const auto& row : rows) {
-      core::OrgEscrowUpload upload;
-      KW_ASSIGN_OR_RETURN(upload.org_id, row.String("org_id"));
-      KW_ASSIGN_OR_RETURN(upload.escrow, EscrowUploadFrom(row));
-      c.escrows.push_back(std::move(upload));
-    }
+    KW_ASSIGN_OR_RETURN(c.escrows, OrgEscrowUploads(f, "escrows", kMaxRedeemEscrows));
     c.remote_address = request.remote_address;
     KW_TRY(requests().Complete(c));
     return http::NoContent();

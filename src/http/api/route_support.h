@@ -112,6 +112,11 @@ std::string_view MemberStatusName(store::MemberStatus status);
 [[nodiscard]] Result<core::EscrowUpload> ParseEscrowUpload(const Fields& parent,
                                                            std::string_view name);
 [[nodiscard]] Result<core::EscrowUpload> EscrowUploadFrom(const Fields& escrow);
+// The array `name` of at most `max_items` escrow uploads, each with its
+// `org_id` (POST /v1/account/password, POST /v1/recovery/redeem/complete).
+[[nodiscard]] Result<std::vector<core::OrgEscrowUpload>> OrgEscrowUploads(const Fields& parent,
+                                                                          std::string_view name,
+                                                                          size_t max_items);
 
 // Defined in their own files.
 void AddOrgRoutes(http::Router& router, RouteContext ctx);
