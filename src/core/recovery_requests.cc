@@ -242,6 +242,18 @@ Result<Target> TargetOfRequest(store::Tx& tx, const store::RecoveryRequest& r) {
   return TargetOf(member);
 }
 
+// Before a recovery admin's decision on `r` (approve, decline): the
+// hierarchy must let the caller take `action` on the request's member, and
+// an overdue request is expired here (its email into `outbox`). The member
+// as a target.
+Result<Target> CheckDecisionOn(store::Tx& tx, const Context& ctx, const OrgAccess& access,
+                               store::RecoveryRequest& r, MemberAction action, Outbox& outbox) {
+  KW_ASSIGN_OR_RETURN(Target target, TargetOfRequest(tx, r));
+  KW_TRY(CheckCanActOn(access.actor(), target, action));
+  KW_TRY(ExpireIfOverdue(tx, ctx, r, outbox));
+  return target;
+}
+
 // The escrow the request recovers: still the member's current one.
 Result<store::Escrow> RequestEscrow(store::Tx& tx, const store::RecoveryRequest& r) {
   KW_ASSIGN_OR_RETURN(auto escrow, tx.FindEscrow(r.org_id, r.account_id));
@@ -795,9 +807,8 @@ Result<RequestView> RecoveryRequestService::Approve(const Caller& caller, std::s
           "org.self_action",
           "You cannot approve your own recovery request; another recovery admin must."));
     }
-    KW_ASSIGN_OR_RETURN(Target target, TargetOfRequest(tx, r));
-    KW_TRY(CheckCanActOn(access.actor(), target, MemberAction::kApproveRecovery));
-    KW_TRY(ExpireIfOverdue(tx, ctx_, r, outbox));
+    KW_ASSIGN_OR_RETURN(Target target, CheckDecisionOn(tx, ctx_, access, r,
+                                                       MemberAction::kApproveRecovery, outbox));
     if (auto next = NextRequestStatus(r.status, RequestAction::kRecordApproval); !next) {
       late = next.error();  // committed: an expiry found here stands
       return {};
@@ -863,9 +874,7 @@ Result<RequestView> RecoveryRequestService::Decline(const Caller& caller, std::s
     outbox.clear();
     KW_ASSIGN_OR_RETURN(OrgAccess access, LoadOrgAccess(tx, org_id, caller.account_id));
     KW_ASSIGN_OR_RETURN(auto r, LoadRequest(tx, access.org.id, request_id));
-    KW_ASSIGN_OR_RETURN(Target target, TargetOfRequest(tx, r));
-    KW_TRY(CheckCanActOn(access.actor(), target, MemberAction::kDeclineRecovery));
-    KW_TRY(ExpireIfOverdue(tx, ctx_, r, outbox));
+    KW_TRY(CheckDecisionOn(tx, ctx_, access, r, MemberAction::kDeclineRecovery, outbox));
     auto next = NextRequestStatus(r.status, RequestAction::kDecline);
     if (!next) {
       late = next.error();  // committed: an expiry found here stands
