@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <memory>
 
-#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "core/notices.h"
@@ -39,14 +38,6 @@ constexpr int64_t kCodesPerAddressAndEmail = 5;
 constexpr int64_t kCodesPerEmail = 10;
 constexpr int64_t kWrongCodesPerAddress = 20;
 
-Error CodeLimit(int64_t minutes) {
-  return Error::RateLimited(
-      "verify.code_limit",
-      fmt::format("No new code can be sent to this address for {} minute{}; use the last code "
-                  "you received, if any.",
-                  minutes, minutes == 1 ? "" : "s"));
-}
-
 Status CheckBlob(const store::Bytes& blob, std::string_view field) {
   if (blob.size() < kMinBlob || blob.size() > kMaxKeyBlob) return Fail(InvalidField(field));
   return {};
@@ -80,10 +71,10 @@ Status AccountService::CheckRegisterRate(std::string_view remote_address) {
 }
 
 Result<bool> AccountService::MayMail(store::Tx& tx, std::string_view email) {
-  auto count = tx.HitRateLimit(credentials_.EmailKey("mail:", email), ctx_.clock.NowUnix(),
-                               ctx_.config.mail_window_seconds);
-  if (!count) return Fail(count.error());
-  return *count <= ctx_.config.mail_max_per_email;
+  KW_ASSIGN_OR_RETURN(auto count,
+                      tx.HitRateLimit(credentials_.EmailKey("mail:", email), ctx_.clock.NowUnix(),
+                                      ctx_.config.mail_window_seconds));
+  return count <= ctx_.config.mail_max_per_email;
 }
 
 // What a registration stores, copied out of the request for the work done
@@ -263,7 +254,7 @@ Status AccountService::Resend(std::string_view raw_email, std::string_view remot
     send = unverified;
     return {};
   }));
-  if (retry_at != 0) return Fail(CodeLimit((retry_at - now + 59) / 60));
+  if (retry_at != 0) return Fail(CodeLimit("verify.code_limit", retry_at, now));
   // The answer never depends on the account, not even when mail is down.
   if (send) {
     notices::SendBestEffort(
@@ -283,7 +274,8 @@ Result<PreloginAnswer> AccountService::Prelogin(std::string_view raw_email) {
   if (account) {
     return PreloginAnswer{crypto::KdfParams{account->kdf_ops, account->kdf_mem}, account->salt};
   }
-  // PROTOCOL.md: a stable fake salt and default parameters, so the answer
+  // docs/api.md "POST /v1/accounts/prelogin": a stable fake salt and
+  // default parameters, so the answer
   // looks like that of an account that exists.
   store::Bytes salt =
       crypto::Hash(ctx_.keys.pepper2.span(),
@@ -323,12 +315,9 @@ Status AccountService::ChangePassword(const Caller& caller, const PasswordChange
     KW_TRY(ReplaceEnrolledEscrowsInTx(tx, ctx_, caller.account_id, change.escrows));
     const bool was_temporary = account->must_change_password;
     email = account->email;
-    account->kdf_ops = change.new_kdf.ops;
-    account->kdf_mem = change.new_kdf.mem;
-    account->salt = change.new_salt;
-    account->verifier = new_verifier;
-    account->wrapped_vault_key = change.new_wrapped_vault_key;
-    account->must_change_password = false;
+    SetMasterPassword(*account, change.new_kdf, change.new_salt, new_verifier,
+                      change.new_wrapped_vault_key,
+                      /*must_change=*/false);
     KW_TRY(tx.UpdateAccount(*account));
     KW_TRY(tx.RevokeAccountSessions(caller.account_id, caller.token_hash));
     EventSpec event;

@@ -80,7 +80,7 @@ class AccountService {
  private:
   struct PendingRegistration;
   // The transaction and the email of a registration that was answered.
-  Status StoreRegistration(const PendingRegistration& p);
+  [[nodiscard]] Status StoreRegistration(const PendingRegistration& p);
   [[nodiscard]] Status CheckRegisterRate(std::string_view remote_address);
   // Counts one email to this address; false when over the hourly limit.
   [[nodiscard]] Result<bool> MayMail(store::Tx& tx, std::string_view email);

@@ -106,12 +106,9 @@ Status AdminResetService::Reset(const Caller& caller, std::string_view org_id,
                         ValidateEscrowInTx(tx, ctx_, t.access.org, member_id, password.escrow));
     fresh.mode = t.escrow.mode;
     KW_TRY(PutEscrowInTx(tx, fresh));
-    account->kdf_ops = password.new_kdf.ops;
-    account->kdf_mem = password.new_kdf.mem;
-    account->salt = password.new_salt;
-    account->verifier = verifier;
-    account->wrapped_vault_key = password.new_wrapped_vault_key;
-    account->must_change_password = true;
+    SetMasterPassword(*account, password.new_kdf, password.new_salt, verifier,
+                      password.new_wrapped_vault_key,
+                      /*must_change=*/true);
     KW_TRY(tx.UpdateAccount(*account));
     KW_TRY(tx.RevokeAccountSessions(member_id, {}));
     // The member starts afresh with the temporary password.

@@ -1,6 +1,6 @@
-// Admin actions on a member's account (DESIGN.md capabilities 6 and 9;
-// PROTOCOL.md "Admin-reset mode (Bitwarden parity)"; docs/api.md
-// .../reset/begin, .../reset, .../2fa/reset).
+// Admin actions on a member's account (docs/recovery.md "The recovery
+// admin", admin-reset mode; docs/api.md .../reset/begin, .../reset,
+// .../2fa/reset).
 //
 // Admin reset, in two calls. begin: the server checks the mode and the
 // hierarchy, opens the member's server share and hands U to the admin, whose

@@ -18,7 +18,7 @@ struct CoreConfig {
   crypto::KdfParams kdf_default = crypto::kDefaultKdf;
   int64_t session_ttl_seconds = 12 * 3600;
 
-  // One-time email codes (PROTOCOL.md).
+  // One-time email codes (docs/protocol.md "TOTP (two-step login)").
   int64_t code_ttl_seconds = 10 * 60;
   int code_max_attempts = 5;
 
@@ -55,7 +55,8 @@ struct CoreConfig {
   // (normalized, lower case; org.creation_forbidden otherwise).
   bool org_creation_operator_only = false;
   std::vector<std::string> org_creators;
-  // The server recovery key pair (pk_srv / sk_srv of PROTOCOL.md "Escrow"):
+  // The server recovery key pair (pk_srv / sk_srv of docs/protocol.md
+  // "Escrow, links, grants and signed statements"):
   // the server opens server shares with it (validation at enrollment, U for
   // admin reset and redemption). Null: enrollment answers
   // server.recovery_key_missing.

@@ -41,8 +41,8 @@ inline Error Internal() {
 }
 
 template <class T>
-Status Discard(Result<T> r) {
-  if (!r) return Fail(r.error());
+[[nodiscard]] Status Discard(Result<T> r) {
+  KW_TRY(std::move(r));
   return {};
 }
 

@@ -58,7 +58,7 @@ class CoreTest : public ::testing::Test {
 
   // Register, then the work it leaves for after its answer (the
   // registration itself: core/deferred.h).
-  Status RegisterNow(const Registration& r) {
+  [[nodiscard]] Status RegisterNow(const Registration& r) {
     Status answer = core().accounts.Register(r);
     core().WaitForBackgroundWork();
     return answer;
@@ -93,7 +93,7 @@ class CoreTest : public ::testing::Test {
   // Logs in and resolves the token to a Caller.
   SignedIn SignIn(const std::string& email, uint8_t key_tag = 1, std::string device_id = "laptop") {
     auto result = core().sessions.Login(MakeLogin(email, key_tag, std::move(device_id)));
-    EXPECT_TRUE(result.has_value()) << (result ? "" : result.error().code());
+    EXPECT_OK(result);
     if (!result) return {};
     auto caller = core().sessions.Authenticate(result->token.span(), "192.0.2.1");
     EXPECT_TRUE(caller.has_value());

@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include <fmt/format.h>
+
 #include "crypto/crypto.h"
 
 namespace keyward::core {
@@ -22,6 +24,26 @@ Error InvalidCredentials() {
 Error AuthRateLimited() {
   return Error::RateLimited("auth.rate_limited",
                             "Too many failed attempts; wait a few minutes and try again.");
+}
+
+void SetMasterPassword(store::Account& account, const crypto::KdfParams& kdf,
+                       const store::Bytes& salt, const store::Bytes& verifier,
+                       const store::Bytes& wrapped_vault_key, bool must_change) {
+  account.kdf_ops = kdf.ops;
+  account.kdf_mem = kdf.mem;
+  account.salt = salt;
+  account.verifier = verifier;
+  account.wrapped_vault_key = wrapped_vault_key;
+  account.must_change_password = must_change;
+}
+
+Error CodeLimit(std::string_view code, int64_t retry_at, int64_t now) {
+  const int64_t minutes = (retry_at - now + 59) / 60;
+  return Error::RateLimited(
+      std::string(code),
+      fmt::format("No new code can be sent to this address for {} minute{}; use the last code "
+                  "you received, if any.",
+                  minutes, minutes == 1 ? "" : "s"));
 }
 
 Credentials::Credentials(const Context& ctx)
@@ -48,12 +70,12 @@ Result<bool> Credentials::Locked(store::Tx& tx, std::string_view email,
                                  std::string_view address) const {
   const auto& cfg = ctx_.config;
   int64_t now = ctx_.clock.NowUnix();
-  auto lock = tx.PeekRateLimit(EmailKey("login-lock:", email), now, cfg.login_lockout_seconds);
-  if (!lock) return Fail(lock.error());
-  if (*lock > 0) return true;
-  auto by_address = tx.PeekRateLimit(AddressKey(address), now, cfg.login_window_seconds);
-  if (!by_address) return Fail(by_address.error());
-  return *by_address >= cfg.login_max_failures_per_address;
+  KW_ASSIGN_OR_RETURN(
+      auto lock, tx.PeekRateLimit(EmailKey("login-lock:", email), now, cfg.login_lockout_seconds));
+  if (lock > 0) return true;
+  KW_ASSIGN_OR_RETURN(auto by_address,
+                      tx.PeekRateLimit(AddressKey(address), now, cfg.login_window_seconds));
+  return by_address >= cfg.login_max_failures_per_address;
 }
 
 Status Credentials::RecordFailure(store::Tx& tx, std::string_view email,
@@ -61,9 +83,8 @@ Status Credentials::RecordFailure(store::Tx& tx, std::string_view email,
   const auto& cfg = ctx_.config;
   int64_t now = ctx_.clock.NowUnix();
   std::string fail_key = EmailKey("login-fail:", email);
-  auto count = tx.HitRateLimit(fail_key, now, cfg.login_window_seconds);
-  if (!count) return Fail(count.error());
-  if (*count >= cfg.login_max_failures_per_account) {
+  KW_ASSIGN_OR_RETURN(auto count, tx.HitRateLimit(fail_key, now, cfg.login_window_seconds));
+  if (count >= cfg.login_max_failures_per_account) {
     // The lock is its own row so it lasts login_lockout_seconds from the
     // failure that triggered it; counting starts afresh afterwards.
     KW_TRY(tx.HitRateLimit(EmailKey("login-lock:", email), now, cfg.login_lockout_seconds));
@@ -80,9 +101,8 @@ Status Credentials::ClearFailures(store::Tx& tx, std::string_view email) const {
 Result<Credentials::Check> Credentials::CheckAuthKey(store::Tx& tx, const store::Account& account,
                                                      const crypto::AuthKey& auth_key,
                                                      std::string_view address) const {
-  auto locked = Locked(tx, account.email, address);
-  if (!locked) return Fail(locked.error());
-  if (*locked) return Check::kLocked;
+  KW_ASSIGN_OR_RETURN(bool locked, Locked(tx, account.email, address));
+  if (locked) return Check::kLocked;
   if (Matches(&account, auth_key)) return Check::kOk;
   KW_TRY(RecordFailure(tx, account.email, address));
   return Check::kWrong;

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "core/context.h"
+#include "crypto/crypto.h"
 #include "crypto/secure_bytes.h"
 #include "store/store.h"
 
@@ -16,6 +17,17 @@ namespace keyward::core {
 
 Error InvalidCredentials();
 Error AuthRateLimited();
+// An email-code limit reached (`code`: verify.code_limit,
+// recovery.code_limit): no new code until `retry_at`, said in whole minutes
+// from `now`.
+Error CodeLimit(std::string_view code, int64_t retry_at, int64_t now);
+
+// Puts a new master password on `account`: KDF parameters, salt, the
+// verifier of the new auth key and the vault key wrapped under it.
+// `must_change`: an admin chose it, the member replaces it at next login.
+void SetMasterPassword(store::Account& account, const crypto::KdfParams& kdf,
+                       const store::Bytes& salt, const store::Bytes& verifier,
+                       const store::Bytes& wrapped_vault_key, bool must_change);
 
 class Credentials {
  public:

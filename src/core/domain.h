@@ -185,7 +185,7 @@ struct OrgInvite {
 };
 
 // One stored event of the organization's audit chain: exactly what a
-// core::audit::Record holds (the event and its chain hash). The history of the
+// protocol::audit::Record holds (the event and its chain hash). The history of the
 // organization: NOT deleted with the accounts it names.
 struct OrgEvent {
   uint64_t seq = 0;  // 1, 2, 3, ... per organization, without gaps
@@ -196,7 +196,7 @@ struct OrgEvent {
   std::string device_id;
   int64_t time = 0;
   std::map<std::string, std::string> details;
-  Bytes hash;  // 32 bytes, core::audit::Digest
+  Bytes hash;  // 32 bytes, protocol::audit::Digest
 
   friend bool operator==(const OrgEvent&, const OrgEvent&) = default;
 };

@@ -41,6 +41,20 @@ bool BlobSizeOk(const store::Bytes& blob) {
   return blob.size() >= kEscrowBlobMin && blob.size() <= kEscrowBlobMax;
 }
 
+// The caller's membership of `org_id`, with `*check` saying whether
+// `auth_key` is the caller's (a wrong key is counted like a failed login,
+// so the caller commits the transaction as is when it is not kOk).
+Result<OrgAccess> MemberWithAuthKey(store::Tx& tx, const Credentials& credentials,
+                                    const Caller& caller, std::string_view org_id,
+                                    const crypto::AuthKey& auth_key, Credentials::Check* check) {
+  KW_ASSIGN_OR_RETURN(OrgAccess access, LoadOrgAccess(tx, org_id, caller.account_id));
+  KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(caller.account_id));
+  if (!account) return Fail(AuthRequired());
+  KW_ASSIGN_OR_RETURN(*check,
+                      credentials.CheckAuthKey(tx, *account, auth_key, caller.remote_address));
+  return access;
+}
+
 }  // namespace
 
 Error NotEnrolled() {
@@ -176,11 +190,8 @@ Result<EnrollmentState> EnrollmentService::Enroll(const Caller& caller, std::str
   Credentials::Check check = Credentials::Check::kOk;
   EnrollmentState state;
   KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
-    KW_ASSIGN_OR_RETURN(OrgAccess access, LoadOrgAccess(tx, org_id, caller.account_id));
-    KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(caller.account_id));
-    if (!account) return Fail(AuthRequired());
-    KW_ASSIGN_OR_RETURN(check,
-                        credentials_.CheckAuthKey(tx, *account, auth_key, caller.remote_address));
+    KW_ASSIGN_OR_RETURN(OrgAccess access,
+                        MemberWithAuthKey(tx, credentials_, caller, org_id, auth_key, &check));
     // Committed as is, so that a wrong key counts like a failed login.
     if (check != Credentials::Check::kOk) return {};
     KW_TRY(StoreEscrowInTx(tx, ctx_, access.org, caller.account_id, upload, caller.device_id));
@@ -195,11 +206,8 @@ Status EnrollmentService::Withdraw(const Caller& caller, std::string_view org_id
                                    const crypto::AuthKey& auth_key) {
   Credentials::Check check = Credentials::Check::kOk;
   KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
-    KW_ASSIGN_OR_RETURN(OrgAccess access, LoadOrgAccess(tx, org_id, caller.account_id));
-    KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(caller.account_id));
-    if (!account) return Fail(AuthRequired());
-    KW_ASSIGN_OR_RETURN(check,
-                        credentials_.CheckAuthKey(tx, *account, auth_key, caller.remote_address));
+    KW_ASSIGN_OR_RETURN(OrgAccess access,
+                        MemberWithAuthKey(tx, credentials_, caller, org_id, auth_key, &check));
     if (check != Credentials::Check::kOk) return {};
     KW_ASSIGN_OR_RETURN(auto policy, PolicyOf(access.org));
     if (policy.enrollment == protocol::Enrollment::kMandatory) {

@@ -1,5 +1,6 @@
 // Enrollment in an organization's account recovery: the member's escrow of
-// the vault key (PROTOCOL.md "Escrow (enrollment), dual control";
+// the vault key (docs/protocol.md "Escrow, links, grants and signed
+// statements";
 // docs/api.md "Escrow upload", GET/PUT/DELETE /v1/orgs/{org}/enrollment).
 //
 // The server cannot check W or SA (sealed to the organization), but it can

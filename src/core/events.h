@@ -1,5 +1,5 @@
-// Reading an organization's event log (DESIGN.md capability 8; docs/api.md
-// "GET /v1/orgs/{org}/events"): recovery admins page through it with
+// Reading an organization's event log (docs/protocol.md "Audit log chain";
+// docs/api.md "GET /v1/orgs/{org}/events"): recovery admins page through it with
 // filters; the chain itself is written by AppendOrgEvent (org_access.h) in
 // the transaction of each change and verified by the admin's client
 // (audit_chain.h).

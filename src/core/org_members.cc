@@ -149,6 +149,70 @@ Error InviteRateLimited() {
                             "last hour; try again later.");
 }
 
+// Whether the caller may invite `email` to `role` in `org_id`: a recovery
+// admin, to a role not above their own, someone not already a member.
+Result<OrgAccess> CheckCanInvite(store::Tx& tx, const Caller& caller, std::string_view org_id,
+                                 const std::string& email, Role role) {
+  KW_ASSIGN_OR_RETURN(OrgAccess access, LoadOrgAccess(tx, org_id, caller.account_id));
+  if (!access.recovery_admin()) return Fail(Forbidden("Only recovery admins invite."));
+  if (Rank(role) < Rank(access.role)) {
+    return Fail(Forbidden("Nobody invites to a role above their own."));
+  }
+  KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountByEmail(email));
+  if (account) {
+    KW_ASSIGN_OR_RETURN(auto member, tx.FindMember(org_id, account->id));
+    if (member) return Fail(AlreadyMember());
+  }
+  return access;
+}
+
+// The fingerprint members pin at join: that of the first statement's
+// signing key (what `keyward org join --fingerprint` compares).
+Result<std::string> JoinFingerprint(store::Tx& tx, const store::Org& org) {
+  KW_ASSIGN_OR_RETURN(auto rows, tx.ListStatements(org.id, 0));
+  if (rows.empty()) return Fail(Internal());
+  auto first = protocol::DecodeOrgStatement(rows.front().statement);
+  if (!first) return Fail(Internal());
+  return crypto::Fingerprint(first->signing_public_key);
+}
+
+// Every invitation is an email someone else receives: counted per
+// organization and per inviter, in the database so that the limits hold
+// across server nodes. A refused one does not count, so that one inviter
+// cannot use up the organization's share by trying. True when refused.
+Result<bool> CountInvitation(store::Tx& tx, const Context& ctx, std::string_view org_id,
+                             const std::string& inviter_id, int64_t now) {
+  const int64_t window = std::max<int64_t>(1, ctx.config.invite_window_seconds);
+  const SlidingWindow by_org{"invite:org:" + std::string(org_id), now, window};
+  const SlidingWindow by_inviter{"invite:by:" + inviter_id, now, window};
+  KW_ASSIGN_OR_RETURN(int64_t org_count, by_org.Estimate(tx));
+  KW_ASSIGN_OR_RETURN(int64_t inviter_count, by_inviter.Estimate(tx));
+  if (org_count >= ctx.config.invite_max_per_org ||
+      inviter_count >= ctx.config.invite_max_per_inviter) {
+    return true;
+  }
+  KW_TRY(by_org.Hit(tx));
+  KW_TRY(by_inviter.Hit(tx));
+  return false;
+}
+
+// Draws the invitation token, keeps its hash on `invite` and emails it. The
+// token exists only in this email: an invite that could not be sent is not
+// stored, and one whose storing fails is dead.
+Status MailInviteToken(const Context& ctx, store::OrgInvite& invite, const std::string& org_name,
+                       const std::string& fingerprint) {
+  const store::Bytes token = crypto::RandomArgSafeBytes(kInviteTokenSize);
+  invite.token_hash = HashInviteToken(ctx, token);
+  auto sent = ctx.mailer.Send(notices::OrgInvite(invite.email, org_name, invite.role,
+                                                 crypto::Base64UrlEncode(token), fingerprint,
+                                                 invite.expires_at));
+  if (!sent) {
+    return Fail(Error::Unavailable(
+        "mail.unavailable", "The server could not send the invitation email; try again later."));
+  }
+  return {};
+}
+
 struct Loaded {
   OrgAccess access;
   store::OrgMember target;
@@ -167,6 +231,27 @@ Result<Loaded> LoadForManagement(store::Tx& tx, const Caller& caller, std::strin
     KW_TRY(CheckCanActOn(access.actor(), t, action));
   }
   return Loaded{std::move(access), std::move(target)};
+}
+
+// The invite whose token hashes to `token_hash`, not accepted, not expired
+// and addressed to the caller's email, with its organization; anything else
+// is invite.not_found (the same answer whatever was wrong).
+struct OpenInvite {
+  store::OrgInvite invite;
+  store::Org org;
+};
+
+Result<OpenInvite> FindOpenInvite(store::Tx& tx, const Caller& caller,
+                                  const store::Bytes& token_hash, int64_t now) {
+  KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(caller.account_id));
+  KW_ASSIGN_OR_RETURN(auto invite, tx.FindInviteByTokenHash(token_hash));
+  if (!account || !invite || invite->accepted_at || invite->expires_at <= now ||
+      invite->email != account->email) {
+    return Fail(InviteNotFound());
+  }
+  KW_ASSIGN_OR_RETURN(auto org, tx.FindOrg(invite->org_id));
+  if (!org) return Fail(InviteNotFound());
+  return OpenInvite{std::move(*invite), std::move(*org)};
 }
 
 }  // namespace
@@ -224,51 +309,19 @@ Result<store::OrgInvite> MemberService::Invite(const Caller& caller, std::string
   const int64_t now = ctx_.clock.NowUnix();
 
   // The same checks before the email and in the transaction that stores it.
-  auto check = [&](store::Tx& tx) -> Result<OrgAccess> {
-    KW_ASSIGN_OR_RETURN(OrgAccess access, LoadOrgAccess(tx, org_id, caller.account_id));
-    if (!access.recovery_admin()) return Fail(Forbidden("Only recovery admins invite."));
-    if (Rank(choice.role) < Rank(access.role)) {
-      return Fail(Forbidden("Nobody invites to a role above their own."));
-    }
-    KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountByEmail(email));
-    if (account) {
-      KW_ASSIGN_OR_RETURN(auto member, tx.FindMember(org_id, account->id));
-      if (member) return Fail(AlreadyMember());
-    }
-    return access;
-  };
-
   std::string org_name;
   std::string fingerprint;
   KW_TRY(ctx_.store.Read([&](store::Tx& tx) -> Status {
-    KW_ASSIGN_OR_RETURN(OrgAccess access, check(tx));
-    // The fingerprint members pin at join: that of the first statement's
-    // signing key (what `keyward org join --fingerprint` compares).
-    KW_ASSIGN_OR_RETURN(auto rows, tx.ListStatements(access.org.id, 0));
-    if (rows.empty()) return Fail(Internal());
-    auto first = protocol::DecodeOrgStatement(rows.front().statement);
-    if (!first) return Fail(Internal());
+    KW_ASSIGN_OR_RETURN(OrgAccess access, CheckCanInvite(tx, caller, org_id, email, choice.role));
+    KW_ASSIGN_OR_RETURN(fingerprint, JoinFingerprint(tx, access.org));
     org_name = access.org.name;
-    fingerprint = crypto::Fingerprint(first->signing_public_key);
     return {};
   }));
 
-  // Every invitation is an email someone else receives: counted per
-  // organization and per inviter, in the database so that the limits hold
-  // across server nodes. A refused one does not count, so that one inviter
-  // cannot use up the organization's share by trying.
   bool limited = false;
   KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
-    const int64_t window = std::max<int64_t>(1, ctx_.config.invite_window_seconds);
-    const SlidingWindow by_org{"invite:org:" + std::string(org_id), now, window};
-    const SlidingWindow by_inviter{"invite:by:" + caller.account_id, now, window};
-    KW_ASSIGN_OR_RETURN(int64_t org_count, by_org.Estimate(tx));
-    KW_ASSIGN_OR_RETURN(int64_t inviter_count, by_inviter.Estimate(tx));
-    limited = org_count >= ctx_.config.invite_max_per_org ||
-              inviter_count >= ctx_.config.invite_max_per_inviter;
-    if (limited) return {};
-    KW_TRY(by_org.Hit(tx));
-    return by_inviter.Hit(tx);
+    KW_ASSIGN_OR_RETURN(limited, CountInvitation(tx, ctx_, org_id, caller.account_id, now));
+    return {};
   }));
   if (limited) return Fail(InviteRateLimited());
 
@@ -281,21 +334,9 @@ Result<store::OrgInvite> MemberService::Invite(const Caller& caller, std::string
   invite.created_by = caller.account_id;
   invite.created_at = now;
   invite.expires_at = now + ctx_.config.invite_ttl_seconds;
-  {
-    const store::Bytes token = crypto::RandomArgSafeBytes(kInviteTokenSize);
-    invite.token_hash = HashInviteToken(ctx_, token);
-    // The token exists only in this email: an invite that could not be sent
-    // is not stored, and one whose storing fails is dead.
-    auto sent = ctx_.mailer.Send(notices::OrgInvite(email, org_name, invite.role,
-                                                    crypto::Base64UrlEncode(token), fingerprint,
-                                                    invite.expires_at));
-    if (!sent) {
-      return Fail(Error::Unavailable(
-          "mail.unavailable", "The server could not send the invitation email; try again later."));
-    }
-  }
+  KW_TRY(MailInviteToken(ctx_, invite, org_name, fingerprint));
   KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
-    KW_TRY(check(tx));
+    KW_TRY(CheckCanInvite(tx, caller, org_id, email, choice.role));
     KW_TRY(tx.InsertInvite(invite));
     return AppendOrgEvent(tx, ctx_.clock,
                           EventSpec{invite.org_id,
@@ -317,17 +358,10 @@ Result<InviteInfo> MemberService::LookupInvite(const Caller& caller, std::string
   const int64_t now = ctx_.clock.NowUnix();
   InviteInfo info;
   KW_TRY(ctx_.store.Read([&](store::Tx& tx) -> Status {
-    KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(caller.account_id));
-    KW_ASSIGN_OR_RETURN(auto invite, tx.FindInviteByTokenHash(hash));
-    if (!account || !invite || invite->accepted_at || invite->expires_at <= now ||
-        invite->email != account->email) {
-      return Fail(InviteNotFound());
-    }
-    KW_ASSIGN_OR_RETURN(auto org, tx.FindOrg(invite->org_id));
-    if (!org) return Fail(InviteNotFound());
-    KW_ASSIGN_OR_RETURN(info.statements, tx.ListStatements(org->id, 0));
-    info.invite = std::move(*invite);
-    info.org_name = org->name;
+    KW_ASSIGN_OR_RETURN(OpenInvite open, FindOpenInvite(tx, caller, hash, now));
+    KW_ASSIGN_OR_RETURN(info.statements, tx.ListStatements(open.org.id, 0));
+    info.invite = std::move(open.invite);
+    info.org_name = open.org.name;
     return {};
   }));
   return info;
@@ -340,53 +374,48 @@ Result<OrgView> MemberService::AcceptInvite(const Caller& caller, std::string_vi
   const int64_t now = ctx_.clock.NowUnix();
   OrgView view;
   KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
-    KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(caller.account_id));
-    KW_ASSIGN_OR_RETURN(auto invite, tx.FindInviteByTokenHash(hash));
-    if (!account || !invite || invite->accepted_at || invite->expires_at <= now ||
-        invite->email != account->email) {
-      return Fail(InviteNotFound());
-    }
-    KW_ASSIGN_OR_RETURN(auto org, tx.FindOrg(invite->org_id));
-    if (!org) return Fail(InviteNotFound());
-    KW_ASSIGN_OR_RETURN(auto existing, tx.FindMember(org->id, caller.account_id));
+    KW_ASSIGN_OR_RETURN(OpenInvite open, FindOpenInvite(tx, caller, hash, now));
+    const store::OrgInvite& invite = open.invite;
+    store::Org& org = open.org;
+    KW_ASSIGN_OR_RETURN(auto existing, tx.FindMember(org.id, caller.account_id));
     if (existing) return Fail(AlreadyMember());
-    KW_ASSIGN_OR_RETURN(auto policy, PolicyOf(*org));
+    KW_ASSIGN_OR_RETURN(auto policy, PolicyOf(org));
     if (policy.enrollment == protocol::Enrollment::kMandatory && !escrow) {
       return Fail(Error::Conflict("org.enrollment_required",
                                   "This organization requires account recovery enrollment at "
                                   "join: send an escrow with the invitation."));
     }
     store::OrgMember member;
-    member.org_id = org->id;
+    member.org_id = org.id;
     member.account_id = caller.account_id;
-    member.role = invite->role;
-    member.permissions = invite->permissions;
+    member.role = invite.role;
+    member.permissions = invite.permissions;
     member.joined_at = now;
     if (auto s = tx.InsertMember(member); !s) {
       if (store::IsCode(s.error(), "store.conflict")) return Fail(AlreadyMember());
       return s;
     }
-    if (auto s = tx.MarkInviteAccepted(invite->id, now); !s) {
+    if (auto s = tx.MarkInviteAccepted(invite.id, now); !s) {
       // Another join with the same token won the race.
       if (store::IsCode(s.error(), "store.conflict")) return Fail(InviteNotFound());
       return s;
     }
     KW_TRY(AppendOrgEvent(tx, ctx_.clock,
-                          EventSpec{org->id,
+                          EventSpec{org.id,
                                     "member.joined",
                                     caller.account_id,
                                     caller.account_id,
                                     caller.device_id,
-                                    {{"invite_id", invite->id},
+                                    {{"invite_id", invite.id},
                                      {"role", member.role},
                                      {"permissions", member.permissions}}}));
     EnrollmentState enrollment;
     if (escrow) {
       // Checks the escrow, stores it and appends recovery.enrolled.
-      KW_TRY(StoreEscrowInTx(tx, ctx_, *org, caller.account_id, *escrow, caller.device_id));
+      KW_TRY(StoreEscrowInTx(tx, ctx_, org, caller.account_id, *escrow, caller.device_id));
       enrollment = EnrollmentState{true, escrow->epoch, escrow->key_version, escrow->epoch};
     }
-    view = OrgView{std::move(*org), std::move(member), enrollment};
+    view = OrgView{std::move(org), std::move(member), enrollment};
     return {};
   }));
   return view;

@@ -9,6 +9,7 @@
 
 #include "core/recovery_test_fixture.h"
 #include "protocol/audit_chain.h"
+#include "tests/support/status_assertions.h"
 
 namespace keyward::core::testing {
 
@@ -33,7 +34,7 @@ class OrgTest : public RecoveryTest {
     org.id = std::move(id);
     org.policy = policy;
     auto created = core().orgs.Create(owner.caller(), MakeNewOrg(org));
-    EXPECT_TRUE(created.has_value()) << (created ? "" : created.error().code());
+    EXPECT_OK(created);
     return org;
   }
 
@@ -54,9 +55,9 @@ class OrgTest : public RecoveryTest {
               const std::string& role, const std::string& permissions = "") {
     Person p = MakePerson(email, key_tag);
     auto invite = core().members.Invite(inviter.caller(), org.id, {email, role, permissions});
-    EXPECT_TRUE(invite.has_value()) << (invite ? "" : invite.error().code());
+    EXPECT_OK(invite);
     auto joined = core().members.AcceptInvite(p.caller(), InviteToken(email), std::nullopt);
-    EXPECT_TRUE(joined.has_value()) << (joined ? "" : joined.error().code());
+    EXPECT_OK(joined);
     return p;
   }
 
@@ -91,7 +92,7 @@ class OrgTest : public RecoveryTest {
       hashes.push_back(d);
     }
     auto head = protocol::audit::Verify(org.id, events, hashes);
-    ASSERT_TRUE(head.has_value()) << head.error().message();
+    ASSERT_OK(head);
     EXPECT_EQ(head->seq, events.size());
   }
 

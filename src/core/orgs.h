@@ -1,4 +1,4 @@
-// Organizations (DESIGN.md capabilities 2 and 3; docs/api.md "Organizations"):
+// Organizations (docs/api.md "Organizations"):
 // creating one from a self-signed statement, what a member sees of it, its
 // signed statements, and policy changes. Members, invites and roles are in
 // org_members.h, the event log in events.h.

@@ -4,7 +4,6 @@
 #include <functional>
 #include <utility>
 
-#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "core/accounts.h"  // HashEmailCode
@@ -51,15 +50,6 @@ constexpr size_t kMaxKeyBlob = 4096;
 Error InvalidCode() {
   return Error::InvalidArgument("recovery.invalid_code",
                                 "The code is wrong, expired or already used; ask for a new one.");
-}
-
-// The same for every email, known or not: the counting behind it is.
-Error CodeLimit(int64_t minutes) {
-  return Error::RateLimited(
-      "recovery.code_limit",
-      fmt::format("No new code can be sent to this address for {} minute{}; use the last code "
-                  "you received, if any.",
-                  minutes, minutes == 1 ? "" : "s"));
 }
 
 Error RequestNotFound() {
@@ -252,6 +242,18 @@ Result<Target> TargetOfRequest(store::Tx& tx, const store::RecoveryRequest& r) {
   return TargetOf(member);
 }
 
+// Before a recovery admin's decision on `r` (approve, decline): the
+// hierarchy must let the caller take `action` on the request's member, and
+// an overdue request is expired here (its email into `outbox`). The member
+// as a target.
+Result<Target> CheckDecisionOn(store::Tx& tx, const Context& ctx, const OrgAccess& access,
+                               store::RecoveryRequest& r, MemberAction action, Outbox& outbox) {
+  KW_ASSIGN_OR_RETURN(Target target, TargetOfRequest(tx, r));
+  KW_TRY(CheckCanActOn(access.actor(), target, action));
+  KW_TRY(ExpireIfOverdue(tx, ctx, r, outbox));
+  return target;
+}
+
 // The escrow the request recovers: still the member's current one.
 Result<store::Escrow> RequestEscrow(store::Tx& tx, const store::RecoveryRequest& r) {
   KW_ASSIGN_OR_RETURN(auto escrow, tx.FindEscrow(r.org_id, r.account_id));
@@ -424,6 +426,188 @@ Result<std::optional<store::RecoveryRequest>> RequestByToken(
   return r;
 }
 
+// A new code for the member's ask, stored hashed under (email, asking
+// address). The challenge binds the intent and the device name into the
+// code's hash: 16 random bytes, 's' or 'c', the device name.
+Result<std::string> PutRequestCode(store::Tx& tx, const Context& ctx, std::string_view email,
+                                   const RecoveryAsk& ask, const std::string& account_id,
+                                   int64_t now) {
+  std::string code = crypto::RandomDigits(6);
+  store::EmailCode row;
+  row.purpose = kRecoveryCodePurpose;
+  row.subject = RecoveryCodeSubject(email, ask.remote_address);
+  row.account_id = account_id;
+  row.challenge = crypto::RandomBytes(kChallengeRandom);
+  row.challenge.push_back(ask.intent == RecoveryIntent::kCancel ? kCancelByte : kSubmitByte);
+  row.challenge.insert(row.challenge.end(), ask.device_name.begin(), ask.device_name.end());
+  row.code_hash = HashEmailCode(ctx, row.challenge, code);
+  row.expires_at = now + ctx.config.code_ttl_seconds;
+  row.created_at = now;
+  KW_TRY(tx.PutEmailCode(row));
+  return code;
+}
+
+// The code the member asked for from `remote_address` (wrong guesses from
+// elsewhere never reach it), checked against `code` and marked used. A
+// blocked address, or a wrong, expired or spent code, sets `late` (and
+// `wrong_code` for a code) and gives nullopt; the wrong try is counted and
+// the caller commits.
+Result<std::optional<store::EmailCode>> UseRequestCode(
+    store::Tx& tx, const Context& ctx, std::string_view email, std::string_view code,
+    std::string_view remote_address, int64_t now, std::optional<Error>& late, bool& wrong_code) {
+  const std::string address_key = "recovery-confirm:addr:" + std::string(remote_address);
+  KW_ASSIGN_OR_RETURN(bool blocked, AtLimit(tx, address_key, now, kWrongConfirmsPerAddress));
+  if (blocked) {
+    late = RateLimited();
+    return std::nullopt;
+  }
+  KW_ASSIGN_OR_RETURN(
+      auto row, tx.FindEmailCode(kRecoveryCodePurpose, RecoveryCodeSubject(email, remote_address)));
+  if (!row || row->used || row->expires_at <= now ||
+      row->attempts >= ctx.config.code_max_attempts || row->challenge.size() <= kChallengeRandom) {
+    late = InvalidCode();
+    wrong_code = true;
+    KW_TRY(Hit(tx, address_key, now));
+    return std::nullopt;
+  }
+  if (!crypto::ConstantTimeEqual(HashEmailCode(ctx, row->challenge, code), row->code_hash)) {
+    ++row->attempts;
+    late = InvalidCode();
+    wrong_code = true;
+    KW_TRY(Hit(tx, address_key, now));
+    KW_TRY(tx.UpdateEmailCode(*row));
+    return std::nullopt;
+  }
+  row->used = true;
+  KW_TRY(tx.UpdateEmailCode(*row));
+  return row;
+}
+
+// The member's cancel: their open request, if the state machine lets it
+// go, becomes Cancelled, with its event. A refusal sets `late` (the used
+// code and any expiry stand).
+Status CancelOpenRequest(store::Tx& tx, const Context& ctx,
+                         std::optional<store::RecoveryRequest>& open, const std::string& account_id,
+                         int64_t now, std::optional<Error>& late) {
+  std::optional<RequestStatus> current;
+  if (open) current = open->status;
+  auto next = NextRequestStatus(current, RequestAction::kCancel);
+  if (!next) {
+    late = next.error();
+    return {};
+  }
+  const RequestStatus was = open->status;
+  open->status = *next;
+  open->decline_reason = std::string(kCancelReason);
+  open->decided_at = now;
+  open->decided_by = account_id;
+  KW_TRY(UpdateFrom(tx, *open, was, StateError({}, RequestAction::kCancel)));
+  EventSpec event = RequestEvent(*open, "recovery.cancelled", account_id);
+  event.details["was"] = std::string(RequestStatusName(was));
+  return AppendOrgEvent(tx, ctx.clock, std::move(event));
+}
+
+// The member's submit: a new Pending request in the organization of their
+// latest enrollment, its event, and emails to the admins who may approve.
+// A refusal (an open request, no enrollment) sets `late` and gives an empty
+// SubmittedRequest.
+Result<SubmittedRequest> SubmitRequest(store::Tx& tx, const Context& ctx,
+                                       const std::optional<store::RecoveryRequest>& open,
+                                       const store::Account& account,
+                                       const std::string& device_name,
+                                       std::string_view remote_address, int64_t now, Outbox& outbox,
+                                       std::optional<Error>& late) {
+  std::optional<RequestStatus> current;
+  if (open) current = open->status;
+  if (auto next = NextRequestStatus(current, RequestAction::kSubmit); !next) {
+    late = next.error();
+    return SubmittedRequest{};
+  }
+  KW_ASSIGN_OR_RETURN(auto escrow, LatestEnrollment(tx, account.id));
+  if (!escrow) {
+    late = NotEnrolled();
+    return SubmittedRequest{};
+  }
+  KW_ASSIGN_OR_RETURN(auto org, tx.FindOrg(escrow->org_id));
+  if (!org) return Fail(Internal());
+  KW_ASSIGN_OR_RETURN(auto policy, PolicyOf(*org));
+  store::RecoveryRequest r;
+  r.id = NewRequestId();
+  r.org_id = org->id;
+  r.account_id = account.id;
+  r.status = RequestStatus::kPending;
+  r.epoch = escrow->epoch;
+  r.device_name = device_name;
+  r.remote_address = std::string(remote_address);
+  r.created_at = now;
+  r.expires_at = now + policy.pending_ttl;
+  if (auto s = tx.InsertRequest(r); !s) {
+    // Another confirmation won the race for the one open request.
+    if (store::IsCode(s.error(), "store.conflict")) {
+      return Fail(StateError(RequestStatus::kPending, RequestAction::kSubmit));
+    }
+    return Fail(s.error());
+  }
+  EventSpec event = RequestEvent(r, "recovery.requested", account.id);
+  event.details["epoch"] = Decimal(r.epoch);
+  event.details["initiated_by"] = "member";
+  KW_TRY(AppendOrgEvent(tx, ctx.clock, std::move(event)));
+  KW_ASSIGN_OR_RETURN(store::OrgMember member, LoadMember(tx, org->id, account.id));
+  KW_ASSIGN_OR_RETURN(Target target, TargetOf(member));
+  KW_ASSIGN_OR_RETURN(auto admins, NotifyList(tx, *org, policy, target, ""));
+  for (const auto& to : admins) {
+    outbox.push_back(notices::RecoveryRequested(to, org->name, account.email, now, device_name,
+                                                remote_address, false));
+  }
+  return SubmittedRequest{r.id, org->name, r.expires_at};
+}
+
+// The live redeem code emailed for `r`, when `code` matches it. A wrong
+// code (or none live) counts against the request and the address, is
+// logged in the organization's event log (the token was right, so the
+// request exists: logged right here), sets `late` and gives nullopt.
+Result<std::optional<store::EmailCode>> CheckRedeemCode(store::Tx& tx, const Context& ctx,
+                                                        const store::RecoveryRequest& r,
+                                                        std::string_view code,
+                                                        std::string_view remote_address,
+                                                        int64_t now, std::optional<Error>& late) {
+  KW_ASSIGN_OR_RETURN(auto row, tx.FindEmailCode(kRedeemCodePurpose, r.id));
+  const bool live =
+      row && !row->used && row->expires_at > now && row->attempts < ctx.config.code_max_attempts;
+  if (live && crypto::ConstantTimeEqual(HashEmailCode(ctx, row->challenge, code), row->code_hash)) {
+    return row;
+  }
+  if (live) {
+    ++row->attempts;
+    KW_TRY(tx.UpdateEmailCode(*row));
+  }
+  KW_TRY(Hit(tx, CodeRequestKey(r.id), now));
+  KW_TRY(Hit(tx, CodeAddressKey(remote_address), now));
+  late = InvalidCode();
+  EventSpec event = RequestEvent(r, "recovery.code_rejected", "");
+  event.details["step"] = "redeem";
+  event.details["remote_address"] = std::string(remote_address);
+  KW_TRY(AppendOrgEvent(tx, ctx.clock, std::move(event)));
+  return std::nullopt;
+}
+
+// The completion ticket of `r`: found by H(token key, ticket), its hash
+// binding the request id; valid kTicketTtlSeconds.
+Result<store::EmailCode> PutRedeemTicket(store::Tx& tx, const Context& ctx,
+                                         const store::RecoveryRequest& r,
+                                         const crypto::GenericKey& ticket_key, int64_t now) {
+  store::EmailCode ticket;
+  ticket.purpose = kRedeemTicketPurpose;
+  ticket.subject = TicketSubject(ctx, ticket_key);
+  ticket.account_id = r.account_id;
+  ticket.challenge.assign(r.id.begin(), r.id.end());
+  ticket.code_hash = TicketHash(ctx, ticket.challenge, ticket_key);
+  ticket.expires_at = now + kTicketTtlSeconds;
+  ticket.created_at = now;
+  KW_TRY(tx.PutEmailCode(ticket));
+  return ticket;
+}
+
 }  // namespace
 
 // ---- the member asks ----
@@ -476,26 +660,14 @@ Status RecoveryRequestService::Ask(const RecoveryAsk& ask) {
     }
     KW_TRY(Hit(tx, pair_key, now));
     KW_TRY(Hit(tx, email_key, now));
-    // The challenge binds the intent and the device name into the code's
-    // hash: 16 random bytes, 's' or 'c', the device name.
-    code = crypto::RandomDigits(6);
-    store::EmailCode row;
-    row.purpose = kRecoveryCodePurpose;
-    row.subject = RecoveryCodeSubject(email, ask.remote_address);
-    row.account_id = account_id;
-    row.challenge = crypto::RandomBytes(kChallengeRandom);
-    row.challenge.push_back(ask.intent == RecoveryIntent::kCancel ? kCancelByte : kSubmitByte);
-    row.challenge.insert(row.challenge.end(), ask.device_name.begin(), ask.device_name.end());
-    row.code_hash = HashEmailCode(ctx_, row.challenge, code);
-    row.expires_at = now + ctx_.config.code_ttl_seconds;
-    row.created_at = now;
-    KW_TRY(tx.PutEmailCode(row));
+    KW_ASSIGN_OR_RETURN(code, PutRequestCode(tx, ctx_, email, ask, account_id, now));
     if (account_id.empty()) return {};
     outcome = enrolled || open ? Outcome::kCode : Outcome::kNotice;
     return {};
   }));
   if (limited) return Fail(RateLimited());
-  if (retry_at != 0) return Fail(CodeLimit((retry_at - now + 59) / 60));
+  // The same for every email, known or not: the counting behind it is.
+  if (retry_at != 0) return Fail(CodeLimit("recovery.code_limit", retry_at, now));
   // The answer never depends on the account, not even when mail is down or
   // slow: these emails are queued, not sent inline (Mailer::Queue).
   if (outcome == Outcome::kCode) {
@@ -527,32 +699,9 @@ Result<ConfirmOutcome> RecoveryRequestService::Confirm(std::string_view raw_emai
     late.reset();
     outbox.clear();
     wrong_code = false;
-    const std::string address_key = "recovery-confirm:addr:" + std::string(remote_address);
-    KW_ASSIGN_OR_RETURN(bool blocked, AtLimit(tx, address_key, now, kWrongConfirmsPerAddress));
-    if (blocked) {
-      late = RateLimited();
-      return {};
-    }
-    // The code asked from this address: wrong guesses from elsewhere never
-    // reach it.
-    KW_ASSIGN_OR_RETURN(auto row, tx.FindEmailCode(kRecoveryCodePurpose,
-                                                   RecoveryCodeSubject(*email, remote_address)));
-    if (!row || row->used || row->expires_at <= now ||
-        row->attempts >= ctx_.config.code_max_attempts ||
-        row->challenge.size() <= kChallengeRandom) {
-      late = InvalidCode();
-      wrong_code = true;
-      return Hit(tx, address_key, now);  // committed: the wrong try counts
-    }
-    if (!crypto::ConstantTimeEqual(HashEmailCode(ctx_, row->challenge, code), row->code_hash)) {
-      ++row->attempts;
-      late = InvalidCode();
-      wrong_code = true;
-      KW_TRY(Hit(tx, address_key, now));
-      return tx.UpdateEmailCode(*row);  // committed: the wrong try counts
-    }
-    row->used = true;
-    KW_TRY(tx.UpdateEmailCode(*row));
+    KW_ASSIGN_OR_RETURN(
+        auto row, UseRequestCode(tx, ctx_, *email, code, remote_address, now, late, wrong_code));
+    if (!row) return {};
     KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(row->account_id));
     if (row->account_id.empty() || !account) {
       late = InvalidCode();
@@ -565,67 +714,9 @@ Result<ConfirmOutcome> RecoveryRequestService::Confirm(std::string_view raw_emai
 
     KW_ASSIGN_OR_RETURN(auto open, tx.FindOpenRequest(account->id));
     if (open) KW_TRY(ExpireIfOverdue(tx, ctx_, *open, outbox));
-    std::optional<RequestStatus> current;
-    if (open) current = open->status;
-
-    if (cancel) {
-      auto next = NextRequestStatus(current, RequestAction::kCancel);
-      if (!next) {
-        late = next.error();  // the used code and any expiry stand
-        return {};
-      }
-      const RequestStatus was = open->status;
-      open->status = *next;
-      open->decline_reason = std::string(kCancelReason);
-      open->decided_at = now;
-      open->decided_by = account->id;
-      KW_TRY(UpdateFrom(tx, *open, was, StateError({}, RequestAction::kCancel)));
-      EventSpec event = RequestEvent(*open, "recovery.cancelled", account->id);
-      event.details["was"] = std::string(RequestStatusName(was));
-      return AppendOrgEvent(tx, ctx_.clock, std::move(event));
-    }
-
-    if (auto next = NextRequestStatus(current, RequestAction::kSubmit); !next) {
-      late = next.error();
-      return {};
-    }
-    KW_ASSIGN_OR_RETURN(auto escrow, LatestEnrollment(tx, account->id));
-    if (!escrow) {
-      late = NotEnrolled();
-      return {};
-    }
-    KW_ASSIGN_OR_RETURN(auto org, tx.FindOrg(escrow->org_id));
-    if (!org) return Fail(Internal());
-    KW_ASSIGN_OR_RETURN(auto policy, PolicyOf(*org));
-    store::RecoveryRequest r;
-    r.id = NewRequestId();
-    r.org_id = org->id;
-    r.account_id = account->id;
-    r.status = RequestStatus::kPending;
-    r.epoch = escrow->epoch;
-    r.device_name = device_name;
-    r.remote_address = std::string(remote_address);
-    r.created_at = now;
-    r.expires_at = now + policy.pending_ttl;
-    if (auto s = tx.InsertRequest(r); !s) {
-      // Another confirmation won the race for the one open request.
-      if (store::IsCode(s.error(), "store.conflict")) {
-        return Fail(StateError(RequestStatus::kPending, RequestAction::kSubmit));
-      }
-      return s;
-    }
-    EventSpec event = RequestEvent(r, "recovery.requested", account->id);
-    event.details["epoch"] = Decimal(r.epoch);
-    event.details["initiated_by"] = "member";
-    KW_TRY(AppendOrgEvent(tx, ctx_.clock, std::move(event)));
-    KW_ASSIGN_OR_RETURN(store::OrgMember member, LoadMember(tx, org->id, account->id));
-    KW_ASSIGN_OR_RETURN(Target target, TargetOf(member));
-    KW_ASSIGN_OR_RETURN(auto admins, NotifyList(tx, *org, policy, target, ""));
-    for (const auto& to : admins) {
-      outbox.push_back(notices::RecoveryRequested(to, org->name, account->email, now, device_name,
-                                                  remote_address, false));
-    }
-    outcome.submitted = SubmittedRequest{r.id, org->name, r.expires_at};
+    if (cancel) return CancelOpenRequest(tx, ctx_, open, account->id, now, late);
+    KW_ASSIGN_OR_RETURN(outcome.submitted, SubmitRequest(tx, ctx_, open, *account, device_name,
+                                                         remote_address, now, outbox, late));
     return {};
   }));
   SendAll(ctx_.mailer, outbox, "recovery request");
@@ -716,9 +807,8 @@ Result<RequestView> RecoveryRequestService::Approve(const Caller& caller, std::s
           "org.self_action",
           "You cannot approve your own recovery request; another recovery admin must."));
     }
-    KW_ASSIGN_OR_RETURN(Target target, TargetOfRequest(tx, r));
-    KW_TRY(CheckCanActOn(access.actor(), target, MemberAction::kApproveRecovery));
-    KW_TRY(ExpireIfOverdue(tx, ctx_, r, outbox));
+    KW_ASSIGN_OR_RETURN(Target target, CheckDecisionOn(tx, ctx_, access, r,
+                                                       MemberAction::kApproveRecovery, outbox));
     if (auto next = NextRequestStatus(r.status, RequestAction::kRecordApproval); !next) {
       late = next.error();  // committed: an expiry found here stands
       return {};
@@ -784,9 +874,7 @@ Result<RequestView> RecoveryRequestService::Decline(const Caller& caller, std::s
     outbox.clear();
     KW_ASSIGN_OR_RETURN(OrgAccess access, LoadOrgAccess(tx, org_id, caller.account_id));
     KW_ASSIGN_OR_RETURN(auto r, LoadRequest(tx, access.org.id, request_id));
-    KW_ASSIGN_OR_RETURN(Target target, TargetOfRequest(tx, r));
-    KW_TRY(CheckCanActOn(access.actor(), target, MemberAction::kDeclineRecovery));
-    KW_TRY(ExpireIfOverdue(tx, ctx_, r, outbox));
+    KW_TRY(CheckDecisionOn(tx, ctx_, access, r, MemberAction::kDeclineRecovery, outbox));
     auto next = NextRequestStatus(r.status, RequestAction::kDecline);
     if (!next) {
       late = next.error();  // committed: an expiry found here stands
@@ -958,24 +1046,8 @@ Result<RedeemMaterial> RecoveryRequestService::RedeemVerify(std::string_view req
       late = next.error();
       return {};
     }
-    KW_ASSIGN_OR_RETURN(auto row, tx.FindEmailCode(kRedeemCodePurpose, r->id));
-    const bool live =
-        row && !row->used && row->expires_at > now && row->attempts < ctx_.config.code_max_attempts;
-    if (!live ||
-        !crypto::ConstantTimeEqual(HashEmailCode(ctx_, row->challenge, code), row->code_hash)) {
-      if (live) {
-        ++row->attempts;
-        KW_TRY(tx.UpdateEmailCode(*row));
-      }
-      KW_TRY(Hit(tx, CodeRequestKey(r->id), now));
-      KW_TRY(Hit(tx, CodeAddressKey(remote_address), now));
-      late = InvalidCode();
-      // The token was right, so the request exists: logged right here.
-      EventSpec event = RequestEvent(*r, "recovery.code_rejected", "");
-      event.details["step"] = "redeem";
-      event.details["remote_address"] = std::string(remote_address);
-      return AppendOrgEvent(tx, ctx_.clock, std::move(event));
-    }
+    KW_ASSIGN_OR_RETURN(auto row, CheckRedeemCode(tx, ctx_, *r, code, remote_address, now, late));
+    if (!row) return {};
     if (!ctx_.config.recovery_key) return Fail(RecoveryKeyMissing());
     KW_ASSIGN_OR_RETURN(store::Escrow escrow, RequestEscrow(tx, *r));
     auto server_part = protocol::OpenServerShare(*ctx_.config.recovery_key, escrow.server_share,
@@ -988,15 +1060,8 @@ Result<RedeemMaterial> RecoveryRequestService::RedeemVerify(std::string_view req
     if (!account) return Fail(LinkInvalid());
 
     material.ticket = crypto::GenericKey::Random();
-    store::EmailCode ticket;
-    ticket.purpose = kRedeemTicketPurpose;
-    ticket.subject = TicketSubject(ctx_, material.ticket);
-    ticket.account_id = r->account_id;
-    ticket.challenge.assign(r->id.begin(), r->id.end());
-    ticket.code_hash = TicketHash(ctx_, ticket.challenge, material.ticket);
-    ticket.expires_at = now + kTicketTtlSeconds;
-    ticket.created_at = now;
-    KW_TRY(tx.PutEmailCode(ticket));
+    KW_ASSIGN_OR_RETURN(store::EmailCode ticket,
+                        PutRedeemTicket(tx, ctx_, *r, material.ticket, now));
 
     EventSpec event = RequestEvent(*r, "recovery.escrow_opened", r->account_id);
     event.details["epoch"] = Decimal(escrow.epoch);
@@ -1063,12 +1128,8 @@ Status RecoveryRequestService::Complete(const RecoveryCompletion& c) {
 
     KW_TRY(
         ReplaceEnrolledEscrowsInTx(tx, ctx_, account->id, c.escrows, EscrowCoverage::kListedOnly));
-    account->kdf_ops = c.new_kdf.ops;
-    account->kdf_mem = c.new_kdf.mem;
-    account->salt = c.new_salt;
-    account->verifier = verifier;
-    account->wrapped_vault_key = c.new_wrapped_vault_key;
-    account->must_change_password = false;
+    SetMasterPassword(*account, c.new_kdf, c.new_salt, verifier, c.new_wrapped_vault_key,
+                      /*must_change=*/false);
     KW_TRY(tx.UpdateAccount(*account));  // two-step login untouched
     KW_TRY(tx.RevokeAccountSessions(account->id, {}));
     KW_TRY(credentials_.ClearFailures(tx, account->email));

@@ -1,5 +1,7 @@
-// Recovery requests, the Enpass flow (DESIGN.md capabilities 5 and 6;
-// PROTOCOL.md "Approval and redemption"; docs/api.md "Recovery requests").
+// Recovery requests, the Enpass flow (docs/recovery.md "The member: "I
+// forgot my master password"" and "The recovery admin"; docs/protocol.md
+// "Escrow, links, grants and signed statements"; docs/api.md "Recovery
+// requests").
 //
 //   member, no session:   Ask (email -> code) -> Confirm (code) -> Pending
 //   recovery admins:      List / Show -> Approve (quorum M; the M-th brings

@@ -11,6 +11,7 @@
 
 #include "core/recovery_test_fixture.h"
 #include "protocol/link.h"
+#include "tests/support/status_assertions.h"
 
 namespace keyward::core::testing {
 namespace {
@@ -44,7 +45,7 @@ class RequestTest : public RecoveryTest {
     auto code = mailer_.LastCodeFor(p.email);
     EXPECT_TRUE(code.has_value());
     auto confirmed = core().requests.Confirm(p.email, code.value_or(""), kAddress);
-    EXPECT_TRUE(confirmed.has_value()) << (confirmed ? "" : confirmed.error().code());
+    EXPECT_OK(confirmed);
     return confirmed ? confirmed->submitted.request_id : "";
   }
 
@@ -58,7 +59,8 @@ class RequestTest : public RecoveryTest {
     return r.value_or(store::RecoveryRequest{});
   }
 
-  // The approving admin's client (PROTOCOL.md "Approval and redemption"):
+  // The approving admin's client (docs/protocol.md "Escrow, links, grants
+  // and signed statements", recovery links):
   // A from SA with sk_org, then L, T and LA.
   protocol::ApprovedLink MakeLink(const std::string& request_id, const Person& member) {
     auto escrow = StoredEscrow(org_, member);
@@ -913,7 +915,7 @@ class RequestRaceTest : public RequestTest {
   // the store as two server nodes would.
   void SetUp() override {
     auto opened = store::Open("sqlite:" + path_.string());
-    ASSERT_TRUE(opened.has_value()) << opened.error().code();
+    ASSERT_OK(opened);
     services_.reset();
     failing_ = std::make_unique<keyward::testing::FailingStore>(**opened);
     store_ = std::move(*opened);
@@ -942,7 +944,7 @@ class RequestRaceTest : public RequestTest {
       }));
     }
     auto started = core().requests.Start(owner_.caller(), org_.id, bob_.id);
-    EXPECT_TRUE(started.has_value()) << (started ? "" : started.error().code());
+    EXPECT_OK(started);
     return started ? started->request.id : "";
   }
 

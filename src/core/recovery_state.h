@@ -1,4 +1,4 @@
-// The life of a recovery request (DESIGN.md capability 5; docs/api.md
+// The life of a recovery request (docs/recovery.md "Statuses"; docs/api.md
 // "Recovery requests"): which action may happen in which status, and what
 // status follows. Pure rules: no store, no clock, no I/O. The services in
 // recovery_requests.cc ask this table before every change and write the

@@ -124,7 +124,8 @@ class RecoveryTest : public CoreTest {
     }));
   }
 
-  // The member's client making an escrow (PROTOCOL.md "Escrow").
+  // The member's client making an escrow (docs/protocol.md "Escrow, links,
+  // grants and signed statements").
   EscrowUpload Escrow(const TestOrg& org, const Person& p, uint64_t epoch) {
     return EscrowFor(org.id, p.id, epoch, org.key_version, org.key.public_key, p.vault_key);
   }
@@ -140,7 +141,8 @@ class RecoveryTest : public CoreTest {
     return EscrowUpload{epoch, key_version, e->wrapped_vault_key, e->admin_share, e->server_share};
   }
 
-  Result<EnrollmentState> Enroll(const TestOrg& org, const Person& p, uint64_t epoch) {
+  [[nodiscard]] Result<EnrollmentState> Enroll(const TestOrg& org, const Person& p,
+                                               uint64_t epoch) {
     return core().enrollment.Enroll(p.caller(), org.id, KeyFrom(p.key_tag), Escrow(org, p, epoch));
   }
 

@@ -3,6 +3,8 @@
 #include <array>
 #include <string>
 
+#include "common/try.h"
+
 namespace keyward::core {
 
 namespace {
@@ -121,9 +123,8 @@ Result<Permissions> ParsePermissions(std::string_view comma_separated) {
   if (comma_separated.empty()) return out;
   while (true) {
     size_t comma = comma_separated.find(',');
-    auto p = ParsePermission(comma_separated.substr(0, comma));
-    if (!p) return Fail(p.error());
-    out.Add(*p);
+    KW_ASSIGN_OR_RETURN(auto p, ParsePermission(comma_separated.substr(0, comma)));
+    out.Add(p);
     if (comma == std::string_view::npos) return out;
     comma_separated.remove_prefix(comma + 1);
   }
@@ -225,7 +226,7 @@ Status CheckCanActOn(const Actor& actor, const Target& target, MemberAction acti
 }
 
 Status CheckCanAssignRole(const Actor& actor, const Target& target, Role new_role) {
-  if (auto s = CheckCanActOn(actor, target, MemberAction::kChangeRole); !s) return s;
+  KW_TRY(CheckCanActOn(actor, target, MemberAction::kChangeRole));
   if (!IsKnownRole(new_role)) return Fail(Forbidden("The role is not known."));
   if (Rank(new_role) < Rank(actor.role)) {
     std::string text = Described(actor.role);

@@ -1,6 +1,6 @@
 // Organization roles, custom-role permissions, and the member hierarchy: who
-// may act on whom (DESIGN.md capability 2; Bitwarden's "Who can recover
-// accounts", shared/seeds/002). Pure rules: no store, no I/O, no clock.
+// may act on whom (docs/api.md "Organizations": roles and hierarchy
+// refusals). Pure rules: no store, no I/O, no clock.
 //
 // THE RULE (CheckCanActOn; rank: owner > admin > custom > user)
 //

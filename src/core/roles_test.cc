@@ -42,8 +42,8 @@ Actor MakeActor(Role role, bool has_permission, std::string_view id = kActorId) 
   return actor;
 }
 
-// Written out by hand from DESIGN.md capability 2, the Bitwarden seed and the
-// issue; it is deliberately not derived from roles.cc. One row per (actor
+// Written out by hand from docs/api.md "Organizations" (roles and hierarchy)
+// and the issue; it is deliberately not derived from roles.cc. One row per (actor
 // role, actor holds manage_account_recovery, target role); one character per
 // action in kAllActions order: Y allowed, n refused with org.forbidden.
 struct ActRow {

@@ -1,5 +1,6 @@
-// Rotating an organization's recovery key (DESIGN.md capability 3;
-// docs/api.md POST/GET /v1/orgs/{org}/rotation, POST .../rotation/escrows).
+// Rotating an organization's recovery key (docs/protocol.md "Escrow, links,
+// grants and signed statements", key rotation; docs/api.md POST/GET
+// /v1/orgs/{org}/rotation, POST .../rotation/escrows).
 //
 // 1. Start: an owner's or admin's client makes a new (pk_org, sk_org), signs
 //    statement current + 1 with the current signing key (same policy, new

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "core/recovery_test_fixture.h"
+#include "tests/support/status_assertions.h"
 
 namespace keyward::core::testing {
 namespace {
@@ -68,7 +69,7 @@ class RotationTest : public RecoveryTest {
     auto new_key = crypto::GenerateBoxKeyPair();
     auto view = core().rotation.Start(owner_.caller(), org_.id,
                                       MakeRotation(new_key, {owner_.id, admin_.id}));
-    EXPECT_TRUE(view.has_value()) << (view ? "" : view.error().code());
+    EXPECT_OK(view);
     crypto::BoxKeyPair old = std::move(org_.key);
     org_.key = std::move(new_key);
     ++org_.key_version;

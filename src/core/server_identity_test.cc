@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/core_test_fixture.h"
+#include "tests/support/status_assertions.h"
 
 namespace keyward::core::testing {
 namespace {
@@ -161,7 +162,7 @@ TEST(ServerIdentityRaceTest, NodesStartingAtOnceAgreeOnOneSetOfKeys) {
     for (int i = 0; i < kNodes; ++i) {
       nodes.emplace_back([&] {
         auto store = store::Open(url);
-        ASSERT_TRUE(store.has_value()) << store.error().code();
+        ASSERT_OK(store);
         CoreConfig own = config;
         if (!same_keys) {
           own.recovery_key =

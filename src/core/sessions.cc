@@ -27,6 +27,84 @@ Status LogLogin(const Context& ctx, store::Tx& tx, const store::Account& account
   return AppendAccountEvent(tx, ctx.clock, account.id, std::move(event));
 }
 
+enum class LoginOutcome {
+  kOk,
+  kLocked,
+  kWrongKey,
+  kUnverified,
+  kNeedSecondFactor,
+  kWrongSecondFactor
+};
+
+// The second factor of an account with TOTP on: a TOTP code (its step
+// recorded on the account) or a recovery code (used up). kOk, or why not.
+Result<LoginOutcome> CheckSecondFactor(const Context& ctx, store::Tx& tx, store::Account& account,
+                                       const core::Login& login) {
+  bool ok = false;
+  if (login.totp_code) {
+    KW_ASSIGN_OR_RETURN(ok, AcceptTotp(ctx, account, *login.totp_code));
+    if (ok) KW_TRY(tx.UpdateAccount(account));
+  } else if (login.recovery_code) {
+    KW_ASSIGN_OR_RETURN(ok, UseRecoveryCode(ctx, tx, account, *login.recovery_code));
+  } else {
+    return LoginOutcome::kNeedSecondFactor;
+  }
+  return ok ? LoginOutcome::kOk : LoginOutcome::kWrongSecondFactor;
+}
+
+// Records the device a login comes from. True when it is new to the owner:
+// a deactivated device that logs in again with the master password counts
+// as a new sign-in.
+Result<bool> UpsertLoginDevice(store::Tx& tx, const std::string& account_id,
+                               const DeviceInfo& login_device, int64_t now) {
+  KW_ASSIGN_OR_RETURN(auto device, tx.FindDevice(account_id, login_device.id));
+  const bool new_device = !device || !device->active;
+  store::Device row{account_id,
+                    login_device.id,
+                    login_device.name,
+                    login_device.type,
+                    device ? device->first_seen : now,
+                    now,
+                    true};
+  KW_TRY(tx.UpsertDevice(row));
+  return new_device;
+}
+
+// After the answer to a wrong key. Posted for every email; for an unknown
+// one the task finds nothing to log (there is no organization to tell).
+void LogWrongKeyAfterAnswer(const Context& ctx, std::string email, std::string device_id) {
+  ctx.deferred.Post([&ctx, email = std::move(email), device_id = std::move(device_id)] {
+    auto s = ctx.store.Transact([&](store::Tx& tx) -> Status {
+      KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountByEmail(email));
+      if (!account) return {};
+      return LogLogin(ctx, tx, *account, device_id, "account.login_failed", "invalid_credentials");
+    });
+    if (!s) spdlog::warn("events: could not log a failed login ({})", s.error().code());
+  });
+}
+
+// The answer to a login that did not succeed.
+Error LoginRefusal(LoginOutcome outcome) {
+  switch (outcome) {
+    case LoginOutcome::kLocked:
+      return AuthRateLimited();
+    case LoginOutcome::kWrongKey:
+      return InvalidCredentials();
+    case LoginOutcome::kUnverified:
+      return Error::PermissionDenied("account.unverified",
+                                     "Confirm your email address first (enter the emailed code).");
+    case LoginOutcome::kNeedSecondFactor:
+      return Error::Unauthenticated("auth.two_factor_required",
+                                    "Enter the code from your authenticator app.");
+    case LoginOutcome::kWrongSecondFactor:
+      return Error::Unauthenticated("auth.invalid_two_factor",
+                                    "The two-step login code is wrong or was already used.");
+    case LoginOutcome::kOk:
+      break;
+  }
+  return Internal();
+}
+
 }  // namespace
 
 Error AuthRequired() {
@@ -44,67 +122,39 @@ Result<LoginResult> SessionService::Login(const core::Login& login) {
   if (!IsValidDeviceType(login.device.type)) return Fail(InvalidField("device.type"));
 
   const int64_t now = ctx_.clock.NowUnix();
-  enum class Outcome {
-    kOk,
-    kLocked,
-    kWrongKey,
-    kUnverified,
-    kNeedSecondFactor,
-    kWrongSecondFactor
-  } outcome = Outcome::kOk;
+  LoginOutcome outcome = LoginOutcome::kOk;
   LoginResult result;
   bool new_device = false;
   KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
-    outcome = Outcome::kOk;
+    outcome = LoginOutcome::kOk;
     new_device = false;
     KW_ASSIGN_OR_RETURN(bool locked, credentials_.Locked(tx, email, login.remote_address));
     if (locked) {
-      outcome = Outcome::kLocked;
+      outcome = LoginOutcome::kLocked;
       return {};
     }
     KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountByEmail(email));
     if (!credentials_.Matches(account ? &*account : nullptr, login.auth_key)) {
-      outcome = Outcome::kWrongKey;
+      outcome = LoginOutcome::kWrongKey;
       // The same work for a known and an unknown email: the event of a
       // known account is written after the answer (below).
       return credentials_.RecordFailure(tx, email, login.remote_address);
     }
     if (!account->verified) {
-      outcome = Outcome::kUnverified;
+      outcome = LoginOutcome::kUnverified;
       return {};
     }
     if (account->totp_enabled) {
-      bool ok = false;
-      if (login.totp_code) {
-        KW_ASSIGN_OR_RETURN(ok, AcceptTotp(ctx_, *account, *login.totp_code));
-        if (ok) KW_TRY(tx.UpdateAccount(*account));
-      } else if (login.recovery_code) {
-        KW_ASSIGN_OR_RETURN(ok, UseRecoveryCode(ctx_, tx, *account, *login.recovery_code));
-      } else {
-        outcome = Outcome::kNeedSecondFactor;
-        return {};
-      }
-      if (!ok) {
-        outcome = Outcome::kWrongSecondFactor;
+      KW_ASSIGN_OR_RETURN(outcome, CheckSecondFactor(ctx_, tx, *account, login));
+      if (outcome == LoginOutcome::kNeedSecondFactor) return {};
+      if (outcome == LoginOutcome::kWrongSecondFactor) {
         KW_TRY(credentials_.RecordFailure(tx, email, login.remote_address));
         return LogLogin(ctx_, tx, *account, login.device.id, "account.login_failed",
                         "invalid_two_factor");
       }
     }
     KW_TRY(credentials_.ClearFailures(tx, email));
-
-    KW_ASSIGN_OR_RETURN(auto device, tx.FindDevice(account->id, login.device.id));
-    // A deactivated device that logs in again with the master password is
-    // a new sign-in as far as the owner is concerned.
-    new_device = !device || !device->active;
-    store::Device row{account->id,
-                      login.device.id,
-                      login.device.name,
-                      login.device.type,
-                      device ? device->first_seen : now,
-                      now,
-                      true};
-    KW_TRY(tx.UpsertDevice(row));
+    KW_ASSIGN_OR_RETURN(new_device, UpsertLoginDevice(tx, account->id, login.device, now));
 
     result.token = crypto::SecureBytes::Random(32);
     store::Session session{TokenHash(result.token.span()),        account->id, login.device.id, now,
@@ -117,34 +167,8 @@ Result<LoginResult> SessionService::Login(const core::Login& login) {
     return {};
   }));
 
-  switch (outcome) {
-    case Outcome::kOk:
-      break;
-    case Outcome::kLocked:
-      return Fail(AuthRateLimited());
-    case Outcome::kWrongKey:
-      // Posted for every email; for an unknown one the task finds nothing
-      // to log (there is no organization to tell).
-      ctx_.deferred.Post([&ctx = ctx_, email, device_id = login.device.id] {
-        auto s = ctx.store.Transact([&](store::Tx& tx) -> Status {
-          KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountByEmail(email));
-          if (!account) return {};
-          return LogLogin(ctx, tx, *account, device_id, "account.login_failed",
-                          "invalid_credentials");
-        });
-        if (!s) spdlog::warn("events: could not log a failed login ({})", s.error().code());
-      });
-      return Fail(InvalidCredentials());
-    case Outcome::kUnverified:
-      return Fail(Error::PermissionDenied(
-          "account.unverified", "Confirm your email address first (enter the emailed code)."));
-    case Outcome::kNeedSecondFactor:
-      return Fail(Error::Unauthenticated("auth.two_factor_required",
-                                         "Enter the code from your authenticator app."));
-    case Outcome::kWrongSecondFactor:
-      return Fail(Error::Unauthenticated("auth.invalid_two_factor",
-                                         "The two-step login code is wrong or was already used."));
-  }
+  if (outcome == LoginOutcome::kWrongKey) LogWrongKeyAfterAnswer(ctx_, email, login.device.id);
+  if (outcome != LoginOutcome::kOk) return Fail(LoginRefusal(outcome));
   if (new_device) {
     notices::SendBestEffort(ctx_.mailer,
                             notices::NewDevice(email, login.device.name, login.device.type, now),

@@ -51,7 +51,7 @@ Response NoContent();
 // Parses the body as a JSON object; errors: request.malformed_json (400:
 // invalid UTF-8 or JSON), request.invalid_body (400: not an object),
 // request.unsupported_media_type (415) when Content-Type is not JSON.
-Result<nlohmann::json> ParseJsonBody(const Request& request);
+[[nodiscard]] Result<nlohmann::json> ParseJsonBody(const Request& request);
 
 class Router {
  public:

@@ -18,6 +18,7 @@
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
+#include "common/try.h"
 #include "http/request_log.h"
 
 namespace keyward::http {
@@ -137,6 +138,16 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   template <class Stream>
   awaitable<void> Serve(Stream& stream, Connection& connection, const std::string& remote);
   template <class Stream>
+  awaitable<bool> AwaitNextRequest(Stream& stream, beast::flat_buffer& buffer);
+  template <class Stream>
+  awaitable<bool> ReadRequest(Stream& stream, beast::flat_buffer& buffer,
+                              bhttp::request_parser<bhttp::string_body>& parser,
+                              Connection& connection, const std::string& remote,
+                              SteadyClock::time_point& start);
+  Request ToRequest(bhttp::request<bhttp::string_body>& req, const std::string& remote) const;
+  awaitable<Response> DispatchOnHandlers(const Request& request, std::string& pattern,
+                                         std::string& actor);
+  template <class Stream>
   awaitable<void> RefuseAndClose(Stream& stream, std::string_view peer, unsigned version,
                                  std::string_view method, const Response& response, bool drain);
   template <class Stream>
@@ -240,8 +251,7 @@ Response Malformed() {
 Status Server::Impl::Listen() {
   std::lock_guard lock(lifecycle_mu);
   if (listening) return {};
-  auto address = ParseListen(options.listen);
-  if (!address) return Fail(address.error());
+  KW_ASSIGN_OR_RETURN(auto address, ParseListen(options.listen));
 
   if (!options.tls_cert_file.empty() || !options.tls_key_file.empty()) {
     if (options.tls_cert_file.empty() || options.tls_key_file.empty()) {
@@ -269,7 +279,7 @@ Status Server::Impl::Listen() {
     }
   }
 
-  tcp::endpoint endpoint(address->address, address->port);
+  tcp::endpoint endpoint(address.address, address.port);
   ErrorCode ec;
   auto fail = [&](const char* what) {
     return Fail(Error::Unavailable(
@@ -295,7 +305,7 @@ Status Server::Impl::Listen() {
 }
 
 Status Server::Impl::Start() {
-  if (auto status = Listen(); !status) return status;
+  KW_TRY(Listen());
   std::lock_guard lock(lifecycle_mu);
   if (started) {
     return Fail(Error::Internal("server.already_started", "the server was already started"));
@@ -450,91 +460,23 @@ awaitable<void> Server::Impl::Serve(Stream& stream, Connection& connection,
   for (;;) {
     connection.idle = true;
     if (stopping) co_return;
-    if (!first) {
-      if (buffer.size() == 0) {
-        lowest.expires_after(options.idle_timeout);
-        size_t n = co_await stream.async_read_some(buffer.prepare(kReadChunk), Redirect(ec));
-        if (ec) co_return;
-        buffer.commit(n);
-      }
-      lowest.expires_after(options.read_timeout);
-    }
+    if (!first && !co_await AwaitNextRequest(stream, buffer)) co_return;
     first = false;
 
     bhttp::request_parser<bhttp::string_body> parser;
-    parser.header_limit(static_cast<std::uint32_t>(
-        std::min<size_t>(options.max_header_size, std::numeric_limits<std::uint32_t>::max())));
-    parser.body_limit(options.body_limit);
-    co_await bhttp::async_read_header(stream, buffer, parser, Redirect(ec));
-    auto start = SteadyClock::now();
-    if (ec == bhttp::error::header_limit) {
-      co_await RefuseAndClose(stream, remote, 11, "", HeaderTooLarge(), false);
-      co_return;
-    }
-    if (ec == bhttp::error::body_limit) {
-      co_await RefuseAndClose(stream, remote, parser.get().version(),
-                              SafeMethod(Sv(parser.get().method_string())), TooLarge(), true);
-      co_return;
-    }
-    if (ec && IsHttpParseError(ec)) {
-      co_await RefuseAndClose(stream, remote, 11, "", Malformed(), false);
-      co_return;
-    }
-    if (ec) co_return;
-    connection.idle = false;
-
+    SteadyClock::time_point start;
+    if (!co_await ReadRequest(stream, buffer, parser, connection, remote, start)) co_return;
     auto& req = parser.get();
     std::string_view method = SafeMethod(Sv(req.method_string()));
-    if (ToLower(Sv(req[bhttp::field::expect])) == "100-continue" && !parser.is_done()) {
-      bhttp::response<bhttp::empty_body> go_on{bhttp::status::continue_, req.version()};
-      co_await bhttp::async_write(stream, go_on, Redirect(ec));
-      if (ec) co_return;
-    }
-    if (!parser.is_done()) {
-      lowest.expires_after(options.read_timeout);
-      co_await bhttp::async_read(stream, buffer, parser, Redirect(ec));
-      if (ec == bhttp::error::body_limit) {
-        co_await RefuseAndClose(stream, remote, req.version(), method, TooLarge(), true);
-        co_return;
-      }
-      if (ec && IsHttpParseError(ec)) {
-        co_await RefuseAndClose(stream, remote, req.version(), method, Malformed(), false);
-        co_return;
-      }
-      if (ec) co_return;
-    }
-
     std::string_view target = Sv(req.target());
     if (target.empty() || target.front() != '/') {
       co_await RefuseAndClose(stream, remote, req.version(), method, Malformed(), false);
       co_return;
     }
-    Request request;
-    request.method = std::string(Sv(req.method_string()));
-    size_t question = target.find('?');
-    request.path = std::string(target.substr(0, question));
-    if (question != std::string_view::npos)
-      request.query = std::string(target.substr(question + 1));
-    for (const auto& field : req) {
-      std::string name = ToLower(Sv(field.name_string()));
-      auto [it, inserted] = request.headers.emplace(name, std::string(Sv(field.value())));
-      if (!inserted) it->second += ", " + std::string(Sv(field.value()));
-    }
-    request.body = std::move(req.body());
-    request.remote_address =
-        ClientAddress(remote, request.Header("x-forwarded-for"), options.trusted_proxies);
-
+    Request request = ToRequest(req, remote);
     std::string pattern;
     std::string actor;  // the authenticated account, if any (request_log.h)
-    Response response = co_await asio::co_spawn(
-        handlers->get_executor(),
-        [this, &request, &pattern, &actor]() -> awaitable<Response> {
-          (void)TakeRequestActor();  // nothing left over from another request
-          Response answer = Dispatch(request, &pattern);
-          actor = TakeRequestActor();
-          co_return answer;
-        },
-        use_awaitable);
+    Response response = co_await DispatchOnHandlers(request, pattern, actor);
 
     bool keep_alive = req.keep_alive() && !stopping;
     int status = response.status;
@@ -548,6 +490,115 @@ awaitable<void> Server::Impl::Serve(Stream& stream, Connection& connection,
       co_return;
     }
   }
+}
+
+// Between requests on a kept-alive connection: waits (idle_timeout) for the
+// next request's first bytes unless they are already buffered, then gives
+// the request read_timeout. False when the connection is done.
+template <class Stream>
+awaitable<bool> Server::Impl::AwaitNextRequest(Stream& stream, beast::flat_buffer& buffer) {
+  auto& lowest = beast::get_lowest_layer(stream);
+  if (buffer.size() == 0) {
+    ErrorCode ec;
+    lowest.expires_after(options.idle_timeout);
+    size_t n = co_await stream.async_read_some(buffer.prepare(kReadChunk), Redirect(ec));
+    if (ec) co_return false;
+    buffer.commit(n);
+  }
+  lowest.expires_after(options.read_timeout);
+  co_return true;
+}
+
+// Reads one request, header then body, into `parser` within the size
+// limits, answering 100-continue when asked; `start` is when the header was
+// read. A request too large or malformed is answered and the connection
+// closed. False when the connection is done.
+template <class Stream>
+awaitable<bool> Server::Impl::ReadRequest(Stream& stream, beast::flat_buffer& buffer,
+                                          bhttp::request_parser<bhttp::string_body>& parser,
+                                          Connection& connection, const std::string& remote,
+                                          SteadyClock::time_point& start) {
+  auto& lowest = beast::get_lowest_layer(stream);
+  ErrorCode ec;
+  parser.header_limit(static_cast<std::uint32_t>(
+      std::min<size_t>(options.max_header_size, std::numeric_limits<std::uint32_t>::max())));
+  parser.body_limit(options.body_limit);
+  co_await bhttp::async_read_header(stream, buffer, parser, Redirect(ec));
+  start = SteadyClock::now();
+  if (ec == bhttp::error::header_limit) {
+    co_await RefuseAndClose(stream, remote, 11, "", HeaderTooLarge(), false);
+    co_return false;
+  }
+  if (ec == bhttp::error::body_limit) {
+    co_await RefuseAndClose(stream, remote, parser.get().version(),
+                            SafeMethod(Sv(parser.get().method_string())), TooLarge(), true);
+    co_return false;
+  }
+  if (ec && IsHttpParseError(ec)) {
+    co_await RefuseAndClose(stream, remote, 11, "", Malformed(), false);
+    co_return false;
+  }
+  if (ec) co_return false;
+  connection.idle = false;
+
+  auto& req = parser.get();
+  std::string_view method = SafeMethod(Sv(req.method_string()));
+  if (ToLower(Sv(req[bhttp::field::expect])) == "100-continue" && !parser.is_done()) {
+    bhttp::response<bhttp::empty_body> go_on{bhttp::status::continue_, req.version()};
+    co_await bhttp::async_write(stream, go_on, Redirect(ec));
+    if (ec) co_return false;
+  }
+  if (!parser.is_done()) {
+    lowest.expires_after(options.read_timeout);
+    co_await bhttp::async_read(stream, buffer, parser, Redirect(ec));
+    if (ec == bhttp::error::body_limit) {
+      co_await RefuseAndClose(stream, remote, req.version(), method, TooLarge(), true);
+      co_return false;
+    }
+    if (ec && IsHttpParseError(ec)) {
+      co_await RefuseAndClose(stream, remote, req.version(), method, Malformed(), false);
+      co_return false;
+    }
+    if (ec) co_return false;
+  }
+  co_return true;
+}
+
+// The router's view of a parsed request (its target starts with '/').
+// Repeated header fields are joined with ", ".
+Request Server::Impl::ToRequest(bhttp::request<bhttp::string_body>& req,
+                                const std::string& remote) const {
+  std::string_view target = Sv(req.target());
+  Request request;
+  request.method = std::string(Sv(req.method_string()));
+  size_t question = target.find('?');
+  request.path = std::string(target.substr(0, question));
+  if (question != std::string_view::npos) request.query = std::string(target.substr(question + 1));
+  for (const auto& field : req) {
+    std::string name = ToLower(Sv(field.name_string()));
+    auto [it, inserted] = request.headers.emplace(name, std::string(Sv(field.value())));
+    if (!inserted) it->second += ", " + std::string(Sv(field.value()));
+  }
+  request.body = std::move(req.body());
+  request.remote_address =
+      ClientAddress(remote, request.Header("x-forwarded-for"), options.trusted_proxies);
+  return request;
+}
+
+// Runs the handler on the handler pool, off the I/O threads; `pattern` is
+// the matched route and `actor` the authenticated account, if any
+// (request_log.h).
+awaitable<Response> Server::Impl::DispatchOnHandlers(const Request& request, std::string& pattern,
+                                                     std::string& actor) {
+  co_return co_await asio::co_spawn(
+      handlers->get_executor(),
+      [this, &request, &pattern, &actor]() -> awaitable<Response> {
+        (void)TakeRequestActor();  // nothing left over from another request
+        Response answer = Dispatch(request, &pattern);
+        actor = TakeRequestActor();
+        co_return answer;
+      },
+      use_awaitable);
 }
 
 Response Server::Impl::Dispatch(const Request& request, std::string* pattern) const {
@@ -621,7 +672,7 @@ Status Server::Start() { return impl_->Start(); }
 void Server::Stop() { impl_->Stop(); }
 void Server::Wait() { impl_->Wait(); }
 Status Server::Run() {
-  if (auto status = Start(); !status) return status;
+  KW_TRY(Start());
   Wait();
   return {};
 }

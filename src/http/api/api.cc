@@ -84,8 +84,6 @@ json DeviceJson(const store::Device& d, std::string_view current) {
           {"current", d.id == current}};
 }
 
-#define API_TRY(lhs, expr) KW_ASSIGN_OR_RETURN(lhs, expr)
-
 class ApiImpl final : public Api {
  public:
   ApiImpl(const ApiConfig& config, std::unique_ptr<store::Store> store, mail::Mailer& mailer,
@@ -100,26 +98,27 @@ class ApiImpl final : public Api {
   }
 
   void RegisterRoutes(http::Router& router) override {
-    Route(router, "GET", "/v1/server", &ApiImpl::ServerInfo);
-    Route(router, "POST", "/v1/accounts/prelogin", &ApiImpl::Prelogin);
-    Route(router, "POST", "/v1/accounts", &ApiImpl::Register);
-    Route(router, "POST", "/v1/accounts/verify", &ApiImpl::Verify);
-    Route(router, "POST", "/v1/accounts/verify/resend", &ApiImpl::Resend);
-    Route(router, "POST", "/v1/sessions", &ApiImpl::Login);
-    Route(router, "DELETE", "/v1/sessions/current", &ApiImpl::Logout);
-    Route(router, "GET", "/v1/account", &ApiImpl::GetAccount);
-    Route(router, "POST", "/v1/account/password", &ApiImpl::ChangePassword);
-    Route(router, "DELETE", "/v1/account", &ApiImpl::DeleteAccount);
-    Route(router, "POST", "/v1/account/2fa/totp", &ApiImpl::TotpBegin);
-    Route(router, "POST", "/v1/account/2fa/totp/confirm", &ApiImpl::TotpConfirm);
-    Route(router, "DELETE", "/v1/account/2fa/totp", &ApiImpl::TotpDisable);
-    Route(router, "GET", "/v1/items", &ApiImpl::ListItems);
-    Route(router, "POST", "/v1/items", &ApiImpl::CreateItem);
-    Route(router, "GET", "/v1/items/{id}", &ApiImpl::GetItem);
-    Route(router, "PUT", "/v1/items/{id}", &ApiImpl::UpdateItem);
-    Route(router, "DELETE", "/v1/items/{id}", &ApiImpl::DeleteItem);
-    Route(router, "GET", "/v1/devices", &ApiImpl::ListDevices);
-    Route(router, "DELETE", "/v1/devices/{id}", &ApiImpl::DeactivateDevice);
+    RouteAdder route(router, this);
+    route("GET", "/v1/server", &ApiImpl::ServerInfo);
+    route("POST", "/v1/accounts/prelogin", &ApiImpl::Prelogin);
+    route("POST", "/v1/accounts", &ApiImpl::Register);
+    route("POST", "/v1/accounts/verify", &ApiImpl::Verify);
+    route("POST", "/v1/accounts/verify/resend", &ApiImpl::Resend);
+    route("POST", "/v1/sessions", &ApiImpl::Login);
+    route("DELETE", "/v1/sessions/current", &ApiImpl::Logout);
+    route("GET", "/v1/account", &ApiImpl::GetAccount);
+    route("POST", "/v1/account/password", &ApiImpl::ChangePassword);
+    route("DELETE", "/v1/account", &ApiImpl::DeleteAccount);
+    route("POST", "/v1/account/2fa/totp", &ApiImpl::TotpBegin);
+    route("POST", "/v1/account/2fa/totp/confirm", &ApiImpl::TotpConfirm);
+    route("DELETE", "/v1/account/2fa/totp", &ApiImpl::TotpDisable);
+    route("GET", "/v1/items", &ApiImpl::ListItems);
+    route("POST", "/v1/items", &ApiImpl::CreateItem);
+    route("GET", "/v1/items/{id}", &ApiImpl::GetItem);
+    route("PUT", "/v1/items/{id}", &ApiImpl::UpdateItem);
+    route("DELETE", "/v1/items/{id}", &ApiImpl::DeleteItem);
+    route("GET", "/v1/devices", &ApiImpl::ListDevices);
+    route("DELETE", "/v1/devices/{id}", &ApiImpl::DeactivateDevice);
     AddOrgRoutes(router, RouteContext{config_, core_});
     AddRecoveryRoutes(router, RouteContext{config_, core_});
     AddRequestRoutes(router, RouteContext{config_, core_});
@@ -136,15 +135,6 @@ class ApiImpl final : public Api {
   }
 
  private:
-  using Method = Result<Response> (ApiImpl::*)(const Request&, const PathParams&);
-
-  void Route(http::Router& router, std::string method, std::string pattern, Method fn) {
-    AddRoute(router, std::move(method), std::move(pattern),
-             [this, fn](const Request& request, const PathParams& params) {
-               return (this->*fn)(request, params);
-             });
-  }
-
   static core::CoreConfig CoreConfigFrom(const ApiConfig& config) {
     core::CoreConfig c;
     c.public_url = config.public_url;
@@ -175,60 +165,62 @@ class ApiImpl final : public Api {
 
   // ---- accounts ----
   Result<Response> Prelogin(const Request& request, const PathParams&) {
-    API_TRY(auto f, Fields::FromBody(request, {"email"}));
-    API_TRY(auto email, f.String("email"));
-    API_TRY(auto answer, core_.accounts.Prelogin(email));
+    KW_ASSIGN_OR_RETURN(auto f, Fields::FromBody(request, {"email"}));
+    KW_ASSIGN_OR_RETURN(auto email, f.String("email"));
+    KW_ASSIGN_OR_RETURN(auto answer, core_.accounts.Prelogin(email));
     return http::JsonResponse(200, {{"kdf", KdfJson(answer.kdf.ops, answer.kdf.mem)},
                                     {"salt", crypto::Base64UrlEncode(answer.salt)}});
   }
 
   Result<Response> Register(const Request& request, const PathParams&) {
-    API_TRY(auto f,
-            Fields::FromBody(request, {"id", "email", "kdf", "salt", "auth_key",
-                                       "wrapped_vault_key", "public_key", "wrapped_private_key"}));
+    KW_ASSIGN_OR_RETURN(auto f, Fields::FromBody(request, {"id", "email", "kdf", "salt", "auth_key",
+                                                           "wrapped_vault_key", "public_key",
+                                                           "wrapped_private_key"}));
     core::Registration r;
-    API_TRY(r.id, f.String("id"));
-    API_TRY(r.email, f.String("email"));
-    API_TRY(r.kdf, f.Kdf("kdf"));
-    API_TRY(r.salt, f.Binary("salt", crypto::kSaltSize, crypto::kSaltSize));
-    API_TRY(r.auth_key, f.AuthKey("auth_key"));
-    API_TRY(r.wrapped_vault_key, f.Binary("wrapped_vault_key", kWrappedMin, kKeyBlobMax));
-    API_TRY(r.public_key, f.Binary("public_key", 32, 32));
-    API_TRY(r.wrapped_private_key, f.Binary("wrapped_private_key", kWrappedMin, kKeyBlobMax));
+    KW_ASSIGN_OR_RETURN(r.id, f.String("id"));
+    KW_ASSIGN_OR_RETURN(r.email, f.String("email"));
+    KW_ASSIGN_OR_RETURN(r.kdf, f.Kdf("kdf"));
+    KW_ASSIGN_OR_RETURN(r.salt, f.Binary("salt", crypto::kSaltSize, crypto::kSaltSize));
+    KW_ASSIGN_OR_RETURN(r.auth_key, f.AuthKey("auth_key"));
+    KW_ASSIGN_OR_RETURN(r.wrapped_vault_key,
+                        f.Binary("wrapped_vault_key", kWrappedMin, kKeyBlobMax));
+    KW_ASSIGN_OR_RETURN(r.public_key, f.Binary("public_key", 32, 32));
+    KW_ASSIGN_OR_RETURN(r.wrapped_private_key,
+                        f.Binary("wrapped_private_key", kWrappedMin, kKeyBlobMax));
     r.remote_address = request.remote_address;
     KW_TRY(core_.accounts.Register(r));
     return http::JsonResponse(202, {{"status", "verification_sent"}});
   }
 
   Result<Response> Verify(const Request& request, const PathParams&) {
-    API_TRY(auto f, Fields::FromBody(request, {"email", "code"}));
-    API_TRY(auto email, f.String("email"));
-    API_TRY(auto code, f.String("code"));
+    KW_ASSIGN_OR_RETURN(auto f, Fields::FromBody(request, {"email", "code"}));
+    KW_ASSIGN_OR_RETURN(auto email, f.String("email"));
+    KW_ASSIGN_OR_RETURN(auto code, f.String("code"));
     KW_TRY(core_.accounts.Verify(email, code, request.remote_address));
     return http::JsonResponse(200, {{"status", "verified"}});
   }
 
   Result<Response> Resend(const Request& request, const PathParams&) {
-    API_TRY(auto f, Fields::FromBody(request, {"email"}));
-    API_TRY(auto email, f.String("email"));
+    KW_ASSIGN_OR_RETURN(auto f, Fields::FromBody(request, {"email"}));
+    KW_ASSIGN_OR_RETURN(auto email, f.String("email"));
     KW_TRY(core_.accounts.Resend(email, request.remote_address));
     return http::JsonResponse(202, {{"status", "verification_sent"}});
   }
 
   Result<Response> Login(const Request& request, const PathParams&) {
-    API_TRY(auto f, Fields::FromBody(
-                        request, {"email", "auth_key", "device", "totp_code", "recovery_code"}));
+    KW_ASSIGN_OR_RETURN(auto f, Fields::FromBody(request, {"email", "auth_key", "device",
+                                                           "totp_code", "recovery_code"}));
     core::Login login;
-    API_TRY(login.email, f.String("email"));
-    API_TRY(login.auth_key, f.AuthKey("auth_key"));
-    API_TRY(auto device, f.Object("device", {"id", "name", "type"}));
-    API_TRY(login.device.id, device.String("id"));
-    API_TRY(login.device.name, device.String("name"));
-    API_TRY(login.device.type, device.String("type"));
-    API_TRY(login.totp_code, f.OptionalString("totp_code"));
-    API_TRY(login.recovery_code, f.OptionalString("recovery_code"));
+    KW_ASSIGN_OR_RETURN(login.email, f.String("email"));
+    KW_ASSIGN_OR_RETURN(login.auth_key, f.AuthKey("auth_key"));
+    KW_ASSIGN_OR_RETURN(auto device, f.Object("device", {"id", "name", "type"}));
+    KW_ASSIGN_OR_RETURN(login.device.id, device.String("id"));
+    KW_ASSIGN_OR_RETURN(login.device.name, device.String("name"));
+    KW_ASSIGN_OR_RETURN(login.device.type, device.String("type"));
+    KW_ASSIGN_OR_RETURN(login.totp_code, f.OptionalString("totp_code"));
+    KW_ASSIGN_OR_RETURN(login.recovery_code, f.OptionalString("recovery_code"));
     login.remote_address = request.remote_address;
-    API_TRY(auto result, core_.sessions.Login(login));
+    KW_ASSIGN_OR_RETURN(auto result, core_.sessions.Login(login));
     return http::JsonResponse(201, {{"token", crypto::Base64UrlEncode(result.token.span())},
                                     {"expires_at", FormatRfc3339(result.expires_at)},
                                     {"device_id", result.device_id},
@@ -236,111 +228,102 @@ class ApiImpl final : public Api {
   }
 
   Result<Response> Logout(const Request& request, const PathParams&) {
-    API_TRY(auto caller, Authenticate(request, Access::kWhilePasswordChangeRequired));
+    KW_ASSIGN_OR_RETURN(auto caller, Authenticate(request, Access::kWhilePasswordChangeRequired));
     KW_TRY(core_.sessions.Logout(caller));
     return http::NoContent();
   }
 
   Result<Response> GetAccount(const Request& request, const PathParams&) {
-    API_TRY(auto caller, Authenticate(request, Access::kWhilePasswordChangeRequired));
-    API_TRY(auto account, core_.accounts.Get(caller));
+    KW_ASSIGN_OR_RETURN(auto caller, Authenticate(request, Access::kWhilePasswordChangeRequired));
+    KW_ASSIGN_OR_RETURN(auto account, core_.accounts.Get(caller));
     return http::JsonResponse(200, AccountJson(account));
   }
 
   Result<Response> ChangePassword(const Request& request, const PathParams&) {
-    API_TRY(auto caller, Authenticate(request, Access::kWhilePasswordChangeRequired));
-    API_TRY(auto f, Fields::FromBody(request, {"auth_key", "new_kdf", "new_salt", "new_auth_key",
-                                               "new_wrapped_vault_key", "escrows"}));
+    KW_ASSIGN_OR_RETURN(auto caller, Authenticate(request, Access::kWhilePasswordChangeRequired));
+    KW_ASSIGN_OR_RETURN(
+        auto f, Fields::FromBody(request, {"auth_key", "new_kdf", "new_salt", "new_auth_key",
+                                           "new_wrapped_vault_key", "escrows"}));
     core::PasswordChange change;
-    API_TRY(change.auth_key, f.AuthKey("auth_key"));
-    API_TRY(change.new_kdf, f.Kdf("new_kdf"));
-    API_TRY(change.new_salt, f.Binary("new_salt", crypto::kSaltSize, crypto::kSaltSize));
-    API_TRY(change.new_auth_key, f.AuthKey("new_auth_key"));
-    API_TRY(change.new_wrapped_vault_key,
-            f.Binary("new_wrapped_vault_key", kWrappedMin, kKeyBlobMax));
+    KW_ASSIGN_OR_RETURN(change.auth_key, f.AuthKey("auth_key"));
+    KW_ASSIGN_OR_RETURN(change.new_kdf, f.Kdf("new_kdf"));
+    KW_ASSIGN_OR_RETURN(change.new_salt,
+                        f.Binary("new_salt", crypto::kSaltSize, crypto::kSaltSize));
+    KW_ASSIGN_OR_RETURN(change.new_auth_key, f.AuthKey("new_auth_key"));
+    KW_ASSIGN_OR_RETURN(change.new_wrapped_vault_key,
+                        f.Binary("new_wrapped_vault_key", kWrappedMin, kKeyBlobMax));
     if (f.Has("escrows")) {
-      API_TRY(auto escrows, f.ObjectArray("escrows",
-                                          {"org_id", "epoch", "key_version", "wrapped_vault_key",
-                                           "admin_share", "server_share"},
-                                          kMaxPasswordEscrows));
-      for (const auto& e : escrows) {
-        core::OrgEscrowUpload upload;
-        API_TRY(upload.org_id, e.String("org_id"));
-        API_TRY(upload.escrow, EscrowUploadFrom(e));
-        change.escrows.push_back(std::move(upload));
-      }
+      KW_ASSIGN_OR_RETURN(change.escrows, OrgEscrowUploads(f, "escrows", kMaxPasswordEscrows));
     }
     KW_TRY(core_.accounts.ChangePassword(caller, change));
     return http::NoContent();
   }
 
   Result<Response> DeleteAccount(const Request& request, const PathParams&) {
-    API_TRY(auto caller, Authenticate(request));
-    API_TRY(auto f, Fields::FromBody(request, {"auth_key"}));
-    API_TRY(auto key, f.AuthKey("auth_key"));
+    KW_ASSIGN_OR_RETURN(auto caller, Authenticate(request));
+    KW_ASSIGN_OR_RETURN(auto key, AuthKeyBody(request));
     KW_TRY(core_.accounts.Delete(caller, key));
     return http::NoContent();
   }
 
   Result<Response> TotpBegin(const Request& request, const PathParams&) {
-    API_TRY(auto caller, Authenticate(request));
-    API_TRY(auto f, Fields::FromBody(request, {"auth_key"}));
-    API_TRY(auto key, f.AuthKey("auth_key"));
-    API_TRY(auto enrollment, core_.two_factor.Begin(caller, key));
+    KW_ASSIGN_OR_RETURN(auto caller, Authenticate(request));
+    KW_ASSIGN_OR_RETURN(auto key, AuthKeyBody(request));
+    KW_ASSIGN_OR_RETURN(auto enrollment, core_.two_factor.Begin(caller, key));
     return http::JsonResponse(200, {{"secret", enrollment.secret_base32}, {"uri", enrollment.uri}});
   }
 
   Result<Response> TotpConfirm(const Request& request, const PathParams&) {
-    API_TRY(auto caller, Authenticate(request));
-    API_TRY(auto f, Fields::FromBody(request, {"code"}));
-    API_TRY(auto code, f.String("code"));
-    API_TRY(auto codes, core_.two_factor.Confirm(caller, code));
+    KW_ASSIGN_OR_RETURN(auto caller, Authenticate(request));
+    KW_ASSIGN_OR_RETURN(auto f, Fields::FromBody(request, {"code"}));
+    KW_ASSIGN_OR_RETURN(auto code, f.String("code"));
+    KW_ASSIGN_OR_RETURN(auto codes, core_.two_factor.Confirm(caller, code));
     return http::JsonResponse(200, {{"recovery_codes", codes}});
   }
 
   Result<Response> TotpDisable(const Request& request, const PathParams&) {
-    API_TRY(auto caller, Authenticate(request));
-    API_TRY(auto f, Fields::FromBody(request, {"auth_key"}));
-    API_TRY(auto key, f.AuthKey("auth_key"));
+    KW_ASSIGN_OR_RETURN(auto caller, Authenticate(request));
+    KW_ASSIGN_OR_RETURN(auto key, AuthKeyBody(request));
     KW_TRY(core_.two_factor.Disable(caller, key));
     return http::NoContent();
   }
 
   // ---- items ----
   Result<Response> ListItems(const Request& request, const PathParams&) {
-    API_TRY(auto caller, Authenticate(request));
-    API_TRY(auto items, core_.items.List(caller));
+    KW_ASSIGN_OR_RETURN(auto caller, Authenticate(request));
+    KW_ASSIGN_OR_RETURN(auto items, core_.items.List(caller));
     Response response;
     response.body = ItemListBody(items);
     return response;
   }
 
   Result<Response> CreateItem(const Request& request, const PathParams&) {
-    API_TRY(auto caller, Authenticate(request));
-    API_TRY(auto f, Fields::FromBody(request, {"id", "data"}));
-    API_TRY(auto id, f.String("id"));
-    API_TRY(auto data, ItemData(f));
-    API_TRY(auto item, core_.items.Create(caller, id, std::move(data)));
+    KW_ASSIGN_OR_RETURN(auto caller, Authenticate(request));
+    KW_ASSIGN_OR_RETURN(auto f, Fields::FromBody(request, {"id", "data"}));
+    KW_ASSIGN_OR_RETURN(auto id, f.String("id"));
+    KW_ASSIGN_OR_RETURN(auto data, ItemData(f));
+    KW_ASSIGN_OR_RETURN(auto item, core_.items.Create(caller, id, std::move(data)));
     return http::JsonResponse(201, ItemJson(item));
   }
 
   Result<Response> GetItem(const Request& request, const PathParams& params) {
-    API_TRY(auto caller, Authenticate(request));
-    API_TRY(auto item, core_.items.Get(caller, params.at("id")));
+    KW_ASSIGN_OR_RETURN(auto caller, Authenticate(request));
+    KW_ASSIGN_OR_RETURN(auto item, core_.items.Get(caller, params.at("id")));
     return http::JsonResponse(200, ItemJson(item));
   }
 
   Result<Response> UpdateItem(const Request& request, const PathParams& params) {
-    API_TRY(auto caller, Authenticate(request));
-    API_TRY(auto f, Fields::FromBody(request, {"revision", "data"}));
-    API_TRY(auto revision, f.Count("revision"));
-    API_TRY(auto data, ItemData(f));
-    API_TRY(auto item, core_.items.Update(caller, params.at("id"), revision, std::move(data)));
+    KW_ASSIGN_OR_RETURN(auto caller, Authenticate(request));
+    KW_ASSIGN_OR_RETURN(auto f, Fields::FromBody(request, {"revision", "data"}));
+    KW_ASSIGN_OR_RETURN(auto revision, f.Count("revision"));
+    KW_ASSIGN_OR_RETURN(auto data, ItemData(f));
+    KW_ASSIGN_OR_RETURN(auto item,
+                        core_.items.Update(caller, params.at("id"), revision, std::move(data)));
     return http::JsonResponse(200, ItemJson(item));
   }
 
   Result<Response> DeleteItem(const Request& request, const PathParams& params) {
-    API_TRY(auto caller, Authenticate(request));
+    KW_ASSIGN_OR_RETURN(auto caller, Authenticate(request));
     KW_TRY(core_.items.Delete(caller, params.at("id")));
     return http::NoContent();
   }
@@ -353,15 +336,15 @@ class ApiImpl final : public Api {
 
   // ---- devices ----
   Result<Response> ListDevices(const Request& request, const PathParams&) {
-    API_TRY(auto caller, Authenticate(request));
-    API_TRY(auto devices, core_.devices.List(caller));
+    KW_ASSIGN_OR_RETURN(auto caller, Authenticate(request));
+    KW_ASSIGN_OR_RETURN(auto devices, core_.devices.List(caller));
     json list = json::array();
     for (const auto& d : devices) list.push_back(DeviceJson(d, caller.device_id));
     return http::JsonResponse(200, {{"devices", std::move(list)}});
   }
 
   Result<Response> DeactivateDevice(const Request& request, const PathParams& params) {
-    API_TRY(auto caller, Authenticate(request));
+    KW_ASSIGN_OR_RETURN(auto caller, Authenticate(request));
     KW_TRY(core_.devices.Deactivate(caller, params.at("id")));
     return http::NoContent();
   }

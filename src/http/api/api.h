@@ -24,7 +24,8 @@ struct ApiConfig {
   // Answered by pre-login for unknown emails (raised to kdf_minimum if lower).
   crypto::KdfParams kdf_default = crypto::kDefaultKdf;
   std::string version = "0.1.0";  // GET /v1/server
-  // The server recovery key pair (pk_srv of docs/protocol.md escrow; keywardd
+  // The server recovery key pair (pk_srv of docs/protocol.md "Escrow, links,
+  // grants and signed statements"; keywardd
   // loads it from <data>/recovery.key). GET /v1/server serves its public key
   // and fingerprint; the secret half is kept for the redeem flow. Shared so
   // that ApiConfig stays copyable. When null (tests that do not need it) the

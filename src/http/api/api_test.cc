@@ -9,6 +9,7 @@
 
 #include "tests/support/fake_clock.h"
 #include "tests/support/memory_mailer.h"
+#include "tests/support/status_assertions.h"
 
 namespace keyward::api {
 namespace {
@@ -28,7 +29,7 @@ class ApiTest : public ::testing::Test {
     config.kdf_minimum = crypto::kTestKdf;
     config.recovery_key = recovery_key_;
     auto api = MakeApi(config, store::Open("sqlite::memory:").value(), mailer_, clock_, secret_);
-    EXPECT_TRUE(api.has_value()) << (api ? "" : api.error().code());
+    EXPECT_OK(api);
     api_ = std::move(*api);
     api_->RegisterRoutes(router_);
   }
@@ -160,8 +161,7 @@ TEST_F(ApiTest, RefusesABadRecoveryKeyPair) {
   config.recovery_key = std::make_shared<const crypto::BoxKeyPair>(
       crypto::BoxKeyPair{crypto::RandomBytes(31), crypto::SecureBytes::Random(32)});
   auto api = MakeApi(config, store::Open("sqlite::memory:").value(), mailer_, clock_, secret_);
-  ASSERT_FALSE(api.has_value());
-  EXPECT_EQ(api.error().code(), "api.bad_recovery_key");
+  EXPECT_ERROR(api, "api.bad_recovery_key");
 }
 
 TEST_F(ApiTest, WholeAccountJourney) {

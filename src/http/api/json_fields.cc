@@ -2,13 +2,14 @@
 
 #include <algorithm>
 
+#include "common/try.h"
+
 namespace keyward::api {
 
 Result<Fields> Fields::FromBody(const http::Request& request,
                                 std::initializer_list<std::string_view> allowed) {
-  auto json = http::ParseJsonBody(request);
-  if (!json) return Fail(json.error());
-  return Check(std::move(*json), "", allowed);
+  KW_ASSIGN_OR_RETURN(auto json, http::ParseJsonBody(request));
+  return Check(std::move(json), "", allowed);
 }
 
 Result<Fields> Fields::Check(nlohmann::json json, std::string prefix,
@@ -49,10 +50,9 @@ Result<const nlohmann::json*> Fields::Required(std::string_view name) const {
 }
 
 Result<std::string> Fields::String(std::string_view name) const {
-  auto v = Required(name);
-  if (!v) return Fail(v.error());
-  if (!(*v)->is_string()) return Fail(Invalid(name));
-  return (*v)->get<std::string>();
+  KW_ASSIGN_OR_RETURN(const nlohmann::json* v, Required(name));
+  if (!v->is_string()) return Fail(Invalid(name));
+  return v->get<std::string>();
 }
 
 Result<std::optional<std::string>> Fields::OptionalString(std::string_view name) const {
@@ -63,9 +63,8 @@ Result<std::optional<std::string>> Fields::OptionalString(std::string_view name)
 }
 
 Result<int64_t> Fields::Count(std::string_view name) const {
-  auto v = Required(name);
-  if (!v) return Fail(v.error());
-  const nlohmann::json& j = **v;
+  KW_ASSIGN_OR_RETURN(const nlohmann::json* v, Required(name));
+  const nlohmann::json& j = *v;
   if (j.is_number_unsigned()) {
     auto u = j.get<uint64_t>();
     if (u > static_cast<uint64_t>(INT64_MAX)) return Fail(Invalid(name));
@@ -77,10 +76,9 @@ Result<int64_t> Fields::Count(std::string_view name) const {
 
 Result<crypto::Bytes> Fields::Binary(std::string_view name, size_t min_size,
                                      size_t max_size) const {
-  auto v = Required(name);
-  if (!v) return Fail(v.error());
-  if (!(*v)->is_string()) return Fail(Invalid(name));
-  const auto& text = (*v)->get_ref<const std::string&>();
+  KW_ASSIGN_OR_RETURN(const nlohmann::json* v, Required(name));
+  if (!v->is_string()) return Fail(Invalid(name));
+  const auto& text = v->get_ref<const std::string&>();
   // Cheap bound before decoding: 4 characters per 3 bytes.
   if (text.size() > (max_size / 3 + 1) * 4) return Fail(Invalid(name));
   auto bytes = crypto::Base64UrlDecode(text);
@@ -89,10 +87,9 @@ Result<crypto::Bytes> Fields::Binary(std::string_view name, size_t min_size,
 }
 
 Result<crypto::AuthKey> Fields::AuthKey(std::string_view name) const {
-  auto v = Required(name);
-  if (!v) return Fail(v.error());
-  if (!(*v)->is_string()) return Fail(Invalid(name));
-  const auto& text = (*v)->get_ref<const std::string&>();
+  KW_ASSIGN_OR_RETURN(const nlohmann::json* v, Required(name));
+  if (!v->is_string()) return Fail(Invalid(name));
+  const auto& text = v->get_ref<const std::string&>();
   if (text.size() != 43) return Fail(Invalid(name));  // 32 bytes, unpadded
   auto bytes = crypto::Base64UrlDecodeSecret(text);
   if (!bytes || bytes->size() != crypto::AuthKey::kSize) return Fail(Invalid(name));
@@ -100,21 +97,17 @@ Result<crypto::AuthKey> Fields::AuthKey(std::string_view name) const {
 }
 
 Result<crypto::KdfParams> Fields::Kdf(std::string_view name) const {
-  auto object = Object(name, {"ops", "mem"});
-  if (!object) return Fail(object.error());
-  auto ops = object->Count("ops");
-  if (!ops) return Fail(ops.error());
-  auto mem = object->Count("mem");
-  if (!mem) return Fail(mem.error());
-  return crypto::KdfParams{static_cast<uint64_t>(*ops), static_cast<uint64_t>(*mem)};
+  KW_ASSIGN_OR_RETURN(auto object, Object(name, {"ops", "mem"}));
+  KW_ASSIGN_OR_RETURN(int64_t ops, object.Count("ops"));
+  KW_ASSIGN_OR_RETURN(int64_t mem, object.Count("mem"));
+  return crypto::KdfParams{static_cast<uint64_t>(ops), static_cast<uint64_t>(mem)};
 }
 
 Result<Fields> Fields::Object(std::string_view name,
                               std::initializer_list<std::string_view> allowed) const {
-  auto v = Required(name);
-  if (!v) return Fail(v.error());
-  if (!(*v)->is_object()) return Fail(Invalid(name));
-  return Check(**v, Path(name) + ".", allowed);
+  KW_ASSIGN_OR_RETURN(const nlohmann::json* v, Required(name));
+  if (!v->is_object()) return Fail(Invalid(name));
+  return Check(*v, Path(name) + ".", allowed);
 }
 
 bool Fields::Has(std::string_view name) const {
@@ -125,15 +118,14 @@ bool Fields::Has(std::string_view name) const {
 Result<std::vector<Fields>> Fields::ObjectArray(std::string_view name,
                                                 std::initializer_list<std::string_view> allowed,
                                                 size_t max_items) const {
-  auto v = Required(name);
-  if (!v) return Fail(v.error());
-  if (!(*v)->is_array() || (*v)->size() > max_items) return Fail(Invalid(name));
+  KW_ASSIGN_OR_RETURN(const nlohmann::json* v, Required(name));
+  if (!v->is_array() || v->size() > max_items) return Fail(Invalid(name));
   std::vector<Fields> out;
-  out.reserve((*v)->size());
-  for (size_t i = 0; i < (*v)->size(); ++i) {
-    auto element = Check((**v)[i], Path(name) + "[" + std::to_string(i) + "].", allowed);
-    if (!element) return Fail(element.error());
-    out.push_back(std::move(*element));
+  out.reserve(v->size());
+  for (size_t i = 0; i < v->size(); ++i) {
+    KW_ASSIGN_OR_RETURN(auto element,
+                        Check((*v)[i], Path(name) + "[" + std::to_string(i) + "].", allowed));
+    out.push_back(std::move(element));
   }
   return out;
 }

@@ -17,6 +17,7 @@
 #include "protocol/statement.h"
 #include "tests/support/fake_clock.h"
 #include "tests/support/memory_mailer.h"
+#include "tests/support/status_assertions.h"
 
 namespace keyward::api::testing_support {
 
@@ -43,7 +44,7 @@ class OrgApiFixture : public ::testing::Test {
     config.kdf_minimum = crypto::kTestKdf;
     config.recovery_key = recovery_key_;
     auto api = MakeApi(config, store::Open("sqlite::memory:").value(), mailer_, clock_, secret_);
-    EXPECT_TRUE(api.has_value()) << (api ? "" : api.error().code());
+    EXPECT_OK(api);
     api_ = std::move(*api);
     api_->RegisterRoutes(router_);
 

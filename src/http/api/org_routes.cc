@@ -19,26 +19,7 @@ using http::Request;
 using http::Response;
 using nlohmann::json;
 
-constexpr size_t kMaxStatementSize = 32 * 1024;  // the policy is at most 16 KiB
-constexpr size_t kSignatureSize = 64;
-
 // ---- encoding ----
-
-std::string B64(const store::Bytes& bytes) { return crypto::Base64UrlEncode(bytes); }
-
-std::string_view StatusName(store::MemberStatus status) {
-  return status == store::MemberStatus::kActive ? "active" : "revoked";
-}
-
-json StatementJson(const store::OrgStatementRow& s) {
-  return {{"version", s.version}, {"statement", B64(s.statement)}, {"signature", B64(s.signature)}};
-}
-
-json StatementsJson(const std::vector<store::OrgStatementRow>& rows) {
-  json out = json::array();
-  for (const auto& s : rows) out.push_back(StatementJson(s));
-  return out;
-}
 
 json InviteJson(const store::OrgInvite& i) {
   return {{"id", i.id},
@@ -53,7 +34,7 @@ json MemberJson(const core::MemberView& m) {
           {"email", m.email},
           {"role", m.member.role},
           {"permissions", m.member.permissions},
-          {"status", StatusName(m.member.status)},
+          {"status", core::MemberStatusName(m.member.status)},
           {"joined_at", FormatRfc3339(m.member.joined_at)},
           {"public_key", B64(m.public_key)},
           {"enrollment", EnrollmentJson(m.enrollment)},
@@ -298,13 +279,7 @@ class OrgRoutes {
 
 void AddOrgRoutes(http::Router& router, RouteContext ctx) {
   auto routes = std::make_shared<OrgRoutes>(ctx);
-  using Method = Result<Response> (OrgRoutes::*)(const Request&, const PathParams&);
-  auto add = [&](std::string method, std::string pattern, Method fn) {
-    AddRoute(router, std::move(method), std::move(pattern),
-             [routes, fn](const Request& request, const PathParams& params) {
-               return ((*routes).*fn)(request, params);
-             });
-  };
+  RouteAdder add(router, routes);
   add("POST", "/v1/orgs", &OrgRoutes::CreateOrg);
   add("GET", "/v1/orgs", &OrgRoutes::ListOrgs);
   add("GET", "/v1/orgs/{org}", &OrgRoutes::GetOrg);

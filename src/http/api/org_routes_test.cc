@@ -12,6 +12,7 @@
 #include "protocol/statement.h"
 #include "tests/support/fake_clock.h"
 #include "tests/support/memory_mailer.h"
+#include "tests/support/status_assertions.h"
 
 namespace keyward::api {
 namespace {
@@ -43,7 +44,7 @@ class OrgApiTest : public ::testing::Test {
     config.kdf_minimum = crypto::kTestKdf;
     config.recovery_key = recovery_key_;
     auto api = MakeApi(config, store::Open("sqlite::memory:").value(), mailer_, clock_, secret_);
-    EXPECT_TRUE(api.has_value()) << (api ? "" : api.error().code());
+    EXPECT_OK(api);
     api_ = std::move(*api);
     api_->RegisterRoutes(router_);
   }
@@ -655,7 +656,7 @@ TEST_F(OrgApiTest, EventsPageFilterAndVerify) {
     hashes.push_back(d);
   }
   auto head = protocol::audit::Verify("acme", events, hashes);
-  ASSERT_TRUE(head.has_value()) << head.error().message();
+  ASSERT_OK(head);
   EXPECT_EQ(head->seq, 6u);
 
   // Pages.

@@ -22,6 +22,16 @@ json EnrollmentJson(const core::EnrollmentState& e) {
           {"last_epoch", e.last_epoch}};
 }
 
+json StatementJson(const store::OrgStatementRow& s) {
+  return {{"version", s.version}, {"statement", B64(s.statement)}, {"signature", B64(s.signature)}};
+}
+
+json StatementsJson(const std::vector<store::OrgStatementRow>& rows) {
+  json out = json::array();
+  for (const auto& s : rows) out.push_back(StatementJson(s));
+  return out;
+}
+
 json OrgJson(const core::OrgView& v) {
   // Stored canonical by the service (protocol::EncodePolicy).
   json policy = json::parse(v.org.policy_json, nullptr, /*allow_exceptions=*/false);
@@ -29,9 +39,9 @@ json OrgJson(const core::OrgView& v) {
           {"name", v.org.name},
           {"role", v.me.role},
           {"permissions", v.me.permissions},
-          {"status", v.me.status == store::MemberStatus::kActive ? "active" : "revoked"},
+          {"status", core::MemberStatusName(v.me.status)},
           {"key_version", v.org.key_version},
-          {"recovery_public_key", crypto::Base64UrlEncode(v.org.recovery_public_key)},
+          {"recovery_public_key", B64(v.org.recovery_public_key)},
           {"statement_version", v.org.statement_version},
           {"policy", policy.is_discarded() ? json::object() : std::move(policy)},
           {"enrollment", EnrollmentJson(v.enrollment)},

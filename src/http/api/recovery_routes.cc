@@ -21,30 +21,20 @@ class RecoveryRoutes {
   explicit RecoveryRoutes(RouteContext ctx) : ctx_(ctx) {}
 
   void Register(http::Router& router) {
-    Route(router, "GET", "/v1/orgs/{org}/enrollment", &RecoveryRoutes::GetEnrollment);
-    Route(router, "PUT", "/v1/orgs/{org}/enrollment", &RecoveryRoutes::Enroll);
-    Route(router, "DELETE", "/v1/orgs/{org}/enrollment", &RecoveryRoutes::Withdraw);
-    Route(router, "POST", "/v1/orgs/{org}/rotation", &RecoveryRoutes::StartRotation);
-    Route(router, "GET", "/v1/orgs/{org}/rotation", &RecoveryRoutes::PendingRotation);
-    Route(router, "POST", "/v1/orgs/{org}/rotation/escrows", &RecoveryRoutes::RewrapEscrows);
-    Route(router, "POST", "/v1/orgs/{org}/members/{member}/reset/begin",
-          &RecoveryRoutes::BeginReset);
-    Route(router, "POST", "/v1/orgs/{org}/members/{member}/reset", &RecoveryRoutes::Reset);
-    Route(router, "POST", "/v1/orgs/{org}/members/{member}/2fa/reset",
-          &RecoveryRoutes::ResetTwoFactor);
+    // The router keeps the handlers; they share one copy of this small object.
+    RouteAdder route(router, std::make_shared<RecoveryRoutes>(*this));
+    route("GET", "/v1/orgs/{org}/enrollment", &RecoveryRoutes::GetEnrollment);
+    route("PUT", "/v1/orgs/{org}/enrollment", &RecoveryRoutes::Enroll);
+    route("DELETE", "/v1/orgs/{org}/enrollment", &RecoveryRoutes::Withdraw);
+    route("POST", "/v1/orgs/{org}/rotation", &RecoveryRoutes::StartRotation);
+    route("GET", "/v1/orgs/{org}/rotation", &RecoveryRoutes::PendingRotation);
+    route("POST", "/v1/orgs/{org}/rotation/escrows", &RecoveryRoutes::RewrapEscrows);
+    route("POST", "/v1/orgs/{org}/members/{member}/reset/begin", &RecoveryRoutes::BeginReset);
+    route("POST", "/v1/orgs/{org}/members/{member}/reset", &RecoveryRoutes::Reset);
+    route("POST", "/v1/orgs/{org}/members/{member}/2fa/reset", &RecoveryRoutes::ResetTwoFactor);
   }
 
  private:
-  using Method = Result<Response> (RecoveryRoutes::*)(const Request&, const PathParams&);
-
-  // The router keeps the handlers; each holds a copy of this small object.
-  void Route(http::Router& router, std::string method, std::string pattern, Method fn) {
-    AddRoute(router, std::move(method), std::move(pattern),
-             [self = *this, fn](const Request& request, const PathParams& params) mutable {
-               return (self.*fn)(request, params);
-             });
-  }
-
   core::Services& core() { return ctx_.core; }
 
   // ---- enrollment ----
@@ -66,8 +56,7 @@ class RecoveryRoutes {
 
   Result<Response> Withdraw(const Request& request, const PathParams& params) {
     KW_ASSIGN_OR_RETURN(auto caller, Authenticate(core(), request));
-    KW_ASSIGN_OR_RETURN(auto f, Fields::FromBody(request, {"auth_key"}));
-    KW_ASSIGN_OR_RETURN(auto auth_key, f.AuthKey("auth_key"));
+    KW_ASSIGN_OR_RETURN(auto auth_key, AuthKeyBody(request));
     KW_TRY(core().enrollment.Withdraw(caller, params.at("org"), auth_key));
     return http::NoContent();
   }
@@ -198,6 +187,25 @@ Result<core::EscrowUpload> EscrowUploadFrom(const Fields& f) {
   KW_ASSIGN_OR_RETURN(escrow.server_share,
                       f.Binary("server_share", core::kEscrowBlobMin, core::kEscrowBlobMax));
   return escrow;
+}
+
+Result<std::vector<core::OrgEscrowUpload>> OrgEscrowUploads(const Fields& parent,
+                                                            std::string_view name,
+                                                            size_t max_items) {
+  KW_ASSIGN_OR_RETURN(auto rows,
+                      parent.ObjectArray(name,
+                                         {"org_id", "epoch", "key_version", "wrapped_vault_key",
+                                          "admin_share", "server_share"},
+                                         max_items));
+  std::vector<core::OrgEscrowUpload> out;
+  out.reserve(rows.size());
+  for (const auto& row : rows) {
+    core::OrgEscrowUpload upload;
+    KW_ASSIGN_OR_RETURN(upload.org_id, row.String("org_id"));
+    KW_ASSIGN_OR_RETURN(upload.escrow, EscrowUploadFrom(row));
+    out.push_back(std::move(upload));
+  }
+  return out;
 }
 
 void AddRecoveryRoutes(http::Router& router, RouteContext ctx) {

@@ -19,8 +19,6 @@ using nlohmann::json;
 
 constexpr size_t kMaxRedeemEscrows = 1000;  // organizations one account is enrolled in
 
-std::string B64(std::span<const uint8_t> bytes) { return crypto::Base64UrlEncode(bytes); }
-
 json OrNull(const std::string& text) { return text.empty() ? json(nullptr) : json(text); }
 json TimeOrNull(int64_t t) { return t == 0 ? json(nullptr) : json(FormatRfc3339(t)); }
 
@@ -84,37 +82,26 @@ Result<crypto::GenericKey> SecretKey(const Fields& f, std::string_view name) {
   return crypto::GenericKey(std::move(key.bytes()));
 }
 
-json StatementJson(const store::OrgStatementRow& s) {
-  return {{"version", s.version}, {"statement", B64(s.statement)}, {"signature", B64(s.signature)}};
-}
-
 class RequestRoutes {
  public:
   explicit RequestRoutes(RouteContext ctx) : ctx_(ctx) {}
 
   void Register(http::Router& router) {
-    Route(router, "POST", "/v1/recovery/requests", &RequestRoutes::Ask);
-    Route(router, "POST", "/v1/recovery/requests/confirm", &RequestRoutes::Confirm);
-    Route(router, "GET", "/v1/orgs/{org}/recovery/requests", &RequestRoutes::List);
-    Route(router, "GET", "/v1/orgs/{org}/recovery/requests/{id}", &RequestRoutes::Show);
-    Route(router, "POST", "/v1/orgs/{org}/recovery/requests/{id}/approve", &RequestRoutes::Approve);
-    Route(router, "POST", "/v1/orgs/{org}/recovery/requests/{id}/decline", &RequestRoutes::Decline);
-    Route(router, "POST", "/v1/orgs/{org}/recovery/start", &RequestRoutes::Start);
-    Route(router, "POST", "/v1/recovery/redeem", &RequestRoutes::RedeemStart);
-    Route(router, "POST", "/v1/recovery/redeem/verify", &RequestRoutes::RedeemVerify);
-    Route(router, "POST", "/v1/recovery/redeem/complete", &RequestRoutes::Complete);
+    // The router keeps the handlers; they share one copy of this small object.
+    RouteAdder route(router, std::make_shared<RequestRoutes>(*this));
+    route("POST", "/v1/recovery/requests", &RequestRoutes::Ask);
+    route("POST", "/v1/recovery/requests/confirm", &RequestRoutes::Confirm);
+    route("GET", "/v1/orgs/{org}/recovery/requests", &RequestRoutes::List);
+    route("GET", "/v1/orgs/{org}/recovery/requests/{id}", &RequestRoutes::Show);
+    route("POST", "/v1/orgs/{org}/recovery/requests/{id}/approve", &RequestRoutes::Approve);
+    route("POST", "/v1/orgs/{org}/recovery/requests/{id}/decline", &RequestRoutes::Decline);
+    route("POST", "/v1/orgs/{org}/recovery/start", &RequestRoutes::Start);
+    route("POST", "/v1/recovery/redeem", &RequestRoutes::RedeemStart);
+    route("POST", "/v1/recovery/redeem/verify", &RequestRoutes::RedeemVerify);
+    route("POST", "/v1/recovery/redeem/complete", &RequestRoutes::Complete);
   }
 
  private:
-  using Method = Result<Response> (RequestRoutes::*)(const Request&, const PathParams&);
-
-  void Route(http::Router& router, std::string method, std::string pattern, Method fn) {
-    AddRoute(router, std::move(method), std::move(pattern),
-             [self = *this, fn](const Request& request, const PathParams& params) mutable {
-               return (self.*fn)(request, params);
-             });
-  }
-
   core::RecoveryRequestService& requests() { return ctx_.core.requests; }
 
   // ---- the member, no session ----
@@ -224,14 +211,12 @@ class RequestRoutes {
                         requests().RedeemVerify(request_id, token, code, request.remote_address));
     json orgs = json::array();
     for (const auto& o : m.orgs) {
-      json statements = json::array();
-      for (const auto& s : o.statements) statements.push_back(StatementJson(s));
       orgs.push_back({{"org_id", o.org_id},
                       {"name", o.name},
                       {"last_epoch", o.last_epoch},
                       {"key_version", o.key_version},
                       {"recovery_public_key", B64(o.recovery_public_key)},
-                      {"statements", std::move(statements)}});
+                      {"statements", StatementsJson(o.statements)}});
     }
     return http::JsonResponse(200, {{"account_id", m.account_id},
                                     {"email", m.email},
@@ -256,17 +241,7 @@ class RequestRoutes {
     KW_ASSIGN_OR_RETURN(c.new_auth_key, f.AuthKey("new_auth_key"));
     KW_ASSIGN_OR_RETURN(c.new_wrapped_vault_key,
                         f.Binary("new_wrapped_vault_key", 1, core::kEscrowBlobMax));
-    KW_ASSIGN_OR_RETURN(auto rows,
-                        f.ObjectArray("escrows",
-                                      {"org_id", "epoch", "key_version", "wrapped_vault_key",
-                                       "admin_share", "server_share"},
-                                      kMaxRedeemEscrows));
-    for (const auto& row : rows) {
-      core::OrgEscrowUpload upload;
-      KW_ASSIGN_OR_RETURN(upload.org_id, row.String("org_id"));
-      KW_ASSIGN_OR_RETURN(upload.escrow, EscrowUploadFrom(row));
-      c.escrows.push_back(std::move(upload));
-    }
+    KW_ASSIGN_OR_RETURN(c.escrows, OrgEscrowUploads(f, "escrows", kMaxRedeemEscrows));
     c.remote_address = request.remote_address;
     KW_TRY(requests().Complete(c));
     return http::NoContent();

@@ -54,4 +54,11 @@ Result<core::Caller> Authenticate(core::Services& core, const http::Request& req
 
 nlohmann::json KdfJson(uint64_t ops, uint64_t mem) { return {{"ops", ops}, {"mem", mem}}; }
 
+std::string B64(std::span<const uint8_t> bytes) { return crypto::Base64UrlEncode(bytes); }
+
+Result<crypto::AuthKey> AuthKeyBody(const http::Request& request) {
+  KW_ASSIGN_OR_RETURN(auto f, Fields::FromBody(request, {"auth_key"}));
+  return f.AuthKey("auth_key");
+}
+
 }  // namespace keyward::api

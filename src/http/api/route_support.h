@@ -4,11 +4,16 @@
 #pragma once
 
 #include <functional>
+#include <memory>
+#include <span>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/try.h"
 #include "core/services.h"
 #include "http/api/api.h"
 #include "http/api/json_fields.h"
@@ -30,6 +35,35 @@ using Handler =
 void AddRoute(http::Router& router, std::string method, std::string pattern, Handler fn);
 http::Response Answer(Result<http::Response> result);
 
+// Registers member functions of a route class as handlers. `Holder` keeps
+// the object for the handlers: a pointer when the object outlives the
+// router (ApiImpl), a shared_ptr otherwise.
+//
+//   RouteAdder route(router, std::make_shared<OrgRoutes>(ctx));
+//   route("GET", "/v1/orgs", &OrgRoutes::ListOrgs);
+template <class Routes, class Holder>
+class RouteAdder {
+ public:
+  using Method = Result<http::Response> (Routes::*)(const http::Request&, const http::PathParams&);
+
+  RouteAdder(http::Router& router, Holder routes) : router_(router), routes_(std::move(routes)) {}
+
+  void operator()(std::string method, std::string pattern, Method fn) const {
+    AddRoute(router_, std::move(method), std::move(pattern),
+             [routes = routes_, fn](const http::Request& request, const http::PathParams& params) {
+               return ((*routes).*fn)(request, params);
+             });
+  }
+
+ private:
+  http::Router& router_;
+  Holder routes_;
+};
+template <class Routes>
+RouteAdder(http::Router&, Routes*) -> RouteAdder<Routes, Routes*>;
+template <class Routes>
+RouteAdder(http::Router&, std::shared_ptr<Routes>) -> RouteAdder<Routes, std::shared_ptr<Routes>>;
+
 // Which routes a caller whose master password was reset by an admin may use
 // before choosing a new one (docs/api.md "Organizations").
 enum class Access { kNormal, kWhilePasswordChangeRequired };
@@ -41,6 +75,12 @@ enum class Access { kNormal, kWhilePasswordChangeRequired };
                                                 Access access = Access::kNormal);
 
 nlohmann::json KdfJson(uint64_t ops, uint64_t mem);
+// Binary fields on the wire are base64url.
+std::string B64(std::span<const uint8_t> bytes);
+
+// A body that is {"auth_key"} alone (deleting the account, TOTP, leaving
+// recovery): the key, decoded into secure memory.
+[[nodiscard]] Result<crypto::AuthKey> AuthKeyBody(const http::Request& request);
 
 // ---- organization wire objects shared by org_routes.cc and
 // recovery_routes.cc (defined in org_wire.cc) ----
@@ -48,6 +88,10 @@ nlohmann::json KdfJson(uint64_t ops, uint64_t mem);
 // docs/api.md "Enrollment" and "Org".
 nlohmann::json EnrollmentJson(const core::EnrollmentState& e);
 nlohmann::json OrgJson(const core::OrgView& view);
+// docs/api.md "Organizations": a signed statement {"version","statement",
+// "signature"}, and a list of them.
+nlohmann::json StatementJson(const store::OrgStatementRow& s);
+nlohmann::json StatementsJson(const std::vector<store::OrgStatementRow>& rows);
 // Routes without a request body take none, or an empty object.
 [[nodiscard]] Status NoBody(const http::Request& request);
 // A query parameter that is absent (or empty) gives `fallback`; anything but
@@ -66,6 +110,11 @@ nlohmann::json OrgJson(const core::OrgView& view);
 [[nodiscard]] Result<core::EscrowUpload> ParseEscrowUpload(const Fields& parent,
                                                            std::string_view name);
 [[nodiscard]] Result<core::EscrowUpload> EscrowUploadFrom(const Fields& escrow);
+// The array `name` of at most `max_items` escrow uploads, each with its
+// `org_id` (POST /v1/account/password, POST /v1/recovery/redeem/complete).
+[[nodiscard]] Result<std::vector<core::OrgEscrowUpload>> OrgEscrowUploads(const Fields& parent,
+                                                                          std::string_view name,
+                                                                          size_t max_items);
 
 // Defined in their own files.
 void AddOrgRoutes(http::Router& router, RouteContext ctx);

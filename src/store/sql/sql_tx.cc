@@ -1232,7 +1232,7 @@ class SqlTx final : public Tx {
     size_t mask = (filter.type.empty() ? 0 : 1) | (filter.actor_id.empty() ? 0 : 2) |
                   (filter.target_id.empty() ? 0 : 4) | (filter.since ? 8 : 0) |
                   (filter.until ? 16 : 0);
-    // Sequence numbers stay below 2^53 (core::audit::kMaxSafeInteger).
+    // Sequence numbers stay below 2^53 (protocol::audit::kMaxSafeInteger).
     auto after = ClampU(after_seq);
     return ReadEvents(kSql[mask].c_str(), "list events", [&](Stmt& s) {
       s.Bind(1, org_id).Bind(2, after).Bind(3, limit);
