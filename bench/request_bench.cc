@@ -263,7 +263,7 @@ void Seed(const std::string& db_url, const User& owner, int64_t now) {
   Must(db->Transact([&](store::Tx& tx) -> Status {
     ids.clear();
     for (int i = 0; i < kMembers; ++i) {
-      store::Account a;
+      core::Account a;
       a.id = RandomB64(16);
       a.email = "member" + std::to_string(i) + "@example.com";
       a.kdf_ops = crypto::kTestKdf.ops;
@@ -276,11 +276,11 @@ void Seed(const std::string& db_url, const User& owner, int64_t now) {
       a.verified = true;
       a.created_at = now - 400 * 86400;
       if (auto s = tx.InsertAccount(a); !s) return s;
-      store::OrgMember m;
+      core::OrgMember m;
       m.org_id = kOrg;
       m.account_id = a.id;
       m.role = "user";
-      m.status = store::MemberStatus::kActive;
+      m.status = core::MemberStatus::kActive;
       m.joined_at = a.created_at;
       m.last_epoch = 1;
       if (auto s = tx.InsertMember(m); !s) return s;
@@ -293,15 +293,15 @@ void Seed(const std::string& db_url, const User& owner, int64_t now) {
   // declined, link_used or expired), and for 2,000 members one pending
   // request from the last 7 days: the pending ones are interleaved with
   // final ones of the same days, not simply the newest rows.
-  const store::RequestStatus kFinal[] = {store::RequestStatus::kDeclined,
-                                         store::RequestStatus::kLinkUsed,
-                                         store::RequestStatus::kExpired};
+  const core::RequestStatus kFinal[] = {core::RequestStatus::kDeclined,
+                                        core::RequestStatus::kLinkUsed,
+                                        core::RequestStatus::kExpired};
   Must(db->Transact([&](store::Tx& tx) -> Status {
     int n = 0;
     for (int i = 0; i < kMembers; ++i) {
       const bool has_pending = i < kPendingMembers;
       for (int k = 0; k < kRequestsPerMember; ++k) {
-        store::RecoveryRequest r;
+        core::RecoveryRequest r;
         r.id = RandomB64(16);
         r.org_id = kOrg;
         r.account_id = ids[static_cast<size_t>(i)];
@@ -309,7 +309,7 @@ void Seed(const std::string& db_url, const User& owner, int64_t now) {
         r.device_name = "laptop-" + std::to_string(i);
         r.remote_address = "10.0." + std::to_string(i / 256) + "." + std::to_string(i % 256);
         if (has_pending && k == 0) {
-          r.status = store::RequestStatus::kPending;
+          r.status = core::RequestStatus::kPending;
           r.created_at = now - static_cast<int64_t>(crypto::RandomUniform(7 * 86400));
           r.expires_at = r.created_at + 7 * 86400 + 86400;  // still open at `now`
         } else {
@@ -317,10 +317,10 @@ void Seed(const std::string& db_url, const User& owner, int64_t now) {
           r.created_at = now - static_cast<int64_t>(crypto::RandomUniform(365 * 86400));
           r.expires_at = r.created_at + 7 * 86400;
           r.decided_at = r.created_at + 3600;
-          if (r.status == store::RequestStatus::kDeclined) {
+          if (r.status == core::RequestStatus::kDeclined) {
             r.decided_by = owner.id;
             r.decline_reason = "Please call the help desk first";
-          } else if (r.status == store::RequestStatus::kLinkUsed) {
+          } else if (r.status == core::RequestStatus::kLinkUsed) {
             r.decided_by = owner.id;
             r.token_hash = crypto::RandomBytes(32);
             r.link_share = crypto::RandomBytes(73);
@@ -330,7 +330,7 @@ void Seed(const std::string& db_url, const User& owner, int64_t now) {
           }
         }
         if (auto s = tx.InsertRequest(r); !s) return s;
-        if (r.status == store::RequestStatus::kLinkUsed) {
+        if (r.status == core::RequestStatus::kLinkUsed) {
           if (auto s = tx.InsertApproval({r.id, owner.id, r.decided_at}); !s) return s;
         }
       }

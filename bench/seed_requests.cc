@@ -96,7 +96,7 @@ int Run(int argc, char** argv) {
   ids.reserve(static_cast<size_t>(members));
   Must(db->Transact([&](store::Tx& tx) -> Status {
     ids.clear();
-    store::Org org;
+    core::Org org;
     org.id = org_id;
     org.name = "Bench " + org_id;
     org.created_at = now;
@@ -107,14 +107,14 @@ int Run(int argc, char** argv) {
     org.policy_json = st.policy_json;
     SEED_TRY(tx.CreateOrg(org));
     SEED_TRY(tx.InsertStatement(
-        store::OrgStatementRow{org_id, 1, signed_st.statement, signed_st.signature, now}));
-    store::OrgMember owner;
+        core::OrgStatementRow{org_id, 1, signed_st.statement, signed_st.signature, now}));
+    core::OrgMember owner;
     owner.org_id = org_id;
     owner.account_id = owner_id;
     owner.role = "owner";
     owner.joined_at = now;
     SEED_TRY(tx.InsertMember(owner));
-    store::OrgGrant grant;
+    core::OrgGrant grant;
     grant.org_id = org_id;
     grant.account_id = owner_id;
     grant.key_version = 1;
@@ -124,7 +124,7 @@ int Run(int argc, char** argv) {
     grant.created_at = now;
     SEED_TRY(tx.PutGrant(grant));
     for (int i = 0; i < members; ++i) {
-      store::Account a;
+      core::Account a;
       a.id = RandomB64(16);
       a.email = org_id + "-member" + std::to_string(i) + "@example.com";
       a.kdf_ops = 2;
@@ -137,11 +137,11 @@ int Run(int argc, char** argv) {
       a.verified = true;
       a.created_at = now - 400 * 86400;
       SEED_TRY(tx.InsertAccount(a));
-      store::OrgMember m;
+      core::OrgMember m;
       m.org_id = org_id;
       m.account_id = a.id;
       m.role = "user";
-      m.status = store::MemberStatus::kActive;
+      m.status = core::MemberStatus::kActive;
       m.joined_at = a.created_at;
       m.last_epoch = 1;
       SEED_TRY(tx.InsertMember(m));
@@ -151,14 +151,14 @@ int Run(int argc, char** argv) {
   }),
        "seed the organization and its members");
 
-  const store::RequestStatus kFinal[] = {store::RequestStatus::kDeclined,
-                                         store::RequestStatus::kLinkUsed,
-                                         store::RequestStatus::kExpired};
+  const core::RequestStatus kFinal[] = {core::RequestStatus::kDeclined,
+                                        core::RequestStatus::kLinkUsed,
+                                        core::RequestStatus::kExpired};
   Must(db->Transact([&](store::Tx& tx) -> Status {
     int n = 0;
     for (int i = 0; i < members; ++i) {
       for (int k = 0; k < per_member; ++k) {
-        store::RecoveryRequest r;
+        core::RecoveryRequest r;
         r.id = RandomB64(16);
         r.org_id = org_id;
         r.account_id = ids[static_cast<size_t>(i)];
@@ -166,7 +166,7 @@ int Run(int argc, char** argv) {
         r.device_name = "laptop-" + std::to_string(i);
         r.remote_address = "10.0." + std::to_string(i / 256 % 256) + "." + std::to_string(i % 256);
         if (i < pending && k == 0) {
-          r.status = store::RequestStatus::kPending;
+          r.status = core::RequestStatus::kPending;
           r.created_at = now - static_cast<int64_t>(crypto::RandomUniform(7 * 86400));
           r.expires_at = now + 2 * 86400;  // still open during the whole run
         } else {
@@ -174,10 +174,10 @@ int Run(int argc, char** argv) {
           r.created_at = now - static_cast<int64_t>(crypto::RandomUniform(365 * 86400));
           r.expires_at = r.created_at + 7 * 86400;
           r.decided_at = r.created_at + 3600;
-          if (r.status == store::RequestStatus::kDeclined) {
+          if (r.status == core::RequestStatus::kDeclined) {
             r.decided_by = owner_id;
             r.decline_reason = "Please call the help desk first";
-          } else if (r.status == store::RequestStatus::kLinkUsed) {
+          } else if (r.status == core::RequestStatus::kLinkUsed) {
             r.decided_by = owner_id;
             r.token_hash = crypto::RandomBytes(32);
             r.link_share = crypto::RandomBytes(73);
@@ -187,7 +187,7 @@ int Run(int argc, char** argv) {
           }
         }
         SEED_TRY(tx.InsertRequest(r));
-        if (r.status == store::RequestStatus::kLinkUsed) {
+        if (r.status == core::RequestStatus::kLinkUsed) {
           SEED_TRY(tx.InsertApproval({r.id, owner_id, r.decided_at}));
         }
       }

@@ -81,7 +81,7 @@ Result<bool> AccountService::MayMail(store::Tx& tx, std::string_view email) {
 // after the answer (no auth key: only its verifier).
 struct AccountService::PendingRegistration {
   std::string email;
-  store::Account account;
+  core::Account account;
   std::string remote_address;
 };
 
@@ -98,7 +98,7 @@ Status AccountService::Register(const Registration& r) {
   auto p = std::make_shared<PendingRegistration>();
   p->email = email;
   p->remote_address = r.remote_address;
-  store::Account& account = p->account;
+  core::Account& account = p->account;
   account.id = r.id;
   account.email = email;
   account.kdf_ops = r.kdf.ops;
@@ -133,7 +133,7 @@ Status AccountService::StoreRegistration(const PendingRegistration& p) {
     // An unverified registration proves nothing about the address: a new
     // one replaces it.
     if (existing) KW_TRY(tx.DeleteAccount(existing->id));
-    store::Account account = p.account;
+    core::Account account = p.account;
     account.created_at = now;
     if (auto s = tx.InsertAccount(account); !s) {
       if (s.error().code() == "store.conflict") {
@@ -143,7 +143,7 @@ Status AccountService::StoreRegistration(const PendingRegistration& p) {
       return s;
     }
     code = crypto::RandomDigits(6);
-    store::EmailCode row;
+    core::EmailCode row;
     row.purpose = kRegisterPurpose;
     row.subject = VerifyCodeSubject(email, p.remote_address);
     row.account_id = account.id;
@@ -242,7 +242,7 @@ Status AccountService::Resend(std::string_view raw_email, std::string_view remot
     KW_TRY(Discard(tx.HitRateLimit(pair_key, now, kCodeWindow)));
     KW_TRY(Discard(tx.HitRateLimit(email_key, now, kCodeWindow)));
     code = crypto::RandomDigits(6);
-    store::EmailCode row;
+    core::EmailCode row;
     row.purpose = kRegisterPurpose;
     row.subject = VerifyCodeSubject(email, remote_address);
     row.account_id = unverified ? account->id : std::string();
@@ -266,7 +266,7 @@ Status AccountService::Resend(std::string_view raw_email, std::string_view remot
 
 Result<PreloginAnswer> AccountService::Prelogin(std::string_view raw_email) {
   KW_ASSIGN_OR_RETURN(std::string email, NormalizeEmail(raw_email));
-  std::optional<store::Account> account;
+  std::optional<core::Account> account;
   KW_TRY(ctx_.store.Read([&](store::Tx& tx) -> Status {
     KW_ASSIGN_OR_RETURN(account, tx.FindAccountByEmail(email));
     return {};
@@ -288,8 +288,8 @@ Result<PreloginAnswer> AccountService::Prelogin(std::string_view raw_email) {
   return PreloginAnswer{kdf, std::move(salt)};
 }
 
-Result<store::Account> AccountService::Get(const Caller& caller) {
-  std::optional<store::Account> account;
+Result<core::Account> AccountService::Get(const Caller& caller) {
+  std::optional<core::Account> account;
   KW_TRY(ctx_.store.Read([&](store::Tx& tx) -> Status {
     KW_ASSIGN_OR_RETURN(account, tx.FindAccountById(caller.account_id));
     return {};
@@ -341,7 +341,7 @@ namespace {
 Status CheckNotSoleOwner(store::Tx& tx, std::string_view account_id) {
   KW_ASSIGN_OR_RETURN(auto memberships, tx.ListOrgsOfAccount(account_id));
   for (const auto& m : memberships) {
-    if (m.status != store::MemberStatus::kActive || m.role != "owner") continue;
+    if (m.status != core::MemberStatus::kActive || m.role != "owner") continue;
     KW_ASSIGN_OR_RETURN(int64_t owners, tx.CountOwners(m.org_id));
     if (owners > 1) continue;
     KW_ASSIGN_OR_RETURN(auto members, tx.ListMembers(m.org_id));

@@ -68,7 +68,7 @@ class AccountService {
   [[nodiscard]] Status Resend(std::string_view email, std::string_view remote_address);
   [[nodiscard]] Result<PreloginAnswer> Prelogin(std::string_view email);
 
-  [[nodiscard]] Result<store::Account> Get(const Caller& caller);
+  [[nodiscard]] Result<core::Account> Get(const Caller& caller);
   // Replaces salt, KDF, verifier, wrapped vault key and the escrows at once,
   // clears must_change_password and signs out every other session.
   // escrow.required (409) unless `escrows` covers every enrollment;

@@ -16,8 +16,8 @@ constexpr size_t kMaxKeyBlob = 4096;
 // What Begin and Reset both check, in the order of docs/api.md.
 struct ResetTarget {
   OrgAccess access;
-  store::OrgMember member;
-  store::Escrow escrow;
+  core::OrgMember member;
+  core::Escrow escrow;
 };
 
 Result<ResetTarget> CheckResetTarget(store::Tx& tx, const Context& ctx, const Caller& caller,
@@ -29,10 +29,10 @@ Result<ResetTarget> CheckResetTarget(store::Tx& tx, const Context& ctx, const Ca
                                 "This organization's recovery mode is not admin-reset: use a "
                                 "recovery request (approve a link) instead."));
   }
-  KW_ASSIGN_OR_RETURN(store::OrgMember member, LoadMember(tx, access.org.id, member_id));
+  KW_ASSIGN_OR_RETURN(core::OrgMember member, LoadMember(tx, access.org.id, member_id));
   KW_ASSIGN_OR_RETURN(Target target, TargetOf(member));
   KW_TRY(CheckCanActOn(access.actor(), target, MemberAction::kResetPassword));
-  if (member.status != store::MemberStatus::kActive) {
+  if (member.status != core::MemberStatus::kActive) {
     return Fail(Error::Conflict("org.member_revoked",
                                 "The member's access is revoked: restore the member before "
                                 "resetting their master password."));
@@ -52,7 +52,7 @@ Result<ResetTarget> CheckResetTarget(store::Tx& tx, const Context& ctx, const Ca
   return ResetTarget{std::move(access), std::move(member), std::move(*escrow)};
 }
 
-EventSpec AdminEvent(const Caller& caller, const store::Org& org, std::string_view member_id,
+EventSpec AdminEvent(const Caller& caller, const core::Org& org, std::string_view member_id,
                      std::string type) {
   EventSpec event;
   event.org_id = org.id;
@@ -102,7 +102,7 @@ Status AdminResetService::Reset(const Caller& caller, std::string_view org_id,
     KW_ASSIGN_OR_RETURN(ResetTarget t, CheckResetTarget(tx, ctx_, caller, org_id, member_id));
     KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(member_id));
     if (!account) return Fail(MemberNotFound());
-    KW_ASSIGN_OR_RETURN(store::Escrow fresh,
+    KW_ASSIGN_OR_RETURN(core::Escrow fresh,
                         ValidateEscrowInTx(tx, ctx_, t.access.org, member_id, password.escrow));
     fresh.mode = t.escrow.mode;
     KW_TRY(PutEscrowInTx(tx, fresh));
@@ -132,7 +132,7 @@ Status AdminResetService::ResetTwoFactor(const Caller& caller, std::string_view 
   std::string org_name;
   KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     KW_ASSIGN_OR_RETURN(OrgAccess access, LoadOrgAccess(tx, org_id, caller.account_id));
-    KW_ASSIGN_OR_RETURN(store::OrgMember member, LoadMember(tx, access.org.id, member_id));
+    KW_ASSIGN_OR_RETURN(core::OrgMember member, LoadMember(tx, access.org.id, member_id));
     KW_ASSIGN_OR_RETURN(Target target, TargetOf(member));
     KW_TRY(CheckCanActOn(access.actor(), target, MemberAction::kResetTwoFactor));
     KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(member_id));

@@ -26,7 +26,7 @@ Error AuthRateLimited() {
                             "Too many failed attempts; wait a few minutes and try again.");
 }
 
-void SetMasterPassword(store::Account& account, const crypto::KdfParams& kdf,
+void SetMasterPassword(core::Account& account, const crypto::KdfParams& kdf,
                        const store::Bytes& salt, const store::Bytes& verifier,
                        const store::Bytes& wrapped_vault_key, bool must_change) {
   account.kdf_ops = kdf.ops;
@@ -53,7 +53,7 @@ store::Bytes Credentials::Verifier(const crypto::AuthKey& auth_key) const {
   return crypto::Hash(ctx_.keys.pepper.span(), auth_key.span());
 }
 
-bool Credentials::Matches(const store::Account* account, const crypto::AuthKey& auth_key) const {
+bool Credentials::Matches(const core::Account* account, const crypto::AuthKey& auth_key) const {
   store::Bytes computed = Verifier(auth_key);
   const store::Bytes& expected = account != nullptr ? account->verifier : dummy_verifier_;
   bool equal = crypto::ConstantTimeEqual(computed, expected);
@@ -98,7 +98,7 @@ Status Credentials::ClearFailures(store::Tx& tx, std::string_view email) const {
   return tx.ClearRateLimit(EmailKey("login-fail:", email));
 }
 
-Result<Credentials::Check> Credentials::CheckAuthKey(store::Tx& tx, const store::Account& account,
+Result<Credentials::Check> Credentials::CheckAuthKey(store::Tx& tx, const core::Account& account,
                                                      const crypto::AuthKey& auth_key,
                                                      std::string_view address) const {
   KW_ASSIGN_OR_RETURN(bool locked, Locked(tx, account.email, address));

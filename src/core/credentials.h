@@ -25,7 +25,7 @@ Error CodeLimit(std::string_view code, int64_t retry_at, int64_t now);
 // Puts a new master password on `account`: KDF parameters, salt, the
 // verifier of the new auth key and the vault key wrapped under it.
 // `must_change`: an admin chose it, the member replaces it at next login.
-void SetMasterPassword(store::Account& account, const crypto::KdfParams& kdf,
+void SetMasterPassword(core::Account& account, const crypto::KdfParams& kdf,
                        const store::Bytes& salt, const store::Bytes& verifier,
                        const store::Bytes& wrapped_vault_key, bool must_change);
 
@@ -37,7 +37,7 @@ class Credentials {
   store::Bytes Verifier(const crypto::AuthKey& auth_key) const;
   // Constant time. With no account the key is compared against a dummy
   // verifier, so an unknown email costs the same work as a wrong key.
-  bool Matches(const store::Account* account, const crypto::AuthKey& auth_key) const;
+  bool Matches(const core::Account* account, const crypto::AuthKey& auth_key) const;
 
   // True when the email or the address is locked out right now.
   [[nodiscard]] Result<bool> Locked(store::Tx& tx, std::string_view email,
@@ -49,7 +49,7 @@ class Credentials {
   enum class Check { kOk, kWrong, kLocked };
   // Locked -> kLocked; wrong key -> failure recorded, kWrong. The caller
   // commits either way so the count sticks, then answers the error.
-  [[nodiscard]] Result<Check> CheckAuthKey(store::Tx& tx, const store::Account& account,
+  [[nodiscard]] Result<Check> CheckAuthKey(store::Tx& tx, const core::Account& account,
                                            const crypto::AuthKey& auth_key,
                                            std::string_view address) const;
   static Error ErrorFor(Check check);

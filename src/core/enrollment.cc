@@ -62,10 +62,10 @@ Error NotEnrolled() {
                          "The member is not enrolled in this organization's account recovery.");
 }
 
-Result<store::Escrow> ValidateEscrowInTx(store::Tx& tx, const Context& ctx, const store::Org& org,
-                                         std::string_view account_id, const EscrowUpload& upload) {
+Result<core::Escrow> ValidateEscrowInTx(store::Tx& tx, const Context& ctx, const core::Org& org,
+                                        std::string_view account_id, const EscrowUpload& upload) {
   if (!ctx.config.recovery_key) return Fail(RecoveryKeyMissing());
-  KW_ASSIGN_OR_RETURN(store::OrgMember member, LoadMember(tx, org.id, account_id));
+  KW_ASSIGN_OR_RETURN(core::OrgMember member, LoadMember(tx, org.id, account_id));
   if (upload.epoch != member.last_epoch + 1) return Fail(StaleEpoch());
   if (upload.key_version != org.key_version) return Fail(KeyVersionMismatch());
   if (!BlobSizeOk(upload.wrapped_vault_key) || !BlobSizeOk(upload.admin_share) ||
@@ -78,7 +78,7 @@ Result<store::Escrow> ValidateEscrowInTx(store::Tx& tx, const Context& ctx, cons
     return Fail(EscrowInvalid());
   }
   const int64_t now = ctx.clock.NowUnix();
-  store::Escrow escrow;
+  core::Escrow escrow;
   escrow.org_id = org.id;
   escrow.account_id = std::string(account_id);
   escrow.epoch = upload.epoch;
@@ -91,12 +91,12 @@ Result<store::Escrow> ValidateEscrowInTx(store::Tx& tx, const Context& ctx, cons
   return escrow;
 }
 
-Status PutEscrowInTx(store::Tx& tx, const store::Escrow& escrow) {
+Status PutEscrowInTx(store::Tx& tx, const core::Escrow& escrow) {
   KW_TRY(tx.PutEscrow(escrow));
   return tx.SetMemberLastEpoch(escrow.org_id, escrow.account_id, escrow.epoch);
 }
 
-Status StoreEscrowInTx(store::Tx& tx, const Context& ctx, const store::Org& org,
+Status StoreEscrowInTx(store::Tx& tx, const Context& ctx, const core::Org& org,
                        std::string_view account_id, const EscrowUpload& upload,
                        std::string_view device_id) {
   KW_ASSIGN_OR_RETURN(auto policy, PolicyOf(org));
@@ -104,7 +104,7 @@ Status StoreEscrowInTx(store::Tx& tx, const Context& ctx, const store::Org& org,
     return Fail(Error::Conflict("org.enrollment_disabled",
                                 "Account recovery is turned off in this organization."));
   }
-  KW_ASSIGN_OR_RETURN(store::Escrow escrow, ValidateEscrowInTx(tx, ctx, org, account_id, upload));
+  KW_ASSIGN_OR_RETURN(core::Escrow escrow, ValidateEscrowInTx(tx, ctx, org, account_id, upload));
   // The member enrolls under the policy in force: its mode stays with the
   // escrow until the member enrolls again.
   escrow.mode = std::string(protocol::RecoveryModeName(policy.mode));
@@ -143,9 +143,9 @@ Status ReplaceEnrolledEscrowsInTx(store::Tx& tx, const Context& ctx, std::string
   KW_ASSIGN_OR_RETURN(auto memberships, tx.ListOrgsOfAccount(account_id));
   auto enrolled = [&](std::string_view org_id) {
     bool has_escrow = std::any_of(escrows.begin(), escrows.end(),
-                                  [&](const store::Escrow& e) { return e.org_id == org_id; });
+                                  [&](const core::Escrow& e) { return e.org_id == org_id; });
     bool active = std::any_of(memberships.begin(), memberships.end(), [&](const auto& m) {
-      return m.org_id == org_id && m.status == store::MemberStatus::kActive;
+      return m.org_id == org_id && m.status == core::MemberStatus::kActive;
     });
     return has_escrow && active;
   };
@@ -165,7 +165,7 @@ Status ReplaceEnrolledEscrowsInTx(store::Tx& tx, const Context& ctx, std::string
     }
     KW_ASSIGN_OR_RETURN(auto org, tx.FindOrg(escrow.org_id));
     if (!org) return Fail(Internal());
-    KW_ASSIGN_OR_RETURN(store::Escrow fresh,
+    KW_ASSIGN_OR_RETURN(core::Escrow fresh,
                         ValidateEscrowInTx(tx, ctx, *org, account_id, upload->escrow));
     // A new password is not a new enrollment: the escrow keeps its mode.
     fresh.mode = escrow.mode;

@@ -57,14 +57,14 @@ inline constexpr size_t kEscrowBlobMax = 4096;
 // == org.key_version, escrow.invalid (400) when SU does not open with the
 // server recovery key for (org, account, epoch) or a blob has a bad size.
 // The opened share is wiped at once.
-[[nodiscard]] Result<store::Escrow> ValidateEscrowInTx(store::Tx& tx, const Context& ctx,
-                                                       const store::Org& org,
-                                                       std::string_view account_id,
-                                                       const EscrowUpload& upload);
+[[nodiscard]] Result<core::Escrow> ValidateEscrowInTx(store::Tx& tx, const Context& ctx,
+                                                      const core::Org& org,
+                                                      std::string_view account_id,
+                                                      const EscrowUpload& upload);
 
 // Writes a validated escrow: PutEscrow (replacing any older one) and
 // SetMemberLastEpoch. No event.
-[[nodiscard]] Status PutEscrowInTx(store::Tx& tx, const store::Escrow& escrow);
+[[nodiscard]] Status PutEscrowInTx(store::Tx& tx, const core::Escrow& escrow);
 
 // Enrollment by the member themself, inside the caller's transaction (used
 // by PUT /v1/orgs/{org}/enrollment and by POST /v1/invites/accept after
@@ -72,7 +72,7 @@ inline constexpr size_t kEscrowBlobMax = 4096;
 // is `disabled`, then ValidateEscrowInTx and PutEscrowInTx, then appends
 // recovery.enrolled (actor = target = account_id, details: epoch,
 // key_version). The membership must already exist in `tx`.
-[[nodiscard]] Status StoreEscrowInTx(store::Tx& tx, const Context& ctx, const store::Org& org,
+[[nodiscard]] Status StoreEscrowInTx(store::Tx& tx, const Context& ctx, const core::Org& org,
                                      std::string_view account_id, const EscrowUpload& upload,
                                      std::string_view device_id);
 

@@ -186,12 +186,11 @@ TEST_F(EnrollmentTest, StoreEscrowInTxWorksInsideAnotherTransaction) {
   // As the join of an invite does: membership and enrollment in one commit.
   Person carol = MakePerson("carol@example.com", 3);
   auto upload = Escrow(org_, carol, 1);
-  store::Org org_row;
+  core::Org org_row;
   ASSERT_OK(store_->Transact([&](store::Tx& tx) -> Status {
     KW_ASSIGN_OR_RETURN(auto org, tx.FindOrg(org_.id));
     org_row = *org;
-    KW_TRY(
-        tx.InsertMember({org_.id, carol.id, "user", "", store::MemberStatus::kActive, Now(), 0}));
+    KW_TRY(tx.InsertMember({org_.id, carol.id, "user", "", core::MemberStatus::kActive, Now(), 0}));
     return StoreEscrowInTx(tx, core().context(), *org, carol.id, upload, "laptop");
   }));
   EXPECT_EQ(StoredEscrow(org_, carol)->epoch, 1u);
@@ -200,7 +199,7 @@ TEST_F(EnrollmentTest, StoreEscrowInTxWorksInsideAnotherTransaction) {
   Person dan = MakePerson("dan@example.com", 4);
   auto bad = Escrow(org_, dan, 2);
   auto s = store_->Transact([&](store::Tx& tx) -> Status {
-    KW_TRY(tx.InsertMember({org_.id, dan.id, "user", "", store::MemberStatus::kActive, Now(), 0}));
+    KW_TRY(tx.InsertMember({org_.id, dan.id, "user", "", core::MemberStatus::kActive, Now(), 0}));
     return StoreEscrowInTx(tx, core().context(), org_row, dan.id, bad, "laptop");
   });
   EXPECT_ERROR(s, "escrow.stale_epoch");
@@ -277,7 +276,7 @@ TEST_F(EnrollmentTest, PasswordChangeRequiresAFreshEscrowPerEnrollment) {
 TEST_F(EnrollmentTest, PasswordChangeLeavesEscrowsOfRevokedMembershipsAlone) {
   ASSERT_OK(Enroll(org_, bob_, 1));
   ASSERT_OK(store_->Transact([&](store::Tx& tx) -> Status {
-    return tx.SetMemberStatus(org_.id, bob_.id, store::MemberStatus::kRevoked);
+    return tx.SetMemberStatus(org_.id, bob_.id, core::MemberStatus::kRevoked);
   }));
   ASSERT_OK(core().accounts.ChangePassword(bob_.caller(), NewPassword(bob_, 7)));
   EXPECT_EQ(StoredEscrow(org_, bob_)->epoch, 1u);

@@ -24,7 +24,7 @@ struct EventQuery {
 };
 
 struct EventPage {
-  std::vector<store::OrgEvent> events;
+  std::vector<core::OrgEvent> events;
   std::optional<uint64_t> next_after;  // nullopt: this is the last page
 };
 

@@ -17,14 +17,14 @@ Error MemberNotFound() {
                          "account was deleted; a deleted account cannot be recovered).");
 }
 
-Result<Actor> ActorOf(const store::OrgMember& member) {
+Result<Actor> ActorOf(const core::OrgMember& member) {
   auto role = ParseRole(member.role);
   auto permissions = ParsePermissions(member.permissions);
   if (!role || !permissions) return Fail(Internal());
   return Actor{member.account_id, *role, *permissions};
 }
 
-Result<Target> TargetOf(const store::OrgMember& member) {
+Result<Target> TargetOf(const core::OrgMember& member) {
   auto role = ParseRole(member.role);
   if (!role) return Fail(Internal());
   return Target{member.account_id, *role};
@@ -33,15 +33,15 @@ Result<Target> TargetOf(const store::OrgMember& member) {
 Result<OrgAccess> LoadOrgAccess(store::Tx& tx, std::string_view org_id,
                                 std::string_view account_id) {
   KW_ASSIGN_OR_RETURN(auto member, tx.FindMember(org_id, account_id));
-  if (!member || member->status != store::MemberStatus::kActive) return Fail(OrgNotFound());
+  if (!member || member->status != core::MemberStatus::kActive) return Fail(OrgNotFound());
   KW_ASSIGN_OR_RETURN(auto org, tx.FindOrg(org_id));
   if (!org) return Fail(OrgNotFound());
   KW_ASSIGN_OR_RETURN(Actor actor, ActorOf(*member));
   return OrgAccess{std::move(*org), std::move(*member), actor.role, actor.permissions};
 }
 
-Result<store::OrgMember> LoadMember(store::Tx& tx, std::string_view org_id,
-                                    std::string_view account_id) {
+Result<core::OrgMember> LoadMember(store::Tx& tx, std::string_view org_id,
+                                   std::string_view account_id) {
   KW_ASSIGN_OR_RETURN(auto member, tx.FindMember(org_id, account_id));
   if (!member) return Fail(MemberNotFound());
   return std::move(*member);
@@ -66,7 +66,7 @@ Status AppendOrgEvent(store::Tx& tx, const Clock& clock, EventSpec spec) {
   event.details = std::move(spec.details);
   auto head = protocol::audit::Append(prev, event);
   if (!head) return Fail(Internal());  // a bug: services only log valid events
-  store::OrgEvent row;
+  core::OrgEvent row;
   row.seq = event.seq;
   row.org_id = event.org_id;
   row.type = event.type;
@@ -83,7 +83,7 @@ Status AppendAccountEvent(store::Tx& tx, const Clock& clock, std::string_view ac
                           EventSpec spec) {
   KW_ASSIGN_OR_RETURN(auto memberships, tx.ListOrgsOfAccount(account_id));
   for (const auto& m : memberships) {
-    if (m.status != store::MemberStatus::kActive) continue;
+    if (m.status != core::MemberStatus::kActive) continue;
     EventSpec copy = spec;
     copy.org_id = m.org_id;
     KW_TRY(AppendOrgEvent(tx, clock, std::move(copy)));

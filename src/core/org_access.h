@@ -20,8 +20,8 @@
 namespace keyward::core {
 
 struct OrgAccess {
-  store::Org org;
-  store::OrgMember me;
+  core::Org org;
+  core::OrgMember me;
   Role role = Role::kUser;
   Permissions permissions;
 
@@ -36,13 +36,13 @@ Error MemberNotFound();  // 404 org.member_not_found
 [[nodiscard]] Result<OrgAccess> LoadOrgAccess(store::Tx& tx, std::string_view org_id,
                                               std::string_view account_id);
 // A member of the organization (any status); org.member_not_found otherwise.
-[[nodiscard]] Result<store::OrgMember> LoadMember(store::Tx& tx, std::string_view org_id,
-                                                  std::string_view account_id);
+[[nodiscard]] Result<core::OrgMember> LoadMember(store::Tx& tx, std::string_view org_id,
+                                                 std::string_view account_id);
 // The hierarchy view of a stored member (role parsed; a corrupt role is an
 // internal error).
-[[nodiscard]] Result<Target> TargetOf(const store::OrgMember& member);
+[[nodiscard]] Result<Target> TargetOf(const core::OrgMember& member);
 // Role and permissions of a stored member.
-[[nodiscard]] Result<Actor> ActorOf(const store::OrgMember& member);
+[[nodiscard]] Result<Actor> ActorOf(const core::OrgMember& member);
 
 // One event to append; seq, time and hash are filled in by AppendOrgEvent.
 struct EventSpec {

@@ -66,8 +66,8 @@ Result<store::Bytes> DecodeToken(std::string_view token) {
 
 // Owners of the organization remaining after `member` stops being an active
 // owner; org.last_owner when none would.
-Status CheckOwnerLeaves(store::Tx& tx, const store::OrgMember& member) {
-  if (member.role != RoleName(Role::kOwner) || member.status != store::MemberStatus::kActive) {
+Status CheckOwnerLeaves(store::Tx& tx, const core::OrgMember& member) {
+  if (member.role != RoleName(Role::kOwner) || member.status != core::MemberStatus::kActive) {
     return {};
   }
   KW_ASSIGN_OR_RETURN(int64_t owners, tx.CountOwners(member.org_id));
@@ -168,7 +168,7 @@ Result<OrgAccess> CheckCanInvite(store::Tx& tx, const Caller& caller, std::strin
 
 // The fingerprint members pin at join: that of the first statement's
 // signing key (what `keyward org join --fingerprint` compares).
-Result<std::string> JoinFingerprint(store::Tx& tx, const store::Org& org) {
+Result<std::string> JoinFingerprint(store::Tx& tx, const core::Org& org) {
   KW_ASSIGN_OR_RETURN(auto rows, tx.ListStatements(org.id, 0));
   if (rows.empty()) return Fail(Internal());
   auto first = protocol::DecodeOrgStatement(rows.front().statement);
@@ -199,7 +199,7 @@ Result<bool> CountInvitation(store::Tx& tx, const Context& ctx, std::string_view
 // Draws the invitation token, keeps its hash on `invite` and emails it. The
 // token exists only in this email: an invite that could not be sent is not
 // stored, and one whose storing fails is dead.
-Status MailInviteToken(const Context& ctx, store::OrgInvite& invite, const std::string& org_name,
+Status MailInviteToken(const Context& ctx, core::OrgInvite& invite, const std::string& org_name,
                        const std::string& fingerprint) {
   const store::Bytes token = crypto::RandomArgSafeBytes(kInviteTokenSize);
   invite.token_hash = HashInviteToken(ctx, token);
@@ -215,7 +215,7 @@ Status MailInviteToken(const Context& ctx, store::OrgInvite& invite, const std::
 
 struct Loaded {
   OrgAccess access;
-  store::OrgMember target;
+  core::OrgMember target;
 };
 
 // The caller's access (owners and admins only) and the target member, for
@@ -225,7 +225,7 @@ Result<Loaded> LoadForManagement(store::Tx& tx, const Caller& caller, std::strin
   KW_ASSIGN_OR_RETURN(OrgAccess access, LoadOrgAccess(tx, org_id, caller.account_id));
   KW_TRY(RequireManager(access));
   if (!IsValidAccountId(member_id)) return Fail(MemberNotFound());
-  KW_ASSIGN_OR_RETURN(store::OrgMember target, LoadMember(tx, org_id, member_id));
+  KW_ASSIGN_OR_RETURN(core::OrgMember target, LoadMember(tx, org_id, member_id));
   KW_ASSIGN_OR_RETURN(Target t, TargetOf(target));
   if (action != MemberAction::kChangeRole) {
     KW_TRY(CheckCanActOn(access.actor(), t, action));
@@ -237,8 +237,8 @@ Result<Loaded> LoadForManagement(store::Tx& tx, const Caller& caller, std::strin
 // and addressed to the caller's email, with its organization; anything else
 // is invite.not_found (the same answer whatever was wrong).
 struct OpenInvite {
-  store::OrgInvite invite;
-  store::Org org;
+  core::OrgInvite invite;
+  core::Org org;
 };
 
 Result<OpenInvite> FindOpenInvite(store::Tx& tx, const Caller& caller,
@@ -280,8 +280,8 @@ Result<MemberList> MemberService::List(const Caller& caller, std::string_view or
       MemberView view;
       view.email = account->email;
       view.public_key = account->public_key;
-      view.recovery_admin = m.status == store::MemberStatus::kActive &&
-                            IsRecoveryAdmin(actor.role, actor.permissions);
+      view.recovery_admin =
+          m.status == core::MemberStatus::kActive && IsRecoveryAdmin(actor.role, actor.permissions);
       view.enrollment.last_epoch = m.last_epoch;
       for (const auto& e : escrows) {
         if (e.account_id == m.account_id) {
@@ -302,8 +302,8 @@ Result<MemberList> MemberService::List(const Caller& caller, std::string_view or
   return out;
 }
 
-Result<store::OrgInvite> MemberService::Invite(const Caller& caller, std::string_view org_id,
-                                               const NewInvite& in) {
+Result<core::OrgInvite> MemberService::Invite(const Caller& caller, std::string_view org_id,
+                                              const NewInvite& in) {
   KW_ASSIGN_OR_RETURN(std::string email, NormalizeEmail(in.email));
   KW_ASSIGN_OR_RETURN(RoleChoice choice, ParseRoleChoice(in.role, in.permissions));
   const int64_t now = ctx_.clock.NowUnix();
@@ -325,7 +325,7 @@ Result<store::OrgInvite> MemberService::Invite(const Caller& caller, std::string
   }));
   if (limited) return Fail(InviteRateLimited());
 
-  store::OrgInvite invite;
+  core::OrgInvite invite;
   invite.id = crypto::RandomArgSafeId(16);
   invite.org_id = std::string(org_id);
   invite.email = email;
@@ -375,8 +375,8 @@ Result<OrgView> MemberService::AcceptInvite(const Caller& caller, std::string_vi
   OrgView view;
   KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     KW_ASSIGN_OR_RETURN(OpenInvite open, FindOpenInvite(tx, caller, hash, now));
-    const store::OrgInvite& invite = open.invite;
-    store::Org& org = open.org;
+    const core::OrgInvite& invite = open.invite;
+    core::Org& org = open.org;
     KW_ASSIGN_OR_RETURN(auto existing, tx.FindMember(org.id, caller.account_id));
     if (existing) return Fail(AlreadyMember());
     KW_ASSIGN_OR_RETURN(auto policy, PolicyOf(org));
@@ -385,7 +385,7 @@ Result<OrgView> MemberService::AcceptInvite(const Caller& caller, std::string_vi
                                   "This organization requires account recovery enrollment at "
                                   "join: send an escrow with the invitation."));
     }
-    store::OrgMember member;
+    core::OrgMember member;
     member.org_id = org.id;
     member.account_id = caller.account_id;
     member.role = invite.role;
@@ -432,12 +432,12 @@ Status MemberService::ChangeRole(const Caller& caller, std::string_view org_id,
     email.clear();
     KW_ASSIGN_OR_RETURN(
         Loaded loaded, LoadForManagement(tx, caller, org_id, member_id, MemberAction::kChangeRole));
-    const store::OrgMember& target = loaded.target;
+    const core::OrgMember& target = loaded.target;
     KW_ASSIGN_OR_RETURN(Target t, TargetOf(target));
     KW_ASSIGN_OR_RETURN(Actor before, ActorOf(target));
     KW_TRY(CheckCanAssignRole(loaded.access.actor(), t, choice.role));
     if (choice.role != Role::kOwner) KW_TRY(CheckOwnerLeaves(tx, target));
-    const bool active = target.status == store::MemberStatus::kActive;
+    const bool active = target.status == core::MemberStatus::kActive;
     const bool was_admin = IsRecoveryAdmin(before.role, before.permissions);
     const bool is_admin = IsRecoveryAdmin(choice.role, choice.permissions);
     if (grant) {
@@ -488,7 +488,7 @@ Status MemberService::Grant(const Caller& caller, std::string_view org_id,
     KW_ASSIGN_OR_RETURN(Loaded loaded, LoadForManagement(tx, caller, org_id, member_id,
                                                          MemberAction::kGrantRecoveryKey));
     KW_ASSIGN_OR_RETURN(Actor target, ActorOf(loaded.target));
-    if (loaded.target.status != store::MemberStatus::kActive ||
+    if (loaded.target.status != core::MemberStatus::kActive ||
         !IsRecoveryAdmin(target.role, target.permissions)) {
       return Fail(NotRecoveryAdmin());
     }
@@ -497,9 +497,9 @@ Status MemberService::Grant(const Caller& caller, std::string_view org_id,
   });
 }
 
-Result<store::OrgGrant> MemberService::GetGrant(const Caller& caller, std::string_view org_id,
-                                                std::optional<uint64_t> key_version) {
-  store::OrgGrant out;
+Result<core::OrgGrant> MemberService::GetGrant(const Caller& caller, std::string_view org_id,
+                                               std::optional<uint64_t> key_version) {
+  core::OrgGrant out;
   KW_TRY(ctx_.store.Read([&](store::Tx& tx) -> Status {
     KW_ASSIGN_OR_RETURN(OrgAccess access, LoadOrgAccess(tx, org_id, caller.account_id));
     KW_ASSIGN_OR_RETURN(auto grant, tx.FindGrant(org_id, caller.account_id,
@@ -520,10 +520,9 @@ Status MemberService::Revoke(const Caller& caller, std::string_view org_id,
   return ctx_.store.Transact([&](store::Tx& tx) -> Status {
     KW_ASSIGN_OR_RETURN(Loaded loaded,
                         LoadForManagement(tx, caller, org_id, member_id, MemberAction::kRevoke));
-    if (loaded.target.status == store::MemberStatus::kRevoked)
-      return {};  // already: nothing to log
+    if (loaded.target.status == core::MemberStatus::kRevoked) return {};  // already: nothing to log
     KW_TRY(CheckOwnerLeaves(tx, loaded.target));
-    KW_TRY(tx.SetMemberStatus(org_id, loaded.target.account_id, store::MemberStatus::kRevoked));
+    KW_TRY(tx.SetMemberStatus(org_id, loaded.target.account_id, core::MemberStatus::kRevoked));
     KW_ASSIGN_OR_RETURN(int64_t grants, tx.DeleteMemberGrants(org_id, loaded.target.account_id));
     return AppendOrgEvent(
         tx, ctx_.clock,
@@ -541,8 +540,8 @@ Status MemberService::Restore(const Caller& caller, std::string_view org_id,
   return ctx_.store.Transact([&](store::Tx& tx) -> Status {
     KW_ASSIGN_OR_RETURN(Loaded loaded,
                         LoadForManagement(tx, caller, org_id, member_id, MemberAction::kRestore));
-    if (loaded.target.status == store::MemberStatus::kActive) return {};
-    KW_TRY(tx.SetMemberStatus(org_id, loaded.target.account_id, store::MemberStatus::kActive));
+    if (loaded.target.status == core::MemberStatus::kActive) return {};
+    KW_TRY(tx.SetMemberStatus(org_id, loaded.target.account_id, core::MemberStatus::kActive));
     return AppendOrgEvent(tx, ctx_.clock,
                           EventSpec{std::string(org_id),
                                     "member.restored",

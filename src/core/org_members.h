@@ -18,7 +18,7 @@ namespace keyward::core {
 
 // What a recovery admin sees of one member.
 struct MemberView {
-  store::OrgMember member;
+  core::OrgMember member;
   std::string email;
   store::Bytes public_key;
   EnrollmentState enrollment;
@@ -28,7 +28,7 @@ struct MemberView {
 
 struct MemberList {
   std::vector<MemberView> members;
-  std::vector<store::OrgInvite> invites;  // open: not accepted, not expired
+  std::vector<core::OrgInvite> invites;  // open: not accepted, not expired
 };
 
 struct NewInvite {
@@ -39,9 +39,9 @@ struct NewInvite {
 
 // What an invite is for, shown before accepting it.
 struct InviteInfo {
-  store::OrgInvite invite;
+  core::OrgInvite invite;
   std::string org_name;
-  std::vector<store::OrgStatementRow> statements;  // every one, from version 1
+  std::vector<core::OrgStatementRow> statements;  // every one, from version 1
 };
 
 class MemberService {
@@ -58,8 +58,8 @@ class MemberService {
   // org.already_member, account.invalid_email; org.invite_rate_limited (429)
   // past CoreConfig::invite_max_per_org / invite_max_per_inviter in the last
   // invite_window_seconds (sliding window, counted in the store).
-  [[nodiscard]] Result<store::OrgInvite> Invite(const Caller& caller, std::string_view org_id,
-                                                const NewInvite& invite);
+  [[nodiscard]] Result<core::OrgInvite> Invite(const Caller& caller, std::string_view org_id,
+                                               const NewInvite& invite);
   // invite.not_found for an unknown, used, expired token or one for another
   // email than the caller's.
   [[nodiscard]] Result<InviteInfo> LookupInvite(const Caller& caller, std::string_view token);
@@ -83,8 +83,8 @@ class MemberService {
                              std::string_view member_id, const GrantUpload& grant);
   // The caller's own grant of `key_version` (default: current);
   // org.grant_not_found.
-  [[nodiscard]] Result<store::OrgGrant> GetGrant(const Caller& caller, std::string_view org_id,
-                                                 std::optional<uint64_t> key_version);
+  [[nodiscard]] Result<core::OrgGrant> GetGrant(const Caller& caller, std::string_view org_id,
+                                                std::optional<uint64_t> key_version);
   // Keeps the membership (and escrow), drops access and grants.
   [[nodiscard]] Status Revoke(const Caller& caller, std::string_view org_id,
                               std::string_view member_id);

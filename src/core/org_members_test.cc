@@ -11,8 +11,8 @@ class MembersTest : public OrgTest {
  protected:
   MembersTest() : owner_(MakePerson("owner@example.com", 1)), org_(NewOrgOf(owner_)) {}
 
-  Result<store::OrgInvite> Invite(const Person& by, const std::string& email,
-                                  const std::string& role, const std::string& permissions = "") {
+  Result<core::OrgInvite> Invite(const Person& by, const std::string& email,
+                                 const std::string& role, const std::string& permissions = "") {
     return core().members.Invite(by.caller(), org_.id, {email, role, permissions});
   }
 
@@ -381,7 +381,7 @@ TEST_F(MembersTest, RevokeRestoreRemove) {
 
   uint64_t seq = LastSeq(org_);
   ASSERT_OK(core().members.Revoke(owner_.caller(), org_.id, admin.id));
-  EXPECT_EQ(StoredMember(org_, admin)->status, store::MemberStatus::kRevoked);
+  EXPECT_EQ(StoredMember(org_, admin)->status, core::MemberStatus::kRevoked);
   EXPECT_TRUE(StoredGrants(org_, admin).empty());
   EXPECT_ERROR(core().orgs.Get(admin.caller(), org_.id), "org.not_found");
   EXPECT_ERROR(core().members.Revoke(admin.caller(), org_.id, bob.id), "org.not_found");

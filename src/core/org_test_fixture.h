@@ -96,8 +96,8 @@ class OrgTest : public RecoveryTest {
     EXPECT_EQ(head->seq, events.size());
   }
 
-  std::optional<store::OrgMember> StoredMember(const TestOrg& org, const Person& p) {
-    std::optional<store::OrgMember> m;
+  std::optional<core::OrgMember> StoredMember(const TestOrg& org, const Person& p) {
+    std::optional<core::OrgMember> m;
     EXPECT_TRUE(store_->Read([&](store::Tx& tx) -> Status {
       KW_ASSIGN_OR_RETURN(m, tx.FindMember(org.id, p.id));
       return {};
@@ -105,8 +105,8 @@ class OrgTest : public RecoveryTest {
     return m;
   }
 
-  std::vector<store::OrgGrant> StoredGrants(const TestOrg& org, const Person& p) {
-    std::vector<store::OrgGrant> out;
+  std::vector<core::OrgGrant> StoredGrants(const TestOrg& org, const Person& p) {
+    std::vector<core::OrgGrant> out;
     EXPECT_TRUE(store_->Read([&](store::Tx& tx) -> Status {
       KW_ASSIGN_OR_RETURN(auto all, tx.ListGrants(org.id));
       for (auto& g : all) {

@@ -53,15 +53,15 @@ Result<NextStatement> VerifyAgainst(const protocol::SignedOrgStatement& signed_s
 
 // Active recovery admins holding a grant of the organization's current
 // key version: the most approvals a request can collect.
-Result<int64_t> EligibleRecoveryAdmins(store::Tx& tx, const store::Org& org) {
+Result<int64_t> EligibleRecoveryAdmins(store::Tx& tx, const core::Org& org) {
   KW_ASSIGN_OR_RETURN(auto members, tx.ListMembers(org.id));
   KW_ASSIGN_OR_RETURN(auto grants, tx.ListGrants(org.id));
   int64_t eligible = 0;
   for (const auto& m : members) {
-    if (m.status != store::MemberStatus::kActive) continue;
+    if (m.status != core::MemberStatus::kActive) continue;
     KW_ASSIGN_OR_RETURN(Actor actor, ActorOf(m));
     if (!IsRecoveryAdmin(actor.role, actor.permissions)) continue;
-    if (std::any_of(grants.begin(), grants.end(), [&](const store::OrgGrant& g) {
+    if (std::any_of(grants.begin(), grants.end(), [&](const core::OrgGrant& g) {
           return g.account_id == m.account_id && g.key_version == org.key_version;
         })) {
       ++eligible;
@@ -70,7 +70,7 @@ Result<int64_t> EligibleRecoveryAdmins(store::Tx& tx, const store::Org& org) {
   return eligible;
 }
 
-Status CheckQuorumReachable(store::Tx& tx, const store::Org& org,
+Status CheckQuorumReachable(store::Tx& tx, const core::Org& org,
                             const protocol::RecoveryPolicy& policy) {
   KW_ASSIGN_OR_RETURN(int64_t eligible, EligibleRecoveryAdmins(tx, org));
   if (policy.quorum > eligible) {
@@ -101,8 +101,8 @@ Result<PolicyNotices> CollectPolicyNotices(store::Tx& tx, const std::string& org
   KW_ASSIGN_OR_RETURN(auto members, tx.ListMembers(org_id));
   KW_ASSIGN_OR_RETURN(auto escrows, tx.ListEscrows(org_id));
   for (const auto& m : members) {
-    if (m.status != store::MemberStatus::kActive) continue;
-    const bool enrolled = std::any_of(escrows.begin(), escrows.end(), [&](const store::Escrow& e) {
+    if (m.status != core::MemberStatus::kActive) continue;
+    const bool enrolled = std::any_of(escrows.begin(), escrows.end(), [&](const core::Escrow& e) {
       return e.account_id == m.account_id;
     });
     if (!(enrolled ? mode_changed : now_mandatory)) continue;
@@ -133,13 +133,13 @@ Status CheckOrgName(std::string_view name) {
   return {};
 }
 
-Result<protocol::RecoveryPolicy> PolicyOf(const store::Org& org) {
+Result<protocol::RecoveryPolicy> PolicyOf(const core::Org& org) {
   auto policy = protocol::ParsePolicy(org.policy_json);
   if (!policy) return Fail(Internal());
   return std::move(*policy);
 }
 
-Result<protocol::OrgStatement> CurrentStatement(store::Tx& tx, const store::Org& org) {
+Result<protocol::OrgStatement> CurrentStatement(store::Tx& tx, const core::Org& org) {
   if (org.statement_version == 0) return Fail(Internal());
   KW_ASSIGN_OR_RETURN(auto rows, tx.ListStatements(org.id, org.statement_version - 1));
   if (rows.empty() || rows.front().version != org.statement_version) return Fail(Internal());
@@ -148,7 +148,7 @@ Result<protocol::OrgStatement> CurrentStatement(store::Tx& tx, const store::Org&
   return std::move(*statement);
 }
 
-Result<NextStatement> VerifyNextStatement(store::Tx& tx, const store::Org& org,
+Result<NextStatement> VerifyNextStatement(store::Tx& tx, const core::Org& org,
                                           const protocol::SignedOrgStatement& signed_statement,
                                           int64_t now) {
   KW_ASSIGN_OR_RETURN(auto current, CurrentStatement(tx, org));
@@ -192,7 +192,7 @@ Status CheckGrantUpload(const GrantUpload& grant, uint64_t current_key_version, 
 
 Status StoreGrant(store::Tx& tx, const Clock& clock, const Caller& caller, std::string_view org_id,
                   std::string_view account_id, const GrantUpload& grant) {
-  store::OrgGrant row;
+  core::OrgGrant row;
   row.org_id = std::string(org_id);
   row.account_id = std::string(account_id);
   row.key_version = grant.key_version;
@@ -259,7 +259,7 @@ Result<OrgView> OrgService::Create(const Caller& caller, const NewOrg& in) {
 
   OrgView view;
   KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
-    store::Org org;
+    core::Org org;
     org.id = in.id;
     org.name = in.name;
     org.created_at = now;
@@ -274,14 +274,14 @@ Result<OrgView> OrgService::Create(const Caller& caller, const NewOrg& in) {
       }
       return s;
     }
-    KW_TRY(tx.InsertStatement(store::OrgStatementRow{org.id, 1, in.statement, in.signature, now}));
-    store::OrgMember owner;
+    KW_TRY(tx.InsertStatement(core::OrgStatementRow{org.id, 1, in.statement, in.signature, now}));
+    core::OrgMember owner;
     owner.org_id = org.id;
     owner.account_id = caller.account_id;
     owner.role = std::string(RoleName(Role::kOwner));
     owner.joined_at = now;
     KW_TRY(tx.InsertMember(owner));
-    store::OrgGrant grant;
+    core::OrgGrant grant;
     grant.org_id = org.id;
     grant.account_id = caller.account_id;
     grant.key_version = 1;
@@ -308,7 +308,7 @@ Result<std::vector<OrgView>> OrgService::List(const Caller& caller) {
     out.clear();
     KW_ASSIGN_OR_RETURN(auto memberships, tx.ListOrgsOfAccount(caller.account_id));
     for (const auto& m : memberships) {
-      if (m.status != store::MemberStatus::kActive) continue;
+      if (m.status != core::MemberStatus::kActive) continue;
       KW_ASSIGN_OR_RETURN(auto view, LoadOrgView(tx, m.org_id, caller.account_id));
       out.push_back(std::move(view));
     }
@@ -326,10 +326,10 @@ Result<OrgView> OrgService::Get(const Caller& caller, std::string_view org_id) {
   return view;
 }
 
-Result<std::vector<store::OrgStatementRow>> OrgService::Statements(const Caller& caller,
-                                                                   std::string_view org_id,
-                                                                   uint64_t after) {
-  std::vector<store::OrgStatementRow> rows;
+Result<std::vector<core::OrgStatementRow>> OrgService::Statements(const Caller& caller,
+                                                                  std::string_view org_id,
+                                                                  uint64_t after) {
+  std::vector<core::OrgStatementRow> rows;
   KW_TRY(ctx_.store.Read([&](store::Tx& tx) -> Status {
     KW_TRY(LoadOrgAccess(tx, org_id, caller.account_id));
     KW_ASSIGN_OR_RETURN(rows, tx.ListStatements(org_id, after));
@@ -366,13 +366,13 @@ Result<OrgView> OrgService::ChangePolicy(const Caller& caller, std::string_view 
     KW_ASSIGN_OR_RETURN(auto before, PolicyOf(access.org));
     KW_ASSIGN_OR_RETURN(notices, CollectPolicyNotices(tx, access.org.id, before, next.policy));
     new_mode = protocol::RecoveryModeName(next.policy.mode);
-    store::Org org = access.org;
+    core::Org org = access.org;
     org.statement_version = next.statement.version;
     org.policy_json = *policy_json;
     KW_TRY(tx.UpdateOrg(org));
-    KW_TRY(tx.InsertStatement(store::OrgStatementRow{org.id, next.statement.version,
-                                                     signed_statement.statement,
-                                                     signed_statement.signature, now}));
+    KW_TRY(tx.InsertStatement(core::OrgStatementRow{org.id, next.statement.version,
+                                                    signed_statement.statement,
+                                                    signed_statement.signature, now}));
     auto details = PolicyDetails(next.policy);
     details["statement_version"] = std::to_string(next.statement.version);
     KW_TRY(AppendOrgEvent(tx, ctx_.clock,

@@ -39,8 +39,8 @@ struct EnrollmentState {
 
 // What a member sees of an organization.
 struct OrgView {
-  store::Org org;
-  store::OrgMember me;
+  core::Org org;
+  core::OrgMember me;
   EnrollmentState enrollment;
 };
 
@@ -74,9 +74,9 @@ class OrgService {
   [[nodiscard]] Result<std::vector<OrgView>> List(const Caller& caller);
   [[nodiscard]] Result<OrgView> Get(const Caller& caller, std::string_view org_id);
   // Statements with version > after, ascending.
-  [[nodiscard]] Result<std::vector<store::OrgStatementRow>> Statements(const Caller& caller,
-                                                                       std::string_view org_id,
-                                                                       uint64_t after);
+  [[nodiscard]] Result<std::vector<core::OrgStatementRow>> Statements(const Caller& caller,
+                                                                      std::string_view org_id,
+                                                                      uint64_t after);
   // Owners and admins; the statement keeps both keys and changes the policy.
   // org.quorum_unreachable (409) when the quorum exceeds the active recovery
   // admins holding a grant of the current key version. A new recovery mode
@@ -98,10 +98,10 @@ class OrgService {
 [[nodiscard]] Status CheckOrgName(std::string_view name);
 
 // The organization's policy as stored (policy_json); a corrupt one is internal.
-[[nodiscard]] Result<protocol::RecoveryPolicy> PolicyOf(const store::Org& org);
+[[nodiscard]] Result<protocol::RecoveryPolicy> PolicyOf(const core::Org& org);
 
 // The statement in force (version org.statement_version), decoded.
-[[nodiscard]] Result<protocol::OrgStatement> CurrentStatement(store::Tx& tx, const store::Org& org);
+[[nodiscard]] Result<protocol::OrgStatement> CurrentStatement(store::Tx& tx, const core::Org& org);
 
 // A statement that may follow the one in force: signed by its signing key
 // (org.signature_invalid), for this organization (org.wrong_org), well formed
@@ -115,7 +115,7 @@ struct NextStatement {
   protocol::RecoveryPolicy policy;
 };
 [[nodiscard]] Result<NextStatement> VerifyNextStatement(
-    store::Tx& tx, const store::Org& org, const protocol::SignedOrgStatement& signed_statement,
+    store::Tx& tx, const core::Org& org, const protocol::SignedOrgStatement& signed_statement,
     int64_t now);
 
 // The caller's view of an organization they are an active member of.

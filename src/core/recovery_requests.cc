@@ -19,8 +19,6 @@ namespace keyward::core {
 
 namespace {
 
-using store::RequestStatus;
-
 // Limits (docs/api.md "Recovery requests"), per hour, counted in the store
 // so they hold across server nodes.
 constexpr int64_t kWindow = 3600;
@@ -110,7 +108,7 @@ void SendAll(mail::Mailer& mailer, const Outbox& outbox, std::string_view kind) 
 
 std::string Decimal(uint64_t n) { return protocol::DecimalText(n); }
 
-EventSpec RequestEvent(const store::RecoveryRequest& r, std::string type, std::string actor_id,
+EventSpec RequestEvent(const core::RecoveryRequest& r, std::string type, std::string actor_id,
                        std::string device_id = "") {
   EventSpec event;
   event.org_id = r.org_id;
@@ -123,7 +121,7 @@ EventSpec RequestEvent(const store::RecoveryRequest& r, std::string type, std::s
 }
 
 // The compare-and-set of every status change.
-Status UpdateFrom(store::Tx& tx, const store::RecoveryRequest& r, RequestStatus expected,
+Status UpdateFrom(store::Tx& tx, const core::RecoveryRequest& r, RequestStatus expected,
                   const Error& on_stale) {
   auto s = tx.UpdateRequest(r, expected);
   if (!s && store::IsCode(s.error(), "store.stale")) return Fail(on_stale);
@@ -137,7 +135,7 @@ Result<std::string> EmailOf(store::Tx& tx, std::string_view account_id) {
 
 // An open request past its deadline becomes Expired here, with its event and
 // the member's email, in the caller's transaction. True when it did.
-Result<bool> ExpireIfOverdue(store::Tx& tx, const Context& ctx, store::RecoveryRequest& r,
+Result<bool> ExpireIfOverdue(store::Tx& tx, const Context& ctx, core::RecoveryRequest& r,
                              Outbox& outbox) {
   if (!IsOpen(r.status) || r.expires_at > ctx.clock.NowUnix()) return false;
   KW_ASSIGN_OR_RETURN(RequestStatus next, NextRequestStatus(r.status, RequestAction::kExpire));
@@ -168,14 +166,14 @@ Status Hit(store::Tx& tx, const std::string& key, int64_t now) {
 
 // Approvals by admins who may still approve for this member (an admin
 // demoted or removed since no longer counts towards the quorum).
-Result<std::vector<store::RecoveryApproval>> EligibleApprovals(store::Tx& tx,
-                                                               const store::RecoveryRequest& r,
-                                                               const Target& target) {
+Result<std::vector<core::RecoveryApproval>> EligibleApprovals(store::Tx& tx,
+                                                              const core::RecoveryRequest& r,
+                                                              const Target& target) {
   KW_ASSIGN_OR_RETURN(auto approvals, tx.ListApprovals(r.id));
-  std::vector<store::RecoveryApproval> out;
+  std::vector<core::RecoveryApproval> out;
   for (auto& a : approvals) {
     KW_ASSIGN_OR_RETURN(auto member, tx.FindMember(r.org_id, a.admin_id));
-    if (!member || member->status != store::MemberStatus::kActive) continue;
+    if (!member || member->status != core::MemberStatus::kActive) continue;
     KW_ASSIGN_OR_RETURN(Actor actor, ActorOf(*member));
     if (!CheckCanActOn(actor, target, MemberAction::kApproveRecovery)) continue;
     out.push_back(std::move(a));
@@ -185,14 +183,14 @@ Result<std::vector<store::RecoveryApproval>> EligibleApprovals(store::Tx& tx,
 
 // Who hears of a new request: the policy's notify list, else every active
 // recovery admin the hierarchy lets approve for this member.
-Result<std::vector<std::string>> NotifyList(store::Tx& tx, const store::Org& org,
+Result<std::vector<std::string>> NotifyList(store::Tx& tx, const core::Org& org,
                                             const protocol::RecoveryPolicy& policy,
                                             const Target& target, std::string_view skip) {
   if (!policy.notify.empty()) return policy.notify;
   std::vector<std::string> out;
   KW_ASSIGN_OR_RETURN(auto members, tx.ListMembers(org.id));
   for (const auto& m : members) {
-    if (m.status != store::MemberStatus::kActive || m.account_id == skip) continue;
+    if (m.status != core::MemberStatus::kActive || m.account_id == skip) continue;
     KW_ASSIGN_OR_RETURN(Actor actor, ActorOf(m));
     if (!IsRecoveryAdmin(actor.role, actor.permissions)) continue;
     if (!CheckCanActOn(actor, target, MemberAction::kApproveRecovery)) continue;
@@ -202,7 +200,7 @@ Result<std::vector<std::string>> NotifyList(store::Tx& tx, const store::Org& org
   return out;
 }
 
-Result<RequestView> BuildView(store::Tx& tx, store::RecoveryRequest r, int quorum) {
+Result<RequestView> BuildView(store::Tx& tx, core::RecoveryRequest r, int quorum) {
   RequestView view;
   KW_ASSIGN_OR_RETURN(view.email, EmailOf(tx, r.account_id));
   KW_ASSIGN_OR_RETURN(auto approvals, tx.ListApprovals(r.id));
@@ -230,15 +228,15 @@ Result<AdminScope> LoadAdminScope(store::Tx& tx, std::string_view org_id,
   return AdminScope{std::move(access), std::move(policy)};
 }
 
-Result<store::RecoveryRequest> LoadRequest(store::Tx& tx, std::string_view org_id,
-                                           std::string_view request_id) {
+Result<core::RecoveryRequest> LoadRequest(store::Tx& tx, std::string_view org_id,
+                                          std::string_view request_id) {
   KW_ASSIGN_OR_RETURN(auto r, tx.FindRequest(request_id));
   if (!r || r->org_id != org_id) return Fail(RequestNotFound());
   return std::move(*r);
 }
 
-Result<Target> TargetOfRequest(store::Tx& tx, const store::RecoveryRequest& r) {
-  KW_ASSIGN_OR_RETURN(store::OrgMember member, LoadMember(tx, r.org_id, r.account_id));
+Result<Target> TargetOfRequest(store::Tx& tx, const core::RecoveryRequest& r) {
+  KW_ASSIGN_OR_RETURN(core::OrgMember member, LoadMember(tx, r.org_id, r.account_id));
   return TargetOf(member);
 }
 
@@ -247,7 +245,7 @@ Result<Target> TargetOfRequest(store::Tx& tx, const store::RecoveryRequest& r) {
 // an overdue request is expired here (its email into `outbox`). The member
 // as a target.
 Result<Target> CheckDecisionOn(store::Tx& tx, const Context& ctx, const OrgAccess& access,
-                               store::RecoveryRequest& r, MemberAction action, Outbox& outbox) {
+                               core::RecoveryRequest& r, MemberAction action, Outbox& outbox) {
   KW_ASSIGN_OR_RETURN(Target target, TargetOfRequest(tx, r));
   KW_TRY(CheckCanActOn(access.actor(), target, action));
   KW_TRY(ExpireIfOverdue(tx, ctx, r, outbox));
@@ -255,7 +253,7 @@ Result<Target> CheckDecisionOn(store::Tx& tx, const Context& ctx, const OrgAcces
 }
 
 // The escrow the request recovers: still the member's current one.
-Result<store::Escrow> RequestEscrow(store::Tx& tx, const store::RecoveryRequest& r) {
+Result<core::Escrow> RequestEscrow(store::Tx& tx, const core::RecoveryRequest& r) {
   KW_ASSIGN_OR_RETURN(auto escrow, tx.FindEscrow(r.org_id, r.account_id));
   if (!escrow || escrow->epoch != r.epoch) return Fail(EscrowChanged());
   return std::move(*escrow);
@@ -263,13 +261,13 @@ Result<store::Escrow> RequestEscrow(store::Tx& tx, const store::RecoveryRequest&
 
 // The organization of the member's most recent enrollment (active
 // membership with an escrow); nullopt when enrolled nowhere.
-Result<std::optional<store::Escrow>> LatestEnrollment(store::Tx& tx, std::string_view account_id) {
+Result<std::optional<core::Escrow>> LatestEnrollment(store::Tx& tx, std::string_view account_id) {
   KW_ASSIGN_OR_RETURN(auto escrows, tx.ListEscrowsOfAccount(account_id));
   KW_ASSIGN_OR_RETURN(auto memberships, tx.ListOrgsOfAccount(account_id));
-  std::optional<store::Escrow> best;
+  std::optional<core::Escrow> best;
   for (auto& e : escrows) {
     bool active = std::any_of(memberships.begin(), memberships.end(), [&](const auto& m) {
-      return m.org_id == e.org_id && m.status == store::MemberStatus::kActive;
+      return m.org_id == e.org_id && m.status == core::MemberStatus::kActive;
     });
     if (!active) continue;
     if (!best || e.created_at > best->created_at ||
@@ -290,9 +288,9 @@ Result<std::vector<RedeemMaterial::Org>> EnrolledOrgs(store::Tx& tx, std::string
   KW_ASSIGN_OR_RETURN(auto memberships, tx.ListOrgsOfAccount(account_id));
   std::vector<RedeemMaterial::Org> out;
   for (const auto& m : memberships) {
-    if (m.status != store::MemberStatus::kActive) continue;
+    if (m.status != core::MemberStatus::kActive) continue;
     bool has_escrow = std::any_of(escrows.begin(), escrows.end(),
-                                  [&](const store::Escrow& e) { return e.org_id == m.org_id; });
+                                  [&](const core::Escrow& e) { return e.org_id == m.org_id; });
     if (!has_escrow) continue;
     KW_ASSIGN_OR_RETURN(auto org, tx.FindOrg(m.org_id));
     if (!org) return Fail(Internal());
@@ -397,7 +395,7 @@ void LogRejectedToken(const Context& ctx, std::string request_id, std::string ad
 // The approved request behind (request_id, token), counting wrong tokens.
 // Sets `late` (and returns nullopt) when the caller must answer an error
 // after committing what was counted.
-Result<std::optional<store::RecoveryRequest>> RequestByToken(
+Result<std::optional<core::RecoveryRequest>> RequestByToken(
     store::Tx& tx, const Context& ctx, std::string_view request_id, const crypto::GenericKey& token,
     std::string_view address, std::optional<Error>& late, bool& wrong_token) {
   const int64_t now = ctx.clock.NowUnix();
@@ -433,7 +431,7 @@ Result<std::string> PutRequestCode(store::Tx& tx, const Context& ctx, std::strin
                                    const RecoveryAsk& ask, const std::string& account_id,
                                    int64_t now) {
   std::string code = crypto::RandomDigits(6);
-  store::EmailCode row;
+  core::EmailCode row;
   row.purpose = kRecoveryCodePurpose;
   row.subject = RecoveryCodeSubject(email, ask.remote_address);
   row.account_id = account_id;
@@ -452,9 +450,11 @@ Result<std::string> PutRequestCode(store::Tx& tx, const Context& ctx, std::strin
 // blocked address, or a wrong, expired or spent code, sets `late` (and
 // `wrong_code` for a code) and gives nullopt; the wrong try is counted and
 // the caller commits.
-Result<std::optional<store::EmailCode>> UseRequestCode(
-    store::Tx& tx, const Context& ctx, std::string_view email, std::string_view code,
-    std::string_view remote_address, int64_t now, std::optional<Error>& late, bool& wrong_code) {
+Result<std::optional<core::EmailCode>> UseRequestCode(store::Tx& tx, const Context& ctx,
+                                                      std::string_view email, std::string_view code,
+                                                      std::string_view remote_address, int64_t now,
+                                                      std::optional<Error>& late,
+                                                      bool& wrong_code) {
   const std::string address_key = "recovery-confirm:addr:" + std::string(remote_address);
   KW_ASSIGN_OR_RETURN(bool blocked, AtLimit(tx, address_key, now, kWrongConfirmsPerAddress));
   if (blocked) {
@@ -487,7 +487,7 @@ Result<std::optional<store::EmailCode>> UseRequestCode(
 // go, becomes Cancelled, with its event. A refusal sets `late` (the used
 // code and any expiry stand).
 Status CancelOpenRequest(store::Tx& tx, const Context& ctx,
-                         std::optional<store::RecoveryRequest>& open, const std::string& account_id,
+                         std::optional<core::RecoveryRequest>& open, const std::string& account_id,
                          int64_t now, std::optional<Error>& late) {
   std::optional<RequestStatus> current;
   if (open) current = open->status;
@@ -512,9 +512,8 @@ Status CancelOpenRequest(store::Tx& tx, const Context& ctx,
 // A refusal (an open request, no enrollment) sets `late` and gives an empty
 // SubmittedRequest.
 Result<SubmittedRequest> SubmitRequest(store::Tx& tx, const Context& ctx,
-                                       const std::optional<store::RecoveryRequest>& open,
-                                       const store::Account& account,
-                                       const std::string& device_name,
+                                       const std::optional<core::RecoveryRequest>& open,
+                                       const core::Account& account, const std::string& device_name,
                                        std::string_view remote_address, int64_t now, Outbox& outbox,
                                        std::optional<Error>& late) {
   std::optional<RequestStatus> current;
@@ -531,7 +530,7 @@ Result<SubmittedRequest> SubmitRequest(store::Tx& tx, const Context& ctx,
   KW_ASSIGN_OR_RETURN(auto org, tx.FindOrg(escrow->org_id));
   if (!org) return Fail(Internal());
   KW_ASSIGN_OR_RETURN(auto policy, PolicyOf(*org));
-  store::RecoveryRequest r;
+  core::RecoveryRequest r;
   r.id = NewRequestId();
   r.org_id = org->id;
   r.account_id = account.id;
@@ -552,7 +551,7 @@ Result<SubmittedRequest> SubmitRequest(store::Tx& tx, const Context& ctx,
   event.details["epoch"] = Decimal(r.epoch);
   event.details["initiated_by"] = "member";
   KW_TRY(AppendOrgEvent(tx, ctx.clock, std::move(event)));
-  KW_ASSIGN_OR_RETURN(store::OrgMember member, LoadMember(tx, org->id, account.id));
+  KW_ASSIGN_OR_RETURN(core::OrgMember member, LoadMember(tx, org->id, account.id));
   KW_ASSIGN_OR_RETURN(Target target, TargetOf(member));
   KW_ASSIGN_OR_RETURN(auto admins, NotifyList(tx, *org, policy, target, ""));
   for (const auto& to : admins) {
@@ -566,11 +565,11 @@ Result<SubmittedRequest> SubmitRequest(store::Tx& tx, const Context& ctx,
 // code (or none live) counts against the request and the address, is
 // logged in the organization's event log (the token was right, so the
 // request exists: logged right here), sets `late` and gives nullopt.
-Result<std::optional<store::EmailCode>> CheckRedeemCode(store::Tx& tx, const Context& ctx,
-                                                        const store::RecoveryRequest& r,
-                                                        std::string_view code,
-                                                        std::string_view remote_address,
-                                                        int64_t now, std::optional<Error>& late) {
+Result<std::optional<core::EmailCode>> CheckRedeemCode(store::Tx& tx, const Context& ctx,
+                                                       const core::RecoveryRequest& r,
+                                                       std::string_view code,
+                                                       std::string_view remote_address, int64_t now,
+                                                       std::optional<Error>& late) {
   KW_ASSIGN_OR_RETURN(auto row, tx.FindEmailCode(kRedeemCodePurpose, r.id));
   const bool live =
       row && !row->used && row->expires_at > now && row->attempts < ctx.config.code_max_attempts;
@@ -593,10 +592,10 @@ Result<std::optional<store::EmailCode>> CheckRedeemCode(store::Tx& tx, const Con
 
 // The completion ticket of `r`: found by H(token key, ticket), its hash
 // binding the request id; valid kTicketTtlSeconds.
-Result<store::EmailCode> PutRedeemTicket(store::Tx& tx, const Context& ctx,
-                                         const store::RecoveryRequest& r,
-                                         const crypto::GenericKey& ticket_key, int64_t now) {
-  store::EmailCode ticket;
+Result<core::EmailCode> PutRedeemTicket(store::Tx& tx, const Context& ctx,
+                                        const core::RecoveryRequest& r,
+                                        const crypto::GenericKey& ticket_key, int64_t now) {
+  core::EmailCode ticket;
   ticket.purpose = kRedeemTicketPurpose;
   ticket.subject = TicketSubject(ctx, ticket_key);
   ticket.account_id = r.account_id;
@@ -911,7 +910,7 @@ Result<RequestView> RecoveryRequestService::Start(const Caller& caller, std::str
     late.reset();
     outbox.clear();
     KW_ASSIGN_OR_RETURN(OrgAccess access, LoadOrgAccess(tx, org_id, caller.account_id));
-    KW_ASSIGN_OR_RETURN(store::OrgMember member, LoadMember(tx, access.org.id, member_id));
+    KW_ASSIGN_OR_RETURN(core::OrgMember member, LoadMember(tx, access.org.id, member_id));
     KW_ASSIGN_OR_RETURN(Target target, TargetOf(member));
     KW_TRY(CheckCanActOn(access.actor(), target, MemberAction::kStartRecovery));
     KW_ASSIGN_OR_RETURN(auto escrow, tx.FindEscrow(access.org.id, member_id));
@@ -925,7 +924,7 @@ Result<RequestView> RecoveryRequestService::Start(const Caller& caller, std::str
       return {};
     }
     KW_ASSIGN_OR_RETURN(auto policy, PolicyOf(access.org));
-    store::RecoveryRequest r;
+    core::RecoveryRequest r;
     r.id = NewRequestId();
     r.org_id = access.org.id;
     r.account_id = std::string(member_id);
@@ -989,7 +988,7 @@ Status RecoveryRequestService::RedeemStart(std::string_view request_id,
     KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(r->account_id));
     if (!account) return Fail(LinkInvalid());
     const std::string code = crypto::RandomDigits(6);
-    store::EmailCode row;
+    core::EmailCode row;
     row.purpose = kRedeemCodePurpose;
     row.subject = r->id;
     row.account_id = r->account_id;
@@ -1049,7 +1048,7 @@ Result<RedeemMaterial> RecoveryRequestService::RedeemVerify(std::string_view req
     KW_ASSIGN_OR_RETURN(auto row, CheckRedeemCode(tx, ctx_, *r, code, remote_address, now, late));
     if (!row) return {};
     if (!ctx_.config.recovery_key) return Fail(RecoveryKeyMissing());
-    KW_ASSIGN_OR_RETURN(store::Escrow escrow, RequestEscrow(tx, *r));
+    KW_ASSIGN_OR_RETURN(core::Escrow escrow, RequestEscrow(tx, *r));
     auto server_part = protocol::OpenServerShare(*ctx_.config.recovery_key, escrow.server_share,
                                                  r->org_id, r->account_id, escrow.epoch);
     // Checked when it was stored: the server's recovery key changed since.
@@ -1060,7 +1059,7 @@ Result<RedeemMaterial> RecoveryRequestService::RedeemVerify(std::string_view req
     if (!account) return Fail(LinkInvalid());
 
     material.ticket = crypto::GenericKey::Random();
-    KW_ASSIGN_OR_RETURN(store::EmailCode ticket,
+    KW_ASSIGN_OR_RETURN(core::EmailCode ticket,
                         PutRedeemTicket(tx, ctx_, *r, material.ticket, now));
 
     EventSpec event = RequestEvent(*r, "recovery.escrow_opened", r->account_id);
@@ -1157,7 +1156,7 @@ Status RecoveryRequestService::Complete(const RecoveryCompletion& c) {
 
 Result<int64_t> SweepRecoveryRequests(const Context& ctx, int64_t limit) {
   const int64_t now = ctx.clock.NowUnix();
-  std::vector<store::RecoveryRequest> overdue;
+  std::vector<core::RecoveryRequest> overdue;
   KW_TRY(ctx.store.Read([&](store::Tx& tx) -> Status {
     KW_ASSIGN_OR_RETURN(overdue, tx.ListExpiredOpenRequests(now, limit));
     return {};

@@ -73,7 +73,7 @@ struct RequestView {
     uint64_t key_version = 0;
     store::Bytes admin_share;
   };
-  store::RecoveryRequest request;
+  core::RecoveryRequest request;
   std::string email;  // the member's
   int quorum = 1;     // of the organization's policy in force
   std::vector<Approval> approvals;
@@ -98,7 +98,7 @@ struct RedeemMaterial {
     uint64_t last_epoch = 0;
     uint64_t key_version = 0;
     store::Bytes recovery_public_key;
-    std::vector<store::OrgStatementRow> statements;
+    std::vector<core::OrgStatementRow> statements;
   };
   std::string account_id;
   std::string email;
@@ -147,7 +147,7 @@ class RecoveryRequestService {
 
   // Recovery admins (org.forbidden otherwise).
   [[nodiscard]] Result<RequestPage> List(const Caller& caller, std::string_view org_id,
-                                         std::optional<store::RequestStatus> status,
+                                         std::optional<core::RequestStatus> status,
                                          const std::optional<store::RequestCursor>& after,
                                          int64_t limit);
   // recovery.not_found (404) for a request of another organization too.
@@ -194,7 +194,7 @@ class RecoveryRequestService {
 // even with several server nodes sweeping. Returns how many it expired.
 [[nodiscard]] Result<int64_t> SweepRecoveryRequests(const Context& ctx, int64_t limit = 1000);
 
-// EmailCode purposes (store::EmailCode::purpose).
+// EmailCode purposes (core::EmailCode::purpose).
 inline constexpr char kRecoveryCodePurpose[] = "recovery";       // RecoveryCodeSubject
 inline constexpr char kRedeemCodePurpose[] = "redeem";           // subject: the request id
 inline constexpr char kRedeemTicketPurpose[] = "redeem-ticket";  // subject: H(ticket)

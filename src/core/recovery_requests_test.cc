@@ -16,8 +16,8 @@
 namespace keyward::core::testing {
 namespace {
 
+using core::RequestStatus;
 using protocol::Enrollment;
-using store::RequestStatus;
 
 constexpr char kAddress[] = "198.51.100.7";
 
@@ -49,14 +49,14 @@ class RequestTest : public RecoveryTest {
     return confirmed ? confirmed->submitted.request_id : "";
   }
 
-  store::RecoveryRequest Stored(const std::string& id) {
-    std::optional<store::RecoveryRequest> r;
+  core::RecoveryRequest Stored(const std::string& id) {
+    std::optional<core::RecoveryRequest> r;
     EXPECT_TRUE(store_->Read([&](store::Tx& tx) -> Status {
       KW_ASSIGN_OR_RETURN(r, tx.FindRequest(id));
       return {};
     }));
     EXPECT_TRUE(r.has_value());
-    return r.value_or(store::RecoveryRequest{});
+    return r.value_or(core::RecoveryRequest{});
   }
 
   // The approving admin's client (docs/protocol.md "Escrow, links, grants
@@ -89,8 +89,8 @@ class RequestTest : public RecoveryTest {
     return n;
   }
 
-  std::vector<store::OrgEvent> EventsOf(const std::string& request_id, std::string type = "") {
-    std::vector<store::OrgEvent> out;
+  std::vector<core::OrgEvent> EventsOf(const std::string& request_id, std::string type = "") {
+    std::vector<core::OrgEvent> out;
     for (auto& e : Events(org_, std::move(type))) {
       auto it = e.details.find("request_id");
       if (it != e.details.end() && it->second == request_id) out.push_back(std::move(e));

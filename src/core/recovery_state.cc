@@ -4,8 +4,6 @@ namespace keyward::core {
 
 namespace {
 
-using store::RequestStatus;
-
 Error RequestOpen() {
   return Error::Conflict("recovery.request_open",
                          "A recovery request is already open for this account; wait for an "

@@ -52,9 +52,8 @@ inline constexpr std::array kAllRequestActions = {
 };
 
 inline constexpr std::array kAllRequestStatuses = {
-    store::RequestStatus::kPending,  store::RequestStatus::kApproved,
-    store::RequestStatus::kLinkUsed, store::RequestStatus::kExpired,
-    store::RequestStatus::kDeclined,
+    core::RequestStatus::kPending, core::RequestStatus::kApproved, core::RequestStatus::kLinkUsed,
+    core::RequestStatus::kExpired, core::RequestStatus::kDeclined,
 };
 
 // RequestStatusName and ParseRequestStatus: core/domain.h.
@@ -62,7 +61,7 @@ inline constexpr std::array kAllRequestStatuses = {
 std::string_view RequestActionName(RequestAction action);
 
 // Pending or Approved: the member's one open request.
-bool IsOpen(store::RequestStatus status);
+bool IsOpen(core::RequestStatus status);
 
 // The status after `action` on a request in `current`. For kSubmit,
 // `current` is the status of the member's latest request (nullopt: none),
@@ -78,7 +77,7 @@ bool IsOpen(store::RequestStatus status);
 //   recovery.link_used        (409) redeem / complete a used link
 // An action on a missing request (other than submit) is
 // recovery.not_found (404).
-[[nodiscard]] Result<store::RequestStatus> NextRequestStatus(
-    std::optional<store::RequestStatus> current, RequestAction action);
+[[nodiscard]] Result<core::RequestStatus> NextRequestStatus(
+    std::optional<core::RequestStatus> current, RequestAction action);
 
 }  // namespace keyward::core

@@ -13,7 +13,6 @@
 namespace keyward::core {
 namespace {
 
-using store::RequestStatus;
 using A = RequestAction;
 using S = RequestStatus;
 

@@ -84,7 +84,7 @@ class RecoveryTest : public CoreTest {
     org.policy = policy;
     auto signed_st = SignStatement(org, 1, org.key, policy, org.signer, Now());
     EXPECT_TRUE(store_->Transact([&](store::Tx& tx) -> Status {
-      store::Org row;
+      core::Org row;
       row.id = org.id;
       row.name = "Acme";
       row.created_at = Now();
@@ -96,7 +96,7 @@ class RecoveryTest : public CoreTest {
       KW_TRY(tx.CreateOrg(row));
       KW_TRY(tx.InsertStatement({org.id, 1, signed_st.statement, signed_st.signature, Now()}));
       return tx.InsertMember(
-          {org.id, owner.id, "owner", "", store::MemberStatus::kActive, Now(), 0});
+          {org.id, owner.id, "owner", "", core::MemberStatus::kActive, Now(), 0});
     }));
     return org;
   }
@@ -105,7 +105,7 @@ class RecoveryTest : public CoreTest {
                  std::string permissions = "") {
     ASSERT_TRUE(store_->Transact([&](store::Tx& tx) -> Status {
       return tx.InsertMember({org.id, p.id, std::move(role), std::move(permissions),
-                              store::MemberStatus::kActive, Now(), 0});
+                              core::MemberStatus::kActive, Now(), 0});
     }));
   }
 
@@ -146,8 +146,8 @@ class RecoveryTest : public CoreTest {
     return core().enrollment.Enroll(p.caller(), org.id, KeyFrom(p.key_tag), Escrow(org, p, epoch));
   }
 
-  std::optional<store::Escrow> StoredEscrow(const TestOrg& org, const Person& p) {
-    std::optional<store::Escrow> escrow;
+  std::optional<core::Escrow> StoredEscrow(const TestOrg& org, const Person& p) {
+    std::optional<core::Escrow> escrow;
     EXPECT_TRUE(store_->Read([&](store::Tx& tx) -> Status {
       KW_ASSIGN_OR_RETURN(escrow, tx.FindEscrow(org.id, p.id));
       return {};
@@ -165,8 +165,8 @@ class RecoveryTest : public CoreTest {
     return epoch;
   }
 
-  std::optional<store::Account> StoredAccount(const Person& p) {
-    std::optional<store::Account> account;
+  std::optional<core::Account> StoredAccount(const Person& p) {
+    std::optional<core::Account> account;
     EXPECT_TRUE(store_->Read([&](store::Tx& tx) -> Status {
       KW_ASSIGN_OR_RETURN(account, tx.FindAccountById(p.id));
       return {};
@@ -174,9 +174,9 @@ class RecoveryTest : public CoreTest {
     return account;
   }
 
-  std::vector<store::OrgEvent> Events(const TestOrg& org, std::string type = "") {
+  std::vector<core::OrgEvent> Events(const TestOrg& org, std::string type = "") {
     core().WaitForBackgroundWork();  // events written after an answer
-    std::vector<store::OrgEvent> events;
+    std::vector<core::OrgEvent> events;
     EXPECT_TRUE(store_->Read([&](store::Tx& tx) -> Status {
       store::EventFilter filter;
       filter.type = std::move(type);

@@ -26,7 +26,7 @@ Result<OrgAccess> LoadRotator(store::Tx& tx, std::string_view org_id, std::strin
 // more. Deleting their grants is the latch that makes key.rotation_completed
 // appear once per rotation. Returns the escrows still pending.
 Result<int64_t> CompleteIfDone(store::Tx& tx, const Clock& clock, const Caller& caller,
-                               const store::Org& org) {
+                               const core::Org& org) {
   KW_ASSIGN_OR_RETURN(int64_t pending, tx.CountEscrowsBelowKeyVersion(org.id, org.key_version));
   if (pending > 0) return pending;
   KW_ASSIGN_OR_RETURN(int64_t retired, tx.DeleteGrantsBelow(org.id, org.key_version));
@@ -60,7 +60,7 @@ Result<OrgView> RotationService::Start(const Caller& caller, std::string_view or
   OrgView view;
   KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     KW_ASSIGN_OR_RETURN(OrgAccess access, LoadRotator(tx, org_id, caller.account_id));
-    store::Org org = access.org;
+    core::Org org = access.org;
     KW_ASSIGN_OR_RETURN(int64_t pending, CompleteIfDone(tx, ctx_.clock, caller, org));
     if (pending > 0) {
       return Fail(Error::Conflict("org.rotation_in_progress",
@@ -84,9 +84,9 @@ Result<OrgView> RotationService::Start(const Caller& caller, std::string_view or
     }
     const uint64_t new_key_version = org.key_version + 1;
     for (const auto& g : start.grants) {
-      KW_ASSIGN_OR_RETURN(store::OrgMember member, LoadMember(tx, org.id, g.account_id));
+      KW_ASSIGN_OR_RETURN(core::OrgMember member, LoadMember(tx, org.id, g.account_id));
       KW_ASSIGN_OR_RETURN(Actor holder, ActorOf(member));
-      if (member.status != store::MemberStatus::kActive ||
+      if (member.status != core::MemberStatus::kActive ||
           !IsRecoveryAdmin(holder.role, holder.permissions)) {
         return Fail(Error::Conflict("org.not_recovery_admin",
                                     "Only active recovery admins receive the recovery key."));
@@ -94,9 +94,9 @@ Result<OrgView> RotationService::Start(const Caller& caller, std::string_view or
       KW_TRY(CheckGrantUpload(g.grant, new_key_version, holder.role));
     }
 
-    KW_TRY(tx.InsertStatement(store::OrgStatementRow{org.id, next.statement.version,
-                                                     start.statement.statement,
-                                                     start.statement.signature, now}));
+    KW_TRY(tx.InsertStatement(core::OrgStatementRow{org.id, next.statement.version,
+                                                    start.statement.statement,
+                                                    start.statement.signature, now}));
     org.statement_version = next.statement.version;
     org.key_version = new_key_version;
     org.recovery_public_key = next.statement.org_public_key;
@@ -149,7 +149,7 @@ Result<RewrapResult> RotationService::Rewrap(const Caller& caller, std::string_v
   KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     result = RewrapResult{};
     KW_ASSIGN_OR_RETURN(OrgAccess access, LoadRotator(tx, org_id, caller.account_id));
-    const store::Org& org = access.org;
+    const core::Org& org = access.org;
     for (const auto& share : shares) {
       if (share.from_key_version >= org.key_version) {
         ++result.skipped;

@@ -42,7 +42,7 @@ struct RotationStart {
 struct RotationPage {
   uint64_t key_version = 0;  // the current one
   int64_t pending = 0;       // escrows under an older key, all pages
-  std::vector<store::Escrow> escrows;
+  std::vector<core::Escrow> escrows;
 };
 
 struct RewrappedShare {

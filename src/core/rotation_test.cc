@@ -27,7 +27,7 @@ class RotationTest : public RecoveryTest {
 
   void PutGrant(const std::string& account_id, uint64_t key_version) {
     ASSERT_OK(store_->Transact([&](store::Tx& tx) -> Status {
-      store::OrgGrant g;
+      core::OrgGrant g;
       g.org_id = org_.id;
       g.account_id = account_id;
       g.key_version = key_version;
@@ -38,8 +38,8 @@ class RotationTest : public RecoveryTest {
     }));
   }
 
-  std::vector<store::OrgGrant> Grants() {
-    std::vector<store::OrgGrant> grants;
+  std::vector<core::OrgGrant> Grants() {
+    std::vector<core::OrgGrant> grants;
     EXPECT_TRUE(store_->Read([&](store::Tx& tx) -> Status {
       KW_ASSIGN_OR_RETURN(grants, tx.ListGrants(org_.id));
       return {};
@@ -102,7 +102,7 @@ TEST_F(RotationTest, FullRotation) {
   ASSERT_OK(Enroll(org_, carol_, 1));
   crypto::BoxKeyPair old_key = Rotate();
 
-  std::optional<store::Org> org;
+  std::optional<core::Org> org;
   ASSERT_OK(store_->Read([&](store::Tx& tx) -> Status {
     KW_ASSIGN_OR_RETURN(org, tx.FindOrg(org_.id));
     return {};

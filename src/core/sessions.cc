@@ -16,7 +16,7 @@ constexpr int64_t kLastSeenGranularity = 300;
 
 // Account events go to every organization the account is an active member
 // of, in the login's own transaction.
-Status LogLogin(const Context& ctx, store::Tx& tx, const store::Account& account,
+Status LogLogin(const Context& ctx, store::Tx& tx, const core::Account& account,
                 std::string_view device_id, std::string_view type, std::string_view reason) {
   EventSpec event;
   event.type = std::string(type);
@@ -38,7 +38,7 @@ enum class LoginOutcome {
 
 // The second factor of an account with TOTP on: a TOTP code (its step
 // recorded on the account) or a recovery code (used up). kOk, or why not.
-Result<LoginOutcome> CheckSecondFactor(const Context& ctx, store::Tx& tx, store::Account& account,
+Result<LoginOutcome> CheckSecondFactor(const Context& ctx, store::Tx& tx, core::Account& account,
                                        const core::Login& login) {
   bool ok = false;
   if (login.totp_code) {
@@ -59,13 +59,13 @@ Result<bool> UpsertLoginDevice(store::Tx& tx, const std::string& account_id,
                                const DeviceInfo& login_device, int64_t now) {
   KW_ASSIGN_OR_RETURN(auto device, tx.FindDevice(account_id, login_device.id));
   const bool new_device = !device || !device->active;
-  store::Device row{account_id,
-                    login_device.id,
-                    login_device.name,
-                    login_device.type,
-                    device ? device->first_seen : now,
-                    now,
-                    true};
+  core::Device row{account_id,
+                   login_device.id,
+                   login_device.name,
+                   login_device.type,
+                   device ? device->first_seen : now,
+                   now,
+                   true};
   KW_TRY(tx.UpsertDevice(row));
   return new_device;
 }
@@ -157,8 +157,8 @@ Result<LoginResult> SessionService::Login(const core::Login& login) {
     KW_ASSIGN_OR_RETURN(new_device, UpsertLoginDevice(tx, account->id, login.device, now));
 
     result.token = crypto::SecureBytes::Random(32);
-    store::Session session{TokenHash(result.token.span()),        account->id, login.device.id, now,
-                           now + ctx_.config.session_ttl_seconds, false};
+    core::Session session{TokenHash(result.token.span()),        account->id, login.device.id, now,
+                          now + ctx_.config.session_ttl_seconds, false};
     KW_TRY(tx.InsertSession(session));
     KW_TRY(LogLogin(ctx_, tx, *account, login.device.id, "account.login", ""));
     result.expires_at = session.expires_at;

@@ -31,7 +31,7 @@ struct LoginResult {
   crypto::SecureBytes token;  // 32 random bytes; the store keeps only its hash
   int64_t expires_at = 0;
   std::string device_id;
-  store::Account account;
+  core::Account account;
 };
 
 class SessionService {

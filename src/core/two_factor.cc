@@ -64,7 +64,7 @@ Error NotPending() {
 
 }  // namespace
 
-Result<bool> AcceptTotp(const Context& ctx, store::Account& account, std::string_view code) {
+Result<bool> AcceptTotp(const Context& ctx, core::Account& account, std::string_view code) {
   if (account.totp_secret_sealed.empty()) return false;
   auto secret =
       crypto::Decrypt(ctx.keys.totp_key.span(), account.totp_secret_sealed, SecretAd(account.id));
@@ -77,7 +77,7 @@ Result<bool> AcceptTotp(const Context& ctx, store::Account& account, std::string
   return true;
 }
 
-Result<bool> UseRecoveryCode(const Context& ctx, store::Tx& tx, const store::Account& account,
+Result<bool> UseRecoveryCode(const Context& ctx, store::Tx& tx, const core::Account& account,
                              std::string_view code) {
   store::Bytes hash = HashRecoveryCode(ctx, account.id, CanonicalRecoveryCode(code));
   KW_ASSIGN_OR_RETURN(auto codes, tx.ListRecoveryCodes(account.id));

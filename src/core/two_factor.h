@@ -41,11 +41,11 @@ class TwoFactorService {
 // Used by login inside its transaction. True when the code is right for the
 // account's active secret and its step is newer than the last one accepted;
 // the account's last step is then advanced (the caller writes the account).
-[[nodiscard]] Result<bool> AcceptTotp(const Context& ctx, store::Account& account,
+[[nodiscard]] Result<bool> AcceptTotp(const Context& ctx, core::Account& account,
                                       std::string_view code);
 // True when the code is one of the account's unused recovery codes; marks it
 // used.
 [[nodiscard]] Result<bool> UseRecoveryCode(const Context& ctx, store::Tx& tx,
-                                           const store::Account& account, std::string_view code);
+                                           const core::Account& account, std::string_view code);
 
 }  // namespace keyward::core

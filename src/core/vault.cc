@@ -24,8 +24,8 @@ Status ItemService::CheckData(const store::Bytes& data) const {
   return {};
 }
 
-Result<std::vector<store::Item>> ItemService::List(const Caller& caller) {
-  std::vector<store::Item> items;
+Result<std::vector<core::Item>> ItemService::List(const Caller& caller) {
+  std::vector<core::Item> items;
   KW_TRY(ctx_.store.Read([&](store::Tx& tx) -> Status {
     KW_ASSIGN_OR_RETURN(items, tx.ListItems(caller.account_id));
     return {};
@@ -33,12 +33,12 @@ Result<std::vector<store::Item>> ItemService::List(const Caller& caller) {
   return items;
 }
 
-Result<store::Item> ItemService::Create(const Caller& caller, std::string_view id,
-                                        store::Bytes data) {
+Result<core::Item> ItemService::Create(const Caller& caller, std::string_view id,
+                                       store::Bytes data) {
   if (!IsValidClientId(id)) return Fail(InvalidField("id"));
   KW_TRY(CheckData(data));
   const int64_t now = ctx_.clock.NowUnix();
-  store::Item item{caller.account_id, std::string(id), 1, std::move(data), now, now};
+  core::Item item{caller.account_id, std::string(id), 1, std::move(data), now, now};
   auto s = ctx_.store.Transact([&](store::Tx& tx) { return tx.InsertItem(item); });
   if (!s) {
     if (s.error().code() == "store.conflict") {
@@ -49,9 +49,9 @@ Result<store::Item> ItemService::Create(const Caller& caller, std::string_view i
   return item;
 }
 
-Result<store::Item> ItemService::Get(const Caller& caller, std::string_view id) {
+Result<core::Item> ItemService::Get(const Caller& caller, std::string_view id) {
   if (!IsValidClientId(id)) return Fail(ItemNotFound());
-  std::optional<store::Item> item;
+  std::optional<core::Item> item;
   KW_TRY(ctx_.store.Read([&](store::Tx& tx) -> Status {
     KW_ASSIGN_OR_RETURN(item, tx.FindItem(caller.account_id, id));
     return {};
@@ -60,11 +60,11 @@ Result<store::Item> ItemService::Get(const Caller& caller, std::string_view id) 
   return std::move(*item);
 }
 
-Result<store::Item> ItemService::Update(const Caller& caller, std::string_view id,
-                                        int64_t expected_revision, store::Bytes data) {
+Result<core::Item> ItemService::Update(const Caller& caller, std::string_view id,
+                                       int64_t expected_revision, store::Bytes data) {
   if (!IsValidClientId(id)) return Fail(ItemNotFound());
   KW_TRY(CheckData(data));
-  store::Item updated;
+  core::Item updated;
   auto s = ctx_.store.Transact([&](store::Tx& tx) -> Status {
     KW_ASSIGN_OR_RETURN(updated, tx.UpdateItem(caller.account_id, id, expected_revision, data,
                                                ctx_.clock.NowUnix()));
@@ -88,8 +88,8 @@ Status ItemService::Delete(const Caller& caller, std::string_view id) {
   return s;
 }
 
-Result<std::vector<store::Device>> DeviceService::List(const Caller& caller) {
-  std::vector<store::Device> devices;
+Result<std::vector<core::Device>> DeviceService::List(const Caller& caller) {
+  std::vector<core::Device> devices;
   KW_TRY(ctx_.store.Read([&](store::Tx& tx) -> Status {
     KW_ASSIGN_OR_RETURN(devices, tx.ListDevices(caller.account_id));
     return {};

@@ -13,16 +13,16 @@ class ItemService {
  public:
   explicit ItemService(const Context& ctx) : ctx_(ctx) {}
 
-  [[nodiscard]] Result<std::vector<store::Item>> List(const Caller& caller);
+  [[nodiscard]] Result<std::vector<core::Item>> List(const Caller& caller);
   // Revision 1. item.exists (409).
-  [[nodiscard]] Result<store::Item> Create(const Caller& caller, std::string_view id,
-                                           store::Bytes data);
+  [[nodiscard]] Result<core::Item> Create(const Caller& caller, std::string_view id,
+                                          store::Bytes data);
   // item.not_found (404).
-  [[nodiscard]] Result<store::Item> Get(const Caller& caller, std::string_view id);
+  [[nodiscard]] Result<core::Item> Get(const Caller& caller, std::string_view id);
   // expected_revision is the one the client last saw: item.stale_revision
   // (409) when it changed since, item.not_found when it is gone.
-  [[nodiscard]] Result<store::Item> Update(const Caller& caller, std::string_view id,
-                                           int64_t expected_revision, store::Bytes data);
+  [[nodiscard]] Result<core::Item> Update(const Caller& caller, std::string_view id,
+                                          int64_t expected_revision, store::Bytes data);
   [[nodiscard]] Status Delete(const Caller& caller, std::string_view id);
 
  private:
@@ -34,7 +34,7 @@ class DeviceService {
  public:
   explicit DeviceService(const Context& ctx) : ctx_(ctx) {}
 
-  [[nodiscard]] Result<std::vector<store::Device>> List(const Caller& caller);
+  [[nodiscard]] Result<std::vector<core::Device>> List(const Caller& caller);
   // Marks the device inactive and ends its sessions at once.
   // device.not_found (404).
   [[nodiscard]] Status Deactivate(const Caller& caller, std::string_view device_id);

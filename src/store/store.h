@@ -33,25 +33,7 @@
 
 namespace keyward::store {
 
-// The rows are core's domain types (core/domain.h).
-using core::Account;
-using core::Bytes;
-using core::Device;
-using core::EmailCode;
-using core::Escrow;
-using core::Item;
-using core::MemberStatus;
-using core::Org;
-using core::OrgEvent;
-using core::OrgGrant;
-using core::OrgInvite;
-using core::OrgMember;
-using core::OrgStatementRow;
-using core::RecoveryApproval;
-using core::RecoveryCode;
-using core::RecoveryRequest;
-using core::RequestStatus;
-using core::Session;
+using Bytes = core::Bytes;
 
 // Keyset position in a request listing (newest first).
 struct RequestCursor {
@@ -77,13 +59,14 @@ class Tx {
 
   // ---- accounts ----
   // store.conflict when the id or the email (case-insensitively) exists.
-  [[nodiscard]] virtual Status InsertAccount(const Account& account) = 0;
-  [[nodiscard]] virtual Result<std::optional<Account>> FindAccountById(std::string_view id) = 0;
+  [[nodiscard]] virtual Status InsertAccount(const core::Account& account) = 0;
+  [[nodiscard]] virtual Result<std::optional<core::Account>> FindAccountById(
+      std::string_view id) = 0;
   // Case-insensitive.
-  [[nodiscard]] virtual Result<std::optional<Account>> FindAccountByEmail(
+  [[nodiscard]] virtual Result<std::optional<core::Account>> FindAccountByEmail(
       std::string_view email) = 0;
   // Replaces every field of the account with this id; store.not_found.
-  [[nodiscard]] virtual Status UpdateAccount(const Account& account) = 0;
+  [[nodiscard]] virtual Status UpdateAccount(const core::Account& account) = 0;
   // Removes the account and everything that belongs to it (codes, devices,
   // sessions, items, recovery codes, organization memberships and with them
   // its escrows and grants); the organizations' events naming it stay.
@@ -91,29 +74,30 @@ class Tx {
   [[nodiscard]] virtual Status DeleteAccount(std::string_view id) = 0;
 
   // ---- one-time email codes ----
-  [[nodiscard]] virtual Status PutEmailCode(const EmailCode& code) = 0;  // insert or replace
-  [[nodiscard]] virtual Result<std::optional<EmailCode>> FindEmailCode(
+  [[nodiscard]] virtual Status PutEmailCode(const core::EmailCode& code) = 0;  // insert or replace
+  [[nodiscard]] virtual Result<std::optional<core::EmailCode>> FindEmailCode(
       std::string_view purpose, std::string_view subject) = 0;
   // Writes attempts and used; store.not_found.
-  [[nodiscard]] virtual Status UpdateEmailCode(const EmailCode& code) = 0;
+  [[nodiscard]] virtual Status UpdateEmailCode(const core::EmailCode& code) = 0;
   [[nodiscard]] virtual Status DeleteEmailCode(std::string_view purpose,
                                                std::string_view subject) = 0;
   // Codes expired before `now` (used or not); returns how many.
   [[nodiscard]] virtual Result<int64_t> DeleteExpiredEmailCodes(int64_t now) = 0;
 
   // ---- devices ----
-  [[nodiscard]] virtual Result<std::optional<Device>> FindDevice(std::string_view account_id,
-                                                                 std::string_view device_id) = 0;
+  [[nodiscard]] virtual Result<std::optional<core::Device>> FindDevice(
+      std::string_view account_id, std::string_view device_id) = 0;
   // Insert or replace (name, type, first_seen, last_seen, active).
-  [[nodiscard]] virtual Status UpsertDevice(const Device& device) = 0;
+  [[nodiscard]] virtual Status UpsertDevice(const core::Device& device) = 0;
   // Ordered by id.
-  [[nodiscard]] virtual Result<std::vector<Device>> ListDevices(std::string_view account_id) = 0;
+  [[nodiscard]] virtual Result<std::vector<core::Device>> ListDevices(
+      std::string_view account_id) = 0;
 
   // ---- sessions ----
   // The device must exist (store.not_found otherwise); store.conflict on a
   // duplicate token hash.
-  [[nodiscard]] virtual Status InsertSession(const Session& session) = 0;
-  [[nodiscard]] virtual Result<std::optional<Session>> FindSession(
+  [[nodiscard]] virtual Status InsertSession(const core::Session& session) = 0;
+  [[nodiscard]] virtual Result<std::optional<core::Session>> FindSession(
       std::span<const uint8_t> token_hash) = 0;
   [[nodiscard]] virtual Status RevokeSession(std::span<const uint8_t> token_hash) = 0;
   // Revokes every session of the account except `keep` (empty: keep none);
@@ -127,17 +111,18 @@ class Tx {
 
   // ---- items ----
   // store.conflict when (account, id) exists; store.not_found without account.
-  [[nodiscard]] virtual Status InsertItem(const Item& item) = 0;
-  [[nodiscard]] virtual Result<std::optional<Item>> FindItem(std::string_view account_id,
-                                                             std::string_view item_id) = 0;
+  [[nodiscard]] virtual Status InsertItem(const core::Item& item) = 0;
+  [[nodiscard]] virtual Result<std::optional<core::Item>> FindItem(std::string_view account_id,
+                                                                   std::string_view item_id) = 0;
   // Ordered by id.
-  [[nodiscard]] virtual Result<std::vector<Item>> ListItems(std::string_view account_id) = 0;
+  [[nodiscard]] virtual Result<std::vector<core::Item>> ListItems(std::string_view account_id) = 0;
   // Sets data and updated_at and bumps the revision, only if the stored
   // revision equals expected_revision: store.stale otherwise, store.not_found
   // when absent. Returns the new row.
-  [[nodiscard]] virtual Result<Item> UpdateItem(std::string_view account_id,
-                                                std::string_view item_id, int64_t expected_revision,
-                                                const Bytes& data, int64_t now) = 0;
+  [[nodiscard]] virtual Result<core::Item> UpdateItem(std::string_view account_id,
+                                                      std::string_view item_id,
+                                                      int64_t expected_revision, const Bytes& data,
+                                                      int64_t now) = 0;
   [[nodiscard]] virtual Status DeleteItem(std::string_view account_id,
                                           std::string_view item_id) = 0;
 
@@ -145,7 +130,7 @@ class Tx {
   // Replaces the account's whole set.
   [[nodiscard]] virtual Status ReplaceRecoveryCodes(std::string_view account_id,
                                                     const std::vector<Bytes>& code_hashes) = 0;
-  [[nodiscard]] virtual Result<std::vector<RecoveryCode>> ListRecoveryCodes(
+  [[nodiscard]] virtual Result<std::vector<core::RecoveryCode>> ListRecoveryCodes(
       std::string_view account_id) = 0;
   // store.conflict when already used, store.not_found when absent: a code
   // works once even when two logins race.
@@ -166,41 +151,42 @@ class Tx {
 
   // ---- organizations ----
   // store.conflict when the id exists.
-  [[nodiscard]] virtual Status CreateOrg(const Org& org) = 0;
-  [[nodiscard]] virtual Result<std::optional<Org>> FindOrg(std::string_view org_id) = 0;
+  [[nodiscard]] virtual Status CreateOrg(const core::Org& org) = 0;
+  [[nodiscard]] virtual Result<std::optional<core::Org>> FindOrg(std::string_view org_id) = 0;
   // Replaces name, statement_version, key_version, recovery_public_key and
   // policy_json; store.not_found.
-  [[nodiscard]] virtual Status UpdateOrg(const Org& org) = 0;
+  [[nodiscard]] virtual Status UpdateOrg(const core::Org& org) = 0;
 
   // ---- signed organization statements ----
   // store.conflict when (org, version) exists; store.not_found without the
   // organization.
-  [[nodiscard]] virtual Status InsertStatement(const OrgStatementRow& statement) = 0;
+  [[nodiscard]] virtual Status InsertStatement(const core::OrgStatementRow& statement) = 0;
   // Statements with version > after_version, ascending.
-  [[nodiscard]] virtual Result<std::vector<OrgStatementRow>> ListStatements(
+  [[nodiscard]] virtual Result<std::vector<core::OrgStatementRow>> ListStatements(
       std::string_view org_id, uint64_t after_version) = 0;
 
   // ---- organization members ----
   // store.conflict when (org, account) exists; store.not_found when the
   // organization or the account does not.
-  [[nodiscard]] virtual Status InsertMember(const OrgMember& member) = 0;
-  [[nodiscard]] virtual Result<std::optional<OrgMember>> FindMember(
+  [[nodiscard]] virtual Status InsertMember(const core::OrgMember& member) = 0;
+  [[nodiscard]] virtual Result<std::optional<core::OrgMember>> FindMember(
       std::string_view org_id, std::string_view account_id) = 0;
   // Every member, revoked ones included, ordered by joined_at then account id.
-  [[nodiscard]] virtual Result<std::vector<OrgMember>> ListMembers(std::string_view org_id) = 0;
+  [[nodiscard]] virtual Result<std::vector<core::OrgMember>> ListMembers(
+      std::string_view org_id) = 0;
   // store.not_found when not a member.
   [[nodiscard]] virtual Status UpdateMemberRole(std::string_view org_id,
                                                 std::string_view account_id, std::string_view role,
                                                 std::string_view permissions) = 0;
   [[nodiscard]] virtual Status SetMemberStatus(std::string_view org_id, std::string_view account_id,
-                                               MemberStatus status) = 0;
+                                               core::MemberStatus status) = 0;
   [[nodiscard]] virtual Status DeleteMember(std::string_view org_id,
                                             std::string_view account_id) = 0;
   // Active members with the role "owner" (for core::CheckNotLastOwner, inside
   // the transaction that changes a role or a status).
   [[nodiscard]] virtual Result<int64_t> CountOwners(std::string_view org_id) = 0;
   // The account's memberships (any status), ordered by organization id.
-  [[nodiscard]] virtual Result<std::vector<OrgMember>> ListOrgsOfAccount(
+  [[nodiscard]] virtual Result<std::vector<core::OrgMember>> ListOrgsOfAccount(
       std::string_view account_id) = 0;
   // Sets last_epoch; store.not_found when not a member.
   [[nodiscard]] virtual Status SetMemberLastEpoch(std::string_view org_id,
@@ -210,12 +196,12 @@ class Tx {
   // ---- recovery key grants ----
   // Insert or replace the row of (org, account, key_version); store.not_found
   // when the account is not a member.
-  [[nodiscard]] virtual Status PutGrant(const OrgGrant& grant) = 0;
-  [[nodiscard]] virtual Result<std::optional<OrgGrant>> FindGrant(std::string_view org_id,
-                                                                  std::string_view account_id,
-                                                                  uint64_t key_version) = 0;
+  [[nodiscard]] virtual Status PutGrant(const core::OrgGrant& grant) = 0;
+  [[nodiscard]] virtual Result<std::optional<core::OrgGrant>> FindGrant(std::string_view org_id,
+                                                                        std::string_view account_id,
+                                                                        uint64_t key_version) = 0;
   // Every grant of the organization, ordered by account id then key_version.
-  [[nodiscard]] virtual Result<std::vector<OrgGrant>> ListGrants(std::string_view org_id) = 0;
+  [[nodiscard]] virtual Result<std::vector<core::OrgGrant>> ListGrants(std::string_view org_id) = 0;
   // Removes every grant of one member (the member lost the permission);
   // returns how many.
   [[nodiscard]] virtual Result<int64_t> DeleteMemberGrants(std::string_view org_id,
@@ -228,21 +214,21 @@ class Tx {
   // ---- escrows ----
   // Insert or replace the member's escrow; store.not_found when the account
   // is not a member.
-  [[nodiscard]] virtual Status PutEscrow(const Escrow& escrow) = 0;
-  [[nodiscard]] virtual Result<std::optional<Escrow>> FindEscrow(std::string_view org_id,
-                                                                 std::string_view account_id) = 0;
+  [[nodiscard]] virtual Status PutEscrow(const core::Escrow& escrow) = 0;
+  [[nodiscard]] virtual Result<std::optional<core::Escrow>> FindEscrow(
+      std::string_view org_id, std::string_view account_id) = 0;
   // store.not_found when absent.
   [[nodiscard]] virtual Status DeleteEscrow(std::string_view org_id,
                                             std::string_view account_id) = 0;
   // Every escrow of the organization, ordered by account id.
-  [[nodiscard]] virtual Result<std::vector<Escrow>> ListEscrows(std::string_view org_id) = 0;
+  [[nodiscard]] virtual Result<std::vector<core::Escrow>> ListEscrows(std::string_view org_id) = 0;
   // The account's escrows in every organization, ordered by organization id.
-  [[nodiscard]] virtual Result<std::vector<Escrow>> ListEscrowsOfAccount(
+  [[nodiscard]] virtual Result<std::vector<core::Escrow>> ListEscrowsOfAccount(
       std::string_view account_id) = 0;
   // Escrows whose key_version is below key_version with account id >
   // after_account_id, ascending by account id, at most `limit` (keyset pages
   // for a key rotation).
-  [[nodiscard]] virtual Result<std::vector<Escrow>> ListEscrowsBelowKeyVersion(
+  [[nodiscard]] virtual Result<std::vector<core::Escrow>> ListEscrowsBelowKeyVersion(
       std::string_view org_id, uint64_t key_version, std::string_view after_account_id,
       int64_t limit) = 0;
   [[nodiscard]] virtual Result<int64_t> CountEscrowsBelowKeyVersion(std::string_view org_id,
@@ -258,16 +244,16 @@ class Tx {
   // ---- organization invites ----
   // store.conflict when the id or the token hash exists; store.not_found
   // without the organization.
-  [[nodiscard]] virtual Status InsertInvite(const OrgInvite& invite) = 0;
-  [[nodiscard]] virtual Result<std::optional<OrgInvite>> FindInviteByTokenHash(
+  [[nodiscard]] virtual Status InsertInvite(const core::OrgInvite& invite) = 0;
+  [[nodiscard]] virtual Result<std::optional<core::OrgInvite>> FindInviteByTokenHash(
       std::span<const uint8_t> token_hash) = 0;
   // Sets accepted_at; store.conflict when already accepted, store.not_found
   // when absent: an invite works once even when two joins race.
   [[nodiscard]] virtual Status MarkInviteAccepted(std::string_view invite_id, int64_t now) = 0;
   // The organization's invites not accepted yet and not expired at `now`
   // (expires_at > now), ordered by created_at then id.
-  [[nodiscard]] virtual Result<std::vector<OrgInvite>> ListOpenInvites(std::string_view org_id,
-                                                                       int64_t now) = 0;
+  [[nodiscard]] virtual Result<std::vector<core::OrgInvite>> ListOpenInvites(
+      std::string_view org_id, int64_t now) = 0;
   // Invites expired before `now` (accepted or not); returns how many.
   [[nodiscard]] virtual Result<int64_t> DeleteExpiredInvites(int64_t now) = 0;
 
@@ -277,50 +263,51 @@ class Tx {
   // organization: one open request per member, even when two submissions
   // race. store.not_found when the account is not a member of the
   // organization.
-  [[nodiscard]] virtual Status InsertRequest(const RecoveryRequest& request) = 0;
-  [[nodiscard]] virtual Result<std::optional<RecoveryRequest>> FindRequest(
+  [[nodiscard]] virtual Status InsertRequest(const core::RecoveryRequest& request) = 0;
+  [[nodiscard]] virtual Result<std::optional<core::RecoveryRequest>> FindRequest(
       std::string_view request_id) = 0;
   // The account's open (pending or approved) request, if any.
-  [[nodiscard]] virtual Result<std::optional<RecoveryRequest>> FindOpenRequest(
+  [[nodiscard]] virtual Result<std::optional<core::RecoveryRequest>> FindOpenRequest(
       std::string_view account_id) = 0;
   // An empty hash (a request not approved yet has none) finds nothing.
-  [[nodiscard]] virtual Result<std::optional<RecoveryRequest>> FindRequestByTokenHash(
+  [[nodiscard]] virtual Result<std::optional<core::RecoveryRequest>> FindRequestByTokenHash(
       std::span<const uint8_t> token_hash) = 0;
   // Replaces every field but id, org_id, account_id and created_at, only if
   // the stored status is `expected`: store.stale otherwise (so of two admins
   // acting at once exactly one wins), store.not_found when absent;
   // store.conflict when the new token hash is another request's or the
   // change would give the account a second open request.
-  [[nodiscard]] virtual Status UpdateRequest(const RecoveryRequest& request,
-                                             RequestStatus expected) = 0;
+  [[nodiscard]] virtual Status UpdateRequest(const core::RecoveryRequest& request,
+                                             core::RequestStatus expected) = 0;
   // The organization's requests, newest first (created_at desc, id desc),
   // those strictly after `after` when given, with this status when given; at
   // most `limit`. Pass the last row of a page as `after` to get the next.
-  [[nodiscard]] virtual Result<std::vector<RecoveryRequest>> ListRequests(
-      std::string_view org_id, std::optional<RequestStatus> status,
+  [[nodiscard]] virtual Result<std::vector<core::RecoveryRequest>> ListRequests(
+      std::string_view org_id, std::optional<core::RequestStatus> status,
       const std::optional<RequestCursor>& after, int64_t limit) = 0;
   // Open requests (pending or approved) with expires_at <= now, oldest
   // deadline first (then by id), at most `limit` (for the expiry sweeper).
-  [[nodiscard]] virtual Result<std::vector<RecoveryRequest>> ListExpiredOpenRequests(
+  [[nodiscard]] virtual Result<std::vector<core::RecoveryRequest>> ListExpiredOpenRequests(
       int64_t now, int64_t limit) = 0;
   // store.conflict when this admin already approved this request;
   // store.not_found without the request.
-  [[nodiscard]] virtual Status InsertApproval(const RecoveryApproval& approval) = 0;
+  [[nodiscard]] virtual Status InsertApproval(const core::RecoveryApproval& approval) = 0;
   // Oldest first (created_at, then admin id).
-  [[nodiscard]] virtual Result<std::vector<RecoveryApproval>> ListApprovals(
+  [[nodiscard]] virtual Result<std::vector<core::RecoveryApproval>> ListApprovals(
       std::string_view request_id) = 0;
 
   // ---- organization event log ----
   // Appends event.seq to the log of event.org_id: store.conflict unless it is
   // the last stored seq + 1 (1 for the first), so of two concurrent appends
   // of the same seq only one wins; store.not_found without the organization.
-  [[nodiscard]] virtual Status AppendEvent(const OrgEvent& event) = 0;
+  [[nodiscard]] virtual Status AppendEvent(const core::OrgEvent& event) = 0;
   // The event with the highest seq; nullopt when the log is empty.
-  [[nodiscard]] virtual Result<std::optional<OrgEvent>> LastEvent(std::string_view org_id) = 0;
+  [[nodiscard]] virtual Result<std::optional<core::OrgEvent>> LastEvent(
+      std::string_view org_id) = 0;
   // At most `limit` events with seq > after_seq that pass the filter,
   // ascending (keyset pagination: pass the last seq of a page to get the
   // next).
-  [[nodiscard]] virtual Result<std::vector<OrgEvent>> ListEvents(
+  [[nodiscard]] virtual Result<std::vector<core::OrgEvent>> ListEvents(
       std::string_view org_id, uint64_t after_seq, int64_t limit,
       const EventFilter& filter = {}) = 0;
 

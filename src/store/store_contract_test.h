@@ -18,6 +18,9 @@
 
 namespace keyward::store::testing {
 
+// The rows are core's domain types.
+using namespace keyward::core;  // NOLINT(google-build-using-namespace)
+
 struct StoreFactory {
   std::string name;
   // May GTEST_SKIP() (from a void helper) and return nullptr, e.g. when no

@@ -6,107 +6,106 @@
 #pragma once
 
 #define KW_STORE_TX_METHODS(X)                                                                     \
-  X(Status, InsertAccount, (const store::Account& a), (a))                                         \
-  X(Result<std::optional<store::Account>>, FindAccountById, (std::string_view id), (id))           \
-  X(Result<std::optional<store::Account>>, FindAccountByEmail, (std::string_view e), (e))          \
-  X(Status, UpdateAccount, (const store::Account& a), (a))                                         \
+  X(Status, InsertAccount, (const core::Account& a), (a))                                          \
+  X(Result<std::optional<core::Account>>, FindAccountById, (std::string_view id), (id))            \
+  X(Result<std::optional<core::Account>>, FindAccountByEmail, (std::string_view e), (e))           \
+  X(Status, UpdateAccount, (const core::Account& a), (a))                                          \
   X(Status, DeleteAccount, (std::string_view id), (id))                                            \
-  X(Status, PutEmailCode, (const store::EmailCode& c), (c))                                        \
-  X(Result<std::optional<store::EmailCode>>, FindEmailCode,                                        \
+  X(Status, PutEmailCode, (const core::EmailCode& c), (c))                                         \
+  X(Result<std::optional<core::EmailCode>>, FindEmailCode,                                         \
     (std::string_view p, std::string_view s), (p, s))                                              \
-  X(Status, UpdateEmailCode, (const store::EmailCode& c), (c))                                     \
+  X(Status, UpdateEmailCode, (const core::EmailCode& c), (c))                                      \
   X(Status, DeleteEmailCode, (std::string_view p, std::string_view s), (p, s))                     \
   X(Result<int64_t>, DeleteExpiredEmailCodes, (int64_t now), (now))                                \
-  X(Result<std::optional<store::Device>>, FindDevice, (std::string_view a, std::string_view d),    \
+  X(Result<std::optional<core::Device>>, FindDevice, (std::string_view a, std::string_view d),     \
     (a, d))                                                                                        \
-  X(Status, UpsertDevice, (const store::Device& d), (d))                                           \
-  X(Result<std::vector<store::Device>>, ListDevices, (std::string_view a), (a))                    \
-  X(Status, InsertSession, (const store::Session& s), (s))                                         \
-  X(Result<std::optional<store::Session>>, FindSession, (std::span<const uint8_t> h), (h))         \
+  X(Status, UpsertDevice, (const core::Device& d), (d))                                            \
+  X(Result<std::vector<core::Device>>, ListDevices, (std::string_view a), (a))                     \
+  X(Status, InsertSession, (const core::Session& s), (s))                                          \
+  X(Result<std::optional<core::Session>>, FindSession, (std::span<const uint8_t> h), (h))          \
   X(Status, RevokeSession, (std::span<const uint8_t> h), (h))                                      \
   X(Result<int64_t>, RevokeAccountSessions, (std::string_view a, std::span<const uint8_t> k),      \
     (a, k))                                                                                        \
   X(Result<int64_t>, RevokeDeviceSessions, (std::string_view a, std::string_view d), (a, d))       \
   X(Result<int64_t>, DeleteDeadSessions, (int64_t now), (now))                                     \
-  X(Status, InsertItem, (const store::Item& i), (i))                                               \
-  X(Result<std::optional<store::Item>>, FindItem, (std::string_view a, std::string_view i),        \
-    (a, i))                                                                                        \
-  X(Result<std::vector<store::Item>>, ListItems, (std::string_view a), (a))                        \
-  X(Result<store::Item>, UpdateItem,                                                               \
+  X(Status, InsertItem, (const core::Item& i), (i))                                                \
+  X(Result<std::optional<core::Item>>, FindItem, (std::string_view a, std::string_view i), (a, i)) \
+  X(Result<std::vector<core::Item>>, ListItems, (std::string_view a), (a))                         \
+  X(Result<core::Item>, UpdateItem,                                                                \
     (std::string_view a, std::string_view i, int64_t r, const store::Bytes& d, int64_t now),       \
     (a, i, r, d, now))                                                                             \
   X(Status, DeleteItem, (std::string_view a, std::string_view i), (a, i))                          \
   X(Status, ReplaceRecoveryCodes, (std::string_view a, const std::vector<store::Bytes>& h),        \
     (a, h))                                                                                        \
-  X(Result<std::vector<store::RecoveryCode>>, ListRecoveryCodes, (std::string_view a), (a))        \
+  X(Result<std::vector<core::RecoveryCode>>, ListRecoveryCodes, (std::string_view a), (a))         \
   X(Status, MarkRecoveryCodeUsed, (std::string_view a, int64_t id), (a, id))                       \
   X(Result<int64_t>, HitRateLimit, (std::string_view k, int64_t now, int64_t w), (k, now, w))      \
   X(Result<int64_t>, PeekRateLimit, (std::string_view k, int64_t now, int64_t w), (k, now, w))     \
   X(Status, ClearRateLimit, (std::string_view k), (k))                                             \
   X(Result<int64_t>, DeleteRateLimitsBefore, (int64_t b), (b))                                     \
-  X(Status, CreateOrg, (const store::Org& o), (o))                                                 \
-  X(Result<std::optional<store::Org>>, FindOrg, (std::string_view o), (o))                         \
-  X(Status, UpdateOrg, (const store::Org& o), (o))                                                 \
-  X(Status, InsertStatement, (const store::OrgStatementRow& r), (r))                               \
-  X(Result<std::vector<store::OrgStatementRow>>, ListStatements,                                   \
+  X(Status, CreateOrg, (const core::Org& o), (o))                                                  \
+  X(Result<std::optional<core::Org>>, FindOrg, (std::string_view o), (o))                          \
+  X(Status, UpdateOrg, (const core::Org& o), (o))                                                  \
+  X(Status, InsertStatement, (const core::OrgStatementRow& r), (r))                                \
+  X(Result<std::vector<core::OrgStatementRow>>, ListStatements,                                    \
     (std::string_view o, uint64_t after), (o, after))                                              \
-  X(Status, InsertMember, (const store::OrgMember& m), (m))                                        \
-  X(Result<std::optional<store::OrgMember>>, FindMember, (std::string_view o, std::string_view a), \
+  X(Status, InsertMember, (const core::OrgMember& m), (m))                                         \
+  X(Result<std::optional<core::OrgMember>>, FindMember, (std::string_view o, std::string_view a),  \
     (o, a))                                                                                        \
-  X(Result<std::vector<store::OrgMember>>, ListMembers, (std::string_view o), (o))                 \
+  X(Result<std::vector<core::OrgMember>>, ListMembers, (std::string_view o), (o))                  \
   X(Status, UpdateMemberRole,                                                                      \
     (std::string_view o, std::string_view a, std::string_view r, std::string_view p),              \
     (o, a, r, p))                                                                                  \
-  X(Status, SetMemberStatus, (std::string_view o, std::string_view a, store::MemberStatus s),      \
+  X(Status, SetMemberStatus, (std::string_view o, std::string_view a, core::MemberStatus s),       \
     (o, a, s))                                                                                     \
   X(Status, DeleteMember, (std::string_view o, std::string_view a), (o, a))                        \
   X(Result<int64_t>, CountOwners, (std::string_view o), (o))                                       \
-  X(Result<std::vector<store::OrgMember>>, ListOrgsOfAccount, (std::string_view a), (a))           \
+  X(Result<std::vector<core::OrgMember>>, ListOrgsOfAccount, (std::string_view a), (a))            \
   X(Status, SetMemberLastEpoch, (std::string_view o, std::string_view a, uint64_t e), (o, a, e))   \
-  X(Status, PutGrant, (const store::OrgGrant& g), (g))                                             \
-  X(Result<std::optional<store::OrgGrant>>, FindGrant,                                             \
+  X(Status, PutGrant, (const core::OrgGrant& g), (g))                                              \
+  X(Result<std::optional<core::OrgGrant>>, FindGrant,                                              \
     (std::string_view o, std::string_view a, uint64_t v), (o, a, v))                               \
-  X(Result<std::vector<store::OrgGrant>>, ListGrants, (std::string_view o), (o))                   \
+  X(Result<std::vector<core::OrgGrant>>, ListGrants, (std::string_view o), (o))                    \
   X(Result<int64_t>, DeleteMemberGrants, (std::string_view o, std::string_view a), (o, a))         \
   X(Result<int64_t>, DeleteGrantsBelow, (std::string_view o, uint64_t v), (o, v))                  \
-  X(Status, PutEscrow, (const store::Escrow& e), (e))                                              \
-  X(Result<std::optional<store::Escrow>>, FindEscrow, (std::string_view o, std::string_view a),    \
+  X(Status, PutEscrow, (const core::Escrow& e), (e))                                               \
+  X(Result<std::optional<core::Escrow>>, FindEscrow, (std::string_view o, std::string_view a),     \
     (o, a))                                                                                        \
   X(Status, DeleteEscrow, (std::string_view o, std::string_view a), (o, a))                        \
-  X(Result<std::vector<store::Escrow>>, ListEscrows, (std::string_view o), (o))                    \
-  X(Result<std::vector<store::Escrow>>, ListEscrowsOfAccount, (std::string_view a), (a))           \
-  X(Result<std::vector<store::Escrow>>, ListEscrowsBelowKeyVersion,                                \
+  X(Result<std::vector<core::Escrow>>, ListEscrows, (std::string_view o), (o))                     \
+  X(Result<std::vector<core::Escrow>>, ListEscrowsOfAccount, (std::string_view a), (a))            \
+  X(Result<std::vector<core::Escrow>>, ListEscrowsBelowKeyVersion,                                 \
     (std::string_view o, uint64_t v, std::string_view after, int64_t limit), (o, v, after, limit)) \
   X(Result<int64_t>, CountEscrowsBelowKeyVersion, (std::string_view o, uint64_t v), (o, v))        \
   X(Status, RewrapEscrow,                                                                          \
     (std::string_view o, std::string_view a, uint64_t epoch, uint64_t from, uint64_t to,           \
      const store::Bytes& share, int64_t now),                                                      \
     (o, a, epoch, from, to, share, now))                                                           \
-  X(Status, InsertInvite, (const store::OrgInvite& i), (i))                                        \
-  X(Result<std::optional<store::OrgInvite>>, FindInviteByTokenHash, (std::span<const uint8_t> h),  \
+  X(Status, InsertInvite, (const core::OrgInvite& i), (i))                                         \
+  X(Result<std::optional<core::OrgInvite>>, FindInviteByTokenHash, (std::span<const uint8_t> h),   \
     (h))                                                                                           \
   X(Status, MarkInviteAccepted, (std::string_view i, int64_t now), (i, now))                       \
-  X(Result<std::vector<store::OrgInvite>>, ListOpenInvites, (std::string_view o, int64_t now),     \
+  X(Result<std::vector<core::OrgInvite>>, ListOpenInvites, (std::string_view o, int64_t now),      \
     (o, now))                                                                                      \
   X(Result<int64_t>, DeleteExpiredInvites, (int64_t now), (now))                                   \
-  X(Status, InsertRequest, (const store::RecoveryRequest& r), (r))                                 \
-  X(Result<std::optional<store::RecoveryRequest>>, FindRequest, (std::string_view r), (r))         \
-  X(Result<std::optional<store::RecoveryRequest>>, FindOpenRequest, (std::string_view a), (a))     \
-  X(Result<std::optional<store::RecoveryRequest>>, FindRequestByTokenHash,                         \
+  X(Status, InsertRequest, (const core::RecoveryRequest& r), (r))                                  \
+  X(Result<std::optional<core::RecoveryRequest>>, FindRequest, (std::string_view r), (r))          \
+  X(Result<std::optional<core::RecoveryRequest>>, FindOpenRequest, (std::string_view a), (a))      \
+  X(Result<std::optional<core::RecoveryRequest>>, FindRequestByTokenHash,                          \
     (std::span<const uint8_t> h), (h))                                                             \
-  X(Status, UpdateRequest, (const store::RecoveryRequest& r, store::RequestStatus expected),       \
+  X(Status, UpdateRequest, (const core::RecoveryRequest& r, core::RequestStatus expected),         \
     (r, expected))                                                                                 \
-  X(Result<std::vector<store::RecoveryRequest>>, ListRequests,                                     \
-    (std::string_view o, std::optional<store::RequestStatus> status,                               \
+  X(Result<std::vector<core::RecoveryRequest>>, ListRequests,                                      \
+    (std::string_view o, std::optional<core::RequestStatus> status,                                \
      const std::optional<store::RequestCursor>& after, int64_t limit),                             \
     (o, status, after, limit))                                                                     \
-  X(Result<std::vector<store::RecoveryRequest>>, ListExpiredOpenRequests,                          \
+  X(Result<std::vector<core::RecoveryRequest>>, ListExpiredOpenRequests,                           \
     (int64_t now, int64_t limit), (now, limit))                                                    \
-  X(Status, InsertApproval, (const store::RecoveryApproval& a), (a))                               \
-  X(Result<std::vector<store::RecoveryApproval>>, ListApprovals, (std::string_view r), (r))        \
-  X(Status, AppendEvent, (const store::OrgEvent& e), (e))                                          \
-  X(Result<std::optional<store::OrgEvent>>, LastEvent, (std::string_view o), (o))                  \
-  X(Result<std::vector<store::OrgEvent>>, ListEvents,                                              \
+  X(Status, InsertApproval, (const core::RecoveryApproval& a), (a))                                \
+  X(Result<std::vector<core::RecoveryApproval>>, ListApprovals, (std::string_view r), (r))         \
+  X(Status, AppendEvent, (const core::OrgEvent& e), (e))                                           \
+  X(Result<std::optional<core::OrgEvent>>, LastEvent, (std::string_view o), (o))                   \
+  X(Result<std::vector<core::OrgEvent>>, ListEvents,                                               \
     (std::string_view o, uint64_t after, int64_t limit, const store::EventFilter& f),              \
     (o, after, limit, f))                                                                          \
   X(Status, InsertServerMeta, (std::string_view n, const store::Bytes& v, int64_t now),            \

@@ -24,7 +24,7 @@ constexpr size_t kKeyBlobMax = 4096;
 constexpr size_t kWrappedMin = 1;
 constexpr size_t kMaxPasswordEscrows = 1000;  // organizations one account is enrolled in
 
-json AccountJson(const store::Account& a) {
+json AccountJson(const core::Account& a) {
   return {{"id", a.id},
           {"email", a.email},
           {"kdf", KdfJson(a.kdf_ops, a.kdf_mem)},
@@ -37,7 +37,7 @@ json AccountJson(const store::Account& a) {
           {"created_at", FormatRfc3339(a.created_at)}};
 }
 
-json ItemJson(const store::Item& i) {
+json ItemJson(const core::Item& i) {
   return {{"id", i.id},
           {"revision", i.revision},
           {"data", crypto::Base64UrlEncode(i.data)},
@@ -49,14 +49,14 @@ json ItemJson(const store::Item& i) {
 // than through a json tree: ids are 1-64 of [A-Za-z0-9_-] (core checks them
 // on the way in), data is base64url and times are RFC 3339, so nothing needs
 // escaping. api_test checks it parses to the same objects as ItemJson.
-std::string ItemListBody(const std::vector<store::Item>& items) {
+std::string ItemListBody(const std::vector<core::Item>& items) {
   size_t size = 16;
   for (const auto& i : items) size += i.id.size() + i.data.size() * 4 / 3 + 128;
   std::string out;
   out.reserve(size);
   out += R"({"items":[)";
   for (size_t k = 0; k < items.size(); ++k) {
-    const store::Item& i = items[k];
+    const core::Item& i = items[k];
     if (k > 0) out += ',';
     out += R"({"id":")";
     out += i.id;
@@ -74,7 +74,7 @@ std::string ItemListBody(const std::vector<store::Item>& items) {
   return out;
 }
 
-json DeviceJson(const store::Device& d, std::string_view current) {
+json DeviceJson(const core::Device& d, std::string_view current) {
   return {{"id", d.id},
           {"name", d.name},
           {"type", d.type},

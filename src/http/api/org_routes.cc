@@ -21,7 +21,7 @@ using nlohmann::json;
 
 // ---- encoding ----
 
-json InviteJson(const store::OrgInvite& i) {
+json InviteJson(const core::OrgInvite& i) {
   return {{"id", i.id},
           {"email", i.email},
           {"role", i.role},
@@ -42,13 +42,13 @@ json MemberJson(const core::MemberView& m) {
           {"grant_key_version", m.grant_key_version}};
 }
 
-json GrantJson(const store::OrgGrant& g) {
+json GrantJson(const core::OrgGrant& g) {
   return {{"key_version", g.key_version},
           {"recovery_grant", B64(g.recovery_grant)},
           {"signing_grant", g.signing_grant.empty() ? json() : json(B64(g.signing_grant))}};
 }
 
-json EventJson(const store::OrgEvent& e) {
+json EventJson(const core::OrgEvent& e) {
   return {{"seq", e.seq},
           {"type", e.type},
           {"actor_id", e.actor_id},

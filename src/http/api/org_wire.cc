@@ -22,11 +22,11 @@ json EnrollmentJson(const core::EnrollmentState& e) {
           {"last_epoch", e.last_epoch}};
 }
 
-json StatementJson(const store::OrgStatementRow& s) {
+json StatementJson(const core::OrgStatementRow& s) {
   return {{"version", s.version}, {"statement", B64(s.statement)}, {"signature", B64(s.signature)}};
 }
 
-json StatementsJson(const std::vector<store::OrgStatementRow>& rows) {
+json StatementsJson(const std::vector<core::OrgStatementRow>& rows) {
   json out = json::array();
   for (const auto& s : rows) out.push_back(StatementJson(s));
   return out;

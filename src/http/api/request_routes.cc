@@ -24,7 +24,7 @@ json TimeOrNull(int64_t t) { return t == 0 ? json(nullptr) : json(FormatRfc3339(
 
 // docs/api.md "Request".
 json RequestJson(const core::RequestView& v) {
-  const store::RecoveryRequest& r = v.request;
+  const core::RecoveryRequest& r = v.request;
   json approvals = json::array();
   for (const auto& a : v.approvals) {
     approvals.push_back(
@@ -141,7 +141,7 @@ class RequestRoutes {
   // ---- recovery admins ----
   Result<Response> List(const Request& request, const PathParams& params) {
     KW_ASSIGN_OR_RETURN(auto caller, Authenticate(ctx_.core, request));
-    std::optional<store::RequestStatus> status;
+    std::optional<core::RequestStatus> status;
     if (std::string text = request.QueryParam("status"); !text.empty()) {
       status = core::ParseRequestStatus(text);
       if (!status) return Fail(core::InvalidQuery("status"));

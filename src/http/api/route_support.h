@@ -90,8 +90,8 @@ nlohmann::json EnrollmentJson(const core::EnrollmentState& e);
 nlohmann::json OrgJson(const core::OrgView& view);
 // docs/api.md "Organizations": a signed statement {"version","statement",
 // "signature"}, and a list of them.
-nlohmann::json StatementJson(const store::OrgStatementRow& s);
-nlohmann::json StatementsJson(const std::vector<store::OrgStatementRow>& rows);
+nlohmann::json StatementJson(const core::OrgStatementRow& s);
+nlohmann::json StatementsJson(const std::vector<core::OrgStatementRow>& rows);
 // Routes without a request body take none, or an empty object.
 [[nodiscard]] Status NoBody(const http::Request& request);
 // A query parameter that is absent (or empty) gives `fallback`; anything but

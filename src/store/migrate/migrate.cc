@@ -543,7 +543,7 @@ bool IsPostgresUrl(std::string_view url) {
 
 Status CompareChains(store::Store& target, const Chains& chains, MigrateReport& report) {
   for (const auto& [org_id, events] : chains) {
-    std::vector<store::OrgEvent> copied;
+    std::vector<core::OrgEvent> copied;
     auto status = target.Read([&](store::Tx& tx) -> Status {
       copied.clear();
       uint64_t after = 0;

@@ -46,8 +46,8 @@ Bytes AllBytes() {
   return b;
 }
 
-store::Account MakeAccount(std::string id, std::string email) {
-  store::Account a;
+core::Account MakeAccount(std::string id, std::string email) {
+  core::Account a;
   a.id = std::move(id);
   a.email = std::move(email);
   a.kdf_ops = 3;
@@ -61,8 +61,8 @@ store::Account MakeAccount(std::string id, std::string email) {
   return a;
 }
 
-store::OrgEvent MakeEvent(const std::string& org, uint64_t seq) {
-  store::OrgEvent e;
+core::OrgEvent MakeEvent(const std::string& org, uint64_t seq) {
+  core::OrgEvent e;
   e.seq = seq;
   e.org_id = org;
   e.type = seq == 1 ? "org.created" : "member.joined";
@@ -75,8 +75,8 @@ store::OrgEvent MakeEvent(const std::string& org, uint64_t seq) {
   return e;
 }
 
-store::RecoveryRequest MakeRequest(std::string id, std::string account, store::RequestStatus st) {
-  store::RecoveryRequest r;
+core::RecoveryRequest MakeRequest(std::string id, std::string account, core::RequestStatus st) {
+  core::RecoveryRequest r;
   r.id = std::move(id);
   r.org_id = "o1";
   r.account_id = std::move(account);
@@ -92,14 +92,14 @@ store::RecoveryRequest MakeRequest(std::string id, std::string account, store::R
 // One or more rows in every table, through the Store API.
 void Fill(Store& s) {
   auto status = s.Transact([&](Tx& tx) -> Status {
-    store::Account a1 = MakeAccount("a1", "ann@example.com");
+    core::Account a1 = MakeAccount("a1", "ann@example.com");
     a1.verified = true;
     a1.totp_secret_sealed = AllBytes();
     a1.totp_enabled = true;
     a1.totp_last_step = 123456;
-    store::Account a2 = MakeAccount("a2", "bob@example.com");
+    core::Account a2 = MakeAccount("a2", "bob@example.com");
     a2.must_change_password = true;
-    store::Account a3 = MakeAccount("a3", "cy@example.com");
+    core::Account a3 = MakeAccount("a3", "cy@example.com");
     KW_TRY(tx.InsertAccount(a1));
     KW_TRY(tx.InsertAccount(a2));
     KW_TRY(tx.InsertAccount(a3));
@@ -126,7 +126,7 @@ void Fill(Store& s) {
     KW_TRY(tx.HitRateLimit("login:ann@example.com", kNow + 1, 60));
     KW_TRY(tx.HitRateLimit("ip:203.0.113.7", kNow, 60));
 
-    store::Org org;
+    core::Org org;
     org.id = "o1";
     org.name = "Acme";
     org.created_at = kNow;
@@ -136,7 +136,7 @@ void Fill(Store& s) {
     org.recovery_public_key = B(32, 18);
     org.policy_json = R"({"enrollment":"opt-in"})";
     KW_TRY(tx.CreateOrg(org));
-    store::Org empty_org;
+    core::Org empty_org;
     empty_org.id = "o2";
     empty_org.name = "Empty";
     empty_org.created_at = kNow;
@@ -146,10 +146,10 @@ void Fill(Store& s) {
     KW_TRY(tx.InsertStatement({"o1", 1, B(90, 19), B(64, 20), kNow}));
     KW_TRY(tx.InsertStatement({"o1", 2, B(95, 21), B(64, 22), kNow + 1}));
 
-    KW_TRY(tx.InsertMember({"o1", "a1", "owner", "", store::MemberStatus::kActive, kNow, 1}));
+    KW_TRY(tx.InsertMember({"o1", "a1", "owner", "", core::MemberStatus::kActive, kNow, 1}));
     KW_TRY(tx.InsertMember({"o1", "a2", "custom", "manage_account_recovery",
-                            store::MemberStatus::kActive, kNow + 1, 2}));
-    KW_TRY(tx.InsertMember({"o1", "a3", "user", "", store::MemberStatus::kRevoked, kNow + 2, 0}));
+                            core::MemberStatus::kActive, kNow + 1, 2}));
+    KW_TRY(tx.InsertMember({"o1", "a3", "user", "", core::MemberStatus::kRevoked, kNow + 2, 0}));
 
     KW_TRY(tx.PutGrant({"o1", "a1", 1, B(80, 23), B(80, 24), "a1", kNow}));
     KW_TRY(tx.PutGrant({"o1", "a2", 1, B(80, 25), Bytes{}, "a1", kNow}));
@@ -165,12 +165,12 @@ void Fill(Store& s) {
 
     for (uint64_t seq = 1; seq <= 5; ++seq) KW_TRY(tx.AppendEvent(MakeEvent("o1", seq)));
 
-    store::RecoveryRequest declined = MakeRequest("r1", "a2", store::RequestStatus::kDeclined);
+    core::RecoveryRequest declined = MakeRequest("r1", "a2", core::RequestStatus::kDeclined);
     declined.decided_at = kNow + 10;
     declined.decided_by = "a1";
     declined.decline_reason = "Please call the help desk first.";
     KW_TRY(tx.InsertRequest(declined));
-    store::RecoveryRequest approved = MakeRequest("r2", "a2", store::RequestStatus::kApproved);
+    core::RecoveryRequest approved = MakeRequest("r2", "a2", core::RequestStatus::kApproved);
     approved.initiated_by = "a1";
     approved.decided_at = kNow + 20;
     approved.decided_by = "a1";
@@ -183,34 +183,34 @@ void Fill(Store& s) {
   ASSERT_OK(status);
 }
 
-auto Tie(const store::Account& a) {
+auto Tie(const core::Account& a) {
   return std::tie(a.id, a.email, a.kdf_ops, a.kdf_mem, a.salt, a.verifier, a.wrapped_vault_key,
                   a.public_key, a.wrapped_private_key, a.verified, a.created_at,
                   a.totp_secret_sealed, a.totp_enabled, a.totp_last_step, a.must_change_password);
 }
-auto Tie(const store::EmailCode& c) {
+auto Tie(const core::EmailCode& c) {
   return std::tie(c.purpose, c.subject, c.account_id, c.challenge, c.code_hash, c.expires_at,
                   c.attempts, c.used, c.created_at);
 }
-auto Tie(const store::Device& d) {
+auto Tie(const core::Device& d) {
   return std::tie(d.account_id, d.id, d.name, d.type, d.first_seen, d.last_seen, d.active);
 }
-auto Tie(const store::Session& s) {
+auto Tie(const core::Session& s) {
   return std::tie(s.token_hash, s.account_id, s.device_id, s.created_at, s.expires_at, s.revoked);
 }
-auto Tie(const store::Item& i) {
+auto Tie(const core::Item& i) {
   return std::tie(i.account_id, i.id, i.revision, i.data, i.created_at, i.updated_at);
 }
-auto Tie(const store::RecoveryCode& c) { return std::tie(c.id, c.code_hash, c.used); }
-auto Tie(const store::Org& o) {
+auto Tie(const core::RecoveryCode& c) { return std::tie(c.id, c.code_hash, c.used); }
+auto Tie(const core::Org& o) {
   return std::tie(o.id, o.name, o.created_at, o.created_by, o.statement_version, o.key_version,
                   o.recovery_public_key, o.policy_json);
 }
-auto Tie(const store::OrgMember& m) {
+auto Tie(const core::OrgMember& m) {
   return std::tie(m.org_id, m.account_id, m.role, m.permissions, m.status, m.joined_at,
                   m.last_epoch);
 }
-auto Tie(const store::OrgInvite& i) {
+auto Tie(const core::OrgInvite& i) {
   return std::tie(i.id, i.org_id, i.email, i.role, i.permissions, i.token_hash, i.created_by,
                   i.created_at, i.expires_at, i.accepted_at);
 }
@@ -224,22 +224,22 @@ void ExpectSameRows(const std::vector<T>& a, const std::vector<T>& b, const char
 // Everything Fill wrote, as the Store API reads it back (so the comparison
 // goes through each store's own decoding).
 struct Snapshot {
-  std::vector<store::Account> accounts;
-  std::vector<store::EmailCode> codes;
-  std::vector<store::Device> devices;
-  std::vector<store::Session> sessions;
-  std::vector<store::Item> items;
-  std::vector<store::RecoveryCode> recovery_codes;
+  std::vector<core::Account> accounts;
+  std::vector<core::EmailCode> codes;
+  std::vector<core::Device> devices;
+  std::vector<core::Session> sessions;
+  std::vector<core::Item> items;
+  std::vector<core::RecoveryCode> recovery_codes;
   std::vector<int64_t> rate_limits;
-  std::vector<store::Org> orgs;
-  std::vector<store::OrgStatementRow> statements;
-  std::vector<store::OrgMember> members;
-  std::vector<store::OrgGrant> grants;
-  std::vector<store::Escrow> escrows;
-  std::vector<store::OrgInvite> invites;
-  std::vector<store::OrgEvent> events;
-  std::vector<store::RecoveryRequest> requests;
-  std::vector<store::RecoveryApproval> approvals;
+  std::vector<core::Org> orgs;
+  std::vector<core::OrgStatementRow> statements;
+  std::vector<core::OrgMember> members;
+  std::vector<core::OrgGrant> grants;
+  std::vector<core::Escrow> escrows;
+  std::vector<core::OrgInvite> invites;
+  std::vector<core::OrgEvent> events;
+  std::vector<core::RecoveryRequest> requests;
+  std::vector<core::RecoveryApproval> approvals;
 };
 
 template <class T>

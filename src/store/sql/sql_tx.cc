@@ -16,6 +16,25 @@
 
 namespace keyward::store::sql {
 
+// The rows are core's domain types.
+using core::Account;
+using core::Device;
+using core::EmailCode;
+using core::Escrow;
+using core::Item;
+using core::MemberStatus;
+using core::Org;
+using core::OrgEvent;
+using core::OrgGrant;
+using core::OrgInvite;
+using core::OrgMember;
+using core::OrgStatementRow;
+using core::RecoveryApproval;
+using core::RecoveryCode;
+using core::RecoveryRequest;
+using core::RequestStatus;
+using core::Session;
+
 namespace {
 
 // Column lists are spelled once so readers and writers agree.

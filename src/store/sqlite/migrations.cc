@@ -258,7 +258,7 @@ CREATE TABLE server_meta (
 ) STRICT;
 )sql";
 
-// The recovery mode each escrow was made under (store::Escrow::mode): a
+// The recovery mode each escrow was made under (core::Escrow::mode): a
 // policy change never weakens an existing escrow. Escrows made before this
 // version read as dual-control, the stronger promise: under admin-reset,
 // their members enroll again before an administrator can reset them.
