@@ -302,32 +302,41 @@ Status Invite(Context& ctx, const OrgArgs& a) {
   return {};
 }
 
-Status Join(Context& ctx, const OrgArgs& a) {
-  KW_ASSIGN_OR_RETURN(auto expected, FingerprintOption(a.fingerprint));
-  KW_ASSIGN_OR_RETURN(auto s, OrgSession::Open(ctx, false));
-  crypto::SecureBytes token;
-  if (!a.token.empty()) {
-    token = crypto::SecureBytes::Copy(a.token);
-  } else {
-    KW_ASSIGN_OR_RETURN(auto t, ctx.prompt().Line("Invite token (from the invitation email): "));
-    token = std::move(t);
-  }
-  KW_ASSIGN_OR_RETURN(auto info, s->org().LookupInvite(token));
+// The invite token: the argument, else asked for.
+Result<crypto::SecureBytes> ReadInviteToken(Context& ctx, const OrgArgs& a) {
+  if (!a.token.empty()) return crypto::SecureBytes::Copy(a.token);
+  KW_ASSIGN_OR_RETURN(auto t, ctx.prompt().Line("Invite token (from the invitation email): "));
+  return t;
+}
 
-  // What the member is about to trust, checked here before anything is sent.
+// What the member is about to trust, checked before anything is sent: the
+// signing key fingerprint and the verified recovery policy.
+struct CheckedInvite {
+  std::string fingerprint;
+  protocol::RecoveryPolicy policy;
+};
+
+Result<CheckedInvite> CheckInvite(const client::InviteInfo& info,
+                                  const std::optional<std::string>& expected) {
   std::vector<protocol::SignedOrgStatement> chain;
   for (const auto& st : info.statements) chain.push_back({st.statement, st.signature});
   KW_ASSIGN_OR_RETURN(auto verified, VerifyFromFirstUse(info.org_id, chain));
   KW_ASSIGN_OR_RETURN(auto first, protocol::DecodeOrgStatement(chain.front().statement));
   std::string fingerprint = crypto::Fingerprint(first.signing_public_key);
-  if (expected && *expected != fingerprint) return FingerprintMismatch();
+  if (expected && *expected != fingerprint) return Fail(FingerprintMismatch().error());
   KW_ASSIGN_OR_RETURN(auto policy, protocol::ParsePolicy(verified.statement.policy_json));
+  return CheckedInvite{std::move(fingerprint), std::move(policy)};
+}
 
+// Shows what joining trusts and asks to join.
+Status ConfirmJoin(Context& ctx, const client::InviteInfo& info, const CheckedInvite& checked,
+                   const std::optional<std::string>& expected) {
   std::string preview = fmt::format(
       "organization:            {} ({})\nrole:                    {}\nsigning key fingerprint: "
       "{}\nrecovery policy:         enrollment {}, mode {}",
-      info.org_name, info.org_id, RoleText(info.role, info.permissions), fingerprint,
-      protocol::EnrollmentName(policy.enrollment), protocol::RecoveryModeName(policy.mode));
+      info.org_name, info.org_id, RoleText(info.role, info.permissions), checked.fingerprint,
+      protocol::EnrollmentName(checked.policy.enrollment),
+      protocol::RecoveryModeName(checked.policy.mode));
   if (ctx.json()) {
     if (!ctx.options().yes) std::fprintf(stderr, "%s\n", preview.c_str());
   } else {
@@ -341,12 +350,15 @@ Status Join(Context& ctx, const OrgArgs& a) {
   // a confirmation --yes cannot give, since the key is trusted from here on.
   const std::string join_question =
       fmt::format("Join {} as {} and trust this signing key?", info.org_name, info.role);
-  KW_TRY(expected ? ConfirmOrCancel(ctx, join_question, "not joined")
-                  : ConfirmFingerprintOrCancel(ctx, join_question, "not joined"));
+  return expected ? ConfirmOrCancel(ctx, join_question, "not joined")
+                  : ConfirmFingerprintOrCancel(ctx, join_question, "not joined");
+}
 
-  bool enroll = false;
+// Whether joining enrolls in account recovery (the policy and --no-enroll),
+// said to the member when it does.
+bool JoinEnrolls(Context& ctx, const OrgArgs& a, const client::InviteInfo& info,
+                 const protocol::RecoveryPolicy& policy) {
   if (policy.enrollment == protocol::Enrollment::kMandatory) {
-    enroll = true;
     std::string text = fmt::format(
         "{} requires account recovery (mandatory policy): joining enrolls you now. Enter your "
         "master password to confirm.",
@@ -356,24 +368,25 @@ Status Join(Context& ctx, const OrgArgs& a) {
     } else {
       ctx.Out(text);
     }
-  } else if (policy.enrollment == protocol::Enrollment::kOptOut && !a.no_enroll) {
-    enroll = true;
+    return true;
+  }
+  if (policy.enrollment == protocol::Enrollment::kOptOut && !a.no_enroll) {
     if (!ctx.json()) {
       ctx.Out(fmt::format(
           "{} enrolls members in account recovery by default (opt-out; --no-enroll to decline). "
           "Enter your master password to confirm.",
           info.org_name));
     }
+    return true;
   }
-  if (enroll) {
-    KW_TRY(s->RecheckPassword(ctx));
-  }
-  KW_ASSIGN_OR_RETURN(auto joined, s->org().Join(token, info, expected, enroll));
-  s->profile().org_pins[joined.org.id] = joined.next_pin;
-  KW_TRY(ctx.SaveProfile(s->profile()));
+  return false;
+}
+
+void PrintJoined(Context& ctx, const client::VerifiedOrg& joined,
+                 const protocol::RecoveryPolicy& policy) {
   if (ctx.json()) {
     ctx.OutJson(VerifiedJson(joined));
-    return {};
+    return;
   }
   ctx.Out(fmt::format("Joined {} as {}.", joined.org.name,
                       RoleText(joined.org.role, joined.org.permissions)));
@@ -384,6 +397,23 @@ Status Join(Context& ctx, const OrgArgs& a) {
     ctx.Hint(fmt::format("To let {} help you back into your vault: keyward recovery enroll",
                          joined.org.name));
   }
+}
+
+Status Join(Context& ctx, const OrgArgs& a) {
+  KW_ASSIGN_OR_RETURN(auto expected, FingerprintOption(a.fingerprint));
+  KW_ASSIGN_OR_RETURN(auto s, OrgSession::Open(ctx, false));
+  KW_ASSIGN_OR_RETURN(auto token, ReadInviteToken(ctx, a));
+  KW_ASSIGN_OR_RETURN(auto info, s->org().LookupInvite(token));
+  KW_ASSIGN_OR_RETURN(auto checked, CheckInvite(info, expected));
+  KW_TRY(ConfirmJoin(ctx, info, checked, expected));
+  const bool enroll = JoinEnrolls(ctx, a, info, checked.policy);
+  if (enroll) {
+    KW_TRY(s->RecheckPassword(ctx));
+  }
+  KW_ASSIGN_OR_RETURN(auto joined, s->org().Join(token, info, expected, enroll));
+  s->profile().org_pins[joined.org.id] = joined.next_pin;
+  KW_TRY(ctx.SaveProfile(s->profile()));
+  PrintJoined(ctx, joined, checked.policy);
   return {};
 }
 
@@ -549,7 +579,15 @@ Status Usage(std::string message) {
   return Fail(Error::InvalidArgument("cli.usage", std::move(message)));
 }
 
-Status PolicySet(Context& ctx, const OrgArgs& a) {
+// The policy set options, parsed: everything that can be checked offline
+// is, before any prompt.
+struct PolicyChanges {
+  std::optional<protocol::Enrollment> enrollment;
+  std::optional<protocol::RecoveryMode> mode;
+  std::optional<int64_t> link_ttl, pending_ttl;
+};
+
+Status ParsePolicyChanges(const OrgArgs& a, PolicyChanges& out) {
   if (!a.enrollment && !a.mode && !a.quorum && !a.link_ttl && !a.pending_ttl && a.notify.empty() &&
       !a.notify_all) {
     return Fail(Error::InvalidArgument(
@@ -557,44 +595,47 @@ Status PolicySet(Context& ctx, const OrgArgs& a) {
         "nothing to change: give --enrollment, --mode, --quorum, --link-ttl, --pending-ttl or "
         "--notify (see 'keyward org policy set --help')"));
   }
-  // Everything that can be checked offline is, before any prompt.
-  std::optional<protocol::Enrollment> enrollment;
-  std::optional<protocol::RecoveryMode> mode;
-  std::optional<int64_t> link_ttl, pending_ttl;
   if (a.enrollment) {
     auto e = protocol::ParseEnrollment(*a.enrollment);
     if (!e) return Usage(e.error().message());
-    enrollment = *e;
+    out.enrollment = *e;
   }
   if (a.mode) {
     auto m = protocol::ParseRecoveryMode(*a.mode);
     if (!m) return Usage(m.error().message());
-    mode = *m;
+    out.mode = *m;
   }
   if (a.link_ttl) {
     auto d = protocol::ParseDuration(*a.link_ttl);
     if (!d) return Usage("--link-ttl: " + d.error().message());
-    link_ttl = *d;
+    out.link_ttl = *d;
   }
   if (a.pending_ttl) {
     auto d = protocol::ParseDuration(*a.pending_ttl);
     if (!d) return Usage("--pending-ttl: " + d.error().message());
-    pending_ttl = *d;
+    out.pending_ttl = *d;
   }
+  return {};
+}
 
-  KW_ASSIGN_OR_RETURN(auto s, OrgSession::Open(ctx, false));
-  KW_ASSIGN_OR_RETURN(auto v, s->ResolveVerified(ctx, a.org));
-  protocol::RecoveryPolicy policy = v.org.policy;
-  if (enrollment) policy.enrollment = *enrollment;
-  if (mode) policy.mode = *mode;
+// `policy` with the options given applied.
+protocol::RecoveryPolicy ApplyPolicyChanges(protocol::RecoveryPolicy policy, const OrgArgs& a,
+                                            const PolicyChanges& changes) {
+  if (changes.enrollment) policy.enrollment = *changes.enrollment;
+  if (changes.mode) policy.mode = *changes.mode;
   if (a.quorum) policy.quorum = *a.quorum;
-  if (link_ttl) policy.link_ttl = *link_ttl;
-  if (pending_ttl) policy.pending_ttl = *pending_ttl;
+  if (changes.link_ttl) policy.link_ttl = *changes.link_ttl;
+  if (changes.pending_ttl) policy.pending_ttl = *changes.pending_ttl;
   if (a.notify_all) policy.notify.clear();
   if (!a.notify.empty()) {
     policy.notify.clear();
     for (const auto& e : a.notify) policy.notify.push_back(Lower(e));
   }
+  return policy;
+}
+
+// protocol::ValidatePolicy, as a usage error naming the option.
+Status ValidatePolicyOptions(const protocol::RecoveryPolicy& policy) {
   if (auto st = protocol::ValidatePolicy(policy); !st) {
     // "link_ttl must be ..." names the field: name the option instead.
     std::string message = st.error().message();
@@ -609,22 +650,23 @@ Status PolicySet(Context& ctx, const OrgArgs& a) {
     }
     return Usage(message);
   }
-  if (policy == v.org.policy) {
-    if (ctx.json()) {
-      client::Json j = client::Json::object();
-      j["org_id"] = client::Str(v.org.id);
-      j["policy"] = PolicyJson(policy);
-      j["changed"] = false;
-      ctx.OutJson(j);
-    } else {
-      ctx.Out("The policy already says so; nothing changed.");
-    }
-    return {};
+  return {};
+}
+
+void PrintPolicyUnchanged(Context& ctx, const client::VerifiedOrg& v,
+                          const protocol::RecoveryPolicy& policy) {
+  if (ctx.json()) {
+    client::Json j = client::Json::object();
+    j["org_id"] = client::Str(v.org.id);
+    j["policy"] = PolicyJson(policy);
+    j["changed"] = false;
+    ctx.OutJson(j);
+  } else {
+    ctx.Out("The policy already says so; nothing changed.");
   }
-  KW_TRY(s->UnlockKeys(ctx));
-  KW_ASSIGN_OR_RETURN(auto next, s->org().SetPolicy(v, policy));
-  s->profile().org_pins[next.org.id] = next.next_pin;
-  KW_TRY(ctx.SaveProfile(s->profile()));
+}
+
+void PrintPolicyChanged(Context& ctx, const client::VerifiedOrg& next) {
   if (ctx.json()) {
     client::Json j = client::Json::object();
     j["org_id"] = client::Str(next.org.id);
@@ -632,22 +674,38 @@ Status PolicySet(Context& ctx, const OrgArgs& a) {
     j["statement_version"] = next.statement.version;
     j["changed"] = true;
     ctx.OutJson(j);
-    return {};
+    return;
   }
   ctx.Out(fmt::format("Recovery policy of {} updated (statement version {}):", next.org.name,
                       next.statement.version));
   PrintPolicy(ctx, next.org.policy);
+}
+
+Status PolicySet(Context& ctx, const OrgArgs& a) {
+  PolicyChanges changes;
+  KW_TRY(ParsePolicyChanges(a, changes));
+  KW_ASSIGN_OR_RETURN(auto s, OrgSession::Open(ctx, false));
+  KW_ASSIGN_OR_RETURN(auto v, s->ResolveVerified(ctx, a.org));
+  const protocol::RecoveryPolicy policy = ApplyPolicyChanges(v.org.policy, a, changes);
+  KW_TRY(ValidatePolicyOptions(policy));
+  if (policy == v.org.policy) {
+    PrintPolicyUnchanged(ctx, v, policy);
+    return {};
+  }
+  KW_TRY(s->UnlockKeys(ctx));
+  KW_ASSIGN_OR_RETURN(auto next, s->org().SetPolicy(v, policy));
+  s->profile().org_pins[next.org.id] = next.next_pin;
+  KW_TRY(ctx.SaveProfile(s->profile()));
+  PrintPolicyChanged(ctx, next);
   return {};
 }
 
 // ---- rotation ----
 
-Status RotateKey(Context& ctx, const OrgArgs& a) {
-  KW_ASSIGN_OR_RETURN(auto s, OrgSession::Open(ctx, true));
-  KW_ASSIGN_OR_RETURN(auto v, s->ResolveVerified(ctx, a.org));
-  const bool bar = !ctx.json() && ::isatty(2) == 1;
-  bool drawn = false;
-  auto progress = [&](uint64_t done, uint64_t total) {
+// The re-wrap progress bar on a terminal's stderr (nothing otherwise);
+// `drawn` says whether a line was started.
+client::ProgressFn RewrapProgress(bool bar, bool& drawn) {
+  return [bar, &drawn](uint64_t done, uint64_t total) {
     if (!bar) return;
     constexpr uint64_t kWidth = 10;
     uint64_t filled = total == 0 ? kWidth : std::min(kWidth, done * kWidth / total);
@@ -660,12 +718,15 @@ Status RotateKey(Context& ctx, const OrgArgs& a) {
     std::fflush(stderr);
     drawn = true;
   };
-  // The new key goes to the recovery admins whose member keys this device
-  // confirmed; any other is asked about (a comparison --yes cannot make) or
-  // left out, to be granted later with 'keyward org grant-recovery'.
-  bool pinned_new = false;
-  auto trusted = [&](const client::OrgMember& m) -> Result<bool> {
-    auto& pinned = s->profile().member_keys;
+}
+
+// The new key goes to the recovery admins whose member keys this device
+// confirmed; any other is asked about (a comparison --yes cannot make) or
+// left out, to be granted later with 'keyward org grant-recovery'.
+// `pinned_new` says whether a newly confirmed key was pinned.
+client::MemberKeyCheck TrustedNewKeyHolder(Context& ctx, OrgSession& s, bool& pinned_new) {
+  return [&ctx, &s, &pinned_new](const client::OrgMember& m) -> Result<bool> {
+    auto& pinned = s.profile().member_keys;
     if (auto it = pinned.find(m.account_id); it != pinned.end()) return it->second == m.public_key;
     std::string text = fmt::format(
         "recovery admin:         {} ({})\nmember key fingerprint: {} (not confirmed on this "
@@ -686,7 +747,46 @@ Status RotateKey(Context& ctx, const OrgArgs& a) {
     }
     return yes;
   };
-  auto r = s->org().RotateKey(v, progress, trusted);
+}
+
+void PrintRotated(Context& ctx, const client::VerifiedOrg& v, const client::RotationResult& r,
+                  const client::VerifiedOrg& after) {
+  if (ctx.json()) {
+    client::Json j = client::Json::object();
+    j["org_id"] = client::Str(v.org.id);
+    j["key_version"] = r.key_version;
+    j["rewrapped"] = r.rewrapped;
+    j["skipped"] = r.skipped;
+    j["resumed"] = r.resumed;
+    j["recovery_fingerprint"] = client::Str(after.recovery_fingerprint);
+    client::Json left_out = client::Json::array();
+    for (const auto& m : r.not_granted) left_out.push_back(client::Str(m.account_id));
+    j["not_granted"] = std::move(left_out);
+    ctx.OutJson(j);
+    return;
+  }
+  for (const auto& m : r.not_granted) {
+    ctx.Out(
+        fmt::format("Not granted the new key: {} (member key not confirmed on this device); "
+                    "run 'keyward org grant-recovery {}' after comparing fingerprints.",
+                    m.email, m.email));
+  }
+  ctx.Out(fmt::format("{} the recovery key of {}: now version {}, fingerprint {}.",
+                      r.resumed ? "Finished rotating" : "Rotated", v.org.name, r.key_version,
+                      after.recovery_fingerprint));
+  ctx.Out(
+      fmt::format("Re-wrapped {} member escrow(s); {} skipped (changed meanwhile or already "
+                  "current).",
+                  r.rewrapped, r.skipped));
+}
+
+Status RotateKey(Context& ctx, const OrgArgs& a) {
+  KW_ASSIGN_OR_RETURN(auto s, OrgSession::Open(ctx, true));
+  KW_ASSIGN_OR_RETURN(auto v, s->ResolveVerified(ctx, a.org));
+  bool drawn = false;
+  bool pinned_new = false;
+  auto r = s->org().RotateKey(v, RewrapProgress(!ctx.json() && ::isatty(2) == 1, drawn),
+                              TrustedNewKeyHolder(ctx, *s, pinned_new));
   if (drawn) std::fputc('\n', stderr);
   if (pinned_new) {
     KW_TRY(ctx.SaveProfile(s->profile()));
@@ -694,42 +794,12 @@ Status RotateKey(Context& ctx, const OrgArgs& a) {
   if (!r) return Fail(r.error());
   // The rotation signed a new statement: move the pin along.
   KW_ASSIGN_OR_RETURN(auto after, s->VerifyPinned(ctx, v.org));
-  if (ctx.json()) {
-    client::Json j = client::Json::object();
-    j["org_id"] = client::Str(v.org.id);
-    j["key_version"] = r->key_version;
-    j["rewrapped"] = r->rewrapped;
-    j["skipped"] = r->skipped;
-    j["resumed"] = r->resumed;
-    j["recovery_fingerprint"] = client::Str(after.recovery_fingerprint);
-    client::Json left_out = client::Json::array();
-    for (const auto& m : r->not_granted) left_out.push_back(client::Str(m.account_id));
-    j["not_granted"] = std::move(left_out);
-    ctx.OutJson(j);
-    return {};
-  }
-  for (const auto& m : r->not_granted) {
-    ctx.Out(
-        fmt::format("Not granted the new key: {} (member key not confirmed on this device); "
-                    "run 'keyward org grant-recovery {}' after comparing fingerprints.",
-                    m.email, m.email));
-  }
-  ctx.Out(fmt::format("{} the recovery key of {}: now version {}, fingerprint {}.",
-                      r->resumed ? "Finished rotating" : "Rotated", v.org.name, r->key_version,
-                      after.recovery_fingerprint));
-  ctx.Out(
-      fmt::format("Re-wrapped {} member escrow(s); {} skipped (changed meanwhile or already "
-                  "current).",
-                  r->rewrapped, r->skipped));
+  PrintRotated(ctx, v, *r, after);
   return {};
 }
 
-}  // namespace
-
-void AddOrgCommands(CLI::App& app, Action* action) {
-  auto* org = app.add_subcommand("org", "Organizations: members, roles, recovery policy, keys");
-  org->require_subcommand(1);
-
+// org create | list | members
+void AddOrgOverviewCommands(CLI::App* org, Action* action) {
   auto create_args = std::make_shared<OrgArgs>();
   auto* create = org->add_subcommand(
       "create", "Create an organization (you become its owner; prints its fingerprints)");
@@ -743,7 +813,10 @@ void AddOrgCommands(CLI::App& app, Action* action) {
       "members", "Members with role, status, recovery enrollment and grants; pending invites");
   AddOrgOption(members, *members_args);
   members->callback([=] { *action = [=](Context& c) { return Members(c, *members_args); }; });
+}
 
+// org invite | join
+void AddInviteCommands(CLI::App* org, Action* action) {
   auto invite_args = std::make_shared<OrgArgs>();
   auto* invite =
       org->add_subcommand("invite", "Invite someone by email (the token is only emailed)");
@@ -767,7 +840,10 @@ void AddOrgCommands(CLI::App& app, Action* action) {
   join->add_flag("--no-enroll", join_args->no_enroll,
                  "Under an opt-out policy: do not enroll in account recovery now");
   join->callback([=] { *action = [=](Context& c) { return Join(c, *join_args); }; });
+}
 
+// org role | grant-recovery | revoke | restore | remove
+void AddMemberCommands(CLI::App* org, Action* action) {
   auto role_args = std::make_shared<OrgArgs>();
   auto* role = org->add_subcommand("role", "Change a member's role");
   role->add_option("MEMBER", role_args->member, "Email or account id")->required();
@@ -808,7 +884,10 @@ void AddOrgCommands(CLI::App& app, Action* action) {
     MemberAction which = m.action;
     cmd->callback([=] { *action = [=](Context& c) { return ChangeMember(c, *args, which); }; });
   }
+}
 
+// org policy show | set
+void AddPolicyCommands(CLI::App* org, Action* action) {
   auto* policy = org->add_subcommand("policy", "The organization's recovery policy");
   policy->require_subcommand(1);
   auto show_args = std::make_shared<OrgArgs>();
@@ -832,7 +911,10 @@ void AddOrgCommands(CLI::App& app, Action* action) {
       ->excludes(notify);
   AddOrgOption(set, *set_args);
   set->callback([=] { *action = [=](Context& c) { return PolicySet(c, *set_args); }; });
+}
 
+// org rotate-key | trust
+void AddKeyCommands(CLI::App* org, Action* action) {
   auto rotate_args = std::make_shared<OrgArgs>();
   auto* rotate = org->add_subcommand(
       "rotate-key", "Rotate the recovery key and re-wrap every escrow (rerun to resume)");
@@ -846,6 +928,18 @@ void AddOrgCommands(CLI::App& app, Action* action) {
   trust->add_option("--fingerprint", trust_args->fingerprint,
                     "Signing key fingerprint to expect (from an owner)");
   trust->callback([=] { *action = [=](Context& c) { return Trust(c, *trust_args); }; });
+}
+
+}  // namespace
+
+void AddOrgCommands(CLI::App& app, Action* action) {
+  auto* org = app.add_subcommand("org", "Organizations: members, roles, recovery policy, keys");
+  org->require_subcommand(1);
+  AddOrgOverviewCommands(org, action);
+  AddInviteCommands(org, action);
+  AddMemberCommands(org, action);
+  AddPolicyCommands(org, action);
+  AddKeyCommands(org, action);
 }
 
 }  // namespace keyward::cli

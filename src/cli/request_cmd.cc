@@ -193,16 +193,16 @@ Status Cancel(Context& ctx, const RequestArgs& a) {
   return {};
 }
 
-Status Redeem(Context& ctx, const RequestArgs& a) {
-  KW_ASSIGN_OR_RETURN(auto profile, ctx.LoadProfile());
-  crypto::SecureBytes link;
-  if (!a.link.empty()) {
-    link = crypto::SecureBytes::Copy(std::string_view(a.link));
-  } else {
-    KW_ASSIGN_OR_RETURN(auto asked, ctx.prompt().Password("Recovery link: "));
-    link = std::move(asked);
-  }
-  // Which server: --server, else the profile's, else the one the link names.
+// The recovery link: --link, else asked for.
+Result<crypto::SecureBytes> ReadLink(Context& ctx, const RequestArgs& a) {
+  if (!a.link.empty()) return crypto::SecureBytes::Copy(std::string_view(a.link));
+  KW_ASSIGN_OR_RETURN(auto asked, ctx.prompt().Password("Recovery link: "));
+  return asked;
+}
+
+// Which server: --server, else the profile's, else the one the link names.
+Result<client::Profile> RedeemServer(Context& ctx, const client::Profile& profile,
+                                     const crypto::SecureBytes& link) {
   client::Profile where = profile;
   if (ctx.options().server.empty() && where.server_url.empty()) {
     std::string_view text = link.view();
@@ -210,25 +210,26 @@ Status Redeem(Context& ctx, const RequestArgs& a) {
     KW_ASSIGN_OR_RETURN(auto parsed, protocol::ParseLinkText(text));
     where.server_url = parsed.public_url;
   }
-  client::Client c = MemberClient(ctx, where);
-  KW_ASSIGN_OR_RETURN(auto info, c.GetServerInfo());
-  KW_ASSIGN_OR_RETURN(auto r, client::Redemption::Parse(link, info.public_url));
-  KW_TRY(r.Begin(c));
-  CodeHint(ctx, false, "A 6-digit code was emailed to the account this link recovers.");
-  KW_ASSIGN_OR_RETURN(auto code, ctx.prompt().Line("Code from the email: "));
-  KW_TRY(r.Verify(c, code));
-  KW_ASSIGN_OR_RETURN(auto password, ctx.prompt().NewPassword("New master password: ",
-                                                              "Repeat new master password: "));
+  return where;
+}
+
+// The --fingerprint values, normalized.
+Result<std::vector<std::string>> AcceptedFingerprints(const RequestArgs& a) {
   std::vector<std::string> accepted;
   for (const std::string& f : a.fingerprints) {
     auto fp = NormalizeFingerprint(f);
     if (!fp)
-      return Usage("--fingerprint wants the 40 hex digits an owner of the organization gave");
+      return Fail(
+          Usage("--fingerprint wants the 40 hex digits an owner of the organization gave").error());
     accepted.push_back(*fp);
   }
-  // An organization that neither this device nor the link vouches for is
-  // escrowed to only if the member confirms its fingerprint.
-  auto confirm = [&](const client::UnvouchedOrg& o) -> Result<bool> {
+  return accepted;
+}
+
+// An organization that neither this device nor the link vouches for is
+// escrowed to only if the member confirms its fingerprint.
+client::ConfirmOrgFn ConfirmUnvouched(Context& ctx, std::vector<std::string> accepted) {
+  return [&ctx, accepted = std::move(accepted)](const client::UnvouchedOrg& o) -> Result<bool> {
     if (std::find(accepted.begin(), accepted.end(), o.signing_fingerprint) != accepted.end()) {
       return true;
     }
@@ -246,10 +247,11 @@ Status Redeem(Context& ctx, const RequestArgs& a) {
     return ConfirmFingerprintOrNo(ctx, fmt::format("Does the fingerprint of {} match?", o.name),
                                   "--fingerprint FP");
   };
-  // Pins are facts about organizations, whoever's profile holds them.
-  KW_ASSIGN_OR_RETURN(auto done, r.Complete(c, password, profile.org_pins, confirm));
+}
 
-  // The server ended every session of the account; keep the new pins.
+// The server ended every session of the account; keep the new pins.
+Status SaveRedeemedProfile(Context& ctx, client::Profile profile, const client::Redemption& r,
+                           const client::Redemption::Completed& done, const client::Client& c) {
   for (auto& [org_id, pin] : done.pins) profile.org_pins[org_id] = pin;
   const bool same_account = profile.email.empty() || Lower(profile.email) == Lower(r.email());
   if (same_account) {
@@ -258,35 +260,38 @@ Status Redeem(Context& ctx, const RequestArgs& a) {
     profile.protected_vault_key.clear();
     if (profile.server_url.empty()) profile.server_url = c.server_url();
   }
-  KW_TRY(ctx.SaveProfile(profile));
+  return ctx.SaveProfile(profile);
+}
 
-  const std::string login = fmt::format("keyward login --email {}", r.email());
-  if (ctx.json()) {
-    client::Json j = client::Json::object();
-    j["status"] = client::Str("password_reset");
-    j["request_id"] = client::Str(r.request_id());
-    j["email"] = client::Str(r.email());
-    client::Json pinned = client::Json::array();
-    for (const auto& id : done.newly_pinned) {
-      client::Json p = client::Json::object();
-      p["org_id"] = client::Str(id);
-      p["signing_fingerprint"] =
-          client::Str(crypto::Fingerprint(done.pins.at(id).signing_public_key));
-      pinned.push_back(std::move(p));
-    }
-    j["newly_pinned"] = std::move(pinned);
-    client::Json skipped = client::Json::array();
-    for (const auto& o : done.skipped) {
-      client::Json k = client::Json::object();
-      k["org_id"] = client::Str(o.org_id);
-      k["signing_fingerprint"] = client::Str(o.signing_fingerprint);
-      skipped.push_back(std::move(k));
-    }
-    j["not_escrowed"] = std::move(skipped);
-    j["next"] = client::Str(login);
-    ctx.OutJson(j);
-    return {};
+void PrintRedeemedJson(Context& ctx, const client::Redemption& r,
+                       const client::Redemption::Completed& done, const std::string& login) {
+  client::Json j = client::Json::object();
+  j["status"] = client::Str("password_reset");
+  j["request_id"] = client::Str(r.request_id());
+  j["email"] = client::Str(r.email());
+  client::Json pinned = client::Json::array();
+  for (const auto& id : done.newly_pinned) {
+    client::Json p = client::Json::object();
+    p["org_id"] = client::Str(id);
+    p["signing_fingerprint"] =
+        client::Str(crypto::Fingerprint(done.pins.at(id).signing_public_key));
+    pinned.push_back(std::move(p));
   }
+  j["newly_pinned"] = std::move(pinned);
+  client::Json skipped = client::Json::array();
+  for (const auto& o : done.skipped) {
+    client::Json k = client::Json::object();
+    k["org_id"] = client::Str(o.org_id);
+    k["signing_fingerprint"] = client::Str(o.signing_fingerprint);
+    skipped.push_back(std::move(k));
+  }
+  j["not_escrowed"] = std::move(skipped);
+  j["next"] = client::Str(login);
+  ctx.OutJson(j);
+}
+
+void PrintRedeemedText(Context& ctx, const client::Redemption::Completed& done,
+                       const std::string& login) {
   for (const auto& id : done.newly_pinned) {
     ctx.Out(fmt::format(
         "Pinned organization {} on this device; its signing key fingerprint is {} (compare it "
@@ -300,6 +305,33 @@ Status Redeem(Context& ctx, const RequestArgs& a) {
         o.name, o.org_id));
   }
   ctx.Out(fmt::format("Your master password was reset. Log in with: {}", login));
+}
+
+Status Redeem(Context& ctx, const RequestArgs& a) {
+  KW_ASSIGN_OR_RETURN(auto profile, ctx.LoadProfile());
+  KW_ASSIGN_OR_RETURN(auto link, ReadLink(ctx, a));
+  KW_ASSIGN_OR_RETURN(auto where, RedeemServer(ctx, profile, link));
+  client::Client c = MemberClient(ctx, where);
+  KW_ASSIGN_OR_RETURN(auto info, c.GetServerInfo());
+  KW_ASSIGN_OR_RETURN(auto r, client::Redemption::Parse(link, info.public_url));
+  KW_TRY(r.Begin(c));
+  CodeHint(ctx, false, "A 6-digit code was emailed to the account this link recovers.");
+  KW_ASSIGN_OR_RETURN(auto code, ctx.prompt().Line("Code from the email: "));
+  KW_TRY(r.Verify(c, code));
+  KW_ASSIGN_OR_RETURN(auto password, ctx.prompt().NewPassword("New master password: ",
+                                                              "Repeat new master password: "));
+  KW_ASSIGN_OR_RETURN(auto accepted, AcceptedFingerprints(a));
+  // Pins are facts about organizations, whoever's profile holds them.
+  KW_ASSIGN_OR_RETURN(auto done, r.Complete(c, password, profile.org_pins,
+                                            ConfirmUnvouched(ctx, std::move(accepted))));
+  KW_TRY(SaveRedeemedProfile(ctx, std::move(profile), r, done, c));
+
+  const std::string login = fmt::format("keyward login --email {}", r.email());
+  if (ctx.json()) {
+    PrintRedeemedJson(ctx, r, done, login);
+  } else {
+    PrintRedeemedText(ctx, done, login);
+  }
   return {};
 }
 

@@ -69,6 +69,65 @@ HttpTransport::~HttpTransport() {
   if (curl_ != nullptr) curl_easy_cleanup(static_cast<CURL*>(curl_));
 }
 
+namespace {
+
+// A failed transfer: no answer in time, or none at all.
+Error TransferError(CURLcode rc, const std::string& base_url) {
+  if (rc == CURLE_OPERATION_TIMEDOUT) {
+    return Error::Unavailable("server.timeout",
+                              fmt::format("the server at {} did not answer in time", base_url));
+  }
+  return Error::Unavailable("server.unreachable", fmt::format("cannot reach the server at {}: {}",
+                                                              base_url, curl_easy_strerror(rc)));
+}
+
+// A non-2xx answer: the server's {"error": {"code", "message"}}, else a
+// server.bad_response naming the status.
+Error ServerError(long status, const Json& parsed, bool json_ok, const std::string& base_url) {
+  if (json_ok && parsed.is_object() && parsed.contains("error") && parsed["error"].is_object()) {
+    const Json& e = parsed["error"];
+    auto code = JsonString(e, "code");
+    auto message = JsonString(e, "message");
+    if (code) {
+      return Error(ErrorKindForStatus(status), *code,
+                   message && !message->empty() ? *message : *code);
+    }
+  }
+  return Error(
+      status >= 500 ? ErrorKind::kUnavailable : ErrorKindForStatus(status), "server.bad_response",
+      fmt::format("the server at {} answered HTTP {} without a usable error", base_url, status));
+}
+
+// The answer of a completed transfer: 2xx with a JSON body (or none), or
+// the error it stands for.
+Result<HttpResponse> ReadResponse(long status, const SecretString& response_body,
+                                  const std::string& base_url) {
+  HttpResponse out;
+  out.status = status;
+  Json parsed;
+  bool json_ok = false;
+  if (!response_body.empty()) {
+    parsed = Json::parse(response_body.begin(), response_body.end(), nullptr,
+                         /*allow_exceptions=*/false);
+    json_ok = !parsed.is_discarded();
+  }
+
+  if (status >= 200 && status < 300) {
+    if (status == 204 || response_body.empty()) return out;
+    if (!json_ok) {
+      return Fail(Error::Unavailable(
+          "server.bad_response",
+          fmt::format("the server at {} answered HTTP {} with something other than JSON", base_url,
+                      status)));
+    }
+    out.body = std::move(parsed);
+    return out;
+  }
+  return Fail(ServerError(status, parsed, json_ok, base_url));
+}
+
+}  // namespace
+
 Result<HttpResponse> HttpTransport::Call(std::string_view method, std::string_view path,
                                          const std::optional<Json>& body, std::string_view token) {
   if (!base_url_.starts_with("http://") && !base_url_.starts_with("https://")) {
@@ -125,50 +184,8 @@ Result<HttpResponse> HttpTransport::Call(std::string_view method, std::string_vi
   curl_slist_free_all(headers);
   if (!auth.empty()) WipeMemory(auth.data(), auth.size());
 
-  if (rc != CURLE_OK) {
-    if (rc == CURLE_OPERATION_TIMEDOUT) {
-      return Fail(Error::Unavailable(
-          "server.timeout", fmt::format("the server at {} did not answer in time", base_url_)));
-    }
-    return Fail(Error::Unavailable(
-        "server.unreachable",
-        fmt::format("cannot reach the server at {}: {}", base_url_, curl_easy_strerror(rc))));
-  }
-
-  HttpResponse out;
-  out.status = status;
-  Json parsed;
-  bool json_ok = false;
-  if (!response_body.empty()) {
-    parsed = Json::parse(response_body.begin(), response_body.end(), nullptr,
-                         /*allow_exceptions=*/false);
-    json_ok = !parsed.is_discarded();
-  }
-
-  if (status >= 200 && status < 300) {
-    if (status == 204 || response_body.empty()) return out;
-    if (!json_ok) {
-      return Fail(Error::Unavailable(
-          "server.bad_response",
-          fmt::format("the server at {} answered HTTP {} with something other than JSON", base_url_,
-                      status)));
-    }
-    out.body = std::move(parsed);
-    return out;
-  }
-
-  if (json_ok && parsed.is_object() && parsed.contains("error") && parsed["error"].is_object()) {
-    const Json& e = parsed["error"];
-    auto code = JsonString(e, "code");
-    auto message = JsonString(e, "message");
-    if (code) {
-      return Fail(Error(ErrorKindForStatus(status), *code,
-                        message && !message->empty() ? *message : *code));
-    }
-  }
-  return Fail(Error(
-      status >= 500 ? ErrorKind::kUnavailable : ErrorKindForStatus(status), "server.bad_response",
-      fmt::format("the server at {} answered HTTP {} without a usable error", base_url_, status)));
+  if (rc != CURLE_OK) return Fail(TransferError(rc, base_url_));
+  return ReadResponse(status, response_body, base_url_);
 }
 
 }  // namespace keyward::client

@@ -564,6 +564,184 @@ Error NoGrantFor(uint64_t key_version) {
                   key_version));
 }
 
+// Opens the org key of `key_version`; a missing grant means the caller cannot
+// finish the rotation in progress.
+Result<crypto::BoxKeyPair> OpenRotationKey(Client& client, const MemberKeys& me,
+                                           std::string_view org_id, uint64_t key_version,
+                                           std::span<const uint8_t> public_key) {
+  auto opened = OpenOrgKey(client, me, org_id, key_version, public_key);
+  if (!opened) {
+    if (opened.error().code() == "org.grant_not_found") return Fail(NoGrantFor(key_version));
+    return Fail(opened.error());
+  }
+  return std::move(*opened);
+}
+
+// The keys a rotation re-wraps between: shares sealed to old_key (of
+// old_version) move to new_public_key.
+struct RotationKeys {
+  crypto::BoxKeyPair old_key;
+  crypto::Bytes new_public_key;
+  uint64_t old_version = 0;
+};
+
+// Finish the interrupted rotation: shares still sealed to the old key move to
+// the current one, which the verified statement names.
+Result<RotationKeys> ResumeRotation(Client& client, const MemberKeys& me, const VerifiedOrg& org,
+                                    const RotationPage& state) {
+  const std::string& org_id = org.org.id;
+  const uint64_t old_version =
+      state.escrows.empty() ? state.key_version - 1 : state.escrows[0].key_version;
+  if (old_version == 0 || old_version >= state.key_version) {
+    return Fail(BadResponse("lists a pending escrow under the current key"));
+  }
+  KW_ASSIGN_OR_RETURN(auto history, VerifiedHistory(client, org));
+  auto old_pk = history.keys.find(old_version);
+  if (old_pk == history.keys.end()) {
+    return Fail(BadResponse("names a key version the statements do not have"));
+  }
+  KW_ASSIGN_OR_RETURN(auto old_key,
+                      OpenRotationKey(client, me, org_id, old_version, old_pk->second));
+  KW_TRY(OpenRotationKey(client, me, org_id, state.key_version, org.statement.org_public_key));
+  return RotationKeys{std::move(old_key), org.statement.org_public_key, old_version};
+}
+
+// A new rotation's keys: the current org key (opened), the signing key, the
+// next org key and the statement naming it, signed.
+struct NewRotation {
+  crypto::BoxKeyPair old_key;
+  crypto::SignKeyPair signer;
+  crypto::BoxKeyPair next;
+  protocol::SignedOrgStatement signed_statement;
+};
+
+Result<NewRotation> PrepareRotation(Client& client, const MemberKeys& me, const VerifiedOrg& org) {
+  KW_ASSIGN_OR_RETURN(auto opened, OpenOrgKey(client, me, org.org.id, org.org.key_version,
+                                              org.statement.org_public_key));
+  KW_ASSIGN_OR_RETURN(auto signer, OpenSigningKey(client, me, org));
+  crypto::BoxKeyPair next = crypto::GenerateBoxKeyPair();
+  protocol::OrgStatement st = org.statement;
+  st.version += 1;
+  st.org_public_key = next.public_key;
+  st.not_before = Now();
+  KW_ASSIGN_OR_RETURN(auto signed_st, protocol::SignOrgStatement(st, signer));
+  return NewRotation{std::move(opened), std::move(signer), std::move(next), std::move(signed_st)};
+}
+
+// One grants[] entry: the new org key (and, for signers, the signing key)
+// sealed to `public_key`.
+Result<Json> RotationGrant(const NewRotation& rot, std::string_view org_id, uint64_t new_version,
+                           std::string_view account_id, std::span<const uint8_t> public_key,
+                           bool signing) {
+  KW_ASSIGN_OR_RETURN(auto grant,
+                      protocol::CreateGrant(public_key, rot.next, org_id, account_id, new_version));
+  crypto::Bytes signing_grant;
+  if (signing) {
+    KW_ASSIGN_OR_RETURN(auto sg, protocol::CreateSigningGrant(public_key, rot.signer, org_id,
+                                                              account_id, new_version));
+    signing_grant = std::move(sg);
+  }
+  Json entry = Json::object();
+  entry["account_id"] = Str(account_id);
+  entry["grant"] = GrantJson(new_version, grant, signing_grant);
+  return entry;
+}
+
+// The grants of the new key: the caller, and every active recovery admin
+// holding the old key whose public key `trusted` vouches for (the others go
+// to result.not_granted).
+Result<Json> RotationGrants(const NewRotation& rot, const MemberKeys& me, const VerifiedOrg& org,
+                            const MemberList& members, const MemberKeyCheck& trusted,
+                            RotationResult& result) {
+  const std::string& org_id = org.org.id;
+  const uint64_t old_version = org.org.key_version;
+  const uint64_t new_version = old_version + 1;
+  Json grants = Json::array();
+  bool self_included = false;
+  for (const OrgMember& m : members.members) {
+    const bool self = m.account_id == me.account_id;
+    if (!self && (m.status != "active" || !m.recovery_admin || m.grant_key_version < old_version ||
+                  m.public_key.size() != 32)) {
+      continue;
+    }
+    if (self) {
+      self_included = true;
+    } else {
+      // The server chose this list: seal only to keys the caller vouches for.
+      bool ok = false;
+      if (trusted) {
+        KW_ASSIGN_OR_RETURN(auto answer, trusted(m));
+        ok = answer;
+      }
+      if (!ok) {
+        result.not_granted.push_back(m);
+        continue;
+      }
+    }
+    const std::span<const uint8_t> pk =
+        self ? std::span<const uint8_t>(me.key_pair.public_key) : m.public_key;
+    KW_ASSIGN_OR_RETURN(auto entry, RotationGrant(rot, org_id, new_version, m.account_id, pk,
+                                                  self || HoldsSigningKey(m.role)));
+    grants.push_back(std::move(entry));
+  }
+  if (!self_included) {
+    KW_ASSIGN_OR_RETURN(auto entry, RotationGrant(rot, org_id, new_version, me.account_id,
+                                                  me.key_pair.public_key, true));
+    grants.push_back(std::move(entry));
+  }
+  return grants;
+}
+
+// The body of POST /rotation/escrows for one page of re-wrapped shares.
+Json RewrappedEscrowsBody(const std::vector<RewrappedShare>& rewrapped) {
+  Json list = Json::array();
+  for (const RewrappedShare& s : rewrapped) {
+    Json e = Json::object();
+    e["account_id"] = Str(s.account_id);
+    e["epoch"] = s.epoch;
+    e["from_key_version"] = s.from_key_version;
+    e["admin_share"] = B64(s.admin_share);
+    list.push_back(std::move(e));
+  }
+  Json body = Json::object();
+  body["escrows"] = std::move(list);
+  return body;
+}
+
+// Re-wrap, one page at a time, keyset-paged by account id.
+Status RewrapPending(Client& client, std::string_view org_id, const RotationKeys& keys,
+                     const ProgressFn& progress, RotationResult& result) {
+  std::string after;
+  uint64_t done = 0;
+  uint64_t total = 0;
+  bool first = true;
+  for (;;) {
+    KW_ASSIGN_OR_RETURN(auto page, FetchRotationPage(client, org_id, after, kRotationPage));
+    if (first) {
+      total = page.pending;
+      first = false;
+      if (progress) progress(0, total);
+    }
+    if (page.escrows.empty()) break;
+    for (const PendingShare& s : page.escrows) {
+      if (s.key_version != keys.old_version) {
+        return Fail(BadResponse("lists escrows under more than one old key"));
+      }
+    }
+    KW_ASSIGN_OR_RETURN(auto rewrapped,
+                        RewrapShares(keys.old_key, keys.new_public_key, org_id, page.escrows));
+    KW_ASSIGN_OR_RETURN(auto path, OrgPath(org_id, "/rotation/escrows"));
+    KW_ASSIGN_OR_RETURN(auto r, client.CallJson("POST", path, RewrappedEscrowsBody(rewrapped)));
+    if (auto v = U64(r, "updated")) result.rewrapped += *v;
+    if (auto v = U64(r, "skipped")) result.skipped += *v;
+    done += page.escrows.size();
+    if (progress) progress(done, std::max(total, done));
+    after = page.escrows.back().account_id;
+    if (page.escrows.size() < static_cast<size_t>(kRotationPage)) break;
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<RotationResult> OrgClient::RotateKey(const VerifiedOrg& org, const ProgressFn& progress,
@@ -576,147 +754,23 @@ Result<RotationResult> OrgClient::RotateKey(const VerifiedOrg& org, const Progre
         "the organization's key changed since it was verified; run the command again"));
   }
   RotationResult result;
-  std::optional<crypto::BoxKeyPair> old_key;
-  crypto::Bytes new_public_key;
-  uint64_t old_version = 0;
-
+  std::optional<RotationKeys> keys;
   if (state.pending > 0) {
-    // Finish the interrupted rotation: shares still sealed to the old key
-    // move to the current one, which the verified statement names.
-    old_version = state.escrows.empty() ? state.key_version - 1 : state.escrows[0].key_version;
-    if (old_version == 0 || old_version >= state.key_version) {
-      return Fail(BadResponse("lists a pending escrow under the current key"));
-    }
-    KW_ASSIGN_OR_RETURN(auto history, VerifiedHistory(client_, org));
-    auto old_pk = history.keys.find(old_version);
-    if (old_pk == history.keys.end()) {
-      return Fail(BadResponse("names a key version the statements do not have"));
-    }
-    auto opened = OpenOrgKey(client_, me_, org_id, old_version, old_pk->second);
-    if (!opened) {
-      if (opened.error().code() == "org.grant_not_found") return Fail(NoGrantFor(old_version));
-      return Fail(opened.error());
-    }
-    auto current =
-        OpenOrgKey(client_, me_, org_id, state.key_version, org.statement.org_public_key);
-    if (!current) {
-      if (current.error().code() == "org.grant_not_found") {
-        return Fail(NoGrantFor(state.key_version));
-      }
-      return Fail(current.error());
-    }
-    old_key = std::move(*opened);
-    new_public_key = org.statement.org_public_key;
+    KW_ASSIGN_OR_RETURN(keys, ResumeRotation(client_, me_, org, state));
     result.key_version = state.key_version;
     result.resumed = true;
   } else {
-    old_version = org.org.key_version;
-    const uint64_t new_version = old_version + 1;
-    KW_ASSIGN_OR_RETURN(
-        auto opened, OpenOrgKey(client_, me_, org_id, old_version, org.statement.org_public_key));
-    KW_ASSIGN_OR_RETURN(auto signer, OpenSigningKey(client_, me_, org));
-    const crypto::BoxKeyPair next = crypto::GenerateBoxKeyPair();
-    protocol::OrgStatement st = org.statement;
-    st.version += 1;
-    st.org_public_key = next.public_key;
-    st.not_before = Now();
-    KW_ASSIGN_OR_RETURN(auto signed_st, protocol::SignOrgStatement(st, signer));
-
+    KW_ASSIGN_OR_RETURN(auto rot, PrepareRotation(client_, me_, org));
     KW_ASSIGN_OR_RETURN(auto members, Members(org_id));
-    Json grants = Json::array();
-    bool self_included = false;
-    auto add_grant = [&](std::string_view account_id, std::span<const uint8_t> public_key,
-                         bool signing) -> Status {
-      KW_ASSIGN_OR_RETURN(auto grant,
-                          protocol::CreateGrant(public_key, next, org_id, account_id, new_version));
-      crypto::Bytes signing_grant;
-      if (signing) {
-        KW_ASSIGN_OR_RETURN(auto sg, protocol::CreateSigningGrant(public_key, signer, org_id,
-                                                                  account_id, new_version));
-        signing_grant = std::move(sg);
-      }
-      Json entry = Json::object();
-      entry["account_id"] = Str(account_id);
-      entry["grant"] = GrantJson(new_version, grant, signing_grant);
-      grants.push_back(std::move(entry));
-      return {};
-    };
-    for (const OrgMember& m : members.members) {
-      const bool self = m.account_id == me_.account_id;
-      if (!self && (m.status != "active" || !m.recovery_admin ||
-                    m.grant_key_version < old_version || m.public_key.size() != 32)) {
-        continue;
-      }
-      if (self) {
-        self_included = true;
-      } else {
-        // The server chose this list: seal only to keys the caller vouches for.
-        bool ok = false;
-        if (trusted) {
-          KW_ASSIGN_OR_RETURN(auto answer, trusted(m));
-          ok = answer;
-        }
-        if (!ok) {
-          result.not_granted.push_back(m);
-          continue;
-        }
-      }
-      const std::span<const uint8_t> pk =
-          self ? std::span<const uint8_t>(me_.key_pair.public_key) : m.public_key;
-      KW_TRY(add_grant(m.account_id, pk, self || HoldsSigningKey(m.role)));
-    }
-    if (!self_included) {
-      KW_TRY(add_grant(me_.account_id, me_.key_pair.public_key, true));
-    }
-    Json body = StatementFields(Json::object(), signed_st);
+    KW_ASSIGN_OR_RETURN(auto grants, RotationGrants(rot, me_, org, members, trusted, result));
+    Json body = StatementFields(Json::object(), rot.signed_statement);
     body["grants"] = std::move(grants);
     KW_ASSIGN_OR_RETURN(auto path, OrgPath(org_id, "/rotation"));
     KW_TRY(client_.CallJson("POST", path, body));
-    old_key = std::move(opened);
-    new_public_key = next.public_key;
-    result.key_version = new_version;
+    result.key_version = org.org.key_version + 1;
+    keys = RotationKeys{std::move(rot.old_key), rot.next.public_key, org.org.key_version};
   }
-
-  // Re-wrap, one page at a time, keyset-paged by account id.
-  std::string after;
-  uint64_t done = 0;
-  uint64_t total = 0;
-  bool first = true;
-  for (;;) {
-    KW_ASSIGN_OR_RETURN(auto page, FetchRotationPage(client_, org_id, after, kRotationPage));
-    if (first) {
-      total = page.pending;
-      first = false;
-      if (progress) progress(0, total);
-    }
-    if (page.escrows.empty()) break;
-    for (const PendingShare& s : page.escrows) {
-      if (s.key_version != old_version) {
-        return Fail(BadResponse("lists escrows under more than one old key"));
-      }
-    }
-    KW_ASSIGN_OR_RETURN(auto rewrapped,
-                        RewrapShares(*old_key, new_public_key, org_id, page.escrows));
-    Json list = Json::array();
-    for (const RewrappedShare& s : rewrapped) {
-      Json e = Json::object();
-      e["account_id"] = Str(s.account_id);
-      e["epoch"] = s.epoch;
-      e["from_key_version"] = s.from_key_version;
-      e["admin_share"] = B64(s.admin_share);
-      list.push_back(std::move(e));
-    }
-    Json body = Json::object();
-    body["escrows"] = std::move(list);
-    KW_ASSIGN_OR_RETURN(auto path, OrgPath(org_id, "/rotation/escrows"));
-    KW_ASSIGN_OR_RETURN(auto r, client_.CallJson("POST", path, body));
-    if (auto v = U64(r, "updated")) result.rewrapped += *v;
-    if (auto v = U64(r, "skipped")) result.skipped += *v;
-    done += page.escrows.size();
-    if (progress) progress(done, std::max(total, done));
-    after = page.escrows.back().account_id;
-    if (page.escrows.size() < static_cast<size_t>(kRotationPage)) break;
-  }
+  KW_TRY(RewrapPending(client_, org_id, *keys, progress, result));
   return result;
 }
 

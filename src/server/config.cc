@@ -262,185 +262,216 @@ Setter Enum(E ServerConfig::*field, std::vector<std::pair<std::string, E>> names
   };
 }
 
+// Where keywardd listens and keeps its data.
+void AddListenDataSpecs(std::vector<KeySpec>& s) {
+  s.push_back({{"listen", "ADDR:PORT to listen on (port 0: any free port) [127.0.0.1:8080]"},
+               false,
+               false,
+               [](ServerConfig& c, std::string_view v) -> Status {
+                 KW_TRY(ParseListenAddress(v));
+                 c.listen = std::string(v);
+                 return {};
+               }});
+  s.push_back({{"data", "data directory (created 0700) [./keyward-data]"},
+               false,
+               false,
+               [](ServerConfig& c, std::string_view v) -> Status {
+                 if (v.empty()) return Fail(BadValue("must not be empty"));
+                 c.data_dir = std::string(v);
+                 return {};
+               }});
+  s.push_back({{"db", "sqlite:PATH or postgresql://... [sqlite:<data>/keyward.db]"},
+               false,
+               false,
+               [](ServerConfig& c, std::string_view v) -> Status {
+                 if (v.starts_with("sqlite:") && v.size() > 7) {
+                   c.db = std::string(v);
+                 } else if ((v.starts_with("postgresql://") || v.starts_with("postgres://")) &&
+                            !HasControlOrSpace(v)) {
+                   c.db = std::string(v);
+                 } else {
+                   return Fail(BadValue("expected sqlite:PATH or postgresql://..."));
+                 }
+                 return {};
+               }});
+  s.push_back({{"public_url", "URL used in links and emails [http://<listen>]"},
+               false,
+               false,
+               [](ServerConfig& c, std::string_view v) -> Status {
+                 KW_ASSIGN_OR_RETURN(auto url, ParsePublicUrl(v));
+                 c.public_url = url;
+                 return {};
+               }});
+}
+
+// HTTPS and the proxies in front.
+void AddTransportSpecs(std::vector<KeySpec>& s) {
+  s.push_back({{"tls_cert", "PEM certificate chain: serve HTTPS (with tls_key)"},
+               false,
+               false,
+               String(&ServerConfig::tls_cert)});
+  s.push_back(
+      {{"tls_key", "PEM private key for tls_cert"}, false, false, String(&ServerConfig::tls_key)});
+  s.push_back({{"allow_insecure_http", "allow plain HTTP on a non-loopback address"},
+               false,
+               true,
+               [](ServerConfig& c, std::string_view v) -> Status {
+                 KW_ASSIGN_OR_RETURN(auto b, ParseBool(v));
+                 c.allow_insecure_http = b;
+                 return {};
+               }});
+  s.push_back({{"trusted_proxies",
+                "reverse proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For "
+                "names the client [none]"},
+               false,
+               false,
+               [](ServerConfig& c, std::string_view v) -> Status {
+                 http::ProxyList list;
+                 std::string bad;
+                 if (!http::ProxyList::Parse(v, &list, &bad)) {
+                   return Fail(BadValue("not an IP address or CIDR block: " + bad));
+                 }
+                 c.trusted_proxies = std::string(v);
+                 return {};
+               }});
+}
+
+// Outgoing mail.
+void AddSmtpSpecs(std::vector<KeySpec>& s) {
+  s.push_back({{"smtp_host", "SMTP server; empty: write mail to <data>/outbox"},
+               false,
+               false,
+               String(&ServerConfig::smtp_host)});
+  s.push_back(
+      {{"smtp_port", "SMTP port [587]"},
+       false,
+       false,
+       Uint([](ServerConfig& c, uint64_t n) { c.smtp_port = static_cast<int>(n); }, 1, 65535)});
+  s.push_back(
+      {{"smtp_security", "none | starttls | tls [starttls]"},
+       false,
+       false,
+       Enum<SmtpSecurity>(&ServerConfig::smtp_security, {{"none", SmtpSecurity::kNone},
+                                                         {"starttls", SmtpSecurity::kStartTls},
+                                                         {"tls", SmtpSecurity::kTls}})});
+  s.push_back({{"smtp_username", "SMTP AUTH user; empty: no AUTH"},
+               false,
+               false,
+               String(&ServerConfig::smtp_username)});
+  s.push_back({{"smtp_password", "SMTP AUTH password (config file or environment only)"},
+               true,
+               false,
+               String(&ServerConfig::smtp_password)});
+  s.push_back({{"smtp_from", "sender address [keyward@localhost]"},
+               false,
+               false,
+               String(&ServerConfig::smtp_from, false)});
+  s.push_back({{"smtp_ca_file", "CA bundle to verify the SMTP server"},
+               false,
+               false,
+               String(&ServerConfig::smtp_ca_file)});
+}
+
+// What clients must use, and how long sessions last.
+void AddAccountSpecs(std::vector<KeySpec>& s) {
+  s.push_back({{"min_kdf_ops", "least Argon2id ops limit accepted from clients [3]"},
+               false,
+               false,
+               Uint([](ServerConfig& c, uint64_t n) { c.min_kdf_ops = n; }, 1, 1u << 20)});
+  s.push_back({{"min_kdf_mem", "least Argon2id memory accepted from clients, bytes [64MiB]"},
+               false,
+               false,
+               Size([](ServerConfig& c, uint64_t n) { c.min_kdf_mem = n; }, kMinKdfMem)});
+  s.push_back({{"session_ttl", "session lifetime [12h]"},
+               false,
+               false,
+               Duration([](ServerConfig& c, std::chrono::milliseconds d) {
+                 c.session_ttl = std::max(std::chrono::seconds(1),
+                                          std::chrono::duration_cast<std::chrono::seconds>(d));
+               })});
+}
+
+// Request limits, timeouts and threads.
+void AddHttpLimitSpecs(std::vector<KeySpec>& s) {
+  s.push_back({{"body_limit", "largest request body [1MiB]"},
+               false,
+               false,
+               Size([](ServerConfig& c, uint64_t n) { c.body_limit = n; }, 1)});
+  s.push_back({{"max_header_size", "largest request header block [16KiB]"},
+               false,
+               false,
+               Size([](ServerConfig& c, uint64_t n) { c.max_header_size = n; }, 1024)});
+  s.push_back({{"read_timeout", "time to receive a request's headers, and its body [15s]"},
+               false,
+               false,
+               Duration([](ServerConfig& c, std::chrono::milliseconds d) { c.read_timeout = d; })});
+  s.push_back({{"idle_timeout", "keep-alive idle time [60s]"},
+               false,
+               false,
+               Duration([](ServerConfig& c, std::chrono::milliseconds d) { c.idle_timeout = d; })});
+  s.push_back(
+      {{"workers", "worker threads; 0: one per core [0]"},
+       false,
+       false,
+       Uint([](ServerConfig& c, uint64_t n) { c.workers = static_cast<int>(n); }, 0, 1024)});
+}
+
+// Who creates organizations.
+void AddOrgSpecs(std::vector<KeySpec>& s) {
+  s.push_back(
+      {{"org_creation",
+        "who creates organizations: anyone (any signed-in account) | operator (only "
+        "the accounts in org_creators) [anyone]"},
+       false,
+       false,
+       Enum<OrgCreation>(&ServerConfig::org_creation, {{"anyone", OrgCreation::kAnyone},
+                                                       {"operator", OrgCreation::kOperator}})});
+  s.push_back({{"org_creators",
+                "emails (comma-separated, any case) of the accounts that create organizations "
+                "when org_creation is operator [none]"},
+               false,
+               false,
+               [](ServerConfig& c, std::string_view v) -> Status {
+                 KW_ASSIGN_OR_RETURN(auto list, ParseEmailList(v));
+                 c.org_creators = std::move(list);
+                 return {};
+               }});
+}
+
+// Logging.
+void AddLogSpecs(std::vector<KeySpec>& s) {
+  s.push_back(
+      {{"log_level", "trace | debug | info | warn | error | critical | off [info]"},
+       false,
+       false,
+       [](ServerConfig& c, std::string_view v) -> Status {
+         std::string lower = Lower(v);
+         for (const char* level : {"trace", "debug", "info", "warn", "error", "critical", "off"}) {
+           if (lower == level) {
+             c.log_level = lower;
+             return {};
+           }
+         }
+         return Fail(BadValue("expected one of trace, debug, info, warn, error, critical, off"));
+       }});
+  s.push_back({{"log_format", "text | json [text]"},
+               false,
+               false,
+               Enum<LogFormat>(&ServerConfig::log_format,
+                               {{"text", LogFormat::kText}, {"json", LogFormat::kJson}})});
+}
+
+// Every key, in --help order: one section after another.
 const std::vector<KeySpec>& Specs() {
   static const std::vector<KeySpec> specs = [] {
     std::vector<KeySpec> s;
-    s.push_back({{"listen", "ADDR:PORT to listen on (port 0: any free port) [127.0.0.1:8080]"},
-                 false,
-                 false,
-                 [](ServerConfig& c, std::string_view v) -> Status {
-                   KW_TRY(ParseListenAddress(v));
-                   c.listen = std::string(v);
-                   return {};
-                 }});
-    s.push_back({{"data", "data directory (created 0700) [./keyward-data]"},
-                 false,
-                 false,
-                 [](ServerConfig& c, std::string_view v) -> Status {
-                   if (v.empty()) return Fail(BadValue("must not be empty"));
-                   c.data_dir = std::string(v);
-                   return {};
-                 }});
-    s.push_back({{"db", "sqlite:PATH or postgresql://... [sqlite:<data>/keyward.db]"},
-                 false,
-                 false,
-                 [](ServerConfig& c, std::string_view v) -> Status {
-                   if (v.starts_with("sqlite:") && v.size() > 7) {
-                     c.db = std::string(v);
-                   } else if ((v.starts_with("postgresql://") || v.starts_with("postgres://")) &&
-                              !HasControlOrSpace(v)) {
-                     c.db = std::string(v);
-                   } else {
-                     return Fail(BadValue("expected sqlite:PATH or postgresql://..."));
-                   }
-                   return {};
-                 }});
-    s.push_back({{"public_url", "URL used in links and emails [http://<listen>]"},
-                 false,
-                 false,
-                 [](ServerConfig& c, std::string_view v) -> Status {
-                   KW_ASSIGN_OR_RETURN(auto url, ParsePublicUrl(v));
-                   c.public_url = url;
-                   return {};
-                 }});
-    s.push_back({{"tls_cert", "PEM certificate chain: serve HTTPS (with tls_key)"},
-                 false,
-                 false,
-                 String(&ServerConfig::tls_cert)});
-    s.push_back({{"tls_key", "PEM private key for tls_cert"},
-                 false,
-                 false,
-                 String(&ServerConfig::tls_key)});
-    s.push_back({{"allow_insecure_http", "allow plain HTTP on a non-loopback address"},
-                 false,
-                 true,
-                 [](ServerConfig& c, std::string_view v) -> Status {
-                   KW_ASSIGN_OR_RETURN(auto b, ParseBool(v));
-                   c.allow_insecure_http = b;
-                   return {};
-                 }});
-    s.push_back({{"trusted_proxies",
-                  "reverse proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For "
-                  "names the client [none]"},
-                 false,
-                 false,
-                 [](ServerConfig& c, std::string_view v) -> Status {
-                   http::ProxyList list;
-                   std::string bad;
-                   if (!http::ProxyList::Parse(v, &list, &bad)) {
-                     return Fail(BadValue("not an IP address or CIDR block: " + bad));
-                   }
-                   c.trusted_proxies = std::string(v);
-                   return {};
-                 }});
-    s.push_back({{"smtp_host", "SMTP server; empty: write mail to <data>/outbox"},
-                 false,
-                 false,
-                 String(&ServerConfig::smtp_host)});
-    s.push_back(
-        {{"smtp_port", "SMTP port [587]"},
-         false,
-         false,
-         Uint([](ServerConfig& c, uint64_t n) { c.smtp_port = static_cast<int>(n); }, 1, 65535)});
-    s.push_back(
-        {{"smtp_security", "none | starttls | tls [starttls]"},
-         false,
-         false,
-         Enum<SmtpSecurity>(&ServerConfig::smtp_security, {{"none", SmtpSecurity::kNone},
-                                                           {"starttls", SmtpSecurity::kStartTls},
-                                                           {"tls", SmtpSecurity::kTls}})});
-    s.push_back({{"smtp_username", "SMTP AUTH user; empty: no AUTH"},
-                 false,
-                 false,
-                 String(&ServerConfig::smtp_username)});
-    s.push_back({{"smtp_password", "SMTP AUTH password (config file or environment only)"},
-                 true,
-                 false,
-                 String(&ServerConfig::smtp_password)});
-    s.push_back({{"smtp_from", "sender address [keyward@localhost]"},
-                 false,
-                 false,
-                 String(&ServerConfig::smtp_from, false)});
-    s.push_back({{"smtp_ca_file", "CA bundle to verify the SMTP server"},
-                 false,
-                 false,
-                 String(&ServerConfig::smtp_ca_file)});
-    s.push_back({{"min_kdf_ops", "least Argon2id ops limit accepted from clients [3]"},
-                 false,
-                 false,
-                 Uint([](ServerConfig& c, uint64_t n) { c.min_kdf_ops = n; }, 1, 1u << 20)});
-    s.push_back({{"min_kdf_mem", "least Argon2id memory accepted from clients, bytes [64MiB]"},
-                 false,
-                 false,
-                 Size([](ServerConfig& c, uint64_t n) { c.min_kdf_mem = n; }, kMinKdfMem)});
-    s.push_back({{"session_ttl", "session lifetime [12h]"},
-                 false,
-                 false,
-                 Duration([](ServerConfig& c, std::chrono::milliseconds d) {
-                   c.session_ttl = std::max(std::chrono::seconds(1),
-                                            std::chrono::duration_cast<std::chrono::seconds>(d));
-                 })});
-    s.push_back({{"body_limit", "largest request body [1MiB]"},
-                 false,
-                 false,
-                 Size([](ServerConfig& c, uint64_t n) { c.body_limit = n; }, 1)});
-    s.push_back({{"max_header_size", "largest request header block [16KiB]"},
-                 false,
-                 false,
-                 Size([](ServerConfig& c, uint64_t n) { c.max_header_size = n; }, 1024)});
-    s.push_back(
-        {{"read_timeout", "time to receive a request's headers, and its body [15s]"},
-         false,
-         false,
-         Duration([](ServerConfig& c, std::chrono::milliseconds d) { c.read_timeout = d; })});
-    s.push_back(
-        {{"idle_timeout", "keep-alive idle time [60s]"},
-         false,
-         false,
-         Duration([](ServerConfig& c, std::chrono::milliseconds d) { c.idle_timeout = d; })});
-    s.push_back(
-        {{"workers", "worker threads; 0: one per core [0]"},
-         false,
-         false,
-         Uint([](ServerConfig& c, uint64_t n) { c.workers = static_cast<int>(n); }, 0, 1024)});
-    s.push_back(
-        {{"org_creation",
-          "who creates organizations: anyone (any signed-in account) | operator (only "
-          "the accounts in org_creators) [anyone]"},
-         false,
-         false,
-         Enum<OrgCreation>(&ServerConfig::org_creation, {{"anyone", OrgCreation::kAnyone},
-                                                         {"operator", OrgCreation::kOperator}})});
-    s.push_back({{"org_creators",
-                  "emails (comma-separated, any case) of the accounts that create organizations "
-                  "when org_creation is operator [none]"},
-                 false,
-                 false,
-                 [](ServerConfig& c, std::string_view v) -> Status {
-                   KW_ASSIGN_OR_RETURN(auto list, ParseEmailList(v));
-                   c.org_creators = std::move(list);
-                   return {};
-                 }});
-    s.push_back({{"log_level", "trace | debug | info | warn | error | critical | off [info]"},
-                 false,
-                 false,
-                 [](ServerConfig& c, std::string_view v) -> Status {
-                   std::string lower = Lower(v);
-                   for (const char* level :
-                        {"trace", "debug", "info", "warn", "error", "critical", "off"}) {
-                     if (lower == level) {
-                       c.log_level = lower;
-                       return {};
-                     }
-                   }
-                   return Fail(
-                       BadValue("expected one of trace, debug, info, warn, error, critical, off"));
-                 }});
-    s.push_back({{"log_format", "text | json [text]"},
-                 false,
-                 false,
-                 Enum<LogFormat>(&ServerConfig::log_format,
-                                 {{"text", LogFormat::kText}, {"json", LogFormat::kJson}})});
+    AddListenDataSpecs(s);
+    AddTransportSpecs(s);
+    AddSmtpSpecs(s);
+    AddAccountSpecs(s);
+    AddHttpLimitSpecs(s);
+    AddOrgSpecs(s);
+    AddLogSpecs(s);
     return s;
   }();
   return specs;
@@ -567,12 +598,19 @@ std::map<std::string, std::string> KeywardEnvironment() {
   return env;
 }
 
-Result<CommandLine> ParseServerConfig(const std::vector<std::string>& args,
-                                      const std::map<std::string, std::string>& env) {
-  CLI::App app(
-      "keywardd: the Keyward server (end-to-end-encrypted team vault with account "
-      "recovery)",
-      "keywardd");
+namespace {
+
+// keywardd's command line: --config and one flag per non-secret key (the
+// values CLI11 fills in; the App keeps pointers into these maps).
+struct ServerFlags {
+  std::string config_flag;
+  CLI::Option* config_option = nullptr;
+  std::map<std::string, std::string> flag_values;
+  std::map<std::string, bool> switch_values;
+  std::map<std::string, CLI::Option*> options;
+};
+
+void AddServerFlags(CLI::App& app, ServerFlags& flags) {
   app.set_version_flag("--version", "keywardd " KEYWARD_VERSION);
   app.footer(
       "Every option is also a config-file key (smtp_host = \"...\") and an environment\n"
@@ -582,64 +620,66 @@ Result<CommandLine> ParseServerConfig(const std::vector<std::string>& args,
       "keywardd migrate --from sqlite:PATH --to postgresql://... [--json]\n"
       "  copies an installation from SQLite into an empty PostgreSQL database\n"
       "  (stop keywardd first; see keywardd migrate --help).");
-  std::string config_flag;
-  CLI::Option* config_option =
-      app.add_option("--config", config_flag, "TOML config file (also KEYWARD_CONFIG)");
-  std::map<std::string, std::string> flag_values;
-  std::map<std::string, bool> switch_values;
-  std::map<std::string, CLI::Option*> options;
+  flags.config_option =
+      app.add_option("--config", flags.config_flag, "TOML config file (also KEYWARD_CONFIG)");
   for (const KeySpec& spec : Specs()) {
     // A secret never travels on argv (other users see it in ps): config
     // file or environment only.
     if (spec.secret) continue;
     const std::string help = spec.key.help;
     if (spec.is_flag) {
-      options[spec.key.name] =
-          app.add_flag(FlagName(spec.key.name), switch_values[spec.key.name], help);
+      flags.options[spec.key.name] =
+          app.add_flag(FlagName(spec.key.name), flags.switch_values[spec.key.name], help);
     } else {
-      options[spec.key.name] =
-          app.add_option(FlagName(spec.key.name), flag_values[spec.key.name], help);
+      flags.options[spec.key.name] =
+          app.add_option(FlagName(spec.key.name), flags.flag_values[spec.key.name], help);
     }
   }
+}
 
+// CLI11 would quote every extra argument, and one may be a secret typed
+// after an option that does not exist: name the first option only.
+Error UnexpectedArgument(const std::vector<std::string>& args) {
+  std::string name = "a positional argument";
+  for (const auto& arg : args) {
+    if (arg.starts_with("-")) {
+      name = arg.substr(0, std::min(arg.find('='), size_t{64}));
+      break;
+    }
+  }
+  return Error::InvalidArgument("config.bad_flag", "unexpected " + name + " (see keywardd --help)");
+}
+
+// Parses `args`; --help, --help-all and --version set out.exit_now and
+// out.output instead.
+Status ParseFlags(CLI::App& app, const std::vector<std::string>& args, CommandLine& out) {
   std::vector<const char*> argv{"keywardd"};
   for (const auto& arg : args) argv.push_back(arg.c_str());
-  CommandLine out;
   try {
     app.parse(static_cast<int>(argv.size()), argv.data());
   } catch (const CLI::CallForHelp&) {
     out.exit_now = true;
     out.output = app.help();
-    return out;
   } catch (const CLI::CallForAllHelp&) {
     out.exit_now = true;
     out.output = app.help("", CLI::AppFormatMode::All);
-    return out;
   } catch (const CLI::CallForVersion& e) {
     out.exit_now = true;
     out.output = std::string(e.what()) + "\n";
-    return out;
   } catch (const CLI::ExtrasError&) {
-    // CLI11 would quote every extra argument, and one may be a secret typed
-    // after an option that does not exist: name the first option only.
-    std::string name = "a positional argument";
-    for (const auto& arg : args) {
-      if (arg.starts_with("-")) {
-        name = arg.substr(0, std::min(arg.find('='), size_t{64}));
-        break;
-      }
-    }
-    return Fail(
-        Error::InvalidArgument("config.bad_flag", "unexpected " + name + " (see keywardd --help)"));
+    return Fail(UnexpectedArgument(args));
   } catch (const CLI::ParseError& e) {
     std::string what = e.what();
     std::replace(what.begin(), what.end(), '\n', ' ');
     return Fail(Error::InvalidArgument("config.bad_flag", what + " (see keywardd --help)"));
   }
+  return {};
+}
 
-  // Every KEYWARD_* variable must be known: a typo must not go unnoticed.
-  // The keyward CLI's own variables are known too: an operator who uses the
-  // CLI in the same shell must still be able to start the server.
+// Every KEYWARD_* variable must be known: a typo must not go unnoticed.
+// The keyward CLI's own variables are known too: an operator who uses the
+// CLI in the same shell must still be able to start the server.
+Status CheckEnvironmentNames(const std::map<std::string, std::string>& env) {
   static constexpr std::string_view kClientVariables[] = {"KEYWARD_SESSION", "KEYWARD_PROFILE",
                                                           "KEYWARD_SERVER"};
   for (const auto& [name, value] : env) {
@@ -654,27 +694,61 @@ Result<CommandLine> ParseServerConfig(const std::vector<std::string>& args,
           Error::InvalidArgument("config.unknown_env", "unknown environment variable " + name));
     }
   }
+  return {};
+}
 
-  ServerConfig& config = out.config;
-  if (config_option->count() > 0) {
-    config.config_file = config_flag;
-  } else if (auto it = env.find("KEYWARD_CONFIG"); it != env.end() && !it->second.empty()) {
-    config.config_file = it->second;
+// The config file: --config, else KEYWARD_CONFIG, else none.
+std::string ConfigFilePath(const ServerFlags& flags,
+                           const std::map<std::string, std::string>& env) {
+  if (flags.config_option->count() > 0) return flags.config_flag;
+  if (auto it = env.find("KEYWARD_CONFIG"); it != env.end() && !it->second.empty()) {
+    return it->second;
   }
-  if (!config.config_file.empty()) {
-    KW_TRY(ApplyToml(config, config.config_file));
-  }
+  return {};
+}
+
+Status ApplyEnvironment(ServerConfig& config, const std::map<std::string, std::string>& env) {
   for (const KeySpec& spec : Specs()) {
     auto it = env.find(EnvName(spec.key.name));
     if (it == env.end() || it->second.empty()) continue;
     KW_TRY(Apply(config, spec, it->second, it->first));
   }
+  return {};
+}
+
+Status ApplyFlags(ServerConfig& config, ServerFlags& flags) {
   for (const KeySpec& spec : Specs()) {
-    auto option = options.find(spec.key.name);
-    if (option == options.end() || option->second->count() == 0) continue;
-    std::string value = spec.is_flag ? "true" : flag_values[spec.key.name];
+    auto option = flags.options.find(spec.key.name);
+    if (option == flags.options.end() || option->second->count() == 0) continue;
+    std::string value = spec.is_flag ? "true" : flags.flag_values[spec.key.name];
     KW_TRY(Apply(config, spec, value, FlagName(spec.key.name)));
   }
+  return {};
+}
+
+}  // namespace
+
+Result<CommandLine> ParseServerConfig(const std::vector<std::string>& args,
+                                      const std::map<std::string, std::string>& env) {
+  CLI::App app(
+      "keywardd: the Keyward server (end-to-end-encrypted team vault with account "
+      "recovery)",
+      "keywardd");
+  ServerFlags flags;
+  AddServerFlags(app, flags);
+  CommandLine out;
+  KW_TRY(ParseFlags(app, args, out));
+  if (out.exit_now) return out;
+  KW_TRY(CheckEnvironmentNames(env));
+
+  // Priority: flags > environment > config file > defaults.
+  ServerConfig& config = out.config;
+  config.config_file = ConfigFilePath(flags, env);
+  if (!config.config_file.empty()) {
+    KW_TRY(ApplyToml(config, config.config_file));
+  }
+  KW_TRY(ApplyEnvironment(config, env));
+  KW_TRY(ApplyFlags(config, flags));
   KW_TRY(Validate(config));
   return out;
 }
