@@ -154,6 +154,42 @@ Result<bool> ExpireIfOverdue(store::Tx& tx, const Context& ctx, core::RecoveryRe
   return true;
 }
 
+// A read shows an open request past its deadline as it will be once
+// expired (ExpireEach then writes that down, with its event and email).
+// True when it was overdue.
+Result<bool> ShowExpiredIfOverdue(const Context& ctx, core::RecoveryRequest& r) {
+  if (!IsOpen(r.status) || r.expires_at > ctx.clock.NowUnix()) return false;
+  KW_ASSIGN_OR_RETURN(r.status, NextRequestStatus(r.status, RequestAction::kExpire));
+  return true;
+}
+
+// Expires the requests a read found overdue, each in a write transaction of
+// its own that reads it again (another node, the sweeper or a reader may
+// have expired it since). Returns how many this call expired; a failure is
+// logged and skipped: the next sweep tries again.
+int64_t ExpireEach(const Context& ctx, const std::vector<std::string>& request_ids) {
+  int64_t expired = 0;
+  for (const auto& id : request_ids) {
+    bool done = false;
+    Outbox outbox;
+    auto s = ctx.store.Transact([&](store::Tx& tx) -> Status {
+      done = false;
+      outbox.clear();
+      KW_ASSIGN_OR_RETURN(auto r, tx.FindRequest(id));
+      if (!r) return {};
+      KW_ASSIGN_OR_RETURN(done, ExpireIfOverdue(tx, ctx, *r, outbox));
+      return {};
+    });
+    if (!s) {
+      spdlog::warn("recovery: expiring a request failed ({})", s.error().code());
+      continue;
+    }
+    if (done) ++expired;
+    SendAll(ctx.mailer, outbox, "recovery expired");
+  }
+  return expired;
+}
+
 // Hits `key` when counting a failure; Peek otherwise.
 Result<bool> AtLimit(store::Tx& tx, const std::string& key, int64_t now, int64_t max) {
   KW_ASSIGN_OR_RETURN(int64_t count, tx.PeekRateLimit(key, now, kWindow));
@@ -732,10 +768,10 @@ Result<RequestPage> RecoveryRequestService::List(const Caller& caller, std::stri
                                                  int64_t limit) {
   limit = std::clamp<int64_t>(limit, 1, kRequestPageMax);
   RequestPage page;
-  Outbox outbox;
-  KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+  std::vector<std::string> overdue;
+  KW_TRY(ctx_.store.Read([&](store::Tx& tx) -> Status {
     page = {};
-    outbox.clear();
+    overdue.clear();
     KW_ASSIGN_OR_RETURN(AdminScope scope, LoadAdminScope(tx, org_id, caller.account_id));
     KW_ASSIGN_OR_RETURN(auto rows, tx.ListRequests(scope.access.org.id, status, after, limit + 1));
     if (static_cast<int64_t>(rows.size()) > limit) {
@@ -743,26 +779,26 @@ Result<RequestPage> RecoveryRequestService::List(const Caller& caller, std::stri
       page.next_after = store::RequestCursor{rows.back().created_at, rows.back().id};
     }
     for (auto& r : rows) {
-      KW_TRY(ExpireIfOverdue(tx, ctx_, r, outbox));
+      KW_ASSIGN_OR_RETURN(bool late, ShowExpiredIfOverdue(ctx_, r));
+      if (late) overdue.push_back(r.id);
       if (status && r.status != *status) continue;  // expired while listed
       KW_ASSIGN_OR_RETURN(auto view, BuildView(tx, std::move(r), scope.policy.quorum));
       page.requests.push_back(std::move(view));
     }
     return {};
   }));
-  SendAll(ctx_.mailer, outbox, "recovery expired");
+  ExpireEach(ctx_, overdue);
   return page;
 }
 
 Result<RequestView> RecoveryRequestService::Show(const Caller& caller, std::string_view org_id,
                                                  std::string_view request_id) {
   RequestView view;
-  Outbox outbox;
-  KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
-    outbox.clear();
+  bool overdue = false;
+  KW_TRY(ctx_.store.Read([&](store::Tx& tx) -> Status {
     KW_ASSIGN_OR_RETURN(AdminScope scope, LoadAdminScope(tx, org_id, caller.account_id));
     KW_ASSIGN_OR_RETURN(auto r, LoadRequest(tx, scope.access.org.id, request_id));
-    KW_TRY(ExpireIfOverdue(tx, ctx_, r, outbox));
+    KW_ASSIGN_OR_RETURN(overdue, ShowExpiredIfOverdue(ctx_, r));
     KW_ASSIGN_OR_RETURN(view, BuildView(tx, std::move(r), scope.policy.quorum));
     const auto& req = view.request;
     if (req.status != RequestStatus::kPending) return {};
@@ -780,7 +816,7 @@ Result<RequestView> RecoveryRequestService::Show(const Caller& caller, std::stri
     }
     return {};
   }));
-  SendAll(ctx_.mailer, outbox, "recovery expired");
+  if (overdue) ExpireEach(ctx_, {view.request.id});
   return view;
 }
 
@@ -1161,28 +1197,9 @@ Result<int64_t> SweepRecoveryRequests(const Context& ctx, int64_t limit) {
     KW_ASSIGN_OR_RETURN(overdue, tx.ListExpiredOpenRequests(now, limit));
     return {};
   }));
-  int64_t expired = 0;
-  for (const auto& listed : overdue) {
-    bool done = false;
-    Outbox outbox;
-    // Re-read inside the transaction: another node (or a reader) may have
-    // expired it, or an admin decided it, since the listing.
-    auto s = ctx.store.Transact([&](store::Tx& tx) -> Status {
-      done = false;
-      outbox.clear();
-      KW_ASSIGN_OR_RETURN(auto r, tx.FindRequest(listed.id));
-      if (!r) return {};
-      KW_ASSIGN_OR_RETURN(done, ExpireIfOverdue(tx, ctx, *r, outbox));
-      return {};
-    });
-    if (!s) {
-      spdlog::warn("recovery: sweeping a request failed ({})", s.error().code());
-      continue;
-    }
-    if (done) ++expired;
-    SendAll(ctx.mailer, outbox, "recovery expired");
-  }
-  return expired;
+  std::vector<std::string> ids;
+  for (const auto& r : overdue) ids.push_back(r.id);
+  return ExpireEach(ctx, ids);
 }
 
 }  // namespace keyward::core

@@ -3,6 +3,7 @@
 // and a real SQLite store (a file for the races).
 #include "core/recovery_requests.h"
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <thread>
@@ -583,6 +584,52 @@ TEST_F(RequestTest, APendingRequestReadAfterItsDeadlineIsStoredExpired) {
   EXPECT_EQ(MailsTo(bob_.email), mails);
   EXPECT_EQ(EventsOf(id, "recovery.expired").size(), 1u);
   Submit(bob_);  // a new request may be made
+}
+
+// Issue 11: what only reads runs in a read transaction (on SQLite a write
+// transaction queues behind every writer).
+TEST_F(RequestTest, ListingAndShowingTakeOnlyReadTransactions) {
+  const std::string id = Submit(bob_);
+  core().WaitForBackgroundWork();
+  counting_->Start();
+  ASSERT_OK(core().requests.List(admin_.caller(), org_.id, std::nullopt, std::nullopt, 10));
+  ASSERT_OK(core().requests.Show(admin_.caller(), org_.id, id));
+  ASSERT_OK(core().orgs.List(admin_.caller()));
+  ASSERT_OK(core().orgs.Get(admin_.caller(), org_.id));
+  ASSERT_OK(core().members.List(admin_.caller(), org_.id));
+  ASSERT_OK(core().events.List(admin_.caller(), org_.id, EventQuery{}));
+  const auto work = counting_->Trace();
+  EXPECT_EQ(std::count(work.begin(), work.end(), "Read"), 6);
+  EXPECT_EQ(std::count(work.begin(), work.end(), "Transact"), 0) << ::testing::PrintToString(work);
+}
+
+TEST_F(RequestTest, AListingPastTheDeadlineShowsExpiredThenStoresItOnce) {
+  const std::string id = Submit(bob_);
+  clock_.Advance(org_.policy.pending_ttl);
+  const size_t mails = MailsTo(bob_.email);
+  core().WaitForBackgroundWork();
+  counting_->Start();
+  auto pending =
+      core().requests.List(admin_.caller(), org_.id, RequestStatus::kPending, std::nullopt, 10);
+  ASSERT_OK(pending);
+  EXPECT_TRUE(pending->requests.empty());  // expired while listed
+  auto work = counting_->Trace();
+  ASSERT_FALSE(work.empty());
+  EXPECT_EQ(work.front(), "Read");  // the answer is read first, then written down
+  EXPECT_EQ(std::count(work.begin(), work.end(), "Transact"), 1);
+  EXPECT_EQ(Stored(id).status, RequestStatus::kExpired);
+  EXPECT_EQ(EventsOf(id, "recovery.expired").size(), 1u);
+  EXPECT_EQ(MailsTo(bob_.email), mails + 1);
+  // Once stored, listing it again only reads.
+  counting_->Start();
+  auto all = core().requests.List(admin_.caller(), org_.id, std::nullopt, std::nullopt, 10);
+  ASSERT_OK(all);
+  ASSERT_EQ(all->requests.size(), 1u);
+  EXPECT_EQ(all->requests[0].request.status, RequestStatus::kExpired);
+  work = counting_->Trace();
+  EXPECT_EQ(std::count(work.begin(), work.end(), "Transact"), 0);
+  EXPECT_EQ(EventsOf(id, "recovery.expired").size(), 1u);
+  EXPECT_EQ(MailsTo(bob_.email), mails + 1);
 }
 
 TEST_F(RequestTest, ApprovingAfterTheDeadlineIsExpiredAndTheExpiryStands) {
