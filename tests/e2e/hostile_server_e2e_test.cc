@@ -1,5 +1,4 @@
-// A server turned hostile (PROTOCOL.md "A server that lies in its answers
-// must gain nothing"; docs/recovery.md "What a malicious server can do"):
+// A server turned hostile (docs/recovery.md "What a malicious server can do"):
 // the real `keyward` binary talks to a real keywardd through a proxy that
 // edits its answers, at every place a client seals the vault key, a share of
 // it, or a grant — redeem, enrollment, join, password change, grants to a

@@ -1,7 +1,8 @@
 // Two keywardd nodes of one installation (the same server.key and
 // recovery.key, the same PostgreSQL database) behind nginx (round robin,
 // retry on the next node when a connection fails), mail from both to one
-// SMTP server, --public-url the proxy's URL (DESIGN.md capability 11):
+// SMTP server, --public-url the proxy's URL (docs/operations.md "PostgreSQL
+// and several nodes"):
 //
 // - the recovery story (request with the emailed code, approval, redemption
 //   with the link, login with the new password, the same vault) through the

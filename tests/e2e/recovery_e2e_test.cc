@@ -1,4 +1,4 @@
-// The recovery request flow (DESIGN.md capability 5, the Enpass story)
+// The recovery request flow (docs/recovery.md, the member's story)
 // through the real `keyward` binary against a real keywardd: a member who
 // forgot the master password asks with an emailed code, a recovery admin
 // approves and gets a link, the member redeems it with a fresh emailed code

@@ -88,10 +88,11 @@ CREATE TABLE rate_limits (
 CREATE INDEX rate_limits_window_start ON rate_limits(window_start);
 )sql";
 
-// Organizations (DESIGN.md capabilities 2, 3, 8). Roles and permissions are
-// stored as their text names (core/roles.h). org_events is the organization's
-// audit chain: it has no foreign key to accounts, so deleting an account never
-// rewrites the history (and the chain) that names it.
+// Organizations (docs/architecture.md, docs/recovery.md). Roles and
+// permissions are stored as their text names (core/roles.h). org_events is
+// the organization's audit chain: it has no foreign key to accounts, so
+// deleting an account never rewrites the history (and the chain) that names
+// it.
 constexpr const char* kV2Organizations = R"sql(
 CREATE TABLE orgs (
   id TEXT PRIMARY KEY,
@@ -140,12 +141,13 @@ CREATE TABLE org_events (
 ) STRICT;
 )sql";
 
-// Organization recovery (DESIGN.md capabilities 3, 4, 8; PROTOCOL.md
-// "Escrow"): the newest signed statement decoded into orgs, every statement
-// kept in org_statements, recovery key grants and escrows. Grants and escrows
-// reference the membership, so removing a member or deleting an account (which
-// removes its memberships) removes them too; org_events still has no foreign
-// key to accounts. The org_events indexes serve ListEvents' filters.
+// Organization recovery (docs/recovery.md "Before anything goes wrong";
+// docs/protocol.md "Escrow, links, grants and signed statements"): the newest
+// signed statement decoded into orgs, every statement kept in org_statements,
+// recovery key grants and escrows. Grants and escrows reference the
+// membership, so removing a member or deleting an account (which removes its
+// memberships) removes them too; org_events still has no foreign key to
+// accounts. The org_events indexes serve ListEvents' filters.
 constexpr const char* kV3Recovery = R"sql(
 ALTER TABLE accounts ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0;
 
@@ -198,16 +200,17 @@ CREATE INDEX org_events_actor ON org_events(org_id, actor_id, seq);
 CREATE INDEX org_events_target ON org_events(org_id, target_id, seq);
 )sql";
 
-// Recovery requests (DESIGN.md capability 5; PROTOCOL.md "Approval and
-// redemption"). A request references the membership, so removing the member
-// or deleting the account removes its requests and their approvals; the
-// organization's events keep the history. token_hash is NULL until approval
-// (UNIQUE admits many NULLs). The partial unique index keeps one open request
-// per account across every organization even when two submissions race; the
-// org indexes serve the newest-first keyset listings without a sort; the
-// (status, expires_at) index serves the expiry sweeper; (account_id, org_id)
-// serves the cascade from org_members. recovery_approvals.admin_id is not a
-// foreign key: an approval stays on record when its admin is deleted.
+// Recovery requests (docs/recovery.md "Statuses"; docs/protocol.md "Escrow,
+// links, grants and signed statements"). A request references the
+// membership, so removing the member or deleting the account removes its
+// requests and their approvals; the organization's events keep the history.
+// token_hash is NULL until approval (UNIQUE admits many NULLs). The partial
+// unique index keeps one open request per account across every organization
+// even when two submissions race; the org indexes serve the newest-first
+// keyset listings without a sort; the (status, expires_at) index serves the
+// expiry sweeper; (account_id, org_id) serves the cascade from org_members.
+// recovery_approvals.admin_id is not a foreign key: an approval stays on
+// record when its admin is deleted.
 constexpr const char* kV4RecoveryRequests = R"sql(
 CREATE TABLE recovery_requests (
   id TEXT PRIMARY KEY,
