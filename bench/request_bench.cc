@@ -182,10 +182,15 @@ class Server {
   }
 
   void Join(const User& owner, const User& u) {
-    Expect(201,
-           Call("POST", Path("/invites"),
-                json{{"email", u.email}, {"role", "user"}, {"permissions", ""}}, owner.token),
-           "invite");
+    const json invite{{"email", u.email}, {"role", "user"}, {"permissions", ""}};
+    auto r = Call("POST", Path("/invites"), invite, owner.token);
+    if (r.status == 429) {
+      // The hourly invitation cap (issue 10) is not what is measured: move
+      // the fake clock past its window, well inside the sessions' lifetime.
+      clock_.Advance(3601);
+      r = Call("POST", Path("/invites"), invite, owner.token);
+    }
+    Expect(201, r, "invite");
     const std::string body = mailer_.Sent().back().body;
     const std::string marker = "keyward org join ";
     auto at = body.find(marker);
