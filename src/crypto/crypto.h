@@ -85,6 +85,47 @@ Bytes Encrypt(std::span<const uint8_t> key, std::span<const uint8_t> plaintext,
 Bytes EncryptWithNonce(std::span<const uint8_t> key, std::span<const uint8_t> nonce24,
                        std::span<const uint8_t> plaintext, std::span<const uint8_t> ad);
 
+// ---- secretstream: crypto_secretstream_xchacha20poly1305 ----
+// A sequence of messages under one key: each is authenticated with its
+// place in the stream, so a reordered, dropped, repeated or edited message
+// fails to open, and the last one carries the FINAL tag, so a cut stream is
+// told from a whole one. Used by local backup files (docs/protocol.md
+// "Backups").
+inline constexpr size_t kStreamHeaderSize = 24;  // crypto_secretstream_..._HEADERBYTES
+inline constexpr size_t kStreamOverhead = 17;    // crypto_secretstream_..._ABYTES
+
+class StreamPush {
+ public:
+  // A fresh stream under a 32-byte key; `header` (24 bytes, random) must be
+  // stored before the first message.
+  explicit StreamPush(std::span<const uint8_t> key);
+  const Bytes& header() const { return header_; }
+  // One message (kStreamOverhead longer); `final` tags it as the last.
+  Bytes Push(std::span<const uint8_t> message, std::span<const uint8_t> ad, bool final);
+
+ private:
+  SecureBytes state_;
+  Bytes header_;
+};
+
+class StreamPull {
+ public:
+  // "crypto.decrypt_failed" if the header is not 24 bytes.
+  [[nodiscard]] static Result<StreamPull> Start(std::span<const uint8_t> key,
+                                                std::span<const uint8_t> header);
+  // Opens the next message into `out` (exactly kStreamOverhead shorter than
+  // the ciphertext; the caller's buffer, so many messages can share one
+  // guarded allocation); "crypto.decrypt_failed" (the one error of every
+  // failure to decrypt) if it is not the next message of this stream.
+  // `*final` says whether it carried the FINAL tag.
+  [[nodiscard]] Status PullInto(std::span<const uint8_t> ciphertext, std::span<const uint8_t> ad,
+                                std::span<uint8_t> out, bool* final);
+
+ private:
+  StreamPull() = default;
+  SecureBytes state_;
+};
+
 // ---- keyed hash: BLAKE2b-256 ----
 Bytes Hash(std::span<const uint8_t> key, std::span<const uint8_t> message);
 
