@@ -15,6 +15,7 @@
 
 #include "crypto/crypto.h"
 #include "generator_support.h"  // beside this file
+#include "protocol/backup.h"
 #include "protocol/binding.h"
 #include "protocol/escrow.h"
 #include "protocol/grant.h"
@@ -481,15 +482,107 @@ void Policy() {
   Write("protocol_policy.json", doc);
 }
 
+// A local backup file (protocol/backup.h). Its stream header is drawn at
+// generation time, so the file is checked by opening it, like a sealed box.
+void Backup() {
+  Json doc = Doc(kGenerated,
+                 "Local backup file (src/protocol/backup.h, docs/protocol.md \"Backups\"): "
+                 "'file' opens with 'password' (key = Sub(Argon2id(password, salt, ops, mem), 1, "
+                 "\"KWbackup\"), given as 'key') into 'records' (UTF-8 JSON texts, the last one "
+                 "tagged FINAL); 'refused' files (made from 'file') must fail with 'error'. The "
+                 "secretstream header is random at generation: check by opening.");
+  kp::BackupHeader header;
+  header.kdf = kc::kClientFloorKdf;
+  header.salt = Seq(0x40, 16);
+  header.created_at = 1'790'000'000;
+  header.account_id = "acct-Vector_1";
+  const std::string password = "correct horse battery staple";
+  kc::GenericKey key = Must(kp::DeriveBackupKey(password, header), "backup key");
+  const std::vector<std::string> records = {
+      R"({"account_id":"acct-Vector_1","created_at":1790000000,"email":"vector@example.com","format":"keyward-backup","items":2})",
+      R"({"created_at":"2026-09-21T10:00:00Z","id":"item-1","name":"Bank","notes":"","password":"hunter2","revision":3,"updated_at":"2026-09-22T08:30:00Z","url":"https://bank.example","username":"vector"})",
+      R"({"created_at":"2026-09-21T10:05:00Z","id":"item-2","name":"Mail \u00e9t\u00e9","notes":"recovery codes: 1234-5678","password":"p\u00e4ss w\"rd","revision":1,"updated_at":"2026-09-21T10:05:00Z","url":"","username":"v@example.com"})",
+      R"({"end":2})"};
+  kp::BackupWriter writer(key, header);
+  for (size_t i = 0; i + 1 < records.size(); ++i) {
+    writer.Add({reinterpret_cast<const uint8_t*>(records[i].data()), records[i].size()});
+  }
+  writer.Finish({reinterpret_cast<const uint8_t*>(records.back().data()), records.back().size()});
+  const Bytes file = writer.Take();
+  size_t header_size = 0;
+  Must(kp::ParseBackupHeader(file, &header_size), "header");
+  doc["password"] = password;
+  doc["ops"] = header.kdf.ops;
+  doc["mem"] = header.kdf.mem;
+  doc["salt"] = X(header.salt);
+  doc["created_at"] = header.created_at;
+  doc["account_id"] = header.account_id;
+  doc["key"] = X(key.span());
+  doc["header_size"] = header_size;
+  doc["file"] = X(file);
+  doc["records"] = records;
+
+  // Record boundaries, to build the refused files.
+  std::vector<size_t> starts;
+  for (size_t at = header_size; at < file.size();) {
+    starts.push_back(at);
+    const size_t n = (size_t{file[at]} << 24) | (size_t{file[at + 1]} << 16) |
+                     (size_t{file[at + 2]} << 8) | size_t{file[at + 3]};
+    at += 4 + n;
+  }
+  auto slice = [&](size_t from, size_t to) {
+    return Bytes(file.begin() + from, file.begin() + to);
+  };
+  Json refused = Json::array();
+  auto refuse = [&](const char* what, const Bytes& bad, const char* code) {
+    auto r = kp::OpenBackup(key, bad);
+    if (r || r.error().code() != code) Die(std::string("backup refusal row: ") + what);
+    refused.push_back({{"what", what}, {"file", X(bad)}, {"error", code}});
+  };
+  refuse("cut before the last record", slice(0, starts.back()), "backup.truncated");
+  refuse("cut inside the last record", slice(0, file.size() - 1), "backup.truncated");
+  Bytes appended = file;
+  appended.push_back(0);
+  refuse("one byte appended", appended, "backup.trailing_data");
+  Bytes swapped = slice(0, starts[1]);
+  Bytes r2 = slice(starts[2], starts[3]);
+  Bytes r1 = slice(starts[1], starts[2]);
+  swapped.insert(swapped.end(), r2.begin(), r2.end());
+  swapped.insert(swapped.end(), r1.begin(), r1.end());
+  Bytes rest = slice(starts[3], file.size());
+  swapped.insert(swapped.end(), rest.begin(), rest.end());
+  refuse("records 2 and 3 swapped", swapped, "backup.damaged");
+  Bytes edited = file;
+  edited[starts[2] + 10] ^= 1;
+  refuse("a byte of record 3 flipped", edited, "backup.damaged");
+  Bytes header_edit = file;
+  header_edit[8 + 1 + 16 + 16 + 7] ^= 1;  // created_at's last byte
+  refuse("the header's time edited", header_edit, "backup.cannot_open");
+  Bytes magic = file;
+  magic[0] = 'X';
+  refuse("another magic", magic, "backup.not_a_backup");
+  Bytes version = file;
+  version[8] = 2;
+  refuse("version 2", version, "backup.unsupported_version");
+  doc["refused"] = refused;
+  Write("backup.json", doc);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (!kc::Init()) Die("libsodium init failed");
   out_dir = kv::OutDir(argc, argv);
+  // `keyward_generate_protocol_vectors DIR backup` rewrites backup.json only.
+  if (argc > 2 && std::string(argv[2]) == "backup") {
+    Backup();
+    return 0;
+  }
   Escrow();
   Link();
   Grant();
   Statement();
   Policy();
+  Backup();
   return 0;
 }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "crypto/crypto.h"
+#include "protocol/backup.h"
 #include "protocol/binding.h"
 #include "protocol/escrow.h"
 #include "protocol/grant.h"
@@ -288,6 +289,50 @@ TEST_F(ProtocolVectorsTest, Statement) {
     ASSERT_FALSE(r.has_value()) << v["why"];
     EXPECT_EQ(r.error().code(), v["error"]) << v["why"];
   }
+}
+
+TEST_F(ProtocolVectorsTest, Backup) {
+  const Json doc = Load("backup.json");
+  BackupHeader header;
+  header.kdf = {doc["ops"].get<uint64_t>(), doc["mem"].get<uint64_t>()};
+  header.salt = Hex(doc["salt"]);
+  header.created_at = doc["created_at"].get<int64_t>();
+  header.account_id = doc["account_id"];
+  auto key = DeriveBackupKey(doc["password"].get<std::string>(), header);
+  ASSERT_TRUE(key.has_value());
+  EXPECT_EQ(HexOf(key->span()), doc["key"]);
+
+  const Bytes file = Hex(doc["file"]);
+  size_t header_size = 0;
+  auto parsed = ParseBackupHeader(file, &header_size);
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_EQ(header_size, doc["header_size"].get<size_t>());
+  EXPECT_EQ(parsed->account_id, header.account_id);
+  EXPECT_EQ(parsed->created_at, header.created_at);
+  EXPECT_EQ(parsed->salt, header.salt);
+  EXPECT_EQ(parsed->kdf.ops, header.kdf.ops);
+  EXPECT_EQ(parsed->kdf.mem, header.kdf.mem);
+
+  auto opened = OpenBackup(*key, file);
+  ASSERT_TRUE(opened.has_value()) << opened.error().code();
+  const Json& records = Rows(doc, "records", 2);
+  ASSERT_EQ(opened->records.size(), records.size());
+  for (size_t i = 0; i < records.size(); ++i) {
+    auto r = opened->record(i);
+    EXPECT_EQ(std::string(r.begin(), r.end()), records[i].get<std::string>()) << i;
+  }
+  const Json& refused = Rows(doc, "refused", 5);
+  for (const auto& row : refused) {
+    auto r = OpenBackup(*key, Hex(row["file"]));
+    ASSERT_FALSE(r.has_value()) << row["what"];
+    EXPECT_EQ(r.error().code(), row["error"].get<std::string>()) << row["what"];
+  }
+  // Another password does not open it.
+  auto other = DeriveBackupKey("correct horse battery stapler", header);
+  ASSERT_TRUE(other.has_value());
+  auto wrong = OpenBackup(*other, file);
+  ASSERT_FALSE(wrong.has_value());
+  EXPECT_EQ(wrong.error().code(), "backup.cannot_open");
 }
 
 }  // namespace
