@@ -121,6 +121,30 @@ void Context::Hint(std::string_view text) {
   std::fprintf(stderr, "%.*s\n", static_cast<int>(text.size()), text.data());
 }
 
+ProgressBar::ProgressBar(const Context& ctx, std::string label, std::string unit)
+    : enabled_(!ctx.json() && ::isatty(2) == 1), label_(std::move(label)), unit_(std::move(unit)) {}
+
+std::function<void(uint64_t, uint64_t)> ProgressBar::Fn() {
+  return [this](uint64_t done, uint64_t total) {
+    if (!enabled_) return;
+    constexpr uint64_t kWidth = 10;
+    uint64_t filled = total == 0 ? kWidth : std::min(kWidth, done * kWidth / total);
+    uint64_t percent = total == 0 ? 100 : std::min<uint64_t>(100, done * 100 / total);
+    std::string cells(filled, '#');
+    cells.append(kWidth - filled, ' ');
+    std::fprintf(stderr, "\r%s %llu/%llu %s [%s] %llu%%", label_.c_str(),
+                 static_cast<unsigned long long>(done), static_cast<unsigned long long>(total),
+                 unit_.c_str(), cells.c_str(), static_cast<unsigned long long>(percent));
+    std::fflush(stderr);
+    drawn_ = true;
+  };
+}
+
+void ProgressBar::Done() {
+  if (drawn_) std::fputc('\n', stderr);
+  drawn_ = false;
+}
+
 Error Explain(const Error& e) {
   const std::string& c = e.code();
   if (c == "auth.invalid_credentials") {

@@ -71,6 +71,27 @@ class Context {
   std::optional<std::filesystem::path> dir_;
 };
 
+// A progress bar for long operations on a terminal's stderr ("\rRe-wrapping
+// 40/100 members [####      ] 40%"); draws nothing with --json or when
+// stderr is not a terminal. Done() ends its line (also on destruction).
+class ProgressBar {
+ public:
+  ProgressBar(const Context& ctx, std::string label, std::string unit);
+  ~ProgressBar() { Done(); }
+  ProgressBar(const ProgressBar&) = delete;
+  ProgressBar& operator=(const ProgressBar&) = delete;
+
+  // The callback to hand to the operation: (done, total).
+  std::function<void(uint64_t, uint64_t)> Fn();
+  void Done();
+
+ private:
+  bool enabled_;
+  bool drawn_ = false;
+  std::string label_;
+  std::string unit_;
+};
+
 // Turns a few server errors into messages that tell the user what to do.
 Error Explain(const Error& e);
 
@@ -85,5 +106,6 @@ void AddTwoFactorCommands(CLI::App& app, Action* action);
 void AddOrgCommands(CLI::App& app, Action* action);
 void AddRecoveryCommands(CLI::App& app, Action* action);
 void AddEventsCommands(CLI::App& app, Action* action);
+void AddBackupCommands(CLI::App& app, Action* action);
 
 }  // namespace keyward::cli

@@ -67,6 +67,7 @@ int main(int argc, char** argv) {
   AddOrgCommands(app, &action);
   AddRecoveryCommands(app, &action);
   AddEventsCommands(app, &action);
+  AddBackupCommands(app, &action);
 
   try {
     app.parse(argc, argv);

@@ -702,24 +702,6 @@ Status PolicySet(Context& ctx, const OrgArgs& a) {
 
 // ---- rotation ----
 
-// The re-wrap progress bar on a terminal's stderr (nothing otherwise);
-// `drawn` says whether a line was started.
-client::ProgressFn RewrapProgress(bool bar, bool& drawn) {
-  return [bar, &drawn](uint64_t done, uint64_t total) {
-    if (!bar) return;
-    constexpr uint64_t kWidth = 10;
-    uint64_t filled = total == 0 ? kWidth : std::min(kWidth, done * kWidth / total);
-    uint64_t percent = total == 0 ? 100 : std::min<uint64_t>(100, done * 100 / total);
-    std::string cells(filled, '#');
-    cells.append(kWidth - filled, ' ');
-    std::fprintf(stderr, "\rRe-wrapping %llu/%llu members [%s] %llu%%",
-                 static_cast<unsigned long long>(done), static_cast<unsigned long long>(total),
-                 cells.c_str(), static_cast<unsigned long long>(percent));
-    std::fflush(stderr);
-    drawn = true;
-  };
-}
-
 // The new key goes to the recovery admins whose member keys this device
 // confirmed; any other is asked about (a comparison --yes cannot make) or
 // left out, to be granted later with 'keyward org grant-recovery'.
@@ -783,11 +765,10 @@ void PrintRotated(Context& ctx, const client::VerifiedOrg& v, const client::Rota
 Status RotateKey(Context& ctx, const OrgArgs& a) {
   KW_ASSIGN_OR_RETURN(auto s, OrgSession::Open(ctx, true));
   KW_ASSIGN_OR_RETURN(auto v, s->ResolveVerified(ctx, a.org));
-  bool drawn = false;
   bool pinned_new = false;
-  auto r = s->org().RotateKey(v, RewrapProgress(!ctx.json() && ::isatty(2) == 1, drawn),
-                              TrustedNewKeyHolder(ctx, *s, pinned_new));
-  if (drawn) std::fputc('\n', stderr);
+  ProgressBar bar(ctx, "Re-wrapping", "members");
+  auto r = s->org().RotateKey(v, bar.Fn(), TrustedNewKeyHolder(ctx, *s, pinned_new));
+  bar.Done();
   if (pinned_new) {
     KW_TRY(ctx.SaveProfile(s->profile()));
   }

@@ -423,6 +423,158 @@ TEST_F(CliE2eTest, ServerLogNamesClientAndActorButNoSecrets) {
 }
 
 // Behind a trusted proxy the log names the address the proxy forwarded.
+// ---- local backups (keyward backup) ----
+
+TEST_F(CliE2eTest, LocalBackupPutsBackWhatWasLostAndRefusesDamagedFiles) {
+  const std::string email = "bea@example.com";
+  RegisterAndVerify(email);
+  std::string session = Login("bea", email, std::string(kPassword) + "\n");
+  std::string bank = AddItem("bea", session, {"--name", "bank"}, "bank-secret\n");
+  std::string mail = AddItem("bea", session, {"--name", "mail"}, "mail-secret\n");
+  const fs::path dir = server_->temp_dir() / "backups";
+
+  auto create = Cli("bea", {"--json", "backup", "create", "--path", dir.string() + "/"},
+                    std::string(kPassword) + "\n", Session(session));
+  ASSERT_EQ(create.exit_code, 0) << create.Describe();
+  auto made = nlohmann::json::parse(create.out);
+  const fs::path file = made["path"].get<std::string>();
+  EXPECT_EQ(file.parent_path(), dir);
+  EXPECT_EQ(made["items"], 2);
+  struct stat st {};
+  ASSERT_EQ(::stat(file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  const std::string bytes = ReadFile(file);
+  EXPECT_EQ(bytes.find("bank-secret"), std::string::npos);
+  EXPECT_EQ(bytes.find(email), std::string::npos);
+  // A wrong master password makes no backup.
+  ExpectOneLineFailure(Cli("bea", {"backup", "create", "--path", dir.string() + "/"},
+                           "not my password\n", Session(session)),
+                       "wrong master password");
+
+  auto list = Cli("bea", {"--json", "backup", "list", "--path", dir.string()});
+  ASSERT_EQ(list.exit_code, 0) << list.Describe();
+  auto listed = nlohmann::json::parse(list.out)["backups"];
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0]["this_account"], true);
+
+  // Lose one item, change the other.
+  ASSERT_EQ(Cli("bea", {"item", "rm", bank}, "", Session(session)).exit_code, 0);
+  ASSERT_EQ(Cli("bea", {"item", "edit", mail, "--new-password"}, "mail-new\n", Session(session))
+                .exit_code,
+            0);
+  auto items_now = [&] {
+    auto r = Cli("bea", {"--json", "item", "list"}, "", Session(session));
+    EXPECT_EQ(r.exit_code, 0) << r.Describe();
+    return nlohmann::json::parse(r.out)["items"].size();
+  };
+  auto password_of = [&](const std::string& id) {
+    auto r = Cli("bea", {"item", "get", id, "--field", "password"}, "", Session(session));
+    return r.exit_code == 0 ? r.out : "error: " + r.err;
+  };
+
+  // Damaged copies are refused, one line each, and change nothing.
+  const std::string input = std::string(kPassword) + "\ny\n";
+  auto write = [&](const std::string& name, const std::string& content) {
+    fs::path p = server_->temp_dir() / name;
+    std::ofstream(p, std::ios::binary) << content;
+    return p.string();
+  };
+  ExpectOneLineFailure(
+      Cli("bea", {"backup", "restore", write("cut.kwbackup", bytes.substr(0, bytes.size() - 5))},
+          input, Session(session)),
+      "cut short");
+  ExpectOneLineFailure(Cli("bea", {"backup", "restore", write("long.kwbackup", bytes + "x")}, input,
+                           Session(session)),
+                       "after its last record");
+  std::string flipped = bytes;
+  flipped[flipped.size() - 40] ^= 1;
+  ExpectOneLineFailure(
+      Cli("bea", {"backup", "restore", write("edited.kwbackup", flipped)}, input, Session(session)),
+      "changed");
+  ExpectOneLineFailure(
+      Cli("bea", {"backup", "restore", file.string()}, "wrong password\ny\n", Session(session)),
+      "does not open with this password");
+  ExpectOneLineFailure(
+      Cli("bea", {"backup", "restore", write("junk.kwbackup", "hello")}, input, Session(session)),
+      "not a Keyward backup");
+  ExpectOneLineFailure(Cli("bea", {"backup", "restore", "--path", dir.string()},
+                           std::string(kPassword) + "\nn\n", Session(session)),
+                       "cancelled");
+  EXPECT_EQ(items_now(), 1u);
+  EXPECT_EQ(password_of(mail), "mail-new\n");
+
+  // The newest backup in the folder: the lost item comes back, the changed
+  // one is kept as it is now.
+  auto restore = Cli("bea", {"backup", "restore", "--path", dir.string()}, input, Session(session));
+  ASSERT_EQ(restore.exit_code, 0) << restore.Describe();
+  EXPECT_NE(restore.out.find("1 to add back"), std::string::npos) << restore.out;
+  EXPECT_NE(restore.out.find("1 changed since the backup and kept"), std::string::npos);
+  EXPECT_EQ(items_now(), 2u);
+  EXPECT_EQ(password_of(bank), "bank-secret\n");
+  EXPECT_EQ(password_of(mail), "mail-new\n");
+
+  // --replace makes the vault exactly the backup; again, nothing to do.
+  std::string extra = AddItem("bea", session, {"--name", "extra"}, "extra-secret\n");
+  auto replace = Cli("bea", {"--json", "--yes", "backup", "restore", file.string(), "--replace"},
+                     std::string(kPassword) + "\n", Session(session));
+  ASSERT_EQ(replace.exit_code, 0) << replace.Describe();
+  auto counts = nlohmann::json::parse(replace.out);
+  EXPECT_EQ(counts["overwritten"], 1);
+  EXPECT_EQ(counts["deleted"], 1);
+  EXPECT_EQ(password_of(mail), "mail-secret\n");
+  EXPECT_EQ(items_now(), 2u);
+  auto again = Cli("bea", {"--json", "backup", "restore", file.string(), "--replace"},
+                   std::string(kPassword) + "\n", Session(session));
+  ASSERT_EQ(again.exit_code, 0) << again.Describe();
+  EXPECT_EQ(nlohmann::json::parse(again.out)["unchanged"], 2);
+}
+
+TEST_F(CliE2eTest, ABackupOpensOnlyWithThePasswordItWasMadeWith) {
+  const std::string email = "cal@example.com";
+  const std::string fresh = "the master password after the change";
+  RegisterAndVerify(email);
+  std::string session = Login("cal", email, std::string(kPassword) + "\n");
+  std::string id = AddItem("cal", session, {"--name", "vpn"}, "vpn-secret\n");
+  const fs::path dir = server_->temp_dir() / "cal-backups";
+  auto create =
+      Cli("cal", {"--json", "backup", "create", "--path", dir.string() + "/", "--keep", "1"},
+          std::string(kPassword) + "\n", Session(session));
+  ASSERT_EQ(create.exit_code, 0) << create.Describe();
+  const std::string file = nlohmann::json::parse(create.out)["path"];
+
+  ASSERT_EQ(Cli("cal", {"account", "password"},
+                std::string(kPassword) + "\n" + fresh + "\n" + fresh + "\n")
+                .exit_code,
+            0);
+  ASSERT_EQ(Cli("cal", {"item", "rm", id}, "", Session(session)).exit_code, 0);
+  // The current master password does not open the older backup...
+  ExpectOneLineFailure(Cli("cal", {"backup", "restore", file}, fresh + "\ny\n", Session(session)),
+                       "does not open with this password");
+  // ...the one it was made with does.
+  auto ok =
+      Cli("cal", {"backup", "restore", file}, std::string(kPassword) + "\ny\n", Session(session));
+  ASSERT_EQ(ok.exit_code, 0) << ok.Describe();
+  auto get = Cli("cal", {"item", "get", id, "--field", "password"}, "", Session(session));
+  EXPECT_EQ(get.out, "vpn-secret\n") << get.Describe();
+
+  // A new backup is made with the new password; --keep 1 keeps only it.
+  auto second =
+      Cli("cal", {"--json", "backup", "create", "--path", dir.string() + "/", "--keep", "1"},
+          fresh + "\n", Session(session));
+  ASSERT_EQ(second.exit_code, 0) << second.Describe();
+  EXPECT_EQ(nlohmann::json::parse(second.out)["removed"].size(), 1u);
+  EXPECT_FALSE(fs::exists(file));
+
+  // Another account cannot restore this account's backup, password or not.
+  RegisterAndVerify("dan@example.com");
+  std::string dan = Login("dan", "dan@example.com", std::string(kPassword) + "\n");
+  const std::string newest = nlohmann::json::parse(second.out)["path"];
+  ExpectOneLineFailure(Cli("dan", {"backup", "restore", newest}, fresh + "\ny\n", Session(dan)),
+                       "belongs to another account");
+  auto none = Cli("dan", {"backup", "restore", "--path", dir.string()}, "", Session(dan));
+  ExpectOneLineFailure(none, "no backup of this account");
+}
+
 TEST(ServerLogTest, NamesTheForwardedClientBehindATrustedProxy) {
   ServerProcess server(KEYWARDD_PATH, {"--trusted-proxies", "127.0.0.1"});
   auto r = server.Request("GET", "/v1/items", "", {{"X-Forwarded-For", "203.0.113.7"}});
