@@ -65,8 +65,8 @@ Result<crypto::Bytes> ReadFile(const std::filesystem::path& path) {
   }
   if (size > kMaxBackupFileSize) {
     return Fail(Error::InvalidArgument(
-        "backup.too_large", fmt::format("{} is larger than any backup keyward writes; refused",
-                                        path.string())));
+        "backup.too_large",
+        fmt::format("{} is larger than any backup keyward writes; refused", path.string())));
   }
   std::ifstream in(path, std::ios::binary);
   crypto::Bytes bytes(size);
@@ -116,8 +116,8 @@ Status Create(Context& ctx, const BackupArgs& a) {
       path, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size())));
   std::vector<std::filesystem::path> removed;
   if (a.keep > 0) {
-    KW_ASSIGN_OR_RETURN(removed,
-                        client::PruneBackups(dir, contents.account_id, static_cast<size_t>(a.keep), path));
+    KW_ASSIGN_OR_RETURN(
+        removed, client::PruneBackups(dir, contents.account_id, static_cast<size_t>(a.keep), path));
   }
   if (ctx.json()) {
     client::Json j = client::Json::object();
@@ -170,8 +170,7 @@ Status List(Context& ctx, const BackupArgs& a) {
   ctx.Out(fmt::format("  {:<20}  {:>10}  {:<13}  {}", "CREATED", "SIZE", "ACCOUNT", "FILE"));
   for (const auto& f : files) {
     ctx.Out(fmt::format("  {:<20}  {:>10}  {:<13}  {}", FormatRfc3339(f.created_at),
-                        HumanSize(f.size),
-                        f.account_id == me ? "this account" : "another",
+                        HumanSize(f.size), f.account_id == me ? "this account" : "another",
                         f.path.filename().string()));
   }
   return {};
@@ -192,10 +191,10 @@ Result<client::BackupFileInfo> ChooseFile(const BackupArgs& a, const std::string
   for (auto& f : files) {
     if (f.account_id == account_id) return std::move(f);
   }
-  return Fail(Error::NotFound(
-      "backup.none", fmt::format("no backup of this account in {} (name a file, or --path "
-                                 "for another folder)",
-                                 dir.string())));
+  return Fail(Error::NotFound("backup.none",
+                              fmt::format("no backup of this account in {} (name a file, or --path "
+                                          "for another folder)",
+                                          dir.string())));
 }
 
 Status Restore(Context& ctx, const BackupArgs& a) {
@@ -208,10 +207,9 @@ Status Restore(Context& ctx, const BackupArgs& a) {
         "was made from"));
   }
   KW_ASSIGN_OR_RETURN(auto bytes, ReadFile(info.path));
-  KW_ASSIGN_OR_RETURN(
-      auto password,
-      ctx.prompt().Password(fmt::format("Password of this backup (your master password on {}): ",
-                                        FormatRfc3339(info.created_at))));
+  KW_ASSIGN_OR_RETURN(auto password, ctx.prompt().Password(fmt::format(
+                                         "Password of this backup (your master password on {}): ",
+                                         FormatRfc3339(info.created_at))));
   ProgressBar reading(ctx, "Decrypting", "items");
   KW_ASSIGN_OR_RETURN(auto backup,
                       client::DecodeBackup(bytes, password, profile.account_id, reading.Fn()));
@@ -224,13 +222,12 @@ Status Restore(Context& ctx, const BackupArgs& a) {
 
   if (!ctx.json()) {
     ctx.Out(fmt::format("Backup of {} made {} ({} items): {}", backup.email,
-                        FormatRfc3339(backup.created_at), backup.items.size(),
-                        info.path.string()));
-    ctx.Out(fmt::format("  {} to add back, {} to overwrite, {} to delete, {} already the same, "
-                        "{} changed since the backup and kept{}",
-                        plan.add.size(), plan.overwrite.size(), plan.remove.size(),
-                        plan.unchanged, plan.kept,
-                        a.replace ? "" : " (--replace makes the vault exactly the backup)"));
+                        FormatRfc3339(backup.created_at), backup.items.size(), info.path.string()));
+    ctx.Out(
+        fmt::format("  {} to add back, {} to overwrite, {} to delete, {} already the same, "
+                    "{} changed since the backup and kept{}",
+                    plan.add.size(), plan.overwrite.size(), plan.remove.size(), plan.unchanged,
+                    plan.kept, a.replace ? "" : " (--replace makes the vault exactly the backup)"));
   }
   const size_t total = plan.add.size() + plan.overwrite.size() + plan.remove.size();
   if (total > 0) {

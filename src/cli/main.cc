@@ -2,6 +2,7 @@
 // groups (one file each), and the error/exit-status contract: 0 on success,
 // otherwise one line "keyward: <message>" on stderr and 1 (2 for usage).
 #include <cstdio>
+#include <new>
 
 #include <CLI/CLI.hpp>
 
@@ -95,7 +96,18 @@ int main(int argc, char** argv) {
   }
 
   Context ctx(g);
-  keyward::Status st = action(ctx);
+  keyward::Status st;
+  try {
+    st = action(ctx);
+  } catch (const std::bad_alloc&) {
+    // Guarded memory for secrets is a limited resource (each buffer is a few
+    // memory mappings): a very large vault can run out of it. One clear line
+    // instead of an abort; nothing was half-written (files are atomic).
+    std::fprintf(stderr,
+                 "keyward: out of guarded memory for secrets (the vault is too large for this "
+                 "version to hold at once)\n");
+    return 1;
+  }
   if (!st) return ReportError(&ctx, st.error());
   std::fflush(stdout);
   return 0;

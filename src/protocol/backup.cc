@@ -11,8 +11,8 @@ namespace {
 constexpr size_t kMaxAccountIdSize = 64;
 
 Error BadHeader(std::string_view what) {
-  return Error::InvalidArgument(
-      "backup.bad_header", "the backup file's header is damaged (" + std::string(what) + ")");
+  return Error::InvalidArgument("backup.bad_header",
+                                "the backup file's header is damaged (" + std::string(what) + ")");
 }
 
 // Reads big-endian integers and fixed fields from a span, refusing to run
@@ -68,11 +68,10 @@ Result<BackupHeader> ParseBackupHeader(std::span<const uint8_t> file, size_t* si
   }
   r.Take(kBackupMagic.size());
   if (uint8_t version = r.U8(); version != kBackupVersion) {
-    return Fail(Error::InvalidArgument(
-        "backup.unsupported_version",
-        "backup format version " + std::to_string(version) +
-            " is not supported by this keyward (it reads version " +
-            std::to_string(kBackupVersion) + ")"));
+    return Fail(Error::InvalidArgument("backup.unsupported_version",
+                                       "backup format version " + std::to_string(version) +
+                                           " is not supported by this keyward (it reads version " +
+                                           std::to_string(kBackupVersion) + ")"));
   }
   BackupHeader h;
   if (!r.Has(8 + 8 + crypto::kSaltSize + 8 + 1)) return Fail(BadHeader("too short"));
