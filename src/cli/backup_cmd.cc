@@ -1,7 +1,6 @@
 // keyward backup create | list | restore (local backup files; docs/recovery.md
 // "Restore a local backup").
 #include <algorithm>
-#include <chrono>
 #include <fstream>
 
 #include <fmt/format.h>
@@ -11,6 +10,7 @@
 #include "common/clock.h"
 #include "common/try.h"
 #include "keyward/backup.h"
+#include "protocol/backup.h"
 
 namespace keyward::cli {
 namespace {
@@ -25,12 +25,6 @@ struct BackupArgs {
   int keep = 0;      // --keep N, 0: keep all
   bool replace = false;
 };
-
-int64_t NowUnix() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 Result<std::filesystem::path> Folder(const BackupArgs& a) {
   if (!a.path.empty()) return std::filesystem::path(a.path);
@@ -96,7 +90,7 @@ Status Create(Context& ctx, const BackupArgs& a) {
   client::BackupContents contents;
   contents.account_id = unlocked.account.id;
   contents.email = unlocked.account.email;
-  contents.created_at = NowUnix();
+  contents.created_at = SystemClock().NowUnix();
   contents.items = std::move(items);
   ProgressBar bar(ctx, "Encrypting", "items");
   KW_ASSIGN_OR_RETURN(auto bytes,
@@ -178,18 +172,12 @@ Status List(Context& ctx, const BackupArgs& a) {
 
 // The file to restore: FILE, else the newest backup of this account in the
 // folder.
-Result<client::BackupFileInfo> ChooseFile(const BackupArgs& a, const std::string& account_id) {
-  if (!a.file.empty()) {
-    std::error_code ec;
-    if (!std::filesystem::is_regular_file(a.file, ec)) {
-      return Fail(Error::NotFound("backup.not_found", fmt::format("no backup file {}", a.file)));
-    }
-    return client::InspectBackupFile(a.file);
-  }
+Result<std::filesystem::path> ChooseFile(const BackupArgs& a, const std::string& account_id) {
+  if (!a.file.empty()) return std::filesystem::path(a.file);
   KW_ASSIGN_OR_RETURN(auto dir, Folder(a));
   KW_ASSIGN_OR_RETURN(auto files, client::ListBackupFiles(dir));
   for (auto& f : files) {
-    if (f.account_id == account_id) return std::move(f);
+    if (f.account_id == account_id) return std::move(f.path);
   }
   return Fail(Error::NotFound("backup.none",
                               fmt::format("no backup of this account in {} (name a file, or --path "
@@ -199,17 +187,20 @@ Result<client::BackupFileInfo> ChooseFile(const BackupArgs& a, const std::string
 
 Status Restore(Context& ctx, const BackupArgs& a) {
   KW_ASSIGN_OR_RETURN(auto profile, ctx.RequireLogin());
-  KW_ASSIGN_OR_RETURN(auto info, ChooseFile(a, profile.account_id));
-  if (info.account_id != profile.account_id) {
+  KW_ASSIGN_OR_RETURN(auto path, ChooseFile(a, profile.account_id));
+  KW_ASSIGN_OR_RETURN(auto bytes, ReadFile(path));
+  // Another account's file is refused before its password is asked for.
+  size_t header_size = 0;
+  KW_ASSIGN_OR_RETURN(auto header, protocol::ParseBackupHeader(bytes, &header_size));
+  if (header.account_id != profile.account_id) {
     return Fail(Error::PermissionDenied(
         "backup.other_account",
         "this backup belongs to another account; it can only be restored into the account it "
         "was made from"));
   }
-  KW_ASSIGN_OR_RETURN(auto bytes, ReadFile(info.path));
   KW_ASSIGN_OR_RETURN(auto password, ctx.prompt().Password(fmt::format(
                                          "Password of this backup (your master password on {}): ",
-                                         FormatRfc3339(info.created_at))));
+                                         FormatRfc3339(header.created_at))));
   ProgressBar reading(ctx, "Decrypting", "items");
   KW_ASSIGN_OR_RETURN(auto backup,
                       client::DecodeBackup(bytes, password, profile.account_id, reading.Fn()));
@@ -222,7 +213,7 @@ Status Restore(Context& ctx, const BackupArgs& a) {
 
   if (!ctx.json()) {
     ctx.Out(fmt::format("Backup of {} made {} ({} items): {}", backup.email,
-                        FormatRfc3339(backup.created_at), backup.items.size(), info.path.string()));
+                        FormatRfc3339(backup.created_at), backup.items.size(), path.string()));
     ctx.Out(
         fmt::format("  {} to add back, {} to overwrite, {} to delete, {} already the same, "
                     "{} changed since the backup and kept{}",
@@ -252,7 +243,7 @@ Status Restore(Context& ctx, const BackupArgs& a) {
   bar.Done();
   if (ctx.json()) {
     client::Json j = client::Json::object();
-    j["path"] = client::Str(info.path.string());
+    j["path"] = client::Str(path.string());
     j["created_at"] = client::Str(FormatRfc3339(backup.created_at));
     j["added"] = static_cast<int64_t>(plan.add.size());
     j["overwritten"] = static_cast<int64_t>(plan.overwrite.size());

@@ -210,14 +210,13 @@ Result<BackupFileInfo> InspectBackupFile(const std::filesystem::path& path) {
   head.resize(static_cast<size_t>(in.gcount()));
   size_t size = 0;
   KW_ASSIGN_OR_RETURN(auto header, protocol::ParseBackupHeader(head, &size));
-  std::error_code ec;
   BackupFileInfo info;
   info.path = path;
   info.account_id = header.account_id;
   info.created_at = header.created_at;
-  info.size = std::filesystem::file_size(path, ec);
   struct stat st {};
   if (::stat(path.c_str(), &st) == 0) {
+    info.size = static_cast<uint64_t>(st.st_size);
     info.modified = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
   }
   return info;
