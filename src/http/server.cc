@@ -132,24 +132,30 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   void CheckDone();
   void Wait();
 
+  // An answer refusing a request, after which the connection is closed
+  // (`drain`: first read what the peer is still sending, within limits).
+  struct Refusal {
+    unsigned version;
+    std::string_view method;
+    Response response;
+    bool drain;
+  };
+
   awaitable<void> AcceptLoop();
   awaitable<void> PlainSession(tcp::socket socket, std::string remote);
   awaitable<void> TlsSession(tcp::socket socket, std::string remote);
   template <class Stream>
   awaitable<void> Serve(Stream& stream, Connection& connection, const std::string& remote);
   template <class Stream>
-  awaitable<bool> AwaitNextRequest(Stream& stream, beast::flat_buffer& buffer);
-  template <class Stream>
-  awaitable<bool> ReadRequest(Stream& stream, beast::flat_buffer& buffer,
-                              bhttp::request_parser<bhttp::string_body>& parser,
-                              Connection& connection, const std::string& remote,
-                              SteadyClock::time_point& start);
+  awaitable<bool> ReadBody(Stream& stream, beast::flat_buffer& buffer,
+                           bhttp::request_parser<bhttp::string_body>& parser,
+                           const std::string& remote);
+  std::optional<Refusal> ReadRefusal(const ErrorCode& ec,
+                                     const bhttp::request_parser<bhttp::string_body>& parser,
+                                     bool header_read) const;
   Request ToRequest(bhttp::request<bhttp::string_body>& req, const std::string& remote) const;
-  awaitable<Response> DispatchOnHandlers(const Request& request, std::string& pattern,
-                                         std::string& actor);
   template <class Stream>
-  awaitable<void> RefuseAndClose(Stream& stream, std::string_view peer, unsigned version,
-                                 std::string_view method, const Response& response, bool drain);
+  awaitable<void> RefuseAndClose(Stream& stream, std::string_view peer, const Refusal& refusal);
   template <class Stream>
   awaitable<void> Close(Stream& stream);
   Response Dispatch(const Request& request, std::string* pattern) const;
@@ -450,6 +456,10 @@ awaitable<void> Server::Impl::TlsSession(tcp::socket socket, std::string remote)
   co_await Serve(stream, *connection, remote);
 }
 
+// One connection's requests, one after another. The per-request path stays
+// in this one coroutine (each nested coroutine costs a frame allocation per
+// request, measurable on /healthz); only the rarer steps (a body to read, a
+// refusal) are coroutines of their own.
 template <class Stream>
 awaitable<void> Server::Impl::Serve(Stream& stream, Connection& connection,
                                     const std::string& remote) {
@@ -460,23 +470,57 @@ awaitable<void> Server::Impl::Serve(Stream& stream, Connection& connection,
   for (;;) {
     connection.idle = true;
     if (stopping) co_return;
-    if (!first && !co_await AwaitNextRequest(stream, buffer)) co_return;
+    if (!first) {
+      // Kept alive: wait idle_timeout for the next request's first bytes
+      // unless they are already buffered, then give it read_timeout.
+      if (buffer.size() == 0) {
+        lowest.expires_after(options.idle_timeout);
+        size_t n = co_await stream.async_read_some(buffer.prepare(kReadChunk), Redirect(ec));
+        if (ec) co_return;
+        buffer.commit(n);
+      }
+      lowest.expires_after(options.read_timeout);
+    }
     first = false;
 
     bhttp::request_parser<bhttp::string_body> parser;
-    SteadyClock::time_point start;
-    if (!co_await ReadRequest(stream, buffer, parser, connection, remote, start)) co_return;
+    parser.header_limit(static_cast<std::uint32_t>(
+        std::min<size_t>(options.max_header_size, std::numeric_limits<std::uint32_t>::max())));
+    parser.body_limit(options.body_limit);
+    co_await bhttp::async_read_header(stream, buffer, parser, Redirect(ec));
+    auto start = SteadyClock::now();
+    // Named, not a temporary or an if-initializer: g++ 12 mishandles the
+    // lifetime of those across co_await.
+    std::optional<Refusal> refusal = ReadRefusal(ec, parser, true);
+    if (refusal) {
+      co_await RefuseAndClose(stream, remote, *refusal);
+      co_return;
+    }
+    if (ec) co_return;
+    connection.idle = false;
+    if (!parser.is_done() && !co_await ReadBody(stream, buffer, parser, remote)) co_return;
+
     auto& req = parser.get();
     std::string_view method = SafeMethod(Sv(req.method_string()));
     std::string_view target = Sv(req.target());
     if (target.empty() || target.front() != '/') {
-      co_await RefuseAndClose(stream, remote, req.version(), method, Malformed(), false);
+      refusal = Refusal{req.version(), method, Malformed(), false};
+      co_await RefuseAndClose(stream, remote, *refusal);
       co_return;
     }
     Request request = ToRequest(req, remote);
     std::string pattern;
     std::string actor;  // the authenticated account, if any (request_log.h)
-    Response response = co_await DispatchOnHandlers(request, pattern, actor);
+    // The handler runs on the handler pool, off the I/O threads.
+    Response response = co_await asio::co_spawn(
+        handlers->get_executor(),
+        [this, &request, &pattern, &actor]() -> awaitable<Response> {
+          (void)TakeRequestActor();  // nothing left over from another request
+          Response answer = Dispatch(request, &pattern);
+          actor = TakeRequestActor();
+          co_return answer;
+        },
+        use_awaitable);
 
     bool keep_alive = req.keep_alive() && !stopping;
     int status = response.status;
@@ -492,76 +536,46 @@ awaitable<void> Server::Impl::Serve(Stream& stream, Connection& connection,
   }
 }
 
-// Between requests on a kept-alive connection: waits (idle_timeout) for the
-// next request's first bytes unless they are already buffered, then gives
-// the request read_timeout. False when the connection is done.
-template <class Stream>
-awaitable<bool> Server::Impl::AwaitNextRequest(Stream& stream, beast::flat_buffer& buffer) {
-  auto& lowest = beast::get_lowest_layer(stream);
-  if (buffer.size() == 0) {
-    ErrorCode ec;
-    lowest.expires_after(options.idle_timeout);
-    size_t n = co_await stream.async_read_some(buffer.prepare(kReadChunk), Redirect(ec));
-    if (ec) co_return false;
-    buffer.commit(n);
+// The answer owed after a failed read of the header (`header_read`) or the
+// body: a request too large or malformed is refused and the connection
+// closed; nothing when the read succeeded or the peer simply went away.
+std::optional<Server::Impl::Refusal> Server::Impl::ReadRefusal(
+    const ErrorCode& ec, const bhttp::request_parser<bhttp::string_body>& parser,
+    bool header_read) const {
+  if (!ec) return std::nullopt;
+  const auto& req = parser.get();
+  if (ec == bhttp::error::header_limit) return Refusal{11, "", HeaderTooLarge(), false};
+  if (ec == bhttp::error::body_limit)
+    return Refusal{req.version(), SafeMethod(Sv(req.method_string())), TooLarge(), true};
+  if (IsHttpParseError(ec)) {
+    if (header_read) return Refusal{11, "", Malformed(), false};
+    return Refusal{req.version(), SafeMethod(Sv(req.method_string())), Malformed(), false};
   }
-  lowest.expires_after(options.read_timeout);
-  co_return true;
+  return std::nullopt;
 }
 
-// Reads one request, header then body, into `parser` within the size
-// limits, answering 100-continue when asked; `start` is when the header was
-// read. A request too large or malformed is answered and the connection
-// closed. False when the connection is done.
+// Reads the body of a request whose header is in `parser`, answering
+// 100-continue when asked. False when the connection is done (refused
+// and closed, or gone).
 template <class Stream>
-awaitable<bool> Server::Impl::ReadRequest(Stream& stream, beast::flat_buffer& buffer,
-                                          bhttp::request_parser<bhttp::string_body>& parser,
-                                          Connection& connection, const std::string& remote,
-                                          SteadyClock::time_point& start) {
-  auto& lowest = beast::get_lowest_layer(stream);
+awaitable<bool> Server::Impl::ReadBody(Stream& stream, beast::flat_buffer& buffer,
+                                       bhttp::request_parser<bhttp::string_body>& parser,
+                                       const std::string& remote) {
   ErrorCode ec;
-  parser.header_limit(static_cast<std::uint32_t>(
-      std::min<size_t>(options.max_header_size, std::numeric_limits<std::uint32_t>::max())));
-  parser.body_limit(options.body_limit);
-  co_await bhttp::async_read_header(stream, buffer, parser, Redirect(ec));
-  start = SteadyClock::now();
-  if (ec == bhttp::error::header_limit) {
-    co_await RefuseAndClose(stream, remote, 11, "", HeaderTooLarge(), false);
-    co_return false;
-  }
-  if (ec == bhttp::error::body_limit) {
-    co_await RefuseAndClose(stream, remote, parser.get().version(),
-                            SafeMethod(Sv(parser.get().method_string())), TooLarge(), true);
-    co_return false;
-  }
-  if (ec && IsHttpParseError(ec)) {
-    co_await RefuseAndClose(stream, remote, 11, "", Malformed(), false);
-    co_return false;
-  }
-  if (ec) co_return false;
-  connection.idle = false;
-
   auto& req = parser.get();
-  std::string_view method = SafeMethod(Sv(req.method_string()));
-  if (ToLower(Sv(req[bhttp::field::expect])) == "100-continue" && !parser.is_done()) {
+  if (ToLower(Sv(req[bhttp::field::expect])) == "100-continue") {
     bhttp::response<bhttp::empty_body> go_on{bhttp::status::continue_, req.version()};
     co_await bhttp::async_write(stream, go_on, Redirect(ec));
     if (ec) co_return false;
   }
-  if (!parser.is_done()) {
-    lowest.expires_after(options.read_timeout);
-    co_await bhttp::async_read(stream, buffer, parser, Redirect(ec));
-    if (ec == bhttp::error::body_limit) {
-      co_await RefuseAndClose(stream, remote, req.version(), method, TooLarge(), true);
-      co_return false;
-    }
-    if (ec && IsHttpParseError(ec)) {
-      co_await RefuseAndClose(stream, remote, req.version(), method, Malformed(), false);
-      co_return false;
-    }
-    if (ec) co_return false;
+  beast::get_lowest_layer(stream).expires_after(options.read_timeout);
+  co_await bhttp::async_read(stream, buffer, parser, Redirect(ec));
+  std::optional<Refusal> refusal = ReadRefusal(ec, parser, false);
+  if (refusal) {
+    co_await RefuseAndClose(stream, remote, *refusal);
+    co_return false;
   }
-  co_return true;
+  co_return !ec;
 }
 
 // The router's view of a parsed request (its target starts with '/').
@@ -585,22 +599,6 @@ Request Server::Impl::ToRequest(bhttp::request<bhttp::string_body>& req,
   return request;
 }
 
-// Runs the handler on the handler pool, off the I/O threads; `pattern` is
-// the matched route and `actor` the authenticated account, if any
-// (request_log.h).
-awaitable<Response> Server::Impl::DispatchOnHandlers(const Request& request, std::string& pattern,
-                                                     std::string& actor) {
-  co_return co_await asio::co_spawn(
-      handlers->get_executor(),
-      [this, &request, &pattern, &actor]() -> awaitable<Response> {
-        (void)TakeRequestActor();  // nothing left over from another request
-        Response answer = Dispatch(request, &pattern);
-        actor = TakeRequestActor();
-        co_return answer;
-      },
-      use_awaitable);
-}
-
 Response Server::Impl::Dispatch(const Request& request, std::string* pattern) const {
   try {
     return router.Handle(request, pattern);
@@ -612,21 +610,20 @@ Response Server::Impl::Dispatch(const Request& request, std::string* pattern) co
 
 template <class Stream>
 awaitable<void> Server::Impl::RefuseAndClose(Stream& stream, std::string_view peer,
-                                             unsigned version, std::string_view method,
-                                             const Response& response, bool drain) {
+                                             const Refusal& refusal) {
   auto start = SteadyClock::now();
   auto& lowest = beast::get_lowest_layer(stream);
-  auto res = ToBeast(response, version == 10 ? 10 : 11, false, false);
+  auto res = ToBeast(refusal.response, refusal.version == 10 ? 10 : 11, false, false);
   ErrorCode ec;
   lowest.expires_after(options.read_timeout);
   co_await bhttp::async_write(stream, res, Redirect(ec));
   // Refused before the headers were read or trusted: the peer's address.
-  LogAccess(method, "", response.status, start, ClientAddress(peer, "", options.trusted_proxies),
-            "");
+  LogAccess(refusal.method, "", refusal.response.status, start,
+            ClientAddress(peer, "", options.trusted_proxies), "");
   if (ec) co_return;
   if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
     stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-    if (drain) {
+    if (refusal.drain) {
       lowest.expires_after(kDrainTime);
       std::array<char, 16384> scratch;
       size_t total = 0;
