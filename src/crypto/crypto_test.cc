@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 
 #include <gtest/gtest.h>
 
@@ -61,6 +62,32 @@ TEST_F(CryptoTest, SecureBytesMoveLeavesSourceEmpty) {
   SecureBytes& self = c;
   c = std::move(self);
   EXPECT_EQ(c.view(), "abc");
+}
+
+// A vault of 10,000 items holds two secrets per item; 100,000 small secrets
+// at once must fit (one guarded mapping each ran into vm.max_map_count,
+// 65,530, at about 21,000). Each keeps its own bytes, and a slot given back
+// comes back zeroed.
+TEST_F(CryptoTest, SecureBytesHoldsHundredThousandSmallSecrets) {
+  std::vector<SecureBytes> many;
+  many.reserve(100000);
+  for (size_t i = 0; i < 100000; ++i) {
+    SecureBytes s(1 + i % 256);
+    std::memset(s.data(), static_cast<int>(i % 251), s.size());
+    many.push_back(std::move(s));
+  }
+  for (size_t i = 0; i < many.size(); ++i) {
+    ASSERT_EQ(many[i].size(), 1 + i % 256);
+    for (uint8_t b : many[i].span()) ASSERT_EQ(b, i % 251) << i;
+  }
+  many.resize(50000);  // half given back, then taken again
+  for (size_t i = 0; i < 50000; ++i) {
+    SecureBytes s(200);
+    for (uint8_t b : s.span()) ASSERT_EQ(b, 0);
+    many.push_back(std::move(s));
+  }
+  SecureBytes large = SecureBytes::Random(100000);  // above the pooled sizes
+  EXPECT_EQ(large.size(), 100000u);
 }
 
 TEST_F(CryptoTest, SecureBytesRandomDiffers) {
