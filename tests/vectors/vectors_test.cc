@@ -6,7 +6,9 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
+#include "crypto/cpace.h"
 #include "crypto/crypto.h"
 #include "vector_file.h"  // beside this file
 
@@ -235,6 +237,51 @@ TEST_F(VectorsTest, Fingerprint) {
   const Json doc = Load("fingerprint.json");
   for (const Json& v : Rows(doc, "vectors", 2)) {
     EXPECT_EQ(Fingerprint(Hex(v["public_key"])), v["fingerprint"]);
+  }
+}
+
+// draft-irtf-cfrg-cpace, CPACE-RISTR255-SHA512 (cpace.json): every
+// intermediate value of the draft, so a mismatch names the step.
+TEST_F(VectorsTest, CpaceRistretto255) {
+  const Json doc = Load("cpace.json");
+  for (const Json& v : Rows(doc, "prepend_len", 4)) {
+    EXPECT_EQ(HexOf(cpace::PrependLen(Hex(v["input"]))), v["output"]) << v["input"];
+  }
+  for (const Json& v : Rows(doc, "lv_cat")) {
+    std::vector<Bytes> parts;
+    for (const Json& p : v["parts"]) parts.push_back(Hex(p));
+    ASSERT_EQ(parts.size(), 4u);
+    EXPECT_EQ(HexOf(cpace::LvCat({parts[0], parts[1], parts[2], parts[3]})), v["output"]);
+  }
+  for (const Json& v : Rows(doc, "cpace")) {
+    const Bytes prs = Hex(v["prs"]), ci = Hex(v["ci"]), sid = Hex(v["sid"]);
+    EXPECT_EQ(HexOf(cpace::GeneratorString(prs, ci, sid).span()), v["generator_string"]);
+    const Bytes g = cpace::CalculateGenerator(prs, ci, sid);
+    EXPECT_EQ(HexOf(g), v["generator"]);
+    auto a = cpace::ShareFromScalar(g, Hex(v["ya"]));
+    auto b = cpace::ShareFromScalar(g, Hex(v["yb"]));
+    ASSERT_TRUE(a && b);
+    EXPECT_EQ(HexOf(a->point), v["Ya"]);
+    EXPECT_EQ(HexOf(b->point), v["Yb"]);
+    auto ka = cpace::SharedPoint(a->scalar.span(), b->point);
+    auto kb = cpace::SharedPoint(b->scalar.span(), a->point);
+    ASSERT_TRUE(ka && kb);
+    EXPECT_EQ(HexOf(ka->span()), v["K"]);
+    EXPECT_EQ(HexOf(kb->span()), v["K"]);
+    const Bytes transcript =
+        cpace::TranscriptIr(a->point, Hex(v["ad_a"]), b->point, Hex(v["ad_b"]));
+    EXPECT_EQ(HexOf(transcript), v["transcript_ir"]);
+    EXPECT_EQ(HexOf(cpace::Isk(sid, ka->span(), transcript).span()), v["isk_ir"]);
+  }
+  for (const Json& v : Rows(doc, "scalar_mult_valid")) {
+    auto k = cpace::SharedPoint(Hex(v["scalar"]), Hex(v["point"]));
+    ASSERT_TRUE(k.has_value());
+    EXPECT_EQ(HexOf(k->span()), v["result"]);
+  }
+  for (const Json& v : Rows(doc, "scalar_mult_invalid", 2)) {
+    auto k = cpace::SharedPoint(Hex(v["scalar"]), Hex(v["point"]));
+    ASSERT_FALSE(k.has_value()) << v["why"];
+    EXPECT_EQ(k.error().code(), "pair.bad_point") << v["why"];
   }
 }
 
