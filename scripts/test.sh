@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Newcomer command 2: install what is missing, build, and run every test
-# (labels: unit, e2e, pg, web). `ctest --test-dir build -L unit` is the quick loop.
+# (labels: unit, e2e, pg, web, slow). `ctest --test-dir build -L unit` is the quick loop.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build.sh
