@@ -204,4 +204,10 @@ Error Explain(const Error& e) {
   return e;
 }
 
+std::string HostName() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof(buf) - 1) != 0 || buf[0] == '\0') return "keyward-cli";
+  return buf;
+}
+
 }  // namespace keyward::cli

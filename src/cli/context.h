@@ -92,6 +92,10 @@ class ProgressBar {
   std::string unit_;
 };
 
+// This machine's host name, the default name of a new device ("keyward-cli"
+// when there is none).
+std::string HostName();
+
 // Turns a few server errors into messages that tell the user what to do.
 Error Explain(const Error& e);
 

@@ -1,11 +1,17 @@
-// keyward device list | remove
+// keyward device list | remove | pair-show | pair
+#include <unistd.h>
+
 #include <algorithm>
+#include <chrono>
+#include <thread>
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
 #include "cli/context.h"
+#include "cli/qr.h"
 #include "common/try.h"
+#include "keyward/pairing.h"
 
 namespace keyward::cli {
 namespace {
@@ -67,6 +73,160 @@ Status Remove(Context& ctx, const std::string& id) {
   return {};
 }
 
+// How often both devices ask the server during a pairing, and how long the
+// new device waits past the code's lifetime for the signed-in one's answer.
+constexpr auto kPairingPoll = std::chrono::milliseconds(500);
+constexpr int64_t kPairingGrace = 30;
+
+// "123456" -> "123 456", easier to read out and type.
+crypto::SecureBytes Spaced(const crypto::SecureBytes& code) {
+  crypto::SecureBytes out(code.size() + 1);
+  for (size_t i = 0, j = 0; i < code.size(); ++i) {
+    if (i == 3) out.data()[j++] = ' ';
+    out.data()[j++] = code.data()[i];
+  }
+  return out;
+}
+
+Error PairingError(const Error& e) {
+  const std::string& c = e.code();
+  if (c == "pair.wrong_code") {
+    return Error(e.kind(), c,
+                 "the code typed on the new device was wrong; this pairing is closed (one try "
+                 "per code): run 'keyward device pair-show' again for a new code");
+  }
+  if (c == "pair.expired") {
+    return Error(e.kind(), c,
+                 "the pairing code expired; run 'keyward device pair-show' on the signed-in "
+                 "device for a new one");
+  }
+  if (c == "pair.closed") {
+    return Error(e.kind(), c,
+                 "the pairing was closed (a wrong code, or the signed-in device said no); start "
+                 "again with 'keyward device pair-show'");
+  }
+  return Explain(e);
+}
+
+// On the signed-in device: show a code, wait for the new device's answer,
+// ask the user, release the vault key.
+Status PairShow(Context& ctx, bool qr) {
+  KW_ASSIGN_OR_RETURN(auto profile, ctx.RequireLogin());
+  client::Client c = ctx.MakeClient(profile);
+  KW_ASSIGN_OR_RETURN(auto uk, ctx.VaultKey(c, profile));
+  auto started = client::PairingShower::Start(c, profile.account_id, profile.device_id);
+  if (!started) return Fail(PairingError(started.error()));
+  client::PairingShower& shower = *started;
+  const crypto::SecureBytes shown = Spaced(shower.code());
+  if (ctx.json()) {
+    client::Json j = client::Json::object();
+    j["status"] = client::Str("waiting");
+    j["id"] = client::Str(shower.id());
+    j["code"] = client::Json(client::ToSecretString(shower.code()));
+    j["expires_at"] = client::Str(shower.expires_at());
+    ctx.OutJson(j);
+  } else {
+    client::SecretString line = client::ToSecretString("Pairing code: ");
+    line.append(shown.view().data(), shown.size());
+    ctx.OutSecret(client::ToSecureBytes(line));
+    if (qr) {
+      KW_ASSIGN_OR_RETURN(auto drawing, RenderQr(shower.code()));
+      ctx.OutSecret(drawing);
+    }
+    ctx.Out(fmt::format("On the new device run: keyward device pair --email {}", profile.email));
+    ctx.Out(fmt::format("The code works once, for {} seconds.", shower.expires_in()));
+  }
+  std::fflush(stdout);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(shower.expires_in() + 1);
+  std::optional<client::PairingAnswerInfo> answer;
+  while (!answer) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      (void)shower.Close();
+      return Fail(PairingError(Error::Gone("pair.expired", "expired")));
+    }
+    std::this_thread::sleep_for(kPairingPoll);
+    auto polled = shower.Poll();
+    if (!polled) return Fail(PairingError(polled.error()));
+    answer = std::move(*polled);
+  }
+  const std::string from =
+      answer->remote_address.empty() ? "" : fmt::format(" from {}", answer->remote_address);
+  // Said on stdout too, so that whoever answers from a script sees who asks.
+  if (ctx.json()) {
+    client::Json j = client::Json::object();
+    j["status"] = client::Str("answered");
+    j["device_name"] = client::Str(answer->device_name);
+    j["device_type"] = client::Str(answer->device_type);
+    j["remote_address"] = client::Str(answer->remote_address);
+    ctx.OutJson(j);
+  } else {
+    ctx.Out(fmt::format("A new device typed the code: '{}' ({}){}.", answer->device_name,
+                        answer->device_type, from));
+  }
+  std::fflush(stdout);
+  auto yes = ctx.prompt().Confirm(fmt::format("Pair '{}'{}?", answer->device_name, from));
+  if (!yes || !*yes) {
+    (void)shower.Close();
+    if (!yes) return Fail(yes.error());
+    return Fail(Error::PermissionDenied("cli.pairing_declined", "not paired (you said no)"));
+  }
+  if (auto st = shower.Release(uk); !st) return Fail(PairingError(st.error()));
+  if (ctx.json()) {
+    client::Json j = client::Json::object();
+    j["status"] = client::Str("released");
+    j["device_name"] = client::Str(answer->device_name);
+    ctx.OutJson(j);
+  } else {
+    ctx.Out(
+        fmt::format("Paired '{}': it has its own session and this vault.", answer->device_name));
+  }
+  return {};
+}
+
+// On the new device: the code, the wait, then a session of its own.
+Status Pair(Context& ctx, const std::string& email, const std::string& device_name) {
+  KW_ASSIGN_OR_RETURN(auto profile, ctx.LoadProfile());
+  profile.token.clear();  // whatever session this profile had is not used here
+  client::Client c = ctx.MakeClient(profile);
+  KW_ASSIGN_OR_RETURN(auto code, ctx.prompt().Line("Pairing code shown on the signed-in device: "));
+  protocol::pairing::JoiningDevice device{device_name.empty() ? HostName() : device_name, "cli"};
+  auto answered = client::PairingJoiner::Answer(c, email, code.view(), device);
+  if (!answered) return Fail(PairingError(answered.error()));
+  // On a terminal only: a failure stays the one line a script reads.
+  if (::isatty(STDERR_FILENO)) ctx.Hint("Waiting for the signed-in device to confirm...");
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::seconds(answered->expires_in() + kPairingGrace);
+  std::optional<client::PairedSession> session;
+  while (!session) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      return Fail(PairingError(Error::Gone("pair.expired", "expired")));
+    }
+    std::this_thread::sleep_for(kPairingPoll);
+    auto polled = answered->Poll();
+    if (!polled) return Fail(PairingError(polled.error()));
+    session = std::move(*polled);
+  }
+  profile.server_url = c.server_url();
+  profile.email = session->account.email;
+  profile.account_id = session->account.id;
+  profile.device_id = session->device_id;
+  profile.device_name = device.name;
+  profile.token = session->token;
+  client::Json extra = client::Json::object();
+  extra["status"] = client::Str("paired");
+  extra["email"] = client::Str(profile.email);
+  extra["account_id"] = client::Str(profile.account_id);
+  extra["device_id"] = client::Str(profile.device_id);
+  extra["expires_at"] = client::Str(session->expires_at);
+  KW_TRY(ctx.StartSession(profile, session->vault_key, std::move(extra)));
+  ctx.Hint(fmt::format(
+      "Paired as {}. If you forgot your master password, set a new one now: keyward account "
+      "password --forgotten",
+      profile.email));
+  return {};
+}
+
 }  // namespace
 
 void AddDeviceCommands(CLI::App& app, Action* action) {
@@ -79,6 +239,20 @@ void AddDeviceCommands(CLI::App& app, Action* action) {
   auto* remove = device->add_subcommand("remove", "Remove a device and end its sessions");
   remove->add_option("ID", *id, "Device id")->required();
   remove->callback([=] { *action = [=](Context& c) { return Remove(c, *id); }; });
+
+  auto qr = std::make_shared<bool>(false);
+  auto* show = device->add_subcommand(
+      "pair-show", "Show a 6-digit code to pair a new device with this one (2 minutes, one try)");
+  show->add_flag("--qr", *qr, "Also draw the code as a QR code");
+  show->callback([=] { *action = [=](Context& c) { return PairShow(c, *qr); }; });
+
+  auto email = std::make_shared<std::string>();
+  auto name = std::make_shared<std::string>();
+  auto* pair = device->add_subcommand(
+      "pair", "Pair this device with a signed-in one: type the code it shows");
+  pair->add_option("--email", *email, "The account's email")->required();
+  pair->add_option("--device-name", *name, "This device's name [host name]");
+  pair->callback([=] { *action = [=](Context& c) { return Pair(c, *email, *name); }; });
 }
 
 }  // namespace keyward::cli

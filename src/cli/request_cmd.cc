@@ -44,12 +44,6 @@ Status Usage(std::string message) {
   return Fail(Error::InvalidArgument("cli.usage", std::move(message)));
 }
 
-std::string HostName() {
-  char buf[256] = {};
-  if (::gethostname(buf, sizeof(buf) - 1) != 0 || buf[0] == '\0') return "keyward-cli";
-  return buf;
-}
-
 // The server's recovery errors, said with what to do next.
 Error ExplainRequest(const Error& e, std::string_view email) {
   const std::string& c = e.code();

@@ -13,12 +13,6 @@
 namespace keyward::cli {
 namespace {
 
-std::string HostName() {
-  char buf[256] = {};
-  if (::gethostname(buf, sizeof(buf) - 1) != 0 || buf[0] == '\0') return "keyward-cli";
-  return buf;
-}
-
 // A person at a terminal who typed a wrong master password is shown the
 // way out of it, as a second line after main's one-line error (hence at
 // exit). Scripts (stderr not a terminal) and --json keep the one line.

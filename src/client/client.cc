@@ -20,26 +20,6 @@ Json SecretB64(std::span<const uint8_t> bytes) {
   return Json(ToSecretString(text));
 }
 
-Result<Account> ParseAccount(const Json& j) {
-  Account a;
-  KW_ASSIGN_OR_RETURN(auto id, JsonString(j, "id"));
-  a.id = id;
-  KW_ASSIGN_OR_RETURN(auto email, JsonString(j, "email"));
-  a.email = email;
-  KW_ASSIGN_OR_RETURN(auto kdf, JsonKdf(j, "kdf"));
-  a.kdf = kdf;
-  KW_ASSIGN_OR_RETURN(auto salt, JsonBase64(j, "salt"));
-  a.salt = std::move(salt);
-  KW_ASSIGN_OR_RETURN(auto wvk, JsonBase64(j, "wrapped_vault_key"));
-  a.wrapped_vault_key = std::move(wvk);
-  if (auto pk = JsonBase64(j, "public_key")) a.public_key = std::move(*pk);
-  if (auto wsk = JsonBase64(j, "wrapped_private_key")) a.wrapped_private_key = std::move(*wsk);
-  if (auto tfa = JsonBool(j, "two_factor_enabled")) a.two_factor_enabled = *tfa;
-  if (auto m = JsonBool(j, "must_change_password")) a.must_change_password = *m;
-  if (auto c = JsonString(j, "created_at")) a.created_at = *c;
-  return a;
-}
-
 Result<EncryptedItem> ParseItem(const Json& j) {
   EncryptedItem it;
   KW_ASSIGN_OR_RETURN(auto id, JsonString(j, "id"));
@@ -83,6 +63,27 @@ Status CheckId(std::string_view what, std::string_view id) {
 }
 
 }  // namespace
+
+// Also used by pairing_client.cc (a pairing's pickup returns the account).
+Result<Account> ParseAccount(const Json& j) {
+  Account a;
+  KW_ASSIGN_OR_RETURN(auto id, JsonString(j, "id"));
+  a.id = id;
+  KW_ASSIGN_OR_RETURN(auto email, JsonString(j, "email"));
+  a.email = email;
+  KW_ASSIGN_OR_RETURN(auto kdf, JsonKdf(j, "kdf"));
+  a.kdf = kdf;
+  KW_ASSIGN_OR_RETURN(auto salt, JsonBase64(j, "salt"));
+  a.salt = std::move(salt);
+  KW_ASSIGN_OR_RETURN(auto wvk, JsonBase64(j, "wrapped_vault_key"));
+  a.wrapped_vault_key = std::move(wvk);
+  if (auto pk = JsonBase64(j, "public_key")) a.public_key = std::move(*pk);
+  if (auto wsk = JsonBase64(j, "wrapped_private_key")) a.wrapped_private_key = std::move(*wsk);
+  if (auto tfa = JsonBool(j, "two_factor_enabled")) a.two_factor_enabled = *tfa;
+  if (auto m = JsonBool(j, "must_change_password")) a.must_change_password = *m;
+  if (auto c = JsonString(j, "created_at")) a.created_at = *c;
+  return a;
+}
 
 Client::Client(ClientOptions options)
     : http_(std::make_unique<HttpTransport>(std::move(options.server_url),

@@ -40,6 +40,10 @@ struct CoreConfig {
   int64_t totp_confirm_window_seconds = 15 * 60;
   int totp_confirm_max_failures = 10;
 
+  // Device pairing: how long a code lives (docs/recovery.md "Pair with a
+  // device"); keywardd --pairing-lifetime shortens it for tests.
+  int64_t pairing_ttl_seconds = 120;
+
   // Items.
   size_t item_max_bytes = 64 * 1024;  // decoded ciphertext
 

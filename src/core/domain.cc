@@ -1,6 +1,7 @@
 #include "core/domain.h"
 
 #include <array>
+#include <utility>
 
 namespace keyward::core {
 
@@ -31,6 +32,30 @@ std::optional<RequestStatus> ParseRequestStatus(std::string_view name) {
 
 std::string_view MemberStatusName(MemberStatus status) {
   return status == MemberStatus::kRevoked ? "revoked" : "active";
+}
+
+namespace {
+constexpr std::array<std::pair<PairingState, std::string_view>, 5> kPairingStates = {{
+    {PairingState::kWaiting, "waiting"},
+    {PairingState::kAnswered, "answered"},
+    {PairingState::kReleased, "released"},
+    {PairingState::kDone, "done"},
+    {PairingState::kClosed, "closed"},
+}};
+}  // namespace
+
+std::string_view PairingStateName(PairingState state) {
+  for (const auto& [s, name] : kPairingStates) {
+    if (s == state) return name;
+  }
+  return "unknown";
+}
+
+std::optional<PairingState> ParsePairingState(std::string_view name) {
+  for (const auto& [s, n] : kPairingStates) {
+    if (n == name) return s;
+  }
+  return std::nullopt;
 }
 
 }  // namespace keyward::core

@@ -69,6 +69,36 @@ struct Session {
   bool revoked = false;
 };
 
+// A device pairing relayed by the server (docs/protocol.md "Device
+// pairing"): the server stores the CPace messages, never a code or a key.
+enum class PairingState {
+  kWaiting,   // A posted Ya; no answer yet
+  kAnswered,  // B answered (Yb, Tb); A has not decided
+  kReleased,  // A sent Ta and the sealed vault key; B has not picked it up
+  kDone,      // B picked them up with its session
+  kClosed,    // a wrong code, a refusal, or a newer pairing; final
+};
+
+struct Pairing {
+  std::string id;          // base64url of the 16-byte sid
+  std::string account_id;  // empty for a decoy (an email with no waiting pairing)
+  std::string shown_device_id;
+  std::string joining_device_id;
+  Bytes ya;
+  PairingState state = PairingState::kWaiting;
+  Bytes yb;  // from here: empty until answered
+  std::string joining_name;
+  std::string joining_type;
+  Bytes tb;
+  std::string joining_address;  // where the answer came from
+  Bytes claim_hash;             // H(token key, B's claim secret)
+  Bytes ta;                     // from here: empty until released
+  Bytes payload;
+  int64_t created_at = 0;
+  int64_t expires_at = 0;
+  int64_t updated_at = 0;
+};
+
 struct Item {
   std::string account_id;
   std::string id;  // client-chosen
@@ -252,5 +282,9 @@ std::string_view RequestStatusName(RequestStatus status);
 std::optional<RequestStatus> ParseRequestStatus(std::string_view name);
 // "active" / "revoked".
 std::string_view MemberStatusName(MemberStatus status);
+// The stored and wire names of a pairing state: "waiting", "answered",
+// "released", "done", "closed".
+std::string_view PairingStateName(PairingState state);
+std::optional<PairingState> ParsePairingState(std::string_view name);
 
 }  // namespace keyward::core

@@ -78,6 +78,21 @@ mail::Message NewDevice(std::string_view to, std::string_view device_name,
                   device_name, device_type, FormatRfc3339(when)));
 }
 
+mail::Message DevicePaired(std::string_view to, std::string_view device_name,
+                           std::string_view device_type, int64_t when) {
+  return Make(to, "A new device was paired with your Keyward account",
+              fmt::format("A new device was paired with your Keyward account from one of your\n"
+                          "signed-in devices, with its 6-digit code:\n"
+                          "\n"
+                          "  device: {} ({})\n"
+                          "  time:   {}\n"
+                          "\n"
+                          "If this was you, nothing to do. If not, remove the device now\n"
+                          "(keyward device list, keyward device remove) and change your master\n"
+                          "password.\n",
+                          device_name, device_type, FormatRfc3339(when)));
+}
+
 mail::Message PasswordChanged(std::string_view to, int64_t when) {
   return Make(to, "Your Keyward master password was changed",
               fmt::format("The master password of your Keyward account was changed at {}.\n"

@@ -13,6 +13,9 @@ mail::Message VerificationCode(std::string_view to, std::string_view code, int64
 mail::Message AlreadyRegistered(std::string_view to, std::string_view public_url);
 mail::Message NewDevice(std::string_view to, std::string_view device_name,
                         std::string_view device_type, int64_t when);
+// A device was paired through a signed-in one (keyward device pair).
+mail::Message DevicePaired(std::string_view to, std::string_view device_name,
+                           std::string_view device_type, int64_t when);
 mail::Message PasswordChanged(std::string_view to, int64_t when);
 mail::Message TwoFactorEnabled(std::string_view to, int64_t when);
 mail::Message TwoFactorDisabled(std::string_view to, int64_t when);

@@ -10,6 +10,7 @@
 #include "core/events.h"
 #include "core/org_members.h"
 #include "core/orgs.h"
+#include "core/pairing.h"
 #include "core/recovery_requests.h"
 #include "core/rotation.h"
 #include "core/sessions.h"
@@ -37,7 +38,8 @@ class Services {
         orgs(ctx_),
         members(ctx_),
         events(ctx_),
-        requests(ctx_, credentials_) {}
+        requests(ctx_, credentials_),
+        pairings(ctx_) {}
   // Background work (core/deferred.h) still queued runs first: it uses
   // the context.
   ~Services() { deferred_.Stop(); }
@@ -69,6 +71,7 @@ class Services {
   MemberService members;
   EventService events;
   RecoveryRequestService requests;
+  PairingService pairings;
 };
 
 }  // namespace keyward::core

@@ -129,6 +129,8 @@ Status Sweep(const Context& ctx) {
     KW_TRY(ctx.store.Transact([&](store::Tx& tx) -> Status {
       KW_TRY(tx.DeleteDeadSessions(now));
       KW_TRY(tx.DeleteExpiredEmailCodes(now));
+      // Kept a day past expiry, so a late poll reads "expired", not "no such pairing".
+      KW_TRY(tx.DeleteExpiredPairings(now - 86400));
       return Discard(tx.DeleteRateLimitsBefore(now - kRateLimitRetention));
     }));
     return Discard(SweepRecoveryRequests(ctx));

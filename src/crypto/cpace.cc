@@ -123,6 +123,15 @@ Result<SecureBytes> SharedPoint(std::span<const uint8_t> scalar,
   return k;
 }
 
+Bytes PointFromHash(std::span<const uint8_t> bytes64) {
+  internal::Require(bytes64.size() == crypto_core_ristretto255_HASHBYTES,
+                    "cpace::PointFromHash: 64 bytes");
+  internal::EnsureSodium();
+  Bytes point(kPointSize);
+  crypto_core_ristretto255_from_hash(point.data(), bytes64.data());
+  return point;
+}
+
 Bytes TranscriptIr(std::span<const uint8_t> ya, std::span<const uint8_t> ad_a,
                    std::span<const uint8_t> yb, std::span<const uint8_t> ad_b) {
   return LvCat({ya, ad_a, yb, ad_b});

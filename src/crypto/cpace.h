@@ -56,6 +56,10 @@ Share MakeShare(std::span<const uint8_t> prs, std::span<const uint8_t> ci,
 [[nodiscard]] Result<SecureBytes> SharedPoint(std::span<const uint8_t> scalar,
                                               std::span<const uint8_t> peer_point);
 
+// A group element from 64 uniform bytes (crypto_core_ristretto255_from_hash):
+// a well-formed share that no scalar is known for (decoys).
+Bytes PointFromHash(std::span<const uint8_t> bytes64);
+
 // transcript_ir(Ya, ADa, Yb, ADb) = lv_cat(Ya, ADa) ‖ lv_cat(Yb, ADb).
 Bytes TranscriptIr(std::span<const uint8_t> ya, std::span<const uint8_t> ad_a,
                    std::span<const uint8_t> yb, std::span<const uint8_t> ad_b);

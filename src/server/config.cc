@@ -389,6 +389,13 @@ void AddAccountSpecs(std::vector<KeySpec>& s) {
                  c.session_ttl = std::max(std::chrono::seconds(1),
                                           std::chrono::duration_cast<std::chrono::seconds>(d));
                })});
+  s.push_back({{"pairing_lifetime", "how long a device pairing code lives [2m]"},
+               false,
+               false,
+               Duration([](ServerConfig& c, std::chrono::milliseconds d) {
+                 c.pairing_lifetime = std::max(std::chrono::seconds(1),
+                                               std::chrono::duration_cast<std::chrono::seconds>(d));
+               })});
 }
 
 // Request limits, timeouts and threads.

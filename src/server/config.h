@@ -41,6 +41,7 @@ struct ServerConfig {
   uint64_t min_kdf_ops = crypto::kDefaultKdf.ops;
   uint64_t min_kdf_mem = crypto::kDefaultKdf.mem;  // bytes
   std::chrono::seconds session_ttl{12 * 3600};
+  std::chrono::seconds pairing_lifetime{120};
   size_t body_limit = 1 << 20;
   size_t max_header_size = 16 << 10;
   std::chrono::milliseconds read_timeout{15'000};

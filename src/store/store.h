@@ -109,6 +109,22 @@ class Tx {
   // Deletes sessions expired before `now` and revoked ones.
   [[nodiscard]] virtual Result<int64_t> DeleteDeadSessions(int64_t now) = 0;
 
+  // ---- device pairings ----
+  // store.conflict when the id exists.
+  [[nodiscard]] virtual Status InsertPairing(const core::Pairing& pairing) = 0;
+  [[nodiscard]] virtual Result<std::optional<core::Pairing>> FindPairing(std::string_view id) = 0;
+  // The account's newest pairing in state waiting, expired or not.
+  [[nodiscard]] virtual Result<std::optional<core::Pairing>> FindWaitingPairing(
+      std::string_view account_id) = 0;
+  // Replaces every field but id, account_id and created_at; store.not_found.
+  [[nodiscard]] virtual Status UpdatePairing(const core::Pairing& pairing) = 0;
+  // Closes (state closed) every pairing of the account in state waiting or
+  // answered; returns how many.
+  [[nodiscard]] virtual Result<int64_t> CloseOpenPairings(std::string_view account_id,
+                                                          int64_t now) = 0;
+  // Deletes pairings that expired before `now`; returns how many.
+  [[nodiscard]] virtual Result<int64_t> DeleteExpiredPairings(int64_t now) = 0;
+
   // ---- items ----
   // store.conflict when (account, id) exists; store.not_found without account.
   [[nodiscard]] virtual Status InsertItem(const core::Item& item) = 0;

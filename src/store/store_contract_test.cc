@@ -2440,5 +2440,412 @@ TEST_P(StoreContractTest, ConcurrentServerMetaInsertsHaveOneWinner) {
   EXPECT_EQ(conflicts.load(), kThreads - 1);
 }
 
+// ---- device pairings ----
+
+// A 22-character base64url id (a 16-byte sid), distinct per tag.
+std::string PairingId(char tag) { return std::string(21, 'P') + tag; }
+
+// A pairing as A posts it: waiting, nothing from B yet.
+Pairing MakePairing(std::string id, std::string account_id, PairingState state,
+                    int64_t created_at) {
+  Pairing p;
+  p.id = std::move(id);
+  p.account_id = std::move(account_id);
+  p.shown_device_id = "dev-shown";
+  p.joining_device_id = "dev-joining";
+  p.ya = Bytes(32, 0xa1);
+  p.state = state;
+  p.created_at = created_at;
+  p.expires_at = created_at + 600;
+  p.updated_at = created_at;
+  return p;
+}
+
+// Every optional field set, with bytes of every value (NUL, 0xff, ...).
+Pairing Released(Pairing p) {
+  Bytes all;
+  for (int i = 0; i < 256; ++i) all.push_back(static_cast<uint8_t>(i));
+  p.state = PairingState::kReleased;
+  p.yb = Bytes(32, 0xb2);
+  p.joining_name = "Ann's phone \xc3\xa9";
+  p.joining_type = "mobile";
+  p.tb = Bytes(32, 0x00);
+  p.joining_address = "2001:db8::7";
+  p.claim_hash = Bytes(32, 0xff);
+  p.ta = Bytes(32, 0x7a);
+  p.payload = all;
+  p.updated_at = p.created_at + 30;
+  return p;
+}
+
+void ExpectSamePairing(const Pairing& got, const Pairing& want) {
+  SCOPED_TRACE("pairing " + want.id);
+  EXPECT_EQ(got.id, want.id);
+  EXPECT_EQ(got.account_id, want.account_id);
+  EXPECT_EQ(got.shown_device_id, want.shown_device_id);
+  EXPECT_EQ(got.joining_device_id, want.joining_device_id);
+  EXPECT_EQ(got.ya, want.ya);
+  EXPECT_EQ(PairingStateName(got.state), PairingStateName(want.state));
+  EXPECT_EQ(got.yb, want.yb);
+  EXPECT_EQ(got.joining_name, want.joining_name);
+  EXPECT_EQ(got.joining_type, want.joining_type);
+  EXPECT_EQ(got.tb, want.tb);
+  EXPECT_EQ(got.joining_address, want.joining_address);
+  EXPECT_EQ(got.claim_hash, want.claim_hash);
+  EXPECT_EQ(got.ta, want.ta);
+  EXPECT_EQ(got.payload, want.payload);
+  EXPECT_EQ(got.created_at, want.created_at);
+  EXPECT_EQ(got.expires_at, want.expires_at);
+  EXPECT_EQ(got.updated_at, want.updated_at);
+}
+
+// The pairing stored under id; nullopt (and a failure) when reading fails.
+std::optional<Pairing> FindPairingIn(Store& store, std::string_view id) {
+  std::optional<Pairing> found;
+  auto s = store.Read([&](Tx& tx) -> Status {
+    auto r = tx.FindPairing(id);
+    if (!r) return Fail(r.error());
+    found = std::move(*r);
+    return {};
+  });
+  EXPECT_TRUE(s.has_value()) << s.error().code();
+  return found;
+}
+
+// The id of the account's newest waiting pairing, "" when none.
+std::string WaitingPairingId(Store& store, std::string_view account_id) {
+  std::string id;
+  auto s = store.Read([&](Tx& tx) -> Status {
+    auto r = tx.FindWaitingPairing(account_id);
+    if (!r) return Fail(r.error());
+    if (*r) id = (*r)->id;
+    return {};
+  });
+  EXPECT_TRUE(s.has_value()) << s.error().code();
+  return id;
+}
+
+TEST_P(StoreContractTest, PairingRoundTripsEveryField) {
+  Write(store(), [&](Tx& tx) { return tx.InsertAccount(MakeAccount("a1", "ann@example.com")); });
+  // As posted (every optional field empty), a decoy (no account) and one
+  // with every field set.
+  const Pairing posted = MakePairing(PairingId('a'), "a1", PairingState::kWaiting, kNow);
+  const Pairing decoy = MakePairing(PairingId('b'), "", PairingState::kWaiting, kNow + 1);
+  const Pairing full = Released(MakePairing(PairingId('c'), "a1", PairingState::kWaiting, kNow));
+  Write(store(), [&](Tx& tx) -> Status {
+    KW_TRY(tx.InsertPairing(posted));
+    KW_TRY(tx.InsertPairing(decoy));
+    KW_TRY(tx.InsertPairing(full));
+    // Visible in the transaction that wrote it.
+    auto r = tx.FindPairing(full.id);
+    if (!r) return Fail(r.error());
+    EXPECT_TRUE(r->has_value());
+    return {};
+  });
+  for (const Pairing& want : {posted, decoy, full}) {
+    auto got = FindPairingIn(store(), want.id);
+    ASSERT_TRUE(got.has_value()) << want.id;
+    ExpectSamePairing(*got, want);
+  }
+  // Ids are exact (byte order), not folded; an unknown id is no pairing.
+  EXPECT_EQ(FindPairingIn(store(), std::string(21, 'p') + 'a'), std::nullopt);
+  EXPECT_EQ(FindPairingIn(store(), PairingId('z')), std::nullopt);
+}
+
+TEST_P(StoreContractTest, PairingIdIsUniqueAndNeedsAnExistingAccount) {
+  Write(store(), [&](Tx& tx) -> Status {
+    KW_TRY(tx.InsertAccount(MakeAccount("a1", "ann@example.com")));
+    KW_TRY(tx.InsertAccount(MakeAccount("a2", "bob@example.com")));
+    return tx.InsertPairing(MakePairing(PairingId('a'), "a1", PairingState::kWaiting, kNow));
+  });
+  // The same id again, for another account or as a decoy, is refused.
+  for (std::string account : {"a1", "a2", ""}) {
+    EXPECT_EQ(WriteCode(store(),
+                        [&](Tx& tx) {
+                          return tx.InsertPairing(MakePairing(PairingId('a'), account,
+                                                              PairingState::kAnswered, kNow + 5));
+                        }),
+              "store.conflict")
+        << account;
+  }
+  auto kept = FindPairingIn(store(), PairingId('a'));
+  ASSERT_TRUE(kept.has_value());
+  ExpectSamePairing(*kept, MakePairing(PairingId('a'), "a1", PairingState::kWaiting, kNow));
+  // A pairing names an existing account or none.
+  EXPECT_EQ(WriteCode(store(),
+                      [&](Tx& tx) {
+                        return tx.InsertPairing(
+                            MakePairing(PairingId('b'), "nobody", PairingState::kWaiting, kNow));
+                      }),
+            "store.not_found");
+  EXPECT_EQ(FindPairingIn(store(), PairingId('b')), std::nullopt);
+}
+
+TEST_P(StoreContractTest, FindWaitingPairingPicksTheAccountsNewestWaitingOne) {
+  Write(store(), [&](Tx& tx) -> Status {
+    KW_TRY(tx.InsertAccount(MakeAccount("a1", "ann@example.com")));
+    KW_TRY(tx.InsertAccount(MakeAccount("a2", "bob@example.com")));
+    KW_TRY(tx.InsertAccount(MakeAccount("a3", "cy@example.com")));
+    return {};
+  });
+  EXPECT_EQ(WaitingPairingId(store(), "a1"), "");
+  Write(store(), [&](Tx& tx) -> Status {
+    KW_TRY(tx.InsertPairing(MakePairing(PairingId('m'), "a1", PairingState::kWaiting, kNow)));
+    // The newest waiting one, even though it has expired; of two created in
+    // the same second, the greater id.
+    Pairing newest = MakePairing(PairingId('k'), "a1", PairingState::kWaiting, kNow + 10);
+    newest.expires_at = kNow - 1;
+    KW_TRY(tx.InsertPairing(newest));
+    KW_TRY(tx.InsertPairing(MakePairing(PairingId('j'), "a1", PairingState::kWaiting, kNow + 10)));
+    // Newer, but not waiting.
+    KW_TRY(tx.InsertPairing(MakePairing(PairingId('n'), "a1", PairingState::kAnswered, kNow + 20)));
+    KW_TRY(tx.InsertPairing(MakePairing(PairingId('o'), "a1", PairingState::kClosed, kNow + 30)));
+    KW_TRY(tx.InsertPairing(
+        Released(MakePairing(PairingId('p'), "a1", PairingState::kWaiting, kNow + 40))));
+    KW_TRY(tx.InsertPairing(MakePairing(PairingId('q'), "a1", PairingState::kDone, kNow + 50)));
+    // Newer and waiting, but another account's or a decoy.
+    KW_TRY(tx.InsertPairing(MakePairing(PairingId('r'), "a2", PairingState::kWaiting, kNow + 60)));
+    KW_TRY(tx.InsertPairing(MakePairing(PairingId('s'), "", PairingState::kWaiting, kNow + 70)));
+    // In the transaction that wrote them.
+    auto r = tx.FindWaitingPairing("a1");
+    if (!r) return Fail(r.error());
+    EXPECT_TRUE(r->has_value() && (*r)->id == PairingId('k'));
+    return {};
+  });
+  EXPECT_EQ(WaitingPairingId(store(), "a1"), PairingId('k'));
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    auto r = tx.FindWaitingPairing("a1");
+    if (!r) return Fail(r.error());
+    EXPECT_TRUE(r->has_value());
+    if (*r) {
+      Pairing want = MakePairing(PairingId('k'), "a1", PairingState::kWaiting, kNow + 10);
+      want.expires_at = kNow - 1;
+      ExpectSamePairing(**r, want);
+    }
+    return {};
+  }));
+  EXPECT_EQ(WaitingPairingId(store(), "a2"), PairingId('r'));
+  EXPECT_EQ(WaitingPairingId(store(), "a3"), "");
+  EXPECT_EQ(WaitingPairingId(store(), "nobody"), "");
+  // A decoy belongs to no account, not to the empty one.
+  EXPECT_EQ(WaitingPairingId(store(), ""), "");
+  // Once the newest is answered, the next newest waiting one.
+  Write(store(), [&](Tx& tx) -> Status {
+    auto p = tx.FindPairing(PairingId('k'));
+    if (!p) return Fail(p.error());
+    Pairing answered = **p;
+    answered.state = PairingState::kAnswered;
+    return tx.UpdatePairing(answered);
+  });
+  EXPECT_EQ(WaitingPairingId(store(), "a1"), PairingId('j'));
+}
+
+TEST_P(StoreContractTest, UpdatePairingReplacesTheMutableFields) {
+  Write(store(), [&](Tx& tx) -> Status {
+    KW_TRY(tx.InsertAccount(MakeAccount("a1", "ann@example.com")));
+    KW_TRY(tx.InsertAccount(MakeAccount("a2", "bob@example.com")));
+    KW_TRY(tx.InsertPairing(MakePairing(PairingId('a'), "a1", PairingState::kWaiting, kNow)));
+    return tx.InsertPairing(MakePairing(PairingId('b'), "a1", PairingState::kWaiting, kNow));
+  });
+  const Pairing original = MakePairing(PairingId('a'), "a1", PairingState::kWaiting, kNow);
+  // Every field changes but id, account_id and created_at, which are kept
+  // whatever the update says.
+  Pairing changed = Released(original);
+  changed.shown_device_id = "dev-shown-2";
+  changed.joining_device_id = "dev-joining-2";
+  changed.ya = Bytes(32, 0xa2);
+  changed.expires_at = kNow + 900;
+  changed.updated_at = kNow + 31;
+  Pairing request = changed;
+  request.account_id = "a2";
+  request.created_at = kNow + 99;
+  Write(store(), [&](Tx& tx) { return tx.UpdatePairing(request); });
+  auto got = FindPairingIn(store(), original.id);
+  ASSERT_TRUE(got.has_value());
+  ExpectSamePairing(*got, changed);
+  // The other pairing is untouched.
+  auto other = FindPairingIn(store(), PairingId('b'));
+  ASSERT_TRUE(other.has_value());
+  ExpectSamePairing(*other, MakePairing(PairingId('b'), "a1", PairingState::kWaiting, kNow));
+
+  // Empty fields are written too: back to an answer-less pairing, closed.
+  Pairing cleared = original;
+  cleared.state = PairingState::kClosed;
+  cleared.updated_at = kNow + 40;
+  Write(store(), [&](Tx& tx) { return tx.UpdatePairing(cleared); });
+  got = FindPairingIn(store(), original.id);
+  ASSERT_TRUE(got.has_value());
+  ExpectSamePairing(*got, cleared);
+
+  // Every state round-trips.
+  for (PairingState state : {PairingState::kWaiting, PairingState::kAnswered,
+                             PairingState::kReleased, PairingState::kDone, PairingState::kClosed}) {
+    Pairing p = cleared;
+    p.state = state;
+    Write(store(), [&](Tx& tx) { return tx.UpdatePairing(p); });
+    got = FindPairingIn(store(), original.id);
+    ASSERT_TRUE(got.has_value());
+    EXPECT_EQ(got->state, state) << PairingStateName(state);
+  }
+
+  // An unknown id is store.not_found and creates nothing.
+  EXPECT_EQ(WriteCode(store(),
+                      [&](Tx& tx) {
+                        return tx.UpdatePairing(
+                            MakePairing(PairingId('z'), "a1", PairingState::kAnswered, kNow));
+                      }),
+            "store.not_found");
+  EXPECT_EQ(FindPairingIn(store(), PairingId('z')), std::nullopt);
+}
+
+TEST_P(StoreContractTest, CloseOpenPairingsClosesWaitingAndAnsweredOnly) {
+  Write(store(), [&](Tx& tx) -> Status {
+    KW_TRY(tx.InsertAccount(MakeAccount("a1", "ann@example.com")));
+    KW_TRY(tx.InsertAccount(MakeAccount("a2", "bob@example.com")));
+    KW_TRY(tx.InsertPairing(MakePairing(PairingId('a'), "a1", PairingState::kWaiting, kNow)));
+    KW_TRY(tx.InsertPairing(MakePairing(PairingId('b'), "a1", PairingState::kWaiting, kNow + 1)));
+    KW_TRY(tx.InsertPairing(MakePairing(PairingId('c'), "a1", PairingState::kAnswered, kNow + 2)));
+    KW_TRY(tx.InsertPairing(
+        Released(MakePairing(PairingId('d'), "a1", PairingState::kWaiting, kNow + 3))));
+    KW_TRY(tx.InsertPairing(MakePairing(PairingId('e'), "a1", PairingState::kDone, kNow + 4)));
+    KW_TRY(tx.InsertPairing(MakePairing(PairingId('f'), "a1", PairingState::kClosed, kNow + 5)));
+    KW_TRY(tx.InsertPairing(MakePairing(PairingId('g'), "a2", PairingState::kWaiting, kNow + 6)));
+    KW_TRY(tx.InsertPairing(MakePairing(PairingId('h'), "a2", PairingState::kAnswered, kNow + 7)));
+    return tx.InsertPairing(MakePairing(PairingId('i'), "", PairingState::kWaiting, kNow + 8));
+  });
+  auto close = [&](std::string_view account, int64_t now) {
+    int64_t closed = -1;
+    Write(store(), [&](Tx& tx) -> Status {
+      auto n = tx.CloseOpenPairings(account, now);
+      if (!n) return Fail(n.error());
+      closed = *n;
+      return {};
+    });
+    return closed;
+  };
+  EXPECT_EQ(close("a1", kNow + 100), 3);
+  for (char tag : {'a', 'b', 'c'}) {
+    auto p = FindPairingIn(store(), PairingId(tag));
+    ASSERT_TRUE(p.has_value()) << tag;
+    EXPECT_EQ(p->state, PairingState::kClosed) << tag;
+    EXPECT_EQ(p->updated_at, kNow + 100) << tag;
+    // Nothing else changes.
+    EXPECT_EQ(p->created_at, kNow + (tag - 'a')) << tag;
+    EXPECT_EQ(p->expires_at, kNow + (tag - 'a') + 600) << tag;
+    EXPECT_EQ(p->ya, Bytes(32, 0xa1)) << tag;
+  }
+  // Released, done and already closed pairings, the other account's and
+  // the decoy are left as they were.
+  auto same = [&](const Pairing& want) {
+    auto got = FindPairingIn(store(), want.id);
+    ASSERT_TRUE(got.has_value()) << want.id;
+    ExpectSamePairing(*got, want);
+  };
+  same(Released(MakePairing(PairingId('d'), "a1", PairingState::kWaiting, kNow + 3)));
+  same(MakePairing(PairingId('e'), "a1", PairingState::kDone, kNow + 4));
+  same(MakePairing(PairingId('f'), "a1", PairingState::kClosed, kNow + 5));
+  same(MakePairing(PairingId('g'), "a2", PairingState::kWaiting, kNow + 6));
+  same(MakePairing(PairingId('h'), "a2", PairingState::kAnswered, kNow + 7));
+  same(MakePairing(PairingId('i'), "", PairingState::kWaiting, kNow + 8));
+  EXPECT_EQ(WaitingPairingId(store(), "a1"), "");
+  EXPECT_EQ(WaitingPairingId(store(), "a2"), PairingId('g'));
+  // Nothing left open: none closed, and the closed ones keep their time.
+  EXPECT_EQ(close("a1", kNow + 200), 0);
+  auto first = FindPairingIn(store(), PairingId('a'));
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->updated_at, kNow + 100);
+  EXPECT_EQ(close("nobody", kNow + 200), 0);
+  // Not the decoys either: they belong to no account.
+  EXPECT_EQ(close("", kNow + 200), 0);
+  same(MakePairing(PairingId('i'), "", PairingState::kWaiting, kNow + 8));
+  EXPECT_EQ(close("a2", kNow + 300), 2);
+  EXPECT_EQ(WaitingPairingId(store(), "a2"), "");
+}
+
+TEST_P(StoreContractTest, DeleteExpiredPairings) {
+  Write(store(), [&](Tx& tx) -> Status {
+    KW_TRY(tx.InsertAccount(MakeAccount("a1", "ann@example.com")));
+    // Expiring at kNow + 600, kNow + 610 and (a decoy) kNow + 590.
+    KW_TRY(tx.InsertPairing(MakePairing(PairingId('a'), "a1", PairingState::kWaiting, kNow)));
+    KW_TRY(tx.InsertPairing(
+        Released(MakePairing(PairingId('b'), "a1", PairingState::kWaiting, kNow + 10))));
+    return tx.InsertPairing(MakePairing(PairingId('c'), "", PairingState::kWaiting, kNow - 10));
+  });
+  auto sweep = [&](int64_t now) {
+    int64_t deleted = -1;
+    Write(store(), [&](Tx& tx) -> Status {
+      auto n = tx.DeleteExpiredPairings(now);
+      if (!n) return Fail(n.error());
+      deleted = *n;
+      return {};
+    });
+    return deleted;
+  };
+  EXPECT_EQ(sweep(kNow + 590), 0);  // expired before now: strictly
+  EXPECT_EQ(sweep(kNow + 600), 1);  // the decoy
+  EXPECT_EQ(FindPairingIn(store(), PairingId('c')), std::nullopt);
+  EXPECT_TRUE(FindPairingIn(store(), PairingId('a')).has_value());
+  EXPECT_EQ(sweep(kNow + 601), 1);
+  EXPECT_EQ(FindPairingIn(store(), PairingId('a')), std::nullopt);
+  EXPECT_TRUE(FindPairingIn(store(), PairingId('b')).has_value());
+  EXPECT_EQ(sweep(kNow + 601), 0);
+  EXPECT_EQ(sweep(kNow + 611), 1);
+  EXPECT_EQ(FindPairingIn(store(), PairingId('b')), std::nullopt);
+}
+
+TEST_P(StoreContractTest, DeletingTheAccountDeletesItsPairings) {
+  Write(store(), [&](Tx& tx) -> Status {
+    KW_TRY(tx.InsertAccount(MakeAccount("a1", "ann@example.com")));
+    KW_TRY(tx.InsertAccount(MakeAccount("a2", "bob@example.com")));
+    KW_TRY(tx.InsertPairing(MakePairing(PairingId('a'), "a1", PairingState::kWaiting, kNow)));
+    KW_TRY(tx.InsertPairing(
+        Released(MakePairing(PairingId('b'), "a1", PairingState::kWaiting, kNow + 1))));
+    KW_TRY(tx.InsertPairing(MakePairing(PairingId('c'), "a2", PairingState::kWaiting, kNow)));
+    return tx.InsertPairing(MakePairing(PairingId('d'), "", PairingState::kWaiting, kNow));
+  });
+  Write(store(), [&](Tx& tx) { return tx.DeleteAccount("a1"); });
+  EXPECT_EQ(FindPairingIn(store(), PairingId('a')), std::nullopt);
+  EXPECT_EQ(FindPairingIn(store(), PairingId('b')), std::nullopt);
+  EXPECT_EQ(WaitingPairingId(store(), "a1"), "");
+  EXPECT_TRUE(FindPairingIn(store(), PairingId('c')).has_value());
+  EXPECT_TRUE(FindPairingIn(store(), PairingId('d')).has_value());
+  // The id is free again.
+  Write(store(), [&](Tx& tx) {
+    return tx.InsertPairing(MakePairing(PairingId('a'), "a2", PairingState::kWaiting, kNow + 5));
+  });
+  EXPECT_EQ(WaitingPairingId(store(), "a2"), PairingId('a'));
+}
+
+TEST_P(StoreContractTest, PairingWritesRollBackAndNeedAWriteTransaction) {
+  Write(store(), [&](Tx& tx) -> Status {
+    KW_TRY(tx.InsertAccount(MakeAccount("a1", "ann@example.com")));
+    return tx.InsertPairing(MakePairing(PairingId('a'), "a1", PairingState::kWaiting, kNow));
+  });
+  const Pairing stored = MakePairing(PairingId('a'), "a1", PairingState::kWaiting, kNow);
+  auto failed = store().Transact([&](Tx& tx) -> Status {
+    KW_TRY(tx.InsertPairing(MakePairing(PairingId('b'), "a1", PairingState::kWaiting, kNow)));
+    KW_TRY(tx.UpdatePairing(Released(stored)));
+    KW_TRY(Discard(tx.CloseOpenPairings("a1", kNow + 1)));
+    KW_TRY(Discard(tx.DeleteExpiredPairings(kNow + 10'000)));
+    return Fail(StoreError("test"));
+  });
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(FindPairingIn(store(), PairingId('b')), std::nullopt);
+  auto kept = FindPairingIn(store(), PairingId('a'));
+  ASSERT_TRUE(kept.has_value());
+  ExpectSamePairing(*kept, stored);
+  EXPECT_FALSE(store().Read([&](Tx& tx) {
+    return tx.InsertPairing(MakePairing(PairingId('c'), "a1", PairingState::kWaiting, kNow));
+  }));
+  EXPECT_FALSE(store().Read([&](Tx& tx) { return tx.UpdatePairing(Released(stored)); }));
+  EXPECT_FALSE(store().Read([&](Tx& tx) { return Discard(tx.CloseOpenPairings("a1", kNow)); }));
+  EXPECT_FALSE(
+      store().Read([&](Tx& tx) { return Discard(tx.DeleteExpiredPairings(kNow + 10'000)); }));
+  EXPECT_EQ(FindPairingIn(store(), PairingId('c')), std::nullopt);
+  kept = FindPairingIn(store(), PairingId('a'));
+  ASSERT_TRUE(kept.has_value());
+  ExpectSamePairing(*kept, stored);
+}
+
 }  // namespace
 }  // namespace keyward::store::testing

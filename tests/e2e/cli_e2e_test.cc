@@ -6,6 +6,8 @@
 
 #include <ctime>
 #include <fstream>
+#include <memory>
+#include <optional>
 #include <regex>
 #include <thread>
 
@@ -587,6 +589,145 @@ TEST(ServerLogTest, NamesTheForwardedClientBehindATrustedProxy) {
     log = server.StderrText();
   }
   EXPECT_TRUE(std::regex_search(log, line)) << log;
+}
+
+// ---- device pairing (keyward device pair-show / pair) ----
+
+std::optional<std::string> PairingCodeIn(const std::string& out) {
+  std::smatch m;
+  static const std::regex kCode(R"(Pairing code: ([0-9]{3}) ([0-9]{3}))");
+  if (!std::regex_search(out, m, kCode)) return std::nullopt;
+  return m[1].str() + m[2].str();
+}
+
+std::optional<std::string> SessionIn(const std::string& out) {
+  std::smatch m;
+  static const std::regex kExport(R"re(export KEYWARD_SESSION="([A-Za-z0-9_-]+)")re");
+  if (!std::regex_search(out, m, kExport)) return std::nullopt;
+  return m[1].str();
+}
+
+class PairingE2eTest : public CliE2eTest {
+ protected:
+  // `keyward device pair-show` on the signed-in profile, running; its
+  // standard input already holds `answer` for the confirmation.
+  std::unique_ptr<CliProcess> ShowCode(const std::string& profile, const std::string& session,
+                                       const std::string& answer) {
+    std::vector<std::string> args = {
+        "--server", server_->url(), "--profile", Profile(profile).string(), "device", "pair-show"};
+    auto p = std::make_unique<CliProcess>(kCli, args, Session(session));
+    p->Write(answer);
+    EXPECT_TRUE(p->WaitForStdout("The code works once", std::chrono::seconds(30))) << p->out();
+    return p;
+  }
+
+  CliResult Join(const std::string& profile, const std::string& email, const std::string& code) {
+    return Cli(profile, {"device", "pair", "--email", email, "--device-name", "laptop-2"},
+               code + "\n");
+  }
+};
+
+TEST_F(PairingE2eTest, ANewDeviceGetsTheSameVaultWithTheCodeOfASignedInOne) {
+  const std::string email = "pat@example.com";
+  RegisterAndVerify(email);
+  const std::string session = Login("pat", email, std::string(kPassword) + "\n");
+  const std::string bank = AddItem("pat", session, {"--name", "bank"}, "bank-secret\n");
+
+  auto shower = ShowCode("pat", session, "y\n");
+  auto code = PairingCodeIn(shower->out());
+  ASSERT_TRUE(code) << shower->out();
+  EXPECT_NE(shower->out().find("keyward device pair --email " + email), std::string::npos);
+  auto joined = Join("pat-new", email, *code);
+  ASSERT_EQ(joined.exit_code, 0) << joined.Describe();
+  auto shown = shower->Finish(std::chrono::seconds(30));
+  ASSERT_EQ(shown.exit_code, 0) << shown.Describe();
+  EXPECT_NE(shown.out.find("Paired 'laptop-2'"), std::string::npos) << shown.out;
+  EXPECT_NE(shown.out.find("A new device typed the code: 'laptop-2' (cli) from 127.0.0.1."),
+            std::string::npos)
+      << shown.out;
+
+  // The new device: its own session, the same vault, no master password asked.
+  auto new_session = SessionIn(joined.out);
+  ASSERT_TRUE(new_session) << joined.Describe();
+  auto get =
+      Cli("pat-new", {"item", "get", bank, "--field", "password"}, "", Session(*new_session));
+  EXPECT_EQ(get.out, "bank-secret\n") << get.Describe();
+  auto devices = Cli("pat", {"--json", "device", "list"}, "", Session(session));
+  ASSERT_EQ(devices.exit_code, 0) << devices.Describe();
+  EXPECT_NE(devices.out.find("laptop-2"), std::string::npos) << devices.out;
+  // The owner is told; the code is in no email and nowhere in the server's log.
+  bool told = false;
+  for (const auto& entry : fs::directory_iterator(Outbox())) {
+    const std::string m = ReadFile(entry.path());
+    told |= m.find(email) != std::string::npos && m.find("was paired") != std::string::npos;
+    EXPECT_EQ(m.find(*code), std::string::npos);
+  }
+  EXPECT_TRUE(told);
+  EXPECT_EQ(server_->StderrText().find(*code), std::string::npos);
+}
+
+TEST_F(PairingE2eTest, AWrongCodeClosesThePairingForBothDevices) {
+  const std::string email = "quin@example.com";
+  RegisterAndVerify(email);
+  const std::string session = Login("quin", email, std::string(kPassword) + "\n");
+  auto shower = ShowCode("quin", session, "y\n");
+  auto code = PairingCodeIn(shower->out());
+  ASSERT_TRUE(code);
+  std::string wrong = *code;
+  wrong[5] = wrong[5] == '9' ? '0' : static_cast<char>(wrong[5] + 1);
+  auto joined = Join("quin-new", email, wrong);
+  EXPECT_EQ(joined.exit_code, 1) << joined.Describe();
+  ASSERT_EQ(joined.ErrLines().size(), 1u) << joined.Describe();
+  EXPECT_NE(joined.err.find("closed"), std::string::npos) << joined.Describe();
+  auto shown = shower->Finish(std::chrono::seconds(30));
+  EXPECT_EQ(shown.exit_code, 1) << shown.Describe();
+  ASSERT_EQ(shown.ErrLines().size(), 1u) << shown.Describe();
+  EXPECT_NE(shown.err.find("wrong"), std::string::npos) << shown.Describe();
+  // Nothing was paired and no session made.
+  EXPECT_FALSE(SessionIn(joined.out));
+  auto devices = Cli("quin", {"--json", "device", "list"}, "", Session(session));
+  EXPECT_EQ(devices.out.find("laptop-2"), std::string::npos) << devices.out;
+  // A code that is not six digits costs nothing: refused before any request.
+  auto typo = Join("quin-new", email, "12345");
+  EXPECT_EQ(typo.exit_code, 1);
+  EXPECT_NE(typo.err.find("six digits"), std::string::npos) << typo.Describe();
+}
+
+TEST_F(PairingE2eTest, TheSignedInDeviceSaysNoAndNothingIsReleased) {
+  const std::string email = "rae@example.com";
+  RegisterAndVerify(email);
+  const std::string session = Login("rae", email, std::string(kPassword) + "\n");
+  auto shower = ShowCode("rae", session, "n\n");
+  auto code = PairingCodeIn(shower->out());
+  ASSERT_TRUE(code);
+  auto joined = Join("rae-new", email, *code);
+  EXPECT_EQ(joined.exit_code, 1) << joined.Describe();
+  EXPECT_NE(joined.err.find("closed"), std::string::npos) << joined.Describe();
+  auto shown = shower->Finish(std::chrono::seconds(30));
+  EXPECT_EQ(shown.exit_code, 1) << shown.Describe();
+  EXPECT_NE(shown.err.find("not paired"), std::string::npos) << shown.Describe();
+}
+
+// A code lives for the server's pairing lifetime (2 minutes; 2 s here).
+TEST_F(PairingE2eTest, ACodeExpires) {
+  server_ = std::make_unique<ServerProcess>(
+      KEYWARDD_PATH, std::vector<std::string>{"--min-kdf-ops", "2", "--min-kdf-mem", "20971520",
+                                              "--pairing-lifetime", "2s"});
+  profiles_ = server_->temp_dir() / "profiles";
+  const std::string email = "sol@example.com";
+  RegisterAndVerify(email);
+  const std::string session = Login("sol", email, std::string(kPassword) + "\n");
+  auto shower = ShowCode("sol", session, "y\n");
+  auto code = PairingCodeIn(shower->out());
+  ASSERT_TRUE(code);
+  auto shown = shower->Finish(std::chrono::seconds(30));
+  EXPECT_EQ(shown.exit_code, 1) << shown.Describe();
+  EXPECT_NE(shown.err.find("expired"), std::string::npos) << shown.Describe();
+  // Typed too late: the new device is told, and gets nothing.
+  auto late = Join("sol-new", email, *code);
+  EXPECT_EQ(late.exit_code, 1) << late.Describe();
+  EXPECT_NE(late.err.find("expired"), std::string::npos) << late.Describe();
+  EXPECT_FALSE(SessionIn(late.out));
 }
 
 }  // namespace

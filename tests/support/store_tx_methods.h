@@ -28,6 +28,12 @@
     (a, k))                                                                                        \
   X(Result<int64_t>, RevokeDeviceSessions, (std::string_view a, std::string_view d), (a, d))       \
   X(Result<int64_t>, DeleteDeadSessions, (int64_t now), (now))                                     \
+  X(Status, InsertPairing, (const core::Pairing& p), (p))                                          \
+  X(Result<std::optional<core::Pairing>>, FindPairing, (std::string_view id), (id))                \
+  X(Result<std::optional<core::Pairing>>, FindWaitingPairing, (std::string_view a), (a))           \
+  X(Status, UpdatePairing, (const core::Pairing& p), (p))                                          \
+  X(Result<int64_t>, CloseOpenPairings, (std::string_view a, int64_t now), (a, now))               \
+  X(Result<int64_t>, DeleteExpiredPairings, (int64_t now), (now))                                  \
   X(Status, InsertItem, (const core::Item& i), (i))                                                \
   X(Result<std::optional<core::Item>>, FindItem, (std::string_view a, std::string_view i), (a, i)) \
   X(Result<std::vector<core::Item>>, ListItems, (std::string_view a), (a))                         \

@@ -24,19 +24,6 @@ constexpr size_t kKeyBlobMax = 4096;
 constexpr size_t kWrappedMin = 1;
 constexpr size_t kMaxPasswordEscrows = 1000;  // organizations one account is enrolled in
 
-json AccountJson(const core::Account& a) {
-  return {{"id", a.id},
-          {"email", a.email},
-          {"kdf", KdfJson(a.kdf_ops, a.kdf_mem)},
-          {"salt", crypto::Base64UrlEncode(a.salt)},
-          {"wrapped_vault_key", crypto::Base64UrlEncode(a.wrapped_vault_key)},
-          {"public_key", crypto::Base64UrlEncode(a.public_key)},
-          {"wrapped_private_key", crypto::Base64UrlEncode(a.wrapped_private_key)},
-          {"two_factor_enabled", a.totp_enabled},
-          {"must_change_password", a.must_change_password},
-          {"created_at", FormatRfc3339(a.created_at)}};
-}
-
 json ItemJson(const core::Item& i) {
   return {{"id", i.id},
           {"revision", i.revision},
@@ -122,6 +109,7 @@ class ApiImpl final : public Api {
     AddOrgRoutes(router, RouteContext{config_, core_});
     AddRecoveryRoutes(router, RouteContext{config_, core_});
     AddRequestRoutes(router, RouteContext{config_, core_});
+    AddPairingRoutes(router, RouteContext{config_, core_});
   }
 
   // Before any request: a node whose key files are not the database's would
@@ -141,6 +129,7 @@ class ApiImpl final : public Api {
     c.kdf_minimum = config.kdf_minimum;
     c.kdf_default = config.kdf_default;
     c.session_ttl_seconds = config.session_ttl_seconds;
+    c.pairing_ttl_seconds = config.pairing_ttl_seconds;
     c.recovery_key = config.recovery_key;
     c.org_creation_operator_only = config.org_creation_operator_only;
     c.org_creators = config.org_creators;

@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/clock.h"
 #include "http/request_log.h"
 
 namespace keyward::api {
@@ -50,6 +51,19 @@ Result<core::Caller> Authenticate(core::Services& core, const http::Request& req
         "(keyward login asks for it)."));
   }
   return caller;
+}
+
+nlohmann::json AccountJson(const core::Account& a) {
+  return {{"id", a.id},
+          {"email", a.email},
+          {"kdf", KdfJson(a.kdf_ops, a.kdf_mem)},
+          {"salt", crypto::Base64UrlEncode(a.salt)},
+          {"wrapped_vault_key", crypto::Base64UrlEncode(a.wrapped_vault_key)},
+          {"public_key", crypto::Base64UrlEncode(a.public_key)},
+          {"wrapped_private_key", crypto::Base64UrlEncode(a.wrapped_private_key)},
+          {"two_factor_enabled", a.totp_enabled},
+          {"must_change_password", a.must_change_password},
+          {"created_at", FormatRfc3339(a.created_at)}};
 }
 
 nlohmann::json KdfJson(uint64_t ops, uint64_t mem) { return {{"ops", ops}, {"mem", mem}}; }

@@ -75,6 +75,8 @@ enum class Access { kNormal, kWhilePasswordChangeRequired };
                                                 Access access = Access::kNormal);
 
 nlohmann::json KdfJson(uint64_t ops, uint64_t mem);
+// docs/api.md "Account": what a login (or a pairing's pickup) returns.
+nlohmann::json AccountJson(const core::Account& a);
 // Binary fields on the wire are base64url.
 std::string B64(std::span<const uint8_t> bytes);
 
@@ -120,5 +122,6 @@ nlohmann::json StatementsJson(const std::vector<core::OrgStatementRow>& rows);
 void AddOrgRoutes(http::Router& router, RouteContext ctx);
 void AddRecoveryRoutes(http::Router& router, RouteContext ctx);
 void AddRequestRoutes(http::Router& router, RouteContext ctx);  // request_routes.cc
+void AddPairingRoutes(http::Router& router, RouteContext ctx);  // pairing_routes.cc
 
 }  // namespace keyward::api

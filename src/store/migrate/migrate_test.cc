@@ -29,13 +29,15 @@ using testing::TestDatabase;
 
 constexpr int64_t kNow = 1'790'000'000;
 
-// The tables Fill writes: every table of schema version 4 (later versions
-// add tables; the copy must cover those too, see TablesInCopyOrder below).
+// The tables Fill writes: every table of schema version 4, and pairings
+// (version 7); the copy must cover the others too, see TablesInCopyOrder
+// below.
 const std::vector<std::string> kTables = {
     "accounts",       "email_codes",         "devices",           "sessions",
     "items",          "totp_recovery_codes", "rate_limits",       "orgs",
     "org_statements", "org_members",         "org_grants",        "escrows",
-    "org_invites",    "org_events",          "recovery_requests", "recovery_approvals"};
+    "org_invites",    "org_events",          "recovery_requests", "recovery_approvals",
+    "pairings"};
 
 Bytes B(size_t n, uint8_t fill) { return Bytes(n, fill); }
 
@@ -178,7 +180,38 @@ void Fill(Store& s) {
     approved.link_share = B(48, 35);
     KW_TRY(tx.InsertRequest(approved));
     KW_TRY(tx.InsertApproval({"r2", "a1", kNow + 20}));
-    return tx.InsertApproval({"r2", "gone-admin", kNow + 21});
+    KW_TRY(tx.InsertApproval({"r2", "gone-admin", kNow + 21}));
+
+    // A waiting pairing, a decoy (no account) and a released one with every
+    // field set.
+    core::Pairing waiting;
+    waiting.id = "pairing-waiting-000000";
+    waiting.account_id = "a1";
+    waiting.shown_device_id = "d1";
+    waiting.joining_device_id = "d3";
+    waiting.ya = B(32, 36);
+    waiting.created_at = kNow;
+    waiting.expires_at = kNow + 600;
+    waiting.updated_at = kNow;
+    KW_TRY(tx.InsertPairing(waiting));
+    core::Pairing decoy = waiting;
+    decoy.id = "pairing-decoy-00000000";
+    decoy.account_id = "";
+    KW_TRY(tx.InsertPairing(decoy));
+    core::Pairing released = waiting;
+    released.id = "pairing-released-00000";
+    released.account_id = "a2";
+    released.state = core::PairingState::kReleased;
+    released.yb = B(32, 37);
+    released.joining_name = "phone \xc3\xa9";
+    released.joining_type = "mobile";
+    released.tb = B(32, 38);
+    released.joining_address = "203.0.113.9";
+    released.claim_hash = B(32, 39);
+    released.ta = B(32, 40);
+    released.payload = AllBytes();
+    released.updated_at = kNow + 30;
+    return tx.InsertPairing(released);
   });
   ASSERT_OK(status);
 }
@@ -214,6 +247,11 @@ auto Tie(const core::OrgInvite& i) {
   return std::tie(i.id, i.org_id, i.email, i.role, i.permissions, i.token_hash, i.created_by,
                   i.created_at, i.expires_at, i.accepted_at);
 }
+auto Tie(const core::Pairing& p) {
+  return std::tie(p.id, p.account_id, p.shown_device_id, p.joining_device_id, p.ya, p.state, p.yb,
+                  p.joining_name, p.joining_type, p.tb, p.joining_address, p.claim_hash, p.ta,
+                  p.payload, p.created_at, p.expires_at, p.updated_at);
+}
 
 template <class T>
 void ExpectSameRows(const std::vector<T>& a, const std::vector<T>& b, const char* what) {
@@ -240,6 +278,7 @@ struct Snapshot {
   std::vector<core::OrgEvent> events;
   std::vector<core::RecoveryRequest> requests;
   std::vector<core::RecoveryApproval> approvals;
+  std::vector<core::Pairing> pairings;
 };
 
 template <class T>
@@ -287,6 +326,10 @@ Snapshot ReadAll(Store& s) {
     KW_TRY(Append(tx.ListEvents("o2", 0, 100), x.events));
     KW_TRY(Append(tx.ListRequests("o1", std::nullopt, std::nullopt, 100), x.requests));
     KW_TRY(Append(tx.ListApprovals("r2"), x.approvals));
+    for (const char* id :
+         {"pairing-waiting-000000", "pairing-decoy-00000000", "pairing-released-00000"}) {
+      KW_TRY(Take(tx.FindPairing(id), x.pairings, id));
+    }
     return {};
   });
   EXPECT_TRUE(status.has_value()) << status.error().code() << ": " << status.error().message();
@@ -346,6 +389,8 @@ TEST_F(MigrateTest, CopiesEveryTableAndReadsBackTheSame) {
   EXPECT_LT(position["devices"], position["sessions"]);
   EXPECT_LT(position["org_members"], position["escrows"]);
   EXPECT_LT(position["recovery_requests"], position["recovery_approvals"]);
+  EXPECT_LT(position["accounts"], position["pairings"]);
+  EXPECT_EQ(rows["pairings"], 3);
   EXPECT_EQ(report->orgs_verified, 2);
   EXPECT_EQ(report->events_verified, 5);
   EXPECT_EQ(report->sequences_advanced, 1);  // totp_recovery_codes.id
@@ -383,6 +428,11 @@ TEST_F(MigrateTest, CopiesEveryTableAndReadsBackTheSame) {
   EXPECT_EQ(want.events, got.events);
   EXPECT_EQ(want.requests, got.requests);
   EXPECT_EQ(want.approvals, got.approvals);
+  ExpectSameRows(want.pairings, got.pairings, "pairings");
+  ASSERT_EQ(got.pairings.size(), 3u);
+  EXPECT_EQ(got.pairings[1].account_id, "");
+  EXPECT_EQ(got.pairings[2].payload, AllBytes());
+  EXPECT_TRUE(got.pairings[0].payload.empty());
   EXPECT_EQ(got.items[0].data, AllBytes());
   EXPECT_EQ(got.accounts[0].totp_secret_sealed, AllBytes());
   EXPECT_TRUE(got.accounts[2].totp_secret_sealed.empty());

@@ -252,12 +252,38 @@ ALTER TABLE escrows ADD COLUMN mode TEXT COLLATE "C" NOT NULL DEFAULT 'dual-cont
   CHECK (mode IN ('dual-control', 'admin-reset'));
 )sql";
 
+// Device pairings: see the SQLite migration 7.
+constexpr const char* kV7Pairings = R"sql(
+CREATE TABLE pairings (
+  id TEXT COLLATE "C" PRIMARY KEY,
+  account_id TEXT COLLATE "C" REFERENCES accounts(id) ON DELETE CASCADE,
+  shown_device_id TEXT COLLATE "C" NOT NULL,
+  joining_device_id TEXT COLLATE "C" NOT NULL,
+  ya BYTEA NOT NULL,
+  state TEXT COLLATE "C" NOT NULL
+    CHECK (state IN ('waiting', 'answered', 'released', 'done', 'closed')),
+  yb BYTEA NOT NULL DEFAULT ''::bytea,
+  joining_name TEXT COLLATE "C" NOT NULL DEFAULT '',
+  joining_type TEXT COLLATE "C" NOT NULL DEFAULT '',
+  tb BYTEA NOT NULL DEFAULT ''::bytea,
+  joining_address TEXT COLLATE "C" NOT NULL DEFAULT '',
+  claim_hash BYTEA NOT NULL DEFAULT ''::bytea,
+  ta BYTEA NOT NULL DEFAULT ''::bytea,
+  payload BYTEA NOT NULL DEFAULT ''::bytea,
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+CREATE INDEX pairings_account_state ON pairings(account_id, state, created_at, id);
+CREATE INDEX pairings_expires_at ON pairings(expires_at);
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
   static const auto kMigrations =
       sql::NumberMigrations({kV1Accounts, kV2Organizations, kV3Recovery, kV4RecoveryRequests,
-                             kV5ServerMeta, kV6EscrowMode});
+                             kV5ServerMeta, kV6EscrowMode, kV7Pairings});
   return kMigrations;
 }
 

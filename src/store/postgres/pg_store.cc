@@ -553,7 +553,7 @@ std::vector<std::string> TablesInCopyOrder() {
           "rate_limits",        "orgs",        "org_members",
           "org_invites",        "org_events",  "org_statements",
           "org_grants",         "escrows",     "recovery_requests",
-          "recovery_approvals", "server_meta"};
+          "recovery_approvals", "server_meta", "pairings"};
 }
 
 int64_t TaskLockKey(std::string_view task) {

@@ -34,6 +34,7 @@ struct Migration {
 //   4 recovery requests and approvals
 //   5 the keys the database is bound to
 //   6 the recovery mode of each escrow
+//   7 device pairings
 // A driver lists its scripts in that order; they become versions 1, 2, ...
 std::vector<Migration> NumberMigrations(std::initializer_list<const char*> scripts);
 

@@ -29,6 +29,8 @@ using core::OrgGrant;
 using core::OrgInvite;
 using core::OrgMember;
 using core::OrgStatementRow;
+using core::Pairing;
+using core::PairingState;
 using core::RecoveryApproval;
 using core::RecoveryCode;
 using core::RecoveryRequest;
@@ -196,6 +198,66 @@ Escrow ReadEscrow(const Stmt& s) {
   e.updated_at = s.Int(8);
   e.mode = s.Text(9);
   return e;
+}
+
+constexpr const char* kPairingCols =
+    "id, account_id, shown_device_id, joining_device_id, ya, state, yb, joining_name, "
+    "joining_type, tb, joining_address, claim_hash, ta, payload, created_at, expires_at, "
+    "updated_at";
+
+// The CHECK constraint admits the five names only; anything else would read
+// as closed, the final state no flow acts on.
+PairingState ReadPairingState(std::string_view text) {
+  return core::ParsePairingState(text).value_or(PairingState::kClosed);
+}
+
+Pairing ReadPairing(const Stmt& s) {
+  Pairing p;
+  p.id = s.Text(0);
+  p.account_id = s.IsNull(1) ? "" : s.Text(1);  // NULL for a decoy
+  p.shown_device_id = s.Text(2);
+  p.joining_device_id = s.Text(3);
+  p.ya = s.Blob(4);
+  p.state = ReadPairingState(s.Text(5));
+  p.yb = s.Blob(6);
+  p.joining_name = s.Text(7);
+  p.joining_type = s.Text(8);
+  p.tb = s.Blob(9);
+  p.joining_address = s.Text(10);
+  p.claim_hash = s.Blob(11);
+  p.ta = s.Blob(12);
+  p.payload = s.Blob(13);
+  p.created_at = s.Int(14);
+  p.expires_at = s.Int(15);
+  p.updated_at = s.Int(16);
+  return p;
+}
+
+// Parameters ?1..?17 in kPairingCols order. An empty account id (a decoy) is
+// stored as NULL, which the foreign key to accounts admits; the other empty
+// fields are stored as empty text or bytes, never NULL.
+void BindPairing(Stmt& s, const Pairing& p) {
+  s.Bind(1, p.id);
+  if (p.account_id.empty()) {
+    s.BindNull(2, Type::kText);
+  } else {
+    s.Bind(2, p.account_id);
+  }
+  s.Bind(3, p.shown_device_id)
+      .Bind(4, p.joining_device_id)
+      .Bind(5, p.ya)
+      .Bind(6, core::PairingStateName(p.state))
+      .Bind(7, p.yb)
+      .Bind(8, p.joining_name)
+      .Bind(9, p.joining_type)
+      .Bind(10, p.tb)
+      .Bind(11, p.joining_address)
+      .Bind(12, p.claim_hash)
+      .Bind(13, p.ta)
+      .Bind(14, p.payload)
+      .Bind(15, p.created_at)
+      .Bind(16, p.expires_at)
+      .Bind(17, p.updated_at);
 }
 
 // Unsigned counters (versions, epochs) are stored as signed 64-bit integers.
@@ -546,6 +608,62 @@ class SqlTx final : public Tx {
     static constexpr const char* kSql =
         "DELETE FROM sessions WHERE expires_at <= ?1 OR revoked = 1";
     KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "delete dead sessions"));
+    s.Bind(1, now);
+    return s.Exec();
+  }
+
+  Status InsertPairing(const Pairing& p) override {
+    // The primary key refuses a second pairing of the id (store.conflict);
+    // the foreign key refuses an account that does not exist (store.not_found).
+    static const std::string kSql = std::string("INSERT INTO pairings (") + kPairingCols +
+                                    ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,"
+                                    "?15,?16,?17)";
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql.c_str(), "insert pairing"));
+    BindPairing(s, p);
+    KW_TRY(s.Exec());
+    return {};
+  }
+
+  Result<std::optional<Pairing>> FindPairing(std::string_view id) override {
+    static const std::string kSql =
+        std::string("SELECT ") + kPairingCols + " FROM pairings WHERE id = ?1";
+    return FindOne<Pairing>(kSql.c_str(), "find pairing", ReadPairing,
+                            [&](Stmt& s) { s.Bind(1, id); });
+  }
+
+  Result<std::optional<Pairing>> FindWaitingPairing(std::string_view account_id) override {
+    // Served by pairings_account_state (account_id, state, created_at, id)
+    // read backwards. A decoy's NULL account never matches.
+    static const std::string kSql = std::string("SELECT ") + kPairingCols +
+                                    " FROM pairings WHERE account_id = ?1 AND state = 'waiting' "
+                                    "ORDER BY created_at DESC, id DESC LIMIT 1";
+    return FindOne<Pairing>(kSql.c_str(), "find waiting pairing", ReadPairing,
+                            [&](Stmt& s) { s.Bind(1, account_id); });
+  }
+
+  Status UpdatePairing(const Pairing& p) override {
+    static constexpr const char* kSql =
+        "UPDATE pairings SET shown_device_id = ?3, joining_device_id = ?4, ya = ?5, state = ?6, "
+        "yb = ?7, joining_name = ?8, joining_type = ?9, tb = ?10, joining_address = ?11, "
+        "claim_hash = ?12, ta = ?13, payload = ?14, expires_at = ?16, updated_at = ?17 "
+        "WHERE id = ?1";
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "update pairing"));
+    BindPairing(s, p);  // ?2 and ?15 are bound but not written
+    return ExpectOne(s.Exec(), "update pairing");
+  }
+
+  Result<int64_t> CloseOpenPairings(std::string_view account_id, int64_t now) override {
+    static constexpr const char* kSql =
+        "UPDATE pairings SET state = 'closed', updated_at = ?2 "
+        "WHERE account_id = ?1 AND state IN ('waiting', 'answered')";
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "close open pairings"));
+    s.Bind(1, account_id).Bind(2, now);
+    return s.Exec();
+  }
+
+  Result<int64_t> DeleteExpiredPairings(int64_t now) override {
+    static constexpr const char* kSql = "DELETE FROM pairings WHERE expires_at < ?1";
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "delete expired pairings"));
     s.Bind(1, now);
     return s.Exec();
   }

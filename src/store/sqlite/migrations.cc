@@ -270,12 +270,44 @@ ALTER TABLE escrows ADD COLUMN mode TEXT NOT NULL DEFAULT 'dual-control'
   CHECK (mode IN ('dual-control', 'admin-reset'));
 )sql";
 
+// Device pairings (docs/protocol.md "Device pairing"): the server relays the
+// CPace messages and never sees a code or a key. account_id is NULL for a
+// decoy (an email with no waiting pairing gets one too, so the answer does
+// not tell whether the account exists); deleting the account deletes its
+// pairings. The fields a later step fills are empty ('' or x''), never NULL,
+// until then. (account_id, state, created_at, id) serves FindWaitingPairing's
+// newest-first lookup, CloseOpenPairings and the cascade from accounts;
+// expires_at serves the sweep.
+constexpr const char* kV7Pairings = R"sql(
+CREATE TABLE pairings (
+  id TEXT PRIMARY KEY,
+  account_id TEXT REFERENCES accounts(id) ON DELETE CASCADE,
+  shown_device_id TEXT NOT NULL,
+  joining_device_id TEXT NOT NULL,
+  ya BLOB NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('waiting', 'answered', 'released', 'done', 'closed')),
+  yb BLOB NOT NULL DEFAULT x'',
+  joining_name TEXT NOT NULL DEFAULT '',
+  joining_type TEXT NOT NULL DEFAULT '',
+  tb BLOB NOT NULL DEFAULT x'',
+  joining_address TEXT NOT NULL DEFAULT '',
+  claim_hash BLOB NOT NULL DEFAULT x'',
+  ta BLOB NOT NULL DEFAULT x'',
+  payload BLOB NOT NULL DEFAULT x'',
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX pairings_account_state ON pairings(account_id, state, created_at, id);
+CREATE INDEX pairings_expires_at ON pairings(expires_at);
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
   static const auto kMigrations =
       sql::NumberMigrations({kV1Accounts, kV2Organizations, kV3Recovery, kV4RecoveryRequests,
-                             kV5ServerMeta, kV6EscrowMode});
+                             kV5ServerMeta, kV6EscrowMode, kV7Pairings});
   return kMigrations;
 }
 
