@@ -1,10 +1,12 @@
-// Local backup files: the records of protocol/backup.h hold JSON, one per
-// item between an opening record (who and when) and a closing one (how many).
+// Local backup files: the records of protocol/backup.h hold one binary
+// record per item between an opening JSON record (who and when) and a
+// closing one (how many).
 #include "keyward/backup.h"
 
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -38,38 +40,210 @@ Error FileError(std::string_view what, const std::filesystem::path& path, int er
                          fmt::format("cannot {} {}: {}", what, path.string(), std::strerror(err)));
 }
 
-Json ItemRecord(const Item& item) {
-  Json j = Json::object();
-  j["id"] = Str(item.id);
-  j["revision"] = item.revision;
-  j["created_at"] = Str(item.created_at);
-  j["updated_at"] = Str(item.updated_at);
-  j["name"] = Str(item.fields.name);
-  j["username"] = Str(item.fields.username);
-  j["password"] = Json(ToSecretString(item.fields.password));
-  j["url"] = Str(item.fields.url);
-  j["notes"] = Json(ToSecretString(item.fields.notes));
-  return j;
+// Item records (docs/protocol.md "Local backup file"): a version byte, then
+// the fields in a fixed order, each string as its length (u32 LE) and bytes:
+//   0x01 ‖ id ‖ revision (i64 LE) ‖ created_at ‖ updated_at ‖ name ‖ username
+//   ‖ password ‖ url ‖ notes
+constexpr uint8_t kItemRecordVersion = 1;
+constexpr size_t kItemRecordFixedSize = 1 + 8 + 8 * 4;  // version, revision, 8 lengths
+
+std::span<const uint8_t> AsBytes(std::string_view s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+// An unsigned integer from or to its little-endian bytes.
+template <class T>
+T LittleEndian(T v) {
+  if constexpr (std::endian::native == std::endian::big) return std::byteswap(v);
+  return v;
+}
+
+// RFC 3629 UTF-8, as the JSON records required of every string: no overlong
+// forms, no surrogates, nothing above U+10FFFF; NUL is allowed (JSON's \u0000).
+bool IsUtf8(std::span<const uint8_t> s) {
+  const uint8_t* p = s.data();
+  const uint8_t* const end = p + s.size();
+  while (p != end) {
+    if (end - p >= 8) {  // ASCII, eight bytes at a time
+      uint64_t word;
+      std::memcpy(&word, p, 8);
+      if ((word & 0x8080808080808080u) == 0) {
+        p += 8;
+        continue;
+      }
+    }
+    const uint8_t c = *p;
+    if (c < 0x80) {
+      ++p;
+      continue;
+    }
+    size_t len = 0;
+    uint8_t lo = 0x80, hi = 0xBF;  // the range of the second byte
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      if (c == 0xE0) lo = 0xA0;  // overlong
+      if (c == 0xED) hi = 0x9F;  // surrogates
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      if (c == 0xF0) lo = 0x90;  // overlong
+      if (c == 0xF4) hi = 0x8F;  // above U+10FFFF
+    } else {
+      return false;
+    }
+    if (static_cast<size_t>(end - p) < len || p[1] < lo || p[1] > hi) return false;
+    for (size_t k = 2; k < len; ++k) {
+      if (p[k] < 0x80 || p[k] > 0xBF) return false;
+    }
+    p += len;
+  }
+  return true;
+}
+
+// The size of `item`'s record, or why it cannot have one: every string must
+// be UTF-8 (the reader refuses anything else) and the record must fit in a
+// backup record (protocol::kMaxBackupRecord).
+Result<size_t> ItemRecordSize(const Item& item) {
+  const std::span<const uint8_t> strings[] = {
+      AsBytes(item.id),          AsBytes(item.created_at),      AsBytes(item.updated_at),
+      AsBytes(item.fields.name), AsBytes(item.fields.username), item.fields.password.span(),
+      AsBytes(item.fields.url),  item.fields.notes.span()};
+  size_t size = kItemRecordFixedSize;
+  for (auto s : strings) {
+    if (!IsUtf8(s)) {
+      return Fail(Error::InvalidArgument(
+          "backup.bad_item", fmt::format("item {} has a field that is not UTF-8 text", item.id)));
+    }
+    size += s.size();
+  }
+  if (size > protocol::kMaxBackupRecord) {
+    return Fail(Error::InvalidArgument(
+        "backup.item_too_large",
+        fmt::format("item {} is too large for a backup ({} bytes, at most {})", item.id, size,
+                    protocol::kMaxBackupRecord)));
+  }
+  return size;
+}
+
+// Writes into a buffer known to be large enough (ItemRecordSize).
+struct RecordWriter {
+  std::span<uint8_t> out;
+  size_t at = 0;
+
+  template <class T>
+  void Le(T v) {
+    v = LittleEndian(v);
+    std::memcpy(out.data() + at, &v, sizeof v);
+    at += sizeof v;
+  }
+  void Field(std::span<const uint8_t> s) {
+    Le(static_cast<uint32_t>(s.size()));
+    if (!s.empty()) std::memcpy(out.data() + at, s.data(), s.size());
+    at += s.size();
+  }
+};
+
+// Writes `item`'s record at the start of `out` (at least ItemRecordSize
+// bytes); returns its size.
+size_t WriteItemRecord(const Item& item, std::span<uint8_t> out) {
+  RecordWriter w{out};
+  w.Le(kItemRecordVersion);
+  w.Field(AsBytes(item.id));
+  w.Le(static_cast<uint64_t>(item.revision));
+  w.Field(AsBytes(item.created_at));
+  w.Field(AsBytes(item.updated_at));
+  w.Field(AsBytes(item.fields.name));
+  w.Field(AsBytes(item.fields.username));
+  w.Field(item.fields.password.span());
+  w.Field(AsBytes(item.fields.url));
+  w.Field(item.fields.notes.span());
+  return w.at;
+}
+
+// True when every byte is below 0x80: then every field of the record is
+// UTF-8 and need not be checked one by one (the common case, in one pass).
+bool IsAscii(std::span<const uint8_t> s) {
+  const uint8_t* p = s.data();
+  const size_t n = s.size();
+  const auto word = [p](size_t at) {
+    uint64_t w;
+    std::memcpy(&w, p + at, 8);
+    return w;
+  };
+  uint64_t any = 0;
+  if (n < 8) {
+    for (size_t i = 0; i < n; ++i) any |= p[i];
+  } else {
+    size_t i = 0;
+    for (; n - i >= 32; i += 32) any |= word(i) | word(i + 8) | word(i + 16) | word(i + 24);
+    for (; n - i >= 8; i += 8) any |= word(i);
+    any |= word(n - 8);  // the last bytes (again, some of them)
+  }
+  return (any & 0x8080808080808080u) == 0;
+}
+
+// Reads one record, never past its end. The first problem is kept in
+// `error`; every read after it gives zero or nothing.
+struct RecordReader {
+  std::span<const uint8_t> in;
+  bool check_utf8 = true;
+  size_t at = 0;
+  const char* error = nullptr;
+
+  std::span<const uint8_t> Take(size_t n) {
+    if (error != nullptr) return {};
+    if (in.size() - at < n) {
+      error = "an item record is cut short or a length runs past its end";
+      return {};
+    }
+    auto s = in.subspan(at, n);
+    at += n;
+    return s;
+  }
+  template <class T>
+  T Le() {
+    T v = 0;
+    if (auto b = Take(sizeof v); !b.empty()) std::memcpy(&v, b.data(), sizeof v);
+    return LittleEndian(v);
+  }
+  std::span<const uint8_t> Field() {
+    auto s = Take(Le<uint32_t>());
+    if (check_utf8 && error == nullptr && !IsUtf8(s)) error = "an item field is not UTF-8 text";
+    return s;
+  }
+  std::string Text() {
+    auto s = Field();
+    return std::string(reinterpret_cast<const char*>(s.data()), s.size());
+  }
+  crypto::SecureBytes Secret() { return crypto::SecureBytes::Copy(Field()); }
+};
+
+// Reads an item record into `item`, a fresh one (read in place: the item is
+// never copied or moved).
+Status ReadItemRecord(std::span<const uint8_t> record, Item& item) {
+  RecordReader r{record, !IsAscii(record)};
+  if (r.Le<uint8_t>() != kItemRecordVersion && r.error == nullptr) {
+    return Fail(Malformed("an item record of an unknown version"));
+  }
+  item.id = r.Text();
+  item.revision = static_cast<int64_t>(r.Le<uint64_t>());
+  item.created_at = r.Text();
+  item.updated_at = r.Text();
+  item.fields.name = r.Text();
+  item.fields.username = r.Text();
+  item.fields.password = r.Secret();
+  item.fields.url = r.Text();
+  item.fields.notes = r.Secret();
+  if (r.error == nullptr && r.at != record.size()) r.error = "an item record has trailing bytes";
+  if (r.error != nullptr) return Fail(Malformed(r.error));
+  return {};
 }
 
 Result<Json> ParseRecord(std::span<const uint8_t> record) {
   Json j = Json::parse(record.begin(), record.end(), nullptr, false);
   if (j.is_discarded() || !j.is_object()) return Fail(Malformed("a record is not a JSON object"));
   return j;
-}
-
-Result<Item> ItemFromRecord(const Json& j) {
-  Item item;
-  KW_ASSIGN_OR_RETURN(item.id, JsonString(j, "id"));
-  KW_ASSIGN_OR_RETURN(item.revision, JsonInt(j, "revision"));
-  KW_ASSIGN_OR_RETURN(item.created_at, JsonString(j, "created_at"));
-  KW_ASSIGN_OR_RETURN(item.updated_at, JsonString(j, "updated_at"));
-  KW_ASSIGN_OR_RETURN(item.fields.name, JsonString(j, "name"));
-  KW_ASSIGN_OR_RETURN(item.fields.username, JsonString(j, "username"));
-  KW_ASSIGN_OR_RETURN(item.fields.password, JsonSecret(j, "password"));
-  KW_ASSIGN_OR_RETURN(item.fields.url, JsonString(j, "url"));
-  KW_ASSIGN_OR_RETURN(item.fields.notes, JsonSecret(j, "notes"));
-  return item;
 }
 
 std::string Env(const char* name) {
@@ -111,10 +285,19 @@ Result<crypto::Bytes> EncodeBackupWithKey(const BackupContents& contents,
   meta["email"] = Str(contents.email);
   meta["created_at"] = contents.created_at;
   meta["items"] = static_cast<int64_t>(contents.items.size());
+  // Every item is checked before anything is written; then each record is
+  // built in one guarded buffer the size of the largest, wiped when freed.
+  size_t largest = 0;
+  for (const auto& item : contents.items) {
+    KW_ASSIGN_OR_RETURN(size_t size, ItemRecordSize(item));
+    largest = std::max(largest, size);
+  }
+  crypto::SecureBytes record(largest);
   writer.Add(AsBytes(meta.dump()));
   const uint64_t total = contents.items.size();
   for (uint64_t i = 0; i < total; ++i) {
-    writer.Add(AsBytes(ItemRecord(contents.items[i]).dump()));
+    const size_t size = WriteItemRecord(contents.items[i], record.mutable_span());
+    writer.Add(record.span().first(size));
     if (progress && ((i + 1) % 256 == 0 || i + 1 == total)) progress(i + 1, total);
   }
   Json end = Json::object();
@@ -165,9 +348,7 @@ Result<BackupContents> DecodeBackupWithKey(std::span<const uint8_t> file,
   }
   out.items.reserve(n - 2);
   for (size_t i = 1; i + 1 < n; ++i) {
-    KW_ASSIGN_OR_RETURN(auto record, ParseRecord(opened.record(i)));
-    KW_ASSIGN_OR_RETURN(auto item, ItemFromRecord(record));
-    out.items.push_back(std::move(item));
+    KW_TRY(ReadItemRecord(opened.record(i), out.items.emplace_back()));
     if (progress && (i % 256 == 0 || i + 2 == n)) progress(i, n - 2);
   }
   return out;

@@ -1,7 +1,8 @@
 // Local backup files at the client level (keyward/backup.h): contents round
 // trip, the password at backup time is the only one that opens a file,
 // another account's file is refused, the folder, listing and retention, and
-// what a restore plans to do.
+// what a restore plans to do, and the item records' byte layout and strict
+// reading.
 #include "keyward/backup.h"
 
 #include <gtest/gtest.h>
@@ -10,8 +11,11 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <limits>
 
 #include "keyward/profile.h"
+#include "protocol/backup.h"
 
 namespace keyward::client {
 namespace {
@@ -218,6 +222,260 @@ TEST_F(BackupFileTest, DefaultFolderFollowsXdgThenHome) {
   EXPECT_FALSE(DefaultBackupDir().has_value());
   if (xdg) ::setenv("XDG_DATA_HOME", saved_xdg.c_str(), 1);
   if (home) ::setenv("HOME", saved_home.c_str(), 1);
+}
+
+// ---- item records (docs/protocol.md "Local backup file") ----
+
+void PutLe(crypto::Bytes& out, uint64_t v, size_t n) {
+  for (size_t i = 0; i < n; ++i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
+}
+
+void PutField(crypto::Bytes& out, std::string_view s) {
+  PutLe(out, s.size(), 4);
+  out.insert(out.end(), s.begin(), s.end());
+}
+
+// An item record laid out by hand, as docs/protocol.md describes it.
+crypto::Bytes HandRecord(const Item& item) {
+  crypto::Bytes out = {1};
+  PutField(out, item.id);
+  PutLe(out, static_cast<uint64_t>(item.revision), 8);
+  PutField(out, item.created_at);
+  PutField(out, item.updated_at);
+  PutField(out, item.fields.name);
+  PutField(out, item.fields.username);
+  PutField(out, item.fields.password.view());
+  PutField(out, item.fields.url);
+  PutField(out, item.fields.notes.view());
+  return out;
+}
+
+// Sets one of the record's eight strings.
+using FieldSetter = std::function<void(Item&, std::string_view)>;
+const std::vector<std::pair<const char*, FieldSetter>>& TextFields() {
+  static const std::vector<std::pair<const char*, FieldSetter>> fields = {
+      {"id", [](Item& i, std::string_view v) { i.id = v; }},
+      {"created_at", [](Item& i, std::string_view v) { i.created_at = v; }},
+      {"updated_at", [](Item& i, std::string_view v) { i.updated_at = v; }},
+      {"name", [](Item& i, std::string_view v) { i.fields.name = v; }},
+      {"username", [](Item& i, std::string_view v) { i.fields.username = v; }},
+      {"password",
+       [](Item& i, std::string_view v) { i.fields.password = crypto::SecureBytes::Copy(v); }},
+      {"url", [](Item& i, std::string_view v) { i.fields.url = v; }},
+      {"notes", [](Item& i, std::string_view v) { i.fields.notes = crypto::SecureBytes::Copy(v); }},
+  };
+  return fields;
+}
+
+void ExpectSameItem(const Item& a, const Item& b) {
+  EXPECT_EQ(a.id, b.id);
+  EXPECT_EQ(a.revision, b.revision);
+  EXPECT_EQ(a.created_at, b.created_at);
+  EXPECT_EQ(a.updated_at, b.updated_at);
+  EXPECT_EQ(a.fields.name, b.fields.name);
+  EXPECT_EQ(a.fields.username, b.fields.username);
+  EXPECT_EQ(a.fields.url, b.fields.url);
+  EXPECT_EQ(a.fields.password.view(), b.fields.password.view());
+  EXPECT_EQ(a.fields.notes.view(), b.fields.notes.view());
+}
+
+class ItemRecordTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(crypto::Init()); }
+
+  Result<crypto::Bytes> Encode(const BackupContents& c) {
+    return EncodeBackupWithKey(c, key_, crypto::kClientFloorKdf, crypto::Bytes(16, 7));
+  }
+
+  // A file whose one item record is `record`, the rest well formed.
+  crypto::Bytes FileWith(std::span<const uint8_t> record) {
+    protocol::BackupHeader header;
+    header.kdf = crypto::kClientFloorKdf;
+    header.salt = crypto::Bytes(16, 7);
+    header.created_at = 1'790'000'000;
+    header.account_id = "acct-1";
+    protocol::BackupWriter w(key_, std::move(header));
+    const std::string meta =
+        R"({"format":"keyward-backup","account_id":"acct-1","email":"ann@example.com",)"
+        R"("created_at":1790000000,"items":1})";
+    const std::string end = R"({"end":1})";
+    w.Add({reinterpret_cast<const uint8_t*>(meta.data()), meta.size()});
+    w.Add(record);
+    w.Finish({reinterpret_cast<const uint8_t*>(end.data()), end.size()});
+    return w.Take();
+  }
+
+  void ExpectMalformed(const crypto::Bytes& record, const std::string& why) {
+    auto r = DecodeBackupWithKey(FileWith(record), key_);
+    ASSERT_FALSE(r.has_value()) << why;
+    EXPECT_EQ(r.error().code(), "backup.malformed") << why;
+  }
+
+  crypto::GenericKey key_ = crypto::GenericKey::Random();
+};
+
+TEST_F(ItemRecordTest, TheRecordIsTheDocumentedLayout) {
+  BackupContents c = Contents();
+  c.items.resize(1);
+  c.items[0].revision = 0x0102030405060708;
+  auto file = Encode(c);
+  ASSERT_TRUE(file.has_value());
+  auto opened = protocol::OpenBackup(key_, *file);
+  ASSERT_TRUE(opened.has_value());
+  ASSERT_EQ(opened->records.size(), 3u);
+  auto record = opened->record(1);
+  EXPECT_EQ(crypto::Bytes(record.begin(), record.end()), HandRecord(c.items[0]));
+  // The revision, little-endian, right after the version and the id "i1".
+  EXPECT_EQ(record[1 + 4 + 2], 0x08);
+  EXPECT_EQ(record[1 + 4 + 2 + 7], 0x01);
+  // The opening and closing records stay JSON.
+  EXPECT_EQ(opened->record(0)[0], '{');
+  EXPECT_EQ(opened->record(2)[0], '{');
+  // An item of empty strings and revision 0: the version byte, then zeros.
+  BackupContents empty = Contents();
+  empty.items.clear();
+  empty.items.emplace_back();
+  auto empty_file = Encode(empty);
+  ASSERT_TRUE(empty_file.has_value());
+  auto empty_opened = protocol::OpenBackup(key_, *empty_file);
+  ASSERT_TRUE(empty_opened.has_value());
+  auto empty_record = empty_opened->record(1);
+  crypto::Bytes expected(41, 0);
+  expected[0] = 1;
+  EXPECT_EQ(crypto::Bytes(empty_record.begin(), empty_record.end()), expected);
+  // And a record built by hand reads back.
+  auto back = DecodeBackupWithKey(FileWith(HandRecord(c.items[0])), key_);
+  ASSERT_TRUE(back.has_value()) << back.error().message();
+  ASSERT_EQ(back->items.size(), 1u);
+  ExpectSameItem(back->items[0], c.items[0]);
+}
+
+TEST_F(ItemRecordTest, EmptyFieldsLargeNotesAndAnyTextRoundTrip) {
+  BackupContents c = Contents();
+  c.items.clear();
+  c.items.emplace_back();  // every string empty, revision 0
+  Item large = MakeItem("large", "Large", "pw", std::numeric_limits<int64_t>::max());
+  std::string notes;
+  while (notes.size() < 100 * 1024)
+    notes += "line ü € 😀 \xf4\x8f\xbf\xbf " + std::to_string(notes.size()) + "\n";
+  large.fields.notes = crypto::SecureBytes::Copy(notes);
+  c.items.push_back(std::move(large));
+  Item odd = MakeItem("odd", std::string("nul \0 inside", 12), "pässwörd", -1);
+  odd.fields.url = std::string(300, 'u');  // a length over one byte
+  c.items.push_back(std::move(odd));
+
+  auto file = Encode(c);
+  ASSERT_TRUE(file.has_value()) << file.error().message();
+  auto back = DecodeBackupWithKey(*file, key_);
+  ASSERT_TRUE(back.has_value()) << back.error().message();
+  ASSERT_EQ(back->items.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) ExpectSameItem(back->items[i], c.items[i]);
+  EXPECT_EQ(back->items[1].fields.notes.size(), notes.size());
+}
+
+TEST_F(ItemRecordTest, ACutRecordIsMalformedWhereverItIsCut) {
+  const crypto::Bytes whole = HandRecord(MakeItem("i1", "Bank", "hunter2"));
+  for (size_t n = 0; n < whole.size(); ++n) {
+    ExpectMalformed(crypto::Bytes(whole.begin(), whole.begin() + static_cast<ptrdiff_t>(n)),
+                    "cut to " + std::to_string(n) + " bytes");
+  }
+}
+
+TEST_F(ItemRecordTest, ALengthBeyondTheRecordIsMalformed) {
+  const Item item = MakeItem("i1", "Bank", "hunter2");
+  const crypto::Bytes whole = HandRecord(item);
+  crypto::Bytes huge = whole;  // the id's length
+  huge[1] = huge[2] = huge[3] = huge[4] = 0xff;
+  ExpectMalformed(huge, "id length 2^32-1");
+  // The notes, the last field: one byte longer than what is left.
+  crypto::Bytes longer = whole;
+  const size_t notes_len_at = whole.size() - item.fields.notes.size() - 4;
+  ASSERT_EQ(longer[notes_len_at], item.fields.notes.size());
+  ++longer[notes_len_at];
+  ExpectMalformed(longer, "notes one byte over");
+  // A middle field (the name) claims the rest of the record and one more.
+  crypto::Bytes middle = whole;
+  const size_t name_at =
+      1 + 4 + item.id.size() + 8 + 4 + item.created_at.size() + 4 + item.updated_at.size();
+  ASSERT_EQ(middle[name_at], item.fields.name.size());
+  const uint64_t rest = whole.size() - (name_at + 4) + 1;
+  for (size_t i = 0; i < 4; ++i) middle[name_at + i] = static_cast<uint8_t>(rest >> (8 * i));
+  ExpectMalformed(middle, "name longer than the rest");
+}
+
+TEST_F(ItemRecordTest, TrailingBytesAreMalformed) {
+  crypto::Bytes record = HandRecord(MakeItem("i1", "Bank", "hunter2"));
+  record.push_back(0);
+  ExpectMalformed(record, "one zero byte after the notes");
+  record.back() = 'x';
+  ExpectMalformed(record, "one byte after the notes");
+}
+
+TEST_F(ItemRecordTest, AnUnknownVersionIsMalformed) {
+  crypto::Bytes record = HandRecord(MakeItem("i1", "Bank", "hunter2"));
+  for (uint8_t v : {0, 2, 0x7b, 0xff}) {
+    record[0] = v;
+    ExpectMalformed(record, "version " + std::to_string(v));
+  }
+  // An item record of the JSON format is not read either.
+  const std::string json =
+      R"({"created_at":"2026-09-21T10:00:00Z","id":"item-1","name":"Bank","notes":"",)"
+      R"("password":"hunter2","revision":3,"updated_at":"2026-09-22T08:30:00Z","url":"",)"
+      R"("username":"vector"})";
+  ExpectMalformed(crypto::Bytes(json.begin(), json.end()), "a JSON item record");
+}
+
+TEST_F(ItemRecordTest, TextThatIsNotUtf8IsMalformedInEveryField) {
+  // What nlohmann::json refused in the JSON records (RFC 3629).
+  const std::vector<std::pair<const char*, std::string>> bad = {
+      {"a lone continuation byte", "ok \x80 ok"},
+      {"0xff", "ok \xff ok"},
+      {"a lead byte 0xc1", "ok \xc1\xbf ok"},
+      {"a lead byte 0xf5", "ok \xf5\x80\x80\x80 ok"},
+      {"an overlong NUL", "ok \xc0\x80 ok"},
+      {"an overlong three-byte form", "ok \xe0\x80\xaf ok"},
+      {"an overlong four-byte form", "ok \xf0\x8f\xbf\xbf ok"},
+      {"a surrogate", "ok \xed\xa0\x80 ok"},
+      {"above U+10FFFF", "ok \xf4\x90\x80\x80 ok"},
+      {"a bad continuation byte", "ok \xe2\x82\x41 ok"},
+      {"a sequence cut short", "ok \xe2\x82 ok"},
+      {"a sequence cut at the end", "ok \xf0\x9f\x98"},
+  };
+  for (const auto& [field, set] : TextFields()) {
+    for (const auto& [what, bytes] : bad) {
+      Item item = MakeItem("i1", "Bank", "hunter2");
+      set(item, bytes);
+      ExpectMalformed(HandRecord(item), std::string(field) + ": " + what);
+    }
+  }
+}
+
+TEST_F(ItemRecordTest, AnyEditedByteReadsOrIsMalformed) {
+  const crypto::Bytes whole = HandRecord(MakeItem("i1", "Bänk", "hunter2"));
+  for (size_t at = 0; at < whole.size(); ++at) {
+    for (uint8_t v : {0x00, 0x01, 0x7f, 0x80, 0xff}) {
+      crypto::Bytes edited = whole;
+      edited[at] = v;
+      auto r = DecodeBackupWithKey(FileWith(edited), key_);
+      if (!r) {
+        EXPECT_EQ(r.error().code(), "backup.malformed") << at << " " << int{v};
+      }
+    }
+  }
+}
+
+TEST_F(ItemRecordTest, AnItemThatCouldNotBeReadBackIsNotWritten) {
+  BackupContents c = Contents();
+  c.items[1].fields.password = crypto::SecureBytes::Copy(std::string_view("bad \xff"));
+  auto bad = Encode(c);
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().code(), "backup.bad_item");
+
+  c = Contents();
+  c.items[0].fields.notes = crypto::SecureBytes(protocol::kMaxBackupRecord);
+  auto large = Encode(c);
+  ASSERT_FALSE(large.has_value());
+  EXPECT_EQ(large.error().code(), "backup.item_too_large");
 }
 
 TEST(RestorePlanTest, AddsWhatIsMissingAndKeepsWhatChangedUnlessReplacing) {
