@@ -232,6 +232,13 @@ class Client {
   [[nodiscard]] Status ChangePassword(const crypto::SecureBytes& current_password,
                                       const crypto::SecureBytes& new_password,
                                       std::span<const EscrowForOrg> escrows = {});
+  // POST /v1/account/password/forgotten: from a device just paired (it holds
+  // the vault key, docs/recovery.md "Pair with a device"), without the old
+  // password. `account` is this account as the server last gave it.
+  [[nodiscard]] Status ChangeForgottenPassword(const crypto::VaultKey& vault_key,
+                                               const Account& account,
+                                               const crypto::SecureBytes& new_password,
+                                               std::span<const EscrowForOrg> escrows = {});
   [[nodiscard]] Status DeleteAccount(const crypto::SecureBytes& password);
   [[nodiscard]] Result<TotpEnrolment> BeginTotp(const crypto::SecureBytes& password);
   [[nodiscard]] Result<std::vector<crypto::SecureBytes>> ConfirmTotp(
@@ -262,6 +269,11 @@ class Client {
                                       const std::optional<Json>& body = std::nullopt);
 
  private:
+  [[nodiscard]] Result<Json> NewPasswordBody(const crypto::VaultKey& vault_key,
+                                             const Account& account,
+                                             const crypto::SecureBytes& new_password,
+                                             std::span<const EscrowForOrg> escrows);
+
   std::unique_ptr<HttpTransport> http_;
   std::string token_;
 };

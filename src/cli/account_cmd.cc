@@ -1,4 +1,6 @@
 // keyward account register | verify | resend | show | delete | password
+#include <cstdlib>
+
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
@@ -116,6 +118,29 @@ Status ChangePassword(Context& ctx) {
   return {};
 }
 
+// On a device just paired (keyward device pair): the vault key is in this
+// shell's session, the old password is not needed (nor known).
+Status ChangeForgottenPassword(Context& ctx) {
+  KW_ASSIGN_OR_RETURN(auto profile, ctx.RequireLogin());
+  if (std::getenv(kSessionEnv) == nullptr) {
+    return Fail(Error::InvalidArgument(
+        "cli.session_required",
+        "--forgotten needs the vault key of this session: run the export line that 'keyward "
+        "device pair' printed, then this command again"));
+  }
+  client::Client c = ctx.MakeClient(profile);
+  KW_ASSIGN_OR_RETURN(auto uk, ctx.VaultKey(c, profile));
+  KW_ASSIGN_OR_RETURN(auto account, c.GetAccount());
+  KW_ASSIGN_OR_RETURN(auto fresh, ctx.prompt().NewPassword("New master password: ",
+                                                           "Repeat new master password: "));
+  KW_ASSIGN_OR_RETURN(auto escrows, FreshEscrowsFor(c, uk, account, profile));
+  KW_TRY(c.ChangeForgottenPassword(uk, account, fresh, escrows));
+  Done(ctx, "password_changed",
+       "Master password set. Your other devices were signed out; this one stays signed in. "
+       "Two-step login, if on, is still asked at the next login.");
+  return {};
+}
+
 }  // namespace
 
 void AddAccountCommands(CLI::App& app, Action* action) {
@@ -145,9 +170,12 @@ void AddAccountCommands(CLI::App& app, Action* action) {
   account->add_subcommand("delete", "Delete the account and its items for good")->callback([=] {
     *action = Delete;
   });
-  account->add_subcommand("password", "Change the master password")->callback([=] {
-    *action = ChangePassword;
-  });
+  auto forgotten = std::make_shared<bool>(false);
+  auto* password = account->add_subcommand("password", "Change the master password");
+  password->add_flag("--forgotten", *forgotten,
+                     "Set a new one without the old, on a device paired in the last 15 minutes");
+  password->callback(
+      [=] { *action = *forgotten ? Action(ChangeForgottenPassword) : Action(ChangePassword); });
 }
 
 }  // namespace keyward::cli

@@ -34,6 +34,7 @@ struct OrgArgs {
   std::optional<int> quorum;
   std::optional<std::string> link_ttl;
   std::optional<std::string> pending_ttl;
+  std::optional<std::string> pairing_reset;
   std::vector<std::string> notify;
   bool notify_all = false;
 };
@@ -585,15 +586,16 @@ struct PolicyChanges {
   std::optional<protocol::Enrollment> enrollment;
   std::optional<protocol::RecoveryMode> mode;
   std::optional<int64_t> link_ttl, pending_ttl;
+  std::optional<bool> pairing_reset;
 };
 
 Status ParsePolicyChanges(const OrgArgs& a, PolicyChanges& out) {
-  if (!a.enrollment && !a.mode && !a.quorum && !a.link_ttl && !a.pending_ttl && a.notify.empty() &&
-      !a.notify_all) {
+  if (!a.enrollment && !a.mode && !a.quorum && !a.link_ttl && !a.pending_ttl && !a.pairing_reset &&
+      a.notify.empty() && !a.notify_all) {
     return Fail(Error::InvalidArgument(
         "cli.usage",
-        "nothing to change: give --enrollment, --mode, --quorum, --link-ttl, --pending-ttl or "
-        "--notify (see 'keyward org policy set --help')"));
+        "nothing to change: give --enrollment, --mode, --quorum, --link-ttl, --pending-ttl, "
+        "--pairing-reset or --notify (see 'keyward org policy set --help')"));
   }
   if (a.enrollment) {
     auto e = protocol::ParseEnrollment(*a.enrollment);
@@ -615,6 +617,12 @@ Status ParsePolicyChanges(const OrgArgs& a, PolicyChanges& out) {
     if (!d) return Usage("--pending-ttl: " + d.error().message());
     out.pending_ttl = *d;
   }
+  if (a.pairing_reset) {
+    if (*a.pairing_reset != "allow" && *a.pairing_reset != "deny") {
+      return Usage("--pairing-reset must be allow or deny");
+    }
+    out.pairing_reset = *a.pairing_reset == "allow";
+  }
   return {};
 }
 
@@ -626,6 +634,7 @@ protocol::RecoveryPolicy ApplyPolicyChanges(protocol::RecoveryPolicy policy, con
   if (a.quorum) policy.quorum = *a.quorum;
   if (changes.link_ttl) policy.link_ttl = *changes.link_ttl;
   if (changes.pending_ttl) policy.pending_ttl = *changes.pending_ttl;
+  if (changes.pairing_reset) policy.pairing_reset = *changes.pairing_reset;
   if (a.notify_all) policy.notify.clear();
   if (!a.notify.empty()) {
     policy.notify.clear();
@@ -885,6 +894,9 @@ void AddPolicyCommands(CLI::App* org, Action* action) {
                   fmt::format("Approvals needed, 1-{}", protocol::kMaxQuorum));
   set->add_option("--link-ttl", set_args->link_ttl, "Recovery link lifetime, e.g. 24h, 30m");
   set->add_option("--pending-ttl", set_args->pending_ttl, "Pending request lifetime, e.g. 7d");
+  set->add_option("--pairing-reset", set_args->pairing_reset,
+                  "allow or deny: whether a member may set a new master password on a newly "
+                  "paired device without the old one (account password --forgotten)");
   auto* notify = set->add_option("--notify", set_args->notify,
                                  "Admins emailed about new requests (replaces the list)");
   set->add_flag("--notify-all", set_args->notify_all,

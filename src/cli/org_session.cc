@@ -242,6 +242,7 @@ client::Json PolicyJson(const protocol::RecoveryPolicy& p) {
   client::Json notify = client::Json::array();
   for (const auto& n : p.notify) notify.push_back(client::Str(n));
   j["notify"] = std::move(notify);
+  j["pairing_reset"] = client::Str(p.pairing_reset ? "allow" : "deny");
   return j;
 }
 
@@ -270,6 +271,10 @@ void PrintPolicy(Context& ctx, const protocol::RecoveryPolicy& p) {
   for (const auto& n : p.notify) notify += (notify.empty() ? "" : ", ") + n;
   ctx.Out(fmt::format("notify:                   {}",
                       notify.empty() ? "every recovery admin" : notify));
+  ctx.Out(fmt::format("pairing reset:            {}",
+                      p.pairing_reset ? "allow (a newly paired device may set a new master "
+                                        "password without the old one)"
+                                      : "deny (setting a new master password needs the old one)"));
 }
 
 Status ConfirmOrCancel(Context& ctx, std::string_view question, std::string_view nothing_done) {

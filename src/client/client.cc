@@ -228,23 +228,22 @@ Result<Client::Unlocked> Client::UnlockWithPassword(const crypto::SecureBytes& p
   return Unlocked{std::move(keys), std::move(uk), std::move(account)};
 }
 
-Status Client::ChangePassword(const crypto::SecureBytes& current_password,
-                              const crypto::SecureBytes& new_password,
-                              std::span<const EscrowForOrg> escrows) {
-  KW_ASSIGN_OR_RETURN(auto unlocked, UnlockWithPassword(current_password));
+// The new-password fields of POST /v1/account/password[/forgotten]: fresh
+// salt, keys at least as strong as before, UK wrapped anew, the escrows.
+Result<Json> Client::NewPasswordBody(const crypto::VaultKey& vault_key, const Account& account,
+                                     const crypto::SecureBytes& new_password,
+                                     std::span<const EscrowForOrg> escrows) {
   KW_ASSIGN_OR_RETURN(auto info, GetServerInfo());
   crypto::KdfParams kdf = RegistrationKdf(info.kdf_minimum);
-  kdf.ops = std::max(kdf.ops, unlocked.account.kdf.ops);
-  kdf.mem = std::max(kdf.mem, unlocked.account.kdf.mem);
+  kdf.ops = std::max(kdf.ops, account.kdf.ops);
+  kdf.mem = std::max(kdf.mem, account.kdf.mem);
   crypto::Bytes new_salt = crypto::RandomBytes(crypto::kSaltSize);
   KW_ASSIGN_OR_RETURN(auto new_keys, DeriveAccountKeys(new_password, new_salt, kdf));
   Json body = Json::object();
-  body["auth_key"] = SecretB64(unlocked.keys.auth.span());
   body["new_kdf"] = KdfToJson(kdf);
   body["new_salt"] = B64(new_salt);
   body["new_auth_key"] = SecretB64(new_keys.auth.span());
-  body["new_wrapped_vault_key"] =
-      B64(WrapVaultKey(new_keys.enc, unlocked.account.id, unlocked.vault_key));
+  body["new_wrapped_vault_key"] = B64(WrapVaultKey(new_keys.enc, account.id, vault_key));
   if (!escrows.empty()) {
     Json list = Json::array();
     for (const EscrowForOrg& e : escrows) {
@@ -259,7 +258,25 @@ Status Client::ChangePassword(const crypto::SecureBytes& current_password,
     }
     body["escrows"] = std::move(list);
   }
+  return body;
+}
+
+Status Client::ChangePassword(const crypto::SecureBytes& current_password,
+                              const crypto::SecureBytes& new_password,
+                              std::span<const EscrowForOrg> escrows) {
+  KW_ASSIGN_OR_RETURN(auto unlocked, UnlockWithPassword(current_password));
+  KW_ASSIGN_OR_RETURN(auto body,
+                      NewPasswordBody(unlocked.vault_key, unlocked.account, new_password, escrows));
+  body["auth_key"] = SecretB64(unlocked.keys.auth.span());
   KW_TRY(http_->Call("POST", "/v1/account/password", body, token_));
+  return {};
+}
+
+Status Client::ChangeForgottenPassword(const crypto::VaultKey& vault_key, const Account& account,
+                                       const crypto::SecureBytes& new_password,
+                                       std::span<const EscrowForOrg> escrows) {
+  KW_ASSIGN_OR_RETURN(auto body, NewPasswordBody(vault_key, account, new_password, escrows));
+  KW_TRY(http_->Call("POST", "/v1/account/password/forgotten", body, token_));
   return {};
 }
 

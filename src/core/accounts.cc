@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <memory>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "core/notices.h"
 #include "core/org_access.h"
 #include "core/validation.h"
+#include "protocol/policy.h"
 
 namespace keyward::core {
 
@@ -330,6 +332,71 @@ Status AccountService::ChangePassword(const Caller& caller, const PasswordChange
   if (check != Credentials::Check::kOk) return Fail(Credentials::ErrorFor(check));
   notices::SendBestEffort(ctx_.mailer, notices::PasswordChanged(email, ctx_.clock.NowUnix()),
                           "password changed");
+  return {};
+}
+
+namespace {
+
+// Every organization the member is active in must allow a reset after
+// pairing (policy pairing_reset).
+Status CheckPairingResetAllowed(store::Tx& tx, std::string_view account_id) {
+  KW_ASSIGN_OR_RETURN(auto memberships, tx.ListOrgsOfAccount(account_id));
+  for (const auto& m : memberships) {
+    if (m.status != core::MemberStatus::kActive) continue;
+    KW_ASSIGN_OR_RETURN(auto org, tx.FindOrg(m.org_id));
+    if (!org) continue;
+    auto policy = protocol::ParsePolicy(org->policy_json);
+    if (policy && policy->pairing_reset) continue;
+    return Fail(Error::PermissionDenied(
+        "org.pairing_reset_forbidden",
+        fmt::format("The organization '{}' does not allow a new master password after pairing "
+                    "a device: ask its administrators for a recovery (keyward recovery request)",
+                    org->name)));
+  }
+  return {};
+}
+
+}  // namespace
+
+Status AccountService::ChangeForgottenPassword(const Caller& caller,
+                                               const ForgottenPasswordChange& change) {
+  KW_TRY(CheckKdf(change.new_kdf, ctx_.config.kdf_minimum));
+  if (change.new_salt.size() != crypto::kSaltSize) return Fail(InvalidField("new_salt"));
+  KW_TRY(CheckBlob(change.new_wrapped_vault_key, "new_wrapped_vault_key"));
+  KW_TRY(CheckOneEscrowPerOrg(change.escrows));
+  const store::Bytes new_verifier = credentials_.Verifier(change.new_auth_key);
+  const int64_t now = ctx_.clock.NowUnix();
+  std::string email;
+  KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(caller.account_id));
+    if (!account) return Fail(Error::Unauthenticated("auth.required", "Log in first."));
+    KW_ASSIGN_OR_RETURN(auto pairing, tx.FindPairingOfDevice(caller.account_id, caller.device_id));
+    if (!pairing || pairing->state != PairingState::kDone ||
+        pairing->updated_at + kPairingResetWindowSeconds < now) {
+      return Fail(Error::PermissionDenied(
+          "pair.reset_not_allowed",
+          "Only a device paired in the last 15 minutes may set a new master password without "
+          "the old one (once); pair again, or ask for a recovery (keyward recovery request)."));
+    }
+    KW_TRY(CheckPairingResetAllowed(tx, caller.account_id));
+    KW_TRY(ReplaceEnrolledEscrowsInTx(tx, ctx_, caller.account_id, change.escrows));
+    email = account->email;
+    SetMasterPassword(*account, change.new_kdf, change.new_salt, new_verifier,
+                      change.new_wrapped_vault_key, /*must_change=*/false);
+    KW_TRY(tx.UpdateAccount(*account));
+    KW_TRY(tx.RevokeAccountSessions(caller.account_id, caller.token_hash));
+    pairing->state = PairingState::kClosed;  // used: once per pairing
+    pairing->updated_at = now;
+    KW_TRY(tx.UpdatePairing(*pairing));
+    EventSpec event;
+    event.type = "account.password_reset_after_pairing";
+    event.actor_id = caller.account_id;
+    event.target_id = caller.account_id;
+    event.device_id = caller.device_id;
+    event.details = {{"pairing_id", pairing->id}};
+    return AppendAccountEvent(tx, ctx_.clock, caller.account_id, std::move(event));
+  }));
+  notices::SendBestEffort(ctx_.mailer, notices::PasswordChanged(email, now), "password changed");
   return {};
 }
 

@@ -41,6 +41,19 @@ struct PasswordChange {
   std::vector<OrgEscrowUpload> escrows;
 };
 
+// The same without the current password, from a device just paired with a
+// signed-in one (keyward account password --forgotten).
+struct ForgottenPasswordChange {
+  crypto::KdfParams new_kdf;
+  store::Bytes new_salt;
+  crypto::AuthKey new_auth_key;
+  store::Bytes new_wrapped_vault_key;
+  std::vector<OrgEscrowUpload> escrows;
+};
+
+// How long after its pairing a new device may set a forgotten password.
+inline constexpr int64_t kPairingResetWindowSeconds = 15 * 60;
+
 class AccountService {
  public:
   AccountService(const Context& ctx, const Credentials& credentials)
@@ -74,6 +87,14 @@ class AccountService {
   // escrow.required (409) unless `escrows` covers every enrollment;
   // org.not_enrolled (409) for an escrow where the account is not enrolled.
   [[nodiscard]] Status ChangePassword(const Caller& caller, const PasswordChange& change);
+  // After a device pairing (docs/recovery.md "Pair with a device"): the
+  // caller's device was made by a pairing that finished less than
+  // kPairingResetWindowSeconds ago and has not been used for this yet.
+  // Escrows renewed, every other session ended, the owner emailed, the event
+  // logged; two-step login stays on. Errors: pair.reset_not_allowed (403),
+  // org.pairing_reset_forbidden (403, an organization's policy says deny).
+  [[nodiscard]] Status ChangeForgottenPassword(const Caller& caller,
+                                               const ForgottenPasswordChange& change);
   // Removes the account with everything it owns; the email is free again.
   [[nodiscard]] Status Delete(const Caller& caller, const crypto::AuthKey& auth_key);
 

@@ -218,7 +218,8 @@ std::map<std::string, std::string> PolicyDetails(const protocol::RecoveryPolicy&
           {"link_ttl", std::to_string(policy.link_ttl)},
           {"pending_ttl", std::to_string(policy.pending_ttl)},
           // Addresses stay out of the log: 0 means "every recovery admin".
-          {"notify_count", std::to_string(policy.notify.size())}};
+          {"notify_count", std::to_string(policy.notify.size())},
+          {"pairing_reset", policy.pairing_reset ? "allow" : "deny"}};
 }
 
 Status OrgService::CheckMayCreate(const Caller& caller) {

@@ -54,6 +54,7 @@ TEST_F(OrgsTest, CreateMakesTheCallerOwnerAndLogsOneEvent) {
   EXPECT_EQ(events[0].actor_id, owner_.id);
   EXPECT_EQ(events[0].details.at("enrollment"), "opt-out");
   EXPECT_EQ(events[0].details.at("notify_count"), "0");
+  EXPECT_EQ(events[0].details.at("pairing_reset"), "allow");
   ExpectChainVerifies(org);
 
   EXPECT_ERROR(core().orgs.Create(owner_.caller(), MakeNewOrg(org)), "org.exists");

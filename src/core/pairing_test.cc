@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "core/core_test_fixture.h"
+#include "core/recovery_test_fixture.h"
 #include "crypto/cpace.h"
 #include "protocol/pairing.h"
 
@@ -229,6 +230,80 @@ TEST_F(PairingServiceTest, AFailedPickupLeavesNothingHalfDone) {
   }
   EXPECT_GT(ops, 3);
   failing_->FailAt(0);
+}
+
+// ---- a forgotten master password, set from the paired device ----
+
+class PairingResetTest : public RecoveryTest {
+ protected:
+  // Pairs a new device for `p` through the service, as the two clients do;
+  // returns the new device's caller.
+  Caller Pair(const Person& p) {
+    pp::PairingIds ids{p.id, crypto::RandomBytes(pp::kSidSize), p.caller().device_id,
+                       "new-dev-" + std::to_string(++pairings_)};
+    auto a = pp::ShowingSide::Start(ids, crypto::SecureBytes::Copy(std::string_view("112358")));
+    EXPECT_OK(a);
+    EXPECT_OK(core().pairings.Start(
+        p.caller(), {crypto::Base64UrlEncode(ids.sid), ids.joining_device_id, a->message()}));
+    auto b = pp::JoiningSide::Answer(ids, crypto::SecureBytes::Copy(std::string_view("112358")),
+                                     {"laptop-2", "cli"}, a->message());
+    EXPECT_OK(b);
+    const Bytes claim = crypto::RandomBytes(32);
+    EXPECT_OK(core().pairings.Answer({crypto::Base64UrlEncode(ids.sid), b->message(),
+                                      b->confirmation(), "laptop-2", "cli", claim, ""}));
+    EXPECT_OK(a->Check(b->message(), {"laptop-2", "cli"}, b->confirmation()));
+    auto release = a->Seal(p.vault_key);
+    EXPECT_OK(release);
+    EXPECT_OK(core().pairings.Release(p.caller(), crypto::Base64UrlEncode(ids.sid),
+                                      release->confirmation, release->payload));
+    auto picked = core().pairings.Pickup(crypto::Base64UrlEncode(ids.sid), claim);
+    EXPECT_OK(picked);
+    auto caller = core().sessions.Authenticate(picked->token.span(), "203.0.113.7");
+    EXPECT_OK(caller);
+    return caller.value_or(Caller{});
+  }
+
+  int pairings_ = 0;
+
+  static ForgottenPasswordChange NewPassword() {
+    ForgottenPasswordChange c;
+    c.new_kdf = crypto::kTestKdf;
+    c.new_salt = crypto::RandomBytes(crypto::kSaltSize);
+    c.new_auth_key = KeyFrom(9);
+    c.new_wrapped_vault_key = crypto::RandomBytes(72);
+    return c;
+  }
+};
+
+TEST_F(PairingResetTest, OnlyARecentlyPairedDeviceOnceAndWithinTheWindow) {
+  Person ann = MakePerson("ann@example.com");
+  // The device that was not paired: refused.
+  EXPECT_EQ(core().accounts.ChangeForgottenPassword(ann.caller(), NewPassword()).error().code(),
+            "pair.reset_not_allowed");
+  Caller paired = Pair(ann);
+  clock_.Advance(kPairingResetWindowSeconds + 1);
+  EXPECT_EQ(core().accounts.ChangeForgottenPassword(paired, NewPassword()).error().code(),
+            "pair.reset_not_allowed");
+  Caller again = Pair(ann);
+  ASSERT_OK(core().accounts.ChangeForgottenPassword(again, NewPassword()));
+  EXPECT_EQ(core().accounts.ChangeForgottenPassword(again, NewPassword()).error().code(),
+            "pair.reset_not_allowed");
+  // The new password works (auth key 9), the first device's session ended.
+  EXPECT_FALSE(IsSignedIn(ann.session));
+  EXPECT_OK(core().sessions.Login(MakeLogin("ann@example.com", 9, "phone")));
+}
+
+TEST_F(PairingResetTest, AnOrganizationCanForbidIt) {
+  Person ann = MakePerson("ann@example.com");
+  protocol::RecoveryPolicy policy = MakePolicy(protocol::Enrollment::kOptIn);
+  policy.pairing_reset = false;
+  CreateOrg(ann, policy);
+  Caller paired = Pair(ann);
+  auto refused = core().accounts.ChangeForgottenPassword(paired, NewPassword());
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code(), "org.pairing_reset_forbidden");
+  EXPECT_NE(refused.error().message().find("Acme"), std::string::npos);
+  EXPECT_TRUE(IsSignedIn(ann.session));  // nothing changed
 }
 
 }  // namespace

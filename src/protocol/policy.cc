@@ -20,8 +20,12 @@ Error Invalid(std::string message) {
   return Error::InvalidArgument("org.invalid_policy", std::move(message));
 }
 
+// Always present. "pairing_reset" is the one optional key: present (as
+// "deny") only when pairing resets are denied, so that every policy signed
+// before it existed keeps its exact text.
 constexpr std::array<std::string_view, 6> kKeys = {"enrollment", "link_ttl",    "mode",
                                                    "notify",     "pending_ttl", "quorum"};
+constexpr std::string_view kPairingResetKey = "pairing_reset";
 
 // A plausible address, already lower-cased: one '@', a non-empty local part,
 // a dotted domain, printable ASCII without spaces. Deliverability is the
@@ -137,6 +141,8 @@ Result<std::string> EncodePolicy(const RecoveryPolicy& p) {
   j["link_ttl"] = p.link_ttl;
   j["mode"] = std::string(RecoveryModeName(p.mode));
   j["notify"] = p.notify;
+  // Canonical form omits the default ("allow"): the six-key text is unchanged.
+  if (!p.pairing_reset) j["pairing_reset"] = "deny";
   j["pending_ttl"] = p.pending_ttl;
   j["quorum"] = p.quorum;
   return j.dump(-1, ' ', false, json::error_handler_t::strict);
@@ -159,11 +165,21 @@ Result<RecoveryPolicy> ParsePolicy(std::string_view text) {
   json j = json::parse(text.begin(), text.end(), cb, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) return Fail(Invalid("the policy is not a JSON object"));
   if (duplicate) return Fail(Invalid("the policy repeats a field"));
-  if (j.size() != kKeys.size()) return Fail(Invalid("the policy must have exactly six fields"));
+  const bool has_pairing_reset = j.contains(kPairingResetKey);
+  if (j.size() != kKeys.size() + (has_pairing_reset ? 1 : 0)) {
+    return Fail(Invalid("the policy must have exactly six fields, or seven with 'pairing_reset'"));
+  }
   for (std::string_view k : kKeys) {
     if (!j.contains(k)) return Fail(Invalid("the policy lacks the field '" + std::string(k) + "'"));
   }
   RecoveryPolicy p;
+  if (has_pairing_reset) {
+    KW_ASSIGN_OR_RETURN(auto pairing_reset, StringField(j, "pairing_reset"));
+    if (pairing_reset != "allow" && pairing_reset != "deny") {
+      return Fail(Invalid("pairing_reset must be allow or deny"));
+    }
+    p.pairing_reset = pairing_reset == "allow";
+  }
   KW_ASSIGN_OR_RETURN(auto enrollment, StringField(j, "enrollment"));
   KW_ASSIGN_OR_RETURN(auto e, ParseEnrollment(enrollment));
   p.enrollment = e;

@@ -4,10 +4,14 @@
 // enforces the policy) and the member's client (which verified the statement
 // that carries it).
 //
-// Canonical JSON: an object with exactly these keys, in this order (sorted),
-// no spaces:
+// Canonical JSON: an object with these keys, in this order (sorted), no
+// spaces:
 //   {"enrollment":"opt-in","link_ttl":86400,"mode":"dual-control",
 //    "notify":["a@example.com"],"pending_ttl":604800,"quorum":1}
+// plus "pairing_reset":"deny" (between "notify" and "pending_ttl") only when
+// pairing_reset is false. Allowed is the default and is omitted, so the text
+// of every policy signed before the field existed is still canonical and
+// means "allow".
 #pragma once
 
 #include <cstdint>
@@ -38,6 +42,10 @@ struct RecoveryPolicy {
   // Admins emailed about new requests; empty = every recovery admin. At most
   // kMaxNotify addresses, each a plausible email, lower-cased, no duplicates.
   std::vector<std::string> notify;
+  // Whether a member who paired a new device may set a new master password
+  // there without the old one (keyward account password --forgotten). JSON
+  // "pairing_reset": "allow" (true, omitted when encoding) | "deny" (false).
+  bool pairing_reset = true;
 
   friend bool operator==(const RecoveryPolicy&, const RecoveryPolicy&) = default;
 };
@@ -57,9 +65,12 @@ std::string_view RecoveryModeName(RecoveryMode m);
 // org.invalid_policy).
 [[nodiscard]] Result<std::string> EncodePolicy(const RecoveryPolicy& policy);
 
-// Strict: a JSON object with exactly the six keys and the right types, then
-// ValidatePolicy. Anything else is org.invalid_policy. (Not required to be
-// canonical: a statement signed by another client is accepted when valid.)
+// Strict: a JSON object with exactly the six keys and the right types, or
+// those and "pairing_reset" being exactly "allow" or "deny" (absent = allow),
+// then ValidatePolicy. Anything else (another key, a repeated key, another
+// pairing_reset value) is org.invalid_policy. (Not required to be canonical:
+// a statement signed by another client is accepted when valid, including an
+// explicit "pairing_reset":"allow", which EncodePolicy never writes.)
 [[nodiscard]] Result<RecoveryPolicy> ParsePolicy(std::string_view json);
 
 // "24h", "7d", "30m", "90s" or a bare number of seconds -> seconds;

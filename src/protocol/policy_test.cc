@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "tests/support/status_assertions.h"
 
 namespace keyward::protocol {
@@ -50,6 +52,90 @@ TEST(PolicyTest, RoundTripsEveryValue) {
     ASSERT_TRUE(parsed.has_value());
     EXPECT_EQ(*parsed, m);
   }
+}
+
+TEST(PolicyTest, PairingResetDenyRoundTrips) {
+  RecoveryPolicy p;
+  p.enrollment = Enrollment::kOptIn;
+  p.notify = {"a@example.com"};
+  p.pairing_reset = false;
+  auto text = EncodePolicy(p);
+  ASSERT_TRUE(text.has_value());
+  // Sorted: between "notify" and "pending_ttl".
+  EXPECT_EQ(*text, R"({"enrollment":"opt-in","link_ttl":86400,"mode":"dual-control",)"
+                   R"("notify":["a@example.com"],"pairing_reset":"deny","pending_ttl":604800,)"
+                   R"("quorum":1})");
+  auto back = ParsePolicy(*text);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(*back, p);
+  EXPECT_FALSE(back->pairing_reset);
+  RecoveryPolicy allowed = p;
+  allowed.pairing_reset = true;
+  EXPECT_NE(allowed, p);
+}
+
+TEST(PolicyTest, PairingResetAllowedIsOmitted) {
+  RecoveryPolicy p;
+  ASSERT_TRUE(p.pairing_reset);  // the default
+  auto text = EncodePolicy(p);
+  ASSERT_TRUE(text.has_value());
+  EXPECT_EQ(*text, kDefaultJson);
+  EXPECT_EQ(text->find("pairing_reset"), std::string::npos);
+  auto parsed = nlohmann::json::parse(*text);
+  EXPECT_EQ(parsed.size(), 6u);
+  // Six keys (every policy signed before the field) means allowed.
+  auto back = ParsePolicy(kDefaultJson);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_TRUE(back->pairing_reset);
+  EXPECT_EQ(*back, p);
+}
+
+TEST(PolicyTest, ParsesPairingResetValues) {
+  const std::string base(kDefaultJson);
+  auto with_pairing = [&](std::string_view value) {
+    std::string s = base;
+    const std::string_view at = R"("pending_ttl")";
+    s.insert(s.find(at), R"("pairing_reset":)" + std::string(value) + ",");
+    return s;
+  };
+  auto allow = ParsePolicy(with_pairing(R"("allow")"));
+  ASSERT_TRUE(allow.has_value());
+  EXPECT_TRUE(allow->pairing_reset);
+  EXPECT_EQ(*allow, RecoveryPolicy{});
+  // An explicit "allow" is accepted but not canonical: it re-encodes to six keys.
+  auto reencoded = EncodePolicy(*allow);
+  ASSERT_TRUE(reencoded.has_value());
+  EXPECT_EQ(*reencoded, kDefaultJson);
+
+  auto deny = ParsePolicy(with_pairing(R"("deny")"));
+  ASSERT_TRUE(deny.has_value());
+  EXPECT_FALSE(deny->pairing_reset);
+
+  // Anywhere in the object, with spaces.
+  auto spaced =
+      ParsePolicy(R"({ "pairing_reset" : "deny", "quorum": 1, "notify": [], "pending_ttl": 604800,)"
+                  R"( "mode": "dual-control", "link_ttl": 86400, "enrollment": "disabled" })");
+  ASSERT_TRUE(spaced.has_value());
+  EXPECT_FALSE(spaced->pairing_reset);
+
+  for (std::string_view bad : {R"("Deny")", R"("ALLOW")", R"("")", R"("yes")", R"("no")", "true",
+                               "false", "0", "1", "null", R"(["deny"])", R"({})", R"(" deny")"}) {
+    ExpectInvalid(ParsePolicy(with_pairing(bad)), bad);
+  }
+  ExpectInvalid(ParsePolicy(with_pairing(R"("deny","pairing_reset":"deny")")),
+                "repeated pairing_reset");
+  ExpectInvalid(ParsePolicy(with_pairing(R"("deny","pairing_reset":"allow")")),
+                "conflicting pairing_reset");
+  ExpectInvalid(ParsePolicy(with_pairing(R"("deny","extra":1)")), "pairing_reset and another key");
+  // pairing_reset does not stand in for a required key.
+  const std::string_view quorum = R"(,"quorum":1)";
+  std::string missing_quorum = with_pairing(R"("deny")");
+  missing_quorum.erase(missing_quorum.find(quorum), quorum.size());
+  ExpectInvalid(ParsePolicy(missing_quorum), "pairing_reset instead of quorum");
+  // Only at the top level.
+  std::string nested = base;
+  nested.replace(nested.find("[]"), 2, R"([{"pairing_reset":"deny"}])");
+  ExpectInvalid(ParsePolicy(nested), "pairing_reset inside notify");
 }
 
 TEST(PolicyTest, AcceptsNonCanonicalButValidText) {

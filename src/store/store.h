@@ -116,6 +116,10 @@ class Tx {
   // The account's newest pairing in state waiting, expired or not.
   [[nodiscard]] virtual Result<std::optional<core::Pairing>> FindWaitingPairing(
       std::string_view account_id) = 0;
+  // The newest pairing of the account that made `device_id` (its joining
+  // device), in any state.
+  [[nodiscard]] virtual Result<std::optional<core::Pairing>> FindPairingOfDevice(
+      std::string_view account_id, std::string_view device_id) = 0;
   // Replaces every field but id, account_id and created_at; store.not_found.
   [[nodiscard]] virtual Status UpdatePairing(const core::Pairing& pairing) = 0;
   // Closes (state closed) every pairing of the account in state waiting or

@@ -2581,6 +2581,34 @@ TEST_P(StoreContractTest, PairingIdIsUniqueAndNeedsAnExistingAccount) {
   EXPECT_EQ(FindPairingIn(store(), PairingId('b')), std::nullopt);
 }
 
+TEST_P(StoreContractTest, FindPairingOfDevicePicksTheNewestThatMadeIt) {
+  Write(store(), [&](Tx& tx) -> Status {
+    KW_TRY(tx.InsertAccount(MakeAccount("a1", "ann@example.com")));
+    KW_TRY(tx.InsertAccount(MakeAccount("a2", "bob@example.com")));
+    Pairing old = MakePairing(PairingId('a'), "a1", PairingState::kClosed, kNow);
+    old.joining_device_id = "dev-new";
+    Pairing done = MakePairing(PairingId('b'), "a1", PairingState::kDone, kNow + 5);
+    done.joining_device_id = "dev-new";
+    Pairing other_device = MakePairing(PairingId('c'), "a1", PairingState::kDone, kNow + 9);
+    other_device.joining_device_id = "dev-other";
+    Pairing other_account = MakePairing(PairingId('d'), "a2", PairingState::kDone, kNow + 9);
+    other_account.joining_device_id = "dev-new";
+    KW_TRY(tx.InsertPairing(old));
+    KW_TRY(tx.InsertPairing(done));
+    KW_TRY(tx.InsertPairing(other_device));
+    return tx.InsertPairing(other_account);
+  });
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(auto found, tx.FindPairingOfDevice("a1", "dev-new"));
+    EXPECT_TRUE(found.has_value() && found->id == PairingId('b'));
+    KW_ASSIGN_OR_RETURN(auto none, tx.FindPairingOfDevice("a1", "dev-unknown"));
+    EXPECT_FALSE(none.has_value());
+    KW_ASSIGN_OR_RETURN(auto decoyless, tx.FindPairingOfDevice("", "dev-new"));
+    EXPECT_FALSE(decoyless.has_value());
+    return {};
+  }));
+}
+
 TEST_P(StoreContractTest, FindWaitingPairingPicksTheAccountsNewestWaitingOne) {
   Write(store(), [&](Tx& tx) -> Status {
     KW_TRY(tx.InsertAccount(MakeAccount("a1", "ann@example.com")));

@@ -708,6 +708,63 @@ TEST_F(PairingE2eTest, TheSignedInDeviceSaysNoAndNothingIsReleased) {
   EXPECT_NE(shown.err.find("not paired"), std::string::npos) << shown.Describe();
 }
 
+// The member forgot the master password but still has a signed-in device:
+// pair a new one, set a new password there (no old one asked), and the
+// second factor is still asked at the next login.
+TEST_F(PairingE2eTest, APairedDeviceSetsAForgottenPasswordAndTwoStepLoginStays) {
+  const std::string email = "una@example.com";
+  RegisterAndVerify(email);
+  const std::string session = Login("una", email, std::string(kPassword) + "\n");
+  const std::string bank = AddItem("una", session, {"--name", "bank"}, "bank-secret\n");
+  CliProcess enable(
+      kCli, {"--server", server_->url(), "--profile", Profile("una").string(), "2fa", "enable"},
+      Session(session));
+  enable.Write(std::string(kPassword) + "\n");
+  ASSERT_TRUE(enable.WaitForStdout("URI:", std::chrono::seconds(30))) << enable.out();
+  std::smatch m;
+  const std::string enable_out = enable.out();
+  ASSERT_TRUE(std::regex_search(enable_out, m, std::regex(R"(Secret: ([A-Z2-7]+))")));
+  auto totp = crypto::Base32Decode(m[1].str());
+  ASSERT_TRUE(totp);
+  enable.Write(crypto::TotpCode(*totp, std::time(nullptr)) + "\n");
+  ASSERT_EQ(enable.Finish(std::chrono::seconds(30)).exit_code, 0);
+
+  // Without a pairing, no password change without the old password.
+  ExpectOneLineFailure(
+      Cli("una", {"account", "password", "--forgotten"}, "new\nnew\n", Session(session)),
+      "paired in the last 15 minutes");
+
+  auto shower = ShowCode("una", session, "y\n");
+  auto code = PairingCodeIn(shower->out());
+  ASSERT_TRUE(code);
+  auto joined = Join("una-new", email, *code);
+  ASSERT_EQ(joined.exit_code, 0) << joined.Describe();
+  ASSERT_EQ(shower->Finish(std::chrono::seconds(30)).exit_code, 0);
+  auto paired = SessionIn(joined.out);
+  ASSERT_TRUE(paired);
+
+  const std::string fresh = "a brand new master password";
+  auto reset = Cli("una-new", {"account", "password", "--forgotten"}, fresh + "\n" + fresh + "\n",
+                   Session(*paired));
+  ASSERT_EQ(reset.exit_code, 0) << reset.Describe();
+  // Once per pairing.
+  ExpectOneLineFailure(Cli("una-new", {"account", "password", "--forgotten"},
+                           fresh + "\n" + fresh + "\n", Session(*paired)),
+                       "paired in the last 15 minutes");
+  // The old device's session ended; the paired one still reads the vault.
+  EXPECT_NE(Cli("una", {"item", "list"}, "", Session(session)).exit_code, 0);
+  auto get = Cli("una-new", {"item", "get", bank, "--field", "password"}, "", Session(*paired));
+  EXPECT_EQ(get.out, "bank-secret\n") << get.Describe();
+  // The old password is gone; the new one still needs the second factor.
+  ExpectOneLineFailure(Cli("una", {"login", "--email", email}, std::string(kPassword) + "\n"),
+                       "wrong email or master password");
+  auto no_code = Cli("una", {"login", "--email", email}, fresh + "\n");
+  EXPECT_EQ(no_code.exit_code, 1) << no_code.Describe();
+  const std::string again =
+      Login("una", email, fresh + "\n" + crypto::TotpCode(*totp, std::time(nullptr) + 30) + "\n");
+  EXPECT_FALSE(again.empty());
+}
+
 // A code lives for the server's pairing lifetime (2 minutes; 2 s here).
 TEST_F(PairingE2eTest, ACodeExpires) {
   server_ = std::make_unique<ServerProcess>(

@@ -8,6 +8,11 @@
 // pg/..., for PostgreSQL.
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <regex>
+#include <utility>
+
+#include "crypto/cpace.h"
 #include "crypto/crypto.h"
 #include "protocol/policy.h"
 #include "protocol/statement.h"
@@ -365,6 +370,66 @@ TEST_F(HostileServerE2e, RotationDoesNotGrantToAnAdminTheServerInvents) {
     EXPECT_EQ(granted.size(), 2u) << x.request_body;
   }
   EXPECT_TRUE(found_start);
+}
+
+// ---- device pairing (docs/recovery.md "Pair a new device") ----
+
+// A relay that changes what it passes on — the new device's name shown to
+// the signed-in one, or the signed-in device's message given to the new
+// one — makes the confirmation fail: the pairing closes, nothing is
+// released, and the new device gets no session. The honest run first.
+TEST_F(HostileServerE2e, PairingReleasesNothingWhenTheRelayEditsAMessage) {
+  Start(/*smtp=*/false, /*proxied=*/true);
+  NewUser("dora");
+  auto pair = [&](const std::string& new_profile) {
+    CliProcess shower(kCli, Args("dora", {"device", "pair-show"}),
+                      {{"KEYWARD_SESSION", sessions_["dora"]}});
+    shower.Write("y\n");
+    EXPECT_TRUE(shower.WaitForStdout("The code works once", 30s)) << shower.out();
+    std::smatch m;
+    const std::string out = shower.out();
+    EXPECT_TRUE(std::regex_search(out, m, std::regex(R"(Pairing code: ([0-9]{3}) ([0-9]{3}))")));
+    auto joined = Cli(new_profile, {"device", "pair", "--email", "dora@example.com"},
+                      m[1].str() + m[2].str() + "\n");
+    return std::make_pair(shower.Finish(30s), joined);
+  };
+  auto [honest_shower, honest_joiner] = pair("dora-2");
+  EXPECT_EQ(honest_shower.exit_code, 0) << honest_shower.Describe();
+  EXPECT_EQ(honest_joiner.exit_code, 0) << honest_joiner.Describe();
+
+  const std::vector<std::function<void(const ProxyExchange&, int&, std::string&)>> edits = {
+      // The server names the new device something reassuring.
+      [](const ProxyExchange& x, int&, std::string& body) {
+        if (x.method == "GET" && x.path.starts_with("/v1/pairings/")) {
+          EditJson(body, [](json& j) {
+            if (j.contains("device")) j["device"]["name"] = "dora-laptop";
+          });
+        }
+      },
+      // The server gives the new device a message of its own making.
+      [](const ProxyExchange& x, int&, std::string& body) {
+        if (x.path == "/v1/pairings/lookup") {
+          EditJson(body, [](json& j) {
+            j["ya"] =
+                crypto::Base64UrlEncode(crypto::cpace::PointFromHash(crypto::RandomBytes(64)));
+          });
+        }
+      },
+  };
+  int n = 0;
+  for (const auto& edit : edits) {
+    proxy_->SetEdit(edit);
+    const size_t released_before = proxy_->ExchangesTo("/v1/pairings/").size();
+    auto [shower, joiner] = pair("dora-x" + std::to_string(++n));
+    proxy_->ClearEdit();
+    EXPECT_NE(shower.exit_code, 0) << shower.Describe();
+    EXPECT_NE(joiner.exit_code, 0) << joiner.Describe();
+    EXPECT_EQ(joiner.out.find("KEYWARD_SESSION"), std::string::npos) << joiner.Describe();
+    auto all = proxy_->ExchangesTo("/v1/pairings/");
+    for (size_t i = released_before; i < all.size(); ++i) {
+      EXPECT_FALSE(all[i].path.ends_with("/release")) << "released with edit " << n;
+    }
+  }
 }
 
 }  // namespace

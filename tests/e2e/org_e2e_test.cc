@@ -645,6 +645,52 @@ TEST_F(OrgE2eTest, AQuorumAboveTheRecoveryAdminsIsRefused) {
   EXPECT_TRUE(std::regex_search(shown.out, std::regex(R"("quorum":\s*1\b)"))) << shown.out;
 }
 
+// The policy's pairing_reset: allowed by default, set to deny and back, shown
+// by `org policy show` (text and --json), signed in the statement only when
+// denied.
+TEST_F(OrgE2eTest, PairingResetIsSetAndShown) {
+  NewUser("alice");
+  const std::string org_id = CreateOrg("alice", "opt-in");
+  ASSERT_FALSE(org_id.empty());
+  auto before = As("alice", {"--json", "org", "policy", "show"});
+  ASSERT_EQ(before.exit_code, 0) << before.Describe();
+  EXPECT_EQ(Json(before)["policy"].value("pairing_reset", ""), "allow") << before.out;
+  // The policy as the server stored it from the signed statement.
+  const auto stored = [&]() -> std::string {
+    auto rows = server_->QuerySql("SELECT policy_json FROM orgs WHERE id = " + SqlText(org_id));
+    return rows.empty() || rows[0].empty() ? "<no org>" : rows[0][0];
+  };
+  EXPECT_EQ(stored().find("pairing_reset"), std::string::npos) << stored();
+
+  auto deny = As("alice", {"--json", "org", "policy", "set", "--pairing-reset", "deny"});
+  ASSERT_EQ(deny.exit_code, 0) << deny.Describe();
+  json changed = Json(deny);
+  EXPECT_EQ(changed.value("changed", false), true) << deny.out;
+  EXPECT_EQ(changed["policy"].value("pairing_reset", ""), "deny") << deny.out;
+  EXPECT_EQ(changed["policy"].value("enrollment", ""), "opt-in") << deny.out;
+
+  auto shown = As("alice", {"--json", "org", "policy", "show"});
+  ASSERT_EQ(shown.exit_code, 0) << shown.Describe();
+  json policy = Json(shown)["policy"];
+  EXPECT_EQ(policy.value("pairing_reset", ""), "deny") << shown.out;
+  EXPECT_EQ(policy.value("enrollment", ""), "opt-in") << shown.out;
+  EXPECT_NE(stored().find(R"("pairing_reset":"deny")"), std::string::npos) << stored();
+  auto text = As("alice", {"org", "policy", "show"});
+  ASSERT_EQ(text.exit_code, 0) << text.Describe();
+  EXPECT_TRUE(std::regex_search(text.out, std::regex(R"(pairing reset:\s+deny)"))) << text.out;
+
+  auto again = As("alice", {"--json", "org", "policy", "set", "--pairing-reset", "deny"});
+  ASSERT_EQ(again.exit_code, 0) << again.Describe();
+  EXPECT_EQ(Json(again).value("changed", true), false) << again.out;
+
+  auto allow = As("alice", {"org", "policy", "set", "--pairing-reset", "allow"});
+  ASSERT_EQ(allow.exit_code, 0) << allow.Describe();
+  auto after = As("alice", {"--json", "org", "policy", "show"});
+  ASSERT_EQ(after.exit_code, 0) << after.Describe();
+  EXPECT_EQ(Json(after)["policy"].value("pairing_reset", ""), "allow") << after.out;
+  EXPECT_EQ(stored().find("pairing_reset"), std::string::npos) << stored();
+}
+
 TEST_F(OrgE2eTest, UsageErrorsExitTwo) {
   auto no_command = Cli("x", {"org"});
   EXPECT_EQ(no_command.exit_code, 2) << no_command.Describe();
@@ -671,6 +717,8 @@ TEST_F(OrgE2eTest, UsageErrorsExitTwo) {
   ExpectFailure(quorum, 2, "quorum");
   auto ttl = As("alice", {"org", "policy", "set", "--link-ttl", "soon"});
   ExpectFailure(ttl, 2, "--link-ttl");
+  auto pairing = As("alice", {"org", "policy", "set", "--pairing-reset", "maybe"});
+  ExpectFailure(pairing, 2, "--pairing-reset");
   auto unknown_org = As("alice", {"org", "members", "--org", "Globex"});
   ExpectFailure(unknown_org, 1, "Globex");
 }

@@ -31,6 +31,8 @@
   X(Status, InsertPairing, (const core::Pairing& p), (p))                                          \
   X(Result<std::optional<core::Pairing>>, FindPairing, (std::string_view id), (id))                \
   X(Result<std::optional<core::Pairing>>, FindWaitingPairing, (std::string_view a), (a))           \
+  X(Result<std::optional<core::Pairing>>, FindPairingOfDevice,                                     \
+    (std::string_view a, std::string_view d), (a, d))                                              \
   X(Status, UpdatePairing, (const core::Pairing& p), (p))                                          \
   X(Result<int64_t>, CloseOpenPairings, (std::string_view a, int64_t now), (a, now))               \
   X(Result<int64_t>, DeleteExpiredPairings, (int64_t now), (now))                                  \

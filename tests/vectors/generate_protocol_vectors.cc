@@ -413,10 +413,12 @@ void Policy() {
   Json doc = Doc(kGenerated,
                  "Recovery policy (src/protocol/policy.h), the JSON carried in signed statements. "
                  "'canonical': the fields and their canonical encoding (sorted keys, no spaces); "
+                 "'pairing_reset' is given only when 'deny' (absent: 'allow', which the "
+                 "canonical encoding omits); "
                  "'accepted': other texts that parse to 'canonical' of the same index; "
                  "'refused': texts every parser must refuse with 'error'; 'durations': CLI "
                  "duration text to seconds, and seconds to display text.");
-  std::vector<kp::RecoveryPolicy> policies(3);
+  std::vector<kp::RecoveryPolicy> policies(4);
   policies[1].enrollment = kp::Enrollment::kOptIn;
   policies[1].quorum = 2;
   policies[1].link_ttl = 3600;
@@ -426,15 +428,21 @@ void Policy() {
   policies[2].quorum = kp::kMaxQuorum;
   policies[2].link_ttl = kp::kMaxLinkTtl;
   policies[2].pending_ttl = kp::kMinPendingTtl;
+  policies[3].enrollment = kp::Enrollment::kOptOut;
+  policies[3].notify = {"alice@example.com"};
+  policies[3].pairing_reset = false;
   Json canonical = Json::array();
   for (const kp::RecoveryPolicy& p : policies) {
-    canonical.push_back({{"enrollment", std::string(kp::EnrollmentName(p.enrollment))},
-                         {"mode", std::string(kp::RecoveryModeName(p.mode))},
-                         {"quorum", p.quorum},
-                         {"link_ttl", p.link_ttl},
-                         {"pending_ttl", p.pending_ttl},
-                         {"notify", p.notify},
-                         {"json", Must(kp::EncodePolicy(p), "policy")}});
+    Json row = {{"enrollment", std::string(kp::EnrollmentName(p.enrollment))},
+                {"mode", std::string(kp::RecoveryModeName(p.mode))},
+                {"quorum", p.quorum},
+                {"link_ttl", p.link_ttl},
+                {"pending_ttl", p.pending_ttl},
+                {"notify", p.notify}};
+    // Only when denied, as in the JSON: the rows written before the field stay as they were.
+    if (!p.pairing_reset) row["pairing_reset"] = "deny";
+    row["json"] = Must(kp::EncodePolicy(p), "policy");
+    canonical.push_back(row);
   }
   doc["canonical"] = canonical;
   Json accepted = Json::array();
@@ -443,6 +451,21 @@ void Policy() {
       R"("link_ttl": 86400, "enrollment": "disabled" })";
   if (!kp::ParsePolicy(spaced) || *kp::ParsePolicy(spaced) != policies[0]) Die("accepted row");
   accepted.push_back({{"json", spaced}, {"canonical_index", 0}});
+  // An explicit "allow" parses (the canonical form omits it).
+  const std::string explicit_allow =
+      R"({"enrollment":"disabled","link_ttl":86400,"mode":"dual-control","notify":[],)"
+      R"("pairing_reset":"allow","pending_ttl":604800,"quorum":1})";
+  if (!kp::ParsePolicy(explicit_allow) || *kp::ParsePolicy(explicit_allow) != policies[0]) {
+    Die("accepted row (pairing_reset allow)");
+  }
+  accepted.push_back({{"json", explicit_allow}, {"canonical_index", 0}});
+  const std::string spaced_deny =
+      R"({ "pairing_reset": "deny", "quorum": 1, "notify": [ "alice@example.com" ], )"
+      R"("pending_ttl": 604800, "mode": "dual-control", "link_ttl": 86400, "enrollment": "opt-out" })";
+  if (!kp::ParsePolicy(spaced_deny) || *kp::ParsePolicy(spaced_deny) != policies[3]) {
+    Die("accepted row (pairing_reset deny)");
+  }
+  accepted.push_back({{"json", spaced_deny}, {"canonical_index", 3}});
   doc["accepted"] = accepted;
   Json refused = Json::array();
   for (
@@ -460,6 +483,12 @@ void Policy() {
           R"({"enrollment":"disabled","link_ttl":86400,"mode":"dual-control","notify":["Alice@example.com"],"pending_ttl":604800,"quorum":1})",
           R"({"enrollment":"disabled","link_ttl":86400,"mode":"dual-control","notify":["a@example.com","a@example.com"],"pending_ttl":604800,"quorum":1})",
           R"({"enrollment":"disabled","link_ttl":86400,"mode":"dual-control","notify":["nobody"],"pending_ttl":604800,"quorum":1})",
+          R"({"enrollment":"disabled","link_ttl":86400,"mode":"dual-control","notify":[],"pairing_reset":"maybe","pending_ttl":604800,"quorum":1})",
+          R"({"enrollment":"disabled","link_ttl":86400,"mode":"dual-control","notify":[],"pairing_reset":"Deny","pending_ttl":604800,"quorum":1})",
+          R"({"enrollment":"disabled","link_ttl":86400,"mode":"dual-control","notify":[],"pairing_reset":false,"pending_ttl":604800,"quorum":1})",
+          R"({"enrollment":"disabled","link_ttl":86400,"mode":"dual-control","notify":[],"pairing_reset":"deny","pairing_reset":"deny","pending_ttl":604800,"quorum":1})",
+          R"({"enrollment":"disabled","link_ttl":86400,"mode":"dual-control","notify":[],"pairing_reset":"deny","pending_ttl":604800,"quorum":1,"x":1})",
+          R"({"enrollment":"disabled","link_ttl":86400,"mode":"dual-control","notify":[],"pairing_reset":"deny","pending_ttl":604800})",
       }) {
     auto r = kp::ParsePolicy(text);
     if (r || r.error().code() != "org.invalid_policy") Die(std::string("policy accepted: ") + text);
@@ -573,9 +602,15 @@ void Backup() {
 int main(int argc, char** argv) {
   if (!kc::Init()) Die("libsodium init failed");
   out_dir = kv::OutDir(argc, argv);
-  // `keyward_generate_protocol_vectors DIR backup` rewrites backup.json only.
+  // `keyward_generate_protocol_vectors DIR backup` rewrites backup.json only;
+  // `... DIR policy` rewrites protocol_policy.json only (fixed inputs: the
+  // rows already there come out unchanged).
   if (argc > 2 && std::string(argv[2]) == "backup") {
     Backup();
+    return 0;
+  }
+  if (argc > 2 && std::string(argv[2]) == "policy") {
+    Policy();
     return 0;
   }
   Escrow();

@@ -200,9 +200,20 @@ TEST_F(ProtocolVectorsTest, Grant) {
 
 TEST_F(ProtocolVectorsTest, Policy) {
   const Json doc = Load("protocol_policy.json");
-  const Json& canonical = Rows(doc, "canonical", 3);
+  const Json& canonical = Rows(doc, "canonical", 4);
+  size_t denied = 0;
   for (const Json& v : canonical) {
     RecoveryPolicy p;
+    // Given only when "deny"; absent means "allow", which the JSON omits.
+    const std::string pairing_reset = v.value("pairing_reset", "allow");
+    ASSERT_TRUE(pairing_reset == "allow" || pairing_reset == "deny") << pairing_reset;
+    p.pairing_reset = pairing_reset == "allow";
+    if (!p.pairing_reset) {
+      ++denied;
+      EXPECT_NE(v["json"].get<std::string>().find(R"("pairing_reset":"deny")"), std::string::npos);
+    } else {
+      EXPECT_EQ(v["json"].get<std::string>().find("pairing_reset"), std::string::npos);
+    }
     auto e = ParseEnrollment(v["enrollment"].get<std::string>());
     auto m = ParseRecoveryMode(v["mode"].get<std::string>());
     ASSERT_TRUE(e.has_value());
@@ -220,14 +231,15 @@ TEST_F(ProtocolVectorsTest, Policy) {
     ASSERT_TRUE(back.has_value());
     EXPECT_EQ(*back, p);
   }
-  for (const Json& v : Rows(doc, "accepted", 1)) {
+  EXPECT_GE(denied, 1u);
+  for (const Json& v : Rows(doc, "accepted", 3)) {
     auto p = ParsePolicy(v["json"].get<std::string>());
     ASSERT_TRUE(p.has_value());
     auto text = EncodePolicy(*p);
     ASSERT_TRUE(text.has_value());
     EXPECT_EQ(*text, canonical[v["canonical_index"].get<size_t>()]["json"]);
   }
-  for (const Json& v : Rows(doc, "refused", 10)) {
+  for (const Json& v : Rows(doc, "refused", 16)) {
     auto p = ParsePolicy(v["json"].get<std::string>());
     ASSERT_FALSE(p.has_value()) << v["json"];
     EXPECT_EQ(p.error().code(), v["error"]);

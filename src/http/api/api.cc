@@ -95,6 +95,7 @@ class ApiImpl final : public Api {
     route("DELETE", "/v1/sessions/current", &ApiImpl::Logout);
     route("GET", "/v1/account", &ApiImpl::GetAccount);
     route("POST", "/v1/account/password", &ApiImpl::ChangePassword);
+    route("POST", "/v1/account/password/forgotten", &ApiImpl::ChangeForgottenPassword);
     route("DELETE", "/v1/account", &ApiImpl::DeleteAccount);
     route("POST", "/v1/account/2fa/totp", &ApiImpl::TotpBegin);
     route("POST", "/v1/account/2fa/totp/confirm", &ApiImpl::TotpConfirm);
@@ -245,6 +246,25 @@ class ApiImpl final : public Api {
       KW_ASSIGN_OR_RETURN(change.escrows, OrgEscrowUploads(f, "escrows", kMaxPasswordEscrows));
     }
     KW_TRY(core_.accounts.ChangePassword(caller, change));
+    return http::NoContent();
+  }
+
+  // After a device pairing: no current auth key (core::ForgottenPasswordChange).
+  Result<Response> ChangeForgottenPassword(const Request& request, const PathParams&) {
+    KW_ASSIGN_OR_RETURN(auto caller, Authenticate(request));
+    KW_ASSIGN_OR_RETURN(auto f, Fields::FromBody(request, {"new_kdf", "new_salt", "new_auth_key",
+                                                           "new_wrapped_vault_key", "escrows"}));
+    core::ForgottenPasswordChange change;
+    KW_ASSIGN_OR_RETURN(change.new_kdf, f.Kdf("new_kdf"));
+    KW_ASSIGN_OR_RETURN(change.new_salt,
+                        f.Binary("new_salt", crypto::kSaltSize, crypto::kSaltSize));
+    KW_ASSIGN_OR_RETURN(change.new_auth_key, f.AuthKey("new_auth_key"));
+    KW_ASSIGN_OR_RETURN(change.new_wrapped_vault_key,
+                        f.Binary("new_wrapped_vault_key", kWrappedMin, kKeyBlobMax));
+    if (f.Has("escrows")) {
+      KW_ASSIGN_OR_RETURN(change.escrows, OrgEscrowUploads(f, "escrows", kMaxPasswordEscrows));
+    }
+    KW_TRY(core_.accounts.ChangeForgottenPassword(caller, change));
     return http::NoContent();
   }
 

@@ -641,6 +641,17 @@ class SqlTx final : public Tx {
                             [&](Stmt& s) { s.Bind(1, account_id); });
   }
 
+  Result<std::optional<Pairing>> FindPairingOfDevice(std::string_view account_id,
+                                                     std::string_view device_id) override {
+    // Few rows per account (one per pairing, swept a day after expiry).
+    static const std::string kSql = std::string("SELECT ") + kPairingCols +
+                                    " FROM pairings WHERE account_id = ?1 AND "
+                                    "joining_device_id = ?2 ORDER BY created_at DESC, id DESC "
+                                    "LIMIT 1";
+    return FindOne<Pairing>(kSql.c_str(), "find pairing of device", ReadPairing,
+                            [&](Stmt& s) { s.Bind(1, account_id).Bind(2, device_id); });
+  }
+
   Status UpdatePairing(const Pairing& p) override {
     static constexpr const char* kSql =
         "UPDATE pairings SET shown_device_id = ?3, joining_device_id = ?4, ya = ?5, state = ?6, "
