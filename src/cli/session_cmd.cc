@@ -24,6 +24,10 @@ std::string& ForgotEmail() {
 void PrintForgotHint() {
   std::fprintf(stderr, "Forgot your master password? Run: keyward recovery request --email %s\n",
                ForgotEmail().c_str());
+  std::fprintf(stderr,
+               "Still signed in on another device? Pair this one with it instead: keyward device "
+               "pair --email %s\n",
+               ForgotEmail().c_str());
 }
 
 Error WithForgotHint(Context& ctx, Error e, std::string_view email) {

@@ -24,6 +24,11 @@ Error Closed() {
                          "This pairing is closed (a code allows one try); show a new code on the "
                          "signed-in device (keyward device pair-show).");
 }
+Error RateLimited() {
+  return Error::RateLimited("pair.rate_limited",
+                            "Too many pairing attempts from this address; try again later.");
+}
+
 Error BadRequest(std::string_view what) {
   return Error::InvalidArgument("pair.bad_request", fmt::format("Invalid pairing {}.", what));
 }
@@ -123,11 +128,18 @@ Result<Pairing> PairingService::Decoy(store::Tx& tx, const std::string& email, i
   return p;
 }
 
-Result<PairingOffer> PairingService::Lookup(std::string_view email_in) {
+Result<PairingOffer> PairingService::Lookup(std::string_view email_in,
+                                            std::string_view remote_address) {
   KW_ASSIGN_OR_RETURN(std::string email, NormalizeEmail(email_in));
   const int64_t now = ctx_.clock.NowUnix();
   PairingOffer offer;
+  bool limited = false;
   KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(int64_t hits,
+                        tx.HitRateLimit("pair-lookup:addr:" + std::string(remote_address), now,
+                                        kPairingRateWindow));
+    limited = hits > kLookupsPerAddress;
+    if (limited) return {};
     KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountByEmail(email));
     std::optional<Pairing> found;
     if (account) {
@@ -146,6 +158,7 @@ Result<PairingOffer> PairingService::Lookup(std::string_view email_in) {
     offer.expires_at = found->expires_at;
     return {};
   }));
+  if (limited) return Fail(RateLimited());
   return offer;
 }
 
@@ -158,11 +171,24 @@ Status PairingService::Answer(const PairingAnswer& a) {
   if (!IsValidLabel(a.device_name)) return Fail(InvalidField("device_name"));
   if (!IsValidDeviceType(a.device_type)) return Fail(InvalidField("device_type"));
   const int64_t now = ctx_.clock.NowUnix();
-  return ctx_.store.Transact([&](store::Tx& tx) -> Status {
+  // Refusals are answered after the commit, so that every try counts.
+  std::optional<Error> late;
+  KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+    late.reset();
+    KW_ASSIGN_OR_RETURN(int64_t hits, tx.HitRateLimit("pair-answer:addr:" + a.remote_address, now,
+                                                      kPairingRateWindow));
+    if (hits > kAnswersPerAddress) {
+      late = RateLimited();
+      return {};
+    }
     KW_ASSIGN_OR_RETURN(auto p, tx.FindPairing(a.id));
-    if (!p) return Fail(NotFound());
-    if (p->state != PairingState::kWaiting) return Fail(Closed());
-    if (p->expires_at <= now) return Fail(Expired());
+    if (!p)
+      late = NotFound();
+    else if (p->state != PairingState::kWaiting)
+      late = Closed();
+    else if (p->expires_at <= now)
+      late = Expired();
+    if (late) return {};
     p->state = PairingState::kAnswered;
     p->yb = a.yb;
     p->tb = a.tb;
@@ -172,7 +198,9 @@ Status PairingService::Answer(const PairingAnswer& a) {
     p->claim_hash = ClaimHash(a.claim);
     p->updated_at = now;
     return tx.UpdatePairing(*p);
-  });
+  }));
+  if (late) return Fail(std::move(*late));
+  return {};
 }
 
 Result<Pairing> PairingService::Show(const Caller& caller, std::string_view id) {

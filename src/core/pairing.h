@@ -58,6 +58,12 @@ struct PairingPickup {
   Account account;
 };
 
+// Per remote address: enough for a person pairing a few devices, far too
+// few to fill the store with decoys or to try codes across pairings.
+inline constexpr int64_t kPairingRateWindow = 10 * 60;
+inline constexpr int64_t kLookupsPerAddress = 30;
+inline constexpr int64_t kAnswersPerAddress = 10;
+
 class PairingService {
  public:
   explicit PairingService(const Context& ctx) : ctx_(ctx) {}
@@ -66,9 +72,12 @@ class PairingService {
   // Errors: pair.bad_request (400), pair.exists (409, the id is taken).
   [[nodiscard]] Result<Pairing> Start(const Caller& caller, const PairingStart& start);
   // B: the waiting pairing of this email, or a decoy (see above).
-  [[nodiscard]] Result<PairingOffer> Lookup(std::string_view email);
+  // pair.rate_limited (429) past kLookupsPerAddress in kRateWindow.
+  [[nodiscard]] Result<PairingOffer> Lookup(std::string_view email,
+                                            std::string_view remote_address);
   // B's one answer. pair.not_found (404), pair.expired (410), pair.closed
-  // (409: already answered, or closed).
+  // (409: already answered, or closed), pair.rate_limited (429) past
+  // kAnswersPerAddress in kRateWindow.
   [[nodiscard]] Status Answer(const PairingAnswer& answer);
   // A reads its pairing (only the device that started it).
   [[nodiscard]] Result<Pairing> Show(const Caller& caller, std::string_view id);

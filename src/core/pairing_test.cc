@@ -57,7 +57,7 @@ class PairingServiceTest : public CoreTest {
 
 TEST_F(PairingServiceTest, TheNewDeviceGetsTheVaultKeyAndASessionOfItsOwn) {
   StartPairing();
-  auto offer = core().pairings.Lookup("Ann@Example.com");
+  auto offer = core().pairings.Lookup("Ann@Example.com", "203.0.113.7");
   ASSERT_OK(offer);
   EXPECT_EQ(offer->account_id, account_);
   EXPECT_EQ(offer->shown_device_id, a_.caller.device_id);
@@ -96,7 +96,7 @@ TEST_F(PairingServiceTest, TheNewDeviceGetsTheVaultKeyAndASessionOfItsOwn) {
 
 TEST_F(PairingServiceTest, OneAnswerPerCodeAndOnlyTheAnsweringDevicePicksUp) {
   StartPairing();
-  auto offer = core().pairings.Lookup("ann@example.com");
+  auto offer = core().pairings.Lookup("ann@example.com", "203.0.113.7");
   ASSERT_OK(offer);
   ASSERT_OK(core().pairings.Answer(AnswerFor(*offer, "000001")));
   EXPECT_EQ(core().pairings.Answer(AnswerFor(*offer, "271828")).error().code(), "pair.closed");
@@ -117,20 +117,20 @@ TEST_F(PairingServiceTest, OneAnswerPerCodeAndOnlyTheAnsweringDevicePicksUp) {
 
 TEST_F(PairingServiceTest, ACodeLivesTwoMinutes) {
   StartPairing();
-  auto offer = core().pairings.Lookup("ann@example.com");
+  auto offer = core().pairings.Lookup("ann@example.com", "203.0.113.7");
   ASSERT_OK(offer);
   clock_.Advance(config_.pairing_ttl_seconds);
   EXPECT_EQ(core().pairings.Answer(AnswerFor(*offer, "271828")).error().code(), "pair.expired");
   // The expired pairing is no longer offered.
-  auto later = core().pairings.Lookup("ann@example.com");
+  auto later = core().pairings.Lookup("ann@example.com", "203.0.113.7");
   ASSERT_OK(later);
   EXPECT_NE(later->id, offer->id);
 }
 
 TEST_F(PairingServiceTest, AnEmailWithoutAPairingGetsADecoyThatNeverReleases) {
   for (const char* email : {"nobody@example.com", "ann@example.com"}) {
-    auto first = core().pairings.Lookup(email);
-    auto again = core().pairings.Lookup(email);
+    auto first = core().pairings.Lookup(email, "203.0.113.7");
+    auto again = core().pairings.Lookup(email, "203.0.113.7");
     ASSERT_OK(first);
     ASSERT_OK(again);
     EXPECT_EQ(first->id, again->id) << email;
@@ -149,9 +149,36 @@ TEST_F(PairingServiceTest, AnEmailWithoutAPairingGetsADecoyThatNeverReleases) {
   }
 }
 
+// Limits per address stop one address from filling the store with decoys or
+// answering pairing after pairing; another address (the member's) is not
+// affected.
+TEST_F(PairingServiceTest, LookupsAndAnswersAreLimitedPerAddress) {
+  for (int64_t i = 0; i < kLookupsPerAddress; ++i) {
+    ASSERT_OK(core().pairings.Lookup("x" + std::to_string(i) + "@example.com", "198.51.100.9"));
+  }
+  EXPECT_EQ(core().pairings.Lookup("ann@example.com", "198.51.100.9").error().code(),
+            "pair.rate_limited");
+  StartPairing();
+  auto offer = core().pairings.Lookup("ann@example.com", "203.0.113.7");
+  ASSERT_OK(offer);
+  // Wrong answers (unknown ids) count too.
+  PairingAnswer junk = AnswerFor(*offer, "271828");
+  junk.remote_address = "198.51.100.9";
+  for (int64_t i = 0; i < kAnswersPerAddress; ++i) {
+    junk.id = crypto::Base64UrlEncode(crypto::RandomBytes(16));
+    EXPECT_EQ(core().pairings.Answer(junk).error().code(), "pair.not_found");
+  }
+  junk.id = offer->id;
+  EXPECT_EQ(core().pairings.Answer(junk).error().code(), "pair.rate_limited");
+  // The member, from their own address, is not locked out.
+  ASSERT_OK(core().pairings.Answer(AnswerFor(*offer, "271828")));
+  clock_.Advance(kPairingRateWindow);
+  EXPECT_OK(core().pairings.Lookup("ann@example.com", "198.51.100.9"));
+}
+
 TEST_F(PairingServiceTest, OnlyTheStartingDeviceSeesAndReleases) {
   StartPairing();
-  auto offer = core().pairings.Lookup("ann@example.com");
+  auto offer = core().pairings.Lookup("ann@example.com", "203.0.113.7");
   ASSERT_OK(offer);
   ASSERT_OK(core().pairings.Answer(AnswerFor(*offer, "271828")));
   auto other_device = SignIn("ann@example.com", 1, "phone");
@@ -168,10 +195,10 @@ TEST_F(PairingServiceTest, OnlyTheStartingDeviceSeesAndReleases) {
 
 TEST_F(PairingServiceTest, ANewPairingClosesTheOpenOne) {
   StartPairing();
-  auto first = core().pairings.Lookup("ann@example.com");
+  auto first = core().pairings.Lookup("ann@example.com", "203.0.113.7");
   ASSERT_OK(first);
   StartPairing();
-  auto second = core().pairings.Lookup("ann@example.com");
+  auto second = core().pairings.Lookup("ann@example.com", "203.0.113.7");
   ASSERT_OK(second);
   EXPECT_NE(first->id, second->id);
   EXPECT_EQ(core().pairings.Answer(AnswerFor(*first, "271828")).error().code(), "pair.closed");
@@ -188,7 +215,9 @@ TEST_F(PairingServiceTest, BadInputIsRefusedWithoutAWrite) {
             "pair.bad_request");
   EXPECT_EQ(core().pairings.Start(a_.caller, {sid, "bad id!", ya}).error().code(),
             "pair.bad_request");
-  EXPECT_EQ(core().pairings.Lookup("not an email").error().code().rfind("account.", 0), 0u);
+  EXPECT_EQ(
+      core().pairings.Lookup("not an email", "203.0.113.7").error().code().rfind("account.", 0),
+      0u);
   PairingAnswer bad{sid, ya, Bytes(64), "laptop-2", "cli", Bytes(31), ""};
   EXPECT_EQ(core().pairings.Answer(bad).error().code(), "pair.bad_request");
 }
@@ -198,7 +227,7 @@ TEST_F(PairingServiceTest, BadInputIsRefusedWithoutAWrite) {
 // and the retry completes it.
 TEST_F(PairingServiceTest, AFailedPickupLeavesNothingHalfDone) {
   StartPairing();
-  auto offer = core().pairings.Lookup("ann@example.com");
+  auto offer = core().pairings.Lookup("ann@example.com", "203.0.113.7");
   ASSERT_OK(offer);
   ASSERT_OK(core().pairings.Answer(AnswerFor(*offer, "271828")));
   auto seen = core().pairings.Show(a_.caller, offer->id);

@@ -515,8 +515,10 @@ TEST_F(RecoveryE2e, AWrongPasswordAtATerminalPointsToRecovery) {
   EXPECT_EQ(login.exit_code, 1);
   ASSERT_NE(login.err.find("keyward: wrong email or master password"), std::string::npos)
       << login.err;
-  // The hint is a second line, after the error.
+  // The hint is a second line, after the error, and the pairing path a third.
   EXPECT_NE(login.err.find(hint), std::string::npos) << login.err;
+  EXPECT_NE(login.err.find("keyward device pair --email bob@example.com"), std::string::npos)
+      << login.err;
   EXPECT_GT(login.err.find(hint), login.err.find("keyward: wrong")) << login.err;
   auto json_mode = RunWithTerminalStderr(
       Args("bob", {"--json", "login", "--email", "bob@example.com"}), "wrong\n");

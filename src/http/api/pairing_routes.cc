@@ -76,7 +76,7 @@ class PairingRoutes {
   Result<Response> Lookup(const Request& request, const PathParams&) {
     KW_ASSIGN_OR_RETURN(auto f, Fields::FromBody(request, {"email"}));
     KW_ASSIGN_OR_RETURN(auto email, f.String("email"));
-    KW_ASSIGN_OR_RETURN(auto offer, core().pairings.Lookup(email));
+    KW_ASSIGN_OR_RETURN(auto offer, core().pairings.Lookup(email, request.remote_address));
     return http::JsonResponse(200, {{"id", offer.id},
                                     {"account_id", offer.account_id},
                                     {"shown_device_id", offer.shown_device_id},
