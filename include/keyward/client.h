@@ -43,6 +43,10 @@ struct RegistrationMaterial {
 };
 [[nodiscard]] Result<RegistrationMaterial> MakeRegistration(const crypto::SecureBytes& password,
                                                             const crypto::KdfParams& kdf);
+// The same for an existing account id (starting over: keyward account restart).
+[[nodiscard]] Result<RegistrationMaterial> MakeRegistrationFor(const crypto::SecureBytes& password,
+                                                               const crypto::KdfParams& kdf,
+                                                               std::string account_id);
 
 // AK and EK from the master password (after CheckKdfFloor).
 [[nodiscard]] Result<crypto::AccountKeys> DeriveAccountKeys(const crypto::SecureBytes& password,
@@ -214,6 +218,19 @@ class Client {
   [[nodiscard]] Result<LoginResult> Login(std::string_view email, const crypto::AccountKeys& keys,
                                           const DeviceIdentity& device,
                                           const SecondFactor& second = {});
+
+  // Starting over with a new, empty vault (docs/recovery.md "Start over"):
+  // POST /v1/account/restart/code, .../verify (the emailed code → a ticket
+  // and the account id), then /v1/account/restart with keys made here for
+  // that id. The client keeps nothing of the old vault.
+  [[nodiscard]] Status AskRestartCode(std::string_view email);
+  struct RestartTicket {
+    crypto::SecureBytes ticket;
+    std::string account_id;
+  };
+  [[nodiscard]] Result<RestartTicket> VerifyRestart(std::string_view email,
+                                                    const crypto::SecureBytes& code);
+  [[nodiscard]] Status Restart(const RestartTicket& ticket, const crypto::SecureBytes& password);
 
   // ---- session needed ----
   [[nodiscard]] Status Logout();

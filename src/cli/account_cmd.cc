@@ -118,6 +118,35 @@ Status ChangePassword(Context& ctx) {
   return {};
 }
 
+// When nothing else works: a new, empty vault for the same account
+// (docs/recovery.md "Start over with a new vault").
+Status Restart(Context& ctx, const std::string& email) {
+  KW_ASSIGN_OR_RETURN(auto profile, ctx.LoadProfile());
+  profile.token.clear();
+  client::Client c = ctx.MakeClient(profile);
+  ctx.Hint(
+      "Starting over deletes everything in your vault for good and signs out every device. "
+      "Your organizations stay (enroll in recovery again when asked). A local backup can be "
+      "restored afterwards with the password it was made with.");
+  KW_ASSIGN_OR_RETURN(bool yes, ctx.prompt().Confirm("Start over with a new, empty vault?"));
+  if (!yes) return Fail(Error::InvalidArgument("cli.cancelled", "cancelled; nothing changed"));
+  KW_TRY(c.AskRestartCode(email));
+  ctx.Hint(fmt::format("If {} has an account, a code was emailed to it.", email));
+  KW_ASSIGN_OR_RETURN(auto code, ctx.prompt().Line("Code from the email: "));
+  KW_ASSIGN_OR_RETURN(auto ticket, c.VerifyRestart(email, code));
+  KW_ASSIGN_OR_RETURN(auto fresh, ctx.prompt().NewPassword("New master password: ",
+                                                           "Repeat new master password: "));
+  KW_TRY(c.Restart(ticket, fresh));
+  profile.protected_vault_key.clear();
+  if (profile.account_id == ticket.account_id || profile.account_id.empty()) {
+    KW_TRY(ctx.SaveProfile(profile));
+  }
+  Done(ctx, "restarted",
+       fmt::format("Started over with a new, empty vault. Log in with: keyward login --email {}",
+                   email));
+  return {};
+}
+
 // On a device just paired (keyward device pair): the vault key is in this
 // shell's session, the old password is not needed (nor known).
 Status ChangeForgottenPassword(Context& ctx) {
@@ -170,6 +199,12 @@ void AddAccountCommands(CLI::App& app, Action* action) {
   account->add_subcommand("delete", "Delete the account and its items for good")->callback([=] {
     *action = Delete;
   });
+  auto restart_email = std::make_shared<std::string>();
+  auto* restart = account->add_subcommand(
+      "restart", "Start over with a new, empty vault when no other way back works");
+  restart->add_option("--email", *restart_email, "Account email")->required();
+  restart->callback([=] { *action = [=](Context& c) { return Restart(c, *restart_email); }; });
+
   auto forgotten = std::make_shared<bool>(false);
   auto* password = account->add_subcommand("password", "Change the master password");
   password->add_flag("--forgotten", *forgotten,

@@ -272,6 +272,42 @@ Status Client::ChangePassword(const crypto::SecureBytes& current_password,
   return {};
 }
 
+Status Client::AskRestartCode(std::string_view email) {
+  Json body = Json::object();
+  body["email"] = Str(email);
+  KW_TRY(http_->Call("POST", "/v1/account/restart/code", body, ""));
+  return {};
+}
+
+Result<Client::RestartTicket> Client::VerifyRestart(std::string_view email,
+                                                    const crypto::SecureBytes& code) {
+  Json body = Json::object();
+  body["email"] = Str(email);
+  body["code"] = Json(ToSecretString(code));
+  KW_ASSIGN_OR_RETURN(auto r, http_->Call("POST", "/v1/account/restart/verify", body, ""));
+  RestartTicket t;
+  KW_ASSIGN_OR_RETURN(t.ticket, JsonSecret(r.body, "ticket"));
+  KW_ASSIGN_OR_RETURN(t.account_id, JsonString(r.body, "account_id"));
+  return t;
+}
+
+Status Client::Restart(const RestartTicket& ticket, const crypto::SecureBytes& password) {
+  KW_ASSIGN_OR_RETURN(auto info, GetServerInfo());
+  KW_ASSIGN_OR_RETURN(
+      auto m, MakeRegistrationFor(password, RegistrationKdf(info.kdf_minimum), ticket.account_id));
+  Json body = Json::object();
+  body["ticket"] = Json(ToSecretString(ticket.ticket));
+  body["acknowledge"] = Str("delete-my-vault");
+  body["kdf"] = KdfToJson(m.kdf);
+  body["salt"] = B64(m.salt);
+  body["auth_key"] = SecretB64(m.auth_key.span());
+  body["wrapped_vault_key"] = B64(m.wrapped_vault_key);
+  body["public_key"] = B64(m.public_key);
+  body["wrapped_private_key"] = B64(m.wrapped_private_key);
+  KW_TRY(http_->Call("POST", "/v1/account/restart", body, ""));
+  return {};
+}
+
 Status Client::ChangeForgottenPassword(const crypto::VaultKey& vault_key, const Account& account,
                                        const crypto::SecureBytes& new_password,
                                        std::span<const EscrowForOrg> escrows) {

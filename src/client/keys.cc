@@ -81,8 +81,14 @@ Result<crypto::VaultKey> UnprotectVaultKey(const crypto::SessionKey& session_key
 
 Result<RegistrationMaterial> MakeRegistration(const crypto::SecureBytes& password,
                                               const crypto::KdfParams& kdf) {
+  return MakeRegistrationFor(password, kdf, crypto::RandomArgSafeId(16));
+}
+
+Result<RegistrationMaterial> MakeRegistrationFor(const crypto::SecureBytes& password,
+                                                 const crypto::KdfParams& kdf,
+                                                 std::string account_id) {
   RegistrationMaterial m;
-  m.account_id = crypto::RandomArgSafeId(16);
+  m.account_id = std::move(account_id);
   m.kdf = kdf;
   m.salt = crypto::RandomBytes(crypto::kSaltSize);
   KW_ASSIGN_OR_RETURN(auto keys, DeriveAccountKeys(password, m.salt, kdf));

@@ -40,12 +40,12 @@ constexpr int64_t kCodesPerAddressAndEmail = 5;
 constexpr int64_t kCodesPerEmail = 10;
 constexpr int64_t kWrongCodesPerAddress = 20;
 
+}  // namespace
+
 Status CheckBlob(const store::Bytes& blob, std::string_view field) {
   if (blob.size() < kMinBlob || blob.size() > kMaxKeyBlob) return Fail(InvalidField(field));
   return {};
 }
-
-}  // namespace
 
 std::string VerifyCodeSubject(std::string_view email, std::string_view remote_address) {
   return std::string(email) + " " + std::string(remote_address);

@@ -118,6 +118,10 @@ inline constexpr char kRegisterPurpose[] = "register";  // VerifyCodeSubject
 [[nodiscard]] std::string VerifyCodeSubject(std::string_view email,
                                             std::string_view remote_address);
 
+// A wrapped key of the account (vault key, private key): its size limits;
+// request.invalid_field naming `field` otherwise.
+[[nodiscard]] Status CheckBlob(const store::Bytes& blob, std::string_view field);
+
 // H(code key, challenge || code).
 store::Bytes HashEmailCode(const Context& ctx, std::span<const uint8_t> challenge,
                            std::string_view code);

@@ -129,6 +129,29 @@ mail::Message AccountDeleted(std::string_view to, int64_t when) {
                           FormatRfc3339(when)));
 }
 
+mail::Message RestartCode(std::string_view to, std::string_view code, int64_t ttl_minutes) {
+  return Make(to, "Your code to start over with a new Keyward vault",
+              fmt::format("Enter this code to start over with a new, EMPTY vault:\n"
+                          "\n"
+                          "{}\n"
+                          "\n"
+                          "Everything in your current vault will be deleted and every device\n"
+                          "signed out. Your organizations stay. The code works once and\n"
+                          "expires in {} minutes. If you did not ask for this, ignore this\n"
+                          "email: nothing changes without the code.\n",
+                          code, ttl_minutes));
+}
+
+mail::Message AccountRestarted(std::string_view to, int64_t when) {
+  return Make(to, "Your Keyward account started over with a new vault",
+              fmt::format("Your Keyward account started over at {} with a new master password\n"
+                          "and an empty vault. The old vault was deleted, every device was\n"
+                          "signed out, and your organizations' recovery setup for you was\n"
+                          "reset (enroll again when asked). If this was not you, contact your\n"
+                          "administrator at once.\n",
+                          FormatRfc3339(when)));
+}
+
 mail::Message PasswordResetByAdmin(std::string_view to, std::string_view org_name, int64_t when) {
   return Make(to, "Your Keyward master password was reset by an administrator",
               fmt::format("Your master password was reset by an administrator of the\n"

@@ -20,6 +20,9 @@ mail::Message PasswordChanged(std::string_view to, int64_t when);
 mail::Message TwoFactorEnabled(std::string_view to, int64_t when);
 mail::Message TwoFactorDisabled(std::string_view to, int64_t when);
 mail::Message AccountDeleted(std::string_view to, int64_t when);
+// Starting over with a new, empty vault (keyward account restart).
+mail::Message RestartCode(std::string_view to, std::string_view code, int64_t ttl_minutes);
+mail::Message AccountRestarted(std::string_view to, int64_t when);
 
 // Account recovery (admin-reset mode): an administrator of `org_name` set a
 // temporary master password / turned off two-step login.

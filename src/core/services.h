@@ -2,6 +2,7 @@
 // and tests own one of these.
 #pragma once
 
+#include "core/account_restart.h"
 #include "core/accounts.h"
 #include "core/admin_reset.h"
 #include "core/context.h"
@@ -39,7 +40,8 @@ class Services {
         members(ctx_),
         events(ctx_),
         requests(ctx_, credentials_),
-        pairings(ctx_) {}
+        pairings(ctx_),
+        restart(ctx_, credentials_) {}
   // Background work (core/deferred.h) still queued runs first: it uses
   // the context.
   ~Services() { deferred_.Stop(); }
@@ -72,6 +74,7 @@ class Services {
   EventService events;
   RecoveryRequestService requests;
   PairingService pairings;
+  AccountRestartService restart;
 };
 
 }  // namespace keyward::core

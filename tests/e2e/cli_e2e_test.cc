@@ -591,6 +591,53 @@ TEST(ServerLogTest, NamesTheForwardedClientBehindATrustedProxy) {
   EXPECT_TRUE(std::regex_search(log, line)) << log;
 }
 
+// ---- starting over (keyward account restart) ----
+
+// When nothing else works: the emailed code and a yes give the same account
+// a new, empty vault; the old one cannot be read by anyone afterwards (its
+// items are gone and the old password no longer logs in), old sessions are
+// dead, and a local backup made before can be restored into the new vault.
+TEST_F(CliE2eTest, StartingOverGivesAnEmptyVaultAndABackupPutsItBack) {
+  const std::string email = "vic@example.com";
+  RegisterAndVerify(email);
+  const std::string session = Login("vic", email, std::string(kPassword) + "\n");
+  const std::string bank = AddItem("vic", session, {"--name", "bank"}, "bank-secret\n");
+  const fs::path dir = server_->temp_dir() / "vic-backups";
+  auto backup = Cli("vic", {"--json", "backup", "create", "--path", dir.string() + "/"},
+                    std::string(kPassword) + "\n", Session(session));
+  ASSERT_EQ(backup.exit_code, 0) << backup.Describe();
+  const std::string file = nlohmann::json::parse(backup.out)["path"];
+
+  const std::string fresh = "starting over from scratch";
+  const size_t mails = CountMessagesTo(Outbox(), email);
+  CliProcess restart(kCli,
+                     {"--server", server_->url(), "--profile", Profile("vic-new").string(),
+                      "account", "restart", "--email", email},
+                     {});
+  restart.Write("y\n");
+  auto code = LatestEmailCode(Outbox(), email, std::chrono::seconds(10), mails);
+  ASSERT_TRUE(code) << "no restart code emailed";
+  restart.Write(*code + "\n" + fresh + "\n" + fresh + "\n");
+  auto done = restart.Finish(std::chrono::seconds(60));
+  ASSERT_EQ(done.exit_code, 0) << done.Describe();
+  EXPECT_NE(done.out.find("Started over with a new, empty vault"), std::string::npos) << done.out;
+
+  EXPECT_NE(Cli("vic", {"item", "list"}, "", Session(session)).exit_code, 0);
+  ExpectOneLineFailure(Cli("vic", {"login", "--email", email}, std::string(kPassword) + "\n"),
+                       "wrong email or master password");
+  const std::string again = Login("vic", email, fresh + "\n");
+  auto list = Cli("vic", {"--json", "item", "list"}, "", Session(again));
+  ASSERT_EQ(list.exit_code, 0) << list.Describe();
+  EXPECT_EQ(nlohmann::json::parse(list.out)["items"].size(), 0u) << list.out;
+
+  // The backup opens with the password it was made with, into the new vault.
+  auto restore =
+      Cli("vic", {"backup", "restore", file}, std::string(kPassword) + "\ny\n", Session(again));
+  ASSERT_EQ(restore.exit_code, 0) << restore.Describe();
+  auto get = Cli("vic", {"item", "get", bank, "--field", "password"}, "", Session(again));
+  EXPECT_EQ(get.out, "bank-secret\n") << get.Describe();
+}
+
 // ---- device pairing (keyward device pair-show / pair) ----
 
 std::optional<std::string> PairingCodeIn(const std::string& out) {

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/server_identity.h"
+#include "core/validation.h"
 #include "core/services.h"
 #include "http/api/json_fields.h"
 #include "http/api/route_support.h"
@@ -97,6 +98,9 @@ class ApiImpl final : public Api {
     route("POST", "/v1/account/password", &ApiImpl::ChangePassword);
     route("POST", "/v1/account/password/forgotten", &ApiImpl::ChangeForgottenPassword);
     route("DELETE", "/v1/account", &ApiImpl::DeleteAccount);
+    route("POST", "/v1/account/restart/code", &ApiImpl::RestartCode);
+    route("POST", "/v1/account/restart/verify", &ApiImpl::RestartVerify);
+    route("POST", "/v1/account/restart", &ApiImpl::Restart);
     route("POST", "/v1/account/2fa/totp", &ApiImpl::TotpBegin);
     route("POST", "/v1/account/2fa/totp/confirm", &ApiImpl::TotpConfirm);
     route("DELETE", "/v1/account/2fa/totp", &ApiImpl::TotpDisable);
@@ -266,6 +270,44 @@ class ApiImpl final : public Api {
     }
     KW_TRY(core_.accounts.ChangeForgottenPassword(caller, change));
     return http::NoContent();
+  }
+
+  // ---- starting over (core/account_restart.h) ----
+  Result<Response> RestartCode(const Request& request, const PathParams&) {
+    KW_ASSIGN_OR_RETURN(auto f, Fields::FromBody(request, {"email"}));
+    KW_ASSIGN_OR_RETURN(auto email, f.String("email"));
+    KW_TRY(core_.restart.Ask(email, request.remote_address));
+    return http::JsonResponse(202, {{"status", "code_sent_if_registered"}});
+  }
+
+  Result<Response> RestartVerify(const Request& request, const PathParams&) {
+    KW_ASSIGN_OR_RETURN(auto f, Fields::FromBody(request, {"email", "code"}));
+    KW_ASSIGN_OR_RETURN(auto email, f.String("email"));
+    KW_ASSIGN_OR_RETURN(auto code, f.String("code"));
+    KW_ASSIGN_OR_RETURN(auto t, core_.restart.Verify(email, code, request.remote_address));
+    return http::JsonResponse(200, {{"ticket", crypto::Base64UrlEncode(t.ticket.span())},
+                                    {"account_id", t.account_id},
+                                    {"expires_at", FormatRfc3339(t.expires_at)}});
+  }
+
+  Result<Response> Restart(const Request& request, const PathParams&) {
+    KW_ASSIGN_OR_RETURN(auto f, Fields::FromBody(request, {"ticket", "acknowledge", "kdf", "salt",
+                                                           "auth_key", "wrapped_vault_key",
+                                                           "public_key", "wrapped_private_key"}));
+    KW_ASSIGN_OR_RETURN(auto ack, f.String("acknowledge"));
+    if (ack != "delete-my-vault") return Fail(core::InvalidField("acknowledge"));
+    KW_ASSIGN_OR_RETURN(auto ticket, f.Binary("ticket", 32, 32));
+    core::RestartMaterial m;
+    KW_ASSIGN_OR_RETURN(m.kdf, f.Kdf("kdf"));
+    KW_ASSIGN_OR_RETURN(m.salt, f.Binary("salt", crypto::kSaltSize, crypto::kSaltSize));
+    KW_ASSIGN_OR_RETURN(m.auth_key, f.AuthKey("auth_key"));
+    KW_ASSIGN_OR_RETURN(m.wrapped_vault_key,
+                        f.Binary("wrapped_vault_key", kWrappedMin, kKeyBlobMax));
+    KW_ASSIGN_OR_RETURN(m.public_key, f.Binary("public_key", 32, 32));
+    KW_ASSIGN_OR_RETURN(m.wrapped_private_key,
+                        f.Binary("wrapped_private_key", kWrappedMin, kKeyBlobMax));
+    KW_TRY(core_.restart.Complete(ticket, m, request.remote_address));
+    return http::JsonResponse(200, {{"status", "restarted"}});
   }
 
   Result<Response> DeleteAccount(const Request& request, const PathParams&) {
