@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include "cli/member_paths.h"
 #include "cli/org_session.h"
 #include "common/try.h"
 #include "keyward/org.h"
@@ -171,6 +172,8 @@ Status ChangeForgottenPassword(Context& ctx) {
 }
 
 }  // namespace
+
+Status StartOver(Context& ctx, const std::string& email) { return Restart(ctx, email); }
 
 void AddAccountCommands(CLI::App& app, Action* action) {
   auto* account = app.add_subcommand("account", "Register, verify, delete, change password");

@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/context.h"
+#include "cli/member_paths.h"
 #include "cli/qr.h"
 #include "common/try.h"
 #include "keyward/pairing.h"
@@ -228,6 +229,10 @@ Status Pair(Context& ctx, const std::string& email, const std::string& device_na
 }
 
 }  // namespace
+
+Status PairThisDevice(Context& ctx, const std::string& email, const std::string& device_name) {
+  return Pair(ctx, email, device_name);
+}
 
 void AddDeviceCommands(CLI::App& app, Action* action) {
   auto* device = app.add_subcommand("device", "Devices signed in to the account");

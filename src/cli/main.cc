@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/context.h"
+#include "cli/member_paths.h"
 #include "crypto/crypto.h"
 
 namespace {
@@ -69,6 +70,7 @@ int main(int argc, char** argv) {
   AddRecoveryCommands(app, &action);
   AddEventsCommands(app, &action);
   AddBackupCommands(app, &action);
+  AddRecoverCommand(app, &action);
 
   try {
     app.parse(argc, argv);

@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include "cli/member_paths.h"
 #include "cli/org_session.h"
 #include "cli/qr.h"
 #include "keyward/recovery.h"
@@ -602,6 +603,12 @@ Status StartCmd(Context& ctx, const RequestArgs& a) {
 }
 
 }  // namespace
+
+Status RequestRecovery(Context& ctx, const std::string& email) {
+  RequestArgs a;
+  a.email = email;
+  return Request(ctx, a);
+}
 
 void AddRecoveryRequestCommands(CLI::App& recovery, Action* action) {
   // Each command's errors are explained with the email it was given.

@@ -25,8 +25,8 @@ void PrintForgotHint() {
   std::fprintf(stderr, "Forgot your master password? Run: keyward recovery request --email %s\n",
                ForgotEmail().c_str());
   std::fprintf(stderr,
-               "Still signed in on another device? Pair this one with it instead: keyward device "
-               "pair --email %s\n",
+               "Other ways back (another signed-in device, a new vault): keyward recover --email "
+               "%s\n",
                ForgotEmail().c_str());
 }
 

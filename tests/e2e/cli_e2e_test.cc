@@ -812,6 +812,29 @@ TEST_F(PairingE2eTest, APairedDeviceSetsAForgottenPasswordAndTwoStepLoginStays) 
   EXPECT_FALSE(again.empty());
 }
 
+// `keyward recover` asks the seed's questions in order and runs the path:
+// "another signed-in device? yes" is the pairing; all "no" changes nothing.
+TEST_F(PairingE2eTest, GuidedRecoveryTakesThePairingPathOrNone) {
+  const std::string email = "wes@example.com";
+  RegisterAndVerify(email);
+  const std::string session = Login("wes", email, std::string(kPassword) + "\n");
+  auto none = Cli("wes-new", {"recover", "--email", email}, "n\nn\nn\n");
+  EXPECT_EQ(none.exit_code, 1) << none.Describe();
+  EXPECT_NE(none.err.find("nothing done"), std::string::npos) << none.Describe();
+  auto usage = Cli("wes-new", {"recover", "--email", email, "--path", "fly"});
+  EXPECT_EQ(usage.exit_code, 2) << usage.Describe();  // a usage error
+  EXPECT_EQ(usage.err, "keyward: --path is one of pair, request, restart\n");
+
+  auto shower = ShowCode("wes", session, "y\n");
+  auto code = PairingCodeIn(shower->out());
+  ASSERT_TRUE(code);
+  auto guided = Cli("wes-new", {"recover", "--email", email, "--device-name", "laptop-2"},
+                    "y\n" + *code + "\n");
+  ASSERT_EQ(guided.exit_code, 0) << guided.Describe();
+  EXPECT_TRUE(SessionIn(guided.out)) << guided.Describe();
+  EXPECT_EQ(shower->Finish(std::chrono::seconds(30)).exit_code, 0);
+}
+
 // A code lives for the server's pairing lifetime (2 minutes; 2 s here).
 TEST_F(PairingE2eTest, ACodeExpires) {
   server_ = std::make_unique<ServerProcess>(

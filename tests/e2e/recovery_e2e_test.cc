@@ -517,7 +517,7 @@ TEST_F(RecoveryE2e, AWrongPasswordAtATerminalPointsToRecovery) {
       << login.err;
   // The hint is a second line, after the error, and the pairing path a third.
   EXPECT_NE(login.err.find(hint), std::string::npos) << login.err;
-  EXPECT_NE(login.err.find("keyward device pair --email bob@example.com"), std::string::npos)
+  EXPECT_NE(login.err.find("keyward recover --email bob@example.com"), std::string::npos)
       << login.err;
   EXPECT_GT(login.err.find(hint), login.err.find("keyward: wrong")) << login.err;
   auto json_mode = RunWithTerminalStderr(
