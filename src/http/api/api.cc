@@ -6,8 +6,8 @@
 #include <spdlog/spdlog.h>
 
 #include "core/server_identity.h"
-#include "core/validation.h"
 #include "core/services.h"
+#include "core/validation.h"
 #include "http/api/json_fields.h"
 #include "http/api/route_support.h"
 #include "store/store.h"
