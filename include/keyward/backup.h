@@ -103,6 +103,16 @@ struct RestorePlan {
 RestorePlan PlanRestore(const std::vector<Item>& current, const BackupContents& backup,
                         bool replace);
 
+// Applies `plan` through POST /v1/items/batch (all or nothing per request).
+// The changes go in requests of at most kRestoreBatchBytes of JSON, so a
+// vault that fits in one (about 1,500 typical items) is restored in one
+// transaction; a larger one in as many as it takes, each whole. Returns how
+// many requests it took; `progress` gets (changes done, total).
+inline constexpr size_t kRestoreBatchBytes = 768 * 1024;
+[[nodiscard]] Result<size_t> ApplyRestore(Client& client, const crypto::VaultKey& uk,
+                                          std::string_view account_id, const RestorePlan& plan,
+                                          const BackupProgress& progress = {});
+
 // True when the two items' fields are the same.
 bool SameFields(const ItemFields& a, const ItemFields& b);
 

@@ -226,21 +226,14 @@ Status Restore(Context& ctx, const BackupArgs& a) {
     if (!yes) return Fail(Error::InvalidArgument("cli.cancelled", "restore cancelled"));
   }
   ProgressBar bar(ctx, "Restoring", "items");
-  auto progress = bar.Fn();
-  uint64_t done = 0;
-  for (const client::Item* item : plan.add) {
-    KW_TRY(c.AddItem(uk, profile.account_id, item->fields, item->id));
-    progress(++done, total);
-  }
-  for (const auto& [item, revision] : plan.overwrite) {
-    KW_TRY(c.UpdateItem(uk, profile.account_id, item->id, revision, item->fields));
-    progress(++done, total);
-  }
-  for (const auto& id : plan.remove) {
-    KW_TRY(c.DeleteItem(id));
-    progress(++done, total);
-  }
+  // All or nothing per request: a vault that fits in one request (about
+  // 1,500 typical items) is restored whole or not at all.
+  KW_ASSIGN_OR_RETURN(size_t requests,
+                      client::ApplyRestore(c, uk, profile.account_id, plan, bar.Fn()));
   bar.Done();
+  if (requests > 1 && !ctx.json()) {
+    ctx.Hint(fmt::format("Restored in {} steps, each complete on its own.", requests));
+  }
   if (ctx.json()) {
     client::Json j = client::Json::object();
     j["path"] = client::Str(path.string());

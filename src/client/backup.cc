@@ -469,4 +469,64 @@ RestorePlan PlanRestore(const std::vector<Item>& current, const BackupContents& 
   return plan;
 }
 
+Result<size_t> ApplyRestore(Client& client, const crypto::VaultKey& uk, std::string_view account_id,
+                            const RestorePlan& plan, const BackupProgress& progress) {
+  const uint64_t total = plan.add.size() + plan.overwrite.size() + plan.remove.size();
+  uint64_t done = 0;
+  size_t requests = 0;
+  Json body;
+  size_t bytes = 0;
+  uint64_t in_body = 0;
+  auto reset = [&] {
+    body = Json::object();
+    body["add"] = Json::array();
+    body["update"] = Json::array();
+    body["delete"] = Json::array();
+    bytes = 64;
+    in_body = 0;
+  };
+  auto flush = [&]() -> Status {
+    if (in_body == 0) return {};
+    KW_ASSIGN_OR_RETURN(auto r, client.CallJson("POST", "/v1/items/batch", body));
+    (void)r;
+    ++requests;
+    done += in_body;
+    if (progress) progress(done, total);
+    reset();
+    return {};
+  };
+  auto add = [&](const char* list, Json change, size_t size) -> Status {
+    if (in_body > 0 && (bytes + size > kRestoreBatchBytes || in_body >= 5000)) KW_TRY(flush());
+    body[list].push_back(std::move(change));
+    bytes += size;
+    ++in_body;
+    return {};
+  };
+  reset();
+  for (const Item* item : plan.add) {
+    Json j = Json::object();
+    j["id"] = Str(item->id);
+    const std::string data =
+        crypto::Base64UrlEncode(EncryptItem(uk, account_id, item->id, item->fields));
+    j["data"] = Str(data);
+    KW_TRY(add("add", std::move(j), data.size() + item->id.size() + 32));
+  }
+  for (const auto& [item, revision] : plan.overwrite) {
+    Json j = Json::object();
+    j["id"] = Str(item->id);
+    j["revision"] = revision;
+    const std::string data =
+        crypto::Base64UrlEncode(EncryptItem(uk, account_id, item->id, item->fields));
+    j["data"] = Str(data);
+    KW_TRY(add("update", std::move(j), data.size() + item->id.size() + 48));
+  }
+  for (const auto& id : plan.remove) {
+    Json j = Json::object();
+    j["id"] = Str(id);
+    KW_TRY(add("delete", std::move(j), id.size() + 16));
+  }
+  KW_TRY(flush());
+  return requests;
+}
+
 }  // namespace keyward::client

@@ -1,5 +1,7 @@
 #include "core/vault.h"
 
+#include <set>
+
 #include "core/org_access.h"
 #include "core/recovery_requests.h"
 #include "core/validation.h"
@@ -85,6 +87,59 @@ Status ItemService::Delete(const Caller& caller, std::string_view id) {
   if (!IsValidClientId(id)) return Fail(ItemNotFound());
   auto s = ctx_.store.Transact([&](store::Tx& tx) { return tx.DeleteItem(caller.account_id, id); });
   if (!s && s.error().code() == "store.not_found") return Fail(ItemNotFound());
+  return s;
+}
+
+Status ItemService::Apply(const Caller& caller, const ItemBatch& batch) {
+  const size_t total = batch.add.size() + batch.update.size() + batch.remove.size();
+  if (total > kItemBatchMax) return Fail(InvalidField("batch"));
+  std::set<std::string_view> named;
+  auto check_id = [&](std::string_view id) -> Status {
+    if (!IsValidClientId(id) || !named.insert(id).second) return Fail(InvalidField("id"));
+    return {};
+  };
+  for (const auto& a : batch.add) {
+    KW_TRY(check_id(a.id));
+    KW_TRY(CheckData(a.data));
+  }
+  for (const auto& u : batch.update) {
+    KW_TRY(check_id(u.id));
+    KW_TRY(CheckData(u.data));
+  }
+  for (const auto& id : batch.remove) KW_TRY(check_id(id));
+  const int64_t now = ctx_.clock.NowUnix();
+  std::optional<Error> refused;
+  auto s = ctx_.store.Transact([&](store::Tx& tx) -> Status {
+    refused.reset();
+    // A refusal rolls the transaction back: nothing of the batch stays.
+    auto refuse = [&](Error e) -> Status {
+      refused = e;
+      return Fail(std::move(e));
+    };
+    for (const auto& a : batch.add) {
+      auto st = tx.InsertItem({caller.account_id, a.id, 1, a.data, now, now});
+      if (!st && st.error().code() == "store.conflict") {
+        return refuse(Error::Conflict("item.exists", "An item with this id exists."));
+      }
+      KW_TRY(std::move(st));
+    }
+    for (const auto& u : batch.update) {
+      auto r = tx.UpdateItem(caller.account_id, u.id, u.revision, u.data, now);
+      if (!r && r.error().code() == "store.stale") {
+        return refuse(
+            Error::Conflict("item.stale_revision", "An item was changed elsewhere; reload it."));
+      }
+      if (!r && r.error().code() == "store.not_found") return refuse(ItemNotFound());
+      KW_TRY(std::move(r));
+    }
+    for (const auto& id : batch.remove) {
+      auto st = tx.DeleteItem(caller.account_id, id);
+      if (!st && st.error().code() == "store.not_found") return refuse(ItemNotFound());
+      KW_TRY(std::move(st));
+    }
+    return {};
+  });
+  if (refused) return Fail(std::move(*refused));
   return s;
 }
 

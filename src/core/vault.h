@@ -9,6 +9,24 @@
 
 namespace keyward::core {
 
+// Several item changes applied together (a backup restore): all of them
+// or none.
+struct ItemBatch {
+  struct Add {
+    std::string id;
+    store::Bytes data;
+  };
+  struct Update {
+    std::string id;
+    int64_t revision = 0;  // the one the client last saw
+    store::Bytes data;
+  };
+  std::vector<Add> add;
+  std::vector<Update> update;
+  std::vector<std::string> remove;
+};
+inline constexpr size_t kItemBatchMax = 5000;  // changes per batch
+
 class ItemService {
  public:
   explicit ItemService(const Context& ctx) : ctx_(ctx) {}
@@ -24,6 +42,11 @@ class ItemService {
   [[nodiscard]] Result<core::Item> Update(const Caller& caller, std::string_view id,
                                           int64_t expected_revision, store::Bytes data);
   [[nodiscard]] Status Delete(const Caller& caller, std::string_view id);
+  // Every change of `batch` in one transaction: the first that fails
+  // (item.exists, item.stale_revision, item.not_found, a bad id or size)
+  // fails the whole batch and nothing is changed. request.invalid_field
+  // past kItemBatchMax changes or for an id named twice.
+  [[nodiscard]] Status Apply(const Caller& caller, const ItemBatch& batch);
 
  private:
   [[nodiscard]] Status CheckData(const store::Bytes& data) const;

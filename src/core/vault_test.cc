@@ -1,5 +1,7 @@
 #include "core/vault.h"
 
+#include <map>
+
 #include "core/core_test_fixture.h"
 
 namespace keyward::core::testing {
@@ -110,6 +112,77 @@ TEST_F(VaultTest, SweepRemovesDeadSessionsAndCodes) {
     EXPECT_FALSE(code->has_value());
     return {};
   }));
+}
+
+// A restore's changes land together or not at all.
+TEST_F(VaultTest, ABatchAppliesWholeOrNotAtAll) {
+  CreateAccount(kAnn);
+  auto s = SignIn(kAnn);
+  ASSERT_OK(core().items.Create(s.caller, "keep", store::Bytes(60, 1)));
+  ASSERT_OK(core().items.Create(s.caller, "edit", store::Bytes(60, 2)));
+  ASSERT_OK(core().items.Create(s.caller, "drop", store::Bytes(60, 3)));
+  auto listed = [&] {
+    auto items = core().items.List(s.caller);
+    EXPECT_OK(items);
+    std::map<std::string, std::pair<int64_t, store::Bytes>> out;
+    for (auto& i : items.value_or(std::vector<core::Item>{})) out[i.id] = {i.revision, i.data};
+    return out;
+  };
+  const auto before = listed();
+  // A stale revision at the end refuses the adds and deletes before it too.
+  ItemBatch stale;
+  stale.add = {{"new-1", store::Bytes(60, 4)}};
+  stale.remove = {"drop"};
+  stale.update = {{"edit", 7, store::Bytes(60, 5)}};
+  EXPECT_ERROR(core().items.Apply(s.caller, stale), "item.stale_revision");
+  EXPECT_EQ(listed(), before);
+  ItemBatch exists;
+  exists.add = {{"new-1", store::Bytes(60, 4)}, {"keep", store::Bytes(60, 4)}};
+  EXPECT_ERROR(core().items.Apply(s.caller, exists), "item.exists");
+  ItemBatch missing;
+  missing.add = {{"new-1", store::Bytes(60, 4)}};
+  missing.remove = {"never-was"};
+  EXPECT_ERROR(core().items.Apply(s.caller, missing), "item.not_found");
+  ItemBatch twice;
+  twice.add = {{"new-1", store::Bytes(60, 4)}};
+  twice.remove = {"new-1"};
+  EXPECT_ERROR(core().items.Apply(s.caller, twice), "request.invalid_field");
+  EXPECT_EQ(listed(), before);
+
+  ItemBatch good;
+  good.add = {{"new-1", store::Bytes(60, 4)}};
+  good.update = {{"edit", 1, store::Bytes(60, 5)}};
+  good.remove = {"drop"};
+  ASSERT_OK(core().items.Apply(s.caller, good));
+  auto after = listed();
+  EXPECT_EQ(after.size(), 3u);
+  EXPECT_EQ(after["new-1"].second, store::Bytes(60, 4));
+  EXPECT_EQ(after["edit"].first, 2);
+  EXPECT_FALSE(after.contains("drop"));
+}
+
+// The store failing at any step of a batch leaves the vault as it was.
+TEST_F(VaultTest, ABatchInterruptedAtAnyStepChangesNothing) {
+  CreateAccount(kAnn);
+  auto s = SignIn(kAnn);
+  ASSERT_OK(core().items.Create(s.caller, "edit", store::Bytes(60, 2)));
+  ItemBatch batch;
+  for (int i = 0; i < 5; ++i) batch.add.push_back({"n" + std::to_string(i), store::Bytes(60, 9)});
+  batch.update = {{"edit", 1, store::Bytes(60, 5)}};
+  for (int64_t n = 1;; ++n) {
+    failing_->FailAt(n);
+    auto r = core().items.Apply(s.caller, batch);
+    failing_->FailAt(0);
+    if (r) break;
+    auto items = core().items.List(s.caller);
+    ASSERT_OK(items);
+    ASSERT_EQ(items->size(), 1u) << "failed at " << n;
+    EXPECT_EQ((*items)[0].revision, 1) << "failed at " << n;
+    ASSERT_LT(n, 50);
+  }
+  auto items = core().items.List(s.caller);
+  ASSERT_OK(items);
+  EXPECT_EQ(items->size(), 6u);
 }
 
 }  // namespace

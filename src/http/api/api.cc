@@ -106,6 +106,7 @@ class ApiImpl final : public Api {
     route("DELETE", "/v1/account/2fa/totp", &ApiImpl::TotpDisable);
     route("GET", "/v1/items", &ApiImpl::ListItems);
     route("POST", "/v1/items", &ApiImpl::CreateItem);
+    route("POST", "/v1/items/batch", &ApiImpl::ApplyItemBatch);
     route("GET", "/v1/items/{id}", &ApiImpl::GetItem);
     route("PUT", "/v1/items/{id}", &ApiImpl::UpdateItem);
     route("DELETE", "/v1/items/{id}", &ApiImpl::DeleteItem);
@@ -355,6 +356,44 @@ class ApiImpl final : public Api {
     KW_ASSIGN_OR_RETURN(auto data, ItemData(f));
     KW_ASSIGN_OR_RETURN(auto item, core_.items.Create(caller, id, std::move(data)));
     return http::JsonResponse(201, ItemJson(item));
+  }
+
+  // All or nothing (core::ItemService::Apply).
+  Result<Response> ApplyItemBatch(const Request& request, const PathParams&) {
+    KW_ASSIGN_OR_RETURN(auto caller, Authenticate(request));
+    KW_ASSIGN_OR_RETURN(auto f, Fields::FromBody(request, {"add", "update", "delete"}));
+    core::ItemBatch batch;
+    if (f.Has("add")) {
+      KW_ASSIGN_OR_RETURN(auto adds, f.ObjectArray("add", {"id", "data"}, core::kItemBatchMax));
+      for (const auto& a : adds) {
+        core::ItemBatch::Add add;
+        KW_ASSIGN_OR_RETURN(add.id, a.String("id"));
+        KW_ASSIGN_OR_RETURN(add.data, ItemData(a));
+        batch.add.push_back(std::move(add));
+      }
+    }
+    if (f.Has("update")) {
+      KW_ASSIGN_OR_RETURN(auto updates,
+                          f.ObjectArray("update", {"id", "revision", "data"}, core::kItemBatchMax));
+      for (const auto& u : updates) {
+        core::ItemBatch::Update update;
+        KW_ASSIGN_OR_RETURN(update.id, u.String("id"));
+        KW_ASSIGN_OR_RETURN(update.revision, u.Count("revision"));
+        KW_ASSIGN_OR_RETURN(update.data, ItemData(u));
+        batch.update.push_back(std::move(update));
+      }
+    }
+    if (f.Has("delete")) {
+      KW_ASSIGN_OR_RETURN(auto removes, f.ObjectArray("delete", {"id"}, core::kItemBatchMax));
+      for (const auto& r : removes) {
+        KW_ASSIGN_OR_RETURN(auto id, r.String("id"));
+        batch.remove.push_back(std::move(id));
+      }
+    }
+    KW_TRY(core_.items.Apply(caller, batch));
+    return http::JsonResponse(200, {{"added", batch.add.size()},
+                                    {"updated", batch.update.size()},
+                                    {"deleted", batch.remove.size()}});
   }
 
   Result<Response> GetItem(const Request& request, const PathParams& params) {
