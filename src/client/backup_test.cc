@@ -16,6 +16,7 @@
 
 #include "keyward/profile.h"
 #include "protocol/backup.h"
+#include "tests/vectors/vector_file.h"
 
 namespace keyward::client {
 namespace {
@@ -505,6 +506,48 @@ TEST(RestorePlanTest, AddsWhatIsMissingAndKeepsWhatChangedUnlessReplacing) {
   EXPECT_EQ(replace.remove[0], "newer");
   EXPECT_EQ(replace.unchanged, 1u);
   EXPECT_EQ(replace.kept, 0u);
+}
+
+// The known-answer file shared with the TypeScript client: its item records
+// are written from the documented layout by the generator, not by this
+// encoder; the client decodes them into exactly the listed items.
+TEST(BackupVectorTest, TheVectorFileDecodesIntoItsItems) {
+  ASSERT_TRUE(crypto::Init().has_value());
+  const auto doc = testing::vectors::Load("backup.json");
+  const crypto::Bytes key_bytes = testing::vectors::Hex(doc["key"]);
+  auto contents = DecodeBackupWithKey(testing::vectors::Hex(doc["file"]),
+                                      crypto::GenericKey(crypto::SecureBytes::Copy(key_bytes)));
+  ASSERT_TRUE(contents.has_value()) << contents.error().code();
+  EXPECT_EQ(contents->account_id, doc["account_id"]);
+  EXPECT_EQ(contents->email, doc["email"]);
+  EXPECT_EQ(contents->created_at, doc["created_at"].get<int64_t>());
+  const auto& items = testing::vectors::Rows(doc, "items", 2);
+  ASSERT_EQ(contents->items.size(), items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    const Item& got = contents->items[i];
+    const auto& want = items[i];
+    EXPECT_EQ(got.id, want["id"]);
+    EXPECT_EQ(got.revision, want["revision"].get<int64_t>());
+    EXPECT_EQ(got.created_at, want["created_at"]);
+    EXPECT_EQ(got.updated_at, want["updated_at"]);
+    EXPECT_EQ(got.fields.name, want["name"]);
+    EXPECT_EQ(got.fields.username, want["username"]);
+    EXPECT_EQ(got.fields.password.view(), want["password"].get<std::string>());
+    EXPECT_EQ(got.fields.url, want["url"]);
+    EXPECT_EQ(got.fields.notes.view(), want["notes"].get<std::string>());
+  }
+  // And the client's encoder writes the same item records byte for byte.
+  auto file =
+      EncodeBackupWithKey(*contents, crypto::GenericKey(crypto::SecureBytes::Copy(key_bytes)),
+                          crypto::kClientFloorKdf, crypto::Bytes(16, 1));
+  ASSERT_TRUE(file.has_value());
+  auto opened =
+      protocol::OpenBackup(crypto::GenericKey(crypto::SecureBytes::Copy(key_bytes)), *file);
+  ASSERT_TRUE(opened.has_value());
+  const auto& records = testing::vectors::Rows(doc, "records", 4);
+  for (size_t i = 1; i + 1 < records.size(); ++i) {
+    EXPECT_EQ(testing::vectors::HexOf(opened->record(i)), records[i].get<std::string>()) << i;
+  }
 }
 
 }  // namespace

@@ -511,15 +511,48 @@ void Policy() {
   Write("protocol_policy.json", doc);
 }
 
+// A backup item record (docs/protocol.md "Local backup file"), written here
+// from the documented layout rather than by the client's encoder, so that
+// the vector checks the client against the text, not against itself:
+// 0x01 ‖ str id ‖ i64 LE revision ‖ str created_at ‖ str updated_at ‖ str
+// name ‖ str username ‖ str password ‖ str url ‖ str notes, where str is a
+// u32 LE length and the bytes.
+struct VectorItem {
+  std::string id;
+  int64_t revision;
+  std::string created_at, updated_at, name, username, password, url, notes;
+};
+
+std::string ItemRecordBytes(const VectorItem& it) {
+  std::string out(1, '\x01');
+  auto u32 = [&](uint32_t v) {
+    for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  };
+  auto str = [&](const std::string& s) {
+    u32(static_cast<uint32_t>(s.size()));
+    out += s;
+  };
+  str(it.id);
+  const auto rev = static_cast<uint64_t>(it.revision);
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((rev >> (8 * i)) & 0xff));
+  for (const std::string* s :
+       {&it.created_at, &it.updated_at, &it.name, &it.username, &it.password, &it.url, &it.notes}) {
+    str(*s);
+  }
+  return out;
+}
+
 // A local backup file (protocol/backup.h). Its stream header is drawn at
 // generation time, so the file is checked by opening it, like a sealed box.
 void Backup() {
   Json doc = Doc(kGenerated,
                  "Local backup file (src/protocol/backup.h, docs/protocol.md \"Backups\"): "
                  "'file' opens with 'password' (key = Sub(Argon2id(password, salt, ops, mem), 1, "
-                 "\"KWbackup\"), given as 'key') into 'records' (UTF-8 JSON texts, the last one "
-                 "tagged FINAL); 'refused' files (made from 'file') must fail with 'error'. The "
-                 "secretstream header is random at generation: check by opening.");
+                 "\"KWbackup\"), given as 'key') into 'records' (hex: the opening and closing "
+                 "records are UTF-8 JSON, the items binary item records; the last one tagged "
+                 "FINAL), which a client decodes into 'items'; 'refused' files (made from "
+                 "'file') must fail with 'error'. The secretstream header is random at "
+                 "generation: check by opening.");
   kp::BackupHeader header;
   header.kdf = kc::kClientFloorKdf;
   header.salt = Seq(0x40, 16);
@@ -527,11 +560,14 @@ void Backup() {
   header.account_id = "acct-Vector_1";
   const std::string password = "correct horse battery staple";
   kc::GenericKey key = Must(kp::DeriveBackupKey(password, header), "backup key");
+  const std::vector<VectorItem> items = {
+      {"item-1", 3, "2026-09-21T10:00:00Z", "2026-09-22T08:30:00Z", "Bank", "vector", "hunter2",
+       "https://bank.example", ""},
+      {"item-2", 1, "2026-09-21T10:05:00Z", "2026-09-21T10:05:00Z", "Mail \u00e9t\u00e9",
+       "v@example.com", "p\u00e4ss w\"rd", "", "recovery codes: 1234-5678"}};
   const std::vector<std::string> records = {
       R"({"account_id":"acct-Vector_1","created_at":1790000000,"email":"vector@example.com","format":"keyward-backup","items":2})",
-      R"({"created_at":"2026-09-21T10:00:00Z","id":"item-1","name":"Bank","notes":"","password":"hunter2","revision":3,"updated_at":"2026-09-22T08:30:00Z","url":"https://bank.example","username":"vector"})",
-      R"({"created_at":"2026-09-21T10:05:00Z","id":"item-2","name":"Mail \u00e9t\u00e9","notes":"recovery codes: 1234-5678","password":"p\u00e4ss w\"rd","revision":1,"updated_at":"2026-09-21T10:05:00Z","url":"","username":"v@example.com"})",
-      R"({"end":2})"};
+      ItemRecordBytes(items[0]), ItemRecordBytes(items[1]), R"({"end":2})"};
   kp::BackupWriter writer(key, header);
   for (size_t i = 0; i + 1 < records.size(); ++i) {
     writer.Add({reinterpret_cast<const uint8_t*>(records[i].data()), records[i].size()});
@@ -549,7 +585,25 @@ void Backup() {
   doc["key"] = X(key.span());
   doc["header_size"] = header_size;
   doc["file"] = X(file);
-  doc["records"] = records;
+  Json hex_records = Json::array();
+  for (const auto& r : records) {
+    hex_records.push_back(X({reinterpret_cast<const uint8_t*>(r.data()), r.size()}));
+  }
+  doc["records"] = hex_records;
+  doc["email"] = "vector@example.com";
+  Json item_rows = Json::array();
+  for (const auto& it : items) {
+    item_rows.push_back({{"id", it.id},
+                         {"revision", it.revision},
+                         {"created_at", it.created_at},
+                         {"updated_at", it.updated_at},
+                         {"name", it.name},
+                         {"username", it.username},
+                         {"password", it.password},
+                         {"url", it.url},
+                         {"notes", it.notes}});
+  }
+  doc["items"] = item_rows;
 
   // Record boundaries, to build the refused files.
   std::vector<size_t> starts;

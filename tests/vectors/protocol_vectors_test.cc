@@ -331,7 +331,7 @@ TEST_F(ProtocolVectorsTest, Backup) {
   ASSERT_EQ(opened->records.size(), records.size());
   for (size_t i = 0; i < records.size(); ++i) {
     auto r = opened->record(i);
-    EXPECT_EQ(std::string(r.begin(), r.end()), records[i].get<std::string>()) << i;
+    EXPECT_EQ(HexOf(r), records[i].get<std::string>()) << i;
   }
   const Json& refused = Rows(doc, "refused", 5);
   for (const auto& row : refused) {
