@@ -25,6 +25,21 @@ constexpr size_t kKeyBlobMax = 4096;
 constexpr size_t kWrappedMin = 1;
 constexpr size_t kMaxPasswordEscrows = 1000;  // organizations one account is enrolled in
 
+// The new-password fields of POST /v1/account/password[/forgotten], into
+// a core::PasswordChange or core::ForgottenPasswordChange.
+template <class Change>
+Status ReadNewPassword(const Fields& f, Change& change) {
+  KW_ASSIGN_OR_RETURN(change.new_kdf, f.Kdf("new_kdf"));
+  KW_ASSIGN_OR_RETURN(change.new_salt, f.Binary("new_salt", crypto::kSaltSize, crypto::kSaltSize));
+  KW_ASSIGN_OR_RETURN(change.new_auth_key, f.AuthKey("new_auth_key"));
+  KW_ASSIGN_OR_RETURN(change.new_wrapped_vault_key,
+                      f.Binary("new_wrapped_vault_key", kWrappedMin, kKeyBlobMax));
+  if (f.Has("escrows")) {
+    KW_ASSIGN_OR_RETURN(change.escrows, OrgEscrowUploads(f, "escrows", kMaxPasswordEscrows));
+  }
+  return {};
+}
+
 json ItemJson(const core::Item& i) {
   return {{"id", i.id},
           {"revision", i.revision},
@@ -241,15 +256,7 @@ class ApiImpl final : public Api {
                                            "new_wrapped_vault_key", "escrows"}));
     core::PasswordChange change;
     KW_ASSIGN_OR_RETURN(change.auth_key, f.AuthKey("auth_key"));
-    KW_ASSIGN_OR_RETURN(change.new_kdf, f.Kdf("new_kdf"));
-    KW_ASSIGN_OR_RETURN(change.new_salt,
-                        f.Binary("new_salt", crypto::kSaltSize, crypto::kSaltSize));
-    KW_ASSIGN_OR_RETURN(change.new_auth_key, f.AuthKey("new_auth_key"));
-    KW_ASSIGN_OR_RETURN(change.new_wrapped_vault_key,
-                        f.Binary("new_wrapped_vault_key", kWrappedMin, kKeyBlobMax));
-    if (f.Has("escrows")) {
-      KW_ASSIGN_OR_RETURN(change.escrows, OrgEscrowUploads(f, "escrows", kMaxPasswordEscrows));
-    }
+    KW_TRY(ReadNewPassword(f, change));
     KW_TRY(core_.accounts.ChangePassword(caller, change));
     return http::NoContent();
   }
@@ -260,15 +267,7 @@ class ApiImpl final : public Api {
     KW_ASSIGN_OR_RETURN(auto f, Fields::FromBody(request, {"new_kdf", "new_salt", "new_auth_key",
                                                            "new_wrapped_vault_key", "escrows"}));
     core::ForgottenPasswordChange change;
-    KW_ASSIGN_OR_RETURN(change.new_kdf, f.Kdf("new_kdf"));
-    KW_ASSIGN_OR_RETURN(change.new_salt,
-                        f.Binary("new_salt", crypto::kSaltSize, crypto::kSaltSize));
-    KW_ASSIGN_OR_RETURN(change.new_auth_key, f.AuthKey("new_auth_key"));
-    KW_ASSIGN_OR_RETURN(change.new_wrapped_vault_key,
-                        f.Binary("new_wrapped_vault_key", kWrappedMin, kKeyBlobMax));
-    if (f.Has("escrows")) {
-      KW_ASSIGN_OR_RETURN(change.escrows, OrgEscrowUploads(f, "escrows", kMaxPasswordEscrows));
-    }
+    KW_TRY(ReadNewPassword(f, change));
     KW_TRY(core_.accounts.ChangeForgottenPassword(caller, change));
     return http::NoContent();
   }
