@@ -8,6 +8,7 @@
 // pg/..., for PostgreSQL.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <functional>
 #include <regex>
 #include <utility>
@@ -430,6 +431,62 @@ TEST_F(HostileServerE2e, PairingReleasesNothingWhenTheRelayEditsAMessage) {
       EXPECT_FALSE(all[i].path.ends_with("/release")) << "released with edit " << n;
     }
   }
+}
+
+// ---- local backups (docs/recovery.md "Restore a local backup") ----
+
+// A server that swaps two items' ciphertexts (or serves another's) when a
+// backup is made: every item is bound to its id and account, so the backup
+// is refused rather than written with items under the wrong names; and a
+// restore's upload is ciphertext under the member's vault key, so a server
+// that lies about the current revisions gets a refused batch, not a
+// half-restored vault. The honest backup and restore first.
+TEST_F(HostileServerE2e, ABackupNeverTakesItemsTheServerSwapped) {
+  Start(/*smtp=*/false, /*proxied=*/true);
+  NewUser("erin");
+  for (const char* name : {"bank", "mail"}) {
+    auto add = As("erin", {"item", "add", "--name", name}, std::string(name) + "-secret\n");
+    ASSERT_EQ(add.exit_code, 0) << add.Describe();
+  }
+  const fs::path dir = server_->temp_dir() / "erin-backups";
+  auto honest = As("erin", {"--json", "backup", "create", "--path", dir.string() + "/"},
+                   std::string(kPassword) + "\n");
+  ASSERT_EQ(honest.exit_code, 0) << honest.Describe();
+  const std::string file = Json(honest).value("path", "");
+
+  proxy_->SetEdit([](const ProxyExchange& x, int&, std::string& body) {
+    if (x.method == "GET" && x.path == "/v1/items") {
+      EditJson(body, [](json& j) {
+        auto& items = j["items"];
+        if (items.size() >= 2) std::swap(items[0]["data"], items[1]["data"]);
+      });
+    }
+  });
+  auto swapped =
+      As("erin", {"backup", "create", "--path", dir.string() + "/"}, std::string(kPassword) + "\n");
+  proxy_->ClearEdit();
+  ExpectFailure(swapped, "does not decrypt with this vault key (tampered or moved)");
+  auto listed = As("erin", {"--json", "backup", "list", "--path", dir.string()});
+  EXPECT_EQ(Json(listed)["backups"].size(), 1u) << listed.out;  // only the honest one
+
+  // Restore with --replace while the server lies about the revisions: the
+  // batch is refused whole and the vault stays as it was.
+  auto rm = As("erin", {"--json", "item", "list"});
+  const std::string first = Json(rm)["items"][0]["id"];
+  ASSERT_EQ(As("erin", {"item", "edit", first, "--new-password"}, "changed\n").exit_code, 0);
+  proxy_->SetEdit([](const ProxyExchange& x, int&, std::string& body) {
+    if (x.method == "GET" && x.path == "/v1/items") {
+      EditJson(body, [](json& j) {
+        for (auto& i : j["items"]) i["revision"] = 1;  // the edit above made it 2
+      });
+    }
+  });
+  auto restore =
+      As("erin", {"backup", "restore", file, "--replace"}, std::string(kPassword) + "\ny\n");
+  proxy_->ClearEdit();
+  ExpectFailure(restore, "changed elsewhere");
+  auto field = As("erin", {"item", "get", first, "--field", "password"});
+  EXPECT_EQ(field.out, "changed\n") << field.Describe();
 }
 
 }  // namespace
