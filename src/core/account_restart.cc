@@ -4,6 +4,7 @@
 
 #include "core/notices.h"
 #include "core/org_access.h"
+#include "core/recovery_requests.h"
 #include "core/validation.h"
 
 namespace keyward::core {
@@ -47,7 +48,7 @@ Result<bool> AtLimit(store::Tx& tx, const std::string& key, int64_t now, int64_t
 
 // Everything of the old vault goes; the account row itself is rewritten by
 // the caller. Memberships stay.
-Status DropOldVault(store::Tx& tx, const std::string& account_id, int64_t now) {
+Status DropOldVault(store::Tx& tx, const Context& ctx, const std::string& account_id, int64_t now) {
   KW_ASSIGN_OR_RETURN(auto items, tx.ListItems(account_id));
   for (const auto& item : items) KW_TRY(tx.DeleteItem(account_id, item.id));
   KW_ASSIGN_OR_RETURN(auto devices, tx.ListDevices(account_id));
@@ -61,6 +62,7 @@ Status DropOldVault(store::Tx& tx, const std::string& account_id, int64_t now) {
   for (const auto& e : escrows) KW_TRY(tx.DeleteEscrow(e.org_id, account_id));
   KW_ASSIGN_OR_RETURN(auto memberships, tx.ListOrgsOfAccount(account_id));
   for (const auto& m : memberships) KW_TRY(Discard(tx.DeleteMemberGrants(m.org_id, account_id)));
+  KW_TRY(CancelOpenRequestInTx(tx, ctx, account_id, now));
   return Discard(tx.CloseOpenPairings(account_id, now));
 }
 
@@ -191,7 +193,7 @@ Status AccountRestartService::Complete(std::span<const uint8_t> ticket, const Re
     }
     KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(row->account_id));
     if (!account) return Fail(InvalidTicket());
-    KW_TRY(DropOldVault(tx, account->id, now));
+    KW_TRY(DropOldVault(tx, ctx_, account->id, now));
     SetMasterPassword(*account, m.kdf, m.salt, verifier, m.wrapped_vault_key,
                       /*must_change=*/false);
     account->public_key = m.public_key;

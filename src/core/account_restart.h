@@ -4,7 +4,8 @@
 // email and organization memberships) stays, with a fresh vault key, an
 // empty vault and new keys. In one transaction: every item deleted, every
 // device deactivated and session ended, every escrow and recovery-key grant
-// of the member dropped (they open nothing any more), open pairings closed;
+// of the member dropped (they open nothing any more), an open recovery
+// request cancelled, open pairings closed;
 // two-step login stays on. Re-enrollment follows each organization's policy.
 #pragma once
 

@@ -645,6 +645,14 @@ Result<core::EmailCode> PutRedeemTicket(store::Tx& tx, const Context& ctx,
 
 }  // namespace
 
+Status CancelOpenRequestInTx(store::Tx& tx, const Context& ctx, const std::string& account_id,
+                             int64_t now) {
+  KW_ASSIGN_OR_RETURN(auto open, tx.FindOpenRequest(account_id));
+  if (!open) return {};
+  std::optional<Error> refused;  // a request the state machine keeps stays as it is
+  return CancelOpenRequest(tx, ctx, open, account_id, now, refused);
+}
+
 // ---- the member asks ----
 
 std::string RecoveryCodeSubject(std::string_view email, std::string_view remote_address) {

@@ -125,6 +125,12 @@ struct RecoveryCompletion {
 
 inline constexpr int64_t kTicketTtlSeconds = 15 * 60;
 
+// The member's open request, if the state machine lets it go, cancelled as
+// by the member, with its event, inside `tx` (keyward account restart drops
+// the escrow that request would open).
+[[nodiscard]] Status CancelOpenRequestInTx(store::Tx& tx, const Context& ctx,
+                                           const std::string& account_id, int64_t now);
+
 class RecoveryRequestService {
  public:
   RecoveryRequestService(const Context& ctx, const Credentials& credentials)

@@ -174,6 +174,25 @@ TEST_F(RequestTest, UniformAnswersForUnknownNotEnrolledAndEnrolledEmails) {
                "recovery.invalid_code");
 }
 
+// Starting over drops the escrow a request would open: the open request is
+// cancelled in the same transaction, as if the member had cancelled it.
+TEST_F(RequestTest, StartingOverCancelsTheOpenRequest) {
+  const std::string id = Submit(bob_);
+  ASSERT_OK(core().restart.Ask(bob_.email, kAddress));
+  core().WaitForBackgroundWork();
+  auto ticket = core().restart.Verify(bob_.email, *mailer_.LastCodeFor(bob_.email), kAddress);
+  ASSERT_OK(ticket);
+  RestartMaterial m{crypto::kTestKdf,
+                    crypto::RandomBytes(crypto::kSaltSize),
+                    KeyFrom(9),
+                    crypto::RandomBytes(72),
+                    crypto::RandomBytes(32),
+                    crypto::RandomBytes(72)};
+  ASSERT_OK(core().restart.Complete(ticket->ticket.span(), m, kAddress));
+  EXPECT_EQ(Stored(id).status, RequestStatus::kDeclined);
+  EXPECT_FALSE(StoredEscrow(org_, bob_).has_value());
+}
+
 TEST_F(RequestTest, SubmitMakesOnePendingRequestAndNotifiesEligibleAdmins) {
   const std::string id = Submit(bob_);
   auto r = Stored(id);
