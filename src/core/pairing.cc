@@ -134,7 +134,7 @@ Result<PairingOffer> PairingService::Lookup(std::string_view email_in,
   const int64_t now = ctx_.clock.NowUnix();
   PairingOffer offer;
   bool limited = false;
-  KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+  auto lookup = [&](store::Tx& tx) -> Status {
     KW_ASSIGN_OR_RETURN(int64_t hits,
                         tx.HitRateLimit("pair-lookup:addr:" + std::string(remote_address), now,
                                         kPairingRateWindow));
@@ -157,7 +157,12 @@ Result<PairingOffer> PairingService::Lookup(std::string_view email_in,
     offer.ya = found->ya;
     offer.expires_at = found->expires_at;
     return {};
-  }));
+  };
+  auto s = ctx_.store.Transact(lookup);
+  // Two lookups of one email at once may both make its decoy: the second
+  // insert conflicts, and the retry finds the first one's.
+  if (!s && s.error().code() == "store.conflict") s = ctx_.store.Transact(lookup);
+  KW_TRY(std::move(s));
   if (limited) return Fail(RateLimited());
   return offer;
 }
