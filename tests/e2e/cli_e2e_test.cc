@@ -659,9 +659,11 @@ class PairingE2eTest : public CliE2eTest {
   // `keyward device pair-show` on the signed-in profile, running; its
   // standard input already holds `answer` for the confirmation.
   std::unique_ptr<CliProcess> ShowCode(const std::string& profile, const std::string& session,
-                                       const std::string& answer) {
+                                       const std::string& answer,
+                                       const std::vector<std::string>& extra = {}) {
     std::vector<std::string> args = {
         "--server", server_->url(), "--profile", Profile(profile).string(), "device", "pair-show"};
+    args.insert(args.end(), extra.begin(), extra.end());
     auto p = std::make_unique<CliProcess>(kCli, args, Session(session));
     p->Write(answer);
     EXPECT_TRUE(p->WaitForStdout("The code works once", std::chrono::seconds(30))) << p->out();
@@ -711,6 +713,27 @@ TEST_F(PairingE2eTest, ANewDeviceGetsTheSameVaultWithTheCodeOfASignedInOne) {
   }
   EXPECT_TRUE(told);
   EXPECT_EQ(server_->StderrText().find(*code), std::string::npos);
+}
+
+// --qr draws the code as a QR code too (UTF-8 half blocks, as
+// `qrencode -t UTF8`), and the pairing goes on as without it.
+TEST_F(PairingE2eTest, TheCodeCanBeShownAsAQrCode) {
+  const std::string email = "xan@example.com";
+  RegisterAndVerify(email);
+  const std::string session = Login("xan", email, std::string(kPassword) + "\n");
+  auto shower = ShowCode("xan", session, "y\n", {"--qr"});
+  const std::string out = shower->out();
+  auto code = PairingCodeIn(out);
+  ASSERT_TRUE(code) << out;
+  const std::string drawing = out.substr(out.find('\n') + 1);
+  size_t blocks = 0;
+  for (size_t at = 0; (at = drawing.find("\xe2\x96\x88", at)) != std::string::npos; at += 3) {
+    ++blocks;
+  }
+  EXPECT_GT(blocks, 50u) << out;  // a 21x21 symbol and its quiet zone draw many full blocks
+  auto joined = Join("xan-new", email, *code);
+  EXPECT_EQ(joined.exit_code, 0) << joined.Describe();
+  EXPECT_EQ(shower->Finish(std::chrono::seconds(30)).exit_code, 0);
 }
 
 TEST_F(PairingE2eTest, AWrongCodeClosesThePairingForBothDevices) {
