@@ -1,7 +1,5 @@
 #include "core/account_restart.h"
 
-#include <spdlog/spdlog.h>
-
 #include "core/notices.h"
 #include "core/org_access.h"
 #include "core/recovery_requests.h"
@@ -10,12 +8,9 @@
 namespace keyward::core {
 namespace {
 
-// As for the other emailed codes (accounts.cc, recovery_requests.cc):
-// counted per (asking address, email) first, then per email, in whole-hour
-// windows, the same for every email; wrong codes per address.
-constexpr int64_t kWindow = 3600;
-constexpr int64_t kCodesPerAddressAndEmail = 5;
-constexpr int64_t kCodesPerEmail = 10;
+// Codes sent: Credentials::SpendCodeAllowance, as for the other emailed
+// codes; wrong codes per address in the same windows.
+constexpr int64_t kWindow = Credentials::kCodeWindow;
 constexpr int64_t kWrongCodesPerAddress = 20;
 constexpr size_t kChallengeSize = 16;
 constexpr size_t kTicketSize = 32;
@@ -72,27 +67,13 @@ Status AccountRestartService::Ask(std::string_view raw_email, std::string_view r
   KW_ASSIGN_OR_RETURN(std::string email, NormalizeEmail(raw_email));
   const int64_t now = ctx_.clock.NowUnix();
   std::string code;
-  bool limited = false;
+  int64_t retry_at = 0;
   bool send = false;
   KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
-    limited = false;
     send = false;
-    const int64_t window = now / kWindow;
-    const std::string suffix = ":" + std::to_string(window);
-    const std::string pair_key =
-        credentials_.EmailKey("restart-mail:" + std::string(remote_address) + ":", email) + suffix;
-    const std::string email_key = credentials_.EmailKey("restart-mail:", email) + suffix;
-    KW_ASSIGN_OR_RETURN(bool pair_spent, AtLimit(tx, pair_key, now, kCodesPerAddressAndEmail));
-    bool email_spent = false;
-    if (!pair_spent) {
-      KW_ASSIGN_OR_RETURN(email_spent, AtLimit(tx, email_key, now, kCodesPerEmail));
-    }
-    if (pair_spent || email_spent) {
-      limited = true;
-      return {};
-    }
-    KW_TRY(Discard(tx.HitRateLimit(pair_key, now, kWindow)));
-    KW_TRY(Discard(tx.HitRateLimit(email_key, now, kWindow)));
+    KW_ASSIGN_OR_RETURN(
+        retry_at, credentials_.SpendCodeAllowance(tx, "restart-mail:", email, remote_address, now));
+    if (retry_at != 0) return {};
     // The same reads and writes whether or not the account exists.
     KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountByEmail(email));
     code = crypto::RandomDigits(6);
@@ -108,7 +89,7 @@ Status AccountRestartService::Ask(std::string_view raw_email, std::string_view r
     send = !row.account_id.empty();
     return {};
   }));
-  if (limited) return Fail(RateLimited());
+  if (retry_at != 0) return Fail(CodeLimit("account.code_limit", retry_at, now));
   if (send) {
     notices::QueueBestEffort(ctx_.mailer,
                              notices::RestartCode(email, code, ctx_.config.code_ttl_seconds / 60),

@@ -44,7 +44,8 @@ class AccountRestartService {
       : ctx_(ctx), credentials_(credentials) {}
 
   // Emails a code to a verified account; the same answer and work for any
-  // email. request.rate_limited / account.code_limit as for other codes.
+  // email. account.code_limit (429) when the allowance is spent
+  // (Credentials::SpendCodeAllowance).
   [[nodiscard]] Status Ask(std::string_view email, std::string_view remote_address);
   // The code → a ticket for Complete. account.invalid_code (400) for a
   // wrong, expired or used code (5 tries), request.rate_limited.

@@ -32,12 +32,9 @@ Error RateLimited() {
   return Error::RateLimited("request.rate_limited", "Too many requests; try again later.");
 }
 
-// Issue 10, item 2: as for recovery codes (recovery_requests.cc), resent
-// codes are counted per (asking address, email) first, then per email, in
-// whole-hour windows, the same for every email.
-constexpr int64_t kCodeWindow = 3600;
-constexpr int64_t kCodesPerAddressAndEmail = 5;
-constexpr int64_t kCodesPerEmail = 10;
+// Issue 10, item 2: resent codes spend Credentials::SpendCodeAllowance;
+// wrong codes are counted per address in the same windows.
+constexpr int64_t kCodeWindow = Credentials::kCodeWindow;
 constexpr int64_t kWrongCodesPerAddress = 20;
 
 }  // namespace
@@ -226,23 +223,9 @@ Status AccountService::Resend(std::string_view raw_email, std::string_view remot
     // is emailed.
     KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountByEmail(email));
     const bool unverified = account && !account->verified;
-    const int64_t window = now / kCodeWindow;
-    const std::string suffix = ":" + std::to_string(window);
-    const std::string pair_key =
-        credentials_.EmailKey("verify-mail:pair:" + std::string(remote_address) + ":", email) +
-        suffix;
-    const std::string email_key = credentials_.EmailKey("verify-mail:", email) + suffix;
-    KW_ASSIGN_OR_RETURN(int64_t pair, tx.PeekRateLimit(pair_key, now, kCodeWindow));
-    int64_t all = 0;
-    if (pair < kCodesPerAddressAndEmail) {
-      KW_ASSIGN_OR_RETURN(all, tx.PeekRateLimit(email_key, now, kCodeWindow));
-    }
-    if (pair >= kCodesPerAddressAndEmail || all >= kCodesPerEmail) {
-      retry_at = (window + 1) * kCodeWindow;  // the last code sent stays valid
-      return {};
-    }
-    KW_TRY(Discard(tx.HitRateLimit(pair_key, now, kCodeWindow)));
-    KW_TRY(Discard(tx.HitRateLimit(email_key, now, kCodeWindow)));
+    KW_ASSIGN_OR_RETURN(
+        retry_at, credentials_.SpendCodeAllowance(tx, "verify-mail:", email, remote_address, now));
+    if (retry_at != 0) return {};
     code = crypto::RandomDigits(6);
     core::EmailCode row;
     row.purpose = kRegisterPurpose;

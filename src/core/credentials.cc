@@ -66,6 +66,26 @@ std::string Credentials::EmailKey(std::string_view prefix, std::string_view emai
   return std::string(prefix) + crypto::HexEncode(digest);
 }
 
+Result<int64_t> Credentials::SpendCodeAllowance(store::Tx& tx, std::string_view prefix,
+                                                std::string_view email,
+                                                std::string_view remote_address,
+                                                int64_t now) const {
+  const int64_t window = now / kCodeWindow;
+  const std::string suffix = ":" + std::to_string(window);
+  const std::string pair_key =
+      EmailKey(std::string(prefix) + "pair:" + std::string(remote_address) + ":", email) + suffix;
+  const std::string email_key = EmailKey(prefix, email) + suffix;
+  KW_ASSIGN_OR_RETURN(int64_t pair, tx.PeekRateLimit(pair_key, now, kCodeWindow));
+  int64_t all = 0;
+  if (pair < kCodesPerAddressAndEmail) {
+    KW_ASSIGN_OR_RETURN(all, tx.PeekRateLimit(email_key, now, kCodeWindow));
+  }
+  if (pair >= kCodesPerAddressAndEmail || all >= kCodesPerEmail) return (window + 1) * kCodeWindow;
+  KW_TRY(Discard(tx.HitRateLimit(pair_key, now, kCodeWindow)));
+  KW_TRY(Discard(tx.HitRateLimit(email_key, now, kCodeWindow)));
+  return int64_t{0};
+}
+
 Result<bool> Credentials::Locked(store::Tx& tx, std::string_view email,
                                  std::string_view address) const {
   const auto& cfg = ctx_.config;

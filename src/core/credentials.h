@@ -57,6 +57,21 @@ class Credentials {
   // A rate-limit key that names an email without storing it.
   std::string EmailKey(std::string_view prefix, std::string_view email) const;
 
+  // The allowance of emailed codes of one kind (`prefix`, e.g.
+  // "verify-mail:"): kCodesPerAddressAndEmail per (asking address, email)
+  // checked first, so one address never uses up the email's allowance, then
+  // kCodesPerEmail per email, in windows aligned on the hour so that the
+  // answer can say when. The same reads and writes for every email. Spends
+  // one code and returns 0, or spends nothing and returns when the next
+  // window opens (for CodeLimit; the last code sent stays valid).
+  static constexpr int64_t kCodeWindow = 3600;
+  static constexpr int64_t kCodesPerAddressAndEmail = 5;
+  static constexpr int64_t kCodesPerEmail = 10;
+  [[nodiscard]] Result<int64_t> SpendCodeAllowance(store::Tx& tx, std::string_view prefix,
+                                                   std::string_view email,
+                                                   std::string_view remote_address,
+                                                   int64_t now) const;
+
  private:
   const Context& ctx_;
   store::Bytes dummy_verifier_;

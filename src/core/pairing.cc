@@ -1,9 +1,10 @@
 #include "core/pairing.h"
 
-#include <spdlog/spdlog.h>
+#include <fmt/format.h>
 
 #include "core/notices.h"
 #include "core/org_access.h"
+#include "core/sessions.h"
 #include "core/validation.h"
 #include "crypto/cpace.h"
 #include "protocol/pairing.h"
@@ -265,7 +266,7 @@ Result<PairingPickup> PairingService::Pickup(std::string_view id, std::span<cons
   const int64_t now = ctx_.clock.NowUnix();
   const Bytes claim_hash = ClaimHash(claim);
   PairingPickup out;
-  std::string owner_email, device_name, device_type;
+  std::string device_name, device_type;
   KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     KW_ASSIGN_OR_RETURN(auto p, tx.FindPairing(id));
     // Only the device that answered may pick up, and a decoy looks the
@@ -288,12 +289,9 @@ Result<PairingPickup> PairingService::Pickup(std::string_view id, std::span<cons
                   true};
     KW_TRY(tx.UpsertDevice(device));
     out.token = crypto::SecureBytes::Random(32);
-    Session session{crypto::Hash(ctx_.keys.token_key.span(), out.token.span()),
-                    p->account_id,
-                    p->joining_device_id,
-                    now,
-                    now + ctx_.config.session_ttl_seconds,
-                    false};
+    Session session{
+        SessionTokenHash(ctx_, out.token.span()), p->account_id, p->joining_device_id, now,
+        now + ctx_.config.session_ttl_seconds,    false};
     KW_TRY(tx.InsertSession(session));
     p->state = PairingState::kDone;
     p->updated_at = now;
@@ -304,7 +302,6 @@ Result<PairingPickup> PairingService::Pickup(std::string_view id, std::span<cons
     out.payload = p->payload;
     out.session_expires_at = session.expires_at;
     out.device_id = p->joining_device_id;
-    owner_email = account->email;
     device_name = p->joining_name;
     device_type = p->joining_type;
     out.account = std::move(*account);
@@ -312,7 +309,7 @@ Result<PairingPickup> PairingService::Pickup(std::string_view id, std::span<cons
   }));
   if (out.state == PairingState::kDone) {
     notices::SendBestEffort(ctx_.mailer,
-                            notices::DevicePaired(owner_email, device_name, device_type, now),
+                            notices::DevicePaired(out.account.email, device_name, device_type, now),
                             "device paired");
   }
   return out;

@@ -23,13 +23,7 @@ namespace {
 // so they hold across server nodes.
 constexpr int64_t kWindow = 3600;
 constexpr int64_t kAsksPerAddress = 20;
-// Code emails, counted in fixed windows aligned on the hour so that the
-// answer can say when the next code may be sent. The pair (asking address,
-// email) is checked before the email alone, so one address never uses up
-// an email's allowance. Counted the same whether or not the email has an
-// account, so the answer tells nothing.
-constexpr int64_t kCodesPerAddressAndEmail = 5;
-constexpr int64_t kCodesPerEmail = 10;
+// Code emails: Credentials::SpendCodeAllowance.
 constexpr int64_t kWrongConfirmsPerAddress = 20;
 constexpr int64_t kWrongTokensPerRequest = 10;
 constexpr int64_t kWrongTokensPerAddress = 20;
@@ -685,24 +679,9 @@ Status RecoveryRequestService::Ask(const RecoveryAsk& ask) {
     const std::string account_id = account && account->verified ? account->id : std::string();
     KW_ASSIGN_OR_RETURN(auto enrolled, LatestEnrollment(tx, account_id));
     KW_ASSIGN_OR_RETURN(auto open, tx.FindOpenRequest(account_id));
-    // The pair first: an address that used up its share does not touch the
-    // email's allowance, which is left for the member's own addresses.
-    const int64_t window = now / kWindow;
-    const std::string suffix = ":" + std::to_string(window);
-    const std::string pair_key =
-        credentials_.EmailKey("recovery-mail:pair:" + ask.remote_address + ":", email) + suffix;
-    const std::string email_key = credentials_.EmailKey("recovery-mail:", email) + suffix;
-    KW_ASSIGN_OR_RETURN(bool pair_spent, AtLimit(tx, pair_key, now, kCodesPerAddressAndEmail));
-    bool email_spent = false;
-    if (!pair_spent) {
-      KW_ASSIGN_OR_RETURN(email_spent, AtLimit(tx, email_key, now, kCodesPerEmail));
-    }
-    if (pair_spent || email_spent) {
-      retry_at = (window + 1) * kWindow;  // the last code sent stays valid
-      return {};
-    }
-    KW_TRY(Hit(tx, pair_key, now));
-    KW_TRY(Hit(tx, email_key, now));
+    KW_ASSIGN_OR_RETURN(retry_at, credentials_.SpendCodeAllowance(tx, "recovery-mail:", email,
+                                                                  ask.remote_address, now));
+    if (retry_at != 0) return {};
     KW_ASSIGN_OR_RETURN(code, PutRequestCode(tx, ctx_, email, ask, account_id, now));
     if (account_id.empty()) return {};
     outcome = enrolled || open ? Outcome::kCode : Outcome::kNotice;

@@ -111,8 +111,8 @@ Error AuthRequired() {
   return Error::Unauthenticated("auth.required", "Log in first (the session is missing or ended).");
 }
 
-store::Bytes SessionService::TokenHash(std::span<const uint8_t> token) const {
-  return crypto::Hash(ctx_.keys.token_key.span(), token);
+store::Bytes SessionTokenHash(const Context& ctx, std::span<const uint8_t> token) {
+  return crypto::Hash(ctx.keys.token_key.span(), token);
 }
 
 Result<LoginResult> SessionService::Login(const core::Login& login) {
@@ -157,8 +157,9 @@ Result<LoginResult> SessionService::Login(const core::Login& login) {
     KW_ASSIGN_OR_RETURN(new_device, UpsertLoginDevice(tx, account->id, login.device, now));
 
     result.token = crypto::SecureBytes::Random(32);
-    core::Session session{TokenHash(result.token.span()),        account->id, login.device.id, now,
-                          now + ctx_.config.session_ttl_seconds, false};
+    core::Session session{
+        SessionTokenHash(ctx_, result.token.span()), account->id, login.device.id, now,
+        now + ctx_.config.session_ttl_seconds,       false};
     KW_TRY(tx.InsertSession(session));
     KW_TRY(LogLogin(ctx_, tx, *account, login.device.id, "account.login", ""));
     result.expires_at = session.expires_at;
@@ -187,7 +188,7 @@ Result<Caller> SessionService::Authenticate(std::span<const uint8_t> token,
   if (token.size() != 32) return Fail(AuthRequired());
   const int64_t now = ctx_.clock.NowUnix();
   Caller caller;
-  caller.token_hash = TokenHash(token);
+  caller.token_hash = SessionTokenHash(ctx_, token);
   caller.remote_address = std::string(remote_address);
   bool valid = false;
   bool touch = false;

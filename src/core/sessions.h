@@ -49,13 +49,15 @@ class SessionService {
   [[nodiscard]] Result<Caller> Authenticate(std::span<const uint8_t> token,
                                             std::string_view remote_address);
 
-  store::Bytes TokenHash(std::span<const uint8_t> token) const;
-
  private:
   const Context& ctx_;
   const Credentials& credentials_;
 };
 
 Error AuthRequired();
+
+// How a session's token is stored: H(token key, token). Every place that
+// makes a session (a login, a pairing's pickup) stores it so.
+store::Bytes SessionTokenHash(const Context& ctx, std::span<const uint8_t> token);
 
 }  // namespace keyward::core
