@@ -109,6 +109,7 @@ RestorePlan PlanRestore(const std::vector<Item>& current, const BackupContents& 
 // transaction; a larger one in as many as it takes, each whole. Returns how
 // many requests it took; `progress` gets (changes done, total).
 inline constexpr size_t kRestoreBatchBytes = 768 * 1024;
+inline constexpr size_t kRestoreBatchChanges = 5000;  // the server's limit per batch
 [[nodiscard]] Result<size_t> ApplyRestore(Client& client, const crypto::VaultKey& uk,
                                           std::string_view account_id, const RestorePlan& plan,
                                           const BackupProgress& progress = {});

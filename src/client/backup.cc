@@ -161,33 +161,10 @@ size_t WriteItemRecord(const Item& item, std::span<uint8_t> out) {
   return w.at;
 }
 
-// True when every byte is below 0x80: then every field of the record is
-// UTF-8 and need not be checked one by one (the common case, in one pass).
-bool IsAscii(std::span<const uint8_t> s) {
-  const uint8_t* p = s.data();
-  const size_t n = s.size();
-  const auto word = [p](size_t at) {
-    uint64_t w;
-    std::memcpy(&w, p + at, 8);
-    return w;
-  };
-  uint64_t any = 0;
-  if (n < 8) {
-    for (size_t i = 0; i < n; ++i) any |= p[i];
-  } else {
-    size_t i = 0;
-    for (; n - i >= 32; i += 32) any |= word(i) | word(i + 8) | word(i + 16) | word(i + 24);
-    for (; n - i >= 8; i += 8) any |= word(i);
-    any |= word(n - 8);  // the last bytes (again, some of them)
-  }
-  return (any & 0x8080808080808080u) == 0;
-}
-
 // Reads one record, never past its end. The first problem is kept in
 // `error`; every read after it gives zero or nothing.
 struct RecordReader {
   std::span<const uint8_t> in;
-  bool check_utf8 = true;
   size_t at = 0;
   const char* error = nullptr;
 
@@ -209,7 +186,7 @@ struct RecordReader {
   }
   std::span<const uint8_t> Field() {
     auto s = Take(Le<uint32_t>());
-    if (check_utf8 && error == nullptr && !IsUtf8(s)) error = "an item field is not UTF-8 text";
+    if (error == nullptr && !IsUtf8(s)) error = "an item field is not UTF-8 text";
     return s;
   }
   std::string Text() {
@@ -222,7 +199,7 @@ struct RecordReader {
 // Reads an item record into `item`, a fresh one (read in place: the item is
 // never copied or moved).
 Status ReadItemRecord(std::span<const uint8_t> record, Item& item) {
-  RecordReader r{record, !IsAscii(record)};
+  RecordReader r{record};
   if (r.Le<uint8_t>() != kItemRecordVersion && r.error == nullptr) {
     return Fail(Malformed("an item record of an unknown version"));
   }
@@ -496,7 +473,8 @@ Result<size_t> ApplyRestore(Client& client, const crypto::VaultKey& uk, std::str
     return {};
   };
   auto add = [&](const char* list, Json change, size_t size) -> Status {
-    if (in_body > 0 && (bytes + size > kRestoreBatchBytes || in_body >= 5000)) KW_TRY(flush());
+    if (in_body > 0 && (bytes + size > kRestoreBatchBytes || in_body >= kRestoreBatchChanges))
+      KW_TRY(flush());
     body[list].push_back(std::move(change));
     bytes += size;
     ++in_body;

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "client/http_transport.h"
+#include "client/org_json.h"
 #include "client/secret_json.h"
 #include "common/try.h"
 #include "keyward/org.h"
@@ -12,13 +13,9 @@
 namespace keyward::client {
 namespace {
 
-Json B64(std::span<const uint8_t> bytes) { return Str(crypto::Base64UrlEncode(bytes)); }
-
 // Secrets (auth keys, codes) go into the body without a std::string copy.
-Json SecretB64(std::span<const uint8_t> bytes) {
-  crypto::SecureBytes text = SecretBase64Url(bytes);
-  return Json(ToSecretString(text));
-}
+using org_json::B64;
+using org_json::SecretB64;
 
 Result<EncryptedItem> ParseItem(const Json& j) {
   EncryptedItem it;

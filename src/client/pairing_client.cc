@@ -1,6 +1,7 @@
 // docs/api.md "Device pairing", from both devices' side.
 #include <fmt/format.h>
 
+#include "client/org_json.h"
 #include "client/secret_json.h"
 #include "common/try.h"
 #include "keyward/pairing.h"
@@ -15,7 +16,7 @@ namespace pp = protocol::pairing;
 
 constexpr size_t kClaimSize = 32;
 
-Json B64(std::span<const uint8_t> bytes) { return Str(crypto::Base64UrlEncode(bytes)); }
+using org_json::B64;
 
 Error BadAnswer(std::string_view what) {
   return Error::Unavailable("server.bad_response",
