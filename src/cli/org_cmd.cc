@@ -35,6 +35,7 @@ struct OrgArgs {
   std::optional<std::string> link_ttl;
   std::optional<std::string> pending_ttl;
   std::optional<std::string> pairing_reset;
+  std::optional<std::string> snapshot_keep;
   std::vector<std::string> notify;
   bool notify_all = false;
 };
@@ -587,15 +588,28 @@ struct PolicyChanges {
   std::optional<protocol::RecoveryMode> mode;
   std::optional<int64_t> link_ttl, pending_ttl;
   std::optional<bool> pairing_reset;
+  std::optional<uint32_t> snapshot_keep;
 };
+
+// "1".."100" (digits only: no sign, no fraction, no spaces).
+std::optional<uint32_t> ParseSnapshotKeep(std::string_view text) {
+  if (text.empty() || text.size() > 3 ||
+      !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;
+  }
+  uint32_t n = 0;
+  for (char c : text) n = n * 10 + static_cast<uint32_t>(c - '0');
+  if (n < protocol::kMinSnapshotKeep || n > protocol::kMaxSnapshotKeep) return std::nullopt;
+  return n;
+}
 
 Status ParsePolicyChanges(const OrgArgs& a, PolicyChanges& out) {
   if (!a.enrollment && !a.mode && !a.quorum && !a.link_ttl && !a.pending_ttl && !a.pairing_reset &&
-      a.notify.empty() && !a.notify_all) {
+      !a.snapshot_keep && a.notify.empty() && !a.notify_all) {
     return Fail(Error::InvalidArgument(
         "cli.usage",
         "nothing to change: give --enrollment, --mode, --quorum, --link-ttl, --pending-ttl, "
-        "--pairing-reset or --notify (see 'keyward org policy set --help')"));
+        "--pairing-reset, --snapshot-keep or --notify (see 'keyward org policy set --help')"));
   }
   if (a.enrollment) {
     auto e = protocol::ParseEnrollment(*a.enrollment);
@@ -623,6 +637,13 @@ Status ParsePolicyChanges(const OrgArgs& a, PolicyChanges& out) {
     }
     out.pairing_reset = *a.pairing_reset == "allow";
   }
+  if (a.snapshot_keep) {
+    out.snapshot_keep = ParseSnapshotKeep(*a.snapshot_keep);
+    if (!out.snapshot_keep) {
+      return Usage(fmt::format("--snapshot-keep must be a whole number {}..{}",
+                               protocol::kMinSnapshotKeep, protocol::kMaxSnapshotKeep));
+    }
+  }
   return {};
 }
 
@@ -635,6 +656,7 @@ protocol::RecoveryPolicy ApplyPolicyChanges(protocol::RecoveryPolicy policy, con
   if (changes.link_ttl) policy.link_ttl = *changes.link_ttl;
   if (changes.pending_ttl) policy.pending_ttl = *changes.pending_ttl;
   if (changes.pairing_reset) policy.pairing_reset = *changes.pairing_reset;
+  if (changes.snapshot_keep) policy.snapshot_keep = *changes.snapshot_keep;
   if (a.notify_all) policy.notify.clear();
   if (!a.notify.empty()) {
     policy.notify.clear();
@@ -649,7 +671,7 @@ Status ValidatePolicyOptions(const protocol::RecoveryPolicy& policy) {
     // "link_ttl must be ..." names the field: name the option instead.
     std::string message = st.error().message();
     for (std::string_view field :
-         {"enrollment", "mode", "quorum", "link_ttl", "pending_ttl", "notify"}) {
+         {"enrollment", "mode", "quorum", "link_ttl", "pending_ttl", "snapshot_keep", "notify"}) {
       if (message.starts_with(field)) {
         std::string option = "--" + std::string(field);
         std::replace(option.begin(), option.end(), '_', '-');
@@ -897,6 +919,12 @@ void AddPolicyCommands(CLI::App* org, Action* action) {
   set->add_option("--pairing-reset", set_args->pairing_reset,
                   "allow or deny: whether a member may set a new master password on a newly "
                   "paired device without the old one (account password --forgotten)");
+  set->add_option("--snapshot-keep", set_args->snapshot_keep,
+                  fmt::format("Cloud backups (backup push) the server keeps per member, {}-{} "
+                              "(default {}); the oldest beyond it are deleted",
+                              protocol::kMinSnapshotKeep, protocol::kMaxSnapshotKeep,
+                              protocol::kDefaultSnapshotKeep))
+      ->type_name("N");
   auto* notify = set->add_option("--notify", set_args->notify,
                                  "Admins emailed about new requests (replaces the list)");
   set->add_flag("--notify-all", set_args->notify_all,

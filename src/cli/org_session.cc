@@ -243,6 +243,7 @@ client::Json PolicyJson(const protocol::RecoveryPolicy& p) {
   for (const auto& n : p.notify) notify.push_back(client::Str(n));
   j["notify"] = std::move(notify);
   j["pairing_reset"] = client::Str(p.pairing_reset ? "allow" : "deny");
+  j["snapshot_keep"] = p.snapshot_keep;
   return j;
 }
 
@@ -275,6 +276,7 @@ void PrintPolicy(Context& ctx, const protocol::RecoveryPolicy& p) {
                       p.pairing_reset ? "allow (a newly paired device may set a new master "
                                         "password without the old one)"
                                       : "deny (setting a new master password needs the old one)"));
+  ctx.Out(fmt::format("cloud backups kept per member: {}", p.snapshot_keep));
 }
 
 Status ConfirmOrCancel(Context& ctx, std::string_view question, std::string_view nothing_done) {

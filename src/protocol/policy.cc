@@ -20,12 +20,19 @@ Error Invalid(std::string message) {
   return Error::InvalidArgument("org.invalid_policy", std::move(message));
 }
 
-// Always present. "pairing_reset" is the one optional key: present (as
-// "deny") only when pairing resets are denied, so that every policy signed
-// before it existed keeps its exact text.
+// Always present. "pairing_reset" and "snapshot_keep" are the optional keys:
+// present only when not the default ("deny", and a count other than
+// kDefaultSnapshotKeep), so that every policy signed before they existed
+// keeps its exact text.
 constexpr std::array<std::string_view, 6> kKeys = {"enrollment", "link_ttl",    "mode",
                                                    "notify",     "pending_ttl", "quorum"};
 constexpr std::string_view kPairingResetKey = "pairing_reset";
+constexpr std::string_view kSnapshotKeepKey = "snapshot_keep";
+
+std::string SnapshotKeepRange() {
+  return "snapshot_keep must be an integer " + std::to_string(kMinSnapshotKeep) + ".." +
+         std::to_string(kMaxSnapshotKeep);
+}
 
 // A plausible address, already lower-cased: one '@', a non-empty local part,
 // a dotted domain, printable ASCII without spaces. Deliverability is the
@@ -117,6 +124,9 @@ Status ValidatePolicy(const RecoveryPolicy& p) {
     return Fail(Invalid("pending_ttl must be " + FormatDuration(kMinPendingTtl) + ".." +
                         FormatDuration(kMaxPendingTtl)));
   }
+  if (p.snapshot_keep < kMinSnapshotKeep || p.snapshot_keep > kMaxSnapshotKeep) {
+    return Fail(Invalid(SnapshotKeepRange()));
+  }
   if (p.notify.size() > kMaxNotify) {
     return Fail(Invalid("notify holds at most " + std::to_string(kMaxNotify) + " addresses"));
   }
@@ -145,6 +155,8 @@ Result<std::string> EncodePolicy(const RecoveryPolicy& p) {
   if (!p.pairing_reset) j["pairing_reset"] = "deny";
   j["pending_ttl"] = p.pending_ttl;
   j["quorum"] = p.quorum;
+  // Likewise the default count (10): sorted, it comes last.
+  if (p.snapshot_keep != kDefaultSnapshotKeep) j["snapshot_keep"] = p.snapshot_keep;
   return j.dump(-1, ' ', false, json::error_handler_t::strict);
 }
 
@@ -166,8 +178,11 @@ Result<RecoveryPolicy> ParsePolicy(std::string_view text) {
   if (j.is_discarded() || !j.is_object()) return Fail(Invalid("the policy is not a JSON object"));
   if (duplicate) return Fail(Invalid("the policy repeats a field"));
   const bool has_pairing_reset = j.contains(kPairingResetKey);
-  if (j.size() != kKeys.size() + (has_pairing_reset ? 1 : 0)) {
-    return Fail(Invalid("the policy must have exactly six fields, or seven with 'pairing_reset'"));
+  const bool has_snapshot_keep = j.contains(kSnapshotKeepKey);
+  if (j.size() != kKeys.size() + (has_pairing_reset ? 1 : 0) + (has_snapshot_keep ? 1 : 0)) {
+    return Fail(Invalid(
+        "the policy must have the six required fields, plus the optional 'pairing_reset' and "
+        "'snapshot_keep'"));
   }
   for (std::string_view k : kKeys) {
     if (!j.contains(k)) return Fail(Invalid("the policy lacks the field '" + std::string(k) + "'"));
@@ -179,6 +194,14 @@ Result<RecoveryPolicy> ParsePolicy(std::string_view text) {
       return Fail(Invalid("pairing_reset must be allow or deny"));
     }
     p.pairing_reset = pairing_reset == "allow";
+  }
+  if (has_snapshot_keep) {
+    // An integer only (2.5, 10.0, "10", true and null are refused), in range.
+    KW_ASSIGN_OR_RETURN(auto keep, IntField(j, "snapshot_keep"));
+    if (keep < kMinSnapshotKeep || keep > kMaxSnapshotKeep) {
+      return Fail(Invalid(SnapshotKeepRange()));
+    }
+    p.snapshot_keep = static_cast<uint32_t>(keep);
   }
   KW_ASSIGN_OR_RETURN(auto enrollment, StringField(j, "enrollment"));
   KW_ASSIGN_OR_RETURN(auto e, ParseEnrollment(enrollment));

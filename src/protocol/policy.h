@@ -11,7 +11,10 @@
 // plus "pairing_reset":"deny" (between "notify" and "pending_ttl") only when
 // pairing_reset is false. Allowed is the default and is omitted, so the text
 // of every policy signed before the field existed is still canonical and
-// means "allow".
+// means "allow". Likewise "snapshot_keep":N (last, after "quorum", by the
+// same sorted order) only when snapshot_keep is not kDefaultSnapshotKeep;
+// absent means the default. Either, both or neither optional key may be
+// present.
 #pragma once
 
 #include <cstdint>
@@ -32,6 +35,12 @@ inline constexpr int64_t kMaxLinkTtl = 30 * 86400;
 inline constexpr int64_t kMinPendingTtl = 3600;
 inline constexpr int64_t kMaxPendingTtl = 90 * 86400;
 inline constexpr size_t kMaxNotify = 50;
+// Cloud snapshots (encrypted vault backups pushed with `keyward backup push`)
+// the server keeps per member; the oldest beyond it are deleted when a new
+// one is finished.
+inline constexpr uint32_t kDefaultSnapshotKeep = 10;
+inline constexpr uint32_t kMinSnapshotKeep = 1;
+inline constexpr uint32_t kMaxSnapshotKeep = 100;
 
 struct RecoveryPolicy {
   Enrollment enrollment = Enrollment::kDisabled;  // recovery is off until an owner turns it on
@@ -46,6 +55,9 @@ struct RecoveryPolicy {
   // there without the old one (keyward account password --forgotten). JSON
   // "pairing_reset": "allow" (true, omitted when encoding) | "deny" (false).
   bool pairing_reset = true;
+  // Cloud snapshots kept per member, kMinSnapshotKeep..kMaxSnapshotKeep. JSON
+  // "snapshot_keep": an integer, omitted when encoding the default.
+  uint32_t snapshot_keep = kDefaultSnapshotKeep;
 
   friend bool operator==(const RecoveryPolicy&, const RecoveryPolicy&) = default;
 };
@@ -65,12 +77,15 @@ std::string_view RecoveryModeName(RecoveryMode m);
 // org.invalid_policy).
 [[nodiscard]] Result<std::string> EncodePolicy(const RecoveryPolicy& policy);
 
-// Strict: a JSON object with exactly the six keys and the right types, or
-// those and "pairing_reset" being exactly "allow" or "deny" (absent = allow),
-// then ValidatePolicy. Anything else (another key, a repeated key, another
-// pairing_reset value) is org.invalid_policy. (Not required to be canonical:
+// Strict: a JSON object with exactly the six keys and the right types, plus
+// optionally "pairing_reset" being exactly "allow" or "deny" (absent = allow)
+// and optionally "snapshot_keep" being an integer 1..100 (absent =
+// kDefaultSnapshotKeep), then ValidatePolicy. Anything else (another key, a
+// repeated key, another pairing_reset value, a snapshot_keep out of range,
+// a float or a string) is org.invalid_policy. (Not required to be canonical:
 // a statement signed by another client is accepted when valid, including an
-// explicit "pairing_reset":"allow", which EncodePolicy never writes.)
+// explicit "pairing_reset":"allow" or "snapshot_keep":10, which EncodePolicy
+// never writes.)
 [[nodiscard]] Result<RecoveryPolicy> ParsePolicy(std::string_view json);
 
 // "24h", "7d", "30m", "90s" or a bare number of seconds -> seconds;

@@ -138,6 +138,140 @@ TEST(PolicyTest, ParsesPairingResetValues) {
   ExpectInvalid(ParsePolicy(nested), "pairing_reset inside notify");
 }
 
+TEST(PolicyTest, SnapshotKeepRoundTrips) {
+  for (uint32_t keep : {kMinSnapshotKeep, uint32_t{3}, uint32_t{25}, kMaxSnapshotKeep}) {
+    RecoveryPolicy p;
+    p.snapshot_keep = keep;
+    auto text = EncodePolicy(p);
+    ASSERT_TRUE(text.has_value()) << keep;
+    // Sorted: after "quorum", the last key.
+    EXPECT_EQ(*text, std::string(kDefaultJson.substr(0, kDefaultJson.size() - 1)) +
+                         R"(,"snapshot_keep":)" + std::to_string(keep) + "}");
+    auto back = ParsePolicy(*text);
+    ASSERT_TRUE(back.has_value()) << *text;
+    EXPECT_EQ(back->snapshot_keep, keep);
+    EXPECT_EQ(*back, p);
+    EXPECT_NE(*back, RecoveryPolicy{});
+  }
+}
+
+TEST(PolicyTest, SnapshotKeepDefaultIsOmitted) {
+  RecoveryPolicy p;
+  ASSERT_EQ(p.snapshot_keep, kDefaultSnapshotKeep);  // the default
+  ASSERT_EQ(kDefaultSnapshotKeep, 10u);
+  auto text = EncodePolicy(p);
+  ASSERT_TRUE(text.has_value());
+  EXPECT_EQ(*text, kDefaultJson);
+  EXPECT_EQ(text->find("snapshot_keep"), std::string::npos);
+  // Text written before the field existed means the default.
+  auto back = ParsePolicy(kDefaultJson);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->snapshot_keep, kDefaultSnapshotKeep);
+  EXPECT_EQ(*back, p);
+  // So does the text of an older policy with "pairing_reset":"deny".
+  const std::string deny_only =
+      R"({"enrollment":"opt-in","link_ttl":86400,"mode":"dual-control",)"
+      R"("notify":["a@example.com"],"pairing_reset":"deny","pending_ttl":604800,"quorum":1})";
+  auto old_deny = ParsePolicy(deny_only);
+  ASSERT_TRUE(old_deny.has_value());
+  EXPECT_EQ(old_deny->snapshot_keep, kDefaultSnapshotKeep);
+  auto reencoded_deny = EncodePolicy(*old_deny);
+  ASSERT_TRUE(reencoded_deny.has_value());
+  EXPECT_EQ(*reencoded_deny, deny_only);
+  // An explicit default is accepted but not canonical: it re-encodes to six keys.
+  std::string explicit_default(kDefaultJson);
+  explicit_default.insert(explicit_default.size() - 1, R"(,"snapshot_keep":10)");
+  auto parsed = ParsePolicy(explicit_default);
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_EQ(*parsed, p);
+  auto reencoded = EncodePolicy(*parsed);
+  ASSERT_TRUE(reencoded.has_value());
+  EXPECT_EQ(*reencoded, kDefaultJson);
+}
+
+TEST(PolicyTest, SnapshotKeepOutOfRangeIsRefused) {
+  const std::string base(kDefaultJson);
+  auto with_keep = [&](std::string_view value) {
+    std::string s = base;
+    s.insert(s.size() - 1, R"(,"snapshot_keep":)" + std::string(value));
+    return s;
+  };
+  for (std::string_view bad :
+       {"0", "101", "-1", "-10", "1000", "4294967306", "18446744073709551615", "2.5", "10.0", "1e1",
+        R"("10")", R"("")", "true", "null", "[10]", "{}"}) {
+    ExpectInvalid(ParsePolicy(with_keep(bad)), bad);
+  }
+  for (std::string_view good : {"1", "100", "42"}) {
+    auto p = ParsePolicy(with_keep(good));
+    ASSERT_TRUE(p.has_value()) << good;
+    EXPECT_EQ(std::to_string(p->snapshot_keep), good);
+  }
+  ExpectInvalid(ParsePolicy(with_keep(R"(5,"snapshot_keep":5)")), "repeated snapshot_keep");
+  ExpectInvalid(ParsePolicy(with_keep(R"(5,"snapshot_keep":6)")), "conflicting snapshot_keep");
+  ExpectInvalid(ParsePolicy(with_keep(R"(5,"extra":1)")), "snapshot_keep and another key");
+  // snapshot_keep does not stand in for a required key.
+  std::string missing_quorum = with_keep("5");
+  const std::string_view quorum = R"(,"quorum":1)";
+  missing_quorum.erase(missing_quorum.find(quorum), quorum.size());
+  ExpectInvalid(ParsePolicy(missing_quorum), "snapshot_keep instead of quorum");
+  // Only at the top level.
+  std::string nested = base;
+  nested.replace(nested.find("[]"), 2, R"([{"snapshot_keep":5}])");
+  ExpectInvalid(ParsePolicy(nested), "snapshot_keep inside notify");
+  // The message names the field and the range.
+  auto zero = ParsePolicy(with_keep("0"));
+  ASSERT_FALSE(zero.has_value());
+  EXPECT_NE(zero.error().message().find("snapshot_keep"), std::string::npos);
+  EXPECT_NE(zero.error().message().find("1..100"), std::string::npos);
+  // Nor is an out-of-range value encoded.
+  for (uint32_t keep : {uint32_t{0}, kMaxSnapshotKeep + 1}) {
+    RecoveryPolicy p;
+    p.snapshot_keep = keep;
+    EXPECT_ERROR(ValidatePolicy(p), "org.invalid_policy");
+    auto text = EncodePolicy(p);
+    ASSERT_FALSE(text.has_value()) << keep;
+    EXPECT_NE(text.error().message().find("snapshot_keep"), std::string::npos);
+  }
+}
+
+TEST(PolicyTest, BothOptionalKeysTogether) {
+  RecoveryPolicy p;
+  p.enrollment = Enrollment::kOptOut;
+  p.notify = {"a@example.com"};
+  p.pairing_reset = false;
+  p.snapshot_keep = 3;
+  auto text = EncodePolicy(p);
+  ASSERT_TRUE(text.has_value());
+  EXPECT_EQ(*text, R"({"enrollment":"opt-out","link_ttl":86400,"mode":"dual-control",)"
+                   R"("notify":["a@example.com"],"pairing_reset":"deny","pending_ttl":604800,)"
+                   R"("quorum":1,"snapshot_keep":3})");
+  EXPECT_EQ(nlohmann::json::parse(*text).size(), 8u);
+  auto back = ParsePolicy(*text);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(*back, p);
+  // Anywhere in the object, with spaces.
+  auto spaced = ParsePolicy(
+      R"({ "snapshot_keep" : 3, "quorum": 1, "notify": ["a@example.com"], "pending_ttl": 604800,)"
+      R"( "pairing_reset": "deny", "mode": "dual-control", "link_ttl": 86400,)"
+      R"( "enrollment": "opt-out" })");
+  ASSERT_TRUE(spaced.has_value());
+  EXPECT_EQ(*spaced, p);
+  // Both optional keys and an unknown one: refused (eight is not the count).
+  std::string extra = *text;
+  extra.insert(extra.size() - 1, R"(,"x":1)");
+  ExpectInvalid(ParsePolicy(extra), "both optional keys and an unknown one");
+  // Both optional keys in place of two required ones: refused.
+  std::string swapped = *text;
+  for (std::string_view required : {R"(,"quorum":1)", R"(,"pending_ttl":604800)"}) {
+    swapped.erase(swapped.find(required), required.size());
+  }
+  ExpectInvalid(ParsePolicy(swapped), "optional keys instead of required ones");
+  auto count = ParsePolicy(swapped);
+  ASSERT_FALSE(count.has_value());
+  EXPECT_NE(count.error().message().find("six required fields"), std::string::npos)
+      << count.error().message();
+}
+
 TEST(PolicyTest, AcceptsNonCanonicalButValidText) {
   auto p = ParsePolicy(
       R"( { "quorum" : 2, "notify" : [ "x@example.com" ], "mode" : "dual-control",
