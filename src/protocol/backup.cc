@@ -48,47 +48,74 @@ class Reader {
 }  // namespace
 
 crypto::Bytes EncodeBackupHeader(const BackupHeader& header) {
-  crypto::Bytes out(kBackupMagic.begin(), kBackupMagic.end());
-  out.push_back(kBackupVersion);
-  AppendU64Be(out, header.kdf.ops);
-  AppendU64Be(out, header.kdf.mem);
-  out.insert(out.end(), header.salt.begin(), header.salt.end());
+  const std::string_view magic = header.cloud ? kSnapshotMagic : kBackupMagic;
+  crypto::Bytes out(magic.begin(), magic.end());
+  out.push_back(header.cloud ? kSnapshotVersion : kBackupVersion);
+  if (!header.cloud) {
+    AppendU64Be(out, header.kdf.ops);
+    AppendU64Be(out, header.kdf.mem);
+    out.insert(out.end(), header.salt.begin(), header.salt.end());
+  }
   AppendU64Be(out, static_cast<uint64_t>(header.created_at));
   out.push_back(static_cast<uint8_t>(header.account_id.size()));
   out.insert(out.end(), header.account_id.begin(), header.account_id.end());
+  if (header.cloud) {
+    out.push_back(static_cast<uint8_t>(header.snapshot_id.size()));
+    out.insert(out.end(), header.snapshot_id.begin(), header.snapshot_id.end());
+  }
   out.insert(out.end(), header.stream_header.begin(), header.stream_header.end());
   return out;
 }
 
+namespace {
+
+// A length-prefixed id of 1..64 bytes, or false.
+bool ReadId(Reader& r, std::string* id) {
+  if (!r.Has(1)) return false;
+  const size_t size = r.U8();
+  if (size == 0 || size > kMaxAccountIdSize || !r.Has(size)) return false;
+  auto bytes = r.Take(size);
+  id->assign(bytes.begin(), bytes.end());
+  return true;
+}
+
+bool StartsWith(std::span<const uint8_t> file, std::string_view magic) {
+  return file.size() > magic.size() && std::memcmp(file.data(), magic.data(), magic.size()) == 0;
+}
+
+}  // namespace
+
 Result<BackupHeader> ParseBackupHeader(std::span<const uint8_t> file, size_t* size) {
-  Reader r(file);
-  if (!r.Has(kBackupMagic.size() + 1) ||
-      std::memcmp(file.data(), kBackupMagic.data(), kBackupMagic.size()) != 0) {
+  BackupHeader h;
+  h.cloud = StartsWith(file, kSnapshotMagic);
+  if (!h.cloud && !StartsWith(file, kBackupMagic)) {
     return Fail(Error::InvalidArgument("backup.not_a_backup", "this is not a Keyward backup file"));
   }
+  Reader r(file);
   r.Take(kBackupMagic.size());
-  if (uint8_t version = r.U8(); version != kBackupVersion) {
+  const uint8_t supported = h.cloud ? kSnapshotVersion : kBackupVersion;
+  if (uint8_t version = r.U8(); version != supported) {
     return Fail(Error::InvalidArgument("backup.unsupported_version",
                                        "backup format version " + std::to_string(version) +
                                            " is not supported by this keyward (it reads version " +
-                                           std::to_string(kBackupVersion) + ")"));
+                                           std::to_string(supported) + ")"));
   }
-  BackupHeader h;
-  if (!r.Has(8 + 8 + crypto::kSaltSize + 8 + 1)) return Fail(BadHeader("too short"));
-  h.kdf.ops = r.U64();
-  h.kdf.mem = r.U64();
-  auto salt = r.Take(crypto::kSaltSize);
-  h.salt.assign(salt.begin(), salt.end());
+  if (!h.cloud) {
+    if (!r.Has(8 + 8 + crypto::kSaltSize)) return Fail(BadHeader("too short"));
+    h.kdf.ops = r.U64();
+    h.kdf.mem = r.U64();
+    auto salt = r.Take(crypto::kSaltSize);
+    h.salt.assign(salt.begin(), salt.end());
+  }
+  if (!r.Has(8)) return Fail(BadHeader("too short"));
   h.created_at = static_cast<int64_t>(r.U64());
-  const size_t id_size = r.U8();
-  if (id_size == 0 || id_size > kMaxAccountIdSize) return Fail(BadHeader("account id"));
-  if (!r.Has(id_size + crypto::kStreamHeaderSize)) return Fail(BadHeader("too short"));
-  auto id = r.Take(id_size);
-  h.account_id.assign(id.begin(), id.end());
+  if (!ReadId(r, &h.account_id)) return Fail(BadHeader("account id"));
+  if (h.cloud && !ReadId(r, &h.snapshot_id)) return Fail(BadHeader("snapshot id"));
+  if (!r.Has(crypto::kStreamHeaderSize)) return Fail(BadHeader("too short"));
   auto sh = r.Take(crypto::kStreamHeaderSize);
   h.stream_header.assign(sh.begin(), sh.end());
-  if (h.kdf.ops == 0 || h.kdf.ops > kMaxBackupKdfOps || h.kdf.mem == 0 ||
-      h.kdf.mem > kMaxBackupKdfMem) {
+  if (!h.cloud && (h.kdf.ops == 0 || h.kdf.ops > kMaxBackupKdfOps || h.kdf.mem == 0 ||
+                   h.kdf.mem > kMaxBackupKdfMem)) {
     return Fail(Error::InvalidArgument(
         "backup.kdf_out_of_range",
         "the backup asks for key derivation parameters out of range (ops " +
@@ -96,6 +123,10 @@ Result<BackupHeader> ParseBackupHeader(std::span<const uint8_t> file, size_t* si
   }
   *size = r.offset();
   return h;
+}
+
+crypto::GenericKey DeriveSnapshotKey(const crypto::VaultKey& uk) {
+  return crypto::GenericKey(crypto::Sub(uk.span(), 1, kSnapshotContext));
 }
 
 Result<crypto::GenericKey> DeriveBackupKey(std::string_view password, const BackupHeader& header) {

@@ -10,6 +10,13 @@
 //   record = len (u32 BE) ‖ secretstream message (len bytes)
 //   key    = Sub(KDF(password, salt, ops, mem), 1, "KWbackup")
 //
+// A cloud snapshot (docs/protocol.md "Cloud snapshot") is framed the same
+// way under a key from the vault key, with a header of its own:
+//
+//   header = "KWSNAPSH" ‖ version (1) ‖ created_at (i64 BE) ‖ len (1)
+//            ‖ account_id (len) ‖ len (1) ‖ snapshot_id (len) ‖ stream header (24)
+//   key    = Sub(UK, 1, "KWsnapsh")
+//
 // The first record's associated data is the whole header, so an edited
 // header fails like an edited record; the stream itself refuses a record
 // out of place, and its FINAL tag tells a cut file from a whole one.
@@ -31,6 +38,9 @@ namespace keyward::protocol {
 inline constexpr std::string_view kBackupMagic = "KWBACKUP";
 inline constexpr uint8_t kBackupVersion = 1;
 inline constexpr std::string_view kBackupContext = "KWbackup";
+inline constexpr std::string_view kSnapshotMagic = "KWSNAPSH";
+inline constexpr uint8_t kSnapshotVersion = 1;
+inline constexpr std::string_view kSnapshotContext = "KWsnapsh";
 // Refused when reading, so a planted file cannot make the reader allocate or
 // hash without bound.
 inline constexpr size_t kMaxBackupRecord = 16u << 20;
@@ -38,10 +48,14 @@ inline constexpr uint64_t kMaxBackupKdfOps = 64;
 inline constexpr uint64_t kMaxBackupKdfMem = 4ull << 30;
 
 struct BackupHeader {
+  // A cloud snapshot's header has no KDF parameters and no salt, and names
+  // its snapshot.
+  bool cloud = false;
   crypto::KdfParams kdf;
   crypto::Bytes salt;  // crypto::kSaltSize
   int64_t created_at = 0;
   std::string account_id;       // 1..64 bytes
+  std::string snapshot_id;      // cloud: 1..64 bytes
   crypto::Bytes stream_header;  // crypto::kStreamHeaderSize
 };
 
@@ -50,6 +64,9 @@ crypto::Bytes EncodeBackupHeader(const BackupHeader& header);
 // backup.not_a_backup, backup.unsupported_version, backup.bad_header,
 // backup.kdf_out_of_range.
 [[nodiscard]] Result<BackupHeader> ParseBackupHeader(std::span<const uint8_t> file, size_t* size);
+
+// Sub(UK, 1, "KWsnapsh"): a cloud snapshot's key.
+[[nodiscard]] crypto::GenericKey DeriveSnapshotKey(const crypto::VaultKey& uk);
 
 // Sub(KDF(password, salt, kdf), 1, "KWbackup").
 [[nodiscard]] Result<crypto::GenericKey> DeriveBackupKey(std::string_view password,

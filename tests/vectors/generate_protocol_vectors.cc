@@ -414,11 +414,12 @@ void Policy() {
                  "Recovery policy (src/protocol/policy.h), the JSON carried in signed statements. "
                  "'canonical': the fields and their canonical encoding (sorted keys, no spaces); "
                  "'pairing_reset' is given only when 'deny' (absent: 'allow', which the "
-                 "canonical encoding omits); "
+                 "canonical encoding omits); 'snapshot_keep' is given only when not 10 "
+                 "(absent: 10, which the canonical encoding omits); "
                  "'accepted': other texts that parse to 'canonical' of the same index; "
                  "'refused': texts every parser must refuse with 'error'; 'durations': CLI "
                  "duration text to seconds, and seconds to display text.");
-  std::vector<kp::RecoveryPolicy> policies(4);
+  std::vector<kp::RecoveryPolicy> policies(6);
   policies[1].enrollment = kp::Enrollment::kOptIn;
   policies[1].quorum = 2;
   policies[1].link_ttl = 3600;
@@ -431,6 +432,13 @@ void Policy() {
   policies[3].enrollment = kp::Enrollment::kOptOut;
   policies[3].notify = {"alice@example.com"};
   policies[3].pairing_reset = false;
+  // Added with snapshot_keep (after the rows above, which stay as they were).
+  policies[4].enrollment = kp::Enrollment::kOptIn;
+  policies[4].snapshot_keep = 25;
+  policies[5].enrollment = kp::Enrollment::kMandatory;
+  policies[5].notify = {"alice@example.com"};
+  policies[5].pairing_reset = false;
+  policies[5].snapshot_keep = kp::kMaxSnapshotKeep;
   Json canonical = Json::array();
   for (const kp::RecoveryPolicy& p : policies) {
     Json row = {{"enrollment", std::string(kp::EnrollmentName(p.enrollment))},
@@ -441,6 +449,7 @@ void Policy() {
                 {"notify", p.notify}};
     // Only when denied, as in the JSON: the rows written before the field stay as they were.
     if (!p.pairing_reset) row["pairing_reset"] = "deny";
+    if (p.snapshot_keep != kp::kDefaultSnapshotKeep) row["snapshot_keep"] = p.snapshot_keep;
     row["json"] = Must(kp::EncodePolicy(p), "policy");
     canonical.push_back(row);
   }
@@ -466,6 +475,22 @@ void Policy() {
     Die("accepted row (pairing_reset deny)");
   }
   accepted.push_back({{"json", spaced_deny}, {"canonical_index", 3}});
+  // An explicit default snapshot_keep parses (the canonical form omits it).
+  const std::string explicit_keep =
+      R"({"enrollment":"disabled","link_ttl":86400,"mode":"dual-control","notify":[],)"
+      R"("pending_ttl":604800,"quorum":1,"snapshot_keep":10})";
+  if (!kp::ParsePolicy(explicit_keep) || *kp::ParsePolicy(explicit_keep) != policies[0]) {
+    Die("accepted row (snapshot_keep 10)");
+  }
+  accepted.push_back({{"json", explicit_keep}, {"canonical_index", 0}});
+  const std::string spaced_both =
+      R"({ "snapshot_keep": 100, "quorum": 1, "notify": [ "alice@example.com" ], )"
+      R"("pairing_reset": "deny", "pending_ttl": 604800, "mode": "dual-control", )"
+      R"("link_ttl": 86400, "enrollment": "mandatory" })";
+  if (!kp::ParsePolicy(spaced_both) || *kp::ParsePolicy(spaced_both) != policies[5]) {
+    Die("accepted row (pairing_reset and snapshot_keep)");
+  }
+  accepted.push_back({{"json", spaced_both}, {"canonical_index", 5}});
   doc["accepted"] = accepted;
   Json refused = Json::array();
   for (
@@ -489,6 +514,16 @@ void Policy() {
           R"({"enrollment":"disabled","link_ttl":86400,"mode":"dual-control","notify":[],"pairing_reset":"deny","pairing_reset":"deny","pending_ttl":604800,"quorum":1})",
           R"({"enrollment":"disabled","link_ttl":86400,"mode":"dual-control","notify":[],"pairing_reset":"deny","pending_ttl":604800,"quorum":1,"x":1})",
           R"({"enrollment":"disabled","link_ttl":86400,"mode":"dual-control","notify":[],"pairing_reset":"deny","pending_ttl":604800})",
+          R"({"enrollment":"disabled","link_ttl":86400,"mode":"dual-control","notify":[],"pending_ttl":604800,"quorum":1,"snapshot_keep":0})",
+          R"({"enrollment":"disabled","link_ttl":86400,"mode":"dual-control","notify":[],"pending_ttl":604800,"quorum":1,"snapshot_keep":101})",
+          R"({"enrollment":"disabled","link_ttl":86400,"mode":"dual-control","notify":[],"pending_ttl":604800,"quorum":1,"snapshot_keep":-1})",
+          R"({"enrollment":"disabled","link_ttl":86400,"mode":"dual-control","notify":[],"pending_ttl":604800,"quorum":1,"snapshot_keep":2.5})",
+          R"({"enrollment":"disabled","link_ttl":86400,"mode":"dual-control","notify":[],"pending_ttl":604800,"quorum":1,"snapshot_keep":10.0})",
+          R"({"enrollment":"disabled","link_ttl":86400,"mode":"dual-control","notify":[],"pending_ttl":604800,"quorum":1,"snapshot_keep":"10"})",
+          R"({"enrollment":"disabled","link_ttl":86400,"mode":"dual-control","notify":[],"pending_ttl":604800,"quorum":1,"snapshot_keep":4294967306})",
+          R"({"enrollment":"disabled","link_ttl":86400,"mode":"dual-control","notify":[],"pending_ttl":604800,"quorum":1,"snapshot_keep":5,"snapshot_keep":5})",
+          R"({"enrollment":"disabled","link_ttl":86400,"mode":"dual-control","notify":[],"pairing_reset":"deny","pending_ttl":604800,"snapshot_keep":5})",
+          R"({"enrollment":"disabled","link_ttl":86400,"mode":"dual-control","notify":[],"pairing_reset":"deny","pending_ttl":604800,"quorum":1,"snapshot_keep":5,"x":1})",
       }) {
     auto r = kp::ParsePolicy(text);
     if (r || r.error().code() != "org.invalid_policy") Die(std::string("policy accepted: ") + text);
@@ -651,12 +686,108 @@ void Backup() {
   Write("backup.json", doc);
 }
 
+// A cloud snapshot (protocol/backup.h cloud header, client/snapshot.cc
+// records). Item ciphertexts use fixed nonces; the stream header is drawn
+// at generation time, so the file is checked by opening it.
+void Snapshot() {
+  Json doc = Doc(kGenerated,
+                 "Cloud snapshot (src/protocol/backup.h, src/client/snapshot.cc, docs/protocol.md "
+                 "\"Cloud snapshot\"): 'key' = Sub('vault_key', 1, \"KWsnapsh\"); 'file' opens "
+                 "with it into 'records' (hex: the first and last are UTF-8 JSON, the others item "
+                 "records 0x01 || u32 BE id size || id || u32 BE data size || data, written here "
+                 "from that layout); each item's 'data' opens under 'vault_key' with AD "
+                 "Ad(\"keyward/v1/item\", account_id, id) into 'plaintext'; 'refused' files "
+                 "(made from 'file') must fail with 'error'. The secretstream header is random "
+                 "at generation: check by opening.");
+  const Bytes uk_bytes = Seq(0x60, 32);
+  const kc::VaultKey uk(kc::SecureBytes::Copy(uk_bytes));
+  kp::BackupHeader header;
+  header.cloud = true;
+  header.created_at = 1'790'000'000;
+  header.account_id = "acct-Vector_1";
+  header.snapshot_id = "snap-Vector_1";
+  const kc::GenericKey key = kp::DeriveSnapshotKey(uk);
+  struct SnapItem {
+    std::string id;
+    std::string plaintext;
+    Bytes nonce;
+    Bytes data;
+  };
+  std::vector<SnapItem> items = {
+      {"item-1", R"({"name":"Bank","password":"hunter2"})", Seq(0x10, 24), {}},
+      {"item-2", R"({"name":"Mail","notes":"recovery codes: 1234-5678"})", Seq(0x30, 24), {}}};
+  auto bytes = [](const std::string& t) {
+    return std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(t.data()), t.size());
+  };
+  std::vector<Bytes> records;
+  const std::string meta = R"({"format":"keyward-snapshot","items":2})";
+  records.emplace_back(meta.begin(), meta.end());
+  for (auto& it : items) {
+    it.data = kc::EncryptWithNonce(uk.span(), it.nonce, bytes(it.plaintext),
+                                   kc::Ad({"keyward/v1/item", header.account_id, it.id}));
+    Bytes r = {0x01};
+    for (const Bytes& field : {Bytes(it.id.begin(), it.id.end()), it.data}) {
+      const uint32_t n = static_cast<uint32_t>(field.size());
+      for (int shift = 24; shift >= 0; shift -= 8) r.push_back(static_cast<uint8_t>(n >> shift));
+      r.insert(r.end(), field.begin(), field.end());
+    }
+    records.push_back(std::move(r));
+  }
+  const std::string end = R"({"end":2})";
+  records.emplace_back(end.begin(), end.end());
+  kp::BackupWriter writer(key, header);
+  for (size_t i = 0; i + 1 < records.size(); ++i) writer.Add(records[i]);
+  writer.Finish(records.back());
+  const Bytes file = writer.Take();
+  size_t header_size = 0;
+  Must(kp::ParseBackupHeader(file, &header_size), "snapshot header");
+  doc["vault_key"] = X(uk_bytes);
+  doc["key"] = X(key.span());
+  doc["created_at"] = header.created_at;
+  doc["account_id"] = header.account_id;
+  doc["snapshot_id"] = header.snapshot_id;
+  doc["header_size"] = header_size;
+  doc["file"] = X(file);
+  Json hex_records = Json::array();
+  for (const auto& r : records) hex_records.push_back(X(r));
+  doc["records"] = hex_records;
+  Json item_rows = Json::array();
+  for (const auto& it : items) {
+    item_rows.push_back(
+        {{"id", it.id}, {"nonce", X(it.nonce)}, {"data", X(it.data)}, {"plaintext", it.plaintext}});
+  }
+  doc["items"] = item_rows;
+
+  Json refused = Json::array();
+  auto refuse = [&](const char* what, const Bytes& bad, const char* code) {
+    auto r = kp::OpenBackup(key, bad);
+    if (r || r.error().code() != code) Die(std::string("snapshot refusal row: ") + what);
+    refused.push_back({{"what", what}, {"file", X(bad)}, {"error", code}});
+  };
+  Bytes renamed = file;
+  renamed[header_size - kc::kStreamHeaderSize - 1] ^= 1;  // the snapshot id's last byte
+  refuse("the header's snapshot id edited", renamed, "backup.cannot_open");
+  refuse("cut inside the last record", Bytes(file.begin(), file.end() - 1), "backup.truncated");
+  Bytes appended = file;
+  appended.push_back(0);
+  refuse("one byte appended", appended, "backup.trailing_data");
+  Bytes edited = file;
+  edited[header_size + 4 + records[0].size() + kc::kStreamOverhead + 10] ^= 1;
+  refuse("a byte of the first item record flipped", edited, "backup.damaged");
+  Bytes version = file;
+  version[8] = 2;
+  refuse("version 2", version, "backup.unsupported_version");
+  doc["refused"] = refused;
+  Write("snapshot.json", doc);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (!kc::Init()) Die("libsodium init failed");
   out_dir = kv::OutDir(argc, argv);
-  // `keyward_generate_protocol_vectors DIR backup` rewrites backup.json only;
+  // `keyward_generate_protocol_vectors DIR backup` rewrites backup.json only,
+  // `... DIR snapshot` snapshot.json only;
   // `... DIR policy` rewrites protocol_policy.json only (fixed inputs: the
   // rows already there come out unchanged).
   if (argc > 2 && std::string(argv[2]) == "backup") {
@@ -667,11 +798,16 @@ int main(int argc, char** argv) {
     Policy();
     return 0;
   }
+  if (argc > 2 && std::string(argv[2]) == "snapshot") {
+    Snapshot();
+    return 0;
+  }
   Escrow();
   Link();
   Grant();
   Statement();
   Policy();
   Backup();
+  Snapshot();
   return 0;
 }

@@ -200,8 +200,8 @@ TEST_F(ProtocolVectorsTest, Grant) {
 
 TEST_F(ProtocolVectorsTest, Policy) {
   const Json doc = Load("protocol_policy.json");
-  const Json& canonical = Rows(doc, "canonical", 4);
-  size_t denied = 0;
+  const Json& canonical = Rows(doc, "canonical", 6);
+  size_t denied = 0, kept = 0;
   for (const Json& v : canonical) {
     RecoveryPolicy p;
     // Given only when "deny"; absent means "allow", which the JSON omits.
@@ -213,6 +213,17 @@ TEST_F(ProtocolVectorsTest, Policy) {
       EXPECT_NE(v["json"].get<std::string>().find(R"("pairing_reset":"deny")"), std::string::npos);
     } else {
       EXPECT_EQ(v["json"].get<std::string>().find("pairing_reset"), std::string::npos);
+    }
+    // Given only when not the default; absent means 10, which the JSON omits.
+    p.snapshot_keep = v.value("snapshot_keep", kDefaultSnapshotKeep);
+    if (v.contains("snapshot_keep")) {
+      ++kept;
+      EXPECT_NE(p.snapshot_keep, kDefaultSnapshotKeep);
+      EXPECT_NE(v["json"].get<std::string>().find(R"("snapshot_keep":)" +
+                                                  std::to_string(p.snapshot_keep) + "}"),
+                std::string::npos);
+    } else {
+      EXPECT_EQ(v["json"].get<std::string>().find("snapshot_keep"), std::string::npos);
     }
     auto e = ParseEnrollment(v["enrollment"].get<std::string>());
     auto m = ParseRecoveryMode(v["mode"].get<std::string>());
@@ -232,14 +243,15 @@ TEST_F(ProtocolVectorsTest, Policy) {
     EXPECT_EQ(*back, p);
   }
   EXPECT_GE(denied, 1u);
-  for (const Json& v : Rows(doc, "accepted", 3)) {
+  EXPECT_GE(kept, 1u);
+  for (const Json& v : Rows(doc, "accepted", 5)) {
     auto p = ParsePolicy(v["json"].get<std::string>());
     ASSERT_TRUE(p.has_value());
     auto text = EncodePolicy(*p);
     ASSERT_TRUE(text.has_value());
     EXPECT_EQ(*text, canonical[v["canonical_index"].get<size_t>()]["json"]);
   }
-  for (const Json& v : Rows(doc, "refused", 16)) {
+  for (const Json& v : Rows(doc, "refused", 29)) {
     auto p = ParsePolicy(v["json"].get<std::string>());
     ASSERT_FALSE(p.has_value()) << v["json"];
     EXPECT_EQ(p.error().code(), v["error"]);
@@ -343,6 +355,50 @@ TEST_F(ProtocolVectorsTest, Backup) {
   auto other = DeriveBackupKey("correct horse battery stapler", header);
   ASSERT_TRUE(other.has_value());
   auto wrong = OpenBackup(*other, file);
+  ASSERT_FALSE(wrong.has_value());
+  EXPECT_EQ(wrong.error().code(), "backup.cannot_open");
+}
+
+TEST_F(ProtocolVectorsTest, Snapshot) {
+  const Json doc = Load("snapshot.json");
+  const crypto::VaultKey uk(crypto::SecureBytes::Copy(Hex(doc["vault_key"])));
+  const crypto::GenericKey key = DeriveSnapshotKey(uk);
+  EXPECT_EQ(HexOf(key.span()), doc["key"]);
+
+  const Bytes file = Hex(doc["file"]);
+  size_t header_size = 0;
+  auto parsed = ParseBackupHeader(file, &header_size);
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_TRUE(parsed->cloud);
+  EXPECT_EQ(header_size, doc["header_size"].get<size_t>());
+  EXPECT_EQ(parsed->account_id, doc["account_id"]);
+  EXPECT_EQ(parsed->snapshot_id, doc["snapshot_id"]);
+  EXPECT_EQ(parsed->created_at, doc["created_at"].get<int64_t>());
+  // The header re-encodes byte for byte.
+  EXPECT_EQ(EncodeBackupHeader(*parsed), Bytes(file.begin(), file.begin() + header_size));
+
+  auto opened = OpenBackup(key, file);
+  ASSERT_TRUE(opened.has_value()) << opened.error().code();
+  const Json& records = Rows(doc, "records", 4);
+  ASSERT_EQ(opened->records.size(), records.size());
+  for (size_t i = 0; i < records.size(); ++i) {
+    EXPECT_EQ(HexOf(opened->record(i)), records[i].get<std::string>()) << i;
+  }
+  for (const auto& item : Rows(doc, "items", 2)) {
+    auto plain =
+        crypto::Decrypt(uk.span(), Hex(item["data"]),
+                        crypto::Ad({"keyward/v1/item", doc["account_id"].get<std::string>(),
+                                    item["id"].get<std::string>()}));
+    ASSERT_TRUE(plain.has_value()) << item["id"];
+    EXPECT_EQ(plain->view(), item["plaintext"].get<std::string>());
+  }
+  for (const auto& row : Rows(doc, "refused", 5)) {
+    auto r = OpenBackup(key, Hex(row["file"]));
+    ASSERT_FALSE(r.has_value()) << row["what"];
+    EXPECT_EQ(r.error().code(), row["error"].get<std::string>()) << row["what"];
+  }
+  // Another vault's key does not open it.
+  auto wrong = OpenBackup(DeriveSnapshotKey(crypto::VaultKey::Random()), file);
   ASSERT_FALSE(wrong.has_value());
   EXPECT_EQ(wrong.error().code(), "backup.cannot_open");
 }
