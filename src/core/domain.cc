@@ -42,20 +42,46 @@ constexpr std::array<std::pair<PairingState, std::string_view>, 5> kPairingState
     {PairingState::kDone, "done"},
     {PairingState::kClosed, "closed"},
 }};
-}  // namespace
+constexpr std::array<std::pair<RequestKind, std::string_view>, 2> kRequestKinds = {{
+    {RequestKind::kRecovery, "recovery"},
+    {RequestKind::kRestore, "restore"},
+}};
+constexpr std::array<std::pair<SnapshotState, std::string_view>, 2> kSnapshotStates = {{
+    {SnapshotState::kUploading, "uploading"},
+    {SnapshotState::kReady, "ready"},
+}};
 
-std::string_view PairingStateName(PairingState state) {
-  for (const auto& [s, name] : kPairingStates) {
-    if (s == state) return name;
+template <class E, size_t N>
+std::string_view NameOf(const std::array<std::pair<E, std::string_view>, N>& names, E value) {
+  for (const auto& [v, name] : names) {
+    if (v == value) return name;
   }
   return "unknown";
 }
 
-std::optional<PairingState> ParsePairingState(std::string_view name) {
-  for (const auto& [s, n] : kPairingStates) {
-    if (n == name) return s;
+template <class E, size_t N>
+std::optional<E> ParseName(const std::array<std::pair<E, std::string_view>, N>& names,
+                           std::string_view name) {
+  for (const auto& [v, n] : names) {
+    if (n == name) return v;
   }
   return std::nullopt;
+}
+}  // namespace
+
+std::string_view RequestKindName(RequestKind kind) { return NameOf(kRequestKinds, kind); }
+std::optional<RequestKind> ParseRequestKind(std::string_view name) {
+  return ParseName(kRequestKinds, name);
+}
+std::string_view SnapshotStateName(SnapshotState state) { return NameOf(kSnapshotStates, state); }
+std::optional<SnapshotState> ParseSnapshotState(std::string_view name) {
+  return ParseName(kSnapshotStates, name);
+}
+
+std::string_view PairingStateName(PairingState state) { return NameOf(kPairingStates, state); }
+
+std::optional<PairingState> ParsePairingState(std::string_view name) {
+  return ParseName(kPairingStates, name);
 }
 
 }  // namespace keyward::core

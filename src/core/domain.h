@@ -237,6 +237,12 @@ struct OrgEvent {
 // "link_used", "expired", "declined".
 enum class RequestStatus { kPending, kApproved, kLinkUsed, kExpired, kDeclined };
 
+// What a request asks for: "recovery" (a recovery link, the Enpass flow) or
+// "restore" (roll the vault back to a cloud snapshot, docs/recovery.md
+// "Restore a cloud backup"). Both go through the same statuses, quorum,
+// hierarchy, expiry and decline.
+enum class RequestKind { kRecovery, kRestore };
+
 // A member's request to get back into the vault through one organization's
 // escrow. Belongs to the membership (deleted with it, so a deleted account's
 // requests go too; the organization's events keep the history).
@@ -259,9 +265,50 @@ struct RecoveryRequest {
   std::string decline_reason;  // 1-500 characters when declined
   Bytes token_hash;            // H(token key, T) once approved; unique; empty before
   Bytes link_share;            // LA once approved
-  int64_t completed_at = 0;    // Link Used at
+  int64_t completed_at = 0;    // Link Used at (a restore: rolled back at)
+  RequestKind kind = RequestKind::kRecovery;
+  std::string snapshot_id;  // a restore: the snapshot the vault goes back to
+  // A restore asked for in a session: that session's device, the one kept
+  // when every other device is unpaired; its items are staged with the
+  // request and the last approval rolls the vault back. Empty for a restore
+  // asked by email (the password is lost too): the approval brings a link,
+  // and the rollback happens when it is redeemed.
+  std::string device_id;
+  // A restore asked for in a session: how many items its client stages; the
+  // rollback waits until exactly that many are.
+  int64_t item_count = 0;
 
   friend bool operator==(const RecoveryRequest&, const RecoveryRequest&) = default;
+};
+
+// ---- cloud snapshots (docs/recovery.md "Restore a cloud backup") ----
+
+// Uploaded in parts: "uploading" until the member's client finishes it,
+// then "ready" (only ready snapshots are listed to the member or restored).
+enum class SnapshotState { kUploading, kReady };
+
+// An encrypted snapshot of a vault (docs/protocol.md "Cloud snapshot"): the
+// server holds its parts and size, never a key. Belongs to its account.
+struct Snapshot {
+  std::string id;  // client-chosen (it is inside the encrypted header), 22 chars base64url
+  std::string account_id;
+  SnapshotState state = SnapshotState::kUploading;
+  uint64_t size = 0;   // bytes, declared when the upload starts
+  uint32_t parts = 0;  // declared when the upload starts
+  int64_t created_at = 0;
+  int64_t ready_at = 0;  // 0 while uploading
+
+  friend bool operator==(const Snapshot&, const Snapshot&) = default;
+};
+
+// An item row staged for a restore: what the vault's row `item_id` will hold
+// once the restore is done (ciphertext, as core::Item::data). Belongs to its
+// request.
+struct StagedItem {
+  std::string item_id;
+  Bytes data;
+
+  friend bool operator==(const StagedItem&, const StagedItem&) = default;
 };
 
 // One admin's approval of a request (quorum of M distinct admins). Belongs to
@@ -280,6 +327,12 @@ struct RecoveryApproval {
 std::string_view RequestStatusName(RequestStatus status);
 // The inverse; nullopt for anything else.
 std::optional<RequestStatus> ParseRequestStatus(std::string_view name);
+// "recovery" / "restore", and the inverse.
+std::string_view RequestKindName(RequestKind kind);
+std::optional<RequestKind> ParseRequestKind(std::string_view name);
+// "uploading" / "ready", and the inverse.
+std::string_view SnapshotStateName(SnapshotState state);
+std::optional<SnapshotState> ParseSnapshotState(std::string_view name);
 // "active" / "revoked".
 std::string_view MemberStatusName(MemberStatus status);
 // The stored and wire names of a pairing state: "waiting", "answered",

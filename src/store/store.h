@@ -41,6 +41,12 @@ struct RequestCursor {
   std::string id;
 };
 
+// CountSnapshotParts: the parts stored so far.
+struct SnapshotPartsTotal {
+  int64_t parts = 0;
+  int64_t bytes = 0;
+};
+
 // Filters of ListEvents; empty / nullopt fields do not filter. g++ -Wextra
 // warns about designated initializers that leave fields out: set the fields
 // of a default-constructed filter instead.
@@ -128,6 +134,43 @@ class Tx {
                                                           int64_t now) = 0;
   // Deletes pairings that expired before `now`; returns how many.
   [[nodiscard]] virtual Result<int64_t> DeleteExpiredPairings(int64_t now) = 0;
+
+  // ---- cloud snapshots ----
+  // store.conflict when the id exists; store.not_found without the account.
+  [[nodiscard]] virtual Status InsertSnapshot(const core::Snapshot& snapshot) = 0;
+  [[nodiscard]] virtual Result<std::optional<core::Snapshot>> FindSnapshot(std::string_view id) = 0;
+  // The account's snapshots in any state, newest first (created_at desc, id desc).
+  [[nodiscard]] virtual Result<std::vector<core::Snapshot>> ListSnapshots(
+      std::string_view account_id) = 0;
+  // Writes state and ready_at; store.not_found.
+  [[nodiscard]] virtual Status UpdateSnapshot(const core::Snapshot& snapshot) = 0;
+  // Deletes the snapshot with its parts; store.not_found.
+  [[nodiscard]] virtual Status DeleteSnapshot(std::string_view id) = 0;
+  // Every snapshot of the account, with their parts; returns how many.
+  [[nodiscard]] virtual Result<int64_t> DeleteAccountSnapshots(std::string_view account_id) = 0;
+  // Snapshots still uploading that were created before `before`, with their
+  // parts; returns how many.
+  [[nodiscard]] virtual Result<int64_t> DeleteStaleSnapshots(int64_t before) = 0;
+  // Insert or replace part `n`; store.not_found without the snapshot.
+  [[nodiscard]] virtual Status PutSnapshotPart(std::string_view snapshot_id, uint32_t n,
+                                               std::span<const uint8_t> data) = 0;
+  [[nodiscard]] virtual Result<std::optional<Bytes>> FindSnapshotPart(std::string_view snapshot_id,
+                                                                      uint32_t n) = 0;
+  // How many parts are stored and their total size in bytes.
+  [[nodiscard]] virtual Result<SnapshotPartsTotal> CountSnapshotParts(
+      std::string_view snapshot_id) = 0;
+
+  // ---- items staged for a restore ----
+  // Insert or replace each (request_id, item_id); store.not_found without
+  // the request.
+  [[nodiscard]] virtual Status PutStagedItems(std::string_view request_id,
+                                              std::span<const core::StagedItem> items) = 0;
+  // Ordered by item id.
+  [[nodiscard]] virtual Result<std::vector<core::StagedItem>> ListStagedItems(
+      std::string_view request_id) = 0;
+  [[nodiscard]] virtual Result<int64_t> CountStagedItems(std::string_view request_id) = 0;
+  // Returns how many were deleted.
+  [[nodiscard]] virtual Result<int64_t> DeleteStagedItems(std::string_view request_id) = 0;
 
   // ---- items ----
   // store.conflict when (account, id) exists; store.not_found without account.

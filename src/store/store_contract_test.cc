@@ -2875,5 +2875,652 @@ TEST_P(StoreContractTest, PairingWritesRollBackAndNeedAWriteTransaction) {
   ExpectSamePairing(*kept, stored);
 }
 
+// ---- cloud snapshots ----
+
+// A 22-character base64url id, distinct per tag.
+std::string SnapshotId(char tag) { return std::string(21, 'S') + tag; }
+
+// A snapshot as its upload starts: uploading, not ready.
+Snapshot MakeSnapshot(std::string id, std::string account_id, int64_t created_at,
+                      SnapshotState state = SnapshotState::kUploading) {
+  Snapshot x;
+  x.id = std::move(id);
+  x.account_id = std::move(account_id);
+  x.state = state;
+  x.size = 3 * 1024 * 1024 + 17;
+  x.parts = 4;
+  x.created_at = created_at;
+  x.ready_at = state == SnapshotState::kReady ? created_at + 30 : 0;
+  return x;
+}
+
+// Bytes 0..255, `n` of them, starting at `first`: every byte value crosses.
+Bytes PartBytes(size_t n, uint8_t first) {
+  Bytes b(n);
+  for (size_t i = 0; i < n; ++i) b[i] = static_cast<uint8_t>(first + i);
+  return b;
+}
+
+// The snapshot stored under id; nullopt (and a failure) when reading fails.
+std::optional<Snapshot> FindSnapshotIn(Store& store, std::string_view id) {
+  std::optional<Snapshot> found;
+  auto s = store.Read([&](Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(found, tx.FindSnapshot(id));
+    return {};
+  });
+  EXPECT_TRUE(s.has_value()) << s.error().code();
+  return found;
+}
+
+// The ids of the account's snapshots in listing order.
+std::vector<std::string> SnapshotIds(Store& store, std::string_view account_id) {
+  std::vector<std::string> ids;
+  auto s = store.Read([&](Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(auto list, tx.ListSnapshots(account_id));
+    for (const auto& x : list) ids.push_back(x.id);
+    return {};
+  });
+  EXPECT_TRUE(s.has_value()) << s.error().code();
+  return ids;
+}
+
+// Part n of the snapshot; nullopt when absent.
+std::optional<Bytes> FindPartIn(Store& store, std::string_view snapshot_id, uint32_t n) {
+  std::optional<Bytes> found;
+  auto s = store.Read([&](Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(found, tx.FindSnapshotPart(snapshot_id, n));
+    return {};
+  });
+  EXPECT_TRUE(s.has_value()) << s.error().code();
+  return found;
+}
+
+// {parts, bytes} stored for the snapshot; {-1, -1} when reading fails.
+std::pair<int64_t, int64_t> PartsTotalIn(Store& store, std::string_view snapshot_id) {
+  std::pair<int64_t, int64_t> total{-1, -1};
+  auto s = store.Read([&](Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(auto t, tx.CountSnapshotParts(snapshot_id));
+    total = {t.parts, t.bytes};
+    return {};
+  });
+  EXPECT_TRUE(s.has_value()) << s.error().code();
+  return total;
+}
+
+// Accounts a1 and a2.
+void SeedTwoAccounts(Store& store) {
+  Write(store, [&](Tx& tx) -> Status {
+    KW_TRY(tx.InsertAccount(MakeAccount("a1", "ann@example.com")));
+    return tx.InsertAccount(MakeAccount("a2", "bob@example.com"));
+  });
+}
+
+TEST_P(StoreContractTest, SnapshotsRoundTripAndListNewestFirst) {
+  SeedTwoAccounts(store());
+  const Snapshot oldest = MakeSnapshot(SnapshotId('a'), "a1", kNow);
+  Snapshot ready = MakeSnapshot(SnapshotId('b'), "a1", kNow + 10, SnapshotState::kReady);
+  ready.size = (uint64_t{1} << 40) + 5;  // past 32 bits
+  ready.parts = 0xffffffffu;
+  // Created in the same second as `ready`: the greater id comes first.
+  const Snapshot tie = MakeSnapshot(SnapshotId('c'), "a1", kNow + 10);
+  const Snapshot other = MakeSnapshot(SnapshotId('d'), "a2", kNow + 99, SnapshotState::kReady);
+  Write(store(), [&](Tx& tx) -> Status {
+    KW_TRY(tx.InsertSnapshot(oldest));
+    KW_TRY(tx.InsertSnapshot(ready));
+    KW_TRY(tx.InsertSnapshot(tie));
+    KW_TRY(tx.InsertSnapshot(other));
+    // Visible in the transaction that wrote it.
+    KW_ASSIGN_OR_RETURN(auto found, tx.FindSnapshot(tie.id));
+    EXPECT_EQ(found, std::optional<Snapshot>(tie));
+    return {};
+  });
+  for (const Snapshot& want : {oldest, ready, tie, other}) {
+    EXPECT_EQ(FindSnapshotIn(store(), want.id), std::optional<Snapshot>(want)) << want.id;
+  }
+  EXPECT_EQ(FindSnapshotIn(store(), SnapshotId('z')), std::nullopt);
+  // Ids are exact (byte order), not folded.
+  EXPECT_EQ(FindSnapshotIn(store(), std::string(21, 's') + 'a'), std::nullopt);
+
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(auto a1, tx.ListSnapshots("a1"));
+    EXPECT_EQ(a1, (std::vector<Snapshot>{tie, ready, oldest}));
+    KW_ASSIGN_OR_RETURN(auto a2, tx.ListSnapshots("a2"));
+    EXPECT_EQ(a2, std::vector<Snapshot>{other});
+    KW_ASSIGN_OR_RETURN(auto none, tx.ListSnapshots("nobody"));
+    EXPECT_TRUE(none.empty());
+    return {};
+  }));
+}
+
+TEST_P(StoreContractTest, SnapshotIdIsUniqueAndNeedsAnExistingAccount) {
+  SeedTwoAccounts(store());
+  const Snapshot stored = MakeSnapshot(SnapshotId('a'), "a1", kNow);
+  Write(store(), [&](Tx& tx) { return tx.InsertSnapshot(stored); });
+  // The same id again, for this or another account, in any state.
+  for (std::string account : {"a1", "a2"}) {
+    EXPECT_EQ(WriteCode(store(),
+                        [&](Tx& tx) {
+                          return tx.InsertSnapshot(MakeSnapshot(SnapshotId('a'), account, kNow + 5,
+                                                                SnapshotState::kReady));
+                        }),
+              "store.conflict")
+        << account;
+  }
+  EXPECT_EQ(FindSnapshotIn(store(), stored.id), std::optional<Snapshot>(stored));
+  EXPECT_EQ(SnapshotIds(store(), "a2"), std::vector<std::string>{});
+  // A snapshot belongs to an existing account.
+  EXPECT_EQ(WriteCode(store(),
+                      [&](Tx& tx) {
+                        return tx.InsertSnapshot(MakeSnapshot(SnapshotId('b'), "nobody", kNow));
+                      }),
+            "store.not_found");
+  EXPECT_EQ(FindSnapshotIn(store(), SnapshotId('b')), std::nullopt);
+}
+
+TEST_P(StoreContractTest, UpdateSnapshotWritesStateAndReadyAtOnly) {
+  SeedTwoAccounts(store());
+  const Snapshot original = MakeSnapshot(SnapshotId('a'), "a1", kNow);
+  const Snapshot untouched = MakeSnapshot(SnapshotId('b'), "a1", kNow + 1);
+  Write(store(), [&](Tx& tx) -> Status {
+    KW_TRY(tx.InsertSnapshot(original));
+    return tx.InsertSnapshot(untouched);
+  });
+  // Everything else the update says is ignored.
+  Snapshot update = original;
+  update.state = SnapshotState::kReady;
+  update.ready_at = kNow + 60;
+  update.account_id = "a2";
+  update.size = 1;
+  update.parts = 1;
+  update.created_at = kNow + 99;
+  Write(store(), [&](Tx& tx) { return tx.UpdateSnapshot(update); });
+  Snapshot want = original;
+  want.state = SnapshotState::kReady;
+  want.ready_at = kNow + 60;
+  EXPECT_EQ(FindSnapshotIn(store(), original.id), std::optional<Snapshot>(want));
+  EXPECT_EQ(FindSnapshotIn(store(), untouched.id), std::optional<Snapshot>(untouched));
+  EXPECT_EQ(SnapshotIds(store(), "a2"), std::vector<std::string>{});
+  // And back.
+  Write(store(), [&](Tx& tx) { return tx.UpdateSnapshot(original); });
+  EXPECT_EQ(FindSnapshotIn(store(), original.id), std::optional<Snapshot>(original));
+  // An unknown id is store.not_found and creates nothing.
+  EXPECT_EQ(WriteCode(store(),
+                      [&](Tx& tx) {
+                        return tx.UpdateSnapshot(MakeSnapshot(SnapshotId('z'), "a1", kNow));
+                      }),
+            "store.not_found");
+  EXPECT_EQ(FindSnapshotIn(store(), SnapshotId('z')), std::nullopt);
+}
+
+TEST_P(StoreContractTest, SnapshotPartsPutReplaceFindCount) {
+  SeedTwoAccounts(store());
+  const std::string a = SnapshotId('a');
+  const std::string b = SnapshotId('b');
+  Write(store(), [&](Tx& tx) -> Status {
+    KW_TRY(tx.InsertSnapshot(MakeSnapshot(a, "a1", kNow)));
+    return tx.InsertSnapshot(MakeSnapshot(b, "a1", kNow));
+  });
+  EXPECT_EQ(PartsTotalIn(store(), a), (std::pair<int64_t, int64_t>{0, 0}));
+  EXPECT_EQ(FindPartIn(store(), a, 0), std::nullopt);
+  const Bytes p0 = PartBytes(300, 0);  // every byte value, NUL and 0xff included
+  const Bytes p1 = PartBytes(20, 7);
+  const Bytes last = PartBytes(5, 250);
+  Write(store(), [&](Tx& tx) -> Status {
+    KW_TRY(tx.PutSnapshotPart(a, 0, p0));
+    KW_TRY(tx.PutSnapshotPart(a, 1, p1));
+    KW_TRY(tx.PutSnapshotPart(a, 0xffffffffu, last));
+    KW_TRY(tx.PutSnapshotPart(b, 1, Bytes(64, 9)));
+    // Visible in the transaction that wrote them.
+    KW_ASSIGN_OR_RETURN(auto total, tx.CountSnapshotParts(a));
+    EXPECT_EQ(total.parts, 3);
+    EXPECT_EQ(total.bytes, 325);
+    return {};
+  });
+  EXPECT_EQ(FindPartIn(store(), a, 0), std::optional<Bytes>(p0));
+  EXPECT_EQ(FindPartIn(store(), a, 1), std::optional<Bytes>(p1));
+  EXPECT_EQ(FindPartIn(store(), a, 0xffffffffu), std::optional<Bytes>(last));
+  EXPECT_EQ(FindPartIn(store(), a, 2), std::nullopt);
+  EXPECT_EQ(FindPartIn(store(), b, 1), std::optional<Bytes>(Bytes(64, 9)));
+  EXPECT_EQ(FindPartIn(store(), b, 0), std::nullopt);
+  EXPECT_EQ(PartsTotalIn(store(), a), (std::pair<int64_t, int64_t>{3, 325}));
+  EXPECT_EQ(PartsTotalIn(store(), b), (std::pair<int64_t, int64_t>{1, 64}));
+  EXPECT_EQ(PartsTotalIn(store(), SnapshotId('z')), (std::pair<int64_t, int64_t>{0, 0}));
+
+  // Putting a part again replaces it: same count, the new size.
+  const Bytes p1_again = PartBytes(7, 100);
+  Write(store(), [&](Tx& tx) { return tx.PutSnapshotPart(a, 1, p1_again); });
+  EXPECT_EQ(FindPartIn(store(), a, 1), std::optional<Bytes>(p1_again));
+  EXPECT_EQ(FindPartIn(store(), a, 0), std::optional<Bytes>(p0));
+  EXPECT_EQ(PartsTotalIn(store(), a), (std::pair<int64_t, int64_t>{3, 312}));
+  EXPECT_EQ(FindPartIn(store(), b, 1), std::optional<Bytes>(Bytes(64, 9)));
+  // An empty part stays a part (zero bytes, not NULL).
+  Write(store(), [&](Tx& tx) { return tx.PutSnapshotPart(a, 2, Bytes{}); });
+  EXPECT_EQ(FindPartIn(store(), a, 2), std::optional<Bytes>(Bytes{}));
+  EXPECT_EQ(PartsTotalIn(store(), a), (std::pair<int64_t, int64_t>{4, 312}));
+
+  // A part of a snapshot that does not exist is store.not_found.
+  EXPECT_EQ(WriteCode(store(), [&](Tx& tx) { return tx.PutSnapshotPart(SnapshotId('z'), 0, p0); }),
+            "store.not_found");
+  EXPECT_EQ(FindPartIn(store(), SnapshotId('z'), 0), std::nullopt);
+}
+
+TEST_P(StoreContractTest, DeleteSnapshotDeletesItsParts) {
+  SeedTwoAccounts(store());
+  const std::string a = SnapshotId('a');
+  const std::string b = SnapshotId('b');
+  const Snapshot kept = MakeSnapshot(b, "a1", kNow, SnapshotState::kReady);
+  Write(store(), [&](Tx& tx) -> Status {
+    KW_TRY(tx.InsertSnapshot(MakeSnapshot(a, "a1", kNow)));
+    KW_TRY(tx.InsertSnapshot(kept));
+    KW_TRY(tx.PutSnapshotPart(a, 0, Bytes(10, 1)));
+    KW_TRY(tx.PutSnapshotPart(a, 1, Bytes(10, 2)));
+    return tx.PutSnapshotPart(b, 0, Bytes(10, 3));
+  });
+  Write(store(), [&](Tx& tx) { return tx.DeleteSnapshot(a); });
+  EXPECT_EQ(FindSnapshotIn(store(), a), std::nullopt);
+  EXPECT_EQ(FindPartIn(store(), a, 0), std::nullopt);
+  EXPECT_EQ(FindPartIn(store(), a, 1), std::nullopt);
+  EXPECT_EQ(PartsTotalIn(store(), a), (std::pair<int64_t, int64_t>{0, 0}));
+  EXPECT_EQ(FindSnapshotIn(store(), b), std::optional<Snapshot>(kept));
+  EXPECT_EQ(FindPartIn(store(), b, 0), std::optional<Bytes>(Bytes(10, 3)));
+  EXPECT_EQ(SnapshotIds(store(), "a1"), std::vector<std::string>{b});
+  // Gone: store.not_found the second time.
+  EXPECT_EQ(WriteCode(store(), [&](Tx& tx) { return tx.DeleteSnapshot(a); }), "store.not_found");
+  // The id is free again, without the old parts.
+  Write(store(), [&](Tx& tx) { return tx.InsertSnapshot(MakeSnapshot(a, "a2", kNow + 5)); });
+  EXPECT_EQ(PartsTotalIn(store(), a), (std::pair<int64_t, int64_t>{0, 0}));
+  EXPECT_EQ(SnapshotIds(store(), "a2"), std::vector<std::string>{a});
+}
+
+TEST_P(StoreContractTest, DeleteAccountSnapshots) {
+  SeedTwoAccounts(store());
+  const Snapshot others = MakeSnapshot(SnapshotId('c'), "a2", kNow);
+  Write(store(), [&](Tx& tx) -> Status {
+    KW_TRY(tx.InsertSnapshot(MakeSnapshot(SnapshotId('a'), "a1", kNow)));
+    KW_TRY(tx.InsertSnapshot(MakeSnapshot(SnapshotId('b'), "a1", kNow, SnapshotState::kReady)));
+    KW_TRY(tx.InsertSnapshot(others));
+    KW_TRY(tx.PutSnapshotPart(SnapshotId('a'), 0, Bytes(8, 1)));
+    KW_TRY(tx.PutSnapshotPart(SnapshotId('b'), 0, Bytes(8, 2)));
+    return tx.PutSnapshotPart(SnapshotId('c'), 0, Bytes(8, 3));
+  });
+  auto delete_all = [&](std::string_view account) {
+    int64_t deleted = -1;
+    Write(store(), [&](Tx& tx) -> Status {
+      KW_ASSIGN_OR_RETURN(deleted, tx.DeleteAccountSnapshots(account));
+      return {};
+    });
+    return deleted;
+  };
+  EXPECT_EQ(delete_all("a1"), 2);
+  EXPECT_EQ(SnapshotIds(store(), "a1"), std::vector<std::string>{});
+  EXPECT_EQ(FindSnapshotIn(store(), SnapshotId('a')), std::nullopt);
+  EXPECT_EQ(FindPartIn(store(), SnapshotId('a'), 0), std::nullopt);
+  EXPECT_EQ(FindPartIn(store(), SnapshotId('b'), 0), std::nullopt);
+  // The other account's snapshot and parts stay.
+  EXPECT_EQ(FindSnapshotIn(store(), SnapshotId('c')), std::optional<Snapshot>(others));
+  EXPECT_EQ(FindPartIn(store(), SnapshotId('c'), 0), std::optional<Bytes>(Bytes(8, 3)));
+  EXPECT_EQ(delete_all("a1"), 0);
+  EXPECT_EQ(delete_all("nobody"), 0);
+  // The account itself stays.
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById("a1"));
+    EXPECT_TRUE(account.has_value());
+    return {};
+  }));
+}
+
+TEST_P(StoreContractTest, DeleteStaleSnapshotsDeletesOldUploadsOnly) {
+  SeedTwoAccounts(store());
+  Write(store(), [&](Tx& tx) -> Status {
+    // Uploading and created before the cutoff: stale.
+    KW_TRY(tx.InsertSnapshot(MakeSnapshot(SnapshotId('a'), "a1", kNow - 100)));
+    KW_TRY(tx.InsertSnapshot(MakeSnapshot(SnapshotId('b'), "a2", kNow - 1)));
+    // Uploading, created at the cutoff: not before it.
+    KW_TRY(tx.InsertSnapshot(MakeSnapshot(SnapshotId('c'), "a1", kNow)));
+    // Ready, however old.
+    KW_TRY(
+        tx.InsertSnapshot(MakeSnapshot(SnapshotId('d'), "a1", kNow - 1000, SnapshotState::kReady)));
+    KW_TRY(tx.PutSnapshotPart(SnapshotId('a'), 0, Bytes(4, 1)));
+    KW_TRY(tx.PutSnapshotPart(SnapshotId('b'), 0, Bytes(4, 2)));
+    KW_TRY(tx.PutSnapshotPart(SnapshotId('c'), 0, Bytes(4, 3)));
+    return tx.PutSnapshotPart(SnapshotId('d'), 0, Bytes(4, 4));
+  });
+  auto sweep = [&](int64_t before) {
+    int64_t deleted = -1;
+    Write(store(), [&](Tx& tx) -> Status {
+      KW_ASSIGN_OR_RETURN(deleted, tx.DeleteStaleSnapshots(before));
+      return {};
+    });
+    return deleted;
+  };
+  EXPECT_EQ(sweep(kNow - 100), 0);  // created before: strictly
+  EXPECT_EQ(sweep(kNow), 2);
+  EXPECT_EQ(FindSnapshotIn(store(), SnapshotId('a')), std::nullopt);
+  EXPECT_EQ(FindSnapshotIn(store(), SnapshotId('b')), std::nullopt);
+  EXPECT_EQ(FindPartIn(store(), SnapshotId('a'), 0), std::nullopt);
+  EXPECT_EQ(FindPartIn(store(), SnapshotId('b'), 0), std::nullopt);
+  EXPECT_EQ(FindSnapshotIn(store(), SnapshotId('c')),
+            std::optional<Snapshot>(MakeSnapshot(SnapshotId('c'), "a1", kNow)));
+  EXPECT_EQ(FindPartIn(store(), SnapshotId('c'), 0), std::optional<Bytes>(Bytes(4, 3)));
+  EXPECT_EQ(FindSnapshotIn(store(), SnapshotId('d')),
+            std::optional<Snapshot>(
+                MakeSnapshot(SnapshotId('d'), "a1", kNow - 1000, SnapshotState::kReady)));
+  EXPECT_EQ(FindPartIn(store(), SnapshotId('d'), 0), std::optional<Bytes>(Bytes(4, 4)));
+  EXPECT_EQ(sweep(kNow), 0);
+  // Once finished, an upload is never stale.
+  Write(store(), [&](Tx& tx) {
+    return tx.UpdateSnapshot(MakeSnapshot(SnapshotId('c'), "a1", kNow, SnapshotState::kReady));
+  });
+  EXPECT_EQ(sweep(kNow + 10'000), 0);
+  EXPECT_EQ(SnapshotIds(store(), "a1"),
+            (std::vector<std::string>{SnapshotId('c'), SnapshotId('d')}));
+}
+
+TEST_P(StoreContractTest, DeletingTheAccountDeletesItsSnapshots) {
+  SeedTwoAccounts(store());
+  const Snapshot others = MakeSnapshot(SnapshotId('c'), "a2", kNow);
+  Write(store(), [&](Tx& tx) -> Status {
+    KW_TRY(tx.InsertSnapshot(MakeSnapshot(SnapshotId('a'), "a1", kNow)));
+    KW_TRY(tx.InsertSnapshot(MakeSnapshot(SnapshotId('b'), "a1", kNow, SnapshotState::kReady)));
+    KW_TRY(tx.InsertSnapshot(others));
+    KW_TRY(tx.PutSnapshotPart(SnapshotId('a'), 0, Bytes(8, 1)));
+    KW_TRY(tx.PutSnapshotPart(SnapshotId('b'), 3, Bytes(8, 2)));
+    return tx.PutSnapshotPart(SnapshotId('c'), 0, Bytes(8, 3));
+  });
+  Write(store(), [&](Tx& tx) { return tx.DeleteAccount("a1"); });
+  EXPECT_EQ(SnapshotIds(store(), "a1"), std::vector<std::string>{});
+  EXPECT_EQ(FindSnapshotIn(store(), SnapshotId('a')), std::nullopt);
+  EXPECT_EQ(FindSnapshotIn(store(), SnapshotId('b')), std::nullopt);
+  EXPECT_EQ(FindPartIn(store(), SnapshotId('a'), 0), std::nullopt);
+  EXPECT_EQ(FindPartIn(store(), SnapshotId('b'), 3), std::nullopt);
+  EXPECT_EQ(FindSnapshotIn(store(), SnapshotId('c')), std::optional<Snapshot>(others));
+  EXPECT_EQ(PartsTotalIn(store(), SnapshotId('c')), (std::pair<int64_t, int64_t>{1, 8}));
+}
+
+TEST_P(StoreContractTest, SnapshotWritesRollBackAndNeedAWriteTransaction) {
+  SeedTwoAccounts(store());
+  const Snapshot stored = MakeSnapshot(SnapshotId('a'), "a1", kNow - 100);
+  Write(store(), [&](Tx& tx) -> Status {
+    KW_TRY(tx.InsertSnapshot(stored));
+    return tx.PutSnapshotPart(stored.id, 0, Bytes(8, 1));
+  });
+  auto failed = store().Transact([&](Tx& tx) -> Status {
+    KW_TRY(tx.InsertSnapshot(MakeSnapshot(SnapshotId('b'), "a1", kNow)));
+    KW_TRY(tx.PutSnapshotPart(stored.id, 0, Bytes(8, 2)));
+    KW_TRY(tx.PutSnapshotPart(stored.id, 1, Bytes(8, 3)));
+    KW_TRY(tx.UpdateSnapshot(MakeSnapshot(stored.id, "a1", kNow, SnapshotState::kReady)));
+    KW_TRY(Discard(tx.DeleteStaleSnapshots(kNow + 10'000)));
+    KW_TRY(Discard(tx.DeleteAccountSnapshots("a1")));
+    return Fail(StoreError("test"));
+  });
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(FindSnapshotIn(store(), SnapshotId('b')), std::nullopt);
+  EXPECT_EQ(FindSnapshotIn(store(), stored.id), std::optional<Snapshot>(stored));
+  EXPECT_EQ(FindPartIn(store(), stored.id, 0), std::optional<Bytes>(Bytes(8, 1)));
+  EXPECT_EQ(PartsTotalIn(store(), stored.id), (std::pair<int64_t, int64_t>{1, 8}));
+  EXPECT_FALSE(store().Read(
+      [&](Tx& tx) { return tx.InsertSnapshot(MakeSnapshot(SnapshotId('c'), "a1", kNow)); }));
+  EXPECT_FALSE(store().Read([&](Tx& tx) { return tx.PutSnapshotPart(stored.id, 1, Bytes{1}); }));
+  EXPECT_FALSE(store().Read([&](Tx& tx) {
+    return tx.UpdateSnapshot(MakeSnapshot(stored.id, "a1", kNow, SnapshotState::kReady));
+  }));
+  EXPECT_FALSE(store().Read([&](Tx& tx) { return tx.DeleteSnapshot(stored.id); }));
+  EXPECT_FALSE(store().Read([&](Tx& tx) { return Discard(tx.DeleteAccountSnapshots("a1")); }));
+  EXPECT_FALSE(
+      store().Read([&](Tx& tx) { return Discard(tx.DeleteStaleSnapshots(kNow + 10'000)); }));
+  EXPECT_EQ(FindSnapshotIn(store(), SnapshotId('c')), std::nullopt);
+  EXPECT_EQ(FindSnapshotIn(store(), stored.id), std::optional<Snapshot>(stored));
+  EXPECT_EQ(PartsTotalIn(store(), stored.id), (std::pair<int64_t, int64_t>{1, 8}));
+}
+
+// ---- restore requests and their staged items ----
+
+// A restore of snapshot `snapshot_id` asked in a session of device_id.
+RecoveryRequest MakeRestore(std::string id, std::string org_id, std::string account_id,
+                            std::string snapshot_id, std::string device_id) {
+  RecoveryRequest r = MakeRequest(std::move(id), std::move(org_id), std::move(account_id));
+  r.kind = RequestKind::kRestore;
+  r.snapshot_id = std::move(snapshot_id);
+  r.device_id = std::move(device_id);
+  return r;
+}
+
+// The request's staged items in listing order.
+std::vector<StagedItem> StagedIn(Store& store, std::string_view request_id) {
+  std::vector<StagedItem> items;
+  auto s = store.Read([&](Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(items, tx.ListStagedItems(request_id));
+    return {};
+  });
+  EXPECT_TRUE(s.has_value()) << s.error().code();
+  return items;
+}
+
+// How many items the request has staged; -1 when reading fails.
+int64_t StagedCountIn(Store& store, std::string_view request_id) {
+  int64_t n = -1;
+  auto s = store.Read([&](Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(n, tx.CountStagedItems(request_id));
+    return {};
+  });
+  EXPECT_TRUE(s.has_value()) << s.error().code();
+  return n;
+}
+
+TEST_P(StoreContractTest, RequestKindSnapshotAndDeviceRoundTrip) {
+  SeedMembers(store());
+  // A request made without them is a recovery, with neither.
+  const RecoveryRequest recovery = MakeRequest("r1", "o1", "a2");
+  EXPECT_EQ(recovery.kind, RequestKind::kRecovery);
+  const RecoveryRequest restore = MakeRestore("r2", "o1", "a3", SnapshotId('a'), "dev-kept");
+  // A restore asked by email names no device.
+  RecoveryRequest by_email = MakeRestore("r3", "o1", "a1", SnapshotId('b'), "");
+  by_email.status = RequestStatus::kDeclined;
+  Write(store(), [&](Tx& tx) -> Status {
+    KW_TRY(tx.InsertRequest(recovery));
+    KW_TRY(tx.InsertRequest(restore));
+    return tx.InsertRequest(by_email);
+  });
+  for (const RecoveryRequest& want : {recovery, restore, by_email}) {
+    auto got = FindRequestIn(store(), want.id);
+    ASSERT_OK(got);
+    ASSERT_TRUE(got->has_value()) << want.id;
+    EXPECT_EQ((*got)->kind, want.kind) << want.id;
+    EXPECT_EQ((*got)->snapshot_id, want.snapshot_id) << want.id;
+    EXPECT_EQ((*got)->device_id, want.device_id) << want.id;
+    EXPECT_EQ(**got, want) << want.id;
+  }
+  // Every reader returns them.
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(auto open, tx.FindOpenRequest("a3"));
+    EXPECT_EQ(open, std::optional<RecoveryRequest>(restore));
+    KW_ASSIGN_OR_RETURN(auto listed, tx.ListRequests("o1", std::nullopt, std::nullopt, 10));
+    EXPECT_EQ(listed.size(), 3u);
+    for (const auto& r : listed) {
+      if (r.id == "r2") {
+        EXPECT_EQ(r, restore);
+      }
+    }
+    KW_ASSIGN_OR_RETURN(auto expired, tx.ListExpiredOpenRequests(kNow + 3600, 10));
+    EXPECT_EQ(expired, (std::vector<RecoveryRequest>{recovery, restore}));
+    return {};
+  }));
+  // A restore is one open request like any other.
+  EXPECT_EQ(WriteCode(store(),
+                      [&](Tx& tx) {
+                        return tx.InsertRequest(MakeRestore("r4", "o1", "a3", SnapshotId('c'), ""));
+                      }),
+            "store.conflict");
+
+  // UpdateRequest writes them too.
+  RecoveryRequest approved = Approved(restore, "a1", kNow + 10, 3);
+  approved.snapshot_id = SnapshotId('z');
+  approved.device_id = "";
+  Write(store(), [&](Tx& tx) { return tx.UpdateRequest(approved, RequestStatus::kPending); });
+  EXPECT_EQ(*FindRequestIn(store(), "r2"), std::optional<RecoveryRequest>(approved));
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(auto by_hash, tx.FindRequestByTokenHash(Bytes(32, 3)));
+    EXPECT_EQ(by_hash, std::optional<RecoveryRequest>(approved));
+    return {};
+  }));
+  RecoveryRequest turned = Approved(recovery, "a1", kNow + 10, 4);
+  turned.kind = RequestKind::kRestore;
+  turned.snapshot_id = SnapshotId('y');
+  turned.device_id = "dev-2";
+  Write(store(), [&](Tx& tx) { return tx.UpdateRequest(turned, RequestStatus::kPending); });
+  EXPECT_EQ(*FindRequestIn(store(), "r1"), std::optional<RecoveryRequest>(turned));
+  RecoveryRequest back = turned;
+  back.kind = RequestKind::kRecovery;
+  back.snapshot_id.clear();
+  back.device_id.clear();
+  Write(store(), [&](Tx& tx) { return tx.UpdateRequest(back, RequestStatus::kApproved); });
+  EXPECT_EQ(*FindRequestIn(store(), "r1"), std::optional<RecoveryRequest>(back));
+}
+
+TEST_P(StoreContractTest, StagedItemsPutReplaceListCountDelete) {
+  SeedMembers(store());
+  Write(store(), [&](Tx& tx) -> Status {
+    KW_TRY(tx.InsertRequest(MakeRestore("r1", "o1", "a3", SnapshotId('a'), "dev-1")));
+    return tx.InsertRequest(MakeRestore("r2", "o1", "a2", SnapshotId('b'), "dev-2"));
+  });
+  EXPECT_EQ(StagedIn(store(), "r1"), std::vector<StagedItem>{});
+  EXPECT_EQ(StagedCountIn(store(), "r1"), 0);
+  // Listed by item id in byte order ("B" < "a"), whatever the order written.
+  const StagedItem a{"a", PartBytes(256, 0)};
+  const StagedItem b{"b", Bytes{1, 2, 3}};
+  const StagedItem upper{"B", Bytes(40, 0xff)};
+  const StagedItem empty{"c", Bytes{}};
+  Write(store(), [&](Tx& tx) -> Status {
+    const std::vector<StagedItem> first{b, a, upper, empty};
+    KW_TRY(tx.PutStagedItems("r1", first));
+    KW_TRY(tx.PutStagedItems("r2", std::vector<StagedItem>{{"a", Bytes{9}}}));
+    // Visible in the transaction that wrote them.
+    KW_ASSIGN_OR_RETURN(auto n, tx.CountStagedItems("r1"));
+    EXPECT_EQ(n, 4);
+    return {};
+  });
+  EXPECT_EQ(StagedIn(store(), "r1"), (std::vector<StagedItem>{upper, a, b, empty}));
+  EXPECT_EQ(StagedCountIn(store(), "r1"), 4);
+  EXPECT_EQ(StagedIn(store(), "r2"), (std::vector<StagedItem>{{"a", Bytes{9}}}));
+  EXPECT_EQ(StagedCountIn(store(), "r2"), 1);
+
+  // Putting an item id again replaces its data; new ids are added; nothing
+  // else of the request changes; no items at all is no change.
+  const StagedItem b2{"b", Bytes(3, 0x42)};
+  const StagedItem d{"d", Bytes{4}};
+  Write(store(), [&](Tx& tx) -> Status {
+    const std::vector<StagedItem> second{d, b2};
+    KW_TRY(tx.PutStagedItems("r1", second));
+    return tx.PutStagedItems("r1", std::span<const StagedItem>());
+  });
+  EXPECT_EQ(StagedIn(store(), "r1"), (std::vector<StagedItem>{upper, a, b2, empty, d}));
+  EXPECT_EQ(StagedCountIn(store(), "r1"), 5);
+  EXPECT_EQ(StagedIn(store(), "r2"), (std::vector<StagedItem>{{"a", Bytes{9}}}));
+
+  auto delete_all = [&](std::string_view request_id) {
+    int64_t deleted = -1;
+    Write(store(), [&](Tx& tx) -> Status {
+      KW_ASSIGN_OR_RETURN(deleted, tx.DeleteStagedItems(request_id));
+      return {};
+    });
+    return deleted;
+  };
+  EXPECT_EQ(delete_all("r1"), 5);
+  EXPECT_EQ(StagedIn(store(), "r1"), std::vector<StagedItem>{});
+  EXPECT_EQ(StagedCountIn(store(), "r1"), 0);
+  EXPECT_EQ(delete_all("r1"), 0);
+  EXPECT_EQ(delete_all("nobody"), 0);
+  // The request and the other request's items stay.
+  EXPECT_TRUE(FindRequestIn(store(), "r1")->has_value());
+  EXPECT_EQ(StagedIn(store(), "r2"), (std::vector<StagedItem>{{"a", Bytes{9}}}));
+  // Staging again after a delete starts afresh.
+  Write(store(), [&](Tx& tx) { return tx.PutStagedItems("r1", std::vector<StagedItem>{d}); });
+  EXPECT_EQ(StagedIn(store(), "r1"), std::vector<StagedItem>{d});
+}
+
+TEST_P(StoreContractTest, StagedItemsNeedAnExistingRequest) {
+  SeedMembers(store());
+  Write(store(), [&](Tx& tx) {
+    return tx.InsertRequest(MakeRestore("r1", "o1", "a3", SnapshotId('a'), "dev-1"));
+  });
+  const std::vector<StagedItem> items{{"a", Bytes{1}}};
+  EXPECT_EQ(WriteCode(store(), [&](Tx& tx) { return tx.PutStagedItems("nobody", items); }),
+            "store.not_found");
+  EXPECT_EQ(
+      WriteCode(store(),
+                [&](Tx& tx) { return tx.PutStagedItems("nobody", std::span<const StagedItem>()); }),
+      "store.not_found");
+  // Ids are exact: "R1" is not "r1".
+  EXPECT_EQ(WriteCode(store(), [&](Tx& tx) { return tx.PutStagedItems("R1", items); }),
+            "store.not_found");
+  EXPECT_EQ(StagedIn(store(), "nobody"), std::vector<StagedItem>{});
+  EXPECT_EQ(StagedCountIn(store(), "nobody"), 0);
+  EXPECT_EQ(StagedCountIn(store(), "r1"), 0);
+  // An existing request with nothing to stage is fine.
+  EXPECT_EQ(
+      WriteCode(store(),
+                [&](Tx& tx) { return tx.PutStagedItems("r1", std::span<const StagedItem>()); }),
+      "");
+}
+
+TEST_P(StoreContractTest, StagedItemsGoWithTheirRequest) {
+  SeedMembers(store());
+  Write(store(), [&](Tx& tx) -> Status {
+    KW_TRY(tx.CreateOrg(MakeOrg("o2", "a1")));
+    KW_TRY(tx.InsertMember(MakeMember("o2", "a3", "user", kNow)));
+    KW_TRY(tx.InsertRequest(MakeRestore("a3-o1", "o1", "a3", SnapshotId('a'), "dev-1")));
+    KW_TRY(tx.InsertRequest(
+        Declined(MakeRestore("a3-o2", "o2", "a3", SnapshotId('a'), ""), "a1", kNow)));
+    KW_TRY(tx.InsertRequest(MakeRestore("a2-o1", "o1", "a2", SnapshotId('b'), "dev-2")));
+    for (const char* id : {"a3-o1", "a3-o2", "a2-o1"}) {
+      const std::vector<StagedItem> items{{"x", Bytes{1}}, {"y", Bytes{2}}};
+      KW_TRY(tx.PutStagedItems(id, items));
+    }
+    return {};
+  });
+  // Removing a3 from o1 removes its request there and the request's items.
+  Write(store(), [&](Tx& tx) { return tx.DeleteMember("o1", "a3"); });
+  EXPECT_FALSE(FindRequestIn(store(), "a3-o1")->has_value());
+  EXPECT_EQ(StagedCountIn(store(), "a3-o1"), 0);
+  EXPECT_EQ(StagedCountIn(store(), "a3-o2"), 2);
+  EXPECT_EQ(StagedCountIn(store(), "a2-o1"), 2);
+  // The request id is free again, without the old items.
+  Write(store(), [&](Tx& tx) -> Status {
+    KW_TRY(tx.InsertMember(MakeMember("o1", "a3", "user", kNow)));
+    return tx.InsertRequest(MakeRestore("a3-o1", "o1", "a3", SnapshotId('c'), "dev-1"));
+  });
+  EXPECT_EQ(StagedIn(store(), "a3-o1"), std::vector<StagedItem>{});
+  // Deleting the account removes its requests, and their items, everywhere.
+  Write(store(), [&](Tx& tx) {
+    return tx.PutStagedItems("a3-o1", std::vector<StagedItem>{{"z", Bytes{3}}});
+  });
+  Write(store(), [&](Tx& tx) { return tx.DeleteAccount("a3"); });
+  EXPECT_EQ(StagedCountIn(store(), "a3-o1"), 0);
+  EXPECT_EQ(StagedCountIn(store(), "a3-o2"), 0);
+  EXPECT_EQ(StagedIn(store(), "a2-o1"),
+            (std::vector<StagedItem>{{"x", Bytes{1}}, {"y", Bytes{2}}}));
+}
+
+TEST_P(StoreContractTest, StagedItemWritesRollBackAndNeedAWriteTransaction) {
+  SeedMembers(store());
+  const std::vector<StagedItem> stored{{"a", Bytes{1}}};
+  Write(store(), [&](Tx& tx) -> Status {
+    KW_TRY(tx.InsertRequest(MakeRestore("r1", "o1", "a3", SnapshotId('a'), "dev-1")));
+    return tx.PutStagedItems("r1", stored);
+  });
+  const std::vector<StagedItem> more{{"a", Bytes{2}}, {"b", Bytes{3}}};
+  auto failed = store().Transact([&](Tx& tx) -> Status {
+    KW_TRY(tx.PutStagedItems("r1", more));
+    KW_TRY(Discard(tx.DeleteStagedItems("r1")));
+    KW_TRY(tx.PutStagedItems("r1", more));
+    return Fail(StoreError("test"));
+  });
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(StagedIn(store(), "r1"), stored);
+  EXPECT_FALSE(store().Read([&](Tx& tx) { return tx.PutStagedItems("r1", more); }));
+  EXPECT_FALSE(store().Read([&](Tx& tx) { return Discard(tx.DeleteStagedItems("r1")); }));
+  EXPECT_EQ(StagedIn(store(), "r1"), stored);
+}
+
 }  // namespace
 }  // namespace keyward::store::testing

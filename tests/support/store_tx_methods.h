@@ -36,6 +36,23 @@
   X(Status, UpdatePairing, (const core::Pairing& p), (p))                                          \
   X(Result<int64_t>, CloseOpenPairings, (std::string_view a, int64_t now), (a, now))               \
   X(Result<int64_t>, DeleteExpiredPairings, (int64_t now), (now))                                  \
+  X(Status, InsertSnapshot, (const core::Snapshot& x), (x))                                        \
+  X(Result<std::optional<core::Snapshot>>, FindSnapshot, (std::string_view id), (id))              \
+  X(Result<std::vector<core::Snapshot>>, ListSnapshots, (std::string_view a), (a))                 \
+  X(Status, UpdateSnapshot, (const core::Snapshot& x), (x))                                        \
+  X(Status, DeleteSnapshot, (std::string_view id), (id))                                           \
+  X(Result<int64_t>, DeleteAccountSnapshots, (std::string_view a), (a))                            \
+  X(Result<int64_t>, DeleteStaleSnapshots, (int64_t before), (before))                             \
+  X(Status, PutSnapshotPart, (std::string_view id, uint32_t n, std::span<const uint8_t> d),        \
+    (id, n, d))                                                                                    \
+  X(Result<std::optional<store::Bytes>>, FindSnapshotPart, (std::string_view id, uint32_t n),      \
+    (id, n))                                                                                       \
+  X(Result<store::SnapshotPartsTotal>, CountSnapshotParts, (std::string_view id), (id))            \
+  X(Status, PutStagedItems, (std::string_view r, std::span<const core::StagedItem> items),         \
+    (r, items))                                                                                    \
+  X(Result<std::vector<core::StagedItem>>, ListStagedItems, (std::string_view r), (r))             \
+  X(Result<int64_t>, CountStagedItems, (std::string_view r), (r))                                  \
+  X(Result<int64_t>, DeleteStagedItems, (std::string_view r), (r))                                 \
   X(Status, InsertItem, (const core::Item& i), (i))                                                \
   X(Result<std::optional<core::Item>>, FindItem, (std::string_view a, std::string_view i), (a, i)) \
   X(Result<std::vector<core::Item>>, ListItems, (std::string_view a), (a))                         \

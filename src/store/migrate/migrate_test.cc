@@ -29,15 +29,15 @@ using testing::TestDatabase;
 
 constexpr int64_t kNow = 1'790'000'000;
 
-// The tables Fill writes: every table of schema version 4, and pairings
-// (version 7); the copy must cover the others too, see TablesInCopyOrder
-// below.
+// The tables Fill writes: every table of schema version 4, pairings
+// (version 7) and the snapshots, their parts and staged items (version 8);
+// the copy must cover the others too, see TablesInCopyOrder below.
 const std::vector<std::string> kTables = {
     "accounts",       "email_codes",         "devices",           "sessions",
     "items",          "totp_recovery_codes", "rate_limits",       "orgs",
     "org_statements", "org_members",         "org_grants",        "escrows",
     "org_invites",    "org_events",          "recovery_requests", "recovery_approvals",
-    "pairings"};
+    "pairings",       "snapshots",           "snapshot_parts",    "staged_items"};
 
 Bytes B(size_t n, uint8_t fill) { return Bytes(n, fill); }
 
@@ -178,6 +178,9 @@ void Fill(Store& s) {
     approved.decided_by = "a1";
     approved.token_hash = B(32, 34);
     approved.link_share = B(48, 35);
+    approved.kind = core::RequestKind::kRestore;
+    approved.snapshot_id = "snapshot-ready-0000000";
+    approved.device_id = "d1";
     KW_TRY(tx.InsertRequest(approved));
     KW_TRY(tx.InsertApproval({"r2", "a1", kNow + 20}));
     KW_TRY(tx.InsertApproval({"r2", "gone-admin", kNow + 21}));
@@ -211,7 +214,31 @@ void Fill(Store& s) {
     released.ta = B(32, 40);
     released.payload = AllBytes();
     released.updated_at = kNow + 30;
-    return tx.InsertPairing(released);
+    KW_TRY(tx.InsertPairing(released));
+
+    // A ready snapshot (a part with every byte value and an empty one), an
+    // upload under way, and the items staged by the restore r2.
+    core::Snapshot ready;
+    ready.id = "snapshot-ready-0000000";
+    ready.account_id = "a1";
+    ready.state = core::SnapshotState::kReady;
+    ready.size = 256;
+    ready.parts = 2;
+    ready.created_at = kNow;
+    ready.ready_at = kNow + 40;
+    KW_TRY(tx.InsertSnapshot(ready));
+    KW_TRY(tx.PutSnapshotPart(ready.id, 0, AllBytes()));
+    KW_TRY(tx.PutSnapshotPart(ready.id, 1, Bytes{}));
+    core::Snapshot uploading;
+    uploading.id = "snapshot-uploading-000";
+    uploading.account_id = "a2";
+    uploading.size = (uint64_t{1} << 33) + 1;
+    uploading.parts = 9;
+    uploading.created_at = kNow + 1;
+    KW_TRY(tx.InsertSnapshot(uploading));
+    KW_TRY(tx.PutSnapshotPart(uploading.id, 8, B(64, 41)));
+    const std::vector<core::StagedItem> staged{{"i1", AllBytes()}, {"i3", Bytes{}}};
+    return tx.PutStagedItems("r2", staged);
   });
   ASSERT_OK(status);
 }
@@ -279,6 +306,9 @@ struct Snapshot {
   std::vector<core::RecoveryRequest> requests;
   std::vector<core::RecoveryApproval> approvals;
   std::vector<core::Pairing> pairings;
+  std::vector<core::Snapshot> snapshots;
+  std::vector<Bytes> parts;
+  std::vector<core::StagedItem> staged;
 };
 
 template <class T>
@@ -330,6 +360,11 @@ Snapshot ReadAll(Store& s) {
          {"pairing-waiting-000000", "pairing-decoy-00000000", "pairing-released-00000"}) {
       KW_TRY(Take(tx.FindPairing(id), x.pairings, id));
     }
+    for (const char* id : {"a1", "a2", "a3"}) KW_TRY(Append(tx.ListSnapshots(id), x.snapshots));
+    KW_TRY(Take(tx.FindSnapshotPart("snapshot-ready-0000000", 0), x.parts, "part 0"));
+    KW_TRY(Take(tx.FindSnapshotPart("snapshot-ready-0000000", 1), x.parts, "part 1"));
+    KW_TRY(Take(tx.FindSnapshotPart("snapshot-uploading-000", 8), x.parts, "part 8"));
+    KW_TRY(Append(tx.ListStagedItems("r2"), x.staged));
     return {};
   });
   EXPECT_TRUE(status.has_value()) << status.error().code() << ": " << status.error().message();
@@ -391,6 +426,12 @@ TEST_F(MigrateTest, CopiesEveryTableAndReadsBackTheSame) {
   EXPECT_LT(position["recovery_requests"], position["recovery_approvals"]);
   EXPECT_LT(position["accounts"], position["pairings"]);
   EXPECT_EQ(rows["pairings"], 3);
+  EXPECT_LT(position["accounts"], position["snapshots"]);
+  EXPECT_LT(position["snapshots"], position["snapshot_parts"]);
+  EXPECT_LT(position["recovery_requests"], position["staged_items"]);
+  EXPECT_EQ(rows["snapshots"], 2);
+  EXPECT_EQ(rows["snapshot_parts"], 3);
+  EXPECT_EQ(rows["staged_items"], 2);
   EXPECT_EQ(report->orgs_verified, 2);
   EXPECT_EQ(report->events_verified, 5);
   EXPECT_EQ(report->sequences_advanced, 1);  // totp_recovery_codes.id
@@ -433,6 +474,20 @@ TEST_F(MigrateTest, CopiesEveryTableAndReadsBackTheSame) {
   EXPECT_EQ(got.pairings[1].account_id, "");
   EXPECT_EQ(got.pairings[2].payload, AllBytes());
   EXPECT_TRUE(got.pairings[0].payload.empty());
+  EXPECT_EQ(want.snapshots, got.snapshots);
+  ASSERT_EQ(got.snapshots.size(), 2u);
+  EXPECT_EQ(got.snapshots[1].size, (uint64_t{1} << 33) + 1);
+  EXPECT_EQ(want.parts, got.parts);
+  EXPECT_EQ(got.parts, (std::vector<Bytes>{AllBytes(), Bytes{}, B(64, 41)}));
+  EXPECT_EQ(want.staged, got.staged);
+  ASSERT_EQ(got.staged.size(), 2u);
+  EXPECT_EQ(got.staged[0].data, AllBytes());
+  auto restore = std::find_if(got.requests.begin(), got.requests.end(),
+                              [](const core::RecoveryRequest& r) { return r.id == "r2"; });
+  ASSERT_NE(restore, got.requests.end());
+  EXPECT_EQ(restore->kind, core::RequestKind::kRestore);
+  EXPECT_EQ(restore->snapshot_id, "snapshot-ready-0000000");
+  EXPECT_EQ(restore->device_id, "d1");
   EXPECT_EQ(got.items[0].data, AllBytes());
   EXPECT_EQ(got.accounts[0].totp_secret_sealed, AllBytes());
   EXPECT_TRUE(got.accounts[2].totp_secret_sealed.empty());

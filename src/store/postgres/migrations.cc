@@ -278,12 +278,47 @@ CREATE INDEX pairings_account_state ON pairings(account_id, state, created_at, i
 CREATE INDEX pairings_expires_at ON pairings(expires_at);
 )sql";
 
+// Cloud snapshots and restores: see the SQLite migration 8.
+constexpr const char* kV8Snapshots = R"sql(
+ALTER TABLE recovery_requests ADD COLUMN kind TEXT COLLATE "C" NOT NULL DEFAULT 'recovery'
+  CHECK (kind IN ('recovery', 'restore'));
+ALTER TABLE recovery_requests ADD COLUMN snapshot_id TEXT COLLATE "C" NOT NULL DEFAULT '';
+ALTER TABLE recovery_requests ADD COLUMN device_id TEXT COLLATE "C" NOT NULL DEFAULT '';
+ALTER TABLE recovery_requests ADD COLUMN item_count BIGINT NOT NULL DEFAULT 0;
+
+CREATE TABLE snapshots (
+  id TEXT COLLATE "C" PRIMARY KEY,
+  account_id TEXT COLLATE "C" NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  state TEXT COLLATE "C" NOT NULL CHECK (state IN ('uploading', 'ready')),
+  size BIGINT NOT NULL,
+  parts BIGINT NOT NULL,
+  created_at BIGINT NOT NULL,
+  ready_at BIGINT NOT NULL
+);
+CREATE INDEX snapshots_account ON snapshots(account_id, created_at DESC, id DESC);
+CREATE INDEX snapshots_state ON snapshots(state, created_at);
+
+CREATE TABLE snapshot_parts (
+  snapshot_id TEXT COLLATE "C" NOT NULL REFERENCES snapshots(id) ON DELETE CASCADE,
+  n BIGINT NOT NULL,
+  data BYTEA NOT NULL,
+  PRIMARY KEY (snapshot_id, n)
+);
+
+CREATE TABLE staged_items (
+  request_id TEXT COLLATE "C" NOT NULL REFERENCES recovery_requests(id) ON DELETE CASCADE,
+  item_id TEXT COLLATE "C" NOT NULL,
+  data BYTEA NOT NULL,
+  PRIMARY KEY (request_id, item_id)
+);
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
   static const auto kMigrations =
       sql::NumberMigrations({kV1Accounts, kV2Organizations, kV3Recovery, kV4RecoveryRequests,
-                             kV5ServerMeta, kV6EscrowMode, kV7Pairings});
+                             kV5ServerMeta, kV6EscrowMode, kV7Pairings, kV8Snapshots});
   return kMigrations;
 }
 

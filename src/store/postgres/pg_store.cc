@@ -548,12 +548,13 @@ std::string ListRequestsSql(bool by_status, bool after_cursor) {
 }
 
 std::vector<std::string> TablesInCopyOrder() {
-  return {"accounts",           "email_codes", "devices",
-          "sessions",           "items",       "totp_recovery_codes",
-          "rate_limits",        "orgs",        "org_members",
-          "org_invites",        "org_events",  "org_statements",
-          "org_grants",         "escrows",     "recovery_requests",
-          "recovery_approvals", "server_meta", "pairings"};
+  return {"accounts",           "email_codes",    "devices",
+          "sessions",           "items",          "totp_recovery_codes",
+          "rate_limits",        "orgs",           "org_members",
+          "org_invites",        "org_events",     "org_statements",
+          "org_grants",         "escrows",        "recovery_requests",
+          "recovery_approvals", "server_meta",    "pairings",
+          "snapshots",          "snapshot_parts", "staged_items"};
 }
 
 int64_t TaskLockKey(std::string_view task) {

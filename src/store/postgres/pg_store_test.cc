@@ -478,6 +478,88 @@ TEST(PgMigrationTest, UpgradesVersion5DatabaseWithData) {
   EXPECT_FALSE(store->Transact([&](Tx& tx) { return tx.PutEscrow(made); }));
 }
 
+// A version 7 database with requests in it is upgraded in place: the old
+// requests read as recoveries naming no snapshot and no device, and the new
+// tables work (and cascade) for the old account and request.
+TEST(PgMigrationTest, UpgradesVersion7DatabaseWithData) {
+  KEYWARD_REQUIRE_PG_CLUSTER();
+  ASSERT_GE(LatestVersion(), 8);
+  TestDatabase db("v7");
+  db.Exec(
+      "CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)");
+  for (const auto& m : postgres::Migrations()) {
+    if (m.version > 7) break;
+    db.Exec(m.sql);
+    db.Exec("INSERT INTO schema_migrations VALUES (" + std::to_string(m.version) + ", 0)");
+  }
+  db.Exec(
+      "INSERT INTO accounts (id, email, kdf_ops, kdf_mem, salt, verifier, wrapped_vault_key, "
+      "public_key, wrapped_private_key, verified, created_at) VALUES "
+      "('a1', 'ann@example.com', 3, 65536, '\\x01', '\\x02', '\\x03', '\\x04', '\\x05', 1, "
+      "100), ('a2', 'bob@example.com', 3, 65536, '\\x01', '\\x02', '\\x03', '\\x04', "
+      "'\\x05', 1, 100)");
+  db.Exec(
+      "INSERT INTO orgs (id, name, created_at, created_by, statement_version, key_version, "
+      "recovery_public_key, policy_json) VALUES ('o1', 'Acme', 100, 'a1', 1, 1, '\\x00', '{}')");
+  db.Exec(
+      "INSERT INTO org_members (org_id, account_id, role, permissions, status, joined_at, "
+      "last_epoch) VALUES ('o1', 'a1', 'owner', '', 'active', 100, 1), "
+      "('o1', 'a2', 'user', '', 'active', 101, 2)");
+  db.Exec(
+      "INSERT INTO recovery_requests (id, org_id, account_id, status, initiated_by, epoch, "
+      "device_name, remote_address, created_at, expires_at, decided_at, decided_by, "
+      "decline_reason, token_hash, link_share, completed_at) VALUES ('r1', 'o1', 'a2', "
+      "'pending', '', 2, 'laptop', '192.0.2.1', 300, 400, 0, '', '', NULL, '\\x', 0)");
+  auto store = OpenOrFail(db.url());
+  ASSERT_NE(store, nullptr);
+  auto v = store->SchemaVersion();
+  ASSERT_OK(v);
+  EXPECT_EQ(*v, LatestVersion());
+  RecoveryRequest r1;
+  r1.id = "r1";
+  r1.org_id = "o1";
+  r1.account_id = "a2";
+  r1.epoch = 2;
+  r1.device_name = "laptop";
+  r1.remote_address = "192.0.2.1";
+  r1.created_at = 300;
+  r1.expires_at = 400;
+  ASSERT_OK(store->Read([&](Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(auto found, tx.FindRequest("r1"));
+    EXPECT_TRUE(found.has_value());
+    if (!found) return {};
+    EXPECT_EQ(found->kind, RequestKind::kRecovery);
+    EXPECT_EQ(found->snapshot_id, "");
+    EXPECT_EQ(found->device_id, "");
+    EXPECT_EQ(*found, r1);
+    return {};
+  }));
+  Snapshot snapshot;
+  snapshot.id = std::string(22, 'S');
+  snapshot.account_id = "a2";
+  snapshot.size = 10;
+  snapshot.parts = 1;
+  snapshot.created_at = 500;
+  const std::vector<StagedItem> items{{"i1", Bytes{3}}};
+  ASSERT_OK(store->Transact([&](Tx& tx) -> Status {
+    KW_TRY(tx.InsertSnapshot(snapshot));
+    KW_TRY(tx.PutSnapshotPart(snapshot.id, 0, Bytes(10, 4)));
+    return tx.PutStagedItems("r1", items);
+  }));
+  ASSERT_OK(store->Read([&](Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(auto staged, tx.ListStagedItems("r1"));
+    EXPECT_EQ(staged, items);
+    KW_ASSIGN_OR_RETURN(auto total, tx.CountSnapshotParts(snapshot.id));
+    EXPECT_EQ(total.parts, 1);
+    EXPECT_EQ(total.bytes, 10);
+    return {};
+  }));
+  ASSERT_OK(store->Transact([&](Tx& tx) { return tx.DeleteAccount("a2"); }));
+  EXPECT_EQ(db.Query("SELECT count(*) FROM snapshots")[0][0], "0");
+  EXPECT_EQ(db.Query("SELECT count(*) FROM snapshot_parts")[0][0], "0");
+  EXPECT_EQ(db.Query("SELECT count(*) FROM staged_items")[0][0], "0");
+}
+
 TEST(PgMigrationTest, NodesMigratingAFreshDatabaseAtOnceAllSucceed) {
   KEYWARD_REQUIRE_PG_CLUSTER();
   TestDatabase db("race");

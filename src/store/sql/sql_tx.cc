@@ -34,8 +34,12 @@ using core::PairingState;
 using core::RecoveryApproval;
 using core::RecoveryCode;
 using core::RecoveryRequest;
+using core::RequestKind;
 using core::RequestStatus;
 using core::Session;
+using core::Snapshot;
+using core::SnapshotState;
+using core::StagedItem;
 
 namespace {
 
@@ -263,6 +267,26 @@ void BindPairing(Stmt& s, const Pairing& p) {
 // Unsigned counters (versions, epochs) are stored as signed 64-bit integers.
 int64_t U(uint64_t v) { return static_cast<int64_t>(v); }
 
+constexpr const char* kSnapshotCols = "id, account_id, state, size, parts, created_at, ready_at";
+
+// The CHECK constraint admits the two names only; anything else would read
+// as uploading: never listed to the member nor restored, and swept.
+SnapshotState ReadSnapshotState(std::string_view text) {
+  return core::ParseSnapshotState(text).value_or(SnapshotState::kUploading);
+}
+
+Snapshot ReadSnapshot(const Stmt& s) {
+  Snapshot x;
+  x.id = s.Text(0);
+  x.account_id = s.Text(1);
+  x.state = ReadSnapshotState(s.Text(2));
+  x.size = static_cast<uint64_t>(s.Int(3));
+  x.parts = static_cast<uint32_t>(s.Int(4));
+  x.created_at = s.Int(5);
+  x.ready_at = s.Int(6);
+  return x;
+}
+
 // For a bound in a comparison: past the largest signed 64-bit integer means "all of them".
 int64_t ClampU(uint64_t v) {
   constexpr auto kMax = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
@@ -291,12 +315,18 @@ OrgInvite ReadInvite(const Stmt& s) {
 constexpr const char* kRequestCols =
     "id, org_id, account_id, status, initiated_by, epoch, device_name, remote_address, "
     "created_at, expires_at, decided_at, decided_by, decline_reason, token_hash, link_share, "
-    "completed_at";
+    "completed_at, kind, snapshot_id, device_id, item_count";
 
 // The CHECK constraint admits the five names only; anything else would read
 // as a closed status, which no flow acts on.
 RequestStatus ReadRequestStatus(std::string_view text) {
   return core::ParseRequestStatus(text).value_or(RequestStatus::kExpired);
+}
+
+// The CHECK constraint admits the two names only; anything else reads as a
+// recovery, the kind that rolls nothing back.
+RequestKind ReadRequestKind(std::string_view text) {
+  return core::ParseRequestKind(text).value_or(RequestKind::kRecovery);
 }
 
 RecoveryRequest ReadRequest(const Stmt& s) {
@@ -317,10 +347,14 @@ RecoveryRequest ReadRequest(const Stmt& s) {
   r.token_hash = s.Blob(13);  // NULL reads as empty
   r.link_share = s.Blob(14);
   r.completed_at = s.Int(15);
+  r.kind = ReadRequestKind(s.Text(16));
+  r.snapshot_id = s.Text(17);
+  r.device_id = s.Text(18);
+  r.item_count = s.Int(19);
   return r;
 }
 
-// Parameters ?1..?16 in kRequestCols order. An empty token hash is stored as
+// Parameters ?1..?20 in kRequestCols order. An empty token hash is stored as
 // NULL, so requests not approved yet never collide on the UNIQUE column.
 void BindRequest(Stmt& s, const RecoveryRequest& r) {
   s.Bind(1, r.id)
@@ -341,7 +375,12 @@ void BindRequest(Stmt& s, const RecoveryRequest& r) {
   } else {
     s.Bind(14, r.token_hash);
   }
-  s.Bind(15, r.link_share).Bind(16, r.completed_at);
+  s.Bind(15, r.link_share)
+      .Bind(16, r.completed_at)
+      .Bind(17, core::RequestKindName(r.kind))
+      .Bind(18, r.snapshot_id)
+      .Bind(19, r.device_id)
+      .Bind(20, r.item_count);
 }
 
 constexpr const char* kEventCols =
@@ -676,6 +715,157 @@ class SqlTx final : public Tx {
     static constexpr const char* kSql = "DELETE FROM pairings WHERE expires_at < ?1";
     KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "delete expired pairings"));
     s.Bind(1, now);
+    return s.Exec();
+  }
+
+  Status InsertSnapshot(const Snapshot& x) override {
+    // The primary key refuses a second snapshot of the id (store.conflict);
+    // the foreign key refuses an account that does not exist (store.not_found).
+    static const std::string kSql =
+        std::string("INSERT INTO snapshots (") + kSnapshotCols + ") VALUES (?1,?2,?3,?4,?5,?6,?7)";
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql.c_str(), "insert snapshot"));
+    s.Bind(1, x.id)
+        .Bind(2, x.account_id)
+        .Bind(3, core::SnapshotStateName(x.state))
+        .Bind(4, U(x.size))
+        .Bind(5, int64_t{x.parts})
+        .Bind(6, x.created_at)
+        .Bind(7, x.ready_at);
+    KW_TRY(s.Exec());
+    return {};
+  }
+
+  Result<std::optional<Snapshot>> FindSnapshot(std::string_view id) override {
+    static const std::string kSql =
+        std::string("SELECT ") + kSnapshotCols + " FROM snapshots WHERE id = ?1";
+    return FindOne<Snapshot>(kSql.c_str(), "find snapshot", ReadSnapshot,
+                             [&](Stmt& s) { s.Bind(1, id); });
+  }
+
+  Result<std::vector<Snapshot>> ListSnapshots(std::string_view account_id) override {
+    // Served by snapshots_account (account_id, created_at DESC, id DESC).
+    static const std::string kSql = std::string("SELECT ") + kSnapshotCols +
+                                    " FROM snapshots WHERE account_id = ?1 "
+                                    "ORDER BY created_at DESC, id DESC";
+    return FindAll<Snapshot>(kSql.c_str(), "list snapshots", ReadSnapshot,
+                             [&](Stmt& s) { s.Bind(1, account_id); });
+  }
+
+  Status UpdateSnapshot(const Snapshot& x) override {
+    static constexpr const char* kSql =
+        "UPDATE snapshots SET state = ?2, ready_at = ?3 WHERE id = ?1";
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "update snapshot"));
+    s.Bind(1, x.id).Bind(2, core::SnapshotStateName(x.state)).Bind(3, x.ready_at);
+    return ExpectOne(s.Exec(), "update snapshot");
+  }
+
+  Status DeleteSnapshot(std::string_view id) override {
+    // The parts go with it (ON DELETE CASCADE).
+    static constexpr const char* kSql = "DELETE FROM snapshots WHERE id = ?1";
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "delete snapshot"));
+    s.Bind(1, id);
+    return ExpectOne(s.Exec(), "delete snapshot");
+  }
+
+  Result<int64_t> DeleteAccountSnapshots(std::string_view account_id) override {
+    static constexpr const char* kSql = "DELETE FROM snapshots WHERE account_id = ?1";
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "delete account snapshots"));
+    s.Bind(1, account_id);
+    return s.Exec();  // the snapshots; their cascaded parts are not counted
+  }
+
+  Result<int64_t> DeleteStaleSnapshots(int64_t before) override {
+    // Served by snapshots_state (state, created_at).
+    static constexpr const char* kSql =
+        "DELETE FROM snapshots WHERE state = 'uploading' AND created_at < ?1";
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "delete stale snapshots"));
+    s.Bind(1, before);
+    return s.Exec();
+  }
+
+  Status PutSnapshotPart(std::string_view snapshot_id, uint32_t n,
+                         std::span<const uint8_t> data) override {
+    // The foreign key refuses a snapshot that does not exist (store.not_found).
+    static constexpr const char* kSql =
+        "INSERT INTO snapshot_parts (snapshot_id, n, data) VALUES (?1,?2,?3) "
+        "ON CONFLICT (snapshot_id, n) DO UPDATE SET data = excluded.data";
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "put snapshot part"));
+    s.Bind(1, snapshot_id).Bind(2, int64_t{n}).Bind(3, data);
+    KW_TRY(s.Exec());
+    return {};
+  }
+
+  Result<std::optional<Bytes>> FindSnapshotPart(std::string_view snapshot_id, uint32_t n) override {
+    static constexpr const char* kSql =
+        "SELECT data FROM snapshot_parts WHERE snapshot_id = ?1 AND n = ?2";
+    return FindOne<Bytes>(
+        kSql, "find snapshot part", [](const Stmt& s) { return s.Blob(0); },
+        [&](Stmt& s) { s.Bind(1, snapshot_id).Bind(2, int64_t{n}); });
+  }
+
+  Result<SnapshotPartsTotal> CountSnapshotParts(std::string_view snapshot_id) override {
+    // length() reads a blob's size without its content (SQLite's length
+    // optimization, PostgreSQL's TOAST header).
+    static constexpr const char* kSql =
+        "SELECT COUNT(*), COALESCE(SUM(length(data)), 0) FROM snapshot_parts "
+        "WHERE snapshot_id = ?1";
+    auto r = FindOne<SnapshotPartsTotal>(
+        kSql, "count snapshot parts",
+        [](const Stmt& s) {
+          return SnapshotPartsTotal{s.Int(0), s.Int(1)};
+        },
+        [&](Stmt& s) { s.Bind(1, snapshot_id); });
+    if (!r) return Fail(r.error());
+    return r->value_or(SnapshotPartsTotal{});
+  }
+
+  Status PutStagedItems(std::string_view request_id, std::span<const StagedItem> items) override {
+    // The foreign key refuses a request that does not exist
+    // (store.not_found); with no item to write, the request is looked up.
+    static constexpr const char* kSql =
+        "INSERT INTO staged_items (request_id, item_id, data) VALUES (?1,?2,?3) "
+        "ON CONFLICT (request_id, item_id) DO UPDATE SET data = excluded.data";
+    static constexpr const char* kExists = "SELECT 1 FROM recovery_requests WHERE id = ?1";
+    if (items.empty()) {
+      auto exists = FindOne<int64_t>(
+          kExists, "put staged items", [](const Stmt& s) { return s.Int(0); },
+          [&](Stmt& s) { s.Bind(1, request_id); });
+      if (!exists) return Fail(exists.error());
+      if (!*exists) return Fail(NotFoundError("put staged items"));
+      return {};
+    }
+    for (const auto& item : items) {
+      KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "put staged items"));
+      s.Bind(1, request_id).Bind(2, item.item_id).Bind(3, item.data);
+      KW_TRY(s.Exec());
+    }
+    return {};
+  }
+
+  Result<std::vector<StagedItem>> ListStagedItems(std::string_view request_id) override {
+    static constexpr const char* kSql =
+        "SELECT item_id, data FROM staged_items WHERE request_id = ?1 ORDER BY item_id";
+    return FindAll<StagedItem>(
+        kSql, "list staged items",
+        [](const Stmt& s) {
+          return StagedItem{s.Text(0), s.Blob(1)};
+        },
+        [&](Stmt& s) { s.Bind(1, request_id); });
+  }
+
+  Result<int64_t> CountStagedItems(std::string_view request_id) override {
+    static constexpr const char* kSql = "SELECT COUNT(*) FROM staged_items WHERE request_id = ?1";
+    auto r = FindOne<int64_t>(
+        kSql, "count staged items", [](const Stmt& s) { return s.Int(0); },
+        [&](Stmt& s) { s.Bind(1, request_id); });
+    if (!r) return Fail(r.error());
+    return r->value_or(0);
+  }
+
+  Result<int64_t> DeleteStagedItems(std::string_view request_id) override {
+    static constexpr const char* kSql = "DELETE FROM staged_items WHERE request_id = ?1";
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "delete staged items"));
+    s.Bind(1, request_id);
     return s.Exec();
   }
 
@@ -1203,7 +1393,7 @@ class SqlTx final : public Tx {
     // transactions race; the membership foreign key gives store.not_found.
     static const std::string kSql = std::string("INSERT INTO recovery_requests (") + kRequestCols +
                                     ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,"
-                                    "?15,?16)";
+                                    "?15,?16,?17,?18,?19,?20)";
     KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql.c_str(), "insert recovery request"));
     BindRequest(s, r);
     KW_TRY(s.Exec());
@@ -1241,13 +1431,14 @@ class SqlTx final : public Tx {
         "UPDATE recovery_requests SET status = ?4, initiated_by = ?5, epoch = ?6, "
         "device_name = ?7, remote_address = ?8, expires_at = ?10, decided_at = ?11, "
         "decided_by = ?12, decline_reason = ?13, token_hash = ?14, link_share = ?15, "
-        "completed_at = ?16 WHERE id = ?1 AND status = ?17";
+        "completed_at = ?16, kind = ?17, snapshot_id = ?18, device_id = ?19, item_count = ?20 "
+        "WHERE id = ?1 AND status = ?21";
     static constexpr const char* kExists = "SELECT 1 FROM recovery_requests WHERE id = ?1";
     int64_t changed = 0;
     {
       KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "update recovery request"));
       BindRequest(s, r);  // ?2, ?3 and ?9 are bound but not written
-      s.Bind(17, core::RequestStatusName(expected));
+      s.Bind(21, core::RequestStatusName(expected));
       KW_ASSIGN_OR_RETURN(auto n, s.Exec());
       changed = n;
     }

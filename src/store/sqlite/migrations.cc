@@ -302,12 +302,58 @@ CREATE INDEX pairings_account_state ON pairings(account_id, state, created_at, i
 CREATE INDEX pairings_expires_at ON pairings(expires_at);
 )sql";
 
+// Cloud snapshots and restores (docs/recovery.md "Restore a cloud backup").
+// A recovery request is now of a kind: "recovery" (every request made before
+// this version) or "restore", which names the snapshot the vault goes back
+// to and, when asked in a session, the device it keeps ('' otherwise) and
+// how many items its client stages (item_count).
+// snapshots holds what the server knows of an encrypted snapshot (never a
+// key) and snapshot_parts its uploaded parts; deleting the account deletes
+// its snapshots and, with them, their parts. staged_items holds the item rows
+// a restore will write, deleted with their request (and so with the
+// membership or the account). (account_id, created_at DESC, id DESC) serves
+// the newest-first listing and the cascade from accounts; (state, created_at)
+// serves the sweep of uploads never finished.
+constexpr const char* kV8Snapshots = R"sql(
+ALTER TABLE recovery_requests ADD COLUMN kind TEXT NOT NULL DEFAULT 'recovery'
+  CHECK (kind IN ('recovery', 'restore'));
+ALTER TABLE recovery_requests ADD COLUMN snapshot_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE recovery_requests ADD COLUMN device_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE recovery_requests ADD COLUMN item_count INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE snapshots (
+  id TEXT PRIMARY KEY,
+  account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  state TEXT NOT NULL CHECK (state IN ('uploading', 'ready')),
+  size INTEGER NOT NULL,
+  parts INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  ready_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX snapshots_account ON snapshots(account_id, created_at DESC, id DESC);
+CREATE INDEX snapshots_state ON snapshots(state, created_at);
+
+CREATE TABLE snapshot_parts (
+  snapshot_id TEXT NOT NULL REFERENCES snapshots(id) ON DELETE CASCADE,
+  n INTEGER NOT NULL,
+  data BLOB NOT NULL,
+  PRIMARY KEY (snapshot_id, n)
+) STRICT;
+
+CREATE TABLE staged_items (
+  request_id TEXT NOT NULL REFERENCES recovery_requests(id) ON DELETE CASCADE,
+  item_id TEXT NOT NULL,
+  data BLOB NOT NULL,
+  PRIMARY KEY (request_id, item_id)
+) STRICT;
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
   static const auto kMigrations =
       sql::NumberMigrations({kV1Accounts, kV2Organizations, kV3Recovery, kV4RecoveryRequests,
-                             kV5ServerMeta, kV6EscrowMode, kV7Pairings});
+                             kV5ServerMeta, kV6EscrowMode, kV7Pairings, kV8Snapshots});
   return kMigrations;
 }
 

@@ -439,6 +439,151 @@ TEST(SqliteMigrationTest, UpgradesVersion5DatabaseWithData) {
   EXPECT_FALSE((*store)->Transact([&](Tx& tx) { return tx.PutEscrow(made); }));
 }
 
+// A version 7 database with requests, approvals and items in it is upgraded
+// in place: the old requests read as recoveries naming no snapshot and no
+// device, the new tables work (and cascade) for the old accounts and
+// requests, and the kind column admits the two kinds only.
+TEST(SqliteMigrationTest, UpgradesVersion7DatabaseWithData) {
+  ASSERT_GE(LatestVersion(), 8);
+  fs::path db = TempDir() / "v7.db";
+  {
+    sqlite3* raw = OpenAtVersion(db, 7);
+    ASSERT_NE(raw, nullptr);
+    RawExec(raw,
+            "INSERT INTO accounts (id, email, kdf_ops, kdf_mem, salt, verifier, "
+            "wrapped_vault_key, public_key, wrapped_private_key, verified, created_at) VALUES "
+            "('a1', 'ann@example.com', 3, 65536, x'01', x'02', x'03', x'04', x'05', 1, 100), "
+            "('a2', 'bob@example.com', 3, 65536, x'01', x'02', x'03', x'04', x'05', 1, 100)");
+    RawExec(raw,
+            "INSERT INTO orgs (id, name, created_at, created_by, statement_version, key_version, "
+            "recovery_public_key, policy_json) VALUES ('o1', 'Acme', 100, 'a1', 1, 1, "
+            "zeroblob(32), '{}')");
+    RawExec(raw,
+            "INSERT INTO org_members (org_id, account_id, role, permissions, status, joined_at, "
+            "last_epoch) VALUES ('o1', 'a1', 'owner', '', 'active', 100, 1), "
+            "('o1', 'a2', 'user', '', 'active', 101, 2)");
+    RawExec(raw,
+            "INSERT INTO recovery_requests (id, org_id, account_id, status, initiated_by, epoch, "
+            "device_name, remote_address, created_at, expires_at, decided_at, decided_by, "
+            "decline_reason, token_hash, link_share, completed_at) VALUES "
+            "('r1', 'o1', 'a2', 'pending', '', 2, 'laptop', '192.0.2.1', 300, 400, 0, '', '', "
+            "NULL, x'', 0), "
+            "('r0', 'o1', 'a2', 'link_used', 'a1', 1, 'phone', '192.0.2.2', 200, 250, 210, 'a1', "
+            "'', x'0909', x'0a0b', 220)");
+    RawExec(raw, "INSERT INTO recovery_approvals VALUES ('r1', 'a1', 310)");
+    RawExec(raw, "INSERT INTO items VALUES ('a2', 'i1', 1, x'0102', 100, 100)");
+    sqlite3_close(raw);
+  }
+  auto store = Open("sqlite:" + db.string());
+  ASSERT_TRUE(store) << store.error().code();
+  auto v = (*store)->SchemaVersion();
+  ASSERT_TRUE(v);
+  EXPECT_EQ(*v, LatestVersion());
+  RecoveryRequest r1;
+  r1.id = "r1";
+  r1.org_id = "o1";
+  r1.account_id = "a2";
+  r1.epoch = 2;
+  r1.device_name = "laptop";
+  r1.remote_address = "192.0.2.1";
+  r1.created_at = 300;
+  r1.expires_at = 400;
+  RecoveryRequest r0;
+  r0.id = "r0";
+  r0.org_id = "o1";
+  r0.account_id = "a2";
+  r0.status = RequestStatus::kLinkUsed;
+  r0.initiated_by = "a1";
+  r0.epoch = 1;
+  r0.device_name = "phone";
+  r0.remote_address = "192.0.2.2";
+  r0.created_at = 200;
+  r0.expires_at = 250;
+  r0.decided_at = 210;
+  r0.decided_by = "a1";
+  r0.token_hash = Bytes{9, 9};
+  r0.link_share = Bytes{10, 11};
+  r0.completed_at = 220;
+  ASSERT_TRUE((*store)->Read([&](Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(auto open, tx.FindOpenRequest("a2"));
+    KW_ASSIGN_OR_RETURN(auto used, tx.FindRequestByTokenHash(Bytes{9, 9}));
+    KW_ASSIGN_OR_RETURN(auto approvals, tx.ListApprovals("r1"));
+    for (const auto* found : {&open, &used}) {
+      EXPECT_TRUE(found->has_value());
+      if (!*found) continue;
+      EXPECT_EQ((*found)->kind, RequestKind::kRecovery);
+      EXPECT_EQ((*found)->snapshot_id, "");
+      EXPECT_EQ((*found)->device_id, "");
+    }
+    EXPECT_EQ(open, std::optional<RecoveryRequest>(r1));
+    EXPECT_EQ(used, std::optional<RecoveryRequest>(r0));
+    EXPECT_EQ(approvals.size(), 1u);
+    KW_ASSIGN_OR_RETURN(auto snapshots, tx.ListSnapshots("a2"));
+    EXPECT_TRUE(snapshots.empty());
+    KW_ASSIGN_OR_RETURN(auto staged, tx.CountStagedItems("r1"));
+    EXPECT_EQ(staged, 0);
+    return {};
+  }));
+  // The new tables work for the old account and request.
+  Snapshot snapshot;
+  snapshot.id = std::string(22, 'S');
+  snapshot.account_id = "a2";
+  snapshot.size = 10;
+  snapshot.parts = 1;
+  snapshot.created_at = 500;
+  const std::vector<StagedItem> items{{"i1", Bytes{3}}};
+  ASSERT_TRUE((*store)->Transact([&](Tx& tx) -> Status {
+    KW_TRY(tx.InsertSnapshot(snapshot));
+    KW_TRY(tx.PutSnapshotPart(snapshot.id, 0, Bytes(10, 4)));
+    KW_TRY(tx.PutStagedItems("r1", items));
+    RecoveryRequest restore = r1;
+    restore.kind = RequestKind::kRestore;
+    restore.snapshot_id = snapshot.id;
+    restore.device_id = "dev-1";
+    return tx.UpdateRequest(restore, RequestStatus::kPending);
+  }));
+  ASSERT_TRUE((*store)->Read([&](Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(auto found, tx.FindRequest("r1"));
+    EXPECT_TRUE(found.has_value() && found->kind == RequestKind::kRestore &&
+                found->snapshot_id == snapshot.id && found->device_id == "dev-1");
+    KW_ASSIGN_OR_RETURN(auto staged, tx.ListStagedItems("r1"));
+    EXPECT_EQ(staged, items);
+    KW_ASSIGN_OR_RETURN(auto total, tx.CountSnapshotParts(snapshot.id));
+    EXPECT_EQ(total.parts, 1);
+    EXPECT_EQ(total.bytes, 10);
+    return {};
+  }));
+  // Deleting the old account takes its snapshot, parts, requests and staged
+  // items along.
+  ASSERT_TRUE((*store)->Transact([&](Tx& tx) { return tx.DeleteAccount("a2"); }));
+  ASSERT_TRUE((*store)->Read([&](Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(auto found, tx.FindSnapshot(snapshot.id));
+    EXPECT_FALSE(found.has_value());
+    KW_ASSIGN_OR_RETURN(auto total, tx.CountSnapshotParts(snapshot.id));
+    EXPECT_EQ(total.parts, 0);
+    KW_ASSIGN_OR_RETURN(auto staged, tx.CountStagedItems("r1"));
+    EXPECT_EQ(staged, 0);
+    return {};
+  }));
+  store->reset();
+  // The columns admit their names only.
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
+  RawExec(raw, "PRAGMA foreign_keys=ON");
+  EXPECT_NE(sqlite3_exec(raw,
+                         "INSERT INTO recovery_requests (id, org_id, account_id, status, "
+                         "initiated_by, epoch, device_name, remote_address, created_at, "
+                         "expires_at, decided_at, decided_by, decline_reason, token_hash, "
+                         "link_share, completed_at, kind) VALUES ('r9', 'o1', 'a1', 'declined', "
+                         "'', 1, '', '', 1, 1, 0, '', '', NULL, x'', 0, 'rollback')",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  EXPECT_NE(sqlite3_exec(raw, "INSERT INTO snapshots VALUES ('s9', 'a1', 'done', 1, 1, 1, 0)",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(raw);
+}
+
 // FailingStore must forward every Tx operation, each counting as one: a flow
 // over the operations migration 3 added runs unchanged through it, and
 // failing any one of its steps fails the transaction with store.error.
@@ -569,6 +714,82 @@ TEST(FailingStoreTest, ForwardsAndCountsRequestOperations) {
     STEP(tx.ListExpiredOpenRequests(3, 10));
     STEP(tx.InsertApproval({"r1", "a1", 1}));
     STEP(tx.ListApprovals("r1"));
+#undef STEP
+    return Fail(Error::Conflict("test.rollback", "end of flow"));
+  };
+  auto clean = failing.Transact(flow);
+  ASSERT_FALSE(clean);
+  ASSERT_EQ(clean.error().code(), "test.rollback") << clean.error().message();
+  ASSERT_EQ(steps, kSteps);
+  ASSERT_EQ(failing.Operations(), kSteps);
+  for (int n = 1; n <= kSteps; ++n) {
+    failing.FailAt(n);
+    auto s = failing.Transact(flow);
+    ASSERT_FALSE(s) << n;
+    EXPECT_EQ(s.error().code(), "store.error") << n;
+    EXPECT_EQ(steps, n);
+  }
+}
+
+// The same for the snapshot and staged item operations of migration 8.
+TEST(FailingStoreTest, ForwardsAndCountsSnapshotOperations) {
+  auto inner = Open("sqlite::memory:");
+  ASSERT_TRUE(inner);
+  ASSERT_TRUE((*inner)->Transact([&](Tx& tx) -> Status {
+    Account a;
+    a.id = "a1";
+    a.email = "ann@example.com";
+    a.salt = a.verifier = a.wrapped_vault_key = a.public_key = a.wrapped_private_key = Bytes{1};
+    KW_TRY(tx.InsertAccount(a));
+    Org o;
+    o.id = "o1";
+    o.name = "Acme";
+    o.created_by = "a1";
+    KW_TRY(tx.CreateOrg(o));
+    OrgMember m;
+    m.org_id = "o1";
+    m.account_id = "a1";
+    m.role = "owner";
+    KW_TRY(tx.InsertMember(m));
+    RecoveryRequest r;
+    r.id = "r1";
+    r.org_id = "o1";
+    r.account_id = "a1";
+    r.kind = RequestKind::kRestore;
+    return tx.InsertRequest(r);
+  }));
+  keyward::testing::FailingStore failing(**inner);
+  constexpr int kSteps = 14;
+  int steps = 0;
+  auto flow = [&](Tx& tx) -> Status {
+    steps = 0;
+    auto step = [&](auto result) -> Status {
+      ++steps;
+      if (!result) return Fail(result.error());
+      return {};
+    };
+    Snapshot x;
+    x.id = "s1";
+    x.account_id = "a1";
+    Snapshot ready = x;
+    ready.state = SnapshotState::kReady;
+    const std::vector<StagedItem> items{{"i1", Bytes{1}}};
+#define STEP(expr) \
+  if (auto s = step(expr); !s) return s
+    STEP(tx.InsertSnapshot(x));
+    STEP(tx.FindSnapshot("s1"));
+    STEP(tx.ListSnapshots("a1"));
+    STEP(tx.PutSnapshotPart("s1", 0, Bytes{1}));
+    STEP(tx.FindSnapshotPart("s1", 0));
+    STEP(tx.CountSnapshotParts("s1"));
+    STEP(tx.UpdateSnapshot(ready));
+    STEP(tx.DeleteStaleSnapshots(10));
+    STEP(tx.DeleteSnapshot("s1"));
+    STEP(tx.DeleteAccountSnapshots("a1"));
+    STEP(tx.PutStagedItems("r1", items));
+    STEP(tx.ListStagedItems("r1"));
+    STEP(tx.CountStagedItems("r1"));
+    STEP(tx.DeleteStagedItems("r1"));
 #undef STEP
     return Fail(Error::Conflict("test.rollback", "end of flow"));
   };
