@@ -41,7 +41,7 @@ Result<bool> AtLimit(store::Tx& tx, const std::string& key, int64_t now, int64_t
   return count >= max;
 }
 
-// Everything of the old vault goes; the account row itself is rewritten by
+// Everything of the old vault goes (cloud snapshots too); the account row itself is rewritten by
 // the caller. Memberships stay.
 Status DropOldVault(store::Tx& tx, const Context& ctx, const std::string& account_id, int64_t now) {
   KW_ASSIGN_OR_RETURN(auto items, tx.ListItems(account_id));
@@ -58,6 +58,7 @@ Status DropOldVault(store::Tx& tx, const Context& ctx, const std::string& accoun
   KW_ASSIGN_OR_RETURN(auto memberships, tx.ListOrgsOfAccount(account_id));
   for (const auto& m : memberships) KW_TRY(Discard(tx.DeleteMemberGrants(m.org_id, account_id)));
   KW_TRY(CancelOpenRequestInTx(tx, ctx, account_id, now));
+  KW_TRY(Discard(tx.DeleteAccountSnapshots(account_id)));  // under the old vault key
   return Discard(tx.CloseOpenPairings(account_id, now));
 }
 

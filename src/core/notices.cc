@@ -326,6 +326,64 @@ mail::Message RecoveryDeclined(std::string_view to, std::string_view org_name,
                           Name(org_name), FormatRfc3339(when), reason));
 }
 
+mail::Message RestoreRequested(std::string_view to, std::string_view org_name,
+                               std::string_view member_email, int64_t when,
+                               std::string_view device_name, std::string_view remote_address,
+                               int64_t snapshot_created_at) {
+  return Make(
+      to, "Cloud backup restore request on Keyward",
+      fmt::format("A member of the organization \"{}\" asks to roll their vault back\n"
+                  "to a cloud backup:\n"
+                  "\n"
+                  "  member:  {}\n"
+                  "  backup:  made {}\n"
+                  "  time:    {}\n"
+                  "  device:  {}\n"
+                  "  address: {}\n"
+                  "\n"
+                  "Approving it replaces every item of the member's vault with the backup's\n"
+                  "and signs out every other device of theirs. Check with the member in\n"
+                  "person or by phone that the request is theirs, then approve or decline\n"
+                  "it (keyward recovery list --status pending).\n",
+                  Name(org_name), member_email, FormatRfc3339(snapshot_created_at),
+                  FormatRfc3339(when), device_name.empty() ? "(not given)" : device_name,
+                  remote_address));
+}
+
+mail::Message RestoreApproved(std::string_view to, std::string_view org_name,
+                              int64_t link_expires_at) {
+  return Make(to, "Your Keyward cloud backup restore was approved",
+              fmt::format("An administrator of the organization \"{}\" approved restoring your\n"
+                          "vault from a cloud backup. The administrator gives you a recovery link\n"
+                          "directly (it is never sent by Keyward); it works until {}. Your vault\n"
+                          "is restored when you use it (keyward recovery redeem).\n"
+                          "\n"
+                          "If you did not ask for this, tell your administrator at once.\n",
+                          Name(org_name), FormatRfc3339(link_expires_at)));
+}
+
+mail::Message RestoreDeclined(std::string_view to, std::string_view org_name,
+                              std::string_view reason, int64_t when) {
+  return Make(to, "Your Keyward cloud backup restore was declined",
+              fmt::format("An administrator of the organization \"{}\" declined your request to\n"
+                          "restore a cloud backup at {}. Your vault was not changed. The reason\n"
+                          "given:\n"
+                          "\n"
+                          "  {}\n",
+                          Name(org_name), FormatRfc3339(when), reason));
+}
+
+mail::Message RestoreDone(std::string_view to, int64_t snapshot_created_at, int64_t devices_ended,
+                          int64_t when) {
+  return Make(to, "Your Keyward vault was restored from a cloud backup",
+              fmt::format("At {} your vault was rolled back to the cloud backup made {},\n"
+                          "after your administrators approved it. {} other device(s) were signed\n"
+                          "out and unpaired; sign in on them again.\n"
+                          "\n"
+                          "If you did not ask for this, tell your administrator at once.\n",
+                          FormatRfc3339(when), FormatRfc3339(snapshot_created_at), devices_ended));
+}
+
 mail::Message RecoveryExpired(std::string_view to, std::string_view org_name, bool was_approved,
                               int64_t when) {
   return Make(to, "Your Keyward account recovery request expired",

@@ -67,6 +67,19 @@ mail::Message RecoveryDeclined(std::string_view to, std::string_view org_name,
                                std::string_view reason, int64_t when);
 mail::Message RecoveryExpired(std::string_view to, std::string_view org_name, bool was_approved,
                               int64_t when);
+// Cloud restores (docs/recovery.md "Restore a cloud backup").
+mail::Message RestoreRequested(std::string_view to, std::string_view org_name,
+                               std::string_view member_email, int64_t when,
+                               std::string_view device_name, std::string_view remote_address,
+                               int64_t snapshot_created_at);
+// To the member: approved; with a link (the password was lost too) the
+// restore happens when it is redeemed.
+mail::Message RestoreApproved(std::string_view to, std::string_view org_name,
+                              int64_t link_expires_at);
+mail::Message RestoreDeclined(std::string_view to, std::string_view org_name,
+                              std::string_view reason, int64_t when);
+mail::Message RestoreDone(std::string_view to, int64_t snapshot_created_at, int64_t devices_ended,
+                          int64_t when);
 mail::Message RecoveryRedeemCode(std::string_view to, std::string_view code, int64_t ttl_minutes);
 mail::Message PasswordResetByRecovery(std::string_view to, std::string_view org_name, int64_t when);
 

@@ -10,6 +10,8 @@
 #include "core/notices.h"
 #include "core/org_access.h"
 #include "core/orgs.h"
+#include "core/restores.h"
+#include "core/snapshots.h"
 #include "core/validation.h"
 #include "protocol/binding.h"
 #include "protocol/escrow.h"
@@ -34,6 +36,7 @@ constexpr int64_t kWrongCodesPerAddress = 20;
 constexpr size_t kChallengeRandom = 16;
 constexpr char kSubmitByte = 's';
 constexpr char kCancelByte = 'c';
+constexpr char kRestoreByte = 'r';  // a submission asking for a cloud restore
 constexpr std::string_view kCancelReason = "Cancelled by the member";
 
 constexpr size_t kMinBlob = 1 + 24 + 16;
@@ -102,8 +105,16 @@ void SendAll(mail::Mailer& mailer, const Outbox& outbox, std::string_view kind) 
 
 std::string Decimal(uint64_t n) { return protocol::DecimalText(n); }
 
+// A restore request's own events are restore.requested, .approved and
+// .declined; the rest of the pipeline's keep their recovery.* names, with
+// the kind in their details.
 EventSpec RequestEvent(const core::RecoveryRequest& r, std::string type, std::string actor_id,
                        std::string device_id = "") {
+  if (r.kind == core::RequestKind::kRestore &&
+      (type == "recovery.requested" || type == "recovery.approved" ||
+       type == "recovery.declined")) {
+    type = "restore." + type.substr(type.find('.') + 1);
+  }
   EventSpec event;
   event.org_id = r.org_id;
   event.type = std::move(type);
@@ -111,15 +122,24 @@ EventSpec RequestEvent(const core::RecoveryRequest& r, std::string type, std::st
   event.target_id = r.account_id;
   event.device_id = std::move(device_id);
   event.details = {{"request_id", r.id}};
+  if (r.kind == core::RequestKind::kRestore) {
+    event.details["kind"] = "restore";
+    event.details["snapshot_id"] = r.snapshot_id;
+  }
   return event;
 }
 
 // The compare-and-set of every status change.
+// A restore request that closes drops the items staged for it.
 Status UpdateFrom(store::Tx& tx, const core::RecoveryRequest& r, RequestStatus expected,
                   const Error& on_stale) {
   auto s = tx.UpdateRequest(r, expected);
   if (!s && store::IsCode(s.error(), "store.stale")) return Fail(on_stale);
-  return s;
+  KW_TRY(s);
+  if (r.kind == core::RequestKind::kRestore && !IsOpen(r.status)) {
+    KW_TRY(Discard(tx.DeleteStagedItems(r.id)));
+  }
+  return {};
 }
 
 Result<std::string> EmailOf(store::Tx& tx, std::string_view account_id) {
@@ -466,7 +486,16 @@ Result<std::string> PutRequestCode(store::Tx& tx, const Context& ctx, std::strin
   row.subject = RecoveryCodeSubject(email, ask.remote_address);
   row.account_id = account_id;
   row.challenge = crypto::RandomBytes(kChallengeRandom);
-  row.challenge.push_back(ask.intent == RecoveryIntent::kCancel ? kCancelByte : kSubmitByte);
+  // 's' ‖ device name | 'c' ‖ device name | 'r' ‖ len ‖ snapshot id ‖ device name
+  if (ask.intent == RecoveryIntent::kCancel) {
+    row.challenge.push_back(kCancelByte);
+  } else if (ask.kind == core::RequestKind::kRestore) {
+    row.challenge.push_back(kRestoreByte);
+    row.challenge.push_back(static_cast<uint8_t>(ask.snapshot_id.size()));
+    row.challenge.insert(row.challenge.end(), ask.snapshot_id.begin(), ask.snapshot_id.end());
+  } else {
+    row.challenge.push_back(kSubmitByte);
+  }
   row.challenge.insert(row.challenge.end(), ask.device_name.begin(), ask.device_name.end());
   row.code_hash = HashEmailCode(ctx, row.challenge, code);
   row.expires_at = now + ctx.config.code_ttl_seconds;
@@ -538,12 +567,14 @@ Status CancelOpenRequest(store::Tx& tx, const Context& ctx,
 }
 
 // The member's submit: a new Pending request in the organization of their
-// latest enrollment, its event, and emails to the admins who may approve.
-// A refusal (an open request, no enrollment) sets `late` and gives an empty
-// SubmittedRequest.
+// latest enrollment (a restore: of `snapshot_id`, else their newest
+// snapshot), its event, and emails to the admins who may approve. A
+// refusal (an open request, no enrollment, no snapshot) sets `late` and
+// gives an empty SubmittedRequest.
 Result<SubmittedRequest> SubmitRequest(store::Tx& tx, const Context& ctx,
                                        const std::optional<core::RecoveryRequest>& open,
                                        const core::Account& account, const std::string& device_name,
+                                       core::RequestKind kind, const std::string& snapshot_id,
                                        std::string_view remote_address, int64_t now, Outbox& outbox,
                                        std::optional<Error>& late) {
   std::optional<RequestStatus> current;
@@ -556,6 +587,25 @@ Result<SubmittedRequest> SubmitRequest(store::Tx& tx, const Context& ctx,
   if (!escrow) {
     late = NotEnrolled();
     return SubmittedRequest{};
+  }
+  std::optional<core::Snapshot> snapshot;
+  if (kind == core::RequestKind::kRestore) {
+    if (snapshot_id.empty()) {
+      KW_ASSIGN_OR_RETURN(auto mine, tx.ListSnapshots(account.id));
+      for (auto& s : mine) {
+        if (s.state == core::SnapshotState::kReady) {
+          snapshot = std::move(s);
+          break;
+        }
+      }
+    } else {
+      KW_ASSIGN_OR_RETURN(snapshot, tx.FindSnapshot(snapshot_id));
+    }
+    if (!snapshot || snapshot->account_id != account.id ||
+        snapshot->state != core::SnapshotState::kReady) {
+      late = SnapshotNotFound();
+      return SubmittedRequest{};
+    }
   }
   KW_ASSIGN_OR_RETURN(auto org, tx.FindOrg(escrow->org_id));
   if (!org) return Fail(Internal());
@@ -570,24 +620,10 @@ Result<SubmittedRequest> SubmitRequest(store::Tx& tx, const Context& ctx,
   r.remote_address = std::string(remote_address);
   r.created_at = now;
   r.expires_at = now + policy.pending_ttl;
-  if (auto s = tx.InsertRequest(r); !s) {
-    // Another confirmation won the race for the one open request.
-    if (store::IsCode(s.error(), "store.conflict")) {
-      return Fail(StateError(RequestStatus::kPending, RequestAction::kSubmit));
-    }
-    return Fail(s.error());
-  }
-  EventSpec event = RequestEvent(r, "recovery.requested", account.id);
-  event.details["epoch"] = Decimal(r.epoch);
-  event.details["initiated_by"] = "member";
-  KW_TRY(AppendOrgEvent(tx, ctx.clock, std::move(event)));
-  KW_ASSIGN_OR_RETURN(core::OrgMember member, LoadMember(tx, org->id, account.id));
-  KW_ASSIGN_OR_RETURN(Target target, TargetOf(member));
-  KW_ASSIGN_OR_RETURN(auto admins, NotifyList(tx, *org, policy, target, ""));
-  for (const auto& to : admins) {
-    outbox.push_back(notices::RecoveryRequested(to, org->name, account.email, now, device_name,
-                                                remote_address, false));
-  }
+  r.kind = kind;
+  if (snapshot) r.snapshot_id = snapshot->id;
+  KW_TRY(InsertSubmittedRequest(tx, ctx, r, *org, policy, account.email,
+                                snapshot ? snapshot->created_at : 0, outbox));
   return SubmittedRequest{r.id, org->name, r.expires_at};
 }
 
@@ -647,6 +683,71 @@ Status CancelOpenRequestInTx(store::Tx& tx, const Context& ctx, const std::strin
   return CancelOpenRequest(tx, ctx, open, account_id, now, refused);
 }
 
+Status InsertSubmittedRequest(store::Tx& tx, const Context& ctx, const core::RecoveryRequest& r,
+                              const core::Org& org, const protocol::RecoveryPolicy& policy,
+                              std::string_view member_email, int64_t snapshot_created_at,
+                              Outbox& outbox) {
+  KW_ASSIGN_OR_RETURN(auto open, tx.FindOpenRequest(r.account_id));
+  if (open) KW_TRY(ExpireIfOverdue(tx, ctx, *open, outbox));
+  if (auto s = tx.InsertRequest(r); !s) {
+    // Another submission won the race for the one open request.
+    if (store::IsCode(s.error(), "store.conflict")) {
+      return Fail(StateError(RequestStatus::kPending, RequestAction::kSubmit));
+    }
+    return Fail(s.error());
+  }
+  EventSpec event = RequestEvent(r, "recovery.requested", r.account_id, r.device_id);
+  event.details["epoch"] = Decimal(r.epoch);
+  event.details["initiated_by"] = "member";
+  KW_TRY(AppendOrgEvent(tx, ctx.clock, std::move(event)));
+  KW_ASSIGN_OR_RETURN(core::OrgMember member, LoadMember(tx, org.id, r.account_id));
+  KW_ASSIGN_OR_RETURN(Target target, TargetOf(member));
+  KW_ASSIGN_OR_RETURN(auto admins, NotifyList(tx, org, policy, target, ""));
+  for (const auto& to : admins) {
+    if (r.kind == core::RequestKind::kRestore) {
+      outbox.push_back(notices::RestoreRequested(to, org.name, member_email, r.created_at,
+                                                 r.device_name, r.remote_address,
+                                                 snapshot_created_at));
+    } else {
+      outbox.push_back(notices::RecoveryRequested(to, org.name, member_email, r.created_at,
+                                                  r.device_name, r.remote_address, false));
+    }
+  }
+  return {};
+}
+
+Result<RequestView> BuildRequestView(store::Tx& tx, core::RecoveryRequest r, int quorum) {
+  return BuildView(tx, std::move(r), quorum);
+}
+
+namespace {
+
+// The live, unused ticket row for `ticket`, else nullopt.
+Result<std::optional<core::EmailCode>> LiveTicket(store::Tx& tx, const Context& ctx,
+                                                  const crypto::GenericKey& ticket, int64_t now) {
+  KW_ASSIGN_OR_RETURN(auto row, tx.FindEmailCode(kRedeemTicketPurpose, TicketSubject(ctx, ticket)));
+  if (!row || row->used || row->expires_at <= now ||
+      !crypto::ConstantTimeEqual(TicketHash(ctx, row->challenge, ticket), row->code_hash)) {
+    return std::optional<core::EmailCode>();
+  }
+  return row;
+}
+
+}  // namespace
+
+Result<core::RecoveryRequest> RestoreOfTicketInTx(store::Tx& tx, const Context& ctx,
+                                                  const crypto::GenericKey& ticket) {
+  KW_ASSIGN_OR_RETURN(auto row, LiveTicket(tx, ctx, ticket, ctx.clock.NowUnix()));
+  if (!row) return Fail(InvalidTicket());
+  const std::string request_id(row->challenge.begin(), row->challenge.end());
+  KW_ASSIGN_OR_RETURN(auto r, tx.FindRequest(request_id));
+  if (!r || r->account_id != row->account_id || r->kind != core::RequestKind::kRestore ||
+      r->status != RequestStatus::kApproved) {
+    return Fail(InvalidTicket());
+  }
+  return std::move(*r);
+}
+
 // ---- the member asks ----
 
 std::string RecoveryCodeSubject(std::string_view email, std::string_view remote_address) {
@@ -658,6 +759,11 @@ Status RecoveryRequestService::Ask(const RecoveryAsk& ask) {
   KW_ASSIGN_OR_RETURN(std::string email, NormalizeEmail(ask.email));
   if (!ask.device_name.empty() && !IsValidLabel(ask.device_name)) {
     return Fail(InvalidField("device_name"));
+  }
+  if (ask.kind == core::RequestKind::kRestore &&
+      (ask.intent != RecoveryIntent::kSubmit ||
+       (!ask.snapshot_id.empty() && !IsValidClientId(ask.snapshot_id)))) {
+    return Fail(InvalidField("snapshot_id"));
   }
   const int64_t now = ctx_.clock.NowUnix();
   enum class Outcome { kQuiet, kCode, kNotice } outcome = Outcome::kQuiet;
@@ -729,16 +835,29 @@ Result<ConfirmOutcome> RecoveryRequestService::Confirm(std::string_view raw_emai
       late = InvalidCode();
       return {};
     }
-    const bool cancel = row->challenge[kChallengeRandom] == kCancelByte;
-    const std::string device_name(row->challenge.begin() + kChallengeRandom + 1,
+    const uint8_t intent = row->challenge[kChallengeRandom];
+    const bool cancel = intent == kCancelByte;
+    core::RequestKind kind = core::RequestKind::kRecovery;
+    std::string snapshot_id;
+    size_t name_at = kChallengeRandom + 1;
+    if (intent == kRestoreByte) {
+      kind = core::RequestKind::kRestore;
+      const size_t len = row->challenge.size() > name_at ? row->challenge[name_at] : 0;
+      if (row->challenge.size() < name_at + 1 + len) return Fail(Internal());
+      snapshot_id.assign(row->challenge.begin() + static_cast<std::ptrdiff_t>(name_at) + 1,
+                         row->challenge.begin() + static_cast<std::ptrdiff_t>(name_at + 1 + len));
+      name_at += 1 + len;
+    }
+    const std::string device_name(row->challenge.begin() + static_cast<std::ptrdiff_t>(name_at),
                                   row->challenge.end());
     outcome.intent = cancel ? RecoveryIntent::kCancel : RecoveryIntent::kSubmit;
 
     KW_ASSIGN_OR_RETURN(auto open, tx.FindOpenRequest(account->id));
     if (open) KW_TRY(ExpireIfOverdue(tx, ctx_, *open, outbox));
     if (cancel) return CancelOpenRequest(tx, ctx_, open, account->id, now, late);
-    KW_ASSIGN_OR_RETURN(outcome.submitted, SubmitRequest(tx, ctx_, open, *account, device_name,
-                                                         remote_address, now, outbox, late));
+    KW_ASSIGN_OR_RETURN(outcome.submitted,
+                        SubmitRequest(tx, ctx_, open, *account, device_name, kind, snapshot_id,
+                                      remote_address, now, outbox, late));
     return {};
   }));
   SendAll(ctx_.mailer, outbox, "recovery request");
@@ -809,12 +928,11 @@ Result<RequestView> RecoveryRequestService::Show(const Caller& caller, std::stri
 
 Result<RequestView> RecoveryRequestService::Approve(const Caller& caller, std::string_view org_id,
                                                     std::string_view request_id,
-                                                    const crypto::GenericKey& token,
-                                                    const store::Bytes& link_share) {
-  if (link_share.size() < kMinBlob || link_share.size() > kMaxKeyBlob) {
+                                                    const std::optional<LinkParts>& link) {
+  if (link && (link->link_share.size() < kMinBlob || link->link_share.size() > kMaxKeyBlob)) {
     return Fail(InvalidField("link_share"));
   }
-  const store::Bytes token_hash = TokenHash(ctx_, token);
+  const store::Bytes token_hash = link ? TokenHash(ctx_, link->token) : store::Bytes();
   const int64_t now = ctx_.clock.NowUnix();
   RequestView view;
   std::optional<Error> late;
@@ -829,6 +947,11 @@ Result<RequestView> RecoveryRequestService::Approve(const Caller& caller, std::s
           "org.self_action",
           "You cannot approve your own recovery request; another recovery admin must."));
     }
+    // A restore asked for in a session rolls back at once: no link.
+    const bool in_session = r.kind == core::RequestKind::kRestore && !r.device_id.empty();
+    if (in_session == link.has_value()) {
+      return Fail(InvalidField(in_session ? "token" : "link_share"));
+    }
     KW_ASSIGN_OR_RETURN(Target target, CheckDecisionOn(tx, ctx_, access, r,
                                                        MemberAction::kApproveRecovery, outbox));
     if (auto next = NextRequestStatus(r.status, RequestAction::kRecordApproval); !next) {
@@ -839,7 +962,7 @@ Result<RequestView> RecoveryRequestService::Approve(const Caller& caller, std::s
     for (const auto& a : eligible) {
       if (a.admin_id == caller.account_id) return Fail(AlreadyApproved());
     }
-    KW_TRY(RequestEscrow(tx, r));
+    if (!in_session) KW_TRY(RequestEscrow(tx, r));
     KW_ASSIGN_OR_RETURN(auto policy, PolicyOf(access.org));
     if (auto s = tx.InsertApproval({r.id, caller.account_id, now}); !s) {
       if (store::IsCode(s.error(), "store.conflict")) return Fail(AlreadyApproved());
@@ -857,8 +980,10 @@ Result<RequestView> RecoveryRequestService::Approve(const Caller& caller, std::s
     event.details["approvals"] = Decimal(static_cast<uint64_t>(approvals));
     event.details["quorum"] = Decimal(static_cast<uint64_t>(policy.quorum));
     if (final_approval) {
-      r.token_hash = token_hash;
-      r.link_share = link_share;
+      if (link) {
+        r.token_hash = token_hash;
+        r.link_share = link->link_share;
+      }
       r.expires_at = now + policy.link_ttl;
       r.decided_at = now;
       r.decided_by = caller.account_id;
@@ -872,9 +997,27 @@ Result<RequestView> RecoveryRequestService::Approve(const Caller& caller, std::s
       return s;
     }
     KW_TRY(AppendOrgEvent(tx, ctx_.clock, std::move(event)));
+    int64_t unpaired = -1;
+    if (final_approval && in_session) {
+      // The rollback is part of the last approval: both or neither.
+      KW_ASSIGN_OR_RETURN(unpaired, RollBackInTx(tx, ctx_, r, r.device_id, r.item_count));
+      KW_ASSIGN_OR_RETURN(const RequestStatus used,
+                          NextRequestStatus(r.status, RequestAction::kComplete));
+      r.status = used;
+      r.completed_at = now;
+      KW_TRY(UpdateFrom(tx, r, RequestStatus::kApproved, NotPending()));
+    }
     KW_ASSIGN_OR_RETURN(view, BuildView(tx, r, policy.quorum));
     if (final_approval && !view.email.empty()) {
-      outbox.push_back(notices::RecoveryApproved(view.email, access.org.name, r.expires_at));
+      if (in_session) {
+        KW_ASSIGN_OR_RETURN(auto snapshot, tx.FindSnapshot(r.snapshot_id));
+        outbox.push_back(
+            notices::RestoreDone(view.email, snapshot ? snapshot->created_at : 0, unpaired, now));
+      } else if (r.kind == core::RequestKind::kRestore) {
+        outbox.push_back(notices::RestoreApproved(view.email, access.org.name, r.expires_at));
+      } else {
+        outbox.push_back(notices::RecoveryApproved(view.email, access.org.name, r.expires_at));
+      }
     }
     return {};
   }));
@@ -914,7 +1057,9 @@ Result<RequestView> RecoveryRequestService::Decline(const Caller& caller, std::s
     KW_TRY(AppendOrgEvent(tx, ctx_.clock, std::move(event)));
     KW_ASSIGN_OR_RETURN(view, BuildView(tx, r, policy.quorum));
     if (!view.email.empty()) {
-      outbox.push_back(notices::RecoveryDeclined(view.email, access.org.name, reason, now));
+      outbox.push_back(r.kind == core::RequestKind::kRestore
+                           ? notices::RestoreDeclined(view.email, access.org.name, reason, now)
+                           : notices::RecoveryDeclined(view.email, access.org.name, reason, now));
     }
     return {};
   }));
@@ -1099,6 +1244,11 @@ Result<RedeemMaterial> RecoveryRequestService::RedeemVerify(std::string_view req
     material.ticket_expires_at = ticket.expires_at;
     material.kdf_minimum = ctx_.config.kdf_minimum;
     KW_ASSIGN_OR_RETURN(material.orgs, EnrolledOrgs(tx, account->id));
+    material.kind = r->kind;
+    if (r->kind == core::RequestKind::kRestore) {
+      KW_ASSIGN_OR_RETURN(material.snapshot, tx.FindSnapshot(r->snapshot_id));
+      if (!material.snapshot) return Fail(SnapshotNotFound());
+    }
     return {};
   }));
   SendAll(ctx_.mailer, outbox, "recovery expired");
@@ -1115,7 +1265,6 @@ Status RecoveryRequestService::Complete(const RecoveryCompletion& c) {
   }
   KW_TRY(CheckOneEscrowPerOrg(c.escrows));
   const store::Bytes verifier = credentials_.Verifier(c.new_auth_key);
-  const std::string subject = TicketSubject(ctx_, c.ticket);
   const int64_t now = ctx_.clock.NowUnix();
   std::optional<Error> late;
   Outbox outbox;
@@ -1128,10 +1277,8 @@ Status RecoveryRequestService::Complete(const RecoveryCompletion& c) {
       late = RateLimited();
       return {};
     }
-    KW_ASSIGN_OR_RETURN(auto ticket, tx.FindEmailCode(kRedeemTicketPurpose, subject));
-    if (!ticket || ticket->used || ticket->expires_at <= now ||
-        !crypto::ConstantTimeEqual(TicketHash(ctx_, ticket->challenge, c.ticket),
-                                   ticket->code_hash)) {
+    KW_ASSIGN_OR_RETURN(auto ticket, LiveTicket(tx, ctx_, c.ticket, now));
+    if (!ticket) {
       KW_TRY(Hit(tx, address_key, now));
       late = InvalidTicket();
       return {};
@@ -1158,10 +1305,20 @@ Status RecoveryRequestService::Complete(const RecoveryCompletion& c) {
     ticket->used = true;
     KW_TRY(tx.UpdateEmailCode(*ticket));
 
+    int64_t unpaired = -1;
+    if (r->kind == core::RequestKind::kRestore) {
+      if (!c.restore_items) return Fail(InvalidField("restore_items"));
+      KW_ASSIGN_OR_RETURN(unpaired, RollBackInTx(tx, ctx_, *r, "", *c.restore_items));
+    }
     const RequestStatus was = r->status;
     r->status = *next;
     r->completed_at = now;
     KW_TRY(UpdateFrom(tx, *r, was, InvalidTicket()));
+    if (unpaired >= 0) {
+      KW_ASSIGN_OR_RETURN(auto snapshot, tx.FindSnapshot(r->snapshot_id));
+      outbox.push_back(
+          notices::RestoreDone(account->email, snapshot ? snapshot->created_at : 0, unpaired, now));
+    }
     EventSpec used = RequestEvent(*r, "recovery.link_used", account->id);
     used.details["epoch"] = Decimal(r->epoch);
     KW_TRY(AppendOrgEvent(tx, ctx_.clock, std::move(used)));

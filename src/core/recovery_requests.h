@@ -33,8 +33,10 @@
 #include "core/context.h"
 #include "core/credentials.h"
 #include "core/enrollment.h"
+#include "core/mail.h"
 #include "core/recovery_state.h"
 #include "crypto/crypto.h"
+#include "protocol/policy.h"
 #include "store/store.h"
 
 namespace keyward::core {
@@ -47,6 +49,10 @@ struct RecoveryAsk {
   std::string device_name;  // 0-64 bytes of UTF-8 without control characters
   RecoveryIntent intent = RecoveryIntent::kSubmit;
   std::string remote_address;
+  // A submission may ask for a cloud restore instead of a link alone
+  // (core/restores.h): the snapshot (empty: the newest at confirmation).
+  core::RequestKind kind = core::RequestKind::kRecovery;
+  std::string snapshot_id;
 };
 
 // The answer to a confirmed submission.
@@ -110,6 +116,10 @@ struct RedeemMaterial {
   int64_t ticket_expires_at = 0;
   crypto::KdfParams kdf_minimum;
   std::vector<Org> orgs;  // every organization the member is enrolled in
+  // A restore request: the snapshot to read (with the ticket) and stage
+  // before Complete, which rolls the vault back.
+  core::RequestKind kind = core::RequestKind::kRecovery;
+  std::optional<core::Snapshot> snapshot;
 };
 
 // docs/api.md POST /v1/recovery/redeem/complete.
@@ -121,6 +131,8 @@ struct RecoveryCompletion {
   store::Bytes new_wrapped_vault_key;
   std::vector<OrgEscrowUpload> escrows;  // one per enrolled organization
   std::string remote_address;
+  // A restore request: how many items were staged (the rollback checks it).
+  std::optional<int64_t> restore_items;
 };
 
 inline constexpr int64_t kTicketTtlSeconds = 15 * 60;
@@ -160,10 +172,22 @@ class RecoveryRequestService {
   [[nodiscard]] Result<RequestView> Show(const Caller& caller, std::string_view org_id,
                                          std::string_view request_id);
   // token = T (32 bytes), link_share = LA. See docs/api.md for the errors.
+  // A restore asked for in a session takes neither (request.invalid_field
+  // when given) and its last approval rolls the vault back
+  // (restore.not_ready until every item is staged).
+  struct LinkParts {
+    crypto::GenericKey token;
+    store::Bytes link_share;
+  };
+  [[nodiscard]] Result<RequestView> Approve(const Caller& caller, std::string_view org_id,
+                                            std::string_view request_id,
+                                            const std::optional<LinkParts>& link);
   [[nodiscard]] Result<RequestView> Approve(const Caller& caller, std::string_view org_id,
                                             std::string_view request_id,
                                             const crypto::GenericKey& token,
-                                            const store::Bytes& link_share);
+                                            const store::Bytes& link_share) {
+    return Approve(caller, org_id, request_id, LinkParts{token.Clone(), link_share});
+  }
   // reason: 1-500 characters, no control characters (request.invalid_field).
   [[nodiscard]] Result<RequestView> Decline(const Caller& caller, std::string_view org_id,
                                             std::string_view request_id, std::string_view reason);
@@ -194,6 +218,23 @@ class RecoveryRequestService {
   const Context& ctx_;
   const Credentials& credentials_;
 };
+
+// Shared with core/restores.h. The member's submission `r` (pending,
+// initiated by the member): any overdue open request expired first, then
+// inserted (recovery.request_open when one is open), its event appended
+// and emails to the admins who may approve it put in `outbox`.
+[[nodiscard]] Status InsertSubmittedRequest(store::Tx& tx, const Context& ctx,
+                                            const core::RecoveryRequest& r, const core::Org& org,
+                                            const protocol::RecoveryPolicy& policy,
+                                            std::string_view member_email,
+                                            int64_t snapshot_created_at,
+                                            std::vector<mail::Message>& outbox);
+[[nodiscard]] Result<RequestView> BuildRequestView(store::Tx& tx, core::RecoveryRequest r,
+                                                   int quorum);
+// The approved restore request a live completion ticket belongs to (the
+// ticket is not used up). recovery.invalid_ticket otherwise.
+[[nodiscard]] Result<core::RecoveryRequest> RestoreOfTicketInTx(store::Tx& tx, const Context& ctx,
+                                                                const crypto::GenericKey& ticket);
 
 // Expires every open request whose deadline passed (at most `limit` per
 // call), appends recovery.expired and emails the member, once per request

@@ -37,7 +37,7 @@ class RequestTest : public RecoveryTest {
   }
 
   RecoveryAsk AskOf(const std::string& email, RecoveryIntent intent = RecoveryIntent::kSubmit) {
-    return RecoveryAsk{email, "bob-laptop", intent, kAddress};
+    return RecoveryAsk{email, "bob-laptop", intent, kAddress, RequestKind::kRecovery, ""};
   }
 
   // The member asks and confirms; returns the request id.
@@ -277,7 +277,8 @@ TEST_F(RequestTest, AsksPerAddressAreRateLimited) {
 TEST_F(RequestTest, AStrangerCannotKeepTheMemberOutOfRecovery) {
   constexpr char kStranger[] = "203.0.113.66";
   for (int round = 0; round < 5; ++round) {
-    (void)core().requests.Ask(RecoveryAsk{bob_.email, "x", RecoveryIntent::kSubmit, kStranger});
+    (void)core().requests.Ask(RecoveryAsk{bob_.email, "x", RecoveryIntent::kSubmit, kStranger,
+                                          RequestKind::kRecovery, ""});
     for (int i = 0; i < config_.code_max_attempts; ++i) {
       (void)core().requests.Confirm(bob_.email, "000000", kStranger);
     }
@@ -330,7 +331,8 @@ TEST_F(RequestTest, CodeEmailsPerEmailAreCappedAfterThePerAddressShare) {
   for (int a = 0; a < 2; ++a) {
     const std::string address = "203.0.113." + std::to_string(a);
     for (int i = 0; i < 5; ++i) {
-      ASSERT_OK(core().requests.Ask(RecoveryAsk{bob_.email, "", RecoveryIntent::kSubmit, address}));
+      ASSERT_OK(core().requests.Ask(RecoveryAsk{bob_.email, "", RecoveryIntent::kSubmit, address,
+                                                RequestKind::kRecovery, ""}));
     }
   }
   EXPECT_EQ(MailsTo(bob_.email), mails + 10);
@@ -344,8 +346,8 @@ TEST_F(RequestTest, WrongConfirmationsPerAddressAreCapped) {
         core().requests.Confirm("n" + std::to_string(i) + "@example.com", "000000", "203.0.113.66"),
         "recovery.invalid_code");
   }
-  ASSERT_OK(
-      core().requests.Ask(RecoveryAsk{bob_.email, "", RecoveryIntent::kSubmit, "203.0.113.66"}));
+  ASSERT_OK(core().requests.Ask(RecoveryAsk{bob_.email, "", RecoveryIntent::kSubmit, "203.0.113.66",
+                                            RequestKind::kRecovery, ""}));
   EXPECT_ERROR(
       core().requests.Confirm(bob_.email, *mailer_.LastCodeFor(bob_.email), "203.0.113.66"),
       "request.rate_limited");

@@ -61,8 +61,8 @@ class SameWorkTest : public RecoveryTest {
 
   // bob asks and confirms; the admin approves: the request id and its link.
   void ApprovedRequest(std::string& id, protocol::ApprovedLink& link) {
-    ASSERT_OK(
-        core().requests.Ask(RecoveryAsk{kKnown, "laptop", RecoveryIntent::kSubmit, kAddress}));
+    ASSERT_OK(core().requests.Ask(RecoveryAsk{kKnown, "laptop", RecoveryIntent::kSubmit, kAddress,
+                                              RequestKind::kRecovery, ""}));
     auto submitted = core().requests.Confirm(kKnown, *mailer_.LastCodeFor(kKnown), kAddress);
     ASSERT_OK(submitted);
     id = submitted->submitted.request_id;
@@ -135,8 +135,8 @@ TEST_F(SameWorkTest, Register) {
 TEST_F(SameWorkTest, RecoveryAskAndConfirm) {
   ExpectSameWork(
       [&](const std::string& email) {
-        ASSERT_OK(
-            core().requests.Ask(RecoveryAsk{email, "laptop", RecoveryIntent::kSubmit, kAddress}));
+        ASSERT_OK(core().requests.Ask(RecoveryAsk{email, "laptop", RecoveryIntent::kSubmit,
+                                                  kAddress, RequestKind::kRecovery, ""}));
       },
       kKnown, kUnknown);
   const std::string code = *mailer_.LastCodeFor(kKnown);

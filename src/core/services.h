@@ -13,8 +13,10 @@
 #include "core/orgs.h"
 #include "core/pairing.h"
 #include "core/recovery_requests.h"
+#include "core/restores.h"
 #include "core/rotation.h"
 #include "core/sessions.h"
+#include "core/snapshots.h"
 #include "core/two_factor.h"
 #include "core/vault.h"
 
@@ -41,7 +43,9 @@ class Services {
         events(ctx_),
         requests(ctx_, credentials_),
         pairings(ctx_),
-        restart(ctx_, credentials_) {}
+        restart(ctx_, credentials_),
+        snapshots(ctx_),
+        restores(ctx_) {}
   // Background work (core/deferred.h) still queued runs first: it uses
   // the context.
   ~Services() { deferred_.Stop(); }
@@ -75,6 +79,8 @@ class Services {
   RecoveryRequestService requests;
   PairingService pairings;
   AccountRestartService restart;
+  SnapshotService snapshots;
+  RestoreService restores;
 };
 
 }  // namespace keyward::core

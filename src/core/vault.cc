@@ -4,6 +4,7 @@
 
 #include "core/org_access.h"
 #include "core/recovery_requests.h"
+#include "core/snapshots.h"
 #include "core/validation.h"
 
 namespace keyward::core {
@@ -186,6 +187,7 @@ Status Sweep(const Context& ctx) {
       KW_TRY(tx.DeleteExpiredEmailCodes(now));
       // Kept a day past expiry, so a late poll reads "expired", not "no such pairing".
       KW_TRY(tx.DeleteExpiredPairings(now - 86400));
+      KW_TRY(tx.DeleteStaleSnapshots(now - kSnapshotUploadTtl));
       return Discard(tx.DeleteRateLimitsBefore(now - kRateLimitRetention));
     }));
     return Discard(SweepRecoveryRequests(ctx));

@@ -131,6 +131,7 @@ class ApiImpl final : public Api {
     AddRecoveryRoutes(router, RouteContext{config_, core_});
     AddRequestRoutes(router, RouteContext{config_, core_});
     AddPairingRoutes(router, RouteContext{config_, core_});
+    AddSnapshotRoutes(router, RouteContext{config_, core_});
   }
 
   // Before any request: a node whose key files are not the database's would

@@ -4,6 +4,8 @@
 #include <charconv>
 
 #include "core/recovery_requests.h"
+#include "core/restores.h"
+#include "core/snapshots.h"
 #include "core/validation.h"
 #include "http/api/json_fields.h"
 #include "http/api/route_support.h"
@@ -21,6 +23,8 @@ constexpr size_t kMaxRedeemEscrows = 1000;  // organizations one account is enro
 
 json OrNull(const std::string& text) { return text.empty() ? json(nullptr) : json(text); }
 json TimeOrNull(int64_t t) { return t == 0 ? json(nullptr) : json(FormatRfc3339(t)); }
+
+}  // namespace
 
 // docs/api.md "Request".
 json RequestJson(const core::RequestView& v) {
@@ -46,7 +50,11 @@ json RequestJson(const core::RequestView& v) {
               {"decided_by", OrNull(r.decided_by)},
               {"decided_at", TimeOrNull(r.decided_at)},
               {"decline_reason", OrNull(r.decline_reason)},
-              {"completed_at", TimeOrNull(r.completed_at)}};
+              {"completed_at", TimeOrNull(r.completed_at)},
+              {"kind", core::RequestKindName(r.kind)},
+              {"snapshot_id", OrNull(r.snapshot_id)},
+              {"link", r.kind == core::RequestKind::kRecovery || r.device_id.empty()},
+              {"item_count", r.item_count}};
   if (v.escrow) {
     out["escrow"] = {{"epoch", v.escrow->epoch},
                      {"key_version", v.escrow->key_version},
@@ -54,6 +62,8 @@ json RequestJson(const core::RequestView& v) {
   }
   return out;
 }
+
+namespace {
 
 // The `next_after` cursor: "<created_at>.<id>" (ids are base64url, without
 // dots). The client passes it back as it is.
@@ -99,6 +109,8 @@ class RequestRoutes {
     route("POST", "/v1/recovery/redeem", &RequestRoutes::RedeemStart);
     route("POST", "/v1/recovery/redeem/verify", &RequestRoutes::RedeemVerify);
     route("POST", "/v1/recovery/redeem/complete", &RequestRoutes::Complete);
+    route("POST", "/v1/recovery/redeem/snapshot", &RequestRoutes::RedeemSnapshotPart);
+    route("POST", "/v1/recovery/redeem/stage", &RequestRoutes::RedeemStage);
   }
 
  private:
@@ -106,12 +118,24 @@ class RequestRoutes {
 
   // ---- the member, no session ----
   Result<Response> Ask(const Request& request, const PathParams&) {
-    KW_ASSIGN_OR_RETURN(auto f, Fields::FromBody(request, {"email", "device_name", "intent"}));
+    KW_ASSIGN_OR_RETURN(auto f, Fields::FromBody(request, {"email", "device_name", "intent", "kind",
+                                                           "snapshot_id"}));
     core::RecoveryAsk ask;
     KW_ASSIGN_OR_RETURN(ask.email, f.String("email"));
     KW_ASSIGN_OR_RETURN(auto device_name, f.OptionalString("device_name"));
     KW_ASSIGN_OR_RETURN(auto intent, f.OptionalString("intent"));
+    KW_ASSIGN_OR_RETURN(auto kind, f.OptionalString("kind"));
+    KW_ASSIGN_OR_RETURN(auto snapshot_id, f.OptionalString("snapshot_id"));
     ask.device_name = device_name.value_or("");
+    if (kind) {
+      auto parsed = core::ParseRequestKind(*kind);
+      if (!parsed) return Fail(core::InvalidField("kind"));
+      ask.kind = *parsed;
+    }
+    if (snapshot_id && ask.kind != core::RequestKind::kRestore) {
+      return Fail(core::InvalidField("snapshot_id"));
+    }
+    ask.snapshot_id = snapshot_id.value_or("");
     if (!intent || *intent == "submit") {
       ask.intent = core::RecoveryIntent::kSubmit;
     } else if (*intent == "cancel") {
@@ -168,11 +192,16 @@ class RequestRoutes {
   Result<Response> Approve(const Request& request, const PathParams& params) {
     KW_ASSIGN_OR_RETURN(auto caller, Authenticate(ctx_.core, request));
     KW_ASSIGN_OR_RETURN(auto f, Fields::FromBody(request, {"token", "link_share"}));
-    KW_ASSIGN_OR_RETURN(auto token, SecretKey(f, "token"));
-    KW_ASSIGN_OR_RETURN(auto link_share,
-                        f.Binary("link_share", core::kEscrowBlobMin, core::kEscrowBlobMax));
-    KW_ASSIGN_OR_RETURN(auto view, requests().Approve(caller, params.at("org"), params.at("id"),
-                                                      token, link_share));
+    // A restore asked for in a session is approved without a link.
+    std::optional<core::RecoveryRequestService::LinkParts> link;
+    if (f.Has("token") || f.Has("link_share")) {
+      KW_ASSIGN_OR_RETURN(auto token, SecretKey(f, "token"));
+      KW_ASSIGN_OR_RETURN(auto link_share,
+                          f.Binary("link_share", core::kEscrowBlobMin, core::kEscrowBlobMax));
+      link = core::RecoveryRequestService::LinkParts{std::move(token), std::move(link_share)};
+    }
+    KW_ASSIGN_OR_RETURN(auto view,
+                        requests().Approve(caller, params.at("org"), params.at("id"), link));
     return http::JsonResponse(200, RequestJson(view));
   }
 
@@ -218,22 +247,25 @@ class RequestRoutes {
                       {"recovery_public_key", B64(o.recovery_public_key)},
                       {"statements", StatementsJson(o.statements)}});
     }
-    return http::JsonResponse(200, {{"account_id", m.account_id},
-                                    {"email", m.email},
-                                    {"epoch", m.epoch},
-                                    {"wrapped_vault_key", B64(m.wrapped_vault_key)},
-                                    {"link_share", B64(m.link_share)},
-                                    {"server_part", B64(m.server_part.span())},
-                                    {"ticket", B64(m.ticket.span())},
-                                    {"ticket_expires_at", FormatRfc3339(m.ticket_expires_at)},
-                                    {"kdf_minimum", KdfJson(m.kdf_minimum.ops, m.kdf_minimum.mem)},
-                                    {"orgs", std::move(orgs)}});
+    return http::JsonResponse(
+        200, {{"account_id", m.account_id},
+              {"email", m.email},
+              {"epoch", m.epoch},
+              {"wrapped_vault_key", B64(m.wrapped_vault_key)},
+              {"link_share", B64(m.link_share)},
+              {"server_part", B64(m.server_part.span())},
+              {"ticket", B64(m.ticket.span())},
+              {"ticket_expires_at", FormatRfc3339(m.ticket_expires_at)},
+              {"kdf_minimum", KdfJson(m.kdf_minimum.ops, m.kdf_minimum.mem)},
+              {"orgs", std::move(orgs)},
+              {"kind", core::RequestKindName(m.kind)},
+              {"snapshot", m.snapshot ? SnapshotJson(*m.snapshot) : json(nullptr)}});
   }
 
   Result<Response> Complete(const Request& request, const PathParams&) {
-    KW_ASSIGN_OR_RETURN(auto f,
-                        Fields::FromBody(request, {"ticket", "new_kdf", "new_salt", "new_auth_key",
-                                                   "new_wrapped_vault_key", "escrows"}));
+    KW_ASSIGN_OR_RETURN(
+        auto f, Fields::FromBody(request, {"ticket", "new_kdf", "new_salt", "new_auth_key",
+                                           "new_wrapped_vault_key", "escrows", "restore_items"}));
     core::RecoveryCompletion c;
     KW_ASSIGN_OR_RETURN(c.ticket, SecretKey(f, "ticket"));
     KW_ASSIGN_OR_RETURN(c.new_kdf, f.Kdf("new_kdf"));
@@ -243,7 +275,31 @@ class RequestRoutes {
                         f.Binary("new_wrapped_vault_key", 1, core::kEscrowBlobMax));
     KW_ASSIGN_OR_RETURN(c.escrows, OrgEscrowUploads(f, "escrows", kMaxRedeemEscrows));
     c.remote_address = request.remote_address;
+    if (f.Has("restore_items")) {
+      KW_ASSIGN_OR_RETURN(int64_t n, f.Count("restore_items"));
+      c.restore_items = n;
+    }
     KW_TRY(requests().Complete(c));
+    return http::NoContent();
+  }
+
+  // A restore's link being redeemed: the snapshot and the staging, with the
+  // ticket of /verify instead of a session.
+  Result<Response> RedeemSnapshotPart(const Request& request, const PathParams&) {
+    KW_ASSIGN_OR_RETURN(auto f, Fields::FromBody(request, {"ticket", "n"}));
+    KW_ASSIGN_OR_RETURN(auto ticket, SecretKey(f, "ticket"));
+    KW_ASSIGN_OR_RETURN(int64_t n, f.Count("n"));
+    if (n >= core::kSnapshotMaxParts) return Fail(core::InvalidField("n"));
+    KW_ASSIGN_OR_RETURN(
+        auto data, ctx_.core.restores.SnapshotPartWithTicket(ticket, static_cast<uint32_t>(n)));
+    return http::JsonResponse(200, {{"n", n}, {"data", B64(data)}});
+  }
+
+  Result<Response> RedeemStage(const Request& request, const PathParams&) {
+    KW_ASSIGN_OR_RETURN(auto f, Fields::FromBody(request, {"ticket", "items"}));
+    KW_ASSIGN_OR_RETURN(auto ticket, SecretKey(f, "ticket"));
+    KW_ASSIGN_OR_RETURN(auto items, StagedItemsFrom(f, ctx_.core.config().item_max_bytes));
+    KW_TRY(ctx_.core.restores.StageWithTicket(ticket, items));
     return http::NoContent();
   }
 

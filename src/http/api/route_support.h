@@ -118,10 +118,22 @@ nlohmann::json StatementsJson(const std::vector<core::OrgStatementRow>& rows);
                                                                           std::string_view name,
                                                                           size_t max_items);
 
+// ---- cloud backups (snapshot_routes.cc) and requests (request_routes.cc) ----
+
+// docs/api.md "Snapshot".
+nlohmann::json SnapshotJson(const core::Snapshot& s);
+// docs/api.md "Request".
+nlohmann::json RequestJson(const core::RequestView& v);
+// The array "items" of `f`: at most core::kStageBatchMax {"id","data"}
+// objects, data of 1..item_max_bytes.
+[[nodiscard]] Result<std::vector<core::StagedItem>> StagedItemsFrom(const Fields& f,
+                                                                    size_t item_max_bytes);
+
 // Defined in their own files.
 void AddOrgRoutes(http::Router& router, RouteContext ctx);
 void AddRecoveryRoutes(http::Router& router, RouteContext ctx);
-void AddRequestRoutes(http::Router& router, RouteContext ctx);  // request_routes.cc
-void AddPairingRoutes(http::Router& router, RouteContext ctx);  // pairing_routes.cc
+void AddRequestRoutes(http::Router& router, RouteContext ctx);   // request_routes.cc
+void AddPairingRoutes(http::Router& router, RouteContext ctx);   // pairing_routes.cc
+void AddSnapshotRoutes(http::Router& router, RouteContext ctx);  // snapshot_routes.cc
 
 }  // namespace keyward::api
