@@ -83,6 +83,10 @@ std::string NewItemId();
 // Enc(UK, json, "keyward/v1/item" 0 account_id 0 item_id)
 crypto::Bytes EncryptItem(const crypto::VaultKey& uk, std::string_view account_id,
                           std::string_view item_id, const ItemFields& fields);
+// Whether `blob` opens under `uk` as item `item_id` of `account_id` (the
+// AEAD check of DecryptItem, without reading the fields).
+[[nodiscard]] bool ItemOpens(const crypto::VaultKey& uk, std::string_view account_id,
+                             std::string_view item_id, std::span<const uint8_t> blob);
 [[nodiscard]] Result<ItemFields> DecryptItem(const crypto::VaultKey& uk,
                                              std::string_view account_id, std::string_view item_id,
                                              std::span<const uint8_t> blob);

@@ -17,6 +17,7 @@
 #include "common/error.h"
 #include "crypto/crypto.h"
 #include "crypto/secure_bytes.h"
+#include "keyward/client.h"
 #include "keyward/org.h"
 #include "protocol/statement.h"
 
@@ -48,9 +49,19 @@ struct RecoveryRequestInfo {
   std::string decided_at;
   std::string decline_reason;
   std::string completed_at;
+  // "recovery" or "restore" (a cloud backup, docs/recovery.md).
+  std::string kind = "recovery";
+  std::string snapshot_id;  // a restore's snapshot
+  // The approval makes a recovery link (false only for a restore asked for
+  // in a session: approving it rolls the vault back at once).
+  bool link = true;
+  uint64_t item_count = 0;  // a restore asked for in a session: items it stages
   // Only on GET of a pending request the caller may approve.
   std::optional<PendingShare> escrow;
 };
+
+// A request as the server answers it (docs/api.md "Request").
+[[nodiscard]] Result<RecoveryRequestInfo> ParseRequestInfo(const Json& j);
 
 struct RequestPage {
   std::vector<RecoveryRequestInfo> requests;
@@ -72,6 +83,11 @@ struct RequestSubmitted {
 // POST /v1/recovery/requests (intent "submit" or "cancel").
 [[nodiscard]] Status AskRecoveryCode(Client& client, std::string_view email,
                                      std::string_view device_name, std::string_view intent);
+// POST /v1/recovery/requests asking for a cloud restore (kind "restore")
+// of `snapshot_id` (empty: the newest when the code is confirmed); then
+// ConfirmRecoveryRequest as for a recovery.
+[[nodiscard]] Status AskRestoreCode(Client& client, std::string_view email,
+                                    std::string_view device_name, std::string_view snapshot_id);
 // POST /v1/recovery/requests/confirm after a "submit".
 [[nodiscard]] Result<RequestSubmitted> ConfirmRecoveryRequest(Client& client,
                                                               std::string_view email,
@@ -120,6 +136,15 @@ class Redemption {
   [[nodiscard]] Status Verify(Client& client, const crypto::SecureBytes& code);
   // The account's email (known after Verify).
   const std::string& email() const { return email_; }
+  // A restore request (kind "restore", known after Verify): StageRestore
+  // reads its cloud backup with the ticket, checks it as DecodeSnapshot does
+  // (snapshot.h) and stages its items; Complete then rolls the vault back
+  // in the same transaction that sets the new password. Returns how many
+  // items were staged.
+  bool restores() const;
+  const std::string& snapshot_id() const;
+  [[nodiscard]] Result<uint64_t> StageRestore(
+      Client& client, const std::function<void(uint64_t, uint64_t)>& progress = {});
   struct Completed {
     std::vector<std::string> newly_pinned;         // vouched for by the anchor or the member
     std::vector<UnvouchedOrg> skipped;             // listed, not confirmed: not escrowed to

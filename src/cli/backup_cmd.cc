@@ -1,5 +1,8 @@
 // keyward backup create | list | restore (local backup files; docs/recovery.md
-// "Restore a local backup").
+// "Restore a local backup") and push | list --cloud | restore --cloud
+// (cloud backups, "Cloud backups").
+#include <unistd.h>
+
 #include <algorithm>
 #include <fstream>
 
@@ -7,9 +10,12 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/context.h"
+#include "cli/member_paths.h"
 #include "common/clock.h"
 #include "common/try.h"
 #include "keyward/backup.h"
+#include "keyward/recovery.h"
+#include "keyward/snapshot.h"
 #include "protocol/backup.h"
 
 namespace keyward::cli {
@@ -24,6 +30,10 @@ struct BackupArgs {
   std::string file;  // restore FILE
   int keep = 0;      // --keep N, 0: keep all
   bool replace = false;
+  bool cloud = false;    // list --cloud
+  std::string cloud_id;  // restore --cloud ID ("newest": the newest)
+  std::string email;     // restore --cloud --email: without the master password
+  bool code_stdin = false;
 };
 
 Result<std::filesystem::path> Folder(const BackupArgs& a) {
@@ -251,7 +261,173 @@ Status Restore(Context& ctx, const BackupArgs& a) {
   return {};
 }
 
+// ---- cloud backups ----
+
+client::Json SnapshotJson(const client::SnapshotInfo& s) {
+  client::Json j = client::Json::object();
+  j["id"] = client::Str(s.id);
+  j["created_at"] = client::Str(s.created_at);
+  j["size"] = s.size;
+  return j;
+}
+
+Status Push(Context& ctx) {
+  KW_ASSIGN_OR_RETURN(auto profile, ctx.RequireLogin());
+  client::Client c = ctx.MakeClient(profile);
+  KW_ASSIGN_OR_RETURN(auto uk, ctx.VaultKey(c, profile));
+  ProgressBar bar(ctx, "Uploading", "bytes");
+  KW_ASSIGN_OR_RETURN(auto info, client::PushSnapshot(c, uk, profile.account_id, bar.Fn()));
+  bar.Done();
+  if (ctx.json()) {
+    ctx.OutJson(SnapshotJson(info));
+    return {};
+  }
+  ctx.Out(fmt::format("Pushed cloud backup {} ({}).", info.id, HumanSize(info.size)));
+  ctx.Out(
+      "It is encrypted under a key from your vault key: the server cannot read it. Restoring it "
+      "needs your recovery admins' approval ('keyward backup restore --cloud ID').");
+  return {};
+}
+
+Status ListCloud(Context& ctx) {
+  KW_ASSIGN_OR_RETURN(auto profile, ctx.RequireLogin());
+  client::Client c = ctx.MakeClient(profile);
+  KW_ASSIGN_OR_RETURN(auto list, client::ListSnapshots(c));
+  if (ctx.json()) {
+    client::Json arr = client::Json::array();
+    for (const auto& s : list) arr.push_back(SnapshotJson(s));
+    client::Json j = client::Json::object();
+    j["snapshots"] = std::move(arr);
+    ctx.OutJson(j);
+    return {};
+  }
+  if (list.empty()) {
+    ctx.Out("No cloud backups yet ('keyward backup push' makes one).");
+    return {};
+  }
+  ctx.Out("Cloud backups (newest first):");
+  ctx.Out(fmt::format("  {:<22}  {:<20}  {:>10}", "ID", "CREATED", "SIZE"));
+  for (const auto& s : list) {
+    ctx.Out(fmt::format("  {:<22}  {:<20}  {:>10}", s.id, s.created_at, HumanSize(s.size)));
+  }
+  return {};
+}
+
+constexpr std::string_view kUnpairWarning =
+    "Restoring a cloud backup replaces every item of your vault with the backup's, and unpairs "
+    "every other device of yours (they are signed out). Your recovery admins must approve it.";
+
+// The member acknowledges that every other device will be unpaired (--yes
+// answers for scripts).
+Status Acknowledge(Context& ctx) {
+  if (!ctx.json()) ctx.Out(std::string(kUnpairWarning));
+  KW_ASSIGN_OR_RETURN(bool yes,
+                      ctx.prompt().Confirm("I understand that my other devices will be unpaired. "
+                                           "Continue? [y/N] "));
+  if (!yes) return Fail(Error::InvalidArgument("cli.cancelled", "restore cancelled"));
+  return {};
+}
+
+// Signed in: the request, with the snapshot's items checked and staged.
+Status RestoreCloudSignedIn(Context& ctx, const BackupArgs& a, client::Profile profile) {
+  client::Client c = ctx.MakeClient(profile);
+  std::string id = a.cloud_id;
+  if (id == "newest") {
+    KW_ASSIGN_OR_RETURN(auto list, client::ListSnapshots(c));
+    if (list.empty()) {
+      return Fail(Error::NotFound("snapshot.not_found",
+                                  "you have no cloud backup ('keyward backup push' makes one)"));
+    }
+    id = list.front().id;
+  }
+  KW_ASSIGN_OR_RETURN(auto uk, ctx.VaultKey(c, profile));
+  KW_TRY(Acknowledge(ctx));
+  const std::string device = !profile.device_name.empty() ? profile.device_name : HostName();
+  ProgressBar bar(ctx, "Staging", "items");
+  KW_ASSIGN_OR_RETURN(auto asked,
+                      client::RequestCloudRestore(c, uk, profile.account_id, id, device, bar.Fn()));
+  bar.Done();
+  if (ctx.json()) {
+    client::Json j = client::Json::object();
+    j["request_id"] = client::Str(asked.request.id);
+    j["status"] = client::Str(asked.request.status);
+    j["snapshot_id"] = client::Str(id);
+    j["snapshot_created_at"] = client::Str(FormatRfc3339(asked.contents.created_at));
+    j["items"] = static_cast<int64_t>(asked.contents.items.size());
+    j["expires_at"] = client::Str(asked.request.expires_at);
+    ctx.OutJson(j);
+    return {};
+  }
+  ctx.Out(fmt::format("Restore requested (request {}): cloud backup made {}, {} items.",
+                      asked.request.id, FormatRfc3339(asked.contents.created_at),
+                      asked.contents.items.size()));
+  ctx.Out(fmt::format(
+      "Contact your administrator: once the recovery admins approve it{}, your vault is rolled "
+      "back and your other devices are signed out. You will get an email.",
+      asked.request.expires_at.empty() ? "" : " (before " + asked.request.expires_at + ")"));
+  return {};
+}
+
+// Without the master password: an emailed code, then the request; the
+// approval brings a recovery link, and redeeming it restores the backup.
+Status RestoreCloudByEmail(Context& ctx, const BackupArgs& a) {
+  KW_ASSIGN_OR_RETURN(auto profile, ctx.LoadProfile());
+  client::Client c = ctx.MakeClient(profile);
+  c.set_token("");
+  KW_TRY(Acknowledge(ctx));
+  const std::string device = !profile.device_name.empty() ? profile.device_name : HostName();
+  const std::string id = a.cloud_id == "newest" ? std::string() : a.cloud_id;
+  KW_TRY(client::AskRestoreCode(c, a.email, device, id));
+  if (!a.code_stdin && ::isatty(0) == 1) {
+    ctx.Hint(fmt::format("If {} can be recovered, a 6-digit code was emailed to it.", a.email));
+  }
+  crypto::SecureBytes code;
+  if (a.code_stdin) {
+    Prompter from_stdin(PromptOptions{0, false, false, false});
+    KW_ASSIGN_OR_RETURN(code, from_stdin.Line("Code from the email: "));
+  } else {
+    KW_ASSIGN_OR_RETURN(code, ctx.prompt().Line("Code from the email: "));
+  }
+  KW_ASSIGN_OR_RETURN(auto sub, client::ConfirmRecoveryRequest(c, a.email, code));
+  if (ctx.json()) {
+    client::Json j = client::Json::object();
+    j["request_id"] = client::Str(sub.request_id);
+    j["status"] = client::Str(sub.status.empty() ? "pending" : sub.status);
+    j["org_name"] = client::Str(sub.org_name);
+    j["expires_at"] = client::Str(sub.expires_at);
+    ctx.OutJson(j);
+    return {};
+  }
+  ctx.Out(fmt::format("Restore requested (request {}{}).", sub.request_id,
+                      sub.org_name.empty() ? "" : ", organization " + sub.org_name));
+  ctx.Out(
+      "Contact your administrator: once approved they send you a recovery link. 'keyward "
+      "recovery redeem LINK' then sets a new master password and restores the backup.");
+  return {};
+}
+
+Status RestoreCloud(Context& ctx, const BackupArgs& a) {
+  if (!a.file.empty()) {
+    return Fail(Error::InvalidArgument("cli.usage", "give either FILE or --cloud ID, not both"));
+  }
+  if (!a.email.empty()) return RestoreCloudByEmail(ctx, a);
+  auto profile = ctx.LoadProfile();
+  if (!profile || profile->token.empty()) {
+    return Fail(Error::Unauthenticated(
+        "cli.not_logged_in",
+        "not signed in: log in first, or add --email EMAIL if you lost your master password too"));
+  }
+  return RestoreCloudSignedIn(ctx, a, std::move(*profile));
+}
+
 }  // namespace
+
+Status RestoreCloudBackup(Context& ctx, const std::string& email, const std::string& snapshot_id) {
+  BackupArgs a;
+  a.email = email;
+  a.cloud_id = snapshot_id.empty() ? "newest" : snapshot_id;
+  return RestoreCloudByEmail(ctx, a);
+}
 
 void AddBackupCommands(CLI::App& app, Action* action) {
   auto* backup = app.add_subcommand("backup", "Encrypted backups of your vault");
@@ -264,9 +440,16 @@ void AddBackupCommands(CLI::App& app, Action* action) {
   create->add_option("--keep", a->keep, "Keep only the newest N backups of this account there");
   create->callback([=] { *action = [=](Context& c) { return Create(c, *a); }; });
 
-  auto* list = backup->add_subcommand("list", "List backup files, newest first");
+  auto* push = backup->add_subcommand(
+      "push", "Store an encrypted snapshot of the vault on the server (a cloud backup)");
+  push->callback([=] { *action = [=](Context& c) { return Push(c); }; });
+
+  auto* list =
+      backup->add_subcommand("list", "List backup files (or --cloud backups), newest first");
   list->add_option("--path", a->path, "Folder (default: the backup folder)");
-  list->callback([=] { *action = [=](Context& c) { return List(c, *a); }; });
+  list->add_flag("--cloud", a->cloud, "List your cloud backups instead");
+  list->callback(
+      [=] { *action = [=](Context& c) { return a->cloud ? ListCloud(c) : List(c, *a); }; });
 
   auto* restore = backup->add_subcommand(
       "restore", "Put the items of a backup back into the vault (the newest by default)");
@@ -274,7 +457,23 @@ void AddBackupCommands(CLI::App& app, Action* action) {
   restore->add_option("--path", a->path, "Folder to look in (default: the backup folder)");
   restore->add_flag("--replace", a->replace,
                     "Make the vault exactly the backup (overwrite and delete newer items)");
-  restore->callback([=] { *action = [=](Context& c) { return Restore(c, *a); }; });
+  restore->add_option("--cloud", a->cloud_id,
+                      "Ask to restore cloud backup ID ('newest': the newest); needs approval");
+  restore->add_option("--email", a->email,
+                      "With --cloud: you lost your master password too (an emailed code)");
+  restore->add_flag("--code-stdin", a->code_stdin,
+                    "With --email: read the emailed code from stdin");
+  restore->callback([=] {
+    *action = [=](Context& c) -> Status {
+      if (a->cloud_id.empty()) {
+        if (!a->email.empty()) {
+          return Fail(Error::InvalidArgument("cli.usage", "--email goes with --cloud ID"));
+        }
+        return Restore(c, *a);
+      }
+      return RestoreCloud(c, *a);
+    };
+  });
 }
 
 }  // namespace keyward::cli

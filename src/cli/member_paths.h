@@ -11,6 +11,10 @@ namespace keyward::cli {
 // keyward device pair (device_cmd.cc).
 [[nodiscard]] Status PairThisDevice(Context& ctx, const std::string& email,
                                     const std::string& device_name);
+// keyward backup restore --cloud ID --email E (backup_cmd.cc): a cloud
+// restore for a member without the master password ("newest": the newest).
+[[nodiscard]] Status RestoreCloudBackup(Context& ctx, const std::string& email,
+                                        const std::string& snapshot_id);
 // keyward recovery request (request_cmd.cc).
 [[nodiscard]] Status RequestRecovery(Context& ctx, const std::string& email);
 // keyward account restart (account_cmd.cc).

@@ -262,6 +262,7 @@ void PrintRedeemedJson(Context& ctx, const client::Redemption& r,
                        const client::Redemption::Completed& done, const std::string& login) {
   client::Json j = client::Json::object();
   j["status"] = client::Str("password_reset");
+  j["restored_snapshot"] = r.restores() ? client::Str(r.snapshot_id()) : client::Json(nullptr);
   j["request_id"] = client::Str(r.request_id());
   j["email"] = client::Str(r.email());
   client::Json pinned = client::Json::array();
@@ -286,7 +287,7 @@ void PrintRedeemedJson(Context& ctx, const client::Redemption& r,
 }
 
 void PrintRedeemedText(Context& ctx, const client::Redemption::Completed& done,
-                       const std::string& login) {
+                       const std::string& login, bool restored) {
   for (const auto& id : done.newly_pinned) {
     ctx.Out(fmt::format(
         "Pinned organization {} on this device; its signing key fingerprint is {} (compare it "
@@ -299,7 +300,8 @@ void PrintRedeemedText(Context& ctx, const client::Redemption::Completed& done,
         "stays; once you trust it ('keyward org trust'), re-enroll with 'keyward recovery enroll'.",
         o.name, o.org_id));
   }
-  ctx.Out(fmt::format("Your master password was reset. Log in with: {}", login));
+  ctx.Out(fmt::format("Your master password was reset{}. Log in with: {}",
+                      restored ? " and the cloud backup restored" : "", login));
 }
 
 Status Redeem(Context& ctx, const RequestArgs& a) {
@@ -313,6 +315,20 @@ Status Redeem(Context& ctx, const RequestArgs& a) {
   CodeHint(ctx, false, "A 6-digit code was emailed to the account this link recovers.");
   KW_ASSIGN_OR_RETURN(auto code, ctx.prompt().Line("Code from the email: "));
   KW_TRY(r.Verify(c, code));
+  if (r.restores()) {
+    // The approval was for a cloud restore: its items are staged now and put
+    // back with the new password, in one step.
+    if (!ctx.json()) {
+      ctx.Out(fmt::format(
+          "This link also restores cloud backup {}: every item of your vault is replaced with "
+          "the backup's and every device is signed out.",
+          r.snapshot_id()));
+    }
+    ProgressBar bar(ctx, "Staging", "items");
+    KW_ASSIGN_OR_RETURN(const uint64_t staged, r.StageRestore(c, bar.Fn()));
+    (void)staged;
+    bar.Done();
+  }
   KW_ASSIGN_OR_RETURN(auto password, ctx.prompt().NewPassword("New master password: ",
                                                               "Repeat new master password: "));
   KW_ASSIGN_OR_RETURN(auto accepted, AcceptedFingerprints(a));
@@ -325,7 +341,7 @@ Status Redeem(Context& ctx, const RequestArgs& a) {
   if (ctx.json()) {
     PrintRedeemedJson(ctx, r, done, login);
   } else {
-    PrintRedeemedText(ctx, done, login);
+    PrintRedeemedText(ctx, done, login, r.restores());
   }
   return {};
 }
@@ -372,6 +388,10 @@ client::Json RequestJson(const client::RecoveryRequestInfo& r) {
   j["decided_at"] = client::Str(r.decided_at);
   j["decline_reason"] = client::Str(r.decline_reason);
   j["completed_at"] = client::Str(r.completed_at);
+  j["kind"] = client::Str(r.kind);
+  j["snapshot_id"] = client::Str(r.snapshot_id);
+  j["link"] = r.link;
+  j["item_count"] = r.item_count;
   return j;
 }
 
@@ -423,9 +443,9 @@ Status List(Context& ctx, const RequestArgs& a) {
     return {};
   }
   std::vector<std::vector<std::string>> rows = {
-      {"ID", "MEMBER", "STATUS", "REQUESTED", "DEVICE", "ADDRESS", "EPOCH", "APPROVALS"}};
+      {"ID", "TYPE", "MEMBER", "STATUS", "REQUESTED", "DEVICE", "ADDRESS", "EPOCH", "APPROVALS"}};
   for (const auto& r : page.requests) {
-    rows.push_back({r.id, r.email.empty() ? r.account_id : r.email,
+    rows.push_back({r.id, r.kind, r.email.empty() ? r.account_id : r.email,
                     std::string(client::RequestStatusText(r.status)), r.created_at,
                     r.initiated_by.empty() ? Dash(r.device_name) : "(started by an admin)",
                     Dash(r.remote_address), std::to_string(r.epoch), Approvals(r)});
@@ -440,6 +460,14 @@ Status List(Context& ctx, const RequestArgs& a) {
 
 void PrintRequest(Context& ctx, const client::RecoveryRequestInfo& r) {
   ctx.Out(fmt::format("request:      {}", r.id));
+  if (r.kind == "restore") {
+    ctx.Out(fmt::format("type:         restore of cloud backup {} ({})", r.snapshot_id,
+                        r.link ? "the member lost the password too: approval makes a link"
+                               : "asked while signed in: the last approval rolls the vault back "
+                                 "and unpairs the member's other devices"));
+  } else {
+    ctx.Out("type:         recovery");
+  }
   ctx.Out(fmt::format("member:       {} ({})", r.email, r.account_id));
   ctx.Out(fmt::format("status:       {}", client::RequestStatusText(r.status)));
   ctx.Out(fmt::format("requested:    {}", r.created_at));
@@ -495,6 +523,13 @@ Status ShowApproval(Context& ctx, client::ApproveResult& result, bool qr) {
     ctx.OutJson(j);
     return {};
   }
+  if (!result.link && r.status == "link_used" && r.kind == "restore") {
+    ctx.Out(fmt::format(
+        "Restore of {} approved: their vault is rolled back to cloud backup {} and their other "
+        "devices are signed out.",
+        r.email, r.snapshot_id));
+    return {};
+  }
   if (!result.link) {
     const size_t more = needed > recorded ? needed - recorded : 1;
     ctx.Out(fmt::format("{} of {} approvals recorded; {} must approve.", recorded, needed,
@@ -530,13 +565,26 @@ Status ApproveCmd(Context& ctx, const RequestArgs& a) {
   if (!ctx.json()) PrintRequest(ctx, req);
   KW_TRY(ConfirmOrCancel(
       ctx,
-      fmt::format("Approve the recovery of {}? Check first (e.g. by phone) that they asked "
-                  "for it.",
-                  req.email),
+      req.link ? fmt::format("Approve the {} of {}? Check first (e.g. by phone) that they asked "
+                             "for it.",
+                             req.kind == "restore" ? "cloud restore" : "recovery", req.email)
+               : fmt::format("Approve rolling the vault of {} back to cloud backup {} and "
+                             "unpairing their other devices? Check first (e.g. by phone) that "
+                             "they asked for it.",
+                             req.email, req.snapshot_id),
       "not approved"));
+  KW_ASSIGN_OR_RETURN(auto info, s->client().GetServerInfo());
+  if (!req.link) {
+    // No link to make: the approval opens no escrow share, so the admin's
+    // keys stay locked.
+    client::RecoveryAdmin admin(
+        s->org(), s->client(),
+        client::MemberKeys{s->profile().account_id, crypto::GenerateBoxKeyPair()});
+    KW_ASSIGN_OR_RETURN(auto result, admin.Approve(v, a.id, info.public_url));
+    return ShowApproval(ctx, result, a.qr);
+  }
   KW_TRY(s->UnlockKeys(ctx));
   KW_ASSIGN_OR_RETURN(auto keys, MyKeys(*s));
-  KW_ASSIGN_OR_RETURN(auto info, s->client().GetServerInfo());
   client::RecoveryAdmin admin(s->org(), s->client(), std::move(keys));
   KW_ASSIGN_OR_RETURN(auto result, admin.Approve(v, a.id, info.public_url));
   return ShowApproval(ctx, result, a.qr);

@@ -121,6 +121,12 @@ crypto::Bytes EncryptItem(const crypto::VaultKey& uk, std::string_view account_i
                          crypto::Ad({kItemLabel, account_id, item_id}));
 }
 
+bool ItemOpens(const crypto::VaultKey& uk, std::string_view account_id, std::string_view item_id,
+               std::span<const uint8_t> blob) {
+  return crypto::Decrypt(uk.span(), blob, crypto::Ad({kItemLabel, account_id, item_id}))
+      .has_value();
+}
+
 Result<ItemFields> DecryptItem(const crypto::VaultKey& uk, std::string_view account_id,
                                std::string_view item_id, std::span<const uint8_t> blob) {
   auto plain = crypto::Decrypt(uk.span(), blob, crypto::Ad({kItemLabel, account_id, item_id}));

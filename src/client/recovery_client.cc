@@ -13,6 +13,7 @@
 
 #include "client/org_json.h"
 #include "keyward/client.h"
+#include "keyward/snapshot.h"
 #include "protocol/binding.h"
 #include "protocol/escrow.h"
 #include "protocol/grant.h"
@@ -34,7 +35,18 @@ Result<std::string> RequestPath(std::string_view org_id, std::string_view reques
   return RequestsPath(org_id, fmt::format("/requests/{}{}", request_id, rest));
 }
 
-Result<RecoveryRequestInfo> ParseRequest(const Json& j) {
+Result<crypto::GenericKey> DecodeKey32(const Json& j, std::string_view key) {
+  KW_ASSIGN_OR_RETURN(auto text, JsonSecret(j, key));
+  auto bytes = crypto::Base64UrlDecodeSecret(text.view());
+  if (!bytes || bytes->size() != crypto::GenericKey::kSize) {
+    return Fail(BadResponse(fmt::format("has an invalid '{}'", key)));
+  }
+  return crypto::GenericKey(std::move(*bytes));
+}
+
+}  // namespace
+
+Result<RecoveryRequestInfo> ParseRequestInfo(const Json& j) {
   RecoveryRequestInfo r;
   KW_ASSIGN_OR_RETURN(auto id, JsonString(j, "id"));
   if (!protocol::CheckId(id)) return Fail(BadResponse("has an invalid request id"));
@@ -62,6 +74,13 @@ Result<RecoveryRequestInfo> ParseRequest(const Json& j) {
   r.decided_at = Text(j, "decided_at");
   r.decline_reason = Text(j, "decline_reason");
   r.completed_at = Text(j, "completed_at");
+  r.kind = Text(j, "kind");
+  if (r.kind.empty()) r.kind = "recovery";
+  r.snapshot_id = Text(j, "snapshot_id");
+  if (auto it = j.find(ToSecretString("link")); it != j.end() && it->is_boolean()) {
+    r.link = it->get<bool>();
+  }
+  if (auto n = U64(j, "item_count")) r.item_count = *n;
   if (auto it = j.find(ToSecretString("escrow")); it != j.end() && it->is_object()) {
     PendingShare share;
     share.account_id = r.account_id;
@@ -75,17 +94,6 @@ Result<RecoveryRequestInfo> ParseRequest(const Json& j) {
   }
   return r;
 }
-
-Result<crypto::GenericKey> DecodeKey32(const Json& j, std::string_view key) {
-  KW_ASSIGN_OR_RETURN(auto text, JsonSecret(j, key));
-  auto bytes = crypto::Base64UrlDecodeSecret(text.view());
-  if (!bytes || bytes->size() != crypto::GenericKey::kSize) {
-    return Fail(BadResponse(fmt::format("has an invalid '{}'", key)));
-  }
-  return crypto::GenericKey(std::move(*bytes));
-}
-
-}  // namespace
 
 std::string_view RequestStatusText(std::string_view status) {
   if (status == "pending") return "Pending";
@@ -108,6 +116,18 @@ Status AskRecoveryCode(Client& client, std::string_view email, std::string_view 
   body["email"] = Str(email);
   body["device_name"] = Str(device_name);
   body["intent"] = Str(intent);
+  KW_TRY(client.CallJson("POST", "/v1/recovery/requests", body));
+  return {};
+}
+
+Status AskRestoreCode(Client& client, std::string_view email, std::string_view device_name,
+                      std::string_view snapshot_id) {
+  Json body = Json::object();
+  body["email"] = Str(email);
+  body["device_name"] = Str(device_name);
+  body["intent"] = Str("submit");
+  body["kind"] = Str("restore");
+  if (!snapshot_id.empty()) body["snapshot_id"] = Str(snapshot_id);
   KW_TRY(client.CallJson("POST", "/v1/recovery/requests", body));
   return {};
 }
@@ -199,6 +219,10 @@ struct Redemption::State {
   crypto::SecureBytes ticket;
   crypto::KdfParams kdf_minimum;
   std::vector<RedeemOrg> orgs;
+  // A restore request: its snapshot, and how many items StageRestore staged.
+  bool restore = false;
+  std::optional<SnapshotInfo> snapshot;
+  std::optional<uint64_t> staged;
   bool completed = false;
 };
 
@@ -301,8 +325,55 @@ Status Redemption::Verify(Client& client, const crypto::SecureBytes& code) {
   state_->ticket = std::move(ticket);
   state_->kdf_minimum = kdf;
   state_->orgs = std::move(orgs);
+  state_->restore = Text(r, "kind") == "restore";
+  if (state_->restore) {
+    auto it = r.find(ToSecretString("snapshot"));
+    if (it == r.end() || !it->is_object()) return Fail(BadResponse("has no 'snapshot'"));
+    KW_ASSIGN_OR_RETURN(auto info, ParseSnapshotInfo(*it));
+    state_->snapshot = std::move(info);
+  }
   email_ = email;
   return {};
+}
+
+bool Redemption::restores() const { return state_->restore; }
+
+const std::string& Redemption::snapshot_id() const {
+  static const std::string kNone;
+  return state_->snapshot ? state_->snapshot->id : kNone;
+}
+
+Result<uint64_t> Redemption::StageRestore(Client& client, const SnapshotProgress& progress) {
+  if (!state_->vault_key || !state_->snapshot) {
+    return Fail(
+        Error::Internal("recovery.not_verified", "the recovery link's code was not verified yet"));
+  }
+  auto with_ticket = [&] {
+    Json body = Json::object();
+    body["ticket"] = Json(ToSecretString(state_->ticket));  // as the server gave it
+    return body;
+  };
+  KW_ASSIGN_OR_RETURN(
+      auto file, DownloadSnapshot(*state_->snapshot, [&](uint32_t n) -> Result<crypto::Bytes> {
+        Json body = with_ticket();
+        body["n"] = n;
+        KW_ASSIGN_OR_RETURN(auto r, client.CallJson("POST", "/v1/recovery/redeem/snapshot", body));
+        return JsonBase64(r, "data");
+      }));
+  KW_ASSIGN_OR_RETURN(auto contents, DecodeSnapshot(*state_->vault_key, file, state_->account_id,
+                                                    state_->snapshot->id));
+  KW_TRY(StageItems(
+      contents.items,
+      [&](Json items) -> Status {
+        Json body = with_ticket();
+        body["items"] = std::move(items["items"]);
+        auto r = client.CallJson("POST", "/v1/recovery/redeem/stage", body);
+        if (!r) return Fail(r.error());
+        return {};
+      },
+      progress));
+  state_->staged = contents.items.size();
+  return contents.items.size();
 }
 
 Result<Redemption::Completed> Redemption::Complete(
@@ -375,6 +446,13 @@ Result<Redemption::Completed> Redemption::Complete(
   body["new_auth_key"] = SecretB64(keys.auth.span());
   body["new_wrapped_vault_key"] = B64(WrapVaultKey(keys.enc, account_id, uk));
   body["escrows"] = std::move(escrows);
+  if (state_->restore) {
+    if (!state_->staged) {
+      return Fail(Error::Internal("restore.not_staged",
+                                  "the cloud backup's items were not sent yet (StageRestore)"));
+    }
+    body["restore_items"] = *state_->staged;
+  }
   KW_TRY(client.CallJson("POST", "/v1/recovery/redeem/complete", body));
   state_->completed = true;
   return done;
@@ -393,7 +471,7 @@ Result<RequestPage> RecoveryAdmin::List(std::string_view org_id, std::string_vie
   if (it == r.end() || !it->is_array()) return Fail(BadResponse("has no 'requests'"));
   RequestPage page;
   for (const Json& j : *it) {
-    KW_ASSIGN_OR_RETURN(auto req, ParseRequest(j));
+    KW_ASSIGN_OR_RETURN(auto req, ParseRequestInfo(j));
     page.requests.push_back(std::move(req));
   }
   if (auto next = JsonString(r, "next_after"); next && !next->empty()) page.next_after = *next;
@@ -404,7 +482,7 @@ Result<RecoveryRequestInfo> RecoveryAdmin::Get(std::string_view org_id,
                                                std::string_view request_id) {
   KW_ASSIGN_OR_RETURN(auto path, RequestPath(org_id, request_id));
   KW_ASSIGN_OR_RETURN(auto r, client_.CallJson("GET", path));
-  KW_ASSIGN_OR_RETURN(auto req, ParseRequest(r));
+  KW_ASSIGN_OR_RETURN(auto req, ParseRequestInfo(r));
   if (req.id != request_id || req.org_id != org_id) {
     return Fail(BadResponse("names another recovery request"));
   }
@@ -425,6 +503,15 @@ Result<ApproveResult> RecoveryAdmin::Approve(const VerifiedOrg& org, std::string
     return Fail(Error::PermissionDenied(
         "org.self_action",
         "you cannot approve your own recovery request: another recovery admin must"));
+  }
+  if (!req.link) {
+    // A cloud restore the member asked for in a session: the approval
+    // releases no secret (the member's device staged the items and keeps
+    // the vault key); the last one rolls the vault back.
+    KW_ASSIGN_OR_RETURN(auto path, RequestPath(org_id, request_id, "/approve"));
+    KW_ASSIGN_OR_RETURN(auto r, client_.CallJson("POST", path, Json::object()));
+    KW_ASSIGN_OR_RETURN(auto after, ParseRequestInfo(r));
+    return ApproveResult{std::move(after), std::nullopt};
   }
   if (!req.escrow) {
     for (const RecoveryApprovalInfo& a : req.approvals) {
@@ -475,7 +562,7 @@ Result<ApproveResult> RecoveryAdmin::Approve(const VerifiedOrg& org, std::string
   body["link_share"] = B64(link.linked_admin_share);
   KW_ASSIGN_OR_RETURN(auto path, RequestPath(org_id, request_id, "/approve"));
   KW_ASSIGN_OR_RETURN(auto r, client_.CallJson("POST", path, body));
-  KW_ASSIGN_OR_RETURN(auto after, ParseRequest(r));
+  KW_ASSIGN_OR_RETURN(auto after, ParseRequestInfo(r));
   ApproveResult result{std::move(after), std::nullopt};
   if (result.request.status == "approved") result.link = std::move(text);
   return result;
@@ -488,7 +575,7 @@ Result<RecoveryRequestInfo> RecoveryAdmin::Decline(std::string_view org_id,
   Json body = Json::object();
   body["reason"] = Str(reason);
   KW_ASSIGN_OR_RETURN(auto r, client_.CallJson("POST", path, body));
-  return ParseRequest(r);
+  return ParseRequestInfo(r);
 }
 
 Result<RecoveryRequestInfo> RecoveryAdmin::Start(std::string_view org_id,
@@ -498,7 +585,7 @@ Result<RecoveryRequestInfo> RecoveryAdmin::Start(std::string_view org_id,
   Json body = Json::object();
   body["member"] = Str(member_id);
   KW_ASSIGN_OR_RETURN(auto r, client_.CallJson("POST", path, body));
-  return ParseRequest(r);
+  return ParseRequestInfo(r);
 }
 
 }  // namespace keyward::client

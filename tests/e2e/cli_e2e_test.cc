@@ -846,7 +846,7 @@ TEST_F(PairingE2eTest, GuidedRecoveryTakesThePairingPathOrNone) {
   EXPECT_NE(none.err.find("nothing done"), std::string::npos) << none.Describe();
   auto usage = Cli("wes-new", {"recover", "--email", email, "--path", "fly"});
   EXPECT_EQ(usage.exit_code, 2) << usage.Describe();  // a usage error
-  EXPECT_EQ(usage.err, "keyward: --path is one of pair, request, restart\n");
+  EXPECT_EQ(usage.err, "keyward: --path is one of pair, cloud, request, restart\n");
 
   auto shower = ShowCode("wes", session, "y\n");
   auto code = PairingCodeIn(shower->out());

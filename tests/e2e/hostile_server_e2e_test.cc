@@ -489,5 +489,114 @@ TEST_F(HostileServerE2e, ABackupNeverTakesItemsTheServerSwapped) {
   EXPECT_EQ(field.out, "changed\n") << field.Describe();
 }
 
+// Cloud backups (docs/recovery.md "Cloud backups"): a server that swaps the
+// items it lists gets no snapshot pushed; one that serves another snapshot,
+// or an edited one, gets no restore request and nothing staged; one that
+// dresses a recovery request up as a restore gets an approval without a
+// link, which the real server refuses and which releases nothing. The
+// honest push and request first.
+TEST_F(HostileServerE2e, CloudBackupsRefuseWhatTheServerSwapsOrEdits) {
+  Start(/*smtp=*/false, /*proxied=*/true);
+  NewUser("alice");
+  NewUser("bob");
+  NewUser("carol");
+  Organization({{"bob", "user"}, {"carol", "admin"}});
+  for (const char* name : {"bank", "mail"}) {
+    auto add = As("bob", {"item", "add", "--name", name}, std::string(name) + "-secret\n");
+    ASSERT_EQ(add.exit_code, 0) << add.Describe();
+  }
+  // The honest push, with its upload recorded: S1.
+  std::string s1_part;
+  proxy_->SetEdit([&](const ProxyExchange& x, int&, std::string&) {
+    if (x.method == "PUT" && x.path.find("/parts/0") != std::string::npos) {
+      s1_part = x.request_body;
+    }
+  });
+  auto first = As("bob", {"--json", "backup", "push"});
+  proxy_->ClearEdit();
+  ASSERT_EQ(first.exit_code, 0) << first.Describe();
+  const json s1 = Json(first);
+  ASSERT_FALSE(s1_part.empty());
+
+  // Swapped item ciphertexts: nothing is pushed.
+  proxy_->SetEdit([](const ProxyExchange& x, int&, std::string& body) {
+    if (x.method == "GET" && x.path == "/v1/items") {
+      EditJson(body, [](json& j) {
+        auto& items = j["items"];
+        if (items.size() >= 2) std::swap(items[0]["data"], items[1]["data"]);
+      });
+    }
+  });
+  auto swapped = As("bob", {"backup", "push"});
+  proxy_->ClearEdit();
+  ExpectFailure(swapped, "does not open with this vault's key");
+  auto listed = As("bob", {"--json", "backup", "list", "--cloud"});
+  EXPECT_EQ(Json(listed)["snapshots"].size(), 1u) << listed.out;
+
+  auto second = As("bob", {"--json", "backup", "push"});
+  ASSERT_EQ(second.exit_code, 0) << second.Describe();
+  const std::string s2 = Json(second).value("id", "");
+
+  // Asked for S2, served S1 (a valid snapshot of the same vault).
+  proxy_->SetEdit([&](const ProxyExchange& x, int&, std::string& body) {
+    if (x.method != "GET") return;
+    if (x.path == "/v1/snapshots/" + s2) {
+      EditJson(body, [&](json& j) { j["size"] = s1.value("size", 0); });
+    } else if (x.path == "/v1/snapshots/" + s2 + "/parts/0") {
+      body = s1_part;
+    }
+  });
+  auto other = As("bob", {"--yes", "backup", "restore", "--cloud", s2});
+  proxy_->ClearEdit();
+  ExpectFailure(other, "another cloud backup than the one asked for");
+  // One flipped byte in the part.
+  proxy_->SetEdit([&](const ProxyExchange& x, int&, std::string& body) {
+    if (x.method == "GET" && x.path == "/v1/snapshots/" + s2 + "/parts/0") {
+      EditJson(body, [](json& j) {
+        std::string data = j["data"];
+        data[data.size() / 2] = data[data.size() / 2] == 'A' ? 'B' : 'A';
+        j["data"] = data;
+      });
+    }
+  });
+  auto edited = As("bob", {"--yes", "backup", "restore", "--cloud", s2});
+  proxy_->ClearEdit();
+  EXPECT_EQ(edited.exit_code, 1) << edited.Describe();
+  // Neither reached the admins: no request, nothing staged.
+  EXPECT_TRUE(proxy_->ExchangesTo("/v1/restores").empty());
+  auto none = As("carol", {"--json", "recovery", "list"});
+  EXPECT_EQ(Json(none)["requests"].size(), 0u) << none.out;
+
+  // The honest request of S2 goes through and is approved.
+  auto honest = As("bob", {"--json", "--yes", "backup", "restore", "--cloud", s2});
+  ASSERT_EQ(honest.exit_code, 0) << honest.Describe();
+  auto approved =
+      As("carol", {"--yes", "recovery", "approve", Json(honest).value("request_id", "")});
+  ASSERT_EQ(approved.exit_code, 0) << approved.Describe();
+  EXPECT_NE(approved.out.find("rolled back"), std::string::npos) << approved.out;
+
+  // A recovery request shown to the admin as a restore asked in a session:
+  // the approval carries no link secret, and the real server refuses it.
+  const std::string id = Request();
+  proxy_->SetEdit([&](const ProxyExchange& x, int&, std::string& body) {
+    if (x.method == "GET" && x.path.find("/recovery/requests/" + id) != std::string::npos) {
+      EditJson(body, [](json& j) {
+        j["kind"] = "restore";
+        j["link"] = false;
+      });
+    }
+  });
+  auto dressed = As("carol", {"--yes", "recovery", "approve", id});
+  proxy_->ClearEdit();
+  EXPECT_NE(dressed.exit_code, 0) << dressed.Describe();
+  for (const auto& x : proxy_->ExchangesTo("/v1/orgs/")) {
+    if (x.path.ends_with("/approve")) {
+      EXPECT_EQ(x.request_body.find("token"), std::string::npos) << x.request_body;
+      EXPECT_EQ(x.request_body.find("link_share"), std::string::npos) << x.request_body;
+    }
+  }
+  EXPECT_EQ(Show("carol", id).value("status", ""), "pending");
+}
+
 }  // namespace
 }  // namespace keyward::testing
