@@ -29,20 +29,19 @@
 
 #include <spdlog/spdlog.h>
 
+#include "bench/bench_server.h"
 #include "common/try.h"
 #include "core/services.h"
 #include "crypto/cpace.h"
 #include "crypto/crypto.h"
 #include "protocol/pairing.h"
 #include "store/store.h"
-#include "tests/support/fake_clock.h"
 
 namespace keyward {
 namespace {
 
 namespace pp = protocol::pairing;
 
-constexpr std::string_view kEmail = "ann@example.com";
 const pp::JoiningDevice kJoining{"laptop-2", "cli"};
 
 crypto::SecureBytes NewCode() { return crypto::SecureBytes::Copy(crypto::RandomDigits(6)); }
@@ -186,100 +185,6 @@ void BM_PairingClientCrypto(benchmark::State& state) {
 BENCHMARK(BM_PairingClientCrypto)->Unit(benchmark::kMicrosecond);
 
 // ---- 3. the server ----
-
-// Keeps the last message only (the registration code during setup); the
-// pickup's "device paired" notice is dropped, as a queueing mailer would
-// take it off the request path.
-class LastMailer final : public core::mail::Mailer {
- public:
-  Status Send(const core::mail::Message& message) override {
-    last_ = message;
-    return {};
-  }
-  // The 6-digit code on a line of its own in the last message.
-  std::string LastCode() const {
-    size_t start = 0;
-    while (start <= last_.body.size()) {
-      size_t end = last_.body.find('\n', start);
-      if (end == std::string::npos) end = last_.body.size();
-      std::string_view line(last_.body.data() + start, end - start);
-      while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
-      while (!line.empty() && (line.back() == ' ' || line.back() == '\r')) line.remove_suffix(1);
-      if (line.size() == 6 && line.find_first_not_of("0123456789") == std::string_view::npos) {
-        return std::string(line);
-      }
-      start = end + 1;
-    }
-    return "";
-  }
-
- private:
-  core::mail::Message last_;
-};
-
-// Core services over a fresh in-memory SQLite store, with one verified
-// account signed in on device A ("laptop"); a fresh one per benchmark run.
-class Server {
- public:
-  // Empty on success, else what failed.
-  std::string SetUp() {
-    (void)crypto::Init();
-    auto opened = store::Open("sqlite::memory:");
-    if (!opened) return "store::Open: " + opened.error().code();
-    store_ = std::move(*opened);
-    core::CoreConfig config;
-    config.kdf_minimum = crypto::kTestKdf;
-    config.public_url = "https://vault.example.com";
-    services_ = std::make_unique<core::Services>(*store_, mailer_, clock_, secret_, config);
-
-    core::Registration r;
-    r.id = crypto::Base64UrlEncode(crypto::RandomBytes(16));
-    r.email = std::string(kEmail);
-    r.kdf = crypto::kTestKdf;
-    r.salt = crypto::RandomBytes(16);
-    r.auth_key = AuthKey();
-    r.wrapped_vault_key = crypto::RandomBytes(72);
-    r.public_key = crypto::RandomBytes(32);
-    r.wrapped_private_key = crypto::RandomBytes(72);
-    r.remote_address = "192.0.2.1";
-    account_id_ = r.id;
-    auto registered = core().accounts.Register(r);
-    core().WaitForBackgroundWork();
-    if (!registered) return "Register: " + registered.error().code();
-    if (auto v = core().accounts.Verify(kEmail, mailer_.LastCode(), "192.0.2.1"); !v) {
-      return "Verify: " + v.error().code();
-    }
-    core::Login login;
-    login.email = std::string(kEmail);
-    login.auth_key = AuthKey();
-    login.device = core::DeviceInfo{"laptop", "Ann's laptop", "cli"};
-    login.remote_address = "192.0.2.1";
-    auto in = core().sessions.Login(login);
-    if (!in) return "Login: " + in.error().code();
-    auto caller = core().sessions.Authenticate(in->token.span(), "192.0.2.1");
-    if (!caller) return "Authenticate: " + caller.error().code();
-    caller_ = std::move(*caller);
-    return "";
-  }
-
-  core::Services& core() { return *services_; }
-  store::Store& store() { return *store_; }
-  const core::Caller& caller() const { return caller_; }
-  const std::string& account_id() const { return account_id_; }
-
- private:
-  static crypto::AuthKey AuthKey() {
-    return crypto::AuthKey(crypto::SecureBytes::Copy(std::vector<uint8_t>(32, 1)));
-  }
-
-  keyward::testing::FakeClock clock_;
-  LastMailer mailer_;
-  crypto::ServerSecret secret_ = crypto::ServerSecret::Random();
-  std::unique_ptr<store::Store> store_;
-  std::unique_ptr<core::Services> services_;
-  std::string account_id_;
-  core::Caller caller_;
-};
 
 // Both devices' messages for one pairing, computed before the server sees any.
 struct ClientSide {
