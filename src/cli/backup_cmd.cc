@@ -1,8 +1,6 @@
 // keyward backup create | list | restore (local backup files; docs/recovery.md
 // "Restore a local backup") and push | list --cloud | restore --cloud
 // (cloud backups, "Cloud backups").
-#include <unistd.h>
-
 #include <algorithm>
 #include <fstream>
 
@@ -378,26 +376,8 @@ Status RestoreCloudByEmail(Context& ctx, const BackupArgs& a) {
   const std::string device = !profile.device_name.empty() ? profile.device_name : HostName();
   const std::string id = a.cloud_id == "newest" ? std::string() : a.cloud_id;
   KW_TRY(client::AskRestoreCode(c, a.email, device, id));
-  if (!a.code_stdin && ::isatty(0) == 1) {
-    ctx.Hint(fmt::format("If {} can be recovered, a 6-digit code was emailed to it.", a.email));
-  }
-  crypto::SecureBytes code;
-  if (a.code_stdin) {
-    Prompter from_stdin(PromptOptions{0, false, false, false});
-    KW_ASSIGN_OR_RETURN(code, from_stdin.Line("Code from the email: "));
-  } else {
-    KW_ASSIGN_OR_RETURN(code, ctx.prompt().Line("Code from the email: "));
-  }
-  KW_ASSIGN_OR_RETURN(auto sub, client::ConfirmRecoveryRequest(c, a.email, code));
-  if (ctx.json()) {
-    client::Json j = client::Json::object();
-    j["request_id"] = client::Str(sub.request_id);
-    j["status"] = client::Str(sub.status.empty() ? "pending" : sub.status);
-    j["org_name"] = client::Str(sub.org_name);
-    j["expires_at"] = client::Str(sub.expires_at);
-    ctx.OutJson(j);
-    return {};
-  }
+  KW_ASSIGN_OR_RETURN(auto sub, ConfirmByEmail(ctx, c, a.email, a.code_stdin));
+  if (ctx.json()) return {};
   ctx.Out(fmt::format("Restore requested (request {}{}).", sub.request_id,
                       sub.org_name.empty() ? "" : ", organization " + sub.org_name));
   ctx.Out(

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "cli/context.h"
+#include "keyward/recovery.h"
 
 namespace keyward::cli {
 
@@ -15,6 +16,12 @@ namespace keyward::cli {
 // restore for a member without the master password ("newest": the newest).
 [[nodiscard]] Status RestoreCloudBackup(Context& ctx, const std::string& email,
                                         const std::string& snapshot_id);
+// After a member's ask by email (recovery or restore, no session): the
+// emailed code (a line of stdin with code_stdin), confirmed; with --json the
+// submission is printed here (request_cmd.cc).
+[[nodiscard]] Result<client::RequestSubmitted> ConfirmByEmail(Context& ctx, client::Client& c,
+                                                              const std::string& email,
+                                                              bool code_stdin);
 // keyward recovery request (request_cmd.cc).
 [[nodiscard]] Status RequestRecovery(Context& ctx, const std::string& email);
 // keyward account restart (account_cmd.cc).

@@ -145,21 +145,8 @@ Status Request(Context& ctx, const RequestArgs& a) {
                              : !profile.device_name.empty() ? profile.device_name
                                                             : HostName();
   KW_TRY(client::AskRecoveryCode(c, a.email, device, "submit"));
-  CodeHint(ctx, a.code_stdin,
-           fmt::format("If {} can be recovered, a 6-digit code was emailed to it (an email "
-                       "explains it when it cannot).",
-                       a.email));
-  KW_ASSIGN_OR_RETURN(auto code, AskCode(ctx, a.code_stdin));
-  KW_ASSIGN_OR_RETURN(auto sub, client::ConfirmRecoveryRequest(c, a.email, code));
-  if (ctx.json()) {
-    client::Json j = client::Json::object();
-    j["request_id"] = client::Str(sub.request_id);
-    j["status"] = client::Str(sub.status.empty() ? "pending" : sub.status);
-    j["org_name"] = client::Str(sub.org_name);
-    j["expires_at"] = client::Str(sub.expires_at);
-    ctx.OutJson(j);
-    return {};
-  }
+  KW_ASSIGN_OR_RETURN(auto sub, ConfirmByEmail(ctx, c, a.email, a.code_stdin));
+  if (ctx.json()) return {};
   ctx.Out(fmt::format("Your request is pending (request {}{}).", sub.request_id,
                       sub.org_name.empty() ? "" : ", organization " + sub.org_name));
   ctx.Out(fmt::format(
@@ -651,6 +638,25 @@ Status StartCmd(Context& ctx, const RequestArgs& a) {
 }
 
 }  // namespace
+
+Result<client::RequestSubmitted> ConfirmByEmail(Context& ctx, client::Client& c,
+                                                const std::string& email, bool code_stdin) {
+  CodeHint(ctx, code_stdin,
+           fmt::format("If {} can be recovered, a 6-digit code was emailed to it (an email "
+                       "explains it when it cannot).",
+                       email));
+  KW_ASSIGN_OR_RETURN(auto code, AskCode(ctx, code_stdin));
+  KW_ASSIGN_OR_RETURN(auto sub, client::ConfirmRecoveryRequest(c, email, code));
+  if (ctx.json()) {
+    client::Json j = client::Json::object();
+    j["request_id"] = client::Str(sub.request_id);
+    j["status"] = client::Str(sub.status.empty() ? "pending" : sub.status);
+    j["org_name"] = client::Str(sub.org_name);
+    j["expires_at"] = client::Str(sub.expires_at);
+    ctx.OutJson(j);
+  }
+  return sub;
+}
 
 Status RequestRecovery(Context& ctx, const std::string& email) {
   RequestArgs a;

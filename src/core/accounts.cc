@@ -323,18 +323,14 @@ namespace {
 // Every organization the member is active in must allow a reset after
 // pairing (policy pairing_reset).
 Status CheckPairingResetAllowed(store::Tx& tx, std::string_view account_id) {
-  KW_ASSIGN_OR_RETURN(auto memberships, tx.ListOrgsOfAccount(account_id));
-  for (const auto& m : memberships) {
-    if (m.status != core::MemberStatus::kActive) continue;
-    KW_ASSIGN_OR_RETURN(auto org, tx.FindOrg(m.org_id));
-    if (!org) continue;
-    auto policy = protocol::ParsePolicy(org->policy_json);
-    if (policy && policy->pairing_reset) continue;
+  KW_ASSIGN_OR_RETURN(auto orgs, ActiveMemberships(tx, account_id));
+  for (const auto& o : orgs) {
+    if (o.policy && o.policy->pairing_reset) continue;
     return Fail(Error::PermissionDenied(
         "org.pairing_reset_forbidden",
         fmt::format("The organization '{}' does not allow a new master password after pairing "
                     "a device: ask its administrators for a recovery (keyward recovery request)",
-                    org->name)));
+                    o.org.name)));
   }
   return {};
 }

@@ -91,4 +91,17 @@ Status AppendAccountEvent(store::Tx& tx, const Clock& clock, std::string_view ac
   return {};
 }
 
+Result<std::vector<OrgWithPolicy>> ActiveMemberships(store::Tx& tx, std::string_view account_id) {
+  std::vector<OrgWithPolicy> out;
+  KW_ASSIGN_OR_RETURN(auto memberships, tx.ListOrgsOfAccount(account_id));
+  for (const auto& m : memberships) {
+    if (m.status != core::MemberStatus::kActive) continue;
+    KW_ASSIGN_OR_RETURN(auto org, tx.FindOrg(m.org_id));
+    if (!org) continue;
+    auto policy = protocol::ParsePolicy(org->policy_json);
+    out.push_back({std::move(*org), policy ? std::optional(std::move(*policy)) : std::nullopt});
+  }
+  return out;
+}
+
 }  // namespace keyward::core

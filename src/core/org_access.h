@@ -9,12 +9,15 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/error.h"
 #include "core/roles.h"
+#include "protocol/policy.h"
 #include "store/store.h"
 
 namespace keyward::core {
@@ -63,5 +66,14 @@ struct EventSpec {
 // spec.org_id is ignored.
 [[nodiscard]] Status AppendAccountEvent(store::Tx& tx, const Clock& clock,
                                         std::string_view account_id, EventSpec spec);
+
+// Every organization `account_id` is an active member of, with its policy
+// (nullopt when its stored policy does not parse).
+struct OrgWithPolicy {
+  core::Org org;
+  std::optional<protocol::RecoveryPolicy> policy;
+};
+[[nodiscard]] Result<std::vector<OrgWithPolicy>> ActiveMemberships(store::Tx& tx,
+                                                                   std::string_view account_id);
 
 }  // namespace keyward::core

@@ -92,6 +92,57 @@ class RestoreTest : public RecoveryTest {
     return false;
   }
 
+  // Bob lost the password too: a restore of his newest snapshot asked by
+  // email; the request id.
+  std::string AskByEmail() {
+    RecoveryAsk ask{bob_.email, "new-laptop",          RecoveryIntent::kSubmit,
+                    kAddress,   RequestKind::kRestore, ""};
+    EXPECT_OK(core().requests.Ask(ask));
+    core().WaitForBackgroundWork();
+    auto confirmed =
+        core().requests.Confirm(bob_.email, mailer_.LastCodeFor(bob_.email).value_or(""), kAddress);
+    EXPECT_OK(confirmed);
+    return confirmed ? confirmed->submitted.request_id : "";
+  }
+
+  // The admin's client approving with a link (A from SA, then L, T, LA).
+  protocol::ApprovedLink ApproveWithLink(const std::string& id) {
+    std::optional<core::Escrow> e;
+    EXPECT_OK(store_->Read([&](store::Tx& tx) -> Status {
+      KW_ASSIGN_OR_RETURN(e, tx.FindEscrow(org_.id, bob_.id));
+      return {};
+    }));
+    auto a = protocol::OpenAdminShare(org_.key, e->admin_share, org_.id, bob_.id, e->epoch);
+    EXPECT_TRUE(a.has_value());
+    auto link = protocol::CreateLink(*a, id, bob_.id, e->epoch);
+    EXPECT_TRUE(link.has_value());
+    EXPECT_OK(core().requests.Approve(admin_.caller(), org_.id, id, link->token,
+                                      link->linked_admin_share));
+    return std::move(*link);
+  }
+
+  // What bob's client sends to complete: UK rebuilt from the link, a new
+  // password, fresh escrows.
+  RecoveryCompletion Completion(const RedeemMaterial& m, const protocol::ApprovedLink& link,
+                                const std::string& id) {
+    auto a = protocol::OpenLink(link.link_secret, m.link_share, id, m.account_id, m.epoch);
+    auto uk = protocol::RecoverVaultKey(a.value(), m.server_part, m.wrapped_vault_key, org_.id,
+                                        m.account_id, m.epoch);
+    EXPECT_TRUE(uk.has_value());
+    RecoveryCompletion c;
+    c.ticket = m.ticket.Clone();
+    c.new_kdf = crypto::kTestKdf;
+    c.new_salt = crypto::RandomBytes(16);
+    c.new_auth_key = KeyFrom(7);
+    c.new_wrapped_vault_key = crypto::RandomBytes(72);
+    for (const auto& o : m.orgs) {
+      c.escrows.push_back({o.org_id, EscrowFor(o.org_id, m.account_id, o.last_epoch + 1,
+                                               o.key_version, o.recovery_public_key, *uk)});
+    }
+    c.remote_address = kAddress;
+    return c;
+  }
+
   // Bob's vault before: item-a (to be changed), item-b (to go).
   void FillVault() {
     ASSERT_OK(core().items.Create(bob_.caller(), "item-a", store::Bytes(40, 0xa1)));
@@ -309,41 +360,19 @@ TEST_F(RestoreTest, AFailureAtAnyStepOfTheApprovalLeavesEverythingAsItWas) {
 TEST_F(RestoreTest, WithoutThePasswordTheRestoreHappensAtRedeem) {
   FillVault();
   const std::string snapshot = Push(bob_);
-  // The newest snapshot (no id given).
-  RecoveryAsk ask{bob_.email, "new-laptop",          RecoveryIntent::kSubmit,
-                  kAddress,   RequestKind::kRestore, ""};
-  ASSERT_OK(core().requests.Ask(ask));
-  core().WaitForBackgroundWork();
-  auto code = mailer_.LastCodeFor(bob_.email);
-  ASSERT_TRUE(code);
-  auto confirmed = core().requests.Confirm(bob_.email, *code, kAddress);
-  ASSERT_OK(confirmed);
-  const std::string id = confirmed->submitted.request_id;
+  const std::string id = AskByEmail();
   auto stored = Stored(id);
   EXPECT_EQ(stored.kind, RequestKind::kRestore);
-  EXPECT_EQ(stored.snapshot_id, snapshot);
+  EXPECT_EQ(stored.snapshot_id, snapshot);  // the newest: no id was given
   EXPECT_TRUE(stored.device_id.empty());
-
   // The approval needs the link here.
   EXPECT_ERROR(core().requests.Approve(admin_.caller(), org_.id, id, std::nullopt),
                "request.invalid_field");
-  std::optional<core::Escrow> e;
-  ASSERT_OK(store_->Read([&](store::Tx& tx) -> Status {
-    KW_ASSIGN_OR_RETURN(e, tx.FindEscrow(org_.id, bob_.id));
-    return {};
-  }));
-  auto a = protocol::OpenAdminShare(org_.key, e->admin_share, org_.id, bob_.id, e->epoch);
-  ASSERT_TRUE(a);
-  auto link = protocol::CreateLink(*a, id, bob_.id, e->epoch);
-  ASSERT_TRUE(link);
-  ASSERT_OK(
-      core().requests.Approve(admin_.caller(), org_.id, id, link->token, link->linked_admin_share));
+  auto link = ApproveWithLink(id);
   EXPECT_EQ(ItemsOf(bob_)[1].id, "item-b");  // not yet
 
-  ASSERT_OK(core().requests.RedeemStart(id, link->token, kAddress));
-  auto redeem_code = mailer_.LastCodeFor(bob_.email);
-  ASSERT_TRUE(redeem_code);
-  auto m = core().requests.RedeemVerify(id, link->token, *redeem_code, kAddress);
+  ASSERT_OK(core().requests.RedeemStart(id, link.token, kAddress));
+  auto m = core().requests.RedeemVerify(id, link.token, *mailer_.LastCodeFor(bob_.email), kAddress);
   ASSERT_OK(m);
   EXPECT_EQ(m->kind, RequestKind::kRestore);
   ASSERT_TRUE(m->snapshot.has_value());
@@ -355,21 +384,7 @@ TEST_F(RestoreTest, WithoutThePasswordTheRestoreHappensAtRedeem) {
                "recovery.invalid_ticket");
   ASSERT_OK(core().restores.StageWithTicket(m->ticket, Staged()));
 
-  auto uk = protocol::RecoverVaultKey(
-      protocol::OpenLink(link->link_secret, m->link_share, id, m->account_id, m->epoch).value(),
-      m->server_part, m->wrapped_vault_key, org_.id, m->account_id, m->epoch);
-  ASSERT_TRUE(uk);
-  RecoveryCompletion c;
-  c.ticket = m->ticket.Clone();
-  c.new_kdf = crypto::kTestKdf;
-  c.new_salt = crypto::RandomBytes(16);
-  c.new_auth_key = KeyFrom(7);
-  c.new_wrapped_vault_key = crypto::RandomBytes(72);
-  for (const auto& o : m->orgs) {
-    c.escrows.push_back({o.org_id, EscrowFor(o.org_id, m->account_id, o.last_epoch + 1,
-                                             o.key_version, o.recovery_public_key, *uk)});
-  }
-  c.remote_address = kAddress;
+  RecoveryCompletion c = Completion(*m, link, id);
   // The count the client staged must be there.
   c.restore_items = 3;
   EXPECT_ERROR(core().requests.Complete(c), "restore.not_ready");
@@ -391,51 +406,17 @@ TEST_F(RestoreTest, WithoutThePasswordTheRestoreHappensAtRedeem) {
 TEST_F(RestoreTest, AFailureAtAnyStepOfTheRedeemLeavesPasswordAndVaultAsTheyWere) {
   FillVault();
   (void)Push(bob_);
-  RecoveryAsk ask{bob_.email, "new-laptop",          RecoveryIntent::kSubmit,
-                  kAddress,   RequestKind::kRestore, ""};
-  ASSERT_OK(core().requests.Ask(ask));
-  core().WaitForBackgroundWork();
-  auto confirmed = core().requests.Confirm(bob_.email, *mailer_.LastCodeFor(bob_.email), kAddress);
-  ASSERT_OK(confirmed);
-  const std::string id = confirmed->submitted.request_id;
-  std::optional<core::Escrow> e;
-  ASSERT_OK(store_->Read([&](store::Tx& tx) -> Status {
-    KW_ASSIGN_OR_RETURN(e, tx.FindEscrow(org_.id, bob_.id));
-    return {};
-  }));
-  auto link = protocol::CreateLink(
-      protocol::OpenAdminShare(org_.key, e->admin_share, org_.id, bob_.id, e->epoch).value(), id,
-      bob_.id, e->epoch);
-  ASSERT_TRUE(link);
-  ASSERT_OK(
-      core().requests.Approve(admin_.caller(), org_.id, id, link->token, link->linked_admin_share));
-  ASSERT_OK(core().requests.RedeemStart(id, link->token, kAddress));
-  auto m =
-      core().requests.RedeemVerify(id, link->token, *mailer_.LastCodeFor(bob_.email), kAddress);
+  const std::string id = AskByEmail();
+  auto link = ApproveWithLink(id);
+  ASSERT_OK(core().requests.RedeemStart(id, link.token, kAddress));
+  auto m = core().requests.RedeemVerify(id, link.token, *mailer_.LastCodeFor(bob_.email), kAddress);
   ASSERT_OK(m);
   ASSERT_OK(core().restores.StageWithTicket(m->ticket, Staged()));
-  auto uk = protocol::RecoverVaultKey(
-      protocol::OpenLink(link->link_secret, m->link_share, id, m->account_id, m->epoch).value(),
-      m->server_part, m->wrapped_vault_key, org_.id, m->account_id, m->epoch);
-  ASSERT_TRUE(uk);
-  auto completion = [&] {
-    RecoveryCompletion c;
-    c.ticket = m->ticket.Clone();
-    c.new_kdf = crypto::kTestKdf;
-    c.new_salt = crypto::RandomBytes(16);
-    c.new_auth_key = KeyFrom(7);
-    c.new_wrapped_vault_key = crypto::RandomBytes(72);
-    for (const auto& o : m->orgs) {
-      c.escrows.push_back({o.org_id, EscrowFor(o.org_id, m->account_id, o.last_epoch + 1,
-                                               o.key_version, o.recovery_public_key, *uk)});
-    }
-    c.remote_address = kAddress;
-    c.restore_items = 2;
-    return c;
-  };
   for (int64_t n = 1;; ++n) {
+    RecoveryCompletion c = Completion(*m, link, id);
+    c.restore_items = 2;
     failing_->FailAt(n);
-    auto r = core().requests.Complete(completion());
+    auto r = core().requests.Complete(c);
     failing_->FailAt(0);
     if (r) break;
     ASSERT_LT(n, 500) << "the completion never succeeded";

@@ -54,14 +54,10 @@ Error SnapshotNotFound() { return Error::NotFound("snapshot.not_found", "No such
 Result<uint32_t> SnapshotRetention(store::Tx& tx, std::string_view account_id) {
   uint32_t keep = protocol::kDefaultSnapshotKeep;
   bool any = false;
-  KW_ASSIGN_OR_RETURN(auto memberships, tx.ListOrgsOfAccount(account_id));
-  for (const auto& m : memberships) {
-    if (m.status != core::MemberStatus::kActive) continue;
-    KW_ASSIGN_OR_RETURN(auto org, tx.FindOrg(m.org_id));
-    if (!org) continue;
-    auto policy = protocol::ParsePolicy(org->policy_json);
-    if (!policy) continue;
-    keep = any ? std::min(keep, policy->snapshot_keep) : policy->snapshot_keep;
+  KW_ASSIGN_OR_RETURN(auto orgs, ActiveMemberships(tx, account_id));
+  for (const auto& o : orgs) {
+    if (!o.policy) continue;
+    keep = any ? std::min(keep, o.policy->snapshot_keep) : o.policy->snapshot_keep;
     any = true;
   }
   return keep;
