@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Configures and builds Keyward into ./build (Release-with-debug-info).
+# Builds the web pages (web/dist), then configures and builds Keyward into
+# ./build (Release-with-debug-info), with the pages embedded into keywardd.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 "$(pwd)/scripts/install-deps.sh"
+scripts/build-web.sh
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
 if [ ! -f build/CMakeCache.txt ]; then

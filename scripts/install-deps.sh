@@ -11,7 +11,12 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-aiosmtpd wrk
   libpq-dev postgresql nginx
+  chromium
 )
+# The web pages build with Node.js and npm (Debian 12's, or a newer Node.js
+# already installed, which brings its own npm).
+command -v node >/dev/null || packages+=(nodejs)
+command -v npm >/dev/null || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -8,7 +8,7 @@ scripts/build.sh
 cat <<MSG
 
 Keyward is built. Starting keywardd (Ctrl-C stops it).
-In another terminal, try:
+Open http://127.0.0.1:8080/ in a browser to sign in, or in another terminal try:
   export PATH="$(pwd)/build/bin:\$PATH"
   keyward account register --email you@example.com
   keyward account verify --email you@example.com     # the code is in ./keyward-data/outbox/

@@ -222,7 +222,10 @@ bhttp::response<bhttp::string_body> ToBeast(Response response, unsigned version,
     res.set(bhttp::field::content_type, response.content_type);
   }
   for (auto& [name, value] : response.headers) res.insert(name, value);
-  res.set(bhttp::field::cache_control, "no-store");
+  // Nothing is cached unless the handler says so (the embedded pages).
+  if (res.find(bhttp::field::cache_control) == res.end()) {
+    res.set(bhttp::field::cache_control, "no-store");
+  }
   res.set("X-Content-Type-Options", "nosniff");
   res.keep_alive(keep_alive);
   if (bodyless) {

@@ -132,6 +132,7 @@ class ApiImpl final : public Api {
     AddRequestRoutes(router, RouteContext{config_, core_});
     AddPairingRoutes(router, RouteContext{config_, core_});
     AddSnapshotRoutes(router, RouteContext{config_, core_});
+    AddWebRoutes(router);
   }
 
   // Before any request: a node whose key files are not the database's would

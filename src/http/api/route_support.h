@@ -135,5 +135,6 @@ void AddRecoveryRoutes(http::Router& router, RouteContext ctx);
 void AddRequestRoutes(http::Router& router, RouteContext ctx);   // request_routes.cc
 void AddPairingRoutes(http::Router& router, RouteContext ctx);   // pairing_routes.cc
 void AddSnapshotRoutes(http::Router& router, RouteContext ctx);  // snapshot_routes.cc
+void AddWebRoutes(http::Router& router);                         // web_routes.cc
 
 }  // namespace keyward::api

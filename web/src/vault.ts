@@ -1,0 +1,106 @@
+// Signing in and reading the vault, as the CLI does (src/client/client.cc):
+// the master password never leaves the page; Argon2id runs here, only the
+// auth key goes to the server, and the vault key is unwrapped here.
+import { call, setToken } from "./api.js";
+import * as c from "./crypto/primitives.js";
+
+export interface Session {
+  accountId: string;
+  email: string;
+  vaultKey: Uint8Array;
+}
+
+export interface ItemFields {
+  name: string;
+  username: string;
+  password: string;
+  url: string;
+  notes: string;
+}
+
+export interface Item {
+  id: string;
+  revision: number;
+  fields: ItemFields;
+}
+
+export class NeedsSecondFactor extends Error {}
+
+const DEVICE_KEY_LABEL = "keyward/v1/uk";
+const ITEM_LABEL = "keyward/v1/item";
+
+// A device id for this tab: 16 random bytes. Kept in memory only, like the
+// session: a reloaded page is a new device until trusted devices exist.
+const deviceId = c.base64url(globalThis.crypto.getRandomValues(new Uint8Array(16)));
+
+export async function signIn(email: string, password: string, totp?: string): Promise<Session> {
+  await c.init();
+  const pre = await call<{ kdf: { ops: number; mem: number }; salt: string }>(
+    "POST", "/v1/accounts/prelogin", { email });
+  if (pre.kdf.ops < c.CLIENT_FLOOR_KDF.ops || pre.kdf.mem < c.CLIENT_FLOOR_KDF.mem) {
+    throw new c.CryptoError("kdf.too_weak_from_server",
+      "The server asks for weaker key derivation than this page accepts; not signing in.");
+  }
+  // Argon2id blocks for a second or so: let the progress text paint first.
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  const mk = c.deriveMasterKey(password, c.fromBase64url(pre.salt), pre.kdf);
+  const keys = c.splitMasterKey(mk);
+  c.wipe(mk);
+  const body: Record<string, unknown> = {
+    email,
+    auth_key: c.base64url(keys.auth),
+    device: { id: deviceId, name: "Web browser", type: "web" },
+  };
+  if (totp) body.totp_code = totp;
+  let answer: any;
+  try {
+    answer = await call("POST", "/v1/sessions", body);
+  } catch (e: any) {
+    c.wipe(keys.auth);
+    c.wipe(keys.enc);
+    if (e?.code === "auth.two_factor_required") throw new NeedsSecondFactor(e.message);
+    throw e;
+  }
+  c.wipe(keys.auth);
+  const account = answer.account;
+  let vaultKey: Uint8Array;
+  try {
+    vaultKey = c.decrypt(keys.enc, c.fromBase64url(account.wrapped_vault_key),
+      c.ad(DEVICE_KEY_LABEL, account.id));
+  } finally {
+    c.wipe(keys.enc);
+  }
+  setToken(answer.token);
+  return { accountId: account.id, email: account.email, vaultKey };
+}
+
+export async function signOut(session: Session | undefined): Promise<void> {
+  try {
+    await call("DELETE", "/v1/sessions/current");
+  } finally {
+    setToken("");
+    if (session) c.wipe(session.vaultKey);
+  }
+}
+
+const decoder = new TextDecoder();
+
+export async function listItems(session: Session): Promise<Item[]> {
+  const answer = await call<{ items: { id: string; revision: number; data: string }[] }>(
+    "GET", "/v1/items");
+  return answer.items.map((row) => {
+    const plain = c.decrypt(session.vaultKey, c.fromBase64url(row.data),
+      c.ad(ITEM_LABEL, session.accountId, row.id));
+    const j = JSON.parse(decoder.decode(plain));
+    c.wipe(plain);
+    const text = (k: string) => (typeof j[k] === "string" ? j[k] : "");
+    return {
+      id: row.id,
+      revision: row.revision,
+      fields: {
+        name: text("name"), username: text("username"), password: text("password"),
+        url: text("url"), notes: text("notes"),
+      },
+    };
+  });
+}

@@ -1,0 +1,150 @@
+// What the browser tests share: a live keywardd (its outbox for mail), the
+// real `keyward` CLI to set up accounts, and Debian's chromium driven by
+// playwright-core, with every console error and Content-Security-Policy
+// violation collected (a test fails on any). Paths come from ctest:
+// KEYWARDD, KEYWARD_CLI, KEYWARD_WEB_ARTIFACTS (screenshots), CHROMIUM.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium, type Browser, type Page } from "playwright-core";
+
+export const PASSWORD = "correct horse battery staple";
+
+function env(name: string): string {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set (run through ctest)`);
+  return v;
+}
+
+function withoutKeywardVars(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("KEYWARD_")));
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export class Server {
+  readonly dir = mkdtempSync(join(tmpdir(), "keyward-web-"));
+  url = "";
+  private process?: ChildProcess;
+
+  async start(): Promise<void> {
+    const port = await freePort();
+    this.url = `http://127.0.0.1:${port}`;
+    this.process = spawn(env("KEYWARDD"), ["--listen", `127.0.0.1:${port}`, "--data",
+      join(this.dir, "data"), "--min-kdf-ops", "2", "--min-kdf-mem", "20971520"],
+      // keywardd refuses KEYWARD_* variables it does not know (the test's own).
+      { stdio: ["ignore", "ignore", "pipe"], env: withoutKeywardVars() });
+    let log = "";
+    this.process.stderr!.on("data", (d) => (log += d));
+    for (let i = 0; i < 100; i++) {
+      try {
+        const r = await fetch(`${this.url}/healthz`);
+        if (r.ok) return;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new Error(`keywardd did not start:\n${log}`);
+  }
+
+  stop(): void {
+    this.process?.kill("SIGTERM");
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  // The newest 6-digit code mailed to `to` (the outbox's .eml files; mail
+  // goes out in the background, so it is waited for, up to 10 s).
+  code(to: string): string {
+    const outbox = join(this.dir, "data", "outbox");
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    for (let tries = 0; tries < 200; tries++) {
+      let found = "";
+      for (const name of existsSync(outbox) ? readdirSync(outbox).sort() : []) {
+        const text = readFileSync(join(outbox, name), "utf8").replace(/\r\n/g, "\n");
+        if (!text.includes(to)) continue;
+        const m = text.match(/\n([0-9]{6})\n/);
+        if (m) found = m[1];
+      }
+      if (found) return found;
+      Atomics.wait(pause, 0, 0, 50);
+    }
+    throw new Error(`no code mailed to ${to}`);
+  }
+
+  // The CLI with a profile of its own per person.
+  cli(person: string, args: string[], input = "", extraEnv: Record<string, string> = {}): string {
+    const r = spawnSync(env("KEYWARD_CLI"),
+      ["--server", this.url, "--profile", join(this.dir, "profiles", person), ...args],
+      { input, encoding: "utf8", env: { ...withoutKeywardVars(), ...extraEnv } });
+    if (r.status !== 0) {
+      throw new Error(`keyward ${args.join(" ")} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
+    }
+    return r.stdout;
+  }
+
+  // A verified account with a session; returns its KEYWARD_SESSION.
+  newAccount(person: string, email: string): string {
+    this.cli(person, ["account", "register", "--email", email], `${PASSWORD}\n${PASSWORD}\n`);
+    this.cli(person, ["account", "verify", "--email", email], `${this.code(email)}\n`);
+    const out = this.cli(person, ["login", "--email", email], `${PASSWORD}\n`);
+    const m = out.match(/export KEYWARD_SESSION="([A-Za-z0-9_-]+)"/);
+    if (!m) throw new Error(`no session in:\n${out}`);
+    return m[1];
+  }
+}
+
+export interface Watched {
+  page: Page;
+  problems: string[];
+}
+
+export async function launch(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    headless: true,
+    args: ["--no-sandbox"],
+  });
+}
+
+// A page whose console errors, uncaught exceptions and CSP violations are
+// collected into `problems`.
+export async function watchedPage(browser: Browser): Promise<Watched> {
+  const context = await browser.newContext({ viewport: { width: 1024, height: 768 } });
+  const page = await context.newPage();
+  const problems: string[] = [];
+  page.on("console", (m) => {
+    // Chromium logs every 4xx answer to fetch (a wrong password is a 401):
+    // the page shows those in words; anything else is a problem.
+    if (m.type() !== "error" || /status of 4\d\d /.test(m.text())) return;
+    problems.push(`console: ${m.text()}`);
+  });
+  page.on("response", (r) => {
+    if (r.status() >= 500) problems.push(`server: ${r.status()} ${r.url()}`);
+  });
+  page.on("pageerror", (e) => problems.push(`exception: ${e.message}`));
+  await page.exposeFunction("__kwCspViolation", (text: string) => problems.push(`csp: ${text}`));
+  await page.addInitScript(() => {
+    document.addEventListener("securitypolicyviolation", (e) => {
+      (window as any).__kwCspViolation(`${e.violatedDirective} ${e.blockedURI}`);
+    });
+  });
+  return { page, problems };
+}
+
+export async function screenshot(page: Page, name: string): Promise<void> {
+  const dir = process.env.KEYWARD_WEB_ARTIFACTS ?? join(tmpdir(), "keyward-web-artifacts");
+  mkdirSync(dir, { recursive: true });
+  await page.screenshot({ path: join(dir, `${name}.png`), fullPage: true });
+}
