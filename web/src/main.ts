@@ -4,6 +4,7 @@
 // closing the tab forgets them.
 import "./style.css";
 import { ApiError } from "./api.js";
+import { askCode, confirmCode, describeRecoveryError } from "./forgot.js";
 import { CryptoError } from "./crypto/primitives.js";
 import { listItems, NeedsSecondFactor, signIn, signOut, type Session } from "./vault.js";
 
@@ -53,10 +54,12 @@ function showSignIn(message = ""): void {
   error.textContent = message;
   const progress = el("p", { class: "progress muted", role: "status" });
   const submit = el("button", { type: "submit", text: "Sign in" });
+  const forgot = el("button", { type: "button", class: "secondary", text: "Forgot master password?" });
+  forgot.addEventListener("click", () => showForgot(email.value.trim()));
   const form = el("form", { class: "card", novalidate: "" },
     el("label", { for: "email", text: "Email" }), email,
     el("label", { for: "password", text: "Master password" }), password,
-    totpBlock, submit, progress, error);
+    totpBlock, submit, progress, error, forgot);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     error.textContent = "";
@@ -93,6 +96,72 @@ function showSignIn(message = ""): void {
   });
   app.replaceChildren(el("h1", { text: "Sign in to Keyward" }), form);
   email.focus();
+}
+
+// The member's recovery request: email, then the emailed code.
+function showForgot(prefill: string): void {
+  const email = field("email", "email", "username");
+  email.value = prefill;
+  const code = field("code", "text", "one-time-code");
+  code.setAttribute("inputmode", "numeric");
+  code.removeAttribute("required");
+  const codeBlock = el("div", { hidden: "" },
+    el("label", { for: "code", text: "6-digit code from the email" }), code);
+  const error = el("p", { id: "form-error", class: "error", role: "alert" });
+  const note = el("p", { class: "muted", role: "status" });
+  const submit = el("button", { type: "submit", text: "Send me a code" });
+  const back = el("button", { type: "button", class: "secondary", text: "Back to sign in" });
+  back.addEventListener("click", () => showSignIn());
+  const form = el("form", { class: "card", novalidate: "" },
+    el("p", { text: "Your organization's recovery admins can give you back your vault. Ask for it here; an admin will check with you and send you a recovery link." }),
+    el("label", { for: "email", text: "Email" }), email, codeBlock, submit, note, error, back);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    error.textContent = "";
+    const address = email.value.trim();
+    if (!address.includes("@")) {
+      error.textContent = "Enter the email address of your account.";
+      email.focus();
+      return;
+    }
+    submit.disabled = true;
+    try {
+      if (codeBlock.hidden) {
+        await askCode(address);
+        codeBlock.hidden = false;
+        email.readOnly = true;
+        submit.textContent = "Send request";
+        note.textContent = `If ${address} can be recovered, a 6-digit code was emailed to it.`;
+        code.focus();
+        return;
+      }
+      if (!/^[0-9]{6}$/.test(code.value.trim())) {
+        error.textContent = "Enter the 6 digits of the code from the email.";
+        code.focus();
+        return;
+      }
+      const sent = await confirmCode(address, code.value.trim());
+      showRequestSent(sent.request_id, sent.org_name, sent.expires_at);
+    } catch (e) {
+      error.textContent = describeRecoveryError(e) ?? describe(e);
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  app.replaceChildren(el("h1", { text: "Forgot master password?" }), form);
+  email.focus();
+}
+
+function showRequestSent(id: string, org: string, expires: string): void {
+  const back = el("button", { type: "button", class: "secondary", text: "Back to sign in" });
+  back.addEventListener("click", () => showSignIn());
+  app.replaceChildren(
+    el("h1", { text: "Request sent — contact your administrator" }),
+    el("div", { class: "card" },
+      el("p", { text: `Your recovery request ${id}${org ? ` to ${org}` : ""} is waiting for a recovery admin. Call or meet them so they can check it is you; they will send you a recovery link.` }),
+      el("p", { class: "muted", text: expires ? `It expires at ${expires} if nobody answers it.` : "" }),
+      back));
+  back.focus();
 }
 
 async function showVault(session: Session): Promise<void> {

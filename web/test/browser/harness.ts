@@ -64,23 +64,38 @@ export class Server {
     rmSync(this.dir, { recursive: true, force: true });
   }
 
-  // The newest 6-digit code mailed to `to` (the outbox's .eml files; mail
-  // goes out in the background, so it is waited for, up to 10 s).
-  code(to: string): string {
+  // The last match of `pattern` in the mail to `to` (the outbox's .eml
+  // files; mail goes out in the background, so it is waited for, up to
+  // 10 s); `after` skips the first messages.
+  mail(to: string, pattern: RegExp, after = 0): RegExpMatchArray {
     const outbox = join(this.dir, "data", "outbox");
     const pause = new Int32Array(new SharedArrayBuffer(4));
     for (let tries = 0; tries < 200; tries++) {
-      let found = "";
-      for (const name of existsSync(outbox) ? readdirSync(outbox).sort() : []) {
-        const text = readFileSync(join(outbox, name), "utf8").replace(/\r\n/g, "\n");
-        if (!text.includes(to)) continue;
-        const m = text.match(/\n([0-9]{6})\n/);
-        if (m) found = m[1];
-      }
+      let found: RegExpMatchArray | null = null;
+      this.mailTo(to, outbox).slice(after).forEach((text) => {
+        found = text.match(pattern) ?? found;
+      });
       if (found) return found;
       Atomics.wait(pause, 0, 0, 50);
     }
-    throw new Error(`no code mailed to ${to}`);
+    throw new Error(`nothing like ${pattern} mailed to ${to}`);
+  }
+
+  // How many messages went to `to` so far.
+  mailCount(to: string): number {
+    return this.mailTo(to, join(this.dir, "data", "outbox")).length;
+  }
+
+  private mailTo(to: string, outbox: string): string[] {
+    if (!existsSync(outbox)) return [];
+    return readdirSync(outbox).sort()
+      .map((name) => readFileSync(join(outbox, name), "utf8").replace(/\r\n/g, "\n"))
+      .filter((text) => text.includes(`To: ${to}\n`) || text.includes(`<${to}>`));
+  }
+
+  // The newest 6-digit code mailed to `to`.
+  code(to: string, after = 0): string {
+    return this.mail(to, /\n([0-9]{6})\n/, after)[1];
   }
 
   // The CLI with a profile of its own per person.
@@ -103,6 +118,21 @@ export class Server {
     if (!m) throw new Error(`no session in:\n${out}`);
     return m[1];
   }
+}
+
+// `owner` creates an organization (opt-in enrollment) and `member` joins
+// with the fingerprint from the invitation and enrolls; returns nothing.
+export function organization(server: Server, owner: string, ownerSession: string,
+  member: string, memberEmail: string, memberSession: string): void {
+  const as = (session: string) => ({ KEYWARD_SESSION: session });
+  server.cli(owner, ["org", "create", "Acme"], "", as(ownerSession));
+  server.cli(owner, ["org", "policy", "set", "--enrollment", "opt-in"], "", as(ownerSession));
+  server.cli(owner, ["org", "invite", memberEmail, "--role", "user"], "", as(ownerSession));
+  const token = server.mail(memberEmail, /keyward org join ([A-Za-z0-9_-]+)/)[1];
+  const fingerprint = server.mail(memberEmail, /([0-9a-f]{8}(?: [0-9a-f]{8}){4})/)[1];
+  server.cli(member, ["--yes", "org", "join", token, "--fingerprint", fingerprint], "",
+    as(memberSession));
+  server.cli(member, ["--yes", "recovery", "enroll"], `${PASSWORD}\n`, as(memberSession));
 }
 
 export interface Watched {
