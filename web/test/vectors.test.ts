@@ -6,6 +6,13 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 
 import * as c from "../src/crypto/primitives.js";
+import { escrowAd, linkAd, sealedHeader } from "../src/protocol/binding.js";
+import {
+  createEscrow, openAdminShare, openServerShare, recoverVaultKey,
+} from "../src/protocol/escrow.js";
+import {
+  buildLinkText, createLinkWith, encodeLinkPlaintext, linkKey, linkToken, openLink, parseLinkText,
+} from "../src/protocol/link.js";
 
 type Json = Record<string, any>;
 
@@ -22,6 +29,9 @@ function rows(doc: Json, key: string, min: number): Json[] {
 }
 
 const h = c.fromHex;
+
+// Another valid epoch than `n`.
+const other = (n: number) => (n === 1 ? 2 : n - 1);
 
 function codeOf(f: () => unknown): string {
   try {
@@ -136,5 +146,88 @@ test("hmac", async () => {
   for (const v of rows(load("hmac.json"), "vectors", 10)) {
     const mac = await c.hmac(names[v.algorithm], h(v.key), h(v.message));
     assert.equal(c.hex(mac.subarray(0, v.output_bytes)), v.mac, v.source);
+  }
+});
+
+test("escrow (protocol_escrow.json)", () => {
+  const doc = load("protocol_escrow.json");
+  for (const v of rows(doc, "vectors", 2)) {
+    assert.equal(c.hex(escrowAd(v.org, v.user, v.epoch)), v.ad);
+    const w = c.encryptWithNonce(h(v.escrow_key), h(v.nonce), h(v.vault_key), h(v.ad));
+    assert.equal(c.hex(w), v.wrapped_vault_key);
+    assert.equal(c.hex(sealedHeader("share-a", v.org, v.user, v.epoch)), v.header_a);
+    assert.equal(c.hex(sealedHeader("share-u", v.org, v.user, v.epoch)), v.header_u);
+    const orgKey = c.boxKeyPairFromSeed(h(v.org_seed));
+    const serverKey = c.boxKeyPairFromSeed(h(v.server_seed));
+    assert.equal(c.hex(orgKey.publicKey), v.org_public_key);
+    const a = openAdminShare(orgKey, h(v.admin_share), v.org, v.user, v.epoch);
+    const u = openServerShare(serverKey, h(v.server_share), v.org, v.user, v.epoch);
+    assert.equal(c.hex(a), v.admin_part);
+    assert.equal(c.hex(u), v.server_part);
+    assert.equal(c.hex(recoverVaultKey(a, u, h(v.wrapped_vault_key), v.org, v.user, v.epoch)),
+      v.vault_key);
+    // Bound to org, user and epoch.
+    assert.equal(codeOf(() => openAdminShare(orgKey, h(v.admin_share), `${v.org}x`, v.user,
+      v.epoch)), "crypto.decrypt_failed");
+    assert.equal(codeOf(() => openServerShare(serverKey, h(v.server_share), v.org, v.user,
+      other(v.epoch))), "crypto.decrypt_failed");
+    assert.equal(codeOf(() => recoverVaultKey(a, u, h(v.wrapped_vault_key), v.org, `${v.user}x`,
+      v.epoch)), "crypto.decrypt_failed");
+    // An escrow made here opens with the same keys.
+    const mine = createEscrow(h(v.vault_key), v.org, v.user, v.epoch, orgKey.publicKey,
+      serverKey.publicKey);
+    const a2 = openAdminShare(orgKey, mine.adminShare, v.org, v.user, v.epoch);
+    const u2 = openServerShare(serverKey, mine.serverShare, v.org, v.user, v.epoch);
+    assert.equal(c.hex(recoverVaultKey(a2, u2, mine.wrappedVaultKey, v.org, v.user, v.epoch)),
+      v.vault_key);
+  }
+  for (const v of rows(doc, "reseal", 2)) {
+    const newKey = c.boxKeyPairFromSeed(h(v.new_org_seed));
+    assert.equal(c.hex(newKey.publicKey), v.new_org_public_key);
+    assert.equal(c.hex(openAdminShare(newKey, h(v.resealed_admin_share), v.org, v.user, v.epoch)),
+      v.admin_part);
+  }
+});
+
+test("links (protocol_link.json)", () => {
+  const doc = load("protocol_link.json");
+  for (const v of rows(doc, "vectors", 2)) {
+    const secret = h(v.link_secret);
+    assert.equal(c.hex(linkToken(secret)), v.token);
+    assert.equal(c.hex(linkKey(secret)), v.link_key);
+    assert.equal(c.hex(linkAd(v.request, v.user, v.epoch)), v.ad);
+    const made = createLinkWith(secret, h(v.admin_part), v.request, v.user, v.epoch, undefined,
+      h(v.nonce));
+    assert.equal(c.hex(made.linkedAdminShare), v.linked_admin_share);
+    const opened = openLink(secret, h(v.linked_admin_share), v.request, v.user, v.epoch);
+    assert.equal(c.hex(opened.adminPart), v.admin_part);
+    assert.equal(opened.anchor, undefined);
+    assert.equal(buildLinkText(v.public_url, v.request, secret), v.link);
+    const parsed = parseLinkText(v.link);
+    assert.equal(parsed.publicUrl, v.public_url);
+    assert.equal(parsed.requestId, v.request);
+    assert.equal(c.hex(parsed.linkSecret), v.link_secret);
+    assert.equal(codeOf(() => openLink(secret, h(v.linked_admin_share), v.request, v.user,
+      other(v.epoch))), "crypto.decrypt_failed");
+  }
+  for (const v of rows(doc, "anchored", 2)) {
+    const anchor = {
+      orgId: v.anchor_org,
+      signingPublicKey: h(v.anchor_signing_public_key),
+      statementDigest: h(v.anchor_statement_digest),
+      version: v.anchor_version,
+    };
+    assert.equal(c.hex(encodeLinkPlaintext(h(v.admin_part), anchor)), v.plaintext);
+    const made = createLinkWith(h(v.link_secret), h(v.admin_part), v.request, v.user, v.epoch,
+      anchor, h(v.nonce));
+    assert.equal(c.hex(made.linkedAdminShare), v.linked_admin_share);
+    const opened = openLink(h(v.link_secret), h(v.linked_admin_share), v.request, v.user, v.epoch);
+    assert.equal(c.hex(opened.adminPart), v.admin_part);
+    assert.equal(opened.anchor?.orgId, v.anchor_org);
+    assert.equal(opened.anchor?.version, v.anchor_version);
+    assert.equal(c.hex(opened.anchor!.signingPublicKey), v.anchor_signing_public_key);
+  }
+  for (const v of rows(doc, "invalid_links", 10)) {
+    assert.equal(codeOf(() => parseLinkText(v.link)), v.error, v.link);
   }
 });
