@@ -13,6 +13,7 @@ import {
 import {
   buildLinkText, createLinkWith, encodeLinkPlaintext, linkKey, linkToken, openLink, parseLinkText,
 } from "../src/protocol/link.js";
+import { encodeOrgStatement, verifyOrgStatement } from "../src/protocol/statement.js";
 
 type Json = Record<string, any>;
 
@@ -230,4 +231,47 @@ test("links (protocol_link.json)", () => {
   for (const v of rows(doc, "invalid_links", 10)) {
     assert.equal(codeOf(() => parseLinkText(v.link)), v.error, v.link);
   }
+});
+
+test("signed organization statements (protocol_statement.json)", () => {
+  const doc = load("protocol_statement.json");
+  const pinOf = (p: Json) => ({
+    orgId: p.org, signingPublicKey: h(p.signing_public_key), version: p.version,
+    statementDigest: h(p.statement_digest),
+  });
+  let pin = pinOf(doc.first_pin);
+  for (const v of rows(doc, "chain", 2)) {
+    const signer = c.signKeyPairFromSeed(h(v.signer_seed));
+    assert.equal(c.hex(signer.publicKey), v.signer_public_key, v.note);
+    assert.equal(c.fingerprint(signer.publicKey), v.signer_fingerprint, v.note);
+    assert.equal(c.fingerprint(h(v.org_public_key)), v.org_key_fingerprint, v.note);
+    const st = {
+      orgId: v.org, version: v.version, signingPublicKey: h(v.signing_public_key),
+      orgPublicKey: h(v.org_public_key), policyJson: v.policy, notBefore: v.not_before,
+    };
+    const bytes = encodeOrgStatement(st);
+    assert.equal(c.hex(bytes), v.statement, v.note);
+    assert.equal(c.hex(c.sign(signer.secretKey, bytes)), v.signature, v.note);
+    const verified = verifyOrgStatement({ statement: h(v.statement), signature: h(v.signature) },
+      pin, doc.now);
+    assert.equal(c.hex(verified.statement.orgPublicKey), v.org_public_key, v.note);
+    assert.equal(verified.statement.policyJson, v.policy, v.note);
+    const after = pinOf(v.pin_after);
+    assert.equal(c.hex(verified.nextPin.signingPublicKey), v.pin_after.signing_public_key);
+    assert.equal(verified.nextPin.version, after.version);
+    assert.equal(c.hex(verified.nextPin.statementDigest), v.pin_after.statement_digest);
+    pin = verified.nextPin;
+  }
+  for (const v of rows(doc, "refused", 5)) {
+    const f = () => verifyOrgStatement({ statement: h(v.statement), signature: h(v.signature) },
+      pinOf(v.pin), doc.now);
+    assert.equal(codeOf(f), v.error, v.why);
+  }
+  // Not in canonical form: refused even when signed.
+  const first = rows(doc, "chain", 1)[0];
+  const signer = c.signKeyPairFromSeed(h(first.signer_seed));
+  const padded = c.concat(h(first.statement), Uint8Array.of(0));
+  assert.equal(codeOf(() => verifyOrgStatement(
+    { statement: padded, signature: c.sign(signer.secretKey, padded) }, pinOf(doc.first_pin),
+    doc.now)), "org.statement_malformed");
 });
