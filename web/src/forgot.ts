@@ -30,6 +30,12 @@ export function describeRecoveryError(e: unknown): string | undefined {
       return "You already have an open recovery request: contact your administrator.";
     case "org.not_enrolled":
       return "Your account is not enrolled in account recovery, so no administrator can recover it.";
+    case "recovery.link_invalid":
+      return "This recovery link is not valid; check that it was copied whole.";
+    case "recovery.link_expired":
+      return "This recovery link has expired; ask for recovery again.";
+    case "recovery.link_used":
+      return "This recovery link was already used. If that was not you, tell your administrator at once.";
     case "account.invalid_email":
       return "Enter the email address of your account.";
     default:

@@ -5,6 +5,7 @@
 import "./style.css";
 import { ApiError } from "./api.js";
 import { askCode, confirmCode, describeRecoveryError } from "./forgot.js";
+import { Redemption, strength } from "./redeem.js";
 import { CryptoError } from "./crypto/primitives.js";
 import { listItems, NeedsSecondFactor, signIn, signOut, type Session } from "./vault.js";
 
@@ -186,4 +187,116 @@ async function showVault(session: Session): Promise<void> {
       list, out));
 }
 
-showSignIn();
+// A recovery link (`/recover/<id>#<secret>`): the fragment is read once and
+// removed from the address bar and the history at once, before anything
+// else runs.
+function showRedeem(linkText: string): void {
+  let redemption: Redemption;
+  try {
+    redemption = Redemption.parse(linkText, location.origin);
+  } catch (e) {
+    showSignIn(describe(e) + " Ask your administrator for the link again.");
+    return;
+  }
+  const error = el("p", { id: "form-error", class: "error", role: "alert" });
+  const note = el("p", { class: "muted", role: "status" });
+  const step = el("div");
+  const form = el("form", { class: "card", novalidate: "" }, step, note, error);
+  app.replaceChildren(el("h1", { text: "Recover your account" }), form);
+
+  let stage: "start" | "code" | "password" = "start";
+  const start = el("button", { type: "submit", text: "Email me a code" });
+  step.replaceChildren(
+    el("p", { text: "Your administrator approved your recovery. A 6-digit code will be emailed to the account this link recovers: the link alone cannot reset your password." }),
+    start);
+  start.focus();
+
+  const code = field("code", "text", "one-time-code");
+  code.setAttribute("inputmode", "numeric");
+  const pw1 = field("new-password", "password", "new-password");
+  const pw2 = field("repeat-password", "password", "new-password");
+  const meter = el("meter", { id: "strength", min: "0", max: "4", low: "2", high: "3", optimum: "4",
+    value: "0", "aria-label": "Password strength" });
+  const meterText = el("span", { class: "muted", "aria-live": "polite" });
+  pw1.addEventListener("input", () => {
+    const n = strength(pw1.value);
+    meter.value = n;
+    meterText.textContent = ["very weak", "weak", "fair", "good", "strong"][n];
+  });
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    error.textContent = "";
+    const button = form.querySelector("button[type=submit]") as HTMLButtonElement;
+    button.disabled = true;
+    try {
+      if (stage === "start") {
+        await redemption.begin();
+        stage = "code";
+        step.replaceChildren(el("label", { for: "code", text: "6-digit code from the email" }), code,
+          el("button", { type: "submit", text: "Check the code" }));
+        code.focus();
+      } else if (stage === "code") {
+        if (!/^[0-9]{6}$/.test(code.value.trim())) {
+          error.textContent = "Enter the 6 digits of the code from the email.";
+          return;
+        }
+        note.textContent = "Checking…";
+        await redemption.verify(code.value.trim());
+        note.textContent = "";
+        stage = "password";
+        step.replaceChildren(
+          el("p", { text: `Choose a new master password for ${redemption.email}.` }),
+          el("label", { for: "new-password", text: "New master password" }), pw1, meter, meterText,
+          el("label", { for: "repeat-password", text: "Repeat the new master password" }), pw2,
+          el("button", { type: "submit", text: "Set the new master password" }));
+        pw1.focus();
+      } else {
+        if (pw1.value.length < 12) {
+          error.textContent = "Use at least 12 characters.";
+          pw1.focus();
+          return;
+        }
+        if (pw1.value !== pw2.value) {
+          error.textContent = "The two passwords differ.";
+          pw2.focus();
+          return;
+        }
+        note.textContent = "Setting the new password… (deriving your key on this device)";
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        const done = await redemption.complete(pw1.value);
+        pw1.value = pw2.value = "";
+        showRecovered(done.email, done.escrowedTo, done.leftOut);
+      }
+    } catch (e) {
+      note.textContent = "";
+      error.textContent = describeRecoveryError(e) ?? describe(e);
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
+function showRecovered(email: string, escrowedTo: string[], leftOut: string[]): void {
+  const signIn = el("button", { type: "button", text: "Sign in" });
+  signIn.addEventListener("click", () => showSignIn());
+  const lines = [
+    el("p", { text: `The master password of ${email} is reset. Sign in with it: two-step login is still asked if it is on.` }),
+  ];
+  if (escrowedTo.length) {
+    lines.push(el("p", { class: "muted", text: `Account recovery renewed with: ${escrowedTo.join(", ")}.` }));
+  }
+  if (leftOut.length) {
+    lines.push(el("p", { class: "muted", text: `Not renewed here (this browser cannot check their keys): ${leftOut.join(", ")}. Re-enroll from the CLI (keyward recovery enroll).` }));
+  }
+  app.replaceChildren(el("h1", { text: "Done" }), el("div", { class: "card" }, ...lines, signIn));
+  signIn.focus();
+}
+
+if (location.pathname.startsWith("/recover/") && location.hash.length > 1) {
+  const linkText = location.origin + location.pathname + location.hash;
+  history.replaceState(null, "", location.pathname);
+  showRedeem(linkText);
+} else {
+  showSignIn();
+}

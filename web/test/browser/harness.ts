@@ -42,7 +42,8 @@ export class Server {
     const port = await freePort();
     this.url = `http://127.0.0.1:${port}`;
     this.process = spawn(env("KEYWARDD"), ["--listen", `127.0.0.1:${port}`, "--data",
-      join(this.dir, "data"), "--min-kdf-ops", "2", "--min-kdf-mem", "20971520"],
+      join(this.dir, "data"), "--public-url", this.url, "--min-kdf-ops", "2",
+      "--min-kdf-mem", "20971520"],
       // keywardd refuses KEYWARD_* variables it does not know (the test's own).
       { stdio: ["ignore", "ignore", "pipe"], env: withoutKeywardVars() });
     let log = "";

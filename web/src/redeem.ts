@@ -1,0 +1,179 @@
+// Redeeming a recovery link in the page (docs/recovery.md, the member's
+// side; src/client/recovery_client.cc Redemption): the link's secret L is
+// read from the URL fragment once (the browser never sends it), the token
+// T = Sub(L, 1) starts the redemption, the emailed code gives U, W and LA,
+// and A = Dec(KL, LA), UK = Dec(A xor U, W) are computed here. The new
+// master password is derived here, and the vault key is escrowed again only
+// to organizations this page can verify: the one the approving admin
+// anchored inside LA. Any other organization the server lists is left out
+// (its escrow stays; re-enroll from a trusted device), so a server that
+// invents an organization gets nothing.
+import { call } from "./api.js";
+import * as c from "./crypto/primitives.js";
+import { createEscrow } from "./protocol/escrow.js";
+import { linkToken, openLink, parseLinkText, type OrgPin } from "./protocol/link.js";
+import { verifyOrgStatementChain, type SignedOrgStatement } from "./protocol/statement.js";
+import { recoverVaultKey } from "./protocol/escrow.js";
+
+interface RedeemOrg {
+  org_id: string;
+  name: string;
+  last_epoch: number;
+  key_version: number;
+  recovery_public_key: string;
+  statements: { version: number; statement: string; signature: string }[];
+}
+
+interface Material {
+  account_id: string;
+  email: string;
+  epoch: number;
+  wrapped_vault_key: string;
+  link_share: string;
+  server_part: string;
+  ticket: string;
+  kdf_minimum: { ops: number; mem: number };
+  orgs: RedeemOrg[];
+  kind?: string;
+}
+
+export interface Completed {
+  email: string;
+  escrowedTo: string[]; // organization names
+  leftOut: string[]; // organizations listed but not verifiable here
+}
+
+export class Redemption {
+  private material?: Material;
+  private vaultKey?: Uint8Array;
+  private anchor?: OrgPin;
+
+  private constructor(readonly requestId: string, private readonly linkSecret: Uint8Array) {}
+
+  // The link's text (its fragment included); refused when it names another
+  // server than this page's.
+  static parse(text: string, origin: string): Redemption {
+    const link = parseLinkText(text);
+    if (link.publicUrl !== origin) {
+      throw new c.CryptoError("recovery.link_other_server",
+        "This recovery link is for another Keyward server.");
+    }
+    return new Redemption(link.requestId, link.linkSecret);
+  }
+
+  get email(): string {
+    return this.material?.email ?? "";
+  }
+
+  // Asks the server to email the code.
+  async begin(): Promise<void> {
+    await c.init();
+    await call("POST", "/v1/recovery/redeem",
+      { request_id: this.requestId, token: c.base64url(linkToken(this.linkSecret)) });
+  }
+
+  async verify(code: string): Promise<void> {
+    const m = await call<Material>("POST", "/v1/recovery/redeem/verify",
+      { request_id: this.requestId, token: c.base64url(linkToken(this.linkSecret)), code });
+    if (m.kind === "restore") {
+      throw new c.CryptoError("recovery.restore_in_cli",
+        "This link also restores a cloud backup, which this page cannot do yet: redeem it with " +
+        "the CLI (keyward recovery redeem LINK).");
+    }
+    const opened = openLink(this.linkSecret, c.fromBase64url(m.link_share), this.requestId,
+      m.account_id, m.epoch);
+    try {
+      const u = c.fromBase64url(m.server_part);
+      const w = c.fromBase64url(m.wrapped_vault_key);
+      for (const o of m.orgs) {
+        try {
+          this.vaultKey = recoverVaultKey(opened.adminPart, u, w, o.org_id, m.account_id, m.epoch);
+          if (opened.anchor && opened.anchor.orgId !== o.org_id) {
+            c.wipe(this.vaultKey);
+            this.vaultKey = undefined;
+            throw c.decryptFailed();
+          }
+          break;
+        } catch {
+          // another organization's escrow
+        }
+      }
+    } finally {
+      c.wipe(opened.adminPart);
+    }
+    if (!this.vaultKey) throw c.decryptFailed();
+    this.anchor = opened.anchor;
+    this.material = m;
+  }
+
+  // Sets the new master password; escrows again to the anchored organization.
+  async complete(newPassword: string): Promise<Completed> {
+    const m = this.material;
+    const uk = this.vaultKey;
+    if (!m || !uk) throw new Error("redeem: verify() first");
+    const server = await call<{ recovery_public_key?: string }>("GET", "/v1/server");
+    const escrows: Record<string, unknown>[] = [];
+    const done: Completed = { email: m.email, escrowedTo: [], leftOut: [] };
+    const now = Math.floor(Date.now() / 1000);
+    for (const o of m.orgs) {
+      if (!this.anchor || this.anchor.orgId !== o.org_id || !server.recovery_public_key) {
+        done.leftOut.push(o.name || o.org_id);
+        continue;
+      }
+      const chain: SignedOrgStatement[] = o.statements
+        .filter((s) => s.version >= this.anchor!.version)
+        .map((s) => ({ statement: c.fromBase64url(s.statement), signature: c.fromBase64url(s.signature) }));
+      const verified = verifyOrgStatementChain(chain, this.anchor, now);
+      if (!c.constantTimeEqual(verified.statement.orgPublicKey, c.fromBase64url(o.recovery_public_key))) {
+        throw new c.CryptoError("org.key_mismatch",
+          "The organization key offered differs from the signed one; nothing was changed.");
+      }
+      const escrow = createEscrow(uk, o.org_id, m.account_id, o.last_epoch + 1,
+        verified.statement.orgPublicKey, c.fromBase64url(server.recovery_public_key));
+      escrows.push({
+        org_id: o.org_id,
+        epoch: escrow.epoch,
+        key_version: o.key_version,
+        wrapped_vault_key: c.base64url(escrow.wrappedVaultKey),
+        admin_share: c.base64url(escrow.adminShare),
+        server_share: c.base64url(escrow.serverShare),
+      });
+      done.escrowedTo.push(o.name || o.org_id);
+    }
+    const kdf = {
+      ops: Math.max(m.kdf_minimum.ops, c.CLIENT_FLOOR_KDF.ops),
+      mem: Math.max(m.kdf_minimum.mem, c.CLIENT_FLOOR_KDF.mem),
+    };
+    const salt = c.randomBytes(c.SALT_SIZE);
+    const mk = c.deriveMasterKey(newPassword, salt, kdf);
+    const keys = c.splitMasterKey(mk);
+    c.wipe(mk);
+    try {
+      await call("POST", "/v1/recovery/redeem/complete", {
+        ticket: m.ticket,
+        new_kdf: kdf,
+        new_salt: c.base64url(salt),
+        new_auth_key: c.base64url(keys.auth),
+        new_wrapped_vault_key: c.base64url(
+          c.encrypt(keys.enc, uk, c.ad("keyward/v1/uk", m.account_id))),
+        escrows,
+      });
+    } finally {
+      c.wipe(keys.auth);
+      c.wipe(keys.enc);
+      c.wipe(uk);
+      this.vaultKey = undefined;
+    }
+    return done;
+  }
+}
+
+// A rough strength estimate for the meter: 0 (weak) .. 4 (strong), from
+// length and character classes. Not a policy: the server checks nothing of
+// the password (it never sees it).
+export function strength(password: string): number {
+  let classes = 0;
+  for (const re of [/[a-z]/, /[A-Z]/, /[0-9]/, /[^A-Za-z0-9]/]) if (re.test(password)) classes++;
+  const bits = password.length * Math.log2([1, 26, 52, 62, 94][classes]);
+  return bits < 40 ? 0 : bits < 60 ? 1 : bits < 80 ? 2 : bits < 100 ? 3 : 4;
+}
