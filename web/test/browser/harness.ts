@@ -5,6 +5,7 @@
 // KEYWARDD, KEYWARD_CLI, KEYWARD_WEB_ARTIFACTS (screenshots), CHROMIUM.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { request as httpRequest, createServer as createHttpServer, type Server as HttpServer } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -38,11 +39,13 @@ export class Server {
   url = "";
   private process?: ChildProcess;
 
-  async start(): Promise<void> {
+  // `publicUrl`: the address the pages and links name (a proxy's, for the
+  // hostile-server tests); the server's own by default.
+  async start(publicUrl?: string): Promise<void> {
     const port = await freePort();
     this.url = `http://127.0.0.1:${port}`;
     this.process = spawn(env("KEYWARDD"), ["--listen", `127.0.0.1:${port}`, "--data",
-      join(this.dir, "data"), "--public-url", this.url, "--min-kdf-ops", "2",
+      join(this.dir, "data"), "--public-url", publicUrl ?? this.url, "--min-kdf-ops", "2",
       "--min-kdf-mem", "20971520"],
       // keywardd refuses KEYWARD_* variables it does not know (the test's own).
       { stdio: ["ignore", "ignore", "pipe"], env: withoutKeywardVars() });
@@ -134,6 +137,64 @@ export function organization(server: Server, owner: string, ownerSession: string
   server.cli(member, ["--yes", "org", "join", token, "--fingerprint", fingerprint], "",
     as(memberSession));
   server.cli(member, ["--yes", "recovery", "enroll"], `${PASSWORD}\n`, as(memberSession));
+}
+
+// A proxy between the page and keywardd that can edit keywardd's JSON
+// answers (the hostile-server tests) and records what the page sent.
+export interface Exchange {
+  method: string;
+  path: string;
+  requestBody: string;
+}
+export type Edit = (x: Exchange, status: number, body: string) => string;
+
+export class EditingProxy {
+  url = "";
+  upstream = "";
+  edit?: Edit;
+  readonly exchanges: Exchange[] = [];
+  private server?: HttpServer;
+
+  async start(): Promise<void> {
+    const port = await freePort();
+    this.url = `http://127.0.0.1:${port}`;
+    this.server = createHttpServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (d) => chunks.push(d));
+      req.on("end", () => {
+        const x: Exchange = { method: req.method ?? "", path: req.url ?? "",
+          requestBody: Buffer.concat(chunks).toString("utf8") };
+        this.exchanges.push(x);
+        const up = new URL(this.upstream);
+        const headers = { ...req.headers, host: up.host };
+        const forward = httpRequest({ host: up.hostname, port: up.port, method: req.method,
+          path: req.url, headers }, (answer) => {
+          const body: Buffer[] = [];
+          answer.on("data", (d) => body.push(d));
+          answer.on("end", () => {
+            let out: Buffer = Buffer.concat(body);
+            const type = String(answer.headers["content-type"] ?? "");
+            if (this.edit && type.startsWith("application/json")) {
+              out = Buffer.from(this.edit(x, answer.statusCode ?? 0, out.toString("utf8")));
+            }
+            const h = { ...answer.headers, "content-length": String(out.length) };
+            res.writeHead(answer.statusCode ?? 502, h);
+            res.end(out);
+          });
+        });
+        forward.on("error", () => {
+          res.writeHead(502);
+          res.end();
+        });
+        forward.end(Buffer.concat(chunks));
+      });
+    });
+    await new Promise<void>((resolve) => this.server!.listen(port, "127.0.0.1", resolve));
+  }
+
+  stop(): void {
+    this.server?.close();
+  }
 }
 
 export interface Watched {
