@@ -1,0 +1,89 @@
+// "Usable by everyone" (docs/web.md): axe-core on every page there is so far
+// (no serious or critical violation), the sign-in page at 360 px wide, and
+// signing in with the keyboard alone. axe is injected into a context that
+// bypasses the Content-Security-Policy (the pages' own tests keep it on).
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import type { Browser, Page } from "playwright-core";
+
+import { launch, PASSWORD, screenshot, Server } from "./harness.js";
+
+const server = new Server();
+let browser: Browser;
+const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+before(async () => {
+  await server.start();
+  const session = server.newAccount("ann", "ann@example.com");
+  server.cli("ann", ["item", "add", "--name", "Bank", "--username", "ann"], "bank-secret\n",
+    { KEYWARD_SESSION: session });
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  server.stop();
+});
+
+async function axe(page: Page, name: string): Promise<void> {
+  await page.addScriptTag({ content: axeSource });
+  const result = await page.evaluate(async () => {
+    const r = await (window as any).axe.run(document, { resultTypes: ["violations"] });
+    return r.violations.map((v: any) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length }));
+  });
+  const bad = result.filter((v: any) => v.impact === "serious" || v.impact === "critical");
+  assert.deepEqual(bad, [], `${name}: ${JSON.stringify(result)}`);
+}
+
+test("no serious or critical axe-core violation on any page", async () => {
+  const context = await browser.newContext({ bypassCSP: true });
+  const page = await context.newPage();
+  await page.goto(`${server.url}/`);
+  await page.getByLabel("Email").waitFor();
+  await axe(page, "sign in");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByText("Enter the email address of your account.").waitFor();
+  await axe(page, "sign in with an error");
+  await page.getByRole("button", { name: "Forgot master password?" }).click();
+  await axe(page, "forgot master password");
+  await page.goto(`${server.url}/recover/req-1#${"A".repeat(43)}`);
+  await page.getByRole("heading", { name: "Recover your account" }).waitFor();
+  await axe(page, "recovery link");
+  await page.goto(`${server.url}/`);
+  await page.getByLabel("Email").fill("ann@example.com");
+  await page.getByLabel("Master password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Your vault" }).waitFor({ timeout: 30_000 });
+  await axe(page, "vault");
+  await context.close();
+});
+
+test("signing in with the keyboard alone, at 360 px wide", async () => {
+  const context = await browser.newContext({ viewport: { width: 360, height: 740 } });
+  const page = await context.newPage();
+  await page.goto(`${server.url}/`);
+  // The email field has the focus; Tab goes to the password, Enter submits.
+  await page.keyboard.type("ann@example.com");
+  await page.keyboard.press("Tab");
+  await page.keyboard.type(PASSWORD);
+  await page.keyboard.press("Enter");
+  await page.getByRole("heading", { name: "Your vault" }).waitFor({ timeout: 30_000 });
+  // Nothing wider than the screen.
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(width <= 360, `page is ${width}px wide`);
+  await screenshot(page, "vault-360px");
+  // Sign out is reachable by Tab and has a visible focus ring.
+  let focused = "";
+  for (let i = 0; i < 10 && focused !== "Sign out"; i++) {
+    await page.keyboard.press("Tab");
+    focused = await page.evaluate(() => document.activeElement?.textContent ?? "");
+  }
+  assert.equal(focused, "Sign out");
+  const outline = await page.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle);
+  assert.notEqual(outline, "none");
+  await page.keyboard.press("Enter");
+  await page.getByText("You are signed out.").waitFor();
+  await context.close();
+});
