@@ -134,6 +134,7 @@ Result<std::unique_ptr<App>> App::Create(const ServerConfig& config, ApiFactory 
   api_config.kdf_minimum = {config.min_kdf_ops, config.min_kdf_mem};
   api_config.session_ttl_seconds = config.session_ttl.count();
   api_config.pairing_ttl_seconds = config.pairing_lifetime.count();
+  api_config.web_lock_seconds = config.web_lock_after.count();
   api_config.version = KEYWARD_VERSION;
   api_config.recovery_key = app->recovery_key_;
   api_config.org_creation_operator_only = config.org_creation == OrgCreation::kOperator;

@@ -396,6 +396,13 @@ void AddAccountSpecs(std::vector<KeySpec>& s) {
                  c.pairing_lifetime = std::max(std::chrono::seconds(1),
                                                std::chrono::duration_cast<std::chrono::seconds>(d));
                })});
+  s.push_back({{"web_lock_after", "the web pages lock after this long without activity [15m]"},
+               false,
+               false,
+               Duration([](ServerConfig& c, std::chrono::milliseconds d) {
+                 c.web_lock_after = std::max(std::chrono::seconds(1),
+                                             std::chrono::duration_cast<std::chrono::seconds>(d));
+               })});
 }
 
 // Request limits, timeouts and threads.

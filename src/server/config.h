@@ -42,6 +42,9 @@ struct ServerConfig {
   uint64_t min_kdf_mem = crypto::kDefaultKdf.mem;  // bytes
   std::chrono::seconds session_ttl{12 * 3600};
   std::chrono::seconds pairing_lifetime{120};
+  // The web pages lock (forget the session and keys) after this long without
+  // activity in the page (docs/web.md); served in GET /v1/server.
+  std::chrono::seconds web_lock_after{15 * 60};
   size_t body_limit = 1 << 20;
   size_t max_header_size = 16 << 10;
   std::chrono::milliseconds read_timeout{15'000};

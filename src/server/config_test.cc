@@ -61,6 +61,7 @@ TEST_F(ConfigTest, Defaults) {
   EXPECT_EQ(c.min_kdf_ops, 3u);
   EXPECT_EQ(c.min_kdf_mem, 64u << 20);
   EXPECT_EQ(c.session_ttl, 12h);
+  EXPECT_EQ(c.web_lock_after, 15min);
   EXPECT_EQ(c.body_limit, 1u << 20);
   EXPECT_EQ(c.read_timeout, 15s);
   EXPECT_EQ(c.idle_timeout, 60s);
@@ -134,7 +135,7 @@ TEST_F(ConfigTest, EveryKeyFromEveryPlace) {
       Ok({"--smtp-username", "u",     "--smtp-from",    "v@x",  "--smtp-ca-file",    "/ca",
           "--min-kdf-ops",   "2",     "--body-limit",   "2MiB", "--max-header-size", "8KiB",
           "--read-timeout",  "500ms", "--idle-timeout", "2m",   "--log-level",       "debug",
-          "--session-ttl",   "1d",    "--workers",      "4"},
+          "--session-ttl",   "1d",    "--workers",      "4",    "--web-lock-after",  "5m"},
          env);
   EXPECT_EQ(c.db, "postgresql://u@h/db");
   EXPECT_EQ(c.public_url, "https://vault.example.com");  // trailing slash dropped
@@ -154,6 +155,7 @@ TEST_F(ConfigTest, EveryKeyFromEveryPlace) {
   EXPECT_EQ(c.log_level, "debug");
   EXPECT_EQ(c.session_ttl, 24h);
   EXPECT_EQ(c.workers, 4);
+  EXPECT_EQ(c.web_lock_after, 5min);
   // Every key but the secret one has a flag, an env var and a config-file name.
   for (const ConfigKey& key : ConfigKeys()) {
     std::string name = key.name;

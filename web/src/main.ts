@@ -3,7 +3,7 @@
 // decrypted here. Keys and the session live in memory only; signing out or
 // closing the tab forgets them.
 import "./style.css";
-import { ApiError } from "./api.js";
+import { ApiError, call } from "./api.js";
 import { askCode, confirmCode, describeRecoveryError } from "./forgot.js";
 import { Redemption, strength } from "./redeem.js";
 import { CryptoError } from "./crypto/primitives.js";
@@ -165,7 +165,55 @@ function showRequestSent(id: string, org: string, expires: string): void {
   back.focus();
 }
 
+// The idle lock (docs/web.md): after the server's web_lock_seconds without
+// a key press, click or touch, the page forgets the session and the keys.
+let lockTimer: ReturnType<typeof setTimeout> | undefined;
+let stopWatching: (() => void) | undefined;
+
+function stopIdleLock(): void {
+  if (lockTimer) clearTimeout(lockTimer);
+  lockTimer = undefined;
+  stopWatching?.();
+  stopWatching = undefined;
+}
+
+async function startIdleLock(session: Session): Promise<void> {
+  stopIdleLock();
+  let seconds = 15 * 60;
+  try {
+    const info = await call<{ web_lock_seconds?: number }>("GET", "/v1/server");
+    if (typeof info.web_lock_seconds === "number" && info.web_lock_seconds > 0) {
+      seconds = info.web_lock_seconds;
+    }
+  } catch {
+    // keep the default
+  }
+  const lock = async () => {
+    stopIdleLock();
+    try {
+      await signOut(session);
+    } catch {
+      // the keys are wiped whatever the server says
+    }
+    const minutes = Math.round(seconds / 60);
+    showSignIn(minutes >= 1
+      ? `Locked after ${minutes} minute(s) without activity; sign in again.`
+      : "Locked after a while without activity; sign in again.");
+  };
+  const reset = () => {
+    if (lockTimer) clearTimeout(lockTimer);
+    lockTimer = setTimeout(lock, seconds * 1000);
+  };
+  const events = ["keydown", "pointerdown", "touchstart"];
+  for (const e of events) document.addEventListener(e, reset, { passive: true });
+  stopWatching = () => {
+    for (const e of events) document.removeEventListener(e, reset);
+  };
+  reset();
+}
+
 async function showVault(session: Session): Promise<void> {
+  await startIdleLock(session);
   const items = await listItems(session);
   const list = el("ul", { class: "items", "aria-label": "Items" });
   for (const item of items) {
@@ -174,6 +222,7 @@ async function showVault(session: Session): Promise<void> {
   }
   const out = el("button", { type: "button", class: "secondary", text: "Sign out" });
   out.addEventListener("click", async () => {
+    stopIdleLock();
     try {
       await signOut(session);
     } finally {

@@ -167,7 +167,8 @@ class ApiImpl final : public Api {
   Result<Response> ServerInfo(const Request&, const PathParams&) {
     json body = {{"version", config_.version},
                  {"kdf_minimum", KdfJson(config_.kdf_minimum.ops, config_.kdf_minimum.mem)},
-                 {"public_url", config_.public_url}};
+                 {"public_url", config_.public_url},
+                 {"web_lock_seconds", config_.web_lock_seconds}};
     if (config_.recovery_key) {
       body["recovery_public_key"] = recovery_public_key_;
       body["recovery_fingerprint"] = recovery_fingerprint_;

@@ -22,6 +22,7 @@ struct ApiConfig {
   crypto::KdfParams kdf_minimum = crypto::kDefaultKdf;
   int64_t session_ttl_seconds = 12 * 3600;
   int64_t pairing_ttl_seconds = 120;
+  int64_t web_lock_seconds = 15 * 60;  // GET /v1/server: the pages' idle lock
   // Answered by pre-login for unknown emails (raised to kdf_minimum if lower).
   crypto::KdfParams kdf_default = crypto::kDefaultKdf;
   std::string version = "0.1.0";  // GET /v1/server

@@ -41,12 +41,12 @@ export class Server {
 
   // `publicUrl`: the address the pages and links name (a proxy's, for the
   // hostile-server tests); the server's own by default.
-  async start(publicUrl?: string): Promise<void> {
+  async start(publicUrl?: string, extraArgs: string[] = []): Promise<void> {
     const port = await freePort();
     this.url = `http://127.0.0.1:${port}`;
     this.process = spawn(env("KEYWARDD"), ["--listen", `127.0.0.1:${port}`, "--data",
       join(this.dir, "data"), "--public-url", publicUrl ?? this.url, "--min-kdf-ops", "2",
-      "--min-kdf-mem", "20971520"],
+      "--min-kdf-mem", "20971520", ...extraArgs],
       // keywardd refuses KEYWARD_* variables it does not know (the test's own).
       { stdio: ["ignore", "ignore", "pipe"], env: withoutKeywardVars() });
     let log = "";
