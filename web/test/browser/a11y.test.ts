@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import type { Browser, Page } from "playwright-core";
 
-import { launch, PASSWORD, screenshot, Server } from "./harness.js";
+import { annWithAnItem, launch, PASSWORD, screenshot, Server } from "./harness.js";
 
 const server = new Server();
 let browser: Browser;
@@ -16,9 +16,7 @@ const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/
 
 before(async () => {
   await server.start();
-  const session = server.newAccount("ann", "ann@example.com");
-  server.cli("ann", ["item", "add", "--name", "Bank", "--username", "ann"], "bank-secret\n",
-    { KEYWARD_SESSION: session });
+  annWithAnItem(server);
   browser = await launch();
 });
 

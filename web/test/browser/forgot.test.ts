@@ -5,7 +5,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import type { Browser } from "playwright-core";
 
-import { launch, organization, screenshot, Server, watchedPage } from "./harness.js";
+import { aliceAndBob, launch, screenshot, Server, watchedPage } from "./harness.js";
 
 const server = new Server();
 let browser: Browser;
@@ -13,9 +13,7 @@ let alice = "";
 
 before(async () => {
   await server.start();
-  alice = server.newAccount("alice", "alice@example.com");
-  const bob = server.newAccount("bob", "bob@example.com");
-  organization(server, "alice", alice, "bob", "bob@example.com", bob);
+  alice = aliceAndBob(server).alice;
   browser = await launch();
 });
 

@@ -197,6 +197,46 @@ export class EditingProxy {
   }
 }
 
+// The member asks for recovery in the page at `base` ("Forgot master
+// password?", the emailed code), as far as "Request sent".
+export async function askRecoveryInPage(page: Page, server: Server, base: string,
+  email: string): Promise<void> {
+  await page.goto(`${base}/`);
+  await page.getByLabel("Email").fill(email);
+  await page.getByRole("button", { name: "Forgot master password?" }).click();
+  const seen = server.mailCount(email);
+  await page.getByRole("button", { name: "Send me a code" }).click();
+  await page.getByLabel("6-digit code from the email").fill(server.code(email, seen));
+  await page.getByRole("button", { name: "Send request" }).click();
+  await page.getByRole("heading", { name: "Request sent — contact your administrator" }).waitFor();
+}
+
+// The owner approves the one pending request with the CLI; the link it printed.
+export function approveWithCli(server: Server, owner: string, session: string): string {
+  const listed = JSON.parse(server.cli(owner, ["--json", "recovery", "list", "--status",
+    "pending"], "", { KEYWARD_SESSION: session }));
+  const approved = server.cli(owner, ["--yes", "recovery", "approve", listed.requests[0].id], "",
+    { KEYWARD_SESSION: session });
+  const link = approved.match(/(https?:\/\/[^\s/]+\/recover\/[A-Za-z0-9_-]+#[A-Za-z0-9_-]+)/);
+  if (!link) throw new Error(`no link in:\n${approved}`);
+  return link[1];
+}
+
+// ann, with one item ("Bank", user "ann") stored by the CLI.
+export function annWithAnItem(server: Server): void {
+  const session = server.newAccount("ann", "ann@example.com");
+  server.cli("ann", ["item", "add", "--name", "Bank", "--username", "ann"], "bank-secret\n",
+    { KEYWARD_SESSION: session });
+}
+
+// The usual cast: alice owns Acme, bob is an enrolled member (sessions).
+export function aliceAndBob(server: Server): { alice: string; bob: string } {
+  const alice = server.newAccount("alice", "alice@example.com");
+  const bob = server.newAccount("bob", "bob@example.com");
+  organization(server, "alice", alice, "bob", "bob@example.com", bob);
+  return { alice, bob };
+}
+
 export interface Watched {
   page: Page;
   problems: string[];

@@ -9,7 +9,9 @@ import type { Browser } from "playwright-core";
 
 import * as c from "../../src/crypto/primitives.js";
 import { encodeOrgStatement } from "../../src/protocol/statement.js";
-import { EditingProxy, launch, organization, Server, watchedPage } from "./harness.js";
+import {
+  aliceAndBob, approveWithCli, askRecoveryInPage, EditingProxy, launch, Server, watchedPage,
+} from "./harness.js";
 
 const server = new Server();
 const proxy = new EditingProxy();
@@ -22,9 +24,7 @@ before(async () => {
   await proxy.start();
   await server.start(proxy.url);
   proxy.upstream = server.url;
-  alice = server.newAccount("alice", "alice@example.com");
-  const bob = server.newAccount("bob", "bob@example.com");
-  organization(server, "alice", alice, "bob", "bob@example.com", bob);
+  alice = aliceAndBob(server).alice;
   browser = await launch();
 });
 
@@ -49,20 +49,8 @@ function forgedOrg(): Record<string, unknown> {
 
 test("a lying server gets no escrow and no secret from the redeem page", async () => {
   const { page, problems } = await watchedPage(browser);
-  await page.goto(`${proxy.url}/`);
-  await page.getByLabel("Email").fill("bob@example.com");
-  await page.getByRole("button", { name: "Forgot master password?" }).click();
-  let seen = server.mailCount("bob@example.com");
-  await page.getByRole("button", { name: "Send me a code" }).click();
-  await page.getByLabel("6-digit code from the email").fill(server.code("bob@example.com", seen));
-  await page.getByRole("button", { name: "Send request" }).click();
-  await page.getByRole("heading", { name: "Request sent — contact your administrator" }).waitFor();
-  const listed = JSON.parse(server.cli("alice", ["--json", "recovery", "list", "--status",
-    "pending"], "", { KEYWARD_SESSION: alice }));
-  const approved = server.cli("alice", ["--yes", "recovery", "approve", listed.requests[0].id],
-    "", { KEYWARD_SESSION: alice });
-  const link = approved.match(/(http:\/\/127\.0\.0\.1:[0-9]+\/recover\/[A-Za-z0-9_-]+#[A-Za-z0-9_-]+)/);
-  assert.ok(link, approved);
+  await askRecoveryInPage(page, server, proxy.url, "bob@example.com");
+  const link = approveWithCli(server, "alice", alice);
 
   // 1. The link share swapped for another: it does not open; nothing is sent.
   proxy.edit = (x, status, body) => {
@@ -71,8 +59,8 @@ test("a lying server gets no escrow and no secret from the redeem page", async (
     j.link_share = c.base64url(c.encrypt(c.randomBytes(32), c.randomBytes(32), c.randomBytes(4)));
     return JSON.stringify(j);
   };
-  await page.goto(link[1]);
-  seen = server.mailCount("bob@example.com");
+  await page.goto(link);
+  let seen = server.mailCount("bob@example.com");
   await page.getByRole("button", { name: "Email me a code" }).click();
   await page.getByLabel("6-digit code from the email").fill(server.code("bob@example.com", seen));
   await page.getByRole("button", { name: "Check the code" }).click();
@@ -89,7 +77,7 @@ test("a lying server gets no escrow and no secret from the redeem page", async (
     return JSON.stringify(j);
   };
   await page.goto("about:blank"); // a new document: the same path with a fragment would not load
-  await page.goto(link[1]);
+  await page.goto(link);
   seen = server.mailCount("bob@example.com");
   await page.getByRole("button", { name: "Email me a code" }).click();
   await page.getByLabel("6-digit code from the email").fill(server.code("bob@example.com", seen));

@@ -7,7 +7,9 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import type { Browser } from "playwright-core";
 
-import { launch, organization, PASSWORD, screenshot, Server, watchedPage } from "./harness.js";
+import {
+  aliceAndBob, approveWithCli, askRecoveryInPage, launch, PASSWORD, screenshot, Server, watchedPage,
+} from "./harness.js";
 
 const server = new Server();
 let browser: Browser;
@@ -16,9 +18,9 @@ const NEW_PASSWORD = "a brand new master password 42";
 
 before(async () => {
   await server.start();
-  alice = server.newAccount("alice", "alice@example.com");
-  const bob = server.newAccount("bob", "bob@example.com");
-  organization(server, "alice", alice, "bob", "bob@example.com", bob);
+  const people = aliceAndBob(server);
+  alice = people.alice;
+  const bob = people.bob;
   server.cli("bob", ["item", "add", "--name", "Mail", "--username", "bob"], "mail-secret\n",
     { KEYWARD_SESSION: bob });
   browser = await launch();
@@ -31,31 +33,16 @@ after(async () => {
 
 test("a link made by the CLI is redeemed in the page, and the vault is the same", async () => {
   const { page, problems } = await watchedPage(browser);
-  // bob asks, in the page.
-  await page.goto(`${server.url}/`);
-  await page.getByLabel("Email").fill("bob@example.com");
-  await page.getByRole("button", { name: "Forgot master password?" }).click();
-  let seen = server.mailCount("bob@example.com");
-  await page.getByRole("button", { name: "Send me a code" }).click();
-  await page.getByLabel("6-digit code from the email").fill(server.code("bob@example.com", seen));
-  await page.getByRole("button", { name: "Send request" }).click();
-  await page.getByRole("heading", { name: "Request sent — contact your administrator" }).waitFor();
-
-  // alice approves with the CLI, which makes the link.
-  const listed = JSON.parse(server.cli("alice", ["--json", "recovery", "list", "--status",
-    "pending"], "", { KEYWARD_SESSION: alice }));
-  const id = listed.requests[0].id;
-  const approved = server.cli("alice", ["--yes", "recovery", "approve", id], "",
-    { KEYWARD_SESSION: alice });
-  const link = approved.match(/(http:\/\/127\.0\.0\.1:[0-9]+\/recover\/[A-Za-z0-9_-]+#[A-Za-z0-9_-]+)/);
-  assert.ok(link, approved);
+  // bob asks, in the page; alice approves with the CLI, which makes the link.
+  await askRecoveryInPage(page, server, server.url, "bob@example.com");
+  const link = approveWithCli(server, "alice", alice);
 
   // bob opens it: the fragment is gone from the address bar at once.
-  await page.goto(link[1]);
+  await page.goto(link);
   await page.getByRole("heading", { name: "Recover your account" }).waitFor();
   assert.equal(new URL(page.url()).hash, "");
   assert.equal(await page.evaluate(() => location.hash), "");
-  seen = server.mailCount("bob@example.com");
+  const seen = server.mailCount("bob@example.com");
   await page.getByRole("button", { name: "Email me a code" }).click();
   await page.getByLabel("6-digit code from the email").waitFor();
   await page.getByLabel("6-digit code from the email").fill(server.code("bob@example.com", seen));
@@ -87,7 +74,7 @@ test("a link made by the CLI is redeemed in the page, and the vault is the same"
   assert.deepEqual(items.items.map((i: { name: string }) => i.name), ["Mail"]);
   // The link works once.
   const again = await watchedPage(browser);
-  await again.page.goto(link[1]);
+  await again.page.goto(link);
   await again.page.getByRole("button", { name: "Email me a code" }).click();
   await again.page.getByText("This recovery link was already used.").waitFor();
   assert.deepEqual(problems, []);

@@ -5,17 +5,14 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import type { Browser } from "playwright-core";
 
-import { launch, PASSWORD, screenshot, Server, watchedPage } from "./harness.js";
+import { annWithAnItem, launch, PASSWORD, screenshot, Server, watchedPage } from "./harness.js";
 
 const server = new Server();
 let browser: Browser;
-let session = "";
 
 before(async () => {
   await server.start();
-  session = server.newAccount("ann", "ann@example.com");
-  server.cli("ann", ["item", "add", "--name", "Bank", "--username", "ann"], "bank-secret\n",
-    { KEYWARD_SESSION: session });
+  annWithAnItem(server);
   browser = await launch();
 });
 
