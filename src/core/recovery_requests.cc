@@ -735,17 +735,29 @@ Result<std::optional<core::EmailCode>> LiveTicket(store::Tx& tx, const Context& 
 
 }  // namespace
 
-Result<core::RecoveryRequest> RestoreOfTicketInTx(store::Tx& tx, const Context& ctx,
-                                                  const crypto::GenericKey& ticket) {
-  KW_ASSIGN_OR_RETURN(auto row, LiveTicket(tx, ctx, ticket, ctx.clock.NowUnix()));
-  if (!row) return Fail(InvalidTicket());
-  const std::string request_id(row->challenge.begin(), row->challenge.end());
-  KW_ASSIGN_OR_RETURN(auto r, tx.FindRequest(request_id));
-  if (!r || r->account_id != row->account_id || r->kind != core::RequestKind::kRestore ||
-      r->status != RequestStatus::kApproved) {
-    return Fail(InvalidTicket());
+Result<std::optional<core::RecoveryRequest>> RestoreOfTicketInTx(store::Tx& tx, const Context& ctx,
+                                                                 const crypto::GenericKey& ticket,
+                                                                 std::string_view remote_address,
+                                                                 std::optional<Error>& late) {
+  const int64_t now = ctx.clock.NowUnix();
+  const std::string address_key = TokenAddressKey(remote_address);
+  KW_ASSIGN_OR_RETURN(bool limited, AtLimit(tx, address_key, now, kWrongTokensPerAddress));
+  if (limited) return Fail(RateLimited());
+  KW_ASSIGN_OR_RETURN(auto row, LiveTicket(tx, ctx, ticket, now));
+  std::optional<core::RecoveryRequest> r;
+  if (row) {
+    const std::string request_id(row->challenge.begin(), row->challenge.end());
+    KW_ASSIGN_OR_RETURN(r, tx.FindRequest(request_id));
+    if (r && (r->account_id != row->account_id || r->kind != core::RequestKind::kRestore ||
+              r->status != RequestStatus::kApproved)) {
+      r.reset();
+    }
   }
-  return std::move(*r);
+  if (!r) {
+    KW_TRY(Hit(tx, address_key, now));
+    late = InvalidTicket();
+  }
+  return r;
 }
 
 // ---- the member asks ----

@@ -232,9 +232,13 @@ class RecoveryRequestService {
 [[nodiscard]] Result<RequestView> BuildRequestView(store::Tx& tx, core::RecoveryRequest r,
                                                    int quorum);
 // The approved restore request a live completion ticket belongs to (the
-// ticket is not used up). recovery.invalid_ticket otherwise.
-[[nodiscard]] Result<core::RecoveryRequest> RestoreOfTicketInTx(store::Tx& tx, const Context& ctx,
-                                                                const crypto::GenericKey& ticket);
+// ticket is not used up). A wrong ticket is counted against
+// `remote_address` (the cap of Complete: request.rate_limited past it) and
+// sets `late` to recovery.invalid_ticket, giving nullopt: the caller
+// commits the count, then answers the error.
+[[nodiscard]] Result<std::optional<core::RecoveryRequest>> RestoreOfTicketInTx(
+    store::Tx& tx, const Context& ctx, const crypto::GenericKey& ticket,
+    std::string_view remote_address, std::optional<Error>& late);
 
 // Expires every open request whose deadline passed (at most `limit` per
 // call), appends recovery.expired and emails the member, once per request

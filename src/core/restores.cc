@@ -223,22 +223,32 @@ Result<std::optional<RequestView>> RestoreService::Current(const Caller& caller)
 }
 
 Result<store::Bytes> RestoreService::SnapshotPartWithTicket(const crypto::GenericKey& ticket,
-                                                            uint32_t n) {
-  core::RecoveryRequest r;
-  KW_TRY(ctx_.store.Read([&](store::Tx& tx) -> Status {
-    KW_ASSIGN_OR_RETURN(r, RestoreOfTicketInTx(tx, ctx_, ticket));
+                                                            uint32_t n,
+                                                            std::string_view remote_address) {
+  std::optional<core::RecoveryRequest> r;
+  std::optional<Error> late;
+  KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+    late.reset();
+    KW_ASSIGN_OR_RETURN(r, RestoreOfTicketInTx(tx, ctx_, ticket, remote_address, late));
     return {};
   }));
-  return SnapshotService(ctx_).GetPartOf(r.account_id, r.snapshot_id, n);
+  if (late) return Fail(std::move(*late));
+  return SnapshotService(ctx_).GetPartOf(r->account_id, r->snapshot_id, n);
 }
 
 Status RestoreService::StageWithTicket(const crypto::GenericKey& ticket,
-                                       const std::vector<core::StagedItem>& items) {
+                                       const std::vector<core::StagedItem>& items,
+                                       std::string_view remote_address) {
   KW_TRY(CheckStagedItems(ctx_, items));
-  return ctx_.store.Transact([&](store::Tx& tx) -> Status {
-    KW_ASSIGN_OR_RETURN(auto r, RestoreOfTicketInTx(tx, ctx_, ticket));
-    return StageInTx(tx, r, items, kRestoreMaxItems);
-  });
+  std::optional<Error> late;
+  KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+    late.reset();
+    KW_ASSIGN_OR_RETURN(auto r, RestoreOfTicketInTx(tx, ctx_, ticket, remote_address, late));
+    if (!r) return {};
+    return StageInTx(tx, *r, items, kRestoreMaxItems);
+  }));
+  if (late) return Fail(std::move(*late));
+  return {};
 }
 
 }  // namespace keyward::core

@@ -55,11 +55,14 @@ class RestoreService {
   [[nodiscard]] Result<std::optional<RequestView>> Current(const Caller& caller);
 
   // The link path, with the ticket RedeemVerify gave: part n of the
-  // request's snapshot, and staging its items. recovery.invalid_ticket.
+  // request's snapshot, and staging its items. recovery.invalid_ticket,
+  // counted against the address like Complete's (request.rate_limited).
   [[nodiscard]] Result<store::Bytes> SnapshotPartWithTicket(const crypto::GenericKey& ticket,
-                                                            uint32_t n);
+                                                            uint32_t n,
+                                                            std::string_view remote_address);
   [[nodiscard]] Status StageWithTicket(const crypto::GenericKey& ticket,
-                                       const std::vector<core::StagedItem>& items);
+                                       const std::vector<core::StagedItem>& items,
+                                       std::string_view remote_address);
 
  private:
   const Context& ctx_;

@@ -377,12 +377,24 @@ TEST_F(RestoreTest, WithoutThePasswordTheRestoreHappensAtRedeem) {
   EXPECT_EQ(m->kind, RequestKind::kRestore);
   ASSERT_TRUE(m->snapshot.has_value());
   EXPECT_EQ(m->snapshot->id, snapshot);
-  auto part = core().restores.SnapshotPartWithTicket(m->ticket, 0);
+  auto part = core().restores.SnapshotPartWithTicket(m->ticket, 0, kAddress);
   ASSERT_OK(part);
   EXPECT_EQ(*part, store::Bytes(64, 1));
-  EXPECT_ERROR(core().restores.SnapshotPartWithTicket(crypto::GenericKey::Random(), 0),
+  EXPECT_ERROR(core().restores.SnapshotPartWithTicket(crypto::GenericKey::Random(), 0, kAddress),
                "recovery.invalid_ticket");
-  ASSERT_OK(core().restores.StageWithTicket(m->ticket, Staged()));
+  // Guessing tickets from one address is capped; the member elsewhere is not
+  // locked out.
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_ERROR(
+        core().restores.StageWithTicket(crypto::GenericKey::Random(), Staged(), "203.0.113.99"),
+        "recovery.invalid_ticket");
+  }
+  EXPECT_ERROR(
+      core().restores.StageWithTicket(crypto::GenericKey::Random(), Staged(), "203.0.113.99"),
+      "request.rate_limited");
+  EXPECT_ERROR(core().restores.StageWithTicket(m->ticket, Staged(), "203.0.113.99"),
+               "request.rate_limited");
+  ASSERT_OK(core().restores.StageWithTicket(m->ticket, Staged(), kAddress));
 
   RecoveryCompletion c = Completion(*m, link, id);
   // The count the client staged must be there.
@@ -398,7 +410,8 @@ TEST_F(RestoreTest, WithoutThePasswordTheRestoreHappensAtRedeem) {
   EXPECT_EQ(Stored(id).status, RequestStatus::kLinkUsed);
   EXPECT_EQ(Events(org_, "restore.done").size(), 1u);
   // The ticket is spent: nothing more is read or staged with it.
-  EXPECT_ERROR(core().restores.SnapshotPartWithTicket(m->ticket, 0), "recovery.invalid_ticket");
+  EXPECT_ERROR(core().restores.SnapshotPartWithTicket(m->ticket, 0, kAddress),
+               "recovery.invalid_ticket");
 }
 
 // The link path's last step sets the password and rolls back in one
@@ -411,7 +424,7 @@ TEST_F(RestoreTest, AFailureAtAnyStepOfTheRedeemLeavesPasswordAndVaultAsTheyWere
   ASSERT_OK(core().requests.RedeemStart(id, link.token, kAddress));
   auto m = core().requests.RedeemVerify(id, link.token, *mailer_.LastCodeFor(bob_.email), kAddress);
   ASSERT_OK(m);
-  ASSERT_OK(core().restores.StageWithTicket(m->ticket, Staged()));
+  ASSERT_OK(core().restores.StageWithTicket(m->ticket, Staged(), kAddress));
   for (int64_t n = 1;; ++n) {
     RecoveryCompletion c = Completion(*m, link, id);
     c.restore_items = 2;

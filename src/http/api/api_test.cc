@@ -139,7 +139,9 @@ TEST_F(ApiTest, ServerInfo) {
   ASSERT_EQ(pk->size(), 32u);
   EXPECT_EQ(*pk, recovery_key_->public_key);
   EXPECT_EQ(b["recovery_fingerprint"], crypto::Fingerprint(*pk));
-  EXPECT_EQ(b.size(), 5u) << b.dump();
+  // The web pages' idle lock (docs/web.md), 15 minutes unless configured.
+  EXPECT_EQ(b["web_lock_seconds"], 900);
+  EXPECT_EQ(b.size(), 6u) << b.dump();
 }
 
 TEST_F(ApiTest, ServerInfoWithoutRecoveryKeyLeavesItOut) {

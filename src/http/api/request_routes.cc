@@ -290,8 +290,8 @@ class RequestRoutes {
     KW_ASSIGN_OR_RETURN(auto ticket, SecretKey(f, "ticket"));
     KW_ASSIGN_OR_RETURN(int64_t n, f.Count("n"));
     if (n >= core::kSnapshotMaxParts) return Fail(core::InvalidField("n"));
-    KW_ASSIGN_OR_RETURN(
-        auto data, ctx_.core.restores.SnapshotPartWithTicket(ticket, static_cast<uint32_t>(n)));
+    KW_ASSIGN_OR_RETURN(auto data, ctx_.core.restores.SnapshotPartWithTicket(
+                                       ticket, static_cast<uint32_t>(n), request.remote_address));
     return http::JsonResponse(200, {{"n", n}, {"data", B64(data)}});
   }
 
@@ -299,7 +299,7 @@ class RequestRoutes {
     KW_ASSIGN_OR_RETURN(auto f, Fields::FromBody(request, {"ticket", "items"}));
     KW_ASSIGN_OR_RETURN(auto ticket, SecretKey(f, "ticket"));
     KW_ASSIGN_OR_RETURN(auto items, StagedItemsFrom(f, ctx_.core.config().item_max_bytes));
-    KW_TRY(ctx_.core.restores.StageWithTicket(ticket, items));
+    KW_TRY(ctx_.core.restores.StageWithTicket(ticket, items, request.remote_address));
     return http::NoContent();
   }
 
