@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -584,6 +585,26 @@ TEST(SqliteMigrationTest, UpgradesVersion7DatabaseWithData) {
   sqlite3_close(raw);
 }
 
+// FailingStore tests: `flow` counts its operations in `steps` and ends with
+// an error of its own (test.rollback), so nothing is committed. Run clean it
+// takes kSteps operations; failing any one of them stops it there with
+// store.error.
+void ExpectEveryStepFails(keyward::testing::FailingStore& failing,
+                          const std::function<Status(Tx&)>& flow, const int& steps, int kSteps) {
+  auto clean = failing.Transact(flow);
+  ASSERT_FALSE(clean);
+  ASSERT_EQ(clean.error().code(), "test.rollback") << clean.error().message();
+  ASSERT_EQ(steps, kSteps);
+  ASSERT_EQ(failing.Operations(), kSteps);
+  for (int n = 1; n <= kSteps; ++n) {
+    failing.FailAt(n);
+    auto s = failing.Transact(flow);
+    ASSERT_FALSE(s) << n;
+    EXPECT_EQ(s.error().code(), "store.error") << n;
+    EXPECT_EQ(steps, n);
+  }
+}
+
 // FailingStore must forward every Tx operation, each counting as one: a flow
 // over the operations migration 3 added runs unchanged through it, and
 // failing any one of its steps fails the transaction with store.error.
@@ -649,18 +670,7 @@ TEST(FailingStoreTest, ForwardsAndCountsRecoveryOperations) {
 #undef STEP
     return Fail(Error::Conflict("test.rollback", "end of flow"));
   };
-  auto clean = failing.Transact(flow);
-  ASSERT_FALSE(clean);
-  ASSERT_EQ(clean.error().code(), "test.rollback") << clean.error().message();
-  ASSERT_EQ(steps, kSteps);
-  ASSERT_EQ(failing.Operations(), kSteps);
-  for (int n = 1; n <= kSteps; ++n) {
-    failing.FailAt(n);
-    auto s = failing.Transact(flow);
-    ASSERT_FALSE(s) << n;
-    EXPECT_EQ(s.error().code(), "store.error") << n;
-    EXPECT_EQ(steps, n);
-  }
+  ExpectEveryStepFails(failing, flow, steps, kSteps);
 }
 
 // The same for the recovery request operations of migration 4.
@@ -717,18 +727,7 @@ TEST(FailingStoreTest, ForwardsAndCountsRequestOperations) {
 #undef STEP
     return Fail(Error::Conflict("test.rollback", "end of flow"));
   };
-  auto clean = failing.Transact(flow);
-  ASSERT_FALSE(clean);
-  ASSERT_EQ(clean.error().code(), "test.rollback") << clean.error().message();
-  ASSERT_EQ(steps, kSteps);
-  ASSERT_EQ(failing.Operations(), kSteps);
-  for (int n = 1; n <= kSteps; ++n) {
-    failing.FailAt(n);
-    auto s = failing.Transact(flow);
-    ASSERT_FALSE(s) << n;
-    EXPECT_EQ(s.error().code(), "store.error") << n;
-    EXPECT_EQ(steps, n);
-  }
+  ExpectEveryStepFails(failing, flow, steps, kSteps);
 }
 
 // The same for the snapshot and staged item operations of migration 8.
@@ -793,18 +792,7 @@ TEST(FailingStoreTest, ForwardsAndCountsSnapshotOperations) {
 #undef STEP
     return Fail(Error::Conflict("test.rollback", "end of flow"));
   };
-  auto clean = failing.Transact(flow);
-  ASSERT_FALSE(clean);
-  ASSERT_EQ(clean.error().code(), "test.rollback") << clean.error().message();
-  ASSERT_EQ(steps, kSteps);
-  ASSERT_EQ(failing.Operations(), kSteps);
-  for (int n = 1; n <= kSteps; ++n) {
-    failing.FailAt(n);
-    auto s = failing.Transact(flow);
-    ASSERT_FALSE(s) << n;
-    EXPECT_EQ(s.error().code(), "store.error") << n;
-    EXPECT_EQ(steps, n);
-  }
+  ExpectEveryStepFails(failing, flow, steps, kSteps);
 }
 
 // The query plan of each ListRequests statement, one line per step.
