@@ -1,6 +1,5 @@
 #include "core/restores.h"
 
-#include <algorithm>
 #include <map>
 #include <set>
 
@@ -9,8 +8,6 @@
 #include "core/orgs.h"
 #include "core/snapshots.h"
 #include "core/validation.h"
-#include "protocol/binding.h"
-#include "protocol/policy.h"
 
 namespace keyward::core {
 

@@ -27,7 +27,6 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, props: Record<string,
 function describe(e: unknown): string {
   if (e instanceof ApiError) {
     if (e.code === "auth.invalid_credentials") return "The email or master password is wrong.";
-    if (e.code === "request.rate_limited" || e.code === "auth.locked") return e.message;
     return e.message;
   }
   if (e instanceof CryptoError) {

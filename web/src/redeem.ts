@@ -10,10 +10,9 @@
 // invents an organization gets nothing.
 import { call } from "./api.js";
 import * as c from "./crypto/primitives.js";
-import { createEscrow } from "./protocol/escrow.js";
+import { createEscrow, recoverVaultKey } from "./protocol/escrow.js";
 import { linkToken, openLink, parseLinkText, type OrgPin } from "./protocol/link.js";
 import { verifyOrgStatementChain, type SignedOrgStatement } from "./protocol/statement.js";
-import { recoverVaultKey } from "./protocol/escrow.js";
 
 interface RedeemOrg {
   org_id: string;
@@ -82,26 +81,31 @@ export class Redemption {
     }
     const opened = openLink(this.linkSecret, c.fromBase64url(m.link_share), this.requestId,
       m.account_id, m.epoch);
+    // The escrow is bound to its organization: the one of the member's
+    // organizations whose binding opens it, which must be the one the
+    // approving admin anchored (when the link has an anchor).
+    const u = c.fromBase64url(m.server_part);
+    const w = c.fromBase64url(m.wrapped_vault_key);
+    let orgId = "";
     try {
-      const u = c.fromBase64url(m.server_part);
-      const w = c.fromBase64url(m.wrapped_vault_key);
       for (const o of m.orgs) {
         try {
           this.vaultKey = recoverVaultKey(opened.adminPart, u, w, o.org_id, m.account_id, m.epoch);
-          if (opened.anchor && opened.anchor.orgId !== o.org_id) {
-            c.wipe(this.vaultKey);
-            this.vaultKey = undefined;
-            throw c.decryptFailed();
-          }
+          orgId = o.org_id;
           break;
         } catch {
-          // another organization's escrow
+          // another organization's binding
         }
       }
     } finally {
       c.wipe(opened.adminPart);
     }
     if (!this.vaultKey) throw c.decryptFailed();
+    if (opened.anchor && opened.anchor.orgId !== orgId) {
+      c.wipe(this.vaultKey);
+      this.vaultKey = undefined;
+      throw c.decryptFailed();
+    }
     this.anchor = opened.anchor;
     this.material = m;
   }

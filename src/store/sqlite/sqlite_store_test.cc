@@ -318,6 +318,25 @@ TEST(SqliteMigrationTest, UpgradesVersion3DatabaseWithData) {
   }));
 }
 
+// Rows every old-version database of these tests starts with, written as
+// that version's keywardd wrote them: accounts a1 (ann) and a2 (bob), and
+// organization o1 owned by a1 with a2 as a user (schema version 2 onwards).
+void SeedAccountsAndOrg(sqlite3* raw) {
+  RawExec(raw,
+          "INSERT INTO accounts (id, email, kdf_ops, kdf_mem, salt, verifier, "
+          "wrapped_vault_key, public_key, wrapped_private_key, verified, created_at) VALUES "
+          "('a1', 'ann@example.com', 3, 65536, x'01', x'02', x'03', x'04', x'05', 1, 100), "
+          "('a2', 'bob@example.com', 3, 65536, x'01', x'02', x'03', x'04', x'05', 1, 100)");
+  RawExec(raw,
+          "INSERT INTO orgs (id, name, created_at, created_by, statement_version, key_version, "
+          "recovery_public_key, policy_json) VALUES ('o1', 'Acme', 100, 'a1', 1, 1, "
+          "zeroblob(32), '{}')");
+  RawExec(raw,
+          "INSERT INTO org_members (org_id, account_id, role, permissions, status, joined_at, "
+          "last_epoch) VALUES ('o1', 'a1', 'owner', '', 'active', 100, 1), "
+          "('o1', 'a2', 'user', '', 'active', 101, 2)");
+}
+
 // A database written by a keywardd that knew migrations 1 to 4, with a
 // recovery request in it, is upgraded in place: the rows stay, and
 // server_meta starts empty (so the next keywardd binds its keys to it,
@@ -328,19 +347,7 @@ TEST(SqliteMigrationTest, UpgradesVersion4DatabaseWithData) {
   {
     sqlite3* raw = OpenAtVersion(db, 4);
     ASSERT_NE(raw, nullptr);
-    RawExec(raw,
-            "INSERT INTO accounts (id, email, kdf_ops, kdf_mem, salt, verifier, "
-            "wrapped_vault_key, public_key, wrapped_private_key, verified, created_at) VALUES "
-            "('a1', 'ann@example.com', 3, 65536, x'01', x'02', x'03', x'04', x'05', 1, 100), "
-            "('a2', 'bob@example.com', 3, 65536, x'01', x'02', x'03', x'04', x'05', 1, 100)");
-    RawExec(raw,
-            "INSERT INTO orgs (id, name, created_at, created_by, statement_version, key_version, "
-            "recovery_public_key, policy_json) VALUES ('o1', 'Acme', 100, 'a1', 1, 1, "
-            "zeroblob(32), '{}')");
-    RawExec(raw,
-            "INSERT INTO org_members (org_id, account_id, role, permissions, status, joined_at, "
-            "last_epoch) VALUES ('o1', 'a1', 'owner', '', 'active', 100, 1), "
-            "('o1', 'a2', 'user', '', 'active', 101, 2)");
+    SeedAccountsAndOrg(raw);
     RawExec(raw,
             "INSERT INTO recovery_requests (id, org_id, account_id, status, initiated_by, epoch, "
             "device_name, remote_address, created_at, expires_at, decided_at, decided_by, "
@@ -450,19 +457,7 @@ TEST(SqliteMigrationTest, UpgradesVersion7DatabaseWithData) {
   {
     sqlite3* raw = OpenAtVersion(db, 7);
     ASSERT_NE(raw, nullptr);
-    RawExec(raw,
-            "INSERT INTO accounts (id, email, kdf_ops, kdf_mem, salt, verifier, "
-            "wrapped_vault_key, public_key, wrapped_private_key, verified, created_at) VALUES "
-            "('a1', 'ann@example.com', 3, 65536, x'01', x'02', x'03', x'04', x'05', 1, 100), "
-            "('a2', 'bob@example.com', 3, 65536, x'01', x'02', x'03', x'04', x'05', 1, 100)");
-    RawExec(raw,
-            "INSERT INTO orgs (id, name, created_at, created_by, statement_version, key_version, "
-            "recovery_public_key, policy_json) VALUES ('o1', 'Acme', 100, 'a1', 1, 1, "
-            "zeroblob(32), '{}')");
-    RawExec(raw,
-            "INSERT INTO org_members (org_id, account_id, role, permissions, status, joined_at, "
-            "last_epoch) VALUES ('o1', 'a1', 'owner', '', 'active', 100, 1), "
-            "('o1', 'a2', 'user', '', 'active', 101, 2)");
+    SeedAccountsAndOrg(raw);
     RawExec(raw,
             "INSERT INTO recovery_requests (id, org_id, account_id, status, initiated_by, epoch, "
             "device_name, remote_address, created_at, expires_at, decided_at, decided_by, "
