@@ -883,15 +883,27 @@ Result<ConfirmOutcome> RecoveryRequestService::Confirm(std::string_view raw_emai
 Result<RequestPage> RecoveryRequestService::List(const Caller& caller, std::string_view org_id,
                                                  std::optional<RequestStatus> status,
                                                  const std::optional<store::RequestCursor>& after,
-                                                 int64_t limit) {
+                                                 int64_t limit, std::string_view email) {
   limit = std::clamp<int64_t>(limit, 1, kRequestPageMax);
+  std::optional<std::string> address;
+  if (!email.empty()) {
+    KW_ASSIGN_OR_RETURN(address, NormalizeEmail(email));
+  }
   RequestPage page;
   std::vector<std::string> overdue;
   KW_TRY(ctx_.store.Read([&](store::Tx& tx) -> Status {
     page = {};
     overdue.clear();
     KW_ASSIGN_OR_RETURN(AdminScope scope, LoadAdminScope(tx, org_id, caller.account_id));
-    KW_ASSIGN_OR_RETURN(auto rows, tx.ListRequests(scope.access.org.id, status, after, limit + 1));
+    std::vector<RecoveryRequest> rows;
+    if (address) {
+      KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountByEmail(*address));
+      if (!account) return {};
+      KW_ASSIGN_OR_RETURN(
+          rows, tx.ListAccountRequests(scope.access.org.id, account->id, status, after, limit + 1));
+    } else {
+      KW_ASSIGN_OR_RETURN(rows, tx.ListRequests(scope.access.org.id, status, after, limit + 1));
+    }
     if (static_cast<int64_t>(rows.size()) > limit) {
       rows.resize(static_cast<size_t>(limit));
       page.next_after = store::RequestCursor{rows.back().created_at, rows.back().id};
@@ -907,6 +919,17 @@ Result<RequestPage> RecoveryRequestService::List(const Caller& caller, std::stri
   }));
   ExpireEach(ctx_, overdue);
   return page;
+}
+
+Result<store::RequestCounts> RecoveryRequestService::Counts(const Caller& caller,
+                                                            std::string_view org_id) {
+  store::RequestCounts counts;
+  KW_TRY(ctx_.store.Read([&](store::Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(AdminScope scope, LoadAdminScope(tx, org_id, caller.account_id));
+    KW_ASSIGN_OR_RETURN(counts, tx.CountRequestsByStatus(scope.access.org.id));
+    return {};
+  }));
+  return counts;
 }
 
 Result<RequestView> RecoveryRequestService::Show(const Caller& caller, std::string_view org_id,

@@ -163,11 +163,18 @@ class RecoveryRequestService {
   [[nodiscard]] Result<ConfirmOutcome> Confirm(std::string_view email, std::string_view code,
                                                std::string_view remote_address);
 
-  // Recovery admins (org.forbidden otherwise).
+  // Recovery admins (org.forbidden otherwise). A non-empty `email` keeps
+  // the requests of the member with that address (compared as normalized;
+  // account.invalid_email when malformed; an address of nobody in the
+  // organization lists nothing).
   [[nodiscard]] Result<RequestPage> List(const Caller& caller, std::string_view org_id,
                                          std::optional<core::RequestStatus> status,
                                          const std::optional<store::RequestCursor>& after,
-                                         int64_t limit);
+                                         int64_t limit, std::string_view email = {});
+  // Recovery admins: how many requests are stored in each status (zeros
+  // left out; a request past its deadline counts as open until it is read
+  // or swept, at most a minute).
+  [[nodiscard]] Result<store::RequestCounts> Counts(const Caller& caller, std::string_view org_id);
   // recovery.not_found (404) for a request of another organization too.
   [[nodiscard]] Result<RequestView> Show(const Caller& caller, std::string_view org_id,
                                          std::string_view request_id);

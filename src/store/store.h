@@ -41,6 +41,9 @@ struct RequestCursor {
   std::string id;
 };
 
+// How many requests are in each status, for CountRequestsByStatus.
+using RequestCounts = std::vector<std::pair<core::RequestStatus, int64_t>>;
+
 // CountSnapshotParts: the parts stored so far.
 struct SnapshotPartsTotal {
   int64_t parts = 0;
@@ -348,6 +351,16 @@ class Tx {
   [[nodiscard]] virtual Result<std::vector<core::RecoveryRequest>> ListRequests(
       std::string_view org_id, std::optional<core::RequestStatus> status,
       const std::optional<RequestCursor>& after, int64_t limit) = 0;
+  // The same, for one member's requests only (the console's search by
+  // email).
+  [[nodiscard]] virtual Result<std::vector<core::RecoveryRequest>> ListAccountRequests(
+      std::string_view org_id, std::string_view account_id,
+      std::optional<core::RequestStatus> status, const std::optional<RequestCursor>& after,
+      int64_t limit) = 0;
+  // How many of the organization's requests are stored in each status
+  // (statuses with none are left out), as stored: a request past its
+  // deadline counts as open until it is read or swept.
+  [[nodiscard]] virtual Result<RequestCounts> CountRequestsByStatus(std::string_view org_id) = 0;
   // Open requests (pending or approved) with expires_at <= now, oldest
   // deadline first (then by id), at most `limit` (for the expiry sweeper).
   [[nodiscard]] virtual Result<std::vector<core::RecoveryRequest>> ListExpiredOpenRequests(

@@ -2132,6 +2132,35 @@ TEST_P(StoreContractTest, ListRequestsKeysetPagesNewestFirst) {
     EXPECT_EQ(ids, (std::vector<std::string>{"x1", "r10"}));
     return {};
   }));
+  // One member's requests (the console's search by email), and the counts.
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    auto a3 = tx.ListAccountRequests("o1", "a3", std::nullopt, std::nullopt, 10);
+    auto a3_next =
+        tx.ListAccountRequests("o1", "a3", std::nullopt, RequestCursor{kNow + 2, "x2"}, 10);
+    auto a3_pending = tx.ListAccountRequests("o1", "a3", RequestStatus::kPending, std::nullopt, 10);
+    auto a3_declined =
+        tx.ListAccountRequests("o1", "a3", RequestStatus::kDeclined, std::nullopt, 1);
+    auto a2_elsewhere = tx.ListAccountRequests("o1", "a2", std::nullopt, std::nullopt, 10);
+    auto counts = tx.CountRequestsByStatus("o1");
+    auto no_counts = tx.CountRequestsByStatus("o3");
+    if (!a3 || !a3_next || !a3_pending || !a3_declined || !a2_elsewhere || !counts || !no_counts) {
+      return Fail(StoreError("test"));
+    }
+    auto ids_of = [](const std::vector<RecoveryRequest>& rows) {
+      std::vector<std::string> ids;
+      for (const auto& r : rows) ids.push_back(r.id);
+      return ids;
+    };
+    EXPECT_EQ(ids_of(*a3), (std::vector<std::string>{"x2", "x1"}));
+    EXPECT_EQ(ids_of(*a3_next), (std::vector<std::string>{"x1"}));
+    EXPECT_TRUE(a3_pending->empty());
+    EXPECT_EQ(ids_of(*a3_declined), (std::vector<std::string>{"x2"}));
+    EXPECT_TRUE(a2_elsewhere->empty());
+    EXPECT_EQ(*counts, (std::vector<std::pair<RequestStatus, int64_t>>{
+                           {RequestStatus::kDeclined, 6}, {RequestStatus::kPending, 8}}));
+    EXPECT_TRUE(no_counts->empty());
+    return {};
+  }));
 }
 
 TEST_P(StoreContractTest, ListExpiredOpenRequests) {

@@ -124,6 +124,11 @@
     (std::string_view o, std::optional<core::RequestStatus> status,                                \
      const std::optional<store::RequestCursor>& after, int64_t limit),                             \
     (o, status, after, limit))                                                                     \
+  X(Result<std::vector<core::RecoveryRequest>>, ListAccountRequests,                               \
+    (std::string_view o, std::string_view a, std::optional<core::RequestStatus> status,            \
+     const std::optional<store::RequestCursor>& after, int64_t limit),                             \
+    (o, a, status, after, limit))                                                                  \
+  X(Result<store::RequestCounts>, CountRequestsByStatus, (std::string_view o), (o))                \
   X(Result<std::vector<core::RecoveryRequest>>, ListExpiredOpenRequests,                           \
     (int64_t now, int64_t limit), (now, limit))                                                    \
   X(Status, InsertApproval, (const core::RecoveryApproval& a), (a))                                \

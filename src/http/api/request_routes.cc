@@ -106,6 +106,7 @@ class RequestRoutes {
     route("POST", "/v1/orgs/{org}/recovery/requests/{id}/approve", &RequestRoutes::Approve);
     route("POST", "/v1/orgs/{org}/recovery/requests/{id}/decline", &RequestRoutes::Decline);
     route("POST", "/v1/orgs/{org}/recovery/start", &RequestRoutes::Start);
+    route("GET", "/v1/orgs/{org}/recovery/counts", &RequestRoutes::Counts);
     route("POST", "/v1/recovery/redeem", &RequestRoutes::RedeemStart);
     route("POST", "/v1/recovery/redeem/verify", &RequestRoutes::RedeemVerify);
     route("POST", "/v1/recovery/redeem/complete", &RequestRoutes::Complete);
@@ -173,14 +174,28 @@ class RequestRoutes {
     KW_ASSIGN_OR_RETURN(auto after, CursorFrom(request));
     KW_ASSIGN_OR_RETURN(uint64_t limit, QueryNumber(request, "limit", core::kRequestPageDefault, 1,
                                                     core::kRequestPageMax));
-    KW_ASSIGN_OR_RETURN(auto page, requests().List(caller, params.at("org"), status, after,
-                                                   static_cast<int64_t>(limit)));
+    KW_ASSIGN_OR_RETURN(auto page,
+                        requests().List(caller, params.at("org"), status, after,
+                                        static_cast<int64_t>(limit), request.QueryParam("email")));
     json list = json::array();
     for (const auto& v : page.requests) list.push_back(RequestJson(v));
     return http::JsonResponse(
         200,
         {{"requests", std::move(list)},
          {"next_after", page.next_after ? json(CursorText(*page.next_after)) : json(nullptr)}});
+  }
+
+  Result<Response> Counts(const Request& request, const PathParams& params) {
+    KW_ASSIGN_OR_RETURN(auto caller, Authenticate(ctx_.core, request));
+    KW_ASSIGN_OR_RETURN(auto counts, requests().Counts(caller, params.at("org")));
+    json out = json::object();
+    for (auto status : {core::RequestStatus::kPending, core::RequestStatus::kApproved,
+                        core::RequestStatus::kLinkUsed, core::RequestStatus::kDeclined,
+                        core::RequestStatus::kExpired}) {
+      out[std::string(core::RequestStatusName(status))] = 0;
+    }
+    for (const auto& [status, n] : counts) out[std::string(core::RequestStatusName(status))] = n;
+    return http::JsonResponse(200, {{"counts", std::move(out)}});
   }
 
   Result<Response> Show(const Request& request, const PathParams& params) {

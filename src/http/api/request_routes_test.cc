@@ -301,5 +301,44 @@ TEST_F(RequestRoutesTest, ListPagesWithNextAfter) {
   EXPECT_TRUE(second["next_after"].is_null());
 }
 
+TEST_F(RequestRoutesTest, ListSearchesByEmailAndCountsByStatus) {
+  std::string declined = Body(Submit(bob_))["request_id"];
+  ASSERT_EQ(
+      Call("POST", RequestPath(declined, "/decline"), json{{"reason", "no"}}, owner_.token).status,
+      200);
+  clock_.Advance(1);
+  std::string pending = Body(Submit(bob_))["request_id"];
+
+  auto found =
+      Body(Call("GET", Path("/recovery/requests?email=BOB%40example.com"), {}, owner_.token));
+  ASSERT_EQ(found["requests"].size(), 2u);
+  EXPECT_EQ(found["requests"][0]["id"], pending);
+  EXPECT_EQ(found["requests"][1]["id"], declined);
+  auto found_pending = Body(Call(
+      "GET", Path("/recovery/requests?status=pending&email=bob%40example.com"), {}, owner_.token));
+  ASSERT_EQ(found_pending["requests"].size(), 1u);
+  EXPECT_EQ(found_pending["requests"][0]["id"], pending);
+  // The owner has no request; nobody has this address; a malformed one.
+  EXPECT_TRUE(Body(Call("GET", Path("/recovery/requests?email=" + owner_.email), {},
+                        owner_.token))["requests"]
+                  .empty());
+  EXPECT_TRUE(Body(Call("GET", Path("/recovery/requests?email=nobody%40example.com"), {},
+                        owner_.token))["requests"]
+                  .empty());
+  auto bad = Call("GET", Path("/recovery/requests?email=not-an-address"), {}, owner_.token);
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(Code(bad), "account.invalid_email");
+
+  auto counts = Body(Call("GET", Path("/recovery/counts"), {}, owner_.token));
+  EXPECT_EQ(
+      counts,
+      (json{
+          {"counts",
+           {{"pending", 1}, {"approved", 0}, {"link_used", 0}, {"declined", 1}, {"expired", 0}}}}));
+  auto forbidden = Call("GET", Path("/recovery/counts"), {}, bob_.token);
+  EXPECT_EQ(forbidden.status, 403);
+  EXPECT_EQ(Code(forbidden), "org.forbidden");
+}
+
 }  // namespace
 }  // namespace keyward::api

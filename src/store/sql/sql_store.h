@@ -52,7 +52,7 @@ std::vector<Migration> NumberMigrations(std::initializer_list<const char*> scrip
 // The statement Tx::ListRequests runs for one combination of its filters
 // (parameters: ?1 org_id, ?2 status, ?3 ?4 the cursor, ?5 limit), so a test
 // can check its plan: an index search, no sort.
-std::string ListRequestsSql(bool by_status, bool after_cursor);
+std::string ListRequestsSql(bool by_status, bool after_cursor, bool by_account = false);
 
 // The columns of the accounts table in the order the Tx reads them, for a
 // Dialect's find_account_by_email.

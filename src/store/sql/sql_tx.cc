@@ -1472,6 +1472,43 @@ class SqlTx final : public Tx {
                                     });
   }
 
+  Result<std::vector<RecoveryRequest>> ListAccountRequests(
+      std::string_view org_id, std::string_view account_id, std::optional<RequestStatus> status,
+      const std::optional<RequestCursor>& after, int64_t limit) override {
+    static const std::array<std::string, 4> kSql = [] {
+      std::array<std::string, 4> sql;
+      for (size_t mask = 0; mask < sql.size(); ++mask) {
+        sql[mask] = ListRequestsSql((mask & 1) != 0, (mask & 2) != 0, true);
+      }
+      return sql;
+    }();
+    if (limit <= 0) return std::vector<RecoveryRequest>();
+    size_t mask = (status ? 1 : 0) | (after ? 2 : 0);
+    return FindAll<RecoveryRequest>(kSql[mask].c_str(), "list a member's recovery requests",
+                                    ReadRequest, [&](Stmt& s) {
+                                      s.Bind(1, org_id).Bind(5, limit).Bind(6, account_id);
+                                      if (status) s.Bind(2, core::RequestStatusName(*status));
+                                      if (after) s.Bind(3, after->created_at).Bind(4, after->id);
+                                    });
+  }
+
+  Result<RequestCounts> CountRequestsByStatus(std::string_view org_id) override {
+    static constexpr const char* kSql =
+        "SELECT status, COUNT(*) FROM recovery_requests WHERE org_id = ?1 GROUP BY status "
+        "ORDER BY status";
+    using Row = std::pair<std::string, int64_t>;
+    auto read = [](const Stmt& s) { return Row(s.Text(0), s.Int(1)); };
+    KW_ASSIGN_OR_RETURN(auto rows, FindAll<Row>(kSql, "count recovery requests", read,
+                                                [&](Stmt& s) { s.Bind(1, org_id); }));
+    RequestCounts out;
+    for (auto& [name, n] : rows) {
+      auto status = core::ParseRequestStatus(name);
+      if (!status) return Fail(StoreError("count recovery requests"));
+      out.emplace_back(*status, n);
+    }
+    return out;
+  }
+
   Result<std::vector<RecoveryRequest>> ListExpiredOpenRequests(int64_t now,
                                                                int64_t limit) override {
     // Uses recovery_requests_expiry for each of the two statuses, then sorts
@@ -1707,11 +1744,13 @@ Status ApplyMigrations(Connection& conn, const std::vector<Migration>& migration
   return {};
 }
 
-std::string ListRequestsSql(bool by_status, bool after_cursor) {
+std::string ListRequestsSql(bool by_status, bool after_cursor, bool by_account) {
   // Row-value comparison: SQLite and PostgreSQL use it as a range on the
-  // (created_at DESC, id DESC) index columns.
+  // (created_at DESC, id DESC) index columns. One member's requests are
+  // few: found by recovery_requests_member, then sorted.
   std::string sql =
       std::string("SELECT ") + kRequestCols + " FROM recovery_requests WHERE org_id = ?1";
+  if (by_account) sql += " AND account_id = ?6";
   if (by_status) sql += " AND status = ?2";
   if (after_cursor) sql += " AND (created_at, id) < (?3, ?4)";
   sql += " ORDER BY created_at DESC, id DESC LIMIT ?5";
