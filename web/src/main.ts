@@ -3,43 +3,18 @@
 // decrypted here. Keys and the session live in memory only; signing out or
 // closing the tab forgets them.
 import "./style.css";
-import { ApiError, call } from "./api.js";
+import { call } from "./api.js";
+import { forgetConsole, showConsole } from "./console.js";
+import { isRecoveryAdmin, listOrgs } from "./admin.js";
+import { describe, el, field, show } from "./dom.js";
 import { askCode, confirmCode, describeRecoveryError } from "./forgot.js";
 import { Redemption, strength } from "./redeem.js";
-import { CryptoError } from "./crypto/primitives.js";
-import { listItems, NeedsSecondFactor, signIn, signOut, type Session } from "./vault.js";
+import { listItems, NeedsSecondFactor, signIn, signOut as endSession, type Session } from "./vault.js";
 
-const app = document.getElementById("app")!;
-
-// A tiny element builder: text is always set as text, never as HTML.
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, props: Record<string, string> = {},
-  ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(props)) {
-    if (k === "text") node.textContent = v;
-    else node.setAttribute(k, v);
-  }
-  for (const child of children) node.append(child);
-  return node;
-}
-
-// Errors in words, never raw JSON.
-function describe(e: unknown): string {
-  if (e instanceof ApiError) {
-    if (e.code === "auth.invalid_credentials") return "The email or master password is wrong.";
-    return e.message;
-  }
-  if (e instanceof CryptoError) {
-    if (e.code === "crypto.decrypt_failed") {
-      return "Your vault key did not open: the server's data does not match this password.";
-    }
-    return e.message;
-  }
-  return "Something went wrong; try again.";
-}
-
-function field(id: string, type: string, autocomplete: string): HTMLInputElement {
-  return el("input", { id, name: id, type, autocomplete, required: "", "aria-describedby": "form-error" });
+// Ends the session and forgets every key and verified organization.
+async function signOut(session: Session): Promise<void> {
+  forgetConsole();
+  await endSession(session);
 }
 
 function showSignIn(message = ""): void {
@@ -94,7 +69,7 @@ function showSignIn(message = ""): void {
       progress.textContent = "";
     }
   });
-  app.replaceChildren(el("h1", { text: "Sign in to Keyward" }), form);
+  show(false, el("h1", { text: "Sign in to Keyward" }), form);
   email.focus();
 }
 
@@ -148,14 +123,14 @@ function showForgot(prefill: string): void {
       submit.disabled = false;
     }
   });
-  app.replaceChildren(el("h1", { text: "Forgot master password?" }), form);
+  show(false, el("h1", { text: "Forgot master password?" }), form);
   email.focus();
 }
 
 function showRequestSent(id: string, org: string, expires: string): void {
   const back = el("button", { type: "button", class: "secondary", text: "Back to sign in" });
   back.addEventListener("click", () => showSignIn());
-  app.replaceChildren(
+  show(false,
     el("h1", { text: "Request sent — contact your administrator" }),
     el("div", { class: "card" },
       el("p", { text: `Your recovery request ${id}${org ? ` to ${org}` : ""} is waiting for a recovery admin. Call or meet them so they can check it is you; they will send you a recovery link.` }),
@@ -213,7 +188,7 @@ async function startIdleLock(session: Session): Promise<void> {
 
 async function showVault(session: Session): Promise<void> {
   await startIdleLock(session);
-  const items = await listItems(session);
+  const [items, orgs] = await Promise.all([listItems(session), listOrgs().catch(() => [])]);
   const list = el("ul", { class: "items", "aria-label": "Items" });
   for (const item of items) {
     list.append(el("li", {}, el("strong", { text: item.fields.name || "(no name)" }),
@@ -228,11 +203,21 @@ async function showVault(session: Session): Promise<void> {
       showSignIn("You are signed out.");
     }
   });
-  app.replaceChildren(
+  const actions = el("div", { class: "actions" });
+  if (orgs.some(isRecoveryAdmin)) {
+    const console = el("button", { type: "button", class: "secondary", text: "Admin console" });
+    console.addEventListener("click", () => void showConsole({
+      session,
+      toVault: () => void showVault(session),
+    }));
+    actions.append(console);
+  }
+  actions.append(out);
+  show(false,
     el("h1", { text: "Your vault" }),
     el("div", { class: "card" },
       el("p", { class: "muted", text: `Signed in as ${session.email}. ${items.length} item(s).` }),
-      list, out));
+      list, actions));
 }
 
 // A recovery link (`/recover/<id>#<secret>`): the fragment is read once and
@@ -250,7 +235,7 @@ function showRedeem(linkText: string): void {
   const note = el("p", { class: "muted", role: "status" });
   const step = el("div");
   const form = el("form", { class: "card", novalidate: "" }, step, note, error);
-  app.replaceChildren(el("h1", { text: "Recover your account" }), form);
+  show(false, el("h1", { text: "Recover your account" }), form);
 
   let stage: "start" | "code" | "password" = "start";
   const start = el("button", { type: "submit", text: "Email me a code" });
@@ -337,7 +322,7 @@ function showRecovered(email: string, escrowedTo: string[], leftOut: string[]): 
   if (leftOut.length) {
     lines.push(el("p", { class: "muted", text: `Not renewed here (this browser cannot check their keys): ${leftOut.join(", ")}. Re-enroll from the CLI (keyward recovery enroll).` }));
   }
-  app.replaceChildren(el("h1", { text: "Done" }), el("div", { class: "card" }, ...lines, signIn));
+  show(false, el("h1", { text: "Done" }), el("div", { class: "card" }, ...lines, signIn));
   signIn.focus();
 }
 

@@ -3,11 +3,15 @@
 // auth key goes to the server, and the vault key is unwrapped here.
 import { call, setToken } from "./api.js";
 import * as c from "./crypto/primitives.js";
+import { boxPairMatches } from "./protocol/grant.js";
 
 export interface Session {
   accountId: string;
   email: string;
   vaultKey: Uint8Array;
+  // sk_u with the account's public key, checked by use (grants are sealed
+  // to it); undefined when the account's key did not open.
+  memberKeys?: c.BoxKeyPair;
 }
 
 export interface ItemFields {
@@ -71,7 +75,27 @@ export async function signIn(email: string, password: string, totp?: string): Pr
     c.wipe(keys.enc);
   }
   setToken(answer.token);
-  return { accountId: account.id, email: account.email, vaultKey };
+  return { accountId: account.id, email: account.email, vaultKey,
+    memberKeys: unwrapMemberKeys(vaultKey, account) };
+}
+
+// Enc(UK, sk_u, "keyward/v1/sk" 0 account_id), paired with the listed
+// public key only when they match (src/client/rewrap.cc UnwrapMemberKeys).
+function unwrapMemberKeys(vaultKey: Uint8Array,
+  account: { id: string; public_key?: string; wrapped_private_key?: string }): c.BoxKeyPair | undefined {
+  try {
+    const publicKey = c.fromBase64url(account.public_key ?? "");
+    const secretKey = c.decrypt(vaultKey, c.fromBase64url(account.wrapped_private_key ?? ""),
+      c.ad("keyward/v1/sk", account.id));
+    const pair = { publicKey, secretKey };
+    if (publicKey.length !== 32 || secretKey.length !== 32 || !boxPairMatches(pair)) {
+      c.wipe(secretKey);
+      return undefined;
+    }
+    return pair;
+  } catch {
+    return undefined;
+  }
 }
 
 export async function signOut(session: Session | undefined): Promise<void> {
@@ -79,7 +103,10 @@ export async function signOut(session: Session | undefined): Promise<void> {
     await call("DELETE", "/v1/sessions/current");
   } finally {
     setToken("");
-    if (session) c.wipe(session.vaultKey);
+    if (session) {
+      c.wipe(session.vaultKey);
+      if (session.memberKeys) c.wipe(session.memberKeys.secretKey);
+    }
   }
 }
 

@@ -14,6 +14,9 @@ import {
   buildLinkText, createLinkWith, encodeLinkPlaintext, linkKey, linkToken, openLink, parseLinkText,
 } from "../src/protocol/link.js";
 import { encodeOrgStatement, verifyOrgStatement } from "../src/protocol/statement.js";
+import {
+  createGrant, createSigningGrant, openGrant, openSigningGrant,
+} from "../src/protocol/grant.js";
 
 type Json = Record<string, any>;
 
@@ -147,6 +150,48 @@ test("hmac", async () => {
   for (const v of rows(load("hmac.json"), "vectors", 10)) {
     const mac = await c.hmac(names[v.algorithm], h(v.key), h(v.message));
     assert.equal(c.hex(mac.subarray(0, v.output_bytes)), v.mac, v.source);
+  }
+});
+
+test("grants (protocol_grant.json)", () => {
+  const doc = load("protocol_grant.json");
+  for (const v of rows(doc, "vectors", 1)) {
+    const admin = c.boxKeyPairFromSeed(h(v.admin_seed));
+    assert.equal(c.hex(admin.publicKey), v.admin_public_key);
+    assert.equal(c.hex(sealedHeader("grant", v.org, v.admin_user, v.key_version)), v.header);
+    const org = openGrant(admin, h(v.grant), v.org, v.admin_user, v.key_version,
+      h(v.org_public_key));
+    assert.equal(c.hex(org.secretKey), v.org_secret_key);
+    // Bound to org, admin and key version; checked against pk_org.
+    assert.equal(codeOf(() => openGrant(admin, h(v.grant), `${v.org}x`, v.admin_user,
+      v.key_version, h(v.org_public_key))), "crypto.decrypt_failed");
+    assert.equal(codeOf(() => openGrant(admin, h(v.grant), v.org, `${v.admin_user}x`,
+      v.key_version, h(v.org_public_key))), "crypto.decrypt_failed");
+    assert.equal(codeOf(() => openGrant(admin, h(v.grant), v.org, v.admin_user,
+      other(v.key_version), h(v.org_public_key))), "crypto.decrypt_failed");
+    const stranger = c.generateBoxKeyPair();
+    assert.equal(codeOf(() => openGrant(admin, h(v.grant), v.org, v.admin_user, v.key_version,
+      stranger.publicKey)), "org.grant_key_mismatch");
+    // One made here opens the same way.
+    const mine = createGrant(admin.publicKey, { publicKey: h(v.org_public_key),
+      secretKey: h(v.org_secret_key) }, v.org, v.admin_user, v.key_version);
+    assert.equal(c.hex(openGrant(admin, mine, v.org, v.admin_user, v.key_version,
+      h(v.org_public_key)).secretKey), v.org_secret_key);
+  }
+  for (const v of rows(doc, "signing_grants", 1)) {
+    const admin = c.boxKeyPairFromSeed(h(v.admin_seed));
+    assert.equal(c.hex(sealedHeader("sign-grant", v.org, v.admin_user, v.key_version)), v.header);
+    const signer = openSigningGrant(admin, h(v.signing_grant), v.org, v.admin_user,
+      v.key_version, h(v.signing_public_key));
+    assert.equal(c.hex(signer.secretKey.subarray(0, 32)), v.signing_seed);
+    const otherSigner = c.signKeyPairFromSeed(c.randomBytes(32));
+    assert.equal(codeOf(() => openSigningGrant(admin, h(v.signing_grant), v.org, v.admin_user,
+      v.key_version, otherSigner.publicKey)), "org.grant_key_mismatch");
+    assert.equal(codeOf(() => openSigningGrant(admin, h(v.signing_grant), v.org, v.admin_user,
+      other(v.key_version), h(v.signing_public_key))), "crypto.decrypt_failed");
+    const mine = createSigningGrant(admin.publicKey, signer, v.org, v.admin_user, v.key_version);
+    assert.equal(c.hex(openSigningGrant(admin, mine, v.org, v.admin_user, v.key_version,
+      h(v.signing_public_key)).publicKey), v.signing_public_key);
   }
 });
 

@@ -8,7 +8,9 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import type { Browser, Page } from "playwright-core";
 
-import { annWithAnItem, launch, PASSWORD, screenshot, Server } from "./harness.js";
+import {
+  aliceAndBob, annWithAnItem, askRecoveryInPage, launch, PASSWORD, screenshot, Server,
+} from "./harness.js";
 
 const server = new Server();
 let browser: Browser;
@@ -17,6 +19,7 @@ const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/
 before(async () => {
   await server.start();
   annWithAnItem(server);
+  aliceAndBob(server);
   browser = await launch();
 });
 
@@ -83,5 +86,56 @@ test("signing in with the keyboard alone, at 360 px wide", async () => {
   assert.notEqual(outline, "none");
   await page.keyboard.press("Enter");
   await page.getByText("You are signed out.").waitFor();
+  await context.close();
+});
+
+// Tab until the focused element reads `name` (at most 40 presses).
+async function tabTo(page: Page, name: string): Promise<void> {
+  let focused = "";
+  for (let i = 0; i < 40 && focused !== name; i++) {
+    await page.keyboard.press("Tab");
+    focused = await page.evaluate(() => {
+      const a = document.activeElement;
+      return a?.getAttribute("aria-label") ?? a?.textContent?.trim() ?? "";
+    });
+  }
+  assert.equal(focused, name);
+}
+
+test("the admin console: axe-core on each page, and an approval with the keyboard alone at 360 px", async () => {
+  const bob = await browser.newPage();
+  await askRecoveryInPage(bob, server, server.url, "bob@example.com");
+  const context = await browser.newContext({ bypassCSP: true, viewport: { width: 360, height: 740 } });
+  const page = await context.newPage();
+  await page.goto(`${server.url}/`);
+  await page.keyboard.type("alice@example.com");
+  await page.keyboard.press("Tab");
+  await page.keyboard.type(PASSWORD);
+  await page.keyboard.press("Enter");
+  await page.getByRole("heading", { name: "Your vault" }).waitFor({ timeout: 30_000 });
+  await tabTo(page, "Admin console");
+  await page.keyboard.press("Enter");
+  await page.getByRole("heading", { name: "Check Acme's signing key" }).waitFor();
+  await axe(page, "console: signing key");
+  await tabTo(page, "The fingerprints match");
+  await page.keyboard.press("Enter");
+  await page.getByRole("heading", { name: "Acme: recovery requests" }).waitFor();
+  await axe(page, "console: requests");
+  await screenshot(page, "console-requests-360px");
+  await tabTo(page, "Open the request of bob@example.com");
+  await page.keyboard.press("Enter");
+  await page.getByRole("heading", { name: "Recovery request" }).waitFor();
+  await axe(page, "console: request");
+  await tabTo(page, "Approve");
+  await page.keyboard.press("Enter");
+  await page.getByRole("heading", { name: "Recovery link — shown once" }).waitFor({ timeout: 30_000 });
+  await axe(page, "console: link");
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(width <= 360, `page is ${width}px wide`);
+  await screenshot(page, "console-link-360px");
+  await tabTo(page, "Start a recovery");
+  await page.keyboard.press("Enter");
+  await page.getByLabel("Member email").waitFor();
+  await axe(page, "console: start a recovery");
   await context.close();
 });

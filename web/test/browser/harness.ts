@@ -34,19 +34,57 @@ async function freePort(): Promise<number> {
   });
 }
 
+// A real SMTP server (tests/support/smtp_server.py, Debian's
+// python3-aiosmtpd) writing each message it accepts to `maildir`.
+class SmtpServer {
+  port = 0;
+  private process?: ChildProcess;
+
+  constructor(readonly maildir: string) {}
+
+  async start(): Promise<void> {
+    mkdirSync(this.maildir, { recursive: true });
+    const script = new URL("../../../../tests/support/smtp_server.py", import.meta.url).pathname;
+    this.process = spawn("/usr/bin/python3", [script, "--maildir", this.maildir],
+      { stdio: ["pipe", "pipe", "inherit"] });
+    this.port = await new Promise<number>((resolve, reject) => {
+      let out = "";
+      this.process!.stdout!.on("data", (d) => {
+        out += d;
+        const m = out.match(/READY ([0-9]+)/);
+        if (m) resolve(Number(m[1]));
+      });
+      this.process!.once("exit", (code) => reject(new Error(`smtp_server.py exited (${code})`)));
+    });
+  }
+
+  stop(): void {
+    this.process?.kill("SIGTERM");
+  }
+}
+
 export class Server {
   readonly dir = mkdtempSync(join(tmpdir(), "keyward-web-"));
   url = "";
   private process?: ChildProcess;
+  private smtp?: SmtpServer;
 
   // `publicUrl`: the address the pages and links name (a proxy's, for the
-  // hostile-server tests); the server's own by default.
-  async start(publicUrl?: string, extraArgs: string[] = []): Promise<void> {
+  // hostile-server tests); the server's own by default. `smtp`: mail goes
+  // to a real SMTP server instead of the outbox.
+  async start(publicUrl?: string, extraArgs: string[] = [], smtp = false): Promise<void> {
     const port = await freePort();
     this.url = `http://127.0.0.1:${port}`;
+    const mailArgs: string[] = [];
+    if (smtp) {
+      this.smtp = new SmtpServer(join(this.dir, "maildir"));
+      await this.smtp.start();
+      mailArgs.push("--smtp-host", "127.0.0.1", "--smtp-port", String(this.smtp.port),
+        "--smtp-security", "none");
+    }
     this.process = spawn(env("KEYWARDD"), ["--listen", `127.0.0.1:${port}`, "--data",
       join(this.dir, "data"), "--public-url", publicUrl ?? this.url, "--min-kdf-ops", "2",
-      "--min-kdf-mem", "20971520", ...extraArgs],
+      "--min-kdf-mem", "20971520", ...mailArgs, ...extraArgs],
       // keywardd refuses KEYWARD_* variables it does not know (the test's own).
       { stdio: ["ignore", "ignore", "pipe"], env: withoutKeywardVars() });
     let log = "";
@@ -65,14 +103,19 @@ export class Server {
 
   stop(): void {
     this.process?.kill("SIGTERM");
+    this.smtp?.stop();
     rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private get mailDir(): string {
+    return this.smtp ? this.smtp.maildir : join(this.dir, "data", "outbox");
   }
 
   // The last match of `pattern` in the mail to `to` (the outbox's .eml
   // files; mail goes out in the background, so it is waited for, up to
   // 10 s); `after` skips the first messages.
   mail(to: string, pattern: RegExp, after = 0): RegExpMatchArray {
-    const outbox = join(this.dir, "data", "outbox");
+    const outbox = this.mailDir;
     const pause = new Int32Array(new SharedArrayBuffer(4));
     for (let tries = 0; tries < 200; tries++) {
       let found: RegExpMatchArray | null = null;
@@ -87,12 +130,12 @@ export class Server {
 
   // How many messages went to `to` so far.
   mailCount(to: string): number {
-    return this.mailTo(to, join(this.dir, "data", "outbox")).length;
+    return this.mailTo(to, this.mailDir).length;
   }
 
   private mailTo(to: string, outbox: string): string[] {
     if (!existsSync(outbox)) return [];
-    return readdirSync(outbox).sort()
+    return readdirSync(outbox).filter((name) => name.endsWith(".eml")).sort()
       .map((name) => readFileSync(join(outbox, name), "utf8").replace(/\r\n/g, "\n"))
       .filter((text) => text.includes(`To: ${to}\n`) || text.includes(`<${to}>`));
   }

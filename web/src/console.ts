@@ -1,0 +1,369 @@
+// The admin console (docs/web.md "Admin console"): the organizations this
+// account is a recovery admin of, each checked by its signing key's
+// fingerprint before anything else; then the recovery requests by status,
+// with counts, search by email and pages; a request's view with Approve (the
+// link made here, shown once with a copy button and a QR code) and Decline
+// with a reason; and starting a recovery for a member.
+import { ApiError } from "./api.js";
+import {
+  approve, countRequests, decline, firstUsePin, getRequest, isRecoveryAdmin, listOrgs,
+  listRequests, startRecovery, statusText, STATUSES, verifyOrg, type Counts, type OrgSummary,
+  type RecoveryRequest, type VerifiedOrg,
+} from "./admin.js";
+import { CryptoError } from "./crypto/primitives.js";
+import { app, describe as describeAny, el, field, show } from "./dom.js";
+import { qrSvg } from "./qr.js";
+import type { Session } from "./vault.js";
+
+// Organizations this tab verified, forgotten with the session.
+const verified = new Map<string, VerifiedOrg>();
+
+export function forgetConsole(): void {
+  verified.clear();
+}
+
+interface Nav {
+  session: Session;
+  toVault: () => void;
+}
+
+function describe(e: unknown): string {
+  if (e instanceof CryptoError && e.code === "crypto.decrypt_failed") {
+    return "A key the server sent did not open with your keys; nothing was done. " +
+      "If it happens again, approve from the CLI and tell your server's operator.";
+  }
+  if (e instanceof CryptoError && e.code === "org.grant_key_mismatch") {
+    return "The organization key the server gave you does not match the organization's signed key; " +
+      "nothing was approved. Tell your server's operator.";
+  }
+  if (e instanceof ApiError && e.code === "recovery.expired") {
+    return "This request has expired; the member must ask again.";
+  }
+  return describeAny(e);
+}
+
+function when(iso: string | null): string {
+  if (!iso) return "—";
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString();
+}
+
+function button(text: string, onClick: () => void, secondary = false): HTMLButtonElement {
+  const b = el("button", { type: "button", text });
+  if (secondary) b.className = "secondary";
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+function page(title: string, ...body: (Node | string)[]): void {
+  const h1 = el("h1", { text: title, tabindex: "-1" });
+  show(true, h1, ...body);
+  h1.focus();
+}
+
+export async function showConsole(nav: Nav): Promise<void> {
+  const error = el("p", { class: "error", role: "alert" });
+  page("Admin console", el("p", { class: "muted", role: "status", text: "Loading your organizations…" }), error);
+  let orgs: OrgSummary[];
+  try {
+    orgs = (await listOrgs()).filter(isRecoveryAdmin);
+  } catch (e) {
+    error.textContent = describe(e);
+    app.append(button("Back to your vault", nav.toVault, true));
+    return;
+  }
+  if (orgs.length === 1) {
+    await openOrg(nav, orgs[0]);
+    return;
+  }
+  const list = el("ul", { class: "items", "aria-label": "Organizations" });
+  for (const o of orgs) {
+    list.append(el("li", {}, button(`${o.name} (${o.role})`, () => void openOrg(nav, o), true)));
+  }
+  page("Admin console",
+    el("div", { class: "card" },
+      el("p", { text: orgs.length ? "Choose an organization." : "You are not a recovery admin of any organization." }),
+      list, button("Back to your vault", nav.toVault, true)));
+}
+
+async function openOrg(nav: Nav, org: OrgSummary): Promise<void> {
+  const known = verified.get(org.id);
+  if (known) {
+    await showRequests(nav, known, { status: "pending" });
+    return;
+  }
+  const error = el("p", { id: "form-error", class: "error", role: "alert" });
+  page(`Check ${org.name}'s signing key`, error);
+  let candidate: Awaited<ReturnType<typeof firstUsePin>>;
+  try {
+    candidate = await firstUsePin(org.id);
+  } catch (e) {
+    error.textContent = describe(e);
+    app.append(button("Back", () => void showConsole(nav), true));
+    return;
+  }
+  const yes = button("The fingerprints match", async () => {
+    yes.disabled = true;
+    error.textContent = "";
+    try {
+      const v = await verifyOrg(org.id, candidate.pin);
+      verified.set(org.id, v);
+      await showRequests(nav, v, { status: "pending" });
+    } catch (e) {
+      error.textContent = describe(e);
+      yes.disabled = false;
+    }
+  });
+  const no = button("They differ — stop", () => {
+    page("Stopped", el("div", { class: "card" },
+      el("p", { text: `Nothing was done for ${org.name}. A different fingerprint means this server may be showing you a key of its own: tell your organization's owner and your server's operator.` }),
+      button("Back to your vault", nav.toVault, true)));
+  }, true);
+  page(`Check ${org.name}'s signing key`,
+    el("div", { class: "card" },
+      el("p", { text: "Before this browser acts for the organization, compare this fingerprint with the one `keyward org show " + org.id + "` prints on a device you trust, or the one your organization's owner gave you." }),
+      el("p", { class: "fingerprint", id: "signing-fingerprint", text: candidate.fingerprint }),
+      el("p", { class: "muted", text: "This browser keeps nothing after you sign out, so it asks at every sign-in." }),
+      yes, no, error));
+}
+
+interface ListState {
+  status: string; // "" for every status
+  email?: string;
+  after?: string;
+  previous?: (string | undefined)[];
+}
+
+function header(nav: Nav, v: VerifiedOrg): HTMLElement {
+  return el("div", { class: "card org" },
+    el("p", {}, el("strong", { text: v.org.name }), ` — you are ${v.org.role}. Quorum: ${v.policy.quorum ?? 1} approval(s).`),
+    el("p", { class: "muted", text: `Signing key ${v.signingFingerprint} (checked)` }),
+    el("div", { class: "actions" },
+      button("Requests", () => void showRequests(nav, v, { status: "pending" }), true),
+      button("Start a recovery", () => showStart(nav, v), true),
+      button("Your vault", nav.toVault, true)));
+}
+
+async function showRequests(nav: Nav, v: VerifiedOrg, state: ListState): Promise<void> {
+  const error = el("p", { class: "error", role: "alert" });
+  let counts: Counts | undefined;
+  let rows: RecoveryRequest[] = [];
+  let next: string | null = null;
+  try {
+    [counts, { requests: rows, next_after: next }] = await Promise.all([
+      countRequests(v.org.id),
+      listRequests(v.org.id, { status: state.status || undefined, email: state.email, after: state.after }),
+    ]);
+  } catch (e) {
+    error.textContent = describe(e);
+  }
+
+  const filters = el("div", { class: "actions", role: "group", "aria-label": "Status" });
+  const all = counts ? STATUSES.reduce((n, s) => n + counts![s], 0) : undefined;
+  for (const s of [...STATUSES, ""]) {
+    const n = s === "" ? all : counts?.[s as keyof Counts];
+    const label = `${s ? statusText(s) : "All"}${n === undefined ? "" : ` (${n})`}`;
+    const b = button(label, () => void showRequests(nav, v, { status: s, email: state.email }), true);
+    b.setAttribute("aria-pressed", String(s === state.status));
+    filters.append(b);
+  }
+
+  const email = field("search-email", "email", "off");
+  email.removeAttribute("required");
+  email.value = state.email ?? "";
+  const searchError = el("p", { id: "form-error", class: "error", role: "alert" });
+  const search = el("form", { class: "search", role: "search", novalidate: "" },
+    el("label", { for: "search-email", text: "Search by member email" }), email,
+    el("button", { type: "submit", text: "Search" }));
+  if (state.email) {
+    search.append(button("Clear the search", () => void showRequests(nav, v, { status: state.status }), true));
+  }
+  search.append(searchError);
+  search.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = email.value.trim();
+    if (text && !text.includes("@")) {
+      searchError.textContent = "Enter a member's whole email address.";
+      email.focus();
+      return;
+    }
+    void showRequests(nav, v, { status: state.status, email: text || undefined });
+  });
+
+  const table = el("table", { class: "requests" },
+    el("caption", { text: `${state.status ? statusText(state.status) : "All"} requests${state.email ? ` of ${state.email}` : ""}` }),
+    el("thead", {}, el("tr", {}, ...["Member", "Type", "Status", "Asked", "Approvals", ""].map(
+      (t) => el("th", { scope: "col", text: t })))));
+  const body = el("tbody");
+  for (const r of rows) {
+    const open = button("Open", () => void showRequest(nav, v, r.id, state), true);
+    open.setAttribute("aria-label", `Open the request of ${r.email}`);
+    body.append(el("tr", {},
+      el("td", { text: r.email }),
+      el("td", { text: r.kind === "restore" ? "Restore" : "Recovery" }),
+      el("td", { text: statusText(r.status) }),
+      el("td", { text: when(r.created_at) }),
+      el("td", { text: `${r.approvals.length} of ${r.quorum}` }),
+      el("td", {}, open)));
+  }
+  table.append(body);
+  const paging = el("div", { class: "actions" });
+  if (state.after !== undefined) {
+    paging.append(button("First page", () => void showRequests(nav, v, { status: state.status, email: state.email }), true));
+  }
+  if (next) {
+    const after = next;
+    paging.append(button("Next page", () => void showRequests(nav, v,
+      { status: state.status, email: state.email, after }), true));
+  }
+  page(`${v.org.name}: recovery requests`, header(nav, v),
+    el("div", { class: "card" }, filters, search,
+      rows.length ? table : el("p", { class: "muted", text: "No request here." }), paging, error));
+}
+
+function details(r: RecoveryRequest): HTMLElement {
+  const dl = el("dl", { class: "details" });
+  const add = (k: string, value: string) => dl.append(el("dt", { text: k }), el("dd", { text: value }));
+  add("Member", r.email);
+  add("Type", r.kind === "restore" ? `Cloud backup restore${r.snapshot_id ? ` (snapshot ${r.snapshot_id})` : ""}` : "Account recovery");
+  add("Status", statusText(r.status));
+  add("Asked", when(r.created_at));
+  add(r.status === "approved" ? "Link expires" : "Expires", when(r.expires_at));
+  add("Started by", r.initiated_by ? "an admin" : "the member");
+  add("Device", r.device_name || "—");
+  add("Address", r.remote_address || "—");
+  add("Enrollment", r.epoch > 0 ? `enrolled (escrow ${r.epoch})` : "not enrolled here");
+  add("Approvals", r.approvals.length
+    ? `${r.approvals.length} of ${r.quorum}: ${r.approvals.map((a) => `${a.email} (${when(a.at)})`).join(", ")}`
+    : `0 of ${r.quorum}`);
+  if (r.decline_reason) add("Declined because", r.decline_reason);
+  if (r.completed_at) add("Completed", when(r.completed_at));
+  return dl;
+}
+
+async function showRequest(nav: Nav, v: VerifiedOrg, id: string, back: ListState): Promise<void> {
+  const error = el("p", { id: "form-error", class: "error", role: "alert" });
+  const progress = el("p", { class: "muted", role: "status" });
+  let r: RecoveryRequest;
+  try {
+    r = await getRequest(v.org.id, id);
+  } catch (e) {
+    page("Recovery request", header(nav, v), el("div", { class: "card" }, error));
+    error.textContent = describe(e);
+    return;
+  }
+  const toList = button("Back to the list", () => void showRequests(nav, v, back), true);
+  const card = el("div", { class: "card" }, details(r));
+  if (r.status === "pending") {
+    const approveButton = button("Approve", async () => {
+      approveButton.disabled = true;
+      error.textContent = "";
+      progress.textContent = "Approving… (making the recovery link in this browser)";
+      try {
+        const done = await approve(nav.session, v, id);
+        progress.textContent = "";
+        if (done.link) showLink(nav, v, done.request, done.link, back);
+        else await showApproved(nav, v, done.request, back);
+      } catch (e) {
+        progress.textContent = "";
+        error.textContent = describe(e);
+        approveButton.disabled = false;
+      }
+    });
+    const reason = el("textarea", { id: "decline-reason", name: "reason", rows: "3", maxlength: "500",
+      "aria-describedby": "form-error" });
+    const declineForm = el("form", { class: "decline", novalidate: "" },
+      el("label", { for: "decline-reason", text: "Reason for declining (emailed to the member)" }), reason,
+      el("button", { type: "submit", class: "secondary", text: "Decline" }));
+    declineForm.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      error.textContent = "";
+      const text = reason.value.trim();
+      if (!text) {
+        error.textContent = "Give the member a reason: it is emailed to them.";
+        reason.focus();
+        return;
+      }
+      if (/[\u0000-\u001f\u007f]/.test(text)) {
+        error.textContent = "Write the reason on one line, without tabs.";
+        reason.focus();
+        return;
+      }
+      try {
+        const after = await decline(v.org.id, id, text);
+        page("Request declined", header(nav, v), el("div", { class: "card" },
+          el("p", { text: `The request of ${after.email} is declined; they were emailed your reason.` }), toList));
+      } catch (e) {
+        error.textContent = describe(e);
+      }
+    });
+    card.append(el("div", { class: "actions" }, approveButton), progress, declineForm);
+  }
+  card.append(error, toList);
+  page("Recovery request", header(nav, v), card);
+}
+
+async function showApproved(nav: Nav, v: VerifiedOrg, r: RecoveryRequest, back: ListState): Promise<void> {
+  const text = r.status === "link_used"
+    ? `Approved: the vault of ${r.email} was rolled back to the cloud backup.`
+    : `Your approval is recorded: ${r.approvals.length} of ${r.quorum}. Another recovery admin must approve before a link is made.`;
+  page("Approval recorded", header(nav, v), el("div", { class: "card" }, el("p", { text }),
+    button("Back to the list", () => void showRequests(nav, v, back), true)));
+}
+
+// The link, once: a read-only field, a copy button and a QR code. Leaving
+// this page drops it from the page.
+function showLink(nav: Nav, v: VerifiedOrg, r: RecoveryRequest, link: string, back: ListState): void {
+  const input = el("input", { id: "recovery-link", type: "text", readonly: "", autocomplete: "off",
+    spellcheck: "false" });
+  input.value = link;
+  const copied = el("p", { class: "muted", role: "status" });
+  const copy = button("Copy the link", async () => {
+    try {
+      await navigator.clipboard.writeText(link);
+      copied.textContent = "Copied. Clear your clipboard once the member has it.";
+    } catch {
+      input.select();
+      copied.textContent = "Copying is not allowed here: the link is selected, press Ctrl+C.";
+    }
+  });
+  const done = button("Done: I gave the link to the member", () => {
+    input.value = "";
+    void showRequests(nav, v, back);
+  }, true);
+  page("Recovery link — shown once", header(nav, v), el("div", { class: "card" },
+    el("p", { text: `The recovery of ${r.email} is approved. Give this link to them over a channel you trust (in person, by phone, or a message they can verify); it works once, with a code emailed to them, until ${when(r.expires_at)}.` }),
+    el("label", { for: "recovery-link", text: "Recovery link" }), input,
+    el("div", { class: "actions" }, copy), copied,
+    el("figure", {}, qrSvg(link, "QR code of the recovery link"),
+      el("figcaption", { class: "muted", text: "The member can scan this with their phone." })),
+    el("p", { class: "muted", text: "Keyward does not keep this link: if it is lost, decline and ask the member to request again." }),
+    done));
+}
+
+function showStart(nav: Nav, v: VerifiedOrg): void {
+  const email = field("member-email", "email", "off");
+  const error = el("p", { id: "form-error", class: "error", role: "alert" });
+  const form = el("form", { class: "card", novalidate: "" },
+    el("p", { text: "Start a recovery for a member who cannot ask (JumpCloud's force reset). It is approved like any other request; the member still needs the emailed code to use the link." }),
+    el("label", { for: "member-email", text: "Member email" }), email,
+    el("button", { type: "submit", text: "Start the recovery" }), error);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    error.textContent = "";
+    if (!email.value.includes("@")) {
+      error.textContent = "Enter the member's email address.";
+      email.focus();
+      return;
+    }
+    try {
+      const r = await startRecovery(v.org.id, email.value);
+      await showRequest(nav, v, r.id, { status: "pending" });
+    } catch (e) {
+      error.textContent = describe(e);
+      email.focus();
+    }
+  });
+  page(`${v.org.name}: start a recovery`, header(nav, v), form);
+  email.focus();
+}
