@@ -9,7 +9,8 @@ import { isRecoveryAdmin, listOrgs } from "./admin.js";
 import { describe, el, field, show } from "./dom.js";
 import { askCode, confirmCode, describeRecoveryError } from "./forgot.js";
 import { Redemption, strength } from "./redeem.js";
-import { listItems, NeedsSecondFactor, signIn, signOut as endSession, type Session } from "./vault.js";
+import { NeedsSecondFactor, signIn, signOut as endSession, type Session } from "./vault.js";
+import { showVaultPage, type VaultNav } from "./vault_page.js";
 
 // Ends the session and forgets every key and verified organization.
 async function signOut(session: Session): Promise<void> {
@@ -188,36 +189,22 @@ async function startIdleLock(session: Session): Promise<void> {
 
 async function showVault(session: Session): Promise<void> {
   await startIdleLock(session);
-  const [items, orgs] = await Promise.all([listItems(session), listOrgs().catch(() => [])]);
-  const list = el("ul", { class: "items", "aria-label": "Items" });
-  for (const item of items) {
-    list.append(el("li", {}, el("strong", { text: item.fields.name || "(no name)" }),
-      el("span", { class: "sub", text: [item.fields.username, item.fields.url].filter(Boolean).join(" · ") })));
-  }
-  const out = el("button", { type: "button", class: "secondary", text: "Sign out" });
-  out.addEventListener("click", async () => {
-    stopIdleLock();
-    try {
-      await signOut(session);
-    } finally {
-      showSignIn("You are signed out.");
-    }
-  });
-  const actions = el("div", { class: "actions" });
+  const orgs = await listOrgs().catch(() => []);
+  const nav: VaultNav = {
+    session,
+    signOut: async () => {
+      stopIdleLock();
+      try {
+        await signOut(session);
+      } finally {
+        showSignIn("You are signed out.");
+      }
+    },
+  };
   if (orgs.some(isRecoveryAdmin)) {
-    const console = el("button", { type: "button", class: "secondary", text: "Admin console" });
-    console.addEventListener("click", () => void showConsole({
-      session,
-      toVault: () => void showVault(session),
-    }));
-    actions.append(console);
+    nav.openConsole = () => void showConsole({ session, toVault: () => void showVaultPage(nav) });
   }
-  actions.append(out);
-  show(false,
-    el("h1", { text: "Your vault" }),
-    el("div", { class: "card" },
-      el("p", { class: "muted", text: `Signed in as ${session.email}. ${items.length} item(s).` }),
-      list, actions));
+  await showVaultPage(nav);
 }
 
 // A recovery link (`/recover/<id>#<secret>`): the fragment is read once and

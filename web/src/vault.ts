@@ -131,3 +131,60 @@ export async function listItems(session: Session): Promise<Item[]> {
     };
   });
 }
+
+const encoder = new TextEncoder();
+
+// 16 random bytes, base64url, not starting with '-' (so a CLI argument can
+// name it): the CLI's NewItemId.
+export function newItemId(): string {
+  for (;;) {
+    const id = c.base64url(c.randomBytes(16));
+    if (!id.startsWith("-")) return id;
+  }
+}
+
+function sealItem(session: Session, id: string, fields: ItemFields): string {
+  const plain = encoder.encode(JSON.stringify({
+    name: fields.name, username: fields.username, password: fields.password, url: fields.url,
+    notes: fields.notes,
+  }));
+  try {
+    return c.base64url(c.encrypt(session.vaultKey, plain, c.ad(ITEM_LABEL, session.accountId, id)));
+  } finally {
+    c.wipe(plain);
+  }
+}
+
+export async function addItem(session: Session, fields: ItemFields): Promise<Item> {
+  const id = newItemId();
+  const answer = await call<{ id: string; revision: number }>("POST", "/v1/items",
+    { id, data: sealItem(session, id, fields) });
+  return { id, revision: answer.revision, fields };
+}
+
+// `revision`: the one this page last saw (item.stale_revision when another
+// device changed it since).
+export async function updateItem(session: Session, item: Item, fields: ItemFields): Promise<Item> {
+  const answer = await call<{ id: string; revision: number }>("PUT",
+    `/v1/items/${encodeURIComponent(item.id)}`,
+    { revision: item.revision, data: sealItem(session, item.id, fields) });
+  return { id: item.id, revision: answer.revision, fields };
+}
+
+export async function deleteItem(item: Item): Promise<void> {
+  await call("DELETE", `/v1/items/${encodeURIComponent(item.id)}`);
+}
+
+// A random password: `length` characters from letters, digits and symbols,
+// drawn without bias.
+export function generatePassword(length = 20): string {
+  const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789!#$%&*+-=?@^_";
+  const out: string[] = [];
+  const limit = 256 - (256 % alphabet.length);
+  while (out.length < length) {
+    for (const b of c.randomBytes(length * 2)) {
+      if (b < limit && out.length < length) out.push(alphabet[b % alphabet.length]);
+    }
+  }
+  return out.join("");
+}

@@ -200,6 +200,7 @@ test("decline with a reason (emailed), a new request, search, and a browser link
   assert.ok(await alice.page.getByRole("button", { name: "Pending (1)" }).isVisible());
   assert.ok(await alice.page.getByRole("button", { name: "Link used (1)" }).isVisible());
   await alice.page.getByRole("button", { name: "All (3)" }).click();
+  await alice.page.getByRole("button", { name: "All (3)", pressed: true }).waitFor();
   await alice.page.getByLabel("Search by member email").fill("bob");
   await alice.page.getByRole("button", { name: "Search", exact: true }).click();
   await alice.page.getByText("Enter a member's whole email address.").waitFor();
@@ -208,12 +209,13 @@ test("decline with a reason (emailed), a new request, search, and a browser link
   await alice.page.getByText("No request here.").waitFor();
   await alice.page.getByLabel("Search by member email").fill("BOB@example.com");
   await alice.page.getByRole("button", { name: "Search", exact: true }).click();
-  await alice.page.getByRole("table").waitFor();
+  await alice.page.getByRole("table", { name: "All requests of BOB@example.com" }).waitFor();
   assert.equal(await alice.page.locator("table.requests tbody tr").count(), 3);
   await screenshot(alice.page, "console-search");
 
   // Approved by both in the browser; the CLI redeems the link.
   await alice.page.getByRole("button", { name: "Pending (1)" }).click();
+  await alice.page.getByRole("table", { name: "Pending requests" }).waitFor();
   await openRequestOf(alice.page, "bob@example.com");
   assert.equal(await approveInPage(alice.page), undefined);
   const carol = await watchedPage(browser);
