@@ -290,3 +290,71 @@ export async function hmac(algorithm: HmacAlgorithm, key: Uint8Array,
     { name: "HMAC", hash: algorithm }, false, ["sign"]);
   return new Uint8Array(await globalThis.crypto.subtle.sign("HMAC", k, message));
 }
+
+// ---- secretstream: crypto_secretstream_xchacha20poly1305 (src/crypto/stream.cc) ----
+
+export const STREAM_HEADER_SIZE = 24;
+export const STREAM_OVERHEAD = 17;
+
+// libsodium's stream state, inside its WebAssembly heap (the wrapper offers
+// no way to wipe or free it).
+export type StreamState = ReturnType<Sodium["crypto_secretstream_xchacha20poly1305_init_pull"]>;
+
+export interface StreamPush {
+  state: StreamState;
+  header: Uint8Array; // STREAM_HEADER_SIZE, random: stored before the first message
+}
+
+export function streamInitPush(key: Uint8Array): StreamPush {
+  if (key.length !== 32) throw new Error("streamInitPush: key must be 32 bytes");
+  const { state, header } = s().crypto_secretstream_xchacha20poly1305_init_push(key);
+  return { state, header };
+}
+
+// One message, STREAM_OVERHEAD longer; `final` tags it as the last.
+export function streamPush(state: StreamState, message: Uint8Array, adBytes: Uint8Array,
+  final: boolean): Uint8Array {
+  const so = s();
+  return so.crypto_secretstream_xchacha20poly1305_push(state, message,
+    adBytes.length === 0 ? null : adBytes,
+    final ? so.crypto_secretstream_xchacha20poly1305_TAG_FINAL
+      : so.crypto_secretstream_xchacha20poly1305_TAG_MESSAGE);
+}
+
+// crypto.decrypt_failed if the header is not STREAM_HEADER_SIZE bytes.
+export function streamInitPull(key: Uint8Array, header: Uint8Array): StreamState {
+  if (key.length !== 32) throw new Error("streamInitPull: key must be 32 bytes");
+  if (header.length !== STREAM_HEADER_SIZE) throw decryptFailed();
+  try {
+    return s().crypto_secretstream_xchacha20poly1305_init_pull(header, key);
+  } catch {
+    throw decryptFailed();
+  }
+}
+
+export interface StreamMessage {
+  message: Uint8Array;
+  final: boolean; // it carried the FINAL tag
+}
+
+// The next message of the stream; crypto.decrypt_failed if it is not (or
+// carries a tag other than MESSAGE and FINAL, the two streamPush writes).
+export function streamPull(state: StreamState, ciphertext: Uint8Array,
+  adBytes: Uint8Array): StreamMessage {
+  const so = s();
+  if (ciphertext.length < STREAM_OVERHEAD) throw decryptFailed();
+  let opened: { message: Uint8Array; tag: number } | false;
+  try {
+    opened = so.crypto_secretstream_xchacha20poly1305_pull(state, ciphertext,
+      adBytes.length === 0 ? null : adBytes);
+  } catch {
+    throw decryptFailed();
+  }
+  if (!opened) throw decryptFailed();
+  const final = opened.tag === so.crypto_secretstream_xchacha20poly1305_TAG_FINAL;
+  if (!final && opened.tag !== so.crypto_secretstream_xchacha20poly1305_TAG_MESSAGE) {
+    so.memzero(opened.message);
+    throw decryptFailed();
+  }
+  return { message: opened.message, final };
+}
