@@ -10,8 +10,8 @@
 // that pk_org: a server that lists another key gets no approval.
 import { call } from "./api.js";
 import * as c from "./crypto/primitives.js";
-import { openAdminShare } from "./protocol/escrow.js";
-import { openGrant } from "./protocol/grant.js";
+import { createEscrow, openAdminShare, recoverVaultKey } from "./protocol/escrow.js";
+import { createGrant, createSigningGrant, openGrant, openSigningGrant } from "./protocol/grant.js";
 import { buildLinkText, createLink } from "./protocol/link.js";
 import {
   decodeOrgStatement, pinOnFirstUse, verifyOrgStatement, type OrgPin, type OrgStatement,
@@ -27,6 +27,7 @@ export interface OrgSummary {
   key_version: number;
   recovery_public_key: string;
   statement_version: number;
+  enrollment?: { state: string; epoch: number; key_version: number; last_epoch: number } | null;
 }
 
 export interface Policy {
@@ -44,6 +45,7 @@ export interface VerifiedOrg {
   statement: OrgStatement;
   nextPin: OrgPin;
   keyVersion: number; // pk_org changes counted over the verified chain
+  keys: Map<number, Uint8Array>; // key version -> pk_org, from the verified chain
   signingFingerprint: string;
   recoveryFingerprint: string;
   policy: Policy;
@@ -154,11 +156,13 @@ export async function verifyOrg(orgId: string, pin: OrgPin): Promise<VerifiedOrg
   let keyVersion = 0;
   let lastKey = new Uint8Array(0);
   let last: { statement: OrgStatement; nextPin: OrgPin } | undefined;
+  const keys = new Map<number, Uint8Array>();
   for (const s of chain) {
     const v = verifyOrgStatement(s, current, now);
     if (keyVersion === 0 || !c.constantTimeEqual(lastKey, v.statement.orgPublicKey)) {
       keyVersion++;
       lastKey = v.statement.orgPublicKey;
+      keys.set(keyVersion, lastKey);
     }
     current = v.nextPin;
     last = v;
@@ -183,6 +187,7 @@ export async function verifyOrg(orgId: string, pin: OrgPin): Promise<VerifiedOrg
     statement: last.statement,
     nextPin: last.nextPin,
     keyVersion,
+    keys,
     signingFingerprint: c.fingerprint(last.nextPin.signingPublicKey),
     recoveryFingerprint: c.fingerprint(last.statement.orgPublicKey),
     policy,
@@ -303,6 +308,7 @@ export async function decline(orgId: string, requestId: string, reason: string):
 
 export interface Member {
   account_id: string;
+  public_key: string;
   email: string;
   role: string;
   permissions: string;
@@ -326,4 +332,180 @@ export async function startRecovery(orgId: string, email: string): Promise<Recov
     throw denied("org.member_not_found", `${email.trim()} is not a member of this organization.`);
   }
   return call<RecoveryRequest>("POST", requestsPath(orgId, "/start"), { member: member.account_id });
+}
+
+// ---- members (src/client/org_client.cc) ----
+
+function memberPath(orgId: string, memberId: string, rest = ""): string {
+  return `/v1/orgs/${enc(orgId)}/members/${enc(memberId)}${rest}`;
+}
+
+export function memberKeyFingerprint(m: Member): string {
+  return c.fingerprint(c.fromBase64url(m.public_key));
+}
+
+// Fingerprints compare in any spacing or case.
+export function sameFingerprint(a: string, b: string): boolean {
+  const norm = (t: string) => t.toLowerCase().replace(/\s+/g, "");
+  return norm(a) !== "" && norm(a) === norm(b);
+}
+
+export async function invite(orgId: string, email: string, role: string, permissions: string): Promise<void> {
+  await call("POST", `/v1/orgs/${enc(orgId)}/invites`, { email, role, permissions });
+}
+
+export async function memberAction(orgId: string, memberId: string,
+  action: "revoke" | "restore" | "remove" | "reset-2fa"): Promise<void> {
+  if (action === "remove") await call("DELETE", memberPath(orgId, memberId));
+  else if (action === "reset-2fa") await call("POST", memberPath(orgId, memberId, "/2fa/reset"), {});
+  else await call("POST", memberPath(orgId, memberId, `/${action}`), {});
+}
+
+function holdsSigningKey(role: string): boolean {
+  return role === "owner" || role === "admin";
+}
+
+export function roleChangeNeedsGrant(v: VerifiedOrg, m: Member, role: string, permissions: string): boolean {
+  if (!isRecoveryAdmin({ role, permissions })) return false;
+  return m.grant_key_version < v.keyVersion || (holdsSigningKey(role) && !holdsSigningKey(m.role));
+}
+
+async function fetchGrant(orgId: string, keyVersion: number):
+  Promise<{ recovery: Uint8Array; signing?: Uint8Array }> {
+  const g = await call<{ key_version: number; recovery_grant: string; signing_grant?: string | null }>(
+    "GET", `/v1/orgs/${enc(orgId)}/grant?key_version=${keyVersion}`);
+  if (g.key_version !== keyVersion) throw denied("server.bad_response", "The server sent a grant of another key version.");
+  return {
+    recovery: c.fromBase64url(g.recovery_grant),
+    signing: g.signing_grant ? c.fromBase64url(g.signing_grant) : undefined,
+  };
+}
+
+// The grant JSON for `m` as `role`: this admin's keys sealed to the member
+// key the admin confirmed by its fingerprint (never to what the server lists
+// unless the two agree).
+async function grantFor(session: Session, v: VerifiedOrg, m: Member, role: string,
+  confirmedFingerprint: string): Promise<Record<string, unknown>> {
+  if (!session.memberKeys) {
+    throw denied("client.member_key_invalid", "Your account's member key did not open in this browser.");
+  }
+  if (!sameFingerprint(confirmedFingerprint, memberKeyFingerprint(m))) {
+    throw denied("org.member_key_mismatch",
+      "The fingerprint you entered is not the one of the key the server lists for this member; nothing was granted.");
+  }
+  const memberKey = c.fromBase64url(m.public_key);
+  const orgId = v.org.id;
+  const blobs = await fetchGrant(orgId, v.keyVersion);
+  const orgKey = openGrant(session.memberKeys, blobs.recovery, orgId, session.accountId, v.keyVersion,
+    v.statement.orgPublicKey);
+  const out: Record<string, unknown> = { key_version: v.keyVersion };
+  try {
+    out.recovery_grant = c.base64url(createGrant(memberKey, orgKey, orgId, m.account_id, v.keyVersion));
+  } finally {
+    c.wipe(orgKey.secretKey);
+  }
+  if (holdsSigningKey(role) && blobs.signing) {
+    const signer = openSigningGrant(session.memberKeys, blobs.signing, orgId, session.accountId,
+      v.keyVersion, v.statement.signingPublicKey);
+    try {
+      out.signing_grant = c.base64url(createSigningGrant(memberKey, signer, orgId, m.account_id, v.keyVersion));
+    } finally {
+      c.wipe(signer.secretKey);
+    }
+  }
+  return out;
+}
+
+export async function setRole(session: Session, v: VerifiedOrg, m: Member, role: string,
+  permissions: string, confirmedFingerprint: string): Promise<void> {
+  const body: Record<string, unknown> = { role, permissions };
+  if (roleChangeNeedsGrant(v, m, role, permissions)) {
+    body.grant = await grantFor(session, v, m, role, confirmedFingerprint);
+  }
+  await call("PUT", memberPath(v.org.id, m.account_id, "/role"), body);
+}
+
+export async function grantRecovery(session: Session, v: VerifiedOrg, m: Member,
+  confirmedFingerprint: string): Promise<void> {
+  const grant = await grantFor(session, v, m, m.role, confirmedFingerprint);
+  await call("POST", memberPath(v.org.id, m.account_id, "/grant"), { grant });
+}
+
+// Admin-reset mode (OrgClient::ResetPassword): the vault key from the
+// escrow (A from this admin's grant, U from the server), a temporary
+// password made here, the member's keys derived from it here, and a fresh
+// escrow to the verified pk_org. Returns the temporary password, shown once.
+export async function resetPassword(session: Session, v: VerifiedOrg, m: Member): Promise<string> {
+  await c.init();
+  if (!session.memberKeys) {
+    throw denied("client.member_key_invalid", "Your account's member key did not open in this browser.");
+  }
+  const orgId = v.org.id;
+  const begin = await call<{ epoch: number; key_version: number; wrapped_vault_key: string;
+    admin_share: string; server_part: string }>("POST", memberPath(orgId, m.account_id, "/reset/begin"), {});
+  const orgPk = v.keys.get(begin.key_version);
+  if (!orgPk) throw denied("server.bad_response", "The server named a key version the signed statements do not have.");
+  const blobs = await fetchGrant(orgId, begin.key_version);
+  const orgKey = openGrant(session.memberKeys, blobs.recovery, orgId, session.accountId, begin.key_version, orgPk);
+  let a: Uint8Array;
+  try {
+    a = openAdminShare(orgKey, c.fromBase64url(begin.admin_share), orgId, m.account_id, begin.epoch);
+  } finally {
+    c.wipe(orgKey.secretKey);
+  }
+  const u = c.fromBase64url(begin.server_part);
+  let uk: Uint8Array;
+  try {
+    if (u.length !== 32) throw denied("server.bad_response", "The server's part of the escrow is malformed.");
+    uk = recoverVaultKey(a, u, c.fromBase64url(begin.wrapped_vault_key), orgId, m.account_id, begin.epoch);
+  } finally {
+    c.wipe(a);
+    c.wipe(u);
+  }
+  try {
+    const server = await call<{ recovery_public_key?: string; kdf_minimum: c.KdfParams }>("GET", "/v1/server");
+    if (!server.recovery_public_key) {
+      throw denied("server.recovery_key_missing", "The server has no recovery key; escrow is not possible.");
+    }
+    const password = generateTemporaryPassword();
+    const kdf = { ops: Math.max(server.kdf_minimum.ops, c.CLIENT_FLOOR_KDF.ops),
+      mem: Math.max(server.kdf_minimum.mem, c.CLIENT_FLOOR_KDF.mem) };
+    const salt = c.randomBytes(c.SALT_SIZE);
+    const mk = c.deriveMasterKey(password, salt, kdf);
+    const keys = c.splitMasterKey(mk);
+    c.wipe(mk);
+    try {
+      const escrow = createEscrow(uk, orgId, m.account_id, begin.epoch + 1, v.statement.orgPublicKey,
+        c.fromBase64url(server.recovery_public_key));
+      await call("POST", memberPath(orgId, m.account_id, "/reset"), {
+        new_kdf: kdf,
+        new_salt: c.base64url(salt),
+        new_auth_key: c.base64url(keys.auth),
+        new_wrapped_vault_key: c.base64url(c.encrypt(keys.enc, uk, c.ad("keyward/v1/uk", m.account_id))),
+        escrow: {
+          epoch: escrow.epoch, key_version: v.keyVersion,
+          wrapped_vault_key: c.base64url(escrow.wrappedVaultKey),
+          admin_share: c.base64url(escrow.adminShare),
+          server_share: c.base64url(escrow.serverShare),
+        },
+      });
+    } finally {
+      c.wipe(keys.auth);
+      c.wipe(keys.enc);
+    }
+    return password;
+  } finally {
+    c.wipe(uk);
+  }
+}
+
+// 20 characters without look-alikes, for reading out to the member.
+function generateTemporaryPassword(): string {
+  const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+  const limit = 256 - (256 % alphabet.length);
+  let out = "";
+  while (out.length < 20) {
+    for (const b of c.randomBytes(32)) if (b < limit && out.length < 20) out += alphabet[b % alphabet.length];
+  }
+  return out;
 }

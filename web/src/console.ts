@@ -6,9 +6,10 @@
 // with a reason; and starting a recovery for a member.
 import { ApiError } from "./api.js";
 import {
-  approve, countRequests, decline, firstUsePin, getRequest, isRecoveryAdmin, listOrgs,
-  listRequests, startRecovery, statusText, STATUSES, verifyOrg, type Counts, type OrgSummary,
-  type RecoveryRequest, type VerifiedOrg,
+  approve, countRequests, decline, firstUsePin, getRequest, grantRecovery, invite, isRecoveryAdmin,
+  listMembers, listOrgs, listRequests, memberAction, memberKeyFingerprint, resetPassword,
+  roleChangeNeedsGrant, setRole, startRecovery, statusText, STATUSES, verifyOrg, type Counts,
+  type Member, type OrgSummary, type RecoveryRequest, type VerifiedOrg,
 } from "./admin.js";
 import { CryptoError } from "./crypto/primitives.js";
 import { app, describe as describeAny, el, field, show } from "./dom.js";
@@ -140,6 +141,7 @@ function header(nav: Nav, v: VerifiedOrg): HTMLElement {
     el("p", { class: "muted", text: `Signing key ${v.signingFingerprint} (checked)` }),
     el("div", { class: "actions" },
       button("Requests", () => void showRequests(nav, v, { status: "pending" }), true),
+      button("Members", () => void showMembers(nav, v), true),
       button("Start a recovery", () => showStart(nav, v), true),
       button("Your vault", nav.toVault, true)));
 }
@@ -366,4 +368,223 @@ function showStart(nav: Nav, v: VerifiedOrg): void {
   });
   page(`${v.org.name}: start a recovery`, header(nav, v), form);
   email.focus();
+}
+
+// ---- members ----
+
+const ROLES = ["owner", "admin", "custom", "user"];
+
+function enrollmentText(m: Member): string {
+  return m.enrollment?.state === "enrolled" ? `enrolled (escrow ${m.enrollment.epoch})` : "not enrolled";
+}
+
+function grantText(v: VerifiedOrg, m: Member): string {
+  if (!m.recovery_admin) return "—";
+  if (m.grant_key_version >= v.keyVersion) return "holds the key";
+  return "missing: grant it";
+}
+
+function roleSelect(id: string, value: string): HTMLSelectElement {
+  const select = el("select", { id, name: id });
+  for (const r of ROLES) {
+    const o = el("option", { value: r, text: r });
+    if (r === value) o.selected = true;
+    select.append(o);
+  }
+  return select;
+}
+
+async function showMembers(nav: Nav, v: VerifiedOrg, message = ""): Promise<void> {
+  const error = el("p", { class: "error", role: "alert" });
+  let members: Member[] = [];
+  try {
+    members = await listMembers(v.org.id);
+  } catch (e) {
+    error.textContent = describe(e);
+  }
+  const table = el("table", { class: "requests" },
+    el("caption", { text: `${members.length} member(s)` }),
+    el("thead", {}, el("tr", {}, ...["Member", "Role", "Status", "Recovery", "Recovery key", ""].map(
+      (t) => el("th", { scope: "col", text: t })))));
+  const body = el("tbody");
+  for (const m of members) {
+    const manage = button("Manage", () => showMember(nav, v, m), true);
+    manage.setAttribute("aria-label", `Manage ${m.email}`);
+    body.append(el("tr", {},
+      el("td", { text: m.email }), el("td", { text: m.role }), el("td", { text: m.status }),
+      el("td", { text: enrollmentText(m) }), el("td", { text: grantText(v, m) }), el("td", {}, manage)));
+  }
+  table.append(body);
+
+  const email = field("invite-email", "email", "off");
+  const role = roleSelect("invite-role", "user");
+  const recovery = el("input", { id: "invite-recovery", type: "checkbox" });
+  const inviteError = el("p", { id: "form-error", class: "error", role: "alert" });
+  const form = el("form", { class: "search", novalidate: "" },
+    el("h2", { text: "Invite" }),
+    el("label", { for: "invite-email", text: "Email" }), email,
+    el("label", { for: "invite-role", text: "Role" }), role,
+    el("div", { class: "check" }, recovery,
+      el("label", { for: "invite-recovery", text: "Custom role: may manage account recovery" })),
+    el("button", { type: "submit", text: "Send the invitation" }), inviteError);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    inviteError.textContent = "";
+    if (!email.value.includes("@")) {
+      inviteError.textContent = "Enter the email address to invite.";
+      email.focus();
+      return;
+    }
+    try {
+      await invite(v.org.id, email.value.trim(), role.value,
+        role.value === "custom" && recovery.checked ? "manage_account_recovery" : "");
+      await showMembers(nav, v, `Invitation emailed to ${email.value.trim()}.`);
+    } catch (e) {
+      inviteError.textContent = describe(e);
+    }
+  });
+  page(`${v.org.name}: members`, header(nav, v),
+    el("div", { class: "card" }, message ? el("p", { role: "status", text: message }) : "",
+      table, error),
+    el("div", { class: "card" }, form));
+}
+
+function showMember(nav: Nav, v: VerifiedOrg, m: Member): void {
+  const error = el("p", { id: "form-error", class: "error", role: "alert" });
+  const status = el("p", { class: "muted", role: "status" });
+  const dl = el("dl", { class: "details" });
+  const add = (k: string, value: string) => dl.append(el("dt", { text: k }), el("dd", { text: value }));
+  add("Member", m.email);
+  add("Role", m.role + (m.permissions ? ` (${m.permissions})` : ""));
+  add("Status", m.status);
+  add("Joined", when(m.joined_at));
+  add("Recovery", enrollmentText(m));
+  add("Recovery key", grantText(v, m));
+  add("Member key fingerprint (as the server lists it)", memberKeyFingerprint(m));
+  const back = button("Back to the members", () => void showMembers(nav, v), true);
+  const done = (text: string) => void showMembers(nav, v, text);
+  const fail = (e: unknown) => (error.textContent = describe(e));
+
+  // The fingerprint the member reads from their own vault page.
+  const fingerprint = field("member-fingerprint", "text", "off");
+  fingerprint.removeAttribute("required");
+  const fingerprintBlock = el("div", {},
+    el("label", { for: "member-fingerprint", text: "The member's key fingerprint, as they read it from their vault page" }),
+    fingerprint);
+
+  const role = roleSelect("member-role", m.role);
+  const recovery = el("input", { id: "member-recovery", type: "checkbox" });
+  if (m.permissions.includes("manage_account_recovery")) recovery.checked = true;
+  const roleForm = el("form", { class: "decline", novalidate: "" },
+    el("h2", { text: "Role" }),
+    el("label", { for: "member-role", text: "Role" }), role,
+    el("div", { class: "check" }, recovery,
+      el("label", { for: "member-recovery", text: "Custom role: may manage account recovery" })),
+    el("button", { type: "submit", text: "Change the role" }));
+  roleForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    error.textContent = "";
+    const permissions = role.value === "custom" && recovery.checked ? "manage_account_recovery" : "";
+    if (roleChangeNeedsGrant(v, m, role.value, permissions) && !fingerprint.value.trim()) {
+      error.textContent = "This role holds the recovery key: enter the member's key fingerprint first, read to you by the member.";
+      fingerprint.focus();
+      return;
+    }
+    try {
+      await setRole(nav.session, v, m, role.value, permissions, fingerprint.value);
+      done(`${m.email} is now ${role.value}.`);
+    } catch (e) {
+      fail(e);
+    }
+  });
+
+  const actions = el("div", { class: "actions" });
+  if (m.recovery_admin && m.grant_key_version < v.keyVersion) {
+    actions.append(button("Grant the recovery key", async () => {
+      error.textContent = "";
+      if (!fingerprint.value.trim()) {
+        error.textContent = "Enter the member's key fingerprint first, read to you by the member.";
+        fingerprint.focus();
+        return;
+      }
+      try {
+        await grantRecovery(nav.session, v, m, fingerprint.value);
+        done(`${m.email} now holds the recovery key.`);
+      } catch (e) {
+        fail(e);
+      }
+    }));
+  }
+  if (v.policy.mode === "admin-reset" && m.enrollment?.state === "enrolled" && m.status === "active") {
+    actions.append(button("Reset the master password", async () => {
+      error.textContent = "";
+      status.textContent = "Resetting… (opening the escrow and deriving the new keys in this browser)";
+      try {
+        const temporary = await resetPassword(nav.session, v, m);
+        status.textContent = "";
+        showTemporaryPassword(nav, v, m, temporary);
+      } catch (e) {
+        status.textContent = "";
+        fail(e);
+      }
+    }, true));
+  }
+  actions.append(button("Reset two-step login", async () => {
+    try {
+      await memberAction(v.org.id, m.account_id, "reset-2fa");
+      done(`Two-step login of ${m.email} is off; they were emailed.`);
+    } catch (e) {
+      fail(e);
+    }
+  }, true));
+  const confirmTwice = (label: string, run: () => Promise<void>) => {
+    const b = button(label, async () => {
+      if (b.dataset.confirm !== "yes") {
+        b.dataset.confirm = "yes";
+        b.textContent = `${label}: press again to confirm`;
+        return;
+      }
+      try {
+        await run();
+      } catch (e) {
+        fail(e);
+      }
+    }, true);
+    return b;
+  };
+  if (m.status === "revoked") {
+    actions.append(button("Restore access", async () => {
+      try {
+        await memberAction(v.org.id, m.account_id, "restore");
+        done(`${m.email} is active again.`);
+      } catch (e) {
+        fail(e);
+      }
+    }, true));
+  } else {
+    actions.append(confirmTwice("Revoke access", async () => {
+      await memberAction(v.org.id, m.account_id, "revoke");
+      done(`${m.email} is revoked.`);
+    }));
+  }
+  actions.append(confirmTwice("Remove from the organization", async () => {
+    await memberAction(v.org.id, m.account_id, "remove");
+    done(`${m.email} was removed.`);
+  }));
+  page(m.email, header(nav, v),
+    el("div", { class: "card" }, dl, fingerprintBlock, roleForm, el("h2", { text: "Actions" }), actions,
+      status, error, back));
+}
+
+function showTemporaryPassword(nav: Nav, v: VerifiedOrg, m: Member, temporary: string): void {
+  const input = el("input", { id: "temporary-password", type: "text", readonly: "", autocomplete: "off",
+    spellcheck: "false" });
+  input.value = temporary;
+  page("Temporary master password — shown once", header(nav, v), el("div", { class: "card" },
+    el("p", { text: `The master password of ${m.email} is reset. Give them this temporary password in person or by phone; they must choose a new one when they sign in, and two-step login is still asked.` }),
+    el("label", { for: "temporary-password", text: "Temporary master password" }), input,
+    button("Done: I gave it to the member", () => {
+      input.value = "";
+      void showMembers(nav, v);
+    }, true)));
 }

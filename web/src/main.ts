@@ -11,6 +11,7 @@ import { askCode, confirmCode, describeRecoveryError } from "./forgot.js";
 import { Redemption, strength } from "./redeem.js";
 import { NeedsSecondFactor, signIn, signOut as endSession, type Session } from "./vault.js";
 import { showVaultPage, type VaultNav } from "./vault_page.js";
+import { showChangePassword } from "./password_page.js";
 
 // Ends the session and forgets every key and verified organization.
 async function signOut(session: Session): Promise<void> {
@@ -52,10 +53,16 @@ function showSignIn(message = ""): void {
     submit.disabled = true;
     progress.textContent = "Unlocking… (deriving your key on this device)";
     try {
-      const session = await signIn(email.value.trim(), password.value,
+      const typed = password.value;
+      const session = await signIn(email.value.trim(), typed,
         totpBlock.hidden ? undefined : totp.value.trim());
       password.value = "";
-      await showVault(session);
+      if (session.mustChangePassword) {
+        await startIdleLock(session);
+        await showChangePassword({ session, current: typed, done: (m) => void showVault(session, m) });
+      } else {
+        await showVault(session);
+      }
     } catch (e) {
       if (e instanceof NeedsSecondFactor) {
         totpBlock.hidden = false;
@@ -187,7 +194,7 @@ async function startIdleLock(session: Session): Promise<void> {
   reset();
 }
 
-async function showVault(session: Session): Promise<void> {
+async function showVault(session: Session, message = ""): Promise<void> {
   await startIdleLock(session);
   const orgs = await listOrgs().catch(() => []);
   const nav: VaultNav = {
@@ -200,11 +207,16 @@ async function showVault(session: Session): Promise<void> {
         showSignIn("You are signed out.");
       }
     },
+    changePassword: () => void showChangePassword({
+      session,
+      done: (m) => void showVaultPage(nav, m),
+      cancel: () => void showVaultPage(nav),
+    }),
   };
   if (orgs.some(isRecoveryAdmin)) {
     nav.openConsole = () => void showConsole({ session, toVault: () => void showVaultPage(nav) });
   }
-  await showVaultPage(nav);
+  await showVaultPage(nav, message);
 }
 
 // A recovery link (`/recover/<id>#<secret>`): the fragment is read once and

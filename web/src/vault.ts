@@ -12,6 +12,9 @@ export interface Session {
   // sk_u with the account's public key, checked by use (grants are sealed
   // to it); undefined when the account's key did not open.
   memberKeys?: c.BoxKeyPair;
+  // Set after an admin reset: the page asks for a new master password
+  // before anything else.
+  mustChangePassword: boolean;
 }
 
 export interface ItemFields {
@@ -76,7 +79,8 @@ export async function signIn(email: string, password: string, totp?: string): Pr
   }
   setToken(answer.token);
   return { accountId: account.id, email: account.email, vaultKey,
-    memberKeys: unwrapMemberKeys(vaultKey, account) };
+    memberKeys: unwrapMemberKeys(vaultKey, account),
+    mustChangePassword: account.must_change_password === true };
 }
 
 // Enc(UK, sk_u, "keyward/v1/sk" 0 account_id), paired with the listed

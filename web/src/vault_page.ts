@@ -3,6 +3,7 @@
 // hidden until revealed, copied without being shown, added, edited and
 // deleted, every change encrypted here before it is sent.
 import { ApiError } from "./api.js";
+import { fingerprint } from "./crypto/primitives.js";
 import { describe, el, field, show } from "./dom.js";
 import {
   addItem, deleteItem, generatePassword, listItems, updateItem, type Item, type ItemFields,
@@ -13,6 +14,7 @@ export interface VaultNav {
   session: Session;
   signOut: () => void;
   openConsole?: () => void;
+  changePassword?: () => void;
 }
 
 function describeItemError(e: unknown): string {
@@ -76,11 +78,14 @@ export async function showVaultPage(nav: VaultNav, message = ""): Promise<void> 
   const actions = el("div", { class: "actions" },
     button("Add an item", () => showEditor(nav), false));
   if (nav.openConsole) actions.append(button("Admin console", nav.openConsole));
+  if (nav.changePassword) actions.append(button("Change master password", nav.changePassword));
   actions.append(button("Sign out", nav.signOut));
   show(false,
     el("h1", { text: "Your vault" }),
     el("div", { class: "card" },
       el("p", { class: "muted", text: `Signed in as ${nav.session.email}.` }),
+      nav.session.memberKeys ? el("p", { class: "muted", id: "member-key-fingerprint",
+        text: `Your member key fingerprint (an admin may ask you to read it out): ${fingerprint(nav.session.memberKeys.publicKey)}` }) : "",
       message ? el("p", { role: "status", text: message }) : "",
       el("label", { for: "search", text: "Search your vault" }), search,
       count, list, actions, error));
