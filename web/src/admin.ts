@@ -18,6 +18,7 @@ import {
   type SignedOrgStatement,
 } from "./protocol/statement.js";
 import type { Session } from "./vault.js";
+import { type AuditRecord } from "./protocol/audit.js";
 
 export interface OrgSummary {
   id: string;
@@ -506,6 +507,77 @@ function generateTemporaryPassword(): string {
   let out = "";
   while (out.length < 20) {
     for (const b of c.randomBytes(32)) if (b < limit && out.length < 20) out += alphabet[b % alphabet.length];
+  }
+  return out;
+}
+
+// ---- the event log (src/client/org_client.cc Events, AllEvents) ----
+
+export interface EventQuery {
+  after?: number;
+  limit?: number;
+  type?: string;
+  actor?: string;
+  target?: string;
+  since?: string;
+  until?: string;
+}
+
+export interface EventRow {
+  record: AuditRecord;
+  at: string;
+}
+
+function parseEvent(j: any, orgId: string): EventRow {
+  const text = (v: unknown) => (typeof v === "string" ? v : "");
+  if (!Number.isSafeInteger(j?.seq) || typeof j?.type !== "string" || !Number.isSafeInteger(j?.time)) {
+    throw denied("server.bad_response", "The server sent a malformed event.");
+  }
+  const details = new Map<string, string>();
+  if (j.details !== undefined && j.details !== null) {
+    if (typeof j.details !== "object" || Array.isArray(j.details)) {
+      throw denied("server.bad_response", "The server sent event details that are not an object.");
+    }
+    for (const [k, v] of Object.entries(j.details)) {
+      if (typeof v !== "string") throw denied("server.bad_response", "The server sent a non-string event detail.");
+      details.set(k, v);
+    }
+  }
+  const hash = c.fromBase64url(text(j.hash));
+  if (hash.length !== 32) throw denied("server.bad_response", "The server sent an event hash of the wrong size.");
+  return {
+    record: {
+      event: { seq: j.seq, orgId, type: j.type, actorId: text(j.actor_id), targetId: text(j.target_id),
+        deviceId: text(j.device_id), time: j.time, details },
+      hash,
+    },
+    at: text(j.at),
+  };
+}
+
+export async function listEvents(orgId: string, q: EventQuery): Promise<{ rows: EventRow[]; nextAfter: number | null }> {
+  const params = new URLSearchParams();
+  params.set("after", String(q.after ?? 0));
+  params.set("limit", String(q.limit ?? 100));
+  for (const k of ["type", "actor", "target", "since", "until"] as const) {
+    if (q[k]) params.set(k, q[k]!);
+  }
+  const answer = await call<{ events: unknown[]; next_after: number | null }>("GET",
+    `/v1/orgs/${enc(orgId)}/events?${params.toString()}`);
+  return { rows: answer.events.map((e) => parseEvent(e, orgId)), nextAfter: answer.next_after ?? null };
+}
+
+// Every event, in pages of 1000, for verification and export; `progress`
+// is told how many were read.
+export async function allEvents(orgId: string, progress?: (n: number) => void): Promise<AuditRecord[]> {
+  const out: AuditRecord[] = [];
+  let after = 0;
+  for (;;) {
+    const page = await listEvents(orgId, { after, limit: 1000 });
+    for (const r of page.rows) out.push(r.record);
+    progress?.(out.length);
+    if (page.nextAfter === null || page.nextAfter <= after) break;
+    after = page.nextAfter;
   }
   return out;
 }

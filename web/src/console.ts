@@ -14,6 +14,9 @@ import {
 import { CryptoError } from "./crypto/primitives.js";
 import { app, describe as describeAny, el, field, show } from "./dom.js";
 import { qrSvg } from "./qr.js";
+import { checkExtends, exportJsonLines, verifyRecords } from "./protocol/audit.js";
+import { fromHex, hex } from "./crypto/primitives.js";
+import { allEvents, listEvents, type EventQuery } from "./admin.js";
 import type { Session } from "./vault.js";
 
 // Organizations this tab verified, forgotten with the session.
@@ -142,6 +145,7 @@ function header(nav: Nav, v: VerifiedOrg): HTMLElement {
     el("div", { class: "actions" },
       button("Requests", () => void showRequests(nav, v, { status: "pending" }), true),
       button("Members", () => void showMembers(nav, v), true),
+      button("Event log", () => void showEvents(nav, v, {}), true),
       button("Start a recovery", () => showStart(nav, v), true),
       button("Your vault", nav.toVault, true)));
 }
@@ -587,4 +591,161 @@ function showTemporaryPassword(nav: Nav, v: VerifiedOrg, m: Member, temporary: s
       input.value = "";
       void showMembers(nav, v);
     }, true)));
+}
+
+// ---- the event log ----
+
+async function showEvents(nav: Nav, v: VerifiedOrg, q: EventQuery, previous: number[] = []): Promise<void> {
+  const error = el("p", { class: "error", role: "alert" });
+  const names = new Map<string, string>();
+  let rows: Awaited<ReturnType<typeof listEvents>>["rows"] = [];
+  let nextAfter: number | null = null;
+  try {
+    for (const m of await listMembers(v.org.id)) names.set(m.account_id, m.email);
+    ({ rows, nextAfter } = await listEvents(v.org.id, { ...q, limit: 50 }));
+  } catch (e) {
+    error.textContent = describe(e);
+  }
+  const who = (id: string) => (id ? names.get(id) ?? id : "—");
+
+  // Filters.
+  const type = field("event-type", "text", "off");
+  type.removeAttribute("required");
+  type.value = q.type ?? "";
+  const member = field("event-member", "email", "off");
+  member.removeAttribute("required");
+  member.value = [...names].find(([id]) => id === (q.actor ?? q.target))?.[1] ?? "";
+  const role = el("select", { id: "event-role", name: "event-role" },
+    el("option", { value: "actor", text: "who acted" }), el("option", { value: "target", text: "whom it concerns" }));
+  if (q.target) role.value = "target";
+  const since = field("event-since", "date", "off");
+  since.removeAttribute("required");
+  since.value = q.since?.slice(0, 10) ?? "";
+  const until = field("event-until", "date", "off");
+  until.removeAttribute("required");
+  until.value = q.until?.slice(0, 10) ?? "";
+  const filterError = el("p", { id: "form-error", class: "error", role: "alert" });
+  const filters = el("form", { class: "search", novalidate: "" },
+    el("label", { for: "event-type", text: "Event type (e.g. recovery.approved)" }), type,
+    el("label", { for: "event-member", text: "Member email" }), member,
+    el("label", { for: "event-role", text: "The member is" }), role,
+    el("label", { for: "event-since", text: "From (UTC day)" }), since,
+    el("label", { for: "event-until", text: "Before (UTC day)" }), until,
+    el("button", { type: "submit", text: "Filter" }), filterError);
+  filters.addEventListener("submit", (event) => {
+    event.preventDefault();
+    filterError.textContent = "";
+    const next: EventQuery = {};
+    if (type.value.trim()) {
+      if (!/^[a-z0-9_.]{3,64}$/.test(type.value.trim())) {
+        filterError.textContent = "An event type is 3 to 64 lowercase letters, digits, dots or underscores.";
+        type.focus();
+        return;
+      }
+      next.type = type.value.trim();
+    }
+    if (member.value.trim()) {
+      const wanted = member.value.trim().toLowerCase();
+      const id = [...names].find(([, email]) => email.toLowerCase() === wanted)?.[0];
+      if (!id) {
+        filterError.textContent = `${member.value.trim()} is not a member of this organization.`;
+        member.focus();
+        return;
+      }
+      if (role.value === "target") next.target = id;
+      else next.actor = id;
+    }
+    if (since.value) next.since = `${since.value}T00:00:00Z`;
+    if (until.value) next.until = `${until.value}T00:00:00Z`;
+    if (next.since && next.until && next.since >= next.until) {
+      filterError.textContent = "The first day must come before the last one.";
+      until.focus();
+      return;
+    }
+    void showEvents(nav, v, next);
+  });
+
+  const table = el("table", { class: "requests" },
+    el("caption", { text: rows.length ? `Events ${rows[0].record.event.seq} to ${rows[rows.length - 1].record.event.seq}` : "Events" }),
+    el("thead", {}, el("tr", {}, ...["#", "Time", "Event", "Who", "Whom", "Details"].map(
+      (t) => el("th", { scope: "col", text: t })))));
+  const body = el("tbody");
+  for (const { record, at } of rows) {
+    const e = record.event;
+    body.append(el("tr", {},
+      el("td", { text: String(e.seq) }), el("td", { text: when(at) }), el("td", { text: e.type }),
+      el("td", { text: who(e.actorId) }), el("td", { text: who(e.targetId) }),
+      el("td", { text: [...e.details].map(([k, val]) => `${k}=${val}`).join(", ") })));
+  }
+  table.append(body);
+  const paging = el("div", { class: "actions" });
+  if (previous.length) {
+    paging.append(button("Previous page", () => void showEvents(nav, v,
+      { ...q, after: previous[previous.length - 1] }, previous.slice(0, -1)), true));
+  }
+  if (nextAfter !== null) {
+    const after = nextAfter;
+    paging.append(button("Next page", () => void showEvents(nav, v, { ...q, after },
+      [...previous, q.after ?? 0]), true));
+  }
+
+  // The whole chain, verified here; and the export.
+  const result = el("p", { role: "status", id: "chain-result" });
+  // A head noted earlier (what `keyward events verify` prints): a log
+  // rewritten since, even consistently, no longer reaches it.
+  const known = field("known-head", "text", "off");
+  known.removeAttribute("required");
+  known.setAttribute("aria-describedby", "chain-result");
+  const verifyButton = button("Verify the whole chain", async () => {
+    verifyButton.disabled = true;
+    result.className = "";
+    try {
+      let remembered: { seq: number; hash: Uint8Array } | undefined;
+      if (known.value.trim()) {
+        const m = known.value.trim().match(/^([0-9]{1,15})\s+([0-9a-f]{64})$/i);
+        if (!m) {
+          result.className = "error";
+          result.textContent = "Give the head as its event number and hash, e.g. “8 6dad1e…”, as keyward events verify prints it.";
+          known.focus();
+          return;
+        }
+        remembered = { seq: Number(m[1]), hash: fromHex(m[2].toLowerCase()) };
+      }
+      const records = await allEvents(v.org.id, (n) => (result.textContent = `Reading events… ${n}`));
+      const head = verifyRecords(v.org.id, records);
+      if (remembered) checkExtends(remembered, records.map((r) => r.event));
+      result.textContent = `The chain verifies: ${head.seq} event(s), none changed, none missing. Head: ${head.seq} ${hex(head.hash)}` +
+        (remembered ? `; it extends the head ${remembered.seq} you gave.` : ".");
+    } catch (e) {
+      result.className = "error";
+      result.textContent = `The chain does not verify: ${describe(e)}`;
+    } finally {
+      verifyButton.disabled = false;
+    }
+  }, true);
+  const exportButton = button("Export (JSON Lines)", async () => {
+    exportButton.disabled = true;
+    try {
+      const records = await allEvents(v.org.id, (n) => (result.textContent = `Reading events… ${n}`));
+      const blob = new Blob([exportJsonLines(records)], { type: "application/jsonl" });
+      const a = el("a", { href: URL.createObjectURL(blob), download: `keyward-events-${v.org.id}.jsonl` });
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+      result.className = "";
+      result.textContent = `Exported ${records.length} event(s).`;
+    } catch (e) {
+      result.className = "error";
+      result.textContent = describe(e);
+    } finally {
+      exportButton.disabled = false;
+    }
+  }, true);
+  page(`${v.org.name}: event log`, header(nav, v),
+    el("div", { class: "card" },
+      el("label", { for: "known-head", text: "A head you noted before (optional): event number and hash" }), known,
+      el("div", { class: "actions" }, verifyButton, exportButton), result),
+    el("div", { class: "card" }, filters,
+      rows.length ? table : el("p", { class: "muted", text: "No event here." }), paging, error));
 }
