@@ -14,9 +14,10 @@ import { createEscrow, openAdminShare, recoverVaultKey } from "./protocol/escrow
 import { createGrant, createSigningGrant, openGrant, openSigningGrant } from "./protocol/grant.js";
 import { buildLinkText, createLink } from "./protocol/link.js";
 import {
-  decodeOrgStatement, pinOnFirstUse, verifyOrgStatement, type OrgPin, type OrgStatement,
-  type SignedOrgStatement,
+  decodeOrgStatement, encodeOrgStatement, pinOnFirstUse, verifyOrgStatement, type OrgPin,
+  type OrgStatement, type SignedOrgStatement,
 } from "./protocol/statement.js";
+import { encodePolicy, type RecoveryPolicy } from "./protocol/policy.js";
 import type { Session } from "./vault.js";
 import { type AuditRecord } from "./protocol/audit.js";
 
@@ -580,4 +581,51 @@ export async function allEvents(orgId: string, progress?: (n: number) => void): 
     after = page.nextAfter;
   }
   return out;
+}
+
+// ---- the policy (OrgClient::SetPolicy) ----
+
+export function holdsSigningKeyRole(role: string): boolean {
+  return holdsSigningKey(role);
+}
+
+// Signs the next statement (same keys, this policy) in the browser with the
+// signing key from this admin's grant, checked against the verified one;
+// the server's answer is verified from this browser's pin before use.
+export async function setPolicy(session: Session, v: VerifiedOrg, policy: RecoveryPolicy): Promise<VerifiedOrg> {
+  await c.init();
+  if (!session.memberKeys) {
+    throw denied("client.member_key_invalid", "Your account's member key did not open in this browser.");
+  }
+  const policyJson = encodePolicy(policy);
+  const blobs = await fetchGrant(v.org.id, v.keyVersion);
+  if (!blobs.signing) {
+    throw denied("org.no_signing_grant", "Only owners and admins hold the organization signing key, and you hold none.");
+  }
+  const signer = openSigningGrant(session.memberKeys, blobs.signing, v.org.id, session.accountId,
+    v.keyVersion, v.statement.signingPublicKey);
+  let signed: SignedOrgStatement;
+  try {
+    const st: OrgStatement = { ...v.statement, version: v.statement.version + 1, policyJson,
+      notBefore: Math.floor(Date.now() / 1000) };
+    const bytes = encodeOrgStatement(st);
+    signed = { statement: bytes, signature: c.sign(signer.secretKey, bytes) };
+  } finally {
+    c.wipe(signer.secretKey);
+  }
+  const org = await call<OrgSummary>("PUT", `/v1/orgs/${enc(v.org.id)}/policy`, {
+    statement: c.base64url(signed.statement), signature: c.base64url(signed.signature),
+  });
+  const verified = verifyOrgStatement(signed, v.nextPin, Math.floor(Date.now() / 1000));
+  if (!c.constantTimeEqual(c.fromBase64url(org.recovery_public_key), verified.statement.orgPublicKey)) {
+    throw denied("org.key_mismatch", "The organization key the server lists differs from the signed one.");
+  }
+  let parsed: Policy = {};
+  try {
+    parsed = JSON.parse(verified.statement.policyJson) as Policy;
+  } catch {
+    // encodePolicy made it
+  }
+  return { ...v, org: { ...v.org, ...org, role: v.org.role, permissions: v.org.permissions },
+    statement: verified.statement, nextPin: verified.nextPin, policy: parsed };
 }

@@ -16,7 +16,8 @@ import { app, describe as describeAny, el, field, show } from "./dom.js";
 import { qrSvg } from "./qr.js";
 import { checkExtends, exportJsonLines, verifyRecords } from "./protocol/audit.js";
 import { fromHex, hex } from "./crypto/primitives.js";
-import { allEvents, listEvents, type EventQuery } from "./admin.js";
+import { allEvents, holdsSigningKeyRole, listEvents, setPolicy, type EventQuery } from "./admin.js";
+import { formatDuration, parseDuration, parsePolicy, type RecoveryPolicy } from "./protocol/policy.js";
 import type { Session } from "./vault.js";
 
 // Organizations this tab verified, forgotten with the session.
@@ -146,6 +147,7 @@ function header(nav: Nav, v: VerifiedOrg): HTMLElement {
       button("Requests", () => void showRequests(nav, v, { status: "pending" }), true),
       button("Members", () => void showMembers(nav, v), true),
       button("Event log", () => void showEvents(nav, v, {}), true),
+      button("Policy", () => showPolicy(nav, v), true),
       button("Start a recovery", () => showStart(nav, v), true),
       button("Your vault", nav.toVault, true)));
 }
@@ -748,4 +750,110 @@ async function showEvents(nav: Nav, v: VerifiedOrg, q: EventQuery, previous: num
       el("div", { class: "actions" }, verifyButton, exportButton), result),
     el("div", { class: "card" }, filters,
       rows.length ? table : el("p", { class: "muted", text: "No event here." }), paging, error));
+}
+
+// ---- the policy editor ----
+
+function showPolicy(nav: Nav, v: VerifiedOrg, message = ""): void {
+  let current: RecoveryPolicy;
+  try {
+    current = parsePolicy(v.statement.policyJson);
+  } catch (e) {
+    page(`${v.org.name}: policy`, header(nav, v), el("div", { class: "card" },
+      el("p", { class: "error", role: "alert", text: describe(e) })));
+    return;
+  }
+  const canSign = holdsSigningKeyRole(v.org.role);
+  const select = (id: string, options: [string, string][], value: string) => {
+    const s = el("select", { id, name: id });
+    for (const [val, text] of options) {
+      const o = el("option", { value: val, text });
+      if (val === value) o.selected = true;
+      s.append(o);
+    }
+    return s;
+  };
+  const input = (id: string, value: string, type = "text") => {
+    const i = field(id, type, "off");
+    i.value = value;
+    return i;
+  };
+  const enrollment = select("policy-enrollment", [["disabled", "disabled: nobody can enroll"],
+    ["opt-in", "opt-in: members choose"], ["opt-out", "opt-out: enrolled on joining unless they decline"],
+    ["mandatory", "mandatory: every member"]], current.enrollment);
+  const mode = select("policy-mode", [["dual-control", "dual control: a recovery link, the member sets the password"],
+    ["admin-reset", "admin reset: an admin sets a temporary password"]], current.mode);
+  const quorum = input("policy-quorum", String(current.quorum), "number");
+  quorum.setAttribute("min", "1");
+  quorum.setAttribute("max", "10");
+  const linkTtl = input("policy-link-ttl", formatDuration(current.linkTtl));
+  const pendingTtl = input("policy-pending-ttl", formatDuration(current.pendingTtl));
+  const notify = el("textarea", { id: "policy-notify", name: "policy-notify", rows: "3" });
+  notify.value = current.notify.join("\n");
+  const pairing = el("input", { id: "policy-pairing-reset", type: "checkbox" });
+  pairing.checked = current.pairingReset;
+  const keep = input("policy-snapshot-keep", String(current.snapshotKeep), "number");
+  const error = el("p", { id: "form-error", class: "error", role: "alert" });
+  const note = el("p", { class: "muted", role: "status" });
+  const submit = el("button", { type: "submit", text: "Sign and save the policy" });
+  const form = el("form", { class: "card", novalidate: "" },
+    message ? el("p", { role: "status", text: message }) : "",
+    el("p", { class: "muted", text: `Statement ${v.statement.version}, signed by the organization's signing key ${v.signingFingerprint}. Saving signs statement ${v.statement.version + 1} in this browser with that key; every member's client checks it.` }),
+    el("label", { for: "policy-enrollment", text: "Enrollment" }), enrollment,
+    el("label", { for: "policy-mode", text: "Recovery mode" }), mode,
+    el("label", { for: "policy-quorum", text: "Approvals needed (quorum, 1–10)" }), quorum,
+    el("label", { for: "policy-link-ttl", text: "Recovery link lifetime (5m to 30d, e.g. 24h)" }), linkTtl,
+    el("label", { for: "policy-pending-ttl", text: "Unanswered request lifetime (1h to 90d, e.g. 7d)" }), pendingTtl,
+    el("label", { for: "policy-notify", text: "Admins to email about requests, one per line (empty: every recovery admin who may act)" }), notify,
+    el("div", { class: "check" }, pairing,
+      el("label", { for: "policy-pairing-reset", text: "A member may set a new master password after pairing a device" })),
+    el("label", { for: "policy-snapshot-keep", text: "Cloud backups kept per member (1–100)" }), keep,
+    canSign ? submit : el("p", { class: "muted", text: "Only owners and admins hold the signing key: you can read the policy but not change it." }),
+    note, error);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    error.textContent = "";
+    const fail = (text: string, focus: HTMLElement) => {
+      error.textContent = text;
+      focus.focus();
+    };
+    const q = Number(quorum.value);
+    if (!Number.isInteger(q) || q < 1 || q > 10) return fail("The quorum is a whole number from 1 to 10.", quorum);
+    let link: number;
+    let pending: number;
+    try {
+      link = parseDuration(linkTtl.value.trim());
+    } catch {
+      return fail("Write the link lifetime as a number and a unit, like 30m, 24h or 7d.", linkTtl);
+    }
+    try {
+      pending = parseDuration(pendingTtl.value.trim());
+    } catch {
+      return fail("Write the request lifetime as a number and a unit, like 12h or 7d.", pendingTtl);
+    }
+    const k = Number(keep.value);
+    if (!Number.isInteger(k) || k < 1 || k > 100) return fail("Keep from 1 to 100 cloud backups.", keep);
+    const emails = notify.value.split(/[\s,]+/).map((t) => t.trim().toLowerCase()).filter(Boolean);
+    const bad = emails.find((e) => !/^[^@\s]+@[^@\s]+$/.test(e));
+    if (bad) return fail(`${bad} is not an email address.`, notify);
+    const policy: RecoveryPolicy = {
+      enrollment: enrollment.value as RecoveryPolicy["enrollment"],
+      mode: mode.value as RecoveryPolicy["mode"],
+      quorum: q, linkTtl: link, pendingTtl: pending, notify: [...new Set(emails)],
+      pairingReset: pairing.checked, snapshotKeep: k,
+    };
+    submit.disabled = true;
+    note.textContent = "Signing…";
+    try {
+      const next = await setPolicy(nav.session, v, policy);
+      verified.set(v.org.id, next);
+      showPolicy(nav, next, `Statement ${next.statement.version} is signed and saved.`);
+    } catch (e) {
+      note.textContent = "";
+      error.textContent = e instanceof CryptoError && e.code === "org.invalid_policy"
+        ? `The policy is not valid: ${e.message}.` : describe(e);
+      submit.disabled = false;
+    }
+  });
+  page(`${v.org.name}: policy`, header(nav, v), form);
 }
