@@ -10,7 +10,7 @@
 // that pk_org: a server that lists another key gets no approval.
 import { call } from "./api.js";
 import * as c from "./crypto/primitives.js";
-import { createEscrow, openAdminShare, recoverVaultKey } from "./protocol/escrow.js";
+import { createEscrow, openAdminShare, recoverVaultKey, resealAdminShare } from "./protocol/escrow.js";
 import { createGrant, createSigningGrant, openGrant, openSigningGrant } from "./protocol/grant.js";
 import { buildLinkText, createLink } from "./protocol/link.js";
 import {
@@ -628,4 +628,160 @@ export async function setPolicy(session: Session, v: VerifiedOrg, policy: Recove
   }
   return { ...v, org: { ...v.org, ...org, role: v.org.role, permissions: v.org.permissions },
     statement: verified.statement, nextPin: verified.nextPin, policy: parsed };
+}
+
+// ---- key rotation (OrgClient::RotateKey) ----
+
+export interface RotationState {
+  keyVersion: number;
+  pending: number;
+  escrows: { account_id: string; epoch: number; key_version: number; admin_share: string }[];
+}
+
+export async function rotationState(orgId: string, after = "", limit = 1): Promise<RotationState> {
+  const params = new URLSearchParams({ limit: String(limit) });
+  if (after) params.set("after", after);
+  const r = await call<{ key_version: number; pending: number; escrows: RotationState["escrows"] }>(
+    "GET", `/v1/orgs/${enc(orgId)}/rotation?${params.toString()}`);
+  if (!Number.isSafeInteger(r.key_version) || !Number.isSafeInteger(r.pending) || !Array.isArray(r.escrows)) {
+    throw denied("server.bad_response", "The server's rotation state is malformed.");
+  }
+  return { keyVersion: r.key_version, pending: r.pending, escrows: r.escrows };
+}
+
+export interface RotationResult {
+  keyVersion: number;
+  resumed: boolean;
+  rewrapped: number;
+  skipped: number;
+  notGranted: string[]; // emails of admins whose key was not confirmed
+}
+
+const ROTATION_PAGE = 200;
+
+async function openOrgKeyOf(session: Session, orgId: string, keyVersion: number, pk: Uint8Array): Promise<c.BoxKeyPair> {
+  let blobs: { recovery: Uint8Array };
+  try {
+    blobs = await fetchGrant(orgId, keyVersion);
+  } catch (e) {
+    if ((e as { code?: string }).code === "org.grant_not_found") {
+      throw denied("org.rotation_in_progress",
+        `A key rotation is in progress and you hold no grant for key version ${keyVersion}; an admin who holds both the old and the new key must finish it.`);
+    }
+    throw e;
+  }
+  return openGrant(session.memberKeys!, blobs.recovery, orgId, session.accountId, keyVersion, pk);
+}
+
+// A new rotation (when nothing is pending) or the end of an interrupted
+// one: every share still sealed to the old key is opened and sealed to the
+// new one here, a page at a time, with `progress(done, total)`. The new key
+// is granted to this admin and to the other recovery admins whose member
+// key fingerprint `confirmed` holds (keyed by account id); the others are
+// left out and named.
+export async function rotateKey(session: Session, v: VerifiedOrg, confirmed: Map<string, string>,
+  progress: (done: number, total: number) => void): Promise<{ result: RotationResult; org: VerifiedOrg }> {
+  await c.init();
+  if (!session.memberKeys) {
+    throw denied("client.member_key_invalid", "Your account's member key did not open in this browser.");
+  }
+  const orgId = v.org.id;
+  const state = await rotationState(orgId);
+  if (state.keyVersion !== v.keyVersion) {
+    throw denied("org.key_version_mismatch", "The organization's key changed since it was verified; open the console again.");
+  }
+  const result: RotationResult = { keyVersion: v.keyVersion, resumed: false, rewrapped: 0, skipped: 0, notGranted: [] };
+  let oldKey: c.BoxKeyPair;
+  let newPublicKey: Uint8Array;
+  let oldVersion: number;
+  let next = v;
+  if (state.pending > 0) {
+    oldVersion = state.escrows.length ? state.escrows[0].key_version : state.keyVersion - 1;
+    const oldPk = v.keys.get(oldVersion);
+    if (oldVersion < 1 || oldVersion >= state.keyVersion || !oldPk) {
+      throw denied("server.bad_response", "The server names a key version the signed statements do not have.");
+    }
+    oldKey = await openOrgKeyOf(session, orgId, oldVersion, oldPk);
+    c.wipe((await openOrgKeyOf(session, orgId, state.keyVersion, v.statement.orgPublicKey)).secretKey);
+    newPublicKey = v.statement.orgPublicKey;
+    result.resumed = true;
+  } else {
+    oldVersion = v.keyVersion;
+    oldKey = await openOrgKeyOf(session, orgId, v.keyVersion, v.statement.orgPublicKey);
+    const blobs = await fetchGrant(orgId, v.keyVersion);
+    if (!blobs.signing) {
+      throw denied("org.no_signing_grant", "Only owners and admins hold the organization signing key, and you hold none.");
+    }
+    const signer = openSigningGrant(session.memberKeys, blobs.signing, orgId, session.accountId,
+      v.keyVersion, v.statement.signingPublicKey);
+    const fresh = c.generateBoxKeyPair();
+    const newVersion = v.keyVersion + 1;
+    try {
+      const st: OrgStatement = { ...v.statement, version: v.statement.version + 1,
+        orgPublicKey: fresh.publicKey, notBefore: Math.floor(Date.now() / 1000) };
+      const bytes = encodeOrgStatement(st);
+      const signed = { statement: bytes, signature: c.sign(signer.secretKey, bytes) };
+      const grants: Record<string, unknown>[] = [];
+      const grantTo = (accountId: string, pk: Uint8Array, signing: boolean) => {
+        const g: Record<string, unknown> = { key_version: newVersion,
+          recovery_grant: c.base64url(createGrant(pk, fresh, orgId, accountId, newVersion)) };
+        if (signing) g.signing_grant = c.base64url(createSigningGrant(pk, signer, orgId, accountId, newVersion));
+        grants.push({ account_id: accountId, grant: g });
+      };
+      for (const m of await listMembers(orgId)) {
+        if (m.account_id === session.accountId) continue;
+        if (m.status !== "active" || !m.recovery_admin || m.grant_key_version < v.keyVersion) continue;
+        const given = confirmed.get(m.account_id) ?? "";
+        if (!given || !sameFingerprint(given, memberKeyFingerprint(m))) {
+          result.notGranted.push(m.email);
+          continue;
+        }
+        grantTo(m.account_id, c.fromBase64url(m.public_key), holdsSigningKey(m.role));
+      }
+      grantTo(session.accountId, session.memberKeys.publicKey, true);
+      await call("POST", `/v1/orgs/${enc(orgId)}/rotation`, {
+        statement: c.base64url(signed.statement), signature: c.base64url(signed.signature), grants,
+      });
+      const verified = verifyOrgStatement(signed, v.nextPin, Math.floor(Date.now() / 1000));
+      const keys = new Map(v.keys);
+      keys.set(newVersion, fresh.publicKey);
+      next = { ...v, org: { ...v.org, key_version: newVersion, recovery_public_key: c.base64url(fresh.publicKey) },
+        statement: verified.statement, nextPin: verified.nextPin, keyVersion: newVersion, keys,
+        recoveryFingerprint: c.fingerprint(fresh.publicKey) };
+      newPublicKey = fresh.publicKey;
+      result.keyVersion = newVersion;
+    } finally {
+      c.wipe(signer.secretKey);
+      c.wipe(fresh.secretKey);
+    }
+  }
+  try {
+    let after = "";
+    let done = 0;
+    let total = -1;
+    for (;;) {
+      const page = await rotationState(orgId, after, ROTATION_PAGE);
+      if (total < 0) {
+        total = page.pending;
+        progress(0, total);
+      }
+      if (page.escrows.length === 0) break;
+      const escrows = page.escrows.map((e) => {
+        if (e.key_version !== oldVersion) throw denied("server.bad_response", "The server lists escrows under more than one old key.");
+        return { account_id: e.account_id, epoch: e.epoch, from_key_version: e.key_version,
+          admin_share: c.base64url(resealAdminShare(oldKey, c.fromBase64url(e.admin_share), newPublicKey,
+            orgId, e.account_id, e.epoch)) };
+      });
+      const r = await call<{ updated: number; skipped: number }>("POST", `/v1/orgs/${enc(orgId)}/rotation/escrows`, { escrows });
+      result.rewrapped += r.updated ?? 0;
+      result.skipped += r.skipped ?? 0;
+      done += escrows.length;
+      progress(done, Math.max(total, done));
+      after = page.escrows[page.escrows.length - 1].account_id;
+      if (page.escrows.length < ROTATION_PAGE) break;
+    }
+  } finally {
+    c.wipe(oldKey.secretKey);
+  }
+  return { result, org: next };
 }

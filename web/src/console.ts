@@ -16,7 +16,9 @@ import { app, describe as describeAny, el, field, show } from "./dom.js";
 import { qrSvg } from "./qr.js";
 import { checkExtends, exportJsonLines, verifyRecords } from "./protocol/audit.js";
 import { fromHex, hex } from "./crypto/primitives.js";
-import { allEvents, holdsSigningKeyRole, listEvents, setPolicy, type EventQuery } from "./admin.js";
+import {
+  allEvents, holdsSigningKeyRole, listEvents, rotateKey, rotationState, setPolicy, type EventQuery,
+} from "./admin.js";
 import { formatDuration, parseDuration, parsePolicy, type RecoveryPolicy } from "./protocol/policy.js";
 import type { Session } from "./vault.js";
 
@@ -148,6 +150,7 @@ function header(nav: Nav, v: VerifiedOrg): HTMLElement {
       button("Members", () => void showMembers(nav, v), true),
       button("Event log", () => void showEvents(nav, v, {}), true),
       button("Policy", () => showPolicy(nav, v), true),
+      button("Key rotation", () => void showRotation(nav, v), true),
       button("Start a recovery", () => showStart(nav, v), true),
       button("Your vault", nav.toVault, true)));
 }
@@ -856,4 +859,65 @@ function showPolicy(nav: Nav, v: VerifiedOrg, message = ""): void {
     }
   });
   page(`${v.org.name}: policy`, header(nav, v), form);
+}
+
+// ---- key rotation ----
+
+async function showRotation(nav: Nav, v: VerifiedOrg): Promise<void> {
+  const error = el("p", { id: "form-error", class: "error", role: "alert" });
+  const bar = el("progress", { id: "rotation-progress", max: "1", value: "0", "aria-label": "Re-wrapped escrows" });
+  const barText = el("p", { class: "muted", role: "status" });
+  const progressBlock = el("div", { hidden: "" }, bar, barText);
+  let pending = 0;
+  let others: Member[] = [];
+  try {
+    pending = (await rotationState(v.org.id)).pending;
+    others = (await listMembers(v.org.id)).filter((m) => m.account_id !== nav.session.accountId &&
+      m.status === "active" && m.recovery_admin && m.grant_key_version >= v.keyVersion);
+  } catch (e) {
+    error.textContent = describe(e);
+  }
+  const inputs = new Map<string, HTMLInputElement>();
+  const list = el("div");
+  if (pending === 0) {
+    for (const m of others) {
+      const id = `fp-${m.account_id}`;
+      const input = field(id, "text", "off");
+      input.removeAttribute("required");
+      inputs.set(m.account_id, input);
+      list.append(el("label", { for: id, text: `Member key fingerprint of ${m.email} (${m.role}), as they read it to you` }), input);
+    }
+  }
+  const start = el("button", { type: "button",
+    text: pending > 0 ? "Finish the rotation" : "Rotate the recovery key" });
+  start.addEventListener("click", async () => {
+    error.textContent = "";
+    start.disabled = true;
+    progressBlock.hidden = false;
+    const confirmed = new Map<string, string>();
+    for (const [id, input] of inputs) if (input.value.trim()) confirmed.set(id, input.value.trim());
+    try {
+      const { result, org } = await rotateKey(nav.session, v, confirmed, (done, total) => {
+        bar.max = Math.max(total, 1);
+        bar.value = done;
+        barText.textContent = `${done} of ${total} escrow(s) re-wrapped`;
+      });
+      verified.set(org.org.id, org);
+      const lines = [
+        el("p", { text: `${result.resumed ? "The interrupted rotation is finished" : "The recovery key is rotated"}: key version ${result.keyVersion}. ${result.rewrapped} escrow(s) re-wrapped in this browser${result.skipped ? `, ${result.skipped} skipped (changed meanwhile)` : ""}.` }),
+      ];
+      if (result.notGranted.length) {
+        lines.push(el("p", { text: `Not given the new key (no confirmed fingerprint): ${result.notGranted.join(", ")}. Grant it to them from Members once they read you their fingerprint.` }));
+      }
+      page(`${org.org.name}: key rotation`, header(nav, org), el("div", { class: "card" }, ...lines, bar, barText));
+    } catch (e) {
+      error.textContent = `${describe(e)} Open Key rotation again to finish it: nothing is lost.`;
+      start.disabled = false;
+    }
+  });
+  const intro = pending > 0
+    ? el("p", { text: `A key rotation is in progress: ${pending} escrow(s) are still sealed to the old key. Finish it here; each one is opened with the old key and sealed to the new one in this browser.` })
+    : el("p", { text: "Rotating makes a new recovery key, signs a statement naming it in this browser, gives it to you and to each recovery admin whose member key fingerprint you enter, and moves every member's escrow share to it. The server never holds either key." });
+  page(`${v.org.name}: key rotation`, header(nav, v), el("div", { class: "card" },
+    intro, list, start, progressBlock, error));
 }
