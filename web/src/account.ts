@@ -60,3 +60,46 @@ export async function changePassword(session: Session, current: string, next: st
     c.wipe(keys.enc);
   }
 }
+
+// The auth key of `password` (re-checks the master password on the server).
+async function authKeyFor(session: Session, password: string): Promise<Uint8Array> {
+  await c.init();
+  const pre = await call<{ kdf: c.KdfParams; salt: string }>("POST", "/v1/accounts/prelogin",
+    { email: session.email });
+  const mk = c.deriveMasterKey(password, c.fromBase64url(pre.salt), pre.kdf);
+  const keys = c.splitMasterKey(mk);
+  c.wipe(mk);
+  c.wipe(keys.enc);
+  return keys.auth;
+}
+
+// OrgClient::Enroll: an escrow at the next epoch, sealed to the verified
+// organization's recovery key and the server's.
+export async function enroll(session: Session, v: VerifiedOrg, lastEpoch: number,
+  password: string): Promise<void> {
+  const server = await call<{ recovery_public_key?: string }>("GET", "/v1/server");
+  if (!server.recovery_public_key) {
+    throw new c.CryptoError("server.recovery_key_missing", "The server has no recovery key; enrollment is not possible.");
+  }
+  const auth = await authKeyFor(session, password);
+  try {
+    const e = createEscrow(session.vaultKey, v.org.id, session.accountId, lastEpoch + 1,
+      v.statement.orgPublicKey, c.fromBase64url(server.recovery_public_key));
+    await call("PUT", `/v1/orgs/${encodeURIComponent(v.org.id)}/enrollment`, {
+      auth_key: c.base64url(auth),
+      escrow: { epoch: e.epoch, key_version: v.keyVersion, wrapped_vault_key: c.base64url(e.wrappedVaultKey),
+        admin_share: c.base64url(e.adminShare), server_share: c.base64url(e.serverShare) },
+    });
+  } finally {
+    c.wipe(auth);
+  }
+}
+
+export async function withdraw(session: Session, orgId: string, password: string): Promise<void> {
+  const auth = await authKeyFor(session, password);
+  try {
+    await call("DELETE", `/v1/orgs/${encodeURIComponent(orgId)}/enrollment`, { auth_key: c.base64url(auth) });
+  } finally {
+    c.wipe(auth);
+  }
+}

@@ -30,6 +30,7 @@ export interface OrgSummary {
   recovery_public_key: string;
   statement_version: number;
   enrollment?: { state: string; epoch: number; key_version: number; last_epoch: number } | null;
+  policy?: Policy; // as the server decoded it: for display only, never for keys
 }
 
 export interface Policy {

@@ -12,6 +12,7 @@ import { Redemption, strength } from "./redeem.js";
 import { NeedsSecondFactor, signIn, signOut as endSession, type Session } from "./vault.js";
 import { showVaultPage, type VaultNav } from "./vault_page.js";
 import { showChangePassword } from "./password_page.js";
+import { showRecovery } from "./recovery_page.js";
 
 // Ends the session and forgets every key and verified organization.
 async function signOut(session: Session): Promise<void> {
@@ -212,6 +213,7 @@ async function showVault(session: Session, message = ""): Promise<void> {
       done: (m) => void showVaultPage(nav, m),
       cancel: () => void showVaultPage(nav),
     }),
+    recovery: () => void showRecovery({ session, back: () => void showVaultPage(nav) }),
   };
   if (orgs.some(isRecoveryAdmin)) {
     nav.openConsole = () => void showConsole({ session, toVault: () => void showVaultPage(nav) });
@@ -237,6 +239,7 @@ function showRedeem(linkText: string): void {
   show(false, el("h1", { text: "Recover your account" }), form);
 
   let stage: "start" | "code" | "password" = "start";
+  const renew: HTMLInputElement[] = [];
   const start = el("button", { type: "submit", text: "Email me a code" });
   step.replaceChildren(
     el("p", { text: "Your administrator approved your recovery. A 6-digit code will be emailed to the account this link recovers: the link alone cannot reset your password." }),
@@ -277,10 +280,22 @@ function showRedeem(linkText: string): void {
         await redemption.verify(code.value.trim());
         note.textContent = "";
         stage = "password";
+        const others = el("div");
+        const unvouched = redemption.unvouched();
+        if (unvouched.length) {
+          others.append(el("p", { text: "Your recovery is renewed with the organization that approved this link. You also belong to the organizations below: tick one only if its signing key fingerprint is the one you were given (in your invitation email or by its administrator)." }));
+          for (const o of unvouched) {
+            const box = el("input", { id: `renew-${o.orgId}`, type: "checkbox", value: o.orgId });
+            renew.push(box);
+            others.append(el("div", { class: "check" }, box, el("label", { for: `renew-${o.orgId}` },
+              `Renew with ${o.name}: `, el("span", { class: "fingerprint", text: o.fingerprint }))));
+          }
+        }
         step.replaceChildren(
           el("p", { text: `Choose a new master password for ${redemption.email}.` }),
           el("label", { for: "new-password", text: "New master password" }), pw1, meter, meterText,
           el("label", { for: "repeat-password", text: "Repeat the new master password" }), pw2,
+          others,
           el("button", { type: "submit", text: "Set the new master password" }));
         pw1.focus();
       } else {
@@ -296,7 +311,8 @@ function showRedeem(linkText: string): void {
         }
         note.textContent = "Setting the new password… (deriving your key on this device)";
         await new Promise((resolve) => setTimeout(resolve, 30));
-        const done = await redemption.complete(pw1.value);
+        const done = await redemption.complete(pw1.value,
+          new Set(renew.filter((b) => b.checked).map((b) => b.value)));
         pw1.value = pw2.value = "";
         showRecovered(done.email, done.escrowedTo, done.leftOut);
       }
@@ -319,7 +335,7 @@ function showRecovered(email: string, escrowedTo: string[], leftOut: string[]): 
     lines.push(el("p", { class: "muted", text: `Account recovery renewed with: ${escrowedTo.join(", ")}.` }));
   }
   if (leftOut.length) {
-    lines.push(el("p", { class: "muted", text: `Not renewed here (this browser cannot check their keys): ${leftOut.join(", ")}. Re-enroll from the CLI (keyward recovery enroll).` }));
+    lines.push(el("p", { class: "muted", text: `Not renewed (not confirmed): ${leftOut.join(", ")}. Your previous recovery there stays; enroll again from Account recovery after signing in.` }));
   }
   show(false, el("h1", { text: "Done" }), el("div", { class: "card" }, ...lines, signIn));
   signIn.focus();

@@ -12,7 +12,9 @@ import { call } from "./api.js";
 import * as c from "./crypto/primitives.js";
 import { createEscrow, recoverVaultKey } from "./protocol/escrow.js";
 import { linkToken, openLink, parseLinkText, type OrgPin } from "./protocol/link.js";
-import { verifyOrgStatementChain, type SignedOrgStatement } from "./protocol/statement.js";
+import {
+  decodeOrgStatement, pinOnFirstUse, verifyOrgStatementChain, type SignedOrgStatement,
+} from "./protocol/statement.js";
 
 interface RedeemOrg {
   org_id: string;
@@ -110,8 +112,31 @@ export class Redemption {
     this.material = m;
   }
 
-  // Sets the new master password; escrows again to the anchored organization.
-  async complete(newPassword: string): Promise<Completed> {
+  // The organizations the link does not vouch for, with the fingerprint of
+  // the signing key their first statement names: escrowed to only when the
+  // member confirms it (the CLI's --fingerprint at redeem).
+  unvouched(): { orgId: string; name: string; fingerprint: string }[] {
+    const m = this.material;
+    if (!m) return [];
+    const out: { orgId: string; name: string; fingerprint: string }[] = [];
+    for (const o of m.orgs) {
+      if (this.anchor && this.anchor.orgId === o.org_id) continue;
+      const first = o.statements.find((s) => s.version === 1) ?? o.statements[0];
+      if (!first) continue;
+      try {
+        const st = decodeOrgStatement(c.fromBase64url(first.statement));
+        out.push({ orgId: o.org_id, name: o.name || o.org_id, fingerprint: c.fingerprint(st.signingPublicKey) });
+      } catch {
+        // not offered: it cannot be verified
+      }
+    }
+    return out;
+  }
+
+  // Sets the new master password; escrows again to the anchored
+  // organization and to those in `confirmed` (ids whose fingerprint the
+  // member confirmed), each verified from its pin.
+  async complete(newPassword: string, confirmed: ReadonlySet<string> = new Set()): Promise<Completed> {
     const m = this.material;
     const uk = this.vaultKey;
     if (!m || !uk) throw new Error("redeem: verify() first");
@@ -120,14 +145,26 @@ export class Redemption {
     const done: Completed = { email: m.email, escrowedTo: [], leftOut: [] };
     const now = Math.floor(Date.now() / 1000);
     for (const o of m.orgs) {
-      if (!this.anchor || this.anchor.orgId !== o.org_id || !server.recovery_public_key) {
+      const anchored = this.anchor !== undefined && this.anchor.orgId === o.org_id;
+      if ((!anchored && !confirmed.has(o.org_id)) || !server.recovery_public_key) {
         done.leftOut.push(o.name || o.org_id);
         continue;
       }
-      const chain: SignedOrgStatement[] = o.statements
-        .filter((s) => s.version >= this.anchor!.version)
-        .map((s) => ({ statement: c.fromBase64url(s.statement), signature: c.fromBase64url(s.signature) }));
-      const verified = verifyOrgStatementChain(chain, this.anchor, now);
+      let pin: OrgPin;
+      let chain: SignedOrgStatement[];
+      const all = o.statements.map((s) => ({ version: s.version,
+        statement: c.fromBase64url(s.statement), signature: c.fromBase64url(s.signature) }));
+      if (anchored) {
+        pin = this.anchor!;
+        chain = all.filter((s) => s.version >= pin.version);
+      } else {
+        // Confirmed by the member: the whole chain from its first statement.
+        const first = all.find((s) => s.version === 1);
+        if (!first) throw new c.CryptoError("org.statement_unsigned", `${o.name} sent no first statement.`);
+        pin = pinOnFirstUse(o.org_id, decodeOrgStatement(first.statement).signingPublicKey);
+        chain = all.filter((s) => s.version >= 1).sort((a, b) => a.version - b.version);
+      }
+      const verified = verifyOrgStatementChain(chain, pin, now);
       if (!c.constantTimeEqual(verified.statement.orgPublicKey, c.fromBase64url(o.recovery_public_key))) {
         throw new c.CryptoError("org.key_mismatch",
           "The organization key offered differs from the signed one; nothing was changed.");

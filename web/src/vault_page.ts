@@ -15,6 +15,7 @@ export interface VaultNav {
   signOut: () => void;
   openConsole?: () => void;
   changePassword?: () => void;
+  recovery?: () => void;
 }
 
 function describeItemError(e: unknown): string {
@@ -79,6 +80,7 @@ export async function showVaultPage(nav: VaultNav, message = ""): Promise<void> 
     button("Add an item", () => showEditor(nav), false));
   if (nav.openConsole) actions.append(button("Admin console", nav.openConsole));
   if (nav.changePassword) actions.append(button("Change master password", nav.changePassword));
+  if (nav.recovery) actions.append(button("Account recovery", nav.recovery));
   actions.append(button("Sign out", nav.signOut));
   show(false,
     el("h1", { text: "Your vault" }),

@@ -139,3 +139,37 @@ test("the admin console: axe-core on each page, and an approval with the keyboar
   await axe(page, "console: start a recovery");
   await context.close();
 });
+
+test("axe-core on the members, event log, policy, rotation, vault item and password pages", async () => {
+  const context = await browser.newContext({ bypassCSP: true });
+  const page = await context.newPage();
+  await page.goto(`${server.url}/`);
+  await page.getByLabel("Email").fill("alice@example.com");
+  await page.getByLabel("Master password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Your vault" }).waitFor({ timeout: 30_000 });
+  await page.getByRole("button", { name: "Add an item" }).click();
+  await axe(page, "vault: add an item");
+  await page.getByLabel("Name", { exact: true }).fill("Router");
+  await page.getByRole("button", { name: "Add", exact: true }).click();
+  await page.getByRole("heading", { name: "Router" }).waitFor();
+  await axe(page, "vault: item");
+  await page.getByRole("button", { name: "Back to the list" }).click();
+  await page.getByRole("button", { name: "Change master password" }).click();
+  await page.getByLabel("Current master password").waitFor();
+  await axe(page, "change master password");
+  await page.getByRole("button", { name: "Cancel" }).click();
+  await page.getByRole("button", { name: "Admin console" }).click();
+  await page.getByRole("button", { name: "The fingerprints match" }).click();
+  for (const [nav, heading] of [["Members", "Acme: members"], ["Event log", "Acme: event log"],
+    ["Policy", "Acme: policy"], ["Key rotation", "Acme: key rotation"]]) {
+    await page.getByRole("button", { name: nav, exact: true }).click();
+    await page.getByRole("heading", { name: heading }).waitFor();
+    await axe(page, heading);
+  }
+  await page.getByRole("button", { name: "Members", exact: true }).click();
+  await page.getByRole("button", { name: "Manage bob@example.com" }).click();
+  await page.getByRole("heading", { name: "bob@example.com" }).waitFor();
+  await axe(page, "member");
+  await context.close();
+});
