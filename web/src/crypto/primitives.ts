@@ -358,3 +358,51 @@ export function streamPull(state: StreamState, ciphertext: Uint8Array,
   }
   return { message: opened.message, final };
 }
+
+// ---- SHA-512, HMAC-SHA-512 and ristretto255 (src/crypto/cpace.cc, src/protocol/pairing.cc) ----
+
+export function sha512(message: Uint8Array): Uint8Array {
+  return s().crypto_hash_sha512(message);
+}
+
+// libsodium's streaming HMAC-SHA-512, which takes a key of any length (the
+// one-shot crypto_auth_hmacsha512 wants exactly 32 bytes); the wrapper has
+// these three but its type declarations do not.
+interface HmacSha512Streaming {
+  crypto_auth_hmacsha512_init(key: Uint8Array): unknown;
+  crypto_auth_hmacsha512_update(state: unknown, message: Uint8Array): void;
+  crypto_auth_hmacsha512_final(state: unknown): Uint8Array;
+}
+
+// HMAC-SHA-512 with a key of any length, synchronous (crypto::HmacSha512).
+export function hmacSha512(key: Uint8Array, message: Uint8Array): Uint8Array {
+  const so = s() as unknown as HmacSha512Streaming;
+  const state = so.crypto_auth_hmacsha512_init(key);
+  so.crypto_auth_hmacsha512_update(state, message);
+  return so.crypto_auth_hmacsha512_final(state); // frees the state, which libsodium wiped
+}
+
+// crypto_core_ristretto255_from_hash: a group element from 64 bytes.
+export function ristretto255FromHash(bytes64: Uint8Array): Uint8Array {
+  if (bytes64.length !== 64) throw new Error("ristretto255FromHash: 64 bytes");
+  return s().crypto_core_ristretto255_from_hash(bytes64);
+}
+
+// crypto_core_ristretto255_scalar_random: 32 bytes, reduced.
+export function ristretto255ScalarRandom(): Uint8Array {
+  return s().crypto_core_ristretto255_scalar_random();
+}
+
+// crypto_scalarmult_ristretto255: scalar·point, or undefined when the point
+// is not a canonical encoding (or not 32 bytes) or the product is the
+// identity (libsodium's -1).
+export function scalarMultRistretto255(scalar: Uint8Array,
+  point: Uint8Array): Uint8Array | undefined {
+  if (scalar.length !== 32) throw new Error("scalarMultRistretto255: scalar must be 32 bytes");
+  if (point.length !== 32) return undefined;
+  try {
+    return s().crypto_scalarmult_ristretto255(scalar, point);
+  } catch {
+    return undefined;
+  }
+}
