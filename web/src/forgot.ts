@@ -11,9 +11,11 @@ export interface Submitted {
   expires_at: string;
 }
 
-export async function askCode(email: string): Promise<void> {
+// `restore`: ask for the newest cloud backup to be restored too (a
+// request of kind restore, approved with a link like a recovery).
+export async function askCode(email: string, restore = false): Promise<void> {
   await call("POST", "/v1/recovery/requests",
-    { email, device_name: "Web browser", intent: "submit" });
+    { email, device_name: "Web browser", intent: "submit", ...(restore ? { kind: "restore" } : {}) });
 }
 
 export async function confirmCode(email: string, code: string): Promise<Submitted> {

@@ -13,6 +13,7 @@ import { NeedsSecondFactor, signIn, signOut as endSession, type Session } from "
 import { showVaultPage, type VaultNav } from "./vault_page.js";
 import { showChangePassword } from "./password_page.js";
 import { showRecovery } from "./recovery_page.js";
+import { showBackups } from "./backups_page.js";
 
 // Ends the session and forgets every key and verified organization.
 async function signOut(session: Session): Promise<void> {
@@ -96,9 +97,13 @@ function showForgot(prefill: string): void {
   const submit = el("button", { type: "submit", text: "Send me a code" });
   const back = el("button", { type: "button", class: "secondary", text: "Back to sign in" });
   back.addEventListener("click", () => showSignIn());
+  const restoreBox = el("input", { id: "restore-backup", type: "checkbox" });
   const form = el("form", { class: "card", novalidate: "" },
     el("p", { text: "Your organization's recovery admins can give you back your vault. Ask for it here; an admin will check with you and send you a recovery link." }),
-    el("label", { for: "email", text: "Email" }), email, codeBlock, submit, note, error, back);
+    el("label", { for: "email", text: "Email" }), email,
+    el("div", { class: "check" }, restoreBox, el("label", { for: "restore-backup",
+      text: "Also put back my newest cloud backup (it replaces every item of the vault)" })),
+    codeBlock, submit, note, error, back);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     error.textContent = "";
@@ -111,9 +116,10 @@ function showForgot(prefill: string): void {
     submit.disabled = true;
     try {
       if (codeBlock.hidden) {
-        await askCode(address);
+        await askCode(address, restoreBox.checked);
         codeBlock.hidden = false;
         email.readOnly = true;
+        restoreBox.disabled = true;
         submit.textContent = "Send request";
         note.textContent = `If ${address} can be recovered, a 6-digit code was emailed to it.`;
         code.focus();
@@ -214,6 +220,7 @@ async function showVault(session: Session, message = ""): Promise<void> {
       cancel: () => void showVaultPage(nav),
     }),
     recovery: () => void showRecovery({ session, back: () => void showVaultPage(nav) }),
+    backups: () => void showBackups({ session, back: () => void showVaultPage(nav) }),
   };
   if (orgs.some(isRecoveryAdmin)) {
     nav.openConsole = () => void showConsole({ session, toVault: () => void showVaultPage(nav) });
@@ -279,6 +286,19 @@ function showRedeem(linkText: string): void {
         note.textContent = "Checking…";
         await redemption.verify(code.value.trim());
         note.textContent = "";
+        const restoring = redemption.restores;
+        if (restoring) {
+          // As the CLI: the backup is read, checked and sent before the
+          // new password is asked for.
+          const bar = el("progress", { max: "1", value: "0", "aria-label": "Cloud backup" });
+          step.replaceChildren(el("p", { text: `This link also restores your cloud backup of ${new Date(restoring.created_at).toLocaleString()}: every item of your vault is replaced with the backup's and every device is signed out.` }), bar);
+          await redemption.stageRestore((what, done, total) => {
+            bar.max = Math.max(total, 1);
+            bar.value = done;
+            note.textContent = `${what}… ${done} of ${total}`;
+          });
+          note.textContent = "";
+        }
         stage = "password";
         const others = el("div");
         const unvouched = redemption.unvouched();
@@ -292,6 +312,7 @@ function showRedeem(linkText: string): void {
           }
         }
         step.replaceChildren(
+          restoring ? el("p", { text: "The cloud backup is checked and ready: it replaces your vault when you set the new password." }) : "",
           el("p", { text: `Choose a new master password for ${redemption.email}.` }),
           el("label", { for: "new-password", text: "New master password" }), pw1, meter, meterText,
           el("label", { for: "repeat-password", text: "Repeat the new master password" }), pw2,

@@ -9,6 +9,7 @@
 // (its escrow stays; re-enroll from a trusted device), so a server that
 // invents an organization gets nothing.
 import { call } from "./api.js";
+import { checkInfo, decodeSnapshot, download, stage, type SnapshotInfo } from "./snapshot.js";
 import * as c from "./crypto/primitives.js";
 import { createEscrow, recoverVaultKey } from "./protocol/escrow.js";
 import { linkToken, openLink, parseLinkText, type OrgPin } from "./protocol/link.js";
@@ -36,6 +37,7 @@ interface Material {
   kdf_minimum: { ops: number; mem: number };
   orgs: RedeemOrg[];
   kind?: string;
+  snapshot?: SnapshotInfo | null;
 }
 
 export interface Completed {
@@ -48,6 +50,7 @@ export class Redemption {
   private material?: Material;
   private vaultKey?: Uint8Array;
   private anchor?: OrgPin;
+  private staged?: number;
 
   private constructor(readonly requestId: string, private readonly linkSecret: Uint8Array) {}
 
@@ -66,6 +69,29 @@ export class Redemption {
     return this.material?.email ?? "";
   }
 
+  // The cloud backup this link also restores (after verify), if any.
+  get restores(): SnapshotInfo | undefined {
+    return this.material?.kind === "restore" ? this.material.snapshot ?? undefined : undefined;
+  }
+
+  // Redemption::StageRestore: the snapshot read with the ticket, checked
+  // under the vault key the link gave back, and its items staged.
+  async stageRestore(progress: (what: string, done: number, total: number) => void): Promise<number> {
+    const m = this.material;
+    const info = this.restores;
+    if (!m || !this.vaultKey || !info) throw new Error("redeem: not a verified restore");
+    const file = await download(info, async (n) => {
+      const r = await call<{ data: string }>("POST", "/v1/recovery/redeem/snapshot", { ticket: m.ticket, n });
+      return c.fromBase64url(r.data);
+    }, (d, t) => progress("Downloading", d, t));
+    const items = decodeSnapshot({ vaultKey: this.vaultKey, accountId: m.account_id }, file, info.id);
+    await stage(items, async (body) => {
+      await call("POST", "/v1/recovery/redeem/stage", { ticket: m.ticket, items: body.items });
+    }, (d, t) => progress("Sending", d, t));
+    this.staged = items.length;
+    return items.length;
+  }
+
   // Asks the server to email the code.
   async begin(): Promise<void> {
     await c.init();
@@ -77,9 +103,8 @@ export class Redemption {
     const m = await call<Material>("POST", "/v1/recovery/redeem/verify",
       { request_id: this.requestId, token: c.base64url(linkToken(this.linkSecret)), code });
     if (m.kind === "restore") {
-      throw new c.CryptoError("recovery.restore_in_cli",
-        "This link also restores a cloud backup, which this page cannot do yet: redeem it with " +
-        "the CLI (keyward recovery redeem LINK).");
+      if (!m.snapshot) throw new c.CryptoError("server.bad_response", "The server did not name the cloud backup.");
+      checkInfo(m.snapshot);
     }
     const opened = openLink(this.linkSecret, c.fromBase64url(m.link_share), this.requestId,
       m.account_id, m.epoch);
@@ -189,6 +214,9 @@ export class Redemption {
     const mk = c.deriveMasterKey(newPassword, salt, kdf);
     const keys = c.splitMasterKey(mk);
     c.wipe(mk);
+    if (this.restores && this.staged === undefined) {
+      throw new c.CryptoError("restore.not_staged", "The cloud backup's items were not sent yet.");
+    }
     try {
       await call("POST", "/v1/recovery/redeem/complete", {
         ticket: m.ticket,
@@ -198,6 +226,7 @@ export class Redemption {
         new_wrapped_vault_key: c.base64url(
           c.encrypt(keys.enc, uk, c.ad("keyward/v1/uk", m.account_id))),
         escrows,
+        ...(this.staged !== undefined ? { restore_items: this.staged } : {}),
       });
     } finally {
       c.wipe(keys.auth);

@@ -16,6 +16,7 @@ export interface VaultNav {
   openConsole?: () => void;
   changePassword?: () => void;
   recovery?: () => void;
+  backups?: () => void;
 }
 
 function describeItemError(e: unknown): string {
@@ -81,6 +82,7 @@ export async function showVaultPage(nav: VaultNav, message = ""): Promise<void> 
   if (nav.openConsole) actions.append(button("Admin console", nav.openConsole));
   if (nav.changePassword) actions.append(button("Change master password", nav.changePassword));
   if (nav.recovery) actions.append(button("Account recovery", nav.recovery));
+  if (nav.backups) actions.append(button("Cloud backups", nav.backups));
   actions.append(button("Sign out", nav.signOut));
   show(false,
     el("h1", { text: "Your vault" }),
