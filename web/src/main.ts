@@ -14,6 +14,7 @@ import { showVaultPage, type VaultNav } from "./vault_page.js";
 import { showChangePassword } from "./password_page.js";
 import { showRecovery } from "./recovery_page.js";
 import { showBackups } from "./backups_page.js";
+import { showPairing } from "./pairing_page.js";
 
 // Ends the session and forgets every key and verified organization.
 async function signOut(session: Session): Promise<void> {
@@ -221,6 +222,7 @@ async function showVault(session: Session, message = ""): Promise<void> {
     }),
     recovery: () => void showRecovery({ session, back: () => void showVaultPage(nav) }),
     backups: () => void showBackups({ session, back: () => void showVaultPage(nav) }),
+    pair: () => void showPairing({ session, back: () => void showVaultPage(nav) }),
   };
   if (orgs.some(isRecoveryAdmin)) {
     nav.openConsole = () => void showConsole({ session, toVault: () => void showVaultPage(nav) });

@@ -38,7 +38,7 @@ const ITEM_LABEL = "keyward/v1/item";
 
 // A device id for this tab: 16 random bytes. Kept in memory only, like the
 // session: a reloaded page is a new device until trusted devices exist.
-const deviceId = c.base64url(globalThis.crypto.getRandomValues(new Uint8Array(16)));
+export const deviceId = c.base64url(globalThis.crypto.getRandomValues(new Uint8Array(16)));
 
 export async function signIn(email: string, password: string, totp?: string): Promise<Session> {
   await c.init();

@@ -17,6 +17,7 @@ export interface VaultNav {
   changePassword?: () => void;
   recovery?: () => void;
   backups?: () => void;
+  pair?: () => void;
 }
 
 function describeItemError(e: unknown): string {
@@ -83,6 +84,7 @@ export async function showVaultPage(nav: VaultNav, message = ""): Promise<void> 
   if (nav.changePassword) actions.append(button("Change master password", nav.changePassword));
   if (nav.recovery) actions.append(button("Account recovery", nav.recovery));
   if (nav.backups) actions.append(button("Cloud backups", nav.backups));
+  if (nav.pair) actions.append(button("Pair a new device", nav.pair));
   actions.append(button("Sign out", nav.signOut));
   show(false,
     el("h1", { text: "Your vault" }),
