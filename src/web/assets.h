@@ -13,6 +13,7 @@ struct Asset {
   std::string_view path;
   std::string_view content_type;
   std::string_view body;
+  std::string_view gzip;  // the body gzipped, or empty when that saves < 10 %
 };
 
 // Every embedded file, sorted by path; empty when the pages were not built.

@@ -7,6 +7,7 @@ import { call } from "./api.js";
 import { forgetConsole, showConsole } from "./console.js";
 import { isRecoveryAdmin, listOrgs } from "./admin.js";
 import { describe, el, field, show } from "./dom.js";
+import { init } from "./crypto/primitives.js";
 import { askCode, confirmCode, describeRecoveryError } from "./forgot.js";
 import { Redemption, strength } from "./redeem.js";
 import { NeedsSecondFactor, signIn, signOut as endSession, type Session } from "./vault.js";
@@ -371,3 +372,7 @@ if (location.pathname.startsWith("/recover/") && location.hash.length > 1) {
 } else {
   showSignIn();
 }
+
+// The first page is drawn without libsodium; fetch and compile it now, so
+// it is ready by the time a password has been typed.
+setTimeout(() => void init().catch(() => undefined), 0);

@@ -50,7 +50,10 @@ export async function signIn(email: string, password: string, totp?: string): Pr
   }
   // Argon2id blocks for a second or so: let the progress text paint first.
   await new Promise((resolve) => setTimeout(resolve, 30));
+  const started = performance.now();
   const mk = c.deriveMasterKey(password, c.fromBase64url(pre.salt), pre.kdf);
+  // Read by bench/web_bench.mjs (Argon2id in the browser against native).
+  performance.measure("keyward:argon2id", { start: started, end: performance.now() });
   const keys = c.splitMasterKey(mk);
   c.wipe(mk);
   const body: Record<string, unknown> = {

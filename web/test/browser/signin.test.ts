@@ -3,6 +3,8 @@
 // the CLI stored read back and decrypted here, errors in words.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import { get as httpGet } from "node:http";
+import { gunzipSync } from "node:zlib";
 import type { Browser } from "playwright-core";
 
 import { annWithAnItem, launch, PASSWORD, screenshot, Server, watchedPage } from "./harness.js";
@@ -39,6 +41,26 @@ test("the page is served with its security headers", async () => {
   assert.equal(js.headers.get("cache-control"), "public, max-age=31536000, immutable");
   const missing = await fetch(`${server.url}/assets/nope.js`);
   assert.equal(missing.status, 404);
+
+  // Precompressed: gzip to a client that accepts it (the same bytes once
+  // inflated), the plain file to one that does not or refuses it (q=0).
+  const raw = (encoding: string) => new Promise<{ headers: Record<string, unknown>; body: Buffer }>((ok, fail) => {
+    const req = httpGet(`${server.url}${asset[1]}`, { headers: { "accept-encoding": encoding } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (d) => chunks.push(d));
+      res.on("end", () => ok({ headers: res.headers, body: Buffer.concat(chunks) }));
+    });
+    req.on("error", fail);
+  });
+  const plain = await raw("identity");
+  const zipped = await raw("br, gzip;q=0.8");
+  const refused = await raw("gzip;q=0");
+  assert.equal(plain.headers["content-encoding"], undefined);
+  assert.equal(zipped.headers["content-encoding"], "gzip");
+  assert.equal(zipped.headers["vary"], "Accept-Encoding");
+  assert.ok(zipped.body.length < plain.body.length / 2, `${zipped.body.length} vs ${plain.body.length}`);
+  assert.ok(gunzipSync(zipped.body).equals(plain.body));
+  assert.equal(refused.headers["content-encoding"], undefined);
 });
 
 test("a member signs in and reads the vault the CLI wrote", async () => {
