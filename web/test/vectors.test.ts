@@ -14,6 +14,7 @@ import {
   buildLinkText, createLinkWith, encodeLinkPlaintext, linkKey, linkToken, openLink, parseLinkText,
 } from "../src/protocol/link.js";
 import { encodeOrgStatement, verifyOrgStatement } from "../src/protocol/statement.js";
+import { base32, fromBase32, totp } from "../src/crypto/totp.js";
 import {
   createGrant, createSigningGrant, openGrant, openSigningGrant,
 } from "../src/protocol/grant.js";
@@ -319,4 +320,21 @@ test("signed organization statements (protocol_statement.json)", () => {
   assert.equal(codeOf(() => verifyOrgStatement(
     { statement: padded, signature: c.sign(signer.secretKey, padded) }, pinOf(doc.first_pin),
     doc.now)), "org.statement_malformed");
+});
+
+test("TOTP and base32 (totp.json)", async () => {
+  const doc = load("totp.json");
+  for (const v of rows(doc, "vectors", 18)) {
+    assert.equal(BigInt(Math.floor(v.time / 30)).toString(16).toUpperCase().padStart(16, "0"), v.step);
+    assert.equal(await totp(h(v.secret), v.time, v.digits, v.algorithm), v.code);
+    assert.equal(await totp(h(v.secret), v.time, 6, v.algorithm), v.code.slice(-6));
+  }
+  for (const v of rows(doc, "base32", 8)) {
+    assert.equal(base32(h(v.bytes)), v.base32);
+    assert.equal(c.hex(fromBase32(v.base32)), v.bytes);
+  }
+  for (const v of rows(doc, "base32_lenient", 2)) assert.equal(c.hex(fromBase32(v.input)), v.bytes);
+  for (const text of rows(doc, "base32_invalid", 5)) {
+    assert.equal(codeOf(() => fromBase32(text as unknown as string)), "crypto.invalid_base32", text as unknown as string);
+  }
 });

@@ -159,6 +159,15 @@ test("axe-core on the members, event log, policy, rotation, vault item and passw
   await page.getByLabel("Current master password").waitFor();
   await axe(page, "change master password");
   await page.getByRole("button", { name: "Cancel" }).click();
+  for (const [nav, heading] of [["Account recovery", "Account recovery"], ["Cloud backups", "Cloud backups"],
+    ["Pair a new device", "Pair a new device"]]) {
+    await page.getByRole("button", { name: nav, exact: true }).click();
+    await page.getByRole("heading", { name: heading }).waitFor();
+    if (nav === "Pair a new device") await page.locator("#pairing-code").waitFor();
+    await axe(page, heading);
+    await page.getByRole("button", { name: "Back to your vault" }).click();
+    await page.getByRole("heading", { name: "Your vault" }).waitFor();
+  }
   await page.getByRole("button", { name: "Admin console" }).click();
   await page.getByRole("button", { name: "The fingerprints match" }).click();
   for (const [nav, heading] of [["Members", "Acme: members"], ["Event log", "Acme: event log"],
