@@ -7,6 +7,7 @@ import { call } from "./api.js";
 import * as c from "./crypto/primitives.js";
 import type { VerifiedOrg } from "./admin.js";
 import { createEscrow } from "./protocol/escrow.js";
+import { escrowFields, newAccountKeys, newPasswordFields } from "./keys.js";
 import type { Session } from "./vault.js";
 
 export interface EnrolledOrg {
@@ -17,45 +18,27 @@ export interface EnrolledOrg {
 export async function changePassword(session: Session, current: string, next: string,
   orgs: EnrolledOrg[]): Promise<void> {
   await c.init();
-  const pre = await call<{ kdf: c.KdfParams; salt: string }>("POST", "/v1/accounts/prelogin",
-    { email: session.email });
   const server = await call<{ kdf_minimum: c.KdfParams; recovery_public_key?: string }>("GET", "/v1/server");
   if (orgs.length && !server.recovery_public_key) {
     throw new c.CryptoError("server.recovery_key_missing",
       "The server has no recovery key; your recovery escrow cannot be renewed.");
   }
-  const escrows = orgs.map(({ v, lastEpoch }) => {
-    const e = createEscrow(session.vaultKey, v.org.id, session.accountId, lastEpoch + 1,
-      v.statement.orgPublicKey, c.fromBase64url(server.recovery_public_key!));
-    return {
-      org_id: v.org.id, epoch: e.epoch, key_version: v.keyVersion,
-      wrapped_vault_key: c.base64url(e.wrappedVaultKey), admin_share: c.base64url(e.adminShare),
-      server_share: c.base64url(e.serverShare),
-    };
-  });
-  const oldMk = c.deriveMasterKey(current, c.fromBase64url(pre.salt), pre.kdf);
-  const oldKeys = c.splitMasterKey(oldMk);
-  c.wipe(oldMk);
-  c.wipe(oldKeys.enc);
-  const kdf = { ops: Math.max(server.kdf_minimum.ops, c.CLIENT_FLOOR_KDF.ops),
-    mem: Math.max(server.kdf_minimum.mem, c.CLIENT_FLOOR_KDF.mem) };
-  const salt = c.randomBytes(c.SALT_SIZE);
-  const mk = c.deriveMasterKey(next, salt, kdf);
-  const keys = c.splitMasterKey(mk);
-  c.wipe(mk);
+  const escrows = orgs.map(({ v, lastEpoch }) => ({
+    org_id: v.org.id,
+    ...escrowFields(createEscrow(session.vaultKey, v.org.id, session.accountId, lastEpoch + 1,
+      v.statement.orgPublicKey, c.fromBase64url(server.recovery_public_key!)), v.keyVersion),
+  }));
+  const oldAuth = await authKeyFor(session, current);
+  const keys = newAccountKeys(next, server.kdf_minimum);
   try {
     await call("POST", "/v1/account/password", {
-      auth_key: c.base64url(oldKeys.auth),
-      new_kdf: kdf,
-      new_salt: c.base64url(salt),
-      new_auth_key: c.base64url(keys.auth),
-      new_wrapped_vault_key: c.base64url(c.encrypt(keys.enc, session.vaultKey,
-        c.ad("keyward/v1/uk", session.accountId))),
+      auth_key: c.base64url(oldAuth),
+      ...newPasswordFields(keys, session.accountId, session.vaultKey),
       escrows,
     });
     session.mustChangePassword = false;
   } finally {
-    c.wipe(oldKeys.auth);
+    c.wipe(oldAuth);
     c.wipe(keys.auth);
     c.wipe(keys.enc);
   }
@@ -87,8 +70,7 @@ export async function enroll(session: Session, v: VerifiedOrg, lastEpoch: number
       v.statement.orgPublicKey, c.fromBase64url(server.recovery_public_key));
     await call("PUT", `/v1/orgs/${encodeURIComponent(v.org.id)}/enrollment`, {
       auth_key: c.base64url(auth),
-      escrow: { epoch: e.epoch, key_version: v.keyVersion, wrapped_vault_key: c.base64url(e.wrappedVaultKey),
-        admin_share: c.base64url(e.adminShare), server_share: c.base64url(e.serverShare) },
+      escrow: escrowFields(e, v.keyVersion),
     });
   } finally {
     c.wipe(auth);

@@ -19,6 +19,7 @@ import {
 } from "./protocol/statement.js";
 import { encodePolicy, type RecoveryPolicy } from "./protocol/policy.js";
 import type { Session } from "./vault.js";
+import { escrowFields, newAccountKeys, newPasswordFields } from "./keys.js";
 import { type AuditRecord } from "./protocol/audit.js";
 
 export interface OrgSummary {
@@ -471,26 +472,13 @@ export async function resetPassword(session: Session, v: VerifiedOrg, m: Member)
       throw denied("server.recovery_key_missing", "The server has no recovery key; escrow is not possible.");
     }
     const password = generateTemporaryPassword();
-    const kdf = { ops: Math.max(server.kdf_minimum.ops, c.CLIENT_FLOOR_KDF.ops),
-      mem: Math.max(server.kdf_minimum.mem, c.CLIENT_FLOOR_KDF.mem) };
-    const salt = c.randomBytes(c.SALT_SIZE);
-    const mk = c.deriveMasterKey(password, salt, kdf);
-    const keys = c.splitMasterKey(mk);
-    c.wipe(mk);
+    const keys = newAccountKeys(password, server.kdf_minimum);
     try {
       const escrow = createEscrow(uk, orgId, m.account_id, begin.epoch + 1, v.statement.orgPublicKey,
         c.fromBase64url(server.recovery_public_key));
       await call("POST", memberPath(orgId, m.account_id, "/reset"), {
-        new_kdf: kdf,
-        new_salt: c.base64url(salt),
-        new_auth_key: c.base64url(keys.auth),
-        new_wrapped_vault_key: c.base64url(c.encrypt(keys.enc, uk, c.ad("keyward/v1/uk", m.account_id))),
-        escrow: {
-          epoch: escrow.epoch, key_version: v.keyVersion,
-          wrapped_vault_key: c.base64url(escrow.wrappedVaultKey),
-          admin_share: c.base64url(escrow.adminShare),
-          server_share: c.base64url(escrow.serverShare),
-        },
+        ...newPasswordFields(keys, m.account_id, uk),
+        escrow: escrowFields(escrow, v.keyVersion),
       });
     } finally {
       c.wipe(keys.auth);

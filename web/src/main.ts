@@ -9,7 +9,8 @@ import { isRecoveryAdmin, listOrgs } from "./admin.js";
 import { describe, el, field, show } from "./dom.js";
 import { init } from "./crypto/primitives.js";
 import { askCode, confirmCode, describeRecoveryError } from "./forgot.js";
-import { Redemption, strength } from "./redeem.js";
+import { Redemption } from "./redeem.js";
+import { checkNewPassword, newPasswordInputs } from "./password_fields.js";
 import { NeedsSecondFactor, signIn, signOut as endSession, type Session } from "./vault.js";
 import { showVaultPage, type VaultNav } from "./vault_page.js";
 import { showChangePassword } from "./password_page.js";
@@ -258,16 +259,8 @@ function showRedeem(linkText: string): void {
 
   const code = field("code", "text", "one-time-code");
   code.setAttribute("inputmode", "numeric");
-  const pw1 = field("new-password", "password", "new-password");
-  const pw2 = field("repeat-password", "password", "new-password");
-  const meter = el("meter", { id: "strength", min: "0", max: "4", low: "2", high: "3", optimum: "4",
-    value: "0", "aria-label": "Password strength" });
-  const meterText = el("span", { class: "muted", "aria-live": "polite" });
-  pw1.addEventListener("input", () => {
-    const n = strength(pw1.value);
-    meter.value = n;
-    meterText.textContent = ["very weak", "weak", "fair", "good", "strong"][n];
-  });
+  const inputs = newPasswordInputs();
+  const { pw1, pw2, meter, meterText } = inputs;
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -323,16 +316,7 @@ function showRedeem(linkText: string): void {
           el("button", { type: "submit", text: "Set the new master password" }));
         pw1.focus();
       } else {
-        if (pw1.value.length < 12) {
-          error.textContent = "Use at least 12 characters.";
-          pw1.focus();
-          return;
-        }
-        if (pw1.value !== pw2.value) {
-          error.textContent = "The two passwords differ.";
-          pw2.focus();
-          return;
-        }
+        if (!checkNewPassword(inputs, error)) return;
         note.textContent = "Setting the new password… (deriving your key on this device)";
         await new Promise((resolve) => setTimeout(resolve, 30));
         const done = await redemption.complete(pw1.value,

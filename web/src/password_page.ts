@@ -6,7 +6,7 @@
 import { firstUsePin, listOrgs, verifyOrg, type OrgSummary } from "./admin.js";
 import { changePassword, type EnrolledOrg } from "./account.js";
 import { describe, el, field, show } from "./dom.js";
-import { strength } from "./redeem.js";
+import { checkNewPassword, newPasswordInputs } from "./password_fields.js";
 import type { Session } from "./vault.js";
 
 export interface PasswordNav {
@@ -29,16 +29,8 @@ export async function showChangePassword(nav: PasswordNav): Promise<void> {
     error.textContent = describe(e);
   }
   const current = field("current-password", "password", "current-password");
-  const pw1 = field("new-password", "password", "new-password");
-  const pw2 = field("repeat-password", "password", "new-password");
-  const meter = el("meter", { id: "strength", min: "0", max: "4", low: "2", high: "3", optimum: "4",
-    value: "0", "aria-label": "Password strength" });
-  const meterText = el("span", { class: "muted", "aria-live": "polite" });
-  pw1.addEventListener("input", () => {
-    const n = strength(pw1.value);
-    meter.value = n;
-    meterText.textContent = ["very weak", "weak", "fair", "good", "strong"][n];
-  });
+  const inputs = newPasswordInputs();
+  const { pw1, pw2, meter, meterText } = inputs;
   const checks: { org: OrgSummary; box: HTMLInputElement }[] = [];
   const orgBlock = el("div");
   if (enrolled.length) {
@@ -73,16 +65,7 @@ export async function showChangePassword(nav: PasswordNav): Promise<void> {
       current.focus();
       return;
     }
-    if (pw1.value.length < 12) {
-      error.textContent = "Use at least 12 characters.";
-      pw1.focus();
-      return;
-    }
-    if (pw1.value !== pw2.value) {
-      error.textContent = "The two passwords differ.";
-      pw2.focus();
-      return;
-    }
+    if (!checkNewPassword(inputs, error)) return;
     if (pw1.value === old) {
       error.textContent = "Choose a password different from the current one.";
       pw1.focus();

@@ -9,6 +9,7 @@
 // (its escrow stays; re-enroll from a trusted device), so a server that
 // invents an organization gets nothing.
 import { call } from "./api.js";
+import { escrowFields, newAccountKeys, newPasswordFields } from "./keys.js";
 import { checkInfo, decodeSnapshot, download, stage, type SnapshotInfo } from "./snapshot.js";
 import * as c from "./crypto/primitives.js";
 import { createEscrow, recoverVaultKey } from "./protocol/escrow.js";
@@ -196,35 +197,17 @@ export class Redemption {
       }
       const escrow = createEscrow(uk, o.org_id, m.account_id, o.last_epoch + 1,
         verified.statement.orgPublicKey, c.fromBase64url(server.recovery_public_key));
-      escrows.push({
-        org_id: o.org_id,
-        epoch: escrow.epoch,
-        key_version: o.key_version,
-        wrapped_vault_key: c.base64url(escrow.wrappedVaultKey),
-        admin_share: c.base64url(escrow.adminShare),
-        server_share: c.base64url(escrow.serverShare),
-      });
+      escrows.push({ org_id: o.org_id, ...escrowFields(escrow, o.key_version) });
       done.escrowedTo.push(o.name || o.org_id);
     }
-    const kdf = {
-      ops: Math.max(m.kdf_minimum.ops, c.CLIENT_FLOOR_KDF.ops),
-      mem: Math.max(m.kdf_minimum.mem, c.CLIENT_FLOOR_KDF.mem),
-    };
-    const salt = c.randomBytes(c.SALT_SIZE);
-    const mk = c.deriveMasterKey(newPassword, salt, kdf);
-    const keys = c.splitMasterKey(mk);
-    c.wipe(mk);
     if (this.restores && this.staged === undefined) {
       throw new c.CryptoError("restore.not_staged", "The cloud backup's items were not sent yet.");
     }
+    const keys = newAccountKeys(newPassword, m.kdf_minimum);
     try {
       await call("POST", "/v1/recovery/redeem/complete", {
         ticket: m.ticket,
-        new_kdf: kdf,
-        new_salt: c.base64url(salt),
-        new_auth_key: c.base64url(keys.auth),
-        new_wrapped_vault_key: c.base64url(
-          c.encrypt(keys.enc, uk, c.ad("keyward/v1/uk", m.account_id))),
+        ...newPasswordFields(keys, m.account_id, uk),
         escrows,
         ...(this.staged !== undefined ? { restore_items: this.staged } : {}),
       });
@@ -236,14 +219,4 @@ export class Redemption {
     }
     return done;
   }
-}
-
-// A rough strength estimate for the meter: 0 (weak) .. 4 (strong), from
-// length and character classes. Not a policy: the server checks nothing of
-// the password (it never sees it).
-export function strength(password: string): number {
-  let classes = 0;
-  for (const re of [/[a-z]/, /[A-Z]/, /[0-9]/, /[^A-Za-z0-9]/]) if (re.test(password)) classes++;
-  const bits = password.length * Math.log2([1, 26, 52, 62, 94][classes]);
-  return bits < 40 ? 0 : bits < 60 ? 1 : bits < 80 ? 2 : bits < 100 ? 3 : 4;
 }

@@ -1,11 +1,11 @@
 // The browser's crypto (src/crypto) against the known-answer vectors the C++
 // code passes (tests/vectors/*.json, docs/protocol.md "Vectors"), under
 // node's test runner: `npm run test:vectors` (ctest: web_crypto_vectors).
-import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 
 import * as c from "../src/crypto/primitives.js";
+import { load, rows, h, codeOf, type Json } from "./vector_support.js";
 import { escrowAd, linkAd, sealedHeader } from "../src/protocol/binding.js";
 import {
   createEscrow, openAdminShare, openServerShare, recoverVaultKey,
@@ -19,33 +19,8 @@ import {
   createGrant, createSigningGrant, openGrant, openSigningGrant,
 } from "../src/protocol/grant.js";
 
-type Json = Record<string, any>;
-
-function load(name: string): Json {
-  const dir = process.env.KEYWARD_VECTORS ?? new URL("../../../tests/vectors/", import.meta.url);
-  return JSON.parse(readFileSync(new URL(name, dir instanceof URL ? dir : `file://${dir}/`), "utf8"));
-}
-
-// The rows of `key`, at least `min` of them (an emptied file must fail).
-function rows(doc: Json, key: string, min: number): Json[] {
-  const r = doc[key];
-  assert.ok(Array.isArray(r) && r.length >= min, `${key}: at least ${min} rows`);
-  return r;
-}
-
-const h = c.fromHex;
-
 // Another valid epoch than `n`.
 const other = (n: number) => (n === 1 ? 2 : n - 1);
-
-function codeOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    return e instanceof c.CryptoError ? e.code : String(e);
-  }
-  return "ok";
-}
 
 test("init", async () => {
   await c.init();

@@ -4,41 +4,16 @@
 // vectors; hmac.json for the synchronous HMAC-SHA-512 under the
 // confirmations), and the cases of src/protocol/pairing_test.cc and
 // pairing_offline_test.cc, under node's test runner: `npm run test:vectors`.
-import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 
 import * as c from "../src/crypto/primitives.js";
+import { load, rows, h, codeOf } from "./vector_support.js";
 import * as cpace from "../src/crypto/cpace.js";
 import {
   channelIdentifier, CONFIRMATION_SIZE, joiningAd, JoiningSide, normalizeCode, ShowingSide,
   SID_SIZE, type JoiningDevice, type PairingIds,
 } from "../src/protocol/pairing.js";
-
-type Json = Record<string, any>;
-
-function load(name: string): Json {
-  const dir = process.env.KEYWARD_VECTORS ?? new URL("../../../tests/vectors/", import.meta.url);
-  return JSON.parse(readFileSync(new URL(name, dir instanceof URL ? dir : `file://${dir}/`), "utf8"));
-}
-
-// The rows of `key`, at least `min` of them (an emptied file must fail).
-function rows(doc: Json, key: string, min: number): Json[] {
-  const r = doc[key];
-  assert.ok(Array.isArray(r) && r.length >= min, `${key}: at least ${min} rows`);
-  return r;
-}
-
-const h = c.fromHex;
-
-function codeOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    return e instanceof c.CryptoError ? e.code : String(e);
-  }
-  return "ok";
-}
 
 // pairing_test.cc's fixture.
 function ids(): PairingIds {

@@ -3,11 +3,11 @@
 // vectors the C++ code passes (tests/vectors/protocol_policy.json,
 // audit_chain.json, backup.json, snapshot.json), under node's test runner:
 // `npm run test:vectors`.
-import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 
 import * as c from "../src/crypto/primitives.js";
+import { load, rows, h, type Json } from "./vector_support.js";
 import {
   defaultPolicy, encodePolicy, formatDuration, parseDuration, parseEnrollment, parsePolicy,
   parseRecoveryMode, type RecoveryPolicy,
@@ -20,23 +20,6 @@ import {
   BackupWriter, deriveBackupKey, deriveSnapshotKey, encodeBackupHeader, openBackup,
   parseBackupHeader, type BackupHeader,
 } from "../src/protocol/backup.js";
-
-type Json = Record<string, any>;
-
-function load(name: string): Json {
-  const dir = process.env.KEYWARD_VECTORS ?? new URL("../../../tests/vectors/", import.meta.url);
-  return JSON.parse(readFileSync(new URL(name, dir instanceof URL ? dir : `file://${dir}/`), "utf8"));
-}
-
-// The rows of `key`, at least `min` of them (an emptied file must fail):
-// objects, or strings (invalid_durations, records).
-function rows(doc: Json, key: string, min: number): any[] {
-  const r = doc[key];
-  assert.ok(Array.isArray(r) && r.length >= min, `${key}: at least ${min} rows`);
-  return r;
-}
-
-const h = c.fromHex;
 
 function errorOf(f: () => unknown): { code: string; message: string } {
   try {

@@ -9,7 +9,8 @@ import { createRequire } from "node:module";
 import type { Browser, Page } from "playwright-core";
 
 import {
-  aliceAndBob, annWithAnItem, askRecoveryInPage, launch, PASSWORD, screenshot, Server,
+  aliceAndBob, annWithAnItem, askRecoveryInPage, launch, openConsole, PASSWORD, screenshot, Server,
+  signInPage, tearDown,
 } from "./harness.js";
 
 const server = new Server();
@@ -23,10 +24,7 @@ before(async () => {
   browser = await launch();
 });
 
-after(async () => {
-  await browser?.close();
-  server.stop();
-});
+after(() => tearDown(browser, server));
 
 async function axe(page: Page, name: string): Promise<void> {
   await page.addScriptTag({ content: axeSource });
@@ -52,11 +50,7 @@ test("no serious or critical axe-core violation on any page", async () => {
   await page.goto(`${server.url}/recover/req-1#${"A".repeat(43)}`);
   await page.getByRole("heading", { name: "Recover your account" }).waitFor();
   await axe(page, "recovery link");
-  await page.goto(`${server.url}/`);
-  await page.getByLabel("Email").fill("ann@example.com");
-  await page.getByLabel("Master password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("heading", { name: "Your vault" }).waitFor({ timeout: 30_000 });
+  await signInPage(page, server.url, "ann@example.com");
   await axe(page, "vault");
   await context.close();
 });
@@ -143,11 +137,7 @@ test("the admin console: axe-core on each page, and an approval with the keyboar
 test("axe-core on the members, event log, policy, rotation, vault item and password pages", async () => {
   const context = await browser.newContext({ bypassCSP: true });
   const page = await context.newPage();
-  await page.goto(`${server.url}/`);
-  await page.getByLabel("Email").fill("alice@example.com");
-  await page.getByLabel("Master password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("heading", { name: "Your vault" }).waitFor({ timeout: 30_000 });
+  await signInPage(page, server.url, "alice@example.com");
   await page.getByRole("button", { name: "Add an item" }).click();
   await axe(page, "vault: add an item");
   await page.getByLabel("Name", { exact: true }).fill("Router");
@@ -168,8 +158,7 @@ test("axe-core on the members, event log, policy, rotation, vault item and passw
     await page.getByRole("button", { name: "Back to your vault" }).click();
     await page.getByRole("heading", { name: "Your vault" }).waitFor();
   }
-  await page.getByRole("button", { name: "Admin console" }).click();
-  await page.getByRole("button", { name: "The fingerprints match" }).click();
+  await openConsole(page);
   for (const [nav, heading] of [["Members", "Acme: members"], ["Event log", "Acme: event log"],
     ["Policy", "Acme: policy"], ["Key rotation", "Acme: key rotation"]]) {
     await page.getByRole("button", { name: nav, exact: true }).click();

@@ -6,11 +6,12 @@
 // as well, and the link's page stages it before the new password.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import type { Browser, Page } from "playwright-core";
+import type { Browser } from "playwright-core";
 
 import * as c from "../../src/crypto/primitives.js";
 import {
-  aliceAndBob, EditingProxy, launch, PASSWORD, screenshot, Server, watchedPage,
+  aliceAndBob, askRecoveryInPage, EditingProxy, launch, openConsole, openRecoveryLink, PASSWORD, screenshot,
+  Server, setNewPassword, signInPage, startBehindProxy, tearDown, watchedPage,
 } from "./harness.js";
 
 const server = new Server();
@@ -21,9 +22,7 @@ const NEW_PASSWORD = "a brand new master password 42";
 
 before(async () => {
   await c.init();
-  await proxy.start();
-  await server.start(proxy.url);
-  proxy.upstream = server.url;
+  await startBehindProxy(server, proxy);
   ({ bob } = aliceAndBob(server));
   const as = { KEYWARD_SESSION: bob };
   server.cli("bob", ["item", "add", "--name", "Mail", "--username", "bob"], "mail-secret\n", as);
@@ -32,26 +31,13 @@ before(async () => {
   browser = await launch();
 });
 
-after(async () => {
-  await browser?.close();
-  proxy.stop();
-  server.stop();
-});
-
-async function signIn(page: Page, email: string, password: string): Promise<void> {
-  await page.goto(`${proxy.url}/`);
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Master password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("heading", { name: "Your vault" }).waitFor({ timeout: 30_000 });
-}
+after(() => tearDown(browser, server, proxy));
 
 // alice approves the one pending request in the console; the link, if any.
 async function aliceApproves(): Promise<string | undefined> {
   const w = await watchedPage(browser);
-  await signIn(w.page, "alice@example.com", PASSWORD);
-  await w.page.getByRole("button", { name: "Admin console" }).click();
-  await w.page.getByRole("button", { name: "The fingerprints match" }).click();
+  await signInPage(w.page, proxy.url, "alice@example.com");
+  await openConsole(w.page);
   await w.page.getByRole("button", { name: "Open the request of bob@example.com" }).click();
   assert.match(await w.page.locator("dl.details").innerText(), /Cloud backup restore/);
   await w.page.getByRole("button", { name: "Approve" }).click();
@@ -75,7 +61,7 @@ function cliItems(person: string, password: string): string[] {
 test("signed in: a changed backup is refused; an honest one is restored once approved", async () => {
   const w = await watchedPage(browser);
   const { page } = w;
-  await signIn(page, "bob@example.com", PASSWORD);
+  await signInPage(page, proxy.url, "bob@example.com");
   await page.getByRole("button", { name: "Cloud backups" }).click();
   await page.getByRole("heading", { name: "Cloud backups" }).waitFor();
   await page.getByRole("button", { name: /^Restore the backup of/ }).click();
@@ -117,28 +103,13 @@ test("password lost too: the link's page restores the newest backup with the new
 
   const w = await watchedPage(browser);
   const { page } = w;
-  await page.goto(`${proxy.url}/`);
-  await page.getByLabel("Email").fill("bob@example.com");
-  await page.getByRole("button", { name: "Forgot master password?" }).click();
-  await page.getByLabel("Also put back my newest cloud backup").check();
-  const seen = server.mailCount("bob@example.com");
-  await page.getByRole("button", { name: "Send me a code" }).click();
-  await page.getByLabel("6-digit code from the email").fill(server.code("bob@example.com", seen));
-  await page.getByRole("button", { name: "Send request" }).click();
-  await page.getByRole("heading", { name: "Request sent — contact your administrator" }).waitFor();
+  await askRecoveryInPage(page, server, proxy.url, "bob@example.com", true);
 
   const link = await aliceApproves();
   assert.ok(link);
-  await page.goto(link!);
-  const seen2 = server.mailCount("bob@example.com");
-  await page.getByRole("button", { name: "Email me a code" }).click();
-  await page.getByLabel("6-digit code from the email").fill(server.code("bob@example.com", seen2));
-  await page.getByRole("button", { name: "Check the code" }).click();
+  await openRecoveryLink(page, server, link!, "bob@example.com");
   await page.getByText("The cloud backup is checked and ready").waitFor({ timeout: 30_000 });
-  await page.getByLabel("New master password", { exact: true }).fill(NEW_PASSWORD);
-  await page.getByLabel("Repeat the new master password").fill(NEW_PASSWORD);
-  await page.getByRole("button", { name: "Set the new master password" }).click();
-  await page.getByRole("heading", { name: "Done" }).waitFor({ timeout: 30_000 });
+  await setNewPassword(page, NEW_PASSWORD);
   assert.deepEqual(cliItems("bob-3", NEW_PASSWORD), ["Extra", "Mail"]);
   assert.deepEqual(w.problems, []);
 });

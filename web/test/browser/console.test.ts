@@ -7,13 +7,12 @@
 // admin starting a recovery.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { join } from "node:path";
 import jsQR from "jsqr";
 import type { Browser, Page } from "playwright-core";
 
 import {
-  askRecoveryInPage, launch, organization, PASSWORD, screenshot, Server, watchedPage, type Watched,
+  askRecoveryInPage, launch, openConsole, openRecoveryLink, organization, screenshot, Server, setNewPassword,
+  signInPage, tearDown, watchedPage, type Watched,
 } from "./harness.js";
 
 const server = new Server();
@@ -45,29 +44,13 @@ before(async () => {
   browser = await launch();
 });
 
-after(async () => {
-  await browser?.close();
-  server.stop();
-});
-
-async function signIn(page: Page, email: string, password = PASSWORD): Promise<void> {
-  await page.goto(`${server.url}/`);
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Master password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("heading", { name: "Your vault" }).waitFor({ timeout: 30_000 });
-}
+after(() => tearDown(browser, server));
 
 // Signs in, opens the console and confirms the signing key, after checking
 // the page shows the fingerprint the invitation gave.
-async function openConsole(page: Page, email: string, shots = ""): Promise<void> {
-  await signIn(page, email);
-  await page.getByRole("button", { name: "Admin console" }).click();
-  await page.getByRole("heading", { name: "Check Acme's signing key" }).waitFor();
-  assert.equal(await page.locator("#signing-fingerprint").innerText(), signingFingerprint);
-  if (shots) await screenshot(page, `${shots}-fingerprint`);
-  await page.getByRole("button", { name: "The fingerprints match" }).click();
-  await page.getByRole("heading", { name: "Acme: recovery requests" }).waitFor();
+async function consoleOf(page: Page, email: string, shots = ""): Promise<void> {
+  await signInPage(page, server.url, email);
+  await openConsole(page, signingFingerprint, shots && `${shots}-fingerprint`);
 }
 
 async function openRequestOf(page: Page, email: string): Promise<void> {
@@ -109,16 +92,8 @@ async function qrText(page: Page): Promise<string | undefined> {
 // The member redeems `link` in the page, then signs in and reads the vault.
 async function redeemInPage(w: Watched, link: string, password: string): Promise<string> {
   const { page } = w;
-  await page.goto(link);
-  await page.getByRole("heading", { name: "Recover your account" }).waitFor();
-  const seen = server.mailCount("bob@example.com");
-  await page.getByRole("button", { name: "Email me a code" }).click();
-  await page.getByLabel("6-digit code from the email").fill(server.code("bob@example.com", seen));
-  await page.getByRole("button", { name: "Check the code" }).click();
-  await page.getByLabel("New master password", { exact: true }).fill(password);
-  await page.getByLabel("Repeat the new master password").fill(password);
-  await page.getByRole("button", { name: "Set the new master password" }).click();
-  await page.getByRole("heading", { name: "Done" }).waitFor({ timeout: 30_000 });
+  await openRecoveryLink(page, server, link, "bob@example.com");
+  await setNewPassword(page, password);
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByLabel("Email").fill("bob@example.com");
   await page.getByLabel("Master password").fill(password);
@@ -133,7 +108,7 @@ test("the Enpass story in the browser: two admins approve, the member gets the s
 
   // alice approves first: 1 of 2, no link.
   const alice = await watchedPage(browser);
-  await openConsole(alice.page, "alice@example.com", "console");
+  await consoleOf(alice.page, "alice@example.com", "console");
   assert.ok(await alice.page.getByRole("button", { name: "Pending (1)" }).isVisible());
   await screenshot(alice.page, "console-requests");
   await openRequestOf(alice.page, "bob@example.com");
@@ -147,7 +122,7 @@ test("the Enpass story in the browser: two admins approve, the member gets the s
 
   // carol's approval is the second: her browser makes the link.
   const carol = await watchedPage(browser);
-  await openConsole(carol.page, "carol@example.com");
+  await consoleOf(carol.page, "carol@example.com");
   await openRequestOf(carol.page, "bob@example.com");
   assert.match(await carol.page.locator("dl.details").innerText(), /1 of 2: alice@example\.com/);
   const link = await approveInPage(carol.page, "console-link");
@@ -163,18 +138,12 @@ test("the Enpass story in the browser: two admins approve, the member gets the s
 // `keyward recovery redeem LINK`, answering the emailed code when it comes.
 async function redeemWithCli(link: string, password: string): Promise<string> {
   const seen = server.mailCount("bob@example.com");
-  const child = spawn(process.env.KEYWARD_CLI!, ["--server", server.url, "--profile",
-    join(server.dir, "profiles", "bob-new-device"), "recovery", "redeem", link],
-  { stdio: ["pipe", "pipe", "pipe"], env: Object.fromEntries(Object.entries(process.env)
-    .filter(([k]) => !k.startsWith("KEYWARD_"))) });
-  let out = "";
-  child.stdout.on("data", (d) => (out += d));
-  child.stderr.on("data", (d) => (out += d));
-  const exited = new Promise<number>((resolve) => child.on("exit", (code) => resolve(code ?? -1)));
-  const code = await new Promise<string>((resolve) => setTimeout(() =>
-    resolve(server.code("bob@example.com", seen)), 100));
-  child.stdin.end(`${code}\n${password}\n${password}\n`);
-  assert.equal(await exited, 0, out);
+  const { status, out } = await server.cliAsync("bob-new-device", ["recovery", "redeem", link], async () => {
+    const code = await new Promise<string>((resolve) => setTimeout(() =>
+      resolve(server.code("bob@example.com", seen)), 100));
+    return `${code}\n${password}\n${password}\n`;
+  });
+  assert.equal(status, 0, out);
   return out;
 }
 
@@ -182,7 +151,7 @@ test("decline with a reason (emailed), a new request, search, and a browser link
   const bob = await watchedPage(browser);
   await askRecoveryInPage(bob.page, server, server.url, "bob@example.com");
   const alice = await watchedPage(browser);
-  await openConsole(alice.page, "alice@example.com");
+  await consoleOf(alice.page, "alice@example.com");
   await openRequestOf(alice.page, "bob@example.com");
   // No reason: said in words; then declined with one, which bob gets by mail.
   await alice.page.getByRole("button", { name: "Decline" }).click();
@@ -219,7 +188,7 @@ test("decline with a reason (emailed), a new request, search, and a browser link
   await openRequestOf(alice.page, "bob@example.com");
   assert.equal(await approveInPage(alice.page), undefined);
   const carol = await watchedPage(browser);
-  await openConsole(carol.page, "carol@example.com");
+  await consoleOf(carol.page, "carol@example.com");
   await openRequestOf(carol.page, "bob@example.com");
   const link = await approveInPage(carol.page);
   assert.ok(link);

@@ -11,7 +11,8 @@ import * as c from "../../src/crypto/primitives.js";
 import { createGrant } from "../../src/protocol/grant.js";
 import { encodeOrgStatement } from "../../src/protocol/statement.js";
 import {
-  aliceAndBob, askRecoveryInPage, EditingProxy, launch, PASSWORD, Server, watchedPage, type Edit,
+  aliceAndBob, askRecoveryInPage, EditingProxy, launch, Server, signInPage, startBehindProxy, tearDown,
+  watchedPage, type Edit,
 } from "./harness.js";
 
 const server = new Server();
@@ -21,19 +22,13 @@ let fingerprint = "";
 
 before(async () => {
   await c.init();
-  await proxy.start();
-  await server.start(proxy.url);
-  proxy.upstream = server.url;
+  await startBehindProxy(server, proxy);
   aliceAndBob(server);
   fingerprint = server.mail("bob@example.com", /([0-9a-f]{8}(?: [0-9a-f]{8}){4})/)[1];
   browser = await launch();
 });
 
-after(async () => {
-  await browser?.close();
-  proxy.stop();
-  server.stop();
-});
+after(() => tearDown(browser, server, proxy));
 
 // alice signs in through the proxy and opens the console, with `edit`
 // applied to every answer; her account's id and public key, from the
@@ -48,11 +43,7 @@ async function aliceConsole(page: Page, edit?: Edit): Promise<{ id: string; publ
     }
     return edit ? edit(x, status, body) : body;
   };
-  await page.goto(`${proxy.url}/`);
-  await page.getByLabel("Email").fill("alice@example.com");
-  await page.getByLabel("Master password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("heading", { name: "Your vault" }).waitFor({ timeout: 30_000 });
+  await signInPage(page, proxy.url, "alice@example.com");
   await page.getByRole("button", { name: "Admin console" }).click();
   await page.getByRole("heading", { name: "Check Acme's signing key" }).waitFor();
   return me;

@@ -9,7 +9,8 @@ import assert from "node:assert/strict";
 import type { Browser, Page } from "playwright-core";
 
 import {
-  approveWithCli, askRecoveryInPage, launch, PASSWORD, screenshot, Server, watchedPage,
+  approveWithCli, askRecoveryInPage, launch, openRecoveryLink, PASSWORD, screenshot, Server, signInPage,
+  tearDown, watchedPage,
 } from "./harness.js";
 
 const server = new Server();
@@ -47,17 +48,11 @@ before(async () => {
   browser = await launch();
 });
 
-after(async () => {
-  await browser?.close();
-  server.stop();
-});
+after(() => tearDown(browser, server));
 
 async function recoveryPage(page: Page, password: string): Promise<void> {
-  await page.goto(`${server.url}/`);
-  await page.getByLabel("Email").fill("bob@example.com");
-  await page.getByLabel("Master password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("button", { name: "Account recovery" }).click({ timeout: 30_000 });
+  await signInPage(page, server.url, "bob@example.com", password);
+  await page.getByRole("button", { name: "Account recovery" }).click();
   await page.getByRole("heading", { name: "Account recovery" }).waitFor();
 }
 
@@ -88,11 +83,7 @@ test("enroll in the page; a redemption renews a confirmed second organization; w
   // Acme, and bob confirms Beta's fingerprint himself.
   await askRecoveryInPage(page, server, server.url, "bob@example.com");
   const link = approveWithCli(server, "alice", alice);
-  await page.goto(link);
-  const seen = server.mailCount("bob@example.com");
-  await page.getByRole("button", { name: "Email me a code" }).click();
-  await page.getByLabel("6-digit code from the email").fill(server.code("bob@example.com", seen));
-  await page.getByRole("button", { name: "Check the code" }).click();
+  await openRecoveryLink(page, server, link, "bob@example.com");
   await page.getByLabel("New master password", { exact: true }).fill(NEW_PASSWORD);
   await page.getByLabel("Repeat the new master password").fill(NEW_PASSWORD);
   assert.match(await page.locator("form").innerText(), new RegExp(`Renew with Beta: ${fingerprints.Beta}`));

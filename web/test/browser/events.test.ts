@@ -9,7 +9,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser } from "playwright-core";
 
-import { aliceAndBob, launch, PASSWORD, screenshot, Server, watchedPage } from "./harness.js";
+import {
+  aliceAndBob, launch, openConsole, screenshot, Server, signInPage, tearDown, watchedPage,
+} from "./harness.js";
 
 const server = new Server();
 let browser: Browser;
@@ -21,19 +23,12 @@ before(async () => {
   browser = await launch();
 });
 
-after(async () => {
-  await browser?.close();
-  server.stop();
-});
+after(() => tearDown(browser, server));
 
 test("the event log: filter, verify, export, and a row edited in the database", async () => {
   const { page, problems } = await watchedPage(browser);
-  await page.goto(`${server.url}/`);
-  await page.getByLabel("Email").fill("alice@example.com");
-  await page.getByLabel("Master password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("button", { name: "Admin console" }).click({ timeout: 30_000 });
-  await page.getByRole("button", { name: "The fingerprints match" }).click();
+  await signInPage(page, server.url, "alice@example.com");
+  await openConsole(page);
   await page.getByRole("button", { name: "Event log" }).click();
   await page.getByRole("heading", { name: "Acme: event log" }).waitFor();
   assert.match(await page.locator("table.requests").innerText(), /org\.created/);

@@ -5,7 +5,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import type { Browser } from "playwright-core";
 
-import { aliceAndBob, launch, screenshot, Server, watchedPage } from "./harness.js";
+import { aliceAndBob, launch, screenshot, Server, tearDown, watchedPage } from "./harness.js";
 
 const server = new Server();
 let browser: Browser;
@@ -17,10 +17,7 @@ before(async () => {
   browser = await launch();
 });
 
-after(async () => {
-  await browser?.close();
-  server.stop();
-});
+after(() => tearDown(browser, server));
 
 test("a member who forgot the password asks, and the admin sees the request", async () => {
   const { page, problems } = await watchedPage(browser);

@@ -3,6 +3,7 @@
 // playwright-core, with every console error and Content-Security-Policy
 // violation collected (a test fails on any). Paths come from ctest:
 // KEYWARDD, KEYWARD_CLI, KEYWARD_WEB_ARTIFACTS (screenshots), CHROMIUM.
+import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { request as httpRequest, createServer as createHttpServer, type Server as HttpServer } from "node:http";
@@ -156,6 +157,26 @@ export class Server {
     return r.stdout;
   }
 
+  // The CLI run in the background, typing what `input` gives once it comes;
+  // its exit status and output (stdout and stderr), once it ends.
+  cliAsync(person: string, args: string[],
+    input: () => Promise<string>): Promise<{ status: number; out: string }> {
+    const child = spawn(env("KEYWARD_CLI"),
+      ["--server", this.url, "--profile", join(this.dir, "profiles", person), ...args],
+      { stdio: ["pipe", "pipe", "pipe"], env: withoutKeywardVars() });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (out += d));
+    const exited = new Promise<number>((resolve) => child.on("exit", (status) => resolve(status ?? -1)));
+    const typed = input().then((text) => {
+      child.stdin.end(text);
+    }, (e) => {
+      child.kill();
+      throw e;
+    });
+    return Promise.all([exited, typed]).then(([status]) => ({ status, out }));
+  }
+
   // A verified account with a session; returns its KEYWARD_SESSION.
   newAccount(person: string, email: string): string {
     this.cli(person, ["account", "register", "--email", email], `${PASSWORD}\n${PASSWORD}\n`);
@@ -240,18 +261,82 @@ export class EditingProxy {
   }
 }
 
+// Starts `proxy`, then `server` with the proxy's address as its public one,
+// and points the proxy at the server.
+export async function startBehindProxy(server: Server, proxy: EditingProxy): Promise<void> {
+  await proxy.start();
+  await server.start(proxy.url);
+  proxy.upstream = server.url;
+}
+
+// Closes the browser, then stops the proxy (if any) and the server.
+export async function tearDown(browser: Browser | undefined, server: Server,
+  proxy?: EditingProxy): Promise<void> {
+  await browser?.close();
+  proxy?.stop();
+  server.stop();
+}
+
+// Signs in on the page at `base` with the email and master password, as far
+// as the page headed `heading`.
+export async function signInPage(page: Page, base: string, email: string, password = PASSWORD,
+  heading = "Your vault"): Promise<void> {
+  await page.goto(`${base}/`);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Master password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: heading }).waitFor({ timeout: 30_000 });
+}
+
+// From the vault, opens Acme's admin console and confirms its signing key
+// (first checking it shows `fingerprint` if given, then the screenshot
+// `shot` if named), as far as the recovery requests.
+export async function openConsole(page: Page, fingerprint?: string, shot = ""): Promise<void> {
+  await page.getByRole("button", { name: "Admin console" }).click();
+  await page.getByRole("heading", { name: "Check Acme's signing key" }).waitFor();
+  if (fingerprint !== undefined) {
+    assert.equal(await page.locator("#signing-fingerprint").innerText(), fingerprint);
+  }
+  if (shot) await screenshot(page, shot);
+  await page.getByRole("button", { name: "The fingerprints match" }).click();
+  await page.getByRole("heading", { name: "Acme: recovery requests" }).waitFor();
+}
+
 // The member asks for recovery in the page at `base` ("Forgot master
-// password?", the emailed code), as far as "Request sent".
+// password?", with the newest cloud backup too if `withBackup`, the emailed
+// code), as far as "Request sent".
 export async function askRecoveryInPage(page: Page, server: Server, base: string,
-  email: string): Promise<void> {
+  email: string, withBackup = false): Promise<void> {
   await page.goto(`${base}/`);
   await page.getByLabel("Email").fill(email);
   await page.getByRole("button", { name: "Forgot master password?" }).click();
+  if (withBackup) await page.getByLabel("Also put back my newest cloud backup").check();
   const seen = server.mailCount(email);
   await page.getByRole("button", { name: "Send me a code" }).click();
   await page.getByLabel("6-digit code from the email").fill(server.code(email, seen));
   await page.getByRole("button", { name: "Send request" }).click();
   await page.getByRole("heading", { name: "Request sent — contact your administrator" }).waitFor();
+}
+
+// The member opens the recovery `link` in the page and checks the code
+// emailed to `email` for it.
+export async function openRecoveryLink(page: Page, server: Server, link: string,
+  email: string): Promise<void> {
+  await page.goto(link);
+  await page.getByRole("heading", { name: "Recover your account" }).waitFor();
+  const seen = server.mailCount(email);
+  await page.getByRole("button", { name: "Email me a code" }).click();
+  await page.getByLabel("6-digit code from the email").fill(server.code(email, seen));
+  await page.getByRole("button", { name: "Check the code" }).click();
+}
+
+// On the recovery link's page, sets `password` as the new master password,
+// as far as "Done".
+export async function setNewPassword(page: Page, password: string): Promise<void> {
+  await page.getByLabel("New master password", { exact: true }).fill(password);
+  await page.getByLabel("Repeat the new master password").fill(password);
+  await page.getByRole("button", { name: "Set the new master password" }).click();
+  await page.getByRole("heading", { name: "Done" }).waitFor({ timeout: 30_000 });
 }
 
 // The owner approves the one pending request with the CLI; the link it printed.

@@ -10,7 +10,8 @@ import type { Browser } from "playwright-core";
 import * as c from "../../src/crypto/primitives.js";
 import { encodeOrgStatement } from "../../src/protocol/statement.js";
 import {
-  aliceAndBob, approveWithCli, askRecoveryInPage, EditingProxy, launch, Server, watchedPage,
+  aliceAndBob, approveWithCli, askRecoveryInPage, EditingProxy, launch, openRecoveryLink, Server,
+  setNewPassword, startBehindProxy, tearDown, watchedPage,
 } from "./harness.js";
 
 const server = new Server();
@@ -21,18 +22,12 @@ const NEW_PASSWORD = "a brand new master password 42";
 
 before(async () => {
   await c.init();
-  await proxy.start();
-  await server.start(proxy.url);
-  proxy.upstream = server.url;
+  await startBehindProxy(server, proxy);
   alice = aliceAndBob(server).alice;
   browser = await launch();
 });
 
-after(async () => {
-  await browser?.close();
-  proxy.stop();
-  server.stop();
-});
+after(() => tearDown(browser, server, proxy));
 
 // An organization of the server's own making, with a self-signed statement.
 function forgedOrg(): Record<string, unknown> {
@@ -59,11 +54,7 @@ test("a lying server gets no escrow and no secret from the redeem page", async (
     j.link_share = c.base64url(c.encrypt(c.randomBytes(32), c.randomBytes(32), c.randomBytes(4)));
     return JSON.stringify(j);
   };
-  await page.goto(link);
-  let seen = server.mailCount("bob@example.com");
-  await page.getByRole("button", { name: "Email me a code" }).click();
-  await page.getByLabel("6-digit code from the email").fill(server.code("bob@example.com", seen));
-  await page.getByRole("button", { name: "Check the code" }).click();
+  await openRecoveryLink(page, server, link, "bob@example.com");
   await page.getByText("Your vault key did not open").waitFor();
   assert.equal(proxy.exchanges.filter((x) => x.path.startsWith("/v1/recovery/redeem/complete")).length, 0);
 
@@ -77,15 +68,8 @@ test("a lying server gets no escrow and no secret from the redeem page", async (
     return JSON.stringify(j);
   };
   await page.goto("about:blank"); // a new document: the same path with a fragment would not load
-  await page.goto(link);
-  seen = server.mailCount("bob@example.com");
-  await page.getByRole("button", { name: "Email me a code" }).click();
-  await page.getByLabel("6-digit code from the email").fill(server.code("bob@example.com", seen));
-  await page.getByRole("button", { name: "Check the code" }).click();
-  await page.getByLabel("New master password", { exact: true }).fill(NEW_PASSWORD);
-  await page.getByLabel("Repeat the new master password").fill(NEW_PASSWORD);
-  await page.getByRole("button", { name: "Set the new master password" }).click();
-  await page.getByRole("heading", { name: "Done" }).waitFor({ timeout: 30_000 });
+  await openRecoveryLink(page, server, link, "bob@example.com");
+  await setNewPassword(page, NEW_PASSWORD);
   proxy.edit = undefined;
   assert.match(await page.locator("main").innerText(), /Not renewed .*Evil Corp/);
   const complete = proxy.exchanges.filter((x) => x.path.startsWith("/v1/recovery/redeem/complete"));

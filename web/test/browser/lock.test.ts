@@ -5,7 +5,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import type { Browser } from "playwright-core";
 
-import { launch, PASSWORD, Server, watchedPage } from "./harness.js";
+import { launch, Server, signInPage, tearDown, watchedPage } from "./harness.js";
 
 const server = new Server();
 let browser: Browser;
@@ -16,10 +16,7 @@ before(async () => {
   browser = await launch();
 });
 
-after(async () => {
-  await browser?.close();
-  server.stop();
-});
+after(() => tearDown(browser, server));
 
 test("the page locks itself after the server's idle time, not while in use", async () => {
   const info = await (await fetch(`${server.url}/v1/server`)).json();
@@ -29,11 +26,7 @@ test("the page locks itself after the server's idle time, not while in use", asy
   page.on("request", (r) => {
     if (r.method() === "DELETE" && r.url().endsWith("/v1/sessions/current")) signOuts.push(r.url());
   });
-  await page.goto(`${server.url}/`);
-  await page.getByLabel("Email").fill("ann@example.com");
-  await page.getByLabel("Master password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("heading", { name: "Your vault" }).waitFor({ timeout: 30_000 });
+  await signInPage(page, server.url, "ann@example.com");
   // In use: a key press every half second for 3 s keeps it open.
   for (let i = 0; i < 6; i++) {
     await page.keyboard.press("Shift");

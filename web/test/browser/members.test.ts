@@ -10,7 +10,9 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import type { Browser, Page } from "playwright-core";
 
-import { launch, PASSWORD, screenshot, Server, watchedPage } from "./harness.js";
+import {
+  launch, openConsole, PASSWORD, screenshot, Server, signInPage, tearDown, watchedPage,
+} from "./harness.js";
 
 const server = new Server();
 let browser: Browser;
@@ -35,24 +37,11 @@ before(async () => {
   browser = await launch();
 });
 
-after(async () => {
-  await browser?.close();
-  server.stop();
-});
-
-async function signIn(page: Page, email: string, password: string, heading = "Your vault"): Promise<void> {
-  await page.goto(`${server.url}/`);
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Master password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("heading", { name: heading }).waitFor({ timeout: 30_000 });
-}
+after(() => tearDown(browser, server));
 
 async function membersOf(page: Page): Promise<void> {
-  await signIn(page, "alice@example.com", PASSWORD);
-  await page.getByRole("button", { name: "Admin console" }).click();
-  assert.equal(await page.locator("#signing-fingerprint").innerText(), fingerprint);
-  await page.getByRole("button", { name: "The fingerprints match" }).click();
+  await signInPage(page, server.url, "alice@example.com");
+  await openConsole(page, fingerprint);
   await page.getByRole("button", { name: "Members" }).click();
   await page.getByRole("heading", { name: "Acme: members" }).waitFor();
 }
@@ -101,7 +90,7 @@ test("invite and grant from the page; an admin reset; the member chooses a new p
 
   // bob signs in with it and must choose a new one at once.
   const bob = await watchedPage(browser);
-  await signIn(bob.page, "bob@example.com", temporary, "Choose a new master password");
+  await signInPage(bob.page, server.url, "bob@example.com", temporary, "Choose a new master password");
   await bob.page.getByLabel("New master password", { exact: true }).fill(NEW_PASSWORD);
   await bob.page.getByLabel("Repeat the new master password").fill(NEW_PASSWORD);
   await bob.page.getByRole("button", { name: "Change the master password" }).click();

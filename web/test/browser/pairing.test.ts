@@ -5,42 +5,30 @@
 // nothing sent.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 
-import { annWithAnItem, EditingProxy, launch, PASSWORD, screenshot, Server, watchedPage } from "./harness.js";
+import {
+  annWithAnItem, EditingProxy, launch, screenshot, Server, signInPage, startBehindProxy, tearDown,
+  watchedPage,
+} from "./harness.js";
 
 const server = new Server();
 const proxy = new EditingProxy();
 let browser: Browser;
 
 before(async () => {
-  await proxy.start();
-  await server.start(proxy.url);
-  proxy.upstream = server.url;
+  await startBehindProxy(server, proxy);
   annWithAnItem(server);
   browser = await launch();
 });
 
-after(async () => {
-  await browser?.close();
-  proxy.stop();
-  server.stop();
-});
+after(() => tearDown(browser, server, proxy));
 
 // `keyward device pair` on a new device, typing `code`; its exit status
 // and output, once it ends.
 function pairWithCli(profile: string, code: () => Promise<string>): Promise<{ status: number; out: string }> {
-  const child = spawn(process.env.KEYWARD_CLI!, ["--server", server.url, "--profile",
-    join(server.dir, "profiles", profile), "device", "pair", "--email", "ann@example.com",
-    "--device-name", "ann-phone"], { stdio: ["pipe", "pipe", "pipe"],
-    env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("KEYWARD_"))) });
-  let out = "";
-  child.stdout.on("data", (d) => (out += d));
-  child.stderr.on("data", (d) => (out += d));
-  void code().then((typed) => child.stdin.end(`${typed}\n`));
-  return new Promise((resolve) => child.on("exit", (status) => resolve({ status: status ?? -1, out })));
+  return server.cliAsync(profile, ["device", "pair", "--email", "ann@example.com", "--device-name",
+    "ann-phone"], async () => `${await code()}\n`);
 }
 
 async function showCode(page: Page): Promise<string> {
@@ -53,11 +41,7 @@ async function showCode(page: Page): Promise<string> {
 test("pair from the page; a wrong code and a changed answer send nothing", async () => {
   const w = await watchedPage(browser);
   const { page } = w;
-  await page.goto(`${proxy.url}/`);
-  await page.getByLabel("Email").fill("ann@example.com");
-  await page.getByLabel("Master password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("heading", { name: "Your vault" }).waitFor({ timeout: 30_000 });
+  await signInPage(page, proxy.url, "ann@example.com");
 
   // Honest: the CLI types the code, the page asks, ann says yes.
   const code = await showCode(page);

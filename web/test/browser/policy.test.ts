@@ -10,7 +10,7 @@ import { join } from "node:path";
 import type { Browser } from "playwright-core";
 
 import {
-  aliceAndBob, askRecoveryInPage, launch, PASSWORD, screenshot, Server, watchedPage,
+  aliceAndBob, askRecoveryInPage, launch, openConsole, screenshot, Server, signInPage, tearDown, watchedPage,
 } from "./harness.js";
 
 const server = new Server();
@@ -24,20 +24,11 @@ before(async () => {
   browser = await launch();
 });
 
-after(async () => {
-  await browser?.close();
-  server.stop();
-});
+after(() => tearDown(browser, server));
 
 async function aliceConsole(w: Awaited<ReturnType<typeof watchedPage>>): Promise<void> {
-  const { page } = w;
-  await page.goto(`${server.url}/`);
-  await page.getByLabel("Email").fill("alice@example.com");
-  await page.getByLabel("Master password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("button", { name: "Admin console" }).click({ timeout: 30_000 });
-  await page.getByRole("button", { name: "The fingerprints match" }).click();
-  await page.getByRole("heading", { name: "Acme: recovery requests" }).waitFor();
+  await signInPage(w.page, server.url, "alice@example.com");
+  await openConsole(w.page);
 }
 
 test("a policy signed in the browser is verified by the CLI from its pin", async () => {

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import type { Browser } from "playwright-core";
 
 import {
-  aliceAndBob, approveWithCli, askRecoveryInPage, launch, PASSWORD, screenshot, Server, watchedPage,
+  aliceAndBob, approveWithCli, askRecoveryInPage, launch, PASSWORD, screenshot, Server, tearDown, watchedPage,
 } from "./harness.js";
 
 const server = new Server();
@@ -26,10 +26,7 @@ before(async () => {
   browser = await launch();
 });
 
-after(async () => {
-  await browser?.close();
-  server.stop();
-});
+after(() => tearDown(browser, server));
 
 test("a link made by the CLI is redeemed in the page, and the vault is the same", async () => {
   const { page, problems } = await watchedPage(browser);

@@ -9,7 +9,8 @@ import assert from "node:assert/strict";
 import type { Browser, Page } from "playwright-core";
 
 import {
-  aliceAndBob, approveWithCli, askRecoveryInPage, launch, PASSWORD, screenshot, Server, watchedPage,
+  aliceAndBob, approveWithCli, askRecoveryInPage, launch, openConsole, screenshot, Server, signInPage,
+  tearDown, watchedPage,
 } from "./harness.js";
 
 const server = new Server();
@@ -32,18 +33,11 @@ before(async () => {
   browser = await launch();
 });
 
-after(async () => {
-  await browser?.close();
-  server.stop();
-});
+after(() => tearDown(browser, server));
 
 async function rotationPage(page: Page): Promise<void> {
-  await page.goto(`${server.url}/`);
-  await page.getByLabel("Email").fill("alice@example.com");
-  await page.getByLabel("Master password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("button", { name: "Admin console" }).click({ timeout: 30_000 });
-  await page.getByRole("button", { name: "The fingerprints match" }).click();
+  await signInPage(page, server.url, "alice@example.com");
+  await openConsole(page);
   await page.getByRole("button", { name: "Key rotation" }).click();
   await page.getByRole("heading", { name: "Acme: key rotation" }).waitFor();
 }

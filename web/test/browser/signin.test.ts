@@ -7,7 +7,7 @@ import { get as httpGet } from "node:http";
 import { gunzipSync } from "node:zlib";
 import type { Browser } from "playwright-core";
 
-import { annWithAnItem, launch, PASSWORD, screenshot, Server, watchedPage } from "./harness.js";
+import { annWithAnItem, launch, PASSWORD, screenshot, Server, tearDown, watchedPage } from "./harness.js";
 
 const server = new Server();
 let browser: Browser;
@@ -18,10 +18,7 @@ before(async () => {
   browser = await launch();
 });
 
-after(async () => {
-  await browser?.close();
-  server.stop();
-});
+after(() => tearDown(browser, server));
 
 test("the page is served with its security headers", async () => {
   const r = await fetch(`${server.url}/`);

@@ -8,7 +8,9 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import type { Browser } from "playwright-core";
 
-import { annWithAnItem, launch, PASSWORD, screenshot, Server, watchedPage } from "./harness.js";
+import {
+  annWithAnItem, launch, PASSWORD, screenshot, Server, signInPage, tearDown, watchedPage,
+} from "./harness.js";
 
 const server = new Server();
 let browser: Browser;
@@ -22,10 +24,7 @@ before(async () => {
   browser = await launch();
 });
 
-after(async () => {
-  await browser?.close();
-  server.stop();
-});
+after(() => tearDown(browser, server));
 
 interface CliItem {
   id: string;
@@ -45,11 +44,7 @@ function cliPassword(id: string): string {
 test("add, search, reveal, copy, edit and delete in the page; the CLI sees the same vault", async () => {
   const { page, problems } = await watchedPage(browser);
   await page.context().grantPermissions(["clipboard-read", "clipboard-write"]);
-  await page.goto(`${server.url}/`);
-  await page.getByLabel("Email").fill("ann@example.com");
-  await page.getByLabel("Master password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("heading", { name: "Your vault" }).waitFor({ timeout: 30_000 });
+  await signInPage(page, server.url, "ann@example.com");
 
   // Add, with bad input first.
   await page.getByRole("button", { name: "Add an item" }).click();
