@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config ccache git clang-format openssl
   libboost-dev libssl-dev libsodium-dev libsqlite3-dev sqlite3
   nlohmann-json3-dev libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev
-  libcurl4-openssl-dev libqrencode-dev
+  libcurl4-openssl-dev libqrencode-dev libcjose-dev libjansson-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-aiosmtpd wrk
   libpq-dev postgresql nginx
