@@ -191,22 +191,6 @@ Json GrantJson(uint64_t key_version, std::span<const uint8_t> recovery_grant,
   return j;
 }
 
-std::string PercentEncode(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
-
 Result<protocol::VerifiedOrgStatement> VerifyStatements(
     std::string_view org_id, std::span<const SignedStatement> statements,
     const protocol::OrgPin* pin, std::span<const uint8_t> offered_org_public_key) {

@@ -9,6 +9,7 @@
 
 #include "client/secret_json.h"
 #include "common/error.h"
+#include "common/percent.h"
 #include "keyward/org.h"
 
 namespace keyward::client::org_json {
@@ -53,6 +54,6 @@ Json GrantJson(uint64_t key_version, std::span<const uint8_t> recovery_grant,
     const protocol::OrgPin* pin, std::span<const uint8_t> offered_org_public_key);
 
 // RFC 3986 unreserved characters kept, everything else %XX (query values).
-std::string PercentEncode(std::string_view text);
+using keyward::PercentEncode;
 
 }  // namespace keyward::client::org_json

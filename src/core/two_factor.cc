@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "common/percent.h"
 #include "core/notices.h"
 #include "core/org_access.h"
 #include "core/sessions.h"
@@ -42,19 +43,6 @@ std::string NewRecoveryCode() {
     code.push_back(kRecoveryAlphabet[crypto::RandomUniform(kRecoveryAlphabet.size())]);
   }
   return code;
-}
-
-std::string PercentEncode(std::string_view s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '.' || c == '_' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += fmt::format("%{:02X}", c);
-    }
-  }
-  return out;
 }
 
 Error NotPending() {

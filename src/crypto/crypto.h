@@ -164,6 +164,8 @@ std::string Fingerprint(std::span<const uint8_t> public_key);
 Bytes HmacSha512(std::span<const uint8_t> key, std::span<const uint8_t> message);
 Bytes HmacSha256(std::span<const uint8_t> key, std::span<const uint8_t> message);
 Bytes HmacSha1(std::span<const uint8_t> key, std::span<const uint8_t> message);  // OpenSSL
+// Plain SHA-256 (PKCE's S256 code challenge, RFC 7636).
+Bytes Sha256(std::span<const uint8_t> message);
 
 // ---- TOTP (RFC 6238 / RFC 4226) ----
 enum class TotpAlgorithm { kSha1, kSha256, kSha512 };

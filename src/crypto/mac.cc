@@ -89,6 +89,13 @@ Bytes HmacSha256(std::span<const uint8_t> key, std::span<const uint8_t> message)
   return out;
 }
 
+Bytes Sha256(std::span<const uint8_t> message) {
+  internal::EnsureSodium();
+  Bytes out(crypto_hash_sha256_BYTES);
+  crypto_hash_sha256(out.data(), internal::DataOrDummy(message), message.size());
+  return out;
+}
+
 Bytes HmacSha1(std::span<const uint8_t> key, std::span<const uint8_t> message) {
   // libsodium has no SHA-1; authenticator apps still default to it.
   Bytes out(EVP_MAX_MD_SIZE);
