@@ -9,7 +9,7 @@ packages=(
   nlohmann-json3-dev libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev
   libcurl4-openssl-dev libqrencode-dev libcjose-dev libjansson-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 python3-aiosmtpd wrk
+  python3 python3-aiosmtpd wrk glewlwyd
   libpq-dev postgresql nginx
   chromium
 )

@@ -107,52 +107,11 @@ Result<std::unique_ptr<SmtpTestServer>> SmtpTestServer::Start(Options options) {
     args.insert(args.end(), {"--username", opt.username, "--password", opt.password});
   }
 
-  int in_pipe[2];
-  int out_pipe[2];
-  if (::pipe2(in_pipe, O_CLOEXEC) != 0) return Fail(StartError("pipe failed"));
-  if (::pipe2(out_pipe, O_CLOEXEC) != 0) {
-    ::close(in_pipe[0]);
-    ::close(in_pipe[1]);
-    return Fail(StartError("pipe failed"));
-  }
-  server->stdin_fd_ = in_pipe[1];
-  server->stdout_fd_ = out_pipe[0];
-
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, in_pipe[0], 0);
-  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
-  pid_t pid;
-  int rc = posix_spawn(&pid, kPython, &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  ::close(in_pipe[0]);
-  ::close(out_pipe[1]);
-  if (rc != 0)
-    return Fail(StartError(fmt::format("cannot run {}: {}", kPython, std::strerror(rc))));
-  server->pid_ = pid;
-
-  // Wait for "READY <port>\n".
-  std::string line;
-  auto deadline = Clock::now() + opt.ready_timeout;
-  while (line.find('\n') == std::string::npos) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left.count() <= 0) return Fail(StartError("the SMTP test server did not become ready"));
-    pollfd pfd{server->stdout_fd_, POLLIN, 0};
-    int n = ::poll(&pfd, 1, static_cast<int>(left.count()));
-    if (n < 0 && errno != EINTR) return Fail(StartError("poll failed"));
-    if (n <= 0) continue;
-    char buf[256];
-    ssize_t got = ::read(server->stdout_fd_, buf, sizeof buf);
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) {
-      return Fail(StartError("the SMTP test server exited before it was ready (see stderr)"));
-    }
-    line.append(buf, static_cast<std::size_t>(got));
-  }
-  line.resize(line.find('\n'));
+  auto process = ScriptProcess::Start(std::move(args), opt.ready_timeout, "test.smtp_server");
+  if (!process) return Fail(process.error());
+  server->process_ = std::move(*process);
+  // "READY <port>".
+  const std::string& line = server->process_->ready_line();
   if (!line.starts_with("READY ")) {
     return Fail(StartError(fmt::format("unexpected output from the SMTP test server: {}", line)));
   }
@@ -170,27 +129,7 @@ SmtpTestServer::~SmtpTestServer() {
 }
 
 void SmtpTestServer::Stop() {
-  if (stdin_fd_ >= 0) ::close(stdin_fd_);
-  stdin_fd_ = -1;
-  if (pid_ > 0) {
-    ::kill(pid_, SIGTERM);
-    auto deadline = Clock::now() + std::chrono::seconds(5);
-    int status = 0;
-    while (true) {
-      pid_t r = ::waitpid(pid_, &status, WNOHANG);
-      if (r == pid_ || (r < 0 && errno != EINTR)) break;
-      if (Clock::now() > deadline) {
-        ::kill(pid_, SIGKILL);
-        while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-        }
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    pid_ = -1;
-  }
-  if (stdout_fd_ >= 0) ::close(stdout_fd_);
-  stdout_fd_ = -1;
+  if (process_) process_->Stop();
 }
 
 std::vector<ReceivedMessage> SmtpTestServer::Received() const {

@@ -26,6 +26,7 @@
 
 #include "common/error.h"
 #include "mail/mailer.h"
+#include "tests/support/script_process.h"
 
 namespace keyward::testing {
 
@@ -91,9 +92,7 @@ class SmtpTestServer {
   std::string host_ = "127.0.0.1";
   std::string ca_file_;
   int port_ = 0;
-  pid_t pid_ = -1;
-  int stdin_fd_ = -1;   // our end of the child's stdin; closing it stops the child
-  int stdout_fd_ = -1;  // our end of the child's stdout
+  std::unique_ptr<ScriptProcess> process_;  // smtp_server.py
 };
 
 }  // namespace keyward::testing

@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/ usr / bin / python3
 """A real SMTP server for Keyward's end-to-end tests (aiosmtpd, Debian's python3).
 
 Run it with /usr/bin/python3 (python3-aiosmtpd is installed for that one):
@@ -11,12 +11,12 @@ When it listens it prints exactly one line, "READY <port>", on stdout and
 nothing else there afterwards (logs go to stderr). Each accepted message is
 stored as DIR/NNNNNN.eml (the raw DATA, dot-unstuffed, CRLF line endings) with
 DIR/NNNNNN.envelope beside it ("MAIL FROM:<a>" and one "RCPT TO:<b>" per line);
-the envelope is written first and the .eml renamed into place before the
-server answers 250, so a client that got 250 can read the file at once.
+the envelope is written first and the.eml renamed into place before the server answers 250,
+    so a client that got 250 can read the file at once.
 
---tls starttls requires STARTTLS before MAIL unless --allow-plaintext is given.
-With --username, AUTH (PLAIN or LOGIN) with exactly that username and password
-is required before MAIL; aiosmtpd only offers AUTH over TLS.
+        --tls starttls requires STARTTLS before MAIL unless-- allow -
+        plaintext is given.With-- username,
+    AUTH(PLAIN or LOGIN) with exactly that username and password is required before MAIL; aiosmtpd only offers AUTH over TLS.
 
 It stops on SIGTERM/SIGINT and when its standard input reaches end of file, so
 it cannot outlive a test process that dies without cleaning up.
@@ -63,7 +63,7 @@ def make_authenticator(username, password):
             and auth_data.login == username.encode()
             and auth_data.password == password.encode()
         )
-        # handled=False lets aiosmtpd answer 535 on failure.
+#handled = False lets aiosmtpd answer 535 on failure.
         return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
 
     return authenticator
@@ -104,8 +104,8 @@ async def serve(args):
             require_starttls=args.tls == "starttls" and not args.allow_plaintext,
             authenticator=authenticator,
             auth_required=authenticator is not None,
-            # With implicit TLS aiosmtpd cannot tell the transport is already
-            # encrypted; the whole connection is TLS, so AUTH is safe.
+#With implicit TLS aiosmtpd cannot tell the transport is already
+#encrypted; the whole connection is TLS, so AUTH is safe.
             auth_require_tls=args.tls != "implicit",
             loop=loop,
         )
@@ -139,8 +139,8 @@ async def serve(args):
 def main():
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="smtp_server.py: %(levelname)s %(message)s")
-    # aiosmtpd 1.4 warns about its own deprecated login_data on every AUTH,
-    # and about AUTH without STARTTLS even when the socket is implicit TLS.
+#aiosmtpd 1.4 warns about its own deprecated login_data on every AUTH,
+#and about AUTH without STARTTLS even when the socket is implicit TLS.
     logging.getLogger("mail.log").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS")
     asyncio.run(serve(parse_args()))
