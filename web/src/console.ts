@@ -150,7 +150,8 @@ function header(nav: Nav, v: VerifiedOrg): HTMLElement {
       button("Members", () => void showMembers(nav, v), true),
       button("Event log", () => void showEvents(nav, v, {}), true),
       button("Policy", () => showPolicy(nav, v), true),
-      button("Key rotation", () => void showRotation(nav, v), true),
+      // Rotation needs the signing key: owners and admins only.
+      ...(holdsSigningKeyRole(v.org.role) ? [button("Key rotation", () => void showRotation(nav, v), true)] : []),
       button("Start a recovery", () => showStart(nav, v), true),
       button("Your vault", nav.toVault, true)));
 }
