@@ -2,6 +2,8 @@
 
 #include "common/try.h"
 #include "http/client_address.h"
+#include "protocol/binding.h"
+#include "sso/oidc.h"
 
 #include <arpa/inet.h>
 
@@ -523,6 +525,37 @@ Status Apply(ServerConfig& config, const KeySpec& spec, std::string_view value,
                        shown + ": " + status.error().message()));
 }
 
+// [sso.ORG] tables: issuer, client_id, client_secret; nothing else.
+Status ApplySsoTables(ServerConfig& config, const toml::node& node, const std::string& path) {
+  auto bad = [&](const std::string& what) {
+    return Error::InvalidArgument("config.bad_sso", "in config file " + path + ": " + what);
+  };
+  const toml::table* orgs = node.as_table();
+  if (!orgs) return Fail(bad("sso must be a table of [sso.ORG] tables"));
+  for (auto&& [org_key, org_node] : *orgs) {
+    const std::string org(org_key.str());
+    const toml::table* t = org_node.as_table();
+    if (!t) return Fail(bad("sso." + org + " must be a table"));
+    ServerConfig::Sso sso;
+    for (auto&& [k, v] : *t) {
+      const std::string field(k.str());
+      auto text = v.value_exact<std::string>();
+      if (!text) return Fail(bad("sso." + org + "." + field + " must be a string"));
+      if (field == "issuer") {
+        sso.issuer = *text;
+      } else if (field == "client_id") {
+        sso.client_id = *text;
+      } else if (field == "client_secret") {
+        sso.client_secret = *text;
+      } else {
+        return Fail(bad("unknown key sso." + org + "." + field));
+      }
+    }
+    config.sso[org] = std::move(sso);
+  }
+  return {};
+}
+
 Status ApplyToml(ServerConfig& config, const std::string& path) {
   toml::table table;
   try {
@@ -535,6 +568,10 @@ Status ApplyToml(ServerConfig& config, const std::string& path) {
   }
   for (auto&& [key, node] : table) {
     std::string name(key.str());
+    if (name == "sso") {
+      KW_TRY(ApplySsoTables(config, node, path));
+      continue;
+    }
     const KeySpec* spec = FindSpec(name);
     if (!spec) {
       return Fail(Error::InvalidArgument("config.unknown_key",
@@ -560,7 +597,29 @@ Status ApplyToml(ServerConfig& config, const std::string& path) {
   return {};
 }
 
+Status ValidateSso(const ServerConfig& config) {
+  std::map<std::string, std::string> env_names;
+  for (const auto& [org, sso] : config.sso) {
+    auto bad = [&](const std::string& what) {
+      return Error::InvalidArgument("config.bad_sso", "[sso." + org + "]: " + what);
+    };
+    if (!protocol::CheckId(org))
+      return Fail(bad("not an organization id (1-64 of A-Z a-z 0-9 - _)"));
+    if (!sso::SecureEndpoint(sso.issuer)) {
+      return Fail(bad("issuer must be an https address (or http on 127.0.0.1 or localhost)"));
+    }
+    if (sso.client_id.empty()) return Fail(bad("client_id is missing"));
+    if (sso.client_secret.empty()) {
+      return Fail(bad("client_secret is missing (in the file, or " + SsoSecretEnvName(org) + ")"));
+    }
+    auto [it, fresh] = env_names.emplace(SsoSecretEnvName(org), org);
+    if (!fresh) return Fail(bad("its secret variable is the same as [sso." + it->second + "]'s"));
+  }
+  return {};
+}
+
 Status Validate(ServerConfig& config) {
+  KW_TRY(ValidateSso(config));
   if (config.tls_cert.empty() != config.tls_key.empty()) {
     return Fail(BadValue("tls_cert and tls_key must be set together"));
   }
@@ -598,6 +657,14 @@ const std::vector<ConfigKey>& ConfigKeys() {
     return out;
   }();
   return keys;
+}
+
+std::string SsoSecretEnvName(std::string_view org_id) {
+  std::string name = "KEYWARD_SSO_";
+  for (char c : org_id) {
+    name.push_back(c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  }
+  return name + "_CLIENT_SECRET";
 }
 
 std::map<std::string, std::string> KeywardEnvironment() {
@@ -693,7 +760,8 @@ Status ParseFlags(CLI::App& app, const std::vector<std::string>& args, CommandLi
 // Every KEYWARD_* variable must be known: a typo must not go unnoticed.
 // The keyward CLI's own variables are known too: an operator who uses the
 // CLI in the same shell must still be able to start the server.
-Status CheckEnvironmentNames(const std::map<std::string, std::string>& env) {
+Status CheckEnvironmentNames(const std::map<std::string, std::string>& env,
+                             const ServerConfig& config) {
   static constexpr std::string_view kClientVariables[] = {"KEYWARD_SESSION", "KEYWARD_PROFILE",
                                                           "KEYWARD_SERVER"};
   for (const auto& [name, value] : env) {
@@ -702,6 +770,10 @@ Status CheckEnvironmentNames(const std::map<std::string, std::string>& env) {
         std::end(kClientVariables)) {
       continue;
     }
+    bool sso_secret = false;
+    for (const auto& [org, sso] : config.sso)
+      sso_secret = sso_secret || SsoSecretEnvName(org) == name;
+    if (sso_secret) continue;
     std::string key = Lower(std::string_view(name).substr(8));
     if (!FindSpec(key) || EnvName(key) != name) {
       return Fail(
@@ -722,6 +794,10 @@ std::string ConfigFilePath(const ServerFlags& flags,
 }
 
 Status ApplyEnvironment(ServerConfig& config, const std::map<std::string, std::string>& env) {
+  for (auto& [org, sso] : config.sso) {
+    auto it = env.find(SsoSecretEnvName(org));
+    if (it != env.end() && !it->second.empty()) sso.client_secret = it->second;
+  }
   for (const KeySpec& spec : Specs()) {
     auto it = env.find(EnvName(spec.key.name));
     if (it == env.end() || it->second.empty()) continue;
@@ -753,14 +829,14 @@ Result<CommandLine> ParseServerConfig(const std::vector<std::string>& args,
   CommandLine out;
   KW_TRY(ParseFlags(app, args, out));
   if (out.exit_now) return out;
-  KW_TRY(CheckEnvironmentNames(env));
-
-  // Priority: flags > environment > config file > defaults.
+  // Priority: flags > environment > config file > defaults. The file is
+  // read first so that the environment may name its [sso.ORG] secrets.
   ServerConfig& config = out.config;
   config.config_file = ConfigFilePath(flags, env);
   if (!config.config_file.empty()) {
     KW_TRY(ApplyToml(config, config.config_file));
   }
+  KW_TRY(CheckEnvironmentNames(env, config));
   KW_TRY(ApplyEnvironment(config, env));
   KW_TRY(ApplyFlags(config, flags));
   KW_TRY(Validate(config));

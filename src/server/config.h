@@ -57,6 +57,17 @@ struct ServerConfig {
   std::string log_level = "info";
   LogFormat log_format = LogFormat::kText;
 
+  // Single sign-on (docs/sso.md), per organization id: the config file's
+  // [sso.ORG] tables. The client secret comes from the file or from
+  // KEYWARD_SSO_<ORG>_CLIENT_SECRET (ORG upper-cased, '-' as '_'), never a
+  // flag.
+  struct Sso {
+    std::string issuer;
+    std::string client_id;
+    std::string client_secret;
+  };
+  std::map<std::string, Sso> sso;
+
   std::string config_file;  // where the TOML came from, if any
 
   bool tls() const { return !tls_cert.empty(); }
@@ -65,6 +76,9 @@ struct ServerConfig {
   // address such as 0.0.0.0 becomes 127.0.0.1).
   std::string EffectivePublicUrl(uint16_t bound_port) const;
 };
+
+// The environment variable of an organization's SSO client secret.
+std::string SsoSecretEnvName(std::string_view org_id);
 
 // The outcome of reading the command line: run with `config`, or print
 // `output` (help, version) on stdout and exit 0.

@@ -355,5 +355,59 @@ TEST_F(ConfigTest, OrgCreation) {
   EXPECT_NE(help->output.find("--org-creators"), std::string::npos);
 }
 
+TEST_F(ConfigTest, SsoProvidersComeFromTheFileWithSecretsFromFileOrEnvironment) {
+  std::string path = WriteToml(R"(
+listen = "127.0.0.1:9000"
+[sso.acme]
+issuer = "https://idp.example.com/api/oidc"
+client_id = "keyward"
+client_secret = "from-the-file"
+[sso.beta-2]
+issuer = "http://127.0.0.1:4593/api/oidc"
+client_id = "kw"
+)");
+  ServerConfig c = Ok({"--config", path}, {{"KEYWARD_SSO_BETA_2_CLIENT_SECRET", "from-env"}});
+  ASSERT_EQ(c.sso.size(), 2u);
+  EXPECT_EQ(c.sso["acme"].issuer, "https://idp.example.com/api/oidc");
+  EXPECT_EQ(c.sso["acme"].client_secret, "from-the-file");
+  EXPECT_EQ(c.sso["beta-2"].client_id, "kw");
+  EXPECT_EQ(c.sso["beta-2"].client_secret, "from-env");
+  // The environment wins over the file, like every other key.
+  c = Ok({"--config", path},
+         {{"KEYWARD_SSO_ACME_CLIENT_SECRET", "env"}, {"KEYWARD_SSO_BETA_2_CLIENT_SECRET", "x"}});
+  EXPECT_EQ(c.sso["acme"].client_secret, "env");
+  EXPECT_EQ(SsoSecretEnvName("beta-2"), "KEYWARD_SSO_BETA_2_CLIENT_SECRET");
+}
+
+TEST_F(ConfigTest, BadSsoProvidersAreRefusedInOneLine) {
+  auto bad = [&](const std::string& toml, const Env& env = {}) {
+    return Bad({"--config", WriteToml(toml)}, env);
+  };
+  const std::string ok_table =
+      "issuer = \"https://idp.example.com\"\nclient_id = \"k\"\nclient_secret = \"s\"\n";
+  EXPECT_EQ(bad("[sso.acme]\nissuer = \"http://idp.example.com\"\nclient_id = \"k\"\n"
+                "client_secret = \"s\"\n")
+                .code(),
+            "config.bad_sso");  // plain http
+  EXPECT_EQ(bad("[sso.acme]\nissuer = \"https://idp.example.com\"\nclient_secret = \"s\"\n").code(),
+            "config.bad_sso");  // no client id
+  auto no_secret = bad("[sso.acme]\nissuer = \"https://idp.example.com\"\nclient_id = \"k\"\n");
+  EXPECT_EQ(no_secret.code(), "config.bad_sso");
+  EXPECT_NE(no_secret.message().find("KEYWARD_SSO_ACME_CLIENT_SECRET"), std::string::npos);
+  EXPECT_EQ(bad("[sso.acme]\n" + ok_table + "scope = \"x\"\n").code(), "config.bad_sso");
+  EXPECT_EQ(bad("[sso.\"a b\"]\n" + ok_table).code(), "config.bad_sso");
+  EXPECT_EQ(bad("sso = 3\n").code(), "config.bad_sso");
+  EXPECT_EQ(bad("[sso.acme]\nissuer = 7\n").code(), "config.bad_sso");
+  // Two organizations whose secrets would share one variable.
+  EXPECT_EQ(bad("[sso.a-b]\n" + ok_table + "[sso.a_b]\n" + ok_table).code(), "config.bad_sso");
+  // A secret variable for an organization that is not configured is a typo.
+  EXPECT_EQ(Bad({}, {{"KEYWARD_SSO_ACME_CLIENT_SECRET", "s"}}).code(), "config.unknown_env");
+  // The secret never appears in a message.
+  auto with_secret =
+      bad("[sso.acme]\nissuer = \"ftp://x\"\nclient_id = \"k\"\n"
+          "client_secret = \"hunter2-secret\"\n");
+  EXPECT_EQ(with_secret.message().find("hunter2"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace keyward::server
