@@ -50,6 +50,10 @@ constexpr std::array<std::pair<SnapshotState, std::string_view>, 2> kSnapshotSta
     {SnapshotState::kUploading, "uploading"},
     {SnapshotState::kReady, "ready"},
 }};
+constexpr std::array<std::pair<SsoClientKind, std::string_view>, 2> kSsoClientKinds = {{
+    {SsoClientKind::kCli, "cli"},
+    {SsoClientKind::kWeb, "web"},
+}};
 
 template <class E, size_t N>
 std::string_view NameOf(const std::array<std::pair<E, std::string_view>, N>& names, E value) {
@@ -76,6 +80,11 @@ std::optional<RequestKind> ParseRequestKind(std::string_view name) {
 std::string_view SnapshotStateName(SnapshotState state) { return NameOf(kSnapshotStates, state); }
 std::optional<SnapshotState> ParseSnapshotState(std::string_view name) {
   return ParseName(kSnapshotStates, name);
+}
+
+std::string_view SsoClientKindName(SsoClientKind kind) { return NameOf(kSsoClientKinds, kind); }
+std::optional<SsoClientKind> ParseSsoClientKind(std::string_view name) {
+  return ParseName(kSsoClientKinds, name);
 }
 
 std::string_view PairingStateName(PairingState state) { return NameOf(kPairingStates, state); }

@@ -322,6 +322,47 @@ struct RecoveryApproval {
   friend bool operator==(const RecoveryApproval&, const RecoveryApproval&) = default;
 };
 
+// ---- single sign-on (docs/sso.md) ----
+
+// An account bound to the subject an organization's identity provider vouched
+// for: the ID token's `iss` and `sub`, compared exactly (never the email
+// claim). One per (org, issuer, subject) and one per (org, account): an
+// account has at most one identity in each organization. Belongs to its
+// organization and to its account: deleted with either.
+struct SsoIdentity {
+  std::string org_id;
+  std::string issuer;   // the provider's `iss`, as configured
+  std::string subject;  // the provider's `sub`
+  std::string account_id;
+  int64_t created_at = 0;
+  int64_t last_login_at = 0;  // the last sign-in through this identity
+
+  friend bool operator==(const SsoIdentity&, const SsoIdentity&) = default;
+};
+
+// Which client started a sign-in: keyward login --sso (an RFC 8252 loopback
+// redirect) or the web vault. Stored as "cli" / "web".
+enum class SsoClientKind { kCli, kWeb };
+
+// One pending sign-in, between the redirect to the provider and its answer:
+// what the relying party needs to finish it. The server keeps only a keyed
+// hash of `state` (unique), so a stolen database row cannot be answered for;
+// a login is taken (deleted) once, by its state hash. Belongs to its
+// organization: deleted with it.
+struct SsoLogin {
+  std::string id;             // server-chosen, random
+  Bytes state_hash;           // H(key, state), 32 bytes; unique
+  std::string org_id;         // whose provider
+  std::string nonce;          // sent in the request, expected in the ID token
+  std::string code_verifier;  // PKCE (RFC 7636)
+  std::string redirect_uri;   // as sent in the request, repeated in the exchange
+  SsoClientKind client_kind = SsoClientKind::kCli;
+  int64_t created_at = 0;
+  int64_t expires_at = 0;  // expired once now >= expires_at
+
+  friend bool operator==(const SsoLogin&, const SsoLogin&) = default;
+};
+
 // The stored and wire names of a request status: "pending", "approved",
 // "link_used", "expired", "declined".
 std::string_view RequestStatusName(RequestStatus status);
@@ -335,6 +376,9 @@ std::string_view SnapshotStateName(SnapshotState state);
 std::optional<SnapshotState> ParseSnapshotState(std::string_view name);
 // "active" / "revoked".
 std::string_view MemberStatusName(MemberStatus status);
+// "cli" / "web", and the inverse.
+std::string_view SsoClientKindName(SsoClientKind kind);
+std::optional<SsoClientKind> ParseSsoClientKind(std::string_view name);
 // The stored and wire names of a pairing state: "waiting", "answered",
 // "released", "done", "closed".
 std::string_view PairingStateName(PairingState state);

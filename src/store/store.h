@@ -175,6 +175,38 @@ class Tx {
   // Returns how many were deleted.
   [[nodiscard]] virtual Result<int64_t> DeleteStagedItems(std::string_view request_id) = 0;
 
+  // ---- single sign-on identities ----
+  // store.conflict when (org, issuer, subject) or (org, account) exists: one
+  // identity per subject and one per account in each organization, even when
+  // two first sign-ins race; store.not_found without the organization or the
+  // account.
+  [[nodiscard]] virtual Status InsertSsoIdentity(const core::SsoIdentity& identity) = 0;
+  // Issuer and subject compared exactly (byte for byte).
+  [[nodiscard]] virtual Result<std::optional<core::SsoIdentity>> FindSsoIdentity(
+      std::string_view org_id, std::string_view issuer, std::string_view subject) = 0;
+  [[nodiscard]] virtual Result<std::optional<core::SsoIdentity>> FindSsoIdentityOfAccount(
+      std::string_view org_id, std::string_view account_id) = 0;
+  // Writes last_login_at; store.not_found.
+  [[nodiscard]] virtual Status TouchSsoIdentity(std::string_view org_id, std::string_view issuer,
+                                                std::string_view subject,
+                                                int64_t last_login_at) = 0;
+  // The account's identity in the organization; store.not_found.
+  [[nodiscard]] virtual Status DeleteSsoIdentity(std::string_view org_id,
+                                                 std::string_view account_id) = 0;
+
+  // ---- pending single sign-on logins ----
+  // store.conflict when the id or the state hash exists; store.not_found
+  // without the organization.
+  [[nodiscard]] virtual Status InsertSsoLogin(const core::SsoLogin& login) = 0;
+  // Deletes the login with this state hash and returns it, in one statement:
+  // a login is taken once, even when two answers race (the other finds
+  // nothing). Expired or not: the caller checks expires_at. A write.
+  [[nodiscard]] virtual Result<std::optional<core::SsoLogin>> TakeSsoLogin(
+      std::span<const uint8_t> state_hash) = 0;
+  // Deletes at most `limit` logins with expires_at <= now, oldest deadline
+  // first (for the expiry sweeper); returns how many.
+  [[nodiscard]] virtual Result<int64_t> DeleteExpiredSsoLogins(int64_t now, int64_t limit) = 0;
+
   // ---- items ----
   // store.conflict when (account, id) exists; store.not_found without account.
   [[nodiscard]] virtual Status InsertItem(const core::Item& item) = 0;

@@ -3551,5 +3551,435 @@ TEST_P(StoreContractTest, StagedItemWritesRollBackAndNeedAWriteTransaction) {
   EXPECT_EQ(StagedIn(store(), "r1"), stored);
 }
 
+// ---- single sign-on ----
+
+constexpr const char* kIssuer = "https://idp.example.com/realms/acme";
+
+SsoIdentity MakeSsoIdentity(std::string org_id, std::string subject, std::string account_id,
+                            int64_t created_at = kNow) {
+  SsoIdentity i;
+  i.org_id = std::move(org_id);
+  i.issuer = kIssuer;
+  i.subject = std::move(subject);
+  i.account_id = std::move(account_id);
+  i.created_at = created_at;
+  i.last_login_at = created_at;
+  return i;
+}
+
+// A pending sign-in whose state hash is 32 bytes of `tag`.
+SsoLogin MakeSsoLogin(std::string id, uint8_t tag, int64_t expires_at,
+                      SsoClientKind kind = SsoClientKind::kCli, std::string org_id = "o1") {
+  SsoLogin l;
+  l.id = std::move(id);
+  l.state_hash = Bytes(32, tag);
+  l.org_id = std::move(org_id);
+  l.nonce = "nonce-" + std::to_string(tag);
+  l.code_verifier = std::string(43, static_cast<char>('a' + tag % 26));
+  l.redirect_uri = kind == SsoClientKind::kCli ? "http://127.0.0.1:53682/callback"
+                                               : "https://vault.example.com/sso/callback";
+  l.client_kind = kind;
+  l.created_at = expires_at - 600;
+  l.expires_at = expires_at;
+  return l;
+}
+
+std::optional<SsoIdentity> FindSsoIdentityIn(Store& store, std::string_view org_id,
+                                             std::string_view issuer, std::string_view subject) {
+  std::optional<SsoIdentity> found;
+  auto s = store.Read([&](Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(found, tx.FindSsoIdentity(org_id, issuer, subject));
+    return {};
+  });
+  EXPECT_TRUE(s.has_value()) << s.error().code();
+  return found;
+}
+
+std::optional<SsoIdentity> FindSsoIdentityOfAccountIn(Store& store, std::string_view org_id,
+                                                      std::string_view account_id) {
+  std::optional<SsoIdentity> found;
+  auto s = store.Read([&](Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(found, tx.FindSsoIdentityOfAccount(org_id, account_id));
+    return {};
+  });
+  EXPECT_TRUE(s.has_value()) << s.error().code();
+  return found;
+}
+
+// Takes (deletes) the login with this state hash in a write transaction.
+std::optional<SsoLogin> TakeSsoLoginIn(Store& store, const Bytes& state_hash) {
+  std::optional<SsoLogin> taken;
+  auto s = store.Transact([&](Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(taken, tx.TakeSsoLogin(state_hash));
+    return {};
+  });
+  EXPECT_TRUE(s.has_value()) << s.error().code();
+  return taken;
+}
+
+// How many logins the sweep deleted; -1 when it failed.
+int64_t SweepSsoLogins(Store& store, int64_t now, int64_t limit) {
+  int64_t deleted = -1;
+  Write(store, [&](Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(deleted, tx.DeleteExpiredSsoLogins(now, limit));
+    return {};
+  });
+  return deleted;
+}
+
+// Accounts a1..a3 and the organizations o1 (by a1) and o2 (by a2).
+void SeedTwoOrgs(Store& store) {
+  SeedOrg(store);
+  Write(store, [&](Tx& tx) { return tx.CreateOrg(MakeOrg("o2", "a2")); });
+}
+
+TEST_P(StoreContractTest, SsoIdentitiesInsertFindTouchDelete) {
+  SeedTwoOrgs(store());
+  const SsoIdentity ann = MakeSsoIdentity("o1", "sub-ann", "a1", kNow);
+  const SsoIdentity bob = MakeSsoIdentity("o1", "sub-bob", "a2", kNow + 1);
+  // The same subject and account in another organization: another identity.
+  SsoIdentity ann_o2 = MakeSsoIdentity("o2", "sub-ann", "a1", kNow + 2);
+  ann_o2.issuer = "https://login.example.org";
+  Write(store(), [&](Tx& tx) -> Status {
+    KW_TRY(tx.InsertSsoIdentity(ann));
+    KW_TRY(tx.InsertSsoIdentity(bob));
+    KW_TRY(tx.InsertSsoIdentity(ann_o2));
+    // Visible in the transaction that wrote it.
+    KW_ASSIGN_OR_RETURN(auto found, tx.FindSsoIdentity("o1", kIssuer, "sub-bob"));
+    EXPECT_EQ(found, std::optional<SsoIdentity>(bob));
+    return {};
+  });
+  EXPECT_EQ(FindSsoIdentityIn(store(), "o1", kIssuer, "sub-ann"), std::optional<SsoIdentity>(ann));
+  EXPECT_EQ(FindSsoIdentityIn(store(), "o1", kIssuer, "sub-bob"), std::optional<SsoIdentity>(bob));
+  EXPECT_EQ(FindSsoIdentityIn(store(), "o2", ann_o2.issuer, "sub-ann"),
+            std::optional<SsoIdentity>(ann_o2));
+  // Issuer, subject and organization are exact: no folding, no other org's.
+  EXPECT_EQ(FindSsoIdentityIn(store(), "o1", kIssuer, "SUB-ANN"), std::nullopt);
+  EXPECT_EQ(FindSsoIdentityIn(store(), "o1", "https://IDP.example.com/realms/acme", "sub-ann"),
+            std::nullopt);
+  EXPECT_EQ(FindSsoIdentityIn(store(), "o1", ann_o2.issuer, "sub-ann"), std::nullopt);
+  EXPECT_EQ(FindSsoIdentityIn(store(), "o2", kIssuer, "sub-bob"), std::nullopt);
+  EXPECT_EQ(FindSsoIdentityIn(store(), "o3", kIssuer, "sub-ann"), std::nullopt);
+  // By account.
+  EXPECT_EQ(FindSsoIdentityOfAccountIn(store(), "o1", "a1"), std::optional<SsoIdentity>(ann));
+  EXPECT_EQ(FindSsoIdentityOfAccountIn(store(), "o2", "a1"), std::optional<SsoIdentity>(ann_o2));
+  EXPECT_EQ(FindSsoIdentityOfAccountIn(store(), "o1", "a2"), std::optional<SsoIdentity>(bob));
+  EXPECT_EQ(FindSsoIdentityOfAccountIn(store(), "o2", "a2"), std::nullopt);
+  EXPECT_EQ(FindSsoIdentityOfAccountIn(store(), "o1", "a3"), std::nullopt);
+
+  // Touch writes last_login_at of that identity only.
+  Write(store(), [&](Tx& tx) { return tx.TouchSsoIdentity("o1", kIssuer, "sub-ann", kNow + 99); });
+  SsoIdentity touched = ann;
+  touched.last_login_at = kNow + 99;
+  EXPECT_EQ(FindSsoIdentityIn(store(), "o1", kIssuer, "sub-ann"),
+            std::optional<SsoIdentity>(touched));
+  EXPECT_EQ(FindSsoIdentityIn(store(), "o1", kIssuer, "sub-bob"), std::optional<SsoIdentity>(bob));
+  EXPECT_EQ(FindSsoIdentityOfAccountIn(store(), "o2", "a1"), std::optional<SsoIdentity>(ann_o2));
+  for (const auto& [org, issuer, subject] :
+       {std::tuple<std::string, std::string, std::string>{"o1", kIssuer, "sub-cat"},
+        {"o2", kIssuer, "sub-ann"},
+        {"o1", kIssuer, "SUB-ANN"}}) {
+    EXPECT_EQ(
+        WriteCode(store(), [&](Tx& tx) { return tx.TouchSsoIdentity(org, issuer, subject, kNow); }),
+        "store.not_found")
+        << org << " " << subject;
+  }
+
+  // Delete by (org, account): that identity only.
+  Write(store(), [&](Tx& tx) { return tx.DeleteSsoIdentity("o1", "a1"); });
+  EXPECT_EQ(FindSsoIdentityIn(store(), "o1", kIssuer, "sub-ann"), std::nullopt);
+  EXPECT_EQ(FindSsoIdentityOfAccountIn(store(), "o1", "a1"), std::nullopt);
+  EXPECT_EQ(FindSsoIdentityOfAccountIn(store(), "o2", "a1"), std::optional<SsoIdentity>(ann_o2));
+  EXPECT_EQ(FindSsoIdentityIn(store(), "o1", kIssuer, "sub-bob"), std::optional<SsoIdentity>(bob));
+  // Gone: store.not_found the second time, and for an account without one.
+  EXPECT_EQ(WriteCode(store(), [&](Tx& tx) { return tx.DeleteSsoIdentity("o1", "a1"); }),
+            "store.not_found");
+  EXPECT_EQ(WriteCode(store(), [&](Tx& tx) { return tx.DeleteSsoIdentity("o2", "a2"); }),
+            "store.not_found");
+  // The subject may be bound again, to another account; the account to
+  // another subject.
+  const SsoIdentity rebound = MakeSsoIdentity("o1", "sub-ann", "a3", kNow + 5);
+  const SsoIdentity ann_again = MakeSsoIdentity("o1", "sub-ann-2", "a1", kNow + 6);
+  Write(store(), [&](Tx& tx) -> Status {
+    KW_TRY(tx.InsertSsoIdentity(rebound));
+    return tx.InsertSsoIdentity(ann_again);
+  });
+  EXPECT_EQ(FindSsoIdentityIn(store(), "o1", kIssuer, "sub-ann"),
+            std::optional<SsoIdentity>(rebound));
+  EXPECT_EQ(FindSsoIdentityOfAccountIn(store(), "o1", "a1"), std::optional<SsoIdentity>(ann_again));
+}
+
+TEST_P(StoreContractTest, SsoIdentityIsUniquePerSubjectAndPerAccount) {
+  SeedTwoOrgs(store());
+  const SsoIdentity stored = MakeSsoIdentity("o1", "sub-ann", "a1");
+  Write(store(), [&](Tx& tx) { return tx.InsertSsoIdentity(stored); });
+  // The same (org, issuer, subject) for another account.
+  EXPECT_EQ(WriteCode(store(),
+                      [&](Tx& tx) {
+                        return tx.InsertSsoIdentity(MakeSsoIdentity("o1", "sub-ann", "a2"));
+                      }),
+            "store.conflict");
+  // The same (org, account) with another subject, or another issuer.
+  EXPECT_EQ(WriteCode(store(),
+                      [&](Tx& tx) {
+                        return tx.InsertSsoIdentity(MakeSsoIdentity("o1", "sub-other", "a1"));
+                      }),
+            "store.conflict");
+  SsoIdentity other_issuer = MakeSsoIdentity("o1", "sub-ann", "a1");
+  other_issuer.issuer = "https://login.example.org";
+  EXPECT_EQ(WriteCode(store(), [&](Tx& tx) { return tx.InsertSsoIdentity(other_issuer); }),
+            "store.conflict");
+  // The same row again.
+  EXPECT_EQ(WriteCode(store(), [&](Tx& tx) { return tx.InsertSsoIdentity(stored); }),
+            "store.conflict");
+  EXPECT_EQ(FindSsoIdentityIn(store(), "o1", kIssuer, "sub-ann"),
+            std::optional<SsoIdentity>(stored));
+  EXPECT_EQ(FindSsoIdentityIn(store(), "o1", kIssuer, "sub-other"), std::nullopt);
+  EXPECT_EQ(FindSsoIdentityIn(store(), "o1", other_issuer.issuer, "sub-ann"), std::nullopt);
+  EXPECT_EQ(FindSsoIdentityOfAccountIn(store(), "o1", "a2"), std::nullopt);
+  // Subject and issuer differing only in case are other subjects.
+  const SsoIdentity upper = MakeSsoIdentity("o1", "SUB-ANN", "a2");
+  Write(store(), [&](Tx& tx) { return tx.InsertSsoIdentity(upper); });
+  EXPECT_EQ(FindSsoIdentityOfAccountIn(store(), "o1", "a2"), std::optional<SsoIdentity>(upper));
+  // An identity belongs to an existing organization and account.
+  EXPECT_EQ(WriteCode(store(),
+                      [&](Tx& tx) {
+                        return tx.InsertSsoIdentity(MakeSsoIdentity("o1", "sub-x", "nobody"));
+                      }),
+            "store.not_found");
+  EXPECT_EQ(
+      WriteCode(store(),
+                [&](Tx& tx) { return tx.InsertSsoIdentity(MakeSsoIdentity("o9", "sub-x", "a3")); }),
+      "store.not_found");
+  EXPECT_EQ(FindSsoIdentityIn(store(), "o1", kIssuer, "sub-x"), std::nullopt);
+  EXPECT_EQ(FindSsoIdentityOfAccountIn(store(), "o9", "a3"), std::nullopt);
+}
+
+// Two first sign-ins racing: of several accounts binding one subject, or of
+// several subjects binding one account, exactly one wins.
+TEST_P(StoreContractTest, ConcurrentSsoIdentityInsertsHaveOneWinner) {
+  SeedTwoOrgs(store());
+  constexpr int kThreads = 3;  // accounts a1..a3
+  auto race = [&](const std::function<SsoIdentity(int)>& make) {
+    std::atomic<int> winners{0};
+    std::atomic<int> conflicts{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        const SsoIdentity identity = make(t);
+        std::string code =
+            WriteCode(store(), [&](Tx& tx) { return tx.InsertSsoIdentity(identity); });
+        if (code.empty()) {
+          ++winners;
+        } else if (code == "store.conflict") {
+          ++conflicts;
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(winners.load(), 1);
+    EXPECT_EQ(conflicts.load(), kThreads - 1);
+  };
+  race([](int t) { return MakeSsoIdentity("o1", "sub-ann", "a" + std::to_string(t + 1)); });
+  auto bound = FindSsoIdentityIn(store(), "o1", kIssuer, "sub-ann");
+  ASSERT_TRUE(bound.has_value());
+  race([](int t) { return MakeSsoIdentity("o2", "sub-" + std::to_string(t), "a1"); });
+  auto of_account = FindSsoIdentityOfAccountIn(store(), "o2", "a1");
+  ASSERT_TRUE(of_account.has_value());
+}
+
+TEST_P(StoreContractTest, DeletingTheAccountDeletesItsSsoIdentities) {
+  SeedTwoOrgs(store());
+  const SsoIdentity bob = MakeSsoIdentity("o1", "sub-bob", "a2");
+  Write(store(), [&](Tx& tx) -> Status {
+    KW_TRY(tx.InsertSsoIdentity(MakeSsoIdentity("o1", "sub-ann", "a1")));
+    KW_TRY(tx.InsertSsoIdentity(MakeSsoIdentity("o2", "sub-ann", "a1")));
+    return tx.InsertSsoIdentity(bob);
+  });
+  Write(store(), [&](Tx& tx) { return tx.DeleteAccount("a1"); });
+  EXPECT_EQ(FindSsoIdentityIn(store(), "o1", kIssuer, "sub-ann"), std::nullopt);
+  EXPECT_EQ(FindSsoIdentityIn(store(), "o2", kIssuer, "sub-ann"), std::nullopt);
+  EXPECT_EQ(FindSsoIdentityOfAccountIn(store(), "o1", "a1"), std::nullopt);
+  EXPECT_EQ(FindSsoIdentityOfAccountIn(store(), "o2", "a1"), std::nullopt);
+  EXPECT_EQ(FindSsoIdentityIn(store(), "o1", kIssuer, "sub-bob"), std::optional<SsoIdentity>(bob));
+  // The subject is free for a new account with the deleted one's email.
+  Write(store(), [&](Tx& tx) -> Status {
+    KW_TRY(tx.InsertAccount(MakeAccount("a4", "ann@example.com")));
+    return tx.InsertSsoIdentity(MakeSsoIdentity("o1", "sub-ann", "a4"));
+  });
+  EXPECT_EQ(FindSsoIdentityIn(store(), "o1", kIssuer, "sub-ann"),
+            std::optional<SsoIdentity>(MakeSsoIdentity("o1", "sub-ann", "a4")));
+}
+
+TEST_P(StoreContractTest, SsoLoginRoundTripsAndIsTakenOnce) {
+  SeedTwoOrgs(store());
+  const SsoLogin cli = MakeSsoLogin("login-cli", 1, kNow + 600);
+  const SsoLogin web = MakeSsoLogin("login-web", 2, kNow + 600, SsoClientKind::kWeb, "o2");
+  SsoLogin odd = MakeSsoLogin("login-odd", 3, kNow + 1);
+  odd.state_hash = PartBytes(32, 240);  // NUL and 0xff included
+  odd.redirect_uri = "http://[::1]:1/cb?x=\xc3\xa9";
+  Write(store(), [&](Tx& tx) -> Status {
+    KW_TRY(tx.InsertSsoLogin(cli));
+    KW_TRY(tx.InsertSsoLogin(web));
+    return tx.InsertSsoLogin(odd);
+  });
+  // A hash no login has, or a prefix of one, takes nothing and deletes nothing.
+  EXPECT_EQ(TakeSsoLoginIn(store(), Bytes(32, 9)), std::nullopt);
+  EXPECT_EQ(TakeSsoLoginIn(store(), Bytes(31, 1)), std::nullopt);
+  EXPECT_EQ(TakeSsoLoginIn(store(), Bytes{}), std::nullopt);
+  // Each is taken whole, once.
+  EXPECT_EQ(TakeSsoLoginIn(store(), cli.state_hash), std::optional<SsoLogin>(cli));
+  EXPECT_EQ(TakeSsoLoginIn(store(), cli.state_hash), std::nullopt);
+  EXPECT_EQ(TakeSsoLoginIn(store(), odd.state_hash), std::optional<SsoLogin>(odd));
+  // Taken inside a transaction: gone in it, and a second take there finds nothing.
+  Write(store(), [&](Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(auto first, tx.TakeSsoLogin(web.state_hash));
+    EXPECT_EQ(first, std::optional<SsoLogin>(web));
+    KW_ASSIGN_OR_RETURN(auto second, tx.TakeSsoLogin(web.state_hash));
+    EXPECT_EQ(second, std::nullopt);
+    return {};
+  });
+  EXPECT_EQ(TakeSsoLoginIn(store(), web.state_hash), std::nullopt);
+  EXPECT_EQ(SweepSsoLogins(store(), kNow + 10'000, 100), 0);
+  // Once taken, the id and the hash are free again.
+  Write(store(), [&](Tx& tx) { return tx.InsertSsoLogin(cli); });
+  EXPECT_EQ(TakeSsoLoginIn(store(), cli.state_hash), std::optional<SsoLogin>(cli));
+}
+
+TEST_P(StoreContractTest, SsoLoginIdAndStateHashAreUnique) {
+  SeedTwoOrgs(store());
+  const SsoLogin stored = MakeSsoLogin("login-1", 1, kNow + 600);
+  Write(store(), [&](Tx& tx) { return tx.InsertSsoLogin(stored); });
+  // Another id with the same state hash, in any organization.
+  for (std::string org : {"o1", "o2"}) {
+    EXPECT_EQ(WriteCode(store(),
+                        [&](Tx& tx) {
+                          return tx.InsertSsoLogin(
+                              MakeSsoLogin("login-2", 1, kNow + 900, SsoClientKind::kWeb, org));
+                        }),
+              "store.conflict")
+        << org;
+  }
+  // The same id with another state hash.
+  EXPECT_EQ(WriteCode(store(),
+                      [&](Tx& tx) { return tx.InsertSsoLogin(MakeSsoLogin("login-1", 2, kNow)); }),
+            "store.conflict");
+  // A login belongs to an existing organization.
+  EXPECT_EQ(WriteCode(store(),
+                      [&](Tx& tx) {
+                        return tx.InsertSsoLogin(
+                            MakeSsoLogin("login-3", 3, kNow, SsoClientKind::kCli, "o9"));
+                      }),
+            "store.not_found");
+  // A state hash is 32 bytes.
+  SsoLogin short_hash = MakeSsoLogin("login-4", 4, kNow);
+  short_hash.state_hash.resize(16);
+  EXPECT_NE(WriteCode(store(), [&](Tx& tx) { return tx.InsertSsoLogin(short_hash); }), "");
+  EXPECT_EQ(TakeSsoLoginIn(store(), Bytes(32, 2)), std::nullopt);
+  EXPECT_EQ(TakeSsoLoginIn(store(), Bytes(32, 3)), std::nullopt);
+  EXPECT_EQ(TakeSsoLoginIn(store(), short_hash.state_hash), std::nullopt);
+  EXPECT_EQ(TakeSsoLoginIn(store(), stored.state_hash), std::optional<SsoLogin>(stored));
+}
+
+TEST_P(StoreContractTest, DeleteExpiredSsoLoginsDeletesExpiredOnesUpToTheLimit) {
+  SeedTwoOrgs(store());
+  // Expired at kNow (expires_at <= kNow): tags 1..4; 5 and 6 are not.
+  const std::vector<SsoLogin> logins = {
+      MakeSsoLogin("login-c", 3, kNow - 10),
+      MakeSsoLogin("login-a", 1, kNow - 100, SsoClientKind::kWeb, "o2"),
+      MakeSsoLogin("login-d", 4, kNow),
+      MakeSsoLogin("login-b", 2, kNow - 50),
+      MakeSsoLogin("login-e", 5, kNow + 1),
+      MakeSsoLogin("login-f", 6, kNow + 600, SsoClientKind::kWeb),
+  };
+  Write(store(), [&](Tx& tx) -> Status {
+    for (const auto& l : logins) KW_TRY(tx.InsertSsoLogin(l));
+    return {};
+  });
+  EXPECT_EQ(SweepSsoLogins(store(), kNow, 0), 0);
+  EXPECT_EQ(SweepSsoLogins(store(), kNow, -1), 0);
+  EXPECT_EQ(SweepSsoLogins(store(), kNow - 101, 10), 0);
+  // The limit holds; the oldest deadlines go first.
+  EXPECT_EQ(SweepSsoLogins(store(), kNow, 2), 2);
+  EXPECT_EQ(TakeSsoLoginIn(store(), Bytes(32, 1)), std::nullopt);
+  EXPECT_EQ(TakeSsoLoginIn(store(), Bytes(32, 2)), std::nullopt);
+  EXPECT_EQ(SweepSsoLogins(store(), kNow, 100), 2);
+  EXPECT_EQ(SweepSsoLogins(store(), kNow, 100), 0);
+  EXPECT_EQ(TakeSsoLoginIn(store(), Bytes(32, 3)), std::nullopt);
+  EXPECT_EQ(TakeSsoLoginIn(store(), Bytes(32, 4)), std::nullopt);
+  // Those not expired stay, whole.
+  EXPECT_EQ(TakeSsoLoginIn(store(), Bytes(32, 5)), std::optional<SsoLogin>(logins[4]));
+  EXPECT_EQ(SweepSsoLogins(store(), kNow + 600, 100), 1);
+  EXPECT_EQ(TakeSsoLoginIn(store(), Bytes(32, 6)), std::nullopt);
+}
+
+TEST_P(StoreContractTest, ConcurrentTakesOfOneSsoLoginHaveOneWinner) {
+  SeedTwoOrgs(store());
+  const SsoLogin login = MakeSsoLogin("login-1", 1, kNow + 600);
+  Write(store(), [&](Tx& tx) { return tx.InsertSsoLogin(login); });
+  constexpr int kThreads = 4;
+  std::atomic<int> taken{0};
+  std::atomic<int> empty{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      std::optional<SsoLogin> got;
+      std::string code = WriteCode(store(), [&](Tx& tx) -> Status {
+        KW_ASSIGN_OR_RETURN(got, tx.TakeSsoLogin(login.state_hash));
+        return {};
+      });
+      if (!code.empty()) return;
+      if (got) {
+        EXPECT_EQ(*got, login);
+        ++taken;
+      } else {
+        ++empty;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(taken.load(), 1);
+  EXPECT_EQ(empty.load(), kThreads - 1);
+}
+
+TEST_P(StoreContractTest, SsoWritesRollBackAndNeedAWriteTransaction) {
+  SeedTwoOrgs(store());
+  const SsoIdentity identity = MakeSsoIdentity("o1", "sub-ann", "a1");
+  const SsoLogin login = MakeSsoLogin("login-1", 1, kNow - 1);
+  Write(store(), [&](Tx& tx) -> Status {
+    KW_TRY(tx.InsertSsoIdentity(identity));
+    return tx.InsertSsoLogin(login);
+  });
+  auto failed = store().Transact([&](Tx& tx) -> Status {
+    KW_TRY(tx.InsertSsoIdentity(MakeSsoIdentity("o1", "sub-bob", "a2")));
+    KW_TRY(tx.TouchSsoIdentity("o1", kIssuer, "sub-ann", kNow + 99));
+    KW_TRY(tx.DeleteSsoIdentity("o1", "a1"));
+    KW_TRY(tx.InsertSsoLogin(MakeSsoLogin("login-2", 2, kNow + 600)));
+    KW_TRY(Discard(tx.TakeSsoLogin(login.state_hash)));
+    KW_TRY(Discard(tx.DeleteExpiredSsoLogins(kNow + 10'000, 100)));
+    return Fail(StoreError("test"));
+  });
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(FindSsoIdentityIn(store(), "o1", kIssuer, "sub-ann"),
+            std::optional<SsoIdentity>(identity));
+  EXPECT_EQ(FindSsoIdentityOfAccountIn(store(), "o1", "a2"), std::nullopt);
+  EXPECT_FALSE(store().Read(
+      [&](Tx& tx) { return tx.InsertSsoIdentity(MakeSsoIdentity("o1", "sub-bob", "a2")); }));
+  EXPECT_FALSE(
+      store().Read([&](Tx& tx) { return tx.TouchSsoIdentity("o1", kIssuer, "sub-ann", kNow); }));
+  EXPECT_FALSE(store().Read([&](Tx& tx) { return tx.DeleteSsoIdentity("o1", "a1"); }));
+  EXPECT_FALSE(
+      store().Read([&](Tx& tx) { return tx.InsertSsoLogin(MakeSsoLogin("login-3", 3, kNow)); }));
+  EXPECT_FALSE(store().Read([&](Tx& tx) { return Discard(tx.TakeSsoLogin(login.state_hash)); }));
+  EXPECT_FALSE(
+      store().Read([&](Tx& tx) { return Discard(tx.DeleteExpiredSsoLogins(kNow + 10'000, 100)); }));
+  EXPECT_EQ(FindSsoIdentityIn(store(), "o1", kIssuer, "sub-ann"),
+            std::optional<SsoIdentity>(identity));
+  EXPECT_EQ(FindSsoIdentityOfAccountIn(store(), "o1", "a2"), std::nullopt);
+  EXPECT_EQ(TakeSsoLoginIn(store(), Bytes(32, 2)), std::nullopt);
+  EXPECT_EQ(TakeSsoLoginIn(store(), Bytes(32, 3)), std::nullopt);
+  EXPECT_EQ(TakeSsoLoginIn(store(), login.state_hash), std::optional<SsoLogin>(login));
+}
+
 }  // namespace
 }  // namespace keyward::store::testing

@@ -53,6 +53,18 @@
   X(Result<std::vector<core::StagedItem>>, ListStagedItems, (std::string_view r), (r))             \
   X(Result<int64_t>, CountStagedItems, (std::string_view r), (r))                                  \
   X(Result<int64_t>, DeleteStagedItems, (std::string_view r), (r))                                 \
+  X(Status, InsertSsoIdentity, (const core::SsoIdentity& i), (i))                                  \
+  X(Result<std::optional<core::SsoIdentity>>, FindSsoIdentity,                                     \
+    (std::string_view o, std::string_view iss, std::string_view sub), (o, iss, sub))               \
+  X(Result<std::optional<core::SsoIdentity>>, FindSsoIdentityOfAccount,                            \
+    (std::string_view o, std::string_view a), (o, a))                                              \
+  X(Status, TouchSsoIdentity,                                                                      \
+    (std::string_view o, std::string_view iss, std::string_view sub, int64_t at),                  \
+    (o, iss, sub, at))                                                                             \
+  X(Status, DeleteSsoIdentity, (std::string_view o, std::string_view a), (o, a))                   \
+  X(Status, InsertSsoLogin, (const core::SsoLogin& l), (l))                                        \
+  X(Result<std::optional<core::SsoLogin>>, TakeSsoLogin, (std::span<const uint8_t> h), (h))        \
+  X(Result<int64_t>, DeleteExpiredSsoLogins, (int64_t now, int64_t limit), (now, limit))           \
   X(Status, InsertItem, (const core::Item& i), (i))                                                \
   X(Result<std::optional<core::Item>>, FindItem, (std::string_view a, std::string_view i), (a, i)) \
   X(Result<std::vector<core::Item>>, ListItems, (std::string_view a), (a))                         \

@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -30,14 +31,16 @@ using testing::TestDatabase;
 constexpr int64_t kNow = 1'790'000'000;
 
 // The tables Fill writes: every table of schema version 4, pairings
-// (version 7) and the snapshots, their parts and staged items (version 8);
-// the copy must cover the others too, see TablesInCopyOrder below.
+// (version 7), the snapshots, their parts and staged items (version 8) and
+// the single sign-on identities and pending sign-ins (version 9); the copy
+// must cover the others too, see TablesInCopyOrder below.
 const std::vector<std::string> kTables = {
     "accounts",       "email_codes",         "devices",           "sessions",
     "items",          "totp_recovery_codes", "rate_limits",       "orgs",
     "org_statements", "org_members",         "org_grants",        "escrows",
     "org_invites",    "org_events",          "recovery_requests", "recovery_approvals",
-    "pairings",       "snapshots",           "snapshot_parts",    "staged_items"};
+    "pairings",       "snapshots",           "snapshot_parts",    "staged_items",
+    "sso_identities", "sso_logins"};
 
 Bytes B(size_t n, uint8_t fill) { return Bytes(n, fill); }
 
@@ -47,6 +50,18 @@ Bytes AllBytes() {
   for (int i = 0; i < 256; ++i) b.push_back(static_cast<uint8_t>(i));
   return b;
 }
+
+// The state hashes of the sign-ins Fill leaves pending: 32 bytes each, one
+// with NUL and 0xff bytes.
+Bytes StateHash(int n) {
+  Bytes b(32, static_cast<uint8_t>(0x50 + n));
+  if (n == 0) {
+    b.front() = 0x00;
+    b.back() = 0xff;
+  }
+  return b;
+}
+constexpr int kSsoLogins = 2;
 
 core::Account MakeAccount(std::string id, std::string email) {
   core::Account a;
@@ -238,7 +253,36 @@ void Fill(Store& s) {
     KW_TRY(tx.InsertSnapshot(uploading));
     KW_TRY(tx.PutSnapshotPart(uploading.id, 8, B(64, 41)));
     const std::vector<core::StagedItem> staged{{"i1", AllBytes()}, {"i3", Bytes{}}};
-    return tx.PutStagedItems("r2", staged);
+    KW_TRY(tx.PutStagedItems("r2", staged));
+
+    // Accounts bound to subjects of the organizations' providers (the same
+    // subject and account in two organizations), and a pending sign-in of
+    // each client kind.
+    KW_TRY(tx.InsertSsoIdentity(
+        {"o1", "https://idp.example.com/realms/acme", "sub-ann", "a1", kNow, kNow + 50}));
+    KW_TRY(tx.InsertSsoIdentity({"o1", "https://idp.example.com/realms/acme", "sub-bob \xc3\xa9",
+                                 "a2", kNow + 1, kNow + 1}));
+    KW_TRY(tx.InsertSsoIdentity(
+        {"o2", "https://login.example.org", "sub-ann", "a1", kNow + 2, kNow + 60}));
+    core::SsoLogin cli;
+    cli.id = "sso-login-cli-00000000";
+    cli.state_hash = StateHash(0);
+    cli.org_id = "o1";
+    cli.nonce = "nonce-cli";
+    cli.code_verifier = std::string(43, 'v');
+    cli.redirect_uri = "http://127.0.0.1:53682/callback";
+    cli.client_kind = core::SsoClientKind::kCli;
+    cli.created_at = kNow;
+    cli.expires_at = kNow + 600;
+    KW_TRY(tx.InsertSsoLogin(cli));
+    core::SsoLogin web = cli;
+    web.id = "sso-login-web-00000000";
+    web.state_hash = StateHash(1);
+    web.org_id = "o2";
+    web.nonce = "nonce-web";
+    web.redirect_uri = "https://vault.example.com/sso/callback";
+    web.client_kind = core::SsoClientKind::kWeb;
+    return tx.InsertSsoLogin(web);
   });
   ASSERT_OK(status);
 }
@@ -309,6 +353,8 @@ struct Snapshot {
   std::vector<core::Snapshot> snapshots;
   std::vector<Bytes> parts;
   std::vector<core::StagedItem> staged;
+  std::vector<core::SsoIdentity> identities;
+  std::vector<core::SsoLogin> logins;
 };
 
 template <class T>
@@ -365,9 +411,29 @@ Snapshot ReadAll(Store& s) {
     KW_TRY(Take(tx.FindSnapshotPart("snapshot-ready-0000000", 1), x.parts, "part 1"));
     KW_TRY(Take(tx.FindSnapshotPart("snapshot-uploading-000", 8), x.parts, "part 8"));
     KW_TRY(Append(tx.ListStagedItems("r2"), x.staged));
+    for (const char* org : {"o1", "o2"}) {
+      for (const char* id : {"a1", "a2", "a3"}) {
+        auto found = tx.FindSsoIdentityOfAccount(org, id);
+        if (!found) return Fail(found.error());
+        if (*found) x.identities.push_back(**found);
+      }
+    }
     return {};
   });
   EXPECT_TRUE(status.has_value()) << status.error().code() << ": " << status.error().message();
+  // A pending sign-in is read only by taking it: take each in a transaction
+  // that is then rolled back, so the store keeps them.
+  auto taken = s.Transact([&](Tx& tx) -> Status {
+    x.logins.clear();
+    for (int n = 0; n < kSsoLogins; ++n) {
+      KW_TRY(Take(tx.TakeSsoLogin(StateHash(n)), x.logins, "sso login"));
+    }
+    return Fail(Error::Conflict("test.rollback", "read only"));
+  });
+  EXPECT_FALSE(taken.has_value());
+  if (!taken) {
+    EXPECT_EQ(taken.error().code(), "test.rollback") << taken.error().message();
+  }
   return x;
 }
 
@@ -432,6 +498,11 @@ TEST_F(MigrateTest, CopiesEveryTableAndReadsBackTheSame) {
   EXPECT_EQ(rows["snapshots"], 2);
   EXPECT_EQ(rows["snapshot_parts"], 3);
   EXPECT_EQ(rows["staged_items"], 2);
+  EXPECT_LT(position["accounts"], position["sso_identities"]);
+  EXPECT_LT(position["orgs"], position["sso_identities"]);
+  EXPECT_LT(position["orgs"], position["sso_logins"]);
+  EXPECT_EQ(rows["sso_identities"], 3);
+  EXPECT_EQ(rows["sso_logins"], 2);
   EXPECT_EQ(report->orgs_verified, 2);
   EXPECT_EQ(report->events_verified, 5);
   EXPECT_EQ(report->sequences_advanced, 1);  // totp_recovery_codes.id
@@ -488,6 +559,18 @@ TEST_F(MigrateTest, CopiesEveryTableAndReadsBackTheSame) {
   EXPECT_EQ(restore->kind, core::RequestKind::kRestore);
   EXPECT_EQ(restore->snapshot_id, "snapshot-ready-0000000");
   EXPECT_EQ(restore->device_id, "d1");
+  EXPECT_EQ(want.identities, got.identities);
+  ASSERT_EQ(got.identities.size(), 3u);
+  EXPECT_EQ(got.identities[1].subject, "sub-bob \xc3\xa9");
+  EXPECT_EQ(got.identities[2].issuer, "https://login.example.org");
+  EXPECT_EQ(got.identities[2].last_login_at, kNow + 60);
+  EXPECT_EQ(want.logins, got.logins);
+  ASSERT_EQ(got.logins.size(), 2u);
+  ASSERT_EQ(want.logins.size(), 2u);
+  EXPECT_EQ(got.logins[0].state_hash, StateHash(0));
+  EXPECT_EQ(got.logins[0].client_kind, core::SsoClientKind::kCli);
+  EXPECT_EQ(got.logins[1].client_kind, core::SsoClientKind::kWeb);
+  EXPECT_EQ(got.logins[1].org_id, "o2");
   EXPECT_EQ(got.items[0].data, AllBytes());
   EXPECT_EQ(got.accounts[0].totp_secret_sealed, AllBytes());
   EXPECT_TRUE(got.accounts[2].totp_secret_sealed.empty());
@@ -501,6 +584,22 @@ TEST_F(MigrateTest, CopiesEveryTableAndReadsBackTheSame) {
     KW_TRY(tx.AppendEvent(MakeEvent("o1", 6)));
     return tx.InsertAccount(MakeAccount("a4", "dee@example.com"));
   }));
+  // A copied sign-in is taken once on the target.
+  ASSERT_OK((*target)->Transact([&](Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(auto first, tx.TakeSsoLogin(StateHash(0)));
+    EXPECT_EQ(first, std::optional<core::SsoLogin>(want.logins[0]));
+    KW_ASSIGN_OR_RETURN(auto second, tx.TakeSsoLogin(StateHash(0)));
+    EXPECT_EQ(second, std::nullopt);
+    return {};
+  }));
+  for (const auto& conflict :
+       {core::SsoIdentity{"o1", "https://idp.example.com/realms/acme", "sub-ann", "a3", kNow, kNow},
+        core::SsoIdentity{"o1", "https://idp.example.com/realms/acme", "sub-new", "a1", kNow,
+                          kNow}}) {
+    auto again = (*target)->Transact([&](Tx& tx) { return tx.InsertSsoIdentity(conflict); });
+    ASSERT_FALSE(again.has_value()) << conflict.subject;
+    EXPECT_EQ(again.error().code(), "store.conflict");
+  }
   ASSERT_OK((*target)->Read([&](Tx& tx) -> Status {
     auto codes = tx.ListRecoveryCodes("a3");
     if (!codes) return Fail(codes.error());

@@ -313,12 +313,40 @@ CREATE TABLE staged_items (
 );
 )sql";
 
+// Single sign-on: see the SQLite migration 9.
+constexpr const char* kV9Sso = R"sql(
+CREATE TABLE sso_identities (
+  org_id TEXT COLLATE "C" NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+  issuer TEXT COLLATE "C" NOT NULL,
+  subject TEXT COLLATE "C" NOT NULL,
+  account_id TEXT COLLATE "C" NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  created_at BIGINT NOT NULL,
+  last_login_at BIGINT NOT NULL,
+  PRIMARY KEY (org_id, issuer, subject),
+  UNIQUE (org_id, account_id)
+);
+CREATE INDEX sso_identities_account ON sso_identities(account_id);
+
+CREATE TABLE sso_logins (
+  id TEXT COLLATE "C" PRIMARY KEY,
+  state_hash BYTEA NOT NULL UNIQUE CHECK (length(state_hash) = 32),
+  org_id TEXT COLLATE "C" NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+  nonce TEXT COLLATE "C" NOT NULL,
+  code_verifier TEXT COLLATE "C" NOT NULL,
+  redirect_uri TEXT COLLATE "C" NOT NULL,
+  client_kind TEXT COLLATE "C" NOT NULL CHECK (client_kind IN ('cli', 'web')),
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL
+);
+CREATE INDEX sso_logins_expires_at ON sso_logins(expires_at);
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
   static const auto kMigrations =
       sql::NumberMigrations({kV1Accounts, kV2Organizations, kV3Recovery, kV4RecoveryRequests,
-                             kV5ServerMeta, kV6EscrowMode, kV7Pairings, kV8Snapshots});
+                             kV5ServerMeta, kV6EscrowMode, kV7Pairings, kV8Snapshots, kV9Sso});
   return kMigrations;
 }
 

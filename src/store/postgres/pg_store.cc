@@ -554,7 +554,8 @@ std::vector<std::string> TablesInCopyOrder() {
           "org_invites",        "org_events",     "org_statements",
           "org_grants",         "escrows",        "recovery_requests",
           "recovery_approvals", "server_meta",    "pairings",
-          "snapshots",          "snapshot_parts", "staged_items"};
+          "snapshots",          "snapshot_parts", "staged_items",
+          "sso_identities",     "sso_logins"};
 }
 
 int64_t TaskLockKey(std::string_view task) {

@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -558,6 +559,96 @@ TEST(PgMigrationTest, UpgradesVersion7DatabaseWithData) {
   EXPECT_EQ(db.Query("SELECT count(*) FROM snapshots")[0][0], "0");
   EXPECT_EQ(db.Query("SELECT count(*) FROM snapshot_parts")[0][0], "0");
   EXPECT_EQ(db.Query("SELECT count(*) FROM staged_items")[0][0], "0");
+}
+
+// A version 8 database with accounts, an organization and a snapshot in it
+// is upgraded in place: the rows stay, the single sign-on tables start empty,
+// work for the old account and organization, and cascade from both.
+TEST(PgMigrationTest, UpgradesVersion8DatabaseWithData) {
+  KEYWARD_REQUIRE_PG_CLUSTER();
+  ASSERT_GE(LatestVersion(), 9);
+  TestDatabase db("v8");
+  db.Exec(
+      "CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)");
+  for (const auto& m : postgres::Migrations()) {
+    if (m.version > 8) break;
+    db.Exec(m.sql);
+    db.Exec("INSERT INTO schema_migrations VALUES (" + std::to_string(m.version) + ", 0)");
+  }
+  db.Exec(
+      "INSERT INTO accounts (id, email, kdf_ops, kdf_mem, salt, verifier, wrapped_vault_key, "
+      "public_key, wrapped_private_key, verified, created_at) VALUES "
+      "('a1', 'ann@example.com', 3, 65536, '\\x01', '\\x02', '\\x03', '\\x04', '\\x05', 1, "
+      "100), ('a2', 'bob@example.com', 3, 65536, '\\x01', '\\x02', '\\x03', '\\x04', "
+      "'\\x05', 1, 100)");
+  db.Exec(
+      "INSERT INTO orgs (id, name, created_at, created_by, statement_version, key_version, "
+      "recovery_public_key, policy_json) VALUES ('o1', 'Acme', 100, 'a1', 1, 1, '\\x00', '{}')");
+  db.Exec(
+      "INSERT INTO org_members (org_id, account_id, role, permissions, status, joined_at, "
+      "last_epoch) VALUES ('o1', 'a1', 'owner', '', 'active', 100, 1), "
+      "('o1', 'a2', 'user', '', 'active', 101, 2)");
+  db.Exec("INSERT INTO snapshots VALUES ('" + std::string(22, 'S') +
+          "', 'a2', 'ready', 10, 1, 500, 510)");
+  auto store = OpenOrFail(db.url());
+  ASSERT_NE(store, nullptr);
+  auto v = store->SchemaVersion();
+  ASSERT_OK(v);
+  EXPECT_EQ(*v, LatestVersion());
+  ASSERT_OK(store->Read([&](Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(auto member, tx.FindMember("o1", "a2"));
+    EXPECT_TRUE(member.has_value());
+    KW_ASSIGN_OR_RETURN(auto snapshots, tx.ListSnapshots("a2"));
+    EXPECT_EQ(snapshots.size(), 1u);
+    KW_ASSIGN_OR_RETURN(auto identity, tx.FindSsoIdentityOfAccount("o1", "a2"));
+    EXPECT_FALSE(identity.has_value());
+    return {};
+  }));
+  SsoIdentity ann{"o1", "https://idp.example.com", "sub-ann", "a1", 600, 600};
+  SsoIdentity bob{"o1", "https://idp.example.com", "sub-bob", "a2", 601, 601};
+  SsoLogin login;
+  login.id = "login-1";
+  login.state_hash = Bytes(32, 7);
+  login.org_id = "o1";
+  login.nonce = "n";
+  login.code_verifier = std::string(43, 'v');
+  login.redirect_uri = "https://vault.example.com/sso/callback";
+  login.client_kind = SsoClientKind::kWeb;
+  login.created_at = 600;
+  login.expires_at = 1200;
+  ASSERT_OK(store->Transact([&](Tx& tx) -> Status {
+    KW_TRY(tx.InsertSsoIdentity(ann));
+    KW_TRY(tx.InsertSsoIdentity(bob));
+    KW_TRY(tx.TouchSsoIdentity("o1", bob.issuer, bob.subject, 700));
+    return tx.InsertSsoLogin(login);
+  }));
+  bob.last_login_at = 700;
+  ASSERT_OK(store->Read([&](Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(auto found, tx.FindSsoIdentity("o1", bob.issuer, bob.subject));
+    EXPECT_EQ(found, std::optional<SsoIdentity>(bob));
+    return {};
+  }));
+  EXPECT_EQ(db.Query("SELECT client_kind, length(state_hash) FROM sso_logins")[0],
+            (std::vector<std::string>{"web", "32"}));
+  // Deleting the old account takes its identity along.
+  ASSERT_OK(store->Transact([&](Tx& tx) { return tx.DeleteAccount("a2"); }));
+  EXPECT_EQ(db.Query("SELECT account_id FROM sso_identities"),
+            (std::vector<std::vector<std::string>>{{"a1"}}));
+  // The columns admit their names and sizes only.
+  store.reset();
+  const std::string hash = "'\\x" + std::string(64, '9') + "'";
+  auto insert = [&](const std::string& state_hash, const std::string& kind) {
+    db.Exec("INSERT INTO sso_logins VALUES ('login-2', " + state_hash + ", 'o1', 'n', 'v', 'r', '" +
+            kind + "', 1, 2)");
+  };
+  EXPECT_THROW(insert("'\\x00'", "cli"), std::runtime_error);
+  EXPECT_THROW(insert(hash, "mobile"), std::runtime_error);
+  EXPECT_NO_THROW(insert(hash, "cli"));
+  // Deleting the organization takes its identities and logins along.
+  db.Exec("DELETE FROM orgs WHERE id = 'o1'");
+  EXPECT_EQ(db.Query("SELECT count(*) FROM sso_identities")[0][0], "0");
+  EXPECT_EQ(db.Query("SELECT count(*) FROM sso_logins")[0][0], "0");
+  EXPECT_EQ(db.Query("SELECT count(*) FROM accounts")[0][0], "1");
 }
 
 TEST(PgMigrationTest, NodesMigratingAFreshDatabaseAtOnceAllSucceed) {

@@ -36,6 +36,7 @@ struct Migration {
 //   6 the recovery mode of each escrow
 //   7 device pairings
 //   8 cloud snapshots, restore requests and their staged items
+//   9 single sign-on identities and pending sign-ins
 // A driver lists its scripts in that order; they become versions 1, 2, ...
 std::vector<Migration> NumberMigrations(std::initializer_list<const char*> scripts);
 

@@ -39,6 +39,9 @@ using core::RequestStatus;
 using core::Session;
 using core::Snapshot;
 using core::SnapshotState;
+using core::SsoClientKind;
+using core::SsoIdentity;
+using core::SsoLogin;
 using core::StagedItem;
 
 namespace {
@@ -285,6 +288,44 @@ Snapshot ReadSnapshot(const Stmt& s) {
   x.created_at = s.Int(5);
   x.ready_at = s.Int(6);
   return x;
+}
+
+constexpr const char* kSsoIdentityCols =
+    "org_id, issuer, subject, account_id, created_at, last_login_at";
+
+SsoIdentity ReadSsoIdentity(const Stmt& s) {
+  SsoIdentity i;
+  i.org_id = s.Text(0);
+  i.issuer = s.Text(1);
+  i.subject = s.Text(2);
+  i.account_id = s.Text(3);
+  i.created_at = s.Int(4);
+  i.last_login_at = s.Int(5);
+  return i;
+}
+
+constexpr const char* kSsoLoginCols =
+    "id, state_hash, org_id, nonce, code_verifier, redirect_uri, client_kind, created_at, "
+    "expires_at";
+
+// The CHECK constraint admits the two names only; anything else reads as
+// cli, whose redirect is the stored loopback redirect_uri.
+SsoClientKind ReadSsoClientKind(std::string_view text) {
+  return core::ParseSsoClientKind(text).value_or(SsoClientKind::kCli);
+}
+
+SsoLogin ReadSsoLogin(const Stmt& s) {
+  SsoLogin l;
+  l.id = s.Text(0);
+  l.state_hash = s.Blob(1);
+  l.org_id = s.Text(2);
+  l.nonce = s.Text(3);
+  l.code_verifier = s.Text(4);
+  l.redirect_uri = s.Text(5);
+  l.client_kind = ReadSsoClientKind(s.Text(6));
+  l.created_at = s.Int(7);
+  l.expires_at = s.Int(8);
+  return l;
 }
 
 // For a bound in a comparison: past the largest signed 64-bit integer means "all of them".
@@ -866,6 +907,110 @@ class SqlTx final : public Tx {
     static constexpr const char* kSql = "DELETE FROM staged_items WHERE request_id = ?1";
     KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "delete staged items"));
     s.Bind(1, request_id);
+    return s.Exec();
+  }
+
+  Status InsertSsoIdentity(const SsoIdentity& i) override {
+    // The primary key (org_id, issuer, subject) and the unique (org_id,
+    // account_id) refuse a second identity (store.conflict); the foreign keys
+    // refuse an organization or an account that does not exist
+    // (store.not_found).
+    static const std::string kSql = std::string("INSERT INTO sso_identities (") + kSsoIdentityCols +
+                                    ") VALUES (?1,?2,?3,?4,?5,?6)";
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql.c_str(), "insert sso identity"));
+    s.Bind(1, i.org_id)
+        .Bind(2, i.issuer)
+        .Bind(3, i.subject)
+        .Bind(4, i.account_id)
+        .Bind(5, i.created_at)
+        .Bind(6, i.last_login_at);
+    KW_TRY(s.Exec());
+    return {};
+  }
+
+  Result<std::optional<SsoIdentity>> FindSsoIdentity(std::string_view org_id,
+                                                     std::string_view issuer,
+                                                     std::string_view subject) override {
+    static const std::string kSql = std::string("SELECT ") + kSsoIdentityCols +
+                                    " FROM sso_identities WHERE org_id = ?1 AND issuer = ?2 "
+                                    "AND subject = ?3";
+    return FindOne<SsoIdentity>(kSql.c_str(), "find sso identity", ReadSsoIdentity, [&](Stmt& s) {
+      s.Bind(1, org_id).Bind(2, issuer).Bind(3, subject);
+    });
+  }
+
+  Result<std::optional<SsoIdentity>> FindSsoIdentityOfAccount(
+      std::string_view org_id, std::string_view account_id) override {
+    // Served by the unique index on (org_id, account_id).
+    static const std::string kSql = std::string("SELECT ") + kSsoIdentityCols +
+                                    " FROM sso_identities WHERE org_id = ?1 AND account_id = ?2";
+    return FindOne<SsoIdentity>(kSql.c_str(), "find sso identity", ReadSsoIdentity,
+                                [&](Stmt& s) { s.Bind(1, org_id).Bind(2, account_id); });
+  }
+
+  Status TouchSsoIdentity(std::string_view org_id, std::string_view issuer,
+                          std::string_view subject, int64_t last_login_at) override {
+    static constexpr const char* kSql =
+        "UPDATE sso_identities SET last_login_at = ?4 WHERE org_id = ?1 AND issuer = ?2 AND "
+        "subject = ?3";
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "touch sso identity"));
+    s.Bind(1, org_id).Bind(2, issuer).Bind(3, subject).Bind(4, last_login_at);
+    return ExpectOne(s.Exec(), "touch sso identity");
+  }
+
+  Status DeleteSsoIdentity(std::string_view org_id, std::string_view account_id) override {
+    static constexpr const char* kSql =
+        "DELETE FROM sso_identities WHERE org_id = ?1 AND account_id = ?2";
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "delete sso identity"));
+    s.Bind(1, org_id).Bind(2, account_id);
+    return ExpectOne(s.Exec(), "delete sso identity");
+  }
+
+  Status InsertSsoLogin(const SsoLogin& l) override {
+    // The primary key and the unique state_hash refuse a duplicate
+    // (store.conflict); the foreign key refuses an organization that does
+    // not exist (store.not_found).
+    static const std::string kSql = std::string("INSERT INTO sso_logins (") + kSsoLoginCols +
+                                    ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)";
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql.c_str(), "insert sso login"));
+    s.Bind(1, l.id)
+        .Bind(2, l.state_hash)
+        .Bind(3, l.org_id)
+        .Bind(4, l.nonce)
+        .Bind(5, l.code_verifier)
+        .Bind(6, l.redirect_uri)
+        .Bind(7, core::SsoClientKindName(l.client_kind))
+        .Bind(8, l.created_at)
+        .Bind(9, l.expires_at);
+    KW_TRY(s.Exec());
+    return {};
+  }
+
+  Result<std::optional<SsoLogin>> TakeSsoLogin(std::span<const uint8_t> state_hash) override {
+    // One statement reads and deletes: of two transactions taking the same
+    // login, the second waits for the first (SQLite's one writer; a
+    // PostgreSQL row lock, then a serialization failure and a retry that
+    // finds nothing), so the login is handed out once.
+    static const std::string kSql =
+        std::string("DELETE FROM sso_logins WHERE state_hash = ?1 RETURNING ") + kSsoLoginCols;
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql.c_str(), "take sso login"));
+    s.Bind(1, state_hash);
+    KW_ASSIGN_OR_RETURN(auto row, s.Step());
+    if (!row) return std::optional<SsoLogin>();
+    SsoLogin login = ReadSsoLogin(s);
+    KW_TRY(s.Exec());  // finish the statement so the delete is complete
+    return std::optional<SsoLogin>(std::move(login));
+  }
+
+  Result<int64_t> DeleteExpiredSsoLogins(int64_t now, int64_t limit) override {
+    // Served by sso_logins_expires_at; the limit keeps one sweep's
+    // transaction short however many logins were abandoned.
+    static constexpr const char* kSql =
+        "DELETE FROM sso_logins WHERE id IN (SELECT id FROM sso_logins WHERE expires_at <= ?1 "
+        "ORDER BY expires_at, id LIMIT ?2)";
+    if (limit <= 0) return int64_t{0};
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "delete expired sso logins"));
+    s.Bind(1, now).Bind(2, limit);
     return s.Exec();
   }
 

@@ -348,12 +348,49 @@ CREATE TABLE staged_items (
 ) STRICT;
 )sql";
 
+// Single sign-on (docs/sso.md). sso_identities binds an account to the
+// subject an organization's identity provider vouched for (the ID token's
+// iss and sub, compared exactly): one account per (org, issuer, subject), one
+// identity per (org, account). sso_logins holds each sign-in between the
+// redirect to the provider and its answer, found by a keyed hash of its
+// state (never the state itself) and deleted when taken or expired. Both go
+// with their organization; an identity goes with its account too.
+// (account_id) serves the cascade from accounts; expires_at serves the sweep.
+// sso_logins has no index on org_id: its rows live minutes (taken, or swept
+// once expired), so the cascade from orgs reads few.
+constexpr const char* kV9Sso = R"sql(
+CREATE TABLE sso_identities (
+  org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+  issuer TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  created_at INTEGER NOT NULL,
+  last_login_at INTEGER NOT NULL,
+  PRIMARY KEY (org_id, issuer, subject),
+  UNIQUE (org_id, account_id)
+) STRICT;
+CREATE INDEX sso_identities_account ON sso_identities(account_id);
+
+CREATE TABLE sso_logins (
+  id TEXT PRIMARY KEY,
+  state_hash BLOB NOT NULL UNIQUE CHECK (length(state_hash) = 32),
+  org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+  nonce TEXT NOT NULL,
+  code_verifier TEXT NOT NULL,
+  redirect_uri TEXT NOT NULL,
+  client_kind TEXT NOT NULL CHECK (client_kind IN ('cli', 'web')),
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX sso_logins_expires_at ON sso_logins(expires_at);
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
   static const auto kMigrations =
       sql::NumberMigrations({kV1Accounts, kV2Organizations, kV3Recovery, kV4RecoveryRequests,
-                             kV5ServerMeta, kV6EscrowMode, kV7Pairings, kV8Snapshots});
+                             kV5ServerMeta, kV6EscrowMode, kV7Pairings, kV8Snapshots, kV9Sso});
   return kMigrations;
 }
 

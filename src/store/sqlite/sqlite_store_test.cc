@@ -580,6 +580,104 @@ TEST(SqliteMigrationTest, UpgradesVersion7DatabaseWithData) {
   sqlite3_close(raw);
 }
 
+// A database written by a keywardd that knew migrations 1 to 8, with
+// accounts, an organization and a snapshot in it, is upgraded in place: the
+// rows stay, the single sign-on tables start empty and work (and cascade) for
+// the old account and organization.
+TEST(SqliteMigrationTest, UpgradesVersion8DatabaseWithData) {
+  ASSERT_GE(LatestVersion(), 9);
+  fs::path db = TempDir() / "v8.db";
+  {
+    sqlite3* raw = OpenAtVersion(db, 8);
+    ASSERT_NE(raw, nullptr);
+    SeedAccountsAndOrg(raw);
+    RawExec(raw, "INSERT INTO snapshots VALUES ('" + std::string(22, 'S') +
+                     "', 'a2', 'ready', 10, 1, 500, 510)");
+    sqlite3_close(raw);
+  }
+  auto store = Open("sqlite:" + db.string());
+  ASSERT_TRUE(store) << store.error().code();
+  auto v = (*store)->SchemaVersion();
+  ASSERT_TRUE(v);
+  EXPECT_EQ(*v, LatestVersion());
+  ASSERT_TRUE((*store)->Read([&](Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(auto member, tx.FindMember("o1", "a2"));
+    EXPECT_TRUE(member.has_value());
+    KW_ASSIGN_OR_RETURN(auto snapshots, tx.ListSnapshots("a2"));
+    EXPECT_EQ(snapshots.size(), 1u);
+    KW_ASSIGN_OR_RETURN(auto identity, tx.FindSsoIdentityOfAccount("o1", "a2"));
+    EXPECT_FALSE(identity.has_value());
+    return {};
+  }));
+  // The new tables work for the old accounts and organization.
+  SsoIdentity ann{"o1", "https://idp.example.com", "sub-ann", "a1", 600, 600};
+  SsoIdentity bob{"o1", "https://idp.example.com", "sub-bob", "a2", 601, 601};
+  SsoLogin login;
+  login.id = "login-1";
+  login.state_hash = Bytes(32, 7);
+  login.org_id = "o1";
+  login.nonce = "n";
+  login.code_verifier = std::string(43, 'v');
+  login.redirect_uri = "https://vault.example.com/sso/callback";
+  login.client_kind = SsoClientKind::kWeb;
+  login.created_at = 600;
+  login.expires_at = 1200;
+  ASSERT_TRUE((*store)->Transact([&](Tx& tx) -> Status {
+    KW_TRY(tx.InsertSsoIdentity(ann));
+    KW_TRY(tx.InsertSsoIdentity(bob));
+    KW_TRY(tx.TouchSsoIdentity("o1", bob.issuer, bob.subject, 700));
+    return tx.InsertSsoLogin(login);
+  }));
+  bob.last_login_at = 700;
+  ASSERT_TRUE((*store)->Read([&](Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(auto found, tx.FindSsoIdentity("o1", bob.issuer, bob.subject));
+    EXPECT_EQ(found, std::optional<SsoIdentity>(bob));
+    return {};
+  }));
+  // Deleting the old account takes its identity along.
+  ASSERT_TRUE((*store)->Transact([&](Tx& tx) { return tx.DeleteAccount("a2"); }));
+  ASSERT_TRUE((*store)->Read([&](Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(auto found, tx.FindSsoIdentityOfAccount("o1", "a2"));
+    EXPECT_FALSE(found.has_value());
+    KW_ASSIGN_OR_RETURN(auto kept, tx.FindSsoIdentityOfAccount("o1", "a1"));
+    EXPECT_EQ(kept, std::optional<SsoIdentity>(ann));
+    return {};
+  }));
+  store->reset();
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
+  RawExec(raw, "PRAGMA foreign_keys=ON");
+  // The columns admit their names and sizes only.
+  EXPECT_NE(sqlite3_exec(raw,
+                         "INSERT INTO sso_logins VALUES ('login-2', zeroblob(32), 'o1', 'n', 'v', "
+                         "'r', 'mobile', 1, 2)",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  EXPECT_NE(sqlite3_exec(raw,
+                         "INSERT INTO sso_logins VALUES ('login-2', zeroblob(16), 'o1', 'n', 'v', "
+                         "'r', 'cli', 1, 2)",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  RawExec(raw,
+          "INSERT INTO sso_logins VALUES ('login-2', zeroblob(32), 'o1', 'n', 'v', 'r', 'cli', 1, "
+          "2)");
+  // Deleting the organization takes its identities and logins along.
+  RawExec(raw, "DELETE FROM orgs WHERE id = 'o1'");
+  auto count = [&](const char* table) {
+    sqlite3_stmt* stmt = nullptr;
+    std::string sql = std::string("SELECT COUNT(*) FROM ") + table;
+    EXPECT_EQ(sqlite3_prepare_v2(raw, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK);
+    EXPECT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+    int n = sqlite3_column_int(stmt, 0);
+    sqlite3_finalize(stmt);
+    return n;
+  };
+  EXPECT_EQ(count("sso_identities"), 0);
+  EXPECT_EQ(count("sso_logins"), 0);
+  EXPECT_EQ(count("accounts"), 1);
+  sqlite3_close(raw);
+}
+
 // FailingStore tests: `flow` counts its operations in `steps` and ends with
 // an error of its own (test.rollback), so nothing is committed. Run clean it
 // takes kSteps operations; failing any one of them stops it there with
@@ -784,6 +882,54 @@ TEST(FailingStoreTest, ForwardsAndCountsSnapshotOperations) {
     STEP(tx.ListStagedItems("r1"));
     STEP(tx.CountStagedItems("r1"));
     STEP(tx.DeleteStagedItems("r1"));
+#undef STEP
+    return Fail(Error::Conflict("test.rollback", "end of flow"));
+  };
+  ExpectEveryStepFails(failing, flow, steps, kSteps);
+}
+
+// The same for the single sign-on operations of migration 9.
+TEST(FailingStoreTest, ForwardsAndCountsSsoOperations) {
+  auto inner = Open("sqlite::memory:");
+  ASSERT_TRUE(inner);
+  ASSERT_TRUE((*inner)->Transact([&](Tx& tx) -> Status {
+    Account a;
+    a.id = "a1";
+    a.email = "ann@example.com";
+    a.salt = a.verifier = a.wrapped_vault_key = a.public_key = a.wrapped_private_key = Bytes{1};
+    KW_TRY(tx.InsertAccount(a));
+    Org o;
+    o.id = "o1";
+    o.name = "Acme";
+    o.created_by = "a1";
+    return tx.CreateOrg(o);
+  }));
+  keyward::testing::FailingStore failing(**inner);
+  constexpr int kSteps = 8;
+  int steps = 0;
+  auto flow = [&](Tx& tx) -> Status {
+    steps = 0;
+    auto step = [&](auto result) -> Status {
+      ++steps;
+      if (!result) return Fail(result.error());
+      return {};
+    };
+    const SsoIdentity identity{"o1", "https://idp.example.com", "sub", "a1", 1, 1};
+    SsoLogin login;
+    login.id = "l1";
+    login.state_hash = Bytes(32, 1);
+    login.org_id = "o1";
+    login.expires_at = 5;
+#define STEP(expr) \
+  if (auto s = step(expr); !s) return s
+    STEP(tx.InsertSsoIdentity(identity));
+    STEP(tx.FindSsoIdentity("o1", identity.issuer, "sub"));
+    STEP(tx.FindSsoIdentityOfAccount("o1", "a1"));
+    STEP(tx.TouchSsoIdentity("o1", identity.issuer, "sub", 2));
+    STEP(tx.DeleteSsoIdentity("o1", "a1"));
+    STEP(tx.InsertSsoLogin(login));
+    STEP(tx.TakeSsoLogin(login.state_hash));
+    STEP(tx.DeleteExpiredSsoLogins(10, 100));
 #undef STEP
     return Fail(Error::Conflict("test.rollback", "end of flow"));
   };
