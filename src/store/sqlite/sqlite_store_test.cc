@@ -698,29 +698,39 @@ void ExpectEveryStepFails(keyward::testing::FailingStore& failing,
   }
 }
 
-// FailingStore must forward every Tx operation, each counting as one: a flow
-// over the operations migration 3 added runs unchanged through it, and
-// failing any one of its steps fails the transaction with store.error.
-TEST(FailingStoreTest, ForwardsAndCountsRecoveryOperations) {
+// An in-memory store with account a1 (ann) owning organization o1, and
+// with `member` also a1's owner membership: the seed of the FailingStore
+// flows below.
+Result<std::unique_ptr<Store>> SeededMemoryStore(bool member = true) {
   auto inner = Open("sqlite::memory:");
-  ASSERT_TRUE(inner);
-  ASSERT_TRUE((*inner)->Transact([&](Tx& tx) -> Status {
+  if (!inner) return inner;
+  KW_TRY((*inner)->Transact([&](Tx& tx) -> Status {
     Account a;
     a.id = "a1";
     a.email = "ann@example.com";
     a.salt = a.verifier = a.wrapped_vault_key = a.public_key = a.wrapped_private_key = Bytes{1};
-    if (auto s = tx.InsertAccount(a); !s) return s;
+    KW_TRY(tx.InsertAccount(a));
     Org o;
     o.id = "o1";
     o.name = "Acme";
     o.created_by = "a1";
-    if (auto s = tx.CreateOrg(o); !s) return s;
+    KW_TRY(tx.CreateOrg(o));
+    if (!member) return {};
     OrgMember m;
     m.org_id = "o1";
     m.account_id = "a1";
     m.role = "owner";
     return tx.InsertMember(m);
   }));
+  return inner;
+}
+
+// FailingStore must forward every Tx operation, each counting as one: a flow
+// over the operations migration 3 added runs unchanged through it, and
+// failing any one of its steps fails the transaction with store.error.
+TEST(FailingStoreTest, ForwardsAndCountsRecoveryOperations) {
+  auto inner = SeededMemoryStore();
+  ASSERT_TRUE(inner);
   keyward::testing::FailingStore failing(**inner);
   constexpr int kSteps = 21;
   int steps = 0;
@@ -768,25 +778,8 @@ TEST(FailingStoreTest, ForwardsAndCountsRecoveryOperations) {
 
 // The same for the recovery request operations of migration 4.
 TEST(FailingStoreTest, ForwardsAndCountsRequestOperations) {
-  auto inner = Open("sqlite::memory:");
+  auto inner = SeededMemoryStore();
   ASSERT_TRUE(inner);
-  ASSERT_TRUE((*inner)->Transact([&](Tx& tx) -> Status {
-    Account a;
-    a.id = "a1";
-    a.email = "ann@example.com";
-    a.salt = a.verifier = a.wrapped_vault_key = a.public_key = a.wrapped_private_key = Bytes{1};
-    if (auto s = tx.InsertAccount(a); !s) return s;
-    Org o;
-    o.id = "o1";
-    o.name = "Acme";
-    o.created_by = "a1";
-    if (auto s = tx.CreateOrg(o); !s) return s;
-    OrgMember m;
-    m.org_id = "o1";
-    m.account_id = "a1";
-    m.role = "owner";
-    return tx.InsertMember(m);
-  }));
   keyward::testing::FailingStore failing(**inner);
   constexpr int kSteps = 9;
   int steps = 0;
@@ -825,24 +818,9 @@ TEST(FailingStoreTest, ForwardsAndCountsRequestOperations) {
 
 // The same for the snapshot and staged item operations of migration 8.
 TEST(FailingStoreTest, ForwardsAndCountsSnapshotOperations) {
-  auto inner = Open("sqlite::memory:");
+  auto inner = SeededMemoryStore();
   ASSERT_TRUE(inner);
   ASSERT_TRUE((*inner)->Transact([&](Tx& tx) -> Status {
-    Account a;
-    a.id = "a1";
-    a.email = "ann@example.com";
-    a.salt = a.verifier = a.wrapped_vault_key = a.public_key = a.wrapped_private_key = Bytes{1};
-    KW_TRY(tx.InsertAccount(a));
-    Org o;
-    o.id = "o1";
-    o.name = "Acme";
-    o.created_by = "a1";
-    KW_TRY(tx.CreateOrg(o));
-    OrgMember m;
-    m.org_id = "o1";
-    m.account_id = "a1";
-    m.role = "owner";
-    KW_TRY(tx.InsertMember(m));
     RecoveryRequest r;
     r.id = "r1";
     r.org_id = "o1";
@@ -890,20 +868,8 @@ TEST(FailingStoreTest, ForwardsAndCountsSnapshotOperations) {
 
 // The same for the single sign-on operations of migration 9.
 TEST(FailingStoreTest, ForwardsAndCountsSsoOperations) {
-  auto inner = Open("sqlite::memory:");
+  auto inner = SeededMemoryStore(/*member=*/false);
   ASSERT_TRUE(inner);
-  ASSERT_TRUE((*inner)->Transact([&](Tx& tx) -> Status {
-    Account a;
-    a.id = "a1";
-    a.email = "ann@example.com";
-    a.salt = a.verifier = a.wrapped_vault_key = a.public_key = a.wrapped_private_key = Bytes{1};
-    KW_TRY(tx.InsertAccount(a));
-    Org o;
-    o.id = "o1";
-    o.name = "Acme";
-    o.created_by = "a1";
-    return tx.CreateOrg(o);
-  }));
   keyward::testing::FailingStore failing(**inner);
   constexpr int kSteps = 8;
   int steps = 0;
