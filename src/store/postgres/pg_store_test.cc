@@ -415,20 +415,20 @@ TEST(PgMigrationTest, OpenTwiceKeepsVersionAndData) {
             std::to_string(postgres::Migrations().size()));
 }
 
-// A version 5 database with an escrow in it is upgraded in place: the escrow
-// stays and reads as made under dual control, and new escrows keep the mode
-// they are given, one of the two (issue 10 item 5).
-TEST(PgMigrationTest, UpgradesVersion5DatabaseWithData) {
-  KEYWARD_REQUIRE_PG_CLUSTER();
-  ASSERT_GE(LatestVersion(), 6);
-  TestDatabase db("v5");
+// An old database: the schema migrations up to `version`, as they were.
+void MigrateTo(TestDatabase& db, int version) {
   db.Exec(
       "CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)");
   for (const auto& m : postgres::Migrations()) {
-    if (m.version > 5) break;
+    if (m.version > version) break;
     db.Exec(m.sql);
     db.Exec("INSERT INTO schema_migrations VALUES (" + std::to_string(m.version) + ", 0)");
   }
+}
+
+// Accounts a1 (ann) and a2 (bob), organization o1 with this policy, a1 its
+// owner and a2 a user (last epochs 1 and 2): the old-version tests' seed.
+void SeedAccountsAndOrg(TestDatabase& db, const std::string& policy_json = "{}") {
   db.Exec(
       "INSERT INTO accounts (id, email, kdf_ops, kdf_mem, salt, verifier, wrapped_vault_key, "
       "public_key, wrapped_private_key, verified, created_at) VALUES "
@@ -437,12 +437,23 @@ TEST(PgMigrationTest, UpgradesVersion5DatabaseWithData) {
       "'\\x05', 1, 100)");
   db.Exec(
       "INSERT INTO orgs (id, name, created_at, created_by, statement_version, key_version, "
-      "recovery_public_key, policy_json) VALUES ('o1', 'Acme', 100, 'a1', 1, 1, '\\x00', "
-      "'{\"mode\":\"admin-reset\"}')");
+      "recovery_public_key, policy_json) VALUES ('o1', 'Acme', 100, 'a1', 1, 1, '\\x00', '" +
+      policy_json + "')");
   db.Exec(
       "INSERT INTO org_members (org_id, account_id, role, permissions, status, joined_at, "
       "last_epoch) VALUES ('o1', 'a1', 'owner', '', 'active', 100, 1), "
       "('o1', 'a2', 'user', '', 'active', 101, 2)");
+}
+
+// A version 5 database with an escrow in it is upgraded in place: the escrow
+// stays and reads as made under dual control, and new escrows keep the mode
+// they are given, one of the two (issue 10 item 5).
+TEST(PgMigrationTest, UpgradesVersion5DatabaseWithData) {
+  KEYWARD_REQUIRE_PG_CLUSTER();
+  ASSERT_GE(LatestVersion(), 6);
+  TestDatabase db("v5");
+  MigrateTo(db, 5);
+  SeedAccountsAndOrg(db, "{\"mode\":\"admin-reset\"}");
   db.Exec(
       "INSERT INTO escrows (org_id, account_id, epoch, key_version, wrapped_vault_key, "
       "admin_share, server_share, created_at, updated_at) VALUES "
@@ -486,26 +497,8 @@ TEST(PgMigrationTest, UpgradesVersion7DatabaseWithData) {
   KEYWARD_REQUIRE_PG_CLUSTER();
   ASSERT_GE(LatestVersion(), 8);
   TestDatabase db("v7");
-  db.Exec(
-      "CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)");
-  for (const auto& m : postgres::Migrations()) {
-    if (m.version > 7) break;
-    db.Exec(m.sql);
-    db.Exec("INSERT INTO schema_migrations VALUES (" + std::to_string(m.version) + ", 0)");
-  }
-  db.Exec(
-      "INSERT INTO accounts (id, email, kdf_ops, kdf_mem, salt, verifier, wrapped_vault_key, "
-      "public_key, wrapped_private_key, verified, created_at) VALUES "
-      "('a1', 'ann@example.com', 3, 65536, '\\x01', '\\x02', '\\x03', '\\x04', '\\x05', 1, "
-      "100), ('a2', 'bob@example.com', 3, 65536, '\\x01', '\\x02', '\\x03', '\\x04', "
-      "'\\x05', 1, 100)");
-  db.Exec(
-      "INSERT INTO orgs (id, name, created_at, created_by, statement_version, key_version, "
-      "recovery_public_key, policy_json) VALUES ('o1', 'Acme', 100, 'a1', 1, 1, '\\x00', '{}')");
-  db.Exec(
-      "INSERT INTO org_members (org_id, account_id, role, permissions, status, joined_at, "
-      "last_epoch) VALUES ('o1', 'a1', 'owner', '', 'active', 100, 1), "
-      "('o1', 'a2', 'user', '', 'active', 101, 2)");
+  MigrateTo(db, 7);
+  SeedAccountsAndOrg(db);
   db.Exec(
       "INSERT INTO recovery_requests (id, org_id, account_id, status, initiated_by, epoch, "
       "device_name, remote_address, created_at, expires_at, decided_at, decided_by, "
@@ -568,26 +561,8 @@ TEST(PgMigrationTest, UpgradesVersion8DatabaseWithData) {
   KEYWARD_REQUIRE_PG_CLUSTER();
   ASSERT_GE(LatestVersion(), 9);
   TestDatabase db("v8");
-  db.Exec(
-      "CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)");
-  for (const auto& m : postgres::Migrations()) {
-    if (m.version > 8) break;
-    db.Exec(m.sql);
-    db.Exec("INSERT INTO schema_migrations VALUES (" + std::to_string(m.version) + ", 0)");
-  }
-  db.Exec(
-      "INSERT INTO accounts (id, email, kdf_ops, kdf_mem, salt, verifier, wrapped_vault_key, "
-      "public_key, wrapped_private_key, verified, created_at) VALUES "
-      "('a1', 'ann@example.com', 3, 65536, '\\x01', '\\x02', '\\x03', '\\x04', '\\x05', 1, "
-      "100), ('a2', 'bob@example.com', 3, 65536, '\\x01', '\\x02', '\\x03', '\\x04', "
-      "'\\x05', 1, 100)");
-  db.Exec(
-      "INSERT INTO orgs (id, name, created_at, created_by, statement_version, key_version, "
-      "recovery_public_key, policy_json) VALUES ('o1', 'Acme', 100, 'a1', 1, 1, '\\x00', '{}')");
-  db.Exec(
-      "INSERT INTO org_members (org_id, account_id, role, permissions, status, joined_at, "
-      "last_epoch) VALUES ('o1', 'a1', 'owner', '', 'active', 100, 1), "
-      "('o1', 'a2', 'user', '', 'active', 101, 2)");
+  MigrateTo(db, 8);
+  SeedAccountsAndOrg(db);
   db.Exec("INSERT INTO snapshots VALUES ('" + std::string(22, 'S') +
           "', 'a2', 'ready', 10, 1, 500, 510)");
   auto store = OpenOrFail(db.url());
