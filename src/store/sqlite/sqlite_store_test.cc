@@ -678,10 +678,22 @@ TEST(SqliteMigrationTest, UpgradesVersion8DatabaseWithData) {
   sqlite3_close(raw);
 }
 
-// FailingStore tests: `flow` counts its operations in `steps` and ends with
+// FailingStore tests: `flow` counts its operations in `steps` (a StepCounter) and ends with
 // an error of its own (test.rollback), so nothing is committed. Run clean it
 // takes kSteps operations; failing any one of them stops it there with
 // store.error.
+// Counts a flow's store operations (step(tx.X(...))); a failed one ends
+// the flow with its error.
+struct StepCounter {
+  int count = 0;
+  template <typename R>
+  Status operator()(R result) {
+    ++count;
+    if (!result) return Fail(result.error());
+    return {};
+  }
+};
+
 void ExpectEveryStepFails(keyward::testing::FailingStore& failing,
                           const std::function<Status(Tx&)>& flow, const int& steps, int kSteps) {
   auto clean = failing.Transact(flow);
@@ -733,16 +745,11 @@ TEST(FailingStoreTest, ForwardsAndCountsRecoveryOperations) {
   ASSERT_TRUE(inner);
   keyward::testing::FailingStore failing(**inner);
   constexpr int kSteps = 21;
-  int steps = 0;
+  StepCounter step;
   // Ends with an error of its own so that nothing is ever committed and every
   // run starts from the same state.
   auto flow = [&](Tx& tx) -> Status {
-    steps = 0;
-    auto step = [&](auto result) -> Status {
-      ++steps;
-      if (!result) return Fail(result.error());
-      return {};
-    };
+    step.count = 0;
     Org o;
     o.id = "o1";
     o.name = "Acme";
@@ -773,7 +780,7 @@ TEST(FailingStoreTest, ForwardsAndCountsRecoveryOperations) {
 #undef STEP
     return Fail(Error::Conflict("test.rollback", "end of flow"));
   };
-  ExpectEveryStepFails(failing, flow, steps, kSteps);
+  ExpectEveryStepFails(failing, flow, step.count, kSteps);
 }
 
 // The same for the recovery request operations of migration 4.
@@ -782,14 +789,9 @@ TEST(FailingStoreTest, ForwardsAndCountsRequestOperations) {
   ASSERT_TRUE(inner);
   keyward::testing::FailingStore failing(**inner);
   constexpr int kSteps = 9;
-  int steps = 0;
+  StepCounter step;
   auto flow = [&](Tx& tx) -> Status {
-    steps = 0;
-    auto step = [&](auto result) -> Status {
-      ++steps;
-      if (!result) return Fail(result.error());
-      return {};
-    };
+    step.count = 0;
     RecoveryRequest r;
     r.id = "r1";
     r.org_id = "o1";
@@ -813,7 +815,7 @@ TEST(FailingStoreTest, ForwardsAndCountsRequestOperations) {
 #undef STEP
     return Fail(Error::Conflict("test.rollback", "end of flow"));
   };
-  ExpectEveryStepFails(failing, flow, steps, kSteps);
+  ExpectEveryStepFails(failing, flow, step.count, kSteps);
 }
 
 // The same for the snapshot and staged item operations of migration 8.
@@ -830,14 +832,9 @@ TEST(FailingStoreTest, ForwardsAndCountsSnapshotOperations) {
   }));
   keyward::testing::FailingStore failing(**inner);
   constexpr int kSteps = 14;
-  int steps = 0;
+  StepCounter step;
   auto flow = [&](Tx& tx) -> Status {
-    steps = 0;
-    auto step = [&](auto result) -> Status {
-      ++steps;
-      if (!result) return Fail(result.error());
-      return {};
-    };
+    step.count = 0;
     Snapshot x;
     x.id = "s1";
     x.account_id = "a1";
@@ -863,7 +860,7 @@ TEST(FailingStoreTest, ForwardsAndCountsSnapshotOperations) {
 #undef STEP
     return Fail(Error::Conflict("test.rollback", "end of flow"));
   };
-  ExpectEveryStepFails(failing, flow, steps, kSteps);
+  ExpectEveryStepFails(failing, flow, step.count, kSteps);
 }
 
 // The same for the single sign-on operations of migration 9.
@@ -872,14 +869,9 @@ TEST(FailingStoreTest, ForwardsAndCountsSsoOperations) {
   ASSERT_TRUE(inner);
   keyward::testing::FailingStore failing(**inner);
   constexpr int kSteps = 8;
-  int steps = 0;
+  StepCounter step;
   auto flow = [&](Tx& tx) -> Status {
-    steps = 0;
-    auto step = [&](auto result) -> Status {
-      ++steps;
-      if (!result) return Fail(result.error());
-      return {};
-    };
+    step.count = 0;
     const SsoIdentity identity{"o1", "https://idp.example.com", "sub", "a1", 1, 1};
     SsoLogin login;
     login.id = "l1";
@@ -899,7 +891,7 @@ TEST(FailingStoreTest, ForwardsAndCountsSsoOperations) {
 #undef STEP
     return Fail(Error::Conflict("test.rollback", "end of flow"));
   };
-  ExpectEveryStepFails(failing, flow, steps, kSteps);
+  ExpectEveryStepFails(failing, flow, step.count, kSteps);
 }
 
 // The query plan of each ListRequests statement, one line per step.
