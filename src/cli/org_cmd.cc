@@ -36,6 +36,7 @@ struct OrgArgs {
   std::optional<std::string> pending_ttl;
   std::optional<std::string> pairing_reset;
   std::optional<std::string> snapshot_keep;
+  std::optional<std::string> sso;
   std::vector<std::string> notify;
   bool notify_all = false;
 };
@@ -589,6 +590,7 @@ struct PolicyChanges {
   std::optional<int64_t> link_ttl, pending_ttl;
   std::optional<bool> pairing_reset;
   std::optional<uint32_t> snapshot_keep;
+  std::optional<bool> require_sso;
 };
 
 // "1".."100" (digits only: no sign, no fraction, no spaces).
@@ -605,11 +607,18 @@ std::optional<uint32_t> ParseSnapshotKeep(std::string_view text) {
 
 Status ParsePolicyChanges(const OrgArgs& a, PolicyChanges& out) {
   if (!a.enrollment && !a.mode && !a.quorum && !a.link_ttl && !a.pending_ttl && !a.pairing_reset &&
-      !a.snapshot_keep && a.notify.empty() && !a.notify_all) {
+      !a.snapshot_keep && !a.sso && a.notify.empty() && !a.notify_all) {
     return Fail(Error::InvalidArgument(
         "cli.usage",
         "nothing to change: give --enrollment, --mode, --quorum, --link-ttl, --pending-ttl, "
-        "--pairing-reset, --snapshot-keep or --notify (see 'keyward org policy set --help')"));
+        "--pairing-reset, --snapshot-keep, --sso or --notify (see 'keyward org policy set "
+        "--help')"));
+  }
+  if (a.sso) {
+    if (*a.sso != "required" && *a.sso != "optional") {
+      return Usage("--sso must be required or optional");
+    }
+    out.require_sso = *a.sso == "required";
   }
   if (a.enrollment) {
     auto e = protocol::ParseEnrollment(*a.enrollment);
@@ -657,6 +666,7 @@ protocol::RecoveryPolicy ApplyPolicyChanges(protocol::RecoveryPolicy policy, con
   if (changes.pending_ttl) policy.pending_ttl = *changes.pending_ttl;
   if (changes.pairing_reset) policy.pairing_reset = *changes.pairing_reset;
   if (changes.snapshot_keep) policy.snapshot_keep = *changes.snapshot_keep;
+  if (changes.require_sso) policy.require_sso = *changes.require_sso;
   if (a.notify_all) policy.notify.clear();
   if (!a.notify.empty()) {
     policy.notify.clear();
@@ -925,6 +935,10 @@ void AddPolicyCommands(CLI::App* org, Action* action) {
                               protocol::kMinSnapshotKeep, protocol::kMaxSnapshotKeep,
                               protocol::kDefaultSnapshotKeep))
       ->type_name("N");
+  set->add_option("--sso", set_args->sso,
+                  "required or optional: whether members (owners excepted) must sign in through "
+                  "the organization's identity provider (docs/sso.md; the server must have it "
+                  "configured)");
   auto* notify = set->add_option("--notify", set_args->notify,
                                  "Admins emailed about new requests (replaces the list)");
   set->add_flag("--notify-all", set_args->notify_all,

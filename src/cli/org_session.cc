@@ -244,6 +244,7 @@ client::Json PolicyJson(const protocol::RecoveryPolicy& p) {
   j["notify"] = std::move(notify);
   j["pairing_reset"] = client::Str(p.pairing_reset ? "allow" : "deny");
   j["snapshot_keep"] = p.snapshot_keep;
+  j["sso"] = client::Str(p.require_sso ? "required" : "optional");
   return j;
 }
 
@@ -277,6 +278,10 @@ void PrintPolicy(Context& ctx, const protocol::RecoveryPolicy& p) {
                                         "password without the old one)"
                                       : "deny (setting a new master password needs the old one)"));
   ctx.Out(fmt::format("cloud backups kept per member: {}", p.snapshot_keep));
+  ctx.Out(fmt::format("single sign-on:           {}",
+                      p.require_sso ? "required (members sign in through the identity provider; "
+                                      "owners may still use the master password alone)"
+                                    : "optional"));
 }
 
 Status ConfirmOrCancel(Context& ctx, std::string_view question, std::string_view nothing_done) {

@@ -28,6 +28,7 @@ constexpr std::array<std::string_view, 6> kKeys = {"enrollment", "link_ttl",    
                                                    "notify",     "pending_ttl", "quorum"};
 constexpr std::string_view kPairingResetKey = "pairing_reset";
 constexpr std::string_view kSnapshotKeepKey = "snapshot_keep";
+constexpr std::string_view kSsoKey = "sso";
 
 std::string SnapshotKeepRange() {
   return "snapshot_keep must be an integer " + std::to_string(kMinSnapshotKeep) + ".." +
@@ -157,6 +158,8 @@ Result<std::string> EncodePolicy(const RecoveryPolicy& p) {
   j["quorum"] = p.quorum;
   // Likewise the default count (10): sorted, it comes last.
   if (p.snapshot_keep != kDefaultSnapshotKeep) j["snapshot_keep"] = p.snapshot_keep;
+  // And "optional" (sorted last).
+  if (p.require_sso) j["sso"] = "required";
   return j.dump(-1, ' ', false, json::error_handler_t::strict);
 }
 
@@ -179,10 +182,12 @@ Result<RecoveryPolicy> ParsePolicy(std::string_view text) {
   if (duplicate) return Fail(Invalid("the policy repeats a field"));
   const bool has_pairing_reset = j.contains(kPairingResetKey);
   const bool has_snapshot_keep = j.contains(kSnapshotKeepKey);
-  if (j.size() != kKeys.size() + (has_pairing_reset ? 1 : 0) + (has_snapshot_keep ? 1 : 0)) {
-    return Fail(Invalid(
-        "the policy must have the six required fields, plus the optional 'pairing_reset' and "
-        "'snapshot_keep'"));
+  const bool has_sso = j.contains(kSsoKey);
+  if (j.size() != kKeys.size() + (has_pairing_reset ? 1 : 0) + (has_snapshot_keep ? 1 : 0) +
+                      (has_sso ? 1 : 0)) {
+    return Fail(
+        Invalid("the policy must have the six required fields, plus the optional 'pairing_reset', "
+                "'snapshot_keep' and 'sso'"));
   }
   for (std::string_view k : kKeys) {
     if (!j.contains(k)) return Fail(Invalid("the policy lacks the field '" + std::string(k) + "'"));
@@ -202,6 +207,13 @@ Result<RecoveryPolicy> ParsePolicy(std::string_view text) {
       return Fail(Invalid(SnapshotKeepRange()));
     }
     p.snapshot_keep = static_cast<uint32_t>(keep);
+  }
+  if (has_sso) {
+    KW_ASSIGN_OR_RETURN(auto sso, StringField(j, "sso"));
+    if (sso != "required" && sso != "optional") {
+      return Fail(Invalid("sso must be required or optional"));
+    }
+    p.require_sso = sso == "required";
   }
   KW_ASSIGN_OR_RETURN(auto enrollment, StringField(j, "enrollment"));
   KW_ASSIGN_OR_RETURN(auto e, ParseEnrollment(enrollment));

@@ -13,8 +13,10 @@
 // of every policy signed before the field existed is still canonical and
 // means "allow". Likewise "snapshot_keep":N (last, after "quorum", by the
 // same sorted order) only when snapshot_keep is not kDefaultSnapshotKeep;
-// absent means the default. Either, both or neither optional key may be
-// present.
+// absent means the default. And "sso":"required" (last: "sso" sorts after
+// "snapshot_keep") only when require_sso is set; absent (or "optional")
+// means members may sign in with their master password alone. Any of the
+// optional keys may be present or not.
 #pragma once
 
 #include <cstdint>
@@ -58,6 +60,12 @@ struct RecoveryPolicy {
   // Cloud snapshots kept per member, kMinSnapshotKeep..kMaxSnapshotKeep. JSON
   // "snapshot_keep": an integer, omitted when encoding the default.
   uint32_t snapshot_keep = kDefaultSnapshotKeep;
+  // require-sso (docs/sso.md): every new session of a member (owners
+  // excepted, so that a provider outage cannot lock the organization out of
+  // its own settings) goes through the organization's identity provider.
+  // JSON "sso": "required" (true) | "optional" (false, omitted when
+  // encoding).
+  bool require_sso = false;
 
   friend bool operator==(const RecoveryPolicy&, const RecoveryPolicy&) = default;
 };
@@ -80,7 +88,8 @@ std::string_view RecoveryModeName(RecoveryMode m);
 // Strict: a JSON object with exactly the six keys and the right types, plus
 // optionally "pairing_reset" being exactly "allow" or "deny" (absent = allow)
 // and optionally "snapshot_keep" being an integer 1..100 (absent =
-// kDefaultSnapshotKeep), then ValidatePolicy. Anything else (another key, a
+// kDefaultSnapshotKeep) and "sso" being exactly "required" or "optional"
+// (absent = optional), then ValidatePolicy. Anything else (another key, a
 // repeated key, another pairing_reset value, a snapshot_keep out of range,
 // a float or a string) is org.invalid_policy. (Not required to be canonical:
 // a statement signed by another client is accepted when valid, including an

@@ -155,6 +155,34 @@ TEST(PolicyTest, SnapshotKeepRoundTrips) {
   }
 }
 
+TEST(PolicyTest, RequireSsoRoundTripsAndIsOmittedWhenOptional) {
+  RecoveryPolicy p;
+  ASSERT_FALSE(p.require_sso);  // the default: the master password alone is enough
+  auto plain = EncodePolicy(p);
+  ASSERT_TRUE(plain.has_value());
+  EXPECT_EQ(plain->find("sso"), std::string::npos);
+  p.require_sso = true;
+  auto text = EncodePolicy(p);
+  ASSERT_TRUE(text.has_value());
+  // Sorted: after "quorum" (and "snapshot_keep"), the last key.
+  EXPECT_EQ(*text,
+            std::string(kDefaultJson.substr(0, kDefaultJson.size() - 1)) + R"(,"sso":"required"})");
+  auto back = ParsePolicy(*text);
+  ASSERT_TRUE(back.has_value()) << *text;
+  EXPECT_TRUE(back->require_sso);
+  EXPECT_EQ(*back, p);
+  // "optional" spelled out parses to the default.
+  auto optional = ParsePolicy(std::string(kDefaultJson.substr(0, kDefaultJson.size() - 1)) +
+                              R"(,"sso":"optional"})");
+  ASSERT_TRUE(optional.has_value());
+  EXPECT_EQ(*optional, RecoveryPolicy{});
+  for (const char* bad : {R"("yes")", "true", "1", R"("REQUIRED")", "null"}) {
+    ExpectInvalid(ParsePolicy(std::string(kDefaultJson.substr(0, kDefaultJson.size() - 1)) +
+                              R"(,"sso":)" + bad + "}"),
+                  bad);
+  }
+}
+
 TEST(PolicyTest, SnapshotKeepDefaultIsOmitted) {
   RecoveryPolicy p;
   ASSERT_EQ(p.snapshot_keep, kDefaultSnapshotKeep);  // the default

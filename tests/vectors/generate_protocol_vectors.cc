@@ -415,11 +415,12 @@ void Policy() {
                  "'canonical': the fields and their canonical encoding (sorted keys, no spaces); "
                  "'pairing_reset' is given only when 'deny' (absent: 'allow', which the "
                  "canonical encoding omits); 'snapshot_keep' is given only when not 10 "
-                 "(absent: 10, which the canonical encoding omits); "
+                 "(absent: 10, which the canonical encoding omits); 'sso' is given only when "
+                 "'required' (absent: 'optional', which the canonical encoding omits); "
                  "'accepted': other texts that parse to 'canonical' of the same index; "
                  "'refused': texts every parser must refuse with 'error'; 'durations': CLI "
                  "duration text to seconds, and seconds to display text.");
-  std::vector<kp::RecoveryPolicy> policies(6);
+  std::vector<kp::RecoveryPolicy> policies(8);
   policies[1].enrollment = kp::Enrollment::kOptIn;
   policies[1].quorum = 2;
   policies[1].link_ttl = 3600;
@@ -439,6 +440,13 @@ void Policy() {
   policies[5].notify = {"alice@example.com"};
   policies[5].pairing_reset = false;
   policies[5].snapshot_keep = kp::kMaxSnapshotKeep;
+  // Added with require-sso.
+  policies[6].enrollment = kp::Enrollment::kOptIn;
+  policies[6].require_sso = true;
+  policies[7].enrollment = kp::Enrollment::kMandatory;
+  policies[7].pairing_reset = false;
+  policies[7].snapshot_keep = 3;
+  policies[7].require_sso = true;
   Json canonical = Json::array();
   for (const kp::RecoveryPolicy& p : policies) {
     Json row = {{"enrollment", std::string(kp::EnrollmentName(p.enrollment))},
@@ -450,6 +458,7 @@ void Policy() {
     // Only when denied, as in the JSON: the rows written before the field stay as they were.
     if (!p.pairing_reset) row["pairing_reset"] = "deny";
     if (p.snapshot_keep != kp::kDefaultSnapshotKeep) row["snapshot_keep"] = p.snapshot_keep;
+    if (p.require_sso) row["sso"] = "required";
     row["json"] = Must(kp::EncodePolicy(p), "policy");
     canonical.push_back(row);
   }
@@ -491,6 +500,22 @@ void Policy() {
     Die("accepted row (pairing_reset and snapshot_keep)");
   }
   accepted.push_back({{"json", spaced_both}, {"canonical_index", 5}});
+  // An explicit "optional" parses (the canonical form omits it).
+  const std::string explicit_optional =
+      R"({"enrollment":"disabled","link_ttl":86400,"mode":"dual-control","notify":[],)"
+      R"("pending_ttl":604800,"quorum":1,"sso":"optional"})";
+  if (!kp::ParsePolicy(explicit_optional) || *kp::ParsePolicy(explicit_optional) != policies[0]) {
+    Die("accepted row (sso optional)");
+  }
+  accepted.push_back({{"json", explicit_optional}, {"canonical_index", 0}});
+  const std::string spaced_sso =
+      R"({ "sso": "required", "snapshot_keep": 3, "quorum": 1, "notify": [], )"
+      R"("pairing_reset": "deny", "pending_ttl": 604800, "mode": "dual-control", )"
+      R"("link_ttl": 86400, "enrollment": "mandatory" })";
+  if (!kp::ParsePolicy(spaced_sso) || *kp::ParsePolicy(spaced_sso) != policies[7]) {
+    Die("accepted row (sso required)");
+  }
+  accepted.push_back({{"json", spaced_sso}, {"canonical_index", 7}});
   doc["accepted"] = accepted;
   Json refused = Json::array();
   for (
@@ -524,6 +549,12 @@ void Policy() {
           R"({"enrollment":"disabled","link_ttl":86400,"mode":"dual-control","notify":[],"pending_ttl":604800,"quorum":1,"snapshot_keep":5,"snapshot_keep":5})",
           R"({"enrollment":"disabled","link_ttl":86400,"mode":"dual-control","notify":[],"pairing_reset":"deny","pending_ttl":604800,"snapshot_keep":5})",
           R"({"enrollment":"disabled","link_ttl":86400,"mode":"dual-control","notify":[],"pairing_reset":"deny","pending_ttl":604800,"quorum":1,"snapshot_keep":5,"x":1})",
+          R"({"enrollment":"disabled","link_ttl":86400,"mode":"dual-control","notify":[],"pending_ttl":604800,"quorum":1,"sso":"Required"})",
+          R"({"enrollment":"disabled","link_ttl":86400,"mode":"dual-control","notify":[],"pending_ttl":604800,"quorum":1,"sso":true})",
+          R"({"enrollment":"disabled","link_ttl":86400,"mode":"dual-control","notify":[],"pending_ttl":604800,"quorum":1,"sso":"always"})",
+          R"({"enrollment":"disabled","link_ttl":86400,"mode":"dual-control","notify":[],"pending_ttl":604800,"quorum":1,"sso":"required","sso":"required"})",
+          R"({"enrollment":"disabled","link_ttl":86400,"mode":"dual-control","notify":[],"pending_ttl":604800,"sso":"required"})",
+          R"({"enrollment":"disabled","link_ttl":86400,"mode":"dual-control","notify":[],"pending_ttl":604800,"quorum":1,"sso":"required","x":1})",
       }) {
     auto r = kp::ParsePolicy(text);
     if (r || r.error().code() != "org.invalid_policy") Die(std::string("policy accepted: ") + text);

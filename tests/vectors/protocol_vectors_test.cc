@@ -200,8 +200,8 @@ TEST_F(ProtocolVectorsTest, Grant) {
 
 TEST_F(ProtocolVectorsTest, Policy) {
   const Json doc = Load("protocol_policy.json");
-  const Json& canonical = Rows(doc, "canonical", 6);
-  size_t denied = 0, kept = 0;
+  const Json& canonical = Rows(doc, "canonical", 8);
+  size_t denied = 0, kept = 0, sso = 0;
   for (const Json& v : canonical) {
     RecoveryPolicy p;
     // Given only when "deny"; absent means "allow", which the JSON omits.
@@ -219,11 +219,24 @@ TEST_F(ProtocolVectorsTest, Policy) {
     if (v.contains("snapshot_keep")) {
       ++kept;
       EXPECT_NE(p.snapshot_keep, kDefaultSnapshotKeep);
-      EXPECT_NE(v["json"].get<std::string>().find(R"("snapshot_keep":)" +
-                                                  std::to_string(p.snapshot_keep) + "}"),
-                std::string::npos);
+      // Last, or before "sso" (sorted).
+      const std::string keep = R"("snapshot_keep":)" + std::to_string(p.snapshot_keep);
+      const std::string& json = v["json"].get_ref<const std::string&>();
+      EXPECT_TRUE(json.find(keep + "}") != std::string::npos ||
+                  json.find(keep + R"(,"sso":)") != std::string::npos)
+          << json;
     } else {
       EXPECT_EQ(v["json"].get<std::string>().find("snapshot_keep"), std::string::npos);
+    }
+    // Given only when "required"; absent means "optional", which the JSON omits.
+    const std::string require_sso = v.value("sso", "optional");
+    ASSERT_TRUE(require_sso == "optional" || require_sso == "required") << require_sso;
+    p.require_sso = require_sso == "required";
+    if (p.require_sso) {
+      ++sso;
+      EXPECT_TRUE(v["json"].get<std::string>().ends_with(R"(,"sso":"required"})"));
+    } else {
+      EXPECT_EQ(v["json"].get<std::string>().find("\"sso\""), std::string::npos);
     }
     auto e = ParseEnrollment(v["enrollment"].get<std::string>());
     auto m = ParseRecoveryMode(v["mode"].get<std::string>());
@@ -244,14 +257,15 @@ TEST_F(ProtocolVectorsTest, Policy) {
   }
   EXPECT_GE(denied, 1u);
   EXPECT_GE(kept, 1u);
-  for (const Json& v : Rows(doc, "accepted", 5)) {
+  EXPECT_GE(sso, 2u);
+  for (const Json& v : Rows(doc, "accepted", 7)) {
     auto p = ParsePolicy(v["json"].get<std::string>());
     ASSERT_TRUE(p.has_value());
     auto text = EncodePolicy(*p);
     ASSERT_TRUE(text.has_value());
     EXPECT_EQ(*text, canonical[v["canonical_index"].get<size_t>()]["json"]);
   }
-  for (const Json& v : Rows(doc, "refused", 29)) {
+  for (const Json& v : Rows(doc, "refused", 35)) {
     auto p = ParsePolicy(v["json"].get<std::string>());
     ASSERT_FALSE(p.has_value()) << v["json"];
     EXPECT_EQ(p.error().code(), v["error"]);

@@ -41,9 +41,10 @@ test("init", async () => {
 
 test("recovery policy (protocol_policy.json)", () => {
   const doc = load("protocol_policy.json");
-  const canonicalRows = rows(doc, "canonical", 6);
+  const canonicalRows = rows(doc, "canonical", 8);
   let denied = 0;
   let kept = 0;
+  let sso = 0;
   for (const v of canonicalRows) {
     const p: RecoveryPolicy = defaultPolicy();
     // Given only when "deny"; absent means "allow", which the JSON omits.
@@ -61,9 +62,21 @@ test("recovery policy (protocol_policy.json)", () => {
       kept++;
       p.snapshotKeep = v.snapshot_keep;
       assert.notEqual(p.snapshotKeep, 10);
-      assert.ok(v.json.includes(`"snapshot_keep":${p.snapshotKeep}}`), v.json);
+      // Last, or before "sso" (sorted).
+      const keep = `"snapshot_keep":${p.snapshotKeep}`;
+      assert.ok(v.json.includes(`${keep}}`) || v.json.includes(`${keep},"sso":`), v.json);
     } else {
       assert.ok(!v.json.includes("snapshot_keep"), v.json);
+    }
+    // Given only when "required"; absent means "optional", which the JSON omits.
+    const requireSso = v.sso ?? "optional";
+    assert.ok(requireSso === "optional" || requireSso === "required", requireSso);
+    p.requireSso = requireSso === "required";
+    if (p.requireSso) {
+      sso++;
+      assert.ok(v.json.endsWith(',"sso":"required"}'), v.json);
+    } else {
+      assert.ok(!v.json.includes('"sso"'), v.json);
     }
     p.enrollment = parseEnrollment(v.enrollment);
     p.mode = parseRecoveryMode(v.mode);
@@ -76,10 +89,11 @@ test("recovery policy (protocol_policy.json)", () => {
   }
   assert.ok(denied >= 1, "a canonical policy with pairing_reset deny");
   assert.ok(kept >= 1, "a canonical policy with snapshot_keep");
-  for (const v of rows(doc, "accepted", 5)) {
+  assert.ok(sso >= 2, "canonical policies with sso required");
+  for (const v of rows(doc, "accepted", 7)) {
     assert.equal(encodePolicy(parsePolicy(v.json)), canonicalRows[v.canonical_index].json, v.json);
   }
-  for (const v of rows(doc, "refused", 29)) {
+  for (const v of rows(doc, "refused", 35)) {
     assert.equal(codeOf(() => parsePolicy(v.json)), v.error, v.json);
   }
   for (const v of rows(doc, "durations", 6)) {

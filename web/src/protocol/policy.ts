@@ -1,7 +1,7 @@
 // src/protocol/policy.h in the browser: an organization's recovery policy,
 // the JSON carried inside its signed statements. The same canonical text
-// (sorted keys, no spaces; "pairing_reset":"deny" and "snapshot_keep":N only
-// when not the default), the same strict parser with the same refusals
+// (sorted keys, no spaces; "pairing_reset":"deny", "snapshot_keep":N and
+// "sso":"required" only when not the default), the same strict parser with the same refusals
 // ("org.invalid_policy") and the CLI's durations ("24h", "7d").
 //
 // Also the strict JSON reader both this and audit.ts use: nlohmann::json's
@@ -253,6 +253,10 @@ export interface RecoveryPolicy {
   notify: string[]; // lower-case emails, at most MAX_NOTIFY, no duplicates
   pairingReset: boolean; // JSON "pairing_reset": "allow" (true, omitted) | "deny"
   snapshotKeep: number; // MIN_SNAPSHOT_KEEP..MAX_SNAPSHOT_KEEP, omitted when the default
+  // Every new session of a member (owners excepted) goes through the
+  // organization's identity provider (docs/sso.md). JSON "sso": "required"
+  // (true) | "optional" (false, omitted).
+  requireSso: boolean;
 }
 
 // RecoveryPolicy{} of the C++: recovery off until an owner turns it on.
@@ -260,7 +264,7 @@ export function defaultPolicy(): RecoveryPolicy {
   return {
     enrollment: "disabled", mode: "dual-control", quorum: 1, linkTtl: 24 * 3600,
     pendingTtl: 7 * 24 * 3600, notify: [], pairingReset: true,
-    snapshotKeep: DEFAULT_SNAPSHOT_KEEP,
+    snapshotKeep: DEFAULT_SNAPSHOT_KEEP, requireSso: false,
   };
 }
 
@@ -342,6 +346,8 @@ export function encodePolicy(p: RecoveryPolicy): string {
   if (!p.pairingReset) out += `,"pairing_reset":"deny"`;
   out += `,"pending_ttl":${p.pendingTtl},"quorum":${p.quorum}`;
   if (p.snapshotKeep !== DEFAULT_SNAPSHOT_KEEP) out += `,"snapshot_keep":${p.snapshotKeep}`;
+  // And "optional" (sorted last).
+  if (p.requireSso) out += `,"sso":"required"`;
   return out + "}";
 }
 
@@ -364,8 +370,8 @@ function stringField(j: JsonValue, key: string): string {
 }
 
 // Strict: a JSON object with exactly the six keys and the right types, plus
-// optionally "pairing_reset" ("allow" | "deny") and "snapshot_keep" (an
-// integer 1..100), then validatePolicy. Not required to be canonical.
+// optionally "pairing_reset" ("allow" | "deny"), "snapshot_keep" (an
+// integer 1..100) and "sso" ("required" | "optional"), then validatePolicy. Not required to be canonical.
 export function parsePolicy(text: string): RecoveryPolicy {
   if (c.utf8(text).length > MAX_POLICY_SIZE) throw invalid("the policy is larger than 16 KiB");
   const parsed = parseJsonStrict(text);
@@ -374,10 +380,11 @@ export function parsePolicy(text: string): RecoveryPolicy {
   const j = parsed.value;
   const hasPairingReset = member(j, "pairing_reset") !== undefined;
   const hasSnapshotKeep = member(j, "snapshot_keep") !== undefined;
+  const hasSso = member(j, "sso") !== undefined;
   if (j.entries.length !== REQUIRED_KEYS.length + (hasPairingReset ? 1 : 0) +
-      (hasSnapshotKeep ? 1 : 0)) {
+      (hasSnapshotKeep ? 1 : 0) + (hasSso ? 1 : 0)) {
     throw invalid("the policy must have the six required fields, plus the optional " +
-      "'pairing_reset' and 'snapshot_keep'");
+      "'pairing_reset', 'snapshot_keep' and 'sso'");
   }
   for (const k of REQUIRED_KEYS) {
     if (member(j, k) === undefined) throw invalid(`the policy lacks the field '${k}'`);
@@ -394,6 +401,11 @@ export function parsePolicy(text: string): RecoveryPolicy {
     const keep = intField(j, "snapshot_keep");
     if (keep < MIN_SNAPSHOT_KEEP || keep > MAX_SNAPSHOT_KEEP) throw invalid(SNAPSHOT_KEEP_RANGE);
     p.snapshotKeep = Number(keep);
+  }
+  if (hasSso) {
+    const sso = stringField(j, "sso");
+    if (sso !== "required" && sso !== "optional") throw invalid("sso must be required or optional");
+    p.requireSso = sso === "required";
   }
   p.enrollment = parseEnrollment(stringField(j, "enrollment"));
   p.mode = parseRecoveryMode(stringField(j, "mode"));
