@@ -344,18 +344,29 @@ struct SsoIdentity {
 // redirect) or the web vault. Stored as "cli" / "web".
 enum class SsoClientKind { kCli, kWeb };
 
-// One pending sign-in, between the redirect to the provider and its answer:
-// what the relying party needs to finish it. The server keeps only a keyed
-// hash of `state` (unique), so a stolen database row cannot be answered for;
-// a login is taken (deleted) once, by its state hash. Belongs to its
-// organization: deleted with it.
+// A row of sso_logins, one of two things (docs/sso.md):
+// - a pending sign-in, between the redirect to the provider and its answer:
+//   what the relying party needs to finish it; issuer and subject are empty
+//   (nullopt);
+// - once the provider vouched for the user, the short-lived sign-in ticket
+//   the server hands the client: issuer and subject are the verified ID
+//   token's iss and sub, and nonce, code_verifier and redirect_uri are empty
+//   strings.
+// The server keeps only a keyed hash of the random token (`state`, or the
+// ticket), unique, so a stolen database row cannot be answered for; a row is
+// taken (deleted) once, by that hash. Belongs to its organization: deleted
+// with it.
 struct SsoLogin {
   std::string id;             // server-chosen, random
-  Bytes state_hash;           // H(key, state), 32 bytes; unique
+  Bytes state_hash;           // H(key, state or ticket), 32 bytes; unique
   std::string org_id;         // whose provider
   std::string nonce;          // sent in the request, expected in the ID token
   std::string code_verifier;  // PKCE (RFC 7636)
   std::string redirect_uri;   // as sent in the request, repeated in the exchange
+  // Both nullopt while waiting for the provider; once it answered, the
+  // verified ID token's iss and sub (both set): the row is then a ticket.
+  std::optional<std::string> issuer;
+  std::optional<std::string> subject;
   SsoClientKind client_kind = SsoClientKind::kCli;
   int64_t created_at = 0;
   int64_t expires_at = 0;  // expired once now >= expires_at

@@ -3846,6 +3846,56 @@ TEST_P(StoreContractTest, SsoLoginRoundTripsAndIsTakenOnce) {
   EXPECT_EQ(TakeSsoLoginIn(store(), cli.state_hash), std::optional<SsoLogin>(cli));
 }
 
+// A ticket (issuer and subject set, the request's fields empty) round-trips
+// whole and is taken once; a pending sign-in comes back with neither.
+TEST_P(StoreContractTest, SsoTicketRoundTripsWithIssuerAndSubject) {
+  SeedTwoOrgs(store());
+  SsoLogin ticket = MakeSsoLogin("ticket-1", 11, kNow + 60, SsoClientKind::kWeb, "o2");
+  ticket.nonce.clear();
+  ticket.code_verifier.clear();
+  ticket.redirect_uri.clear();
+  ticket.issuer = kIssuer;
+  ticket.subject = "sub-ann \xc3\xa9";
+  // Case and length kept as given.
+  SsoLogin long_ticket = MakeSsoLogin("ticket-2", 12, kNow + 60);
+  long_ticket.nonce.clear();
+  long_ticket.code_verifier.clear();
+  long_ticket.redirect_uri.clear();
+  long_ticket.issuer = "https://Login.Example.org/tenant";
+  long_ticket.subject = std::string(1024, 'S');
+  const SsoLogin pending = MakeSsoLogin("login-pending", 13, kNow + 600);
+  ASSERT_FALSE(pending.issuer.has_value());
+  ASSERT_FALSE(pending.subject.has_value());
+  Write(store(), [&](Tx& tx) -> Status {
+    KW_TRY(tx.InsertSsoLogin(ticket));
+    KW_TRY(tx.InsertSsoLogin(long_ticket));
+    return tx.InsertSsoLogin(pending);
+  });
+  auto taken = TakeSsoLoginIn(store(), ticket.state_hash);
+  EXPECT_EQ(taken, std::optional<SsoLogin>(ticket));
+  ASSERT_TRUE(taken.has_value());
+  EXPECT_EQ(taken->issuer, std::optional<std::string>(kIssuer));
+  EXPECT_EQ(taken->subject, std::optional<std::string>("sub-ann \xc3\xa9"));
+  EXPECT_EQ(taken->nonce, "");
+  EXPECT_EQ(taken->code_verifier, "");
+  EXPECT_EQ(taken->redirect_uri, "");
+  EXPECT_EQ(TakeSsoLoginIn(store(), ticket.state_hash), std::nullopt);
+  EXPECT_EQ(TakeSsoLoginIn(store(), long_ticket.state_hash), std::optional<SsoLogin>(long_ticket));
+  auto pending_taken = TakeSsoLoginIn(store(), pending.state_hash);
+  EXPECT_EQ(pending_taken, std::optional<SsoLogin>(pending));
+  ASSERT_TRUE(pending_taken.has_value());
+  EXPECT_EQ(pending_taken->issuer, std::nullopt);
+  EXPECT_EQ(pending_taken->subject, std::nullopt);
+  // Tickets expire and are swept like pending sign-ins.
+  Write(store(), [&](Tx& tx) -> Status {
+    KW_TRY(tx.InsertSsoLogin(ticket));
+    return tx.InsertSsoLogin(pending);
+  });
+  EXPECT_EQ(SweepSsoLogins(store(), kNow + 60, 100), 1);
+  EXPECT_EQ(TakeSsoLoginIn(store(), ticket.state_hash), std::nullopt);
+  EXPECT_EQ(TakeSsoLoginIn(store(), pending.state_hash), std::optional<SsoLogin>(pending));
+}
+
 TEST_P(StoreContractTest, SsoLoginIdAndStateHashAreUnique) {
   SeedTwoOrgs(store());
   const SsoLogin stored = MakeSsoLogin("login-1", 1, kNow + 600);

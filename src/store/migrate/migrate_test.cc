@@ -32,7 +32,8 @@ constexpr int64_t kNow = 1'790'000'000;
 
 // The tables Fill writes: every table of schema version 4, pairings
 // (version 7), the snapshots, their parts and staged items (version 8) and
-// the single sign-on identities and pending sign-ins (version 9); the copy
+// the single sign-on identities, pending sign-ins (version 9) and sign-in
+// tickets (version 10); the copy
 // must cover the others too, see TablesInCopyOrder below.
 const std::vector<std::string> kTables = {
     "accounts",       "email_codes",         "devices",           "sessions",
@@ -51,8 +52,8 @@ Bytes AllBytes() {
   return b;
 }
 
-// The state hashes of the sign-ins Fill leaves pending: 32 bytes each, one
-// with NUL and 0xff bytes.
+// The state hashes of the sign-ins Fill leaves (two pending, then a ticket):
+// 32 bytes each, one with NUL and 0xff bytes.
 Bytes StateHash(int n) {
   Bytes b(32, static_cast<uint8_t>(0x50 + n));
   if (n == 0) {
@@ -61,7 +62,7 @@ Bytes StateHash(int n) {
   }
   return b;
 }
-constexpr int kSsoLogins = 2;
+constexpr int kSsoLogins = 3;
 
 core::Account MakeAccount(std::string id, std::string email) {
   core::Account a;
@@ -256,8 +257,9 @@ void Fill(Store& s) {
     KW_TRY(tx.PutStagedItems("r2", staged));
 
     // Accounts bound to subjects of the organizations' providers (the same
-    // subject and account in two organizations), and a pending sign-in of
-    // each client kind.
+    // subject and account in two organizations), a pending sign-in of each
+    // client kind and a ticket (issuer and subject set, the request's fields
+    // empty).
     KW_TRY(tx.InsertSsoIdentity(
         {"o1", "https://idp.example.com/realms/acme", "sub-ann", "a1", kNow, kNow + 50}));
     KW_TRY(tx.InsertSsoIdentity({"o1", "https://idp.example.com/realms/acme", "sub-bob \xc3\xa9",
@@ -282,7 +284,17 @@ void Fill(Store& s) {
     web.nonce = "nonce-web";
     web.redirect_uri = "https://vault.example.com/sso/callback";
     web.client_kind = core::SsoClientKind::kWeb;
-    return tx.InsertSsoLogin(web);
+    KW_TRY(tx.InsertSsoLogin(web));
+    core::SsoLogin ticket;
+    ticket.id = "sso-ticket-0000000000";
+    ticket.state_hash = StateHash(2);
+    ticket.org_id = "o1";
+    ticket.issuer = "https://idp.example.com/realms/acme";
+    ticket.subject = "sub-bob \xc3\xa9";
+    ticket.client_kind = core::SsoClientKind::kWeb;
+    ticket.created_at = kNow + 5;
+    ticket.expires_at = kNow + 65;
+    return tx.InsertSsoLogin(ticket);
   });
   ASSERT_OK(status);
 }
@@ -502,7 +514,7 @@ TEST_F(MigrateTest, CopiesEveryTableAndReadsBackTheSame) {
   EXPECT_LT(position["orgs"], position["sso_identities"]);
   EXPECT_LT(position["orgs"], position["sso_logins"]);
   EXPECT_EQ(rows["sso_identities"], 3);
-  EXPECT_EQ(rows["sso_logins"], 2);
+  EXPECT_EQ(rows["sso_logins"], 3);
   EXPECT_EQ(report->orgs_verified, 2);
   EXPECT_EQ(report->events_verified, 5);
   EXPECT_EQ(report->sequences_advanced, 1);  // totp_recovery_codes.id
@@ -565,12 +577,26 @@ TEST_F(MigrateTest, CopiesEveryTableAndReadsBackTheSame) {
   EXPECT_EQ(got.identities[2].issuer, "https://login.example.org");
   EXPECT_EQ(got.identities[2].last_login_at, kNow + 60);
   EXPECT_EQ(want.logins, got.logins);
-  ASSERT_EQ(got.logins.size(), 2u);
-  ASSERT_EQ(want.logins.size(), 2u);
+  ASSERT_EQ(got.logins.size(), 3u);
+  ASSERT_EQ(want.logins.size(), 3u);
   EXPECT_EQ(got.logins[0].state_hash, StateHash(0));
   EXPECT_EQ(got.logins[0].client_kind, core::SsoClientKind::kCli);
   EXPECT_EQ(got.logins[1].client_kind, core::SsoClientKind::kWeb);
   EXPECT_EQ(got.logins[1].org_id, "o2");
+  // Pending sign-ins come over with no issuer and subject (NULL), the
+  // ticket with both.
+  EXPECT_EQ(got.logins[0].issuer, std::nullopt);
+  EXPECT_EQ(got.logins[0].subject, std::nullopt);
+  EXPECT_EQ(got.logins[1].issuer, std::nullopt);
+  EXPECT_EQ(got.logins[1].subject, std::nullopt);
+  EXPECT_EQ(got.logins[2].issuer,
+            std::optional<std::string>("https://idp.example.com/realms/acme"));
+  EXPECT_EQ(got.logins[2].subject, std::optional<std::string>("sub-bob \xc3\xa9"));
+  EXPECT_EQ(got.logins[2].nonce, "");
+  EXPECT_EQ(got.logins[2].redirect_uri, "");
+  EXPECT_EQ(
+      db.Query("SELECT count(*) FROM sso_logins WHERE issuer IS NULL AND subject IS NULL")[0][0],
+      "2");
   EXPECT_EQ(got.items[0].data, AllBytes());
   EXPECT_EQ(got.accounts[0].totp_secret_sealed, AllBytes());
   EXPECT_TRUE(got.accounts[2].totp_secret_sealed.empty());
@@ -584,14 +610,16 @@ TEST_F(MigrateTest, CopiesEveryTableAndReadsBackTheSame) {
     KW_TRY(tx.AppendEvent(MakeEvent("o1", 6)));
     return tx.InsertAccount(MakeAccount("a4", "dee@example.com"));
   }));
-  // A copied sign-in is taken once on the target.
-  ASSERT_OK((*target)->Transact([&](Tx& tx) -> Status {
-    KW_ASSIGN_OR_RETURN(auto first, tx.TakeSsoLogin(StateHash(0)));
-    EXPECT_EQ(first, std::optional<core::SsoLogin>(want.logins[0]));
-    KW_ASSIGN_OR_RETURN(auto second, tx.TakeSsoLogin(StateHash(0)));
-    EXPECT_EQ(second, std::nullopt);
-    return {};
-  }));
+  // A copied sign-in, and a copied ticket, is taken once on the target.
+  for (int n : {0, 2}) {
+    ASSERT_OK((*target)->Transact([&](Tx& tx) -> Status {
+      KW_ASSIGN_OR_RETURN(auto first, tx.TakeSsoLogin(StateHash(n)));
+      EXPECT_EQ(first, std::optional<core::SsoLogin>(want.logins[n]));
+      KW_ASSIGN_OR_RETURN(auto second, tx.TakeSsoLogin(StateHash(n)));
+      EXPECT_EQ(second, std::nullopt);
+      return {};
+    }));
+  }
   for (const auto& conflict :
        {core::SsoIdentity{"o1", "https://idp.example.com/realms/acme", "sub-ann", "a3", kNow, kNow},
         core::SsoIdentity{"o1", "https://idp.example.com/realms/acme", "sub-new", "a1", kNow,

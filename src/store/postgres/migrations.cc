@@ -341,12 +341,18 @@ CREATE TABLE sso_logins (
 CREATE INDEX sso_logins_expires_at ON sso_logins(expires_at);
 )sql";
 
+// Single sign-on tickets: see the SQLite migration 10.
+constexpr const char* kV10SsoTickets = R"sql(
+ALTER TABLE sso_logins ADD COLUMN issuer TEXT COLLATE "C";
+ALTER TABLE sso_logins ADD COLUMN subject TEXT COLLATE "C";
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
-  static const auto kMigrations =
-      sql::NumberMigrations({kV1Accounts, kV2Organizations, kV3Recovery, kV4RecoveryRequests,
-                             kV5ServerMeta, kV6EscrowMode, kV7Pairings, kV8Snapshots, kV9Sso});
+  static const auto kMigrations = sql::NumberMigrations(
+      {kV1Accounts, kV2Organizations, kV3Recovery, kV4RecoveryRequests, kV5ServerMeta,
+       kV6EscrowMode, kV7Pairings, kV8Snapshots, kV9Sso, kV10SsoTickets});
   return kMigrations;
 }
 

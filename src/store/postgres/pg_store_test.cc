@@ -613,8 +613,10 @@ TEST(PgMigrationTest, UpgradesVersion8DatabaseWithData) {
   store.reset();
   const std::string hash = "'\\x" + std::string(64, '9') + "'";
   auto insert = [&](const std::string& state_hash, const std::string& kind) {
-    db.Exec("INSERT INTO sso_logins VALUES ('login-2', " + state_hash + ", 'o1', 'n', 'v', 'r', '" +
-            kind + "', 1, 2)");
+    db.Exec(
+        "INSERT INTO sso_logins (id, state_hash, org_id, nonce, code_verifier, redirect_uri, "
+        "client_kind, created_at, expires_at) VALUES ('login-2', " +
+        state_hash + ", 'o1', 'n', 'v', 'r', '" + kind + "', 1, 2)");
   };
   EXPECT_THROW(insert("'\\x00'", "cli"), std::runtime_error);
   EXPECT_THROW(insert(hash, "mobile"), std::runtime_error);
@@ -624,6 +626,75 @@ TEST(PgMigrationTest, UpgradesVersion8DatabaseWithData) {
   EXPECT_EQ(db.Query("SELECT count(*) FROM sso_identities")[0][0], "0");
   EXPECT_EQ(db.Query("SELECT count(*) FROM sso_logins")[0][0], "0");
   EXPECT_EQ(db.Query("SELECT count(*) FROM accounts")[0][0], "1");
+}
+
+// A version 9 database with a pending sign-in in sso_logins is upgraded in
+// place: the sign-in stays, with NULL issuer and subject (read as nullopt),
+// and the table then holds tickets too.
+TEST(PgMigrationTest, UpgradesVersion9DatabaseWithData) {
+  KEYWARD_REQUIRE_PG_CLUSTER();
+  ASSERT_GE(LatestVersion(), 10);
+  TestDatabase db("v9");
+  MigrateTo(db, 9);
+  SeedAccountsAndOrg(db);
+  db.Exec(
+      "INSERT INTO sso_identities (org_id, issuer, subject, account_id, created_at, "
+      "last_login_at) VALUES ('o1', 'https://idp.example.com', 'sub-ann', 'a1', 600, 650)");
+  db.Exec(
+      "INSERT INTO sso_logins (id, state_hash, org_id, nonce, code_verifier, redirect_uri, "
+      "client_kind, created_at, expires_at) VALUES ('login-1', '\\x" +
+      std::string(64, '0') + "', 'o1', 'n', '" + std::string(43, 'v') +
+      "', 'https://vault.example.com/sso/callback', 'web', 600, 1200)");
+  auto store = OpenOrFail(db.url());
+  ASSERT_NE(store, nullptr);
+  auto v = store->SchemaVersion();
+  ASSERT_OK(v);
+  EXPECT_EQ(*v, LatestVersion());
+  // The old row is kept, its new columns NULL (not empty text).
+  EXPECT_EQ(db.Query("SELECT id, issuer IS NULL, subject IS NULL FROM sso_logins"),
+            (std::vector<std::vector<std::string>>{{"login-1", "t", "t"}}));
+  SsoLogin pending;
+  pending.id = "login-1";
+  pending.state_hash = Bytes(32, 0);
+  pending.org_id = "o1";
+  pending.nonce = "n";
+  pending.code_verifier = std::string(43, 'v');
+  pending.redirect_uri = "https://vault.example.com/sso/callback";
+  pending.client_kind = SsoClientKind::kWeb;
+  pending.created_at = 600;
+  pending.expires_at = 1200;
+  // The table now holds tickets too, for the old organization.
+  SsoLogin ticket;
+  ticket.id = "ticket-1";
+  ticket.state_hash = Bytes(32, 8);
+  ticket.org_id = "o1";
+  ticket.issuer = "https://idp.example.com";
+  ticket.subject = "sub-ann";
+  ticket.client_kind = SsoClientKind::kCli;
+  ticket.created_at = 700;
+  ticket.expires_at = 760;
+  ASSERT_OK(store->Read([&](Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(auto identity, tx.FindSsoIdentityOfAccount("o1", "a1"));
+    EXPECT_TRUE(identity.has_value());
+    return {};
+  }));
+  ASSERT_OK(store->Transact([&](Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(auto taken, tx.TakeSsoLogin(pending.state_hash));
+    EXPECT_EQ(taken, std::optional<SsoLogin>(pending));
+    if (taken) {
+      EXPECT_EQ(taken->issuer, std::nullopt);
+      EXPECT_EQ(taken->subject, std::nullopt);
+    }
+    return tx.InsertSsoLogin(ticket);
+  }));
+  EXPECT_EQ(
+      db.Query("SELECT id, issuer, subject FROM sso_logins"),
+      (std::vector<std::vector<std::string>>{{"ticket-1", "https://idp.example.com", "sub-ann"}}));
+  ASSERT_OK(store->Transact([&](Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(auto taken, tx.TakeSsoLogin(ticket.state_hash));
+    EXPECT_EQ(taken, std::optional<SsoLogin>(ticket));
+    return {};
+  }));
 }
 
 TEST(PgMigrationTest, NodesMigratingAFreshDatabaseAtOnceAllSucceed) {

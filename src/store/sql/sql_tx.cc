@@ -304,9 +304,11 @@ SsoIdentity ReadSsoIdentity(const Stmt& s) {
   return i;
 }
 
+// issuer and subject (migration 10) are NULL for a pending sign-in, both set
+// for a ticket; NULL reads as nullopt.
 constexpr const char* kSsoLoginCols =
     "id, state_hash, org_id, nonce, code_verifier, redirect_uri, client_kind, created_at, "
-    "expires_at";
+    "expires_at, issuer, subject";
 
 // The CHECK constraint admits the two names only; anything else reads as
 // cli, whose redirect is the stored loopback redirect_uri.
@@ -325,6 +327,8 @@ SsoLogin ReadSsoLogin(const Stmt& s) {
   l.client_kind = ReadSsoClientKind(s.Text(6));
   l.created_at = s.Int(7);
   l.expires_at = s.Int(8);
+  if (!s.IsNull(9)) l.issuer = s.Text(9);
+  if (!s.IsNull(10)) l.subject = s.Text(10);
   return l;
 }
 
@@ -971,7 +975,7 @@ class SqlTx final : public Tx {
     // (store.conflict); the foreign key refuses an organization that does
     // not exist (store.not_found).
     static const std::string kSql = std::string("INSERT INTO sso_logins (") + kSsoLoginCols +
-                                    ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)";
+                                    ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)";
     KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql.c_str(), "insert sso login"));
     s.Bind(1, l.id)
         .Bind(2, l.state_hash)
@@ -982,6 +986,17 @@ class SqlTx final : public Tx {
         .Bind(7, core::SsoClientKindName(l.client_kind))
         .Bind(8, l.created_at)
         .Bind(9, l.expires_at);
+    // A pending sign-in stores NULL issuer and subject; a ticket both.
+    if (l.issuer) {
+      s.Bind(10, *l.issuer);
+    } else {
+      s.BindNull(10, Type::kText);
+    }
+    if (l.subject) {
+      s.Bind(11, *l.subject);
+    } else {
+      s.BindNull(11, Type::kText);
+    }
     KW_TRY(s.Exec());
     return {};
   }

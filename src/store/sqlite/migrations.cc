@@ -385,12 +385,23 @@ CREATE TABLE sso_logins (
 CREATE INDEX sso_logins_expires_at ON sso_logins(expires_at);
 )sql";
 
+// Single sign-on tickets (docs/sso.md): sso_logins also holds the short-lived
+// ticket the server hands the client once the provider vouched for the user.
+// issuer and subject are NULL while a sign-in waits for the provider; once it
+// answered they are the verified ID token's iss and sub (both set), and the
+// row is the sign-in ticket presented at login (its nonce, code_verifier and
+// redirect_uri are then empty).
+constexpr const char* kV10SsoTickets = R"sql(
+ALTER TABLE sso_logins ADD COLUMN issuer TEXT;
+ALTER TABLE sso_logins ADD COLUMN subject TEXT;
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
-  static const auto kMigrations =
-      sql::NumberMigrations({kV1Accounts, kV2Organizations, kV3Recovery, kV4RecoveryRequests,
-                             kV5ServerMeta, kV6EscrowMode, kV7Pairings, kV8Snapshots, kV9Sso});
+  static const auto kMigrations = sql::NumberMigrations(
+      {kV1Accounts, kV2Organizations, kV3Recovery, kV4RecoveryRequests, kV5ServerMeta,
+       kV6EscrowMode, kV7Pairings, kV8Snapshots, kV9Sso, kV10SsoTickets});
   return kMigrations;
 }
 

@@ -648,19 +648,20 @@ TEST(SqliteMigrationTest, UpgradesVersion8DatabaseWithData) {
   ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
   RawExec(raw, "PRAGMA foreign_keys=ON");
   // The columns admit their names and sizes only.
-  EXPECT_NE(sqlite3_exec(raw,
-                         "INSERT INTO sso_logins VALUES ('login-2', zeroblob(32), 'o1', 'n', 'v', "
-                         "'r', 'mobile', 1, 2)",
-                         nullptr, nullptr, nullptr),
-            SQLITE_OK);
-  EXPECT_NE(sqlite3_exec(raw,
-                         "INSERT INTO sso_logins VALUES ('login-2', zeroblob(16), 'o1', 'n', 'v', "
-                         "'r', 'cli', 1, 2)",
-                         nullptr, nullptr, nullptr),
-            SQLITE_OK);
-  RawExec(raw,
-          "INSERT INTO sso_logins VALUES ('login-2', zeroblob(32), 'o1', 'n', 'v', 'r', 'cli', 1, "
-          "2)");
+  const std::string insert =
+      "INSERT INTO sso_logins (id, state_hash, org_id, nonce, code_verifier, redirect_uri, "
+      "client_kind, created_at, expires_at) VALUES ";
+  EXPECT_NE(
+      sqlite3_exec(
+          raw, (insert + "('login-2', zeroblob(32), 'o1', 'n', 'v', 'r', 'mobile', 1, 2)").c_str(),
+          nullptr, nullptr, nullptr),
+      SQLITE_OK);
+  EXPECT_NE(
+      sqlite3_exec(raw,
+                   (insert + "('login-2', zeroblob(16), 'o1', 'n', 'v', 'r', 'cli', 1, 2)").c_str(),
+                   nullptr, nullptr, nullptr),
+      SQLITE_OK);
+  RawExec(raw, insert + "('login-2', zeroblob(32), 'o1', 'n', 'v', 'r', 'cli', 1, 2)");
   // Deleting the organization takes its identities and logins along.
   RawExec(raw, "DELETE FROM orgs WHERE id = 'o1'");
   auto count = [&](const char* table) {
@@ -676,6 +677,93 @@ TEST(SqliteMigrationTest, UpgradesVersion8DatabaseWithData) {
   EXPECT_EQ(count("sso_logins"), 0);
   EXPECT_EQ(count("accounts"), 1);
   sqlite3_close(raw);
+}
+
+// A database written by a keywardd that knew migrations 1 to 9, with a
+// pending sign-in in sso_logins, is upgraded in place: the sign-in stays and
+// reads with no issuer and no subject, and the table then holds tickets too.
+TEST(SqliteMigrationTest, UpgradesVersion9DatabaseWithData) {
+  ASSERT_GE(LatestVersion(), 10);
+  fs::path db = TempDir() / "v9.db";
+  {
+    sqlite3* raw = OpenAtVersion(db, 9);
+    ASSERT_NE(raw, nullptr);
+    SeedAccountsAndOrg(raw);
+    RawExec(raw,
+            "INSERT INTO sso_identities (org_id, issuer, subject, account_id, created_at, "
+            "last_login_at) VALUES ('o1', 'https://idp.example.com', 'sub-ann', 'a1', 600, 650)");
+    RawExec(raw,
+            "INSERT INTO sso_logins (id, state_hash, org_id, nonce, code_verifier, redirect_uri, "
+            "client_kind, created_at, expires_at) VALUES ('login-1', zeroblob(32), 'o1', 'n', "
+            "'" +
+                std::string(43, 'v') +
+                "', 'https://vault.example.com/sso/callback', 'web', 600, 1200)");
+    sqlite3_close(raw);
+  }
+  {
+    auto store = Open("sqlite:" + db.string());
+    ASSERT_TRUE(store) << store.error().code();
+    auto v = (*store)->SchemaVersion();
+    ASSERT_TRUE(v);
+    EXPECT_EQ(*v, LatestVersion());
+  }
+  // The old row is kept, its new columns NULL on disk (not empty text).
+  {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
+    sqlite3_stmt* stmt = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(raw, "SELECT id, issuer IS NULL, subject IS NULL FROM sso_logins",
+                                 -1, &stmt, nullptr),
+              SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0))), "login-1");
+    EXPECT_EQ(sqlite3_column_int(stmt, 1), 1);
+    EXPECT_EQ(sqlite3_column_int(stmt, 2), 1);
+    EXPECT_EQ(sqlite3_step(stmt), SQLITE_DONE);
+    sqlite3_finalize(stmt);
+    sqlite3_close(raw);
+  }
+  auto store = Open("sqlite:" + db.string());
+  ASSERT_TRUE(store) << store.error().code();
+  SsoLogin pending;
+  pending.id = "login-1";
+  pending.state_hash = Bytes(32, 0);
+  pending.org_id = "o1";
+  pending.nonce = "n";
+  pending.code_verifier = std::string(43, 'v');
+  pending.redirect_uri = "https://vault.example.com/sso/callback";
+  pending.client_kind = SsoClientKind::kWeb;
+  pending.created_at = 600;
+  pending.expires_at = 1200;
+  // The table now holds tickets too, for the old organization.
+  SsoLogin ticket;
+  ticket.id = "ticket-1";
+  ticket.state_hash = Bytes(32, 8);
+  ticket.org_id = "o1";
+  ticket.issuer = "https://idp.example.com";
+  ticket.subject = "sub-ann";
+  ticket.client_kind = SsoClientKind::kCli;
+  ticket.created_at = 700;
+  ticket.expires_at = 760;
+  ASSERT_TRUE((*store)->Read([&](Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(auto identity, tx.FindSsoIdentityOfAccount("o1", "a1"));
+    EXPECT_TRUE(identity.has_value());
+    return {};
+  }));
+  ASSERT_TRUE((*store)->Transact([&](Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(auto taken, tx.TakeSsoLogin(pending.state_hash));
+    EXPECT_EQ(taken, std::optional<SsoLogin>(pending));
+    if (taken) {
+      EXPECT_EQ(taken->issuer, std::nullopt);
+      EXPECT_EQ(taken->subject, std::nullopt);
+    }
+    return tx.InsertSsoLogin(ticket);
+  }));
+  ASSERT_TRUE((*store)->Transact([&](Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(auto taken, tx.TakeSsoLogin(ticket.state_hash));
+    EXPECT_EQ(taken, std::optional<SsoLogin>(ticket));
+    return {};
+  }));
 }
 
 // FailingStore tests: `flow` counts its operations in `steps` (a StepCounter) and ends with
