@@ -155,6 +155,21 @@ struct SecondFactor {
   std::optional<crypto::SecureBytes> recovery_code;
 };
 
+// POST /v1/sso/start's answer: where to send the browser, and the state
+// the loopback callback must bring back.
+struct SsoStarted {
+  std::string authorization_url;
+  std::string state;
+};
+
+// POST /v1/sso/finish's answer: a single-use ticket for POST /v1/sessions
+// (or a pairing's pickup), base64url.
+struct SsoTicket {
+  std::string ticket;
+  std::string org_id;
+  std::string expires_at;
+};
+
 struct LoginResult {
   std::string token;
   std::string expires_at;
@@ -219,9 +234,18 @@ class Client {
                                                             const crypto::SecureBytes& password);
   // POST /v1/sessions, then unwraps the vault key. On success the client
   // holds the new token. "auth.two_factor_required" asks for a second factor.
+  // `sso_tickets`: from SsoFinish, one per organization whose provider
+  // the member signed in at (required where the policy says so).
   [[nodiscard]] Result<LoginResult> Login(std::string_view email, const crypto::AccountKeys& keys,
                                           const DeviceIdentity& device,
-                                          const SecondFactor& second = {});
+                                          const SecondFactor& second = {},
+                                          const std::vector<std::string>& sso_tickets = {});
+
+  // Single sign-on (docs/sso.md): POST /v1/sso/start for a CLI sign-in
+  // returning to `redirect_uri` (the loopback listener), and POST
+  // /v1/sso/finish with what the browser brought back.
+  [[nodiscard]] Result<SsoStarted> SsoStart(std::string_view org_id, std::string_view redirect_uri);
+  [[nodiscard]] Result<SsoTicket> SsoFinish(std::string_view state, std::string_view code);
 
   // Starting over with a new, empty vault (docs/recovery.md "Start over"):
   // POST /v1/account/restart/code, .../verify (the emailed code → a ticket

@@ -86,6 +86,10 @@ class PairingJoiner {
   // otherwise). "pair.closed" when it said no or the code was wrong,
   // "pair.expired" after the code's lifetime.
   [[nodiscard]] Result<std::optional<PairedSession>> Poll();
+  // Tickets of a single sign-on made on this device first (Client::
+  // SsoFinish), sent with each pickup: a member of an organization that
+  // requires SSO needs them.
+  void set_sso_tickets(std::vector<std::string> tickets) { sso_tickets_ = std::move(tickets); }
 
  private:
   PairingJoiner(Client& client, protocol::pairing::JoiningSide side,
@@ -102,6 +106,7 @@ class PairingJoiner {
   std::string id_;
   crypto::Bytes claim_;
   int64_t expires_in_ = 0;
+  std::vector<std::string> sso_tickets_;
 };
 
 }  // namespace keyward::client

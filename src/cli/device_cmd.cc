@@ -11,6 +11,7 @@
 #include "cli/context.h"
 #include "cli/member_paths.h"
 #include "cli/qr.h"
+#include "cli/sso_signin.h"
 #include "common/try.h"
 #include "keyward/pairing.h"
 
@@ -186,14 +187,19 @@ Status PairShow(Context& ctx, bool qr) {
 }
 
 // On the new device: the code, the wait, then a session of its own.
-Status Pair(Context& ctx, const std::string& email, const std::string& device_name) {
+Status Pair(Context& ctx, const std::string& email, const std::string& device_name,
+            const SsoOptions& sso) {
   KW_ASSIGN_OR_RETURN(auto profile, ctx.LoadProfile());
   profile.token.clear();  // whatever session this profile had is not used here
   client::Client c = ctx.MakeClient(profile);
+  // An organization that requires single sign-on: the provider first (its
+  // tickets go with the pickup).
+  KW_ASSIGN_OR_RETURN(auto tickets, SignInAtProviders(ctx, c, sso));
   KW_ASSIGN_OR_RETURN(auto code, ctx.prompt().Line("Pairing code shown on the signed-in device: "));
   protocol::pairing::JoiningDevice device{device_name.empty() ? HostName() : device_name, "cli"};
   auto answered = client::PairingJoiner::Answer(c, email, code.view(), device);
   if (!answered) return Fail(PairingError(answered.error()));
+  answered->set_sso_tickets(std::move(tickets));
   // On a terminal only: a failure stays the one line a script reads.
   if (::isatty(STDERR_FILENO)) ctx.Hint("Waiting for the signed-in device to confirm...");
   const auto deadline = std::chrono::steady_clock::now() +
@@ -231,7 +237,7 @@ Status Pair(Context& ctx, const std::string& email, const std::string& device_na
 }  // namespace
 
 Status PairThisDevice(Context& ctx, const std::string& email, const std::string& device_name) {
-  return Pair(ctx, email, device_name);
+  return Pair(ctx, email, device_name, SsoOptions{});
 }
 
 void AddDeviceCommands(CLI::App& app, Action* action) {
@@ -257,7 +263,9 @@ void AddDeviceCommands(CLI::App& app, Action* action) {
       "pair", "Pair this device with a signed-in one: type the code it shows");
   pair->add_option("--email", *email, "The account's email")->required();
   pair->add_option("--device-name", *name, "This device's name [host name]");
-  pair->callback([=] { *action = [=](Context& c) { return Pair(c, *email, *name); }; });
+  auto sso = std::make_shared<SsoOptions>();
+  AddSsoOptions(pair, *sso);
+  pair->callback([=] { *action = [=](Context& c) { return Pair(c, *email, *name, *sso); }; });
 }
 
 }  // namespace keyward::cli

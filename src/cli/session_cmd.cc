@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/org_session.h"
+#include "cli/sso_signin.h"
 #include "common/try.h"
 
 namespace keyward::cli {
@@ -49,10 +50,14 @@ bool LooksLikeTotp(std::string_view code) {
   return true;
 }
 
-Status Login(Context& ctx, const std::string& email, const std::string& device_name) {
+Status Login(Context& ctx, const std::string& email, const std::string& device_name,
+             const SsoOptions& sso) {
   KW_ASSIGN_OR_RETURN(auto profile, ctx.LoadProfile());
   client::Client c = ctx.MakeClient(profile);
   if (!profile.token.empty()) (void)c.Logout();  // best effort: one session per profile
+
+  // The provider first: its tickets live minutes, the password prompt after.
+  KW_ASSIGN_OR_RETURN(auto tickets, SignInAtProviders(ctx, c, sso));
 
   KW_ASSIGN_OR_RETURN(auto password, ctx.prompt().Password("Master password: "));
   KW_ASSIGN_OR_RETURN(auto keys, c.DeriveLoginKeys(email, password));
@@ -62,7 +67,7 @@ Status Login(Context& ctx, const std::string& email, const std::string& device_n
   device.name = !device_name.empty()           ? device_name
                 : !profile.device_name.empty() ? profile.device_name
                                                : HostName();
-  auto result = c.Login(email, keys, device);
+  auto result = c.Login(email, keys, device, {}, tickets);
   if (!result && result.error().code() == "auth.two_factor_required") {
     KW_ASSIGN_OR_RETURN(auto code, ctx.prompt().Line("Two-step login code (or a recovery code): "));
     client::SecondFactor second;
@@ -71,7 +76,7 @@ Status Login(Context& ctx, const std::string& email, const std::string& device_n
     } else {
       second.recovery_code = std::move(code);
     }
-    result = c.Login(email, keys, device, second);
+    result = c.Login(email, keys, device, second, tickets);
   }
   if (!result) return Fail(WithForgotHint(ctx, result.error(), email));
 
@@ -231,7 +236,10 @@ void AddSessionCommands(CLI::App& app, Action* action) {
   auto device_name = std::make_shared<std::string>();
   login->add_option("--email", *email, "Account email")->required();
   login->add_option("--device-name", *device_name, "Name of this device (default: host name)");
-  login->callback([=] { *action = [=](Context& c) { return Login(c, *email, *device_name); }; });
+  auto sso = std::make_shared<SsoOptions>();
+  AddSsoOptions(login, *sso);
+  login->callback(
+      [=] { *action = [=](Context& c) { return Login(c, *email, *device_name, *sso); }; });
 
   app.add_subcommand("logout", "End this device's session")->callback([=] { *action = Logout; });
   app.add_subcommand("status", "Show server, account, session and lock state")->callback([=] {

@@ -166,8 +166,46 @@ Result<crypto::AccountKeys> Client::DeriveLoginKeys(std::string_view email,
   return DeriveAccountKeys(password, pre.salt, pre.kdf);
 }
 
+Result<SsoStarted> Client::SsoStart(std::string_view org_id, std::string_view redirect_uri) {
+  Json body = Json::object();
+  body["org_id"] = Str(org_id);
+  body["client"] = Str("cli");
+  body["redirect_uri"] = Str(redirect_uri);
+  KW_ASSIGN_OR_RETURN(auto r, http_->Call("POST", "/v1/sso/start", body, ""));
+  SsoStarted out;
+  KW_ASSIGN_OR_RETURN(out.authorization_url, JsonString(r.body, "authorization_url"));
+  KW_ASSIGN_OR_RETURN(out.state, JsonString(r.body, "state"));
+  // The browser goes where this says: only to the provider over https (or
+  // a provider on this machine), never to a javascript: or file: address a
+  // hostile server might hand out.
+  const std::string_view url = out.authorization_url;
+  if (!url.starts_with("https://") && !url.starts_with("http://127.0.0.1") &&
+      !url.starts_with("http://[::1]") && !url.starts_with("http://localhost")) {
+    return Fail(
+        Error::Unavailable("server.bad_response", "the sign-in address is not an https address"));
+  }
+  if (url.find(std::string("state=") + out.state) == std::string_view::npos) {
+    return Fail(Error::Unavailable("server.bad_response",
+                                   "the sign-in address does not carry the sign-in's state"));
+  }
+  return out;
+}
+
+Result<SsoTicket> Client::SsoFinish(std::string_view state, std::string_view code) {
+  Json body = Json::object();
+  body["state"] = Str(state);
+  body["code"] = Str(code);
+  KW_ASSIGN_OR_RETURN(auto r, http_->Call("POST", "/v1/sso/finish", body, ""));
+  SsoTicket out;
+  KW_ASSIGN_OR_RETURN(out.ticket, JsonString(r.body, "ticket"));
+  KW_ASSIGN_OR_RETURN(out.org_id, JsonString(r.body, "org_id"));
+  if (auto e = JsonString(r.body, "expires_at")) out.expires_at = *e;
+  return out;
+}
+
 Result<LoginResult> Client::Login(std::string_view email, const crypto::AccountKeys& keys,
-                                  const DeviceIdentity& device, const SecondFactor& second) {
+                                  const DeviceIdentity& device, const SecondFactor& second,
+                                  const std::vector<std::string>& sso_tickets) {
   Json body = Json::object();
   body["email"] = Str(email);
   body["auth_key"] = SecretB64(keys.auth.span());
@@ -178,6 +216,11 @@ Result<LoginResult> Client::Login(std::string_view email, const crypto::AccountK
   body["device"] = std::move(dev);
   if (second.totp_code) body["totp_code"] = Json(ToSecretString(*second.totp_code));
   if (second.recovery_code) body["recovery_code"] = Json(ToSecretString(*second.recovery_code));
+  if (!sso_tickets.empty()) {
+    Json tickets = Json::array();
+    for (const auto& t : sso_tickets) tickets.push_back(Str(t));
+    body["sso_tickets"] = std::move(tickets);
+  }
   KW_ASSIGN_OR_RETURN(auto r, http_->Call("POST", "/v1/sessions", body, ""));
   LoginResult out;
   KW_ASSIGN_OR_RETURN(auto token, JsonString(r.body, "token"));

@@ -131,6 +131,11 @@ Result<PairingJoiner> PairingJoiner::Answer(Client& client, std::string_view ema
 Result<std::optional<PairedSession>> PairingJoiner::Poll() {
   Json body = Json::object();
   body["claim"] = B64(claim_);
+  if (!sso_tickets_.empty()) {
+    Json tickets = Json::array();
+    for (const auto& t : sso_tickets_) tickets.push_back(Str(t));
+    body["sso_tickets"] = std::move(tickets);
+  }
   KW_ASSIGN_OR_RETURN(auto r, client_->CallJson("POST", PairingPath(id_, "pickup"), body));
   KW_ASSIGN_OR_RETURN(auto state, JsonString(r, "state"));
   if (state == "answered") return std::optional<PairedSession>();

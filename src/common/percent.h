@@ -3,11 +3,20 @@
 // / "~" becomes "%XX" (upper-case hex).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
 namespace keyward {
 
 std::string PercentEncode(std::string_view text);
+
+// The inverse for one query value (application/x-www-form-urlencoded: '+'
+// is a space); nullopt for a '%' not followed by two hex digits.
+std::optional<std::string> PercentDecode(std::string_view text);
+
+// The first value of `name` in a URL query ("a=1&b=2", without the '?'),
+// decoded; nullopt when absent or badly encoded.
+std::optional<std::string> QueryValue(std::string_view query, std::string_view name);
 
 }  // namespace keyward

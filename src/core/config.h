@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/sso_provider.h"
 #include "crypto/crypto.h"
 
 namespace keyward::core {
@@ -65,6 +66,9 @@ struct CoreConfig {
   // admin reset and redemption). Null: enrollment answers
   // server.recovery_key_missing.
   std::shared_ptr<const crypto::BoxKeyPair> recovery_key;
+  // Single sign-on providers by organization id (keywardd's [sso.ORG]
+  // tables; docs/sso.md). An organization without one cannot require SSO.
+  SsoConfig sso;
 };
 
 }  // namespace keyward::core

@@ -51,6 +51,18 @@ Result<NextStatement> VerifyAgainst(const protocol::SignedOrgStatement& signed_s
   return NextStatement{std::move(verified->statement), std::move(*policy)};
 }
 
+// "sso":"required" only where this server has the organization's provider:
+// otherwise no member but the owners could sign in at all.
+Status CheckSsoConfigured(const Context& ctx, std::string_view org_id,
+                          const protocol::RecoveryPolicy& policy) {
+  if (!policy.require_sso || ctx.config.sso.contains(org_id)) return {};
+  return Fail(Error::InvalidArgument(
+      "org.sso_not_configured",
+      "This server has no single sign-on provider for the organization; its operator adds an "
+      "[sso." +
+          std::string(org_id) + "] table to keywardd's config first (docs/sso.md)."));
+}
+
 // Active recovery admins holding a grant of the organization's current
 // key version: the most approvals a request can collect.
 Result<int64_t> EligibleRecoveryAdmins(store::Tx& tx, const core::Org& org) {
@@ -219,7 +231,8 @@ std::map<std::string, std::string> PolicyDetails(const protocol::RecoveryPolicy&
           {"pending_ttl", std::to_string(policy.pending_ttl)},
           // Addresses stay out of the log: 0 means "every recovery admin".
           {"notify_count", std::to_string(policy.notify.size())},
-          {"pairing_reset", policy.pairing_reset ? "allow" : "deny"}};
+          {"pairing_reset", policy.pairing_reset ? "allow" : "deny"},
+          {"sso", policy.require_sso ? "required" : "optional"}};
 }
 
 Status OrgService::CheckMayCreate(const Caller& caller) {
@@ -254,6 +267,7 @@ Result<OrgView> OrgService::Create(const Caller& caller, const NewOrg& in) {
   auto pin = protocol::PinOnFirstUse(in.id, decoded->signing_public_key);
   if (!pin) return Fail(AsBadRequest(pin.error()));
   KW_ASSIGN_OR_RETURN(NextStatement first, VerifyAgainst(signed_statement, *pin, 1, now));
+  KW_TRY(CheckSsoConfigured(ctx_, in.id, first.policy));
   KW_TRY(CheckGrantUpload(in.grant, 1, Role::kOwner));
   auto policy_json = protocol::EncodePolicy(first.policy);
   if (!policy_json) return Fail(AsBadRequest(policy_json.error()));
@@ -364,6 +378,7 @@ Result<OrgView> OrgService::ChangePolicy(const Caller& caller, std::string_view 
     auto policy_json = protocol::EncodePolicy(next.policy);
     if (!policy_json) return Fail(AsBadRequest(policy_json.error()));
     KW_TRY(CheckQuorumReachable(tx, access.org, next.policy));
+    KW_TRY(CheckSsoConfigured(ctx_, access.org.id, next.policy));
     KW_ASSIGN_OR_RETURN(auto before, PolicyOf(access.org));
     KW_ASSIGN_OR_RETURN(notices, CollectPolicyNotices(tx, access.org.id, before, next.policy));
     new_mode = protocol::RecoveryModeName(next.policy.mode);

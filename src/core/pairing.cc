@@ -1,10 +1,13 @@
 #include "core/pairing.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "core/notices.h"
 #include "core/org_access.h"
 #include "core/sessions.h"
+#include "core/sso_signin.h"
 #include "core/validation.h"
 #include "crypto/cpace.h"
 #include "protocol/pairing.h"
@@ -261,7 +264,8 @@ Status PairingService::Release(const Caller& caller, std::string_view id, const 
   });
 }
 
-Result<PairingPickup> PairingService::Pickup(std::string_view id, std::span<const uint8_t> claim) {
+Result<PairingPickup> PairingService::Pickup(std::string_view id, std::span<const uint8_t> claim,
+                                             const std::vector<Bytes>& sso_tickets) {
   if (!ValidId(id) || claim.size() != kClaimSize) return Fail(NotFound());
   const int64_t now = ctx_.clock.NowUnix();
   const Bytes claim_hash = ClaimHash(claim);
@@ -285,13 +289,21 @@ Result<PairingPickup> PairingService::Pickup(std::string_view id, std::span<cons
     // Released: B's device and session, in the same transaction as "done".
     KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(p->account_id));
     if (!account) return Fail(Closed());
+    // A pairing is not a way around the provider.
+    KW_ASSIGN_OR_RETURN(auto vouch,
+                        ApplySsoTickets(ctx_, tx, *account, sso_tickets, p->joining_device_id));
+    int64_t expires_at = now + ctx_.config.session_ttl_seconds;
+    if (vouch.session_ends_by != 0) expires_at = std::min(expires_at, vouch.session_ends_by);
     Device device{p->account_id, p->joining_device_id, p->joining_name, p->joining_type, now, now,
                   true};
     KW_TRY(tx.UpsertDevice(device));
     out.token = crypto::SecureBytes::Random(32);
-    Session session{
-        SessionTokenHash(ctx_, out.token.span()), p->account_id, p->joining_device_id, now,
-        now + ctx_.config.session_ttl_seconds,    false};
+    Session session{SessionTokenHash(ctx_, out.token.span()),
+                    p->account_id,
+                    p->joining_device_id,
+                    now,
+                    expires_at,
+                    false};
     KW_TRY(tx.InsertSession(session));
     p->state = PairingState::kDone;
     p->updated_at = now;

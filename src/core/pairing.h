@@ -88,8 +88,12 @@ class PairingService {
                                const Bytes& payload);
   // B, with its claim: waiting for A (state answered), closed (pair.closed),
   // expired (pair.expired), or released → B's device and session are made,
-  // the pairing is done, the event logged and the owner emailed.
-  [[nodiscard]] Result<PairingPickup> Pickup(std::string_view id, std::span<const uint8_t> claim);
+  // the pairing is done, the event logged and the owner emailed. A member
+  // of an organization that requires SSO brings the tickets of a sign-in at
+  // its provider (ApplySsoTickets; auth.sso_required without them, and the
+  // pairing stays released so B can pick up again with them).
+  [[nodiscard]] Result<PairingPickup> Pickup(std::string_view id, std::span<const uint8_t> claim,
+                                             const std::vector<Bytes>& sso_tickets = {});
 
  private:
   Result<Pairing> Decoy(store::Tx& tx, const std::string& email, int64_t now) const;

@@ -17,6 +17,7 @@
 #include "core/rotation.h"
 #include "core/sessions.h"
 #include "core/snapshots.h"
+#include "core/sso_signin.h"
 #include "core/two_factor.h"
 #include "core/vault.h"
 
@@ -45,7 +46,8 @@ class Services {
         pairings(ctx_),
         restart(ctx_, credentials_),
         snapshots(ctx_),
-        restores(ctx_) {}
+        restores(ctx_),
+        sso(ctx_) {}
   // Background work (core/deferred.h) still queued runs first: it uses
   // the context.
   ~Services() { deferred_.Stop(); }
@@ -81,6 +83,7 @@ class Services {
   AccountRestartService restart;
   SnapshotService snapshots;
   RestoreService restores;
+  SsoService sso;
 };
 
 }  // namespace keyward::core

@@ -1,9 +1,12 @@
 #include "core/sessions.h"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include "core/notices.h"
 #include "core/org_access.h"
+#include "core/sso_signin.h"
 #include "core/two_factor.h"
 #include "core/validation.h"
 
@@ -125,9 +128,11 @@ Result<LoginResult> SessionService::Login(const core::Login& login) {
   LoginOutcome outcome = LoginOutcome::kOk;
   LoginResult result;
   bool new_device = false;
+  std::optional<Error> sso_refusal;
   KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     outcome = LoginOutcome::kOk;
     new_device = false;
+    sso_refusal.reset();
     KW_ASSIGN_OR_RETURN(bool locked, credentials_.Locked(tx, email, login.remote_address));
     if (locked) {
       outcome = LoginOutcome::kLocked;
@@ -144,6 +149,15 @@ Result<LoginResult> SessionService::Login(const core::Login& login) {
       outcome = LoginOutcome::kUnverified;
       return {};
     }
+    // Before the second factor, so that no code is spent on a login that
+    // cannot succeed; the tickets themselves are taken last (below).
+    if (login.sso_tickets.empty()) {
+      KW_ASSIGN_OR_RETURN(auto requiring, OrgsRequiringSso(tx, account->id));
+      if (!requiring.empty()) {
+        sso_refusal = SsoRequired(requiring.front());
+        return {};
+      }
+    }
     if (account->totp_enabled) {
       KW_ASSIGN_OR_RETURN(outcome, CheckSecondFactor(ctx_, tx, *account, login));
       if (outcome == LoginOutcome::kNeedSecondFactor) return {};
@@ -153,13 +167,21 @@ Result<LoginResult> SessionService::Login(const core::Login& login) {
                         "invalid_two_factor");
       }
     }
+    // An error here rolls the whole login back: the tickets stay untaken.
+    KW_ASSIGN_OR_RETURN(auto vouch,
+                        ApplySsoTickets(ctx_, tx, *account, login.sso_tickets, login.device.id));
     KW_TRY(credentials_.ClearFailures(tx, email));
     KW_ASSIGN_OR_RETURN(new_device, UpsertLoginDevice(tx, account->id, login.device, now));
 
     result.token = crypto::SecureBytes::Random(32);
-    core::Session session{
-        SessionTokenHash(ctx_, result.token.span()), account->id, login.device.id, now,
-        now + ctx_.config.session_ttl_seconds,       false};
+    int64_t expires_at = now + ctx_.config.session_ttl_seconds;
+    if (vouch.session_ends_by != 0) expires_at = std::min(expires_at, vouch.session_ends_by);
+    core::Session session{SessionTokenHash(ctx_, result.token.span()),
+                          account->id,
+                          login.device.id,
+                          now,
+                          expires_at,
+                          false};
     KW_TRY(tx.InsertSession(session));
     KW_TRY(LogLogin(ctx_, tx, *account, login.device.id, "account.login", ""));
     result.expires_at = session.expires_at;
@@ -170,6 +192,7 @@ Result<LoginResult> SessionService::Login(const core::Login& login) {
 
   if (outcome == LoginOutcome::kWrongKey) LogWrongKeyAfterAnswer(ctx_, email, login.device.id);
   if (outcome != LoginOutcome::kOk) return Fail(LoginRefusal(outcome));
+  if (sso_refusal) return Fail(*sso_refusal);
   if (new_device) {
     notices::SendBestEffort(ctx_.mailer,
                             notices::NewDevice(email, login.device.name, login.device.type, now),

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/context.h"
 #include "core/credentials.h"
@@ -24,6 +25,10 @@ struct Login {
   DeviceInfo device;
   std::optional<std::string> totp_code;
   std::optional<std::string> recovery_code;
+  // Tickets from POST /v1/sso/finish (core/sso_signin.h), one per
+  // organization whose provider vouched; required for the organizations
+  // whose policy says "sso":"required".
+  std::vector<store::Bytes> sso_tickets;
   std::string remote_address;
 };
 
@@ -41,7 +46,10 @@ class SessionService {
 
   // Errors: auth.invalid_credentials (unknown email or wrong key, the same
   // work and answer), account.unverified (only after the key checked out),
-  // auth.two_factor_required, auth.invalid_two_factor, auth.rate_limited.
+  // auth.sso_required (an organization requires SSO and the login carries
+  // no ticket; checked before the second factor so no code is spent on
+  // it), auth.two_factor_required, auth.invalid_two_factor,
+  // auth.rate_limited, and ApplySsoTickets's errors (checked last).
   [[nodiscard]] Result<LoginResult> Login(const core::Login& login);
   [[nodiscard]] Status Logout(const Caller& caller);
   // auth.required for an unknown, expired or revoked token or a deactivated

@@ -188,6 +188,8 @@ Status Sweep(const Context& ctx) {
       // Kept a day past expiry, so a late poll reads "expired", not "no such pairing".
       KW_TRY(tx.DeleteExpiredPairings(now - 86400));
       KW_TRY(tx.DeleteStaleSnapshots(now - kSnapshotUploadTtl));
+      // Single sign-on: sign-ins the provider never answered, unused tickets.
+      KW_TRY(tx.DeleteExpiredSsoLogins(now, 1000));
       return Discard(tx.DeleteRateLimitsBefore(now - kRateLimitRetention));
     }));
     return Discard(SweepRecoveryRequests(ctx));

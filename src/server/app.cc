@@ -17,6 +17,7 @@
 #include "common/try.h"
 #include "server/key_file.h"
 #include "server/migrate.h"
+#include "sso/provider.h"
 
 #ifndef KEYWARD_VERSION
 #define KEYWARD_VERSION "0.0.0"
@@ -90,6 +91,36 @@ class JsonMessageFlag final : public spdlog::custom_flag_formatter {
   }
 };
 
+// An organization's [sso.ORG] provider as core sees it: sso::Provider (discovery,
+// the code exchange, the ID token checked against the provider's keys).
+class OidcProvider final : public core::SsoIdentityProvider {
+ public:
+  OidcProvider(std::string issuer, std::string client_id, std::string client_secret)
+      : provider_(sso::ProviderConfig{std::move(issuer), std::move(client_id),
+                                      std::move(client_secret)}) {}
+
+  const std::string& issuer() const override { return provider_.config().issuer; }
+
+  Result<std::string> AuthorizationUrl(sso::AuthorizationRequest request) override {
+    KW_ASSIGN_OR_RETURN(auto metadata, provider_.Metadata());
+    request.client_id = provider_.config().client_id;
+    return sso::AuthorizationUrl(metadata, request);
+  }
+
+  Result<sso::IdTokenClaims> Redeem(std::string_view code, std::string_view redirect_uri,
+                                    std::string_view code_verifier, std::string_view nonce,
+                                    int64_t now) override {
+    return provider_.Redeem(code, redirect_uri, code_verifier, nonce, now);
+  }
+
+ private:
+  sso::Provider provider_;
+};
+
+std::shared_ptr<core::SsoIdentityProvider> MakeOidcProvider(const ServerConfig::Sso& sso) {
+  return std::make_shared<OidcProvider>(sso.issuer, sso.client_id, sso.client_secret);
+}
+
 }  // namespace
 
 Result<std::unique_ptr<App>> App::Create(const ServerConfig& config, ApiFactory factory,
@@ -139,6 +170,9 @@ Result<std::unique_ptr<App>> App::Create(const ServerConfig& config, ApiFactory 
   api_config.recovery_key = app->recovery_key_;
   api_config.org_creation_operator_only = config.org_creation == OrgCreation::kOperator;
   api_config.org_creators = config.org_creators;
+  for (const auto& [org, sso] : config.sso) {
+    api_config.sso[org] = core::SsoOrgConfig{MakeOidcProvider(sso), sso.max_session_age.count()};
+  }
   KW_ASSIGN_OR_RETURN(
       auto api, factory(api_config, std::move(store), *app->mailer_, app->clock_, *app->secret_));
   app->api_ = std::move(api);

@@ -525,7 +525,8 @@ Status Apply(ServerConfig& config, const KeySpec& spec, std::string_view value,
                        shown + ": " + status.error().message()));
 }
 
-// [sso.ORG] tables: issuer, client_id, client_secret; nothing else.
+// [sso.ORG] tables: issuer, client_id, client_secret, max_session_age;
+// nothing else.
 Status ApplySsoTables(ServerConfig& config, const toml::node& node, const std::string& path) {
   auto bad = [&](const std::string& what) {
     return Error::InvalidArgument("config.bad_sso", "in config file " + path + ": " + what);
@@ -547,6 +548,12 @@ Status ApplySsoTables(ServerConfig& config, const toml::node& node, const std::s
         sso.client_id = *text;
       } else if (field == "client_secret") {
         sso.client_secret = *text;
+      } else if (field == "max_session_age") {
+        auto age = ParseDuration(*text);
+        if (!age || *age < std::chrono::minutes(5) || *age > std::chrono::days(30)) {
+          return Fail(bad("sso." + org + ".max_session_age must be a duration from 5m to 30d"));
+        }
+        sso.max_session_age = std::chrono::duration_cast<std::chrono::seconds>(*age);
       } else {
         return Fail(bad("unknown key sso." + org + "." + field));
       }

@@ -65,6 +65,10 @@ struct ServerConfig {
     std::string issuer;
     std::string client_id;
     std::string client_secret;
+    // Sessions made through the provider end this long after the sign-in
+    // (capped by session_ttl): a member blocked at the provider is out by
+    // then.
+    std::chrono::seconds max_session_age{12 * 3600};
   };
   std::map<std::string, Sso> sso;
 

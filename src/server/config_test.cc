@@ -362,6 +362,7 @@ listen = "127.0.0.1:9000"
 issuer = "https://idp.example.com/api/oidc"
 client_id = "keyward"
 client_secret = "from-the-file"
+max_session_age = "8h"
 [sso.beta-2]
 issuer = "http://127.0.0.1:4593/api/oidc"
 client_id = "kw"
@@ -372,6 +373,8 @@ client_id = "kw"
   EXPECT_EQ(c.sso["acme"].client_secret, "from-the-file");
   EXPECT_EQ(c.sso["beta-2"].client_id, "kw");
   EXPECT_EQ(c.sso["beta-2"].client_secret, "from-env");
+  EXPECT_EQ(c.sso["acme"].max_session_age, std::chrono::hours(8));
+  EXPECT_EQ(c.sso["beta-2"].max_session_age, std::chrono::hours(12));  // the default
   // The environment wins over the file, like every other key.
   c = Ok({"--config", path},
          {{"KEYWARD_SSO_ACME_CLIENT_SECRET", "env"}, {"KEYWARD_SSO_BETA_2_CLIENT_SECRET", "x"}});
@@ -398,6 +401,12 @@ TEST_F(ConfigTest, BadSsoProvidersAreRefusedInOneLine) {
   EXPECT_EQ(bad("[sso.\"a b\"]\n" + ok_table).code(), "config.bad_sso");
   EXPECT_EQ(bad("sso = 3\n").code(), "config.bad_sso");
   EXPECT_EQ(bad("[sso.acme]\nissuer = 7\n").code(), "config.bad_sso");
+  // A maximum session age from 5 minutes to 30 days.
+  for (const char* age : {"4m", "31d", "soon", "0"}) {
+    auto e = bad("[sso.acme]\n" + ok_table + "max_session_age = \"" + age + "\"\n");
+    EXPECT_EQ(e.code(), "config.bad_sso") << age;
+    EXPECT_NE(e.message().find("max_session_age"), std::string::npos) << age;
+  }
   // Two organizations whose secrets would share one variable.
   EXPECT_EQ(bad("[sso.a-b]\n" + ok_table + "[sso.a_b]\n" + ok_table).code(), "config.bad_sso");
   // A secret variable for an organization that is not configured is a typo.

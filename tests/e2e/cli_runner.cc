@@ -161,14 +161,23 @@ bool CliProcess::Pump(std::chrono::milliseconds wait) {
   return true;
 }
 
-bool CliProcess::WaitForStdout(std::string_view needle, std::chrono::milliseconds timeout) {
+bool CliProcess::WaitFor(const std::string& stream, const int& fd, std::string_view needle,
+                         std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
-  while (out_.find(needle) == std::string::npos) {
+  while (stream.find(needle) == std::string::npos) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left.count() <= 0 || out_fd_ < 0) return out_.find(needle) != std::string::npos;
+    if (left.count() <= 0 || fd < 0) return stream.find(needle) != std::string::npos;
     if (!Pump(std::min(left, std::chrono::milliseconds(100)))) break;
   }
-  return out_.find(needle) != std::string::npos;
+  return stream.find(needle) != std::string::npos;
+}
+
+bool CliProcess::WaitForStdout(std::string_view needle, std::chrono::milliseconds timeout) {
+  return WaitFor(out_, out_fd_, needle, timeout);
+}
+
+bool CliProcess::WaitForStderr(std::string_view needle, std::chrono::milliseconds timeout) {
+  return WaitFor(err_, err_fd_, needle, timeout);
 }
 
 CliResult CliProcess::Finish(std::chrono::milliseconds timeout) {

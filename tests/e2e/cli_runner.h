@@ -45,7 +45,10 @@ class CliProcess {
   // Reads stdout until it contains `needle` (true) or the deadline passes or
   // stdout closes (false).
   bool WaitForStdout(std::string_view needle, std::chrono::milliseconds timeout);
+  // The same on stderr (prompts and instructions go there).
+  bool WaitForStderr(std::string_view needle, std::chrono::milliseconds timeout);
   const std::string& out() const { return out_; }
+  const std::string& err() const { return err_; }
   // Closes stdin, drains both streams and reaps the process (killed at the
   // deadline).
   CliResult Finish(std::chrono::milliseconds timeout);
@@ -53,6 +56,8 @@ class CliProcess {
  private:
   // One round of reading; false when both streams are closed.
   bool Pump(std::chrono::milliseconds wait);
+  bool WaitFor(const std::string& stream, const int& fd, std::string_view needle,
+               std::chrono::milliseconds timeout);
 
   pid_t pid_ = -1;
   int in_fd_ = -1;

@@ -167,6 +167,7 @@ class RecoveryE2e : public ::testing::Test {
     ServerProcess::Options options;
     options.binary = KEYWARDD_PATH;
     options.args = {"--min-kdf-ops", "2", "--min-kdf-mem", "20971520"};
+    options.args.insert(options.args.end(), extra_args_.begin(), extra_args_.end());
     if (proxied) {
       proxy_ = std::make_unique<EditingProxy>();
       options.args.insert(options.args.end(), {"--public-url", proxy_->url()});
@@ -371,6 +372,8 @@ class RecoveryE2e : public ::testing::Test {
     return Json(r);
   }
 
+  // More keywardd arguments for Start (e.g. --config FILE).
+  std::vector<std::string> extra_args_;
   std::unique_ptr<SmtpTestServer> smtp_;
   std::unique_ptr<EditingProxy> proxy_;
   std::unique_ptr<ServerProcess> server_;

@@ -109,6 +109,8 @@ class ApiImpl final : public Api {
     route("POST", "/v1/accounts/verify/resend", &ApiImpl::Resend);
     route("POST", "/v1/sessions", &ApiImpl::Login);
     route("DELETE", "/v1/sessions/current", &ApiImpl::Logout);
+    route("POST", "/v1/sso/start", &ApiImpl::SsoStart);
+    route("POST", "/v1/sso/finish", &ApiImpl::SsoFinish);
     route("GET", "/v1/account", &ApiImpl::GetAccount);
     route("POST", "/v1/account/password", &ApiImpl::ChangePassword);
     route("POST", "/v1/account/password/forgotten", &ApiImpl::ChangeForgottenPassword);
@@ -156,6 +158,7 @@ class ApiImpl final : public Api {
     c.recovery_key = config.recovery_key;
     c.org_creation_operator_only = config.org_creation_operator_only;
     c.org_creators = config.org_creators;
+    c.sso = config.sso;
     return c;
   }
 
@@ -221,8 +224,9 @@ class ApiImpl final : public Api {
   }
 
   Result<Response> Login(const Request& request, const PathParams&) {
-    KW_ASSIGN_OR_RETURN(auto f, Fields::FromBody(request, {"email", "auth_key", "device",
-                                                           "totp_code", "recovery_code"}));
+    KW_ASSIGN_OR_RETURN(auto f,
+                        Fields::FromBody(request, {"email", "auth_key", "device", "totp_code",
+                                                   "recovery_code", "sso_tickets"}));
     core::Login login;
     KW_ASSIGN_OR_RETURN(login.email, f.String("email"));
     KW_ASSIGN_OR_RETURN(login.auth_key, f.AuthKey("auth_key"));
@@ -232,12 +236,43 @@ class ApiImpl final : public Api {
     KW_ASSIGN_OR_RETURN(login.device.type, device.String("type"));
     KW_ASSIGN_OR_RETURN(login.totp_code, f.OptionalString("totp_code"));
     KW_ASSIGN_OR_RETURN(login.recovery_code, f.OptionalString("recovery_code"));
+    if (f.Has("sso_tickets")) {
+      KW_ASSIGN_OR_RETURN(login.sso_tickets,
+                          f.BinaryArray("sso_tickets", 32, core::kMaxSsoTickets));
+    }
     login.remote_address = request.remote_address;
     KW_ASSIGN_OR_RETURN(auto result, core_.sessions.Login(login));
     return http::JsonResponse(201, {{"token", crypto::Base64UrlEncode(result.token.span())},
                                     {"expires_at", FormatRfc3339(result.expires_at)},
                                     {"device_id", result.device_id},
                                     {"account", AccountJson(result.account)}});
+  }
+
+  // ---- single sign-on (core/sso_signin.h) ----
+  Result<Response> SsoStart(const Request& request, const PathParams&) {
+    KW_ASSIGN_OR_RETURN(auto f, Fields::FromBody(request, {"org_id", "client", "redirect_uri"}));
+    core::SsoStartRequest start;
+    KW_ASSIGN_OR_RETURN(start.org_id, f.String("org_id"));
+    KW_ASSIGN_OR_RETURN(auto client, f.String("client"));
+    auto kind = core::ParseSsoClientKind(client);
+    if (!kind) return Fail(core::InvalidField("client"));
+    start.client_kind = *kind;
+    KW_ASSIGN_OR_RETURN(start.redirect_uri, f.String("redirect_uri"));
+    start.remote_address = request.remote_address;
+    KW_ASSIGN_OR_RETURN(auto started, core_.sso.Start(start));
+    return http::JsonResponse(201, {{"authorization_url", started.authorization_url},
+                                    {"state", started.state},
+                                    {"expires_at", FormatRfc3339(started.expires_at)}});
+  }
+
+  Result<Response> SsoFinish(const Request& request, const PathParams&) {
+    KW_ASSIGN_OR_RETURN(auto f, Fields::FromBody(request, {"state", "code"}));
+    KW_ASSIGN_OR_RETURN(auto state, f.String("state"));
+    KW_ASSIGN_OR_RETURN(auto code, f.String("code"));
+    KW_ASSIGN_OR_RETURN(auto ticket, core_.sso.Finish(state, code));
+    return http::JsonResponse(201, {{"ticket", crypto::Base64UrlEncode(ticket.ticket.span())},
+                                    {"org_id", ticket.org_id},
+                                    {"expires_at", FormatRfc3339(ticket.expires_at)}});
   }
 
   Result<Response> Logout(const Request& request, const PathParams&) {

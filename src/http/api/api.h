@@ -10,6 +10,7 @@
 
 #include "common/clock.h"
 #include "common/error.h"
+#include "core/sso_provider.h"
 #include "crypto/crypto.h"
 #include "http/router.h"
 #include "mail/mailer.h"
@@ -37,6 +38,8 @@ struct ApiConfig {
   // org_creators (lower case) create organizations.
   bool org_creation_operator_only = false;
   std::vector<std::string> org_creators;
+  // Single sign-on providers by organization id (keywardd's [sso.ORG]).
+  core::SsoConfig sso;
 };
 
 class Api {

@@ -86,6 +86,22 @@ Result<crypto::Bytes> Fields::Binary(std::string_view name, size_t min_size,
   return std::move(*bytes);
 }
 
+Result<std::vector<crypto::Bytes>> Fields::BinaryArray(std::string_view name, size_t size,
+                                                       size_t max_items) const {
+  KW_ASSIGN_OR_RETURN(const nlohmann::json* v, Required(name));
+  if (!v->is_array() || v->size() > max_items) return Fail(Invalid(name));
+  std::vector<crypto::Bytes> out;
+  out.reserve(v->size());
+  for (size_t i = 0; i < v->size(); ++i) {
+    const std::string element = std::string(name) + "[" + std::to_string(i) + "]";
+    if (!(*v)[i].is_string()) return Fail(Invalid(element));
+    auto bytes = crypto::Base64UrlDecode((*v)[i].get_ref<const std::string&>());
+    if (!bytes || bytes->size() != size) return Fail(Invalid(element));
+    out.push_back(std::move(*bytes));
+  }
+  return out;
+}
+
 Result<crypto::AuthKey> Fields::AuthKey(std::string_view name) const {
   KW_ASSIGN_OR_RETURN(const nlohmann::json* v, Required(name));
   if (!v->is_string()) return Fail(Invalid(name));

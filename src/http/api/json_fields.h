@@ -34,6 +34,10 @@ class Fields {
   // base64url, decoded size within [min_size, max_size].
   [[nodiscard]] Result<crypto::Bytes> Binary(std::string_view name, size_t min_size,
                                              size_t max_size) const;
+  // An array of at most max_items base64url strings, each decoded to
+  // exactly `size` bytes (paths "name[i]").
+  [[nodiscard]] Result<std::vector<crypto::Bytes>> BinaryArray(std::string_view name, size_t size,
+                                                               size_t max_items) const;
   // base64url of exactly 32 bytes, decoded straight into secure memory.
   [[nodiscard]] Result<crypto::AuthKey> AuthKey(std::string_view name) const;
   // {"ops": n, "mem": n}

@@ -124,9 +124,13 @@ class PairingRoutes {
   }
 
   Result<Response> Pickup(const Request& request, const PathParams& params) {
-    KW_ASSIGN_OR_RETURN(auto f, Fields::FromBody(request, {"claim"}));
+    KW_ASSIGN_OR_RETURN(auto f, Fields::FromBody(request, {"claim", "sso_tickets"}));
     KW_ASSIGN_OR_RETURN(auto claim, f.Binary("claim", kClaim, kClaim));
-    KW_ASSIGN_OR_RETURN(auto picked, core().pairings.Pickup(params.at("id"), claim));
+    std::vector<crypto::Bytes> tickets;
+    if (f.Has("sso_tickets")) {
+      KW_ASSIGN_OR_RETURN(tickets, f.BinaryArray("sso_tickets", 32, core::kMaxSsoTickets));
+    }
+    KW_ASSIGN_OR_RETURN(auto picked, core().pairings.Pickup(params.at("id"), claim, tickets));
     json j = {{"state", core::PairingStateName(picked.state)}};
     if (picked.state == core::PairingState::kDone) {
       j["ta"] = B64(picked.ta);

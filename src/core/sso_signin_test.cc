@@ -1,0 +1,332 @@
+// The rules of single sign-on (core/sso_signin.h) with a fake provider: the
+// pending sign-in taken once, the ticket taken once, accounts bound to the
+// provider's subject (never its email claim), require-sso checked before the
+// second factor and only owners excepted, the session's maximum age, and a
+// provider that is down leaving nothing behind. The same flows against a
+// real provider (glewlwyd) are in tests/e2e/sso_e2e_test.cc.
+#include "core/sso_signin.h"
+
+#include "core/org_test_fixture.h"
+#include "sso/oidc.h"
+
+namespace keyward::core::testing {
+namespace {
+
+using protocol::Enrollment;
+
+constexpr char kIssuer[] = "https://idp.example.com";
+constexpr char kRedirect[] = "http://127.0.0.1:5599/callback";
+
+// Answers like a provider whose user signed in as `subject`: it checks what
+// a provider checks (the PKCE verifier against the challenge of the
+// authorization request, the redirect address) and hands back the nonce of
+// that request.
+class FakeProvider final : public SsoIdentityProvider {
+ public:
+  const std::string& issuer() const override { return issuer_; }
+
+  Result<std::string> AuthorizationUrl(sso::AuthorizationRequest request) override {
+    if (down) return Fail(Error::Unavailable("sso.provider_unreachable", "down"));
+    last_request = request;
+    return std::string(kIssuer) + "/auth?state=" + request.state;
+  }
+
+  Result<sso::IdTokenClaims> Redeem(std::string_view code, std::string_view redirect_uri,
+                                    std::string_view code_verifier, std::string_view nonce,
+                                    int64_t now) override {
+    ++redeemed;
+    if (down) return Fail(Error::Unavailable("sso.provider_unreachable", "down"));
+    if (code != "good-code" || redirect_uri != last_request.redirect_uri ||
+        sso::S256Challenge(code_verifier) != last_request.code_challenge ||
+        nonce != last_request.nonce) {
+      return Fail(Error::PermissionDenied("sso.token_refused", "invalid_grant"));
+    }
+    sso::IdTokenClaims claims;
+    claims.issuer = issuer_;
+    claims.subject = subject;
+    claims.email = email_claim;
+    claims.issued_at = now;
+    claims.expires_at = now + 300;
+    return claims;
+  }
+
+  std::string subject = "subject-1";
+  std::string email_claim;
+  bool down = false;
+  int redeemed = 0;
+  sso::AuthorizationRequest last_request;
+
+ private:
+  std::string issuer_ = kIssuer;
+};
+
+class SsoSignInTest : public OrgTest {
+ protected:
+  SsoSignInTest() {
+    provider_ = std::make_shared<FakeProvider>();
+    config_.sso["acme"] = SsoOrgConfig{provider_, 3600};
+    Rebuild();
+    owner_ = MakePerson("owner@example.com", 1);
+  }
+
+  Result<SsoStarted> Start(std::string org = "acme", std::string redirect = kRedirect) {
+    return core().sso.Start(
+        {std::move(org), SsoClientKind::kCli, std::move(redirect), "192.0.2.1"});
+  }
+
+  // A whole sign-in at the provider as `subject`: the ticket's bytes.
+  store::Bytes Ticket(const std::string& subject) {
+    provider_->subject = subject;
+    auto started = Start();
+    EXPECT_OK(started);
+    if (!started) return {};
+    auto ticket = core().sso.Finish(started->state, "good-code");
+    EXPECT_OK(ticket);
+    if (!ticket) return {};
+    return store::Bytes(ticket->ticket.span().begin(), ticket->ticket.span().end());
+  }
+
+  core::Login LoginWith(const Person& p, std::vector<store::Bytes> tickets) {
+    auto l = MakeLogin(p.email, p.key_tag);
+    l.sso_tickets = std::move(tickets);
+    return l;
+  }
+
+  void RequireSso(TestOrg& org) {
+    org.policy.require_sso = true;
+    ++org.statement_version;
+    auto st = SignStatement(org, org.statement_version, org.key, org.policy, org.signer, Now());
+    ASSERT_OK(core().orgs.ChangePolicy(owner_.caller(), org.id, st));
+  }
+
+  std::optional<SsoIdentity> IdentityOf(const std::string& account_id) {
+    std::optional<SsoIdentity> out;
+    EXPECT_OK(store_->Read([&](store::Tx& tx) -> Status {
+      KW_ASSIGN_OR_RETURN(out, tx.FindSsoIdentityOfAccount("acme", account_id));
+      return {};
+    }));
+    return out;
+  }
+
+  // Pending sign-ins and tickets left in the store.
+  int64_t PendingRows() {
+    // Counted by a sweep far in the future, rolled back.
+    int64_t n = 0;
+    (void)store_->Transact([&](store::Tx& tx) -> Status {
+      KW_ASSIGN_OR_RETURN(n, tx.DeleteExpiredSsoLogins(Now() + 86400, 1000));
+      return Fail(Error::Conflict("test.rollback", "count only"));
+    });
+    return n;
+  }
+
+  std::shared_ptr<FakeProvider> provider_;
+  Person owner_;
+};
+
+TEST_F(SsoSignInTest, StartAnswersTheSameForUnknownAndUnconfiguredOrganizations) {
+  NewOrgOf(owner_, MakePolicy(Enrollment::kOptIn), "other");
+  EXPECT_ERROR(Start("other"), "sso.not_configured");
+  EXPECT_ERROR(Start("no-such-org"), "sso.not_configured");
+  // Configured on this server, but the organization does not exist (yet).
+  EXPECT_ERROR(Start("acme"), "sso.not_configured");
+  EXPECT_EQ(provider_->last_request.state, "");
+}
+
+TEST_F(SsoSignInTest, StartTakesOnlyLoopbackLiteralsOrThisServersCallback) {
+  NewOrgOf(owner_);
+  for (const char* bad :
+       {"http://localhost:5599/callback", "https://127.0.0.1:5599/callback",
+        "http://127.0.0.1:5599/other", "http://127.0.0.1:80/callback", "http://127.0.0.1/callback",
+        "http://127.0.0.1:99999/callback", "http://127.0.0.1:5599/callback?x=1",
+        "http://127.0.0.1.evil.example:5599/callback", "https://vault.example.com/sso/callback"}) {
+    SCOPED_TRACE(bad);
+    EXPECT_ERROR(Start("acme", bad), "sso.bad_redirect_uri");
+  }
+  EXPECT_OK(Start("acme", "http://[::1]:40000/callback"));
+  auto web = core().sso.Start(
+      {"acme", SsoClientKind::kWeb, "https://vault.example.com/sso/callback", "192.0.2.1"});
+  EXPECT_OK(web);
+  EXPECT_ERROR(core().sso.Start({"acme", SsoClientKind::kWeb, kRedirect, "192.0.2.1"}),
+               "sso.bad_redirect_uri");
+}
+
+TEST_F(SsoSignInTest, ASignInIsFinishedOnceAndItsTicketTakenOnce) {
+  NewOrgOf(owner_);
+  auto started = Start();
+  ASSERT_OK(started);
+  // The state, the nonce and a S256 challenge went to the provider; the
+  // state comes back to the client to compare.
+  EXPECT_EQ(provider_->last_request.state, started->state);
+  EXPECT_EQ(provider_->last_request.code_challenge.size(), 43u);
+  EXPECT_EQ(provider_->last_request.nonce.size(), 43u);
+  EXPECT_NE(started->authorization_url.find(started->state), std::string::npos);
+  EXPECT_EQ(started->expires_at, Now() + kSsoLoginTtl);
+
+  provider_->subject = "owner-subject";
+  auto ticket = core().sso.Finish(started->state, "good-code");
+  ASSERT_OK(ticket);
+  EXPECT_EQ(ticket->org_id, "acme");
+  EXPECT_EQ(ticket->expires_at, Now() + kSsoTicketTtl);
+  // A replayed answer finds nothing, and the provider is not asked again.
+  EXPECT_ERROR(core().sso.Finish(started->state, "good-code"), "sso.unknown_state");
+  EXPECT_EQ(provider_->redeemed, 1);
+  // A ticket is not a state, nor the reverse.
+  EXPECT_ERROR(core().sso.Finish(crypto::Base64UrlEncode(ticket->ticket.span()), "good-code"),
+               "sso.unknown_state");
+
+  store::Bytes raw(ticket->ticket.span().begin(), ticket->ticket.span().end());
+  ASSERT_OK(core().sessions.Login(LoginWith(owner_, {raw})));
+  EXPECT_ERROR(core().sessions.Login(LoginWith(owner_, {raw})), "sso.ticket_invalid");
+}
+
+TEST_F(SsoSignInTest, AnOldSignInOrTicketIsRefused) {
+  NewOrgOf(owner_);
+  auto started = Start();
+  ASSERT_OK(started);
+  clock_.Advance(kSsoLoginTtl);
+  EXPECT_ERROR(core().sso.Finish(started->state, "good-code"), "sso.unknown_state");
+  EXPECT_EQ(provider_->redeemed, 0);
+
+  store::Bytes ticket = Ticket("owner-subject");
+  clock_.Advance(kSsoTicketTtl);
+  EXPECT_ERROR(core().sessions.Login(LoginWith(owner_, {ticket})), "sso.ticket_invalid");
+  // A made-up ticket likewise.
+  EXPECT_ERROR(core().sessions.Login(LoginWith(owner_, {crypto::RandomBytes(32)})),
+               "sso.ticket_invalid");
+}
+
+TEST_F(SsoSignInTest, AProviderThatIsDownLeavesNothingBehind) {
+  NewOrgOf(owner_);
+  provider_->down = true;
+  EXPECT_ERROR(Start(), "sso.provider_unreachable");
+  EXPECT_EQ(PendingRows(), 0);
+
+  provider_->down = false;
+  auto started = Start();
+  ASSERT_OK(started);
+  EXPECT_EQ(PendingRows(), 1);
+  provider_->down = true;
+  EXPECT_ERROR(core().sso.Finish(started->state, "good-code"), "sso.provider_unreachable");
+  // The sign-in is used up (its code may have been spent) and no ticket made.
+  EXPECT_EQ(PendingRows(), 0);
+  provider_->down = false;
+  EXPECT_ERROR(core().sso.Finish(started->state, "good-code"), "sso.unknown_state");
+}
+
+TEST_F(SsoSignInTest, AWrongCodeIsTheProvidersRefusalAndUsesTheSignInUp) {
+  NewOrgOf(owner_);
+  auto started = Start();
+  ASSERT_OK(started);
+  EXPECT_ERROR(core().sso.Finish(started->state, "stolen-code"), "sso.token_refused");
+  EXPECT_ERROR(core().sso.Finish(started->state, "good-code"), "sso.unknown_state");
+}
+
+TEST_F(SsoSignInTest, TheFirstSsoLoginBindsTheSubjectAndOnlyThatSubjectLogsInLater) {
+  TestOrg org = NewOrgOf(owner_);
+  Person ann = Join(org, owner_, "ann@example.com", 2, "user");
+  Person bob = Join(org, owner_, "bob@example.com", 3, "user");
+
+  ASSERT_OK(core().sessions.Login(LoginWith(ann, {Ticket("ann-subject")})));
+  auto bound = IdentityOf(ann.id);
+  ASSERT_TRUE(bound.has_value());
+  EXPECT_EQ(bound->issuer, kIssuer);
+  EXPECT_EQ(bound->subject, "ann-subject");
+  EXPECT_EQ(EventTypes(org, 0).back(), "account.login");
+  ASSERT_OK(core().sessions.Login(LoginWith(ann, {Ticket("ann-subject")})));
+
+  // Ann's subject is not bob's, whoever's password comes with it...
+  EXPECT_ERROR(core().sessions.Login(LoginWith(bob, {Ticket("ann-subject")})),
+               "sso.identity_mismatch");
+  // ...and ann does not sign in as another subject of the provider.
+  EXPECT_ERROR(core().sessions.Login(LoginWith(ann, {Ticket("someone-else")})),
+               "sso.identity_mismatch");
+  EXPECT_EQ(IdentityOf(ann.id)->subject, "ann-subject");
+  EXPECT_FALSE(IdentityOf(bob.id).has_value());
+}
+
+TEST_F(SsoSignInTest, AnEmailClaimNeverPointsAtAnAccount) {
+  TestOrg org = NewOrgOf(owner_);
+  Person ann = Join(org, owner_, "ann@example.com", 2, "user");
+  Person mallory = Join(org, owner_, "mallory@example.com", 3, "user");
+  // Mallory's provider account claims ann's address.
+  provider_->email_claim = "ann@example.com";
+  store::Bytes ticket = Ticket("mallory-subject");
+  // Without ann's password the ticket is nothing.
+  auto as_ann = LoginWith(ann, {ticket});
+  as_ann.auth_key = KeyFrom(3);
+  EXPECT_ERROR(core().sessions.Login(as_ann), "auth.invalid_credentials");
+  // With mallory's own password it binds mallory's account, not ann's.
+  ASSERT_OK(core().sessions.Login(LoginWith(mallory, {ticket})));
+  EXPECT_EQ(IdentityOf(mallory.id)->subject, "mallory-subject");
+  EXPECT_FALSE(IdentityOf(ann.id).has_value());
+}
+
+TEST_F(SsoSignInTest, ATicketOfAnotherOrganizationsProviderIsNotMembership) {
+  NewOrgOf(owner_);
+  Person stranger = MakePerson("stranger@example.com", 4);
+  EXPECT_ERROR(core().sessions.Login(LoginWith(stranger, {Ticket("stranger-subject")})),
+               "sso.not_a_member");
+  EXPECT_FALSE(IdentityOf(stranger.id).has_value());
+}
+
+TEST_F(SsoSignInTest, RequireSsoRefusesPasswordOnlyLoginsOfMembersButNotOwners) {
+  TestOrg org = NewOrgOf(owner_);
+  Person ann = Join(org, owner_, "ann@example.com", 2, "user");
+  Person admin = Join(org, owner_, "admin@example.com", 3, "admin");
+  RequireSso(org);
+
+  auto refused = core().sessions.Login(MakeLogin(ann.email, ann.key_tag));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), "auth.sso_required");
+  EXPECT_NE(refused.error().message().find("\"Acme\""), std::string::npos);
+  EXPECT_NE(refused.error().message().find("--sso acme"), std::string::npos);
+  EXPECT_ERROR(core().sessions.Login(MakeLogin(admin.email, admin.key_tag)), "auth.sso_required");
+  // The owner keeps a way in when the provider is gone.
+  EXPECT_OK(core().sessions.Login(MakeLogin(owner_.email, owner_.key_tag)));
+  // A wrong password is still just that: nothing about the organization.
+  EXPECT_ERROR(core().sessions.Login(MakeLogin(ann.email, 9)), "auth.invalid_credentials");
+
+  // Through the provider, and for no longer than its maximum session age.
+  auto in = core().sessions.Login(LoginWith(ann, {Ticket("ann-subject")}));
+  ASSERT_OK(in);
+  EXPECT_EQ(in->expires_at, Now() + 3600);
+  clock_.Advance(3600);
+  EXPECT_ERROR(core().sessions.Authenticate(in->token.span(), "192.0.2.1"), "auth.required");
+}
+
+TEST_F(SsoSignInTest, RequireSsoIsAskedBeforeTheSecondFactorAndATicketSurvivesIt) {
+  TestOrg org = NewOrgOf(owner_);
+  Person ann = Join(org, owner_, "ann@example.com", 2, "user");
+  auto begin = core().two_factor.Begin(ann.caller(), KeyFrom(2));
+  ASSERT_OK(begin);
+  auto secret = crypto::Base32Decode(begin->secret_base32);
+  ASSERT_TRUE(secret.has_value());
+  ASSERT_OK(core().two_factor.Confirm(ann.caller(), crypto::TotpCode(*secret, Now())));
+  clock_.Advance(30);
+  RequireSso(org);
+
+  // No code is asked for (or spent on) a login that cannot succeed.
+  EXPECT_ERROR(core().sessions.Login(MakeLogin(ann.email, ann.key_tag)), "auth.sso_required");
+  // Through the provider, two-step login is still asked; the ticket waits.
+  store::Bytes ticket = Ticket("ann-subject");
+  EXPECT_ERROR(core().sessions.Login(LoginWith(ann, {ticket})), "auth.two_factor_required");
+  auto with_code = LoginWith(ann, {ticket});
+  with_code.totp_code = crypto::TotpCode(*secret, Now());
+  ASSERT_OK(core().sessions.Login(with_code));
+  EXPECT_EQ(IdentityOf(ann.id)->subject, "ann-subject");
+}
+
+TEST_F(SsoSignInTest, APolicyRequiringSsoNeedsTheProviderOnThisServer) {
+  TestOrg other = NewOrgOf(owner_, MakePolicy(Enrollment::kOptIn), "other");
+  other.policy.require_sso = true;
+  auto st = SignStatement(other, 2, other.key, other.policy, other.signer, Now());
+  EXPECT_ERROR(core().orgs.ChangePolicy(owner_.caller(), other.id, st), "org.sso_not_configured");
+  // Nor at creation.
+  TestOrg third;
+  third.id = "third";
+  third.policy.require_sso = true;
+  EXPECT_ERROR(core().orgs.Create(owner_.caller(), MakeNewOrg(third)), "org.sso_not_configured");
+}
+
+}  // namespace
+}  // namespace keyward::core::testing

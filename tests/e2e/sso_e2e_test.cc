@@ -1,0 +1,349 @@
+// Single sign-on end to end (docs/sso.md): the real `keyward` binary and a
+// real keywardd against a real OpenID Connect provider, Debian's glewlwyd
+// (tests/support/glewlwyd.py). The member's browser is played headless by
+// glewlwyd.py's login (log in, consent) and a GET of the redirect it
+// answers, sent to the CLI's loopback listener (RFC 8252).
+//
+// Covered: `require-sso` refusing a password-only login (the owner
+// excepted); `keyward login --sso` binding the provider's subject and the
+// master password still unlocking the vault; a recovery (link) followed by
+// an SSO login that still asks for the two-step code; an email claim
+// pointing at another account; a replayed state and code; the provider
+// down (no pending row left, both stores); a hostile server's sign-in
+// address; a forged callback ignored by the loopback listener.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "recovery_fixture.h"
+#include "tests/support/glewlwyd_server.h"
+
+namespace keyward::testing {
+namespace {
+
+// A port free right now, for --redirect-port (glewlwyd wants the exact
+// redirect address registered).
+uint16_t FreePort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// The value of `name` in a URL's query (glewlwyd's values need no decoding).
+std::string QueryParam(const std::string& url, const std::string& name) {
+  std::smatch m;
+  if (!std::regex_search(url, m, std::regex("[?&]" + name + "=([^&#]*)"))) return "";
+  return m[1].str();
+}
+
+class SsoE2e : public RecoveryE2e {
+ protected:
+  void StartWithProvider(bool proxied = false) {
+    port_ = FreePort();
+    auto idp =
+        GlewlwydTestServer::Start({{"bob", "bob at the provider", "bob@example.com"},
+                                   {"carol", "carol at the provider", "carol@example.com"},
+                                   // Claims bob's address: an email claim must never point at bob.
+                                   {"mallory", "mallory at the provider", "bob@example.com"}},
+                                  {"http://127.0.0.1:" + std::to_string(port_) + "/callback"});
+    ASSERT_TRUE(idp.has_value()) << idp.error().message();
+    idp_ = std::move(*idp);
+    config_ = fs::path(::testing::TempDir()) / ("keywardd-sso-" + std::to_string(::getpid()) + "-" +
+                                                std::to_string(port_) + ".toml");
+    WriteConfig("");
+    extra_args_ = {"--config", config_.string()};
+    Start(false, proxied);
+    for (const char* u : {"alice", "bob", "carol", "mallory"}) NewUser(u);
+    Organization({{"bob", "user"}, {"carol", "admin"}, {"mallory", "user"}});
+    // The operator adds the organization's provider and restarts keywardd.
+    WriteConfig("[sso." + org_id_ + "]\nissuer = \"" + idp_->issuer() + "\"\nclient_id = \"" +
+                idp_->client_id() + "\"\nclient_secret = \"" + idp_->client_secret() +
+                "\"\nmax_session_age = \"1h\"\n");
+    server_->Restart();
+    if (proxy_) proxy_->SetUpstream(server_->port());
+  }
+
+  void TearDown() override {
+    if (!config_.empty()) fs::remove(config_);
+  }
+
+  void WriteConfig(const std::string& text) {
+    std::ofstream out(config_, std::ios::trunc);
+    out << text;
+  }
+
+  void RequireSso() {
+    auto r = As("alice", {"org", "policy", "set", "--sso", "required"});
+    ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  }
+
+  struct SsoRun {
+    CliResult result;
+    std::string redirect;  // where the provider sent the browser back
+  };
+
+  // `keyward login --sso ORG` on `profile`: the provider's user signs in
+  // in the "browser", then `input` answers the CLI's prompts (the master
+  // password, a two-step code).
+  SsoRun SsoLogin(const std::string& profile, const std::string& email, const std::string& idp_user,
+                  const std::string& idp_password, const std::function<std::string()>& input) {
+    SsoRun run;
+    CliProcess p(kCli,
+                 Args(profile, {"login", "--email", email, "--device-name", profile, "--sso",
+                                org_id_, "--redirect-port", std::to_string(port_)}),
+                 {});
+    if (!p.WaitForStderr("open in a browser:\n", 20s)) {
+      run.result = p.Finish(10s);
+      ADD_FAILURE() << "no sign-in address\n" << run.result.Describe();
+      return run;
+    }
+    std::smatch m;
+    const std::string err = p.err();
+    if (!std::regex_search(err, m, std::regex("open in a browser:\n(\\S+)\n"))) {
+      run.result = p.Finish(10s);
+      ADD_FAILURE() << run.result.Describe();
+      return run;
+    }
+    auto back = idp_->Login(idp_user, idp_password, m[1].str());
+    if (!back) {
+      run.result = p.Finish(10s);
+      ADD_FAILURE() << back.error().message() << "\n" << run.result.Describe();
+      return run;
+    }
+    run.redirect = *back;
+    const std::string base = "http://127.0.0.1:" + std::to_string(port_);
+    EXPECT_TRUE(back->starts_with(base + "/callback?")) << *back;
+    auto answered = HttpRequest(base, "GET", back->substr(base.size()));
+    EXPECT_EQ(answered.status, 200) << answered.body;
+    p.Write(input());
+    run.result = p.Finish(60s);
+    return run;
+  }
+
+  // Logs `user` in through bob's or carol's provider account; the session.
+  void SsoLoginOk(const std::string& user, const std::string& password = kPassword) {
+    auto run = SsoLogin(user, user + "@example.com", user, user + " at the provider",
+                        [&] { return password + "\n"; });
+    ASSERT_EQ(run.result.exit_code, 0) << run.result.Describe();
+    std::smatch m;
+    static const std::regex kExport(R"re(export KEYWARD_SESSION="([A-Za-z0-9_-]+)")re");
+    ASSERT_TRUE(std::regex_search(run.result.out, m, kExport)) << run.result.Describe();
+    sessions_[user] = m[1].str();
+  }
+
+  // Turns on two-step login for `user`; its TOTP secret.
+  crypto::Bytes EnableTotp(const std::string& user) {
+    CliProcess enable(kCli, Args(user, {"2fa", "enable"}), {{"KEYWARD_SESSION", sessions_[user]}});
+    enable.Write(std::string(kPassword) + "\n");
+    EXPECT_TRUE(enable.WaitForStdout("URI:", 30s)) << enable.out();
+    std::smatch m;
+    const std::string out = enable.out();
+    if (!std::regex_search(out, m, std::regex(R"(Secret: ([A-Z2-7]+))"))) {
+      ADD_FAILURE() << out;
+      return {};
+    }
+    auto secret = crypto::Base32Decode(m[1].str());
+    EXPECT_TRUE(secret.has_value());
+    enable.Write(crypto::TotpCode(*secret, std::time(nullptr)) + "\n");
+    auto done = enable.Finish(30s);
+    EXPECT_EQ(done.exit_code, 0) << done.Describe();
+    return *secret;
+  }
+
+  std::string CountRows(const std::string& table) {
+    auto rows = server_->QuerySql("SELECT count(*) FROM " + table);
+    return rows.empty() || rows[0].empty() ? "?" : rows[0][0];
+  }
+
+  // A failed SSO login: its stderr holds the sign-in address (and any
+  // prompt) first, then the one error line.
+  void ExpectSsoFailure(const CliResult& r, const std::string& contains) {
+    EXPECT_EQ(r.exit_code, 1) << r.Describe();
+    auto lines = r.ErrLines();
+    ASSERT_FALSE(lines.empty()) << r.Describe();
+    EXPECT_TRUE(lines.back().starts_with("keyward: ")) << r.Describe();
+    EXPECT_NE(lines.back().find(contains), std::string::npos) << r.Describe();
+  }
+
+  uint16_t port_ = 0;
+  fs::path config_;
+  std::unique_ptr<GlewlwydTestServer> idp_;
+};
+
+TEST_F(SsoE2e, RequireSsoRefusesPasswordOnlyLoginsAndTheProviderLetsTheMemberIn) {
+  StartWithProvider();
+  auto item = As("bob", {"--json", "item", "add", "--name", "payroll"}, "s3cret\n");
+  ASSERT_EQ(item.exit_code, 0) << item.Describe();
+  const std::string item_id = Json(item).value("id", "");
+  RequireSso();
+  auto shown = As("bob", {"--json", "org", "policy", "show"});
+  EXPECT_NE(shown.out.find(R"("sso":"required")"), std::string::npos) << shown.Describe();
+
+  auto refused = Cli("bob", {"login", "--email", "bob@example.com"}, std::string(kPassword) + "\n");
+  ExpectFailure(refused, "requires single sign-on");
+  EXPECT_NE(refused.err.find("\"Acme\""), std::string::npos) << refused.Describe();
+  EXPECT_NE(refused.err.find("--sso " + org_id_), std::string::npos) << refused.Describe();
+  // The owner keeps a way in without the provider.
+  auto owner =
+      Cli("alice", {"login", "--email", "alice@example.com"}, std::string(kPassword) + "\n");
+  EXPECT_EQ(owner.exit_code, 0) << owner.Describe();
+
+  // Through the provider, then the master password unlocks the same vault.
+  SsoLoginOk("bob");
+  auto listed = As("bob", {"item", "get", item_id, "--field", "password"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.Describe();
+  EXPECT_EQ(listed.out, "s3cret\n");
+  // Bound to bob's subject at the provider; the session ends within the
+  // organization's maximum session age (1h).
+  EXPECT_EQ(CountRows("sso_identities"), "1");
+  auto status = As("bob", {"--json", "status"});
+  EXPECT_EQ(Json(status)["logged_in"], true);
+  // (bob's password-only session of before the policy lasts 12 hours.)
+  auto expires = server_->QuerySql(
+      "SELECT min(s.expires_at - s.created_at) FROM sessions s JOIN accounts a ON a.id = "
+      "s.account_id WHERE a.email = 'bob@example.com'");
+  ASSERT_FALSE(expires.empty());
+  EXPECT_EQ(expires[0][0], "3600");
+
+  // Carol signing in as bob at the provider is still carol's business:
+  // bob's subject is not carol's account.
+  auto as_bob = SsoLogin("carol", "carol@example.com", "bob", "bob at the provider",
+                         [] { return std::string(kPassword) + "\n"; });
+  ExpectSsoFailure(as_bob.result, "belongs to another Keyward account");
+}
+
+TEST_F(SsoE2e, ARecoveryIsFollowedByAnSsoLoginThatStillAsksForTheTwoStepCode) {
+  StartWithProvider();
+  const crypto::Bytes secret = EnableTotp("bob");
+  RequireSso();
+
+  // bob forgets his password; carol approves; he redeems on a new laptop.
+  const std::string id = Request();
+  auto approved = As("carol", {"--json", "--yes", "recovery", "approve", id});
+  ASSERT_EQ(approved.exit_code, 0) << approved.Describe();
+  auto redeem = Redeem("bob-laptop", Json(approved)["link"].get<std::string>());
+  ASSERT_EQ(redeem.exit_code, 0) << redeem.Describe();
+
+  // The new password alone does not log in...
+  auto password_only =
+      Cli("bob-laptop", {"login", "--email", "bob@example.com"}, std::string(kNewPassword) + "\n");
+  ExpectFailure(password_only, "requires single sign-on");
+  // ...nor the provider and the new password without the two-step code...
+  auto no_code = SsoLogin("bob-laptop", "bob@example.com", "bob", "bob at the provider",
+                          [] { return std::string(kNewPassword) + "\n"; });
+  EXPECT_EQ(no_code.result.exit_code, 1) << no_code.result.Describe();
+  EXPECT_NE(no_code.result.err.find("Two-step login code"), std::string::npos)
+      << no_code.result.Describe();
+  // ...but all three do (the next step's code: the confirming one is spent).
+  auto in = SsoLogin("bob-laptop", "bob@example.com", "bob", "bob at the provider", [&] {
+    return std::string(kNewPassword) + "\n" + crypto::TotpCode(secret, std::time(nullptr) + 30) +
+           "\n";
+  });
+  ASSERT_EQ(in.result.exit_code, 0) << in.result.Describe();
+}
+
+TEST_F(SsoE2e, AnEmailClaimNeverTakesOverAnAccount) {
+  StartWithProvider();
+  RequireSso();
+  SsoLoginOk("bob");
+  // mallory's provider account claims bob@example.com. Without bob's
+  // password that is nothing...
+  auto guess = SsoLogin("mallory-laptop", "bob@example.com", "mallory", "mallory at the provider",
+                        [] { return std::string("not bob's password\n"); });
+  ExpectSsoFailure(guess.result, "wrong email or master password");
+  // ...and even with it, bob is bound to his own subject.
+  auto with_password =
+      SsoLogin("mallory-laptop", "bob@example.com", "mallory", "mallory at the provider",
+               [] { return std::string(kPassword) + "\n"; });
+  ExpectSsoFailure(with_password.result, "belongs to another Keyward account");
+  // mallory's own account binds mallory's subject.
+  SsoLoginOk("mallory");
+  EXPECT_EQ(CountRows("sso_identities"), "2");
+}
+
+TEST_F(SsoE2e, AReplayedStateAndCodeAreRefused) {
+  StartWithProvider();
+  auto run = SsoLogin("bob", "bob@example.com", "bob", "bob at the provider",
+                      [] { return std::string(kPassword) + "\n"; });
+  ASSERT_EQ(run.result.exit_code, 0) << run.result.Describe();
+  const json body = {{"state", QueryParam(run.redirect, "state")},
+                     {"code", QueryParam(run.redirect, "code")}};
+  auto replay = HttpRequest(server_->url(), "POST", "/v1/sso/finish", body.dump(),
+                            {{"Content-Type", "application/json"}});
+  EXPECT_EQ(replay.status, 400) << replay.body;
+  EXPECT_NE(replay.body.find("sso.unknown_state"), std::string::npos) << replay.body;
+}
+
+TEST_F(SsoE2e, AProviderThatIsDownIsAClearErrorAndLeavesNothingBehind) {
+  StartWithProvider();
+  RequireSso();
+  idp_->Stop();
+  auto r = Cli("bob",
+               {"login", "--email", "bob@example.com", "--sso", org_id_, "--redirect-port",
+                std::to_string(port_)},
+               std::string(kPassword) + "\n");
+  ExpectSsoFailure(r, "identity provider cannot be reached");
+  EXPECT_EQ(CountRows("sso_logins"), "0");
+  EXPECT_EQ(CountRows("sso_identities"), "0");
+  // The password alone is still refused: a provider outage opens nothing.
+  auto password_only =
+      Cli("bob", {"login", "--email", "bob@example.com"}, std::string(kPassword) + "\n");
+  ExpectFailure(password_only, "requires single sign-on");
+}
+
+TEST_F(SsoE2e, AHostileServersSignInAddressIsNotFollowed) {
+  StartWithProvider(/*proxied=*/true);
+  for (const std::string& evil :
+       {std::string("javascript:alert(1)"), std::string("file:///etc/passwd"),
+        std::string("https://idp.example.com/auth?state=someone-elses")}) {
+    proxy_->SetEdit([&](const ProxyExchange& x, int&, std::string& body) {
+      if (x.path != "/v1/sso/start") return;
+      auto j = json::parse(body, nullptr, false);
+      if (j.is_discarded()) return;
+      j["authorization_url"] = evil;
+      body = j.dump();
+    });
+    auto r = Cli("bob",
+                 {"login", "--email", "bob@example.com", "--sso", org_id_, "--redirect-port",
+                  std::to_string(port_)},
+                 std::string(kPassword) + "\n");
+    ExpectSsoFailure(r, "sign-in address");
+    EXPECT_EQ(r.err.find(evil), std::string::npos) << r.Describe();
+  }
+  proxy_->ClearEdit();
+}
+
+TEST_F(SsoE2e, AForgedCallbackIsIgnoredByTheLoopbackListener) {
+  StartWithProvider();
+  CliProcess p(kCli,
+               Args("bob", {"login", "--email", "bob@example.com", "--sso", org_id_,
+                            "--redirect-port", std::to_string(port_)}),
+               {});
+  ASSERT_TRUE(p.WaitForStderr("open in a browser:\n", 20s)) << p.err();
+  std::smatch m;
+  const std::string err = p.err();
+  ASSERT_TRUE(std::regex_search(err, m, std::regex("open in a browser:\n(\\S+)\n")));
+  const std::string url = m[1].str();
+  const std::string base = "http://127.0.0.1:" + std::to_string(port_);
+  // A page in the browser forges a callback with its own sign-in: ignored.
+  auto forged = HttpRequest(base, "GET", "/callback?code=attacker&state=attacker");
+  EXPECT_EQ(forged.status, 404);
+  auto error = HttpRequest(base, "GET", "/callback?error=access_denied&state=attacker");
+  EXPECT_EQ(error.status, 404);
+  // The real answer still finishes the login.
+  auto back = idp_->Login("bob", "bob at the provider", url);
+  ASSERT_TRUE(back.has_value()) << back.error().message();
+  EXPECT_EQ(HttpRequest(base, "GET", back->substr(base.size())).status, 200);
+  p.Write(std::string(kPassword) + "\n");
+  auto r = p.Finish(60s);
+  EXPECT_EQ(r.exit_code, 0) << r.Describe();
+}
+
+}  // namespace
+}  // namespace keyward::testing
