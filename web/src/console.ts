@@ -143,7 +143,8 @@ interface ListState {
 
 function header(nav: Nav, v: VerifiedOrg): HTMLElement {
   return el("div", { class: "card org" },
-    el("p", {}, el("strong", { text: v.org.name }), ` — you are ${v.org.role}. Quorum: ${v.policy.quorum ?? 1} approval(s).`),
+    el("p", {}, el("strong", { text: v.org.name }), ` — you are ${v.org.role}. Quorum: ${v.policy.quorum ?? 1} approval(s).` +
+      (v.policy.sso === "required" ? " Single sign-on: required." : "")),
     el("p", { class: "muted", text: `Signing key ${v.signingFingerprint} (checked)` }),
     el("div", { class: "actions" },
       button("Requests", () => void showRequests(nav, v, { status: "pending" }), true),
@@ -797,6 +798,10 @@ function showPolicy(nav: Nav, v: VerifiedOrg, message = ""): void {
   const pairing = el("input", { id: "policy-pairing-reset", type: "checkbox" });
   pairing.checked = current.pairingReset;
   const keep = input("policy-snapshot-keep", String(current.snapshotKeep), "number");
+  const sso = select("policy-sso", [
+    ["optional", "optional: members may sign in with their master password alone"],
+    ["required", "required: members sign in through the organization's identity provider too"]],
+  current.requireSso ? "required" : "optional");
   const error = el("p", { id: "form-error", class: "error", role: "alert" });
   const note = el("p", { class: "muted", role: "status" });
   const submit = el("button", { type: "submit", text: "Sign and save the policy" });
@@ -812,6 +817,8 @@ function showPolicy(nav: Nav, v: VerifiedOrg, message = ""): void {
     el("div", { class: "check" }, pairing,
       el("label", { for: "policy-pairing-reset", text: "A member may set a new master password after pairing a device" })),
     el("label", { for: "policy-snapshot-keep", text: "Cloud backups kept per member (1–100)" }), keep,
+    el("label", { for: "policy-sso", text: "Single sign-on" }), sso,
+    el("p", { class: "muted", text: "Required: every new sign-in of a member (owners excepted) also goes through the organization's single sign-on provider, which this server's operator configures; the master password still unlocks the vault." }),
     canSign ? submit : el("p", { class: "muted", text: "Only owners and admins hold the signing key: you can read the policy but not change it." }),
     note, error);
   form.addEventListener("submit", async (event) => {
@@ -844,7 +851,7 @@ function showPolicy(nav: Nav, v: VerifiedOrg, message = ""): void {
       enrollment: enrollment.value as RecoveryPolicy["enrollment"],
       mode: mode.value as RecoveryPolicy["mode"],
       quorum: q, linkTtl: link, pendingTtl: pending, notify: [...new Set(emails)],
-      pairingReset: pairing.checked, snapshotKeep: k,
+      pairingReset: pairing.checked, snapshotKeep: k, requireSso: sso.value === "required",
     };
     submit.disabled = true;
     note.textContent = "Signing…";

@@ -3,7 +3,7 @@
 // decrypted here. Keys and the session live in memory only; signing out or
 // closing the tab forgets them.
 import "./style.css";
-import { call } from "./api.js";
+import { ApiError, call } from "./api.js";
 import { forgetConsole, showConsole } from "./console.js";
 import { isRecoveryAdmin, listOrgs } from "./admin.js";
 import { describe, el, field, show } from "./dom.js";
@@ -17,6 +17,7 @@ import { showChangePassword } from "./password_page.js";
 import { showRecovery } from "./recovery_page.js";
 import { showBackups } from "./backups_page.js";
 import { showPairing } from "./pairing_page.js";
+import { CALLBACK_PATH, finishSso, plausibleOrgId, startSso, type SsoTicket } from "./sso.js";
 
 // Ends the session and forgets every key and verified organization.
 async function signOut(session: Session): Promise<void> {
@@ -24,7 +25,20 @@ async function signOut(session: Session): Promise<void> {
   await endSession(session);
 }
 
-function showSignIn(message = ""): void {
+// "Sign in with single sign-on": a link (not a button, so that it never
+// reads as the form's "Sign in"), to the organization id page.
+function ssoLink(): HTMLAnchorElement {
+  const link = el("a", { href: "/#sso", class: "sso-link", text: "Sign in with single sign-on" });
+  link.addEventListener("click", (event) => {
+    event.preventDefault();
+    showSsoStart();
+  });
+  return link;
+}
+
+// The sign-in form; with `sso`, after the organization's provider vouched
+// for the member (/sso/callback): the ticket goes with the auth key.
+function showSignIn(message = "", sso?: SsoTicket): void {
   const email = field("email", "email", "username");
   const password = field("password", "password", "current-password");
   const totp = field("totp", "text", "one-time-code");
@@ -38,10 +52,12 @@ function showSignIn(message = ""): void {
   const submit = el("button", { type: "submit", text: "Sign in" });
   const forgot = el("button", { type: "button", class: "secondary", text: "Forgot master password?" });
   forgot.addEventListener("click", () => showForgot(email.value.trim()));
+  const ssoStart = ssoLink();
   const form = el("form", { class: "card", novalidate: "" },
+    sso ? el("p", { id: "sso-done", role: "status", text: `Your organization's single sign-on confirmed you (organization ${sso.orgId}). Now your email and master password: the master password still unlocks your vault, on this device only.` }) : "",
     el("label", { for: "email", text: "Email" }), email,
     el("label", { for: "password", text: "Master password" }), password,
-    totpBlock, submit, progress, error, forgot);
+    totpBlock, submit, progress, error, forgot, el("p", { class: "sso" }, ssoStart));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     error.textContent = "";
@@ -60,7 +76,7 @@ function showSignIn(message = ""): void {
     try {
       const typed = password.value;
       const session = await signIn(email.value.trim(), typed,
-        totpBlock.hidden ? undefined : totp.value.trim());
+        totpBlock.hidden ? undefined : totp.value.trim(), sso ? [sso.ticket] : []);
       password.value = "";
       if (session.mustChangePassword) {
         await startIdleLock(session);
@@ -74,6 +90,12 @@ function showSignIn(message = ""): void {
         totp.setAttribute("required", "");
         error.textContent = "Enter the code from your authenticator app.";
         totp.focus();
+      } else if (e instanceof ApiError && (e.code === "auth.sso_required" || e.code.startsWith("sso."))) {
+        // The server's words name the organization and its id; the way on
+        // is the provider's sign-in, from the link below the form.
+        password.value = "";
+        error.textContent = e.message;
+        ssoStart.focus();
       } else {
         error.textContent = describe(e);
       }
@@ -82,8 +104,80 @@ function showSignIn(message = ""): void {
       progress.textContent = "";
     }
   });
-  show(false, el("h1", { text: "Sign in to Keyward" }), form);
+  show(false, el("h1", { text: sso ? "Finish signing in to Keyward" : "Sign in to Keyward" }), form);
   email.focus();
+}
+
+// Single sign-on, first step: the organization id, then the browser goes to
+// the organization's identity provider (sso.ts checks the address).
+function showSsoStart(message = ""): void {
+  const org = field("sso-org", "text", "off");
+  org.setAttribute("spellcheck", "false");
+  org.setAttribute("autocapitalize", "off");
+  const error = el("p", { id: "form-error", class: "error", role: "alert" });
+  error.textContent = message;
+  const progress = el("p", { class: "progress muted", role: "status" });
+  const submit = el("button", { type: "submit", text: "Continue to your organization's sign-in" });
+  const back = el("button", { type: "button", class: "secondary", text: "Back to sign in" });
+  back.addEventListener("click", () => showSignIn());
+  const form = el("form", { class: "card", novalidate: "" },
+    el("p", { text: "Your organization asks you to sign in at its identity provider first; your master password still unlocks your vault afterwards." }),
+    el("label", { for: "sso-org", text: "Organization id" }), org,
+    el("p", { class: "muted", text: "Your administrator gives it to you; `keyward org list` shows it, and the message of a refused sign-in names it." }),
+    submit, progress, error, back);
+  org.addEventListener("input", () => (error.textContent = ""));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    error.textContent = "";
+    const id = org.value.trim();
+    if (!plausibleOrgId(id)) {
+      error.textContent = id === ""
+        ? "Enter your organization's id."
+        : "An organization id is letters, digits, - and _ (like ecc0oIxkWRRigvVQBbkrpw).";
+      org.focus();
+      return;
+    }
+    submit.disabled = true;
+    progress.textContent = "Asking the server for your organization's sign-in page…";
+    try {
+      await startSso(id);
+      progress.textContent = "Opening your organization's sign-in page…";
+    } catch (e) {
+      progress.textContent = "";
+      error.textContent = describe(e);
+      submit.disabled = false;
+    }
+  });
+  show(false, el("h1", { text: "Sign in with single sign-on" }), form);
+  org.focus();
+}
+
+// /sso/callback?code=…&state=… (or ?error=…): the query is removed from the
+// address bar first; a state this tab did not store does nothing else.
+async function showSsoCallback(query: string): Promise<void> {
+  const back = el("button", { type: "button", class: "secondary", text: "Back to sign in" });
+  back.addEventListener("click", () => showSignIn());
+  const again = el("button", { type: "button", text: "Sign in with single sign-on again" });
+  again.addEventListener("click", () => showSsoStart());
+  const page = (...lines: (Node | string)[]) =>
+    show(false, el("h1", { text: "Single sign-on" }), el("div", { class: "card" }, ...lines));
+  const status = el("p", { class: "progress muted", role: "status", text: "Checking the sign-in with the server…" });
+  page(status);
+  try {
+    const answer = await finishSso(query);
+    if (answer.kind === "not-started") {
+      page(el("p", { class: "error", role: "alert", text: "This sign-in was not started here. Nothing was done: to sign in, start again from the sign-in page." }), back);
+      back.focus();
+    } else if (answer.kind === "provider-error") {
+      page(el("p", { class: "error", role: "alert", text: `Your organization's identity provider did not sign you in (${answer.error}).` }), again, back);
+      again.focus();
+    } else {
+      showSignIn("", answer.ticket);
+    }
+  } catch (e) {
+    page(el("p", { class: "error", role: "alert", text: describe(e) }), again, back);
+    again.focus();
+  }
 }
 
 // The member's recovery request: email, then the emailed code.
@@ -353,6 +447,14 @@ if (location.pathname.startsWith("/recover/") && location.hash.length > 1) {
   const linkText = location.origin + location.pathname + location.hash;
   history.replaceState(null, "", location.pathname);
   showRedeem(linkText);
+} else if (location.pathname === CALLBACK_PATH) {
+  // The provider's code must not stay in the address bar or the history.
+  const query = location.search;
+  history.replaceState(null, "", "/");
+  void showSsoCallback(query);
+} else if (location.hash === "#sso") {
+  history.replaceState(null, "", "/");
+  showSsoStart();
 } else {
   showSignIn();
 }

@@ -40,7 +40,10 @@ const ITEM_LABEL = "keyward/v1/item";
 // session: a reloaded page is a new device until trusted devices exist.
 export const deviceId = c.base64url(globalThis.crypto.getRandomValues(new Uint8Array(16)));
 
-export async function signIn(email: string, password: string, totp?: string): Promise<Session> {
+// `ssoTickets`: the answers of POST /v1/sso/finish (sso.ts), for an
+// organization whose policy requires single sign-on.
+export async function signIn(email: string, password: string, totp?: string,
+  ssoTickets: string[] = []): Promise<Session> {
   await c.init();
   const pre = await call<{ kdf: { ops: number; mem: number }; salt: string }>(
     "POST", "/v1/accounts/prelogin", { email });
@@ -62,6 +65,7 @@ export async function signIn(email: string, password: string, totp?: string): Pr
     device: { id: deviceId, name: "Web browser", type: "web" },
   };
   if (totp) body.totp_code = totp;
+  if (ssoTickets.length) body.sso_tickets = ssoTickets;
   let answer: any;
   try {
     answer = await call("POST", "/v1/sessions", body);

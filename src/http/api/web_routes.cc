@@ -1,8 +1,9 @@
 // docs/web.md "How it is built and served": the embedded pages at `/`, their
-// hashed files under `/assets/`, and the recovery link's landing page
+// hashed files under `/assets/`, the recovery link's landing page
 // (`/recover/{id}`, whose secret stays in the URL fragment and never reaches
-// the server). Every page answer carries the Content-Security-Policy and
-// the other headers of docs/web.md "Security headers".
+// the server) and the single sign-on callback page (`/sso/callback`). Every
+// page answer carries the Content-Security-Policy and the other headers of
+// docs/web.md "Security headers".
 #include <cctype>
 #include <string>
 #include <string_view>
@@ -91,6 +92,10 @@ void AddWebRoutes(http::Router& router) {
   AddRoute(router, "GET", "/", Index);
   AddRoute(router, "GET", "/assets/{file}", AssetFile);
   AddRoute(router, "GET", "/recover/{id}", Index);
+  // Where an organization's identity provider sends the browser back after a
+  // web single sign-on (POST /v1/sso/start with client "web"); the page reads
+  // code and state from the query and finishes the sign-in itself.
+  AddRoute(router, "GET", "/sso/callback", Index);
 }
 
 }  // namespace keyward::api

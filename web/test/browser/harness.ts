@@ -69,6 +69,8 @@ export class Server {
   url = "";
   private process?: ChildProcess;
   private smtp?: SmtpServer;
+  // The first start's arguments, for restart().
+  private baseArgs: string[] = [];
 
   // `publicUrl`: the address the pages and links name (a proxy's, for the
   // hostile-server tests); the server's own by default. `smtp`: mail goes
@@ -83,14 +85,33 @@ export class Server {
       mailArgs.push("--smtp-host", "127.0.0.1", "--smtp-port", String(this.smtp.port),
         "--smtp-security", "none");
     }
-    this.process = spawn(env("KEYWARDD"), ["--listen", `127.0.0.1:${port}`, "--data",
+    this.baseArgs = ["--listen", `127.0.0.1:${port}`, "--data",
       join(this.dir, "data"), "--public-url", publicUrl ?? this.url, "--min-kdf-ops", "2",
-      "--min-kdf-mem", "20971520", ...mailArgs, ...extraArgs],
+      "--min-kdf-mem", "20971520", ...mailArgs];
+    await this.launch(extraArgs);
+  }
+
+  // Stops keywardd and starts it again on the same address with the same
+  // data directory (and mail), with `extraArgs` instead of the first ones
+  // (a `--config` file with [sso.ORG] tables, say).
+  async restart(extraArgs: string[] = []): Promise<void> {
+    const running = this.process;
+    if (running && running.exitCode === null && running.signalCode === null) {
+      const exited = new Promise((resolve) => running.once("exit", resolve));
+      running.kill("SIGTERM");
+      await exited;
+    }
+    await this.launch(extraArgs);
+  }
+
+  private async launch(extraArgs: string[]): Promise<void> {
+    this.process = spawn(env("KEYWARDD"), [...this.baseArgs, ...extraArgs],
       // keywardd refuses KEYWARD_* variables it does not know (the test's own).
       { stdio: ["ignore", "ignore", "pipe"], env: withoutKeywardVars() });
     let log = "";
     this.process.stderr!.on("data", (d) => (log += d));
     for (let i = 0; i < 100; i++) {
+      if (this.process.exitCode !== null) break;
       try {
         const r = await fetch(`${this.url}/healthz`);
         if (r.ok) return;
@@ -216,6 +237,8 @@ export class EditingProxy {
   url = "";
   upstream = "";
   edit?: Edit;
+  // The status the page gets instead of keywardd's (with `edit`'s body).
+  status?: (x: Exchange, status: number) => number;
   readonly exchanges: Exchange[] = [];
   private server?: HttpServer;
 
@@ -242,7 +265,8 @@ export class EditingProxy {
               out = Buffer.from(this.edit(x, answer.statusCode ?? 0, out.toString("utf8")));
             }
             const h = { ...answer.headers, "content-length": String(out.length) };
-            res.writeHead(answer.statusCode ?? 502, h);
+            const status = answer.statusCode ?? 502;
+            res.writeHead(this.status ? this.status(x, status) : status, h);
             res.end(out);
           });
         });

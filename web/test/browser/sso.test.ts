@@ -1,0 +1,349 @@
+// Single sign-on in the browser (docs/web.md "Single sign-on in the
+// browser") against a real OpenID Connect provider: Debian's glewlwyd,
+// started by tests/support/glewlwyd.py. Acme's policy requires single
+// sign-on (set by the owner's CLI, on a keywardd restarted with an
+// [sso.ORG] table): a password-only sign-in of the member gets the server's
+// auth.sso_required in words; "Sign in with single sign-on" goes to
+// glewlwyd, whose answer comes back to /sso/callback (the code removed from
+// the address bar), then the master password and the two-step code open the
+// vault. Against a callback this tab did not start and a server handing out
+// a hostile sign-in address, nothing is sent. The policy editor shows and
+// signs the setting; the server's org.sso_not_configured is said in words.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Browser, Page } from "playwright-core";
+
+import * as c from "../../src/crypto/primitives.js";
+import { fromBase32, totp } from "../../src/crypto/totp.js";
+import {
+  aliceAndBob, EditingProxy, launch, openConsole, PASSWORD, screenshot, Server, signInPage,
+  startBehindProxy, tearDown, watchedPage,
+} from "./harness.js";
+
+const GLEWLWYD = new URL("../../../../tests/support/glewlwyd.py", import.meta.url).pathname;
+const IDP_PASSWORD = "bob's password at the provider";
+
+function withoutKeywardVars(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("KEYWARD_")));
+}
+
+// glewlwyd.py start: a provider on a free loopback port with bob as a user
+// and keywardd's callback as the client's redirect; stopped by closing its
+// standard input.
+class Provider {
+  info: { issuer: string; client_id: string; client_secret: string; port: number } | undefined;
+  private process?: ChildProcess;
+
+  async start(dir: string, redirect: string): Promise<void> {
+    this.process = spawn("/usr/bin/python3", [GLEWLWYD, "start", "--dir", dir,
+      "--user", `bob:${IDP_PASSWORD}:bob@example.com`, "--redirect", redirect],
+      { stdio: ["pipe", "pipe", "pipe"] });
+    let err = "";
+    this.process.stderr!.on("data", (d) => (err += d));
+    const line = await new Promise<string>((resolve, reject) => {
+      let out = "";
+      this.process!.stdout!.on("data", (d) => {
+        out += d;
+        const end = out.indexOf("\n");
+        if (end >= 0) resolve(out.slice(0, end));
+      });
+      this.process!.once("exit", (code) => reject(new Error(`glewlwyd.py exited (${code}):\n${err}`)));
+    });
+    this.info = JSON.parse(line);
+  }
+
+  // The headless user side (glewlwyd.py login): bob signs in at the
+  // provider for the authorization request `authUrl`; where glewlwyd sends
+  // the browser next (the callback with code and state).
+  login(authUrl: string): string {
+    const r = spawnSync("/usr/bin/python3", [GLEWLWYD, "login", "--user", "bob", "--password",
+      IDP_PASSWORD, "--auth-url", authUrl], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout.trim();
+  }
+
+  async stop(): Promise<void> {
+    const p = this.process;
+    if (!p || p.exitCode !== null) return;
+    const exited = new Promise((resolve) => p.once("exit", resolve));
+    p.stdin!.end();
+    await exited;
+  }
+}
+
+const server = new Server();
+const provider = new Provider();
+let browser: Browser;
+let alice = "";
+let orgId = "";
+let configFile = "";
+let totpSecret: Uint8Array;
+let totpStepUsed = 0;
+
+// bob turns on two-step login with the CLI (the secret read from its JSON,
+// the code computed here, as an authenticator app would).
+async function enableTwoStep(bobSession: string): Promise<void> {
+  const child = spawn(process.env.KEYWARD_CLI!, ["--server", server.url, "--profile",
+    join(server.dir, "profiles", "bob"), "--json", "2fa", "enable"],
+  { stdio: ["pipe", "pipe", "pipe"], env: { ...withoutKeywardVars(), KEYWARD_SESSION: bobSession } });
+  let out = "";
+  let err = "";
+  child.stderr.on("data", (d) => (err += d));
+  const exited = new Promise<number>((resolve) => child.on("exit", (s) => resolve(s ?? -1)));
+  child.stdin.write(`${PASSWORD}\n`);
+  const secret = await new Promise<string>((resolve, reject) => {
+    child.stdout.on("data", (d) => {
+      out += d;
+      const m = out.match(/"secret"\s*:\s*"([A-Z2-7=]+)"/);
+      if (m) resolve(m[1]);
+    });
+    void exited.then(() => reject(new Error(`2fa enable ended early:\n${out}\n${err}`)));
+  });
+  totpSecret = fromBase32(secret);
+  totpStepUsed = Math.floor(Date.now() / 1000 / 30);
+  child.stdin.end(`${await totp(totpSecret, totpStepUsed * 30)}\n`);
+  assert.equal(await exited, 0, `${out}\n${err}`);
+}
+
+// A code for now, never the time step the CLI already used (each step
+// works once; the server allows one step of skew).
+async function nextCode(): Promise<string> {
+  const step = Math.max(Math.floor(Date.now() / 1000 / 30), totpStepUsed + 1);
+  totpStepUsed = step;
+  return totp(totpSecret, step * 30);
+}
+
+before(async () => {
+  await c.init();
+  await server.start();
+  let bob = "";
+  ({ alice, bob } = aliceAndBob(server));
+  await enableTwoStep(bob);
+  const listed = JSON.parse(server.cli("alice", ["--json", "org", "list"], "",
+    { KEYWARD_SESSION: alice }));
+  orgId = listed.orgs[0].id;
+  assert.match(orgId, /^[A-Za-z0-9_-]+$/);
+  // The provider knows keywardd's web callback; keywardd (same address,
+  // same data) restarts with Acme's provider in its config file.
+  await provider.start(join(server.dir, "idp"), `${server.url}/sso/callback`);
+  configFile = join(server.dir, "keywardd.toml");
+  writeFileSync(configFile, `[sso.${orgId}]\nissuer = "${provider.info!.issuer}"\n` +
+    `client_id = "keyward"\nclient_secret = "${provider.info!.client_secret}"\n`, { mode: 0o600 });
+  await server.restart(["--config", configFile]);
+  server.cli("alice", ["org", "policy", "set", "--org", orgId, "--sso", "required"], "",
+    { KEYWARD_SESSION: alice });
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await provider.stop();
+  server.stop();
+});
+
+// Every request the page makes to keywardd's API, by path.
+function apiCalls(page: Page, base: string): string[] {
+  const calls: string[] = [];
+  page.on("request", (r) => {
+    if (r.url().startsWith(`${base}/v1/`)) calls.push(`${r.method()} ${new URL(r.url()).pathname}`);
+  });
+  return calls;
+}
+
+test("a member of an organization that requires it signs in through the provider", async () => {
+  const { page, problems } = await watchedPage(browser);
+  const calls = apiCalls(page, server.url);
+
+  // The master password alone: refused, in the server's words naming Acme
+  // and its id, with the way on next to it.
+  await page.goto(`${server.url}/`);
+  await page.getByLabel("Email").fill("bob@example.com");
+  await page.getByLabel("Master password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  const refusal = page.locator("#form-error").filter({ hasText: "requires single sign-on" });
+  await refusal.waitFor({ timeout: 30_000 });
+  const said = await refusal.innerText();
+  assert.match(said, /Acme/);
+  assert.ok(said.includes(orgId), said);
+  assert.equal(await page.getByLabel("Master password").inputValue(), "");
+  const ssoLink = page.getByRole("link", { name: "Sign in with single sign-on" });
+  assert.ok(await ssoLink.evaluate((a) => a === document.activeElement));
+  await screenshot(page, "signin-sso-required");
+
+  // The organization id (empty first: said in words, nothing sent).
+  await ssoLink.click();
+  await page.getByRole("heading", { name: "Sign in with single sign-on" }).waitFor();
+  const before = calls.length;
+  await page.getByRole("button", { name: "Continue to your organization's sign-in" }).click();
+  await page.getByText("Enter your organization's id.").waitFor();
+  assert.equal(calls.length, before);
+  await page.getByLabel("Organization id").fill(orgId);
+  await screenshot(page, "sso-start");
+
+  // To glewlwyd: the browser really goes there (its login page is not
+  // served by glewlwyd.py, so bob signs in there headless, with the very
+  // authorization request the browser made, and the browser follows the
+  // provider's answer).
+  const issuer = provider.info!.issuer;
+  const authRequest = page.waitForRequest((r) => r.url().startsWith(`${issuer}/auth`) &&
+    r.isNavigationRequest(), { timeout: 30_000 });
+  // glewlwyd answers with its login page's address.
+  const loginPage = page.waitForRequest((r) => r.isNavigationRequest() &&
+    new URL(r.url()).port === String(provider.info!.port) && r.url().includes("/login.html"),
+  { timeout: 30_000 });
+  const left = page.waitForEvent("framenavigated", { predicate: (f) =>
+    f === page.mainFrame() && !f.url().startsWith(server.url), timeout: 30_000 });
+  await page.getByRole("button", { name: "Continue to your organization's sign-in" }).click();
+  const authUrl = (await authRequest).url();
+  await loginPage;
+  await left;
+  const auth = new URL(authUrl);
+  assert.equal(auth.searchParams.get("redirect_uri"), `${server.url}/sso/callback`);
+  assert.equal(auth.searchParams.get("code_challenge_method"), "S256");
+  assert.ok(calls.includes("POST /v1/sso/start"), calls.join("\n"));
+  const back = provider.login(authUrl);
+  assert.ok(back.startsWith(`${server.url}/sso/callback?`), back);
+  assert.match(back, /[?&]code=/);
+
+  // Back on /sso/callback: the code leaves the address bar at once, the
+  // stored state is used up, the server gives a ticket; then the master
+  // password and the second step.
+  await page.goto(back);
+  await page.getByRole("heading", { name: "Finish signing in to Keyward" }).waitFor({ timeout: 30_000 });
+  assert.equal(page.url(), `${server.url}/`);
+  assert.equal(await page.evaluate(() => sessionStorage.length + localStorage.length), 0);
+  assert.ok(calls.includes("POST /v1/sso/finish"), calls.join("\n"));
+  await page.locator("#sso-done").filter({ hasText: orgId }).waitFor();
+  await screenshot(page, "sso-callback");
+
+  await page.getByLabel("Email").fill("bob@example.com");
+  await page.getByLabel("Master password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  await page.getByText("Enter the code from your authenticator app.").waitFor({ timeout: 30_000 });
+  await page.getByLabel("Code from your authenticator app").fill(await nextCode());
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  await page.getByRole("heading", { name: "Your vault" }).waitFor({ timeout: 30_000 });
+  // The session was made with the ticket, which was sent once per try.
+  const sessions = calls.filter((x) => x === "POST /v1/sessions").length;
+  assert.equal(sessions, 3, calls.join("\n"));
+  assert.equal(await page.evaluate(() => sessionStorage.length + localStorage.length), 0);
+  assert.deepEqual(problems, []);
+});
+
+test("a callback this tab did not start does nothing", async () => {
+  const { page, problems } = await watchedPage(browser);
+  const calls = apiCalls(page, server.url);
+
+  // No sign-in started here at all.
+  await page.goto(`${server.url}/sso/callback?code=stolen-code&state=forged-state`);
+  await page.getByText("This sign-in was not started here.").waitFor();
+  assert.equal(page.url(), `${server.url}/`, "the code left the address bar");
+  await screenshot(page, "sso-not-started");
+
+  // One started here, for another state: still nothing, and the started
+  // one is kept for its own answer.
+  const pending = JSON.stringify({ state: "the-real-state", org_id: orgId });
+  await page.evaluate((p) => sessionStorage.setItem("keyward.sso", p), pending);
+  for (const query of ["code=stolen-code&state=forged-state", "code=stolen-code",
+    "code=x&state=the-real-state&state=forged-state"]) {
+    await page.goto(`${server.url}/sso/callback?${query}`);
+    await page.getByText("This sign-in was not started here.").waitFor();
+  }
+  assert.equal(await page.evaluate(() => sessionStorage.getItem("keyward.sso")), pending);
+  assert.deepEqual(calls, [], "nothing was sent to the server");
+
+  // The provider's refusal for the sign-in this tab did start: said, the
+  // state used up, still nothing sent.
+  await page.goto(`${server.url}/sso/callback?error=access_denied&state=the-real-state`);
+  await page.getByText("Your organization's identity provider did not sign you in (access_denied).").waitFor();
+  assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+  assert.deepEqual(calls, []);
+  assert.deepEqual(problems, []);
+});
+
+test("a sign-in address the page must not open is refused, and nothing is stored", async () => {
+  // A second keywardd behind a proxy that answers POST /v1/sso/start
+  // itself, with hostile addresses.
+  const hostile = new Server();
+  const proxy = new EditingProxy();
+  let hostileBrowser: Browser | undefined;
+  try {
+    await startBehindProxy(hostile, proxy);
+    let answer = "";
+    proxy.edit = (x, _status, body) => (x.path === "/v1/sso/start" ? answer : body);
+    proxy.status = (x, status) => (x.path === "/v1/sso/start" ? 201 : status);
+    hostileBrowser = await launch();
+    const { page, problems } = await watchedPage(hostileBrowser);
+    await page.goto(`${proxy.url}/`);
+    await page.getByRole("link", { name: "Sign in with single sign-on" }).click();
+    await page.getByLabel("Organization id").fill(orgId);
+    const state = "s".repeat(43);
+    for (const url of [
+      `javascript:alert(document.domain)//?state=${state}`,
+      `data:text/html,<script>alert(1)</script>?state=${state}`,
+      `http://idp.example.com/auth?state=${state}`,
+      `http://127.0.0.1.evil.example/auth?state=${state}`,
+      `https://idp.example.com/auth?state=another-state`,
+      "https://idp.example.com/auth",
+      `https://user:pw@idp.example.com/auth?state=${state}`,
+    ]) {
+      answer = JSON.stringify({ authorization_url: url, state, expires_at: "2099-01-01T00:00:00Z" });
+      await page.getByRole("button", { name: "Continue to your organization's sign-in" }).click();
+      await page.locator("#form-error").filter({ hasText: "will not open" }).waitFor();
+      assert.equal(page.url(), `${proxy.url}/`, url);
+      assert.equal(await page.evaluate(() => sessionStorage.length), 0, url);
+      if (url.startsWith("javascript:")) await screenshot(page, "sso-hostile-address");
+      await page.locator("#form-error").evaluate((e) => (e.textContent = ""));
+    }
+    assert.equal(proxy.exchanges.filter((x) => x.path === "/v1/sso/start").length, 7);
+    assert.deepEqual(problems, []);
+  } finally {
+    await tearDown(hostileBrowser, hostile, proxy);
+  }
+});
+
+test("the policy editor shows and signs single sign-on; no provider is said in words", async () => {
+  const w = await watchedPage(browser);
+  const { page } = w;
+  // alice owns Acme: owners sign in with the master password alone.
+  await signInPage(page, server.url, "alice@example.com");
+  await openConsole(page);
+  await page.getByText("Single sign-on: required.").waitFor();
+  await page.getByRole("button", { name: "Policy" }).click();
+  await page.getByRole("heading", { name: "Acme: policy" }).waitFor();
+  const sso = page.getByLabel("Single sign-on");
+  assert.equal(await sso.inputValue(), "required");
+  await screenshot(page, "console-policy-sso");
+  const save = page.getByRole("button", { name: "Sign and save the policy" });
+
+  // Optional, signed in the browser: the owner's CLI verifies it.
+  await sso.selectOption("optional");
+  await save.click();
+  await page.getByText(/Statement \d+ is signed and saved\./).waitFor();
+  let shown = JSON.parse(server.cli("alice", ["--json", "org", "policy", "show", "--org", orgId], "",
+    { KEYWARD_SESSION: alice }));
+  assert.equal(shown.policy.sso, "optional");
+
+  // On a keywardd without Acme's provider, required is refused by the server.
+  await server.restart();
+  await page.getByLabel("Single sign-on").selectOption("required");
+  await page.getByRole("button", { name: "Sign and save the policy" }).click();
+  await page.locator("#form-error").filter({ hasText: "no single sign-on provider" }).waitFor();
+  await screenshot(page, "console-policy-sso-not-configured");
+  assert.match(await page.locator("#form-error").innerText(), new RegExp(`\\[sso\\.${orgId}\\]`));
+  shown = JSON.parse(server.cli("alice", ["--json", "org", "policy", "show", "--org", orgId], "",
+    { KEYWARD_SESSION: alice }));
+  assert.equal(shown.policy.sso, "optional");
+
+  // And with it again, required is signed and verified.
+  await server.restart(["--config", configFile]);
+  await page.getByRole("button", { name: "Sign and save the policy" }).click();
+  await page.getByText(/Statement \d+ is signed and saved\./).waitFor();
+  shown = JSON.parse(server.cli("alice", ["--json", "org", "policy", "show", "--org", orgId], "",
+    { KEYWARD_SESSION: alice }));
+  assert.equal(shown.policy.sso, "required");
+  assert.deepEqual(w.problems, []);
+});
