@@ -69,6 +69,22 @@ struct Session {
   bool revoked = false;
 };
 
+// A signed-in device the member made trusted (docs/sso.md): the device keeps
+// a secret locally; the server keeps its Ed25519 public key (the device
+// proves possession at login by signing) and the account's vault key wrapped
+// by the device with its local key, which the server cannot open. One per
+// (account, device); belongs to its device: deleted with it (and so with the
+// account).
+struct TrustedDevice {
+  std::string account_id;
+  std::string device_id;
+  Bytes sign_public_key;    // Ed25519, 32 bytes
+  Bytes wrapped_vault_key;  // AEAD under the device's local key, 1..4096 bytes
+  int64_t created_at = 0;
+
+  friend bool operator==(const TrustedDevice&, const TrustedDevice&) = default;
+};
+
 // A device pairing relayed by the server (docs/protocol.md "Device
 // pairing"): the server stores the CPace messages, never a code or a key.
 enum class PairingState {

@@ -77,7 +77,7 @@ class Tx {
   // Replaces every field of the account with this id; store.not_found.
   [[nodiscard]] virtual Status UpdateAccount(const core::Account& account) = 0;
   // Removes the account and everything that belongs to it (codes, devices,
-  // sessions, items, recovery codes, organization memberships and with them
+  // trusted devices, sessions, items, recovery codes, organization memberships and with them
   // its escrows and grants); the organizations' events naming it stay.
   // store.not_found.
   [[nodiscard]] virtual Status DeleteAccount(std::string_view id) = 0;
@@ -101,6 +101,21 @@ class Tx {
   // Ordered by id.
   [[nodiscard]] virtual Result<std::vector<core::Device>> ListDevices(
       std::string_view account_id) = 0;
+
+  // ---- trusted devices ----
+  // Insert or replace the trusted device of (account, device): a device
+  // trusted again gets the new keys and created_at. store.not_found when the
+  // device does not exist.
+  [[nodiscard]] virtual Status UpsertTrustedDevice(const core::TrustedDevice& trusted) = 0;
+  [[nodiscard]] virtual Result<std::optional<core::TrustedDevice>> FindTrustedDevice(
+      std::string_view account_id, std::string_view device_id) = 0;
+  // The account's trusted devices, ordered by device id.
+  [[nodiscard]] virtual Result<std::vector<core::TrustedDevice>> ListTrustedDevices(
+      std::string_view account_id) = 0;
+  // Returns whether a trusted device was deleted (false when there was none).
+  // The device itself stays.
+  [[nodiscard]] virtual Result<bool> DeleteTrustedDevice(std::string_view account_id,
+                                                         std::string_view device_id) = 0;
 
   // ---- sessions ----
   // The device must exist (store.not_found otherwise); store.conflict on a

@@ -4031,5 +4031,215 @@ TEST_P(StoreContractTest, SsoWritesRollBackAndNeedAWriteTransaction) {
   EXPECT_EQ(TakeSsoLoginIn(store(), login.state_hash), std::optional<SsoLogin>(login));
 }
 
+// ---- trusted devices ----
+
+// A trusted device whose public key is 32 bytes of `tag` and whose wrapped
+// vault key is 72 bytes of tag + 1.
+TrustedDevice MakeTrustedDevice(std::string account_id, std::string device_id, uint8_t tag,
+                                int64_t created_at = kNow) {
+  return TrustedDevice{std::move(account_id), std::move(device_id), Bytes(32, tag),
+                       Bytes(72, static_cast<uint8_t>(tag + 1)), created_at};
+}
+
+std::optional<TrustedDevice> FindTrustedDeviceIn(Store& store, std::string_view account_id,
+                                                 std::string_view device_id) {
+  std::optional<TrustedDevice> found;
+  auto s = store.Read([&](Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(found, tx.FindTrustedDevice(account_id, device_id));
+    return {};
+  });
+  EXPECT_TRUE(s.has_value()) << s.error().code();
+  return found;
+}
+
+std::vector<TrustedDevice> ListTrustedDevicesIn(Store& store, std::string_view account_id) {
+  std::vector<TrustedDevice> list;
+  auto s = store.Read([&](Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(list, tx.ListTrustedDevices(account_id));
+    return {};
+  });
+  EXPECT_TRUE(s.has_value()) << s.error().code();
+  return list;
+}
+
+// Whether DeleteTrustedDevice deleted a row; nullopt when it failed.
+std::optional<bool> DeleteTrustedDeviceIn(Store& store, std::string_view account_id,
+                                          std::string_view device_id) {
+  std::optional<bool> deleted;
+  auto s = store.Transact([&](Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(deleted, tx.DeleteTrustedDevice(account_id, device_id));
+    return {};
+  });
+  EXPECT_TRUE(s.has_value()) << s.error().code();
+  return deleted;
+}
+
+// Accounts a1 (devices dev-a, dev-b, dev-c) and a2 (device dev-a).
+void SeedDevices(Store& store) {
+  Write(store, [&](Tx& tx) -> Status {
+    KW_TRY(tx.InsertAccount(MakeAccount("a1", "ann@example.com")));
+    KW_TRY(tx.InsertAccount(MakeAccount("a2", "bob@example.com")));
+    KW_TRY(tx.UpsertDevice(MakeDevice("a1", "dev-c")));
+    KW_TRY(tx.UpsertDevice(MakeDevice("a1", "dev-a")));
+    KW_TRY(tx.UpsertDevice(MakeDevice("a1", "dev-b")));
+    return tx.UpsertDevice(MakeDevice("a2", "dev-a"));
+  });
+}
+
+TEST_P(StoreContractTest, TrustedDevicesUpsertFindListDelete) {
+  SeedDevices(store());
+  TrustedDevice b = MakeTrustedDevice("a1", "dev-b", 1, kNow);
+  b.sign_public_key = PartBytes(32, 240);   // NUL and 0xff included
+  b.wrapped_vault_key = PartBytes(256, 0);  // every byte value
+  const TrustedDevice a = MakeTrustedDevice("a1", "dev-a", 3, kNow + 1);
+  const TrustedDevice bob = MakeTrustedDevice("a2", "dev-a", 5, kNow + 2);
+  Write(store(), [&](Tx& tx) -> Status {
+    KW_TRY(tx.UpsertTrustedDevice(b));
+    KW_TRY(tx.UpsertTrustedDevice(a));
+    KW_TRY(tx.UpsertTrustedDevice(bob));
+    // Visible inside the transaction that wrote it.
+    KW_ASSIGN_OR_RETURN(auto found, tx.FindTrustedDevice("a1", "dev-b"));
+    EXPECT_EQ(found, std::optional<TrustedDevice>(b));
+    return {};
+  });
+  EXPECT_EQ(FindTrustedDeviceIn(store(), "a1", "dev-b"), std::optional<TrustedDevice>(b));
+  EXPECT_EQ(FindTrustedDeviceIn(store(), "a1", "dev-a"), std::optional<TrustedDevice>(a));
+  EXPECT_EQ(FindTrustedDeviceIn(store(), "a2", "dev-a"), std::optional<TrustedDevice>(bob));
+  // A device not trusted, an unknown device or account, ids compared exactly.
+  EXPECT_EQ(FindTrustedDeviceIn(store(), "a1", "dev-c"), std::nullopt);
+  EXPECT_EQ(FindTrustedDeviceIn(store(), "a2", "dev-b"), std::nullopt);
+  EXPECT_EQ(FindTrustedDeviceIn(store(), "a3", "dev-a"), std::nullopt);
+  EXPECT_EQ(FindTrustedDeviceIn(store(), "a1", "DEV-A"), std::nullopt);
+  // Ordered by device id, the account's own only.
+  EXPECT_EQ(ListTrustedDevicesIn(store(), "a1"), (std::vector<TrustedDevice>{a, b}));
+  EXPECT_EQ(ListTrustedDevicesIn(store(), "a2"), (std::vector<TrustedDevice>{bob}));
+  EXPECT_TRUE(ListTrustedDevicesIn(store(), "a3").empty());
+
+  // Updating the device (last seen, name, active) keeps it trusted.
+  Write(store(), [&](Tx& tx) -> Status {
+    Device d = MakeDevice("a1", "dev-b");
+    d.name = "renamed";
+    d.last_seen = kNow + 50;
+    d.active = false;
+    return tx.UpsertDevice(d);
+  });
+  EXPECT_EQ(FindTrustedDeviceIn(store(), "a1", "dev-b"), std::optional<TrustedDevice>(b));
+
+  // Deleting reports whether a row went; the device itself stays.
+  EXPECT_EQ(DeleteTrustedDeviceIn(store(), "a1", "dev-a"), std::optional<bool>(true));
+  EXPECT_EQ(DeleteTrustedDeviceIn(store(), "a1", "dev-a"), std::optional<bool>(false));
+  EXPECT_EQ(DeleteTrustedDeviceIn(store(), "a1", "dev-c"), std::optional<bool>(false));
+  EXPECT_EQ(DeleteTrustedDeviceIn(store(), "a3", "dev-a"), std::optional<bool>(false));
+  EXPECT_EQ(FindTrustedDeviceIn(store(), "a1", "dev-a"), std::nullopt);
+  EXPECT_EQ(ListTrustedDevicesIn(store(), "a1"), (std::vector<TrustedDevice>{b}));
+  EXPECT_EQ(FindTrustedDeviceIn(store(), "a2", "dev-a"), std::optional<TrustedDevice>(bob));
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(auto device, tx.FindDevice("a1", "dev-a"));
+    EXPECT_TRUE(device.has_value());
+    return {};
+  }));
+  // Trusted again after its removal.
+  const TrustedDevice again = MakeTrustedDevice("a1", "dev-a", 7, kNow + 9);
+  Write(store(), [&](Tx& tx) { return tx.UpsertTrustedDevice(again); });
+  EXPECT_EQ(ListTrustedDevicesIn(store(), "a1"), (std::vector<TrustedDevice>{again, b}));
+}
+
+TEST_P(StoreContractTest, UpsertTrustedDeviceReplacesKeysAndCreatedAt) {
+  SeedDevices(store());
+  const TrustedDevice first = MakeTrustedDevice("a1", "dev-a", 1, kNow);
+  Write(store(), [&](Tx& tx) { return tx.UpsertTrustedDevice(first); });
+  TrustedDevice second = MakeTrustedDevice("a1", "dev-a", 9, kNow + 100);
+  second.wrapped_vault_key = Bytes(4096, 0xee);
+  Write(store(), [&](Tx& tx) { return tx.UpsertTrustedDevice(second); });
+  EXPECT_EQ(FindTrustedDeviceIn(store(), "a1", "dev-a"), std::optional<TrustedDevice>(second));
+  EXPECT_EQ(ListTrustedDevicesIn(store(), "a1"), (std::vector<TrustedDevice>{second}));
+  // The smallest wrapped key admitted, and an older created_at: replaced as given.
+  TrustedDevice third = MakeTrustedDevice("a1", "dev-a", 4, kNow - 5);
+  third.wrapped_vault_key = Bytes{0};
+  Write(store(), [&](Tx& tx) { return tx.UpsertTrustedDevice(third); });
+  EXPECT_EQ(FindTrustedDeviceIn(store(), "a1", "dev-a"), std::optional<TrustedDevice>(third));
+  EXPECT_EQ(ListTrustedDevicesIn(store(), "a1").size(), 1u);
+}
+
+TEST_P(StoreContractTest, TrustedDeviceNeedsAnExistingDeviceAndKeysOfTheirSizes) {
+  SeedDevices(store());
+  // No such device, a device of another account, no such account.
+  for (const auto& [account, device] : std::vector<std::pair<std::string, std::string>>{
+           {"a1", "nope"}, {"a2", "dev-b"}, {"a9", "dev-a"}}) {
+    EXPECT_EQ(WriteCode(store(),
+                        [&](Tx& tx) {
+                          return tx.UpsertTrustedDevice(MakeTrustedDevice(account, device, 1));
+                        }),
+              "store.not_found")
+        << account << "/" << device;
+    EXPECT_EQ(FindTrustedDeviceIn(store(), account, device), std::nullopt);
+  }
+  // The public key is 32 bytes; the wrapped key 1 to 4096.
+  auto sized = [](size_t key, size_t wrapped) {
+    TrustedDevice t = MakeTrustedDevice("a1", "dev-a", 1);
+    t.sign_public_key = Bytes(key, 1);
+    t.wrapped_vault_key = Bytes(wrapped, 2);
+    return t;
+  };
+  for (const auto& [key, wrapped] :
+       std::vector<std::pair<size_t, size_t>>{{31, 72}, {33, 72}, {0, 72}, {32, 0}, {32, 4097}}) {
+    EXPECT_NE(
+        WriteCode(store(), [&](Tx& tx) { return tx.UpsertTrustedDevice(sized(key, wrapped)); }), "")
+        << key << " " << wrapped;
+  }
+  EXPECT_TRUE(ListTrustedDevicesIn(store(), "a1").empty());
+  // A refused replacement leaves the stored row as it was.
+  const TrustedDevice stored = sized(32, 4096);
+  Write(store(), [&](Tx& tx) { return tx.UpsertTrustedDevice(stored); });
+  EXPECT_NE(WriteCode(store(), [&](Tx& tx) { return tx.UpsertTrustedDevice(sized(32, 4097)); }),
+            "");
+  EXPECT_EQ(FindTrustedDeviceIn(store(), "a1", "dev-a"), std::optional<TrustedDevice>(stored));
+}
+
+TEST_P(StoreContractTest, DeletingTheAccountDeletesItsTrustedDevices) {
+  SeedDevices(store());
+  const TrustedDevice bob = MakeTrustedDevice("a2", "dev-a", 5);
+  Write(store(), [&](Tx& tx) -> Status {
+    KW_TRY(tx.UpsertTrustedDevice(MakeTrustedDevice("a1", "dev-a", 1)));
+    KW_TRY(tx.UpsertTrustedDevice(MakeTrustedDevice("a1", "dev-b", 3)));
+    return tx.UpsertTrustedDevice(bob);
+  });
+  Write(store(), [&](Tx& tx) { return tx.DeleteAccount("a1"); });
+  EXPECT_EQ(FindTrustedDeviceIn(store(), "a1", "dev-a"), std::nullopt);
+  EXPECT_EQ(FindTrustedDeviceIn(store(), "a1", "dev-b"), std::nullopt);
+  EXPECT_TRUE(ListTrustedDevicesIn(store(), "a1").empty());
+  EXPECT_EQ(ListTrustedDevicesIn(store(), "a2"), (std::vector<TrustedDevice>{bob}));
+  // A new account with the same id and device starts with no trusted device.
+  Write(store(), [&](Tx& tx) -> Status {
+    KW_TRY(tx.InsertAccount(MakeAccount("a1", "ann@example.com")));
+    return tx.UpsertDevice(MakeDevice("a1", "dev-a"));
+  });
+  EXPECT_EQ(FindTrustedDeviceIn(store(), "a1", "dev-a"), std::nullopt);
+  EXPECT_EQ(WriteCode(store(),
+                      [&](Tx& tx) {
+                        return tx.UpsertTrustedDevice(MakeTrustedDevice("a1", "dev-b", 1));
+                      }),
+            "store.not_found");
+}
+
+TEST_P(StoreContractTest, TrustedDeviceWritesRollBackAndNeedAWriteTransaction) {
+  SeedDevices(store());
+  const TrustedDevice stored = MakeTrustedDevice("a1", "dev-a", 1);
+  Write(store(), [&](Tx& tx) { return tx.UpsertTrustedDevice(stored); });
+  auto failed = store().Transact([&](Tx& tx) -> Status {
+    KW_TRY(tx.UpsertTrustedDevice(MakeTrustedDevice("a1", "dev-a", 9, kNow + 5)));
+    KW_TRY(tx.UpsertTrustedDevice(MakeTrustedDevice("a1", "dev-b", 3)));
+    KW_TRY(Discard(tx.DeleteTrustedDevice("a1", "dev-a")));
+    return Fail(StoreError("test"));
+  });
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(ListTrustedDevicesIn(store(), "a1"), (std::vector<TrustedDevice>{stored}));
+  EXPECT_FALSE(store().Read(
+      [&](Tx& tx) { return tx.UpsertTrustedDevice(MakeTrustedDevice("a1", "dev-b", 3)); }));
+  EXPECT_FALSE(
+      store().Read([&](Tx& tx) { return Discard(tx.DeleteTrustedDevice("a1", "dev-a")); }));
+  EXPECT_EQ(ListTrustedDevicesIn(store(), "a1"), (std::vector<TrustedDevice>{stored}));
+}
+
 }  // namespace
 }  // namespace keyward::store::testing

@@ -21,6 +21,11 @@
     (a, d))                                                                                        \
   X(Status, UpsertDevice, (const core::Device& d), (d))                                            \
   X(Result<std::vector<core::Device>>, ListDevices, (std::string_view a), (a))                     \
+  X(Status, UpsertTrustedDevice, (const core::TrustedDevice& t), (t))                              \
+  X(Result<std::optional<core::TrustedDevice>>, FindTrustedDevice,                                 \
+    (std::string_view a, std::string_view d), (a, d))                                              \
+  X(Result<std::vector<core::TrustedDevice>>, ListTrustedDevices, (std::string_view a), (a))       \
+  X(Result<bool>, DeleteTrustedDevice, (std::string_view a, std::string_view d), (a, d))           \
   X(Status, InsertSession, (const core::Session& s), (s))                                          \
   X(Result<std::optional<core::Session>>, FindSession, (std::span<const uint8_t> h), (h))          \
   X(Status, RevokeSession, (std::span<const uint8_t> h), (h))                                      \

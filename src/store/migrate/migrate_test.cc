@@ -32,16 +32,16 @@ constexpr int64_t kNow = 1'790'000'000;
 
 // The tables Fill writes: every table of schema version 4, pairings
 // (version 7), the snapshots, their parts and staged items (version 8) and
-// the single sign-on identities, pending sign-ins (version 9) and sign-in
-// tickets (version 10); the copy
-// must cover the others too, see TablesInCopyOrder below.
+// the single sign-on identities, pending sign-ins (version 9), sign-in
+// tickets (version 10) and trusted devices (version 11); the copy must cover
+// the others too, see TablesInCopyOrder below.
 const std::vector<std::string> kTables = {
     "accounts",       "email_codes",         "devices",           "sessions",
     "items",          "totp_recovery_codes", "rate_limits",       "orgs",
     "org_statements", "org_members",         "org_grants",        "escrows",
     "org_invites",    "org_events",          "recovery_requests", "recovery_approvals",
     "pairings",       "snapshots",           "snapshot_parts",    "staged_items",
-    "sso_identities", "sso_logins"};
+    "sso_identities", "sso_logins",          "trusted_devices"};
 
 Bytes B(size_t n, uint8_t fill) { return Bytes(n, fill); }
 
@@ -132,6 +132,10 @@ void Fill(Store& s) {
     KW_TRY(tx.UpsertDevice({"a2", "d1", "web", "web", kNow, kNow, true}));
     KW_TRY(tx.InsertSession({B(32, 11), "a1", "d1", kNow, kNow + 3600, false}));
     KW_TRY(tx.InsertSession({B(32, 12), "a1", "d2", kNow, kNow + 3600, true}));
+    // Two trusted devices: a public key with NUL and 0xff bytes and a wrapped
+    // key with every byte value, and the largest wrapped key admitted.
+    KW_TRY(tx.UpsertTrustedDevice({"a1", "d1", StateHash(0), AllBytes(), kNow + 3}));
+    KW_TRY(tx.UpsertTrustedDevice({"a2", "d1", B(32, 42), B(4096, 43), kNow + 4}));
 
     KW_TRY(tx.InsertItem({"a1", "i1", 1, AllBytes(), kNow, kNow}));
     KW_TRY(tx.InsertItem({"a1", "i2", 1, Bytes{}, kNow, kNow}));
@@ -348,6 +352,7 @@ struct Snapshot {
   std::vector<core::Account> accounts;
   std::vector<core::EmailCode> codes;
   std::vector<core::Device> devices;
+  std::vector<core::TrustedDevice> trusted;
   std::vector<core::Session> sessions;
   std::vector<core::Item> items;
   std::vector<core::RecoveryCode> recovery_codes;
@@ -390,6 +395,7 @@ Snapshot ReadAll(Store& s) {
     for (const char* id : {"a1", "a2", "a3"}) {
       KW_TRY(Take(tx.FindAccountById(id), x.accounts, id));
       KW_TRY(Append(tx.ListDevices(id), x.devices));
+      KW_TRY(Append(tx.ListTrustedDevices(id), x.trusted));
       KW_TRY(Append(tx.ListItems(id), x.items));
       KW_TRY(Append(tx.ListRecoveryCodes(id), x.recovery_codes));
       KW_TRY(Append(tx.ListOrgsOfAccount(id), x.members));
@@ -500,6 +506,8 @@ TEST_F(MigrateTest, CopiesEveryTableAndReadsBackTheSame) {
   for (const auto& t : kTables) EXPECT_GT(rows[t], 0) << t;
   EXPECT_LT(position["accounts"], position["devices"]);
   EXPECT_LT(position["devices"], position["sessions"]);
+  EXPECT_LT(position["devices"], position["trusted_devices"]);
+  EXPECT_EQ(rows["trusted_devices"], 2);
   EXPECT_LT(position["org_members"], position["escrows"]);
   EXPECT_LT(position["recovery_requests"], position["recovery_approvals"]);
   EXPECT_LT(position["accounts"], position["pairings"]);
@@ -538,6 +546,11 @@ TEST_F(MigrateTest, CopiesEveryTableAndReadsBackTheSame) {
   ExpectSameRows(want.accounts, got.accounts, "accounts");
   ExpectSameRows(want.codes, got.codes, "email codes");
   ExpectSameRows(want.devices, got.devices, "devices");
+  EXPECT_EQ(want.trusted, got.trusted);
+  ASSERT_EQ(got.trusted.size(), 2u);
+  EXPECT_EQ(got.trusted[0].sign_public_key, StateHash(0));
+  EXPECT_EQ(got.trusted[0].wrapped_vault_key, AllBytes());
+  EXPECT_EQ(got.trusted[1].wrapped_vault_key, B(4096, 43));
   ExpectSameRows(want.sessions, got.sessions, "sessions");
   ExpectSameRows(want.items, got.items, "items");
   ExpectSameRows(want.recovery_codes, got.recovery_codes, "recovery codes");

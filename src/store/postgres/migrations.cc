@@ -347,12 +347,26 @@ ALTER TABLE sso_logins ADD COLUMN issuer TEXT COLLATE "C";
 ALTER TABLE sso_logins ADD COLUMN subject TEXT COLLATE "C";
 )sql";
 
+// Trusted devices: see the SQLite migration 11. length() of a bytea counts
+// its bytes, as SQLite's length() of a BLOB does.
+constexpr const char* kV11TrustedDevices = R"sql(
+CREATE TABLE trusted_devices (
+  account_id TEXT COLLATE "C" NOT NULL,
+  device_id TEXT COLLATE "C" NOT NULL,
+  sign_public_key BYTEA NOT NULL CHECK (length(sign_public_key) = 32),
+  wrapped_vault_key BYTEA NOT NULL CHECK (length(wrapped_vault_key) BETWEEN 1 AND 4096),
+  created_at BIGINT NOT NULL,
+  PRIMARY KEY (account_id, device_id),
+  FOREIGN KEY (account_id, device_id) REFERENCES devices(account_id, id) ON DELETE CASCADE
+);
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
   static const auto kMigrations = sql::NumberMigrations(
       {kV1Accounts, kV2Organizations, kV3Recovery, kV4RecoveryRequests, kV5ServerMeta,
-       kV6EscrowMode, kV7Pairings, kV8Snapshots, kV9Sso, kV10SsoTickets});
+       kV6EscrowMode, kV7Pairings, kV8Snapshots, kV9Sso, kV10SsoTickets, kV11TrustedDevices});
   return kMigrations;
 }
 

@@ -697,6 +697,98 @@ TEST(PgMigrationTest, UpgradesVersion9DatabaseWithData) {
   }));
 }
 
+// A version 10 database with devices, a session and a sign-in ticket in it
+// is upgraded in place: the rows stay, trusted_devices starts empty and
+// works (and cascades) for the old devices and accounts, and its columns
+// admit keys of their sizes only.
+TEST(PgMigrationTest, UpgradesVersion10DatabaseWithData) {
+  KEYWARD_REQUIRE_PG_CLUSTER();
+  ASSERT_GE(LatestVersion(), 11);
+  TestDatabase db("v10");
+  MigrateTo(db, 10);
+  SeedAccountsAndOrg(db);
+  db.Exec(
+      "INSERT INTO devices (account_id, id, name, type, first_seen, last_seen, active) VALUES "
+      "('a1', 'd1', 'laptop', 'cli', 100, 110, 1), ('a1', 'd2', 'phone', 'mobile', 100, 120, 1), "
+      "('a2', 'd1', 'web', 'web', 100, 130, 1)");
+  db.Exec(
+      "INSERT INTO sessions (token_hash, account_id, device_id, created_at, expires_at, revoked) "
+      "VALUES ('\\x" +
+      std::string(64, '0') + "', 'a1', 'd2', 100, 4000, 0)");
+  db.Exec(
+      "INSERT INTO sso_logins (id, state_hash, org_id, nonce, code_verifier, redirect_uri, "
+      "client_kind, created_at, expires_at, issuer, subject) VALUES ('ticket-1', '\\x" +
+      std::string(64, '0') +
+      "', 'o1', '', '', '', 'cli', 600, 660, 'https://idp.example.com', 'sub-ann')");
+  auto store = OpenOrFail(db.url());
+  ASSERT_NE(store, nullptr);
+  auto v = store->SchemaVersion();
+  ASSERT_OK(v);
+  EXPECT_EQ(*v, LatestVersion());
+  ASSERT_OK(store->Read([&](Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(auto devices, tx.ListDevices("a1"));
+    EXPECT_EQ(devices.size(), 2u);
+    KW_ASSIGN_OR_RETURN(auto session, tx.FindSession(Bytes(32, 0)));
+    EXPECT_TRUE(session.has_value());
+    KW_ASSIGN_OR_RETURN(auto trusted, tx.ListTrustedDevices("a1"));
+    EXPECT_TRUE(trusted.empty());
+    KW_ASSIGN_OR_RETURN(auto found, tx.FindTrustedDevice("a1", "d1"));
+    EXPECT_FALSE(found.has_value());
+    return {};
+  }));
+  // The new table works for the old devices.
+  const TrustedDevice laptop{"a1", "d1", Bytes(32, 1), Bytes(72, 2), 700};
+  const TrustedDevice phone{"a1", "d2", Bytes(32, 3), Bytes(72, 4), 701};
+  const TrustedDevice web{"a2", "d1", Bytes(32, 5), Bytes(72, 6), 702};
+  ASSERT_OK(store->Transact([&](Tx& tx) -> Status {
+    KW_TRY(tx.UpsertTrustedDevice(laptop));
+    KW_TRY(tx.UpsertTrustedDevice(phone));
+    return tx.UpsertTrustedDevice(web);
+  }));
+  ASSERT_OK(store->Read([&](Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(auto trusted, tx.ListTrustedDevices("a1"));
+    EXPECT_EQ(trusted, (std::vector<TrustedDevice>{laptop, phone}));
+    KW_ASSIGN_OR_RETURN(auto found, tx.FindTrustedDevice("a2", "d1"));
+    EXPECT_EQ(found, std::optional<TrustedDevice>(web));
+    return {};
+  }));
+  EXPECT_EQ(db.Query("SELECT device_id, length(sign_public_key), length(wrapped_vault_key) FROM "
+                     "trusted_devices WHERE account_id = 'a1' ORDER BY device_id"),
+            (std::vector<std::vector<std::string>>{{"d1", "32", "72"}, {"d2", "32", "72"}}));
+  store.reset();
+  // The columns admit keys of their sizes only, for an existing device.
+  db.Exec(
+      "INSERT INTO devices (account_id, id, name, type, first_seen, last_seen, active) VALUES "
+      "('a2', 'd2', 'tablet', 'mobile', 800, 800, 1)");
+  auto bytes = [](size_t n) { return "'\\x" + std::string(2 * n, '7') + "'"; };
+  auto insert = [&](const std::string& device, size_t key, size_t wrapped) {
+    db.Exec(
+        "INSERT INTO trusted_devices (account_id, device_id, sign_public_key, "
+        "wrapped_vault_key, created_at) VALUES ('a2', '" +
+        device + "', " + bytes(key) + ", " + bytes(wrapped) + ", 800)");
+  };
+  EXPECT_THROW(insert("d9", 32, 72), std::runtime_error);
+  EXPECT_THROW(insert("d2", 31, 72), std::runtime_error);
+  EXPECT_THROW(insert("d2", 33, 72), std::runtime_error);
+  EXPECT_THROW(insert("d2", 32, 0), std::runtime_error);
+  EXPECT_THROW(insert("d2", 32, 4097), std::runtime_error);
+  EXPECT_EQ(db.Query("SELECT count(*) FROM trusted_devices")[0][0], "3");
+  EXPECT_NO_THROW(insert("d2", 32, 4096));
+  EXPECT_EQ(db.Query("SELECT count(*) FROM trusted_devices")[0][0], "4");
+  // Deleting a device takes its trusted device (and its sessions) along.
+  db.Exec("DELETE FROM devices WHERE account_id = 'a1' AND id = 'd2'");
+  EXPECT_EQ(db.Query("SELECT account_id, device_id FROM trusted_devices ORDER BY 1, 2"),
+            (std::vector<std::vector<std::string>>{{"a1", "d1"}, {"a2", "d1"}, {"a2", "d2"}}));
+  EXPECT_EQ(db.Query("SELECT count(*) FROM sessions")[0][0], "0");
+  // Deleting an account takes its devices and their trusted devices along;
+  // the sign-in ticket stays.
+  db.Exec("DELETE FROM accounts WHERE id = 'a2'");
+  EXPECT_EQ(db.Query("SELECT account_id, device_id FROM trusted_devices"),
+            (std::vector<std::vector<std::string>>{{"a1", "d1"}}));
+  EXPECT_EQ(db.Query("SELECT count(*) FROM devices")[0][0], "1");
+  EXPECT_EQ(db.Query("SELECT count(*) FROM sso_logins")[0][0], "1");
+}
+
 TEST(PgMigrationTest, NodesMigratingAFreshDatabaseAtOnceAllSucceed) {
   KEYWARD_REQUIRE_PG_CLUSTER();
   TestDatabase db("race");

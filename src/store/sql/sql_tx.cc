@@ -43,6 +43,7 @@ using core::SsoClientKind;
 using core::SsoIdentity;
 using core::SsoLogin;
 using core::StagedItem;
+using core::TrustedDevice;
 
 namespace {
 
@@ -115,6 +116,19 @@ Device ReadDevice(const Stmt& s) {
   d.last_seen = s.Int(5);
   d.active = s.Int(6) != 0;
   return d;
+}
+
+constexpr const char* kTrustedDeviceCols =
+    "account_id, device_id, sign_public_key, wrapped_vault_key, created_at";
+
+TrustedDevice ReadTrustedDevice(const Stmt& s) {
+  TrustedDevice t;
+  t.account_id = s.Text(0);
+  t.device_id = s.Text(1);
+  t.sign_public_key = s.Blob(2);
+  t.wrapped_vault_key = s.Blob(3);
+  t.created_at = s.Int(4);
+  return t;
 }
 
 Item ReadItem(const Stmt& s) {
@@ -625,6 +639,52 @@ class SqlTx final : public Tx {
         "WHERE account_id = ?1 ORDER BY id";
     return FindAll<Device>(kSql, "list devices", ReadDevice,
                            [&](Stmt& s) { s.Bind(1, account_id); });
+  }
+
+  Status UpsertTrustedDevice(const TrustedDevice& t) override {
+    // The foreign key refuses a device that does not exist
+    // (store.not_found); the CHECKs refuse a key of the wrong size.
+    static const std::string kSql =
+        std::string("INSERT INTO trusted_devices (") + kTrustedDeviceCols +
+        ") VALUES (?1,?2,?3,?4,?5) ON CONFLICT (account_id, device_id) DO UPDATE SET "
+        "sign_public_key = excluded.sign_public_key, "
+        "wrapped_vault_key = excluded.wrapped_vault_key, created_at = excluded.created_at";
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql.c_str(), "upsert trusted device"));
+    s.Bind(1, t.account_id)
+        .Bind(2, t.device_id)
+        .Bind(3, t.sign_public_key)
+        .Bind(4, t.wrapped_vault_key)
+        .Bind(5, t.created_at);
+    KW_TRY(s.Exec());
+    return {};
+  }
+
+  Result<std::optional<TrustedDevice>> FindTrustedDevice(std::string_view account_id,
+                                                         std::string_view device_id) override {
+    static const std::string kSql = std::string("SELECT ") + kTrustedDeviceCols +
+                                    " FROM trusted_devices WHERE account_id = ?1 AND "
+                                    "device_id = ?2";
+    return FindOne<TrustedDevice>(kSql.c_str(), "find trusted device", ReadTrustedDevice,
+                                  [&](Stmt& s) { s.Bind(1, account_id).Bind(2, device_id); });
+  }
+
+  Result<std::vector<TrustedDevice>> ListTrustedDevices(std::string_view account_id) override {
+    // Served by the primary key (account_id, device_id).
+    static const std::string kSql = std::string("SELECT ") + kTrustedDeviceCols +
+                                    " FROM trusted_devices WHERE account_id = ?1 "
+                                    "ORDER BY device_id";
+    return FindAll<TrustedDevice>(kSql.c_str(), "list trusted devices", ReadTrustedDevice,
+                                  [&](Stmt& s) { s.Bind(1, account_id); });
+  }
+
+  Result<bool> DeleteTrustedDevice(std::string_view account_id,
+                                   std::string_view device_id) override {
+    static constexpr const char* kSql =
+        "DELETE FROM trusted_devices WHERE account_id = ?1 AND device_id = ?2";
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "delete trusted device"));
+    s.Bind(1, account_id).Bind(2, device_id);
+    KW_ASSIGN_OR_RETURN(auto n, s.Exec());
+    return n > 0;
   }
 
   Status InsertSession(const Session& x) override {

@@ -396,12 +396,32 @@ ALTER TABLE sso_logins ADD COLUMN issuer TEXT;
 ALTER TABLE sso_logins ADD COLUMN subject TEXT;
 )sql";
 
+// Trusted devices (docs/sso.md): a member's signed-in device made trusted
+// keeps a secret locally, and the server keeps, per (account, device), the
+// device's Ed25519 public key (32 bytes: the device proves possession at
+// login by signing) and the account's vault key wrapped by the device with
+// its local key (an opaque AEAD blob the server cannot open: only the
+// device's local key unwraps it). A row goes with its device, and so with
+// the account. The primary key (account_id, device_id) serves the listing
+// and the cascade from devices.
+constexpr const char* kV11TrustedDevices = R"sql(
+CREATE TABLE trusted_devices (
+  account_id TEXT NOT NULL,
+  device_id TEXT NOT NULL,
+  sign_public_key BLOB NOT NULL CHECK (length(sign_public_key) = 32),
+  wrapped_vault_key BLOB NOT NULL CHECK (length(wrapped_vault_key) BETWEEN 1 AND 4096),
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (account_id, device_id),
+  FOREIGN KEY (account_id, device_id) REFERENCES devices(account_id, id) ON DELETE CASCADE
+) STRICT;
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
   static const auto kMigrations = sql::NumberMigrations(
       {kV1Accounts, kV2Organizations, kV3Recovery, kV4RecoveryRequests, kV5ServerMeta,
-       kV6EscrowMode, kV7Pairings, kV8Snapshots, kV9Sso, kV10SsoTickets});
+       kV6EscrowMode, kV7Pairings, kV8Snapshots, kV9Sso, kV10SsoTickets, kV11TrustedDevices});
   return kMigrations;
 }
 

@@ -766,6 +766,108 @@ TEST(SqliteMigrationTest, UpgradesVersion9DatabaseWithData) {
   }));
 }
 
+// A database written by a keywardd that knew migrations 1 to 10, with
+// devices, a session and a sign-in ticket in it, is upgraded in place: the
+// rows stay, trusted_devices starts empty and works (and cascades) for the
+// old devices and accounts, and its columns admit keys of their sizes only.
+TEST(SqliteMigrationTest, UpgradesVersion10DatabaseWithData) {
+  ASSERT_GE(LatestVersion(), 11);
+  fs::path db = TempDir() / "v10.db";
+  {
+    sqlite3* raw = OpenAtVersion(db, 10);
+    ASSERT_NE(raw, nullptr);
+    SeedAccountsAndOrg(raw);
+    RawExec(raw,
+            "INSERT INTO devices (account_id, id, name, type, first_seen, last_seen, active) "
+            "VALUES ('a1', 'd1', 'laptop', 'cli', 100, 110, 1), "
+            "('a1', 'd2', 'phone', 'mobile', 100, 120, 1), "
+            "('a2', 'd1', 'web', 'web', 100, 130, 1)");
+    RawExec(raw,
+            "INSERT INTO sessions (token_hash, account_id, device_id, created_at, expires_at, "
+            "revoked) VALUES (zeroblob(32), 'a1', 'd2', 100, 4000, 0)");
+    RawExec(raw,
+            "INSERT INTO sso_logins (id, state_hash, org_id, nonce, code_verifier, redirect_uri, "
+            "client_kind, created_at, expires_at, issuer, subject) VALUES ('ticket-1', "
+            "zeroblob(32), 'o1', '', '', '', 'cli', 600, 660, 'https://idp.example.com', "
+            "'sub-ann')");
+    sqlite3_close(raw);
+  }
+  auto store = Open("sqlite:" + db.string());
+  ASSERT_TRUE(store) << store.error().code();
+  auto v = (*store)->SchemaVersion();
+  ASSERT_TRUE(v);
+  EXPECT_EQ(*v, LatestVersion());
+  ASSERT_TRUE((*store)->Read([&](Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(auto devices, tx.ListDevices("a1"));
+    EXPECT_EQ(devices.size(), 2u);
+    KW_ASSIGN_OR_RETURN(auto session, tx.FindSession(Bytes(32, 0)));
+    EXPECT_TRUE(session.has_value());
+    KW_ASSIGN_OR_RETURN(auto trusted, tx.ListTrustedDevices("a1"));
+    EXPECT_TRUE(trusted.empty());
+    KW_ASSIGN_OR_RETURN(auto found, tx.FindTrustedDevice("a1", "d1"));
+    EXPECT_FALSE(found.has_value());
+    return {};
+  }));
+  // The new table works for the old devices.
+  const TrustedDevice laptop{"a1", "d1", Bytes(32, 1), Bytes(72, 2), 700};
+  const TrustedDevice phone{"a1", "d2", Bytes(32, 3), Bytes(72, 4), 701};
+  const TrustedDevice web{"a2", "d1", Bytes(32, 5), Bytes(72, 6), 702};
+  ASSERT_TRUE((*store)->Transact([&](Tx& tx) -> Status {
+    KW_TRY(tx.UpsertTrustedDevice(laptop));
+    KW_TRY(tx.UpsertTrustedDevice(phone));
+    return tx.UpsertTrustedDevice(web);
+  }));
+  ASSERT_TRUE((*store)->Read([&](Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(auto trusted, tx.ListTrustedDevices("a1"));
+    EXPECT_EQ(trusted, (std::vector<TrustedDevice>{laptop, phone}));
+    KW_ASSIGN_OR_RETURN(auto found, tx.FindTrustedDevice("a2", "d1"));
+    EXPECT_EQ(found, std::optional<TrustedDevice>(web));
+    return {};
+  }));
+  store->reset();
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
+  RawExec(raw, "PRAGMA foreign_keys=ON");
+  auto count = [&](const char* table) {
+    sqlite3_stmt* stmt = nullptr;
+    std::string sql = std::string("SELECT COUNT(*) FROM ") + table;
+    EXPECT_EQ(sqlite3_prepare_v2(raw, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK);
+    EXPECT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+    int n = sqlite3_column_int(stmt, 0);
+    sqlite3_finalize(stmt);
+    return n;
+  };
+  // The columns admit keys of their sizes only, for an existing device.
+  RawExec(raw,
+          "INSERT INTO devices (account_id, id, name, type, first_seen, last_seen, active) "
+          "VALUES ('a2', 'd2', 'tablet', 'mobile', 800, 800, 1)");
+  const std::string insert =
+      "INSERT INTO trusted_devices (account_id, device_id, sign_public_key, wrapped_vault_key, "
+      "created_at) VALUES ";
+  for (const char* values :
+       {"('a2', 'd9', zeroblob(32), zeroblob(72), 1)",
+        "('a2', 'd2', zeroblob(31), zeroblob(72), 1)",
+        "('a2', 'd2', zeroblob(33), zeroblob(72), 1)", "('a2', 'd2', zeroblob(32), x'', 1)",
+        "('a2', 'd2', zeroblob(32), zeroblob(4097), 1)"}) {
+    EXPECT_NE(sqlite3_exec(raw, (insert + values).c_str(), nullptr, nullptr, nullptr), SQLITE_OK)
+        << values;
+  }
+  EXPECT_EQ(count("trusted_devices"), 3);
+  RawExec(raw, insert + "('a2', 'd2', zeroblob(32), zeroblob(4096), 800)");
+  EXPECT_EQ(count("trusted_devices"), 4);
+  // Deleting a device takes its trusted device (and its sessions) along.
+  RawExec(raw, "DELETE FROM devices WHERE account_id = 'a1' AND id = 'd2'");
+  EXPECT_EQ(count("trusted_devices"), 3);
+  EXPECT_EQ(count("sessions"), 0);
+  // Deleting an account takes its devices and their trusted devices along;
+  // the sign-in ticket stays.
+  RawExec(raw, "DELETE FROM accounts WHERE id = 'a2'");
+  EXPECT_EQ(count("trusted_devices"), 1);
+  EXPECT_EQ(count("devices"), 1);
+  EXPECT_EQ(count("sso_logins"), 1);
+  sqlite3_close(raw);
+}
+
 // FailingStore tests: `flow` counts its operations in `steps` (a StepCounter) and ends with
 // an error of its own (test.rollback), so nothing is committed. Run clean it
 // takes kSteps operations; failing any one of them stops it there with
@@ -976,6 +1078,31 @@ TEST(FailingStoreTest, ForwardsAndCountsSsoOperations) {
     STEP(tx.InsertSsoLogin(login));
     STEP(tx.TakeSsoLogin(login.state_hash));
     STEP(tx.DeleteExpiredSsoLogins(10, 100));
+#undef STEP
+    return Fail(Error::Conflict("test.rollback", "end of flow"));
+  };
+  ExpectEveryStepFails(failing, flow, step.count, kSteps);
+}
+
+// The same for the trusted device operations of migration 11.
+TEST(FailingStoreTest, ForwardsAndCountsTrustedDeviceOperations) {
+  auto inner = SeededMemoryStore(/*member=*/false);
+  ASSERT_TRUE(inner);
+  ASSERT_TRUE((*inner)->Transact([&](Tx& tx) {
+    return tx.UpsertDevice({"a1", "d1", "laptop", "cli", 1, 1, true});
+  }));
+  keyward::testing::FailingStore failing(**inner);
+  constexpr int kSteps = 4;
+  StepCounter step;
+  auto flow = [&](Tx& tx) -> Status {
+    step.count = 0;
+    const TrustedDevice trusted{"a1", "d1", Bytes(32, 1), Bytes(72, 2), 1};
+#define STEP(expr) \
+  if (auto s = step(expr); !s) return s
+    STEP(tx.UpsertTrustedDevice(trusted));
+    STEP(tx.FindTrustedDevice("a1", "d1"));
+    STEP(tx.ListTrustedDevices("a1"));
+    STEP(tx.DeleteTrustedDevice("a1", "d1"));
 #undef STEP
     return Fail(Error::Conflict("test.rollback", "end of flow"));
   };
