@@ -147,6 +147,7 @@ struct Device {
   std::string last_seen;
   bool active = false;
   bool current = false;
+  bool trusted = false;  // a trusted device (logs in with single sign-on alone)
 };
 
 // One of the two, or neither on the first try.
@@ -240,6 +241,21 @@ class Client {
                                           const DeviceIdentity& device,
                                           const SecondFactor& second = {},
                                           const std::vector<std::string>& sso_tickets = {});
+
+  // A trusted device's login (protocol/trusted_device.h): the device
+  // secret D signs the first ticket instead of the master password; the
+  // vault key comes from the device's own wrapped copy, checked against
+  // the account and device ids.
+  [[nodiscard]] Result<LoginResult> LoginWithTrustedDevice(
+      std::string_view email, std::string_view account_id, const DeviceIdentity& device,
+      std::span<const uint8_t> device_secret, const std::vector<std::string>& sso_tickets,
+      const SecondFactor& second = {});
+  // PUT /v1/devices/{this device}/trust: a fresh device secret wraps
+  // `vault_key`; the secret, for the profile.
+  [[nodiscard]] Result<crypto::Bytes> TrustThisDevice(std::string_view account_id,
+                                                      std::string_view device_id,
+                                                      const crypto::VaultKey& vault_key);
+  [[nodiscard]] Status UntrustDevice(std::string_view device_id);
 
   // Single sign-on (docs/sso.md): POST /v1/sso/start for a CLI sign-in
   // returning to `redirect_uri` (the loopback listener), and POST

@@ -34,6 +34,11 @@ struct Profile {
   // its fingerprint before sealing a recovery key grant to it; grants (and
   // key rotations) seal to no other key of that member.
   std::map<std::string, crypto::Bytes> member_keys;
+  // This device's trusted-device secret D (protocol/trusted_device.h), when
+  // `keyward device trust` made it one: with a single sign-on, it logs in
+  // without the master password. As safe as this file (mode 0600); empty
+  // when the device is not trusted.
+  crypto::Bytes trusted_device_secret;
 };
 
 inline constexpr const char* kProfileFileName = "profile.json";

@@ -33,6 +33,7 @@ Status List(Context& ctx) {
       j["last_seen"] = client::Str(d.last_seen);
       j["active"] = d.active;
       j["current"] = d.current;
+      j["trusted"] = d.trusted;
       arr.push_back(std::move(j));
     }
     client::Json j = client::Json::object();
@@ -49,7 +50,11 @@ Status List(Context& ctx) {
                       "STATE", "LAST SEEN"));
   for (const auto& d : devices) {
     ctx.Out(fmt::format("{} {:<{}}  {:<{}}  {:<7}  {:<8}  {}", d.current ? '*' : ' ', d.id, w_id,
-                        d.name, w_name, d.type, d.active ? "active" : "removed", d.last_seen));
+                        d.name, w_name, d.type,
+                        !d.active   ? "removed"
+                        : d.trusted ? "trusted"
+                                    : "active",
+                        d.last_seen));
   }
   return {};
 }
@@ -59,9 +64,10 @@ Status Remove(Context& ctx, const std::string& id) {
   client::Client c = ctx.MakeClient(profile);
   KW_TRY(c.RemoveDevice(id));
   if (id == profile.device_id) {
-    // This device's own session has just ended.
+    // This device's own session has just ended, and it is trusted no more.
     profile.token.clear();
     profile.protected_vault_key.clear();
+    profile.trusted_device_secret.clear();
     KW_TRY(ctx.SaveProfile(profile));
   }
   if (ctx.json()) {
@@ -71,6 +77,51 @@ Status Remove(Context& ctx, const std::string& id) {
     ctx.OutJson(j);
   } else {
     ctx.Out(fmt::format("Removed device {}; its sessions have ended.", id));
+  }
+  return {};
+}
+
+// This device becomes a trusted device (docs/sso.md "Trusted devices"): a
+// fresh secret wraps the vault key, the server keeps the wrapped copy and
+// the signing key, the profile keeps the secret.
+Status Trust(Context& ctx) {
+  KW_ASSIGN_OR_RETURN(auto profile, ctx.RequireLogin());
+  client::Client c = ctx.MakeClient(profile);
+  KW_ASSIGN_OR_RETURN(auto uk, ctx.VaultKey(c, profile));
+  KW_ASSIGN_OR_RETURN(profile.trusted_device_secret,
+                      c.TrustThisDevice(profile.account_id, profile.device_id, uk));
+  KW_TRY(ctx.SaveProfile(profile));
+  if (ctx.json()) {
+    client::Json j = client::Json::object();
+    j["status"] = client::Str("trusted");
+    j["id"] = client::Str(profile.device_id);
+    ctx.OutJson(j);
+  } else {
+    ctx.Out(fmt::format(
+        "This device ({}) is now trusted: 'keyward login --email {} --sso ORG --trusted-device' "
+        "logs in here without the master password.",
+        profile.device_id, profile.email));
+  }
+  return {};
+}
+
+// Drops a device's wrapped vault key (this one by default).
+Status Untrust(Context& ctx, const std::string& id_flag) {
+  KW_ASSIGN_OR_RETURN(auto profile, ctx.RequireLogin());
+  client::Client c = ctx.MakeClient(profile);
+  const std::string id = id_flag.empty() ? profile.device_id : id_flag;
+  KW_TRY(c.UntrustDevice(id));
+  if (id == profile.device_id) {
+    profile.trusted_device_secret.clear();
+    KW_TRY(ctx.SaveProfile(profile));
+  }
+  if (ctx.json()) {
+    client::Json j = client::Json::object();
+    j["status"] = client::Str("untrusted");
+    j["id"] = client::Str(id);
+    ctx.OutJson(j);
+  } else {
+    ctx.Out(fmt::format("Device {} is no longer trusted; its copy of the vault key is gone.", id));
   }
   return {};
 }
@@ -250,6 +301,17 @@ void AddDeviceCommands(CLI::App& app, Action* action) {
   auto* remove = device->add_subcommand("remove", "Remove a device and end its sessions");
   remove->add_option("ID", *id, "Device id")->required();
   remove->callback([=] { *action = [=](Context& c) { return Remove(c, *id); }; });
+
+  device
+      ->add_subcommand("trust",
+                       "Make this device a trusted device: with single sign-on it logs in "
+                       "without the master password")
+      ->callback([=] { *action = Trust; });
+  auto untrust_id = std::make_shared<std::string>();
+  auto* untrust = device->add_subcommand(
+      "untrust", "Drop a device's copy of the vault key (this device by default)");
+  untrust->add_option("ID", *untrust_id, "Device id");
+  untrust->callback([=] { *action = [=](Context& c) { return Untrust(c, *untrust_id); }; });
 
   auto qr = std::make_shared<bool>(false);
   auto* show = device->add_subcommand(

@@ -50,14 +50,64 @@ bool LooksLikeTotp(std::string_view code) {
   return true;
 }
 
+// keyward login --sso ORG --trusted-device: the device secret instead of
+// the master password (and the two-step code, if the account has it on).
+Status TrustedDeviceLogin(Context& ctx, client::Client& c, client::Profile& profile,
+                          const std::string& email, const std::vector<std::string>& tickets) {
+  client::DeviceIdentity device;
+  device.id = profile.device_id;
+  device.name = !profile.device_name.empty() ? profile.device_name : HostName();
+  auto result = c.LoginWithTrustedDevice(email, profile.account_id, device,
+                                         profile.trusted_device_secret, tickets);
+  if (!result && result.error().code() == "auth.two_factor_required") {
+    KW_ASSIGN_OR_RETURN(auto code, ctx.prompt().Line("Two-step login code (or a recovery code): "));
+    client::SecondFactor second;
+    if (LooksLikeTotp(code.view())) {
+      second.totp_code = std::move(code);
+    } else {
+      second.recovery_code = std::move(code);
+    }
+    result = c.LoginWithTrustedDevice(email, profile.account_id, device,
+                                      profile.trusted_device_secret, tickets, second);
+  }
+  if (!result && result.error().code() == "auth.invalid_credentials") {
+    // The server no longer knows this device's key: removed, untrusted, or
+    // dropped by a recovery.
+    return Fail(Error(result.error().kind(), "cli.not_trusted",
+                      "this device is not a trusted device of the account any more (removed, "
+                      "untrusted, or dropped by a recovery); log in with the master password"));
+  }
+  if (!result) return Fail(result.error());
+  profile.server_url = c.server_url();
+  profile.token = result->token;
+  profile.protected_vault_key.clear();
+  client::Json extra = client::Json::object();
+  extra["email"] = client::Str(profile.email);
+  extra["account_id"] = client::Str(profile.account_id);
+  extra["device_id"] = client::Str(profile.device_id);
+  extra["expires_at"] = client::Str(result->expires_at);
+  extra["trusted_device"] = true;
+  KW_TRY(ctx.StartSession(profile, result->vault_key, std::move(extra)));
+  ctx.Hint(fmt::format("Logged in as {} on this trusted device.", profile.email));
+  return {};
+}
+
 Status Login(Context& ctx, const std::string& email, const std::string& device_name,
-             const SsoOptions& sso) {
+             const SsoOptions& sso, bool trusted_device) {
   KW_ASSIGN_OR_RETURN(auto profile, ctx.LoadProfile());
   client::Client c = ctx.MakeClient(profile);
   if (!profile.token.empty()) (void)c.Logout();  // best effort: one session per profile
 
+  if (trusted_device && (profile.trusted_device_secret.empty() || profile.account_id.empty() ||
+                         profile.email != email)) {
+    return Fail(Error::InvalidArgument(
+        "cli.not_trusted",
+        "this device is not a trusted device of that account; log in with the master password "
+        "and run 'keyward device trust'"));
+  }
   // The provider first: its tickets live minutes, the password prompt after.
   KW_ASSIGN_OR_RETURN(auto tickets, SignInAtProviders(ctx, c, sso));
+  if (trusted_device) return TrustedDeviceLogin(ctx, c, profile, email, tickets);
 
   KW_ASSIGN_OR_RETURN(auto password, ctx.prompt().Password("Master password: "));
   KW_ASSIGN_OR_RETURN(auto keys, c.DeriveLoginKeys(email, password));
@@ -238,8 +288,21 @@ void AddSessionCommands(CLI::App& app, Action* action) {
   login->add_option("--device-name", *device_name, "Name of this device (default: host name)");
   auto sso = std::make_shared<SsoOptions>();
   AddSsoOptions(login, *sso);
-  login->callback(
-      [=] { *action = [=](Context& c) { return Login(c, *email, *device_name, *sso); }; });
+  auto trusted = std::make_shared<bool>(false);
+  login->add_flag("--trusted-device", *trusted,
+                  "With --sso: log in with this trusted device's key instead of the master "
+                  "password ('keyward device trust')");
+  login->callback([=] {
+    *action = [=](Context& c) -> Status {
+      if (*trusted && sso->orgs.empty()) {
+        return Fail(Error::InvalidArgument(
+            "cli.usage",
+            "--trusted-device needs --sso ORG: a trusted device logs in through "
+            "single sign-on"));
+      }
+      return Login(c, *email, *device_name, *sso, *trusted);
+    };
+  });
 
   app.add_subcommand("logout", "End this device's session")->callback([=] { *action = Logout; });
   app.add_subcommand("status", "Show server, account, session and lock state")->callback([=] {

@@ -9,6 +9,7 @@
 #include "client/secret_json.h"
 #include "common/try.h"
 #include "keyward/org.h"
+#include "protocol/trusted_device.h"
 
 namespace keyward::client {
 namespace {
@@ -200,6 +201,60 @@ Result<SsoTicket> Client::SsoFinish(std::string_view state, std::string_view cod
   KW_ASSIGN_OR_RETURN(out.ticket, JsonString(r.body, "ticket"));
   KW_ASSIGN_OR_RETURN(out.org_id, JsonString(r.body, "org_id"));
   if (auto e = JsonString(r.body, "expires_at")) out.expires_at = *e;
+  return out;
+}
+
+Result<LoginResult> Client::LoginWithTrustedDevice(std::string_view email,
+                                                   std::string_view account_id,
+                                                   const DeviceIdentity& device,
+                                                   std::span<const uint8_t> device_secret,
+                                                   const std::vector<std::string>& sso_tickets,
+                                                   const SecondFactor& second) {
+  if (sso_tickets.empty()) {
+    return Fail(Error::InvalidArgument("device.sso_required",
+                                       "a trusted device logs in through single sign-on"));
+  }
+  KW_ASSIGN_OR_RETURN(auto keys, protocol::trusted_device::DeriveKeys(device_secret));
+  auto ticket = crypto::Base64UrlDecode(sso_tickets.front());
+  if (!ticket)
+    return Fail(Error::Unavailable("server.bad_response", "the ticket is not base64url"));
+  Json body = Json::object();
+  body["email"] = Str(email);
+  body["device_signature"] = Str(crypto::Base64UrlEncode(crypto::Sign(
+      keys.sign.secret_key.span(), protocol::trusted_device::LoginMessage(device.id, *ticket))));
+  Json dev = Json::object();
+  dev["id"] = Str(device.id);
+  dev["name"] = Str(device.name);
+  dev["type"] = Str(device.type);
+  body["device"] = std::move(dev);
+  if (second.totp_code) body["totp_code"] = Json(ToSecretString(*second.totp_code));
+  if (second.recovery_code) body["recovery_code"] = Json(ToSecretString(*second.recovery_code));
+  Json tickets = Json::array();
+  for (const auto& t : sso_tickets) tickets.push_back(Str(t));
+  body["sso_tickets"] = std::move(tickets);
+  KW_ASSIGN_OR_RETURN(auto r, http_->Call("POST", "/v1/sessions", body, ""));
+  LoginResult out;
+  KW_ASSIGN_OR_RETURN(out.token, JsonString(r.body, "token"));
+  if (auto e = JsonString(r.body, "expires_at")) out.expires_at = *e;
+  out.device_id = device.id;
+  if (!r.body.contains("account") || !r.body.contains("trusted_device")) {
+    return Fail(Error::Unavailable("server.bad_response", "the login answer is incomplete"));
+  }
+  KW_ASSIGN_OR_RETURN(out.account, ParseAccount(r.body["account"]));
+  KW_ASSIGN_OR_RETURN(auto wrapped, JsonBase64(r.body["trusted_device"], "wrapped_vault_key"));
+  // Only the copy this device made for this account opens (its AD): a
+  // server handing another account's session or another blob is refused.
+  auto uk = out.account.id == account_id
+                ? protocol::trusted_device::UnwrapVaultKey(keys, wrapped, account_id, device.id)
+                : Result<crypto::VaultKey>(Fail(Error::PermissionDenied(
+                      "device.key_mismatch", "the server answered for another account")));
+  if (!uk) {
+    token_ = out.token;
+    (void)Logout();
+    return Fail(uk.error());
+  }
+  out.vault_key = std::move(*uk);
+  token_ = out.token;
   return out;
 }
 
@@ -479,9 +534,31 @@ Result<std::vector<Device>> Client::ListDevices() {
     if (auto v = JsonString(j, "last_seen")) d.last_seen = *v;
     if (auto v = JsonBool(j, "active")) d.active = *v;
     if (auto v = JsonBool(j, "current")) d.current = *v;
+    if (auto v = JsonBool(j, "trusted")) d.trusted = *v;
     out.push_back(std::move(d));
   }
   return out;
+}
+
+Result<crypto::Bytes> Client::TrustThisDevice(std::string_view account_id,
+                                              std::string_view device_id,
+                                              const crypto::VaultKey& vault_key) {
+  KW_TRY(CheckId("device", device_id));
+  crypto::Bytes secret = crypto::RandomBytes(protocol::trusted_device::kSecretSize);
+  KW_ASSIGN_OR_RETURN(auto keys, protocol::trusted_device::DeriveKeys(secret));
+  Json body = Json::object();
+  body["sign_public_key"] = Str(crypto::Base64UrlEncode(keys.sign.public_key));
+  body["wrapped_vault_key"] = Str(crypto::Base64UrlEncode(
+      protocol::trusted_device::WrapVaultKey(keys, vault_key, account_id, device_id)));
+  KW_TRY(http_->Call("PUT", fmt::format("/v1/devices/{}/trust", device_id), body, token_));
+  return secret;
+}
+
+Status Client::UntrustDevice(std::string_view device_id) {
+  KW_TRY(CheckId("device", device_id));
+  KW_TRY(
+      http_->Call("DELETE", fmt::format("/v1/devices/{}/trust", device_id), std::nullopt, token_));
+  return {};
 }
 
 Status Client::RemoveDevice(std::string_view device_id) {

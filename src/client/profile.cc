@@ -175,6 +175,11 @@ Result<std::optional<Profile>> LoadProfile(const std::filesystem::path& dir) {
     if (!bytes) return Fail(Corrupt(path));
     p.protected_vault_key = std::move(*bytes);
   }
+  if (auto secret = j.value("trusted_device_secret", ""); !secret.empty()) {
+    auto bytes = crypto::Base64UrlDecode(secret);
+    if (!bytes || bytes->size() != 32) return Fail(Corrupt(path));
+    p.trusted_device_secret = std::move(*bytes);
+  }
   // Absent in profiles written before organizations: empty maps.
   if (j.contains("org_pins") && !PinsFromJson(j["org_pins"], p.org_pins)) {
     return Fail(Corrupt(path));
@@ -204,6 +209,9 @@ Status SaveProfile(const std::filesystem::path& dir, const Profile& p) {
       {"event_heads", HeadsToJson(p.event_heads)},
       {"member_keys", KeysToJson(p.member_keys)},
   };
+  if (!p.trusted_device_secret.empty()) {
+    j["trusted_device_secret"] = crypto::Base64UrlEncode(p.trusted_device_secret);
+  }
   return WriteFileAtomically(dir / kProfileFileName, j.dump(2) + "\n");
 }
 

@@ -4,6 +4,7 @@
 #include "core/org_access.h"
 #include "core/recovery_requests.h"
 #include "core/validation.h"
+#include "core/vault.h"
 
 namespace keyward::core {
 namespace {
@@ -53,6 +54,7 @@ Status DropOldVault(store::Tx& tx, const Context& ctx, const std::string& accoun
     KW_TRY(tx.UpsertDevice(device));
   }
   KW_TRY(Discard(tx.RevokeAccountSessions(account_id, {})));
+  KW_TRY(DropTrustedDevices(tx, account_id));
   KW_ASSIGN_OR_RETURN(auto escrows, tx.ListEscrowsOfAccount(account_id));
   for (const auto& e : escrows) KW_TRY(tx.DeleteEscrow(e.org_id, account_id));
   KW_ASSIGN_OR_RETURN(auto memberships, tx.ListOrgsOfAccount(account_id));

@@ -3,6 +3,7 @@
 #include "core/notices.h"
 #include "core/org_access.h"
 #include "core/validation.h"
+#include "core/vault.h"
 #include "protocol/binding.h"
 #include "protocol/escrow.h"
 
@@ -111,6 +112,7 @@ Status AdminResetService::Reset(const Caller& caller, std::string_view org_id,
                       /*must_change=*/true);
     KW_TRY(tx.UpdateAccount(*account));
     KW_TRY(tx.RevokeAccountSessions(member_id, {}));
+    KW_TRY(DropTrustedDevices(tx, member_id));
     // The member starts afresh with the temporary password.
     KW_TRY(credentials_.ClearFailures(tx, account->email));
     email = account->email;

@@ -13,6 +13,7 @@
 #include "core/restores.h"
 #include "core/snapshots.h"
 #include "core/validation.h"
+#include "core/vault.h"
 #include "protocol/binding.h"
 #include "protocol/escrow.h"
 #include "protocol/policy.h"
@@ -1336,6 +1337,7 @@ Status RecoveryRequestService::Complete(const RecoveryCompletion& c) {
                       /*must_change=*/false);
     KW_TRY(tx.UpdateAccount(*account));  // two-step login untouched
     KW_TRY(tx.RevokeAccountSessions(account->id, {}));
+    KW_TRY(DropTrustedDevices(tx, account->id));
     KW_TRY(credentials_.ClearFailures(tx, account->email));
     ticket->used = true;
     KW_TRY(tx.UpdateEmailCode(*ticket));

@@ -9,6 +9,7 @@
 #include "core/sso_signin.h"
 #include "core/two_factor.h"
 #include "core/validation.h"
+#include "protocol/trusted_device.h"
 
 namespace keyward::core {
 
@@ -86,6 +87,32 @@ void LogWrongKeyAfterAnswer(const Context& ctx, std::string email, std::string d
   });
 }
 
+// A trusted device's signature over the login's first SSO ticket, checked
+// against the key the device registered (protocol/trusted_device.h). With
+// no account or no trusted device, a signature is still checked (against a
+// fixed key) so an unknown email costs the same work. On success the
+// device's wrapped vault key is copied out for the answer.
+Result<bool> TrustedDeviceMatches(store::Tx& tx, const core::Account* account,
+                                  const core::Login& login, store::Bytes& wrapped_vault_key) {
+  static const crypto::SignKeyPair kNobody = crypto::GenerateSignKeyPair();
+  std::optional<core::TrustedDevice> trusted;
+  if (account != nullptr) {
+    KW_ASSIGN_OR_RETURN(trusted, tx.FindTrustedDevice(account->id, login.device.id));
+  }
+  std::optional<core::Device> device;
+  if (trusted) {
+    KW_ASSIGN_OR_RETURN(device, tx.FindDevice(account->id, login.device.id));
+  }
+  const bool usable = trusted && device && device->active;
+  const store::Bytes message =
+      protocol::trusted_device::LoginMessage(login.device.id, login.sso_tickets.front());
+  const bool valid = crypto::Verify(usable ? trusted->sign_public_key : kNobody.public_key, message,
+                                    *login.device_signature);
+  if (!usable || !valid) return false;
+  wrapped_vault_key = trusted->wrapped_vault_key;
+  return true;
+}
+
 // The answer to a login that did not succeed.
 Error LoginRefusal(LoginOutcome outcome) {
   switch (outcome) {
@@ -120,6 +147,14 @@ store::Bytes SessionTokenHash(const Context& ctx, std::span<const uint8_t> token
 
 Result<LoginResult> SessionService::Login(const core::Login& login) {
   KW_ASSIGN_OR_RETURN(std::string email, NormalizeEmail(login.email));
+  if (login.device_signature) {
+    if (login.sso_tickets.empty()) {
+      return Fail(Error::InvalidArgument(
+          "device.sso_required",
+          "A trusted device logs in through the organization's single sign-on: give a ticket."));
+    }
+    if (login.device_signature->size() != 64) return Fail(InvalidField("device_signature"));
+  }
   if (!IsValidClientId(login.device.id)) return Fail(InvalidField("device.id"));
   if (!IsValidLabel(login.device.name)) return Fail(InvalidField("device.name"));
   if (!IsValidDeviceType(login.device.type)) return Fail(InvalidField("device.type"));
@@ -139,7 +174,14 @@ Result<LoginResult> SessionService::Login(const core::Login& login) {
       return {};
     }
     KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountByEmail(email));
-    if (!credentials_.Matches(account ? &*account : nullptr, login.auth_key)) {
+    bool matches = false;
+    if (login.device_signature) {
+      KW_ASSIGN_OR_RETURN(matches, TrustedDeviceMatches(tx, account ? &*account : nullptr, login,
+                                                        result.trusted_wrapped_vault_key));
+    } else {
+      matches = credentials_.Matches(account ? &*account : nullptr, login.auth_key);
+    }
+    if (!matches) {
       outcome = LoginOutcome::kWrongKey;
       // The same work for a known and an unknown email: the event of a
       // known account is written after the answer (below).

@@ -22,6 +22,10 @@ struct DeviceInfo {
 struct Login {
   std::string email;
   crypto::AuthKey auth_key;
+  // A trusted device's login instead of the master password's auth key
+  // (protocol/trusted_device.h): its Ed25519 signature of LoginMessage
+  // over the first SSO ticket, which must be given.
+  std::optional<store::Bytes> device_signature;
   DeviceInfo device;
   std::optional<std::string> totp_code;
   std::optional<std::string> recovery_code;
@@ -37,6 +41,8 @@ struct LoginResult {
   int64_t expires_at = 0;
   std::string device_id;
   core::Account account;
+  // A trusted device's login: the vault key its device wrapped.
+  store::Bytes trusted_wrapped_vault_key;
 };
 
 class SessionService {
@@ -49,7 +55,10 @@ class SessionService {
   // auth.sso_required (an organization requires SSO and the login carries
   // no ticket; checked before the second factor so no code is spent on
   // it), auth.two_factor_required, auth.invalid_two_factor,
-  // auth.rate_limited, and ApplySsoTickets's errors (checked last).
+  // auth.rate_limited, and ApplySsoTickets's errors (checked last). A
+  // trusted device's login: device.sso_required without a ticket, and
+  // auth.invalid_credentials (the same answer and work as a wrong key) for
+  // an unknown email, a device that is not trusted or a wrong signature.
   [[nodiscard]] Result<LoginResult> Login(const core::Login& login);
   [[nodiscard]] Status Logout(const Caller& caller);
   // auth.required for an unknown, expired or revoked token or a deactivated

@@ -7,6 +7,7 @@
 #include "core/sso_signin.h"
 
 #include "core/org_test_fixture.h"
+#include "protocol/trusted_device.h"
 #include "sso/oidc.h"
 
 namespace keyward::core::testing {
@@ -326,6 +327,103 @@ TEST_F(SsoSignInTest, APolicyRequiringSsoNeedsTheProviderOnThisServer) {
   third.id = "third";
   third.policy.require_sso = true;
   EXPECT_ERROR(core().orgs.Create(owner_.caller(), MakeNewOrg(third)), "org.sso_not_configured");
+}
+
+// ---- trusted devices (protocol/trusted_device.h) ----
+
+namespace td = protocol::trusted_device;
+
+class TrustedDeviceTest : public SsoSignInTest {
+ protected:
+  // ann's "laptop" (the device of her session) made a trusted device.
+  td::DeviceKeys TrustLaptop(const Person& ann) {
+    auto keys = td::DeriveKeys(crypto::RandomBytes(32));
+    EXPECT_TRUE(keys.has_value());
+    wrapped_ = td::WrapVaultKey(*keys, ann.vault_key, ann.id, "laptop");
+    EXPECT_OK(core().devices.Trust(ann.caller(), keys->sign.public_key, wrapped_));
+    return std::move(*keys);
+  }
+
+  core::Login DeviceLogin(const Person& p, const td::DeviceKeys& keys, store::Bytes ticket) {
+    auto l = MakeLogin(p.email, p.key_tag);
+    l.auth_key = KeyFrom(99);  // not used: the signature stands for it
+    l.device_signature =
+        crypto::Sign(keys.sign.secret_key.span(), td::LoginMessage("laptop", ticket));
+    l.sso_tickets = {std::move(ticket)};
+    return l;
+  }
+
+  store::Bytes wrapped_;
+};
+
+TEST_F(TrustedDeviceTest, ATrustedDeviceLogsInWithItsSignatureOverTheTicket) {
+  TestOrg org = NewOrgOf(owner_);
+  Person ann = Join(org, owner_, "ann@example.com", 2, "user");
+  auto keys = TrustLaptop(ann);
+  auto ids = core().devices.TrustedIds(ann.caller());
+  ASSERT_OK(ids);
+  EXPECT_EQ(*ids, std::vector<std::string>{"laptop"});
+  EXPECT_EQ(EventTypes(org).back(), "device.trusted");
+
+  auto in = core().sessions.Login(DeviceLogin(ann, keys, Ticket("ann-subject")));
+  ASSERT_OK(in);
+  EXPECT_EQ(in->trusted_wrapped_vault_key, wrapped_);
+  auto uk = td::UnwrapVaultKey(keys, in->trusted_wrapped_vault_key, ann.id, "laptop");
+  ASSERT_TRUE(uk.has_value());
+  EXPECT_TRUE(crypto::ConstantTimeEqual(uk->span(), ann.vault_key.span()));
+}
+
+TEST_F(TrustedDeviceTest, ASignatureIsGoodForItsTicketOnlyAndRefusalsLookAlike) {
+  TestOrg org = NewOrgOf(owner_);
+  Person ann = Join(org, owner_, "ann@example.com", 2, "user");
+  auto keys = TrustLaptop(ann);
+  // A signature over another ticket (a replay) is a wrong signature.
+  auto replay = DeviceLogin(ann, keys, Ticket("ann-subject"));
+  replay.sso_tickets = {Ticket("ann-subject")};
+  auto refused = core().sessions.Login(replay);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), "auth.invalid_credentials");
+  // Another device's key, and an unknown email: the same answer.
+  auto other = td::DeriveKeys(crypto::RandomBytes(32));
+  ASSERT_TRUE(other.has_value());
+  auto wrong_key = core().sessions.Login(DeviceLogin(ann, *other, Ticket("ann-subject")));
+  auto nobody = DeviceLogin(ann, keys, Ticket("ann-subject"));
+  nobody.email = "nobody@example.com";
+  auto unknown = core().sessions.Login(nobody);
+  ASSERT_FALSE(wrong_key);
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(wrong_key.error().code(), "auth.invalid_credentials");
+  EXPECT_EQ(unknown.error().message(), refused.error().message());
+  // No ticket: no trusted-device login.
+  auto no_ticket = DeviceLogin(ann, keys, Ticket("ann-subject"));
+  no_ticket.sso_tickets.clear();
+  EXPECT_ERROR(core().sessions.Login(no_ticket), "device.sso_required");
+}
+
+TEST_F(TrustedDeviceTest, RemovingTheDeviceDropsItsKey) {
+  TestOrg org = NewOrgOf(owner_);
+  Person ann = Join(org, owner_, "ann@example.com", 2, "user");
+  auto keys = TrustLaptop(ann);
+  ASSERT_OK(core().devices.Deactivate(ann.caller(), "laptop"));
+  EXPECT_TRUE(core().devices.TrustedIds(ann.caller())->empty());
+  EXPECT_ERROR(core().sessions.Login(DeviceLogin(ann, keys, Ticket("ann-subject"))),
+               "auth.invalid_credentials");
+  // Untrusting a device that is not trusted is no error; an unknown one is.
+  EXPECT_OK(core().devices.Untrust(ann.caller(), "laptop"));
+  EXPECT_ERROR(core().devices.Untrust(ann.caller(), "no-such-device"), "device.not_found");
+  ASSERT_OK(store_->Transact([&](store::Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(auto left, tx.ListTrustedDevices(ann.id));
+    EXPECT_TRUE(left.empty());
+    return {};
+  }));
+}
+
+TEST_F(TrustedDeviceTest, OnlyMembersOfAnOrganizationWithSsoHereTrustADevice) {
+  NewOrgOf(owner_, MakePolicy(Enrollment::kOptIn), "other");
+  Person stranger = MakePerson("stranger@example.com", 4);
+  EXPECT_ERROR(
+      core().devices.Trust(stranger.caller(), crypto::RandomBytes(32), crypto::RandomBytes(72)),
+      "device.sso_not_available");
 }
 
 }  // namespace

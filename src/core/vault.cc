@@ -1,5 +1,6 @@
 #include "core/vault.h"
 
+#include <algorithm>
 #include <set>
 
 #include "core/org_access.h"
@@ -164,6 +165,8 @@ Status DeviceService::Deactivate(const Caller& caller, std::string_view device_i
     device->active = false;
     KW_TRY(tx.UpsertDevice(*device));
     KW_TRY(tx.RevokeDeviceSessions(caller.account_id, device_id));
+    // A removed device is no longer trusted: its wrapped vault key goes.
+    KW_TRY(Discard(tx.DeleteTrustedDevice(caller.account_id, device_id)));
     return AppendAccountEvent(tx, ctx_.clock, caller.account_id,
                               EventSpec{"",
                                         "device.removed",
@@ -173,6 +176,73 @@ Status DeviceService::Deactivate(const Caller& caller, std::string_view device_i
                                         {{"device_id", std::string(device_id)}}});
   }));
   if (!found) return Fail(Error::NotFound("device.not_found", "No such device."));
+  return {};
+}
+
+Status DeviceService::Trust(const Caller& caller, const store::Bytes& sign_public_key,
+                            const store::Bytes& wrapped_vault_key) {
+  const int64_t now = ctx_.clock.NowUnix();
+  return ctx_.store.Transact([&](store::Tx& tx) -> Status {
+    // Only where a provider can sign the member in: a trusted device logs
+    // in with a single sign-on ticket and nothing else.
+    KW_ASSIGN_OR_RETURN(auto memberships, tx.ListOrgsOfAccount(caller.account_id));
+    const bool sso = std::any_of(memberships.begin(), memberships.end(), [&](const auto& m) {
+      return m.status == MemberStatus::kActive && ctx_.config.sso.contains(m.org_id);
+    });
+    if (!sso) {
+      return Fail(Error::PermissionDenied(
+          "device.sso_not_available",
+          "Trusted devices are for members of an organization with single sign-on on this "
+          "server."));
+    }
+    KW_TRY(tx.UpsertTrustedDevice(
+        {caller.account_id, caller.device_id, sign_public_key, wrapped_vault_key, now}));
+    return AppendAccountEvent(tx, ctx_.clock, caller.account_id,
+                              EventSpec{"",
+                                        "device.trusted",
+                                        caller.account_id,
+                                        caller.account_id,
+                                        caller.device_id,
+                                        {{"device_id", caller.device_id}}});
+  });
+}
+
+Status DeviceService::Untrust(const Caller& caller, std::string_view device_id) {
+  bool found = false;
+  KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
+    found = false;
+    if (!IsValidClientId(device_id)) return {};
+    KW_ASSIGN_OR_RETURN(auto device, tx.FindDevice(caller.account_id, device_id));
+    if (!device) return {};
+    found = true;
+    KW_ASSIGN_OR_RETURN(bool dropped, tx.DeleteTrustedDevice(caller.account_id, device_id));
+    if (!dropped) return {};
+    return AppendAccountEvent(tx, ctx_.clock, caller.account_id,
+                              EventSpec{"",
+                                        "device.untrusted",
+                                        caller.account_id,
+                                        caller.account_id,
+                                        caller.device_id,
+                                        {{"device_id", std::string(device_id)}}});
+  }));
+  if (!found) return Fail(Error::NotFound("device.not_found", "No such device."));
+  return {};
+}
+
+Result<std::vector<std::string>> DeviceService::TrustedIds(const Caller& caller) {
+  std::vector<std::string> out;
+  KW_TRY(ctx_.store.Read([&](store::Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(auto trusted, tx.ListTrustedDevices(caller.account_id));
+    out.clear();
+    for (const auto& t : trusted) out.push_back(t.device_id);
+    return {};
+  }));
+  return out;
+}
+
+Status DropTrustedDevices(store::Tx& tx, std::string_view account_id) {
+  KW_ASSIGN_OR_RETURN(auto trusted, tx.ListTrustedDevices(account_id));
+  for (const auto& t : trusted) KW_TRY(Discard(tx.DeleteTrustedDevice(account_id, t.device_id)));
   return {};
 }
 

@@ -62,9 +62,28 @@ class DeviceService {
   // device.not_found (404).
   [[nodiscard]] Status Deactivate(const Caller& caller, std::string_view device_id);
 
+  // Trusted devices (protocol/trusted_device.h, docs/sso.md): the calling
+  // device registers its signing key and the vault key it wrapped, replacing
+  // any earlier ones; logged as device.trusted. Only a member of an
+  // organization with single sign-on (a trusted device logs in through it):
+  // device.sso_not_available otherwise.
+  [[nodiscard]] Status Trust(const Caller& caller, const store::Bytes& sign_public_key,
+                             const store::Bytes& wrapped_vault_key);
+  // Drops the device's wrapped key (any device of the caller's; nothing to
+  // drop is not an error); logged as device.untrusted when there was one.
+  // device.not_found for a device the account never had.
+  [[nodiscard]] Status Untrust(const Caller& caller, std::string_view device_id);
+  // The ids of the account's trusted devices.
+  [[nodiscard]] Result<std::vector<std::string>> TrustedIds(const Caller& caller);
+
  private:
   const Context& ctx_;
 };
+
+// Drops every trusted device of the account (their wrapped vault keys), in
+// the caller's transaction: a recovery, an admin reset or starting over
+// means the member lost their way in — a lost device must not keep one.
+[[nodiscard]] Status DropTrustedDevices(store::Tx& tx, std::string_view account_id);
 
 // Housekeeping: deletes expired and revoked sessions, expired codes, and
 // rate-limit windows older than a day; expires overdue recovery requests

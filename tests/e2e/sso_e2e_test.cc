@@ -93,11 +93,20 @@ class SsoE2e : public RecoveryE2e {
   // password, a two-step code).
   SsoRun SsoLogin(const std::string& profile, const std::string& email, const std::string& idp_user,
                   const std::string& idp_password, const std::function<std::string()>& input) {
+    return WithSso(profile,
+                   {"login", "--email", email, "--device-name", profile, "--sso", org_id_,
+                    "--redirect-port", std::to_string(port_)},
+                   idp_user, idp_password, input);
+  }
+
+  // Any command with --sso on `profile` (its session key in the
+  // environment when it has one): the provider's user signs in, then
+  // `input` answers the prompts.
+  SsoRun WithSso(const std::string& profile, std::vector<std::string> args,
+                 const std::string& idp_user, const std::string& idp_password,
+                 const std::function<std::string()>& input, const EnvVars& env = {}) {
     SsoRun run;
-    CliProcess p(kCli,
-                 Args(profile, {"login", "--email", email, "--device-name", profile, "--sso",
-                                org_id_, "--redirect-port", std::to_string(port_)}),
-                 {});
+    CliProcess p(kCli, Args(profile, std::move(args)), env);
     if (!p.WaitForStderr("open in a browser:\n", 20s)) {
       run.result = p.Finish(10s);
       ADD_FAILURE() << "no sign-in address\n" << run.result.Describe();
@@ -127,14 +136,16 @@ class SsoE2e : public RecoveryE2e {
   }
 
   // Logs `user` in through bob's or carol's provider account; the session.
-  void SsoLoginOk(const std::string& user, const std::string& password = kPassword) {
-    auto run = SsoLogin(user, user + "@example.com", user, user + " at the provider",
+  void SsoLoginOk(const std::string& user, const std::string& password = kPassword,
+                  const std::string& profile = "") {
+    const std::string on = profile.empty() ? user : profile;
+    auto run = SsoLogin(on, user + "@example.com", user, user + " at the provider",
                         [&] { return password + "\n"; });
     ASSERT_EQ(run.result.exit_code, 0) << run.result.Describe();
     std::smatch m;
     static const std::regex kExport(R"re(export KEYWARD_SESSION="([A-Za-z0-9_-]+)")re");
     ASSERT_TRUE(std::regex_search(run.result.out, m, kExport)) << run.result.Describe();
-    sessions_[user] = m[1].str();
+    sessions_[on] = m[1].str();
   }
 
   // Turns on two-step login for `user`; its TOTP secret.
@@ -343,6 +354,183 @@ TEST_F(SsoE2e, AForgedCallbackIsIgnoredByTheLoopbackListener) {
   p.Write(std::string(kPassword) + "\n");
   auto r = p.Finish(60s);
   EXPECT_EQ(r.exit_code, 0) << r.Describe();
+}
+
+// ---- trusted devices ----
+
+std::optional<std::string> PairingCodeIn(const std::string& out) {
+  std::smatch m;
+  static const std::regex kCode(R"(Pairing code: ([0-9]{3}) ([0-9]{3}))");
+  if (!std::regex_search(out, m, kCode)) return std::nullopt;
+  return m[1].str() + m[2].str();
+}
+
+std::optional<std::string> SessionIn(const std::string& out) {
+  std::smatch m;
+  static const std::regex kExport(R"re(export KEYWARD_SESSION="([A-Za-z0-9_-]+)")re");
+  if (!std::regex_search(out, m, kExport)) return std::nullopt;
+  return m[1].str();
+}
+
+class TrustedDeviceE2e : public SsoE2e {
+ protected:
+  void Trust(const std::string& profile, const std::string& session) {
+    auto r = Cli(profile, {"device", "trust"}, "", {{"KEYWARD_SESSION", session}});
+    ASSERT_EQ(r.exit_code, 0) << r.Describe();
+    EXPECT_NE(r.out.find("is now trusted"), std::string::npos) << r.out;
+  }
+
+  // `keyward login --sso ORG --trusted-device` on `profile`: no master
+  // password asked.
+  SsoRun TrustedLogin(const std::string& profile, const std::string& idp_user,
+                      const std::string& idp_password) {
+    return WithSso(profile,
+                   {"login", "--email", "bob@example.com", "--sso", org_id_, "--redirect-port",
+                    std::to_string(port_), "--trusted-device"},
+                   idp_user, idp_password, [] { return std::string(); });
+  }
+
+  std::string TrustedRows() { return CountRows("trusted_devices"); }
+
+  // `keyward device pair-show` on bob's signed-in device, answering yes;
+  // running, with its code shown.
+  std::unique_ptr<CliProcess> ShowCode() {
+    auto shower = std::make_unique<CliProcess>(kCli, Args("bob", {"device", "pair-show"}),
+                                               EnvVars{{"KEYWARD_SESSION", sessions_["bob"]}});
+    shower->Write("y\n");
+    EXPECT_TRUE(shower->WaitForStdout("The code works once", 30s)) << shower->out();
+    return shower;
+  }
+};
+
+TEST_F(TrustedDeviceE2e, ATrustedDeviceLogsInThroughTheProviderWithoutTheMasterPassword) {
+  StartWithProvider();
+  RequireSso();
+  auto item = As("bob", {"--json", "item", "add", "--name", "vpn"}, "vpn-secret\n");
+  ASSERT_EQ(item.exit_code, 0) << item.Describe();
+  const std::string item_id = Json(item).value("id", "");
+  SsoLoginOk("bob");
+  Trust("bob", sessions_["bob"]);
+  auto listed = As("bob", {"--json", "device", "list"});
+  EXPECT_NE(listed.out.find(R"("trusted":true)"), std::string::npos) << listed.out;
+  ASSERT_EQ(Cli("bob", {"logout"}).exit_code, 0);
+
+  // The provider and the device: no password asked, the same vault.
+  auto in = TrustedLogin("bob", "bob", "bob at the provider");
+  ASSERT_EQ(in.result.exit_code, 0) << in.result.Describe();
+  EXPECT_EQ(in.result.err.find("Master password"), std::string::npos) << in.result.Describe();
+  auto session = SessionIn(in.result.out);
+  ASSERT_TRUE(session) << in.result.Describe();
+  auto get = Cli("bob", {"item", "get", item_id, "--field", "password"}, "",
+                 {{"KEYWARD_SESSION", *session}});
+  EXPECT_EQ(get.out, "vpn-secret\n") << get.Describe();
+
+  // Without the provider there is no trusted-device login...
+  auto no_sso = Cli("bob", {"login", "--email", "bob@example.com", "--trusted-device"});
+  EXPECT_EQ(no_sso.exit_code, 2) << no_sso.Describe();  // a usage error
+  EXPECT_NE(no_sso.err.find("needs --sso"), std::string::npos) << no_sso.Describe();
+  // ...and carol's provider account does not log in bob's trusted device.
+  auto as_carol = TrustedLogin("bob", "carol", "carol at the provider");
+  ExpectSsoFailure(as_carol.result, "belongs to another Keyward account");
+  // Untrusted: the server's copy of the key is gone, and so is the login.
+  // (Every login starts by ending the profile's session: in again first.)
+  auto again = TrustedLogin("bob", "bob", "bob at the provider");
+  ASSERT_EQ(again.result.exit_code, 0) << again.result.Describe();
+  session = SessionIn(again.result.out);
+  ASSERT_TRUE(session);
+  auto untrust = Cli("bob", {"device", "untrust"}, "", {{"KEYWARD_SESSION", *session}});
+  ASSERT_EQ(untrust.exit_code, 0) << untrust.Describe();
+  EXPECT_EQ(TrustedRows(), "0");
+  auto after =
+      Cli("bob", {"login", "--email", "bob@example.com", "--sso", org_id_, "--trusted-device"});
+  ExpectFailure(after, "not a trusted device");
+}
+
+TEST_F(TrustedDeviceE2e, ANewDeviceIsApprovedByATrustedOneAndRemovingADeviceDropsItsKey) {
+  StartWithProvider();
+  RequireSso();
+  SsoLoginOk("bob");
+  Trust("bob", sessions_["bob"]);
+
+  // The trusted device shows a code; the new phone signs in at the provider
+  // and types it: the vault key goes over the pairing, never the server.
+  auto shower = ShowCode();
+  auto code = PairingCodeIn(shower->out());
+  ASSERT_TRUE(code) << shower->out();
+  auto joined = WithSso("bob-phone",
+                        {"device", "pair", "--email", "bob@example.com", "--device-name", "phone",
+                         "--sso", org_id_, "--redirect-port", std::to_string(port_)},
+                        "bob", "bob at the provider", [&] { return *code + "\n"; });
+  ASSERT_EQ(joined.result.exit_code, 0) << joined.result.Describe();
+  ASSERT_EQ(shower->Finish(30s).exit_code, 0);
+  auto phone_session = SessionIn(joined.result.out);
+  ASSERT_TRUE(phone_session) << joined.result.Describe();
+  Trust("bob-phone", *phone_session);
+  EXPECT_EQ(TrustedRows(), "2");
+  ASSERT_EQ(Cli("bob-phone", {"logout"}).exit_code, 0);
+  auto phone_in = TrustedLogin("bob-phone", "bob", "bob at the provider");
+  ASSERT_EQ(phone_in.result.exit_code, 0) << phone_in.result.Describe();
+
+  // Without the provider's tickets a pairing is refused for this member.
+  auto shower2 = ShowCode();
+  auto code2 = PairingCodeIn(shower2->out());
+  ASSERT_TRUE(code2) << shower2->out();
+  auto no_sso = Cli("bob-tablet", {"device", "pair", "--email", "bob@example.com"}, *code2 + "\n");
+  EXPECT_EQ(no_sso.exit_code, 1) << no_sso.Describe();
+  EXPECT_NE(no_sso.err.find("requires single sign-on"), std::string::npos) << no_sso.Describe();
+  (void)shower2->Finish(30s);
+
+  // The phone removes the laptop: the laptop's copy of the key goes with it.
+  auto devices = Cli("bob-phone", {"--json", "device", "list"}, "",
+                     {{"KEYWARD_SESSION", SessionIn(phone_in.result.out).value_or("")}});
+  std::string laptop_id;
+  const json listed = Json(devices);
+  for (const auto& d : listed["devices"]) {
+    if (d.value("name", "") == "bob") laptop_id = d.value("id", "");
+  }
+  ASSERT_FALSE(laptop_id.empty()) << devices.Describe();
+  auto removed = Cli("bob-phone", {"device", "remove", laptop_id}, "",
+                     {{"KEYWARD_SESSION", SessionIn(phone_in.result.out).value_or("")}});
+  ASSERT_EQ(removed.exit_code, 0) << removed.Describe();
+  EXPECT_EQ(TrustedRows(), "1");
+  auto laptop = TrustedLogin("bob", "bob", "bob at the provider");
+  ExpectSsoFailure(laptop.result, "not a trusted device");
+}
+
+TEST_F(TrustedDeviceE2e, AMemberWhoLostEveryTrustedDeviceGetsBackInThroughTheAdmins) {
+  StartWithProvider();
+  RequireSso();
+  auto item = As("bob", {"--json", "item", "add", "--name", "payroll"}, "s3cret\n");
+  ASSERT_EQ(item.exit_code, 0) << item.Describe();
+  const std::string item_id = Json(item).value("id", "");
+  SsoLoginOk("bob");
+  Trust("bob", sessions_["bob"]);
+
+  // Every device lost (and the password long forgotten): a new laptop has
+  // no trusted-device key...
+  auto fresh =
+      Cli("bob-new", {"login", "--email", "bob@example.com", "--sso", org_id_, "--trusted-device"});
+  ExpectFailure(fresh, "not a trusted device");
+  // ...so bob asks, carol (a recovery admin) approves, bob redeems there.
+  const std::string id = Request("bob-new");
+  auto approved = As("carol", {"--json", "--yes", "recovery", "approve", id});
+  ASSERT_EQ(approved.exit_code, 0) << approved.Describe();
+  auto redeem = Redeem("bob-new", Json(approved)["link"].get<std::string>());
+  ASSERT_EQ(redeem.exit_code, 0) << redeem.Describe();
+  // The recovery dropped the lost laptop's copy of the vault key.
+  EXPECT_EQ(TrustedRows(), "0");
+  auto old = TrustedLogin("bob", "bob", "bob at the provider");
+  ExpectSsoFailure(old.result, "not a trusted device");
+
+  // Through the provider with the new password, then trusted again.
+  SsoLoginOk("bob", kNewPassword, "bob-new");
+  auto get = Cli("bob-new", {"item", "get", item_id, "--field", "password"}, "",
+                 {{"KEYWARD_SESSION", sessions_["bob-new"]}});
+  EXPECT_EQ(get.out, "s3cret\n") << get.Describe();
+  Trust("bob-new", sessions_["bob-new"]);
+  ASSERT_EQ(Cli("bob-new", {"logout"}).exit_code, 0);
+  auto back = TrustedLogin("bob-new", "bob", "bob at the provider");
+  EXPECT_EQ(back.result.exit_code, 0) << back.result.Describe();
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // The /v1 routes of docs/api.md: decode strictly, call core, encode.
 #include "http/api/api.h"
 
+#include <algorithm>
 #include <array>
 
 #include <spdlog/spdlog.h>
@@ -129,6 +130,8 @@ class ApiImpl final : public Api {
     route("DELETE", "/v1/items/{id}", &ApiImpl::DeleteItem);
     route("GET", "/v1/devices", &ApiImpl::ListDevices);
     route("DELETE", "/v1/devices/{id}", &ApiImpl::DeactivateDevice);
+    route("PUT", "/v1/devices/{id}/trust", &ApiImpl::TrustDevice);
+    route("DELETE", "/v1/devices/{id}/trust", &ApiImpl::UntrustDevice);
     AddOrgRoutes(router, RouteContext{config_, core_});
     AddRecoveryRoutes(router, RouteContext{config_, core_});
     AddRequestRoutes(router, RouteContext{config_, core_});
@@ -224,12 +227,18 @@ class ApiImpl final : public Api {
   }
 
   Result<Response> Login(const Request& request, const PathParams&) {
-    KW_ASSIGN_OR_RETURN(auto f,
-                        Fields::FromBody(request, {"email", "auth_key", "device", "totp_code",
-                                                   "recovery_code", "sso_tickets"}));
+    KW_ASSIGN_OR_RETURN(
+        auto f, Fields::FromBody(request, {"email", "auth_key", "device_signature", "device",
+                                           "totp_code", "recovery_code", "sso_tickets"}));
     core::Login login;
     KW_ASSIGN_OR_RETURN(login.email, f.String("email"));
-    KW_ASSIGN_OR_RETURN(login.auth_key, f.AuthKey("auth_key"));
+    // The master password's auth key, or a trusted device's signature.
+    if (f.Has("device_signature")) {
+      if (f.Has("auth_key")) return Fail(core::InvalidField("auth_key"));
+      KW_ASSIGN_OR_RETURN(login.device_signature, f.Binary("device_signature", 64, 64));
+    } else {
+      KW_ASSIGN_OR_RETURN(login.auth_key, f.AuthKey("auth_key"));
+    }
     KW_ASSIGN_OR_RETURN(auto device, f.Object("device", {"id", "name", "type"}));
     KW_ASSIGN_OR_RETURN(login.device.id, device.String("id"));
     KW_ASSIGN_OR_RETURN(login.device.name, device.String("name"));
@@ -242,10 +251,15 @@ class ApiImpl final : public Api {
     }
     login.remote_address = request.remote_address;
     KW_ASSIGN_OR_RETURN(auto result, core_.sessions.Login(login));
-    return http::JsonResponse(201, {{"token", crypto::Base64UrlEncode(result.token.span())},
-                                    {"expires_at", FormatRfc3339(result.expires_at)},
-                                    {"device_id", result.device_id},
-                                    {"account", AccountJson(result.account)}});
+    json body = {{"token", crypto::Base64UrlEncode(result.token.span())},
+                 {"expires_at", FormatRfc3339(result.expires_at)},
+                 {"device_id", result.device_id},
+                 {"account", AccountJson(result.account)}};
+    if (login.device_signature) {
+      body["trusted_device"] = {
+          {"wrapped_vault_key", crypto::Base64UrlEncode(result.trusted_wrapped_vault_key)}};
+    }
+    return http::JsonResponse(201, body);
   }
 
   // ---- single sign-on (core/sso_signin.h) ----
@@ -465,9 +479,36 @@ class ApiImpl final : public Api {
   Result<Response> ListDevices(const Request& request, const PathParams&) {
     KW_ASSIGN_OR_RETURN(auto caller, Authenticate(request));
     KW_ASSIGN_OR_RETURN(auto devices, core_.devices.List(caller));
+    KW_ASSIGN_OR_RETURN(auto trusted, core_.devices.TrustedIds(caller));
     json list = json::array();
-    for (const auto& d : devices) list.push_back(DeviceJson(d, caller.device_id));
+    for (const auto& d : devices) {
+      json j = DeviceJson(d, caller.device_id);
+      j["trusted"] = std::find(trusted.begin(), trusted.end(), d.id) != trusted.end();
+      list.push_back(std::move(j));
+    }
     return http::JsonResponse(200, {{"devices", std::move(list)}});
+  }
+
+  // A trusted device (protocol/trusted_device.h): only the calling device
+  // registers itself.
+  Result<Response> TrustDevice(const Request& request, const PathParams& params) {
+    KW_ASSIGN_OR_RETURN(auto caller, Authenticate(request));
+    if (params.at("id") != caller.device_id) {
+      return Fail(Error::PermissionDenied("device.not_this_device",
+                                          "A device makes only itself a trusted device."));
+    }
+    KW_ASSIGN_OR_RETURN(auto f,
+                        Fields::FromBody(request, {"sign_public_key", "wrapped_vault_key"}));
+    KW_ASSIGN_OR_RETURN(auto sign_public_key, f.Binary("sign_public_key", 32, 32));
+    KW_ASSIGN_OR_RETURN(auto wrapped, f.Binary("wrapped_vault_key", kWrappedMin, kKeyBlobMax));
+    KW_TRY(core_.devices.Trust(caller, sign_public_key, wrapped));
+    return http::NoContent();
+  }
+
+  Result<Response> UntrustDevice(const Request& request, const PathParams& params) {
+    KW_ASSIGN_OR_RETURN(auto caller, Authenticate(request));
+    KW_TRY(core_.devices.Untrust(caller, params.at("id")));
+    return http::NoContent();
   }
 
   Result<Response> DeactivateDevice(const Request& request, const PathParams& params) {
