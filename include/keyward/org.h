@@ -270,6 +270,8 @@ class OrgClient {
   [[nodiscard]] Result<AdminResetResult> ResetPassword(const VerifiedOrg& org,
                                                        std::string_view member_id);
   [[nodiscard]] Status ResetTwoFactor(std::string_view org_id, std::string_view member_id);
+  // DELETE .../members/{member}/sso: the member's next SSO login binds anew.
+  [[nodiscard]] Status UnlinkSso(std::string_view org_id, std::string_view member_id);
 
   // ---- master password change ----
   // Fresh escrows at the next epoch for every organization the caller is

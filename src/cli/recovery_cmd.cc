@@ -1,4 +1,4 @@
-// keyward recovery enroll | withdraw | status | reset | reset-2fa, and the
+// keyward recovery enroll | withdraw | status | reset | reset-2fa | reset-sso, and the
 // request commands of request_cmd.cc
 #include <cstdio>
 
@@ -223,6 +223,28 @@ Status Reset(Context& ctx, const RecoveryArgs& a) {
   return {};
 }
 
+Status UnlinkSso(Context& ctx, const RecoveryArgs& a) {
+  KW_ASSIGN_OR_RETURN(auto s, OrgSession::Open(ctx, false));
+  KW_ASSIGN_OR_RETURN(auto org, s->ResolveOrg(a.org));
+  KW_ASSIGN_OR_RETURN(auto m, s->Member(org.id, a.member));
+  KW_TRY(ConfirmOrCancel(
+      ctx,
+      fmt::format("Unlink {}'s single sign-on identity? Their next SSO login (with their master "
+                  "password) binds the provider account it comes from.",
+                  m.email),
+      "nothing unlinked"));
+  KW_TRY(s->org().UnlinkSso(org.id, m.account_id));
+  if (ctx.json()) {
+    client::Json j = client::Json::object();
+    j["status"] = client::Str("sso_unlinked");
+    j["account_id"] = client::Str(m.account_id);
+    ctx.OutJson(j);
+  } else {
+    ctx.Out(fmt::format("Unlinked {}'s single sign-on identity.", m.email));
+  }
+  return {};
+}
+
 Status ResetTwoFactor(Context& ctx, const RecoveryArgs& a) {
   KW_ASSIGN_OR_RETURN(auto s, OrgSession::Open(ctx, false));
   KW_ASSIGN_OR_RETURN(auto org, s->ResolveOrg(a.org));
@@ -279,6 +301,14 @@ void AddRecoveryCommands(CLI::App& app, Action* action) {
   twofa->add_option("MEMBER", twofa_args->member, "Email or account id")->required();
   AddOrgOption(twofa, *twofa_args);
   twofa->callback([=] { *action = [=](Context& c) { return ResetTwoFactor(c, *twofa_args); }; });
+
+  auto sso_args = std::make_shared<RecoveryArgs>();
+  auto* sso = recovery->add_subcommand(
+      "reset-sso",
+      "Unlink a member's single sign-on identity (their next SSO login binds the one it brings)");
+  sso->add_option("MEMBER", sso_args->member, "Email or account id")->required();
+  AddOrgOption(sso, *sso_args);
+  sso->callback([=] { *action = [=](Context& c) { return UnlinkSso(c, *sso_args); }; });
 
   AddRecoveryRequestCommands(*recovery, action);
 }

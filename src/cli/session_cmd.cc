@@ -50,6 +50,19 @@ bool LooksLikeTotp(std::string_view code) {
   return true;
 }
 
+// The code the server asked for: six digits are a TOTP code, anything
+// else a recovery code.
+Result<client::SecondFactor> AskSecondFactor(Context& ctx) {
+  KW_ASSIGN_OR_RETURN(auto code, ctx.prompt().Line("Two-step login code (or a recovery code): "));
+  client::SecondFactor second;
+  if (LooksLikeTotp(code.view())) {
+    second.totp_code = std::move(code);
+  } else {
+    second.recovery_code = std::move(code);
+  }
+  return second;
+}
+
 // keyward login --sso ORG --trusted-device: the device secret instead of
 // the master password (and the two-step code, if the account has it on).
 Status TrustedDeviceLogin(Context& ctx, client::Client& c, client::Profile& profile,
@@ -60,13 +73,7 @@ Status TrustedDeviceLogin(Context& ctx, client::Client& c, client::Profile& prof
   auto result = c.LoginWithTrustedDevice(email, profile.account_id, device,
                                          profile.trusted_device_secret, tickets);
   if (!result && result.error().code() == "auth.two_factor_required") {
-    KW_ASSIGN_OR_RETURN(auto code, ctx.prompt().Line("Two-step login code (or a recovery code): "));
-    client::SecondFactor second;
-    if (LooksLikeTotp(code.view())) {
-      second.totp_code = std::move(code);
-    } else {
-      second.recovery_code = std::move(code);
-    }
+    KW_ASSIGN_OR_RETURN(auto second, AskSecondFactor(ctx));
     result = c.LoginWithTrustedDevice(email, profile.account_id, device,
                                       profile.trusted_device_secret, tickets, second);
   }
@@ -119,13 +126,7 @@ Status Login(Context& ctx, const std::string& email, const std::string& device_n
                                                : HostName();
   auto result = c.Login(email, keys, device, {}, tickets);
   if (!result && result.error().code() == "auth.two_factor_required") {
-    KW_ASSIGN_OR_RETURN(auto code, ctx.prompt().Line("Two-step login code (or a recovery code): "));
-    client::SecondFactor second;
-    if (LooksLikeTotp(code.view())) {
-      second.totp_code = std::move(code);
-    } else {
-      second.recovery_code = std::move(code);
-    }
+    KW_ASSIGN_OR_RETURN(auto second, AskSecondFactor(ctx));
     result = c.Login(email, keys, device, second, tickets);
   }
   if (!result) return Fail(WithForgotHint(ctx, result.error(), email));

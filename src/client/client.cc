@@ -167,6 +167,31 @@ Result<crypto::AccountKeys> Client::DeriveLoginKeys(std::string_view email,
   return DeriveAccountKeys(password, pre.salt, pre.kdf);
 }
 
+namespace {
+
+// POST /v1/sessions's fields but the credential (an auth key, or a trusted
+// device's signature), which the caller adds.
+Json LoginBody(std::string_view email, const DeviceIdentity& device, const SecondFactor& second,
+               const std::vector<std::string>& sso_tickets) {
+  Json body = Json::object();
+  body["email"] = Str(email);
+  Json dev = Json::object();
+  dev["id"] = Str(device.id);
+  dev["name"] = Str(device.name);
+  dev["type"] = Str(device.type);
+  body["device"] = std::move(dev);
+  if (second.totp_code) body["totp_code"] = Json(ToSecretString(*second.totp_code));
+  if (second.recovery_code) body["recovery_code"] = Json(ToSecretString(*second.recovery_code));
+  if (!sso_tickets.empty()) {
+    Json tickets = Json::array();
+    for (const auto& t : sso_tickets) tickets.push_back(Str(t));
+    body["sso_tickets"] = std::move(tickets);
+  }
+  return body;
+}
+
+}  // namespace
+
 Result<SsoStarted> Client::SsoStart(std::string_view org_id, std::string_view redirect_uri) {
   Json body = Json::object();
   body["org_id"] = Str(org_id);
@@ -218,20 +243,9 @@ Result<LoginResult> Client::LoginWithTrustedDevice(std::string_view email,
   auto ticket = crypto::Base64UrlDecode(sso_tickets.front());
   if (!ticket)
     return Fail(Error::Unavailable("server.bad_response", "the ticket is not base64url"));
-  Json body = Json::object();
-  body["email"] = Str(email);
+  Json body = LoginBody(email, device, second, sso_tickets);
   body["device_signature"] = Str(crypto::Base64UrlEncode(crypto::Sign(
       keys.sign.secret_key.span(), protocol::trusted_device::LoginMessage(device.id, *ticket))));
-  Json dev = Json::object();
-  dev["id"] = Str(device.id);
-  dev["name"] = Str(device.name);
-  dev["type"] = Str(device.type);
-  body["device"] = std::move(dev);
-  if (second.totp_code) body["totp_code"] = Json(ToSecretString(*second.totp_code));
-  if (second.recovery_code) body["recovery_code"] = Json(ToSecretString(*second.recovery_code));
-  Json tickets = Json::array();
-  for (const auto& t : sso_tickets) tickets.push_back(Str(t));
-  body["sso_tickets"] = std::move(tickets);
   KW_ASSIGN_OR_RETURN(auto r, http_->Call("POST", "/v1/sessions", body, ""));
   LoginResult out;
   KW_ASSIGN_OR_RETURN(out.token, JsonString(r.body, "token"));
@@ -247,7 +261,9 @@ Result<LoginResult> Client::LoginWithTrustedDevice(std::string_view email,
   auto uk = out.account.id == account_id
                 ? protocol::trusted_device::UnwrapVaultKey(keys, wrapped, account_id, device.id)
                 : Result<crypto::VaultKey>(Fail(Error::PermissionDenied(
-                      "device.key_mismatch", "the server answered for another account")));
+                      "device.key_mismatch",
+                      "the server's answer does not open with this trusted device's key (it "
+                      "names another account)")));
   if (!uk) {
     token_ = out.token;
     (void)Logout();
@@ -261,21 +277,8 @@ Result<LoginResult> Client::LoginWithTrustedDevice(std::string_view email,
 Result<LoginResult> Client::Login(std::string_view email, const crypto::AccountKeys& keys,
                                   const DeviceIdentity& device, const SecondFactor& second,
                                   const std::vector<std::string>& sso_tickets) {
-  Json body = Json::object();
-  body["email"] = Str(email);
+  Json body = LoginBody(email, device, second, sso_tickets);
   body["auth_key"] = SecretB64(keys.auth.span());
-  Json dev = Json::object();
-  dev["id"] = Str(device.id);
-  dev["name"] = Str(device.name);
-  dev["type"] = Str(device.type);
-  body["device"] = std::move(dev);
-  if (second.totp_code) body["totp_code"] = Json(ToSecretString(*second.totp_code));
-  if (second.recovery_code) body["recovery_code"] = Json(ToSecretString(*second.recovery_code));
-  if (!sso_tickets.empty()) {
-    Json tickets = Json::array();
-    for (const auto& t : sso_tickets) tickets.push_back(Str(t));
-    body["sso_tickets"] = std::move(tickets);
-  }
   KW_ASSIGN_OR_RETURN(auto r, http_->Call("POST", "/v1/sessions", body, ""));
   LoginResult out;
   KW_ASSIGN_OR_RETURN(auto token, JsonString(r.body, "token"));

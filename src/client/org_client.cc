@@ -838,6 +838,12 @@ Status OrgClient::ResetTwoFactor(std::string_view org_id, std::string_view membe
   return {};
 }
 
+Status OrgClient::UnlinkSso(std::string_view org_id, std::string_view member_id) {
+  KW_ASSIGN_OR_RETURN(auto path, MemberPath(org_id, member_id, "/sso"));
+  KW_TRY(client_.CallJson("DELETE", path));
+  return {};
+}
+
 // ---- master password change ----
 
 Result<std::vector<EscrowForOrg>> OrgClient::FreshEscrows(

@@ -159,4 +159,22 @@ Status AdminResetService::ResetTwoFactor(const Caller& caller, std::string_view 
   return {};
 }
 
+Status AdminResetService::UnlinkSso(const Caller& caller, std::string_view org_id,
+                                    std::string_view member_id) {
+  return ctx_.store.Transact([&](store::Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(OrgAccess access, LoadOrgAccess(tx, org_id, caller.account_id));
+    KW_ASSIGN_OR_RETURN(core::OrgMember member, LoadMember(tx, access.org.id, member_id));
+    KW_ASSIGN_OR_RETURN(Target target, TargetOf(member));
+    KW_TRY(CheckCanActOn(access.actor(), target, MemberAction::kResetTwoFactor));
+    KW_ASSIGN_OR_RETURN(auto identity, tx.FindSsoIdentityOfAccount(access.org.id, member_id));
+    if (!identity) {
+      return Fail(Error::Conflict(
+          "sso.not_linked", "The member has no single sign-on identity in the organization."));
+    }
+    KW_TRY(tx.DeleteSsoIdentity(access.org.id, member_id));
+    return AppendOrgEvent(tx, ctx_.clock,
+                          AdminEvent(caller, access.org, member_id, "sso.identity_unlinked"));
+  });
+}
+
 }  // namespace keyward::core

@@ -60,6 +60,14 @@ class AdminResetService {
   // the member is emailed.
   [[nodiscard]] Status ResetTwoFactor(const Caller& caller, std::string_view org_id,
                                       std::string_view member_id);
+  // Unlinks the member's single sign-on identity in the organization (the
+  // provider subject bound at their first SSO login, docs/sso.md), so that
+  // their next SSO login binds the subject it brings — for a member whose
+  // account at the provider was replaced. The same people who may reset a
+  // member's two-step login, by the same hierarchy. sso.not_linked (409);
+  // logged as sso.identity_unlinked.
+  [[nodiscard]] Status UnlinkSso(const Caller& caller, std::string_view org_id,
+                                 std::string_view member_id);
 
  private:
   const Context& ctx_;

@@ -317,6 +317,22 @@ TEST_F(SsoSignInTest, RequireSsoIsAskedBeforeTheSecondFactorAndATicketSurvivesIt
   EXPECT_EQ(IdentityOf(ann.id)->subject, "ann-subject");
 }
 
+TEST_F(SsoSignInTest, AnAdminAboveTheMemberUnlinksTheIdentityAndTheNextLoginBindsAnew) {
+  TestOrg org = NewOrgOf(owner_);
+  Person ann = Join(org, owner_, "ann@example.com", 2, "user");
+  Person bob = Join(org, owner_, "bob@example.com", 3, "user");
+  ASSERT_OK(core().sessions.Login(LoginWith(ann, {Ticket("ann-old-subject")})));
+  // Not a member's business, nor an unlinked member's.
+  EXPECT_ERROR(core().admin_reset.UnlinkSso(bob.caller(), org.id, ann.id), "org.forbidden");
+  EXPECT_ERROR(core().admin_reset.UnlinkSso(owner_.caller(), org.id, bob.id), "sso.not_linked");
+  ASSERT_OK(core().admin_reset.UnlinkSso(owner_.caller(), org.id, ann.id));
+  EXPECT_EQ(EventTypes(org).back(), "sso.identity_unlinked");
+  EXPECT_FALSE(IdentityOf(ann.id).has_value());
+  // Her new provider account binds at her next login (with her password).
+  ASSERT_OK(core().sessions.Login(LoginWith(ann, {Ticket("ann-new-subject")})));
+  EXPECT_EQ(IdentityOf(ann.id)->subject, "ann-new-subject");
+}
+
 TEST_F(SsoSignInTest, APolicyRequiringSsoNeedsTheProviderOnThisServer) {
   TestOrg other = NewOrgOf(owner_, MakePolicy(Enrollment::kOptIn), "other");
   other.policy.require_sso = true;

@@ -1,6 +1,7 @@
 #include "core/vault.h"
 
 #include <algorithm>
+#include <functional>
 #include <set>
 
 #include "core/org_access.h"
@@ -145,6 +146,40 @@ Status ItemService::Apply(const Caller& caller, const ItemBatch& batch) {
   return s;
 }
 
+namespace {
+
+// An account event about one of the caller's devices (device.removed,
+// device.trusted, device.untrusted), in every organization of the account.
+Status LogDeviceEvent(const Context& ctx, store::Tx& tx, const Caller& caller,
+                      std::string_view type, std::string_view device_id) {
+  return AppendAccountEvent(tx, ctx.clock, caller.account_id,
+                            EventSpec{"",
+                                      std::string(type),
+                                      caller.account_id,
+                                      caller.account_id,
+                                      caller.device_id,
+                                      {{"device_id", std::string(device_id)}}});
+}
+
+// `change` on the caller's device `device_id`, in one transaction;
+// device.not_found (and nothing done) for a device the account never had.
+Status OnOwnDevice(const Context& ctx, const Caller& caller, std::string_view device_id,
+                   const std::function<Status(store::Tx&, core::Device&)>& change) {
+  bool found = false;
+  KW_TRY(ctx.store.Transact([&](store::Tx& tx) -> Status {
+    found = false;
+    if (!IsValidClientId(device_id)) return {};
+    KW_ASSIGN_OR_RETURN(auto device, tx.FindDevice(caller.account_id, device_id));
+    if (!device) return {};
+    found = true;
+    return change(tx, *device);
+  }));
+  if (!found) return Fail(Error::NotFound("device.not_found", "No such device."));
+  return {};
+}
+
+}  // namespace
+
 Result<std::vector<core::Device>> DeviceService::List(const Caller& caller) {
   std::vector<core::Device> devices;
   KW_TRY(ctx_.store.Read([&](store::Tx& tx) -> Status {
@@ -155,28 +190,14 @@ Result<std::vector<core::Device>> DeviceService::List(const Caller& caller) {
 }
 
 Status DeviceService::Deactivate(const Caller& caller, std::string_view device_id) {
-  bool found = false;
-  KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
-    found = false;
-    if (!IsValidClientId(device_id)) return {};
-    KW_ASSIGN_OR_RETURN(auto device, tx.FindDevice(caller.account_id, device_id));
-    if (!device) return {};
-    found = true;
-    device->active = false;
-    KW_TRY(tx.UpsertDevice(*device));
+  return OnOwnDevice(ctx_, caller, device_id, [&](store::Tx& tx, core::Device& device) -> Status {
+    device.active = false;
+    KW_TRY(tx.UpsertDevice(device));
     KW_TRY(tx.RevokeDeviceSessions(caller.account_id, device_id));
     // A removed device is no longer trusted: its wrapped vault key goes.
     KW_TRY(Discard(tx.DeleteTrustedDevice(caller.account_id, device_id)));
-    return AppendAccountEvent(tx, ctx_.clock, caller.account_id,
-                              EventSpec{"",
-                                        "device.removed",
-                                        caller.account_id,
-                                        caller.account_id,
-                                        caller.device_id,
-                                        {{"device_id", std::string(device_id)}}});
-  }));
-  if (!found) return Fail(Error::NotFound("device.not_found", "No such device."));
-  return {};
+    return LogDeviceEvent(ctx_, tx, caller, "device.removed", device_id);
+  });
 }
 
 Status DeviceService::Trust(const Caller& caller, const store::Bytes& sign_public_key,
@@ -197,36 +218,16 @@ Status DeviceService::Trust(const Caller& caller, const store::Bytes& sign_publi
     }
     KW_TRY(tx.UpsertTrustedDevice(
         {caller.account_id, caller.device_id, sign_public_key, wrapped_vault_key, now}));
-    return AppendAccountEvent(tx, ctx_.clock, caller.account_id,
-                              EventSpec{"",
-                                        "device.trusted",
-                                        caller.account_id,
-                                        caller.account_id,
-                                        caller.device_id,
-                                        {{"device_id", caller.device_id}}});
+    return LogDeviceEvent(ctx_, tx, caller, "device.trusted", caller.device_id);
   });
 }
 
 Status DeviceService::Untrust(const Caller& caller, std::string_view device_id) {
-  bool found = false;
-  KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
-    found = false;
-    if (!IsValidClientId(device_id)) return {};
-    KW_ASSIGN_OR_RETURN(auto device, tx.FindDevice(caller.account_id, device_id));
-    if (!device) return {};
-    found = true;
+  return OnOwnDevice(ctx_, caller, device_id, [&](store::Tx& tx, core::Device&) -> Status {
     KW_ASSIGN_OR_RETURN(bool dropped, tx.DeleteTrustedDevice(caller.account_id, device_id));
     if (!dropped) return {};
-    return AppendAccountEvent(tx, ctx_.clock, caller.account_id,
-                              EventSpec{"",
-                                        "device.untrusted",
-                                        caller.account_id,
-                                        caller.account_id,
-                                        caller.device_id,
-                                        {{"device_id", std::string(device_id)}}});
-  }));
-  if (!found) return Fail(Error::NotFound("device.not_found", "No such device."));
-  return {};
+    return LogDeviceEvent(ctx_, tx, caller, "device.untrusted", device_id);
+  });
 }
 
 Result<std::vector<std::string>> DeviceService::TrustedIds(const Caller& caller) {

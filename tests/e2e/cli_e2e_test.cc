@@ -640,20 +640,6 @@ TEST_F(CliE2eTest, StartingOverGivesAnEmptyVaultAndABackupPutsItBack) {
 
 // ---- device pairing (keyward device pair-show / pair) ----
 
-std::optional<std::string> PairingCodeIn(const std::string& out) {
-  std::smatch m;
-  static const std::regex kCode(R"(Pairing code: ([0-9]{3}) ([0-9]{3}))");
-  if (!std::regex_search(out, m, kCode)) return std::nullopt;
-  return m[1].str() + m[2].str();
-}
-
-std::optional<std::string> SessionIn(const std::string& out) {
-  std::smatch m;
-  static const std::regex kExport(R"re(export KEYWARD_SESSION="([A-Za-z0-9_-]+)")re");
-  if (!std::regex_search(out, m, kExport)) return std::nullopt;
-  return m[1].str();
-}
-
 class PairingE2eTest : public CliE2eTest {
  protected:
   // `keyward device pair-show` on the signed-in profile, running; its

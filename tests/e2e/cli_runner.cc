@@ -244,4 +244,18 @@ std::optional<std::string> LatestEmailCode(const std::filesystem::path& outbox, 
   }
 }
 
+std::optional<std::string> PairingCodeIn(const std::string& out) {
+  std::smatch m;
+  static const std::regex kCode(R"(Pairing code: ([0-9]{3}) ([0-9]{3}))");
+  if (!std::regex_search(out, m, kCode)) return std::nullopt;
+  return m[1].str() + m[2].str();
+}
+
+std::optional<std::string> SessionIn(const std::string& out) {
+  std::smatch m;
+  static const std::regex kExport(R"re(export KEYWARD_SESSION="([A-Za-z0-9_-]+)")re");
+  if (!std::regex_search(out, m, kExport)) return std::nullopt;
+  return m[1].str();
+}
+
 }  // namespace keyward::testing

@@ -81,4 +81,10 @@ std::optional<std::string> LatestEmailCode(
 // How many messages in `outbox` are addressed to `to`.
 size_t CountMessagesTo(const std::filesystem::path& outbox, std::string_view to);
 
+// The six digits of "Pairing code: 123 456" in `keyward device pair-show`'s
+// output.
+std::optional<std::string> PairingCodeIn(const std::string& out);
+// The session key of the `export KEYWARD_SESSION="..."` line a login prints.
+std::optional<std::string> SessionIn(const std::string& out);
+
 }  // namespace keyward::testing

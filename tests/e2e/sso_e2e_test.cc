@@ -276,6 +276,15 @@ TEST_F(SsoE2e, AnEmailClaimNeverTakesOverAnAccount) {
   // mallory's own account binds mallory's subject.
   SsoLoginOk("mallory");
   EXPECT_EQ(CountRows("sso_identities"), "2");
+  // An admin unlinks bob's identity (his provider account was replaced,
+  // say); his next SSO login, with his password, binds again.
+  auto unlinked = As("alice", {"--yes", "recovery", "reset-sso", "bob@example.com"});
+  ASSERT_EQ(unlinked.exit_code, 0) << unlinked.Describe();
+  EXPECT_EQ(CountRows("sso_identities"), "1");
+  auto again = As("alice", {"--yes", "recovery", "reset-sso", "bob@example.com"});
+  ExpectFailure(again, "no single sign-on identity");
+  SsoLoginOk("bob");
+  EXPECT_EQ(CountRows("sso_identities"), "2");
 }
 
 TEST_F(SsoE2e, AReplayedStateAndCodeAreRefused) {
@@ -357,20 +366,6 @@ TEST_F(SsoE2e, AForgedCallbackIsIgnoredByTheLoopbackListener) {
 }
 
 // ---- trusted devices ----
-
-std::optional<std::string> PairingCodeIn(const std::string& out) {
-  std::smatch m;
-  static const std::regex kCode(R"(Pairing code: ([0-9]{3}) ([0-9]{3}))");
-  if (!std::regex_search(out, m, kCode)) return std::nullopt;
-  return m[1].str() + m[2].str();
-}
-
-std::optional<std::string> SessionIn(const std::string& out) {
-  std::smatch m;
-  static const std::regex kExport(R"re(export KEYWARD_SESSION="([A-Za-z0-9_-]+)")re");
-  if (!std::regex_search(out, m, kExport)) return std::nullopt;
-  return m[1].str();
-}
 
 class TrustedDeviceE2e : public SsoE2e {
  protected:
@@ -531,6 +526,54 @@ TEST_F(TrustedDeviceE2e, AMemberWhoLostEveryTrustedDeviceGetsBackInThroughTheAdm
   ASSERT_EQ(Cli("bob-new", {"logout"}).exit_code, 0);
   auto back = TrustedLogin("bob-new", "bob", "bob at the provider");
   EXPECT_EQ(back.result.exit_code, 0) << back.result.Describe();
+}
+
+TEST_F(TrustedDeviceE2e, AServerThatSwapsTheWrappedKeyGetsNoSessionUsed) {
+  StartWithProvider(/*proxied=*/true);
+  RequireSso();
+  SsoLoginOk("bob");
+  Trust("bob", sessions_["bob"]);
+  // carol's copy, to hand to bob's device.
+  SsoLoginOk("carol");
+  Trust("carol", sessions_["carol"]);
+  const auto carols = server_->QuerySql(
+      "SELECT t.wrapped_vault_key FROM trusted_devices t JOIN accounts a ON a.id = t.account_id "
+      "WHERE a.email = 'carol@example.com'");
+  ASSERT_EQ(carols.size(), 1u);
+  const std::string carol_blob = crypto::Base64UrlEncode(
+      std::span(reinterpret_cast<const uint8_t*>(carols[0][0].data()), carols[0][0].size()));
+
+  // The answer's wrapped key edited, replaced by another account's, or the
+  // answer naming another account: the device's key opens none of them.
+  using Edit = std::function<void(json&)>;
+  const std::vector<std::pair<std::string, Edit>> edits = {
+      {"an edited blob",
+       [](json& j) {
+         std::string b = j["trusted_device"]["wrapped_vault_key"];
+         b[10] = b[10] == 'A' ? 'B' : 'A';
+         j["trusted_device"]["wrapped_vault_key"] = b;
+       }},
+      {"carol's blob", [&](json& j) { j["trusted_device"]["wrapped_vault_key"] = carol_blob; }},
+      {"another account", [](json& j) { j["account"]["id"] = "someone-else"; }},
+  };
+  for (const auto& [what, edit] : edits) {
+    SCOPED_TRACE(what);
+    proxy_->SetEdit([&](const ProxyExchange& x, int& status, std::string& body) {
+      if (x.path != "/v1/sessions" || status != 201) return;
+      auto j = json::parse(body, nullptr, false);
+      if (j.is_discarded() || !j.contains("trusted_device")) return;
+      edit(j);
+      body = j.dump();
+    });
+    auto r = TrustedLogin("bob", "bob", "bob at the provider");
+    ExpectSsoFailure(r.result, "does not open");
+    EXPECT_FALSE(SessionIn(r.result.out).has_value()) << r.result.Describe();
+    auto status = Cli("bob", {"--json", "status"});
+    EXPECT_EQ(Json(status)["logged_in"], false) << status.Describe();
+  }
+  proxy_->ClearEdit();
+  auto honest = TrustedLogin("bob", "bob", "bob at the provider");
+  EXPECT_EQ(honest.result.exit_code, 0) << honest.result.Describe();
 }
 
 }  // namespace

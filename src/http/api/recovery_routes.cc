@@ -32,6 +32,7 @@ class RecoveryRoutes {
     route("POST", "/v1/orgs/{org}/members/{member}/reset/begin", &RecoveryRoutes::BeginReset);
     route("POST", "/v1/orgs/{org}/members/{member}/reset", &RecoveryRoutes::Reset);
     route("POST", "/v1/orgs/{org}/members/{member}/2fa/reset", &RecoveryRoutes::ResetTwoFactor);
+    route("DELETE", "/v1/orgs/{org}/members/{member}/sso", &RecoveryRoutes::UnlinkSso);
   }
 
  private:
@@ -160,6 +161,12 @@ class RecoveryRoutes {
     KW_ASSIGN_OR_RETURN(auto caller, Authenticate(core(), request));
     KW_TRY(NoBody(request));
     KW_TRY(core().admin_reset.ResetTwoFactor(caller, params.at("org"), params.at("member")));
+    return http::NoContent();
+  }
+
+  Result<Response> UnlinkSso(const Request& request, const PathParams& params) {
+    KW_ASSIGN_OR_RETURN(auto caller, Authenticate(core(), request));
+    KW_TRY(core().admin_reset.UnlinkSso(caller, params.at("org"), params.at("member")));
     return http::NoContent();
   }
 

@@ -322,7 +322,9 @@ test("the policy editor shows and signs single sign-on; no provider is said in w
   // Optional, signed in the browser: the owner's CLI verifies it.
   await sso.selectOption("optional");
   await save.click();
-  await page.getByText(/Statement \d+ is signed and saved\./).waitFor();
+  const saved = page.getByText(/Statement \d+ is signed and saved\./);
+  await saved.waitFor();
+  const version = Number((await saved.innerText()).match(/Statement (\d+)/)![1]);
   let shown = JSON.parse(server.cli("alice", ["--json", "org", "policy", "show", "--org", orgId], "",
     { KEYWARD_SESSION: alice }));
   assert.equal(shown.policy.sso, "optional");
@@ -341,7 +343,8 @@ test("the policy editor shows and signs single sign-on; no provider is said in w
   // And with it again, required is signed and verified.
   await server.restart(["--config", configFile]);
   await page.getByRole("button", { name: "Sign and save the policy" }).click();
-  await page.getByText(/Statement \d+ is signed and saved\./).waitFor();
+  // The next statement's message, not the one still shown from before.
+  await page.getByText(`Statement ${version + 1} is signed and saved.`).waitFor();
   shown = JSON.parse(server.cli("alice", ["--json", "org", "policy", "show", "--org", orgId], "",
     { KEYWARD_SESSION: alice }));
   assert.equal(shown.policy.sso, "required");
