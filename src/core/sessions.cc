@@ -95,14 +95,10 @@ void LogWrongKeyAfterAnswer(const Context& ctx, std::string email, std::string d
 Result<bool> TrustedDeviceMatches(store::Tx& tx, const core::Account* account,
                                   const core::Login& login, store::Bytes& wrapped_vault_key) {
   static const crypto::SignKeyPair kNobody = crypto::GenerateSignKeyPair();
-  std::optional<core::TrustedDevice> trusted;
-  if (account != nullptr) {
-    KW_ASSIGN_OR_RETURN(trusted, tx.FindTrustedDevice(account->id, login.device.id));
-  }
-  std::optional<core::Device> device;
-  if (trusted) {
-    KW_ASSIGN_OR_RETURN(device, tx.FindDevice(account->id, login.device.id));
-  }
+  // The same two reads whoever asks (an unknown email reads for no one).
+  const std::string account_id = account != nullptr ? account->id : std::string();
+  KW_ASSIGN_OR_RETURN(auto trusted, tx.FindTrustedDevice(account_id, login.device.id));
+  KW_ASSIGN_OR_RETURN(auto device, tx.FindDevice(account_id, login.device.id));
   const bool usable = trusted && device && device->active;
   const store::Bytes message =
       protocol::trusted_device::LoginMessage(login.device.id, login.sso_tickets.front());
