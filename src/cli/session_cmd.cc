@@ -50,6 +50,13 @@ bool LooksLikeTotp(std::string_view code) {
   return true;
 }
 
+// Ends the session `profile` had (best effort: it may have ended already).
+void EndSession(Context& ctx, const client::Profile& profile) {
+  if (profile.token.empty()) return;
+  client::Client old = ctx.MakeClient(profile);
+  (void)old.Logout();
+}
+
 // The code the server asked for: six digits are a TOTP code, anything
 // else a recovery code.
 Result<client::SecondFactor> AskSecondFactor(Context& ctx) {
@@ -66,7 +73,8 @@ Result<client::SecondFactor> AskSecondFactor(Context& ctx) {
 // keyward login --sso ORG --trusted-device: the device secret instead of
 // the master password (and the two-step code, if the account has it on).
 Status TrustedDeviceLogin(Context& ctx, client::Client& c, client::Profile& profile,
-                          const std::string& email, const std::vector<std::string>& tickets) {
+                          const client::Profile& before, const std::string& email,
+                          const std::vector<std::string>& tickets) {
   client::DeviceIdentity device;
   device.id = profile.device_id;
   device.name = !profile.device_name.empty() ? profile.device_name : HostName();
@@ -85,6 +93,7 @@ Status TrustedDeviceLogin(Context& ctx, client::Client& c, client::Profile& prof
                       "untrusted, or dropped by a recovery); log in with the master password"));
   }
   if (!result) return Fail(result.error());
+  EndSession(ctx, before);
   profile.server_url = c.server_url();
   profile.token = result->token;
   profile.protected_vault_key.clear();
@@ -103,7 +112,10 @@ Status Login(Context& ctx, const std::string& email, const std::string& device_n
              const SsoOptions& sso, bool trusted_device) {
   KW_ASSIGN_OR_RETURN(auto profile, ctx.LoadProfile());
   client::Client c = ctx.MakeClient(profile);
-  if (!profile.token.empty()) (void)c.Logout();  // best effort: one session per profile
+  // One session per profile: the one it had ends once the new one is made,
+  // so a login that fails (a wrong password, another provider account)
+  // leaves the member signed in as before.
+  const client::Profile before = profile;
 
   if (trusted_device && (profile.trusted_device_secret.empty() || profile.account_id.empty() ||
                          profile.email != email)) {
@@ -114,7 +126,7 @@ Status Login(Context& ctx, const std::string& email, const std::string& device_n
   }
   // The provider first: its tickets live minutes, the password prompt after.
   KW_ASSIGN_OR_RETURN(auto tickets, SignInAtProviders(ctx, c, sso));
-  if (trusted_device) return TrustedDeviceLogin(ctx, c, profile, email, tickets);
+  if (trusted_device) return TrustedDeviceLogin(ctx, c, profile, before, email, tickets);
 
   KW_ASSIGN_OR_RETURN(auto password, ctx.prompt().Password("Master password: "));
   KW_ASSIGN_OR_RETURN(auto keys, c.DeriveLoginKeys(email, password));
@@ -130,6 +142,7 @@ Status Login(Context& ctx, const std::string& email, const std::string& device_n
     result = c.Login(email, keys, device, second, tickets);
   }
   if (!result) return Fail(WithForgotHint(ctx, result.error(), email));
+  EndSession(ctx, before);
 
   profile.server_url = c.server_url();
   profile.email = result->account.email;
