@@ -135,9 +135,8 @@ export class Server {
 
   // The last match of `pattern` in the mail to `to` (the outbox's .eml
   // files; mail goes out in the background, so it is waited for, up to
-  // 30 s: on a loaded 2-core CI machine the page's own work before the
-  // request, Argon2id among it, has taken over 10 s); `after` skips the
-  // first messages.
+  // 30 s: once, on a loaded 2-core CI run, a code took longer than the
+  // 10 s this waited before); `after` skips the first messages.
   mail(to: string, pattern: RegExp, after = 0): RegExpMatchArray {
     const outbox = this.mailDir;
     const pause = new Int32Array(new SharedArrayBuffer(4));
