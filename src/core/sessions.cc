@@ -190,7 +190,7 @@ Result<LoginResult> SessionService::Login(const core::Login& login) {
     // Before the second factor, so that no code is spent on a login that
     // cannot succeed; the tickets themselves are taken last (below).
     if (login.sso_tickets.empty()) {
-      KW_ASSIGN_OR_RETURN(auto requiring, OrgsRequiringSso(tx, account->id));
+      KW_ASSIGN_OR_RETURN(auto requiring, OrgsRequiringSso(ctx_, tx, account->id));
       if (!requiring.empty()) {
         sso_refusal = SsoRequired(requiring.front());
         return {};

@@ -192,11 +192,14 @@ Result<SsoTicket> SsoService::Finish(std::string_view state, std::string_view co
   return out;
 }
 
-Result<std::vector<core::Org>> OrgsRequiringSso(store::Tx& tx, std::string_view account_id) {
+Result<std::vector<core::Org>> OrgsRequiringSso(const Context& ctx, store::Tx& tx,
+                                                std::string_view account_id) {
   std::vector<core::Org> out;
+  if (ctx.config.sso.empty()) return out;  // every login pays for this check
   KW_ASSIGN_OR_RETURN(auto memberships, tx.ListOrgsOfAccount(account_id));
   for (const auto& m : memberships) {
     if (m.status != MemberStatus::kActive || m.role == "owner") continue;
+    if (!ctx.config.sso.contains(m.org_id)) continue;
     KW_ASSIGN_OR_RETURN(auto org, tx.FindOrg(m.org_id));
     if (!org) continue;
     KW_ASSIGN_OR_RETURN(auto policy, PolicyOf(*org));
@@ -256,7 +259,7 @@ Result<SsoVouch> ApplySsoTickets(const Context& ctx, store::Tx& tx, const core::
     vouch.session_ends_by =
         vouch.session_ends_by == 0 ? ends : std::min(vouch.session_ends_by, ends);
   }
-  KW_ASSIGN_OR_RETURN(auto required, OrgsRequiringSso(tx, account.id));
+  KW_ASSIGN_OR_RETURN(auto required, OrgsRequiringSso(ctx, tx, account.id));
   for (const core::Org& org : required) {
     if (std::find(vouch.org_ids.begin(), vouch.org_ids.end(), org.id) == vouch.org_ids.end()) {
       return Fail(SsoRequired(org));

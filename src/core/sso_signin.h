@@ -87,8 +87,11 @@ struct SsoVouch {
 
 // Organizations whose policy requires SSO of this account: active
 // memberships, owners excepted (so an owner can still reach the settings
-// when the provider is gone), policy "sso":"required".
-[[nodiscard]] Result<std::vector<core::Org>> OrgsRequiringSso(store::Tx& tx,
+// when the provider is gone), policy "sso":"required", and a provider on
+// this server — one whose [sso.ORG] table the operator removed cannot sign
+// anyone in, so its policy is not enforced rather than locking the members
+// out. No store work at all on a server without single sign-on.
+[[nodiscard]] Result<std::vector<core::Org>> OrgsRequiringSso(const Context& ctx, store::Tx& tx,
                                                               std::string_view account_id);
 
 // Inside the transaction that makes the session: takes each ticket (once),

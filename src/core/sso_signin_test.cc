@@ -333,6 +333,18 @@ TEST_F(SsoSignInTest, AnAdminAboveTheMemberUnlinksTheIdentityAndTheNextLoginBind
   EXPECT_EQ(IdentityOf(ann.id)->subject, "ann-new-subject");
 }
 
+TEST_F(SsoSignInTest, APolicyWhoseProviderTheOperatorRemovedLocksNobodyOut) {
+  TestOrg org = NewOrgOf(owner_);
+  Person ann = Join(org, owner_, "ann@example.com", 2, "user");
+  RequireSso(org);
+  EXPECT_ERROR(core().sessions.Login(MakeLogin(ann.email, ann.key_tag)), "auth.sso_required");
+  // keywardd restarted without Acme's [sso.ORG] table: nobody could sign
+  // in through it, so the password (and two-step code) let ann in.
+  config_.sso.clear();
+  Rebuild();
+  EXPECT_OK(core().sessions.Login(MakeLogin(ann.email, ann.key_tag)));
+}
+
 TEST_F(SsoSignInTest, APolicyRequiringSsoNeedsTheProviderOnThisServer) {
   TestOrg other = NewOrgOf(owner_, MakePolicy(Enrollment::kOptIn), "other");
   other.policy.require_sso = true;

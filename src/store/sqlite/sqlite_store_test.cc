@@ -117,6 +117,17 @@ void RawExec(sqlite3* db, const std::string& sql) {
   ASSERT_EQ(rc, SQLITE_OK) << (err ? err : "") << " in: " << sql.substr(0, 80);
 }
 
+// The rows of `table`, read behind the store's back.
+int RawCount(sqlite3* raw, const char* table) {
+  sqlite3_stmt* stmt = nullptr;
+  const std::string sql = std::string("SELECT COUNT(*) FROM ") + table;
+  EXPECT_EQ(sqlite3_prepare_v2(raw, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK);
+  EXPECT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  const int n = sqlite3_column_int(stmt, 0);
+  sqlite3_finalize(stmt);
+  return n;
+}
+
 // A database as a keywardd that knew migrations 1 to `version` left it
 // (foreign keys on); nullptr, with a test failure, when it cannot be opened.
 sqlite3* OpenAtVersion(const fs::path& db, int version) {
@@ -664,15 +675,7 @@ TEST(SqliteMigrationTest, UpgradesVersion8DatabaseWithData) {
   RawExec(raw, insert + "('login-2', zeroblob(32), 'o1', 'n', 'v', 'r', 'cli', 1, 2)");
   // Deleting the organization takes its identities and logins along.
   RawExec(raw, "DELETE FROM orgs WHERE id = 'o1'");
-  auto count = [&](const char* table) {
-    sqlite3_stmt* stmt = nullptr;
-    std::string sql = std::string("SELECT COUNT(*) FROM ") + table;
-    EXPECT_EQ(sqlite3_prepare_v2(raw, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK);
-    EXPECT_EQ(sqlite3_step(stmt), SQLITE_ROW);
-    int n = sqlite3_column_int(stmt, 0);
-    sqlite3_finalize(stmt);
-    return n;
-  };
+  auto count = [&](const char* table) { return RawCount(raw, table); };
   EXPECT_EQ(count("sso_identities"), 0);
   EXPECT_EQ(count("sso_logins"), 0);
   EXPECT_EQ(count("accounts"), 1);
@@ -828,15 +831,7 @@ TEST(SqliteMigrationTest, UpgradesVersion10DatabaseWithData) {
   sqlite3* raw = nullptr;
   ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
   RawExec(raw, "PRAGMA foreign_keys=ON");
-  auto count = [&](const char* table) {
-    sqlite3_stmt* stmt = nullptr;
-    std::string sql = std::string("SELECT COUNT(*) FROM ") + table;
-    EXPECT_EQ(sqlite3_prepare_v2(raw, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK);
-    EXPECT_EQ(sqlite3_step(stmt), SQLITE_ROW);
-    int n = sqlite3_column_int(stmt, 0);
-    sqlite3_finalize(stmt);
-    return n;
-  };
+  auto count = [&](const char* table) { return RawCount(raw, table); };
   // The columns admit keys of their sizes only, for an existing device.
   RawExec(raw,
           "INSERT INTO devices (account_id, id, name, type, first_seen, last_seen, active) "
