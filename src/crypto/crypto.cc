@@ -235,6 +235,53 @@ Result<SecureBytes> Open(std::span<const uint8_t> public_key, std::span<const ui
   return message;
 }
 
+// ---- authenticated boxes ----
+
+Bytes BoxWithNonce(std::span<const uint8_t> recipient_public_key,
+                   std::span<const uint8_t> sender_secret_key, std::span<const uint8_t> nonce,
+                   std::span<const uint8_t> message) {
+  internal::EnsureSodium();
+  internal::Require(recipient_public_key.size() == crypto_box_PUBLICKEYBYTES,
+                    "Box: public key 32 bytes");
+  internal::Require(sender_secret_key.size() == crypto_box_SECRETKEYBYTES,
+                    "Box: secret key 32 bytes");
+  internal::Require(nonce.size() == crypto_box_NONCEBYTES, "Box: nonce 24 bytes");
+  Bytes out(crypto_box_NONCEBYTES + crypto_box_MACBYTES + message.size());
+  std::copy(nonce.begin(), nonce.end(), out.begin());
+  const int rc = crypto_box_easy(out.data() + crypto_box_NONCEBYTES,
+                                 internal::DataOrDummy(message), message.size(), nonce.data(),
+                                 recipient_public_key.data(), sender_secret_key.data());
+  // Fails only for a low-order public key, which no honest key pair has.
+  internal::Require(rc == 0, "Box: invalid public key");
+  return out;
+}
+
+Bytes Box(std::span<const uint8_t> recipient_public_key, std::span<const uint8_t> sender_secret_key,
+          std::span<const uint8_t> message) {
+  const Bytes nonce = RandomBytes(crypto_box_NONCEBYTES);
+  return BoxWithNonce(recipient_public_key, sender_secret_key, nonce, message);
+}
+
+Result<SecureBytes> BoxOpen(std::span<const uint8_t> sender_public_key,
+                            std::span<const uint8_t> recipient_secret_key,
+                            std::span<const uint8_t> box) {
+  internal::EnsureSodium();
+  static_assert(kBoxOverhead == crypto_box_NONCEBYTES + crypto_box_MACBYTES);
+  if (sender_public_key.size() != crypto_box_PUBLICKEYBYTES ||
+      recipient_secret_key.size() != crypto_box_SECRETKEYBYTES || box.size() < kBoxOverhead) {
+    return Fail(DecryptFailed());
+  }
+  SecureBytes message(box.size() - kBoxOverhead);
+  uint8_t dummy = 0;
+  const std::span<const uint8_t> cipher = box.subspan(crypto_box_NONCEBYTES);
+  if (crypto_box_open_easy(message.empty() ? &dummy : message.data(), cipher.data(), cipher.size(),
+                           box.data(), sender_public_key.data(),
+                           recipient_secret_key.data()) != 0) {
+    return Fail(DecryptFailed());
+  }
+  return message;
+}
+
 // ---- signatures ----
 
 SignKeyPair GenerateSignKeyPair() {

@@ -144,6 +144,24 @@ Bytes Seal(std::span<const uint8_t> public_key, std::span<const uint8_t> message
                                        std::span<const uint8_t> secret_key,
                                        std::span<const uint8_t> sealed);
 
+// ---- authenticated boxes (X25519 + XSalsa20-Poly1305, crypto_box_easy) ----
+// nonce (24 bytes) || crypto_box_easy(message, nonce, recipient, sender).
+// Unlike a sealed box, it proves the sender: only the holder of the
+// sender's or the recipient's secret key can make one that opens.
+inline constexpr size_t kBoxOverhead = 24 + 16;
+Bytes Box(std::span<const uint8_t> recipient_public_key, std::span<const uint8_t> sender_secret_key,
+          std::span<const uint8_t> message);
+// With a given 24-byte nonce: for known-answer tests only (a nonce must
+// never repeat for a key pair; Box draws a random one).
+Bytes BoxWithNonce(std::span<const uint8_t> recipient_public_key,
+                   std::span<const uint8_t> sender_secret_key, std::span<const uint8_t> nonce,
+                   std::span<const uint8_t> message);
+// crypto.decrypt_failed for anything that was not boxed by these two keys
+// (or was edited).
+[[nodiscard]] Result<SecureBytes> BoxOpen(std::span<const uint8_t> sender_public_key,
+                                          std::span<const uint8_t> recipient_secret_key,
+                                          std::span<const uint8_t> box);
+
 // ---- signatures (Ed25519) ----
 struct SignKeyPair {
   Bytes public_key;        // 32
