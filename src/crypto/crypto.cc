@@ -248,9 +248,9 @@ Bytes BoxWithNonce(std::span<const uint8_t> recipient_public_key,
   internal::Require(nonce.size() == crypto_box_NONCEBYTES, "Box: nonce 24 bytes");
   Bytes out(crypto_box_NONCEBYTES + crypto_box_MACBYTES + message.size());
   std::copy(nonce.begin(), nonce.end(), out.begin());
-  const int rc = crypto_box_easy(out.data() + crypto_box_NONCEBYTES,
-                                 internal::DataOrDummy(message), message.size(), nonce.data(),
-                                 recipient_public_key.data(), sender_secret_key.data());
+  const int rc = crypto_box_easy(out.data() + crypto_box_NONCEBYTES, internal::DataOrDummy(message),
+                                 message.size(), nonce.data(), recipient_public_key.data(),
+                                 sender_secret_key.data());
   // Fails only for a low-order public key, which no honest key pair has.
   internal::Require(rc == 0, "Box: invalid public key");
   return out;

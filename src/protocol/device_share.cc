@@ -31,8 +31,7 @@ Result<crypto::Bytes> BoxAdmin(const crypto::BoxKeyPair& org_key,
                                std::span<const uint8_t> device_public_key,
                                const crypto::GenericKey& admin_part, std::string_view org_id,
                                std::string_view user_id, uint64_t epoch,
-                               std::string_view request_id,
-                               std::span<const uint8_t> nonce) {
+                               std::string_view request_id, std::span<const uint8_t> nonce) {
   KW_TRY(CheckPublicKey(device_public_key));
   KW_ASSIGN_OR_RETURN(auto header, Header(kAdminLabel, org_id, user_id, epoch, request_id));
   const crypto::SecureBytes plain = Joined(header, admin_part.span());
@@ -100,7 +99,8 @@ Result<crypto::GenericKey> OpenServerShare(const crypto::BoxKeyPair& device_key,
                                            std::string_view org_id, std::string_view user_id,
                                            uint64_t epoch, std::string_view request_id) {
   KW_ASSIGN_OR_RETURN(auto header, Header(kServerLabel, org_id, user_id, epoch, request_id));
-  auto plain = crypto::Open(device_key.public_key, device_key.secret_key.span(), device_server_share);
+  auto plain =
+      crypto::Open(device_key.public_key, device_key.secret_key.span(), device_server_share);
   if (!plain) return Fail(DecryptFailed());
   return Share(*plain, header);
 }

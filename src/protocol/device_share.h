@@ -40,9 +40,8 @@ inline constexpr std::string_view kServerLabel = "device-u";
 [[nodiscard]] Result<crypto::Bytes> BoxAdminShare(const crypto::BoxKeyPair& org_key,
                                                   std::span<const uint8_t> device_public_key,
                                                   const crypto::GenericKey& admin_part,
-                                                  std::string_view org_id,
-                                                  std::string_view user_id, uint64_t epoch,
-                                                  std::string_view request_id);
+                                                  std::string_view org_id, std::string_view user_id,
+                                                  uint64_t epoch, std::string_view request_id);
 // The same with a fixed nonce, for known-answer tests.
 [[nodiscard]] Result<crypto::Bytes> BoxAdminShareWithNonce(
     const crypto::BoxKeyPair& org_key, std::span<const uint8_t> device_public_key,
@@ -68,7 +67,6 @@ inline constexpr std::string_view kServerLabel = "device-u";
 // The device: U from DU; errors as OpenAdminShare.
 [[nodiscard]] Result<crypto::GenericKey> OpenServerShare(
     const crypto::BoxKeyPair& device_key, std::span<const uint8_t> device_server_share,
-    std::string_view org_id, std::string_view user_id, uint64_t epoch,
-    std::string_view request_id);
+    std::string_view org_id, std::string_view user_id, uint64_t epoch, std::string_view request_id);
 
 }  // namespace keyward::protocol::device_share

@@ -45,7 +45,10 @@ TEST_F(DeviceShareTest, TheAdminsBoxOfAFixedShareIsKnown) {
 TEST_F(DeviceShareTest, TheHeaderNamesOrgUserEpochAndRequest) {
   auto header = Header(kAdminLabel, "org-1", "user-1", 3, "req-1");
   ASSERT_TRUE(header.has_value());
-  const std::string expected("device-a\0org-1\0user-1\0" "3\0req-1\0", 30);
+  const std::string expected(
+      "device-a\0org-1\0user-1\0"
+      "3\0req-1\0",
+      30);
   EXPECT_EQ(*header, crypto::Bytes(expected.begin(), expected.end()));
   EXPECT_EQ(Header(kAdminLabel, "org 1", "user-1", 3, "req-1").error().code(),
             "protocol.invalid_id");
@@ -67,10 +70,9 @@ TEST_F(DeviceShareTest, OnlyTheOrganizationsKeyMakesAnAdminShareTheDeviceAccepts
   auto header = Header(kAdminLabel, "org-1", "user-1", 3, "req-1");
   crypto::Bytes plain = *header;
   plain.insert(plain.end(), a_.span().begin(), a_.span().end());
-  EXPECT_FALSE(
-      OpenAdminShare(device_, org_.public_key, crypto::Seal(device_.public_key, plain), "org-1",
-                     "user-1", 3, "req-1")
-          .has_value());
+  EXPECT_FALSE(OpenAdminShare(device_, org_.public_key, crypto::Seal(device_.public_key, plain),
+                              "org-1", "user-1", 3, "req-1")
+                   .has_value());
 }
 
 TEST_F(DeviceShareTest, AShareOpensOnlyForItsOrgUserEpochRequestAndDevice) {
