@@ -42,9 +42,10 @@ constexpr std::array<std::pair<PairingState, std::string_view>, 5> kPairingState
     {PairingState::kDone, "done"},
     {PairingState::kClosed, "closed"},
 }};
-constexpr std::array<std::pair<RequestKind, std::string_view>, 2> kRequestKinds = {{
+constexpr std::array<std::pair<RequestKind, std::string_view>, 3> kRequestKinds = {{
     {RequestKind::kRecovery, "recovery"},
     {RequestKind::kRestore, "restore"},
+    {RequestKind::kDevice, "device"},
 }};
 constexpr std::array<std::pair<SnapshotState, std::string_view>, 2> kSnapshotStates = {{
     {SnapshotState::kUploading, "uploading"},

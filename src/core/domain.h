@@ -253,11 +253,12 @@ struct OrgEvent {
 // "link_used", "expired", "declined".
 enum class RequestStatus { kPending, kApproved, kLinkUsed, kExpired, kDeclined };
 
-// What a request asks for: "recovery" (a recovery link, the Enpass flow) or
+// What a request asks for: "recovery" (a recovery link, the Enpass flow),
 // "restore" (roll the vault back to a cloud snapshot, docs/recovery.md
-// "Restore a cloud backup"). Both go through the same statuses, quorum,
-// hierarchy, expiry and decline.
-enum class RequestKind { kRecovery, kRestore };
+// "Restore a cloud backup") or "device" (release the escrow's shares to a
+// new device's key, docs/sso.md "A new device, approved by the admins").
+// All go through the same statuses, quorum, hierarchy, expiry and decline.
+enum class RequestKind { kRecovery, kRestore, kDevice };
 
 // A member's request to get back into the vault through one organization's
 // escrow. Belongs to the membership (deleted with it, so a deleted account's
@@ -293,6 +294,10 @@ struct RecoveryRequest {
   // A restore asked for in a session: how many items its client stages; the
   // rollback waits until exactly that many are.
   int64_t item_count = 0;
+  // A device request: the new device's X25519 public key (32 bytes), to
+  // which the approval releases the shares; device_id is then the id the
+  // device will sign in with, and token_hash the keyed hash of its claim.
+  Bytes device_key;
 
   friend bool operator==(const RecoveryRequest&, const RecoveryRequest&) = default;
 };

@@ -3406,6 +3406,36 @@ TEST_P(StoreContractTest, RequestKindSnapshotAndDeviceRoundTrip) {
   EXPECT_EQ(*FindRequestIn(store(), "r1"), std::optional<RecoveryRequest>(back));
 }
 
+// A device request (migration 12) is stored with its device's key, and
+// its claim's hash from the start; it reads back as kind device.
+TEST_P(StoreContractTest, DeviceRequestKeepsItsDeviceKeyAndClaim) {
+  SeedMembers(store());
+  RecoveryRequest device = MakeRequest("r1", "o1", "a2");
+  device.kind = RequestKind::kDevice;
+  device.device_key = Bytes(32, 0x5a);
+  device.device_id = "new-laptop";
+  device.token_hash = Bytes(32, 7);
+  Write(store(), [&](Tx& tx) { return tx.InsertRequest(device); });
+  EXPECT_EQ(*FindRequestIn(store(), "r1"), std::optional<RecoveryRequest>(device));
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(auto by_claim, tx.FindRequestByTokenHash(Bytes(32, 7)));
+    EXPECT_EQ(by_claim, std::optional<RecoveryRequest>(device));
+    KW_ASSIGN_OR_RETURN(auto listed, tx.ListRequests("o1", std::nullopt, std::nullopt, 10));
+    EXPECT_EQ(listed, std::vector<RecoveryRequest>{device});
+    return {};
+  }));
+  RecoveryRequest approved = device;
+  approved.status = RequestStatus::kApproved;
+  approved.link_share = Bytes(72, 9);
+  Write(store(), [&](Tx& tx) { return tx.UpdateRequest(approved, RequestStatus::kPending); });
+  EXPECT_EQ(*FindRequestIn(store(), "r1"), std::optional<RecoveryRequest>(approved));
+  // A key of another size is refused by the table itself.
+  RecoveryRequest bad = MakeRequest("r2", "o1", "a3");
+  bad.device_key = Bytes(31, 1);
+  EXPECT_NE(WriteCode(store(), [&](Tx& tx) { return tx.InsertRequest(bad); }), "");
+  EXPECT_EQ(*FindRequestIn(store(), "r2"), std::nullopt);
+}
+
 TEST_P(StoreContractTest, StagedItemsPutReplaceListCountDelete) {
   SeedMembers(store());
   Write(store(), [&](Tx& tx) -> Status {

@@ -361,12 +361,19 @@ CREATE TABLE trusted_devices (
 );
 )sql";
 
+// Device requests: see the SQLite migration 12.
+constexpr const char* kV12DeviceRequests = R"sql(
+ALTER TABLE recovery_requests ADD COLUMN device_key BYTEA NOT NULL DEFAULT ''::bytea
+  CHECK (octet_length(device_key) IN (0, 32));
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
   static const auto kMigrations = sql::NumberMigrations(
       {kV1Accounts, kV2Organizations, kV3Recovery, kV4RecoveryRequests, kV5ServerMeta,
-       kV6EscrowMode, kV7Pairings, kV8Snapshots, kV9Sso, kV10SsoTickets, kV11TrustedDevices});
+       kV6EscrowMode, kV7Pairings, kV8Snapshots, kV9Sso, kV10SsoTickets, kV11TrustedDevices,
+       kV12DeviceRequests});
   return kMigrations;
 }
 

@@ -37,6 +37,9 @@ struct Migration {
 //   7 device pairings
 //   8 cloud snapshots, restore requests and their staged items
 //   9 single sign-on identities and pending sign-ins
+//  10 single sign-on tickets
+//  11 trusted devices
+//  12 device requests (the device key of a recovery request)
 // A driver lists its scripts in that order; they become versions 1, 2, ...
 std::vector<Migration> NumberMigrations(std::initializer_list<const char*> scripts);
 

@@ -374,7 +374,7 @@ OrgInvite ReadInvite(const Stmt& s) {
 constexpr const char* kRequestCols =
     "id, org_id, account_id, status, initiated_by, epoch, device_name, remote_address, "
     "created_at, expires_at, decided_at, decided_by, decline_reason, token_hash, link_share, "
-    "completed_at, kind, snapshot_id, device_id, item_count";
+    "completed_at, kind, snapshot_id, device_id, item_count, device_key";
 
 // The CHECK constraint admits the five names only; anything else would read
 // as a closed status, which no flow acts on.
@@ -410,10 +410,14 @@ RecoveryRequest ReadRequest(const Stmt& s) {
   r.snapshot_id = s.Text(17);
   r.device_id = s.Text(18);
   r.item_count = s.Int(19);
+  r.device_key = s.Blob(20);
+  // A device request is stored as kind 'recovery' with its device's key
+  // (migration 12).
+  if (!r.device_key.empty()) r.kind = RequestKind::kDevice;
   return r;
 }
 
-// Parameters ?1..?20 in kRequestCols order. An empty token hash is stored as
+// Parameters ?1..?21 in kRequestCols order. An empty token hash is stored as
 // NULL, so requests not approved yet never collide on the UNIQUE column.
 void BindRequest(Stmt& s, const RecoveryRequest& r) {
   s.Bind(1, r.id)
@@ -436,10 +440,12 @@ void BindRequest(Stmt& s, const RecoveryRequest& r) {
   }
   s.Bind(15, r.link_share)
       .Bind(16, r.completed_at)
-      .Bind(17, core::RequestKindName(r.kind))
+      .Bind(17, core::RequestKindName(r.kind == RequestKind::kDevice ? RequestKind::kRecovery
+                                                                     : r.kind))
       .Bind(18, r.snapshot_id)
       .Bind(19, r.device_id)
-      .Bind(20, r.item_count);
+      .Bind(20, r.item_count)
+      .Bind(21, r.device_key);
 }
 
 constexpr const char* kEventCols =
@@ -1613,7 +1619,7 @@ class SqlTx final : public Tx {
     // transactions race; the membership foreign key gives store.not_found.
     static const std::string kSql = std::string("INSERT INTO recovery_requests (") + kRequestCols +
                                     ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,"
-                                    "?15,?16,?17,?18,?19,?20)";
+                                    "?15,?16,?17,?18,?19,?20,?21)";
     KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql.c_str(), "insert recovery request"));
     BindRequest(s, r);
     KW_TRY(s.Exec());
@@ -1651,14 +1657,14 @@ class SqlTx final : public Tx {
         "UPDATE recovery_requests SET status = ?4, initiated_by = ?5, epoch = ?6, "
         "device_name = ?7, remote_address = ?8, expires_at = ?10, decided_at = ?11, "
         "decided_by = ?12, decline_reason = ?13, token_hash = ?14, link_share = ?15, "
-        "completed_at = ?16, kind = ?17, snapshot_id = ?18, device_id = ?19, item_count = ?20 "
-        "WHERE id = ?1 AND status = ?21";
+        "completed_at = ?16, kind = ?17, snapshot_id = ?18, device_id = ?19, item_count = ?20, "
+        "device_key = ?21 WHERE id = ?1 AND status = ?22";
     static constexpr const char* kExists = "SELECT 1 FROM recovery_requests WHERE id = ?1";
     int64_t changed = 0;
     {
       KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "update recovery request"));
       BindRequest(s, r);  // ?2, ?3 and ?9 are bound but not written
-      s.Bind(21, core::RequestStatusName(expected));
+      s.Bind(22, core::RequestStatusName(expected));
       KW_ASSIGN_OR_RETURN(auto n, s.Exec());
       changed = n;
     }

@@ -416,12 +416,25 @@ CREATE TABLE trusted_devices (
 ) STRICT;
 )sql";
 
+// Device requests (docs/sso.md "A new device, approved by the admins"): a
+// recovery request whose approval releases the escrow's shares to a new
+// device's X25519 public key (32 bytes) instead of making a link. Its kind
+// column stays 'recovery' (the CHECK of version 8 admits no other name and
+// SQLite cannot widen a CHECK in place): a non-empty device_key is what
+// makes a request a device request, on both stores alike. Its token_hash
+// holds, from the start, the keyed hash of the claim the device keeps.
+constexpr const char* kV12DeviceRequests = R"sql(
+ALTER TABLE recovery_requests ADD COLUMN device_key BLOB NOT NULL DEFAULT x''
+  CHECK (length(device_key) IN (0, 32));
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
   static const auto kMigrations = sql::NumberMigrations(
       {kV1Accounts, kV2Organizations, kV3Recovery, kV4RecoveryRequests, kV5ServerMeta,
-       kV6EscrowMode, kV7Pairings, kV8Snapshots, kV9Sso, kV10SsoTickets, kV11TrustedDevices});
+       kV6EscrowMode, kV7Pairings, kV8Snapshots, kV9Sso, kV10SsoTickets, kV11TrustedDevices,
+       kV12DeviceRequests});
   return kMigrations;
 }
 
