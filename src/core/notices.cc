@@ -326,6 +326,53 @@ mail::Message RecoveryDeclined(std::string_view to, std::string_view org_name,
                           Name(org_name), FormatRfc3339(when), reason));
 }
 
+mail::Message DeviceRequested(std::string_view to, std::string_view org_name,
+                              std::string_view member_email, int64_t when,
+                              std::string_view device_name, std::string_view remote_address,
+                              std::string_view device_fingerprint) {
+  return Make(
+      to, "New device approval request on Keyward",
+      fmt::format("A member of the organization \"{}\" signed in through single sign-on\n"
+                  "on a new device and asks the recovery admins to let it open their vault:\n"
+                  "\n"
+                  "  member:      {}\n"
+                  "  time:        {}\n"
+                  "  device:      {}\n"
+                  "  address:     {}\n"
+                  "  fingerprint: {}\n"
+                  "\n"
+                  "Check with the member in person or by phone that the request is theirs\n"
+                  "and that their new device shows this same fingerprint, then approve\n"
+                  "(keyward recovery approve ID --device-fingerprint ...) or decline it.\n",
+                  Name(org_name), member_email, FormatRfc3339(when),
+                  device_name.empty() ? "(not given)" : device_name, remote_address,
+                  device_fingerprint));
+}
+
+mail::Message DeviceRequestApproved(std::string_view to, std::string_view org_name,
+                                    std::string_view device_name, int64_t expires_at) {
+  return Make(to, "Your new Keyward device was approved",
+              fmt::format("The recovery admins of the organization \"{}\" approved your new\n"
+                          "device \"{}\". Finish on that device before {}\n"
+                          "(keyward device request --finish).\n"
+                          "\n"
+                          "If you did not ask for this, tell your administrator at once.\n",
+                          Name(org_name), device_name, FormatRfc3339(expires_at)));
+}
+
+mail::Message DeviceAddedByAdmins(std::string_view to, std::string_view org_name,
+                                  std::string_view device_name, int64_t when) {
+  return Make(to, "A new device was added to your Keyward account",
+              fmt::format("A new trusted device was added to your Keyward account at {},\n"
+                          "approved by the recovery admins of the organization \"{}\":\n"
+                          "\n"
+                          "  device: {}\n"
+                          "\n"
+                          "If this was not you, remove the device now (keyward device list,\n"
+                          "keyward device remove) and tell your administrator.\n",
+                          FormatRfc3339(when), Name(org_name), device_name));
+}
+
 mail::Message RestoreRequested(std::string_view to, std::string_view org_name,
                                std::string_view member_email, int64_t when,
                                std::string_view device_name, std::string_view remote_address,

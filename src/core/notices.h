@@ -67,6 +67,18 @@ mail::Message RecoveryDeclined(std::string_view to, std::string_view org_name,
                                std::string_view reason, int64_t when);
 mail::Message RecoveryExpired(std::string_view to, std::string_view org_name, bool was_approved,
                               int64_t when);
+// Device requests (docs/sso.md "A new device, approved by the admins"): to
+// a recovery admin, with the device key's fingerprint to compare with the
+// one the member reads off the new device; to the member, the approval and
+// then the device added.
+mail::Message DeviceRequested(std::string_view to, std::string_view org_name,
+                              std::string_view member_email, int64_t when,
+                              std::string_view device_name, std::string_view remote_address,
+                              std::string_view device_fingerprint);
+mail::Message DeviceRequestApproved(std::string_view to, std::string_view org_name,
+                                    std::string_view device_name, int64_t expires_at);
+mail::Message DeviceAddedByAdmins(std::string_view to, std::string_view org_name,
+                                  std::string_view device_name, int64_t when);
 // Cloud restores (docs/recovery.md "Restore a cloud backup").
 mail::Message RestoreRequested(std::string_view to, std::string_view org_name,
                                std::string_view member_email, int64_t when,

@@ -1,5 +1,7 @@
 #include "core/recovery_requests.h"
 
+#include "core/request_pipeline.h"
+
 #include <algorithm>
 #include <functional>
 #include <utility>
@@ -86,6 +88,8 @@ Error MailUnavailable() {
                             "The server could not send email right now; try again later.");
 }
 
+}  // namespace
+
 // The refusal of the state machine for (status, action), for a
 // compare-and-set that lost: the winner moved the request to a status where
 // the action is refused.
@@ -94,7 +98,11 @@ Error StateError(std::optional<RequestStatus> status, RequestAction action) {
   return next ? Internal() : next.error();
 }
 
+namespace {
+
 Error NotPending() { return StateError(RequestStatus::kApproved, RequestAction::kDecline); }
+
+}  // namespace
 
 // Emails to send once the transaction that decided them has committed. The
 // transaction callback may run more than once: it clears the list first.
@@ -107,14 +115,16 @@ void SendAll(mail::Mailer& mailer, const Outbox& outbox, std::string_view kind) 
 std::string Decimal(uint64_t n) { return protocol::DecimalText(n); }
 
 // A restore request's own events are restore.requested, .approved and
-// .declined; the rest of the pipeline's keep their recovery.* names, with
-// the kind in their details.
+// .declined, a device request's device_request.*; the rest of the pipeline's keep their recovery.*
+// names, with the kind in their details.
 EventSpec RequestEvent(const core::RecoveryRequest& r, std::string type, std::string actor_id,
-                       std::string device_id = "") {
-  if (r.kind == core::RequestKind::kRestore &&
+                       std::string device_id) {
+  if (r.kind != core::RequestKind::kRecovery &&
       (type == "recovery.requested" || type == "recovery.approved" ||
        type == "recovery.declined")) {
-    type = "restore." + type.substr(type.find('.') + 1);
+    const std::string prefix =
+        r.kind == core::RequestKind::kRestore ? "restore." : "device_request.";
+    type = prefix + type.substr(type.find('.') + 1);
   }
   EventSpec event;
   event.org_id = r.org_id;
@@ -126,6 +136,10 @@ EventSpec RequestEvent(const core::RecoveryRequest& r, std::string type, std::st
   if (r.kind == core::RequestKind::kRestore) {
     event.details["kind"] = "restore";
     event.details["snapshot_id"] = r.snapshot_id;
+  }
+  if (r.kind == core::RequestKind::kDevice) {
+    event.details["kind"] = "device";
+    event.details["device_id"] = r.device_id;
   }
   return event;
 }
@@ -168,6 +182,8 @@ Result<bool> ExpireIfOverdue(store::Tx& tx, const Context& ctx, core::RecoveryRe
   }
   return true;
 }
+
+namespace {
 
 // A read shows an open request past its deadline as it will be once
 // expired (ExpireEach then writes that down, with its event and email).
@@ -303,12 +319,16 @@ Result<Target> CheckDecisionOn(store::Tx& tx, const Context& ctx, const OrgAcces
   return target;
 }
 
+}  // namespace
+
 // The escrow the request recovers: still the member's current one.
 Result<core::Escrow> RequestEscrow(store::Tx& tx, const core::RecoveryRequest& r) {
   KW_ASSIGN_OR_RETURN(auto escrow, tx.FindEscrow(r.org_id, r.account_id));
   if (!escrow || escrow->epoch != r.epoch) return Fail(EscrowChanged());
   return std::move(*escrow);
 }
+
+namespace {
 
 // The organization of the member's most recent enrollment (active
 // membership with an escrow); nullopt when enrolled nowhere.
@@ -329,9 +349,13 @@ Result<std::optional<core::Escrow>> LatestEnrollment(store::Tx& tx, std::string_
   return best;
 }
 
+}  // namespace
+
 // Typed as a command-line argument (keyward recovery show ID): never
 // starting with '-'.
 std::string NewRequestId() { return crypto::RandomArgSafeId(16); }
+
+namespace {
 
 // The member's escrowed organizations, for redemption.
 Result<std::vector<RedeemMaterial::Org>> EnrolledOrgs(store::Tx& tx, std::string_view account_id) {
@@ -370,9 +394,13 @@ Result<size_t> ReasonLength(std::string_view reason) {
   return chars;
 }
 
+}  // namespace
+
 store::Bytes TokenHash(const Context& ctx, const crypto::GenericKey& token) {
   return crypto::Hash(ctx.keys.token_key.span(), token.span());
 }
+
+namespace {
 
 // The ticket row is found by H(token key, ticket); its code_hash binds the
 // request id (the row's challenge) to the ticket.
@@ -430,6 +458,8 @@ void LogRejectedRequestCode(const Context& ctx, std::string email, std::string a
       });
 }
 
+}  // namespace
+
 // A wrong token for `request_id`: logged when that request exists.
 void LogRejectedToken(const Context& ctx, std::string request_id, std::string address) {
   LogAfterAnswer(ctx,
@@ -448,7 +478,7 @@ void LogRejectedToken(const Context& ctx, std::string request_id, std::string ad
 // after committing what was counted.
 Result<std::optional<core::RecoveryRequest>> RequestByToken(
     store::Tx& tx, const Context& ctx, std::string_view request_id, const crypto::GenericKey& token,
-    std::string_view address, std::optional<Error>& late, bool& wrong_token) {
+    std::string_view address, std::optional<Error>& late, bool& wrong_token, bool device_claim) {
   const int64_t now = ctx.clock.NowUnix();
   KW_ASSIGN_OR_RETURN(bool by_address,
                       AtLimit(tx, TokenAddressKey(address), now, kWrongTokensPerAddress));
@@ -459,7 +489,8 @@ Result<std::optional<core::RecoveryRequest>> RequestByToken(
   // The lookup is by H(token key, T): comparing hashes in an index reveals
   // nothing usable about T.
   KW_ASSIGN_OR_RETURN(auto r, tx.FindRequestByTokenHash(TokenHash(ctx, token)));
-  if (!r || r->id != request_id) {
+  // A device request's claim is no link token, nor the other way round.
+  if (!r || r->id != request_id || (r->kind == core::RequestKind::kDevice) != device_claim) {
     // Wrong tokens for one request are capped too, but the cap never
     // refuses the right token: T is 32 random bytes, so the cap guards
     // nothing a guesser could reach, and anyone who knows the request id
@@ -474,6 +505,8 @@ Result<std::optional<core::RecoveryRequest>> RequestByToken(
   }
   return r;
 }
+
+namespace {
 
 // A new code for the member's ask, stored hashed under (email, asking
 // address). The challenge binds the intent and the device name into the
@@ -705,7 +738,11 @@ Status InsertSubmittedRequest(store::Tx& tx, const Context& ctx, const core::Rec
   KW_ASSIGN_OR_RETURN(Target target, TargetOf(member));
   KW_ASSIGN_OR_RETURN(auto admins, NotifyList(tx, org, policy, target, ""));
   for (const auto& to : admins) {
-    if (r.kind == core::RequestKind::kRestore) {
+    if (r.kind == core::RequestKind::kDevice) {
+      outbox.push_back(notices::DeviceRequested(to, org.name, member_email, r.created_at,
+                                                r.device_name, r.remote_address,
+                                                crypto::Fingerprint(r.device_key)));
+    } else if (r.kind == core::RequestKind::kRestore) {
       outbox.push_back(notices::RestoreRequested(to, org.name, member_email, r.created_at,
                                                  r.device_name, r.remote_address,
                                                  snapshot_created_at));
@@ -964,9 +1001,14 @@ Result<RequestView> RecoveryRequestService::Show(const Caller& caller, std::stri
 
 Result<RequestView> RecoveryRequestService::Approve(const Caller& caller, std::string_view org_id,
                                                     std::string_view request_id,
-                                                    const std::optional<LinkParts>& link) {
+                                                    const ApprovalParts& parts) {
+  const std::optional<LinkParts>& link = parts.link;
   if (link && (link->link_share.size() < kMinBlob || link->link_share.size() > kMaxKeyBlob)) {
     return Fail(InvalidField("link_share"));
+  }
+  if (!parts.device_share.empty() &&
+      (parts.device_share.size() < kMinBlob || parts.device_share.size() > kMaxKeyBlob)) {
+    return Fail(InvalidField("device_share"));
   }
   const store::Bytes token_hash = link ? TokenHash(ctx_, link->token) : store::Bytes();
   const int64_t now = ctx_.clock.NowUnix();
@@ -985,8 +1027,16 @@ Result<RequestView> RecoveryRequestService::Approve(const Caller& caller, std::s
     }
     // A restore asked for in a session rolls back at once: no link.
     const bool in_session = r.kind == core::RequestKind::kRestore && !r.device_id.empty();
-    if (in_session == link.has_value()) {
-      return Fail(InvalidField(in_session ? "token" : "link_share"));
+    // A device request releases A to the device's key: DA, and no link.
+    const bool device = r.kind == core::RequestKind::kDevice;
+    if (device) {
+      if (link) return Fail(InvalidField("token"));
+      if (parts.device_share.empty()) return Fail(InvalidField("device_share"));
+    } else {
+      if (!parts.device_share.empty()) return Fail(InvalidField("device_share"));
+      if (in_session == link.has_value()) {
+        return Fail(InvalidField(in_session ? "token" : "link_share"));
+      }
     }
     KW_ASSIGN_OR_RETURN(Target target, CheckDecisionOn(tx, ctx_, access, r,
                                                        MemberAction::kApproveRecovery, outbox));
@@ -1020,6 +1070,7 @@ Result<RequestView> RecoveryRequestService::Approve(const Caller& caller, std::s
         r.token_hash = token_hash;
         r.link_share = link->link_share;
       }
+      if (device) r.link_share = parts.device_share;  // its claim's hash is kept
       r.expires_at = now + policy.link_ttl;
       r.decided_at = now;
       r.decided_by = caller.account_id;
@@ -1049,6 +1100,9 @@ Result<RequestView> RecoveryRequestService::Approve(const Caller& caller, std::s
         KW_ASSIGN_OR_RETURN(auto snapshot, tx.FindSnapshot(r.snapshot_id));
         outbox.push_back(
             notices::RestoreDone(view.email, snapshot ? snapshot->created_at : 0, unpaired, now));
+      } else if (device) {
+        outbox.push_back(notices::DeviceRequestApproved(view.email, access.org.name, r.device_name,
+                                                        r.expires_at));
       } else if (r.kind == core::RequestKind::kRestore) {
         outbox.push_back(notices::RestoreApproved(view.email, access.org.name, r.expires_at));
       } else {
@@ -1060,6 +1114,14 @@ Result<RequestView> RecoveryRequestService::Approve(const Caller& caller, std::s
   SendAll(ctx_.mailer, outbox, "recovery approved");
   if (late) return Fail(std::move(*late));
   return view;
+}
+
+Result<RequestView> RecoveryRequestService::Approve(const Caller& caller, std::string_view org_id,
+                                                    std::string_view request_id,
+                                                    const std::optional<LinkParts>& link) {
+  ApprovalParts parts;
+  if (link) parts.link = LinkParts{link->token.Clone(), link->link_share};
+  return Approve(caller, org_id, request_id, parts);
 }
 
 Result<RequestView> RecoveryRequestService::Decline(const Caller& caller, std::string_view org_id,
@@ -1177,7 +1239,8 @@ Status RecoveryRequestService::RedeemStart(std::string_view request_id,
     code_mail.reset();
     wrong_token = false;
     KW_ASSIGN_OR_RETURN(
-        auto r, RequestByToken(tx, ctx_, request_id, token, remote_address, late, wrong_token));
+        auto r, RequestByToken(tx, ctx_, request_id, token, remote_address, late, wrong_token,
+                               /*device_claim=*/false));
     if (!r) return {};
     KW_TRY(ExpireIfOverdue(tx, ctx_, *r, outbox));
     if (auto next = NextRequestStatus(r->status, RequestAction::kRedeemStart); !next) {
@@ -1242,7 +1305,8 @@ Result<RedeemMaterial> RecoveryRequestService::RedeemVerify(std::string_view req
       return {};
     }
     KW_ASSIGN_OR_RETURN(
-        auto r, RequestByToken(tx, ctx_, request_id, token, remote_address, late, wrong_token));
+        auto r, RequestByToken(tx, ctx_, request_id, token, remote_address, late, wrong_token,
+                               /*device_claim=*/false));
     if (!r) return {};
     KW_TRY(ExpireIfOverdue(tx, ctx_, *r, outbox));
     if (auto next = NextRequestStatus(r->status, RequestAction::kRedeemVerify); !next) {

@@ -186,6 +186,18 @@ class RecoveryRequestService {
     crypto::GenericKey token;
     store::Bytes link_share;
   };
+  // What an approval carries: a link's T and LA (recovery, restore by
+  // link), nothing (a restore asked for in a session), or DA (a device
+  // request: A boxed to the device's key, protocol/device_share.h; each
+  // approver sends one, the last approval's is kept; request.invalid_field
+  // "device_share" when missing or given to another kind).
+  struct ApprovalParts {
+    std::optional<LinkParts> link;
+    store::Bytes device_share;
+  };
+  [[nodiscard]] Result<RequestView> Approve(const Caller& caller, std::string_view org_id,
+                                            std::string_view request_id,
+                                            const ApprovalParts& parts);
   [[nodiscard]] Result<RequestView> Approve(const Caller& caller, std::string_view org_id,
                                             std::string_view request_id,
                                             const std::optional<LinkParts>& link);

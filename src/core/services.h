@@ -7,6 +7,7 @@
 #include "core/admin_reset.h"
 #include "core/context.h"
 #include "core/credentials.h"
+#include "core/device_requests.h"
 #include "core/enrollment.h"
 #include "core/events.h"
 #include "core/org_members.h"
@@ -43,6 +44,7 @@ class Services {
         members(ctx_),
         events(ctx_),
         requests(ctx_, credentials_),
+        device_requests(ctx_),
         pairings(ctx_),
         restart(ctx_, credentials_),
         snapshots(ctx_),
@@ -79,6 +81,7 @@ class Services {
   MemberService members;
   EventService events;
   RecoveryRequestService requests;
+  DeviceRequestService device_requests;
   PairingService pairings;
   AccountRestartService restart;
   SnapshotService snapshots;

@@ -51,6 +51,12 @@ Error TicketInvalid() {
                                 "through the provider again.");
 }
 
+Error NotAMember() {
+  return Error::PermissionDenied(
+      "sso.not_a_member",
+      "You signed in at the provider of an organization you are not an active member of.");
+}
+
 Error IdentityMismatch() {
   return Error::PermissionDenied(
       "sso.identity_mismatch",
@@ -208,6 +214,32 @@ Result<std::vector<core::Org>> OrgsRequiringSso(const Context& ctx, store::Tx& t
   return out;
 }
 
+Result<SsoBoundAccount> TakeBoundSsoTicket(const Context& ctx, store::Tx& tx,
+                                           const store::Bytes& raw) {
+  const int64_t now = ctx.clock.NowUnix();
+  if (raw.size() != 32) return Fail(TicketInvalid());
+  KW_ASSIGN_OR_RETURN(auto ticket, tx.TakeSsoLogin(TicketHash(ctx, raw)));
+  if (!ticket || !ticket->subject || !ticket->issuer || ticket->expires_at <= now) {
+    return Fail(TicketInvalid());
+  }
+  KW_ASSIGN_OR_RETURN(auto bound,
+                      tx.FindSsoIdentity(ticket->org_id, *ticket->issuer, *ticket->subject));
+  if (!bound) {
+    return Fail(Error::PermissionDenied(
+        "sso.not_linked",
+        "No Keyward account is linked to this sign-in at the identity provider yet: log in once "
+        "with the master password through single sign-on (keyward login --sso), or ask for a "
+        "recovery link."));
+  }
+  KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(bound->account_id));
+  KW_ASSIGN_OR_RETURN(auto member, tx.FindMember(ticket->org_id, bound->account_id));
+  if (!account || !member || member->status != MemberStatus::kActive) {
+    return Fail(NotAMember());
+  }
+  KW_TRY(tx.TouchSsoIdentity(ticket->org_id, *ticket->issuer, *ticket->subject, now));
+  return SsoBoundAccount{ticket->org_id, std::move(*account)};
+}
+
 Result<SsoVouch> ApplySsoTickets(const Context& ctx, store::Tx& tx, const core::Account& account,
                                  const std::vector<store::Bytes>& tickets,
                                  std::string_view device_id) {
@@ -222,9 +254,7 @@ Result<SsoVouch> ApplySsoTickets(const Context& ctx, store::Tx& tx, const core::
     }
     KW_ASSIGN_OR_RETURN(auto member, tx.FindMember(ticket->org_id, account.id));
     if (!member || member->status != MemberStatus::kActive) {
-      return Fail(Error::PermissionDenied(
-          "sso.not_a_member",
-          "You signed in at the provider of an organization you are not an active member of."));
+      return Fail(NotAMember());
     }
     KW_ASSIGN_OR_RETURN(auto bound,
                         tx.FindSsoIdentity(ticket->org_id, *ticket->issuer, *ticket->subject));

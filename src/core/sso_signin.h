@@ -107,6 +107,19 @@ struct SsoVouch {
                                                const std::vector<store::Bytes>& tickets,
                                                std::string_view device_id);
 
+// A device request's sign-in (core/device_requests.h): takes `ticket` once
+// and answers the account bound to its (issuer, subject) in its
+// organization — never found by email — an active member there. Errors:
+// sso.ticket_invalid, sso.not_linked (no account bound to that identity
+// yet: the member has never logged in through this provider), and
+// sso.not_a_member.
+struct SsoBoundAccount {
+  std::string org_id;
+  core::Account account;
+};
+[[nodiscard]] Result<SsoBoundAccount> TakeBoundSsoTicket(const Context& ctx, store::Tx& tx,
+                                                         const store::Bytes& ticket);
+
 // auth.sso_required naming the organization (its name, and its id for
 // `keyward login --sso ID`).
 Error SsoRequired(const core::Org& org);

@@ -7,6 +7,8 @@
 #include "core/sso_signin.h"
 
 #include "core/org_test_fixture.h"
+#include "protocol/device_share.h"
+#include "protocol/escrow.h"
 #include "protocol/trusted_device.h"
 #include "sso/oidc.h"
 
@@ -452,6 +454,224 @@ TEST_F(TrustedDeviceTest, OnlyMembersOfAnOrganizationWithSsoHereTrustADevice) {
   EXPECT_ERROR(
       core().devices.Trust(stranger.caller(), crypto::RandomBytes(32), crypto::RandomBytes(72)),
       "device.sso_not_available");
+}
+
+// ---- device requests (core/device_requests.h) ----
+
+namespace ds = protocol::device_share;
+
+// ann lost every trusted device; her new "phone" asks the recovery admins
+// (the owner, quorum 1) for the vault key through the request pipeline.
+class DeviceRequestTest : public TrustedDeviceTest {
+ protected:
+  DeviceRequestTest() {
+    org_ = NewOrgOf(owner_);
+    ann_ = Join(org_, owner_, "ann@example.com", 2, "user");
+    EXPECT_OK(Enroll(org_, ann_, 1));
+    // Her first SSO login (with the master password) bound her subject.
+    EXPECT_OK(core().sessions.Login(LoginWith(ann_, {Ticket("ann-subject")})));
+  }
+
+  Result<SubmittedRequest> Submit(const crypto::BoxKeyPair& device, const crypto::GenericKey& claim,
+                                  std::string subject = "ann-subject") {
+    return core().device_requests.Submit({Ticket(subject),
+                                          {"phone", "Ann's phone", "mobile"},
+                                          device.public_key,
+                                          claim.Clone(),
+                                          "192.0.2.9"});
+  }
+
+  // The owner's client: SA opened with sk_org, A boxed to the device key
+  // the request names (a real client first compares its fingerprint).
+  Result<RequestView> ApproveAsOwner(const std::string& request_id) {
+    auto shown = core().requests.Show(owner_.caller(), org_.id, request_id);
+    EXPECT_OK(shown);
+    if (!shown || !shown->escrow) return Fail(Internal());
+    auto a = protocol::OpenAdminShare(org_.key, shown->escrow->admin_share, org_.id, ann_.id,
+                                      shown->escrow->epoch);
+    EXPECT_TRUE(a.has_value());
+    auto da = ds::BoxAdminShare(org_.key, shown->request.device_key, *a, org_.id, ann_.id,
+                                shown->escrow->epoch, request_id);
+    EXPECT_TRUE(da.has_value());
+    RecoveryRequestService::ApprovalParts parts;
+    parts.device_share = *da;
+    return core().requests.Approve(owner_.caller(), org_.id, request_id, parts);
+  }
+
+  // The device: UK from the grant, DA checked against pk_org.
+  Result<crypto::VaultKey> VaultKeyFrom(const crypto::BoxKeyPair& device,
+                                        const DeviceRequestState& state) {
+    const auto& g = *state.grant;
+    const auto& id = state.request.id;
+    KW_ASSIGN_OR_RETURN(auto a, ds::OpenAdminShare(device, org_.key.public_key, g.admin_share,
+                                                   org_.id, ann_.id, g.epoch, id));
+    KW_ASSIGN_OR_RETURN(auto u,
+                        ds::OpenServerShare(device, g.server_share, org_.id, ann_.id, g.epoch, id));
+    return protocol::RecoverVaultKey(a, u, g.wrapped_vault_key, org_.id, ann_.id, g.epoch);
+  }
+
+  TestOrg org_;
+  Person ann_;
+};
+
+TEST_F(DeviceRequestTest, ApprovedByTheAdminsTheNewDeviceOpensTheSameVaultAndLogsInTrusted) {
+  const auto device = crypto::GenerateBoxKeyPair();
+  const auto claim = crypto::GenericKey::Random();
+  auto submitted = Submit(device, claim);
+  ASSERT_OK(submitted);
+  EXPECT_EQ(EventTypes(org_).back(), "device_request.requested");
+  auto notice = LastMailTo("owner@example.com");
+  ASSERT_TRUE(notice.has_value());
+  EXPECT_NE(notice->body.find(crypto::Fingerprint(device.public_key)), std::string::npos);
+
+  // Pending: the device sees its status, nothing to open yet.
+  auto pending = core().device_requests.Open(submitted->request_id, claim, "192.0.2.9");
+  ASSERT_OK(pending);
+  EXPECT_EQ(pending->request.status, RequestStatus::kPending);
+  EXPECT_FALSE(pending->grant.has_value());
+  EXPECT_ERROR(core().device_requests.Complete(
+                   {submitted->request_id, claim.Clone(), crypto::RandomBytes(32),
+                    crypto::RandomBytes(72), "192.0.2.9"},
+                   "mobile"),
+               "recovery.not_approved");
+
+  auto approved = ApproveAsOwner(submitted->request_id);
+  ASSERT_OK(approved);
+  EXPECT_EQ(approved->request.status, RequestStatus::kApproved);
+  EXPECT_EQ(EventTypes(org_).back(), "device_request.approved");
+  auto opened = core().device_requests.Open(submitted->request_id, claim, "192.0.2.9");
+  ASSERT_OK(opened);
+  ASSERT_TRUE(opened->grant.has_value());
+  EXPECT_EQ(opened->grant->email, "ann@example.com");
+  auto uk = VaultKeyFrom(device, *opened);
+  ASSERT_OK(uk);
+  EXPECT_TRUE(crypto::ConstantTimeEqual(uk->span(), ann_.vault_key.span()));
+  // The shares open for this device only.
+  EXPECT_FALSE(VaultKeyFrom(crypto::GenerateBoxKeyPair(), *opened).has_value());
+
+  // The device becomes trusted, then logs in through the provider alone.
+  auto keys = td::DeriveKeys(crypto::RandomBytes(32));
+  ASSERT_TRUE(keys.has_value());
+  const auto wrapped = td::WrapVaultKey(*keys, *uk, ann_.id, "phone");
+  ASSERT_OK(core().device_requests.Complete(
+      {submitted->request_id, claim.Clone(), keys->sign.public_key, wrapped, "192.0.2.9"},
+      "mobile"));
+  EXPECT_EQ(EventTypes(org_).back(), "device_request.completed");
+  ASSERT_TRUE(LastMailTo("ann@example.com").has_value());
+  EXPECT_EQ(LastMailTo("ann@example.com")->subject,
+            "A new device was added to your Keyward account");
+  auto again = core().device_requests.Complete(
+      {submitted->request_id, claim.Clone(), keys->sign.public_key, wrapped, "192.0.2.9"},
+      "mobile");
+  EXPECT_ERROR(again, "recovery.link_used");
+
+  auto login = MakeLogin(ann_.email, ann_.key_tag);
+  login.auth_key = KeyFrom(99);
+  login.device = {"phone", "Ann's phone", "mobile"};
+  const auto ticket = Ticket("ann-subject");
+  login.device_signature =
+      crypto::Sign(keys->sign.secret_key.span(), td::LoginMessage("phone", ticket));
+  login.sso_tickets = {ticket};
+  auto in = core().sessions.Login(login);
+  ASSERT_OK(in);
+  auto back = td::UnwrapVaultKey(*keys, in->trusted_wrapped_vault_key, ann_.id, "phone");
+  ASSERT_TRUE(back.has_value());
+  EXPECT_TRUE(crypto::ConstantTimeEqual(back->span(), ann_.vault_key.span()));
+}
+
+TEST_F(DeviceRequestTest, AClaimIsNoLinkTokenAndAWrongClaimFindsNothing) {
+  const auto device = crypto::GenerateBoxKeyPair();
+  const auto claim = crypto::GenericKey::Random();
+  auto submitted = Submit(device, claim);
+  ASSERT_OK(submitted);
+  ASSERT_OK(ApproveAsOwner(submitted->request_id));
+  // The claim does not redeem the request as a recovery link would.
+  EXPECT_ERROR(core().requests.RedeemStart(submitted->request_id, claim, "192.0.2.9"),
+               "recovery.link_invalid");
+  EXPECT_ERROR(
+      core().device_requests.Open(submitted->request_id, crypto::GenericKey::Random(), "192.0.2.9"),
+      "recovery.link_invalid");
+  EXPECT_ERROR(core().device_requests.Open("no-such-request", claim, "192.0.2.9"),
+               "recovery.link_invalid");
+  core().WaitForBackgroundWork();
+  EXPECT_EQ(Events(org_, "recovery.link_rejected").size(), 2u);
+}
+
+TEST_F(DeviceRequestTest, AnApprovalCarriesDaAndNothingElse) {
+  const auto claim = crypto::GenericKey::Random();
+  auto submitted = Submit(crypto::GenerateBoxKeyPair(), claim);
+  ASSERT_OK(submitted);
+  EXPECT_ERROR(core().requests.Approve(owner_.caller(), org_.id, submitted->request_id,
+                                       RecoveryRequestService::ApprovalParts{}),
+               "request.invalid_field");
+  EXPECT_ERROR(core().requests.Approve(owner_.caller(), org_.id, submitted->request_id,
+                                       crypto::GenericKey::Random(), crypto::RandomBytes(72)),
+               "request.invalid_field");
+  auto shown = core().requests.Show(owner_.caller(), org_.id, submitted->request_id);
+  ASSERT_OK(shown);
+  EXPECT_EQ(shown->request.status, RequestStatus::kPending);
+  EXPECT_EQ(shown->request.kind, RequestKind::kDevice);
+  // A recovery request takes no device share.
+  Person bob = Join(org_, owner_, "bob@example.com", 3, "user");
+  ASSERT_OK(Enroll(org_, bob, 1));
+  auto start = core().requests.Start(owner_.caller(), org_.id, bob.id);
+  ASSERT_OK(start);
+  RecoveryRequestService::ApprovalParts both;
+  both.link =
+      RecoveryRequestService::LinkParts{crypto::GenericKey::Random(), crypto::RandomBytes(72)};
+  both.device_share = crypto::RandomBytes(72);
+  EXPECT_ERROR(core().requests.Approve(owner_.caller(), org_.id, start->request.id, both),
+               "request.invalid_field");
+}
+
+TEST_F(DeviceRequestTest, TheTicketNamesTheAccountNeverAnEmailAndBadKeysAreRefused) {
+  const auto claim = crypto::GenericKey::Random();
+  // A subject no account is bound to.
+  EXPECT_ERROR(Submit(crypto::GenerateBoxKeyPair(), claim, "stranger-subject"), "sso.not_linked");
+  // A low-order point: nothing could be sealed to it.
+  EXPECT_ERROR(core().device_requests.Submit({Ticket("ann-subject"),
+                                              {"phone", "Ann's phone", "mobile"},
+                                              store::Bytes(32, 0),
+                                              claim.Clone(),
+                                              "192.0.2.9"}),
+               "request.invalid_field");
+  // A used ticket.
+  auto ticket = Ticket("ann-subject");
+  const auto device = crypto::GenerateBoxKeyPair();
+  ASSERT_OK(core().device_requests.Submit(
+      {ticket, {"phone", "Ann's phone", "mobile"}, device.public_key, claim.Clone(), "192.0.2.9"}));
+  EXPECT_ERROR(core().device_requests.Submit({ticket,
+                                              {"phone", "Ann's phone", "mobile"},
+                                              device.public_key,
+                                              crypto::GenericKey::Random(),
+                                              "192.0.2.9"}),
+               "sso.ticket_invalid");
+  // One open request at a time.
+  EXPECT_ERROR(Submit(device, crypto::GenericKey::Random()), "recovery.request_open");
+}
+
+TEST_F(DeviceRequestTest, ADeclinedRequestShowsItsReasonAndCompletesNothing) {
+  const auto claim = crypto::GenericKey::Random();
+  auto submitted = Submit(crypto::GenerateBoxKeyPair(), claim);
+  ASSERT_OK(submitted);
+  ASSERT_OK(
+      core().requests.Decline(owner_.caller(), org_.id, submitted->request_id, "Not your phone"));
+  EXPECT_EQ(EventTypes(org_).back(), "device_request.declined");
+  auto opened = core().device_requests.Open(submitted->request_id, claim, "192.0.2.9");
+  ASSERT_OK(opened);
+  EXPECT_EQ(opened->request.status, RequestStatus::kDeclined);
+  EXPECT_EQ(opened->request.decline_reason, "Not your phone");
+  EXPECT_FALSE(opened->grant.has_value());
+  EXPECT_ERROR(core().device_requests.Complete(
+                   {submitted->request_id, claim.Clone(), crypto::RandomBytes(32),
+                    crypto::RandomBytes(72), "192.0.2.9"},
+                   "mobile"),
+               "recovery.not_approved");
+  ASSERT_OK(store_->Read([&](store::Tx& tx) -> Status {
+    KW_ASSIGN_OR_RETURN(auto trusted, tx.FindTrustedDevice(ann_.id, "phone"));
+    EXPECT_FALSE(trusted.has_value());
+    return {};
+  }));
 }
 
 }  // namespace

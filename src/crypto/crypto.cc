@@ -208,6 +208,17 @@ BoxKeyPair BoxKeyPairFromSeed(std::span<const uint8_t> seed32) {
   return kp;
 }
 
+bool IsUsableBoxPublicKey(std::span<const uint8_t> public_key) {
+  internal::EnsureSodium();
+  if (public_key.size() != crypto_scalarmult_BYTES) return false;
+  // Any scalar times a low-order point is the identity, which
+  // crypto_scalarmult refuses.
+  SecureBytes scalar(crypto_scalarmult_SCALARBYTES);
+  randombytes_buf(scalar.data(), scalar.size());
+  SecureBytes shared(crypto_scalarmult_BYTES);
+  return crypto_scalarmult(shared.data(), scalar.data(), public_key.data()) == 0;
+}
+
 Bytes Seal(std::span<const uint8_t> public_key, std::span<const uint8_t> message) {
   internal::EnsureSodium();
   internal::Require(public_key.size() == crypto_box_PUBLICKEYBYTES, "Seal: public key 32 bytes");

@@ -139,6 +139,10 @@ struct BoxKeyPair {
 };
 BoxKeyPair GenerateBoxKeyPair();
 BoxKeyPair BoxKeyPairFromSeed(std::span<const uint8_t> seed32);
+// False for anything but 32 bytes and for the low-order points, for which
+// no shared key exists (Seal and Box to them fail): checked before a key a
+// client sent is stored to be sealed or boxed to later.
+bool IsUsableBoxPublicKey(std::span<const uint8_t> public_key);
 Bytes Seal(std::span<const uint8_t> public_key, std::span<const uint8_t> message);
 [[nodiscard]] Result<SecureBytes> Open(std::span<const uint8_t> public_key,
                                        std::span<const uint8_t> secret_key,

@@ -368,6 +368,18 @@ TEST_F(CryptoTest, SealOpenRoundTripAndFailures) {
   ExpectDecryptFailed(Open(kp.public_key, kp.secret_key.span().first(31), sealed));
 }
 
+// A client-sent key is checked before anything is sealed to it: Seal to a
+// low-order point would fail.
+TEST_F(CryptoTest, UsableBoxPublicKeyRefusesLowOrderPointsAndOtherSizes) {
+  EXPECT_TRUE(IsUsableBoxPublicKey(GenerateBoxKeyPair().public_key));
+  EXPECT_FALSE(IsUsableBoxPublicKey(Bytes(32, 0)));  // the identity
+  Bytes one(32, 0);
+  one[0] = 1;  // u = 1, of order 4
+  EXPECT_FALSE(IsUsableBoxPublicKey(one));
+  EXPECT_FALSE(IsUsableBoxPublicKey(Bytes(31, 9)));
+  EXPECT_FALSE(IsUsableBoxPublicKey(Bytes(33, 9)));
+}
+
 TEST_F(CryptoTest, BoxKeyPairFromSeedIsDeterministic) {
   const Bytes seed(32, 9);
   const BoxKeyPair a = BoxKeyPairFromSeed(seed);

@@ -370,10 +370,10 @@ ALTER TABLE recovery_requests ADD COLUMN device_key BYTEA NOT NULL DEFAULT ''::b
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
-  static const auto kMigrations = sql::NumberMigrations(
-      {kV1Accounts, kV2Organizations, kV3Recovery, kV4RecoveryRequests, kV5ServerMeta,
-       kV6EscrowMode, kV7Pairings, kV8Snapshots, kV9Sso, kV10SsoTickets, kV11TrustedDevices,
-       kV12DeviceRequests});
+  static const auto kMigrations =
+      sql::NumberMigrations({kV1Accounts, kV2Organizations, kV3Recovery, kV4RecoveryRequests,
+                             kV5ServerMeta, kV6EscrowMode, kV7Pairings, kV8Snapshots, kV9Sso,
+                             kV10SsoTickets, kV11TrustedDevices, kV12DeviceRequests});
   return kMigrations;
 }
 

@@ -440,8 +440,8 @@ void BindRequest(Stmt& s, const RecoveryRequest& r) {
   }
   s.Bind(15, r.link_share)
       .Bind(16, r.completed_at)
-      .Bind(17, core::RequestKindName(r.kind == RequestKind::kDevice ? RequestKind::kRecovery
-                                                                     : r.kind))
+      .Bind(17,
+            core::RequestKindName(r.kind == RequestKind::kDevice ? RequestKind::kRecovery : r.kind))
       .Bind(18, r.snapshot_id)
       .Bind(19, r.device_id)
       .Bind(20, r.item_count)
