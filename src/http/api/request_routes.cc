@@ -3,6 +3,7 @@
 // redemption of a link (no session).
 #include <charconv>
 
+#include "core/device_requests.h"
 #include "core/recovery_requests.h"
 #include "core/restores.h"
 #include "core/snapshots.h"
@@ -34,27 +35,29 @@ json RequestJson(const core::RequestView& v) {
     approvals.push_back(
         {{"admin_id", a.admin_id}, {"email", a.email}, {"at", FormatRfc3339(a.at)}});
   }
-  json out = {{"id", r.id},
-              {"org_id", r.org_id},
-              {"account_id", r.account_id},
-              {"email", v.email},
-              {"status", core::RequestStatusName(r.status)},
-              {"initiated_by", OrNull(r.initiated_by)},
-              {"epoch", r.epoch},
-              {"device_name", r.device_name},
-              {"remote_address", r.remote_address},
-              {"created_at", FormatRfc3339(r.created_at)},
-              {"expires_at", FormatRfc3339(r.expires_at)},
-              {"quorum", v.quorum},
-              {"approvals", std::move(approvals)},
-              {"decided_by", OrNull(r.decided_by)},
-              {"decided_at", TimeOrNull(r.decided_at)},
-              {"decline_reason", OrNull(r.decline_reason)},
-              {"completed_at", TimeOrNull(r.completed_at)},
-              {"kind", core::RequestKindName(r.kind)},
-              {"snapshot_id", OrNull(r.snapshot_id)},
-              {"link", r.kind == core::RequestKind::kRecovery || r.device_id.empty()},
-              {"item_count", r.item_count}};
+  json out = {
+      {"id", r.id},
+      {"org_id", r.org_id},
+      {"account_id", r.account_id},
+      {"email", v.email},
+      {"status", core::RequestStatusName(r.status)},
+      {"initiated_by", OrNull(r.initiated_by)},
+      {"epoch", r.epoch},
+      {"device_name", r.device_name},
+      {"remote_address", r.remote_address},
+      {"created_at", FormatRfc3339(r.created_at)},
+      {"expires_at", FormatRfc3339(r.expires_at)},
+      {"quorum", v.quorum},
+      {"approvals", std::move(approvals)},
+      {"decided_by", OrNull(r.decided_by)},
+      {"decided_at", TimeOrNull(r.decided_at)},
+      {"decline_reason", OrNull(r.decline_reason)},
+      {"completed_at", TimeOrNull(r.completed_at)},
+      {"kind", core::RequestKindName(r.kind)},
+      {"snapshot_id", OrNull(r.snapshot_id)},
+      {"link", r.kind == core::RequestKind::kRecovery || r.device_id.empty()},
+      {"item_count", r.item_count},
+      {"device_public_key", r.device_key.empty() ? json(nullptr) : json(B64(r.device_key))}};
   if (v.escrow) {
     out["escrow"] = {{"epoch", v.escrow->epoch},
                      {"key_version", v.escrow->key_version},
@@ -112,6 +115,9 @@ class RequestRoutes {
     route("POST", "/v1/recovery/redeem/complete", &RequestRoutes::Complete);
     route("POST", "/v1/recovery/redeem/snapshot", &RequestRoutes::RedeemSnapshotPart);
     route("POST", "/v1/recovery/redeem/stage", &RequestRoutes::RedeemStage);
+    route("POST", "/v1/device-requests", &RequestRoutes::DeviceSubmit);
+    route("POST", "/v1/device-requests/open", &RequestRoutes::DeviceOpen);
+    route("POST", "/v1/device-requests/complete", &RequestRoutes::DeviceComplete);
   }
 
  private:
@@ -206,17 +212,22 @@ class RequestRoutes {
 
   Result<Response> Approve(const Request& request, const PathParams& params) {
     KW_ASSIGN_OR_RETURN(auto caller, Authenticate(ctx_.core, request));
-    KW_ASSIGN_OR_RETURN(auto f, Fields::FromBody(request, {"token", "link_share"}));
-    // A restore asked for in a session is approved without a link.
-    std::optional<core::RecoveryRequestService::LinkParts> link;
+    KW_ASSIGN_OR_RETURN(auto f, Fields::FromBody(request, {"token", "link_share", "device_share"}));
+    // A restore asked for in a session is approved without a link, a
+    // device request with DA.
+    core::RecoveryRequestService::ApprovalParts parts;
     if (f.Has("token") || f.Has("link_share")) {
       KW_ASSIGN_OR_RETURN(auto token, SecretKey(f, "token"));
       KW_ASSIGN_OR_RETURN(auto link_share,
                           f.Binary("link_share", core::kEscrowBlobMin, core::kEscrowBlobMax));
-      link = core::RecoveryRequestService::LinkParts{std::move(token), std::move(link_share)};
+      parts.link = core::RecoveryRequestService::LinkParts{std::move(token), std::move(link_share)};
+    }
+    if (f.Has("device_share")) {
+      KW_ASSIGN_OR_RETURN(parts.device_share,
+                          f.Binary("device_share", core::kEscrowBlobMin, core::kEscrowBlobMax));
     }
     KW_ASSIGN_OR_RETURN(auto view,
-                        requests().Approve(caller, params.at("org"), params.at("id"), link));
+                        requests().Approve(caller, params.at("org"), params.at("id"), parts));
     return http::JsonResponse(200, RequestJson(view));
   }
 
@@ -315,6 +326,74 @@ class RequestRoutes {
     KW_ASSIGN_OR_RETURN(auto ticket, SecretKey(f, "ticket"));
     KW_ASSIGN_OR_RETURN(auto items, StagedItemsFrom(f, ctx_.core.config().item_max_bytes));
     KW_TRY(ctx_.core.restores.StageWithTicket(ticket, items, request.remote_address));
+    return http::NoContent();
+  }
+
+  // ---- a new device asks the recovery admins (core/device_requests.h) ----
+  Result<Response> DeviceSubmit(const Request& request, const PathParams&) {
+    KW_ASSIGN_OR_RETURN(
+        auto f, Fields::FromBody(request, {"sso_ticket", "device", "device_public_key", "claim"}));
+    core::DeviceRequestSubmission s;
+    KW_ASSIGN_OR_RETURN(s.sso_ticket, f.Binary("sso_ticket", 32, 32));
+    KW_ASSIGN_OR_RETURN(auto device, f.Object("device", {"id", "name", "type"}));
+    KW_ASSIGN_OR_RETURN(s.device.id, device.String("id"));
+    KW_ASSIGN_OR_RETURN(s.device.name, device.String("name"));
+    KW_ASSIGN_OR_RETURN(s.device.type, device.String("type"));
+    KW_ASSIGN_OR_RETURN(s.device_public_key, f.Binary("device_public_key", 32, 32));
+    KW_ASSIGN_OR_RETURN(s.claim, SecretKey(f, "claim"));
+    s.remote_address = request.remote_address;
+    KW_ASSIGN_OR_RETURN(auto submitted, ctx_.core.device_requests.Submit(s));
+    return http::JsonResponse(201, {{"request_id", submitted.request_id},
+                                    {"org_name", submitted.org_name},
+                                    {"expires_at", FormatRfc3339(submitted.expires_at)}});
+  }
+
+  Result<Response> DeviceOpen(const Request& request, const PathParams&) {
+    KW_ASSIGN_OR_RETURN(auto f, Fields::FromBody(request, {"request_id", "claim"}));
+    KW_ASSIGN_OR_RETURN(auto request_id, f.String("request_id"));
+    KW_ASSIGN_OR_RETURN(auto claim, SecretKey(f, "claim"));
+    KW_ASSIGN_OR_RETURN(auto state,
+                        ctx_.core.device_requests.Open(request_id, claim, request.remote_address));
+    const core::RecoveryRequest& r = state.request;
+    json grant = nullptr;
+    if (state.grant) {
+      const auto& g = *state.grant;
+      grant = {{"account_id", r.account_id},
+               {"email", g.email},
+               {"epoch", g.epoch},
+               {"wrapped_vault_key", B64(g.wrapped_vault_key)},
+               {"device_admin_share", B64(g.admin_share)},
+               {"device_server_share", B64(g.server_share)},
+               {"org",
+                {{"org_id", g.org.org_id},
+                 {"name", g.org.name},
+                 {"last_epoch", g.org.last_epoch},
+                 {"key_version", g.org.key_version},
+                 {"recovery_public_key", B64(g.org.recovery_public_key)},
+                 {"statements", StatementsJson(g.org.statements)}}}};
+    }
+    return http::JsonResponse(200, {{"request_id", r.id},
+                                    {"status", core::RequestStatusName(r.status)},
+                                    {"expires_at", FormatRfc3339(r.expires_at)},
+                                    {"quorum", state.quorum},
+                                    {"approvals", state.approvals},
+                                    {"decline_reason", OrNull(r.decline_reason)},
+                                    {"grant", std::move(grant)}});
+  }
+
+  Result<Response> DeviceComplete(const Request& request, const PathParams&) {
+    KW_ASSIGN_OR_RETURN(
+        auto f, Fields::FromBody(request, {"request_id", "claim", "device_type", "sign_public_key",
+                                           "wrapped_vault_key"}));
+    core::DeviceCompletion c;
+    KW_ASSIGN_OR_RETURN(c.request_id, f.String("request_id"));
+    KW_ASSIGN_OR_RETURN(c.claim, SecretKey(f, "claim"));
+    KW_ASSIGN_OR_RETURN(auto device_type, f.String("device_type"));
+    KW_ASSIGN_OR_RETURN(c.sign_public_key, f.Binary("sign_public_key", 32, 32));
+    KW_ASSIGN_OR_RETURN(c.wrapped_vault_key,
+                        f.Binary("wrapped_vault_key", core::kEscrowBlobMin, core::kEscrowBlobMax));
+    c.remote_address = request.remote_address;
+    KW_TRY(ctx_.core.device_requests.Complete(c, device_type));
     return http::NoContent();
   }
 

@@ -279,6 +279,79 @@ TEST_F(RequestRoutesTest, ExpiredLinksAndQueryErrors) {
   EXPECT_EQ(no_session.status, 401);
 }
 
+// The device request routes refuse bad input with the JSON error shape
+// before anything is written; the whole flow runs against a real provider
+// in tests/e2e/sso_e2e_test.cc and in core/sso_signin_test.cc.
+TEST_F(RequestRoutesTest, DeviceRequestRoutesRefuseBadInputClearly) {
+  const std::string key = B64(crypto::GenerateBoxKeyPair().public_key);
+  const std::string secret = B64(crypto::RandomBytes(32));
+  const json device = {{"id", "phone"}, {"name", "Bob's phone"}, {"type", "mobile"}};
+  struct Case {
+    std::string path;
+    json body;
+    int status;
+    std::string code;
+  };
+  const std::vector<Case> cases = {
+      {"/v1/device-requests",
+       {{"sso_ticket", secret}, {"device", device}, {"device_public_key", key}},
+       400,
+       "request.missing_field"},
+      {"/v1/device-requests",
+       {{"sso_ticket", secret},
+        {"device", device},
+        {"device_public_key", B64(store::Bytes(32, 0))},
+        {"claim", secret}},
+       400,
+       "request.invalid_field"},
+      {"/v1/device-requests",
+       {{"sso_ticket", secret}, {"device", device}, {"device_public_key", key}, {"claim", secret}},
+       401,
+       "sso.ticket_invalid"},
+      {"/v1/device-requests/open",
+       {{"request_id", "nope"}, {"claim", secret}},
+       404,
+       "recovery.link_invalid"},
+      {"/v1/device-requests/open",
+       {{"request_id", "nope"}, {"claim", "short"}},
+       400,
+       "request.invalid_field"},
+      {"/v1/device-requests/complete",
+       {{"request_id", "nope"},
+        {"claim", secret},
+        {"device_type", "mobile"},
+        {"sign_public_key", B64(crypto::RandomBytes(32))},
+        {"wrapped_vault_key", B64(crypto::RandomBytes(72))}},
+       404,
+       "recovery.link_invalid"},
+      {"/v1/device-requests/complete",
+       {{"request_id", "nope"},
+        {"claim", secret},
+        {"device_type", "toaster"},
+        {"sign_public_key", B64(crypto::RandomBytes(32))},
+        {"wrapped_vault_key", B64(crypto::RandomBytes(72))}},
+       400,
+       "request.invalid_field"},
+  };
+  for (const auto& c : cases) {
+    auto r = Call("POST", c.path, c.body);
+    EXPECT_EQ(r.status, c.status) << c.path << " " << r.body;
+    EXPECT_EQ(Code(r), c.code) << c.path << " " << r.body;
+  }
+  // A link token never opens a device request, nor a claim a link: bob's
+  // approved recovery request is not found by /open with its token.
+  std::string id = Body(Submit(bob_))["request_id"];
+  auto link = MakeLink(Body(Call("GET", RequestPath(id), {}, owner_.token)));
+  ASSERT_EQ(Call("POST", RequestPath(id, "/approve"), ApproveBody(link), owner_.token).status, 200);
+  auto as_claim = Call("POST", "/v1/device-requests/open",
+                       json{{"request_id", id}, {"claim", B64(link.token.span())}});
+  EXPECT_EQ(as_claim.status, 404);
+  EXPECT_EQ(Code(as_claim), "recovery.link_invalid");
+  auto shown = Body(Call("GET", RequestPath(id), {}, owner_.token));
+  EXPECT_EQ(shown["device_public_key"], nullptr);
+  EXPECT_EQ(shown["kind"], "recovery");
+}
+
 TEST_F(RequestRoutesTest, ListPagesWithNextAfter) {
   std::vector<std::string> ids;
   for (int i = 0; i < 3; ++i) {
