@@ -17,6 +17,16 @@
 
 namespace keyward::client {
 
+// What the device keeps between the request and its end (in the profile,
+// mode 0600): the request, the organization asked, the seed of (pk_dev,
+// sk_dev) and the claim.
+struct PendingDeviceRequest {
+  std::string request_id;
+  std::string org_id;
+  crypto::Bytes device_seed;  // 32: crypto::BoxKeyPairFromSeed
+  crypto::Bytes claim;        // 32
+};
+
 struct Profile {
   std::string server_url;
   std::string email;
@@ -39,6 +49,9 @@ struct Profile {
   // without the master password. As safe as this file (mode 0600); empty
   // when the device is not trusted.
   crypto::Bytes trusted_device_secret;
+  // The device request this device made and has not finished
+  // (keyward device request; docs/sso.md).
+  std::optional<PendingDeviceRequest> device_request;
 };
 
 inline constexpr const char* kProfileFileName = "profile.json";

@@ -49,13 +49,17 @@ struct RecoveryRequestInfo {
   std::string decided_at;
   std::string decline_reason;
   std::string completed_at;
-  // "recovery" or "restore" (a cloud backup, docs/recovery.md).
+  // "recovery", "restore" (a cloud backup, docs/recovery.md) or "device"
+  // (a new device asks for the vault key, docs/sso.md).
   std::string kind = "recovery";
   std::string snapshot_id;  // a restore's snapshot
   // The approval makes a recovery link (false only for a restore asked for
   // in a session: approving it rolls the vault back at once).
   bool link = true;
   uint64_t item_count = 0;  // a restore asked for in a session: items it stages
+  // A device request: the new device's X25519 public key, as the server
+  // lists it (the approver compares its fingerprint with the member's).
+  crypto::Bytes device_public_key;
   // Only on GET of a pending request the caller may approve.
   std::optional<PendingShare> escrow;
 };
@@ -67,6 +71,14 @@ struct RequestPage {
   std::vector<RecoveryRequestInfo> requests;
   std::optional<std::string> next_after;
 };
+
+// A fingerprint as people type it (spaces, ':', '-' and tabs ignored, any
+// case) in crypto::Fingerprint's form; nullopt unless it is 40 hex digits.
+std::optional<std::string> NormalizeFingerprint(std::string_view text);
+// A device request's key against the fingerprint the approver confirmed
+// (RecoveryAdmin::Approve's errors).
+[[nodiscard]] Status CheckDeviceFingerprint(const RecoveryRequestInfo& request,
+                                            std::string_view confirmed);
 
 // "Pending", "Approved", "Link Used", "Expired", "Declined".
 std::string_view RequestStatusText(std::string_view status);
@@ -191,8 +203,16 @@ class RecoveryAdmin {
   // the verified org), A = OpenAdminShare (header bound to org, member,
   // epoch), L = CreateLink(A, request, member, epoch), POST approve with T
   // and LA; the link text is <public_url>/recover/<id>#<L>.
+  //
+  // A device request (kind "device") instead boxes A from sk_org to the
+  // device key the request lists, and only when its fingerprint is
+  // `device_fingerprint`, the one the member read to the admin off the new
+  // device (device.fingerprint_required when empty,
+  // device.fingerprint_mismatch otherwise): a server that swapped the key
+  // gets nothing.
   [[nodiscard]] Result<ApproveResult> Approve(const VerifiedOrg& org, std::string_view request_id,
-                                              std::string_view public_url);
+                                              std::string_view public_url,
+                                              std::string_view device_fingerprint = {});
   [[nodiscard]] Result<RecoveryRequestInfo> Decline(std::string_view org_id,
                                                     std::string_view request_id,
                                                     std::string_view reason);

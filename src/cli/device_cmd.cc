@@ -1,4 +1,5 @@
-// keyward device list | remove | pair-show | pair
+// keyward device list | remove | trust | untrust | pair-show | pair | request |
+// request-status | request-finish
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,9 +11,11 @@
 
 #include "cli/context.h"
 #include "cli/member_paths.h"
+#include "cli/org_session.h"
 #include "cli/qr.h"
 #include "cli/sso_signin.h"
 #include "common/try.h"
+#include "keyward/device_request.h"
 #include "keyward/pairing.h"
 
 namespace keyward::cli {
@@ -285,6 +288,158 @@ Status Pair(Context& ctx, const std::string& email, const std::string& device_na
   return {};
 }
 
+// ---- a new device asks the recovery admins (docs/sso.md) ----
+
+Status OneSsoOrg(const SsoOptions& sso) {
+  if (sso.orgs.size() != 1) {
+    return Fail(Error::InvalidArgument(
+        "cli.usage", "give the organization whose provider you sign in at: --sso ORG (once)"));
+  }
+  return {};
+}
+
+Result<client::PendingDeviceRequest> PendingRequest(const client::Profile& profile) {
+  if (!profile.device_request) {
+    return Fail(Error::InvalidArgument(
+        "cli.no_device_request",
+        "this device has no device request; make one with: keyward device request --sso ORG"));
+  }
+  return *profile.device_request;
+}
+
+// On the new device: the provider, then the request; the fingerprint to
+// read to the admins.
+Status Request(Context& ctx, const std::string& device_name, const SsoOptions& sso) {
+  KW_TRY(OneSsoOrg(sso));
+  KW_ASSIGN_OR_RETURN(auto profile, ctx.LoadProfile());
+  profile.token.clear();  // a new device: no session here yet
+  client::Client c = ctx.MakeClient(profile);
+  KW_ASSIGN_OR_RETURN(auto tickets, SignInAtProviders(ctx, c, sso));
+  client::DeviceIdentity device;
+  device.id = profile.device_id.empty() ? client::NewItemId() : profile.device_id;
+  device.name = !device_name.empty()           ? device_name
+                : !profile.device_name.empty() ? profile.device_name
+                                               : HostName();
+  KW_ASSIGN_OR_RETURN(auto made,
+                      client::MakeDeviceRequest(c, tickets.front(), sso.orgs.front(), device));
+  profile.server_url = c.server_url();
+  profile.device_id = device.id;
+  profile.device_name = device.name;
+  profile.protected_vault_key.clear();
+  profile.device_request = made.pending;
+  KW_TRY(ctx.SaveProfile(profile));
+  if (ctx.json()) {
+    client::Json j = client::Json::object();
+    j["request_id"] = client::Str(made.pending.request_id);
+    j["status"] = client::Str("pending");
+    j["org_name"] = client::Str(made.org_name);
+    j["expires_at"] = client::Str(made.expires_at);
+    j["fingerprint"] = client::Str(made.fingerprint);
+    ctx.OutJson(j);
+    return {};
+  }
+  ctx.Out(fmt::format("Device request {} sent to the recovery admins of {} (open until {}).",
+                      made.pending.request_id, made.org_name, made.expires_at));
+  ctx.Out(fmt::format("This device's fingerprint: {}", made.fingerprint));
+  ctx.Out(
+      "Read it to the admin who approves (in person or by phone); they approve only with it. "
+      "Once approved, run: keyward device request-finish --sso " +
+      sso.orgs.front());
+  return {};
+}
+
+Status RequestStatus(Context& ctx) {
+  KW_ASSIGN_OR_RETURN(auto profile, ctx.LoadProfile());
+  KW_ASSIGN_OR_RETURN(auto pending, PendingRequest(profile));
+  client::Client c = ctx.MakeClient(profile);
+  KW_ASSIGN_OR_RETURN(auto st, client::DeviceRequestState(c, pending));
+  if (ctx.json()) {
+    client::Json j = client::Json::object();
+    j["request_id"] = client::Str(pending.request_id);
+    j["status"] = client::Str(st.status);
+    j["approvals"] = st.approvals;
+    j["quorum"] = st.quorum;
+    j["expires_at"] = client::Str(st.expires_at);
+    j["decline_reason"] = client::Str(st.decline_reason);
+    ctx.OutJson(j);
+    return {};
+  }
+  std::string line = fmt::format("Device request {}: {}", pending.request_id,
+                                 client::RequestStatusText(st.status));
+  if (st.status == "pending") {
+    line +=
+        fmt::format(" ({} of {} approvals; open until {})", st.approvals, st.quorum, st.expires_at);
+  } else if (st.status == "approved") {
+    line += fmt::format(" (finish before {}: keyward device request-finish --sso {})",
+                        st.expires_at, pending.org_id);
+  } else if (st.status == "declined") {
+    line += fmt::format(". Reason: {}", st.decline_reason);
+  }
+  ctx.Out(line);
+  return {};
+}
+
+// Once approved: the vault key, checked against the organization's key the
+// member confirmed; this device trusted; then a login through the provider.
+Status RequestFinish(Context& ctx, const std::string& org_fingerprint, const SsoOptions& sso) {
+  KW_TRY(OneSsoOrg(sso));
+  KW_ASSIGN_OR_RETURN(auto profile, ctx.LoadProfile());
+  KW_ASSIGN_OR_RETURN(auto pending, PendingRequest(profile));
+  if (sso.orgs.front() != pending.org_id) {
+    return Fail(Error::InvalidArgument(
+        "cli.usage", fmt::format("this device's request is for organization {}: --sso {}",
+                                 pending.org_id, pending.org_id)));
+  }
+  std::optional<std::string> expected;
+  if (!org_fingerprint.empty()) {
+    expected = NormalizeFingerprint(org_fingerprint);
+    if (!expected)
+      return Fail(Error::InvalidArgument("cli.usage", "--org-fingerprint: 40 hex digits"));
+  }
+  client::Client c = ctx.MakeClient(profile);
+  const protocol::OrgPin* pin = nullptr;
+  if (auto it = profile.org_pins.find(pending.org_id); it != profile.org_pins.end()) {
+    pin = &it->second;
+  }
+  auto confirm = [&](const client::UnvouchedOrg& org) -> Result<bool> {
+    if (expected) {
+      if (*expected != org.signing_fingerprint) {
+        return Fail(Error::PermissionDenied(
+            "org.fingerprint_mismatch",
+            fmt::format("the organization's signing key fingerprint is {}, not the one given: "
+                        "nothing was done",
+                        org.signing_fingerprint)));
+      }
+      return true;
+    }
+    return ConfirmFingerprintOrNo(
+        ctx,
+        fmt::format("Organization {} signs with a key of fingerprint {}. Is it the one your "
+                    "administrator gave you?",
+                    org.name.empty() ? org.org_id : org.name, org.signing_fingerprint),
+        "--org-fingerprint FP");
+  };
+  KW_ASSIGN_OR_RETURN(
+      auto done, client::FinishDeviceRequest(c, pending, profile.device_id, "cli", pin, confirm));
+  // Kept before the login: a login that fails leaves a trusted device that
+  // logs in later with 'keyward login --trusted-device'.
+  const client::Profile before = profile;
+  profile.server_url = c.server_url();
+  profile.email = done.email;
+  profile.account_id = done.account_id;
+  profile.trusted_device_secret = done.trusted_device_secret;
+  profile.org_pins[pending.org_id] = done.pin;
+  profile.device_request.reset();
+  profile.token.clear();
+  KW_TRY(ctx.SaveProfile(profile));
+  ctx.Hint(
+      fmt::format("This device is now a trusted device of {}; logging in through the "
+                  "provider.",
+                  done.email));
+  KW_ASSIGN_OR_RETURN(auto tickets, SignInAtProviders(ctx, c, sso));
+  return TrustedDeviceLogin(ctx, c, profile, before, done.email, tickets);
+}
+
 }  // namespace
 
 Status PairThisDevice(Context& ctx, const std::string& email, const std::string& device_name) {
@@ -328,6 +483,31 @@ void AddDeviceCommands(CLI::App& app, Action* action) {
   auto sso = std::make_shared<SsoOptions>();
   AddSsoOptions(pair, *sso);
   pair->callback([=] { *action = [=](Context& c) { return Pair(c, *email, *name, *sso); }; });
+
+  auto request_name = std::make_shared<std::string>();
+  auto request_sso = std::make_shared<SsoOptions>();
+  auto* request = device->add_subcommand(
+      "request",
+      "Every trusted device lost: sign in through the provider and ask the organization's "
+      "recovery admins to let this device open the vault");
+  request->add_option("--device-name", *request_name, "This device's name [host name]");
+  AddSsoOptions(request, *request_sso);
+  request->callback(
+      [=] { *action = [=](Context& c) { return Request(c, *request_name, *request_sso); }; });
+  device->add_subcommand("request-status", "The status of this device's request")->callback([=] {
+    *action = RequestStatus;
+  });
+  auto org_fp = std::make_shared<std::string>();
+  auto finish_sso = std::make_shared<SsoOptions>();
+  auto* finish = device->add_subcommand(
+      "request-finish",
+      "Once approved: open the vault key on this device, make it trusted and log in");
+  finish->add_option("--org-fingerprint", *org_fp,
+                     "The organization's signing key fingerprint, from your administrator (asked "
+                     "for when omitted and this device has no pin)");
+  AddSsoOptions(finish, *finish_sso);
+  finish->callback(
+      [=] { *action = [=](Context& c) { return RequestFinish(c, *org_fp, *finish_sso); }; });
 }
 
 }  // namespace keyward::cli

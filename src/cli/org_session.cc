@@ -134,22 +134,6 @@ Result<std::vector<client::EscrowForOrg>> FreshEscrowsFor(client::Client& client
   return org.FreshEscrows(profile.org_pins);
 }
 
-std::optional<std::string> NormalizeFingerprint(std::string_view text) {
-  std::string hex;
-  for (char c : text) {
-    if (c == ' ' || c == ':' || c == '-' || c == '\t') continue;
-    if (!std::isxdigit(static_cast<unsigned char>(c))) return std::nullopt;
-    hex.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-  }
-  if (hex.size() != 40) return std::nullopt;
-  std::string out;
-  for (size_t i = 0; i < hex.size(); i += 8) {
-    if (!out.empty()) out.push_back(' ');
-    out.append(hex, i, 8);
-  }
-  return out;
-}
-
 std::string FormatTime(int64_t unix_seconds) {
   std::time_t t = static_cast<std::time_t>(unix_seconds);
   std::tm tm{};

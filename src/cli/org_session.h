@@ -12,6 +12,7 @@
 
 #include "cli/context.h"
 #include "keyward/org.h"
+#include "keyward/recovery.h"
 
 namespace keyward::cli {
 
@@ -69,8 +70,8 @@ class OrgSession {
     const client::Profile& profile);
 
 // "1a2b3c4d 5e6f7a8b ..." from any spacing or case (colons and dashes too);
-// nullopt when it is not 40 hex digits.
-std::optional<std::string> NormalizeFingerprint(std::string_view text);
+// nullopt when it is not 40 hex digits (keyward/recovery.h).
+using client::NormalizeFingerprint;
 
 // Unix seconds as RFC 3339 UTC ("2026-11-21T21:20:00Z").
 std::string FormatTime(int64_t unix_seconds);

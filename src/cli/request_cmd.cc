@@ -39,6 +39,7 @@ struct RequestArgs {
   std::string reason;
   bool qr = false;
   std::vector<std::string> fingerprints;  // redeem: organizations' signing keys to accept
+  std::string device_fingerprint;         // approve: a new device's key, read by the member
 };
 
 Status Usage(std::string message) {
@@ -377,6 +378,9 @@ client::Json RequestJson(const client::RecoveryRequestInfo& r) {
   j["completed_at"] = client::Str(r.completed_at);
   j["kind"] = client::Str(r.kind);
   j["snapshot_id"] = client::Str(r.snapshot_id);
+  if (r.kind == "device") {
+    j["device_fingerprint"] = client::Str(crypto::Fingerprint(r.device_public_key));
+  }
   j["link"] = r.link;
   j["item_count"] = r.item_count;
   return j;
@@ -452,6 +456,10 @@ void PrintRequest(Context& ctx, const client::RecoveryRequestInfo& r) {
                         r.link ? "the member lost the password too: approval makes a link"
                                : "asked while signed in: the last approval rolls the vault back "
                                  "and unpairs the member's other devices"));
+  } else if (r.kind == "device") {
+    ctx.Out("type:         new device (approval releases the vault key to that device only)");
+    ctx.Out(fmt::format("fingerprint:  {}  (the member reads it off the new device)",
+                        crypto::Fingerprint(r.device_public_key)));
   } else {
     ctx.Out("type:         recovery");
   }
@@ -510,6 +518,13 @@ Status ShowApproval(Context& ctx, client::ApproveResult& result, bool qr) {
     ctx.OutJson(j);
     return {};
   }
+  if (r.kind == "device" && r.status == "approved") {
+    ctx.Out(
+        fmt::format("New device of {} approved: it can now finish on its side ('keyward device "
+                    "request-finish') until {}. Only that device can open what you released.",
+                    r.email, Dash(r.expires_at)));
+    return {};
+  }
   if (!result.link && r.status == "link_used" && r.kind == "restore") {
     ctx.Out(fmt::format(
         "Restore of {} approved: their vault is rolled back to cloud backup {} and their other "
@@ -550,18 +565,25 @@ Status ApproveCmd(Context& ctx, const RequestArgs& a) {
                                     req.id, client::RequestStatusText(req.status))));
   }
   if (!ctx.json()) PrintRequest(ctx, req);
+  const bool device = req.kind == "device";
+  // Checked before any prompt or key is unlocked: the key the server
+  // lists must be the one the member's device shows.
+  if (device) KW_TRY(client::CheckDeviceFingerprint(req, a.device_fingerprint));
   KW_TRY(ConfirmOrCancel(
       ctx,
-      req.link ? fmt::format("Approve the {} of {}? Check first (e.g. by phone) that they asked "
-                             "for it.",
-                             req.kind == "restore" ? "cloud restore" : "recovery", req.email)
-               : fmt::format("Approve rolling the vault of {} back to cloud backup {} and "
-                             "unpairing their other devices? Check first (e.g. by phone) that "
-                             "they asked for it.",
-                             req.email, req.snapshot_id),
+      device ? fmt::format("Release the vault key of {} to their new device \"{}\"? Check first "
+                           "(in person or by phone) that they asked for it.",
+                           req.email, req.device_name)
+      : req.link ? fmt::format("Approve the {} of {}? Check first (e.g. by phone) that they asked "
+                               "for it.",
+                               req.kind == "restore" ? "cloud restore" : "recovery", req.email)
+                 : fmt::format("Approve rolling the vault of {} back to cloud backup {} and "
+                               "unpairing their other devices? Check first (e.g. by phone) that "
+                               "they asked for it.",
+                               req.email, req.snapshot_id),
       "not approved"));
   KW_ASSIGN_OR_RETURN(auto info, s->client().GetServerInfo());
-  if (!req.link) {
+  if (!req.link && !device) {
     // No link to make: the approval opens no escrow share, so the admin's
     // keys stay locked.
     client::RecoveryAdmin admin(
@@ -573,7 +595,7 @@ Status ApproveCmd(Context& ctx, const RequestArgs& a) {
   KW_TRY(s->UnlockKeys(ctx));
   KW_ASSIGN_OR_RETURN(auto keys, MyKeys(*s));
   client::RecoveryAdmin admin(s->org(), s->client(), std::move(keys));
-  KW_ASSIGN_OR_RETURN(auto result, admin.Approve(v, a.id, info.public_url));
+  KW_ASSIGN_OR_RETURN(auto result, admin.Approve(v, a.id, info.public_url, a.device_fingerprint));
   return ShowApproval(ctx, result, a.qr);
 }
 
@@ -723,6 +745,8 @@ void AddRecoveryRequestCommands(CLI::App& recovery, Action* action) {
   approve->add_option("ID", approve_args->id, "Request id")->required();
   approve->add_option("--org", approve_args->org, "Organization id or name");
   approve->add_flag("--qr", approve_args->qr, "Also draw the link as a QR code");
+  approve->add_option("--device-fingerprint", approve_args->device_fingerprint,
+                      "A new device's request: the fingerprint the member reads off that device");
   approve->callback(bind(ApproveCmd, approve_args));
 
   auto decline_args = std::make_shared<RequestArgs>();

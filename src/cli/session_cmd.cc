@@ -70,6 +70,8 @@ Result<client::SecondFactor> AskSecondFactor(Context& ctx) {
   return second;
 }
 
+}  // namespace
+
 // keyward login --sso ORG --trusted-device: the device secret instead of
 // the master password (and the two-step code, if the account has it on).
 Status TrustedDeviceLogin(Context& ctx, client::Client& c, client::Profile& profile,
@@ -107,6 +109,8 @@ Status TrustedDeviceLogin(Context& ctx, client::Client& c, client::Profile& prof
   ctx.Hint(fmt::format("Logged in as {} on this trusted device.", profile.email));
   return {};
 }
+
+namespace {
 
 Status Login(Context& ctx, const std::string& email, const std::string& device_name,
              const SsoOptions& sso, bool trusted_device) {

@@ -30,4 +30,12 @@ void AddSsoOptions(CLI::App* command, SsoOptions& options);
 [[nodiscard]] Result<std::vector<std::string>> SignInAtProviders(Context& ctx, client::Client& c,
                                                                  const SsoOptions& options);
 
+// Logs this trusted device in with `tickets` (the first is signed with the
+// profile's trusted-device secret), asking for the two-step code when the
+// account has it, and starts the session in `profile` (`before`'s session
+// ends). keyward login --trusted-device and keyward device request-finish.
+[[nodiscard]] Status TrustedDeviceLogin(Context& ctx, client::Client& c, client::Profile& profile,
+                                        const client::Profile& before, const std::string& email,
+                                        const std::vector<std::string>& tickets);
+
 }  // namespace keyward::cli

@@ -180,6 +180,21 @@ Result<std::optional<Profile>> LoadProfile(const std::filesystem::path& dir) {
     if (!bytes || bytes->size() != 32) return Fail(Corrupt(path));
     p.trusted_device_secret = std::move(*bytes);
   }
+  if (auto it = j.find("device_request"); it != j.end()) {
+    if (!it->is_object()) return Fail(Corrupt(path));
+    PendingDeviceRequest pending;
+    pending.request_id = it->value("request_id", "");
+    pending.org_id = it->value("org_id", "");
+    auto seed = crypto::Base64UrlDecode(it->value("device_seed", ""));
+    auto claim = crypto::Base64UrlDecode(it->value("claim", ""));
+    if (!seed || seed->size() != 32 || !claim || claim->size() != 32 ||
+        pending.request_id.empty() || pending.org_id.empty()) {
+      return Fail(Corrupt(path));
+    }
+    pending.device_seed = std::move(*seed);
+    pending.claim = std::move(*claim);
+    p.device_request = std::move(pending);
+  }
   // Absent in profiles written before organizations: empty maps.
   if (j.contains("org_pins") && !PinsFromJson(j["org_pins"], p.org_pins)) {
     return Fail(Corrupt(path));
@@ -211,6 +226,12 @@ Status SaveProfile(const std::filesystem::path& dir, const Profile& p) {
   };
   if (!p.trusted_device_secret.empty()) {
     j["trusted_device_secret"] = crypto::Base64UrlEncode(p.trusted_device_secret);
+  }
+  if (p.device_request) {
+    j["device_request"] = {{"request_id", p.device_request->request_id},
+                           {"org_id", p.device_request->org_id},
+                           {"device_seed", crypto::Base64UrlEncode(p.device_request->device_seed)},
+                           {"claim", crypto::Base64UrlEncode(p.device_request->claim)}};
   }
   return WriteFileAtomically(dir / kProfileFileName, j.dump(2) + "\n");
 }

@@ -42,6 +42,8 @@ TEST_F(ProfileTest, SaveCreates0700DirAnd0600FileAndLoadsBack) {
   p.token = "tok";
   p.protected_vault_key = {1, 2, 3};
   p.member_keys["carol"] = crypto::Bytes(32, 7);
+  p.device_request =
+      PendingDeviceRequest{"req1", "acme", crypto::Bytes(32, 1), crypto::Bytes(32, 2)};
   ASSERT_TRUE(SaveProfile(dir, p));
   EXPECT_EQ(Mode(dir), 0700u);
   EXPECT_EQ(Mode(dir / kProfileFileName), 0600u);
@@ -53,6 +55,11 @@ TEST_F(ProfileTest, SaveCreates0700DirAnd0600FileAndLoadsBack) {
   EXPECT_EQ((*loaded)->token, "tok");
   EXPECT_EQ((*loaded)->protected_vault_key, p.protected_vault_key);
   EXPECT_EQ((*loaded)->member_keys, p.member_keys);
+  ASSERT_TRUE((*loaded)->device_request.has_value());
+  EXPECT_EQ((*loaded)->device_request->request_id, "req1");
+  EXPECT_EQ((*loaded)->device_request->org_id, "acme");
+  EXPECT_EQ((*loaded)->device_request->device_seed, crypto::Bytes(32, 1));
+  EXPECT_EQ((*loaded)->device_request->claim, crypto::Bytes(32, 2));
 
   // No temporary file is left behind.
   int files = 0;

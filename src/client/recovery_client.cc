@@ -15,6 +15,7 @@
 #include "keyward/client.h"
 #include "keyward/snapshot.h"
 #include "protocol/binding.h"
+#include "protocol/device_share.h"
 #include "protocol/escrow.h"
 #include "protocol/grant.h"
 #include "protocol/link.h"
@@ -45,6 +46,41 @@ Result<crypto::GenericKey> DecodeKey32(const Json& j, std::string_view key) {
 }
 
 }  // namespace
+
+std::optional<std::string> NormalizeFingerprint(std::string_view text) {
+  std::string hex;
+  for (char c : text) {
+    if (c == ' ' || c == ':' || c == '-' || c == '\t') continue;
+    if (!std::isxdigit(static_cast<unsigned char>(c))) return std::nullopt;
+    hex.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  }
+  if (hex.size() != 40) return std::nullopt;
+  std::string out;
+  for (size_t i = 0; i < hex.size(); i += 8) {
+    if (!out.empty()) out.push_back(' ');
+    out.append(hex, i, 8);
+  }
+  return out;
+}
+
+Status CheckDeviceFingerprint(const RecoveryRequestInfo& request, std::string_view confirmed) {
+  if (confirmed.empty()) {
+    return Fail(Error::InvalidArgument(
+        "device.fingerprint_required",
+        fmt::format("this is a new device's request: ask the member to read you the fingerprint "
+                    "their device shows and approve with it (the server lists {})",
+                    crypto::Fingerprint(request.device_public_key))));
+  }
+  const std::string listed = crypto::Fingerprint(request.device_public_key);
+  const std::optional<std::string> given = NormalizeFingerprint(confirmed);
+  if (!given || *given != listed) {
+    return Fail(Error::PermissionDenied(
+        "device.fingerprint_mismatch",
+        "the device key the server lists is not the one the member's device shows: do not "
+        "approve; someone may be trying to take over the account"));
+  }
+  return {};
+}
 
 Result<RecoveryRequestInfo> ParseRequestInfo(const Json& j) {
   RecoveryRequestInfo r;
@@ -81,6 +117,12 @@ Result<RecoveryRequestInfo> ParseRequestInfo(const Json& j) {
     r.link = it->get<bool>();
   }
   if (auto n = U64(j, "item_count")) r.item_count = *n;
+  if (r.kind == "device") {
+    KW_ASSIGN_OR_RETURN(r.device_public_key, JsonBase64(j, "device_public_key"));
+    if (r.device_public_key.size() != 32) {
+      return Fail(BadResponse("has an invalid device_public_key"));
+    }
+  }
   if (auto it = j.find(ToSecretString("escrow")); it != j.end() && it->is_object()) {
     PendingShare share;
     share.account_id = r.account_id;
@@ -490,7 +532,8 @@ Result<RecoveryRequestInfo> RecoveryAdmin::Get(std::string_view org_id,
 }
 
 Result<ApproveResult> RecoveryAdmin::Approve(const VerifiedOrg& org, std::string_view request_id,
-                                             std::string_view public_url) {
+                                             std::string_view public_url,
+                                             std::string_view device_fingerprint) {
   const std::string& org_id = org.org.id;
   KW_ASSIGN_OR_RETURN(auto req, Get(org_id, request_id));
   if (req.status != "pending") {
@@ -504,7 +547,9 @@ Result<ApproveResult> RecoveryAdmin::Approve(const VerifiedOrg& org, std::string
         "org.self_action",
         "you cannot approve your own recovery request: another recovery admin must"));
   }
-  if (!req.link) {
+  const bool device = req.kind == "device";
+  if (device) KW_TRY(CheckDeviceFingerprint(req, device_fingerprint));
+  if (!req.link && !device) {
     // A cloud restore the member asked for in a session: the approval
     // releases no secret (the member's device staged the items and keeps
     // the vault key); the last one rolls the vault back.
@@ -549,6 +594,19 @@ Result<ApproveResult> RecoveryAdmin::Approve(const VerifiedOrg& org, std::string
   // A, bound to this org, member and epoch; then L, T and LA.
   KW_ASSIGN_OR_RETURN(auto admin_part, protocol::OpenAdminShare(org_key, share.admin_share, org_id,
                                                                 req.account_id, share.epoch));
+  if (device) {
+    // A boxed from sk_org to the device key the member confirmed: only that
+    // device opens it, and it knows the organization's key made it.
+    KW_ASSIGN_OR_RETURN(auto device_share, protocol::device_share::BoxAdminShare(
+                                               org_key, req.device_public_key, admin_part, org_id,
+                                               req.account_id, share.epoch, req.id));
+    Json body = Json::object();
+    body["device_share"] = B64(device_share);
+    KW_ASSIGN_OR_RETURN(auto path, RequestPath(org_id, request_id, "/approve"));
+    KW_ASSIGN_OR_RETURN(auto r, client_.CallJson("POST", path, body));
+    KW_ASSIGN_OR_RETURN(auto after, ParseRequestInfo(r));
+    return ApproveResult{std::move(after), std::nullopt};
+  }
   // The link carries this admin's verified pin of the organization, so the
   // member's client checks its keys without trusting the server.
   KW_ASSIGN_OR_RETURN(auto link, protocol::CreateLink(admin_part, req.id, req.account_id,

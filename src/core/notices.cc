@@ -354,7 +354,7 @@ mail::Message DeviceRequestApproved(std::string_view to, std::string_view org_na
   return Make(to, "Your new Keyward device was approved",
               fmt::format("The recovery admins of the organization \"{}\" approved your new\n"
                           "device \"{}\". Finish on that device before {}\n"
-                          "(keyward device request --finish).\n"
+                          "(keyward device request-finish).\n"
                           "\n"
                           "If you did not ask for this, tell your administrator at once.\n",
                           Name(org_name), device_name, FormatRfc3339(expires_at)));

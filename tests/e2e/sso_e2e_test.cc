@@ -586,5 +586,201 @@ TEST_F(TrustedDeviceE2e, AServerThatSwapsTheWrappedKeyGetsNoSessionUsed) {
   EXPECT_EQ(honest.result.exit_code, 0) << honest.result.Describe();
 }
 
+// ---- device requests: every trusted device lost, the admins approve a new one ----
+
+class DeviceRequestE2e : public TrustedDeviceE2e {
+ protected:
+  // `keyward device request` on `profile` through bob's provider account;
+  // the fingerprint it shows.
+  std::string RequestDevice(const std::string& profile) {
+    auto run = WithSso(profile,
+                       {"device", "request", "--device-name", "new laptop", "--sso", org_id_,
+                        "--redirect-port", std::to_string(port_)},
+                       "bob", "bob at the provider", [] { return std::string(); });
+    EXPECT_EQ(run.result.exit_code, 0) << run.result.Describe();
+    std::smatch m;
+    static const std::regex kFingerprint(
+        R"(This device's fingerprint: ([0-9a-f]{8}(?: [0-9a-f]{8}){4}))");
+    if (!std::regex_search(run.result.out, m, kFingerprint)) {
+      ADD_FAILURE() << run.result.Describe();
+      return "";
+    }
+    return m[1].str();
+  }
+
+  // The id of the one device request.
+  std::string DeviceRequestId() {
+    auto rows = server_->QuerySql(
+        "SELECT id FROM recovery_requests WHERE kind = 'recovery' AND device_id <> ''");
+    return rows.size() == 1 && !rows[0].empty() ? rows[0][0] : "";
+  }
+
+  std::string DeviceRequestStatus() {
+    auto rows = server_->QuerySql(
+        "SELECT status FROM recovery_requests WHERE kind = 'recovery' AND device_id <> ''");
+    return rows.size() == 1 && !rows[0].empty() ? rows[0][0] : "?";
+  }
+
+  std::optional<std::string> LastMail(const std::string& to) {
+    auto all = mail_->To(to);
+    if (all.empty()) return std::nullopt;
+    return all.back();
+  }
+
+  std::vector<std::string> FinishArgs(const std::string& org_fingerprint) {
+    return {"device",          "request-finish",     "--sso",
+            org_id_,           "--org-fingerprint",  org_fingerprint,
+            "--redirect-port", std::to_string(port_)};
+  }
+};
+
+TEST_F(DeviceRequestE2e, AQuorumOfAdminsReleasesTheVaultKeyToTheNewDeviceAndTwoStepIsStillAsked) {
+  StartWithProvider();
+  auto item = As("bob", {"--json", "item", "add", "--name", "payroll"}, "s3cret\n");
+  ASSERT_EQ(item.exit_code, 0) << item.Describe();
+  const std::string item_id = Json(item).value("id", "");
+  SsoLoginOk("bob");  // the provider's subject is bound to bob's account
+  Trust("bob", sessions_["bob"]);
+  const crypto::Bytes secret = EnableTotp("bob");
+  RequireSso();
+  auto q = As("alice", {"org", "policy", "set", "--quorum", "2"});
+  ASSERT_EQ(q.exit_code, 0) << q.Describe();
+
+  // The laptop is lost; a new one signs in at the provider and asks.
+  const std::string fp = RequestDevice("bob-new");
+  ASSERT_FALSE(fp.empty());
+  const std::string id = DeviceRequestId();
+  ASSERT_FALSE(id.empty());
+  auto status = Cli("bob-new", {"--json", "device", "request-status"});
+  ASSERT_EQ(status.exit_code, 0) << status.Describe();
+  EXPECT_EQ(Json(status)["status"], "pending");
+  EXPECT_EQ(Json(status)["quorum"], 2);
+  auto notice = LastMail("carol@example.com");
+  ASSERT_TRUE(notice.has_value());
+  EXPECT_NE(notice->find(fp), std::string::npos) << *notice;
+
+  // An admin approves only with the fingerprint the member reads out.
+  auto shown = As("carol", {"recovery", "show", id});
+  EXPECT_NE(shown.out.find("new device"), std::string::npos) << shown.Describe();
+  EXPECT_NE(shown.out.find(fp), std::string::npos) << shown.Describe();
+  ExpectFailure(As("carol", {"--yes", "recovery", "approve", id}), "fingerprint");
+  ExpectFailure(As("carol", {"--yes", "recovery", "approve", id, "--device-fingerprint",
+                             std::string(40, 'a')}),
+                "not the one the member's device shows");
+  auto first = As("carol", {"--yes", "recovery", "approve", id, "--device-fingerprint", fp});
+  ASSERT_EQ(first.exit_code, 0) << first.Describe();
+  EXPECT_NE(first.out.find("1 of 2 approvals recorded"), std::string::npos) << first.out;
+  // Not approved yet: nothing to finish.
+  ExpectFailure(Cli("bob-new", FinishArgs(fingerprint_)), "not approved");
+  auto second =
+      As("alice", {"--json", "--yes", "recovery", "approve", id, "--device-fingerprint", fp});
+  ASSERT_EQ(second.exit_code, 0) << second.Describe();
+  EXPECT_EQ(Json(second)["request"]["status"], "approved");
+  EXPECT_FALSE(Json(second).contains("link")) << second.out;
+
+  // The new device opens the same vault and becomes trusted; its login
+  // still goes through the provider and the two-step code — and never asks
+  // for a master password.
+  auto no_code = WithSso("bob-new", FinishArgs(fingerprint_), "bob", "bob at the provider",
+                         [] { return std::string(); });
+  EXPECT_EQ(no_code.result.exit_code, 1) << no_code.result.Describe();
+  EXPECT_NE(no_code.result.err.find("Two-step login code"), std::string::npos)
+      << no_code.result.Describe();
+  EXPECT_EQ(DeviceRequestStatus(), "link_used");
+  auto done = WithSso("bob-new",
+                      {"login", "--email", "bob@example.com", "--sso", org_id_, "--redirect-port",
+                       std::to_string(port_), "--trusted-device"},
+                      "bob", "bob at the provider",
+                      [&] { return crypto::TotpCode(secret, std::time(nullptr) + 30) + "\n"; });
+  ASSERT_EQ(done.result.exit_code, 0) << done.result.Describe();
+  EXPECT_EQ(done.result.err.find("Master password"), std::string::npos) << done.result.Describe();
+  auto session = SessionIn(done.result.out);
+  ASSERT_TRUE(session) << done.result.Describe();
+  auto get = Cli("bob-new", {"item", "get", item_id, "--field", "password"}, "",
+                 {{"KEYWARD_SESSION", *session}});
+  EXPECT_EQ(get.out, "s3cret\n") << get.Describe();
+  EXPECT_EQ(DeviceRequestStatus(), "link_used");
+  EXPECT_EQ(TrustedRows(), "2");  // the lost laptop stays until bob removes it
+  auto added = LastMail("bob@example.com");
+  ASSERT_TRUE(added.has_value());
+  EXPECT_NE(added->find("A new device was added"), std::string::npos) << *added;
+  // The claim is used up with the request.
+  ExpectFailure(Cli("bob-new", {"device", "request-status"}), "no device request");
+}
+
+TEST_F(DeviceRequestE2e, AServerThatSwapsTheDeviceKeyOrForgesTheSharesGetsNothing) {
+  StartWithProvider(/*proxied=*/true);
+  SsoLoginOk("bob");
+  RequireSso();
+  const std::string fp = RequestDevice("bob-new");
+  ASSERT_FALSE(fp.empty());
+  const std::string id = DeviceRequestId();
+  ASSERT_FALSE(id.empty());
+
+  // The server lists its own key for the device: the admin refuses it,
+  // and nothing is recorded.
+  const std::string attacker_key = crypto::Base64UrlEncode(crypto::GenerateBoxKeyPair().public_key);
+  proxy_->SetEdit([&](const ProxyExchange& x, int& status, std::string& body) {
+    if (x.method != "GET" || x.path.find("/recovery/requests/" + id) == std::string::npos ||
+        status != 200) {
+      return;
+    }
+    auto j = json::parse(body, nullptr, false);
+    if (j.is_discarded()) return;
+    j["device_public_key"] = attacker_key;
+    body = j.dump();
+  });
+  ExpectFailure(As("carol", {"--yes", "recovery", "approve", id, "--device-fingerprint", fp}),
+                "not the one the member's device shows");
+  EXPECT_EQ(CountRows("recovery_approvals"), "0");
+  proxy_->ClearEdit();
+  auto approved = As("carol", {"--yes", "recovery", "approve", id, "--device-fingerprint", fp});
+  ASSERT_EQ(approved.exit_code, 0) << approved.Describe();
+
+  // Forged or swapped grants: the device refuses each before it completes.
+  using Edit = std::function<void(json&)>;
+  auto flip = [](json& field) {
+    std::string b = field;
+    b[20] = b[20] == 'A' ? 'B' : 'A';
+    field = b;
+  };
+  const std::vector<std::tuple<std::string, Edit, std::string>> edits = {
+      {"DA edited", [&](json& g) { flip(g["device_admin_share"]); }, "decrypt"},
+      {"DU edited", [&](json& g) { flip(g["device_server_share"]); }, "decrypt"},
+      {"W edited", [&](json& g) { flip(g["wrapped_vault_key"]); }, "decrypt"},
+      {"another epoch", [](json& g) { g["epoch"] = g["epoch"].get<int>() + 1; }, "decrypt"},
+      {"another account", [](json& g) { g["account_id"] = "someone-else"; }, "decrypt"},
+      {"another organization", [](json& g) { g["org"]["org_id"] = "other-org"; },
+       "another organization"},
+      {"the server's own organization key",
+       [&](json& g) { g["org"]["recovery_public_key"] = attacker_key; }, "key"},
+  };
+  for (const auto& [what, edit, says] : edits) {
+    SCOPED_TRACE(what);
+    proxy_->SetEdit([&](const ProxyExchange& x, int& status, std::string& body) {
+      if (x.path != "/v1/device-requests/open" || status != 200) return;
+      auto j = json::parse(body, nullptr, false);
+      if (j.is_discarded() || !j["grant"].is_object()) return;
+      edit(j["grant"]);
+      body = j.dump();
+    });
+    auto r = Cli("bob-new", FinishArgs(fingerprint_));
+    ExpectFailure(r, says);
+    EXPECT_EQ(DeviceRequestStatus(), "approved");
+    EXPECT_EQ(TrustedRows(), "0");
+  }
+  proxy_->ClearEdit();
+  // An organization key the member did not confirm: nothing done either.
+  ExpectFailure(Cli("bob-new", FinishArgs(std::string(40, 'b'))), "not have the fingerprint");
+  EXPECT_EQ(DeviceRequestStatus(), "approved");
+
+  auto honest = WithSso("bob-new", FinishArgs(fingerprint_), "bob", "bob at the provider",
+                        [] { return std::string(); });
+  ASSERT_EQ(honest.result.exit_code, 0) << honest.result.Describe();
+  EXPECT_TRUE(SessionIn(honest.result.out).has_value()) << honest.result.Describe();
+  EXPECT_EQ(DeviceRequestStatus(), "link_used");
+  EXPECT_EQ(TrustedRows(), "1");
+}
+
 }  // namespace
 }  // namespace keyward::testing
