@@ -175,11 +175,7 @@ Json LoginBody(std::string_view email, const DeviceIdentity& device, const Secon
                const std::vector<std::string>& sso_tickets) {
   Json body = Json::object();
   body["email"] = Str(email);
-  Json dev = Json::object();
-  dev["id"] = Str(device.id);
-  dev["name"] = Str(device.name);
-  dev["type"] = Str(device.type);
-  body["device"] = std::move(dev);
+  body["device"] = org_json::DeviceJson(device);
   if (second.totp_code) body["totp_code"] = Json(ToSecretString(*second.totp_code));
   if (second.recovery_code) body["recovery_code"] = Json(ToSecretString(*second.recovery_code));
   if (!sso_tickets.empty()) {

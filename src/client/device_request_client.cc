@@ -55,11 +55,7 @@ Result<DeviceRequestMade> MakeDeviceRequest(Client& client, std::string_view sso
   const crypto::Bytes claim = crypto::RandomBytes(32);
   Json body = Json::object();
   body["sso_ticket"] = Str(sso_ticket);
-  Json d = Json::object();
-  d["id"] = Str(device.id);
-  d["name"] = Str(device.name);
-  d["type"] = Str(device.type);
-  body["device"] = std::move(d);
+  body["device"] = DeviceJson(device);
   body["device_public_key"] = B64(kp.public_key);
   body["claim"] = SecretB64(claim);
   KW_ASSIGN_OR_RETURN(auto r, client.CallJson("POST", "/v1/device-requests", body));

@@ -172,6 +172,14 @@ Result<protocol::audit::Record> ParseEvent(const Json& j, std::string_view org_i
   return r;
 }
 
+Json DeviceJson(const DeviceIdentity& device) {
+  Json out = Json::object();
+  out["id"] = Str(device.id);
+  out["name"] = Str(device.name);
+  out["type"] = Str(device.type);
+  return out;
+}
+
 Json EscrowJson(const protocol::Escrow& escrow, uint64_t key_version) {
   Json j = Json::object();
   j["epoch"] = escrow.epoch;

@@ -10,6 +10,7 @@
 #include "client/secret_json.h"
 #include "common/error.h"
 #include "common/percent.h"
+#include "keyward/client.h"
 #include "keyward/org.h"
 
 namespace keyward::client::org_json {
@@ -36,6 +37,10 @@ Json B64(std::span<const uint8_t> bytes);
 [[nodiscard]] Result<OrgInvite> ParseInvite(const Json& j);
 [[nodiscard]] Result<InviteInfo> ParseInviteInfo(const Json& j);
 [[nodiscard]] Result<protocol::audit::Record> ParseEvent(const Json& j, std::string_view org_id);
+
+// {"id","name","type"}: the device of POST /v1/sessions and
+// POST /v1/device-requests.
+Json DeviceJson(const DeviceIdentity& device);
 
 // {"epoch","key_version","wrapped_vault_key","admin_share","server_share"}
 Json EscrowJson(const protocol::Escrow& escrow, uint64_t key_version);

@@ -1,10 +1,9 @@
 // Writes tests/vectors/protocol_*.json, the known-answer vectors of
 // src/protocol (escrow, recovery links, org key grants, signed org
-// statements, recovery policies) that protocol_vectors_test.cc and the TypeScript client check.
-// Run by hand, once, when a construction changes:
-// `keyward_generate_protocol_vectors [out_dir]`; never run by CI. Every input
-// is fixed (keys from seeds, AEAD nonces given, Ed25519 deterministic) except
-// the sealed boxes, whose ephemeral keys are drawn at each run: those rows
+// statements, recovery policies, device shares) that protocol_vectors_test.cc and the TypeScript
+// client check. Run by hand, once, when a construction changes: `keyward_generate_protocol_vectors
+// [out_dir]`; never run by CI. Every input is fixed (keys from seeds, AEAD nonces given, Ed25519
+// deterministic) except the sealed boxes, whose ephemeral keys are drawn at each run: those rows
 // store the recipient's key pair and are checked by opening.
 #include <cstdio>
 #include <cstdlib>
@@ -17,6 +16,7 @@
 #include "generator_support.h"  // beside this file
 #include "protocol/backup.h"
 #include "protocol/binding.h"
+#include "protocol/device_share.h"
 #include "protocol/escrow.h"
 #include "protocol/grant.h"
 #include "protocol/link.h"
@@ -814,6 +814,70 @@ void Snapshot() {
 
 }  // namespace
 
+void DeviceShare() {
+  Json doc =
+      Doc(std::string(kGenerated) + kSealedNote,
+          "Device requests. header(label) = label 0 org 0 user 0 epoch 0 request 0; DA = nonce || "
+          "crypto_box_easy(header(\"device-a\") || A, nonce, pk_dev, sk_org) (the admin's client; "
+          "key pairs from crypto_box_seed_keypair of org_seed and device_seed); DU = "
+          "crypto_box_seal(pk_dev, header(\"device-u\") || U) (the server). DA must open only as "
+          "boxed by pk_org and only under its own org, user, epoch and request ('wrong' rows must "
+          "fail to open).");
+  struct Row {
+    std::string org, user, request;
+    uint64_t epoch;
+    Bytes org_seed, device_seed, a, u, nonce;
+  };
+  const std::vector<Row> rows = {
+      {"org-1", "user-1", "req-1", 3, Seq(0x01, 32), Seq(0x40, 32), Rep(0x11, 32), Rep(0x66, 32),
+       Rep(0x22, 24)},
+      {"b3JnLWlkLTE2LWJ5dGVz", "dXNlci1pZC0xNi1ieXRlcw", "cmVxdWVzdC1pZC0xNmJ5dA",
+       9007199254740991ull, Seq(0x20, 32), Seq(0x90, 32), Seq(0x40, 32), Seq(0x70, 32),
+       Seq(0x00, 24)},
+  };
+  Json vectors = Json::array();
+  for (const Row& r : rows) {
+    const kc::BoxKeyPair org = kc::BoxKeyPairFromSeed(r.org_seed);
+    const kc::BoxKeyPair device = kc::BoxKeyPairFromSeed(r.device_seed);
+    const kc::GenericKey a(kc::SecureBytes::Copy(r.a));
+    const kc::GenericKey u(kc::SecureBytes::Copy(r.u));
+    const Bytes da =
+        Must(kp::device_share::BoxAdminShareWithNonce(org, device.public_key, a, r.org, r.user,
+                                                      r.epoch, r.request, r.nonce),
+             "box");
+    const Bytes du = Must(
+        kp::device_share::SealServerShare(device.public_key, u, r.org, r.user, r.epoch, r.request),
+        "seal");
+    vectors.push_back(
+        {{"org", r.org},
+         {"user", r.user},
+         {"epoch", r.epoch},
+         {"request", r.request},
+         {"org_seed", X(r.org_seed)},
+         {"org_public_key", X(org.public_key)},
+         {"device_seed", X(r.device_seed)},
+         {"device_public_key", X(device.public_key)},
+         {"admin_part", X(r.a)},
+         {"server_part", X(r.u)},
+         {"nonce", X(r.nonce)},
+         {"admin_header",
+          X(Must(kp::device_share::Header("device-a", r.org, r.user, r.epoch, r.request), "hdr"))},
+         {"device_admin_share", X(da)},
+         {"device_server_share", X(du)},
+         {"wrong",
+          Json::array(
+              {{{"org", r.org + "x"}, {"user", r.user}, {"epoch", r.epoch}, {"request", r.request}},
+               {{"org", r.org}, {"user", r.user + "x"}, {"epoch", r.epoch}, {"request", r.request}},
+               {{"org", r.org}, {"user", r.user}, {"epoch", r.epoch - 1}, {"request", r.request}},
+               {{"org", r.org},
+                {"user", r.user},
+                {"epoch", r.epoch},
+                {"request", r.request + "x"}}})}});
+  }
+  doc["vectors"] = vectors;
+  Write("protocol_device_share.json", doc);
+}
+
 int main(int argc, char** argv) {
   if (!kc::Init()) Die("libsodium init failed");
   out_dir = kv::OutDir(argc, argv);
@@ -833,6 +897,10 @@ int main(int argc, char** argv) {
     Snapshot();
     return 0;
   }
+  if (argc > 2 && std::string(argv[2]) == "device") {
+    DeviceShare();
+    return 0;
+  }
   Escrow();
   Link();
   Grant();
@@ -840,5 +908,6 @@ int main(int argc, char** argv) {
   Policy();
   Backup();
   Snapshot();
+  DeviceShare();
   return 0;
 }

@@ -11,6 +11,7 @@
 #include "crypto/crypto.h"
 #include "protocol/backup.h"
 #include "protocol/binding.h"
+#include "protocol/device_share.h"
 #include "protocol/escrow.h"
 #include "protocol/grant.h"
 #include "protocol/link.h"
@@ -415,6 +416,51 @@ TEST_F(ProtocolVectorsTest, Snapshot) {
   auto wrong = OpenBackup(DeriveSnapshotKey(crypto::VaultKey::Random()), file);
   ASSERT_FALSE(wrong.has_value());
   EXPECT_EQ(wrong.error().code(), "backup.cannot_open");
+}
+
+// Device requests: DA is fixed (given nonce) and opens only as boxed by
+// pk_org under its own org, user, epoch and request; DU is checked by
+// opening (its ephemeral key was drawn at generation).
+TEST_F(ProtocolVectorsTest, DeviceShare) {
+  const Json doc = Load("protocol_device_share.json");
+  for (const Json& v : Rows(doc, "vectors", 2)) {
+    const std::string org = v["org"], user = v["user"], request = v["request"];
+    const uint64_t epoch = v["epoch"];
+    const crypto::BoxKeyPair org_key = crypto::BoxKeyPairFromSeed(Hex(v["org_seed"]));
+    const crypto::BoxKeyPair device = crypto::BoxKeyPairFromSeed(Hex(v["device_seed"]));
+    EXPECT_EQ(HexOf(org_key.public_key), v["org_public_key"]);
+    EXPECT_EQ(HexOf(device.public_key), v["device_public_key"]);
+    EXPECT_EQ(HexOf(*device_share::Header("device-a", org, user, epoch, request)),
+              v["admin_header"]);
+    const crypto::GenericKey a(crypto::SecureBytes::Copy(Hex(v["admin_part"])));
+    auto da = device_share::BoxAdminShareWithNonce(org_key, device.public_key, a, org, user, epoch,
+                                                   request, Hex(v["nonce"]));
+    ASSERT_TRUE(da.has_value()) << org;
+    EXPECT_EQ(HexOf(*da), v["device_admin_share"]);
+    auto opened = device_share::OpenAdminShare(
+        device, org_key.public_key, Hex(v["device_admin_share"]), org, user, epoch, request);
+    ASSERT_TRUE(opened.has_value()) << org;
+    EXPECT_EQ(HexOf(opened->span()), v["admin_part"]);
+    auto u = device_share::OpenServerShare(device, Hex(v["device_server_share"]), org, user, epoch,
+                                           request);
+    ASSERT_TRUE(u.has_value()) << org;
+    EXPECT_EQ(HexOf(u->span()), v["server_part"]);
+    // Another sender key opens nothing.
+    EXPECT_FALSE(device_share::OpenAdminShare(device, crypto::GenerateBoxKeyPair().public_key,
+                                              Hex(v["device_admin_share"]), org, user, epoch,
+                                              request));
+    for (const Json& w : v["wrong"]) {
+      const std::string w_org = w["org"], w_user = w["user"], w_request = w["request"];
+      const uint64_t w_epoch = w["epoch"];
+      EXPECT_FALSE(device_share::OpenAdminShare(device, org_key.public_key,
+                                                Hex(v["device_admin_share"]), w_org, w_user,
+                                                w_epoch, w_request))
+          << w.dump();
+      EXPECT_FALSE(device_share::OpenServerShare(device, Hex(v["device_server_share"]), w_org,
+                                                 w_user, w_epoch, w_request))
+          << w.dump();
+    }
+  }
 }
 
 }  // namespace

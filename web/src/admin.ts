@@ -12,6 +12,7 @@ import { call } from "./api.js";
 import * as c from "./crypto/primitives.js";
 import { createEscrow, openAdminShare, recoverVaultKey, resealAdminShare } from "./protocol/escrow.js";
 import { createGrant, createSigningGrant, openGrant, openSigningGrant } from "./protocol/grant.js";
+import { boxAdminShare } from "./protocol/device_share.js";
 import { buildLinkText, createLink } from "./protocol/link.js";
 import {
   decodeOrgStatement, encodeOrgStatement, pinOnFirstUse, verifyOrgStatement, type OrgPin,
@@ -82,6 +83,8 @@ export interface RecoveryRequest {
   kind: string;
   snapshot_id: string | null;
   link: boolean;
+  // A device request (kind "device"): the new device's X25519 key.
+  device_public_key?: string | null;
   escrow?: { epoch: number; key_version: number; admin_share: string };
 }
 
@@ -236,12 +239,23 @@ export interface Approved {
   link?: string; // shown once: the quorum was reached with this approval
 }
 
+// The fingerprint of a device request's key as the server lists it.
+export function deviceFingerprint(r: RecoveryRequest): string {
+  const key = c.fromBase64url(r.device_public_key ?? "");
+  if (key.length !== 32) {
+    throw denied("server.bad_response", "The server listed no valid key for the new device.");
+  }
+  return c.fingerprint(key);
+}
+
 // RecoveryAdmin::Approve: sk_org from this admin's grant (checked against
 // the verified pk_org), A from the member's share SA, then L, T and LA with
 // this admin's pin of the organization inside LA. The link text is built
 // before the server records anything: a link that cannot be shown is not
-// approved.
-export async function approve(session: Session, v: VerifiedOrg, requestId: string): Promise<Approved> {
+// approved. A device request instead boxes A to the device's key, only
+// when its fingerprint is `confirmedDevice`, the one the member read out.
+export async function approve(session: Session, v: VerifiedOrg, requestId: string,
+  confirmedDevice = ""): Promise<Approved> {
   await c.init();
   const orgId = v.org.id;
   const req = await getRequest(orgId, requestId);
@@ -253,7 +267,19 @@ export async function approve(session: Session, v: VerifiedOrg, requestId: strin
     throw denied("org.self_action", "You cannot approve your own recovery request: another recovery admin must.");
   }
   const path = requestsPath(orgId, `/requests/${enc(requestId)}/approve`);
-  if (!req.link) {
+  const device = req.kind === "device";
+  if (device) {
+    if (!confirmedDevice.trim()) {
+      throw denied("device.fingerprint_required",
+        "Type the fingerprint the member reads to you off their new device.");
+    }
+    if (!sameFingerprint(deviceFingerprint(req), confirmedDevice)) {
+      throw denied("device.fingerprint_mismatch",
+        "The device key the server lists is not the one the member's device shows: do not " +
+        "approve; someone may be trying to take over the account.");
+    }
+  }
+  if (!req.link && !device) {
     // A cloud restore asked in a session: no secret is released.
     return { request: await call<RecoveryRequest>("POST", path, {}) };
   }
@@ -283,11 +309,26 @@ export async function approve(session: Session, v: VerifiedOrg, requestId: strin
   const orgKey = openGrant(session.memberKeys, c.fromBase64url(grant.recovery_grant), orgId,
     session.accountId, share.key_version, v.statement.orgPublicKey);
   let adminPart: Uint8Array;
+  let deviceShare: Uint8Array | undefined;
   try {
     adminPart = openAdminShare(orgKey, c.fromBase64url(share.admin_share), orgId, req.account_id,
       share.epoch);
+    if (device) {
+      // A from sk_org to the key the member confirmed: only that device
+      // opens it, and it knows the organization's key made it.
+      try {
+        deviceShare = boxAdminShare(orgKey, c.fromBase64url(req.device_public_key!), adminPart,
+          orgId, req.account_id, share.epoch, req.id);
+      } finally {
+        c.wipe(adminPart);
+      }
+    }
   } finally {
     c.wipe(orgKey.secretKey);
+  }
+  if (deviceShare) {
+    return { request: await call<RecoveryRequest>("POST", path,
+      { device_share: c.base64url(deviceShare) }) };
   }
   const server = await call<{ public_url?: string }>("GET", "/v1/server");
   let text: string;

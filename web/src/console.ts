@@ -6,7 +6,7 @@
 // with a reason; and starting a recovery for a member.
 import { ApiError } from "./api.js";
 import {
-  approve, countRequests, decline, firstUsePin, getRequest, grantRecovery, invite, isRecoveryAdmin,
+  approve, countRequests, deviceFingerprint, decline, firstUsePin, getRequest, grantRecovery, invite, isRecoveryAdmin,
   listMembers, listOrgs, listRequests, memberAction, memberKeyFingerprint, resetPassword,
   roleChangeNeedsGrant, setRole, startRecovery, statusText, STATUSES, verifyOrg, type Counts,
   type Member, type OrgSummary, type RecoveryRequest, type VerifiedOrg,
@@ -213,7 +213,7 @@ async function showRequests(nav: Nav, v: VerifiedOrg, state: ListState): Promise
     open.setAttribute("aria-label", `Open the request of ${r.email}`);
     body.append(el("tr", {},
       el("td", { text: r.email }),
-      el("td", { text: r.kind === "restore" ? "Restore" : "Recovery" }),
+      el("td", { text: kindText(r) }),
       el("td", { text: statusText(r.status) }),
       el("td", { text: when(r.created_at) }),
       el("td", { text: `${r.approvals.length} of ${r.quorum}` }),
@@ -234,11 +234,26 @@ async function showRequests(nav: Nav, v: VerifiedOrg, state: ListState): Promise
       rows.length ? table : el("p", { class: "muted", text: "No request here." }), paging, error));
 }
 
+function kindText(r: RecoveryRequest): string {
+  return r.kind === "restore" ? "Restore" : r.kind === "device" ? "New device" : "Recovery";
+}
+
 function details(r: RecoveryRequest): HTMLElement {
   const dl = el("dl", { class: "details" });
   const add = (k: string, value: string) => dl.append(el("dt", { text: k }), el("dd", { text: value }));
   add("Member", r.email);
-  add("Type", r.kind === "restore" ? `Cloud backup restore${r.snapshot_id ? ` (snapshot ${r.snapshot_id})` : ""}` : "Account recovery");
+  add("Type", r.kind === "restore" ? `Cloud backup restore${r.snapshot_id ? ` (snapshot ${r.snapshot_id})` : ""}`
+    : r.kind === "device" ? "New device (approving releases the vault key to that device only)"
+      : "Account recovery");
+  if (r.kind === "device") {
+    let fp: string;
+    try {
+      fp = deviceFingerprint(r);
+    } catch {
+      fp = "— (the server listed no valid key)";
+    }
+    add("Device fingerprint", fp);
+  }
   add("Status", statusText(r.status));
   add("Asked", when(r.created_at));
   add(r.status === "approved" ? "Link expires" : "Expires", when(r.expires_at));
@@ -268,12 +283,16 @@ async function showRequest(nav: Nav, v: VerifiedOrg, id: string, back: ListState
   const toList = button("Back to the list", () => void showRequests(nav, v, back), true);
   const card = el("div", { class: "card" }, details(r));
   if (r.status === "pending") {
+    const device = r.kind === "device";
+    const typed = el("input", { id: "device-fingerprint", type: "text", autocomplete: "off",
+      spellcheck: "false", "aria-describedby": "form-error" });
     const approveButton = button("Approve", async () => {
       approveButton.disabled = true;
       error.textContent = "";
-      progress.textContent = "Approving… (making the recovery link in this browser)";
+      progress.textContent = device ? "Approving… (releasing the vault key to that device only)"
+        : "Approving… (making the recovery link in this browser)";
       try {
-        const done = await approve(nav.session, v, id);
+        const done = await approve(nav.session, v, id, device ? typed.value : "");
         progress.textContent = "";
         if (done.link) showLink(nav, v, done.request, done.link, back);
         else await showApproved(nav, v, done.request, back);
@@ -310,6 +329,12 @@ async function showRequest(nav: Nav, v: VerifiedOrg, id: string, back: ListState
         error.textContent = describe(e);
       }
     });
+    if (device) {
+      card.append(el("p", { text: "Ask the member (in person or by phone) to read you the " +
+        "fingerprint their new device shows, and type it here: you approve only that device." }),
+      el("label", { for: "device-fingerprint", text: "Fingerprint the member reads off the new device" }),
+      typed);
+    }
     card.append(el("div", { class: "actions" }, approveButton), progress, declineForm);
   }
   card.append(error, toList);
@@ -317,7 +342,11 @@ async function showRequest(nav: Nav, v: VerifiedOrg, id: string, back: ListState
 }
 
 async function showApproved(nav: Nav, v: VerifiedOrg, r: RecoveryRequest, back: ListState): Promise<void> {
-  const text = r.status === "link_used"
+  const text = r.kind === "device" && r.status === "approved"
+    ? `Approved: the new device of ${r.email} can now finish on its side (keyward device request-finish).`
+    : r.kind === "device"
+      ? `Your approval is recorded: ${r.approvals.length} of ${r.quorum}. Another recovery admin must approve.`
+      : r.status === "link_used"
     ? `Approved: the vault of ${r.email} was rolled back to the cloud backup.`
     : `Your approval is recorded: ${r.approvals.length} of ${r.quorum}. Another recovery admin must approve before a link is made.`;
   page("Approval recorded", header(nav, v), el("div", { class: "card" }, el("p", { text }),

@@ -14,6 +14,7 @@ import {
   buildLinkText, createLinkWith, encodeLinkPlaintext, linkKey, linkToken, openLink, parseLinkText,
 } from "../src/protocol/link.js";
 import { encodeOrgStatement, verifyOrgStatement } from "../src/protocol/statement.js";
+import * as deviceShare from "../src/protocol/device_share.js";
 import { base32, fromBase32, totp } from "../src/crypto/totp.js";
 import {
   createGrant, createSigningGrant, openGrant, openSigningGrant,
@@ -311,5 +312,33 @@ test("TOTP and base32 (totp.json)", async () => {
   for (const v of rows(doc, "base32_lenient", 2)) assert.equal(c.hex(fromBase32(v.input)), v.bytes);
   for (const text of rows(doc, "base32_invalid", 5)) {
     assert.equal(codeOf(() => fromBase32(text as unknown as string)), "crypto.invalid_base32", text as unknown as string);
+  }
+});
+
+test("device shares (protocol_device_share.json)", () => {
+  const doc = load("protocol_device_share.json");
+  for (const v of rows(doc, "vectors", 2)) {
+    const orgKey = c.boxKeyPairFromSeed(h(v.org_seed));
+    const device = c.boxKeyPairFromSeed(h(v.device_seed));
+    assert.equal(c.hex(orgKey.publicKey), v.org_public_key);
+    assert.equal(c.hex(device.publicKey), v.device_public_key);
+    assert.equal(c.hex(deviceShare.header("device-a", v.org, v.user, v.epoch, v.request)),
+      v.admin_header);
+    // The admin's browser makes the same DA as the C++ client.
+    assert.equal(c.hex(deviceShare.boxAdminShare(orgKey, device.publicKey, h(v.admin_part), v.org,
+      v.user, v.epoch, v.request, h(v.nonce))), v.device_admin_share);
+    assert.equal(c.hex(deviceShare.openAdminShare(device, orgKey.publicKey, h(v.device_admin_share),
+      v.org, v.user, v.epoch, v.request)), v.admin_part);
+    assert.equal(c.hex(deviceShare.openServerShare(device, h(v.device_server_share), v.org, v.user,
+      v.epoch, v.request)), v.server_part);
+    // Only as boxed by pk_org, only under its own org, user, epoch and request.
+    assert.equal(codeOf(() => deviceShare.openAdminShare(device, c.generateBoxKeyPair().publicKey,
+      h(v.device_admin_share), v.org, v.user, v.epoch, v.request)), "crypto.decrypt_failed");
+    for (const w of v.wrong as Json[]) {
+      assert.equal(codeOf(() => deviceShare.openAdminShare(device, orgKey.publicKey,
+        h(v.device_admin_share), w.org, w.user, w.epoch, w.request)), "crypto.decrypt_failed");
+      assert.equal(codeOf(() => deviceShare.openServerShare(device, h(v.device_server_share), w.org,
+        w.user, w.epoch, w.request)), "crypto.decrypt_failed");
+    }
   }
 });

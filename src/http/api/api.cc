@@ -239,10 +239,7 @@ class ApiImpl final : public Api {
     } else {
       KW_ASSIGN_OR_RETURN(login.auth_key, f.AuthKey("auth_key"));
     }
-    KW_ASSIGN_OR_RETURN(auto device, f.Object("device", {"id", "name", "type"}));
-    KW_ASSIGN_OR_RETURN(login.device.id, device.String("id"));
-    KW_ASSIGN_OR_RETURN(login.device.name, device.String("name"));
-    KW_ASSIGN_OR_RETURN(login.device.type, device.String("type"));
+    KW_ASSIGN_OR_RETURN(login.device, DeviceFrom(f));
     KW_ASSIGN_OR_RETURN(login.totp_code, f.OptionalString("totp_code"));
     KW_ASSIGN_OR_RETURN(login.recovery_code, f.OptionalString("recovery_code"));
     if (f.Has("sso_tickets")) {

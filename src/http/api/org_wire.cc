@@ -66,6 +66,15 @@ Result<uint64_t> QueryNumber(const http::Request& request, std::string_view name
   return value;
 }
 
+Result<core::DeviceInfo> DeviceFrom(const Fields& f) {
+  KW_ASSIGN_OR_RETURN(auto device, f.Object("device", {"id", "name", "type"}));
+  core::DeviceInfo out;
+  KW_ASSIGN_OR_RETURN(out.id, device.String("id"));
+  KW_ASSIGN_OR_RETURN(out.name, device.String("name"));
+  KW_ASSIGN_OR_RETURN(out.type, device.String("type"));
+  return out;
+}
+
 Result<core::GrantUpload> GrantUploadFrom(const Fields& g) {
   core::GrantUpload out;
   KW_ASSIGN_OR_RETURN(int64_t key_version, g.Count("key_version"));

@@ -335,10 +335,7 @@ class RequestRoutes {
         auto f, Fields::FromBody(request, {"sso_ticket", "device", "device_public_key", "claim"}));
     core::DeviceRequestSubmission s;
     KW_ASSIGN_OR_RETURN(s.sso_ticket, f.Binary("sso_ticket", 32, 32));
-    KW_ASSIGN_OR_RETURN(auto device, f.Object("device", {"id", "name", "type"}));
-    KW_ASSIGN_OR_RETURN(s.device.id, device.String("id"));
-    KW_ASSIGN_OR_RETURN(s.device.name, device.String("name"));
-    KW_ASSIGN_OR_RETURN(s.device.type, device.String("type"));
+    KW_ASSIGN_OR_RETURN(s.device, DeviceFrom(f));
     KW_ASSIGN_OR_RETURN(s.device_public_key, f.Binary("device_public_key", 32, 32));
     KW_ASSIGN_OR_RETURN(s.claim, SecretKey(f, "claim"));
     s.remote_address = request.remote_address;

@@ -100,6 +100,9 @@ nlohmann::json StatementsJson(const std::vector<core::OrgStatementRow>& rows);
 // a decimal integer in [min, max] is request.invalid_query.
 [[nodiscard]] Result<uint64_t> QueryNumber(const http::Request& request, std::string_view name,
                                            uint64_t fallback, uint64_t min, uint64_t max);
+// The object "device" of `f`: {"id","name","type"} (POST /v1/sessions,
+// POST /v1/device-requests); the services check the values.
+[[nodiscard]] Result<core::DeviceInfo> DeviceFrom(const Fields& f);
 // docs/api.md "Grant": the fields of a grant object.
 [[nodiscard]] Result<core::GrantUpload> GrantUploadFrom(const Fields& grant);
 // {"statement","signature"} fields of `f`.

@@ -247,6 +247,33 @@ export function open(publicKey: Uint8Array, secretKey: Uint8Array, sealed: Uint8
   }
 }
 
+// ---- authenticated boxes (X25519 + XSalsa20-Poly1305, crypto_box_easy) ----
+// nonce (24) || crypto_box_easy(message, nonce, recipient, sender), as
+// crypto::Box: only the holder of the sender's or the recipient's secret
+// key can make one that opens.
+
+export function boxWithNonce(recipientPublicKey: Uint8Array, senderSecretKey: Uint8Array,
+  nonce: Uint8Array, message: Uint8Array): Uint8Array {
+  if (nonce.length !== 24) throw new CryptoError("protocol.invalid_nonce", "24 bytes");
+  return concat(nonce, s().crypto_box_easy(message, nonce, recipientPublicKey, senderSecretKey));
+}
+
+export function box(recipientPublicKey: Uint8Array, senderSecretKey: Uint8Array,
+  message: Uint8Array): Uint8Array {
+  return boxWithNonce(recipientPublicKey, senderSecretKey, randomBytes(24), message);
+}
+
+export function boxOpen(senderPublicKey: Uint8Array, recipientSecretKey: Uint8Array,
+  blob: Uint8Array): Uint8Array {
+  if (blob.length < 24 + 16) throw decryptFailed();
+  try {
+    return s().crypto_box_open_easy(blob.subarray(24), blob.subarray(0, 24), senderPublicKey,
+      recipientSecretKey);
+  } catch {
+    throw decryptFailed();
+  }
+}
+
 // ---- signatures (Ed25519) ----
 
 export interface SignKeyPair {

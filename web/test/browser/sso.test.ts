@@ -18,6 +18,8 @@ import type { Browser, Page } from "playwright-core";
 
 import * as c from "../../src/crypto/primitives.js";
 import { fromBase32, totp } from "../../src/crypto/totp.js";
+import * as deviceShare from "../../src/protocol/device_share.js";
+import { recoverVaultKey } from "../../src/protocol/escrow.js";
 import {
   aliceAndBob, EditingProxy, launch, openConsole, PASSWORD, screenshot, Server, signInPage,
   startBehindProxy, tearDown, watchedPage,
@@ -349,4 +351,89 @@ test("the policy editor shows and signs single sign-on; no provider is said in w
     { KEYWARD_SESSION: alice }));
   assert.equal(shown.policy.sso, "required");
   assert.deepEqual(w.problems, []);
+});
+
+// A JSON call to keywardd with no session, as a new device makes it.
+async function api(method: string, path: string, body: unknown): Promise<{ status: number; json: any }> {
+  const r = await fetch(`${server.url}${path}`, { method, headers: { "content-type": "application/json" },
+    body: JSON.stringify(body) });
+  return { status: r.status, json: await r.json() };
+}
+
+// bob lost every trusted device: a new phone signs in at the provider (its
+// subject bound to bob by the first test's sign-in) and asks the admins.
+// alice approves it in the console only with the fingerprint bob reads
+// out; a server that swaps the device key in its answer gets a refusal.
+// Then the phone opens what was released to it.
+test("a new device's request is approved in the console only with the member's fingerprint", async () => {
+  const started = await api("POST", "/v1/sso/start",
+    { org_id: orgId, client: "web", redirect_uri: `${server.url}/sso/callback` });
+  assert.equal(started.status, 201, JSON.stringify(started.json));
+  const back = new URL(provider.login(started.json.authorization_url));
+  const finished = await api("POST", "/v1/sso/finish",
+    { state: back.searchParams.get("state"), code: back.searchParams.get("code") });
+  assert.equal(finished.status, 201, JSON.stringify(finished.json));
+  const device = c.generateBoxKeyPair();
+  const claim = c.randomBytes(32);
+  const made = await api("POST", "/v1/device-requests", {
+    sso_ticket: finished.json.ticket, device: { id: "bob-phone", name: "Bob's phone", type: "mobile" },
+    device_public_key: c.base64url(device.publicKey), claim: c.base64url(claim),
+  });
+  assert.equal(made.status, 201, JSON.stringify(made.json));
+  const requestId: string = made.json.request_id;
+  const fingerprint = c.fingerprint(device.publicKey);
+  const state = async () => (await api("POST", "/v1/device-requests/open",
+    { request_id: requestId, claim: c.base64url(claim) })).json;
+
+  const { page, problems } = await watchedPage(browser);
+  await signInPage(page, server.url, "alice@example.com");
+  await openConsole(page);
+  const row = page.getByRole("row").filter({ hasText: "New device" });
+  await row.getByRole("button", { name: "Open the request of bob@example.com" }).click();
+  await page.getByRole("heading", { name: "Recovery request" }).waitFor();
+  const shown = await page.locator("dl.details").innerText();
+  assert.ok(shown.includes(fingerprint), shown);
+  assert.match(shown, /New device/);
+  await screenshot(page, "device-request");
+
+  const error = page.locator("#form-error");
+  const approve = page.getByRole("button", { name: "Approve" });
+  await approve.click();
+  await error.filter({ hasText: "Type the fingerprint the member reads" }).waitFor();
+  await page.getByLabel("Fingerprint the member reads off the new device").fill("0".repeat(40));
+  await approve.click();
+  await error.filter({ hasText: "not the one the member's device shows" }).waitFor();
+  await screenshot(page, "device-request-wrong-fingerprint");
+
+  // The server lists its own key for the device: refused in the browser.
+  const attacker = c.base64url(c.generateBoxKeyPair().publicKey);
+  await page.route(`${server.url}/v1/orgs/*/recovery/requests/${requestId}`, async (route) => {
+    const response = await route.fetch();
+    const json = await response.json();
+    json.device_public_key = attacker;
+    await route.fulfill({ response, json });
+  });
+  await page.getByLabel("Fingerprint the member reads off the new device").fill(fingerprint);
+  await page.getByRole("button", { name: "Approve" }).click();
+  await error.filter({ hasText: "not the one the member's device shows" }).waitFor();
+  await page.unroute(`${server.url}/v1/orgs/*/recovery/requests/${requestId}`);
+  assert.equal((await state()).approvals, 0, "nothing was recorded");
+
+  await page.getByRole("button", { name: "Approve" }).click();
+  await page.getByText("the new device of bob@example.com can now finish").waitFor({ timeout: 30_000 });
+  await screenshot(page, "device-request-approved");
+  assert.deepEqual(problems, []);
+
+  // The phone: DA opens only as boxed by the organization's key, DU with
+  // its own key, and together they unwrap the escrowed vault key.
+  const opened = await state();
+  assert.equal(opened.status, "approved");
+  const g = opened.grant;
+  const a = deviceShare.openAdminShare(device, c.fromBase64url(g.org.recovery_public_key),
+    c.fromBase64url(g.device_admin_share), g.org.org_id, g.account_id, g.epoch, requestId);
+  const u = deviceShare.openServerShare(device, c.fromBase64url(g.device_server_share),
+    g.org.org_id, g.account_id, g.epoch, requestId);
+  const uk = recoverVaultKey(a, u, c.fromBase64url(g.wrapped_vault_key), g.org.org_id,
+    g.account_id, g.epoch);
+  assert.equal(uk.length, 32);
 });
