@@ -27,18 +27,22 @@ async function signOut(session: Session): Promise<void> {
 
 // "Sign in with single sign-on": a link (not a button, so that it never
 // reads as the form's "Sign in"), to the organization id page.
-function ssoLink(): HTMLAnchorElement {
-  const link = el("a", { href: "/#sso", class: "sso-link", text: "Sign in with single sign-on" });
+// With `carried` tickets, the next organization's sign-in keeps them.
+function ssoLink(carried: SsoTicket[] = []): HTMLAnchorElement {
+  const link = el("a", { href: "/#sso", class: "sso-link", text: carried.length
+    ? "Also sign in at the next organization's single sign-on" : "Sign in with single sign-on" });
   link.addEventListener("click", (event) => {
     event.preventDefault();
-    showSsoStart();
+    showSsoStart("", carried);
   });
   return link;
 }
 
-// The sign-in form; with `sso`, after the organization's provider vouched
-// for the member (/sso/callback): the ticket goes with the auth key.
-function showSignIn(message = "", sso?: SsoTicket): void {
+// The sign-in form; with `tickets`, after organizations' providers vouched
+// for the member (/sso/callback): the tickets go with the auth key, and a
+// refusal naming one more organization that requires single sign-on
+// leads to its provider with these carried along.
+function showSignIn(message = "", tickets: SsoTicket[] = []): void {
   const email = field("email", "email", "username");
   const password = field("password", "password", "current-password");
   const totp = field("totp", "text", "one-time-code");
@@ -52,9 +56,12 @@ function showSignIn(message = "", sso?: SsoTicket): void {
   const submit = el("button", { type: "submit", text: "Sign in" });
   const forgot = el("button", { type: "button", class: "secondary", text: "Forgot master password?" });
   forgot.addEventListener("click", () => showForgot(email.value.trim()));
-  const ssoStart = ssoLink();
+  const ssoStart = ssoLink(tickets);
+  const orgs = tickets.map((t) => t.orgId).join(", ");
   const form = el("form", { class: "card", novalidate: "" },
-    sso ? el("p", { id: "sso-done", role: "status", text: `Your organization's single sign-on confirmed you (organization ${sso.orgId}). Now your email and master password: the master password still unlocks your vault, on this device only.` }) : "",
+    tickets.length ? el("p", { id: "sso-done", role: "status", text: tickets.length === 1
+      ? `Your organization's single sign-on confirmed you (organization ${orgs}). Now your email and master password: the master password still unlocks your vault, on this device only.`
+      : `Your organizations' single sign-on confirmed you (organizations ${orgs}). Now your email and master password: the master password still unlocks your vault, on this device only.` }) : "",
     el("label", { for: "email", text: "Email" }), email,
     el("label", { for: "password", text: "Master password" }), password,
     totpBlock, submit, progress, error, forgot, el("p", { class: "sso" }, ssoStart));
@@ -76,7 +83,7 @@ function showSignIn(message = "", sso?: SsoTicket): void {
     try {
       const typed = password.value;
       const session = await signIn(email.value.trim(), typed,
-        totpBlock.hidden ? undefined : totp.value.trim(), sso ? [sso.ticket] : []);
+        totpBlock.hidden ? undefined : totp.value.trim(), tickets.map((t) => t.ticket));
       password.value = "";
       if (session.mustChangePassword) {
         await startIdleLock(session);
@@ -104,13 +111,13 @@ function showSignIn(message = "", sso?: SsoTicket): void {
       progress.textContent = "";
     }
   });
-  show(false, el("h1", { text: sso ? "Finish signing in to Keyward" : "Sign in to Keyward" }), form);
+  show(false, el("h1", { text: tickets.length ? "Finish signing in to Keyward" : "Sign in to Keyward" }), form);
   email.focus();
 }
 
 // Single sign-on, first step: the organization id, then the browser goes to
 // the organization's identity provider (sso.ts checks the address).
-function showSsoStart(message = ""): void {
+function showSsoStart(message = "", carried: SsoTicket[] = []): void {
   const org = field("sso-org", "text", "off");
   org.setAttribute("spellcheck", "false");
   org.setAttribute("autocapitalize", "off");
@@ -119,9 +126,11 @@ function showSsoStart(message = ""): void {
   const progress = el("p", { class: "progress muted", role: "status" });
   const submit = el("button", { type: "submit", text: "Continue to your organization's sign-in" });
   const back = el("button", { type: "button", class: "secondary", text: "Back to sign in" });
-  back.addEventListener("click", () => showSignIn());
+  back.addEventListener("click", () => showSignIn("", carried));
   const form = el("form", { class: "card", novalidate: "" },
-    el("p", { text: "Your organization asks you to sign in at its identity provider first; your master password still unlocks your vault afterwards." }),
+    el("p", { text: carried.length
+      ? `Your single sign-on at organization ${carried.map((t) => t.orgId).join(", ")} is kept for this sign-in; now the next organization's identity provider.`
+      : "Your organization asks you to sign in at its identity provider first; your master password still unlocks your vault afterwards." }),
     el("label", { for: "sso-org", text: "Organization id" }), org,
     el("p", { class: "muted", text: "Your administrator gives it to you; `keyward org list` shows it, and the message of a refused sign-in names it." }),
     submit, progress, error, back);
@@ -140,7 +149,7 @@ function showSsoStart(message = ""): void {
     submit.disabled = true;
     progress.textContent = "Asking the server for your organization's sign-in page…";
     try {
-      await startSso(id);
+      await startSso(id, carried);
       progress.textContent = "Opening your organization's sign-in page…";
     } catch (e) {
       progress.textContent = "";
@@ -172,7 +181,7 @@ async function showSsoCallback(query: string): Promise<void> {
       page(el("p", { class: "error", role: "alert", text: `Your organization's identity provider did not sign you in (${answer.error}).` }), again, back);
       again.focus();
     } else {
-      showSignIn("", answer.ticket);
+      showSignIn("", answer.tickets);
     }
   } catch (e) {
     page(el("p", { class: "error", role: "alert", text: describe(e) }), again, back);

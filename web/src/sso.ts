@@ -5,6 +5,12 @@
 // when the provider sends the browser back) and, on /sso/callback, finishes
 // with the server for a single-use ticket that POST /v1/sessions takes next
 // to the master password's auth key.
+//
+// A member of several organizations that require single sign-on signs in at
+// each provider in turn: the tickets already received ride along in
+// sessionStorage while the browser is at the next provider (they are
+// single-use, live 5 minutes, and log nobody in without the master
+// password), and all of them go with the sign-in.
 import { call } from "./api.js";
 import { CryptoError } from "./crypto/primitives.js";
 
@@ -19,6 +25,20 @@ export interface SsoTicket {
 interface Pending {
   state: string;
   org_id: string;
+  carried?: SsoTicket[];
+}
+
+// The server takes at most 8 tickets in one sign-in (core::kMaxSsoTickets).
+export const MAX_TICKETS = 8;
+
+function isTicket(t: unknown): t is SsoTicket {
+  return typeof t === "object" && t !== null && typeof (t as SsoTicket).ticket === "string" &&
+    typeof (t as SsoTicket).orgId === "string";
+}
+
+// `tickets` with `next` added, replacing an earlier one of its organization.
+export function withTicket(tickets: SsoTicket[], next: SsoTicket): SsoTicket[] {
+  return [...tickets.filter((t) => t.orgId !== next.orgId), next].slice(-MAX_TICKETS);
 }
 
 function refuse(code: string, message: string): CryptoError {
@@ -52,7 +72,7 @@ export function safeAuthorizationUrl(url: string, state: string): boolean {
 
 // Starts a sign-in at `orgId`'s provider and sends the browser there; throws
 // (ApiError from the server, CryptoError from this page's checks) instead.
-export async function startSso(orgId: string): Promise<void> {
+export async function startSso(orgId: string, carried: SsoTicket[] = []): Promise<void> {
   const server = await call<{ public_url?: string }>("GET", "/v1/server");
   const publicUrl = typeof server.public_url === "string" ? server.public_url : "";
   let origin = "";
@@ -71,7 +91,8 @@ export async function startSso(orgId: string): Promise<void> {
   if (!safeAuthorizationUrl(url, state)) {
     throw refuse("sso.bad_authorization_url", "The server answered a sign-in address this page will not open (it must be https, or http on this computer, and name this sign-in). Nothing was sent; tell your server's operator.");
   }
-  const pending: Pending = { state, org_id: orgId };
+  const pending: Pending = { state, org_id: orgId,
+    carried: carried.filter((t) => t.orgId !== orgId).slice(-(MAX_TICKETS - 1)) };
   sessionStorage.setItem(STORAGE_KEY, JSON.stringify(pending));
   location.assign(url);
 }
@@ -79,7 +100,7 @@ export async function startSso(orgId: string): Promise<void> {
 export type Callback =
   | { kind: "not-started" }
   | { kind: "provider-error"; error: string; orgId: string }
-  | { kind: "ticket"; ticket: SsoTicket };
+  | { kind: "ticket"; tickets: SsoTicket[] };
 
 // What the provider's redirect brought (`query`: location.search, already
 // removed from the address bar). A state that is not the stored one, or no
@@ -109,6 +130,7 @@ export async function finishSso(query: string): Promise<Callback> {
   if (typeof done.ticket !== "string" || done.ticket === "") {
     throw refuse("server.bad_response", "The server's answer could not be read.");
   }
-  return { kind: "ticket", ticket: { ticket: done.ticket,
-    orgId: typeof done.org_id === "string" ? done.org_id : pending.org_id } };
+  const carried = Array.isArray(pending.carried) ? pending.carried.filter(isTicket) : [];
+  return { kind: "ticket", tickets: withTicket(carried, { ticket: done.ticket,
+    orgId: typeof done.org_id === "string" ? done.org_id : pending.org_id }) };
 }

@@ -11,7 +11,7 @@
 // signs the setting; the server's org.sso_not_configured is said in words.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
@@ -24,56 +24,10 @@ import {
   aliceAndBob, EditingProxy, launch, openConsole, PASSWORD, screenshot, Server, signInPage,
   startBehindProxy, tearDown, watchedPage,
 } from "./harness.js";
-
-const GLEWLWYD = new URL("../../../../tests/support/glewlwyd.py", import.meta.url).pathname;
-const IDP_PASSWORD = "bob's password at the provider";
+import { Provider, throughProvider } from "./glewlwyd.js";
 
 function withoutKeywardVars(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("KEYWARD_")));
-}
-
-// glewlwyd.py start: a provider on a free loopback port with bob as a user
-// and keywardd's callback as the client's redirect; stopped by closing its
-// standard input.
-class Provider {
-  info: { issuer: string; client_id: string; client_secret: string; port: number } | undefined;
-  private process?: ChildProcess;
-
-  async start(dir: string, redirect: string): Promise<void> {
-    this.process = spawn("/usr/bin/python3", [GLEWLWYD, "start", "--dir", dir,
-      "--user", `bob:${IDP_PASSWORD}:bob@example.com`, "--redirect", redirect],
-      { stdio: ["pipe", "pipe", "pipe"] });
-    let err = "";
-    this.process.stderr!.on("data", (d) => (err += d));
-    const line = await new Promise<string>((resolve, reject) => {
-      let out = "";
-      this.process!.stdout!.on("data", (d) => {
-        out += d;
-        const end = out.indexOf("\n");
-        if (end >= 0) resolve(out.slice(0, end));
-      });
-      this.process!.once("exit", (code) => reject(new Error(`glewlwyd.py exited (${code}):\n${err}`)));
-    });
-    this.info = JSON.parse(line);
-  }
-
-  // The headless user side (glewlwyd.py login): bob signs in at the
-  // provider for the authorization request `authUrl`; where glewlwyd sends
-  // the browser next (the callback with code and state).
-  login(authUrl: string): string {
-    const r = spawnSync("/usr/bin/python3", [GLEWLWYD, "login", "--user", "bob", "--password",
-      IDP_PASSWORD, "--auth-url", authUrl], { encoding: "utf8" });
-    assert.equal(r.status, 0, r.stderr);
-    return r.stdout.trim();
-  }
-
-  async stop(): Promise<void> {
-    const p = this.process;
-    if (!p || p.exitCode !== null) return;
-    const exited = new Promise((resolve) => p.once("exit", resolve));
-    p.stdin!.end();
-    await exited;
-  }
 }
 
 const server = new Server();
@@ -185,28 +139,14 @@ test("a member of an organization that requires it signs in through the provider
   await page.getByLabel("Organization id").fill(orgId);
   await screenshot(page, "sso-start");
 
-  // To glewlwyd: the browser really goes there (its login page is not
-  // served by glewlwyd.py, so bob signs in there headless, with the very
-  // authorization request the browser made, and the browser follows the
-  // provider's answer).
-  const issuer = provider.info!.issuer;
-  const authRequest = page.waitForRequest((r) => r.url().startsWith(`${issuer}/auth`) &&
-    r.isNavigationRequest(), { timeout: 30_000 });
-  // glewlwyd answers with its login page's address.
-  const loginPage = page.waitForRequest((r) => r.isNavigationRequest() &&
-    new URL(r.url()).port === String(provider.info!.port) && r.url().includes("/login.html"),
-  { timeout: 30_000 });
-  const left = page.waitForEvent("framenavigated", { predicate: (f) =>
-    f === page.mainFrame() && !f.url().startsWith(server.url), timeout: 30_000 });
-  await page.getByRole("button", { name: "Continue to your organization's sign-in" }).click();
-  const authUrl = (await authRequest).url();
-  await loginPage;
-  await left;
+  // To glewlwyd: the browser really goes there, and bob signs in there
+  // headless with the very authorization request the browser made.
+  const { authUrl, back } = await throughProvider(page, provider, server.url, () =>
+    page.getByRole("button", { name: "Continue to your organization's sign-in" }).click());
   const auth = new URL(authUrl);
   assert.equal(auth.searchParams.get("redirect_uri"), `${server.url}/sso/callback`);
   assert.equal(auth.searchParams.get("code_challenge_method"), "S256");
   assert.ok(calls.includes("POST /v1/sso/start"), calls.join("\n"));
-  const back = provider.login(authUrl);
   assert.ok(back.startsWith(`${server.url}/sso/callback?`), back);
   assert.match(back, /[?&]code=/);
 
