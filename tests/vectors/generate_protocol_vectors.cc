@@ -1,10 +1,10 @@
 // Writes tests/vectors/protocol_*.json, the known-answer vectors of
 // src/protocol (escrow, recovery links, org key grants, signed org
-// statements, recovery policies, device shares) that protocol_vectors_test.cc and the TypeScript
-// client check. Run by hand, once, when a construction changes: `keyward_generate_protocol_vectors
-// [out_dir]`; never run by CI. Every input is fixed (keys from seeds, AEAD nonces given, Ed25519
-// deterministic) except the sealed boxes, whose ephemeral keys are drawn at each run: those rows
-// store the recipient's key pair and are checked by opening.
+// statements, recovery policies, device shares, trusted devices) that protocol_vectors_test.cc and
+// the TypeScript client check. Run by hand, once, when a construction changes:
+// `keyward_generate_protocol_vectors [out_dir]`; never run by CI. Every input is fixed (keys from
+// seeds, AEAD nonces given, Ed25519 deterministic) except the sealed boxes, whose ephemeral keys
+// are drawn at each run: those rows store the recipient's key pair and are checked by opening.
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -22,6 +22,7 @@
 #include "protocol/link.h"
 #include "protocol/policy.h"
 #include "protocol/statement.h"
+#include "protocol/trusted_device.h"
 
 namespace {
 
@@ -878,6 +879,48 @@ void DeviceShare() {
   Write("protocol_device_share.json", doc);
 }
 
+void TrustedDevice() {
+  Json doc = Doc(
+      kGenerated,
+      "Trusted devices. From the device secret D: sign seed = crypto_kdf_derive_from_key(32, 1, "
+      "\"KWdevice\", D) -> crypto_sign_seed_keypair; wrap key = (.., 2, ..). ad = "
+      "\"keyward/v1/trusted-device\" 0 account 0 device; wrapped_vault_key = 0x01 || nonce || "
+      "XChaCha20-Poly1305(wrap key, nonce, UK, ad), which must not open under another account or "
+      "device. login_message = \"keyward/v1/trusted-device-login\" 0 device || ticket; "
+      "signature = crypto_sign_detached(login_message) (deterministic).");
+  struct Row {
+    std::string account, device;
+    Bytes secret, vault_key, nonce, ticket;
+  };
+  const std::vector<Row> rows = {
+      {"user-1", "laptop", Seq(0x01, 32), Seq(0x80, 32), Rep(0x33, 24), Rep(0xab, 32)},
+      {"dXNlci1pZC0xNi1ieXRlcw", "ZGV2aWNlLWlkLTE2LWJ5dA", Rep(0xfe, 32), Rep(0x00, 32),
+       Seq(0x10, 24), Seq(0x00, 32)},
+  };
+  Json vectors = Json::array();
+  namespace td = kp::trusted_device;
+  for (const Row& r : rows) {
+    const td::DeviceKeys keys = Must(td::DeriveKeys(r.secret), "keys");
+    const Bytes ad = kc::Ad({"keyward/v1/trusted-device", r.account, r.device});
+    const Bytes message = td::LoginMessage(r.device, r.ticket);
+    vectors.push_back({{"account", r.account},
+                       {"device", r.device},
+                       {"secret", X(r.secret)},
+                       {"sign_public_key", X(keys.sign.public_key)},
+                       {"wrap_key", X(keys.wrap_key.span())},
+                       {"vault_key", X(r.vault_key)},
+                       {"nonce", X(r.nonce)},
+                       {"ad", X(ad)},
+                       {"wrapped_vault_key",
+                        X(kc::EncryptWithNonce(keys.wrap_key.span(), r.nonce, r.vault_key, ad))},
+                       {"ticket", X(r.ticket)},
+                       {"login_message", X(message)},
+                       {"signature", X(kc::Sign(keys.sign.secret_key.span(), message))}});
+  }
+  doc["vectors"] = vectors;
+  Write("protocol_trusted_device.json", doc);
+}
+
 int main(int argc, char** argv) {
   if (!kc::Init()) Die("libsodium init failed");
   out_dir = kv::OutDir(argc, argv);
@@ -899,6 +942,7 @@ int main(int argc, char** argv) {
   }
   if (argc > 2 && std::string(argv[2]) == "device") {
     DeviceShare();
+    TrustedDevice();
     return 0;
   }
   Escrow();
@@ -909,5 +953,6 @@ int main(int argc, char** argv) {
   Backup();
   Snapshot();
   DeviceShare();
+  TrustedDevice();
   return 0;
 }

@@ -17,6 +17,7 @@
 #include "protocol/link.h"
 #include "protocol/policy.h"
 #include "protocol/statement.h"
+#include "protocol/trusted_device.h"
 #include "vector_file.h"  // beside this file
 
 namespace keyward::protocol {
@@ -460,6 +461,34 @@ TEST_F(ProtocolVectorsTest, DeviceShare) {
                                                  w_user, w_epoch, w_request))
           << w.dump();
     }
+  }
+}
+
+// Trusted devices: the keys of D, the wrapped vault key (given nonce) bound
+// to account and device, and the login signature (deterministic).
+TEST_F(ProtocolVectorsTest, TrustedDevice) {
+  const Json doc = Load("protocol_trusted_device.json");
+  for (const Json& v : Rows(doc, "vectors", 2)) {
+    const std::string account = v["account"], device = v["device"];
+    auto keys = trusted_device::DeriveKeys(Hex(v["secret"]));
+    ASSERT_TRUE(keys.has_value());
+    EXPECT_EQ(HexOf(keys->sign.public_key), v["sign_public_key"]);
+    EXPECT_EQ(HexOf(keys->wrap_key.span()), v["wrap_key"]);
+    const Bytes ad = crypto::Ad({"keyward/v1/trusted-device", account, device});
+    EXPECT_EQ(HexOf(ad), v["ad"]);
+    EXPECT_EQ(HexOf(crypto::EncryptWithNonce(keys->wrap_key.span(), Hex(v["nonce"]),
+                                             Hex(v["vault_key"]), ad)),
+              v["wrapped_vault_key"]);
+    auto uk = trusted_device::UnwrapVaultKey(*keys, Hex(v["wrapped_vault_key"]), account, device);
+    ASSERT_TRUE(uk.has_value());
+    EXPECT_EQ(HexOf(uk->span()), v["vault_key"]);
+    EXPECT_FALSE(
+        trusted_device::UnwrapVaultKey(*keys, Hex(v["wrapped_vault_key"]), account + "x", device));
+    EXPECT_FALSE(
+        trusted_device::UnwrapVaultKey(*keys, Hex(v["wrapped_vault_key"]), account, device + "x"));
+    const Bytes message = trusted_device::LoginMessage(device, Hex(v["ticket"]));
+    EXPECT_EQ(HexOf(message), v["login_message"]);
+    EXPECT_EQ(HexOf(crypto::Sign(keys->sign.secret_key.span(), message)), v["signature"]);
   }
 }
 

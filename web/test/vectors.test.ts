@@ -15,6 +15,7 @@ import {
 } from "../src/protocol/link.js";
 import { encodeOrgStatement, verifyOrgStatement } from "../src/protocol/statement.js";
 import * as deviceShare from "../src/protocol/device_share.js";
+import * as trustedDevice from "../src/protocol/trusted_device.js";
 import { base32, fromBase32, totp } from "../src/crypto/totp.js";
 import {
   createGrant, createSigningGrant, openGrant, openSigningGrant,
@@ -340,5 +341,25 @@ test("device shares (protocol_device_share.json)", () => {
       assert.equal(codeOf(() => deviceShare.openServerShare(device, h(v.device_server_share), w.org,
         w.user, w.epoch, w.request)), "crypto.decrypt_failed");
     }
+  }
+});
+
+test("trusted devices (protocol_trusted_device.json)", () => {
+  const doc = load("protocol_trusted_device.json");
+  for (const v of rows(doc, "vectors", 2)) {
+    const keys = trustedDevice.deriveKeys(h(v.secret));
+    assert.equal(c.hex(keys.sign.publicKey), v.sign_public_key);
+    assert.equal(c.hex(keys.wrapKey), v.wrap_key);
+    assert.equal(c.hex(trustedDevice.wrapVaultKey(keys, h(v.vault_key), v.account, v.device,
+      h(v.nonce))), v.wrapped_vault_key);
+    assert.equal(c.hex(trustedDevice.unwrapVaultKey(keys, h(v.wrapped_vault_key), v.account,
+      v.device)), v.vault_key);
+    assert.equal(codeOf(() => trustedDevice.unwrapVaultKey(keys, h(v.wrapped_vault_key),
+      `${v.account}x`, v.device)), "device.key_mismatch");
+    assert.equal(codeOf(() => trustedDevice.unwrapVaultKey(keys, h(v.wrapped_vault_key), v.account,
+      `${v.device}x`)), "device.key_mismatch");
+    const message = trustedDevice.loginMessage(v.device, h(v.ticket));
+    assert.equal(c.hex(message), v.login_message);
+    assert.equal(c.hex(c.sign(keys.sign.secretKey, message)), v.signature);
   }
 });
