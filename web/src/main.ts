@@ -13,6 +13,7 @@ import { Redemption } from "./redeem.js";
 import { checkNewPassword, newPasswordInputs } from "./password_fields.js";
 import { NeedsSecondFactor, signIn, signOut as endSession, type Session } from "./vault.js";
 import { showVaultPage, type VaultNav } from "./vault_page.js";
+import { forgetThisBrowser, loadTrusted, signInTrusted, trustThisBrowser } from "./trusted_browser.js";
 import { showChangePassword } from "./password_page.js";
 import { showRecovery } from "./recovery_page.js";
 import { showBackups } from "./backups_page.js";
@@ -29,8 +30,7 @@ async function signOut(session: Session): Promise<void> {
 // reads as the form's "Sign in"), to the organization id page.
 // With `carried` tickets, the next organization's sign-in keeps them.
 function ssoLink(carried: SsoTicket[] = []): HTMLAnchorElement {
-  const link = el("a", { href: "/#sso", class: "sso-link", text: carried.length
-    ? "Also sign in at the next organization's single sign-on" : "Sign in with single sign-on" });
+  const link = el("a", { href: "/#sso", class: "sso-link", text: "Sign in with single sign-on" });
   link.addEventListener("click", (event) => {
     event.preventDefault();
     showSsoStart("", carried);
@@ -58,11 +58,12 @@ function showSignIn(message = "", tickets: SsoTicket[] = []): void {
   forgot.addEventListener("click", () => showForgot(email.value.trim()));
   const ssoStart = ssoLink(tickets);
   const orgs = tickets.map((t) => t.orgId).join(", ");
+  const emailLabel = el("label", { for: "email", text: "Email" });
   const form = el("form", { class: "card", novalidate: "" },
     tickets.length ? el("p", { id: "sso-done", role: "status", text: tickets.length === 1
       ? `Your organization's single sign-on confirmed you (organization ${orgs}). Now your email and master password: the master password still unlocks your vault, on this device only.`
       : `Your organizations' single sign-on confirmed you (organizations ${orgs}). Now your email and master password: the master password still unlocks your vault, on this device only.` }) : "",
-    el("label", { for: "email", text: "Email" }), email,
+    emailLabel, email,
     el("label", { for: "password", text: "Master password" }), password,
     totpBlock, submit, progress, error, forgot, el("p", { class: "sso" }, ssoStart));
   form.addEventListener("submit", async (event) => {
@@ -102,6 +103,10 @@ function showSignIn(message = "", tickets: SsoTicket[] = []): void {
         // is the provider's sign-in, from the link below the form.
         password.value = "";
         error.textContent = e.message;
+        // With tickets already: another organization also requires it.
+        if (e.code === "auth.sso_required" && tickets.length) {
+          ssoStart.textContent = "Also sign in at the next organization's single sign-on";
+        }
         ssoStart.focus();
       } else {
         error.textContent = describe(e);
@@ -113,6 +118,45 @@ function showSignIn(message = "", tickets: SsoTicket[] = []): void {
   });
   show(false, el("h1", { text: tickets.length ? "Finish signing in to Keyward" : "Sign in to Keyward" }), form);
   email.focus();
+  if (tickets.length) void offerTrustedSignIn(form, emailLabel, tickets, totpBlock, totp, progress, error);
+}
+
+// After the provider's sign-in, on a trusted browser: the way in without the
+// master password (trusted_browser.ts), the two-step code still asked.
+async function offerTrustedSignIn(form: HTMLFormElement, before: HTMLElement, tickets: SsoTicket[],
+  totpBlock: HTMLElement, totp: HTMLInputElement, progress: HTMLElement,
+  error: HTMLElement): Promise<void> {
+  const rec = await loadTrusted();
+  if (!rec) return;
+  const go = el("button", { type: "button", text: `Sign in as ${rec.email} with this trusted browser` });
+  go.addEventListener("click", async () => {
+    error.textContent = "";
+    go.disabled = true;
+    progress.textContent = "Signing in with this browser's key…";
+    try {
+      const session = await signInTrusted(rec, tickets.map((t) => t.ticket),
+        totpBlock.hidden ? undefined : totp.value.trim());
+      await showVault(session);
+    } catch (e) {
+      if (e instanceof NeedsSecondFactor) {
+        totpBlock.hidden = false;
+        error.textContent = "Enter the code from your authenticator app, then sign in with this trusted browser again.";
+        totp.focus();
+      } else if (e instanceof ApiError && e.code === "auth.invalid_credentials") {
+        error.textContent = "This browser is not a trusted device of the account any more (forgotten, removed, or dropped by a recovery): sign in with your master password.";
+      } else {
+        error.textContent = describe(e);
+      }
+    } finally {
+      go.disabled = false;
+      progress.textContent = "";
+    }
+  });
+  form.insertBefore(el("p", { id: "trusted-browser",
+    text: `This browser is a trusted device of ${rec.email}: no master password needed.` }), before);
+  form.insertBefore(go, before);
+  form.insertBefore(el("p", { class: "muted", text: "Or with a master password:" }), before);
+  go.focus();
 }
 
 // Single sign-on, first step: the organization id, then the browser goes to
@@ -331,6 +375,16 @@ async function showVault(session: Session, message = ""): Promise<void> {
   };
   if (orgs.some(isRecoveryAdmin)) {
     nav.openConsole = () => void showConsole({ session, toVault: () => void showVaultPage(nav) });
+  }
+  const trusted = await loadTrusted();
+  if (trusted && trusted.accountId === session.accountId) {
+    nav.forget = () => void forgetThisBrowser(trusted, true).then(
+      () => showVault(session, "This browser is no longer trusted: sign in with your master password next time."),
+      (e) => showVaultPage(nav, describe(e)));
+  } else {
+    nav.trust = () => void trustThisBrowser(session).then(
+      () => showVault(session, "This browser is now trusted: next time, your organization's single sign-on (and your two-step code) opens this vault here without the master password."),
+      (e) => showVaultPage(nav, describe(e)));
   }
   await showVaultPage(nav, message);
 }

@@ -37,7 +37,8 @@ const DEVICE_KEY_LABEL = "keyward/v1/uk";
 const ITEM_LABEL = "keyward/v1/item";
 
 // A device id for this tab: 16 random bytes. Kept in memory only, like the
-// session: a reloaded page is a new device until trusted devices exist.
+// session: a reloaded page is a new device, unless the member made this
+// browser a trusted one (trusted_browser.ts keeps its own id).
 export const deviceId = c.base64url(globalThis.crypto.getRandomValues(new Uint8Array(16)));
 
 // `ssoTickets`: the answers of POST /v1/sso/finish (sso.ts), for an
@@ -92,7 +93,7 @@ export async function signIn(email: string, password: string, totp?: string,
 
 // Enc(UK, sk_u, "keyward/v1/sk" 0 account_id), paired with the listed
 // public key only when they match (src/client/rewrap.cc UnwrapMemberKeys).
-function unwrapMemberKeys(vaultKey: Uint8Array,
+export function unwrapMemberKeys(vaultKey: Uint8Array,
   account: { id: string; public_key?: string; wrapped_private_key?: string }): c.BoxKeyPair | undefined {
   try {
     const publicKey = c.fromBase64url(account.public_key ?? "");

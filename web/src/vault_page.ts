@@ -18,6 +18,9 @@ export interface VaultNav {
   recovery?: () => void;
   backups?: () => void;
   pair?: () => void;
+  // A trusted browser (trusted_browser.ts): make this one, or forget it.
+  trust?: () => void;
+  forget?: () => void;
 }
 
 function describeItemError(e: unknown): string {
@@ -85,6 +88,8 @@ export async function showVaultPage(nav: VaultNav, message = ""): Promise<void> 
   if (nav.recovery) actions.append(button("Account recovery", nav.recovery));
   if (nav.backups) actions.append(button("Cloud backups", nav.backups));
   if (nav.pair) actions.append(button("Pair a new device", nav.pair));
+  if (nav.trust) actions.append(button("Trust this browser", nav.trust));
+  if (nav.forget) actions.append(button("Forget this browser", nav.forget));
   actions.append(button("Sign out", nav.signOut));
   show(false,
     el("h1", { text: "Your vault" }),

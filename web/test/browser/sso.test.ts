@@ -64,10 +64,12 @@ async function enableTwoStep(bobSession: string): Promise<void> {
   assert.equal(await exited, 0, `${out}\n${err}`);
 }
 
-// A code for now, never the time step the CLI already used (each step
-// works once; the server allows one step of skew).
+// A code for now, never a time step already used (each step works once;
+// the server allows one step of skew: past that, wait for the clock).
 async function nextCode(): Promise<string> {
-  const step = Math.max(Math.floor(Date.now() / 1000 / 30), totpStepUsed + 1);
+  const now = () => Math.floor(Date.now() / 1000 / 30);
+  while (totpStepUsed + 1 > now() + 1) await new Promise((r) => setTimeout(r, 1000));
+  const step = Math.max(now(), totpStepUsed + 1);
   totpStepUsed = step;
   return totp(totpSecret, step * 30);
 }
@@ -376,4 +378,81 @@ test("a new device's request is approved in the console only with the member's f
   const uk = recoverVaultKey(a, u, c.fromBase64url(g.wrapped_vault_key), g.org.org_id,
     g.account_id, g.epoch);
   assert.equal(uk.length, 32);
+});
+
+// bob makes this browser a trusted device; then the provider's sign-in and
+// the two-step code open his vault here without the master password. A
+// server that swaps the wrapped key in its answer gets no session used;
+// "Forget this browser" drops the key.
+test("a trusted browser signs in through the provider and the two-step code alone", async () => {
+  const { page, problems } = await watchedPage(browser);
+  const ssoSignIn = async () => {
+    await page.goto(`${server.url}/`);
+    await page.getByRole("link", { name: "Sign in with single sign-on" }).click();
+    await page.getByLabel("Organization id").fill(orgId);
+    const { back } = await throughProvider(page, provider, server.url, () =>
+      page.getByRole("button", { name: "Continue to your organization's sign-in" }).click());
+    await page.goto(back);
+    await page.getByRole("heading", { name: "Finish signing in to Keyward" })
+      .waitFor({ timeout: 30_000 });
+  };
+  const signOut = async () => {
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByText("You are signed out.").waitFor();
+  };
+  const go = page.getByRole("button", { name: "Sign in as bob@example.com with this trusted browser" });
+
+  // Once with the master password, then trusted.
+  await ssoSignIn();
+  assert.equal(await page.locator("#trusted-browser").count(), 0);
+  await page.getByLabel("Email").fill("bob@example.com");
+  await page.getByLabel("Master password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  await page.getByText("Enter the code from your authenticator app.").waitFor({ timeout: 30_000 });
+  await page.getByLabel("Code from your authenticator app").fill(await nextCode());
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  await page.getByRole("heading", { name: "Your vault" }).waitFor({ timeout: 30_000 });
+  await page.getByRole("button", { name: "Trust this browser" }).click();
+  await page.getByText("This browser is now trusted").waitFor();
+  await screenshot(page, "trusted-browser-made");
+  await signOut();
+
+  // A server that hands back an edited wrapped key: refused, and the
+  // session it made is ended at once.
+  await ssoSignIn();
+  const sessions = `${server.url}/v1/sessions`;
+  await page.route(sessions, async (route) => {
+    const response = await route.fetch();
+    if (response.status() !== 201) return route.fulfill({ response });
+    const json = await response.json();
+    const b: string = json.trusted_device.wrapped_vault_key;
+    json.trusted_device.wrapped_vault_key = b.slice(0, 10) + (b[10] === "A" ? "B" : "A") + b.slice(11);
+    return route.fulfill({ response, json });
+  });
+  await go.click();
+  await page.getByText("then sign in with this trusted browser again").waitFor({ timeout: 30_000 });
+  await page.getByLabel("Code from your authenticator app").fill(await nextCode());
+  await go.click();
+  await page.locator("#form-error").filter({ hasText: "does not open with this browser's key" })
+    .waitFor({ timeout: 30_000 });
+  await page.unroute(sessions);
+
+  // The provider and the two-step code: in, no master password typed.
+  await ssoSignIn();
+  await page.locator("#trusted-browser").waitFor();
+  await screenshot(page, "trusted-browser-signin");
+  await go.click();
+  await page.getByText("then sign in with this trusted browser again").waitFor({ timeout: 30_000 });
+  await page.getByLabel("Code from your authenticator app").fill(await nextCode());
+  await go.click();
+  await page.getByRole("heading", { name: "Your vault" }).waitFor({ timeout: 30_000 });
+  const logged = server.cli("alice", ["--json", "events", "list", "--org", orgId, "--type",
+    "device.trusted"], "", { KEYWARD_SESSION: alice });
+  assert.ok(logged.includes("device.trusted"), logged);
+
+  // Forgotten: the key goes, here and on the server.
+  await page.getByRole("button", { name: "Forget this browser" }).click();
+  await page.getByText("This browser is no longer trusted").waitFor();
+  await page.getByRole("button", { name: "Trust this browser" }).waitFor();
+  assert.deepEqual(problems, []);
 });
