@@ -14,6 +14,8 @@ import { checkNewPassword, newPasswordInputs } from "./password_fields.js";
 import { NeedsSecondFactor, signIn, signOut as endSession, type Session } from "./vault.js";
 import { showVaultPage, type VaultNav } from "./vault_page.js";
 import { forgetThisBrowser, loadTrusted, signInTrusted, trustThisBrowser } from "./trusted_browser.js";
+import { askAdmins, loadPending } from "./device_request.js";
+import { showDeviceRequest } from "./device_request_page.js";
 import { showChangePassword } from "./password_page.js";
 import { showRecovery } from "./recovery_page.js";
 import { showBackups } from "./backups_page.js";
@@ -118,7 +120,33 @@ function showSignIn(message = "", tickets: SsoTicket[] = []): void {
   });
   show(false, el("h1", { text: tickets.length ? "Finish signing in to Keyward" : "Sign in to Keyward" }), form);
   email.focus();
-  if (tickets.length) void offerTrustedSignIn(form, emailLabel, tickets, totpBlock, totp, progress, error);
+  if (tickets.length) {
+    void offerTrustedSignIn(form, emailLabel, tickets, totpBlock, totp, progress, error);
+    // Every trusted device lost: the organization's admins approve this one.
+    const ask = el("button", { type: "button", class: "secondary",
+      text: "Lost every trusted device? Ask your administrators to approve this browser" });
+    ask.addEventListener("click", async () => {
+      error.textContent = "";
+      ask.disabled = true;
+      try {
+        const pending = await askAdmins(tickets[0].ticket, tickets[0].orgId);
+        showDeviceRequest(pending, { signIn: (m) => showSignIn(m) },
+          "Request sent: your administrators were emailed.");
+      } catch (e) {
+        error.textContent = describe(e);
+        ask.disabled = false;
+      }
+    });
+    form.insertBefore(ask, forgot);
+  } else {
+    void loadPending().then((pending) => {
+      if (!pending) return;
+      const resume = el("button", { type: "button", class: "secondary",
+        text: "Your request for this browser to your administrators" });
+      resume.addEventListener("click", () => showDeviceRequest(pending, { signIn: (m) => showSignIn(m) }));
+      form.insertBefore(resume, forgot);
+    });
+  }
 }
 
 // After the provider's sign-in, on a trusted browser: the way in without the

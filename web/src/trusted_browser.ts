@@ -33,6 +33,8 @@ function openDb(): Promise<IDBDatabase> {
   });
 }
 
+// The records this browser keeps by the member's choice (this one, and a
+// device request's, device_request.ts), in one IndexedDB object store.
 async function withStore<T>(mode: IDBTransactionMode,
   work: (store: IDBObjectStore) => IDBRequest<T>): Promise<T> {
   const db = await openDb();
@@ -47,15 +49,26 @@ async function withStore<T>(mode: IDBTransactionMode,
   }
 }
 
-// This browser's record, when it is a trusted browser (and the record is
-// whole: anything else reads as none).
-export async function loadTrusted(): Promise<TrustedRecord | undefined> {
-  let rec: unknown;
+export async function readRecord(key: string): Promise<unknown> {
   try {
-    rec = await withStore("readonly", (s) => s.get(KEY));
+    return await withStore("readonly", (s) => s.get(key));
   } catch {
     return undefined;
   }
+}
+
+export async function writeRecord(key: string, value: unknown): Promise<void> {
+  await withStore("readwrite", (s) => s.put(value, key));
+}
+
+export async function deleteRecord(key: string): Promise<void> {
+  await withStore("readwrite", (s) => s.delete(key));
+}
+
+// This browser's record, when it is a trusted browser (and the record is
+// whole: anything else reads as none).
+export async function loadTrusted(): Promise<TrustedRecord | undefined> {
+  const rec = await readRecord(KEY);
   const r = rec as Partial<TrustedRecord> | undefined;
   if (!r || typeof r.email !== "string" || typeof r.accountId !== "string" ||
     typeof r.deviceId !== "string" || !(r.secret instanceof Uint8Array) || r.secret.length !== 32) {
@@ -64,8 +77,8 @@ export async function loadTrusted(): Promise<TrustedRecord | undefined> {
   return r as TrustedRecord;
 }
 
-async function forgetLocally(): Promise<void> {
-  await withStore("readwrite", (s) => s.delete(KEY));
+export async function saveTrusted(rec: TrustedRecord): Promise<void> {
+  await writeRecord(KEY, rec);
 }
 
 // Makes this browser a trusted device of the signed-in account: a fresh D
@@ -84,8 +97,7 @@ export async function trustThisBrowser(session: Session): Promise<void> {
     c.wipe(keys.sign.secretKey);
     c.wipe(keys.wrapKey);
   }
-  await withStore("readwrite", (s) => s.put({ email: session.email, accountId: session.accountId,
-    deviceId, secret }, KEY));
+  await saveTrusted({ email: session.email, accountId: session.accountId, deviceId, secret });
 }
 
 // Drops this browser's key on the server (when signed in as it) and here.
@@ -93,7 +105,7 @@ export async function forgetThisBrowser(rec: TrustedRecord, signedIn: boolean): 
   try {
     if (signedIn) await call("DELETE", `/v1/devices/${encodeURIComponent(rec.deviceId)}/trust`);
   } finally {
-    await forgetLocally();
+    await deleteRecord(KEY);
   }
 }
 

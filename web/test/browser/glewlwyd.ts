@@ -74,3 +74,16 @@ export async function throughProvider(page: Page, provider: Provider, serverUrl:
   await left;
   return { authUrl, back: provider.login(authUrl) };
 }
+
+// On the page "Sign in with single sign-on": types `orgId`, goes through
+// the provider (throughProvider) and follows its answer back, as far as
+// "Finish signing in to Keyward".
+export async function finishAtProvider(page: Page, provider: Provider, serverUrl: string,
+  orgId: string): Promise<void> {
+  await page.getByLabel("Organization id").fill(orgId);
+  const { back } = await throughProvider(page, provider, serverUrl, () =>
+    page.getByRole("button", { name: "Continue to your organization's sign-in" }).click());
+  await page.goto(back);
+  await page.getByRole("heading", { name: "Finish signing in to Keyward" })
+    .waitFor({ timeout: 30_000 });
+}

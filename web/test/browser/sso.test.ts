@@ -24,7 +24,7 @@ import {
   aliceAndBob, EditingProxy, launch, openConsole, PASSWORD, screenshot, Server, signInPage,
   startBehindProxy, tearDown, watchedPage,
 } from "./harness.js";
-import { Provider, throughProvider } from "./glewlwyd.js";
+import { finishAtProvider, Provider, throughProvider } from "./glewlwyd.js";
 
 function withoutKeywardVars(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("KEYWARD_")));
@@ -102,6 +102,43 @@ after(async () => {
   server.stop();
 });
 
+// On "Finish signing in": bob's email and master password, then the
+// two-step code it asks for, as far as the vault.
+async function passwordAndCode(page: Page): Promise<void> {
+  await page.getByLabel("Email").fill("bob@example.com");
+  await page.getByLabel("Master password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  await page.getByText("Enter the code from your authenticator app.").waitFor({ timeout: 30_000 });
+  await page.getByLabel("Code from your authenticator app").fill(await nextCode());
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  await page.getByRole("heading", { name: "Your vault" }).waitFor({ timeout: 30_000 });
+}
+
+// From the sign-in page through Acme's provider, as far as "Finish signing in".
+async function ssoSignInPage(page: Page): Promise<void> {
+  await page.goto(`${server.url}/`);
+  await page.getByRole("link", { name: "Sign in with single sign-on" }).click();
+  await finishAtProvider(page, provider, server.url, orgId);
+}
+
+// On "Finish signing in" of a trusted browser: its sign-in, the two-step
+// code it asks for, as far as the vault.
+async function trustedSignIn(page: Page): Promise<void> {
+  const go = page.getByRole("button", { name: "Sign in as bob@example.com with this trusted browser" });
+  await go.click();
+  await page.getByText("then sign in with this trusted browser again").waitFor({ timeout: 30_000 });
+  await page.getByLabel("Code from your authenticator app").fill(await nextCode());
+  await go.click();
+  await page.getByRole("heading", { name: "Your vault" }).waitFor({ timeout: 30_000 });
+}
+
+// Acme's event log (alice's CLI) holds an event of `type`.
+function expectLogged(type: string): void {
+  const logged = server.cli("alice", ["--json", "events", "list", "--org", orgId, "--type", type],
+    "", { KEYWARD_SESSION: alice });
+  assert.ok(logged.includes(type), logged);
+}
+
 // Every request the page makes to keywardd's API, by path.
 function apiCalls(page: Page, base: string): string[] {
   const calls: string[] = [];
@@ -163,13 +200,7 @@ test("a member of an organization that requires it signs in through the provider
   await page.locator("#sso-done").filter({ hasText: orgId }).waitFor();
   await screenshot(page, "sso-callback");
 
-  await page.getByLabel("Email").fill("bob@example.com");
-  await page.getByLabel("Master password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Sign in", exact: true }).click();
-  await page.getByText("Enter the code from your authenticator app.").waitFor({ timeout: 30_000 });
-  await page.getByLabel("Code from your authenticator app").fill(await nextCode());
-  await page.getByRole("button", { name: "Sign in", exact: true }).click();
-  await page.getByRole("heading", { name: "Your vault" }).waitFor({ timeout: 30_000 });
+  await passwordAndCode(page);
   // The session was made with the ticket, which was sent once per try.
   const sessions = calls.filter((x) => x === "POST /v1/sessions").length;
   assert.equal(sessions, 3, calls.join("\n"));
@@ -378,6 +409,14 @@ test("a new device's request is approved in the console only with the member's f
   const uk = recoverVaultKey(a, u, c.fromBase64url(g.wrapped_vault_key), g.org.org_id,
     g.account_id, g.epoch);
   assert.equal(uk.length, 32);
+  // The phone closes the request (it becomes a trusted device of bob's).
+  const completed = await fetch(`${server.url}/v1/device-requests/complete`, { method: "POST",
+    headers: { "content-type": "application/json" }, body: JSON.stringify({
+      request_id: requestId, claim: c.base64url(claim), device_type: "mobile",
+      sign_public_key: c.base64url(c.randomBytes(32)), wrapped_vault_key: c.base64url(c.randomBytes(72)),
+    }) });
+  assert.equal(completed.status, 204, await completed.text());
+  assert.equal((await state()).status, "link_used");
 });
 
 // bob makes this browser a trusted device; then the provider's sign-in and
@@ -386,16 +425,7 @@ test("a new device's request is approved in the console only with the member's f
 // "Forget this browser" drops the key.
 test("a trusted browser signs in through the provider and the two-step code alone", async () => {
   const { page, problems } = await watchedPage(browser);
-  const ssoSignIn = async () => {
-    await page.goto(`${server.url}/`);
-    await page.getByRole("link", { name: "Sign in with single sign-on" }).click();
-    await page.getByLabel("Organization id").fill(orgId);
-    const { back } = await throughProvider(page, provider, server.url, () =>
-      page.getByRole("button", { name: "Continue to your organization's sign-in" }).click());
-    await page.goto(back);
-    await page.getByRole("heading", { name: "Finish signing in to Keyward" })
-      .waitFor({ timeout: 30_000 });
-  };
+  const ssoSignIn = () => ssoSignInPage(page);
   const signOut = async () => {
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.getByText("You are signed out.").waitFor();
@@ -405,13 +435,7 @@ test("a trusted browser signs in through the provider and the two-step code alon
   // Once with the master password, then trusted.
   await ssoSignIn();
   assert.equal(await page.locator("#trusted-browser").count(), 0);
-  await page.getByLabel("Email").fill("bob@example.com");
-  await page.getByLabel("Master password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Sign in", exact: true }).click();
-  await page.getByText("Enter the code from your authenticator app.").waitFor({ timeout: 30_000 });
-  await page.getByLabel("Code from your authenticator app").fill(await nextCode());
-  await page.getByRole("button", { name: "Sign in", exact: true }).click();
-  await page.getByRole("heading", { name: "Your vault" }).waitFor({ timeout: 30_000 });
+  await passwordAndCode(page);
   await page.getByRole("button", { name: "Trust this browser" }).click();
   await page.getByText("This browser is now trusted").waitFor();
   await screenshot(page, "trusted-browser-made");
@@ -441,18 +465,73 @@ test("a trusted browser signs in through the provider and the two-step code alon
   await ssoSignIn();
   await page.locator("#trusted-browser").waitFor();
   await screenshot(page, "trusted-browser-signin");
-  await go.click();
-  await page.getByText("then sign in with this trusted browser again").waitFor({ timeout: 30_000 });
-  await page.getByLabel("Code from your authenticator app").fill(await nextCode());
-  await go.click();
-  await page.getByRole("heading", { name: "Your vault" }).waitFor({ timeout: 30_000 });
-  const logged = server.cli("alice", ["--json", "events", "list", "--org", orgId, "--type",
-    "device.trusted"], "", { KEYWARD_SESSION: alice });
-  assert.ok(logged.includes("device.trusted"), logged);
+  await trustedSignIn(page);
+  expectLogged("device.trusted");
 
   // Forgotten: the key goes, here and on the server.
   await page.getByRole("button", { name: "Forget this browser" }).click();
   await page.getByText("This browser is no longer trusted").waitFor();
   await page.getByRole("button", { name: "Trust this browser" }).waitFor();
+  assert.deepEqual(problems, []);
+});
+
+// bob lost every trusted device: on a new browser, after the provider's
+// sign-in, he asks the admins; alice approves with the fingerprint he reads
+// out (CLI); the page opens the vault key only once the organization's
+// statements match the signing fingerprint bob types — a server that
+// offers its own organization key gets a refusal — and the browser is then
+// a trusted one: the provider and the two-step code open the vault.
+test("a browser approved by the admins after every trusted device was lost", async () => {
+  const { page, problems } = await watchedPage(browser);
+  await ssoSignInPage(page);
+  await page.getByRole("button", { name: "Lost every trusted device? Ask your administrators to approve this browser" }).click();
+  await page.getByRole("heading", { name: "Ask your administrators to approve this browser" }).waitFor({ timeout: 30_000 });
+  const fp = await page.locator("#device-fingerprint").innerText();
+  assert.match(fp, /^[0-9a-f]{8}( [0-9a-f]{8}){4}$/);
+  await screenshot(page, "device-request-browser");
+  await page.getByRole("button", { name: "Check the request" }).click();
+  await page.getByText("Waiting for your administrators: 0 of 1").waitFor();
+
+  const as = { KEYWARD_SESSION: alice };
+  const listed = JSON.parse(server.cli("alice", ["--json", "recovery", "list", "--org", orgId,
+    "--status", "pending"], "", as));
+  const request = listed.requests.find((r: { kind: string }) => r.kind === "device");
+  assert.ok(request, JSON.stringify(listed));
+  server.cli("alice", ["--yes", "recovery", "approve", request.id, "--org", orgId,
+    "--device-fingerprint", fp], "", as);
+  const signing = JSON.parse(server.cli("alice", ["--json", "org", "policy", "show", "--org",
+    orgId], "", as)).signing_fingerprint;
+
+  await page.getByRole("button", { name: "Check the request" }).click();
+  const typed = page.getByLabel("Organization signing key fingerprint");
+  await typed.waitFor();
+  const open = page.getByRole("button", { name: "Open my vault on this browser" });
+  const error = page.locator("#form-error");
+  // The server offers its own organization key: refused, nothing done.
+  const opened = `${server.url}/v1/device-requests/open`;
+  await page.route(opened, async (route) => {
+    const response = await route.fetch();
+    const json = await response.json();
+    if (json.grant) json.grant.org.recovery_public_key = c.base64url(c.generateBoxKeyPair().publicKey);
+    await route.fulfill({ response, json });
+  });
+  await typed.fill(signing);
+  await open.click();
+  await error.filter({ hasText: "differs from the signed one" }).waitFor({ timeout: 30_000 });
+  await page.unroute(opened);
+  // A fingerprint bob was not given: refused too.
+  await typed.fill("1".repeat(40));
+  await open.click();
+  await error.filter({ hasText: "not the one you typed" }).waitFor();
+  await typed.fill(signing);
+  await open.click();
+  await page.getByText("This browser is now a trusted device of bob@example.com").waitFor({ timeout: 30_000 });
+
+  // Then the provider and the two-step code open the vault here.
+  await ssoSignInPage(page);
+  await trustedSignIn(page);
+  expectLogged("device_request.completed");
+  await page.getByRole("button", { name: "Forget this browser" }).click();
+  await page.getByText("This browser is no longer trusted").waitFor();
   assert.deepEqual(problems, []);
 });

@@ -15,7 +15,7 @@ import * as c from "../../src/crypto/primitives.js";
 import {
   aliceAndBob, launch, PASSWORD, screenshot, Server, watchedPage,
 } from "./harness.js";
-import { Provider, throughProvider } from "./glewlwyd.js";
+import { finishAtProvider, Provider } from "./glewlwyd.js";
 
 const server = new Server();
 const provider = new Provider();
@@ -68,16 +68,7 @@ test("a member of two organizations that require it signs in at both providers i
     await page.getByLabel("Master password").fill(PASSWORD);
     await page.getByRole("button", { name: "Sign in", exact: true }).click();
   };
-  // At one organization's provider: the id typed, the browser there and
-  // back, the page ready to finish.
-  const atProvider = async (orgId: string) => {
-    await page.getByLabel("Organization id").fill(orgId);
-    const { back } = await throughProvider(page, provider, server.url, () =>
-      page.getByRole("button", { name: "Continue to your organization's sign-in" }).click());
-    await page.goto(back);
-    await page.getByRole("heading", { name: "Finish signing in to Keyward" })
-      .waitFor({ timeout: 30_000 });
-  };
+  const atProvider = (orgId: string) => finishAtProvider(page, provider, server.url, orgId);
 
   // The password alone: refused, naming an organization.
   await page.goto(`${server.url}/`);
