@@ -28,22 +28,7 @@ class AdminResetTest : public RecoveryTest {
   // temporary password (auth key KeyFrom(temp_tag)), escrow it afresh.
   Result<TemporaryPassword> PrepareReset(const Person& admin, const Person& member,
                                          uint8_t temp_tag) {
-    KW_ASSIGN_OR_RETURN(auto material,
-                        core().admin_reset.Begin(admin.caller(), org_.id, member.id));
-    KW_ASSIGN_OR_RETURN(auto a, protocol::OpenAdminShare(org_.key, material.admin_share, org_.id,
-                                                         member.id, material.epoch));
-    KW_ASSIGN_OR_RETURN(
-        auto uk, protocol::RecoverVaultKey(a, material.server_part, material.wrapped_vault_key,
-                                           org_.id, member.id, material.epoch));
-    TemporaryPassword password;
-    password.new_kdf = crypto::kTestKdf;
-    password.new_salt = crypto::RandomBytes(16);
-    password.new_auth_key = KeyFrom(temp_tag);
-    password.new_wrapped_vault_key = crypto::RandomBytes(72);
-    password.escrow = EscrowFor(org_.id, member.id, material.epoch + 1, org_.key_version,
-                                org_.key.public_key, uk);
-    recovered_ = std::move(uk);
-    return password;
+    return TemporaryPasswordFor(admin, org_, member, temp_tag, recovered_);
   }
 
   // A well-formed temporary password and escrow at epoch 2 for `member`,

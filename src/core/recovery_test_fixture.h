@@ -186,6 +186,29 @@ class RecoveryTest : public CoreTest {
     return events;
   }
 
+  // The admin's client of an admin reset (admin-reset mode): begin,
+  // recover the vault key (into `recovered`), wrap it under a temporary
+  // password (auth key KeyFrom(temp_tag)) and escrow it afresh.
+  Result<TemporaryPassword> TemporaryPasswordFor(const Person& admin, const TestOrg& org,
+                                                 const Person& member, uint8_t temp_tag,
+                                                 crypto::VaultKey& recovered) {
+    KW_ASSIGN_OR_RETURN(auto material, core().admin_reset.Begin(admin.caller(), org.id, member.id));
+    KW_ASSIGN_OR_RETURN(auto a, protocol::OpenAdminShare(org.key, material.admin_share, org.id,
+                                                         member.id, material.epoch));
+    KW_ASSIGN_OR_RETURN(
+        auto uk, protocol::RecoverVaultKey(a, material.server_part, material.wrapped_vault_key,
+                                           org.id, member.id, material.epoch));
+    TemporaryPassword password;
+    password.new_kdf = crypto::kTestKdf;
+    password.new_salt = crypto::RandomBytes(16);
+    password.new_auth_key = KeyFrom(temp_tag);
+    password.new_wrapped_vault_key = crypto::RandomBytes(72);
+    password.escrow =
+        EscrowFor(org.id, member.id, material.epoch + 1, org.key_version, org.key.public_key, uk);
+    recovered = std::move(uk);
+    return password;
+  }
+
   std::optional<mail::Message> LastMailTo(const std::string& to) {
     auto sent = mailer_.Sent();
     for (auto it = sent.rbegin(); it != sent.rend(); ++it) {

@@ -319,6 +319,38 @@ TEST_F(SsoSignInTest, RequireSsoIsAskedBeforeTheSecondFactorAndATicketSurvivesIt
   EXPECT_EQ(IdentityOf(ann.id)->subject, "ann-subject");
 }
 
+// After an admin reset (admin-reset mode), as after a recovery link, the
+// next session still goes through the provider and the second factor:
+// every path that makes a session (a login, a pairing's pickup) applies the
+// tickets and require-sso in its own transaction.
+TEST_F(SsoSignInTest, AfterAnAdminResetTheNextLoginStillNeedsTheProviderAndTheSecondFactor) {
+  TestOrg org =
+      NewOrgOf(owner_, MakePolicy(Enrollment::kOptIn, protocol::RecoveryMode::kAdminReset));
+  Person ann = Join(org, owner_, "ann@example.com", 2, "user");
+  ASSERT_OK(Enroll(org, ann, 1));
+  auto begin = core().two_factor.Begin(ann.caller(), KeyFrom(2));
+  ASSERT_OK(begin);
+  auto secret = crypto::Base32Decode(begin->secret_base32);
+  ASSERT_TRUE(secret.has_value());
+  ASSERT_OK(core().two_factor.Confirm(ann.caller(), crypto::TotpCode(*secret, Now())));
+  clock_.Advance(30);
+  RequireSso(org);
+  crypto::VaultKey recovered;
+  auto temporary = TemporaryPasswordFor(owner_, org, ann, 9, recovered);
+  ASSERT_OK(temporary);
+  ASSERT_OK(core().admin_reset.Reset(owner_.caller(), org.id, ann.id, *temporary));
+
+  EXPECT_ERROR(core().sessions.Login(MakeLogin(ann.email, 9)), "auth.sso_required");
+  store::Bytes ticket = Ticket("ann-subject");
+  auto with_ticket = MakeLogin(ann.email, 9);
+  with_ticket.sso_tickets = {ticket};
+  EXPECT_ERROR(core().sessions.Login(with_ticket), "auth.two_factor_required");
+  with_ticket.totp_code = crypto::TotpCode(*secret, Now());
+  auto in = core().sessions.Login(with_ticket);
+  ASSERT_OK(in);
+  EXPECT_TRUE(in->account.must_change_password);
+}
+
 TEST_F(SsoSignInTest, AnAdminAboveTheMemberUnlinksTheIdentityAndTheNextLoginBindsAnew) {
   TestOrg org = NewOrgOf(owner_);
   Person ann = Join(org, owner_, "ann@example.com", 2, "user");
