@@ -21,8 +21,9 @@ import { fromBase32, totp } from "../../src/crypto/totp.js";
 import * as deviceShare from "../../src/protocol/device_share.js";
 import { recoverVaultKey } from "../../src/protocol/escrow.js";
 import {
-  aliceAndBob, EditingProxy, launch, openConsole, PASSWORD, screenshot, Server, signInPage,
-  startBehindProxy, tearDown, watchedPage,
+  aliceAndBob, approveWithCli, askRecoveryInPage, EditingProxy, launch, openConsole,
+  openRecoveryLink, PASSWORD, screenshot, Server, setNewPassword, signInPage, startBehindProxy,
+  tearDown, watchedPage,
 } from "./harness.js";
 import { finishAtProvider, Provider, throughProvider } from "./glewlwyd.js";
 
@@ -104,9 +105,9 @@ after(async () => {
 
 // On "Finish signing in": bob's email and master password, then the
 // two-step code it asks for, as far as the vault.
-async function passwordAndCode(page: Page): Promise<void> {
+async function passwordAndCode(page: Page, password = PASSWORD): Promise<void> {
   await page.getByLabel("Email").fill("bob@example.com");
-  await page.getByLabel("Master password").fill(PASSWORD);
+  await page.getByLabel("Master password").fill(password);
   await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await page.getByText("Enter the code from your authenticator app.").waitFor({ timeout: 30_000 });
   await page.getByLabel("Code from your authenticator app").fill(await nextCode());
@@ -533,5 +534,30 @@ test("a browser approved by the admins after every trusted device was lost", asy
   expectLogged("device_request.completed");
   await page.getByRole("button", { name: "Forget this browser" }).click();
   await page.getByText("This browser is no longer trusted").waitFor();
+  assert.deepEqual(problems, []);
+});
+
+// bob forgets his master password: he asks in the page, alice approves
+// (CLI), he redeems the link in the page; the next sign-in still goes
+// through the provider and the two-step code. (Last: bob's password
+// changes here.)
+test("a recovery in the page is followed by a sign-in through the provider and the two-step code", async () => {
+  const { page, problems } = await watchedPage(browser);
+  await askRecoveryInPage(page, server, server.url, "bob@example.com");
+  const link = approveWithCli(server, "alice", alice);
+  await openRecoveryLink(page, server, link, "bob@example.com");
+  const fresh = "a brand new master password 42";
+  await setNewPassword(page, fresh);
+
+  // The new password alone: refused, naming the organization.
+  await page.goto(`${server.url}/`);
+  await page.getByLabel("Email").fill("bob@example.com");
+  await page.getByLabel("Master password").fill(fresh);
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  await page.locator("#form-error").filter({ hasText: "requires single sign-on" })
+    .waitFor({ timeout: 30_000 });
+  // Through the provider: the two-step code is still asked.
+  await ssoSignInPage(page);
+  await passwordAndCode(page, fresh);
   assert.deepEqual(problems, []);
 });
