@@ -15,9 +15,12 @@ export class Provider {
   info: { issuer: string; client_id: string; client_secret: string; port: number } | undefined;
   private process?: ChildProcess;
 
-  async start(dir: string, redirect: string): Promise<void> {
+  // `redirects`: every callback the client may use (glewlwyd matches them
+  // exactly, a CLI's loopback port included).
+  async start(dir: string, ...redirects: string[]): Promise<void> {
     this.process = spawn("/usr/bin/python3", [GLEWLWYD, "start", "--dir", dir,
-      "--user", `bob:${IDP_PASSWORD}:bob@example.com`, "--redirect", redirect],
+      "--user", `bob:${IDP_PASSWORD}:bob@example.com`,
+      ...redirects.flatMap((r) => ["--redirect", r])],
       { stdio: ["pipe", "pipe", "pipe"] });
     let err = "";
     this.process.stderr!.on("data", (d) => (err += d));

@@ -13,6 +13,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 
@@ -39,6 +40,18 @@ let orgId = "";
 let configFile = "";
 let totpSecret: Uint8Array;
 let totpStepUsed = 0;
+let cliPort = 0; // the CLI's loopback callback, registered at the provider
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
 
 // bob turns on two-step login with the CLI (the secret read from its JSON,
 // the code computed here, as an authenticator app would).
@@ -87,7 +100,9 @@ before(async () => {
   assert.match(orgId, /^[A-Za-z0-9_-]+$/);
   // The provider knows keywardd's web callback; keywardd (same address,
   // same data) restarts with Acme's provider in its config file.
-  await provider.start(join(server.dir, "idp"), `${server.url}/sso/callback`);
+  cliPort = await freePort();
+  await provider.start(join(server.dir, "idp"), `${server.url}/sso/callback`,
+    `http://127.0.0.1:${cliPort}/callback`);
   configFile = join(server.dir, "keywardd.toml");
   writeFileSync(configFile, `[sso.${orgId}]\nissuer = "${provider.info!.issuer}"\n` +
     `client_id = "keyward"\nclient_secret = "${provider.info!.client_secret}"\n`, { mode: 0o600 });
@@ -534,6 +549,44 @@ test("a browser approved by the admins after every trusted device was lost", asy
   expectLogged("device_request.completed");
   await page.getByRole("button", { name: "Forget this browser" }).click();
   await page.getByText("This browser is no longer trusted").waitFor();
+  assert.deepEqual(problems, []);
+});
+
+// A new phone approved by the trusted browser: the signed-in page shows a
+// pairing code; the CLI on the phone signs in at the provider (its loopback
+// callback) and types it; the page releases the vault key, sealed for the
+// phone only (the CLI e2e test checks the pickup refused without a ticket).
+test("a new device is approved by a signed-in browser after the provider's sign-in", async () => {
+  const { page, problems } = await watchedPage(browser);
+  await ssoSignInPage(page);
+  await passwordAndCode(page);
+  await page.getByRole("button", { name: "Pair a new device" }).click();
+  const code = await page.locator("#pairing-code").innerText({ timeout: 30_000 });
+  const child = spawn(process.env.KEYWARD_CLI!, ["--server", server.url, "--profile",
+    join(server.dir, "profiles", "bob-phone"), "device", "pair", "--email", "bob@example.com",
+    "--device-name", "bob-phone", "--sso", orgId, "--redirect-port", String(cliPort)],
+  { stdio: ["pipe", "pipe", "pipe"], env: withoutKeywardVars() });
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (d) => (out += d));
+  const exited = new Promise<number>((resolve) => child.on("exit", (s) => resolve(s ?? -1)));
+  const authUrl = await new Promise<string>((resolve, reject) => {
+    child.stderr.on("data", (d) => {
+      err += d;
+      const m = err.match(/open in a browser:\n(\S+)\n/);
+      if (m) resolve(m[1]);
+    });
+    void exited.then(() => reject(new Error(`device pair ended early:\n${out}\n${err}`)));
+  });
+  const back = provider.login(authUrl);
+  assert.ok(back.startsWith(`http://127.0.0.1:${cliPort}/callback?`), back);
+  assert.equal((await fetch(back)).status, 200);
+  child.stdin.end(`${code}\n`);
+  await page.getByText("A new device typed the code: “bob-phone” (cli)").waitFor({ timeout: 30_000 });
+  await page.getByRole("button", { name: "Pair bob-phone" }).click();
+  await page.getByText("bob-phone is paired").waitFor();
+  assert.equal(await exited, 0, `${out}\n${err}`);
+  assert.match(out, /export KEYWARD_SESSION="[A-Za-z0-9_-]+"/);
   assert.deepEqual(problems, []);
 });
 
