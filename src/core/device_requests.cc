@@ -1,5 +1,6 @@
 #include "core/device_requests.h"
 
+#include <functional>
 #include <utility>
 
 #include "core/enrollment.h"
@@ -32,6 +33,34 @@ Result<RedeemMaterial::Org> OrgMaterial(store::Tx& tx, const core::RecoveryReque
   o.recovery_public_key = org->recovery_public_key;
   KW_ASSIGN_OR_RETURN(o.statements, tx.ListStatements(org->id, 0));
   return o;
+}
+
+// `step` on the device request of (request_id, claim), expired first when
+// overdue, in one transaction; then the expiry email is sent, a wrong claim
+// logged (after the answer) and an error the step left in `late` answered
+// (what it counted or expired is committed first).
+using ClaimedStep =
+    std::function<Status(store::Tx&, core::RecoveryRequest&, std::optional<Error>& late, Outbox&)>;
+Status OnClaimedRequest(const Context& ctx, std::string_view request_id,
+                        const crypto::GenericKey& claim, std::string_view address,
+                        const ClaimedStep& step) {
+  std::optional<Error> late;
+  Outbox outbox;
+  bool wrong_claim = false;
+  KW_TRY(ctx.store.Transact([&](store::Tx& tx) -> Status {
+    late.reset();
+    outbox.clear();
+    wrong_claim = false;
+    KW_ASSIGN_OR_RETURN(auto r, RequestByToken(tx, ctx, request_id, claim, address, late,
+                                               wrong_claim, /*device_claim=*/true));
+    if (!r) return {};
+    KW_TRY(ExpireIfOverdue(tx, ctx, *r, outbox));
+    return step(tx, *r, late, outbox);
+  }));
+  SendAll(ctx.mailer, outbox, "device request");
+  if (wrong_claim) LogRejectedToken(ctx, std::string(request_id), std::string(address));
+  if (late) return Fail(std::move(*late));
+  return {};
 }
 
 }  // namespace
@@ -81,52 +110,41 @@ Result<DeviceRequestState> DeviceRequestService::Open(std::string_view request_i
                                                       const crypto::GenericKey& claim,
                                                       std::string_view remote_address) {
   DeviceRequestState state;
-  std::optional<Error> late;
-  Outbox outbox;
-  bool wrong_claim = false;
-  KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
-    late.reset();
-    outbox.clear();
-    wrong_claim = false;
-    state = DeviceRequestState{};
-    KW_ASSIGN_OR_RETURN(auto r, RequestByToken(tx, ctx_, request_id, claim, remote_address, late,
-                                               wrong_claim, /*device_claim=*/true));
-    if (!r) return {};
-    KW_TRY(ExpireIfOverdue(tx, ctx_, *r, outbox));
-    KW_ASSIGN_OR_RETURN(auto org, tx.FindOrg(r->org_id));
-    if (!org) return Fail(NotEnrolled());
-    KW_ASSIGN_OR_RETURN(auto policy, PolicyOf(*org));
-    KW_ASSIGN_OR_RETURN(auto approvals, tx.ListApprovals(r->id));
-    state.quorum = policy.quorum;
-    state.approvals = static_cast<int>(approvals.size());
-    if (r->status == RequestStatus::kApproved) {
-      if (!ctx_.config.recovery_key) return Fail(RecoveryKeyMissing());
-      KW_ASSIGN_OR_RETURN(core::Escrow escrow, RequestEscrow(tx, *r));
-      auto server_part = protocol::OpenServerShare(*ctx_.config.recovery_key, escrow.server_share,
-                                                   r->org_id, r->account_id, escrow.epoch);
-      if (!server_part) return Fail(Internal());  // the server's recovery key changed since
-      KW_ASSIGN_OR_RETURN(auto server_share, protocol::device_share::SealServerShare(
-                                                 r->device_key, *server_part, r->org_id,
-                                                 r->account_id, escrow.epoch, r->id));
-      KW_ASSIGN_OR_RETURN(std::string email, EmailOf(tx, r->account_id));
-      DeviceRequestState::Grant grant;
-      grant.email = std::move(email);
-      grant.epoch = escrow.epoch;
-      grant.wrapped_vault_key = std::move(escrow.wrapped_vault_key);
-      grant.admin_share = r->link_share;
-      grant.server_share = std::move(server_share);
-      KW_ASSIGN_OR_RETURN(grant.org, OrgMaterial(tx, *r));
-      state.grant = std::move(grant);
-      EventSpec event = RequestEvent(*r, "device_request.opened", r->account_id, r->device_id);
-      event.details["epoch"] = Decimal(escrow.epoch);
-      KW_TRY(AppendOrgEvent(tx, ctx_.clock, std::move(event)));
-    }
-    state.request = std::move(*r);
-    return {};
-  }));
-  SendAll(ctx_.mailer, outbox, "recovery expired");
-  if (wrong_claim) LogRejectedToken(ctx_, std::string(request_id), std::string(remote_address));
-  if (late) return Fail(std::move(*late));
+  KW_TRY(OnClaimedRequest(
+      ctx_, request_id, claim, remote_address,
+      [&](store::Tx& tx, core::RecoveryRequest& r, std::optional<Error>&, Outbox&) -> Status {
+        state = DeviceRequestState{};
+        KW_ASSIGN_OR_RETURN(auto org, tx.FindOrg(r.org_id));
+        if (!org) return Fail(NotEnrolled());
+        KW_ASSIGN_OR_RETURN(auto policy, PolicyOf(*org));
+        KW_ASSIGN_OR_RETURN(auto approvals, tx.ListApprovals(r.id));
+        state.quorum = policy.quorum;
+        state.approvals = static_cast<int>(approvals.size());
+        if (r.status == RequestStatus::kApproved) {
+          if (!ctx_.config.recovery_key) return Fail(RecoveryKeyMissing());
+          KW_ASSIGN_OR_RETURN(core::Escrow escrow, RequestEscrow(tx, r));
+          auto server_part = protocol::OpenServerShare(
+              *ctx_.config.recovery_key, escrow.server_share, r.org_id, r.account_id, escrow.epoch);
+          if (!server_part) return Fail(Internal());  // the server's recovery key changed since
+          KW_ASSIGN_OR_RETURN(auto server_share, protocol::device_share::SealServerShare(
+                                                     r.device_key, *server_part, r.org_id,
+                                                     r.account_id, escrow.epoch, r.id));
+          KW_ASSIGN_OR_RETURN(std::string email, EmailOf(tx, r.account_id));
+          DeviceRequestState::Grant grant;
+          grant.email = std::move(email);
+          grant.epoch = escrow.epoch;
+          grant.wrapped_vault_key = std::move(escrow.wrapped_vault_key);
+          grant.admin_share = r.link_share;
+          grant.server_share = std::move(server_share);
+          KW_ASSIGN_OR_RETURN(grant.org, OrgMaterial(tx, r));
+          state.grant = std::move(grant);
+          EventSpec event = RequestEvent(r, "device_request.opened", r.account_id, r.device_id);
+          event.details["epoch"] = Decimal(escrow.epoch);
+          KW_TRY(AppendOrgEvent(tx, ctx_.clock, std::move(event)));
+        }
+        state.request = r;
+        return {};
+      }));
   return state;
 }
 
@@ -137,44 +155,34 @@ Status DeviceRequestService::Complete(const DeviceCompletion& c, std::string_vie
     return Fail(InvalidField("wrapped_vault_key"));
   }
   const int64_t now = ctx_.clock.NowUnix();
-  std::optional<Error> late;
-  Outbox outbox;
-  bool wrong_claim = false;
-  KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
-    late.reset();
-    outbox.clear();
-    wrong_claim = false;
-    KW_ASSIGN_OR_RETURN(auto r, RequestByToken(tx, ctx_, c.request_id, c.claim, c.remote_address,
-                                               late, wrong_claim, /*device_claim=*/true));
-    if (!r) return {};
-    KW_TRY(ExpireIfOverdue(tx, ctx_, *r, outbox));
-    auto next = NextRequestStatus(r->status, RequestAction::kComplete);
-    if (!next) {
-      late = next.error();  // committed: an expiry found here stands
-      return {};
-    }
-    KW_TRY(RequestEscrow(tx, *r));  // the vault key the device opened is still the escrowed one
-    KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(r->account_id));
-    KW_ASSIGN_OR_RETURN(auto org, tx.FindOrg(r->org_id));
-    if (!account || !org) return Fail(NotEnrolled());
-    KW_ASSIGN_OR_RETURN(auto device, tx.FindDevice(account->id, r->device_id));
-    KW_TRY(tx.UpsertDevice({account->id, r->device_id, r->device_name, std::string(device_type),
-                            device ? device->first_seen : now, now, true}));
-    KW_TRY(tx.UpsertTrustedDevice(
-        {account->id, r->device_id, c.sign_public_key, c.wrapped_vault_key, now}));
-    const RequestStatus was = r->status;
-    r->status = *next;
-    r->completed_at = now;
-    KW_TRY(UpdateFrom(tx, *r, was, StateError(r->status, RequestAction::kComplete)));
-    KW_TRY(AppendOrgEvent(tx, ctx_.clock,
-                          RequestEvent(*r, "device_request.completed", account->id, r->device_id)));
-    outbox.push_back(notices::DeviceAddedByAdmins(account->email, org->name, r->device_name, now));
-    return {};
-  }));
-  SendAll(ctx_.mailer, outbox, "device added");
-  if (wrong_claim) LogRejectedToken(ctx_, c.request_id, c.remote_address);
-  if (late) return Fail(std::move(*late));
-  return {};
+  return OnClaimedRequest(
+      ctx_, c.request_id, c.claim, c.remote_address,
+      [&](store::Tx& tx, core::RecoveryRequest& r, std::optional<Error>& late,
+          Outbox& outbox) -> Status {
+        auto next = NextRequestStatus(r.status, RequestAction::kComplete);
+        if (!next) {
+          late = next.error();  // committed: an expiry found here stands
+          return {};
+        }
+        KW_TRY(RequestEscrow(tx, r));  // the vault key the device opened is still the escrowed one
+        KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(r.account_id));
+        KW_ASSIGN_OR_RETURN(auto org, tx.FindOrg(r.org_id));
+        if (!account || !org) return Fail(NotEnrolled());
+        KW_ASSIGN_OR_RETURN(auto device, tx.FindDevice(account->id, r.device_id));
+        KW_TRY(tx.UpsertDevice({account->id, r.device_id, r.device_name, std::string(device_type),
+                                device ? device->first_seen : now, now, true}));
+        KW_TRY(tx.UpsertTrustedDevice(
+            {account->id, r.device_id, c.sign_public_key, c.wrapped_vault_key, now}));
+        const RequestStatus was = r.status;
+        r.status = *next;
+        r.completed_at = now;
+        KW_TRY(UpdateFrom(tx, r, was, StateError(r.status, RequestAction::kComplete)));
+        KW_TRY(AppendOrgEvent(
+            tx, ctx_.clock, RequestEvent(r, "device_request.completed", account->id, r.device_id)));
+        outbox.push_back(
+            notices::DeviceAddedByAdmins(account->email, org->name, r.device_name, now));
+        return {};
+      });
 }
 
 }  // namespace keyward::core

@@ -102,6 +102,21 @@ class SsoSignInTest : public OrgTest {
     ASSERT_OK(core().orgs.ChangePolicy(owner_.caller(), org.id, st));
   }
 
+  // Turns on two-step login for `p` (its master password's auth key is
+  // KeyFrom(p.key_tag)); the TOTP secret. The clock moves past the step
+  // the confirmation used.
+  store::Bytes EnableTotp(const Person& p) {
+    auto begin = core().two_factor.Begin(p.caller(), KeyFrom(p.key_tag));
+    EXPECT_OK(begin);
+    if (!begin) return {};
+    auto secret = crypto::Base32Decode(begin->secret_base32);
+    EXPECT_TRUE(secret.has_value());
+    if (!secret) return {};
+    EXPECT_OK(core().two_factor.Confirm(p.caller(), crypto::TotpCode(*secret, Now())));
+    clock_.Advance(30);
+    return *secret;
+  }
+
   std::optional<SsoIdentity> IdentityOf(const std::string& account_id) {
     std::optional<SsoIdentity> out;
     EXPECT_OK(store_->Read([&](store::Tx& tx) -> Status {
@@ -300,12 +315,7 @@ TEST_F(SsoSignInTest, RequireSsoRefusesPasswordOnlyLoginsOfMembersButNotOwners) 
 TEST_F(SsoSignInTest, RequireSsoIsAskedBeforeTheSecondFactorAndATicketSurvivesIt) {
   TestOrg org = NewOrgOf(owner_);
   Person ann = Join(org, owner_, "ann@example.com", 2, "user");
-  auto begin = core().two_factor.Begin(ann.caller(), KeyFrom(2));
-  ASSERT_OK(begin);
-  auto secret = crypto::Base32Decode(begin->secret_base32);
-  ASSERT_TRUE(secret.has_value());
-  ASSERT_OK(core().two_factor.Confirm(ann.caller(), crypto::TotpCode(*secret, Now())));
-  clock_.Advance(30);
+  const store::Bytes secret = EnableTotp(ann);
   RequireSso(org);
 
   // No code is asked for (or spent on) a login that cannot succeed.
@@ -314,7 +324,7 @@ TEST_F(SsoSignInTest, RequireSsoIsAskedBeforeTheSecondFactorAndATicketSurvivesIt
   store::Bytes ticket = Ticket("ann-subject");
   EXPECT_ERROR(core().sessions.Login(LoginWith(ann, {ticket})), "auth.two_factor_required");
   auto with_code = LoginWith(ann, {ticket});
-  with_code.totp_code = crypto::TotpCode(*secret, Now());
+  with_code.totp_code = crypto::TotpCode(secret, Now());
   ASSERT_OK(core().sessions.Login(with_code));
   EXPECT_EQ(IdentityOf(ann.id)->subject, "ann-subject");
 }
@@ -328,12 +338,7 @@ TEST_F(SsoSignInTest, AfterAnAdminResetTheNextLoginStillNeedsTheProviderAndTheSe
       NewOrgOf(owner_, MakePolicy(Enrollment::kOptIn, protocol::RecoveryMode::kAdminReset));
   Person ann = Join(org, owner_, "ann@example.com", 2, "user");
   ASSERT_OK(Enroll(org, ann, 1));
-  auto begin = core().two_factor.Begin(ann.caller(), KeyFrom(2));
-  ASSERT_OK(begin);
-  auto secret = crypto::Base32Decode(begin->secret_base32);
-  ASSERT_TRUE(secret.has_value());
-  ASSERT_OK(core().two_factor.Confirm(ann.caller(), crypto::TotpCode(*secret, Now())));
-  clock_.Advance(30);
+  const store::Bytes secret = EnableTotp(ann);
   RequireSso(org);
   crypto::VaultKey recovered;
   auto temporary = TemporaryPasswordFor(owner_, org, ann, 9, recovered);
@@ -345,7 +350,7 @@ TEST_F(SsoSignInTest, AfterAnAdminResetTheNextLoginStillNeedsTheProviderAndTheSe
   auto with_ticket = MakeLogin(ann.email, 9);
   with_ticket.sso_tickets = {ticket};
   EXPECT_ERROR(core().sessions.Login(with_ticket), "auth.two_factor_required");
-  with_ticket.totp_code = crypto::TotpCode(*secret, Now());
+  with_ticket.totp_code = crypto::TotpCode(secret, Now());
   auto in = core().sessions.Login(with_ticket);
   ASSERT_OK(in);
   EXPECT_TRUE(in->account.must_change_password);
