@@ -499,31 +499,29 @@ TEST_F(MultiNode, FailedLoginLimitHoldsAcrossNodes) {
                                   json{{"email", email}, {"code", *code}}.dump());
   ASSERT_EQ(verified.status, 200) << Describe(verified);
 
+  // Each attempt goes straight to the other node, not through nginx: its
+  // round robin bends on a loaded machine (a slow connect marks a node down
+  // for a while and two attempts land on one node), and this test is about
+  // the count being shared, so every count below is split between the nodes
+  // by construction.
+  size_t next = 0;
   auto login = [&](const std::string& auth_key) {
     json body = {{"email", email},
                  {"auth_key", auth_key},
                  {"device", {{"id", "dev-dora"}, {"name", "dora"}, {"type", "cli"}}}};
-    return proxy_->Request("POST", "/v1/sessions", body.dump());
+    ServerProcess& node = *nodes_[next];
+    next = 1 - next;
+    return node.Request("POST", "/v1/sessions", body.dump());
   };
   const std::string right = account["auth_key"];
-  // The verification went to the other node than the registration.
-  previous_node = NginxProxy::ServedBy(verified);
-  auto expect_other_node = [&](const HttpResult& r) {
-    const std::string node = NginxProxy::ServedBy(r);
-    EXPECT_FALSE(node.empty()) << Describe(r);
-    EXPECT_NE(node, previous_node) << "two attempts in a row on one node";
-    previous_node = node;
-  };
 
   // limit-1 wrong passwords, alternating nodes, then the right one: let in.
   for (int i = 0; i < limit - 1; ++i) {
     auto r = login(RandomB64(32));
-    expect_other_node(r);
     EXPECT_EQ(ErrorCode(r), "auth.invalid_credentials")
         << "attempt " << i + 1 << " " << Describe(r);
   }
   auto ok = login(right);
-  expect_other_node(ok);
   ASSERT_EQ(ok.status, 201) << Describe(ok);
 
   // `limit` wrong passwords (the count restarted at the success), alternating
@@ -532,19 +530,14 @@ TEST_F(MultiNode, FailedLoginLimitHoldsAcrossNodes) {
   // seen only about half.
   for (int i = 0; i < limit; ++i) {
     auto r = login(RandomB64(32));
-    expect_other_node(r);
     EXPECT_EQ(ErrorCode(r), "auth.invalid_credentials")
         << "attempt " << i + 1 << " " << Describe(r);
   }
-  std::set<std::string> locked_on;
-  for (int i = 0; i < 2; ++i) {
+  for (int i = 0; i < 2; ++i) {  // once on each node
     auto r = login(right);
-    expect_other_node(r);
-    EXPECT_EQ(r.status, 429) << Describe(r);
+    EXPECT_EQ(r.status, 429) << "node " << i << " " << Describe(r);
     EXPECT_EQ(ErrorCode(r), "auth.rate_limited") << Describe(r);
-    locked_on.insert(NginxProxy::ServedBy(r));
   }
-  EXPECT_EQ(locked_on.size(), 2u) << "locked out on both nodes";
 }
 
 TEST_F(MultiNode, EmailCodeGuessCapHoldsAcrossNodes) {
