@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -116,6 +117,11 @@ struct UnvouchedOrg {
   std::string name;                 // as the server says: display only
   std::string signing_fingerprint;  // crypto::Fingerprint of its first statement's signing key
 };
+// An organization as the member is asked about it: the fingerprint of the
+// signing key its first served statement names (org.statement_unsigned
+// when none is served).
+[[nodiscard]] Result<UnvouchedOrg> UnvouchedOrgOf(std::string_view org_id, std::string_view name,
+                                                  std::span<const SignedStatement> statements);
 // true: the member confirmed the fingerprint; false: no escrow for it.
 using ConfirmOrgFn = std::function<Result<bool>(const UnvouchedOrg&)>;
 

@@ -118,12 +118,7 @@ Result<DeviceRequestFinished> FinishDeviceRequest(
   // confirmed: never from the server's word alone.
   const bool newly_pinned = pin == nullptr;
   if (!pin) {
-    if (statements.empty()) {
-      return Fail(Error::PermissionDenied(
-          "org.statement_unsigned", "the server sent no signed statement for the organization"));
-    }
-    KW_ASSIGN_OR_RETURN(auto first, protocol::DecodeOrgStatement(statements.front().statement));
-    UnvouchedOrg unvouched{org_id, Text(*o, "name"), crypto::Fingerprint(first.signing_public_key)};
+    KW_ASSIGN_OR_RETURN(auto unvouched, UnvouchedOrgOf(org_id, Text(*o, "name"), statements));
     bool confirmed = false;
     if (confirm) {
       KW_ASSIGN_OR_RETURN(confirmed, confirm(unvouched));

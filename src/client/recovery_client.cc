@@ -237,16 +237,18 @@ Result<protocol::VerifiedOrgStatement> VerifyRedeemOrg(const RedeemOrg& org,
   return VerifyStatements(org.org_id, org.statements, pin, org.recovery_public_key);
 }
 
-Result<UnvouchedOrg> Unvouched(const RedeemOrg& org) {
-  if (org.statements.empty()) {
+}  // namespace
+
+Result<UnvouchedOrg> UnvouchedOrgOf(std::string_view org_id, std::string_view name,
+                                    std::span<const SignedStatement> statements) {
+  if (statements.empty()) {
     return Fail(Error::PermissionDenied(
         "org.statement_unsigned", "the server sent no signed statement for the organization"));
   }
-  KW_ASSIGN_OR_RETURN(auto first, protocol::DecodeOrgStatement(org.statements.front().statement));
-  return UnvouchedOrg{org.org_id, org.name, crypto::Fingerprint(first.signing_public_key)};
+  KW_ASSIGN_OR_RETURN(auto first, protocol::DecodeOrgStatement(statements.front().statement));
+  return UnvouchedOrg{std::string(org_id), std::string(name),
+                      crypto::Fingerprint(first.signing_public_key)};
 }
-
-}  // namespace
 
 struct Redemption::State {
   crypto::GenericKey link_secret;  // L
@@ -447,7 +449,7 @@ Result<Redemption::Completed> Redemption::Complete(
     } else if (state_->anchor && state_->anchor->org_id == o.org_id) {
       pin = &*state_->anchor;
     } else {
-      KW_ASSIGN_OR_RETURN(auto unvouched, Unvouched(o));
+      KW_ASSIGN_OR_RETURN(auto unvouched, UnvouchedOrgOf(o.org_id, o.name, o.statements));
       bool confirmed = false;
       if (confirm) {
         KW_ASSIGN_OR_RETURN(auto answer, confirm(unvouched));

@@ -25,14 +25,7 @@ Result<RedeemMaterial::Org> OrgMaterial(store::Tx& tx, const core::RecoveryReque
   KW_ASSIGN_OR_RETURN(auto org, tx.FindOrg(r.org_id));
   KW_ASSIGN_OR_RETURN(auto member, tx.FindMember(r.org_id, r.account_id));
   if (!org || !member) return Fail(NotEnrolled());
-  RedeemMaterial::Org o;
-  o.org_id = org->id;
-  o.name = org->name;
-  o.last_epoch = member->last_epoch;
-  o.key_version = org->key_version;
-  o.recovery_public_key = org->recovery_public_key;
-  KW_ASSIGN_OR_RETURN(o.statements, tx.ListStatements(org->id, 0));
-  return o;
+  return RedeemOrgOf(tx, *org, member->last_epoch);
 }
 
 // `step` on the device request of (request_id, claim), expired first when

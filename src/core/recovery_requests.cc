@@ -355,6 +355,19 @@ Result<std::optional<core::Escrow>> LatestEnrollment(store::Tx& tx, std::string_
 // starting with '-'.
 std::string NewRequestId() { return crypto::RandomArgSafeId(16); }
 
+namespace {}  // namespace
+
+Result<RedeemMaterial::Org> RedeemOrgOf(store::Tx& tx, const core::Org& org, uint64_t last_epoch) {
+  RedeemMaterial::Org o;
+  o.org_id = org.id;
+  o.name = org.name;
+  o.last_epoch = last_epoch;
+  o.key_version = org.key_version;
+  o.recovery_public_key = org.recovery_public_key;
+  KW_ASSIGN_OR_RETURN(o.statements, tx.ListStatements(org.id, 0));
+  return o;
+}
+
 namespace {
 
 // The member's escrowed organizations, for redemption.
@@ -369,13 +382,7 @@ Result<std::vector<RedeemMaterial::Org>> EnrolledOrgs(store::Tx& tx, std::string
     if (!has_escrow) continue;
     KW_ASSIGN_OR_RETURN(auto org, tx.FindOrg(m.org_id));
     if (!org) return Fail(Internal());
-    RedeemMaterial::Org o;
-    o.org_id = org->id;
-    o.name = org->name;
-    o.last_epoch = m.last_epoch;
-    o.key_version = org->key_version;
-    o.recovery_public_key = org->recovery_public_key;
-    KW_ASSIGN_OR_RETURN(o.statements, tx.ListStatements(org->id, 0));
+    KW_ASSIGN_OR_RETURN(auto o, RedeemOrgOf(tx, *org, m.last_epoch));
     out.push_back(std::move(o));
   }
   return out;

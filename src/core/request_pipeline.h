@@ -14,6 +14,7 @@
 #include "core/domain.h"
 #include "core/events.h"
 #include "core/mail.h"
+#include "core/recovery_requests.h"
 #include "core/recovery_state.h"
 #include "crypto/crypto.h"
 #include "store/store.h"
@@ -53,6 +54,11 @@ EventSpec RequestEvent(const core::RecoveryRequest& r, std::string type, std::st
 // The escrow the request recovers: still the member's current one
 // (org.not_enrolled otherwise).
 [[nodiscard]] Result<core::Escrow> RequestEscrow(store::Tx& tx, const core::RecoveryRequest& r);
+
+// An organization as a redeeming client checks it: pk_org, its key version,
+// every statement, and the member's last epoch there.
+[[nodiscard]] Result<RedeemMaterial::Org> RedeemOrgOf(store::Tx& tx, const core::Org& org,
+                                                      uint64_t last_epoch);
 
 // A new request id, typed as a command-line argument (never starting '-').
 std::string NewRequestId();

@@ -12,9 +12,7 @@ import { call } from "./api.js";
 import * as c from "./crypto/primitives.js";
 import { openAdminShare, openServerShare } from "./protocol/device_share.js";
 import { recoverVaultKey } from "./protocol/escrow.js";
-import {
-  decodeOrgStatement, pinOnFirstUse, verifyOrgStatementChain,
-} from "./protocol/statement.js";
+import { decodeOrgStatement, decodeWireStatements, verifyOffered } from "./protocol/statement.js";
 import { deriveKeys, wrapVaultKey } from "./protocol/trusted_device.js";
 import {
   deleteRecord, readRecord, saveTrusted, writeRecord, type TrustedRecord,
@@ -81,12 +79,8 @@ export async function askAdmins(ticket: string, orgId: string): Promise<PendingR
     throw refuse("server.bad_response", "The server's answer could not be read.");
   }
   pending.requestId = made.request_id;
-  await writePending(pending);
+  await writeRecord(KEY, pending);
   return pending;
-}
-
-async function writePending(p: PendingRequest): Promise<void> {
-  await writeRecord(KEY, p);
 }
 
 async function open(p: PendingRequest): Promise<any> {
@@ -118,21 +112,16 @@ export async function finishRequest(p: PendingRequest, orgFingerprint: string,
   }
   const account = String(g.account_id ?? "");
   const epoch = Number(g.epoch);
-  const chain = (Array.isArray(org.statements) ? org.statements : []).map((s: any) => ({
-    version: s.version, statement: c.fromBase64url(s.statement), signature: c.fromBase64url(s.signature),
-  })).sort((a: any, b: any) => a.version - b.version);
-  const first = chain.find((s: any) => s.version === 1);
+  const chain = decodeWireStatements(Array.isArray(org.statements) ? org.statements : []);
+  const first = chain.find((s) => s.version === 1);
   if (!first) throw refuse("org.statement_unsigned", "The server sent no signed statement for the organization.");
   const signing = decodeOrgStatement(first.statement).signingPublicKey;
   if (!same(c.fingerprint(signing), orgFingerprint)) {
     throw refuse("org.fingerprint_mismatch",
       `The organization's signing key has the fingerprint ${c.fingerprint(signing)}, not the one you typed: nothing was done. Check it with your administrator.`);
   }
-  const verified = verifyOrgStatementChain(chain, pinOnFirstUse(p.orgId, signing),
-    Math.floor(Date.now() / 1000));
-  if (!c.constantTimeEqual(verified.statement.orgPublicKey, c.fromBase64url(org.recovery_public_key ?? ""))) {
-    throw refuse("org.key_mismatch", "The organization key offered differs from the signed one: nothing was done.");
-  }
+  const verified = verifyOffered(p.orgId, chain, undefined,
+    c.fromBase64url(org.recovery_public_key ?? ""), Math.floor(Date.now() / 1000));
   const device = c.boxKeyPairFromSeed(p.seed);
   let uk: Uint8Array;
   try {

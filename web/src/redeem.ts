@@ -14,9 +14,7 @@ import { checkInfo, decodeSnapshot, download, stage, type SnapshotInfo } from ".
 import * as c from "./crypto/primitives.js";
 import { createEscrow, recoverVaultKey } from "./protocol/escrow.js";
 import { linkToken, openLink, parseLinkText, type OrgPin } from "./protocol/link.js";
-import {
-  decodeOrgStatement, pinOnFirstUse, verifyOrgStatementChain, type SignedOrgStatement,
-} from "./protocol/statement.js";
+import { decodeOrgStatement, decodeWireStatements, verifyOffered } from "./protocol/statement.js";
 
 interface RedeemOrg {
   org_id: string;
@@ -176,25 +174,10 @@ export class Redemption {
         done.leftOut.push(o.name || o.org_id);
         continue;
       }
-      let pin: OrgPin;
-      let chain: SignedOrgStatement[];
-      const all = o.statements.map((s) => ({ version: s.version,
-        statement: c.fromBase64url(s.statement), signature: c.fromBase64url(s.signature) }));
-      if (anchored) {
-        pin = this.anchor!;
-        chain = all.filter((s) => s.version >= pin.version);
-      } else {
-        // Confirmed by the member: the whole chain from its first statement.
-        const first = all.find((s) => s.version === 1);
-        if (!first) throw new c.CryptoError("org.statement_unsigned", `${o.name} sent no first statement.`);
-        pin = pinOnFirstUse(o.org_id, decodeOrgStatement(first.statement).signingPublicKey);
-        chain = all.filter((s) => s.version >= 1).sort((a, b) => a.version - b.version);
-      }
-      const verified = verifyOrgStatementChain(chain, pin, now);
-      if (!c.constantTimeEqual(verified.statement.orgPublicKey, c.fromBase64url(o.recovery_public_key))) {
-        throw new c.CryptoError("org.key_mismatch",
-          "The organization key offered differs from the signed one; nothing was changed.");
-      }
+      // The anchor inside LA, else the whole chain from its first statement
+      // (whose fingerprint the member confirmed).
+      const verified = verifyOffered(o.org_id, decodeWireStatements(o.statements),
+        anchored ? this.anchor : undefined, c.fromBase64url(o.recovery_public_key), now);
       const escrow = createEscrow(uk, o.org_id, m.account_id, o.last_epoch + 1,
         verified.statement.orgPublicKey, c.fromBase64url(server.recovery_public_key));
       escrows.push({ org_id: o.org_id, ...escrowFields(escrow, o.key_version) });

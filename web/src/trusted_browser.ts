@@ -11,7 +11,7 @@
 import { call, setToken } from "./api.js";
 import * as c from "./crypto/primitives.js";
 import { deriveKeys, loginMessage, unwrapVaultKey, wrapVaultKey } from "./protocol/trusted_device.js";
-import { deviceId, NeedsSecondFactor, unwrapMemberKeys, type Session } from "./vault.js";
+import { deviceId, postSession, startSession, type Session } from "./vault.js";
 
 export interface TrustedRecord {
   email: string;
@@ -132,12 +132,7 @@ export async function signInTrusted(rec: TrustedRecord, tickets: string[],
       sso_tickets: tickets,
     };
     if (totp) body.totp_code = totp;
-    try {
-      answer = await call("POST", "/v1/sessions", body);
-    } catch (e: any) {
-      if (e?.code === "auth.two_factor_required") throw new NeedsSecondFactor(e.message);
-      throw e;
-    }
+    answer = await postSession(body);
     let vaultKey: Uint8Array;
     try {
       if (answer?.account?.id !== rec.accountId) throw c.decryptFailed();
@@ -150,10 +145,7 @@ export async function signInTrusted(rec: TrustedRecord, tickets: string[],
       throw new c.CryptoError("device.key_mismatch",
         "The server's answer does not open with this browser's key (another account's, or edited): not signed in. Tell your server's operator.");
     }
-    setToken(answer.token);
-    return { accountId: rec.accountId, email: answer.account.email, vaultKey,
-      memberKeys: unwrapMemberKeys(vaultKey, answer.account),
-      mustChangePassword: answer.account.must_change_password === true };
+    return startSession(answer, vaultKey);
   } finally {
     c.wipe(keys.sign.secretKey);
     c.wipe(keys.wrapKey);

@@ -69,11 +69,10 @@ export async function signIn(email: string, password: string, totp?: string,
   if (ssoTickets.length) body.sso_tickets = ssoTickets;
   let answer: any;
   try {
-    answer = await call("POST", "/v1/sessions", body);
-  } catch (e: any) {
+    answer = await postSession(body);
+  } catch (e) {
     c.wipe(keys.auth);
     c.wipe(keys.enc);
-    if (e?.code === "auth.two_factor_required") throw new NeedsSecondFactor(e.message);
     throw e;
   }
   c.wipe(keys.auth);
@@ -85,6 +84,23 @@ export async function signIn(email: string, password: string, totp?: string,
   } finally {
     c.wipe(keys.enc);
   }
+  return startSession(answer, vaultKey);
+}
+
+// POST /v1/sessions (a password's or a trusted browser's sign-in); the
+// server's request for a second factor as NeedsSecondFactor.
+export async function postSession(body: Record<string, unknown>): Promise<any> {
+  try {
+    return await call("POST", "/v1/sessions", body);
+  } catch (e: any) {
+    if (e?.code === "auth.two_factor_required") throw new NeedsSecondFactor(e.message);
+    throw e;
+  }
+}
+
+// The session of a sign-in's answer, once its vault key is open here.
+export function startSession(answer: any, vaultKey: Uint8Array): Session {
+  const account = answer.account;
   setToken(answer.token);
   return { accountId: account.id, email: account.email, vaultKey,
     memberKeys: unwrapMemberKeys(vaultKey, account),
@@ -93,7 +109,7 @@ export async function signIn(email: string, password: string, totp?: string,
 
 // Enc(UK, sk_u, "keyward/v1/sk" 0 account_id), paired with the listed
 // public key only when they match (src/client/rewrap.cc UnwrapMemberKeys).
-export function unwrapMemberKeys(vaultKey: Uint8Array,
+function unwrapMemberKeys(vaultKey: Uint8Array,
   account: { id: string; public_key?: string; wrapped_private_key?: string }): c.BoxKeyPair | undefined {
   try {
     const publicKey = c.fromBase64url(account.public_key ?? "");

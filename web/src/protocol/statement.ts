@@ -184,3 +184,37 @@ export function verifyOrgStatementChain(chain: SignedOrgStatement[], pin: OrgPin
   for (let i = 1; i < chain.length; i++) verified = verifyOrgStatement(chain[i], verified.nextPin, now);
   return verified;
 }
+
+// A statement as the server serves it (docs/api.md "Statement").
+export interface WireStatement {
+  version: number;
+  statement: string; // base64url
+  signature: string; // base64url
+}
+
+export function decodeWireStatements(wire: WireStatement[]): (SignedOrgStatement & { version: number })[] {
+  return wire.map((s) => ({ version: s.version, statement: c.fromBase64url(s.statement),
+    signature: c.fromBase64url(s.signature) })).sort((a, b) => a.version - b.version);
+}
+
+// client/org_json.h VerifyStatements in the browser: the chain verified
+// from `pin` (the statements at or after its version), or with none from
+// the first statement's signing key — which the member confirmed by its
+// fingerprint beforehand — then the newest verified pk_org must be
+// `offered` (org.key_mismatch).
+export function verifyOffered(orgId: string, chain: (SignedOrgStatement & { version: number })[],
+  pin: OrgPin | undefined, offered: Uint8Array, now: number): VerifiedOrgStatement {
+  let from = pin;
+  if (!from) {
+    const first = chain.find((s) => s.version === 1);
+    if (!first) throw denied("org.statement_unsigned", "The server sent no first statement of the organization.");
+    from = pinOnFirstUse(orgId, decodeOrgStatement(first.statement).signingPublicKey);
+  }
+  const start = from.version;
+  const verified = verifyOrgStatementChain(chain.filter((s) => s.version >= start), from, now);
+  if (!c.constantTimeEqual(verified.statement.orgPublicKey, offered)) {
+    throw denied("org.key_mismatch",
+      "The organization key offered differs from the signed one; nothing was changed.");
+  }
+  return verified;
+}
