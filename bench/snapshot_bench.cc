@@ -302,13 +302,15 @@ void BM_ServerRestoreSnapshot(benchmark::State& state) {
     Status reset = ResetVault(server, ++tag | 1);
     state.ResumeTiming();
     auto view = server.core().restores.Request(server.caller(), {kSnapshot, "laptop", kItems});
-    Status s = reset ? Discard(view) : reset;
+    Status s = reset;
+    if (s && !view) s = Fail(view.error());
     for (const auto& batch : batches) {
       if (s) s = server.core().restores.Stage(server.caller(), view->request.id, batch);
     }
     if (s) {
-      s = Discard(
-          server.core().requests.Approve(server.admin(), "acme", view->request.id, std::nullopt));
+      auto approved =
+          server.core().requests.Approve(server.admin(), "acme", view->request.id, std::nullopt);
+      if (!approved) s = Fail(approved.error());
     }
     if (!s) {
       state.SkipWithError(("restore: " + s.error().code()).c_str());

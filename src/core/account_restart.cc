@@ -69,17 +69,14 @@ Status DropOldVault(store::Tx& tx, const Context& ctx, const std::string& accoun
 Status AccountRestartService::Ask(std::string_view raw_email, std::string_view remote_address) {
   KW_ASSIGN_OR_RETURN(std::string email, NormalizeEmail(raw_email));
   const int64_t now = ctx_.clock.NowUnix();
-  std::string code;
   int64_t retry_at = 0;
-  bool send = false;
   KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
-    send = false;
     KW_ASSIGN_OR_RETURN(
         retry_at, credentials_.SpendCodeAllowance(tx, "restart-mail:", email, remote_address, now));
     if (retry_at != 0) return {};
     // The same reads and writes whether or not the account exists.
     KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountByEmail(email));
-    code = crypto::RandomDigits(6);
+    const std::string code = crypto::RandomDigits(6);
     EmailCode row;
     row.purpose = kRestartCodePurpose;
     row.subject = CodeSubject(credentials_, email, remote_address);
@@ -89,15 +86,12 @@ Status AccountRestartService::Ask(std::string_view raw_email, std::string_view r
     row.expires_at = now + ctx_.config.code_ttl_seconds;
     row.created_at = now;
     KW_TRY(tx.PutEmailCode(row));
-    send = !row.account_id.empty();
-    return {};
+    // One queued row either way (a decoy for an unknown email).
+    if (row.account_id.empty()) return ctx_.mail.EnqueueDecoy(tx);
+    return ctx_.mail.Enqueue(tx,
+                             notices::RestartCode(email, code, ctx_.config.code_ttl_seconds / 60));
   }));
   if (retry_at != 0) return Fail(CodeLimit("account.code_limit", retry_at, now));
-  if (send) {
-    notices::QueueBestEffort(ctx_.mailer,
-                             notices::RestartCode(email, code, ctx_.config.code_ttl_seconds / 60),
-                             "restart code");
-  }
   return {};
 }
 
@@ -167,7 +161,6 @@ Status AccountRestartService::Complete(std::span<const uint8_t> ticket, const Re
   const std::string subject = TicketSubject(ctx_, ticket);
   const std::string_view ticket_text(reinterpret_cast<const char*>(ticket.data()), ticket.size());
   const int64_t now = ctx_.clock.NowUnix();
-  std::string email;
   KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     KW_ASSIGN_OR_RETURN(auto row, tx.FindEmailCode(kRestartTicketPurpose, subject));
     if (!row || row->used || row->expires_at <= now ||
@@ -186,7 +179,7 @@ Status AccountRestartService::Complete(std::span<const uint8_t> ticket, const Re
     KW_TRY(credentials_.ClearFailures(tx, account->email));
     row->used = true;
     KW_TRY(tx.UpdateEmailCode(*row));
-    email = account->email;
+    KW_TRY(ctx_.mail.Enqueue(tx, notices::AccountRestarted(account->email, now)));
     EventSpec event;
     event.type = "account.restarted";
     event.actor_id = account->id;
@@ -194,7 +187,6 @@ Status AccountRestartService::Complete(std::span<const uint8_t> ticket, const Re
     event.details = {{"remote_address", std::string(remote_address)}};
     return AppendAccountEvent(tx, ctx_.clock, account->id, std::move(event));
   }));
-  notices::SendBestEffort(ctx_.mailer, notices::AccountRestarted(email, now), "account restarted");
   return {};
 }
 

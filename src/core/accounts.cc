@@ -23,11 +23,6 @@ Error InvalidCode() {
                                 "The code is wrong or expired; ask for a new one.");
 }
 
-Error MailUnavailable() {
-  return Error::Unavailable("mail.unavailable",
-                            "The server could not send email right now; try again later.");
-}
-
 Error RateLimited() {
   return Error::RateLimited("request.rate_limited", "Too many requests; try again later.");
 }
@@ -119,15 +114,13 @@ Status AccountService::Register(const Registration& r) {
 Status AccountService::StoreRegistration(const PendingRegistration& p) {
   const std::string& email = p.email;
   const int64_t now = ctx_.clock.NowUnix();
-  enum class Outcome { kCode, kNotice, kQuiet } outcome = Outcome::kQuiet;
-  std::string code;
   KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
-    outcome = Outcome::kQuiet;
     KW_ASSIGN_OR_RETURN(auto existing, tx.FindAccountByEmail(email));
     KW_ASSIGN_OR_RETURN(bool may_mail, MayMail(tx, email));
+    // Exactly one email per registration, whichever it is, queued with it.
     if (existing && existing->verified) {
-      outcome = may_mail ? Outcome::kNotice : Outcome::kQuiet;
-      return {};
+      if (!may_mail) return {};
+      return ctx_.mail.Enqueue(tx, notices::AlreadyRegistered(email, ctx_.config.public_url));
     }
     // An unverified registration proves nothing about the address: a new
     // one replaces it.
@@ -141,7 +134,7 @@ Status AccountService::StoreRegistration(const PendingRegistration& p) {
       }
       return s;
     }
-    code = crypto::RandomDigits(6);
+    const std::string code = crypto::RandomDigits(6);
     core::EmailCode row;
     row.purpose = kRegisterPurpose;
     row.subject = VerifyCodeSubject(email, p.remote_address);
@@ -151,17 +144,10 @@ Status AccountService::StoreRegistration(const PendingRegistration& p) {
     row.expires_at = now + ctx_.config.code_ttl_seconds;
     row.created_at = now;
     KW_TRY(tx.PutEmailCode(row));
-    outcome = may_mail ? Outcome::kCode : Outcome::kQuiet;
-    return {};
+    if (!may_mail) return {};
+    return ctx_.mail.Enqueue(
+        tx, notices::VerificationCode(email, code, ctx_.config.code_ttl_seconds / 60));
   }));
-
-  // Exactly one email per registration, whichever it is.
-  if (outcome == Outcome::kQuiet) return {};
-  mail::Message message =
-      outcome == Outcome::kCode
-          ? notices::VerificationCode(email, code, ctx_.config.code_ttl_seconds / 60)
-          : notices::AlreadyRegistered(email, ctx_.config.public_url);
-  if (auto s = ctx_.mailer.Send(message); !s) return Fail(MailUnavailable());
   return {};
 }
 
@@ -212,11 +198,8 @@ Status AccountService::Resend(std::string_view raw_email, std::string_view remot
   KW_ASSIGN_OR_RETURN(std::string email, NormalizeEmail(raw_email));
   KW_TRY(CheckRegisterRate(remote_address));
   const int64_t now = ctx_.clock.NowUnix();
-  std::string code;
-  bool send = false;
   int64_t retry_at = 0;
   KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
-    send = false;
     retry_at = 0;
     // The same reads and writes for every email (issue 10, items 2 and 4):
     // the counts and a code row, which only an unverified account's owner
@@ -226,7 +209,7 @@ Status AccountService::Resend(std::string_view raw_email, std::string_view remot
     KW_ASSIGN_OR_RETURN(
         retry_at, credentials_.SpendCodeAllowance(tx, "verify-mail:", email, remote_address, now));
     if (retry_at != 0) return {};
-    code = crypto::RandomDigits(6);
+    const std::string code = crypto::RandomDigits(6);
     core::EmailCode row;
     row.purpose = kRegisterPurpose;
     row.subject = VerifyCodeSubject(email, remote_address);
@@ -236,16 +219,13 @@ Status AccountService::Resend(std::string_view raw_email, std::string_view remot
     row.expires_at = now + ctx_.config.code_ttl_seconds;
     row.created_at = now;
     KW_TRY(tx.PutEmailCode(row));
-    send = unverified;
-    return {};
+    // One queued row either way (a decoy unless the owner of an unverified
+    // account is emailed); the answer never waits for mail.
+    if (!unverified) return ctx_.mail.EnqueueDecoy(tx);
+    return ctx_.mail.Enqueue(
+        tx, notices::VerificationCode(email, code, ctx_.config.code_ttl_seconds / 60));
   }));
   if (retry_at != 0) return Fail(CodeLimit("verify.code_limit", retry_at, now));
-  // The answer never depends on the account, not even when mail is down.
-  if (send) {
-    notices::SendBestEffort(
-        ctx_.mailer, notices::VerificationCode(email, code, ctx_.config.code_ttl_seconds / 60),
-        "verification code");
-  }
   return {};
 }
 
@@ -290,7 +270,6 @@ Status AccountService::ChangePassword(const Caller& caller, const PasswordChange
   KW_TRY(CheckOneEscrowPerOrg(change.escrows));
   const store::Bytes new_verifier = credentials_.Verifier(change.new_auth_key);
   Credentials::Check check = Credentials::Check::kOk;
-  std::string email;
   KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(caller.account_id));
     if (!account) return Fail(Error::Unauthenticated("auth.required", "Log in first."));
@@ -299,7 +278,7 @@ Status AccountService::ChangePassword(const Caller& caller, const PasswordChange
     if (check != Credentials::Check::kOk) return {};
     KW_TRY(ReplaceEnrolledEscrowsInTx(tx, ctx_, caller.account_id, change.escrows));
     const bool was_temporary = account->must_change_password;
-    email = account->email;
+    KW_TRY(ctx_.mail.Enqueue(tx, notices::PasswordChanged(account->email, ctx_.clock.NowUnix())));
     SetMasterPassword(*account, change.new_kdf, change.new_salt, new_verifier,
                       change.new_wrapped_vault_key,
                       /*must_change=*/false);
@@ -313,8 +292,6 @@ Status AccountService::ChangePassword(const Caller& caller, const PasswordChange
     return AppendAccountEvent(tx, ctx_.clock, caller.account_id, std::move(event));
   }));
   if (check != Credentials::Check::kOk) return Fail(Credentials::ErrorFor(check));
-  notices::SendBestEffort(ctx_.mailer, notices::PasswordChanged(email, ctx_.clock.NowUnix()),
-                          "password changed");
   return {};
 }
 
@@ -345,7 +322,6 @@ Status AccountService::ChangeForgottenPassword(const Caller& caller,
   KW_TRY(CheckOneEscrowPerOrg(change.escrows));
   const store::Bytes new_verifier = credentials_.Verifier(change.new_auth_key);
   const int64_t now = ctx_.clock.NowUnix();
-  std::string email;
   KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(caller.account_id));
     if (!account) return Fail(Error::Unauthenticated("auth.required", "Log in first."));
@@ -359,7 +335,7 @@ Status AccountService::ChangeForgottenPassword(const Caller& caller,
     }
     KW_TRY(CheckPairingResetAllowed(tx, caller.account_id));
     KW_TRY(ReplaceEnrolledEscrowsInTx(tx, ctx_, caller.account_id, change.escrows));
-    email = account->email;
+    KW_TRY(ctx_.mail.Enqueue(tx, notices::PasswordChanged(account->email, now)));
     SetMasterPassword(*account, change.new_kdf, change.new_salt, new_verifier,
                       change.new_wrapped_vault_key, /*must_change=*/false);
     KW_TRY(tx.UpdateAccount(*account));
@@ -375,7 +351,6 @@ Status AccountService::ChangeForgottenPassword(const Caller& caller,
     event.details = {{"pairing_id", pairing->id}};
     return AppendAccountEvent(tx, ctx_.clock, caller.account_id, std::move(event));
   }));
-  notices::SendBestEffort(ctx_.mailer, notices::PasswordChanged(email, now), "password changed");
   return {};
 }
 
@@ -421,12 +396,11 @@ Status AccountService::Delete(const Caller& caller, const crypto::AuthKey& auth_
         tx, ctx_.clock, account->id,
         EventSpec{"", "account.deleted", account->id, account->id, caller.device_id, {}}));
     KW_TRY(tx.DeleteAccount(account->id));
+    KW_TRY(ctx_.mail.Enqueue(tx, notices::AccountDeleted(email, ctx_.clock.NowUnix())));
     // A fresh registration of this email starts with a clean slate.
     return credentials_.ClearFailures(tx, email);
   }));
   if (check != Credentials::Check::kOk) return Fail(Credentials::ErrorFor(check));
-  notices::SendBestEffort(ctx_.mailer, notices::AccountDeleted(email, ctx_.clock.NowUnix()),
-                          "account deleted");
   return {};
 }
 

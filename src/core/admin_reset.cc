@@ -117,14 +117,13 @@ Status AdminResetService::Reset(const Caller& caller, std::string_view org_id,
     KW_TRY(credentials_.ClearFailures(tx, account->email));
     email = account->email;
     org_name = t.access.org.name;
+    KW_TRY(ctx_.mail.Enqueue(tx,
+                             notices::PasswordResetByAdmin(email, org_name, ctx_.clock.NowUnix())));
     EventSpec event = AdminEvent(caller, t.access.org, member_id, "recovery.password_reset");
     event.details = {{"epoch", protocol::DecimalText(fresh.epoch)},
                      {"key_version", protocol::DecimalText(fresh.key_version)}};
     return AppendOrgEvent(tx, ctx_.clock, std::move(event));
   }));
-  notices::SendBestEffort(ctx_.mailer,
-                          notices::PasswordResetByAdmin(email, org_name, ctx_.clock.NowUnix()),
-                          "password reset by an administrator");
   return {};
 }
 
@@ -150,12 +149,11 @@ Status AdminResetService::ResetTwoFactor(const Caller& caller, std::string_view 
     KW_TRY(tx.ReplaceRecoveryCodes(member_id, {}));
     email = account->email;
     org_name = access.org.name;
+    KW_TRY(ctx_.mail.Enqueue(
+        tx, notices::TwoFactorResetByAdmin(email, org_name, ctx_.clock.NowUnix())));
     return AppendOrgEvent(tx, ctx_.clock,
                           AdminEvent(caller, access.org, member_id, "recovery.two_factor_reset"));
   }));
-  notices::SendBestEffort(ctx_.mailer,
-                          notices::TwoFactorResetByAdmin(email, org_name, ctx_.clock.NowUnix()),
-                          "two-step login reset by an administrator");
   return {};
 }
 

@@ -69,6 +69,8 @@ struct CoreConfig {
   // Single sign-on providers by organization id (keywardd's [sso.ORG]
   // tables; docs/sso.md). An organization without one cannot require SSO.
   SsoConfig sso;
+  // The mail queue's first retry (core/mail_queue.h); doubles up to an hour.
+  int64_t mail_retry_after_seconds = 30;
 };
 
 }  // namespace keyward::core

@@ -1,4 +1,4 @@
-// What every service shares: the store, the mailer, the clock, the server
+// What every service shares: the store, the mail queue, the clock, the server
 // subkeys and the rules. Services hold a reference; the owner (api::Api or a
 // test) keeps the Context alive.
 #pragma once
@@ -8,6 +8,7 @@
 #include "core/config.h"
 #include "core/deferred.h"
 #include "core/mail.h"
+#include "core/mail_queue.h"
 #include "core/server_keys.h"
 #include "store/store.h"
 
@@ -15,7 +16,9 @@ namespace keyward::core {
 
 struct Context {
   store::Store& store;
-  mail::Mailer& mailer;
+  // Every email goes through it, in the transaction that causes it
+  // (ctx.mail.Enqueue(tx, message)).
+  MailQueue& mail;
   const Clock& clock;
   const ServerKeys& keys;
   const CoreConfig& config;

@@ -37,7 +37,7 @@ class CoreTest : public ::testing::Test {
 
   // Rebuilds the services after a config_ change.
   void Rebuild() {
-    services_ = std::make_unique<Services>(*failing_, mailer_, clock_, secret_, config_);
+    services_ = std::make_unique<Services>(*failing_, *store_, mailer_, clock_, secret_, config_);
   }
 
   Services& core() { return *services_; }

@@ -29,28 +29,25 @@ Result<RedeemMaterial::Org> OrgMaterial(store::Tx& tx, const core::RecoveryReque
 }
 
 // `step` on the device request of (request_id, claim), expired first when
-// overdue, in one transaction; then the expiry email is sent, a wrong claim
+// overdue (its email queued), in one transaction; then a wrong claim
 // logged (after the answer) and an error the step left in `late` answered
 // (what it counted or expired is committed first).
 using ClaimedStep =
-    std::function<Status(store::Tx&, core::RecoveryRequest&, std::optional<Error>& late, Outbox&)>;
+    std::function<Status(store::Tx&, core::RecoveryRequest&, std::optional<Error>& late)>;
 Status OnClaimedRequest(const Context& ctx, std::string_view request_id,
                         const crypto::GenericKey& claim, std::string_view address,
                         const ClaimedStep& step) {
   std::optional<Error> late;
-  Outbox outbox;
   bool wrong_claim = false;
   KW_TRY(ctx.store.Transact([&](store::Tx& tx) -> Status {
     late.reset();
-    outbox.clear();
     wrong_claim = false;
     KW_ASSIGN_OR_RETURN(auto r, RequestByToken(tx, ctx, request_id, claim, address, late,
                                                wrong_claim, /*device_claim=*/true));
     if (!r) return {};
-    KW_TRY(ExpireIfOverdue(tx, ctx, *r, outbox));
-    return step(tx, *r, late, outbox);
+    KW_TRY(ExpireIfOverdue(tx, ctx, *r));
+    return step(tx, *r, late);
   }));
-  SendAll(ctx.mailer, outbox, "device request");
   if (wrong_claim) LogRejectedToken(ctx, std::string(request_id), std::string(address));
   if (late) return Fail(std::move(*late));
   return {};
@@ -68,9 +65,7 @@ Result<SubmittedRequest> DeviceRequestService::Submit(const DeviceRequestSubmiss
   const store::Bytes claim_hash = TokenHash(ctx_, s.claim);
   const int64_t now = ctx_.clock.NowUnix();
   SubmittedRequest submitted;
-  Outbox outbox;
   KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
-    outbox.clear();
     KW_ASSIGN_OR_RETURN(SsoBoundAccount who, TakeBoundSsoTicket(ctx_, tx, s.sso_ticket));
     KW_ASSIGN_OR_RETURN(auto escrow, tx.FindEscrow(who.org_id, who.account.id));
     if (!escrow) return Fail(NotEnrolled());
@@ -91,11 +86,10 @@ Result<SubmittedRequest> DeviceRequestService::Submit(const DeviceRequestSubmiss
     r.device_id = s.device.id;
     r.device_key = s.device_public_key;
     r.token_hash = claim_hash;
-    KW_TRY(InsertSubmittedRequest(tx, ctx_, r, *org, policy, who.account.email, 0, outbox));
+    KW_TRY(InsertSubmittedRequest(tx, ctx_, r, *org, policy, who.account.email, 0));
     submitted = SubmittedRequest{r.id, org->name, r.expires_at};
     return {};
   }));
-  SendAll(ctx_.mailer, outbox, "device request");
   return submitted;
 }
 
@@ -105,7 +99,7 @@ Result<DeviceRequestState> DeviceRequestService::Open(std::string_view request_i
   DeviceRequestState state;
   KW_TRY(OnClaimedRequest(
       ctx_, request_id, claim, remote_address,
-      [&](store::Tx& tx, core::RecoveryRequest& r, std::optional<Error>&, Outbox&) -> Status {
+      [&](store::Tx& tx, core::RecoveryRequest& r, std::optional<Error>&) -> Status {
         state = DeviceRequestState{};
         KW_ASSIGN_OR_RETURN(auto org, tx.FindOrg(r.org_id));
         if (!org) return Fail(NotEnrolled());
@@ -150,8 +144,7 @@ Status DeviceRequestService::Complete(const DeviceCompletion& c, std::string_vie
   const int64_t now = ctx_.clock.NowUnix();
   return OnClaimedRequest(
       ctx_, c.request_id, c.claim, c.remote_address,
-      [&](store::Tx& tx, core::RecoveryRequest& r, std::optional<Error>& late,
-          Outbox& outbox) -> Status {
+      [&](store::Tx& tx, core::RecoveryRequest& r, std::optional<Error>& late) -> Status {
         auto next = NextRequestStatus(r.status, RequestAction::kComplete);
         if (!next) {
           late = next.error();  // committed: an expiry found here stands
@@ -172,8 +165,8 @@ Status DeviceRequestService::Complete(const DeviceCompletion& c, std::string_vie
         KW_TRY(UpdateFrom(tx, r, was, StateError(r.status, RequestAction::kComplete)));
         KW_TRY(AppendOrgEvent(
             tx, ctx_.clock, RequestEvent(r, "device_request.completed", account->id, r.device_id)));
-        outbox.push_back(
-            notices::DeviceAddedByAdmins(account->email, org->name, r.device_name, now));
+        KW_TRY(ctx_.mail.Enqueue(
+            tx, notices::DeviceAddedByAdmins(account->email, org->name, r.device_name, now)));
         return {};
       });
 }

@@ -365,6 +365,32 @@ struct SsoIdentity {
 // redirect) or the web vault. Stored as "cli" / "web".
 enum class SsoClientKind { kCli, kWeb };
 
+// A row of the mail queue (core/mail_queue.h): one email, written in the
+// transaction of the change that causes it and deleted once delivered. The
+// message (address, subject, body) is sealed under the server's mail key,
+// padded to a multiple of 1 KiB: the database holds no readable address or
+// code. A node claims due rows for a lease (claimed_by, claimed_until) so
+// two nodes never send the same message at once.
+struct QueuedMail {
+  std::string id;  // server-chosen, random; the Message-ID's local part
+  Bytes sealed;
+  int64_t created_at = 0;
+  int64_t attempts = 0;         // failed deliveries so far
+  int64_t next_attempt_at = 0;  // not before
+  std::string claimed_by;       // the node holding the lease ("" when none)
+  int64_t claimed_until = 0;
+
+  friend bool operator==(const QueuedMail&, const QueuedMail&) = default;
+};
+
+// How much mail waits (/v1/server "mail_queue").
+struct MailQueueDepth {
+  int64_t messages = 0;
+  int64_t oldest_created_at = 0;  // 0 when empty
+
+  friend bool operator==(const MailQueueDepth&, const MailQueueDepth&) = default;
+};
+
 // A row of sso_logins, one of two things (docs/sso.md):
 // - a pending sign-in, between the redirect to the provider and its answer:
 //   what the relying party needs to finish it; issuer and subject are empty

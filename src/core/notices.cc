@@ -469,16 +469,4 @@ mail::Message PasswordResetByRecovery(std::string_view to, std::string_view org_
                           FormatRfc3339(when), Name(org_name)));
 }
 
-void SendBestEffort(mail::Mailer& mailer, const mail::Message& message, std::string_view kind) {
-  if (auto s = mailer.Send(message); !s) {
-    spdlog::warn("mail: could not send the {} notice ({})", kind, s.error().code());
-  }
-}
-
-void QueueBestEffort(mail::Mailer& mailer, const mail::Message& message, std::string_view kind) {
-  if (auto s = mailer.Queue(message); !s) {
-    spdlog::warn("mail: could not queue the {} notice ({})", kind, s.error().code());
-  }
-}
-
 }  // namespace keyward::core::notices

@@ -95,11 +95,4 @@ mail::Message RestoreDone(std::string_view to, int64_t snapshot_created_at, int6
 mail::Message RecoveryRedeemCode(std::string_view to, std::string_view code, int64_t ttl_minutes);
 mail::Message PasswordResetByRecovery(std::string_view to, std::string_view org_name, int64_t when);
 
-// Notices are best effort: a failure is logged by kind, without the address,
-// and does not fail the operation that already committed.
-void SendBestEffort(mail::Mailer& mailer, const mail::Message& message, std::string_view kind);
-// The same through Mailer::Queue: delivered later, so the caller's answer
-// time does not depend on whether (or how slowly) an email goes out.
-void QueueBestEffort(mail::Mailer& mailer, const mail::Message& message, std::string_view kind);
-
 }  // namespace keyward::core::notices

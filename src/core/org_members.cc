@@ -196,21 +196,13 @@ Result<bool> CountInvitation(store::Tx& tx, const Context& ctx, std::string_view
   return false;
 }
 
-// Draws the invitation token, keeps its hash on `invite` and emails it. The
-// token exists only in this email: an invite that could not be sent is not
-// stored, and one whose storing fails is dead.
-Status MailInviteToken(const Context& ctx, core::OrgInvite& invite, const std::string& org_name,
-                       const std::string& fingerprint) {
-  const store::Bytes token = crypto::RandomArgSafeBytes(kInviteTokenSize);
+// Draws the invitation token and keeps its hash on `invite`; the token
+// itself exists only in the email (InviteEmail), queued in the transaction
+// that stores the invite.
+store::Bytes DrawInviteToken(const Context& ctx, core::OrgInvite& invite) {
+  store::Bytes token = crypto::RandomArgSafeBytes(kInviteTokenSize);
   invite.token_hash = HashInviteToken(ctx, token);
-  auto sent = ctx.mailer.Send(notices::OrgInvite(invite.email, org_name, invite.role,
-                                                 crypto::Base64UrlEncode(token), fingerprint,
-                                                 invite.expires_at));
-  if (!sent) {
-    return Fail(Error::Unavailable(
-        "mail.unavailable", "The server could not send the invitation email; try again later."));
-  }
-  return {};
+  return token;
 }
 
 struct Loaded {
@@ -334,10 +326,13 @@ Result<core::OrgInvite> MemberService::Invite(const Caller& caller, std::string_
   invite.created_by = caller.account_id;
   invite.created_at = now;
   invite.expires_at = now + ctx_.config.invite_ttl_seconds;
-  KW_TRY(MailInviteToken(ctx_, invite, org_name, fingerprint));
+  const store::Bytes token = DrawInviteToken(ctx_, invite);
   KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     KW_TRY(CheckCanInvite(tx, caller, org_id, email, choice.role));
     KW_TRY(tx.InsertInvite(invite));
+    KW_TRY(ctx_.mail.Enqueue(
+        tx, notices::OrgInvite(invite.email, org_name, invite.role, crypto::Base64UrlEncode(token),
+                               fingerprint, invite.expires_at)));
     return AppendOrgEvent(tx, ctx_.clock,
                           EventSpec{invite.org_id,
                                     "member.invited",
@@ -426,10 +421,8 @@ Status MemberService::ChangeRole(const Caller& caller, std::string_view org_id,
                                  std::string_view permissions_text,
                                  const std::optional<GrantUpload>& grant) {
   KW_ASSIGN_OR_RETURN(RoleChoice choice, ParseRoleChoice(role_text, permissions_text));
-  std::string email;
-  std::string org_name;
+  const int64_t now = ctx_.clock.NowUnix();
   KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
-    email.clear();
     KW_ASSIGN_OR_RETURN(
         Loaded loaded, LoadForManagement(tx, caller, org_id, member_id, MemberAction::kChangeRole));
     const core::OrgMember& target = loaded.target;
@@ -468,17 +461,11 @@ Status MemberService::ChangeRole(const Caller& caller, std::string_view org_id,
     }
     KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(target.account_id));
     if (account && (target.role != new_role || target.permissions != new_permissions)) {
-      email = account->email;
-      org_name = loaded.access.org.name;
+      return ctx_.mail.Enqueue(tx, notices::OrgRoleChanged(account->email, loaded.access.org.name,
+                                                           RoleName(choice.role), now));
     }
     return {};
   }));
-  if (!email.empty()) {
-    notices::SendBestEffort(
-        ctx_.mailer,
-        notices::OrgRoleChanged(email, org_name, RoleName(choice.role), ctx_.clock.NowUnix()),
-        "role changed");
-  }
   return {};
 }
 
@@ -554,10 +541,7 @@ Status MemberService::Restore(const Caller& caller, std::string_view org_id,
 
 Status MemberService::Remove(const Caller& caller, std::string_view org_id,
                              std::string_view member_id) {
-  std::string email;
-  std::string org_name;
   KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
-    email.clear();
     KW_ASSIGN_OR_RETURN(Loaded loaded,
                         LoadForManagement(tx, caller, org_id, member_id, MemberAction::kRemove));
     KW_TRY(CheckOwnerLeaves(tx, loaded.target));
@@ -573,15 +557,10 @@ Status MemberService::Remove(const Caller& caller, std::string_view org_id,
                   caller.device_id,
                   {{"role", loaded.target.role}, {"escrow_removed", escrow ? "true" : "false"}}}));
     KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(loaded.target.account_id));
-    if (account) email = account->email;
-    org_name = loaded.access.org.name;
-    return {};
+    if (!account) return {};
+    return ctx_.mail.Enqueue(
+        tx, notices::RemovedFromOrg(account->email, loaded.access.org.name, ctx_.clock.NowUnix()));
   }));
-  if (!email.empty()) {
-    notices::SendBestEffort(ctx_.mailer,
-                            notices::RemovedFromOrg(email, org_name, ctx_.clock.NowUnix()),
-                            "removed from organization");
-  }
   return {};
 }
 

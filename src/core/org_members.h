@@ -52,11 +52,10 @@ class MemberService {
   [[nodiscard]] Result<MemberList> List(const Caller& caller, std::string_view org_id);
 
   // Recovery admins; the invited role may not rank above the inviter's.
-  // Emails the token (32 random bytes, never stored) to the invitee; the
-  // invite is stored only once the email is sent (mail.unavailable
-  // otherwise). org.invalid_role, org.invalid_permission,
-  // org.already_member, account.invalid_email; org.invite_rate_limited (429)
-  // past CoreConfig::invite_max_per_org / invite_max_per_inviter in the last
+  // Emails the token (32 random bytes; only its hash is stored) to the
+  // invitee, queued in the transaction that stores the invite. org.invalid_role,
+  // org.invalid_permission, org.already_member, account.invalid_email; org.invite_rate_limited
+  // (429) past CoreConfig::invite_max_per_org / invite_max_per_inviter in the last
   // invite_window_seconds (sliding window, counted in the store).
   [[nodiscard]] Result<core::OrgInvite> Invite(const Caller& caller, std::string_view org_id,
                                                const NewInvite& invite);

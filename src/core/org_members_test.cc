@@ -143,15 +143,30 @@ TEST_F(MembersTest, InviteRules) {
   EXPECT_ERROR(core().members.List(plain_custom.caller(), org_.id), "org.forbidden");
 }
 
-TEST_F(MembersTest, AnInviteThatCannotBeMailedIsNotStored) {
+// Mail down: the invite is stored with its email queued (one transaction);
+// the email goes out once mail is back, and its token works.
+TEST_F(MembersTest, AnInviteMailedWhileMailIsDownArrivesOnceItIsBack) {
   const uint64_t seq = LastSeq(org_);
   mailer_.SetFailing(true);
-  EXPECT_ERROR(Invite(owner_, "bob@example.com", "user"), "mail.unavailable");
+  ASSERT_OK(Invite(owner_, "bob@example.com", "user"));
+  EXPECT_EQ(LastSeq(org_), seq + 1);
+  EXPECT_EQ(InviteToken("bob@example.com"), "");
+  auto depth = core().mail().Depth();
+  ASSERT_OK(depth);
+  EXPECT_EQ(depth->messages, 1);
   mailer_.SetFailing(false);
-  EXPECT_EQ(LastSeq(org_), seq);
-  auto list = core().members.List(owner_.caller(), org_.id);
-  ASSERT_OK(list);
-  EXPECT_TRUE(list->invites.empty());
+  // Retried after its back-off, not before.
+  ASSERT_OK(core().mail().DeliverDue());
+  EXPECT_EQ(InviteToken("bob@example.com"), "");
+  clock_.Advance(MailQueue::kFirstRetrySeconds);
+  core().mail().DeliverAll();
+  const std::string token = InviteToken("bob@example.com");
+  ASSERT_NE(token, "");
+  Person bob = MakePerson("bob@example.com", 4);
+  EXPECT_OK(core().members.AcceptInvite(bob.caller(), token, std::nullopt));
+  depth = core().mail().Depth();
+  ASSERT_OK(depth);
+  EXPECT_EQ(depth->messages, 0);
 }
 
 TEST_F(MembersTest, MembersListShowsEnrollmentAndGrants) {

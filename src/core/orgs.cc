@@ -394,20 +394,18 @@ Result<OrgView> OrgService::ChangePolicy(const Caller& caller, std::string_view 
     KW_TRY(AppendOrgEvent(tx, ctx_.clock,
                           EventSpec{org.id, "policy.changed", caller.account_id, "",
                                     caller.device_id, std::move(details)}));
+    // Queued with the change: the answer does not wait for one email per
+    // member.
+    for (const auto& email : notices.mode_changed) {
+      KW_TRY(ctx_.mail.Enqueue(tx, notices::RecoveryModeChanged(email, org.name, new_mode, now)));
+    }
+    for (const auto& email : notices.enrollment_required) {
+      KW_TRY(ctx_.mail.Enqueue(tx, notices::EnrollmentRequired(email, org.name, now)));
+    }
     KW_ASSIGN_OR_RETURN(EnrollmentState enrollment, EnrollmentOf(tx, org.id, caller.account_id));
     view = OrgView{std::move(org), std::move(access.me), enrollment};
     return {};
   }));
-  // Queued, so the answer does not wait for one email per member.
-  for (const auto& email : notices.mode_changed) {
-    notices::QueueBestEffort(ctx_.mailer,
-                             notices::RecoveryModeChanged(email, view.org.name, new_mode, now),
-                             "recovery mode changed");
-  }
-  for (const auto& email : notices.enrollment_required) {
-    notices::QueueBestEffort(ctx_.mailer, notices::EnrollmentRequired(email, view.org.name, now),
-                             "enrollment required");
-  }
   return view;
 }
 

@@ -270,7 +270,6 @@ Result<PairingPickup> PairingService::Pickup(std::string_view id, std::span<cons
   const int64_t now = ctx_.clock.NowUnix();
   const Bytes claim_hash = ClaimHash(claim);
   PairingPickup out;
-  std::string device_name, device_type;
   KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     KW_ASSIGN_OR_RETURN(auto p, tx.FindPairing(id));
     // Only the device that answered may pick up, and a decoy looks the
@@ -309,21 +308,16 @@ Result<PairingPickup> PairingService::Pickup(std::string_view id, std::span<cons
     p->updated_at = now;
     KW_TRY(tx.UpdatePairing(*p));
     KW_TRY(LogPairing(ctx_, tx, *p, "device.paired"));
+    KW_TRY(ctx_.mail.Enqueue(
+        tx, notices::DevicePaired(account->email, p->joining_name, p->joining_type, now)));
     out.state = PairingState::kDone;
     out.ta = p->ta;
     out.payload = p->payload;
     out.session_expires_at = session.expires_at;
     out.device_id = p->joining_device_id;
-    device_name = p->joining_name;
-    device_type = p->joining_type;
     out.account = std::move(*account);
     return {};
   }));
-  if (out.state == PairingState::kDone) {
-    notices::SendBestEffort(ctx_.mailer,
-                            notices::DevicePaired(out.account.email, device_name, device_type, now),
-                            "device paired");
-  }
   return out;
 }
 

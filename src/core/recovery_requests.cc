@@ -83,11 +83,6 @@ Error EscrowChanged() {
                          "or re-enrolled); the member must ask for recovery again.");
 }
 
-Error MailUnavailable() {
-  return Error::Unavailable("mail.unavailable",
-                            "The server could not send email right now; try again later.");
-}
-
 }  // namespace
 
 // The refusal of the state machine for (status, action), for a
@@ -103,14 +98,6 @@ namespace {
 Error NotPending() { return StateError(RequestStatus::kApproved, RequestAction::kDecline); }
 
 }  // namespace
-
-// Emails to send once the transaction that decided them has committed. The
-// transaction callback may run more than once: it clears the list first.
-using Outbox = std::vector<mail::Message>;
-
-void SendAll(mail::Mailer& mailer, const Outbox& outbox, std::string_view kind) {
-  for (const auto& message : outbox) notices::SendBestEffort(mailer, message, kind);
-}
 
 std::string Decimal(uint64_t n) { return protocol::DecimalText(n); }
 
@@ -164,8 +151,7 @@ Result<std::string> EmailOf(store::Tx& tx, std::string_view account_id) {
 
 // An open request past its deadline becomes Expired here, with its event and
 // the member's email, in the caller's transaction. True when it did.
-Result<bool> ExpireIfOverdue(store::Tx& tx, const Context& ctx, core::RecoveryRequest& r,
-                             Outbox& outbox) {
+Result<bool> ExpireIfOverdue(store::Tx& tx, const Context& ctx, core::RecoveryRequest& r) {
   if (!IsOpen(r.status) || r.expires_at > ctx.clock.NowUnix()) return false;
   KW_ASSIGN_OR_RETURN(RequestStatus next, NextRequestStatus(r.status, RequestAction::kExpire));
   const RequestStatus was = r.status;
@@ -177,8 +163,9 @@ Result<bool> ExpireIfOverdue(store::Tx& tx, const Context& ctx, core::RecoveryRe
   KW_ASSIGN_OR_RETURN(auto org, tx.FindOrg(r.org_id));
   KW_ASSIGN_OR_RETURN(std::string email, EmailOf(tx, r.account_id));
   if (org && !email.empty()) {
-    outbox.push_back(
-        notices::RecoveryExpired(email, org->name, was == RequestStatus::kApproved, r.expires_at));
+    KW_TRY(ctx.mail.Enqueue(
+        tx,
+        notices::RecoveryExpired(email, org->name, was == RequestStatus::kApproved, r.expires_at)));
   }
   return true;
 }
@@ -202,13 +189,11 @@ int64_t ExpireEach(const Context& ctx, const std::vector<std::string>& request_i
   int64_t expired = 0;
   for (const auto& id : request_ids) {
     bool done = false;
-    Outbox outbox;
     auto s = ctx.store.Transact([&](store::Tx& tx) -> Status {
       done = false;
-      outbox.clear();
       KW_ASSIGN_OR_RETURN(auto r, tx.FindRequest(id));
       if (!r) return {};
-      KW_ASSIGN_OR_RETURN(done, ExpireIfOverdue(tx, ctx, *r, outbox));
+      KW_ASSIGN_OR_RETURN(done, ExpireIfOverdue(tx, ctx, *r));
       return {};
     });
     if (!s) {
@@ -216,7 +201,6 @@ int64_t ExpireEach(const Context& ctx, const std::vector<std::string>& request_i
       continue;
     }
     if (done) ++expired;
-    SendAll(ctx.mailer, outbox, "recovery expired");
   }
   return expired;
 }
@@ -309,13 +293,13 @@ Result<Target> TargetOfRequest(store::Tx& tx, const core::RecoveryRequest& r) {
 
 // Before a recovery admin's decision on `r` (approve, decline): the
 // hierarchy must let the caller take `action` on the request's member, and
-// an overdue request is expired here (its email into `outbox`). The member
+// an overdue request is expired here (its email queued). The member
 // as a target.
 Result<Target> CheckDecisionOn(store::Tx& tx, const Context& ctx, const OrgAccess& access,
-                               core::RecoveryRequest& r, MemberAction action, Outbox& outbox) {
+                               core::RecoveryRequest& r, MemberAction action) {
   KW_ASSIGN_OR_RETURN(Target target, TargetOfRequest(tx, r));
   KW_TRY(CheckCanActOn(access.actor(), target, action));
-  KW_TRY(ExpireIfOverdue(tx, ctx, r, outbox));
+  KW_TRY(ExpireIfOverdue(tx, ctx, r));
   return target;
 }
 
@@ -616,7 +600,7 @@ Result<SubmittedRequest> SubmitRequest(store::Tx& tx, const Context& ctx,
                                        const std::optional<core::RecoveryRequest>& open,
                                        const core::Account& account, const std::string& device_name,
                                        core::RequestKind kind, const std::string& snapshot_id,
-                                       std::string_view remote_address, int64_t now, Outbox& outbox,
+                                       std::string_view remote_address, int64_t now,
                                        std::optional<Error>& late) {
   std::optional<RequestStatus> current;
   if (open) current = open->status;
@@ -664,7 +648,7 @@ Result<SubmittedRequest> SubmitRequest(store::Tx& tx, const Context& ctx,
   r.kind = kind;
   if (snapshot) r.snapshot_id = snapshot->id;
   KW_TRY(InsertSubmittedRequest(tx, ctx, r, *org, policy, account.email,
-                                snapshot ? snapshot->created_at : 0, outbox));
+                                snapshot ? snapshot->created_at : 0));
   return SubmittedRequest{r.id, org->name, r.expires_at};
 }
 
@@ -726,10 +710,9 @@ Status CancelOpenRequestInTx(store::Tx& tx, const Context& ctx, const std::strin
 
 Status InsertSubmittedRequest(store::Tx& tx, const Context& ctx, const core::RecoveryRequest& r,
                               const core::Org& org, const protocol::RecoveryPolicy& policy,
-                              std::string_view member_email, int64_t snapshot_created_at,
-                              Outbox& outbox) {
+                              std::string_view member_email, int64_t snapshot_created_at) {
   KW_ASSIGN_OR_RETURN(auto open, tx.FindOpenRequest(r.account_id));
-  if (open) KW_TRY(ExpireIfOverdue(tx, ctx, *open, outbox));
+  if (open) KW_TRY(ExpireIfOverdue(tx, ctx, *open));
   if (auto s = tx.InsertRequest(r); !s) {
     // Another submission won the race for the one open request.
     if (store::IsCode(s.error(), "store.conflict")) {
@@ -746,16 +729,17 @@ Status InsertSubmittedRequest(store::Tx& tx, const Context& ctx, const core::Rec
   KW_ASSIGN_OR_RETURN(auto admins, NotifyList(tx, org, policy, target, ""));
   for (const auto& to : admins) {
     if (r.kind == core::RequestKind::kDevice) {
-      outbox.push_back(notices::DeviceRequested(to, org.name, member_email, r.created_at,
-                                                r.device_name, r.remote_address,
-                                                crypto::Fingerprint(r.device_key)));
+      KW_TRY(ctx.mail.Enqueue(
+          tx, notices::DeviceRequested(to, org.name, member_email, r.created_at, r.device_name,
+                                       r.remote_address, crypto::Fingerprint(r.device_key))));
     } else if (r.kind == core::RequestKind::kRestore) {
-      outbox.push_back(notices::RestoreRequested(to, org.name, member_email, r.created_at,
-                                                 r.device_name, r.remote_address,
-                                                 snapshot_created_at));
+      KW_TRY(ctx.mail.Enqueue(
+          tx, notices::RestoreRequested(to, org.name, member_email, r.created_at, r.device_name,
+                                        r.remote_address, snapshot_created_at)));
     } else {
-      outbox.push_back(notices::RecoveryRequested(to, org.name, member_email, r.created_at,
-                                                  r.device_name, r.remote_address, false));
+      KW_TRY(
+          ctx.mail.Enqueue(tx, notices::RecoveryRequested(to, org.name, member_email, r.created_at,
+                                                          r.device_name, r.remote_address, false)));
     }
   }
   return {};
@@ -823,12 +807,9 @@ Status RecoveryRequestService::Ask(const RecoveryAsk& ask) {
     return Fail(InvalidField("snapshot_id"));
   }
   const int64_t now = ctx_.clock.NowUnix();
-  enum class Outcome { kQuiet, kCode, kNotice } outcome = Outcome::kQuiet;
-  std::string code;
   bool limited = false;
   int64_t retry_at = 0;
   KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
-    outcome = Outcome::kQuiet;
     limited = false;
     retry_at = 0;
     KW_ASSIGN_OR_RETURN(int64_t asks,
@@ -845,27 +826,20 @@ Status RecoveryRequestService::Ask(const RecoveryAsk& ask) {
     KW_ASSIGN_OR_RETURN(retry_at, credentials_.SpendCodeAllowance(tx, "recovery-mail:", email,
                                                                   ask.remote_address, now));
     if (retry_at != 0) return {};
-    KW_ASSIGN_OR_RETURN(code, PutRequestCode(tx, ctx_, email, ask, account_id, now));
-    if (account_id.empty()) return {};
-    outcome = enrolled || open ? Outcome::kCode : Outcome::kNotice;
-    return {};
+    KW_ASSIGN_OR_RETURN(std::string code, PutRequestCode(tx, ctx_, email, ask, account_id, now));
+    // One queued row whether or not the account exists (a decoy when it
+    // does not); the answer never waits for mail (core/mail_queue.h).
+    if (account_id.empty()) return ctx_.mail.EnqueueDecoy(tx);
+    if (enrolled || open) {
+      return ctx_.mail.Enqueue(
+          tx, notices::RecoveryRequestCode(email, code, ctx_.config.code_ttl_seconds / 60,
+                                           ask.intent == RecoveryIntent::kCancel));
+    }
+    return ctx_.mail.Enqueue(tx, notices::RecoveryNotPossible(email, ctx_.config.public_url));
   }));
   if (limited) return Fail(RateLimited());
   // The same for every email, known or not: the counting behind it is.
   if (retry_at != 0) return Fail(CodeLimit("recovery.code_limit", retry_at, now));
-  // The answer never depends on the account, not even when mail is down or
-  // slow: these emails are queued, not sent inline (Mailer::Queue).
-  if (outcome == Outcome::kCode) {
-    notices::QueueBestEffort(
-        ctx_.mailer,
-        notices::RecoveryRequestCode(email, code, ctx_.config.code_ttl_seconds / 60,
-                                     ask.intent == RecoveryIntent::kCancel),
-        "recovery code");
-  } else if (outcome == Outcome::kNotice) {
-    notices::QueueBestEffort(ctx_.mailer,
-                             notices::RecoveryNotPossible(email, ctx_.config.public_url),
-                             "recovery not possible");
-  }
   return {};
 }
 
@@ -877,12 +851,10 @@ Result<ConfirmOutcome> RecoveryRequestService::Confirm(std::string_view raw_emai
   const int64_t now = ctx_.clock.NowUnix();
   ConfirmOutcome outcome;
   std::optional<Error> late;
-  Outbox outbox;
   bool wrong_code = false;
   KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     outcome = {};
     late.reset();
-    outbox.clear();
     wrong_code = false;
     KW_ASSIGN_OR_RETURN(
         auto row, UseRequestCode(tx, ctx_, *email, code, remote_address, now, late, wrong_code));
@@ -910,14 +882,13 @@ Result<ConfirmOutcome> RecoveryRequestService::Confirm(std::string_view raw_emai
     outcome.intent = cancel ? RecoveryIntent::kCancel : RecoveryIntent::kSubmit;
 
     KW_ASSIGN_OR_RETURN(auto open, tx.FindOpenRequest(account->id));
-    if (open) KW_TRY(ExpireIfOverdue(tx, ctx_, *open, outbox));
+    if (open) KW_TRY(ExpireIfOverdue(tx, ctx_, *open));
     if (cancel) return CancelOpenRequest(tx, ctx_, open, account->id, now, late);
     KW_ASSIGN_OR_RETURN(outcome.submitted,
                         SubmitRequest(tx, ctx_, open, *account, device_name, kind, snapshot_id,
-                                      remote_address, now, outbox, late));
+                                      remote_address, now, late));
     return {};
   }));
-  SendAll(ctx_.mailer, outbox, "recovery request");
   if (wrong_code) LogRejectedRequestCode(ctx_, *email, std::string(remote_address));
   if (late) return Fail(std::move(*late));
   return outcome;
@@ -1021,10 +992,8 @@ Result<RequestView> RecoveryRequestService::Approve(const Caller& caller, std::s
   const int64_t now = ctx_.clock.NowUnix();
   RequestView view;
   std::optional<Error> late;
-  Outbox outbox;
   KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     late.reset();
-    outbox.clear();
     KW_ASSIGN_OR_RETURN(OrgAccess access, LoadOrgAccess(tx, org_id, caller.account_id));
     KW_ASSIGN_OR_RETURN(auto r, LoadRequest(tx, access.org.id, request_id));
     if (r.account_id == caller.account_id) {
@@ -1045,8 +1014,8 @@ Result<RequestView> RecoveryRequestService::Approve(const Caller& caller, std::s
         return Fail(InvalidField(in_session ? "token" : "link_share"));
       }
     }
-    KW_ASSIGN_OR_RETURN(Target target, CheckDecisionOn(tx, ctx_, access, r,
-                                                       MemberAction::kApproveRecovery, outbox));
+    KW_ASSIGN_OR_RETURN(Target target,
+                        CheckDecisionOn(tx, ctx_, access, r, MemberAction::kApproveRecovery));
     if (auto next = NextRequestStatus(r.status, RequestAction::kRecordApproval); !next) {
       late = next.error();  // committed: an expiry found here stands
       return {};
@@ -1105,20 +1074,22 @@ Result<RequestView> RecoveryRequestService::Approve(const Caller& caller, std::s
     if (final_approval && !view.email.empty()) {
       if (in_session) {
         KW_ASSIGN_OR_RETURN(auto snapshot, tx.FindSnapshot(r.snapshot_id));
-        outbox.push_back(
-            notices::RestoreDone(view.email, snapshot ? snapshot->created_at : 0, unpaired, now));
+        KW_TRY(ctx_.mail.Enqueue(
+            tx,
+            notices::RestoreDone(view.email, snapshot ? snapshot->created_at : 0, unpaired, now)));
       } else if (device) {
-        outbox.push_back(notices::DeviceRequestApproved(view.email, access.org.name, r.device_name,
-                                                        r.expires_at));
+        KW_TRY(ctx_.mail.Enqueue(tx, notices::DeviceRequestApproved(view.email, access.org.name,
+                                                                    r.device_name, r.expires_at)));
       } else if (r.kind == core::RequestKind::kRestore) {
-        outbox.push_back(notices::RestoreApproved(view.email, access.org.name, r.expires_at));
+        KW_TRY(ctx_.mail.Enqueue(
+            tx, notices::RestoreApproved(view.email, access.org.name, r.expires_at)));
       } else {
-        outbox.push_back(notices::RecoveryApproved(view.email, access.org.name, r.expires_at));
+        KW_TRY(ctx_.mail.Enqueue(
+            tx, notices::RecoveryApproved(view.email, access.org.name, r.expires_at)));
       }
     }
     return {};
   }));
-  SendAll(ctx_.mailer, outbox, "recovery approved");
   if (late) return Fail(std::move(*late));
   return view;
 }
@@ -1138,13 +1109,11 @@ Result<RequestView> RecoveryRequestService::Decline(const Caller& caller, std::s
   const int64_t now = ctx_.clock.NowUnix();
   RequestView view;
   std::optional<Error> late;
-  Outbox outbox;
   KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     late.reset();
-    outbox.clear();
     KW_ASSIGN_OR_RETURN(OrgAccess access, LoadOrgAccess(tx, org_id, caller.account_id));
     KW_ASSIGN_OR_RETURN(auto r, LoadRequest(tx, access.org.id, request_id));
-    KW_TRY(CheckDecisionOn(tx, ctx_, access, r, MemberAction::kDeclineRecovery, outbox));
+    KW_TRY(CheckDecisionOn(tx, ctx_, access, r, MemberAction::kDeclineRecovery));
     auto next = NextRequestStatus(r.status, RequestAction::kDecline);
     if (!next) {
       late = next.error();  // committed: an expiry found here stands
@@ -1162,13 +1131,13 @@ Result<RequestView> RecoveryRequestService::Decline(const Caller& caller, std::s
     KW_TRY(AppendOrgEvent(tx, ctx_.clock, std::move(event)));
     KW_ASSIGN_OR_RETURN(view, BuildView(tx, r, policy.quorum));
     if (!view.email.empty()) {
-      outbox.push_back(r.kind == core::RequestKind::kRestore
-                           ? notices::RestoreDeclined(view.email, access.org.name, reason, now)
-                           : notices::RecoveryDeclined(view.email, access.org.name, reason, now));
+      KW_TRY(ctx_.mail.Enqueue(
+          tx, r.kind == core::RequestKind::kRestore
+                  ? notices::RestoreDeclined(view.email, access.org.name, reason, now)
+                  : notices::RecoveryDeclined(view.email, access.org.name, reason, now)));
     }
     return {};
   }));
-  SendAll(ctx_.mailer, outbox, "recovery declined");
   if (late) return Fail(std::move(*late));
   return view;
 }
@@ -1178,10 +1147,8 @@ Result<RequestView> RecoveryRequestService::Start(const Caller& caller, std::str
   const int64_t now = ctx_.clock.NowUnix();
   RequestView view;
   std::optional<Error> late;
-  Outbox outbox;
   KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     late.reset();
-    outbox.clear();
     KW_ASSIGN_OR_RETURN(OrgAccess access, LoadOrgAccess(tx, org_id, caller.account_id));
     KW_ASSIGN_OR_RETURN(core::OrgMember member, LoadMember(tx, access.org.id, member_id));
     KW_ASSIGN_OR_RETURN(Target target, TargetOf(member));
@@ -1189,7 +1156,7 @@ Result<RequestView> RecoveryRequestService::Start(const Caller& caller, std::str
     KW_ASSIGN_OR_RETURN(auto escrow, tx.FindEscrow(access.org.id, member_id));
     if (!escrow) return Fail(NotEnrolled());
     KW_ASSIGN_OR_RETURN(auto open, tx.FindOpenRequest(member_id));
-    if (open) KW_TRY(ExpireIfOverdue(tx, ctx_, *open, outbox));
+    if (open) KW_TRY(ExpireIfOverdue(tx, ctx_, *open));
     std::optional<RequestStatus> current;
     if (open) current = open->status;
     if (auto next = NextRequestStatus(current, RequestAction::kSubmit); !next) {
@@ -1220,12 +1187,11 @@ Result<RequestView> RecoveryRequestService::Start(const Caller& caller, std::str
     KW_ASSIGN_OR_RETURN(view, BuildView(tx, r, policy.quorum));
     KW_ASSIGN_OR_RETURN(auto admins, NotifyList(tx, access.org, policy, target, caller.account_id));
     for (const auto& to : admins) {
-      outbox.push_back(notices::RecoveryRequested(to, access.org.name, view.email, now, "",
-                                                  caller.remote_address, true));
+      KW_TRY(ctx_.mail.Enqueue(tx, notices::RecoveryRequested(to, access.org.name, view.email, now,
+                                                              "", caller.remote_address, true)));
     }
     return {};
   }));
-  SendAll(ctx_.mailer, outbox, "recovery request");
   if (late) return Fail(std::move(*late));
   return view;
 }
@@ -1237,19 +1203,15 @@ Status RecoveryRequestService::RedeemStart(std::string_view request_id,
                                            std::string_view remote_address) {
   const int64_t now = ctx_.clock.NowUnix();
   std::optional<Error> late;
-  Outbox outbox;
-  std::optional<mail::Message> code_mail;
   bool wrong_token = false;
   KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     late.reset();
-    outbox.clear();
-    code_mail.reset();
     wrong_token = false;
     KW_ASSIGN_OR_RETURN(
         auto r, RequestByToken(tx, ctx_, request_id, token, remote_address, late, wrong_token,
                                /*device_claim=*/false));
     if (!r) return {};
-    KW_TRY(ExpireIfOverdue(tx, ctx_, *r, outbox));
+    KW_TRY(ExpireIfOverdue(tx, ctx_, *r));
     if (auto next = NextRequestStatus(r->status, RequestAction::kRedeemStart); !next) {
       late = next.error();
       return {};
@@ -1273,20 +1235,13 @@ Status RecoveryRequestService::RedeemStart(std::string_view request_id,
     KW_TRY(tx.PutEmailCode(row));
     KW_TRY(
         AppendOrgEvent(tx, ctx_.clock, RequestEvent(*r, "recovery.redeem_started", r->account_id)));
-    code_mail =
-        notices::RecoveryRedeemCode(account->email, code, ctx_.config.code_ttl_seconds / 60);
-    return {};
+    // Queued with the code: if mail is down, the member gets it once it is
+    // back (the queue retries), or asks again for a fresh one.
+    return ctx_.mail.Enqueue(
+        tx, notices::RecoveryRedeemCode(account->email, code, ctx_.config.code_ttl_seconds / 60));
   }));
-  SendAll(ctx_.mailer, outbox, "recovery expired");
   if (wrong_token) LogRejectedToken(ctx_, std::string(request_id), std::string(remote_address));
   if (late) return Fail(std::move(*late));
-  // The member cannot go on without this code: say so when it was not sent.
-  if (code_mail) {
-    if (auto s = ctx_.mailer.Send(*code_mail); !s) {
-      spdlog::warn("mail: could not send a redeem code ({})", s.error().code());
-      return Fail(MailUnavailable());
-    }
-  }
   return {};
 }
 
@@ -1297,11 +1252,9 @@ Result<RedeemMaterial> RecoveryRequestService::RedeemVerify(std::string_view req
   const int64_t now = ctx_.clock.NowUnix();
   RedeemMaterial material;
   std::optional<Error> late;
-  Outbox outbox;
   bool wrong_token = false;
   KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     late.reset();
-    outbox.clear();
     wrong_token = false;
     KW_ASSIGN_OR_RETURN(bool codes_by_request,
                         AtLimit(tx, CodeRequestKey(request_id), now, kWrongCodesPerRequest));
@@ -1315,7 +1268,7 @@ Result<RedeemMaterial> RecoveryRequestService::RedeemVerify(std::string_view req
         auto r, RequestByToken(tx, ctx_, request_id, token, remote_address, late, wrong_token,
                                /*device_claim=*/false));
     if (!r) return {};
-    KW_TRY(ExpireIfOverdue(tx, ctx_, *r, outbox));
+    KW_TRY(ExpireIfOverdue(tx, ctx_, *r));
     if (auto next = NextRequestStatus(r->status, RequestAction::kRedeemVerify); !next) {
       late = next.error();
       return {};
@@ -1358,7 +1311,6 @@ Result<RedeemMaterial> RecoveryRequestService::RedeemVerify(std::string_view req
     }
     return {};
   }));
-  SendAll(ctx_.mailer, outbox, "recovery expired");
   if (wrong_token) LogRejectedToken(ctx_, std::string(request_id), std::string(remote_address));
   if (late) return Fail(std::move(*late));
   return material;
@@ -1374,10 +1326,8 @@ Status RecoveryRequestService::Complete(const RecoveryCompletion& c) {
   const store::Bytes verifier = credentials_.Verifier(c.new_auth_key);
   const int64_t now = ctx_.clock.NowUnix();
   std::optional<Error> late;
-  Outbox outbox;
   KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     late.reset();
-    outbox.clear();
     const std::string address_key = TokenAddressKey(c.remote_address);
     KW_ASSIGN_OR_RETURN(bool limited, AtLimit(tx, address_key, now, kWrongTokensPerAddress));
     if (limited) {
@@ -1424,19 +1374,19 @@ Status RecoveryRequestService::Complete(const RecoveryCompletion& c) {
     KW_TRY(UpdateFrom(tx, *r, was, InvalidTicket()));
     if (unpaired >= 0) {
       KW_ASSIGN_OR_RETURN(auto snapshot, tx.FindSnapshot(r->snapshot_id));
-      outbox.push_back(
-          notices::RestoreDone(account->email, snapshot ? snapshot->created_at : 0, unpaired, now));
+      KW_TRY(ctx_.mail.Enqueue(
+          tx, notices::RestoreDone(account->email, snapshot ? snapshot->created_at : 0, unpaired,
+                                   now)));
     }
     EventSpec used = RequestEvent(*r, "recovery.link_used", account->id);
     used.details["epoch"] = Decimal(r->epoch);
     KW_TRY(AppendOrgEvent(tx, ctx_.clock, std::move(used)));
     KW_TRY(
         AppendOrgEvent(tx, ctx_.clock, RequestEvent(*r, "recovery.password_reset", account->id)));
-    outbox.push_back(notices::PasswordResetByRecovery(account->email, org->name, now));
+    KW_TRY(ctx_.mail.Enqueue(tx, notices::PasswordResetByRecovery(account->email, org->name, now)));
     return {};
   }));
   if (late) return Fail(std::move(*late));
-  SendAll(ctx_.mailer, outbox, "password reset through recovery");
   return {};
 }
 

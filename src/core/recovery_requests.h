@@ -241,13 +241,12 @@ class RecoveryRequestService {
 // Shared with core/restores.h. The member's submission `r` (pending,
 // initiated by the member): any overdue open request expired first, then
 // inserted (recovery.request_open when one is open), its event appended
-// and emails to the admins who may approve it put in `outbox`.
+// and emails to the admins who may approve it queued (ctx.mail).
 [[nodiscard]] Status InsertSubmittedRequest(store::Tx& tx, const Context& ctx,
                                             const core::RecoveryRequest& r, const core::Org& org,
                                             const protocol::RecoveryPolicy& policy,
                                             std::string_view member_email,
-                                            int64_t snapshot_created_at,
-                                            std::vector<mail::Message>& outbox);
+                                            int64_t snapshot_created_at);
 [[nodiscard]] Result<RequestView> BuildRequestView(store::Tx& tx, core::RecoveryRequest r,
                                                    int quorum);
 // The approved restore request a live completion ticket belongs to (the

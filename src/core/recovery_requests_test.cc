@@ -145,13 +145,9 @@ TEST_F(RequestTest, UniformAnswersForUnknownNotEnrolledAndEnrolledEmails) {
   Person carol = MakePerson("carol@example.com", 5);  // verified, enrolled nowhere
   AddMember(org_, carol, "user");
   const size_t before = mailer_.Sent().size();
-  const size_t queued_before = mailer_.Queued();
   for (const std::string email : {"nobody@example.com", "carol@example.com", "bob@example.com"}) {
     ASSERT_OK(core().requests.Ask(AskOf(email)));
   }
-  // Both emails were queued, not sent inline: with keywardd's background
-  // mailer the answer never waits for SMTP, so its timing is the same too.
-  EXPECT_EQ(mailer_.Queued() - queued_before, 2u);
   // The same work for each: a code row for every address.
   for (const std::string email : {"nobody@example.com", "carol@example.com", "bob@example.com"}) {
     ASSERT_TRUE(store_->Read([&](store::Tx& tx) -> Status {

@@ -21,12 +21,6 @@
 
 namespace keyward::core {
 
-// Emails to send once the transaction that decided them has committed. The
-// transaction callback may run more than once: it clears the list first.
-using Outbox = std::vector<mail::Message>;
-
-void SendAll(mail::Mailer& mailer, const Outbox& outbox, std::string_view kind);
-
 std::string Decimal(uint64_t n);
 
 // The refusal of the state machine for (status, action), for a
@@ -49,7 +43,7 @@ EventSpec RequestEvent(const core::RecoveryRequest& r, std::string type, std::st
 // An open request past its deadline becomes Expired here, with its event and
 // the member's email, in the caller's transaction. True when it did.
 [[nodiscard]] Result<bool> ExpireIfOverdue(store::Tx& tx, const Context& ctx,
-                                           core::RecoveryRequest& r, Outbox& outbox);
+                                           core::RecoveryRequest& r);
 
 // The escrow the request recovers: still the member's current one
 // (org.not_enrolled otherwise).

@@ -149,9 +149,7 @@ Result<RequestView> RestoreService::Request(const Caller& caller, const RestoreA
   }
   const int64_t now = ctx_.clock.NowUnix();
   RequestView view;
-  std::vector<mail::Message> outbox;
   KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
-    outbox.clear();
     KW_ASSIGN_OR_RETURN(auto snapshot, tx.FindSnapshot(ask.snapshot_id));
     if (!snapshot || snapshot->account_id != caller.account_id ||
         snapshot->state != core::SnapshotState::kReady) {
@@ -179,12 +177,10 @@ Result<RequestView> RestoreService::Request(const Caller& caller, const RestoreA
     r.snapshot_id = snapshot->id;
     r.device_id = caller.device_id;
     r.item_count = ask.item_count;
-    KW_TRY(InsertSubmittedRequest(tx, ctx_, r, *org, policy, account->email, snapshot->created_at,
-                                  outbox));
+    KW_TRY(InsertSubmittedRequest(tx, ctx_, r, *org, policy, account->email, snapshot->created_at));
     KW_ASSIGN_OR_RETURN(view, BuildRequestView(tx, r, policy.quorum));
     return {};
   }));
-  for (const auto& m : outbox) notices::SendBestEffort(ctx_.mailer, m, "restore request");
   return view;
 }
 

@@ -48,8 +48,8 @@ TEST_F(ServerIdentityTest, FirstStartRecordsTheKeysLaterStartsCheckThem) {
   EXPECT_EQ(check->size(), 32u);
   // A digest, not a key: none of the secret or its subkeys is stored.
   const auto& keys = core().context().keys;
-  for (const auto* key :
-       {&keys.pepper, &keys.pepper2, &keys.token_key, &keys.code_key, &keys.totp_key}) {
+  for (const auto* key : {&keys.pepper, &keys.pepper2, &keys.token_key, &keys.code_key,
+                          &keys.totp_key, &keys.mail_key}) {
     EXPECT_FALSE(crypto::ConstantTimeEqual(*check, key->span()));
   }
   EXPECT_FALSE(crypto::ConstantTimeEqual(*check, secret_.span()));

@@ -7,6 +7,8 @@
 //   4 code key      email codes as H(code key, challenge || code), TOTP
 //                   recovery codes as H(code key, label 0 account 0 code)
 //   5 TOTP key      TOTP secrets at rest: Enc(TOTP key, secret, label 0 account)
+//   6 mail key      queued emails at rest: Enc(mail key, padded message,
+//                   "keyward-mail" 0 row id) (core/mail_queue.h)
 // Ids are never reused for another purpose; new subkeys take new ids.
 #pragma once
 
@@ -21,6 +23,7 @@ struct ServerKeys {
   crypto::SecureBytes token_key;
   crypto::SecureBytes code_key;
   crypto::SecureBytes totp_key;
+  crypto::SecureBytes mail_key;
 
   static ServerKeys Derive(const crypto::ServerSecret& secret);
 };
@@ -31,5 +34,6 @@ inline constexpr uint64_t kPepper2Id = 2;
 inline constexpr uint64_t kTokenKeyId = 3;
 inline constexpr uint64_t kCodeKeyId = 4;
 inline constexpr uint64_t kTotpKeyId = 5;
+inline constexpr uint64_t kMailKeyId = 6;
 
 }  // namespace keyward::core

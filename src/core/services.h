@@ -2,6 +2,8 @@
 // and tests own one of these.
 #pragma once
 
+#include <utility>
+
 #include "core/account_restart.h"
 #include "core/accounts.h"
 #include "core/admin_reset.h"
@@ -10,6 +12,7 @@
 #include "core/device_requests.h"
 #include "core/enrollment.h"
 #include "core/events.h"
+#include "core/mail_queue.h"
 #include "core/org_members.h"
 #include "core/orgs.h"
 #include "core/pairing.h"
@@ -24,13 +27,46 @@
 
 namespace keyward::core {
 
+// The store as core's services see it: after a committed transaction that
+// queued mail (MailQueue::Enqueue), the queue is kicked.
+class KickingStore final : public store::Store {
+ public:
+  KickingStore(store::Store& inner, MailQueue& mail) : inner_(inner), mail_(mail) {}
+  Status Transact(const std::function<Status(store::Tx&)>& fn) override {
+    MailQueue::QueuedOnThisThread() = false;
+    auto s = inner_.Transact(fn);
+    const bool queued = std::exchange(MailQueue::QueuedOnThisThread(), false);
+    if (s && queued) mail_.Kick();
+    return s;
+  }
+  Status Read(const std::function<Status(store::Tx&)>& fn) override { return inner_.Read(fn); }
+  Result<int> SchemaVersion() override { return inner_.SchemaVersion(); }
+  Result<bool> RunExclusive(std::string_view task, const std::function<Status()>& fn) override {
+    return inner_.RunExclusive(task, fn);
+  }
+
+ private:
+  store::Store& inner_;
+  MailQueue& mail_;
+};
+
 class Services {
  public:
+  // `mailer` is the transport the mail queue delivers through.
   Services(store::Store& store, mail::Mailer& mailer, const Clock& clock,
+           const crypto::ServerSecret& secret, CoreConfig config)
+      : Services(store, store, mailer, clock, secret, std::move(config)) {}
+  // Tests: the mail queue delivers through `mail_store` (the same database
+  // without a test's fault injection or counting), so that a store failing
+  // at its N-th operation fails the operation under test, not the delivery
+  // that follows its commit.
+  Services(store::Store& store, store::Store& mail_store, mail::Mailer& mailer, const Clock& clock,
            const crypto::ServerSecret& secret, CoreConfig config)
       : keys_(ServerKeys::Derive(secret)),
         config_(std::move(config)),
-        ctx_{store, mailer, clock, keys_, config_, deferred_},
+        mail_(mail_store, mailer, clock, keys_.mail_key, config_.mail_retry_after_seconds),
+        store_(store, mail_),
+        ctx_{store_, mail_, clock, keys_, config_, deferred_},
         credentials_(ctx_),
         accounts(ctx_, credentials_),
         sessions(ctx_, credentials_),
@@ -60,10 +96,13 @@ class Services {
   const CoreConfig& config() const { return config_; }
   // Returns once the background work posted so far has run (tests).
   void WaitForBackgroundWork() { deferred_.WaitIdle(); }
+  MailQueue& mail() { return mail_; }
 
  private:
   ServerKeys keys_;
   CoreConfig config_;
+  MailQueue mail_;
+  KickingStore store_;
   Deferred deferred_;
   Context ctx_;
   Credentials credentials_;

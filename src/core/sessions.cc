@@ -210,6 +210,10 @@ Result<LoginResult> SessionService::Login(const core::Login& login) {
                         ApplySsoTickets(ctx_, tx, *account, login.sso_tickets, login.device.id));
     KW_TRY(credentials_.ClearFailures(tx, email));
     KW_ASSIGN_OR_RETURN(new_device, UpsertLoginDevice(tx, account->id, login.device, now));
+    if (new_device) {
+      KW_TRY(ctx_.mail.Enqueue(
+          tx, notices::NewDevice(email, login.device.name, login.device.type, now)));
+    }
 
     result.token = crypto::SecureBytes::Random(32);
     int64_t expires_at = now + ctx_.config.session_ttl_seconds;
@@ -231,11 +235,6 @@ Result<LoginResult> SessionService::Login(const core::Login& login) {
   if (outcome == LoginOutcome::kWrongKey) LogWrongKeyAfterAnswer(ctx_, email, login.device.id);
   if (outcome != LoginOutcome::kOk) return Fail(LoginRefusal(outcome));
   if (sso_refusal) return Fail(*sso_refusal);
-  if (new_device) {
-    notices::SendBestEffort(ctx_.mailer,
-                            notices::NewDevice(email, login.device.name, login.device.type, now),
-                            "new device");
-  }
   return result;
 }
 

@@ -123,7 +123,6 @@ Result<std::vector<std::string>> TwoFactorService::Confirm(const Caller& caller,
   const std::string limit_key = "totp-confirm:" + caller.account_id;
   enum class Outcome { kOk, kNotPending, kWrong, kLimited } outcome = Outcome::kOk;
   std::vector<std::string> codes;
-  std::string email;
   KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     outcome = Outcome::kOk;
     codes.clear();
@@ -157,8 +156,7 @@ Result<std::vector<std::string>> TwoFactorService::Confirm(const Caller& caller,
         tx, ctx_.clock, account->id,
         EventSpec{
             "", "account.two_factor_enabled", account->id, account->id, caller.device_id, {}}));
-    email = account->email;
-    return {};
+    return ctx_.mail.Enqueue(tx, notices::TwoFactorEnabled(account->email, now));
   }));
   switch (outcome) {
     case Outcome::kOk:
@@ -172,14 +170,12 @@ Result<std::vector<std::string>> TwoFactorService::Confirm(const Caller& caller,
       return Fail(
           Error::RateLimited("request.rate_limited", "Too many wrong codes; try again later."));
   }
-  notices::SendBestEffort(ctx_.mailer, notices::TwoFactorEnabled(email, now), "two-step on");
   return codes;
 }
 
 Status TwoFactorService::Disable(const Caller& caller, const crypto::AuthKey& auth_key) {
   Credentials::Check check = Credentials::Check::kOk;
   bool was_enabled = false;
-  std::string email;
   KW_TRY(ctx_.store.Transact([&](store::Tx& tx) -> Status {
     KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(caller.account_id));
     if (!account) return Fail(AuthRequired());
@@ -187,7 +183,6 @@ Status TwoFactorService::Disable(const Caller& caller, const crypto::AuthKey& au
                         credentials_.CheckAuthKey(tx, *account, auth_key, caller.remote_address));
     if (check != Credentials::Check::kOk) return {};
     was_enabled = account->totp_enabled;
-    email = account->email;
     account->totp_enabled = false;
     account->totp_secret_sealed.clear();
     account->totp_last_step = -1;
@@ -197,14 +192,12 @@ Status TwoFactorService::Disable(const Caller& caller, const crypto::AuthKey& au
           tx, ctx_.clock, account->id,
           EventSpec{
               "", "account.two_factor_disabled", account->id, account->id, caller.device_id, {}}));
+      KW_TRY(
+          ctx_.mail.Enqueue(tx, notices::TwoFactorDisabled(account->email, ctx_.clock.NowUnix())));
     }
     return tx.ReplaceRecoveryCodes(account->id, {});
   }));
   if (check != Credentials::Check::kOk) return Fail(Credentials::ErrorFor(check));
-  if (was_enabled) {
-    notices::SendBestEffort(ctx_.mailer, notices::TwoFactorDisabled(email, ctx_.clock.NowUnix()),
-                            "two-step off");
-  }
   return {};
 }
 

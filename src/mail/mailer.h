@@ -1,6 +1,8 @@
-// Outgoing mail. The default Mailer writes one RFC 5322 .eml file per message
-// into <data>/outbox/ (atomically: temp file, fsync, rename); the SMTP Mailer
-// talks to a real server through libcurl (STARTTLS or implicit TLS, AUTH).
+// Outgoing mail: the transports core's mail queue (core/mail_queue.h)
+// delivers through. The default Mailer writes one RFC 5322 .eml file per
+// message into <data>/outbox/ (atomically: temp file, fsync, rename); the
+// SMTP Mailer talks to a real server through libcurl (STARTTLS or implicit
+// TLS, AUTH).
 #pragma once
 
 #include <filesystem>
@@ -31,12 +33,6 @@ struct SmtpConfig {
 
 std::unique_ptr<Mailer> MakeOutboxMailer(std::filesystem::path dir, std::string from);
 std::unique_ptr<Mailer> MakeSmtpMailer(SmtpConfig config);
-// Wraps `inner`: Send passes straight through; Queue appends to a bounded
-// in-memory queue (mail.unavailable when it holds `capacity` messages) that
-// one worker thread delivers with inner.Send, logging failures by error code
-// only. The destructor delivers what is still queued, then stops.
-std::unique_ptr<Mailer> MakeBackgroundMailer(std::unique_ptr<Mailer> inner,
-                                             size_t capacity = 10'000);
 
 // Checks an SmtpConfig without connecting (host, port, from; AUTH only over
 // STARTTLS or TLS). Error kUnavailable "mail.invalid_config". The SMTP Mailer

@@ -348,6 +348,11 @@ Result<FormattedMessage> FormatMessage(const Message& message, const FormatOptio
     return Fail(Error::InvalidArgument("mail.invalid_header", "subject is not valid UTF-8"));
   }
   if (HasLineBreakOrNul(options.message_id)) return Fail(InvalidHeader("message id"));
+  for (char c : message.id) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_';
+    if (!ok) return Fail(InvalidHeader("message id"));
+  }
   if (message.body.find('\0') != std::string::npos || !IsValidUtf8(message.body)) {
     return Fail(Error::InvalidArgument("mail.invalid_body", "body is not NUL-free UTF-8 text"));
   }
@@ -384,8 +389,12 @@ Result<FormattedMessage> FormatMessage(const Message& message, const FormatOptio
   out.data += fmt::format("From: {}\r\n", from_header);
   out.data += fmt::format("To: {}\r\n", message.to);
   out.data += fmt::format("Subject: {}\r\n", EncodeSubject(message.subject));
-  out.data += fmt::format("Message-ID: {}\r\n",
-                          options.message_id.empty() ? NewMessageId(domain) : options.message_id);
+  std::string message_id = options.message_id;
+  if (message_id.empty() && !message.id.empty()) {
+    message_id = fmt::format("<{}@{}>", message.id, domain);
+  }
+  if (message_id.empty()) message_id = NewMessageId(domain);
+  out.data += fmt::format("Message-ID: {}\r\n", message_id);
   out.data += "MIME-Version: 1.0\r\n";
   out.data += "Content-Type: text/plain; charset=utf-8\r\n";
   out.data += fmt::format("Content-Transfer-Encoding: {}\r\n", encoding);

@@ -38,9 +38,11 @@ struct Mailbox {
 [[nodiscard]] Result<Mailbox> ParseMailbox(std::string_view text);
 
 struct FormatOptions {
-  std::string from;        // as accepted by ParseMailbox
-  int64_t date_unix = 0;   // the Date header, seconds since the epoch (UTC)
-  std::string message_id;  // "<id@domain>"; empty: a new random one at the from-domain
+  std::string from;       // as accepted by ParseMailbox
+  int64_t date_unix = 0;  // the Date header, seconds since the epoch (UTC)
+  // "<id@domain>"; empty: "<message.id@domain>" (message.id: letters,
+  // digits, '-' and '_' only), or a new random one at the from-domain.
+  std::string message_id;
 };
 
 struct FormattedMessage {

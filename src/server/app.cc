@@ -134,9 +134,9 @@ Result<std::unique_ptr<App>> App::Create(const ServerConfig& config, ApiFactory 
   // (docs/protocol.md escrow: SU is sealed to its public key).
   KW_ASSIGN_OR_RETURN(auto recovery_key, LoadOrCreateRecoveryKey(config.data_dir / "recovery.key"));
   app->recovery_key_ = std::make_shared<const crypto::BoxKeyPair>(std::move(recovery_key));
-  // Best-effort emails that must not slow a request down (the recovery
-  // request's answer) go through a queue; the rest is sent inline.
-  app->mailer_ = mail::MakeBackgroundMailer(MakeMailer(config));
+  // The transport of core's durable mail queue (core/mail_queue.h), which
+  // delivers from a thread of its own (api_config.mail_in_background).
+  app->mailer_ = MakeMailer(config);
 
   http::ServerOptions options;
   options.listen = config.listen;
@@ -173,6 +173,8 @@ Result<std::unique_ptr<App>> App::Create(const ServerConfig& config, ApiFactory 
   for (const auto& [org, sso] : config.sso) {
     api_config.sso[org] = core::SsoOrgConfig{MakeOidcProvider(sso), sso.max_session_age.count()};
   }
+  api_config.mail_in_background = true;
+  api_config.mail_retry_after_seconds = config.mail_retry_after.count();
   KW_ASSIGN_OR_RETURN(
       auto api, factory(api_config, std::move(store), *app->mailer_, app->clock_, *app->secret_));
   app->api_ = std::move(api);

@@ -398,6 +398,14 @@ void AddAccountSpecs(std::vector<KeySpec>& s) {
                  c.pairing_lifetime = std::max(std::chrono::seconds(1),
                                                std::chrono::duration_cast<std::chrono::seconds>(d));
                })});
+  s.push_back({{"mail_retry_after",
+                "first retry of an email that could not be sent; doubles up to 1h [30s]"},
+               false,
+               false,
+               Duration([](ServerConfig& c, std::chrono::milliseconds d) {
+                 c.mail_retry_after = std::max(std::chrono::seconds(1),
+                                               std::chrono::duration_cast<std::chrono::seconds>(d));
+               })});
   s.push_back({{"web_lock_after", "the web pages lock after this long without activity [15m]"},
                false,
                false,

@@ -42,6 +42,9 @@ struct ServerConfig {
   uint64_t min_kdf_mem = crypto::kDefaultKdf.mem;  // bytes
   std::chrono::seconds session_ttl{12 * 3600};
   std::chrono::seconds pairing_lifetime{120};
+  // The mail queue's first retry of an email that could not be sent; each
+  // next one waits twice as long, at most an hour (core/mail_queue.h).
+  std::chrono::seconds mail_retry_after{30};
   // The web pages lock (forget the session and keys) after this long without
   // activity in the page (docs/web.md); served in GET /v1/server.
   std::chrono::seconds web_lock_after{15 * 60};

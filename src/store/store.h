@@ -434,6 +434,23 @@ class Tx {
       std::string_view org_id, uint64_t after_seq, int64_t limit,
       const EventFilter& filter = {}) = 0;
 
+  // ---- mail queue (core/mail_queue.h) ----
+  // store.conflict when the id exists.
+  [[nodiscard]] virtual Status InsertMail(const core::QueuedMail& mail) = 0;
+  // Leases up to `limit` rows that are due (next_attempt_at <= now) and not
+  // leased (claimed_until <= now) to `claimant` until `lease_until`, oldest
+  // due first (then by id), and returns them as leased. Of two transactions
+  // claiming at once, each row goes to one.
+  [[nodiscard]] virtual Result<std::vector<core::QueuedMail>> ClaimDueMail(
+      std::string_view claimant, int64_t now, int64_t lease_until, int64_t limit) = 0;
+  // Delivered (or given up): the row is gone. False when it was not there.
+  [[nodiscard]] virtual Result<bool> DeleteMail(std::string_view id) = 0;
+  // A failed delivery: attempts and next_attempt_at as given, the lease
+  // released. store.not_found without the row.
+  [[nodiscard]] virtual Status RescheduleMail(std::string_view id, int64_t attempts,
+                                              int64_t next_attempt_at) = 0;
+  [[nodiscard]] virtual Result<core::MailQueueDepth> CountMail() = 0;
+
   // ---- facts about the installation (core/server_identity.h) ----
   // Written once per name and never changed: store.conflict when the name
   // exists. The values are public or keyed digests, never secrets.

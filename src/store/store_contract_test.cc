@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -4269,6 +4270,145 @@ TEST_P(StoreContractTest, TrustedDeviceWritesRollBackAndNeedAWriteTransaction) {
   EXPECT_FALSE(
       store().Read([&](Tx& tx) { return Discard(tx.DeleteTrustedDevice("a1", "dev-a")); }));
   EXPECT_EQ(ListTrustedDevicesIn(store(), "a1"), (std::vector<TrustedDevice>{stored}));
+}
+
+// ---- mail queue ----
+
+QueuedMail MakeMail(std::string id, int64_t created_at, int64_t next_attempt_at) {
+  QueuedMail m;
+  m.id = std::move(id);
+  m.sealed = Bytes(1024 + 41, static_cast<uint8_t>(m.id.back()));
+  m.created_at = created_at;
+  m.next_attempt_at = next_attempt_at;
+  return m;
+}
+
+std::vector<QueuedMail> ClaimIn(Store& store, std::string_view claimant, int64_t now,
+                                int64_t lease_until, int64_t limit) {
+  std::vector<QueuedMail> claimed;
+  Write(store, [&](Tx& tx) -> Status {
+    auto r = tx.ClaimDueMail(claimant, now, lease_until, limit);
+    if (!r) return Fail(r.error());
+    claimed = std::move(*r);
+    return {};
+  });
+  return claimed;
+}
+
+std::vector<std::string> IdsOf(const std::vector<QueuedMail>& mails) {
+  std::vector<std::string> ids;
+  for (const auto& m : mails) ids.push_back(m.id);
+  return ids;
+}
+
+MailQueueDepth DepthIn(Store& store) {
+  MailQueueDepth depth;
+  auto s = store.Read([&](Tx& tx) -> Status {
+    auto r = tx.CountMail();
+    if (!r) return Fail(r.error());
+    depth = *r;
+    return {};
+  });
+  EXPECT_TRUE(s.has_value()) << s.error().code();
+  return depth;
+}
+
+TEST_P(StoreContractTest, MailIsClaimedWhenDueOldestFirstAndLeasedToOneClaimant) {
+  EXPECT_EQ(DepthIn(store()), (MailQueueDepth{0, 0}));
+  Write(store(), [&](Tx& tx) -> Status {
+    KW_TRY(tx.InsertMail(MakeMail("m-c", kNow - 5, kNow - 1)));
+    KW_TRY(tx.InsertMail(MakeMail("m-a", kNow - 9, kNow - 3)));
+    KW_TRY(tx.InsertMail(MakeMail("m-b", kNow - 7, kNow - 3)));
+    return tx.InsertMail(MakeMail("m-later", kNow - 8, kNow + 60));  // not due yet
+  });
+  EXPECT_EQ(WriteCode(store(), [&](Tx& tx) { return tx.InsertMail(MakeMail("m-a", kNow, kNow)); }),
+            "store.conflict");
+  EXPECT_EQ(DepthIn(store()), (MailQueueDepth{4, kNow - 9}));
+
+  // Due first (then by id), at most `limit`, leased to the claimant.
+  auto first = ClaimIn(store(), "node-1", kNow, kNow + 300, 2);
+  EXPECT_EQ(IdsOf(first), (std::vector<std::string>{"m-a", "m-b"}));
+  ASSERT_EQ(first.size(), 2u);
+  QueuedMail expected = MakeMail("m-a", kNow - 9, kNow - 3);
+  expected.claimed_by = "node-1";
+  expected.claimed_until = kNow + 300;
+  EXPECT_EQ(first[0], expected);
+  // Leased rows are skipped by the next claim; the row not yet due too.
+  EXPECT_EQ(IdsOf(ClaimIn(store(), "node-2", kNow, kNow + 300, 10)),
+            (std::vector<std::string>{"m-c"}));
+  EXPECT_TRUE(ClaimIn(store(), "node-2", kNow + 1, kNow + 301, 10).empty());
+  // A lease that ran out (its node died) is taken again, with what fell due.
+  EXPECT_EQ(IdsOf(ClaimIn(store(), "node-2", kNow + 300, kNow + 600, 10)),
+            (std::vector<std::string>{"m-a", "m-b", "m-c", "m-later"}));
+
+  // A failed delivery: attempts and the next attempt kept, the lease gone.
+  Write(store(), [&](Tx& tx) { return tx.RescheduleMail("m-a", 1, kNow + 330); });
+  EXPECT_TRUE(ClaimIn(store(), "node-3", kNow + 329, kNow + 700, 10).empty());
+  auto again = ClaimIn(store(), "node-3", kNow + 330, kNow + 700, 10);
+  ASSERT_EQ(IdsOf(again), (std::vector<std::string>{"m-a"}));
+  EXPECT_EQ(again[0].attempts, 1);
+  EXPECT_EQ(again[0].claimed_by, "node-3");
+  EXPECT_EQ(WriteCode(store(), [&](Tx& tx) { return tx.RescheduleMail("m-x", 1, kNow); }),
+            "store.not_found");
+
+  // Delivered: gone.
+  Write(store(), [&](Tx& tx) -> Status {
+    auto deleted = tx.DeleteMail("m-a");
+    if (!deleted) return Fail(deleted.error());
+    EXPECT_TRUE(*deleted);
+    deleted = tx.DeleteMail("m-a");
+    if (!deleted) return Fail(deleted.error());
+    EXPECT_FALSE(*deleted);
+    return {};
+  });
+  EXPECT_EQ(DepthIn(store()), (MailQueueDepth{3, kNow - 8}));
+  EXPECT_TRUE(ClaimIn(store(), "node-3", kNow + 330, kNow + 700, 0).empty());
+}
+
+TEST_P(StoreContractTest, MailWritesRollBackAndNeedAWriteTransaction) {
+  auto failed = store().Transact([&](Tx& tx) -> Status {
+    KW_TRY(tx.InsertMail(MakeMail("m-1", kNow, kNow)));
+    return Fail(StoreError("test"));
+  });
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(DepthIn(store()).messages, 0);
+  ASSERT_FALSE(store().Read([&](Tx& tx) { return tx.InsertMail(MakeMail("m-1", kNow, kNow)); }));
+  EXPECT_EQ(DepthIn(store()).messages, 0);
+}
+
+// Nodes claiming at once: every row goes to exactly one of them.
+TEST_P(StoreContractTest, ConcurrentMailClaimsGiveEachRowToOneClaimant) {
+  constexpr int kRows = 60;
+  Write(store(), [&](Tx& tx) -> Status {
+    for (int i = 0; i < kRows; ++i) {
+      KW_TRY(tx.InsertMail(MakeMail("m-" + std::to_string(100 + i), kNow, kNow)));
+    }
+    return {};
+  });
+  constexpr int kThreads = 4;
+  std::mutex mu;
+  std::map<std::string, int> claims;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (;;) {
+        std::vector<QueuedMail> got;
+        auto s = store().Transact([&](Tx& tx) -> Status {
+          auto r = tx.ClaimDueMail("node-" + std::to_string(t), kNow, kNow + 300, 3);
+          if (!r) return Fail(r.error());
+          got = std::move(*r);
+          return {};
+        });
+        ASSERT_TRUE(s.has_value()) << s.error().code();
+        if (got.empty()) return;
+        std::lock_guard lock(mu);
+        for (const auto& m : got) ++claims[m.id];
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_EQ(claims.size(), static_cast<size_t>(kRows));
+  for (const auto& [id, n] : claims) EXPECT_EQ(n, 1) << id;
 }
 
 }  // namespace

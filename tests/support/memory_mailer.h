@@ -17,21 +17,15 @@ class MemoryMailer final : public core::mail::Mailer {
  public:
   Status Send(const core::mail::Message& message) override {
     std::lock_guard lock(mu_);
+    ++attempts_;
     if (fail_) return Fail(Error::Unavailable("mail.unavailable", "mail is down (test)"));
     sent_.push_back(message);
     return {};
   }
-  // Counts the messages handed over with Queue (delivered at once here).
-  Status Queue(const core::mail::Message& message) override {
-    {
-      std::lock_guard lock(mu_);
-      ++queued_;
-    }
-    return Send(message);
-  }
-  size_t Queued() const {
+  // Every Send call, failed ones too.
+  size_t Attempts() const {
     std::lock_guard lock(mu_);
-    return queued_;
+    return attempts_;
   }
   std::vector<core::mail::Message> Sent() const {
     std::lock_guard lock(mu_);
@@ -70,7 +64,7 @@ class MemoryMailer final : public core::mail::Mailer {
   mutable std::mutex mu_;
   std::vector<core::mail::Message> sent_;
   bool fail_ = false;
-  size_t queued_ = 0;
+  size_t attempts_ = 0;
 };
 
 }  // namespace keyward::testing

@@ -157,4 +157,10 @@
     (o, after, limit, f))                                                                          \
   X(Status, InsertServerMeta, (std::string_view n, const store::Bytes& v, int64_t now),            \
     (n, v, now))                                                                                   \
-  X(Result<std::optional<store::Bytes>>, FindServerMeta, (std::string_view n), (n))
+  X(Result<std::optional<store::Bytes>>, FindServerMeta, (std::string_view n), (n))                \
+  X(Status, InsertMail, (const core::QueuedMail& m), (m))                                          \
+  X(Result<std::vector<core::QueuedMail>>, ClaimDueMail,                                           \
+    (std::string_view c, int64_t now, int64_t until, int64_t limit), (c, now, until, limit))       \
+  X(Result<bool>, DeleteMail, (std::string_view id), (id))                                         \
+  X(Status, RescheduleMail, (std::string_view id, int64_t a, int64_t next), (id, a, next))         \
+  X(Result<core::MailQueueDepth>, CountMail, (), ())

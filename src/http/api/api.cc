@@ -99,6 +99,7 @@ class ApiImpl final : public Api {
       recovery_public_key_ = crypto::Base64UrlEncode(config_.recovery_key->public_key);
       recovery_fingerprint_ = crypto::Fingerprint(config_.recovery_key->public_key);
     }
+    if (config_.mail_in_background) core_.mail().StartWorker();
   }
 
   void RegisterRoutes(http::Router& router) override {
@@ -162,6 +163,7 @@ class ApiImpl final : public Api {
     c.org_creation_operator_only = config.org_creation_operator_only;
     c.org_creators = config.org_creators;
     c.sso = config.sso;
+    c.mail_retry_after_seconds = config.mail_retry_after_seconds;
     return c;
   }
 
@@ -170,6 +172,20 @@ class ApiImpl final : public Api {
   }
 
   // ---- server ----
+  // The mail queue's depth and the age of its oldest message (emails wait
+  // there while SMTP is down or the outbox disk is full); "store":
+  // "unavailable" when the database cannot be read.
+  json HealthJson() {
+    auto depth = core_.mail().Depth();
+    if (!depth) return {{"store", "unavailable"}};
+    const int64_t oldest =
+        depth->messages == 0
+            ? 0
+            : std::max<int64_t>(0, core_.context().clock.NowUnix() - depth->oldest_created_at);
+    return {{"store", "ok"},
+            {"mail_queue", {{"messages", depth->messages}, {"oldest_seconds", oldest}}}};
+  }
+
   Result<Response> ServerInfo(const Request&, const PathParams&) {
     json body = {{"version", config_.version},
                  {"kdf_minimum", KdfJson(config_.kdf_minimum.ops, config_.kdf_minimum.mem)},
@@ -179,6 +195,7 @@ class ApiImpl final : public Api {
       body["recovery_public_key"] = recovery_public_key_;
       body["recovery_fingerprint"] = recovery_fingerprint_;
     }
+    body["health"] = HealthJson();
     return http::JsonResponse(200, body);
   }
 

@@ -40,6 +40,10 @@ struct ApiConfig {
   std::vector<std::string> org_creators;
   // Single sign-on providers by organization id (keywardd's [sso.ORG]).
   core::SsoConfig sso;
+  // The mail queue delivers from a thread of its own (keywardd), instead of
+  // on the thread that committed (tests): core/mail_queue.h.
+  bool mail_in_background = false;
+  int64_t mail_retry_after_seconds = 30;
 };
 
 class Api {

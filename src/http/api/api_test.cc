@@ -141,7 +141,21 @@ TEST_F(ApiTest, ServerInfo) {
   EXPECT_EQ(b["recovery_fingerprint"], crypto::Fingerprint(*pk));
   // The web pages' idle lock (docs/web.md), 15 minutes unless configured.
   EXPECT_EQ(b["web_lock_seconds"], 900);
-  EXPECT_EQ(b.size(), 6u) << b.dump();
+  // Health: the mail queue is empty.
+  EXPECT_EQ(b["health"],
+            (json{{"store", "ok"}, {"mail_queue", {{"messages", 0}, {"oldest_seconds", 0}}}}));
+  EXPECT_EQ(b.size(), 7u) << b.dump();
+}
+
+// Mail down: what a public route queued waits, and the health field says how
+// many and for how long (an unknown email's decoy counts like a real email).
+TEST_F(ApiTest, ServerInfoReportsTheMailWaitingWhileMailIsDown) {
+  mailer_.SetFailing(true);
+  auto resend = Call("POST", "/v1/accounts/verify/resend", json{{"email", "nobody@example.com"}});
+  ASSERT_EQ(resend.status, 202) << resend.body;
+  clock_.Advance(90);
+  auto b = Body(Call("GET", "/v1/server"));
+  EXPECT_EQ(b["health"]["mail_queue"], (json{{"messages", 1}, {"oldest_seconds", 90}}));
 }
 
 TEST_F(ApiTest, ServerInfoWithoutRecoveryKeyLeavesItOut) {

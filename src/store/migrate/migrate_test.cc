@@ -33,7 +33,8 @@ constexpr int64_t kNow = 1'790'000'000;
 // The tables Fill writes: every table of schema version 4, pairings
 // (version 7), the snapshots, their parts and staged items (version 8) and
 // the single sign-on identities, pending sign-ins (version 9), sign-in
-// tickets (version 10) and trusted devices (version 11); the copy must cover
+// tickets (version 10), trusted devices (version 11) and the mail queue
+// (version 13); the copy must cover
 // the others too, see TablesInCopyOrder below.
 const std::vector<std::string> kTables = {
     "accounts",       "email_codes",         "devices",           "sessions",
@@ -41,7 +42,7 @@ const std::vector<std::string> kTables = {
     "org_statements", "org_members",         "org_grants",        "escrows",
     "org_invites",    "org_events",          "recovery_requests", "recovery_approvals",
     "pairings",       "snapshots",           "snapshot_parts",    "staged_items",
-    "sso_identities", "sso_logins",          "trusted_devices"};
+    "sso_identities", "sso_logins",          "trusted_devices",   "mail_queue"};
 
 Bytes B(size_t n, uint8_t fill) { return Bytes(n, fill); }
 
@@ -136,6 +137,9 @@ void Fill(Store& s) {
     // key with every byte value, and the largest wrapped key admitted.
     KW_TRY(tx.UpsertTrustedDevice({"a1", "d1", StateHash(0), AllBytes(), kNow + 3}));
     KW_TRY(tx.UpsertTrustedDevice({"a2", "d1", B(32, 42), B(4096, 43), kNow + 4}));
+    // Two queued emails: one waiting, one leased by a node after a failure.
+    KW_TRY(tx.InsertMail({"mail-1", AllBytes(), kNow, 0, kNow, "", 0}));
+    KW_TRY(tx.InsertMail({"mail-2", B(1065, 44), kNow + 1, 3, kNow + 240, "node-a", kNow + 300}));
 
     KW_TRY(tx.InsertItem({"a1", "i1", 1, AllBytes(), kNow, kNow}));
     KW_TRY(tx.InsertItem({"a1", "i2", 1, Bytes{}, kNow, kNow}));
@@ -353,6 +357,7 @@ struct Snapshot {
   std::vector<core::EmailCode> codes;
   std::vector<core::Device> devices;
   std::vector<core::TrustedDevice> trusted;
+  std::vector<core::QueuedMail> mail;
   std::vector<core::Session> sessions;
   std::vector<core::Item> items;
   std::vector<core::RecoveryCode> recovery_codes;
@@ -439,6 +444,13 @@ Snapshot ReadAll(Store& s) {
     return {};
   });
   EXPECT_TRUE(status.has_value()) << status.error().code() << ": " << status.error().message();
+  // The mail queue is read only by claiming it: claim every row in a
+  // transaction that is then rolled back.
+  (void)s.Transact([&](Tx& tx) -> Status {
+    auto claimed = tx.ClaimDueMail("peek", int64_t{1} << 60, 0, 1000);
+    if (claimed) x.mail = std::move(*claimed);
+    return Fail(StoreError("peek"));
+  });
   // A pending sign-in is read only by taking it: take each in a transaction
   // that is then rolled back, so the store keeps them.
   auto taken = s.Transact([&](Tx& tx) -> Status {
@@ -547,6 +559,10 @@ TEST_F(MigrateTest, CopiesEveryTableAndReadsBackTheSame) {
   ExpectSameRows(want.codes, got.codes, "email codes");
   ExpectSameRows(want.devices, got.devices, "devices");
   EXPECT_EQ(want.trusted, got.trusted);
+  EXPECT_EQ(want.mail, got.mail);
+  ASSERT_EQ(got.mail.size(), 2u);
+  EXPECT_EQ(got.mail[0].sealed, AllBytes());
+  EXPECT_EQ(got.mail[1].attempts, 3);
   ASSERT_EQ(got.trusted.size(), 2u);
   EXPECT_EQ(got.trusted[0].sign_public_key, StateHash(0));
   EXPECT_EQ(got.trusted[0].wrapped_vault_key, AllBytes());

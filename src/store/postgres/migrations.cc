@@ -367,13 +367,27 @@ ALTER TABLE recovery_requests ADD COLUMN device_key BYTEA NOT NULL DEFAULT ''::b
   CHECK (octet_length(device_key) IN (0, 32));
 )sql";
 
+// The mail queue: see the SQLite migration 13.
+constexpr const char* kV13MailQueue = R"sql(
+CREATE TABLE mail_queue (
+  id TEXT COLLATE "C" PRIMARY KEY,
+  sealed BYTEA NOT NULL CHECK (octet_length(sealed) BETWEEN 1 AND 1048576),
+  created_at BIGINT NOT NULL,
+  attempts BIGINT NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+  next_attempt_at BIGINT NOT NULL,
+  claimed_by TEXT COLLATE "C" NOT NULL DEFAULT '',
+  claimed_until BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX mail_queue_due ON mail_queue (next_attempt_at, id);
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
-  static const auto kMigrations =
-      sql::NumberMigrations({kV1Accounts, kV2Organizations, kV3Recovery, kV4RecoveryRequests,
-                             kV5ServerMeta, kV6EscrowMode, kV7Pairings, kV8Snapshots, kV9Sso,
-                             kV10SsoTickets, kV11TrustedDevices, kV12DeviceRequests});
+  static const auto kMigrations = sql::NumberMigrations(
+      {kV1Accounts, kV2Organizations, kV3Recovery, kV4RecoveryRequests, kV5ServerMeta,
+       kV6EscrowMode, kV7Pairings, kV8Snapshots, kV9Sso, kV10SsoTickets, kV11TrustedDevices,
+       kV12DeviceRequests, kV13MailQueue});
   return kMigrations;
 }
 

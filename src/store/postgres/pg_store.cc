@@ -555,7 +555,8 @@ std::vector<std::string> TablesInCopyOrder() {
           "org_grants",         "escrows",        "recovery_requests",
           "recovery_approvals", "server_meta",    "pairings",
           "snapshots",          "snapshot_parts", "staged_items",
-          "sso_identities",     "sso_logins",     "trusted_devices"};
+          "sso_identities",     "sso_logins",     "trusted_devices",
+          "mail_queue"};
 }
 
 int64_t TaskLockKey(std::string_view task) {

@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -1860,6 +1861,72 @@ class SqlTx final : public Tx {
     return FindOne<Bytes>(
         kSql, "find server meta", [](const Stmt& s) { return s.Blob(0); },
         [&](Stmt& s) { s.Bind(1, name); });
+  }
+
+  Status InsertMail(const core::QueuedMail& m) override {
+    static constexpr const char* kSql =
+        "INSERT INTO mail_queue (id, sealed, created_at, attempts, next_attempt_at, claimed_by, "
+        "claimed_until) VALUES (?1,?2,?3,?4,?5,?6,?7)";
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "insert mail"));
+    s.Bind(1, m.id).Bind(2, m.sealed).Bind(3, m.created_at).Bind(4, m.attempts);
+    s.Bind(5, m.next_attempt_at).Bind(6, m.claimed_by).Bind(7, m.claimed_until);
+    KW_TRY(s.Exec());
+    return {};
+  }
+
+  Result<std::vector<core::QueuedMail>> ClaimDueMail(std::string_view claimant, int64_t now,
+                                                     int64_t lease_until, int64_t limit) override {
+    // One statement picks and leases (served by mail_queue_due): of two
+    // nodes claiming at once, SQLite's one writer or PostgreSQL's
+    // serialization failure (and a retry) gives each row to one.
+    static constexpr const char* kSql =
+        "UPDATE mail_queue SET claimed_by = ?1, claimed_until = ?3 WHERE id IN "
+        "(SELECT id FROM mail_queue WHERE next_attempt_at <= ?2 AND claimed_until <= ?2 "
+        "ORDER BY next_attempt_at, id LIMIT ?4) "
+        "RETURNING id, sealed, created_at, attempts, next_attempt_at, claimed_by, claimed_until";
+    std::vector<core::QueuedMail> claimed;
+    if (limit <= 0) return claimed;
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "claim due mail"));
+    s.Bind(1, claimant).Bind(2, now).Bind(3, lease_until).Bind(4, limit);
+    for (;;) {
+      KW_ASSIGN_OR_RETURN(auto row, s.Step());
+      if (!row) break;
+      claimed.push_back(core::QueuedMail{s.Text(0), s.Blob(1), s.Int(2), s.Int(3), s.Int(4),
+                                         s.Text(5), s.Int(6)});
+    }
+    // RETURNING order is unspecified: oldest due first, then by id.
+    std::sort(claimed.begin(), claimed.end(), [](const auto& a, const auto& b) {
+      return std::tie(a.next_attempt_at, a.id) < std::tie(b.next_attempt_at, b.id);
+    });
+    return claimed;
+  }
+
+  Result<bool> DeleteMail(std::string_view id) override {
+    static constexpr const char* kSql = "DELETE FROM mail_queue WHERE id = ?1";
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "delete mail"));
+    s.Bind(1, id);
+    KW_ASSIGN_OR_RETURN(auto n, s.Exec());
+    return n > 0;
+  }
+
+  Status RescheduleMail(std::string_view id, int64_t attempts, int64_t next_attempt_at) override {
+    static constexpr const char* kSql =
+        "UPDATE mail_queue SET attempts = ?2, next_attempt_at = ?3, claimed_by = '', "
+        "claimed_until = 0 WHERE id = ?1";
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "reschedule mail"));
+    s.Bind(1, id).Bind(2, attempts).Bind(3, next_attempt_at);
+    return ExpectOne(s.Exec(), "reschedule mail");
+  }
+
+  Result<core::MailQueueDepth> CountMail() override {
+    static constexpr const char* kSql =
+        "SELECT COUNT(*), COALESCE(MIN(created_at), 0) FROM mail_queue";
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "count mail"));
+    KW_ASSIGN_OR_RETURN(auto row, s.Step());
+    if (!row) return Fail(StoreError("count mail"));
+    core::MailQueueDepth depth{s.Int(0), s.Int(1)};
+    KW_TRY(s.Exec());
+    return depth;
   }
 
  private:

@@ -428,13 +428,29 @@ ALTER TABLE recovery_requests ADD COLUMN device_key BLOB NOT NULL DEFAULT x''
   CHECK (length(device_key) IN (0, 32));
 )sql";
 
+// The mail queue (core/mail_queue.h): every email is written in the
+// transaction of the change that causes it and sent from here, so a node
+// that dies between the commit and the send loses nothing.
+constexpr const char* kV13MailQueue = R"sql(
+CREATE TABLE mail_queue (
+  id TEXT PRIMARY KEY,
+  sealed BLOB NOT NULL CHECK (length(sealed) BETWEEN 1 AND 1048576),
+  created_at INTEGER NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+  next_attempt_at INTEGER NOT NULL,
+  claimed_by TEXT NOT NULL DEFAULT '',
+  claimed_until INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE INDEX mail_queue_due ON mail_queue (next_attempt_at, id);
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
-  static const auto kMigrations =
-      sql::NumberMigrations({kV1Accounts, kV2Organizations, kV3Recovery, kV4RecoveryRequests,
-                             kV5ServerMeta, kV6EscrowMode, kV7Pairings, kV8Snapshots, kV9Sso,
-                             kV10SsoTickets, kV11TrustedDevices, kV12DeviceRequests});
+  static const auto kMigrations = sql::NumberMigrations(
+      {kV1Accounts, kV2Organizations, kV3Recovery, kV4RecoveryRequests, kV5ServerMeta,
+       kV6EscrowMode, kV7Pairings, kV8Snapshots, kV9Sso, kV10SsoTickets, kV11TrustedDevices,
+       kV12DeviceRequests, kV13MailQueue});
   return kMigrations;
 }
 
