@@ -218,6 +218,7 @@ bit eligible[N];    /* CheckCanActOn(admin, member, kApproveRecovery) */
 #define W_SWEEP_APPROVED       10  /* the sweeper expires an unused link */
 #define W_SUBMIT_EXPIRES       11  /* a submission expires the overdue open request */
 #define W_LOST_DECLINE         12  /* a decline loses its compare-and-set */
+#define W_TICKET_STRANDED      13  /* an expiry leaves a live completion ticket useless */
 #ifdef WITNESS
 #define reach(k) assert(WITNESS != (k))
 #else
@@ -659,7 +660,12 @@ end_idle:
      };
      d_step {
        stale = 0;
-       if :: st == APPROVED && req[r].status == APPROVED -> reach(W_SWEEP_APPROVED) :: else fi;
+       if
+       :: st == APPROVED && req[r].status == APPROVED && req[r].overdue ->
+          reach(W_SWEEP_APPROVED);
+          if :: req[r].ticket -> reach(W_TICKET_STRANDED) :: else fi
+       :: else
+       fi;
        expire_if_overdue(r, st, stale, nx, er, n, i);  /* lost CAS: logged, next sweep */
        r = 0; st = 0; nx = 0; er = 0; n = 0; i = 0; stale = 0
      }
