@@ -34,7 +34,8 @@
  *                            EligibleApprovals
  *   BUG_DEVICE_NO_EXPIRY     DeviceRequestService::Complete skips
  *                            ExpireIfOverdue
- * Options: TABS (admin 0 acts from two sessions at once), NO_DEMOTE.
+ * Options: TABS (admin 0 acts from two sessions at once), NO_DEMOTE,
+ * LTL_ONLY (the assertions off: the LTL claims alone), WITNESS=k (below).
  */
 
 #ifndef N
