@@ -11,6 +11,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-aiosmtpd wrk glewlwyd
   libpq-dev postgresql nginx
+  spin
   chromium
 )
 # The web pages build with Node.js and npm (Debian 12's, or a newer Node.js
