@@ -88,7 +88,7 @@ if $run_tsan; then
   status=0
   for t in "${TSAN_TESTS[@]}"; do
     start=$(seconds)
-    if ! (cd build-tsan && "bin/$t" --gtest_brief=1 >"sanitizer-logs/../$t.log" 2>&1); then
+    if ! (cd build-tsan && "bin/$t" --gtest_brief=1 >"$t.log" 2>&1); then
       echo "sanitize.sh: TSan $t FAILED (build-tsan/$t.log)" >&2
       tail -30 "build-tsan/$t.log" >&2
       status=1
