@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs, from Debian 12's packages, whatever Keyward needs that this
 # machine lacks. Safe to run again: it only asks apt for missing packages.
+# Extra package names given as arguments are installed too (scripts/sanitize.sh
+# and scripts/fuzz.sh ask for clang-16 that way).
 set -euo pipefail
 
 packages=(
@@ -14,6 +16,7 @@ packages=(
   spin
   chromium
 )
+packages+=("$@")
 # The web pages build with Node.js and npm (Debian 12's, or a newer Node.js
 # already installed, which brings its own npm).
 command -v node >/dev/null || packages+=(nodejs)
