@@ -32,9 +32,9 @@ jobs=$(nproc)
 
 # The test binaries with threads of their own, and the concurrency tests
 # inside them: the HTTP server (handler pool, shutdown), both mailers'
-# queues, the SQLite store's contract suite (concurrent writers), recovery
+# queue (two nodes delivering), the SQLite store's contract suite (concurrent writers), recovery
 # request races (two approvals at once) and server identity (several nodes).
-TSAN_TESTS=(keyward_http_server_test background_mailer_test outbox_mailer_test
+TSAN_TESTS=(keyward_http_server_test mail_queue_test outbox_mailer_test
   store_sqlite_test recovery_requests_test core_test)
 
 # report_logs DIR: prints the sanitizer reports in DIR and fails if any.
