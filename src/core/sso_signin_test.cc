@@ -616,6 +616,71 @@ TEST_F(DeviceRequestTest, ApprovedByTheAdminsTheNewDeviceOpensTheSameVaultAndLog
   EXPECT_TRUE(crypto::ConstantTimeEqual(back->span(), ann_.vault_key.span()));
 }
 
+// Faults at every step (issue 15, item 4): the store fails at its N-th
+// operation, for every N, during the device's submission and then its
+// completion; each failed attempt leaves nothing half done (no event, no
+// email, the request where it was) and a retry finishes.
+TEST_F(DeviceRequestTest, SubmitAndCompleteAreAllOrNothingUnderStoreFailuresAndARetryFinishes) {
+  const auto device = crypto::GenerateBoxKeyPair();
+  const auto claim = crypto::GenericKey::Random();
+  size_t events = EventTypes(org_).size();
+  size_t mails = mailer_.Sent().size();
+  std::optional<SubmittedRequest> submitted;
+  for (int64_t n = 1; n < 500 && !submitted; ++n) {
+    const store::Bytes ticket = Ticket("ann-subject");  // before the faults
+    failing_->FailAt(n);
+    auto r = core().device_requests.Submit({ticket,
+                                            {"phone", "Ann's phone", "mobile"},
+                                            device.public_key,
+                                            claim.Clone(),
+                                            "192.0.2.9"});
+    failing_->FailAt(0);
+    if (r) {
+      submitted = *r;
+      break;
+    }
+    EXPECT_EQ(r.error().code(), "store.error") << n;
+    EXPECT_EQ(EventTypes(org_).size(), events) << n;
+    EXPECT_EQ(mailer_.Sent().size(), mails) << n;
+  }
+  ASSERT_TRUE(submitted.has_value());
+  EXPECT_EQ(EventTypes(org_).size(), events + 1);
+  EXPECT_EQ(mailer_.Sent().size(), mails + 1);  // the owner's notice, once
+
+  ASSERT_OK(ApproveAsOwner(submitted->request_id));
+  auto opened = core().device_requests.Open(submitted->request_id, claim, "192.0.2.9");
+  ASSERT_OK(opened);
+  auto uk = VaultKeyFrom(device, *opened);
+  ASSERT_OK(uk);
+  auto keys = td::DeriveKeys(crypto::RandomBytes(32));
+  ASSERT_TRUE(keys.has_value());
+  const auto wrapped = td::WrapVaultKey(*keys, *uk, ann_.id, "phone");
+  events = EventTypes(org_).size();
+  mails = mailer_.Sent().size();
+  bool done = false;
+  for (int64_t n = 1; n < 500 && !done; ++n) {
+    failing_->FailAt(n);
+    auto r = core().device_requests.Complete(
+        {submitted->request_id, claim.Clone(), keys->sign.public_key, wrapped, "192.0.2.9"},
+        "mobile");
+    failing_->FailAt(0);
+    if (r) {
+      done = true;
+      break;
+    }
+    EXPECT_EQ(r.error().code(), "store.error") << n;
+    EXPECT_EQ(EventTypes(org_).size(), events) << n;
+    EXPECT_EQ(mailer_.Sent().size(), mails) << n;
+    auto state = core().device_requests.Open(submitted->request_id, claim, "192.0.2.9");
+    ASSERT_OK(state);
+    EXPECT_EQ(state->request.status, RequestStatus::kApproved) << n;
+    events = EventTypes(org_).size();  // a read of the grant is logged
+  }
+  ASSERT_TRUE(done);
+  EXPECT_EQ(EventTypes(org_).back(), "device_request.completed");
+  EXPECT_EQ(mailer_.Sent().size(), mails + 1);
+}
+
 TEST_F(DeviceRequestTest, AClaimIsNoLinkTokenAndAWrongClaimFindsNothing) {
   const auto device = crypto::GenerateBoxKeyPair();
   const auto claim = crypto::GenericKey::Random();
