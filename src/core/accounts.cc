@@ -9,6 +9,7 @@
 #include "core/notices.h"
 #include "core/org_access.h"
 #include "core/validation.h"
+#include "core/vault.h"
 #include "protocol/policy.h"
 
 namespace keyward::core {
@@ -284,6 +285,7 @@ Status AccountService::ChangePassword(const Caller& caller, const PasswordChange
                       /*must_change=*/false);
     KW_TRY(tx.UpdateAccount(*account));
     KW_TRY(tx.RevokeAccountSessions(caller.account_id, caller.token_hash));
+    KW_TRY(DropTrustedDevices(tx, caller.account_id, caller.device_id));
     EventSpec event;
     event.type = was_temporary ? "recovery.temporary_password_updated" : "account.password_changed";
     event.actor_id = caller.account_id;
@@ -340,6 +342,7 @@ Status AccountService::ChangeForgottenPassword(const Caller& caller,
                       change.new_wrapped_vault_key, /*must_change=*/false);
     KW_TRY(tx.UpdateAccount(*account));
     KW_TRY(tx.RevokeAccountSessions(caller.account_id, caller.token_hash));
+    KW_TRY(DropTrustedDevices(tx, caller.account_id, caller.device_id));
     pairing->state = PairingState::kClosed;  // used: once per pairing
     pairing->updated_at = now;
     KW_TRY(tx.UpdatePairing(*pairing));

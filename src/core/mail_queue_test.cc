@@ -198,8 +198,8 @@ TEST_F(MailQueueTest, TheWorkerDeliversAfterAKickAndStopsCleanly) {
 // Two nodes on one database, each with its worker: every message goes out
 // exactly once.
 TEST(MailQueueNodesTest, TwoNodesDeliverEachMessageOnce) {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("keyward-mailq-" + crypto::RandomArgSafeId(6));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("keyward-mailq-" + crypto::RandomArgSafeId(6));
   std::filesystem::create_directories(dir);
   const std::string url = "sqlite:" + (dir / "k.db").string();
   auto a = store::Open(url);

@@ -485,6 +485,34 @@ TEST_F(TrustedDeviceTest, RemovingTheDeviceDropsItsKey) {
   }));
 }
 
+// Issue 15, item 6: a password change ends the member's other remembered
+// devices, as it ends their sessions, and keeps the device it is made on (a
+// recovery, an admin reset and starting over end them all).
+TEST_F(TrustedDeviceTest, APasswordChangeEndsTheOtherTrustedDevices) {
+  TestOrg org = NewOrgOf(owner_);
+  Person ann = Join(org, owner_, "ann@example.com", 2, "user");
+  auto laptop = TrustLaptop(ann);  // ann.caller() is on "laptop"
+  auto phone = SignIn(ann.email, ann.key_tag, "phone");
+  auto phone_keys = td::DeriveKeys(crypto::RandomBytes(32));
+  ASSERT_TRUE(phone_keys.has_value());
+  ASSERT_OK(core().devices.Trust(phone.caller, phone_keys->sign.public_key,
+                                 td::WrapVaultKey(*phone_keys, ann.vault_key, ann.id, "phone")));
+  PasswordChange change;
+  change.auth_key = KeyFrom(ann.key_tag);
+  change.new_kdf = crypto::kTestKdf;
+  change.new_salt = crypto::RandomBytes(16);
+  change.new_auth_key = KeyFrom(77);
+  change.new_wrapped_vault_key = crypto::RandomBytes(72);
+  ASSERT_OK(core().accounts.ChangePassword(phone.caller, change));
+  auto ids = core().devices.TrustedIds(phone.caller);
+  ASSERT_OK(ids);
+  EXPECT_EQ(*ids, std::vector<std::string>{"phone"});
+  EXPECT_FALSE(IsSignedIn(ann.session));
+  EXPECT_TRUE(IsSignedIn(phone));
+  EXPECT_ERROR(core().sessions.Login(DeviceLogin(ann, laptop, Ticket("ann-subject"))),
+               "auth.invalid_credentials");
+}
+
 TEST_F(TrustedDeviceTest, OnlyMembersOfAnOrganizationWithSsoHereTrustADevice) {
   NewOrgOf(owner_, MakePolicy(Enrollment::kOptIn), "other");
   Person stranger = MakePerson("stranger@example.com", 4);

@@ -241,9 +241,13 @@ Result<std::vector<std::string>> DeviceService::TrustedIds(const Caller& caller)
   return out;
 }
 
-Status DropTrustedDevices(store::Tx& tx, std::string_view account_id) {
+Status DropTrustedDevices(store::Tx& tx, std::string_view account_id,
+                          std::string_view keep_device_id) {
   KW_ASSIGN_OR_RETURN(auto trusted, tx.ListTrustedDevices(account_id));
-  for (const auto& t : trusted) KW_TRY(Discard(tx.DeleteTrustedDevice(account_id, t.device_id)));
+  for (const auto& t : trusted) {
+    if (!keep_device_id.empty() && t.device_id == keep_device_id) continue;
+    KW_TRY(Discard(tx.DeleteTrustedDevice(account_id, t.device_id)));
+  }
   return {};
 }
 

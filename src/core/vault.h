@@ -82,8 +82,11 @@ class DeviceService {
 
 // Drops every trusted device of the account (their wrapped vault keys), in
 // the caller's transaction: a recovery, an admin reset or starting over
-// means the member lost their way in — a lost device must not keep one.
-[[nodiscard]] Status DropTrustedDevices(store::Tx& tx, std::string_view account_id);
+// means the member lost their way in — a lost device must not keep one. A
+// password change keeps the device it is made on (`keep_device_id`), as it
+// keeps that device's session, and drops the others.
+[[nodiscard]] Status DropTrustedDevices(store::Tx& tx, std::string_view account_id,
+                                        std::string_view keep_device_id = {});
 
 // Housekeeping: deletes expired and revoked sessions, expired codes, and
 // rate-limit windows older than a day; expires overdue recovery requests
