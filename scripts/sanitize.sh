@@ -31,9 +31,10 @@ export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$PWD}"
 jobs=$(nproc)
 
 # The test binaries with threads of their own, and the concurrency tests
-# inside them: the HTTP server (handler pool, shutdown), both mailers'
-# queue (two nodes delivering), the SQLite store's contract suite (concurrent writers), recovery
-# request races (two approvals at once) and server identity (several nodes).
+# inside them: the HTTP server (handler pool, shutdown), the mail queue
+# (two nodes delivering) and the outbox mailer, the SQLite store's contract
+# suite (concurrent writers), recovery request races (two approvals at once)
+# and server identity (several nodes).
 TSAN_TESTS=(keyward_http_server_test mail_queue_test outbox_mailer_test
   store_sqlite_test recovery_requests_test core_test)
 

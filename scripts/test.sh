@@ -6,3 +6,6 @@ cd "$(dirname "$0")/.."
 scripts/build.sh
 scripts/check-format.sh
 ctest --test-dir build --output-on-failure -j"$(nproc)" --timeout 300
+# The fuzz targets (clang-16, ASan + UBSan): every committed input replayed,
+# then 30 s of fuzzing each (docs/fuzzing.md).
+scripts/fuzz.sh --ci
