@@ -19,9 +19,11 @@
 // database shows neither addresses nor codes. Public routes that must do
 // the same work for unknown emails enqueue a decoy (EnqueueDecoy): a row of
 // the same size with no recipient, which the sender drops instead of
-// sending — but only once a real delivery has worked since the last
-// failure, so the queue's depth (/v1/server) does not tell a decoy from a
-// real email either.
+// sending — unless the last real delivery failed: then it waits and is
+// retried like a real email, so the queue's depth (/v1/server) does not
+// tell a decoy from a real email while mail is down. (A node that has not
+// tried a real delivery yet drops decoys, so a probe on a quiet node does
+// not leave a message waiting for days.)
 //
 // Delivery is either inline (the default: after each commit that queued
 // mail, on the committing thread; tests and tools) or by one background
@@ -119,8 +121,9 @@ class MailQueue {
   const crypto::SecureBytes& key_;
   const std::string node_;
   const int64_t first_retry_;
-  // Whether the last real delivery attempt worked (decoys follow it).
-  std::atomic<bool> transport_ok_{false};
+  // Whether the last real delivery attempt worked (decoys follow it); true
+  // until one failed.
+  std::atomic<bool> transport_ok_{true};
   int64_t last_backlog_log_ = 0;  // worker thread only
 
   std::mutex mu_;

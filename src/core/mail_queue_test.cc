@@ -186,6 +186,17 @@ TEST_F(MailQueueTest, ADecoyIsNeverSentAndStaysWhileDeliveryFails) {
   EXPECT_EQ(mailer_.Sent().size(), 1u);
 }
 
+// On a node that has not failed a delivery, a decoy leaves at once: a probe
+// with an unknown email leaves nothing waiting.
+TEST_F(MailQueueTest, ADecoyLeavesAtOnceWhileDeliveryWorks) {
+  ASSERT_OK(store_->Transact([&](store::Tx& tx) { return queue_->EnqueueDecoy(tx); }));
+  auto pass = queue_->DeliverDue();
+  ASSERT_OK(pass);
+  EXPECT_EQ(pass->dropped, 1);
+  EXPECT_EQ(Depth(), 0);
+  EXPECT_EQ(mailer_.Attempts(), 0u);
+}
+
 TEST_F(MailQueueTest, TheWorkerDeliversAfterAKickAndStopsCleanly) {
   queue_->StartWorker(std::chrono::hours(1));  // no polling: the kick wakes it
   ASSERT_OK(EnqueueOne(Notice("bob@example.com")));
