@@ -81,13 +81,16 @@ MailQueue::MailQueue(store::Store& store, mail::Mailer& transport, const Clock& 
 
 MailQueue::~MailQueue() { Stop(); }
 
-Status MailQueue::Seal(const mail::Message* message, core::QueuedMail& row) const {
+Status MailQueue::Insert(store::Tx& tx, const mail::Message* message) {
+  core::QueuedMail row;
   row.id = crypto::RandomArgSafeId(kIdBytes);
   auto plain = Encode(message, kPadTo);
   row.sealed = crypto::Encrypt(key_.span(), plain.span(), RowAd(row.id));
   row.created_at = clock_.NowUnix();
   row.attempts = 0;
   row.next_attempt_at = row.created_at;
+  KW_TRY(tx.InsertMail(row));
+  QueuedOnThisThread() = true;
   return {};
 }
 
@@ -97,20 +100,10 @@ bool& MailQueue::QueuedOnThisThread() {
 }
 
 Status MailQueue::Enqueue(store::Tx& tx, const mail::Message& message) {
-  core::QueuedMail row;
-  KW_TRY(Seal(&message, row));
-  KW_TRY(tx.InsertMail(row));
-  QueuedOnThisThread() = true;
-  return {};
+  return Insert(tx, &message);
 }
 
-Status MailQueue::EnqueueDecoy(store::Tx& tx) {
-  core::QueuedMail row;
-  KW_TRY(Seal(nullptr, row));
-  KW_TRY(tx.InsertMail(row));
-  QueuedOnThisThread() = true;
-  return {};
-}
+Status MailQueue::EnqueueDecoy(store::Tx& tx) { return Insert(tx, nullptr); }
 
 void MailQueue::Kick() {
   if (!worker_.joinable()) {
@@ -223,11 +216,12 @@ Result<core::MailQueueDepth> MailQueue::Depth() {
 }
 
 void MailQueue::LogBacklog() {
+  // Counting is a query: at most once a minute, not on every poll.
   const int64_t now = clock_.NowUnix();
-  if (now - last_backlog_log_ < 60) return;
+  if (now - last_backlog_check_ < 60) return;
+  last_backlog_check_ = now;
   auto depth = Depth();
   if (!depth || depth->messages == 0 || now - depth->oldest_created_at < 60) return;
-  last_backlog_log_ = now;
   spdlog::warn("mail: {} emails wait in the queue; the oldest for {} s", depth->messages,
                now - depth->oldest_created_at);
 }

@@ -112,7 +112,8 @@ class MailQueue {
   static bool& QueuedOnThisThread();
 
  private:
-  Status Seal(const mail::Message* message, core::QueuedMail& row) const;
+  // Seals `message` (a decoy when null) into a new row of `tx`.
+  Status Insert(store::Tx& tx, const mail::Message* message);
   void LogBacklog();
 
   store::Store& store_;
@@ -124,7 +125,7 @@ class MailQueue {
   // Whether the last real delivery attempt worked (decoys follow it); true
   // until one failed.
   std::atomic<bool> transport_ok_{true};
-  int64_t last_backlog_log_ = 0;  // worker thread only
+  int64_t last_backlog_check_ = 0;  // worker thread only
 
   std::mutex mu_;
   std::condition_variable_any wake_;
