@@ -3,7 +3,7 @@
 # time, on SQLite and/or PostgreSQL; fails unless p99, RSS, open fds and
 # database connections stay flat, no answer is a 5xx (or otherwise
 # unexpected), and no acknowledged write is lost. The load and the rules are
-# bench/soak_driver.cc's; docs/operations.md "Soak" says how to read them.
+# bench/soak/soak.h's; docs/operations.md "Soak" says how to read them.
 #
 #   bench/soak.sh [--seconds N] [--store sqlite|postgresql|both] [--json]
 #                 [--build-dir DIR] [--no-build] [--window S]
