@@ -198,8 +198,7 @@ class RecoveryAdmin {
  public:
   // `me`: the caller's member key pair, which opens the caller's grant of
   // sk_org (OrgClient keeps its own copy private).
-  RecoveryAdmin(OrgClient& orgs, Client& client, MemberKeys me)
-      : orgs_(orgs), client_(client), me_(std::move(me)) {}
+  RecoveryAdmin(Client& client, MemberKeys me) : client_(client), me_(std::move(me)) {}
 
   [[nodiscard]] Result<RequestPage> List(std::string_view org_id, std::string_view status,
                                          std::string_view after, int limit = 50);
@@ -227,7 +226,6 @@ class RecoveryAdmin {
                                                   std::string_view member_id);
 
  private:
-  OrgClient& orgs_;
   Client& client_;
   MemberKeys me_;
 };

@@ -391,8 +391,7 @@ std::string Dash(const std::string& s) { return s.empty() ? "-" : s; }
 // A reader that needs no keys of the admin's (list, show, decline, start).
 client::RecoveryAdmin Reader(OrgSession& s) {
   return client::RecoveryAdmin(
-      s.org(), s.client(),
-      client::MemberKeys{s.profile().account_id, crypto::GenerateBoxKeyPair()});
+      s.client(), client::MemberKeys{s.profile().account_id, crypto::GenerateBoxKeyPair()});
 }
 
 // The admin's own member keys, after OrgSession::UnlockKeys.
@@ -587,14 +586,13 @@ Status ApproveCmd(Context& ctx, const RequestArgs& a) {
     // No link to make: the approval opens no escrow share, so the admin's
     // keys stay locked.
     client::RecoveryAdmin admin(
-        s->org(), s->client(),
-        client::MemberKeys{s->profile().account_id, crypto::GenerateBoxKeyPair()});
+        s->client(), client::MemberKeys{s->profile().account_id, crypto::GenerateBoxKeyPair()});
     KW_ASSIGN_OR_RETURN(auto result, admin.Approve(v, a.id, info.public_url));
     return ShowApproval(ctx, result, a.qr);
   }
   KW_TRY(s->UnlockKeys(ctx));
   KW_ASSIGN_OR_RETURN(auto keys, MyKeys(*s));
-  client::RecoveryAdmin admin(s->org(), s->client(), std::move(keys));
+  client::RecoveryAdmin admin(s->client(), std::move(keys));
   KW_ASSIGN_OR_RETURN(auto result, admin.Approve(v, a.id, info.public_url, a.device_fingerprint));
   return ShowApproval(ctx, result, a.qr);
 }
@@ -640,7 +638,7 @@ Status StartCmd(Context& ctx, const RequestArgs& a) {
   KW_ASSIGN_OR_RETURN(auto req, Reader(*s).Start(v.org.id, m.account_id));
   if (alone && req.quorum <= 1) {
     KW_ASSIGN_OR_RETURN(auto info, s->client().GetServerInfo());
-    client::RecoveryAdmin admin(s->org(), s->client(), std::move(*keys));
+    client::RecoveryAdmin admin(s->client(), std::move(*keys));
     KW_ASSIGN_OR_RETURN(auto result, admin.Approve(v, req.id, info.public_url));
     return ShowApproval(ctx, result, a.qr);
   }

@@ -562,9 +562,7 @@ TEST_F(RecoveryClientTest, ApproveMakesALinkOnlyWhenTheQuorumIsMet) {
   });
   url = server.url();
   Client client(ClientOptions{url, 5000, 30000});
-  crypto::VaultKey admin_uk = crypto::VaultKey::Random();
-  OrgClient orgs(client, admin_uk, MemberKeys{kAdmin, crypto::GenerateBoxKeyPair()});
-  RecoveryAdmin admin(orgs, client,
+  RecoveryAdmin admin(client,
                       MemberKeys{kAdmin, {admin_key_.public_key, admin_key_.secret_key.Clone()}});
 
   const VerifiedOrg org = AdminsView();
@@ -643,9 +641,7 @@ TEST_F(RecoveryClientTest, ApprovingOnesOwnRequestSaysSo) {
     return ErrorReply(404, "route.not_found");
   });
   Client client(ClientOptions{server.url(), 5000, 30000});
-  crypto::VaultKey admin_uk = crypto::VaultKey::Random();
-  OrgClient orgs(client, admin_uk, MemberKeys{kAdmin, crypto::GenerateBoxKeyPair()});
-  RecoveryAdmin admin(orgs, client,
+  RecoveryAdmin admin(client,
                       MemberKeys{kAdmin, {admin_key_.public_key, admin_key_.secret_key.Clone()}});
   const VerifiedOrg org = AdminsView();
   auto r = admin.Approve(org, kRequest, "https://vault.example.com");
