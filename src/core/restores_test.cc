@@ -355,6 +355,40 @@ TEST_F(RestoreTest, AFailureAtAnyStepOfTheApprovalLeavesEverythingAsItWas) {
   EXPECT_FALSE(IsSignedIn(phone));
 }
 
+// Faults at every step (issue 15, item 4): the store failing at any
+// operation of a restore request leaves no request, no event and no email;
+// the retry opens it, and the admins are told once.
+TEST_F(RestoreTest, AFailureAtAnyStepOfTheRequestLeavesNoRequestAndARetryOpensIt) {
+  FillVault();
+  const std::string snapshot = Push(bob_);
+  core().WaitForBackgroundWork();
+  const size_t events = Events(org_).size();
+  const size_t mails = mailer_.Sent().size();
+  int64_t n = 1;
+  for (;; ++n) {
+    failing_->FailAt(n);
+    auto r = core().restores.Request(bob_.caller(), {snapshot, "new-laptop", 0});
+    failing_->FailAt(0);
+    if (r) break;
+    ASSERT_LT(n, 500) << "the request never got through";
+    EXPECT_EQ(r.error().code(), "store.error") << n;
+    auto open = core().restores.Current(bob_.caller());
+    ASSERT_OK(open);
+    EXPECT_FALSE(open->has_value()) << n;
+    core().WaitForBackgroundWork();
+    EXPECT_EQ(Events(org_).size(), events) << n;
+    EXPECT_EQ(mailer_.Sent().size(), mails) << n;
+  }
+  EXPECT_GT(n, 3);
+  core().WaitForBackgroundWork();
+  auto open = core().restores.Current(bob_.caller());
+  ASSERT_OK(open);
+  ASSERT_TRUE(open->has_value());
+  EXPECT_EQ((*open)->request.kind, RequestKind::kRestore);
+  EXPECT_GT(Events(org_).size(), events);
+  EXPECT_GT(mailer_.Sent().size(), mails);
+}
+
 // The member lost the master password too: the approval brings a link, and
 // the rollback happens with the new password, in one transaction.
 TEST_F(RestoreTest, WithoutThePasswordTheRestoreHappensAtRedeem) {

@@ -174,6 +174,66 @@ TEST_F(RotationTest, FullRotation) {
   EXPECT_EQ(Events(org_, "key.rotated").size(), 2u);
 }
 
+// Faults at every step (issue 15, item 4): the store failing at any
+// operation of the rotation's start, then of the re-wrap that completes it,
+// leaves the organization as it was (key, grants, escrows, log); each retry
+// finishes.
+TEST_F(RotationTest, AFailureAtAnyStepOfStartOrRewrapChangesNothingAndARetryFinishes) {
+  ASSERT_OK(Enroll(org_, bob_, 1));
+  auto new_key = crypto::GenerateBoxKeyPair();
+  const RotationStart start = MakeRotation(new_key, {owner_.id, admin_.id});
+  auto key_version = [&] {
+    std::optional<core::Org> org;
+    EXPECT_OK(store_->Read([&](store::Tx& tx) -> Status {
+      KW_ASSIGN_OR_RETURN(org, tx.FindOrg(org_.id));
+      return {};
+    }));
+    return org ? org->key_version : 0;
+  };
+  int64_t n = 1;
+  for (;; ++n) {
+    failing_->FailAt(n);
+    auto view = core().rotation.Start(owner_.caller(), org_.id, start);
+    failing_->FailAt(0);
+    if (view) break;
+    ASSERT_LT(n, 500) << "the start never got through";
+    EXPECT_EQ(view.error().code(), "store.error") << n;
+    EXPECT_EQ(key_version(), 1u) << n;
+    EXPECT_EQ(Grants().size(), 2u) << n;
+    EXPECT_TRUE(Events(org_, "key.rotated").empty()) << n;
+  }
+  EXPECT_GT(n, 3);
+  EXPECT_EQ(key_version(), 2u);
+  EXPECT_EQ(Events(org_, "key.rotated").size(), 1u);
+  crypto::BoxKeyPair old_key = std::move(org_.key);
+  org_.key = std::move(new_key);
+  ++org_.key_version;
+  ++org_.statement_version;
+
+  auto page = core().rotation.Pending(admin_.caller(), org_.id, "", 10);
+  ASSERT_OK(page);
+  ASSERT_EQ(page->escrows.size(), 1u);
+  const auto shares = Rewrapped(*page, old_key);
+  for (n = 1;; ++n) {
+    failing_->FailAt(n);
+    auto result = core().rotation.Rewrap(admin_.caller(), org_.id, shares);
+    failing_->FailAt(0);
+    if (result) {
+      EXPECT_EQ(result->updated, 1);
+      break;
+    }
+    ASSERT_LT(n, 500) << "the re-wrap never got through";
+    EXPECT_EQ(result.error().code(), "store.error") << n;
+    EXPECT_EQ(StoredEscrow(org_, bob_)->key_version, 1u) << n;
+    EXPECT_EQ(Grants().size(), 4u) << n;
+    EXPECT_TRUE(Events(org_, "key.rotation_completed").empty()) << n;
+  }
+  EXPECT_GT(n, 3);
+  EXPECT_EQ(StoredEscrow(org_, bob_)->key_version, 2u);
+  EXPECT_EQ(Grants().size(), 2u);
+  EXPECT_EQ(Events(org_, "key.rotation_completed").size(), 1u);
+}
+
 TEST_F(RotationTest, ReEnrollmentDuringRotationIsSkipped) {
   ASSERT_OK(Enroll(org_, bob_, 1));
   crypto::BoxKeyPair old_key = Rotate();

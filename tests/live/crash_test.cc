@@ -36,14 +36,6 @@ using std::chrono::milliseconds;
 
 constexpr int kWriters = 2;
 
-// What the writers sent and what the server acknowledged, across cycles.
-struct Ledger {
-  std::mutex mu;
-  std::map<std::string, std::string> sent;  // id -> data (base64url)
-  std::set<std::string> acknowledged;       // answered 201 with that item
-  std::vector<std::string> unexpected;      // answers that were neither 201 nor "no answer"
-};
-
 // Every row PRAGMA integrity_check returns (one "ok" when the file is sound).
 std::vector<std::string> IntegrityCheck(const std::filesystem::path& db, int flags) {
   std::vector<std::string> rows;
@@ -81,51 +73,6 @@ std::filesystem::path FindDatabase(const std::filesystem::path& data_dir) {
   return preferred;
 }
 
-bool IsBase64Url(const std::string& s) {
-  static const std::regex kB64("[A-Za-z0-9_-]+");
-  return !s.empty() && s.size() % 4 != 1 && std::regex_match(s, kB64);
-}
-
-bool IsRfc3339Utc(const std::string& s) {
-  static const std::regex kTime(
-      "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?Z");
-  return std::regex_match(s, kTime);
-}
-
-// One writer: POST /v1/items until `stop`, recording what was acknowledged.
-void Write(const std::string& url, const std::string& token, const std::string& prefix,
-           const std::atomic<bool>& stop, Ledger& ledger) {
-  const std::vector<std::pair<std::string, std::string>> auth = {
-      {"Authorization", "Bearer " + token}};
-  std::mt19937 rng{std::random_device{}()};
-  std::uniform_int_distribution<size_t> size(41, 400);
-  for (int n = 0; !stop.load(); ++n) {
-    std::string id = prefix + "-" + std::to_string(n);
-    std::string data = RandomB64(size(rng));
-    {
-      std::lock_guard lock(ledger.mu);
-      ledger.sent[id] = data;
-    }
-    HttpResult r =
-        testing::HttpRequest(url, "POST", "/v1/items", json{{"id", id}, {"data", data}}.dump(),
-                             auth, std::chrono::seconds(10));
-    if (r.status == 0) {
-      // The server is gone (or going): this write is unacknowledged.
-      if (stop.load()) return;
-      std::this_thread::sleep_for(milliseconds(5));
-      continue;
-    }
-    std::lock_guard lock(ledger.mu);
-    json body = json::parse(r.body, nullptr, false);
-    if (r.status == 201 && body.is_object() && body.value("id", "") == id &&
-        body.value("data", "") == data && body.value("revision", 0) == 1) {
-      ledger.acknowledged.insert(id);
-    } else {
-      ledger.unexpected.push_back("POST /v1/items " + id + ": " + Describe(r));
-    }
-  }
-}
-
 class CrashTest : public ::testing::TestWithParam<int> {};
 
 TEST_P(CrashTest, EveryAcknowledgedItemSurvivesSigkill) {
@@ -138,7 +85,7 @@ TEST_P(CrashTest, EveryAcknowledgedItemSurvivesSigkill) {
   } catch (const std::exception& e) {
     FAIL() << e.what();
   }
-  Ledger ledger;
+  ItemLedger ledger;
   std::mt19937 rng{std::random_device{}()};
   std::uniform_int_distribution<int> delay_ms(300, 800);
 
@@ -154,7 +101,7 @@ TEST_P(CrashTest, EveryAcknowledgedItemSurvivesSigkill) {
     std::atomic<bool> stop{false};
     std::vector<std::thread> writers;
     for (int w = 0; w < kWriters; ++w) {
-      writers.emplace_back(Write, server->url(), account.token,
+      writers.emplace_back(WriteItems, server->url(), account.token,
                            "c" + std::to_string(cycle) + "-w" + std::to_string(w), std::cref(stop),
                            std::ref(ledger));
     }

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <fstream>
@@ -271,18 +272,28 @@ std::string ErrorCode(const HttpResult& r) {
   return "";
 }
 
-std::optional<std::string> WaitForCode(const std::filesystem::path& data_dir,
-                                       const std::string& email,
-                                       std::chrono::milliseconds timeout) {
+namespace {
+
+// The code in the first message to `email` whose file is not in `seen`
+// (every message when `seen` is null); adds that file to `seen`.
+std::optional<std::string> WaitForCodeIn(const std::filesystem::path& data_dir,
+                                         const std::string& email, std::set<std::string>* seen,
+                                         std::chrono::milliseconds timeout) {
   static const std::regex kCode("[0-9]{6}");
   auto deadline = Clock::now() + timeout;
   const std::filesystem::path outbox = data_dir / "outbox";
   const std::string to = Lower(email);
   do {
     std::error_code ec;
+    std::vector<std::filesystem::path> files;
     for (const auto& entry : std::filesystem::directory_iterator(outbox, ec)) {
       if (entry.path().extension() != ".eml") continue;
-      std::vector<std::string> lines = SplitCrlfLines(ReadFile(entry.path()));
+      if (seen != nullptr && seen->count(entry.path().filename().string())) continue;
+      files.push_back(entry.path());
+    }
+    std::sort(files.begin(), files.end());
+    for (const auto& file : files) {
+      std::vector<std::string> lines = SplitCrlfLines(ReadFile(file));
       bool addressed = false;
       bool in_body = false;
       std::optional<std::string> code;
@@ -300,11 +311,28 @@ std::optional<std::string> WaitForCode(const std::filesystem::path& data_dir,
         while (!trimmed.empty() && trimmed.back() == ' ') trimmed.pop_back();
         if (std::regex_match(trimmed, kCode)) code = trimmed;
       }
-      if (addressed && code) return code;
+      if (addressed && code) {
+        if (seen != nullptr) seen->insert(file.filename().string());
+        return code;
+      }
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   } while (Clock::now() < deadline);
   return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> WaitForCode(const std::filesystem::path& data_dir,
+                                       const std::string& email,
+                                       std::chrono::milliseconds timeout) {
+  return WaitForCodeIn(data_dir, email, nullptr, timeout);
+}
+
+std::optional<std::string> WaitForNewCode(const std::filesystem::path& data_dir,
+                                          const std::string& email, std::set<std::string>& seen,
+                                          std::chrono::milliseconds timeout) {
+  return WaitForCodeIn(data_dir, email, &seen, timeout);
 }
 
 json RegistrationBody(const std::string& email) {
@@ -366,6 +394,50 @@ long PeakRssKib(pid_t pid) {
     if (line.starts_with("VmHWM:")) return std::atol(line.c_str() + 6);
   }
   return -1;
+}
+
+bool IsBase64Url(const std::string& s) {
+  static const std::regex kB64("[A-Za-z0-9_-]+");
+  return !s.empty() && s.size() % 4 != 1 && std::regex_match(s, kB64);
+}
+
+bool IsRfc3339Utc(const std::string& s) {
+  static const std::regex kTime(
+      "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?Z");
+  return std::regex_match(s, kTime);
+}
+
+void WriteItems(const std::string& url, const std::string& token, const std::string& prefix,
+                const std::atomic<bool>& stop, ItemLedger& ledger) {
+  const std::vector<std::pair<std::string, std::string>> auth = {
+      {"Authorization", "Bearer " + token}};
+  std::mt19937 rng{std::random_device{}()};
+  std::uniform_int_distribution<size_t> size(41, 400);
+  for (int n = 0; !stop.load(); ++n) {
+    std::string id = prefix + "-" + std::to_string(n);
+    std::string data = RandomB64(size(rng));
+    {
+      std::lock_guard lock(ledger.mu);
+      ledger.sent[id] = data;
+    }
+    HttpResult r =
+        testing::HttpRequest(url, "POST", "/v1/items", json{{"id", id}, {"data", data}}.dump(),
+                             auth, std::chrono::seconds(10));
+    if (r.status == 0) {
+      // The server is gone (or going): this write is unacknowledged.
+      if (stop.load()) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      continue;
+    }
+    std::lock_guard lock(ledger.mu);
+    json body = json::parse(r.body, nullptr, false);
+    if (r.status == 201 && body.is_object() && body.value("id", "") == id &&
+        body.value("data", "") == data && body.value("revision", 0) == 1) {
+      ledger.acknowledged.insert(id);
+    } else {
+      ledger.unexpected.push_back("POST /v1/items " + id + ": " + Describe(r));
+    }
+  }
 }
 
 }  // namespace keyward::live

@@ -7,10 +7,14 @@
 #include <gtest/gtest.h>
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -24,6 +28,21 @@ namespace keyward::live {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
 using testing::HttpResult;
+
+// Whether this build (and so the keywardd it tests, built beside it) runs
+// under AddressSanitizer (scripts/sanitize.sh): its quarantine keeps freed
+// memory resident, so peak-RSS limits measure ASan, not keywardd.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kUnderAddressSanitizer = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+inline constexpr bool kUnderAddressSanitizer = true;
+#else
+inline constexpr bool kUnderAddressSanitizer = false;
+#endif
+#else
+inline constexpr bool kUnderAddressSanitizer = false;
+#endif
 
 // The least KDF the test servers accept (the client's floor: ops 2, 20 MiB).
 inline const std::vector<std::string> kTestKdfArgs = {"--min-kdf-ops", "2", "--min-kdf-mem",
@@ -111,6 +130,31 @@ std::string Login(const std::string& url, const LiveAccount& account);
 
 // A short description of an answer, for failure messages.
 std::string Describe(const HttpResult& r);
+
+// Like WaitForCode, but only a message whose file is not in `seen`; the file
+// it was found in is added to `seen`. For the second and later codes to one
+// address.
+std::optional<std::string> WaitForNewCode(
+    const std::filesystem::path& data_dir, const std::string& email, std::set<std::string>& seen,
+    std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+// Item writes under SIGKILL (crash_test.cc, crash_recovery_test.cc): what the
+// writers sent and what the server acknowledged, across restarts.
+struct ItemLedger {
+  std::mutex mu;
+  std::map<std::string, std::string> sent;  // id -> data (base64url)
+  std::set<std::string> acknowledged;       // answered 201 with that item
+  std::vector<std::string> unexpected;      // answers that were neither 201 nor "no answer"
+};
+
+// One writer: POST /v1/items (ids prefix-0, prefix-1, ...) until `stop`,
+// recording what was acknowledged; "no answer" (the server killed) is not a
+// failure.
+void WriteItems(const std::string& url, const std::string& token, const std::string& prefix,
+                const std::atomic<bool>& stop, ItemLedger& ledger);
+
+bool IsBase64Url(const std::string& s);
+bool IsRfc3339Utc(const std::string& s);
 
 // VmHWM (peak resident set) of a process in KiB; -1 when unknown.
 long PeakRssKib(pid_t pid);

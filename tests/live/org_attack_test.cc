@@ -25,6 +25,7 @@
 #include "protocol/escrow.h"
 #include "protocol/statement.h"
 #include "tests/live/live_support.h"
+#include "tests/live/org_support.h"
 #include "tests/support/server_process.h"
 
 namespace keyward::live {
@@ -33,72 +34,6 @@ namespace {
 namespace fs = std::filesystem;
 using client::Client;
 using client::OrgClient;
-
-crypto::SecureBytes Secret(std::string_view s) { return crypto::SecureBytes::Copy(s); }
-
-// A signed-in user of the client library, with its vault key and member keys.
-struct User {
-  std::string email;
-  std::unique_ptr<Client> client;
-  crypto::VaultKey vault_key;
-  crypto::AuthKey auth_key;
-  std::optional<client::MemberKeys> keys;
-  std::unique_ptr<OrgClient> orgs;
-};
-
-std::unique_ptr<User> SignUp(const testing::ServerProcess& server, const std::string& email) {
-  auto u = std::make_unique<User>();
-  u->email = email;
-  u->client = std::make_unique<Client>(client::ClientOptions{server.url()});
-  const crypto::SecureBytes password = Secret("correct horse battery staple " + email);
-  auto reg = u->client->Register(email, password);
-  if (!reg) throw std::runtime_error("register: " + reg.error().code());
-  auto code = WaitForCode(server.data_dir(), email);
-  if (!code) throw std::runtime_error("no code for " + email);
-  auto verified = u->client->Verify(email, Secret(*code));
-  if (!verified) throw std::runtime_error("verify: " + verified.error().code());
-  auto keys = u->client->DeriveLoginKeys(email, password);
-  if (!keys) throw std::runtime_error("derive: " + keys.error().code());
-  client::DeviceIdentity device{"dev-" + RandomToken(8), "live org test", "cli"};
-  auto login = u->client->Login(email, *keys, device);
-  if (!login) throw std::runtime_error("login: " + login.error().code());
-  u->vault_key = std::move(login->vault_key);
-  u->auth_key = std::move(keys->auth);
-  auto member_keys =
-      client::UnwrapMemberKeys(u->vault_key, login->account.id, login->account.public_key,
-                               login->account.wrapped_private_key);
-  if (!member_keys) throw std::runtime_error("member keys: " + member_keys.error().code());
-  u->keys = std::move(*member_keys);
-  u->orgs = std::make_unique<OrgClient>(
-      *u->client, u->vault_key,
-      client::MemberKeys{
-          u->keys->account_id,
-          crypto::BoxKeyPair{u->keys->key_pair.public_key, u->keys->key_pair.secret_key.Clone()}});
-  return u;
-}
-
-// The invite token from the emailed `keyward org join TOKEN` line.
-std::optional<std::string> WaitForInviteToken(
-    const fs::path& data_dir, const std::string& email,
-    std::chrono::seconds timeout = std::chrono::seconds(10)) {
-  static const std::regex kJoin("keyward org join ([A-Za-z0-9_-]{43})");
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  do {
-    std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(data_dir / "outbox", ec)) {
-      if (entry.path().extension() != ".eml") continue;
-      std::ifstream in(entry.path(), std::ios::binary);
-      std::stringstream ss;
-      ss << in.rdbuf();
-      const std::string text = ss.str();
-      if (text.find(email) == std::string::npos) continue;
-      std::smatch m;
-      if (std::regex_search(text, m, kJoin)) return m[1].str();
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  } while (std::chrono::steady_clock::now() < deadline);
-  return std::nullopt;
-}
 
 // The attacker's handle on the server's database (SQLite or PostgreSQL,
 // whichever the server runs on): each `?` of the SQL is replaced by the next
@@ -163,25 +98,9 @@ class LiveOrgTest : public ::testing::Test {
     return std::string(who) + "-" + RandomToken(8) + "@example.com";
   }
 
-  // Invites `member` into `org` and joins it (pinning on first use); enrolls.
   client::VerifiedOrg InviteAndJoin(User& owner, const client::VerifiedOrg& org, User& member,
                                     std::string_view role = "user") {
-    auto invite = owner.orgs->Invite(org.org.id, member.email, role, "");
-    EXPECT_TRUE(invite.has_value()) << (invite ? "" : invite.error().code());
-    auto token = WaitForInviteToken(server_->data_dir(), member.email);
-    EXPECT_TRUE(token.has_value()) << "no invite mail for " << member.email;
-    if (!token) throw std::runtime_error("no invite token");
-    const crypto::SecureBytes secret_token = Secret(*token);
-    auto info = member.orgs->LookupInvite(secret_token);
-    if (!info) throw std::runtime_error("lookup: " + info.error().code());
-    // What the owner would read out of band: the first signing key's fingerprint.
-    auto first = protocol::DecodeOrgStatement(info->statements.front().statement);
-    if (!first) throw std::runtime_error("decode");
-    auto joined = member.orgs->Join(secret_token, *info,
-                                    crypto::Fingerprint(first->signing_public_key), true);
-    if (!joined)
-      throw std::runtime_error("join: " + joined.error().code() + " " + joined.error().message());
-    return std::move(*joined);
+    return live::InviteAndJoin(*server_, owner, org, member, role);
   }
 
   std::unique_ptr<testing::ServerProcess> server_;
