@@ -49,7 +49,7 @@ nice cmake --build "$build_dir" -j"$(nproc)" --target "${targets[@]}"
 # Reports go to stderr, where libFuzzer looks for them; leaks count.
 export ASAN_OPTIONS="detect_leaks=1:check_initialization_order=1:strict_init_order=1:${ASAN_OPTIONS:-}"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:${UBSAN_OPTIONS:-}"
-export LSAN_OPTIONS="suppressions=$KEYWARD_SUPPRESSIONS/lsan.supp:${LSAN_OPTIONS:-}"
+export LSAN_OPTIONS="suppressions=$SANITIZER_SUPPRESSIONS/lsan.supp:${LSAN_OPTIONS:-}"
 
 failed=()
 for t in "${targets[@]}"; do
