@@ -52,14 +52,20 @@ TEST_F(AccountRestartTest, ANewEmptyVaultForTheSameAccountAndMemberships) {
   }));
   auto before = core().accounts.Get(ann.caller());
   ASSERT_OK(before);
+  RememberDevice(ann.id, "laptop");
+  SignedIn phone = SignIn(ann.email, ann.key_tag, "phone");
+  RememberDevice(ann.id, "phone");
 
   RestartTicket t = Ticket("ann@example.com");
   EXPECT_EQ(t.account_id, ann.id);
   const RestartMaterial m = Material();
   ASSERT_OK(core().restart.Complete(t.ticket.span(), m, "192.0.2.1"));
 
-  // Old sessions dead, devices inactive, the old key refused, the new one works.
+  // Old sessions dead, devices inactive and no longer trusted, the old key
+  // refused, the new one works.
   EXPECT_FALSE(IsSignedIn(ann.session));
+  EXPECT_FALSE(IsSignedIn(phone));
+  EXPECT_EQ(RememberedDevices(ann.id), 0u);
   EXPECT_EQ(core().sessions.Login(MakeLogin("ann@example.com", ann.key_tag)).error().code(),
             "auth.invalid_credentials");
   SignedIn again = SignIn("ann@example.com", 9, "new-laptop");

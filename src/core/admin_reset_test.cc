@@ -94,14 +94,20 @@ TEST_F(AdminResetTest, BeginHandsOutTheServerPartAndLogsIt) {
 }
 
 TEST_F(AdminResetTest, ResetSetsATemporaryPasswordTheMemberMustChange) {
+  SignedIn phone = SignIn(bob_.email, bob_.key_tag, "phone");
   EnableTotp(bob_);
   Person& bob = bob_;
   ASSERT_TRUE(IsSignedIn(bob.session));
+  RememberDevice(bob.id, "laptop");
+  RememberDevice(bob.id, "phone");
   ASSERT_OK(ResetWithTemporaryPassword(admin_, bob, 9));
   EXPECT_TRUE(crypto::ConstantTimeEqual(recovered_.span(), bob.vault_key.span()));
 
-  // Every session of the member ended; the new escrow is at epoch 2.
+  // Every session and trusted device of the member ended; the new escrow is
+  // at epoch 2.
   EXPECT_FALSE(IsSignedIn(bob.session));
+  EXPECT_FALSE(IsSignedIn(phone));
+  EXPECT_EQ(RememberedDevices(bob.id), 0u);
   auto account = StoredAccount(bob);
   ASSERT_TRUE(account);
   EXPECT_TRUE(account->must_change_password);

@@ -104,6 +104,26 @@ class CoreTest : public ::testing::Test {
     return core().sessions.Authenticate(s.token.span(), "192.0.2.1").has_value();
   }
 
+  // Makes a signed-in device of `account_id` a remembered (trusted) one, as
+  // core().devices.Trust stores it (the key material is opaque to the server).
+  void RememberDevice(const std::string& account_id, const std::string& device_id) {
+    EXPECT_OK(store_->Transact([&](store::Tx& tx) -> Status {
+      return tx.UpsertTrustedDevice({account_id, device_id, crypto::RandomBytes(32),
+                                     crypto::RandomBytes(72), clock_.NowUnix()});
+    }));
+  }
+
+  // How many remembered devices `account_id` has left.
+  size_t RememberedDevices(const std::string& account_id) {
+    size_t n = 0;
+    EXPECT_OK(store_->Read([&](store::Tx& tx) -> Status {
+      KW_ASSIGN_OR_RETURN(auto trusted, tx.ListTrustedDevices(account_id));
+      n = trusted.size();
+      return {};
+    }));
+    return n;
+  }
+
   keyward::testing::FakeClock clock_;
   keyward::testing::MemoryMailer mailer_;
   crypto::ServerSecret secret_ = crypto::ServerSecret::Random();

@@ -679,12 +679,15 @@ TEST_F(RequestTest, SweeperExpiresAndEmailsOnce) {
 // ---- redeeming ----
 
 TEST_F(RequestTest, RedeemCompletesWithFreshEscrowsRevokesSessionsKeepsTwoStepLogin) {
+  SignedIn phone = SignIn(bob_.email, bob_.key_tag, "phone");
   ASSERT_TRUE(store_->Transact([&](store::Tx& tx) -> Status {
     KW_ASSIGN_OR_RETURN(auto a, tx.FindAccountById(bob_.id));
     a->totp_enabled = true;
     a->totp_secret_sealed = crypto::RandomBytes(40);
     return tx.UpdateAccount(*a);
   }));
+  RememberDevice(bob_.id, "laptop");
+  RememberDevice(bob_.id, "phone");
   const std::string id = Submit(bob_);
   auto link = MakeLink(id, bob_);
   ASSERT_OK(Approve(admin_, id, link));
@@ -710,6 +713,8 @@ TEST_F(RequestTest, RedeemCompletesWithFreshEscrowsRevokesSessionsKeepsTwoStepLo
   EXPECT_EQ(StoredEscrow(org_, bob_)->epoch, 2u);
   EXPECT_EQ(LastEpoch(org_, bob_), 2u);
   EXPECT_FALSE(IsSignedIn(bob_.session));
+  EXPECT_FALSE(IsSignedIn(phone));
+  EXPECT_EQ(RememberedDevices(bob_.id), 0u);  // every trusted device forgotten
   auto login = core().sessions.Login(MakeLogin(bob_.email, 9));
   EXPECT_FALSE(login.has_value());  // the new password, then the second step
   EXPECT_NE(login.error().code(), "auth.invalid_credentials");

@@ -262,12 +262,18 @@ class RecoveryE2e : public ::testing::Test {
   }
 
   void Login(const std::string& user, const std::string& input) {
-    auto r = Cli(user, {"login", "--email", user + "@example.com", "--device-name", user}, input);
+    LoginOn(user, user + "@example.com", input);
+  }
+
+  // Logs `email` in on the device of `profile` (named after it); the session
+  // is sessions_[profile].
+  void LoginOn(const std::string& profile, const std::string& email, const std::string& input) {
+    auto r = Cli(profile, {"login", "--email", email, "--device-name", profile}, input);
     ASSERT_EQ(r.exit_code, 0) << r.Describe();
     std::smatch m;
     static const std::regex kExport(R"re(export KEYWARD_SESSION="([A-Za-z0-9_-]+)")re");
     ASSERT_TRUE(std::regex_search(r.out, m, kExport)) << r.Describe();
-    sessions_[user] = m[1].str();
+    sessions_[profile] = m[1].str();
   }
 
   void NewUser(const std::string& user) {
