@@ -31,7 +31,7 @@ size_t AppendBody(char* data, size_t size, size_t n, void* out) {
 }
 
 Answer Http::Call(const std::string& method, const std::string& path, const std::string& body,
-                const std::string& token, const std::string& forwarded_for) {
+                  const std::string& token, const std::string& forwarded_for) {
   Answer a;
   CURL* c = curl_;
   curl_easy_reset(c);

@@ -281,6 +281,25 @@ class RecoveryE2e : public ::testing::Test {
     Login(user, std::string(kPassword) + "\n");
   }
 
+  // Turns on two-step login for `user`; its TOTP secret.
+  crypto::Bytes EnableTotp(const std::string& user) {
+    CliProcess enable(kCli, Args(user, {"2fa", "enable"}), {{"KEYWARD_SESSION", sessions_[user]}});
+    enable.Write(std::string(kPassword) + "\n");
+    EXPECT_TRUE(enable.WaitForStdout("URI:", 30s)) << enable.out();
+    std::smatch m;
+    const std::string out = enable.out();
+    if (!std::regex_search(out, m, std::regex(R"(Secret: ([A-Z2-7]+))"))) {
+      ADD_FAILURE() << out;
+      return {};
+    }
+    auto secret = crypto::Base32Decode(m[1].str());
+    EXPECT_TRUE(secret.has_value());
+    enable.Write(crypto::TotpCode(*secret, std::time(nullptr)) + "\n");
+    auto done = enable.Finish(30s);
+    EXPECT_EQ(done.exit_code, 0) << done.Describe();
+    return *secret;
+  }
+
   // What `user` reads from 'keyward account show' and tells the granting admin.
   std::string MemberFingerprint(const std::string& user) {
     auto r = As(user, {"--json", "account", "show"});

@@ -148,25 +148,6 @@ class SsoE2e : public RecoveryE2e {
     sessions_[on] = m[1].str();
   }
 
-  // Turns on two-step login for `user`; its TOTP secret.
-  crypto::Bytes EnableTotp(const std::string& user) {
-    CliProcess enable(kCli, Args(user, {"2fa", "enable"}), {{"KEYWARD_SESSION", sessions_[user]}});
-    enable.Write(std::string(kPassword) + "\n");
-    EXPECT_TRUE(enable.WaitForStdout("URI:", 30s)) << enable.out();
-    std::smatch m;
-    const std::string out = enable.out();
-    if (!std::regex_search(out, m, std::regex(R"(Secret: ([A-Z2-7]+))"))) {
-      ADD_FAILURE() << out;
-      return {};
-    }
-    auto secret = crypto::Base32Decode(m[1].str());
-    EXPECT_TRUE(secret.has_value());
-    enable.Write(crypto::TotpCode(*secret, std::time(nullptr)) + "\n");
-    auto done = enable.Finish(30s);
-    EXPECT_EQ(done.exit_code, 0) << done.Describe();
-    return *secret;
-  }
-
   std::string CountRows(const std::string& table) {
     auto rows = server_->QuerySql("SELECT count(*) FROM " + table);
     return rows.empty() || rows[0].empty() ? "?" : rows[0][0];

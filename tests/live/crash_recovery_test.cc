@@ -127,8 +127,8 @@ TEST_F(CrashRecoveryTest, EveryAcknowledgedStepSurvivesSigkillUnderAMixedLoad) {
     ASSERT_TRUE(org.has_value()) << org.error().code();
     org_ = std::move(*org);
     for (int i = 0; i < kMembers; ++i) {
-      members_.push_back(SignUp(*server_, "m" + std::to_string(i) + "-" + RandomToken(8) +
-                                              "@example.com"));
+      members_.push_back(
+          SignUp(*server_, "m" + std::to_string(i) + "-" + RandomToken(8) + "@example.com"));
       (void)InviteAndJoin(*server_, *owner_, *org_, *members_.back());
     }
     writer = CreateAccount(*server_, "writer-" + RandomToken(8) + "@example.com");
@@ -145,7 +145,8 @@ TEST_F(CrashRecoveryTest, EveryAcknowledgedStepSurvivesSigkillUnderAMixedLoad) {
   ASSERT_TRUE(info.has_value());
   public_url_ = info->public_url;
   admin_ = std::make_unique<client::RecoveryAdmin>(
-      *owner_->client, client::MemberKeys{owner_->keys->account_id,
+      *owner_->client,
+      client::MemberKeys{owner_->keys->account_id,
                          crypto::BoxKeyPair{owner_->keys->key_pair.public_key,
                                             owner_->keys->key_pair.secret_key.Clone()}});
 
@@ -160,8 +161,8 @@ TEST_F(CrashRecoveryTest, EveryAcknowledgedStepSurvivesSigkillUnderAMixedLoad) {
   for (int cycle = 1; cycle <= kCycles; ++cycle) {
     SCOPED_TRACE("cycle " + std::to_string(cycle));
     std::atomic<bool> killed{false};
-    std::thread item_writer(WriteItems, server_->url(), writer.token,
-                            "c" + std::to_string(cycle), std::cref(killed), std::ref(items));
+    std::thread item_writer(WriteItems, server_->url(), writer.token, "c" + std::to_string(cycle),
+                            std::cref(killed), std::ref(items));
     std::thread recoverer([&] {
       while (!killed && next_member < members_.size()) {
         ++started;

@@ -17,7 +17,6 @@ crypto::SecureBytes Secret(std::string_view s) { return crypto::SecureBytes::Cop
 
 std::string PasswordOf(const std::string& email) { return "correct horse battery staple " + email; }
 
-
 std::unique_ptr<User> SignUp(const testing::ServerProcess& server, const std::string& email) {
   auto u = std::make_unique<User>();
   u->email = email;
@@ -83,8 +82,8 @@ client::VerifiedOrg InviteAndJoin(const testing::ServerProcess& server, User& ow
   // What the owner would read out of band: the first signing key's fingerprint.
   auto first = protocol::DecodeOrgStatement(info->statements.front().statement);
   if (!first) throw std::runtime_error("decode");
-  auto joined = member.orgs->Join(secret_token, *info,
-                                  crypto::Fingerprint(first->signing_public_key), true);
+  auto joined =
+      member.orgs->Join(secret_token, *info, crypto::Fingerprint(first->signing_public_key), true);
   if (!joined)
     throw std::runtime_error("join: " + joined.error().code() + " " + joined.error().message());
   return std::move(*joined);
