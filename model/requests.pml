@@ -34,6 +34,8 @@
  *                            EligibleApprovals
  *   BUG_DEVICE_NO_EXPIRY     DeviceRequestService::Complete skips
  *                            ExpireIfOverdue
+ *   BUG_TICKET_OUTLIVES_LINK PutRedeemTicket gives 15 minutes whatever
+ *                            the link's deadline
  * Options: TABS (admin 0 acts from two sessions at once), NO_DEMOTE,
  * LTL_ONLY (the assertions off: the LTL claims alone), WITNESS=k (below).
  */
@@ -212,14 +214,12 @@ bit eligible[N];    /* CheckCanActOn(admin, member, kApproveRecovery) */
 #define W_USED_LINK            3   /* a recovery link completes */
 #define W_USED_DEVICE          4   /* a device request completes */
 #define W_USED_SESSION         5   /* a signed-in restore's last approval */
-#define W_COMPLETE_LATE        6   /* a ticket completes after the link's deadline */
 #define W_IGNORED_APPROVAL     7   /* a final approval leaves out a demoted admin's */
 #define W_SECOND_USED          8   /* the second request is used */
 #define W_CANCEL_APPROVED      9   /* the member cancels an approved request */
 #define W_SWEEP_APPROVED       10  /* the sweeper expires an unused link */
 #define W_SUBMIT_EXPIRES       11  /* a submission expires the overdue open request */
 #define W_LOST_DECLINE         12  /* a decline loses its compare-and-set */
-#define W_TICKET_STRANDED      13  /* an expiry leaves a live completion ticket useless */
 #ifdef WITNESS
 #define reach(k) assert(WITNESS != (k))
 #else
@@ -561,13 +561,15 @@ end_idle:
        fi;
        r = 0; st = 0; nx = 0; er = 0; n = 0; i = 0
      }
-  :: /* core::RecoveryRequestService::Complete: the ticket, not the link's
-      * deadline, bounds it (no ExpireIfOverdue); the ticket came from
-      * RedeemVerify before the deadline. */
+  :: /* core::RecoveryRequestService::Complete: LiveTicket, then the
+      * request (no ExpireIfOverdue): the ticket ends with the link's deadline
+      * at the latest (PutRedeemTicket), so a live ticket is read only before
+      * it. */
      d_step {
        nreq > 0 && req[nreq - 1].kind == K_LINK && req[nreq - 1].ticket &&
          is_open(req[nreq - 1].status) ->
-       r = nreq - 1; st = req[r].status
+       r = nreq - 1; st = req[r].status;
+       assert(!req[r].overdue)
      };
      d_step {
        next_status(st, COMPLETE, nx, er);
@@ -575,7 +577,6 @@ end_idle:
        :: er != E_OK -> skip  /* recovery.invalid_ticket, rolled back */
        :: cas_ok(r, st) && er == E_OK ->
           req[r].ticket = 0;
-          if :: req[r].overdue -> reach(W_COMPLETE_LATE) :: else fi;
           set_status(r, nx, n, i);
           reach(W_USED_LINK);
           if :: r == R - 1 && R > 1 -> reach(W_SECOND_USED) :: else fi
@@ -640,7 +641,12 @@ end_idle:
   do
   :: d_step {
        nreq > 0 && is_open(req[nreq - 1].status) && !req[nreq - 1].overdue ->
-       req[nreq - 1].overdue = 1
+       req[nreq - 1].overdue = 1;
+#ifndef BUG_TICKET_OUTLIVES_LINK
+       req[nreq - 1].ticket = 0  /* a ticket lives until the deadline at most */
+#else
+       skip  /* the old 15 minutes whatever the deadline */
+#endif
      }
   od
 }
@@ -664,7 +670,8 @@ end_idle:
        if
        :: st == APPROVED && req[r].status == APPROVED && req[r].overdue ->
           reach(W_SWEEP_APPROVED);
-          if :: req[r].ticket -> reach(W_TICKET_STRANDED) :: else fi
+          /* the ticket ended with the deadline: no expiry strands one */
+          assert(!req[r].ticket)
        :: else
        fi;
        expire_if_overdue(r, st, stale, nx, er, n, i);  /* lost CAS: logged, next sweep */

@@ -682,7 +682,10 @@ Result<std::optional<core::EmailCode>> CheckRedeemCode(store::Tx& tx, const Cont
 }
 
 // The completion ticket of `r`: found by H(token key, ticket), its hash
-// binding the request id; valid kTicketTtlSeconds.
+// binding the request id; valid kTicketTtlSeconds, and never past the link's
+// deadline (r.expires_at), so a live ticket always finds its request open:
+// whether the member finishes never depends on when the sweeper ran
+// (docs/model.md, "Findings").
 Result<core::EmailCode> PutRedeemTicket(store::Tx& tx, const Context& ctx,
                                         const core::RecoveryRequest& r,
                                         const crypto::GenericKey& ticket_key, int64_t now) {
@@ -692,7 +695,7 @@ Result<core::EmailCode> PutRedeemTicket(store::Tx& tx, const Context& ctx,
   ticket.account_id = r.account_id;
   ticket.challenge.assign(r.id.begin(), r.id.end());
   ticket.code_hash = TicketHash(ctx, ticket.challenge, ticket_key);
-  ticket.expires_at = now + kTicketTtlSeconds;
+  ticket.expires_at = std::min(now + kTicketTtlSeconds, r.expires_at);
   ticket.created_at = now;
   KW_TRY(tx.PutEmailCode(ticket));
   return ticket;
@@ -1342,8 +1345,9 @@ Status RecoveryRequestService::Complete(const RecoveryCompletion& c) {
     }
     const std::string request_id(ticket->challenge.begin(), ticket->challenge.end());
     KW_ASSIGN_OR_RETURN(auto r, tx.FindRequest(request_id));
-    // The ticket, not the link's deadline, bounds this last step: it was
-    // issued while the link was valid.
+    // A live ticket means the link's deadline has not passed (the ticket
+    // ends with it at the latest), so the request is still Approved unless
+    // it was used, declined or cancelled meanwhile.
     if (!r || r->account_id != ticket->account_id) return Fail(InvalidTicket());
     auto next = NextRequestStatus(r->status, RequestAction::kComplete);
     if (!next) return Fail(InvalidTicket());

@@ -733,6 +733,34 @@ TEST_F(RequestTest, RedeemCompletesWithFreshEscrowsRevokesSessionsKeepsTwoStepLo
   }
 }
 
+// The completion ticket ends with the link's deadline at the latest
+// (docs/model.md "Findings"): a link opened a minute before its deadline
+// leaves a minute to finish, and past the deadline the ticket is dead
+// whether or not the sweeper has expired the request yet, so finishing never
+// depends on when the sweeper runs. Well before it, the ticket has its 15
+// minutes (RedeemCompletesWithFreshEscrows... above).
+TEST_F(RequestTest, ATicketEndsWithTheLinksDeadline) {
+  const std::string id = Submit(bob_);
+  auto link = MakeLink(id, bob_);
+  ASSERT_OK(Approve(admin_, id, link));
+  const int64_t deadline = Stored(id).expires_at;
+  ASSERT_GT(deadline - Now(), kTicketTtlSeconds);
+  clock_.Advance(deadline - Now() - 60);
+  auto m = Redeem(id, link);
+  ASSERT_OK(m);
+  EXPECT_EQ(m->ticket_expires_at, deadline);
+  // At the deadline, before any sweep: the ticket is dead, and the request
+  // still Approved until the sweeper (or a read) expires it.
+  clock_.Advance(60);
+  EXPECT_ERROR(core().requests.Complete(Completion(*m, link, id, 9)), "recovery.invalid_ticket");
+  EXPECT_EQ(Stored(id).status, RequestStatus::kApproved);
+  ASSERT_OK(Sweep(core().context()));
+  EXPECT_EQ(Stored(id).status, RequestStatus::kExpired);
+  EXPECT_ERROR(core().requests.Complete(Completion(*m, link, id, 9)), "recovery.invalid_ticket");
+  // The old password still opens the vault: nothing was half done.
+  EXPECT_OK(core().sessions.Login(MakeLogin(bob_.email, bob_.key_tag, "desk")));
+}
+
 // A redeeming client escrows only to organizations it can vouch for (its
 // pins, the link's anchor, or a fingerprint the member confirmed): one it
 // leaves out keeps its escrow, which still opens the unchanged vault key.
