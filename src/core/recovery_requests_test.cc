@@ -958,6 +958,80 @@ TEST_F(RequestTest, ApproveIsAtomicUnderStoreFailures) {
   EXPECT_EQ(Events(org_).size(), events + 1);
 }
 
+// Faults at every step (issue 15, item 4): the store failing at any
+// operation of the member's confirmation leaves no request, no event and no
+// email, and the same code then still works: the retry submits.
+TEST_F(RequestTest, ConfirmIsAtomicUnderStoreFailuresAndARetryFinishes) {
+  ASSERT_OK(core().requests.Ask(AskOf(bob_.email)));
+  auto code = mailer_.LastCodeFor(bob_.email);
+  ASSERT_TRUE(code.has_value());
+  const size_t events = Events(org_).size();
+  const size_t mails = mailer_.Sent().size();
+  std::string id;
+  int64_t n = 1;
+  for (; n < 500; ++n) {
+    failing_->FailAt(n);
+    auto confirmed = core().requests.Confirm(bob_.email, *code, kAddress);
+    failing_->FailAt(0);
+    if (confirmed) {
+      id = confirmed->submitted.request_id;
+      break;
+    }
+    EXPECT_EQ(confirmed.error().code(), "store.error") << n;
+    EXPECT_EQ(Events(org_).size(), events) << n;
+    EXPECT_EQ(mailer_.Sent().size(), mails) << n;
+  }
+  ASSERT_FALSE(id.empty()) << "the confirmation never got through";
+  EXPECT_GT(n, 3);
+  EXPECT_EQ(Stored(id).status, RequestStatus::kPending);
+  EXPECT_EQ(EventsOf(id, "recovery.requested").size(), 1u);
+  EXPECT_GT(mailer_.Sent().size(), mails);  // the admins told, once
+}
+
+// The same for both steps of redeeming: a failed start mails no code; a
+// failed verify opens no escrow (no event, no ticket) and leaves the code
+// and the link usable; the retries finish and the recovery completes.
+TEST_F(RequestTest, RedeemIsAtomicUnderStoreFailuresAndARetryFinishes) {
+  const std::string id = Submit(bob_);
+  auto link = MakeLink(id, bob_);
+  ASSERT_OK(Approve(admin_, id, link));
+  size_t mails = MailsTo(bob_.email);
+  size_t events = Events(org_).size();
+  int64_t n = 1;
+  for (; n < 500; ++n) {
+    failing_->FailAt(n);
+    auto started = core().requests.RedeemStart(id, link.token, kAddress);
+    failing_->FailAt(0);
+    if (started) break;
+    EXPECT_EQ(started.error().code(), "store.error") << n;
+    EXPECT_EQ(MailsTo(bob_.email), mails) << n;
+    EXPECT_EQ(Events(org_).size(), events) << n;
+  }
+  ASSERT_LT(n, 500) << "the start never got through";
+  EXPECT_EQ(MailsTo(bob_.email), mails + 1);
+  auto code = mailer_.LastCodeFor(bob_.email);
+  ASSERT_TRUE(code.has_value());
+  events = Events(org_).size();
+  std::optional<RedeemMaterial> m;
+  for (n = 1; n < 500; ++n) {
+    failing_->FailAt(n);
+    auto verified = core().requests.RedeemVerify(id, link.token, *code, kAddress);
+    failing_->FailAt(0);
+    if (verified) {
+      m = std::move(*verified);
+      break;
+    }
+    EXPECT_EQ(verified.error().code(), "store.error") << n;
+    EXPECT_EQ(Events(org_).size(), events) << n;
+    EXPECT_EQ(Stored(id).status, RequestStatus::kApproved) << n;
+  }
+  ASSERT_TRUE(m.has_value()) << "the verify never got through";
+  EXPECT_GT(n, 3);
+  EXPECT_EQ(EventsOf(id, "recovery.escrow_opened").size(), 1u);
+  ASSERT_OK(core().requests.Complete(Completion(*m, link, id, 9)));
+  EXPECT_EQ(Stored(id).status, RequestStatus::kLinkUsed);
+}
+
 TEST_F(RequestTest, CompleteIsAtomicUnderStoreFailures) {
   const std::string id = Submit(bob_);
   auto link = MakeLink(id, bob_);
