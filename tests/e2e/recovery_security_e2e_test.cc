@@ -5,7 +5,8 @@
 //     the member on every device, and two-step login still stands before the
 //     next session (no recovery path skips it);
 //   - a recovery link opens only the request it was made for: not another
-//     member's, not a later one of the same member.
+//     member's, not a later one of the same member;
+//   - another organization neither sees nor approves the request.
 // The password change is in tests/live/recovery_security_test.cc; trusted
 // devices dropped by each path in the core tests (docs/security.md).
 #include <ctime>
@@ -168,6 +169,38 @@ TEST_F(RecoverySecurityE2e, ALinkOpensOnlyTheRequestItWasMadeFor) {
   EXPECT_EQ(replay.exit_code, 1) << replay.Describe();
   ExpectFailure(replay, "this recovery link is not valid");
   EXPECT_EQ(Show("carol", next)["status"], "approved");
+}
+
+// An approval is made in the request's organization only: the owner of
+// another organization (its own recovery key) neither sees the request nor
+// approves it, under its organization or under the request's.
+TEST_F(RecoverySecurityE2e, AnotherOrganizationCannotSeeOrApproveTheRequest) {
+  Start(false);
+  NewUser("alice");
+  NewUser("bob");
+  NewUser("carol");
+  NewUser("erin");
+  const std::string acme = Organization({{"bob", "user"}, {"carol", "admin"}});
+  auto beta = As("erin", {"--json", "org", "create", "Beta"});
+  ASSERT_EQ(beta.exit_code, 0) << beta.Describe();
+  const std::string beta_id = Json(beta).value("id", "");
+  ASSERT_FALSE(beta_id.empty());
+
+  const std::string id = Request("bob-new");
+  for (const std::string& org : {beta_id, acme}) {
+    SCOPED_TRACE(org == acme ? "under the request's organization" : "under erin's");
+    auto approve = As("erin", {"--yes", "recovery", "approve", id, "--org", org});
+    EXPECT_EQ(approve.exit_code, 1) << approve.Describe();
+    EXPECT_FALSE(LinkIn(approve.out).has_value()) << approve.out;
+    auto show = As("erin", {"recovery", "show", id, "--org", org});
+    EXPECT_EQ(show.exit_code, 1) << show.Describe();
+    EXPECT_EQ(show.out.find("bob@example.com"), std::string::npos) << show.out;
+  }
+  auto listed = As("erin", {"--json", "recovery", "list", "--org", beta_id});
+  ASSERT_EQ(listed.exit_code, 0) << listed.Describe();
+  EXPECT_TRUE(Json(listed)["requests"].empty()) << listed.out;
+  EXPECT_EQ(Show("carol", id)["status"], "pending");
+  EXPECT_TRUE(Show("carol", id)["approvals"].empty());
 }
 
 }  // namespace
