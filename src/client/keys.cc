@@ -5,6 +5,7 @@
 
 #include "client/secret_json.h"
 #include "common/try.h"
+#include "crypto/registration_kdf.h"
 #include "keyward/client.h"
 
 namespace keyward::client {
@@ -31,8 +32,7 @@ Status CheckKdfFloor(const crypto::KdfParams& params) {
 }
 
 crypto::KdfParams RegistrationKdf(const crypto::KdfParams& server_minimum) {
-  return {std::max(server_minimum.ops, crypto::kClientFloorKdf.ops),
-          std::max(server_minimum.mem, crypto::kClientFloorKdf.mem)};
+  return crypto::RegistrationKdf(server_minimum);
 }
 
 Result<crypto::AccountKeys> DeriveAccountKeys(const crypto::SecureBytes& password,

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/try.h"
+#include "crypto/registration_kdf.h"
 #include "server/key_file.h"
 #include "server/migrate.h"
 #include "sso/provider.h"
@@ -163,6 +164,10 @@ Result<std::unique_ptr<App>> App::Create(const ServerConfig& config, ApiFactory 
   api::ApiConfig api_config;
   api_config.public_url = app->public_url_;
   api_config.kdf_minimum = {config.min_kdf_ops, config.min_kdf_mem};
+  // Pre-login's answer for an unknown email: what the clients register with
+  // against this minimum, so a lowered minimum does not set every account
+  // apart from the emails that have none.
+  api_config.kdf_default = crypto::RegistrationKdf(api_config.kdf_minimum);
   api_config.session_ttl_seconds = config.session_ttl.count();
   api_config.pairing_ttl_seconds = config.pairing_lifetime.count();
   api_config.web_lock_seconds = config.web_lock_after.count();

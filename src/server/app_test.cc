@@ -89,6 +89,9 @@ TEST_F(AppTest, WiresEverything) {
   EXPECT_TRUE(std::filesystem::exists(config_.data_dir / "keyward.db"));
   EXPECT_EQ(seen_.config.kdf_minimum.ops, 1u);
   EXPECT_EQ(seen_.config.kdf_minimum.mem, 8192u);
+  // Pre-login for an unknown email answers what a client registers with.
+  EXPECT_EQ(seen_.config.kdf_default.ops, crypto::kClientFloorKdf.ops);
+  EXPECT_EQ(seen_.config.kdf_default.mem, crypto::kClientFloorKdf.mem);
   EXPECT_EQ(seen_.config.session_ttl_seconds, 12 * 3600);
 
   auto health = testing::HttpRequest(url, "GET", "/healthz");
