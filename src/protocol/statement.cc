@@ -147,7 +147,10 @@ Result<VerifiedOrgStatement> VerifyOrgStatement(const SignedOrgStatement& signed
     return Fail(Denied("org.statement_conflict",
                        "another statement with the same version was accepted before"));
   }
-  if (st.not_before > now && st.not_before - now > kStatementClockSkewSeconds) {
+  // The difference is taken unsigned: both are any int64_t (a hostile statement or clock), and
+  // not_before > now makes the unsigned difference exact where the signed one could overflow.
+  if (st.not_before > now && static_cast<uint64_t>(st.not_before) - static_cast<uint64_t>(now) >
+                                 static_cast<uint64_t>(kStatementClockSkewSeconds)) {
     return Fail(Denied("org.statement_not_yet_valid", "the statement is not valid yet"));
   }
   OrgPin next{pin.org_id, st.signing_public_key, st.version, digest};

@@ -1,6 +1,7 @@
 #include "protocol/statement.h"
 
 #include <gtest/gtest.h>
+#include <limits>
 
 #include <vector>
 
@@ -194,6 +195,26 @@ TEST_F(StatementTest, FutureStatementsWaitForTheirTime) {
   EXPECT_TRUE(VerifyOrgStatement(Signed(st, signer_), pin_, kNow).has_value());
   st.not_before = kNow + kStatementClockSkewSeconds + 1;
   ExpectRefused(Signed(st, signer_), pin_, "org.statement_not_yet_valid");
+}
+
+// Found by protocol_fuzzer: a clock or statement at the ends of int64_t made not_before - now
+// overflow (undefined behaviour). The distance is now exact at every pair of values.
+TEST_F(StatementTest, NotBeforeAndClockAtTheEndsOfTheRangeDoNotOverflow) {
+  constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  OrgStatement st = Make(1, signer_);
+  st.not_before = kNow;
+  auto far_past_clock = VerifyOrgStatement(Signed(st, signer_), pin_, kMin);
+  ASSERT_FALSE(far_past_clock.has_value());
+  EXPECT_EQ(far_past_clock.error().code(), "org.statement_not_yet_valid");
+  st.not_before = kMax;
+  auto far_future = VerifyOrgStatement(Signed(st, signer_), pin_, kMin);
+  ASSERT_FALSE(far_future.has_value());
+  EXPECT_EQ(far_future.error().code(), "org.statement_not_yet_valid");
+  st.not_before = kMin;
+  EXPECT_TRUE(VerifyOrgStatement(Signed(st, signer_), pin_, kMax).has_value());
+  st.not_before = kMax;
+  EXPECT_TRUE(VerifyOrgStatement(Signed(st, signer_), pin_, kMax).has_value());
 }
 
 TEST_F(StatementTest, SigningKeyRotationIsSignedByTheKeyItReplaces) {
