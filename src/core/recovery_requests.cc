@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <unordered_map>
 #include <utility>
 
 #include <spdlog/spdlog.h>
@@ -251,17 +252,54 @@ Result<std::vector<std::string>> NotifyList(store::Tx& tx, const core::Org& org,
   return out;
 }
 
-Result<RequestView> BuildView(store::Tx& tx, core::RecoveryRequest r, int quorum) {
-  RequestView view;
-  KW_ASSIGN_OR_RETURN(view.email, EmailOf(tx, r.account_id));
-  KW_ASSIGN_OR_RETURN(auto approvals, tx.ListApprovals(r.id));
+// The views of a page of requests in two queries whatever its size (their
+// approvals, then the emails of their members and approving admins), not
+// two per request and one per approval.
+Result<std::vector<RequestView>> BuildViews(store::Tx& tx, std::vector<core::RecoveryRequest> rows,
+                                            int quorum) {
+  std::vector<RequestView> views;
+  if (rows.empty()) return views;
+  std::vector<std::string> ids;
+  ids.reserve(rows.size());
+  for (const auto& r : rows) ids.push_back(r.id);
+  KW_ASSIGN_OR_RETURN(auto approvals, tx.ListApprovalsOf(ids));
+  std::vector<std::string> accounts;
+  accounts.reserve(rows.size() + approvals.size());
+  for (const auto& r : rows) accounts.push_back(r.account_id);
+  for (const auto& a : approvals) accounts.push_back(a.admin_id);
+  std::sort(accounts.begin(), accounts.end());
+  accounts.erase(std::unique(accounts.begin(), accounts.end()), accounts.end());
+  KW_ASSIGN_OR_RETURN(auto emails, tx.AccountEmails(accounts));
+  std::unordered_map<std::string, std::string> email_of(std::make_move_iterator(emails.begin()),
+                                                        std::make_move_iterator(emails.end()));
+  auto email = [&](const std::string& account_id) {
+    auto it = email_of.find(account_id);
+    return it == email_of.end() ? std::string() : it->second;
+  };
+  // Approvals come grouped by request id, oldest first within each.
+  std::unordered_map<std::string, std::vector<RequestView::Approval>> approvals_of;
   for (const auto& a : approvals) {
-    KW_ASSIGN_OR_RETURN(std::string email, EmailOf(tx, a.admin_id));
-    view.approvals.push_back({a.admin_id, std::move(email), a.created_at});
+    approvals_of[a.request_id].push_back({a.admin_id, email(a.admin_id), a.created_at});
   }
-  view.quorum = quorum;
-  view.request = std::move(r);
-  return view;
+  views.reserve(rows.size());
+  for (auto& r : rows) {
+    RequestView view;
+    view.email = email(r.account_id);
+    if (auto it = approvals_of.find(r.id); it != approvals_of.end()) {
+      view.approvals = std::move(it->second);
+    }
+    view.quorum = quorum;
+    view.request = std::move(r);
+    views.push_back(std::move(view));
+  }
+  return views;
+}
+
+Result<RequestView> BuildView(store::Tx& tx, core::RecoveryRequest r, int quorum) {
+  std::vector<core::RecoveryRequest> one;
+  one.push_back(std::move(r));
+  KW_ASSIGN_OR_RETURN(auto views, BuildViews(tx, std::move(one), quorum));
+  return std::move(views.front());
 }
 
 // The request `request_id` of the caller's organization, for a recovery
@@ -927,13 +965,15 @@ Result<RequestPage> RecoveryRequestService::List(const Caller& caller, std::stri
       rows.resize(static_cast<size_t>(limit));
       page.next_after = store::RequestCursor{rows.back().created_at, rows.back().id};
     }
+    std::vector<RecoveryRequest> listed;
+    listed.reserve(rows.size());
     for (auto& r : rows) {
       KW_ASSIGN_OR_RETURN(bool late, ShowExpiredIfOverdue(ctx_, r));
       if (late) overdue.push_back(r.id);
       if (status && r.status != *status) continue;  // expired while listed
-      KW_ASSIGN_OR_RETURN(auto view, BuildView(tx, std::move(r), scope.policy.quorum));
-      page.requests.push_back(std::move(view));
+      listed.push_back(std::move(r));
     }
+    KW_ASSIGN_OR_RETURN(page.requests, BuildViews(tx, std::move(listed), scope.policy.quorum));
     return {};
   }));
   ExpireEach(ctx_, overdue);

@@ -572,6 +572,52 @@ TEST_F(RequestTest, ListIsNewestFirstWithPagesAndAStatusFilter) {
   EXPECT_EQ(pending->requests[0].request.id, ids[3]);
 }
 
+// Issue 16: a page costs the same store calls whatever its size (the
+// approvals and emails of a page in one query each, not per request).
+TEST_F(RequestTest, AListPageCostsTheSameStoreCallsWhateverItsSize) {
+  const auto calls_to_list = [&] {
+    core().WaitForBackgroundWork();
+    counting_->Start();
+    auto page = core().requests.List(admin_.caller(), org_.id, std::nullopt, std::nullopt, 50);
+    EXPECT_TRUE(page.has_value());
+    return std::make_pair(counting_->Trace(), page ? page->requests.size() : 0);
+  };
+  // An approved request, its link left to expire so the member may ask again.
+  const auto approved_then_expired = [&] {
+    const std::string id = Submit(bob_);
+    EXPECT_OK(Approve(admin_, id));
+    clock_.Advance(org_.policy.link_ttl + 1);
+    EXPECT_OK(SweepRecoveryRequests(core().context()));
+  };
+  approved_then_expired();
+  const auto [one, one_size] = calls_to_list();
+  ASSERT_EQ(one_size, 1u);
+  for (int i = 0; i < 6; ++i) {
+    if (i % 2 == 0) {
+      approved_then_expired();
+    } else {
+      const std::string id = Submit(bob_);
+      ASSERT_OK(core().requests.Decline(admin2_.caller(), org_.id, id, "no"));
+    }
+  }
+  const auto [seven, seven_size] = calls_to_list();
+  ASSERT_EQ(seven_size, 7u);
+  EXPECT_EQ(seven, one) << ::testing::PrintToString(seven);
+  // And the page is whole: every request with its email and its approval.
+  auto page = core().requests.List(admin_.caller(), org_.id, std::nullopt, std::nullopt, 50);
+  ASSERT_OK(page);
+  size_t approvals = 0;
+  for (const auto& view : page->requests) {
+    EXPECT_EQ(view.email, bob_.email);
+    for (const auto& a : view.approvals) {
+      EXPECT_EQ(a.admin_id, admin_.id);
+      EXPECT_EQ(a.email, admin_.email);
+      ++approvals;
+    }
+  }
+  EXPECT_EQ(approvals, 4u);
+}
+
 TEST_F(RequestTest, RequestsOfAnotherOrganizationAreNotFound) {
   const std::string id = Submit(bob_);
   TestOrg other = CreateOrg(admin_, MakePolicy(Enrollment::kOptIn), "other");

@@ -43,6 +43,8 @@ struct RequestCursor {
 
 // How many requests are in each status, for CountRequestsByStatus.
 using RequestCounts = std::vector<std::pair<core::RequestStatus, int64_t>>;
+// (account id, email) pairs (Tx::AccountEmails).
+using AccountEmailList = std::vector<std::pair<std::string, std::string>>;
 
 // CountSnapshotParts: the parts stored so far.
 struct SnapshotPartsTotal {
@@ -418,6 +420,15 @@ class Tx {
   // Oldest first (created_at, then admin id).
   [[nodiscard]] virtual Result<std::vector<core::RecoveryApproval>> ListApprovals(
       std::string_view request_id) = 0;
+  // The approvals of every request in `request_ids`, in one query (a page
+  // of a list costs the same few statements whatever its size): ordered by
+  // request id, then oldest first. Ids that match nothing are skipped.
+  [[nodiscard]] virtual Result<std::vector<core::RecoveryApproval>> ListApprovalsOf(
+      std::span<const std::string> request_ids) = 0;
+  // The email of every account in `account_ids` that exists, in one query:
+  // (account id, email) pairs, in no particular order.
+  [[nodiscard]] virtual Result<AccountEmailList> AccountEmails(
+      std::span<const std::string> account_ids) = 0;
 
   // ---- organization event log ----
   // Appends event.seq to the log of event.org_id: store.conflict unless it is

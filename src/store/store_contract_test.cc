@@ -2246,6 +2246,42 @@ TEST_P(StoreContractTest, RecoveryApprovals) {
   }));
 }
 
+// A page's approvals and emails in one query each, whatever the page's size.
+TEST_P(StoreContractTest, ApprovalsAndEmailsOfASetInOneQueryEach) {
+  SeedMembers(store());
+  Write(store(), [&](Tx& tx) -> Status {
+    KW_TRY(tx.InsertRequest(MakeRequest("r1", "o1", "a3")));
+    KW_TRY(tx.InsertRequest(MakeRequest("r2", "o1", "a2")));
+    KW_TRY(tx.InsertRequest(MakeRequest("r3", "o1", "a1")));
+    KW_TRY(tx.InsertApproval({"r2", "a1", kNow + 1}));
+    KW_TRY(tx.InsertApproval({"r1", "a2", kNow + 5}));
+    KW_TRY(tx.InsertApproval({"r1", "a1", kNow + 7}));
+    return tx.InsertApproval({"r1", "a0", kNow + 7});
+  });
+  ASSERT_OK(store().Read([&](Tx& tx) -> Status {
+    const std::vector<std::string> ids = {"r2", "r9", "r1", "r3", "it's \"quoted\""};
+    auto approvals = tx.ListApprovalsOf(ids);
+    if (!approvals) return Fail(approvals.error());
+    EXPECT_EQ(*approvals, (std::vector<RecoveryApproval>{{"r1", "a2", kNow + 5},
+                                                         {"r1", "a0", kNow + 7},
+                                                         {"r1", "a1", kNow + 7},
+                                                         {"r2", "a1", kNow + 1}}));
+    auto none = tx.ListApprovalsOf({});
+    if (!none) return Fail(none.error());
+    EXPECT_TRUE(none->empty());
+    const std::vector<std::string> accounts = {"a3", "a1", "a9", "a1"};
+    auto emails = tx.AccountEmails(accounts);
+    if (!emails) return Fail(emails.error());
+    std::sort(emails->begin(), emails->end());
+    using Pairs = std::vector<std::pair<std::string, std::string>>;
+    EXPECT_EQ(*emails, (Pairs{{"a1", "ann@example.com"}, {"a3", "cat@example.com"}}));
+    auto no_emails = tx.AccountEmails({});
+    if (!no_emails) return Fail(no_emails.error());
+    EXPECT_TRUE(no_emails->empty());
+    return {};
+  }));
+}
+
 TEST_P(StoreContractTest, RemovingMemberOrAccountRemovesRequestsAndApprovals) {
   SeedMembers(store());
   Write(store(), [&](Tx& tx) -> Status {

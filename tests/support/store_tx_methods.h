@@ -150,6 +150,9 @@
     (int64_t now, int64_t limit), (now, limit))                                                    \
   X(Status, InsertApproval, (const core::RecoveryApproval& a), (a))                                \
   X(Result<std::vector<core::RecoveryApproval>>, ListApprovals, (std::string_view r), (r))         \
+  X(Result<std::vector<core::RecoveryApproval>>, ListApprovalsOf,                                  \
+    (std::span<const std::string> ids), (ids))                                                     \
+  X(Result<store::AccountEmailList>, AccountEmails, (std::span<const std::string> ids), (ids))     \
   X(Status, AppendEvent, (const core::OrgEvent& e), (e))                                           \
   X(Result<std::optional<core::OrgEvent>>, LastEvent, (std::string_view o), (o))                   \
   X(Result<std::vector<core::OrgEvent>>, ListEvents,                                               \

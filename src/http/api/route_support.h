@@ -127,6 +127,9 @@ nlohmann::json StatementsJson(const std::vector<core::OrgStatementRow>& rows);
 nlohmann::json SnapshotJson(const core::Snapshot& s);
 // docs/api.md "Request".
 nlohmann::json RequestJson(const core::RequestView& v);
+// The same object appended as text (http/json_text.h), for list pages: byte
+// for byte RequestJson(v) as http::JsonResponse writes it.
+void AppendRequestJson(std::string& out, const core::RequestView& v);
 // The array "items" of `f`: at most core::kStageBatchMax {"id","data"}
 // objects, data of 1..item_max_bytes.
 [[nodiscard]] Result<std::vector<core::StagedItem>> StagedItemsFrom(const Fields& f,

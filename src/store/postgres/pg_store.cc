@@ -76,6 +76,11 @@ const sql::Dialect kDialect = {
     .name = "postgres",
     .find_account_by_email =
         "SELECT " KW_SQL_ACCOUNT_COLUMNS " FROM accounts WHERE lower(email) = lower(?1)",
+    .list_approvals_of =
+        "SELECT request_id, admin_id, created_at FROM recovery_approvals WHERE request_id IN "
+        "(SELECT jsonb_array_elements_text(?1::jsonb)) ORDER BY request_id, created_at, admin_id",
+    .account_emails =
+        "SELECT id, email FROM accounts WHERE id IN (SELECT jsonb_array_elements_text(?1::jsonb))",
 };
 
 class Connection;

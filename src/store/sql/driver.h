@@ -65,6 +65,14 @@ struct Dialect {
   // the account whose email equals ?1 case-insensitively, using the
   // database's unique index on the email.
   const char* find_account_by_email;
+  // The rows of a set of ids passed as one parameter, ?1, a JSON array of
+  // strings (so a page of any size is one prepared statement). Each is the
+  // complete statement, columns as in the comment.
+  // ListApprovalsOf: request_id, admin_id, created_at of recovery_approvals
+  // whose request_id is in ?1, ORDER BY request_id, created_at, admin_id.
+  const char* list_approvals_of;
+  // AccountEmails: id, email of the accounts whose id is in ?1.
+  const char* account_emails;
 };
 
 // One open connection, used by one thread at a time.

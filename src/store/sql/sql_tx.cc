@@ -48,6 +48,12 @@ using core::TrustedDevice;
 
 namespace {
 
+// A set of ids as the one parameter of a Dialect's set query: a JSON array
+// of strings (escaped, whatever the ids hold).
+std::string IdsJson(std::span<const std::string> ids) {
+  return nlohmann::json(std::vector<std::string>(ids.begin(), ids.end())).dump();
+}
+
 // Column lists are spelled once so readers and writers agree.
 constexpr const char* kAccountCols = KW_SQL_ACCOUNT_COLUMNS;
 
@@ -1769,6 +1775,27 @@ class SqlTx final : public Tx {
           return RecoveryApproval{s.Text(0), s.Text(1), s.Int(2)};
         },
         [&](Stmt& s) { s.Bind(1, request_id); });
+  }
+
+  Result<std::vector<RecoveryApproval>> ListApprovalsOf(
+      std::span<const std::string> request_ids) override {
+    if (request_ids.empty()) return std::vector<RecoveryApproval>();
+    const std::string ids = IdsJson(request_ids);
+    return FindAll<RecoveryApproval>(
+        conn_.dialect().list_approvals_of, "list recovery approvals of a page",
+        [](const Stmt& s) {
+          return RecoveryApproval{s.Text(0), s.Text(1), s.Int(2)};
+        },
+        [&](Stmt& s) { s.Bind(1, ids); });
+  }
+
+  Result<AccountEmailList> AccountEmails(std::span<const std::string> account_ids) override {
+    using Row = AccountEmailList::value_type;
+    if (account_ids.empty()) return AccountEmailList();
+    const std::string ids = IdsJson(account_ids);
+    return FindAll<Row>(
+        conn_.dialect().account_emails, "find account emails",
+        [](const Stmt& s) { return Row(s.Text(0), s.Text(1)); }, [&](Stmt& s) { s.Bind(1, ids); });
   }
 
   Status AppendEvent(const OrgEvent& e) override {

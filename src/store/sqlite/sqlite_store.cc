@@ -121,6 +121,11 @@ const sql::Dialect kDialect = {
     .name = "sqlite",
     .find_account_by_email =
         "SELECT " KW_SQL_ACCOUNT_COLUMNS " FROM accounts WHERE email = ?1 COLLATE NOCASE",
+    .list_approvals_of =
+        "SELECT request_id, admin_id, created_at FROM recovery_approvals WHERE request_id IN "
+        "(SELECT value FROM json_each(?1)) ORDER BY request_id, created_at, admin_id",
+    .account_emails =
+        "SELECT id, email FROM accounts WHERE id IN (SELECT value FROM json_each(?1))",
 };
 
 class Connection final : public sql::Connection {
