@@ -28,14 +28,20 @@
 namespace keyward::core {
 
 // The store as core's services see it: after a committed transaction that
-// queued mail (MailQueue::Enqueue), the queue is kicked.
+// queued mail (MailQueue::Enqueue), the queue is kicked. The flag is read
+// around fn on whichever thread runs it: a group commit (the SQLite store)
+// runs a write on the thread that leads its batch.
 class KickingStore final : public store::Store {
  public:
   KickingStore(store::Store& inner, MailQueue& mail) : inner_(inner), mail_(mail) {}
   Status Transact(const std::function<Status(store::Tx&)>& fn) override {
-    MailQueue::QueuedOnThisThread() = false;
-    auto s = inner_.Transact(fn);
-    const bool queued = std::exchange(MailQueue::QueuedOnThisThread(), false);
+    bool queued = false;
+    auto s = inner_.Transact([&](store::Tx& tx) {
+      MailQueue::QueuedOnThisThread() = false;
+      Status result = fn(tx);
+      queued = std::exchange(MailQueue::QueuedOnThisThread(), false);
+      return result;
+    });
     if (s && queued) mail_.Kick();
     return s;
   }

@@ -108,7 +108,8 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   asio::signal_set signals{control};
   asio::steady_timer grace_timer{control};
   std::optional<ssl::context> tls_ctx;
-  std::unique_ptr<asio::thread_pool> handlers;
+  std::unique_ptr<asio::thread_pool> handlers;        // reads
+  std::unique_ptr<asio::thread_pool> write_handlers;  // writes (ServerOptions::write_threads)
   std::vector<std::thread> threads;
   std::mutex lifecycle_mu;
   // Serializes Wait(). Never held with lifecycle_mu while joining: an io
@@ -326,6 +327,9 @@ Status Server::Impl::Start() {
   int handler_threads =
       options.handler_threads > 0 ? options.handler_threads : static_cast<int>(std::max(2u, cores));
   handlers = std::make_unique<asio::thread_pool>(handler_threads);
+  int write_threads = options.write_threads > 0 ? options.write_threads
+                                                : static_cast<int>(std::max(16u, 8 * cores));
+  write_handlers = std::make_unique<asio::thread_pool>(write_threads);
 
   auto self = shared_from_this();
   asio::co_spawn(control, AcceptLoop(), [self](std::exception_ptr e) {
@@ -401,6 +405,7 @@ void Server::Impl::Wait() {
   }
   for (auto& thread : threads) thread.join();
   if (handlers) handlers->join();
+  if (write_handlers) write_handlers->join();
   std::lock_guard lock(lifecycle_mu);
   threads.clear();
   joined = true;
@@ -514,9 +519,12 @@ awaitable<void> Server::Impl::Serve(Stream& stream, Connection& connection,
     Request request = ToRequest(req, remote);
     std::string pattern;
     std::string actor;  // the authenticated account, if any (request_log.h)
-    // The handler runs on the handler pool, off the I/O threads.
+    // The handler runs on a handler pool, off the I/O threads: the readers'
+    // or the writers' (ServerOptions::write_threads).
+    const bool reads =
+        request.method == "GET" || request.method == "HEAD" || request.method == "OPTIONS";
     Response response = co_await asio::co_spawn(
-        handlers->get_executor(),
+        (reads ? handlers : write_handlers)->get_executor(),
         [this, &request, &pattern, &actor]() -> awaitable<Response> {
           (void)TakeRequestActor();  // nothing left over from another request
           Response answer = Dispatch(request, &pattern);

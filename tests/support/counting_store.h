@@ -32,17 +32,19 @@ class CountingStore final : public store::Store {
     return trace_;
   }
 
+  // Whether to record is decided on the calling thread: the SQLite store's
+  // group commit may run fn on another writer's thread.
   Status Transact(const std::function<Status(store::Tx&)>& fn) override {
-    Record("Transact");
+    const bool mine = Record("Transact");
     return inner_.Transact([&](store::Tx& tx) {
-      Tx wrapped(*this, tx);
+      Tx wrapped(*this, tx, mine);
       return fn(wrapped);
     });
   }
   Status Read(const std::function<Status(store::Tx&)>& fn) override {
-    Record("Read");
+    const bool mine = Record("Read");
     return inner_.Read([&](store::Tx& tx) {
-      Tx wrapped(*this, tx);
+      Tx wrapped(*this, tx, mine);
       return fn(wrapped);
     });
   }
@@ -52,18 +54,26 @@ class CountingStore final : public store::Store {
   }
 
  private:
-  void Record(const char* name) {
+  // Records `name` when called on the recording thread; true when it did.
+  bool Record(const char* name) {
     std::lock_guard lock(mu_);
-    if (std::this_thread::get_id() == thread_) trace_.emplace_back(name);
+    if (std::this_thread::get_id() != thread_) return false;
+    trace_.emplace_back(name);
+    return true;
+  }
+  void RecordAlways(const char* name) {
+    std::lock_guard lock(mu_);
+    trace_.emplace_back(name);
   }
 
   class Tx final : public store::Tx {
    public:
-    Tx(CountingStore& owner, store::Tx& inner) : owner_(owner), inner_(inner) {}
+    Tx(CountingStore& owner, store::Tx& inner, bool record)
+        : owner_(owner), inner_(inner), record_(record) {}
 
 #define KW_COUNTING_FORWARD(Ret, Name, Params, Args) \
   Ret Name Params override {                         \
-    owner_.Record(#Name);                            \
+    if (record_) owner_.RecordAlways(#Name);         \
     return inner_.Name Args;                         \
   }
     KW_STORE_TX_METHODS(KW_COUNTING_FORWARD)
@@ -72,6 +82,7 @@ class CountingStore final : public store::Store {
    private:
     CountingStore& owner_;
     store::Tx& inner_;
+    const bool record_;
   };
 
   store::Store& inner_;

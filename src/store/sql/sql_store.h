@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <initializer_list>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,16 @@ namespace keyward::store::sql {
 // caller's business: only it knows which failures are worth another run.
 [[nodiscard]] Status RunTransaction(Connection& conn, const std::function<Status(Tx&)>& fn,
                                     bool read_only);
+
+// Group commit: runs each of `jobs` in a savepoint of one write transaction
+// on conn, in order, and commits once, so that they share one durable
+// commit (one fsync). results[i] is jobs[i]'s outcome: a job that fails is
+// rolled back alone and the others go on; a job that succeeds is OK only
+// once the commit is done, and gets the commit's error if it fails (or the
+// error that broke the transaction, which fails every job). Each job is
+// atomic and sees what the jobs before it wrote, as in a serial run.
+void RunBatch(Connection& conn, std::span<const std::function<Status(Tx&)>* const> jobs,
+              std::span<Status> results);
 
 // One step of a schema: several statements run in the migrating transaction.
 // A released migration is never edited.

@@ -2023,6 +2023,34 @@ Status RunTransaction(Connection& conn, const std::function<Status(Tx&)>& fn, bo
   return conn.Commit();
 }
 
+void RunBatch(Connection& conn, std::span<const std::function<Status(Tx&)>* const> jobs,
+              std::span<Status> results) {
+  const auto fail_all = [&](const Status& why) {
+    for (auto& r : results) r = why;
+  };
+  if (Status begun = conn.Begin(false); !begun) return fail_all(begun);
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    Status step = conn.ExecScript("SAVEPOINT kw_job", "savepoint");
+    if (step) {
+      SqlTx tx(conn);
+      results[i] = (*jobs[i])(tx);
+      step = conn.ExecScript(results[i] ? "RELEASE kw_job" : "ROLLBACK TO kw_job; RELEASE kw_job",
+                             "end savepoint");
+    }
+    if (!step) {
+      // The transaction is broken (an I/O error rolled it back): nothing of
+      // this batch is kept.
+      conn.Rollback();
+      return fail_all(step);
+    }
+  }
+  if (Status committed = conn.Commit(); !committed) {
+    for (auto& r : results) {
+      if (r) r = committed;
+    }
+  }
+}
+
 std::vector<Migration> NumberMigrations(std::initializer_list<const char*> scripts) {
   std::vector<Migration> migrations;
   for (const char* sql : scripts)

@@ -2,8 +2,14 @@
 
 #include <sqlite3.h>
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <ctime>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -222,10 +228,86 @@ Result<std::unique_ptr<Connection>> OpenConnection(const std::string& path,
   return conn;
 }
 
+// Group commit (issue 16). SQLite has one writer at a time and every commit
+// waits for an fsync: write transactions taken one by one queue on the lock
+// (the busy handler sleeping 1-100 ms at a time) and pay one fsync each. Here
+// each write is queued instead; the first caller to find no batch running
+// leads: it takes every queued write (up to kMaxBatch), runs each in a
+// savepoint of one transaction (sql::RunBatch) and commits once, while the
+// writes that arrive meanwhile queue for the next batch. No caller returns
+// before the commit of its write is durable (synchronous=FULL).
+class GroupCommit {
+ public:
+  using Fn = std::function<Status(Tx&)>;
+  using RunFn = std::function<void(std::span<const Fn* const>, std::span<Status>)>;
+  static constexpr size_t kMaxBatch = 64;
+
+  explicit GroupCommit(RunFn run) : run_(std::move(run)) {}
+
+  Status Submit(const Fn& fn) {
+    Job job{&fn, {}, false};
+    std::unique_lock lock(mu_);
+    queue_.push_back(&job);
+    while (!job.done) {
+      if (leading_) {
+        cv_.wait(lock);
+        continue;
+      }
+      leading_ = true;
+      std::vector<Job*> batch;
+      while (!queue_.empty() && batch.size() < kMaxBatch) {
+        batch.push_back(queue_.front());
+        queue_.pop_front();
+      }
+      lock.unlock();
+      std::vector<const Fn*> fns;
+      fns.reserve(batch.size());
+      for (Job* j : batch) fns.push_back(j->fn);
+      std::vector<Status> results(batch.size());
+      run_(fns, results);
+      writes_ += static_cast<int64_t>(batch.size());
+      ++commits_;
+      lock.lock();
+      for (size_t i = 0; i < batch.size(); ++i) {
+        batch[i]->result = std::move(results[i]);
+        batch[i]->done = true;
+      }
+      leading_ = false;
+      cv_.notify_all();
+    }
+    return std::move(job.result);
+  }
+
+  WriteStats Stats() const { return {writes_.load(), commits_.load()}; }
+
+ private:
+  struct Job {
+    const Fn* fn;
+    Status result;
+    bool done;
+  };
+
+  const RunFn run_;
+  std::atomic<int64_t> writes_{0};
+  std::atomic<int64_t> commits_{0};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Job*> queue_;
+  bool leading_ = false;
+};
+
 class SqliteStore final : public sql::PooledStore<Connection> {
  public:
   SqliteStore(const std::string& path, int pool_size)
-      : PooledStore(pool_size, [path] { return OpenConnection(path); }) {}
+      : PooledStore(pool_size, [path] { return OpenConnection(path); }),
+        writes_([this](std::span<const GroupCommit::Fn* const> fns, std::span<Status> results) {
+          auto lease = pool_.Acquire();
+          if (!lease) {
+            for (auto& r : results) r = Fail(lease.error());
+            return;
+          }
+          sql::RunBatch(**lease, fns, results);
+        }) {}
 
   // One process per database file: the process-wide lock is enough.
   Result<bool> RunExclusive(std::string_view task, const std::function<Status()>& fn) override {
@@ -237,9 +319,14 @@ class SqliteStore final : public sql::PooledStore<Connection> {
 
  private:
   Status Run(const std::function<Status(Tx&)>& fn, bool read_only) override {
-    KW_ASSIGN_OR_RETURN(auto lease, pool_.Acquire());
     for (int attempt = 0;; ++attempt) {
-      Status result = sql::RunTransaction(*lease, fn, read_only);
+      Status result;
+      if (read_only) {
+        KW_ASSIGN_OR_RETURN(auto lease, pool_.Acquire());
+        result = sql::RunTransaction(*lease, fn, true);
+      } else {
+        result = writes_.Submit(fn);
+      }
       if (result || result.error().code() != "store.busy" || attempt + 1 >= kBusyRetries) {
         return result;
       }
@@ -260,9 +347,19 @@ class SqliteStore final : public sql::PooledStore<Connection> {
     }
     return conn.Commit();
   }
+
+  GroupCommit writes_;
+
+ public:
+  WriteStats Stats() const { return writes_.Stats(); }
 };
 
 }  // namespace
+
+WriteStats WriteStatsOf(Store& store) {
+  auto* sqlite = dynamic_cast<SqliteStore*>(&store);
+  return sqlite != nullptr ? sqlite->Stats() : WriteStats{};
+}
 
 std::string ListRequestsSql(bool by_status, bool after_cursor) {
   return sql::ListRequestsSql(by_status, after_cursor);

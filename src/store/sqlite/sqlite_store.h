@@ -4,6 +4,7 @@
 // once while SQLite serializes writers (BEGIN IMMEDIATE).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -20,6 +21,14 @@ namespace keyward::store::sqlite {
 // its source through it): read_only opens an existing file without creating
 // it; otherwise as the store's own connections (WAL, synchronous=FULL,
 // foreign keys).
+// The group commit's counters (issue 16): write transactions asked for, and
+// the commits they shared. Zeros for a store that is not a SQLite store.
+struct WriteStats {
+  int64_t writes = 0;
+  int64_t commits = 0;
+};
+WriteStats WriteStatsOf(Store& store);
+
 [[nodiscard]] Result<std::unique_ptr<sql::Connection>> Connect(const std::string& path,
                                                                bool read_only);
 
