@@ -38,6 +38,19 @@ Result<std::vector<core::Item>> ItemService::List(const Caller& caller) {
   return items;
 }
 
+Result<ItemService::Listing> ItemService::ListUnlessAt(const Caller& caller,
+                                                       std::optional<int64_t> known) {
+  Listing out;
+  KW_TRY(ctx_.store.Read([&](store::Tx& tx) -> Status {
+    out = {};
+    KW_ASSIGN_OR_RETURN(out.revision, tx.VaultRevision(caller.account_id));
+    if (known && *known == out.revision) return {};
+    KW_ASSIGN_OR_RETURN(out.items, tx.ListItems(caller.account_id));
+    return {};
+  }));
+  return out;
+}
+
 Result<core::Item> ItemService::Create(const Caller& caller, std::string_view id,
                                        store::Bytes data) {
   if (!IsValidClientId(id)) return Fail(InvalidField("id"));

@@ -1,6 +1,7 @@
 // The owner's encrypted items (opaque to the server) and devices.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,6 +33,14 @@ class ItemService {
   explicit ItemService(const Context& ctx) : ctx_(ctx) {}
 
   [[nodiscard]] Result<std::vector<core::Item>> List(const Caller& caller);
+  // The vault as of one revision (store::Tx::VaultRevision), read in one
+  // transaction; `items` is left out (nullopt) when the revision is still
+  // `known`: the client's copy is current (GET /v1/items answers 304).
+  struct Listing {
+    int64_t revision = 0;
+    std::optional<std::vector<core::Item>> items;
+  };
+  [[nodiscard]] Result<Listing> ListUnlessAt(const Caller& caller, std::optional<int64_t> known);
   // Revision 1. item.exists (409).
   [[nodiscard]] Result<core::Item> Create(const Caller& caller, std::string_view id,
                                           store::Bytes data);

@@ -231,6 +231,11 @@ class Tx {
                                                                    std::string_view item_id) = 0;
   // Ordered by id.
   [[nodiscard]] virtual Result<std::vector<core::Item>> ListItems(std::string_view account_id) = 0;
+  // A number that moves on (by one per transaction) whenever the account's
+  // items change: InsertItem, UpdateItem and DeleteItem bump it. Never goes
+  // back, so (account id, revision) names one state of a vault (the ETag of
+  // GET /v1/items). 0 for an account with no change yet, or none.
+  [[nodiscard]] virtual Result<int64_t> VaultRevision(std::string_view account_id) = 0;
   // Sets data and updated_at and bumps the revision, only if the stored
   // revision equals expected_revision: store.stale otherwise, store.not_found
   // when absent. Returns the new row.

@@ -1810,6 +1810,61 @@ std::string WriteCode(Store& store, const std::function<Status(Tx&)>& fn) {
   return s ? "" : s.error().code();
 }
 
+// Issue 16: the vault revision (the ETag of GET /v1/items) moves on once per
+// transaction that changes the account's items, and only then.
+TEST_P(StoreContractTest, VaultRevisionMovesOncePerChangingTransaction) {
+  const auto revision = [&](const char* account) {
+    int64_t out = -1;
+    EXPECT_OK(store().Read([&](Tx& tx) -> Status {
+      KW_ASSIGN_OR_RETURN(out, tx.VaultRevision(account));
+      return {};
+    }));
+    return out;
+  };
+  Write(store(), [&](Tx& tx) -> Status {
+    KW_TRY(tx.InsertAccount(MakeAccount("a1", "ann@example.com")));
+    return tx.InsertAccount(MakeAccount("a2", "bob@example.com"));
+  });
+  EXPECT_EQ(revision("a1"), 0);
+  EXPECT_EQ(revision("ghost"), 0);
+  // Three items in one transaction: one step.
+  Write(store(), [&](Tx& tx) -> Status {
+    for (const char* id : {"x", "y", "z"})
+      KW_TRY(tx.InsertItem(Item{"a1", id, 1, Bytes{1}, kNow, kNow}));
+    return {};
+  });
+  EXPECT_EQ(revision("a1"), 1);
+  EXPECT_EQ(revision("a2"), 0);
+  Write(store(),
+        [&](Tx& tx) -> Status { return Discard(tx.UpdateItem("a1", "x", 1, Bytes{2}, kNow)); });
+  EXPECT_EQ(revision("a1"), 2);
+  Write(store(), [&](Tx& tx) { return tx.DeleteItem("a1", "y"); });
+  EXPECT_EQ(revision("a1"), 3);
+  // What fails or rolls back leaves it.
+  EXPECT_EQ(WriteCode(store(),
+                      [&](Tx& tx) -> Status {
+                        return Discard(tx.UpdateItem("a1", "x", 1, Bytes{3}, kNow));
+                      }),
+            "store.stale");
+  EXPECT_EQ(WriteCode(store(), [&](Tx& tx) { return tx.DeleteItem("a1", "nope"); }),
+            "store.not_found");
+  EXPECT_EQ(WriteCode(store(),
+                      [&](Tx& tx) -> Status {
+                        KW_TRY(tx.InsertItem(Item{"a1", "w", 1, Bytes{1}, kNow, kNow}));
+                        return Fail(StoreError("rolled back by the test"));
+                      }),
+            "store.error");
+  EXPECT_EQ(revision("a1"), 3);
+  // A change to two vaults in one transaction moves each once.
+  Write(store(), [&](Tx& tx) -> Status {
+    KW_TRY(tx.InsertItem(Item{"a2", "q", 1, Bytes{1}, kNow, kNow}));
+    KW_TRY(tx.DeleteItem("a1", "z"));
+    return tx.InsertItem(Item{"a2", "r", 1, Bytes{1}, kNow, kNow});
+  });
+  EXPECT_EQ(revision("a1"), 4);
+  EXPECT_EQ(revision("a2"), 1);
+}
+
 TEST_P(StoreContractTest, RecoveryRequestRoundTripAndTokenHashLookup) {
   SeedMembers(store());
   // Every field set, an admin-initiated request.

@@ -73,6 +73,7 @@
   X(Status, InsertItem, (const core::Item& i), (i))                                                \
   X(Result<std::optional<core::Item>>, FindItem, (std::string_view a, std::string_view i), (a, i)) \
   X(Result<std::vector<core::Item>>, ListItems, (std::string_view a), (a))                         \
+  X(Result<int64_t>, VaultRevision, (std::string_view a), (a))                                     \
   X(Result<core::Item>, UpdateItem,                                                                \
     (std::string_view a, std::string_view i, int64_t r, const store::Bytes& d, int64_t now),       \
     (a, i, r, d, now))                                                                             \

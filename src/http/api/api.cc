@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 
 #include <spdlog/spdlog.h>
 
@@ -406,11 +407,40 @@ class ApiImpl final : public Api {
   }
 
   // ---- items ----
+  // ETag "<account id>.<vault revision>": a client that sends it back in
+  // If-None-Match gets 304 and no body while the vault is unchanged (docs/
+  // api.md "Items"). The account id keeps one account's tag from matching
+  // another's.
   Result<Response> ListItems(const Request& request, const PathParams&) {
     KW_ASSIGN_OR_RETURN(auto caller, Authenticate(request));
-    KW_ASSIGN_OR_RETURN(auto items, core_.items.List(caller));
+    const std::string prefix = "\"" + caller.account_id + ".";
+    std::optional<int64_t> known;
+    bool any = false;  // If-None-Match: *
+    const std::string tags = request.Header("if-none-match");
+    for (size_t start = 0; start < tags.size();) {
+      size_t end = tags.find(',', start);
+      if (end == std::string::npos) end = tags.size();
+      std::string_view tag = std::string_view(tags).substr(start, end - start);
+      start = end + 1;
+      while (!tag.empty() && tag.front() == ' ') tag.remove_prefix(1);
+      while (!tag.empty() && tag.back() == ' ') tag.remove_suffix(1);
+      if (tag.starts_with("W/")) tag.remove_prefix(2);
+      if (tag == "*") any = true;
+      if (!tag.starts_with(prefix) || tag.size() < prefix.size() + 2 || tag.back() != '"') continue;
+      int64_t revision = 0;
+      const char* first = tag.data() + prefix.size();
+      const char* last = tag.data() + tag.size() - 1;
+      auto [ptr, ec] = std::from_chars(first, last, revision);
+      if (ec == std::errc() && ptr == last && revision >= 0) known = revision;
+    }
+    KW_ASSIGN_OR_RETURN(auto listing, core_.items.ListUnlessAt(caller, known));
     Response response;
-    response.body = ItemListBody(items);
+    response.headers.emplace_back("ETag", prefix + std::to_string(listing.revision) + "\"");
+    if (!listing.items || any) {
+      response.status = 304;
+      return response;
+    }
+    response.body = ItemListBody(*listing.items);
     return response;
   }
 

@@ -504,6 +504,79 @@ TEST_F(ApiTest, RegistrationFieldsAreChecked) {
   EXPECT_TRUE(mailer_.Sent().empty());
 }
 
+// Issue 16: GET /v1/items carries an ETag; sent back in If-None-Match it
+// gets 304 and no body until the vault changes, and never matches another
+// account's vault.
+TEST_F(ApiTest, AnUnchangedVaultCostsA304) {
+  const std::string ann = SignUp(kAnn, RandomB64(32));
+  const std::string bob = SignUp("bob@example.com", RandomB64(32));
+  const auto list = [&](const std::string& token, const std::string& if_none_match) {
+    http::Request r;
+    r.method = "GET";
+    r.path = "/v1/items";
+    r.remote_address = "192.0.2.1";
+    r.headers["authorization"] = "Bearer " + token;
+    if (!if_none_match.empty()) r.headers["if-none-match"] = if_none_match;
+    return router_.Handle(r);
+  };
+  const auto etag = [](const http::Response& r) {
+    for (const auto& [name, value] : r.headers) {
+      if (name == "ETag") return value;
+    }
+    return std::string();
+  };
+  ASSERT_EQ(Call("POST", "/v1/items", json{{"id", "a"}, {"data", RandomB64(40)}}, ann).status, 201);
+  const auto first = list(ann, "");
+  ASSERT_EQ(first.status, 200);
+  const std::string tag = etag(first);
+  ASSERT_FALSE(tag.empty());
+  EXPECT_EQ(tag.front(), '"');
+  EXPECT_EQ(Body(first)["items"].size(), 1u);
+
+  const auto same = list(ann, tag);
+  EXPECT_EQ(same.status, 304);
+  EXPECT_TRUE(same.body.empty());
+  EXPECT_EQ(etag(same), tag);
+  EXPECT_EQ(list(ann, "W/" + tag).status, 304);
+  EXPECT_EQ(list(ann, "\"other\", " + tag).status, 304);
+  EXPECT_EQ(list(ann, "*").status, 304);
+  for (const std::string& stale :
+       std::vector<std::string>{"\"x\"", "garbage", "\"" + tag, tag.substr(0, tag.size() - 1)}) {
+    EXPECT_EQ(list(ann, stale).status, 200) << stale;
+  }
+
+  // Bob's vault at the same revision number has another tag.
+  ASSERT_EQ(Call("POST", "/v1/items", json{{"id", "b"}, {"data", RandomB64(40)}}, bob).status, 201);
+  const auto bobs = list(bob, tag);
+  EXPECT_EQ(bobs.status, 200);
+  EXPECT_NE(etag(bobs), tag);
+
+  // Every change moves the tag on: add, update, delete.
+  std::string current = tag;
+  const auto expect_changed = [&](const char* what) {
+    const auto after = list(ann, current);
+    EXPECT_EQ(after.status, 200) << what;
+    EXPECT_NE(etag(after), current) << what;
+    current = etag(after);
+    EXPECT_EQ(list(ann, current).status, 304) << what;
+  };
+  ASSERT_EQ(Call("POST", "/v1/items", json{{"id", "c"}, {"data", RandomB64(40)}}, ann).status, 201);
+  expect_changed("add");
+  ASSERT_EQ(Call("PUT", "/v1/items/c", json{{"revision", 1}, {"data", RandomB64(40)}}, ann).status,
+            200);
+  expect_changed("update");
+  ASSERT_EQ(Call("DELETE", "/v1/items/c", {}, ann).status, 204);
+  expect_changed("delete");
+  // A refused change leaves it.
+  EXPECT_EQ(Call("PUT", "/v1/items/a", json{{"revision", 9}, {"data", RandomB64(40)}}, ann).status,
+            409);
+  EXPECT_EQ(list(ann, current).status, 304);
+  // Without a session: 401, no tag.
+  const auto anonymous = list("", current);
+  EXPECT_EQ(anonymous.status, 401);
+  EXPECT_TRUE(etag(anonymous).empty());
+}
+
 TEST_F(ApiTest, ItemInputsAreChecked) {
   std::string token = SignUp(kAnn, RandomB64(32));
   EXPECT_EQ(Code(Call("POST", "/v1/items", json{{"id", "a/b"}, {"data", RandomB64(10)}}, token)),

@@ -381,13 +381,18 @@ CREATE TABLE mail_queue (
 CREATE INDEX mail_queue_due ON mail_queue (next_attempt_at, id);
 )sql";
 
+// The vault revision: see the SQLite migration 14.
+constexpr const char* kV14VaultRevision = R"sql(
+ALTER TABLE accounts ADD COLUMN vault_revision BIGINT NOT NULL DEFAULT 0;
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
   static const auto kMigrations = sql::NumberMigrations(
       {kV1Accounts, kV2Organizations, kV3Recovery, kV4RecoveryRequests, kV5ServerMeta,
        kV6EscrowMode, kV7Pairings, kV8Snapshots, kV9Sso, kV10SsoTickets, kV11TrustedDevices,
-       kV12DeviceRequests, kV13MailQueue});
+       kV12DeviceRequests, kV13MailQueue, kV14VaultRevision});
   return kMigrations;
 }
 

@@ -1106,15 +1106,26 @@ class SqlTx final : public Tx {
     static constexpr const char* kSql =
         "INSERT INTO items (account_id, id, revision, data, created_at, updated_at) "
         "VALUES (?1,?2,?3,?4,?5,?6)";
-    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "insert item"));
-    s.Bind(1, i.account_id)
-        .Bind(2, i.id)
-        .Bind(3, i.revision)
-        .Bind(4, i.data)
-        .Bind(5, i.created_at)
-        .Bind(6, i.updated_at);
-    KW_TRY(s.Exec());
-    return {};
+    {
+      KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "insert item"));
+      s.Bind(1, i.account_id)
+          .Bind(2, i.id)
+          .Bind(3, i.revision)
+          .Bind(4, i.data)
+          .Bind(5, i.created_at)
+          .Bind(6, i.updated_at);
+      KW_TRY(s.Exec());
+    }
+    return BumpVaultRevision(i.account_id);
+  }
+
+  Result<int64_t> VaultRevision(std::string_view account_id) override {
+    static constexpr const char* kSql = "SELECT vault_revision FROM accounts WHERE id = ?1";
+    KW_ASSIGN_OR_RETURN(auto revision,
+                        FindOne<int64_t>(
+                            kSql, "find vault revision", [](const Stmt& s) { return s.Int(0); },
+                            [&](Stmt& s) { s.Bind(1, account_id); }));
+    return revision.value_or(0);
   }
 
   Result<std::optional<Item>> FindItem(std::string_view account_id,
@@ -1146,6 +1157,7 @@ class SqlTx final : public Tx {
       if (row) {
         Item item = ReadItem(s);
         KW_TRY(s.Exec());  // finish the statement so the change is complete
+        KW_TRY(BumpVaultRevision(account_id));
         return item;
       }
     }
@@ -1156,9 +1168,12 @@ class SqlTx final : public Tx {
 
   Status DeleteItem(std::string_view account_id, std::string_view item_id) override {
     static constexpr const char* kSql = "DELETE FROM items WHERE account_id = ?1 AND id = ?2";
-    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "delete item"));
-    s.Bind(1, account_id).Bind(2, item_id);
-    return ExpectOne(s.Exec(), "delete item");
+    {
+      KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "delete item"));
+      s.Bind(1, account_id).Bind(2, item_id);
+      KW_TRY(ExpectOne(s.Exec(), "delete item"));
+    }
+    return BumpVaultRevision(account_id);
   }
 
   Status ReplaceRecoveryCodes(std::string_view account_id,
@@ -2007,7 +2022,21 @@ class SqlTx final : public Tx {
     return out;
   }
 
+  // The vault revision moves on with every change to the account's items,
+  // once per transaction (a rotation rewrites thousands of items in one).
+  Status BumpVaultRevision(std::string_view account_id) {
+    static constexpr const char* kSql =
+        "UPDATE accounts SET vault_revision = vault_revision + 1 WHERE id = ?1";
+    if (std::find(bumped_.begin(), bumped_.end(), account_id) != bumped_.end()) return {};
+    KW_ASSIGN_OR_RETURN(auto s, Prepare(kSql, "bump vault revision"));
+    s.Bind(1, account_id);
+    KW_TRY(s.Exec());
+    bumped_.emplace_back(account_id);
+    return {};
+  }
+
   Connection& conn_;
+  std::vector<std::string> bumped_;  // accounts whose vault revision this transaction moved
 };
 
 }  // namespace

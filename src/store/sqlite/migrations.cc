@@ -444,13 +444,19 @@ CREATE TABLE mail_queue (
 CREATE INDEX mail_queue_due ON mail_queue (next_attempt_at, id);
 )sql";
 
+// The vault revision (Tx::VaultRevision): moves on with every change to an
+// account's items, so GET /v1/items answers an unchanged vault with a 304.
+constexpr const char* kV14VaultRevision = R"sql(
+ALTER TABLE accounts ADD COLUMN vault_revision INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
   static const auto kMigrations = sql::NumberMigrations(
       {kV1Accounts, kV2Organizations, kV3Recovery, kV4RecoveryRequests, kV5ServerMeta,
        kV6EscrowMode, kV7Pairings, kV8Snapshots, kV9Sso, kV10SsoTickets, kV11TrustedDevices,
-       kV12DeviceRequests, kV13MailQueue});
+       kV12DeviceRequests, kV13MailQueue, kV14VaultRevision});
   return kMigrations;
 }
 
