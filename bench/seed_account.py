@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """Creates one verified account with N items on a running keywardd, through
 the raw /v1 API, and prints its session token. The key material is random:
-the server cannot tell, and benchmarks measure the server, not the client."""
+the server cannot tell, and benchmarks measure the server, not the client.
+Usage: seed_account.py URL DATA_DIR ITEMS EMAIL [--auth-key]
+(--auth-key: print "TOKEN AUTH_KEY", for a benchmark that logs in)."""
 import base64, glob, json, os, re, sys, time, urllib.request
 
 
@@ -49,7 +51,7 @@ def main():
     token = session["token"]
     for _ in range(items):
         call(url, "POST", "/v1/items", {"id": b64(16), "data": b64(ITEM_BYTES)}, token)
-    print(token)
+    print(token, auth_key) if sys.argv[5:] == ["--auth-key"] else print(token)
 
 
 if __name__ == "__main__":
