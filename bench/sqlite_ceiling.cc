@@ -61,10 +61,11 @@ int main(int argc, char** argv) {
   }
   {
     sqlite3* db = Open(path);
-    const bool made = Exec(db,
-                           "CREATE TABLE IF NOT EXISTS items (owner TEXT NOT NULL, id TEXT NOT NULL,"
-                           " data BLOB NOT NULL, revision INTEGER NOT NULL,"
-                           " PRIMARY KEY (owner, id))");
+    const bool made =
+        Exec(db,
+             "CREATE TABLE IF NOT EXISTS items (owner TEXT NOT NULL, id TEXT NOT NULL,"
+             " data BLOB NOT NULL, revision INTEGER NOT NULL,"
+             " PRIMARY KEY (owner, id))");
     sqlite3_close_v2(db);
     if (!made) return 1;
   }
@@ -76,7 +77,8 @@ int main(int argc, char** argv) {
     threads.emplace_back([&, w] {
       sqlite3* db = Open(path);
       sqlite3_stmt* insert = nullptr;
-      sqlite3_prepare_v2(db, "INSERT INTO items (owner, id, data, revision) VALUES (?1, ?2, ?3, ?4)",
+      sqlite3_prepare_v2(db,
+                         "INSERT INTO items (owner, id, data, revision) VALUES (?1, ?2, ?3, ?4)",
                          -1, &insert, nullptr);
       const std::string owner = "writer-" + std::to_string(w);
       std::vector<unsigned char> data(kRowBytes, static_cast<unsigned char>(w));

@@ -1296,54 +1296,6 @@ TEST(SqliteMigrationTest, NewerSchemaOnDiskIsRefused) {
   EXPECT_NE(store.error().message().find("upgrade"), std::string::npos);
 }
 
-// A child process commits one write after another and reports each
-// acknowledged commit through a pipe; it is killed with SIGKILL mid-stream.
-// Every acknowledged write must be there when the database is reopened.
-TEST(SqliteDurabilityTest, AcknowledgedWritesSurviveKill9) {
-  fs::path db = TempDir() / "k.db";
-  {
-    auto store = Open("sqlite:" + db.string());
-    ASSERT_TRUE(store);
-  }
-  int fds[2];
-  ASSERT_EQ(::pipe(fds), 0);
-  pid_t child = ::fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    ::close(fds[0]);
-    auto store = Open("sqlite:" + db.string());
-    if (!store) ::_exit(2);
-    for (int i = 1;; ++i) {
-      auto s = (*store)->Transact([&](Tx& tx) -> Status {
-        auto n = tx.HitRateLimit("acked", 1, 1'000'000'000);
-        if (!n) return Fail(n.error());
-        return {};
-      });
-      if (!s) ::_exit(3);
-      if (::write(fds[1], &i, sizeof i) != sizeof i) ::_exit(4);
-    }
-  }
-  ::close(fds[1]);
-  int acked = 0;
-  int value = 0;
-  while (acked < 200 && ::read(fds[0], &value, sizeof value) == sizeof value) acked = value;
-  ::kill(child, SIGKILL);
-  // Acknowledgements already in the pipe count too.
-  while (::read(fds[0], &value, sizeof value) == sizeof value) acked = value;
-  ::close(fds[0]);
-  int status = 0;
-  ::waitpid(child, &status, 0);
-  ASSERT_GE(acked, 200);
-  auto store = Open("sqlite:" + db.string());
-  ASSERT_TRUE(store);
-  ASSERT_TRUE((*store)->Read([&](Tx& tx) -> Status {
-    auto n = tx.PeekRateLimit("acked", 1, 1'000'000'000);
-    if (!n) return Fail(n.error());
-    EXPECT_GE(*n, acked);
-    return {};
-  }));
-}
-
 // ---- group commit (issue 16) ----
 
 // Writes that arrive while a batch commits share the next commit; each is
@@ -1435,12 +1387,11 @@ TEST(SqliteGroupCommitTest, AFailedCommitFailsEveryWriteOfTheBatch) {
   }));
 }
 
-// Concurrent writers in a child process report each acknowledged write; the
-// child is killed with SIGKILL mid-stream. Every acknowledged write of every
-// writer is there when the database is reopened: a group commit
-// acknowledges nothing before its fsync.
-TEST(SqliteGroupCommitTest, AcknowledgedConcurrentWritesSurviveKill9) {
-  constexpr int kWriters = 8;
+// `writers` threads of a child process commit one write after another,
+// each reporting every acknowledged write through a pipe; the child is
+// killed with SIGKILL once `min_acks` are in. Every acknowledged write of
+// every writer must be there when the database is reopened.
+void ExpectAcknowledgedWritesSurviveKill9(int writers, int min_acks) {
   fs::path db = TempDir() / "k.db";
   {
     auto store = Open("sqlite:" + db.string());
@@ -1454,9 +1405,9 @@ TEST(SqliteGroupCommitTest, AcknowledgedConcurrentWritesSurviveKill9) {
     ::close(fds[0]);
     auto store = Open("sqlite:" + db.string());
     if (!store) ::_exit(2);
-    std::vector<std::thread> writers;
-    for (int w = 0; w < kWriters; ++w) {
-      writers.emplace_back([&, w] {
+    std::vector<std::thread> threads;
+    for (int w = 0; w < writers; ++w) {
+      threads.emplace_back([&, w] {
         const std::string key = "acked-" + std::to_string(w);
         for (int i = 1;; ++i) {
           auto s = (*store)->Transact([&](Tx& tx) -> Status {
@@ -1470,35 +1421,45 @@ TEST(SqliteGroupCommitTest, AcknowledgedConcurrentWritesSurviveKill9) {
         }
       });
     }
-    for (auto& t : writers) t.join();
+    for (auto& t : threads) t.join();
     ::_exit(0);
   }
   ::close(fds[1]);
-  std::array<int, kWriters> acked{};
+  std::vector<int> acked(static_cast<size_t>(writers), 0);
   std::array<int, 2> ack{};
   int total = 0;
-  while (total < 400 && ::read(fds[0], ack.data(), sizeof ack) == sizeof ack) {
+  while (total < min_acks && ::read(fds[0], ack.data(), sizeof ack) == sizeof ack) {
     acked[ack[0]] = std::max(acked[ack[0]], ack[1]);
     ++total;
   }
   ::kill(child, SIGKILL);
+  // Acknowledgements already in the pipe count too.
   while (::read(fds[0], ack.data(), sizeof ack) == sizeof ack) {
     acked[ack[0]] = std::max(acked[ack[0]], ack[1]);
   }
   ::close(fds[0]);
   int status = 0;
   ::waitpid(child, &status, 0);
-  ASSERT_GE(total, 400);
+  ASSERT_GE(total, min_acks);
   auto store = Open("sqlite:" + db.string());
   ASSERT_TRUE(store);
   ASSERT_TRUE((*store)->Read([&](Tx& tx) -> Status {
-    for (int w = 0; w < kWriters; ++w) {
+    for (int w = 0; w < writers; ++w) {
       auto n = tx.PeekRateLimit("acked-" + std::to_string(w), 1, 1'000'000'000);
       if (!n) return Fail(n.error());
       EXPECT_GE(*n, acked[w]) << "writer " << w;
     }
     return {};
   }));
+}
+
+TEST(SqliteDurabilityTest, AcknowledgedWritesSurviveKill9) {
+  ExpectAcknowledgedWritesSurviveKill9(1, 200);
+}
+
+// Concurrent writers: a group commit acknowledges nothing before its fsync.
+TEST(SqliteGroupCommitTest, AcknowledgedConcurrentWritesSurviveKill9) {
+  ExpectAcknowledgedWritesSurviveKill9(8, 400);
 }
 
 TEST(StoreOpenTest, Urls) {
