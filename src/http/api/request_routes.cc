@@ -24,50 +24,11 @@ using nlohmann::json;
 constexpr size_t kMaxRedeemEscrows = 1000;  // organizations one account is enrolled in
 
 json OrNull(const std::string& text) { return text.empty() ? json(nullptr) : json(text); }
-json TimeOrNull(int64_t t) { return t == 0 ? json(nullptr) : json(FormatRfc3339(t)); }
 
 }  // namespace
 
-// docs/api.md "Request".
-json RequestJson(const core::RequestView& v) {
-  const core::RecoveryRequest& r = v.request;
-  json approvals = json::array();
-  for (const auto& a : v.approvals) {
-    approvals.push_back(
-        {{"admin_id", a.admin_id}, {"email", a.email}, {"at", FormatRfc3339(a.at)}});
-  }
-  json out = {
-      {"id", r.id},
-      {"org_id", r.org_id},
-      {"account_id", r.account_id},
-      {"email", v.email},
-      {"status", core::RequestStatusName(r.status)},
-      {"initiated_by", OrNull(r.initiated_by)},
-      {"epoch", r.epoch},
-      {"device_name", r.device_name},
-      {"remote_address", r.remote_address},
-      {"created_at", FormatRfc3339(r.created_at)},
-      {"expires_at", FormatRfc3339(r.expires_at)},
-      {"quorum", v.quorum},
-      {"approvals", std::move(approvals)},
-      {"decided_by", OrNull(r.decided_by)},
-      {"decided_at", TimeOrNull(r.decided_at)},
-      {"decline_reason", OrNull(r.decline_reason)},
-      {"completed_at", TimeOrNull(r.completed_at)},
-      {"kind", core::RequestKindName(r.kind)},
-      {"snapshot_id", OrNull(r.snapshot_id)},
-      {"link", r.kind == core::RequestKind::kRecovery || r.device_id.empty()},
-      {"item_count", r.item_count},
-      {"device_public_key", r.device_key.empty() ? json(nullptr) : json(B64(r.device_key))}};
-  if (v.escrow) {
-    out["escrow"] = {{"epoch", v.escrow->epoch},
-                     {"key_version", v.escrow->key_version},
-                     {"admin_share", B64(v.escrow->admin_share)}};
-  }
-  return out;
-}
-
-// The keys in nlohmann::json's (sorted) order, so the text is the same.
+// docs/api.md "Request", written as text (a page of the list writes 50 of
+// them); the keys sorted, as nlohmann::json writes an object's.
 void AppendRequestJson(std::string& out, const core::RequestView& v) {
   const core::RecoveryRequest& r = v.request;
   const auto time_or_null = [](http::JsonObjectText& o, std::string_view key, int64_t t) {
@@ -120,6 +81,12 @@ void AppendRequestJson(std::string& out, const core::RequestView& v) {
   o.String("remote_address", r.remote_address);
   o.StringOrNull("snapshot_id", r.snapshot_id);
   o.String("status", core::RequestStatusName(r.status));
+}
+
+json RequestJson(const core::RequestView& v) {
+  std::string text;
+  AppendRequestJson(text, v);
+  return json::parse(text);
 }
 
 namespace {

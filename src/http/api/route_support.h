@@ -125,11 +125,11 @@ nlohmann::json StatementsJson(const std::vector<core::OrgStatementRow>& rows);
 
 // docs/api.md "Snapshot".
 nlohmann::json SnapshotJson(const core::Snapshot& s);
-// docs/api.md "Request".
-nlohmann::json RequestJson(const core::RequestView& v);
-// The same object appended as text (http/json_text.h), for list pages: byte
-// for byte RequestJson(v) as http::JsonResponse writes it.
+// docs/api.md "Request", appended as JSON text (http/json_text.h): a page
+// of the request list is 50 of them.
 void AppendRequestJson(std::string& out, const core::RequestView& v);
+// The same object as a value, for answers that nest it.
+nlohmann::json RequestJson(const core::RequestView& v);
 // The array "items" of `f`: at most core::kStageBatchMax {"id","data"}
 // objects, data of 1..item_max_bytes.
 [[nodiscard]] Result<std::vector<core::StagedItem>> StagedItemsFrom(const Fields& f,
