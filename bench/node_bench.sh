@@ -106,7 +106,7 @@ echo 0 >"$work/peak"
 pids+=("$!")
 
 # best_<case>_<field>: the round with the highest requests/s.
-declare -A best_rps best_p99 best_cpu best_non2xx
+declare -A best_rps best_p99 best_cpu non2xx_total
 wrk_case() {  # wrk_case NAME PID URL [wrk args...]
   local name=$1 pid=$2 target=$3
   shift 3
@@ -122,7 +122,7 @@ wrk_case() {  # wrk_case NAME PID URL [wrk args...]
   non2xx=$(awk '/Non-2xx/ {n = $NF} END {print n + 0}' "$log")
   cpu=$(awk -v t=$((after - before)) -v n="$requests" -v hz="$tck" 'BEGIN {printf "%.1f", t * 1e6 / hz / n}')
   say "  $name: $rps req/s, p99 ${p99} ms, ${cpu} us CPU/request, non-2xx $non2xx"
-  best_non2xx[$name]=$((${best_non2xx[$name]:-0} + non2xx))
+  non2xx_total[$name]=$((${non2xx_total[$name]:-0} + non2xx))
   # A round with errors is no one's best (errors are cheap answers).
   if [ "$non2xx" -eq 0 ] && awk -v a="$rps" -v b="${best_rps[$name]:-0}" 'BEGIN {exit !(a > b)}'; then
     best_rps[$name]=$rps
@@ -182,11 +182,11 @@ say "cold start to the first /healthz: $cold ms (best of 3)"
   echo "members=$members"
   echo "requests=$((members * per_member))"
   echo "pending=$pending"
-  for name in "${!best_non2xx[@]}"; do  # every case run; rps empty when no round was clean
+  for name in "${!non2xx_total[@]}"; do  # every case run; rps empty when no round was clean
     echo "$name.rps=${best_rps[$name]:-}"
     echo "$name.p99_ms=${best_p99[$name]:-}"
     echo "$name.cpu_us=${best_cpu[$name]:-}"
-    echo "$name.non2xx=${best_non2xx[$name]}"
+    echo "$name.non2xx=${non2xx_total[$name]}"
   done
   echo "sqlite1.commits=${best_commits[1]}"
   echo "sqlite16.commits=${best_commits[16]}"

@@ -44,7 +44,7 @@ Result<ItemService::Listing> ItemService::ListUnlessAt(const Caller& caller,
   KW_TRY(ctx_.store.Read([&](store::Tx& tx) -> Status {
     out = {};
     KW_ASSIGN_OR_RETURN(out.revision, tx.VaultRevision(caller.account_id));
-    if (known && *known == out.revision) return {};
+    if (known && (*known == out.revision || *known == kAnyRevision)) return {};
     KW_ASSIGN_OR_RETURN(out.items, tx.ListItems(caller.account_id));
     return {};
   }));

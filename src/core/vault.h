@@ -35,7 +35,9 @@ class ItemService {
   [[nodiscard]] Result<std::vector<core::Item>> List(const Caller& caller);
   // The vault as of one revision (store::Tx::VaultRevision), read in one
   // transaction; `items` is left out (nullopt) when the revision is still
-  // `known`: the client's copy is current (GET /v1/items answers 304).
+  // `known`, or `known` is kAnyRevision: the client's copy is current (GET
+  // /v1/items answers 304), and the items are not read.
+  static constexpr int64_t kAnyRevision = -1;  // revisions are >= 0
   struct Listing {
     int64_t revision = 0;
     std::optional<std::vector<core::Item>> items;

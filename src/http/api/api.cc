@@ -79,6 +79,30 @@ std::string ItemListBody(const std::vector<core::Item>& items) {
   return out;
 }
 
+// The vault revision an If-None-Match header says the client holds: the
+// revision of its tag that starts with `prefix` ("\"<account id>."), in a
+// list, weak (W/) or not; core::ItemService::kAnyRevision for "*" (RFC 9110:
+// any current representation matches); nullopt for none.
+std::optional<int64_t> KnownVaultRevision(std::string_view tags, std::string_view prefix) {
+  std::optional<int64_t> known;
+  while (!tags.empty()) {
+    const size_t comma = std::min(tags.find(','), tags.size());
+    std::string_view tag = tags.substr(0, comma);
+    tags.remove_prefix(std::min(comma + 1, tags.size()));
+    while (!tag.empty() && tag.front() == ' ') tag.remove_prefix(1);
+    while (!tag.empty() && tag.back() == ' ') tag.remove_suffix(1);
+    if (tag.starts_with("W/")) tag.remove_prefix(2);
+    if (tag == "*") return core::ItemService::kAnyRevision;
+    if (!tag.starts_with(prefix) || tag.size() < prefix.size() + 2 || tag.back() != '"') continue;
+    int64_t revision = 0;
+    const char* first = tag.data() + prefix.size();
+    const char* last = tag.data() + tag.size() - 1;
+    auto [ptr, ec] = std::from_chars(first, last, revision);
+    if (ec == std::errc() && ptr == last && revision >= 0) known = revision;
+  }
+  return known;
+}
+
 json DeviceJson(const core::Device& d, std::string_view current) {
   return {{"id", d.id},
           {"name", d.name},
@@ -414,29 +438,12 @@ class ApiImpl final : public Api {
   Result<Response> ListItems(const Request& request, const PathParams&) {
     KW_ASSIGN_OR_RETURN(auto caller, Authenticate(request));
     const std::string prefix = "\"" + caller.account_id + ".";
-    std::optional<int64_t> known;
-    bool any = false;  // If-None-Match: *
-    const std::string tags = request.Header("if-none-match");
-    for (size_t start = 0; start < tags.size();) {
-      size_t end = tags.find(',', start);
-      if (end == std::string::npos) end = tags.size();
-      std::string_view tag = std::string_view(tags).substr(start, end - start);
-      start = end + 1;
-      while (!tag.empty() && tag.front() == ' ') tag.remove_prefix(1);
-      while (!tag.empty() && tag.back() == ' ') tag.remove_suffix(1);
-      if (tag.starts_with("W/")) tag.remove_prefix(2);
-      if (tag == "*") any = true;
-      if (!tag.starts_with(prefix) || tag.size() < prefix.size() + 2 || tag.back() != '"') continue;
-      int64_t revision = 0;
-      const char* first = tag.data() + prefix.size();
-      const char* last = tag.data() + tag.size() - 1;
-      auto [ptr, ec] = std::from_chars(first, last, revision);
-      if (ec == std::errc() && ptr == last && revision >= 0) known = revision;
-    }
+    const std::optional<int64_t> known =
+        KnownVaultRevision(request.Header("if-none-match"), prefix);
     KW_ASSIGN_OR_RETURN(auto listing, core_.items.ListUnlessAt(caller, known));
     Response response;
     response.headers.emplace_back("ETag", prefix + std::to_string(listing.revision) + "\"");
-    if (!listing.items || any) {
+    if (!listing.items) {
       response.status = 304;
       return response;
     }
