@@ -19,8 +19,8 @@ const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/
 
 before(async () => {
   await server.start();
-  annWithAnItem(server);
-  aliceAndBob(server);
+  await annWithAnItem(server);
+  await aliceAndBob(server);
   browser = await launch();
 });
 

@@ -23,7 +23,7 @@ const NEW_PASSWORD = "a brand new master password 42";
 before(async () => {
   await c.init();
   await startBehindProxy(server, proxy);
-  ({ bob } = aliceAndBob(server));
+  ({ bob } = await aliceAndBob(server));
   const as = { KEYWARD_SESSION: bob };
   server.cli("bob", ["item", "add", "--name", "Mail", "--username", "bob"], "mail-secret\n", as);
   server.cli("bob", ["backup", "push"], "", as);

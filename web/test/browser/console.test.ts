@@ -23,17 +23,17 @@ const NEWER_PASSWORD = "the newest master password 43";
 
 before(async () => {
   await server.start(undefined, [], true);
-  const alice = server.newAccount("alice", "alice@example.com");
-  const bob = server.newAccount("bob", "bob@example.com");
-  organization(server, "alice", alice, "bob", "bob@example.com", bob);
+  const alice = await server.newAccount("alice", "alice@example.com");
+  const bob = await server.newAccount("bob", "bob@example.com");
+  await organization(server, "alice", alice, "bob", "bob@example.com", bob);
   server.cli("bob", ["item", "add", "--name", "Mail", "--username", "bob"], "mail-secret\n",
     { KEYWARD_SESSION: bob });
   // carol: a second admin, holding the recovery key; then a quorum of 2.
-  const carol = server.newAccount("carol", "carol@example.com");
+  const carol = await server.newAccount("carol", "carol@example.com");
   server.cli("alice", ["org", "invite", "carol@example.com", "--role", "admin"], "",
     { KEYWARD_SESSION: alice });
-  const token = server.mail("carol@example.com", /keyward org join ([A-Za-z0-9_-]+)/)[1];
-  signingFingerprint = server.mail("carol@example.com", /([0-9a-f]{8}(?: [0-9a-f]{8}){4})/)[1];
+  const token = (await server.mail("carol@example.com", /keyward org join ([A-Za-z0-9_-]+)/))[1];
+  signingFingerprint = (await server.mail("carol@example.com", /([0-9a-f]{8}(?: [0-9a-f]{8}){4})/))[1];
   server.cli("carol", ["--yes", "org", "join", token, "--fingerprint", signingFingerprint], "",
     { KEYWARD_SESSION: carol });
   const carolKey = JSON.parse(server.cli("carol", ["--json", "account", "show"], "",
@@ -125,11 +125,12 @@ test("the Enpass story in the browser: two admins approve, the member gets the s
   await consoleOf(carol.page, "carol@example.com");
   await openRequestOf(carol.page, "bob@example.com");
   assert.match(await carol.page.locator("dl.details").innerText(), /1 of 2: alice@example\.com/);
+  const seen = server.mailCount("bob@example.com");
   const link = await approveInPage(carol.page, "console-link");
   assert.ok(link?.startsWith(`${server.url}/recover/`), link);
   assert.equal(await qrText(carol.page), link);
   // The member is told by mail (through SMTP), never given the link there.
-  server.mail("bob@example.com", /approved/i);
+  await server.mail("bob@example.com", /approved/i, seen);
 
   assert.equal(await redeemInPage(bob, link!, NEW_PASSWORD), "Mail\nbob");
   for (const w of [alice, bob, carol]) assert.deepEqual(w.problems, []);
@@ -139,8 +140,8 @@ test("the Enpass story in the browser: two admins approve, the member gets the s
 async function redeemWithCli(link: string, password: string): Promise<string> {
   const seen = server.mailCount("bob@example.com");
   const { status, out } = await server.cliAsync("bob-new-device", ["recovery", "redeem", link], async () => {
-    const code = await new Promise<string>((resolve) => setTimeout(() =>
-      resolve(server.code("bob@example.com", seen)), 100));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const code = await server.code("bob@example.com", seen);
     return `${code}\n${password}\n${password}\n`;
   });
   assert.equal(status, 0, out);
@@ -160,7 +161,7 @@ test("decline with a reason (emailed), a new request, search, and a browser link
     .fill("Please call the help desk first");
   await alice.page.getByRole("button", { name: "Decline" }).click();
   await alice.page.getByRole("heading", { name: "Request declined" }).waitFor();
-  server.mail("bob@example.com", /Please call the help desk first/);
+  await server.mail("bob@example.com", /Please call the help desk first/);
 
   // bob asks again; the list counts both, and the search finds only bob's.
   await askRecoveryInPage(bob.page, server, server.url, "bob@example.com");

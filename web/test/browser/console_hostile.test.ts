@@ -23,8 +23,8 @@ let fingerprint = "";
 before(async () => {
   await c.init();
   await startBehindProxy(server, proxy);
-  aliceAndBob(server);
-  fingerprint = server.mail("bob@example.com", /([0-9a-f]{8}(?: [0-9a-f]{8}){4})/)[1];
+  await aliceAndBob(server);
+  fingerprint = (await server.mail("bob@example.com", /([0-9a-f]{8}(?: [0-9a-f]{8}){4})/))[1];
   browser = await launch();
 });
 

@@ -21,26 +21,26 @@ const fingerprints: Record<string, string> = {};
 const NEW_PASSWORD = "a brand new master password 42";
 
 // `owner` makes an organization (opt-in) and bob joins it (not enrolled).
-function orgWithBob(owner: string, session: string, name: string): void {
+async function orgWithBob(owner: string, session: string, name: string): Promise<void> {
   const seen = server.mailCount("bob@example.com");
   server.cli(owner, ["org", "create", name], "", { KEYWARD_SESSION: session });
   server.cli(owner, ["org", "policy", "set", "--enrollment", "opt-in"], "", { KEYWARD_SESSION: session });
   server.cli(owner, ["org", "invite", "bob@example.com", "--role", "user"], "", { KEYWARD_SESSION: session });
-  const token = server.mail("bob@example.com", /keyward org join ([A-Za-z0-9_-]+)/, seen)[1];
-  fingerprints[name] = server.mail("bob@example.com", /([0-9a-f]{8}(?: [0-9a-f]{8}){4})/, seen)[1];
+  const token = (await server.mail("bob@example.com", /keyward org join ([A-Za-z0-9_-]+)/, seen))[1];
+  fingerprints[name] = (await server.mail("bob@example.com", /([0-9a-f]{8}(?: [0-9a-f]{8}){4})/, seen))[1];
   server.cli("bob", ["--yes", "org", "join", token, "--fingerprint", fingerprints[name]], "",
     { KEYWARD_SESSION: bob });
 }
 
 before(async () => {
   await server.start();
-  alice = server.newAccount("alice", "alice@example.com");
-  const dave = server.newAccount("dave", "dave@example.com");
-  bob = server.newAccount("bob", "bob@example.com");
+  alice = await server.newAccount("alice", "alice@example.com");
+  const dave = await server.newAccount("dave", "dave@example.com");
+  bob = await server.newAccount("bob", "bob@example.com");
   server.cli("bob", ["item", "add", "--name", "Mail", "--username", "bob"], "mail-secret\n",
     { KEYWARD_SESSION: bob });
-  orgWithBob("dave", dave, "Beta");
-  orgWithBob("alice", alice, "Acme");
+  await orgWithBob("dave", dave, "Beta");
+  await orgWithBob("alice", alice, "Acme");
   // bob enrolls in Beta with the CLI.
   const beta = JSON.parse(server.cli("bob", ["--json", "org", "list"], "", { KEYWARD_SESSION: bob }))
     .orgs.find((o: { name: string }) => o.name === "Beta");

@@ -19,7 +19,7 @@ let alice = "";
 
 before(async () => {
   await server.start();
-  alice = aliceAndBob(server).alice;
+  alice = (await aliceAndBob(server)).alice;
   browser = await launch();
 });
 

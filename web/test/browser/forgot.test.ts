@@ -13,7 +13,7 @@ let alice = "";
 
 before(async () => {
   await server.start();
-  alice = aliceAndBob(server).alice;
+  alice = (await aliceAndBob(server)).alice;
   browser = await launch();
 });
 
@@ -34,7 +34,7 @@ test("a member who forgot the password asks, and the admin sees the request", as
   await page.getByLabel("6-digit code from the email").fill("12ab");
   await page.getByRole("button", { name: "Send request" }).click();
   await page.getByText("Enter the 6 digits of the code from the email.").waitFor();
-  const code = server.code("bob@example.com", seen);
+  const code = await server.code("bob@example.com", seen);
   const wrong = code === "000000" ? "111111" : "000000";
   await page.getByLabel("6-digit code from the email").fill(wrong);
   await page.getByRole("button", { name: "Send request" }).click();

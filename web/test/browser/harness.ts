@@ -134,19 +134,22 @@ export class Server {
   }
 
   // The last match of `pattern` in the mail to `to` (the outbox's .eml
-  // files; mail goes out in the background, so it is waited for, up to
-  // 30 s: once, on a loaded 2-core CI run, a code took longer than the
-  // 10 s this waited before); `after` skips the first messages.
-  mail(to: string, pattern: RegExp, after = 0): RegExpMatchArray {
+  // files, or the SMTP server's), skipping the first `after` messages: a
+  // caller expecting a new message counts the old ones first (mailCount),
+  // or an older match (bob's first invitation) answers at once. Mail goes
+  // out in the background, so it is waited for, up to 30 s, and the wait
+  // yields: an EditingProxy in this process must go on forwarding the
+  // page's request that sends the mail. (It blocked the thread before, and
+  // a code asked through the proxy then never came.)
+  async mail(to: string, pattern: RegExp, after = 0): Promise<RegExpMatchArray> {
     const outbox = this.mailDir;
-    const pause = new Int32Array(new SharedArrayBuffer(4));
     for (let tries = 0; tries < 600; tries++) {
       let found: RegExpMatchArray | null = null;
       this.mailTo(to, outbox).slice(after).forEach((text) => {
         found = text.match(pattern) ?? found;
       });
       if (found) return found;
-      Atomics.wait(pause, 0, 0, 50);
+      await new Promise((resolve) => setTimeout(resolve, 50));
     }
     throw new Error(`nothing like ${pattern} mailed to ${to}`);
   }
@@ -164,8 +167,8 @@ export class Server {
   }
 
   // The newest 6-digit code mailed to `to`.
-  code(to: string, after = 0): string {
-    return this.mail(to, /\n([0-9]{6})\n/, after)[1];
+  async code(to: string, after = 0): Promise<string> {
+    return (await this.mail(to, /\n([0-9]{6})\n/, after))[1];
   }
 
   // The CLI with a profile of its own per person.
@@ -200,9 +203,9 @@ export class Server {
   }
 
   // A verified account with a session; returns its KEYWARD_SESSION.
-  newAccount(person: string, email: string): string {
+  async newAccount(person: string, email: string): Promise<string> {
     this.cli(person, ["account", "register", "--email", email], `${PASSWORD}\n${PASSWORD}\n`);
-    this.cli(person, ["account", "verify", "--email", email], `${this.code(email)}\n`);
+    this.cli(person, ["account", "verify", "--email", email], `${await this.code(email)}\n`);
     const out = this.cli(person, ["login", "--email", email], `${PASSWORD}\n`);
     const m = out.match(/export KEYWARD_SESSION="([A-Za-z0-9_-]+)"/);
     if (!m) throw new Error(`no session in:\n${out}`);
@@ -212,14 +215,14 @@ export class Server {
 
 // `owner` creates an organization (opt-in enrollment) and `member` joins
 // with the fingerprint from the invitation and enrolls; returns nothing.
-export function organization(server: Server, owner: string, ownerSession: string,
-  member: string, memberEmail: string, memberSession: string): void {
+export async function organization(server: Server, owner: string, ownerSession: string,
+  member: string, memberEmail: string, memberSession: string): Promise<void> {
   const as = (session: string) => ({ KEYWARD_SESSION: session });
   server.cli(owner, ["org", "create", "Acme"], "", as(ownerSession));
   server.cli(owner, ["org", "policy", "set", "--enrollment", "opt-in"], "", as(ownerSession));
   server.cli(owner, ["org", "invite", memberEmail, "--role", "user"], "", as(ownerSession));
-  const token = server.mail(memberEmail, /keyward org join ([A-Za-z0-9_-]+)/)[1];
-  const fingerprint = server.mail(memberEmail, /([0-9a-f]{8}(?: [0-9a-f]{8}){4})/)[1];
+  const token = (await server.mail(memberEmail, /keyward org join ([A-Za-z0-9_-]+)/))[1];
+  const fingerprint = (await server.mail(memberEmail, /([0-9a-f]{8}(?: [0-9a-f]{8}){4})/))[1];
   server.cli(member, ["--yes", "org", "join", token, "--fingerprint", fingerprint], "",
     as(memberSession));
   server.cli(member, ["--yes", "recovery", "enroll"], `${PASSWORD}\n`, as(memberSession));
@@ -338,7 +341,7 @@ export async function askRecoveryInPage(page: Page, server: Server, base: string
   if (withBackup) await page.getByLabel("Also put back my newest cloud backup").check();
   const seen = server.mailCount(email);
   await page.getByRole("button", { name: "Send me a code" }).click();
-  await page.getByLabel("6-digit code from the email").fill(server.code(email, seen));
+  await page.getByLabel("6-digit code from the email").fill(await server.code(email, seen));
   await page.getByRole("button", { name: "Send request" }).click();
   await page.getByRole("heading", { name: "Request sent — contact your administrator" }).waitFor();
 }
@@ -351,7 +354,7 @@ export async function openRecoveryLink(page: Page, server: Server, link: string,
   await page.getByRole("heading", { name: "Recover your account" }).waitFor();
   const seen = server.mailCount(email);
   await page.getByRole("button", { name: "Email me a code" }).click();
-  await page.getByLabel("6-digit code from the email").fill(server.code(email, seen));
+  await page.getByLabel("6-digit code from the email").fill(await server.code(email, seen));
   await page.getByRole("button", { name: "Check the code" }).click();
 }
 
@@ -376,17 +379,17 @@ export function approveWithCli(server: Server, owner: string, session: string): 
 }
 
 // ann, with one item ("Bank", user "ann") stored by the CLI.
-export function annWithAnItem(server: Server): void {
-  const session = server.newAccount("ann", "ann@example.com");
+export async function annWithAnItem(server: Server): Promise<void> {
+  const session = await server.newAccount("ann", "ann@example.com");
   server.cli("ann", ["item", "add", "--name", "Bank", "--username", "ann"], "bank-secret\n",
     { KEYWARD_SESSION: session });
 }
 
 // The usual cast: alice owns Acme, bob is an enrolled member (sessions).
-export function aliceAndBob(server: Server): { alice: string; bob: string } {
-  const alice = server.newAccount("alice", "alice@example.com");
-  const bob = server.newAccount("bob", "bob@example.com");
-  organization(server, "alice", alice, "bob", "bob@example.com", bob);
+export async function aliceAndBob(server: Server): Promise<{ alice: string; bob: string }> {
+  const alice = await server.newAccount("alice", "alice@example.com");
+  const bob = await server.newAccount("bob", "bob@example.com");
+  await organization(server, "alice", alice, "bob", "bob@example.com", bob);
   return { alice, bob };
 }
 

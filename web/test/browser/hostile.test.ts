@@ -23,7 +23,7 @@ const NEW_PASSWORD = "a brand new master password 42";
 before(async () => {
   await c.init();
   await startBehindProxy(server, proxy);
-  alice = aliceAndBob(server).alice;
+  alice = (await aliceAndBob(server)).alice;
   browser = await launch();
 });
 

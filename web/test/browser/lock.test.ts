@@ -12,7 +12,7 @@ let browser: Browser;
 
 before(async () => {
   await server.start(undefined, ["--web-lock-after", "2s"]);
-  server.newAccount("ann", "ann@example.com");
+  await server.newAccount("ann", "ann@example.com");
   browser = await launch();
 });
 

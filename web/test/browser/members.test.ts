@@ -22,15 +22,15 @@ const NEW_PASSWORD = "bob's own new master password";
 
 before(async () => {
   await server.start(undefined, [], true);
-  alice = server.newAccount("alice", "alice@example.com");
-  const bob = server.newAccount("bob", "bob@example.com");
+  alice = await server.newAccount("alice", "alice@example.com");
+  const bob = await server.newAccount("bob", "bob@example.com");
   const as = (s: string) => ({ KEYWARD_SESSION: s });
   server.cli("alice", ["org", "create", "Acme"], "", as(alice));
   server.cli("alice", ["org", "policy", "set", "--enrollment", "opt-in", "--mode", "admin-reset"], "",
     as(alice));
   server.cli("alice", ["org", "invite", "bob@example.com", "--role", "user"], "", as(alice));
-  const token = server.mail("bob@example.com", /keyward org join ([A-Za-z0-9_-]+)/)[1];
-  fingerprint = server.mail("bob@example.com", /([0-9a-f]{8}(?: [0-9a-f]{8}){4})/)[1];
+  const token = (await server.mail("bob@example.com", /keyward org join ([A-Za-z0-9_-]+)/))[1];
+  fingerprint = (await server.mail("bob@example.com", /([0-9a-f]{8}(?: [0-9a-f]{8}){4})/))[1];
   server.cli("bob", ["--yes", "org", "join", token, "--fingerprint", fingerprint], "", as(bob));
   server.cli("bob", ["--yes", "recovery", "enroll"], `${PASSWORD}\n`, as(bob));
   server.cli("bob", ["item", "add", "--name", "Mail", "--username", "bob"], "mail-secret\n", as(bob));
@@ -56,8 +56,8 @@ test("invite and grant from the page; an admin reset; the member chooses a new p
   await page.getByLabel("Role", { exact: true }).selectOption("admin");
   await page.getByRole("button", { name: "Send the invitation" }).click();
   await page.getByText("Invitation emailed to carol@example.com.").waitFor();
-  const carol = server.newAccount("carol", "carol@example.com");
-  const token = server.mail("carol@example.com", /keyward org join ([A-Za-z0-9_-]+)/)[1];
+  const carol = await server.newAccount("carol", "carol@example.com");
+  const token = (await server.mail("carol@example.com", /keyward org join ([A-Za-z0-9_-]+)/))[1];
   server.cli("carol", ["--yes", "org", "join", token, "--fingerprint", fingerprint], "",
     { KEYWARD_SESSION: carol });
   const carolKey = JSON.parse(server.cli("carol", ["--json", "account", "show"], "",
@@ -81,12 +81,13 @@ test("invite and grant from the page; an admin reset; the member chooses a new p
 
   // Reset bob's master password: a temporary one, shown once.
   await page.getByRole("button", { name: "Manage bob@example.com" }).click();
+  const seen = server.mailCount("bob@example.com");
   await page.getByRole("button", { name: "Reset the master password" }).click();
   await page.getByRole("heading", { name: "Temporary master password — shown once" }).waitFor({ timeout: 30_000 });
   const temporary = await page.locator("#temporary-password").inputValue();
   assert.equal(temporary.length, 20);
   await screenshot(page, "console-temporary-password");
-  server.mail("bob@example.com", /reset/i);
+  await server.mail("bob@example.com", /reset/i, seen);
 
   // bob signs in with it and must choose a new one at once.
   const bob = await watchedPage(browser);

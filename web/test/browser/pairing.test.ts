@@ -18,7 +18,7 @@ let browser: Browser;
 
 before(async () => {
   await startBehindProxy(server, proxy);
-  annWithAnItem(server);
+  await annWithAnItem(server);
   browser = await launch();
 });
 

@@ -20,7 +20,7 @@ let bob = "";
 
 before(async () => {
   await server.start();
-  ({ alice, bob } = aliceAndBob(server));
+  ({ alice, bob } = await aliceAndBob(server));
   browser = await launch();
 });
 

@@ -18,7 +18,7 @@ const NEW_PASSWORD = "a brand new master password 42";
 
 before(async () => {
   await server.start();
-  const people = aliceAndBob(server);
+  const people = await aliceAndBob(server);
   alice = people.alice;
   const bob = people.bob;
   server.cli("bob", ["item", "add", "--name", "Mail", "--username", "bob"], "mail-secret\n",
@@ -42,7 +42,7 @@ test("a link made by the CLI is redeemed in the page, and the vault is the same"
   const seen = server.mailCount("bob@example.com");
   await page.getByRole("button", { name: "Email me a code" }).click();
   await page.getByLabel("6-digit code from the email").waitFor();
-  await page.getByLabel("6-digit code from the email").fill(server.code("bob@example.com", seen));
+  await page.getByLabel("6-digit code from the email").fill(await server.code("bob@example.com", seen));
   await page.getByRole("button", { name: "Check the code" }).click();
   await page.getByLabel("New master password", { exact: true }).waitFor({ timeout: 30_000 });
   // Too short, then two different ones: said in words.

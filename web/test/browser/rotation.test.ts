@@ -20,11 +20,11 @@ let carolKey = "";
 
 before(async () => {
   await server.start();
-  const { alice } = aliceAndBob(server);
-  carol = server.newAccount("carol", "carol@example.com");
+  const { alice } = await aliceAndBob(server);
+  carol = await server.newAccount("carol", "carol@example.com");
   server.cli("alice", ["org", "invite", "carol@example.com", "--role", "admin"], "", { KEYWARD_SESSION: alice });
-  const token = server.mail("carol@example.com", /keyward org join ([A-Za-z0-9_-]+)/)[1];
-  const fingerprint = server.mail("carol@example.com", /([0-9a-f]{8}(?: [0-9a-f]{8}){4})/)[1];
+  const token = (await server.mail("carol@example.com", /keyward org join ([A-Za-z0-9_-]+)/))[1];
+  const fingerprint = (await server.mail("carol@example.com", /([0-9a-f]{8}(?: [0-9a-f]{8}){4})/))[1];
   server.cli("carol", ["--yes", "org", "join", token, "--fingerprint", fingerprint], "", { KEYWARD_SESSION: carol });
   carolKey = JSON.parse(server.cli("carol", ["--json", "account", "show"], "", { KEYWARD_SESSION: carol }))
     .member_key_fingerprint;

@@ -14,7 +14,7 @@ let browser: Browser;
 
 before(async () => {
   await server.start();
-  annWithAnItem(server);
+  await annWithAnItem(server);
   browser = await launch();
 });
 

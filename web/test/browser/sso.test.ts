@@ -92,7 +92,7 @@ before(async () => {
   await c.init();
   await server.start();
   let bob = "";
-  ({ alice, bob } = aliceAndBob(server));
+  ({ alice, bob } = await aliceAndBob(server));
   await enableTwoStep(bob);
   const listed = JSON.parse(server.cli("alice", ["--json", "org", "list"], "",
     { KEYWARD_SESSION: alice }));

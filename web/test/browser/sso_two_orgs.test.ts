@@ -25,13 +25,14 @@ const ids: Record<string, string> = {};
 before(async () => {
   await c.init();
   await server.start();
-  const { alice, bob } = aliceAndBob(server);  // Acme
+  const { alice, bob } = await aliceAndBob(server);  // Acme
   const as = (session: string) => ({ KEYWARD_SESSION: session });
   server.cli("alice", ["org", "create", "Beta"], "", as(alice));
+  const seen = server.mailCount("bob@example.com"); // bob's Acme invitation is among them
   server.cli("alice", ["org", "invite", "bob@example.com", "--role", "user", "--org", "Beta"], "",
     as(alice));
-  const token = server.mail("bob@example.com", /keyward org join ([A-Za-z0-9_-]+)/)[1];
-  const fingerprint = server.mail("bob@example.com", /([0-9a-f]{8}(?: [0-9a-f]{8}){4})/)[1];
+  const token = (await server.mail("bob@example.com", /keyward org join ([A-Za-z0-9_-]+)/, seen))[1];
+  const fingerprint = (await server.mail("bob@example.com", /([0-9a-f]{8}(?: [0-9a-f]{8}){4})/, seen))[1];
   server.cli("bob", ["--yes", "org", "join", token, "--fingerprint", fingerprint], "", as(bob));
   const listed = JSON.parse(server.cli("alice", ["--json", "org", "list"], "", as(alice)));
   for (const o of listed.orgs) ids[o.name] = o.id;

@@ -18,7 +18,7 @@ let session = "";
 
 before(async () => {
   await server.start();
-  annWithAnItem(server);
+  await annWithAnItem(server);
   const out = server.cli("ann", ["login", "--email", "ann@example.com"], `${PASSWORD}\n`);
   session = out.match(/export KEYWARD_SESSION="([A-Za-z0-9_-]+)"/)![1];
   browser = await launch();
