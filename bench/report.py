@@ -49,6 +49,18 @@ def best_times(path):
     return {k: (min(v), statistics.median(v)) for k, v in times.items()}
 
 
+def best_rates(path, counter="items_per_second"):
+    """Best (highest) `counter` per benchmark over the repetitions."""
+    data = json.loads(pathlib.Path(path).read_text())
+    rates = {}
+    for b in data["benchmarks"]:
+        if b.get("run_type") != "iteration" or counter not in b:
+            continue
+        name = b["run_name"] if "run_name" in b else b["name"]
+        rates[name] = max(rates.get(name, 0.0), float(b[counter]))
+    return rates
+
+
 def fmt_time(ns):
     if ns >= 1e6:
         return f"{ns / 1e6:.1f} ms"
@@ -66,6 +78,8 @@ def main():
     p.add_argument("--mode", required=True)
     p.add_argument("--node", required=True)
     p.add_argument("--crypto", required=True)
+    p.add_argument("--client", required=True)
+    p.add_argument("--rotation", required=True)
     p.add_argument("--multinode")
     p.add_argument("--started", required=True)
     p.add_argument("--seconds", type=int, required=True)
@@ -127,6 +141,17 @@ def main():
     cold = f("cold_start_ms")
     target("cold start to the first `/healthz`, existing database", f"{cold:.1f} ms", "< 100 ms",
            cold < 100)
+    cl = best_rates(a.client)
+    listing = cl.get("BM_ListItems10k", float("nan")) / cl.get("BM_RawDecrypt10k", float("nan"))
+    target("CLI: opening and listing 10,000 items / raw XChaCha20-Poly1305 over the same bytes",
+           f"{listing:.2f}×", "≥ 0.5×", listing >= 0.5)
+    rot = best_rates(a.rotation)
+    threads = sorted({int(k.split("/")[1]) for k in rot if k.startswith("BM_RewrapShares/")})
+    rotation = {t: rot.get(f"BM_RewrapShares/{t}/real_time", float("nan")) /
+                rot.get(f"BM_RawOpenSealPairs/{t}/real_time", float("nan")) for t in threads}
+    for t in threads:
+        target(f"rotation (10,000 shares) on {t} thread{'s' if t > 1 else ''} / raw "
+               "seal+open", f"{rotation[t]:.2f}×", "≥ 0.6×", rotation[t] >= 0.6)
 
     w("## Targets (issue 16)\n")
     w("| target | this run | goal | |\n| --- | --- | --- | --- |")
@@ -136,7 +161,7 @@ def main():
     w("Not yet measured by `bench/run` (issue 16 is open): the PostgreSQL targets in quick mode "
       "(statements per list page, one PostgreSQL node against SQLite, two nodes against one: "
       "`--full` runs the earlier multi-node bench), growth curves (1k → 1M members, 10k → 10M "
-      "requests and events), the CLI listing 10,000 items and rotation against raw libsodium. "
+      "requests and events). "
       "Earlier separate measurements of those are in `bench/HISTORY.md`.\n")
 
     w("## keywardd on SQLite, beside its ceilings (`bench/node_bench.sh`)\n")
@@ -213,6 +238,22 @@ def main():
                        ("keyed BLAKE2b-256 (a login's verifier)", "BM_Hash")):
         if key in c:
             w(f"| {label} | {fmt_time(c[key][0])} | | |")
+    w("")
+
+    w("## The client beside raw libsodium (`keyward_client_bench`, `keyward_rotation_bench`)\n")
+    w("Items (or shares) per second, best repetition of randomly interleaved ones. Listing: "
+      "from the JSON text of a `GET /v1/items` answer to the opened items, as `keyward item "
+      "list` does once the answer is in; its ceiling decrypts the same ciphertexts, already "
+      "decoded, into one buffer. Rotation: `RewrapShares` (open each admin share under the old "
+      "organization key, check its header, seal it to the new one) against bare "
+      "open + seal of the same shares on the same threads.\n")
+    w("| operation | Keyward (items/s) | ceiling (items/s) | ratio |\n| --- | --- | --- | --- |")
+    w(f"| list 10,000 items (~250 B each) | {cl.get('BM_ListItems10k', 0):,.0f} | "
+      f"{cl.get('BM_RawDecrypt10k', 0):,.0f} | {listing:.2f}× |")
+    for t in threads:
+        w(f"| rotate 10,000 admin shares, {t} thread{'s' if t > 1 else ''} | "
+          f"{rot.get(f'BM_RewrapShares/{t}/real_time', 0):,.0f} | "
+          f"{rot.get(f'BM_RawOpenSealPairs/{t}/real_time', 0):,.0f} | {rotation[t]:.2f}× |")
     w("")
 
     if a.multinode:

@@ -219,6 +219,20 @@ def json_seeds():
     return seeds
 
 
+def client_seeds():
+    """client_json_fuzzer: a listing in keywardd's form and off it, and item
+    plaintexts as clients write them and otherwise (the bool: plaintext)."""
+    item = ('{"id":"abc","revision":7,"data":"AXh5eg","created_at":"2026-12-08T01:02:03Z",'
+            '"updated_at":"2026-12-08T01:02:03Z"}')
+    listings = ['{"items":[]}', '{"items":[' + item + ']}', '{"items":[' + item + ',' + item + ']}',
+                '{"items": [' + item + ']}', '{"items":[{"id":"a\\u0062","revision":1,"data":""}]}']
+    plaintexts = ['{"name":"mail","notes":"n","password":"pw","url":"u","username":"ann"}',
+                  '{"name":"a","name":"b"}', '{"notes":"line\\nnext \\u00e9"}',
+                  '{"name":{"password":"x"}}', '[]', '{}']
+    return ([Seed().bool(False).rest(t) for t in listings] +
+            [Seed().bool(True).rest(t) for t in plaintexts])
+
+
 def routes():
     found = []
     for path in sorted((ROOT / "src" / "http" / "api").glob("*.cc")) + [ROOT / "src/server/app.cc"]:
@@ -301,6 +315,7 @@ def main():
     write("config_fuzzer", config_seeds())
     write("json_fuzzer", json_seeds())
     write("http_fuzzer", http_seeds())
+    write("client_json_fuzzer", client_seeds())
 
 
 if __name__ == "__main__":

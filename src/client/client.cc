@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "client/http_transport.h"
+#include "client/item_list.h"
 #include "client/org_json.h"
 #include "client/secret_json.h"
 #include "common/try.h"
@@ -17,25 +18,6 @@ namespace {
 // Secrets (auth keys, codes) go into the body without a std::string copy.
 using org_json::B64;
 using org_json::SecretB64;
-
-Result<EncryptedItem> ParseItem(const Json& j) {
-  EncryptedItem it;
-  KW_ASSIGN_OR_RETURN(auto id, JsonString(j, "id"));
-  it.id = id;
-  KW_ASSIGN_OR_RETURN(auto rev, JsonInt(j, "revision"));
-  it.revision = rev;
-  KW_ASSIGN_OR_RETURN(auto data, JsonBase64(j, "data"));
-  it.data = std::move(data);
-  if (auto c = JsonString(j, "created_at")) it.created_at = *c;
-  if (auto u = JsonString(j, "updated_at")) it.updated_at = *u;
-  return it;
-}
-
-Result<Item> DecryptParsed(const crypto::VaultKey& uk, std::string_view account_id,
-                           const EncryptedItem& e) {
-  KW_ASSIGN_OR_RETURN(auto fields, DecryptItem(uk, account_id, e.id, e.data));
-  return Item{e.id, e.revision, e.created_at, e.updated_at, std::move(fields)};
-}
 
 Error Stale(const Error& e, std::string_view item_id) {
   if (e.code() == "item.stale_revision") {
@@ -452,27 +434,14 @@ Status Client::DisableTotp(const crypto::SecureBytes& password) {
 }
 
 Result<std::vector<EncryptedItem>> Client::ListEncryptedItems() {
-  KW_ASSIGN_OR_RETURN(auto r, http_->Call("GET", "/v1/items", std::nullopt, token_));
-  if (!r.body.contains("items") || !r.body["items"].is_array()) {
-    return Fail(Error::Unavailable("server.bad_response", "no items in the answer"));
-  }
-  std::vector<EncryptedItem> out;
-  for (const Json& j : r.body["items"]) {
-    KW_ASSIGN_OR_RETURN(auto it, ParseItem(j));
-    out.push_back(std::move(it));
-  }
-  return out;
+  KW_ASSIGN_OR_RETURN(auto r, http_->Call("GET", "/v1/items", std::nullopt, token_, BodyAs::kText));
+  return ParseItemListText(std::string_view(r.text.data(), r.text.size()));
 }
 
 Result<std::vector<Item>> Client::ListItems(const crypto::VaultKey& uk,
                                             std::string_view account_id) {
   KW_ASSIGN_OR_RETURN(auto enc, ListEncryptedItems());
-  std::vector<Item> out;
-  for (const auto& e : enc) {
-    KW_ASSIGN_OR_RETURN(auto it, DecryptParsed(uk, account_id, e));
-    out.push_back(std::move(it));
-  }
-  return out;
+  return OpenItems(uk, account_id, std::move(enc));
 }
 
 Result<Item> Client::GetItem(const crypto::VaultKey& uk, std::string_view account_id,
@@ -484,7 +453,10 @@ Result<Item> Client::GetItem(const crypto::VaultKey& uk, std::string_view accoun
   if (e.id != item_id) {
     return Fail(Error::Unavailable("server.bad_response", "the server answered another item"));
   }
-  return DecryptParsed(uk, account_id, e);
+  std::vector<EncryptedItem> one;
+  one.push_back(std::move(e));
+  KW_ASSIGN_OR_RETURN(auto opened, OpenItems(uk, account_id, std::move(one)));
+  return std::move(opened.front());
 }
 
 Result<Item> Client::AddItem(const crypto::VaultKey& uk, std::string_view account_id,

@@ -100,10 +100,14 @@ Error ServerError(long status, const Json& parsed, bool json_ok, const std::stri
 
 // The answer of a completed transfer: 2xx with a JSON body (or none), or
 // the error it stands for.
-Result<HttpResponse> ReadResponse(long status, const SecretString& response_body,
-                                  const std::string& base_url) {
+Result<HttpResponse> ReadResponse(long status, SecretString& response_body,
+                                  const std::string& base_url, BodyAs as) {
   HttpResponse out;
   out.status = status;
+  if (as == BodyAs::kText && status >= 200 && status < 300) {
+    out.text = std::move(response_body);
+    return out;
+  }
   Json parsed;
   bool json_ok = false;
   if (!response_body.empty()) {
@@ -129,7 +133,8 @@ Result<HttpResponse> ReadResponse(long status, const SecretString& response_body
 }  // namespace
 
 Result<HttpResponse> HttpTransport::Call(std::string_view method, std::string_view path,
-                                         const std::optional<Json>& body, std::string_view token) {
+                                         const std::optional<Json>& body, std::string_view token,
+                                         BodyAs as) {
   if (!base_url_.starts_with("http://") && !base_url_.starts_with("https://")) {
     return Fail(Error::InvalidArgument(
         "client.bad_server_url",
@@ -185,7 +190,7 @@ Result<HttpResponse> HttpTransport::Call(std::string_view method, std::string_vi
   if (!auth.empty()) WipeMemory(auth.data(), auth.size());
 
   if (rc != CURLE_OK) return Fail(TransferError(rc, base_url_));
-  return ReadResponse(status, response_body, base_url_);
+  return ReadResponse(status, response_body, base_url_, as);
 }
 
 }  // namespace keyward::client

@@ -15,8 +15,14 @@ namespace keyward::client {
 
 struct HttpResponse {
   long status = 0;
-  Json body;  // null for 204
+  Json body;          // null for 204, or when the text was asked for instead
+  SecretString text;  // the body as sent, when asked for (BodyAs::kText)
 };
+
+// How a 2xx answer's body is handed back: parsed, or as its text for a
+// caller with a faster reader of its own (a vault listing). An error
+// answer is always parsed for its error shape.
+enum class BodyAs { kJson, kText };
 
 class HttpTransport {
  public:
@@ -30,7 +36,8 @@ class HttpTransport {
   // `path` starts with '/'. A 2xx answer is returned; anything else is an
   // Error. The body, when given, is sent as application/json.
   [[nodiscard]] Result<HttpResponse> Call(std::string_view method, std::string_view path,
-                                          const std::optional<Json>& body, std::string_view token);
+                                          const std::optional<Json>& body, std::string_view token,
+                                          BodyAs as = BodyAs::kJson);
 
  private:
   std::string base_url_;

@@ -1,8 +1,10 @@
 // Client-side key handling of docs/protocol.md ("Account keys").
 #include <algorithm>
+#include <optional>
 
 #include <fmt/format.h>
 
+#include "client/item_list.h"
 #include "client/secret_json.h"
 #include "common/try.h"
 #include "crypto/registration_kdf.h"
@@ -127,6 +129,108 @@ bool ItemOpens(const crypto::VaultKey& uk, std::string_view account_id, std::str
       .has_value();
 }
 
+namespace {
+
+// Reads an item's plaintext, a JSON object, into ItemFields without
+// building a tree (a listing opens thousands): the top-level members named
+// below count, the last of a name wins (as in a parsed object), a member of
+// another type than string leaves its field empty, anything else is
+// skipped. The lexer's buffers are the wiping SecretString.
+class ItemFieldsReader {
+ public:
+  explicit ItemFieldsReader(ItemFields& fields) : fields_(fields) {}
+
+  bool null() { return Scalar(); }
+  bool boolean(bool) { return Scalar(); }
+  bool number_integer(Json::number_integer_t) { return Scalar(); }
+  bool number_unsigned(Json::number_unsigned_t) { return Scalar(); }
+  // (The lexer gives the number's text as SecretString, the binary formats'
+  // reader, instantiated beside it, as std::string.)
+  template <class Text>
+  bool number_float(Json::number_float_t, const Text&) {
+    return Scalar();
+  }
+  bool binary(Json::binary_t&) { return Scalar(); }
+  bool string(Json::string_t& s) {
+    if (depth_ == 0) return false;
+    if (depth_ == 1) Set(std::string_view(s.data(), s.size()));
+    return true;
+  }
+  bool start_object(std::size_t) {
+    if (depth_ == 1) Set(std::nullopt);
+    ++depth_;
+    return true;
+  }
+  bool end_object() {
+    --depth_;
+    return true;
+  }
+  bool start_array(std::size_t) {
+    if (depth_ == 0) return false;
+    if (depth_ == 1) Set(std::nullopt);
+    ++depth_;
+    return true;
+  }
+  bool end_array() {
+    --depth_;
+    return true;
+  }
+  bool key(Json::string_t& k) {
+    if (depth_ != 1) return true;
+    const std::string_view name(k.data(), k.size());
+    field_ = name == "name"       ? Field::kName
+             : name == "username" ? Field::kUsername
+             : name == "password" ? Field::kPassword
+             : name == "url"      ? Field::kUrl
+             : name == "notes"    ? Field::kNotes
+                                  : Field::kNone;
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) {
+    return false;
+  }
+
+ private:
+  enum class Field { kNone, kName, kUsername, kPassword, kUrl, kNotes };
+
+  // A number, boolean or null: at the top, not an item.
+  bool Scalar() {
+    if (depth_ == 0) return false;
+    if (depth_ == 1) Set(std::nullopt);
+    return true;
+  }
+  // The current member's value: a string, or (nullopt) anything else.
+  void Set(std::optional<std::string_view> value) {
+    const std::string_view v = value.value_or(std::string_view());
+    switch (field_) {
+      case Field::kName:
+        fields_.name.assign(v);
+        break;
+      case Field::kUsername:
+        fields_.username.assign(v);
+        break;
+      case Field::kUrl:
+        fields_.url.assign(v);
+        break;
+      case Field::kPassword:
+        fields_.password = crypto::SecureBytes::Copy(v);
+        break;
+      case Field::kNotes:
+        fields_.notes = crypto::SecureBytes::Copy(v);
+        break;
+      case Field::kNone:
+        break;
+    }
+    field_ = Field::kNone;
+  }
+
+  ItemFields& fields_;
+  int depth_ = 0;
+  Field field_ = Field::kNone;
+};
+
+}  // namespace
+
 Result<ItemFields> DecryptItem(const crypto::VaultKey& uk, std::string_view account_id,
                                std::string_view item_id, std::span<const uint8_t> blob) {
   auto plain = crypto::Decrypt(uk.span(), blob, crypto::Ad({kItemLabel, account_id, item_id}));
@@ -135,26 +239,15 @@ Result<ItemFields> DecryptItem(const crypto::VaultKey& uk, std::string_view acco
         "item.decrypt_failed",
         fmt::format("item {} does not decrypt with this vault key (tampered or moved)", item_id)));
   }
-  Json j = Json::parse(plain->view().begin(), plain->view().end(), nullptr, false);
-  if (j.is_discarded() || !j.is_object()) {
+  ItemFields f;
+  const std::string_view text = plain->view();
+  if (ReadPlainItemFields(text, f)) return f;
+  ItemFieldsReader reader(f);
+  if (!Json::sax_parse(text.data(), text.data() + text.size(), &reader)) {
     return Fail(
         Error::Internal("item.bad_plaintext",
                         fmt::format("item {} decrypts to something that is not an item", item_id)));
   }
-  auto text = [&](std::string_view key) -> std::string {
-    auto v = JsonString(j, key);
-    return v ? *v : std::string();
-  };
-  auto secret = [&](std::string_view key) -> crypto::SecureBytes {
-    auto v = JsonSecret(j, key);
-    return v ? std::move(*v) : crypto::SecureBytes();
-  };
-  ItemFields f;
-  f.name = text("name");
-  f.username = text("username");
-  f.password = secret("password");
-  f.url = text("url");
-  f.notes = secret("notes");
   return f;
 }
 

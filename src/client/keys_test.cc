@@ -116,6 +116,92 @@ TEST_F(KeysTest, ItemEncryptionIsBoundToAccountAndItemId) {
   EXPECT_ERROR(t, "item.decrypt_failed");
 }
 
+// DecryptItem reads the plaintext without a tree (ItemFieldsReader): for
+// plaintexts a client other than this one might have written, it gives
+// what reading the parsed object gives (the reference below, the reader it
+// replaced), and refuses what is not an object.
+TEST_F(KeysTest, DecryptItemReadsThePlaintextAsTheParsedObjectWould) {
+  auto uk = crypto::VaultKey::Random();
+  const std::string id = NewItemId();
+  auto seal = [&](std::string_view text) {
+    return crypto::Encrypt(uk.span(), {reinterpret_cast<const uint8_t*>(text.data()), text.size()},
+                           crypto::Ad({"keyward/v1/item", "acct", id}));
+  };
+  auto reference = [](std::string_view text) -> std::optional<std::vector<std::string>> {
+    Json j = Json::parse(text.begin(), text.end(), nullptr, false);
+    if (j.is_discarded() || !j.is_object()) return std::nullopt;
+    std::vector<std::string> out;
+    for (const char* key : {"name", "username", "password", "url", "notes"}) {
+      auto it = j.find(key);
+      out.emplace_back(it != j.end() && it->is_string()
+                           ? std::string(it->get_ref<const SecretString&>())
+                           : std::string());
+    }
+    return out;
+  };
+  int objects = 0;
+  for (std::string_view text : {
+           R"({"name":"mail","username":"ann","password":"pw","url":"u","notes":"n"})",
+           R"({})",
+           R"({"name":"first","name":"last"})",
+           R"({"name":"string first","name":{"nested":"object"}})",
+           R"({"name":{"password":"not the top one"},"password":"top"})",
+           R"({"password":["a","b"],"notes":null,"url":3,"username":true,"name":1.5})",
+           R"({"name":"\u00e9t\u00e9 \ud83d\udd11","notes":"line\nnext\t\"quoted\" \\"})",
+           R"({"extra":{"deep":[{"name":"no"}]},"url":"https://example.com/?a=1&b=2"})",
+           R"(  {"name" : "spaced" }  )",
+           R"({"password":""})",
+           R"([{"name":"an array"}])",
+           R"("a string")",
+           R"(42)",
+           R"(null)",
+           R"({"name":"unterminated")",
+           R"({"name":"x"} trailing)",
+           R"({"name":"x",})",
+           R"()",
+           "{\"name\":\"bad \xff utf-8\"}",
+       }) {
+    auto want = reference(text);
+    auto got = DecryptItem(uk, "acct", id, seal(text));
+    ASSERT_EQ(want.has_value(), got.has_value()) << text;
+    if (!want) {
+      EXPECT_ERROR(got, "item.bad_plaintext");
+      continue;
+    }
+    ++objects;
+    EXPECT_EQ(got->name, (*want)[0]) << text;
+    EXPECT_EQ(got->username, (*want)[1]) << text;
+    EXPECT_EQ(got->password.view(), (*want)[2]) << text;
+    EXPECT_EQ(got->url, (*want)[3]) << text;
+    EXPECT_EQ(got->notes.view(), (*want)[4]) << text;
+  }
+  EXPECT_EQ(objects, 10);
+
+  // Values of every length up to 40 with one byte of each kind the direct
+  // reader refuses (or none) at every position: the word-at-a-time check
+  // and the byte-by-byte tail.
+  const std::string kinds = std::string("\\\"\x1f\x7f\x80\xc3\t") + '\0';
+  for (size_t length = 0; length <= 40; ++length) {
+    for (size_t at = 0; at <= length; ++at) {
+      for (size_t kind = 0; kind <= kinds.size(); ++kind) {
+        std::string value;
+        for (size_t i = 0; i < length; ++i) value.push_back(static_cast<char>(0x20 + (i * 7) % 95));
+        if (kind < kinds.size() && at < length) value[at] = kinds[kind];
+        Json j = Json::object();
+        j["notes"] = Json(ToSecretString(value));
+        j["name"] = "n";
+        const std::string text(j.dump(-1, ' ', false, Json::error_handler_t::replace));
+        auto want = reference(text);
+        ASSERT_TRUE(want.has_value()) << text;
+        auto got = DecryptItem(uk, "acct", id, seal(text));
+        ASSERT_TRUE(got.has_value()) << text;
+        EXPECT_EQ(got->notes.view(), (*want)[4]) << text;
+        EXPECT_EQ(got->name, "n");
+      }
+    }
+  }
+}
+
 TEST_F(KeysTest, PasswordGeneratorLengthAndAlphabet) {
   auto p = GeneratePassword();
   ASSERT_TRUE(p);

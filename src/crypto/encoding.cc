@@ -2,6 +2,8 @@
 // fingerprints), base32 (TOTP secrets, as authenticator apps expect).
 #include <sodium.h>
 
+#include <array>
+
 #include "crypto/crypto.h"
 #include "crypto/internal.h"
 
@@ -77,6 +79,44 @@ Result<Bytes> Base64UrlDecode(std::string_view text) {
   return out;
 }
 
+Result<Bytes> Base64UrlDecodePublic(std::string_view text) {
+  static constexpr auto kValue = [] {
+    std::array<int8_t, 256> t{};
+    t.fill(-1);
+    constexpr std::string_view kAlphabet =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    for (size_t i = 0; i < kAlphabet.size(); ++i) {
+      t[static_cast<uint8_t>(kAlphabet[i])] = static_cast<int8_t>(i);
+    }
+    return t;
+  }();
+  auto value = [&](size_t i) { return int32_t{kValue[static_cast<uint8_t>(text[i])]}; };
+  const size_t n = text.size();
+  // A single trailing character would carry only 6 of a byte's 8 bits.
+  if (n % 4 == 1) return Fail(BadEncoding("encoding.invalid_base64url"));
+  Bytes out(n / 4 * 3 + (n % 4 == 0 ? 0 : n % 4 - 1));
+  uint8_t* o = out.data();
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const int32_t a = value(i), b = value(i + 1), c = value(i + 2), d = value(i + 3);
+    if ((a | b | c | d) < 0) return Fail(BadEncoding("encoding.invalid_base64url"));
+    const uint32_t v = static_cast<uint32_t>(a << 18 | b << 12 | c << 6 | d);
+    *o++ = static_cast<uint8_t>(v >> 16);
+    *o++ = static_cast<uint8_t>(v >> 8);
+    *o++ = static_cast<uint8_t>(v);
+  }
+  if (n - i >= 2) {
+    const int32_t a = value(i), b = value(i + 1), c = n - i == 3 ? value(i + 2) : 0;
+    // One text per byte string: the bits past the last byte must be zero.
+    const bool loose_bits = n - i == 2 ? (b & 0x0f) != 0 : (c & 0x03) != 0;
+    if ((a | b | c) < 0 || loose_bits) return Fail(BadEncoding("encoding.invalid_base64url"));
+    const uint32_t v = static_cast<uint32_t>(a << 18 | b << 12 | c << 6);
+    *o++ = static_cast<uint8_t>(v >> 16);
+    if (n - i == 3) *o++ = static_cast<uint8_t>(v >> 8);
+  }
+  return out;
+}
+
 Result<SecureBytes> Base64UrlDecodeSecret(std::string_view text) {
   SecureBytes buffer(text.size() * 3 / 4 + 1);
   size_t written = 0;
@@ -116,7 +156,10 @@ Result<Bytes> HexDecode(std::string_view text) {
 }
 
 Bytes Ad(std::initializer_list<std::string_view> parts) {
+  size_t size = parts.size();
+  for (std::string_view part : parts) size += part.size();
   Bytes out;
+  out.reserve(size);
   bool first = true;
   for (std::string_view part : parts) {
     if (!first) out.push_back(0x00);
