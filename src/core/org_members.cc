@@ -1,6 +1,7 @@
 #include "core/org_members.h"
 
 #include <algorithm>
+#include <unordered_map>
 
 #include "core/notices.h"
 #include "core/validation.h"
@@ -262,28 +263,36 @@ Result<MemberList> MemberService::List(const Caller& caller, std::string_view or
     out = {};
     KW_ASSIGN_OR_RETURN(OrgAccess access, LoadOrgAccess(tx, org_id, caller.account_id));
     if (!access.recovery_admin()) return Fail(Forbidden("Only recovery admins list members."));
+    // A constant number of queries whatever the organization's size, and
+    // each member's account, escrow and grants found by hash, not by a scan.
     KW_ASSIGN_OR_RETURN(auto members, tx.ListMembers(org_id));
+    KW_ASSIGN_OR_RETURN(auto accounts, tx.ListMemberAccounts(org_id));
     KW_ASSIGN_OR_RETURN(auto escrows, tx.ListEscrows(org_id));
     KW_ASSIGN_OR_RETURN(auto grants, tx.ListGrants(org_id));
+    std::unordered_map<std::string_view, store::MemberAccount*> account_of;
+    for (auto& a : accounts) account_of.emplace(a.account_id, &a);
+    std::unordered_map<std::string_view, const core::Escrow*> escrow_of;
+    for (const auto& e : escrows) escrow_of[e.account_id] = &e;  // the last, as before
+    std::unordered_map<std::string_view, uint64_t> grant_version_of;
+    for (const auto& g : grants) {
+      uint64_t& v = grant_version_of[g.account_id];
+      v = std::max(v, g.key_version);
+    }
     for (auto& m : members) {
-      KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(m.account_id));
-      if (!account) continue;  // deleted meanwhile: the store removes its memberships
+      auto account = account_of.find(m.account_id);
+      if (account == account_of.end()) continue;  // deleted meanwhile
       KW_ASSIGN_OR_RETURN(Actor actor, ActorOf(m));
       MemberView view;
-      view.email = account->email;
-      view.public_key = account->public_key;
+      view.email = std::move(account->second->email);
+      view.public_key = std::move(account->second->public_key);
       view.recovery_admin =
           m.status == core::MemberStatus::kActive && IsRecoveryAdmin(actor.role, actor.permissions);
       view.enrollment.last_epoch = m.last_epoch;
-      for (const auto& e : escrows) {
-        if (e.account_id == m.account_id) {
-          view.enrollment = {true, e.epoch, e.key_version, m.last_epoch};
-        }
+      if (auto e = escrow_of.find(m.account_id); e != escrow_of.end()) {
+        view.enrollment = {true, e->second->epoch, e->second->key_version, m.last_epoch};
       }
-      for (const auto& g : grants) {
-        if (g.account_id == m.account_id) {
-          view.grant_key_version = std::max(view.grant_key_version, g.key_version);
-        }
+      if (auto g = grant_version_of.find(m.account_id); g != grant_version_of.end()) {
+        view.grant_key_version = std::max(view.grant_key_version, g->second);
       }
       view.member = std::move(m);
       out.members.push_back(std::move(view));

@@ -189,6 +189,31 @@ TEST_F(MembersTest, MembersListShowsEnrollmentAndGrants) {
   EXPECT_EQ(by_email["bob@example.com"].public_key.size(), 32u);
 }
 
+// The list's store work does not grow with the organization (issue 16:
+// a list in a constant number of statements): the same calls, in the same
+// order, for 3 members (one enrolled) as for 13 (eleven enrolled).
+TEST_F(MembersTest, MembersListDoesTheSameStoreWorkWhateverTheOrganizationsSize) {
+  Person admin = Join(org_, owner_, "admin@example.com", 2, "admin");
+  Person bob = Join(org_, owner_, "bob@example.com", 3, "user");
+  ASSERT_OK(Enroll(org_, bob, 1));
+  auto work = [&] {
+    counting_->Start();
+    auto list = core().members.List(admin.caller(), org_.id);
+    EXPECT_OK(list);
+    return std::make_pair(counting_->Trace(), list ? list->members.size() : 0);
+  };
+  const auto [small, small_count] = work();
+  for (uint8_t i = 0; i < 10; ++i) {
+    Person p = Join(org_, owner_, "m" + std::to_string(i) + "@example.com", 10 + i, "user");
+    ASSERT_OK(Enroll(org_, p, 1));
+  }
+  const auto [large, large_count] = work();
+  EXPECT_EQ(small_count, 3u);
+  EXPECT_EQ(large_count, 13u);
+  EXPECT_EQ(small, large);
+  EXPECT_LE(small.size(), 10u);
+}
+
 TEST_F(MembersTest, AlreadyMembersCannotJoinAgain) {
   Person bob = Join(org_, owner_, "bob@example.com", 2, "user");
   EXPECT_ERROR(Invite(owner_, "bob@example.com", "admin"), "org.already_member");

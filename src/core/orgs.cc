@@ -1,6 +1,8 @@
 #include "core/orgs.h"
 
 #include <algorithm>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "core/notices.h"
 #include "core/validation.h"
@@ -110,17 +112,21 @@ Result<PolicyNotices> CollectPolicyNotices(store::Tx& tx, const std::string& org
   const bool now_mandatory = after.enrollment == protocol::Enrollment::kMandatory &&
                              before.enrollment != protocol::Enrollment::kMandatory;
   if (!mode_changed && !now_mandatory) return out;
+  // Three queries and hashed lookups, whatever the organization's size.
   KW_ASSIGN_OR_RETURN(auto members, tx.ListMembers(org_id));
   KW_ASSIGN_OR_RETURN(auto escrows, tx.ListEscrows(org_id));
+  KW_ASSIGN_OR_RETURN(auto accounts, tx.ListMemberAccounts(org_id));
+  std::unordered_set<std::string_view> enrolled_ids;
+  for (const auto& e : escrows) enrolled_ids.insert(e.account_id);
+  std::unordered_map<std::string_view, const std::string*> email_of;
+  for (const auto& a : accounts) email_of.emplace(a.account_id, &a.email);
   for (const auto& m : members) {
     if (m.status != core::MemberStatus::kActive) continue;
-    const bool enrolled = std::any_of(escrows.begin(), escrows.end(), [&](const core::Escrow& e) {
-      return e.account_id == m.account_id;
-    });
+    const bool enrolled = enrolled_ids.contains(m.account_id);
     if (!(enrolled ? mode_changed : now_mandatory)) continue;
-    KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(m.account_id));
-    if (!account) continue;
-    (enrolled ? out.mode_changed : out.enrollment_required).push_back(account->email);
+    auto email = email_of.find(m.account_id);
+    if (email == email_of.end()) continue;
+    (enrolled ? out.mode_changed : out.enrollment_required).push_back(*email->second);
   }
   return out;
 }

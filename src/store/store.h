@@ -46,6 +46,13 @@ using RequestCounts = std::vector<std::pair<core::RequestStatus, int64_t>>;
 // (account id, email) pairs (Tx::AccountEmails).
 using AccountEmailList = std::vector<std::pair<std::string, std::string>>;
 
+// What a member list shows of a member's account (Tx::ListMemberAccounts).
+struct MemberAccount {
+  std::string account_id;
+  std::string email;
+  Bytes public_key;
+};
+
 // CountSnapshotParts: the parts stored so far.
 struct SnapshotPartsTotal {
   int64_t parts = 0;
@@ -293,6 +300,10 @@ class Tx {
       std::string_view org_id, std::string_view account_id) = 0;
   // Every member, revoked ones included, ordered by joined_at then account id.
   [[nodiscard]] virtual Result<std::vector<core::OrgMember>> ListMembers(
+      std::string_view org_id) = 0;
+  // The account of every member of `org_id` (revoked ones included), in
+  // one query whatever their number, in no particular order.
+  [[nodiscard]] virtual Result<std::vector<MemberAccount>> ListMemberAccounts(
       std::string_view org_id) = 0;
   // store.not_found when not a member.
   [[nodiscard]] virtual Status UpdateMemberRole(std::string_view org_id,

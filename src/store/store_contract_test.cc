@@ -666,6 +666,19 @@ TEST_P(StoreContractTest, Members) {
       EXPECT_EQ((*members)[1].account_id, "a2");
       EXPECT_EQ((*members)[2].account_id, "a3");
     }
+    auto accounts = tx.ListMemberAccounts("o1");
+    if (!accounts) return Fail(accounts.error());
+    std::map<std::string, std::string> email_of;
+    for (const auto& m : *accounts) {
+      email_of[m.account_id] = m.email;
+      EXPECT_EQ(m.public_key, Bytes(32, 4)) << m.account_id;
+    }
+    EXPECT_EQ(email_of, (std::map<std::string, std::string>{{"a1", "ann@example.com"},
+                                                            {"a2", "bob@example.com"},
+                                                            {"a3", "cat@example.com"}}));
+    auto none = tx.ListMemberAccounts("zz");
+    if (!none) return Fail(none.error());
+    EXPECT_TRUE(none->empty());
     auto owners = tx.CountOwners("o1");
     if (!owners) return Fail(owners.error());
     EXPECT_EQ(*owners, 1);

@@ -96,6 +96,7 @@
   X(Result<std::optional<core::OrgMember>>, FindMember, (std::string_view o, std::string_view a),  \
     (o, a))                                                                                        \
   X(Result<std::vector<core::OrgMember>>, ListMembers, (std::string_view o), (o))                  \
+  X(Result<std::vector<store::MemberAccount>>, ListMemberAccounts, (std::string_view o), (o))      \
   X(Status, UpdateMemberRole,                                                                      \
     (std::string_view o, std::string_view a, std::string_view r, std::string_view p),              \
     (o, a, r, p))                                                                                  \

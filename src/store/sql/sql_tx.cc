@@ -1359,6 +1359,18 @@ class SqlTx final : public Tx {
                               [&](Stmt& s) { s.Bind(1, org_id); });
   }
 
+  Result<std::vector<MemberAccount>> ListMemberAccounts(std::string_view org_id) override {
+    static constexpr const char* kSql =
+        "SELECT a.id, a.email, a.public_key FROM org_members m JOIN accounts a "
+        "ON a.id = m.account_id WHERE m.org_id = ?1";
+    return FindAll<MemberAccount>(
+        kSql, "list member accounts",
+        [](const Stmt& s) {
+          return MemberAccount{s.Text(0), s.Text(1), s.Blob(2)};
+        },
+        [&](Stmt& s) { s.Bind(1, org_id); });
+  }
+
   Status UpdateMemberRole(std::string_view org_id, std::string_view account_id,
                           std::string_view role, std::string_view permissions) override {
     static constexpr const char* kSql =
