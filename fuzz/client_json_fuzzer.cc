@@ -44,9 +44,9 @@ void ItemList(std::string_view text) {
 // against the tree's reading of the same text.
 void Plaintext(std::string_view text) {
   static const crypto::VaultKey uk(crypto::SecureBytes::Copy(std::string(32, 'k')));
-  const crypto::Bytes blob = crypto::EncryptWithNonce(
-      uk.span(), crypto::Bytes(24, 0x01), AsBytes(text),
-      crypto::Ad({"keyward/v1/item", "account", "item"}));
+  const crypto::Bytes blob =
+      crypto::EncryptWithNonce(uk.span(), crypto::Bytes(24, 0x01), AsBytes(text),
+                               crypto::Ad({"keyward/v1/item", "account", "item"}));
   auto got = client::DecryptItem(uk, "account", "item", blob);
   RequireCoded(got);
   Json j = Json::parse(text.begin(), text.end(), nullptr, false);
@@ -55,8 +55,9 @@ void Plaintext(std::string_view text) {
   if (!object) return;
   auto member = [&](const char* key) {
     auto it = j.find(key);
-    return it != j.end() && it->is_string() ? std::string(it->get_ref<const client::SecretString&>())
-                                            : std::string();
+    return it != j.end() && it->is_string()
+               ? std::string(it->get_ref<const client::SecretString&>())
+               : std::string();
   };
   Require(got->name == member("name") && got->username == member("username") &&
               got->url == member("url") && got->password.view() == member("password") &&
