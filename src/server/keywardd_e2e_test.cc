@@ -100,6 +100,7 @@ struct NodeRun {
   int exit_status = -1;  // 128 + signal when killed, -1 when not reaped
   std::string stdout_text;
   std::string stderr_text;
+  std::string maps;  // /proc/PID/maps once it listened: the libraries it mapped
 };
 
 NodeRun RunNode(const fs::path& data, const std::string& db) {
@@ -142,6 +143,7 @@ NodeRun RunNode(const fs::path& data, const std::string& db) {
       reaped = true;
     } else if (!run.started && ReadText(out).starts_with("keywardd listening on ")) {
       run.started = true;
+      run.maps = ReadText(fs::path("/proc") / std::to_string(pid) / "maps");
       ::kill(pid, SIGTERM);
     } else {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -160,6 +162,22 @@ NodeRun RunNode(const fs::path& data, const std::string& db) {
 void CopyKeyFile(const fs::path& from, const fs::path& to, const char* name) {
   fs::copy_file(from / name, to / name, fs::copy_options::overwrite_existing);
   fs::permissions(to / name, fs::perms::owner_read | fs::perms::owner_write);
+}
+
+// libpq and libcurl are loaded on first use (docs/operations.md): a node on
+// the defaults (SQLite, mail to the outbox, no SSO) maps neither, nor what
+// they pull in (issue 16, idle RSS).
+TEST(KeywarddE2eTest, ANodeOnTheDefaultsMapsNeitherLibpqNorLibcurl) {
+  std::string pattern = (fs::temp_directory_path() / "keywardd-libs-XXXXXX").string();
+  ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+  const fs::path dir = pattern;
+  NodeRun run = RunNode(dir / "data", "sqlite:" + (dir / "kw.db").string());
+  fs::remove_all(dir);
+  ASSERT_TRUE(run.started) << run.stderr_text;
+  EXPECT_NE(run.maps.find("libsqlite3"), std::string::npos) << run.maps;
+  for (const char* lib : {"libpq.so", "libcurl.so", "libldap", "libgnutls", "libkrb5"}) {
+    EXPECT_EQ(run.maps.find(lib), std::string::npos) << lib << " mapped:\n" << run.maps;
+  }
 }
 
 // Two data directories on one database (as two nodes of an installation on

@@ -20,6 +20,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/try.h"
+#include "store/postgres/libpq_loader.h"
 #include "store/postgres/migrations.h"
 #include "store/sql/pool.h"
 #include "store/sql/sql_store.h"
@@ -373,6 +374,8 @@ struct Target {
 };
 
 Result<Target> ParseUrl(const std::string& url) {
+  // Every path to PostgreSQL starts here: libpq is loaded on first use.
+  KW_TRY(LoadLibpq());
   char* err = nullptr;
   PQconninfoOption* opts = PQconninfoParse(url.c_str(), &err);
   if (opts == nullptr) {
