@@ -40,7 +40,10 @@ function(keyward_test_on_postgres name)
   gtest_discover_tests(${name}
     TEST_PREFIX "pg/"
     TEST_LIST ${name}_PG_TESTS
+    # One variable per property: gtest_discover_tests splits a property's
+    # value at ';', so "A=1;B=2" set only A (the pg/ suites then ran on SQLite).
     PROPERTIES LABELS pg TIMEOUT ${T_TIMEOUT} FIXTURES_REQUIRED pg_cluster
-               ENVIRONMENT "KEYWARD_TEST_PG_URL_FILE=${KEYWARD_PG_CLUSTER_DIR}/url;KEYWARD_TEST_STORE=postgresql"
+               ENVIRONMENT "KEYWARD_TEST_PG_URL_FILE=${KEYWARD_PG_CLUSTER_DIR}/url"
+               ENVIRONMENT_MODIFICATION "KEYWARD_TEST_STORE=set:postgresql"
     DISCOVERY_TIMEOUT 60)
 endfunction()

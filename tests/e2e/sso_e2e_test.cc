@@ -371,7 +371,7 @@ class TrustedDeviceE2e : public SsoE2e {
   std::string LiveSessionsOfBob() {
     auto rows = server_->QuerySql(
         "SELECT count(*) FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE a.email = "
-        "'bob@example.com' AND NOT s.revoked");
+        "'bob@example.com' AND s.revoked = 0");
     return rows.empty() || rows[0].empty() ? "?" : rows[0][0];
   }
 

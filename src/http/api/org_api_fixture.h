@@ -38,12 +38,15 @@ struct User {
 // owner_ creates the organization in `mode`; bob_ joins it as a user.
 class OrgApiFixture : public ::testing::Test {
  protected:
-  explicit OrgApiFixture(protocol::RecoveryMode mode) : mode_(mode) {
+  // `store_url`: another store than an in-memory SQLite one.
+  explicit OrgApiFixture(protocol::RecoveryMode mode,
+                         const std::string& store_url = "sqlite::memory:")
+      : mode_(mode) {
     ApiConfig config;
     config.public_url = "https://vault.example.com";
     config.kdf_minimum = crypto::kTestKdf;
     config.recovery_key = recovery_key_;
-    auto api = MakeApi(config, store::Open("sqlite::memory:").value(), mailer_, clock_, secret_);
+    auto api = MakeApi(config, store::Open(store_url).value(), mailer_, clock_, secret_);
     EXPECT_OK(api);
     api_ = std::move(*api);
     api_->RegisterRoutes(router_);

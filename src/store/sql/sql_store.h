@@ -4,6 +4,7 @@
 // their connection, pool, retry, locking and migration lists.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <initializer_list>
 #include <span>
@@ -18,6 +19,12 @@ namespace keyward::store::sql {
 // Runs fn once in one transaction on conn: Begin(read_only), fn over the SQL
 // Tx, then Commit, or Rollback when fn (or the commit) fails. Retrying is the
 // caller's business: only it knows which failures are worth another run.
+// The SQL statements run on this thread so far: each query of a
+// transaction, and its BEGIN and COMMIT (a page's statement count is the
+// difference across it: ListStatementsTest, issue 16). Group-committed
+// writes count on the thread that commits them.
+uint64_t& StatementsOnThisThread();
+
 [[nodiscard]] Status RunTransaction(Connection& conn, const std::function<Status(Tx&)>& fn,
                                     bool read_only);
 

@@ -1985,6 +1985,7 @@ class SqlTx final : public Tx {
 
  private:
   Result<Stmt> Prepare(const char* sql, std::string_view op) {
+    ++StatementsOnThisThread();  // each prepared statement here is run once
     return sql::Prepare(conn_, sql, op);
   }
 
@@ -2053,7 +2054,13 @@ class SqlTx final : public Tx {
 
 }  // namespace
 
+uint64_t& StatementsOnThisThread() {
+  thread_local uint64_t statements = 0;
+  return statements;
+}
+
 Status RunTransaction(Connection& conn, const std::function<Status(Tx&)>& fn, bool read_only) {
+  StatementsOnThisThread() += 2;  // BEGIN, and COMMIT or ROLLBACK
   KW_TRY(conn.Begin(read_only));
   SqlTx tx(conn);
   Status result = fn(tx);
