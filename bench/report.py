@@ -80,6 +80,7 @@ def main():
     p.add_argument("--crypto", required=True)
     p.add_argument("--client", required=True)
     p.add_argument("--rotation", required=True)
+    p.add_argument("--statements", required=True)
     p.add_argument("--multinode")
     p.add_argument("--started", required=True)
     p.add_argument("--seconds", type=int, required=True)
@@ -141,6 +142,12 @@ def main():
     cold = f("cold_start_ms")
     target("cold start to the first `/healthz`, existing database", f"{cold:.1f} ms", "< 100 ms",
            cold < 100)
+    statements = read_kv(a.statements)
+    if statements:
+        most = max(int(v) for v in statements.values())
+        target("SQL statements per list page, whatever its size (largest of "
+               f"{len(statements)} lists; constant: ListStatementsTest)", f"{most}", "≤ 6",
+               most <= 6)
     cl = best_rates(a.client)
     listing = cl.get("BM_ListItems10k", float("nan")) / cl.get("BM_RawDecrypt10k", float("nan"))
     target("CLI: opening and listing 10,000 items / raw XChaCha20-Poly1305 over the same bytes",
@@ -159,7 +166,7 @@ def main():
         w(f"| {t[0]} | {t[1]} | {t[2]} | {t[3]} |")
     w("")
     w("Not yet measured by `bench/run` (issue 16 is open): the PostgreSQL targets in quick mode "
-      "(statements per list page, one PostgreSQL node against SQLite, two nodes against one: "
+      "(one PostgreSQL node against SQLite, two nodes against one: "
       "`--full` runs the earlier multi-node bench), growth curves (1k → 1M members, 10k → 10M "
       "requests and events). "
       "Earlier separate measurements of those are in `bench/HISTORY.md`.\n")
@@ -239,6 +246,18 @@ def main():
         if key in c:
             w(f"| {label} | {fmt_time(c[key][0])} | | |")
     w("")
+
+    if statements:
+        w("## SQL statements per list page (`list_statements_test`)\n")
+        w("Each list route called over the whole API on a small and on a larger organization "
+          "and vault (2 and 12 members, 2 and 42 items): the statements the store ran for it, "
+          "each query and its transactions' BEGIN and COMMIT. The test fails unless both sizes "
+          "run the same statements; it runs on SQLite here and on PostgreSQL as "
+          "`pg/ListStatementsTest`, with the same counts.\n")
+        w("| list | statements |\n| --- | --- |")
+        for name in sorted(statements):
+            w(f"| {name} | {statements[name]} |")
+        w("")
 
     w("## The client beside raw libsodium (`keyward_client_bench`, `keyward_rotation_bench`)\n")
     w("Items (or shares) per second, best repetition of randomly interleaved ones. Listing: "
