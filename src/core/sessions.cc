@@ -254,16 +254,15 @@ Result<Caller> SessionService::Authenticate(std::span<const uint8_t> token,
   bool touch = false;
   KW_TRY(ctx_.store.Read([&](store::Tx& tx) -> Status {
     valid = false;
-    KW_ASSIGN_OR_RETURN(auto session, tx.FindSession(caller.token_hash));
-    if (!session || session->revoked || session->expires_at <= now) return {};
-    KW_ASSIGN_OR_RETURN(auto device, tx.FindDevice(session->account_id, session->device_id));
-    if (!device || !device->active) return {};
-    KW_ASSIGN_OR_RETURN(auto account, tx.FindAccountById(session->account_id));
-    if (!account) return {};
-    caller.account_id = session->account_id;
-    caller.device_id = session->device_id;
-    caller.must_change_password = account->must_change_password;
-    touch = now - device->last_seen >= kLastSeenGranularity;
+    // The session, its device and its account in one query.
+    KW_ASSIGN_OR_RETURN(auto found, tx.FindSessionCaller(caller.token_hash));
+    if (!found) return {};
+    const core::Session& session = found->session;
+    if (session.revoked || session.expires_at <= now || !found->device_active) return {};
+    caller.account_id = session.account_id;
+    caller.device_id = session.device_id;
+    caller.must_change_password = found->must_change_password;
+    touch = now - found->device_last_seen >= kLastSeenGranularity;
     valid = true;
     return {};
   }));

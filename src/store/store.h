@@ -46,6 +46,15 @@ using RequestCounts = std::vector<std::pair<core::RequestStatus, int64_t>>;
 // (account id, email) pairs (Tx::AccountEmails).
 using AccountEmailList = std::vector<std::pair<std::string, std::string>>;
 
+// What authenticating a request reads (Tx::FindSessionCaller): the session,
+// and of its device and account what the check needs.
+struct SessionCaller {
+  core::Session session;
+  bool device_active = false;
+  int64_t device_last_seen = 0;
+  bool must_change_password = false;
+};
+
 // What a member list shows of a member's account (Tx::ListMemberAccounts).
 struct MemberAccount {
   std::string account_id;
@@ -131,6 +140,11 @@ class Tx {
   // duplicate token hash.
   [[nodiscard]] virtual Status InsertSession(const core::Session& session) = 0;
   [[nodiscard]] virtual Result<std::optional<core::Session>> FindSession(
+      std::span<const uint8_t> token_hash) = 0;
+  // The session of `token_hash` with its device and account, in one query:
+  // nullopt unless all three exist (revoked, expired and inactive are for
+  // the caller to check).
+  [[nodiscard]] virtual Result<std::optional<SessionCaller>> FindSessionCaller(
       std::span<const uint8_t> token_hash) = 0;
   [[nodiscard]] virtual Status RevokeSession(std::span<const uint8_t> token_hash) = 0;
   // Revokes every session of the account except `keep` (empty: keep none);

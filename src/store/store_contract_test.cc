@@ -271,6 +271,24 @@ TEST_P(StoreContractTest, DevicesAndSessions) {
     auto none = tx.FindSession(Bytes(32, 99));
     if (!none) return Fail(none.error());
     EXPECT_FALSE(none->has_value());
+    // The session with its device and account, in one query.
+    auto c1 = tx.FindSessionCaller(Bytes(32, 1));
+    if (!c1) return Fail(c1.error());
+    EXPECT_TRUE(c1->has_value());
+    if (c1->has_value()) {
+      EXPECT_EQ((*c1)->session.account_id, "a1");
+      EXPECT_EQ((*c1)->session.device_id, "dev-a");
+      EXPECT_EQ((*c1)->session.expires_at, kNow + 3600);
+      EXPECT_FALSE((*c1)->session.revoked);
+      EXPECT_TRUE((*c1)->device_active);
+      EXPECT_FALSE((*c1)->must_change_password);
+    }
+    auto c3 = tx.FindSessionCaller(Bytes(32, 3));
+    if (!c3) return Fail(c3.error());
+    EXPECT_TRUE(c3->has_value() && (*c3)->session.revoked && !(*c3)->device_active);
+    auto no_caller = tx.FindSessionCaller(Bytes(32, 99));
+    if (!no_caller) return Fail(no_caller.error());
+    EXPECT_FALSE(no_caller->has_value());
     return {};
   }));
   // Revoke all but session 1, then session 1 itself.

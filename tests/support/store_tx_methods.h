@@ -28,6 +28,8 @@
   X(Result<bool>, DeleteTrustedDevice, (std::string_view a, std::string_view d), (a, d))           \
   X(Status, InsertSession, (const core::Session& s), (s))                                          \
   X(Result<std::optional<core::Session>>, FindSession, (std::span<const uint8_t> h), (h))          \
+  X(Result<std::optional<store::SessionCaller>>, FindSessionCaller, (std::span<const uint8_t> h),  \
+    (h))                                                                                           \
   X(Status, RevokeSession, (std::span<const uint8_t> h), (h))                                      \
   X(Result<int64_t>, RevokeAccountSessions, (std::string_view a, std::span<const uint8_t> k),      \
     (a, k))                                                                                        \

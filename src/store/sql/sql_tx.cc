@@ -700,6 +700,31 @@ class SqlTx final : public Tx {
     return n > 0;
   }
 
+  Result<std::optional<SessionCaller>> FindSessionCaller(
+      std::span<const uint8_t> token_hash) override {
+    static constexpr const char* kSql =
+        "SELECT s.token_hash, s.account_id, s.device_id, s.created_at, s.expires_at, s.revoked, "
+        "d.active, d.last_seen, a.must_change_password FROM sessions s "
+        "JOIN devices d ON d.account_id = s.account_id AND d.id = s.device_id "
+        "JOIN accounts a ON a.id = s.account_id WHERE s.token_hash = ?1";
+    return FindOne<SessionCaller>(
+        kSql, "find session caller",
+        [](const Stmt& s) {
+          SessionCaller c;
+          c.session.token_hash = s.Blob(0);
+          c.session.account_id = s.Text(1);
+          c.session.device_id = s.Text(2);
+          c.session.created_at = s.Int(3);
+          c.session.expires_at = s.Int(4);
+          c.session.revoked = s.Int(5) != 0;
+          c.device_active = s.Int(6) != 0;
+          c.device_last_seen = s.Int(7);
+          c.must_change_password = s.Int(8) != 0;
+          return c;
+        },
+        [&](Stmt& s) { s.Bind(1, token_hash); });
+  }
+
   Status InsertSession(const Session& x) override {
     static constexpr const char* kSql =
         "INSERT INTO sessions (token_hash, account_id, device_id, created_at, expires_at, "
