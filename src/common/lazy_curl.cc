@@ -91,6 +91,15 @@ void curl_slist_free_all(curl_slist* list) {
   fn(list);
 }
 
+// curl.h fixes these two signatures: the last named parameter is an enum,
+// which C++ (unlike C, in which libcurl defines them the same way) calls
+// undefined for va_start; clang says so. The enum's values fit an int and
+// are passed as one on every ABI Debian builds for.
+#if defined(__clang__)
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wvarargs"
+#endif
+
 // The one argument after the option is read as the type the option's
 // number says it is (curl.h's CURLOPTTYPE_* ranges) and passed on as that.
 CURLcode curl_easy_setopt(CURL* curl, CURLoption option, ...) {
@@ -122,5 +131,9 @@ CURLcode curl_easy_getinfo(CURL* curl, CURLINFO info, ...) {
   va_end(ap);
   return fn(curl, info, out);
 }
+
+#if defined(__clang__)
+#pragma clang diagnostic pop
+#endif
 
 }  // extern "C"
