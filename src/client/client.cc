@@ -453,10 +453,7 @@ Result<Item> Client::GetItem(const crypto::VaultKey& uk, std::string_view accoun
   if (e.id != item_id) {
     return Fail(Error::Unavailable("server.bad_response", "the server answered another item"));
   }
-  std::vector<EncryptedItem> one;
-  one.push_back(std::move(e));
-  KW_ASSIGN_OR_RETURN(auto opened, OpenItems(uk, account_id, std::move(one)));
-  return std::move(opened.front());
+  return OpenItem(uk, account_id, std::move(e));
 }
 
 Result<Item> Client::AddItem(const crypto::VaultKey& uk, std::string_view account_id,

@@ -237,11 +237,16 @@ Result<std::vector<Item>> OpenItems(const crypto::VaultKey& uk, std::string_view
   std::vector<Item> out;
   out.reserve(items.size());
   for (auto& e : items) {
-    KW_ASSIGN_OR_RETURN(auto fields, DecryptItem(uk, account_id, e.id, e.data));
-    out.push_back(Item{std::move(e.id), e.revision, std::move(e.created_at),
-                       std::move(e.updated_at), std::move(fields)});
+    KW_ASSIGN_OR_RETURN(auto item, OpenItem(uk, account_id, std::move(e)));
+    out.push_back(std::move(item));
   }
   return out;
+}
+
+Result<Item> OpenItem(const crypto::VaultKey& uk, std::string_view account_id, EncryptedItem e) {
+  KW_ASSIGN_OR_RETURN(auto fields, DecryptItem(uk, account_id, e.id, e.data));
+  return Item{std::move(e.id), e.revision, std::move(e.created_at), std::move(e.updated_at),
+              std::move(fields)};
 }
 
 }  // namespace keyward::client

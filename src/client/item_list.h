@@ -28,6 +28,10 @@ namespace keyward::client {
 // `fields` untouched, for any other text, which DecryptItem then reads with
 // the JSON parser.
 [[nodiscard]] bool ReadPlainItemFields(std::string_view text, ItemFields& fields);
+// One item opened under `uk`: item.decrypt_failed when it does not open
+// (tampered, moved to another item or account).
+[[nodiscard]] Result<Item> OpenItem(const crypto::VaultKey& uk, std::string_view account_id,
+                                    EncryptedItem item);
 // Every item opened under `uk`; the first that does not open (tampered,
 // moved to another item or account) fails the whole list.
 [[nodiscard]] Result<std::vector<Item>> OpenItems(const crypto::VaultKey& uk,

@@ -234,24 +234,16 @@ class ItemFieldsReader {
 
 Result<ItemFields> DecryptItem(const crypto::VaultKey& uk, std::string_view account_id,
                                std::string_view item_id, std::span<const uint8_t> blob) {
-  // The additional data (crypto::Ad's layout) on the stack when it fits:
-  // a listing opens thousands of items.
+  // The additional data on the stack when it fits: a listing opens
+  // thousands of items.
   std::array<uint8_t, 256> ad_buffer;
   crypto::Bytes ad_heap;
-  std::span<const uint8_t> ad;
-  if (const size_t n = kItemLabel.size() + account_id.size() + item_id.size() + 2;
-      n <= ad_buffer.size()) {
-    uint8_t* p = ad_buffer.data();
-    for (std::string_view part : {kItemLabel, account_id, item_id}) {
-      if (p != ad_buffer.data()) *p++ = 0x00;
-      p = std::copy(part.begin(), part.end(), p);
-    }
-    ad = std::span<const uint8_t>(ad_buffer.data(), n);
-  } else {
+  auto ad = crypto::AdInto(ad_buffer, {kItemLabel, account_id, item_id});
+  if (!ad) {
     ad_heap = crypto::Ad({kItemLabel, account_id, item_id});
     ad = ad_heap;
   }
-  auto plain = crypto::Decrypt(uk.span(), blob, ad);
+  auto plain = crypto::Decrypt(uk.span(), blob, *ad);
   if (!plain) {
     return Fail(Error::PermissionDenied(
         "item.decrypt_failed",

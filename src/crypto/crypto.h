@@ -45,6 +45,10 @@ std::string HexEncode(std::span<const uint8_t> bytes);
 
 // Associated data / sealed headers: UTF-8 parts joined by 0x00.
 Bytes Ad(std::initializer_list<std::string_view> parts);
+// The same bytes written into `buffer` (a hot path's stack buffer): the
+// part of it they fill, or nullopt when they do not fit.
+std::optional<std::span<const uint8_t>> AdInto(std::span<uint8_t> buffer,
+                                               std::initializer_list<std::string_view> parts);
 
 // ---- randomness ----
 Bytes RandomBytes(size_t n);

@@ -183,6 +183,13 @@ TEST_F(CryptoTest, AdJoinsWithZeroBytes) {
   EXPECT_EQ(Ad({"a", "bc", ""}), (Bytes{'a', 0, 'b', 'c', 0}));
   EXPECT_EQ(Ad({"x"}), Bytes{'x'});
   EXPECT_EQ(Ad({}), Bytes{});
+  // Into a caller's buffer: the same bytes, or nothing when they do not fit.
+  std::array<uint8_t, 5> buffer{};
+  auto into = AdInto(buffer, {"a", "bc", ""});
+  ASSERT_TRUE(into.has_value());
+  EXPECT_EQ(Bytes(into->begin(), into->end()), (Bytes{'a', 0, 'b', 'c', 0}));
+  EXPECT_FALSE(AdInto(buffer, {"a", "bcd", ""}).has_value());
+  EXPECT_TRUE(AdInto(std::span<uint8_t>(), {}).has_value());
 }
 
 TEST_F(CryptoTest, Base32) {

@@ -2,6 +2,7 @@
 // fingerprints), base32 (TOTP secrets, as authenticator apps expect).
 #include <sodium.h>
 
+#include <algorithm>
 #include <array>
 
 #include "crypto/crypto.h"
@@ -155,18 +156,37 @@ Result<Bytes> HexDecode(std::string_view text) {
   return out;
 }
 
-Bytes Ad(std::initializer_list<std::string_view> parts) {
-  size_t size = parts.size();
+namespace {
+
+// The size of Ad(parts), and its bytes written to `out` (that many).
+size_t AdSize(std::initializer_list<std::string_view> parts) {
+  size_t size = parts.size() == 0 ? 0 : parts.size() - 1;
   for (std::string_view part : parts) size += part.size();
-  Bytes out;
-  out.reserve(size);
+  return size;
+}
+void WriteAd(uint8_t* out, std::initializer_list<std::string_view> parts) {
   bool first = true;
   for (std::string_view part : parts) {
-    if (!first) out.push_back(0x00);
+    if (!first) *out++ = 0x00;
     first = false;
-    out.insert(out.end(), part.begin(), part.end());
+    out = std::copy(part.begin(), part.end(), out);
   }
+}
+
+}  // namespace
+
+Bytes Ad(std::initializer_list<std::string_view> parts) {
+  Bytes out(AdSize(parts));
+  WriteAd(out.data(), parts);
   return out;
+}
+
+std::optional<std::span<const uint8_t>> AdInto(std::span<uint8_t> buffer,
+                                               std::initializer_list<std::string_view> parts) {
+  const size_t size = AdSize(parts);
+  if (size > buffer.size()) return std::nullopt;
+  WriteAd(buffer.data(), parts);
+  return buffer.first(size);
 }
 
 std::string Base32Encode(std::span<const uint8_t> bytes) {
